@@ -1,0 +1,57 @@
+/* px_avro.h: Avro for pdnsx observations, with avro-c.
+ *
+ * Messages use Avro single-object encoding: 0xC3 0x01, the 8-byte
+ * little-endian CRC-64-AVRO fingerprint of the writer schema's Parsing
+ * Canonical Form, then the binary datum. The schema is
+ * schemas/observation.avsc, compiled into the binary at build time. */
+#ifndef PX_AVRO_H
+#define PX_AVRO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "px_error.h"
+
+/* CRC-64-AVRO (the Rabin fingerprint of the Avro specification). */
+uint64_t px_avro_crc64(const void *data, size_t len);
+
+/* Parsing Canonical Form of a JSON schema text. *out is malloc'd: caller
+ * frees. */
+px_err px_avro_canonical_form(const char *schema_json, char **out);
+
+/* The embedded observation schema (JSON text, NUL-terminated). */
+const char *px_avro_obs_schema_json(void);
+
+/* One observation, field for field as in schemas/observation.avsc. */
+typedef struct px_avro_obs {
+    const char *rrname;
+    const char *rrtype;
+    const char *rdata;
+    const char *bailiwick; /* NULL: Avro null */
+    int64_t count;
+    int64_t time_first, time_last;
+    int64_t ttl_min, ttl_max;
+    int64_t clients; /* < 0: Avro null */
+    const char *org;
+    const char *sensor;
+} px_avro_obs;
+
+typedef struct px_avro_codec px_avro_codec;
+
+/* Parses the embedded schema and computes its fingerprint. NULL on error
+ * (*err set). One codec per thread. */
+px_avro_codec *px_avro_codec_create(px_err *err);
+void px_avro_codec_destroy(px_avro_codec *c); /* NULL is fine */
+uint64_t px_avro_codec_fingerprint(const px_avro_codec *c);
+
+/* Encodes one observation as a single-object message into the codec's
+ * buffer; *out stays valid until the next call on this codec. */
+px_err px_avro_encode(px_avro_codec *c, const px_avro_obs *obs, const uint8_t **out, size_t *len);
+
+/* Decodes a single-object message written with the embedded schema.
+ * Strings in *obs point into the codec and stay valid until the next call.
+ * Errors: PX_ERR_MALFORMED (bad magic, bad datum), PX_ERR_NOTFOUND
+ * (unknown fingerprint), PX_ERR_TRUNC. */
+px_err px_avro_decode(px_avro_codec *c, const uint8_t *msg, size_t len, px_avro_obs *obs);
+
+#endif

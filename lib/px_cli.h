@@ -1,0 +1,39 @@
+/* px_cli.h: the command line every pdnsx program shares (INTERFACE.md):
+ * -c/--config FILE, -s/--set PATH=VALUE (repeatable), -n/--check,
+ * -h/--help, -V/--version. Exit status: 0 success, 1 runtime failure,
+ * 2 bad usage or configuration. */
+#ifndef PX_CLI_H
+#define PX_CLI_H
+
+#include <getopt.h>
+#include <stdbool.h>
+
+#include "px_config.h"
+
+typedef struct px_cli_spec {
+    const char *prog;     /* "pdnsx-producer" */
+    const char *synopsis; /* usage line after the program name */
+    const char *about;    /* one paragraph for --help */
+    const px_conf_item *table;
+    /* Program-specific long options (NULL-terminated, may be NULL) and
+     * their handler: returns 0, or 2 for bad usage. */
+    const struct option *extra;
+    const char *extra_short; /* getopt short letters for the extras */
+    const char *extra_help;  /* help lines for the extras */
+    int (*on_option)(void *ctx, int opt, const char *arg);
+    void *ctx;
+} px_cli_spec;
+
+typedef struct px_cli_result {
+    px_config *config; /* loaded, overridden, validated; caller destroys */
+    int argc;          /* positional arguments left */
+    char **argv;
+    bool check_only;
+} px_cli_result;
+
+/* Parses the command line, loads the config file, applies --set, validates.
+ * Returns -1 to go on (result filled), or an exit status to exit with now
+ * (after --help, --version, --check or an error, which it has printed). */
+int px_cli_parse(const px_cli_spec *spec, int argc, char **argv, px_cli_result *out);
+
+#endif

@@ -1,0 +1,30 @@
+/* px_error.h: the one error enum of pdnsx. Libraries return these; only
+ * daemons turn them into log lines. */
+#ifndef PX_ERROR_H
+#define PX_ERROR_H
+
+typedef enum px_err {
+    PX_OK = 0,
+    PX_ERR_NOMEM,       /* allocation failed */
+    PX_ERR_INVAL,       /* invalid argument or value */
+    PX_ERR_TRUNC,       /* input ends before a length says it should */
+    PX_ERR_MALFORMED,   /* input violates its format */
+    PX_ERR_LOOP,        /* DNS name compression loop or forward pointer */
+    PX_ERR_TOOLONG,     /* name, label or text longer than allowed */
+    PX_ERR_UNSUPPORTED, /* well-formed but not something we handle */
+    PX_ERR_IO,          /* system call failed (see errno) */
+    PX_ERR_CONFIG,      /* configuration problem */
+    PX_ERR_KAFKA,       /* librdkafka reported an error */
+    PX_ERR_AVRO,        /* avro-c reported an error */
+    PX_ERR_FULL,        /* a bounded table or queue is full */
+    PX_ERR_NOTFOUND,    /* no such item */
+    PX_ERR_EOF,         /* normal end of input */
+    PX_ERR_PROTO,       /* peer violated a protocol (e.g. Frame Streams) */
+    PX_ERR_AGAIN,       /* try again later (would block, queue busy) */
+    PX_ERR__COUNT
+} px_err;
+
+/* Static string for an error code; never NULL. */
+const char *px_strerror(px_err err);
+
+#endif

@@ -1,0 +1,28 @@
+/* px_log.h: the daemons' one logger. Libraries never log; they return
+ * px_err codes and the daemon decides what to say. Lines go to stderr
+ * (journald and CI capture it) as "LEVEL: message". */
+#ifndef PX_LOG_H
+#define PX_LOG_H
+
+typedef enum px_log_level {
+    PX_LOG_ERROR = 0,
+    PX_LOG_WARNING,
+    PX_LOG_INFO,
+    PX_LOG_DEBUG,
+} px_log_level;
+
+/* Parses "error", "warning", "info", "debug"; returns -1 if unknown. */
+int px_log_level_parse(const char *name);
+void px_log_set_level(px_log_level level);
+px_log_level px_log_get_level(void);
+/* Program name put in front of each line, e.g. "pdnsx-producer". Not copied. */
+void px_log_set_ident(const char *ident);
+
+void px_log(px_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define px_error(...) px_log(PX_LOG_ERROR, __VA_ARGS__)
+#define px_warning(...) px_log(PX_LOG_WARNING, __VA_ARGS__)
+#define px_info(...) px_log(PX_LOG_INFO, __VA_ARGS__)
+#define px_debug(...) px_log(PX_LOG_DEBUG, __VA_ARGS__)
+
+#endif

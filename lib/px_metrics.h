@@ -1,0 +1,42 @@
+/* px_metrics.h: process-wide counters and gauges, exposed in Prometheus
+ * text format on metrics.listen (/metrics). Counting is a relaxed atomic
+ * add, cheap enough for the packet path. */
+#ifndef PX_METRICS_H
+#define PX_METRICS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "px_error.h"
+
+typedef struct px_metric px_metric;
+
+/* Returns the metric named `name` (which may carry Prometheus labels:
+ * `pdnsx_dropped_total{reason="rcode"}`), creating it on first use. The
+ * pointer is valid for the life of the process. help is used for the first
+ * registration of a base name. Thread-safe. Never NULL (aborts on no memory
+ * at registration, which happens at start-up). */
+px_metric *px_metric_counter(const char *name, const char *help);
+px_metric *px_metric_gauge(const char *name, const char *help);
+
+void px_metric_add(px_metric *m, uint64_t n);
+static inline void px_metric_inc(px_metric *m)
+{
+    px_metric_add(m, 1);
+}
+void px_metric_set(px_metric *m, int64_t v); /* gauges */
+uint64_t px_metric_value(const px_metric *m);
+/* Value of a metric by exact name; 0 if it does not exist. */
+uint64_t px_metric_value_of(const char *name);
+
+/* Writes every metric in Prometheus text format (sorted, HELP/TYPE once
+ * per base name). */
+void px_metrics_write(FILE *out);
+
+typedef struct px_metrics_server px_metrics_server;
+/* Serves GET /metrics on "host:port" with libmicrohttpd. NULL on failure
+ * (message in errbuf). */
+px_metrics_server *px_metrics_server_start(const char *listen, char *errbuf, size_t errlen);
+void px_metrics_server_stop(px_metrics_server *s); /* NULL is fine */
+
+#endif

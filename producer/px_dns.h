@@ -1,0 +1,121 @@
+/* px_dns.h: DNS message parsing that never trusts a length.
+ *
+ * Usage: px_dns_begin() reads the header and the question, then
+ * px_dns_next() yields one resource record at a time in presentation form
+ * (DESIGN.md section 3): names lowercase, no trailing dot ("." for the
+ * root), escapes \. and \DDD for bytes outside [a-z0-9-_*] per RFC 4343/1035;
+ * rdata in presentation form (AAAA per RFC 5952, "10 mail.example.com" for
+ * MX, RFC 3597 "\# 4 0a000001" for types without a presentation rule).
+ *
+ * All parsing goes through px_wire. Name decompression follows pointers
+ * only backwards, at most 127 hops, total name length <= 255 octets. */
+#ifndef PX_DNS_H
+#define PX_DNS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "px_error.h"
+#include "px_wire.h"
+
+#define PX_DNS_NAME_TEXT_MAX 1025   /* 255 octets, each as \DDD, + NUL */
+#define PX_DNS_RDATA_TEXT_MAX 16384 /* longer rdata text: PX_ERR_TOOLONG */
+
+enum {
+    PX_DNS_TYPE_A = 1,
+    PX_DNS_TYPE_NS = 2,
+    PX_DNS_TYPE_CNAME = 5,
+    PX_DNS_TYPE_SOA = 6,
+    PX_DNS_TYPE_PTR = 12,
+    PX_DNS_TYPE_MX = 15,
+    PX_DNS_TYPE_TXT = 16,
+    PX_DNS_TYPE_AAAA = 28,
+    PX_DNS_TYPE_SRV = 33,
+    PX_DNS_TYPE_DNAME = 39,
+    PX_DNS_TYPE_OPT = 41,
+    PX_DNS_TYPE_CAA = 257,
+};
+
+enum { PX_DNS_CLASS_IN = 1 };
+
+enum { PX_DNS_RCODE_NOERROR = 0, PX_DNS_RCODE_SERVFAIL = 2, PX_DNS_RCODE_NXDOMAIN = 3 };
+
+typedef enum px_dns_section {
+    PX_DNS_ANSWER = 1,
+    PX_DNS_AUTHORITY = 2,
+    PX_DNS_ADDITIONAL = 3,
+} px_dns_section;
+
+/* Header and question. */
+typedef struct px_dns_msg {
+    uint16_t id;
+    bool qr, aa, tc, rd, ra;
+    uint8_t opcode;
+    uint8_t rcode; /* header rcode (4 bits); extended rcode is not merged */
+    uint16_t qdcount, ancount, nscount, arcount;
+    bool has_question; /* qdcount >= 1 and the first question parsed */
+    char qname[PX_DNS_NAME_TEXT_MAX];
+    size_t qname_len;
+    uint16_t qtype, qclass;
+} px_dns_msg;
+
+/* One resource record. Pointers point into the iterator (valid until the
+ * next px_dns_next()) or into the message buffer (rdata_wire). */
+typedef struct px_dns_rr {
+    px_dns_section section;
+    const char *name; /* owner name, presentation form */
+    size_t name_len;
+    uint16_t type, rclass;
+    uint32_t ttl;
+    const uint8_t *rdata_wire; /* raw rdata (compressed names unresolved) */
+    uint16_t rdlen;
+    const char *rdata; /* presentation form */
+    size_t rdata_len;
+    /* Names inside the rdata that the privacy filter must check
+     * (CNAME/DNAME/NS/PTR target, MX exchange, SRV target, SOA mname and
+     * rname); NULL when none. */
+    const char *target;
+    const char *target2;
+} px_dns_rr;
+
+/* Iterator state; lives on the caller's stack. Fields are private. */
+typedef struct px_dns_iter {
+    px_wire w;
+    px_dns_section section;
+    uint16_t left[4]; /* records left per section, indexed by px_dns_section */
+    bool broken;      /* framing lost: no further record can be read */
+    char name[PX_DNS_NAME_TEXT_MAX];
+    char target[PX_DNS_NAME_TEXT_MAX];
+    char target2[PX_DNS_NAME_TEXT_MAX];
+    char rdata[PX_DNS_RDATA_TEXT_MAX];
+} px_dns_iter;
+
+/* Reads the header and the first question (further questions are skipped).
+ * Returns PX_OK, or an error if the header or question is malformed. */
+px_err px_dns_begin(px_dns_iter *it, const uint8_t *msg, size_t len, px_dns_msg *out);
+
+/* Next record of the answer, authority and additional sections, in order.
+ * OPT records are returned like any other (type 41).
+ * Returns PX_OK (rr filled), PX_ERR_EOF (no more records), or an error.
+ * After an error, px_dns_can_continue() says whether only that record's
+ * rdata was bad (framing intact: the next call reads the next record) or
+ * the rest of the message is lost. */
+px_err px_dns_next(px_dns_iter *it, px_dns_rr *rr);
+bool px_dns_can_continue(const px_dns_iter *it);
+
+/* Mnemonic of a type ("A", "AAAA", ..., RFC 3597 "TYPE65280"); buf >= 16. */
+const char *px_dns_type_name(uint16_t type, char *buf, size_t len);
+/* Parses a mnemonic or "TYPEnnn"; returns -1 if unknown. Case-insensitive. */
+int px_dns_type_parse(const char *name);
+
+/* Converts an uncompressed wire name (e.g. dnstap query_zone) to
+ * presentation form. */
+px_err px_dns_name_to_text(const uint8_t *wire, size_t len, char *out, size_t outlen,
+                           size_t *outlen_used);
+
+/* True if `name` equals `zone` or lies below it (both presentation form,
+ * lowercase, no trailing dot; zone "." or "" contains everything). */
+bool px_dns_name_in_zone(const char *name, size_t name_len, const char *zone, size_t zone_len);
+
+#endif

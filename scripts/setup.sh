@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs everything pdnsx needs to build and test on Debian 12 (run as root).
+# Idempotent: safe to run again; apt and Maven skip what is already there.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+BUILD_DEPS=(build-essential cmake pkg-config ninja-build clang
+  librdkafka-dev libavro-dev libconfig-dev libpcap-dev libfstrm-dev
+  libprotobuf-c-dev protobuf-c-compiler libpsl-dev libjansson-dev
+  libcmocka-dev liblmdb-dev libmaxminddb-dev
+  golang-github-dnstap-golang-dnstap-dev)
+TEST_DEPS=(python3-avro unbound nsd dnsperf fstrm-bin kcat tcpdump
+  tcpreplay openjdk-17-jre-headless maven procps psmisc curl ldnsutils
+  bind9-dnsutils mmdb-bin)
+
+need=()
+for p in "${BUILD_DEPS[@]}" "${TEST_DEPS[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
+# Debian starts resolvers as services on install; the tests run their own.
+for s in unbound nsd; do
+  systemctl disable --now "$s" >/dev/null 2>&1 || service "$s" stop >/dev/null 2>&1 || true
+  pkill -x "$s" >/dev/null 2>&1 || true
+done
+
+if [ "${PDNSX_SKIP_KAFKA:-0}" != 1 ]; then
+  "$here/tests/kafka/fetch-kafka.sh"
+fi
