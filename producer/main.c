@@ -1,7 +1,60 @@
-/* pdnsx-producer: placeholder until the orchestrator lands. */
+/* pdnsx-producer: the edge sensor. Everything but the command line lives
+ * in libpdnsx_producer, so tests link the real code. */
+#include <signal.h>
 #include <stdio.h>
-int main(void)
+#include <stdlib.h>
+
+#include "px_cli.h"
+#include "px_log.h"
+#include "px_producer.h"
+
+static const px_cli_spec px_producer_cli = {
+    .prog = "pdnsx-producer",
+    .synopsis = "[-c FILE] [-s PATH=VALUE]... [-n]",
+    .about = "Reads DNS responses from dnstap or pcap, drops everything that could identify a "
+             "person, aggregates duplicates into counts per window and publishes Avro "
+             "observations to Kafka.",
+    .table = px_producer_conf_table,
+    .check_config = px_producer_conf_check,
+};
+
+int main(int argc, char **argv)
 {
-    fputs("pdnsx-producer: not built yet\n", stderr);
-    return 1;
+    px_log_set_ident("pdnsx-producer");
+    px_cli_result cli;
+    int rc = px_cli_parse(&px_producer_cli, argc, argv, &cli);
+    if (rc >= 0)
+        return rc;
+    px_producer_conf conf;
+    if (px_producer_conf_load(cli.config, &conf, NULL) != PX_OK) {
+        px_error("configuration incomplete; run with --check for details");
+        px_producer_conf_free(&conf);
+        px_config_destroy(cli.config);
+        return 2;
+    }
+    px_log_set_level((px_log_level)px_log_level_parse(conf.log_level));
+
+    /* Block the signals in every thread; the run loop takes them with
+     * sigtimedwait(). A closed peer must not kill us: SIGPIPE ignored. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    px_producer_opts opts = {.signals = &sigs, .flush_timeout_ms = 30000};
+    char err[1024] = "";
+    px_producer *p = px_producer_create(&conf, &opts, err, sizeof(err));
+    if (!p) {
+        px_error("%s", err);
+        rc = 1;
+    } else {
+        rc = px_producer_run(p);
+    }
+    px_producer_destroy(p);
+    px_producer_conf_free(&conf);
+    px_config_destroy(cli.config);
+    return rc;
 }

@@ -1,0 +1,38 @@
+/* px_producer.h: the pdnsx-producer daemon as a library (main.c is thin):
+ * inputs in threads -> pipeline -> publisher, the run loop, signals and
+ * the exit status INTERFACE.md promises. */
+#ifndef PX_PRODUCER_H
+#define PX_PRODUCER_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "px_producer_conf.h"
+
+typedef struct px_producer px_producer;
+
+typedef struct px_producer_opts {
+    /* Wall clock in seconds, used only to flush windows of live inputs
+     * that went quiet; NULL: CLOCK_REALTIME. Data times are event time. */
+    int64_t (*clock)(void *ctx);
+    void *clock_ctx;
+    /* Signals the run loop waits for; the caller has blocked them in every
+     * thread. SIGTERM/SIGINT end the run, SIGHUP is logged. */
+    const sigset_t *signals;
+    /* How long shutdown waits for Kafka to acknowledge (ms). */
+    int flush_timeout_ms;
+} px_producer_opts;
+
+/* Opens every input and connects the publisher, so that errors show at
+ * start-up. conf must outlive the producer. NULL on failure (message in
+ * errbuf). */
+px_producer *px_producer_create(const px_producer_conf *conf, const px_producer_opts *opts,
+                                char *errbuf, size_t errlen);
+/* Runs until every file input ended (and no live input exists) or a
+ * terminating signal arrives; then flushes, delivers and returns the exit
+ * status: 0 when everything was acknowledged (or, after a signal, kept in
+ * the spool), 1 otherwise. */
+int px_producer_run(px_producer *p);
+void px_producer_destroy(px_producer *p); /* NULL is fine */
+
+#endif

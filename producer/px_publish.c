@@ -1,0 +1,337 @@
+#include "px_publish.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "px_metrics.h"
+#include "px_spool.h"
+
+/* How long a full local queue may block a sender before it spools. */
+#define PX_PUBLISH_QUEUE_WAIT_MS 1000
+/* Spooled messages are fed back only while librdkafka's queue is short, so
+ * that a broker still down does not make us read the whole spool. */
+#define PX_PUBLISH_DRAIN_BELOW 1000
+#define PX_PUBLISH_DRAIN_BATCH 500
+
+struct px_publish {
+    rd_kafka_t *rk;
+    rd_kafka_topic_t *rkt;
+    bool null_sink;
+    px_spool *spool;
+    pthread_mutex_t spool_lock;
+    void (*log_fn)(void *ctx, int level, const char *msg);
+    void *log_ctx;
+    _Atomic uint64_t produced, delivered, failed, spooled, unspooled, spool_dropped, queue_full;
+    px_metric *m_delivered, *m_failed, *m_spooled;
+};
+
+static uint64_t px_publish_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void px_publish_log(px_publish *p, int level, const char *msg)
+{
+    if (p->log_fn)
+        p->log_fn(p->log_ctx, level, msg);
+}
+
+/* Appends one message to the spool; counts it lost if that fails. */
+static void px_publish_spool_write(px_publish *p, const void *key, size_t klen, const void *val,
+                                   size_t vlen)
+{
+    pthread_mutex_lock(&p->spool_lock);
+    px_err err = px_spool_append(p->spool, key, klen, val, vlen);
+    pthread_mutex_unlock(&p->spool_lock);
+    if (err == PX_OK) {
+        atomic_fetch_add(&p->spooled, 1);
+        px_metric_inc(p->m_spooled);
+    } else {
+        atomic_fetch_add(&p->spool_dropped, 1);
+        atomic_fetch_add(&p->failed, 1);
+        px_metric_inc(p->m_failed);
+    }
+}
+
+static void px_publish_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    px_publish *p = opaque;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        atomic_fetch_add(&p->delivered, 1);
+        px_metric_inc(p->m_delivered);
+        return;
+    }
+    if (p->spool) {
+        px_publish_spool_write(p, m->key, m->key_len, m->payload, m->len);
+        return;
+    }
+    atomic_fetch_add(&p->failed, 1);
+    px_metric_inc(p->m_failed);
+    char msg[256];
+    snprintf(msg, sizeof(msg), "delivery failed: %s", rd_kafka_err2str(m->err));
+    px_publish_log(p, 3, msg);
+}
+
+static void px_publish_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    px_publish *p = rd_kafka_opaque(rk);
+    char msg[512];
+    snprintf(msg, sizeof(msg), "librdkafka %s: %s", fac, buf);
+    px_publish_log(p, level, msg);
+}
+
+static void px_publish_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)rk;
+    px_publish *p = opaque;
+    char msg[512];
+    snprintf(msg, sizeof(msg), "Kafka: %s: %s", rd_kafka_err2name(err), reason);
+    /* Broker outages are transient: librdkafka retries; say so once as a
+     * warning. A fatal error (idempotence broken) is an error. */
+    px_publish_log(p, err == RD_KAFKA_RESP_ERR__FATAL ? 3 : 4, msg);
+}
+
+static int px_publish_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *errbuf,
+                          size_t errlen)
+{
+    if (rd_kafka_conf_set(conf, k, v, errbuf, errlen) != RD_KAFKA_CONF_OK)
+        return -1;
+    return 0;
+}
+
+static rd_kafka_conf_t *px_publish_kafka_conf(px_publish *p, const px_publish_conf *c,
+                                              char *errbuf, size_t errlen)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    /* Our choices first; kafka.properties come last so an operator wins. */
+    const char *ours[][2] = {
+        {"bootstrap.servers", c->brokers},
+        {"client.id", "pdnsx-producer"},
+        {"enable.idempotence", "true"},
+        {"compression.codec", "lz4"},
+        {"linger.ms", "100"},
+        {"partitioner", "murmur2_random"},
+        {"message.timeout.ms", c->infinite_timeout ? "0" : "300000"},
+    };
+    for (size_t i = 0; i < sizeof(ours) / sizeof(ours[0]); i++)
+        if (px_publish_set(conf, ours[i][0], ours[i][1], errbuf, errlen) < 0)
+            goto fail;
+    for (size_t i = 0; i < c->n_props; i++)
+        if (px_publish_set(conf, c->prop_keys[i], c->prop_values[i], errbuf, errlen) < 0)
+            goto fail;
+    rd_kafka_conf_set_opaque(conf, p);
+    rd_kafka_conf_set_dr_msg_cb(conf, px_publish_dr_cb);
+    rd_kafka_conf_set_log_cb(conf, px_publish_log_cb);
+    rd_kafka_conf_set_error_cb(conf, px_publish_error_cb);
+    return conf;
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+static void px_publish_metrics(px_publish *p)
+{
+    p->m_delivered = px_metric_counter("pdnsx_kafka_delivered_total",
+                                       "Messages acknowledged by Kafka");
+    p->m_failed = px_metric_counter("pdnsx_kafka_failed_total",
+                                    "Messages Kafka never acknowledged and that were lost");
+    p->m_spooled = px_metric_counter("pdnsx_spool_written_total",
+                                     "Messages written to the on-disk spool");
+}
+
+px_publish *px_publish_create(const px_publish_conf *c, char *errbuf, size_t errlen)
+{
+    px_publish *p = calloc(1, sizeof(*p));
+    if (!p) {
+        snprintf(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&p->spool_lock, NULL);
+    p->null_sink = c->null_sink;
+    p->log_fn = c->log_fn;
+    p->log_ctx = c->log_ctx;
+    px_publish_metrics(p);
+    if (c->null_sink)
+        return p;
+    if (c->spool_path) {
+        px_err err = px_spool_open(c->spool_path, c->spool_max_bytes, &p->spool);
+        if (err != PX_OK) {
+            snprintf(errbuf, errlen, "spool %s: %s (%s)", c->spool_path, px_strerror(err),
+                     strerror(errno));
+            goto fail;
+        }
+    }
+    rd_kafka_conf_t *conf = px_publish_kafka_conf(p, c, errbuf, errlen);
+    if (!conf)
+        goto fail;
+    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errbuf, errlen);
+    if (!p->rk) {
+        rd_kafka_conf_destroy(conf);
+        goto fail;
+    }
+    p->rkt = rd_kafka_topic_new(p->rk, c->topic, NULL);
+    if (!p->rkt) {
+        snprintf(errbuf, errlen, "topic %s: %s", c->topic, rd_kafka_err2str(rd_kafka_last_error()));
+        goto fail;
+    }
+    return p;
+fail:
+    px_publish_destroy(p);
+    return NULL;
+}
+
+void px_publish_destroy(px_publish *p)
+{
+    if (!p)
+        return;
+    if (p->rkt)
+        rd_kafka_topic_destroy(p->rkt);
+    if (p->rk)
+        rd_kafka_destroy(p->rk);
+    px_spool_close(p->spool);
+    pthread_mutex_destroy(&p->spool_lock);
+    free(p);
+}
+
+/* One produce attempt: 0 queued, 1 queue full, -1 permanent error. */
+static int px_publish_try(px_publish *p, const void *key, size_t klen, const void *val,
+                          size_t vlen)
+{
+    if (rd_kafka_produce(p->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, (void *)val, vlen,
+                         key, klen, NULL) == 0) {
+        atomic_fetch_add(&p->produced, 1);
+        return 0;
+    }
+    rd_kafka_resp_err_t err = rd_kafka_last_error();
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        return 1;
+    char msg[256];
+    snprintf(msg, sizeof(msg), "produce failed: %s", rd_kafka_err2str(err));
+    px_publish_log(p, 3, msg);
+    return -1;
+}
+
+px_err px_publish_send(px_publish *p, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    if (p->null_sink) {
+        atomic_fetch_add(&p->produced, 1);
+        atomic_fetch_add(&p->delivered, 1);
+        return PX_OK;
+    }
+    uint64_t since = 0;
+    for (;;) {
+        int r = px_publish_try(p, key, klen, val, vlen);
+        if (r == 0)
+            return PX_OK;
+        if (r < 0) {
+            atomic_fetch_add(&p->failed, 1);
+            px_metric_inc(p->m_failed);
+            return PX_ERR_KAFKA;
+        }
+        /* Queue full: serve delivery reports to make room, as librdkafka's
+         * examples do; past the wait, spill to disk if we may. */
+        if (since == 0) {
+            since = px_publish_now_ms();
+            atomic_fetch_add(&p->queue_full, 1);
+        }
+        rd_kafka_poll(p->rk, 100);
+        if (p->spool && px_publish_now_ms() - since >= PX_PUBLISH_QUEUE_WAIT_MS) {
+            px_publish_spool_write(p, key, klen, val, vlen);
+            return PX_OK;
+        }
+    }
+}
+
+/* Feeds spooled messages back while librdkafka's queue is short. */
+static void px_publish_drain(px_publish *p)
+{
+    if (!p->spool || rd_kafka_outq_len(p->rk) >= PX_PUBLISH_DRAIN_BELOW)
+        return;
+    pthread_mutex_lock(&p->spool_lock);
+    for (int i = 0; i < PX_PUBLISH_DRAIN_BATCH; i++) {
+        const void *key, *val;
+        size_t klen, vlen;
+        if (px_spool_peek(p->spool, &key, &klen, &val, &vlen) != PX_OK)
+            break;
+        if (px_publish_try(p, key, klen, val, vlen) != 0)
+            break;
+        px_spool_consume(p->spool);
+        atomic_fetch_add(&p->unspooled, 1);
+    }
+    pthread_mutex_unlock(&p->spool_lock);
+}
+
+void px_publish_poll(px_publish *p, int timeout_ms)
+{
+    if (p->null_sink)
+        return;
+    rd_kafka_poll(p->rk, timeout_ms);
+    px_publish_drain(p);
+}
+
+uint64_t px_publish_outstanding(const px_publish *cp)
+{
+    px_publish *p = (px_publish *)cp;
+    if (p->null_sink)
+        return 0;
+    uint64_t n = (uint64_t)rd_kafka_outq_len(p->rk);
+    if (p->spool) {
+        pthread_mutex_lock(&p->spool_lock);
+        n += px_spool_pending(p->spool);
+        pthread_mutex_unlock(&p->spool_lock);
+    }
+    return n;
+}
+
+px_err px_publish_close(px_publish *p, int timeout_ms)
+{
+    if (p->null_sink)
+        return PX_OK;
+    uint64_t deadline = px_publish_now_ms() + (uint64_t)timeout_ms;
+    /* Keep draining the spool too: a file run is done only when Kafka has
+     * everything. */
+    while (px_publish_now_ms() < deadline) {
+        px_publish_poll(p, 100);
+        bool spool_empty = true;
+        if (p->spool) {
+            pthread_mutex_lock(&p->spool_lock);
+            spool_empty = px_spool_pending(p->spool) == 0;
+            pthread_mutex_unlock(&p->spool_lock);
+        }
+        if (rd_kafka_outq_len(p->rk) == 0 && spool_empty)
+            break;
+    }
+    if (rd_kafka_outq_len(p->rk) > 0 && p->spool) {
+        /* Undelivered at the deadline: their delivery reports (with the
+         * payload) put them in the spool for the next run. */
+        rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_flush(p->rk, 5000);
+    }
+    if (rd_kafka_outq_len(p->rk) > 0 || atomic_load(&p->failed) > 0)
+        return PX_ERR_KAFKA;
+    return PX_OK;
+}
+
+void px_publish_get_stats(const px_publish *cp, px_publish_stats *out)
+{
+    px_publish *p = (px_publish *)cp;
+    out->produced = atomic_load(&p->produced);
+    out->delivered = atomic_load(&p->delivered);
+    out->failed = atomic_load(&p->failed);
+    out->spooled = atomic_load(&p->spooled);
+    out->unspooled = atomic_load(&p->unspooled);
+    out->spool_dropped = atomic_load(&p->spool_dropped);
+    out->queue_full = atomic_load(&p->queue_full);
+}

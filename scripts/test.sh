@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine (run as root):
+# installs what is needed, builds (plain and ASan+UBSan), starts a real
+# single-node Kafka broker and runs every test against it and against
+# pdnsx-broker. Exit status 0 only if everything passed.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+jobs=$(nproc)
+
+bash scripts/setup.sh
+
+echo "== build (RelWithDebInfo)"
+cmake -S . -B build -G Ninja >/dev/null
+cmake --build build -j"$jobs"
+
+echo "== build (AddressSanitizer + UndefinedBehaviorSanitizer)"
+cmake -S . -B build-asan -G Ninja -DPX_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build build-asan -j"$jobs"
+
+# Sanitizer findings fail the test that triggers them.
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+echo "== tests under ASan/UBSan (unit and integration, pdnsx-broker)"
+PDNSX_BIN="$here/build-asan/bin" ctest --test-dir build-asan --output-on-failure \
+  -j"$jobs" -LE real-kafka
+
+echo "== all tests, release build, with a real Kafka broker"
+scripts/with-kafka.sh ctest --test-dir build --output-on-failure

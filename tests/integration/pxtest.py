@@ -1,0 +1,216 @@
+"""Shared helpers for pdnsx integration tests (run with Debian's /usr/bin/python3).
+
+Everything here drives the real programs: pdnsx-broker or a real Kafka
+broker (PDNSX_TEST_KAFKA), pdnsx-producer, pdnsx-tail. Waiting is always
+polling a condition with a deadline, never a fixed sleep.
+"""
+import io
+import json
+import os
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import avro.io
+import avro.schema
+
+SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("PDNSX_BIN", os.path.join(SRC, "build", "bin"))
+SCHEMA_PATH = os.path.join(SRC, "schemas", "observation.avsc")
+
+
+def wait_for(pred, timeout=30.0, what="condition", interval=0.05):
+    """Polls pred() until it returns a true value; fails after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(interval)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Broker:
+    """pdnsx-broker (librdkafka's mock cluster) or the real Kafka broker the
+    suite started (PDNSX_TEST_KAFKA=host:port)."""
+
+    def __init__(self, real=False, topics=()):
+        self.proc = None
+        self.real = real
+        if real:
+            self.bootstrap = os.environ["PDNSX_TEST_KAFKA"]
+            return
+        args = [os.path.join(BIN, "pdnsx-broker")]
+        for t in topics:
+            args += ["--topic", t]
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+        self.bootstrap = self.proc.stdout.readline().strip()
+        if not self.bootstrap:
+            raise AssertionError("pdnsx-broker printed no bootstrap list")
+
+    def close(self):
+        if self.proc:
+            self.proc.terminate()
+            rc = self.proc.wait(timeout=30)
+            self.proc.stdout.close()
+            if rc != 0:
+                raise AssertionError("pdnsx-broker exited %d" % rc)
+            self.proc = None
+
+
+def unique_org(prefix="t"):
+    """A fresh organisation id per test run: a real broker keeps topics."""
+    return "%s-%x" % (prefix, int(time.time() * 1000) ^ os.getpid())
+
+
+def producer_cmd(conf_sets, config=None):
+    args = [os.path.join(BIN, "pdnsx-producer")]
+    if config:
+        args += ["-c", config]
+    for s in conf_sets:
+        args += ["-s", s]
+    return args
+
+
+def read_topic_raw(bootstrap, topic):
+    """All messages of a topic as (key, partition, value bytes)."""
+    out = subprocess.run([os.path.join(BIN, "pdnsx-tail"), "-b", bootstrap, "-t", topic, "-e",
+                          "--raw"], capture_output=True, text=True, timeout=120)
+    if out.returncode != 0:
+        raise AssertionError("pdnsx-tail failed: " + out.stderr)
+    msgs = []
+    for line in out.stdout.splitlines():
+        key, part, hexval = line.split("\t")
+        msgs.append((key, int(part), bytes.fromhex(hexval)))
+    return msgs
+
+
+# CRC-64-AVRO, written from the specification: the second implementation
+# the producer's fingerprint is checked against.
+_EMPTY = 0xC15D213AA4D7A795
+_TABLE = []
+for _i in range(256):
+    _fp = _i
+    for _ in range(8):
+        _fp = (_fp >> 1) ^ (_EMPTY & -(_fp & 1))
+    _TABLE.append(_fp)
+
+
+def crc64_avro(data):
+    fp = _EMPTY
+    for b in data:
+        fp = (fp >> 8) ^ _TABLE[(fp ^ b) & 0xFF]
+    return fp
+
+
+def load_schema():
+    with open(SCHEMA_PATH) as f:
+        return avro.schema.parse(f.read())
+
+
+def schema_fingerprint(schema):
+    """CRC-64-AVRO of python3-avro's Parsing Canonical Form."""
+    return crc64_avro(schema.canonical_form.encode())
+
+
+def decode_messages(msgs, schema=None):
+    """Decodes single-object messages with python3-avro; checks magic and
+    fingerprint. Returns dicts with the key and partition added."""
+    schema = schema or load_schema()
+    fp = struct.pack("<Q", schema_fingerprint(schema))
+    reader = avro.io.DatumReader(schema)
+    out = []
+    for key, part, value in msgs:
+        if value[:2] != b"\xc3\x01":
+            raise AssertionError("bad single-object magic: %r" % value[:2])
+        if value[2:10] != fp:
+            raise AssertionError("fingerprint %s != schema's %s" % (value[2:10].hex(), fp.hex()))
+        buf = io.BytesIO(value[10:])
+        rec = reader.read(avro.io.BinaryDecoder(buf))
+        if buf.read():
+            raise AssertionError("trailing bytes after datum")
+        rec["_key"] = key
+        rec["_partition"] = part
+        out.append(rec)
+    return out
+
+
+def sum_by_key(recs):
+    """Merges observations of several windows: counts add, times min/max."""
+    acc = {}
+    for r in recs:
+        k = (r["rrname"], r["rrtype"], r["rdata"], r["bailiwick"])
+        if k not in acc:
+            acc[k] = dict(r)
+            continue
+        a = acc[k]
+        a["count"] += r["count"]
+        a["time_first"] = min(a["time_first"], r["time_first"])
+        a["time_last"] = max(a["time_last"], r["time_last"])
+    return acc
+
+
+def java_murmur2(data):
+    """Kafka's Utils.murmur2 (Java client), for the partition contract."""
+    length = len(data)
+    seed = 0x9747B28C
+    m = 0x5BD1E995
+    r = 24
+    h = (seed ^ length) & 0xFFFFFFFF
+    for i in range(length // 4):
+        k = struct.unpack_from("<I", data, i * 4)[0]
+        k = (k * m) & 0xFFFFFFFF
+        k ^= k >> r
+        k = (k * m) & 0xFFFFFFFF
+        h = (h * m) & 0xFFFFFFFF
+        h ^= k
+    tail = length & 3
+    base = length & ~3
+    if tail == 3:
+        h ^= data[base + 2] << 16
+    if tail >= 2:
+        h ^= data[base + 1] << 8
+    if tail >= 1:
+        h ^= data[base]
+        h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 15
+    return h
+
+
+def java_partition(key, partitions):
+    return (java_murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+def metrics(port):
+    """The producer's /metrics as {name: value}."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
+        text = r.read().decode()
+    vals = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, v = line.rpartition(" ")
+            vals[name] = float(v)
+    return vals
+
+
+def metric(port, name):
+    try:
+        return metrics(port).get(name, 0)
+    except OSError:
+        return None
+
+
+def tmpdir(prefix):
+    return tempfile.mkdtemp(prefix=prefix)
