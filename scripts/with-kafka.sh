@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# with-kafka.sh CMD...: runs CMD with a real single-node Apache Kafka started
+# for it (fetched with Maven first if needed) in a temp dir on a free
+# loopback port. CMD sees PDNSX_TEST_KAFKA (bootstrap address) and
+# PDNSX_TEST_KAFKA_LIBS (the Kafka jars). Kafka is stopped afterwards,
+# whatever happens; the exit status is CMD's.
+#   e.g. scripts/with-kafka.sh ctest --test-dir build -L integration
+set -uo pipefail
+[ $# -ge 1 ] || { echo "usage: $0 CMD [ARG]..." >&2; exit 2; }
+kdir=$(cd "$(dirname "$0")/../tests/kafka" && pwd)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/pdnsx-kafka.XXXXXX")
+cleanup() {
+    "$kdir/kafka-stop.sh" "$tmp" || true
+    if [ -n "${PDNSX_KEEP_KAFKA_DIR:-}" ]; then
+        echo "with-kafka: Kafka dir kept in $tmp" >&2
+    else
+        rm -rf "$tmp"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+home=$("$kdir/fetch-kafka.sh") || { echo "with-kafka: cannot fetch Kafka" >&2; exit 1; }
+port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+start=$SECONDS
+bootstrap=$("$kdir/kafka-start.sh" "$tmp" "$port") || {
+    echo "with-kafka: Kafka did not start; see $tmp/logs" >&2
+    PDNSX_KEEP_KAFKA_DIR=1
+    exit 1
+}
+echo "with-kafka: Kafka at $bootstrap (started in $((SECONDS - start)) s)" >&2
+export PDNSX_TEST_KAFKA=$bootstrap
+export PDNSX_TEST_KAFKA_LIBS=$home/libs
+"$@"
+exit $?
