@@ -13,6 +13,7 @@
 /* Presentation of one name octet: 0 = write as \DDD, 1 = write as backslash
  * and the octet itself ('.' and '\\'), anything else = the octet to write
  * (uppercase already folded to lowercase). */
+/* clang-format off */
 static const uint8_t name_map[256] = {
     0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
     0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
@@ -31,6 +32,7 @@ static const uint8_t name_map[256] = {
     0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
     0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
 };
+/* clang-format on */
 
 static const char hex_digits[16] = "0123456789abcdef";
 

@@ -3,6 +3,7 @@
 
 #include "px_dns.h"
 
+/* clang-format off */
 #define PX_DNS_TYPES(X)                                                                            \
     X("A", 1) X("NS", 2) X("MD", 3) X("MF", 4) X("CNAME", 5) X("SOA", 6) X("MB", 7) X("MG", 8)     \
     X("MR", 9) X("NULL", 10) X("WKS", 11) X("PTR", 12) X("HINFO", 13) X("MINFO", 14) X("MX", 15)   \
@@ -18,6 +19,7 @@
     X("EUI48", 108) X("EUI64", 109) X("TKEY", 249) X("TSIG", 250) X("IXFR", 251) X("AXFR", 252)    \
     X("MAILB", 253) X("MAILA", 254) X("ANY", 255) X("URI", 256) X("CAA", 257) X("AVC", 258)        \
     X("DOA", 259) X("AMTRELAY", 260) X("TA", 32768) X("DLV", 32769)
+/* clang-format on */
 
 static const char *known_name(uint16_t type)
 {

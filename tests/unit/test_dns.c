@@ -274,7 +274,7 @@ static void test_rdata_aaaa_rfc5952(void **state)
     aaaa("20010db8000000010001000100010001", "2001:db8:0:1:1:1:1:1");
     aaaa("20010DB8AAAABBBBCCCCDDDDEEEE0001", "2001:db8:aaaa:bbbb:cccc:dddd:eeee:1");
     aaaa("fe800000000000000000000000000000", "fe80::");
-    aaaa("20010000000000010000000000010001", "2001::1:0:0:1:1"); /* tie -> first */
+    aaaa("20010000000000010000000000010001", "2001::1:0:0:1:1");  /* tie -> first */
     aaaa("20010db8000000000001000000000000", "2001:db8:0:0:1::"); /* longest */
     aaaa("20010db8000100000000000000010000", "2001:db8:1::1:0");
     aaaa("00000000000000000000ffffc0000201", "::ffff:c000:201");
@@ -309,8 +309,8 @@ static void test_rdata_mx_srv(void **state)
     expect_rdata(PX_DNS_TYPE_MX, "\0\0\0", 3, "0 .");
     expect_bad_rdata(PX_DNS_TYPE_MX, "\0", 1);
 
-    const uint8_t srv[] = {0, 1, 0, 5, 0x13, 0xc4, 3, 's', 'i', 'p', 7, 'e', 'x', 'a',
-                           'm',  'p', 'l', 'e', 3, 'o', 'r', 'g', 0};
+    const uint8_t srv[] = {0,   1,   0,   5,   0x13, 0xc4, 3, 's', 'i', 'p', 7, 'e',
+                           'x', 'a', 'm', 'p', 'l',  'e',  3, 'o', 'r', 'g', 0};
     assert_int_equal(one_rr(PX_DNS_TYPE_SRV, srv, sizeof srv, &rr), PX_OK);
     assert_string_equal(rr.rdata, "1 5 5060 sip.example.org");
     assert_string_equal(rr.target, "sip.example.org");
@@ -410,9 +410,8 @@ static void test_name_escapes(void **state)
     pkt p;
     px_dns_msg m;
     header(&p, 1, 0, 0, 0);
-    const uint8_t name[] = {3,   'a', '.', 'b', 3,   'c', '\\', 'd', 4,   ' ', '"', '(', ')',
-                            4,   ';', '@', '$', 0,   2,   0xff, 0x7f, 5,   'X', '-', '_', '*',
-                            '/', 0};
+    const uint8_t name[] = {3,   'a', '.', 'b', 3, 'c',  '\\', 'd', 4,   ' ', '"', '(', ')', 4,
+                            ';', '@', '$', 0,   2, 0xff, 0x7f, 5,   'X', '-', '_', '*', '/', 0};
     putmem(&p, name, sizeof name);
     put16(&p, 1);
     put16(&p, 1);
@@ -707,14 +706,14 @@ static void test_type_names(void **state)
         assert_int_equal(px_dns_type_parse(name), (int)t);
     }
     const char *required[] = {
-        "A",    "NS",     "MD",       "MF",    "CNAME",  "SOA",    "MB",         "MG",
-        "MR",   "NULL",   "WKS",      "PTR",   "HINFO",  "MINFO",  "MX",         "TXT",
-        "RP",   "AFSDB",  "SIG",      "KEY",   "AAAA",   "LOC",    "NXT",        "SRV",
-        "NAPTR", "KX",    "CERT",     "DNAME", "OPT",    "APL",    "DS",         "SSHFP",
-        "IPSECKEY", "RRSIG", "NSEC",  "DNSKEY", "DHCID", "NSEC3",  "NSEC3PARAM", "TLSA",
-        "SMIMEA", "HIP",  "CDS",      "CDNSKEY", "OPENPGPKEY", "CSYNC", "ZONEMD", "SVCB",
-        "HTTPS", "SPF",   "EUI48",    "EUI64", "TKEY",   "TSIG",   "IXFR",       "AXFR",
-        "ANY",  "URI",    "CAA"};
+        "A",        "NS",    "MD",    "MF",      "CNAME",      "SOA",   "MB",         "MG",
+        "MR",       "NULL",  "WKS",   "PTR",     "HINFO",      "MINFO", "MX",         "TXT",
+        "RP",       "AFSDB", "SIG",   "KEY",     "AAAA",       "LOC",   "NXT",        "SRV",
+        "NAPTR",    "KX",    "CERT",  "DNAME",   "OPT",        "APL",   "DS",         "SSHFP",
+        "IPSECKEY", "RRSIG", "NSEC",  "DNSKEY",  "DHCID",      "NSEC3", "NSEC3PARAM", "TLSA",
+        "SMIMEA",   "HIP",   "CDS",   "CDNSKEY", "OPENPGPKEY", "CSYNC", "ZONEMD",     "SVCB",
+        "HTTPS",    "SPF",   "EUI48", "EUI64",   "TKEY",       "TSIG",  "IXFR",       "AXFR",
+        "ANY",      "URI",   "CAA"};
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
         int t = px_dns_type_parse(required[i]);
         assert_true(t > 0);
@@ -727,21 +726,19 @@ static void test_name_to_text(void **state)
     (void)state;
     char out[PX_DNS_NAME_TEXT_MAX];
     size_t n = 0;
-    assert_int_equal(px_dns_name_to_text((const uint8_t *)"\7EXAMPLE\3com\0", 13, out,
-                                         sizeof out, &n),
-                     PX_OK);
+    assert_int_equal(
+        px_dns_name_to_text((const uint8_t *)"\7EXAMPLE\3com\0", 13, out, sizeof out, &n), PX_OK);
     assert_string_equal(out, "example.com");
     assert_int_equal(n, 11);
     assert_int_equal(px_dns_name_to_text((const uint8_t *)"\0", 1, out, sizeof out, &n), PX_OK);
     assert_string_equal(out, ".");
     char small[5];
-    assert_int_equal(px_dns_name_to_text((const uint8_t *)"\7example\0", 9, small, sizeof small,
-                                         &n),
-                     PX_ERR_TOOLONG);
+    assert_int_equal(
+        px_dns_name_to_text((const uint8_t *)"\7example\0", 9, small, sizeof small, &n),
+        PX_ERR_TOOLONG);
     assert_int_equal(px_dns_name_to_text((const uint8_t *)"\3com", 4, out, sizeof out, &n),
                      PX_ERR_TRUNC);
-    assert_int_equal(px_dns_name_to_text((const uint8_t *)"\3com\xc0\x00", 6, out, sizeof out,
-                                         &n),
+    assert_int_equal(px_dns_name_to_text((const uint8_t *)"\3com\xc0\x00", 6, out, sizeof out, &n),
                      PX_ERR_MALFORMED);
     assert_int_equal(px_dns_name_to_text((const uint8_t *)"\3com\0\0", 6, out, sizeof out, &n),
                      PX_ERR_MALFORMED);
@@ -828,28 +825,17 @@ static void test_corpus_pcap(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_header_and_question),
-        cmocka_unit_test(test_no_question_root),
-        cmocka_unit_test(test_sections_in_order),
-        cmocka_unit_test(test_rdata_a),
-        cmocka_unit_test(test_rdata_aaaa_rfc5952),
-        cmocka_unit_test(test_rdata_names),
-        cmocka_unit_test(test_rdata_mx_srv),
-        cmocka_unit_test(test_rdata_soa),
-        cmocka_unit_test(test_rdata_txt),
-        cmocka_unit_test(test_rdata_caa),
-        cmocka_unit_test(test_rdata_generic),
-        cmocka_unit_test(test_rdata_too_long),
-        cmocka_unit_test(test_name_escapes),
-        cmocka_unit_test(test_compression),
-        cmocka_unit_test(test_compression_loops),
-        cmocka_unit_test(test_long_names),
-        cmocka_unit_test(test_bad_label_bits),
-        cmocka_unit_test(test_truncation),
-        cmocka_unit_test(test_rdlength_past_end),
-        cmocka_unit_test(test_bad_rdata_keeps_framing),
-        cmocka_unit_test(test_type_names),
-        cmocka_unit_test(test_name_to_text),
+        cmocka_unit_test(test_header_and_question), cmocka_unit_test(test_no_question_root),
+        cmocka_unit_test(test_sections_in_order),   cmocka_unit_test(test_rdata_a),
+        cmocka_unit_test(test_rdata_aaaa_rfc5952),  cmocka_unit_test(test_rdata_names),
+        cmocka_unit_test(test_rdata_mx_srv),        cmocka_unit_test(test_rdata_soa),
+        cmocka_unit_test(test_rdata_txt),           cmocka_unit_test(test_rdata_caa),
+        cmocka_unit_test(test_rdata_generic),       cmocka_unit_test(test_rdata_too_long),
+        cmocka_unit_test(test_name_escapes),        cmocka_unit_test(test_compression),
+        cmocka_unit_test(test_compression_loops),   cmocka_unit_test(test_long_names),
+        cmocka_unit_test(test_bad_label_bits),      cmocka_unit_test(test_truncation),
+        cmocka_unit_test(test_rdlength_past_end),   cmocka_unit_test(test_bad_rdata_keeps_framing),
+        cmocka_unit_test(test_type_names),          cmocka_unit_test(test_name_to_text),
         cmocka_unit_test(test_corpus_pcap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
