@@ -47,6 +47,16 @@ static inline char *put_ddd(char *o, uint8_t b)
 
 static char *put_label(char *o, const uint8_t *p, size_t n)
 {
+    /* Fast path without branches per octet: almost every label needs no
+     * escape, so copy through the table and redo the label if one did. */
+    unsigned escapes = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t m = name_map[p[i]];
+        o[i] = (char)m;
+        escapes |= m < 2;
+    }
+    if (!escapes)
+        return o + n;
     for (size_t i = 0; i < n; i++) {
         uint8_t m = name_map[p[i]];
         if (m > 1) {
