@@ -4,7 +4,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 
-BUILD_DEPS=(build-essential cmake pkg-config ninja-build clang
+BUILD_DEPS=(build-essential cmake pkg-config ninja-build clang clang-format libclang-rt-14-dev
   librdkafka-dev libavro-dev libconfig-dev libpcap-dev libfstrm-dev
   libprotobuf-c-dev protobuf-c-compiler libpsl-dev libjansson-dev
   libcmocka-dev liblmdb-dev libmaxminddb-dev libmicrohttpd-dev

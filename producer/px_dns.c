@@ -1,0 +1,565 @@
+/* DNS response parsing: header, first question, then one record at a time
+ * in presentation form. Every read goes through px_wire; nothing here trusts
+ * a count or a length from the message. No allocation: all text is written
+ * into the caller's px_dns_iter. */
+#include <string.h>
+
+#include "px_dns.h"
+
+#define DNS_HEADER_LEN 12
+#define DNS_NAME_WIRE_MAX 255
+#define DNS_MAX_HOPS 127
+
+/* Presentation of one name octet: 0 = write as \DDD, 1 = write as backslash
+ * and the octet itself ('.' and '\\'), anything else = the octet to write
+ * (uppercase already folded to lowercase). */
+/* clang-format off */
+static const uint8_t name_map[256] = {
+    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
+    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
+    0,   33,  0,   35,  0,   37,  38,  39,  0,   0,   42,  43,  44,  45,  1,   47,
+    48,  49,  50,  51,  52,  53,  54,  55,  56,  57,  58,  0,   60,  61,  62,  63,
+    0,   97,  98,  99,  100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111,
+    112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 91,  1,   93,  94,  95,
+    96,  97,  98,  99,  100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111,
+    112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 0,
+    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
+    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
+    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
+    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
+    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
+    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
+    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
+    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
+};
+/* clang-format on */
+
+static const char hex_digits[16] = "0123456789abcdef";
+
+static inline char *put_ddd(char *o, uint8_t b)
+{
+    o[0] = '\\';
+    o[1] = (char)('0' + b / 100);
+    o[2] = (char)('0' + (b / 10) % 10);
+    o[3] = (char)('0' + b % 10);
+    return o + 4;
+}
+
+static char *put_label(char *o, const uint8_t *p, size_t n)
+{
+    /* Fast path without branches per octet: almost every label needs no
+     * escape, so copy through the table and redo the label if one did. */
+    unsigned escapes = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t m = name_map[p[i]];
+        o[i] = (char)m;
+        escapes |= m < 2;
+    }
+    if (!escapes)
+        return o + n;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t m = name_map[p[i]];
+        if (m > 1) {
+            *o++ = (char)m;
+        } else if (m == 1) {
+            *o++ = '\\';
+            *o++ = (char)p[i];
+        } else {
+            o = put_ddd(o, p[i]);
+        }
+    }
+    return o;
+}
+
+/* Reads one name at w's position and writes it to out (at least
+ * PX_DNS_NAME_TEXT_MAX bytes: 255 wire octets cannot expand beyond that).
+ * w moves past the name's bytes in place (up to and including the first
+ * pointer). Pointers, allowed when msg != NULL, are resolved against the
+ * whole message msg[0..msglen); each must point before the start of the
+ * run of labels that holds it, so offsets strictly decrease and no loop is
+ * possible; the hop limit is a second guard. */
+static px_err name_read(const uint8_t *msg, size_t msglen, px_wire *w, char *out, size_t *outlen)
+{
+    px_wire jump;
+    px_wire *cur = w;
+    size_t run_start = msg ? (size_t)(w->pos - msg) : 0;
+    size_t wire_len = 1; /* the root label */
+    unsigned hops = 0;
+    char *o = out;
+
+    for (;;) {
+        uint8_t len = px_wire_u8(cur);
+        if (px_wire_err(cur))
+            return px_wire_err(cur);
+        if (len == 0)
+            break;
+        switch (len & 0xC0) {
+        case 0x00: {
+            wire_len += (size_t)len + 1;
+            if (wire_len > DNS_NAME_WIRE_MAX)
+                return PX_ERR_TOOLONG;
+            const uint8_t *p = px_wire_bytes(cur, len);
+            if (!p)
+                return px_wire_err(cur);
+            if (o != out)
+                *o++ = '.';
+            o = put_label(o, p, len);
+            break;
+        }
+        case 0xC0: {
+            if (!msg)
+                return PX_ERR_MALFORMED;
+            size_t target = ((size_t)(len & 0x3F) << 8) | px_wire_u8(cur);
+            if (px_wire_err(cur))
+                return px_wire_err(cur);
+            if (target >= run_start || ++hops > DNS_MAX_HOPS)
+                return PX_ERR_LOOP;
+            if (cur == w) {
+                px_wire_init(&jump, msg, msglen);
+                cur = &jump;
+            }
+            px_wire_seek(cur, target);
+            run_start = target;
+            break;
+        }
+        default: /* 01 (extended label, RFC 6891 retired it) and 10 */
+            return PX_ERR_MALFORMED;
+        }
+    }
+    if (o == out)
+        *o++ = '.';
+    *o = '\0';
+    *outlen = (size_t)(o - out);
+    return PX_OK;
+}
+
+/* Skips one name (question entries after the first). */
+static px_err name_skip(px_wire *w)
+{
+    size_t wire_len = 1;
+    for (;;) {
+        uint8_t len = px_wire_u8(w);
+        if (px_wire_err(w))
+            return px_wire_err(w);
+        if (len == 0)
+            return PX_OK;
+        if ((len & 0xC0) == 0xC0) {
+            px_wire_skip(w, 1);
+            return px_wire_err(w);
+        }
+        if (len & 0xC0)
+            return PX_ERR_MALFORMED;
+        wire_len += (size_t)len + 1;
+        if (wire_len > DNS_NAME_WIRE_MAX)
+            return PX_ERR_TOOLONG;
+        px_wire_skip(w, len);
+    }
+}
+
+px_err px_dns_name_to_text(const uint8_t *wire, size_t len, char *out, size_t outlen,
+                           size_t *outlen_used)
+{
+    char tmp[PX_DNS_NAME_TEXT_MAX];
+    size_t n;
+    px_wire w;
+
+    if (!wire || !out)
+        return PX_ERR_INVAL;
+    px_wire_init(&w, wire, len);
+    px_err err = name_read(NULL, 0, &w, tmp, &n);
+    if (err)
+        return err;
+    if (px_wire_avail(&w) != 0)
+        return PX_ERR_MALFORMED; /* bytes after the root label */
+    if (n + 1 > outlen)
+        return PX_ERR_TOOLONG;
+    memcpy(out, tmp, n + 1);
+    if (outlen_used)
+        *outlen_used = n;
+    return PX_OK;
+}
+
+/* ---- header and question ---- */
+
+px_err px_dns_begin(px_dns_iter *it, const uint8_t *msg, size_t len, px_dns_msg *out)
+{
+    px_wire_init(&it->w, msg, len);
+    it->broken = true;
+    it->section = PX_DNS_ANSWER;
+    it->left[0] = 0;
+
+    out->id = px_wire_u16(&it->w);
+    uint16_t flags = px_wire_u16(&it->w);
+    out->qdcount = px_wire_u16(&it->w);
+    out->ancount = px_wire_u16(&it->w);
+    out->nscount = px_wire_u16(&it->w);
+    out->arcount = px_wire_u16(&it->w);
+    out->has_question = false;
+    out->qname[0] = '\0';
+    out->qname_len = 0;
+    out->qtype = 0;
+    out->qclass = 0;
+    if (px_wire_err(&it->w))
+        return px_wire_err(&it->w);
+    out->qr = flags & 0x8000;
+    out->opcode = (flags >> 11) & 0xF;
+    out->aa = flags & 0x0400;
+    out->tc = flags & 0x0200;
+    out->rd = flags & 0x0100;
+    out->ra = flags & 0x0080;
+    out->rcode = flags & 0xF;
+
+    for (uint16_t i = 0; i < out->qdcount; i++) {
+        px_err err;
+        if (i == 0)
+            err = name_read(msg, len, &it->w, out->qname, &out->qname_len);
+        else
+            err = name_skip(&it->w);
+        if (err)
+            return err;
+        uint16_t qtype = px_wire_u16(&it->w);
+        uint16_t qclass = px_wire_u16(&it->w);
+        if (px_wire_err(&it->w))
+            return px_wire_err(&it->w);
+        if (i == 0) {
+            out->qtype = qtype;
+            out->qclass = qclass;
+            out->has_question = true;
+        }
+    }
+    it->left[PX_DNS_ANSWER] = out->ancount;
+    it->left[PX_DNS_AUTHORITY] = out->nscount;
+    it->left[PX_DNS_ADDITIONAL] = out->arcount;
+    it->broken = false;
+    return PX_OK;
+}
+
+bool px_dns_can_continue(const px_dns_iter *it)
+{
+    return !it->broken;
+}
+
+/* ---- rdata presentation ---- */
+
+/* Bounded text output into it->rdata. */
+typedef struct text_out {
+    char *p;
+    char *end; /* leaves room for the NUL */
+    bool full;
+} text_out;
+
+static inline bool out_room(text_out *t, size_t n)
+{
+    if (t->full || (size_t)(t->end - t->p) < n) {
+        t->full = true;
+        return false;
+    }
+    return true;
+}
+
+static inline void out_char(text_out *t, char c)
+{
+    if (out_room(t, 1))
+        *t->p++ = c;
+}
+
+static inline void out_mem(text_out *t, const char *s, size_t n)
+{
+    if (out_room(t, n)) {
+        memcpy(t->p, s, n);
+        t->p += n;
+    }
+}
+
+static void out_u32(text_out *t, uint32_t v)
+{
+    char tmp[10];
+    size_t n = 0;
+    do {
+        tmp[sizeof tmp - 1 - n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    out_mem(t, tmp + sizeof tmp - n, n);
+}
+
+/* One character-string body as a quoted string (TXT, CAA value). */
+static void out_quoted(text_out *t, const uint8_t *p, size_t n)
+{
+    if (!out_room(t, n * 4 + 2))
+        return;
+    char *o = t->p;
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        uint8_t b = p[i];
+        if (b < 0x20 || b > 0x7E) {
+            o = put_ddd(o, b);
+        } else {
+            if (b == '"' || b == '\\')
+                *o++ = '\\';
+            *o++ = (char)b;
+        }
+    }
+    *o++ = '"';
+    t->p = o;
+}
+
+static void out_ipv4(text_out *t, const uint8_t *a)
+{
+    if (!out_room(t, 15))
+        return;
+    char *o = t->p;
+    for (int i = 0; i < 4; i++) {
+        uint8_t b = a[i];
+        if (i)
+            *o++ = '.';
+        if (b >= 100)
+            *o++ = (char)('0' + b / 100);
+        if (b >= 10)
+            *o++ = (char)('0' + (b / 10) % 10);
+        *o++ = (char)('0' + b % 10);
+    }
+    t->p = o;
+}
+
+/* RFC 5952: lowercase, no leading zeros, the longest run of two or more
+ * zero groups (the first one on a tie) becomes "::". */
+static void out_ipv6(text_out *t, const uint8_t *a)
+{
+    uint16_t g[8];
+    int best = -1, best_len = 0;
+    for (int i = 0; i < 8; i++)
+        g[i] = (uint16_t)((a[2 * i] << 8) | a[2 * i + 1]);
+    for (int i = 0; i < 8;) {
+        if (g[i] != 0) {
+            i++;
+            continue;
+        }
+        int j = i;
+        while (j < 8 && g[j] == 0)
+            j++;
+        if (j - i > best_len) {
+            best = i;
+            best_len = j - i;
+        }
+        i = j;
+    }
+    if (best_len < 2)
+        best = -1;
+
+    if (!out_room(t, 39))
+        return;
+    char *o = t->p;
+    for (int i = 0; i < 8; i++) {
+        if (i == best) {
+            *o++ = ':';
+            *o++ = ':';
+            i += best_len - 1;
+            continue;
+        }
+        if (i && i != best + best_len)
+            *o++ = ':';
+        uint16_t v = g[i];
+        bool lead = true;
+        for (int s = 12; s >= 0; s -= 4) {
+            unsigned d = (v >> s) & 0xF;
+            if (d == 0 && lead && s)
+                continue;
+            lead = false;
+            *o++ = hex_digits[d];
+        }
+    }
+    t->p = o;
+}
+
+/* RFC 3597 "\# LEN HEX"; "\# 0" when empty. */
+static void out_generic(text_out *t, const uint8_t *p, size_t n)
+{
+    out_mem(t, "\\# ", 3);
+    out_u32(t, (uint32_t)n);
+    if (n == 0 || !out_room(t, 1 + 2 * n))
+        return;
+    char *o = t->p;
+    *o++ = ' ';
+    for (size_t i = 0; i < n; i++) {
+        *o++ = hex_digits[p[i] >> 4];
+        *o++ = hex_digits[p[i] & 0xF];
+    }
+    t->p = o;
+}
+
+/* Reads a name inside rdata into buf (a target field) and appends it. */
+static px_err rd_name(px_dns_iter *it, px_wire *rd, char *buf, text_out *t)
+{
+    size_t n;
+    px_err err = name_read(it->w.start, px_wire_size(&it->w), rd, buf, &n);
+    if (err)
+        return err;
+    out_mem(t, buf, n);
+    return PX_OK;
+}
+
+static px_err rd_txt(px_wire *rd, text_out *t)
+{
+    if (px_wire_avail(rd) == 0)
+        return PX_ERR_MALFORMED; /* at least one character-string */
+    bool first = true;
+    while (px_wire_avail(rd) > 0) {
+        uint8_t n = px_wire_u8(rd);
+        const uint8_t *p = px_wire_bytes(rd, n);
+        if (!p)
+            return PX_ERR_MALFORMED;
+        if (!first)
+            out_char(t, ' ');
+        first = false;
+        out_quoted(t, p, n);
+    }
+    return PX_OK;
+}
+
+static px_err rd_caa(px_wire *rd, text_out *t)
+{
+    uint8_t flags = px_wire_u8(rd);
+    uint8_t tag_len = px_wire_u8(rd);
+    const uint8_t *tag = px_wire_bytes(rd, tag_len);
+    if (!tag || tag_len == 0)
+        return PX_ERR_MALFORMED;
+    for (size_t i = 0; i < tag_len; i++) {
+        uint8_t c = tag[i];
+        bool alnum = (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+        if (!alnum)
+            return PX_ERR_MALFORMED; /* RFC 8659: tags are [A-Za-z0-9]+ */
+    }
+    size_t vlen = px_wire_avail(rd);
+    const uint8_t *val = px_wire_bytes(rd, vlen);
+    out_u32(t, flags);
+    out_char(t, ' ');
+    out_mem(t, (const char *)tag, tag_len);
+    out_char(t, ' ');
+    out_quoted(t, val ? val : tag, vlen);
+    return PX_OK;
+}
+
+/* Writes the presentation of the rdata in rd to it->rdata and sets the
+ * target fields. A mismatch between contents and type is an error for this
+ * record only. */
+static px_err rdata_format(px_dns_iter *it, px_dns_rr *rr, px_wire *rd)
+{
+    text_out t = {it->rdata, it->rdata + sizeof it->rdata - 1, false};
+    px_err err = PX_OK;
+    size_t n = px_wire_avail(rd);
+
+    switch (rr->type) {
+    case PX_DNS_TYPE_A:
+        if (n != 4)
+            return PX_ERR_MALFORMED;
+        out_ipv4(&t, rd->pos);
+        px_wire_skip(rd, 4);
+        break;
+    case PX_DNS_TYPE_AAAA:
+        if (n != 16)
+            return PX_ERR_MALFORMED;
+        out_ipv6(&t, rd->pos);
+        px_wire_skip(rd, 16);
+        break;
+    case PX_DNS_TYPE_NS:
+    case PX_DNS_TYPE_CNAME:
+    case PX_DNS_TYPE_PTR:
+    case PX_DNS_TYPE_DNAME:
+        err = rd_name(it, rd, it->target, &t);
+        rr->target = it->target;
+        break;
+    case PX_DNS_TYPE_MX:
+        out_u32(&t, px_wire_u16(rd));
+        out_char(&t, ' ');
+        err = rd_name(it, rd, it->target, &t);
+        rr->target = it->target;
+        break;
+    case PX_DNS_TYPE_SRV:
+        out_u32(&t, px_wire_u16(rd));
+        out_char(&t, ' ');
+        out_u32(&t, px_wire_u16(rd));
+        out_char(&t, ' ');
+        out_u32(&t, px_wire_u16(rd));
+        out_char(&t, ' ');
+        err = rd_name(it, rd, it->target, &t);
+        rr->target = it->target;
+        break;
+    case PX_DNS_TYPE_SOA:
+        err = rd_name(it, rd, it->target, &t);
+        out_char(&t, ' ');
+        if (!err)
+            err = rd_name(it, rd, it->target2, &t);
+        for (int i = 0; i < 5 && !err; i++) {
+            out_char(&t, ' ');
+            out_u32(&t, px_wire_u32(rd));
+        }
+        rr->target = it->target;
+        rr->target2 = it->target2;
+        break;
+    case PX_DNS_TYPE_TXT:
+        err = rd_txt(rd, &t);
+        break;
+    case PX_DNS_TYPE_CAA:
+        err = rd_caa(rd, &t);
+        break;
+    default:
+        out_generic(&t, rd->pos, n);
+        px_wire_skip(rd, n);
+        break;
+    }
+    if (!err && px_wire_err(rd))
+        err = PX_ERR_MALFORMED; /* fixed fields ran past rdlength */
+    if (!err && px_wire_avail(rd) != 0)
+        err = PX_ERR_MALFORMED; /* bytes left over after the last field */
+    if (!err && t.full)
+        err = PX_ERR_TOOLONG;
+    if (err) {
+        rr->target = NULL;
+        rr->target2 = NULL;
+        /* A name that runs past rdlength is a bad rdata, not truncation. */
+        return err == PX_ERR_TRUNC ? PX_ERR_MALFORMED : err;
+    }
+    *t.p = '\0';
+    rr->rdata = it->rdata;
+    rr->rdata_len = (size_t)(t.p - it->rdata);
+    return PX_OK;
+}
+
+/* ---- records ---- */
+
+static px_err framing_lost(px_dns_iter *it, px_err err)
+{
+    it->broken = true;
+    px_wire_fail(&it->w, err);
+    return err;
+}
+
+px_err px_dns_next(px_dns_iter *it, px_dns_rr *rr)
+{
+    if (it->broken)
+        return px_wire_err(&it->w) ? px_wire_err(&it->w) : PX_ERR_MALFORMED;
+    while (it->section <= PX_DNS_ADDITIONAL && it->left[it->section] == 0)
+        it->section++;
+    if (it->section > PX_DNS_ADDITIONAL)
+        return PX_ERR_EOF;
+    it->left[it->section]--;
+
+    rr->section = it->section;
+    rr->target = NULL;
+    rr->target2 = NULL;
+    rr->rdata = NULL;
+    rr->rdata_len = 0;
+    px_err err = name_read(it->w.start, px_wire_size(&it->w), &it->w, it->name, &rr->name_len);
+    if (err)
+        return framing_lost(it, err);
+    rr->name = it->name;
+    rr->type = px_wire_u16(&it->w);
+    rr->rclass = px_wire_u16(&it->w);
+    rr->ttl = px_wire_u32(&it->w);
+    rr->rdlen = px_wire_u16(&it->w);
+    px_wire rd = px_wire_sub(&it->w, rr->rdlen);
+    if (px_wire_err(&it->w))
+        return framing_lost(it, px_wire_err(&it->w));
+    rr->rdata_wire = rd.pos;
+    return rdata_format(it, rr, &rd);
+}
