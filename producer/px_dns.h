@@ -3,7 +3,8 @@
  * Usage: px_dns_begin() reads the header and the question, then
  * px_dns_next() yields one resource record at a time in presentation form
  * (DESIGN.md section 3): names lowercase, no trailing dot ("." for the
- * root), escapes \. and \DDD for bytes outside [a-z0-9-_*] per RFC 4343/1035;
+ * root), "\." and "\\" inside labels, \DDD for bytes outside printable ASCII
+ * and for space " ( ) ; @ $ (RFC 1035/4343);
  * rdata in presentation form (AAAA per RFC 5952, "10 mail.example.com" for
  * MX, RFC 3597 "\# 4 0a000001" for types without a presentation rule).
  *
