@@ -1,0 +1,76 @@
+"""Tiny DNS response and pcap writer for tests: builds the packets a test
+needs byte by byte, so a test states exactly what is on the wire."""
+import ipaddress
+import struct
+
+TYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "PTR": 12, "MX": 15, "TXT": 16, "AAAA": 28,
+         "SRV": 33, "OPT": 41}
+
+
+def name(n):
+    out = b""
+    for label in n.rstrip(".").split("."):
+        if label:
+            out += bytes([len(label)]) + label.encode()
+    return out + b"\x00"
+
+
+def rdata(rtype, value):
+    if rtype == "A":
+        return ipaddress.IPv4Address(value).packed
+    if rtype == "AAAA":
+        return ipaddress.IPv6Address(value).packed
+    if rtype in ("CNAME", "NS", "PTR"):
+        return name(value)
+    if rtype == "MX":
+        pref, host = value.split()
+        return struct.pack(">H", int(pref)) + name(host)
+    if rtype == "TXT":
+        b = value.encode()
+        return bytes([len(b)]) + b
+    raise ValueError(rtype)
+
+
+def response(qname, qtype, answers=(), authority=(), additional=(), rcode=0, qid=0x1234):
+    """answers: (owner, type, ttl, value) tuples."""
+    flags = 0x8180 | rcode
+    msg = struct.pack(">HHHHHH", qid, flags, 1, len(answers), len(authority), len(additional))
+    msg += name(qname) + struct.pack(">HH", TYPES[qtype], 1)
+    for section in (answers, authority, additional):
+        for owner, rtype, ttl, value in section:
+            rd = rdata(rtype, value)
+            msg += name(owner) + struct.pack(">HHIH", TYPES[rtype], 1, ttl, len(rd)) + rd
+    return msg
+
+
+def _csum(data):
+    if len(data) % 2:
+        data += b"\x00"
+    s = sum(struct.unpack(">%dH" % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def udp_packet(src, dst, sport, dport, payload):
+    """Ethernet + IPv4/IPv6 + UDP frame."""
+    s, d = ipaddress.ip_address(src), ipaddress.ip_address(dst)
+    udp = struct.pack(">HHHH", sport, dport, 8 + len(payload), 0) + payload
+    if s.version == 4:
+        ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, s.packed,
+                         d.packed)
+        ip = ip[:10] + struct.pack(">H", _csum(ip)) + ip[12:]
+        return b"\x00" * 12 + b"\x08\x00" + ip + udp
+    ip = struct.pack(">IHBB16s16s", 0x60000000, len(udp), 17, 64, s.packed, d.packed)
+    return b"\x00" * 12 + b"\x86\xdd" + ip + udp
+
+
+def write_pcap(path, packets):
+    """packets: (time_seconds, frame) pairs; microsecond Ethernet pcap."""
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for t, frame in packets:
+            sec = int(t)
+            usec = int(round((t - sec) * 1e6))
+            f.write(struct.pack("<IIII", sec, usec, len(frame), len(frame)))
+            f.write(frame)
