@@ -110,81 +110,107 @@ bool px_addr_equal(const px_addr *a, const px_addr *b)
     return true; /* both unknown */
 }
 
-/* One registry row. embed >= 0: not special by itself; the IPv4 address at
- * byte offset `embed` decides (NAT64 well-known prefix, 6to4). */
-typedef struct px_prefix {
-    uint8_t bytes[16];
+/* The tables hold prefixes as integers so a lookup is a few masked
+ * compares per row, no memcmp: it runs for every A/AAAA record. */
+typedef struct px_prefix4 {
+    uint32_t net;
+    uint8_t bits;
+} px_prefix4;
+
+#define V4(a, b, c, d, n)                                                                          \
+    {                                                                                              \
+        ((uint32_t)(a) << 24) | ((b) << 16) | ((c) << 8) | (d), n                                  \
+    }
+
+static const px_prefix4 special_v4[] = {
+    V4(0, 0, 0, 0, 8),       /* "this network" RFC 791 */
+    V4(10, 0, 0, 0, 8),      /* private RFC 1918 */
+    V4(100, 64, 0, 0, 10),   /* shared address space (CGNAT) RFC 6598 */
+    V4(127, 0, 0, 0, 8),     /* loopback */
+    V4(169, 254, 0, 0, 16),  /* link local RFC 3927 */
+    V4(172, 16, 0, 0, 12),   /* private RFC 1918 */
+    V4(192, 0, 0, 0, 24),    /* IETF protocol assignments RFC 6890 */
+    V4(192, 0, 2, 0, 24),    /* TEST-NET-1 RFC 5737 */
+    V4(192, 88, 99, 0, 24),  /* deprecated 6to4 relay anycast RFC 7526 */
+    V4(192, 168, 0, 0, 16),  /* private RFC 1918 */
+    V4(198, 18, 0, 0, 15),   /* benchmarking RFC 2544 */
+    V4(198, 51, 100, 0, 24), /* TEST-NET-2 */
+    V4(203, 0, 113, 0, 24),  /* TEST-NET-3 */
+    V4(224, 0, 0, 0, 4),     /* multicast */
+    V4(240, 0, 0, 0, 4),     /* reserved, and 255.255.255.255 broadcast */
+};
+
+/* One IPv6 row: the first 64 bits (hi) and the next (lo). embed >= 0: not
+ * special by itself; the IPv4 address at byte offset `embed` decides
+ * (NAT64 well-known prefix, 6to4). */
+typedef struct px_prefix6 {
+    uint64_t hi, lo;
     uint8_t bits;
     int8_t embed;
-} px_prefix;
+} px_prefix6;
 
-#define V4(a, b, c, d, n) {{a, b, c, d}, n, -1}
+#define G(a, b, c, d)                                                                              \
+    (((uint64_t)(a) << 48) | ((uint64_t)(b) << 32) | ((uint64_t)(c) << 16) | (uint64_t)(d))
+#define V6(a, b, c, d, e, f, n, embed)                                                             \
+    {                                                                                              \
+        G(a, b, c, d), G(e, f, 0, 0), n, embed                                                     \
+    }
 
-static const px_prefix special_v4[] = {
-    V4(0, 0, 0, 0, 8),        /* "this network" RFC 791 */
-    V4(10, 0, 0, 0, 8),       /* private RFC 1918 */
-    V4(100, 64, 0, 0, 10),    /* shared address space (CGNAT) RFC 6598 */
-    V4(127, 0, 0, 0, 8),      /* loopback */
-    V4(169, 254, 0, 0, 16),   /* link local RFC 3927 */
-    V4(172, 16, 0, 0, 12),    /* private RFC 1918 */
-    V4(192, 0, 0, 0, 24),     /* IETF protocol assignments RFC 6890 */
-    V4(192, 0, 2, 0, 24),     /* TEST-NET-1 RFC 5737 */
-    V4(192, 88, 99, 0, 24),   /* deprecated 6to4 relay anycast RFC 7526 */
-    V4(192, 168, 0, 0, 16),   /* private RFC 1918 */
-    V4(198, 18, 0, 0, 15),    /* benchmarking RFC 2544 */
-    V4(198, 51, 100, 0, 24),  /* TEST-NET-2 */
-    V4(203, 0, 113, 0, 24),   /* TEST-NET-3 */
-    V4(224, 0, 0, 0, 4),      /* multicast */
-    V4(240, 0, 0, 0, 4),      /* reserved, and 255.255.255.255 broadcast */
-};
-
-static const px_prefix special_v6[] = {
+static const px_prefix6 special_v6[] = {
     /* ::/96 holds :: (unspecified), ::1 (loopback) and the deprecated
      * IPv4-compatible addresses: none is a real answer. */
-    {{0}, 96, -1},
-    {{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff}, 96, -1}, /* IPv4-mapped */
-    {{0, 0x64, 0xff, 0x9b}, 96, 12},                      /* NAT64 well-known RFC 6052 */
-    {{0, 0x64, 0xff, 0x9b, 0, 1}, 48, -1},                /* local-use NAT64 RFC 8215 */
-    {{0x01, 0x00}, 64, -1},                               /* discard-only RFC 6666 */
-    {{0x20, 0x01, 0x00, 0x00}, 32, -1},                   /* Teredo RFC 4380 */
-    {{0x20, 0x01, 0x00, 0x02, 0, 0}, 48, -1},             /* benchmarking RFC 5180 */
-    {{0x20, 0x01, 0x00, 0x10}, 28, -1},                   /* ORCHID (deprecated) */
-    {{0x20, 0x01, 0x00, 0x20}, 28, -1},                   /* ORCHIDv2 RFC 7343 */
-    {{0x20, 0x01, 0x0d, 0xb8}, 32, -1},                   /* documentation RFC 3849 */
-    {{0x20, 0x02}, 16, 2},                                /* 6to4 RFC 3056 */
-    {{0x3f, 0xff, 0x00}, 20, -1},                         /* documentation RFC 9637 */
-    {{0x5f, 0x00}, 16, -1},                               /* SRv6 SIDs RFC 9602 */
-    {{0xfc}, 7, -1},                                      /* unique local RFC 4193 */
-    {{0xfe, 0x80}, 10, -1},                               /* link local */
-    {{0xfe, 0xc0}, 10, -1},                               /* site local (deprecated) */
-    {{0xff}, 8, -1},                                      /* multicast */
+    V6(0, 0, 0, 0, 0, 0, 96, -1),          V6(0, 0, 0, 0, 0, 0xffff, 96, -1), /* IPv4-mapped */
+    V6(0x64, 0xff9b, 0, 0, 0, 0, 96, 12),  /* NAT64 well-known RFC 6052 */
+    V6(0x64, 0xff9b, 1, 0, 0, 0, 48, -1),  /* local-use NAT64 RFC 8215 */
+    V6(0x100, 0, 0, 0, 0, 0, 64, -1),      /* discard-only RFC 6666 */
+    V6(0x2001, 0, 0, 0, 0, 0, 32, -1),     /* Teredo RFC 4380 */
+    V6(0x2001, 2, 0, 0, 0, 0, 48, -1),     /* benchmarking RFC 5180 */
+    V6(0x2001, 0x10, 0, 0, 0, 0, 28, -1),  /* ORCHID (deprecated) */
+    V6(0x2001, 0x20, 0, 0, 0, 0, 28, -1),  /* ORCHIDv2 RFC 7343 */
+    V6(0x2001, 0xdb8, 0, 0, 0, 0, 32, -1), /* documentation RFC 3849 */
+    V6(0x2002, 0, 0, 0, 0, 0, 16, 2),      /* 6to4 RFC 3056 */
+    V6(0x3fff, 0, 0, 0, 0, 0, 20, -1),     /* documentation RFC 9637 */
+    V6(0x5f00, 0, 0, 0, 0, 0, 16, -1),     /* SRv6 SIDs RFC 9602 */
+    V6(0xfc00, 0, 0, 0, 0, 0, 7, -1),      /* unique local RFC 4193 */
+    V6(0xfe80, 0, 0, 0, 0, 0, 10, -1),     /* link local */
+    V6(0xfec0, 0, 0, 0, 0, 0, 10, -1),     /* site local (deprecated) */
+    V6(0xff00, 0, 0, 0, 0, 0, 8, -1),      /* multicast */
 };
 
-static bool prefix_match(const uint8_t *addr, const px_prefix *p)
+static uint64_t load_be64(const uint8_t *b)
 {
-    size_t full = p->bits / 8;
-    unsigned rest = p->bits % 8;
-    if (memcmp(addr, p->bytes, full) != 0)
-        return false;
-    if (rest == 0)
-        return true;
-    uint8_t mask = (uint8_t)(0xff << (8 - rest));
-    return (addr[full] & mask) == (p->bytes[full] & mask);
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | b[i];
+    return v;
+}
+
+/* Mask of the top n bits of a 64-bit word, 0 <= n <= 64. */
+static uint64_t top_bits(unsigned n)
+{
+    return n == 0 ? 0 : ~0ULL << (64 - n);
 }
 
 static bool v4_special(const uint8_t *b)
 {
-    for (size_t i = 0; i < sizeof(special_v4) / sizeof(special_v4[0]); i++)
-        if (prefix_match(b, &special_v4[i]))
+    uint32_t a = ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | b[3];
+    for (size_t i = 0; i < sizeof(special_v4) / sizeof(special_v4[0]); i++) {
+        uint32_t mask = ~0u << (32 - special_v4[i].bits); /* bits >= 4 here */
+        if ((a & mask) == special_v4[i].net)
             return true;
+    }
     return false;
 }
 
 static bool v6_special(const uint8_t *b)
 {
+    uint64_t hi = load_be64(b), lo = load_be64(b + 8);
     for (size_t i = 0; i < sizeof(special_v6) / sizeof(special_v6[0]); i++) {
-        const px_prefix *p = &special_v6[i];
-        if (!prefix_match(b, p))
+        const px_prefix6 *p = &special_v6[i];
+        unsigned bits = p->bits;
+        bool match = bits <= 64 ? (hi & top_bits(bits)) == p->hi
+                                : hi == p->hi && (lo & top_bits(bits - 64)) == p->lo;
+        if (!match)
             continue;
         if (p->embed < 0)
             return true;

@@ -17,11 +17,11 @@ typedef struct px_chunk {
 } px_chunk;
 
 struct px_arena {
-    px_chunk *head;   /* chunk being filled; list runs to the first one */
-    px_chunk *first;  /* kept on reset */
-    size_t used;      /* bytes used in head */
+    px_chunk *head;  /* chunk being filled; list runs to the first one */
+    px_chunk *first; /* kept on reset */
+    size_t used;     /* bytes used in head */
     size_t chunk_size;
-    size_t bytes;     /* total held from the system, headers included */
+    size_t bytes; /* total held from the system, headers included */
 };
 
 static px_chunk *chunk_new(px_arena *a, size_t size)

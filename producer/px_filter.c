@@ -26,10 +26,10 @@ static const char *const builtin_zones[] = {
     "254.169.in-addr.arpa", "2.0.192.in-addr.arpa", "100.51.198.in-addr.arpa",
     "113.0.203.in-addr.arpa", "255.255.255.255.in-addr.arpa",
     "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa",
-    "0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa",
-    "c.f.ip6.arpa", "d.f.ip6.arpa", /* ULA fc00::/7 */
+    "0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa", "c.f.ip6.arpa",
+    "d.f.ip6.arpa",                                                         /* ULA fc00::/7 */
     "8.e.f.ip6.arpa", "9.e.f.ip6.arpa", "a.e.f.ip6.arpa", "b.e.f.ip6.arpa", /* fe80::/10 */
-    "8.b.d.0.1.0.0.2.ip6.arpa", /* 2001:db8::/32 */
+    "8.b.d.0.1.0.0.2.ip6.arpa",                                             /* 2001:db8::/32 */
 };
 
 typedef struct px_zone {
@@ -148,52 +148,41 @@ static size_t escape_len(const char *name, size_t len, size_t i)
     return 2;
 }
 
-/* Offset of the last label (after the last unescaped dot), or 0. */
-static size_t last_label_start(const char *name, size_t len)
+/* Where the last label starts (after the last unescaped dot); sets
+ * *has_dot when the name has any unescaped dot. Names without a backslash
+ * (nearly all) take the memrchr path. */
+static size_t last_label_start(const char *name, size_t len, bool *has_dot)
 {
+    if (!memchr(name, '\\', len)) {
+        const char *dot = memrchr(name, '.', len);
+        *has_dot = dot != NULL;
+        return dot ? (size_t)(dot - name) + 1 : 0;
+    }
     size_t last = 0;
+    *has_dot = false;
     for (size_t i = 0; i < len;) {
         if (name[i] == '\\') {
             i += escape_len(name, len, i);
             continue;
         }
-        if (name[i] == '.')
+        if (name[i] == '.') {
             last = i + 1;
+            *has_dot = true;
+        }
         i++;
     }
     return last;
 }
 
-static bool is_single_label(const char *name, size_t len)
+/* No unescaped dot, and not the root ".". */
+static bool single_label(const char *name, size_t len, bool has_dot)
 {
-    if (len == 1 && name[0] == '.')
-        return false; /* the root */
-    for (size_t i = 0; i < len;) {
-        if (name[i] == '\\') {
-            i += escape_len(name, len, i);
-            continue;
-        }
-        if (name[i] == '.')
-            return false;
-        i++;
-    }
-    return true;
+    return !has_dot && !(len == 1 && name[0] == '.');
 }
 
-static size_t tail_start(const char *name, size_t len)
+/* is_local with the last label already found. */
+static bool is_local_at(const px_filter *f, const char *name, size_t len, size_t tail)
 {
-    if (!memchr(name, '\\', len)) {
-        const char *dot = memrchr(name, '.', len);
-        return dot ? (size_t)(dot - name) + 1 : 0;
-    }
-    return last_label_start(name, len);
-}
-
-bool px_filter_is_local(const px_filter *f, const char *name, size_t len)
-{
-    if (!f || !name || len == 0)
-        return false;
-    size_t tail = tail_start(name, len);
     if (!zone_set_has(&f->tails, name + tail, len - tail, f->seed))
         return false;
     /* Some zone ends in this label: test every suffix at a label boundary
@@ -210,6 +199,14 @@ bool px_filter_is_local(const px_filter *f, const char *name, size_t len)
             return false;
         start = i + 1;
     }
+}
+
+bool px_filter_is_local(const px_filter *f, const char *name, size_t len)
+{
+    bool has_dot;
+    if (!f || !name || len == 0)
+        return false;
+    return is_local_at(f, name, len, last_label_start(name, len, &has_dot));
 }
 
 /* Lowercases zone text, strips one trailing dot, and checks it is a
@@ -245,7 +242,8 @@ static px_err normalise_zone(const char *in, char *out, size_t *outlen)
 
 static px_err add_zone(px_filter *f, const char *name, size_t len)
 {
-    size_t tail = last_label_start(name, len);
+    bool has_dot;
+    size_t tail = last_label_start(name, len, &has_dot);
     px_err e = zone_set_add(&f->zones, name, len, f->seed);
     if (e == PX_OK)
         e = zone_set_add(&f->tails, name + tail, len - tail, f->seed);
@@ -378,13 +376,18 @@ static bool rr_addr_special(const px_dns_rr *rr)
 static px_drop check_targets(const px_filter *f, const px_dns_rr *rr)
 {
     const char *t[2] = {rr->target, rr->target2};
-    for (int i = 0; i < 2; i++)
-        if (t[i] && px_filter_is_local(f, t[i], strlen(t[i])))
+    bool single = false;
+    for (int i = 0; i < 2; i++) {
+        if (!t[i])
+            continue;
+        size_t len = strlen(t[i]);
+        bool has_dot;
+        size_t tail = last_label_start(t[i], len, &has_dot);
+        if (len && is_local_at(f, t[i], len, tail))
             return PX_DROP_LOCAL_RDATA;
-    for (int i = 0; i < 2; i++)
-        if (t[i] && is_single_label(t[i], strlen(t[i])))
-            return PX_DROP_SINGLE_LABEL;
-    return PX_PASS;
+        single = single || single_label(t[i], len, has_dot);
+    }
+    return single ? PX_DROP_SINGLE_LABEL : PX_PASS;
 }
 
 px_drop px_filter_rr(const px_filter *f, const px_dns_rr *rr, const char *bailiwick)
@@ -394,9 +397,11 @@ px_drop px_filter_rr(const px_filter *f, const px_dns_rr *rr, const char *bailiw
         return PX_DROP_SECTION;
     if (!(f->rrtypes[rr->type / 8] & (1u << (rr->type % 8))))
         return PX_DROP_RRTYPE;
-    if (is_single_label(rr->name, rr->name_len))
+    bool has_dot;
+    size_t tail = last_label_start(rr->name, rr->name_len, &has_dot);
+    if (single_label(rr->name, rr->name_len, has_dot))
         return PX_DROP_SINGLE_LABEL;
-    if (px_filter_is_local(f, rr->name, rr->name_len))
+    if (is_local_at(f, rr->name, rr->name_len, tail))
         return PX_DROP_LOCAL_NAME;
     if (bailiwick && !px_dns_name_in_zone(rr->name, rr->name_len, bailiwick, strlen(bailiwick)))
         return PX_DROP_OUT_OF_BAILIWICK;

@@ -119,12 +119,13 @@ static bool past_end(const px_window *w, int64_t now)
 }
 
 /* Distinct clients from the bitmap: linear counting, n = -m ln(z/m) with
- * m = 64 bits and z zero bits, rounded down. Error: exact while no two
- * clients share a bit; for 10 clients P(collision) is about 50% and the
- * estimate is then low by at most the collisions, usually 0 or 1 after the
- * correction. Relative standard error is about 10% at 50 clients and 15%
- * at 100; past ~200 the map saturates. Never below the number of set bits,
- * which is a hard lower bound on distinct clients. */
+ * m = 64 bits and z zero bits, rounded down.
+ * Error: exact while no two clients share a bit, and then for n <= 10 the
+ * rounded-down estimate is exactly n. A shared bit makes it low, never high
+ * (for n <= 11). With random client hashes (simulated): n = 5 exact in 85%
+ * of windows and within 1 in 99%; n = 10 exact in 47%, within 1 in 86%;
+ * n = 100 has a relative standard error of about 15%; past ~250 clients
+ * the map saturates and reports PX_WINDOW_CLIENTS_SATURATED. */
 static int64_t estimate_clients(uint64_t bitmap)
 {
     if (bitmap == 0)
@@ -220,9 +221,9 @@ static bool entry_matches(const px_wentry *e, const char *rrname, size_t rrname_
     return !bailiwick || memcmp(k + rdata_len + 1, bailiwick, bailiwick_len) == 0;
 }
 
-static uint64_t key_hash(const px_window *w, const char *rrname, size_t rrname_len,
-                         uint16_t rrtype, const char *rdata, size_t rdata_len,
-                         const char *bailiwick, size_t bailiwick_len)
+static uint64_t key_hash(const px_window *w, const char *rrname, size_t rrname_len, uint16_t rrtype,
+                         const char *rdata, size_t rdata_len, const char *bailiwick,
+                         size_t bailiwick_len)
 {
     uint64_t h = px_hash64(rrname, rrname_len, w->seed ^ rrtype);
     h = px_hash64(rdata, rdata_len, h);
@@ -254,9 +255,9 @@ static bool grow(px_window *w)
     return true;
 }
 
-static px_wentry *new_entry(px_window *w, const char *rrname, size_t rrname_len,
-                            uint16_t rrtype, const char *rdata, size_t rdata_len,
-                            const char *bailiwick, size_t bailiwick_len)
+static px_wentry *new_entry(px_window *w, const char *rrname, size_t rrname_len, uint16_t rrtype,
+                            const char *rdata, size_t rdata_len, const char *bailiwick,
+                            size_t bailiwick_len)
 {
     size_t blen = bailiwick ? bailiwick_len : 0;
     px_wentry *e = px_arena_alloc(w->arena, sizeof(*e) + rrname_len + rdata_len + blen + 3);
@@ -281,8 +282,7 @@ static px_wentry *new_entry(px_window *w, const char *rrname, size_t rrname_len,
     return e;
 }
 
-static void update(px_wentry *e, uint32_t ttl, int64_t now, uint64_t client_hash,
-                   bool has_client)
+static void update(px_wentry *e, uint32_t ttl, int64_t now, uint64_t client_hash, bool has_client)
 {
     if (e->count == 0 || now < e->time_first)
         e->time_first = now;
@@ -315,13 +315,13 @@ px_err px_window_add(px_window *w, const char *rrname, size_t rrname_len, uint16
     }
     w->stats.added++;
 
-    uint64_t h = key_hash(w, rrname, rrname_len, rrtype, rdata, rdata_len, bailiwick,
-                          bailiwick_len);
+    uint64_t h =
+        key_hash(w, rrname, rrname_len, rrtype, rdata, rdata_len, bailiwick, bailiwick_len);
     size_t i = h & w->mask;
     for (; w->slots[i].e; i = (i + 1) & w->mask) {
         px_wentry *e = w->slots[i].e;
-        if (w->slots[i].hash == h && entry_matches(e, rrname, rrname_len, rrtype, rdata,
-                                                   rdata_len, bailiwick, bailiwick_len)) {
+        if (w->slots[i].hash == h && entry_matches(e, rrname, rrname_len, rrtype, rdata, rdata_len,
+                                                   bailiwick, bailiwick_len)) {
             update(e, ttl, now, client_hash, has_client);
             return PX_OK;
         }
@@ -345,8 +345,8 @@ px_err px_window_add(px_window *w, const char *rrname, size_t rrname_len, uint16
         w->open = true;
         w->start = start;
     }
-    px_wentry *e = new_entry(w, rrname, rrname_len, rrtype, rdata, rdata_len, bailiwick,
-                             bailiwick_len);
+    px_wentry *e =
+        new_entry(w, rrname, rrname_len, rrtype, rdata, rdata_len, bailiwick, bailiwick_len);
     if (!e) {
         w->stats.added--;
         return PX_ERR_NOMEM;
