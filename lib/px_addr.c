@@ -1,0 +1,243 @@
+/* px_addr.c: address parsing, formatting, and the special-purpose registry.
+ *
+ * The registry is two prefix tables taken from the IANA IPv4 and IPv6
+ * Special-Purpose Address Registries (RFC 6890 and later RFCs), plus
+ * multicast and the deprecated ranges that are just as meaningless in an
+ * answer. Entries that IANA marks globally reachable and that name real
+ * public services (AS112, AMT, PCP/TURN anycast, drone DETs) are left out:
+ * an answer pointing there says nothing about anybody's network. */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "px_addr.h"
+
+px_err px_addr_parse(const char *text, px_addr *out)
+{
+    px_addr a = {0};
+    if (!text || !out)
+        return PX_ERR_INVAL;
+    if (inet_pton(AF_INET, text, a.bytes) == 1)
+        a.family = 4;
+    else if (inet_pton(AF_INET6, text, a.bytes) == 1)
+        a.family = 6;
+    else
+        return PX_ERR_INVAL;
+    *out = a;
+    return PX_OK;
+}
+
+static px_err parse_port(const char *s, uint16_t *port)
+{
+    unsigned long v = 0;
+    if (*s == '\0')
+        return PX_ERR_INVAL;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return PX_ERR_INVAL;
+        v = v * 10 + (unsigned long)(*s - '0');
+        if (v > 65535)
+            return PX_ERR_INVAL;
+    }
+    *port = (uint16_t)v;
+    return PX_OK;
+}
+
+px_err px_addr_parse_hostport(const char *text, px_addr *out)
+{
+    char host[INET6_ADDRSTRLEN];
+    const char *colon;
+    const char *hstart = text;
+    size_t hlen;
+    if (!text || !out)
+        return PX_ERR_INVAL;
+    if (text[0] == '[') {
+        const char *close = strchr(text, ']');
+        if (!close || close[1] != ':')
+            return PX_ERR_INVAL;
+        hstart = text + 1;
+        hlen = (size_t)(close - hstart);
+        colon = close + 1;
+    } else {
+        colon = strrchr(text, ':');
+        /* A bare IPv6 literal has several colons: it needs brackets. */
+        if (!colon || memchr(text, ':', (size_t)(colon - text)))
+            return PX_ERR_INVAL;
+        hlen = (size_t)(colon - text);
+    }
+    if (hlen == 0 || hlen >= sizeof(host))
+        return PX_ERR_INVAL;
+    memcpy(host, hstart, hlen);
+    host[hlen] = '\0';
+    px_addr a;
+    uint16_t port;
+    if (px_addr_parse(host, &a) != PX_OK || parse_port(colon + 1, &port) != PX_OK)
+        return PX_ERR_INVAL;
+    if (text[0] == '[' && a.family != 6)
+        return PX_ERR_INVAL; /* "[192.0.2.1]:53" is not a form anyone writes */
+    a.port = port;
+    *out = a;
+    return PX_OK;
+}
+
+const char *px_addr_format(const px_addr *a, char *buf, size_t len)
+{
+    if (!buf || len == 0)
+        return NULL;
+    buf[0] = '\0';
+    if (!a)
+        return buf;
+    /* glibc's inet_ntop follows RFC 5952: lowercase, longest zero run
+     * compressed (the first on ties), no "::" for a single zero group. */
+    if (a->family == 4) {
+        if (!inet_ntop(AF_INET, a->bytes, buf, (socklen_t)len))
+            buf[0] = '\0';
+    } else if (a->family == 6) {
+        if (!inet_ntop(AF_INET6, a->bytes, buf, (socklen_t)len))
+            buf[0] = '\0';
+    }
+    return buf;
+}
+
+bool px_addr_equal(const px_addr *a, const px_addr *b)
+{
+    if (a->family != b->family)
+        return false;
+    if (a->family == 4)
+        return memcmp(a->bytes, b->bytes, 4) == 0;
+    if (a->family == 6)
+        return memcmp(a->bytes, b->bytes, 16) == 0;
+    return true; /* both unknown */
+}
+
+/* The tables hold prefixes as integers so a lookup is a few masked
+ * compares per row, no memcmp: it runs for every A/AAAA record. */
+typedef struct px_prefix4 {
+    uint32_t net;
+    uint8_t bits;
+} px_prefix4;
+
+#define V4(a, b, c, d, n)                                                                          \
+    {                                                                                              \
+        ((uint32_t)(a) << 24) | ((b) << 16) | ((c) << 8) | (d), n                                  \
+    }
+
+static const px_prefix4 special_v4[] = {
+    V4(0, 0, 0, 0, 8),       /* "this network" RFC 791 */
+    V4(10, 0, 0, 0, 8),      /* private RFC 1918 */
+    V4(100, 64, 0, 0, 10),   /* shared address space (CGNAT) RFC 6598 */
+    V4(127, 0, 0, 0, 8),     /* loopback */
+    V4(169, 254, 0, 0, 16),  /* link local RFC 3927 */
+    V4(172, 16, 0, 0, 12),   /* private RFC 1918 */
+    V4(192, 0, 0, 0, 24),    /* IETF protocol assignments RFC 6890 */
+    V4(192, 0, 2, 0, 24),    /* TEST-NET-1 RFC 5737 */
+    V4(192, 88, 99, 0, 24),  /* deprecated 6to4 relay anycast RFC 7526 */
+    V4(192, 168, 0, 0, 16),  /* private RFC 1918 */
+    V4(198, 18, 0, 0, 15),   /* benchmarking RFC 2544 */
+    V4(198, 51, 100, 0, 24), /* TEST-NET-2 */
+    V4(203, 0, 113, 0, 24),  /* TEST-NET-3 */
+    V4(224, 0, 0, 0, 4),     /* multicast */
+    V4(240, 0, 0, 0, 4),     /* reserved, and 255.255.255.255 broadcast */
+};
+
+/* One IPv6 row: the first 64 bits (hi) and the next (lo). embed >= 0: not
+ * special by itself; the IPv4 address at byte offset `embed` decides
+ * (NAT64 well-known prefix, 6to4). */
+typedef struct px_prefix6 {
+    uint64_t hi, lo;
+    uint8_t bits;
+    int8_t embed;
+} px_prefix6;
+
+#define G(a, b, c, d)                                                                              \
+    (((uint64_t)(a) << 48) | ((uint64_t)(b) << 32) | ((uint64_t)(c) << 16) | (uint64_t)(d))
+#define V6(a, b, c, d, e, f, n, embed)                                                             \
+    {                                                                                              \
+        G(a, b, c, d), G(e, f, 0, 0), n, embed                                                     \
+    }
+
+static const px_prefix6 special_v6[] = {
+    /* ::/96 holds :: (unspecified), ::1 (loopback) and the deprecated
+     * IPv4-compatible addresses: none is a real answer. */
+    V6(0, 0, 0, 0, 0, 0, 96, -1),          V6(0, 0, 0, 0, 0, 0xffff, 96, -1), /* IPv4-mapped */
+    V6(0x64, 0xff9b, 0, 0, 0, 0, 96, 12),  /* NAT64 well-known RFC 6052 */
+    V6(0x64, 0xff9b, 1, 0, 0, 0, 48, -1),  /* local-use NAT64 RFC 8215 */
+    V6(0x100, 0, 0, 0, 0, 0, 64, -1),      /* discard-only RFC 6666 */
+    V6(0x2001, 0, 0, 0, 0, 0, 32, -1),     /* Teredo RFC 4380 */
+    V6(0x2001, 2, 0, 0, 0, 0, 48, -1),     /* benchmarking RFC 5180 */
+    V6(0x2001, 0x10, 0, 0, 0, 0, 28, -1),  /* ORCHID (deprecated) */
+    V6(0x2001, 0x20, 0, 0, 0, 0, 28, -1),  /* ORCHIDv2 RFC 7343 */
+    V6(0x2001, 0xdb8, 0, 0, 0, 0, 32, -1), /* documentation RFC 3849 */
+    V6(0x2002, 0, 0, 0, 0, 0, 16, 2),      /* 6to4 RFC 3056 */
+    V6(0x3fff, 0, 0, 0, 0, 0, 20, -1),     /* documentation RFC 9637 */
+    V6(0x5f00, 0, 0, 0, 0, 0, 16, -1),     /* SRv6 SIDs RFC 9602 */
+    V6(0xfc00, 0, 0, 0, 0, 0, 7, -1),      /* unique local RFC 4193 */
+    V6(0xfe80, 0, 0, 0, 0, 0, 10, -1),     /* link local */
+    V6(0xfec0, 0, 0, 0, 0, 0, 10, -1),     /* site local (deprecated) */
+    V6(0xff00, 0, 0, 0, 0, 0, 8, -1),      /* multicast */
+};
+
+static uint64_t load_be64(const uint8_t *b)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | b[i];
+    return v;
+}
+
+/* Mask of the top n bits of a 64-bit word, 0 <= n <= 64. */
+static uint64_t top_bits(unsigned n)
+{
+    return n == 0 ? 0 : ~0ULL << (64 - n);
+}
+
+static bool v4_special(const uint8_t *b)
+{
+    uint32_t a = ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | b[3];
+    for (size_t i = 0; i < sizeof(special_v4) / sizeof(special_v4[0]); i++) {
+        uint32_t mask = ~0u << (32 - special_v4[i].bits); /* bits >= 4 here */
+        if ((a & mask) == special_v4[i].net)
+            return true;
+    }
+    return false;
+}
+
+static bool v6_special(const uint8_t *b)
+{
+    uint64_t hi = load_be64(b), lo = load_be64(b + 8);
+    for (size_t i = 0; i < sizeof(special_v6) / sizeof(special_v6[0]); i++) {
+        const px_prefix6 *p = &special_v6[i];
+        unsigned bits = p->bits;
+        bool match = bits <= 64 ? (hi & top_bits(bits)) == p->hi
+                                : hi == p->hi && (lo & top_bits(bits - 64)) == p->lo;
+        if (!match)
+            continue;
+        if (p->embed < 0)
+            return true;
+        /* Prefixes do not nest in this table: the embedded address decides. */
+        return v4_special(b + p->embed);
+    }
+    return false;
+}
+
+bool px_addr_is_special_raw(const uint8_t *bytes, size_t len)
+{
+    if (!bytes)
+        return false;
+    if (len == 4)
+        return v4_special(bytes);
+    if (len == 16)
+        return v6_special(bytes);
+    return false;
+}
+
+bool px_addr_is_special(const px_addr *a)
+{
+    if (!a)
+        return false;
+    if (a->family == 4)
+        return v4_special(a->bytes);
+    if (a->family == 6)
+        return v6_special(a->bytes);
+    return false;
+}

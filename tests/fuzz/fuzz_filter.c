@@ -1,0 +1,71 @@
+/* fuzz_filter.c: arbitrary names and addresses through the privacy filter,
+ * the registered-domain lookup and the window. Input: first byte picks the
+ * record type, the rest (split at the first NUL) is owner and target. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "px_filter.h"
+#include "px_psl.h"
+#include "px_window.h"
+
+static void on_emit(void *ctx, const px_obs *o)
+{
+    (void)ctx;
+    (void)o;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static px_filter *f;
+    static px_window *w;
+    if (!f) {
+        static const char *const zones[] = {"corp.example.com", "a\\.b.example"};
+        px_filter_conf c = {.local_zones = zones, .n_local_zones = 2};
+        f = px_filter_create(&c, NULL);
+        px_window_conf wc = {.seconds = 10, .max_entries = 64, .min_clients = 2};
+        w = px_window_create(&wc, on_emit, NULL);
+        if (!f || !w)
+            abort();
+    }
+    if (size < 1 || size > 2048)
+        return 0;
+    char *text = malloc(size); /* bytes after the type, NUL-terminated */
+    if (!text)
+        return 0;
+    memcpy(text, data + 1, size - 1);
+    text[size - 1] = '\0';
+    size_t name_len = strlen(text);
+    const char *target = name_len + 1 < size - 1 ? text + name_len + 1 : NULL;
+
+    static const uint16_t types[] = {PX_DNS_TYPE_A, PX_DNS_TYPE_AAAA, PX_DNS_TYPE_CNAME,
+                                     PX_DNS_TYPE_MX, PX_DNS_TYPE_SOA};
+    px_dns_rr rr = {
+        .section = PX_DNS_ANSWER,
+        .name = text,
+        .name_len = name_len,
+        .type = types[data[0] % 5],
+        .rclass = PX_DNS_CLASS_IN,
+        .rdata = target ? target : "",
+        .rdata_len = target ? strlen(target) : 0,
+        .target = target,
+        .target2 = (data[0] & 0x80) ? text : NULL,
+    };
+    if (target && rr.rdata_len >= 16) {
+        rr.rdata_wire = (const uint8_t *)target;
+        rr.rdlen = rr.type == PX_DNS_TYPE_A ? 4 : 16;
+    }
+    (void)px_filter_rr(f, &rr, target);
+    (void)px_filter_is_local(f, text, name_len);
+
+    char out[300];
+    (void)px_registered_domain(text, out, sizeof(out));
+    px_addr a;
+    (void)px_addr_parse_hostport(text, &a);
+
+    (void)px_window_add(w, text, name_len, rr.type, rr.rdata, rr.rdata_len,
+                        (data[0] & 0x40) ? NULL : "example.com", 11, data[0], data[0] / 8,
+                        (uint64_t)data[0] * 0x9e3779b97f4a7c15ULL, data[0] & 1);
+    free(text);
+    return 0;
+}

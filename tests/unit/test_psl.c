@@ -1,0 +1,102 @@
+/* test_psl.c: registered domains (the Kafka message key). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "px_psl.h"
+
+static void check(const char *name, const char *want)
+{
+    char out[256];
+    assert_int_equal(px_registered_domain(name, out, sizeof(out)), PX_OK);
+    if (strcmp(out, want) != 0)
+        fail_msg("%s -> %s, want %s", name, out, want);
+}
+
+static void test_icann(void **state)
+{
+    (void)state;
+    check("www.example.co.uk", "example.co.uk");
+    check("example.co.uk", "example.co.uk");
+    check("a.b.c.example.com", "example.com");
+    check("www.example.com.", "example.com"); /* trailing dot */
+    check("WWW.Example.COM", "example.com");
+    check("xn--bcher-kva.example", "xn--bcher-kva.example");
+}
+
+static void test_private_section(void **state)
+{
+    (void)state;
+    check("foo.blogspot.com", "foo.blogspot.com");
+    check("www.foo.blogspot.com", "foo.blogspot.com");
+    check("user.github.io", "user.github.io");
+}
+
+static void test_suffix_is_its_own_key(void **state)
+{
+    (void)state;
+    check("co.uk", "co.uk");
+    check("com", "com");
+    check("blogspot.com", "blogspot.com");
+    check("localhost", "localhost"); /* not on the list: the name itself */
+    check(".", ".");
+}
+
+static void test_escaped_dot(void **state)
+{
+    (void)state;
+    /* "a\.b" is one label: the key must not cut through it. */
+    check("x.a\\.b.com", "a\\.b.com");
+    check("a\\.b.com", "a\\.b.com");
+}
+
+static void test_too_small(void **state)
+{
+    (void)state;
+    char out[8];
+    assert_int_equal(px_registered_domain("www.example.com", out, sizeof(out)), PX_ERR_TOOLONG);
+    assert_int_equal(px_registered_domain("www.ab.com", out, sizeof(out)), PX_OK);
+    assert_string_equal(out, "ab.com");
+}
+
+static void *worker(void *arg)
+{
+    char out[256];
+    for (int i = 0; i < 200; i++) {
+        if (px_registered_domain("www.example.co.uk", out, sizeof(out)) != PX_OK ||
+            strcmp(out, "example.co.uk") != 0)
+            *(int *)arg = 1;
+    }
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    (void)state;
+    pthread_t t[4];
+    int bad[4] = {0};
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, worker, &bad[i]), 0);
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(bad[i], 0);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_threads), /* first: races the one-time init */
+        cmocka_unit_test(test_icann),
+        cmocka_unit_test(test_private_section),
+        cmocka_unit_test(test_suffix_is_its_own_key),
+        cmocka_unit_test(test_escaped_dot),
+        cmocka_unit_test(test_too_small),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
