@@ -20,8 +20,7 @@ px_metric *px_metric_counter(const char *name, const char *help);
 px_metric *px_metric_gauge(const char *name, const char *help);
 
 void px_metric_add(px_metric *m, uint64_t n);
-static inline void px_metric_inc(px_metric *m)
-{
+static inline void px_metric_inc(px_metric *m) {
     px_metric_add(m, 1);
 }
 void px_metric_set(px_metric *m, int64_t v); /* gauges */
@@ -38,5 +37,7 @@ typedef struct px_metrics_server px_metrics_server;
  * (message in errbuf). */
 px_metrics_server *px_metrics_server_start(const char *listen, char *errbuf, size_t errlen);
 void px_metrics_server_stop(px_metrics_server *s); /* NULL is fine */
+/* The port actually bound (useful with "127.0.0.1:0" in tests). */
+uint16_t px_metrics_server_port(const px_metrics_server *s);
 
 #endif
