@@ -20,7 +20,8 @@ px_metric *px_metric_counter(const char *name, const char *help);
 px_metric *px_metric_gauge(const char *name, const char *help);
 
 void px_metric_add(px_metric *m, uint64_t n);
-static inline void px_metric_inc(px_metric *m) {
+static inline void px_metric_inc(px_metric *m)
+{
     px_metric_add(m, 1);
 }
 void px_metric_set(px_metric *m, int64_t v); /* gauges */
