@@ -138,7 +138,7 @@ static const px_conf_item px_input_items[] = {
     {.path = "filter",
      .type = PX_CONF_STRING,
      .help = "pcap: BPF filter (pcap-live default \"port 53\")"},
-    {NULL},
+    {.path = NULL},
 };
 
 const px_conf_item px_producer_conf_table[] = {
@@ -234,7 +234,7 @@ const px_conf_item px_producer_conf_table[] = {
      .def = "\"info\"",
      .choices = px_log_levels,
      .help = "least severe level logged"},
-    {NULL},
+    {.path = NULL},
 };
 
 /* ---- loader ------------------------------------------------------------------ */

@@ -331,7 +331,7 @@ static void test_file_errors(void **state) {
 
 static const px_conf_item bad_default_table[] = {
     {.path = "a", .type = PX_CONF_INT, .def = "[1,"},
-    {NULL},
+    {.path = NULL},
 };
 
 static void test_bad_default_is_reported(void **state) {
