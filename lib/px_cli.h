@@ -22,6 +22,10 @@ typedef struct px_cli_spec {
     const char *extra_help;  /* help lines for the extras */
     int (*on_option)(void *ctx, int opt, const char *arg);
     void *ctx;
+    /* Optional: called after table validation (also with --check) so the
+     * program can add cross-setting problems with px_config_add_problem
+     * (e.g. an input lacking the member its type needs). May be NULL. */
+    void (*check_config)(void *ctx, px_config *config);
 } px_cli_spec;
 
 typedef struct px_cli_result {

@@ -38,5 +38,7 @@ typedef struct px_metrics_server px_metrics_server;
  * (message in errbuf). */
 px_metrics_server *px_metrics_server_start(const char *listen, char *errbuf, size_t errlen);
 void px_metrics_server_stop(px_metrics_server *s); /* NULL is fine */
+/* The port actually bound (useful with "127.0.0.1:0" in tests). */
+uint16_t px_metrics_server_port(const px_metrics_server *s);
 
 #endif

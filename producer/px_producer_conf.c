@@ -1,0 +1,395 @@
+/* px_producer_conf.c: the producer's settings table and loader. */
+#include "px_producer_conf.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- checks ---------------------------------------------------------------- */
+
+static bool px_is_lower_alnum(char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+}
+
+static bool px_check_org(const char *v, char *why, size_t len) {
+    size_t n = strlen(v);
+    bool ok = n >= 1 && n <= 32 && px_is_lower_alnum(v[0]);
+    for (size_t i = 1; ok && i < n; i++)
+        ok = px_is_lower_alnum(v[i]) || v[i] == '-';
+    if (!ok)
+        snprintf(why, len, "must match [a-z0-9][a-z0-9-]{0,31}");
+    return ok;
+}
+
+static bool px_check_sensor(const char *v, char *why, size_t len) {
+    size_t n = strlen(v);
+    bool ok = n >= 1 && n <= 64;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = v[i] > ' ' && v[i] < 0x7f;
+    if (!ok)
+        snprintf(why, len, "must be 1 to 64 printable characters without spaces");
+    return ok;
+}
+
+/* TODO(px_dns): replace with px_dns_type_parse() once it lands, so that
+ * only known mnemonics and TYPEnnn pass. For now: [A-Z0-9]+. */
+static bool px_check_rrtype(const char *v, char *why, size_t len) {
+    bool ok = *v != '\0';
+    for (const char *p = v; ok && *p; p++)
+        ok = (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9');
+    if (!ok)
+        snprintf(why, len, "not an RR type mnemonic (A, AAAA, ...) or TYPEnnn");
+    return ok;
+}
+
+static bool px_check_ip(const char *v, char *why, size_t len) {
+    unsigned char buf[16];
+    if (inet_pton(AF_INET, v, buf) == 1 || inet_pton(AF_INET6, v, buf) == 1)
+        return true;
+    snprintf(why, len, "not an IPv4 or IPv6 address");
+    return false;
+}
+
+/* "1.2.3.4:port" or "[v6]:port", port 0..65535. */
+static bool px_check_hostport(const char *v, char *why, size_t len) {
+    char host[64];
+    const char *port = NULL;
+    unsigned char buf[16];
+    bool ok = false;
+    if (v[0] == '[') {
+        const char *end = strchr(v, ']');
+        size_t n = end ? (size_t)(end - v - 1) : 0;
+        if (end && end[1] == ':' && n < sizeof(host)) {
+            memcpy(host, v + 1, n);
+            host[n] = '\0';
+            port = end + 2;
+            ok = inet_pton(AF_INET6, host, buf) == 1;
+        }
+    } else {
+        const char *colon = strchr(v, ':');
+        size_t n = colon ? (size_t)(colon - v) : 0;
+        if (colon && n < sizeof(host)) {
+            memcpy(host, v, n);
+            host[n] = '\0';
+            port = colon + 1;
+            ok = inet_pton(AF_INET, host, buf) == 1;
+        }
+    }
+    if (ok) {
+        char *end;
+        unsigned long p = strtoul(port, &end, 10);
+        ok = *port >= '0' && *port <= '9' && *end == '\0' && p <= 65535;
+    }
+    if (!ok)
+        snprintf(why, len, "expected IPv4:port or [IPv6]:port");
+    return ok;
+}
+
+static bool px_check_zone(const char *v, char *why, size_t len) {
+    size_t n = strlen(v);
+    bool ok = n >= 1 && n <= 254;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = v[i] > ' ' && v[i] < 0x7f && v[i] != '\\';
+    if (!ok)
+        snprintf(why, len, "not a domain name");
+    return ok;
+}
+
+/* Kafka's own rule for topic names. */
+static bool px_check_topic(const char *v, char *why, size_t len) {
+    size_t n = strlen(v);
+    bool ok = n >= 1 && n <= 249 && strcmp(v, ".") != 0 && strcmp(v, "..") != 0;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') ||
+             (v[i] >= '0' && v[i] <= '9') || v[i] == '.' || v[i] == '_' || v[i] == '-';
+    if (!ok)
+        snprintf(why, len, "Kafka topics are 1 to 249 of [A-Za-z0-9._-]");
+    return ok;
+}
+
+/* ---- the table ------------------------------------------------------------- */
+
+/* Same order as px_input_type, so the index is the enum value. */
+static const char *const px_input_types[] = {"dnstap-unix", "dnstap-tcp", "dnstap-file",
+                                             "pcap-file",   "pcap-live",  NULL};
+
+static const char *const px_dnstap_types[] = {
+    "AUTH_RESPONSE", "RESOLVER_RESPONSE", "CLIENT_RESPONSE", "FORWARDER_RESPONSE",
+    "STUB_RESPONSE", "TOOL_RESPONSE",     "UPDATE_RESPONSE", NULL};
+
+static const char *const px_log_levels[] = {"error", "warning", "info", "debug", NULL};
+
+static const px_conf_item px_input_items[] = {
+    {.path = "type",
+     .type = PX_CONF_STRING,
+     .flags = PX_CONF_REQUIRED,
+     .choices = px_input_types,
+     .help = "kind of input"},
+    {.path = "path",
+     .type = PX_CONF_STRING,
+     .help = "dnstap-unix: socket to create; dnstap-file, pcap-file: file to read"},
+    {.path = "listen",
+     .type = PX_CONF_STRING,
+     .check = px_check_hostport,
+     .help = "dnstap-tcp: address to listen on, IPv4:port or [IPv6]:port"},
+    {.path = "interface", .type = PX_CONF_STRING, .help = "pcap-live: network interface"},
+    {.path = "filter",
+     .type = PX_CONF_STRING,
+     .help = "pcap: BPF filter (pcap-live default \"port 53\")"},
+    {.path = NULL},
+};
+
+const px_conf_item px_producer_conf_table[] = {
+    {.path = "org",
+     .type = PX_CONF_STRING,
+     .flags = PX_CONF_REQUIRED,
+     .check = px_check_org,
+     .help = "organisation id, [a-z0-9][a-z0-9-]{0,31}"},
+    {.path = "sensor",
+     .type = PX_CONF_STRING,
+     .check = px_check_sensor,
+     .help = "sensor id within the organisation (default: host name)"},
+    {.path = "inputs",
+     .type = PX_CONF_LIST,
+     .flags = PX_CONF_REQUIRED,
+     .children = px_input_items,
+     .help = "list of input groups ( { type = \"...\"; ... }, ... )"},
+    {.path = "privacy.rrtypes",
+     .type = PX_CONF_STRING_ARRAY,
+     .def = "[\"A\", \"AAAA\", \"CNAME\", \"MX\", \"NS\"]",
+     .check = px_check_rrtype,
+     .help = "RR types recorded"},
+    {.path = "privacy.errors",
+     .type = PX_CONF_BOOL,
+     .def = "false",
+     .help = "record responses whose rcode is not NOERROR"},
+    {.path = "privacy.private_answers",
+     .type = PX_CONF_BOOL,
+     .def = "false",
+     .help = "record answers with special-purpose addresses"},
+    {.path = "privacy.local_zones",
+     .type = PX_CONF_STRING_ARRAY,
+     .def = "[]",
+     .check = px_check_zone,
+     .help = "extra local zones, on top of the built-in ones"},
+    {.path = "privacy.wildcard_servers",
+     .type = PX_CONF_STRING_ARRAY,
+     .def = "[]",
+     .check = px_check_ip,
+     .help = "server addresses whose answers are dropped"},
+    {.path = "privacy.min_clients",
+     .type = PX_CONF_INT,
+     .min = 1,
+     .max = 1000,
+     .def = "1",
+     .help = "share a record only if this many distinct clients asked in the window"},
+    {.path = "dnstap.message_types",
+     .type = PX_CONF_STRING_ARRAY,
+     .def = "[\"AUTH_RESPONSE\", \"RESOLVER_RESPONSE\", \"CLIENT_RESPONSE\", "
+            "\"FORWARDER_RESPONSE\", \"STUB_RESPONSE\", \"TOOL_RESPONSE\", "
+            "\"UPDATE_RESPONSE\"]",
+     .choices = px_dnstap_types,
+     .help = "dnstap message types used"},
+    {.path = "window.seconds",
+     .type = PX_CONF_INT,
+     .min = 1,
+     .max = 86400,
+     .def = "60",
+     .help = "aggregation window, in event time"},
+    {.path = "window.max_entries",
+     .type = PX_CONF_INT,
+     .min = 1,
+     .max = 100000000,
+     .def = "1000000",
+     .help = "distinct records held per window before an early flush"},
+    {.path = "kafka.brokers",
+     .type = PX_CONF_STRING,
+     .def = "\"127.0.0.1:9092\"",
+     .help = "bootstrap servers"},
+    {.path = "kafka.topic",
+     .type = PX_CONF_STRING,
+     .check = px_check_topic,
+     .help = "topic (default: \"pdnsx.obs.<org>\")"},
+    {.path = "kafka.properties",
+     .type = PX_CONF_MAP,
+     .help = "raw librdkafka properties; nest groups for dotted names: "
+             "{ compression = { codec = \"zstd\"; }; }"},
+    {.path = "spool.path",
+     .type = PX_CONF_STRING,
+     .help = "on-disk spool used when Kafka is unreachable longer than memory allows"},
+    {.path = "spool.max_bytes",
+     .type = PX_CONF_INT,
+     .min = 1,
+     .max = INT64_MAX,
+     .def = "1073741824",
+     .help = "largest spool size, in bytes"},
+    {.path = "metrics.listen",
+     .type = PX_CONF_STRING,
+     .check = px_check_hostport,
+     .help = "IPv4:port or [IPv6]:port serving Prometheus text on /metrics"},
+    {.path = "log.level",
+     .type = PX_CONF_STRING,
+     .def = "\"info\"",
+     .choices = px_log_levels,
+     .help = "least severe level logged"},
+    {.path = NULL},
+};
+
+/* ---- loader ------------------------------------------------------------------ */
+
+static const char **px_strings(const px_config *cfg, const char *path, size_t *n) {
+    *n = px_config_array_len(cfg, path);
+    const char **v = calloc(*n ? *n : 1, sizeof(*v));
+    if (!v) {
+        *n = 0;
+        return NULL;
+    }
+    for (size_t i = 0; i < *n; i++)
+        v[i] = px_config_array_string(cfg, path, i);
+    return v;
+}
+
+static int px_input_index(const char *type) {
+    for (int i = 0; type && px_input_types[i]; i++)
+        if (strcmp(px_input_types[i], type) == 0)
+            return i;
+    return -1;
+}
+
+/* The member an input of this type cannot do without. */
+static const char *px_input_needs(px_input_type t) {
+    switch (t) {
+    case PX_INPUT_DNSTAP_TCP:
+        return "listen";
+    case PX_INPUT_PCAP_LIVE:
+        return "interface";
+    default:
+        return "path";
+    }
+}
+
+static px_err px_load_inputs(const px_config *cfg, px_producer_conf *out, px_config *problems) {
+    size_t n = px_config_list_len(cfg, "inputs");
+    out->inputs = calloc(n ? n : 1, sizeof(*out->inputs));
+    if (!out->inputs)
+        return PX_ERR_NOMEM;
+    px_err err = PX_OK;
+    for (size_t i = 0; i < n; i++) {
+        px_producer_input *in = &out->inputs[out->n_inputs];
+        in->type_name = px_config_list_string(cfg, "inputs", i, "type");
+        in->path = px_config_list_string(cfg, "inputs", i, "path");
+        in->listen = px_config_list_string(cfg, "inputs", i, "listen");
+        in->interface = px_config_list_string(cfg, "inputs", i, "interface");
+        in->filter = px_config_list_string(cfg, "inputs", i, "filter");
+        int t = px_input_index(in->type_name);
+        if (t < 0) { /* validation has said why */
+            err = PX_ERR_CONFIG;
+            continue;
+        }
+        in->type = (px_input_type)t;
+        const char *need = px_input_needs(in->type);
+        const char *have = in->type == PX_INPUT_DNSTAP_TCP   ? in->listen
+                           : in->type == PX_INPUT_PCAP_LIVE ? in->interface
+                                                             : in->path;
+        if (!have) {
+            char where[64];
+            snprintf(where, sizeof(where), "inputs.[%zu]", i);
+            if (problems)
+                px_config_add_problem(problems, where, "'inputs[%zu]' of type %s needs '%s'", i,
+                                      in->type_name, need);
+            err = PX_ERR_CONFIG;
+            continue;
+        }
+        out->n_inputs++;
+    }
+    if (n == 0 && px_config_is_set(cfg, "inputs")) {
+        if (problems)
+            px_config_add_problem(problems, "inputs", "'inputs' needs at least one input");
+        err = PX_ERR_CONFIG;
+    }
+    return err;
+}
+
+static px_err px_load_kafka(const px_config *cfg, px_producer_conf *out) {
+    out->kafka_brokers = px_config_string(cfg, "kafka.brokers");
+    out->kafka_topic = px_config_string(cfg, "kafka.topic");
+    if (!out->kafka_topic && out->org) {
+        if (asprintf(&out->own_topic, "pdnsx.obs.%s", out->org) < 0) {
+            out->own_topic = NULL;
+            return PX_ERR_NOMEM;
+        }
+        out->kafka_topic = out->own_topic;
+    }
+    size_t n = px_config_map_len(cfg, "kafka.properties");
+    out->kafka_properties = calloc(n ? n : 1, sizeof(*out->kafka_properties));
+    if (!out->kafka_properties)
+        return PX_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        out->kafka_properties[i].key = px_config_map_key(cfg, "kafka.properties", i);
+        out->kafka_properties[i].value = px_config_map_value(cfg, "kafka.properties", i);
+    }
+    out->n_kafka_properties = n;
+    return PX_OK;
+}
+
+static px_err px_load_sensor(const px_config *cfg, px_producer_conf *out) {
+    out->sensor = px_config_string(cfg, "sensor");
+    if (out->sensor)
+        return PX_OK;
+    char host[256];
+    if (gethostname(host, sizeof(host)) != 0)
+        snprintf(host, sizeof(host), "unknown");
+    host[sizeof(host) - 1] = '\0';
+    out->own_sensor = strdup(host);
+    out->sensor = out->own_sensor;
+    return out->own_sensor ? PX_OK : PX_ERR_NOMEM;
+}
+
+px_err px_producer_conf_load(const px_config *cfg, px_producer_conf *out, px_config *problems_to) {
+    memset(out, 0, sizeof(*out));
+    out->org = px_config_string(cfg, "org");
+    out->rrtypes = px_strings(cfg, "privacy.rrtypes", &out->n_rrtypes);
+    out->errors = px_config_bool(cfg, "privacy.errors");
+    out->private_answers = px_config_bool(cfg, "privacy.private_answers");
+    out->local_zones = px_strings(cfg, "privacy.local_zones", &out->n_local_zones);
+    out->wildcard_servers = px_strings(cfg, "privacy.wildcard_servers", &out->n_wildcard_servers);
+    out->dnstap_types = px_strings(cfg, "dnstap.message_types", &out->n_dnstap_types);
+    out->window.seconds = px_config_int(cfg, "window.seconds");
+    out->window.max_entries = (size_t)px_config_int(cfg, "window.max_entries");
+    out->window.min_clients = (uint32_t)px_config_int(cfg, "privacy.min_clients");
+    out->spool_path = px_config_string(cfg, "spool.path");
+    out->spool_max_bytes = px_config_int(cfg, "spool.max_bytes");
+    out->metrics_listen = px_config_string(cfg, "metrics.listen");
+    out->log_level = px_config_string(cfg, "log.level");
+    if (!out->rrtypes || !out->local_zones || !out->wildcard_servers || !out->dnstap_types)
+        return PX_ERR_NOMEM;
+    px_err err = px_load_sensor(cfg, out);
+    if (err == PX_OK)
+        err = px_load_kafka(cfg, out);
+    if (err != PX_OK)
+        return err;
+    return px_load_inputs(cfg, out, problems_to);
+}
+
+void px_producer_conf_free(px_producer_conf *c) {
+    if (!c)
+        return;
+    free(c->inputs);
+    free(c->rrtypes);
+    free(c->local_zones);
+    free(c->wildcard_servers);
+    free(c->dnstap_types);
+    free(c->kafka_properties);
+    free(c->own_sensor);
+    free(c->own_topic);
+    memset(c, 0, sizeof(*c));
+}
+
+void px_producer_conf_check(void *ctx, px_config *cfg) {
+    (void)ctx;
+    px_producer_conf pc;
+    px_producer_conf_load(cfg, &pc, cfg);
+    px_producer_conf_free(&pc);
+}

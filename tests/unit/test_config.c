@@ -1,0 +1,463 @@
+/* test_config: px_config validation, overrides, defaults and the producer table. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "px_config.h"
+#include "px_producer_conf.h"
+
+/* Writes text to a fresh temporary file; returns its path (static buffer
+ * per call slot, removed at teardown by the caller). */
+static char *write_tmp(const char *text) {
+    char *path = strdup("/tmp/px_test_config_XXXXXX");
+    assert_non_null(path);
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    size_t n = strlen(text);
+    assert_int_equal(write(fd, text, n), (ssize_t)n);
+    close(fd);
+    return path;
+}
+
+static void drop_tmp(char *path) {
+    unlink(path);
+    free(path);
+}
+
+static bool has_problem(const px_config *c, const char *want) {
+    for (size_t i = 0; i < px_config_problem_count(c); i++)
+        if (strcmp(px_config_problem(c, i), want) == 0)
+            return true;
+    return false;
+}
+
+/* Prints the problems when an expectation fails, to make the failure readable. */
+static void expect_problem(const px_config *c, const char *fmt, ...) {
+    char want[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(want, sizeof(want), fmt, ap);
+    va_end(ap);
+    if (!has_problem(c, want)) {
+        fprintf(stderr, "wanted: %s\nhave:\n", want);
+        for (size_t i = 0; i < px_config_problem_count(c); i++)
+            fprintf(stderr, "  %s\n", px_config_problem(c, i));
+        fail();
+    }
+}
+
+static void dump_problems(const px_config *c) {
+    for (size_t i = 0; i < px_config_problem_count(c); i++)
+        fprintf(stderr, "problem: %s\n", px_config_problem(c, i));
+}
+
+/* Loads text as a producer config file and validates it. */
+static px_config *load_producer(const char *text, char **path) {
+    *path = write_tmp(text);
+    px_config *c = px_config_create(px_producer_conf_table);
+    assert_non_null(c);
+    px_config_load_file(c, *path);
+    px_config_validate(c);
+    return c;
+}
+
+#define MIN_OK "org = \"acme\";\ninputs = ( { type = \"pcap-file\"; path = \"x.pcap\"; } );\n"
+
+static void test_minimal_valid_and_defaults(void **state) {
+    (void)state;
+    char *path;
+    px_config *c = load_producer(MIN_OK, &path);
+    dump_problems(c);
+    assert_int_equal(px_config_problem_count(c), 0);
+    assert_string_equal(px_config_string(c, "org"), "acme");
+    /* Defaults from the table. */
+    assert_false(px_config_is_set(c, "window.seconds"));
+    assert_int_equal(px_config_int(c, "window.seconds"), 60);
+    assert_int_equal(px_config_int(c, "window.max_entries"), 1000000);
+    assert_int_equal(px_config_int(c, "spool.max_bytes"), 1073741824);
+    assert_string_equal(px_config_string(c, "log.level"), "info");
+    assert_string_equal(px_config_string(c, "kafka.brokers"), "127.0.0.1:9092");
+    assert_false(px_config_bool(c, "privacy.errors"));
+    assert_int_equal(px_config_array_len(c, "privacy.rrtypes"), 5);
+    assert_string_equal(px_config_array_string(c, "privacy.rrtypes", 1), "AAAA");
+    assert_int_equal(px_config_array_len(c, "privacy.local_zones"), 0);
+    assert_int_equal(px_config_array_len(c, "dnstap.message_types"), 7);
+    assert_null(px_config_string(c, "metrics.listen"));
+    assert_null(px_config_string(c, "kafka.topic"));
+    assert_int_equal(px_config_map_len(c, "kafka.properties"), 0);
+    assert_int_equal(px_config_list_len(c, "inputs"), 1);
+    assert_string_equal(px_config_list_string(c, "inputs", 0, "path"), "x.pcap");
+    assert_null(px_config_list_string(c, "inputs", 0, "interface"));
+    px_config_destroy(c);
+    drop_tmp(path);
+}
+
+static void test_unknown_settings(void **state) {
+    (void)state;
+    char *path;
+    px_config *c = load_producer(MIN_OK "colour = \"blue\";\n"
+                                        "window = {\n  seconds = 30;\n  second = 5;\n};\n",
+                                 &path);
+    /* Validating again reports the same problems once. */
+    assert_int_equal(px_config_validate(c), PX_ERR_CONFIG);
+    expect_problem(c, "%s:3: unknown setting 'colour'", path);
+    expect_problem(c, "%s:6: unknown setting 'window.second'", path);
+    assert_int_equal(px_config_problem_count(c), 2);
+    assert_int_equal(px_config_int(c, "window.seconds"), 30);
+    px_config_destroy(c);
+    drop_tmp(path);
+}
+
+static void test_wrong_types(void **state) {
+    (void)state;
+    char *path;
+    px_config *c = load_producer(MIN_OK "window = { seconds = \"60\"; };\n"
+                                        "privacy = { errors = 1;\n rrtypes = [1, 2];\n"
+                                        "  min_clients = 2L; };\n"
+                                        "log = \"info\";\n"
+                                        "kafka = { brokers = 9092; };\n",
+                                 &path);
+    expect_problem(c, "%s:3: 'window.seconds' must be an integer", path);
+    expect_problem(c, "%s:4: 'privacy.errors' must be a boolean (true or false)", path);
+    expect_problem(c, "%s:5: 'privacy.rrtypes' must be an array of strings [\"...\", ...]", path);
+    expect_problem(c, "%s:7: 'log' must be a group { ... }", path);
+    expect_problem(c, "%s:8: 'kafka.brokers' must be a string", path);
+    /* int64 literals are integers too. */
+    assert_int_equal(px_config_problem_count(c), 5);
+    assert_int_equal(px_config_int(c, "privacy.min_clients"), 2);
+    px_config_destroy(c);
+    drop_tmp(path);
+}
+
+static void test_ranges_choices_checks(void **state) {
+    (void)state;
+    char *path;
+    px_config *c = load_producer("org = \"Acme_Corp\";\n"
+                                 "inputs = ( { type = \"pcap-file\"; path = \"x\"; } );\n"
+                                 "window = { seconds = 0; max_entries = 100000001; };\n"
+                                 "log = { level = \"verbose\"; };\n"
+                                 "privacy = { rrtypes = [\"A\", \"aaaa\"];\n"
+                                 "  wildcard_servers = [\"192.0.2.1\", \"2001:db8::1\", "
+                                 "\"not-an-ip\"]; min_clients = 1001; };\n"
+                                 "dnstap = { message_types = [\"CLIENT_QUERY\"]; };\n"
+                                 "metrics = { listen = \"localhost\"; };\n",
+                                 &path);
+    expect_problem(c, "%s:1: invalid 'org' \"Acme_Corp\": must match [a-z0-9][a-z0-9-]{0,31}",
+                   path);
+    expect_problem(c, "%s:3: 'window.seconds' must be between 1 and 86400 (not 0)", path);
+    expect_problem(c, "%s:3: 'window.max_entries' must be between 1 and 100000000 (not 100000001)",
+                   path);
+    expect_problem(
+        c, "%s:4: 'log.level' must be one of error, warning, info, debug (not \"verbose\")", path);
+    expect_problem(c,
+                   "%s:5: invalid 'privacy.rrtypes' \"aaaa\": not an RR type mnemonic (A, AAAA, "
+                   "...) or TYPEnnn",
+                   path);
+    expect_problem(c,
+                   "%s:6: invalid 'privacy.wildcard_servers' \"not-an-ip\": not an IPv4 or IPv6 "
+                   "address",
+                   path);
+    expect_problem(c, "%s:6: 'privacy.min_clients' must be between 1 and 1000 (not 1001)", path);
+    expect_problem(c,
+                   "%s:7: 'dnstap.message_types' must be one of AUTH_RESPONSE, "
+                   "RESOLVER_RESPONSE, CLIENT_RESPONSE, FORWARDER_RESPONSE, STUB_RESPONSE, "
+                   "TOOL_RESPONSE, UPDATE_RESPONSE (not \"CLIENT_QUERY\")",
+                   path);
+    expect_problem(c,
+                   "%s:8: invalid 'metrics.listen' \"localhost\": expected IPv4:port or "
+                   "[IPv6]:port",
+                   path);
+    assert_int_equal(px_config_problem_count(c), 9);
+    px_config_destroy(c);
+    drop_tmp(path);
+}
+
+static void test_required(void **state) {
+    (void)state;
+    char *path;
+    px_config *c = load_producer("# nothing\nwindow = { seconds = 10; };\n", &path);
+    expect_problem(c, "%s:1: missing required setting 'org'", path);
+    expect_problem(c, "%s:1: missing required setting 'inputs'", path);
+    assert_int_equal(px_config_problem_count(c), 2);
+    px_config_destroy(c);
+    drop_tmp(path);
+
+    /* Without a file the defaults are "where" the problem is. */
+    c = px_config_create(px_producer_conf_table);
+    assert_int_equal(px_config_validate(c), PX_ERR_CONFIG);
+    expect_problem(c, "<defaults>:0: missing required setting 'org'");
+    px_config_destroy(c);
+}
+
+static void test_list_items(void **state) {
+    (void)state;
+    char *path;
+    px_config *c = load_producer("org = \"acme\";\n"
+                                 "inputs = (\n"
+                                 "  { path = \"/tmp/a\"; },\n"
+                                 "  { type = \"pcap-live\"; interface = \"eth0\";\n"
+                                 "    port = 53; },\n"
+                                 "  \"dnstap-unix\",\n"
+                                 "  { type = \"carrier-pigeon\"; path = \"x\"; }\n"
+                                 ");\n",
+                                 &path);
+    expect_problem(c, "%s:3: 'inputs[0]' lacks required member 'type'", path);
+    expect_problem(c, "%s:5: unknown setting 'inputs[1].port'", path);
+    expect_problem(c, "%s:6: 'inputs[2]' must be a group { ... }", path);
+    expect_problem(c,
+                   "%s:7: 'inputs[3].type' must be one of dnstap-unix, dnstap-tcp, dnstap-file, "
+                   "pcap-file, pcap-live (not \"carrier-pigeon\")",
+                   path);
+    assert_int_equal(px_config_problem_count(c), 4);
+    px_config_destroy(c);
+    drop_tmp(path);
+
+    /* A scalar where the list belongs. */
+    c = load_producer("org = \"acme\";\ninputs = \"dnstap-unix\";\n", &path);
+    expect_problem(c, "%s:2: 'inputs' must be a list of groups ( { ... }, ... )", path);
+    px_config_destroy(c);
+    drop_tmp(path);
+}
+
+static void test_map(void **state) {
+    (void)state;
+    char *path;
+    px_config *c = load_producer(MIN_OK "kafka = { properties = {\n"
+                                        "  linger = { ms = 5; };\n"
+                                        "  acks = \"all\";\n"
+                                        "  idempotence = true;\n"
+                                        "  bad = [1, 2];\n"
+                                        "}; };\n",
+                                 &path);
+    expect_problem(c, "%s:7: 'kafka.properties.bad' must be a string, number or boolean", path);
+    assert_int_equal(px_config_problem_count(c), 1);
+    assert_int_equal(px_config_map_len(c, "kafka.properties"), 3);
+    assert_string_equal(px_config_map_key(c, "kafka.properties", 0), "linger.ms");
+    assert_string_equal(px_config_map_value(c, "kafka.properties", 0), "5");
+    assert_string_equal(px_config_map_key(c, "kafka.properties", 1), "acks");
+    assert_string_equal(px_config_map_value(c, "kafka.properties", 1), "all");
+    assert_string_equal(px_config_map_value(c, "kafka.properties", 2), "true");
+    assert_null(px_config_map_key(c, "kafka.properties", 3));
+    px_config_destroy(c);
+    drop_tmp(path);
+}
+
+static void test_set_creates_and_overrides(void **state) {
+    (void)state;
+    px_config *c = px_config_create(px_producer_conf_table);
+    assert_int_equal(px_config_set(c, "org=\"acme\""), PX_OK);
+    assert_int_equal(px_config_set(c, "inputs=({type=\"dnstap-tcp\"; listen=\"[::1]:6000\";})"),
+                     PX_OK);
+    assert_int_equal(px_config_set(c, "window.seconds=5"), PX_OK);
+    assert_int_equal(px_config_set(c, "kafka.properties.linger.ms = 10"), PX_OK);
+    assert_int_equal(px_config_set(c, "privacy.rrtypes=[\"A\",\"TXT\"]"), PX_OK);
+    assert_int_equal(px_config_set(c, "window.seconds=7"), PX_OK); /* later wins */
+    assert_int_equal(px_config_validate(c), PX_OK);
+    assert_int_equal(px_config_int(c, "window.seconds"), 7);
+    assert_string_equal(px_config_map_key(c, "kafka.properties", 0), "linger.ms");
+    assert_string_equal(px_config_map_value(c, "kafka.properties", 0), "10");
+    assert_int_equal(px_config_array_len(c, "privacy.rrtypes"), 2);
+    assert_string_equal(px_config_list_string(c, "inputs", 0, "listen"), "[::1]:6000");
+    /* Members of list items can be overridden too. */
+    assert_int_equal(px_config_set(c, "inputs.[0].listen=\"127.0.0.1:7000\""), PX_OK);
+    assert_string_equal(px_config_list_string(c, "inputs", 0, "listen"), "127.0.0.1:7000");
+    px_config_destroy(c);
+
+    /* Over a file: the override replaces the file's value, even its type,
+     * and the problem then points at the override. */
+    char *path;
+    c = load_producer(MIN_OK "window = { seconds = 60; };\n", &path);
+    assert_int_equal(px_config_problem_count(c), 0);
+    px_config_destroy(c);
+    c = px_config_create(px_producer_conf_table);
+    px_config_load_file(c, path);
+    assert_int_equal(px_config_set(c, "window.seconds=120"), PX_OK);
+    assert_int_equal(px_config_set(c, "log.level=\"loud\""), PX_OK);
+    assert_int_equal(px_config_set(c, "window.seconds=\"soon\""), PX_OK);
+    assert_int_equal(px_config_set(c, "extra.deep.thing=1"), PX_OK);
+    assert_int_equal(px_config_validate(c), PX_ERR_CONFIG);
+    expect_problem(c, "--set:2: 'log.level' must be one of error, warning, info, debug "
+                      "(not \"loud\")");
+    expect_problem(c, "--set:3: 'window.seconds' must be an integer");
+    expect_problem(c, "--set:4: unknown setting 'extra'");
+    assert_int_equal(px_config_problem_count(c), 3);
+    px_config_destroy(c);
+    drop_tmp(path);
+}
+
+static void test_set_errors(void **state) {
+    (void)state;
+    px_config *c = px_config_create(px_producer_conf_table);
+    assert_int_equal(px_config_set(c, "org=\"acme\""), PX_OK);
+    assert_int_equal(px_config_set(c, "window.seconds=[1,"), PX_ERR_CONFIG);
+    assert_int_equal(px_config_set(c, "window.seconds"), PX_ERR_CONFIG);
+    assert_int_equal(px_config_set(c, "window..seconds=1"), PX_ERR_CONFIG);
+    assert_int_equal(px_config_set(c, "org.name=\"x\""), PX_ERR_CONFIG);
+    assert_int_equal(px_config_set(c, "window.seconds=1; org=\"evil\""), PX_ERR_CONFIG);
+    assert_int_equal(px_config_problem_count(c), 5);
+    expect_problem(c, "--set:2: cannot parse value '[1,' for 'window.seconds': syntax error");
+    expect_problem(c, "--set:6: cannot parse value '1; org=\"evil\"' for 'window.seconds': "
+                      "expected one libconfig value");
+    expect_problem(c, "--set:3: expected PATH=VALUE, got 'window.seconds'");
+    expect_problem(c, "--set:4: cannot set 'window..seconds': invalid setting path");
+    expect_problem(c, "--set:5: cannot set 'org.name': a parent of the setting is not a group");
+    assert_string_equal(px_config_string(c, "org"), "acme");
+    assert_int_equal(px_config_int(c, "window.seconds"), 60);
+    assert_int_equal(px_config_validate(c), PX_ERR_CONFIG);
+    px_config_destroy(c);
+}
+
+static void test_file_errors(void **state) {
+    (void)state;
+    char *path = write_tmp("org = \"acme\";\n\norg2 = ;\n");
+    px_config *c = px_config_create(px_producer_conf_table);
+    assert_int_equal(px_config_load_file(c, path), PX_ERR_CONFIG);
+    expect_problem(c, "%s:3: syntax error", path);
+    px_config_destroy(c);
+    drop_tmp(path);
+
+    c = px_config_create(px_producer_conf_table);
+    assert_int_equal(px_config_load_file(c, "/nonexistent/pdnsx.conf"), PX_ERR_CONFIG);
+    expect_problem(c, "/nonexistent/pdnsx.conf:0: cannot open: No such file or directory");
+    px_config_destroy(c);
+}
+
+static const px_conf_item bad_default_table[] = {
+    {.path = "a", .type = PX_CONF_INT, .def = "[1,"},
+    {.path = NULL},
+};
+
+static void test_bad_default_is_reported(void **state) {
+    (void)state;
+    px_config *c = px_config_create(bad_default_table);
+    assert_int_equal(px_config_validate(c), PX_ERR_CONFIG);
+    expect_problem(c, "<defaults>:0: bad default for 'a': cannot parse the default");
+    px_config_destroy(c);
+}
+
+static void test_producer_loader(void **state) {
+    (void)state;
+    char *path;
+    px_config *c =
+        load_producer("org = \"acme\";\n"
+                      "inputs = (\n"
+                      "  { type = \"dnstap-unix\"; path = \"/run/x.sock\"; },\n"
+                      "  { type = \"pcap-file\"; filter = \"port 53\"; },\n"
+                      "  { type = \"dnstap-tcp\"; path = \"/tmp/x\"; },\n"
+                      "  { type = \"pcap-live\"; interface = \"eth0\"; }\n"
+                      ");\n"
+                      "privacy = { min_clients = 3; local_zones = [\"corp.example\"]; };\n"
+                      "kafka = { properties = { acks = \"all\"; }; };\n",
+                      &path);
+    assert_int_equal(px_config_problem_count(c), 0);
+    px_producer_conf pc;
+    assert_int_equal(px_producer_conf_load(c, &pc, c), PX_ERR_CONFIG);
+    expect_problem(c, "%s:4: 'inputs[1]' of type pcap-file needs 'path'", path);
+    expect_problem(c, "%s:5: 'inputs[2]' of type dnstap-tcp needs 'listen'", path);
+    assert_int_equal(px_config_problem_count(c), 2);
+    /* The good inputs are kept, in order. */
+    assert_int_equal(pc.n_inputs, 2);
+    assert_int_equal(pc.inputs[0].type, PX_INPUT_DNSTAP_UNIX);
+    assert_string_equal(pc.inputs[0].path, "/run/x.sock");
+    assert_int_equal(pc.inputs[1].type, PX_INPUT_PCAP_LIVE);
+    assert_string_equal(pc.inputs[1].interface, "eth0");
+    assert_string_equal(pc.org, "acme");
+    char host[256] = "";
+    gethostname(host, sizeof(host));
+    assert_string_equal(pc.sensor, host);
+    assert_string_equal(pc.kafka_topic, "pdnsx.obs.acme");
+    assert_string_equal(pc.kafka_brokers, "127.0.0.1:9092");
+    assert_int_equal(pc.n_kafka_properties, 1);
+    assert_string_equal(pc.kafka_properties[0].key, "acks");
+    assert_string_equal(pc.kafka_properties[0].value, "all");
+    assert_int_equal(pc.window.seconds, 60);
+    assert_int_equal(pc.window.max_entries, 1000000);
+    assert_int_equal(pc.window.min_clients, 3);
+    assert_int_equal(pc.n_rrtypes, 5);
+    assert_string_equal(pc.rrtypes[4], "NS");
+    assert_int_equal(pc.n_local_zones, 1);
+    assert_string_equal(pc.local_zones[0], "corp.example");
+    assert_int_equal(pc.n_dnstap_types, 7);
+    assert_null(pc.spool_path);
+    assert_int_equal(pc.spool_max_bytes, 1073741824);
+    assert_string_equal(pc.log_level, "info");
+    px_producer_conf_free(&pc);
+    px_producer_conf_free(NULL);
+    px_config_destroy(c);
+    drop_tmp(path);
+}
+
+static void test_add_problem_locates(void **state) {
+    (void)state;
+    char *path;
+    px_config *c = load_producer(MIN_OK "window = {\n  seconds = 10;\n};\n", &path);
+    px_config_add_problem(c, "window.seconds", "too short for %s", "acme");
+    px_config_add_problem(c, "window.nothing", "located at the group");
+    px_config_add_problem(c, "nowhere", "located at the top");
+    expect_problem(c, "%s:4: too short for acme", path);
+    expect_problem(c, "%s:3: located at the group", path);
+    expect_problem(c, "%s:1: located at the top", path);
+    px_config_destroy(c);
+    drop_tmp(path);
+}
+
+static void test_example_config_is_clean(void **state) {
+    (void)state;
+    px_config *c = px_config_create(px_producer_conf_table);
+    assert_int_equal(px_config_load_file(c, PX_SOURCE_DIR "/etc/pdnsx-producer.conf"), PX_OK);
+    px_err err = px_config_validate(c);
+    dump_problems(c);
+    assert_int_equal(err, PX_OK);
+    px_producer_conf pc;
+    assert_int_equal(px_producer_conf_load(c, &pc, c), PX_OK);
+    assert_int_equal(px_config_problem_count(c), 0);
+    assert_int_equal(pc.n_inputs, 1);
+    assert_int_equal(pc.inputs[0].type, PX_INPUT_DNSTAP_UNIX);
+    assert_string_equal(pc.inputs[0].path, "/run/pdnsx/dnstap.sock");
+    assert_string_equal(pc.metrics_listen, "127.0.0.1:9153");
+    px_producer_conf_free(&pc);
+    px_config_destroy(c);
+}
+
+static void test_print_table(void **state) {
+    (void)state;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    px_config_print_table(px_producer_conf_table, f);
+    fclose(f);
+    assert_non_null(strstr(buf, "window.seconds"));
+    assert_non_null(strstr(buf, "inputs[].type"));
+    assert_non_null(strstr(buf, "(required)"));
+    assert_non_null(strstr(buf, "one of: error warning info debug"));
+    free(buf);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_minimal_valid_and_defaults),
+        cmocka_unit_test(test_unknown_settings),
+        cmocka_unit_test(test_wrong_types),
+        cmocka_unit_test(test_ranges_choices_checks),
+        cmocka_unit_test(test_required),
+        cmocka_unit_test(test_list_items),
+        cmocka_unit_test(test_map),
+        cmocka_unit_test(test_set_creates_and_overrides),
+        cmocka_unit_test(test_set_errors),
+        cmocka_unit_test(test_file_errors),
+        cmocka_unit_test(test_bad_default_is_reported),
+        cmocka_unit_test(test_producer_loader),
+        cmocka_unit_test(test_add_problem_locates),
+        cmocka_unit_test(test_example_config_is_clean),
+        cmocka_unit_test(test_print_table),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
