@@ -1,6 +1,8 @@
 /* px_producer_conf.c: the producer's settings table and loader. */
 #include "px_producer_conf.h"
 
+#include "px_dns.h"
+
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,15 +35,12 @@ static bool px_check_sensor(const char *v, char *why, size_t len) {
     return ok;
 }
 
-/* TODO(px_dns): replace with px_dns_type_parse() once it lands, so that
- * only known mnemonics and TYPEnnn pass. For now: [A-Z0-9]+. */
-static bool px_check_rrtype(const char *v, char *why, size_t len) {
-    bool ok = *v != '\0';
-    for (const char *p = v; ok && *p; p++)
-        ok = (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9');
-    if (!ok)
-        snprintf(why, len, "not an RR type mnemonic (A, AAAA, ...) or TYPEnnn");
-    return ok;
+static bool px_check_rrtype(const char *v, char *why, size_t len)
+{
+    if (px_dns_type_parse(v) >= 0)
+        return true;
+    snprintf(why, len, "not an RR type mnemonic (A, AAAA, ...) or TYPEnnn");
+    return false;
 }
 
 static bool px_check_ip(const char *v, char *why, size_t len) {
@@ -212,6 +211,10 @@ const px_conf_item px_producer_conf_table[] = {
      .type = PX_CONF_STRING,
      .check = px_check_topic,
      .help = "topic (default: \"pdnsx.obs.<org>\")"},
+    {.path = "kafka.enabled",
+     .type = PX_CONF_BOOL,
+     .def = "true",
+     .help = "false: aggregate and encode but publish nothing (dry runs, benchmarks)"},
     {.path = "kafka.properties",
      .type = PX_CONF_MAP,
      .help = "raw librdkafka properties; nest groups for dotted names: "
@@ -314,6 +317,7 @@ static px_err px_load_inputs(const px_config *cfg, px_producer_conf *out, px_con
 
 static px_err px_load_kafka(const px_config *cfg, px_producer_conf *out) {
     out->kafka_brokers = px_config_string(cfg, "kafka.brokers");
+    out->kafka_enabled = px_config_bool(cfg, "kafka.enabled");
     out->kafka_topic = px_config_string(cfg, "kafka.topic");
     if (!out->kafka_topic && out->org) {
         if (asprintf(&out->own_topic, "pdnsx.obs.%s", out->org) < 0) {
