@@ -143,7 +143,7 @@ static void test_ranges_choices_checks(void **state) {
                                  "inputs = ( { type = \"pcap-file\"; path = \"x\"; } );\n"
                                  "window = { seconds = 0; max_entries = 100000001; };\n"
                                  "log = { level = \"verbose\"; };\n"
-                                 "privacy = { rrtypes = [\"A\", \"aaaa\"];\n"
+                                 "privacy = { rrtypes = [\"A\", \"BOGUS\"];\n"
                                  "  wildcard_servers = [\"192.0.2.1\", \"2001:db8::1\", "
                                  "\"not-an-ip\"]; min_clients = 1001; };\n"
                                  "dnstap = { message_types = [\"CLIENT_QUERY\"]; };\n"
@@ -157,7 +157,7 @@ static void test_ranges_choices_checks(void **state) {
     expect_problem(
         c, "%s:4: 'log.level' must be one of error, warning, info, debug (not \"verbose\")", path);
     expect_problem(c,
-                   "%s:5: invalid 'privacy.rrtypes' \"aaaa\": not an RR type mnemonic (A, AAAA, "
+                   "%s:5: invalid 'privacy.rrtypes' \"BOGUS\": not an RR type mnemonic (A, AAAA, "
                    "...) or TYPEnnn",
                    path);
     expect_problem(c,
