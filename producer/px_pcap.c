@@ -17,6 +17,10 @@
 #define PX_PCAP_SNAPLEN 65535
 #define PX_PCAP_TIMEOUT_MS 100 /* live: how long stop may wait at most */
 #define PX_PCAP_BATCH 1024     /* file: packets between stop checks */
+/* The default live filter: port 53, plus IP fragments, because only the
+ * first fragment of a large UDP response carries the port. */
+#define PX_PCAP_LIVE_FILTER                                                                        \
+    "port 53 or (ip and ip[6:2] & 0x3fff != 0) or (ip6 and ip6[6] = 44)"
 
 typedef struct px_pcap {
     pcap_t *p;
@@ -43,7 +47,8 @@ typedef struct px_pcap {
 static const char px_mal_help[] = "Packets or messages an input could not decode";
 static const char px_ign_help[] = "Packets an input skipped as not DNS responses";
 
-static void px_pcap_metrics_init(px_pcap *pc) {
+static void px_pcap_metrics_init(px_pcap *pc)
+{
     pc->m_packets = px_metric_counter("pdnsx_input_packets_total{input=\"pcap\"}",
                                       "Packets or frames read by an input");
     pc->m_responses = px_metric_counter("pdnsx_input_responses_total{input=\"pcap\"}",
@@ -66,7 +71,8 @@ static void px_pcap_metrics_init(px_pcap *pc) {
     }
 }
 
-static void px_pcap_metrics_flush(px_pcap *pc) {
+static void px_pcap_metrics_flush(px_pcap *pc)
+{
     px_metric_add(pc->m_packets, pc->packets);
     px_metric_add(pc->m_responses, pc->responses);
     pc->packets = pc->responses = 0;
@@ -77,7 +83,8 @@ static void px_pcap_metrics_flush(px_pcap *pc) {
     pc->tcp_seen = *s;
 }
 
-static void px_pcap_addr(px_addr *a, uint8_t version, const uint8_t *bytes, uint16_t port) {
+static void px_pcap_addr(px_addr *a, uint8_t version, const uint8_t *bytes, uint16_t port)
+{
     a->family = version;
     memcpy(a->bytes, bytes, version == 4 ? 4 : 16);
     if (version == 4)
@@ -86,7 +93,8 @@ static void px_pcap_addr(px_addr *a, uint8_t version, const uint8_t *bytes, uint
 }
 
 /* Responses only, from the server (source) to the client (destination). */
-static void px_pcap_emit(px_pcap *pc, const px_pkt *pkt, const uint8_t *msg, size_t len) {
+static void px_pcap_emit(px_pcap *pc, const px_pkt *pkt, const uint8_t *msg, size_t len)
+{
     if (len < 12) {
         px_metric_inc(pc->m_short);
         return;
@@ -108,7 +116,8 @@ static void px_pcap_emit(px_pcap *pc, const px_pkt *pkt, const uint8_t *msg, siz
     pc->sink(pc->ctx, &ev);
 }
 
-static void px_pcap_tcp_msg(void *ctx, const px_pkt *seg, const uint8_t *msg, size_t len) {
+static void px_pcap_tcp_msg(void *ctx, const px_pkt *seg, const uint8_t *msg, size_t len)
+{
     px_pcap_emit(ctx, seg, msg, len);
 }
 
@@ -118,7 +127,8 @@ static void px_pcap_tcp_msg(void *ctx, const px_pkt *seg, const uint8_t *msg, si
  * other UDP traffic in a capture without a filter is not taken for DNS.
  * Multicast DNS, LLMNR and NetBIOS names are LAN chatter in DNS format,
  * not resolver answers. */
-static void px_pcap_udp(px_pcap *pc, const px_pkt *pkt) {
+static void px_pcap_udp(px_pcap *pc, const px_pkt *pkt)
+{
     if (pkt->sport != 53) {
         if (pkt->sport == 5353 || pkt->sport == 5355 || pkt->sport == 137 ||
             !px_pkt_dns_plausible(pkt->payload, pkt->len)) {
@@ -129,7 +139,8 @@ static void px_pcap_udp(px_pcap *pc, const px_pkt *pkt) {
     px_pcap_emit(pc, pkt, pkt->payload, pkt->len);
 }
 
-static void px_pcap_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes) {
+static void px_pcap_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
+{
     px_pcap *pc = (px_pcap *)user;
     pc->packets++;
     uint64_t frac = (uint64_t)h->ts.tv_usec * (pc->nano ? 1 : 1000);
@@ -150,7 +161,8 @@ static void px_pcap_packet(u_char *user, const struct pcap_pkthdr *h, const u_ch
         px_metric_inc(pc->m_not_dns); /* TLS and the like: not worth a flow */
 }
 
-static void px_pcap_free(px_pcap *pc) {
+static void px_pcap_free(px_pcap *pc)
+{
     if (!pc)
         return;
     if (pc->p)
@@ -160,7 +172,8 @@ static void px_pcap_free(px_pcap *pc) {
     free(pc);
 }
 
-static pcap_t *px_pcap_open_live(const px_input_conf *conf, char *errbuf, size_t errlen) {
+static pcap_t *px_pcap_open_live(const px_input_conf *conf, char *errbuf, size_t errlen)
+{
     char perr[PCAP_ERRBUF_SIZE] = "";
     if (!conf->interface || !*conf->interface) {
         snprintf(errbuf, errlen, "pcap-live: no interface set");
@@ -186,7 +199,8 @@ static pcap_t *px_pcap_open_live(const px_input_conf *conf, char *errbuf, size_t
 }
 
 static bool px_pcap_set_filter(px_pcap *pc, const char *filter, const char *what, char *errbuf,
-                               size_t errlen) {
+                               size_t errlen)
+{
     struct bpf_program prog;
     if (pcap_compile(pc->p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
         snprintf(errbuf, errlen, "%s: filter \"%s\": %s", what, filter, pcap_geterr(pc->p));
@@ -202,7 +216,8 @@ static bool px_pcap_set_filter(px_pcap *pc, const char *filter, const char *what
 }
 
 void *px_pcap_input_open(const px_input_conf *conf, px_event_fn sink, void *ctx, char *errbuf,
-                         size_t errlen) {
+                         size_t errlen)
+{
     px_pcap *pc = calloc(1, sizeof(*pc));
     if (!pc) {
         snprintf(errbuf, errlen, "pcap: out of memory");
@@ -230,7 +245,7 @@ void *px_pcap_input_open(const px_input_conf *conf, px_event_fn sink, void *ctx,
         if (!(pc->p = px_pcap_open_live(conf, errbuf, errlen)))
             goto fail;
         if (!filter)
-            filter = "port 53";
+            filter = PX_PCAP_LIVE_FILTER;
     }
     pc->nano = pcap_get_tstamp_precision(pc->p) == PCAP_TSTAMP_PRECISION_NANO;
     pc->dlt = pcap_datalink(pc->p);
@@ -255,7 +270,8 @@ fail:
     return NULL;
 }
 
-static px_err px_pcap_run(void *impl) {
+static px_err px_pcap_run(void *impl)
+{
     px_pcap *pc = impl;
     px_err err = PX_OK;
     while (!atomic_load(&pc->stop)) {
@@ -278,13 +294,15 @@ static px_err px_pcap_run(void *impl) {
     return err;
 }
 
-static void px_pcap_stop(void *impl) {
+static void px_pcap_stop(void *impl)
+{
     px_pcap *pc = impl;
     atomic_store(&pc->stop, true);
     pcap_breakloop(pc->p);
 }
 
-static void px_pcap_destroy(void *impl) {
+static void px_pcap_destroy(void *impl)
+{
     px_pcap_free(impl);
 }
 

@@ -46,13 +46,15 @@ static const char *const px_pkt_status_names[PX_PKT__COUNT] = {
     [PX_PKT_FRAG_FULL] = "fragment_table_full",
 };
 
-const char *px_pkt_status_name(px_pkt_status s) {
+const char *px_pkt_status_name(px_pkt_status s)
+{
     if ((unsigned)s < PX_PKT__COUNT && px_pkt_status_names[s])
         return px_pkt_status_names[s];
     return "unknown";
 }
 
-px_pkt_decoder *px_pkt_decoder_create(const px_pkt_limits *lim) {
+px_pkt_decoder *px_pkt_decoder_create(const px_pkt_limits *lim)
+{
     px_pkt_decoder *d = calloc(1, sizeof(*d));
     if (!d)
         return NULL;
@@ -66,7 +68,8 @@ px_pkt_decoder *px_pkt_decoder_create(const px_pkt_limits *lim) {
     return d;
 }
 
-void px_pkt_decoder_destroy(px_pkt_decoder *d) {
+void px_pkt_decoder_destroy(px_pkt_decoder *d)
+{
     if (!d)
         return;
     for (size_t i = 0; i < d->max_frags; i++)
@@ -75,14 +78,16 @@ void px_pkt_decoder_destroy(px_pkt_decoder *d) {
     free(d);
 }
 
-size_t px_pkt_frag_pending(const px_pkt_decoder *d) {
+size_t px_pkt_frag_pending(const px_pkt_decoder *d)
+{
     size_t n = 0;
     for (size_t i = 0; i < d->max_frags; i++)
         n += d->frags[i].used;
     return n;
 }
 
-uint64_t px_pkt_frag_expired(const px_pkt_decoder *d) {
+uint64_t px_pkt_frag_expired(const px_pkt_decoder *d)
+{
     return d->expired;
 }
 
@@ -90,7 +95,8 @@ uint64_t px_pkt_frag_expired(const px_pkt_decoder *d) {
 
 enum { PX_ETH_IP4 = 0x0800, PX_ETH_IP6 = 0x86dd };
 
-static px_pkt_status px_pkt_ethertype(uint16_t type, int *version) {
+static px_pkt_status px_pkt_ethertype(uint16_t type, int *version)
+{
     if (type == PX_ETH_IP4)
         *version = 4;
     else if (type == PX_ETH_IP6)
@@ -100,7 +106,8 @@ static px_pkt_status px_pkt_ethertype(uint16_t type, int *version) {
     return PX_PKT_OK;
 }
 
-static px_pkt_status px_pkt_link_ether(px_wire *w, int *version) {
+static px_pkt_status px_pkt_link_ether(px_wire *w, int *version)
+{
     px_wire_skip(w, 12); /* destination and source MAC */
     uint16_t type = px_wire_u16(w);
     /* 802.1Q, 802.1ad and the old QinQ tag: TCI, then the inner type. */
@@ -115,7 +122,8 @@ static px_pkt_status px_pkt_link_ether(px_wire *w, int *version) {
 
 /* BSD loopback: the address family in the capturing host's byte order
  * (DLT_NULL) or network order (DLT_LOOP); AF_INET6 differs per OS. */
-static px_pkt_status px_pkt_link_null(px_wire *w, int *version) {
+static px_pkt_status px_pkt_link_null(px_wire *w, int *version)
+{
     uint32_t fam = px_wire_u32(w);
     if (px_wire_err(w))
         return PX_PKT_BAD_LINK;
@@ -136,7 +144,8 @@ static px_pkt_status px_pkt_link_null(px_wire *w, int *version) {
     }
 }
 
-static px_pkt_status px_pkt_link(int dlt, px_wire *w, int *version) {
+static px_pkt_status px_pkt_link(int dlt, px_wire *w, int *version)
+{
     switch (dlt) {
     case PX_PKT_DLT_EN10MB:
         return px_pkt_link_ether(w, version);
@@ -169,7 +178,8 @@ static px_pkt_status px_pkt_link(int dlt, px_wire *w, int *version) {
     }
 }
 
-bool px_pkt_linktype_supported(int dlt) {
+bool px_pkt_linktype_supported(int dlt)
+{
     switch (dlt) {
     case PX_PKT_DLT_NULL:
     case PX_PKT_DLT_EN10MB:
@@ -187,7 +197,8 @@ bool px_pkt_linktype_supported(int dlt) {
     }
 }
 
-bool px_pkt_dns_plausible(const uint8_t *msg, size_t len) {
+bool px_pkt_dns_plausible(const uint8_t *msg, size_t len)
+{
     if (len < 12)
         return false;
     px_wire w;
@@ -207,7 +218,8 @@ bool px_pkt_dns_plausible(const uint8_t *msg, size_t len) {
 
 /* ---- transport ---- */
 
-static px_pkt_status px_pkt_udp(px_wire *w, px_pkt *out) {
+static px_pkt_status px_pkt_udp(px_wire *w, px_pkt *out)
+{
     out->sport = px_wire_u16(w);
     out->dport = px_wire_u16(w);
     uint16_t ulen = px_wire_u16(w);
@@ -223,7 +235,8 @@ static px_pkt_status px_pkt_udp(px_wire *w, px_pkt *out) {
     return PX_PKT_OK;
 }
 
-static px_pkt_status px_pkt_tcp(px_wire *w, px_pkt *out) {
+static px_pkt_status px_pkt_tcp(px_wire *w, px_pkt *out)
+{
     out->sport = px_wire_u16(w);
     out->dport = px_wire_u16(w);
     out->tcp_seq = px_wire_u32(w);
@@ -243,7 +256,8 @@ static px_pkt_status px_pkt_tcp(px_wire *w, px_pkt *out) {
     return PX_PKT_OK;
 }
 
-static px_pkt_status px_pkt_transport(uint8_t proto, px_wire *w, px_pkt *out) {
+static px_pkt_status px_pkt_transport(uint8_t proto, px_wire *w, px_pkt *out)
+{
     if (proto == PX_PKT_UDP)
         return px_pkt_udp(w, out);
     if (proto == PX_PKT_TCP)
@@ -253,11 +267,13 @@ static px_pkt_status px_pkt_transport(uint8_t proto, px_wire *w, px_pkt *out) {
 
 /* ---- fragment reassembly ---- */
 
-static bool px_frag_bit(const px_frag *f, size_t i) {
+static bool px_frag_bit(const px_frag *f, size_t i)
+{
     return f->have[i / 8] & (1u << (i % 8));
 }
 
-static bool px_frag_complete(const px_frag *f) {
+static bool px_frag_complete(const px_frag *f)
+{
     if (!f->have_last)
         return false;
     size_t need = (f->total + 7) / 8;
@@ -267,7 +283,8 @@ static bool px_frag_complete(const px_frag *f) {
     return true;
 }
 
-static void px_frag_expire(px_pkt_decoder *d, int64_t now) {
+static void px_frag_expire(px_pkt_decoder *d, int64_t now)
+{
     for (size_t i = 0; i < d->max_frags; i++) {
         px_frag *f = &d->frags[i];
         if (f->used && (now - f->first_seen > d->timeout || now < f->first_seen - d->timeout)) {
@@ -279,7 +296,8 @@ static void px_frag_expire(px_pkt_decoder *d, int64_t now) {
 
 /* Finds the datagram's slot, or takes a free one (evicting the oldest if
  * the table is full). */
-static px_frag *px_frag_slot(px_pkt_decoder *d, const px_pkt *hdr, uint32_t id, int64_t now) {
+static px_frag *px_frag_slot(px_pkt_decoder *d, const px_pkt *hdr, uint32_t id, int64_t now)
+{
     px_frag *free_slot = NULL, *oldest = NULL;
     size_t alen = hdr->ip_version == 4 ? 4 : 16;
     for (size_t i = 0; i < d->max_frags; i++) {
@@ -319,8 +337,8 @@ static px_frag *px_frag_slot(px_pkt_decoder *d, const px_pkt *hdr, uint32_t id, 
  * at the reassembled payload and frees the slot (its buffer stays valid
  * until the next call). */
 static px_pkt_status px_frag_add(px_pkt_decoder *d, const px_pkt *hdr, uint32_t id, size_t off,
-                                 bool more, const uint8_t *p, size_t n, int64_t now,
-                                 px_wire *whole) {
+                                 bool more, const uint8_t *p, size_t n, int64_t now, px_wire *whole)
+{
     if (off + n > PX_FRAG_MAX || (more && (n == 0 || n % 8)))
         return PX_PKT_BAD_FRAG;
     px_frag_expire(d, now);
@@ -350,7 +368,8 @@ static px_pkt_status px_frag_add(px_pkt_decoder *d, const px_pkt *hdr, uint32_t 
 
 /* ---- IP ---- */
 
-static px_pkt_status px_pkt_ip4(px_pkt_decoder *d, px_wire *w, int64_t now, px_pkt *out) {
+static px_pkt_status px_pkt_ip4(px_pkt_decoder *d, px_wire *w, int64_t now, px_pkt *out)
+{
     const uint8_t *ip = w->pos;
     uint8_t vihl = px_wire_u8(w);
     px_wire_skip(w, 1);
@@ -391,7 +410,8 @@ static px_pkt_status px_pkt_ip4(px_pkt_decoder *d, px_wire *w, int64_t now, px_p
 
 /* Follows IPv6 extension headers from `next`; stops at the transport or
  * at a fragment header (*frag set to it). */
-static px_pkt_status px_pkt_ip6_ext(px_wire *w, uint8_t *next, const uint8_t **frag) {
+static px_pkt_status px_pkt_ip6_ext(px_wire *w, uint8_t *next, const uint8_t **frag)
+{
     *frag = NULL;
     for (int i = 0; i < PX_IP6_EXT_MAX; i++) {
         switch (*next) {
@@ -422,7 +442,8 @@ static px_pkt_status px_pkt_ip6_ext(px_wire *w, uint8_t *next, const uint8_t **f
     return PX_PKT_BAD_IP;
 }
 
-static px_pkt_status px_pkt_ip6(px_pkt_decoder *d, px_wire *w, int64_t now, px_pkt *out) {
+static px_pkt_status px_pkt_ip6(px_pkt_decoder *d, px_wire *w, int64_t now, px_pkt *out)
+{
     uint32_t vtf = px_wire_u32(w);
     uint16_t plen = px_wire_u16(w);
     uint8_t next = px_wire_u8(w);
@@ -463,7 +484,8 @@ static px_pkt_status px_pkt_ip6(px_pkt_decoder *d, px_wire *w, int64_t now, px_p
 }
 
 px_pkt_status px_pkt_decode(px_pkt_decoder *d, int dlt, const uint8_t *data, size_t len,
-                            int64_t now, px_pkt *out) {
+                            int64_t now, px_pkt *out)
+{
     px_wire w;
     px_wire_init(&w, data, len);
     int version = 0;

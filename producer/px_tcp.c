@@ -56,7 +56,8 @@ struct px_tcp {
     px_tcp_stats stats;
 };
 
-px_tcp *px_tcp_create(const px_tcp_limits *lim, px_tcp_msg_fn fn, void *ctx) {
+px_tcp *px_tcp_create(const px_tcp_limits *lim, px_tcp_msg_fn fn, void *ctx)
+{
     px_tcp *t = calloc(1, sizeof(*t));
     if (!t)
         return NULL;
@@ -88,7 +89,8 @@ px_tcp *px_tcp_create(const px_tcp_limits *lim, px_tcp_msg_fn fn, void *ctx) {
     return t;
 }
 
-static void px_tcp_half_clear(px_tcp *t, px_tcp_half *h) {
+static void px_tcp_half_clear(px_tcp *t, px_tcp_half *h)
+{
     for (size_t i = 0; i < h->n_ooo; i++)
         free(h->ooo[i].data);
     t->bytes -= h->ooo_bytes + h->cap;
@@ -99,7 +101,8 @@ static void px_tcp_half_clear(px_tcp *t, px_tcp_half *h) {
     h->len = h->cap = 0;
 }
 
-static void px_tcp_flow_free(px_tcp *t, px_tcp_flow *f) {
+static void px_tcp_flow_free(px_tcp *t, px_tcp_flow *f)
+{
     px_tcp_flow **pp = &t->buckets[f->hash & t->mask];
     while (*pp != f)
         pp = &(*pp)->hnext;
@@ -118,7 +121,8 @@ static void px_tcp_flow_free(px_tcp *t, px_tcp_flow *f) {
     t->nflows--;
 }
 
-void px_tcp_destroy(px_tcp *t) {
+void px_tcp_destroy(px_tcp *t)
+{
     if (!t)
         return;
     while (t->lru_head)
@@ -127,11 +131,13 @@ void px_tcp_destroy(px_tcp *t) {
     free(t);
 }
 
-size_t px_tcp_flow_count(const px_tcp *t) {
+size_t px_tcp_flow_count(const px_tcp *t)
+{
     return t->nflows;
 }
 
-const px_tcp_stats *px_tcp_get_stats(const px_tcp *t) {
+const px_tcp_stats *px_tcp_get_stats(const px_tcp *t)
+{
     return &t->stats;
 }
 
@@ -144,7 +150,8 @@ typedef struct px_tcp_key {
     int dir; /* 0 if the segment goes from a to b */
 } px_tcp_key;
 
-static px_tcp_key px_tcp_key_of(const px_pkt *seg) {
+static px_tcp_key px_tcp_key_of(const px_pkt *seg)
+{
     size_t alen = seg->ip_version == 4 ? 4 : 16;
     int c = memcmp(seg->src, seg->dst, alen);
     bool src_first = c < 0 || (c == 0 && seg->sport <= seg->dport);
@@ -157,7 +164,8 @@ static px_tcp_key px_tcp_key_of(const px_pkt *seg) {
     return k;
 }
 
-static uint32_t px_tcp_hash(const px_tcp_key *k) {
+static uint32_t px_tcp_hash(const px_tcp_key *k)
+{
     size_t alen = k->version == 4 ? 4 : 16;
     uint32_t h = 2166136261u ^ k->version;
     for (size_t i = 0; i < alen; i++)
@@ -169,7 +177,8 @@ static uint32_t px_tcp_hash(const px_tcp_key *k) {
     return h ^ (h >> 15);
 }
 
-static px_tcp_flow *px_tcp_find(px_tcp *t, const px_tcp_key *k, uint32_t hash) {
+static px_tcp_flow *px_tcp_find(px_tcp *t, const px_tcp_key *k, uint32_t hash)
+{
     size_t alen = k->version == 4 ? 4 : 16;
     for (px_tcp_flow *f = t->buckets[hash & t->mask]; f; f = f->hnext)
         if (f->hash == hash && f->version == k->version && f->aport == k->aport &&
@@ -178,7 +187,8 @@ static px_tcp_flow *px_tcp_find(px_tcp *t, const px_tcp_key *k, uint32_t hash) {
     return NULL;
 }
 
-static void px_tcp_lru_append(px_tcp *t, px_tcp_flow *f) {
+static void px_tcp_lru_append(px_tcp *t, px_tcp_flow *f)
+{
     f->next = NULL;
     f->prev = t->lru_tail;
     if (t->lru_tail)
@@ -188,7 +198,8 @@ static void px_tcp_lru_append(px_tcp *t, px_tcp_flow *f) {
     t->lru_tail = f;
 }
 
-static void px_tcp_touch(px_tcp *t, px_tcp_flow *f, int64_t now) {
+static void px_tcp_touch(px_tcp *t, px_tcp_flow *f, int64_t now)
+{
     f->last = now;
     if (t->lru_tail == f)
         return;
@@ -200,14 +211,16 @@ static void px_tcp_touch(px_tcp *t, px_tcp_flow *f, int64_t now) {
     px_tcp_lru_append(t, f);
 }
 
-static void px_tcp_expire(px_tcp *t, int64_t now) {
+static void px_tcp_expire(px_tcp *t, int64_t now)
+{
     while (t->lru_head && now - t->lru_head->last > t->lim.idle_timeout) {
         px_tcp_flow_free(t, t->lru_head);
         t->stats.flows_expired++;
     }
 }
 
-static px_tcp_flow *px_tcp_new(px_tcp *t, const px_tcp_key *k, uint32_t hash, int64_t now) {
+static px_tcp_flow *px_tcp_new(px_tcp *t, const px_tcp_key *k, uint32_t hash, int64_t now)
+{
     if (t->nflows >= t->lim.max_flows) {
         px_tcp_flow_free(t, t->lru_head);
         t->stats.flows_evicted++;
@@ -234,8 +247,8 @@ static px_tcp_flow *px_tcp_new(px_tcp *t, const px_tcp_key *k, uint32_t hash, in
 /* ---- message framing ---- */
 
 /* Delivers the whole messages at the start of p; returns the bytes used. */
-static size_t px_tcp_frame(px_tcp *t, px_tcp_half *h, const px_pkt *seg, const uint8_t *p,
-                           size_t n) {
+static size_t px_tcp_frame(px_tcp *t, px_tcp_half *h, const px_pkt *seg, const uint8_t *p, size_t n)
+{
     size_t used = 0;
     while (n - used >= 2) {
         const uint8_t *m = p + used;
@@ -267,7 +280,8 @@ static size_t px_tcp_frame(px_tcp *t, px_tcp_half *h, const px_pkt *seg, const u
     return used;
 }
 
-static bool px_tcp_buf_reserve(px_tcp *t, px_tcp_half *h, size_t need) {
+static bool px_tcp_buf_reserve(px_tcp *t, px_tcp_half *h, size_t need)
+{
     if (need <= h->cap)
         return true;
     size_t cap = h->cap ? h->cap : 512;
@@ -289,7 +303,8 @@ static bool px_tcp_buf_reserve(px_tcp *t, px_tcp_half *h, size_t need) {
 /* In-order bytes: frame straight from the segment when nothing is
  * pending (no copy), else append to the pending buffer. */
 static void px_tcp_in_order(px_tcp *t, px_tcp_half *h, const px_pkt *seg, const uint8_t *p,
-                            size_t n) {
+                            size_t n)
+{
     h->next_seq += (uint32_t)n;
     while (n > 0) {
         if (h->len == 0) {
@@ -325,7 +340,8 @@ static void px_tcp_drain(px_tcp *t, px_tcp_half *h, const px_pkt *seg);
 
 /* Feeds the bytes of seq..seq+n, trimming what was already seen. */
 static void px_tcp_accept(px_tcp *t, px_tcp_half *h, const px_pkt *seg, uint32_t seq,
-                          const uint8_t *p, size_t n) {
+                          const uint8_t *p, size_t n)
+{
     int32_t diff = (int32_t)(seq - h->next_seq);
     if (diff < 0) {
         size_t old = (size_t) - (int64_t)diff;
@@ -341,7 +357,8 @@ static void px_tcp_accept(px_tcp *t, px_tcp_half *h, const px_pkt *seg, uint32_t
 }
 
 /* Takes buffered out-of-order segments that now fit. */
-static void px_tcp_drain(px_tcp *t, px_tcp_half *h, const px_pkt *seg) {
+static void px_tcp_drain(px_tcp *t, px_tcp_half *h, const px_pkt *seg)
+{
     bool progress = true;
     while (progress && h->n_ooo > 0) {
         progress = false;
@@ -365,7 +382,8 @@ static void px_tcp_drain(px_tcp *t, px_tcp_half *h, const px_pkt *seg) {
     }
 }
 
-static bool px_tcp_store(px_tcp *t, px_tcp_half *h, uint32_t seq, const uint8_t *p, size_t n) {
+static bool px_tcp_store(px_tcp *t, px_tcp_half *h, uint32_t seq, const uint8_t *p, size_t n)
+{
     for (size_t i = 0; i < h->n_ooo; i++)
         if (h->ooo[i].seq == seq && h->ooo[i].len >= n) {
             t->stats.duplicates++;
@@ -389,7 +407,8 @@ static bool px_tcp_store(px_tcp *t, px_tcp_half *h, uint32_t seq, const uint8_t 
 
 /* Gives up on the hole before the earliest buffered segment (or before
  * seq if none is buffered): what was pending is lost, framing resyncs. */
-static void px_tcp_skip_hole(px_tcp *t, px_tcp_half *h, uint32_t seq) {
+static void px_tcp_skip_hole(px_tcp *t, px_tcp_half *h, uint32_t seq)
+{
     uint32_t to = seq;
     for (size_t i = 0; i < h->n_ooo; i++)
         if ((int32_t)(h->ooo[i].seq - to) < 0)
@@ -403,7 +422,8 @@ static void px_tcp_skip_hole(px_tcp *t, px_tcp_half *h, uint32_t seq) {
 /* The receiver acknowledged bytes we never saw: the capture lost them, no
  * retransmission will show them. Skip to the buffered data (if the ack
  * covers its start) instead of holding it until the table gives up. */
-static void px_tcp_skip_acked(px_tcp *t, px_tcp_half *h, const px_pkt *seg) {
+static void px_tcp_skip_acked(px_tcp *t, px_tcp_half *h, const px_pkt *seg)
+{
     while (h->have_seq && h->have_acked && h->n_ooo > 0 && (int32_t)(h->acked - h->next_seq) > 0) {
         uint32_t low = h->ooo[0].seq;
         for (size_t i = 1; i < h->n_ooo; i++)
@@ -417,7 +437,8 @@ static void px_tcp_skip_acked(px_tcp *t, px_tcp_half *h, const px_pkt *seg) {
 }
 
 static void px_tcp_data(px_tcp *t, px_tcp_half *h, const px_pkt *seg, uint32_t seq,
-                        const uint8_t *p, size_t n) {
+                        const uint8_t *p, size_t n)
+{
     if (!h->have_seq) {
         /* Picked up mid-stream: may start inside a message. */
         h->have_seq = true;
@@ -438,7 +459,8 @@ static void px_tcp_data(px_tcp *t, px_tcp_half *h, const px_pkt *seg, uint32_t s
     }
 }
 
-static void px_tcp_syn(px_tcp *t, px_tcp_half *h, uint32_t seq) {
+static void px_tcp_syn(px_tcp *t, px_tcp_half *h, uint32_t seq)
+{
     if (h->syn_seen && h->isn == seq)
         return; /* retransmitted SYN */
     px_tcp_half_clear(t, h);
@@ -451,7 +473,8 @@ static void px_tcp_syn(px_tcp *t, px_tcp_half *h, uint32_t seq) {
     h->fin = false;
 }
 
-void px_tcp_segment(px_tcp *t, const px_pkt *seg, int64_t now) {
+void px_tcp_segment(px_tcp *t, const px_pkt *seg, int64_t now)
+{
     px_tcp_expire(t, now);
     px_tcp_key k = px_tcp_key_of(seg);
     uint32_t hash = px_tcp_hash(&k);

@@ -31,7 +31,8 @@ static const uint8_t V6_SERVER[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 0x53};
 static const uint8_t V6_CLIENT[16] = {0x20, 0x01, 0x0d, 0xb8, [14] = 1, [15] = 7};
 
 /* A DNS response "example.com A 192.0.2.1" with the given ID. */
-static size_t dns_response(uint8_t *out, uint16_t id, bool qr) {
+static size_t dns_response(uint8_t *out, uint16_t id, bool qr)
+{
     static const uint8_t body[] = {
         0x81, 0x80, 0,   1, 0,   1,   0,   0, 0, 0,   7, 'e', 'x',  'a', 'm',
         'p',  'l',  'e', 3, 'c', 'o', 'm', 0, 0, 1,   0, 1,   0xc0, 12,  0,
@@ -45,12 +46,14 @@ static size_t dns_response(uint8_t *out, uint16_t id, bool qr) {
     return 2 + sizeof(body);
 }
 
-static void put16(uint8_t *p, uint16_t v) {
+static void put16(uint8_t *p, uint16_t v)
+{
     p[0] = (uint8_t)(v >> 8);
     p[1] = (uint8_t)v;
 }
 
-static size_t udp_hdr(uint8_t *out, uint16_t sport, uint16_t dport, const uint8_t *pl, size_t n) {
+static size_t udp_hdr(uint8_t *out, uint16_t sport, uint16_t dport, const uint8_t *pl, size_t n)
+{
     put16(out, sport);
     put16(out + 2, dport);
     put16(out + 4, (uint16_t)(8 + n));
@@ -60,7 +63,8 @@ static size_t udp_hdr(uint8_t *out, uint16_t sport, uint16_t dport, const uint8_
 }
 
 static size_t tcp_hdr(uint8_t *out, uint16_t sport, uint16_t dport, uint32_t seq, uint8_t flags,
-                      const uint8_t *pl, size_t n) {
+                      const uint8_t *pl, size_t n)
+{
     memset(out, 0, 20);
     put16(out, sport);
     put16(out + 2, dport);
@@ -77,7 +81,8 @@ static size_t tcp_hdr(uint8_t *out, uint16_t sport, uint16_t dport, uint32_t seq
 
 /* IPv4 header + l4 bytes; frag_off in bytes, more = MF flag. */
 static size_t ip4(uint8_t *out, const uint8_t *src, const uint8_t *dst, uint8_t proto, uint16_t id,
-                  size_t frag_off, bool more, const uint8_t *l4, size_t n) {
+                  size_t frag_off, bool more, const uint8_t *l4, size_t n)
+{
     memset(out, 0, 20);
     out[0] = 0x45;
     put16(out + 2, (uint16_t)(20 + n));
@@ -92,7 +97,8 @@ static size_t ip4(uint8_t *out, const uint8_t *src, const uint8_t *dst, uint8_t 
 }
 
 static size_t ip6(uint8_t *out, const uint8_t *src, const uint8_t *dst, uint8_t next,
-                  const uint8_t *pl, size_t n) {
+                  const uint8_t *pl, size_t n)
+{
     memset(out, 0, 40);
     out[0] = 0x60;
     put16(out + 4, (uint16_t)n);
@@ -105,7 +111,8 @@ static size_t ip6(uint8_t *out, const uint8_t *src, const uint8_t *dst, uint8_t 
 }
 
 /* Wraps an IP packet in a link header of type dlt. */
-static size_t link_wrap(int dlt, uint8_t *out, const uint8_t *ip, size_t n, bool v6) {
+static size_t link_wrap(int dlt, uint8_t *out, const uint8_t *ip, size_t n, bool v6)
+{
     size_t h = 0;
     uint16_t etype = v6 ? 0x86dd : 0x0800;
     switch (dlt) {
@@ -142,7 +149,8 @@ static size_t link_wrap(int dlt, uint8_t *out, const uint8_t *ip, size_t n, bool
 }
 
 /* A UDP response from the server's port 53, as IP bytes. */
-static size_t udp_response_ip(uint8_t *out, bool v6, uint16_t id) {
+static size_t udp_response_ip(uint8_t *out, bool v6, uint16_t id)
+{
     uint8_t dns[128], l4[256];
     size_t n = dns_response(dns, id, true);
     size_t l = udp_hdr(l4, 53, 40000, dns, n);
@@ -151,7 +159,8 @@ static size_t udp_response_ip(uint8_t *out, bool v6, uint16_t id) {
     return ip4(out, V4_SERVER, V4_CLIENT, 17, 1, 0, false, l4, l);
 }
 
-static void assert_response(const px_pkt *p, bool v6, uint16_t id) {
+static void assert_response(const px_pkt *p, bool v6, uint16_t id)
+{
     uint8_t dns[128];
     size_t n = dns_response(dns, id, true);
     assert_int_equal(p->ip_version, v6 ? 6 : 4);
@@ -166,7 +175,8 @@ static void assert_response(const px_pkt *p, bool v6, uint16_t id) {
 
 /* ---- px_pkt ---- */
 
-static void test_link_types(void **state) {
+static void test_link_types(void **state)
+{
     (void)state;
     static const int dlts[] = {
         PX_PKT_DLT_EN10MB, PX_PKT_DLT_LINUX_SLL, PX_PKT_DLT_LINUX_SLL2,   PX_PKT_DLT_NULL,
@@ -198,7 +208,8 @@ static void test_link_types(void **state) {
     px_pkt_decoder_destroy(d);
 }
 
-static void test_vlan_and_padding(void **state) {
+static void test_vlan_and_padding(void **state)
+{
     (void)state;
     px_pkt_decoder *d = px_pkt_decoder_create(NULL);
     uint8_t ip[512], frame[600];
@@ -223,7 +234,8 @@ static void test_vlan_and_padding(void **state) {
     px_pkt_decoder_destroy(d);
 }
 
-static void test_ipv4_options(void **state) {
+static void test_ipv4_options(void **state)
+{
     (void)state;
     px_pkt_decoder *d = px_pkt_decoder_create(NULL);
     uint8_t ip[512], opt[512];
@@ -240,7 +252,8 @@ static void test_ipv4_options(void **state) {
     px_pkt_decoder_destroy(d);
 }
 
-static void test_ipv6_extension_headers(void **state) {
+static void test_ipv6_extension_headers(void **state)
+{
     (void)state;
     px_pkt_decoder *d = px_pkt_decoder_create(NULL);
     uint8_t dns[128], l4[256], pl[512], ip[600];
@@ -269,13 +282,15 @@ static void test_ipv6_extension_headers(void **state) {
 }
 
 /* A UDP datagram with a 200-byte payload, as l4 bytes. */
-static size_t big_datagram(uint8_t *l4, uint8_t *dns) {
+static size_t big_datagram(uint8_t *l4, uint8_t *dns)
+{
     size_t n = dns_response(dns, 0xbeef, true);
     memset(dns + n, 0x5a, 200 - n); /* padding the response out */
     return udp_hdr(l4, 53, 40000, dns, 200);
 }
 
-static void test_ipv4_fragments(void **state) {
+static void test_ipv4_fragments(void **state)
+{
     (void)state;
     px_pkt_decoder *d = px_pkt_decoder_create(NULL);
     uint8_t l4[300], dns[300], f1[300], f2[300], f3[300];
@@ -309,7 +324,8 @@ static void test_ipv4_fragments(void **state) {
 }
 
 static size_t ip6_frag(uint8_t *out, uint32_t id, size_t off, bool more, const uint8_t *data,
-                       size_t n) {
+                       size_t n)
+{
     uint8_t pl[400];
     memset(pl, 0, 8);
     pl[0] = 17;
@@ -320,7 +336,8 @@ static size_t ip6_frag(uint8_t *out, uint32_t id, size_t off, bool more, const u
     return ip6(out, V6_SERVER, V6_CLIENT, 44, pl, 8 + n);
 }
 
-static void test_ipv6_fragments(void **state) {
+static void test_ipv6_fragments(void **state)
+{
     (void)state;
     px_pkt_limits lim = {.max_datagrams = 2};
     px_pkt_decoder *d = px_pkt_decoder_create(&lim);
@@ -344,7 +361,8 @@ static void test_ipv6_fragments(void **state) {
     px_pkt_decoder_destroy(d);
 }
 
-static void test_malformed(void **state) {
+static void test_malformed(void **state)
+{
     (void)state;
     px_pkt_decoder *d = px_pkt_decoder_create(NULL);
     uint8_t ip[512], frame[600];
@@ -393,7 +411,8 @@ typedef struct events {
     uint16_t ids[MAX_EVENTS];
 } events;
 
-static void sink(void *ctx, const px_dns_event *ev) {
+static void sink(void *ctx, const px_dns_event *ev)
+{
     events *e = ctx;
     if (e->n < MAX_EVENTS) {
         e->ev[e->n] = *ev;
@@ -405,13 +424,15 @@ static void sink(void *ctx, const px_dns_event *ev) {
 
 static char tmpdir[64];
 
-static int make_tmpdir(void **state) {
+static int make_tmpdir(void **state)
+{
     (void)state;
     strcpy(tmpdir, "/tmp/px_test_pcap_XXXXXX");
     return mkdtemp(tmpdir) ? 0 : -1;
 }
 
-static int remove_tmpdir(void **state) {
+static int remove_tmpdir(void **state)
+{
     (void)state;
     DIR *dir = opendir(tmpdir);
     struct dirent *de;
@@ -434,7 +455,8 @@ typedef struct writer {
     uint32_t nsec;
 } writer;
 
-static void writer_open(writer *w, const char *path, int dlt) {
+static void writer_open(writer *w, const char *path, int dlt)
+{
     w->dead = pcap_open_dead_with_tstamp_precision(dlt, 65535, PCAP_TSTAMP_PRECISION_NANO);
     assert_non_null(w->dead);
     w->dump = pcap_dump_open(w->dead, path);
@@ -442,31 +464,36 @@ static void writer_open(writer *w, const char *path, int dlt) {
     w->nsec = 123456789;
 }
 
-static void writer_put(writer *w, const uint8_t *frame, size_t n) {
+static void writer_put(writer *w, const uint8_t *frame, size_t n)
+{
     struct pcap_pkthdr h = {.caplen = (bpf_u_int32)n, .len = (bpf_u_int32)n};
     h.ts.tv_sec = 1700000000;
     h.ts.tv_usec = w->nsec++; /* nanoseconds in a nanosecond-precision file */
     pcap_dump((u_char *)w->dump, &h, frame);
 }
 
-static void writer_close(writer *w) {
+static void writer_close(writer *w)
+{
     pcap_dump_close(w->dump);
     pcap_close(w->dead);
 }
 
-static void put_eth(writer *w, const uint8_t *ip, size_t n, bool v6) {
+static void put_eth(writer *w, const uint8_t *ip, size_t n, bool v6)
+{
     uint8_t frame[2048];
     writer_put(w, frame, link_wrap(PX_PKT_DLT_EN10MB, frame, ip, n, v6));
 }
 
-static void put_udp4(writer *w, uint16_t sport, uint16_t dport, const uint8_t *pl, size_t n) {
+static void put_udp4(writer *w, uint16_t sport, uint16_t dport, const uint8_t *pl, size_t n)
+{
     uint8_t l4[1024], ip[1100];
     size_t l = udp_hdr(l4, sport, dport, pl, n);
     put_eth(w, ip, ip4(ip, V4_SERVER, V4_CLIENT, 17, 1, 0, false, l4, l), false);
 }
 
 static void put_tcp4(writer *w, bool from_server, uint32_t seq, uint8_t flags, const uint8_t *pl,
-                     size_t n) {
+                     size_t n)
+{
     uint8_t l4[1024], ip[1100];
     size_t l = tcp_hdr(l4, from_server ? 53 : 40001, from_server ? 40001 : 53, seq, flags, pl, n);
     size_t i = from_server ? ip4(ip, V4_SERVER, V4_CLIENT, 6, 1, 0, false, l4, l)
@@ -476,7 +503,8 @@ static void put_tcp4(writer *w, bool from_server, uint32_t seq, uint8_t flags, c
 
 /* The test capture: 4 responses among things that are not. Returns the
  * file offset where the last record starts. */
-static long write_test_capture(const char *path) {
+static long write_test_capture(const char *path)
+{
     writer w;
     writer_open(&w, path, DLT_EN10MB);
     uint8_t dns[128], tcp[256];
@@ -507,12 +535,14 @@ static long write_test_capture(const char *path) {
     return last;
 }
 
-static void *open_file(const char *path, const char *filter, events *e, char *err, size_t errlen) {
+static void *open_file(const char *path, const char *filter, events *e, char *err, size_t errlen)
+{
     px_input_conf conf = {.type = PX_INPUT_PCAP_FILE, .path = path, .filter = filter};
     return px_pcap_input_open(&conf, sink, e, err, errlen);
 }
 
-static px_err read_file(const char *path, const char *filter, events *e) {
+static px_err read_file(const char *path, const char *filter, events *e)
+{
     char err[256] = "";
     memset(e, 0, sizeof(*e));
     void *in = open_file(path, filter, e, err, sizeof(err));
@@ -523,7 +553,8 @@ static px_err read_file(const char *path, const char *filter, events *e) {
     return rc;
 }
 
-static void test_file_end_to_end(void **state) {
+static void test_file_end_to_end(void **state)
+{
     (void)state;
     char path[128];
     snprintf(path, sizeof(path), "%s/e2e.pcap", tmpdir);
@@ -553,7 +584,8 @@ static void test_file_end_to_end(void **state) {
                 queries);
 }
 
-static void test_file_filter(void **state) {
+static void test_file_filter(void **state)
+{
     (void)state;
     char path[128], err[256];
     snprintf(path, sizeof(path), "%s/filter.pcap", tmpdir);
@@ -566,7 +598,8 @@ static void test_file_filter(void **state) {
     assert_non_null(strstr(err, "nonsense"));
 }
 
-static void test_file_truncated(void **state) {
+static void test_file_truncated(void **state)
+{
     (void)state;
     char path[128];
     snprintf(path, sizeof(path), "%s/cut.pcap", tmpdir);
@@ -585,7 +618,8 @@ static void test_file_truncated(void **state) {
     assert_int_equal(e.n, 3);
 }
 
-static void test_file_not_pcap(void **state) {
+static void test_file_not_pcap(void **state)
+{
     (void)state;
     char path[128], err[256] = "";
     snprintf(path, sizeof(path), "%s/text.pcap", tmpdir);
@@ -610,7 +644,8 @@ static void test_file_not_pcap(void **state) {
 
 /* ---- the corpus ---- */
 
-static size_t corpus_count(const char *name) {
+static size_t corpus_count(const char *name)
+{
     char path[512];
     snprintf(path, sizeof(path), "%s/pcap/%s", PX_CORPUS_DIR, name);
     events e;
@@ -618,7 +653,8 @@ static size_t corpus_count(const char *name) {
     return e.n;
 }
 
-static void test_corpus_all(void **state) {
+static void test_corpus_all(void **state)
+{
     (void)state;
     char dirpath[512];
     snprintf(dirpath, sizeof(dirpath), "%s/pcap", PX_CORPUS_DIR);
@@ -678,7 +714,8 @@ static const struct {
     {"PacketQ__sample-bigendian.pcap", 1},
 };
 
-static void test_corpus_counts(void **state) {
+static void test_corpus_counts(void **state)
+{
     (void)state;
     char dirpath[512];
     snprintf(dirpath, sizeof(dirpath), "%s/pcap", PX_CORPUS_DIR);
@@ -700,13 +737,15 @@ typedef struct live {
     px_err rc;
 } live;
 
-static void live_sink(void *ctx, const px_dns_event *ev) {
+static void live_sink(void *ctx, const px_dns_event *ev)
+{
     live *l = ctx;
     (void)ev;
     (void)!write(l->pipe[1], "e", 1);
 }
 
-static void *live_run(void *arg) {
+static void *live_run(void *arg)
+{
     live *l = arg;
     l->rc = px_pcap_input_ops.run(l->in);
     (void)!write(l->pipe[1], "x", 1);
@@ -714,7 +753,8 @@ static void *live_run(void *arg) {
 }
 
 /* Reads one byte from the pipe, waiting up to ms; 0 if none. */
-static char live_wait(live *l, int ms) {
+static char live_wait(live *l, int ms)
+{
     struct pollfd pfd = {.fd = l->pipe[0], .events = POLLIN};
     char c = 0;
     if (poll(&pfd, 1, ms) == 1)
@@ -722,7 +762,8 @@ static char live_wait(live *l, int ms) {
     return c;
 }
 
-static void test_live_stop(void **state) {
+static void test_live_stop(void **state)
+{
     (void)state;
     int s = socket(AF_INET, SOCK_DGRAM, 0);
     assert_true(s >= 0);
@@ -740,6 +781,11 @@ static void test_live_stop(void **state) {
         close(s);
         skip();
     }
+    /* the default filter (port 53 and fragments) compiles too */
+    conf.filter = NULL;
+    void *dflt = px_pcap_input_open(&conf, live_sink, &l, err, sizeof(err));
+    assert_non_null(dflt);
+    px_pcap_input_ops.destroy(dflt);
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, live_run, &l), 0);
     /* a response to ourselves until the capture shows one: run is running */
@@ -763,7 +809,8 @@ static void test_live_stop(void **state) {
     close(s);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_link_types),     cmocka_unit_test(test_vlan_and_padding),
         cmocka_unit_test(test_ipv4_options),   cmocka_unit_test(test_ipv6_extension_headers),

@@ -20,7 +20,8 @@ typedef struct seen {
     uint16_t sport[MAX_SEEN];
 } seen;
 
-static void collect(void *ctx, const px_pkt *seg, const uint8_t *msg, size_t len) {
+static void collect(void *ctx, const px_pkt *seg, const uint8_t *msg, size_t len)
+{
     seen *s = ctx;
     assert_true(s->n < MAX_SEEN);
     s->ids[s->n] = (uint16_t)((msg[0] << 8) | msg[1]);
@@ -31,7 +32,8 @@ static void collect(void *ctx, const px_pkt *seg, const uint8_t *msg, size_t len
 
 /* A DNS response "example.com A" with one A record, prefixed with its
  * 2-byte length, written to out; returns the prefixed length (58). */
-static size_t dns_msg(uint8_t *out, uint16_t id, bool response) {
+static size_t dns_msg(uint8_t *out, uint16_t id, bool response)
+{
     static const uint8_t body[] = {
         0x81, 0x80, 0,   1,   0,   1,   0,   0,   0, 0, /* flags, counts */
         7,    'e',  'x', 'a', 'm', 'p', 'l', 'e', 3, 'c', 'o', 'm', 0,   0, 1, 0, 1, /* question */
@@ -51,7 +53,8 @@ static size_t dns_msg(uint8_t *out, uint16_t id, bool response) {
 enum { SERVER = 0, CLIENT = 1 };
 
 /* A segment of the test connection 192.0.2.1:40000 <-> 198.51.100.53:53. */
-static px_pkt seg(int from, uint32_t seq, uint8_t flags, const uint8_t *data, size_t len) {
+static px_pkt seg(int from, uint32_t seq, uint8_t flags, const uint8_t *data, size_t len)
+{
     px_pkt p;
     memset(&p, 0, sizeof(p));
     p.ip_version = 4;
@@ -73,7 +76,8 @@ typedef struct fixture {
     seen s;
 } fixture;
 
-static int setup(void **state) {
+static int setup(void **state)
+{
     static fixture f;
     memset(&f, 0, sizeof(f));
     f.t = px_tcp_create(NULL, collect, &f.s);
@@ -82,23 +86,27 @@ static int setup(void **state) {
     return 0;
 }
 
-static int teardown(void **state) {
+static int teardown(void **state)
+{
     fixture *f = *state;
     px_tcp_destroy(f->t);
     return 0;
 }
 
-static void feed(fixture *f, px_pkt p) {
+static void feed(fixture *f, px_pkt p)
+{
     px_tcp_segment(f->t, &p, 1000);
 }
 
 /* Server SYN-ACK with ISN 999: data starts at 1000. */
-static void handshake(fixture *f) {
+static void handshake(fixture *f)
+{
     feed(f, seg(CLIENT, 4999, PX_TCP_SYN, NULL, 0));
     feed(f, seg(SERVER, 999, PX_TCP_SYN, NULL, 0));
 }
 
-static void test_one_message(void **state) {
+static void test_one_message(void **state)
+{
     fixture *f = *state;
     uint8_t m[128];
     size_t n = dns_msg(m, 0x1234, true);
@@ -110,7 +118,8 @@ static void test_one_message(void **state) {
     assert_int_equal(f->s.sport[0], 53);
 }
 
-static void test_split_length_prefix(void **state) {
+static void test_split_length_prefix(void **state)
+{
     fixture *f = *state;
     uint8_t m[128];
     size_t n = dns_msg(m, 7, true);
@@ -124,7 +133,8 @@ static void test_split_length_prefix(void **state) {
     assert_int_equal(f->s.ids[0], 7);
 }
 
-static void test_two_messages_one_segment(void **state) {
+static void test_two_messages_one_segment(void **state)
+{
     fixture *f = *state;
     uint8_t m[256];
     size_t n = dns_msg(m, 1, true);
@@ -136,7 +146,8 @@ static void test_two_messages_one_segment(void **state) {
     assert_int_equal(f->s.ids[1], 2);
 }
 
-static void test_message_and_a_half(void **state) {
+static void test_message_and_a_half(void **state)
+{
     fixture *f = *state;
     uint8_t m[256];
     size_t n1 = dns_msg(m, 1, true);
@@ -149,7 +160,8 @@ static void test_message_and_a_half(void **state) {
     assert_int_equal(f->s.ids[1], 2);
 }
 
-static void test_out_of_order(void **state) {
+static void test_out_of_order(void **state)
+{
     fixture *f = *state;
     uint8_t m[256];
     size_t n1 = dns_msg(m, 1, true);
@@ -164,7 +176,8 @@ static void test_out_of_order(void **state) {
     assert_int_equal(f->s.ids[1], 2);
 }
 
-static void test_retransmission(void **state) {
+static void test_retransmission(void **state)
+{
     fixture *f = *state;
     uint8_t m[256];
     size_t n1 = dns_msg(m, 1, true);
@@ -180,7 +193,8 @@ static void test_retransmission(void **state) {
     assert_true(px_tcp_get_stats(f->t)->duplicates >= 1);
 }
 
-static void test_missing_syn_resync(void **state) {
+static void test_missing_syn_resync(void **state)
+{
     fixture *f = *state;
     uint8_t m[256];
     size_t n1 = dns_msg(m, 1, true);
@@ -192,7 +206,8 @@ static void test_missing_syn_resync(void **state) {
     assert_true(px_tcp_get_stats(f->t)->resync_skipped > 0);
 }
 
-static void test_missing_syn_at_boundary(void **state) {
+static void test_missing_syn_at_boundary(void **state)
+{
     fixture *f = *state;
     uint8_t m[256];
     size_t n = dns_msg(m, 9, true);
@@ -201,7 +216,8 @@ static void test_missing_syn_at_boundary(void **state) {
     assert_int_equal(f->s.ids[0], 9);
 }
 
-static void test_trailing_junk(void **state) {
+static void test_trailing_junk(void **state)
+{
     fixture *f = *state;
     uint8_t m[256];
     size_t n = dns_msg(m, 3, true);
@@ -218,7 +234,8 @@ static void test_trailing_junk(void **state) {
     assert_int_equal(f->s.ids[1], 4);
 }
 
-static void test_both_directions(void **state) {
+static void test_both_directions(void **state)
+{
     fixture *f = *state;
     uint8_t q[128], r[128];
     size_t nq = dns_msg(q, 5, false), nr = dns_msg(r, 5, true);
@@ -230,7 +247,8 @@ static void test_both_directions(void **state) {
     assert_int_equal(f->s.sport[1], 53);
 }
 
-static void test_fin_and_rst_free_flow(void **state) {
+static void test_fin_and_rst_free_flow(void **state)
+{
     fixture *f = *state;
     uint8_t r[128];
     size_t nr = dns_msg(r, 5, true);
@@ -249,7 +267,8 @@ static void test_fin_and_rst_free_flow(void **state) {
     assert_int_equal(px_tcp_get_stats(f->t)->flows_closed, 2);
 }
 
-static void test_seq_wraparound(void **state) {
+static void test_seq_wraparound(void **state)
+{
     fixture *f = *state;
     uint8_t m[128];
     size_t n = dns_msg(m, 11, true);
@@ -260,7 +279,8 @@ static void test_seq_wraparound(void **state) {
     assert_int_equal(f->s.ids[0], 11);
 }
 
-static void test_acked_hole_skipped(void **state) {
+static void test_acked_hole_skipped(void **state)
+{
     fixture *f = *state;
     uint8_t m[256];
     size_t n1 = dns_msg(m, 1, true);
@@ -279,7 +299,8 @@ static void test_acked_hole_skipped(void **state) {
     assert_int_equal(px_tcp_get_stats(f->t)->gaps, 1);
 }
 
-static void test_hole_given_up_when_full(void **state) {
+static void test_hole_given_up_when_full(void **state)
+{
     (void)state;
     seen s = {0};
     px_tcp_limits lim = {.max_ooo = 2};
@@ -302,7 +323,8 @@ static void test_hole_given_up_when_full(void **state) {
     px_tcp_destroy(t);
 }
 
-static void test_idle_expiry_and_eviction(void **state) {
+static void test_idle_expiry_and_eviction(void **state)
+{
     (void)state;
     seen s = {0};
     px_tcp_limits lim = {.max_flows = 2, .idle_timeout = 10};
@@ -321,7 +343,8 @@ static void test_idle_expiry_and_eviction(void **state) {
     px_tcp_destroy(t);
 }
 
-static void test_budget(void **state) {
+static void test_budget(void **state)
+{
     (void)state;
     seen s = {0};
     px_tcp_limits lim = {.max_total_bytes = 1000};
@@ -339,7 +362,8 @@ static void test_budget(void **state) {
     px_tcp_destroy(t);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_one_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_split_length_prefix, setup, teardown),
