@@ -1,0 +1,313 @@
+/* px_pcap.c: pcap-file and pcap-live inputs. libpcap reads, px_pkt
+ * decodes and reassembles fragments, px_tcp reassembles DNS over TCP; DNS
+ * responses (QR=1) go to the sink, pointing into libpcap's buffer (UDP) or
+ * the TCP reassembly buffer: no copy, no allocation per UDP packet. */
+#include <pcap/pcap.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "px_input_impl.h"
+#include "px_metrics.h"
+#include "px_pkt.h"
+#include "px_tcp.h"
+
+#define PX_PCAP_SNAPLEN 65535
+#define PX_PCAP_TIMEOUT_MS 100 /* live: how long stop may wait at most */
+#define PX_PCAP_BATCH 1024     /* file: packets between stop checks */
+/* The default live filter: port 53, plus IP fragments, because only the
+ * first fragment of a large UDP response carries the port. */
+#define PX_PCAP_LIVE_FILTER                                                                        \
+    "port 53 or (ip and ip[6:2] & 0x3fff != 0) or (ip6 and ip6[6] = 44)"
+
+typedef struct px_pcap {
+    pcap_t *p;
+    int dlt;
+    bool file;
+    bool nano;
+    atomic_bool stop;
+    px_event_fn sink;
+    void *ctx;
+    px_pkt_decoder *dec;
+    px_tcp *tcp;
+    /* current packet time, for messages px_tcp completes */
+    int64_t sec;
+    uint32_t nsec;
+    uint64_t packets, responses; /* not yet added to the metrics */
+    px_tcp_stats tcp_seen;       /* TCP stats already added */
+    px_metric *m_packets, *m_responses, *m_trunc_file, *m_short, *m_query, *m_not_dns, *m_tcp_len,
+        *m_tcp_gaps, *m_tcp_evicted;
+    px_metric *m_status[PX_PKT__COUNT];
+} px_pcap;
+
+#define PX_MAL "pdnsx_input_malformed_total{input=\"pcap\",reason=\""
+#define PX_IGN "pdnsx_input_ignored_total{input=\"pcap\",reason=\""
+static const char px_mal_help[] = "Packets or messages an input could not decode";
+static const char px_ign_help[] = "Packets an input skipped as not DNS responses";
+
+static void px_pcap_metrics_init(px_pcap *pc)
+{
+    pc->m_packets = px_metric_counter("pdnsx_input_packets_total{input=\"pcap\"}",
+                                      "Packets or frames read by an input");
+    pc->m_responses = px_metric_counter("pdnsx_input_responses_total{input=\"pcap\"}",
+                                        "DNS responses an input passed on");
+    pc->m_trunc_file = px_metric_counter(PX_MAL "truncated_file\"}", px_mal_help);
+    pc->m_short = px_metric_counter(PX_MAL "dns_short\"}", px_mal_help);
+    pc->m_tcp_len = px_metric_counter(PX_MAL "tcp_length\"}", px_mal_help);
+    pc->m_query = px_metric_counter(PX_IGN "query\"}", px_ign_help);
+    pc->m_not_dns = px_metric_counter(PX_IGN "not_dns\"}", px_ign_help);
+    pc->m_tcp_gaps = px_metric_counter("pdnsx_input_tcp_gaps_total{input=\"pcap\"}",
+                                       "TCP holes given up on (data lost)");
+    pc->m_tcp_evicted = px_metric_counter("pdnsx_input_tcp_flows_evicted_total{input=\"pcap\"}",
+                                          "TCP flows dropped because the flow table was full");
+    for (int s = PX_PKT_NOT_IP; s < PX_PKT__COUNT; s++) {
+        bool ignored = s == PX_PKT_NOT_IP || s == PX_PKT_OTHER_PROTO;
+        char name[160];
+        snprintf(name, sizeof(name), "%s%s\"}", ignored ? PX_IGN : PX_MAL,
+                 px_pkt_status_name((px_pkt_status)s));
+        pc->m_status[s] = px_metric_counter(name, ignored ? px_ign_help : px_mal_help);
+    }
+}
+
+static void px_pcap_metrics_flush(px_pcap *pc)
+{
+    px_metric_add(pc->m_packets, pc->packets);
+    px_metric_add(pc->m_responses, pc->responses);
+    pc->packets = pc->responses = 0;
+    const px_tcp_stats *s = px_tcp_get_stats(pc->tcp);
+    px_metric_add(pc->m_tcp_len, s->bad_length - pc->tcp_seen.bad_length);
+    px_metric_add(pc->m_tcp_gaps, s->gaps - pc->tcp_seen.gaps);
+    px_metric_add(pc->m_tcp_evicted, s->flows_evicted - pc->tcp_seen.flows_evicted);
+    pc->tcp_seen = *s;
+}
+
+static void px_pcap_addr(px_addr *a, uint8_t version, const uint8_t *bytes, uint16_t port)
+{
+    a->family = version;
+    memcpy(a->bytes, bytes, version == 4 ? 4 : 16);
+    if (version == 4)
+        memset(a->bytes + 4, 0, 12);
+    a->port = port;
+}
+
+/* Responses only, from the server (source) to the client (destination). */
+static void px_pcap_emit(px_pcap *pc, const px_pkt *pkt, const uint8_t *msg, size_t len)
+{
+    if (len < 12) {
+        px_metric_inc(pc->m_short);
+        return;
+    }
+    if (!(msg[2] & 0x80)) {
+        px_metric_inc(pc->m_query);
+        return;
+    }
+    px_dns_event ev;
+    ev.msg = msg;
+    ev.len = len;
+    ev.time_sec = pc->sec;
+    ev.time_nsec = pc->nsec;
+    px_pcap_addr(&ev.client, pkt->ip_version, pkt->dst, pkt->dport);
+    px_pcap_addr(&ev.server, pkt->ip_version, pkt->src, pkt->sport);
+    ev.query_zone = NULL;
+    ev.query_zone_len = 0;
+    pc->responses++;
+    pc->sink(pc->ctx, &ev);
+}
+
+static void px_pcap_tcp_msg(void *ctx, const px_pkt *seg, const uint8_t *msg, size_t len)
+{
+    px_pcap_emit(ctx, seg, msg, len);
+}
+
+/* TCP: port 53 only. Reassembling every stream of an unfiltered capture
+ * would cost memory and find DNS-looking data in TLS.
+ * UDP: any port, but off port 53 the header must look like DNS, so that
+ * other UDP traffic in a capture without a filter is not taken for DNS.
+ * Multicast DNS, LLMNR and NetBIOS names are LAN chatter in DNS format,
+ * not resolver answers. */
+static void px_pcap_udp(px_pcap *pc, const px_pkt *pkt)
+{
+    if (pkt->sport != 53) {
+        if (pkt->sport == 5353 || pkt->sport == 5355 || pkt->sport == 137 ||
+            !px_pkt_dns_plausible(pkt->payload, pkt->len)) {
+            px_metric_inc(pc->m_not_dns);
+            return;
+        }
+    }
+    px_pcap_emit(pc, pkt, pkt->payload, pkt->len);
+}
+
+static void px_pcap_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
+{
+    px_pcap *pc = (px_pcap *)user;
+    pc->packets++;
+    uint64_t frac = (uint64_t)h->ts.tv_usec * (pc->nano ? 1 : 1000);
+    pc->sec = (int64_t)h->ts.tv_sec + (int64_t)(frac / 1000000000u);
+    pc->nsec = (uint32_t)(frac % 1000000000u);
+    px_pkt pkt;
+    px_pkt_status st = px_pkt_decode(pc->dec, pc->dlt, bytes, h->caplen, pc->sec, &pkt);
+    if (st != PX_PKT_OK) {
+        if (st != PX_PKT_FRAG_HELD)
+            px_metric_inc(pc->m_status[st]);
+        return;
+    }
+    if (pkt.proto == PX_PKT_UDP)
+        px_pcap_udp(pc, &pkt);
+    else if (pkt.sport == 53 || pkt.dport == 53)
+        px_tcp_segment(pc->tcp, &pkt, pc->sec);
+    else
+        px_metric_inc(pc->m_not_dns); /* TLS and the like: not worth a flow */
+}
+
+static void px_pcap_free(px_pcap *pc)
+{
+    if (!pc)
+        return;
+    if (pc->p)
+        pcap_close(pc->p);
+    px_pkt_decoder_destroy(pc->dec);
+    px_tcp_destroy(pc->tcp);
+    free(pc);
+}
+
+static pcap_t *px_pcap_open_live(const px_input_conf *conf, char *errbuf, size_t errlen)
+{
+    char perr[PCAP_ERRBUF_SIZE] = "";
+    if (!conf->interface || !*conf->interface) {
+        snprintf(errbuf, errlen, "pcap-live: no interface set");
+        return NULL;
+    }
+    pcap_t *p = pcap_create(conf->interface, perr);
+    if (!p) {
+        snprintf(errbuf, errlen, "pcap-live %s: %s", conf->interface, perr);
+        return NULL;
+    }
+    pcap_set_snaplen(p, PX_PCAP_SNAPLEN);
+    pcap_set_immediate_mode(p, 1);
+    pcap_set_timeout(p, PX_PCAP_TIMEOUT_MS);
+    pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO); /* micro if not offered */
+    int rc = pcap_activate(p);
+    if (rc < 0) {
+        snprintf(errbuf, errlen, "pcap-live %s: %s%s%s", conf->interface, pcap_statustostr(rc),
+                 *pcap_geterr(p) ? ": " : "", pcap_geterr(p));
+        pcap_close(p);
+        return NULL;
+    }
+    return p;
+}
+
+static bool px_pcap_set_filter(px_pcap *pc, const char *filter, const char *what, char *errbuf,
+                               size_t errlen)
+{
+    struct bpf_program prog;
+    if (pcap_compile(pc->p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+        snprintf(errbuf, errlen, "%s: filter \"%s\": %s", what, filter, pcap_geterr(pc->p));
+        return false;
+    }
+    int rc = pcap_setfilter(pc->p, &prog);
+    pcap_freecode(&prog);
+    if (rc < 0) {
+        snprintf(errbuf, errlen, "%s: filter \"%s\": %s", what, filter, pcap_geterr(pc->p));
+        return false;
+    }
+    return true;
+}
+
+void *px_pcap_input_open(const px_input_conf *conf, px_event_fn sink, void *ctx, char *errbuf,
+                         size_t errlen)
+{
+    px_pcap *pc = calloc(1, sizeof(*pc));
+    if (!pc) {
+        snprintf(errbuf, errlen, "pcap: out of memory");
+        return NULL;
+    }
+    pc->sink = sink;
+    pc->ctx = ctx;
+    pc->file = conf->type == PX_INPUT_PCAP_FILE;
+    atomic_init(&pc->stop, false);
+    const char *what = pc->file ? conf->path : conf->interface;
+    const char *filter = conf->filter;
+    if (pc->file) {
+        char perr[PCAP_ERRBUF_SIZE] = "";
+        if (!conf->path || !*conf->path) {
+            snprintf(errbuf, errlen, "pcap-file: no path set");
+            goto fail;
+        }
+        pc->p =
+            pcap_open_offline_with_tstamp_precision(conf->path, PCAP_TSTAMP_PRECISION_NANO, perr);
+        if (!pc->p) {
+            snprintf(errbuf, errlen, "pcap-file %s: %s", conf->path, perr);
+            goto fail;
+        }
+    } else {
+        if (!(pc->p = px_pcap_open_live(conf, errbuf, errlen)))
+            goto fail;
+        if (!filter)
+            filter = PX_PCAP_LIVE_FILTER;
+    }
+    pc->nano = pcap_get_tstamp_precision(pc->p) == PCAP_TSTAMP_PRECISION_NANO;
+    pc->dlt = pcap_datalink(pc->p);
+    if (!px_pkt_linktype_supported(pc->dlt)) {
+        const char *name = pcap_datalink_val_to_name(pc->dlt);
+        snprintf(errbuf, errlen, "pcap %s: link type %s (%d) not supported", what,
+                 name ? name : "unknown", pc->dlt);
+        goto fail;
+    }
+    if (filter && *filter && !px_pcap_set_filter(pc, filter, what, errbuf, errlen))
+        goto fail;
+    pc->dec = px_pkt_decoder_create(NULL);
+    pc->tcp = px_tcp_create(NULL, px_pcap_tcp_msg, pc);
+    if (!pc->dec || !pc->tcp) {
+        snprintf(errbuf, errlen, "pcap %s: out of memory", what);
+        goto fail;
+    }
+    px_pcap_metrics_init(pc);
+    return pc;
+fail:
+    px_pcap_free(pc);
+    return NULL;
+}
+
+static px_err px_pcap_run(void *impl)
+{
+    px_pcap *pc = impl;
+    px_err err = PX_OK;
+    while (!atomic_load(&pc->stop)) {
+        int n = pcap_dispatch(pc->p, pc->file ? PX_PCAP_BATCH : -1, px_pcap_packet, (u_char *)pc);
+        px_pcap_metrics_flush(pc);
+        if (n == PCAP_ERROR_BREAK)
+            break;
+        if (n == PCAP_ERROR) {
+            /* A file cut short (or corrupt past some point): what was
+             * whole has been read, which is what we can do. */
+            if (pc->file)
+                px_metric_inc(pc->m_trunc_file);
+            else
+                err = PX_ERR_IO;
+            break;
+        }
+        if (n == 0 && pc->file)
+            break; /* end of file */
+    }
+    return err;
+}
+
+static void px_pcap_stop(void *impl)
+{
+    px_pcap *pc = impl;
+    atomic_store(&pc->stop, true);
+    pcap_breakloop(pc->p);
+}
+
+static void px_pcap_destroy(void *impl)
+{
+    px_pcap_free(impl);
+}
+
+const px_input_ops px_pcap_input_ops = {
+    .run = px_pcap_run,
+    .stop = px_pcap_stop,
+    .destroy = px_pcap_destroy,
+};
