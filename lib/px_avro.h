@@ -16,7 +16,9 @@
 uint64_t px_avro_crc64(const void *data, size_t len);
 
 /* Parsing Canonical Form of a JSON schema text. *out is malloc'd: caller
- * frees. */
+ * frees. Errors: PX_ERR_MALFORMED (not JSON), PX_ERR_INVAL (not a valid
+ * schema: unknown or redefined name, missing attribute), PX_ERR_TOOLONG
+ * (nested deeper than 64). */
 px_err px_avro_canonical_form(const char *schema_json, char **out);
 
 /* The embedded observation schema (JSON text, NUL-terminated). */
@@ -43,6 +45,10 @@ typedef struct px_avro_codec px_avro_codec;
 px_avro_codec *px_avro_codec_create(px_err *err);
 void px_avro_codec_destroy(px_avro_codec *c); /* NULL is fine */
 uint64_t px_avro_codec_fingerprint(const px_avro_codec *c);
+
+/* avro-c's text for the last PX_ERR_AVRO (or avro-c failure) on this codec,
+ * "" if none; valid until the next call on the codec. */
+const char *px_avro_codec_last_error(const px_avro_codec *c);
 
 /* Encodes one observation as a single-object message into the codec's
  * buffer; *out stays valid until the next call on this codec. */
