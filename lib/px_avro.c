@@ -345,6 +345,12 @@ static int64_t wire_varint(px_wire *w, int maxbytes) {
 static int utf8_valid(const uint8_t *s, size_t n) {
     size_t i = 0;
     while (i < n) {
+        /* ASCII fast path: names and addresses are nearly always ASCII */
+        uint64_t word;
+        if (n - i >= 8 && (memcpy(&word, s + i, 8), (word & UINT64_C(0x8080808080808080)) == 0)) {
+            i += 8;
+            continue;
+        }
         uint8_t b = s[i];
         if (b < 0x80) {
             i++;
@@ -516,8 +522,12 @@ struct field_slot {
 struct px_avro_codec {
     avro_schema_t schema;
     avro_value_iface_t *iface;
-    avro_value_t value; /* reused by every encode and decode */
-    int have_value;
+    /* One value per direction, each reused: encode lends the caller's
+     * strings to enc without copying, decode leaves avro-c's buffers in
+     * dec. Sharing one value would free the strings of a decoded
+     * observation passed straight back to encode while they are read. */
+    avro_value_t enc, dec;
+    int have_enc, have_dec;
     avro_writer_t writer;
     avro_reader_t reader;
     uint64_t fingerprint;
@@ -573,9 +583,12 @@ static px_err codec_init(px_avro_codec *c) {
     c->iface = avro_generic_class_from_schema(c->schema);
     if (!c->iface)
         return avro_failed(c, PX_ERR_AVRO);
-    if (avro_generic_value_new(c->iface, &c->value) != 0)
+    if (avro_generic_value_new(c->iface, &c->enc) != 0)
         return avro_failed(c, PX_ERR_AVRO);
-    c->have_value = 1;
+    c->have_enc = 1;
+    if (avro_generic_value_new(c->iface, &c->dec) != 0)
+        return avro_failed(c, PX_ERR_AVRO);
+    c->have_dec = 1;
     c->cap = BUF_MIN;
     c->buf = malloc(c->cap);
     c->writer = avro_writer_memory(NULL, 0);
@@ -600,8 +613,10 @@ px_avro_codec *px_avro_codec_create(px_err *err) {
 void px_avro_codec_destroy(px_avro_codec *c) {
     if (!c)
         return;
-    if (c->have_value)
-        avro_value_decref(&c->value);
+    if (c->have_enc)
+        avro_value_decref(&c->enc);
+    if (c->have_dec)
+        avro_value_decref(&c->dec);
     if (c->iface)
         avro_value_iface_decref(c->iface);
     if (c->schema)
@@ -622,12 +637,17 @@ const char *px_avro_codec_last_error(const px_avro_codec *c) {
     return c->errbuf;
 }
 
+/* Lends the caller's string to the value without copying it: the wrapped
+ * buffer has no free function, and the value lets go of it on the next
+ * encode or decode. avro-c string sizes count the terminating NUL. */
 static px_err set_string(avro_value_t *v, const char *s) {
     size_t n = strlen(s);
+    avro_wrapped_buffer_t buf;
     if (!utf8_valid((const uint8_t *)s, n))
         return PX_ERR_INVAL;
-    /* avro-c string sizes count the terminating NUL */
-    return avro_value_set_string_len(v, s, n + 1) ? PX_ERR_AVRO : PX_OK;
+    if (avro_wrapped_buffer_new(&buf, s, n + 1))
+        return PX_ERR_AVRO;
+    return avro_value_give_string_len(v, &buf) ? PX_ERR_AVRO : PX_OK;
 }
 
 static px_err fill_field(px_avro_codec *c, size_t i, const px_avro_obs *obs) {
@@ -637,7 +657,7 @@ static px_err fill_field(px_avro_codec *c, size_t i, const px_avro_obs *obs) {
     int64_t num = *(const int64_t *)((const char *)obs + f->off);
     avro_value_t field, branch;
 
-    if (avro_value_get_by_index(&c->value, slot->index, &field, NULL))
+    if (avro_value_get_by_index(&c->enc, slot->index, &field, NULL))
         return PX_ERR_AVRO;
     switch (f->kind) {
     case F_STR:
@@ -679,7 +699,7 @@ px_err px_avro_encode(px_avro_codec *c, const px_avro_obs *obs, const uint8_t **
     for (;;) {
         avro_writer_memory_set_dest(c->writer, (const char *)c->buf + HDR_LEN,
                                     (int64_t)(c->cap - HDR_LEN));
-        int rc = avro_value_write(c->writer, &c->value);
+        int rc = avro_value_write(c->writer, &c->enc);
         if (rc == 0)
             break;
         if (rc != ENOSPC || c->cap >= BUF_MAX)
@@ -704,7 +724,7 @@ static px_err read_field(px_avro_codec *c, size_t i, px_avro_obs *obs) {
     avro_value_t field, branch, *v = &field;
     int disc;
 
-    if (avro_value_get_by_index(&c->value, slot->index, &field, NULL))
+    if (avro_value_get_by_index(&c->dec, slot->index, &field, NULL))
         return PX_ERR_AVRO;
     if (f->kind == F_OPT_STR || f->kind == F_OPT_LONG) {
         if (avro_value_get_discriminant(&field, &disc) ||
@@ -763,7 +783,7 @@ px_err px_avro_decode(px_avro_codec *c, const uint8_t *msg, size_t len, px_avro_
         return PX_ERR_MALFORMED; /* trailing bytes */
 
     avro_reader_memory_set_source(c->reader, (const char *)datum.pos, (int64_t)(w.pos - datum.pos));
-    if (avro_value_read(c->reader, &c->value) != 0)
+    if (avro_value_read(c->reader, &c->dec) != 0)
         return avro_failed(c, PX_ERR_MALFORMED);
     for (size_t i = 0; i < N_FIELDS; i++) {
         px_err err = read_field(c, i, obs);

@@ -274,6 +274,30 @@ static void test_round_trip(void **state) {
     }
 }
 
+/* A decoded observation points into the codec; encoding it straight back
+ * on the same codec must work (a consumer forwarding a record). */
+static void test_reencode_decoded(void **state) {
+    px_avro_codec *c = *state;
+    uint8_t first[256], second[256];
+    const uint8_t *msg;
+    size_t len, len2;
+    px_avro_obs got;
+    px_avro_obs o = sample;
+    o.bailiwick = "b";
+    o.clients = 9;
+
+    assert_int_equal(px_avro_encode(c, &o, &msg, &len), PX_OK);
+    assert_true(len <= sizeof(first));
+    memcpy(first, msg, len);
+    assert_int_equal(px_avro_decode(c, first, len, &got), PX_OK);
+    assert_int_equal(px_avro_encode(c, &got, &msg, &len2), PX_OK);
+    assert_int_equal(len2, len);
+    memcpy(second, msg, len2);
+    assert_memory_equal(second, first, len);
+    assert_int_equal(px_avro_decode(c, second, len2, &got), PX_OK);
+    assert_obs_equal(&got, &o);
+}
+
 static void test_encode_rejects(void **state) {
     px_avro_codec *c = *state;
     const uint8_t *msg;
@@ -381,6 +405,7 @@ int main(void) {
         cmocka_unit_test(test_canonical_errors),
         cmocka_unit_test_setup_teardown(test_encode_bytes, setup_codec, teardown_codec),
         cmocka_unit_test_setup_teardown(test_round_trip, setup_codec, teardown_codec),
+        cmocka_unit_test_setup_teardown(test_reencode_decoded, setup_codec, teardown_codec),
         cmocka_unit_test_setup_teardown(test_encode_rejects, setup_codec, teardown_codec),
         cmocka_unit_test_setup_teardown(test_decode_corrupt, setup_codec, teardown_codec),
         cmocka_unit_test_setup_teardown(test_decode_hostile, setup_codec, teardown_codec),
