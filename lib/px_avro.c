@@ -653,8 +653,11 @@ static px_err set_string(avro_value_t *v, const char *s) {
 static px_err fill_field(px_avro_codec *c, size_t i, const px_avro_obs *obs) {
     const struct obs_field *f = &obs_fields[i];
     const struct field_slot *slot = &c->slots[i];
-    const char *str = *(const char *const *)((const char *)obs + f->off);
-    int64_t num = *(const int64_t *)((const char *)obs + f->off);
+    const void *slotp = (const char *)obs + f->off;
+    int is_str = f->kind == F_STR || f->kind == F_OPT_STR;
+    /* read only the member the field is, never a pointer as a number */
+    const char *str = is_str ? *(const char *const *)slotp : NULL;
+    int64_t num = is_str ? 0 : *(const int64_t *)slotp;
     avro_value_t field, branch;
 
     if (avro_value_get_by_index(&c->enc, slot->index, &field, NULL))
