@@ -76,6 +76,16 @@ static void test_canonical_spec(void **state) {
     assert_canon("{ \"values\":\"string\", \"type\":\"map\"}",
                  "{\"type\":\"map\",\"values\":\"string\"}");
 
+    /* namespace "" puts a nested definition in the null namespace; an
+     * unqualified reference from inside namespace a finds it there when a.N
+     * does not exist (as Java resolves names) */
+    assert_canon("{\"type\":\"record\",\"name\":\"R\",\"namespace\":\"a\",\"fields\":["
+                 "{\"name\":\"n\",\"type\":{\"type\":\"fixed\",\"name\":\"N\","
+                 "\"namespace\":\"\",\"size\":1}},{\"name\":\"m\",\"type\":\"N\"}]}",
+                 "{\"name\":\"a.R\",\"type\":\"record\",\"fields\":[{\"name\":\"n\","
+                 "\"type\":{\"name\":\"N\",\"type\":\"fixed\",\"size\":1}},"
+                 "{\"name\":\"m\",\"type\":\"N\"}]}");
+
     /* spec 033: a recursive record refers to itself by name */
     const char *pig = "{\"name\":\"PigValue\",\"type\":\"record\",\n \"fields\":[{\"name\":"
                       "\"value\", \"type\":[\"null\", \"int\", \"long\", \"PigValue\"]}]}";
