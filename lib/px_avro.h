@@ -16,7 +16,9 @@
 uint64_t px_avro_crc64(const void *data, size_t len);
 
 /* Parsing Canonical Form of a JSON schema text. *out is malloc'd: caller
- * frees. */
+ * frees. Errors: PX_ERR_MALFORMED (not JSON), PX_ERR_INVAL (not a valid
+ * schema: unknown or redefined name, missing attribute), PX_ERR_TOOLONG
+ * (nested deeper than 64). */
 px_err px_avro_canonical_form(const char *schema_json, char **out);
 
 /* The embedded observation schema (JSON text, NUL-terminated). */
@@ -44,14 +46,21 @@ px_avro_codec *px_avro_codec_create(px_err *err);
 void px_avro_codec_destroy(px_avro_codec *c); /* NULL is fine */
 uint64_t px_avro_codec_fingerprint(const px_avro_codec *c);
 
+/* avro-c's text for the last PX_ERR_AVRO (or avro-c failure) on this codec,
+ * "" if none; valid until the next call on the codec. */
+const char *px_avro_codec_last_error(const px_avro_codec *c);
+
 /* Encodes one observation as a single-object message into the codec's
- * buffer; *out stays valid until the next call on this codec. */
+ * buffer; *out stays valid until the next call on this codec. The strings
+ * must be UTF-8 and, but for bailiwick, not NULL (else PX_ERR_INVAL). A
+ * decoded observation may be passed straight back on the same codec. */
 px_err px_avro_encode(px_avro_codec *c, const px_avro_obs *obs, const uint8_t **out, size_t *len);
 
 /* Decodes a single-object message written with the embedded schema.
  * Strings in *obs point into the codec and stay valid until the next call.
- * Errors: PX_ERR_MALFORMED (bad magic, bad datum), PX_ERR_NOTFOUND
- * (unknown fingerprint), PX_ERR_TRUNC. */
+ * Errors: PX_ERR_MALFORMED (bad magic, bad datum, trailing bytes, string
+ * not UTF-8 or holding a NUL, negative clients), PX_ERR_NOTFOUND (unknown
+ * fingerprint), PX_ERR_TRUNC (message ends early). */
 px_err px_avro_decode(px_avro_codec *c, const uint8_t *msg, size_t len, px_avro_obs *obs);
 
 #endif

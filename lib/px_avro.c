@@ -1,0 +1,797 @@
+/* px_avro.c: CRC-64-AVRO, Parsing Canonical Form and the observation
+ * codec (Avro single-object encoding) on top of avro-c.
+ *
+ * Decoding never hands untrusted bytes to avro-c directly: avro-c allocates
+ * whatever a string length says before checking it against the input, so a
+ * hostile length would make it allocate gigabytes. Every datum is first
+ * walked against the schema with the bounds-checked px_wire cursor, which
+ * also gives exact truncation and trailing-garbage detection (avro-c's
+ * memory reader cannot tell where it stopped). */
+#include "px_avro.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <avro.h>
+#include <jansson.h>
+
+#include "px_wire.h"
+
+extern const char px_schema_observation[];
+
+const char *px_avro_obs_schema_json(void) {
+    return px_schema_observation;
+}
+
+/* ---- CRC-64-AVRO ---------------------------------------------------- */
+
+#define PX_CRC64_EMPTY UINT64_C(0xc15d213aa4d7a795)
+
+static uint64_t crc64_table[256];
+static pthread_once_t crc64_once = PTHREAD_ONCE_INIT;
+
+static void crc64_init(void) {
+    for (unsigned i = 0; i < 256; i++) {
+        uint64_t fp = i;
+        for (int j = 0; j < 8; j++)
+            fp = (fp >> 1) ^ (PX_CRC64_EMPTY & (0 - (fp & 1)));
+        crc64_table[i] = fp;
+    }
+}
+
+uint64_t px_avro_crc64(const void *data, size_t len) {
+    const uint8_t *p = data;
+    uint64_t fp = PX_CRC64_EMPTY;
+
+    pthread_once(&crc64_once, crc64_init);
+    for (size_t i = 0; i < len; i++)
+        fp = (fp >> 8) ^ crc64_table[(fp ^ p[i]) & 0xff];
+    return fp;
+}
+
+/* ---- Parsing Canonical Form --------------------------------------- */
+
+#define CANON_MAX_DEPTH 64
+
+typedef struct canon_ctx {
+    json_t *defined; /* object used as a set of defined full names */
+    px_err err;
+} canon_ctx;
+
+static const char *const primitives[] = {"null",  "boolean", "int",   "long",
+                                         "float", "double",  "bytes", "string"};
+
+static int is_primitive(const char *t) {
+    for (size_t i = 0; i < sizeof(primitives) / sizeof(primitives[0]); i++)
+        if (strcmp(t, primitives[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* A name component: [A-Za-z_][A-Za-z0-9_]*. */
+static int valid_fullname(const char *n) {
+    int start = 1;
+    if (*n == '\0')
+        return 0;
+    for (; *n; n++) {
+        char ch = *n;
+        int alpha = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || ch == '_';
+        int digit = ch >= '0' && ch <= '9';
+        if (ch == '.') {
+            if (start)
+                return 0;
+            start = 1;
+        } else if (alpha || (digit && !start)) {
+            start = 0;
+        } else {
+            return 0;
+        }
+    }
+    return !start;
+}
+
+static json_t *canon_fail(canon_ctx *x, px_err err) {
+    if (x->err == PX_OK)
+        x->err = err;
+    return NULL;
+}
+
+/* Full name of `name` in namespace `ns` (FULLNAMES): a dotted name is
+ * already full. Returns a json string, or NULL. */
+static json_t *full_name(const char *name, const char *ns) {
+    if (strchr(name, '.') || ns == NULL || *ns == '\0')
+        return json_string(name);
+    return json_sprintf("%s.%s", ns, name);
+}
+
+/* A reference to a named type. References must follow the definition
+ * (Avro has no forward references). An unqualified name that is not
+ * defined in the enclosing namespace but is in the null namespace refers to
+ * that one, as the Java implementation resolves it. */
+static json_t *canon_ref(canon_ctx *x, const char *name, const char *ns) {
+    if (is_primitive(name))
+        return json_string(name);
+    json_t *full = full_name(name, ns);
+    if (!full)
+        return canon_fail(x, PX_ERR_NOMEM);
+    if (!json_object_get(x->defined, json_string_value(full))) {
+        json_decref(full);
+        if (strchr(name, '.') || !json_object_get(x->defined, name))
+            return canon_fail(x, PX_ERR_INVAL);
+        full = json_string(name);
+    }
+    return full ? full : canon_fail(x, PX_ERR_NOMEM);
+}
+
+static json_t *canon(canon_ctx *x, json_t *s, const char *ns, int depth);
+
+/* Adds key -> val to obj, taking val; fails the context on NULL. */
+static int put(canon_ctx *x, json_t *obj, const char *key, json_t *val) {
+    if (!val)
+        return canon_fail(x, PX_ERR_NOMEM), -1;
+    if (json_object_set_new(obj, key, val) != 0)
+        return canon_fail(x, PX_ERR_NOMEM), -1;
+    return 0;
+}
+
+static int canon_fields(canon_ctx *x, json_t *out, json_t *fields, const char *ns, int depth) {
+    if (!json_is_array(fields))
+        return canon_fail(x, PX_ERR_INVAL), -1;
+    json_t *arr = json_array();
+    if (put(x, out, "fields", arr) < 0)
+        return -1;
+    size_t i;
+    json_t *f;
+    json_array_foreach(fields, i, f) {
+        json_t *fname = json_object_get(f, "name");
+        json_t *ftype = json_object_get(f, "type");
+        if (!json_is_string(fname) || !ftype)
+            return canon_fail(x, PX_ERR_INVAL), -1;
+        json_t *cf = json_object();
+        if (!cf || json_array_append_new(arr, cf) != 0)
+            return canon_fail(x, PX_ERR_NOMEM), -1;
+        if (put(x, cf, "name", json_copy(fname)) < 0)
+            return -1;
+        json_t *ct = canon(x, ftype, ns, depth + 1);
+        if (!ct || put(x, cf, "type", ct) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int canon_symbols(canon_ctx *x, json_t *out, json_t *symbols) {
+    size_t i;
+    json_t *sym;
+    if (!json_is_array(symbols))
+        return canon_fail(x, PX_ERR_INVAL), -1;
+    json_array_foreach(symbols, i, sym) {
+        if (!json_is_string(sym) || !valid_fullname(json_string_value(sym)) ||
+            strchr(json_string_value(sym), '.'))
+            return canon_fail(x, PX_ERR_INVAL), -1;
+    }
+    return put(x, out, "symbols", json_deep_copy(symbols));
+}
+
+/* record, error, enum, fixed: a definition. */
+static json_t *canon_named(canon_ctx *x, json_t *s, const char *type, const char *ns, int depth) {
+    json_t *jname = json_object_get(s, "name");
+    json_t *jns = json_object_get(s, "namespace");
+    if (!json_is_string(jname) || (jns && !json_is_string(jns) && !json_is_null(jns)))
+        return canon_fail(x, PX_ERR_INVAL);
+    if (json_is_string(jns))
+        ns = json_string_value(jns);
+
+    json_t *out = json_object();
+    json_t *full = full_name(json_string_value(jname), ns);
+    if (!out || !full) {
+        json_decref(out);
+        json_decref(full);
+        return canon_fail(x, PX_ERR_NOMEM);
+    }
+    const char *fn = json_string_value(full);
+    if (!valid_fullname(fn) || is_primitive(fn) || json_object_get(x->defined, fn) ||
+        json_object_set(x->defined, fn, json_true()) != 0) {
+        json_decref(out);
+        json_decref(full);
+        return canon_fail(x, PX_ERR_INVAL);
+    }
+    /* Nested definitions inherit the namespace of this full name. */
+    char *inner = strdup(fn);
+    int rc = inner ? 0 : (canon_fail(x, PX_ERR_NOMEM), -1);
+    if (rc == 0) {
+        char *dot = strrchr(inner, '.');
+        *(dot ? dot : inner) = '\0';
+        rc = put(x, out, "name", full);
+        full = NULL;
+    }
+    if (rc == 0)
+        rc = put(x, out, "type", json_string(type));
+    if (rc == 0 && (strcmp(type, "record") == 0 || strcmp(type, "error") == 0))
+        rc = canon_fields(x, out, json_object_get(s, "fields"), inner, depth);
+    else if (rc == 0 && strcmp(type, "enum") == 0)
+        rc = canon_symbols(x, out, json_object_get(s, "symbols"));
+    else if (rc == 0) {
+        json_t *size = json_object_get(s, "size");
+        if (!json_is_integer(size) || json_integer_value(size) < 0)
+            rc = (canon_fail(x, PX_ERR_INVAL), -1);
+        else
+            rc = put(x, out, "size", json_integer(json_integer_value(size)));
+    }
+    free(inner);
+    json_decref(full);
+    if (rc < 0) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* array and map: {"type":T,"items"|"values":S}. */
+static json_t *canon_container(canon_ctx *x, json_t *s, const char *type, const char *key,
+                               const char *ns, int depth) {
+    json_t *sub = json_object_get(s, key);
+    if (!sub)
+        return canon_fail(x, PX_ERR_INVAL);
+    json_t *out = json_object();
+    if (!out)
+        return canon_fail(x, PX_ERR_NOMEM);
+    json_t *csub = NULL;
+    if (put(x, out, "type", json_string(type)) < 0 || !(csub = canon(x, sub, ns, depth + 1)) ||
+        put(x, out, key, csub) < 0) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
+static json_t *canon_union(canon_ctx *x, json_t *s, const char *ns, int depth) {
+    json_t *out = json_array();
+    size_t i;
+    json_t *branch;
+    if (!out)
+        return canon_fail(x, PX_ERR_NOMEM);
+    json_array_foreach(s, i, branch) {
+        json_t *cb = canon(x, branch, ns, depth + 1);
+        if (!cb || json_array_append_new(out, cb) != 0) {
+            json_decref(out);
+            return canon_fail(x, PX_ERR_NOMEM);
+        }
+    }
+    return out;
+}
+
+static json_t *canon(canon_ctx *x, json_t *s, const char *ns, int depth) {
+    if (depth > CANON_MAX_DEPTH)
+        return canon_fail(x, PX_ERR_TOOLONG);
+    if (json_is_string(s))
+        return canon_ref(x, json_string_value(s), ns);
+    if (json_is_array(s))
+        return canon_union(x, s, ns, depth);
+    if (!json_is_object(s))
+        return canon_fail(x, PX_ERR_INVAL);
+
+    json_t *jt = json_object_get(s, "type");
+    if (!json_is_string(jt))
+        return canon_fail(x, PX_ERR_INVAL);
+    const char *t = json_string_value(jt);
+    if (is_primitive(t)) /* PRIMITIVES: {"type":"int",...} -> "int" */
+        return json_string(t);
+    if (strcmp(t, "record") == 0 || strcmp(t, "error") == 0 || strcmp(t, "enum") == 0 ||
+        strcmp(t, "fixed") == 0)
+        return canon_named(x, s, t, ns, depth);
+    if (strcmp(t, "array") == 0)
+        return canon_container(x, s, t, "items", ns, depth);
+    if (strcmp(t, "map") == 0)
+        return canon_container(x, s, t, "values", ns, depth);
+    return canon_ref(x, t, ns); /* {"type":"Name"}: a reference */
+}
+
+px_err px_avro_canonical_form(const char *schema_json, char **out) {
+    if (!schema_json || !out)
+        return PX_ERR_INVAL;
+    *out = NULL;
+    json_error_t jerr;
+    json_t *doc = json_loads(schema_json, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+    if (!doc)
+        return PX_ERR_MALFORMED;
+
+    canon_ctx x = {.defined = json_object(), .err = PX_OK};
+    json_t *c = x.defined ? canon(&x, doc, NULL, 0) : NULL;
+    if (!x.defined)
+        x.err = PX_ERR_NOMEM;
+    if (c) {
+        /* COMPACT is WHITESPACE; without ENSURE_ASCII strings stay UTF-8
+         * (STRINGS); integers are printed bare (INTEGERS). */
+        *out = json_dumps(c, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+        if (!*out)
+            x.err = PX_ERR_NOMEM;
+    } else if (x.err == PX_OK) {
+        x.err = PX_ERR_NOMEM;
+    }
+    json_decref(c);
+    json_decref(x.defined);
+    json_decref(doc);
+    return x.err;
+}
+
+/* ---- Datum validation with px_wire ---------------------------------- */
+
+#define DATUM_MAX_DEPTH 32
+
+/* Zig-zag varint of at most `maxbytes` bytes (5 for int, 10 for long). */
+static int64_t wire_varint(px_wire *w, int maxbytes) {
+    uint64_t raw = 0;
+    for (int i = 0; i < maxbytes; i++) {
+        uint8_t b = px_wire_u8(w);
+        if (px_wire_err(w))
+            return 0;
+        raw |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            /* the last byte may only carry the bits that fit */
+            int spare = 7 * (i + 1) - (maxbytes == 5 ? 32 : 64);
+            if (spare > 0 && (b >> (7 - spare)) != 0)
+                break;
+            return (int64_t)(raw >> 1) ^ -(int64_t)(raw & 1);
+        }
+    }
+    px_wire_fail(w, PX_ERR_MALFORMED);
+    return 0;
+}
+
+/* Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. */
+static int utf8_valid(const uint8_t *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        /* ASCII fast path: names and addresses are nearly always ASCII */
+        uint64_t word;
+        if (n - i >= 8 && (memcpy(&word, s + i, 8), (word & UINT64_C(0x8080808080808080)) == 0)) {
+            i += 8;
+            continue;
+        }
+        uint8_t b = s[i];
+        if (b < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len;
+        uint32_t cp, min;
+        if (b >= 0xc2 && b <= 0xdf)
+            len = 2, cp = b & 0x1f, min = 0x80;
+        else if (b >= 0xe0 && b <= 0xef)
+            len = 3, cp = b & 0x0f, min = 0x800;
+        else if (b >= 0xf0 && b <= 0xf4)
+            len = 4, cp = b & 0x07, min = 0x10000;
+        else
+            return 0;
+        if (n - i < len)
+            return 0;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        i += len;
+    }
+    return 1;
+}
+
+static void wire_bytes(px_wire *w, int is_string) {
+    int64_t n = wire_varint(w, 10);
+    if (n < 0) {
+        px_wire_fail(w, PX_ERR_MALFORMED);
+        return;
+    }
+    const uint8_t *p = px_wire_bytes(w, (uint64_t)n > SIZE_MAX ? SIZE_MAX : (size_t)n);
+    if (p && is_string && !utf8_valid(p, (size_t)n))
+        px_wire_fail(w, PX_ERR_MALFORMED);
+}
+
+static void wire_datum(px_wire *w, avro_schema_t s, int depth);
+
+/* Arrays and maps come in blocks; a negative count is followed by the
+ * block's byte size. Counts above the bytes left are refused so that a
+ * block of zero-sized items cannot spin for 2^63 rounds. */
+static void wire_blocks(px_wire *w, avro_schema_t item, int is_map, int depth) {
+    for (;;) {
+        int64_t count = wire_varint(w, 10);
+        if (px_wire_err(w) || count == 0)
+            return;
+        if (count < 0) {
+            count = count == INT64_MIN ? -1 : -count;
+            if (wire_varint(w, 10) < 0)
+                px_wire_fail(w, PX_ERR_MALFORMED);
+        }
+        if (count < 0 || (uint64_t)count > px_wire_avail(w)) {
+            px_wire_fail(w, PX_ERR_MALFORMED);
+            return;
+        }
+        for (int64_t i = 0; i < count && !px_wire_err(w); i++) {
+            if (is_map)
+                wire_bytes(w, 1);
+            wire_datum(w, item, depth + 1);
+        }
+    }
+}
+
+static void wire_datum(px_wire *w, avro_schema_t s, int depth) {
+    if (px_wire_err(w))
+        return;
+    if (depth > DATUM_MAX_DEPTH) {
+        px_wire_fail(w, PX_ERR_TOOLONG);
+        return;
+    }
+    switch (avro_typeof(s)) {
+    case AVRO_NULL:
+        return;
+    case AVRO_BOOLEAN:
+        if (px_wire_u8(w) > 1)
+            px_wire_fail(w, PX_ERR_MALFORMED);
+        return;
+    case AVRO_INT32:
+        (void)wire_varint(w, 5);
+        return;
+    case AVRO_INT64:
+        (void)wire_varint(w, 10);
+        return;
+    case AVRO_FLOAT:
+        px_wire_skip(w, 4);
+        return;
+    case AVRO_DOUBLE:
+        px_wire_skip(w, 8);
+        return;
+    case AVRO_BYTES:
+    case AVRO_STRING:
+        wire_bytes(w, avro_typeof(s) == AVRO_STRING);
+        return;
+    case AVRO_FIXED:
+        px_wire_skip(w, (size_t)avro_schema_fixed_size(s));
+        return;
+    case AVRO_ENUM: {
+        int64_t v = wire_varint(w, 10);
+        if (v < 0 || v >= avro_schema_enum_number_of_symbols(s))
+            px_wire_fail(w, PX_ERR_MALFORMED);
+        return;
+    }
+    case AVRO_ARRAY:
+        wire_blocks(w, avro_schema_array_items(s), 0, depth);
+        return;
+    case AVRO_MAP:
+        wire_blocks(w, avro_schema_map_values(s), 1, depth);
+        return;
+    case AVRO_UNION: {
+        int64_t v = wire_varint(w, 10);
+        if (v < 0 || (uint64_t)v >= avro_schema_union_size(s))
+            px_wire_fail(w, PX_ERR_MALFORMED);
+        else
+            wire_datum(w, avro_schema_union_branch(s, (int)v), depth + 1);
+        return;
+    }
+    case AVRO_RECORD:
+        for (size_t i = 0; i < avro_schema_record_size(s); i++)
+            wire_datum(w, avro_schema_record_field_get_by_index(s, (int)i), depth + 1);
+        return;
+    case AVRO_LINK:
+        wire_datum(w, avro_schema_link_target(s), depth + 1);
+        return;
+    default:
+        px_wire_fail(w, PX_ERR_UNSUPPORTED);
+        return;
+    }
+}
+
+/* ---- The observation codec ------------------------------------------ */
+
+#define HDR_LEN 10                  /* C3 01 + 8-byte fingerprint */
+#define BUF_MIN 512                 /* typical message: ~100 bytes */
+#define BUF_MAX (16u * 1024 * 1024) /* one observation never needs more */
+
+enum field_kind { F_STR, F_LONG, F_OPT_STR, F_OPT_LONG };
+
+static const struct obs_field {
+    const char *name;
+    enum field_kind kind;
+    size_t off;
+} obs_fields[] = {
+    {"rrname", F_STR, offsetof(px_avro_obs, rrname)},
+    {"rrtype", F_STR, offsetof(px_avro_obs, rrtype)},
+    {"rdata", F_STR, offsetof(px_avro_obs, rdata)},
+    {"bailiwick", F_OPT_STR, offsetof(px_avro_obs, bailiwick)},
+    {"count", F_LONG, offsetof(px_avro_obs, count)},
+    {"time_first", F_LONG, offsetof(px_avro_obs, time_first)},
+    {"time_last", F_LONG, offsetof(px_avro_obs, time_last)},
+    {"ttl_min", F_LONG, offsetof(px_avro_obs, ttl_min)},
+    {"ttl_max", F_LONG, offsetof(px_avro_obs, ttl_max)},
+    {"clients", F_OPT_LONG, offsetof(px_avro_obs, clients)},
+    {"org", F_STR, offsetof(px_avro_obs, org)},
+    {"sensor", F_STR, offsetof(px_avro_obs, sensor)},
+};
+#define N_FIELDS (sizeof(obs_fields) / sizeof(obs_fields[0]))
+
+/* Where each field sits in the schema, and for ["null", T] unions which
+ * branch is which: found at create so the order in the .avsc is free. */
+struct field_slot {
+    int index;
+    int null_branch, value_branch;
+};
+
+struct px_avro_codec {
+    avro_schema_t schema;
+    avro_value_iface_t *iface;
+    /* One value per direction, each reused: encode lends the caller's
+     * strings to enc without copying, decode leaves avro-c's buffers in
+     * dec. Sharing one value would free the strings of a decoded
+     * observation passed straight back to encode while they are read. */
+    avro_value_t enc, dec;
+    int have_enc, have_dec;
+    avro_writer_t writer;
+    avro_reader_t reader;
+    uint64_t fingerprint;
+    uint8_t *buf;
+    size_t cap;
+    struct field_slot slots[N_FIELDS];
+    char errbuf[256];
+};
+
+static px_err avro_failed(px_avro_codec *c, px_err err) {
+    snprintf(c->errbuf, sizeof(c->errbuf), "%s", avro_strerror());
+    return err;
+}
+
+/* Checks a field's schema against what the struct expects. */
+static px_err bind_field(px_avro_codec *c, size_t i) {
+    struct field_slot *slot = &c->slots[i];
+    slot->index = avro_schema_record_field_get_index(c->schema, obs_fields[i].name);
+    if (slot->index < 0)
+        return PX_ERR_UNSUPPORTED;
+    avro_schema_t fs = avro_schema_record_field_get_by_index(c->schema, slot->index);
+    avro_type_t want =
+        (obs_fields[i].kind == F_STR || obs_fields[i].kind == F_OPT_STR) ? AVRO_STRING : AVRO_INT64;
+    if (obs_fields[i].kind == F_STR || obs_fields[i].kind == F_LONG)
+        return avro_typeof(fs) == want ? PX_OK : PX_ERR_UNSUPPORTED;
+    if (avro_typeof(fs) != AVRO_UNION || avro_schema_union_size(fs) != 2)
+        return PX_ERR_UNSUPPORTED;
+    int first_null = avro_typeof(avro_schema_union_branch(fs, 0)) == AVRO_NULL;
+    slot->null_branch = first_null ? 0 : 1;
+    slot->value_branch = first_null ? 1 : 0;
+    if (avro_typeof(avro_schema_union_branch(fs, slot->null_branch)) != AVRO_NULL ||
+        avro_typeof(avro_schema_union_branch(fs, slot->value_branch)) != want)
+        return PX_ERR_UNSUPPORTED;
+    return PX_OK;
+}
+
+static px_err codec_init(px_avro_codec *c) {
+    const char *json = px_schema_observation;
+    char *canon_text = NULL;
+    px_err err = px_avro_canonical_form(json, &canon_text);
+    if (err)
+        return err;
+    c->fingerprint = px_avro_crc64(canon_text, strlen(canon_text));
+    free(canon_text);
+
+    if (avro_schema_from_json_length(json, strlen(json), &c->schema) != 0)
+        return avro_failed(c, PX_ERR_AVRO);
+    if (avro_typeof(c->schema) != AVRO_RECORD)
+        return PX_ERR_UNSUPPORTED;
+    for (size_t i = 0; i < N_FIELDS; i++)
+        if ((err = bind_field(c, i)) != PX_OK)
+            return err;
+    c->iface = avro_generic_class_from_schema(c->schema);
+    if (!c->iface)
+        return avro_failed(c, PX_ERR_AVRO);
+    if (avro_generic_value_new(c->iface, &c->enc) != 0)
+        return avro_failed(c, PX_ERR_AVRO);
+    c->have_enc = 1;
+    if (avro_generic_value_new(c->iface, &c->dec) != 0)
+        return avro_failed(c, PX_ERR_AVRO);
+    c->have_dec = 1;
+    c->cap = BUF_MIN;
+    c->buf = malloc(c->cap);
+    c->writer = avro_writer_memory(NULL, 0);
+    c->reader = avro_reader_memory(NULL, 0);
+    if (!c->buf || !c->writer || !c->reader)
+        return PX_ERR_NOMEM;
+    return PX_OK;
+}
+
+px_avro_codec *px_avro_codec_create(px_err *err) {
+    px_err e = PX_ERR_NOMEM;
+    px_avro_codec *c = calloc(1, sizeof(*c));
+    if (c && (e = codec_init(c)) != PX_OK) {
+        px_avro_codec_destroy(c);
+        c = NULL;
+    }
+    if (err)
+        *err = c ? PX_OK : e;
+    return c;
+}
+
+void px_avro_codec_destroy(px_avro_codec *c) {
+    if (!c)
+        return;
+    if (c->have_enc)
+        avro_value_decref(&c->enc);
+    if (c->have_dec)
+        avro_value_decref(&c->dec);
+    if (c->iface)
+        avro_value_iface_decref(c->iface);
+    if (c->schema)
+        avro_schema_decref(c->schema);
+    if (c->writer)
+        avro_writer_free(c->writer);
+    if (c->reader)
+        avro_reader_free(c->reader);
+    free(c->buf);
+    free(c);
+}
+
+uint64_t px_avro_codec_fingerprint(const px_avro_codec *c) {
+    return c->fingerprint;
+}
+
+const char *px_avro_codec_last_error(const px_avro_codec *c) {
+    return c->errbuf;
+}
+
+/* Lends the caller's string to the value without copying it: the wrapped
+ * buffer has no free function, and the value lets go of it on the next
+ * encode or decode. avro-c string sizes count the terminating NUL. */
+static px_err set_string(avro_value_t *v, const char *s) {
+    size_t n = strlen(s);
+    avro_wrapped_buffer_t buf;
+    if (!utf8_valid((const uint8_t *)s, n))
+        return PX_ERR_INVAL;
+    if (avro_wrapped_buffer_new(&buf, s, n + 1))
+        return PX_ERR_AVRO;
+    return avro_value_give_string_len(v, &buf) ? PX_ERR_AVRO : PX_OK;
+}
+
+static px_err fill_field(px_avro_codec *c, size_t i, const px_avro_obs *obs) {
+    const struct obs_field *f = &obs_fields[i];
+    const struct field_slot *slot = &c->slots[i];
+    const void *slotp = (const char *)obs + f->off;
+    int is_str = f->kind == F_STR || f->kind == F_OPT_STR;
+    /* read only the member the field is, never a pointer as a number */
+    const char *str = is_str ? *(const char *const *)slotp : NULL;
+    int64_t num = is_str ? 0 : *(const int64_t *)slotp;
+    avro_value_t field, branch;
+
+    if (avro_value_get_by_index(&c->enc, slot->index, &field, NULL))
+        return PX_ERR_AVRO;
+    switch (f->kind) {
+    case F_STR:
+        return str ? set_string(&field, str) : PX_ERR_INVAL;
+    case F_LONG:
+        return avro_value_set_long(&field, num) ? PX_ERR_AVRO : PX_OK;
+    case F_OPT_STR:
+    case F_OPT_LONG: {
+        int is_null = f->kind == F_OPT_STR ? str == NULL : num < 0;
+        if (avro_value_set_branch(&field, is_null ? slot->null_branch : slot->value_branch,
+                                  &branch))
+            return PX_ERR_AVRO;
+        if (is_null)
+            return avro_value_set_null(&branch) ? PX_ERR_AVRO : PX_OK;
+        if (f->kind == F_OPT_STR)
+            return set_string(&branch, str);
+        return avro_value_set_long(&branch, num) ? PX_ERR_AVRO : PX_OK;
+    }
+    }
+    return PX_ERR_INVAL;
+}
+
+static void put_header(uint8_t *p, uint64_t fp) {
+    p[0] = 0xc3;
+    p[1] = 0x01;
+    for (int i = 0; i < 8; i++)
+        p[2 + i] = (uint8_t)(fp >> (8 * i));
+}
+
+px_err px_avro_encode(px_avro_codec *c, const px_avro_obs *obs, const uint8_t **out, size_t *len) {
+    px_err err;
+    if (!c || !obs || !out || !len)
+        return PX_ERR_INVAL;
+    c->errbuf[0] = '\0';
+    for (size_t i = 0; i < N_FIELDS; i++) {
+        if ((err = fill_field(c, i, obs)) != PX_OK)
+            return err == PX_ERR_AVRO ? avro_failed(c, err) : err;
+    }
+    for (;;) {
+        avro_writer_memory_set_dest(c->writer, (const char *)c->buf + HDR_LEN,
+                                    (int64_t)(c->cap - HDR_LEN));
+        int rc = avro_value_write(c->writer, &c->enc);
+        if (rc == 0)
+            break;
+        if (rc != ENOSPC || c->cap >= BUF_MAX)
+            return rc == ENOSPC ? PX_ERR_TOOLONG : avro_failed(c, PX_ERR_AVRO);
+        uint8_t *nb = realloc(c->buf, c->cap * 2);
+        if (!nb)
+            return PX_ERR_NOMEM;
+        c->buf = nb;
+        c->cap *= 2;
+    }
+    put_header(c->buf, c->fingerprint);
+    *out = c->buf;
+    *len = HDR_LEN + (size_t)avro_writer_tell(c->writer);
+    return PX_OK;
+}
+
+static px_err read_field(px_avro_codec *c, size_t i, px_avro_obs *obs) {
+    const struct obs_field *f = &obs_fields[i];
+    const struct field_slot *slot = &c->slots[i];
+    const char **strp = (const char **)((char *)obs + f->off);
+    int64_t *nump = (int64_t *)((char *)obs + f->off);
+    avro_value_t field, branch, *v = &field;
+    int disc;
+
+    if (avro_value_get_by_index(&c->dec, slot->index, &field, NULL))
+        return PX_ERR_AVRO;
+    if (f->kind == F_OPT_STR || f->kind == F_OPT_LONG) {
+        if (avro_value_get_discriminant(&field, &disc) ||
+            avro_value_get_current_branch(&field, &branch))
+            return PX_ERR_AVRO;
+        if (disc == slot->null_branch) {
+            if (f->kind == F_OPT_STR)
+                *strp = NULL;
+            else
+                *nump = -1;
+            return PX_OK;
+        }
+        v = &branch;
+    }
+    if (f->kind == F_STR || f->kind == F_OPT_STR) {
+        const char *s;
+        size_t size;
+        if (avro_value_get_string(v, &s, &size) || size == 0)
+            return PX_ERR_AVRO;
+        /* the struct carries C strings: an embedded NUL would cut it */
+        if (memchr(s, '\0', size - 1))
+            return PX_ERR_MALFORMED;
+        *strp = s;
+        return PX_OK;
+    }
+    if (avro_value_get_long(v, nump))
+        return PX_ERR_AVRO;
+    /* a negative count of clients would read back as null */
+    if (f->kind == F_OPT_LONG && *nump < 0)
+        return PX_ERR_MALFORMED;
+    return PX_OK;
+}
+
+px_err px_avro_decode(px_avro_codec *c, const uint8_t *msg, size_t len, px_avro_obs *obs) {
+    px_wire w;
+    if (!c || (!msg && len) || !obs)
+        return PX_ERR_INVAL;
+    c->errbuf[0] = '\0';
+    px_wire_init(&w, msg, len);
+    /* a wrong magic byte is malformed even when the message is short */
+    if ((len > 0 && msg[0] != 0xc3) || (len > 1 && msg[1] != 0x01))
+        return PX_ERR_MALFORMED;
+    px_wire_skip(&w, 2);
+    uint64_t fp = px_wire_u32le(&w);
+    fp |= (uint64_t)px_wire_u32le(&w) << 32;
+    if (px_wire_err(&w))
+        return px_wire_err(&w);
+    if (fp != c->fingerprint)
+        return PX_ERR_NOTFOUND;
+
+    px_wire datum = w;
+    wire_datum(&w, c->schema, 0);
+    if (px_wire_err(&w))
+        return px_wire_err(&w);
+    if (px_wire_avail(&w) != 0)
+        return PX_ERR_MALFORMED; /* trailing bytes */
+
+    avro_reader_memory_set_source(c->reader, (const char *)datum.pos, (int64_t)(w.pos - datum.pos));
+    if (avro_value_read(c->reader, &c->dec) != 0)
+        return avro_failed(c, PX_ERR_MALFORMED);
+    for (size_t i = 0; i < N_FIELDS; i++) {
+        px_err err = read_field(c, i, obs);
+        if (err)
+            return err == PX_ERR_AVRO ? avro_failed(c, err) : err;
+    }
+    return PX_OK;
+}
