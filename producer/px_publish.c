@@ -15,8 +15,6 @@
 #include "px_metrics.h"
 #include "px_spool.h"
 
-/* How long a full local queue may block a sender before it spools. */
-#define PX_PUBLISH_QUEUE_WAIT_MS 1000
 /* Spooled messages are fed back only while librdkafka's queue is short, so
  * that a broker still down does not make us read the whole spool. */
 #define PX_PUBLISH_DRAIN_BELOW 1000
@@ -26,8 +24,13 @@ struct px_publish {
     rd_kafka_t *rk;
     rd_kafka_topic_t *rkt;
     bool null_sink;
+    uint64_t queue_wait_ms;
     px_spool *spool;
     pthread_mutex_t spool_lock;
+    /* Set once the queue stayed full for queue_wait_ms: new messages go
+     * straight to the spool (one wait, not one per message) until the
+     * spool has been drained back into Kafka. */
+    _Atomic bool spilling;
     void (*log_fn)(void *ctx, int level, const char *msg);
     void *log_ctx;
     _Atomic uint64_t produced, delivered, failed, spooled, unspooled, spool_dropped, queue_full;
@@ -160,6 +163,7 @@ px_publish *px_publish_create(const px_publish_conf *c, char *errbuf, size_t err
     }
     pthread_mutex_init(&p->spool_lock, NULL);
     p->null_sink = c->null_sink;
+    p->queue_wait_ms = c->queue_wait_ms > 0 ? (uint64_t)c->queue_wait_ms : 1000;
     p->log_fn = c->log_fn;
     p->log_ctx = c->log_ctx;
     px_publish_metrics(p);
@@ -230,6 +234,10 @@ px_err px_publish_send(px_publish *p, const void *key, size_t klen, const void *
         atomic_fetch_add(&p->delivered, 1);
         return PX_OK;
     }
+    if (p->spool && atomic_load(&p->spilling)) {
+        px_publish_spool_write(p, key, klen, val, vlen);
+        return PX_OK;
+    }
     uint64_t since = 0;
     for (;;) {
         int r = px_publish_try(p, key, klen, val, vlen);
@@ -246,8 +254,9 @@ px_err px_publish_send(px_publish *p, const void *key, size_t klen, const void *
             since = px_publish_now_ms();
             atomic_fetch_add(&p->queue_full, 1);
         }
-        rd_kafka_poll(p->rk, 100);
-        if (p->spool && px_publish_now_ms() - since >= PX_PUBLISH_QUEUE_WAIT_MS) {
+        rd_kafka_poll(p->rk, 10);
+        if (p->spool && px_publish_now_ms() - since >= p->queue_wait_ms) {
+            atomic_store(&p->spilling, true);
             px_publish_spool_write(p, key, klen, val, vlen);
             return PX_OK;
         }
@@ -270,6 +279,8 @@ static void px_publish_drain(px_publish *p)
         px_spool_consume(p->spool);
         atomic_fetch_add(&p->unspooled, 1);
     }
+    if (px_spool_pending(p->spool) == 0)
+        atomic_store(&p->spilling, false);
     pthread_mutex_unlock(&p->spool_lock);
 }
 

@@ -30,6 +30,9 @@ typedef struct px_publish_conf {
     const char *spool_path; /* NULL: no spool */
     uint64_t spool_max_bytes;
     bool null_sink; /* kafka.enabled = false: count, send nothing */
+    /* How long a full local queue may block a sender before the message
+     * goes to the spool (ms); 0: 1000. Without a spool senders wait. */
+    int queue_wait_ms;
     /* Where librdkafka's logs and errors go (the daemon's logger); level
      * is syslog-style (3 error, 4 warning, 6 info, 7 debug). May be NULL. */
     void (*log_fn)(void *ctx, int level, const char *msg);
@@ -54,7 +57,7 @@ px_publish *px_publish_create(const px_publish_conf *conf, char *errbuf, size_t 
 void px_publish_destroy(px_publish *p);
 
 /* Sends one message (copied). Thread-safe. On a full local queue it polls
- * and retries; after queue_wait_ms of full queue it spools (if configured)
+ * and retries; after conf->queue_wait_ms of full queue it spools (if configured)
  * or keeps waiting (backpressure). Returns PX_OK, or PX_ERR_KAFKA for a
  * permanent local error (e.g. unknown topic in a strict cluster). */
 px_err px_publish_send(px_publish *p, const void *key, size_t key_len, const void *value,

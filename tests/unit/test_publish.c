@@ -1,0 +1,308 @@
+/* test_publish.c: the Kafka publisher against librdkafka's mock cluster
+ * (a Kafka-protocol broker in this process): delivery, murmur2 partitioning
+ * as the Java client does it, a broker outage with and without the spool. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include "px_publish.h"
+
+#define TOPIC "pdnsx.obs.test"
+#define PARTS 4
+
+typedef struct cluster {
+    rd_kafka_t *rk;
+    rd_kafka_mock_cluster_t *mc;
+    char brokers[256];
+} cluster;
+
+static void cluster_start(cluster *c)
+{
+    char err[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    c->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    assert_non_null(c->rk);
+    c->mc = rd_kafka_mock_cluster_new(c->rk, 1);
+    assert_non_null(c->mc);
+    snprintf(c->brokers, sizeof(c->brokers), "%s", rd_kafka_mock_cluster_bootstraps(c->mc));
+    assert_int_equal(rd_kafka_mock_topic_create(c->mc, TOPIC, PARTS, 1), 0);
+}
+
+static void cluster_stop(cluster *c)
+{
+    rd_kafka_mock_cluster_destroy(c->mc);
+    rd_kafka_destroy(c->rk);
+}
+
+/* Kafka's Utils.murmur2 and toPositive(h) % n: where the Java client puts a key. */
+static int java_partition(const char *key, int n)
+{
+    const uint32_t m = 0x5bd1e995;
+    size_t len = strlen(key);
+    uint32_t h = 0x9747b28c ^ (uint32_t)len;
+    const uint8_t *d = (const uint8_t *)key;
+    size_t i = 0;
+    for (; i + 4 <= len; i += 4) {
+        uint32_t k = (uint32_t)d[i] | (uint32_t)d[i + 1] << 8 | (uint32_t)d[i + 2] << 16 |
+                     (uint32_t)d[i + 3] << 24;
+        k *= m;
+        k ^= k >> 24;
+        k *= m;
+        h *= m;
+        h ^= k;
+    }
+    switch (len & 3) {
+    case 3: h ^= (uint32_t)d[i + 2] << 16; /* fall through */
+    case 2: h ^= (uint32_t)d[i + 1] << 8;  /* fall through */
+    case 1: h ^= d[i]; h *= m;
+    }
+    h ^= h >> 13;
+    h *= m;
+    h ^= h >> 15;
+    return (int)((h & 0x7fffffff) % (uint32_t)n);
+}
+
+/* Reads the whole topic; checks every key sits where Java would put it.
+ * Returns the number of messages; ids[i] counts value "msg-i". */
+static int consume_all(const cluster *c, int *ids, int max_id)
+{
+    char err[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", c->brokers, err, sizeof(err));
+    rd_kafka_conf_set(conf, "group.id", "test", err, sizeof(err));
+    rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof(err));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    assert_non_null(rk);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(PARTS);
+    for (int p = 0; p < PARTS; p++)
+        rd_kafka_topic_partition_list_add(l, TOPIC, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    int eof = 0, n = 0;
+    while (eof < PARTS) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 1000);
+        if (!m)
+            continue;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            eof++;
+        } else {
+            assert_int_equal(m->err, 0);
+            char key[64];
+            snprintf(key, sizeof(key), "%.*s", (int)m->key_len, (const char *)m->key);
+            assert_int_equal(m->partition, java_partition(key, PARTS));
+            int id;
+            assert_int_equal(sscanf((const char *)m->payload, "msg-%d", &id), 1);
+            assert_true(id >= 0 && id < max_id);
+            ids[id]++;
+            n++;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return n;
+}
+
+static void send_range(px_publish *p, int from, int to)
+{
+    for (int i = from; i < to; i++) {
+        char key[64], val[64];
+        snprintf(key, sizeof(key), "domain%d.example", i % 37);
+        int vl = snprintf(val, sizeof(val), "msg-%d", i);
+        assert_int_equal(px_publish_send(p, key, strlen(key), val, (size_t)vl + 1), PX_OK);
+        px_publish_poll(p, 0);
+    }
+}
+
+static void check_exactly_once(const cluster *c, int n)
+{
+    int *ids = calloc((size_t)n, sizeof(int));
+    assert_int_equal(consume_all(c, ids, n), n);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(ids[i], 1);
+    free(ids);
+}
+
+static void test_delivers_and_partitions_like_java(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_start(&c);
+    char err[256];
+    px_publish_conf pc = {.brokers = c.brokers, .topic = TOPIC};
+    px_publish *p = px_publish_create(&pc, err, sizeof(err));
+    assert_non_null(p);
+    send_range(p, 0, 500);
+    assert_int_equal(px_publish_close(p, 30000), PX_OK);
+    px_publish_stats st;
+    px_publish_get_stats(p, &st);
+    assert_int_equal(st.produced, 500);
+    assert_int_equal(st.delivered, 500);
+    assert_int_equal(st.failed, 0);
+    assert_int_equal(px_publish_outstanding(p), 0);
+    px_publish_destroy(p);
+    check_exactly_once(&c, 500);
+    cluster_stop(&c);
+}
+
+static void test_outage_then_recovery(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_start(&c);
+    char err[256];
+    px_publish_conf pc = {.brokers = c.brokers, .topic = TOPIC, .infinite_timeout = true};
+    px_publish *p = px_publish_create(&pc, err, sizeof(err));
+    assert_non_null(p);
+    send_range(p, 0, 200);
+    assert_int_equal(px_publish_close(p, 30000), PX_OK);
+    rd_kafka_mock_broker_set_down(c.mc, 1);
+    send_range(p, 200, 400);
+    /* nothing can be acknowledged while the broker is down */
+    for (int i = 0; i < 10; i++)
+        px_publish_poll(p, 50);
+    px_publish_stats st;
+    px_publish_get_stats(p, &st);
+    assert_int_equal(st.delivered, 200);
+    assert_true(px_publish_outstanding(p) > 0);
+    rd_kafka_mock_broker_set_up(c.mc, 1);
+    assert_int_equal(px_publish_close(p, 60000), PX_OK);
+    px_publish_get_stats(p, &st);
+    assert_int_equal(st.delivered, 400);
+    assert_int_equal(st.failed, 0);
+    px_publish_destroy(p);
+    check_exactly_once(&c, 400); /* idempotence: no duplicates from retries */
+    cluster_stop(&c);
+}
+
+static void test_full_queue_spills_to_spool_and_drains(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_start(&c);
+    char spool[64] = "/tmp/px_test_publish_spool_XXXXXX";
+    int fd = mkstemp(spool);
+    assert_true(fd >= 0);
+    close(fd);
+    const char *keys[] = {"queue.buffering.max.messages"};
+    const char *vals[] = {"20"};
+    char err[256];
+    px_publish_conf pc = {.brokers = c.brokers,
+                          .topic = TOPIC,
+                          .infinite_timeout = true,
+                          .prop_keys = keys,
+                          .prop_values = vals,
+                          .n_props = 1,
+                          .spool_path = spool,
+                          .queue_wait_ms = 20};
+    px_publish *p = px_publish_create(&pc, err, sizeof(err));
+    assert_non_null(p);
+    rd_kafka_mock_broker_set_down(c.mc, 1);
+    send_range(p, 0, 300); /* 20 fit in memory, the rest must spill */
+    px_publish_stats st;
+    px_publish_get_stats(p, &st);
+    assert_true(st.spooled >= 250);
+    assert_int_equal(st.delivered, 0);
+    rd_kafka_mock_broker_set_up(c.mc, 1);
+    assert_int_equal(px_publish_close(p, 60000), PX_OK);
+    px_publish_get_stats(p, &st);
+    assert_int_equal(st.delivered, 300);
+    assert_int_equal(st.unspooled, st.spooled);
+    assert_int_equal(px_publish_outstanding(p), 0);
+    px_publish_destroy(p);
+    check_exactly_once(&c, 300);
+    unlink(spool);
+    cluster_stop(&c);
+}
+
+static void test_undelivered_at_close_goes_to_spool(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_start(&c);
+    char spool[64] = "/tmp/px_test_publish_spool_XXXXXX";
+    int fd = mkstemp(spool);
+    assert_true(fd >= 0);
+    close(fd);
+    char err[256];
+    px_publish_conf pc = {
+        .brokers = c.brokers, .topic = TOPIC, .infinite_timeout = true, .spool_path = spool};
+    px_publish *p = px_publish_create(&pc, err, sizeof(err));
+    assert_non_null(p);
+    rd_kafka_mock_broker_set_down(c.mc, 1);
+    send_range(p, 0, 50);
+    /* shutdown while Kafka is away: nothing lost, all kept on disk */
+    assert_int_equal(px_publish_close(p, 500), PX_OK);
+    px_publish_stats st;
+    px_publish_get_stats(p, &st);
+    assert_int_equal(st.delivered, 0);
+    assert_int_equal(st.spooled, 50);
+    px_publish_destroy(p);
+
+    /* the next run delivers them */
+    rd_kafka_mock_broker_set_up(c.mc, 1);
+    p = px_publish_create(&pc, err, sizeof(err));
+    assert_non_null(p);
+    assert_int_equal(px_publish_outstanding(p), 50);
+    assert_int_equal(px_publish_close(p, 60000), PX_OK);
+    px_publish_get_stats(p, &st);
+    assert_int_equal(st.delivered, 50);
+    px_publish_destroy(p);
+    check_exactly_once(&c, 50);
+    unlink(spool);
+    cluster_stop(&c);
+}
+
+static void test_bad_property_is_an_error(void **state)
+{
+    (void)state;
+    const char *keys[] = {"no.such.property"};
+    const char *vals[] = {"1"};
+    char err[256] = "";
+    px_publish_conf pc = {.brokers = "127.0.0.1:1",
+                          .topic = TOPIC,
+                          .prop_keys = keys,
+                          .prop_values = vals,
+                          .n_props = 1};
+    assert_null(px_publish_create(&pc, err, sizeof(err)));
+    assert_non_null(strstr(err, "no.such.property"));
+    px_publish_destroy(NULL);
+}
+
+static void test_null_sink(void **state)
+{
+    (void)state;
+    char err[256];
+    px_publish_conf pc = {.brokers = "127.0.0.1:1", .topic = TOPIC, .null_sink = true};
+    px_publish *p = px_publish_create(&pc, err, sizeof(err));
+    assert_non_null(p);
+    send_range(p, 0, 10);
+    assert_int_equal(px_publish_close(p, 0), PX_OK);
+    px_publish_stats st;
+    px_publish_get_stats(p, &st);
+    assert_int_equal(st.delivered, 10);
+    px_publish_destroy(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_delivers_and_partitions_like_java),
+        cmocka_unit_test(test_outage_then_recovery),
+        cmocka_unit_test(test_full_queue_spills_to_spool_and_drains),
+        cmocka_unit_test(test_undelivered_at_close_goes_to_spool),
+        cmocka_unit_test(test_bad_property_is_an_error),
+        cmocka_unit_test(test_null_sink),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
