@@ -1,0 +1,373 @@
+/* test_pipeline.c: parse -> filter -> window -> Avro, as the producer runs
+ * it, with crafted responses and the real modules. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "px_avro.h"
+#include "px_pipeline.h"
+
+/* ---- a tiny DNS response builder ---- */
+typedef struct msgbuf {
+    uint8_t b[1500];
+    size_t n;
+} msgbuf;
+
+static void put16(msgbuf *m, uint16_t v)
+{
+    m->b[m->n++] = (uint8_t)(v >> 8);
+    m->b[m->n++] = (uint8_t)v;
+}
+
+static void put32(msgbuf *m, uint32_t v)
+{
+    put16(m, (uint16_t)(v >> 16));
+    put16(m, (uint16_t)v);
+}
+
+static void putname(msgbuf *m, const char *name)
+{
+    while (*name) {
+        const char *dot = strchr(name, '.');
+        size_t len = dot ? (size_t)(dot - name) : strlen(name);
+        m->b[m->n++] = (uint8_t)len;
+        memcpy(m->b + m->n, name, len);
+        m->n += len;
+        name += len + (dot ? 1 : 0);
+    }
+    m->b[m->n++] = 0;
+}
+
+static void header(msgbuf *m, uint8_t rcode, uint16_t an)
+{
+    m->n = 0;
+    put16(m, 0x4242);
+    put16(m, (uint16_t)(0x8180 | rcode));
+    put16(m, 1);
+    put16(m, an);
+    put16(m, 0);
+    put16(m, 0);
+}
+
+static void question(msgbuf *m, const char *name, uint16_t type)
+{
+    putname(m, name);
+    put16(m, type);
+    put16(m, 1);
+}
+
+static void rr_a(msgbuf *m, const char *name, uint32_t ttl, const uint8_t ip[4])
+{
+    putname(m, name);
+    put16(m, 1);
+    put16(m, 1);
+    put32(m, ttl);
+    put16(m, 4);
+    memcpy(m->b + m->n, ip, 4);
+    m->n += 4;
+}
+
+static void rr_cname(msgbuf *m, const char *name, uint32_t ttl, const char *target)
+{
+    putname(m, name);
+    put16(m, 5);
+    put16(m, 1);
+    put32(m, ttl);
+    size_t at = m->n;
+    put16(m, 0);
+    size_t start = m->n;
+    putname(m, target);
+    m->b[at] = (uint8_t)((m->n - start) >> 8);
+    m->b[at + 1] = (uint8_t)(m->n - start);
+}
+
+/* ---- what the pipeline published ---- */
+typedef struct out_msg {
+    char key[256];
+    uint8_t *val;
+    size_t len;
+} out_msg;
+
+typedef struct outbox {
+    out_msg m[64];
+    size_t n;
+} outbox;
+
+static px_err collect(void *ctx, const char *key, size_t klen, const uint8_t *val, size_t vlen)
+{
+    outbox *o = ctx;
+    assert_true(o->n < 64);
+    out_msg *m = &o->m[o->n++];
+    snprintf(m->key, sizeof(m->key), "%.*s", (int)klen, key);
+    m->val = malloc(vlen);
+    memcpy(m->val, val, vlen);
+    m->len = vlen;
+    return PX_OK;
+}
+
+static void outbox_free(outbox *o)
+{
+    for (size_t i = 0; i < o->n; i++)
+        free(o->m[i].val);
+    o->n = 0;
+}
+
+static const uint8_t key16[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+
+static px_pipeline *make(outbox *o, uint32_t min_clients, const uint8_t *client_key)
+{
+    px_pipeline_conf c = {
+        .org = "org-a",
+        .sensor = "s1",
+        .window = {.seconds = 60, .max_entries = 1000, .min_clients = min_clients},
+        .out = collect,
+        .out_ctx = o,
+        .client_key = client_key,
+    };
+    px_err err;
+    px_pipeline *p = px_pipeline_create(&c, &err);
+    assert_non_null(p);
+    return p;
+}
+
+static void feed(px_pipeline *p, const msgbuf *m, int64_t t, uint8_t client_last_octet,
+                 uint16_t port)
+{
+    px_dns_event ev = {.msg = m->b, .len = m->n, .time_sec = t};
+    if (client_last_octet) {
+        ev.client.family = 4;
+        ev.client.bytes[0] = 192;
+        ev.client.bytes[1] = 168;
+        ev.client.bytes[2] = 7;
+        ev.client.bytes[3] = client_last_octet;
+        ev.client.port = port;
+    }
+    px_pipeline_event(p, &ev);
+}
+
+static const uint8_t ip_www[4] = {93, 184, 216, 34};
+
+static void www_response(msgbuf *m)
+{
+    header(m, 0, 2);
+    question(m, "alias.Example.co.uk", 1);
+    rr_cname(m, "alias.Example.co.uk", 300, "www.example.co.uk");
+    rr_a(m, "www.example.co.uk", 60, ip_www);
+}
+
+/* Finds the decoded observation for (rrname, rrtype). */
+static int find(px_avro_codec *codec, outbox *o, const char *rrname, const char *rrtype,
+                px_avro_obs *out, const char **key)
+{
+    for (size_t i = 0; i < o->n; i++) {
+        assert_int_equal(px_avro_decode(codec, o->m[i].val, o->m[i].len, out), PX_OK);
+        if (strcmp(out->rrname, rrname) == 0 && strcmp(out->rrtype, rrtype) == 0) {
+            *key = o->m[i].key;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void test_aggregates_and_encodes(void **state)
+{
+    (void)state;
+    outbox o = {0};
+    px_pipeline *p = make(&o, 1, key16);
+    msgbuf m;
+    www_response(&m);
+    feed(p, &m, 1764000001, 10, 5000);
+    feed(p, &m, 1764000030, 10, 6000); /* same client, other port */
+    feed(p, &m, 1764000059, 11, 5000);
+    assert_int_equal(o.n, 0); /* nothing before the window closes */
+    px_pipeline_flush(p);
+    assert_int_equal(o.n, 2);
+
+    px_err err;
+    px_avro_codec *codec = px_avro_codec_create(&err);
+    px_avro_obs a;
+    const char *key;
+    assert_true(find(codec, &o, "www.example.co.uk", "A", &a, &key));
+    assert_string_equal(key, "example.co.uk"); /* eTLD+1 by the PSL */
+    assert_string_equal(a.rdata, "93.184.216.34");
+    assert_int_equal(a.count, 3);
+    assert_int_equal(a.time_first, 1764000001);
+    assert_int_equal(a.time_last, 1764000059);
+    assert_int_equal(a.clients, 2);
+    assert_null(a.bailiwick);
+    assert_string_equal(a.org, "org-a");
+    assert_string_equal(a.sensor, "s1");
+    assert_true(find(codec, &o, "alias.example.co.uk", "CNAME", &a, &key));
+    assert_string_equal(a.rdata, "www.example.co.uk");
+    assert_int_equal(a.ttl_min, 300);
+
+    px_pipeline_stats st;
+    px_pipeline_get_stats(p, &st);
+    assert_int_equal(st.events, 3);
+    assert_int_equal(st.recorded, 6);
+    assert_int_equal(st.published, 2);
+    /* the client address is nowhere in what leaves */
+    static const uint8_t client[4] = {192, 168, 7, 10};
+    for (size_t i = 0; i < o.n; i++)
+        for (size_t j = 0; j + 4 <= o.m[i].len; j++)
+            assert_false(memcmp(o.m[i].val + j, client, 4) == 0);
+    px_avro_codec_destroy(codec);
+    outbox_free(&o);
+    px_pipeline_destroy(p);
+}
+
+static void test_window_boundary_in_event_time(void **state)
+{
+    (void)state;
+    outbox o = {0};
+    px_pipeline *p = make(&o, 1, key16);
+    msgbuf m;
+    www_response(&m);
+    feed(p, &m, 1764000001, 10, 1);
+    feed(p, &m, 1764000061, 10, 1); /* next window: the first one flushes */
+    assert_int_equal(o.n, 2);
+    px_pipeline_tick(p, 1764000119);
+    assert_int_equal(o.n, 2);
+    px_pipeline_tick(p, 1764000120);
+    assert_int_equal(o.n, 4);
+    outbox_free(&o);
+    px_pipeline_destroy(p);
+}
+
+static void test_drops_and_malformed_are_counted(void **state)
+{
+    (void)state;
+    outbox o = {0};
+    px_pipeline *p = make(&o, 1, key16);
+    msgbuf m;
+    header(&m, 3, 0); /* NXDOMAIN */
+    question(&m, "gone.example.com", 1);
+    feed(p, &m, 1764000000, 1, 1);
+    static const uint8_t priv[4] = {10, 0, 0, 1};
+    header(&m, 0, 1);
+    question(&m, "nas.example.com", 1);
+    rr_a(&m, "nas.example.com", 60, priv);
+    feed(p, &m, 1764000000, 1, 1);
+    www_response(&m);
+    m.n -= 2; /* cut into the A record's rdata */
+    feed(p, &m, 1764000000, 1, 1);
+    uint8_t junk[5] = {1, 2, 3, 4, 5};
+    px_dns_event ev = {.msg = junk, .len = sizeof(junk), .time_sec = 1764000000};
+    px_pipeline_event(p, &ev);
+    px_pipeline_flush(p);
+
+    px_pipeline_stats st;
+    px_pipeline_get_stats(p, &st);
+    assert_int_equal(st.events, 4);
+    assert_int_equal(st.malformed, 1);
+    assert_int_equal(st.malformed_rrs, 1);
+    assert_int_equal(st.dropped_msgs[PX_DROP_RCODE], 1);
+    assert_int_equal(st.dropped_rrs[PX_DROP_PRIVATE_ADDR], 1);
+    assert_int_equal(st.recorded, 1); /* the CNAME before the cut survives */
+    assert_int_equal(o.n, 1);
+    outbox_free(&o);
+    px_pipeline_destroy(p);
+}
+
+static void test_bailiwick_from_query_zone(void **state)
+{
+    (void)state;
+    outbox o = {0};
+    px_pipeline *p = make(&o, 1, key16);
+    msgbuf m;
+    www_response(&m);
+    static const uint8_t zone[] = "\x07" "example" "\x02" "co" "\x02" "uk";
+    px_dns_event ev = {.msg = m.b, .len = m.n, .time_sec = 1764000000,
+                       .query_zone = zone, .query_zone_len = sizeof(zone)};
+    px_pipeline_event(p, &ev);
+    static const uint8_t other[] = "\x07" "example" "\x03" "net";
+    ev.query_zone = other;
+    ev.query_zone_len = sizeof(other);
+    px_pipeline_event(p, &ev); /* both records out of bailiwick */
+    px_pipeline_flush(p);
+    assert_int_equal(o.n, 2);
+    px_err err;
+    px_avro_codec *codec = px_avro_codec_create(&err);
+    for (size_t i = 0; i < o.n; i++) {
+        px_avro_obs a;
+        assert_int_equal(px_avro_decode(codec, o.m[i].val, o.m[i].len, &a), PX_OK);
+        assert_non_null(a.bailiwick);
+        assert_string_equal(a.bailiwick, "example.co.uk");
+        assert_int_equal(a.count, 1);
+        assert_int_equal(a.clients, -1); /* no client shown */
+    }
+    px_pipeline_stats st;
+    px_pipeline_get_stats(p, &st);
+    assert_int_equal(st.dropped_rrs[PX_DROP_OUT_OF_BAILIWICK], 2);
+    px_avro_codec_destroy(codec);
+    outbox_free(&o);
+    px_pipeline_destroy(p);
+}
+
+static void test_min_clients(void **state)
+{
+    (void)state;
+    outbox o = {0};
+    px_pipeline *p = make(&o, 3, key16);
+    msgbuf m;
+    www_response(&m);
+    feed(p, &m, 1764000000, 1, 1);
+    feed(p, &m, 1764000001, 2, 1);
+    feed(p, &m, 1764000002, 2, 9);
+    px_pipeline_flush(p);
+    assert_int_equal(o.n, 0); /* two clients < 3 */
+    feed(p, &m, 1764000100, 1, 1);
+    feed(p, &m, 1764000101, 2, 1);
+    feed(p, &m, 1764000102, 3, 1);
+    px_pipeline_flush(p);
+    assert_int_equal(o.n, 2);
+    outbox_free(&o);
+    px_pipeline_destroy(p);
+}
+
+/* Replays give identical bytes; the client key changes nothing published. */
+static void test_deterministic_output(void **state)
+{
+    (void)state;
+    static const uint8_t other_key[16] = {9, 9, 9};
+    outbox o1 = {0}, o2 = {0};
+    px_pipeline *p1 = make(&o1, 1, key16), *p2 = make(&o2, 1, other_key);
+    msgbuf m;
+    www_response(&m);
+    for (int i = 0; i < 20; i++) {
+        feed(p1, &m, 1764000000 + i, (uint8_t)(1 + i % 3), 1);
+        feed(p2, &m, 1764000000 + i, (uint8_t)(1 + i % 3), 1);
+    }
+    px_pipeline_flush(p1);
+    px_pipeline_flush(p2);
+    assert_int_equal(o1.n, o2.n);
+    for (size_t i = 0; i < o1.n; i++) {
+        assert_string_equal(o1.m[i].key, o2.m[i].key);
+        assert_int_equal(o1.m[i].len, o2.m[i].len);
+        assert_memory_equal(o1.m[i].val, o2.m[i].val, o1.m[i].len);
+    }
+    outbox_free(&o1);
+    outbox_free(&o2);
+    px_pipeline_destroy(p1);
+    px_pipeline_destroy(p2);
+    px_pipeline_destroy(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_aggregates_and_encodes),
+        cmocka_unit_test(test_window_boundary_in_event_time),
+        cmocka_unit_test(test_drops_and_malformed_are_counted),
+        cmocka_unit_test(test_bailiwick_from_query_zone),
+        cmocka_unit_test(test_min_clients),
+        cmocka_unit_test(test_deterministic_output),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
