@@ -303,7 +303,55 @@ static void test_decode_skips(void **state)
     sink_fini(&s);
 }
 
-/* A frame larger than the scratch arena still decodes, repeatedly. */
+/* Concatenated protobuf messages merge; the reader must agree with
+ * protobuf-c on which values survive. */
+static void test_parse_merge(void **state)
+{
+    (void)state;
+    uint8_t a[1024], b[1024], both[2048];
+    frame_spec fs = {DNSTAP__MESSAGE__TYPE__CLIENT_RESPONSE, "first.example", true, true, NULL};
+    size_t na = make_frame(a, sizeof(a), &fs);
+    /* The later message lacks times, has an empty response and a zone. */
+    Dnstap__Message m = DNSTAP__MESSAGE__INIT;
+    m.type = DNSTAP__MESSAGE__TYPE__RESOLVER_RESPONSE;
+    m.has_response_message = 1;
+    m.has_query_zone = 1;
+    m.query_zone = (ProtobufCBinaryData){4, (uint8_t *)"zone"};
+    m.has_query_port = 1;
+    m.query_port = 1234;
+    Dnstap__Dnstap d = DNSTAP__DNSTAP__INIT;
+    d.message = &m;
+    size_t nb = dnstap__dnstap__pack(&d, b);
+    memcpy(both, a, na);
+    memcpy(both + na, b, nb);
+
+    px_dnstap_msg pm;
+    assert_int_equal(px_dnstap_parse(both, na + nb, &pm), PX_OK);
+    Dnstap__Dnstap *ref = dnstap__dnstap__unpack(NULL, na + nb, both);
+    assert_non_null(ref);
+    assert_int_equal(pm.type, DNSTAP__MESSAGE__TYPE__RESOLVER_RESPONSE);
+    assert_int_equal(pm.type, ref->message->type);
+    assert_int_equal(pm.response_message.len, ref->message->response_message.len);
+    assert_true(pm.response_message.len > 0); /* the earlier, non-empty one */
+    assert_memory_equal(pm.response_message.data, ref->message->response_message.data,
+                        pm.response_message.len);
+    assert_int_equal(pm.query_port, 1234);
+    assert_int_equal(pm.query_port, ref->message->query_port);
+    assert_true(pm.has_response_time_sec && ref->message->has_response_time_sec);
+    assert_int_equal(pm.query_zone.len, 4);
+    dnstap__dnstap__free_unpacked(ref, NULL);
+
+    /* Both refuse a message without its required type, and a wrong wire type. */
+    static const uint8_t no_type[] = {0x72, 0x02, 0x30, 0x01, 0x78, 0x01};
+    static const uint8_t bad_wire[] = {0x72, 0x02, 0x0a, 0x00, 0x78, 0x01};
+    const uint8_t *bad[] = {no_type, bad_wire};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(px_dnstap_parse(bad[i], 6, &pm), PX_ERR_MALFORMED);
+        assert_null(dnstap__dnstap__unpack(NULL, 6, bad[i]));
+    }
+}
+
+/* A large frame decodes, repeatedly. */
 static void test_decode_large(void **state)
 {
     (void)state;
@@ -942,15 +990,11 @@ static void test_tcp(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_decode_roles),
-        cmocka_unit_test(test_decode_skips),
-        cmocka_unit_test(test_decode_large),
-        cmocka_unit_test(test_file_corpus),
-        cmocka_unit_test(test_file_wrong_content_type),
-        cmocka_unit_test(test_file_corrupt),
-        cmocka_unit_test(test_fstrm_handshake),
-        cmocka_unit_test(test_fstrm_errors),
-        cmocka_unit_test(test_unix),
+        cmocka_unit_test(test_decode_roles), cmocka_unit_test(test_decode_skips),
+        cmocka_unit_test(test_decode_large), cmocka_unit_test(test_parse_merge),
+        cmocka_unit_test(test_file_corpus),  cmocka_unit_test(test_file_wrong_content_type),
+        cmocka_unit_test(test_file_corrupt), cmocka_unit_test(test_fstrm_handshake),
+        cmocka_unit_test(test_fstrm_errors), cmocka_unit_test(test_unix),
         cmocka_unit_test(test_tcp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
