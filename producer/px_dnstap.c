@@ -274,6 +274,8 @@ px_err px_dnstap_parse(const uint8_t *frame, size_t len, px_dnstap_msg *m)
     return PX_OK;
 }
 
+/* ---- metrics -------------------------------------------------------------- */
+
 #define PX_DT_LABEL "{input=\"dnstap\"}"
 #define PX_DT_MALFORMED(reason)                                                                    \
     "pdnsx_input_malformed_total{input=\"dnstap\",reason=\"" reason "\"}"
@@ -319,12 +321,13 @@ static void px_dt_metrics_once(void)
 
 /* ---- frame decoding ----------------------------------------------------- */
 
+/* dnstap.proto values (Dnstap.Type, Message.Type). */
 enum {
-    PX_DT_MESSAGE = 1, /* Dnstap.Type MESSAGE */
-    PX_DT_AUTH_QUERY = 1,
-    PX_DT_AUTH_RESPONSE_T = 2,
-    PX_DT_CLIENT_RESPONSE_T = 6,
-    PX_DT_UPDATE_RESPONSE_T = 14,
+    PX_DT_TYPE_MESSAGE = 1,
+    PX_DT_MSG_FIRST = 1, /* AUTH_QUERY */
+    PX_DT_MSG_AUTH_RESPONSE = 2,
+    PX_DT_MSG_CLIENT_RESPONSE = 6,
+    PX_DT_MSG_UPDATE_RESPONSE = 14, /* the last */
 };
 
 struct px_dnstap_decoder {
@@ -363,8 +366,8 @@ static void px_dt_addr(px_addr *a, const px_dnstap_bytes *b, bool has_port, uint
  * and the answering server is response_address. */
 static bool px_dt_type_has_client(uint32_t t)
 {
-    return t == PX_DT_CLIENT_RESPONSE_T || t == PX_DT_AUTH_RESPONSE_T ||
-           t == PX_DT_UPDATE_RESPONSE_T;
+    return t == PX_DT_MSG_CLIENT_RESPONSE || t == PX_DT_MSG_AUTH_RESPONSE ||
+           t == PX_DT_MSG_UPDATE_RESPONSE;
 }
 
 static px_err px_dt_malformed(px_metric *m, const char *why, const char **reason)
@@ -379,9 +382,9 @@ static px_err px_dt_event(const px_dnstap_msg *m, uint32_t types, px_dns_event *
                           const char **reason)
 {
     types = types ? types : PX_DT_ALL_RESPONSES;
-    if (m->dnstap_type != PX_DT_MESSAGE || !m->has_message)
+    if (m->dnstap_type != PX_DT_TYPE_MESSAGE || !m->has_message)
         return px_dt_malformed(px_dt_m.no_message, "no_message", reason);
-    if (m->type < PX_DT_AUTH_QUERY || m->type > PX_DT_UPDATE_RESPONSE_T)
+    if (m->type < PX_DT_MSG_FIRST || m->type > PX_DT_MSG_UPDATE_RESPONSE)
         return px_dt_malformed(px_dt_m.unknown_type, "unknown_type", reason);
     if (!((1u << m->type) & PX_DT_ALL_RESPONSES & types)) {
         px_metric_inc(px_dt_m.filtered);
