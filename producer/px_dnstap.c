@@ -1,0 +1,873 @@
+/* dnstap inputs: dnstap-file (libfstrm file reader), dnstap-unix and
+ * dnstap-tcp (Frame Streams receiver, px_fstrm.h, in a poll() loop).
+ *
+ * Frames are decoded by a zero-copy protobuf reader written for the one
+ * message dnstap.proto defines: protobuf-c's unpack copied every field and
+ * took over half the input's time. It accepts exactly what protobuf-c's
+ * generated dnstap__dnstap__unpack() accepts (tests/fuzz/fuzz_dnstap.c
+ * compares the two). */
+#include "px_dnstap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <fstrm.h>
+
+#include "px_fstrm.h"
+#include "px_input_impl.h"
+#include "px_metrics.h"
+#include "px_wire.h"
+
+/* ---- protobuf wire format ------------------------------------------------ */
+
+enum {
+    PX_PB_VARINT = 0,
+    PX_PB_FIXED64 = 1,
+    PX_PB_BYTES = 2,
+    PX_PB_FIXED32 = 5,
+};
+
+typedef struct px_pb_field {
+    uint32_t num;
+    uint8_t wire;
+    uint64_t value;      /* varint and fixed values */
+    const uint8_t *data; /* length-delimited */
+    size_t len;
+} px_pb_field;
+
+/* A varint of at most max bytes; bits past 64 are dropped (as protobuf-c). */
+static uint64_t px_pb_varint(px_wire *w, unsigned max)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < max; i++) {
+        uint8_t b = px_wire_u8(w);
+        if (px_wire_err(w))
+            return 0;
+        if (i < 10)
+            v |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80))
+            return v;
+    }
+    px_wire_fail(w, PX_ERR_MALFORMED);
+    return 0;
+}
+
+/* The next field; false at the end or on error (px_wire_err tells). */
+static bool px_pb_next(px_wire *w, px_pb_field *f)
+{
+    if (px_wire_avail(w) == 0)
+        return false;
+    /* protobuf-c: a tag takes at most 5 bytes, and a first byte without
+     * field bits is invalid. */
+    if ((*w->pos & 0xf8) == 0) {
+        px_wire_fail(w, PX_ERR_MALFORMED);
+        return false;
+    }
+    f->value = 0;
+    f->data = NULL;
+    f->len = 0;
+    uint64_t tag = px_pb_varint(w, 5);
+    f->num = (uint32_t)(tag >> 3);
+    f->wire = (uint8_t)(tag & 7);
+    switch (f->wire) {
+    case PX_PB_VARINT:
+        f->value = px_pb_varint(w, 10);
+        break;
+    case PX_PB_FIXED64:
+        f->value = px_wire_u32le(w);
+        f->value |= (uint64_t)px_wire_u32le(w) << 32;
+        break;
+    case PX_PB_BYTES:
+        f->len = (uint32_t)px_pb_varint(w, 5);
+        f->data = px_wire_bytes(w, f->len);
+        break;
+    case PX_PB_FIXED32:
+        f->value = px_wire_u32le(w);
+        break;
+    default: /* groups (3, 4) and 6, 7: protobuf-c refuses them */
+        px_wire_fail(w, PX_ERR_MALFORMED);
+    }
+    return px_wire_err(w) == PX_OK;
+}
+
+/* Wire type each known field must have; -1: unknown field (skipped). */
+static const int8_t px_pb_msg_wire[] = {
+    [0] = -1,
+    [1] = PX_PB_VARINT,   /* type (required) */
+    [2] = PX_PB_VARINT,   /* socket_family */
+    [3] = PX_PB_VARINT,   /* socket_protocol */
+    [4] = PX_PB_BYTES,    /* query_address */
+    [5] = PX_PB_BYTES,    /* response_address */
+    [6] = PX_PB_VARINT,   /* query_port */
+    [7] = PX_PB_VARINT,   /* response_port */
+    [8] = PX_PB_VARINT,   /* query_time_sec */
+    [9] = PX_PB_FIXED32,  /* query_time_nsec */
+    [10] = PX_PB_BYTES,   /* query_message */
+    [11] = PX_PB_BYTES,   /* query_zone */
+    [12] = PX_PB_VARINT,  /* response_time_sec */
+    [13] = PX_PB_FIXED32, /* response_time_nsec */
+    [14] = PX_PB_BYTES,   /* response_message */
+};
+
+static void px_pb_bytes(px_dnstap_bytes *b, const px_pb_field *f)
+{
+    b->has = true;
+    b->data = f->data;
+    b->len = f->len;
+}
+
+/* One dnstap.Message into the zeroed message fields of m. */
+static px_err px_dnstap_parse_message(const uint8_t *data, size_t len, px_dnstap_msg *m)
+{
+    px_wire w;
+    px_wire_init(&w, data, len);
+    px_pb_field f;
+    bool has_type = false;
+    while (px_pb_next(&w, &f)) {
+        if (f.num >= sizeof(px_pb_msg_wire) || px_pb_msg_wire[f.num] < 0)
+            continue;
+        if (f.wire != px_pb_msg_wire[f.num])
+            return PX_ERR_MALFORMED;
+        switch (f.num) {
+        case 1:
+            m->type = (uint32_t)f.value;
+            has_type = true;
+            break;
+        case 4:
+            px_pb_bytes(&m->query_address, &f);
+            break;
+        case 5:
+            px_pb_bytes(&m->response_address, &f);
+            break;
+        case 6:
+            m->has_query_port = true;
+            m->query_port = (uint32_t)f.value;
+            break;
+        case 7:
+            m->has_response_port = true;
+            m->response_port = (uint32_t)f.value;
+            break;
+        case 8:
+            m->has_query_time_sec = true;
+            m->query_time_sec = f.value;
+            break;
+        case 9:
+            m->has_query_time_nsec = true;
+            m->query_time_nsec = (uint32_t)f.value;
+            break;
+        case 11:
+            px_pb_bytes(&m->query_zone, &f);
+            break;
+        case 12:
+            m->has_response_time_sec = true;
+            m->response_time_sec = f.value;
+            break;
+        case 13:
+            m->has_response_time_nsec = true;
+            m->response_time_nsec = (uint32_t)f.value;
+            break;
+        case 14:
+            px_pb_bytes(&m->response_message, &f);
+            break;
+        default: /* socket family/protocol, query_message: checked, unused */
+            break;
+        }
+    }
+    if (px_wire_err(&w) || !has_type)
+        return PX_ERR_MALFORMED;
+    return PX_OK;
+}
+
+/* protobuf-c's merge of a repeated message field: a field of the later
+ * message wins, unless the later lacks it (bytes: lacks or has it empty). */
+static void px_dnstap_merge_bytes(px_dnstap_bytes *dst, const px_dnstap_bytes *later)
+{
+    bool keep = dst->has && dst->len > 0 && !(later->has && later->len > 0);
+    if (!keep)
+        *dst = *later;
+}
+
+#define PX_DNSTAP_MERGE(m, later, field)                                                           \
+    do {                                                                                           \
+        if ((later)->has_##field) {                                                                \
+            (m)->has_##field = true;                                                               \
+            (m)->field = (later)->field;                                                           \
+        }                                                                                          \
+    } while (0)
+
+static void px_dnstap_merge(px_dnstap_msg *m, const px_dnstap_msg *later)
+{
+    m->type = later->type;
+    px_dnstap_merge_bytes(&m->query_address, &later->query_address);
+    px_dnstap_merge_bytes(&m->response_address, &later->response_address);
+    px_dnstap_merge_bytes(&m->query_zone, &later->query_zone);
+    px_dnstap_merge_bytes(&m->response_message, &later->response_message);
+    PX_DNSTAP_MERGE(m, later, query_port);
+    PX_DNSTAP_MERGE(m, later, response_port);
+    PX_DNSTAP_MERGE(m, later, query_time_sec);
+    PX_DNSTAP_MERGE(m, later, query_time_nsec);
+    PX_DNSTAP_MERGE(m, later, response_time_sec);
+    PX_DNSTAP_MERGE(m, later, response_time_nsec);
+}
+
+/* Dnstap.message; senders write it once, but protobuf merges repeats. */
+static px_err px_dnstap_parse_message_field(const px_pb_field *f, px_dnstap_msg *m)
+{
+    if (f->wire != PX_PB_BYTES)
+        return PX_ERR_MALFORMED;
+    if (!m->has_message) {
+        m->has_message = true;
+        return px_dnstap_parse_message(f->data, f->len, m);
+    }
+    px_dnstap_msg later;
+    memset(&later, 0, sizeof(later));
+    if (px_dnstap_parse_message(f->data, f->len, &later) != PX_OK)
+        return PX_ERR_MALFORMED;
+    px_dnstap_merge(m, &later);
+    return PX_OK;
+}
+
+px_err px_dnstap_parse(const uint8_t *frame, size_t len, px_dnstap_msg *m)
+{
+    memset(m, 0, sizeof(*m));
+    px_wire w;
+    px_wire_init(&w, frame, len);
+    px_pb_field f;
+    bool has_type = false;
+    while (px_pb_next(&w, &f)) {
+        switch (f.num) {
+        case 1: /* identity */
+        case 2: /* version */
+        case 3: /* extra */
+            if (f.wire != PX_PB_BYTES)
+                return PX_ERR_MALFORMED;
+            break;
+        case 14: /* message */
+            if (px_dnstap_parse_message_field(&f, m) != PX_OK)
+                return PX_ERR_MALFORMED;
+            break;
+        case 15: /* type (required) */
+            if (f.wire != PX_PB_VARINT)
+                return PX_ERR_MALFORMED;
+            m->dnstap_type = (uint32_t)f.value;
+            has_type = true;
+            break;
+        default:
+            break;
+        }
+    }
+    if (px_wire_err(&w) || !has_type)
+        return PX_ERR_MALFORMED;
+    return PX_OK;
+}
+
+/* ---- metrics -------------------------------------------------------------- */
+
+#define PX_DT_LABEL "{input=\"dnstap\"}"
+#define PX_DT_MALFORMED(reason)                                                                    \
+    "pdnsx_input_malformed_total{input=\"dnstap\",reason=\"" reason "\"}"
+
+typedef struct px_dt_metrics {
+    px_metric *frames, *events, *filtered, *connections, *rejected;
+    px_metric *protobuf, *no_message, *unknown_type, *no_response, *no_time;
+    px_metric *oversize, *content_type, *control, *truncated, *file;
+} px_dt_metrics;
+
+static px_dt_metrics px_dt_m;
+
+static void px_dt_metrics_init(void)
+{
+    static const char help_malformed[] = "Input frames or packets skipped as malformed";
+    px_dt_m.frames = px_metric_counter("pdnsx_input_frames_total" PX_DT_LABEL,
+                                       "Frames or packets read by inputs");
+    px_dt_m.events =
+        px_metric_counter("pdnsx_input_events_total" PX_DT_LABEL, "DNS responses inputs passed on");
+    px_dt_m.filtered = px_metric_counter("pdnsx_input_filtered_total" PX_DT_LABEL,
+                                         "Input messages of types not selected");
+    px_dt_m.connections = px_metric_counter("pdnsx_input_connections_total" PX_DT_LABEL,
+                                            "Connections accepted by inputs");
+    px_dt_m.rejected = px_metric_counter("pdnsx_input_connections_rejected_total" PX_DT_LABEL,
+                                         "Connections refused because too many were open");
+    px_dt_m.protobuf = px_metric_counter(PX_DT_MALFORMED("protobuf"), help_malformed);
+    px_dt_m.no_message = px_metric_counter(PX_DT_MALFORMED("no_message"), help_malformed);
+    px_dt_m.unknown_type = px_metric_counter(PX_DT_MALFORMED("unknown_type"), help_malformed);
+    px_dt_m.no_response = px_metric_counter(PX_DT_MALFORMED("no_response"), help_malformed);
+    px_dt_m.no_time = px_metric_counter(PX_DT_MALFORMED("no_time"), help_malformed);
+    px_dt_m.oversize = px_metric_counter(PX_DT_MALFORMED("oversize"), help_malformed);
+    px_dt_m.content_type = px_metric_counter(PX_DT_MALFORMED("content_type"), help_malformed);
+    px_dt_m.control = px_metric_counter(PX_DT_MALFORMED("control"), help_malformed);
+    px_dt_m.truncated = px_metric_counter(PX_DT_MALFORMED("truncated"), help_malformed);
+    px_dt_m.file = px_metric_counter(PX_DT_MALFORMED("file"), help_malformed);
+}
+
+static void px_dt_metrics_once(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, px_dt_metrics_init);
+}
+
+/* ---- frame decoding ----------------------------------------------------- */
+
+/* dnstap.proto values (Dnstap.Type, Message.Type). */
+enum {
+    PX_DT_TYPE_MESSAGE = 1,
+    PX_DT_MSG_FIRST = 1, /* AUTH_QUERY */
+    PX_DT_MSG_AUTH_RESPONSE = 2,
+    PX_DT_MSG_CLIENT_RESPONSE = 6,
+    PX_DT_MSG_UPDATE_RESPONSE = 14, /* the last */
+};
+
+struct px_dnstap_decoder {
+    uint32_t types;
+};
+
+px_dnstap_decoder *px_dnstap_decoder_create(uint32_t types)
+{
+    px_dt_metrics_once();
+    px_dnstap_decoder *d = calloc(1, sizeof(*d));
+    if (!d)
+        return NULL;
+    d->types = types ? types : PX_DT_ALL_RESPONSES;
+    return d;
+}
+
+void px_dnstap_decoder_destroy(px_dnstap_decoder *d)
+{
+    free(d);
+}
+
+static void px_dt_addr(px_addr *a, const px_dnstap_bytes *b, bool has_port, uint32_t port)
+{
+    memset(a, 0, sizeof(*a));
+    if (!b->has || (b->len != 4 && b->len != 16))
+        return;
+    a->family = b->len == 4 ? 4 : 6;
+    memcpy(a->bytes, b->data, b->len);
+    a->port = has_port && port <= UINT16_MAX ? (uint16_t)port : 0;
+}
+
+/* Whose address is the client: for answers given to a querying party
+ * (a stub asking the resolver, anyone asking an authoritative server, an
+ * updater) it is query_address. For answers the resolver or a tool itself
+ * received (from upstream servers) the querier is not a client: no client,
+ * and the answering server is response_address. */
+static bool px_dt_type_has_client(uint32_t t)
+{
+    return t == PX_DT_MSG_CLIENT_RESPONSE || t == PX_DT_MSG_AUTH_RESPONSE ||
+           t == PX_DT_MSG_UPDATE_RESPONSE;
+}
+
+static px_err px_dt_malformed(px_metric *m, const char *why, const char **reason)
+{
+    px_metric_inc(m);
+    if (reason)
+        *reason = why;
+    return PX_ERR_MALFORMED;
+}
+
+static px_err px_dt_event(const px_dnstap_msg *m, uint32_t types, px_dns_event *ev,
+                          const char **reason)
+{
+    types = types ? types : PX_DT_ALL_RESPONSES;
+    if (m->dnstap_type != PX_DT_TYPE_MESSAGE || !m->has_message)
+        return px_dt_malformed(px_dt_m.no_message, "no_message", reason);
+    if (m->type < PX_DT_MSG_FIRST || m->type > PX_DT_MSG_UPDATE_RESPONSE)
+        return px_dt_malformed(px_dt_m.unknown_type, "unknown_type", reason);
+    if (!((1u << m->type) & PX_DT_ALL_RESPONSES & types)) {
+        px_metric_inc(px_dt_m.filtered);
+        return PX_ERR_NOTFOUND;
+    }
+    if (!m->response_message.has || m->response_message.len == 0)
+        return px_dt_malformed(px_dt_m.no_response, "no_response", reason);
+
+    uint64_t sec;
+    uint32_t nsec;
+    if (m->has_response_time_sec) {
+        sec = m->response_time_sec;
+        nsec = m->has_response_time_nsec ? m->response_time_nsec : 0;
+    } else if (m->has_query_time_sec) {
+        sec = m->query_time_sec;
+        nsec = m->has_query_time_nsec ? m->query_time_nsec : 0;
+    } else {
+        return px_dt_malformed(px_dt_m.no_time, "no_time", reason);
+    }
+    if (sec > INT64_MAX || nsec > 999999999)
+        return px_dt_malformed(px_dt_m.no_time, "no_time", reason);
+
+    memset(ev, 0, sizeof(*ev));
+    ev->msg = m->response_message.data;
+    ev->len = m->response_message.len;
+    ev->time_sec = (int64_t)sec;
+    ev->time_nsec = nsec;
+    if (px_dt_type_has_client(m->type))
+        px_dt_addr(&ev->client, &m->query_address, m->has_query_port, m->query_port);
+    else
+        px_dt_addr(&ev->server, &m->response_address, m->has_response_port, m->response_port);
+    if (m->query_zone.has && m->query_zone.len > 0) {
+        ev->query_zone = m->query_zone.data;
+        ev->query_zone_len = m->query_zone.len;
+    }
+    return PX_OK;
+}
+
+px_err px_dnstap_event(const px_dnstap_msg *m, uint32_t types, px_dns_event *ev,
+                       const char **reason)
+{
+    px_dt_metrics_once();
+    if (reason)
+        *reason = NULL;
+    return px_dt_event(m, types, ev, reason);
+}
+
+px_err px_dnstap_decode(px_dnstap_decoder *d, const uint8_t *frame, size_t len, px_event_fn sink,
+                        void *ctx, const char **reason)
+{
+    if (reason)
+        *reason = NULL;
+    px_metric_inc(px_dt_m.frames);
+    px_dnstap_msg m;
+    if (px_dnstap_parse(frame, len, &m) != PX_OK)
+        return px_dt_malformed(px_dt_m.protobuf, "protobuf", reason);
+    px_dns_event ev;
+    px_err err = px_dt_event(&m, d->types, &ev, reason);
+    if (err == PX_OK) {
+        px_metric_inc(px_dt_m.events);
+        sink(ctx, &ev);
+    }
+    return err;
+}
+
+/* ---- the input ---------------------------------------------------------- */
+
+enum { PX_DT_MAX_CONNS = 64, PX_DT_READS_PER_WAKE = 8 };
+
+typedef struct px_dt_conn {
+    int fd;
+    px_fstrm_recv *fr;
+    bool closing; /* STOP seen: send FINISH, then close */
+} px_dt_conn;
+
+typedef struct px_dt_input {
+    px_input_type type;
+    px_event_fn sink;
+    void *ctx;
+    px_dnstap_decoder *dec;
+    struct fstrm_reader *reader; /* dnstap-file */
+    int lfd;                     /* listening socket, -1 for files */
+    char *unix_path;             /* dnstap-unix: removed at destroy */
+    uint16_t port;               /* dnstap-tcp */
+    int wake[2];                 /* self-pipe: px_input_stop() wakes poll() */
+    atomic_bool stopping;
+    px_dt_conn conns[PX_DT_MAX_CONNS];
+    size_t nconns;
+} px_dt_input;
+
+static void px_dt_input_destroy(void *impl);
+
+static void *px_dt_fail(px_dt_input *in, char *errbuf, size_t errlen, const char *fmt,
+                        const char *arg, int err)
+{
+    if (errbuf && errlen)
+        snprintf(errbuf, errlen, fmt, arg, err ? strerror(err) : "");
+    px_dt_input_destroy(in);
+    return NULL;
+}
+
+static void *px_dt_open_file(px_dt_input *in, const char *path, char *errbuf, size_t errlen)
+{
+    if (!path || !*path)
+        return px_dt_fail(in, errbuf, errlen, "dnstap-file: no path%s", "", 0);
+    /* libfstrm says only "failure"; look first for the usual reasons. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return px_dt_fail(in, errbuf, errlen, "dnstap-file %s: %s", path, errno);
+    close(fd);
+
+    struct fstrm_file_options *fopt = fstrm_file_options_init();
+    struct fstrm_reader_options *ropt = fstrm_reader_options_init();
+    fstrm_file_options_set_file_path(fopt, path);
+    fstrm_reader_options_add_content_type(ropt, PX_DNSTAP_CONTENT_TYPE,
+                                          strlen(PX_DNSTAP_CONTENT_TYPE));
+    fstrm_reader_options_set_max_frame_size(ropt, PX_FSTRM_DATA_MAX);
+    in->reader = fstrm_file_reader_init(fopt, ropt);
+    fstrm_file_options_destroy(&fopt);
+    fstrm_reader_options_destroy(&ropt);
+    if (!in->reader || fstrm_reader_open(in->reader) != fstrm_res_success)
+        return px_dt_fail(in, errbuf, errlen,
+                          "dnstap-file %s: not a Frame Streams file of content type "
+                          "\"" PX_DNSTAP_CONTENT_TYPE "\"%s",
+                          path, 0);
+    return in;
+}
+
+static bool px_dt_listen_fd(px_dt_input *in, int family)
+{
+    in->lfd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    return in->lfd >= 0;
+}
+
+static void *px_dt_open_unix(px_dt_input *in, const char *path, char *errbuf, size_t errlen)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (!path || !*path || strlen(path) >= sizeof(sa.sun_path))
+        return px_dt_fail(in, errbuf, errlen, "dnstap-unix: bad socket path \"%s\"%s",
+                          path ? path : "", 0);
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    if (!px_dt_listen_fd(in, AF_UNIX))
+        return px_dt_fail(in, errbuf, errlen, "dnstap-unix %s: socket: %s", path, errno);
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        /* Remove a socket left by an earlier run, never another file, and
+         * not one a live receiver still listens on. */
+        if (!S_ISSOCK(st.st_mode))
+            return px_dt_fail(in, errbuf, errlen, "dnstap-unix %s: exists and is not a socket%s",
+                              path, 0);
+        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        bool live = probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+        if (probe >= 0)
+            close(probe);
+        if (live)
+            return px_dt_fail(in, errbuf, errlen, "dnstap-unix %s: another receiver listens%s",
+                              path, 0);
+        unlink(path);
+    }
+    if (bind(in->lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+        return px_dt_fail(in, errbuf, errlen, "dnstap-unix %s: bind: %s", path, errno);
+    in->unix_path = strdup(path);
+    if (!in->unix_path)
+        return px_dt_fail(in, errbuf, errlen, "dnstap-unix %s: %s", path, ENOMEM);
+    /* The resolver connects as its own user; it shares our group. */
+    if (chmod(path, 0660) != 0 || listen(in->lfd, 16) != 0)
+        return px_dt_fail(in, errbuf, errlen, "dnstap-unix %s: %s", path, errno);
+    return in;
+}
+
+/* Splits "host:port" or "[v6]:port" into host and port (in buf). */
+static bool px_dt_split_hostport(const char *text, char *buf, size_t len, const char **host,
+                                 const char **port)
+{
+    if (!text || strlen(text) >= len)
+        return false;
+    memcpy(buf, text, strlen(text) + 1);
+    char *colon;
+    if (buf[0] == '[') {
+        char *close = strchr(buf, ']');
+        if (!close || close[1] != ':')
+            return false;
+        *close = '\0';
+        *host = buf + 1;
+        colon = close + 1;
+    } else {
+        colon = strrchr(buf, ':');
+        if (!colon || strchr(buf, ':') != colon)
+            return false;
+        *colon = '\0';
+        *host = buf;
+    }
+    *port = colon + 1;
+    return **host && **port;
+}
+
+static void *px_dt_open_tcp(px_dt_input *in, const char *listen_on, char *errbuf, size_t errlen)
+{
+    char buf[128];
+    const char *host, *port;
+    if (!px_dt_split_hostport(listen_on, buf, sizeof(buf), &host, &port))
+        return px_dt_fail(in, errbuf, errlen, "dnstap-tcp: bad listen address \"%s\"%s",
+                          listen_on ? listen_on : "", 0);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE};
+    struct addrinfo *ai = NULL;
+    if (getaddrinfo(host, port, &hints, &ai) != 0 || !ai)
+        return px_dt_fail(in, errbuf, errlen,
+                          "dnstap-tcp: bad listen address \"%s\" (want IP:port)%s", listen_on, 0);
+    int one = 1;
+    bool ok = px_dt_listen_fd(in, ai->ai_family) &&
+              setsockopt(in->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
+              bind(in->lfd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(in->lfd, 16) == 0;
+    freeaddrinfo(ai);
+    if (!ok)
+        return px_dt_fail(in, errbuf, errlen, "dnstap-tcp %s: %s", listen_on, errno);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (getsockname(in->lfd, (struct sockaddr *)&ss, &sl) == 0)
+        in->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                  : ((struct sockaddr_in *)&ss)->sin_port);
+    return in;
+}
+
+void *px_dnstap_input_open(const px_input_conf *conf, px_event_fn sink, void *ctx, char *errbuf,
+                           size_t errlen)
+{
+    px_dt_input *in = calloc(1, sizeof(*in));
+    if (!in)
+        return px_dt_fail(NULL, errbuf, errlen, "dnstap: %s%s", strerror(ENOMEM), 0);
+    in->type = conf->type;
+    in->sink = sink;
+    in->ctx = ctx;
+    in->lfd = -1;
+    in->wake[0] = in->wake[1] = -1;
+    in->dec = px_dnstap_decoder_create(conf->dnstap_types);
+    if (!in->dec || pipe2(in->wake, O_NONBLOCK | O_CLOEXEC) != 0)
+        return px_dt_fail(in, errbuf, errlen, "dnstap: %s%s", strerror(ENOMEM), 0);
+    switch (conf->type) {
+    case PX_INPUT_DNSTAP_FILE:
+        return px_dt_open_file(in, conf->path, errbuf, errlen);
+    case PX_INPUT_DNSTAP_UNIX:
+        return px_dt_open_unix(in, conf->path, errbuf, errlen);
+    case PX_INPUT_DNSTAP_TCP:
+        return px_dt_open_tcp(in, conf->listen, errbuf, errlen);
+    default:
+        return px_dt_fail(in, errbuf, errlen, "dnstap: not a dnstap input type%s%s", "", 0);
+    }
+}
+
+uint16_t px_dnstap_input_port(const void *impl)
+{
+    const px_dt_input *in = impl;
+    return in ? in->port : 0;
+}
+
+static void px_dt_on_frame(void *ctx, const uint8_t *data, size_t len)
+{
+    px_dt_input *in = ctx;
+    (void)px_dnstap_decode(in->dec, data, len, in->sink, in->ctx, NULL);
+}
+
+static px_err px_dt_run_file(px_dt_input *in)
+{
+    while (!atomic_load_explicit(&in->stopping, memory_order_relaxed)) {
+        /* libfstrm 0.6.1 answers a frame over the size bound with
+         * "success" and no frame: NULL marks that. */
+        const uint8_t *data = NULL;
+        size_t len = 0;
+        fstrm_res res = fstrm_reader_read(in->reader, &data, &len);
+        if (res == fstrm_res_success && data) {
+            px_dt_on_frame(in, data, len);
+        } else if (res == fstrm_res_stop) {
+            /* libfstrm says "stop" at end of file too, even inside a frame;
+             * only a STOP frame read is a proper end. */
+            const struct fstrm_control *stop = NULL;
+            fstrm_reader_get_control(in->reader, FSTRM_CONTROL_STOP, &stop);
+            if (stop)
+                return PX_OK;
+            px_metric_inc(px_dt_m.truncated);
+            return PX_ERR_TRUNC;
+        } else {
+            /* Truncated, oversized or garbage: libfstrm cannot resync. */
+            px_metric_inc(px_dt_m.file);
+            return PX_ERR_MALFORMED;
+        }
+    }
+    return PX_OK;
+}
+
+static void px_dt_conn_close(px_dt_conn *c)
+{
+    close(c->fd);
+    c->fd = -1;
+}
+
+static void px_dt_count_proto(const px_fstrm_recv *fr)
+{
+    const char *why = px_fstrm_recv_error(fr);
+    if (why && strcmp(why, "oversize") == 0)
+        px_metric_inc(px_dt_m.oversize);
+    else if (why && strcmp(why, "content_type") == 0)
+        px_metric_inc(px_dt_m.content_type);
+    else
+        px_metric_inc(px_dt_m.control);
+}
+
+/* Sends queued control replies. False when the connection is done. */
+static bool px_dt_conn_flush(px_dt_conn *c)
+{
+    size_t len;
+    const uint8_t *p;
+    while ((p = px_fstrm_recv_reply(c->fr, &len)), len > 0) {
+        ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return true; /* poll for POLLOUT */
+        if (n <= 0)
+            return false;
+        px_fstrm_recv_replied(c->fr, (size_t)n);
+    }
+    return !c->closing;
+}
+
+/* Reads what the sender has (bounded, for fairness between senders).
+ * False when the connection is done. */
+static bool px_dt_conn_read(px_dt_input *in, px_dt_conn *c)
+{
+    for (int i = 0; i < PX_DT_READS_PER_WAKE && !c->closing; i++) {
+        size_t avail;
+        uint8_t *p = px_fstrm_recv_space(c->fr, &avail);
+        if (!p)
+            return false;
+        ssize_t n = recv(c->fd, p, avail, MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (n <= 0) {
+            /* Gone: only a frame it had not finished is lost. */
+            if (px_fstrm_recv_pending(c->fr) > 0)
+                px_metric_inc(px_dt_m.truncated);
+            return false;
+        }
+        px_err err = px_fstrm_recv_commit(c->fr, (size_t)n, px_dt_on_frame, in);
+        if (err == PX_ERR_EOF) {
+            c->closing = true;
+        } else if (err != PX_OK) {
+            px_dt_count_proto(c->fr);
+            return false;
+        }
+    }
+    return px_dt_conn_flush(c);
+}
+
+static void px_dt_accept(px_dt_input *in)
+{
+    for (;;) {
+        int fd = accept4(in->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return; /* EAGAIN, or a connection that vanished: try next wake */
+        px_dt_conn *c = in->nconns < PX_DT_MAX_CONNS ? &in->conns[in->nconns] : NULL;
+        if (c && !c->fr)
+            c->fr = px_fstrm_recv_create(PX_DNSTAP_CONTENT_TYPE, PX_FSTRM_DATA_MAX);
+        if (!c || !c->fr) {
+            px_metric_inc(px_dt_m.rejected);
+            close(fd);
+            continue;
+        }
+        px_fstrm_recv_reset(c->fr);
+        c->fd = fd;
+        c->closing = false;
+        in->nconns++;
+        px_metric_inc(px_dt_m.connections);
+    }
+}
+
+/* Drops closed connections, keeping their receivers for reuse. */
+static void px_dt_compact(px_dt_input *in)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < in->nconns; i++) {
+        if (in->conns[i].fd < 0)
+            continue;
+        if (i != j) {
+            px_dt_conn tmp = in->conns[j];
+            in->conns[j] = in->conns[i];
+            in->conns[i] = tmp;
+        }
+        j++;
+    }
+    in->nconns = j;
+}
+
+static px_err px_dt_run_sockets(px_dt_input *in)
+{
+    struct pollfd pfd[2 + PX_DT_MAX_CONNS];
+    px_err ret = PX_OK;
+    while (!atomic_load(&in->stopping)) {
+        pfd[0] = (struct pollfd){.fd = in->wake[0], .events = POLLIN};
+        pfd[1] = (struct pollfd){.fd = in->lfd, .events = POLLIN};
+        for (size_t i = 0; i < in->nconns; i++) {
+            size_t len;
+            px_fstrm_recv_reply(in->conns[i].fr, &len);
+            pfd[2 + i] = (struct pollfd){
+                .fd = in->conns[i].fd,
+                .events = (short)((in->conns[i].closing ? 0 : POLLIN) | (len > 0 ? POLLOUT : 0))};
+        }
+        if (poll(pfd, 2 + in->nconns, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            ret = PX_ERR_IO;
+            break;
+        }
+        if (pfd[0].revents)
+            break;
+        for (size_t i = 0; i < in->nconns; i++) {
+            px_dt_conn *c = &in->conns[i];
+            short re = pfd[2 + i].revents;
+            bool keep = true;
+            if (re & (POLLIN | POLLHUP | POLLERR))
+                keep = px_dt_conn_read(in, c);
+            else if (re & POLLOUT)
+                keep = px_dt_conn_flush(c);
+            if (!keep)
+                px_dt_conn_close(c);
+        }
+        px_dt_compact(in);
+        if (pfd[1].revents & POLLIN)
+            px_dt_accept(in);
+    }
+    /* Senders reconnect to the next run (or the next process). */
+    for (size_t i = 0; i < in->nconns; i++)
+        px_dt_conn_close(&in->conns[i]);
+    in->nconns = 0;
+    return ret;
+}
+
+static px_err px_dt_input_run(void *impl)
+{
+    px_dt_input *in = impl;
+    return in->reader ? px_dt_run_file(in) : px_dt_run_sockets(in);
+}
+
+static void px_dt_input_stop(void *impl)
+{
+    px_dt_input *in = impl;
+    atomic_store(&in->stopping, true);
+    if (in->wake[1] >= 0) {
+        ssize_t n = write(in->wake[1], "x", 1);
+        (void)n; /* a full pipe already wakes poll() */
+    }
+}
+
+static void px_dt_input_destroy(void *impl)
+{
+    px_dt_input *in = impl;
+    if (!in)
+        return;
+    for (size_t i = 0; i < PX_DT_MAX_CONNS; i++) {
+        if (i < in->nconns)
+            px_dt_conn_close(&in->conns[i]);
+        px_fstrm_recv_destroy(in->conns[i].fr);
+    }
+    if (in->reader)
+        fstrm_reader_destroy(&in->reader);
+    if (in->lfd >= 0)
+        close(in->lfd);
+    if (in->unix_path) {
+        unlink(in->unix_path);
+        free(in->unix_path);
+    }
+    for (int i = 0; i < 2; i++)
+        if (in->wake[i] >= 0)
+            close(in->wake[i]);
+    px_dnstap_decoder_destroy(in->dec);
+    free(in);
+}
+
+const px_input_ops px_dnstap_input_ops = {
+    .run = px_dt_input_run,
+    .stop = px_dt_input_stop,
+    .destroy = px_dt_input_destroy,
+};
