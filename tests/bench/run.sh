@@ -21,7 +21,7 @@ set -euo pipefail
 # all the work but publish nothing; INTERFACE.md does not define it yet, and
 # unknown settings are errors, so until it exists the producer exits 2 and
 # the row is skipped with a message.
-PRODUCER_OFF_ARGS=${PRODUCER_OFF_ARGS-"-s 'org=\"bench\"' -s 'inputs=({type=\"@TYPE@\"; path=\"@FILE@\";})' -s 'output.null=true'"}
+PRODUCER_OFF_ARGS=${PRODUCER_OFF_ARGS-"-s 'org=\"bench\"' -s 'inputs=({type=\"@TYPE@\"; path=\"@FILE@\";})' -s 'kafka.enabled=false'"}
 PRODUCER_KAFKA_ARGS=${PRODUCER_KAFKA_ARGS-"-s 'org=\"bench\"' -s 'inputs=({type=\"@TYPE@\"; path=\"@FILE@\";})' -s 'kafka.brokers=\"@BROKERS@\"'"}
 # ---------------------------------------------------------------------------
 
