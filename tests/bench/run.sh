@@ -12,15 +12,13 @@ set -euo pipefail
 
 # ---------------------------------------------------------------------------
 # How the producer is run. Its command line is decided by the producer's
-# author; adjust these two templates (or export them) when it settles.
+# author; export these two templates to try other settings.
 # They are shell words, expanded with eval after substituting:
 #   @TYPE@     input type: pcap-file or dnstap-file
 #   @FILE@     input path (no spaces or quotes in it)
 #   @BROKERS@  bootstrap list printed by pdnsx-broker (Kafka case only)
-# "Kafka off" assumes a setting output.null=true that makes the producer do
-# all the work but publish nothing; INTERFACE.md does not define it yet, and
-# unknown settings are errors, so until it exists the producer exits 2 and
-# the row is skipped with a message.
+# "Kafka off" is kafka.enabled=false: the producer parses, filters,
+# aggregates and Avro-encodes everything and publishes nothing.
 PRODUCER_OFF_ARGS=${PRODUCER_OFF_ARGS-"-s 'org=\"bench\"' -s 'inputs=({type=\"@TYPE@\"; path=\"@FILE@\";})' -s 'kafka.enabled=false'"}
 PRODUCER_KAFKA_ARGS=${PRODUCER_KAFKA_ARGS-"-s 'org=\"bench\"' -s 'inputs=({type=\"@TYPE@\"; path=\"@FILE@\";})' -s 'kafka.brokers=\"@BROKERS@\"'"}
 # ---------------------------------------------------------------------------
