@@ -7,7 +7,11 @@
 #include <libpsl.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "px_hash.h"
 
 #include "px_psl.h"
 
@@ -74,4 +78,74 @@ px_err px_registered_domain(const char *name, char *out, size_t outlen)
             start--;
     }
     return put(buf + start, n - start, out, outlen);
+}
+
+typedef struct px_psl_slot {
+    uint64_t hash;
+    char *name; /* malloc'd copy, NULL if the slot is empty */
+    uint32_t len;
+    uint32_t reg_off;
+} px_psl_slot;
+
+struct px_psl_cache {
+    px_psl_slot *slots;
+    size_t mask;
+};
+
+px_psl_cache *px_psl_cache_create(size_t slots)
+{
+    size_t n = 1;
+    while (n < (slots ? slots : 65536))
+        n <<= 1;
+    px_psl_cache *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->slots = calloc(n, sizeof(*c->slots));
+    if (!c->slots) {
+        free(c);
+        return NULL;
+    }
+    c->mask = n - 1;
+    return c;
+}
+
+void px_psl_cache_destroy(px_psl_cache *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i <= c->mask; i++)
+        free(c->slots[i].name);
+    free(c->slots);
+    free(c);
+}
+
+px_err px_psl_cache_lookup(px_psl_cache *c, const char *name, size_t len, const char **reg,
+                           size_t *reg_len)
+{
+    uint64_t h = px_hash64(name, len, 0x70736c00ull);
+    px_psl_slot *s = &c->slots[h & c->mask];
+    if (s->name && s->hash == h && s->len == len && memcmp(s->name, name, len) == 0) {
+        *reg = name + s->reg_off;
+        *reg_len = len - s->reg_off;
+        return PX_OK;
+    }
+    char out[PX_PSL_NAME_MAX];
+    px_err err = px_registered_domain(name, out, sizeof(out));
+    if (err != PX_OK)
+        return err;
+    size_t rl = strlen(out);
+    /* Canonical names give a suffix; anything else is answered, not cached. */
+    if (rl > len || memcmp(name + len - rl, out, rl) != 0)
+        return PX_ERR_INVAL;
+    char *copy = malloc(len + 1);
+    if (copy) {
+        memcpy(copy, name, len);
+        copy[len] = '\0';
+        free(s->name);
+        *s = (px_psl_slot){.hash = h, .name = copy, .len = (uint32_t)len,
+                           .reg_off = (uint32_t)(len - rl)};
+    }
+    *reg = name + len - rl;
+    *reg_len = rl;
+    return PX_OK;
 }

@@ -13,4 +13,21 @@
  * Returns PX_ERR_TOOLONG if out is too small. Thread-safe. */
 px_err px_registered_domain(const char *name, char *out, size_t outlen);
 
+/* A cache of name -> registered domain for one thread. libpsl walks its
+ * DAFSA label by label for every lookup, and the producer looks up the
+ * same names at every window flush; the cache makes a repeat a hash probe
+ * and a compare. Direct-mapped: a colliding name replaces the old one. */
+typedef struct px_psl_cache px_psl_cache;
+
+/* slots is rounded up to a power of two (0: 65536). NULL on no memory. */
+px_psl_cache *px_psl_cache_create(size_t slots);
+void px_psl_cache_destroy(px_psl_cache *c); /* NULL is fine */
+
+/* px_registered_domain() of a name already in canonical form (lowercase,
+ * no trailing dot, as the DNS parser writes it), through the cache. The
+ * result is a suffix of the name: *reg points into `name`, valid as long
+ * as `name` is. */
+px_err px_psl_cache_lookup(px_psl_cache *c, const char *name, size_t len, const char **reg,
+                           size_t *reg_len);
+
 #endif

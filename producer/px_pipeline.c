@@ -15,6 +15,7 @@ struct px_pipeline {
     px_filter *filter;
     px_window *window;
     px_avro_codec *codec;
+    px_psl_cache *psl;
     px_pipeline_out_fn out;
     void *out_ctx;
     uint64_t k0, k1; /* client hash key: memory only */
@@ -24,7 +25,6 @@ struct px_pipeline {
     px_dns_iter it;
     px_dns_msg msg;
     char bailiwick[PX_DNS_NAME_TEXT_MAX];
-    char key[PX_DNS_NAME_TEXT_MAX];
 };
 
 /* SipHash-2-4 of a short input: a keyed PRF, so that the per-window client
@@ -80,7 +80,9 @@ static void px_pipeline_emit(void *ctx, const px_obs *o)
 {
     px_pipeline *p = ctx;
     char tname[16];
-    if (px_registered_domain(o->rrname, p->key, sizeof(p->key)) != PX_OK) {
+    const char *key;
+    size_t key_len;
+    if (px_psl_cache_lookup(p->psl, o->rrname, strlen(o->rrname), &key, &key_len) != PX_OK) {
         p->st.output_errors++;
         return;
     }
@@ -101,7 +103,7 @@ static void px_pipeline_emit(void *ctx, const px_obs *o)
     const uint8_t *buf;
     size_t len;
     if (px_avro_encode(p->codec, &a, &buf, &len) != PX_OK ||
-        p->out(p->out_ctx, p->key, strlen(p->key), buf, len) != PX_OK) {
+        p->out(p->out_ctx, key, key_len, buf, len) != PX_OK) {
         p->st.output_errors++;
         return;
     }
@@ -143,6 +145,9 @@ px_pipeline *px_pipeline_create(const px_pipeline_conf *conf, px_err *err)
     if (!(p->codec = px_avro_codec_create(err)))
         goto fail;
     *err = PX_ERR_NOMEM;
+    if (!(p->psl = px_psl_cache_create(0)))
+        goto fail;
+    *err = PX_ERR_NOMEM;
     if (!(p->window = px_window_create(&conf->window, px_pipeline_emit, p)))
         goto fail;
     *err = PX_OK;
@@ -158,6 +163,7 @@ void px_pipeline_destroy(px_pipeline *p)
         return;
     px_window_destroy(p->window);
     px_avro_codec_destroy(p->codec);
+    px_psl_cache_destroy(p->psl);
     px_filter_destroy(p->filter);
     free(p->org);
     free(p->sensor);

@@ -88,6 +88,35 @@ static void test_threads(void **state)
     }
 }
 
+/* The cache answers exactly what libpsl answers, hit or miss, and a
+ * one-slot cache (every other lookup evicts) stays right. */
+static void test_cache_agrees(void **state)
+{
+    (void)state;
+    static const char *names[] = {"www.example.co.uk", "foo.blogspot.com", "co.uk", "com",
+                                  "a.b.c.example.com", "x.a\\.b.com", "example.org",
+                                  "www.example.co.uk", "s3.amazonaws.com", "."};
+    for (size_t slots = 1; slots <= 1024; slots *= 1024) {
+        px_psl_cache *c = px_psl_cache_create(slots);
+        assert_non_null(c);
+        for (int round = 0; round < 3; round++)
+            for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+                char want[256];
+                assert_int_equal(px_registered_domain(names[i], want, sizeof(want)), PX_OK);
+                const char *reg;
+                size_t len;
+                assert_int_equal(px_psl_cache_lookup(c, names[i], strlen(names[i]), &reg, &len),
+                                 PX_OK);
+                assert_int_equal(len, strlen(want));
+                assert_memory_equal(reg, want, len);
+                /* a suffix of the very name passed in */
+                assert_ptr_equal(reg, names[i] + strlen(names[i]) - len);
+            }
+        px_psl_cache_destroy(c);
+    }
+    px_psl_cache_destroy(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -97,6 +126,7 @@ int main(void)
         cmocka_unit_test(test_suffix_is_its_own_key),
         cmocka_unit_test(test_escaped_dot),
         cmocka_unit_test(test_too_small),
+        cmocka_unit_test(test_cache_agrees),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
