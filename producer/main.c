@@ -41,10 +41,11 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGUSR1); /* input threads: "I am done" */
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    px_producer_opts opts = {.signals = &sigs, .flush_timeout_ms = 30000};
+    px_producer_opts opts = {.signals = &sigs, .wake_signal = SIGUSR1, .flush_timeout_ms = 30000};
     char err[1024] = "";
     px_producer *p = px_producer_create(&conf, &opts, err, sizeof(err));
     if (!p) {

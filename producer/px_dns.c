@@ -231,6 +231,13 @@ px_err px_dns_begin(px_dns_iter *it, const uint8_t *msg, size_t len, px_dns_msg 
     it->left[PX_DNS_AUTHORITY] = out->nscount;
     it->left[PX_DNS_ADDITIONAL] = out->arcount;
     it->broken = false;
+    it->name_from = 0;
+    if (out->has_question) {
+        /* the question name starts right after the 12-byte header */
+        memcpy(it->name, out->qname, out->qname_len + 1);
+        it->name_len = out->qname_len;
+        it->name_from = 12;
+    }
     return PX_OK;
 }
 
@@ -534,6 +541,28 @@ static px_err framing_lost(px_dns_iter *it, px_err err)
     return err;
 }
 
+/* The owner name, reusing the text of the last name when the owner is a
+ * pointer to the same place. Any pointer there was validated when that
+ * text was decoded and points before this record too. */
+static px_err owner_read(px_dns_iter *it)
+{
+    const uint8_t *p = it->w.pos;
+    if (px_wire_avail(&it->w) >= 2 && (p[0] & 0xC0) == 0xC0) {
+        uint16_t target = (uint16_t)(((p[0] & 0x3F) << 8) | p[1]);
+        if (target == it->name_from && target != 0) {
+            px_wire_skip(&it->w, 2);
+            return PX_OK;
+        }
+        it->name_from = 0;
+        px_err err = name_read(it->w.start, px_wire_size(&it->w), &it->w, it->name, &it->name_len);
+        if (err == PX_OK)
+            it->name_from = target;
+        return err;
+    }
+    it->name_from = 0;
+    return name_read(it->w.start, px_wire_size(&it->w), &it->w, it->name, &it->name_len);
+}
+
 px_err px_dns_next(px_dns_iter *it, px_dns_rr *rr)
 {
     if (it->broken)
@@ -549,10 +578,11 @@ px_err px_dns_next(px_dns_iter *it, px_dns_rr *rr)
     rr->target2 = NULL;
     rr->rdata = NULL;
     rr->rdata_len = 0;
-    px_err err = name_read(it->w.start, px_wire_size(&it->w), &it->w, it->name, &rr->name_len);
+    px_err err = owner_read(it);
     if (err)
         return framing_lost(it, err);
     rr->name = it->name;
+    rr->name_len = it->name_len;
     rr->type = px_wire_u16(&it->w);
     rr->rclass = px_wire_u16(&it->w);
     rr->ttl = px_wire_u32(&it->w);

@@ -86,6 +86,11 @@ typedef struct px_dns_iter {
     px_dns_section section;
     uint16_t left[4]; /* records left per section, indexed by px_dns_section */
     bool broken;      /* framing lost: no further record can be read */
+    /* name holds the text of the name at this message offset (0: none):
+     * owners compressed to it (nearly every answer points at the
+     * question) are not decoded again. */
+    uint16_t name_from;
+    size_t name_len;
     char name[PX_DNS_NAME_TEXT_MAX];
     char target[PX_DNS_NAME_TEXT_MAX];
     char target2[PX_DNS_NAME_TEXT_MAX];

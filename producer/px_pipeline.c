@@ -145,7 +145,7 @@ px_pipeline *px_pipeline_create(const px_pipeline_conf *conf, px_err *err)
     if (!(p->codec = px_avro_codec_create(err)))
         goto fail;
     *err = PX_ERR_NOMEM;
-    if (!(p->psl = px_psl_cache_create(0)))
+    if (!(p->psl = px_psl_cache_create(1u << 17)))
         goto fail;
     *err = PX_ERR_NOMEM;
     if (!(p->window = px_window_create(&conf->window, px_pipeline_emit, p)))

@@ -16,6 +16,8 @@
 
 typedef struct px_producer_input_run {
     px_input *input;
+    pthread_t waker; /* the run loop's thread */
+    int wake_signal;
     pthread_t thread;
     bool started;
     _Atomic bool done;
@@ -245,6 +247,8 @@ static void *px_producer_input_thread(void *arg)
     px_producer_input_run *r = arg;
     r->result = px_input_run(r->input);
     atomic_store(&r->done, true);
+    if (r->wake_signal)
+        pthread_kill(r->waker, r->wake_signal);
     return NULL;
 }
 
@@ -254,6 +258,8 @@ static int px_producer_start_inputs(px_producer *p)
      * waits for them with sigtimedwait(). The caller blocked them. */
     for (size_t i = 0; i < p->n_inputs; i++) {
         px_producer_input_run *r = &p->inputs[i];
+        r->waker = pthread_self();
+        r->wake_signal = p->opts.wake_signal;
         int e = pthread_create(&r->thread, NULL, px_producer_input_thread, r);
         if (e != 0) {
             px_error("input %zu: cannot start thread: %s", i + 1, strerror(e));

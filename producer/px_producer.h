@@ -19,6 +19,10 @@ typedef struct px_producer_opts {
     /* Signals the run loop waits for; the caller has blocked them in every
      * thread. SIGTERM/SIGINT end the run, SIGHUP is logged. */
     const sigset_t *signals;
+    /* A signal in `signals` (e.g. SIGUSR1) that input threads send to the
+     * run loop when they end, so that a file run ends at once; 0: none
+     * (the loop notices within 100 ms). */
+    int wake_signal;
     /* How long shutdown waits for Kafka to acknowledge (ms). */
     int flush_timeout_ms;
 } px_producer_opts;
