@@ -34,7 +34,8 @@ typedef struct brk_opts {
 
 static const char brk_usage[] = "usage: pdnsx-broker [--brokers N] [--topic NAME:PARTITIONS]...\n";
 
-static void brk_help(void) {
+static void brk_help(void)
+{
     fputs(brk_usage, stdout);
     fputs("\nStarts librdkafka's mock Kafka cluster on loopback (development and tests\n"
           "only), prints its bootstrap list as the first line of standard output and\n"
@@ -48,7 +49,8 @@ static void brk_help(void) {
 }
 
 /* Parses a decimal int in [lo, hi]; the whole string must be the number. */
-static int brk_parse_int(const char *s, int lo, int hi, int *out) {
+static int brk_parse_int(const char *s, int lo, int hi, int *out)
+{
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
@@ -59,7 +61,8 @@ static int brk_parse_int(const char *s, int lo, int hi, int *out) {
 }
 
 /* Kafka topic names: 1-249 of [A-Za-z0-9._-], and not "." or "..". */
-static int brk_topic_name_ok(const char *name, size_t len) {
+static int brk_topic_name_ok(const char *name, size_t len)
+{
     if (len == 0 || len > BRK_TOPIC_NAME_MAX)
         return 0;
     if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.'))
@@ -74,7 +77,8 @@ static int brk_topic_name_ok(const char *name, size_t len) {
     return 1;
 }
 
-static int brk_add_topic(brk_opts *o, const char *arg) {
+static int brk_add_topic(brk_opts *o, const char *arg)
+{
     const char *colon = strrchr(arg, ':');
     if (!colon) {
         fprintf(stderr, "pdnsx-broker: --topic wants NAME:PARTITIONS, got '%s'\n", arg);
@@ -102,7 +106,8 @@ static int brk_add_topic(brk_opts *o, const char *arg) {
 }
 
 /* Returns -1 to go on, or the exit status to exit with now. */
-static int brk_parse(int argc, char **argv, brk_opts *o) {
+static int brk_parse(int argc, char **argv, brk_opts *o)
+{
     static const struct option longopts[] = {
         {"brokers", required_argument, NULL, 'b'},   {"topic", required_argument, NULL, 't'},
         {"log-level", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
@@ -152,7 +157,8 @@ static int brk_parse(int argc, char **argv, brk_opts *o) {
 }
 
 /* librdkafka's own log lines, mapped onto syslog levels. */
-static void brk_rd_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
+static void brk_rd_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
     (void)rk;
     px_log_level l = level <= 3   ? PX_LOG_ERROR
                      : level == 4 ? PX_LOG_WARNING
@@ -162,7 +168,8 @@ static void brk_rd_log(const rd_kafka_t *rk, int level, const char *fac, const c
 }
 
 /* The mock cluster needs a client handle to live in; it never connects. */
-static rd_kafka_t *brk_handle_create(void) {
+static rd_kafka_t *brk_handle_create(void)
+{
     char err[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set_log_cb(conf, brk_rd_log);
@@ -174,7 +181,8 @@ static rd_kafka_t *brk_handle_create(void) {
     return rk;
 }
 
-static int brk_run(const brk_opts *o, const sigset_t *stop) {
+static int brk_run(const brk_opts *o, const sigset_t *stop)
+{
     rd_kafka_t *rk = brk_handle_create();
     if (!rk)
         return 1;
@@ -216,7 +224,8 @@ out:
     return status;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     px_log_set_ident("pdnsx-broker");
     brk_opts opts;
     int rc = brk_parse(argc, argv, &opts);

@@ -10,7 +10,7 @@
 #include "px_error.h"
 
 typedef struct px_addr {
-    uint8_t family; /* 0: unknown/none, 4: IPv4, 6: IPv6 */
+    uint8_t family;    /* 0: unknown/none, 4: IPv4, 6: IPv6 */
     uint8_t bytes[16]; /* network order; IPv4 uses the first 4 */
     uint16_t port;     /* host order; 0 if unknown */
 } px_addr;

@@ -22,7 +22,8 @@
 
 extern const char px_schema_observation[];
 
-const char *px_avro_obs_schema_json(void) {
+const char *px_avro_obs_schema_json(void)
+{
     return px_schema_observation;
 }
 
@@ -33,7 +34,8 @@ const char *px_avro_obs_schema_json(void) {
 static uint64_t crc64_table[256];
 static pthread_once_t crc64_once = PTHREAD_ONCE_INIT;
 
-static void crc64_init(void) {
+static void crc64_init(void)
+{
     for (unsigned i = 0; i < 256; i++) {
         uint64_t fp = i;
         for (int j = 0; j < 8; j++)
@@ -42,7 +44,8 @@ static void crc64_init(void) {
     }
 }
 
-uint64_t px_avro_crc64(const void *data, size_t len) {
+uint64_t px_avro_crc64(const void *data, size_t len)
+{
     const uint8_t *p = data;
     uint64_t fp = PX_CRC64_EMPTY;
 
@@ -64,7 +67,8 @@ typedef struct canon_ctx {
 static const char *const primitives[] = {"null",  "boolean", "int",   "long",
                                          "float", "double",  "bytes", "string"};
 
-static int is_primitive(const char *t) {
+static int is_primitive(const char *t)
+{
     for (size_t i = 0; i < sizeof(primitives) / sizeof(primitives[0]); i++)
         if (strcmp(t, primitives[i]) == 0)
             return 1;
@@ -72,7 +76,8 @@ static int is_primitive(const char *t) {
 }
 
 /* A name component: [A-Za-z_][A-Za-z0-9_]*. */
-static int valid_fullname(const char *n) {
+static int valid_fullname(const char *n)
+{
     int start = 1;
     if (*n == '\0')
         return 0;
@@ -93,7 +98,8 @@ static int valid_fullname(const char *n) {
     return !start;
 }
 
-static json_t *canon_fail(canon_ctx *x, px_err err) {
+static json_t *canon_fail(canon_ctx *x, px_err err)
+{
     if (x->err == PX_OK)
         x->err = err;
     return NULL;
@@ -101,7 +107,8 @@ static json_t *canon_fail(canon_ctx *x, px_err err) {
 
 /* Full name of `name` in namespace `ns` (FULLNAMES): a dotted name is
  * already full. Returns a json string, or NULL. */
-static json_t *full_name(const char *name, const char *ns) {
+static json_t *full_name(const char *name, const char *ns)
+{
     if (strchr(name, '.') || ns == NULL || *ns == '\0')
         return json_string(name);
     return json_sprintf("%s.%s", ns, name);
@@ -111,7 +118,8 @@ static json_t *full_name(const char *name, const char *ns) {
  * (Avro has no forward references). An unqualified name that is not
  * defined in the enclosing namespace but is in the null namespace refers to
  * that one, as the Java implementation resolves it. */
-static json_t *canon_ref(canon_ctx *x, const char *name, const char *ns) {
+static json_t *canon_ref(canon_ctx *x, const char *name, const char *ns)
+{
     if (is_primitive(name))
         return json_string(name);
     json_t *full = full_name(name, ns);
@@ -129,7 +137,8 @@ static json_t *canon_ref(canon_ctx *x, const char *name, const char *ns) {
 static json_t *canon(canon_ctx *x, json_t *s, const char *ns, int depth);
 
 /* Adds key -> val to obj, taking val; fails the context on NULL. */
-static int put(canon_ctx *x, json_t *obj, const char *key, json_t *val) {
+static int put(canon_ctx *x, json_t *obj, const char *key, json_t *val)
+{
     if (!val)
         return canon_fail(x, PX_ERR_NOMEM), -1;
     if (json_object_set_new(obj, key, val) != 0)
@@ -137,7 +146,8 @@ static int put(canon_ctx *x, json_t *obj, const char *key, json_t *val) {
     return 0;
 }
 
-static int canon_fields(canon_ctx *x, json_t *out, json_t *fields, const char *ns, int depth) {
+static int canon_fields(canon_ctx *x, json_t *out, json_t *fields, const char *ns, int depth)
+{
     if (!json_is_array(fields))
         return canon_fail(x, PX_ERR_INVAL), -1;
     json_t *arr = json_array();
@@ -145,7 +155,8 @@ static int canon_fields(canon_ctx *x, json_t *out, json_t *fields, const char *n
         return -1;
     size_t i;
     json_t *f;
-    json_array_foreach(fields, i, f) {
+    json_array_foreach(fields, i, f)
+    {
         json_t *fname = json_object_get(f, "name");
         json_t *ftype = json_object_get(f, "type");
         if (!json_is_string(fname) || !ftype)
@@ -162,12 +173,14 @@ static int canon_fields(canon_ctx *x, json_t *out, json_t *fields, const char *n
     return 0;
 }
 
-static int canon_symbols(canon_ctx *x, json_t *out, json_t *symbols) {
+static int canon_symbols(canon_ctx *x, json_t *out, json_t *symbols)
+{
     size_t i;
     json_t *sym;
     if (!json_is_array(symbols))
         return canon_fail(x, PX_ERR_INVAL), -1;
-    json_array_foreach(symbols, i, sym) {
+    json_array_foreach(symbols, i, sym)
+    {
         if (!json_is_string(sym) || !valid_fullname(json_string_value(sym)) ||
             strchr(json_string_value(sym), '.'))
             return canon_fail(x, PX_ERR_INVAL), -1;
@@ -176,7 +189,8 @@ static int canon_symbols(canon_ctx *x, json_t *out, json_t *symbols) {
 }
 
 /* record, error, enum, fixed: a definition. */
-static json_t *canon_named(canon_ctx *x, json_t *s, const char *type, const char *ns, int depth) {
+static json_t *canon_named(canon_ctx *x, json_t *s, const char *type, const char *ns, int depth)
+{
     json_t *jname = json_object_get(s, "name");
     json_t *jns = json_object_get(s, "namespace");
     if (!json_is_string(jname) || (jns && !json_is_string(jns) && !json_is_null(jns)))
@@ -231,7 +245,8 @@ static json_t *canon_named(canon_ctx *x, json_t *s, const char *type, const char
 
 /* array and map: {"type":T,"items"|"values":S}. */
 static json_t *canon_container(canon_ctx *x, json_t *s, const char *type, const char *key,
-                               const char *ns, int depth) {
+                               const char *ns, int depth)
+{
     json_t *sub = json_object_get(s, key);
     if (!sub)
         return canon_fail(x, PX_ERR_INVAL);
@@ -247,13 +262,15 @@ static json_t *canon_container(canon_ctx *x, json_t *s, const char *type, const 
     return out;
 }
 
-static json_t *canon_union(canon_ctx *x, json_t *s, const char *ns, int depth) {
+static json_t *canon_union(canon_ctx *x, json_t *s, const char *ns, int depth)
+{
     json_t *out = json_array();
     size_t i;
     json_t *branch;
     if (!out)
         return canon_fail(x, PX_ERR_NOMEM);
-    json_array_foreach(s, i, branch) {
+    json_array_foreach(s, i, branch)
+    {
         json_t *cb = canon(x, branch, ns, depth + 1);
         if (!cb || json_array_append_new(out, cb) != 0) {
             json_decref(out);
@@ -263,7 +280,8 @@ static json_t *canon_union(canon_ctx *x, json_t *s, const char *ns, int depth) {
     return out;
 }
 
-static json_t *canon(canon_ctx *x, json_t *s, const char *ns, int depth) {
+static json_t *canon(canon_ctx *x, json_t *s, const char *ns, int depth)
+{
     if (depth > CANON_MAX_DEPTH)
         return canon_fail(x, PX_ERR_TOOLONG);
     if (json_is_string(s))
@@ -289,7 +307,8 @@ static json_t *canon(canon_ctx *x, json_t *s, const char *ns, int depth) {
     return canon_ref(x, t, ns); /* {"type":"Name"}: a reference */
 }
 
-px_err px_avro_canonical_form(const char *schema_json, char **out) {
+px_err px_avro_canonical_form(const char *schema_json, char **out)
+{
     if (!schema_json || !out)
         return PX_ERR_INVAL;
     *out = NULL;
@@ -322,7 +341,8 @@ px_err px_avro_canonical_form(const char *schema_json, char **out) {
 #define DATUM_MAX_DEPTH 32
 
 /* Zig-zag varint of at most `maxbytes` bytes (5 for int, 10 for long). */
-static int64_t wire_varint(px_wire *w, int maxbytes) {
+static int64_t wire_varint(px_wire *w, int maxbytes)
+{
     uint64_t raw = 0;
     for (int i = 0; i < maxbytes; i++) {
         uint8_t b = px_wire_u8(w);
@@ -342,7 +362,8 @@ static int64_t wire_varint(px_wire *w, int maxbytes) {
 }
 
 /* Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. */
-static int utf8_valid(const uint8_t *s, size_t n) {
+static int utf8_valid(const uint8_t *s, size_t n)
+{
     size_t i = 0;
     while (i < n) {
         /* ASCII fast path: names and addresses are nearly always ASCII */
@@ -380,7 +401,8 @@ static int utf8_valid(const uint8_t *s, size_t n) {
     return 1;
 }
 
-static void wire_bytes(px_wire *w, int is_string) {
+static void wire_bytes(px_wire *w, int is_string)
+{
     int64_t n = wire_varint(w, 10);
     if (n < 0) {
         px_wire_fail(w, PX_ERR_MALFORMED);
@@ -396,7 +418,8 @@ static void wire_datum(px_wire *w, avro_schema_t s, int depth);
 /* Arrays and maps come in blocks; a negative count is followed by the
  * block's byte size. Counts above the bytes left are refused so that a
  * block of zero-sized items cannot spin for 2^63 rounds. */
-static void wire_blocks(px_wire *w, avro_schema_t item, int is_map, int depth) {
+static void wire_blocks(px_wire *w, avro_schema_t item, int is_map, int depth)
+{
     for (;;) {
         int64_t count = wire_varint(w, 10);
         if (px_wire_err(w) || count == 0)
@@ -418,7 +441,8 @@ static void wire_blocks(px_wire *w, avro_schema_t item, int is_map, int depth) {
     }
 }
 
-static void wire_datum(px_wire *w, avro_schema_t s, int depth) {
+static void wire_datum(px_wire *w, avro_schema_t s, int depth)
+{
     if (px_wire_err(w))
         return;
     if (depth > DATUM_MAX_DEPTH) {
@@ -535,13 +559,15 @@ struct px_avro_codec {
     char errbuf[256];
 };
 
-static px_err avro_failed(px_avro_codec *c, px_err err) {
+static px_err avro_failed(px_avro_codec *c, px_err err)
+{
     snprintf(c->errbuf, sizeof(c->errbuf), "%s", avro_strerror());
     return err;
 }
 
 /* Checks a field's schema against what the struct expects. */
-static px_err bind_field(px_avro_codec *c, size_t i) {
+static px_err bind_field(px_avro_codec *c, size_t i)
+{
     struct field_slot *slot = &c->slots[i];
     slot->index = avro_schema_record_field_get_index(c->schema, obs_fields[i].name);
     if (slot->index < 0)
@@ -562,7 +588,8 @@ static px_err bind_field(px_avro_codec *c, size_t i) {
     return PX_OK;
 }
 
-static px_err codec_init(px_avro_codec *c) {
+static px_err codec_init(px_avro_codec *c)
+{
     const char *json = px_schema_observation;
     char *canon_text = NULL;
     px_err err = px_avro_canonical_form(json, &canon_text);
@@ -596,7 +623,8 @@ static px_err codec_init(px_avro_codec *c) {
     return PX_OK;
 }
 
-px_avro_codec *px_avro_codec_create(px_err *err) {
+px_avro_codec *px_avro_codec_create(px_err *err)
+{
     px_err e = PX_ERR_NOMEM;
     px_avro_codec *c = calloc(1, sizeof(*c));
     if (c && (e = codec_init(c)) != PX_OK) {
@@ -608,7 +636,8 @@ px_avro_codec *px_avro_codec_create(px_err *err) {
     return c;
 }
 
-void px_avro_codec_destroy(px_avro_codec *c) {
+void px_avro_codec_destroy(px_avro_codec *c)
+{
     if (!c)
         return;
     if (c->have_dec)
@@ -623,15 +652,18 @@ void px_avro_codec_destroy(px_avro_codec *c) {
     free(c);
 }
 
-uint64_t px_avro_codec_fingerprint(const px_avro_codec *c) {
+uint64_t px_avro_codec_fingerprint(const px_avro_codec *c)
+{
     return c->fingerprint;
 }
 
-const char *px_avro_codec_last_error(const px_avro_codec *c) {
+const char *px_avro_codec_last_error(const px_avro_codec *c)
+{
     return c->errbuf;
 }
 
-static void put_header(uint8_t *p, uint64_t fp) {
+static void put_header(uint8_t *p, uint64_t fp)
+{
     p[0] = 0xc3;
     p[1] = 0x01;
     for (int i = 0; i < 8; i++)
@@ -670,8 +702,7 @@ static size_t datum_bound(const px_avro_obs *obs)
     return n;
 }
 
-static px_err encode_field(const px_avro_codec *c, size_t i, const px_avro_obs *obs,
-                           uint8_t **pp)
+static px_err encode_field(const px_avro_codec *c, size_t i, const px_avro_obs *obs, uint8_t **pp)
 {
     const struct obs_field *f = &obs_fields[i];
     const void *slotp = (const char *)obs + f->off;
@@ -731,7 +762,8 @@ px_err px_avro_encode(px_avro_codec *c, const px_avro_obs *obs, const uint8_t **
     return PX_OK;
 }
 
-static px_err read_field(px_avro_codec *c, size_t i, px_avro_obs *obs) {
+static px_err read_field(px_avro_codec *c, size_t i, px_avro_obs *obs)
+{
     const struct obs_field *f = &obs_fields[i];
     const struct field_slot *slot = &c->slots[i];
     const char **strp = (const char **)((char *)obs + f->off);
@@ -773,7 +805,8 @@ static px_err read_field(px_avro_codec *c, size_t i, px_avro_obs *obs) {
     return PX_OK;
 }
 
-px_err px_avro_decode(px_avro_codec *c, const uint8_t *msg, size_t len, px_avro_obs *obs) {
+px_err px_avro_decode(px_avro_codec *c, const uint8_t *msg, size_t len, px_avro_obs *obs)
+{
     px_wire w;
     if (!c || (!msg && len) || !obs)
         return PX_ERR_INVAL;

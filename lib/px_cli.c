@@ -18,11 +18,13 @@ static const struct option px_cli_base[] = {
 };
 #define PX_CLI_NBASE (sizeof(px_cli_base) / sizeof(px_cli_base[0]))
 
-static void px_cli_usage(const px_cli_spec *spec, FILE *out) {
+static void px_cli_usage(const px_cli_spec *spec, FILE *out)
+{
     fprintf(out, "Usage: %s %s\n", spec->prog, spec->synopsis ? spec->synopsis : "[OPTIONS]");
 }
 
-static void px_cli_help(const px_cli_spec *spec) {
+static void px_cli_help(const px_cli_spec *spec)
+{
     px_cli_usage(spec, stdout);
     if (spec->about)
         printf("\n%s\n", spec->about);
@@ -41,14 +43,16 @@ static void px_cli_help(const px_cli_spec *spec) {
     printf("\nExit status: 0 success, 1 runtime failure, 2 bad usage or configuration.\n");
 }
 
-static int px_cli_bad_usage(const px_cli_spec *spec) {
+static int px_cli_bad_usage(const px_cli_spec *spec)
+{
     px_cli_usage(spec, stderr);
     fprintf(stderr, "Try '%s --help' for more information.\n", spec->prog);
     return 2;
 }
 
 /* Builds the long option table: ours first, then the program's. */
-static struct option *px_cli_longopts(const px_cli_spec *spec) {
+static struct option *px_cli_longopts(const px_cli_spec *spec)
+{
     size_t n_extra = 0;
     while (spec->extra && spec->extra[n_extra].name)
         n_extra++;
@@ -64,7 +68,8 @@ static struct option *px_cli_longopts(const px_cli_spec *spec) {
 /* Loads, overrides and validates; prints problems. Returns the config or
  * NULL (problems printed, or out of memory). */
 static px_config *px_cli_config(const px_cli_spec *spec, const char *file, char **sets,
-                                size_t n_sets) {
+                                size_t n_sets)
+{
     px_config *cfg = px_config_create(spec->table);
     if (!cfg) {
         fprintf(stderr, "%s: out of memory\n", spec->prog);
@@ -87,7 +92,8 @@ static px_config *px_cli_config(const px_cli_spec *spec, const char *file, char 
     return cfg;
 }
 
-int px_cli_parse(const px_cli_spec *spec, int argc, char **argv, px_cli_result *out) {
+int px_cli_parse(const px_cli_spec *spec, int argc, char **argv, px_cli_result *out)
+{
     memset(out, 0, sizeof(*out));
     struct option *longopts = px_cli_longopts(spec);
     char *shortopts = NULL;

@@ -21,7 +21,8 @@
  * cut message is better than none. */
 static void px_fmt(char *buf, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static void px_fmt(char *buf, size_t len, const char *fmt, ...) {
+static void px_fmt(char *buf, size_t len, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, len, fmt, ap);
@@ -33,7 +34,8 @@ typedef struct px_strv {
     size_t n, cap;
 } px_strv;
 
-static void px_strv_clear(px_strv *l) {
+static void px_strv_clear(px_strv *l)
+{
     for (size_t i = 0; i < l->n; i++)
         free(l->v[i]);
     free(l->v);
@@ -66,7 +68,8 @@ struct px_config {
 
 /* ---- problems ---------------------------------------------------------- */
 
-static void px_problem_addv(px_config *c, const char *where, const char *fmt, va_list ap) {
+static void px_problem_addv(px_config *c, const char *where, const char *fmt, va_list ap)
+{
     char *msg = NULL, *line = NULL;
     if (vasprintf(&msg, fmt, ap) < 0)
         return;
@@ -91,7 +94,8 @@ static void px_problem_addv(px_config *c, const char *where, const char *fmt, va
 
 static void px_problem_add(px_config *c, const char *where, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static void px_problem_add(px_config *c, const char *where, const char *fmt, ...) {
+static void px_problem_add(px_config *c, const char *where, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
     px_problem_addv(c, where, fmt, ap);
@@ -99,14 +103,16 @@ static void px_problem_add(px_config *c, const char *where, const char *fmt, ...
 }
 
 /* Where the whole configuration "is": line 1 of the file, or the defaults. */
-static void px_where_top(const px_config *c, char *buf, size_t len) {
+static void px_where_top(const px_config *c, char *buf, size_t len)
+{
     if (c->file)
         px_fmt(buf, len, "%s:1", c->file);
     else
         px_fmt(buf, len, "%s", PX_DEFAULTS_WHERE);
 }
 
-static void px_where(const px_config *c, const config_setting_t *s, char *buf, size_t len) {
+static void px_where(const px_config *c, const config_setting_t *s, char *buf, size_t len)
+{
     void *hook = s ? config_setting_get_hook(s) : NULL;
     if (hook)
         px_fmt(buf, len, "--set:%u", (unsigned)(uintptr_t)hook);
@@ -119,7 +125,8 @@ static void px_where(const px_config *c, const config_setting_t *s, char *buf, s
 
 static void px_problem_at(px_config *c, const config_setting_t *s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static void px_problem_at(px_config *c, const config_setting_t *s, const char *fmt, ...) {
+static void px_problem_at(px_config *c, const config_setting_t *s, const char *fmt, ...)
+{
     char where[512];
     px_where(c, s, where, sizeof(where));
     va_list ap;
@@ -130,7 +137,8 @@ static void px_problem_at(px_config *c, const config_setting_t *s, const char *f
 
 /* ---- paths --------------------------------------------------------------- */
 
-static bool px_name_ok(const char *s, size_t n) {
+static bool px_name_ok(const char *s, size_t n)
+{
     if (n == 0 || !(((s[0] | 0x20) >= 'a' && (s[0] | 0x20) <= 'z') || s[0] == '*'))
         return false;
     for (size_t i = 1; i < n; i++) {
@@ -151,7 +159,8 @@ typedef struct px_step {
     unsigned long index;
 } px_step;
 
-static bool px_next_step(const char **pp, px_step *st) {
+static bool px_next_step(const char **pp, px_step *st)
+{
     const char *p = *pp;
     if (*p == '.')
         p++;
@@ -175,7 +184,8 @@ static bool px_next_step(const char **pp, px_step *st) {
     return true;
 }
 
-static config_setting_t *px_step_into(config_setting_t *cur, const px_step *st) {
+static config_setting_t *px_step_into(config_setting_t *cur, const px_step *st)
+{
     if (st->name) {
         if (config_setting_type(cur) != CONFIG_TYPE_GROUP)
             return NULL;
@@ -196,7 +206,8 @@ static config_setting_t *px_step_into(config_setting_t *cur, const px_step *st) 
 /* Finds path under root; *deepest (if given) gets the last setting found
  * on the way, for locating problems about missing members. */
 static config_setting_t *px_find(config_setting_t *root, const char *path,
-                                 config_setting_t **deepest) {
+                                 config_setting_t **deepest)
+{
     config_setting_t *cur = root;
     const char *p = path;
     if (deepest)
@@ -212,7 +223,8 @@ static config_setting_t *px_find(config_setting_t *root, const char *path,
     return cur;
 }
 
-static const px_conf_item *px_table_find(const px_conf_item *t, const char *path) {
+static const px_conf_item *px_table_find(const px_conf_item *t, const char *path)
+{
     for (; t && t->path; t++)
         if (strcmp(t->path, path) == 0)
             return t;
@@ -220,7 +232,8 @@ static const px_conf_item *px_table_find(const px_conf_item *t, const char *path
 }
 
 /* True if some table path lies below `path` (so `path` is a group). */
-static bool px_table_has_below(const px_conf_item *t, const char *path) {
+static bool px_table_has_below(const px_conf_item *t, const char *path)
+{
     size_t n = strlen(path);
     for (; t && t->path; t++)
         if (strncmp(t->path, path, n) == 0 && t->path[n] == '.')
@@ -231,7 +244,8 @@ static bool px_table_has_below(const px_conf_item *t, const char *path) {
 /* ---- copying settings -------------------------------------------------- */
 
 static config_setting_t *px_copy(config_setting_t *parent, const char *name,
-                                 const config_setting_t *src, unsigned set_no) {
+                                 const config_setting_t *src, unsigned set_no)
+{
     int type = config_setting_type(src);
     config_setting_t *dst = config_setting_add(parent, name, type);
     if (!dst)
@@ -269,7 +283,8 @@ static config_setting_t *px_copy(config_setting_t *parent, const char *name,
 
 /* Parses one libconfig value into tmp; returns the setting or NULL with
  * libconfig's message in tmp. */
-static config_setting_t *px_parse_value(config_t *tmp, const char *value) {
+static config_setting_t *px_parse_value(config_t *tmp, const char *value)
+{
     char *text = NULL;
     if (asprintf(&text, "v = %s;", value) < 0)
         return NULL;
@@ -286,7 +301,8 @@ static config_setting_t *px_parse_value(config_t *tmp, const char *value) {
 /* Puts a copy of value at path under root, creating groups on the way and
  * replacing what was there. Returns NULL or the reason it could not. */
 static const char *px_put(config_setting_t *root, const char *path, const config_setting_t *value,
-                          unsigned set_no) {
+                          unsigned set_no)
+{
     config_setting_t *cur = root;
     const char *p = path;
     for (;;) {
@@ -328,7 +344,8 @@ static const char *px_put(config_setting_t *root, const char *path, const config
 
 /* ---- life cycle ---------------------------------------------------------- */
 
-static void px_load_defaults(px_config *c) {
+static void px_load_defaults(px_config *c)
+{
     for (const px_conf_item *it = c->table; it && it->path; it++) {
         if (!it->def)
             continue;
@@ -343,7 +360,8 @@ static void px_load_defaults(px_config *c) {
     }
 }
 
-px_config *px_config_create(const px_conf_item *table) {
+px_config *px_config_create(const px_conf_item *table)
+{
     px_config *c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;
@@ -355,7 +373,8 @@ px_config *px_config_create(const px_conf_item *table) {
     return c;
 }
 
-void px_config_destroy(px_config *c) {
+void px_config_destroy(px_config *c)
+{
     if (!c)
         return;
     config_destroy(&c->main);
@@ -379,7 +398,8 @@ void px_config_destroy(px_config *c) {
     free(c);
 }
 
-px_err px_config_load_file(px_config *c, const char *path) {
+px_err px_config_load_file(px_config *c, const char *path)
+{
     free(c->file);
     c->file = strdup(path);
     if (!c->file)
@@ -408,7 +428,8 @@ px_err px_config_load_file(px_config *c, const char *path) {
     return PX_OK;
 }
 
-px_err px_config_set(px_config *c, const char *assignment) {
+px_err px_config_set(px_config *c, const char *assignment)
+{
     unsigned n = ++c->n_sets;
     char where[32];
     px_fmt(where, sizeof(where), "--set:%u", n);
@@ -450,7 +471,8 @@ px_err px_config_set(px_config *c, const char *assignment) {
 
 /* ---- validation ---------------------------------------------------------- */
 
-static const char *px_type_word(px_conf_type t) {
+static const char *px_type_word(px_conf_type t)
+{
     switch (t) {
     case PX_CONF_STRING:
         return "a string";
@@ -469,7 +491,8 @@ static const char *px_type_word(px_conf_type t) {
 }
 
 static void px_check_string(px_config *c, const config_setting_t *s, const px_conf_item *it,
-                            const char *disp) {
+                            const char *disp)
+{
     const char *v = config_setting_get_string(s);
     if (it->choices) {
         bool found = false;
@@ -495,7 +518,8 @@ static void px_walk(px_config *c, const config_setting_t *g, const px_conf_item 
                     const char *rel, const char *disp);
 
 static void px_check_list(px_config *c, const config_setting_t *s, const px_conf_item *it,
-                          const char *disp) {
+                          const char *disp)
+{
     for (int i = 0; i < config_setting_length(s); i++) {
         const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
         char edisp[512];
@@ -511,7 +535,8 @@ static void px_check_list(px_config *c, const config_setting_t *s, const px_conf
     }
 }
 
-static void px_check_map(px_config *c, const config_setting_t *s, const char *disp) {
+static void px_check_map(px_config *c, const config_setting_t *s, const char *disp)
+{
     for (int i = 0; i < config_setting_length(s); i++) {
         const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
         char edisp[512];
@@ -525,7 +550,8 @@ static void px_check_map(px_config *c, const config_setting_t *s, const char *di
 }
 
 static void px_check_item(px_config *c, const config_setting_t *s, const px_conf_item *it,
-                          const char *disp) {
+                          const char *disp)
+{
     int t = config_setting_type(s);
     bool ok = false;
     switch (it->type) {
@@ -584,7 +610,8 @@ static void px_check_item(px_config *c, const config_setting_t *s, const px_conf
 /* Checks each member of group g. rel: g's path relative to `table` (NULL
  * at the table's top); disp: g's path as shown to the user. */
 static void px_walk(px_config *c, const config_setting_t *g, const px_conf_item *table,
-                    const char *rel, const char *disp) {
+                    const char *rel, const char *disp)
+{
     for (int i = 0; i < config_setting_length(g); i++) {
         const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
         const char *name = config_setting_name(s);
@@ -603,7 +630,8 @@ static void px_walk(px_config *c, const config_setting_t *g, const px_conf_item 
     }
 }
 
-px_err px_config_validate(px_config *c) {
+px_err px_config_validate(px_config *c)
+{
     px_strv_clear(&c->valid_problems);
     c->sink = &c->valid_problems;
     px_walk(c, config_root_setting(&c->main), c->table, NULL, NULL);
@@ -617,11 +645,13 @@ px_err px_config_validate(px_config *c) {
     return px_config_problem_count(c) ? PX_ERR_CONFIG : PX_OK;
 }
 
-size_t px_config_problem_count(const px_config *c) {
+size_t px_config_problem_count(const px_config *c)
+{
     return c->read_problems.n + c->valid_problems.n + c->added_problems.n;
 }
 
-const char *px_config_problem(const px_config *c, size_t i) {
+const char *px_config_problem(const px_config *c, size_t i)
+{
     const px_strv *lists[] = {&c->read_problems, &c->valid_problems, &c->added_problems};
     for (size_t k = 0; k < 3; k++) {
         if (i < lists[k]->n)
@@ -631,7 +661,8 @@ const char *px_config_problem(const px_config *c, size_t i) {
     return NULL;
 }
 
-void px_config_add_problem(px_config *c, const char *path, const char *fmt, ...) {
+void px_config_add_problem(px_config *c, const char *path, const char *fmt, ...)
+{
     config_setting_t *deepest = NULL;
     config_setting_t *s = px_find(config_root_setting(&c->main), path, &deepest);
     char where[512];
@@ -646,21 +677,25 @@ void px_config_add_problem(px_config *c, const char *path, const char *fmt, ...)
 
 /* ---- accessors ----------------------------------------------------------- */
 
-static config_setting_t *px_get(const px_config *c, const char *path) {
+static config_setting_t *px_get(const px_config *c, const char *path)
+{
     config_setting_t *s = px_find(config_root_setting(&c->main), path, NULL);
     return s ? s : px_find(config_root_setting(&c->defs), path, NULL);
 }
 
-bool px_config_is_set(const px_config *c, const char *path) {
+bool px_config_is_set(const px_config *c, const char *path)
+{
     return px_find(config_root_setting(&c->main), path, NULL) != NULL;
 }
 
-const char *px_config_string(const px_config *c, const char *path) {
+const char *px_config_string(const px_config *c, const char *path)
+{
     const config_setting_t *s = px_get(c, path);
     return s && config_setting_type(s) == CONFIG_TYPE_STRING ? config_setting_get_string(s) : NULL;
 }
 
-int64_t px_config_int(const px_config *c, const char *path) {
+int64_t px_config_int(const px_config *c, const char *path)
+{
     const config_setting_t *s = px_get(c, path);
     if (!s ||
         (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64))
@@ -668,12 +703,14 @@ int64_t px_config_int(const px_config *c, const char *path) {
     return config_setting_get_int64(s);
 }
 
-bool px_config_bool(const px_config *c, const char *path) {
+bool px_config_bool(const px_config *c, const char *path)
+{
     const config_setting_t *s = px_get(c, path);
     return s && config_setting_type(s) == CONFIG_TYPE_BOOL && config_setting_get_bool(s);
 }
 
-static const config_setting_t *px_get_seq(const px_config *c, const char *path) {
+static const config_setting_t *px_get_seq(const px_config *c, const char *path)
+{
     const config_setting_t *s = px_get(c, path);
     if (!s ||
         (config_setting_type(s) != CONFIG_TYPE_ARRAY && config_setting_type(s) != CONFIG_TYPE_LIST))
@@ -681,12 +718,14 @@ static const config_setting_t *px_get_seq(const px_config *c, const char *path) 
     return s;
 }
 
-size_t px_config_array_len(const px_config *c, const char *path) {
+size_t px_config_array_len(const px_config *c, const char *path)
+{
     const config_setting_t *s = px_get_seq(c, path);
     return s ? (size_t)config_setting_length(s) : 0;
 }
 
-const char *px_config_array_string(const px_config *c, const char *path, size_t i) {
+const char *px_config_array_string(const px_config *c, const char *path, size_t i)
+{
     const config_setting_t *s = px_get_seq(c, path);
     if (!s || i >= (size_t)config_setting_length(s))
         return NULL;
@@ -694,12 +733,14 @@ const char *px_config_array_string(const px_config *c, const char *path, size_t 
     return config_setting_type(e) == CONFIG_TYPE_STRING ? config_setting_get_string(e) : NULL;
 }
 
-size_t px_config_list_len(const px_config *c, const char *path) {
+size_t px_config_list_len(const px_config *c, const char *path)
+{
     return px_config_array_len(c, path);
 }
 
 const char *px_config_list_string(const px_config *c, const char *path, size_t i,
-                                  const char *member) {
+                                  const char *member)
+{
     const config_setting_t *s = px_get_seq(c, path);
     if (!s || i >= (size_t)config_setting_length(s))
         return NULL;
@@ -712,7 +753,8 @@ const char *px_config_list_string(const px_config *c, const char *path, size_t i
 
 /* ---- maps ---------------------------------------------------------------- */
 
-static bool px_map_push(px_map_cache *m, char *key, char *value) {
+static bool px_map_push(px_map_cache *m, char *key, char *value)
+{
     if (!key || !value)
         goto fail;
     if (m->n == m->cap) {
@@ -736,7 +778,8 @@ fail:
     return false;
 }
 
-static char *px_render(const config_setting_t *s) {
+static char *px_render(const config_setting_t *s)
+{
     char *out = NULL;
     int r = -1;
     switch (config_setting_type(s)) {
@@ -757,7 +800,8 @@ static char *px_render(const config_setting_t *s) {
     return r < 0 ? NULL : out;
 }
 
-static void px_map_flatten(px_map_cache *m, const config_setting_t *g, const char *prefix) {
+static void px_map_flatten(px_map_cache *m, const config_setting_t *g, const char *prefix)
+{
     for (int i = 0; i < config_setting_length(g); i++) {
         const config_setting_t *e = config_setting_get_elem(g, (unsigned)i);
         char *key = NULL;
@@ -777,7 +821,8 @@ static void px_map_flatten(px_map_cache *m, const config_setting_t *g, const cha
 
 /* Flattened map, built on first use. The cache lives in the config (the
  * accessors are const for callers but not thread-safe). */
-static const px_map_cache *px_map(const px_config *cc, const char *path) {
+static const px_map_cache *px_map(const px_config *cc, const char *path)
+{
     px_config *c = (px_config *)cc;
     for (px_map_cache *m = c->maps; m; m = m->next)
         if (m->gen == c->gen && strcmp(m->path, path) == 0)
@@ -796,24 +841,28 @@ static const px_map_cache *px_map(const px_config *cc, const char *path) {
     return m;
 }
 
-size_t px_config_map_len(const px_config *c, const char *path) {
+size_t px_config_map_len(const px_config *c, const char *path)
+{
     const px_map_cache *m = px_map(c, path);
     return m ? m->n : 0;
 }
 
-const char *px_config_map_key(const px_config *c, const char *path, size_t i) {
+const char *px_config_map_key(const px_config *c, const char *path, size_t i)
+{
     const px_map_cache *m = px_map(c, path);
     return m && i < m->n ? m->keys[i] : NULL;
 }
 
-const char *px_config_map_value(const px_config *c, const char *path, size_t i) {
+const char *px_config_map_value(const px_config *c, const char *path, size_t i)
+{
     const px_map_cache *m = px_map(c, path);
     return m && i < m->n ? m->values[i] : NULL;
 }
 
 /* ---- help ------------------------------------------------------------------ */
 
-static const char *px_type_name(px_conf_type t) {
+static const char *px_type_name(px_conf_type t)
+{
     static const char *const names[] = {
         [PX_CONF_STRING] = "string",       [PX_CONF_INT] = "integer",
         [PX_CONF_BOOL] = "boolean",        [PX_CONF_STRING_ARRAY] = "string array",
@@ -822,7 +871,8 @@ static const char *px_type_name(px_conf_type t) {
     return (size_t)t < sizeof(names) / sizeof(names[0]) ? names[t] : "?";
 }
 
-static void px_print_items(const px_conf_item *table, const char *prefix, FILE *out) {
+static void px_print_items(const px_conf_item *table, const char *prefix, FILE *out)
+{
     for (const px_conf_item *it = table; it && it->path; it++) {
         char path[256];
         px_fmt(path, sizeof(path), "%s%s", prefix ? prefix : "", it->path);
@@ -848,7 +898,8 @@ static void px_print_items(const px_conf_item *table, const char *prefix, FILE *
     }
 }
 
-void px_config_print_table(const px_conf_item *table, FILE *out) {
+void px_config_print_table(const px_conf_item *table, FILE *out)
+{
     fprintf(out, "Settings (PATH, type, default):\n");
     px_print_items(table, NULL, out);
 }

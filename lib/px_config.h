@@ -15,21 +15,22 @@
 
 typedef enum px_conf_type {
     PX_CONF_STRING,
-    PX_CONF_INT,   /* 64-bit; libconfig int or int64 */
+    PX_CONF_INT, /* 64-bit; libconfig int or int64 */
     PX_CONF_BOOL,
     PX_CONF_STRING_ARRAY, /* ["A", "AAAA"] */
-    PX_CONF_LIST,  /* ( { ... }, { ... } ): each group checked by `children` */
-    PX_CONF_MAP,   /* group of free-form scalar settings (kafka.properties) */
+    PX_CONF_LIST,         /* ( { ... }, { ... } ): each group checked by `children` */
+    PX_CONF_MAP,          /* group of free-form scalar settings (kafka.properties) */
 } px_conf_type;
 
 enum { PX_CONF_REQUIRED = 1 };
 
 typedef struct px_conf_item {
-    const char *path;  /* "kafka.brokers"; inside `children`: "type" */
+    const char *path; /* "kafka.brokers"; inside `children`: "type" */
     px_conf_type type;
-    int64_t min, max;  /* PX_CONF_INT range (both 0: any) */
-    const char *def;   /* default, as libconfig value text ("60", "\"info\"", "[\"A\"]"); NULL: none */
-    unsigned flags;    /* PX_CONF_REQUIRED */
+    int64_t min, max; /* PX_CONF_INT range (both 0: any) */
+    const char
+        *def;       /* default, as libconfig value text ("60", "\"info\"", "[\"A\"]"); NULL: none */
+    unsigned flags; /* PX_CONF_REQUIRED */
     const char *const *choices; /* NULL-terminated allowed strings (STRING, STRING_ARRAY) */
     const struct px_conf_item *children; /* PX_CONF_LIST: items of each group, {NULL}-terminated */
     /* Optional extra check of a string value (or each array element);

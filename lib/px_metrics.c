@@ -33,27 +33,31 @@ static pthread_mutex_t px_reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static px_metric **px_reg;
 static size_t px_reg_n, px_reg_cap;
 
-static px_metric *px_find_locked(const char *name) {
+static px_metric *px_find_locked(const char *name)
+{
     for (size_t i = 0; i < px_reg_n; i++)
         if (strcmp(px_reg[i]->name, name) == 0)
             return px_reg[i];
     return NULL;
 }
 
-static const char *px_base_help_locked(const char *name, size_t base_len) {
+static const char *px_base_help_locked(const char *name, size_t base_len)
+{
     for (size_t i = 0; i < px_reg_n; i++)
         if (px_reg[i]->base_len == base_len && strncmp(px_reg[i]->name, name, base_len) == 0)
             return px_reg[i]->help;
     return NULL;
 }
 
-static void *px_xalloc(void *p) {
+static void *px_xalloc(void *p)
+{
     if (!p)
         abort(); /* registration happens at start-up; no memory there is fatal */
     return p;
 }
 
-static px_metric *px_register(const char *name, const char *help, px_metric_kind kind) {
+static px_metric *px_register(const char *name, const char *help, px_metric_kind kind)
+{
     pthread_mutex_lock(&px_reg_lock);
     px_metric *m = px_find_locked(name);
     if (!m) {
@@ -74,27 +78,33 @@ static px_metric *px_register(const char *name, const char *help, px_metric_kind
     return m;
 }
 
-px_metric *px_metric_counter(const char *name, const char *help) {
+px_metric *px_metric_counter(const char *name, const char *help)
+{
     return px_register(name, help, PX_COUNTER);
 }
 
-px_metric *px_metric_gauge(const char *name, const char *help) {
+px_metric *px_metric_gauge(const char *name, const char *help)
+{
     return px_register(name, help, PX_GAUGE);
 }
 
-void px_metric_add(px_metric *m, uint64_t n) {
+void px_metric_add(px_metric *m, uint64_t n)
+{
     atomic_fetch_add_explicit(&m->value, n, memory_order_relaxed);
 }
 
-void px_metric_set(px_metric *m, int64_t v) {
+void px_metric_set(px_metric *m, int64_t v)
+{
     atomic_store_explicit(&m->value, (uint64_t)v, memory_order_relaxed);
 }
 
-uint64_t px_metric_value(const px_metric *m) {
+uint64_t px_metric_value(const px_metric *m)
+{
     return atomic_load_explicit(&((px_metric *)m)->value, memory_order_relaxed);
 }
 
-uint64_t px_metric_value_of(const char *name) {
+uint64_t px_metric_value_of(const char *name)
+{
     pthread_mutex_lock(&px_reg_lock);
     px_metric *m = px_find_locked(name);
     pthread_mutex_unlock(&px_reg_lock);
@@ -102,7 +112,8 @@ uint64_t px_metric_value_of(const char *name) {
 }
 
 /* Sort by base name first so each family is one block, then by full name. */
-static int px_metric_cmp(const void *a, const void *b) {
+static int px_metric_cmp(const void *a, const void *b)
+{
     const px_metric *x = *(px_metric *const *)a, *y = *(px_metric *const *)b;
     size_t n = x->base_len < y->base_len ? x->base_len : y->base_len;
     int r = memcmp(x->name, y->name, n);
@@ -113,7 +124,8 @@ static int px_metric_cmp(const void *a, const void *b) {
     return strcmp(x->name, y->name);
 }
 
-static void px_write_help(FILE *out, const px_metric *m) {
+static void px_write_help(FILE *out, const px_metric *m)
+{
     fprintf(out, "# HELP %.*s ", (int)m->base_len, m->name);
     /* Exposition format: backslash and newline are escaped in HELP. */
     for (const char *p = m->help; *p; p++) {
@@ -128,7 +140,8 @@ static void px_write_help(FILE *out, const px_metric *m) {
             m->kind == PX_COUNTER ? "counter" : "gauge");
 }
 
-void px_metrics_write(FILE *out) {
+void px_metrics_write(FILE *out)
+{
     pthread_mutex_lock(&px_reg_lock);
     px_metric **sorted = malloc((px_reg_n ? px_reg_n : 1) * sizeof(*sorted));
     if (!sorted) {
@@ -161,7 +174,8 @@ struct px_metrics_server {
 };
 
 static enum MHD_Result px_send(struct MHD_Connection *conn, unsigned status, char *body, size_t len,
-                               const char *type) {
+                               const char *type)
+{
     struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     if (!r) {
         free(body);
@@ -175,7 +189,8 @@ static enum MHD_Result px_send(struct MHD_Connection *conn, unsigned status, cha
 
 static enum MHD_Result px_handle(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload_data,
-                                 size_t *upload_data_size, void **req_cls) {
+                                 size_t *upload_data_size, void **req_cls)
+{
     (void)cls, (void)version, (void)upload_data, (void)upload_data_size, (void)req_cls;
     bool get =
         strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
@@ -201,7 +216,8 @@ static enum MHD_Result px_handle(void *cls, struct MHD_Connection *conn, const c
 /* "1.2.3.4:9100" or "[::1]:9100" into a socket address; numeric only, so
  * that we bind exactly where the operator said. */
 static bool px_parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *sl,
-                            char *errbuf, size_t errlen) {
+                            char *errbuf, size_t errlen)
+{
     char host[256];
     const char *port;
     if (listen[0] == '[') {
@@ -235,7 +251,8 @@ bad:
 
 /* We bind the socket ourselves: libmicrohttpd would not say why it failed. */
 static int px_listen_socket(const struct sockaddr_storage *ss, socklen_t sl, const char *where,
-                            char *errbuf, size_t errlen) {
+                            char *errbuf, size_t errlen)
+{
     int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         snprintf(errbuf, errlen, "metrics.listen %s: socket: %s", where, strerror(errno));
@@ -253,7 +270,8 @@ static int px_listen_socket(const struct sockaddr_storage *ss, socklen_t sl, con
     return fd;
 }
 
-px_metrics_server *px_metrics_server_start(const char *listen, char *errbuf, size_t errlen) {
+px_metrics_server *px_metrics_server_start(const char *listen, char *errbuf, size_t errlen)
+{
     struct sockaddr_storage ss;
     socklen_t sl = 0;
     if (!listen || !px_parse_listen(listen, &ss, &sl, errbuf, errlen))
@@ -292,11 +310,13 @@ px_metrics_server *px_metrics_server_start(const char *listen, char *errbuf, siz
     return s;
 }
 
-uint16_t px_metrics_server_port(const px_metrics_server *s) {
+uint16_t px_metrics_server_port(const px_metrics_server *s)
+{
     return s ? s->port : 0;
 }
 
-void px_metrics_server_stop(px_metrics_server *s) {
+void px_metrics_server_stop(px_metrics_server *s)
+{
     if (!s)
         return;
     MHD_stop_daemon(s->daemon); /* also closes the listening socket */

@@ -142,8 +142,8 @@ px_err px_psl_cache_lookup(px_psl_cache *c, const char *name, size_t len, const 
         memcpy(copy, name, len);
         copy[len] = '\0';
         free(s->name);
-        *s = (px_psl_slot){.hash = h, .name = copy, .len = (uint32_t)len,
-                           .reg_off = (uint32_t)(len - rl)};
+        *s = (px_psl_slot){
+            .hash = h, .name = copy, .len = (uint32_t)len, .reg_off = (uint32_t)(len - rl)};
     }
     *reg = name + len - rl;
     *reg_len = rl;

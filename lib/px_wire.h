@@ -108,8 +108,8 @@ static inline uint32_t px_wire_u32le(px_wire *w)
 {
     if (!px_wire_need(w, 4))
         return 0;
-    uint32_t v = (uint32_t)w->pos[0] | ((uint32_t)w->pos[1] << 8) |
-                 ((uint32_t)w->pos[2] << 16) | ((uint32_t)w->pos[3] << 24);
+    uint32_t v = (uint32_t)w->pos[0] | ((uint32_t)w->pos[1] << 8) | ((uint32_t)w->pos[2] << 16) |
+                 ((uint32_t)w->pos[3] << 24);
     w->pos += 4;
     return v;
 }

@@ -14,16 +14,16 @@
 
 typedef enum px_drop {
     PX_PASS = 0,
-    PX_DROP_NOT_RESPONSE,    /* QR bit clear, or opcode not QUERY */
-    PX_DROP_RCODE,           /* rcode != NOERROR and errors not asked for */
-    PX_DROP_WILDCARD_SERVER, /* answered by a listed wildcard server */
-    PX_DROP_SECTION,         /* additional section (glue), OPT, non-IN class */
-    PX_DROP_RRTYPE,          /* type not in privacy.rrtypes */
-    PX_DROP_PRIVATE_ADDR,    /* special-purpose address in A/AAAA */
-    PX_DROP_LOCAL_NAME,      /* owner name under a local zone */
-    PX_DROP_LOCAL_RDATA,     /* rdata names something under a local zone */
-    PX_DROP_SINGLE_LABEL,    /* single-label owner name or rdata name */
-    PX_DROP_OUT_OF_BAILIWICK,/* owner not under the dnstap query_zone */
+    PX_DROP_NOT_RESPONSE,     /* QR bit clear, or opcode not QUERY */
+    PX_DROP_RCODE,            /* rcode != NOERROR and errors not asked for */
+    PX_DROP_WILDCARD_SERVER,  /* answered by a listed wildcard server */
+    PX_DROP_SECTION,          /* additional section (glue), OPT, non-IN class */
+    PX_DROP_RRTYPE,           /* type not in privacy.rrtypes */
+    PX_DROP_PRIVATE_ADDR,     /* special-purpose address in A/AAAA */
+    PX_DROP_LOCAL_NAME,       /* owner name under a local zone */
+    PX_DROP_LOCAL_RDATA,      /* rdata names something under a local zone */
+    PX_DROP_SINGLE_LABEL,     /* single-label owner name or rdata name */
+    PX_DROP_OUT_OF_BAILIWICK, /* owner not under the dnstap query_zone */
     PX_DROP__COUNT
 } px_drop;
 
@@ -33,8 +33,8 @@ const char *px_drop_name(px_drop reason);
 typedef struct px_filter_conf {
     const uint16_t *rrtypes; /* recorded types; NULL: A, AAAA, CNAME, MX, NS */
     size_t n_rrtypes;
-    bool errors;          /* privacy.errors */
-    bool private_answers; /* privacy.private_answers */
+    bool errors;                    /* privacy.errors */
+    bool private_answers;           /* privacy.private_answers */
     const char *const *local_zones; /* extra local zones (any case, trailing dot ok) */
     size_t n_local_zones;
     const px_addr *wildcard_servers;

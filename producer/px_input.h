@@ -24,8 +24,8 @@ enum {
     PX_DT_STUB_RESPONSE = 1u << 10,
     PX_DT_TOOL_RESPONSE = 1u << 12,
     PX_DT_UPDATE_RESPONSE = 1u << 14,
-    PX_DT_ALL_RESPONSES = (1u << 2) | (1u << 4) | (1u << 6) | (1u << 8) | (1u << 10) |
-                          (1u << 12) | (1u << 14),
+    PX_DT_ALL_RESPONSES =
+        (1u << 2) | (1u << 4) | (1u << 6) | (1u << 8) | (1u << 10) | (1u << 12) | (1u << 14),
 };
 /* Bit for a dnstap type name ("CLIENT_RESPONSE"), 0 if unknown or not a
  * response type. */

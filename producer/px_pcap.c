@@ -19,8 +19,7 @@
 #define PX_PCAP_BATCH 1024     /* file: packets between stop checks */
 /* The default live filter: port 53, plus IP fragments, because only the
  * first fragment of a large UDP response carries the port. */
-#define PX_PCAP_LIVE_FILTER                                                                        \
-    "port 53 or (ip and ip[6:2] & 0x3fff != 0) or (ip6 and ip6[6] = 44)"
+#define PX_PCAP_LIVE_FILTER "port 53 or (ip and ip[6:2] & 0x3fff != 0) or (ip6 and ip6[6] = 44)"
 
 typedef struct px_pcap {
     pcap_t *p;

@@ -177,8 +177,8 @@ static const char *px_pipeline_bailiwick(px_pipeline *p, const px_dns_event *ev,
     *len = 0;
     if (!ev->query_zone)
         return NULL;
-    if (px_dns_name_to_text(ev->query_zone, ev->query_zone_len, p->bailiwick,
-                            sizeof(p->bailiwick), len) != PX_OK)
+    if (px_dns_name_to_text(ev->query_zone, ev->query_zone_len, p->bailiwick, sizeof(p->bailiwick),
+                            len) != PX_OK)
         return NULL;
     return p->bailiwick;
 }

@@ -36,15 +36,15 @@ typedef struct px_pipeline_conf {
 } px_pipeline_conf;
 
 typedef struct px_pipeline_stats {
-    uint64_t events;         /* responses received */
-    uint64_t malformed;      /* responses whose header/question did not parse */
-    uint64_t malformed_rrs;  /* records skipped for bad rdata or lost framing */
+    uint64_t events;                       /* responses received */
+    uint64_t malformed;                    /* responses whose header/question did not parse */
+    uint64_t malformed_rrs;                /* records skipped for bad rdata or lost framing */
     uint64_t dropped_msgs[PX_DROP__COUNT]; /* whole responses dropped, by reason */
     uint64_t dropped_rrs[PX_DROP__COUNT];  /* records dropped, by reason */
-    uint64_t recorded;       /* records that entered the window */
-    uint64_t published;      /* observations handed to the output */
-    uint64_t output_errors;  /* observations the output refused or could not encode */
-    int64_t last_event_time; /* newest event time seen, 0 if none */
+    uint64_t recorded;                     /* records that entered the window */
+    uint64_t published;                    /* observations handed to the output */
+    uint64_t output_errors;                /* observations the output refused or could not encode */
+    int64_t last_event_time;               /* newest event time seen, 0 if none */
 } px_pipeline_stats;
 
 typedef struct px_pipeline px_pipeline;

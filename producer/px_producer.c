@@ -49,8 +49,10 @@ static int64_t px_producer_wall(void *ctx)
 static void px_producer_kafka_log(void *ctx, int level, const char *msg)
 {
     (void)ctx;
-    px_log(level <= 3 ? PX_LOG_ERROR : level == 4 ? PX_LOG_WARNING : level <= 6 ? PX_LOG_INFO
-                                                                                : PX_LOG_DEBUG,
+    px_log(level <= 3   ? PX_LOG_ERROR
+           : level == 4 ? PX_LOG_WARNING
+           : level <= 6 ? PX_LOG_INFO
+                        : PX_LOG_DEBUG,
            "%s", msg);
 }
 
@@ -94,8 +96,7 @@ static int px_producer_publisher(px_producer *p, char *errbuf, size_t errlen)
 }
 
 /* Turns the textual privacy settings into what the filter takes. */
-static int px_producer_filter_conf(px_producer *p, px_filter_conf *fc, char *errbuf,
-                                   size_t errlen)
+static int px_producer_filter_conf(px_producer *p, px_filter_conf *fc, char *errbuf, size_t errlen)
 {
     const px_producer_conf *c = p->conf;
     p->rrtypes = calloc(c->n_rrtypes + 1, sizeof(*p->rrtypes));
@@ -410,8 +411,8 @@ int px_producer_run(px_producer *p)
         px_producer_stop_inputs(p);
         return 1;
     }
-    px_info("running: %zu input(s), topic %s, org %s, sensor %s", p->n_inputs,
-            p->conf->kafka_topic, p->conf->org, p->conf->sensor);
+    px_info("running: %zu input(s), topic %s, org %s, sensor %s", p->n_inputs, p->conf->kafka_topic,
+            p->conf->org, p->conf->sensor);
     bool by_signal = false;
     for (;;) {
         px_publish_poll(p->publish, 0);

@@ -11,11 +11,13 @@
 
 /* ---- checks ---------------------------------------------------------------- */
 
-static bool px_is_lower_alnum(char ch) {
+static bool px_is_lower_alnum(char ch)
+{
     return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
 }
 
-static bool px_check_org(const char *v, char *why, size_t len) {
+static bool px_check_org(const char *v, char *why, size_t len)
+{
     size_t n = strlen(v);
     bool ok = n >= 1 && n <= 32 && px_is_lower_alnum(v[0]);
     for (size_t i = 1; ok && i < n; i++)
@@ -25,7 +27,8 @@ static bool px_check_org(const char *v, char *why, size_t len) {
     return ok;
 }
 
-static bool px_check_sensor(const char *v, char *why, size_t len) {
+static bool px_check_sensor(const char *v, char *why, size_t len)
+{
     size_t n = strlen(v);
     bool ok = n >= 1 && n <= 64;
     for (size_t i = 0; ok && i < n; i++)
@@ -43,7 +46,8 @@ static bool px_check_rrtype(const char *v, char *why, size_t len)
     return false;
 }
 
-static bool px_check_ip(const char *v, char *why, size_t len) {
+static bool px_check_ip(const char *v, char *why, size_t len)
+{
     unsigned char buf[16];
     if (inet_pton(AF_INET, v, buf) == 1 || inet_pton(AF_INET6, v, buf) == 1)
         return true;
@@ -52,7 +56,8 @@ static bool px_check_ip(const char *v, char *why, size_t len) {
 }
 
 /* "1.2.3.4:port" or "[v6]:port", port 0..65535. */
-static bool px_check_hostport(const char *v, char *why, size_t len) {
+static bool px_check_hostport(const char *v, char *why, size_t len)
+{
     char host[64];
     const char *port = NULL;
     unsigned char buf[16];
@@ -86,7 +91,8 @@ static bool px_check_hostport(const char *v, char *why, size_t len) {
     return ok;
 }
 
-static bool px_check_zone(const char *v, char *why, size_t len) {
+static bool px_check_zone(const char *v, char *why, size_t len)
+{
     size_t n = strlen(v);
     bool ok = n >= 1 && n <= 254;
     for (size_t i = 0; ok && i < n; i++)
@@ -97,7 +103,8 @@ static bool px_check_zone(const char *v, char *why, size_t len) {
 }
 
 /* Kafka's own rule for topic names. */
-static bool px_check_topic(const char *v, char *why, size_t len) {
+static bool px_check_topic(const char *v, char *why, size_t len)
+{
     size_t n = strlen(v);
     bool ok = n >= 1 && n <= 249 && strcmp(v, ".") != 0 && strcmp(v, "..") != 0;
     for (size_t i = 0; ok && i < n; i++)
@@ -242,7 +249,8 @@ const px_conf_item px_producer_conf_table[] = {
 
 /* ---- loader ------------------------------------------------------------------ */
 
-static const char **px_strings(const px_config *cfg, const char *path, size_t *n) {
+static const char **px_strings(const px_config *cfg, const char *path, size_t *n)
+{
     *n = px_config_array_len(cfg, path);
     const char **v = calloc(*n ? *n : 1, sizeof(*v));
     if (!v) {
@@ -254,7 +262,8 @@ static const char **px_strings(const px_config *cfg, const char *path, size_t *n
     return v;
 }
 
-static int px_input_index(const char *type) {
+static int px_input_index(const char *type)
+{
     for (int i = 0; type && px_input_types[i]; i++)
         if (strcmp(px_input_types[i], type) == 0)
             return i;
@@ -262,7 +271,8 @@ static int px_input_index(const char *type) {
 }
 
 /* The member an input of this type cannot do without. */
-static const char *px_input_needs(px_input_type t) {
+static const char *px_input_needs(px_input_type t)
+{
     switch (t) {
     case PX_INPUT_DNSTAP_TCP:
         return "listen";
@@ -273,7 +283,8 @@ static const char *px_input_needs(px_input_type t) {
     }
 }
 
-static px_err px_load_inputs(const px_config *cfg, px_producer_conf *out, px_config *problems) {
+static px_err px_load_inputs(const px_config *cfg, px_producer_conf *out, px_config *problems)
+{
     size_t n = px_config_list_len(cfg, "inputs");
     out->inputs = calloc(n ? n : 1, sizeof(*out->inputs));
     if (!out->inputs)
@@ -315,7 +326,8 @@ static px_err px_load_inputs(const px_config *cfg, px_producer_conf *out, px_con
     return err;
 }
 
-static px_err px_load_kafka(const px_config *cfg, px_producer_conf *out) {
+static px_err px_load_kafka(const px_config *cfg, px_producer_conf *out)
+{
     out->kafka_brokers = px_config_string(cfg, "kafka.brokers");
     out->kafka_enabled = px_config_bool(cfg, "kafka.enabled");
     out->kafka_topic = px_config_string(cfg, "kafka.topic");
@@ -338,7 +350,8 @@ static px_err px_load_kafka(const px_config *cfg, px_producer_conf *out) {
     return PX_OK;
 }
 
-static px_err px_load_sensor(const px_config *cfg, px_producer_conf *out) {
+static px_err px_load_sensor(const px_config *cfg, px_producer_conf *out)
+{
     out->sensor = px_config_string(cfg, "sensor");
     if (out->sensor)
         return PX_OK;
@@ -351,7 +364,8 @@ static px_err px_load_sensor(const px_config *cfg, px_producer_conf *out) {
     return out->own_sensor ? PX_OK : PX_ERR_NOMEM;
 }
 
-px_err px_producer_conf_load(const px_config *cfg, px_producer_conf *out, px_config *problems_to) {
+px_err px_producer_conf_load(const px_config *cfg, px_producer_conf *out, px_config *problems_to)
+{
     memset(out, 0, sizeof(*out));
     out->org = px_config_string(cfg, "org");
     out->rrtypes = px_strings(cfg, "privacy.rrtypes", &out->n_rrtypes);
@@ -377,7 +391,8 @@ px_err px_producer_conf_load(const px_config *cfg, px_producer_conf *out, px_con
     return px_load_inputs(cfg, out, problems_to);
 }
 
-void px_producer_conf_free(px_producer_conf *c) {
+void px_producer_conf_free(px_producer_conf *c)
+{
     if (!c)
         return;
     free(c->inputs);
@@ -391,7 +406,8 @@ void px_producer_conf_free(px_producer_conf *c) {
     memset(c, 0, sizeof(*c));
 }
 
-void px_producer_conf_check(void *ctx, px_config *cfg) {
+void px_producer_conf_check(void *ctx, px_config *cfg)
+{
     (void)ctx;
     px_producer_conf pc;
     px_producer_conf_load(cfg, &pc, cfg);

@@ -54,7 +54,7 @@ typedef struct px_producer_conf {
     size_t n_dnstap_types;
     px_window_conf window; /* window.seconds, window.max_entries, privacy.min_clients */
     const char *kafka_brokers;
-    bool kafka_enabled; /* kafka.enabled */
+    bool kafka_enabled;      /* kafka.enabled */
     const char *kafka_topic; /* kafka.topic, else "pdnsx.obs.<org>" */
     px_producer_kv *kafka_properties;
     size_t n_kafka_properties;

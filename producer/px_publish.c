@@ -114,8 +114,8 @@ static int px_publish_set(rd_kafka_conf_t *conf, const char *k, const char *v, c
     return 0;
 }
 
-static rd_kafka_conf_t *px_publish_kafka_conf(px_publish *p, const px_publish_conf *c,
-                                              char *errbuf, size_t errlen)
+static rd_kafka_conf_t *px_publish_kafka_conf(px_publish *p, const px_publish_conf *c, char *errbuf,
+                                              size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     /* Our choices first; kafka.properties come last so an operator wins. */
@@ -146,12 +146,12 @@ fail:
 
 static void px_publish_metrics(px_publish *p)
 {
-    p->m_delivered = px_metric_counter("pdnsx_kafka_delivered_total",
-                                       "Messages acknowledged by Kafka");
+    p->m_delivered =
+        px_metric_counter("pdnsx_kafka_delivered_total", "Messages acknowledged by Kafka");
     p->m_failed = px_metric_counter("pdnsx_kafka_failed_total",
                                     "Messages Kafka never acknowledged and that were lost");
-    p->m_spooled = px_metric_counter("pdnsx_spool_written_total",
-                                     "Messages written to the on-disk spool");
+    p->m_spooled =
+        px_metric_counter("pdnsx_spool_written_total", "Messages written to the on-disk spool");
 }
 
 px_publish *px_publish_create(const px_publish_conf *c, char *errbuf, size_t errlen)
@@ -210,11 +210,10 @@ void px_publish_destroy(px_publish *p)
 }
 
 /* One produce attempt: 0 queued, 1 queue full, -1 permanent error. */
-static int px_publish_try(px_publish *p, const void *key, size_t klen, const void *val,
-                          size_t vlen)
+static int px_publish_try(px_publish *p, const void *key, size_t klen, const void *val, size_t vlen)
 {
-    if (rd_kafka_produce(p->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, (void *)val, vlen,
-                         key, klen, NULL) == 0) {
+    if (rd_kafka_produce(p->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, (void *)val, vlen, key,
+                         klen, NULL) == 0) {
         atomic_fetch_add(&p->produced, 1);
         return 0;
     }

@@ -40,11 +40,11 @@ typedef struct px_publish_conf {
 } px_publish_conf;
 
 typedef struct px_publish_stats {
-    uint64_t produced;  /* handed to librdkafka */
-    uint64_t delivered; /* acknowledged by Kafka */
-    uint64_t failed;    /* permanently failed (and not spooled) */
-    uint64_t spooled;   /* written to the spool */
-    uint64_t unspooled; /* read back from the spool and produced */
+    uint64_t produced;      /* handed to librdkafka */
+    uint64_t delivered;     /* acknowledged by Kafka */
+    uint64_t failed;        /* permanently failed (and not spooled) */
+    uint64_t spooled;       /* written to the spool */
+    uint64_t unspooled;     /* read back from the spool and produced */
     uint64_t spool_dropped; /* spool full: lost, counted */
     uint64_t queue_full;    /* times the local queue was full */
 } px_publish_stats;

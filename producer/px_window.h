@@ -39,11 +39,11 @@ typedef struct px_window_conf {
 } px_window_conf;
 
 typedef struct px_window_stats {
-    uint64_t added;          /* records added */
-    uint64_t emitted;        /* observations emitted */
-    uint64_t withheld;       /* keys below min_clients, not emitted */
-    uint64_t flushes;        /* windows flushed */
-    uint64_t early_flushes;  /* flushes because the table was full */
+    uint64_t added;         /* records added */
+    uint64_t emitted;       /* observations emitted */
+    uint64_t withheld;      /* keys below min_clients, not emitted */
+    uint64_t flushes;       /* windows flushed */
+    uint64_t early_flushes; /* flushes because the table was full */
 } px_window_stats;
 
 typedef struct px_window px_window;

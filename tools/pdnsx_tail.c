@@ -44,22 +44,38 @@ static void px_tail_usage(FILE *out)
 
 static int px_tail_args(int argc, char **argv, px_tail_opts *o)
 {
-    static const struct option longopts[] = {
-        {"brokers", required_argument, 0, 'b'}, {"topic", required_argument, 0, 't'},
-        {"exit", no_argument, 0, 'e'},          {"raw", no_argument, 0, 'r'},
-        {"help", no_argument, 0, 'h'},          {"version", no_argument, 0, 'V'},
-        {0, 0, 0, 0}};
+    static const struct option longopts[] = {{"brokers", required_argument, 0, 'b'},
+                                             {"topic", required_argument, 0, 't'},
+                                             {"exit", no_argument, 0, 'e'},
+                                             {"raw", no_argument, 0, 'r'},
+                                             {"help", no_argument, 0, 'h'},
+                                             {"version", no_argument, 0, 'V'},
+                                             {0, 0, 0, 0}};
     o->brokers = "127.0.0.1:9092";
     int c;
     while ((c = getopt_long(argc, argv, "b:t:ehV", longopts, NULL)) != -1) {
         switch (c) {
-        case 'b': o->brokers = optarg; break;
-        case 't': o->topic = optarg; break;
-        case 'e': o->exit_at_end = true; break;
-        case 'r': o->raw = true; break;
-        case 'h': px_tail_usage(stdout); exit(0);
-        case 'V': puts("pdnsx-tail " PX_VERSION); exit(0);
-        default: px_tail_usage(stderr); return 2;
+        case 'b':
+            o->brokers = optarg;
+            break;
+        case 't':
+            o->topic = optarg;
+            break;
+        case 'e':
+            o->exit_at_end = true;
+            break;
+        case 'r':
+            o->raw = true;
+            break;
+        case 'h':
+            px_tail_usage(stdout);
+            exit(0);
+        case 'V':
+            puts("pdnsx-tail " PX_VERSION);
+            exit(0);
+        default:
+            px_tail_usage(stderr);
+            return 2;
         }
     }
     if (!o->topic || optind != argc) {
@@ -134,12 +150,11 @@ static int px_tail_print_json(px_avro_codec *codec, const rd_kafka_message_t *m)
         return -1;
     }
     json_t *j = json_pack("{s:s%, s:i, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:s}", "key",
-                          m->key ? (const char *)m->key : "", m->key_len, "partition",
-                          m->partition, "rrname", o.rrname, "rrtype", o.rrtype, "rdata", o.rdata,
-                          "count", (json_int_t)o.count, "time_first", (json_int_t)o.time_first,
-                          "time_last", (json_int_t)o.time_last, "ttl_min",
-                          (json_int_t)o.ttl_min, "ttl_max", (json_int_t)o.ttl_max, "org", o.org,
-                          "sensor", o.sensor);
+                          m->key ? (const char *)m->key : "", m->key_len, "partition", m->partition,
+                          "rrname", o.rrname, "rrtype", o.rrtype, "rdata", o.rdata, "count",
+                          (json_int_t)o.count, "time_first", (json_int_t)o.time_first, "time_last",
+                          (json_int_t)o.time_last, "ttl_min", (json_int_t)o.ttl_min, "ttl_max",
+                          (json_int_t)o.ttl_max, "org", o.org, "sensor", o.sensor);
     json_object_set_new(j, "bailiwick", o.bailiwick ? json_string(o.bailiwick) : json_null());
     json_object_set_new(j, "clients", o.clients >= 0 ? json_integer(o.clients) : json_null());
     char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);

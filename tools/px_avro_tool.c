@@ -21,7 +21,8 @@
 
 #include "px_avro.h"
 
-static int get_str(json_t *o, const char *key, int nullable, const char **out) {
+static int get_str(json_t *o, const char *key, int nullable, const char **out)
+{
     json_t *v = json_object_get(o, key);
     if (nullable && (!v || json_is_null(v))) {
         *out = NULL;
@@ -33,7 +34,8 @@ static int get_str(json_t *o, const char *key, int nullable, const char **out) {
     return 0;
 }
 
-static int get_int(json_t *o, const char *key, int nullable, int64_t *out) {
+static int get_int(json_t *o, const char *key, int nullable, int64_t *out)
+{
     json_t *v = json_object_get(o, key);
     if (nullable && (!v || json_is_null(v))) {
         *out = -1;
@@ -45,7 +47,8 @@ static int get_int(json_t *o, const char *key, int nullable, int64_t *out) {
     return 0;
 }
 
-static int obs_from_json(json_t *o, px_avro_obs *obs) {
+static int obs_from_json(json_t *o, px_avro_obs *obs)
+{
     int bad = 0;
     bad |= get_str(o, "rrname", 0, &obs->rrname);
     bad |= get_str(o, "rrtype", 0, &obs->rrtype);
@@ -62,7 +65,8 @@ static int obs_from_json(json_t *o, px_avro_obs *obs) {
     return bad ? -1 : 0;
 }
 
-static json_t *obs_to_json(const px_avro_obs *obs) {
+static json_t *obs_to_json(const px_avro_obs *obs)
+{
     return json_pack("{s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:o, s:s, s:s}", "rrname",
                      obs->rrname, "rrtype", obs->rrtype, "rdata", obs->rdata, "bailiwick",
                      obs->bailiwick ? json_string(obs->bailiwick) : json_null(), "count",
@@ -73,7 +77,8 @@ static json_t *obs_to_json(const px_avro_obs *obs) {
                      "sensor", obs->sensor);
 }
 
-static int cmd_encode(px_avro_codec *c) {
+static int cmd_encode(px_avro_codec *c)
+{
     char *line = NULL;
     size_t cap = 0;
     int status = 0;
@@ -102,7 +107,8 @@ static int cmd_encode(px_avro_codec *c) {
     return status;
 }
 
-static int hexval(int ch) {
+static int hexval(int ch)
+{
     if (ch >= '0' && ch <= '9')
         return ch - '0';
     if (ch >= 'a' && ch <= 'f')
@@ -113,7 +119,8 @@ static int hexval(int ch) {
 }
 
 /* Hex text to bytes in place; returns the length or -1. */
-static long unhex(char *s, size_t n) {
+static long unhex(char *s, size_t n)
+{
     while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
         n--;
     if (n % 2)
@@ -127,7 +134,8 @@ static long unhex(char *s, size_t n) {
     return (long)(n / 2);
 }
 
-static int cmd_decode(px_avro_codec *c) {
+static int cmd_decode(px_avro_codec *c)
+{
     char *line = NULL;
     size_t cap = 0;
     ssize_t got;
@@ -155,7 +163,8 @@ static int cmd_decode(px_avro_codec *c) {
     return status;
 }
 
-static int cmd_fingerprint(px_avro_codec *c) {
+static int cmd_fingerprint(px_avro_codec *c)
+{
     char *canon = NULL;
     px_err err = px_avro_canonical_form(px_avro_obs_schema_json(), &canon);
     if (err) {
@@ -167,13 +176,15 @@ static int cmd_fingerprint(px_avro_codec *c) {
     return 0;
 }
 
-static double now_ns(void) {
+static double now_ns(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-static int cmd_bench(px_avro_codec *c, long n) {
+static int cmd_bench(px_avro_codec *c, long n)
+{
     px_avro_obs obs = {"www.example.com", "A",        "192.0.2.1", "example.com", 12,
                        1764180000,        1764180059, 300,         300,           3,
                        "org-a",           "sensor-1"};
@@ -200,7 +211,8 @@ static int cmd_bench(px_avro_codec *c, long n) {
     return 0;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     if (argc < 2) {
         fprintf(stderr, "usage: px-avro-tool encode|decode|fingerprint|bench [N]\n");
         return 2;

@@ -9,7 +9,8 @@
 
 #include <fstrm.h>
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     if (argc != 2) {
         fprintf(stderr, "usage: pdnsx-bench-fstrmread FILE.dnstap\n");
         return 2;

@@ -46,7 +46,8 @@
 
 /* ---- deterministic randomness ------------------------------------------ */
 
-static uint64_t gc_mix(uint64_t x) {
+static uint64_t gc_mix(uint64_t x)
+{
     x ^= x >> 30;
     x *= 0xbf58476d1ce4e5b9ULL;
     x ^= x >> 27;
@@ -54,21 +55,25 @@ static uint64_t gc_mix(uint64_t x) {
     return x ^ (x >> 31);
 }
 
-static uint64_t gc_next(uint64_t *state) {
+static uint64_t gc_next(uint64_t *state)
+{
     *state += 0x9e3779b97f4a7c15ULL;
     return gc_mix(*state);
 }
 
 /* Stable per-entity values: the same (seed, a, b) always gives the same. */
-static uint64_t gc_hash(uint64_t seed, uint64_t a, uint64_t b) {
+static uint64_t gc_hash(uint64_t seed, uint64_t a, uint64_t b)
+{
     return gc_mix(seed ^ gc_mix(a * 0x9e3779b97f4a7c15ULL + gc_mix(b + 0x632be59bd9b4e019ULL)));
 }
 
-static double gc_unit(uint64_t r) {
+static double gc_unit(uint64_t r)
+{
     return (double)(r >> 11) * (1.0 / 9007199254740992.0);
 }
 
-static uint64_t gc_fnv(const char *s) {
+static uint64_t gc_fnv(const char *s)
+{
     uint64_t h = 0xcbf29ce484222325ULL;
     for (; *s; s++) {
         h ^= (uint8_t)(*s >= 'A' && *s <= 'Z' ? *s + 32 : *s);
@@ -86,7 +91,8 @@ typedef struct gc_set {
 
 static void gc_set_add(gc_set *s, uint64_t h);
 
-static void gc_set_grow(gc_set *s) {
+static void gc_set_grow(gc_set *s)
+{
     gc_set old = *s;
     s->cap = old.cap ? old.cap * 2 : 1u << 16;
     s->slot = calloc(s->cap, sizeof(*s->slot));
@@ -102,7 +108,8 @@ static void gc_set_grow(gc_set *s) {
 }
 
 /* Returns nothing: callers only need the count. 0 is the empty marker. */
-static void gc_set_add(gc_set *s, uint64_t h) {
+static void gc_set_add(gc_set *s, uint64_t h)
+{
     if (h == 0)
         h = 1;
     if ((s->n + 1) * 2 > s->cap)
@@ -138,7 +145,8 @@ static const char *const gc_kind_name[K__COUNT] = {
     "addr", "cname", "mx", "ns", "txt", "ptr", "nxdomain", "servfail", "private", "local", "single",
 };
 
-static bool gc_kind_passes(gc_kind k) {
+static bool gc_kind_passes(gc_kind k)
+{
     return k <= K_NS;
 }
 
@@ -196,7 +204,8 @@ static const char *const gc_ns_providers[] = {
 
 static char *gc_strdup_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-static char *gc_strdup_fmt(const char *fmt, ...) {
+static char *gc_strdup_fmt(const char *fmt, ...)
+{
     char buf[512];
     va_list ap;
     va_start(ap, fmt);
@@ -211,7 +220,8 @@ static char *gc_strdup_fmt(const char *fmt, ...) {
 }
 
 /* A pronounceable label of 2..4 syllables, sometimes with digits or a hyphen. */
-static void gc_label(uint64_t *r, char *out, size_t cap) {
+static void gc_label(uint64_t *r, char *out, size_t cap)
+{
     static const char *const cons[] = {"b",  "c",  "d",  "f",  "g",  "h",  "k",  "l",
                                        "m",  "n",  "p",  "r",  "s",  "t",  "v",  "z",
                                        "st", "tr", "br", "ch", "sh", "pl", "gr", "kl"};
@@ -230,7 +240,8 @@ static void gc_label(uint64_t *r, char *out, size_t cap) {
         snprintf(out + n, cap - n, "%u", (unsigned)((x >> 8) % 100));
 }
 
-static const char *gc_pick_tld(uint64_t *r) {
+static const char *gc_pick_tld(uint64_t *r)
+{
     unsigned total = 0;
     for (size_t i = 0; i < sizeof(gc_tlds) / sizeof(gc_tlds[0]); i++)
         total += gc_tlds[i].weight;
@@ -244,13 +255,15 @@ static const char *gc_pick_tld(uint64_t *r) {
 }
 
 /* True if (name, class) was new; keeps one answer set per name and class. */
-static bool gc_claim(gc_universe *u, const char *name, unsigned cls) {
+static bool gc_claim(gc_universe *u, const char *name, unsigned cls)
+{
     size_t before = u->unique.n;
     gc_set_add(&u->unique, gc_fnv(name) ^ gc_mix(cls + 1));
     return u->unique.n != before;
 }
 
-static void gc_build_domains(gc_universe *u, size_t n) {
+static void gc_build_domains(gc_universe *u, size_t n)
+{
     uint64_t r = gc_hash(u->seed, 1, 0);
     char label[64];
     u->domains = calloc(n, sizeof(char *));
@@ -264,7 +277,8 @@ static void gc_build_domains(gc_universe *u, size_t n) {
     }
 }
 
-static void gc_build_edges(gc_universe *u, size_t n) {
+static void gc_build_edges(gc_universe *u, size_t n)
+{
     uint64_t r = gc_hash(u->seed, 2, 0);
     u->edges = calloc(n, sizeof(char *));
     u->n_edges = n;
@@ -293,12 +307,14 @@ static void gc_build_edges(gc_universe *u, size_t n) {
 }
 
 /* Skewed choice of a domain: a few domains hold many names. */
-static uint32_t gc_pick_domain(const gc_universe *u, uint64_t x) {
+static uint32_t gc_pick_domain(const gc_universe *u, uint64_t x)
+{
     double v = gc_unit(x);
     return (uint32_t)(v * v * (double)u->n_domains);
 }
 
-static gc_kind gc_pick_kind(size_t rank, uint64_t x) {
+static gc_kind gc_pick_kind(size_t rank, uint64_t x)
+{
     unsigned r = (unsigned)(x % 1000);
     if (rank < GC_TOP_CLEAN)
         return r < 700 ? K_ADDR : K_CNAME;
@@ -316,7 +332,8 @@ static gc_kind gc_pick_kind(size_t rank, uint64_t x) {
     return K_ADDR;
 }
 
-static char *gc_make_name(gc_universe *u, gc_name *n, uint64_t *r) {
+static char *gc_make_name(gc_universe *u, gc_name *n, uint64_t *r)
+{
     uint64_t x = gc_next(r);
     const char *dom = u->domains[n->domain];
     char label[64];
@@ -374,7 +391,8 @@ static char *gc_make_name(gc_universe *u, gc_name *n, uint64_t *r) {
     return gc_strdup_fmt("%s.%s", gc_subs[(x >> 8) % 40], dom);
 }
 
-static void gc_build_names(gc_universe *u, size_t n, double zipf_s) {
+static void gc_build_names(gc_universe *u, size_t n, double zipf_s)
+{
     static const uint32_t ttls[] = {30, 60, 300, 300, 600, 1800, 3600, 3600, 14400, 86400};
     u->names = calloc(n, sizeof(gc_name));
     u->cdf = calloc(n, sizeof(double));
@@ -410,7 +428,8 @@ static void gc_build_names(gc_universe *u, size_t n, double zipf_s) {
         u->cdf[i] /= sum;
 }
 
-static size_t gc_zipf(const gc_universe *u, uint64_t x) {
+static size_t gc_zipf(const gc_universe *u, uint64_t x)
+{
     double v = gc_unit(x);
     size_t lo = 0, hi = u->n_names - 1;
     while (lo < hi) {
@@ -431,14 +450,16 @@ static const uint8_t gc_v4_first[] = {2,   5,   8,   13,  23,  31,  34,  35,  37
                                       91,  93,  94,  95,  104, 107, 108, 109, 130, 135, 138,
                                       141, 142, 143, 146, 151, 157, 162, 176, 185, 188, 212};
 
-static void gc_v4_public(uint64_t x, uint8_t out[4]) {
+static void gc_v4_public(uint64_t x, uint8_t out[4])
+{
     out[0] = gc_v4_first[x % sizeof(gc_v4_first)];
     out[1] = (uint8_t)(x >> 8);
     out[2] = (uint8_t)(x >> 16);
     out[3] = (uint8_t)((x >> 24) % 254 + 1);
 }
 
-static void gc_v4_private(uint64_t x, uint8_t out[4]) {
+static void gc_v4_private(uint64_t x, uint8_t out[4])
+{
     if (x % 2) {
         out[0] = 10;
         out[1] = (uint8_t)(x >> 8);
@@ -450,7 +471,8 @@ static void gc_v4_private(uint64_t x, uint8_t out[4]) {
     out[3] = (uint8_t)((x >> 24) % 254 + 1);
 }
 
-static void gc_v6_public(uint64_t x, uint8_t out[16]) {
+static void gc_v6_public(uint64_t x, uint8_t out[16])
+{
     static const uint16_t prefix[] = {0x2a00, 0x2a01, 0x2a02, 0x2a03, 0x2a04, 0x2a05,
                                       0x2600, 0x2604, 0x2606, 0x2607, 0x2620, 0x2400,
                                       0x2403, 0x2404, 0x2405, 0x2c0f};
@@ -491,7 +513,8 @@ typedef struct gc_msg {
     uint16_t counts[4]; /* QD, AN, NS, AR */
 } gc_msg;
 
-static void gc_put(gc_msg *m, const void *p, size_t n) {
+static void gc_put(gc_msg *m, const void *p, size_t n)
+{
     if (m->len + n > sizeof(m->buf)) {
         m->overflow = true;
         return;
@@ -500,19 +523,22 @@ static void gc_put(gc_msg *m, const void *p, size_t n) {
     m->len += n;
 }
 
-static void gc_put16(gc_msg *m, uint16_t v) {
+static void gc_put16(gc_msg *m, uint16_t v)
+{
     uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
     gc_put(m, b, 2);
 }
 
-static void gc_put32(gc_msg *m, uint32_t v) {
+static void gc_put32(gc_msg *m, uint32_t v)
+{
     uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
     gc_put(m, b, 4);
 }
 
 /* Writes name (presentation, no trailing dot; "" is the root), pointing at
  * the longest suffix already in the message, as servers do. */
-static void gc_put_name(gc_msg *m, const char *name) {
+static void gc_put_name(gc_msg *m, const char *name)
+{
     size_t nlen = strlen(name);
     const char *copy = NULL;
     if (m->pool_len + nlen + 1 <= sizeof(m->pool)) {
@@ -545,8 +571,8 @@ static void gc_put_name(gc_msg *m, const char *name) {
     gc_put(m, &zero, 1);
 }
 
-static void gc_msg_begin(gc_msg *m, uint16_t id, unsigned rcode, const char *qname,
-                         uint16_t qtype) {
+static void gc_msg_begin(gc_msg *m, uint16_t id, unsigned rcode, const char *qname, uint16_t qtype)
+{
     m->len = 0;
     m->overflow = false;
     m->pool_len = 0;
@@ -563,7 +589,8 @@ static void gc_msg_begin(gc_msg *m, uint16_t id, unsigned rcode, const char *qna
 }
 
 /* Starts an RR and returns the offset of its RDLENGTH. */
-static size_t gc_rr_begin(gc_msg *m, int section, const char *owner, uint16_t type, uint32_t ttl) {
+static size_t gc_rr_begin(gc_msg *m, int section, const char *owner, uint16_t type, uint32_t ttl)
+{
     gc_put_name(m, owner);
     gc_put16(m, type);
     gc_put16(m, 1);
@@ -574,7 +601,8 @@ static size_t gc_rr_begin(gc_msg *m, int section, const char *owner, uint16_t ty
     return at;
 }
 
-static void gc_rr_end(gc_msg *m, size_t at) {
+static void gc_rr_end(gc_msg *m, size_t at)
+{
     if (m->overflow)
         return;
     size_t rdlen = m->len - at - 2;
@@ -582,7 +610,8 @@ static void gc_rr_end(gc_msg *m, size_t at) {
     m->buf[at + 1] = (uint8_t)rdlen;
 }
 
-static void gc_msg_end(gc_msg *m, bool edns) {
+static void gc_msg_end(gc_msg *m, bool edns)
+{
     if (edns) { /* OPT: root owner, UDP size 1232 */
         uint8_t opt[11] = {0, 0, T_OPT, 0x04, 0xd0, 0, 0, 0, 0, 0, 0};
         gc_put(m, opt, sizeof(opt));
@@ -603,7 +632,8 @@ typedef struct gc_stats {
 
 /* Counts one record the default privacy filter lets through. */
 static void gc_key(gc_stats *st, const char *owner, const char *type, const char *rdata,
-                   uint64_t window) {
+                   uint64_t window)
+{
     char key[600];
     snprintf(key, sizeof(key), "%s\t%s\t%s", owner, type, rdata);
     /* gc_fnv folds case: keys are lowercase whatever the packet says */
@@ -622,13 +652,15 @@ typedef struct gc_ctx {
 } gc_ctx;
 
 /* What a cache hands out: the TTL counts down and restarts. */
-static uint32_t gc_ttl(const gc_name *n, uint32_t now) {
+static uint32_t gc_ttl(const gc_name *n, uint32_t now)
+{
     uint32_t phase = (uint32_t)(n->h % n->ttl);
     return n->ttl - (now + phase) % n->ttl;
 }
 
 static void gc_answer_a(gc_ctx *c, const char *owner, uint64_t h, unsigned n, uint32_t ttl,
-                        bool private_addr) {
+                        bool private_addr)
+{
     for (unsigned k = 0; k < n; k++) {
         uint8_t a[4];
         uint64_t x = gc_mix(h + k * 0x1000193ULL);
@@ -647,7 +679,8 @@ static void gc_answer_a(gc_ctx *c, const char *owner, uint64_t h, unsigned n, ui
     }
 }
 
-static void gc_answer_aaaa(gc_ctx *c, const char *owner, uint64_t h, unsigned n, uint32_t ttl) {
+static void gc_answer_aaaa(gc_ctx *c, const char *owner, uint64_t h, unsigned n, uint32_t ttl)
+{
     for (unsigned k = 0; k < n; k++) {
         uint8_t a[16];
         gc_v6_public(gc_mix(h + 0xa5a5 + k * 0x1000193ULL), a);
@@ -663,7 +696,8 @@ static void gc_answer_aaaa(gc_ctx *c, const char *owner, uint64_t h, unsigned n,
 }
 
 static void gc_answer_name(gc_ctx *c, const char *owner, uint16_t type, const char *tname,
-                           const char *target, uint32_t ttl, int pref) {
+                           const char *target, uint32_t ttl, int pref)
+{
     size_t at = gc_rr_begin(c->m, 1, owner, type, ttl);
     char rdata[320];
     if (pref >= 0) {
@@ -678,7 +712,8 @@ static void gc_answer_name(gc_ctx *c, const char *owner, uint16_t type, const ch
         gc_key(c->st, owner, tname, rdata, c->window);
 }
 
-static void gc_soa(gc_ctx *c, const char *zone, uint32_t serial) {
+static void gc_soa(gc_ctx *c, const char *zone, uint32_t serial)
+{
     char mname[300], rname[300];
     snprintf(mname, sizeof(mname), "ns1.%s", zone);
     snprintf(rname, sizeof(rname), "hostmaster.%s", zone);
@@ -694,7 +729,8 @@ static void gc_soa(gc_ctx *c, const char *zone, uint32_t serial) {
 }
 
 /* The zone an NXDOMAIN or NODATA answer's SOA comes from. */
-static const char *gc_zone_of(const gc_universe *u, const gc_name *n) {
+static const char *gc_zone_of(const gc_universe *u, const gc_name *n)
+{
     const char *dom = u->domains[n->domain];
     size_t nl = strlen(n->name), dl = strlen(dom);
     if (nl >= dl && strcmp(n->name + nl - dl, dom) == 0 &&
@@ -704,12 +740,14 @@ static const char *gc_zone_of(const gc_universe *u, const gc_name *n) {
     return dot ? dot + 1 : n->name; /* the parent, for a made-up name */
 }
 
-static uint32_t gc_serial(const gc_name *n) {
+static uint32_t gc_serial(const gc_name *n)
+{
     return 2025010100u + (uint32_t)(n->h % 100000);
 }
 
 /* A, or AAAA (NODATA with the zone's SOA when the name has no IPv6). */
-static void gc_answer_address(gc_ctx *c, const gc_name *n, const char *q, bool aaaa, uint32_t ttl) {
+static void gc_answer_address(gc_ctx *c, const gc_name *n, const char *q, bool aaaa, uint32_t ttl)
+{
     if (!aaaa)
         gc_answer_a(c, q, n->h, n->n_a, ttl, false);
     else if (n->n_aaaa)
@@ -719,7 +757,8 @@ static void gc_answer_address(gc_ctx *c, const gc_name *n, const char *q, bool a
 }
 
 /* The CDN's registered domain in an edge name. */
-static const char *gc_cdn_of(const char *edge) {
+static const char *gc_cdn_of(const char *edge)
+{
     size_t el = strlen(edge);
     for (size_t i = 0; i < sizeof(gc_cdns) / sizeof(gc_cdns[0]); i++) {
         size_t cl = strlen(gc_cdns[i]);
@@ -729,7 +768,8 @@ static const char *gc_cdn_of(const char *edge) {
     return edge;
 }
 
-static void gc_answer_cname(gc_ctx *c, const gc_name *n, const char *q, bool aaaa, uint32_t ttl) {
+static void gc_answer_cname(gc_ctx *c, const gc_name *n, const char *q, bool aaaa, uint32_t ttl)
+{
     const gc_universe *u = c->u;
     const char *edge = u->edges[n->target];
     const char *owner = q;
@@ -749,7 +789,8 @@ static void gc_answer_cname(gc_ctx *c, const gc_name *n, const char *q, bool aaa
         gc_answer_a(c, edge, eh, 1 + (unsigned)(eh >> 8) % 2, ettl, false);
 }
 
-static void gc_answer_mx(gc_ctx *c, const gc_name *n, const char *q, uint32_t ttl) {
+static void gc_answer_mx(gc_ctx *c, const gc_name *n, const char *q, uint32_t ttl)
+{
     const char *dom = c->u->domains[n->domain];
     char target[300];
     unsigned k = 1 + (unsigned)(n->h >> 8) % 3;
@@ -772,7 +813,8 @@ static void gc_answer_mx(gc_ctx *c, const gc_name *n, const char *q, uint32_t tt
     }
 }
 
-static void gc_answer_ns(gc_ctx *c, const gc_name *n, const char *q, uint32_t ttl) {
+static void gc_answer_ns(gc_ctx *c, const gc_name *n, const char *q, uint32_t ttl)
+{
     const char *dom = c->u->domains[n->domain];
     char target[300], prov[100];
     unsigned k = 2 + (unsigned)(n->h >> 8) % 3;
@@ -788,7 +830,8 @@ static void gc_answer_ns(gc_ctx *c, const gc_name *n, const char *q, uint32_t tt
     }
 }
 
-static void gc_answer_txt(gc_ctx *c, const gc_name *n, const char *q, uint32_t ttl) {
+static void gc_answer_txt(gc_ctx *c, const gc_name *n, const char *q, uint32_t ttl)
+{
     char txt[2][200];
     const char *dom = c->u->domains[n->domain];
     snprintf(txt[0], sizeof(txt[0]), "v=spf1 include:_spf.%s ~all", dom);
@@ -802,7 +845,8 @@ static void gc_answer_txt(gc_ctx *c, const gc_name *n, const char *q, uint32_t t
     }
 }
 
-static void gc_answer_ptr(gc_ctx *c, const gc_name *n, const char *q, uint32_t ttl) {
+static void gc_answer_ptr(gc_ctx *c, const gc_name *n, const char *q, uint32_t ttl)
+{
     unsigned o[4];
     char target[300];
     if (sscanf(n->name, "%u.%u.%u.%u", &o[3], &o[2], &o[1], &o[0]) != 4)
@@ -813,7 +857,8 @@ static void gc_answer_ptr(gc_ctx *c, const gc_name *n, const char *q, uint32_t t
 }
 
 /* Builds the whole response for name n; x is this query's randomness. */
-static void gc_response(gc_ctx *c, const gc_name *n, uint64_t x, char *q, size_t qcap) {
+static void gc_response(gc_ctx *c, const gc_name *n, uint64_t x, char *q, size_t qcap)
+{
     uint16_t id = (uint16_t)(x >> 16);
     bool edns = (x >> 40) % 5 != 0;
     bool aaaa = (x >> 32) % 100 < 35;
@@ -888,7 +933,8 @@ static const uint8_t gc_srv6[16] = {0x2a, 0x02, 0x81, 0x08, 0x12, 0x34, 0, 0,
                                     0,    0,    0,    0,    0,    0,    0, 0x53};
 static const uint8_t gc_srv_mac[6] = {0x02, 0x00, 0x5e, 0x10, 0x00, 0x53};
 
-static uint32_t gc_csum_add(uint32_t sum, const uint8_t *p, size_t n) {
+static uint32_t gc_csum_add(uint32_t sum, const uint8_t *p, size_t n)
+{
     for (size_t i = 0; i + 1 < n; i += 2)
         sum += (uint32_t)(p[i] << 8 | p[i + 1]);
     if (n & 1)
@@ -896,20 +942,23 @@ static uint32_t gc_csum_add(uint32_t sum, const uint8_t *p, size_t n) {
     return sum;
 }
 
-static uint16_t gc_csum_fold(uint32_t sum) {
+static uint16_t gc_csum_fold(uint32_t sum)
+{
     while (sum >> 16)
         sum = (sum & 0xffff) + (sum >> 16);
     return (uint16_t)~sum;
 }
 
-static void gc_be16(uint8_t *p, uint16_t v) {
+static void gc_be16(uint8_t *p, uint16_t v)
+{
     p[0] = (uint8_t)(v >> 8);
     p[1] = (uint8_t)v;
 }
 
 /* Frames msg as Ethernet/IP/UDP from the resolver's port 53 to the client. */
 static size_t gc_frame(uint8_t *out, const gc_client *cl, uint16_t cport, uint16_t ip_id,
-                       const uint8_t *msg, size_t len) {
+                       const uint8_t *msg, size_t len)
+{
     bool v6 = cl->family == AF_INET6;
     memcpy(out, cl->mac, 6);
     memcpy(out + 6, gc_srv_mac, 6);
@@ -952,7 +1001,8 @@ static size_t gc_frame(uint8_t *out, const gc_client *cl, uint16_t cport, uint16
     return 14 + iplen + ulen;
 }
 
-static void gc_build_clients(gc_client *cl, size_t n, uint64_t seed) {
+static void gc_build_clients(gc_client *cl, size_t n, uint64_t seed)
+{
     for (size_t i = 0; i < n; i++) {
         uint64_t x = gc_hash(seed, 5, i);
         memset(&cl[i], 0, sizeof(cl[i]));
@@ -986,7 +1036,8 @@ typedef struct gc_out {
     size_t pb_cap;
 } gc_out;
 
-static int gc_out_open(gc_out *o, const char *pcap_path, const char *dnstap_path) {
+static int gc_out_open(gc_out *o, const char *pcap_path, const char *dnstap_path)
+{
     memset(o, 0, sizeof(*o));
     if (pcap_path) {
         o->pcap = pcap_open_dead(DLT_EN10MB, 65535);
@@ -1015,7 +1066,8 @@ static int gc_out_open(gc_out *o, const char *pcap_path, const char *dnstap_path
 }
 
 static int gc_out_dnstap(gc_out *o, const gc_client *cl, uint16_t cport, uint64_t t_ns,
-                         uint32_t rtt_ns, const uint8_t *msg, size_t len) {
+                         uint32_t rtt_ns, const uint8_t *msg, size_t len)
+{
     static const char identity[] = "resolver1.bench", version[] = "pdnsx-gencap";
     Dnstap__Dnstap d = DNSTAP__DNSTAP__INIT;
     Dnstap__Message m = DNSTAP__MESSAGE__INIT;
@@ -1061,7 +1113,8 @@ static int gc_out_dnstap(gc_out *o, const gc_client *cl, uint16_t cport, uint64_
     return fstrm_writer_write(o->fw, o->pb, n) == fstrm_res_success ? 0 : -1;
 }
 
-static void gc_out_close(gc_out *o) {
+static void gc_out_close(gc_out *o)
+{
     if (o->dump)
         pcap_dump_close(o->dump);
     if (o->pcap)
@@ -1080,7 +1133,8 @@ typedef struct gc_opts {
     const char *pcap, *dnstap;
 } gc_opts;
 
-static void gc_usage(FILE *f) {
+static void gc_usage(FILE *f)
+{
     fprintf(f, "usage: pdnsx-gencap [-n RESPONSES] [-s SEED] [-N NAMES] [-D DOMAINS]\n"
                "                    [-c CLIENTS] [-z ZIPF_S] [-t SECONDS] [-o OUT.pcap]\n"
                "                    [-d OUT.dnstap]\n"
@@ -1088,7 +1142,8 @@ static void gc_usage(FILE *f) {
                "defaults: -n 1000000 -s 1 -N 50000 -D 3000 -c 2000 -z 1.0 -t 3600\n");
 }
 
-static unsigned long long gc_number(const char *s, bool *bad) {
+static unsigned long long gc_number(const char *s, bool *bad)
+{
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
@@ -1096,14 +1151,16 @@ static unsigned long long gc_number(const char *s, bool *bad) {
     return v;
 }
 
-static double gc_real(const char *s, bool *bad) {
+static double gc_real(const char *s, bool *bad)
+{
     char *end;
     double v = strtod(s, &end);
     *bad |= end == s || *end != '\0';
     return v;
 }
 
-static int gc_parse(int argc, char **argv, gc_opts *o) {
+static int gc_parse(int argc, char **argv, gc_opts *o)
+{
     bool bad = false;
     *o = (gc_opts){.n = 1000000,
                    .seed = 1,
@@ -1159,18 +1216,21 @@ static int gc_parse(int argc, char **argv, gc_opts *o) {
     return 0;
 }
 
-static long long gc_file_size(const char *path) {
+static long long gc_file_size(const char *path)
+{
     struct stat sb;
     return path && stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
 }
 
-static double gc_now(void) {
+static double gc_now(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void gc_universe_free(gc_universe *u) {
+static void gc_universe_free(gc_universe *u)
+{
     for (size_t i = 0; i < u->n_domains; i++)
         free(u->domains[i]);
     for (size_t i = 0; i < u->n_edges; i++)
@@ -1184,7 +1244,8 @@ static void gc_universe_free(gc_universe *u) {
     free(u->unique.slot);
 }
 
-static int gc_run(const gc_opts *o, const gc_universe *u, const gc_client *clients, gc_stats *st) {
+static int gc_run(const gc_opts *o, const gc_universe *u, const gc_client *clients, gc_stats *st)
+{
     gc_out out;
     if (gc_out_open(&out, o->pcap, o->dnstap) < 0) {
         gc_out_close(&out);
@@ -1235,7 +1296,8 @@ static int gc_run(const gc_opts *o, const gc_universe *u, const gc_client *clien
     return rc;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     gc_opts o;
     if (gc_parse(argc, argv, &o) < 0)
         return 2;

@@ -7,7 +7,8 @@
 
 #include <pcap/pcap.h>
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     if (argc != 2) {
         fprintf(stderr, "usage: pdnsx-bench-pcapread FILE.pcap\n");
         return 2;

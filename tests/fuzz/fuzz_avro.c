@@ -17,15 +17,18 @@ static px_avro_codec *codec;
  * a union sit at unaligned addresses; LeakSanitizer only follows aligned
  * pointers and would report the codec's live strings as leaked at exit. */
 const char *__lsan_default_options(void);
-const char *__lsan_default_options(void) {
+const char *__lsan_default_options(void)
+{
     return "use_unaligned=1";
 }
 
-static int same_str(const char *a, const char *b) {
+static int same_str(const char *a, const char *b)
+{
     return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
 }
 
-static void check_round_trip(const px_avro_obs *obs) {
+static void check_round_trip(const px_avro_obs *obs)
+{
     /* obs points into the codec: copy the strings before reusing it */
     px_avro_obs copy = *obs, back;
     char *s[6] = {strdup(obs->rrname), strdup(obs->rrtype),
@@ -53,7 +56,8 @@ static void check_round_trip(const px_avro_obs *obs) {
         free(s[i]);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
     if (!codec && !(codec = px_avro_codec_create(NULL)))
         abort();
     if (size == 0)

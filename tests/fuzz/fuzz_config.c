@@ -10,7 +10,8 @@
 #include "px_config.h"
 #include "px_producer_conf.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
     char *text = malloc(size + 1);
     if (!text)
         return 0;

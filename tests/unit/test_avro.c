@@ -28,11 +28,13 @@
 
 #define OBS_FINGERPRINT UINT64_C(1956484179146928638)
 
-static uint64_t fp_of(const char *s) {
+static uint64_t fp_of(const char *s)
+{
     return px_avro_crc64(s, strlen(s));
 }
 
-static void test_crc64_vectors(void **state) {
+static void test_crc64_vectors(void **state)
+{
     (void)state;
     /* spec: printed as Java longs; the wire carries the same 64 bits */
     assert_true(fp_of("\"null\"") == UINT64_C(7195948357588979594));
@@ -45,7 +47,8 @@ static void test_crc64_vectors(void **state) {
     assert_true(fp_of("\"boolean\"") == UINT64_C(11476012395585140580));
 }
 
-static void assert_canon(const char *in, const char *want) {
+static void assert_canon(const char *in, const char *want)
+{
     char *out = NULL;
     assert_int_equal(px_avro_canonical_form(in, &out), PX_OK);
     assert_non_null(out);
@@ -53,7 +56,8 @@ static void assert_canon(const char *in, const char *want) {
     free(out);
 }
 
-static void test_canonical_spec(void **state) {
+static void test_canonical_spec(void **state)
+{
     (void)state;
     assert_canon("{\"type\":\"null\"}", "\"null\"");
     assert_canon("[ \"int\" , {\"type\":\"boolean\"} ]", "[\"int\",\"boolean\"]");
@@ -105,13 +109,15 @@ static const char obs_canon[] =
     "[\"null\",\"long\"]},{\"name\":\"org\",\"type\":\"string\"},{\"name\":\"sensor\","
     "\"type\":\"string\"}]}";
 
-static void test_canonical_observation(void **state) {
+static void test_canonical_observation(void **state)
+{
     (void)state;
     assert_canon(px_avro_obs_schema_json(), obs_canon);
     assert_true(fp_of(obs_canon) == OBS_FINGERPRINT);
 }
 
-static void test_canonical_tricky(void **state) {
+static void test_canonical_tricky(void **state)
+{
     (void)state;
     const char *in =
         "{\"type\": \"record\", \"name\": \"Outer\", \"namespace\": \"com.example\",\n"
@@ -153,13 +159,15 @@ static void test_canonical_tricky(void **state) {
     assert_canon(in, want);
 }
 
-static void assert_canon_err(const char *in, px_err want) {
+static void assert_canon_err(const char *in, px_err want)
+{
     char *out = (char *)"untouched";
     assert_int_equal(px_avro_canonical_form(in, &out), want);
     assert_null(out);
 }
 
-static void test_canonical_errors(void **state) {
+static void test_canonical_errors(void **state)
+{
     (void)state;
     assert_canon_err("{\"type\":", PX_ERR_MALFORMED);
     assert_canon_err("\"Nope\"", PX_ERR_INVAL);                             /* undefined name */
@@ -183,7 +191,8 @@ static void test_canonical_errors(void **state) {
 
 /* ---- codec ---------------------------------------------------------- */
 
-static int setup_codec(void **state) {
+static int setup_codec(void **state)
+{
     px_err err = PX_ERR_INVAL;
     px_avro_codec *c = px_avro_codec_create(&err);
     assert_int_equal(err, PX_OK);
@@ -192,7 +201,8 @@ static int setup_codec(void **state) {
     return 0;
 }
 
-static int teardown_codec(void **state) {
+static int teardown_codec(void **state)
+{
     px_avro_codec_destroy(*state);
     px_avro_codec_destroy(NULL);
     return 0;
@@ -213,7 +223,8 @@ static const px_avro_obs sample = {
     .sensor = "s",
 };
 
-static void test_encode_bytes(void **state) {
+static void test_encode_bytes(void **state)
+{
     px_avro_codec *c = *state;
     const uint8_t *msg;
     size_t len;
@@ -234,7 +245,8 @@ static void test_encode_bytes(void **state) {
     assert_memory_equal(msg, want, sizeof(want));
 }
 
-static void assert_obs_equal(const px_avro_obs *a, const px_avro_obs *b) {
+static void assert_obs_equal(const px_avro_obs *a, const px_avro_obs *b)
+{
     assert_string_equal(a->rrname, b->rrname);
     assert_string_equal(a->rrtype, b->rrtype);
     assert_string_equal(a->rdata, b->rdata);
@@ -252,7 +264,8 @@ static void assert_obs_equal(const px_avro_obs *a, const px_avro_obs *b) {
     assert_string_equal(a->sensor, b->sensor);
 }
 
-static void test_round_trip(void **state) {
+static void test_round_trip(void **state)
+{
     px_avro_codec *c = *state;
     char big[3000];
     memset(big, 'x', sizeof(big) - 1);
@@ -286,7 +299,8 @@ static void test_round_trip(void **state) {
 
 /* A decoded observation points into the codec; encoding it straight back
  * on the same codec must work (a consumer forwarding a record). */
-static void test_reencode_decoded(void **state) {
+static void test_reencode_decoded(void **state)
+{
     px_avro_codec *c = *state;
     uint8_t first[256], second[256];
     const uint8_t *msg;
@@ -308,7 +322,8 @@ static void test_reencode_decoded(void **state) {
     assert_obs_equal(&got, &o);
 }
 
-static void test_encode_rejects(void **state) {
+static void test_encode_rejects(void **state)
+{
     px_avro_codec *c = *state;
     const uint8_t *msg;
     size_t len;
@@ -326,7 +341,8 @@ static void test_encode_rejects(void **state) {
 }
 
 /* Encodes the sample into buf (a copy) and returns its length. */
-static size_t sample_msg(px_avro_codec *c, uint8_t *buf, size_t cap) {
+static size_t sample_msg(px_avro_codec *c, uint8_t *buf, size_t cap)
+{
     const uint8_t *msg;
     size_t len;
     assert_int_equal(px_avro_encode(c, &sample, &msg, &len), PX_OK);
@@ -335,7 +351,8 @@ static size_t sample_msg(px_avro_codec *c, uint8_t *buf, size_t cap) {
     return len;
 }
 
-static void test_decode_corrupt(void **state) {
+static void test_decode_corrupt(void **state)
+{
     px_avro_codec *c = *state;
     uint8_t buf[256];
     px_avro_obs got;
@@ -365,7 +382,8 @@ static void test_decode_corrupt(void **state) {
 }
 
 /* Header + hand-made datum bytes. */
-static px_err decode_datum(px_avro_codec *c, const uint8_t *datum, size_t n) {
+static px_err decode_datum(px_avro_codec *c, const uint8_t *datum, size_t n)
+{
     uint8_t buf[128];
     px_avro_obs got;
     uint64_t fp = px_avro_codec_fingerprint(c);
@@ -379,7 +397,8 @@ static px_err decode_datum(px_avro_codec *c, const uint8_t *datum, size_t n) {
 }
 
 #define TAIL 0x00, 0x02, 0xd0, 0x0f, 0xd0, 0x0f, 0x78, 0xd8, 0x04
-static void test_decode_hostile(void **state) {
+static void test_decode_hostile(void **state)
+{
     px_avro_codec *c = *state;
     /* a string length of 2^40 in 6 bytes: must fail without allocating */
     static const uint8_t huge[] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x40, 'a'};
@@ -406,7 +425,8 @@ static void test_decode_hostile(void **state) {
     assert_int_equal(decode_datum(c, neg_clients, sizeof(neg_clients)), PX_ERR_MALFORMED);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crc64_vectors),
         cmocka_unit_test(test_canonical_spec),

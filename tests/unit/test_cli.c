@@ -20,7 +20,8 @@ typedef struct run {
     char err[16384]; /* and to stderr */
 } run;
 
-static void slurp(FILE *f, char *buf, size_t len) {
+static void slurp(FILE *f, char *buf, size_t len)
+{
     rewind(f);
     size_t n = fread(buf, 1, len - 1, f);
     buf[n] = '\0';
@@ -31,7 +32,8 @@ typedef struct extra_ctx {
     const char *after;
 } extra_ctx;
 
-static int on_option(void *ctx, int opt, const char *arg) {
+static int on_option(void *ctx, int opt, const char *arg)
+{
     extra_ctx *x = ctx;
     if (opt != 'a' || strcmp(arg, "never") == 0)
         return 2;
@@ -60,7 +62,8 @@ static const px_cli_spec spec = {
 };
 
 /* Runs px_cli_parse with stdout and stderr captured. argv is NULL-terminated. */
-static void run_cli(run *r, char **argv) {
+static void run_cli(run *r, char **argv)
+{
     int argc = 0;
     while (argv[argc])
         argc++;
@@ -84,7 +87,8 @@ static void run_cli(run *r, char **argv) {
     slurp(err, r->err, sizeof(r->err));
 }
 
-static char *write_tmp(const char *text) {
+static char *write_tmp(const char *text)
+{
     char *path = strdup("/tmp/px_test_cli_XXXXXX");
     assert_non_null(path);
     int fd = mkstemp(path);
@@ -97,7 +101,8 @@ static char *write_tmp(const char *text) {
 
 #define GOOD_CONF "org = \"acme\";\ninputs = ( { type = \"pcap-file\"; path = \"x.pcap\"; } );\n"
 
-static void test_version_and_help(void **state) {
+static void test_version_and_help(void **state)
+{
     (void)state;
     run r;
     run_cli(&r, (char *[]){"pdnsx-test", "--version", NULL});
@@ -114,7 +119,8 @@ static void test_version_and_help(void **state) {
     assert_string_equal(r.err, "");
 }
 
-static void test_bad_usage(void **state) {
+static void test_bad_usage(void **state)
+{
     (void)state;
     run r;
     run_cli(&r, (char *[]){"pdnsx-test", "--frobnicate", NULL});
@@ -127,7 +133,8 @@ static void test_bad_usage(void **state) {
     assert_non_null(strstr(r.err, "Usage: pdnsx-test"));
 }
 
-static void test_check(void **state) {
+static void test_check(void **state)
+{
     (void)state;
     char *good = write_tmp(GOOD_CONF);
     char *bad = write_tmp(GOOD_CONF "x = 1;\n");
@@ -169,7 +176,8 @@ static void test_check(void **state) {
     free(lacking);
 }
 
-static void test_run(void **state) {
+static void test_run(void **state)
+{
     (void)state;
     char *good = write_tmp(GOOD_CONF);
     run r;
@@ -195,7 +203,8 @@ static void test_run(void **state) {
     free(good);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_version_and_help),
         cmocka_unit_test(test_bad_usage),

@@ -15,7 +15,8 @@
 
 /* Writes text to a fresh temporary file; returns its path (static buffer
  * per call slot, removed at teardown by the caller). */
-static char *write_tmp(const char *text) {
+static char *write_tmp(const char *text)
+{
     char *path = strdup("/tmp/px_test_config_XXXXXX");
     assert_non_null(path);
     int fd = mkstemp(path);
@@ -26,12 +27,14 @@ static char *write_tmp(const char *text) {
     return path;
 }
 
-static void drop_tmp(char *path) {
+static void drop_tmp(char *path)
+{
     unlink(path);
     free(path);
 }
 
-static bool has_problem(const px_config *c, const char *want) {
+static bool has_problem(const px_config *c, const char *want)
+{
     for (size_t i = 0; i < px_config_problem_count(c); i++)
         if (strcmp(px_config_problem(c, i), want) == 0)
             return true;
@@ -39,7 +42,8 @@ static bool has_problem(const px_config *c, const char *want) {
 }
 
 /* Prints the problems when an expectation fails, to make the failure readable. */
-static void expect_problem(const px_config *c, const char *fmt, ...) {
+static void expect_problem(const px_config *c, const char *fmt, ...)
+{
     char want[1024];
     va_list ap;
     va_start(ap, fmt);
@@ -53,13 +57,15 @@ static void expect_problem(const px_config *c, const char *fmt, ...) {
     }
 }
 
-static void dump_problems(const px_config *c) {
+static void dump_problems(const px_config *c)
+{
     for (size_t i = 0; i < px_config_problem_count(c); i++)
         fprintf(stderr, "problem: %s\n", px_config_problem(c, i));
 }
 
 /* Loads text as a producer config file and validates it. */
-static px_config *load_producer(const char *text, char **path) {
+static px_config *load_producer(const char *text, char **path)
+{
     *path = write_tmp(text);
     px_config *c = px_config_create(px_producer_conf_table);
     assert_non_null(c);
@@ -70,7 +76,8 @@ static px_config *load_producer(const char *text, char **path) {
 
 #define MIN_OK "org = \"acme\";\ninputs = ( { type = \"pcap-file\"; path = \"x.pcap\"; } );\n"
 
-static void test_minimal_valid_and_defaults(void **state) {
+static void test_minimal_valid_and_defaults(void **state)
+{
     (void)state;
     char *path;
     px_config *c = load_producer(MIN_OK, &path);
@@ -99,7 +106,8 @@ static void test_minimal_valid_and_defaults(void **state) {
     drop_tmp(path);
 }
 
-static void test_unknown_settings(void **state) {
+static void test_unknown_settings(void **state)
+{
     (void)state;
     char *path;
     px_config *c = load_producer(MIN_OK "colour = \"blue\";\n"
@@ -115,7 +123,8 @@ static void test_unknown_settings(void **state) {
     drop_tmp(path);
 }
 
-static void test_wrong_types(void **state) {
+static void test_wrong_types(void **state)
+{
     (void)state;
     char *path;
     px_config *c = load_producer(MIN_OK "window = { seconds = \"60\"; };\n"
@@ -136,7 +145,8 @@ static void test_wrong_types(void **state) {
     drop_tmp(path);
 }
 
-static void test_ranges_choices_checks(void **state) {
+static void test_ranges_choices_checks(void **state)
+{
     (void)state;
     char *path;
     px_config *c = load_producer("org = \"Acme_Corp\";\n"
@@ -179,7 +189,8 @@ static void test_ranges_choices_checks(void **state) {
     drop_tmp(path);
 }
 
-static void test_required(void **state) {
+static void test_required(void **state)
+{
     (void)state;
     char *path;
     px_config *c = load_producer("# nothing\nwindow = { seconds = 10; };\n", &path);
@@ -196,7 +207,8 @@ static void test_required(void **state) {
     px_config_destroy(c);
 }
 
-static void test_list_items(void **state) {
+static void test_list_items(void **state)
+{
     (void)state;
     char *path;
     px_config *c = load_producer("org = \"acme\";\n"
@@ -226,7 +238,8 @@ static void test_list_items(void **state) {
     drop_tmp(path);
 }
 
-static void test_map(void **state) {
+static void test_map(void **state)
+{
     (void)state;
     char *path;
     px_config *c = load_producer(MIN_OK "kafka = { properties = {\n"
@@ -249,7 +262,8 @@ static void test_map(void **state) {
     drop_tmp(path);
 }
 
-static void test_set_creates_and_overrides(void **state) {
+static void test_set_creates_and_overrides(void **state)
+{
     (void)state;
     px_config *c = px_config_create(px_producer_conf_table);
     assert_int_equal(px_config_set(c, "org=\"acme\""), PX_OK);
@@ -292,7 +306,8 @@ static void test_set_creates_and_overrides(void **state) {
     drop_tmp(path);
 }
 
-static void test_set_errors(void **state) {
+static void test_set_errors(void **state)
+{
     (void)state;
     px_config *c = px_config_create(px_producer_conf_table);
     assert_int_equal(px_config_set(c, "org=\"acme\""), PX_OK);
@@ -314,7 +329,8 @@ static void test_set_errors(void **state) {
     px_config_destroy(c);
 }
 
-static void test_file_errors(void **state) {
+static void test_file_errors(void **state)
+{
     (void)state;
     char *path = write_tmp("org = \"acme\";\n\norg2 = ;\n");
     px_config *c = px_config_create(px_producer_conf_table);
@@ -334,7 +350,8 @@ static const px_conf_item bad_default_table[] = {
     {.path = NULL},
 };
 
-static void test_bad_default_is_reported(void **state) {
+static void test_bad_default_is_reported(void **state)
+{
     (void)state;
     px_config *c = px_config_create(bad_default_table);
     assert_int_equal(px_config_validate(c), PX_ERR_CONFIG);
@@ -342,7 +359,8 @@ static void test_bad_default_is_reported(void **state) {
     px_config_destroy(c);
 }
 
-static void test_producer_loader(void **state) {
+static void test_producer_loader(void **state)
+{
     (void)state;
     char *path;
     px_config *c =
@@ -394,7 +412,8 @@ static void test_producer_loader(void **state) {
     drop_tmp(path);
 }
 
-static void test_add_problem_locates(void **state) {
+static void test_add_problem_locates(void **state)
+{
     (void)state;
     char *path;
     px_config *c = load_producer(MIN_OK "window = {\n  seconds = 10;\n};\n", &path);
@@ -408,7 +427,8 @@ static void test_add_problem_locates(void **state) {
     drop_tmp(path);
 }
 
-static void test_example_config_is_clean(void **state) {
+static void test_example_config_is_clean(void **state)
+{
     (void)state;
     px_config *c = px_config_create(px_producer_conf_table);
     assert_int_equal(px_config_load_file(c, PX_SOURCE_DIR "/etc/pdnsx-producer.conf"), PX_OK);
@@ -426,7 +446,8 @@ static void test_example_config_is_clean(void **state) {
     px_config_destroy(c);
 }
 
-static void test_print_table(void **state) {
+static void test_print_table(void **state)
+{
     (void)state;
     char *buf = NULL;
     size_t len = 0;
@@ -441,7 +462,8 @@ static void test_print_table(void **state) {
     free(buf);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_minimal_valid_and_defaults),
         cmocka_unit_test(test_unknown_settings),

@@ -18,7 +18,8 @@
 
 #include "px_metrics.h"
 
-static char *exposition(void) {
+static char *exposition(void)
+{
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
@@ -32,7 +33,8 @@ static char *exposition(void) {
     return copy;
 }
 
-static void test_counter_and_gauge(void **state) {
+static void test_counter_and_gauge(void **state)
+{
     (void)state;
     px_metric *c = px_metric_counter("t1_events_total", "Events seen.");
     assert_non_null(c);
@@ -56,7 +58,8 @@ static void test_counter_and_gauge(void **state) {
     free(text);
 }
 
-static void test_labels_grouped_once(void **state) {
+static void test_labels_grouped_once(void **state)
+{
     (void)state;
     /* Registered out of order, with an unrelated name that sorts between
      * the base name and its labelled variants. */
@@ -82,7 +85,8 @@ static void test_labels_grouped_once(void **state) {
     free(text);
 }
 
-static void test_help_escaped(void **state) {
+static void test_help_escaped(void **state)
+{
     (void)state;
     px_metric_counter("t3_odd_total", "line one\nback\\slash");
     char *text = exposition();
@@ -90,14 +94,16 @@ static void test_help_escaped(void **state) {
     free(text);
 }
 
-static void *adder(void *arg) {
+static void *adder(void *arg)
+{
     px_metric *m = arg;
     for (int i = 0; i < 100000; i++)
         px_metric_inc(m);
     return NULL;
 }
 
-static void test_concurrent_adds(void **state) {
+static void test_concurrent_adds(void **state)
+{
     (void)state;
     px_metric *m = px_metric_counter("t4_concurrent_total", "Adds from threads.");
     pthread_t t[4];
@@ -109,7 +115,8 @@ static void test_concurrent_adds(void **state) {
 }
 
 /* Plain HTTP/1.0 client: returns the whole response (status line and body). */
-static char *http_get(uint16_t port, const char *method, const char *path) {
+static char *http_get(uint16_t port, const char *method, const char *path)
+{
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(fd >= 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
@@ -129,7 +136,8 @@ static char *http_get(uint16_t port, const char *method, const char *path) {
     return buf;
 }
 
-static int count_fds(void) {
+static int count_fds(void)
+{
     int n = 0;
     for (int fd = 0; fd < 1024; fd++)
         if (fcntl(fd, F_GETFD) != -1)
@@ -137,7 +145,8 @@ static int count_fds(void) {
     return n;
 }
 
-static void test_http_server(void **state) {
+static void test_http_server(void **state)
+{
     (void)state;
     int fds_before = count_fds();
     px_metric_add(px_metric_counter("t5_served_total", "For the HTTP test."), 9);
@@ -174,7 +183,8 @@ static void test_http_server(void **state) {
     assert_int_equal(count_fds(), fds_before);
 }
 
-static void test_http_server_bad_listen(void **state) {
+static void test_http_server_bad_listen(void **state)
+{
     (void)state;
     const char *bad[] = {"localhost:9100", "127.0.0.1", "::1:9100", "[::1]9100", "1.2.3.4:x", ""};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -192,7 +202,8 @@ static void test_http_server_bad_listen(void **state) {
     px_metrics_server_stop(s);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counter_and_gauge), cmocka_unit_test(test_labels_grouped_once),
         cmocka_unit_test(test_help_escaped),      cmocka_unit_test(test_concurrent_adds),

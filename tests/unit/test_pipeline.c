@@ -282,11 +282,22 @@ static void test_bailiwick_from_query_zone(void **state)
     px_pipeline *p = make(&o, 1, key16);
     msgbuf m;
     www_response(&m);
-    static const uint8_t zone[] = "\x07" "example" "\x02" "co" "\x02" "uk";
-    px_dns_event ev = {.msg = m.b, .len = m.n, .time_sec = 1764000000,
-                       .query_zone = zone, .query_zone_len = sizeof(zone)};
+    static const uint8_t zone[] = "\x07"
+                                  "example"
+                                  "\x02"
+                                  "co"
+                                  "\x02"
+                                  "uk";
+    px_dns_event ev = {.msg = m.b,
+                       .len = m.n,
+                       .time_sec = 1764000000,
+                       .query_zone = zone,
+                       .query_zone_len = sizeof(zone)};
     px_pipeline_event(p, &ev);
-    static const uint8_t other[] = "\x07" "example" "\x03" "net";
+    static const uint8_t other[] = "\x07"
+                                   "example"
+                                   "\x03"
+                                   "net";
     ev.query_zone = other;
     ev.query_zone_len = sizeof(other);
     px_pipeline_event(p, &ev); /* both records out of bailiwick */

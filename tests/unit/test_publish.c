@@ -62,9 +62,13 @@ static int java_partition(const char *key, int n)
         h ^= k;
     }
     switch (len & 3) {
-    case 3: h ^= (uint32_t)d[i + 2] << 16; /* fall through */
-    case 2: h ^= (uint32_t)d[i + 1] << 8;  /* fall through */
-    case 1: h ^= d[i]; h *= m;
+    case 3:
+        h ^= (uint32_t)d[i + 2] << 16; /* fall through */
+    case 2:
+        h ^= (uint32_t)d[i + 1] << 8; /* fall through */
+    case 1:
+        h ^= d[i];
+        h *= m;
     }
     h ^= h >> 13;
     h *= m;
