@@ -10,6 +10,9 @@ jobs=$(nproc)
 
 bash scripts/setup.sh
 
+echo "== format (clang-format, .clang-format)"
+git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
+
 echo "== build (RelWithDebInfo)"
 cmake -S . -B build -G Ninja >/dev/null
 cmake --build build -j"$jobs"
@@ -25,6 +28,15 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 echo "== tests under ASan/UBSan (unit and integration, pdnsx-broker)"
 PDNSX_BIN="$here/build-asan/bin" ctest --test-dir build-asan --output-on-failure \
   -j"$jobs" -LE real-kafka
+
+echo "== fuzz harnesses (libFuzzer, a short run each: they build and survive)"
+CC=clang cmake -S . -B build-fuzz -G Ninja -DPX_FUZZ=ON -DPX_TESTS=ON >/dev/null
+cmake --build build-fuzz -j"$jobs" --target fuzz_dns fuzz_pcap fuzz_dnstap fuzz_avro \
+  fuzz_config fuzz_filter
+for f in build-fuzz/fuzz/fuzz_*; do
+  LSAN_OPTIONS=suppressions=$here/tests/fuzz/lsan.supp \
+    "$f" -max_total_time="${PDNSX_FUZZ_SECONDS:-10}" -print_final_stats=0 2>&1 | tail -n 1
+done
 
 echo "== all tests, release build, with a real Kafka broker"
 scripts/with-kafka.sh ctest --test-dir build --output-on-failure
