@@ -30,26 +30,35 @@ read -r brokers <&3
 echo "== pdnsx-broker listening on $brokers"
 
 echo "== pdnsx-producer: $capture -> topic pdnsx.obs.demo-org"
-"$bin/pdnsx-producer" -c etc/pdnsx-producer.conf \
-  -s 'org="demo-org"' -s 'sensor="demo"' \
+"$bin/pdnsx-producer" -s 'org="demo-org"' -s 'sensor="demo"' \
   -s "inputs=({type=\"pcap-file\"; path=\"$capture\";})" \
-  -s "kafka.brokers=\"$brokers\"" -s 'metrics.listen=""' -s 'spool.path=""'
+  -s "kafka.brokers=\"$brokers\""
 
-echo "== what was published (pdnsx-tail, the 25 most seen of each type)"
+echo "== what was published (pdnsx-tail; windows merged per record, top 12 of each type)"
 "$bin/pdnsx-tail" -b "$brokers" -t pdnsx.obs.demo-org -e >"$work/published.jsonl"
 /usr/bin/python3 - "$work/published.jsonl" <<'PY'
 import json, sys, time
 recs = [json.loads(l) for l in open(sys.argv[1])]
-print("%d observations, %d responses' worth of records, %d registered domains\n" % (
-    len(recs), sum(r["count"] for r in recs), len({r["key"] for r in recs})))
-fmt = "%-34s %-5s %-40s %7s %7s  %s"
-print(fmt % ("rrname", "type", "rdata", "count", "clients", "first seen (UTC)"))
-by_type = {}
+merged = {}
 for r in recs:
-    by_type.setdefault(r["rrtype"], []).append(r)
+    k = (r["rrname"], r["rrtype"], r["rdata"])
+    m = merged.setdefault(k, dict(r))
+    if m is not r and m.get("_seen"):
+        m["count"] += r["count"]
+        m["time_first"] = min(m["time_first"], r["time_first"])
+        m["time_last"] = max(m["time_last"], r["time_last"])
+    m["_seen"] = True
+print("%d Kafka messages (one per record and window), %d distinct records, %d registered "
+      "domains, %d responses' worth of answers\n" % (
+          len(recs), len(merged), len({r["key"] for r in recs}), sum(r["count"] for r in recs)))
+fmt = "%-32s %-5s %-38s %6s  %-8s %-8s"
+print(fmt % ("rrname", "type", "rdata", "count", "first", "last"))
+by_type = {}
+for m in merged.values():
+    by_type.setdefault(m["rrtype"], []).append(m)
 for t in sorted(by_type):
-    for r in sorted(by_type[t], key=lambda r: -r["count"])[:25]:
-        print(fmt % (r["rrname"][:34], t, r["rdata"][:40], r["count"],
-                     "-" if r["clients"] is None else r["clients"],
-                     time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(r["time_first"]))))
+    for m in sorted(by_type[t], key=lambda m: -m["count"])[:12]:
+        print(fmt % (m["rrname"][:32], t, m["rdata"][:38], m["count"],
+                     time.strftime("%H:%M:%S", time.gmtime(m["time_first"])),
+                     time.strftime("%H:%M:%S", time.gmtime(m["time_last"]))))
 PY
