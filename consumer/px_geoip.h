@@ -1,0 +1,43 @@
+/* px_geoip.h: GeoIP enrichment with libmaxminddb. A country database
+ * (country.iso_code: GeoLite2-Country, DB-IP, ip-location-db) and an ASN
+ * database (autonomous_system_number / autonomous_system_organization),
+ * either optional. Answers are cached per address. Reload opens the files
+ * again and keeps the old databases if a new one fails to open. Not
+ * thread-safe: one owner thread. */
+#ifndef PX_GEOIP_H
+#define PX_GEOIP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "px_error.h"
+
+typedef struct px_geoip px_geoip;
+
+typedef struct px_geoip_answer {
+    char country[4];  /* "" if unknown */
+    int64_t asn;      /* -1 if unknown */
+    char as_org[128]; /* "" if unknown */
+} px_geoip_answer;
+
+/* Either path may be NULL. A missing or corrupt file is an error (message
+ * in errbuf naming the file). */
+px_geoip *px_geoip_open(const char *country_path, const char *asn_path, char *errbuf,
+                        size_t errlen);
+void px_geoip_close(px_geoip *g); /* NULL is fine */
+
+/* Reopens both files (SIGHUP). On failure keeps the databases it had,
+ * returns an error and a message. Empties the cache on success. */
+px_err px_geoip_reload(px_geoip *g, char *errbuf, size_t errlen);
+
+/* Looks up an address in presentation form. Returns true if any database
+ * knew it. */
+bool px_geoip_lookup(px_geoip *g, const char *address, px_geoip_answer *out);
+
+typedef struct px_geoip_stats {
+    uint64_t lookups, cache_hits, misses, errors;
+} px_geoip_stats;
+void px_geoip_get_stats(const px_geoip *g, px_geoip_stats *out);
+
+#endif

@@ -1,0 +1,125 @@
+/* px_store.h: the consumer's embedded store (LMDB). Merges observations of
+ * every organisation and answers history queries.
+ *
+ * Merge rules (DESIGN.md section 3), key (rrname, rrtype, rdata): counts add
+ * up, time_first is the minimum, time_last the maximum, the set of
+ * organisations is kept exactly with each one's first and last sighting.
+ * Per registered domain: first seen, last seen, organisations. For A/AAAA
+ * records the GeoIP answer (country, ASN, AS organisation) as of when the
+ * record was first stored.
+ *
+ * The consumer offsets live in the same store and are written in the same
+ * transaction as the data they produced: after a crash the consumer
+ * resumes exactly where the last committed batch ended, so no message is
+ * counted twice or skipped.
+ *
+ * One writer at a time (the consumer); readers (pdnsx-query, the HTTP
+ * endpoint) may run concurrently from other threads or processes (LMDB
+ * MVCC). */
+#ifndef PX_STORE_H
+#define PX_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "px_avro.h"
+#include "px_error.h"
+
+typedef struct px_store px_store;
+typedef struct px_store_batch px_store_batch;
+
+typedef struct px_store_opts {
+    bool read_only;     /* pdnsx-query: open for reading only */
+    uint64_t map_bytes; /* LMDB map size; 0: 64 GiB (sparse, grows on disk as used) */
+} px_store_opts;
+
+/* Opens (creating if needed, unless read_only) the store in directory
+ * `dir`. NULL on failure (*err, and a message in errbuf). */
+px_store *px_store_open(const char *dir, const px_store_opts *opts, px_err *err, char *errbuf,
+                        size_t errlen);
+void px_store_close(px_store *s); /* NULL is fine; aborts an open batch */
+
+/* GeoIP answer stored with an A/AAAA record. */
+typedef struct px_store_geo {
+    char country[4];   /* ISO 3166 alpha-2, "" if unknown */
+    int64_t asn;       /* -1 if unknown */
+    char as_org[128];  /* "" if unknown */
+} px_store_geo;
+
+/* Called only when an A/AAAA record is stored for the first time, so each
+ * address is looked up once per record. Fill *out; return false if no
+ * database knows the address (stored as unknown). */
+typedef bool (*px_store_geo_fn)(void *ctx, const char *address, px_store_geo *out);
+
+/* A write transaction. Only one batch may be open at a time. */
+px_err px_store_batch_begin(px_store *s, px_store_batch **out);
+/* Merges one observation. regdom: its registered domain (the consumer
+ * computes it; not trusted from the message key). geo may be NULL. */
+px_err px_store_merge(px_store_batch *b, const px_avro_obs *obs, const char *regdom,
+                      px_store_geo_fn geo, void *geo_ctx);
+/* Records that everything of (topic, partition) before next_offset is in
+ * this batch. */
+px_err px_store_set_offset(px_store_batch *b, const char *topic, int32_t partition,
+                           int64_t next_offset);
+/* Commits data and offsets atomically; frees the batch. */
+px_err px_store_batch_commit(px_store_batch *b);
+/* Discards the batch; frees it. NULL is fine. */
+void px_store_batch_abort(px_store_batch *b);
+
+/* The next offset to consume for (topic, partition); PX_ERR_NOTFOUND if the
+ * store has none (start from the beginning). */
+px_err px_store_get_offset(px_store *s, const char *topic, int32_t partition, int64_t *next);
+
+/* One stored record as queries return it. Strings valid during the
+ * callback only. */
+typedef struct px_store_rec {
+    const char *rrname, *rrtype, *rdata;
+    const char *bailiwick; /* NULL if never known */
+    uint64_t count;
+    int64_t time_first, time_last;
+    size_t n_orgs;
+    const char *const *orgs; /* sorted organisation ids */
+    const int64_t *org_first, *org_last; /* per organisation, same order */
+    bool has_geo;            /* A/AAAA with a GeoIP answer */
+    px_store_geo geo;
+} px_store_rec;
+
+/* Return false to stop the iteration. */
+typedef bool (*px_store_rec_fn)(void *ctx, const px_store_rec *rec);
+
+/* Time fence: keep records whose [time_first, time_last] overlaps
+ * [after, before]; use INT64_MIN / INT64_MAX for no fence. */
+typedef struct px_store_fence {
+    int64_t after, before;
+} px_store_fence;
+
+/* Records of `name` (lowercase presentation form; "*.example.com" means
+ * every name strictly below example.com, in name order), optionally of one
+ * rrtype (NULL: all). PX_OK also when nothing matched. */
+px_err px_store_query_rrset(px_store *s, const char *name, const char *rrtype,
+                            const px_store_fence *fence, px_store_rec_fn fn, void *ctx);
+/* Records whose rdata is `value`: an address (A/AAAA, any textual form
+ * normalised), or a name (CNAME, NS, PTR, DNAME targets, MX exchanges, SRV
+ * targets). */
+px_err px_store_query_rdata(px_store *s, const char *value, const px_store_fence *fence,
+                            px_store_rec_fn fn, void *ctx);
+
+/* Per registered domain. */
+typedef struct px_store_domain {
+    const char *domain;
+    int64_t first_seen, last_seen;
+    size_t n_orgs;
+    const char *const *orgs;
+} px_store_domain;
+typedef bool (*px_store_domain_fn)(void *ctx, const px_store_domain *d);
+px_err px_store_query_domain(px_store *s, const char *regdom, px_store_domain_fn fn, void *ctx);
+
+typedef struct px_store_stats {
+    uint64_t records;  /* distinct (rrname, rrtype, rdata) */
+    uint64_t domains;
+    uint64_t bytes;    /* bytes of the data file in use (pages used x page size) */
+} px_store_stats;
+px_err px_store_get_stats(px_store *s, px_store_stats *out);
+
+#endif
