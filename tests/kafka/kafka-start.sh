@@ -59,7 +59,13 @@ jvm=(-Xms128m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1
 cp="$home/libs/*"
 
 # A random cluster id: 16 random bytes, base64url without padding (Kafka's Uuid).
-cluster_id=$("$py" -c 'import base64,os; print(base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("="))')
+# Kept in DIR so that a restart on the same DIR (outage tests) reuses it.
+if [ -s "$dir/cluster.id" ]; then
+    cluster_id=$(cat "$dir/cluster.id")
+else
+    cluster_id=$("$py" -c 'import base64,os; print(base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("="))')
+    echo "$cluster_id" >"$dir/cluster.id"
+fi
 java "${jvm[@]}" -cp "$cp" kafka.tools.StorageTool format --ignore-formatted \
     -t "$cluster_id" -c "$dir/server.properties" >"$dir/logs/format.out" 2>&1 ||
     { cat "$dir/logs/format.out" >&2; exit 1; }
