@@ -193,13 +193,21 @@ class ConsumerEndToEnd(unittest.TestCase):
             self.skipTest("no MMDB writer")
         country = os.path.join(self.dir, "country.mmdb")
         asn = os.path.join(self.dir, "asn.mmdb")
-        subprocess.run(["perl", MAKE_MMDB, country, asn], check=True, timeout=120)
+        # wide blocks, so that the generator's random public addresses hit
+        # (and some miss: 160.0.0.0/3 and most of IPv6 are unknown)
+        desc = os.path.join(self.dir, "networks.txt")
+        with open(desc, "w") as f:
+            f.write("0.0.0.0/2 US 64500 Example One\n64.0.0.0/2 DE 64501 Beispiel Zwei\n"
+                    "128.0.0.0/3 JP - -\n192.0.0.0/2 BR 64503 Exemplo Tres\n"
+                    "2000::/5 FR 64504 Exemple Quatre\n")
+        subprocess.run(["perl", MAKE_MMDB, "--desc", desc, "--country", country, "--asn", asn],
+                       check=True, timeout=120)
         published = self.produce_all()
         store = os.path.join(self.dir, "store")
         self.consumer(store, ["-s", 'geoip.country="%s"' % country,
                               "-s", 'geoip.asn="%s"' % asn])
         names = {r["rrname"] for r in published if r["rrtype"] in ("A", "AAAA")}
-        checked = 0
+        checked = known = 0
         for r in self.stored(store, names).values():
             if r["rrtype"] not in ("A", "AAAA"):
                 continue
@@ -208,8 +216,17 @@ class ConsumerEndToEnd(unittest.TestCase):
             want = look.stdout.split('"')[1] if look.returncode == 0 and '"' in look.stdout \
                 else None
             self.assertEqual(r.get("country"), want, r)
+            look = run(["mmdblookup", "--file", asn, "--ip", r["rdata"],
+                        "autonomous_system_number"])
+            words = look.stdout.split()
+            want_asn = int(words[0]) if look.returncode == 0 and words and \
+                words[0].isdigit() else None
+            self.assertEqual(r.get("asn"), want_asn, r)
             checked += 1
+            known += want is not None
         self.assertGreater(checked, 50)
+        self.assertGreater(known, 20)
+        self.assertLess(known, checked)
 
 
 if __name__ == "__main__":
