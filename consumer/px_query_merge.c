@@ -1,0 +1,167 @@
+/* px_query_merge.c: combines the COF answers of several consumers
+ * (pdnsx-query --cluster) with the store's merge rules. */
+#include "px_query.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "px_cof.h"
+
+/* One record of one answer; views into its JSON object, which `objs`
+ * keeps alive until the end of the merge. */
+typedef struct px_qm_rec {
+    px_store_rec rec;
+    const char **orgs;
+} px_qm_rec;
+
+typedef struct px_qm {
+    px_qm_rec *recs;
+    size_t n, cap;
+    json_t *objs; /* array owning every parsed object */
+} px_qm;
+
+static int px_qm_cmp(const void *a, const void *b)
+{
+    const px_qm_rec *x = a, *y = b;
+    int c = px_query_rec_cmp(&x->rec, &y->rec);
+    if (c == 0) /* earliest first: bailiwick and geo come from it */
+        c = (x->rec.time_first > y->rec.time_first) - (x->rec.time_first < y->rec.time_first);
+    return c;
+}
+
+static int px_qm_strcmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static px_err px_qm_add_line(px_qm *m, const char *line, size_t len)
+{
+    json_t *obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
+    if (!obj)
+        return PX_ERR_MALFORMED;
+    if (json_array_append_new(m->objs, obj) != 0)
+        return PX_ERR_NOMEM;
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 64;
+        px_qm_rec *r = realloc(m->recs, cap * sizeof(*r));
+        if (!r)
+            return PX_ERR_NOMEM;
+        m->recs = r, m->cap = cap;
+    }
+    px_qm_rec *r = &m->recs[m->n];
+    r->orgs = calloc(px_cof_orgs_len(obj) + 1, sizeof(*r->orgs));
+    if (!r->orgs)
+        return PX_ERR_NOMEM;
+    px_err err = px_cof_to_rec(obj, &r->rec, r->orgs);
+    if (err != PX_OK) {
+        free(r->orgs);
+        return err;
+    }
+    m->n++;
+    return PX_OK;
+}
+
+static px_err px_qm_add_answer(px_qm *m, const char *text, size_t len, size_t which, char *errbuf,
+                               size_t errlen)
+{
+    size_t line_no = 0;
+    for (size_t pos = 0; pos < len;) {
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        size_t end = nl ? (size_t)(nl - text) : len;
+        line_no++;
+        bool blank = true;
+        for (size_t i = pos; i < end && blank; i++)
+            blank = text[i] == ' ' || text[i] == '\r' || text[i] == '\t';
+        px_err err = blank ? PX_OK : px_qm_add_line(m, text + pos, end - pos);
+        if (err != PX_OK) {
+            snprintf(errbuf, errlen, "answer %zu, line %zu: %s", which + 1, line_no,
+                     err == PX_ERR_NOMEM ? "out of memory" : "not a COF record");
+            return err;
+        }
+        pos = end + 1;
+    }
+    return PX_OK;
+}
+
+static uint64_t px_qm_add_count(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+/* Combines recs[from, to) (same key, earliest first) and writes it. */
+static px_err px_qm_emit(px_qm_rec *recs, size_t from, size_t to, FILE *out)
+{
+    px_store_rec m = recs[from].rec;
+    size_t n_orgs = 0;
+    for (size_t i = from; i < to; i++)
+        n_orgs += recs[i].rec.n_orgs;
+    const char **orgs = calloc(n_orgs + 1, sizeof(*orgs));
+    if (!orgs)
+        return PX_ERR_NOMEM;
+    n_orgs = 0;
+    for (size_t i = from; i < to; i++) {
+        const px_store_rec *r = &recs[i].rec;
+        if (i > from) {
+            m.count = px_qm_add_count(m.count, r->count);
+            m.time_first = r->time_first < m.time_first ? r->time_first : m.time_first;
+            m.time_last = r->time_last > m.time_last ? r->time_last : m.time_last;
+            if (!m.bailiwick)
+                m.bailiwick = r->bailiwick;
+            if (!m.has_geo && r->has_geo)
+                m.has_geo = true, m.geo = r->geo;
+        }
+        for (size_t k = 0; k < r->n_orgs; k++)
+            orgs[n_orgs++] = r->orgs[k];
+    }
+    qsort(orgs, n_orgs, sizeof(*orgs), px_qm_strcmp);
+    size_t u = 0;
+    for (size_t k = 0; k < n_orgs; k++) {
+        if (u == 0 || strcmp(orgs[u - 1], orgs[k]) != 0)
+            orgs[u++] = orgs[k];
+    }
+    m.orgs = orgs, m.n_orgs = u;
+    px_err err = px_cof_write(out, &m);
+    free(orgs);
+    return err;
+}
+
+static px_err px_qm_write(px_qm *m, FILE *out, size_t *n_out)
+{
+    if (m->n)
+        qsort(m->recs, m->n, sizeof(*m->recs), px_qm_cmp);
+    size_t written = 0;
+    for (size_t i = 0; i < m->n;) {
+        size_t j = i + 1;
+        while (j < m->n && px_query_rec_cmp(&m->recs[i].rec, &m->recs[j].rec) == 0)
+            j++;
+        px_err err = px_qm_emit(m->recs, i, j, out);
+        if (err != PX_OK)
+            return err;
+        written++;
+        i = j;
+    }
+    if (n_out)
+        *n_out = written;
+    return PX_OK;
+}
+
+px_err px_query_merge(const char *const *answers, const size_t *lens, size_t n, FILE *out,
+                      size_t *n_out, char *errbuf, size_t errlen)
+{
+    px_qm m = {.objs = json_array()};
+    if (!m.objs)
+        return PX_ERR_NOMEM;
+    px_err err = PX_OK;
+    for (size_t i = 0; i < n && err == PX_OK; i++)
+        err = px_qm_add_answer(&m, answers[i], lens[i], i, errbuf, errlen);
+    if (err == PX_OK)
+        err = px_qm_write(&m, out, n_out);
+    for (size_t i = 0; i < m.n; i++)
+        free(m.recs[i].orgs);
+    free(m.recs);
+    json_decref(m.objs);
+    return err;
+}

@@ -1,0 +1,124 @@
+/* pdnsx-query: history lookups in the consumer's store, or across a
+ * cluster of consumers over HTTP. Everything but the command line lives in
+ * libpdnsx_consumer (px_query.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "px_cli.h"
+#include "px_query.h"
+#include "px_query_conf.h"
+
+enum { PX_OPT_AFTER = 0x100, PX_OPT_BEFORE, PX_OPT_CLUSTER, PX_OPT_TIMEOUT };
+
+typedef struct px_qmain {
+    px_query_req req;
+    const char *cluster;
+    int timeout_ms;
+    char err[512];
+} px_qmain;
+
+static const struct option px_qmain_opts[] = {
+    {"after", required_argument, NULL, PX_OPT_AFTER},
+    {"before", required_argument, NULL, PX_OPT_BEFORE},
+    {"cluster", required_argument, NULL, PX_OPT_CLUSTER},
+    {"timeout", required_argument, NULL, PX_OPT_TIMEOUT},
+    {NULL, 0, NULL, 0},
+};
+
+static int px_qmain_option(void *ctx, int opt, const char *arg)
+{
+    px_qmain *q = ctx;
+    px_err err = PX_OK;
+    if (opt == PX_OPT_AFTER)
+        err = px_query_req_set_after(&q->req, arg, q->err, sizeof(q->err));
+    else if (opt == PX_OPT_BEFORE)
+        err = px_query_req_set_before(&q->req, arg, q->err, sizeof(q->err));
+    else if (opt == PX_OPT_CLUSTER)
+        q->cluster = arg;
+    else if (opt == PX_OPT_TIMEOUT) {
+        char *end = NULL;
+        long v = strtol(arg, &end, 10);
+        if (*end || v < 1 || v > 3600) {
+            snprintf(q->err, sizeof(q->err), "--timeout: 1 to 3600 seconds");
+            err = PX_ERR_INVAL;
+        }
+        q->timeout_ms = (int)v * 1000;
+    }
+    if (err != PX_OK) {
+        fprintf(stderr, "pdnsx-query: %s\n", q->err);
+        return 2;
+    }
+    return 0;
+}
+
+static int px_qmain_local(px_qmain *q, px_config *config)
+{
+    const char *dir = px_config_string(config, "store.path");
+    px_store_opts opts = {.read_only = true};
+    px_err err = PX_OK;
+    px_store *store = px_store_open(dir, &opts, &err, q->err, sizeof(q->err));
+    if (!store) {
+        fprintf(stderr, "pdnsx-query: cannot open the store in %s: %s\n", dir,
+                q->err[0] ? q->err : px_strerror(err));
+        return 1;
+    }
+    err = px_query_run(store, &q->req, stdout, NULL);
+    px_store_close(store);
+    if (err != PX_OK) {
+        fprintf(stderr, "pdnsx-query: lookup failed: %s\n", px_strerror(err));
+        return 1;
+    }
+    return 0;
+}
+
+static int px_qmain_cluster(px_qmain *q)
+{
+    px_err err =
+        px_query_cluster(q->cluster, &q->req, q->timeout_ms, stdout, NULL, q->err, sizeof(q->err));
+    if (err != PX_OK) {
+        fprintf(stderr, "pdnsx-query: %s\n", q->err[0] ? q->err : px_strerror(err));
+        return err == PX_ERR_INVAL ? 2 : 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    px_qmain q = {.timeout_ms = 30000};
+    px_query_req_init(&q.req);
+    const px_cli_spec spec = {
+        .prog = "pdnsx-query",
+        .synopsis = "[-c FILE] [-s PATH=VALUE]... [--after T] [--before T] "
+                    "[--cluster HOST:PORT,...] (rrset NAME [TYPE] | rdata VALUE)",
+        .about = "Looks up the passive DNS history: every record of a name (NAME may start with "
+                 "'*.' for every name below) or every record whose data is an address or name. "
+                 "Prints one COF JSON object per line; nothing when nothing matches.",
+        .table = px_query_conf_table,
+        .extra = px_qmain_opts,
+        .extra_help = "      --after T            only records last seen at or after T\n"
+                      "      --before T           only records first seen at or before T\n"
+                      "                           (T: epoch seconds or 2026-11-26T18:00:00Z)\n"
+                      "      --cluster LIST       ask these consumers' query.listen endpoints\n"
+                      "                           (HOST:PORT,...) and merge their answers\n"
+                      "      --timeout SECONDS    per --cluster lookup (default 30)\n",
+        .on_option = px_qmain_option,
+        .ctx = &q,
+    };
+    px_cli_result cli;
+    int rc = px_cli_parse(&spec, argc, argv, &cli);
+    if (rc >= 0)
+        return rc;
+    if (px_query_req_parse_args(&q.req, cli.argc, cli.argv, q.err, sizeof(q.err)) != PX_OK) {
+        fprintf(stderr, "pdnsx-query: %s\nTry 'pdnsx-query --help' for more information.\n", q.err);
+        px_config_destroy(cli.config);
+        return 2;
+    }
+    rc = q.cluster ? px_qmain_cluster(&q) : px_qmain_local(&q, cli.config);
+    if (fflush(stdout) != 0 && rc == 0) {
+        fprintf(stderr, "pdnsx-query: writing the answer failed\n");
+        rc = 1;
+    }
+    px_config_destroy(cli.config);
+    return rc;
+}

@@ -1,0 +1,709 @@
+/* test_query: request parsing, time fences, lookups against a store built
+ * through the px_store API, the HTTP endpoint and the --cluster merge. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "px_query.h"
+
+/* ---- helpers --------------------------------------------------------------- */
+
+static char errbuf[512];
+
+static px_err parse(px_query_req *req, int argc, const char *a0, const char *a1, const char *a2,
+                    const char *a3)
+{
+    char *argv[] = {(char *)a0, (char *)a1, (char *)a2, (char *)a3, NULL};
+    px_query_req_init(req);
+    errbuf[0] = '\0';
+    return px_query_req_parse_args(req, argc, argv, errbuf, sizeof(errbuf));
+}
+
+/* Known addresses for the GeoIP callback: one fully known, one only by
+ * country; everything else unknown. */
+static bool fake_geo(void *ctx, const char *address, px_store_geo *out)
+{
+    int *calls = ctx;
+    (*calls)++;
+    memset(out, 0, sizeof(*out));
+    out->asn = -1;
+    if (strcmp(address, "192.0.2.1") == 0) {
+        strcpy(out->country, "NL");
+        out->asn = 64500;
+        strcpy(out->as_org, "Example Networks");
+        return true;
+    }
+    if (strcmp(address, "198.51.100.7") == 0) {
+        strcpy(out->country, "DE");
+        return true;
+    }
+    return false;
+}
+
+typedef struct fixture {
+    char dir[64];
+    px_store *store;
+    int geo_calls;
+} fixture;
+
+static void merge(fixture *fx, px_store_batch *b, const char *name, const char *type,
+                  const char *rdata, const char *bailiwick, int64_t count, int64_t first,
+                  int64_t last, const char *org)
+{
+    px_avro_obs o = {.rrname = name,
+                     .rrtype = type,
+                     .rdata = rdata,
+                     .bailiwick = bailiwick,
+                     .count = count,
+                     .time_first = first,
+                     .time_last = last,
+                     .ttl_min = 300,
+                     .ttl_max = 300,
+                     .clients = -1,
+                     .org = org,
+                     .sensor = "s1"};
+    const char *dot = strchr(name, '.');
+    const char *regdom = dot && strchr(dot + 1, '.') ? dot + 1 : name;
+    assert_int_equal(px_store_merge(b, &o, regdom, fake_geo, &fx->geo_calls), PX_OK);
+}
+
+static px_store *open_store(char *dir)
+{
+    strcpy(dir, "/tmp/test_query.XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    px_store_opts opts = {0};
+    px_err err = PX_OK;
+    px_store *s = px_store_open(dir, &opts, &err, errbuf, sizeof(errbuf));
+    if (!s)
+        fail_msg("store: %s", errbuf);
+    return s;
+}
+
+/* T0 = 2026-11-26T18:00:00Z */
+#define T0 1795716000
+
+static int setup_store(void **state)
+{
+    fixture *fx = calloc(1, sizeof(*fx));
+    assert_non_null(fx);
+    fx->store = open_store(fx->dir);
+    px_store_batch *b = NULL;
+    assert_int_equal(px_store_batch_begin(fx->store, &b), PX_OK);
+    /* one record seen by two organisations: sums, min/max, both orgs */
+    merge(fx, b, "www.example.com", "A", "192.0.2.1", "example.com", 3, T0 + 100, T0 + 200,
+          "org-b");
+    merge(fx, b, "www.example.com", "A", "192.0.2.1", "example.com", 2, T0, T0 + 150, "org-a");
+    merge(fx, b, "www.example.com", "AAAA", "2001:db8::1", NULL, 1, T0, T0, "org-a");
+    merge(fx, b, "mail.example.com", "CNAME", "www.example.com", NULL, 4, T0 + 10, T0 + 20,
+          "org-c");
+    merge(fx, b, "a.b.example.com", "A", "192.0.2.1", NULL, 1, T0 + 5000, T0 + 6000, "org-a");
+    merge(fx, b, "example.com", "A", "198.51.100.7", NULL, 9, T0, T0 + 9000, "org-b");
+    merge(fx, b, "notexample.com", "A", "203.0.113.5", NULL, 1, T0, T0, "org-b");
+    assert_int_equal(px_store_batch_commit(b), PX_OK);
+    *state = fx;
+    return 0;
+}
+
+static void remove_dir(const char *dir)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static int teardown_store(void **state)
+{
+    fixture *fx = *state;
+    px_store_close(fx->store);
+    remove_dir(fx->dir);
+    free(fx);
+    return 0;
+}
+
+/* Runs a request; returns the output (caller frees) and the record count. */
+static char *run(px_store *s, const px_query_req *req, size_t *n)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    assert_int_equal(px_query_run(s, req, f, n), PX_OK);
+    fclose(f);
+    char *copy = strdup(buf);
+    free(buf);
+    return copy;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The lines of an answer sorted, joined by '\n': for answers with several
+ * names, whose order is the store's business. */
+static char *sorted_lines(const char *text)
+{
+    char *copy = strdup(text), *save = NULL;
+    char *lines[64];
+    size_t n = 0;
+    for (char *l = strtok_r(copy, "\n", &save); l && n < 64; l = strtok_r(NULL, "\n", &save))
+        lines[n++] = l;
+    qsort(lines, n, sizeof(*lines), cmp_str);
+    char *out = calloc(strlen(text) + 2, 1);
+    for (size_t i = 0; i < n; i++) {
+        strcat(out, lines[i]);
+        strcat(out, "\n");
+    }
+    free(copy);
+    return out;
+}
+
+/* ---- request parsing --------------------------------------------------------- */
+
+static void test_parse_args(void **state)
+{
+    (void)state;
+    px_query_req r;
+    assert_int_equal(parse(&r, 2, "rrset", "WWW.Example.COM.", NULL, NULL), PX_OK);
+    assert_int_equal(r.kind, PX_QUERY_RRSET);
+    assert_string_equal(r.name, "www.example.com");
+    assert_string_equal(r.rrtype, "");
+    assert_true(r.fence.after == INT64_MIN && r.fence.before == INT64_MAX);
+
+    assert_int_equal(parse(&r, 3, "rrset", "*.example.com", "aaaa", NULL), PX_OK);
+    assert_string_equal(r.name, "*.example.com");
+    assert_string_equal(r.rrtype, "AAAA");
+
+    assert_int_equal(parse(&r, 2, "rdata", "2001:DB8::1", NULL, NULL), PX_OK);
+    assert_int_equal(r.kind, PX_QUERY_RDATA);
+    assert_string_equal(r.name, "2001:db8::1");
+
+    assert_int_equal(parse(&r, 2, "rrset", ".", NULL, NULL), PX_OK);
+    assert_string_equal(r.name, ".");
+}
+
+static void test_parse_args_bad(void **state)
+{
+    (void)state;
+    px_query_req r;
+    assert_int_equal(parse(&r, 0, NULL, NULL, NULL, NULL), PX_ERR_INVAL);
+    assert_true(errbuf[0]);
+    assert_int_equal(parse(&r, 1, "rrset", NULL, NULL, NULL), PX_ERR_INVAL);
+    assert_int_equal(parse(&r, 2, "domain", "example.com", NULL, NULL), PX_ERR_INVAL);
+    assert_non_null(strstr(errbuf, "domain"));
+    assert_int_equal(parse(&r, 3, "rdata", "192.0.2.1", "A", NULL), PX_ERR_INVAL);
+    assert_int_equal(parse(&r, 4, "rrset", "a.example", "A", "x"), PX_ERR_INVAL);
+    assert_int_equal(parse(&r, 3, "rrset", "a.example", "A-B", NULL), PX_ERR_INVAL);
+    assert_non_null(strstr(errbuf, "A-B"));
+    assert_int_equal(parse(&r, 2, "rrset", "a example", NULL, NULL), PX_ERR_INVAL);
+    assert_int_equal(parse(&r, 2, "rrset", "", NULL, NULL), PX_ERR_INVAL);
+    assert_int_equal(parse(&r, 2, "rrset", "*.", NULL, NULL), PX_ERR_INVAL);
+    char longname[PX_QUERY_MAX_TEXT + 8];
+    memset(longname, 'a', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    assert_int_equal(parse(&r, 2, "rrset", longname, NULL, NULL), PX_ERR_INVAL);
+}
+
+static void test_parse_time(void **state)
+{
+    (void)state;
+    int64_t t = 0;
+    assert_int_equal(px_query_parse_time("1795716000", &t), PX_OK);
+    assert_int_equal(t, T0);
+    assert_int_equal(px_query_parse_time("2026-11-26T18:00:00Z", &t), PX_OK);
+    assert_int_equal(t, T0);
+    assert_int_equal(px_query_parse_time("2026-11-26T18:05Z", &t), PX_OK);
+    assert_int_equal(t, T0 + 300);
+    assert_int_equal(px_query_parse_time("2026-11-26", &t), PX_OK);
+    assert_int_equal(t, T0 - 18 * 3600);
+    assert_int_equal(px_query_parse_time("0", &t), PX_OK);
+    assert_int_equal(t, 0);
+    const char *bad[] = {"",
+                         "-5",
+                         "12abc",
+                         "2026-11-26T18:00:00",
+                         "2026-11-26T18:00:00+01:00",
+                         "2026-02-30",
+                         "2026-13-01",
+                         "2026-11-26T24:00:00Z",
+                         "2026-11-26 18:00:00Z",
+                         "99999999999999999999999"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        t = 42;
+        print_message("%s\n", bad[i]);
+        assert_int_equal(px_query_parse_time(bad[i], &t), PX_ERR_INVAL);
+        assert_int_equal(t, 42);
+    }
+}
+
+static void test_fence_setters(void **state)
+{
+    (void)state;
+    px_query_req r;
+    px_query_req_init(&r);
+    assert_int_equal(px_query_req_set_after(&r, "2026-11-26T18:00:00Z", errbuf, 512), PX_OK);
+    assert_int_equal(px_query_req_set_before(&r, "1795716000", errbuf, 512), PX_OK);
+    assert_int_equal(r.fence.after, T0);
+    assert_int_equal(r.fence.before, T0);
+    assert_int_equal(px_query_req_set_before(&r, "1795715999", errbuf, 512), PX_ERR_INVAL);
+    assert_non_null(strstr(errbuf, "later"));
+    assert_int_equal(px_query_req_set_after(&r, "yesterday", errbuf, 512), PX_ERR_INVAL);
+    assert_non_null(strstr(errbuf, "yesterday"));
+}
+
+static void test_pct_decode(void **state)
+{
+    (void)state;
+    char out[16];
+    assert_true(px_query_pct_decode("2001%3adb8%3A%3A1", 17, out, sizeof(out)));
+    assert_string_equal(out, "2001:db8::1");
+    assert_true(px_query_pct_decode("a+b%2Fc", 7, out, sizeof(out)));
+    assert_string_equal(out, "a+b/c");
+    assert_false(px_query_pct_decode("a%00b", 5, out, sizeof(out)));
+    assert_false(px_query_pct_decode("a%4", 3, out, sizeof(out)));
+    assert_false(px_query_pct_decode("a%zz", 4, out, sizeof(out)));
+    assert_false(px_query_pct_decode("0123456789abcdef", 16, out, sizeof(out)));
+    assert_true(px_query_pct_decode("0123456789abcde", 15, out, sizeof(out)));
+}
+
+static void test_http_form(void **state)
+{
+    (void)state;
+    px_query_req r, back;
+    assert_int_equal(parse(&r, 3, "rrset", "*.example.com", "a", NULL), PX_OK);
+    char *path = px_query_req_to_path(&r);
+    assert_string_equal(path, "/rrset/*.example.com/A");
+    free(path);
+    assert_int_equal(px_query_req_set_after(&r, "100", errbuf, 512), PX_OK);
+    assert_int_equal(px_query_req_set_before(&r, "200", errbuf, 512), PX_OK);
+    path = px_query_req_to_path(&r);
+    assert_string_equal(path, "/rrset/*.example.com/A?after=100&before=200");
+    free(path);
+
+    /* a name with a slash and a percent survives the round trip */
+    assert_int_equal(parse(&r, 2, "rdata", "a/b%c.example", NULL, NULL), PX_OK);
+    path = px_query_req_to_path(&r);
+    assert_string_equal(path, "/rdata/a%2Fb%25c.example");
+    assert_int_equal(px_query_req_from_http(&back, path, NULL, NULL, errbuf, 512), PX_OK);
+    assert_int_equal(back.kind, PX_QUERY_RDATA);
+    assert_string_equal(back.name, "a/b%c.example");
+    free(path);
+
+    assert_int_equal(px_query_req_from_http(&back, "/rdata/2001:DB8::1", NULL,
+                                            "2026-11-26T18%3A00%3A00Z", errbuf, 512),
+                     PX_OK);
+    assert_string_equal(back.name, "2001:db8::1");
+    assert_true(back.fence.after == INT64_MIN && back.fence.before == T0);
+}
+
+static void test_http_form_bad(void **state)
+{
+    (void)state;
+    px_query_req r;
+    const char *notfound[] = {"/",          "/rrset",          "/foo/a.example",  "/rrset/a/A/x",
+                              "/rdata/a/A", "rrset/a.example", "/RRSET/a.example"};
+    for (size_t i = 0; i < sizeof(notfound) / sizeof(notfound[0]); i++) {
+        print_message("%s\n", notfound[i]);
+        assert_int_equal(px_query_req_from_http(&r, notfound[i], NULL, NULL, errbuf, 512),
+                         PX_ERR_NOTFOUND);
+    }
+    const char *bad[] = {"/rrset/", "/rrset/a%zz", "/rrset/a.example/", "/rrset/a.example/A%2B",
+                         "/rdata/a%00b"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        print_message("%s\n", bad[i]);
+        assert_int_equal(px_query_req_from_http(&r, bad[i], NULL, NULL, errbuf, 512), PX_ERR_INVAL);
+    }
+    assert_int_equal(px_query_req_from_http(&r, "/rrset/a.example", "soon", NULL, errbuf, 512),
+                     PX_ERR_INVAL);
+    assert_int_equal(px_query_req_from_http(&r, "/rrset/a.example", "200", "100", errbuf, 512),
+                     PX_ERR_INVAL);
+}
+
+static void test_name_order(void **state)
+{
+    (void)state;
+    /* RFC 4034 section 6.1's example, lowercase, plus a few */
+    const char *sorted[] = {".",           "example",        "a.example", "yljkjljk.a.example",
+                            "z.a.example", "zabc.a.example", "b.example", "z.example",
+                            "*.z.example"};
+    size_t n = sizeof(sorted) / sizeof(sorted[0]);
+    /* "*" (0x2a) sorts before letters, but a subdomain always follows its parent */
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < n; j++) {
+            int c = px_query_name_cmp(sorted[i], sorted[j]);
+            if ((i < j && c >= 0) || (i > j && c <= 0) || (i == j && c != 0))
+                fail_msg("%s vs %s: %d", sorted[i], sorted[j], c);
+        }
+    }
+}
+
+/* ---- lookups ------------------------------------------------------------------- */
+
+#define WWW_A                                                                                      \
+    "{\"rrname\":\"www.example.com\",\"rrtype\":\"A\",\"rdata\":\"192.0.2.1\","                    \
+    "\"time_first\":1795716000,\"time_last\":1795716200,\"count\":5,"                              \
+    "\"bailiwick\":\"example.com\",\"orgs\":[\"org-a\",\"org-b\"],\"country\":\"NL\","             \
+    "\"asn\":64500,\"as_org\":\"Example Networks\"}\n"
+#define WWW_AAAA                                                                                   \
+    "{\"rrname\":\"www.example.com\",\"rrtype\":\"AAAA\",\"rdata\":\"2001:db8::1\","               \
+    "\"time_first\":1795716000,\"time_last\":1795716000,\"count\":1,\"orgs\":[\"org-a\"]}\n"
+#define MAIL_CNAME                                                                                 \
+    "{\"rrname\":\"mail.example.com\",\"rrtype\":\"CNAME\",\"rdata\":\"www.example.com\","         \
+    "\"time_first\":1795716010,\"time_last\":1795716020,\"count\":4,\"orgs\":[\"org-c\"]}\n"
+#define AB_A                                                                                       \
+    "{\"rrname\":\"a.b.example.com\",\"rrtype\":\"A\",\"rdata\":\"192.0.2.1\","                    \
+    "\"time_first\":1795721000,\"time_last\":1795722000,\"count\":1,\"orgs\":[\"org-a\"],"         \
+    "\"country\":\"NL\",\"asn\":64500,\"as_org\":\"Example Networks\"}\n"
+#define APEX_A                                                                                     \
+    "{\"rrname\":\"example.com\",\"rrtype\":\"A\",\"rdata\":\"198.51.100.7\","                     \
+    "\"time_first\":1795716000,\"time_last\":1795725000,\"count\":9,\"orgs\":[\"org-b\"],"         \
+    "\"country\":\"DE\"}\n"
+
+static void expect(px_store *s, const char *kind, const char *name, const char *type,
+                   const char *after, const char *before, const char *want, size_t want_n)
+{
+    px_query_req r;
+    assert_int_equal(parse(&r, type ? 3 : 2, kind, name, type, NULL), PX_OK);
+    if (after)
+        assert_int_equal(px_query_req_set_after(&r, after, errbuf, 512), PX_OK);
+    if (before)
+        assert_int_equal(px_query_req_set_before(&r, before, errbuf, 512), PX_OK);
+    size_t n = 99;
+    char *got = run(s, &r, &n);
+    char *g = sorted_lines(got), *w = sorted_lines(want);
+    assert_string_equal(g, w);
+    assert_int_equal(n, want_n);
+    free(g);
+    free(w);
+    free(got);
+}
+
+static void test_rrset(void **state)
+{
+    fixture *fx = *state;
+    expect(fx->store, "rrset", "www.example.com", NULL, NULL, NULL, WWW_A WWW_AAAA, 2);
+    expect(fx->store, "rrset", "WWW.example.com.", "a", NULL, NULL, WWW_A, 1);
+    expect(fx->store, "rrset", "www.example.com", "MX", NULL, NULL, "", 0);
+    expect(fx->store, "rrset", "nothing.example.net", NULL, NULL, NULL, "", 0);
+    expect(fx->store, "rrset", "example.com", NULL, NULL, NULL, APEX_A, 1);
+    /* one GeoIP lookup per new A/AAAA record, not per observation */
+    assert_int_equal(fx->geo_calls, 5);
+}
+
+static void test_rrset_wildcard(void **state)
+{
+    fixture *fx = *state;
+    /* strictly below: not example.com itself, not notexample.com */
+    expect(fx->store, "rrset", "*.example.com", NULL, NULL, NULL, WWW_A WWW_AAAA MAIL_CNAME AB_A,
+           4);
+    expect(fx->store, "rrset", "*.example.com", "A", NULL, NULL, WWW_A AB_A, 2);
+    expect(fx->store, "rrset", "*.b.example.com", NULL, NULL, NULL, AB_A, 1);
+}
+
+static void test_rdata(void **state)
+{
+    fixture *fx = *state;
+    expect(fx->store, "rdata", "192.0.2.1", NULL, NULL, NULL, WWW_A AB_A, 2);
+    /* any textual form of the address */
+    expect(fx->store, "rdata", "2001:0DB8:0:0::1", NULL, NULL, NULL, WWW_AAAA, 1);
+    expect(fx->store, "rdata", "www.example.com.", NULL, NULL, NULL, MAIL_CNAME, 1);
+    expect(fx->store, "rdata", "192.0.2.99", NULL, NULL, NULL, "", 0);
+}
+
+/* A fence keeps records whose [time_first, time_last] overlaps it,
+ * bounds included. */
+static void test_fences(void **state)
+{
+    fixture *fx = *state;
+    px_store *s = fx->store;
+    expect(s, "rrset", "www.example.com", "A", "1795716200", NULL, WWW_A, 1);
+    expect(s, "rrset", "www.example.com", "A", "1795716201", NULL, "", 0);
+    expect(s, "rrset", "www.example.com", "A", NULL, "1795716000", WWW_A, 1);
+    expect(s, "rrset", "www.example.com", "A", NULL, "1795715999", "", 0);
+    /* a fence inside the record's span overlaps it */
+    expect(s, "rrset", "www.example.com", "A", "1795716050", "1795716060", WWW_A, 1);
+    expect(s, "rdata", "192.0.2.1", NULL, "2026-11-26T19:00:00Z", NULL, AB_A, 1);
+    expect(s, "rrset", "*.example.com", NULL, NULL, "2026-11-26T18:00:05Z", WWW_A WWW_AAAA, 2);
+}
+
+/* ---- HTTP ------------------------------------------------------------------------- */
+
+static px_query_server *start_server(px_store *s, char *hostport, size_t len)
+{
+    px_query_server *srv = px_query_server_start("127.0.0.1:0", s, errbuf, sizeof(errbuf));
+    if (!srv)
+        fail_msg("server: %s", errbuf);
+    assert_true(px_query_server_port(srv) > 0);
+    snprintf(hostport, len, "127.0.0.1:%u", px_query_server_port(srv));
+    return srv;
+}
+
+/* A plain socket client, independent of px_query_http_get: the whole raw
+ * answer of one request. */
+static char *raw_request(uint16_t port, const char *request)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(write(fd, request, strlen(request)), (ssize_t)strlen(request));
+    size_t cap = 65536, len = 0;
+    char *buf = malloc(cap);
+    ssize_t n;
+    while ((n = read(fd, buf + len, cap - 1 - len)) > 0)
+        len += (size_t)n;
+    buf[len] = '\0';
+    close(fd);
+    return buf;
+}
+
+static void test_http_raw(void **state)
+{
+    fixture *fx = *state;
+    char hp[64];
+    px_query_server *srv = start_server(fx->store, hp, sizeof(hp));
+    char *ans = raw_request(px_query_server_port(srv),
+                            "GET /rrset/www.example.com/A HTTP/1.1\r\nHost: x\r\n"
+                            "Connection: close\r\n\r\n");
+    assert_true(strncmp(ans, "HTTP/1.1 200", 12) == 0);
+    assert_non_null(strcasestr(ans, "\r\nContent-Type: application/x-ndjson\r\n"));
+    char *body = strstr(ans, "\r\n\r\n");
+    assert_non_null(body);
+    assert_string_equal(body + 4, WWW_A);
+    free(ans);
+
+    ans = raw_request(px_query_server_port(srv),
+                      "GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert_true(strncmp(ans, "HTTP/1.1 404", 12) == 0);
+    free(ans);
+    ans = raw_request(px_query_server_port(srv), "POST /rrset/www.example.com HTTP/1.1\r\n"
+                                                 "Host: x\r\nContent-Length: 0\r\n"
+                                                 "Connection: close\r\n\r\n");
+    assert_true(strncmp(ans, "HTTP/1.1 405", 12) == 0);
+    free(ans);
+    px_query_server_stop(srv);
+}
+
+static void get(const char *hp, const char *path, int want_status, const char *want_body)
+{
+    int status = 0;
+    char *body = NULL;
+    size_t len = 0;
+    if (px_query_http_get(hp, path, 10000, &status, &body, &len, errbuf, sizeof(errbuf)) != PX_OK)
+        fail_msg("GET %s: %s", path, errbuf);
+    print_message("GET %s -> %d %s", path, status, body);
+    assert_int_equal(status, want_status);
+    assert_int_equal(strlen(body), len);
+    if (want_body) {
+        char *g = sorted_lines(body), *w = sorted_lines(want_body);
+        assert_string_equal(g, w);
+        free(g);
+        free(w);
+    }
+    free(body);
+}
+
+static void test_http_endpoints(void **state)
+{
+    fixture *fx = *state;
+    char hp[64];
+    px_query_server *srv = start_server(fx->store, hp, sizeof(hp));
+    get(hp, "/rrset/www.example.com", 200, WWW_A WWW_AAAA);
+    get(hp, "/rrset/*.example.com/a?before=1795716005", 200, WWW_A);
+    get(hp, "/rdata/2001:db8::1", 200, WWW_AAAA);
+    get(hp, "/rdata/2001%3Adb8%3A%3A1", 200, WWW_AAAA);
+    get(hp, "/rdata/192.0.2.1?after=2026-11-26T19%3A00%3A00Z", 200, AB_A);
+    get(hp, "/rrset/nothing.example", 200, "");
+    get(hp, "/", 404, NULL);
+    get(hp, "/rrset", 404, NULL);
+    get(hp, "/rrset/a/A/more", 404, NULL);
+    get(hp, "/rrset/www.example.com?after=soon", 400, NULL);
+    get(hp, "/rrset/www.example.com?after=200&before=100", 400, NULL);
+    get(hp, "/rrset/www.example.com?after=1&after=2", 400, NULL);
+    get(hp, "/rrset/www.example.com?limit=5", 400, NULL);
+    get(hp, "/rrset/www.example.com?after", 400, NULL);
+    get(hp, "/rrset/www.example.com/A-B", 400, NULL);
+    get(hp, "/rrset/bad%zz", 400, NULL);
+    px_query_server_stop(srv);
+}
+
+static void test_server_bad_listen(void **state)
+{
+    fixture *fx = *state;
+    assert_null(px_query_server_start("localhost:80", fx->store, errbuf, sizeof(errbuf)));
+    assert_non_null(strstr(errbuf, "localhost:80"));
+    assert_null(px_query_server_start("127.0.0.1", fx->store, errbuf, sizeof(errbuf)));
+    px_query_server_stop(NULL);
+    /* the port is taken */
+    char hp[64];
+    px_query_server *srv = start_server(fx->store, hp, sizeof(hp));
+    assert_null(px_query_server_start(hp, fx->store, errbuf, sizeof(errbuf)));
+    assert_non_null(strstr(errbuf, "in use"));
+    px_query_server_stop(srv);
+}
+
+/* ---- cluster -------------------------------------------------------------------- */
+
+static char *merged(const char *a, const char *b, px_err want, size_t *n)
+{
+    const char *answers[] = {a, b};
+    size_t lens[] = {strlen(a), strlen(b)};
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    errbuf[0] = '\0';
+    assert_int_equal(px_query_merge(answers, lens, 2, f, n, errbuf, sizeof(errbuf)), want);
+    fclose(f);
+    char *copy = strdup(buf);
+    free(buf);
+    return copy;
+}
+
+#define REC(name, type, rdata, tf, tl, count, rest)                                                \
+    "{\"rrname\":\"" name "\",\"rrtype\":\"" type "\",\"rdata\":\"" rdata "\",\"time_first\":" #tf \
+    ",\"time_last\":" #tl ",\"count\":" #count rest "}\n"
+
+static void test_merge(void **state)
+{
+    (void)state;
+    const char *one = REC("b.example", "A", "192.0.2.1", 100, 200, 3, ",\"orgs\":[\"org-b\"]")
+        REC("x.example", "NS", "ns.example", 10, 20, 1,
+            ",\"bailiwick\":\"example\",\"orgs\":[\"org-a\"]");
+    const char *two =
+        "\n" REC("x.example", "NS", "ns.example", 5, 15, 2, ",\"orgs\":[\"org-c\",\"org-a\"]")
+            REC("b.example", "A", "192.0.2.1", 50, 300, 4,
+                ",\"orgs\":[\"org-a\"],\"country\":\"NL\",\"asn\":64500")
+                REC("a.example", "AAAA", "2001:db8::1", 1, 2, 1, ",\"orgs\":[\"org-a\"]");
+    size_t n = 0;
+    char *got = merged(one, two, PX_OK, &n);
+    const char *want = REC("a.example", "AAAA", "2001:db8::1", 1, 2, 1, ",\"orgs\":[\"org-a\"]")
+        REC("b.example", "A", "192.0.2.1", 50, 300, 7,
+            ",\"orgs\":[\"org-a\",\"org-b\"],\"country\":\"NL\",\"asn\":64500")
+            REC("x.example", "NS", "ns.example", 5, 20, 3,
+                ",\"bailiwick\":\"example\",\"orgs\":[\"org-a\",\"org-c\"]");
+    assert_string_equal(got, want);
+    assert_int_equal(n, 3);
+    free(got);
+
+    /* the same key twice in one answer merges too */
+    got = merged(REC("a.example", "A", "192.0.2.1", 5, 6, 1, ",\"orgs\":[\"org-a\"]")
+                     REC("a.example", "A", "192.0.2.1", 1, 2, 1, ",\"orgs\":[\"org-a\"]"),
+                 "", PX_OK, &n);
+    assert_string_equal(got, REC("a.example", "A", "192.0.2.1", 1, 6, 2, ",\"orgs\":[\"org-a\"]"));
+    assert_int_equal(n, 1);
+    free(got);
+
+    /* empty answers are fine */
+    got = merged("", "", PX_OK, &n);
+    assert_string_equal(got, "");
+    assert_int_equal(n, 0);
+    free(got);
+}
+
+static void test_merge_malformed(void **state)
+{
+    (void)state;
+    size_t n = 0;
+    const char *good = REC("a.example", "A", "192.0.2.1", 1, 2, 1, "");
+    char *got = merged(good, "{\"rrname\":\"x\"}\n", PX_ERR_MALFORMED, &n);
+    assert_non_null(strstr(errbuf, "answer 2, line 1"));
+    free(got);
+    char twolines[512];
+    snprintf(twolines, sizeof(twolines), "%snot json\n", good);
+    got = merged(twolines, good, PX_ERR_MALFORMED, &n);
+    assert_non_null(strstr(errbuf, "answer 1, line 2"));
+    free(got);
+}
+
+/* Two consumers, each with part of the history, asked over HTTP. */
+static void test_cluster(void **state)
+{
+    (void)state;
+    fixture a = {0}, b = {0};
+    a.store = open_store(a.dir);
+    b.store = open_store(b.dir);
+    px_store_batch *batch = NULL;
+    assert_int_equal(px_store_batch_begin(a.store, &batch), PX_OK);
+    merge(&a, batch, "www.example.com", "A", "192.0.2.1", "example.com", 3, T0 + 100, T0 + 200,
+          "org-b");
+    merge(&a, batch, "mail.example.com", "CNAME", "www.example.com", NULL, 4, T0 + 10, T0 + 20,
+          "org-c");
+    assert_int_equal(px_store_batch_commit(batch), PX_OK);
+    assert_int_equal(px_store_batch_begin(b.store, &batch), PX_OK);
+    merge(&b, batch, "www.example.com", "A", "192.0.2.1", "example.com", 2, T0, T0 + 150, "org-a");
+    merge(&b, batch, "www.example.com", "AAAA", "2001:db8::1", NULL, 1, T0, T0, "org-a");
+    assert_int_equal(px_store_batch_commit(batch), PX_OK);
+    char hpa[64], hpb[64], list[160];
+    px_query_server *sa = start_server(a.store, hpa, sizeof(hpa));
+    px_query_server *sb = start_server(b.store, hpb, sizeof(hpb));
+    snprintf(list, sizeof(list), "%s,%s", hpa, hpb);
+
+    px_query_req r;
+    assert_int_equal(parse(&r, 2, "rrset", "*.example.com", NULL, NULL), PX_OK);
+    char *buf = NULL;
+    size_t len = 0, n = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_int_equal(px_query_cluster(list, &r, 10000, f, &n, errbuf, sizeof(errbuf)), PX_OK);
+    fclose(f);
+    /* the order of a merged answer is ours: canonical name order */
+    assert_string_equal(buf, MAIL_CNAME WWW_A WWW_AAAA);
+    assert_int_equal(n, 3);
+    free(buf);
+
+    /* one endpoint down or refusing: the whole query fails */
+    px_query_server_stop(sb);
+    f = open_memstream(&buf, &len);
+    assert_int_equal(px_query_cluster(list, &r, 10000, f, &n, errbuf, sizeof(errbuf)), PX_ERR_IO);
+    assert_non_null(strstr(errbuf, hpb));
+    fclose(f);
+    free(buf);
+    f = open_memstream(&buf, &len);
+    assert_int_equal(px_query_cluster("nohostport", &r, 10000, f, &n, errbuf, sizeof(errbuf)),
+                     PX_ERR_IO);
+    fclose(f);
+    free(buf);
+
+    px_query_server_stop(sa);
+    px_store_close(a.store);
+    px_store_close(b.store);
+    remove_dir(a.dir);
+    remove_dir(b.dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_args),
+        cmocka_unit_test(test_parse_args_bad),
+        cmocka_unit_test(test_parse_time),
+        cmocka_unit_test(test_fence_setters),
+        cmocka_unit_test(test_pct_decode),
+        cmocka_unit_test(test_http_form),
+        cmocka_unit_test(test_http_form_bad),
+        cmocka_unit_test(test_name_order),
+        cmocka_unit_test_setup_teardown(test_rrset, setup_store, teardown_store),
+        cmocka_unit_test_setup_teardown(test_rrset_wildcard, setup_store, teardown_store),
+        cmocka_unit_test_setup_teardown(test_rdata, setup_store, teardown_store),
+        cmocka_unit_test_setup_teardown(test_fences, setup_store, teardown_store),
+        cmocka_unit_test_setup_teardown(test_http_raw, setup_store, teardown_store),
+        cmocka_unit_test_setup_teardown(test_http_endpoints, setup_store, teardown_store),
+        cmocka_unit_test_setup_teardown(test_server_bad_listen, setup_store, teardown_store),
+        cmocka_unit_test(test_merge),
+        cmocka_unit_test(test_merge_malformed),
+        cmocka_unit_test(test_cluster),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
