@@ -4,7 +4,8 @@
  * Decoding never hands untrusted bytes to avro-c directly: avro-c allocates
  * whatever a string length says before checking it against the input, so a
  * hostile length would make it allocate gigabytes. Every datum is first
- * walked against the schema with the bounds-checked px_wire cursor, which
+ * walked against the schema it was written with (the embedded one or a
+ * registered writer schema) with the bounds-checked px_wire cursor, which
  * also gives exact truncation and trailing-garbage detection (avro-c's
  * memory reader cannot tell where it stopped). */
 #include "px_avro.h"

@@ -381,6 +381,11 @@ static void test_unresolvable(void **state)
     assert_true(strstr(px_avro_codec_last_error(c), "ttl_min") != NULL);
     assert_refused(c, json);
 
+    /* another record name: Avro resolves records by name */
+    doc = current_doc();
+    json_object_set_new(doc, "name", json_string("Sighting"));
+    assert_refused(c, text_of(doc));
+
     /* not a record at all */
     assert_refused(c, strdup("{\"type\":\"array\",\"items\":\"string\"}"));
 
@@ -487,6 +492,33 @@ static void test_hostile_resolved(void **state)
     free(json);
 }
 
+/* A writer union whose null branch the reader's plain string cannot take:
+ * avro-c resolves the union per branch, so the string branch decodes and
+ * the null branch is a decoding error, not a crash or a NULL rrname. */
+static void test_union_to_plain(void **state)
+{
+    px_avro_codec *c = *state;
+    json_t *doc = current_doc();
+    set_type(doc, "rdata", "[\"null\",\"string\"]");
+    char *json = text_of(doc);
+    assert_int_equal(px_avro_codec_add_writer(c, json), PX_OK);
+    uint8_t buf[1024];
+    px_avro_obs got;
+    size_t len = write_with(json, &sample, buf);
+    assert_int_equal(px_avro_decode(c, buf, len, &got), PX_OK);
+    assert_obs_equal(&got, &sample);
+    /* rdata sits after rrname ("www.example.com") and rrtype ("A"):
+     * branch 1 (0x02) then the string; switch to branch 0 (null) and
+     * drop the string */
+    size_t at = 10 + 1 + 15 + 1 + 1;
+    assert_int_equal(buf[at], 0x02);
+    size_t slen = 1 + strlen(sample.rdata);
+    buf[at] = 0x00;
+    memmove(buf + at + 1, buf + at + 1 + slen, len - at - 1 - slen);
+    assert_int_not_equal(px_avro_decode(c, buf, len - slen, &got), PX_OK);
+    free(json);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -499,6 +531,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unresolvable, setup_codec, teardown_codec),
         cmocka_unit_test_setup_teardown(test_registry, setup_codec, teardown_codec),
         cmocka_unit_test_setup_teardown(test_hostile_resolved, setup_codec, teardown_codec),
+        cmocka_unit_test_setup_teardown(test_union_to_plain, setup_codec, teardown_codec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
