@@ -4,7 +4,8 @@
  * Decoding never hands untrusted bytes to avro-c directly: avro-c allocates
  * whatever a string length says before checking it against the input, so a
  * hostile length would make it allocate gigabytes. Every datum is first
- * walked against the schema with the bounds-checked px_wire cursor, which
+ * walked against the schema it was written with (the embedded one or a
+ * registered writer schema) with the bounds-checked px_wire cursor, which
  * also gives exact truncation and trailing-garbage detection (avro-c's
  * memory reader cannot tell where it stopped). */
 #include "px_avro.h"
@@ -21,10 +22,16 @@
 #include "px_wire.h"
 
 extern const char px_schema_observation[];
+extern const char *const px_schema_observation_versions[];
 
 const char *px_avro_obs_schema_json(void)
 {
     return px_schema_observation;
+}
+
+const char *const *px_avro_obs_schema_versions(void)
+{
+    return px_schema_observation_versions;
 }
 
 /* ---- CRC-64-AVRO ---------------------------------------------------- */
@@ -429,8 +436,13 @@ static void wire_blocks(px_wire *w, avro_schema_t item, int is_map, int depth)
             if (wire_varint(w, 10) < 0)
                 px_wire_fail(w, PX_ERR_MALFORMED);
         }
-        if (count < 0 || (uint64_t)count > px_wire_avail(w)) {
+        if (count < 0) {
             px_wire_fail(w, PX_ERR_MALFORMED);
+            return;
+        }
+        if ((uint64_t)count > px_wire_avail(w)) {
+            /* items of a byte or more cannot fit: the input ends early */
+            px_wire_fail(w, avro_typeof(item) == AVRO_NULL ? PX_ERR_MALFORMED : PX_ERR_TRUNC);
             return;
         }
         for (int64_t i = 0; i < count && !px_wire_err(w); i++) {
@@ -537,10 +549,33 @@ static const struct obs_field {
 #define N_FIELDS (sizeof(obs_fields) / sizeof(obs_fields[0]))
 
 /* Where each field sits in the schema, and for ["null", T] unions which
- * branch is which: found at create so the order in the .avsc is free. */
+ * branch is which: found at create so the order in the .avsc is free.
+ * index -1: the writer lacks the field, the reader's default applies. */
 struct field_slot {
     int index;
     int null_branch, value_branch;
+};
+
+/* A reader field's default (schemas/observation.avsc "default"). */
+struct field_default {
+    int has;
+    int is_null;
+    int64_t num;
+    char *str;
+};
+
+/* A registered writer schema other than the embedded one. avro-c's
+ * resolver fails on a reader field the writer lacks (it has no defaults),
+ * so the reader side is a projection of the embedded schema onto the
+ * fields the writer has; the codec fills the others from their defaults. */
+struct writer {
+    uint64_t fingerprint;
+    avro_schema_t schema;     /* the writer's */
+    avro_schema_t projection; /* reader fields the writer has, reader types */
+    avro_value_iface_t *proj_iface, *resolver;
+    avro_value_t proj, resolved; /* resolved writes into proj */
+    int have_proj, have_resolved;
+    struct field_slot slots[];
 };
 
 struct px_avro_codec {
@@ -556,6 +591,9 @@ struct px_avro_codec {
     size_t cap;
     struct field_slot slots[N_FIELDS];
     size_t order[N_FIELDS]; /* schema field position -> obs_fields index */
+    struct field_default defaults[N_FIELDS];
+    struct writer **writers;
+    size_t n_writers;
     char errbuf[256];
 };
 
@@ -565,14 +603,13 @@ static px_err avro_failed(px_avro_codec *c, px_err err)
     return err;
 }
 
-/* Checks a field's schema against what the struct expects. */
-static px_err bind_field(px_avro_codec *c, size_t i)
+/* Checks a field's schema in `schema` against what the struct expects. */
+static px_err bind_field(avro_schema_t schema, size_t i, struct field_slot *slot)
 {
-    struct field_slot *slot = &c->slots[i];
-    slot->index = avro_schema_record_field_get_index(c->schema, obs_fields[i].name);
+    slot->index = avro_schema_record_field_get_index(schema, obs_fields[i].name);
     if (slot->index < 0)
         return PX_ERR_UNSUPPORTED;
-    avro_schema_t fs = avro_schema_record_field_get_by_index(c->schema, slot->index);
+    avro_schema_t fs = avro_schema_record_field_get_by_index(schema, slot->index);
     avro_type_t want =
         (obs_fields[i].kind == F_STR || obs_fields[i].kind == F_OPT_STR) ? AVRO_STRING : AVRO_INT64;
     if (obs_fields[i].kind == F_STR || obs_fields[i].kind == F_LONG)
@@ -585,6 +622,173 @@ static px_err bind_field(px_avro_codec *c, size_t i)
     if (avro_typeof(avro_schema_union_branch(fs, slot->null_branch)) != AVRO_NULL ||
         avro_typeof(avro_schema_union_branch(fs, slot->value_branch)) != want)
         return PX_ERR_UNSUPPORTED;
+    return PX_OK;
+}
+
+/* Reads each field's "default" from the embedded schema text: avro-c
+ * parses defaults but offers no way to read them back. */
+static px_err load_default(struct field_default *d, const struct obs_field *f, json_t *jfield)
+{
+    json_t *def = json_object_get(jfield, "default");
+    if (!def)
+        return PX_OK;
+    d->has = 1;
+    /* a union's default is of its first branch; ours put null first */
+    if (json_is_null(def) && (f->kind == F_OPT_STR || f->kind == F_OPT_LONG)) {
+        d->is_null = 1;
+        return PX_OK;
+    }
+    if (json_is_integer(def) && (f->kind == F_LONG || f->kind == F_OPT_LONG)) {
+        d->num = json_integer_value(def);
+        return PX_OK;
+    }
+    if (json_is_string(def) && (f->kind == F_STR || f->kind == F_OPT_STR)) {
+        d->str = strdup(json_string_value(def));
+        return d->str ? PX_OK : PX_ERR_NOMEM;
+    }
+    d->has = 0; /* a default we cannot represent: treat the field as required */
+    return PX_OK;
+}
+
+static px_err load_defaults(px_avro_codec *c)
+{
+    json_t *doc = json_loads(px_schema_observation, 0, NULL);
+    json_t *fields = json_object_get(doc, "fields");
+    px_err err = json_is_array(fields) ? PX_OK : PX_ERR_UNSUPPORTED;
+    size_t k;
+    json_t *jf;
+    json_array_foreach(fields, k, jf)
+    {
+        const char *name = json_string_value(json_object_get(jf, "name"));
+        for (size_t i = 0; name && i < N_FIELDS && err == PX_OK; i++)
+            if (strcmp(name, obs_fields[i].name) == 0)
+                err = load_default(&c->defaults[i], &obs_fields[i], jf);
+    }
+    json_decref(doc);
+    return err;
+}
+
+static void writer_free(struct writer *w)
+{
+    if (!w)
+        return;
+    if (w->have_resolved)
+        avro_value_decref(&w->resolved);
+    if (w->have_proj)
+        avro_value_decref(&w->proj);
+    if (w->resolver)
+        avro_value_iface_decref(w->resolver);
+    if (w->proj_iface)
+        avro_value_iface_decref(w->proj_iface);
+    if (w->projection)
+        avro_schema_decref(w->projection);
+    if (w->schema)
+        avro_schema_decref(w->schema);
+    free(w);
+}
+
+/* The embedded schema with only the fields `writer` has (by name), as JSON
+ * text parsed by avro-c. Fails if a dropped field has no default. */
+static px_err make_projection(px_avro_codec *c, avro_schema_t writer, avro_schema_t *out)
+{
+    json_t *doc = json_loads(px_schema_observation, 0, NULL);
+    json_t *fields = json_object_get(doc, "fields");
+    px_err err = json_is_array(fields) ? PX_OK : PX_ERR_NOMEM;
+    for (size_t k = 0; err == PX_OK && k < json_array_size(fields);) {
+        const char *name = json_string_value(json_object_get(json_array_get(fields, k), "name"));
+        if (!name || avro_schema_record_field_get_index(writer, name) >= 0) {
+            k++;
+            continue;
+        }
+        for (size_t i = 0; i < N_FIELDS; i++)
+            if (strcmp(name, obs_fields[i].name) == 0 && !c->defaults[i].has) {
+                snprintf(c->errbuf, sizeof(c->errbuf),
+                         "writer lacks field %s, which has no default", name);
+                err = PX_ERR_UNSUPPORTED;
+            }
+        if (err == PX_OK && json_array_remove(fields, k) != 0)
+            err = PX_ERR_NOMEM;
+    }
+    char *text = err == PX_OK ? json_dumps(doc, JSON_COMPACT) : NULL;
+    if (err == PX_OK && !text)
+        err = PX_ERR_NOMEM;
+    if (err == PX_OK && avro_schema_from_json_length(text, strlen(text), out) != 0)
+        err = avro_failed(c, PX_ERR_AVRO);
+    free(text);
+    json_decref(doc);
+    return err;
+}
+
+/* Builds the resolver and the values a decode under `w` reuses. */
+static px_err writer_bind(px_avro_codec *c, struct writer *w)
+{
+    px_err err = make_projection(c, w->schema, &w->projection);
+    if (err != PX_OK)
+        return err;
+    for (size_t i = 0; i < N_FIELDS; i++) {
+        if (bind_field(w->projection, i, &w->slots[i]) != PX_OK)
+            w->slots[i].index = -1; /* dropped: the default applies */
+    }
+    w->resolver = avro_resolved_writer_new(w->schema, w->projection);
+    if (!w->resolver)
+        return avro_failed(c, PX_ERR_UNSUPPORTED);
+    w->proj_iface = avro_generic_class_from_schema(w->projection);
+    if (!w->proj_iface)
+        return avro_failed(c, PX_ERR_AVRO);
+    if (avro_generic_value_new(w->proj_iface, &w->proj) != 0)
+        return avro_failed(c, PX_ERR_AVRO);
+    w->have_proj = 1;
+    if (avro_resolved_writer_new_value(w->resolver, &w->resolved) != 0)
+        return avro_failed(c, PX_ERR_AVRO);
+    w->have_resolved = 1;
+    avro_resolved_writer_set_dest(&w->resolved, &w->proj);
+    return PX_OK;
+}
+
+static struct writer *find_writer(const px_avro_codec *c, uint64_t fp)
+{
+    for (size_t i = 0; i < c->n_writers; i++)
+        if (c->writers[i]->fingerprint == fp)
+            return c->writers[i];
+    return NULL;
+}
+
+px_err px_avro_codec_add_writer(px_avro_codec *c, const char *schema_json)
+{
+    if (!c || !schema_json)
+        return PX_ERR_INVAL;
+    c->errbuf[0] = '\0';
+    char *canon_text = NULL;
+    px_err err = px_avro_canonical_form(schema_json, &canon_text);
+    if (err != PX_OK)
+        return err;
+    uint64_t fp = px_avro_crc64(canon_text, strlen(canon_text));
+    free(canon_text);
+    if (fp == c->fingerprint || find_writer(c, fp))
+        return PX_OK;
+
+    struct writer *w = calloc(1, sizeof(*w) + N_FIELDS * sizeof(w->slots[0]));
+    if (!w)
+        return PX_ERR_NOMEM;
+    w->fingerprint = fp;
+    if (avro_schema_from_json_length(schema_json, strlen(schema_json), &w->schema) != 0)
+        err = avro_failed(c, PX_ERR_INVAL);
+    else if (avro_typeof(w->schema) != AVRO_RECORD)
+        err = PX_ERR_UNSUPPORTED;
+    else
+        err = writer_bind(c, w);
+    struct writer **grown = NULL;
+    if (err == PX_OK) {
+        grown = realloc(c->writers, (c->n_writers + 1) * sizeof(*grown));
+        err = grown ? PX_OK : PX_ERR_NOMEM;
+    }
+    if (err != PX_OK) {
+        writer_free(w);
+        /* avro-c's resolver and parser failures are not transient */
+        return err == PX_ERR_AVRO ? PX_ERR_UNSUPPORTED : err;
+    }
+    c->writers = grown;
+    c->writers[c->n_writers++] = w;
     return PX_OK;
 }
 
@@ -605,10 +809,12 @@ static px_err codec_init(px_avro_codec *c)
     if (avro_schema_record_size(c->schema) != N_FIELDS)
         return PX_ERR_UNSUPPORTED;
     for (size_t i = 0; i < N_FIELDS; i++) {
-        if ((err = bind_field(c, i)) != PX_OK)
+        if ((err = bind_field(c->schema, i, &c->slots[i])) != PX_OK)
             return err;
         c->order[c->slots[i].index] = i;
     }
+    if ((err = load_defaults(c)) != PX_OK)
+        return err;
     c->iface = avro_generic_class_from_schema(c->schema);
     if (!c->iface)
         return avro_failed(c, PX_ERR_AVRO);
@@ -620,6 +826,11 @@ static px_err codec_init(px_avro_codec *c)
     c->reader = avro_reader_memory(NULL, 0);
     if (!c->buf || !c->reader)
         return PX_ERR_NOMEM;
+    /* earlier versions: a released schema that no longer resolves is a
+     * build mistake that must not wait for the first old message */
+    for (const char *const *v = px_schema_observation_versions; *v; v++)
+        if ((err = px_avro_codec_add_writer(c, *v)) != PX_OK)
+            return err;
     return PX_OK;
 }
 
@@ -640,6 +851,11 @@ void px_avro_codec_destroy(px_avro_codec *c)
 {
     if (!c)
         return;
+    for (size_t i = 0; i < c->n_writers; i++)
+        writer_free(c->writers[i]);
+    free(c->writers);
+    for (size_t i = 0; i < N_FIELDS; i++)
+        free(c->defaults[i].str);
     if (c->have_dec)
         avro_value_decref(&c->dec);
     if (c->iface)
@@ -762,16 +978,30 @@ px_err px_avro_encode(px_avro_codec *c, const px_avro_obs *obs, const uint8_t **
     return PX_OK;
 }
 
-static px_err read_field(px_avro_codec *c, size_t i, px_avro_obs *obs)
+/* A field the writer did not have: the reader's default. */
+static void default_field(const px_avro_codec *c, size_t i, px_avro_obs *obs)
 {
     const struct obs_field *f = &obs_fields[i];
-    const struct field_slot *slot = &c->slots[i];
+    const struct field_default *d = &c->defaults[i];
+    if (f->kind == F_STR || f->kind == F_OPT_STR)
+        *(const char **)((char *)obs + f->off) = d->is_null ? NULL : d->str;
+    else
+        *(int64_t *)((char *)obs + f->off) = d->is_null ? -1 : d->num;
+}
+
+/* Field i of obs from the decoded record `dec` laid out as `slot` says.
+ * Strings were UTF-8-checked by the wire walk: avro-c resolves a reader
+ * string only from a writer string. */
+static px_err read_field(avro_value_t *dec, const struct field_slot *slot, size_t i,
+                         px_avro_obs *obs)
+{
+    const struct obs_field *f = &obs_fields[i];
     const char **strp = (const char **)((char *)obs + f->off);
     int64_t *nump = (int64_t *)((char *)obs + f->off);
     avro_value_t field, branch, *v = &field;
     int disc;
 
-    if (avro_value_get_by_index(&c->dec, slot->index, &field, NULL))
+    if (avro_value_get_by_index(dec, slot->index, &field, NULL))
         return PX_ERR_AVRO;
     if (f->kind == F_OPT_STR || f->kind == F_OPT_LONG) {
         if (avro_value_get_discriminant(&field, &disc) ||
@@ -820,21 +1050,30 @@ px_err px_avro_decode(px_avro_codec *c, const uint8_t *msg, size_t len, px_avro_
     fp |= (uint64_t)px_wire_u32le(&w) << 32;
     if (px_wire_err(&w))
         return px_wire_err(&w);
-    if (fp != c->fingerprint)
+    struct writer *wr = NULL;
+    if (fp != c->fingerprint && !(wr = find_writer(c, fp)))
         return PX_ERR_NOTFOUND;
 
+    /* the whole datum is checked against the schema it was written with
+     * before avro-c reads a byte of it */
     px_wire datum = w;
-    wire_datum(&w, c->schema, 0);
+    wire_datum(&w, wr ? wr->schema : c->schema, 0);
     if (px_wire_err(&w))
         return px_wire_err(&w);
     if (px_wire_avail(&w) != 0)
         return PX_ERR_MALFORMED; /* trailing bytes */
 
     avro_reader_memory_set_source(c->reader, (const char *)datum.pos, (int64_t)(w.pos - datum.pos));
-    if (avro_value_read(c->reader, &c->dec) != 0)
+    if (avro_value_read(c->reader, wr ? &wr->resolved : &c->dec) != 0)
         return avro_failed(c, PX_ERR_MALFORMED);
     for (size_t i = 0; i < N_FIELDS; i++) {
-        px_err err = read_field(c, i, obs);
+        px_err err = PX_OK;
+        if (!wr)
+            err = read_field(&c->dec, &c->slots[i], i, obs);
+        else if (wr->slots[i].index < 0)
+            default_field(c, i, obs);
+        else
+            err = read_field(&wr->proj, &wr->slots[i], i, obs);
         if (err)
             return err == PX_ERR_AVRO ? avro_failed(c, err) : err;
     }

@@ -24,6 +24,10 @@ px_err px_avro_canonical_form(const char *schema_json, char **out);
 /* The embedded observation schema (JSON text, NUL-terminated). */
 const char *px_avro_obs_schema_json(void);
 
+/* Every embedded version of the observation schema, NULL-terminated: the
+ * current one first, then each released one kept in schemas/history/. */
+const char *const *px_avro_obs_schema_versions(void);
+
 /* One observation, field for field as in schemas/observation.avsc. */
 typedef struct px_avro_obs {
     const char *rrname;
@@ -40,8 +44,10 @@ typedef struct px_avro_obs {
 
 typedef struct px_avro_codec px_avro_codec;
 
-/* Parses the embedded schema and computes its fingerprint. NULL on error
- * (*err set). One codec per thread. */
+/* Parses the embedded schema and computes its fingerprint, then registers
+ * every embedded earlier version as a writer (px_avro_codec_add_writer), so
+ * a version that no longer resolves fails here. NULL on error (*err set).
+ * One codec per thread. */
 px_avro_codec *px_avro_codec_create(px_err *err);
 void px_avro_codec_destroy(px_avro_codec *c); /* NULL is fine */
 uint64_t px_avro_codec_fingerprint(const px_avro_codec *c);
@@ -50,17 +56,35 @@ uint64_t px_avro_codec_fingerprint(const px_avro_codec *c);
  * "" if none; valid until the next call on the codec. */
 const char *px_avro_codec_last_error(const px_avro_codec *c);
 
+/* Registers another writer schema (JSON text), found on decode by the
+ * fingerprint of its Parsing Canonical Form and resolved to the embedded
+ * (reader) schema with avro-c's schema resolution: writer fields the reader
+ * lacks are skipped, reader fields the writer lacks take the reader's
+ * default (avro-c does not apply defaults itself, so the codec does), int
+ * is promoted to long and a value to a union holding its type (avro-c
+ * 1.11 does not promote bytes to string: such a writer is refused). Registering
+ * the current schema or one already known does nothing. Encoding always
+ * uses the embedded schema. Errors: PX_ERR_MALFORMED/PX_ERR_INVAL (not a
+ * schema, see px_avro_canonical_form), PX_ERR_UNSUPPORTED (does not
+ * resolve: not a record, a reader field missing with no default, a type
+ * that cannot be promoted; px_avro_codec_last_error() may say more),
+ * PX_ERR_NOMEM. */
+px_err px_avro_codec_add_writer(px_avro_codec *c, const char *schema_json);
+
 /* Encodes one observation as a single-object message into the codec's
  * buffer; *out stays valid until the next call on this codec. The strings
  * must be UTF-8 and, but for bailiwick, not NULL (else PX_ERR_INVAL). A
  * decoded observation may be passed straight back on the same codec. */
 px_err px_avro_encode(px_avro_codec *c, const px_avro_obs *obs, const uint8_t **out, size_t *len);
 
-/* Decodes a single-object message written with the embedded schema.
+/* Decodes a single-object message written with the embedded schema or any
+ * registered writer schema; the datum is checked against the writer schema
+ * (bounds, lengths, UTF-8) before avro-c sees it.
  * Strings in *obs point into the codec and stay valid until the next call.
  * Errors: PX_ERR_MALFORMED (bad magic, bad datum, trailing bytes, string
  * not UTF-8 or holding a NUL, negative clients), PX_ERR_NOTFOUND (unknown
- * fingerprint), PX_ERR_TRUNC (message ends early). */
+ * fingerprint: neither the embedded schema nor a registered one), PX_ERR_TRUNC (message ends
+ * early). */
 px_err px_avro_decode(px_avro_codec *c, const uint8_t *msg, size_t len, px_avro_obs *obs);
 
 #endif

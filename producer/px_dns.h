@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "px_dns_type.h"
 #include "px_error.h"
 #include "px_wire.h"
 
@@ -110,10 +111,7 @@ px_err px_dns_begin(px_dns_iter *it, const uint8_t *msg, size_t len, px_dns_msg 
 px_err px_dns_next(px_dns_iter *it, px_dns_rr *rr);
 bool px_dns_can_continue(const px_dns_iter *it);
 
-/* Mnemonic of a type ("A", "AAAA", ..., RFC 3597 "TYPE65280"); buf >= 16. */
-const char *px_dns_type_name(uint16_t type, char *buf, size_t len);
-/* Parses a mnemonic or "TYPEnnn"; returns -1 if unknown. Case-insensitive. */
-int px_dns_type_parse(const char *name);
+/* px_dns_type_name() and px_dns_type_parse() live in lib/px_dns_type.h. */
 
 /* Converts an uncompressed wire name (e.g. dnstap query_zone) to
  * presentation form. */

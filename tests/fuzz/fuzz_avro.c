@@ -1,10 +1,14 @@
 /* fuzz_avro.c: libFuzzer harness over px_avro_decode.
  *
- * The first input byte picks the mode: odd means "the rest is a datum",
- * and the harness puts a valid header (magic + the codec's fingerprint) in
+ * The first input byte picks the mode: bit 0 set means "the rest is a
+ * datum", and the harness puts a valid header (magic + a fingerprint) in
  * front so the fuzzer reaches the datum parser without having to guess a
- * 64-bit fingerprint; even means "the rest is a whole message". Whatever
- * decodes must encode again and decode to the same observation. */
+ * 64-bit fingerprint: the codec's own one, or with bit 1 also set that of
+ * a registered writer schema that differs from the current one (extra
+ * field of every Avro type, other order, a field missing, promotions), so
+ * the schema resolution path is fuzzed as well; bit 0 clear means "the
+ * rest is a whole message". Whatever decodes must encode again (under the
+ * current schema) and decode to the same observation. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +16,30 @@
 #include "px_avro.h"
 
 static px_avro_codec *codec;
+static uint64_t writer_fp;
+
+static const char writer_schema[] =
+    "{\"type\":\"record\",\"name\":\"Observation\",\"namespace\":\"org.pdnsx\",\"fields\":["
+    "{\"name\":\"extra\",\"type\":{\"type\":\"map\",\"values\":[\"null\",\"boolean\",\"int\","
+    "\"double\",\"float\",{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"X\",\"Y\"]},"
+    "{\"type\":\"fixed\",\"name\":\"F\",\"size\":3},{\"type\":\"array\",\"items\":\"bytes\"}]}},"
+    "{\"name\":\"sensor\",\"type\":\"string\"},{\"name\":\"org\",\"type\":\"string\"},"
+    "{\"name\":\"rrname\",\"type\":\"string\"},{\"name\":\"rrtype\",\"type\":\"string\"},"
+    "{\"name\":\"rdata\",\"type\":\"string\"},{\"name\":\"bailiwick\",\"type\":\"string\"},"
+    "{\"name\":\"count\",\"type\":\"int\"},{\"name\":\"time_first\",\"type\":\"long\"},"
+    "{\"name\":\"time_last\",\"type\":\"long\"},{\"name\":\"ttl_min\",\"type\":\"long\"},"
+    "{\"name\":\"ttl_max\",\"type\":\"long\"}]}";
+
+static void init(void)
+{
+    char *canon = NULL;
+    if (!(codec = px_avro_codec_create(NULL)) ||
+        px_avro_codec_add_writer(codec, writer_schema) != PX_OK ||
+        px_avro_canonical_form(writer_schema, &canon) != PX_OK)
+        abort();
+    writer_fp = px_avro_crc64(canon, strlen(canon));
+    free(canon);
+}
 
 /* avro-c's generic records lay fields out back to back, so the strings after
  * a union sit at unaligned addresses; LeakSanitizer only follows aligned
@@ -58,14 +86,14 @@ static void check_round_trip(const px_avro_obs *obs)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (!codec && !(codec = px_avro_codec_create(NULL)))
-        abort();
+    if (!codec)
+        init();
     if (size == 0)
         return 0;
     uint8_t *msg = malloc(size + 10);
     size_t len = size - 1;
     if (data[0] & 1) {
-        uint64_t fp = px_avro_codec_fingerprint(codec);
+        uint64_t fp = (data[0] & 2) ? writer_fp : px_avro_codec_fingerprint(codec);
         msg[0] = 0xc3;
         msg[1] = 0x01;
         for (int i = 0; i < 8; i++)

@@ -1,7 +1,7 @@
 /* RR type mnemonics (IANA registry) and RFC 3597 "TYPEnnn". */
 #include <strings.h>
 
-#include "px_dns.h"
+#include "px_dns_type.h"
 
 /* clang-format off */
 #define PX_DNS_TYPES(X)                                                                            \

@@ -1,0 +1,57 @@
+/* px_obs.h: trust checks on a decoded observation (consumer side).
+ *
+ * A record that decodes is not yet a record to merge: an organisation's
+ * sensor may be buggy or hostile. px_obs_validate() checks every field
+ * against the form the producer writes (DESIGN.md section 3), so that
+ * equal records have equal keys and nothing absurd reaches the store. */
+#ifndef PX_OBS_H
+#define PX_OBS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "px_avro.h"
+#include "px_error.h"
+
+/* Seconds time_last may lie in the future of the caller's clock. */
+#define PX_OBS_MAX_FUTURE 86400
+#define PX_OBS_ORG_MAX 32    /* org id: [a-z0-9][a-z0-9-]{0,31} */
+#define PX_OBS_SENSOR_MAX 64 /* sensor id: 1..64 printable, no space */
+#define PX_OBS_RDATA_MAX 16383
+
+/* Checks one observation; `now` is the caller's clock (UTC epoch seconds).
+ * - rrname: lowercase presentation form without the trailing dot ("." is
+ *   the root): labels of 1..63 octets, at most 255 octets on the wire,
+ *   "\." and "\\" as the only \X escapes, \DDD only for the octets the
+ *   producer escapes (controls, space, non-ASCII, " $ ( ) ; @), no
+ *   uppercase; '*', '_' and '-' are ordinary characters.
+ * - bailiwick: NULL or a name as above.
+ * - rrtype: a mnemonic px_dns_type_parse() knows, spelt in uppercase, or
+ *   "TYPEnnn" (0..65535, no leading zero) for any type, known ones too: a
+ *   producer with an older type table writes TYPEnnn for a type this one
+ *   knows, so key records by px_dns_type_name(px_dns_type_parse(rrtype)).
+ * - rdata: 1..PX_OBS_RDATA_MAX bytes; for A and AAAA (or TYPE1, TYPE28) an
+ *   address of that
+ *   family in the producer's canonical text (dotted quad; RFC 5952 with
+ *   hexadecimal groups only).
+ * - count >= 1; 0 < time_first <= time_last <= now + PX_OBS_MAX_FUTURE;
+ *   0 <= ttl_min <= ttl_max <= 2^31-1; clients -1 (null) or >= 0.
+ * - org: [a-z0-9][a-z0-9-]{0,31}; sensor: 1..64 characters 0x21..0x7e
+ *   (the producer's own rule).
+ * Returns PX_OK, or PX_ERR_INVAL with a short reason in why ("rrname:
+ * label longer than 63 octets"); why may be NULL. */
+px_err px_obs_validate(const px_avro_obs *o, int64_t now, char *why, size_t whylen);
+
+/* True if `name` is a valid presentation name as described above. */
+bool px_obs_name_valid(const char *name);
+
+/* True if `org` matches [a-z0-9][a-z0-9-]{0,31}. */
+bool px_obs_org_valid(const char *org);
+
+/* The org of a topic "pdnsx.obs.<org>" into org (len >= PX_OBS_ORG_MAX + 1
+ * suffices). False if the topic has another form, the org is not valid, or
+ * it does not fit. */
+bool px_obs_org_from_topic(const char *topic, char *org, size_t len);
+
+#endif
