@@ -37,7 +37,14 @@
  * killed process loses nothing (the OS holds the pages); a power loss may
  * undo the last commit, data and offsets together, so Kafka replays it:
  * never a torn or doubly counted batch. One fsync per batch of thousands.
- * MDB_NOTLS: read transactions are not tied to threads. */
+ * MDB_NOTLS: read transactions are not tied to threads.
+ *
+ * Errors: a bad observation (PX_ERR_INVAL, _MALFORMED for an A/AAAA rdata
+ * that is no address, _TOOLONG) or a corrupt stored value (_MALFORMED)
+ * fails that merge only; the caller counts it and goes on. A failure of
+ * the store itself (_FULL, _NOMEM, _IO) fails the batch: every later call
+ * returns it and commit aborts. px_store_stats.bytes counts the pages of
+ * the trees: LMDB's free pages (old copies awaiting reuse) are excluded. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <lmdb.h>
@@ -60,6 +67,7 @@ struct px_store_batch {
     px_store *s;
     MDB_txn *txn;
     MDB_cursor *rec_c, *dom_c; /* kept open: a hit is read and rewritten in place */
+    px_err failed;             /* sticky: a write failed, the batch can only abort */
     pxs_rec rec;
     pxs_dom dom;
     pxs_buf val;
@@ -411,6 +419,16 @@ px_err px_store_batch_begin(px_store *s, px_store_batch **out)
     return PX_OK;
 }
 
+/* Errors of the store itself (as opposed to a bad observation or a corrupt
+ * stored value) may leave a merge half written, and LMDB refuses further
+ * writes after MDB_MAP_FULL: they fail the whole batch. */
+static px_err batch_check(px_store_batch *b, px_err err)
+{
+    if (err == PX_ERR_FULL || err == PX_ERR_NOMEM || err == PX_ERR_IO)
+        b->failed = err;
+    return err;
+}
+
 static void batch_free(px_store_batch *b)
 {
     b->s->batch = NULL;
@@ -424,6 +442,11 @@ px_err px_store_batch_commit(px_store_batch *b)
 {
     if (!b)
         return PX_ERR_INVAL;
+    if (b->failed) {
+        px_err err = b->failed;
+        px_store_batch_abort(b);
+        return err;
+    }
     int rc = mdb_txn_commit(b->txn);
     if (rc == 0)
         b->s->n_committed = b->s->n_orgs;
@@ -456,7 +479,9 @@ px_err px_store_set_offset(px_store_batch *b, const char *topic, int32_t partiti
     pxs_buf vb = {val, 0, sizeof val};
     pxs_buf_put_varint(&vb, pxs_zz(next_offset));
     MDB_val k = {tl + 5, key}, v = {vb.len, val};
-    return pxs_map_mdb(mdb_put(b->txn, b->s->dbi[DBI_OFF], &k, &v, 0));
+    if (b->failed)
+        return b->failed;
+    return batch_check(b, pxs_map_mdb(mdb_put(b->txn, b->s->dbi[DBI_OFF], &k, &v, 0)));
 }
 
 px_err px_store_get_offset(px_store *s, const char *topic, int32_t partition, int64_t *next)
@@ -660,11 +685,9 @@ static px_err merge_prepare(px_store_batch *b, const px_avro_obs *obs, merge_in 
     return org_id(b, obs->org, &in->org);
 }
 
-px_err px_store_merge(px_store_batch *b, const px_avro_obs *obs, const char *regdom,
-                      px_store_geo_fn geo, void *geo_ctx)
+static px_err merge_one(px_store_batch *b, const px_avro_obs *obs, const char *regdom,
+                        px_store_geo_fn geo, void *geo_ctx)
 {
-    if (!b || !obs)
-        return PX_ERR_INVAL;
     merge_in in;
     uint8_t bin[16];
     px_err err = merge_prepare(b, obs, &in, bin);
@@ -687,4 +710,14 @@ px_err px_store_merge(px_store_batch *b, const px_avro_obs *obs, const char *reg
     if (!err && regdom)
         err = merge_domain(b, regdom, &in);
     return err;
+}
+
+px_err px_store_merge(px_store_batch *b, const px_avro_obs *obs, const char *regdom,
+                      px_store_geo_fn geo, void *geo_ctx)
+{
+    if (!b || !obs)
+        return PX_ERR_INVAL;
+    if (b->failed)
+        return b->failed;
+    return batch_check(b, merge_one(b, obs, regdom, geo, geo_ctx));
 }

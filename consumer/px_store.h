@@ -42,9 +42,9 @@ void px_store_close(px_store *s); /* NULL is fine; aborts an open batch */
 
 /* GeoIP answer stored with an A/AAAA record. */
 typedef struct px_store_geo {
-    char country[4];   /* ISO 3166 alpha-2, "" if unknown */
-    int64_t asn;       /* -1 if unknown */
-    char as_org[128];  /* "" if unknown */
+    char country[4];  /* ISO 3166 alpha-2, "" if unknown */
+    int64_t asn;      /* -1 if unknown */
+    char as_org[128]; /* "" if unknown */
 } px_store_geo;
 
 /* Called only when an A/AAAA record is stored for the first time, so each
@@ -79,9 +79,9 @@ typedef struct px_store_rec {
     uint64_t count;
     int64_t time_first, time_last;
     size_t n_orgs;
-    const char *const *orgs; /* sorted organisation ids */
+    const char *const *orgs;             /* sorted organisation ids */
     const int64_t *org_first, *org_last; /* per organisation, same order */
-    bool has_geo;            /* A/AAAA with a GeoIP answer */
+    bool has_geo;                        /* A/AAAA with a GeoIP answer */
     px_store_geo geo;
 } px_store_rec;
 
@@ -116,9 +116,9 @@ typedef bool (*px_store_domain_fn)(void *ctx, const px_store_domain *d);
 px_err px_store_query_domain(px_store *s, const char *regdom, px_store_domain_fn fn, void *ctx);
 
 typedef struct px_store_stats {
-    uint64_t records;  /* distinct (rrname, rrtype, rdata) */
+    uint64_t records; /* distinct (rrname, rrtype, rdata) */
     uint64_t domains;
-    uint64_t bytes;    /* bytes of the data file in use (pages used x page size) */
+    uint64_t bytes; /* bytes of the data file in use (pages used x page size) */
 } px_store_stats;
 px_err px_store_get_stats(px_store *s, px_store_stats *out);
 

@@ -597,7 +597,17 @@ static void test_map_full(void **state)
         err = px_store_merge(b, &x, "example.com", NULL, NULL);
     }
     assert_int_equal(err, PX_ERR_FULL);
-    px_store_batch_abort(b);
+    /* the batch is failed for good: merges and commit report it */
+    px_avro_obs x = obs("late.example.com", "A", "192.0.2.1", NULL, 1, 1, 2, "o");
+    assert_int_equal(px_store_merge(b, &x, "example.com", NULL, NULL), PX_ERR_FULL);
+    assert_int_equal(px_store_set_offset(b, "pdns", 0, 1), PX_ERR_FULL);
+    assert_int_equal(px_store_batch_commit(b), PX_ERR_FULL);
+    int64_t next;
+    assert_int_equal(px_store_get_offset(f->s, "pdns", 0, &next), PX_ERR_NOTFOUND);
+    assert_int_equal(rrset(f->s, "host1.example.com", NULL, NULL)->n, 0);
+    /* and a new, small batch works */
+    merge1(f->s, x, "example.com");
+    assert_int_equal(rrset(f->s, "late.example.com", NULL, NULL)->n, 1);
 }
 
 /* ---- corruption ---- */
