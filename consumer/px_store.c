@@ -1,0 +1,723 @@
+/* px_store.c: the consumer's LMDB store.
+ *
+ * Layout (one LMDB environment, named DBIs):
+ *
+ *   rec   key  reversed name ("com.example.www"), NUL, rrtype (2 bytes, big
+ *             endian), rdata: A/AAAA as 4/16 binary bytes, others as text.
+ *             Reversed names make "*.example.com" one prefix range
+ *             ("com.example.") in name order. If the key would reach the
+ *             LMDB key limit (511), it is cut to exactly that size: the
+ *             rdata prefix and an FNV-1a 64 of the whole rdata, and the
+ *             rdata itself moves into the value (flag LONG).
+ *         val  flags u8; varint count; zigzag time_first; varint
+ *             time_last - time_first; varint n_orgs, then per organisation
+ *             (ascending id) varint id delta, varint org_first - time_first,
+ *             varint time_last - org_last; bailiwick either as a byte offset
+ *             into rrname (it is nearly always a suffix of it) or as text;
+ *             GeoIP (country len+bytes, varint asn+1, varint AS-org id);
+ *             the long rdata.
+ *   rdx   key 'a'+4 bytes or 'b'+16 bytes (addresses), or 'n'+name+NUL
+ *             (CNAME/NS/PTR/DNAME targets, MX exchanges, SRV targets),
+ *             then the record's reversed name, NUL, and (names only) the
+ *             rrtype: one entry per record, so a lookup is a prefix scan.
+ *             The value holds the rec key's rdata part only where it is
+ *             not the indexed bytes (MX, SRV): the rec key is rebuilt from
+ *             the entry without repeating the rdata. Written once, when the
+ *             record is new; entries beyond the key limit are skipped.
+ *   dom   key registered domain; val zigzag first, varint last - first,
+ *             varint n, org id deltas.
+ *   off   key topic, NUL, partition (4 bytes big endian); val zigzag
+ *             varint of the next offset. Written in the same transaction
+ *             as the data, so a crash replays exactly the lost batch.
+ *   org_n / org_i   org id text <-> small integer (1, 2, ...).
+ *   aso_n / aso_i   AS organisation text <-> small integer (interned).
+ *
+ * Durability: MDB_NOMETASYNC. Each commit fsyncs the data pages but not
+ * the meta page; the meta page reaches the disk with the next commit. A
+ * killed process loses nothing (the OS holds the pages); a power loss may
+ * undo the last commit, data and offsets together, so Kafka replays it:
+ * never a torn or doubly counted batch. One fsync per batch of thousands.
+ * MDB_NOTLS: read transactions are not tied to threads.
+ *
+ * Errors: a bad observation (PX_ERR_INVAL, _MALFORMED for an A/AAAA rdata
+ * that is no address, _TOOLONG) or a corrupt stored value (_MALFORMED)
+ * fails that merge only; the caller counts it and goes on. A failure of
+ * the store itself (_FULL, _NOMEM, _IO) fails the batch: every later call
+ * returns it and commit aborts. px_store_stats.bytes counts the pages of
+ * the trees: LMDB's free pages (old copies awaiting reuse) are excluded. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "px_addr.h"
+#include "px_dns.h"
+#include "px_store.h"
+#include "px_store_int.h"
+
+#define PXS_DEFAULT_MAP (64ULL << 30)
+
+static const char *const dbi_names[DBI__N] = {"rec",   "rdx",   "dom",   "off",
+                                              "org_n", "org_i", "aso_n", "aso_i"};
+
+struct px_store_batch {
+    px_store *s;
+    MDB_txn *txn;
+    MDB_cursor *rec_c, *dom_c; /* kept open: a hit is read and rewritten in place */
+    px_err failed;             /* sticky: a write failed, the batch can only abort */
+    pxs_rec rec;
+    pxs_dom dom;
+    pxs_buf val;
+};
+
+px_err pxs_map_mdb(int rc)
+{
+    switch (rc) {
+    case MDB_SUCCESS:
+        return PX_OK;
+    case MDB_NOTFOUND:
+        return PX_ERR_NOTFOUND;
+    case MDB_MAP_FULL:
+    case MDB_TXN_FULL:
+        return PX_ERR_FULL;
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_INVALID:
+    case MDB_VERSION_MISMATCH:
+    case MDB_BAD_VALSIZE:
+        return PX_ERR_MALFORMED;
+    case ENOMEM:
+        return PX_ERR_NOMEM;
+    case EINVAL:
+        return PX_ERR_INVAL;
+    default:
+        return PX_ERR_IO;
+    }
+}
+
+/* ---- names and keys ---- */
+
+/* Lowercases and strips one trailing dot into out (PXS_NAME_MAX + 1). */
+px_err pxs_norm_name(const char *in, char *out, size_t *len)
+{
+    size_t n = strlen(in);
+    if (n > 1 && in[n - 1] == '.')
+        n--;
+    if (n > PXS_NAME_MAX)
+        return PX_ERR_TOOLONG;
+    for (size_t i = 0; i < n; i++) {
+        char c = in[i];
+        out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+    }
+    out[n] = '\0';
+    *len = n;
+    return PX_OK;
+}
+
+/* Record key: fills key (maxkey bytes). long_rdata: rdata goes to the value. */
+static px_err rec_key(const px_store *s, const char *name, size_t name_len, uint16_t type,
+                      const uint8_t *rd, size_t rd_len, uint8_t *key, size_t *klen,
+                      bool *long_rdata)
+{
+    char rev[PXS_NAME_MAX + 1];
+    pxs_name_reverse(name, name_len, rev);
+    size_t h = name_len + 3;
+    memcpy(key, rev, name_len);
+    key[name_len] = 0;
+    key[name_len + 1] = (uint8_t)(type >> 8);
+    key[name_len + 2] = (uint8_t)type;
+    *long_rdata = h + rd_len >= s->maxkey;
+    if (!*long_rdata) {
+        memcpy(key + h, rd, rd_len);
+        *klen = h + rd_len;
+        return PX_OK;
+    }
+    size_t keep = s->maxkey - h - 8;
+    memcpy(key + h, rd, keep);
+    uint64_t fp = pxs_fnv64(rd, rd_len);
+    for (int i = 0; i < 8; i++)
+        key[h + keep + (size_t)i] = (uint8_t)(fp >> (56 - 8 * i));
+    *klen = s->maxkey;
+    return PX_OK;
+}
+
+/* Binary form of A/AAAA rdata, else the text itself. */
+px_err pxs_rdata_bytes(uint16_t type, const char *rdata, uint8_t *bin, const uint8_t **rd,
+                       size_t *len)
+{
+    if (type == 1 || type == 28) {
+        px_addr a;
+        if (px_addr_parse(rdata, &a) != PX_OK || a.family != (type == 1 ? 4 : 6))
+            return PX_ERR_MALFORMED;
+        memcpy(bin, a.bytes, 16);
+        *rd = bin;
+        *len = type == 1 ? 4 : 16;
+        return PX_OK;
+    }
+    *rd = (const uint8_t *)rdata;
+    *len = strlen(rdata);
+    return PX_OK;
+}
+
+/* Skips `fields` space-separated fields (MX preference, SRV numbers). */
+static const char *skip_fields(const char *s, int fields)
+{
+    for (int i = 0; i < fields; i++) {
+        s = strchr(s, ' ');
+        if (!s)
+            return NULL;
+        while (*s == ' ')
+            s++;
+    }
+    return s;
+}
+
+/* Reverse-index prefix of a value: 'a'/'b' + address bytes, or 'n' + name
+ * + NUL. Returns false if the record type is not indexed. */
+bool pxs_rdx_prefix(uint16_t type, const uint8_t *rd, size_t rd_len, const char *text, uint8_t *out,
+                    size_t *olen)
+{
+    if (type == 1 || type == 28) {
+        out[0] = type == 1 ? 'a' : 'b';
+        memcpy(out + 1, rd, rd_len);
+        *olen = rd_len + 1;
+        return true;
+    }
+    const char *target = NULL;
+    if (type == 5 || type == 2 || type == 12 || type == 39)
+        target = text;
+    else if (type == 15)
+        target = skip_fields(text, 1);
+    else if (type == 33)
+        target = skip_fields(text, 3);
+    if (!target || !*target || strcmp(target, ".") == 0)
+        return false;
+    size_t n;
+    if (pxs_norm_name(target, (char *)out + 1, &n) != PX_OK)
+        return false;
+    out[0] = 'n';
+    out[n + 1] = 0;
+    *olen = n + 2;
+    return true;
+}
+
+/* Reverse-index entry of a new record: key = prefix, reversed name, NUL,
+ * rrtype (names only; addresses imply it); value = the record key's rdata
+ * part when it differs from the indexed bytes (MX, SRV, odd case), else
+ * empty. Returns false (no entry) for unindexed types or overlong keys. */
+static bool rdx_entry(const px_store *s, uint16_t type, const char *text, const uint8_t *rkey,
+                      size_t rklen, size_t name_len, uint8_t *key, MDB_val *k, MDB_val *v)
+{
+    const uint8_t *rd = rkey + name_len + 3;
+    size_t rd_len = rklen - name_len - 3, plen;
+    if (!pxs_rdx_prefix(type, rd, rd_len, text, key, &plen))
+        return false;
+    bool addr = key[0] != 'n';
+    size_t klen = plen + name_len + 1 + (addr ? 0 : 2);
+    if (klen > s->maxkey)
+        return false;
+    memcpy(key + plen, rkey, name_len + 1);
+    if (!addr)
+        memcpy(key + plen + name_len + 1, rkey + name_len + 1, 2);
+    const uint8_t *payload = key + 1;
+    size_t pay_len = addr ? plen - 1 : plen - 2;
+    bool same = pay_len == rd_len && memcmp(payload, rd, rd_len) == 0;
+    *k = (MDB_val){klen, key};
+    *v = same ? (MDB_val){0, (void *)""} : (MDB_val){rd_len, (void *)rd};
+    return true;
+}
+
+/* ---- open / close ---- */
+
+static px_err open_dbis(px_store *s, char *errbuf, size_t errlen)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, s->read_only ? MDB_RDONLY : 0, &txn);
+    for (int i = 0; rc == 0 && i < DBI__N; i++) {
+        unsigned flags = s->read_only ? 0 : MDB_CREATE;
+        if (i == DBI_ORG_I || i == DBI_ASO_I)
+            flags |= MDB_INTEGERKEY;
+        rc = mdb_dbi_open(txn, dbi_names[i], flags, &s->dbi[i]);
+    }
+    if (rc == 0)
+        rc = mdb_txn_commit(txn);
+    else if (txn)
+        mdb_txn_abort(txn);
+    if (rc)
+        snprintf(errbuf, errlen, "store: opening tables: %s", mdb_strerror(rc));
+    return pxs_map_mdb(rc);
+}
+
+px_store *px_store_open(const char *dir, const px_store_opts *opts, px_err *err, char *errbuf,
+                        size_t errlen)
+{
+    px_store_opts o = opts ? *opts : (px_store_opts){0};
+    px_store *s = calloc(1, sizeof *s);
+    if (!s) {
+        *err = PX_ERR_NOMEM;
+        snprintf(errbuf, errlen, "store: out of memory");
+        return NULL;
+    }
+    s->read_only = o.read_only;
+    if (!o.read_only && mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        *err = PX_ERR_IO;
+        snprintf(errbuf, errlen, "store: mkdir %s: %s", dir, strerror(errno));
+        free(s);
+        return NULL;
+    }
+    int rc = mdb_env_create(&s->env);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs(s->env, DBI__N);
+    if (rc == 0)
+        rc = mdb_env_set_mapsize(s->env, o.map_bytes ? o.map_bytes : PXS_DEFAULT_MAP);
+    unsigned flags = MDB_NOTLS | MDB_NOMETASYNC | (o.read_only ? MDB_RDONLY : 0);
+    if (rc == 0)
+        rc = mdb_env_open(s->env, dir, flags, 0644);
+    if (rc) {
+        *err = pxs_map_mdb(rc);
+        snprintf(errbuf, errlen, "store: open %s: %s", dir, mdb_strerror(rc));
+        px_store_close(s);
+        return NULL;
+    }
+    s->maxkey = (size_t)mdb_env_get_maxkeysize(s->env);
+    *err = open_dbis(s, errbuf, errlen);
+    if (*err) {
+        px_store_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+void px_store_close(px_store *s)
+{
+    if (!s)
+        return;
+    px_store_batch_abort(s->batch);
+    if (s->env)
+        mdb_env_close(s->env);
+    free(s->orgs);
+    free(s);
+}
+
+/* ---- dictionaries ---- */
+
+/* Id of `str` in a dictionary pair, creating it if absent. */
+static px_err dict_intern(px_store_batch *b, int dn, int di, const char *str, uint32_t *id)
+{
+    px_store *s = b->s;
+    size_t len = strlen(str);
+    if (len == 0 || len > PXS_DICT_STR_MAX)
+        return len ? PX_ERR_TOOLONG : PX_ERR_INVAL;
+    MDB_val k = {len, (void *)str}, v;
+    int rc = mdb_get(b->txn, s->dbi[dn], &k, &v);
+    if (rc == 0) {
+        px_wire w;
+        px_wire_init(&w, v.mv_data, v.mv_size);
+        uint64_t x = pxs_wire_varint(&w);
+        if (px_wire_err(&w) || px_wire_avail(&w) || x == 0 || x > UINT32_MAX)
+            return PX_ERR_MALFORMED;
+        *id = (uint32_t)x;
+        return PX_OK;
+    }
+    if (rc != MDB_NOTFOUND)
+        return pxs_map_mdb(rc);
+    MDB_cursor *c;
+    rc = mdb_cursor_open(b->txn, s->dbi[di], &c);
+    if (rc)
+        return pxs_map_mdb(rc);
+    MDB_val lk, lv;
+    rc = mdb_cursor_get(c, &lk, &lv, MDB_LAST);
+    mdb_cursor_close(c);
+    uint32_t next = 1;
+    if (rc == 0) {
+        if (lk.mv_size != sizeof(uint32_t))
+            return PX_ERR_MALFORMED;
+        memcpy(&next, lk.mv_data, sizeof next);
+        next++;
+    } else if (rc != MDB_NOTFOUND) {
+        return pxs_map_mdb(rc);
+    }
+    uint8_t enc[10];
+    pxs_buf eb = {enc, 0, sizeof enc};
+    pxs_buf_put_varint(&eb, next);
+    MDB_val nv = {eb.len, enc}, ik = {sizeof next, &next}, iv = {len, (void *)str};
+    rc = mdb_put(b->txn, s->dbi[dn], &k, &nv, 0);
+    if (rc == 0)
+        rc = mdb_put(b->txn, s->dbi[di], &ik, &iv, 0);
+    *id = next;
+    return pxs_map_mdb(rc);
+}
+
+/* Text of a dictionary id into out (PXS_DICT_STR_MAX + 1). */
+px_err pxs_dict_lookup(MDB_txn *txn, MDB_dbi di, uint32_t id, char *out)
+{
+    MDB_val k = {sizeof id, &id}, v;
+    int rc = mdb_get(txn, di, &k, &v);
+    if (rc)
+        return rc == MDB_NOTFOUND ? PX_ERR_MALFORMED : pxs_map_mdb(rc);
+    if (v.mv_size == 0 || v.mv_size > PXS_DICT_STR_MAX || memchr(v.mv_data, 0, v.mv_size))
+        return PX_ERR_MALFORMED;
+    memcpy(out, v.mv_data, v.mv_size);
+    out[v.mv_size] = '\0';
+    return PX_OK;
+}
+
+static px_err org_id(px_store_batch *b, const char *org, uint32_t *id)
+{
+    px_store *s = b->s;
+    for (size_t i = 0; i < s->n_orgs; i++) {
+        if (strcmp(s->orgs[i].name, org) == 0) {
+            *id = s->orgs[i].id;
+            return PX_OK;
+        }
+    }
+    px_err err = dict_intern(b, DBI_ORG_N, DBI_ORG_I, org, id);
+    if (err)
+        return err;
+    if (s->n_orgs == s->cap_orgs) {
+        size_t cap = s->cap_orgs ? s->cap_orgs * 2 : 16;
+        org_cache_ent *p = realloc(s->orgs, cap * sizeof *p);
+        if (!p)
+            return PX_OK; /* the cache is an optimisation only */
+        s->orgs = p;
+        s->cap_orgs = cap;
+    }
+    snprintf(s->orgs[s->n_orgs].name, sizeof s->orgs[0].name, "%s", org);
+    s->orgs[s->n_orgs++].id = *id;
+    return PX_OK;
+}
+
+/* ---- batches ---- */
+
+px_err px_store_batch_begin(px_store *s, px_store_batch **out)
+{
+    *out = NULL;
+    if (s->read_only)
+        return PX_ERR_INVAL;
+    if (s->batch)
+        return PX_ERR_AGAIN;
+    px_store_batch *b = calloc(1, sizeof *b);
+    if (!b)
+        return PX_ERR_NOMEM;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &b->txn);
+    if (rc == 0)
+        rc = mdb_cursor_open(b->txn, s->dbi[DBI_REC], &b->rec_c);
+    if (rc == 0)
+        rc = mdb_cursor_open(b->txn, s->dbi[DBI_DOM], &b->dom_c);
+    if (rc) {
+        if (b->txn)
+            mdb_txn_abort(b->txn); /* frees its cursors */
+        free(b);
+        return pxs_map_mdb(rc);
+    }
+    b->s = s;
+    s->batch = b;
+    *out = b;
+    return PX_OK;
+}
+
+/* Errors of the store itself (as opposed to a bad observation or a corrupt
+ * stored value) may leave a merge half written, and LMDB refuses further
+ * writes after MDB_MAP_FULL: they fail the whole batch. */
+static px_err batch_check(px_store_batch *b, px_err err)
+{
+    if (err == PX_ERR_FULL || err == PX_ERR_NOMEM || err == PX_ERR_IO)
+        b->failed = err;
+    return err;
+}
+
+static void batch_free(px_store_batch *b)
+{
+    b->s->batch = NULL;
+    free(b->rec.orgs);
+    free(b->dom.orgs);
+    free(b->val.p);
+    free(b);
+}
+
+px_err px_store_batch_commit(px_store_batch *b)
+{
+    if (!b)
+        return PX_ERR_INVAL;
+    if (b->failed) {
+        px_err err = b->failed;
+        px_store_batch_abort(b);
+        return err;
+    }
+    int rc = mdb_txn_commit(b->txn);
+    if (rc == 0)
+        b->s->n_committed = b->s->n_orgs;
+    else
+        b->s->n_orgs = b->s->n_committed;
+    batch_free(b);
+    return pxs_map_mdb(rc);
+}
+
+void px_store_batch_abort(px_store_batch *b)
+{
+    if (!b)
+        return;
+    mdb_txn_abort(b->txn);
+    b->s->n_orgs = b->s->n_committed;
+    batch_free(b);
+}
+
+px_err px_store_set_offset(px_store_batch *b, const char *topic, int32_t partition,
+                           int64_t next_offset)
+{
+    size_t tl = strlen(topic);
+    if (tl == 0 || tl > 249)
+        return PX_ERR_INVAL;
+    uint8_t key[256], val[10];
+    memcpy(key, topic, tl);
+    key[tl] = 0;
+    uint32_t p = htonl((uint32_t)partition);
+    memcpy(key + tl + 1, &p, 4);
+    pxs_buf vb = {val, 0, sizeof val};
+    pxs_buf_put_varint(&vb, pxs_zz(next_offset));
+    MDB_val k = {tl + 5, key}, v = {vb.len, val};
+    if (b->failed)
+        return b->failed;
+    return batch_check(b, pxs_map_mdb(mdb_put(b->txn, b->s->dbi[DBI_OFF], &k, &v, 0)));
+}
+
+px_err px_store_get_offset(px_store *s, const char *topic, int32_t partition, int64_t *next)
+{
+    size_t tl = strlen(topic);
+    if (tl == 0 || tl > 249)
+        return PX_ERR_INVAL;
+    uint8_t key[256];
+    memcpy(key, topic, tl);
+    key[tl] = 0;
+    uint32_t p = htonl((uint32_t)partition);
+    memcpy(key + tl + 1, &p, 4);
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        return pxs_map_mdb(rc);
+    MDB_val k = {tl + 5, key}, v;
+    rc = mdb_get(txn, s->dbi[DBI_OFF], &k, &v);
+    px_err err = pxs_map_mdb(rc);
+    if (rc == 0) {
+        px_wire w;
+        px_wire_init(&w, v.mv_data, v.mv_size);
+        *next = pxs_unzz(pxs_wire_varint(&w));
+        if (px_wire_err(&w) || px_wire_avail(&w))
+            err = PX_ERR_MALFORMED;
+    }
+    mdb_txn_abort(txn);
+    return err;
+}
+
+/* ---- merge ---- */
+
+typedef struct merge_in {
+    const px_avro_obs *obs;
+    char name[PXS_NAME_MAX + 1];
+    size_t name_len;
+    char bw[PXS_NAME_MAX + 1]; /* normalised bailiwick */
+    size_t bw_len;
+    bool has_bw;
+    uint16_t type;
+    const uint8_t *rd;
+    size_t rd_len;
+    uint8_t key[512];
+    size_t klen;
+    bool long_rdata;
+    uint32_t org;
+    int64_t first, last;
+} merge_in;
+
+/* Bailiwick of a new record: an offset into rrname when it is a suffix. */
+static void set_bailiwick(pxs_rec *r, const merge_in *in)
+{
+    if (!in->has_bw)
+        return;
+    size_t n = in->bw_len, nl = in->name_len;
+    bool suffix = n <= nl && memcmp(in->name + nl - n, in->bw, n) == 0 &&
+                  (n == nl || (n > 0 && in->name[nl - n - 1] == '.'));
+    if (suffix) {
+        r->flags |= PXS_F_BW_SUFFIX;
+        r->bw_off = nl - n;
+    } else {
+        r->flags |= PXS_F_BW_TEXT;
+        r->bw_text = in->bw;
+        r->bw_len = n;
+    }
+}
+
+static px_err set_geo(px_store_batch *b, pxs_rec *r, const merge_in *in, px_store_geo_fn geo,
+                      void *ctx)
+{
+    char addr[64];
+    px_addr a = {.family = in->type == 1 ? 4 : 6};
+    memcpy(a.bytes, in->rd, in->rd_len);
+    px_addr_format(&a, addr, sizeof addr);
+    px_store_geo g = {.asn = -1};
+    if (!geo(ctx, addr, &g))
+        return PX_OK;
+    r->flags |= PXS_F_GEO;
+    memset(r->country, 0, sizeof r->country);
+    memcpy(r->country, g.country, strnlen(g.country, 3));
+    r->asn = g.asn < -1 ? -1 : g.asn > (int64_t)UINT32_MAX ? (int64_t)UINT32_MAX : g.asn;
+    r->as_org = 0;
+    g.as_org[sizeof g.as_org - 1] = '\0';
+    if (g.as_org[0])
+        return dict_intern(b, DBI_ASO_N, DBI_ASO_I, g.as_org, &r->as_org);
+    return PX_OK;
+}
+
+static px_err new_record(px_store_batch *b, const merge_in *in, px_store_geo_fn geo, void *ctx)
+{
+    pxs_rec *r = &b->rec;
+    r->count = (uint64_t)in->obs->count;
+    r->first = in->first;
+    r->last = in->last;
+    r->n_orgs = 0;
+    r->flags = 0;
+    r->bw_len = 0;
+    if (in->long_rdata) {
+        r->flags |= PXS_F_LONG;
+        r->rdata = in->rd;
+        r->rdata_len = in->rd_len;
+    }
+    px_err err = PX_OK;
+    pxs_rec_add_org(r, in->org, in->first, in->last, &err);
+    if (err)
+        return err;
+    set_bailiwick(r, in);
+    if ((in->type == 1 || in->type == 28) && geo)
+        err = set_geo(b, r, in, geo, ctx);
+    if (err)
+        return err;
+    uint8_t rk[PXS_RDX_KEY_MAX];
+    MDB_val k, v;
+    if (rdx_entry(b->s, in->type, in->obs->rdata, in->key, in->klen, in->name_len, rk, &k, &v)) {
+        int rc = mdb_put(b->txn, b->s->dbi[DBI_RDX], &k, &v, 0);
+        if (rc)
+            return pxs_map_mdb(rc);
+    }
+    return PX_OK;
+}
+
+static px_err update_record(px_store_batch *b, const MDB_val *old, const merge_in *in)
+{
+    pxs_rec *r = &b->rec;
+    px_err err = pxs_rec_decode(old->mv_data, old->mv_size, r);
+    if (err)
+        return err;
+    if ((r->flags & PXS_F_LONG) != (in->long_rdata ? PXS_F_LONG : 0))
+        return PX_ERR_MALFORMED;
+    /* a 64-bit hash collision of two overlong rdata: keep the first */
+    if (in->long_rdata && (r->rdata_len != in->rd_len || memcmp(r->rdata, in->rd, in->rd_len)))
+        return PX_ERR_UNSUPPORTED;
+    uint64_t c = r->count + (uint64_t)in->obs->count;
+    r->count = c < r->count ? UINT64_MAX : c;
+    r->first = in->first < r->first ? in->first : r->first;
+    r->last = in->last > r->last ? in->last : r->last;
+    pxs_rec_add_org(r, in->org, in->first, in->last, &err);
+    if (!err && !(r->flags & (PXS_F_BW_SUFFIX | PXS_F_BW_TEXT)))
+        set_bailiwick(r, in);
+    return err;
+}
+
+static px_err merge_domain(px_store_batch *b, const char *regdom, const merge_in *in)
+{
+    char dn[PXS_NAME_MAX + 1];
+    size_t dl;
+    px_err err = pxs_norm_name(regdom, dn, &dl);
+    if (err || dl == 0)
+        return err ? err : PX_ERR_INVAL;
+    pxs_dom *d = &b->dom;
+    MDB_val k = {dl, dn}, v;
+    int rc = mdb_cursor_get(b->dom_c, &k, &v, MDB_SET);
+    bool changed = true;
+    if (rc == MDB_NOTFOUND) {
+        d->first = in->first;
+        d->last = in->last;
+        d->n_orgs = 0;
+        pxs_dom_add_org(d, in->org, &err);
+    } else if (rc == 0) {
+        err = pxs_dom_decode(v.mv_data, v.mv_size, d);
+        if (err)
+            return err;
+        changed = in->first < d->first || in->last > d->last;
+        d->first = in->first < d->first ? in->first : d->first;
+        d->last = in->last > d->last ? in->last : d->last;
+        changed |= pxs_dom_add_org(d, in->org, &err);
+    } else {
+        return pxs_map_mdb(rc);
+    }
+    if (err || !changed)
+        return err;
+    err = pxs_dom_encode(d, &b->val);
+    if (err)
+        return err;
+    MDB_val nv = {b->val.len, b->val.p};
+    return pxs_map_mdb(mdb_cursor_put(b->dom_c, &k, &nv, rc == 0 ? MDB_CURRENT : 0));
+}
+
+static px_err merge_prepare(px_store_batch *b, const px_avro_obs *obs, merge_in *in, uint8_t *bin)
+{
+    if (!obs->rrname || !obs->rrtype || !obs->rdata || !obs->org || obs->count < 0)
+        return PX_ERR_INVAL;
+    in->obs = obs;
+    px_err err = pxs_norm_name(obs->rrname, in->name, &in->name_len);
+    if (err)
+        return err;
+    int t = px_dns_type_parse(obs->rrtype);
+    if (t < 0)
+        return PX_ERR_INVAL;
+    in->type = (uint16_t)t;
+    in->has_bw = obs->bailiwick && pxs_norm_name(obs->bailiwick, in->bw, &in->bw_len) == PX_OK;
+    err = pxs_rdata_bytes(in->type, obs->rdata, bin, &in->rd, &in->rd_len);
+    if (err)
+        return err;
+    in->first = obs->time_first < obs->time_last ? obs->time_first : obs->time_last;
+    in->last = obs->time_first < obs->time_last ? obs->time_last : obs->time_first;
+    err = rec_key(b->s, in->name, in->name_len, in->type, in->rd, in->rd_len, in->key, &in->klen,
+                  &in->long_rdata);
+    if (err)
+        return err;
+    return org_id(b, obs->org, &in->org);
+}
+
+static px_err merge_one(px_store_batch *b, const px_avro_obs *obs, const char *regdom,
+                        px_store_geo_fn geo, void *geo_ctx)
+{
+    merge_in in;
+    uint8_t bin[16];
+    px_err err = merge_prepare(b, obs, &in, bin);
+    if (err)
+        return err;
+    MDB_val k = {in.klen, in.key}, v;
+    int rc = mdb_cursor_get(b->rec_c, &k, &v, MDB_SET);
+    if (rc == MDB_NOTFOUND)
+        err = new_record(b, &in, geo, geo_ctx);
+    else if (rc == 0)
+        err = update_record(b, &v, &in);
+    else
+        err = pxs_map_mdb(rc);
+    if (!err)
+        err = pxs_rec_encode(&b->rec, &b->val);
+    if (!err) {
+        MDB_val nv = {b->val.len, b->val.p};
+        err = pxs_map_mdb(mdb_cursor_put(b->rec_c, &k, &nv, rc == 0 ? MDB_CURRENT : 0));
+    }
+    if (!err && regdom)
+        err = merge_domain(b, regdom, &in);
+    return err;
+}
+
+px_err px_store_merge(px_store_batch *b, const px_avro_obs *obs, const char *regdom,
+                      px_store_geo_fn geo, void *geo_ctx)
+{
+    if (!b || !obs)
+        return PX_ERR_INVAL;
+    if (b->failed)
+        return b->failed;
+    return batch_check(b, merge_one(b, obs, regdom, geo, geo_ctx));
+}

@@ -1,0 +1,123 @@
+/* px_store_int.h: internals shared by px_store.c and px_store_codec.c (key
+ * building, value encodings). Not a public contract. */
+#ifndef PX_STORE_INT_H
+#define PX_STORE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "px_error.h"
+#include "px_store.h"
+#include "px_wire.h"
+
+#define PXS_NAME_MAX 255     /* presentation name, without NUL */
+#define PXS_DICT_STR_MAX 255 /* org ids and AS organisation names */
+
+/* Record value flags (first byte). */
+#define PXS_F_BW_SUFFIX 0x01 /* bailiwick = rrname + offset */
+#define PXS_F_BW_TEXT 0x02   /* bailiwick stored as text */
+#define PXS_F_GEO 0x04       /* GeoIP answer present */
+#define PXS_F_LONG 0x08      /* rdata too long for the key: stored here */
+#define PXS_F_ALL 0x0f
+
+typedef struct pxs_org {
+    uint32_t id;
+    int64_t first, last;
+} pxs_org;
+
+/* A decoded (or to-be-encoded) record value. Pointers reference either the
+ * stored value or caller memory; they live as long as that memory. */
+typedef struct pxs_rec {
+    uint64_t count;
+    int64_t first, last;
+    size_t n_orgs, cap_orgs;
+    pxs_org *orgs; /* sorted by id; owned by whoever owns the pxs_rec */
+    uint8_t flags;
+    uint64_t bw_off;     /* PXS_F_BW_SUFFIX */
+    const char *bw_text; /* PXS_F_BW_TEXT */
+    size_t bw_len;
+    char country[4]; /* PXS_F_GEO */
+    int64_t asn;
+    uint32_t as_org;      /* 0: none */
+    const uint8_t *rdata; /* PXS_F_LONG */
+    size_t rdata_len;
+} pxs_rec;
+
+typedef struct pxs_dom {
+    int64_t first, last;
+    size_t n_orgs, cap_orgs;
+    uint32_t *orgs; /* sorted */
+} pxs_dom;
+
+/* Growable byte buffer. */
+typedef struct pxs_buf {
+    uint8_t *p;
+    size_t len, cap;
+} pxs_buf;
+
+px_err pxs_buf_reserve(pxs_buf *b, size_t extra);
+void pxs_buf_put_varint(pxs_buf *b, uint64_t v); /* after reserve (10 bytes) */
+uint64_t pxs_wire_varint(px_wire *w);            /* MALFORMED beyond 10 bytes */
+static inline uint64_t pxs_zz(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (0 - ((uint64_t)v >> 63));
+}
+static inline int64_t pxs_unzz(uint64_t v)
+{
+    return (int64_t)((v >> 1) ^ (0 - (v & 1)));
+}
+
+/* "www.example.com" -> "com.example.www" (labels reversed); the same
+ * function undoes it. out holds len + 1 bytes (NUL-terminated). */
+void pxs_name_reverse(const char *in, size_t len, char *out);
+
+/* 64-bit FNV-1a: a stable hash for overlong rdata keys (stored on disk). */
+uint64_t pxs_fnv64(const void *data, size_t len);
+
+px_err pxs_rec_encode(const pxs_rec *r, pxs_buf *out);
+/* Decodes v into r (orgs array grown as needed: r owns it). */
+px_err pxs_rec_decode(const uint8_t *v, size_t len, pxs_rec *r);
+bool pxs_rec_add_org(pxs_rec *r, uint32_t id, int64_t first, int64_t last, px_err *err);
+
+px_err pxs_dom_encode(const pxs_dom *d, pxs_buf *out);
+px_err pxs_dom_decode(const uint8_t *v, size_t len, pxs_dom *d);
+/* Returns true if the set changed. */
+bool pxs_dom_add_org(pxs_dom *d, uint32_t id, px_err *err);
+
+enum { DBI_REC, DBI_RDX, DBI_DOM, DBI_OFF, DBI_ORG_N, DBI_ORG_I, DBI_ASO_N, DBI_ASO_I, DBI__N };
+
+typedef struct org_cache_ent {
+    char name[PXS_DICT_STR_MAX + 1];
+    uint32_t id;
+} org_cache_ent;
+
+struct px_store {
+    MDB_env *env;
+    MDB_dbi dbi[DBI__N];
+    bool read_only;
+    size_t maxkey;
+    px_store_batch *batch;
+    /* org ids already resolved; entries past n_committed came from an open
+     * batch and are dropped if it aborts */
+    org_cache_ent *orgs;
+    size_t n_orgs, n_committed, cap_orgs;
+};
+
+px_err pxs_map_mdb(int rc);
+/* Lowercases and strips one trailing dot into out (PXS_NAME_MAX + 1). */
+px_err pxs_norm_name(const char *in, char *out, size_t *len);
+/* Binary form of A/AAAA rdata (bin: 16 bytes), else the text itself. */
+px_err pxs_rdata_bytes(uint16_t type, const char *rdata, uint8_t *bin, const uint8_t **rd,
+                       size_t *len);
+#define PXS_RDX_KEY_MAX 520
+/* Reverse-index prefix (at most PXS_NAME_MAX + 2 bytes) of an rdata:
+ * 'a'/'b' + address bytes or 'n' + name + NUL; false if not indexed. */
+bool pxs_rdx_prefix(uint16_t type, const uint8_t *rd, size_t rd_len, const char *text, uint8_t *out,
+                    size_t *olen);
+/* Text of a dictionary id into out (PXS_DICT_STR_MAX + 1). */
+px_err pxs_dict_lookup(MDB_txn *txn, MDB_dbi di, uint32_t id, char *out);
+
+#endif

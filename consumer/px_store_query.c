@@ -1,0 +1,493 @@
+/* px_store_query.c: read side of the store (rrset, rdata and domain
+ * queries, statistics). Every query runs in its own read transaction, so it
+ * sees the last committed batch and never an open one. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "px_addr.h"
+#include "px_dns.h"
+#include "px_store_int.h"
+
+typedef struct qctx {
+    px_store *s;
+    MDB_txn *txn;
+    px_store_fence fence;
+    int type; /* -1: any */
+    px_store_rec_fn fn;
+    void *ctx;
+    bool stopped;
+    pxs_rec rec;
+    pxs_buf text; /* rdata and bailiwick text */
+    char *names;  /* n_orgs x (PXS_DICT_STR_MAX + 1) */
+    const char **orgs;
+    int64_t *ofirst, *olast;
+    size_t *perm;
+    size_t cap;
+} qctx;
+
+static void qctx_free(qctx *q)
+{
+    if (q->txn)
+        mdb_txn_abort(q->txn);
+    free(q->rec.orgs);
+    free(q->text.p);
+    free(q->names);
+    free(q->orgs);
+    free(q->ofirst);
+    free(q->olast);
+    free(q->perm);
+}
+
+static px_err qctx_begin(qctx *q, px_store *s, const px_store_fence *fence)
+{
+    memset(q, 0, sizeof *q);
+    q->s = s;
+    q->type = -1;
+    q->fence = fence ? *fence : (px_store_fence){INT64_MIN, INT64_MAX};
+    return pxs_map_mdb(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &q->txn));
+}
+
+static px_err qctx_grow(qctx *q, size_t n)
+{
+    if (n <= q->cap)
+        return PX_OK;
+    size_t c = q->cap ? q->cap : 8;
+    while (c < n)
+        c *= 2;
+    char *names = realloc(q->names, c * (PXS_DICT_STR_MAX + 1));
+    if (names)
+        q->names = names;
+    const char **orgs = realloc(q->orgs, c * sizeof *orgs);
+    if (orgs)
+        q->orgs = orgs;
+    int64_t *f = realloc(q->ofirst, c * sizeof *f);
+    if (f)
+        q->ofirst = f;
+    int64_t *l = realloc(q->olast, c * sizeof *l);
+    if (l)
+        q->olast = l;
+    size_t *p = realloc(q->perm, c * sizeof *p);
+    if (p)
+        q->perm = p;
+    if (!names || !orgs || !f || !l || !p)
+        return PX_ERR_NOMEM;
+    q->cap = c;
+    return PX_OK;
+}
+
+/* Resolves org ids into q->names and a permutation sorted by name. */
+static px_err resolve_orgs(qctx *q, const uint32_t *ids, size_t stride, size_t n)
+{
+    px_err err = qctx_grow(q, n);
+    for (size_t i = 0; !err && i < n; i++) {
+        uint32_t id;
+        memcpy(&id, (const uint8_t *)ids + i * stride, sizeof id);
+        err = pxs_dict_lookup(q->txn, q->s->dbi[DBI_ORG_I], id,
+                              q->names + i * (PXS_DICT_STR_MAX + 1));
+    }
+    if (err)
+        return err;
+    for (size_t i = 0; i < n; i++) { /* insertion sort: a handful of orgs */
+        size_t j = i;
+        const char *name = q->names + i * (PXS_DICT_STR_MAX + 1);
+        while (j > 0 && strcmp(q->names + q->perm[j - 1] * (PXS_DICT_STR_MAX + 1), name) > 0) {
+            q->perm[j] = q->perm[j - 1];
+            j--;
+        }
+        q->perm[j] = i;
+    }
+    for (size_t i = 0; i < n; i++)
+        q->orgs[i] = q->names + q->perm[i] * (PXS_DICT_STR_MAX + 1);
+    return PX_OK;
+}
+
+/* Copies text into q->text at offset *off as a C string. */
+static px_err put_text(qctx *q, const void *p, size_t n, size_t *off)
+{
+    if (memchr(p, 0, n))
+        return PX_ERR_MALFORMED;
+    px_err err = pxs_buf_reserve(&q->text, n + 1);
+    if (err)
+        return err;
+    *off = q->text.len;
+    memcpy(q->text.p + q->text.len, p, n);
+    q->text.p[q->text.len + n] = 0;
+    q->text.len += n + 1;
+    return PX_OK;
+}
+
+typedef struct rec_key_parts {
+    char name[PXS_NAME_MAX + 1];
+    size_t name_len;
+    uint16_t type;
+    const uint8_t *rd;
+    size_t rd_len;
+    bool long_rdata;
+} rec_key_parts;
+
+static px_err split_key(const qctx *q, const MDB_val *k, rec_key_parts *p)
+{
+    const uint8_t *key = k->mv_data;
+    size_t lim = k->mv_size < PXS_NAME_MAX + 1 ? k->mv_size : PXS_NAME_MAX + 1;
+    const uint8_t *nul = memchr(key, 0, lim);
+    if (!nul)
+        return PX_ERR_MALFORMED;
+    p->name_len = (size_t)(nul - key);
+    if (k->mv_size < p->name_len + 3)
+        return PX_ERR_MALFORMED;
+    pxs_name_reverse((const char *)key, p->name_len, p->name);
+    p->type = (uint16_t)(key[p->name_len + 1] << 8 | key[p->name_len + 2]);
+    p->rd = key + p->name_len + 3;
+    p->rd_len = k->mv_size - p->name_len - 3;
+    p->long_rdata = k->mv_size >= q->s->maxkey;
+    return PX_OK;
+}
+
+/* rdata presentation text of a record into q->text. */
+static px_err rdata_text(qctx *q, const rec_key_parts *p, size_t *off)
+{
+    if (p->long_rdata != ((q->rec.flags & PXS_F_LONG) != 0))
+        return PX_ERR_MALFORMED;
+    if (p->long_rdata)
+        return put_text(q, q->rec.rdata, q->rec.rdata_len, off);
+    if (p->type == 1 || p->type == 28) {
+        px_addr a = {.family = p->type == 1 ? 4 : 6};
+        if (p->rd_len != (p->type == 1 ? 4u : 16u))
+            return PX_ERR_MALFORMED;
+        memcpy(a.bytes, p->rd, p->rd_len);
+        char buf[64];
+        px_addr_format(&a, buf, sizeof buf);
+        return put_text(q, buf, strlen(buf), off);
+    }
+    return put_text(q, p->rd, p->rd_len, off);
+}
+
+static px_err fill_geo(qctx *q, px_store_rec *out)
+{
+    out->has_geo = (q->rec.flags & PXS_F_GEO) != 0;
+    if (!out->has_geo)
+        return PX_OK;
+    memcpy(out->geo.country, q->rec.country, sizeof out->geo.country);
+    out->geo.country[3] = 0;
+    out->geo.asn = q->rec.asn;
+    if (q->rec.as_org == 0)
+        return PX_OK;
+    char buf[PXS_DICT_STR_MAX + 1];
+    px_err err = pxs_dict_lookup(q->txn, q->s->dbi[DBI_ASO_I], q->rec.as_org, buf);
+    if (err)
+        return err;
+    size_t n = strnlen(buf, sizeof out->geo.as_org - 1);
+    memcpy(out->geo.as_org, buf, n);
+    out->geo.as_org[n] = 0;
+    return PX_OK;
+}
+
+static px_err fill_bailiwick(qctx *q, const rec_key_parts *p, size_t *off, bool *has)
+{
+    *has = true;
+    if (q->rec.flags & PXS_F_BW_SUFFIX) {
+        if (q->rec.bw_off > p->name_len)
+            return PX_ERR_MALFORMED;
+        return put_text(q, p->name + q->rec.bw_off, p->name_len - q->rec.bw_off, off);
+    }
+    if (q->rec.flags & PXS_F_BW_TEXT)
+        return put_text(q, q->rec.bw_text, q->rec.bw_len, off);
+    *has = false;
+    return PX_OK;
+}
+
+/* Decodes one record, applies the fence and calls back. */
+static px_err emit(qctx *q, const MDB_val *k, const MDB_val *v)
+{
+    rec_key_parts p;
+    px_err err = split_key(q, k, &p);
+    if (!err)
+        err = pxs_rec_decode(v->mv_data, v->mv_size, &q->rec);
+    if (err)
+        return err;
+    if (q->type >= 0 && p.type != q->type)
+        return PX_OK;
+    if (q->rec.first > q->fence.before || q->rec.last < q->fence.after)
+        return PX_OK;
+    px_store_rec out = {0};
+    char tbuf[16];
+    size_t rd_off = 0, bw_off = 0;
+    bool has_bw = false;
+    q->text.len = 0;
+    err = rdata_text(q, &p, &rd_off);
+    if (!err)
+        err = fill_bailiwick(q, &p, &bw_off, &has_bw);
+    if (!err)
+        err = resolve_orgs(q, q->rec.n_orgs ? &q->rec.orgs[0].id : NULL, sizeof(pxs_org),
+                           q->rec.n_orgs);
+    if (!err)
+        err = fill_geo(q, &out);
+    if (err)
+        return err;
+    for (size_t i = 0; i < q->rec.n_orgs; i++) {
+        q->ofirst[i] = q->rec.orgs[q->perm[i]].first;
+        q->olast[i] = q->rec.orgs[q->perm[i]].last;
+    }
+    out.rrname = p.name;
+    out.rrtype = px_dns_type_name(p.type, tbuf, sizeof tbuf);
+    out.rdata = (const char *)q->text.p + rd_off;
+    out.bailiwick = has_bw ? (const char *)q->text.p + bw_off : NULL;
+    out.count = q->rec.count;
+    out.time_first = q->rec.first;
+    out.time_last = q->rec.last;
+    out.n_orgs = q->rec.n_orgs;
+    out.orgs = q->orgs;
+    out.org_first = q->ofirst;
+    out.org_last = q->olast;
+    q->stopped = !q->fn(q->ctx, &out);
+    return PX_OK;
+}
+
+/* Every record whose key starts with prefix. */
+static px_err scan_prefix(qctx *q, const uint8_t *prefix, size_t plen)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(q->txn, q->s->dbi[DBI_REC], &c);
+    if (rc)
+        return pxs_map_mdb(rc);
+    MDB_val k = {plen, (void *)prefix}, v;
+    rc = mdb_cursor_get(c, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST);
+    px_err err = PX_OK;
+    while (rc == 0 && !err && !q->stopped) {
+        if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+            break;
+        err = emit(q, &k, &v);
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(c);
+    if (!err && rc && rc != MDB_NOTFOUND)
+        err = pxs_map_mdb(rc);
+    return err;
+}
+
+px_err px_store_query_rrset(px_store *s, const char *name, const char *rrtype,
+                            const px_store_fence *fence, px_store_rec_fn fn, void *ctx)
+{
+    if (!s || !name || !fn)
+        return PX_ERR_INVAL;
+    int type = rrtype ? px_dns_type_parse(rrtype) : -1;
+    if (rrtype && type < 0)
+        return PX_ERR_INVAL;
+    bool wild = name[0] == '*' && (name[1] == '.' || name[1] == 0);
+    char norm[PXS_NAME_MAX + 1];
+    size_t n;
+    px_err err = pxs_norm_name(wild ? name + (name[1] ? 2 : 1) : name, norm, &n);
+    if (err)
+        return err;
+    if (wild && n == 1 && norm[0] == '.')
+        n = 0; /* "*." : everything */
+    uint8_t prefix[PXS_NAME_MAX + 4];
+    pxs_name_reverse(norm, n, (char *)prefix);
+    size_t plen = n;
+    if (wild) {
+        if (n)
+            prefix[plen++] = '.';
+    } else {
+        prefix[plen++] = 0;
+        if (type >= 0) {
+            prefix[plen++] = (uint8_t)(type >> 8);
+            prefix[plen++] = (uint8_t)type;
+        }
+    }
+    qctx q;
+    err = qctx_begin(&q, s, fence);
+    q.type = type;
+    q.fn = fn;
+    q.ctx = ctx;
+    if (!err)
+        err = scan_prefix(&q, prefix, plen);
+    qctx_free(&q);
+    return err;
+}
+
+/* Reverse-index prefix of a query value: an address or a name. */
+static px_err rdx_query_prefix(const char *value, uint8_t *key, size_t *klen)
+{
+    px_addr a;
+    if (px_addr_parse(value, &a) == PX_OK && (a.family == 4 || a.family == 6)) {
+        uint16_t type = a.family == 4 ? 1 : 28;
+        bool ok = pxs_rdx_prefix(type, a.bytes, a.family == 4 ? 4 : 16, value, key, klen);
+        return ok ? PX_OK : PX_ERR_INVAL;
+    }
+    char norm[PXS_NAME_MAX + 1];
+    size_t n;
+    px_err err = pxs_norm_name(value, norm, &n);
+    if (err)
+        return err;
+    key[0] = 'n';
+    memcpy(key + 1, norm, n);
+    key[n + 1] = 0;
+    *klen = n + 2;
+    return PX_OK;
+}
+
+/* Rebuilds the rec key from a reverse-index entry (layout in px_store.c). */
+static px_err rdx_rec_key(const MDB_val *k, const MDB_val *v, size_t plen, uint8_t *out,
+                          MDB_val *rk)
+{
+    const uint8_t *key = k->mv_data, *rest = key + plen;
+    size_t left = k->mv_size - plen;
+    const uint8_t *nul = memchr(rest, 0, left);
+    if (!nul)
+        return PX_ERR_MALFORMED;
+    size_t nl = (size_t)(nul - rest);
+    bool addr = key[0] != 'n';
+    if (left != nl + 1 + (addr ? 0 : 2) || nl > PXS_NAME_MAX)
+        return PX_ERR_MALFORMED;
+    memcpy(out, rest, nl + 1);
+    if (addr) {
+        out[nl + 1] = 0;
+        out[nl + 2] = key[0] == 'a' ? 1 : 28;
+    } else {
+        memcpy(out + nl + 1, rest + nl + 1, 2);
+    }
+    const uint8_t *rd = key + 1;
+    size_t rd_len = addr ? plen - 1 : plen - 2;
+    if (v->mv_size) {
+        rd = v->mv_data;
+        rd_len = v->mv_size;
+    }
+    if (nl + 3 + rd_len > PXS_RDX_KEY_MAX)
+        return PX_ERR_MALFORMED;
+    memcpy(out + nl + 3, rd, rd_len);
+    *rk = (MDB_val){nl + 3 + rd_len, out};
+    return PX_OK;
+}
+
+static px_err scan_rdx(qctx *q, const uint8_t *prefix, size_t plen)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(q->txn, q->s->dbi[DBI_RDX], &c);
+    if (rc)
+        return pxs_map_mdb(rc);
+    MDB_val k = {plen, (void *)prefix}, d;
+    rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
+    px_err err = PX_OK;
+    uint8_t buf[PXS_RDX_KEY_MAX];
+    while (rc == 0 && !err && !q->stopped) {
+        if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+            break;
+        MDB_val rk, v;
+        err = rdx_rec_key(&k, &d, plen, buf, &rk);
+        int grc = err ? 0 : mdb_get(q->txn, q->s->dbi[DBI_REC], &rk, &v);
+        if (!err)
+            err = grc == MDB_NOTFOUND ? PX_ERR_MALFORMED : pxs_map_mdb(grc);
+        if (!err)
+            err = emit(q, &rk, &v);
+        rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
+    }
+    mdb_cursor_close(c);
+    if (!err && rc && rc != MDB_NOTFOUND)
+        err = pxs_map_mdb(rc);
+    return err;
+}
+
+px_err px_store_query_rdata(px_store *s, const char *value, const px_store_fence *fence,
+                            px_store_rec_fn fn, void *ctx)
+{
+    if (!s || !value || !fn || !*value)
+        return PX_ERR_INVAL;
+    uint8_t key[PXS_NAME_MAX + 3];
+    size_t klen;
+    px_err err = rdx_query_prefix(value, key, &klen);
+    if (err)
+        return err;
+    qctx q;
+    err = qctx_begin(&q, s, fence);
+    q.fn = fn;
+    q.ctx = ctx;
+    if (!err)
+        err = scan_rdx(&q, key, klen);
+    qctx_free(&q);
+    return err;
+}
+
+px_err px_store_query_domain(px_store *s, const char *regdom, px_store_domain_fn fn, void *ctx)
+{
+    if (!s || !regdom || !fn)
+        return PX_ERR_INVAL;
+    char norm[PXS_NAME_MAX + 1];
+    size_t n;
+    px_err err = pxs_norm_name(regdom, norm, &n);
+    if (err || n == 0)
+        return err ? err : PX_ERR_INVAL;
+    qctx q;
+    pxs_dom d = {0};
+    err = qctx_begin(&q, s, NULL);
+    MDB_val k = {n, norm}, v;
+    int rc = err ? 0 : mdb_get(q.txn, s->dbi[DBI_DOM], &k, &v);
+    if (!err && rc == 0) {
+        err = pxs_dom_decode(v.mv_data, v.mv_size, &d);
+        if (!err)
+            err = resolve_orgs(&q, d.orgs, sizeof(uint32_t), d.n_orgs);
+        if (!err) {
+            px_store_domain out = {.domain = norm,
+                                   .first_seen = d.first,
+                                   .last_seen = d.last,
+                                   .n_orgs = d.n_orgs,
+                                   .orgs = q.orgs};
+            fn(ctx, &out);
+        }
+    } else if (!err && rc != MDB_NOTFOUND) {
+        err = pxs_map_mdb(rc);
+    }
+    free(d.orgs);
+    qctx_free(&q);
+    return err;
+}
+
+/* Pages on LMDB's freelist (database 0): each entry is a page-number list
+ * whose first word is its length. Free pages are not "in use". */
+static int free_pages(MDB_txn *txn, uint64_t *out)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    *out = 0;
+    int rc = mdb_cursor_open(txn, 0, &c);
+    if (rc)
+        return rc;
+    while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+        size_t n = 0;
+        if (v.mv_size >= sizeof n)
+            memcpy(&n, v.mv_data, sizeof n);
+        *out += n;
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+px_err px_store_get_stats(px_store *s, px_store_stats *out)
+{
+    if (!s || !out)
+        return PX_ERR_INVAL;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        return pxs_map_mdb(rc);
+    MDB_stat rs, ds, es;
+    MDB_envinfo info;
+    uint64_t nfree = 0;
+    rc = mdb_stat(txn, s->dbi[DBI_REC], &rs);
+    if (!rc)
+        rc = free_pages(txn, &nfree);
+    if (!rc)
+        rc = mdb_stat(txn, s->dbi[DBI_DOM], &ds);
+    if (!rc)
+        rc = mdb_env_stat(s->env, &es);
+    if (!rc)
+        rc = mdb_env_info(s->env, &info);
+    mdb_txn_abort(txn);
+    if (rc)
+        return pxs_map_mdb(rc);
+    out->records = rs.ms_entries;
+    out->domains = ds.ms_entries;
+    uint64_t pages = (uint64_t)info.me_last_pgno + 1;
+    out->bytes = (pages > nfree ? pages - nfree : 0) * es.ms_psize;
+    return PX_OK;
+}

@@ -1,0 +1,144 @@
+/* store_bench.c: merge throughput of the consumer store.
+ *
+ *   pdnsx-bench-store [-n OBSERVATIONS] [-k KEYS] [-b BATCH] [-o ORGS] DIR
+ *
+ * Merges N observations drawn over K distinct (rrname, rrtype, rdata) keys
+ * (mostly A, some AAAA and CNAME, 8 names per registered domain) from ORGS
+ * organisations, committing every BATCH, into a fresh store in DIR (which
+ * must not hold one), then prints merges/s and bytes/record. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "px_store.h"
+
+static uint64_t rng = 0x2545f4914f6cdd1dULL;
+static uint32_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng >> 11);
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+typedef struct key_text {
+    char regdom[48], name[80], rdata[64];
+    const char *type;
+} key_text;
+
+static void make_key(uint32_t k, key_text *t)
+{
+    static const char *tlds[] = {"com", "net", "org", "de", "co.uk", "nl", "io", "fr"};
+    static const char *hosts[] = {"www", "mail", "api", "cdn", "static", "login", "img", "m"};
+    uint32_t d = k / 8;
+    snprintf(t->regdom, sizeof t->regdom, "site%u.%s", d, tlds[d % 8]);
+    snprintf(t->name, sizeof t->name, "%s.%s", hosts[k % 8], t->regdom);
+    uint32_t kind = (k * 2654435761u) % 100;
+    if (kind < 75) {
+        t->type = "A";
+        snprintf(t->rdata, sizeof t->rdata, "%u.%u.%u.%u", 1 + (k >> 24), (k >> 16) & 255,
+                 (k >> 8) & 255, k & 255);
+    } else if (kind < 90) {
+        t->type = "AAAA";
+        snprintf(t->rdata, sizeof t->rdata, "2a02:%x::%x", k >> 16, k & 0xffff);
+    } else {
+        t->type = "CNAME";
+        snprintf(t->rdata, sizeof t->rdata, "edge%u.cdn.example.net", k % 1000);
+    }
+}
+
+static bool geo(void *ctx, const char *address, px_store_geo *out)
+{
+    (void)ctx;
+    snprintf(out->country, sizeof out->country, "%s", address[0] == '2' ? "DE" : "US");
+    out->asn = 64500 + address[1] % 8;
+    snprintf(out->as_org, sizeof out->as_org, "Example Networks %c", address[1]);
+    return true;
+}
+
+int main(int argc, char **argv)
+{
+    unsigned long n = 1000000, keys = 100000, batch = 5000, norgs = 3;
+    int opt;
+    while ((opt = getopt(argc, argv, "n:k:b:o:")) != -1) {
+        unsigned long v = strtoul(optarg, NULL, 10);
+        if (opt == 'n')
+            n = v;
+        else if (opt == 'k')
+            keys = v ? v : 1;
+        else if (opt == 'b')
+            batch = v ? v : 1;
+        else if (opt == 'o')
+            norgs = v ? v : 1;
+        else
+            return 2;
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "usage: %s [-n N] [-k KEYS] [-b BATCH] [-o ORGS] DIR\n", argv[0]);
+        return 2;
+    }
+    px_err err;
+    char eb[256];
+    px_store *s = px_store_open(argv[optind], NULL, &err, eb, sizeof eb);
+    if (!s) {
+        fprintf(stderr, "%s\n", eb);
+        return 1;
+    }
+    char orgs[16][16];
+    for (unsigned i = 0; i < 16; i++)
+        snprintf(orgs[i], sizeof orgs[i], "org-%u", i);
+    px_store_batch *b = NULL;
+    double t0 = now();
+    for (unsigned long i = 0; i < n; i++) {
+        if (!b && (err = px_store_batch_begin(s, &b)) != PX_OK)
+            break;
+        key_text t;
+        make_key(rnd() % (uint32_t)keys, &t);
+        int64_t tf = 1700000000 + (int64_t)(i / 100);
+        px_avro_obs o = {.rrname = t.name,
+                         .rrtype = t.type,
+                         .rdata = t.rdata,
+                         .bailiwick = t.regdom,
+                         .count = 1 + rnd() % 5,
+                         .time_first = tf,
+                         .time_last = tf + 60,
+                         .clients = -1,
+                         .org = orgs[rnd() % (norgs > 16 ? 16 : norgs)],
+                         .sensor = "bench"};
+        if ((err = px_store_merge(b, &o, t.regdom, geo, NULL)) != PX_OK)
+            break;
+        if ((i + 1) % batch == 0 || i + 1 == n) {
+            err = px_store_set_offset(b, "bench", 0, (int64_t)i + 1);
+            if (!err)
+                err = px_store_batch_commit(b);
+            b = NULL;
+            if (err)
+                break;
+        }
+    }
+    double secs = now() - t0;
+    px_store_batch_abort(b);
+    px_store_stats st = {0};
+    if (!err)
+        err = px_store_get_stats(s, &st);
+    px_store_close(s);
+    if (err) {
+        fprintf(stderr, "store: %s\n", px_strerror(err));
+        return 1;
+    }
+    printf("observations %lu  keys %lu  batch %lu  orgs %lu\n", n, keys, batch, norgs);
+    printf("merges/s %.0f  (%.2f s)\n", (double)n / secs, secs);
+    printf("records %llu  domains %llu  bytes %llu  bytes/record %.1f\n",
+           (unsigned long long)st.records, (unsigned long long)st.domains,
+           (unsigned long long)st.bytes, st.records ? (double)st.bytes / (double)st.records : 0.0);
+    return 0;
+}

@@ -1,0 +1,790 @@
+/* test_store.c: the consumer's LMDB store (merge rules, atomic offsets,
+ * queries, corruption, size per record). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <lmdb.h>
+
+#include "px_store.h"
+
+/* ---- fixtures ---- */
+
+typedef struct fix {
+    char dir[64];
+    px_store *s;
+} fix;
+
+static px_store *open_store(const char *dir, bool ro)
+{
+    px_store_opts o = {.read_only = ro};
+    px_err err = PX_OK;
+    char eb[256];
+    px_store *s = px_store_open(dir, &o, &err, eb, sizeof eb);
+    if (!s)
+        fail_msg("open %s: %s", dir, eb);
+    return s;
+}
+
+static int setup(void **state)
+{
+    fix *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/pxstore.XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    f->s = open_store(f->dir, false);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fix *f = *state;
+    char p[128];
+    px_store_close(f->s);
+    if (getenv("PX_STORE_KEEP")) {
+        print_message("kept %s\n", f->dir);
+        free(f);
+        return 0;
+    }
+    snprintf(p, sizeof p, "%s/data.mdb", f->dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/lock.mdb", f->dir);
+    unlink(p);
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static px_avro_obs obs(const char *name, const char *type, const char *rdata, const char *bw,
+                       int64_t count, int64_t tf, int64_t tl, const char *org)
+{
+    return (px_avro_obs){.rrname = name,
+                         .rrtype = type,
+                         .rdata = rdata,
+                         .bailiwick = bw,
+                         .count = count,
+                         .time_first = tf,
+                         .time_last = tl,
+                         .ttl_min = 60,
+                         .ttl_max = 60,
+                         .clients = -1,
+                         .org = org,
+                         .sensor = "s1"};
+}
+
+static void merge1(px_store *s, px_avro_obs o, const char *regdom)
+{
+    px_store_batch *b;
+    assert_int_equal(px_store_batch_begin(s, &b), PX_OK);
+    assert_int_equal(px_store_merge(b, &o, regdom, NULL, NULL), PX_OK);
+    assert_int_equal(px_store_batch_commit(b), PX_OK);
+}
+
+/* A copy of what a query returned. */
+typedef struct got {
+    char rrname[128], rrtype[16], rdata[600], bailiwick[128];
+    bool has_bw, has_geo;
+    uint64_t count;
+    int64_t tf, tl;
+    size_t n_orgs;
+    char orgs[4][32];
+    int64_t ofirst[4], olast[4];
+    px_store_geo geo;
+} got;
+
+typedef struct sink {
+    got r[64];
+    size_t n;
+    size_t stop_after; /* 0: never */
+} sink;
+
+static bool on_rec(void *ctx, const px_store_rec *rec)
+{
+    sink *k = ctx;
+    if (k->n < 64) {
+        got *g = &k->r[k->n];
+        memset(g, 0, sizeof *g);
+        snprintf(g->rrname, sizeof g->rrname, "%s", rec->rrname);
+        snprintf(g->rrtype, sizeof g->rrtype, "%s", rec->rrtype);
+        snprintf(g->rdata, sizeof g->rdata, "%s", rec->rdata);
+        g->has_bw = rec->bailiwick != NULL;
+        if (rec->bailiwick)
+            snprintf(g->bailiwick, sizeof g->bailiwick, "%s", rec->bailiwick);
+        g->count = rec->count;
+        g->tf = rec->time_first;
+        g->tl = rec->time_last;
+        g->n_orgs = rec->n_orgs;
+        for (size_t i = 0; i < rec->n_orgs && i < 4; i++) {
+            snprintf(g->orgs[i], sizeof g->orgs[i], "%s", rec->orgs[i]);
+            g->ofirst[i] = rec->org_first[i];
+            g->olast[i] = rec->org_last[i];
+        }
+        g->has_geo = rec->has_geo;
+        g->geo = rec->geo;
+    }
+    k->n++;
+    return k->stop_after == 0 || k->n < k->stop_after;
+}
+
+static const px_store_fence nofence = {INT64_MIN, INT64_MAX};
+
+static sink *rrset(px_store *s, const char *name, const char *type, const px_store_fence *fe)
+{
+    static sink k;
+    memset(&k, 0, sizeof k);
+    assert_int_equal(px_store_query_rrset(s, name, type, fe ? fe : &nofence, on_rec, &k), PX_OK);
+    return &k;
+}
+
+static sink *by_rdata(px_store *s, const char *value)
+{
+    static sink k;
+    memset(&k, 0, sizeof k);
+    assert_int_equal(px_store_query_rdata(s, value, &nofence, on_rec, &k), PX_OK);
+    return &k;
+}
+
+/* ---- merge rules ---- */
+
+static void test_merge_rules(void **state)
+{
+    fix *f = *state;
+    merge1(f->s, obs("www.example.com", "A", "192.0.2.1", NULL, 3, 1000, 1100, "org-b"),
+           "example.com");
+    merge1(f->s, obs("www.example.com", "A", "192.0.2.1", "example.com", 2, 900, 950, "org-a"),
+           "example.com");
+    merge1(f->s, obs("www.example.com", "A", "192.0.2.1", "other.net", 5, 1050, 1300, "org-b"),
+           "example.com");
+    /* another record: time_first > time_last in the message is reordered */
+    merge1(f->s, obs("www.example.com", "A", "192.0.2.2", NULL, 1, 2000, 1990, "org-c"),
+           "example.com");
+
+    sink *k = rrset(f->s, "www.example.com", NULL, NULL);
+    assert_int_equal(k->n, 2);
+    got *g = &k->r[0];
+    assert_string_equal(g->rrname, "www.example.com");
+    assert_string_equal(g->rrtype, "A");
+    assert_string_equal(g->rdata, "192.0.2.1");
+    assert_int_equal(g->count, 10);
+    assert_int_equal(g->tf, 900);
+    assert_int_equal(g->tl, 1300);
+    assert_int_equal(g->n_orgs, 2);
+    assert_string_equal(g->orgs[0], "org-a");
+    assert_int_equal(g->ofirst[0], 900);
+    assert_int_equal(g->olast[0], 950);
+    assert_string_equal(g->orgs[1], "org-b");
+    assert_int_equal(g->ofirst[1], 1000);
+    assert_int_equal(g->olast[1], 1300);
+    assert_true(g->has_bw);
+    assert_string_equal(g->bailiwick, "example.com"); /* first non-null wins */
+    assert_false(g->has_geo);
+
+    g = &k->r[1];
+    assert_string_equal(g->rdata, "192.0.2.2");
+    assert_int_equal(g->tf, 1990);
+    assert_int_equal(g->tl, 2000);
+    assert_false(g->has_bw);
+    assert_int_equal(g->n_orgs, 1);
+    assert_string_equal(g->orgs[0], "org-c");
+
+    px_store_stats st;
+    assert_int_equal(px_store_get_stats(f->s, &st), PX_OK);
+    assert_int_equal(st.records, 2);
+    assert_int_equal(st.domains, 1);
+    assert_true(st.bytes > 0);
+}
+
+/* A bailiwick that is not a suffix of the name is kept as text. */
+static void test_bailiwick_forms(void **state)
+{
+    fix *f = *state;
+    merge1(f->s, obs("a.example.com", "NS", "ns1.example.net", "com", 1, 1, 2, "o"), "example.com");
+    merge1(f->s, obs("b.example.com", "NS", "ns1.example.net", "elsewhere.org", 1, 1, 2, "o"),
+           "example.com");
+    merge1(f->s, obs("example.com", "NS", "ns1.example.net", "Example.COM.", 1, 1, 2, "o"),
+           "example.com");
+    sink *k = rrset(f->s, "a.example.com", NULL, NULL);
+    assert_string_equal(k->r[0].bailiwick, "com");
+    k = rrset(f->s, "b.example.com", NULL, NULL);
+    assert_string_equal(k->r[0].bailiwick, "elsewhere.org");
+    k = rrset(f->s, "example.com", NULL, NULL);
+    assert_string_equal(k->r[0].bailiwick, "example.com");
+}
+
+/* ---- GeoIP ---- */
+
+typedef struct geo_ctx {
+    int calls;
+    char last[64];
+} geo_ctx;
+
+static bool geo_fn(void *ctx, const char *address, px_store_geo *out)
+{
+    geo_ctx *g = ctx;
+    g->calls++;
+    snprintf(g->last, sizeof g->last, "%s", address);
+    if (strcmp(address, "198.51.100.9") == 0)
+        return false; /* unknown to the database */
+    snprintf(out->country, sizeof out->country, "%s", address[0] == '2' ? "DE" : "NL");
+    out->asn = address[0] == '2' ? 3320 : 1136;
+    snprintf(out->as_org, sizeof out->as_org, "%s",
+             address[0] == '2' ? "Deutsche Telekom AG" : "KPN B.V.");
+    return true;
+}
+
+static void test_geo_once(void **state)
+{
+    fix *f = *state;
+    geo_ctx gc = {0};
+    px_store_batch *b;
+    px_avro_obs o[] = {
+        obs("h.example.com", "A", "192.0.2.7", NULL, 1, 10, 20, "o1"),
+        obs("h.example.com", "A", "192.0.2.7", NULL, 1, 10, 30, "o2"),
+        obs("h.example.com", "AAAA", "2001:DB8::7", NULL, 1, 10, 20, "o1"),
+        obs("h.example.com", "AAAA", "2001:db8:0::7", NULL, 1, 10, 20, "o1"),
+        obs("c.example.com", "CNAME", "h.example.com", NULL, 1, 10, 20, "o1"),
+        obs("u.example.com", "A", "198.51.100.9", NULL, 1, 10, 20, "o1"),
+    };
+    assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(px_store_merge(b, &o[i], "example.com", geo_fn, &gc), PX_OK);
+    assert_int_equal(px_store_batch_commit(b), PX_OK);
+    assert_int_equal(gc.calls, 2);
+    assert_string_equal(gc.last, "2001:db8::7"); /* normalised before the lookup */
+    assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
+    for (size_t i = 3; i < 6; i++)
+        assert_int_equal(px_store_merge(b, &o[i], "example.com", geo_fn, &gc), PX_OK);
+    assert_int_equal(px_store_batch_commit(b), PX_OK);
+    assert_int_equal(gc.calls, 3); /* the repeat AAAA and the CNAME: no lookup */
+
+    sink *k = rrset(f->s, "h.example.com", NULL, NULL);
+    assert_int_equal(k->n, 2);
+    assert_string_equal(k->r[0].rrtype, "A");
+    assert_true(k->r[0].has_geo);
+    assert_string_equal(k->r[0].geo.country, "NL");
+    assert_int_equal(k->r[0].geo.asn, 1136);
+    assert_string_equal(k->r[0].geo.as_org, "KPN B.V.");
+    assert_string_equal(k->r[1].rdata, "2001:db8::7");
+    assert_int_equal(k->r[1].count, 2);
+    assert_string_equal(k->r[1].geo.as_org, "Deutsche Telekom AG");
+    k = rrset(f->s, "u.example.com", NULL, NULL);
+    assert_int_equal(k->n, 1);
+    assert_false(k->r[0].has_geo);
+    k = rrset(f->s, "c.example.com", NULL, NULL);
+    assert_false(k->r[0].has_geo);
+}
+
+/* ---- offsets, atomicity, reopen, concurrent reader ---- */
+
+static void test_offsets_atomic(void **state)
+{
+    fix *f = *state;
+    int64_t next = 0;
+    assert_int_equal(px_store_get_offset(f->s, "pdns", 0, &next), PX_ERR_NOTFOUND);
+
+    px_store_batch *b;
+    px_avro_obs o = obs("x.example.org", "A", "192.0.2.9", NULL, 1, 5, 6, "o");
+    assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
+    assert_int_equal(px_store_merge(b, &o, "example.org", NULL, NULL), PX_OK);
+    assert_int_equal(px_store_set_offset(b, "pdns", 0, 42), PX_OK);
+    px_store_batch_abort(b);
+    assert_int_equal(px_store_get_offset(f->s, "pdns", 0, &next), PX_ERR_NOTFOUND);
+    assert_int_equal(rrset(f->s, "x.example.org", NULL, NULL)->n, 0);
+
+    assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
+    assert_int_equal(px_store_merge(b, &o, "example.org", NULL, NULL), PX_OK);
+    assert_int_equal(px_store_set_offset(b, "pdns", 0, 42), PX_OK);
+    assert_int_equal(px_store_set_offset(b, "pdns", 1, 7), PX_OK);
+    /* uncommitted: invisible to readers */
+    assert_int_equal(px_store_get_offset(f->s, "pdns", 0, &next), PX_ERR_NOTFOUND);
+    assert_int_equal(px_store_batch_commit(b), PX_OK);
+    assert_int_equal(px_store_get_offset(f->s, "pdns", 0, &next), PX_OK);
+    assert_int_equal(next, 42);
+    assert_int_equal(px_store_get_offset(f->s, "pdns", 1, &next), PX_OK);
+    assert_int_equal(next, 7);
+    assert_int_equal(px_store_get_offset(f->s, "other", 0, &next), PX_ERR_NOTFOUND);
+    assert_int_equal(rrset(f->s, "x.example.org", NULL, NULL)->n, 1);
+}
+
+static void test_reopen(void **state)
+{
+    fix *f = *state;
+    px_store_batch *b;
+    px_avro_obs o = obs("y.example.org", "A", "192.0.2.10", "example.org", 4, 5, 6, "orgX");
+    assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
+    assert_int_equal(px_store_merge(b, &o, "example.org", NULL, NULL), PX_OK);
+    assert_int_equal(px_store_set_offset(b, "pdns", 3, 99), PX_OK);
+    assert_int_equal(px_store_batch_commit(b), PX_OK);
+    /* close with an open batch: it is aborted */
+    assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
+    assert_int_equal(px_store_merge(b, &o, "example.org", NULL, NULL), PX_OK);
+    px_store_close(f->s);
+
+    f->s = open_store(f->dir, true);
+    int64_t next;
+    assert_int_equal(px_store_get_offset(f->s, "pdns", 3, &next), PX_OK);
+    assert_int_equal(next, 99);
+    sink *k = rrset(f->s, "y.example.org", "A", NULL);
+    assert_int_equal(k->n, 1);
+    assert_int_equal(k->r[0].count, 4);
+    assert_string_equal(k->r[0].orgs[0], "orgX");
+    assert_string_equal(k->r[0].bailiwick, "example.org");
+    assert_int_not_equal(px_store_batch_begin(f->s, &b), PX_OK); /* read-only */
+    px_store_close(f->s);
+
+    /* writer again: org ids continue, not reused */
+    f->s = open_store(f->dir, false);
+    merge1(f->s, obs("y.example.org", "A", "192.0.2.10", NULL, 1, 7, 8, "orgY"), "example.org");
+    k = rrset(f->s, "y.example.org", "A", NULL);
+    assert_int_equal(k->r[0].n_orgs, 2);
+    assert_string_equal(k->r[0].orgs[0], "orgX");
+    assert_string_equal(k->r[0].orgs[1], "orgY");
+}
+
+static bool count_cb(void *ctx, const px_store_rec *rec)
+{
+    (void)rec;
+    (*(int *)ctx)++;
+    return true;
+}
+
+/* Child process: opens read-only while the parent holds a write batch.
+ * Exit status bits: 1 committed record seen, 2 uncommitted seen, 4 error. */
+static int reader_child(const char *dir)
+{
+    px_store_opts o = {.read_only = true};
+    px_err err;
+    char eb[128];
+    px_store *s = px_store_open(dir, &o, &err, eb, sizeof eb);
+    if (!s)
+        return 4;
+    int a = 0, b = 0;
+    int rc = 0;
+    if (px_store_query_rrset(s, "a.example.com", NULL, &nofence, count_cb, &a) != PX_OK ||
+        px_store_query_rrset(s, "b.example.com", NULL, &nofence, count_cb, &b) != PX_OK)
+        rc |= 4;
+    px_store_close(s);
+    return rc | (a == 1 ? 1 : 0) | (b ? 2 : 0);
+}
+
+static void test_concurrent_reader(void **state)
+{
+    fix *f = *state;
+    merge1(f->s, obs("a.example.com", "A", "192.0.2.1", NULL, 1, 1, 2, "o"), "example.com");
+    px_store_batch *b;
+    px_avro_obs o = obs("b.example.com", "A", "192.0.2.2", NULL, 1, 1, 2, "o");
+    assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
+    assert_int_equal(px_store_merge(b, &o, "example.com", NULL, NULL), PX_OK);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(reader_child(f->dir));
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 1);
+    assert_int_equal(px_store_batch_commit(b), PX_OK);
+}
+
+/* ---- queries ---- */
+
+static void load_names(px_store *s)
+{
+    const char *names[] = {"example.com",         "www.example.com",   "a.b.example.com",
+                           "wwwexample.com",      "example.community", "x.example-a.com",
+                           "deep.www.example.com"};
+    px_store_batch *b;
+    assert_int_equal(px_store_batch_begin(s, &b), PX_OK);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char a[32];
+        snprintf(a, sizeof a, "192.0.2.%zu", i + 1);
+        px_avro_obs o = obs(names[i], "A", a, NULL, 1, 100, 200, "o");
+        assert_int_equal(px_store_merge(b, &o, "example.com", NULL, NULL), PX_OK);
+    }
+    px_avro_obs t = obs("www.example.com", "TXT", "\"v=spf1 -all\"", NULL, 1, 100, 200, "o");
+    assert_int_equal(px_store_merge(b, &t, "example.com", NULL, NULL), PX_OK);
+    assert_int_equal(px_store_batch_commit(b), PX_OK);
+}
+
+static void test_wildcard_exact(void **state)
+{
+    fix *f = *state;
+    load_names(f->s);
+    sink *k = rrset(f->s, "*.example.com", NULL, NULL);
+    assert_int_equal(k->n, 4);
+    assert_string_equal(k->r[0].rrname, "a.b.example.com");
+    assert_string_equal(k->r[1].rrname, "www.example.com");
+    assert_string_equal(k->r[2].rrname, "www.example.com");
+    assert_string_equal(k->r[3].rrname, "deep.www.example.com");
+
+    k = rrset(f->s, "EXAMPLE.com.", NULL, NULL);
+    assert_int_equal(k->n, 1);
+    assert_string_equal(k->r[0].rrname, "example.com");
+
+    k = rrset(f->s, "www.example.com", "TXT", NULL);
+    assert_int_equal(k->n, 1);
+    assert_string_equal(k->r[0].rdata, "\"v=spf1 -all\"");
+    k = rrset(f->s, "*.example.com", "txt", NULL);
+    assert_int_equal(k->n, 1);
+    k = rrset(f->s, "*.www.example.com", NULL, NULL);
+    assert_int_equal(k->n, 1);
+    assert_string_equal(k->r[0].rrname, "deep.www.example.com");
+    k = rrset(f->s, "nothing.example.com", NULL, NULL);
+    assert_int_equal(k->n, 0);
+    k = rrset(f->s, "*.com", NULL, NULL);
+    assert_int_equal(k->n, 7); /* not example.community */
+
+    sink stop = {.stop_after = 2};
+    assert_int_equal(px_store_query_rrset(f->s, "*.com", NULL, &nofence, on_rec, &stop), PX_OK);
+    assert_int_equal(stop.n, 2);
+    assert_int_equal(px_store_query_rrset(f->s, "x.com", "NOPE", &nofence, on_rec, &stop),
+                     PX_ERR_INVAL);
+}
+
+static void test_rdata_reverse(void **state)
+{
+    fix *f = *state;
+    px_store_batch *b;
+    px_avro_obs o[] = {
+        obs("v6.example.com", "AAAA", "2001:db8::1", NULL, 1, 1, 2, "o"),
+        obs("v6b.example.net", "AAAA", "2001:db8::1", NULL, 1, 1, 2, "o"),
+        obs("v4.example.com", "A", "192.0.2.55", NULL, 1, 1, 2, "o"),
+        obs("alias.example.com", "CNAME", "target.example.net", NULL, 1, 1, 2, "o"),
+        obs("example.com", "MX", "10 mail.example.net", NULL, 1, 1, 2, "o"),
+        obs("_sip._udp.example.com", "SRV", "0 5 5060 target.example.net", NULL, 1, 1, 2, "o"),
+        obs("example.com", "NS", "ns1.example.net", NULL, 1, 1, 2, "o"),
+        obs("txt.example.com", "TXT", "target.example.net", NULL, 1, 1, 2, "o"),
+    };
+    assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
+    for (size_t i = 0; i < sizeof o / sizeof o[0]; i++)
+        assert_int_equal(px_store_merge(b, &o[i], "example.com", NULL, NULL), PX_OK);
+    px_avro_obs bad = obs("bad.example.com", "A", "not-an-address", NULL, 1, 1, 2, "o");
+    assert_int_equal(px_store_merge(b, &bad, "example.com", NULL, NULL), PX_ERR_MALFORMED);
+    assert_int_equal(px_store_batch_commit(b), PX_OK);
+
+    sink *k = by_rdata(f->s, "2001:DB8:0:0::1");
+    assert_int_equal(k->n, 2);
+    assert_string_equal(k->r[0].rrname, "v6.example.com");
+    assert_string_equal(k->r[1].rrname, "v6b.example.net");
+    k = by_rdata(f->s, "192.0.2.55");
+    assert_int_equal(k->n, 1);
+    assert_string_equal(k->r[0].rrtype, "A");
+    k = by_rdata(f->s, "Target.Example.NET.");
+    assert_int_equal(k->n, 2); /* the CNAME and the SRV, not the TXT */
+    assert_string_equal(k->r[0].rrtype, "SRV");
+    assert_string_equal(k->r[1].rrtype, "CNAME");
+    k = by_rdata(f->s, "mail.example.net");
+    assert_int_equal(k->n, 1);
+    assert_string_equal(k->r[0].rdata, "10 mail.example.net");
+    k = by_rdata(f->s, "ns1.example.net");
+    assert_int_equal(k->n, 1);
+    k = by_rdata(f->s, "192.0.2.56");
+    assert_int_equal(k->n, 0);
+}
+
+static void test_fences(void **state)
+{
+    fix *f = *state;
+    merge1(f->s, obs("t.example.com", "A", "192.0.2.1", NULL, 1, 100, 200, "o"), "example.com");
+    merge1(f->s, obs("t.example.com", "A", "192.0.2.2", NULL, 1, 300, 400, "o"), "example.com");
+    struct {
+        int64_t after, before;
+        size_t n;
+    } cases[] = {{150, 250, 1},
+                 {201, 299, 0},
+                 {0, 99, 0},
+                 {200, 300, 2},
+                 {401, INT64_MAX, 0},
+                 {INT64_MIN, 100, 1},
+                 {INT64_MIN, INT64_MAX, 2}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        px_store_fence fe = {cases[i].after, cases[i].before};
+        sink *k = rrset(f->s, "t.example.com", NULL, &fe);
+        assert_int_equal(k->n, cases[i].n);
+        sink r = {0};
+        assert_int_equal(px_store_query_rdata(f->s, "192.0.2.2", &fe, on_rec, &r), PX_OK);
+        assert_int_equal(r.n, cases[i].before >= 300 && cases[i].after <= 400 ? 1 : 0);
+    }
+}
+
+typedef struct dom_seen {
+    int calls;
+    int64_t first, last;
+    size_t n;
+    char orgs[4][32];
+} dom_seen;
+
+static bool on_dom(void *ctx, const px_store_domain *d)
+{
+    dom_seen *x = ctx;
+    x->calls++;
+    x->first = d->first_seen;
+    x->last = d->last_seen;
+    x->n = d->n_orgs;
+    for (size_t i = 0; i < d->n_orgs && i < 4; i++)
+        snprintf(x->orgs[i], sizeof x->orgs[i], "%s", d->orgs[i]);
+    return true;
+}
+
+static void test_domain_rows(void **state)
+{
+    fix *f = *state;
+    merge1(f->s, obs("a.example.com", "A", "192.0.2.1", NULL, 1, 500, 600, "zeta"), "example.com");
+    merge1(f->s, obs("b.example.com", "A", "192.0.2.1", NULL, 1, 400, 450, "alpha"), "example.com");
+    merge1(f->s, obs("c.example.com", "A", "192.0.2.1", NULL, 1, 700, 800, "zeta"), "example.com");
+    merge1(f->s, obs("x.example.net", "A", "192.0.2.1", NULL, 1, 1, 2, "other"), "example.net");
+    dom_seen d = {0};
+    assert_int_equal(px_store_query_domain(f->s, "example.com", on_dom, &d), PX_OK);
+    assert_int_equal(d.calls, 1);
+    assert_int_equal(d.first, 400);
+    assert_int_equal(d.last, 800);
+    assert_int_equal(d.n, 2);
+    assert_string_equal(d.orgs[0], "alpha");
+    assert_string_equal(d.orgs[1], "zeta");
+    memset(&d, 0, sizeof d);
+    assert_int_equal(px_store_query_domain(f->s, "example.org", on_dom, &d), PX_OK);
+    assert_int_equal(d.calls, 0);
+}
+
+/* rdata beyond the LMDB key limit: the value carries it. */
+static void test_long_rdata(void **state)
+{
+    fix *f = *state;
+    char txt[1500], txt2[1500];
+    memset(txt, 'x', sizeof txt - 1);
+    txt[sizeof txt - 1] = 0;
+    memcpy(txt2, txt, sizeof txt);
+    txt2[1400] = 'y'; /* same key prefix, different rdata */
+    merge1(f->s, obs("long.example.com", "TXT", txt, NULL, 1, 1, 2, "o"), "example.com");
+    merge1(f->s, obs("long.example.com", "TXT", txt, NULL, 2, 1, 2, "o"), "example.com");
+    merge1(f->s, obs("long.example.com", "TXT", txt2, NULL, 5, 1, 2, "o"), "example.com");
+    sink k = {0};
+    assert_int_equal(px_store_query_rrset(f->s, "long.example.com", "TXT", &nofence, on_rec, &k),
+                     PX_OK);
+    assert_int_equal(k.n, 2);
+    uint64_t total = k.r[0].count + k.r[1].count;
+    assert_int_equal(total, 8);
+    assert_true(k.r[0].count == 3 || k.r[0].count == 5);
+}
+
+static void test_map_full(void **state)
+{
+    fix *f = *state;
+    px_store_close(f->s);
+    px_store_opts o = {.map_bytes = 256 * 1024};
+    px_err err;
+    char eb[128];
+    f->s = px_store_open(f->dir, &o, &err, eb, sizeof eb);
+    assert_non_null(f->s);
+    px_store_batch *b;
+    assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
+    err = PX_OK;
+    for (unsigned i = 0; i < 100000 && err == PX_OK; i++) {
+        char name[64], a[32];
+        snprintf(name, sizeof name, "host%u.example.com", i);
+        snprintf(a, sizeof a, "10.%u.%u.%u", i >> 16, (i >> 8) & 255, i & 255);
+        px_avro_obs x = obs(name, "A", a, NULL, 1, 1, 2, "o");
+        err = px_store_merge(b, &x, "example.com", NULL, NULL);
+    }
+    assert_int_equal(err, PX_ERR_FULL);
+    /* the batch is failed for good: merges and commit report it */
+    px_avro_obs x = obs("late.example.com", "A", "192.0.2.1", NULL, 1, 1, 2, "o");
+    assert_int_equal(px_store_merge(b, &x, "example.com", NULL, NULL), PX_ERR_FULL);
+    assert_int_equal(px_store_set_offset(b, "pdns", 0, 1), PX_ERR_FULL);
+    assert_int_equal(px_store_batch_commit(b), PX_ERR_FULL);
+    int64_t next;
+    assert_int_equal(px_store_get_offset(f->s, "pdns", 0, &next), PX_ERR_NOTFOUND);
+    assert_int_equal(rrset(f->s, "host1.example.com", NULL, NULL)->n, 0);
+    /* and a new, small batch works */
+    merge1(f->s, x, "example.com");
+    assert_int_equal(rrset(f->s, "late.example.com", NULL, NULL)->n, 1);
+}
+
+/* ---- corruption ---- */
+
+/* Replaces the value of the first record with `val` through LMDB itself. */
+static void poke_first_record(const char *dir, const void *val, size_t len)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_cursor *c;
+    MDB_val k, v;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "rec", 0, &dbi), 0);
+    assert_int_equal(mdb_cursor_open(txn, dbi, &c), 0);
+    assert_int_equal(mdb_cursor_get(c, &k, &v, MDB_FIRST), 0);
+    MDB_val nv = {len, (void *)val};
+    assert_int_equal(mdb_cursor_put(c, &k, &nv, MDB_CURRENT), 0);
+    mdb_cursor_close(c);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+static void test_corrupt_values(void **state)
+{
+    fix *f = *state;
+    merge1(f->s, obs("c.example.com", "A", "192.0.2.1", "example.com", 7, 10, 20, "o1"),
+           "example.com");
+    merge1(f->s, obs("c.example.com", "A", "192.0.2.1", NULL, 1, 5, 30, "o2"), "example.com");
+    px_store_close(f->s);
+    f->s = NULL;
+
+    const uint8_t garbage[][12] = {
+        {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+        {0x00, 0x01, 0x02, 0x03, 0x7f, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01, 0x00}, /* n_orgs huge */
+        {0x04, 0x01, 0x02, 0x03, 0x00, 0x09, 0, 0, 0, 0, 0, 0}, /* geo, country len 9 */
+        {0x01, 0x01, 0x02, 0x03, 0x00, 0x7f, 0, 0, 0, 0, 0, 0}, /* bailiwick offset 127 */
+        {0x00, 0x01, 0x02, 0x03, 0x01, 0x63, 0, 0, 0, 0, 0, 0}, /* unknown org id 99 */
+        {0x00, 0x01, 0x02, 0x00, 0x00, 0x00, 0, 0, 0, 0, 0, 0}, /* trailing bytes */
+    };
+    const size_t lens[] = {12, 12, 6, 6, 8, 6};
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        poke_first_record(f->dir, garbage[i], lens[i]);
+        f->s = open_store(f->dir, false);
+        sink k = {0};
+        assert_int_equal(px_store_query_rrset(f->s, "c.example.com", NULL, &nofence, on_rec, &k),
+                         PX_ERR_MALFORMED);
+        assert_int_equal(k.n, 0);
+        assert_int_equal(px_store_query_rdata(f->s, "192.0.2.1", &nofence, on_rec, &k),
+                         PX_ERR_MALFORMED);
+        if (i < 3 || i == 5) { /* merging into a bad value fails too */
+            px_store_batch *b;
+            px_avro_obs o = obs("c.example.com", "A", "192.0.2.1", NULL, 1, 5, 30, "o2");
+            assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
+            assert_int_equal(px_store_merge(b, &o, "example.com", NULL, NULL), PX_ERR_MALFORMED);
+            px_store_batch_abort(b);
+        }
+        px_store_close(f->s);
+        f->s = NULL;
+    }
+    /* every truncation of a valid value: an error or a record, never a crash */
+    const uint8_t good[] = {0x01, 0x08, 0x0a, 0x0a, 0x02, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x02};
+    for (size_t n = 0; n < sizeof good; n++) {
+        poke_first_record(f->dir, good, n);
+        f->s = open_store(f->dir, true);
+        sink k = {0};
+        px_err err = px_store_query_rrset(f->s, "*.example.com", NULL, &nofence, on_rec, &k);
+        assert_true(err == PX_ERR_MALFORMED);
+        px_store_close(f->s);
+        f->s = NULL;
+    }
+    poke_first_record(f->dir, good, sizeof good);
+    f->s = open_store(f->dir, true);
+    sink *k = rrset(f->s, "c.example.com", NULL, NULL);
+    assert_int_equal(k->n, 1);
+    assert_int_equal(k->r[0].count, 8);
+    assert_int_equal(k->r[0].tf, 5);
+    assert_int_equal(k->r[0].tl, 15);
+    assert_string_equal(k->r[0].bailiwick, "example.com");
+}
+
+/* ---- size per record ---- */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+static uint32_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 11);
+}
+
+static void test_size_200k(void **state)
+{
+    fix *f = *state;
+    static const char *words[] = {"shop",  "news", "cloud", "media", "bank",  "travel", "games",
+                                  "mail",  "data", "api",   "photo", "music", "health", "sport",
+                                  "learn", "home", "city",  "green", "smart", "fast"};
+    static const char *tlds[] = {"com", "net", "org", "de", "co.uk", "nl", "io", "fr"};
+    static const char *hosts[] = {"www", "mail", "api", "cdn", "static", "login", "img", "m"};
+    static const char *orgs[] = {"cert-a", "cert-b", "isp-c", "univ-d", "telco-e", "gov-f"};
+    enum { N = 200000 };
+    px_store_batch *b = NULL;
+    for (uint32_t i = 0; i < N; i++) {
+        if (i % 10000 == 0) {
+            if (b)
+                assert_int_equal(px_store_batch_commit(b), PX_OK);
+            assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
+        }
+        uint32_t d = i / 8; /* ~8 records per registered domain */
+        char regdom[64], name[128], rdata[96];
+        snprintf(regdom, sizeof regdom, "%s%s%u.%s", words[d % 20], words[(d / 20) % 20], d / 400,
+                 tlds[d % 8]);
+        snprintf(name, sizeof name, "%s%u.%s", hosts[i % 8], (i / 64) % 3, regdom);
+        const char *type;
+        uint32_t kind = rnd() % 100;
+        if (kind < 70) {
+            type = "A";
+            snprintf(rdata, sizeof rdata, "%u.%u.%u.%u", 1 + (i >> 24), (i >> 16) & 255,
+                     (i >> 8) & 255, i & 255);
+        } else if (kind < 85) {
+            type = "AAAA";
+            snprintf(rdata, sizeof rdata, "2a02:%x:%x::%x", rnd() & 0xffff, i >> 16, i & 0xffff);
+        } else if (kind < 95) {
+            type = "CNAME";
+            snprintf(rdata, sizeof rdata, "edge%u.cdnprovider.net", i);
+        } else {
+            type = "MX";
+            snprintf(rdata, sizeof rdata, "10 mx%u.mailhost.com", i);
+        }
+        int64_t t0 = 1700000000 + (int64_t)(rnd() % 5000000);
+        uint32_t norgs = 1 + rnd() % 3;
+        for (uint32_t j = 0; j < norgs; j++) {
+            int64_t tf = t0 + (int64_t)(rnd() % 86400), tl = tf + (int64_t)(rnd() % 864000);
+            px_avro_obs o =
+                obs(name, type, rdata, regdom, 1 + rnd() % 50, tf, tl, orgs[(i + j) % 6]);
+            assert_int_equal(px_store_merge(b, &o, regdom, NULL, NULL), PX_OK);
+        }
+    }
+    assert_int_equal(px_store_batch_commit(b), PX_OK);
+    px_store_stats st;
+    assert_int_equal(px_store_get_stats(f->s, &st), PX_OK);
+    assert_int_equal(st.records, N);
+    double per = (double)st.bytes / (double)st.records;
+    char path[128];
+    struct stat fs;
+    snprintf(path, sizeof path, "%s/data.mdb", f->dir);
+    assert_int_equal(stat(path, &fs), 0);
+    /* in use: pages of the trees; the file also holds LMDB's free pages */
+    print_message("store: %llu records, %llu domains, %llu bytes in use, %.1f bytes/record "
+                  "(data file %.1f bytes/record)\n",
+                  (unsigned long long)st.records, (unsigned long long)st.domains,
+                  (unsigned long long)st.bytes, per, (double)fs.st_size / (double)st.records);
+    assert_true(st.bytes <= (uint64_t)fs.st_size);
+    assert_true(per < 400.0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_merge_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bailiwick_forms, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_geo_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_offsets_atomic, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_reader, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wildcard_exact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rdata_reverse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fences, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_domain_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_rdata, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_size_200k, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
