@@ -1,2 +1,0 @@
-/* placeholder so the library has a member until the modules land */
-#include "px_store.h"
