@@ -41,8 +41,8 @@ typedef enum px_dlq_reason {
 } px_dlq_reason;
 
 static const char *const px_dlq_names[PX_DLQ__COUNT] = {
-    [PX_DLQ_TOPIC] = "topic",         [PX_DLQ_DECODE] = "decode", [PX_DLQ_ORG] = "org_mismatch",
-    [PX_DLQ_INVALID] = "invalid",     [PX_DLQ_STORE] = "store",
+    [PX_DLQ_TOPIC] = "topic",     [PX_DLQ_DECODE] = "decode", [PX_DLQ_ORG] = "org_mismatch",
+    [PX_DLQ_INVALID] = "invalid", [PX_DLQ_STORE] = "store",
 };
 
 /* Where a partition stands in the open batch. */
@@ -247,8 +247,8 @@ static int px_consumer_commit(px_consumer *c, bool rewind)
         rd_kafka_flush(c->dlq, c->opts.dlq_timeout_ms + 5000);
     int left = rd_kafka_outq_len(c->dlq);
     if (left > 0 || c->dlq_failed != c->dlq_failed_at_begin) {
-        px_warning("dead-letter topic: %d unacknowledged, %" PRIu64
-                   " failed; batch of %" PRIu64 " messages abandoned, will retry",
+        px_warning("dead-letter topic: %d unacknowledged, %" PRIu64 " failed; batch of %" PRIu64
+                   " messages abandoned, will retry",
                    left, c->dlq_failed - c->dlq_failed_at_begin, c->batch_msgs);
         px_consumer_abort(c, rewind);
         return -1;
@@ -372,11 +372,10 @@ static rd_kafka_headers_t *px_consumer_dlq_headers(const rd_kafka_message_t *m, 
 static rd_kafka_resp_err_t px_consumer_produce(px_consumer *c, const rd_kafka_message_t *m,
                                                rd_kafka_headers_t *h)
 {
-    return rd_kafka_producev(c->dlq, RD_KAFKA_V_TOPIC(PX_CONSUMER_DLQ_TOPIC),
-                             RD_KAFKA_V_KEY(m->key, m->key_len),
-                             RD_KAFKA_V_VALUE(m->payload, m->len),
-                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h),
-                             RD_KAFKA_V_END);
+    return rd_kafka_producev(
+        c->dlq, RD_KAFKA_V_TOPIC(PX_CONSUMER_DLQ_TOPIC), RD_KAFKA_V_KEY(m->key, m->key_len),
+        RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
 }
 
 /* Sends the message unchanged to the dead-letter topic, with why and
@@ -561,8 +560,8 @@ static int px_consumer_kafka(px_consumer *c, char *errbuf, size_t errlen)
         {"message.timeout.ms", timeout},
     };
     char kerr[512] = "";
-    rd_kafka_conf_t *conf =
-        px_consumer_kafka_conf(c, consumer, sizeof(consumer) / sizeof(consumer[0]), kerr, sizeof(kerr));
+    rd_kafka_conf_t *conf = px_consumer_kafka_conf(
+        c, consumer, sizeof(consumer) / sizeof(consumer[0]), kerr, sizeof(kerr));
     if (conf) {
         rd_kafka_conf_set_rebalance_cb(conf, px_consumer_rebalance_cb);
         c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, kerr, sizeof(kerr));
@@ -729,8 +728,8 @@ static void px_consumer_kafka_event(px_consumer *c, const rd_kafka_message_t *m)
     (void)c;
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
         return;
-    px_warning("Kafka: %s%s%s", m->rkt ? rd_kafka_topic_name(m->rkt) : "",
-               m->rkt ? ": " : "", rd_kafka_message_errstr(m));
+    px_warning("Kafka: %s%s%s", m->rkt ? rd_kafka_topic_name(m->rkt) : "", m->rkt ? ": " : "",
+               rd_kafka_message_errstr(m));
 }
 
 /* Reads up to PX_CONSUMER_BURST messages, the first waiting up to wait_ms. */
@@ -772,8 +771,7 @@ static int px_consumer_subscribe(px_consumer *c)
     rd_kafka_resp_err_t err = rd_kafka_subscribe(c->rk, l);
     rd_kafka_topic_partition_list_destroy(l);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        px_error("Kafka: cannot subscribe to %s: %s", c->conf->kafka_topics,
-                 rd_kafka_err2str(err));
+        px_error("Kafka: cannot subscribe to %s: %s", c->conf->kafka_topics, rd_kafka_err2str(err));
         return -1;
     }
     return 0;
@@ -839,9 +837,8 @@ int px_consumer_run(px_consumer *c)
     rd_kafka_consumer_close(c->rk); /* the revoke callback finds nothing open */
     if (c->fatal)
         rc = 1;
-    px_info("messages %" PRIu64 ", merged %" PRIu64 ", dead-lettered %" PRIu64
-            ", batches %" PRIu64 " (abandoned %" PRIu64 ")",
-            c->stats.messages, c->stats.merged, c->stats.dlq, c->stats.batches,
-            c->stats.aborted);
+    px_info("messages %" PRIu64 ", merged %" PRIu64 ", dead-lettered %" PRIu64 ", batches %" PRIu64
+            " (abandoned %" PRIu64 ")",
+            c->stats.messages, c->stats.merged, c->stats.dlq, c->stats.batches, c->stats.aborted);
     return rc;
 }

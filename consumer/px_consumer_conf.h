@@ -30,8 +30,8 @@ typedef struct px_consumer_conf {
     px_consumer_kv *kafka_properties; /* raw librdkafka properties, consumer and DLQ producer */
     size_t n_kafka_properties;
     const char *store_path;
-    const char *geoip_country; /* NULL: none */
-    const char *geoip_asn;     /* NULL: none */
+    const char *geoip_country;  /* NULL: none */
+    const char *geoip_asn;      /* NULL: none */
     const char *metrics_listen; /* NULL: no metrics server */
     const char *query_listen;   /* NULL: no HTTP query endpoint */
     const char *log_level;
