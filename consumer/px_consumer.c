@@ -185,6 +185,9 @@ static void px_consumer_abort(px_consumer *c, bool rewind)
     c->stats.aborted++;
     px_metric_inc(c->m_aborted);
     c->retry_at_ms = px_consumer_now_ms() + PX_CONSUMER_RETRY_MS;
+    /* The abandoned messages are not consumed: run.exit_idle counts from
+     * when reading resumes. */
+    c->idle_since_ms = c->retry_at_ms;
     if (rewind)
         px_consumer_rewind(c);
 }
@@ -756,7 +759,7 @@ static bool px_consumer_idle_done(const px_consumer *c, uint64_t now)
     if (c->conf->exit_idle <= 0 || c->batch || rd_kafka_outq_len(c->dlq) > 0)
         return false;
     uint64_t idle_ms = (uint64_t)c->conf->exit_idle * 1000u;
-    if (now - c->idle_since_ms < idle_ms)
+    if (now < c->idle_since_ms || now - c->idle_since_ms < idle_ms)
         return false;
     /* Joining the group takes a few seconds: only an idle period after
      * partitions were assigned counts, unless none ever come. */

@@ -104,13 +104,13 @@ static void produce_flush(cluster *c)
  * from two organisations), one garbage message and one spoofed org. */
 static void produce_traffic(cluster *c)
 {
-    produce_obs(c, TOPIC_A, 0, "org-a", "www.example.com", "192.0.2.1", 3);
+    produce_obs(c, TOPIC_A, 0, "org-a", "www.example.com", "93.184.216.34", 3);
     rd_kafka_headers_t *h = rd_kafka_headers_new(1);
     rd_kafka_header_add(h, "x-trace", -1, "7", -1);
     produce(c, TOPIC_A, 0, "garbage.example", "hello", 5, h);
-    produce_obs(c, TOPIC_A, 1, "org-b", "www.example.com", "192.0.2.66", 1000); /* spoofed */
-    produce_obs(c, TOPIC_B, 0, "org-b", "www.example.com", "192.0.2.1", 4);
-    produce_obs(c, TOPIC_B, 1, "org-b", "mail.example.net", "198.51.100.7", 2);
+    produce_obs(c, TOPIC_A, 1, "org-b", "www.example.com", "203.0.113.66", 1000); /* spoofed */
+    produce_obs(c, TOPIC_B, 0, "org-b", "www.example.com", "93.184.216.34", 4);
+    produce_obs(c, TOPIC_B, 1, "org-b", "mail.example.net", "93.184.216.35", 2);
     produce_flush(c);
 }
 
@@ -233,7 +233,7 @@ typedef struct rrset_sum {
 static bool sum_rec(void *ctx, const px_store_rec *rec)
 {
     rrset_sum *s = ctx;
-    if (strcmp(rec->rdata, "192.0.2.1") != 0)
+    if (strcmp(rec->rdata, "93.184.216.34") != 0)
         return true;
     s->count += rec->count;
     s->n++;
@@ -330,7 +330,7 @@ static void test_merge_dlq_and_resume(void **state)
 
     /* New messages after a restart: only they are read. (A fresh group
      * again: the mock cluster does not let a group rejoin at once.) */
-    produce_obs(&c, TOPIC_A, 0, "org-a", "www.example.com", "192.0.2.1", 10);
+    produce_obs(&c, TOPIC_A, 0, "org-a", "www.example.com", "93.184.216.34", 10);
     produce_flush(&c);
     st = run_once(&e, "g3");
     assert_int_equal(st.messages, 1);
