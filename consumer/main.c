@@ -1,0 +1,59 @@
+/* pdnsx-consumer: the central consumer. Everything but the command line
+ * lives in libpdnsx_consumer, so tests link the real code. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "px_cli.h"
+#include "px_consumer.h"
+#include "px_log.h"
+
+static const px_cli_spec px_consumer_cli = {
+    .prog = "pdnsx-consumer",
+    .synopsis = "[-c FILE] [-s PATH=VALUE]... [-n]",
+    .about = "Reads every organisation's observations from Kafka, checks that they can be "
+             "trusted (others go to the dead-letter topic pdnsx.dlq), and merges them with "
+             "GeoIP answers into the embedded store that pdnsx-query reads.",
+    .table = px_consumer_conf_table,
+};
+
+int main(int argc, char **argv)
+{
+    px_log_set_ident("pdnsx-consumer");
+    px_cli_result cli;
+    int rc = px_cli_parse(&px_consumer_cli, argc, argv, &cli);
+    if (rc >= 0)
+        return rc;
+    px_consumer_conf conf;
+    if (px_consumer_conf_load(cli.config, &conf) != PX_OK) {
+        px_error("out of memory loading the configuration");
+        px_consumer_conf_free(&conf);
+        px_config_destroy(cli.config);
+        return 1;
+    }
+    px_log_set_level((px_log_level)px_log_level_parse(conf.log_level));
+
+    /* Block the signals in every thread (librdkafka's, the HTTP servers');
+     * the run loop takes them with sigtimedwait(). */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    px_consumer_opts opts = {.signals = &sigs};
+    char err[1024] = "";
+    px_consumer *c = px_consumer_create(&conf, &opts, err, sizeof(err));
+    if (!c) {
+        px_error("%s", err);
+        rc = 1;
+    } else {
+        rc = px_consumer_run(c);
+    }
+    px_consumer_destroy(c);
+    px_consumer_conf_free(&conf);
+    px_config_destroy(cli.config);
+    return rc;
+}

@@ -1,0 +1,847 @@
+/* px_consumer.c: the consumer's Kafka loop. One thread does everything
+ * (librdkafka's consumer and the dead-letter producer are served from it),
+ * so the store batch needs no lock. */
+#include "px_consumer.h"
+
+#include <inttypes.h>
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "px_avro.h"
+#include "px_geoip.h"
+#include "px_log.h"
+#include "px_metrics.h"
+#include "px_obs.h"
+#include "px_psl.h"
+#include "px_query.h"
+#include "px_store.h"
+
+/* How soon a new organisation's topic is noticed: librdkafka re-reads the
+ * topic list for a regex subscription at this interval. */
+#define PX_CONSUMER_METADATA_MS "5000"
+/* After a batch could not be committed, wait this long before reading
+ * again, so that a Kafka or disk outage does not become a busy loop. */
+#define PX_CONSUMER_RETRY_MS 1000
+/* Messages taken per pass before signals and the batch clock are checked. */
+#define PX_CONSUMER_BURST 1000
+/* Without any assignment, run.exit_idle still ends the run after this. */
+#define PX_CONSUMER_UNASSIGNED_MS 30000
+
+typedef enum px_dlq_reason {
+    PX_DLQ_NONE = 0,
+    PX_DLQ_TOPIC,  /* the topic names no organisation */
+    PX_DLQ_DECODE, /* not Avro single-object, or an unknown writer schema */
+    PX_DLQ_ORG,    /* the record's org is not the topic's */
+    PX_DLQ_INVALID,
+    PX_DLQ_STORE, /* the store refused the record as invalid */
+    PX_DLQ__COUNT
+} px_dlq_reason;
+
+static const char *const px_dlq_names[PX_DLQ__COUNT] = {
+    [PX_DLQ_TOPIC] = "topic",     [PX_DLQ_DECODE] = "decode", [PX_DLQ_ORG] = "org_mismatch",
+    [PX_DLQ_INVALID] = "invalid", [PX_DLQ_STORE] = "store",
+};
+
+/* Where a partition stands in the open batch. */
+typedef struct px_consumer_pos {
+    char *topic;
+    int32_t partition;
+    int64_t next;
+} px_consumer_pos;
+
+struct px_consumer {
+    const px_consumer_conf *conf;
+    px_consumer_opts opts;
+    px_store *store;
+    px_geoip *geoip;
+    px_metrics_server *metrics;
+    px_query_server *query;
+    rd_kafka_t *rk;  /* consumer */
+    rd_kafka_t *dlq; /* dead-letter producer */
+    px_avro_codec *codec;
+    px_psl_cache *psl;
+
+    /* the open batch */
+    px_store_batch *batch;
+    uint64_t batch_start_ms;
+    uint64_t batch_msgs, batch_merged;
+    uint64_t batch_dlq[PX_DLQ__COUNT];
+    px_consumer_pos *pos;
+    size_t n_pos, cap_pos;
+    /* Dead-letter copies that failed (delivery report or produce call);
+     * a batch commits only if this did not move while it was open. */
+    uint64_t dlq_failed, dlq_failed_at_begin;
+
+    /* run state */
+    uint64_t started_ms, idle_since_ms, retry_at_ms;
+    bool assigned_once;
+    bool fatal;
+    px_consumer_stats stats;
+
+    px_metric *m_messages, *m_merged, *m_batches, *m_aborted, *m_commit_ms, *m_last_commit_ms;
+    px_metric *m_dlq[PX_DLQ__COUNT];
+};
+
+static uint64_t px_consumer_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int64_t px_consumer_wall(void *ctx)
+{
+    (void)ctx;
+    return (int64_t)time(NULL);
+}
+
+/* ---- the batch ---------------------------------------------------------------- */
+
+static void px_consumer_forget_positions(px_consumer *c)
+{
+    for (size_t i = 0; i < c->n_pos; i++)
+        free(c->pos[i].topic);
+    c->n_pos = 0;
+}
+
+static void px_consumer_reset_batch(px_consumer *c)
+{
+    c->batch = NULL;
+    c->batch_msgs = c->batch_merged = 0;
+    memset(c->batch_dlq, 0, sizeof(c->batch_dlq));
+    px_consumer_forget_positions(c);
+}
+
+static int px_consumer_remember(px_consumer *c, const char *topic, int32_t partition, int64_t next)
+{
+    for (size_t i = 0; i < c->n_pos; i++) {
+        if (c->pos[i].partition == partition && strcmp(c->pos[i].topic, topic) == 0) {
+            c->pos[i].next = next;
+            return 0;
+        }
+    }
+    if (c->n_pos == c->cap_pos) {
+        size_t cap = c->cap_pos ? 2 * c->cap_pos : 16;
+        px_consumer_pos *p = realloc(c->pos, cap * sizeof(*p));
+        if (!p)
+            return -1;
+        c->pos = p;
+        c->cap_pos = cap;
+    }
+    char *t = strdup(topic);
+    if (!t)
+        return -1;
+    c->pos[c->n_pos++] = (px_consumer_pos){t, partition, next};
+    return 0;
+}
+
+/* Sets each partition's offset to where the store says it resumes. */
+static void px_consumer_offsets_from_store(px_consumer *c, rd_kafka_topic_partition_list_t *parts)
+{
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &parts->elems[i];
+        int64_t next;
+        px_err err = px_store_get_offset(c->store, tp->topic, tp->partition, &next);
+        if (err == PX_OK) {
+            tp->offset = next;
+        } else if (err == PX_ERR_NOTFOUND) {
+            tp->offset = RD_KAFKA_OFFSET_BEGINNING;
+        } else {
+            /* Guessing would count twice or skip: stop instead. */
+            px_error("store: offset of %s [%" PRId32 "]: %s", tp->topic, tp->partition,
+                     px_strerror(err));
+            c->fatal = true;
+            tp->offset = RD_KAFKA_OFFSET_END;
+        }
+    }
+}
+
+/* After an abandoned batch, read its messages again from where the store
+ * stands. */
+static void px_consumer_rewind(px_consumer *c)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(c->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
+        return;
+    if (parts->cnt > 0) {
+        px_consumer_offsets_from_store(c, parts);
+        rd_kafka_error_t *e = rd_kafka_seek_partitions(c->rk, parts, 10000);
+        if (e) {
+            px_error("Kafka: cannot rewind after an abandoned batch: %s", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+            c->fatal = true;
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+static void px_consumer_abort(px_consumer *c, bool rewind)
+{
+    px_store_batch_abort(c->batch);
+    px_consumer_reset_batch(c);
+    c->stats.aborted++;
+    px_metric_inc(c->m_aborted);
+    c->retry_at_ms = px_consumer_now_ms() + PX_CONSUMER_RETRY_MS;
+    /* The abandoned messages are not consumed: run.exit_idle counts from
+     * when reading resumes. */
+    c->idle_since_ms = c->retry_at_ms;
+    if (rewind)
+        px_consumer_rewind(c);
+}
+
+static int px_consumer_begin(px_consumer *c)
+{
+    px_err err = px_store_batch_begin(c->store, &c->batch);
+    if (err != PX_OK) {
+        px_error("store: cannot begin a transaction: %s", px_strerror(err));
+        c->batch = NULL;
+        c->fatal = true;
+        return -1;
+    }
+    c->batch_start_ms = px_consumer_now_ms();
+    c->dlq_failed_at_begin = c->dlq_failed;
+    return 0;
+}
+
+/* Kafka's committed offsets are for monitoring (consumer lag) only: the
+ * store is where the consumer resumes. */
+static void px_consumer_commit_kafka(px_consumer *c)
+{
+    if (c->n_pos == 0)
+        return;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)c->n_pos);
+    for (size_t i = 0; i < c->n_pos; i++)
+        rd_kafka_topic_partition_list_add(l, c->pos[i].topic, c->pos[i].partition)->offset =
+            c->pos[i].next;
+    rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, l, 1);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        px_debug("Kafka: offset commit (monitoring only): %s", rd_kafka_err2str(err));
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void px_consumer_count_commit(px_consumer *c, uint64_t ms)
+{
+    uint64_t dlq = 0;
+    for (int r = 1; r < PX_DLQ__COUNT; r++) {
+        dlq += c->batch_dlq[r];
+        px_metric_add(c->m_dlq[r], c->batch_dlq[r]);
+    }
+    c->stats.batches++;
+    c->stats.merged += c->batch_merged;
+    c->stats.dlq += dlq;
+    px_metric_inc(c->m_batches);
+    px_metric_add(c->m_merged, c->batch_merged);
+    px_metric_add(c->m_commit_ms, ms);
+    px_metric_set(c->m_last_commit_ms, (int64_t)ms);
+}
+
+/* Commits the open batch. Dead-letter copies first: a message may be
+ * skipped only once its copy is safe in Kafka. On failure the batch is
+ * abandoned (its messages will be read again) and -1 returned. */
+static int px_consumer_commit(px_consumer *c, bool rewind)
+{
+    if (!c->batch)
+        return 0;
+    uint64_t t0 = px_consumer_now_ms();
+    if (rd_kafka_outq_len(c->dlq) > 0)
+        rd_kafka_flush(c->dlq, c->opts.dlq_timeout_ms + 5000);
+    int left = rd_kafka_outq_len(c->dlq);
+    if (left > 0 || c->dlq_failed != c->dlq_failed_at_begin) {
+        px_warning("dead-letter topic: %d unacknowledged, %" PRIu64 " failed; batch of %" PRIu64
+                   " messages abandoned, will retry",
+                   left, c->dlq_failed - c->dlq_failed_at_begin, c->batch_msgs);
+        px_consumer_abort(c, rewind);
+        return -1;
+    }
+    px_err err = px_store_batch_commit(c->batch);
+    if (err != PX_OK) {
+        c->batch = NULL; /* commit freed it */
+        px_error("store: commit of %" PRIu64 " messages failed: %s; will retry", c->batch_msgs,
+                 px_strerror(err));
+        px_consumer_abort(c, rewind);
+        return -1;
+    }
+    px_consumer_count_commit(c, px_consumer_now_ms() - t0);
+    px_consumer_commit_kafka(c);
+    px_debug("batch committed: %" PRIu64 " messages, %" PRIu64 " merged", c->batch_msgs,
+             c->batch_merged);
+    px_consumer_reset_batch(c);
+    return 0;
+}
+
+static bool px_consumer_batch_due(const px_consumer *c, uint64_t now)
+{
+    return c->batch && (c->batch_msgs >= (uint64_t)c->conf->batch_records ||
+                        now - c->batch_start_ms >= (uint64_t)c->conf->batch_ms);
+}
+
+/* ---- one message ---------------------------------------------------------------- */
+
+static bool px_consumer_geo(void *ctx, const char *address, px_store_geo *out)
+{
+    px_consumer *c = ctx;
+    px_geoip_answer a;
+    if (!px_geoip_lookup(c->geoip, address, &a))
+        return false;
+    memcpy(out->country, a.country, sizeof(out->country));
+    out->asn = a.asn;
+    memcpy(out->as_org, a.as_org, sizeof(out->as_org));
+    return true;
+}
+
+/* Merges a trusted observation; a reason if the store refuses it as
+ * invalid. Other store errors are fatal. */
+static px_dlq_reason px_consumer_merge(px_consumer *c, const px_avro_obs *obs, char *why,
+                                       size_t whylen)
+{
+    const char *reg;
+    size_t reglen;
+    char regdom[256];
+    px_err err = px_psl_cache_lookup(c->psl, obs->rrname, strlen(obs->rrname), &reg, &reglen);
+    if (err != PX_OK || reglen >= sizeof(regdom)) {
+        snprintf(why, whylen, "invalid: no registered domain for the name");
+        return PX_DLQ_INVALID;
+    }
+    memcpy(regdom, reg, reglen);
+    regdom[reglen] = '\0';
+    err = px_store_merge(c->batch, obs, regdom, c->geoip ? px_consumer_geo : NULL, c);
+    if (err == PX_ERR_INVAL || err == PX_ERR_MALFORMED || err == PX_ERR_TOOLONG ||
+        err == PX_ERR_UNSUPPORTED) {
+        snprintf(why, whylen, "store: %s", px_strerror(err));
+        return PX_DLQ_STORE;
+    }
+    if (err != PX_OK) {
+        px_error("store: merge failed: %s", px_strerror(err));
+        c->fatal = true;
+        return PX_DLQ_NONE;
+    }
+    c->batch_merged++;
+    return PX_DLQ_NONE;
+}
+
+/* Decides whether a message can be trusted, and merges it if so. */
+static px_dlq_reason px_consumer_judge(px_consumer *c, const rd_kafka_message_t *m,
+                                       const char *topic, char *why, size_t whylen)
+{
+    char org[64];
+    if (!px_obs_org_from_topic(topic, org, sizeof(org))) {
+        snprintf(why, whylen, "topic: %s names no organisation", topic);
+        return PX_DLQ_TOPIC;
+    }
+    px_avro_obs obs;
+    px_err err = m->payload ? px_avro_decode(c->codec, m->payload, m->len, &obs) : PX_ERR_TRUNC;
+    if (err == PX_ERR_NOTFOUND) {
+        snprintf(why, whylen, "decode: unknown fingerprint");
+        return PX_DLQ_DECODE;
+    }
+    if (err != PX_OK) {
+        snprintf(why, whylen, "decode: %s", px_strerror(err));
+        return PX_DLQ_DECODE;
+    }
+    if (strcmp(obs.org, org) != 0) {
+        snprintf(why, whylen, "org mismatch: record says %s, topic says %s", obs.org, org);
+        return PX_DLQ_ORG;
+    }
+    char vwhy[256] = "";
+    if (px_obs_validate(&obs, c->opts.clock(c->opts.clock_ctx), vwhy, sizeof(vwhy)) != PX_OK) {
+        snprintf(why, whylen, "invalid: %s", vwhy);
+        return PX_DLQ_INVALID;
+    }
+    return px_consumer_merge(c, &obs, why, whylen);
+}
+
+static rd_kafka_headers_t *px_consumer_dlq_headers(const rd_kafka_message_t *m, const char *why)
+{
+    rd_kafka_headers_t *orig = NULL;
+    rd_kafka_headers_t *h;
+    /* rd_kafka_message_headers() wants a non-const message but only reads. */
+    if (rd_kafka_message_headers((rd_kafka_message_t *)m, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        h = rd_kafka_headers_copy(orig);
+    else
+        h = rd_kafka_headers_new(4);
+    char part[16], off[24];
+    snprintf(part, sizeof(part), "%" PRId32, m->partition);
+    snprintf(off, sizeof(off), "%" PRId64, m->offset);
+    rd_kafka_header_add(h, "pdnsx.error", -1, why, -1);
+    rd_kafka_header_add(h, "pdnsx.topic", -1, rd_kafka_topic_name(m->rkt), -1);
+    rd_kafka_header_add(h, "pdnsx.partition", -1, part, -1);
+    rd_kafka_header_add(h, "pdnsx.offset", -1, off, -1);
+    return h;
+}
+
+static rd_kafka_resp_err_t px_consumer_produce(px_consumer *c, const rd_kafka_message_t *m,
+                                               rd_kafka_headers_t *h)
+{
+    return rd_kafka_producev(
+        c->dlq, RD_KAFKA_V_TOPIC(PX_CONSUMER_DLQ_TOPIC), RD_KAFKA_V_KEY(m->key, m->key_len),
+        RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+}
+
+/* Sends the message unchanged to the dead-letter topic, with why and
+ * where in headers. A failure here fails the batch. */
+static void px_consumer_to_dlq(px_consumer *c, const rd_kafka_message_t *m, const char *why,
+                               px_dlq_reason reason)
+{
+    px_debug("dead-letter: %s [%" PRId32 "] @%" PRId64 ": %s", rd_kafka_topic_name(m->rkt),
+             m->partition, m->offset, why);
+    rd_kafka_headers_t *h = px_consumer_dlq_headers(m, why);
+    rd_kafka_resp_err_t err = px_consumer_produce(c, m, h);
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        rd_kafka_flush(c->dlq, c->opts.dlq_timeout_ms);
+        err = px_consumer_produce(c, m, h);
+    }
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) { /* the headers are still ours */
+        rd_kafka_headers_destroy(h);
+        px_warning("dead-letter topic: cannot queue: %s", rd_kafka_err2str(err));
+        c->dlq_failed++;
+        return;
+    }
+    c->batch_dlq[reason]++;
+}
+
+static void px_consumer_message(px_consumer *c, const rd_kafka_message_t *m)
+{
+    if (c->fatal || (!c->batch && px_consumer_begin(c) < 0))
+        return;
+    c->stats.messages++;
+    px_metric_inc(c->m_messages);
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    char why[512];
+    px_dlq_reason r = px_consumer_judge(c, m, topic, why, sizeof(why));
+    if (c->fatal)
+        return;
+    if (r != PX_DLQ_NONE)
+        px_consumer_to_dlq(c, m, why, r);
+    /* Every message, trusted or not, moves its partition on in the same
+     * transaction. */
+    px_err err = px_store_set_offset(c->batch, topic, m->partition, m->offset + 1);
+    if (err != PX_OK || px_consumer_remember(c, topic, m->partition, m->offset + 1) < 0) {
+        px_error("store: cannot record the offset of %s [%" PRId32 "]: %s", topic, m->partition,
+                 px_strerror(err != PX_OK ? err : PX_ERR_NOMEM));
+        c->fatal = true;
+        return;
+    }
+    c->batch_msgs++;
+}
+
+/* ---- Kafka callbacks -------------------------------------------------------------- */
+
+static void px_consumer_assign(px_consumer *c, rd_kafka_t *rk,
+                               rd_kafka_topic_partition_list_t *parts, bool coop)
+{
+    px_consumer_offsets_from_store(c, parts);
+    for (int i = 0; i < parts->cnt; i++)
+        px_info("assigned %s [%" PRId32 "] from offset %" PRId64 "%s", parts->elems[i].topic,
+                parts->elems[i].partition, parts->elems[i].offset,
+                parts->elems[i].offset == RD_KAFKA_OFFSET_BEGINNING ? " (beginning)" : "");
+    c->assigned_once = true;
+    c->idle_since_ms = px_consumer_now_ms();
+    if (coop) {
+        rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
+        if (e) {
+            px_error("Kafka: assign: %s", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+            c->fatal = true;
+        }
+    } else if (rd_kafka_assign(rk, parts) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        px_error("Kafka: assign failed");
+        c->fatal = true;
+    }
+}
+
+static void px_consumer_revoke(px_consumer *c, rd_kafka_t *rk,
+                               rd_kafka_topic_partition_list_t *parts, bool coop)
+{
+    /* The next owner resumes from the store: commit what we hold first. */
+    bool failed = px_consumer_commit(c, false) < 0;
+    px_info("revoked %d partition(s)", parts->cnt);
+    if (coop) {
+        rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
+        if (e)
+            rd_kafka_error_destroy(e);
+    } else {
+        rd_kafka_assign(rk, NULL);
+    }
+    if (failed) /* partitions we keep go back to where the store stands */
+        px_consumer_rewind(c);
+}
+
+static void px_consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                                     rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    px_consumer *c = opaque;
+    bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+        px_consumer_assign(c, rk, parts, coop);
+    else
+        px_consumer_revoke(c, rk, parts, coop);
+}
+
+static void px_consumer_dlq_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    px_consumer *c = opaque;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    c->dlq_failed++;
+    px_warning("dead-letter topic: delivery failed: %s", rd_kafka_err2str(m->err));
+}
+
+static void px_consumer_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    px_log(level <= 3   ? PX_LOG_ERROR
+           : level == 4 ? PX_LOG_WARNING
+           : level <= 6 ? PX_LOG_INFO
+                        : PX_LOG_DEBUG,
+           "librdkafka %s: %s", fac, buf);
+}
+
+static void px_consumer_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    px_consumer *c = opaque;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char why[512];
+        rd_kafka_fatal_error(rk, why, sizeof(why));
+        px_error("Kafka: fatal: %s", why);
+        c->fatal = true;
+        return;
+    }
+    /* Broker outages are transient: librdkafka retries. */
+    px_warning("Kafka: %s: %s", rd_kafka_err2name(err), reason);
+}
+
+/* ---- set-up ----------------------------------------------------------------------- */
+
+static rd_kafka_conf_t *px_consumer_kafka_conf(px_consumer *c, const char *const (*ours)[2],
+                                               size_t n, char *errbuf, size_t errlen)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    /* Our choices first; kafka.properties last so an operator wins. */
+    for (size_t i = 0; i < n; i++)
+        if (rd_kafka_conf_set(conf, ours[i][0], ours[i][1], errbuf, errlen) != RD_KAFKA_CONF_OK)
+            goto fail;
+    for (size_t i = 0; i < c->conf->n_kafka_properties; i++) {
+        const px_consumer_kv *kv = &c->conf->kafka_properties[i];
+        if (rd_kafka_conf_set(conf, kv->key, kv->value, errbuf, errlen) != RD_KAFKA_CONF_OK)
+            goto fail;
+    }
+    rd_kafka_conf_set_opaque(conf, c);
+    rd_kafka_conf_set_log_cb(conf, px_consumer_log_cb);
+    rd_kafka_conf_set_error_cb(conf, px_consumer_error_cb);
+    return conf;
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+static int px_consumer_kafka(px_consumer *c, char *errbuf, size_t errlen)
+{
+    char timeout[24];
+    snprintf(timeout, sizeof(timeout), "%d", c->opts.dlq_timeout_ms);
+    const char *const consumer[][2] = {
+        {"bootstrap.servers", c->conf->kafka_brokers},
+        {"group.id", c->conf->kafka_group},
+        {"client.id", "pdnsx-consumer"},
+        /* Equal partition counts and range assignment: partition i of
+         * every org topic goes to the same member (co-partitioning). */
+        {"partition.assignment.strategy", "range"},
+        {"enable.auto.commit", "false"},
+        {"enable.auto.offset.store", "false"},
+        {"auto.offset.reset", "earliest"},
+        {"topic.metadata.refresh.interval.ms", PX_CONSUMER_METADATA_MS},
+    };
+    const char *const producer[][2] = {
+        {"bootstrap.servers", c->conf->kafka_brokers},
+        {"client.id", "pdnsx-consumer-dlq"},
+        {"enable.idempotence", "true"},
+        {"linger.ms", "5"},
+        {"message.timeout.ms", timeout},
+    };
+    char kerr[512] = "";
+    rd_kafka_conf_t *conf = px_consumer_kafka_conf(
+        c, consumer, sizeof(consumer) / sizeof(consumer[0]), kerr, sizeof(kerr));
+    if (conf) {
+        rd_kafka_conf_set_rebalance_cb(conf, px_consumer_rebalance_cb);
+        c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, kerr, sizeof(kerr));
+        if (!c->rk)
+            rd_kafka_conf_destroy(conf);
+    }
+    if (!c->rk) {
+        snprintf(errbuf, errlen, "Kafka consumer: %s", kerr);
+        return -1;
+    }
+    /* Errors, logs and rebalances are served by rd_kafka_consumer_poll(). */
+    rd_kafka_poll_set_consumer(c->rk);
+    conf = px_consumer_kafka_conf(c, producer, sizeof(producer) / sizeof(producer[0]), kerr,
+                                  sizeof(kerr));
+    if (conf) {
+        rd_kafka_conf_set_dr_msg_cb(conf, px_consumer_dlq_dr_cb);
+        c->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, conf, kerr, sizeof(kerr));
+        if (!c->dlq)
+            rd_kafka_conf_destroy(conf);
+    }
+    if (!c->dlq) {
+        snprintf(errbuf, errlen, "Kafka dead-letter producer: %s", kerr);
+        return -1;
+    }
+    return 0;
+}
+
+static void px_consumer_metrics(px_consumer *c)
+{
+    c->m_messages = px_metric_counter("pdnsx_consumer_messages_total", "Messages read from Kafka");
+    c->m_merged = px_metric_counter("pdnsx_consumer_merged_total",
+                                    "Observations merged into the store (committed)");
+    c->m_batches =
+        px_metric_counter("pdnsx_consumer_batches_total", "Store transactions committed");
+    c->m_aborted = px_metric_counter("pdnsx_consumer_batches_aborted_total",
+                                     "Batches abandoned and read again (dead-letter or store "
+                                     "failure)");
+    c->m_commit_ms = px_metric_counter("pdnsx_consumer_commit_milliseconds_total",
+                                       "Time spent committing batches (dead-letter flush and "
+                                       "store transaction)");
+    c->m_last_commit_ms = px_metric_gauge("pdnsx_consumer_last_commit_milliseconds",
+                                          "Duration of the last batch commit");
+    for (int r = 1; r < PX_DLQ__COUNT; r++) {
+        char name[128];
+        snprintf(name, sizeof(name), "pdnsx_consumer_dlq_total{reason=\"%s\"}", px_dlq_names[r]);
+        c->m_dlq[r] = px_metric_counter(name, "Messages sent to the dead-letter topic (committed)");
+    }
+}
+
+static int px_consumer_open_parts(px_consumer *c, char *errbuf, size_t errlen)
+{
+    const px_consumer_conf *conf = c->conf;
+    px_err err;
+    char why[512] = "";
+    c->codec = px_avro_codec_create(&err);
+    c->psl = px_psl_cache_create(0);
+    if (!c->codec || !c->psl) {
+        snprintf(errbuf, errlen, "cannot set up the decoder: %s",
+                 c->codec ? px_strerror(PX_ERR_NOMEM) : px_strerror(err));
+        return -1;
+    }
+    c->store = px_store_open(conf->store_path, &(px_store_opts){0}, &err, why, sizeof(why));
+    if (!c->store) {
+        snprintf(errbuf, errlen, "store %s: %s", conf->store_path, why[0] ? why : px_strerror(err));
+        return -1;
+    }
+    if (conf->geoip_country || conf->geoip_asn) {
+        c->geoip = px_geoip_open(conf->geoip_country, conf->geoip_asn, why, sizeof(why));
+        if (!c->geoip) {
+            snprintf(errbuf, errlen, "GeoIP: %s", why);
+            return -1;
+        }
+    }
+    if (conf->metrics_listen) {
+        c->metrics = px_metrics_server_start(conf->metrics_listen, errbuf, errlen);
+        if (!c->metrics)
+            return -1;
+    }
+    if (conf->query_listen) {
+        c->query = px_query_server_start(conf->query_listen, c->store, errbuf, errlen);
+        if (!c->query)
+            return -1;
+    }
+    return 0;
+}
+
+px_consumer *px_consumer_create(const px_consumer_conf *conf, const px_consumer_opts *opts,
+                                char *errbuf, size_t errlen)
+{
+    px_consumer *c = calloc(1, sizeof(*c));
+    if (!c) {
+        snprintf(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+    c->conf = conf;
+    c->opts = *opts;
+    if (!c->opts.clock)
+        c->opts.clock = px_consumer_wall;
+    if (c->opts.dlq_timeout_ms <= 0)
+        c->opts.dlq_timeout_ms = 30000;
+    px_consumer_metrics(c);
+    if (px_consumer_open_parts(c, errbuf, errlen) < 0 || px_consumer_kafka(c, errbuf, errlen) < 0) {
+        px_consumer_destroy(c);
+        return NULL;
+    }
+    return c;
+}
+
+void px_consumer_destroy(px_consumer *c)
+{
+    if (!c)
+        return;
+    px_query_server_stop(c->query);
+    /* Destroying an unclosed consumer runs the revoke callback, which may
+     * still use the store and the dead-letter producer. */
+    if (c->rk)
+        rd_kafka_destroy(c->rk);
+    if (c->dlq) {
+        rd_kafka_flush(c->dlq, 1000);
+        rd_kafka_destroy(c->dlq);
+    }
+    px_store_batch_abort(c->batch);
+    px_consumer_reset_batch(c);
+    free(c->pos);
+    px_store_close(c->store);
+    px_geoip_close(c->geoip);
+    px_metrics_server_stop(c->metrics);
+    px_avro_codec_destroy(c->codec);
+    px_psl_cache_destroy(c->psl);
+    free(c);
+}
+
+void px_consumer_get_stats(const px_consumer *c, px_consumer_stats *out)
+{
+    *out = c->stats;
+}
+
+/* ---- the run loop ------------------------------------------------------------------- */
+
+static int px_consumer_take_signal(px_consumer *c)
+{
+    if (!c->opts.signals)
+        return 0;
+    struct timespec zero = {0, 0};
+    int sig = sigtimedwait(c->opts.signals, NULL, &zero);
+    return sig > 0 ? sig : 0;
+}
+
+static void px_consumer_reload(px_consumer *c)
+{
+    if (!c->geoip) {
+        px_info("SIGHUP: no GeoIP database configured; nothing to reload");
+        return;
+    }
+    char why[512] = "";
+    if (px_geoip_reload(c->geoip, why, sizeof(why)) != PX_OK)
+        px_error("SIGHUP: GeoIP reload failed, keeping the old databases: %s", why);
+    else
+        px_info("SIGHUP: GeoIP databases reloaded");
+}
+
+static void px_consumer_kafka_event(px_consumer *c, const rd_kafka_message_t *m)
+{
+    (void)c;
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        return;
+    px_warning("Kafka: %s%s%s", m->rkt ? rd_kafka_topic_name(m->rkt) : "", m->rkt ? ": " : "",
+               rd_kafka_message_errstr(m));
+}
+
+/* Reads up to PX_CONSUMER_BURST messages, the first waiting up to wait_ms. */
+static void px_consumer_read(px_consumer *c, int wait_ms)
+{
+    for (int i = 0; i < PX_CONSUMER_BURST && !c->fatal && !c->retry_at_ms; i++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, i == 0 ? wait_ms : 0);
+        if (!m)
+            return;
+        if (m->err) {
+            px_consumer_kafka_event(c, m);
+        } else {
+            c->idle_since_ms = px_consumer_now_ms();
+            px_consumer_message(c, m);
+        }
+        rd_kafka_message_destroy(m);
+        if (px_consumer_batch_due(c, px_consumer_now_ms()))
+            px_consumer_commit(c, true);
+    }
+}
+
+static bool px_consumer_idle_done(const px_consumer *c, uint64_t now)
+{
+    if (c->conf->exit_idle <= 0 || c->batch || rd_kafka_outq_len(c->dlq) > 0)
+        return false;
+    uint64_t idle_ms = (uint64_t)c->conf->exit_idle * 1000u;
+    if (now < c->idle_since_ms || now - c->idle_since_ms < idle_ms)
+        return false;
+    /* Joining the group takes a few seconds: only an idle period after
+     * partitions were assigned counts, unless none ever come. */
+    uint64_t unassigned = idle_ms > PX_CONSUMER_UNASSIGNED_MS ? idle_ms : PX_CONSUMER_UNASSIGNED_MS;
+    return c->assigned_once || now - c->started_ms >= unassigned;
+}
+
+static int px_consumer_subscribe(px_consumer *c)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, c->conf->kafka_topics, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(c->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        px_error("Kafka: cannot subscribe to %s: %s", c->conf->kafka_topics, rd_kafka_err2str(err));
+        return -1;
+    }
+    return 0;
+}
+
+/* Returns true when the run should end. */
+static bool px_consumer_step(px_consumer *c)
+{
+    int sig = px_consumer_take_signal(c);
+    if (sig == SIGTERM || sig == SIGINT) {
+        px_info("signal %d: committing and leaving the group", sig);
+        return true;
+    }
+    if (sig == SIGHUP)
+        px_consumer_reload(c);
+    rd_kafka_poll(c->dlq, 0);
+    uint64_t now = px_consumer_now_ms();
+    if (c->retry_at_ms) {
+        if (now < c->retry_at_ms) {
+            /* Not rd_kafka_consumer_poll(): a message taken now would be
+             * lost. Heartbeats go on in librdkafka's threads; a rebalance
+             * waits until the pause ends. */
+            rd_kafka_poll(c->dlq, 100);
+            return false;
+        }
+        c->retry_at_ms = 0;
+    }
+    int wait_ms = 100;
+    if (c->batch) {
+        uint64_t due = c->batch_start_ms + (uint64_t)c->conf->batch_ms;
+        wait_ms = due <= now ? 0 : due - now < 100 ? (int)(due - now) : 100;
+    }
+    px_consumer_read(c, wait_ms);
+    now = px_consumer_now_ms();
+    if (px_consumer_batch_due(c, now))
+        px_consumer_commit(c, true);
+    if (px_consumer_idle_done(c, now)) {
+        px_info("no new message for %" PRId64 " s and everything committed: exiting",
+                c->conf->exit_idle);
+        return true;
+    }
+    return false;
+}
+
+int px_consumer_run(px_consumer *c)
+{
+    if (px_consumer_subscribe(c) < 0)
+        return 1;
+    px_info("running: topics %s, group %s, store %s", c->conf->kafka_topics, c->conf->kafka_group,
+            c->conf->store_path);
+    c->started_ms = c->idle_since_ms = px_consumer_now_ms();
+    while (!c->fatal && !px_consumer_step(c))
+        ;
+    int rc = 0;
+    if (c->fatal) {
+        px_store_batch_abort(c->batch);
+        px_consumer_reset_batch(c);
+        rc = 1;
+    } else if (px_consumer_commit(c, false) < 0) {
+        px_error("the last batch could not be committed; the next run reads it again");
+        rc = 1;
+    }
+    rd_kafka_consumer_close(c->rk); /* the revoke callback finds nothing open */
+    if (c->fatal)
+        rc = 1;
+    px_info("messages %" PRIu64 ", merged %" PRIu64 ", dead-lettered %" PRIu64 ", batches %" PRIu64
+            " (abandoned %" PRIu64 ")",
+            c->stats.messages, c->stats.merged, c->stats.dlq, c->stats.batches, c->stats.aborted);
+    return rc;
+}

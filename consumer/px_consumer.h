@@ -1,0 +1,61 @@
+/* px_consumer.h: the pdnsx-consumer daemon as a library (main.c is thin):
+ * Kafka consumer group -> decode and trust -> batched merge into the store,
+ * with the dead-letter topic, signals, metrics and the exit status
+ * INTERFACE.md promises.
+ *
+ * Delivery: the store is the truth. Offsets are written in the same store
+ * transaction as the records they produced, and partitions are assigned
+ * from the store's offsets, so a restart never counts a message twice or
+ * skips one. A message is only skipped (sent to pdnsx.dlq) once Kafka has
+ * acknowledged its dead-letter copy. */
+#ifndef PX_CONSUMER_H
+#define PX_CONSUMER_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "px_consumer_conf.h"
+
+/* The dead-letter topic (INTERFACE.md). Headers: pdnsx.error (why),
+ * pdnsx.topic, pdnsx.partition, pdnsx.offset (where it came from, as
+ * decimal text); key, value and the original headers unchanged. */
+#define PX_CONSUMER_DLQ_TOPIC "pdnsx.dlq"
+
+typedef struct px_consumer px_consumer;
+
+typedef struct px_consumer_opts {
+    /* Wall clock in seconds, the `now` records are validated against
+     * (times in the future); NULL: CLOCK_REALTIME. Tests replay with it. */
+    int64_t (*clock)(void *ctx);
+    void *clock_ctx;
+    /* Signals the run loop takes (the caller blocked them in every thread):
+     * SIGTERM/SIGINT end the run, SIGHUP reloads GeoIP. NULL: none. */
+    const sigset_t *signals;
+    /* How long a batch commit waits for Kafka to acknowledge dead-letter
+     * copies before it gives up and retries the batch (ms); 0: 30000. */
+    int dlq_timeout_ms;
+} px_consumer_opts;
+
+/* Opens the store, GeoIP databases, metrics and query servers, and the
+ * Kafka clients, so that errors show at start-up. conf must outlive the
+ * consumer. NULL on failure (message in errbuf). */
+px_consumer *px_consumer_create(const px_consumer_conf *conf, const px_consumer_opts *opts,
+                                char *errbuf, size_t errlen);
+/* Runs until a terminating signal, or run.exit_idle seconds without a new
+ * message once everything is committed; commits, leaves the group and
+ * returns the exit status: 0, or 1 after a runtime failure (the store
+ * failing, a fatal Kafka error, a batch that could not be committed at
+ * the end; nothing uncommitted is lost: the next run reads it again). */
+int px_consumer_run(px_consumer *c);
+void px_consumer_destroy(px_consumer *c); /* NULL is fine */
+
+typedef struct px_consumer_stats {
+    uint64_t messages; /* messages read from Kafka (re-reads after an abort too) */
+    uint64_t merged;   /* records merged into committed batches */
+    uint64_t dlq;      /* messages sent to the dead-letter topic and committed */
+    uint64_t batches;  /* store transactions committed */
+    uint64_t aborted;  /* batches abandoned (dead-letter copies unacknowledged) */
+} px_consumer_stats;
+void px_consumer_get_stats(const px_consumer *c, px_consumer_stats *out);
+
+#endif
