@@ -7,7 +7,7 @@
 
 #include "px_cli.h"
 #include "px_query.h"
-#include "px_query_conf.h"
+#include "px_consumer_conf.h"
 
 enum { PX_OPT_AFTER = 0x100, PX_OPT_BEFORE, PX_OPT_CLUSTER, PX_OPT_TIMEOUT };
 
@@ -94,7 +94,7 @@ int main(int argc, char **argv)
         .about = "Looks up the passive DNS history: every record of a name (NAME may start with "
                  "'*.' for every name below) or every record whose data is an address or name. "
                  "Prints one COF JSON object per line; nothing when nothing matches.",
-        .table = px_query_conf_table,
+        .table = px_consumer_conf_table, /* reads the consumer's file */
         .extra = px_qmain_opts,
         .extra_help = "      --after T            only records last seen at or after T\n"
                       "      --before T           only records first seen at or before T\n"
