@@ -27,7 +27,7 @@
 #define PX_CONSUMER_RETRY_MS 1000
 /* Messages taken per pass before signals and the batch clock are checked. */
 #define PX_CONSUMER_BURST 1000
-/* Without any assignment, run.exit_idle still ends the run after this. */
+/* While no partitions were ever assigned, say so this often. */
 #define PX_CONSUMER_UNASSIGNED_MS 30000
 
 typedef enum px_dlq_reason {
@@ -76,7 +76,7 @@ struct px_consumer {
     uint64_t dlq_failed, dlq_failed_at_begin;
 
     /* run state */
-    uint64_t started_ms, idle_since_ms, retry_at_ms;
+    uint64_t started_ms, idle_since_ms, retry_at_ms, warned_ms;
     bool assigned_once;
     bool fatal;
     px_consumer_stats stats;
@@ -761,10 +761,11 @@ static bool px_consumer_idle_done(const px_consumer *c, uint64_t now)
     uint64_t idle_ms = (uint64_t)c->conf->exit_idle * 1000u;
     if (now < c->idle_since_ms || now - c->idle_since_ms < idle_ms)
         return false;
-    /* Joining the group takes a few seconds: only an idle period after
-     * partitions were assigned counts, unless none ever come. */
-    uint64_t unassigned = idle_ms > PX_CONSUMER_UNASSIGNED_MS ? idle_ms : PX_CONSUMER_UNASSIGNED_MS;
-    return c->assigned_once || now - c->started_ms >= unassigned;
+    /* Only an idle period after the group assigned partitions counts:
+     * joining takes seconds, and after a crash the dead member holds its
+     * partitions until its session times out. Exiting before that would
+     * leave messages unread while claiming to be done. */
+    return c->assigned_once;
 }
 
 static int px_consumer_subscribe(px_consumer *c)
@@ -811,6 +812,12 @@ static bool px_consumer_step(px_consumer *c)
     now = px_consumer_now_ms();
     if (px_consumer_batch_due(c, now))
         px_consumer_commit(c, true);
+    if (!c->assigned_once && now - c->warned_ms >= PX_CONSUMER_UNASSIGNED_MS) {
+        c->warned_ms = now;
+        if (now - c->started_ms >= PX_CONSUMER_UNASSIGNED_MS)
+            px_warning("no partitions assigned yet: waiting for the group (a member that "
+                       "died keeps its partitions until session.timeout.ms)");
+    }
     if (px_consumer_idle_done(c, now)) {
         px_info("no new message for %" PRId64 " s and everything committed: exiting",
                 c->conf->exit_idle);
