@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The demo, from a fresh Debian 12 machine (run as root): installs what is
-# needed, builds, starts pdnsx-broker (a Kafka-protocol broker on loopback,
-# nothing else needed), replays a bundled capture through pdnsx-producer and
-# shows what was published.
+# needed, builds, and runs the whole path on one machine with nothing else
+# installed: pdnsx-broker (a Kafka-protocol broker on loopback), producers of
+# three organisations replaying bundled captures, pdnsx-consumer merging them
+# with a GeoIP country database, then a few pdnsx-query lookups.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -11,7 +12,7 @@ PDNSX_SKIP_KAFKA=1 bash scripts/setup.sh
 cmake -S . -B build -G Ninja >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
 bin=build/bin
-capture=${1:-etc/demo/demo.pcap}
+geoip=$(tests/geoip/fetch-geoip.sh)
 
 work=$(mktemp -d)
 broker_pid=
@@ -21,44 +22,53 @@ cleanup() {
 }
 trap cleanup EXIT
 
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
 # The broker prints its bootstrap list as its first line.
 mkfifo "$work/broker.out"
-"$bin/pdnsx-broker" --topic pdnsx.obs.demo-org:4 >"$work/broker.out" &
+"$bin/pdnsx-broker" --topic pdnsx.obs.org-a:4 --topic pdnsx.obs.org-b:4 \
+  --topic pdnsx.obs.org-c:4 --topic pdnsx.dlq:4 >"$work/broker.out" 2>"$work/broker.log" &
 broker_pid=$!
 exec 3<"$work/broker.out"
 read -r brokers <&3
-echo "== pdnsx-broker listening on $brokers"
+say "pdnsx-broker listening on $brokers"
 
-echo "== pdnsx-producer: $capture -> topic pdnsx.obs.demo-org"
-"$bin/pdnsx-producer" -s 'org="demo-org"' -s 'sensor="demo"' \
-  -s "inputs=({type=\"pcap-file\"; path=\"$capture\";})" \
-  -s "kafka.brokers=\"$brokers\""
+for org in org-a org-b org-c; do
+  say "pdnsx-producer of $org: etc/demo/$org.pcap -> pdnsx.obs.$org"
+  "$bin/pdnsx-producer" -s "org=\"$org\"" -s 'sensor="demo"' \
+    -s "inputs=({type=\"pcap-file\"; path=\"etc/demo/$org.pcap\";})" \
+    -s "kafka.brokers=\"$brokers\"" 2>&1 | grep -E "responses|error" || true
+done
 
-echo "== what was published (pdnsx-tail; windows merged per record, top 12 of each type)"
-"$bin/pdnsx-tail" -b "$brokers" -t pdnsx.obs.demo-org -e >"$work/published.jsonl"
-/usr/bin/python3 - "$work/published.jsonl" <<'PY'
+say "pdnsx-consumer: merge the three organisations (GeoIP: $geoip)"
+"$bin/pdnsx-consumer" -s "kafka.brokers=\"$brokers\"" -s "store.path=\"$work/store\"" \
+  -s "geoip.country=\"$geoip\"" -s 'run.exit_idle=3' 2>&1 |
+  grep -E "merged|exiting|error|warning" | tail -n 3
+
+q() {
+  say "pdnsx-query $*"
+  "$bin/pdnsx-query" -s "store.path=\"$work/store\"" "$@" >"$work/q.jsonl"
+  /usr/bin/python3 - "$work/q.jsonl" <<'PY'
 import json, sys, time
-recs = [json.loads(l) for l in open(sys.argv[1])]
-merged = {}
-for r in recs:
-    k = (r["rrname"], r["rrtype"], r["rdata"])
-    m = merged.setdefault(k, dict(r))
-    if m is not r and m.get("_seen"):
-        m["count"] += r["count"]
-        m["time_first"] = min(m["time_first"], r["time_first"])
-        m["time_last"] = max(m["time_last"], r["time_last"])
-    m["_seen"] = True
-print("%d Kafka messages (one per record and window), %d distinct records, %d registered "
-      "domains, %d responses' worth of answers\n" % (
-          len(recs), len(merged), len({r["key"] for r in recs}), sum(r["count"] for r in recs)))
-fmt = "%-32s %-5s %-38s %6s  %-8s %-8s"
-print(fmt % ("rrname", "type", "rdata", "count", "first", "last"))
-by_type = {}
-for m in merged.values():
-    by_type.setdefault(m["rrtype"], []).append(m)
-for t in sorted(by_type):
-    for m in sorted(by_type[t], key=lambda m: -m["count"])[:12]:
-        print(fmt % (m["rrname"][:32], t, m["rdata"][:38], m["count"],
-                     time.strftime("%H:%M:%S", time.gmtime(m["time_first"])),
-                     time.strftime("%H:%M:%S", time.gmtime(m["time_last"]))))
+rows = [json.loads(l) for l in open(sys.argv[1])]
+fmt = "%-30s %-5s %-36s %5s  %-8s %-8s %-17s %s"
+print(fmt % ("rrname", "type", "rdata", "count", "first", "last", "orgs", "country"))
+for r in rows[:15]:
+    print(fmt % (r["rrname"][:30], r["rrtype"], r["rdata"][:36], r["count"],
+                 time.strftime("%H:%M:%S", time.gmtime(r["time_first"])),
+                 time.strftime("%H:%M:%S", time.gmtime(r["time_last"])),
+                 ",".join(r["orgs"]), r.get("country", "")))
+if len(rows) > 15:
+    print("... %d more" % (len(rows) - 15))
+if rows:
+    print("\nas COF JSON, the first line:\n" + json.dumps(rows[0]))
 PY
+}
+
+q rrset download6.klisu.com
+q rrset '*.klisu.com' A
+q rdata 52.12.13.175
+q rrset '*.akamaiedge.net' --after 2025-11-27T00:20:00Z
+
+echo
+echo "GeoIP: IP to country data by DB-IP (https://db-ip.com), CC BY 4.0, where fetched."
