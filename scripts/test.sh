@@ -31,8 +31,9 @@ PDNSX_BIN="$here/build-asan/bin" ctest --test-dir build-asan --output-on-failure
 
 echo "== fuzz harnesses (libFuzzer, a short run each: they build and survive)"
 CC=clang cmake -S . -B build-fuzz -G Ninja -DPX_FUZZ=ON -DPX_TESTS=ON >/dev/null
-cmake --build build-fuzz -j"$jobs" --target fuzz_dns fuzz_pcap fuzz_dnstap fuzz_avro \
-  fuzz_config fuzz_filter fuzz_store
+fuzzers=$(cd tests/fuzz && ls fuzz_*.c | sed 's/\.c$//')
+# shellcheck disable=SC2086
+cmake --build build-fuzz -j"$jobs" --target $fuzzers
 for f in build-fuzz/fuzz/fuzz_*; do
   LSAN_OPTIONS=suppressions=$here/tests/fuzz/lsan.supp \
     "$f" -max_total_time="${PDNSX_FUZZ_SECONDS:-10}" -print_final_stats=0 2>&1 | tail -n 1
