@@ -193,6 +193,34 @@ class ConsumerEndToEnd(unittest.TestCase):
         self.assertEqual({k: v["count"] for k, v in got.items()},
                          {k: v["count"] for k, v in expected.items()})
 
+    def test_query_while_running_and_cluster(self):
+        """pdnsx-query reads the store while the consumer writes, and
+        --cluster over the consumer's query.listen gives the same answer."""
+        published = self.produce_all()
+        store = os.path.join(self.dir, "store")
+        mport, qport = pxtest.free_port(), pxtest.free_port()
+        proc = self.consumer(store, ["-s", "run.exit_idle=0",
+                                     "-s", 'metrics.listen="127.0.0.1:%d"' % mport,
+                                     "-s", 'query.listen="127.0.0.1:%d"' % qport], wait=False)
+        try:
+            pxtest.wait_for(lambda: pxtest.metric(mport, "pdnsx_consumer_merged_total")
+                            == len(published), 120, "every message merged")
+            for name in ("*.com", "*.net"):
+                local = query(store, "rrset", name)
+                self.assertTrue(local, name)
+                remote = query(store, "--cluster", "127.0.0.1:%d" % qport, "rrset", name)
+                key = lambda r: (r["rrname"], r["rrtype"], r["rdata"])  # noqa: E731
+                self.assertEqual(sorted(remote, key=key), sorted(local, key=key))
+            addr = next(r["rdata"] for r in published if r["rrtype"] == "A")
+            self.assertTrue(query(store, "--cluster", "127.0.0.1:%d" % qport, "rdata", addr))
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(timeout=60), 0)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stderr.close()
+
     def test_geoip_matches_mmdblookup(self):
         if not os.path.exists(MAKE_MMDB):
             self.skipTest("no MMDB writer")
