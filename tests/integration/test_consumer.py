@@ -213,6 +213,19 @@ class ConsumerEndToEnd(unittest.TestCase):
                 self.assertEqual(sorted(remote, key=key), sorted(local, key=key))
             addr = next(r["rdata"] for r in published if r["rrtype"] == "A")
             self.assertTrue(query(store, "--cluster", "127.0.0.1:%d" % qport, "rdata", addr))
+
+            # a new organisation's topic, created while the consumer runs,
+            # is picked up (regex subscription, metadata refresh)
+            late = "%s-d" % self.run_id
+            pcap = gencap(self.dir, late, 500, 60)
+            out = run(pxtest.producer_cmd([
+                'org="%s"' % late, 'inputs=({type="pcap-file"; path="%s";})' % pcap,
+                'kafka.brokers="%s"' % self.broker.bootstrap]))
+            self.assertEqual(out.returncode, 0, out.stderr)
+            n_late = len(pxtest.read_topic_raw(self.broker.bootstrap, "pdnsx.obs." + late))
+            pxtest.wait_for(lambda: pxtest.metric(mport, "pdnsx_consumer_merged_total")
+                            == len(published) + n_late, 120, "the new topic merged")
+            self.assertTrue(any(late in r["orgs"] for r in query(store, "rrset", "*.com")))
             proc.send_signal(signal.SIGTERM)
             self.assertEqual(proc.wait(timeout=60), 0)
         finally:
