@@ -14,8 +14,9 @@
  * encoded (px_avro_encode) and keyed by the registered domain (px_psl), sent
  * like the producer does (lz4, linger, murmur2_random); the program waits
  * until Kafka has acknowledged every one. Deterministic from the seed.
- * Prints "observations N", "distinct_keys K", "domains D" and
- * "org_keys ORG KEYS" (distinct keys each organisation saw). */
+ * Prints "observations N", "distinct_keys K", "domains D",
+ * "org_keys ORG KEYS" (distinct keys each organisation saw) and "stored M"
+ * (messages the topics hold now, by their watermarks). */
 #include <librdkafka/rdkafka.h>
 #include <math.h>
 #include <stdio.h>
@@ -234,6 +235,31 @@ static int produce(rd_kafka_t *rk, rd_kafka_topic_t *t, const char *key, const u
     }
 }
 
+/* Messages the topics hold (high minus low watermark over every
+ * partition): less than N if the broker dropped old ones (librdkafka's mock
+ * cluster keeps only a few MB per partition); -1 if unknown. */
+static long long stored_messages(rd_kafka_t *rk, rd_kafka_topic_t **topics, unsigned long n)
+{
+    long long sum = 0;
+    for (unsigned long o = 0; o < n; o++) {
+        const struct rd_kafka_metadata *md;
+        if (rd_kafka_metadata(rk, 0, topics[o], &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            return -1;
+        for (int i = 0; md->topic_cnt == 1 && i < md->topics[0].partition_cnt; i++) {
+            int64_t lo, hi;
+            if (rd_kafka_query_watermark_offsets(rk, md->topics[0].topic,
+                                                 md->topics[0].partitions[i].id, &lo, &hi,
+                                                 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+                rd_kafka_metadata_destroy(md);
+                return -1;
+            }
+            sum += hi - lo;
+        }
+        rd_kafka_metadata_destroy(md);
+    }
+    return sum;
+}
+
 static int run(obs_gen *g, rd_kafka_t *rk, rd_kafka_topic_t **topics, const uint32_t *seq)
 {
     px_err err;
@@ -296,6 +322,7 @@ static int run(obs_gen *g, rd_kafka_t *rk, rd_kafka_topic_t **topics, const uint
             c += (seen[k] >> (o & 7)) & 1;
         printf("org_keys %s %lu\n", orgs[o], c);
     }
+    printf("stored %lld\n", stored_messages(rk, topics, g->norgs));
     rc = g->failed ? -1 : 0;
     if (g->failed)
         fprintf(stderr, "obsgen: %ld messages not acknowledged\n", g->failed);
