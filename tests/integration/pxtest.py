@@ -157,6 +157,10 @@ def sum_by_key(recs):
         a["count"] += r["count"]
         a["time_first"] = min(a["time_first"], r["time_first"])
         a["time_last"] = max(a["time_last"], r["time_last"])
+        # distinct clients do not add across windows: the largest window's
+        # count is what two runs of the same traffic can agree on
+        if r.get("clients") is not None:
+            a["clients"] = max(a.get("clients") or 0, r["clients"])
     return acc
 
 

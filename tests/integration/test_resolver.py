@@ -165,7 +165,9 @@ class ResolverEndToEnd(unittest.TestCase):
             'org="%s"' % org, 'sensor="itest"', "inputs=(%s)" % inputs,
             'kafka.brokers="%s"' % self.broker.bootstrap,
             'metrics.listen="127.0.0.1:%d"' % self.metrics_port,
-            "window.seconds=3600", 'log.level="debug"'] + list(extra))
+            # one window per UTC day: the run stays in one unless it
+            # crosses midnight (then per-window figures are merged)
+            "window.seconds=86400", 'log.level="debug"'] + list(extra))
         return subprocess.Popen(cmd, stdout=self.prod_log, stderr=subprocess.STDOUT)
 
     def producer_log(self):
