@@ -1,6 +1,7 @@
 /* px_query_http.c: the query.listen HTTP endpoint (libmicrohttpd) and the
  * small GET client pdnsx-query --cluster uses to ask it. */
 #include "px_query.h"
+#include "px_listen.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -137,45 +138,6 @@ static bool px_query_split_hostport(const char *hp, char *host, size_t hostlen, 
     return true;
 }
 
-static int px_query_listen_socket(const char *where, int *family, char *errbuf, size_t errlen)
-{
-    char host[256], port[16];
-    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
-                             .ai_socktype = SOCK_STREAM};
-    struct addrinfo *ai = NULL;
-    if (!px_query_split_hostport(where, host, sizeof(host), port, sizeof(port)) ||
-        getaddrinfo(host, port, &hints, &ai) != 0 || !ai) {
-        snprintf(errbuf, errlen, "query.listen \"%s\": expected IPv4:port or [IPv6]:port", where);
-        return -1;
-    }
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    if (fd >= 0) {
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (ai->ai_family == AF_INET6)
-            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-    }
-    if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 64) != 0) {
-        snprintf(errbuf, errlen, "query.listen %s: %s", where, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        fd = -1;
-    }
-    *family = ai->ai_family;
-    freeaddrinfo(ai);
-    return fd;
-}
-
-static uint16_t px_query_bound_port(int fd)
-{
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
-        return 0;
-    return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                          : ((struct sockaddr_in *)&ss)->sin_port);
-}
-
 px_query_server *px_query_server_start(const char *listen, px_store *store, char *errbuf,
                                        size_t errlen)
 {
@@ -188,14 +150,14 @@ px_query_server *px_query_server_start(const char *listen, px_store *store, char
         snprintf(errbuf, errlen, "out of memory");
         return NULL;
     }
-    int family = 0;
-    int fd = px_query_listen_socket(listen, &family, errbuf, errlen);
-    if (fd < 0) {
+    px_listen l;
+    if (px_listen_tcp("query.listen", listen, 64, &l, errbuf, errlen) < 0) {
         free(s);
         return NULL;
     }
+    int fd = l.fd, family = l.family;
     s->store = store;
-    s->port = px_query_bound_port(fd);
+    s->port = l.port;
     /* A small pool: each lookup holds one LMDB read transaction; slow
      * clients must not stall the others. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;

@@ -5,6 +5,7 @@
  * path never locks. Metrics are never freed: pointers stay valid for the
  * life of the process. */
 #include "px_metrics.h"
+#include "px_listen.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -213,100 +214,30 @@ static enum MHD_Result px_handle(void *cls, struct MHD_Connection *conn, const c
     return px_send(conn, MHD_HTTP_OK, body, len, "text/plain; version=0.0.4; charset=utf-8");
 }
 
-/* "1.2.3.4:9100" or "[::1]:9100" into a socket address; numeric only, so
- * that we bind exactly where the operator said. */
-static bool px_parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *sl,
-                            char *errbuf, size_t errlen)
-{
-    char host[256];
-    const char *port;
-    if (listen[0] == '[') {
-        const char *end = strchr(listen, ']');
-        if (!end || end[1] != ':' || (size_t)(end - listen - 1) >= sizeof(host))
-            goto bad;
-        memcpy(host, listen + 1, (size_t)(end - listen - 1));
-        host[end - listen - 1] = '\0';
-        port = end + 2;
-    } else {
-        const char *colon = strrchr(listen, ':');
-        if (!colon || (size_t)(colon - listen) >= sizeof(host) || strchr(listen, ':') != colon)
-            goto bad;
-        memcpy(host, listen, (size_t)(colon - listen));
-        host[colon - listen] = '\0';
-        port = colon + 1;
-    }
-    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
-                             .ai_socktype = SOCK_STREAM};
-    struct addrinfo *ai = NULL;
-    if (!*port || getaddrinfo(host, port, &hints, &ai) != 0 || !ai)
-        goto bad;
-    memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-    *sl = ai->ai_addrlen;
-    freeaddrinfo(ai);
-    return true;
-bad:
-    snprintf(errbuf, errlen, "metrics.listen \"%s\": expected IPv4:port or [IPv6]:port", listen);
-    return false;
-}
-
-/* We bind the socket ourselves: libmicrohttpd would not say why it failed. */
-static int px_listen_socket(const struct sockaddr_storage *ss, socklen_t sl, const char *where,
-                            char *errbuf, size_t errlen)
-{
-    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf(errbuf, errlen, "metrics.listen %s: socket: %s", where, strerror(errno));
-        return -1;
-    }
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (ss->ss_family == AF_INET6)
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-    if (bind(fd, (const struct sockaddr *)ss, sl) != 0 || listen(fd, 16) != 0) {
-        snprintf(errbuf, errlen, "metrics.listen %s: %s", where, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 px_metrics_server *px_metrics_server_start(const char *listen, char *errbuf, size_t errlen)
 {
-    struct sockaddr_storage ss;
-    socklen_t sl = 0;
-    if (!listen || !px_parse_listen(listen, &ss, &sl, errbuf, errlen))
+    px_listen l;
+    if (px_listen_tcp("metrics.listen", listen, 16, &l, errbuf, errlen) < 0)
         return NULL;
     px_metrics_server *s = calloc(1, sizeof(*s));
     if (!s) {
         snprintf(errbuf, errlen, "out of memory");
-        return NULL;
-    }
-    int fd = px_listen_socket(&ss, sl, listen, errbuf, errlen);
-    if (fd < 0) {
-        free(s);
+        close(l.fd);
         return NULL;
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
-    if (ss.ss_family == AF_INET6)
+    if (l.family == AF_INET6)
         flags |= MHD_USE_IPv6;
     s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, px_handle, NULL, MHD_OPTION_LISTEN_SOCKET,
-                                 fd, MHD_OPTION_CONNECTION_LIMIT, 32u,
+                                 l.fd, MHD_OPTION_CONNECTION_LIMIT, 32u,
                                  MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
     if (!s->daemon) {
         snprintf(errbuf, errlen, "metrics.listen %s: cannot start the HTTP server", listen);
-        close(fd);
+        close(l.fd);
         free(s);
         return NULL;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = info ? info->port : 0;
-    if (!s->port) {
-        struct sockaddr_storage bound;
-        socklen_t bl = sizeof(bound);
-        if (getsockname(fd, (struct sockaddr *)&bound, &bl) == 0)
-            s->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
-                                                        : ((struct sockaddr_in *)&bound)->sin_port);
-    }
+    s->port = l.port;
     return s;
 }
 
