@@ -10,15 +10,6 @@
 
 /* ---- checks ---------------------------------------------------------------- */
 
-static bool px_check_hostport(const char *v, char *why, size_t len)
-{
-    px_addr a;
-    if (px_addr_parse_hostport(v, &a) == PX_OK)
-        return true;
-    snprintf(why, len, "expected IPv4:port or [IPv6]:port");
-    return false;
-}
-
 /* A topic name by Kafka's rule, or (leading '^') a regex. librdkafka has
  * its own regex engine; POSIX extended syntax is close enough to catch
  * typos such as an unbalanced bracket here rather than at subscription. */
@@ -36,14 +27,7 @@ static bool px_check_topics(const char *v, char *why, size_t len)
         regfree(&re);
         return true;
     }
-    size_t n = strlen(v);
-    bool ok = n >= 1 && n <= 249 && strcmp(v, ".") != 0 && strcmp(v, "..") != 0;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = (v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') ||
-             (v[i] >= '0' && v[i] <= '9') || v[i] == '.' || v[i] == '_' || v[i] == '-';
-    if (!ok)
-        snprintf(why, len, "a topic (1 to 249 of [A-Za-z0-9._-]) or a regex starting with '^'");
-    return ok;
+    return px_conf_check_topic(v, why, len);
 }
 
 static bool px_check_nonempty(const char *v, char *why, size_t len)
@@ -106,7 +90,7 @@ const px_conf_item px_consumer_conf_table[] = {
      .help = "MMDB file with autonomous_system_number / autonomous_system_organization"},
     {.path = "metrics.listen",
      .type = PX_CONF_STRING,
-     .check = px_check_hostport,
+     .check = px_conf_check_hostport,
      .help = "IPv4:port or [IPv6]:port serving Prometheus text on /metrics"},
     {.path = "log.level",
      .type = PX_CONF_STRING,
@@ -115,7 +99,7 @@ const px_conf_item px_consumer_conf_table[] = {
      .help = "least severe level logged"},
     {.path = "query.listen",
      .type = PX_CONF_STRING,
-     .check = px_check_hostport,
+     .check = px_conf_check_hostport,
      .help = "IPv4:port or [IPv6]:port serving COF lookups over HTTP"},
     {.path = "run.exit_idle",
      .type = PX_CONF_INT,

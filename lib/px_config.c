@@ -6,6 +6,7 @@
  * their override number in libconfig's per-setting hook so that problems
  * can point at "--set:N" instead of a file line. */
 #include "px_config.h"
+#include "px_addr.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -902,4 +903,25 @@ void px_config_print_table(const px_conf_item *table, FILE *out)
 {
     fprintf(out, "Settings (PATH, type, default):\n");
     px_print_items(table, NULL, out);
+}
+
+bool px_conf_check_hostport(const char *v, char *why, size_t len)
+{
+    px_addr a;
+    if (px_addr_parse_hostport(v, &a) == PX_OK)
+        return true;
+    snprintf(why, len, "expected IPv4:port or [IPv6]:port");
+    return false;
+}
+
+bool px_conf_check_topic(const char *v, char *why, size_t len)
+{
+    size_t n = strlen(v);
+    bool ok = n >= 1 && n <= 249 && strcmp(v, ".") != 0 && strcmp(v, "..") != 0;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') ||
+             (v[i] >= '0' && v[i] <= '9') || v[i] == '.' || v[i] == '_' || v[i] == '-';
+    if (!ok)
+        snprintf(why, len, "Kafka topics are 1 to 249 of [A-Za-z0-9._-]");
+    return ok;
 }

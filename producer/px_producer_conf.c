@@ -55,42 +55,6 @@ static bool px_check_ip(const char *v, char *why, size_t len)
     return false;
 }
 
-/* "1.2.3.4:port" or "[v6]:port", port 0..65535. */
-static bool px_check_hostport(const char *v, char *why, size_t len)
-{
-    char host[64];
-    const char *port = NULL;
-    unsigned char buf[16];
-    bool ok = false;
-    if (v[0] == '[') {
-        const char *end = strchr(v, ']');
-        size_t n = end ? (size_t)(end - v - 1) : 0;
-        if (end && end[1] == ':' && n < sizeof(host)) {
-            memcpy(host, v + 1, n);
-            host[n] = '\0';
-            port = end + 2;
-            ok = inet_pton(AF_INET6, host, buf) == 1;
-        }
-    } else {
-        const char *colon = strchr(v, ':');
-        size_t n = colon ? (size_t)(colon - v) : 0;
-        if (colon && n < sizeof(host)) {
-            memcpy(host, v, n);
-            host[n] = '\0';
-            port = colon + 1;
-            ok = inet_pton(AF_INET, host, buf) == 1;
-        }
-    }
-    if (ok) {
-        char *end;
-        unsigned long p = strtoul(port, &end, 10);
-        ok = *port >= '0' && *port <= '9' && *end == '\0' && p <= 65535;
-    }
-    if (!ok)
-        snprintf(why, len, "expected IPv4:port or [IPv6]:port");
-    return ok;
-}
-
 static bool px_check_zone(const char *v, char *why, size_t len)
 {
     size_t n = strlen(v);
@@ -99,19 +63,6 @@ static bool px_check_zone(const char *v, char *why, size_t len)
         ok = v[i] > ' ' && v[i] < 0x7f && v[i] != '\\';
     if (!ok)
         snprintf(why, len, "not a domain name");
-    return ok;
-}
-
-/* Kafka's own rule for topic names. */
-static bool px_check_topic(const char *v, char *why, size_t len)
-{
-    size_t n = strlen(v);
-    bool ok = n >= 1 && n <= 249 && strcmp(v, ".") != 0 && strcmp(v, "..") != 0;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = (v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') ||
-             (v[i] >= '0' && v[i] <= '9') || v[i] == '.' || v[i] == '_' || v[i] == '-';
-    if (!ok)
-        snprintf(why, len, "Kafka topics are 1 to 249 of [A-Za-z0-9._-]");
     return ok;
 }
 
@@ -138,7 +89,7 @@ static const px_conf_item px_input_items[] = {
      .help = "dnstap-unix: socket to create; dnstap-file, pcap-file: file to read"},
     {.path = "listen",
      .type = PX_CONF_STRING,
-     .check = px_check_hostport,
+     .check = px_conf_check_hostport,
      .help = "dnstap-tcp: address to listen on, IPv4:port or [IPv6]:port"},
     {.path = "interface", .type = PX_CONF_STRING, .help = "pcap-live: network interface"},
     {.path = "filter",
@@ -216,7 +167,7 @@ const px_conf_item px_producer_conf_table[] = {
      .help = "bootstrap servers"},
     {.path = "kafka.topic",
      .type = PX_CONF_STRING,
-     .check = px_check_topic,
+     .check = px_conf_check_topic,
      .help = "topic (default: \"pdnsx.obs.<org>\")"},
     {.path = "kafka.enabled",
      .type = PX_CONF_BOOL,
@@ -237,7 +188,7 @@ const px_conf_item px_producer_conf_table[] = {
      .help = "largest spool size, in bytes"},
     {.path = "metrics.listen",
      .type = PX_CONF_STRING,
-     .check = px_check_hostport,
+     .check = px_conf_check_hostport,
      .help = "IPv4:port or [IPv6]:port serving Prometheus text on /metrics"},
     {.path = "log.level",
      .type = PX_CONF_STRING,
