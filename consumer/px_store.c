@@ -96,6 +96,12 @@ typedef struct btab {
     size_t cap, n;
 } btab;
 
+typedef struct boff { /* offset of one partition in the batch */
+    char topic[250];
+    int32_t partition;
+    int64_t next;
+} boff;
+
 struct px_store_batch {
     px_store *s;
     MDB_txn *txn;
@@ -105,6 +111,8 @@ struct px_store_batch {
     btab recs, doms;
     uint64_t seed;
     pxs_buf val;
+    boff *offs; /* written by the commit, not one put per message */
+    size_t n_offs, cap_offs, last_off;
 };
 
 px_err pxs_map_mdb(int rc)
@@ -543,6 +551,7 @@ static void batch_free(px_store_batch *b)
     free(b->doms.slot);
     px_arena_destroy(b->arena);
     free(b->val.p);
+    free(b->offs);
     free(b);
 }
 
@@ -650,14 +659,16 @@ static px_err batch_flush(px_store_batch *b)
     return err;
 }
 
+static px_err flush_offsets(px_store_batch *b);
+
 px_err px_store_batch_commit(px_store_batch *b)
 {
     if (!b)
         return PX_ERR_INVAL;
     if (!b->failed)
         batch_flush(b);
-    if (b->failed) {
-        px_err err = b->failed;
+    px_err err = b->failed ? b->failed : flush_offsets(b);
+    if (err) {
         px_store_batch_abort(b);
         return err;
     }
@@ -679,40 +690,80 @@ void px_store_batch_abort(px_store_batch *b)
     batch_free(b);
 }
 
+/* Offset key: topic, NUL, partition (4 bytes big endian); 0 if invalid. */
+static size_t off_key(const char *topic, int32_t partition, uint8_t *key)
+{
+    size_t tl = strlen(topic);
+    if (tl == 0 || tl > 249)
+        return 0;
+    memcpy(key, topic, tl);
+    key[tl] = 0;
+    uint32_t p = htonl((uint32_t)partition);
+    memcpy(key + tl + 1, &p, 4);
+    return tl + 5;
+}
+
 px_err px_store_set_offset(px_store_batch *b, const char *topic, int32_t partition,
                            int64_t next_offset)
 {
     size_t tl = strlen(topic);
     if (tl == 0 || tl > 249)
         return PX_ERR_INVAL;
-    uint8_t key[256], val[10];
-    memcpy(key, topic, tl);
-    key[tl] = 0;
-    uint32_t p = htonl((uint32_t)partition);
-    memcpy(key + tl + 1, &p, 4);
-    pxs_buf vb = {val, 0, sizeof val};
-    pxs_buf_put_varint(&vb, pxs_zz(next_offset));
-    MDB_val k = {tl + 5, key}, v = {vb.len, val};
     if (b->failed)
         return b->failed;
-    return batch_check(b, pxs_map_mdb(mdb_put(b->txn, b->s->dbi[DBI_OFF], &k, &v, 0)));
+    boff *o = b->n_offs ? &b->offs[b->last_off] : NULL;
+    if (!o || o->partition != partition || strcmp(o->topic, topic) != 0) {
+        o = NULL;
+        for (size_t i = 0; i < b->n_offs && !o; i++) {
+            if (b->offs[i].partition == partition && strcmp(b->offs[i].topic, topic) == 0)
+                o = &b->offs[i];
+        }
+    }
+    if (!o) {
+        if (b->n_offs == b->cap_offs) {
+            size_t cap = b->cap_offs ? 2 * b->cap_offs : 16;
+            boff *p = realloc(b->offs, cap * sizeof *p);
+            if (!p)
+                return batch_check(b, PX_ERR_NOMEM);
+            b->offs = p;
+            b->cap_offs = cap;
+        }
+        o = &b->offs[b->n_offs++];
+        memcpy(o->topic, topic, tl + 1);
+        o->partition = partition;
+    }
+    o->next = next_offset;
+    b->last_off = (size_t)(o - b->offs);
+    return PX_OK;
+}
+
+static px_err flush_offsets(px_store_batch *b)
+{
+    for (size_t i = 0; i < b->n_offs; i++) {
+        uint8_t key[256], val[10];
+        size_t kl = off_key(b->offs[i].topic, b->offs[i].partition, key);
+        pxs_buf vb = {val, 0, sizeof val};
+        pxs_buf_put_varint(&vb, pxs_zz(b->offs[i].next));
+        MDB_val k = {kl, key}, v = {vb.len, val};
+        int rc = mdb_put(b->txn, b->s->dbi[DBI_OFF], &k, &v, 0);
+        if (rc)
+            return pxs_map_mdb(rc);
+    }
+    b->n_offs = 0;
+    return PX_OK;
 }
 
 px_err px_store_get_offset(px_store *s, const char *topic, int32_t partition, int64_t *next)
 {
-    size_t tl = strlen(topic);
-    if (tl == 0 || tl > 249)
-        return PX_ERR_INVAL;
     uint8_t key[256];
-    memcpy(key, topic, tl);
-    key[tl] = 0;
-    uint32_t p = htonl((uint32_t)partition);
-    memcpy(key + tl + 1, &p, 4);
+    size_t kl = off_key(topic, partition, key);
+    if (!kl)
+        return PX_ERR_INVAL;
     MDB_txn *txn;
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
     if (rc)
         return pxs_map_mdb(rc);
-    MDB_val k = {tl + 5, key}, v;
+    MDB_val k = {kl, key}, v;
     rc = mdb_get(txn, s->dbi[DBI_OFF], &k, &v);
     px_err err = pxs_map_mdb(rc);
     if (rc == 0) {
