@@ -620,7 +620,9 @@ static int px_consumer_open_parts(px_consumer *c, char *errbuf, size_t errlen)
     px_err err;
     char why[512] = "";
     c->codec = px_avro_codec_create(&err);
-    c->psl = px_psl_cache_create(0);
+    /* 2^20 slots (24 MiB, touched as used): the names of a busy feed
+     * outnumber the default 2^16 many times, and a miss costs a libpsl walk */
+    c->psl = px_psl_cache_create(1u << 20);
     if (!c->codec || !c->psl) {
         snprintf(errbuf, errlen, "cannot set up the decoder: %s",
                  c->codec ? px_strerror(PX_ERR_NOMEM) : px_strerror(err));
@@ -742,14 +744,16 @@ static void px_consumer_read(px_consumer *c, int wait_ms)
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, i == 0 ? wait_ms : 0);
         if (!m)
             return;
-        if (m->err) {
-            px_consumer_kafka_event(c, m);
-        } else {
-            c->idle_since_ms = px_consumer_now_ms();
+        bool msg = !m->err;
+        if (msg)
             px_consumer_message(c, m);
-        }
+        else
+            px_consumer_kafka_event(c, m);
         rd_kafka_message_destroy(m);
-        if (px_consumer_batch_due(c, px_consumer_now_ms()))
+        uint64_t now = px_consumer_now_ms(); /* one clock read per message */
+        if (msg)
+            c->idle_since_ms = now;
+        if (px_consumer_batch_due(c, now))
             px_consumer_commit(c, true);
     }
 }

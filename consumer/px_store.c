@@ -52,9 +52,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "px_addr.h"
+#include "px_arena.h"
 #include "px_dns.h"
+#include "px_hash.h"
 #include "px_store.h"
 #include "px_store_int.h"
 
@@ -63,14 +66,53 @@
 static const char *const dbi_names[DBI__N] = {"rec",   "rdx",   "dom",   "off",
                                               "org_n", "org_i", "aso_n", "aso_i"};
 
+#define PXS_SPILL_ENTRIES (1u << 16)
+#define PXS_SPILL_BYTES (64u << 20)
+
+/* Common head of the in-memory entries: the table compares these. */
+typedef struct bkey {
+    uint64_t h;
+    const uint8_t *key;
+    size_t klen;
+} bkey;
+
+typedef struct brec { /* one record touched by the batch */
+    bkey k;
+    bool is_new;
+    const uint8_t *rdx_k, *rdx_v; /* reverse-index entry of a new record, or NULL */
+    size_t rdx_klen, rdx_vlen;
+    pxs_rec rec; /* merged value; orgs malloc'd, strings in the arena */
+} brec;
+
+typedef struct bdom { /* one registered domain touched by the batch */
+    bkey k;
+    bool exists, changed;
+    pxs_dom dom; /* orgs malloc'd */
+} bdom;
+
+/* Open-addressing table of entry pointers (linear probing, load <= 1/2). */
+typedef struct btab {
+    bkey **slot;
+    size_t cap, n;
+} btab;
+
+typedef struct boff { /* offset of one partition in the batch */
+    char topic[250];
+    int32_t partition;
+    int64_t next;
+} boff;
+
 struct px_store_batch {
     px_store *s;
     MDB_txn *txn;
-    MDB_cursor *rec_c, *dom_c; /* kept open: a hit is read and rewritten in place */
-    px_err failed;             /* sticky: a write failed, the batch can only abort */
-    pxs_rec rec;
-    pxs_dom dom;
+    MDB_cursor *rec_c, *dom_c, *rdx_c;
+    px_err failed; /* sticky: a write failed, the batch can only abort */
+    px_arena *arena;
+    btab recs, doms;
+    uint64_t seed;
     pxs_buf val;
+    boff *offs; /* written by the commit, not one put per message */
+    size_t n_offs, cap_offs, last_off;
 };
 
 px_err pxs_map_mdb(int rc)
@@ -390,7 +432,69 @@ static px_err org_id(px_store_batch *b, const char *org, uint32_t *id)
     return PX_OK;
 }
 
-/* ---- batches ---- */
+/* ---- batches ----
+ *
+ * A batch aggregates in memory: the first observation of a record (or
+ * registered domain) in the batch reads its stored value once (so a corrupt
+ * value, or a new record's GeoIP lookup, is dealt with right there, by the
+ * merge that meets it), later ones merge into that copy, and the flush
+ * writes each touched row once, in key order (LMDB's cursor stays on the
+ * page it just wrote). The flush runs at commit, or earlier when the batch
+ * grows past PXS_SPILL_ENTRIES / PXS_SPILL_BYTES, which bounds its memory
+ * (and reports a full map from the merge that caused it). */
+
+static bkey **btab_find(btab *t, uint64_t h, const uint8_t *key, size_t klen)
+{
+    size_t mask = t->cap - 1;
+    for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+        bkey *e = t->slot[i];
+        if (!e || (e->h == h && e->klen == klen && memcmp(e->key, key, klen) == 0))
+            return &t->slot[i];
+    }
+}
+
+/* Room for one more entry. */
+static px_err btab_reserve(btab *t)
+{
+    if (t->cap && (t->n + 1) * 2 <= t->cap)
+        return PX_OK;
+    size_t cap = t->cap ? t->cap * 2 : 1024;
+    bkey **slot = calloc(cap, sizeof *slot);
+    if (!slot)
+        return PX_ERR_NOMEM;
+    for (size_t i = 0; i < t->cap; i++) {
+        bkey *e = t->slot[i];
+        if (!e)
+            continue;
+        size_t j = (size_t)e->h & (cap - 1);
+        while (slot[j])
+            j = (j + 1) & (cap - 1);
+        slot[j] = e;
+    }
+    free(t->slot);
+    t->slot = slot;
+    t->cap = cap;
+    return PX_OK;
+}
+
+/* Frees what the entries own (their org arrays) and empties the tables;
+ * the caller resets the arena. */
+static void batch_clear(px_store_batch *b)
+{
+    for (size_t i = 0; i < b->recs.cap; i++) {
+        if (b->recs.slot[i])
+            free(((brec *)b->recs.slot[i])->rec.orgs);
+    }
+    for (size_t i = 0; i < b->doms.cap; i++) {
+        if (b->doms.slot[i])
+            free(((bdom *)b->doms.slot[i])->dom.orgs);
+    }
+    if (b->recs.n)
+        memset(b->recs.slot, 0, b->recs.cap * sizeof *b->recs.slot);
+    if (b->doms.n)
+        memset(b->doms.slot, 0, b->doms.cap * sizeof *b->doms.slot);
+    b->recs.n = b->doms.n = 0;
+}
 
 px_err px_store_batch_begin(px_store *s, px_store_batch **out)
 {
@@ -402,17 +506,27 @@ px_err px_store_batch_begin(px_store *s, px_store_batch **out)
     px_store_batch *b = calloc(1, sizeof *b);
     if (!b)
         return PX_ERR_NOMEM;
+    b->arena = px_arena_create(256 * 1024);
+    if (!b->arena) {
+        free(b);
+        return PX_ERR_NOMEM;
+    }
     int rc = mdb_txn_begin(s->env, NULL, 0, &b->txn);
     if (rc == 0)
         rc = mdb_cursor_open(b->txn, s->dbi[DBI_REC], &b->rec_c);
     if (rc == 0)
         rc = mdb_cursor_open(b->txn, s->dbi[DBI_DOM], &b->dom_c);
+    if (rc == 0)
+        rc = mdb_cursor_open(b->txn, s->dbi[DBI_RDX], &b->rdx_c);
     if (rc) {
         if (b->txn)
             mdb_txn_abort(b->txn); /* frees its cursors */
+        px_arena_destroy(b->arena);
         free(b);
         return pxs_map_mdb(rc);
     }
+    /* per batch, so crafted names cannot aim at one probe sequence */
+    b->seed = (uint64_t)(uintptr_t)b ^ ((uint64_t)time(NULL) << 20) ^ (uint64_t)clock();
     b->s = s;
     s->batch = b;
     *out = b;
@@ -420,7 +534,7 @@ px_err px_store_batch_begin(px_store *s, px_store_batch **out)
 }
 
 /* Errors of the store itself (as opposed to a bad observation or a corrupt
- * stored value) may leave a merge half written, and LMDB refuses further
+ * stored value) may leave a merge half done, and LMDB refuses further
  * writes after MDB_MAP_FULL: they fail the whole batch. */
 static px_err batch_check(px_store_batch *b, px_err err)
 {
@@ -432,18 +546,129 @@ static px_err batch_check(px_store_batch *b, px_err err)
 static void batch_free(px_store_batch *b)
 {
     b->s->batch = NULL;
-    free(b->rec.orgs);
-    free(b->dom.orgs);
+    batch_clear(b);
+    free(b->recs.slot);
+    free(b->doms.slot);
+    px_arena_destroy(b->arena);
     free(b->val.p);
+    free(b->offs);
     free(b);
 }
+
+/* Key order as LMDB's default comparison: bytes, then the shorter first. */
+static int bkey_cmp(const void *pa, const void *pb)
+{
+    const bkey *a = *(const bkey *const *)pa, *b = *(const bkey *const *)pb;
+    size_t n = a->klen < b->klen ? a->klen : b->klen;
+    int c = memcmp(a->key, b->key, n);
+    if (c)
+        return c;
+    return a->klen < b->klen ? -1 : a->klen > b->klen;
+}
+
+/* The table's entries sorted by key, in the arena; NULL on no memory. */
+static bkey **btab_sorted(px_store_batch *b, const btab *t)
+{
+    bkey **v = px_arena_alloc(b->arena, (t->n ? t->n : 1) * sizeof *v);
+    if (!v)
+        return NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < t->cap; i++) {
+        if (t->slot[i])
+            v[n++] = t->slot[i];
+    }
+    qsort(v, n, sizeof *v, bkey_cmp);
+    return v;
+}
+
+static px_err flush_recs(px_store_batch *b)
+{
+    bkey **v = btab_sorted(b, &b->recs);
+    if (!v)
+        return PX_ERR_NOMEM;
+    size_t n_rdx = 0;
+    for (size_t i = 0; i < b->recs.n; i++) {
+        brec *e = (brec *)v[i];
+        px_err err = pxs_rec_encode(&e->rec, &b->val);
+        if (err)
+            return err;
+        MDB_val k = {e->k.klen, (void *)e->k.key}, nv = {b->val.len, b->val.p};
+        int rc = mdb_cursor_put(b->rec_c, &k, &nv, 0);
+        if (rc)
+            return pxs_map_mdb(rc);
+        n_rdx += e->rdx_k != NULL;
+    }
+    /* reverse-index entries of the new records, in their own key order */
+    bkey **x = px_arena_alloc(b->arena, (n_rdx ? n_rdx : 1) * sizeof *x);
+    if (!x)
+        return PX_ERR_NOMEM;
+    size_t j = 0;
+    for (size_t i = 0; i < b->recs.n; i++) {
+        brec *e = (brec *)v[i];
+        if (!e->rdx_k)
+            continue;
+        bkey *rk = px_arena_alloc(b->arena, sizeof *rk);
+        if (!rk)
+            return PX_ERR_NOMEM;
+        /* h carries the entry's index back to its value */
+        *rk = (bkey){.h = i, .key = e->rdx_k, .klen = e->rdx_klen};
+        x[j++] = rk;
+    }
+    qsort(x, n_rdx, sizeof *x, bkey_cmp);
+    for (size_t i = 0; i < n_rdx; i++) {
+        brec *e = (brec *)v[x[i]->h];
+        MDB_val k = {e->rdx_klen, (void *)e->rdx_k}, rv = {e->rdx_vlen, (void *)e->rdx_v};
+        int rc = mdb_cursor_put(b->rdx_c, &k, &rv, 0);
+        if (rc)
+            return pxs_map_mdb(rc);
+    }
+    return PX_OK;
+}
+
+static px_err flush_doms(px_store_batch *b)
+{
+    bkey **v = btab_sorted(b, &b->doms);
+    if (!v)
+        return PX_ERR_NOMEM;
+    for (size_t i = 0; i < b->doms.n; i++) {
+        bdom *e = (bdom *)v[i];
+        if (!e->changed)
+            continue;
+        px_err err = pxs_dom_encode(&e->dom, &b->val);
+        if (err)
+            return err;
+        MDB_val k = {e->k.klen, (void *)e->k.key}, nv = {b->val.len, b->val.p};
+        int rc = mdb_cursor_put(b->dom_c, &k, &nv, 0);
+        if (rc)
+            return pxs_map_mdb(rc);
+    }
+    return PX_OK;
+}
+
+/* Writes everything aggregated so far into the transaction and empties
+ * the batch's memory. */
+static px_err batch_flush(px_store_batch *b)
+{
+    px_err err = flush_recs(b);
+    if (!err)
+        err = flush_doms(b);
+    batch_clear(b);
+    px_arena_reset(b->arena);
+    if (err) /* what was not written is gone: the batch cannot commit */
+        b->failed = err;
+    return err;
+}
+
+static px_err flush_offsets(px_store_batch *b);
 
 px_err px_store_batch_commit(px_store_batch *b)
 {
     if (!b)
         return PX_ERR_INVAL;
-    if (b->failed) {
-        px_err err = b->failed;
+    if (!b->failed)
+        batch_flush(b);
+    px_err err = b->failed ? b->failed : flush_offsets(b);
+    if (err) {
         px_store_batch_abort(b);
         return err;
     }
@@ -465,40 +690,80 @@ void px_store_batch_abort(px_store_batch *b)
     batch_free(b);
 }
 
+/* Offset key: topic, NUL, partition (4 bytes big endian); 0 if invalid. */
+static size_t off_key(const char *topic, int32_t partition, uint8_t *key)
+{
+    size_t tl = strlen(topic);
+    if (tl == 0 || tl > 249)
+        return 0;
+    memcpy(key, topic, tl);
+    key[tl] = 0;
+    uint32_t p = htonl((uint32_t)partition);
+    memcpy(key + tl + 1, &p, 4);
+    return tl + 5;
+}
+
 px_err px_store_set_offset(px_store_batch *b, const char *topic, int32_t partition,
                            int64_t next_offset)
 {
     size_t tl = strlen(topic);
     if (tl == 0 || tl > 249)
         return PX_ERR_INVAL;
-    uint8_t key[256], val[10];
-    memcpy(key, topic, tl);
-    key[tl] = 0;
-    uint32_t p = htonl((uint32_t)partition);
-    memcpy(key + tl + 1, &p, 4);
-    pxs_buf vb = {val, 0, sizeof val};
-    pxs_buf_put_varint(&vb, pxs_zz(next_offset));
-    MDB_val k = {tl + 5, key}, v = {vb.len, val};
     if (b->failed)
         return b->failed;
-    return batch_check(b, pxs_map_mdb(mdb_put(b->txn, b->s->dbi[DBI_OFF], &k, &v, 0)));
+    boff *o = b->n_offs ? &b->offs[b->last_off] : NULL;
+    if (!o || o->partition != partition || strcmp(o->topic, topic) != 0) {
+        o = NULL;
+        for (size_t i = 0; i < b->n_offs && !o; i++) {
+            if (b->offs[i].partition == partition && strcmp(b->offs[i].topic, topic) == 0)
+                o = &b->offs[i];
+        }
+    }
+    if (!o) {
+        if (b->n_offs == b->cap_offs) {
+            size_t cap = b->cap_offs ? 2 * b->cap_offs : 16;
+            boff *p = realloc(b->offs, cap * sizeof *p);
+            if (!p)
+                return batch_check(b, PX_ERR_NOMEM);
+            b->offs = p;
+            b->cap_offs = cap;
+        }
+        o = &b->offs[b->n_offs++];
+        memcpy(o->topic, topic, tl + 1);
+        o->partition = partition;
+    }
+    o->next = next_offset;
+    b->last_off = (size_t)(o - b->offs);
+    return PX_OK;
+}
+
+static px_err flush_offsets(px_store_batch *b)
+{
+    for (size_t i = 0; i < b->n_offs; i++) {
+        uint8_t key[256], val[10];
+        size_t kl = off_key(b->offs[i].topic, b->offs[i].partition, key);
+        pxs_buf vb = {val, 0, sizeof val};
+        pxs_buf_put_varint(&vb, pxs_zz(b->offs[i].next));
+        MDB_val k = {kl, key}, v = {vb.len, val};
+        int rc = mdb_put(b->txn, b->s->dbi[DBI_OFF], &k, &v, 0);
+        if (rc)
+            return pxs_map_mdb(rc);
+    }
+    b->n_offs = 0;
+    return PX_OK;
 }
 
 px_err px_store_get_offset(px_store *s, const char *topic, int32_t partition, int64_t *next)
 {
-    size_t tl = strlen(topic);
-    if (tl == 0 || tl > 249)
-        return PX_ERR_INVAL;
     uint8_t key[256];
-    memcpy(key, topic, tl);
-    key[tl] = 0;
-    uint32_t p = htonl((uint32_t)partition);
-    memcpy(key + tl + 1, &p, 4);
+    size_t kl = off_key(topic, partition, key);
+    if (!kl)
+        return PX_ERR_INVAL;
     MDB_txn *txn;
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
     if (rc)
         return pxs_map_mdb(rc);
-    MDB_val k = {tl + 5, key}, v;
+    MDB_val k = {kl, key}, v;
     rc = mdb_get(txn, s->dbi[DBI_OFF], &k, &v);
     px_err err = pxs_map_mdb(rc);
     if (rc == 0) {
@@ -531,22 +796,35 @@ typedef struct merge_in {
     int64_t first, last;
 } merge_in;
 
-/* Bailiwick of a new record: an offset into rrname when it is a suffix. */
-static void set_bailiwick(pxs_rec *r, const merge_in *in)
+/* Copy of n bytes in the batch's arena. */
+static const void *arena_copy(px_store_batch *b, const void *p, size_t n)
+{
+    void *q = px_arena_alloc(b->arena, n ? n : 1);
+    if (q && n)
+        memcpy(q, p, n);
+    return q;
+}
+
+/* Bailiwick of a record that has none yet: an offset into rrname when it
+ * is a suffix, else its text (copied into the arena). */
+static px_err set_bailiwick(px_store_batch *b, pxs_rec *r, const merge_in *in)
 {
     if (!in->has_bw)
-        return;
+        return PX_OK;
     size_t n = in->bw_len, nl = in->name_len;
     bool suffix = n <= nl && memcmp(in->name + nl - n, in->bw, n) == 0 &&
                   (n == nl || (n > 0 && in->name[nl - n - 1] == '.'));
     if (suffix) {
         r->flags |= PXS_F_BW_SUFFIX;
         r->bw_off = nl - n;
-    } else {
-        r->flags |= PXS_F_BW_TEXT;
-        r->bw_text = in->bw;
-        r->bw_len = n;
+        return PX_OK;
     }
+    r->bw_text = arena_copy(b, in->bw, n);
+    if (!r->bw_text)
+        return PX_ERR_NOMEM;
+    r->flags |= PXS_F_BW_TEXT;
+    r->bw_len = n;
+    return PX_OK;
 }
 
 static px_err set_geo(px_store_batch *b, pxs_rec *r, const merge_in *in, px_store_geo_fn geo,
@@ -570,45 +848,47 @@ static px_err set_geo(px_store_batch *b, pxs_rec *r, const merge_in *in, px_stor
     return PX_OK;
 }
 
-static px_err new_record(px_store_batch *b, const merge_in *in, px_store_geo_fn geo, void *ctx)
+/* A record not in the store: its first value, GeoIP answer (looked up
+ * once, here) and reverse-index entry (written by the flush). */
+static px_err new_record(px_store_batch *b, brec *e, const merge_in *in, px_store_geo_fn geo,
+                         void *ctx)
 {
-    pxs_rec *r = &b->rec;
+    pxs_rec *r = &e->rec;
+    e->is_new = true;
     r->count = (uint64_t)in->obs->count;
     r->first = in->first;
     r->last = in->last;
-    r->n_orgs = 0;
-    r->flags = 0;
-    r->bw_len = 0;
     if (in->long_rdata) {
         r->flags |= PXS_F_LONG;
-        r->rdata = in->rd;
+        r->rdata = arena_copy(b, in->rd, in->rd_len);
         r->rdata_len = in->rd_len;
+        if (!r->rdata)
+            return PX_ERR_NOMEM;
     }
     px_err err = PX_OK;
     pxs_rec_add_org(r, in->org, in->first, in->last, &err);
-    if (err)
-        return err;
-    set_bailiwick(r, in);
-    if ((in->type == 1 || in->type == 28) && geo)
+    if (!err)
+        err = set_bailiwick(b, r, in);
+    if (!err && (in->type == 1 || in->type == 28) && geo)
         err = set_geo(b, r, in, geo, ctx);
     if (err)
         return err;
     uint8_t rk[PXS_RDX_KEY_MAX];
     MDB_val k, v;
     if (rdx_entry(b->s, in->type, in->obs->rdata, in->key, in->klen, in->name_len, rk, &k, &v)) {
-        int rc = mdb_put(b->txn, b->s->dbi[DBI_RDX], &k, &v, 0);
-        if (rc)
-            return pxs_map_mdb(rc);
+        e->rdx_k = arena_copy(b, k.mv_data, k.mv_size);
+        e->rdx_v = arena_copy(b, v.mv_data, v.mv_size);
+        e->rdx_klen = k.mv_size;
+        e->rdx_vlen = v.mv_size;
+        if (!e->rdx_k || !e->rdx_v)
+            return PX_ERR_NOMEM;
     }
     return PX_OK;
 }
 
-static px_err update_record(px_store_batch *b, const MDB_val *old, const merge_in *in)
+/* Merges the observation into a record value (stored or aggregated). */
+static px_err update_record(px_store_batch *b, pxs_rec *r, const merge_in *in)
 {
-    pxs_rec *r = &b->rec;
-    px_err err = pxs_rec_decode(old->mv_data, old->mv_size, r);
-    if (err)
-        return err;
     if ((r->flags & PXS_F_LONG) != (in->long_rdata ? PXS_F_LONG : 0))
         return PX_ERR_MALFORMED;
     /* a 64-bit hash collision of two overlong rdata: keep the first */
@@ -618,10 +898,72 @@ static px_err update_record(px_store_batch *b, const MDB_val *old, const merge_i
     r->count = c < r->count ? UINT64_MAX : c;
     r->first = in->first < r->first ? in->first : r->first;
     r->last = in->last > r->last ? in->last : r->last;
+    px_err err = PX_OK;
     pxs_rec_add_org(r, in->org, in->first, in->last, &err);
     if (!err && !(r->flags & (PXS_F_BW_SUFFIX | PXS_F_BW_TEXT)))
-        set_bailiwick(r, in);
+        err = set_bailiwick(b, r, in);
     return err;
+}
+
+/* The stored value of a record into e (its strings copied: LMDB's pages
+ * may move once the batch writes). */
+static px_err load_record(px_store_batch *b, brec *e, const MDB_val *v)
+{
+    pxs_rec *r = &e->rec;
+    px_err err = pxs_rec_decode(v->mv_data, v->mv_size, r);
+    if (err)
+        return err;
+    if (r->bw_text) {
+        r->bw_text = arena_copy(b, r->bw_text, r->bw_len);
+        if (!r->bw_text)
+            return PX_ERR_NOMEM;
+    }
+    if (r->rdata) {
+        r->rdata = arena_copy(b, r->rdata, r->rdata_len);
+        if (!r->rdata)
+            return PX_ERR_NOMEM;
+    }
+    return PX_OK;
+}
+
+/* The batch's entry of the observation's record, created (from the store
+ * or as a new record) on its first observation in the batch. *fresh: the
+ * entry already holds this observation. */
+static px_err record_entry(px_store_batch *b, const merge_in *in, px_store_geo_fn geo, void *ctx,
+                           brec **out, bool *fresh)
+{
+    uint64_t h = px_hash64(in->key, in->klen, b->seed);
+    px_err err = btab_reserve(&b->recs); /* first: it moves the slots */
+    if (err)
+        return err;
+    bkey **slot = btab_find(&b->recs, h, in->key, in->klen);
+    *fresh = false;
+    if (*slot) {
+        *out = (brec *)*slot;
+        return PX_OK;
+    }
+    brec *e = px_arena_alloc(b->arena, sizeof *e);
+    const uint8_t *key = arena_copy(b, in->key, in->klen);
+    if (!e || !key)
+        return PX_ERR_NOMEM;
+    *e = (brec){.k = {h, key, in->klen}};
+    MDB_val k = {in->klen, (void *)in->key}, v;
+    int rc = mdb_get(b->txn, b->s->dbi[DBI_REC], &k, &v);
+    if (rc == 0)
+        err = load_record(b, e, &v);
+    else if (rc == MDB_NOTFOUND)
+        err = new_record(b, e, in, geo, ctx);
+    else
+        err = pxs_map_mdb(rc);
+    if (err) {
+        free(e->rec.orgs);
+        return err;
+    }
+    *slot = &e->k;
+    b->recs.n++;
+    *fresh = rc != 0;
+    *out = e;
+    return PX_OK;
 }
 
 static px_err merge_domain(px_store_batch *b, const char *regdom, const merge_in *in)
@@ -631,33 +973,43 @@ static px_err merge_domain(px_store_batch *b, const char *regdom, const merge_in
     px_err err = pxs_norm_name(regdom, dn, &dl);
     if (err || dl == 0)
         return err ? err : PX_ERR_INVAL;
-    pxs_dom *d = &b->dom;
-    MDB_val k = {dl, dn}, v;
-    int rc = mdb_cursor_get(b->dom_c, &k, &v, MDB_SET);
-    bool changed = true;
-    if (rc == MDB_NOTFOUND) {
-        d->first = in->first;
-        d->last = in->last;
-        d->n_orgs = 0;
-        pxs_dom_add_org(d, in->org, &err);
-    } else if (rc == 0) {
-        err = pxs_dom_decode(v.mv_data, v.mv_size, d);
-        if (err)
-            return err;
-        changed = in->first < d->first || in->last > d->last;
-        d->first = in->first < d->first ? in->first : d->first;
-        d->last = in->last > d->last ? in->last : d->last;
-        changed |= pxs_dom_add_org(d, in->org, &err);
-    } else {
-        return pxs_map_mdb(rc);
-    }
-    if (err || !changed)
-        return err;
-    err = pxs_dom_encode(d, &b->val);
+    uint64_t h = px_hash64(dn, dl, b->seed);
+    err = btab_reserve(&b->doms); /* first: it moves the slots */
     if (err)
         return err;
-    MDB_val nv = {b->val.len, b->val.p};
-    return pxs_map_mdb(mdb_cursor_put(b->dom_c, &k, &nv, rc == 0 ? MDB_CURRENT : 0));
+    bkey **slot = btab_find(&b->doms, h, (const uint8_t *)dn, dl);
+    bdom *e = (bdom *)*slot;
+    if (!e) {
+        e = px_arena_alloc(b->arena, sizeof *e);
+        const uint8_t *key = arena_copy(b, dn, dl);
+        if (!e || !key)
+            return PX_ERR_NOMEM;
+        *e = (bdom){.k = {h, key, dl}};
+        MDB_val k = {dl, dn}, v;
+        int rc = mdb_get(b->txn, b->s->dbi[DBI_DOM], &k, &v);
+        if (rc == 0) {
+            e->exists = true;
+            err = pxs_dom_decode(v.mv_data, v.mv_size, &e->dom);
+        } else if (rc == MDB_NOTFOUND) {
+            e->changed = true;
+            e->dom.first = in->first;
+            e->dom.last = in->last;
+        } else {
+            err = pxs_map_mdb(rc);
+        }
+        if (err) {
+            free(e->dom.orgs);
+            return err;
+        }
+        *slot = &e->k;
+        b->doms.n++;
+    }
+    pxs_dom *d = &e->dom;
+    e->changed |= in->first < d->first || in->last > d->last;
+    d->first = in->first < d->first ? in->first : d->first;
+    d->last = in->last > d->last ? in->last : d->last;
+    e->changed |= pxs_dom_add_org(d, in->org, &err);
+    return err;
 }
 
 static px_err merge_prepare(px_store_batch *b, const px_avro_obs *obs, merge_in *in, uint8_t *bin)
@@ -693,20 +1045,11 @@ static px_err merge_one(px_store_batch *b, const px_avro_obs *obs, const char *r
     px_err err = merge_prepare(b, obs, &in, bin);
     if (err)
         return err;
-    MDB_val k = {in.klen, in.key}, v;
-    int rc = mdb_cursor_get(b->rec_c, &k, &v, MDB_SET);
-    if (rc == MDB_NOTFOUND)
-        err = new_record(b, &in, geo, geo_ctx);
-    else if (rc == 0)
-        err = update_record(b, &v, &in);
-    else
-        err = pxs_map_mdb(rc);
-    if (!err)
-        err = pxs_rec_encode(&b->rec, &b->val);
-    if (!err) {
-        MDB_val nv = {b->val.len, b->val.p};
-        err = pxs_map_mdb(mdb_cursor_put(b->rec_c, &k, &nv, rc == 0 ? MDB_CURRENT : 0));
-    }
+    brec *e;
+    bool fresh;
+    err = record_entry(b, &in, geo, geo_ctx, &e, &fresh);
+    if (!err && !fresh)
+        err = update_record(b, &e->rec, &in);
     if (!err && regdom)
         err = merge_domain(b, regdom, &in);
     return err;
@@ -719,5 +1062,13 @@ px_err px_store_merge(px_store_batch *b, const px_avro_obs *obs, const char *reg
         return PX_ERR_INVAL;
     if (b->failed)
         return b->failed;
-    return batch_check(b, merge_one(b, obs, regdom, geo, geo_ctx));
+    px_err err = batch_check(b, merge_one(b, obs, regdom, geo, geo_ctx));
+    if (b->failed)
+        return b->failed;
+    if (b->recs.n >= PXS_SPILL_ENTRIES || px_arena_bytes(b->arena) >= PXS_SPILL_BYTES) {
+        px_err ferr = batch_flush(b);
+        if (ferr)
+            return ferr;
+    }
+    return err;
 }

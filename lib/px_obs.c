@@ -19,13 +19,26 @@
  * folded before it is written). */
 static char octet_form(unsigned b)
 {
+    /* nearly every octet: no table walk (this runs for each name byte) */
+    if ((b >= 'a' && b <= 'z') || (b >= '0' && b <= '9') || b == '-' || b == '_')
+        return 'p';
     if (b == '.' || b == '\\')
         return 'x';
     if (b >= 'A' && b <= 'Z')
         return 'u';
-    if (b <= 0x20 || b >= 0x7f || strchr("\"$();@", (int)b))
+    if (b <= 0x20 || b >= 0x7f)
         return 'd';
-    return 'p';
+    switch (b) {
+    case '"':
+    case '$':
+    case '(':
+    case ')':
+    case ';':
+    case '@':
+        return 'd';
+    default:
+        return 'p';
+    }
 }
 
 static int is_digit(char ch)
@@ -134,8 +147,32 @@ static int rrtype_value(const char *t)
     return strcmp(px_dns_type_name((uint16_t)v, buf, sizeof(buf)), t) == 0 ? v : -1;
 }
 
+/* Appends v in lowercase hexadecimal without leading zeros. */
+static char *put_hex(char *out, unsigned v)
+{
+    static const char digits[] = "0123456789abcdef";
+    int shift = 12;
+    while (shift > 0 && (v >> shift) == 0)
+        shift -= 4;
+    for (; shift >= 0; shift -= 4)
+        *out++ = digits[(v >> shift) & 15];
+    return out;
+}
+
+/* Appends v in decimal without leading zeros. */
+static char *put_dec(char *out, unsigned v)
+{
+    if (v >= 100)
+        *out++ = (char)('0' + v / 100);
+    if (v >= 10)
+        *out++ = (char)('0' + v / 10 % 10);
+    *out++ = (char)('0' + v % 10);
+    return out;
+}
+
 /* RFC 5952 text with hexadecimal groups only, as the producer writes it
- * (no dotted-quad tail for mapped addresses, unlike inet_ntop). */
+ * (no dotted-quad tail for mapped addresses, unlike inet_ntop). Written by
+ * hand: this runs for every AAAA observation. */
 static void format_ipv6(const uint8_t *a, char *out)
 {
     unsigned g[8];
@@ -151,11 +188,25 @@ static void format_ipv6(const uint8_t *a, char *out)
     }
     for (int i = 0; i < 8; i++) {
         if (i == best) {
-            out += sprintf(out, "::");
+            *out++ = ':';
+            *out++ = ':';
             i += best_len - 1;
             continue;
         }
-        out += sprintf(out, (i && i != best + best_len) ? ":%x" : "%x", g[i]);
+        if (i && i != best + best_len)
+            *out++ = ':';
+        out = put_hex(out, g[i]);
+    }
+    *out = '\0';
+}
+
+/* Canonical dotted quad, as the producer writes it. */
+static void format_ipv4(const uint8_t *a, char *out)
+{
+    for (int i = 0; i < 4; i++) {
+        if (i)
+            *out++ = '.';
+        out = put_dec(out, a[i]);
     }
     *out = '\0';
 }
@@ -167,7 +218,7 @@ static bool addr_valid(const char *rdata, int family)
     if (px_addr_parse(rdata, &a) != PX_OK || a.family != family)
         return false;
     if (family == 4)
-        snprintf(text, sizeof(text), "%u.%u.%u.%u", a.bytes[0], a.bytes[1], a.bytes[2], a.bytes[3]);
+        format_ipv4(a.bytes, text);
     else
         format_ipv6(a.bytes, text);
     return strcmp(text, rdata) == 0;
