@@ -90,9 +90,16 @@ typedef struct bdom { /* one registered domain touched by the batch */
     pxs_dom dom; /* orgs malloc'd */
 } bdom;
 
+/* A slot keeps the entry's hash: a probe compares it without touching the
+ * entry (the profile showed the merge waiting on those cache misses). */
+typedef struct bslot {
+    uint64_t h;
+    bkey *e; /* NULL: empty */
+} bslot;
+
 /* Open-addressing table of entry pointers (linear probing, load <= 1/2). */
 typedef struct btab {
-    bkey **slot;
+    bslot *slot;
     size_t cap, n;
 } btab;
 
@@ -443,13 +450,13 @@ static px_err org_id(px_store_batch *b, const char *org, uint32_t *id)
  * grows past PXS_SPILL_ENTRIES / PXS_SPILL_BYTES, which bounds its memory
  * (and reports a full map from the merge that caused it). */
 
-static bkey **btab_find(btab *t, uint64_t h, const uint8_t *key, size_t klen)
+static bslot *btab_find(btab *t, uint64_t h, const uint8_t *key, size_t klen)
 {
     size_t mask = t->cap - 1;
     for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
-        bkey *e = t->slot[i];
-        if (!e || (e->h == h && e->klen == klen && memcmp(e->key, key, klen) == 0))
-            return &t->slot[i];
+        bslot *sl = &t->slot[i];
+        if (!sl->e || (sl->h == h && sl->e->klen == klen && memcmp(sl->e->key, key, klen) == 0))
+            return sl;
     }
 }
 
@@ -459,17 +466,16 @@ static px_err btab_reserve(btab *t)
     if (t->cap && (t->n + 1) * 2 <= t->cap)
         return PX_OK;
     size_t cap = t->cap ? t->cap * 2 : 1024;
-    bkey **slot = calloc(cap, sizeof *slot);
+    bslot *slot = calloc(cap, sizeof *slot);
     if (!slot)
         return PX_ERR_NOMEM;
     for (size_t i = 0; i < t->cap; i++) {
-        bkey *e = t->slot[i];
-        if (!e)
+        if (!t->slot[i].e)
             continue;
-        size_t j = (size_t)e->h & (cap - 1);
-        while (slot[j])
+        size_t j = (size_t)t->slot[i].h & (cap - 1);
+        while (slot[j].e)
             j = (j + 1) & (cap - 1);
-        slot[j] = e;
+        slot[j] = t->slot[i];
     }
     free(t->slot);
     t->slot = slot;
@@ -482,12 +488,12 @@ static px_err btab_reserve(btab *t)
 static void batch_clear(px_store_batch *b)
 {
     for (size_t i = 0; i < b->recs.cap; i++) {
-        if (b->recs.slot[i])
-            free(((brec *)b->recs.slot[i])->rec.orgs);
+        if (b->recs.slot[i].e)
+            free(((brec *)b->recs.slot[i].e)->rec.orgs);
     }
     for (size_t i = 0; i < b->doms.cap; i++) {
-        if (b->doms.slot[i])
-            free(((bdom *)b->doms.slot[i])->dom.orgs);
+        if (b->doms.slot[i].e)
+            free(((bdom *)b->doms.slot[i].e)->dom.orgs);
     }
     if (b->recs.n)
         memset(b->recs.slot, 0, b->recs.cap * sizeof *b->recs.slot);
@@ -574,8 +580,8 @@ static bkey **btab_sorted(px_store_batch *b, const btab *t)
         return NULL;
     size_t n = 0;
     for (size_t i = 0; i < t->cap; i++) {
-        if (t->slot[i])
-            v[n++] = t->slot[i];
+        if (t->slot[i].e)
+            v[n++] = t->slot[i].e;
     }
     qsort(v, n, sizeof *v, bkey_cmp);
     return v;
@@ -936,10 +942,10 @@ static px_err record_entry(px_store_batch *b, const merge_in *in, px_store_geo_f
     px_err err = btab_reserve(&b->recs); /* first: it moves the slots */
     if (err)
         return err;
-    bkey **slot = btab_find(&b->recs, h, in->key, in->klen);
+    bslot *slot = btab_find(&b->recs, h, in->key, in->klen);
     *fresh = false;
-    if (*slot) {
-        *out = (brec *)*slot;
+    if (slot->e) {
+        *out = (brec *)slot->e;
         return PX_OK;
     }
     brec *e = px_arena_alloc(b->arena, sizeof *e);
@@ -959,7 +965,7 @@ static px_err record_entry(px_store_batch *b, const merge_in *in, px_store_geo_f
         free(e->rec.orgs);
         return err;
     }
-    *slot = &e->k;
+    *slot = (bslot){h, &e->k};
     b->recs.n++;
     *fresh = rc != 0;
     *out = e;
@@ -977,8 +983,8 @@ static px_err merge_domain(px_store_batch *b, const char *regdom, const merge_in
     err = btab_reserve(&b->doms); /* first: it moves the slots */
     if (err)
         return err;
-    bkey **slot = btab_find(&b->doms, h, (const uint8_t *)dn, dl);
-    bdom *e = (bdom *)*slot;
+    bslot *slot = btab_find(&b->doms, h, (const uint8_t *)dn, dl);
+    bdom *e = (bdom *)slot->e;
     if (!e) {
         e = px_arena_alloc(b->arena, sizeof *e);
         const uint8_t *key = arena_copy(b, dn, dl);
@@ -1001,7 +1007,7 @@ static px_err merge_domain(px_store_batch *b, const char *regdom, const merge_in
             free(e->dom.orgs);
             return err;
         }
-        *slot = &e->k;
+        *slot = (bslot){h, &e->k};
         b->doms.n++;
     }
     pxs_dom *d = &e->dom;
