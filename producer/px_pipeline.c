@@ -82,7 +82,7 @@ static void px_pipeline_emit(void *ctx, const px_obs *o)
     char tname[16];
     const char *key;
     size_t key_len;
-    if (px_psl_cache_lookup(p->psl, o->rrname, strlen(o->rrname), &key, &key_len) != PX_OK) {
+    if (px_psl_cache_lookup(p->psl, o->rrname, o->rrname_len, &key, &key_len) != PX_OK) {
         p->st.output_errors++;
         return;
     }
