@@ -25,6 +25,11 @@ struct px_pipeline {
     px_dns_iter it;
     px_dns_msg msg;
     char bailiwick[PX_DNS_NAME_TEXT_MAX];
+    /* The query_zone whose text is in bailiwick: a resolver answers runs
+     * of queries in the same zone, so most events reuse the last text. */
+    uint8_t bw_wire[256];
+    size_t bw_wire_len; /* 0: none cached */
+    size_t bw_len;
 };
 
 /* SipHash-2-4 of a short input: a keyed PRF, so that the per-window client
@@ -177,9 +182,21 @@ static const char *px_pipeline_bailiwick(px_pipeline *p, const px_dns_event *ev,
     *len = 0;
     if (!ev->query_zone)
         return NULL;
+    if (p->bw_wire_len != 0 && ev->query_zone_len == p->bw_wire_len &&
+        memcmp(ev->query_zone, p->bw_wire, p->bw_wire_len) == 0) {
+        *len = p->bw_len;
+        return p->bailiwick;
+    }
+    p->bw_wire_len = 0;
     if (px_dns_name_to_text(ev->query_zone, ev->query_zone_len, p->bailiwick, sizeof(p->bailiwick),
                             len) != PX_OK)
         return NULL;
+    /* Only a valid name is cached; it is at most 255 octets. */
+    if (ev->query_zone_len <= sizeof(p->bw_wire)) {
+        memcpy(p->bw_wire, ev->query_zone, ev->query_zone_len);
+        p->bw_wire_len = ev->query_zone_len;
+        p->bw_len = *len;
+    }
     return p->bailiwick;
 }
 
