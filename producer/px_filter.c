@@ -390,13 +390,27 @@ static px_drop check_targets(const px_filter *f, const px_dns_rr *rr)
     return single ? PX_DROP_SINGLE_LABEL : PX_PASS;
 }
 
-px_drop px_filter_rr(const px_filter *f, const px_dns_rr *rr, const char *bailiwick)
+/* Section, type and class: all a framed but undecoded record has. */
+static px_drop check_header(const px_filter *f, const px_dns_rr *rr)
 {
     if (rr->section == PX_DNS_ADDITIONAL || rr->type == PX_DNS_TYPE_OPT ||
         rr->rclass != PX_DNS_CLASS_IN)
         return PX_DROP_SECTION;
     if (!(f->rrtypes[rr->type / 8] & (1u << (rr->type % 8))))
         return PX_DROP_RRTYPE;
+    return PX_PASS;
+}
+
+bool px_filter_rr_wanted(void *filter, const px_dns_rr *rr)
+{
+    return check_header(filter, rr) == PX_PASS;
+}
+
+px_drop px_filter_rr(const px_filter *f, const px_dns_rr *rr, const char *bailiwick)
+{
+    px_drop d = check_header(f, rr);
+    if (d != PX_PASS)
+        return d;
     bool has_dot;
     size_t tail = last_label_start(rr->name, rr->name_len, &has_dot);
     if (single_label(rr->name, rr->name_len, has_dot))

@@ -241,6 +241,8 @@ static void px_pipeline_process(px_pipeline *p, const px_dns_event *ev)
         p->st.dropped_msgs[d]++;
         return;
     }
+    /* Glue, OPT and unrecorded types are framed but not decoded. */
+    px_dns_set_want(&p->it, px_filter_rr_wanted, p->filter);
     size_t bw_len;
     const char *bw = px_pipeline_bailiwick(p, ev, &bw_len);
     uint64_t client_hash = 0;

@@ -155,6 +155,33 @@ static void test_section_class_opt(void **state)
     px_filter_destroy(f);
 }
 
+/* px_filter_rr_wanted() refuses exactly what px_filter_rr() drops for
+ * section, class or type, and px_filter_rr() still gives the reason for a
+ * record that came undecoded (no name, no rdata). */
+static void test_rr_wanted(void **state)
+{
+    (void)state;
+    px_filter *f = make(NULL);
+    rrbuf b;
+    px_dns_rr *rr = rr_make(&b, PX_DNS_TYPE_A, "localhost", "127.0.0.1", NULL);
+    assert_true(px_filter_rr_wanted(f, rr)); /* dropped, but only by its name */
+    rr->section = PX_DNS_ADDITIONAL;
+    assert_false(px_filter_rr_wanted(f, rr));
+    rr->name = NULL;
+    rr->name_len = 0;
+    rr->rdata = NULL;
+    rr->rdata_len = 0;
+    assert_int_equal(px_filter_rr(f, rr, NULL), PX_DROP_SECTION);
+    rr->section = PX_DNS_ANSWER;
+    rr->type = PX_DNS_TYPE_TXT;
+    assert_false(px_filter_rr_wanted(f, rr));
+    assert_int_equal(px_filter_rr(f, rr, NULL), PX_DROP_RRTYPE);
+    rr->type = PX_DNS_TYPE_OPT;
+    assert_false(px_filter_rr_wanted(f, rr));
+    assert_int_equal(px_filter_rr(f, rr, NULL), PX_DROP_SECTION);
+    px_filter_destroy(f);
+}
+
 static void test_rrtypes_default_and_configured(void **state)
 {
     (void)state;
@@ -476,6 +503,7 @@ int main(void)
         cmocka_unit_test(test_wildcard_servers),
         cmocka_unit_test(test_section_class_opt),
         cmocka_unit_test(test_rrtypes_default_and_configured),
+        cmocka_unit_test(test_rr_wanted),
         cmocka_unit_test(test_single_label),
         cmocka_unit_test(test_builtin_local_zones),
         cmocka_unit_test(test_configured_local_zones),
