@@ -353,6 +353,28 @@ static void test_configured_local_zones(void **state)
     px_filter_destroy(f);
 }
 
+/* Zones whose last label is long, or shares its first letter and length
+ * with a public one, are still found. */
+static void test_local_zone_tails(void **state)
+{
+    (void)state;
+    char zone[100], name[120];
+    memset(zone, 'a', 70);
+    zone[70] = '\0';
+    const char *zones[] = {zone, "example.cop"};
+    px_filter_conf c = {.local_zones = zones, .n_local_zones = 2};
+    px_filter *f = make(&c);
+    strcpy(name, "www.");
+    strcat(name, zone);
+    assert_true(px_filter_is_local(f, name, strlen(name)));
+    strcat(name, "a"); /* 71 a: same hint, other zone */
+    assert_false(px_filter_is_local(f, name, strlen(name)));
+    assert_true(px_filter_is_local(f, "x.example.cop", 13));
+    assert_false(px_filter_is_local(f, "x.example.com", 13));
+    assert_false(px_filter_is_local(f, "x.example.coq", 13));
+    px_filter_destroy(f);
+}
+
 static void test_bad_local_zones(void **state)
 {
     (void)state;
@@ -506,6 +528,7 @@ int main(void)
         cmocka_unit_test(test_rr_wanted),
         cmocka_unit_test(test_single_label),
         cmocka_unit_test(test_builtin_local_zones),
+        cmocka_unit_test(test_local_zone_tails),
         cmocka_unit_test(test_configured_local_zones),
         cmocka_unit_test(test_bad_local_zones),
         cmocka_unit_test(test_local_rdata),
