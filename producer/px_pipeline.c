@@ -150,7 +150,9 @@ px_pipeline *px_pipeline_create(const px_pipeline_conf *conf, px_err *err)
     if (!(p->codec = px_avro_codec_create(err)))
         goto fail;
     *err = PX_ERR_NOMEM;
-    if (!(p->psl = px_psl_cache_create(1u << 17)))
+    /* 2^19 slots (12 MiB plus the names): with 2^17, names evicted by
+     * collisions sent ~8% of the producer's time back into libpsl. */
+    if (!(p->psl = px_psl_cache_create(1u << 19)))
         goto fail;
     *err = PX_ERR_NOMEM;
     if (!(p->window = px_window_create(&conf->window, px_pipeline_emit, p)))
