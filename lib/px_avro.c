@@ -12,6 +12,7 @@
 #include "px_avro.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -896,31 +897,47 @@ static uint8_t *put_long(uint8_t *p, int64_t v)
     return p;
 }
 
-/* Room for the datum: each long takes at most 10 bytes. */
-static size_t datum_bound(const px_avro_obs *obs)
+/* A string field's value, or NULL for a number field. */
+static const char *field_str(size_t i, const px_avro_obs *obs)
 {
-    size_t n = N_FIELDS * 10 + 2 * 10;
-    for (size_t i = 0; i < N_FIELDS; i++) {
-        const struct obs_field *f = &obs_fields[i];
-        if (f->kind == F_STR || f->kind == F_OPT_STR) {
-            const char *str = *(const char *const *)((const char *)obs + f->off);
-            n += str ? strlen(str) : 0;
-        }
-    }
-    return n;
+    const struct obs_field *f = &obs_fields[i];
+    if (f->kind != F_STR && f->kind != F_OPT_STR)
+        return NULL;
+    return *(const char *const *)((const char *)obs + f->off);
 }
 
-static px_err encode_field(const px_avro_codec *c, size_t i, const px_avro_obs *obs, uint8_t **pp)
+/* Copies n bytes of string and checks them as UTF-8 in the same pass:
+ * ASCII words (nearly every name and address) are checked as they are
+ * copied; only a word with a high bit set sends the whole string through
+ * the full check. Returns false if the string is not UTF-8. */
+static bool put_utf8(uint8_t *p, const char *str, size_t n)
+{
+    const uint8_t *s = (const uint8_t *)str;
+    uint64_t high = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t word;
+        memcpy(&word, s + i, 8);
+        memcpy(p + i, &word, 8);
+        high |= word;
+    }
+    for (; i < n; i++) {
+        p[i] = s[i];
+        high |= s[i];
+    }
+    return (high & UINT64_C(0x8080808080808080)) == 0 || utf8_valid(s, n);
+}
+
+static px_err encode_field(const px_avro_codec *c, size_t i, const px_avro_obs *obs,
+                           const size_t *lens, uint8_t **pp)
 {
     const struct obs_field *f = &obs_fields[i];
     const void *slotp = (const char *)obs + f->off;
     int is_str = f->kind == F_STR || f->kind == F_OPT_STR;
     /* read only the member the field is, never a pointer as a number */
-    const char *str = is_str ? *(const char *const *)slotp : NULL;
+    const char *str = field_str(i, obs);
     int64_t num = is_str ? 0 : *(const int64_t *)slotp;
     uint8_t *p = *pp;
-    if (f->kind == F_STR && !str)
-        return PX_ERR_INVAL;
     if (f->kind == F_OPT_STR || f->kind == F_OPT_LONG) {
         int is_null = f->kind == F_OPT_STR ? str == NULL : num < 0;
         p = put_long(p, is_null ? c->slots[i].null_branch : c->slots[i].value_branch);
@@ -930,12 +947,10 @@ static px_err encode_field(const px_avro_codec *c, size_t i, const px_avro_obs *
         }
     }
     if (is_str) {
-        size_t n = strlen(str);
-        if (!utf8_valid((const uint8_t *)str, n))
+        p = put_long(p, (int64_t)lens[i]);
+        if (!put_utf8(p, str, lens[i]))
             return PX_ERR_INVAL;
-        p = put_long(p, (int64_t)n);
-        memcpy(p, str, n);
-        p += n;
+        p += lens[i];
     } else {
         p = put_long(p, num);
     }
@@ -948,7 +963,17 @@ px_err px_avro_encode(px_avro_codec *c, const px_avro_obs *obs, const uint8_t **
     if (!c || !obs || !out || !len)
         return PX_ERR_INVAL;
     c->errbuf[0] = '\0';
-    size_t need = HDR_LEN + datum_bound(obs);
+    /* Room for the datum: each long takes at most 10 bytes; each string's
+     * length is taken once here and reused by encode_field. */
+    size_t lens[N_FIELDS];
+    size_t need = HDR_LEN + N_FIELDS * 10 + 2 * 10;
+    for (size_t i = 0; i < N_FIELDS; i++) {
+        const char *str = field_str(i, obs);
+        if (obs_fields[i].kind == F_STR && !str)
+            return PX_ERR_INVAL;
+        lens[i] = str ? strlen(str) : 0;
+        need += lens[i];
+    }
     if (need > BUF_MAX)
         return PX_ERR_TOOLONG;
     if (need > c->cap) {
@@ -961,7 +986,7 @@ px_err px_avro_encode(px_avro_codec *c, const px_avro_obs *obs, const uint8_t **
     put_header(c->buf, c->fingerprint);
     uint8_t *p = c->buf + HDR_LEN;
     for (size_t j = 0; j < N_FIELDS; j++) {
-        px_err err = encode_field(c, c->order[j], obs, &p);
+        px_err err = encode_field(c, c->order[j], obs, lens, &p);
         if (err != PX_OK)
             return err;
     }

@@ -90,6 +90,10 @@ typedef struct px_psl_slot {
 struct px_psl_cache {
     px_psl_slot *slots;
     size_t mask;
+    /* The slot of the last answer: records of one response are emitted
+     * together, so the next name is often the same one, and this slot is
+     * still in the CPU cache. Whatever name it holds, its answer is right. */
+    const px_psl_slot *last;
 };
 
 px_psl_cache *px_psl_cache_create(size_t slots)
@@ -122,9 +126,16 @@ void px_psl_cache_destroy(px_psl_cache *c)
 px_err px_psl_cache_lookup(px_psl_cache *c, const char *name, size_t len, const char **reg,
                            size_t *reg_len)
 {
+    const px_psl_slot *l = c->last;
+    if (l && l->len == len && memcmp(l->name, name, len) == 0) {
+        *reg = name + l->reg_off;
+        *reg_len = len - l->reg_off;
+        return PX_OK;
+    }
     uint64_t h = px_hash64(name, len, 0x70736c00ull);
     px_psl_slot *s = &c->slots[h & c->mask];
     if (s->name && s->hash == h && s->len == len && memcmp(s->name, name, len) == 0) {
+        c->last = s;
         *reg = name + s->reg_off;
         *reg_len = len - s->reg_off;
         return PX_OK;
@@ -144,6 +155,7 @@ px_err px_psl_cache_lookup(px_psl_cache *c, const char *name, size_t len, const 
         free(s->name);
         *s = (px_psl_slot){
             .hash = h, .name = copy, .len = (uint32_t)len, .reg_off = (uint32_t)(len - rl)};
+        c->last = s;
     }
     *reg = name + len - rl;
     *reg_len = rl;

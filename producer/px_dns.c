@@ -187,6 +187,8 @@ px_err px_dns_begin(px_dns_iter *it, const uint8_t *msg, size_t len, px_dns_msg 
     it->broken = true;
     it->section = PX_DNS_ANSWER;
     it->left[0] = 0;
+    it->want = NULL;
+    it->want_ctx = NULL;
 
     out->id = px_wire_u16(&it->w);
     uint16_t flags = px_wire_u16(&it->w);
@@ -244,6 +246,12 @@ px_err px_dns_begin(px_dns_iter *it, const uint8_t *msg, size_t len, px_dns_msg 
 bool px_dns_can_continue(const px_dns_iter *it)
 {
     return !it->broken;
+}
+
+void px_dns_set_want(px_dns_iter *it, px_dns_want_fn want, void *ctx)
+{
+    it->want = want;
+    it->want_ctx = ctx;
 }
 
 /* ---- rdata presentation ---- */
@@ -563,6 +571,46 @@ static px_err owner_read(px_dns_iter *it)
     return name_read(it->w.start, px_wire_size(&it->w), &it->w, it->name, &it->name_len);
 }
 
+/* Type, class, TTL and rdata length after the owner name; rd gets the
+ * rdata. */
+static px_err fixed_read(px_dns_iter *it, px_dns_rr *rr, px_wire *rd)
+{
+    rr->type = px_wire_u16(&it->w);
+    rr->rclass = px_wire_u16(&it->w);
+    rr->ttl = px_wire_u32(&it->w);
+    rr->rdlen = px_wire_u16(&it->w);
+    *rd = px_wire_sub(&it->w, rr->rdlen);
+    if (px_wire_err(&it->w))
+        return framing_lost(it, px_wire_err(&it->w));
+    rr->rdata_wire = rd->pos;
+    return PX_OK;
+}
+
+/* With a want function: frame the record first (the owner name is only
+ * stepped over), ask, and decode the owner name only for a wanted record.
+ * The name is then read again from its start; it->w ends where it did. */
+static px_err next_wanted(px_dns_iter *it, px_dns_rr *rr, px_wire *rd, bool *wanted)
+{
+    *wanted = false;
+    size_t owner = px_wire_offset(&it->w);
+    px_err err = name_skip(&it->w);
+    if (err)
+        return framing_lost(it, err);
+    if ((err = fixed_read(it, rr, rd)) != PX_OK)
+        return err;
+    if (!it->want(it->want_ctx, rr))
+        return PX_OK;
+    *wanted = true;
+    size_t end = px_wire_offset(&it->w);
+    px_wire_seek(&it->w, owner);
+    if ((err = owner_read(it)) != PX_OK)
+        return framing_lost(it, err);
+    px_wire_seek(&it->w, end);
+    rr->name = it->name;
+    rr->name_len = it->name_len;
+    return PX_OK;
+}
+
 px_err px_dns_next(px_dns_iter *it, px_dns_rr *rr)
 {
     if (it->broken)
@@ -574,22 +622,26 @@ px_err px_dns_next(px_dns_iter *it, px_dns_rr *rr)
     it->left[it->section]--;
 
     rr->section = it->section;
+    rr->name = NULL;
+    rr->name_len = 0;
     rr->target = NULL;
     rr->target2 = NULL;
     rr->rdata = NULL;
     rr->rdata_len = 0;
-    px_err err = owner_read(it);
-    if (err)
+    px_wire rd;
+    px_err err;
+    if (it->want) {
+        bool wanted;
+        err = next_wanted(it, rr, &rd, &wanted);
+        if (err || !wanted)
+            return err;
+        return rdata_format(it, rr, &rd);
+    }
+    if ((err = owner_read(it)) != PX_OK)
         return framing_lost(it, err);
     rr->name = it->name;
     rr->name_len = it->name_len;
-    rr->type = px_wire_u16(&it->w);
-    rr->rclass = px_wire_u16(&it->w);
-    rr->ttl = px_wire_u32(&it->w);
-    rr->rdlen = px_wire_u16(&it->w);
-    px_wire rd = px_wire_sub(&it->w, rr->rdlen);
-    if (px_wire_err(&it->w))
-        return framing_lost(it, px_wire_err(&it->w));
-    rr->rdata_wire = rd.pos;
+    if ((err = fixed_read(it, rr, &rd)) != PX_OK)
+        return err;
     return rdata_format(it, rr, &rd);
 }

@@ -81,6 +81,11 @@ typedef struct px_dns_rr {
     const char *target2;
 } px_dns_rr;
 
+/* Called by px_dns_next() with rr's section, type, rclass, ttl, rdlen and
+ * rdata_wire set (name and rdata not yet read); false skips the record:
+ * see px_dns_set_want(). */
+typedef bool (*px_dns_want_fn)(void *ctx, const px_dns_rr *rr);
+
 /* Iterator state; lives on the caller's stack. Fields are private. */
 typedef struct px_dns_iter {
     px_wire w;
@@ -96,6 +101,8 @@ typedef struct px_dns_iter {
     char target[PX_DNS_NAME_TEXT_MAX];
     char target2[PX_DNS_NAME_TEXT_MAX];
     char rdata[PX_DNS_RDATA_TEXT_MAX];
+    px_dns_want_fn want; /* NULL: every record is decoded */
+    void *want_ctx;
 } px_dns_iter;
 
 /* Reads the header and the first question (further questions are skipped).
@@ -110,6 +117,16 @@ px_err px_dns_begin(px_dns_iter *it, const uint8_t *msg, size_t len, px_dns_msg 
  * the rest of the message is lost. */
 px_err px_dns_next(px_dns_iter *it, px_dns_rr *rr);
 bool px_dns_can_continue(const px_dns_iter *it);
+
+/* Lets the caller skip records it will not use before they are decoded
+ * (a resolver's answers carry glue and OPT records that are never kept).
+ * For a record want() refuses, px_dns_next() only frames it: it returns
+ * PX_OK with name and rdata NULL (lengths 0) and target(s) NULL; the owner
+ * name is stepped over, not decoded, and the rdata is not checked, so a
+ * skipped record is never reported malformed unless its framing is lost.
+ * Applies until the next px_dns_begin(), which clears it: call it after
+ * px_dns_begin(). want NULL decodes every record. */
+void px_dns_set_want(px_dns_iter *it, px_dns_want_fn want, void *ctx);
 
 /* px_dns_type_name() and px_dns_type_parse() live in lib/px_dns_type.h. */
 

@@ -52,6 +52,10 @@ struct px_filter {
     bool private_answers;
     px_zone_set zones; /* every local zone */
     px_zone_set tails; /* last label of every local zone */
+    /* Quick reject before the tails lookup: bit min(length, 63) of
+     * tail_hint[c] is set if some zone's last label starts with byte c and
+     * has that length. "com" or "net" stop here. */
+    uint64_t tail_hint[256];
     px_addr *wildcard;
     size_t n_wildcard;
     uint64_t seed;
@@ -180,9 +184,16 @@ static bool single_label(const char *name, size_t len, bool has_dot)
     return !has_dot && !(len == 1 && name[0] == '.');
 }
 
+static uint64_t tail_hint_bit(size_t len)
+{
+    return 1ULL << (len < 63 ? len : 63);
+}
+
 /* is_local with the last label already found. */
 static bool is_local_at(const px_filter *f, const char *name, size_t len, size_t tail)
 {
+    if (len > tail && !(f->tail_hint[(unsigned char)name[tail]] & tail_hint_bit(len - tail)))
+        return false;
     if (!zone_set_has(&f->tails, name + tail, len - tail, f->seed))
         return false;
     /* Some zone ends in this label: test every suffix at a label boundary
@@ -247,6 +258,8 @@ static px_err add_zone(px_filter *f, const char *name, size_t len)
     px_err e = zone_set_add(&f->zones, name, len, f->seed);
     if (e == PX_OK)
         e = zone_set_add(&f->tails, name + tail, len - tail, f->seed);
+    if (e == PX_OK && len > tail)
+        f->tail_hint[(unsigned char)name[tail]] |= tail_hint_bit(len - tail);
     return e;
 }
 
@@ -390,13 +403,27 @@ static px_drop check_targets(const px_filter *f, const px_dns_rr *rr)
     return single ? PX_DROP_SINGLE_LABEL : PX_PASS;
 }
 
-px_drop px_filter_rr(const px_filter *f, const px_dns_rr *rr, const char *bailiwick)
+/* Section, type and class: all a framed but undecoded record has. */
+static px_drop check_header(const px_filter *f, const px_dns_rr *rr)
 {
     if (rr->section == PX_DNS_ADDITIONAL || rr->type == PX_DNS_TYPE_OPT ||
         rr->rclass != PX_DNS_CLASS_IN)
         return PX_DROP_SECTION;
     if (!(f->rrtypes[rr->type / 8] & (1u << (rr->type % 8))))
         return PX_DROP_RRTYPE;
+    return PX_PASS;
+}
+
+bool px_filter_rr_wanted(void *filter, const px_dns_rr *rr)
+{
+    return check_header(filter, rr) == PX_PASS;
+}
+
+px_drop px_filter_rr(const px_filter *f, const px_dns_rr *rr, const char *bailiwick)
+{
+    px_drop d = check_header(f, rr);
+    if (d != PX_PASS)
+        return d;
     bool has_dot;
     size_t tail = last_label_start(rr->name, rr->name_len, &has_dot);
     if (single_label(rr->name, rr->name_len, has_dot))

@@ -52,8 +52,15 @@ void px_filter_destroy(px_filter *f); /* NULL is fine */
  * server may be NULL or family 0 (unknown). */
 px_drop px_filter_message(const px_filter *f, const px_dns_msg *msg, const px_addr *server);
 
-/* Per-record checks. bailiwick: presentation zone name or NULL. */
+/* Per-record checks. bailiwick: presentation zone name or NULL. A record
+ * that px_filter_rr_wanted() refuses may come without name and rdata (see
+ * px_dns_set_want()): it is dropped for its section or type as usual. */
 px_drop px_filter_rr(const px_filter *f, const px_dns_rr *rr, const char *bailiwick);
+
+/* The checks of px_filter_rr() that need only section, type and class
+ * (px_dns_want_fn, ctx: the filter): false if px_filter_rr() would drop
+ * the record for one of those whatever its name and rdata. */
+bool px_filter_rr_wanted(void *filter, const px_dns_rr *rr);
 
 /* True if name (presentation, lowercase) is under a built-in or configured
  * local zone. Built-in: local, localhost, internal, home.arpa, lan, intranet,

@@ -153,11 +153,14 @@ static void emit_entry(px_window *w, const px_wentry *e)
     }
     px_obs o = {
         .rrname = e->key,
+        .rrname_len = e->rrname_len,
         .rrtype = e->rrtype,
         .rdata = e->key + e->rrname_len + 1,
+        .rdata_len = e->rdata_len,
         .bailiwick = e->bailiwick_len == PX_WINDOW_NO_BAILIWICK
                          ? NULL
                          : e->key + e->rrname_len + 1 + e->rdata_len + 1,
+        .bailiwick_len = e->bailiwick_len == PX_WINDOW_NO_BAILIWICK ? 0 : e->bailiwick_len,
         .count = e->count,
         .time_first = e->time_first,
         .time_last = e->time_last,

@@ -15,13 +15,17 @@
 
 #include "px_error.h"
 
-/* One aggregated record as the window emits it. Strings are valid only
- * during the emit call. */
+/* One aggregated record as the window emits it. Strings are
+ * NUL-terminated, *_len is their length without the NUL, and both are
+ * valid only during the emit call. */
 typedef struct px_obs {
     const char *rrname;
+    size_t rrname_len;
     uint16_t rrtype;
     const char *rdata;
+    size_t rdata_len;
     const char *bailiwick; /* NULL if unknown */
+    size_t bailiwick_len;  /* 0 if bailiwick is NULL */
     uint64_t count;
     int64_t time_first, time_last; /* event time, epoch seconds */
     uint32_t ttl_min, ttl_max;

@@ -2,6 +2,7 @@
  * compression and its abuses, truncation at every level, and a real
  * capture from the corpus. */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
@@ -238,6 +239,102 @@ static void test_sections_in_order(void **state)
     assert_string_equal(rr.rdata, "\\# 0");
     assert_int_equal(px_dns_next(&it, &rr), PX_ERR_EOF);
     assert_int_equal(px_dns_next(&it, &rr), PX_ERR_EOF);
+}
+
+/* ---- skipping records the caller does not want ---- */
+
+static bool want_no_txt_no_additional(void *ctx, const px_dns_rr *rr)
+{
+    unsigned *calls = ctx;
+    (*calls)++;
+    assert_null(rr->name);
+    assert_null(rr->rdata);
+    return rr->section != PX_DNS_ADDITIONAL && rr->type != PX_DNS_TYPE_TXT;
+}
+
+/* TXT with a malformed string (length 5, one byte), a new owner, an owner
+ * compressed to the question, then OPT. */
+static void want_message(pkt *p)
+{
+    const uint8_t a1[4] = {192, 0, 2, 1}, a2[4] = {192, 0, 2, 2}, bad_txt[1] = {5};
+    header(p, 1, 3, 0, 1);
+    question(p, PX_DNS_TYPE_A);
+    putptr(p, QNAME_OFF);
+    rr_fixed(p, PX_DNS_TYPE_TXT, 1);
+    putmem(p, bad_txt, 1);
+    put8(p, 3);
+    putmem(p, "www", 3);
+    putptr(p, QNAME_OFF);
+    rr_fixed(p, PX_DNS_TYPE_A, 4);
+    putmem(p, a1, 4);
+    putptr(p, QNAME_OFF);
+    rr_fixed(p, PX_DNS_TYPE_A, 4);
+    putmem(p, a2, 4);
+    putname(p, ""); /* OPT */
+    put16(p, PX_DNS_TYPE_OPT);
+    put16(p, 1232);
+    put32(p, 0);
+    put16(p, 0);
+}
+
+static void test_want_skips_records(void **state)
+{
+    (void)state;
+    static pkt p;
+    px_dns_msg m;
+    px_dns_rr rr;
+    unsigned calls = 0;
+    want_message(&p);
+    assert_int_equal(px_dns_begin(&it, p.b, p.n, &m), PX_OK);
+    px_dns_set_want(&it, want_no_txt_no_additional, &calls);
+
+    assert_int_equal(px_dns_next(&it, &rr), PX_OK); /* bad TXT: skipped, not checked */
+    assert_int_equal(rr.type, PX_DNS_TYPE_TXT);
+    assert_int_equal(rr.rdlen, 1);
+    assert_null(rr.name);
+    assert_int_equal(rr.name_len, 0);
+    assert_null(rr.rdata);
+    assert_null(rr.target);
+    assert_int_equal(px_dns_next(&it, &rr), PX_OK);
+    assert_string_equal(rr.name, "www.example.com");
+    assert_int_equal(rr.name_len, strlen("www.example.com"));
+    assert_int_equal(rr.ttl, 3600);
+    assert_string_equal(rr.rdata, "192.0.2.1");
+    assert_int_equal(px_dns_next(&it, &rr), PX_OK);
+    assert_string_equal(rr.name, "example.com");
+    assert_string_equal(rr.rdata, "192.0.2.2");
+    assert_int_equal(px_dns_next(&it, &rr), PX_OK);
+    assert_int_equal(rr.section, PX_DNS_ADDITIONAL);
+    assert_int_equal(rr.type, PX_DNS_TYPE_OPT);
+    assert_null(rr.name);
+    assert_int_equal(px_dns_next(&it, &rr), PX_ERR_EOF);
+    assert_int_equal(calls, 4);
+
+    /* px_dns_begin() forgets the want function: the TXT is read again. */
+    assert_int_equal(px_dns_begin(&it, p.b, p.n, &m), PX_OK);
+    assert_int_not_equal(px_dns_next(&it, &rr), PX_OK);
+    assert_true(px_dns_can_continue(&it));
+    assert_int_equal(calls, 4);
+}
+
+/* A skipped record whose framing is lost still ends the message. */
+static void test_want_framing_lost(void **state)
+{
+    (void)state;
+    static pkt p;
+    px_dns_msg m;
+    px_dns_rr rr;
+    unsigned calls = 0;
+    header(&p, 1, 1, 0, 0);
+    question(&p, PX_DNS_TYPE_A);
+    putptr(&p, QNAME_OFF);
+    rr_fixed(&p, PX_DNS_TYPE_TXT, 50); /* rdlength past the end */
+    put8(&p, 1);
+    assert_int_equal(px_dns_begin(&it, p.b, p.n, &m), PX_OK);
+    px_dns_set_want(&it, want_no_txt_no_additional, &calls);
+    assert_int_not_equal(px_dns_next(&it, &rr), PX_OK);
+    assert_false(px_dns_can_continue(&it));
+    assert_int_equal(calls, 0);
 }
 
 /* ---- rdata types ---- */
@@ -836,7 +933,8 @@ int main(void)
         cmocka_unit_test(test_bad_label_bits),      cmocka_unit_test(test_truncation),
         cmocka_unit_test(test_rdlength_past_end),   cmocka_unit_test(test_bad_rdata_keeps_framing),
         cmocka_unit_test(test_type_names),          cmocka_unit_test(test_name_to_text),
-        cmocka_unit_test(test_corpus_pcap),
+        cmocka_unit_test(test_corpus_pcap),         cmocka_unit_test(test_want_skips_records),
+        cmocka_unit_test(test_want_framing_lost),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -155,6 +155,33 @@ static void test_section_class_opt(void **state)
     px_filter_destroy(f);
 }
 
+/* px_filter_rr_wanted() refuses exactly what px_filter_rr() drops for
+ * section, class or type, and px_filter_rr() still gives the reason for a
+ * record that came undecoded (no name, no rdata). */
+static void test_rr_wanted(void **state)
+{
+    (void)state;
+    px_filter *f = make(NULL);
+    rrbuf b;
+    px_dns_rr *rr = rr_make(&b, PX_DNS_TYPE_A, "localhost", "127.0.0.1", NULL);
+    assert_true(px_filter_rr_wanted(f, rr)); /* dropped, but only by its name */
+    rr->section = PX_DNS_ADDITIONAL;
+    assert_false(px_filter_rr_wanted(f, rr));
+    rr->name = NULL;
+    rr->name_len = 0;
+    rr->rdata = NULL;
+    rr->rdata_len = 0;
+    assert_int_equal(px_filter_rr(f, rr, NULL), PX_DROP_SECTION);
+    rr->section = PX_DNS_ANSWER;
+    rr->type = PX_DNS_TYPE_TXT;
+    assert_false(px_filter_rr_wanted(f, rr));
+    assert_int_equal(px_filter_rr(f, rr, NULL), PX_DROP_RRTYPE);
+    rr->type = PX_DNS_TYPE_OPT;
+    assert_false(px_filter_rr_wanted(f, rr));
+    assert_int_equal(px_filter_rr(f, rr, NULL), PX_DROP_SECTION);
+    px_filter_destroy(f);
+}
+
 static void test_rrtypes_default_and_configured(void **state)
 {
     (void)state;
@@ -326,6 +353,28 @@ static void test_configured_local_zones(void **state)
     px_filter_destroy(f);
 }
 
+/* Zones whose last label is long, or shares its first letter and length
+ * with a public one, are still found. */
+static void test_local_zone_tails(void **state)
+{
+    (void)state;
+    char zone[100], name[120];
+    memset(zone, 'a', 70);
+    zone[70] = '\0';
+    const char *zones[] = {zone, "example.cop"};
+    px_filter_conf c = {.local_zones = zones, .n_local_zones = 2};
+    px_filter *f = make(&c);
+    strcpy(name, "www.");
+    strcat(name, zone);
+    assert_true(px_filter_is_local(f, name, strlen(name)));
+    strcat(name, "a"); /* 71 a: same hint, other zone */
+    assert_false(px_filter_is_local(f, name, strlen(name)));
+    assert_true(px_filter_is_local(f, "x.example.cop", 13));
+    assert_false(px_filter_is_local(f, "x.example.com", 13));
+    assert_false(px_filter_is_local(f, "x.example.coq", 13));
+    px_filter_destroy(f);
+}
+
 static void test_bad_local_zones(void **state)
 {
     (void)state;
@@ -476,8 +525,10 @@ int main(void)
         cmocka_unit_test(test_wildcard_servers),
         cmocka_unit_test(test_section_class_opt),
         cmocka_unit_test(test_rrtypes_default_and_configured),
+        cmocka_unit_test(test_rr_wanted),
         cmocka_unit_test(test_single_label),
         cmocka_unit_test(test_builtin_local_zones),
+        cmocka_unit_test(test_local_zone_tails),
         cmocka_unit_test(test_configured_local_zones),
         cmocka_unit_test(test_bad_local_zones),
         cmocka_unit_test(test_local_rdata),

@@ -275,6 +275,52 @@ static void test_drops_and_malformed_are_counted(void **state)
     px_pipeline_destroy(p);
 }
 
+/* Consecutive events reuse the last zone's text: a different zone of the
+ * same length, and a return to the first one, must each be read anew. */
+static void test_bailiwick_zone_changes(void **state)
+{
+    (void)state;
+    outbox o = {0};
+    px_pipeline *p = make(&o, 1, key16);
+    msgbuf m;
+    www_response(&m);
+    static const uint8_t uk[] = "\x07"
+                                "example"
+                                "\x02"
+                                "co"
+                                "\x02"
+                                "uk";
+    static const uint8_t us[] = "\x07"
+                                "example"
+                                "\x02"
+                                "co"
+                                "\x02"
+                                "us";
+    px_dns_event ev = {.msg = m.b, .len = m.n, .time_sec = 1764000000};
+    const uint8_t *zones[] = {uk, uk, us, uk};
+    for (size_t i = 0; i < 4; i++) {
+        ev.query_zone = zones[i];
+        ev.query_zone_len = sizeof(uk);
+        px_pipeline_event(p, &ev);
+    }
+    px_pipeline_flush(p);
+    px_pipeline_stats st;
+    px_pipeline_get_stats(p, &st);
+    assert_int_equal(st.dropped_rrs[PX_DROP_OUT_OF_BAILIWICK], 2); /* the us event */
+    assert_int_equal(o.n, 2);
+    px_err err;
+    px_avro_codec *codec = px_avro_codec_create(&err);
+    for (size_t i = 0; i < o.n; i++) {
+        px_avro_obs a;
+        assert_int_equal(px_avro_decode(codec, o.m[i].val, o.m[i].len, &a), PX_OK);
+        assert_string_equal(a.bailiwick, "example.co.uk");
+        assert_int_equal(a.count, 3);
+    }
+    px_avro_codec_destroy(codec);
+    px_pipeline_destroy(p);
+    outbox_free(&o);
+}
+
 static void test_bailiwick_from_query_zone(void **state)
 {
     (void)state;
@@ -377,6 +423,7 @@ int main(void)
         cmocka_unit_test(test_window_boundary_in_event_time),
         cmocka_unit_test(test_drops_and_malformed_are_counted),
         cmocka_unit_test(test_bailiwick_from_query_zone),
+        cmocka_unit_test(test_bailiwick_zone_changes),
         cmocka_unit_test(test_min_clients),
         cmocka_unit_test(test_deterministic_output),
     };

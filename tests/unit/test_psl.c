@@ -93,16 +93,13 @@ static void test_threads(void **state)
 static void test_cache_agrees(void **state)
 {
     (void)state;
-    static const char *names[] = {"www.example.co.uk",
-                                  "foo.blogspot.com",
-                                  "co.uk",
-                                  "com",
-                                  "a.b.c.example.com",
-                                  "x.a\\.b.com",
-                                  "example.org",
-                                  "www.example.co.uk",
-                                  "s3.amazonaws.com",
-                                  "."};
+    static const char *names[] = {"www.example.co.uk", "foo.blogspot.com", "co.uk", "com",
+                                  "a.b.c.example.com", "x.a\\.b.com", "example.org",
+                                  "www.example.co.uk", "s3.amazonaws.com", ".",
+                                  /* repeats, and a name of the same
+                                   * length with another answer */
+                                  "foo.blogspot.com", "foo.blogspot.com", "abcd.example.com",
+                                  "abcd.example.com", "foo.blogspot.com"};
     for (size_t slots = 1; slots <= 1024; slots *= 1024) {
         px_psl_cache *c = px_psl_cache_create(slots);
         assert_non_null(c);

@@ -38,6 +38,10 @@ static void on_emit(void *ctx, const px_obs *o)
     }
     seen *x = &s->obs[s->n++];
     memset(x, 0, sizeof(*x));
+    /* Every emitted string carries its own length. */
+    assert_int_equal(o->rrname_len, strlen(o->rrname));
+    assert_int_equal(o->rdata_len, strlen(o->rdata));
+    assert_int_equal(o->bailiwick_len, o->bailiwick ? strlen(o->bailiwick) : 0);
     snprintf(x->rrname, sizeof(x->rrname), "%s", o->rrname);
     snprintf(x->rdata, sizeof(x->rdata), "%s", o->rdata);
     x->has_bailiwick = o->bailiwick != NULL;
