@@ -33,15 +33,8 @@ int main(int argc, char **argv)
     }
     px_log_set_level((px_log_level)px_log_level_parse(conf.log_level));
 
-    /* Block the signals in every thread (librdkafka's, the HTTP servers');
-     * the run loop takes them with sigtimedwait(). */
     sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    px_cli_daemon_signals(&sigs);
 
     px_consumer_opts opts = {.signals = &sigs};
     char err[1024] = "";

@@ -3,6 +3,8 @@
  * program's main() and would print the same thing anyway. */
 #include "px_cli.h"
 
+#include <pthread.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,4 +169,15 @@ int px_cli_parse(const px_cli_spec *spec, int argc, char **argv, px_cli_result *
     out->argv = argv + optind;
     out->check_only = false;
     return -1;
+}
+
+void px_cli_daemon_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+    signal(SIGPIPE, SIG_IGN);
 }

@@ -6,6 +6,7 @@
 #define PX_CLI_H
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 
 #include "px_config.h"
@@ -39,5 +40,12 @@ typedef struct px_cli_result {
  * Returns -1 to go on (result filled), or an exit status to exit with now
  * (after --help, --version, --check or an error, which it has printed). */
 int px_cli_parse(const px_cli_spec *spec, int argc, char **argv, px_cli_result *out);
+
+/* The daemons' signal set-up, before any thread starts: SIGTERM, SIGINT,
+ * SIGHUP and SIGUSR1 are blocked in every thread (so librdkafka's and the
+ * HTTP servers' threads never take them) and put in *set for the run loop's
+ * sigtimedwait(); SIGPIPE is ignored, so a closed peer is an error return,
+ * not death. */
+void px_cli_daemon_signals(sigset_t *set);
 
 #endif

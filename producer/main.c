@@ -34,16 +34,8 @@ int main(int argc, char **argv)
     }
     px_log_set_level((px_log_level)px_log_level_parse(conf.log_level));
 
-    /* Block the signals in every thread; the run loop takes them with
-     * sigtimedwait(). A closed peer must not kill us: SIGPIPE ignored. */
     sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGHUP);
-    sigaddset(&sigs, SIGUSR1); /* input threads: "I am done" */
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    px_cli_daemon_signals(&sigs);
 
     px_producer_opts opts = {.signals = &sigs, .wake_signal = SIGUSR1, .flush_timeout_ms = 30000};
     char err[1024] = "";
