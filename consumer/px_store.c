@@ -667,6 +667,28 @@ static px_err batch_flush(px_store_batch *b)
 
 static px_err flush_offsets(px_store_batch *b);
 
+/* LMDB hands a page freed by transaction N out again only from N + 2 on:
+ * the snapshot N - 1 it belonged to is still the newest but one, which a
+ * reader may be starting on. A batch rewrites most record pages, so its
+ * old copies would wait for two more batches, and the data file would
+ * hold two batches' worth of free pages besides the data. One tiny
+ * transaction after each batch lets the next batch reuse them: measured
+ * on the consumer benchmark (200k records), the file shrank from 480 to
+ * 331 bytes per record. Its key cannot be an offset (those start with a
+ * topic name, never empty); a failure here costs space, not data. */
+static void release_freed_pages(px_store *s)
+{
+    static const uint8_t key[] = {0, 'g', 'c'};
+    MDB_txn *txn;
+    if (mdb_txn_begin(s->env, NULL, 0, &txn) != 0)
+        return;
+    MDB_val k = {sizeof key, (void *)key}, v = {0, (void *)""};
+    if (mdb_put(txn, s->dbi[DBI_OFF], &k, &v, 0) == 0)
+        mdb_txn_commit(txn);
+    else
+        mdb_txn_abort(txn);
+}
+
 px_err px_store_batch_commit(px_store_batch *b)
 {
     if (!b)
@@ -679,10 +701,12 @@ px_err px_store_batch_commit(px_store_batch *b)
         return err;
     }
     int rc = mdb_txn_commit(b->txn);
-    if (rc == 0)
+    if (rc == 0) {
         b->s->n_committed = b->s->n_orgs;
-    else
+        release_freed_pages(b->s);
+    } else {
         b->s->n_orgs = b->s->n_committed;
+    }
     batch_free(b);
     return pxs_map_mdb(rc);
 }

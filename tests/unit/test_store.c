@@ -768,6 +768,40 @@ static void test_size_200k(void **state)
     assert_true(per < 400.0);
 }
 
+/* Batches that rewrite every record (TXT: no reverse-index entries) must
+ * not leave the data file holding more than one batch's worth of freed
+ * pages beside the data: without the store's release of freed pages after
+ * each commit, LMDB keeps two (file ~3x the pages in use). */
+static void test_file_growth(void **state)
+{
+    fix *f = *state;
+    enum { KEYS = 20000, BATCHES = 12 };
+    for (int round = 0; round < BATCHES; round++) {
+        px_store_batch *b;
+        assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
+        for (int i = 0; i < KEYS; i++) {
+            char name[64], rdata[64];
+            snprintf(name, sizeof name, "host%d.example%d.com", i, i / 16);
+            snprintf(rdata, sizeof rdata, "\"v=spf1 include:%d\"", i);
+            px_avro_obs o = obs(name, "TXT", rdata, NULL, 1, 1700000000 + round, 1700000000 + round,
+                                (round % 2) ? "org-a" : "org-b");
+            assert_int_equal(px_store_merge(b, &o, NULL, NULL, NULL), PX_OK);
+        }
+        assert_int_equal(px_store_batch_commit(b), PX_OK);
+    }
+    px_store_stats st;
+    assert_int_equal(px_store_get_stats(f->s, &st), PX_OK);
+    assert_int_equal(st.records, KEYS);
+    char path[128];
+    struct stat fs;
+    snprintf(path, sizeof path, "%s/data.mdb", f->dir);
+    assert_int_equal(stat(path, &fs), 0);
+    double ratio = (double)fs.st_size / (double)st.bytes;
+    print_message("data file %lld bytes, %llu in use: %.2f\n", (long long)fs.st_size,
+                  (unsigned long long)st.bytes, ratio);
+    assert_true(ratio < 2.5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -785,6 +819,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_size_200k, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_file_growth, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
