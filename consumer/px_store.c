@@ -81,13 +81,13 @@ typedef struct brec { /* one record touched by the batch */
     bool is_new;
     const uint8_t *rdx_k, *rdx_v; /* reverse-index entry of a new record, or NULL */
     size_t rdx_klen, rdx_vlen;
-    pxs_rec rec; /* merged value; orgs malloc'd, strings in the arena */
+    pxs_rec rec; /* merged value; strings in the arena */
 } brec;
 
 typedef struct bdom { /* one registered domain touched by the batch */
     bkey k;
     bool exists, changed;
-    pxs_dom dom; /* orgs malloc'd */
+    pxs_dom dom;
 } bdom;
 
 /* A slot keeps the entry's hash: a probe compares it without touching the
@@ -489,11 +489,11 @@ static void batch_clear(px_store_batch *b)
 {
     for (size_t i = 0; i < b->recs.cap; i++) {
         if (b->recs.slot[i].e)
-            free(((brec *)b->recs.slot[i].e)->rec.orgs);
+            pxs_rec_release(&((brec *)b->recs.slot[i].e)->rec);
     }
     for (size_t i = 0; i < b->doms.cap; i++) {
         if (b->doms.slot[i].e)
-            free(((bdom *)b->doms.slot[i].e)->dom.orgs);
+            pxs_dom_release(&((bdom *)b->doms.slot[i].e)->dom);
     }
     if (b->recs.n)
         memset(b->recs.slot, 0, b->recs.cap * sizeof *b->recs.slot);
@@ -986,7 +986,7 @@ static px_err record_entry(px_store_batch *b, const merge_in *in, px_store_geo_f
     else
         err = pxs_map_mdb(rc);
     if (err) {
-        free(e->rec.orgs);
+        pxs_rec_release(&e->rec);
         return err;
     }
     *slot = (bslot){h, &e->k};
@@ -1028,7 +1028,7 @@ static px_err merge_domain(px_store_batch *b, const char *regdom, const merge_in
             err = pxs_map_mdb(rc);
         }
         if (err) {
-            free(e->dom.orgs);
+            pxs_dom_release(&e->dom);
             return err;
         }
         *slot = (bslot){h, &e->k};

@@ -122,19 +122,51 @@ px_err pxs_rec_encode(const pxs_rec *r, pxs_buf *out)
     return PX_OK;
 }
 
-static px_err grow_orgs(void **arr, size_t *cap, size_t need, size_t elem)
+/* Grows *arr (which is NULL, the inline array of inl_cap elements, or
+ * malloc'd) to hold need elements. */
+static px_err grow_orgs(void **arr, size_t *cap, size_t need, size_t elem, void *inl,
+                        size_t inl_cap)
 {
+    if (!*arr) {
+        *arr = inl;
+        *cap = inl_cap;
+    }
     if (need <= *cap)
         return PX_OK;
-    size_t c = *cap ? *cap : 4;
+    size_t c = *cap * 2;
     while (c < need)
         c *= 2;
-    void *p = realloc(*arr, c * elem);
+    void *p = *arr == inl ? malloc(c * elem) : realloc(*arr, c * elem);
     if (!p)
         return PX_ERR_NOMEM;
+    if (*arr == inl)
+        memcpy(p, inl, *cap * elem);
     *arr = p;
     *cap = c;
     return PX_OK;
+}
+
+#define REC_GROW(r, need)                                                                          \
+    grow_orgs((void **)&(r)->orgs, &(r)->cap_orgs, (need), sizeof(pxs_org), (r)->orgs_inline,      \
+              PXS_REC_ORGS_INLINE)
+#define DOM_GROW(d, need)                                                                          \
+    grow_orgs((void **)&(d)->orgs, &(d)->cap_orgs, (need), sizeof(uint32_t), (d)->orgs_inline,     \
+              PXS_DOM_ORGS_INLINE)
+
+void pxs_rec_release(pxs_rec *r)
+{
+    if (r->orgs != r->orgs_inline)
+        free(r->orgs);
+    r->orgs = NULL;
+    r->n_orgs = r->cap_orgs = 0;
+}
+
+void pxs_dom_release(pxs_dom *d)
+{
+    if (d->orgs != d->orgs_inline)
+        free(d->orgs);
+    d->orgs = NULL;
+    d->n_orgs = d->cap_orgs = 0;
 }
 
 /* Reads the per-organisation list; n is bounded by the bytes left. */
@@ -143,7 +175,7 @@ static px_err rec_decode_orgs(px_wire *w, pxs_rec *r)
     uint64_t n = pxs_wire_varint(w);
     if (px_wire_err(w) || n > px_wire_avail(w) / 3)
         return PX_ERR_MALFORMED;
-    px_err err = grow_orgs((void **)&r->orgs, &r->cap_orgs, (size_t)n, sizeof(pxs_org));
+    px_err err = REC_GROW(r, (size_t)n);
     if (err)
         return err;
     uint64_t id = 0;
@@ -227,7 +259,7 @@ bool pxs_rec_add_org(pxs_rec *r, uint32_t id, int64_t first, int64_t last, px_er
         o->last = last > o->last ? last : o->last;
         return false;
     }
-    *err = grow_orgs((void **)&r->orgs, &r->cap_orgs, r->n_orgs + 1, sizeof(pxs_org));
+    *err = REC_GROW(r, r->n_orgs + 1);
     if (*err)
         return false;
     memmove(&r->orgs[i + 1], &r->orgs[i], (r->n_orgs - i) * sizeof(pxs_org));
@@ -262,7 +294,7 @@ px_err pxs_dom_decode(const uint8_t *v, size_t len, pxs_dom *d)
     uint64_t n = pxs_wire_varint(&w);
     if (px_wire_err(&w) || n > px_wire_avail(&w) || d->last < d->first)
         return PX_ERR_MALFORMED;
-    px_err err = grow_orgs((void **)&d->orgs, &d->cap_orgs, (size_t)n, sizeof(uint32_t));
+    px_err err = DOM_GROW(d, (size_t)n);
     if (err)
         return err;
     uint64_t id = 0;
@@ -284,7 +316,7 @@ bool pxs_dom_add_org(pxs_dom *d, uint32_t id, px_err *err)
         i++;
     if (i < d->n_orgs && d->orgs[i] == id)
         return false;
-    *err = grow_orgs((void **)&d->orgs, &d->cap_orgs, d->n_orgs + 1, sizeof(uint32_t));
+    *err = DOM_GROW(d, d->n_orgs + 1);
     if (*err)
         return false;
     memmove(&d->orgs[i + 1], &d->orgs[i], (d->n_orgs - i) * sizeof(uint32_t));

@@ -30,7 +30,7 @@ static void qctx_free(qctx *q)
 {
     if (q->txn)
         mdb_txn_abort(q->txn);
-    free(q->rec.orgs);
+    pxs_rec_release(&q->rec);
     free(q->text.p);
     free(q->names);
     free(q->orgs);
@@ -437,7 +437,7 @@ px_err px_store_query_domain(px_store *s, const char *regdom, px_store_domain_fn
     } else if (!err && rc != MDB_NOTFOUND) {
         err = pxs_map_mdb(rc);
     }
-    free(d.orgs);
+    pxs_dom_release(&d);
     qctx_free(&q);
     return err;
 }

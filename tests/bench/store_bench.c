@@ -1,11 +1,12 @@
 /* store_bench.c: merge throughput of the consumer store.
  *
- *   pdnsx-bench-store [-n OBSERVATIONS] [-k KEYS] [-b BATCH] [-o ORGS] DIR
+ *   pdnsx-bench-store [-n OBSERVATIONS] [-k KEYS] [-b BATCH] [-o ORGS] [-m MAP_MIB] DIR
  *
  * Merges N observations drawn over K distinct (rrname, rrtype, rdata) keys
  * (mostly A, some AAAA and CNAME, 8 names per registered domain) from ORGS
  * organisations, committing every BATCH, into a fresh store in DIR (which
- * must not hold one), then prints merges/s and bytes/record. */
+ * must not hold one), then prints merges/s and bytes/record. -m sets the
+ * LMDB map size (valgrind cannot reserve the default 64 GiB). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,9 +68,9 @@ static bool geo(void *ctx, const char *address, px_store_geo *out)
 
 int main(int argc, char **argv)
 {
-    unsigned long n = 1000000, keys = 100000, batch = 5000, norgs = 3;
+    unsigned long n = 1000000, keys = 100000, batch = 5000, norgs = 3, map_mib = 0;
     int opt;
-    while ((opt = getopt(argc, argv, "n:k:b:o:")) != -1) {
+    while ((opt = getopt(argc, argv, "n:k:b:o:m:")) != -1) {
         unsigned long v = strtoul(optarg, NULL, 10);
         if (opt == 'n')
             n = v;
@@ -79,16 +80,19 @@ int main(int argc, char **argv)
             batch = v ? v : 1;
         else if (opt == 'o')
             norgs = v ? v : 1;
+        else if (opt == 'm')
+            map_mib = v;
         else
             return 2;
     }
     if (optind != argc - 1) {
-        fprintf(stderr, "usage: %s [-n N] [-k KEYS] [-b BATCH] [-o ORGS] DIR\n", argv[0]);
+        fprintf(stderr, "usage: %s [-n N] [-k KEYS] [-b BATCH] [-o ORGS] [-m MAP_MIB] DIR\n", argv[0]);
         return 2;
     }
     px_err err;
     char eb[256];
-    px_store *s = px_store_open(argv[optind], NULL, &err, eb, sizeof eb);
+    px_store_opts opts = {.map_bytes = (uint64_t)map_mib << 20};
+    px_store *s = px_store_open(argv[optind], &opts, &err, eb, sizeof eb);
     if (!s) {
         fprintf(stderr, "%s\n", eb);
         return 1;

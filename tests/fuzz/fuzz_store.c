@@ -24,9 +24,9 @@ static void check_rec(const uint8_t *data, size_t len)
             if (r2.orgs[i].id != r.orgs[i].id || r2.orgs[i].first != r.orgs[i].first ||
                 r2.orgs[i].last != r.orgs[i].last)
                 abort();
-        free(r2.orgs);
+        pxs_rec_release(&r2);
     }
-    free(r.orgs);
+    pxs_rec_release(&r);
     free(out.p);
 }
 
@@ -42,9 +42,9 @@ static void check_dom(const uint8_t *data, size_t len)
             d2.last != d.last || d2.n_orgs != d.n_orgs ||
             (d.n_orgs && memcmp(d.orgs, d2.orgs, d.n_orgs * sizeof *d.orgs)))
             abort();
-        free(d2.orgs);
+        pxs_dom_release(&d2);
     }
-    free(d.orgs);
+    pxs_dom_release(&d);
     free(out.p);
 }
 
