@@ -17,16 +17,21 @@ enum {
 
 struct px_pcapf {
     px_rbuf *rb;
+    /* The buffer's unread bytes as last seen: records are taken from pos
+     * without a call into px_rbuf until one is not whole there. */
+    const uint8_t *pos, *end;
     bool be;     /* the file is big-endian */
     bool nano;   /* nanosecond time stamps */
     bool failed; /* an error was returned: no more records */
     uint32_t snapshot;
-    size_t pending; /* bytes of the record handed out last */
 };
 
-static uint32_t px_pcapf_u32(px_wire *w, bool be)
+/* A 32-bit field of a record header px_wire_bytes() has bounds-checked. */
+static inline uint32_t px_pcapf_ld32(const uint8_t *p, bool be)
 {
-    return be ? px_wire_u32(w) : px_wire_u32le(w);
+    if (be)
+        return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
 static uint16_t px_pcapf_u16(px_wire *w, bool be)
@@ -58,6 +63,8 @@ static bool px_pcapf_header(px_pcapf *f)
     if (px_wire_err(&w) || major != 2 || minor != 4)
         return false;
     px_rbuf_consume(f->rb, PX_PCAPF_HDR); /* zone, sigfigs, snaplen, link type: libpcap's */
+    f->pos = px_rbuf_data(f->rb);
+    f->end = f->pos + px_rbuf_avail(f->rb);
     return true;
 }
 
@@ -100,35 +107,49 @@ static void px_pcapf_time(const px_pcapf *f, uint32_t sec, uint32_t frac, struct
     }
 }
 
+/* At least n bytes at f->pos, reading more if they are not there. */
+static px_err px_pcapf_need(px_pcapf *f, size_t n)
+{
+    if ((size_t)(f->end - f->pos) >= n)
+        return PX_OK;
+    px_rbuf_consume(f->rb, (size_t)(f->pos - px_rbuf_data(f->rb)));
+    px_err err = px_rbuf_fill(f->rb, n);
+    f->pos = px_rbuf_data(f->rb);
+    f->end = f->pos + px_rbuf_avail(f->rb);
+    return err;
+}
+
 int px_pcapf_next(px_pcapf *f, struct pcap_pkthdr *h, const uint8_t **data)
 {
     if (f->failed)
         return -1;
-    px_rbuf_consume(f->rb, f->pending);
-    f->pending = 0;
-    px_err err = px_rbuf_fill(f->rb, PX_PCAPF_REC);
+    px_err err = px_pcapf_need(f, PX_PCAPF_REC);
     if (err != PX_OK) {
         /* a clean end only between records */
-        if (err == PX_ERR_EOF && px_rbuf_avail(f->rb) == 0)
+        if (err == PX_ERR_EOF && f->pos == f->end)
             return 0;
         goto fail;
     }
+    /* need() made the 16 header bytes readable: one check for all. */
     px_wire w;
-    px_wire_init(&w, px_rbuf_data(f->rb), PX_PCAPF_REC);
-    uint32_t sec = px_pcapf_u32(&w, f->be);
-    uint32_t frac = px_pcapf_u32(&w, f->be);
-    uint32_t caplen = px_pcapf_u32(&w, f->be);
-    h->len = px_pcapf_u32(&w, f->be);
+    px_wire_init(&w, f->pos, PX_PCAPF_REC);
+    const uint8_t *r = px_wire_bytes(&w, PX_PCAPF_REC);
+    if (!r)
+        goto fail;
+    uint32_t sec = px_pcapf_ld32(r, f->be);
+    uint32_t frac = px_pcapf_ld32(r + 4, f->be);
+    uint32_t caplen = px_pcapf_ld32(r + 8, f->be);
+    h->len = px_pcapf_ld32(r + 12, f->be);
     if (caplen > PX_PCAPF_MAX_CAPLEN)
         goto fail;
     /* The whole record must be there, even the part past the snapshot
      * length that libpcap reads and drops. */
-    if (px_rbuf_fill(f->rb, PX_PCAPF_REC + (size_t)caplen) != PX_OK)
+    if (px_pcapf_need(f, PX_PCAPF_REC + (size_t)caplen) != PX_OK)
         goto fail;
     px_pcapf_time(f, sec, frac, h);
     h->caplen = caplen > f->snapshot ? f->snapshot : caplen;
-    *data = px_rbuf_data(f->rb) + PX_PCAPF_REC;
-    f->pending = PX_PCAPF_REC + (size_t)caplen;
+    *data = f->pos + PX_PCAPF_REC;
+    f->pos += PX_PCAPF_REC + (size_t)caplen; /* stays valid until the next call */
     return 1;
 fail:
     f->failed = true;
