@@ -242,15 +242,6 @@ static px_err px_dnstap_msg_general(px_wire *w, px_dnstap_msg *m, bool *has_type
     return PX_OK;
 }
 
-/* A known field under its one-byte tag: value and store inlined. */
-#define PX_DNSTAP_MSG_CASE(num, wt)                                                                \
-    case PX_PB_TAG(num, wt):                                                                       \
-        w.pos++;                                                                                   \
-        f.wire = (wt);                                                                             \
-        px_pb_value(&w, &f);                                                                       \
-        px_dnstap_msg_field(m, (num), &f, &has_type);                                              \
-        break
-
 /* Serialisers write fields in field-number order: each known field is
  * first looked for where it would be, with one compare and no dispatch. */
 #define PX_DNSTAP_MSG_TRY(num, wt)                                                                 \
@@ -284,30 +275,14 @@ static px_err px_dnstap_parse_message(const uint8_t *data, size_t len, px_dnstap
     PX_DNSTAP_MSG_TRY(12, PX_PB_VARINT)
     PX_DNSTAP_MSG_TRY(13, PX_PB_FIXED32)
     PX_DNSTAP_MSG_TRY(14, PX_PB_BYTES)
-    /* Whatever is left (any order, unknown fields, long tags). */
+    /* Whatever is left (any order, unknown fields, long tags), the
+     * general way. Only a copy of the cursor is passed on, so that w
+     * itself stays in registers above. */
     while (w.err == PX_OK && w.pos != w.end) {
-        switch (*w.pos) {
-            PX_DNSTAP_MSG_CASE(1, PX_PB_VARINT);
-            PX_DNSTAP_MSG_CASE(2, PX_PB_VARINT);
-            PX_DNSTAP_MSG_CASE(3, PX_PB_VARINT);
-            PX_DNSTAP_MSG_CASE(4, PX_PB_BYTES);
-            PX_DNSTAP_MSG_CASE(5, PX_PB_BYTES);
-            PX_DNSTAP_MSG_CASE(6, PX_PB_VARINT);
-            PX_DNSTAP_MSG_CASE(7, PX_PB_VARINT);
-            PX_DNSTAP_MSG_CASE(8, PX_PB_VARINT);
-            PX_DNSTAP_MSG_CASE(9, PX_PB_FIXED32);
-            PX_DNSTAP_MSG_CASE(10, PX_PB_BYTES);
-            PX_DNSTAP_MSG_CASE(11, PX_PB_BYTES);
-            PX_DNSTAP_MSG_CASE(12, PX_PB_VARINT);
-            PX_DNSTAP_MSG_CASE(13, PX_PB_FIXED32);
-            PX_DNSTAP_MSG_CASE(14, PX_PB_BYTES);
-        default: {
-            px_wire g = w; /* keeps w itself in registers */
-            if (px_dnstap_msg_general(&g, m, &has_type) != PX_OK)
-                return PX_ERR_MALFORMED;
-            w = g;
-        }
-        }
+        px_wire g = w;
+        if (px_dnstap_msg_general(&g, m, &has_type) != PX_OK)
+            return PX_ERR_MALFORMED;
+        w = g;
     }
     if (px_wire_err(&w) || !has_type)
         return PX_ERR_MALFORMED;
@@ -384,6 +359,16 @@ static px_err px_dnstap_field(const px_pb_field *f, px_dnstap_msg *m, bool *has_
     }
 }
 
+/* A Dnstap bytes field that is checked but unused, in its place. */
+#define PX_DNSTAP_SKIP_TRY(num)                                                                    \
+    if (w.pos != w.end && *w.pos == PX_PB_TAG(num, PX_PB_BYTES)) {                                 \
+        w.pos++;                                                                                   \
+        f.wire = PX_PB_BYTES;                                                                      \
+        px_pb_value(&w, &f);                                                                       \
+        if (w.err)                                                                                 \
+            return PX_ERR_MALFORMED;                                                               \
+    }
+
 px_err px_dnstap_parse(const uint8_t *frame, size_t len, px_dnstap_msg *m)
 {
     memset(m, 0, sizeof(*m));
@@ -392,16 +377,10 @@ px_err px_dnstap_parse(const uint8_t *frame, size_t len, px_dnstap_msg *m)
     px_pb_field f = {0};
     bool has_type = false;
     /* In field order first (see PX_DNSTAP_MSG_TRY): identity, version,
-     * extra (checked, unused), then message. */
-    for (uint8_t num = 1; num <= 3; num++) {
-        if (w.pos != w.end && *w.pos == PX_PB_TAG(num, PX_PB_BYTES)) {
-            w.pos++;
-            f.wire = PX_PB_BYTES;
-            px_pb_value(&w, &f);
-            if (w.err)
-                return PX_ERR_MALFORMED;
-        }
-    }
+     * extra (checked, unused), message, type. */
+    PX_DNSTAP_SKIP_TRY(1)
+    PX_DNSTAP_SKIP_TRY(2)
+    PX_DNSTAP_SKIP_TRY(3)
     if (w.pos != w.end && *w.pos == PX_PB_TAG(14, PX_PB_BYTES)) {
         w.pos++;
         f.wire = PX_PB_BYTES;
@@ -409,37 +388,18 @@ px_err px_dnstap_parse(const uint8_t *frame, size_t len, px_dnstap_msg *m)
         if (w.err || px_dnstap_parse_message_field(f.data, f.len, m) != PX_OK)
             return PX_ERR_MALFORMED;
     }
-    /* The rest (type, usually) in any order. The cursor stays in
-     * registers: only copies of it are passed on. */
+    if (w.pos != w.end && *w.pos == PX_PB_TAG(15, PX_PB_VARINT)) {
+        w.pos++;
+        m->dnstap_type = (uint32_t)px_pb_varint(&w, 10);
+        has_type = true;
+    }
+    /* The rest, in any order, the general way (on a copy of the cursor). */
     while (w.err == PX_OK && w.pos != w.end) {
-        switch (*w.pos) {
-        case PX_PB_TAG(1, PX_PB_BYTES): /* identity */
-        case PX_PB_TAG(2, PX_PB_BYTES): /* version */
-        case PX_PB_TAG(3, PX_PB_BYTES): /* extra */
-            w.pos++;
-            f.wire = PX_PB_BYTES;
-            px_pb_value(&w, &f);
-            break;
-        case PX_PB_TAG(14, PX_PB_BYTES): /* message */
-            w.pos++;
-            f.wire = PX_PB_BYTES;
-            px_pb_value(&w, &f);
-            if (w.err == PX_OK && px_dnstap_parse_message_field(f.data, f.len, m) != PX_OK)
-                return PX_ERR_MALFORMED;
-            break;
-        case PX_PB_TAG(15, PX_PB_VARINT): /* type (required) */
-            w.pos++;
-            m->dnstap_type = (uint32_t)px_pb_varint(&w, 10);
-            has_type = true;
-            break;
-        default: {
-            px_wire g = w;
-            px_pb_field gf = {0};
-            if (px_pb_next(&g, &gf) && px_dnstap_field(&gf, m, &has_type) != PX_OK)
-                return PX_ERR_MALFORMED;
-            w = g; /* on error, the loop ends */
-        }
-        }
+        px_wire g = w;
+        px_pb_field gf = {0};
+        if (px_pb_next(&g, &gf) && px_dnstap_field(&gf, m, &has_type) != PX_OK)
+            return PX_ERR_MALFORMED;
+        w = g; /* on error, the loop ends */
     }
     if (px_wire_err(&w) || !has_type)
         return PX_ERR_MALFORMED;
