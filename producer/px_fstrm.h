@@ -9,9 +9,10 @@
  * takes, the sender sends START, data frames and STOP, the receiver answers
  * FINISH. A sender that sends START first (unidirectional) is accepted too.
  *
- * Files are read with libfstrm (px_dnstap.c); this parser exists because
- * libfstrm's reader blocks, and a receiver must serve several senders from
- * one poll() loop and stop promptly. Not thread-safe (one per connection). */
+ * This parser exists because libfstrm's reader blocks, and a receiver must
+ * serve several senders from one poll() loop and stop promptly; dnstap-file
+ * uses px_fstrm_frame_next() too, to split frames in place. Not thread-safe
+ * (one per connection). */
 #ifndef PX_FSTRM_H
 #define PX_FSTRM_H
 

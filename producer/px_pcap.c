@@ -1,16 +1,21 @@
-/* px_pcap.c: pcap-file and pcap-live inputs. libpcap reads, px_pkt
- * decodes and reassembles fragments, px_tcp reassembles DNS over TCP; DNS
- * responses (QR=1) go to the sink, pointing into libpcap's buffer (UDP) or
- * the TCP reassembly buffer: no copy, no allocation per UDP packet. */
+/* px_pcap.c: pcap-file and pcap-live inputs. libpcap reads (or, for a
+ * classic pcap file without a filter, px_pcapf), px_pkt decodes and
+ * reassembles fragments, px_tcp reassembles DNS over TCP; DNS responses
+ * (QR=1) go to the sink, pointing into the reader's buffer (UDP) or the
+ * TCP reassembly buffer: no copy, no allocation per UDP packet. */
+#include <fcntl.h>
 #include <pcap/pcap.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "px_input_impl.h"
 #include "px_metrics.h"
+#include "px_pcapf.h"
 #include "px_pkt.h"
 #include "px_tcp.h"
 
@@ -23,6 +28,8 @@
 
 typedef struct px_pcap {
     pcap_t *p;
+    px_pcapf *pf; /* pcap-file read without libpcap, NULL if libpcap reads */
+    int pf_fd;    /* px_pcapf's file, -1 if none */
     int dlt;
     bool file;
     bool nano;
@@ -166,6 +173,9 @@ static void px_pcap_free(px_pcap *pc)
         return;
     if (pc->p)
         pcap_close(pc->p);
+    px_pcapf_destroy(pc->pf);
+    if (pc->pf_fd >= 0)
+        close(pc->pf_fd);
     px_pkt_decoder_destroy(pc->dec);
     px_tcp_destroy(pc->tcp);
     free(pc);
@@ -214,6 +224,27 @@ static bool px_pcap_set_filter(px_pcap *pc, const char *filter, const char *what
     return true;
 }
 
+/* libpcap has opened the file and checked its header and link type; for
+ * a regular file in classic pcap format, read without a filter, px_pcapf
+ * takes over the reading (libpcap's handle stays, unused). Any other file
+ * (pcapng, a FIFO, "-" for standard input) stays with libpcap. */
+static void px_pcap_take_over(px_pcap *pc, const char *path, const char *filter)
+{
+    struct stat st;
+    if ((filter && *filter) || strcmp(path, "-") == 0 || stat(path, &st) != 0 ||
+        !S_ISREG(st.st_mode))
+        return;
+    pc->pf_fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (pc->pf_fd < 0)
+        return;
+    if (fstat(pc->pf_fd, &st) == 0 && S_ISREG(st.st_mode))
+        pc->pf = px_pcapf_open(pc->pf_fd, (uint32_t)pcap_snapshot(pc->p));
+    if (!pc->pf) {
+        close(pc->pf_fd);
+        pc->pf_fd = -1;
+    }
+}
+
 void *px_pcap_input_open(const px_input_conf *conf, px_event_fn sink, void *ctx, char *errbuf,
                          size_t errlen)
 {
@@ -224,6 +255,7 @@ void *px_pcap_input_open(const px_input_conf *conf, px_event_fn sink, void *ctx,
     }
     pc->sink = sink;
     pc->ctx = ctx;
+    pc->pf_fd = -1;
     pc->file = conf->type == PX_INPUT_PCAP_FILE;
     atomic_init(&pc->stop, false);
     const char *what = pc->file ? conf->path : conf->interface;
@@ -262,6 +294,8 @@ void *px_pcap_input_open(const px_input_conf *conf, px_event_fn sink, void *ctx,
         snprintf(errbuf, errlen, "pcap %s: out of memory", what);
         goto fail;
     }
+    if (pc->file)
+        px_pcap_take_over(pc, conf->path, filter);
     px_pcap_metrics_init(pc);
     return pc;
 fail:
@@ -269,10 +303,31 @@ fail:
     return NULL;
 }
 
+/* px_pcapf's records through the same per-packet code, in batches like
+ * pcap_dispatch() on a file. */
+static px_err px_pcap_run_pcapf(px_pcap *pc)
+{
+    while (!atomic_load(&pc->stop)) {
+        struct pcap_pkthdr h;
+        const uint8_t *data;
+        int rc = 1;
+        for (int n = 0; n < PX_PCAP_BATCH && (rc = px_pcapf_next(pc->pf, &h, &data)) == 1; n++)
+            px_pcap_packet((u_char *)pc, &h, data);
+        px_pcap_metrics_flush(pc);
+        if (rc < 0)
+            px_metric_inc(pc->m_trunc_file); /* as with libpcap below */
+        if (rc <= 0)
+            break;
+    }
+    return PX_OK;
+}
+
 static px_err px_pcap_run(void *impl)
 {
     px_pcap *pc = impl;
     px_err err = PX_OK;
+    if (pc->pf)
+        return px_pcap_run_pcapf(pc);
     while (!atomic_load(&pc->stop)) {
         int n = pcap_dispatch(pc->p, pc->file ? PX_PCAP_BATCH : -1, px_pcap_packet, (u_char *)pc);
         px_pcap_metrics_flush(pc);

@@ -218,13 +218,27 @@ bool px_pkt_dns_plausible(const uint8_t *msg, size_t len)
 
 /* ---- transport ---- */
 
+/* Fixed-size headers are taken whole with one bounds check
+ * (px_wire_bytes()), then read from that pointer. */
+static inline uint16_t px_pkt_ld16(const uint8_t *p)
+{
+    return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+static inline uint32_t px_pkt_ld32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
 static px_pkt_status px_pkt_udp(px_wire *w, px_pkt *out)
 {
-    out->sport = px_wire_u16(w);
-    out->dport = px_wire_u16(w);
-    uint16_t ulen = px_wire_u16(w);
-    px_wire_skip(w, 2); /* checksum: capture offload makes it unreliable */
-    if (px_wire_err(w) || ulen < 8)
+    const uint8_t *h = px_wire_bytes(w, 8);
+    if (!h)
+        return PX_PKT_BAD_UDP;
+    out->sport = px_pkt_ld16(h);
+    out->dport = px_pkt_ld16(h + 2);
+    uint16_t ulen = px_pkt_ld16(h + 4); /* then the checksum: offload makes it unreliable */
+    if (ulen < 8)
         return PX_PKT_BAD_UDP;
     size_t plen = ulen - 8u;
     if (plen > px_wire_avail(w))
@@ -237,15 +251,16 @@ static px_pkt_status px_pkt_udp(px_wire *w, px_pkt *out)
 
 static px_pkt_status px_pkt_tcp(px_wire *w, px_pkt *out)
 {
-    out->sport = px_wire_u16(w);
-    out->dport = px_wire_u16(w);
-    out->tcp_seq = px_wire_u32(w);
-    out->tcp_ack = px_wire_u32(w);
-    uint8_t off = px_wire_u8(w);
-    out->tcp_flags = px_wire_u8(w);
-    px_wire_skip(w, 6); /* window, checksum, urgent pointer */
-    size_t hlen = (size_t)(off >> 4) * 4;
-    if (px_wire_err(w) || hlen < 20)
+    const uint8_t *h = px_wire_bytes(w, 20);
+    if (!h)
+        return PX_PKT_BAD_TCP;
+    out->sport = px_pkt_ld16(h);
+    out->dport = px_pkt_ld16(h + 2);
+    out->tcp_seq = px_pkt_ld32(h + 4);
+    out->tcp_ack = px_pkt_ld32(h + 8);
+    out->tcp_flags = h[13]; /* then window, checksum, urgent pointer */
+    size_t hlen = (size_t)(h[12] >> 4) * 4;
+    if (hlen < 20)
         return PX_PKT_BAD_TCP;
     px_wire_skip(w, hlen - 20); /* options */
     if (px_wire_err(w))
@@ -370,19 +385,18 @@ static px_pkt_status px_frag_add(px_pkt_decoder *d, const px_pkt *hdr, uint32_t 
 
 static px_pkt_status px_pkt_ip4(px_pkt_decoder *d, px_wire *w, int64_t now, px_pkt *out)
 {
-    const uint8_t *ip = w->pos;
-    uint8_t vihl = px_wire_u8(w);
-    px_wire_skip(w, 1);
-    uint16_t tot = px_wire_u16(w);
-    uint16_t id = px_wire_u16(w);
-    uint16_t frag = px_wire_u16(w);
-    px_wire_skip(w, 1);
-    uint8_t proto = px_wire_u8(w);
-    px_wire_skip(w, 2);
-    px_wire_copy(w, out->src, 4);
-    px_wire_copy(w, out->dst, 4);
+    const uint8_t *ip = px_wire_bytes(w, 20);
+    if (!ip)
+        return PX_PKT_BAD_IP;
+    uint8_t vihl = ip[0];
+    uint16_t tot = px_pkt_ld16(ip + 2);
+    uint16_t id = px_pkt_ld16(ip + 4);
+    uint16_t frag = px_pkt_ld16(ip + 6);
+    uint8_t proto = ip[9];
+    memcpy(out->src, ip + 12, 4);
+    memcpy(out->dst, ip + 16, 4);
     size_t hlen = (size_t)(vihl & 0x0f) * 4;
-    if (px_wire_err(w) || (vihl >> 4) != 4 || hlen < 20)
+    if ((vihl >> 4) != 4 || hlen < 20)
         return PX_PKT_BAD_IP;
     size_t caplen = px_wire_avail(w) + 20;
     if (tot == 0) /* segmentation offload: the length was never filled in */
@@ -444,14 +458,13 @@ static px_pkt_status px_pkt_ip6_ext(px_wire *w, uint8_t *next, const uint8_t **f
 
 static px_pkt_status px_pkt_ip6(px_pkt_decoder *d, px_wire *w, int64_t now, px_pkt *out)
 {
-    uint32_t vtf = px_wire_u32(w);
-    uint16_t plen = px_wire_u16(w);
-    uint8_t next = px_wire_u8(w);
-    px_wire_skip(w, 1);
-    px_wire_copy(w, out->src, 16);
-    px_wire_copy(w, out->dst, 16);
-    if (px_wire_err(w) || (vtf >> 28) != 6)
+    const uint8_t *ip = px_wire_bytes(w, 40);
+    if (!ip || (ip[0] >> 4) != 6)
         return PX_PKT_BAD_IP;
+    uint16_t plen = px_pkt_ld16(ip + 4);
+    uint8_t next = ip[6];
+    memcpy(out->src, ip + 8, 16);
+    memcpy(out->dst, ip + 24, 16);
     size_t avail = px_wire_avail(w);
     if (plen > avail)
         return PX_PKT_TRUNC_IP;

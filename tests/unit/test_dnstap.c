@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <fstrm.h>
 
 #include "dnstap.pb-c.h"
 #include "px_dnstap.h"
@@ -568,6 +569,209 @@ static void test_file_corrupt(void **state)
     rmdir(dir);
 }
 
+/* libfstrm's file reader, as dnstap-file used it before it read files
+ * itself: the reference the input must agree with. Returns -1 if the file
+ * does not open, else the run's result; *frames: data frames read. */
+static int fstrm_reference(const char *path, size_t *frames)
+{
+    *frames = 0;
+    struct fstrm_file_options *fopt = fstrm_file_options_init();
+    struct fstrm_reader_options *ropt = fstrm_reader_options_init();
+    fstrm_file_options_set_file_path(fopt, path);
+    fstrm_reader_options_add_content_type(ropt, CT, strlen(CT));
+    fstrm_reader_options_set_max_frame_size(ropt, PX_FSTRM_DATA_MAX);
+    struct fstrm_reader *r = fstrm_file_reader_init(fopt, ropt);
+    fstrm_file_options_destroy(&fopt);
+    fstrm_reader_options_destroy(&ropt);
+    int rc = -1;
+    if (r && fstrm_reader_open(r) == fstrm_res_success) {
+        for (;;) {
+            const uint8_t *data = NULL;
+            size_t len = 0;
+            fstrm_res res = fstrm_reader_read(r, &data, &len);
+            if (res == fstrm_res_success && data) {
+                (*frames)++;
+                continue;
+            }
+            const struct fstrm_control *stop = NULL;
+            if (res == fstrm_res_stop)
+                fstrm_reader_get_control(r, FSTRM_CONTROL_STOP, &stop);
+            rc = res == fstrm_res_stop ? (stop ? PX_OK : PX_ERR_TRUNC) : PX_ERR_MALFORMED;
+            break;
+        }
+    }
+    fstrm_reader_destroy(&r);
+    return rc;
+}
+
+/* The input on the same file: -1 if it does not open, else run's result. */
+static int input_result(const char *path, size_t *frames)
+{
+    const char *m = "pdnsx_input_frames_total{input=\"dnstap\"}";
+    uint64_t before = px_metric_value_of(m);
+    sink s;
+    sink_init(&s);
+    char err[256];
+    void *in = open_file(path, 0, &s, err, sizeof(err));
+    int rc = -1;
+    if (in) {
+        rc = px_dnstap_input_ops.run(in);
+        px_dnstap_input_ops.destroy(in);
+    }
+    sink_fini(&s);
+    *frames = (size_t)(px_metric_value_of(m) - before);
+    return rc;
+}
+
+static void expect_like_libfstrm(const char *path, const char *what, size_t at)
+{
+    size_t ref_frames, our_frames;
+    int ref = fstrm_reference(path, &ref_frames);
+    int ours = input_result(path, &our_frames);
+    if (ref != ours || ref_frames != our_frames)
+        fail_msg("%s (%zu): libfstrm %d with %zu frames, input %d with %zu frames", what, at, ref,
+                 ref_frames, ours, our_frames);
+}
+
+/* Writes buf cut to every length, each variant compared with libfstrm. */
+static void expect_every_cut(const char *path, const uint8_t *buf, size_t n, const char *what)
+{
+    for (size_t cut = 0; cut <= n; cut++) {
+        write_file(path, buf, cut);
+        expect_like_libfstrm(path, what, cut);
+    }
+}
+
+/* dnstap-file reads files itself (no longer with libfstrm's reader): it
+ * must open, read, end and fail on exactly the files libfstrm's did. */
+static void test_file_like_libfstrm(void **state)
+{
+    (void)state;
+    static const char *const corpus[] = {"bind9__large-answer.fstrm", "dsc__dotdoh.dnstap",
+                                         "dsc__test.dnstap", "go-dnscollector__dnstap.fstrm",
+                                         "fstrm__test.fstrm"};
+    for (size_t i = 0; i < sizeof(corpus) / sizeof(corpus[0]); i++) {
+        char p[512];
+        snprintf(p, sizeof(p), "%s/dnstap/%s", PX_CORPUS_DIR, corpus[i]);
+        if (access(p, R_OK) == 0)
+            expect_like_libfstrm(p, corpus[i], 0);
+    }
+    char dir[] = "/tmp/px_dnstap_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof(path), "%s/cut.fstrm", dir);
+    uint8_t buf[8192];
+
+    /* A whole stream with a garbage frame, cut at every byte. */
+    static const char *const names[] = {"a.example", NULL, "b.example"};
+    size_t n = make_stream(buf, sizeof(buf), CT, names, 3, true);
+    expect_every_cut(path, buf, n, "stream");
+
+    /* Control frames between data frames are skipped; bytes after STOP
+     * are never read. */
+    n = px_fstrm_control_encode(buf, sizeof(buf), PX_FSTRM_CONTROL_START, CT);
+    uint8_t f[512];
+    size_t fl = make_response(f, sizeof(f), "c.example");
+    n += put_data(buf + n, f, fl);
+    n += px_fstrm_control_encode(buf + n, sizeof(buf) - n, PX_FSTRM_CONTROL_READY, CT);
+    n += px_fstrm_control_encode(buf + n, sizeof(buf) - n, PX_FSTRM_CONTROL_START, NULL);
+    n += put_data(buf + n, f, fl);
+    n += px_fstrm_control_encode(buf + n, sizeof(buf) - n, PX_FSTRM_CONTROL_STOP, NULL);
+    memcpy(buf + n, "\xff\xff\xff\xff junk", 9);
+    expect_every_cut(path, buf, n + 9, "controls");
+
+    /* START of another content type, or none, or a READY first. */
+    n = make_stream(buf, sizeof(buf), "protobuf:other", names, 1, true);
+    expect_like_libfstrm((write_file(path, buf, n), path), "other type", 0);
+    n = make_stream(buf, sizeof(buf), NULL, names, 1, true);
+    expect_like_libfstrm((write_file(path, buf, n), path), "no type", 0);
+    n = px_fstrm_control_encode(buf, sizeof(buf), PX_FSTRM_CONTROL_READY, CT);
+    n += make_stream(buf + n, sizeof(buf) - n, CT, names, 1, true);
+    expect_like_libfstrm((write_file(path, buf, n), path), "ready first", 0);
+
+    /* Bad control frames after START: over 512 bytes, empty, undecodable. */
+    static const uint8_t bad[][12] = {
+        {0, 0, 0, 0, 0, 0, 2, 1, 0, 0, 0, 3},
+        {0, 0, 0, 0, 0, 0, 0, 0},
+        {0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 99},
+        {0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        n = make_stream(buf, sizeof(buf), CT, names, 1, false);
+        memcpy(buf + n, bad[i], sizeof(bad[i]));
+        write_file(path, buf, n + sizeof(bad[i]));
+        expect_like_libfstrm(path, "bad control", i);
+    }
+    /* Data frames of exactly the bound and one byte over. */
+    uint8_t *big = calloc(1, PX_FSTRM_DATA_MAX + 1024);
+    assert_non_null(big);
+    for (size_t extra = 0; extra < 2; extra++) {
+        n = px_fstrm_control_encode(big, 1024, PX_FSTRM_CONTROL_START, CT);
+        size_t len = PX_FSTRM_DATA_MAX + extra;
+        big[n] = (uint8_t)(len >> 24);
+        big[n + 1] = (uint8_t)(len >> 16);
+        big[n + 2] = (uint8_t)(len >> 8);
+        big[n + 3] = (uint8_t)len;
+        n += 4 + len;
+        n += px_fstrm_control_encode(big + n, 64, PX_FSTRM_CONTROL_STOP, NULL);
+        write_file(path, big, n);
+        expect_like_libfstrm(path, "bound", extra);
+    }
+    free(big);
+    unlink(path);
+    rmdir(dir);
+}
+
+typedef struct fifo_writer {
+    const char *path;
+    const uint8_t *buf;
+    size_t len;
+} fifo_writer;
+
+static void *fifo_write(void *arg)
+{
+    fifo_writer *w = arg;
+    int fd = open(w->path, O_WRONLY);
+    if (fd >= 0) {
+        /* in small pieces, so that frames straddle reads */
+        for (size_t o = 0; o < w->len; o += 7) {
+            size_t n = w->len - o < 7 ? w->len - o : 7;
+            if (write(fd, w->buf + o, n) != (ssize_t)n)
+                break;
+        }
+        close(fd);
+    }
+    return NULL;
+}
+
+/* dnstap-file on a FIFO (a writer streaming into it) reads the same. */
+static void test_file_fifo(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/px_dnstap_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof(path), "%s/pipe", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    static const char *const names[] = {"a.example", NULL, "b.example", "c.example"};
+    uint8_t buf[8192];
+    for (int stop = 0; stop < 2; stop++) {
+        size_t n = make_stream(buf, sizeof(buf), CT, names, 4, stop);
+        fifo_writer w = {path, buf, n};
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, fifo_write, &w), 0);
+        sink s;
+        sink_init(&s);
+        assert_int_equal(read_file(path, 0, &s), stop ? PX_OK : PX_ERR_TRUNC);
+        pthread_join(th, NULL);
+        assert_int_equal(s.count, 3);
+        assert_string_equal(s.last_qname, "c.example");
+        sink_fini(&s);
+    }
+    unlink(path);
+    rmdir(dir);
+}
+
 /* ---- Frame Streams receiver ------------------------------------------------- */
 
 typedef struct frames {
@@ -993,7 +1197,8 @@ int main(void)
         cmocka_unit_test(test_decode_roles), cmocka_unit_test(test_decode_skips),
         cmocka_unit_test(test_decode_large), cmocka_unit_test(test_parse_merge),
         cmocka_unit_test(test_file_corpus),  cmocka_unit_test(test_file_wrong_content_type),
-        cmocka_unit_test(test_file_corrupt), cmocka_unit_test(test_fstrm_handshake),
+        cmocka_unit_test(test_file_corrupt), cmocka_unit_test(test_file_like_libfstrm),
+        cmocka_unit_test(test_file_fifo),    cmocka_unit_test(test_fstrm_handshake),
         cmocka_unit_test(test_fstrm_errors), cmocka_unit_test(test_unix),
         cmocka_unit_test(test_tcp),
     };

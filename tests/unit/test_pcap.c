@@ -4,6 +4,7 @@
  * capture of the shared corpus; pcap-live start/stop on loopback. */
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pcap/pcap.h>
 #include <poll.h>
@@ -16,12 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "px_input_impl.h"
 #include "px_metrics.h"
+#include "px_pcapf.h"
 #include "px_pkt.h"
 
 /* ---- packet crafting ---- */
@@ -729,6 +732,227 @@ static void test_corpus_counts(void **state)
     }
 }
 
+/* ---- px_pcapf against libpcap ---- */
+
+static size_t pcapf_records;
+
+/* Reads path with libpcap (at nanosecond precision, as pcap-file opens
+ * files) and with px_pcapf side by side: the same records (times, lengths,
+ * bytes) and the same end (EOF or error). False if px_pcapf does not take
+ * the file (or libpcap does not open it). */
+static bool pcapf_like_libpcap(const char *path, const char *what, size_t at)
+{
+    char perr[PCAP_ERRBUF_SIZE];
+    pcap_t *p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, perr);
+    int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    px_pcapf *f = p ? px_pcapf_open(fd, (uint32_t)pcap_snapshot(p)) : NULL;
+    bool taken = f != NULL;
+    for (size_t i = 0; f; i++) {
+        struct pcap_pkthdr *lh, h;
+        const u_char *ld;
+        const uint8_t *d;
+        int lrc = pcap_next_ex(p, &lh, &ld);
+        int want = lrc == 1 ? 1 : lrc == PCAP_ERROR_BREAK ? 0 : -1;
+        int rc = px_pcapf_next(f, &h, &d);
+        if (rc != want)
+            fail_msg("%s (%zu) record %zu: px_pcapf %d, libpcap %d", what, at, i, rc, lrc);
+        if (rc != 1)
+            break;
+        if (h.ts.tv_sec != lh->ts.tv_sec || h.ts.tv_usec != lh->ts.tv_usec ||
+            h.caplen != lh->caplen || h.len != lh->len || memcmp(d, ld, h.caplen) != 0)
+            fail_msg("%s (%zu) record %zu: %ld.%ld %u/%u, libpcap %ld.%ld %u/%u", what, at, i,
+                     (long)h.ts.tv_sec, (long)h.ts.tv_usec, h.caplen, h.len, (long)lh->ts.tv_sec,
+                     (long)lh->ts.tv_usec, lh->caplen, lh->len);
+        pcapf_records++;
+    }
+    px_pcapf_destroy(f);
+    close(fd);
+    if (p)
+        pcap_close(p);
+    return taken;
+}
+
+static void test_pcapf_corpus(void **state)
+{
+    (void)state;
+    char dirpath[512], path[1024];
+    snprintf(dirpath, sizeof(dirpath), "%s/pcap", PX_CORPUS_DIR);
+    DIR *dir = opendir(dirpath);
+    if (!dir)
+        skip();
+    struct dirent *de;
+    size_t taken = 0, files = 0;
+    pcapf_records = 0;
+    while ((de = readdir(dir))) {
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dirpath, de->d_name);
+        bool t = pcapf_like_libpcap(path, de->d_name, 0);
+        /* pcapng stays with libpcap */
+        if (strstr(de->d_name, ".pcapng"))
+            assert_false(t);
+        taken += t;
+        files++;
+    }
+    closedir(dir);
+    assert_true(taken > files / 2);
+    assert_true(pcapf_records > 1000);
+}
+
+/* A capture file byte by byte, for headers libpcap writes no more. */
+typedef struct rawcap {
+    uint8_t b[4096];
+    size_t n;
+    bool be;
+} rawcap;
+
+static void raw_u32(rawcap *c, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        c->b[c->n++] = (uint8_t)(c->be ? v >> (24 - 8 * i) : v >> (8 * i));
+}
+
+static void raw_u16(rawcap *c, uint16_t v)
+{
+    c->b[c->n++] = (uint8_t)(c->be ? v >> 8 : v);
+    c->b[c->n++] = (uint8_t)(c->be ? v : v >> 8);
+}
+
+static void raw_header(rawcap *c, bool be, uint32_t magic, uint16_t minor, uint32_t snaplen)
+{
+    c->n = 0;
+    c->be = be;
+    raw_u32(c, magic);
+    raw_u16(c, 2);
+    raw_u16(c, minor);
+    raw_u32(c, 0);
+    raw_u32(c, 0);
+    raw_u32(c, snaplen);
+    raw_u32(c, DLT_EN10MB);
+}
+
+/* A record of caplen bytes (at most 200 written; the rest left out). */
+static void raw_record(rawcap *c, uint32_t sec, uint32_t frac, uint32_t caplen, uint32_t len)
+{
+    raw_u32(c, sec);
+    raw_u32(c, frac);
+    raw_u32(c, caplen);
+    raw_u32(c, len);
+    for (uint32_t i = 0; i < caplen && i < 200; i++)
+        c->b[c->n++] = (uint8_t)(i * 7);
+}
+
+static void raw_write(const rawcap *c, const char *path, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(c->b, 1, len, f), len);
+    fclose(f);
+}
+
+static void test_pcapf_crafted(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/raw.pcap", tmpdir);
+    rawcap c;
+    /* both byte orders and both precisions, odd times, snapshot cuts,
+     * each file cut at every length */
+    static const uint32_t magics[] = {0xa1b2c3d4, 0xa1b23c4d};
+    for (int be = 0; be < 2; be++) {
+        for (size_t m = 0; m < 2; m++) {
+            raw_header(&c, be, magics[m], 4, 80);
+            raw_record(&c, 1700000000, 999999, 60, 60);
+            raw_record(&c, 0x80000001, 0xffffffff, 42, 1500); /* negative, wrapping */
+            raw_record(&c, 1700000001, 3000000, 100, 100);    /* over the snaplen */
+            raw_record(&c, 1700000002, 0x80000000, 0, 0);     /* empty */
+            raw_record(&c, 1700000003, 4294967, 80, 79);      /* caplen > len */
+            for (size_t cut = 0; cut <= c.n; cut++) {
+                raw_write(&c, path, cut);
+                bool taken = pcapf_like_libpcap(
+                    path, be ? (m ? "be-ns" : "be-us") : (m ? "le-ns" : "le-us"), cut);
+                assert_int_equal(taken, cut >= 24);
+            }
+        }
+    }
+    /* snaplen 0 and over the maximum: libpcap's snapshot applies */
+    for (int i = 0; i < 2; i++) {
+        raw_header(&c, false, magics[0], 4, i ? 0x7fffffff : 0);
+        raw_record(&c, 1, 2, 150, 150);
+        raw_write(&c, path, c.n);
+        assert_true(pcapf_like_libpcap(path, "snaplen", (size_t)i));
+    }
+    /* a record over libpcap's maximum is an error, after the good ones */
+    raw_header(&c, false, magics[1], 4, 65535);
+    raw_record(&c, 1, 2, 10, 10);
+    raw_record(&c, 1, 2, PX_PCAPF_MAX_CAPLEN + 1, PX_PCAPF_MAX_CAPLEN + 1);
+    raw_write(&c, path, c.n);
+    assert_true(pcapf_like_libpcap(path, "huge", 0));
+    raw_header(&c, false, magics[1], 4, 65535);
+    raw_record(&c, 1, 2, 10, 10);
+    raw_record(&c, 1, 2, PX_PCAPF_MAX_CAPLEN, PX_PCAPF_MAX_CAPLEN);
+    raw_write(&c, path, c.n);
+    assert_true(pcapf_like_libpcap(path, "max", 0));
+    /* versions before 2.4 (swapped length fields) and the patched
+     * format stay with libpcap */
+    raw_header(&c, false, magics[0], 3, 65535);
+    raw_record(&c, 1, 2, 10, 10);
+    raw_write(&c, path, c.n);
+    assert_false(pcapf_like_libpcap(path, "2.3", 0));
+    raw_header(&c, false, 0xa1b2cd34, 4, 65535);
+    raw_write(&c, path, c.n);
+    assert_false(pcapf_like_libpcap(path, "patched", 0));
+}
+
+typedef struct fifo_feed {
+    const char *fifo, *src;
+} fifo_feed;
+
+static void *fifo_feed_run(void *arg)
+{
+    fifo_feed *ff = arg;
+    FILE *in = fopen(ff->src, "rb");
+    int out = open(ff->fifo, O_WRONLY);
+    char buf[100];
+    size_t n;
+    while (in && out >= 0 && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+        if (write(out, buf, n) != (ssize_t)n)
+            break;
+    if (in)
+        fclose(in);
+    if (out >= 0)
+        close(out);
+    return NULL;
+}
+
+/* A file on a FIFO still goes through libpcap, with the same events as the
+ * regular file read by px_pcapf. */
+static void test_file_fifo(void **state)
+{
+    (void)state;
+    char path[128], fifo[128];
+    snprintf(path, sizeof(path), "%s/fifo-src.pcap", tmpdir);
+    snprintf(fifo, sizeof(fifo), "%s/fifo.pcap", tmpdir);
+    write_test_capture(path);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    events direct, piped;
+    assert_int_equal(read_file(path, NULL, &direct), PX_OK);
+    fifo_feed ff = {fifo, path};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, fifo_feed_run, &ff), 0);
+    assert_int_equal(read_file(fifo, NULL, &piped), PX_OK);
+    pthread_join(th, NULL);
+    assert_int_equal(piped.n, 4);
+    assert_int_equal(direct.n, 4);
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(piped.ids[i], direct.ids[i]);
+        assert_int_equal(piped.ev[i].time_sec, direct.ev[i].time_sec);
+        assert_int_equal(piped.ev[i].time_nsec, direct.ev[i].time_nsec);
+    }
+    unlink(fifo);
+}
+
 /* ---- pcap-live ---- */
 
 typedef struct live {
@@ -818,7 +1042,9 @@ int main(void)
         cmocka_unit_test(test_malformed),      cmocka_unit_test(test_file_end_to_end),
         cmocka_unit_test(test_file_filter),    cmocka_unit_test(test_file_truncated),
         cmocka_unit_test(test_file_not_pcap),  cmocka_unit_test(test_corpus_all),
-        cmocka_unit_test(test_corpus_counts),  cmocka_unit_test(test_live_stop),
+        cmocka_unit_test(test_corpus_counts),  cmocka_unit_test(test_pcapf_corpus),
+        cmocka_unit_test(test_pcapf_crafted),  cmocka_unit_test(test_file_fifo),
+        cmocka_unit_test(test_live_stop),
     };
     return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
 }
