@@ -247,7 +247,11 @@ class ResolverEndToEnd(unittest.TestCase):
         _, recs = self.published(org)
         dnstap_got = self.check_records(recs, org, t0, t1, with_clients=True)
         www = dnstap_got[("www.example.com", "A", "93.184.216.34")]
-        self.assertEqual(www["clients"], 2)  # asked over UDP and TCP
+        # Asked from two clients (UDP from 127.0.0.2, TCP from 127.0.0.3).
+        # The estimate is exact unless the two keyed client hashes share
+        # one of the 64 bits of the window's client map, which happens in
+        # one run in 64 (the key is random per run): then it reads 1.
+        self.assertIn(www["clients"], (1, 2))
         self.assertEqual(dnstap_got[("api.example.net", "AAAA", "2606:4700::6810:84e5")]
                          ["clients"], 1)
 
@@ -265,7 +269,9 @@ class ResolverEndToEnd(unittest.TestCase):
         for key, r in dnstap_got.items():
             p = pcap_got[key]
             self.assertEqual(p["count"], r["count"], key)
-            self.assertEqual(p["clients"], r["clients"], key)
+            # clients: each run draws its own client key, so two clients
+            # may share a bit in one run and not the other (see above);
+            # check_records held both runs to 1..expected.
             self.assertLessEqual(abs(p["time_first"] - r["time_first"]), 1)
             self.assertLessEqual(abs(p["time_last"] - r["time_last"]), 1)
 
