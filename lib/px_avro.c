@@ -995,6 +995,101 @@ px_err px_avro_encode(px_avro_codec *c, const px_avro_obs *obs, const uint8_t **
     return PX_OK;
 }
 
+/* The head is schema positions 0..HEAD_FIELDS-1; the split only works if
+ * those are the four key fields (obs_fields 0..3), as in the embedded
+ * schema. */
+#define HEAD_FIELDS 4
+
+static bool head_split_ok(const px_avro_codec *c)
+{
+    for (size_t j = 0; j < HEAD_FIELDS; j++)
+        if (c->order[j] >= HEAD_FIELDS)
+            return false;
+    return true;
+}
+
+/* Encodes schema positions [from, to) of obs at c->buf + at, growing the
+ * buffer to hold `extra` more bytes than the fields need. */
+static px_err encode_range(px_avro_codec *c, const px_avro_obs *obs, size_t from, size_t to,
+                           size_t at, size_t *end)
+{
+    size_t lens[N_FIELDS] = {0};
+    size_t need = at + (to - from) * 10 + 2 * 10;
+    for (size_t j = from; j < to; j++) {
+        size_t i = c->order[j];
+        const char *str = field_str(i, obs);
+        if (obs_fields[i].kind == F_STR && !str)
+            return PX_ERR_INVAL;
+        lens[i] = str ? strlen(str) : 0;
+        need += lens[i];
+    }
+    if (need > BUF_MAX)
+        return PX_ERR_TOOLONG;
+    if (need > c->cap) {
+        uint8_t *nb = realloc(c->buf, need);
+        if (!nb)
+            return PX_ERR_NOMEM;
+        c->buf = nb;
+        c->cap = need;
+    }
+    uint8_t *p = c->buf + at;
+    for (size_t j = from; j < to; j++) {
+        px_err err = encode_field(c, c->order[j], obs, lens, &p);
+        if (err != PX_OK)
+            return err;
+    }
+    *end = (size_t)(p - c->buf);
+    return PX_OK;
+}
+
+px_err px_avro_encode_head(px_avro_codec *c, const px_avro_obs *obs, uint8_t *out, size_t cap,
+                           size_t *len)
+{
+    if (!c || !obs || !out || !len)
+        return PX_ERR_INVAL;
+    if (!head_split_ok(c))
+        return PX_ERR_UNSUPPORTED;
+    c->errbuf[0] = '\0';
+    size_t end;
+    px_err err = encode_range(c, obs, 0, HEAD_FIELDS, 0, &end);
+    if (err != PX_OK)
+        return err;
+    if (end > cap)
+        return PX_ERR_TOOLONG;
+    memcpy(out, c->buf, end);
+    *len = end;
+    return PX_OK;
+}
+
+px_err px_avro_encode_tail(px_avro_codec *c, const uint8_t *head, size_t head_len,
+                           const px_avro_obs *obs, const uint8_t **out, size_t *len)
+{
+    if (!c || !head || !obs || !out || !len)
+        return PX_ERR_INVAL;
+    if (!head_split_ok(c))
+        return PX_ERR_UNSUPPORTED;
+    if (head_len > BUF_MAX)
+        return PX_ERR_TOOLONG;
+    c->errbuf[0] = '\0';
+    /* The buffer must hold the head before the tail is written after it. */
+    if (HDR_LEN + head_len > c->cap) {
+        uint8_t *nb = realloc(c->buf, HDR_LEN + head_len);
+        if (!nb)
+            return PX_ERR_NOMEM;
+        c->buf = nb;
+        c->cap = HDR_LEN + head_len;
+    }
+    put_header(c->buf, c->fingerprint);
+    memcpy(c->buf + HDR_LEN, head, head_len);
+    size_t end;
+    px_err err = encode_range(c, obs, HEAD_FIELDS, N_FIELDS, HDR_LEN + head_len, &end);
+    if (err != PX_OK)
+        return err;
+    *out = c->buf;
+    *len = end;
+    return PX_OK;
+}
+
 /* A field the writer did not have: the reader's default. */
 static void default_field(const px_avro_codec *c, size_t i, px_avro_obs *obs)
 {
