@@ -133,10 +133,33 @@ static px_err name_read(const uint8_t *msg, size_t msglen, px_wire *w, char *out
     return PX_OK;
 }
 
+/* Copies n octets lowercasing ASCII letters, eight at a time: per octet
+ * c < 0x80, c + 0x3f has bit 7 set from 'A' up and c + 0x25 from 'Z' + 1
+ * up (no carry crosses an octet), so their difference marks 'A'..'Z';
+ * octets with bit 7 set are left alone. */
+static void copy_lower(uint8_t *out, const uint8_t *in, size_t n, size_t readable)
+{
+    const uint64_t hi = 0x8080808080808080ULL, lo7 = 0x7f7f7f7f7f7f7f7fULL;
+    for (size_t i = 0; i < n; i += 8) {
+        uint64_t v = 0, x;
+        if (i + 8 <= readable) {
+            memcpy(&v, in + i, 8);
+        } else {
+            for (size_t k = 0; k < n - i; k++)
+                v |= (uint64_t)in[i + k] << (8 * k);
+        }
+        x = v & lo7;
+        uint64_t upper = (x + 0x3f3f3f3f3f3f3f3fULL) & ~(x + 0x2525252525252525ULL) & ~v & hi;
+        v |= upper >> 2;
+        memcpy(out + i, &v, 8); /* may write up to 7 octets past n: see name_canon */
+    }
+}
+
 /* name_read() writing the canonical wire form instead of text: labels
  * uncompressed, ASCII letters lowercased (the same letters name_map
- * folds), so equal wire forms are exactly equal texts. out holds 255
- * octets. Same checks, same errors as name_read(). */
+ * folds), so equal wire forms are exactly equal texts. out holds 255 + 8
+ * octets (labels are copied in words of 8; what lies past the name is
+ * scratch). Same checks, same errors as name_read(). */
 static px_err name_canon(const uint8_t *msg, size_t msglen, px_wire *w, uint8_t *out,
                          size_t *outlen)
 {
@@ -160,8 +183,7 @@ static px_err name_canon(const uint8_t *msg, size_t msglen, px_wire *w, uint8_t 
             if (!p)
                 return px_wire_err(cur);
             out[n++] = len;
-            for (size_t i = 0; i < len; i++)
-                out[n + i] = (uint8_t)((unsigned)(p[i] - 'A') < 26u ? p[i] | 0x20 : p[i]);
+            copy_lower(out + n, p, len, (size_t)(cur->end - p));
             n += len;
             break;
         }

@@ -111,9 +111,9 @@ typedef struct px_dns_iter {
      * (0: none), and the canonical rdata of a record with names in it. */
     uint16_t owner_from;
     size_t owner_len;
-    uint8_t owner[256];
-    uint8_t canon[2 * 255 + 32];
-    px_dns_want_fn want; /* NULL: every record is decoded */
+    uint8_t owner[255 + 8];          /* 8: see name_canon() */
+    uint8_t canon[2 * 255 + 20 + 8]; /* SOA: two names, five numbers */
+    px_dns_want_fn want;             /* NULL: every record is decoded */
     void *want_ctx;
 } px_dns_iter;
 

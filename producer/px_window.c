@@ -344,7 +344,8 @@ static bool keeps(const px_window *w, const px_wentry *e, bool only_open)
 }
 
 /* Keeps the entries counted in the open window and, unless only_open,
- * those looked up in the open window or the two before it; the rest go.
+ * those looked up in the open window or the two before it (and then only
+ * if that frees at least half the table); the rest go.
  * Builds a new arena and table; false (nothing changed) on no memory. */
 static bool evict(px_window *w, bool only_open)
 {
@@ -352,6 +353,9 @@ static bool evict(px_window *w, bool only_open)
     for (size_t i = 0; i <= w->mask; i++)
         if (w->slots[i].e && keeps(w, w->slots[i].e, only_open))
             keep++;
+    /* Not worth a copy of the table: try again after the next flush. */
+    if (!only_open && keep > w->n_keys / 2)
+        return false;
     size_t want = keep * 2 > PX_WINDOW_MIN_SLOTS ? keep * 2 : PX_WINDOW_MIN_SLOTS;
     size_t cap = pow2_at_least(want), mask = cap - 1;
     px_arena *a = px_arena_create(0);
