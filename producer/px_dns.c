@@ -673,10 +673,14 @@ static px_err owner_read(px_dns_iter *it)
  * rdata. */
 static px_err fixed_read(px_dns_iter *it, px_dns_rr *rr, px_wire *rd)
 {
-    rr->type = px_wire_u16(&it->w);
-    rr->rclass = px_wire_u16(&it->w);
-    rr->ttl = px_wire_u32(&it->w);
-    rr->rdlen = px_wire_u16(&it->w);
+    /* One bounds check for the ten fixed octets, not four. */
+    const uint8_t *f = px_wire_bytes(&it->w, 10);
+    if (!f)
+        return framing_lost(it, px_wire_err(&it->w));
+    rr->type = (uint16_t)((f[0] << 8) | f[1]);
+    rr->rclass = (uint16_t)((f[2] << 8) | f[3]);
+    rr->ttl = ((uint32_t)f[4] << 24) | ((uint32_t)f[5] << 16) | ((uint32_t)f[6] << 8) | f[7];
+    rr->rdlen = (uint16_t)((f[8] << 8) | f[9]);
     *rd = px_wire_sub(&it->w, rr->rdlen);
     if (px_wire_err(&it->w))
         return framing_lost(it, px_wire_err(&it->w));
@@ -845,8 +849,17 @@ px_err px_dns_next_wire(px_dns_iter *it, px_dns_rr *rr)
         return PX_ERR_EOF;
     it->left[it->section]--;
 
-    memset(rr, 0, sizeof(*rr));
     rr->section = it->section;
+    rr->name = NULL;
+    rr->name_len = 0;
+    rr->rdata = NULL;
+    rr->rdata_len = 0;
+    rr->target = NULL;
+    rr->target2 = NULL;
+    rr->owner_wire = NULL;
+    rr->owner_wire_len = 0;
+    rr->rdata_canon = NULL;
+    rr->rdata_canon_len = 0;
     px_wire rd;
     px_err err;
     size_t owner = px_wire_offset(&it->w);
