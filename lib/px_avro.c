@@ -1062,57 +1062,44 @@ px_err px_avro_encode_head(px_avro_codec *c, const px_avro_obs *obs, uint8_t *ou
 }
 
 /* One tail field (schema positions HEAD_FIELDS..): numbers, the clients
- * union, org and sensor. Written for the per-emit path: no generic field
- * dispatch, string lengths taken once. */
+ * union, org and sensor (the only strings there). Written for the per-emit
+ * path: no generic dispatch, string lengths taken once. */
 static uint8_t *tail_field(const px_avro_codec *c, size_t i, const px_avro_obs *obs, uint8_t *p,
-                           const size_t *lens, bool *bad)
+                           size_t org_len, size_t sensor_len, bool *bad)
 {
     const struct obs_field *f = &obs_fields[i];
     const void *slotp = (const char *)obs + f->off;
-    switch (f->kind) {
-    case F_LONG:
+    if (f->kind == F_LONG)
         return put_long(p, *(const int64_t *)slotp);
-    case F_OPT_LONG: {
+    if (f->kind == F_OPT_LONG) {
         int64_t num = *(const int64_t *)slotp;
         if (num < 0)
             return put_long(p, c->slots[i].null_branch);
         p = put_long(p, c->slots[i].value_branch);
         return put_long(p, num);
     }
-    case F_STR:
-    case F_OPT_STR: {
-        const char *str = *(const char *const *)slotp;
-        if (!str)
-            return put_long(p, c->slots[i].null_branch);
-        if (f->kind == F_OPT_STR)
-            p = put_long(p, c->slots[i].value_branch);
-        p = put_long(p, (int64_t)lens[i]);
-        if (!put_utf8(p, str, lens[i]))
-            *bad = true;
-        return p + lens[i];
-    }
-    }
-    return p;
+    /* F_STR: org or sensor, checked non-NULL by the caller */
+    const char *str = *(const char *const *)slotp;
+    size_t n = slotp == (const void *)&obs->org ? org_len : sensor_len;
+    p = put_long(p, (int64_t)n);
+    if (!put_utf8(p, str, n))
+        *bad = true;
+    return p + n;
 }
 
 px_err px_avro_encode_tail(px_avro_codec *c, const uint8_t *head, size_t head_len,
                            const px_avro_obs *obs, const uint8_t **out, size_t *len)
 {
-    if (!c || !head || !obs || !out || !len)
+    if (!c || !head || !obs || !out || !len || !obs->org || !obs->sensor)
         return PX_ERR_INVAL;
     if (!head_split_ok(c))
         return PX_ERR_UNSUPPORTED;
     c->errbuf[0] = '\0';
-    size_t lens[N_FIELDS];
+    size_t org_len = strlen(obs->org), sensor_len = strlen(obs->sensor);
     size_t need = HDR_LEN + head_len + (N_FIELDS - HEAD_FIELDS) * 10 + 2 * 10;
-    for (size_t j = HEAD_FIELDS; j < N_FIELDS; j++) {
-        size_t i = c->order[j];
-        const char *str = field_str(i, obs);
-        if (obs_fields[i].kind == F_STR && !str)
-            return PX_ERR_INVAL;
-        lens[i] = str ? strlen(str) : 0;
-        need += lens[i];
-    }
+    if (head_len > BUF_MAX || org_len > BUF_MAX || sensor_len > BUF_MAX)
+        return PX_ERR_TOOLONG;
+    need += org_len + sensor_len;
     if (need > BUF_MAX)
         return PX_ERR_TOOLONG;
     if (need > c->cap) {
@@ -1127,7 +1114,7 @@ px_err px_avro_encode_tail(px_avro_codec *c, const uint8_t *head, size_t head_le
     uint8_t *p = c->buf + HDR_LEN + head_len;
     bool bad = false;
     for (size_t j = HEAD_FIELDS; j < N_FIELDS; j++)
-        p = tail_field(c, c->order[j], obs, p, lens, &bad);
+        p = tail_field(c, c->order[j], obs, p, org_len, sensor_len, &bad);
     if (bad)
         return PX_ERR_INVAL;
     *out = c->buf;
