@@ -16,8 +16,9 @@
  *   verdicts, encodings), so a key seen again in a later window costs a
  *   hash probe. Memory stays bounded: after a flush, once the table holds
  *   more than twice the keys kept at the last clean-up (and at least
- *   PX_WINDOW_KEEP_MIN), entries not used in the last two windows are
- *   evicted at the next lookup; and it never holds more than
+ *   PX_WINDOW_KEEP_MIN), entries looked up neither in the open window nor
+ *   in the two before it are evicted at the next lookup (when that frees
+ *   at least half the table); and it never holds more than
  *   2 * max_entries + PX_WINDOW_KEEP_MIN keys (past that, every key not
  *   counted in the open window is evicted). Evicting a key loses nothing:
  *   it is made again when seen again. */
