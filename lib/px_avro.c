@@ -995,6 +995,133 @@ px_err px_avro_encode(px_avro_codec *c, const px_avro_obs *obs, const uint8_t **
     return PX_OK;
 }
 
+/* The head is schema positions 0..HEAD_FIELDS-1; the split only works if
+ * those are the four key fields (obs_fields 0..3), as in the embedded
+ * schema. */
+#define HEAD_FIELDS 4
+
+static bool head_split_ok(const px_avro_codec *c)
+{
+    for (size_t j = 0; j < HEAD_FIELDS; j++)
+        if (c->order[j] >= HEAD_FIELDS)
+            return false;
+    return true;
+}
+
+/* Encodes schema positions [from, to) of obs at c->buf + at, growing the
+ * buffer to hold `extra` more bytes than the fields need. */
+static px_err encode_range(px_avro_codec *c, const px_avro_obs *obs, size_t from, size_t to,
+                           size_t at, size_t *end)
+{
+    size_t lens[N_FIELDS] = {0};
+    size_t need = at + (to - from) * 10 + 2 * 10;
+    for (size_t j = from; j < to; j++) {
+        size_t i = c->order[j];
+        const char *str = field_str(i, obs);
+        if (obs_fields[i].kind == F_STR && !str)
+            return PX_ERR_INVAL;
+        lens[i] = str ? strlen(str) : 0;
+        need += lens[i];
+    }
+    if (need > BUF_MAX)
+        return PX_ERR_TOOLONG;
+    if (need > c->cap) {
+        uint8_t *nb = realloc(c->buf, need);
+        if (!nb)
+            return PX_ERR_NOMEM;
+        c->buf = nb;
+        c->cap = need;
+    }
+    uint8_t *p = c->buf + at;
+    for (size_t j = from; j < to; j++) {
+        px_err err = encode_field(c, c->order[j], obs, lens, &p);
+        if (err != PX_OK)
+            return err;
+    }
+    *end = (size_t)(p - c->buf);
+    return PX_OK;
+}
+
+px_err px_avro_encode_head(px_avro_codec *c, const px_avro_obs *obs, uint8_t *out, size_t cap,
+                           size_t *len)
+{
+    if (!c || !obs || !out || !len)
+        return PX_ERR_INVAL;
+    if (!head_split_ok(c))
+        return PX_ERR_UNSUPPORTED;
+    c->errbuf[0] = '\0';
+    size_t end;
+    px_err err = encode_range(c, obs, 0, HEAD_FIELDS, 0, &end);
+    if (err != PX_OK)
+        return err;
+    if (end > cap)
+        return PX_ERR_TOOLONG;
+    memcpy(out, c->buf, end);
+    *len = end;
+    return PX_OK;
+}
+
+/* One tail field (schema positions HEAD_FIELDS..): numbers, the clients
+ * union, org and sensor (the only strings there). Written for the per-emit
+ * path: no generic dispatch, string lengths taken once. */
+static uint8_t *tail_field(const px_avro_codec *c, size_t i, const px_avro_obs *obs, uint8_t *p,
+                           size_t org_len, size_t sensor_len, bool *bad)
+{
+    const struct obs_field *f = &obs_fields[i];
+    const void *slotp = (const char *)obs + f->off;
+    if (f->kind == F_LONG)
+        return put_long(p, *(const int64_t *)slotp);
+    if (f->kind == F_OPT_LONG) {
+        int64_t num = *(const int64_t *)slotp;
+        if (num < 0)
+            return put_long(p, c->slots[i].null_branch);
+        p = put_long(p, c->slots[i].value_branch);
+        return put_long(p, num);
+    }
+    /* F_STR: org or sensor, checked non-NULL by the caller */
+    const char *str = *(const char *const *)slotp;
+    size_t n = slotp == (const void *)&obs->org ? org_len : sensor_len;
+    p = put_long(p, (int64_t)n);
+    if (!put_utf8(p, str, n))
+        *bad = true;
+    return p + n;
+}
+
+px_err px_avro_encode_tail(px_avro_codec *c, const uint8_t *head, size_t head_len,
+                           const px_avro_obs *obs, const uint8_t **out, size_t *len)
+{
+    if (!c || !head || !obs || !out || !len || !obs->org || !obs->sensor)
+        return PX_ERR_INVAL;
+    if (!head_split_ok(c))
+        return PX_ERR_UNSUPPORTED;
+    c->errbuf[0] = '\0';
+    size_t org_len = strlen(obs->org), sensor_len = strlen(obs->sensor);
+    size_t need = HDR_LEN + head_len + (N_FIELDS - HEAD_FIELDS) * 10 + 2 * 10;
+    if (head_len > BUF_MAX || org_len > BUF_MAX || sensor_len > BUF_MAX)
+        return PX_ERR_TOOLONG;
+    need += org_len + sensor_len;
+    if (need > BUF_MAX)
+        return PX_ERR_TOOLONG;
+    if (need > c->cap) {
+        uint8_t *nb = realloc(c->buf, need);
+        if (!nb)
+            return PX_ERR_NOMEM;
+        c->buf = nb;
+        c->cap = need;
+    }
+    put_header(c->buf, c->fingerprint);
+    memcpy(c->buf + HDR_LEN, head, head_len);
+    uint8_t *p = c->buf + HDR_LEN + head_len;
+    bool bad = false;
+    for (size_t j = HEAD_FIELDS; j < N_FIELDS; j++)
+        p = tail_field(c, c->order[j], obs, p, org_len, sensor_len, &bad);
+    if (bad)
+        return PX_ERR_INVAL;
+    *out = c->buf;
+    *len = (size_t)(p - c->buf);
+    return PX_OK;
+}
+
 /* A field the writer did not have: the reader's default. */
 static void default_field(const px_avro_codec *c, size_t i, px_avro_obs *obs)
 {

@@ -77,6 +77,27 @@ px_err px_avro_codec_add_writer(px_avro_codec *c, const char *schema_json);
  * decoded observation may be passed straight back on the same codec. */
 px_err px_avro_encode(px_avro_codec *c, const px_avro_obs *obs, const uint8_t **out, size_t *len);
 
+/* Split encoding, for a producer that encodes the same record again at
+ * every window: the fields that name the record (rrname, rrtype, rdata,
+ * bailiwick: the first four of the schema) are encoded once with
+ * px_avro_encode_head(), and each message is then that head plus the other
+ * fields (px_avro_encode_tail()). The result is byte for byte what
+ * px_avro_encode() writes.
+ *
+ * px_avro_encode_head() writes the encoded head fields of obs to out[0..cap)
+ * and their length to *len; the other fields of obs are not read.
+ * PX_ERR_TOOLONG if cap is too small (PX_AVRO_HEAD_MAX always does for
+ * DNS presentation texts: names <= 1024, rdata < 16384 characters),
+ * PX_ERR_INVAL as px_avro_encode(). */
+#define PX_AVRO_HEAD_MAX (3 * 1025 + 16384 + 64)
+px_err px_avro_encode_head(px_avro_codec *c, const px_avro_obs *obs, uint8_t *out, size_t cap,
+                           size_t *len);
+/* A whole message: header, head[0..head_len) from px_avro_encode_head()
+ * on this codec, then count .. sensor of obs (the head fields of obs are
+ * not read). *out as for px_avro_encode(). */
+px_err px_avro_encode_tail(px_avro_codec *c, const uint8_t *head, size_t head_len,
+                           const px_avro_obs *obs, const uint8_t **out, size_t *len);
+
 /* Decodes a single-object message written with the embedded schema or any
  * registered writer schema; the datum is checked against the writer schema
  * (bounds, lengths, UTF-8) before avro-c sees it.

@@ -47,13 +47,36 @@ static bool dot_escaped(const char *name, size_t i)
     return bs % 2 == 1;
 }
 
-px_err px_registered_domain(const char *name, char *out, size_t outlen)
+typedef struct px_psl_memo px_psl_memo;
+static bool memo_is_public(px_psl_memo *m, const char *suffix);
+
+/* psl_registrable_domain() (libpsl 0.21) walks the name from the left and
+ * asks psl_is_public_suffix() of each suffix in turn; whether a suffix is
+ * public depends on nothing but that suffix, so with a memo the same walk
+ * asks libpsl only about suffixes it has not seen ("example.com" and
+ * "com" once, not for every name under them). Same suffixes, same order,
+ * same answer. */
+static const char *registrable(const char *domain, px_psl_memo *m)
+{
+    if (!m)
+        return psl_ctx ? psl_registrable_domain(psl_ctx, domain) : NULL;
+    if (!psl_ctx || *domain == '.')
+        return NULL;
+    const char *regdom = NULL;
+    while (!memo_is_public(m, domain)) {
+        const char *p = strchr(domain, '.');
+        if (!p)
+            break;
+        regdom = domain;
+        domain = p + 1;
+    }
+    return regdom;
+}
+
+static px_err registered_domain(const char *name, size_t n, char *out, size_t outlen,
+                                px_psl_memo *m)
 {
     char buf[PX_PSL_NAME_MAX];
-    size_t n;
-    if (!name || !out)
-        return PX_ERR_INVAL;
-    n = strlen(name);
     /* Strip one trailing dot unless it is escaped; the root stays ".". */
     if (n > 1 && name[n - 1] == '.' && !dot_escaped(name, n - 1))
         n--;
@@ -66,7 +89,7 @@ px_err px_registered_domain(const char *name, char *out, size_t outlen)
     buf[n] = '\0';
 
     pthread_once(&psl_once, psl_init);
-    const char *reg = psl_ctx ? psl_registrable_domain(psl_ctx, buf) : NULL;
+    const char *reg = registrable(buf, m);
     if (!reg)
         return put(buf, n, out, outlen); /* a public suffix, or no list */
     /* libpsl knows nothing of presentation escapes: if it cut at an escaped
@@ -78,6 +101,46 @@ px_err px_registered_domain(const char *name, char *out, size_t outlen)
             start--;
     }
     return put(buf + start, n - start, out, outlen);
+}
+
+px_err px_registered_domain(const char *name, char *out, size_t outlen)
+{
+    if (!name || !out)
+        return PX_ERR_INVAL;
+    return registered_domain(name, strlen(name), out, outlen, NULL);
+}
+
+/* Memo of psl_is_public_suffix() by suffix: direct-mapped, suffixes up to
+ * PX_PSL_MEMO_TEXT octets (longer ones go to libpsl every time). */
+#define PX_PSL_MEMO_SLOTS 16384
+#define PX_PSL_MEMO_TEXT 62
+
+typedef struct px_psl_memo_slot {
+    uint64_t hash;
+    uint8_t len; /* 0: empty */
+    uint8_t is_public;
+    char text[PX_PSL_MEMO_TEXT];
+} px_psl_memo_slot;
+
+struct px_psl_memo {
+    px_psl_memo_slot slots[PX_PSL_MEMO_SLOTS];
+};
+
+static bool memo_is_public(px_psl_memo *m, const char *suffix)
+{
+    size_t len = strlen(suffix);
+    if (len == 0 || len > PX_PSL_MEMO_TEXT)
+        return psl_is_public_suffix(psl_ctx, suffix);
+    uint64_t h = px_hash64(suffix, len, 0x707362ull);
+    px_psl_memo_slot *s = &m->slots[h & (PX_PSL_MEMO_SLOTS - 1)];
+    if (s->len == len && s->hash == h && memcmp(s->text, suffix, len) == 0)
+        return s->is_public;
+    bool pub = psl_is_public_suffix(psl_ctx, suffix);
+    s->hash = h;
+    s->len = (uint8_t)len;
+    s->is_public = pub;
+    memcpy(s->text, suffix, len);
+    return pub;
 }
 
 typedef struct px_psl_slot {
@@ -94,6 +157,7 @@ struct px_psl_cache {
      * together, so the next name is often the same one, and this slot is
      * still in the CPU cache. Whatever name it holds, its answer is right. */
     const px_psl_slot *last;
+    px_psl_memo *memo;
 };
 
 px_psl_cache *px_psl_cache_create(size_t slots)
@@ -105,7 +169,10 @@ px_psl_cache *px_psl_cache_create(size_t slots)
     if (!c)
         return NULL;
     c->slots = calloc(n, sizeof(*c->slots));
-    if (!c->slots) {
+    c->memo = calloc(1, sizeof(*c->memo));
+    if (!c->slots || !c->memo) {
+        free(c->slots);
+        free(c->memo);
         free(c);
         return NULL;
     }
@@ -120,6 +187,7 @@ void px_psl_cache_destroy(px_psl_cache *c)
     for (size_t i = 0; i <= c->mask; i++)
         free(c->slots[i].name);
     free(c->slots);
+    free(c->memo);
     free(c);
 }
 
@@ -141,7 +209,7 @@ px_err px_psl_cache_lookup(px_psl_cache *c, const char *name, size_t len, const 
         return PX_OK;
     }
     char out[PX_PSL_NAME_MAX];
-    px_err err = px_registered_domain(name, out, sizeof(out));
+    px_err err = registered_domain(name, len, out, sizeof(out), c->memo);
     if (err != PX_OK)
         return err;
     size_t rl = strlen(out);

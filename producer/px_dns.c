@@ -133,6 +133,85 @@ static px_err name_read(const uint8_t *msg, size_t msglen, px_wire *w, char *out
     return PX_OK;
 }
 
+/* Copies n octets lowercasing ASCII letters, eight at a time: per octet
+ * c < 0x80, c + 0x3f has bit 7 set from 'A' up and c + 0x25 from 'Z' + 1
+ * up (no carry crosses an octet), so their difference marks 'A'..'Z';
+ * octets with bit 7 set are left alone. */
+static void copy_lower(uint8_t *out, const uint8_t *in, size_t n, size_t readable)
+{
+    const uint64_t hi = 0x8080808080808080ULL, lo7 = 0x7f7f7f7f7f7f7f7fULL;
+    for (size_t i = 0; i < n; i += 8) {
+        uint64_t v = 0, x;
+        if (i + 8 <= readable) {
+            memcpy(&v, in + i, 8);
+        } else {
+            for (size_t k = 0; k < n - i; k++)
+                v |= (uint64_t)in[i + k] << (8 * k);
+        }
+        x = v & lo7;
+        uint64_t upper = (x + 0x3f3f3f3f3f3f3f3fULL) & ~(x + 0x2525252525252525ULL) & ~v & hi;
+        v |= upper >> 2;
+        memcpy(out + i, &v, 8); /* may write up to 7 octets past n: see name_canon */
+    }
+}
+
+/* name_read() writing the canonical wire form instead of text: labels
+ * uncompressed, ASCII letters lowercased (the same letters name_map
+ * folds), so equal wire forms are exactly equal texts. out holds 255 + 8
+ * octets (labels are copied in words of 8; what lies past the name is
+ * scratch). Same checks, same errors as name_read(). */
+static px_err name_canon(const uint8_t *msg, size_t msglen, px_wire *w, uint8_t *out,
+                         size_t *outlen)
+{
+    px_wire jump;
+    px_wire *cur = w;
+    size_t run_start = msg ? (size_t)(w->pos - msg) : 0;
+    size_t n = 0;
+    unsigned hops = 0;
+
+    for (;;) {
+        uint8_t len = px_wire_u8(cur);
+        if (px_wire_err(cur))
+            return px_wire_err(cur);
+        if (len == 0)
+            break;
+        switch (len & 0xC0) {
+        case 0x00: {
+            if (n + 1 + (size_t)len + 1 > DNS_NAME_WIRE_MAX)
+                return PX_ERR_TOOLONG;
+            const uint8_t *p = px_wire_bytes(cur, len);
+            if (!p)
+                return px_wire_err(cur);
+            out[n++] = len;
+            copy_lower(out + n, p, len, (size_t)(cur->end - p));
+            n += len;
+            break;
+        }
+        case 0xC0: {
+            if (!msg)
+                return PX_ERR_MALFORMED;
+            size_t target = ((size_t)(len & 0x3F) << 8) | px_wire_u8(cur);
+            if (px_wire_err(cur))
+                return px_wire_err(cur);
+            if (target >= run_start || ++hops > DNS_MAX_HOPS)
+                return PX_ERR_LOOP;
+            if (cur == w) {
+                px_wire_init(&jump, msg, msglen);
+                cur = &jump;
+            }
+            px_wire_seek(cur, target);
+            run_start = target;
+            break;
+        }
+        default:
+            return PX_ERR_MALFORMED;
+        }
+    }
+    out[n++] = 0;
+    *outlen = n;
+    return PX_OK;
+}
+
 /* Skips one name (question entries after the first). */
 static px_err name_skip(px_wire *w)
 {
@@ -181,7 +260,7 @@ px_err px_dns_name_to_text(const uint8_t *wire, size_t len, char *out, size_t ou
 
 /* ---- header and question ---- */
 
-px_err px_dns_begin(px_dns_iter *it, const uint8_t *msg, size_t len, px_dns_msg *out)
+static px_err begin(px_dns_iter *it, const uint8_t *msg, size_t len, px_dns_msg *out, bool wire)
 {
     px_wire_init(&it->w, msg, len);
     it->broken = true;
@@ -213,7 +292,9 @@ px_err px_dns_begin(px_dns_iter *it, const uint8_t *msg, size_t len, px_dns_msg 
 
     for (uint16_t i = 0; i < out->qdcount; i++) {
         px_err err;
-        if (i == 0)
+        if (i == 0 && wire)
+            err = name_canon(msg, len, &it->w, it->owner, &it->owner_len);
+        else if (i == 0)
             err = name_read(msg, len, &it->w, out->qname, &out->qname_len);
         else
             err = name_skip(&it->w);
@@ -234,6 +315,13 @@ px_err px_dns_begin(px_dns_iter *it, const uint8_t *msg, size_t len, px_dns_msg 
     it->left[PX_DNS_ADDITIONAL] = out->arcount;
     it->broken = false;
     it->name_from = 0;
+    it->owner_from = 0;
+    if (wire) {
+        /* the question name starts right after the 12-byte header */
+        if (out->has_question)
+            it->owner_from = 12;
+        return PX_OK;
+    }
     if (out->has_question) {
         /* the question name starts right after the 12-byte header */
         memcpy(it->name, out->qname, out->qname_len + 1);
@@ -241,6 +329,16 @@ px_err px_dns_begin(px_dns_iter *it, const uint8_t *msg, size_t len, px_dns_msg 
         it->name_from = 12;
     }
     return PX_OK;
+}
+
+px_err px_dns_begin(px_dns_iter *it, const uint8_t *msg, size_t len, px_dns_msg *out)
+{
+    return begin(it, msg, len, out, false);
+}
+
+px_err px_dns_begin_wire(px_dns_iter *it, const uint8_t *msg, size_t len, px_dns_msg *out)
+{
+    return begin(it, msg, len, out, true);
 }
 
 bool px_dns_can_continue(const px_dns_iter *it)
@@ -403,10 +501,10 @@ static void out_generic(text_out *t, const uint8_t *p, size_t n)
 }
 
 /* Reads a name inside rdata into buf (a target field) and appends it. */
-static px_err rd_name(px_dns_iter *it, px_wire *rd, char *buf, text_out *t)
+static px_err rd_name(const px_wire *msg, px_wire *rd, char *buf, text_out *t)
 {
     size_t n;
-    px_err err = name_read(it->w.start, px_wire_size(&it->w), rd, buf, &n);
+    px_err err = name_read(msg ? msg->start : NULL, msg ? px_wire_size(msg) : 0, rd, buf, &n);
     if (err)
         return err;
     out_mem(t, buf, n);
@@ -456,8 +554,8 @@ static px_err rd_caa(px_wire *rd, text_out *t)
 
 /* Writes the presentation of the rdata in rd to it->rdata and sets the
  * target fields. A mismatch between contents and type is an error for this
- * record only. */
-static px_err rdata_format(px_dns_iter *it, px_dns_rr *rr, px_wire *rd)
+ * record only. Names in it may point into msg (NULL: no pointers). */
+static px_err rdata_format(px_dns_iter *it, const px_wire *msg, px_dns_rr *rr, px_wire *rd)
 {
     text_out t = {it->rdata, it->rdata + sizeof it->rdata - 1, false};
     px_err err = PX_OK;
@@ -480,13 +578,13 @@ static px_err rdata_format(px_dns_iter *it, px_dns_rr *rr, px_wire *rd)
     case PX_DNS_TYPE_CNAME:
     case PX_DNS_TYPE_PTR:
     case PX_DNS_TYPE_DNAME:
-        err = rd_name(it, rd, it->target, &t);
+        err = rd_name(msg, rd, it->target, &t);
         rr->target = it->target;
         break;
     case PX_DNS_TYPE_MX:
         out_u32(&t, px_wire_u16(rd));
         out_char(&t, ' ');
-        err = rd_name(it, rd, it->target, &t);
+        err = rd_name(msg, rd, it->target, &t);
         rr->target = it->target;
         break;
     case PX_DNS_TYPE_SRV:
@@ -496,14 +594,14 @@ static px_err rdata_format(px_dns_iter *it, px_dns_rr *rr, px_wire *rd)
         out_char(&t, ' ');
         out_u32(&t, px_wire_u16(rd));
         out_char(&t, ' ');
-        err = rd_name(it, rd, it->target, &t);
+        err = rd_name(msg, rd, it->target, &t);
         rr->target = it->target;
         break;
     case PX_DNS_TYPE_SOA:
-        err = rd_name(it, rd, it->target, &t);
+        err = rd_name(msg, rd, it->target, &t);
         out_char(&t, ' ');
         if (!err)
-            err = rd_name(it, rd, it->target2, &t);
+            err = rd_name(msg, rd, it->target2, &t);
         for (int i = 0; i < 5 && !err; i++) {
             out_char(&t, ' ');
             out_u32(&t, px_wire_u32(rd));
@@ -575,10 +673,14 @@ static px_err owner_read(px_dns_iter *it)
  * rdata. */
 static px_err fixed_read(px_dns_iter *it, px_dns_rr *rr, px_wire *rd)
 {
-    rr->type = px_wire_u16(&it->w);
-    rr->rclass = px_wire_u16(&it->w);
-    rr->ttl = px_wire_u32(&it->w);
-    rr->rdlen = px_wire_u16(&it->w);
+    /* One bounds check for the ten fixed octets, not four. */
+    const uint8_t *f = px_wire_bytes(&it->w, 10);
+    if (!f)
+        return framing_lost(it, px_wire_err(&it->w));
+    rr->type = (uint16_t)((f[0] << 8) | f[1]);
+    rr->rclass = (uint16_t)((f[2] << 8) | f[3]);
+    rr->ttl = ((uint32_t)f[4] << 24) | ((uint32_t)f[5] << 16) | ((uint32_t)f[6] << 8) | f[7];
+    rr->rdlen = (uint16_t)((f[8] << 8) | f[9]);
     *rd = px_wire_sub(&it->w, rr->rdlen);
     if (px_wire_err(&it->w))
         return framing_lost(it, px_wire_err(&it->w));
@@ -628,6 +730,10 @@ px_err px_dns_next(px_dns_iter *it, px_dns_rr *rr)
     rr->target2 = NULL;
     rr->rdata = NULL;
     rr->rdata_len = 0;
+    rr->owner_wire = NULL;
+    rr->owner_wire_len = 0;
+    rr->rdata_canon = NULL;
+    rr->rdata_canon_len = 0;
     px_wire rd;
     px_err err;
     if (it->want) {
@@ -635,7 +741,7 @@ px_err px_dns_next(px_dns_iter *it, px_dns_rr *rr)
         err = next_wanted(it, rr, &rd, &wanted);
         if (err || !wanted)
             return err;
-        return rdata_format(it, rr, &rd);
+        return rdata_format(it, &it->w, rr, &rd);
     }
     if ((err = owner_read(it)) != PX_OK)
         return framing_lost(it, err);
@@ -643,5 +749,150 @@ px_err px_dns_next(px_dns_iter *it, px_dns_rr *rr)
     rr->name_len = it->name_len;
     if ((err = fixed_read(it, rr, &rd)) != PX_OK)
         return err;
-    return rdata_format(it, rr, &rd);
+    return rdata_format(it, &it->w, rr, &rd);
+}
+
+/* ---- wire mode ---- */
+
+/* owner_read() for the canonical wire form, with its own cache. */
+static px_err owner_canon(px_dns_iter *it)
+{
+    const uint8_t *p = it->w.pos;
+    const uint8_t *msg = it->w.start;
+    size_t size = px_wire_size(&it->w);
+    if (px_wire_avail(&it->w) >= 2 && (p[0] & 0xC0) == 0xC0) {
+        uint16_t target = (uint16_t)(((p[0] & 0x3F) << 8) | p[1]);
+        if (target == it->owner_from && target != 0) {
+            px_wire_skip(&it->w, 2);
+            return PX_OK;
+        }
+        it->owner_from = 0;
+        px_err err = name_canon(msg, size, &it->w, it->owner, &it->owner_len);
+        if (err == PX_OK)
+            it->owner_from = target;
+        return err;
+    }
+    it->owner_from = 0;
+    return name_canon(msg, size, &it->w, it->owner, &it->owner_len);
+}
+
+/* n fixed octets of rdata copied as they are. */
+static void canon_fixed(px_wire *rd, uint8_t *out, size_t *at, size_t n)
+{
+    const uint8_t *p = px_wire_bytes(rd, n);
+    if (p)
+        memcpy(out + *at, p, n);
+    *at += n;
+}
+
+static px_err canon_name(const px_dns_iter *it, px_wire *rd, uint8_t *out, size_t *at)
+{
+    size_t n;
+    px_err err = name_canon(it->w.start, px_wire_size(&it->w), rd, out + *at, &n);
+    if (err == PX_OK)
+        *at += n;
+    return err;
+}
+
+/* The canonical rdata: for types with names, the same fields
+ * rdata_format() reads, in the same order, with the same checks. */
+static px_err rdata_canon(px_dns_iter *it, px_dns_rr *rr, px_wire *rd)
+{
+    size_t at = 0;
+    px_err err = PX_OK;
+    uint8_t *o = it->canon;
+    switch (rr->type) {
+    case PX_DNS_TYPE_NS:
+    case PX_DNS_TYPE_CNAME:
+    case PX_DNS_TYPE_PTR:
+    case PX_DNS_TYPE_DNAME:
+        err = canon_name(it, rd, o, &at);
+        break;
+    case PX_DNS_TYPE_MX:
+        canon_fixed(rd, o, &at, 2);
+        err = canon_name(it, rd, o, &at);
+        break;
+    case PX_DNS_TYPE_SRV:
+        canon_fixed(rd, o, &at, 6);
+        err = canon_name(it, rd, o, &at);
+        break;
+    case PX_DNS_TYPE_SOA:
+        err = canon_name(it, rd, o, &at);
+        if (!err)
+            err = canon_name(it, rd, o, &at);
+        if (!err)
+            canon_fixed(rd, o, &at, 20);
+        break;
+    default:
+        rr->rdata_canon = rr->rdata_wire;
+        rr->rdata_canon_len = rr->rdlen;
+        return PX_OK;
+    }
+    if (!err && px_wire_err(rd))
+        err = PX_ERR_MALFORMED;
+    if (!err && px_wire_avail(rd) != 0)
+        err = PX_ERR_MALFORMED;
+    if (err)
+        return err == PX_ERR_TRUNC ? PX_ERR_MALFORMED : err;
+    rr->rdata_canon = o;
+    rr->rdata_canon_len = at;
+    return PX_OK;
+}
+
+px_err px_dns_next_wire(px_dns_iter *it, px_dns_rr *rr)
+{
+    if (it->broken)
+        return px_wire_err(&it->w) ? px_wire_err(&it->w) : PX_ERR_MALFORMED;
+    while (it->section <= PX_DNS_ADDITIONAL && it->left[it->section] == 0)
+        it->section++;
+    if (it->section > PX_DNS_ADDITIONAL)
+        return PX_ERR_EOF;
+    it->left[it->section]--;
+
+    rr->section = it->section;
+    rr->name = NULL;
+    rr->name_len = 0;
+    rr->rdata = NULL;
+    rr->rdata_len = 0;
+    rr->target = NULL;
+    rr->target2 = NULL;
+    rr->owner_wire = NULL;
+    rr->owner_wire_len = 0;
+    rr->rdata_canon = NULL;
+    rr->rdata_canon_len = 0;
+    px_wire rd;
+    px_err err;
+    size_t owner = px_wire_offset(&it->w);
+    if ((err = name_skip(&it->w)) != PX_OK)
+        return framing_lost(it, err);
+    if ((err = fixed_read(it, rr, &rd)) != PX_OK)
+        return err;
+    if (it->want && !it->want(it->want_ctx, rr))
+        return PX_OK;
+    /* Back to the owner name, decoded only for a wanted record. */
+    size_t end = px_wire_offset(&it->w);
+    px_wire_seek(&it->w, owner);
+    if ((err = owner_canon(it)) != PX_OK)
+        return framing_lost(it, err);
+    px_wire_seek(&it->w, end);
+    rr->owner_wire = it->owner;
+    rr->owner_wire_len = it->owner_len;
+    return rdata_canon(it, rr, &rd);
+}
+
+px_err px_dns_rr_text(px_dns_iter *it, px_dns_rr *rr)
+{
+    if (!it || !rr || !rr->owner_wire || !rr->rdata_canon)
+        return PX_ERR_INVAL;
+    px_wire w;
+    px_wire_init(&w, rr->owner_wire, rr->owner_wire_len);
+    it->name_from = 0; /* it->name no longer holds the text-mode cache */
+    px_err err = name_read(NULL, 0, &w, it->name, &it->name_len);
+    if (err)
+        return err;
+    rr->name = it->name;
+    rr->name_len = it->name_len;
+    px_wire rd;
+    px_wire_init(&rd, rr->rdata_canon, rr->rdata_canon_len);
+    return rdata_format(it, NULL, rr, &rd);
 }

@@ -79,6 +79,12 @@ typedef struct px_dns_rr {
      * rname); NULL when none. */
     const char *target;
     const char *target2;
+    /* Set by px_dns_next_wire() only (NULL and 0 otherwise): the canonical
+     * wire form, see there. */
+    const uint8_t *owner_wire;
+    size_t owner_wire_len;
+    const uint8_t *rdata_canon;
+    size_t rdata_canon_len;
 } px_dns_rr;
 
 /* Called by px_dns_next() with rr's section, type, rclass, ttl, rdlen and
@@ -101,7 +107,13 @@ typedef struct px_dns_iter {
     char target[PX_DNS_NAME_TEXT_MAX];
     char target2[PX_DNS_NAME_TEXT_MAX];
     char rdata[PX_DNS_RDATA_TEXT_MAX];
-    px_dns_want_fn want; /* NULL: every record is decoded */
+    /* Wire mode: the canonical owner name at message offset owner_from
+     * (0: none), and the canonical rdata of a record with names in it. */
+    uint16_t owner_from;
+    size_t owner_len;
+    uint8_t owner[255 + 8];          /* 8: see name_canon() */
+    uint8_t canon[2 * 255 + 20 + 8]; /* SOA: two names, five numbers */
+    px_dns_want_fn want;             /* NULL: every record is decoded */
     void *want_ctx;
 } px_dns_iter;
 
@@ -127,6 +139,30 @@ bool px_dns_can_continue(const px_dns_iter *it);
  * Applies until the next px_dns_begin(), which clears it: call it after
  * px_dns_begin(). want NULL decodes every record. */
 void px_dns_set_want(px_dns_iter *it, px_dns_want_fn want, void *ctx);
+
+/* ---- Wire mode ----
+ * For callers that key records before formatting any text (the pipeline
+ * formats a record's text only the first time it sees the record).
+ *
+ * px_dns_begin_wire() is px_dns_begin() but leaves out->qname empty
+ * (qname_len 0): the question name is checked, not formatted.
+ * px_dns_next_wire() is px_dns_next() (same records, same errors, the same
+ * want function) but sets, instead of name and rdata text:
+ *   owner_wire: the owner name uncompressed with ASCII letters lowercased;
+ *   rdata_canon: for NS, CNAME, PTR, DNAME, MX, SRV and SOA, the rdata with
+ *     its names uncompressed and lowercased (fixed fields as received); for
+ *     every other type the rdata as received (rdata_canon == rdata_wire),
+ *     whose contents are checked only by px_dns_rr_text().
+ * Two records have the same (type, owner_wire, rdata_canon) exactly when
+ * px_dns_next() gives them the same name and rdata text (and targets).
+ * Both point into the iterator or the message: valid until the next call. */
+px_err px_dns_begin_wire(px_dns_iter *it, const uint8_t *msg, size_t len, px_dns_msg *out);
+px_err px_dns_next_wire(px_dns_iter *it, px_dns_rr *rr);
+/* Fills name, rdata and the targets of a record from px_dns_next_wire(),
+ * exactly as px_dns_next() would have (texts in the iterator, valid until
+ * its next call). Returns what px_dns_next() would have returned for the
+ * record: PX_OK or the rdata error (the framing is intact either way). */
+px_err px_dns_rr_text(px_dns_iter *it, px_dns_rr *rr);
 
 /* px_dns_type_name() and px_dns_type_parse() live in lib/px_dns_type.h. */
 

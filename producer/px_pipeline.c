@@ -26,11 +26,28 @@ struct px_pipeline {
     px_dns_msg msg;
     char bailiwick[PX_DNS_NAME_TEXT_MAX];
     /* The query_zone whose text is in bailiwick: a resolver answers runs
-     * of queries in the same zone, so most events reuse the last text. */
+     * of queries in the same zone, so most events reuse the last text.
+     * bw_canon is the same name lowercased, for record keys. */
     uint8_t bw_wire[256];
+    uint8_t bw_canon[256];
     size_t bw_wire_len; /* 0: none cached */
     size_t bw_len;
+    /* Record key being looked up: type, bailiwick, owner, rdata (see
+     * px_pipeline_key()). */
+    uint8_t key[2 + 1 + 255 + 255 + 65535];
+    uint8_t head[PX_AVRO_HEAD_MAX];
 };
+
+/* What the pipeline keeps per record key in the window's table: all of it
+ * a pure function of the key, worked out the first time the key is seen. */
+#define PX_PKEY_MALFORMED 0xff /* rdata px_dns_rr_text() refused */
+typedef struct px_pkey {
+    uint8_t verdict;   /* px_drop of px_filter_rr(), or PX_PKEY_MALFORMED */
+    uint8_t emit_err;  /* the registered domain or the Avro head failed */
+    uint16_t reg_len;  /* Kafka key: registered domain, after the head */
+    uint32_t head_len; /* px_avro_encode_head() of the record */
+    uint8_t bytes[];   /* head, then the registered domain */
+} px_pkey;
 
 /* SipHash-2-4 of a short input: a keyed PRF, so that the per-window client
  * set cannot be reversed into addresses without the key. */
@@ -81,34 +98,31 @@ static uint64_t px_siphash(uint64_t k0, uint64_t k1, const uint8_t *in, size_t l
     return v0 ^ v1 ^ v2 ^ v3;
 }
 
-static void px_pipeline_emit(void *ctx, const px_obs *o)
+/* A window flush: the record's fixed fields were encoded when its key was
+ * first seen; only the counters are encoded here. */
+static void px_pipeline_emit(void *ctx, px_window_entry *e, const px_window_counts *c)
 {
     px_pipeline *p = ctx;
-    char tname[16];
-    const char *key;
-    size_t key_len;
-    if (px_psl_cache_lookup(p->psl, o->rrname, o->rrname_len, &key, &key_len) != PX_OK) {
+    const px_pkey *k = px_window_entry_data(e);
+    if (k->emit_err) {
         p->st.output_errors++;
         return;
     }
     px_avro_obs a = {
-        .rrname = o->rrname,
-        .rrtype = px_dns_type_name(o->rrtype, tname, sizeof(tname)),
-        .rdata = o->rdata,
-        .bailiwick = o->bailiwick,
-        .count = (int64_t)o->count,
-        .time_first = o->time_first,
-        .time_last = o->time_last,
-        .ttl_min = o->ttl_min,
-        .ttl_max = o->ttl_max,
-        .clients = o->clients,
+        .count = (int64_t)c->count,
+        .time_first = c->time_first,
+        .time_last = c->time_last,
+        .ttl_min = c->ttl_min,
+        .ttl_max = c->ttl_max,
+        .clients = c->clients,
         .org = p->org,
         .sensor = p->sensor,
     };
     const uint8_t *buf;
     size_t len;
-    if (px_avro_encode(p->codec, &a, &buf, &len) != PX_OK ||
-        p->out(p->out_ctx, key, key_len, buf, len) != PX_OK) {
+    const char *key = (const char *)k->bytes + k->head_len;
+    if (px_avro_encode_tail(p->codec, k->bytes, k->head_len, &a, &buf, &len) != PX_OK ||
+        p->out(p->out_ctx, key, k->reg_len, buf, len) != PX_OK) {
         p->st.output_errors++;
         return;
     }
@@ -150,12 +164,12 @@ px_pipeline *px_pipeline_create(const px_pipeline_conf *conf, px_err *err)
     if (!(p->codec = px_avro_codec_create(err)))
         goto fail;
     *err = PX_ERR_NOMEM;
-    /* 2^19 slots (12 MiB plus the names): with 2^17, names evicted by
-     * collisions sent ~8% of the producer's time back into libpsl. */
-    if (!(p->psl = px_psl_cache_create(1u << 19)))
+    /* Asked once per new record key (the window's table keeps the
+     * answer), so it only saves libpsl for names with many records. */
+    if (!(p->psl = px_psl_cache_create(1u << 14)))
         goto fail;
     *err = PX_ERR_NOMEM;
-    if (!(p->window = px_window_create(&conf->window, px_pipeline_emit, p)))
+    if (!(p->window = px_window_create_keyed(&conf->window, px_pipeline_emit, p)))
         goto fail;
     *err = PX_OK;
     return p;
@@ -196,18 +210,89 @@ static const char *px_pipeline_bailiwick(px_pipeline *p, const px_dns_event *ev,
     /* Only a valid name is cached; it is at most 255 octets. */
     if (ev->query_zone_len <= sizeof(p->bw_wire)) {
         memcpy(p->bw_wire, ev->query_zone, ev->query_zone_len);
+        /* A valid name's length octets are <= 63, so lowercasing every
+         * octet only touches the labels' letters. */
+        for (size_t i = 0; i < ev->query_zone_len; i++) {
+            uint8_t b = ev->query_zone[i];
+            p->bw_canon[i] = (uint8_t)((unsigned)(b - 'A') < 26u ? b | 0x20 : b);
+        }
         p->bw_wire_len = ev->query_zone_len;
         p->bw_len = *len;
     }
     return p->bailiwick;
 }
 
+/* The record's key: type, bailiwick (0, or 1 and its lowercased wire
+ * form), owner and rdata in canonical wire form. Names end at their root
+ * label, so the parts cannot run into each other. */
+static size_t px_pipeline_key(px_pipeline *p, const px_dns_rr *rr, bool has_bw)
+{
+    uint8_t *k = p->key;
+    k[0] = (uint8_t)(rr->type >> 8);
+    k[1] = (uint8_t)rr->type;
+    k[2] = has_bw;
+    size_t n = 3;
+    if (has_bw) {
+        memcpy(k + n, p->bw_canon, p->bw_wire_len);
+        n += p->bw_wire_len;
+    }
+    memcpy(k + n, rr->owner_wire, rr->owner_wire_len);
+    n += rr->owner_wire_len;
+    memcpy(k + n, rr->rdata_canon, rr->rdata_canon_len);
+    return n + rr->rdata_canon_len;
+}
+
+/* Encodes the record's fixed fields and finds its Kafka key into
+ * p->head; returns their length, 0 if either failed. */
+static size_t px_pipeline_head(px_pipeline *p, const px_dns_rr *rr, const char *bw,
+                               size_t *head_len)
+{
+    char tname[16];
+    px_avro_obs a = {
+        .rrname = rr->name,
+        .rrtype = px_dns_type_name(rr->type, tname, sizeof(tname)),
+        .rdata = rr->rdata,
+        .bailiwick = bw,
+    };
+    const char *reg;
+    size_t reg_len, len;
+    if (px_psl_cache_lookup(p->psl, rr->name, rr->name_len, &reg, &reg_len) != PX_OK ||
+        px_avro_encode_head(p->codec, &a, p->head, sizeof(p->head), &len) != PX_OK ||
+        len + reg_len > sizeof(p->head) || reg_len > UINT16_MAX)
+        return 0;
+    memcpy(p->head + len, reg, reg_len);
+    *head_len = len;
+    return len + reg_len;
+}
+
+/* A key the table does not hold: text, filter verdict, Avro head and
+ * Kafka key, once. NULL on no memory; *verdict says what to count then. */
+static px_window_entry *px_pipeline_new_key(px_pipeline *p, px_dns_rr *rr, size_t key_len,
+                                            const char *bw, uint8_t *verdict)
+{
+    px_err e = px_dns_rr_text(&p->it, rr);
+    *verdict = e != PX_OK ? PX_PKEY_MALFORMED : (uint8_t)px_filter_rr(p->filter, rr, bw);
+    size_t head_len = 0, len = 0;
+    if (*verdict == PX_PASS)
+        len = px_pipeline_head(p, rr, bw, &head_len);
+    px_window_entry *ent = px_window_insert(p->window, p->key, key_len, sizeof(px_pkey) + len);
+    if (!ent)
+        return NULL;
+    px_pkey *k = px_window_entry_data(ent);
+    k->verdict = *verdict;
+    k->emit_err = *verdict == PX_PASS && len == 0;
+    k->head_len = (uint32_t)head_len;
+    k->reg_len = (uint16_t)(len - head_len);
+    memcpy(k->bytes, p->head, len);
+    return ent;
+}
+
 static void px_pipeline_records(px_pipeline *p, const px_dns_event *ev, const char *bw,
-                                size_t bw_len, uint64_t client_hash, bool has_client)
+                                uint64_t client_hash, bool has_client)
 {
     px_dns_rr rr;
     for (;;) {
-        px_err e = px_dns_next(&p->it, &rr);
+        px_err e = px_dns_next_wire(&p->it, &rr);
         if (e == PX_ERR_EOF)
             return;
         if (e != PX_OK) {
@@ -216,13 +301,28 @@ static void px_pipeline_records(px_pipeline *p, const px_dns_event *ev, const ch
                 return;
             continue;
         }
-        px_drop d = px_filter_rr(p->filter, &rr, bw);
-        if (d != PX_PASS) {
-            p->st.dropped_rrs[d]++;
+        if (!rr.owner_wire) { /* refused by px_filter_rr_wanted */
+            p->st.dropped_rrs[px_filter_rr(p->filter, &rr, bw)]++;
             continue;
         }
-        if (px_window_add(p->window, rr.name, rr.name_len, rr.type, rr.rdata, rr.rdata_len, bw,
-                          bw_len, rr.ttl, ev->time_sec, client_hash, has_client) == PX_OK)
+        size_t key_len = px_pipeline_key(p, &rr, bw != NULL);
+        px_window_entry *ent = px_window_lookup(p->window, p->key, key_len);
+        uint8_t verdict;
+        if (ent)
+            verdict = ((const px_pkey *)px_window_entry_data(ent))->verdict;
+        else
+            ent = px_pipeline_new_key(p, &rr, key_len, bw, &verdict);
+        if (verdict == PX_PKEY_MALFORMED) {
+            p->st.malformed_rrs++;
+            continue;
+        }
+        if (verdict != PX_PASS) {
+            /* counted at every use of a cached verdict, as when it was new */
+            p->st.dropped_rrs[verdict]++;
+            continue;
+        }
+        if (ent &&
+            px_window_count(p->window, ent, rr.ttl, ev->time_sec, client_hash, has_client) == PX_OK)
             p->st.recorded++;
         else
             p->st.output_errors++;
@@ -234,7 +334,7 @@ static void px_pipeline_process(px_pipeline *p, const px_dns_event *ev)
     p->st.events++;
     if (ev->time_sec > p->st.last_event_time)
         p->st.last_event_time = ev->time_sec;
-    if (px_dns_begin(&p->it, ev->msg, ev->len, &p->msg) != PX_OK) {
+    if (px_dns_begin_wire(&p->it, ev->msg, ev->len, &p->msg) != PX_OK) {
         p->st.malformed++;
         return;
     }
@@ -254,7 +354,7 @@ static void px_pipeline_process(px_pipeline *p, const px_dns_event *ev)
         size_t alen = ev->client.family == 4 ? 4 : 16;
         client_hash = px_siphash(p->k0, p->k1, ev->client.bytes, alen);
     }
-    px_pipeline_records(p, ev, bw, bw_len, client_hash, has_client);
+    px_pipeline_records(p, ev, bw, client_hash, has_client);
 }
 
 void px_pipeline_event(void *pipeline, const px_dns_event *ev)

@@ -1,15 +1,26 @@
 /* px_window.c: the aggregation window.
  *
- * Layout: each distinct key is one arena block (entry header followed by
- * "rrname\0rdata\0bailiwick\0"), chained in insertion order so a flush
- * emits in the same order on every replay. The table is open addressing
- * with linear probing over {hash, entry} slots; it grows by doubling up to
- * the size max_entries needs and is cleared, not freed, at each flush.
+ * Layout: each key is one arena block (entry header, the key bytes, then
+ * the caller's data). The table is open addressing with linear probing
+ * over {hash, entry} slots. Keys counted in the open window are chained in
+ * the order they entered it, so a flush emits in the same order on every
+ * replay; the counters carry the serial of the window they belong to, so
+ * a flush needs no pass to reset them.
  *
- * Memory per key: 64 bytes of entry, the three strings, and 16 bytes per
- * slot at a load of 3/8..3/4 (21..43 bytes): about 150 bytes for a typical
- * 50-byte key. px_window_bytes() reports what is actually held. */
+ * Text keys (px_window_add): the key is "type, lengths, rrname\0rdata\0
+ * bailiwick\0" and nothing outlives a flush: the table is cleared and the
+ * arena reset, as a window always did.
+ *
+ * Opaque keys: entries outlive flushes. Evicting copies the survivors into
+ * a new arena (and a new table) and frees the old one: entries never move
+ * except at the start of a lookup or insert, so the pointer a caller holds
+ * stays good while it counts.
+ *
+ * Memory per key: 64 bytes of entry, the key, the data, and 16 bytes per
+ * slot at a load of 3/8..3/4 (21..43 bytes). px_window_bytes() reports
+ * what is actually held. */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,19 +34,21 @@
  * estimate for half a free bit, i.e. "more than about 266". */
 #define PX_WINDOW_CLIENTS_SATURATED 310
 
-typedef struct px_wentry {
-    struct px_wentry *next; /* insertion order */
+struct px_window_entry {
+    struct px_window_entry *next; /* open window chain, entry order */
+    uint64_t hash;
     uint64_t count;
     int64_t time_first, time_last;
     /* Linear-counting bitmap of client hashes (bit = hash % 64); 0 means
      * no record of this key showed a client. */
     uint64_t clients;
     uint32_t ttl_min, ttl_max;
-    uint32_t slot; /* table index, for clearing the table in O(entries) */
-    uint16_t rrtype;
-    uint16_t rrname_len, rdata_len, bailiwick_len; /* bailiwick: NO_BAILIWICK = NULL */
-    char key[];                                    /* rrname\0rdata\0bailiwick\0 */
-} px_wentry;
+    uint32_t win;  /* serial of the window the counters belong to (0: none) */
+    uint32_t used; /* serial of the window that last looked it up */
+    uint32_t key_len, data_len;
+    _Alignas(8) uint8_t bytes[]; /* key, then data 8-aligned after it */
+};
+typedef struct px_window_entry px_wentry;
 
 typedef struct px_wslot {
     uint64_t hash;
@@ -44,13 +57,18 @@ typedef struct px_wslot {
 
 struct px_window {
     px_window_conf conf;
-    px_window_emit_fn emit;
+    px_window_emit_fn emit;             /* text keys */
+    px_window_emit_entry_fn emit_entry; /* opaque keys */
     void *ctx;
     px_arena *arena;
     px_wslot *slots;
-    size_t mask;      /* slots - 1 */
-    size_t max_slots; /* never grow past this */
-    size_t n;
+    size_t mask;     /* slots - 1 */
+    size_t n;        /* keys counted in the open window */
+    size_t n_keys;   /* keys in the table */
+    size_t kept;     /* keys kept at the last clean-up */
+    size_t max_keys; /* hard bound of n_keys (opaque keys) */
+    bool evict_due;  /* clean up at the next lookup */
+    uint32_t serial; /* of the open window; advances at every flush */
     px_wentry *head, **tail;
     bool open;
     int64_t start; /* open window: [start, start + seconds) */
@@ -66,10 +84,29 @@ static size_t pow2_at_least(size_t v)
     return p;
 }
 
-px_window *px_window_create(const px_window_conf *conf, px_window_emit_fn emit, void *ctx)
+/* The linear-counting estimate (see estimate_clients()) for a bitmap
+ * with `zeros` zero bits. */
+static int64_t estimate_for_zeros(int zeros)
 {
-    if (!conf || conf->seconds < 1 || conf->max_entries < 1 || !emit ||
-        conf->max_entries > UINT32_MAX / 2)
+    if (zeros == 0)
+        return PX_WINDOW_CLIENTS_SATURATED;
+    return (int64_t)floor(-64.0 * log(zeros / 64.0) + 1e-9);
+}
+
+/* The estimate for each count of zero bits, worked out once (a log() per
+ * emitted observation showed in the profile). */
+static int64_t clients_table[65];
+static pthread_once_t clients_once = PTHREAD_ONCE_INIT;
+
+static void clients_table_init(void)
+{
+    for (int z = 0; z <= 64; z++)
+        clients_table[z] = estimate_for_zeros(z);
+}
+
+static px_window *window_new(const px_window_conf *conf, void *ctx)
+{
+    if (!conf || conf->seconds < 1 || conf->max_entries < 1 || conf->max_entries > UINT32_MAX / 2)
         return NULL;
     px_window *w = calloc(1, sizeof(*w));
     if (!w)
@@ -77,21 +114,41 @@ px_window *px_window_create(const px_window_conf *conf, px_window_emit_fn emit, 
     w->conf = *conf;
     if (w->conf.min_clients == 0)
         w->conf.min_clients = 1;
-    w->emit = emit;
     w->ctx = ctx;
-    /* Load stays <= 3/4 at max_entries. */
-    w->max_slots = pow2_at_least(conf->max_entries + conf->max_entries / 3 + 1);
-    size_t slots = w->max_slots < PX_WINDOW_MIN_SLOTS ? w->max_slots : PX_WINDOW_MIN_SLOTS;
+    pthread_once(&clients_once, clients_table_init);
+    w->max_keys = 2 * conf->max_entries + PX_WINDOW_KEEP_MIN;
     w->arena = px_arena_create(0);
-    w->slots = calloc(slots, sizeof(*w->slots));
+    w->slots = calloc(PX_WINDOW_MIN_SLOTS, sizeof(*w->slots));
     if (!w->arena || !w->slots) {
         px_window_destroy(w);
         return NULL;
     }
-    w->mask = slots - 1;
+    w->mask = PX_WINDOW_MIN_SLOTS - 1;
     w->tail = &w->head;
+    w->serial = 1;
     /* Spreads keys over the table; not a secret (keys are DNS records). */
     w->seed = (uint64_t)(uintptr_t)w * 0x9e3779b97f4a7c15ULL;
+    return w;
+}
+
+px_window *px_window_create(const px_window_conf *conf, px_window_emit_fn emit, void *ctx)
+{
+    if (!emit)
+        return NULL;
+    px_window *w = window_new(conf, ctx);
+    if (w)
+        w->emit = emit;
+    return w;
+}
+
+px_window *px_window_create_keyed(const px_window_conf *conf, px_window_emit_entry_fn emit,
+                                  void *ctx)
+{
+    if (!emit)
+        return NULL;
+    px_window *w = window_new(conf, ctx);
+    if (w)
+        w->emit_entry = emit;
     return w;
 }
 
@@ -130,10 +187,7 @@ static int64_t estimate_clients(uint64_t bitmap)
 {
     if (bitmap == 0)
         return -1;
-    int zeros = 64 - __builtin_popcountll(bitmap);
-    if (zeros == 0)
-        return PX_WINDOW_CLIENTS_SATURATED;
-    return (int64_t)floor(-64.0 * log(zeros / 64.0) + 1e-9);
+    return clients_table[64 - __builtin_popcountll(bitmap)];
 }
 
 /* min_clients must hold for certain, so it tests the set bits (distinct
@@ -145,22 +199,47 @@ static bool withheld(const px_window *w, const px_wentry *e)
     return (uint32_t)__builtin_popcountll(e->clients) < w->conf.min_clients;
 }
 
-static void emit_entry(px_window *w, const px_wentry *e)
+/* Text keys: 2-byte type and three 2-byte lengths (bailiwick
+ * PX_WINDOW_NO_BAILIWICK when NULL), then "rrname\0rdata\0bailiwick\0". */
+#define TEXT_KEY_HDR 8
+
+static uint16_t get16(const uint8_t *p)
+{
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
+static void emit_text(px_window *w, const px_wentry *e, const px_window_counts *c)
+{
+    const uint8_t *k = e->bytes;
+    uint16_t rl = get16(k + 2), dl = get16(k + 4), bl = get16(k + 6);
+    const char *s = (const char *)k + TEXT_KEY_HDR;
+    px_obs o = {
+        .rrname = s,
+        .rrname_len = rl,
+        .rrtype = get16(k),
+        .rdata = s + rl + 1,
+        .rdata_len = dl,
+        .bailiwick = bl == PX_WINDOW_NO_BAILIWICK ? NULL : s + rl + 1 + dl + 1,
+        .bailiwick_len = bl == PX_WINDOW_NO_BAILIWICK ? 0 : bl,
+        .count = c->count,
+        .time_first = c->time_first,
+        .time_last = c->time_last,
+        .ttl_min = c->ttl_min,
+        .ttl_max = c->ttl_max,
+        .clients = c->clients,
+    };
+    w->emit(w->ctx, &o);
+}
+
+static void emit_entry(px_window *w, px_wentry *e)
 {
     if (withheld(w, e)) {
         w->stats.withheld++;
         return;
     }
-    px_obs o = {
-        .rrname = e->key,
-        .rrname_len = e->rrname_len,
-        .rrtype = e->rrtype,
-        .rdata = e->key + e->rrname_len + 1,
-        .rdata_len = e->rdata_len,
-        .bailiwick = e->bailiwick_len == PX_WINDOW_NO_BAILIWICK
-                         ? NULL
-                         : e->key + e->rrname_len + 1 + e->rdata_len + 1,
-        .bailiwick_len = e->bailiwick_len == PX_WINDOW_NO_BAILIWICK ? 0 : e->bailiwick_len,
+    px_window_counts c = {
         .count = e->count,
         .time_first = e->time_first,
         .time_last = e->time_last,
@@ -168,33 +247,55 @@ static void emit_entry(px_window *w, const px_wentry *e)
         .ttl_max = e->ttl_max,
         .clients = estimate_clients(e->clients),
     };
-    w->emit(w->ctx, &o);
+    if (w->emit)
+        emit_text(w, e, &c);
+    else
+        w->emit_entry(w->ctx, e, &c);
     w->stats.emitted++;
 }
 
-static void clear_table(px_window *w)
+/* Text keys: forget every key (the old window's memory goes back). */
+static void clear_all(px_window *w)
 {
-    if (w->n > (w->mask + 1) / 8) {
+    if (w->n_keys > (w->mask + 1) / 8) {
         memset(w->slots, 0, (w->mask + 1) * sizeof(*w->slots));
-        return;
+    } else {
+        for (const px_wentry *e = w->head; e; e = e->next)
+            for (size_t i = e->hash & w->mask; w->slots[i].e; i = (i + 1) & w->mask)
+                if (w->slots[i].e == e) {
+                    w->slots[i] = (px_wslot){0};
+                    break;
+                }
     }
-    for (const px_wentry *e = w->head; e; e = e->next)
-        w->slots[e->slot] = (px_wslot){0};
+    px_arena_reset(w->arena);
+    w->n_keys = 0;
+}
+
+/* Emits the open window and closes it. Keys stay (opaque keys). */
+static void flush_window(px_window *w)
+{
+    for (px_wentry *e = w->head; e; e = e->next)
+        emit_entry(w, e);
+    if (w->emit)
+        clear_all(w);
+    w->head = NULL;
+    w->tail = &w->head;
+    w->n = 0;
+    w->open = false;
+    /* Skips 0, which marks "never counted". */
+    if (++w->serial == 0)
+        w->serial = 1;
+    w->stats.flushes++;
 }
 
 void px_window_flush(px_window *w)
 {
     if (!w || !w->open)
         return;
-    for (const px_wentry *e = w->head; e; e = e->next)
-        emit_entry(w, e);
-    clear_table(w);
-    px_arena_reset(w->arena);
-    w->head = NULL;
-    w->tail = &w->head;
-    w->n = 0;
-    w->open = false;
-    w->stats.flushes++;
+    flush_window(w);
+    size_t bound = 2 * w->kept > PX_WINDOW_KEEP_MIN ? 2 * w->kept : PX_WINDOW_KEEP_MIN;
+    if (!w->emit && w->n_keys > bound)
+        w->evict_due = true;
 }
 
 void px_window_tick(px_window *w, int64_t now)
@@ -203,86 +304,180 @@ void px_window_tick(px_window *w, int64_t now)
         px_window_flush(w);
 }
 
-static bool entry_matches(const px_wentry *e, const char *rrname, size_t rrname_len,
-                          uint16_t rrtype, const char *rdata, size_t rdata_len,
-                          const char *bailiwick, size_t bailiwick_len)
+static uint64_t key_hash(const px_window *w, const void *key, size_t key_len)
 {
-    if (e->rrtype != rrtype || e->rrname_len != rrname_len || e->rdata_len != rdata_len)
-        return false;
-    if (!bailiwick) {
-        if (e->bailiwick_len != PX_WINDOW_NO_BAILIWICK)
-            return false;
-    } else if (e->bailiwick_len != bailiwick_len) {
-        return false;
-    }
-    const char *k = e->key;
-    if (memcmp(k, rrname, rrname_len) != 0)
-        return false;
-    k += rrname_len + 1;
-    if (memcmp(k, rdata, rdata_len) != 0)
-        return false;
-    return !bailiwick || memcmp(k + rdata_len + 1, bailiwick, bailiwick_len) == 0;
+    return px_hash64(key, key_len, w->seed);
 }
 
-static uint64_t key_hash(const px_window *w, const char *rrname, size_t rrname_len, uint16_t rrtype,
-                         const char *rdata, size_t rdata_len, const char *bailiwick,
-                         size_t bailiwick_len)
+static void slot_put(px_wslot *slots, size_t mask, px_wentry *e)
 {
-    uint64_t h = px_hash64(rrname, rrname_len, w->seed ^ rrtype);
-    h = px_hash64(rdata, rdata_len, h);
-    /* NULL and "" bailiwick are different keys. */
-    return bailiwick ? px_hash64(bailiwick, bailiwick_len, h) : h ^ 0x5bd1e9955bd1e995ULL;
+    size_t i = e->hash & mask;
+    while (slots[i].e)
+        i = (i + 1) & mask;
+    slots[i] = (px_wslot){.hash = e->hash, .e = e};
 }
 
-/* Doubles the table (rehashing the slots) while below max_slots. */
+/* Doubles the table (rehashing the slots). */
 static bool grow(px_window *w)
 {
     size_t old = w->mask + 1, cap = old * 2;
-    if (cap > w->max_slots)
-        return false;
     px_wslot *s = calloc(cap, sizeof(*s));
     if (!s)
         return false;
-    for (size_t i = 0; i < old; i++) {
-        if (!w->slots[i].e)
-            continue;
-        size_t j = w->slots[i].hash & (cap - 1);
-        while (s[j].e)
-            j = (j + 1) & (cap - 1);
-        s[j] = w->slots[i];
-        s[j].e->slot = (uint32_t)j;
-    }
+    for (size_t i = 0; i < old; i++)
+        if (w->slots[i].e)
+            slot_put(s, cap - 1, w->slots[i].e);
     free(w->slots);
     w->slots = s;
     w->mask = cap - 1;
     return true;
 }
 
-static px_wentry *new_entry(px_window *w, const char *rrname, size_t rrname_len, uint16_t rrtype,
-                            const char *rdata, size_t rdata_len, const char *bailiwick,
-                            size_t bailiwick_len)
+static size_t data_off(size_t key_len)
 {
-    size_t blen = bailiwick ? bailiwick_len : 0;
-    px_wentry *e = px_arena_alloc(w->arena, sizeof(*e) + rrname_len + rdata_len + blen + 3);
+    return (key_len + 7) & ~(size_t)7;
+}
+
+static size_t entry_size(const px_wentry *e)
+{
+    return sizeof(px_wentry) + data_off(e->key_len) + e->data_len;
+}
+
+static px_wentry *copy_entry(px_arena *a, px_wslot *slots, size_t mask, const px_wentry *e)
+{
+    px_wentry *c = px_arena_alloc(a, entry_size(e));
+    if (!c)
+        return NULL;
+    memcpy(c, e, entry_size(e));
+    c->next = NULL;
+    slot_put(slots, mask, c);
+    return c;
+}
+
+static bool keeps(const px_window *w, const px_wentry *e, bool only_open)
+{
+    if (e->win == w->serial)
+        return true;
+    /* looked up in the open window or the two before it */
+    return !only_open && (uint32_t)(w->serial - e->used) <= 2;
+}
+
+/* Keeps the entries counted in the open window and, unless only_open,
+ * those looked up in the open window or the two before it (and then only
+ * if that frees at least half the table); the rest go.
+ * Builds a new arena and table; false (nothing changed) on no memory. */
+static bool evict(px_window *w, bool only_open)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i <= w->mask; i++)
+        if (w->slots[i].e && keeps(w, w->slots[i].e, only_open))
+            keep++;
+    /* Not worth a copy of the table: try again after the next flush. */
+    if (!only_open && keep > w->n_keys / 2)
+        return false;
+    size_t want = keep * 2 > PX_WINDOW_MIN_SLOTS ? keep * 2 : PX_WINDOW_MIN_SLOTS;
+    size_t cap = pow2_at_least(want), mask = cap - 1;
+    px_arena *a = px_arena_create(0);
+    px_wslot *s = calloc(cap, sizeof(*s));
+    if (!a || !s)
+        goto fail;
+    /* The open window's chain first, in order, so it is relinked as is. */
+    px_wentry *head = NULL, **tail = &head;
+    for (const px_wentry *e = w->head; e; e = e->next) {
+        px_wentry *c = copy_entry(a, s, mask, e);
+        if (!c)
+            goto fail;
+        *tail = c;
+        tail = &c->next;
+    }
+    for (size_t i = 0; i <= w->mask; i++) {
+        const px_wentry *e = w->slots[i].e;
+        if (e && e->win != w->serial && keeps(w, e, only_open) && !copy_entry(a, s, mask, e))
+            goto fail;
+    }
+    px_arena_destroy(w->arena);
+    free(w->slots);
+    w->arena = a;
+    w->slots = s;
+    w->mask = mask;
+    w->head = head;
+    w->tail = head ? tail : &w->head;
+    w->n_keys = keep;
+    w->kept = keep;
+    return true;
+fail:
+    px_arena_destroy(a);
+    free(s);
+    return false;
+}
+
+px_window_entry *px_window_lookup(px_window *w, const void *key, size_t key_len)
+{
+    if (w->evict_due) {
+        /* On no memory, the old table simply stays. */
+        w->evict_due = false;
+        evict(w, false);
+    }
+    uint64_t h = key_hash(w, key, key_len);
+    for (size_t i = h & w->mask; w->slots[i].e; i = (i + 1) & w->mask) {
+        px_wentry *e = w->slots[i].e;
+        if (w->slots[i].hash == h && e->key_len == key_len && memcmp(e->bytes, key, key_len) == 0) {
+            e->used = w->serial;
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static px_wentry *insert_hashed(px_window *w, uint64_t h, const void *key, size_t key_len,
+                                size_t data_len)
+{
+    if (key_len > UINT32_MAX / 2 || data_len > UINT32_MAX / 2)
+        return NULL;
+    if (w->n_keys >= w->max_keys)
+        evict(w, true);
+    if ((w->n_keys + 1) * 4 > (w->mask + 1) * 3 && !grow(w) &&
+        (w->n_keys + 1) * 8 > (w->mask + 1) * 7)
+        return NULL; /* no memory to grow, and nearly full */
+    size_t off = data_off(key_len);
+    px_wentry *e = px_arena_alloc(w->arena, sizeof(*e) + off + data_len);
     if (!e)
         return NULL;
     memset(e, 0, sizeof(*e));
-    e->rrtype = rrtype;
-    e->rrname_len = (uint16_t)rrname_len;
-    e->rdata_len = (uint16_t)rdata_len;
-    e->bailiwick_len = bailiwick ? (uint16_t)bailiwick_len : PX_WINDOW_NO_BAILIWICK;
-    char *k = e->key;
-    memcpy(k, rrname, rrname_len);
-    k[rrname_len] = '\0';
-    k += rrname_len + 1;
-    memcpy(k, rdata, rdata_len);
-    k[rdata_len] = '\0';
-    k += rdata_len + 1;
-    if (blen)
-        memcpy(k, bailiwick, blen);
-    k[blen] = '\0';
-    e->ttl_min = UINT32_MAX;
+    e->hash = h;
+    e->key_len = (uint32_t)key_len;
+    e->data_len = (uint32_t)data_len;
+    e->used = w->serial;
+    memcpy(e->bytes, key, key_len);
+    memset(e->bytes + off, 0, data_len);
+    slot_put(w->slots, w->mask, e);
+    w->n_keys++;
     return e;
+}
+
+px_window_entry *px_window_insert(px_window *w, const void *key, size_t key_len, size_t data_len)
+{
+    if (w->evict_due) {
+        w->evict_due = false;
+        evict(w, false);
+    }
+    return insert_hashed(w, key_hash(w, key, key_len), key, key_len, data_len);
+}
+
+void *px_window_entry_data(px_window_entry *e)
+{
+    return e->bytes + data_off(e->key_len);
+}
+
+/* Closes the window early (it holds max_entries keys) and goes on in the
+ * same window period, so nothing is lost. */
+static void early_flush(px_window *w)
+{
+    int64_t start = w->start;
+    flush_window(w);
+    w->stats.early_flushes++;
+    w->open = true;
+    w->start = start;
 }
 
 static void update(px_wentry *e, uint32_t ttl, int64_t now, uint64_t client_hash, bool has_client)
@@ -300,74 +495,115 @@ static void update(px_wentry *e, uint32_t ttl, int64_t now, uint64_t client_hash
         e->clients |= 1ULL << (client_hash % 64);
 }
 
-px_err px_window_add(px_window *w, const char *rrname, size_t rrname_len, uint16_t rrtype,
-                     const char *rdata, size_t rdata_len, const char *bailiwick,
-                     size_t bailiwick_len, uint32_t ttl, int64_t now, uint64_t client_hash,
-                     bool has_client)
+/* Opens a window at `now` if none is open (flushing the open one first if
+ * `now` is past its end). */
+static void advance(px_window *w, int64_t now)
 {
-    if (!w || !rrname || !rdata)
-        return PX_ERR_INVAL;
-    if (rrname_len >= UINT16_MAX || rdata_len >= UINT16_MAX ||
-        (bailiwick && bailiwick_len >= UINT16_MAX))
-        return PX_ERR_TOOLONG;
     if (w->open && past_end(w, now))
         px_window_flush(w);
     if (!w->open) {
         w->open = true;
         w->start = align(now, w->conf.seconds);
     }
+}
+
+/* Counts e in the open window, entering it there if it is new to it. */
+static void count_in(px_window *w, px_wentry *e, uint32_t ttl, int64_t now, uint64_t client_hash,
+                     bool has_client)
+{
     w->stats.added++;
-
-    uint64_t h =
-        key_hash(w, rrname, rrname_len, rrtype, rdata, rdata_len, bailiwick, bailiwick_len);
-    size_t i = h & w->mask;
-    for (; w->slots[i].e; i = (i + 1) & w->mask) {
-        px_wentry *e = w->slots[i].e;
-        if (w->slots[i].hash == h && entry_matches(e, rrname, rrname_len, rrtype, rdata, rdata_len,
-                                                   bailiwick, bailiwick_len)) {
-            update(e, ttl, now, client_hash, has_client);
-            return PX_OK;
-        }
+    if (e->win != w->serial) {
+        if (w->n >= w->conf.max_entries)
+            early_flush(w);
+        e->win = w->serial;
+        e->count = 0;
+        e->clients = 0;
+        e->ttl_min = UINT32_MAX;
+        e->ttl_max = 0;
+        e->next = NULL;
+        *w->tail = e;
+        w->tail = &e->next;
+        w->n++;
     }
-
-    /* A new key. Full table: emit what we have and go on in the same
-     * window period, so nothing is lost. */
-    if (w->n >= w->conf.max_entries) {
-        int64_t start = w->start;
-        px_window_flush(w);
-        w->stats.early_flushes++;
-        w->open = true;
-        w->start = start;
-    }
-    if ((w->n + 1) * 4 > (w->mask + 1) * 3 && !grow(w) && w->n > 0 &&
-        (w->n + 1) * 8 > (w->mask + 1) * 7) {
-        /* No memory to grow and nearly full: flush early as well. */
-        int64_t start = w->start;
-        px_window_flush(w);
-        w->stats.early_flushes++;
-        w->open = true;
-        w->start = start;
-    }
-    px_wentry *e =
-        new_entry(w, rrname, rrname_len, rrtype, rdata, rdata_len, bailiwick, bailiwick_len);
-    if (!e) {
-        w->stats.added--;
-        return PX_ERR_NOMEM;
-    }
-    for (i = h & w->mask; w->slots[i].e; i = (i + 1) & w->mask)
-        ;
-    w->slots[i] = (px_wslot){.hash = h, .e = e};
-    e->slot = (uint32_t)i;
-    *w->tail = e;
-    w->tail = &e->next;
-    w->n++;
     update(e, ttl, now, client_hash, has_client);
+}
+
+px_err px_window_count(px_window *w, px_window_entry *e, uint32_t ttl, int64_t now,
+                       uint64_t client_hash, bool has_client)
+{
+    if (!w || !e)
+        return PX_ERR_INVAL;
+    advance(w, now);
+    e->used = w->serial;
+    count_in(w, e, ttl, now, client_hash, has_client);
     return PX_OK;
+}
+
+/* Text key into buf (TEXT_KEY_HDR + lengths + 3 NULs bytes). */
+static void text_key(uint8_t *buf, const char *rrname, size_t rrname_len, uint16_t rrtype,
+                     const char *rdata, size_t rdata_len, const char *bailiwick,
+                     size_t bailiwick_len)
+{
+    uint16_t hdr[4] = {rrtype, (uint16_t)rrname_len, (uint16_t)rdata_len,
+                       bailiwick ? (uint16_t)bailiwick_len : PX_WINDOW_NO_BAILIWICK};
+    memcpy(buf, hdr, sizeof(hdr));
+    uint8_t *k = buf + TEXT_KEY_HDR;
+    memcpy(k, rrname, rrname_len);
+    k[rrname_len] = '\0';
+    k += rrname_len + 1;
+    memcpy(k, rdata, rdata_len);
+    k[rdata_len] = '\0';
+    k += rdata_len + 1;
+    if (bailiwick)
+        memcpy(k, bailiwick, bailiwick_len);
+    k[bailiwick ? bailiwick_len : 0] = '\0';
+}
+
+px_err px_window_add(px_window *w, const char *rrname, size_t rrname_len, uint16_t rrtype,
+                     const char *rdata, size_t rdata_len, const char *bailiwick,
+                     size_t bailiwick_len, uint32_t ttl, int64_t now, uint64_t client_hash,
+                     bool has_client)
+{
+    if (!w || !w->emit || !rrname || !rdata)
+        return PX_ERR_INVAL;
+    if (rrname_len >= UINT16_MAX || rdata_len >= UINT16_MAX ||
+        (bailiwick && bailiwick_len >= UINT16_MAX))
+        return PX_ERR_TOOLONG;
+    /* Flush before the lookup: a flush forgets every text key. */
+    advance(w, now);
+    size_t blen = bailiwick ? bailiwick_len : 0;
+    size_t key_len = TEXT_KEY_HDR + rrname_len + rdata_len + blen + 3;
+    uint8_t small[512];
+    uint8_t *key = key_len <= sizeof(small) ? small : malloc(key_len);
+    if (!key)
+        return PX_ERR_NOMEM;
+    text_key(key, rrname, rrname_len, rrtype, rdata, rdata_len, bailiwick, bailiwick_len);
+    px_err err = PX_OK;
+    px_wentry *e = px_window_lookup(w, key, key_len);
+    if (!e && w->n >= w->conf.max_entries) {
+        /* A new key and a full window: the early flush forgets the keys,
+         * so it comes before the insert. */
+        early_flush(w);
+    }
+    if (!e)
+        e = insert_hashed(w, key_hash(w, key, key_len), key, key_len, 0);
+    if (e)
+        count_in(w, e, ttl, now, client_hash, has_client);
+    else
+        err = PX_ERR_NOMEM;
+    if (key != small)
+        free(key);
+    return err;
 }
 
 size_t px_window_entries(const px_window *w)
 {
     return w ? w->n : 0;
+}
+
+size_t px_window_keys(const px_window *w)
+{
+    return w ? w->n_keys : 0;
 }
 
 size_t px_window_bytes(const px_window *w)

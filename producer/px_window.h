@@ -2,10 +2,26 @@
  * to counts over a window of event time.
  *
  * Windows are aligned to multiples of `seconds` in event time, so replaying
- * a file gives the same windows every time. Key: (rrname, rrtype, rdata,
- * bailiwick). All memory of a window is one arena, freed at flush.
- * When the table holds max_entries keys the window flushes early: nothing is
- * dropped for lack of room. */
+ * a file gives the same windows every time. When the open window holds
+ * max_entries keys it flushes early: nothing is dropped for lack of room.
+ * A flush emits the keys in the order they entered the window.
+ *
+ * Two ways to use it:
+ * - text keys (px_window_create, px_window_add): the key is (rrname,
+ *   rrtype, rdata, bailiwick) in presentation form; all memory of a window
+ *   is freed at flush.
+ * - opaque keys (px_window_create_keyed, px_window_lookup/insert/count):
+ *   the caller's key bytes name an entry that outlives its window and
+ *   carries caller data (whatever is a pure function of the key: texts,
+ *   verdicts, encodings), so a key seen again in a later window costs a
+ *   hash probe. Memory stays bounded: after a flush, once the table holds
+ *   more than twice the keys kept at the last clean-up (and at least
+ *   PX_WINDOW_KEEP_MIN), entries looked up neither in the open window nor
+ *   in the two before it are evicted at the next lookup (when that frees
+ *   at least half the table); and it never holds more than
+ *   2 * max_entries + PX_WINDOW_KEEP_MIN keys (past that, every key not
+ *   counted in the open window is evicted). Evicting a key loses nothing:
+ *   it is made again when seen again. */
 #ifndef PX_WINDOW_H
 #define PX_WINDOW_H
 
@@ -70,6 +86,46 @@ void px_window_tick(px_window *w, int64_t now);
 /* Emits every entry of the open window and frees its arena. */
 void px_window_flush(px_window *w);
 
+/* ---- Opaque keys ---- */
+
+#define PX_WINDOW_KEEP_MIN 131072
+
+typedef struct px_window_entry px_window_entry;
+
+/* The counters of one key over one window, as a flush emits them. */
+typedef struct px_window_counts {
+    uint64_t count;
+    int64_t time_first, time_last;
+    uint32_t ttl_min, ttl_max;
+    int64_t clients; /* as px_obs.clients */
+} px_window_counts;
+
+/* Called at flush for each key counted in the window (and not withheld by
+ * min_clients), in the order the keys entered the window. */
+typedef void (*px_window_emit_entry_fn)(void *ctx, px_window_entry *e, const px_window_counts *c);
+
+px_window *px_window_create_keyed(const px_window_conf *conf, px_window_emit_entry_fn emit,
+                                  void *ctx);
+
+/* The entry of key[0..key_len), NULL if the table holds none. Marks it used
+ * (it survives the next clean-up). May evict unused entries first: an entry
+ * pointer is valid until the next px_window_lookup(), px_window_insert()
+ * or px_window_destroy(). */
+px_window_entry *px_window_lookup(px_window *w, const void *key, size_t key_len);
+/* Adds a key the table does not hold, with data_len bytes of caller data
+ * (zeroed, 8-byte aligned). NULL on no memory (or key_len/data_len over
+ * UINT32_MAX / 2). Validity as for px_window_lookup(). */
+px_window_entry *px_window_insert(px_window *w, const void *key, size_t key_len, size_t data_len);
+void *px_window_entry_data(px_window_entry *e);
+/* Counts one record of e seen at event time `now`, exactly as
+ * px_window_add() does (flushes first if `now` is past the open window's
+ * end; early flush when the window is full). e stays valid. */
+px_err px_window_count(px_window *w, px_window_entry *e, uint32_t ttl, int64_t now,
+                       uint64_t client_hash, bool has_client);
+/* Keys held in the table, counted in the open window or not. */
+size_t px_window_keys(const px_window *w);
+
+/* Keys counted in the open window. */
 size_t px_window_entries(const px_window *w);
 /* Bytes of memory held by the window (arena + table). */
 size_t px_window_bytes(const px_window *w);

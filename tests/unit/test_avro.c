@@ -425,6 +425,39 @@ static void test_decode_hostile(void **state)
     assert_int_equal(decode_datum(c, neg_clients, sizeof(neg_clients)), PX_ERR_MALFORMED);
 }
 
+/* Head once, tail per message: byte for byte px_avro_encode(), for null
+ * and non-null unions and numbers of every varint length. */
+static void test_encode_split(void **state)
+{
+    px_avro_codec *c = *state;
+    uint8_t head[PX_AVRO_HEAD_MAX], full[512];
+    size_t head_len, full_len, len;
+    const uint8_t *msg;
+    px_avro_obs o = sample;
+    const char *bws[] = {NULL, "example.com"};
+    const int64_t nums[] = {0, 1, 63, 64, 8191, 8192, 1764000000, INT64_MAX};
+    for (int b = 0; b < 2; b++) {
+        o.bailiwick = bws[b];
+        assert_int_equal(px_avro_encode_head(c, &o, head, sizeof(head), &head_len), PX_OK);
+        for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+            o.count = nums[i];
+            o.time_first = nums[i];
+            o.time_last = -nums[i];
+            o.ttl_max = nums[i] & 0xffffffff;
+            o.clients = i % 2 ? nums[i] : -1;
+            assert_int_equal(px_avro_encode(c, &o, &msg, &full_len), PX_OK);
+            memcpy(full, msg, full_len);
+            assert_int_equal(px_avro_encode_tail(c, head, head_len, &o, &msg, &len), PX_OK);
+            assert_int_equal(len, full_len);
+            assert_memory_equal(msg, full, len);
+        }
+    }
+    /* too small a buffer, and a missing string, are refused */
+    assert_int_equal(px_avro_encode_head(c, &o, head, 4, &head_len), PX_ERR_TOOLONG);
+    o.org = NULL;
+    assert_int_equal(px_avro_encode_tail(c, head, 8, &o, &msg, &len), PX_ERR_INVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -434,6 +467,7 @@ int main(void)
         cmocka_unit_test(test_canonical_tricky),
         cmocka_unit_test(test_canonical_errors),
         cmocka_unit_test_setup_teardown(test_encode_bytes, setup_codec, teardown_codec),
+        cmocka_unit_test_setup_teardown(test_encode_split, setup_codec, teardown_codec),
         cmocka_unit_test_setup_teardown(test_round_trip, setup_codec, teardown_codec),
         cmocka_unit_test_setup_teardown(test_reencode_decoded, setup_codec, teardown_codec),
         cmocka_unit_test_setup_teardown(test_encode_rejects, setup_codec, teardown_codec),

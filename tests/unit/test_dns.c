@@ -843,6 +843,8 @@ static void test_name_to_text(void **state)
 
 /* ---- a real capture ---- */
 
+static unsigned agree(const uint8_t *msg, size_t len);
+
 typedef struct seen {
     unsigned messages, records, bad_records, broken;
     bool google_a, ptr_1e100, ns1_google, ns1_addr;
@@ -852,6 +854,7 @@ static void parse_udp_payload(const uint8_t *dns, size_t len, seen *s)
 {
     px_dns_msg m;
     px_dns_rr rr;
+    agree(dns, len); /* wire mode says the same of every message */
     if (px_dns_begin(&it, dns, len, &m) != PX_OK)
         return;
     s->messages++;
@@ -919,6 +922,163 @@ static void test_corpus_pcap(void **state)
     assert_true(s.ns1_addr);
 }
 
+/* ---- wire mode ---- */
+
+static px_dns_iter wit; /* the wire-mode iterator, beside `it` */
+
+/* Text mode and wire mode agree on msg: same begin result, same records,
+ * same errors and framing, and px_dns_rr_text() gives the texts
+ * px_dns_next() gave. Returns the number of records compared. */
+static unsigned agree(const uint8_t *msg, size_t len)
+{
+    px_dns_msg m1, m2;
+    px_err b1 = px_dns_begin(&it, msg, len, &m1);
+    px_err b2 = px_dns_begin_wire(&wit, msg, len, &m2);
+    assert_int_equal(b1, b2);
+    if (b1 != PX_OK)
+        return 0;
+    assert_int_equal(m2.qname_len, 0);
+    assert_int_equal(m1.qtype, m2.qtype);
+    unsigned n = 0;
+    for (;;) {
+        px_dns_rr r1, r2;
+        px_err e1 = px_dns_next(&it, &r1);
+        px_err e2 = px_dns_next_wire(&wit, &r2);
+        if (e1 == PX_ERR_EOF || e2 == PX_ERR_EOF) {
+            assert_int_equal(e1, e2);
+            return n;
+        }
+        assert_int_equal(px_dns_can_continue(&it), px_dns_can_continue(&wit));
+        if (!px_dns_can_continue(&it)) {
+            assert_int_not_equal(e1, PX_OK);
+            assert_int_not_equal(e2, PX_OK);
+            return n;
+        }
+        /* a bad rdata shows in px_dns_next_wire() for types with names,
+         * else in px_dns_rr_text() */
+        if (e2 == PX_OK)
+            e2 = px_dns_rr_text(&wit, &r2);
+        assert_int_equal(e1 != PX_OK, e2 != PX_OK);
+        if (e1 != PX_OK)
+            continue;
+        n++;
+        assert_int_equal(r1.type, r2.type);
+        assert_int_equal(r1.ttl, r2.ttl);
+        assert_int_equal(r1.section, r2.section);
+        assert_string_equal(r1.name, r2.name);
+        assert_string_equal(r1.rdata, r2.rdata);
+        assert_int_equal(r1.rdata_len, r2.rdata_len);
+        assert_int_equal(r1.target != NULL, r2.target != NULL);
+        if (r1.target)
+            assert_string_equal(r1.target, r2.target);
+        if (r1.target2)
+            assert_string_equal(r1.target2, r2.target2);
+    }
+}
+
+/* Every record type with names, compressed and in mixed case, then the
+ * same message with bytes changed at random (a fixed seed): both modes
+ * must agree on every one, malformed or not. */
+static void test_wire_mode_agrees(void **state)
+{
+    (void)state;
+    static pkt p;
+    header(&p, 1, 7, 0, 1);
+    question(&p, PX_DNS_TYPE_A);
+    putptr(&p, QNAME_OFF);
+    size_t at = rr_fixed(&p, PX_DNS_TYPE_CNAME, 0);
+    putname(&p, "WWW.Example.COM");
+    patch_rdlen(&p, at);
+    size_t www = at + 2;
+    putptr(&p, (uint16_t)www);
+    at = rr_fixed(&p, PX_DNS_TYPE_A, 4);
+    putmem(&p, "\xc0\x00\x02\x01", 4);
+    putptr(&p, QNAME_OFF);
+    at = rr_fixed(&p, PX_DNS_TYPE_MX, 0);
+    put16(&p, 10);
+    put8(&p, 4);
+    putmem(&p, "MaiL", 4);
+    putptr(&p, QNAME_OFF);
+    patch_rdlen(&p, at);
+    putptr(&p, QCOM_OFF);
+    at = rr_fixed(&p, PX_DNS_TYPE_SOA, 0);
+    putname(&p, "ns1.Example.com");
+    putptr(&p, QNAME_OFF);
+    for (int i = 0; i < 5; i++)
+        put32(&p, (uint32_t)(1000 + i));
+    patch_rdlen(&p, at);
+    putptr(&p, QNAME_OFF);
+    at = rr_fixed(&p, PX_DNS_TYPE_SRV, 0);
+    put16(&p, 1);
+    put16(&p, 2);
+    put16(&p, 443);
+    putptr(&p, (uint16_t)www);
+    patch_rdlen(&p, at);
+    putptr(&p, QNAME_OFF);
+    at = rr_fixed(&p, PX_DNS_TYPE_TXT, 0);
+    putmem(&p, "\x05Hello\x03W\"d", 10);
+    patch_rdlen(&p, at);
+    putname(&p, "a\\.b.EXAMPLE.com");
+    at = rr_fixed(&p, PX_DNS_TYPE_AAAA, 16);
+    putmem(&p, "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x01", 16);
+    put8(&p, 0); /* OPT */
+    rr_fixed(&p, PX_DNS_TYPE_OPT, 0);
+    assert_int_equal(agree(p.b, p.n), 8); /* the OPT record too */
+
+    static pkt q;
+    uint64_t x = 12345;
+    unsigned records = 0;
+    for (int round = 0; round < 20000; round++) {
+        q = p;
+        for (int k = 0; k < 3; k++) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            size_t pos = 12 + (size_t)((x >> 33) % (p.n - 12));
+            q.b[pos] = (uint8_t)(x >> 13);
+        }
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        q.n = (x >> 40) % 8 == 0 ? 12 + (size_t)((x >> 20) % (p.n - 12)) : p.n;
+        records += agree(q.b, q.n);
+    }
+    assert_true(records > 20000); /* most mutants still hold good records */
+}
+
+/* Case variants of a record have one canonical form; other records not. */
+static void test_wire_mode_canonical(void **state)
+{
+    (void)state;
+    static pkt p;
+    uint8_t first[600];
+    size_t first_len = 0;
+    const char *owners[] = {"www.example.com", "WWW.EXAMPLE.COM", "wWw.ExAmple.coM",
+                            "www.example.org"};
+    for (int i = 0; i < 4; i++) {
+        header(&p, 1, 1, 0, 0);
+        question(&p, PX_DNS_TYPE_CNAME);
+        putname(&p, owners[i]);
+        size_t at = rr_fixed(&p, PX_DNS_TYPE_CNAME, 0);
+        putname(&p, i == 1 ? "Target.Example.COM" : "target.example.com");
+        patch_rdlen(&p, at);
+        px_dns_msg m;
+        px_dns_rr rr;
+        assert_int_equal(px_dns_begin_wire(&wit, p.b, p.n, &m), PX_OK);
+        assert_int_equal(px_dns_next_wire(&wit, &rr), PX_OK);
+        uint8_t key[600];
+        memcpy(key, rr.owner_wire, rr.owner_wire_len);
+        memcpy(key + rr.owner_wire_len, rr.rdata_canon, rr.rdata_canon_len);
+        size_t len = rr.owner_wire_len + rr.rdata_canon_len;
+        if (i == 0) {
+            memcpy(first, key, len);
+            first_len = len;
+            assert_memory_equal(rr.owner_wire, "\3www\7example\3com", 17);
+        } else if (i < 3) {
+            assert_int_equal(len, first_len);
+            assert_memory_equal(key, first, len);
+        } else {
+            assert_false(len == first_len && memcmp(key, first, len) == 0);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -934,7 +1094,8 @@ int main(void)
         cmocka_unit_test(test_rdlength_past_end),   cmocka_unit_test(test_bad_rdata_keeps_framing),
         cmocka_unit_test(test_type_names),          cmocka_unit_test(test_name_to_text),
         cmocka_unit_test(test_corpus_pcap),         cmocka_unit_test(test_want_skips_records),
-        cmocka_unit_test(test_want_framing_lost),
+        cmocka_unit_test(test_want_framing_lost),   cmocka_unit_test(test_wire_mode_agrees),
+        cmocka_unit_test(test_wire_mode_canonical),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -416,6 +416,106 @@ static void test_deterministic_output(void **state)
     px_pipeline_destroy(NULL);
 }
 
+/* Case variants of one name (owner, CNAME target, compressed or not) are
+ * one key: one observation, counted together, text as before. */
+static void test_case_variants_one_key(void **state)
+{
+    (void)state;
+    outbox o = {0};
+    px_pipeline *p = make(&o, 1, key16);
+    msgbuf m;
+    const char *owners[] = {"www.example.co.uk", "WWW.Example.CO.UK", "wWw.eXample.co.Uk"};
+    for (int i = 0; i < 3; i++) {
+        header(&m, 0, 2);
+        question(&m, "alias.example.co.uk", 1);
+        rr_cname(&m, "Alias.Example.co.uk", 300, owners[(i + 1) % 3]);
+        rr_a(&m, owners[i], 60, ip_www);
+        feed(p, &m, 1764000001 + i, 10, 5000);
+    }
+    px_pipeline_flush(p);
+    assert_int_equal(o.n, 2);
+    px_err err;
+    px_avro_codec *codec = px_avro_codec_create(&err);
+    px_avro_obs a;
+    const char *key;
+    assert_true(find(codec, &o, "www.example.co.uk", "A", &a, &key));
+    assert_int_equal(a.count, 3);
+    assert_true(find(codec, &o, "alias.example.co.uk", "CNAME", &a, &key));
+    assert_string_equal(a.rdata, "www.example.co.uk");
+    assert_int_equal(a.count, 3);
+    px_pipeline_stats st;
+    px_pipeline_get_stats(p, &st);
+    assert_int_equal(st.recorded, 6);
+    assert_int_equal(st.published, 2);
+    px_avro_codec_destroy(codec);
+    px_pipeline_destroy(p);
+    outbox_free(&o);
+}
+
+/* A record the filter drops is remembered with its verdict; the drop is
+ * counted every time the record comes again, in any window. */
+static void test_cached_drop_counted_each_time(void **state)
+{
+    (void)state;
+    outbox o = {0};
+    px_pipeline *p = make(&o, 1, key16);
+    msgbuf m;
+    const uint8_t ip_private[4] = {10, 1, 2, 3};
+    header(&m, 0, 2);
+    question(&m, "www.example.com", 1);
+    rr_a(&m, "www.example.com", 60, ip_private);
+    rr_a(&m, "host.corp", 60, ip_www);
+    for (int i = 0; i < 5; i++)
+        feed(p, &m, 1764000000 + 50 * i, 10, 5000); /* three windows */
+    px_pipeline_flush(p);
+    px_pipeline_stats st;
+    px_pipeline_get_stats(p, &st);
+    assert_int_equal(st.dropped_rrs[PX_DROP_PRIVATE_ADDR], 5);
+    assert_int_equal(st.dropped_rrs[PX_DROP_LOCAL_NAME], 5);
+    assert_int_equal(st.recorded, 0);
+    assert_int_equal(o.n, 0);
+    px_pipeline_destroy(p);
+}
+
+/* A key seen in windows 1 and 3 but not 2 is emitted twice, each time with
+ * only its own window's counts. */
+static void test_key_skips_a_window(void **state)
+{
+    (void)state;
+    outbox o = {0};
+    px_pipeline *p = make(&o, 1, key16);
+    msgbuf a, b;
+    www_response(&a);
+    header(&b, 0, 1);
+    question(&b, "other.example.com", 1);
+    rr_a(&b, "other.example.com", 30, ip_www);
+    feed(p, &a, 1764000000, 10, 5000);
+    feed(p, &a, 1764000010, 10, 5000);
+    feed(p, &b, 1764000070, 10, 5000);
+    feed(p, &a, 1764000130, 10, 5000);
+    px_pipeline_flush(p);
+    assert_int_equal(o.n, 5);
+    px_err err;
+    px_avro_codec *codec = px_avro_codec_create(&err);
+    px_avro_obs x;
+    /* window 1: CNAME, A; window 2: other; window 3: CNAME, A */
+    assert_int_equal(px_avro_decode(codec, o.m[1].val, o.m[1].len, &x), PX_OK);
+    assert_string_equal(x.rrname, "www.example.co.uk");
+    assert_int_equal(x.count, 2);
+    assert_int_equal(x.time_last, 1764000010);
+    assert_int_equal(px_avro_decode(codec, o.m[2].val, o.m[2].len, &x), PX_OK);
+    assert_string_equal(x.rrname, "other.example.com");
+    assert_int_equal(px_avro_decode(codec, o.m[4].val, o.m[4].len, &x), PX_OK);
+    assert_string_equal(x.rrname, "www.example.co.uk");
+    assert_int_equal(x.count, 1);
+    assert_int_equal(x.time_first, 1764000130);
+    assert_int_equal(x.ttl_min, 60);
+    assert_string_equal(o.m[4].key, "example.co.uk");
+    px_avro_codec_destroy(codec);
+    px_pipeline_destroy(p);
+    outbox_free(&o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -426,6 +526,9 @@ int main(void)
         cmocka_unit_test(test_bailiwick_zone_changes),
         cmocka_unit_test(test_min_clients),
         cmocka_unit_test(test_deterministic_output),
+        cmocka_unit_test(test_case_variants_one_key),
+        cmocka_unit_test(test_cached_drop_counted_each_time),
+        cmocka_unit_test(test_key_skips_a_window),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -99,7 +99,17 @@ static void test_cache_agrees(void **state)
                                   /* repeats, and a name of the same
                                    * length with another answer */
                                   "foo.blogspot.com", "foo.blogspot.com", "abcd.example.com",
-                                  "abcd.example.com", "foo.blogspot.com"};
+                                  "abcd.example.com", "foo.blogspot.com",
+                                  /* wildcard and exception rules (*.ck, !www.ck;
+                                   * *.kawasaki.jp, !city.kawasaki.jp), asked after
+                                   * their parents are memorised, and suffixes too
+                                   * long for the memo */
+                                  "a.foo.ck", "foo.ck", "www.ck", "a.www.ck", "b.a.www.ck",
+                                  "x.city.kawasaki.jp", "city.kawasaki.jp", "y.z.kawasaki.jp",
+                                  "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t.u.v.w.x.y.z.a.b.c.d."
+                                  "e.f.g.h.example.co.uk",
+                                  "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t.u.v.w.x.y.z.a.b.c.d."
+                                  "e.f.g.h.foo.blogspot.com"};
     for (size_t slots = 1; slots <= 1024; slots *= 1024) {
         px_psl_cache *c = px_psl_cache_create(slots);
         assert_non_null(c);

@@ -469,6 +469,111 @@ static void test_too_long(void **state)
     px_window_destroy(w);
 }
 
+/* ---- opaque keys ---- */
+
+typedef struct ksink {
+    uint32_t ids[64];
+    uint64_t counts[64];
+    size_t n;
+} ksink;
+
+static void on_entry(void *ctx, px_window_entry *e, const px_window_counts *c)
+{
+    ksink *s = ctx;
+    assert_true(s->n < 64);
+    memcpy(&s->ids[s->n], px_window_entry_data(e), sizeof(uint32_t));
+    s->counts[s->n++] = c->count;
+}
+
+/* Looks key id up, making it (data = the id) if the table lost it. */
+static px_window_entry *kget(px_window *w, uint32_t id, bool *made)
+{
+    px_window_entry *e = px_window_lookup(w, &id, sizeof(id));
+    *made = e == NULL;
+    if (!e) {
+        e = px_window_insert(w, &id, sizeof(id), sizeof(id));
+        assert_non_null(e);
+        memcpy(px_window_entry_data(e), &id, sizeof(id));
+    }
+    return e;
+}
+
+static void kcount(px_window *w, uint32_t id, int64_t now, bool *made)
+{
+    assert_int_equal(px_window_count(w, kget(w, id, made), 60, now, 0, false), PX_OK);
+}
+
+/* Keys outlive their window; keys unused for three windows are evicted
+ * once the table is large, and one seen again is made again: the output
+ * stays exact. */
+static void test_keyed_persist_and_evict(void **state)
+{
+    (void)state;
+    ksink s = {0};
+    px_window_conf c = {.seconds = 60, .max_entries = 1000000, .min_clients = 1};
+    px_window *w = px_window_create_keyed(&c, on_entry, &s);
+    assert_non_null(w);
+    bool made;
+    const uint32_t many = PX_WINDOW_KEEP_MIN + 1000;
+    for (uint32_t i = 0; i < many; i++)
+        assert_non_null(kget(w, i, &made)); /* looked up, not counted */
+    kcount(w, 7, 0, &made);
+    assert_false(made);
+    kcount(w, 7, 1, &made);
+    px_window_tick(w, 60);
+    assert_int_equal(s.n, 1);
+    assert_int_equal(s.counts[0], 2);
+    /* Windows 2, 3 and 4 use key 7 only; 5 brings back key 9. A lookup
+     * comes before the count that closes the window, so the lookup at 240
+     * is the first after three windows without the other keys. */
+    for (int win = 1; win <= 3; win++) {
+        kcount(w, 7, win * 60, &made);
+        assert_false(made);
+        assert_int_equal(px_window_keys(w), many);
+    }
+    kcount(w, 9, 4 * 60, &made);
+    assert_true(made);
+    assert_true(px_window_keys(w) <= 2);
+    kcount(w, 7, 4 * 60 + 1, &made);
+    assert_false(made);
+    kcount(w, 9, 4 * 60 + 2, &made);
+    px_window_flush(w);
+    assert_int_equal(s.n, 6);
+    assert_int_equal(s.ids[4], 9); /* first-use order */
+    assert_int_equal(s.counts[4], 2);
+    assert_int_equal(s.ids[5], 7);
+    assert_int_equal(s.counts[5], 1);
+    px_window_destroy(w);
+}
+
+/* At the hard bound every key not counted in the open window goes, in the
+ * middle of a window: the window's keys keep their counts and order. */
+static void test_keyed_hard_bound(void **state)
+{
+    (void)state;
+    ksink s = {0};
+    px_window_conf c = {.seconds = 60, .max_entries = 4, .min_clients = 1};
+    px_window *w = px_window_create_keyed(&c, on_entry, &s);
+    assert_non_null(w);
+    bool made;
+    const uint32_t ids[3] = {3000000, 1000000, 2000000};
+    for (int i = 0; i < 3; i++)
+        kcount(w, ids[i], 5, &made);
+    uint32_t bound = 2 * 4 + PX_WINDOW_KEEP_MIN;
+    for (uint32_t i = 0; i < bound; i++)
+        kget(w, i, &made);
+    assert_true(px_window_keys(w) <= bound);
+    assert_true(px_window_keys(w) < bound / 2); /* it did evict */
+    kcount(w, ids[1], 6, &made);
+    assert_false(made);
+    px_window_flush(w);
+    assert_int_equal(s.n, 3);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(s.ids[i], ids[i]);
+    assert_int_equal(s.counts[1], 2);
+    px_window_destroy(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -484,6 +589,8 @@ int main(void)
         cmocka_unit_test(test_min_clients),
         cmocka_unit_test(test_deterministic_order),
         cmocka_unit_test(test_too_long),
+        cmocka_unit_test(test_keyed_persist_and_evict),
+        cmocka_unit_test(test_keyed_hard_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
