@@ -116,11 +116,10 @@ static void test_rrname(void **state)
         "a\\256b.example",  /* above 255 */
         "a\\25b.example",   /* short \DDD */
         "a\\",              /* escape at the end */
-        "b\xc3\xbc"
-        "cher",          /* raw UTF-8: \195\188 */
-        "a\x01.example", /* raw control */
-        "\\$x.example",  /* $ is written as \036 */
-        "a\\..",         /* escaped dot, then a trailing dot */
+        "b\xc3\xbc\x63her", /* raw UTF-8 "bücher": \195\188 */
+        "a\x01.example",    /* raw control */
+        "\\$x.example",     /* $ is written as \036 */
+        "a\\..",            /* escaped dot, then a trailing dot */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(with_name(bad[i]), PX_ERR_INVAL);
