@@ -27,6 +27,10 @@
 #define PX_CONSUMER_RETRY_MS 1000
 /* Messages taken per pass before signals and the batch clock are checked. */
 #define PX_CONSUMER_BURST 1000
+/* A poll that waited this long for nothing means the partitions are read
+ * to their end: the open batch commits without waiting for store.batch_ms.
+ * Shorter waits come from a batch about to be due anyway. */
+#define PX_CONSUMER_CAUGHT_UP_MS 50
 /* While no partitions were ever assigned, say so this often. */
 #define PX_CONSUMER_UNASSIGNED_MS 30000
 
@@ -748,13 +752,15 @@ static void px_consumer_kafka_event(px_consumer *c, const rd_kafka_message_t *m)
                rd_kafka_message_errstr(m));
 }
 
-/* Reads up to PX_CONSUMER_BURST messages, the first waiting up to wait_ms. */
-static void px_consumer_read(px_consumer *c, int wait_ms)
+/* Reads up to PX_CONSUMER_BURST messages, the first waiting up to wait_ms.
+ * Returns true if it waited PX_CONSUMER_CAUGHT_UP_MS or more for nothing:
+ * the consumer has caught up with its partitions. */
+static bool px_consumer_read(px_consumer *c, int wait_ms)
 {
     for (int i = 0; i < PX_CONSUMER_BURST && !c->fatal && !c->retry_at_ms; i++) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, i == 0 ? wait_ms : 0);
         if (!m)
-            return;
+            return i == 0 && wait_ms >= PX_CONSUMER_CAUGHT_UP_MS;
         bool msg = !m->err;
         if (msg)
             px_consumer_message(c, m);
@@ -767,6 +773,7 @@ static void px_consumer_read(px_consumer *c, int wait_ms)
         if (px_consumer_batch_due(c, now))
             px_consumer_commit(c, true);
     }
+    return false;
 }
 
 static bool px_consumer_idle_done(const px_consumer *c, uint64_t now)
@@ -823,9 +830,11 @@ static bool px_consumer_step(px_consumer *c)
         uint64_t due = c->batch_start_ms + (uint64_t)c->conf->batch_ms;
         wait_ms = due <= now ? 0 : due - now < 100 ? (int)(due - now) : 100;
     }
-    px_consumer_read(c, wait_ms);
+    bool caught_up = px_consumer_read(c, wait_ms);
     now = px_consumer_coarse_ms();
-    if (px_consumer_batch_due(c, now))
+    /* store.batch_ms bounds how long a record waits; once nothing more is
+     * coming, waiting out the rest of it only keeps records from queries. */
+    if (px_consumer_batch_due(c, now) || (caught_up && c->batch))
         px_consumer_commit(c, true);
     if (!c->assigned_once && now - c->warned_ms >= PX_CONSUMER_UNASSIGNED_MS) {
         c->warned_ms = now;
