@@ -958,43 +958,6 @@ static px_err encode_field(const px_avro_codec *c, size_t i, const px_avro_obs *
     return PX_OK;
 }
 
-px_err px_avro_encode(px_avro_codec *c, const px_avro_obs *obs, const uint8_t **out, size_t *len)
-{
-    if (!c || !obs || !out || !len)
-        return PX_ERR_INVAL;
-    c->errbuf[0] = '\0';
-    /* Room for the datum: each long takes at most 10 bytes; each string's
-     * length is taken once here and reused by encode_field. */
-    size_t lens[N_FIELDS];
-    size_t need = HDR_LEN + N_FIELDS * 10 + 2 * 10;
-    for (size_t i = 0; i < N_FIELDS; i++) {
-        const char *str = field_str(i, obs);
-        if (obs_fields[i].kind == F_STR && !str)
-            return PX_ERR_INVAL;
-        lens[i] = str ? strlen(str) : 0;
-        need += lens[i];
-    }
-    if (need > BUF_MAX)
-        return PX_ERR_TOOLONG;
-    if (need > c->cap) {
-        uint8_t *nb = realloc(c->buf, need);
-        if (!nb)
-            return PX_ERR_NOMEM;
-        c->buf = nb;
-        c->cap = need;
-    }
-    put_header(c->buf, c->fingerprint);
-    uint8_t *p = c->buf + HDR_LEN;
-    for (size_t j = 0; j < N_FIELDS; j++) {
-        px_err err = encode_field(c, c->order[j], obs, lens, &p);
-        if (err != PX_OK)
-            return err;
-    }
-    *out = c->buf;
-    *len = (size_t)(p - c->buf);
-    return PX_OK;
-}
-
 /* The head is schema positions 0..HEAD_FIELDS-1; the split only works if
  * those are the four key fields (obs_fields 0..3), as in the embedded
  * schema. */
@@ -1039,6 +1002,21 @@ static px_err encode_range(px_avro_codec *c, const px_avro_obs *obs, size_t from
             return err;
     }
     *end = (size_t)(p - c->buf);
+    return PX_OK;
+}
+
+px_err px_avro_encode(px_avro_codec *c, const px_avro_obs *obs, const uint8_t **out, size_t *len)
+{
+    if (!c || !obs || !out || !len)
+        return PX_ERR_INVAL;
+    c->errbuf[0] = '\0';
+    size_t end;
+    px_err err = encode_range(c, obs, 0, N_FIELDS, HDR_LEN, &end);
+    if (err != PX_OK)
+        return err;
+    put_header(c->buf, c->fingerprint); /* after: encode_range may move buf */
+    *out = c->buf;
+    *len = end;
     return PX_OK;
 }
 

@@ -713,7 +713,9 @@ static px_err next_wanted(px_dns_iter *it, px_dns_rr *rr, px_wire *rd, bool *wan
     return PX_OK;
 }
 
-px_err px_dns_next(px_dns_iter *it, px_dns_rr *rr)
+/* Moves to the next record of the message and clears what both modes
+ * fill in; PX_ERR_EOF after the last one. */
+static px_err next_begin(px_dns_iter *it, px_dns_rr *rr)
 {
     if (it->broken)
         return px_wire_err(&it->w) ? px_wire_err(&it->w) : PX_ERR_MALFORMED;
@@ -734,8 +736,15 @@ px_err px_dns_next(px_dns_iter *it, px_dns_rr *rr)
     rr->owner_wire_len = 0;
     rr->rdata_canon = NULL;
     rr->rdata_canon_len = 0;
+    return PX_OK;
+}
+
+px_err px_dns_next(px_dns_iter *it, px_dns_rr *rr)
+{
+    px_err err = next_begin(it, rr);
+    if (err)
+        return err;
     px_wire rd;
-    px_err err;
     if (it->want) {
         bool wanted;
         err = next_wanted(it, rr, &rd, &wanted);
@@ -841,27 +850,10 @@ static px_err rdata_canon(px_dns_iter *it, px_dns_rr *rr, px_wire *rd)
 
 px_err px_dns_next_wire(px_dns_iter *it, px_dns_rr *rr)
 {
-    if (it->broken)
-        return px_wire_err(&it->w) ? px_wire_err(&it->w) : PX_ERR_MALFORMED;
-    while (it->section <= PX_DNS_ADDITIONAL && it->left[it->section] == 0)
-        it->section++;
-    if (it->section > PX_DNS_ADDITIONAL)
-        return PX_ERR_EOF;
-    it->left[it->section]--;
-
-    rr->section = it->section;
-    rr->name = NULL;
-    rr->name_len = 0;
-    rr->rdata = NULL;
-    rr->rdata_len = 0;
-    rr->target = NULL;
-    rr->target2 = NULL;
-    rr->owner_wire = NULL;
-    rr->owner_wire_len = 0;
-    rr->rdata_canon = NULL;
-    rr->rdata_canon_len = 0;
+    px_err err = next_begin(it, rr);
+    if (err)
+        return err;
     px_wire rd;
-    px_err err;
     size_t owner = px_wire_offset(&it->w);
     if ((err = name_skip(&it->w)) != PX_OK)
         return framing_lost(it, err);
