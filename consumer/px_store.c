@@ -572,6 +572,49 @@ static int bkey_cmp(const void *pa, const void *pb)
     return a->klen < b->klen ? -1 : a->klen > b->klen;
 }
 
+/* A sort item: the key's first 16 bytes as big-endian numbers (zero
+ * padded), so most comparisons neither call memcmp nor touch the entry. */
+typedef struct bsort {
+    uint64_t k0, k1;
+    bkey *e;
+} bsort;
+
+static uint64_t load_be64(const uint8_t *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < 8; i++)
+        v = (v << 8) | (i < n ? p[i] : 0);
+    return v;
+}
+
+static int bsort_cmp(const void *pa, const void *pb)
+{
+    const bsort *a = pa, *b = pb;
+    if (a->k0 != b->k0)
+        return a->k0 < b->k0 ? -1 : 1;
+    if (a->k1 != b->k1)
+        return a->k1 < b->k1 ? -1 : 1;
+    /* equal prefixes (padding included): the whole keys decide */
+    return bkey_cmp(&a->e, &b->e);
+}
+
+/* Sorts v[0..n) by key as bkey_cmp orders them; false on no memory. */
+static bool bkeys_sort(px_store_batch *b, bkey **v, size_t n)
+{
+    bsort *t = px_arena_alloc(b->arena, (n ? n : 1) * sizeof *t);
+    if (!t)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        const bkey *k = v[i];
+        size_t rest = k->klen > 8 ? k->klen - 8 : 0;
+        t[i] = (bsort){load_be64(k->key, k->klen), load_be64(k->key + (rest ? 8 : 0), rest), v[i]};
+    }
+    qsort(t, n, sizeof *t, bsort_cmp);
+    for (size_t i = 0; i < n; i++)
+        v[i] = t[i].e;
+    return true;
+}
+
 /* The table's entries sorted by key, in the arena; NULL on no memory. */
 static bkey **btab_sorted(px_store_batch *b, const btab *t)
 {
@@ -583,8 +626,7 @@ static bkey **btab_sorted(px_store_batch *b, const btab *t)
         if (t->slot[i].e)
             v[n++] = t->slot[i].e;
     }
-    qsort(v, n, sizeof *v, bkey_cmp);
-    return v;
+    return bkeys_sort(b, v, n) ? v : NULL;
 }
 
 static px_err flush_recs(px_store_batch *b)
@@ -620,7 +662,8 @@ static px_err flush_recs(px_store_batch *b)
         *rk = (bkey){.h = i, .key = e->rdx_k, .klen = e->rdx_klen};
         x[j++] = rk;
     }
-    qsort(x, n_rdx, sizeof *x, bkey_cmp);
+    if (!bkeys_sort(b, x, n_rdx))
+        return PX_ERR_NOMEM;
     for (size_t i = 0; i < n_rdx; i++) {
         brec *e = (brec *)v[x[i]->h];
         MDB_val k = {e->rdx_klen, (void *)e->rdx_k}, rv = {e->rdx_vlen, (void *)e->rdx_v};
