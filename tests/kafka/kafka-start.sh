@@ -59,11 +59,19 @@ jvm=(-Xms128m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1
 cp="$home/libs/*"
 
 # A random cluster id: 16 random bytes, base64url without padding (Kafka's Uuid).
+# Never one that starts with "-": the storage tool would take it for an
+# option (Kafka's own Uuid.randomUuid() redraws those too; 1 id in 64).
 # Kept in DIR so that a restart on the same DIR (outage tests) reuses it.
 if [ -s "$dir/cluster.id" ]; then
     cluster_id=$(cat "$dir/cluster.id")
 else
-    cluster_id=$("$py" -c 'import base64,os; print(base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("="))')
+    cluster_id=$("$py" -c '
+import base64, os
+while True:
+    u = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
+    if not u.startswith("-"):
+        print(u)
+        break')
     echo "$cluster_id" >"$dir/cluster.id"
 fi
 java "${jvm[@]}" -cp "$cp" kafka.tools.StorageTool format --ignore-formatted \
