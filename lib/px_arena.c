@@ -96,6 +96,37 @@ void *px_arena_alloc(px_arena *a, size_t n)
     return c->data;
 }
 
+#define PX_ARENA_LINE 64
+
+/* Bytes to skip at p so that `hot` bytes from there span the fewest
+ * cache lines; a multiple of 8 since blocks are 8-aligned. */
+static size_t line_pad(const unsigned char *p, size_t hot)
+{
+    size_t off = (uintptr_t)p % PX_ARENA_LINE;
+    size_t least = (hot + PX_ARENA_LINE - 1) / PX_ARENA_LINE;
+    if ((off + hot + PX_ARENA_LINE - 1) / PX_ARENA_LINE <= least)
+        return 0;
+    return PX_ARENA_LINE - off;
+}
+
+void *px_arena_alloc_lines(px_arena *a, size_t n, size_t hot)
+{
+    const size_t slack = PX_ARENA_LINE - PX_ARENA_ALIGN;
+    if (n > SIZE_MAX - slack)
+        return NULL;
+    if (hot > n)
+        hot = n;
+    size_t pad = line_pad(a->head->data + a->used, hot);
+    size_t need = (n + PX_ARENA_ALIGN - 1) & ~(size_t)(PX_ARENA_ALIGN - 1);
+    if (a->head->size - a->used >= pad + need) {
+        a->used += pad;
+        return px_arena_alloc(a, n);
+    }
+    /* A new chunk: room for the worst padding, which is then known. */
+    unsigned char *p = px_arena_alloc(a, n + slack);
+    return p ? p + line_pad(p, hot) : NULL;
+}
+
 char *px_arena_strndup(px_arena *a, const char *s, size_t n)
 {
     char *p = px_arena_alloc(a, n + 1);

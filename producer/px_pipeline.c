@@ -39,10 +39,11 @@ struct px_pipeline {
 };
 
 /* What the pipeline keeps per record key in the window's table: all of it
- * a pure function of the key, worked out the first time the key is seen. */
+ * a pure function of the key, worked out the first time the key is seen.
+ * The verdict (px_drop of px_filter_rr(), or PX_PKEY_MALFORMED) is the
+ * entry's tag, so a hit reads no data: only a flush of a passed key does. */
 #define PX_PKEY_MALFORMED 0xff /* rdata px_dns_rr_text() refused */
 typedef struct px_pkey {
-    uint8_t verdict;   /* px_drop of px_filter_rr(), or PX_PKEY_MALFORMED */
     uint8_t emit_err;  /* the registered domain or the Avro head failed */
     uint16_t reg_len;  /* Kafka key: registered domain, after the head */
     uint32_t head_len; /* px_avro_encode_head() of the record */
@@ -278,8 +279,8 @@ static px_window_entry *px_pipeline_new_key(px_pipeline *p, px_dns_rr *rr, size_
     px_window_entry *ent = px_window_insert(p->window, p->key, key_len, sizeof(px_pkey) + len);
     if (!ent)
         return NULL;
+    px_window_entry_set_tag(ent, *verdict);
     px_pkey *k = px_window_entry_data(ent);
-    k->verdict = *verdict;
     k->emit_err = *verdict == PX_PASS && len == 0;
     k->head_len = (uint32_t)head_len;
     k->reg_len = (uint16_t)(len - head_len);
@@ -309,7 +310,7 @@ static void px_pipeline_records(px_pipeline *p, const px_dns_event *ev, const ch
         px_window_entry *ent = px_window_lookup(p->window, p->key, key_len);
         uint8_t verdict;
         if (ent)
-            verdict = ((const px_pkey *)px_window_entry_data(ent))->verdict;
+            verdict = px_window_entry_tag(ent);
         else
             ent = px_pipeline_new_key(p, &rr, key_len, bw, &verdict);
         if (verdict == PX_PKEY_MALFORMED) {

@@ -16,11 +16,20 @@
  * except at the start of a lookup or insert, so the pointer a caller holds
  * stays good while it counts.
  *
- * Memory per key: 64 bytes of entry, the key, the data, and 16 bytes per
- * slot at a load of 3/8..3/4 (21..43 bytes). px_window_bytes() reports
- * what is actually held. */
+ * Cache lines: a lookup hit and its count touch the slot, the 64-byte
+ * header (counters, key length, the caller's tag) and the key right after
+ * it; the arena places each entry so that header and key span the fewest
+ * lines (two for keys up to 64 bytes). The hash lives in the slots only:
+ * the few paths that need it from an entry (eviction, text-key clear)
+ * recompute it.
+ *
+ * Memory per key: 64 bytes of header, the key, the data, up to 56 bytes
+ * of line padding (about 20 on average), and 16 bytes per slot at a load
+ * of 3/8..3/4 (21..43 bytes). px_window_bytes() reports what is actually
+ * held. */
 #include <math.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,20 +44,25 @@
 #define PX_WINDOW_CLIENTS_SATURATED 310
 
 struct px_window_entry {
-    struct px_window_entry *next; /* open window chain, entry order */
-    uint64_t hash;
     uint64_t count;
     int64_t time_first, time_last;
     /* Linear-counting bitmap of client hashes (bit = hash % 64); 0 means
      * no record of this key showed a client. */
     uint64_t clients;
     uint32_t ttl_min, ttl_max;
-    uint32_t win;  /* serial of the window the counters belong to (0: none) */
-    uint32_t used; /* serial of the window that last looked it up */
-    uint32_t key_len, data_len;
+    uint32_t win;                 /* serial of the window the counters belong to (0: none) */
+    uint32_t used;                /* serial of the window that last looked it up */
+    struct px_window_entry *next; /* open window chain, entry order */
+    uint32_t key_len;
+    uint16_t data_len;
+    uint8_t tag;     /* the caller's byte (px_window_entry_tag()) */
     _Alignas(8) uint8_t bytes[]; /* key, then data 8-aligned after it */
 };
 typedef struct px_window_entry px_wentry;
+
+/* One line of header: the key starts on the next line. */
+_Static_assert(offsetof(px_wentry, bytes) == 64, "px_window_entry header is one cache line");
+#define PX_WINDOW_LINE 64
 
 typedef struct px_wslot {
     uint64_t hash;
@@ -102,6 +116,12 @@ static void clients_table_init(void)
 {
     for (int z = 0; z <= 64; z++)
         clients_table[z] = estimate_for_zeros(z);
+}
+
+/* Offset of the caller's data in bytes[] (8-aligned, as the header). */
+static size_t data_off(size_t key_len)
+{
+    return (key_len + 7) & ~(size_t)7;
 }
 
 static px_window *window_new(const px_window_conf *conf, void *ctx)
@@ -254,6 +274,11 @@ static void emit_entry(px_window *w, px_wentry *e)
     w->stats.emitted++;
 }
 
+static uint64_t key_hash(const px_window *w, const void *key, size_t key_len)
+{
+    return px_hash64(key, key_len, w->seed);
+}
+
 /* Text keys: forget every key (the old window's memory goes back). */
 static void clear_all(px_window *w)
 {
@@ -261,7 +286,8 @@ static void clear_all(px_window *w)
         memset(w->slots, 0, (w->mask + 1) * sizeof(*w->slots));
     } else {
         for (const px_wentry *e = w->head; e; e = e->next)
-            for (size_t i = e->hash & w->mask; w->slots[i].e; i = (i + 1) & w->mask)
+            for (size_t i = key_hash(w, e->bytes, e->key_len) & w->mask; w->slots[i].e;
+                 i = (i + 1) & w->mask)
                 if (w->slots[i].e == e) {
                     w->slots[i] = (px_wslot){0};
                     break;
@@ -274,8 +300,18 @@ static void clear_all(px_window *w)
 /* Emits the open window and closes it. Keys stay (opaque keys). */
 static void flush_window(px_window *w)
 {
-    for (px_wentry *e = w->head; e; e = e->next)
+    /* The chain wanders the whole arena: fetch the entry after next's
+     * header and the next one's key and data while this one is emitted. */
+    for (px_wentry *e = w->head; e; e = e->next) {
+        const px_wentry *n = e->next;
+        if (n) {
+            __builtin_prefetch(n->next);
+            __builtin_prefetch(n->bytes);
+            __builtin_prefetch(n->bytes + data_off(n->key_len));
+            __builtin_prefetch(n->bytes + data_off(n->key_len) + PX_WINDOW_LINE);
+        }
         emit_entry(w, e);
+    }
     if (w->emit)
         clear_all(w);
     w->head = NULL;
@@ -304,17 +340,12 @@ void px_window_tick(px_window *w, int64_t now)
         px_window_flush(w);
 }
 
-static uint64_t key_hash(const px_window *w, const void *key, size_t key_len)
+static void slot_put(px_wslot *slots, size_t mask, uint64_t h, px_wentry *e)
 {
-    return px_hash64(key, key_len, w->seed);
-}
-
-static void slot_put(px_wslot *slots, size_t mask, px_wentry *e)
-{
-    size_t i = e->hash & mask;
+    size_t i = h & mask;
     while (slots[i].e)
         i = (i + 1) & mask;
-    slots[i] = (px_wslot){.hash = e->hash, .e = e};
+    slots[i] = (px_wslot){.hash = h, .e = e};
 }
 
 /* Doubles the table (rehashing the slots). */
@@ -326,16 +357,11 @@ static bool grow(px_window *w)
         return false;
     for (size_t i = 0; i < old; i++)
         if (w->slots[i].e)
-            slot_put(s, cap - 1, w->slots[i].e);
+            slot_put(s, cap - 1, w->slots[i].hash, w->slots[i].e);
     free(w->slots);
     w->slots = s;
     w->mask = cap - 1;
     return true;
-}
-
-static size_t data_off(size_t key_len)
-{
-    return (key_len + 7) & ~(size_t)7;
 }
 
 static size_t entry_size(const px_wentry *e)
@@ -343,14 +369,21 @@ static size_t entry_size(const px_wentry *e)
     return sizeof(px_wentry) + data_off(e->key_len) + e->data_len;
 }
 
-static px_wentry *copy_entry(px_arena *a, px_wslot *slots, size_t mask, const px_wentry *e)
+static px_wentry *entry_alloc(px_arena *a, size_t key_len, size_t data_len)
 {
-    px_wentry *c = px_arena_alloc(a, entry_size(e));
+    return px_arena_alloc_lines(a, sizeof(px_wentry) + data_off(key_len) + data_len,
+                                sizeof(px_wentry) + key_len);
+}
+
+static px_wentry *copy_entry(px_arena *a, px_wslot *slots, size_t mask, uint64_t h,
+                             const px_wentry *e)
+{
+    px_wentry *c = entry_alloc(a, e->key_len, e->data_len);
     if (!c)
         return NULL;
     memcpy(c, e, entry_size(e));
     c->next = NULL;
-    slot_put(slots, mask, c);
+    slot_put(slots, mask, h, c);
     return c;
 }
 
@@ -384,7 +417,7 @@ static bool evict(px_window *w, bool only_open)
     /* The open window's chain first, in order, so it is relinked as is. */
     px_wentry *head = NULL, **tail = &head;
     for (const px_wentry *e = w->head; e; e = e->next) {
-        px_wentry *c = copy_entry(a, s, mask, e);
+        px_wentry *c = copy_entry(a, s, mask, key_hash(w, e->bytes, e->key_len), e);
         if (!c)
             goto fail;
         *tail = c;
@@ -392,7 +425,8 @@ static bool evict(px_window *w, bool only_open)
     }
     for (size_t i = 0; i <= w->mask; i++) {
         const px_wentry *e = w->slots[i].e;
-        if (e && e->win != w->serial && keeps(w, e, only_open) && !copy_entry(a, s, mask, e))
+        if (e && e->win != w->serial && keeps(w, e, only_open) &&
+            !copy_entry(a, s, mask, w->slots[i].hash, e))
             goto fail;
     }
     px_arena_destroy(w->arena);
@@ -432,7 +466,7 @@ px_window_entry *px_window_lookup(px_window *w, const void *key, size_t key_len)
 static px_wentry *insert_hashed(px_window *w, uint64_t h, const void *key, size_t key_len,
                                 size_t data_len)
 {
-    if (key_len > UINT32_MAX / 2 || data_len > UINT32_MAX / 2)
+    if (key_len > UINT32_MAX / 2 || data_len > UINT16_MAX)
         return NULL;
     if (w->n_keys >= w->max_keys)
         evict(w, true);
@@ -440,17 +474,16 @@ static px_wentry *insert_hashed(px_window *w, uint64_t h, const void *key, size_
         (w->n_keys + 1) * 8 > (w->mask + 1) * 7)
         return NULL; /* no memory to grow, and nearly full */
     size_t off = data_off(key_len);
-    px_wentry *e = px_arena_alloc(w->arena, sizeof(*e) + off + data_len);
+    px_wentry *e = entry_alloc(w->arena, key_len, data_len);
     if (!e)
         return NULL;
     memset(e, 0, sizeof(*e));
-    e->hash = h;
     e->key_len = (uint32_t)key_len;
-    e->data_len = (uint32_t)data_len;
+    e->data_len = (uint16_t)data_len;
     e->used = w->serial;
     memcpy(e->bytes, key, key_len);
     memset(e->bytes + off, 0, data_len);
-    slot_put(w->slots, w->mask, e);
+    slot_put(w->slots, w->mask, h, e);
     w->n_keys++;
     return e;
 }
@@ -467,6 +500,16 @@ px_window_entry *px_window_insert(px_window *w, const void *key, size_t key_len,
 void *px_window_entry_data(px_window_entry *e)
 {
     return e->bytes + data_off(e->key_len);
+}
+
+uint8_t px_window_entry_tag(const px_window_entry *e)
+{
+    return e->tag;
+}
+
+void px_window_entry_set_tag(px_window_entry *e, uint8_t tag)
+{
+    e->tag = tag;
 }
 
 /* Closes the window early (it holds max_entries keys) and goes on in the

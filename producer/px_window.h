@@ -113,10 +113,15 @@ px_window *px_window_create_keyed(const px_window_conf *conf, px_window_emit_ent
  * or px_window_destroy(). */
 px_window_entry *px_window_lookup(px_window *w, const void *key, size_t key_len);
 /* Adds a key the table does not hold, with data_len bytes of caller data
- * (zeroed, 8-byte aligned). NULL on no memory (or key_len/data_len over
- * UINT32_MAX / 2). Validity as for px_window_lookup(). */
+ * (zeroed, 8-byte aligned) and a tag of 0. NULL on no memory (or key_len
+ * over UINT32_MAX / 2, data_len over UINT16_MAX). Validity as for
+ * px_window_lookup(). */
 px_window_entry *px_window_insert(px_window *w, const void *key, size_t key_len, size_t data_len);
 void *px_window_entry_data(px_window_entry *e);
+/* One byte of caller data kept beside the key: what a lookup hit needs
+ * most often (a verdict), read without touching the data's cache line. */
+uint8_t px_window_entry_tag(const px_window_entry *e);
+void px_window_entry_set_tag(px_window_entry *e, uint8_t tag);
 /* Counts one record of e seen at event time `now`, exactly as
  * px_window_add() does (flushes first if `now` is past the open window's
  * end; early flush when the window is full). e stays valid. */

@@ -64,12 +64,51 @@ static void test_strndup(void **state)
     px_arena_destroy(NULL);
 }
 
+/* Lines a block's first `hot` bytes touch. */
+static size_t lines_of(const void *p, size_t hot)
+{
+    uintptr_t a = (uintptr_t)p;
+    return (a + hot - 1) / 64 - a / 64 + 1;
+}
+
+/* Blocks placed for the cache touch the fewest lines with their hot
+ * bytes, whatever the sizes before them, and stay distinct and usable. */
+static void test_alloc_lines(void **state)
+{
+    (void)state;
+    px_arena *a = px_arena_create(4096);
+    assert_non_null(a);
+    unsigned char *prev = NULL;
+    size_t prev_n = 0;
+    for (size_t i = 0; i < 2000; i++) {
+        size_t hot = 1 + (i * 37) % 150, n = hot + (i * 13) % 90;
+        if (i % 7 == 0)
+            assert_non_null(px_arena_alloc(a, 1 + i % 60)); /* shifts the offset */
+        unsigned char *p = px_arena_alloc_lines(a, n, hot);
+        assert_non_null(p);
+        assert_int_equal((uintptr_t)p % 8, 0);
+        assert_int_equal(lines_of(p, hot), (hot + 63) / 64);
+        memset(p, (int)i, n);
+        if (prev)
+            assert_int_equal(prev[prev_n - 1], (unsigned char)(i - 1));
+        prev = p;
+        prev_n = n;
+    }
+    /* Larger than a chunk still works. */
+    unsigned char *big = px_arena_alloc_lines(a, 10000, 100);
+    assert_non_null(big);
+    assert_int_equal(lines_of(big, 100), 2);
+    memset(big, 1, 10000);
+    px_arena_destroy(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_alignment_and_distinct_blocks),
         cmocka_unit_test(test_large_block_and_reset),
         cmocka_unit_test(test_strndup),
+        cmocka_unit_test(test_alloc_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -546,6 +546,40 @@ static void test_keyed_persist_and_evict(void **state)
     px_window_destroy(w);
 }
 
+/* The tag is the caller's byte beside the key: 0 when made, kept by a
+ * lookup and by the clean-up that moves the entries. */
+static void test_keyed_tag(void **state)
+{
+    (void)state;
+    ksink s = {0};
+    px_window_conf c = {.seconds = 60, .max_entries = 1000000, .min_clients = 1};
+    px_window *w = px_window_create_keyed(&c, on_entry, &s);
+    assert_non_null(w);
+    bool made;
+    const uint32_t many = PX_WINDOW_KEEP_MIN + 1000;
+    for (uint32_t i = 0; i < many; i++) {
+        px_window_entry *e = kget(w, i, &made);
+        assert_int_equal(px_window_entry_tag(e), 0);
+        px_window_entry_set_tag(e, (uint8_t)(i * 7 + 1));
+    }
+    kcount(w, 5, 0, &made);
+    kcount(w, 6, 0, &made);
+    for (int win = 1; win <= 3; win++) {
+        kcount(w, 5, win * 60, &made);
+        kcount(w, 6, win * 60, &made);
+    }
+    /* this lookup evicts every other key and moves 5 and 6 */
+    kcount(w, 9, 4 * 60, &made);
+    assert_true(made);
+    assert_int_equal(px_window_keys(w), 3);
+    assert_int_equal(px_window_entry_tag(kget(w, 5, &made)), 5 * 7 + 1);
+    assert_false(made);
+    assert_int_equal(px_window_entry_tag(kget(w, 6, &made)), 6 * 7 + 1);
+    assert_int_equal(px_window_entry_tag(kget(w, 9, &made)), 0);
+    px_window_flush(w);
+    px_window_destroy(w);
+}
+
 /* At the hard bound every key not counted in the open window goes, in the
  * middle of a window: the window's keys keep their counts and order. */
 static void test_keyed_hard_bound(void **state)
@@ -591,6 +625,7 @@ int main(void)
         cmocka_unit_test(test_too_long),
         cmocka_unit_test(test_keyed_persist_and_evict),
         cmocka_unit_test(test_keyed_hard_bound),
+        cmocka_unit_test(test_keyed_tag),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
