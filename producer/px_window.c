@@ -55,7 +55,7 @@ struct px_window_entry {
     struct px_window_entry *next; /* open window chain, entry order */
     uint32_t key_len;
     uint16_t data_len;
-    uint8_t tag;     /* the caller's byte (px_window_entry_tag()) */
+    uint8_t tag;                 /* the caller's byte (px_window_entry_tag()) */
     _Alignas(8) uint8_t bytes[]; /* key, then data 8-aligned after it */
 };
 typedef struct px_window_entry px_wentry;

@@ -86,7 +86,8 @@ int main(int argc, char **argv)
             return 2;
     }
     if (optind != argc - 1) {
-        fprintf(stderr, "usage: %s [-n N] [-k KEYS] [-b BATCH] [-o ORGS] [-m MAP_MIB] DIR\n", argv[0]);
+        fprintf(stderr, "usage: %s [-n N] [-k KEYS] [-b BATCH] [-o ORGS] [-m MAP_MIB] DIR\n",
+                argv[0]);
         return 2;
     }
     px_err err;
