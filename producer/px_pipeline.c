@@ -32,9 +32,14 @@ struct px_pipeline {
     uint8_t bw_canon[256];
     size_t bw_wire_len; /* 0: none cached */
     size_t bw_len;
-    /* Record key being looked up: type, bailiwick, owner, rdata (see
-     * px_pipeline_key()). */
-    uint8_t key[2 + 1 + 255 + 255 + 65535];
+    /* Record keys of the records being looked up: type, bailiwick, owner,
+     * rdata (see px_pipeline_key()), back to back; grown as needed. */
+    uint8_t *keys;
+    size_t keys_cap;
+    /* A second pass over the message, for a key new to the table: its
+     * text needs the iterator standing on its record. */
+    px_dns_iter it2;
+    px_dns_msg msg2;
     uint8_t head[PX_AVRO_HEAD_MAX];
 };
 
@@ -187,6 +192,7 @@ void px_pipeline_destroy(px_pipeline *p)
     px_avro_codec_destroy(p->codec);
     px_psl_cache_destroy(p->psl);
     px_filter_destroy(p->filter);
+    free(p->keys);
     free(p->org);
     free(p->sensor);
     pthread_mutex_destroy(&p->lock);
@@ -226,9 +232,14 @@ static const char *px_pipeline_bailiwick(px_pipeline *p, const px_dns_event *ev,
 /* The record's key: type, bailiwick (0, or 1 and its lowercased wire
  * form), owner and rdata in canonical wire form. Names end at their root
  * label, so the parts cannot run into each other. */
-static size_t px_pipeline_key(px_pipeline *p, const px_dns_rr *rr, bool has_bw)
+/* Bytes px_pipeline_key() writes for rr. */
+static size_t px_pipeline_key_len(const px_pipeline *p, const px_dns_rr *rr, bool has_bw)
 {
-    uint8_t *k = p->key;
+    return 3 + (has_bw ? p->bw_wire_len : 0) + rr->owner_wire_len + rr->rdata_canon_len;
+}
+
+static size_t px_pipeline_key(const px_pipeline *p, const px_dns_rr *rr, bool has_bw, uint8_t *k)
+{
     k[0] = (uint8_t)(rr->type >> 8);
     k[1] = (uint8_t)rr->type;
     k[2] = has_bw;
@@ -268,15 +279,16 @@ static size_t px_pipeline_head(px_pipeline *p, const px_dns_rr *rr, const char *
 
 /* A key the table does not hold: text, filter verdict, Avro head and
  * Kafka key, once. NULL on no memory; *verdict says what to count then. */
-static px_window_entry *px_pipeline_new_key(px_pipeline *p, px_dns_rr *rr, size_t key_len,
-                                            const char *bw, uint8_t *verdict)
+static px_window_entry *px_pipeline_new_key(px_pipeline *p, px_dns_iter *it, px_dns_rr *rr,
+                                            const uint8_t *key, size_t key_len, const char *bw,
+                                            uint8_t *verdict)
 {
-    px_err e = px_dns_rr_text(&p->it, rr);
+    px_err e = px_dns_rr_text(it, rr);
     *verdict = e != PX_OK ? PX_PKEY_MALFORMED : (uint8_t)px_filter_rr(p->filter, rr, bw);
     size_t head_len = 0, len = 0;
     if (*verdict == PX_PASS)
         len = px_pipeline_head(p, rr, bw, &head_len);
-    px_window_entry *ent = px_window_insert(p->window, p->key, key_len, sizeof(px_pkey) + len);
+    px_window_entry *ent = px_window_insert(p->window, key, key_len, sizeof(px_pkey) + len);
     if (!ent)
         return NULL;
     px_window_entry_set_tag(ent, *verdict);
@@ -288,45 +300,134 @@ static px_window_entry *px_pipeline_new_key(px_pipeline *p, px_dns_rr *rr, size_
     return ent;
 }
 
-static void px_pipeline_records(px_pipeline *p, const px_dns_event *ev, const char *bw,
-                                uint64_t client_hash, bool has_client)
+/* A record whose key is built and whose slot is being fetched. */
+typedef struct px_pitem {
+    size_t off, len; /* key in p->keys */
+    uint64_t hash;
+    uint32_t ttl;
+    unsigned idx; /* px_dns_next_wire() call of the message that gave it */
+} px_pitem;
+
+/* Records looked up together: their table slots load while the next
+ * records are decoded, instead of one cache miss after another (the
+ * lookups were a quarter of the producer's time, waiting on memory). */
+#define PX_PIPELINE_AHEAD 8
+
+/* Room for len more key bytes after used; false on no memory. */
+static bool px_pipeline_keys_room(px_pipeline *p, size_t used, size_t len)
+{
+    if (p->keys_cap - used >= len)
+        return true;
+    size_t cap = p->keys_cap ? p->keys_cap : 4096;
+    while (cap - used < len)
+        cap *= 2;
+    uint8_t *k = realloc(p->keys, cap);
+    if (!k)
+        return false;
+    p->keys = k;
+    p->keys_cap = cap;
+    return true;
+}
+
+/* Decodes up to PX_PIPELINE_AHEAD records worth a lookup, counting the
+ * others; *more false once the message has no more. Returns how many. */
+static size_t px_pipeline_gather(px_pipeline *p, const char *bw, unsigned *idx, px_pitem *items,
+                                 bool *more)
 {
     px_dns_rr rr;
-    for (;;) {
+    size_t n = 0, used = 0;
+    while (n < PX_PIPELINE_AHEAD) {
+        unsigned at = (*idx)++;
         px_err e = px_dns_next_wire(&p->it, &rr);
-        if (e == PX_ERR_EOF)
-            return;
+        if (e == PX_ERR_EOF) {
+            *more = false;
+            return n;
+        }
         if (e != PX_OK) {
             p->st.malformed_rrs++;
-            if (!px_dns_can_continue(&p->it))
-                return;
+            if (!px_dns_can_continue(&p->it)) {
+                *more = false;
+                return n;
+            }
             continue;
         }
         if (!rr.owner_wire) { /* refused by px_filter_rr_wanted */
             p->st.dropped_rrs[px_filter_rr(p->filter, &rr, bw)]++;
             continue;
         }
-        size_t key_len = px_pipeline_key(p, &rr, bw != NULL);
-        px_window_entry *ent = px_window_lookup(p->window, p->key, key_len);
-        uint8_t verdict;
-        if (ent)
-            verdict = px_window_entry_tag(ent);
-        else
-            ent = px_pipeline_new_key(p, &rr, key_len, bw, &verdict);
-        if (verdict == PX_PKEY_MALFORMED) {
-            p->st.malformed_rrs++;
-            continue;
-        }
-        if (verdict != PX_PASS) {
-            /* counted at every use of a cached verdict, as when it was new */
-            p->st.dropped_rrs[verdict]++;
-            continue;
-        }
-        if (ent &&
-            px_window_count(p->window, ent, rr.ttl, ev->time_sec, client_hash, has_client) == PX_OK)
-            p->st.recorded++;
-        else
+        size_t len = px_pipeline_key_len(p, &rr, bw != NULL);
+        if (!px_pipeline_keys_room(p, used, len)) {
             p->st.output_errors++;
+            continue;
+        }
+        px_pipeline_key(p, &rr, bw != NULL, p->keys + used);
+        uint64_t h = px_window_hash(p->window, p->keys + used, len);
+        px_window_prefetch(p->window, h);
+        items[n++] = (px_pitem){.off = used, .len = len, .hash = h, .ttl = rr.ttl, .idx = at};
+        used += len;
+    }
+    return n;
+}
+
+/* The record of a key new to the table, decoded again by the second
+ * iterator (the first has moved on); the same calls give the same record. */
+static px_err px_pipeline_record_at(px_pipeline *p, const px_dns_event *ev, unsigned idx,
+                                    px_dns_rr *rr)
+{
+    if (px_dns_begin_wire(&p->it2, ev->msg, ev->len, &p->msg2) != PX_OK)
+        return PX_ERR_MALFORMED;
+    px_dns_set_want(&p->it2, px_filter_rr_wanted, p->filter);
+    for (unsigned i = 0;; i++) {
+        px_err e = px_dns_next_wire(&p->it2, rr);
+        if (i == idx)
+            return e;
+        if (e == PX_ERR_EOF)
+            return e;
+    }
+}
+
+static void px_pipeline_lookup(px_pipeline *p, const px_dns_event *ev, const char *bw,
+                               const px_pitem *it, uint64_t client_hash, bool has_client)
+{
+    const uint8_t *key = p->keys + it->off;
+    px_window_entry *ent = px_window_lookup_hashed(p->window, it->hash, key, it->len);
+    uint8_t verdict;
+    if (ent) {
+        verdict = px_window_entry_tag(ent);
+    } else {
+        px_dns_rr rr;
+        if (px_pipeline_record_at(p, ev, it->idx, &rr) != PX_OK || !rr.owner_wire) {
+            p->st.output_errors++; /* cannot happen: the same bytes again */
+            return;
+        }
+        ent = px_pipeline_new_key(p, &p->it2, &rr, key, it->len, bw, &verdict);
+    }
+    if (verdict == PX_PKEY_MALFORMED) {
+        p->st.malformed_rrs++;
+        return;
+    }
+    if (verdict != PX_PASS) {
+        /* counted at every use of a cached verdict, as when it was new */
+        p->st.dropped_rrs[verdict]++;
+        return;
+    }
+    if (ent &&
+        px_window_count(p->window, ent, it->ttl, ev->time_sec, client_hash, has_client) == PX_OK)
+        p->st.recorded++;
+    else
+        p->st.output_errors++;
+}
+
+static void px_pipeline_records(px_pipeline *p, const px_dns_event *ev, const char *bw,
+                                uint64_t client_hash, bool has_client)
+{
+    px_pitem items[PX_PIPELINE_AHEAD];
+    unsigned idx = 0;
+    bool more = true;
+    while (more) {
+        size_t n = px_pipeline_gather(p, bw, &idx, items, &more);
+        for (size_t i = 0; i < n; i++)
+            px_pipeline_lookup(p, ev, bw, &items[i], client_hash, has_client);
     }
 }
 

@@ -445,14 +445,28 @@ fail:
     return false;
 }
 
+uint64_t px_window_hash(const px_window *w, const void *key, size_t key_len)
+{
+    return key_hash(w, key, key_len);
+}
+
+void px_window_prefetch(const px_window *w, uint64_t hash)
+{
+    __builtin_prefetch(&w->slots[hash & w->mask]);
+}
+
 px_window_entry *px_window_lookup(px_window *w, const void *key, size_t key_len)
+{
+    return px_window_lookup_hashed(w, key_hash(w, key, key_len), key, key_len);
+}
+
+px_window_entry *px_window_lookup_hashed(px_window *w, uint64_t h, const void *key, size_t key_len)
 {
     if (w->evict_due) {
         /* On no memory, the old table simply stays. */
         w->evict_due = false;
         evict(w, false);
     }
-    uint64_t h = key_hash(w, key, key_len);
     for (size_t i = h & w->mask; w->slots[i].e; i = (i + 1) & w->mask) {
         px_wentry *e = w->slots[i].e;
         if (w->slots[i].hash == h && e->key_len == key_len && memcmp(e->bytes, key, key_len) == 0) {

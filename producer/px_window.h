@@ -112,6 +112,15 @@ px_window *px_window_create_keyed(const px_window_conf *conf, px_window_emit_ent
  * pointer is valid until the next px_window_lookup(), px_window_insert()
  * or px_window_destroy(). */
 px_window_entry *px_window_lookup(px_window *w, const void *key, size_t key_len);
+/* The same lookup in two steps, so that a caller with several keys at
+ * hand can start the memory loads of all before it needs the first:
+ * px_window_hash() of the key, px_window_prefetch() of that hash (a hint
+ * only, nothing changes), later px_window_lookup_hashed() with the same
+ * key and hash. */
+uint64_t px_window_hash(const px_window *w, const void *key, size_t key_len);
+void px_window_prefetch(const px_window *w, uint64_t hash);
+px_window_entry *px_window_lookup_hashed(px_window *w, uint64_t hash, const void *key,
+                                         size_t key_len);
 /* Adds a key the table does not hold, with data_len bytes of caller data
  * (zeroed, 8-byte aligned) and a tag of 0. NULL on no memory (or key_len
  * over UINT32_MAX / 2, data_len over UINT16_MAX). Validity as for

@@ -516,6 +516,64 @@ static void test_key_skips_a_window(void **state)
     outbox_free(&o);
 }
 
+/* A response with more records than the pipeline looks up at once (it
+ * gathers a few, then looks them up): new keys far into the message, a
+ * record repeated across the gathering boundary and private addresses
+ * among them are all counted as one at a time would count them. */
+static void test_many_records_in_one_response(void **state)
+{
+    (void)state;
+    enum { N = 20 };
+    outbox o = {0};
+    px_pipeline *p = make(&o, 1, key16);
+    msgbuf m;
+    header(&m, 0, N);
+    question(&m, "www.example.co.uk", 1);
+    size_t public = 0, private = 0;
+    for (int i = 0; i < N; i++) {
+        uint8_t ip[4] = {93, 184, 216, (uint8_t)(i % 15)}; /* 15..19 repeat 0..4 */
+        if (i % 7 == 3) {
+            ip[0] = 10; /* RFC 1918: dropped */
+            private++;
+        } else {
+            public++;
+        }
+        rr_a(&m, "www.example.co.uk", 60, ip);
+    }
+    feed(p, &m, 1764000001, 1, 1000);
+    feed(p, &m, 1764000002, 2, 1000);
+    px_pipeline_flush(p);
+    px_pipeline_stats st;
+    px_pipeline_get_stats(p, &st);
+    assert_int_equal(st.recorded, 2 * public);
+    assert_int_equal(st.dropped_rrs[PX_DROP_PRIVATE_ADDR], 2 * private);
+    assert_int_equal(st.malformed_rrs, 0);
+    /* distinct public addresses, each counted 2 or 4 times */
+    px_avro_codec *codec = px_avro_codec_create(&(px_err){0});
+    assert_non_null(codec);
+    uint64_t total = 0;
+    for (size_t i = 0; i < o.n; i++) {
+        px_avro_obs a;
+        assert_int_equal(px_avro_decode(codec, o.m[i].val, o.m[i].len, &a), PX_OK);
+        assert_string_equal(a.rrname, "www.example.co.uk");
+        assert_true(a.count == 2 || a.count == 4);
+        assert_int_equal(a.clients, 2);
+        total += (uint64_t)a.count;
+    }
+    assert_int_equal(total, 2 * public);
+    size_t distinct = 0;
+    for (int v = 0; v < 15; v++) {
+        bool pub = false;
+        for (int i = v; i < N; i += 15)
+            pub |= i % 7 != 3;
+        distinct += pub;
+    }
+    assert_int_equal(o.n, distinct);
+    px_avro_codec_destroy(codec);
+    outbox_free(&o);
+    px_pipeline_destroy(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -529,6 +587,7 @@ int main(void)
         cmocka_unit_test(test_case_variants_one_key),
         cmocka_unit_test(test_cached_drop_counted_each_time),
         cmocka_unit_test(test_key_skips_a_window),
+        cmocka_unit_test(test_many_records_in_one_response),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
