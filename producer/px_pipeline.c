@@ -426,6 +426,8 @@ static void px_pipeline_records(px_pipeline *p, const px_dns_event *ev, const ch
     bool more = true;
     while (more) {
         size_t n = px_pipeline_gather(p, bw, &idx, items, &more);
+        for (size_t i = 0; i < n; i++) /* the slots are on their way: now the entries */
+            px_window_prefetch_entry(p->window, items[i].hash);
         for (size_t i = 0; i < n; i++)
             px_pipeline_lookup(p, ev, bw, &items[i], client_hash, has_client);
     }

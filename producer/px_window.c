@@ -455,6 +455,15 @@ void px_window_prefetch(const px_window *w, uint64_t hash)
     __builtin_prefetch(&w->slots[hash & w->mask]);
 }
 
+void px_window_prefetch_entry(const px_window *w, uint64_t hash)
+{
+    const px_wslot *s = &w->slots[hash & w->mask];
+    if (s->e && s->hash == hash) {
+        __builtin_prefetch(s->e);
+        __builtin_prefetch((const char *)s->e + 64); /* the key's first line */
+    }
+}
+
 px_window_entry *px_window_lookup(px_window *w, const void *key, size_t key_len)
 {
     return px_window_lookup_hashed(w, key_hash(w, key, key_len), key, key_len);

@@ -119,6 +119,9 @@ px_window_entry *px_window_lookup(px_window *w, const void *key, size_t key_len)
  * key and hash. */
 uint64_t px_window_hash(const px_window *w, const void *key, size_t key_len);
 void px_window_prefetch(const px_window *w, uint64_t hash);
+/* The second step of the same hint, once the slot has had time to load:
+ * starts loading the entry the slot points to (if its hash matches). */
+void px_window_prefetch_entry(const px_window *w, uint64_t hash);
 px_window_entry *px_window_lookup_hashed(px_window *w, uint64_t hash, const void *key,
                                          size_t key_len);
 /* Adds a key the table does not hold, with data_len bytes of caller data
