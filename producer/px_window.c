@@ -285,13 +285,22 @@ static void clear_all(px_window *w)
     if (w->n_keys > (w->mask + 1) / 8) {
         memset(w->slots, 0, (w->mask + 1) * sizeof(*w->slots));
     } else {
-        for (const px_wentry *e = w->head; e; e = e->next)
+        /* Find every slot first, then empty them: emptying one slot while
+         * probing would cut the probe run of a key placed after it, whose
+         * slot would then stay, pointing into the reset arena. The count,
+         * emitted already, carries the slot index between the passes. */
+        for (px_wentry *e = w->head; e; e = e->next) {
+            e->count = UINT64_MAX; /* not in the table: nothing to empty */
             for (size_t i = key_hash(w, e->bytes, e->key_len) & w->mask; w->slots[i].e;
                  i = (i + 1) & w->mask)
                 if (w->slots[i].e == e) {
-                    w->slots[i] = (px_wslot){0};
+                    e->count = i;
                     break;
                 }
+        }
+        for (const px_wentry *e = w->head; e; e = e->next)
+            if (e->count <= w->mask)
+                w->slots[e->count] = (px_wslot){0};
     }
     px_arena_reset(w->arena);
     w->n_keys = 0;
