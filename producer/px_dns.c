@@ -71,6 +71,30 @@ static char *put_label(char *o, const uint8_t *p, size_t n)
     return o;
 }
 
+/* A compression pointer whose first octet is len: moves *cur (the name's
+ * cursor, w itself until the first pointer) to its target in a cursor
+ * over the whole message, jump. The target must lie before the run of
+ * labels that held the pointer (offsets strictly decrease: no loop), and
+ * hops are limited as a second guard. Shared by name_read and name_canon. */
+static inline px_err name_pointer(const uint8_t *msg, size_t msglen, uint8_t len, px_wire **cur,
+                                  px_wire *jump, size_t *run_start, unsigned *hops)
+{
+    if (!msg)
+        return PX_ERR_MALFORMED;
+    size_t target = ((size_t)(len & 0x3F) << 8) | px_wire_u8(*cur);
+    if (px_wire_err(*cur))
+        return px_wire_err(*cur);
+    if (target >= *run_start || ++*hops > DNS_MAX_HOPS)
+        return PX_ERR_LOOP;
+    if (*cur != jump) {
+        px_wire_init(jump, msg, msglen);
+        *cur = jump;
+    }
+    px_wire_seek(*cur, target);
+    *run_start = target;
+    return PX_OK;
+}
+
 /* Reads one name at w's position and writes it to out (at least
  * PX_DNS_NAME_TEXT_MAX bytes: 255 wire octets cannot expand beyond that).
  * w moves past the name's bytes in place (up to and including the first
@@ -107,19 +131,9 @@ static px_err name_read(const uint8_t *msg, size_t msglen, px_wire *w, char *out
             break;
         }
         case 0xC0: {
-            if (!msg)
-                return PX_ERR_MALFORMED;
-            size_t target = ((size_t)(len & 0x3F) << 8) | px_wire_u8(cur);
-            if (px_wire_err(cur))
-                return px_wire_err(cur);
-            if (target >= run_start || ++hops > DNS_MAX_HOPS)
-                return PX_ERR_LOOP;
-            if (cur == w) {
-                px_wire_init(&jump, msg, msglen);
-                cur = &jump;
-            }
-            px_wire_seek(cur, target);
-            run_start = target;
+            px_err e = name_pointer(msg, msglen, len, &cur, &jump, &run_start, &hops);
+            if (e != PX_OK)
+                return e;
             break;
         }
         default: /* 01 (extended label, RFC 6891 retired it) and 10 */
@@ -188,19 +202,9 @@ static px_err name_canon(const uint8_t *msg, size_t msglen, px_wire *w, uint8_t 
             break;
         }
         case 0xC0: {
-            if (!msg)
-                return PX_ERR_MALFORMED;
-            size_t target = ((size_t)(len & 0x3F) << 8) | px_wire_u8(cur);
-            if (px_wire_err(cur))
-                return px_wire_err(cur);
-            if (target >= run_start || ++hops > DNS_MAX_HOPS)
-                return PX_ERR_LOOP;
-            if (cur == w) {
-                px_wire_init(&jump, msg, msglen);
-                cur = &jump;
-            }
-            px_wire_seek(cur, target);
-            run_start = target;
+            px_err e = name_pointer(msg, msglen, len, &cur, &jump, &run_start, &hops);
+            if (e != PX_OK)
+                return e;
             break;
         }
         default:
