@@ -971,6 +971,19 @@ static bool head_split_ok(const px_avro_codec *c)
     return true;
 }
 
+/* Grows the codec's buffer to need bytes (its content moves along). */
+static bool buf_reserve(px_avro_codec *c, size_t need)
+{
+    if (need <= c->cap)
+        return true;
+    uint8_t *nb = realloc(c->buf, need);
+    if (!nb)
+        return false;
+    c->buf = nb;
+    c->cap = need;
+    return true;
+}
+
 /* Encodes schema positions [from, to) of obs at c->buf + at, growing the
  * buffer to hold `extra` more bytes than the fields need. */
 static px_err encode_range(px_avro_codec *c, const px_avro_obs *obs, size_t from, size_t to,
@@ -988,13 +1001,8 @@ static px_err encode_range(px_avro_codec *c, const px_avro_obs *obs, size_t from
     }
     if (need > BUF_MAX)
         return PX_ERR_TOOLONG;
-    if (need > c->cap) {
-        uint8_t *nb = realloc(c->buf, need);
-        if (!nb)
-            return PX_ERR_NOMEM;
-        c->buf = nb;
-        c->cap = need;
-    }
+    if (!buf_reserve(c, need))
+        return PX_ERR_NOMEM;
     uint8_t *p = c->buf + at;
     for (size_t j = from; j < to; j++) {
         px_err err = encode_field(c, c->order[j], obs, lens, &p);
@@ -1080,13 +1088,8 @@ px_err px_avro_encode_tail(px_avro_codec *c, const uint8_t *head, size_t head_le
     need += org_len + sensor_len;
     if (need > BUF_MAX)
         return PX_ERR_TOOLONG;
-    if (need > c->cap) {
-        uint8_t *nb = realloc(c->buf, need);
-        if (!nb)
-            return PX_ERR_NOMEM;
-        c->buf = nb;
-        c->cap = need;
-    }
+    if (!buf_reserve(c, need))
+        return PX_ERR_NOMEM;
     put_header(c->buf, c->fingerprint);
     memcpy(c->buf + HDR_LEN, head, head_len);
     uint8_t *p = c->buf + HDR_LEN + head_len;

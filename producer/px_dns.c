@@ -692,10 +692,14 @@ static px_err fixed_read(px_dns_iter *it, px_dns_rr *rr, px_wire *rd)
     return PX_OK;
 }
 
-/* With a want function: frame the record first (the owner name is only
- * stepped over), ask, and decode the owner name only for a wanted record.
- * The name is then read again from its start; it->w ends where it did. */
-static px_err next_wanted(px_dns_iter *it, px_dns_rr *rr, px_wire *rd, bool *wanted)
+/* Frames the record (the owner name is only stepped over), asks the want
+ * function if there is one, and decodes the owner name with read_owner
+ * only for a wanted record: the name is read again from its start, and
+ * it->w ends where the framing left it. Inlined, so read_owner is a
+ * direct call in both modes. */
+static inline __attribute__((always_inline)) px_err
+frame_record(px_dns_iter *it, px_dns_rr *rr, px_wire *rd, px_err (*read_owner)(px_dns_iter *),
+             bool *wanted)
 {
     *wanted = false;
     size_t owner = px_wire_offset(&it->w);
@@ -704,14 +708,24 @@ static px_err next_wanted(px_dns_iter *it, px_dns_rr *rr, px_wire *rd, bool *wan
         return framing_lost(it, err);
     if ((err = fixed_read(it, rr, rd)) != PX_OK)
         return err;
-    if (!it->want(it->want_ctx, rr))
+    if (it->want && !it->want(it->want_ctx, rr))
         return PX_OK;
     *wanted = true;
     size_t end = px_wire_offset(&it->w);
     px_wire_seek(&it->w, owner);
-    if ((err = owner_read(it)) != PX_OK)
+    if ((err = read_owner(it)) != PX_OK)
         return framing_lost(it, err);
     px_wire_seek(&it->w, end);
+    return PX_OK;
+}
+
+/* Text mode with a want function: the owner name as text, for a wanted
+ * record only (frame_record()). */
+static px_err next_wanted(px_dns_iter *it, px_dns_rr *rr, px_wire *rd, bool *wanted)
+{
+    px_err err = frame_record(it, rr, rd, owner_read, wanted);
+    if (err || !*wanted)
+        return err;
     rr->name = it->name;
     rr->name_len = it->name_len;
     return PX_OK;
@@ -858,19 +872,9 @@ px_err px_dns_next_wire(px_dns_iter *it, px_dns_rr *rr)
     if (err)
         return err;
     px_wire rd;
-    size_t owner = px_wire_offset(&it->w);
-    if ((err = name_skip(&it->w)) != PX_OK)
-        return framing_lost(it, err);
-    if ((err = fixed_read(it, rr, &rd)) != PX_OK)
+    bool wanted;
+    if ((err = frame_record(it, rr, &rd, owner_canon, &wanted)) != PX_OK || !wanted)
         return err;
-    if (it->want && !it->want(it->want_ctx, rr))
-        return PX_OK;
-    /* Back to the owner name, decoded only for a wanted record. */
-    size_t end = px_wire_offset(&it->w);
-    px_wire_seek(&it->w, owner);
-    if ((err = owner_canon(it)) != PX_OK)
-        return framing_lost(it, err);
-    px_wire_seek(&it->w, end);
     rr->owner_wire = it->owner;
     rr->owner_wire_len = it->owner_len;
     return rdata_canon(it, rr, &rd);
