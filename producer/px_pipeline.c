@@ -9,6 +9,32 @@
 #include "px_dns.h"
 #include "px_psl.h"
 
+/* Events are staged and processed in batches: the records of a batch are
+ * decoded and their table slots requested before the first lookup, so the
+ * cache misses of many lookups overlap instead of following one another
+ * (with one response at a time, the lookups waited on memory for a fifth
+ * of the producer's time). PX_PIPELINE_ITEMS records are looked up
+ * together; the stage holds copies of the messages, which the inputs may
+ * reuse once px_pipeline_event() returns. */
+#define PX_PIPELINE_STAGE 16
+#define PX_PIPELINE_STAGE_BYTES (64u * 1024)
+#define PX_PIPELINE_ITEMS 48
+
+typedef struct px_staged {
+    px_dns_event ev; /* msg and query_zone in the stage buffer; no client */
+    uint64_t client_hash;
+    bool has_client;
+} px_staged;
+
+/* A record whose key is built and whose slot is being fetched. */
+typedef struct px_pitem {
+    size_t off, len; /* key in p->keys */
+    uint64_t hash;
+    uint32_t ttl;
+    unsigned ev;  /* its event in p->stage */
+    unsigned idx; /* px_dns_next_wire() call of the message that gave it */
+} px_pitem;
+
 struct px_pipeline {
     pthread_mutex_t lock;
     char *org, *sensor;
@@ -41,6 +67,11 @@ struct px_pipeline {
     px_dns_iter it2;
     px_dns_msg msg2;
     uint8_t head[PX_AVRO_HEAD_MAX];
+    px_staged stage[PX_PIPELINE_STAGE];
+    unsigned n_staged;
+    uint8_t *stage_buf; /* PX_PIPELINE_STAGE_BYTES */
+    size_t stage_used;
+    px_pitem items[PX_PIPELINE_ITEMS];
 };
 
 /* What the pipeline keeps per record key in the window's table: all of it
@@ -174,6 +205,8 @@ px_pipeline *px_pipeline_create(const px_pipeline_conf *conf, px_err *err)
      * answer), so it only saves libpsl for names with many records. */
     if (!(p->psl = px_psl_cache_create(1u << 14)))
         goto fail;
+    if (!(p->stage_buf = malloc(PX_PIPELINE_STAGE_BYTES)))
+        goto fail;
     *err = PX_ERR_NOMEM;
     if (!(p->window = px_window_create_keyed(&conf->window, px_pipeline_emit, p)))
         goto fail;
@@ -193,6 +226,7 @@ void px_pipeline_destroy(px_pipeline *p)
     px_psl_cache_destroy(p->psl);
     px_filter_destroy(p->filter);
     free(p->keys);
+    free(p->stage_buf);
     free(p->org);
     free(p->sensor);
     pthread_mutex_destroy(&p->lock);
@@ -300,19 +334,6 @@ static px_window_entry *px_pipeline_new_key(px_pipeline *p, px_dns_iter *it, px_
     return ent;
 }
 
-/* A record whose key is built and whose slot is being fetched. */
-typedef struct px_pitem {
-    size_t off, len; /* key in p->keys */
-    uint64_t hash;
-    uint32_t ttl;
-    unsigned idx; /* px_dns_next_wire() call of the message that gave it */
-} px_pitem;
-
-/* Records looked up together: their table slots load while the next
- * records are decoded, instead of one cache miss after another (the
- * lookups were a quarter of the producer's time, waiting on memory). */
-#define PX_PIPELINE_AHEAD 8
-
 /* Room for len more key bytes after used; false on no memory. */
 static bool px_pipeline_keys_room(px_pipeline *p, size_t used, size_t len)
 {
@@ -329,14 +350,16 @@ static bool px_pipeline_keys_room(px_pipeline *p, size_t used, size_t len)
     return true;
 }
 
-/* Decodes up to PX_PIPELINE_AHEAD records worth a lookup, counting the
- * others; *more false once the message has no more. Returns how many. */
-static size_t px_pipeline_gather(px_pipeline *p, const char *bw, unsigned *idx, px_pitem *items,
-                                 bool *more)
+/* Decodes records of event `ev` worth a lookup into items (at most room),
+ * counting the others; *more false once the message has no more. Their
+ * keys go to p->keys from *used on, and their slots start loading.
+ * Returns how many. */
+static size_t px_pipeline_gather(px_pipeline *p, const char *bw, unsigned ev, unsigned *idx,
+                                 px_pitem *items, size_t room, size_t *used, bool *more)
 {
     px_dns_rr rr;
-    size_t n = 0, used = 0;
-    while (n < PX_PIPELINE_AHEAD) {
+    size_t n = 0;
+    while (n < room) {
         unsigned at = (*idx)++;
         px_err e = px_dns_next_wire(&p->it, &rr);
         if (e == PX_ERR_EOF) {
@@ -356,15 +379,16 @@ static size_t px_pipeline_gather(px_pipeline *p, const char *bw, unsigned *idx, 
             continue;
         }
         size_t len = px_pipeline_key_len(p, &rr, bw != NULL);
-        if (!px_pipeline_keys_room(p, used, len)) {
+        if (!px_pipeline_keys_room(p, *used, len)) {
             p->st.output_errors++;
             continue;
         }
-        px_pipeline_key(p, &rr, bw != NULL, p->keys + used);
-        uint64_t h = px_window_hash(p->window, p->keys + used, len);
+        px_pipeline_key(p, &rr, bw != NULL, p->keys + *used);
+        uint64_t h = px_window_hash(p->window, p->keys + *used, len);
         px_window_prefetch(p->window, h);
-        items[n++] = (px_pitem){.off = used, .len = len, .hash = h, .ttl = rr.ttl, .idx = at};
-        used += len;
+        items[n++] =
+            (px_pitem){.off = *used, .len = len, .hash = h, .ttl = rr.ttl, .ev = ev, .idx = at};
+        *used += len;
     }
     return n;
 }
@@ -386,9 +410,9 @@ static px_err px_pipeline_record_at(px_pipeline *p, const px_dns_event *ev, unsi
     }
 }
 
-static void px_pipeline_lookup(px_pipeline *p, const px_dns_event *ev, const char *bw,
-                               const px_pitem *it, uint64_t client_hash, bool has_client)
+static void px_pipeline_lookup(px_pipeline *p, const px_pitem *it)
 {
+    const px_staged *s = &p->stage[it->ev];
     const uint8_t *key = p->keys + it->off;
     px_window_entry *ent = px_window_lookup_hashed(p->window, it->hash, key, it->len);
     uint8_t verdict;
@@ -396,7 +420,9 @@ static void px_pipeline_lookup(px_pipeline *p, const px_dns_event *ev, const cha
         verdict = px_window_entry_tag(ent);
     } else {
         px_dns_rr rr;
-        if (px_pipeline_record_at(p, ev, it->idx, &rr) != PX_OK || !rr.owner_wire) {
+        size_t bw_len;
+        const char *bw = px_pipeline_bailiwick(p, &s->ev, &bw_len);
+        if (px_pipeline_record_at(p, &s->ev, it->idx, &rr) != PX_OK || !rr.owner_wire) {
             p->st.output_errors++; /* cannot happen: the same bytes again */
             return;
         }
@@ -411,67 +437,124 @@ static void px_pipeline_lookup(px_pipeline *p, const px_dns_event *ev, const cha
         p->st.dropped_rrs[verdict]++;
         return;
     }
-    if (ent &&
-        px_window_count(p->window, ent, it->ttl, ev->time_sec, client_hash, has_client) == PX_OK)
+    if (ent && px_window_count(p->window, ent, it->ttl, s->ev.time_sec, s->client_hash,
+                               s->has_client) == PX_OK)
         p->st.recorded++;
     else
         p->st.output_errors++;
 }
 
-static void px_pipeline_records(px_pipeline *p, const px_dns_event *ev, const char *bw,
-                                uint64_t client_hash, bool has_client)
+/* Looks up gathered records, in event order: their slots were requested
+ * while they were decoded; now their entries, then each lookup. */
+static void px_pipeline_run(px_pipeline *p, size_t n)
 {
-    px_pitem items[PX_PIPELINE_AHEAD];
-    unsigned idx = 0;
-    bool more = true;
-    while (more) {
-        size_t n = px_pipeline_gather(p, bw, &idx, items, &more);
-        for (size_t i = 0; i < n; i++) /* the slots are on their way: now the entries */
-            px_window_prefetch_entry(p->window, items[i].hash);
-        for (size_t i = 0; i < n; i++)
-            px_pipeline_lookup(p, ev, bw, &items[i], client_hash, has_client);
-    }
+    for (size_t i = 0; i < n; i++)
+        px_window_prefetch_entry(p->window, p->items[i].hash);
+    for (size_t i = 0; i < n; i++)
+        px_pipeline_lookup(p, &p->items[i]);
 }
 
-static void px_pipeline_process(px_pipeline *p, const px_dns_event *ev)
+/* Header, question and message-level filter of a staged event; false if
+ * the message goes no further (counted). p->it is then at its records. */
+static bool px_pipeline_begin(px_pipeline *p, const px_dns_event *ev)
 {
     p->st.events++;
     if (ev->time_sec > p->st.last_event_time)
         p->st.last_event_time = ev->time_sec;
     if (px_dns_begin_wire(&p->it, ev->msg, ev->len, &p->msg) != PX_OK) {
         p->st.malformed++;
-        return;
+        return false;
     }
     px_drop d = px_filter_message(p->filter, &p->msg, ev->server.family ? &ev->server : NULL);
     if (d != PX_PASS) {
         p->st.dropped_msgs[d]++;
-        return;
+        return false;
     }
     /* Glue, OPT and unrecorded types are framed but not decoded. */
     px_dns_set_want(&p->it, px_filter_rr_wanted, p->filter);
-    size_t bw_len;
-    const char *bw = px_pipeline_bailiwick(p, ev, &bw_len);
-    uint64_t client_hash = 0;
-    bool has_client = ev->client.family != 0;
-    if (has_client) {
+    return true;
+}
+
+/* Processes the staged events. Everything that changes the window (the
+ * lookups, new keys, counts, flushes) happens in px_pipeline_run(), one
+ * record after the other in arrival order, so batching changes no
+ * result; only decoding runs ahead, to have many slots loading at once. */
+static void px_pipeline_drain(px_pipeline *p)
+{
+    size_t n = 0, used = 0;
+    for (unsigned i = 0; i < p->n_staged; i++) {
+        const px_dns_event *ev = &p->stage[i].ev;
+        if (!px_pipeline_begin(p, ev))
+            continue;
+        unsigned idx = 0;
+        bool more = true;
+        while (more) {
+            if (n == PX_PIPELINE_ITEMS) {
+                px_pipeline_run(p, n);
+                n = used = 0;
+            }
+            /* again after a run: a new key's bailiwick may have taken
+             * the cache */
+            size_t bw_len;
+            const char *bw = px_pipeline_bailiwick(p, ev, &bw_len);
+            n += px_pipeline_gather(p, bw, i, &idx, p->items + n, PX_PIPELINE_ITEMS - n, &used,
+                                    &more);
+        }
+    }
+    px_pipeline_run(p, n);
+    p->n_staged = 0;
+    p->stage_used = 0;
+}
+
+/* Copies len bytes into the stage buffer; the caller checked the room. */
+static const uint8_t *px_pipeline_stage_copy(px_pipeline *p, const uint8_t *b, size_t len)
+{
+    uint8_t *dst = p->stage_buf + p->stage_used;
+    memcpy(dst, b, len);
+    p->stage_used += len;
+    return dst;
+}
+
+/* Stages a copy of the event (the input may reuse its memory once we
+ * return), with the client already reduced to its keyed hash. */
+static void px_pipeline_stage(px_pipeline *p, const px_dns_event *ev)
+{
+    size_t zone = ev->query_zone ? ev->query_zone_len : 0;
+    size_t need = ev->len + zone;
+    if (p->n_staged == PX_PIPELINE_STAGE || PX_PIPELINE_STAGE_BYTES - p->stage_used < need)
+        px_pipeline_drain(p);
+    px_staged *s = &p->stage[p->n_staged++];
+    s->ev = *ev;
+    s->has_client = ev->client.family != 0;
+    s->client_hash = 0;
+    if (s->has_client) {
         /* The address only, not the port: one client, many ports. */
         size_t alen = ev->client.family == 4 ? 4 : 16;
-        client_hash = px_siphash(p->k0, p->k1, ev->client.bytes, alen);
+        s->client_hash = px_siphash(p->k0, p->k1, ev->client.bytes, alen);
     }
-    px_pipeline_records(p, ev, bw, client_hash, has_client);
+    memset(&s->ev.client, 0, sizeof(s->ev.client)); /* it goes no further */
+    if (need > PX_PIPELINE_STAGE_BYTES) {
+        /* bigger than any batch: processed now, from the input's memory */
+        px_pipeline_drain(p);
+        return;
+    }
+    s->ev.msg = px_pipeline_stage_copy(p, ev->msg, ev->len);
+    if (zone)
+        s->ev.query_zone = px_pipeline_stage_copy(p, ev->query_zone, zone);
 }
 
 void px_pipeline_event(void *pipeline, const px_dns_event *ev)
 {
     px_pipeline *p = pipeline;
     pthread_mutex_lock(&p->lock);
-    px_pipeline_process(p, ev);
+    px_pipeline_stage(p, ev);
     pthread_mutex_unlock(&p->lock);
 }
 
 void px_pipeline_tick(px_pipeline *p, int64_t now)
 {
     pthread_mutex_lock(&p->lock);
+    px_pipeline_drain(p);
     px_window_tick(p->window, now);
     pthread_mutex_unlock(&p->lock);
 }
@@ -479,6 +562,7 @@ void px_pipeline_tick(px_pipeline *p, int64_t now)
 void px_pipeline_flush(px_pipeline *p)
 {
     pthread_mutex_lock(&p->lock);
+    px_pipeline_drain(p);
     px_window_flush(p->window);
     pthread_mutex_unlock(&p->lock);
 }
@@ -486,6 +570,7 @@ void px_pipeline_flush(px_pipeline *p)
 void px_pipeline_get_stats(px_pipeline *p, px_pipeline_stats *out)
 {
     pthread_mutex_lock(&p->lock);
+    px_pipeline_drain(p); /* the figures cover every event handed in */
     *out = p->st;
     pthread_mutex_unlock(&p->lock);
 }

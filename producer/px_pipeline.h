@@ -53,7 +53,12 @@ typedef struct px_pipeline px_pipeline;
 px_pipeline *px_pipeline_create(const px_pipeline_conf *conf, px_err *err);
 void px_pipeline_destroy(px_pipeline *p); /* does not flush; NULL is fine */
 
-/* The px_event_fn inputs call (ctx = the pipeline). Thread-safe. */
+/* The px_event_fn inputs call (ctx = the pipeline). Thread-safe. The
+ * event is copied (the caller may reuse its memory at once) and processed
+ * with the next few in a batch: what it adds to the window, and the flush
+ * it may cause, happen by the time px_pipeline_tick(), _flush() or
+ * _get_stats() returns (the daemon calls _get_stats() every 100 ms), in
+ * arrival order, with the same results as one event at a time. */
 void px_pipeline_event(void *pipeline, const px_dns_event *ev);
 
 /* Flushes the open window if event time `now` has passed its end. For
