@@ -184,32 +184,34 @@ static px_err name_canon(const uint8_t *msg, size_t msglen, px_wire *w, uint8_t 
     unsigned hops = 0;
 
     for (;;) {
-        uint8_t len = px_wire_u8(cur);
-        if (px_wire_err(cur))
-            return px_wire_err(cur);
+        /* A run of plain labels is its own canonical form but for the
+         * letters (length octets are <= 63, never letters): framed label
+         * by label, then lowercased in one copy, not one per label. */
+        const uint8_t *start = cur->pos;
+        size_t run = 0;
+        uint8_t len;
+        for (;;) {
+            len = px_wire_u8(cur);
+            if (px_wire_err(cur))
+                return px_wire_err(cur);
+            if (len == 0 || (len & 0xC0))
+                break;
+            if (n + run + 1 + (size_t)len + 1 > DNS_NAME_WIRE_MAX)
+                return PX_ERR_TOOLONG;
+            px_wire_skip(cur, len);
+            if (px_wire_err(cur))
+                return px_wire_err(cur);
+            run += 1 + (size_t)len;
+        }
+        copy_lower(out + n, start, run, (size_t)(cur->end - start));
+        n += run;
         if (len == 0)
             break;
-        switch (len & 0xC0) {
-        case 0x00: {
-            if (n + 1 + (size_t)len + 1 > DNS_NAME_WIRE_MAX)
-                return PX_ERR_TOOLONG;
-            const uint8_t *p = px_wire_bytes(cur, len);
-            if (!p)
-                return px_wire_err(cur);
-            out[n++] = len;
-            copy_lower(out + n, p, len, (size_t)(cur->end - p));
-            n += len;
-            break;
-        }
-        case 0xC0: {
-            px_err e = name_pointer(msg, msglen, len, &cur, &jump, &run_start, &hops);
-            if (e != PX_OK)
-                return e;
-            break;
-        }
-        default:
+        if ((len & 0xC0) != 0xC0) /* 01 (extended label, retired) and 10 */
             return PX_ERR_MALFORMED;
-        }
+        px_err e = name_pointer(msg, msglen, len, &cur, &jump, &run_start, &hops);
+        if (e != PX_OK)
+            return e;
     }
     out[n++] = 0;
     *outlen = n;
