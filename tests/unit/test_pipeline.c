@@ -15,7 +15,7 @@
 
 /* ---- a tiny DNS response builder ---- */
 typedef struct msgbuf {
-    uint8_t b[1500];
+    uint8_t b[4096];
     size_t n;
 } msgbuf;
 
@@ -578,6 +578,137 @@ static void test_many_records_in_one_response(void **state)
     px_pipeline_destroy(p);
 }
 
+/* ---- batching ---- */
+
+/* What a pipeline published, as a count and a digest of keys and values
+ * in order. */
+typedef struct digest {
+    uint64_t h;
+    size_t n;
+} digest;
+
+static void digest_bytes(digest *d, const void *p, size_t len)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < len; i++)
+        d->h = (d->h ^ b[i]) * 0x100000001b3ULL;
+    d->h = (d->h ^ 0xff) * 0x100000001b3ULL; /* separator */
+}
+
+static px_err digest_out(void *ctx, const char *key, size_t klen, const uint8_t *val, size_t vlen)
+{
+    digest *d = ctx;
+    digest_bytes(d, key, klen);
+    digest_bytes(d, val, vlen);
+    d->n++;
+    return PX_OK;
+}
+
+static uint32_t batch_rnd(uint32_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 17;
+    *s ^= *s << 5;
+    return *s;
+}
+
+/* A response of some shape: CNAME + A, many A records (more than one
+ * lookup round), NXDOMAIN, or cut short. */
+static void some_response(msgbuf *m, uint32_t *seed)
+{
+    char q[64], t[64];
+    unsigned k = batch_rnd(seed) % 97, shape = batch_rnd(seed) % 8;
+    snprintf(q, sizeof(q), "h%u.zone%u.example.com", k, k % 7);
+    snprintf(t, sizeof(t), "t%u.Example.org", k % 13);
+    uint8_t ip[4] = {93, 184, (uint8_t)(k % 3), (uint8_t)(batch_rnd(seed) % 4)};
+    if (shape == 0) {
+        header(m, 3, 0);
+        question(m, q, 1);
+    } else if (shape <= 2) {
+        unsigned n = 1 + batch_rnd(seed) % 60;
+        header(m, 0, (uint16_t)n);
+        question(m, q, 1);
+        for (unsigned i = 0; i < n; i++) {
+            ip[3] = (uint8_t)i;
+            rr_a(m, q, 30 + i, ip);
+        }
+    } else {
+        header(m, 0, 2);
+        question(m, q, 1);
+        rr_cname(m, q, 300, t);
+        rr_a(m, t, 60, ip);
+    }
+    if (shape == 7)
+        m->n = 12 + batch_rnd(seed) % (m->n - 12);
+}
+
+/* Events are staged and their lookups batched: the results must be those
+ * of one event at a time (the second pipeline processes each event before
+ * the next arrives), windows, early flushes and eviction included. */
+static void test_batches_same_as_one_at_a_time(void **state)
+{
+    (void)state;
+    digest d[2] = {{0xcbf29ce484222325ULL, 0}, {0xcbf29ce484222325ULL, 0}};
+    px_pipeline *p[2];
+    for (int i = 0; i < 2; i++) {
+        px_pipeline_conf c = {
+            .org = "org-a",
+            .sensor = "s1",
+            .window = {.seconds = 60, .max_entries = 40, .min_clients = 1},
+            .out = digest_out,
+            .out_ctx = &d[i],
+            .client_key = key16,
+        };
+        px_err err;
+        p[i] = px_pipeline_create(&c, &err);
+        assert_non_null(p[i]);
+    }
+    /* one message bigger than the stage: processed from the caller's memory */
+    size_t big_len = 70000;
+    uint8_t *big = calloc(1, big_len);
+    assert_non_null(big);
+    uint32_t seed = 12345;
+    msgbuf m;
+    for (int e = 0; e < 4000; e++) {
+        some_response(&m, &seed);
+        px_dns_event ev = {.msg = m.b, .len = m.n, .time_sec = 1764000000 + e / 10};
+        if (e == 1234) {
+            memcpy(big, m.b, m.n); /* trailing zeros: ignored after the sections */
+            ev.msg = big;
+            ev.len = big_len;
+        }
+        unsigned c = batch_rnd(&seed) % 5;
+        if (c) {
+            ev.client.family = 4;
+            ev.client.bytes[0] = 10;
+            ev.client.bytes[3] = (uint8_t)c;
+        }
+        for (int i = 0; i < 2; i++) {
+            px_pipeline_event(p[i], &ev);
+            px_pipeline_stats st;
+            if (i == 1)
+                px_pipeline_get_stats(p[i], &st);
+        }
+        memset(&m, 0xee, sizeof(m)); /* the pipeline must hold a copy */
+        memset(big, 0, big_len);
+    }
+    px_pipeline_stats st[2];
+    for (int i = 0; i < 2; i++) {
+        px_pipeline_flush(p[i]);
+        px_pipeline_get_stats(p[i], &st[i]);
+    }
+    assert_true(d[0].n > 500);
+    assert_int_equal(d[0].n, d[1].n);
+    assert_true(d[0].h == d[1].h);
+    assert_int_equal(st[0].events, 4000);
+    assert_true(st[0].malformed + st[0].malformed_rrs > 0);
+    assert_true(st[0].dropped_msgs[PX_DROP_RCODE] > 0);
+    assert_memory_equal(&st[0], &st[1], sizeof(st[0]));
+    free(big);
+    px_pipeline_destroy(p[0]);
+    px_pipeline_destroy(p[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -592,6 +723,7 @@ int main(void)
         cmocka_unit_test(test_cached_drop_counted_each_time),
         cmocka_unit_test(test_key_skips_a_window),
         cmocka_unit_test(test_many_records_in_one_response),
+        cmocka_unit_test(test_batches_same_as_one_at_a_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
