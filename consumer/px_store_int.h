@@ -115,6 +115,7 @@ struct px_store {
      * batch and are dropped if it aborts */
     org_cache_ent *orgs;
     size_t n_orgs, n_committed, cap_orgs;
+    uint64_t corrupt_replaced, collisions; /* of committed batches: px_store_stats */
 };
 
 px_err pxs_map_mdb(int rc);
