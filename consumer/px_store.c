@@ -81,12 +81,7 @@ static const char *const dbi_names[DBI__N] = {"rec",   "rdx",   "dom",   "off",
 #define PXS_SPILL_ENTRIES (1u << 16)
 #define PXS_SPILL_BYTES (64u << 20)
 
-/* Common head of the in-memory entries: the table compares these. */
-typedef struct bkey {
-    uint64_t h;
-    const uint8_t *key;
-    size_t klen;
-} bkey;
+typedef pxs_bkey bkey;
 
 typedef struct brec { /* one record touched by the batch */
     bkey k;
@@ -623,60 +618,6 @@ static void batch_free(px_store_batch *b)
     free(b);
 }
 
-/* Key order as LMDB's default comparison: bytes, then the shorter first. */
-static int bkey_cmp(const void *pa, const void *pb)
-{
-    const bkey *a = *(const bkey *const *)pa, *b = *(const bkey *const *)pb;
-    size_t n = a->klen < b->klen ? a->klen : b->klen;
-    int c = memcmp(a->key, b->key, n);
-    if (c)
-        return c;
-    return a->klen < b->klen ? -1 : a->klen > b->klen;
-}
-
-/* A sort item: the key's first 16 bytes as big-endian numbers (zero
- * padded), so most comparisons neither call memcmp nor touch the entry. */
-typedef struct bsort {
-    uint64_t k0, k1;
-    bkey *e;
-} bsort;
-
-static uint64_t load_be64(const uint8_t *p, size_t n)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < 8; i++)
-        v = (v << 8) | (i < n ? p[i] : 0);
-    return v;
-}
-
-static int bsort_cmp(const void *pa, const void *pb)
-{
-    const bsort *a = pa, *b = pb;
-    if (a->k0 != b->k0)
-        return a->k0 < b->k0 ? -1 : 1;
-    if (a->k1 != b->k1)
-        return a->k1 < b->k1 ? -1 : 1;
-    /* equal prefixes (padding included): the whole keys decide */
-    return bkey_cmp(&a->e, &b->e);
-}
-
-/* Sorts v[0..n) by key as bkey_cmp orders them; false on no memory. */
-static bool bkeys_sort(px_store_batch *b, bkey **v, size_t n)
-{
-    bsort *t = px_arena_alloc(b->arena, (n ? n : 1) * sizeof *t);
-    if (!t)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        const bkey *k = v[i];
-        size_t rest = k->klen > 8 ? k->klen - 8 : 0;
-        t[i] = (bsort){load_be64(k->key, k->klen), load_be64(k->key + (rest ? 8 : 0), rest), v[i]};
-    }
-    qsort(t, n, sizeof *t, bsort_cmp);
-    for (size_t i = 0; i < n; i++)
-        v[i] = t[i].e;
-    return true;
-}
-
 /* The table's entries sorted by key, in the arena; NULL on no memory. */
 static bkey **btab_sorted(px_store_batch *b, const btab *t)
 {
@@ -688,7 +629,7 @@ static bkey **btab_sorted(px_store_batch *b, const btab *t)
         if (t->slot[i].e)
             v[n++] = t->slot[i].e;
     }
-    return bkeys_sort(b, v, n) ? v : NULL;
+    return pxs_bkeys_sort(b->arena, v, n) ? v : NULL;
 }
 
 /* The stored rdata decides for an overlong one: the key holds its prefix
@@ -924,7 +865,7 @@ static px_err flush_recs(px_store_batch *b)
         *rk = (bkey){.h = i, .key = e->rdx_k, .klen = e->rdx_klen};
         x[j++] = rk;
     }
-    if (!bkeys_sort(b, x, n_rdx))
+    if (!pxs_bkeys_sort(b->arena, x, n_rdx))
         return PX_ERR_NOMEM;
     for (size_t i = 0; i < n_rdx; i++) {
         brec *e = (brec *)v[x[i]->h];

@@ -14,7 +14,9 @@
 #include <cmocka.h>
 #include <lmdb.h>
 
+#include "px_arena.h"
 #include "px_store.h"
+#include "px_store_int.h"
 
 /* ---- fixtures ---- */
 
@@ -925,6 +927,83 @@ static void test_file_growth(void **state)
     assert_true(ratio < 2.5);
 }
 
+/* ---- key order of the flush ---- */
+
+static int ref_cmp(const void *pa, const void *pb)
+{
+    const pxs_bkey *a = *(const pxs_bkey *const *)pa, *b = *(const pxs_bkey *const *)pb;
+    size_t n = a->klen < b->klen ? a->klen : b->klen;
+    int c = memcmp(a->key, b->key, n);
+    if (c)
+        return c;
+    if (a->klen != b->klen)
+        return a->klen < b->klen ? -1 : 1;
+    return a->h < b->h ? -1 : a->h > b->h; /* equal keys: input order */
+}
+
+/* n keys built from a few shared stems (so many keys tie on their first
+ * 16 bytes, zero padding included) plus short tails of bytes from a small
+ * alphabet with NULs: prefixes of one another, equal keys, lengths 1-511.
+ * h is the input position. */
+static void make_keys(pxs_bkey *k, uint8_t (*bytes)[512], size_t n)
+{
+    static const uint8_t alpha[] = {0, 1, 'a', 'b', 0x7f, 0x80, 0xff};
+    uint8_t stems[12][300];
+    size_t stem_len[12];
+    for (size_t i = 0; i < 12; i++) {
+        stem_len[i] = i < 4 ? i * 5 : i < 10 ? 14 + i : 200 + rnd() % 100;
+        for (size_t j = 0; j < stem_len[i]; j++)
+            stems[i][j] = j < 6 ? (uint8_t) "com.ex"[j] : alpha[rnd() % 3 + 2];
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t st = rnd() % 12, tail = rnd() % 14, len = stem_len[st];
+        memcpy(bytes[i], stems[st], len);
+        for (size_t j = 0; j < tail; j++)
+            bytes[i][len++] = alpha[rnd() % sizeof alpha];
+        if (rnd() % 50 == 0) /* now and then the longest key LMDB takes */
+            for (; len < 511; len++)
+                bytes[i][len] = alpha[rnd() % 2];
+        if (len == 0)
+            bytes[i][len++] = 'z';
+        k[i] = (pxs_bkey){.h = i, .key = bytes[i], .klen = len};
+    }
+}
+
+/* The flush writes in the order of pxs_bkeys_sort: LMDB's key order, and
+ * equal keys (possible in the reverse index) in the order they came. */
+static void test_key_order(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {0, 1, 2, 3, 17, 100, 5000, 40000};
+    for (size_t t = 0; t < sizeof sizes / sizeof sizes[0]; t++) {
+        size_t n = sizes[t];
+        pxs_bkey *k = calloc(n + 1, sizeof *k);
+        uint8_t(*bytes)[512] = calloc(n + 1, sizeof *bytes);
+        pxs_bkey **sorted = calloc(n + 1, sizeof *sorted), **want = calloc(n + 1, sizeof *want);
+        assert_non_null(k);
+        assert_non_null(bytes);
+        assert_non_null(sorted);
+        assert_non_null(want);
+        make_keys(k, bytes, n);
+        for (size_t i = 0; i < n; i++)
+            sorted[i] = want[i] = &k[i];
+        qsort(want, n, sizeof *want, ref_cmp);
+        px_arena *a = px_arena_create(0);
+        assert_non_null(a);
+        assert_true(pxs_bkeys_sort(a, sorted, n));
+        for (size_t i = 0; i < n; i++) {
+            if (sorted[i] != want[i])
+                fail_msg("n %zu: position %zu holds key #%llu, want #%llu", n, i,
+                         (unsigned long long)sorted[i]->h, (unsigned long long)want[i]->h);
+        }
+        px_arena_destroy(a);
+        free(k);
+        free(bytes);
+        free(sorted);
+        free(want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -946,6 +1025,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_spill_merges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_size_200k, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_growth, setup, teardown),
+        cmocka_unit_test(test_key_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
