@@ -78,6 +78,8 @@ struct px_consumer {
     /* Dead-letter copies that failed (delivery report or produce call);
      * a batch commits only if this did not move while it was open. */
     uint64_t dlq_failed, dlq_failed_at_begin;
+    /* the store's counts of repaired data, as of the last commit */
+    uint64_t corrupt_replaced, collisions;
 
     /* run state */
     uint64_t started_ms, idle_since_ms, retry_at_ms, warned_ms;
@@ -253,6 +255,27 @@ static void px_consumer_count_commit(px_consumer *c, uint64_t ms)
     px_metric_set(c->m_last_commit_ms, (int64_t)ms);
 }
 
+/* The store repairs what a commit meets (unreadable stored values are
+ * replaced, colliding overlong rdata dropped) instead of refusing
+ * messages: say so when a commit did. */
+static void px_consumer_check_store(px_consumer *c)
+{
+    px_store_stats st;
+    if (px_store_get_stats(c->store, &st) != PX_OK)
+        return;
+    if (st.corrupt_replaced > c->corrupt_replaced)
+        px_warning("store: %" PRIu64
+                   " unreadable stored values replaced by the batch's data (%" PRIu64
+                   " since start)",
+                   st.corrupt_replaced - c->corrupt_replaced, st.corrupt_replaced);
+    if (st.collisions > c->collisions)
+        px_warning("store: %" PRIu64 " records kept against a colliding overlong rdata, its "
+                   "observations dropped (%" PRIu64 " since start)",
+                   st.collisions - c->collisions, st.collisions);
+    c->corrupt_replaced = st.corrupt_replaced;
+    c->collisions = st.collisions;
+}
+
 /* Commits the open batch. Dead-letter copies first: a message may be
  * skipped only once its copy is safe in Kafka. On failure the batch is
  * abandoned (its messages will be read again) and -1 returned. */
@@ -280,6 +303,7 @@ static int px_consumer_commit(px_consumer *c, bool rewind)
         return -1;
     }
     px_consumer_count_commit(c, px_consumer_now_ms() - t0);
+    px_consumer_check_store(c);
     px_consumer_commit_kafka(c);
     px_debug("batch committed: %" PRIu64 " messages, %" PRIu64 " merged", c->batch_msgs,
              c->batch_merged);

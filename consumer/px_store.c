@@ -40,11 +40,23 @@
  * MDB_NOTLS: read transactions are not tied to threads.
  *
  * Errors: a bad observation (PX_ERR_INVAL, _MALFORMED for an A/AAAA rdata
- * that is no address, _TOOLONG) or a corrupt stored value (_MALFORMED)
- * fails that merge only; the caller counts it and goes on. A failure of
- * the store itself (_FULL, _NOMEM, _IO) fails the batch: every later call
- * returns it and commit aborts. px_store_stats.bytes counts the pages of
- * the trees: LMDB's free pages (old copies awaiting reuse) are excluded. */
+ * that is no address, _TOOLONG, _UNSUPPORTED for two overlong rdata of one
+ * batch under the same 64-bit hash) fails that merge only; the caller
+ * counts it and goes on. The merge does not read stored records or
+ * domains: the flush does (see "batches"), and what it meets there never
+ * fails a batch. A stored value that does not decode (or disagrees with
+ * its key about the LONG flag) is replaced by the batch's observations, as
+ * if the record were new (GeoIP lookup, reverse-index entry), and so is an
+ * unreadable AS-organisation dictionary entry: the store heals, where the
+ * merge that met such a value used to fail, and so every later observation
+ * of it (they went to the dead-letter topic). px_store_stats
+ * .corrupt_replaced counts these. A stored overlong rdata that differs
+ * from the batch's under the same key (a hash collision) keeps the stored
+ * record and drops the batch's observations of it (px_store_stats
+ * .collisions); before, the merge refused them. A failure of the store
+ * itself (_FULL, _NOMEM, _IO) fails the batch: every later call returns it
+ * and commit aborts. px_store_stats.bytes counts the pages of the trees:
+ * LMDB's free pages (old copies awaiting reuse) are excluded. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <lmdb.h>
@@ -69,25 +81,22 @@ static const char *const dbi_names[DBI__N] = {"rec",   "rdx",   "dom",   "off",
 #define PXS_SPILL_ENTRIES (1u << 16)
 #define PXS_SPILL_BYTES (64u << 20)
 
-/* Common head of the in-memory entries: the table compares these. */
-typedef struct bkey {
-    uint64_t h;
-    const uint8_t *key;
-    size_t klen;
-} bkey;
+typedef pxs_bkey bkey;
 
 typedef struct brec { /* one record touched by the batch */
     bkey k;
-    bool is_new;
+    uint32_t seq;        /* creation order in the flush: the order of first observations */
+    uint16_t name_len;   /* of the reversed name that starts the key */
+    px_store_geo_fn geo; /* and its context: of the record's first observation */
+    void *geo_ctx;
     const uint8_t *rdx_k, *rdx_v; /* reverse-index entry of a new record, or NULL */
     size_t rdx_klen, rdx_vlen;
-    pxs_rec rec; /* merged value; strings in the arena */
+    pxs_rec rec; /* the batch's observations merged (the delta); strings in the arena */
 } brec;
 
 typedef struct bdom { /* one registered domain touched by the batch */
     bkey k;
-    bool exists, changed;
-    pxs_dom dom;
+    pxs_dom dom; /* the batch's observations merged (the delta) */
 } bdom;
 
 /* A slot keeps the entry's hash: a probe compares it without touching the
@@ -109,6 +118,14 @@ typedef struct boff { /* offset of one partition in the batch */
     int64_t next;
 } boff;
 
+/* A new record held back by the flush until its AS organisation has an id:
+ * ids are given in the order of the records' first observations, as when
+ * the merge looked them up, so the dictionary comes out the same. */
+typedef struct bpend {
+    brec *e;
+    const char *as_org; /* in the arena */
+} bpend;
+
 struct px_store_batch {
     px_store *s;
     MDB_txn *txn;
@@ -118,7 +135,12 @@ struct px_store_batch {
     btab recs, doms;
     uint64_t seed;
     pxs_buf val;
-    boff *offs; /* written by the commit, not one put per message */
+    pxs_rec cur;  /* the flush's decoded stored record (its org array is reused) */
+    pxs_dom dcur; /* the same for domains */
+    bpend *pend;  /* new records whose AS organisation is new to the dictionary */
+    size_t n_pend, cap_pend;
+    uint64_t n_corrupt, n_collisions; /* the store's counters get them at commit */
+    boff *offs;                       /* written by the commit, not one put per message */
     size_t n_offs, cap_offs, last_off;
 };
 
@@ -353,28 +375,30 @@ void px_store_close(px_store *s)
 
 /* ---- dictionaries ---- */
 
-/* Id of `str` in a dictionary pair, creating it if absent. */
-static px_err dict_intern(px_store_batch *b, int dn, int di, const char *str, uint32_t *id)
+/* Id of str[0..len) in dictionary dn: PX_ERR_NOTFOUND if absent,
+ * _MALFORMED if the stored id is unreadable. */
+static px_err dict_find(px_store_batch *b, int dn, const char *str, size_t len, uint32_t *id)
+{
+    MDB_val k = {len, (void *)str}, v;
+    int rc = mdb_get(b->txn, b->s->dbi[dn], &k, &v);
+    if (rc)
+        return pxs_map_mdb(rc);
+    px_wire w;
+    px_wire_init(&w, v.mv_data, v.mv_size);
+    uint64_t x = pxs_wire_varint(&w);
+    if (px_wire_err(&w) || px_wire_avail(&w) || x == 0 || x > UINT32_MAX)
+        return PX_ERR_MALFORMED;
+    *id = (uint32_t)x;
+    return PX_OK;
+}
+
+/* Gives str[0..len) the next free id of the pair (dn, di), over an
+ * unreadable entry if there is one. */
+static px_err dict_add(px_store_batch *b, int dn, int di, const char *str, size_t len, uint32_t *id)
 {
     px_store *s = b->s;
-    size_t len = strlen(str);
-    if (len == 0 || len > PXS_DICT_STR_MAX)
-        return len ? PX_ERR_TOOLONG : PX_ERR_INVAL;
-    MDB_val k = {len, (void *)str}, v;
-    int rc = mdb_get(b->txn, s->dbi[dn], &k, &v);
-    if (rc == 0) {
-        px_wire w;
-        px_wire_init(&w, v.mv_data, v.mv_size);
-        uint64_t x = pxs_wire_varint(&w);
-        if (px_wire_err(&w) || px_wire_avail(&w) || x == 0 || x > UINT32_MAX)
-            return PX_ERR_MALFORMED;
-        *id = (uint32_t)x;
-        return PX_OK;
-    }
-    if (rc != MDB_NOTFOUND)
-        return pxs_map_mdb(rc);
     MDB_cursor *c;
-    rc = mdb_cursor_open(b->txn, s->dbi[di], &c);
+    int rc = mdb_cursor_open(b->txn, s->dbi[di], &c);
     if (rc)
         return pxs_map_mdb(rc);
     MDB_val lk, lv;
@@ -392,12 +416,23 @@ static px_err dict_intern(px_store_batch *b, int dn, int di, const char *str, ui
     uint8_t enc[10];
     pxs_buf eb = {enc, 0, sizeof enc};
     pxs_buf_put_varint(&eb, next);
-    MDB_val nv = {eb.len, enc}, ik = {sizeof next, &next}, iv = {len, (void *)str};
+    MDB_val k = {len, (void *)str}, nv = {eb.len, enc}, ik = {sizeof next, &next},
+            iv = {len, (void *)str};
     rc = mdb_put(b->txn, s->dbi[dn], &k, &nv, 0);
     if (rc == 0)
         rc = mdb_put(b->txn, s->dbi[di], &ik, &iv, 0);
     *id = next;
     return pxs_map_mdb(rc);
+}
+
+/* Id of `str` in a dictionary pair, creating it if absent. */
+static px_err dict_intern(px_store_batch *b, int dn, int di, const char *str, uint32_t *id)
+{
+    size_t len = strlen(str);
+    if (len == 0 || len > PXS_DICT_STR_MAX)
+        return len ? PX_ERR_TOOLONG : PX_ERR_INVAL;
+    px_err err = dict_find(b, dn, str, len, id);
+    return err == PX_ERR_NOTFOUND ? dict_add(b, dn, di, str, len, id) : err;
 }
 
 /* Text of a dictionary id into out (PXS_DICT_STR_MAX + 1). */
@@ -441,14 +476,33 @@ static px_err org_id(px_store_batch *b, const char *org, uint32_t *id)
 
 /* ---- batches ----
  *
- * A batch aggregates in memory: the first observation of a record (or
- * registered domain) in the batch reads its stored value once (so a corrupt
- * value, or a new record's GeoIP lookup, is dealt with right there, by the
- * merge that meets it), later ones merge into that copy, and the flush
- * writes each touched row once, in key order (LMDB's cursor stays on the
- * page it just wrote). The flush runs at commit, or earlier when the batch
- * grows past PXS_SPILL_ENTRIES / PXS_SPILL_BYTES, which bounds its memory
- * (and reports a full map from the merge that caused it). */
+ * A batch aggregates in memory, without reading the store: the first
+ * observation of a record (or registered domain) in the batch starts an
+ * entry holding only the batch's observations (a delta), later ones merge
+ * into it. The flush walks the entries in key order through the table's
+ * write cursor, which stays on the page it just wrote, so reading a stored
+ * value is mostly a search within one page rather than a descent of the
+ * tree (the random reads of the merge were most of the store's CPU). For
+ * each entry it reads the stored value, merges the delta into it and
+ * writes it back in place. A record absent from the store is new: its
+ * GeoIP answer is looked up and its reverse-index entry built then, once.
+ * A stored value that does not decode is replaced by the delta (the
+ * record heals; counted as corrupt_replaced), and an overlong rdata whose
+ * 64-bit hash meets a different stored one keeps the stored record (the
+ * delta is dropped; counted as collisions): the flush never fails for the
+ * data it meets, only for the store itself. The flush runs at commit, or
+ * earlier when the batch grows past PXS_SPILL_ENTRIES / PXS_SPILL_BYTES,
+ * which bounds its memory (and reports a full map from the merge that
+ * caused it). */
+
+/* Copy of n bytes in the batch's arena. */
+static const void *arena_copy(px_store_batch *b, const void *p, size_t n)
+{
+    void *q = px_arena_alloc(b->arena, n ? n : 1);
+    if (q && n)
+        memcpy(q, p, n);
+    return q;
+}
 
 static bslot *btab_find(btab *t, uint64_t h, const uint8_t *key, size_t klen)
 {
@@ -539,9 +593,9 @@ px_err px_store_batch_begin(px_store *s, px_store_batch **out)
     return PX_OK;
 }
 
-/* Errors of the store itself (as opposed to a bad observation or a corrupt
- * stored value) may leave a merge half done, and LMDB refuses further
- * writes after MDB_MAP_FULL: they fail the whole batch. */
+/* Errors of the store itself (as opposed to a bad observation) may leave a
+ * merge or a flush half done, and LMDB refuses further writes after
+ * MDB_MAP_FULL: they fail the whole batch. */
 static px_err batch_check(px_store_batch *b, px_err err)
 {
     if (err == PX_ERR_FULL || err == PX_ERR_NOMEM || err == PX_ERR_IO)
@@ -553,66 +607,15 @@ static void batch_free(px_store_batch *b)
 {
     b->s->batch = NULL;
     batch_clear(b);
+    pxs_rec_release(&b->cur);
+    pxs_dom_release(&b->dcur);
+    free(b->pend);
     free(b->recs.slot);
     free(b->doms.slot);
     px_arena_destroy(b->arena);
     free(b->val.p);
     free(b->offs);
     free(b);
-}
-
-/* Key order as LMDB's default comparison: bytes, then the shorter first. */
-static int bkey_cmp(const void *pa, const void *pb)
-{
-    const bkey *a = *(const bkey *const *)pa, *b = *(const bkey *const *)pb;
-    size_t n = a->klen < b->klen ? a->klen : b->klen;
-    int c = memcmp(a->key, b->key, n);
-    if (c)
-        return c;
-    return a->klen < b->klen ? -1 : a->klen > b->klen;
-}
-
-/* A sort item: the key's first 16 bytes as big-endian numbers (zero
- * padded), so most comparisons neither call memcmp nor touch the entry. */
-typedef struct bsort {
-    uint64_t k0, k1;
-    bkey *e;
-} bsort;
-
-static uint64_t load_be64(const uint8_t *p, size_t n)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < 8; i++)
-        v = (v << 8) | (i < n ? p[i] : 0);
-    return v;
-}
-
-static int bsort_cmp(const void *pa, const void *pb)
-{
-    const bsort *a = pa, *b = pb;
-    if (a->k0 != b->k0)
-        return a->k0 < b->k0 ? -1 : 1;
-    if (a->k1 != b->k1)
-        return a->k1 < b->k1 ? -1 : 1;
-    /* equal prefixes (padding included): the whole keys decide */
-    return bkey_cmp(&a->e, &b->e);
-}
-
-/* Sorts v[0..n) by key as bkey_cmp orders them; false on no memory. */
-static bool bkeys_sort(px_store_batch *b, bkey **v, size_t n)
-{
-    bsort *t = px_arena_alloc(b->arena, (n ? n : 1) * sizeof *t);
-    if (!t)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        const bkey *k = v[i];
-        size_t rest = k->klen > 8 ? k->klen - 8 : 0;
-        t[i] = (bsort){load_be64(k->key, k->klen), load_be64(k->key + (rest ? 8 : 0), rest), v[i]};
-    }
-    qsort(t, n, sizeof *t, bsort_cmp);
-    for (size_t i = 0; i < n; i++)
-        v[i] = t[i].e;
-    return true;
 }
 
 /* The table's entries sorted by key, in the arena; NULL on no memory. */
@@ -626,7 +629,207 @@ static bkey **btab_sorted(px_store_batch *b, const btab *t)
         if (t->slot[i].e)
             v[n++] = t->slot[i].e;
     }
-    return bkeys_sort(b, v, n) ? v : NULL;
+    return pxs_bkeys_sort(b->arena, v, n) ? v : NULL;
+}
+
+/* The stored rdata decides for an overlong one: the key holds its prefix
+ * and hash only. */
+static bool long_rdata_differs(const pxs_rec *stored, const pxs_rec *delta)
+{
+    return stored->rdata_len != delta->rdata_len ||
+           memcmp(stored->rdata, delta->rdata, delta->rdata_len) != 0;
+}
+
+/* Merges a record's delta into its stored value s (as the observations
+ * would have merged one by one). */
+static px_err rec_merge(pxs_rec *s, const pxs_rec *d)
+{
+    uint64_t c = s->count + d->count;
+    s->count = c < s->count ? UINT64_MAX : c;
+    s->first = d->first < s->first ? d->first : s->first;
+    s->last = d->last > s->last ? d->last : s->last;
+    px_err err = PX_OK;
+    for (size_t i = 0; i < d->n_orgs && !err; i++)
+        pxs_rec_add_org(s, d->orgs[i].id, d->orgs[i].first, d->orgs[i].last, &err);
+    if (!(s->flags & (PXS_F_BW_SUFFIX | PXS_F_BW_TEXT))) {
+        s->flags |= d->flags & (PXS_F_BW_SUFFIX | PXS_F_BW_TEXT);
+        s->bw_off = d->bw_off;
+        s->bw_text = d->bw_text;
+        s->bw_len = d->bw_len;
+    }
+    return err;
+}
+
+/* Holds a new record back until its AS organisation has an id. */
+static px_err pend_add(px_store_batch *b, brec *e, const char *as_org)
+{
+    if (b->n_pend == b->cap_pend) {
+        size_t cap = b->cap_pend ? 2 * b->cap_pend : 16;
+        bpend *p = realloc(b->pend, cap * sizeof *p);
+        if (!p)
+            return PX_ERR_NOMEM;
+        b->pend = p;
+        b->cap_pend = cap;
+    }
+    const char *text = px_arena_strndup(b->arena, as_org, strlen(as_org));
+    if (!text)
+        return PX_ERR_NOMEM;
+    b->pend[b->n_pend++] = (bpend){e, text};
+    return PX_OK;
+}
+
+/* GeoIP answer of a new A/AAAA record. *held: its AS organisation is not
+ * in the dictionary yet (or unreadable there), so the record waits for
+ * flush_pending. */
+static px_err rec_geo(px_store_batch *b, brec *e, uint16_t type, bool *held)
+{
+    char addr[64];
+    px_addr a = {.family = type == 1 ? 4 : 6};
+    memcpy(a.bytes, e->k.key + e->name_len + 3, type == 1 ? 4 : 16);
+    px_addr_format(&a, addr, sizeof addr);
+    px_store_geo g = {.asn = -1};
+    if (!e->geo(e->geo_ctx, addr, &g))
+        return PX_OK;
+    pxs_rec *r = &e->rec;
+    r->flags |= PXS_F_GEO;
+    memset(r->country, 0, sizeof r->country);
+    memcpy(r->country, g.country, strnlen(g.country, 3));
+    r->asn = g.asn < -1 ? -1 : g.asn > (int64_t)UINT32_MAX ? (int64_t)UINT32_MAX : g.asn;
+    r->as_org = 0;
+    g.as_org[sizeof g.as_org - 1] = '\0';
+    if (!g.as_org[0])
+        return PX_OK;
+    px_err err = dict_find(b, DBI_ASO_N, g.as_org, strlen(g.as_org), &r->as_org);
+    if (err != PX_ERR_NOTFOUND && err != PX_ERR_MALFORMED)
+        return err;
+    *held = true;
+    return pend_add(b, e, g.as_org);
+}
+
+/* Reverse-index entry of a new record, copied into the arena. */
+static px_err rec_rdx(px_store_batch *b, brec *e, uint16_t type)
+{
+    /* the rdata text: the key's rdata part (NUL-terminated here) or the
+     * overlong rdata (NUL-terminated by the merge) */
+    char buf[512];
+    const char *text = (const char *)e->rec.rdata;
+    if (!(e->rec.flags & PXS_F_LONG)) {
+        size_t off = (size_t)e->name_len + 3;
+        memcpy(buf, e->k.key + off, e->k.klen - off);
+        buf[e->k.klen - off] = '\0';
+        text = buf;
+    }
+    uint8_t rk[PXS_RDX_KEY_MAX];
+    MDB_val k, v;
+    if (!rdx_entry(b->s, type, text, e->k.key, e->k.klen, e->name_len, rk, &k, &v))
+        return PX_OK;
+    e->rdx_k = arena_copy(b, k.mv_data, k.mv_size);
+    e->rdx_v = arena_copy(b, v.mv_data, v.mv_size);
+    e->rdx_klen = k.mv_size;
+    e->rdx_vlen = v.mv_size;
+    return e->rdx_k && e->rdx_v ? PX_OK : PX_ERR_NOMEM;
+}
+
+/* A record the store does not hold, or holds unreadable (put_flags
+ * MDB_CURRENT: the cursor is on it): the delta is its whole value. Its
+ * GeoIP answer is looked up and its reverse-index entry built now, once. */
+static px_err rec_store_new(px_store_batch *b, brec *e, unsigned put_flags)
+{
+    const uint8_t *tp = e->k.key + e->name_len + 1;
+    uint16_t type = (uint16_t)(tp[0] << 8 | tp[1]);
+    bool held = false;
+    px_err err = PX_OK;
+    if ((type == 1 || type == 28) && e->geo)
+        err = rec_geo(b, e, type, &held);
+    if (!err)
+        err = rec_rdx(b, e, type);
+    if (!err && !held)
+        err = pxs_rec_encode(&e->rec, &b->val);
+    if (err || held)
+        return err;
+    MDB_val k = {e->k.klen, (void *)e->k.key}, v = {b->val.len, b->val.p};
+    return pxs_map_mdb(mdb_cursor_put(b->rec_c, &k, &v, put_flags));
+}
+
+/* Reads one record's stored value through the write cursor (positioned by
+ * the previous, smaller key), merges the delta into it and writes it in
+ * place (MDB_CURRENT: no second search; LMDB moves the node if the size
+ * changed). */
+static px_err flush_rec(px_store_batch *b, brec *e)
+{
+    MDB_val k = {e->k.klen, (void *)e->k.key}, v;
+    int rc = mdb_cursor_get(b->rec_c, &k, &v, MDB_SET);
+    if (rc == MDB_NOTFOUND)
+        return rec_store_new(b, e, 0);
+    if (rc)
+        return pxs_map_mdb(rc);
+    pxs_rec *s = &b->cur; /* its strings point into the page until the put */
+    px_err err = pxs_rec_decode(v.mv_data, v.mv_size, s);
+    if (err == PX_ERR_NOMEM)
+        return err;
+    if (err || (s->flags & PXS_F_LONG) != (e->rec.flags & PXS_F_LONG)) {
+        b->n_corrupt++;
+        return rec_store_new(b, e, MDB_CURRENT);
+    }
+    if ((s->flags & PXS_F_LONG) && long_rdata_differs(s, &e->rec)) {
+        b->n_collisions++;
+        return PX_OK;
+    }
+    err = rec_merge(s, &e->rec);
+    if (!err)
+        err = pxs_rec_encode(s, &b->val);
+    if (err)
+        return err;
+    /* k as given (MDB_SET_KEY would point it into the page the put moves) */
+    MDB_val pk = {e->k.klen, (void *)e->k.key}, nv = {b->val.len, b->val.p};
+    return pxs_map_mdb(mdb_cursor_put(b->rec_c, &pk, &nv, MDB_CURRENT));
+}
+
+/* Interns the held records' AS organisations in the order of the records'
+ * first observations (the ids the merge used to give), then writes the
+ * records, in key order. An unreadable dictionary entry is replaced (and
+ * counted); an unreadable id table leaves the AS organisation unknown. */
+static px_err flush_pending(px_store_batch *b)
+{
+    if (!b->n_pend)
+        return PX_OK;
+    /* seq is dense in [0, recs.n): placing them beats sorting */
+    bpend **order = px_arena_alloc(b->arena, b->recs.n * sizeof *order);
+    if (!order)
+        return PX_ERR_NOMEM;
+    memset(order, 0, b->recs.n * sizeof *order);
+    for (size_t i = 0; i < b->n_pend; i++)
+        order[b->pend[i].e->seq] = &b->pend[i];
+    for (size_t i = 0, j = 0; j < b->n_pend; i++) {
+        if (order[i])
+            order[j++] = order[i];
+    }
+    for (size_t i = 0; i < b->n_pend; i++) {
+        const char *t = order[i]->as_org;
+        uint32_t id = 0;
+        px_err err = dict_find(b, DBI_ASO_N, t, strlen(t), &id);
+        if (err == PX_ERR_NOTFOUND || err == PX_ERR_MALFORMED) {
+            px_err aerr = dict_add(b, DBI_ASO_N, DBI_ASO_I, t, strlen(t), &id);
+            b->n_corrupt += !aerr && err == PX_ERR_MALFORMED;
+            err = aerr == PX_ERR_MALFORMED ? PX_OK : aerr;
+            id = aerr ? 0 : id;
+        }
+        if (err)
+            return err;
+        order[i]->e->rec.as_org = id;
+    }
+    for (size_t i = 0; i < b->n_pend; i++) {
+        brec *e = b->pend[i].e;
+        px_err err = pxs_rec_encode(&e->rec, &b->val);
+        if (err)
+            return err;
+        MDB_val k = {e->k.klen, (void *)e->k.key}, v = {b->val.len, b->val.p};
+        int rc = mdb_cursor_put(b->rec_c, &k, &v, 0);
+        if (rc)
+            return pxs_map_mdb(rc);
+    }
+    b->n_pend = 0;
+    return PX_OK;
 }
 
 static px_err flush_recs(px_store_batch *b)
@@ -634,18 +837,18 @@ static px_err flush_recs(px_store_batch *b)
     bkey **v = btab_sorted(b, &b->recs);
     if (!v)
         return PX_ERR_NOMEM;
+    b->n_pend = 0;
     size_t n_rdx = 0;
     for (size_t i = 0; i < b->recs.n; i++) {
         brec *e = (brec *)v[i];
-        px_err err = pxs_rec_encode(&e->rec, &b->val);
+        px_err err = flush_rec(b, e);
         if (err)
             return err;
-        MDB_val k = {e->k.klen, (void *)e->k.key}, nv = {b->val.len, b->val.p};
-        int rc = mdb_cursor_put(b->rec_c, &k, &nv, 0);
-        if (rc)
-            return pxs_map_mdb(rc);
         n_rdx += e->rdx_k != NULL;
     }
+    px_err err = flush_pending(b);
+    if (err)
+        return err;
     /* reverse-index entries of the new records, in their own key order */
     bkey **x = px_arena_alloc(b->arena, (n_rdx ? n_rdx : 1) * sizeof *x);
     if (!x)
@@ -662,7 +865,7 @@ static px_err flush_recs(px_store_batch *b)
         *rk = (bkey){.h = i, .key = e->rdx_k, .klen = e->rdx_klen};
         x[j++] = rk;
     }
-    if (!bkeys_sort(b, x, n_rdx))
+    if (!pxs_bkeys_sort(b->arena, x, n_rdx))
         return PX_ERR_NOMEM;
     for (size_t i = 0; i < n_rdx; i++) {
         brec *e = (brec *)v[x[i]->h];
@@ -674,22 +877,56 @@ static px_err flush_recs(px_store_batch *b)
     return PX_OK;
 }
 
+/* Merges a domain's delta into its stored value s; *changed: s differs. */
+static px_err dom_merge(pxs_dom *s, const pxs_dom *d, bool *changed)
+{
+    *changed = d->first < s->first || d->last > s->last;
+    s->first = d->first < s->first ? d->first : s->first;
+    s->last = d->last > s->last ? d->last : s->last;
+    px_err err = PX_OK;
+    for (size_t i = 0; i < d->n_orgs && !err; i++)
+        *changed |= pxs_dom_add_org(s, d->orgs[i], &err);
+    return err;
+}
+
+/* As flush_rec for a registered domain; an unchanged row is not written. */
+static px_err flush_dom(px_store_batch *b, const bdom *e)
+{
+    MDB_val k = {e->k.klen, (void *)e->k.key}, v;
+    int rc = mdb_cursor_get(b->dom_c, &k, &v, MDB_SET);
+    if (rc && rc != MDB_NOTFOUND)
+        return pxs_map_mdb(rc);
+    const pxs_dom *out = &e->dom;
+    if (rc == 0) {
+        px_err err = pxs_dom_decode(v.mv_data, v.mv_size, &b->dcur);
+        if (err == PX_ERR_NOMEM)
+            return err;
+        bool changed = true;
+        if (err)
+            b->n_corrupt++; /* the delta replaces it */
+        else if ((err = dom_merge(&b->dcur, &e->dom, &changed)) != PX_OK)
+            return err;
+        else
+            out = &b->dcur;
+        if (!changed)
+            return PX_OK;
+    }
+    px_err err = pxs_dom_encode(out, &b->val);
+    if (err)
+        return err;
+    MDB_val pk = {e->k.klen, (void *)e->k.key}, nv = {b->val.len, b->val.p};
+    return pxs_map_mdb(mdb_cursor_put(b->dom_c, &pk, &nv, rc == 0 ? MDB_CURRENT : 0));
+}
+
 static px_err flush_doms(px_store_batch *b)
 {
     bkey **v = btab_sorted(b, &b->doms);
     if (!v)
         return PX_ERR_NOMEM;
     for (size_t i = 0; i < b->doms.n; i++) {
-        bdom *e = (bdom *)v[i];
-        if (!e->changed)
-            continue;
-        px_err err = pxs_dom_encode(&e->dom, &b->val);
+        px_err err = flush_dom(b, (const bdom *)v[i]);
         if (err)
             return err;
-        MDB_val k = {e->k.klen, (void *)e->k.key}, nv = {b->val.len, b->val.p};
-        int rc = mdb_cursor_put(b->dom_c, &k, &nv, 0);
-        if (rc)
-            return pxs_map_mdb(rc);
     }
     return PX_OK;
 }
@@ -746,6 +983,8 @@ px_err px_store_batch_commit(px_store_batch *b)
     int rc = mdb_txn_commit(b->txn);
     if (rc == 0) {
         b->s->n_committed = b->s->n_orgs;
+        b->s->corrupt_replaced += b->n_corrupt;
+        b->s->collisions += b->n_collisions;
         release_freed_pages(b->s);
     } else {
         b->s->n_orgs = b->s->n_committed;
@@ -869,15 +1108,6 @@ typedef struct merge_in {
     int64_t first, last;
 } merge_in;
 
-/* Copy of n bytes in the batch's arena. */
-static const void *arena_copy(px_store_batch *b, const void *p, size_t n)
-{
-    void *q = px_arena_alloc(b->arena, n ? n : 1);
-    if (q && n)
-        memcpy(q, p, n);
-    return q;
-}
-
 /* Bailiwick of a record that has none yet: an offset into rrname when it
  * is a suffix, else its text (copied into the arena). */
 static px_err set_bailiwick(px_store_batch *b, pxs_rec *r, const merge_in *in)
@@ -900,70 +1130,29 @@ static px_err set_bailiwick(px_store_batch *b, pxs_rec *r, const merge_in *in)
     return PX_OK;
 }
 
-static px_err set_geo(px_store_batch *b, pxs_rec *r, const merge_in *in, px_store_geo_fn geo,
-                      void *ctx)
-{
-    char addr[64];
-    px_addr a = {.family = in->type == 1 ? 4 : 6};
-    memcpy(a.bytes, in->rd, in->rd_len);
-    px_addr_format(&a, addr, sizeof addr);
-    px_store_geo g = {.asn = -1};
-    if (!geo(ctx, addr, &g))
-        return PX_OK;
-    r->flags |= PXS_F_GEO;
-    memset(r->country, 0, sizeof r->country);
-    memcpy(r->country, g.country, strnlen(g.country, 3));
-    r->asn = g.asn < -1 ? -1 : g.asn > (int64_t)UINT32_MAX ? (int64_t)UINT32_MAX : g.asn;
-    r->as_org = 0;
-    g.as_org[sizeof g.as_org - 1] = '\0';
-    if (g.as_org[0])
-        return dict_intern(b, DBI_ASO_N, DBI_ASO_I, g.as_org, &r->as_org);
-    return PX_OK;
-}
-
-/* A record not in the store: its first value, GeoIP answer (looked up
- * once, here) and reverse-index entry (written by the flush). */
-static px_err new_record(px_store_batch *b, brec *e, const merge_in *in, px_store_geo_fn geo,
-                         void *ctx)
+/* The delta of a record's first observation in the batch. */
+static px_err rec_delta_init(px_store_batch *b, brec *e, const merge_in *in)
 {
     pxs_rec *r = &e->rec;
-    e->is_new = true;
     r->count = (uint64_t)in->obs->count;
     r->first = in->first;
     r->last = in->last;
-    if (in->long_rdata) {
+    if (in->long_rdata) { /* NUL-terminated: the flush may index it as text */
         r->flags |= PXS_F_LONG;
-        r->rdata = arena_copy(b, in->rd, in->rd_len);
+        r->rdata = (const uint8_t *)px_arena_strndup(b->arena, (const char *)in->rd, in->rd_len);
         r->rdata_len = in->rd_len;
         if (!r->rdata)
             return PX_ERR_NOMEM;
     }
     px_err err = PX_OK;
     pxs_rec_add_org(r, in->org, in->first, in->last, &err);
-    if (!err)
-        err = set_bailiwick(b, r, in);
-    if (!err && (in->type == 1 || in->type == 28) && geo)
-        err = set_geo(b, r, in, geo, ctx);
-    if (err)
-        return err;
-    uint8_t rk[PXS_RDX_KEY_MAX];
-    MDB_val k, v;
-    if (rdx_entry(b->s, in->type, in->obs->rdata, in->key, in->klen, in->name_len, rk, &k, &v)) {
-        e->rdx_k = arena_copy(b, k.mv_data, k.mv_size);
-        e->rdx_v = arena_copy(b, v.mv_data, v.mv_size);
-        e->rdx_klen = k.mv_size;
-        e->rdx_vlen = v.mv_size;
-        if (!e->rdx_k || !e->rdx_v)
-            return PX_ERR_NOMEM;
-    }
-    return PX_OK;
+    return err ? err : set_bailiwick(b, r, in);
 }
 
-/* Merges the observation into a record value (stored or aggregated). */
+/* Merges a later observation into a record's delta (the same key implies
+ * the same LONG flag). */
 static px_err update_record(px_store_batch *b, pxs_rec *r, const merge_in *in)
 {
-    if ((r->flags & PXS_F_LONG) != (in->long_rdata ? PXS_F_LONG : 0))
-        return PX_ERR_MALFORMED;
     /* a 64-bit hash collision of two overlong rdata: keep the first */
     if (in->long_rdata && (r->rdata_len != in->rd_len || memcmp(r->rdata, in->rd, in->rd_len)))
         return PX_ERR_UNSUPPORTED;
@@ -978,29 +1167,8 @@ static px_err update_record(px_store_batch *b, pxs_rec *r, const merge_in *in)
     return err;
 }
 
-/* The stored value of a record into e (its strings copied: LMDB's pages
- * may move once the batch writes). */
-static px_err load_record(px_store_batch *b, brec *e, const MDB_val *v)
-{
-    pxs_rec *r = &e->rec;
-    px_err err = pxs_rec_decode(v->mv_data, v->mv_size, r);
-    if (err)
-        return err;
-    if (r->bw_text) {
-        r->bw_text = arena_copy(b, r->bw_text, r->bw_len);
-        if (!r->bw_text)
-            return PX_ERR_NOMEM;
-    }
-    if (r->rdata) {
-        r->rdata = arena_copy(b, r->rdata, r->rdata_len);
-        if (!r->rdata)
-            return PX_ERR_NOMEM;
-    }
-    return PX_OK;
-}
-
-/* The batch's entry of the observation's record, created (from the store
- * or as a new record) on its first observation in the batch. *fresh: the
+/* The batch's entry of the observation's record, created on its first
+ * observation in the batch (the store is read at the flush). *fresh: the
  * entry already holds this observation. */
 static px_err record_entry(px_store_batch *b, const merge_in *in, px_store_geo_fn geo, void *ctx,
                            brec **out, bool *fresh)
@@ -1019,22 +1187,19 @@ static px_err record_entry(px_store_batch *b, const merge_in *in, px_store_geo_f
     const uint8_t *key = arena_copy(b, in->key, in->klen);
     if (!e || !key)
         return PX_ERR_NOMEM;
-    *e = (brec){.k = {h, key, in->klen}};
-    MDB_val k = {in->klen, (void *)in->key}, v;
-    int rc = mdb_get(b->txn, b->s->dbi[DBI_REC], &k, &v);
-    if (rc == 0)
-        err = load_record(b, e, &v);
-    else if (rc == MDB_NOTFOUND)
-        err = new_record(b, e, in, geo, ctx);
-    else
-        err = pxs_map_mdb(rc);
+    *e = (brec){.k = {h, key, in->klen},
+                .seq = (uint32_t)b->recs.n,
+                .name_len = (uint16_t)in->name_len,
+                .geo = geo,
+                .geo_ctx = ctx};
+    err = rec_delta_init(b, e, in);
     if (err) {
         pxs_rec_release(&e->rec);
         return err;
     }
     *slot = (bslot){h, &e->k};
     b->recs.n++;
-    *fresh = rc != 0;
+    *fresh = true;
     *out = e;
     return PX_OK;
 }
@@ -1057,31 +1222,14 @@ static px_err merge_domain(px_store_batch *b, const char *regdom, const merge_in
         const uint8_t *key = arena_copy(b, dn, dl);
         if (!e || !key)
             return PX_ERR_NOMEM;
-        *e = (bdom){.k = {h, key, dl}};
-        MDB_val k = {dl, dn}, v;
-        int rc = mdb_get(b->txn, b->s->dbi[DBI_DOM], &k, &v);
-        if (rc == 0) {
-            e->exists = true;
-            err = pxs_dom_decode(v.mv_data, v.mv_size, &e->dom);
-        } else if (rc == MDB_NOTFOUND) {
-            e->changed = true;
-            e->dom.first = in->first;
-            e->dom.last = in->last;
-        } else {
-            err = pxs_map_mdb(rc);
-        }
-        if (err) {
-            pxs_dom_release(&e->dom);
-            return err;
-        }
+        *e = (bdom){.k = {h, key, dl}, .dom = {.first = in->first, .last = in->last}};
         *slot = (bslot){h, &e->k};
         b->doms.n++;
     }
     pxs_dom *d = &e->dom;
-    e->changed |= in->first < d->first || in->last > d->last;
     d->first = in->first < d->first ? in->first : d->first;
     d->last = in->last > d->last ? in->last : d->last;
-    e->changed |= pxs_dom_add_org(d, in->org, &err);
+    pxs_dom_add_org(d, in->org, &err);
     return err;
 }
 

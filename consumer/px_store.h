@@ -55,7 +55,21 @@ typedef bool (*px_store_geo_fn)(void *ctx, const char *address, px_store_geo *ou
 /* A write transaction. Only one batch may be open at a time. */
 px_err px_store_batch_begin(px_store *s, px_store_batch **out);
 /* Merges one observation. regdom: its registered domain (the consumer
- * computes it; not trusted from the message key). geo may be NULL. */
+ * computes it; not trusted from the message key). geo may be NULL; geo and
+ * geo_ctx of a record's first observation in the batch are called later,
+ * at the commit (or when the batch spills into the transaction): they must
+ * stay valid until then, and are called from the thread that commits.
+ *
+ * Errors: a bad observation fails its merge only (PX_ERR_INVAL,
+ * _MALFORMED, _TOOLONG; _UNSUPPORTED for an overlong rdata whose 64-bit
+ * hash collides with another one of the same batch). Stored values are
+ * read when the batch is written, not by the merge: a stored record or
+ * domain whose value is unreadable is replaced by the batch's
+ * observations (px_store_stats.corrupt_replaced counts them; the
+ * observations are not refused), and an overlong rdata whose hash
+ * collides with a stored record's is dropped, the stored record kept
+ * (px_store_stats.collisions). A failure of the store itself (_FULL,
+ * _NOMEM, _IO) fails the batch: this and every later call return it. */
 px_err px_store_merge(px_store_batch *b, const px_avro_obs *obs, const char *regdom,
                       px_store_geo_fn geo, void *geo_ctx);
 /* Records that everything of (topic, partition) before next_offset is in
@@ -119,6 +133,9 @@ typedef struct px_store_stats {
     uint64_t records; /* distinct (rrname, rrtype, rdata) */
     uint64_t domains;
     uint64_t bytes; /* bytes of the data file in use (pages used x page size) */
+    /* Since the store was opened, by committed batches: */
+    uint64_t corrupt_replaced; /* unreadable stored values replaced (see the merge) */
+    uint64_t collisions;       /* records kept against a colliding overlong rdata */
 } px_store_stats;
 px_err px_store_get_stats(px_store *s, px_store_stats *out);
 

@@ -9,6 +9,7 @@
 
 #include <lmdb.h>
 
+#include "px_arena.h"
 #include "px_error.h"
 #include "px_store.h"
 #include "px_wire.h"
@@ -98,6 +99,18 @@ px_err pxs_dom_decode(const uint8_t *v, size_t len, pxs_dom *d);
 bool pxs_dom_add_org(pxs_dom *d, uint32_t id, px_err *err);
 void pxs_dom_release(pxs_dom *d);
 
+/* Head of a batch's in-memory entry: its table hash and key. */
+typedef struct pxs_bkey {
+    uint64_t h;
+    const uint8_t *key;
+    size_t klen;
+} pxs_bkey;
+
+/* Sorts v[0..n) by key in LMDB's default order (bytes, then the shorter
+ * first); equal keys keep their order. Scratch memory (48 bytes a key and
+ * 96 KiB) comes from arena; false if it has none. */
+bool pxs_bkeys_sort(px_arena *arena, pxs_bkey **v, size_t n);
+
 enum { DBI_REC, DBI_RDX, DBI_DOM, DBI_OFF, DBI_ORG_N, DBI_ORG_I, DBI_ASO_N, DBI_ASO_I, DBI__N };
 
 typedef struct org_cache_ent {
@@ -115,6 +128,7 @@ struct px_store {
      * batch and are dropped if it aborts */
     org_cache_ent *orgs;
     size_t n_orgs, n_committed, cap_orgs;
+    uint64_t corrupt_replaced, collisions; /* of committed batches: px_store_stats */
 };
 
 px_err pxs_map_mdb(int rc);

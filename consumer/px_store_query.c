@@ -485,6 +485,8 @@ px_err px_store_get_stats(px_store *s, px_store_stats *out)
     mdb_txn_abort(txn);
     if (rc)
         return pxs_map_mdb(rc);
+    out->corrupt_replaced = s->corrupt_replaced;
+    out->collisions = s->collisions;
     out->records = rs.ms_entries;
     out->domains = ds.ms_entries;
     uint64_t pages = (uint64_t)info.me_last_pgno + 1;

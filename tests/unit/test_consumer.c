@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 #include <librdkafka/rdkafka.h>
+#include <lmdb.h>
 #include <librdkafka/rdkafka_mock.h>
 
 #include "px_avro.h"
@@ -468,6 +469,93 @@ static void test_caught_up_commits(void **state)
     cluster_stop(&c);
 }
 
+/* Overwrites the stored value of www.example.com A 93.184.216.34 with
+ * bytes that do not decode. */
+static void corrupt_record(const char *dir)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "rec", 0, &dbi), 0);
+    static const uint8_t key[] = "com.example.www\0\0\1\x5d\xb8\xd8\x22";
+    static const uint8_t bad[] = {0xff, 0xff, 0xff, 0xff};
+    MDB_val k = {sizeof key - 1, (void *)key}, v;
+    assert_int_equal(mdb_get(txn, dbi, &k, &v), 0); /* it is there */
+    v = (MDB_val){sizeof bad, (void *)bad};
+    assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+/* Runs the consumer once with its log (stderr) in `log`. */
+static px_consumer_stats run_logged(run_env *e, const char *group, char *log, size_t len)
+{
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    fflush(stderr);
+    int saved = dup(2);
+    assert_true(saved >= 0);
+    assert_true(dup2(fileno(f), 2) >= 0);
+    px_consumer_stats st = run_once(e, group);
+    fflush(stderr);
+    assert_true(dup2(saved, 2) >= 0);
+    close(saved);
+    rewind(f);
+    size_t n = fread(log, 1, len - 1, f);
+    log[n] = '\0';
+    fclose(f);
+    return st;
+}
+
+/* A stored record that no longer decodes: the next observation of it is
+ * merged, not dead-lettered; it replaces the unreadable value and the log
+ * says so. */
+static void test_corrupt_record_replaced(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_start(&c);
+    produce_obs(&c, TOPIC_A, 0, "org-a", "www.example.com", "93.184.216.34", 3);
+    produce_flush(&c);
+    run_env e;
+    env_init(&e, &c, "g7");
+    e.conf.exit_idle = 3; /* a slow first fetch must not end the run */
+    px_consumer_stats st = run_once(&e, "g7");
+    assert_int_equal(st.merged, 1);
+
+    corrupt_record(e.dir);
+    produce_obs(&c, TOPIC_B, 0, "org-b", "www.example.com", "93.184.216.34", 10);
+    produce_flush(&c);
+    char log[8192];
+    st = run_logged(&e, "g8", log, sizeof log);
+    assert_int_equal(st.messages, 1);
+    assert_int_equal(st.merged, 1);
+    assert_int_equal(st.dlq, 0);
+    if (!strstr(log, "store: 1 unreadable stored values replaced"))
+        fail_msg("no warning in the log:\n%s", log);
+    dlq_msg d[4];
+    assert_int_equal(read_dlq(&c, d, 4), 0);
+
+    px_err err;
+    char why[256];
+    px_store *s = px_store_open(e.dir, &(px_store_opts){.read_only = true}, &err, why, sizeof(why));
+    assert_non_null(s);
+    rrset_sum sum = {0};
+    px_store_fence all = {INT64_MIN, INT64_MAX};
+    assert_int_equal(px_store_query_rrset(s, "www.example.com", "A", &all, sum_rec, &sum), PX_OK);
+    assert_int_equal(sum.n, 1);
+    assert_int_equal(sum.count, 10);
+    assert_int_equal(sum.n_orgs, 1);
+    assert_string_equal(sum.orgs[0], "org-b");
+    px_store_close(s);
+    env_cleanup(&e);
+    cluster_stop(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -475,6 +563,7 @@ int main(void)
         cmocka_unit_test(test_dlq_refused_then_retried),
         cmocka_unit_test(test_sigterm_commits_open_batch),
         cmocka_unit_test(test_caught_up_commits),
+        cmocka_unit_test(test_corrupt_record_replaced),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

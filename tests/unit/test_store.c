@@ -14,7 +14,9 @@
 #include <cmocka.h>
 #include <lmdb.h>
 
+#include "px_arena.h"
 #include "px_store.h"
+#include "px_store_int.h"
 
 /* ---- fixtures ---- */
 
@@ -612,8 +614,9 @@ static void test_map_full(void **state)
 
 /* ---- corruption ---- */
 
-/* Replaces the value of the first record with `val` through LMDB itself. */
-static void poke_first_record(const char *dir, const void *val, size_t len)
+/* Replaces the value of the first row of table `dbname` with `val` through
+ * LMDB itself. */
+static void poke_first(const char *dir, const char *dbname, const void *val, size_t len)
 {
     MDB_env *env;
     MDB_txn *txn;
@@ -624,7 +627,7 @@ static void poke_first_record(const char *dir, const void *val, size_t len)
     assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
     assert_int_equal(mdb_env_open(env, dir, 0, 0644), 0);
     assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    assert_int_equal(mdb_dbi_open(txn, "rec", 0, &dbi), 0);
+    assert_int_equal(mdb_dbi_open(txn, dbname, 0, &dbi), 0);
     assert_int_equal(mdb_cursor_open(txn, dbi, &c), 0);
     assert_int_equal(mdb_cursor_get(c, &k, &v, MDB_FIRST), 0);
     MDB_val nv = {len, (void *)val};
@@ -632,6 +635,18 @@ static void poke_first_record(const char *dir, const void *val, size_t len)
     mdb_cursor_close(c);
     assert_int_equal(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
+}
+
+static void poke_first_record(const char *dir, const void *val, size_t len)
+{
+    poke_first(dir, "rec", val, len);
+}
+
+static px_store_stats stats(px_store *s)
+{
+    px_store_stats st;
+    assert_int_equal(px_store_get_stats(s, &st), PX_OK);
+    return st;
 }
 
 static void test_corrupt_values(void **state)
@@ -650,8 +665,9 @@ static void test_corrupt_values(void **state)
         {0x01, 0x01, 0x02, 0x03, 0x00, 0x7f, 0, 0, 0, 0, 0, 0}, /* bailiwick offset 127 */
         {0x00, 0x01, 0x02, 0x03, 0x01, 0x63, 0, 0, 0, 0, 0, 0}, /* unknown org id 99 */
         {0x00, 0x01, 0x02, 0x00, 0x00, 0x00, 0, 0, 0, 0, 0, 0}, /* trailing bytes */
+        {0x08, 0x01, 0x02, 0x03, 0x00, 0x00, 0, 0, 0, 0, 0, 0}, /* LONG, but the key is not */
     };
-    const size_t lens[] = {12, 12, 6, 6, 8, 6};
+    const size_t lens[] = {12, 12, 6, 6, 8, 6, 6};
     for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
         poke_first_record(f->dir, garbage[i], lens[i]);
         f->s = open_store(f->dir, false);
@@ -661,12 +677,31 @@ static void test_corrupt_values(void **state)
         assert_int_equal(k.n, 0);
         assert_int_equal(px_store_query_rdata(f->s, "192.0.2.1", &nofence, on_rec, &k),
                          PX_ERR_MALFORMED);
-        if (i < 3 || i == 5) { /* merging into a bad value fails too */
-            px_store_batch *b;
-            px_avro_obs o = obs("c.example.com", "A", "192.0.2.1", NULL, 1, 5, 30, "o2");
-            assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
-            assert_int_equal(px_store_merge(b, &o, "example.com", NULL, NULL), PX_ERR_MALFORMED);
-            px_store_batch_abort(b);
+        if (i < 3 || i >= 5) { /* unreadable: the batch's observations replace it */
+            merge1(f->s, obs("c.example.com", "A", "192.0.2.1", NULL, 1, 5, 30, "o2"),
+                   "example.com");
+            assert_int_equal(stats(f->s).corrupt_replaced, 1);
+            sink *r = by_rdata(f->s, "192.0.2.1");
+            assert_int_equal(r->n, 1);
+            assert_string_equal(r->r[0].rrname, "c.example.com");
+            assert_int_equal(r->r[0].count, 1);
+            assert_int_equal(r->r[0].tf, 5);
+            assert_int_equal(r->r[0].tl, 30);
+            assert_false(r->r[0].has_bw);
+            assert_int_equal(r->r[0].n_orgs, 1);
+            assert_string_equal(r->r[0].orgs[0], "o2");
+            assert_int_equal(r->r[0].ofirst[0], 5);
+            assert_int_equal(r->r[0].olast[0], 30);
+            /* healed: the next batch merges into it as usual */
+            merge1(f->s, obs("c.example.com", "A", "192.0.2.1", NULL, 2, 1, 3, "o1"),
+                   "example.com");
+            r = rrset(f->s, "c.example.com", NULL, NULL);
+            assert_int_equal(r->n, 1);
+            assert_int_equal(r->r[0].count, 3);
+            assert_int_equal(r->r[0].tf, 1);
+            assert_int_equal(r->r[0].tl, 30);
+            assert_int_equal(r->r[0].n_orgs, 2);
+            assert_int_equal(stats(f->s).corrupt_replaced, 1);
         }
         px_store_close(f->s);
         f->s = NULL;
@@ -690,6 +725,96 @@ static void test_corrupt_values(void **state)
     assert_int_equal(k->r[0].tf, 5);
     assert_int_equal(k->r[0].tl, 15);
     assert_string_equal(k->r[0].bailiwick, "example.com");
+}
+
+/* An unreadable domain row: the batch's observations replace it. */
+static void test_corrupt_domain(void **state)
+{
+    fix *f = *state;
+    merge1(f->s, obs("a.example.com", "A", "192.0.2.1", NULL, 1, 10, 20, "o1"), "example.com");
+    px_store_close(f->s);
+    const uint8_t garbage[] = {0x02, 0x02, 0x7f, 0x01}; /* 127 organisations in one byte */
+    poke_first(f->dir, "dom", garbage, sizeof garbage);
+    f->s = open_store(f->dir, false);
+    dom_seen d = {0};
+    assert_int_equal(px_store_query_domain(f->s, "example.com", on_dom, &d), PX_ERR_MALFORMED);
+    merge1(f->s, obs("b.example.com", "A", "192.0.2.2", NULL, 1, 30, 40, "o2"), "example.com");
+    assert_int_equal(stats(f->s).corrupt_replaced, 1);
+    memset(&d, 0, sizeof d);
+    assert_int_equal(px_store_query_domain(f->s, "example.com", on_dom, &d), PX_OK);
+    assert_int_equal(d.calls, 1);
+    assert_int_equal(d.first, 30);
+    assert_int_equal(d.last, 40);
+    assert_int_equal(d.n, 1);
+    assert_string_equal(d.orgs[0], "o2");
+}
+
+/* A stored overlong rdata under the key of another one (as a 64-bit hash
+ * collision would store it): the stored record stays, the batch's
+ * observations of the other rdata are dropped and counted. */
+static void test_long_collision(void **state)
+{
+    fix *f = *state;
+    char txt[1500], other[1500];
+    memset(txt, 'x', sizeof txt - 1);
+    txt[sizeof txt - 1] = 0;
+    memcpy(other, txt, sizeof txt);
+    other[1400] = 'y';
+    merge1(f->s, obs("long.example.com", "TXT", txt, NULL, 1, 1, 2, "o"), "example.com");
+    px_store_close(f->s);
+    /* flags LONG, count 1, first 1, last 2, org 1 (1..2), rdata `other` */
+    uint8_t val[10 + sizeof other - 1] = {0x08, 0x01, 0x02, 0x01, 0x01,
+                                          0x01, 0x00, 0x00, 0xdb, 0x0b};
+    memcpy(val + 10, other, sizeof other - 1);
+    poke_first_record(f->dir, val, sizeof val);
+    f->s = open_store(f->dir, false);
+    merge1(f->s, obs("long.example.com", "TXT", txt, NULL, 5, 1, 9, "o"), "example.com");
+    px_store_stats st = stats(f->s);
+    assert_int_equal(st.collisions, 1);
+    assert_int_equal(st.corrupt_replaced, 0);
+    sink *k = rrset(f->s, "long.example.com", "TXT", NULL);
+    assert_int_equal(k->n, 1);
+    assert_int_equal(k->r[0].count, 1);
+    assert_int_equal(k->r[0].tl, 2);
+}
+
+/* A batch past the spill bound writes into its transaction and goes on:
+ * observations of one record before and after the spill add up, and the
+ * record is new (GeoIP) only once. */
+static void test_spill_merges(void **state)
+{
+    fix *f = *state;
+    geo_ctx gc = {0};
+    px_store_batch *b;
+    assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
+    px_avro_obs x = obs("x.example.com", "A", "192.0.2.7", "example.com", 2, 100, 200, "o1");
+    assert_int_equal(px_store_merge(b, &x, "example.com", geo_fn, &gc), PX_OK);
+    enum { N = 70000 }; /* past PXS_SPILL_ENTRIES */
+    for (unsigned i = 0; i < N; i++) {
+        char name[64], txt[32];
+        snprintf(name, sizeof name, "h%u.example.com", i);
+        snprintf(txt, sizeof txt, "t%u", i);
+        px_avro_obs o = obs(name, "TXT", txt, NULL, 1, 1, 2, "o1");
+        assert_int_equal(px_store_merge(b, &o, "example.com", NULL, NULL), PX_OK);
+    }
+    x = obs("x.example.com", "A", "192.0.2.7", NULL, 3, 50, 150, "o2");
+    assert_int_equal(px_store_merge(b, &x, "example.com", geo_fn, &gc), PX_OK);
+    assert_int_equal(px_store_batch_commit(b), PX_OK);
+    assert_int_equal(gc.calls, 1);
+    sink *k = rrset(f->s, "x.example.com", NULL, NULL);
+    assert_int_equal(k->n, 1);
+    assert_int_equal(k->r[0].count, 5);
+    assert_int_equal(k->r[0].tf, 50);
+    assert_int_equal(k->r[0].tl, 200);
+    assert_int_equal(k->r[0].n_orgs, 2);
+    assert_string_equal(k->r[0].bailiwick, "example.com");
+    assert_string_equal(k->r[0].geo.as_org, "KPN B.V.");
+    assert_int_equal(stats(f->s).records, N + 1);
+    dom_seen d = {0};
+    assert_int_equal(px_store_query_domain(f->s, "example.com", on_dom, &d), PX_OK);
+    assert_int_equal(d.first, 1);
+    assert_int_equal(d.last, 200);
+    assert_int_equal(d.n, 2);
 }
 
 /* ---- size per record ---- */
@@ -802,6 +927,83 @@ static void test_file_growth(void **state)
     assert_true(ratio < 2.5);
 }
 
+/* ---- key order of the flush ---- */
+
+static int ref_cmp(const void *pa, const void *pb)
+{
+    const pxs_bkey *a = *(const pxs_bkey *const *)pa, *b = *(const pxs_bkey *const *)pb;
+    size_t n = a->klen < b->klen ? a->klen : b->klen;
+    int c = memcmp(a->key, b->key, n);
+    if (c)
+        return c;
+    if (a->klen != b->klen)
+        return a->klen < b->klen ? -1 : 1;
+    return a->h < b->h ? -1 : a->h > b->h; /* equal keys: input order */
+}
+
+/* n keys built from a few shared stems (so many keys tie on their first
+ * 16 bytes, zero padding included) plus short tails of bytes from a small
+ * alphabet with NULs: prefixes of one another, equal keys, lengths 1-511.
+ * h is the input position. */
+static void make_keys(pxs_bkey *k, uint8_t (*bytes)[512], size_t n)
+{
+    static const uint8_t alpha[] = {0, 1, 'a', 'b', 0x7f, 0x80, 0xff};
+    uint8_t stems[12][300];
+    size_t stem_len[12];
+    for (size_t i = 0; i < 12; i++) {
+        stem_len[i] = i < 4 ? i * 5 : i < 10 ? 14 + i : 200 + rnd() % 100;
+        for (size_t j = 0; j < stem_len[i]; j++)
+            stems[i][j] = j < 6 ? (uint8_t) "com.ex"[j] : alpha[rnd() % 3 + 2];
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t st = rnd() % 12, tail = rnd() % 14, len = stem_len[st];
+        memcpy(bytes[i], stems[st], len);
+        for (size_t j = 0; j < tail; j++)
+            bytes[i][len++] = alpha[rnd() % sizeof alpha];
+        if (rnd() % 50 == 0) /* now and then the longest key LMDB takes */
+            for (; len < 511; len++)
+                bytes[i][len] = alpha[rnd() % 2];
+        if (len == 0)
+            bytes[i][len++] = 'z';
+        k[i] = (pxs_bkey){.h = i, .key = bytes[i], .klen = len};
+    }
+}
+
+/* The flush writes in the order of pxs_bkeys_sort: LMDB's key order, and
+ * equal keys (possible in the reverse index) in the order they came. */
+static void test_key_order(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {0, 1, 2, 3, 17, 100, 5000, 40000};
+    for (size_t t = 0; t < sizeof sizes / sizeof sizes[0]; t++) {
+        size_t n = sizes[t];
+        pxs_bkey *k = calloc(n + 1, sizeof *k);
+        uint8_t(*bytes)[512] = calloc(n + 1, sizeof *bytes);
+        pxs_bkey **sorted = calloc(n + 1, sizeof *sorted), **want = calloc(n + 1, sizeof *want);
+        assert_non_null(k);
+        assert_non_null(bytes);
+        assert_non_null(sorted);
+        assert_non_null(want);
+        make_keys(k, bytes, n);
+        for (size_t i = 0; i < n; i++)
+            sorted[i] = want[i] = &k[i];
+        qsort(want, n, sizeof *want, ref_cmp);
+        px_arena *a = px_arena_create(0);
+        assert_non_null(a);
+        assert_true(pxs_bkeys_sort(a, sorted, n));
+        for (size_t i = 0; i < n; i++) {
+            if (sorted[i] != want[i])
+                fail_msg("n %zu: position %zu holds key #%llu, want #%llu", n, i,
+                         (unsigned long long)sorted[i]->h, (unsigned long long)want[i]->h);
+        }
+        px_arena_destroy(a);
+        free(k);
+        free(bytes);
+        free(sorted);
+        free(want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -818,8 +1020,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_long_rdata, setup, teardown),
         cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_domain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_collision, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spill_merges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_size_200k, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_growth, setup, teardown),
+        cmocka_unit_test(test_key_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
