@@ -22,6 +22,7 @@
 /* How soon a new organisation's topic is noticed: librdkafka re-reads the
  * topic list for a regex subscription at this interval. */
 #define PX_CONSUMER_METADATA_MS "5000"
+#define PX_CONSUMER_QUEUED_MIN "500000"
 /* After a batch could not be committed, wait this long before reading
  * again, so that a Kafka or disk outage does not become a busy loop. */
 #define PX_CONSUMER_RETRY_MS 1000
@@ -593,6 +594,14 @@ static int px_consumer_kafka(px_consumer *c, char *errbuf, size_t errlen)
         {"enable.auto.offset.store", "false"},
         {"auto.offset.reset", "earliest"},
         {"topic.metadata.refresh.interval.ms", PX_CONSUMER_METADATA_MS},
+        /* The high-level consumer counts queued.min.messages over its one
+         * queue, all partitions together: past it, librdkafka stops
+         * fetching and looks again about a second later. The default,
+         * 100000, is under half a second of merging, so the consumer sat
+         * idle for part of every second (benchmark: 7.0 -> 4.9 s for a
+         * million observations). 500000 is over a second of merging;
+         * queued.max.messages.kbytes (64 MiB) still bounds the queue. */
+        {"queued.min.messages", PX_CONSUMER_QUEUED_MIN},
     };
     const char *const producer[][2] = {
         {"bootstrap.servers", c->conf->kafka_brokers},

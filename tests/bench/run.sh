@@ -75,14 +75,18 @@ echo "capture: $responses responses, $keys distinct keys expected to pass the fi
 # fastest run; returns the command's exit status.
 measure() {
     local name=$1; shift
-    local best="" i st w u r
+    local best="" i st w u r t0 t1
     for ((i = 0; i < RUNS; i++)); do
         st=0
+        # Wall time to the microsecond (/usr/bin/time says 10 ms steps,
+        # too coarse for a 0.1 s baseline); it includes the ~1 ms of
+        # starting taskset and time, alike for every case.
+        t0=$(date +%s%N)
         taskset -c "$CPU" /usr/bin/time -v -o "$logs/$name.time" "$@" \
             >"$logs/$name.out" 2>"$logs/$name.err" || st=$?
+        t1=$(date +%s%N)
         [ "$st" -eq 0 ] || return "$st"
-        w=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0;
-              for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s }' "$logs/$name.time")
+        w=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }')
         u=$(awk -F': ' '/User time/ { print $2 }' "$logs/$name.time")
         r=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$logs/$name.time")
         if [ -z "$best" ] || awk -v a="$w" -v b="$best" 'BEGIN { exit !(a < b) }'; then
@@ -97,7 +101,6 @@ declare -A rate_of
 row() {
     local name=$1 base=$2
     local rate ratio
-    # /usr/bin/time reports 10 ms steps; a zero means "too fast to tell"
     rate=$(awk -v n="$responses" -v w="$wall" 'BEGIN { if (w > 0) printf "%.0f", n / w; else print "n/a" }')
     rate_of[$name]=$rate
     ratio=$(awk -v a="$rate" -v b="${rate_of[$base]:-0}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')

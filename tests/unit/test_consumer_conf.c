@@ -51,7 +51,7 @@ static void test_defaults(void **state)
     assert_string_equal(cc.kafka_topics, "^pdnsx\\.obs\\..+");
     assert_string_equal(cc.store_path, "/var/lib/pdnsx");
     assert_string_equal(cc.log_level, "info");
-    assert_int_equal(cc.batch_records, 50000);
+    assert_int_equal(cc.batch_records, 250000);
     assert_int_equal(cc.batch_ms, 2000);
     assert_int_equal(cc.exit_idle, 0);
     assert_null(cc.geoip_country);
@@ -167,7 +167,7 @@ static void test_example_config_is_clean(void **state)
     assert_string_equal(cc.kafka_topics, "^pdnsx\\.obs\\..+");
     assert_string_equal(cc.kafka_group, "pdnsx-consumer");
     assert_string_equal(cc.store_path, "/var/lib/pdnsx");
-    assert_int_equal(cc.batch_records, 50000);
+    assert_int_equal(cc.batch_records, 250000);
     assert_int_equal(cc.batch_ms, 2000);
     px_consumer_conf_free(&cc);
     px_config_destroy(c);
