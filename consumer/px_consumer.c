@@ -89,6 +89,7 @@ struct px_consumer {
     px_consumer_stats stats;
 
     px_metric *m_messages, *m_merged, *m_batches, *m_aborted, *m_commit_ms, *m_last_commit_ms;
+    px_metric *m_corrupt, *m_collisions;
     px_metric *m_dlq[PX_DLQ__COUNT];
 };
 
@@ -273,6 +274,8 @@ static void px_consumer_check_store(px_consumer *c)
         px_warning("store: %" PRIu64 " records kept against a colliding overlong rdata, its "
                    "observations dropped (%" PRIu64 " since start)",
                    st.collisions - c->collisions, st.collisions);
+    px_metric_add(c->m_corrupt, st.corrupt_replaced - c->corrupt_replaced);
+    px_metric_add(c->m_collisions, st.collisions - c->collisions);
     c->corrupt_replaced = st.corrupt_replaced;
     c->collisions = st.collisions;
 }
@@ -655,6 +658,11 @@ static void px_consumer_metrics(px_consumer *c)
                                        "store transaction)");
     c->m_last_commit_ms = px_metric_gauge("pdnsx_consumer_last_commit_milliseconds",
                                           "Duration of the last batch commit");
+    c->m_corrupt = px_metric_counter("pdnsx_store_corrupt_replaced_total",
+                                     "Unreadable stored values replaced by a batch's data");
+    c->m_collisions = px_metric_counter("pdnsx_store_collisions_total",
+                                        "Batches' records dropped for an overlong rdata whose "
+                                        "hash meets a different stored one");
     for (int r = 1; r < PX_DLQ__COUNT; r++) {
         char name[128];
         snprintf(name, sizeof(name), "pdnsx_consumer_dlq_total{reason=\"%s\"}", px_dlq_names[r]);

@@ -22,6 +22,7 @@
 
 #include "px_avro.h"
 #include "px_consumer.h"
+#include "px_metrics.h"
 #include "px_store.h"
 
 #define TOPIC_A "pdnsx.obs.org-a"
@@ -537,6 +538,16 @@ static void test_corrupt_record_replaced(void **state)
     assert_int_equal(st.dlq, 0);
     if (!strstr(log, "store: 1 unreadable stored values replaced"))
         fail_msg("no warning in the log:\n%s", log);
+    /* and in /metrics (no other test of this process corrupts a value) */
+    char *mbuf = NULL;
+    size_t mlen = 0;
+    FILE *mf = open_memstream(&mbuf, &mlen);
+    assert_non_null(mf);
+    px_metrics_write(mf);
+    fclose(mf);
+    if (!strstr(mbuf, "\npdnsx_store_corrupt_replaced_total 1\n"))
+        fail_msg("no count in the metrics:\n%s", mbuf);
+    free(mbuf);
     dlq_msg d[4];
     assert_int_equal(read_dlq(&c, d, 4), 0);
 
