@@ -19,11 +19,27 @@
  *   rdx   key 'a'+4 bytes or 'b'+16 bytes (addresses), or 'n'+name+NUL
  *             (CNAME/NS/PTR/DNAME targets, MX exchanges, SRV targets),
  *             then the record's reversed name, NUL, and (names only) the
- *             rrtype: one entry per record, so a lookup is a prefix scan.
- *             The value holds the rec key's rdata part only where it is
- *             not the indexed bytes (MX, SRV): the rec key is rebuilt from
- *             the entry without repeating the rdata. Written once, when the
- *             record is new; entries beyond the key limit are skipped.
+ *             rrtype and, where the rec key's rdata part is not the
+ *             indexed name (MX, SRV, a target not in lower case or with a
+ *             trailing dot), that rdata part: one entry per record, so a
+ *             lookup is a prefix scan, and records of one owner and type
+ *             that name one target (MX 10 and MX 20 mx.example.com, SRV
+ *             records with different ports) keep an entry each. The value
+ *             is empty: the rec key is rebuilt from the entry. If the rdata
+ *             part would take the key past the limit, the key is cut to it
+ *             (the rdata part's prefix, then as much of its FNV-1a 64 as
+ *             fits: none if the key up to the rrtype is at the limit, where
+ *             such records share one entry) and the rdata part moves into
+ *             the value. Entries whose key up to the rrtype passes the
+ *             limit are skipped. Written once, when the record is new (or
+ *             replaces an unreadable value).
+ *             Stores written before the rdata part joined the key end it
+ *             at the rrtype and keep the rdata part in the value where it
+ *             differs: a non-empty value always holds the rdata part, so
+ *             those entries read as before (but of records sharing owner,
+ *             type and target they kept only the last one written). A
+ *             record replacing an unreadable value drops such an entry of
+ *             its own, which would otherwise find it twice.
  *   dom   key registered domain; val zigzag first, varint last - first,
  *             varint n, org id deltas.
  *   off   key topic, NUL, partition (4 bytes big endian); val zigzag
@@ -87,6 +103,7 @@ typedef struct brec { /* one record touched by the batch */
     bkey k;
     uint32_t seq;        /* creation order in the flush: the order of first observations */
     uint16_t name_len;   /* of the reversed name that starts the key */
+    uint16_t rdx_old;    /* > 0: key length of an old-layout entry to drop (see rdx_put) */
     px_store_geo_fn geo; /* and its context: of the record's first observation */
     void *geo_ctx;
     const uint8_t *rdx_k, *rdx_v; /* reverse-index entry of a new record, or NULL */
@@ -275,12 +292,38 @@ bool pxs_rdx_prefix(uint16_t type, const uint8_t *rd, size_t rd_len, const char 
     return true;
 }
 
-/* Reverse-index entry of a new record: key = prefix, reversed name, NUL,
- * rrtype (names only; addresses imply it); value = the record key's rdata
- * part when it differs from the indexed bytes (MX, SRV, odd case), else
- * empty. Returns false (no entry) for unindexed types or overlong keys. */
+/* Ends a name entry's key (klen bytes so far, up to the rrtype) with the
+ * rec key's rdata part, which tells apart the records of one owner and
+ * type that name one target. Where it does not fit, the key is cut to the
+ * limit as rec_key cuts an overlong rdata (its prefix, then as much of its
+ * FNV-1a 64 as fits) and the rdata part goes into the value. Returns the
+ * key's length. */
+static size_t rdx_tail(const px_store *s, const uint8_t *rd, size_t rd_len, uint8_t *key,
+                       size_t klen, MDB_val *v)
+{
+    size_t room = s->maxkey - klen;
+    if (rd_len <= room) {
+        memcpy(key + klen, rd, rd_len);
+        return klen + rd_len;
+    }
+    size_t keep = room > 8 ? room - 8 : 0;
+    memcpy(key + klen, rd, keep);
+    uint64_t fp = pxs_fnv64(rd, rd_len);
+    for (size_t i = 0; keep + i < room; i++)
+        key[klen + keep + i] = (uint8_t)(fp >> (56 - 8 * i));
+    *v = (MDB_val){rd_len, (void *)rd};
+    return s->maxkey;
+}
+
+/* Reverse-index entry of a new record (layout at the top): prefix,
+ * reversed name, NUL, then for names the rrtype and, where the record
+ * key's rdata part is not the indexed name (MX, SRV, odd case), that part.
+ * *base: the key's length up to the rrtype (the whole key of the layout
+ * before the rdata part joined it). Returns false (no entry) for
+ * unindexed types and where *base would pass the key limit. */
 static bool rdx_entry(const px_store *s, uint16_t type, const char *text, const uint8_t *rkey,
-                      size_t rklen, size_t name_len, uint8_t *key, MDB_val *k, MDB_val *v)
+                      size_t rklen, size_t name_len, uint8_t *key, MDB_val *k, MDB_val *v,
+                      size_t *base)
 {
     const uint8_t *rd = rkey + name_len + 3;
     size_t rd_len = rklen - name_len - 3, plen;
@@ -293,11 +336,13 @@ static bool rdx_entry(const px_store *s, uint16_t type, const char *text, const 
     memcpy(key + plen, rkey, name_len + 1);
     if (!addr)
         memcpy(key + plen + name_len + 1, rkey + name_len + 1, 2);
-    const uint8_t *payload = key + 1;
+    *base = klen;
+    *v = (MDB_val){0, (void *)""};
+    const uint8_t *payload = key + 1; /* an address's bytes are its rdata part */
     size_t pay_len = addr ? plen - 1 : plen - 2;
-    bool same = pay_len == rd_len && memcmp(payload, rd, rd_len) == 0;
+    if (pay_len != rd_len || memcmp(payload, rd, rd_len) != 0)
+        klen = rdx_tail(s, rd, rd_len, key, klen, v);
     *k = (MDB_val){klen, key};
-    *v = same ? (MDB_val){0, (void *)""} : (MDB_val){rd_len, (void *)rd};
     return true;
 }
 
@@ -706,8 +751,10 @@ static px_err rec_geo(px_store_batch *b, brec *e, uint16_t type, bool *held)
     return pend_add(b, e, g.as_org);
 }
 
-/* Reverse-index entry of a new record, copied into the arena. */
-static px_err rec_rdx(px_store_batch *b, brec *e, uint16_t type)
+/* Reverse-index entry of a new record, copied into the arena. replaced:
+ * the record replaces an unreadable value, so an entry of the old layout
+ * (without the rdata part in its key) may exist for it. */
+static px_err rec_rdx(px_store_batch *b, brec *e, uint16_t type, bool replaced)
 {
     /* the rdata text: the key's rdata part (NUL-terminated here) or the
      * overlong rdata (NUL-terminated by the merge) */
@@ -721,12 +768,15 @@ static px_err rec_rdx(px_store_batch *b, brec *e, uint16_t type)
     }
     uint8_t rk[PXS_RDX_KEY_MAX];
     MDB_val k, v;
-    if (!rdx_entry(b->s, type, text, e->k.key, e->k.klen, e->name_len, rk, &k, &v))
+    size_t base;
+    if (!rdx_entry(b->s, type, text, e->k.key, e->k.klen, e->name_len, rk, &k, &v, &base))
         return PX_OK;
     e->rdx_k = arena_copy(b, k.mv_data, k.mv_size);
     e->rdx_v = arena_copy(b, v.mv_data, v.mv_size);
     e->rdx_klen = k.mv_size;
     e->rdx_vlen = v.mv_size;
+    /* an old entry under the same key is simply overwritten */
+    e->rdx_old = replaced && k.mv_size > base ? (uint16_t)base : 0;
     return e->rdx_k && e->rdx_v ? PX_OK : PX_ERR_NOMEM;
 }
 
@@ -742,7 +792,7 @@ static px_err rec_store_new(px_store_batch *b, brec *e, unsigned put_flags)
     if ((type == 1 || type == 28) && e->geo)
         err = rec_geo(b, e, type, &held);
     if (!err)
-        err = rec_rdx(b, e, type);
+        err = rec_rdx(b, e, type, put_flags == MDB_CURRENT);
     if (!err && !held)
         err = pxs_rec_encode(&e->rec, &b->val);
     if (err || held)
@@ -832,6 +882,26 @@ static px_err flush_pending(px_store_batch *b)
     return PX_OK;
 }
 
+/* Writes a new record's reverse-index entry. A record that replaced an
+ * unreadable value may have had an entry of the layout from before the
+ * rdata part joined the key (key up to the rrtype, the rdata part in the
+ * value): it is removed, or a query would find the record twice. An entry
+ * under that key with another value belongs to another record and stays. */
+static px_err rdx_put(px_store_batch *b, const brec *e)
+{
+    if (e->rdx_old) {
+        size_t off = (size_t)e->name_len + 3, rd_len = e->k.klen - off;
+        MDB_val ok = {e->rdx_old, (void *)e->rdx_k}, ov;
+        int rc = mdb_cursor_get(b->rdx_c, &ok, &ov, MDB_SET);
+        if (rc == 0 && ov.mv_size == rd_len && memcmp(ov.mv_data, e->k.key + off, rd_len) == 0)
+            rc = mdb_cursor_del(b->rdx_c, 0);
+        if (rc && rc != MDB_NOTFOUND)
+            return pxs_map_mdb(rc);
+    }
+    MDB_val k = {e->rdx_klen, (void *)e->rdx_k}, v = {e->rdx_vlen, (void *)e->rdx_v};
+    return pxs_map_mdb(mdb_cursor_put(b->rdx_c, &k, &v, 0));
+}
+
 static px_err flush_recs(px_store_batch *b)
 {
     bkey **v = btab_sorted(b, &b->recs);
@@ -868,11 +938,9 @@ static px_err flush_recs(px_store_batch *b)
     if (!pxs_bkeys_sort(b->arena, x, n_rdx))
         return PX_ERR_NOMEM;
     for (size_t i = 0; i < n_rdx; i++) {
-        brec *e = (brec *)v[x[i]->h];
-        MDB_val k = {e->rdx_klen, (void *)e->rdx_k}, rv = {e->rdx_vlen, (void *)e->rdx_v};
-        int rc = mdb_cursor_put(b->rdx_c, &k, &rv, 0);
-        if (rc)
-            return pxs_map_mdb(rc);
+        err = rdx_put(b, (brec *)v[x[i]->h]);
+        if (err)
+            return err;
     }
     return PX_OK;
 }

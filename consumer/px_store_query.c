@@ -327,7 +327,10 @@ static px_err rdx_query_prefix(const char *value, uint8_t *key, size_t *klen)
     return PX_OK;
 }
 
-/* Rebuilds the rec key from a reverse-index entry (layout in px_store.c). */
+/* Rebuilds the rec key from a reverse-index entry (layout in px_store.c):
+ * its rdata part is the value if there is one (the old layout, or a key
+ * cut to the limit), else what follows a name entry's rrtype, else the
+ * indexed bytes themselves. */
 static px_err rdx_rec_key(const MDB_val *k, const MDB_val *v, size_t plen, uint8_t *out,
                           MDB_val *rk)
 {
@@ -338,7 +341,8 @@ static px_err rdx_rec_key(const MDB_val *k, const MDB_val *v, size_t plen, uint8
         return PX_ERR_MALFORMED;
     size_t nl = (size_t)(nul - rest);
     bool addr = key[0] != 'n';
-    if (left != nl + 1 + (addr ? 0 : 2) || nl > PXS_NAME_MAX)
+    size_t fixed = nl + 1 + (addr ? 0 : 2); /* reversed name, NUL, rrtype */
+    if (left < fixed || (addr && left != fixed) || nl > PXS_NAME_MAX)
         return PX_ERR_MALFORMED;
     memcpy(out, rest, nl + 1);
     if (addr) {
@@ -352,6 +356,9 @@ static px_err rdx_rec_key(const MDB_val *k, const MDB_val *v, size_t plen, uint8
     if (v->mv_size) {
         rd = v->mv_data;
         rd_len = v->mv_size;
+    } else if (left > fixed) {
+        rd = rest + fixed;
+        rd_len = left - fixed;
     }
     if (nl + 3 + rd_len > PXS_RDX_KEY_MAX)
         return PX_ERR_MALFORMED;

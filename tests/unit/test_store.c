@@ -494,6 +494,144 @@ static void test_rdata_reverse(void **state)
     assert_int_equal(k->n, 0);
 }
 
+/* How many of k's records are (rrname, rrtype, rdata). */
+static size_t count_of(const sink *k, const char *name, const char *type, const char *rdata)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < k->n && i < 64; i++) {
+        const got *g = &k->r[i];
+        n += strcmp(g->rrname, name) == 0 && strcmp(g->rrtype, type) == 0 &&
+             strcmp(g->rdata, rdata) == 0;
+    }
+    return n;
+}
+
+/* The count of the one record (rrname, rrtype, rdata) of k. */
+static uint64_t count_seen(const sink *k, const char *name, const char *type, const char *rdata)
+{
+    for (size_t i = 0; i < k->n && i < 64; i++) {
+        const got *g = &k->r[i];
+        if (strcmp(g->rrname, name) == 0 && strcmp(g->rrtype, type) == 0 &&
+            strcmp(g->rdata, rdata) == 0)
+            return g->count;
+    }
+    fail_msg("no %s %s %s", name, type, rdata);
+    return 0;
+}
+
+/* Records of one owner and type that name one target with different other
+ * fields (MX preferences, SRV ports, the target's spelling) are found by
+ * the target, each once: in one batch and over several. */
+static void test_rdata_same_target(void **state)
+{
+    fix *f = *state;
+    px_avro_obs first[] = {
+        obs("x.com", "MX", "10 mx.x.com", NULL, 1, 1, 2, "o"),
+        obs("x.com", "MX", "20 mx.x.com", NULL, 2, 1, 2, "o"),
+        obs("_sip._tcp.x.com", "SRV", "0 5 5060 sip.x.com", NULL, 3, 1, 2, "o"),
+        obs("_sip._tcp.x.com", "SRV", "0 5 5061 sip.x.com", NULL, 4, 1, 2, "o"),
+        obs("mail.y.net", "CNAME", "mx.x.com", NULL, 5, 1, 2, "o"),
+    };
+    px_avro_obs later[] = {
+        obs("x.com", "MX", "30 MX.X.com.", NULL, 6, 1, 2, "o"),
+        obs("_sip._tcp.x.com", "SRV", "10 5 5060 sip.x.com", NULL, 7, 1, 2, "o"),
+        obs("x.com", "MX", "10 mx.x.com", NULL, 10, 1, 2, "o"), /* not new */
+    };
+    px_store_batch *b;
+    assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
+    for (size_t i = 0; i < sizeof first / sizeof first[0]; i++)
+        assert_int_equal(px_store_merge(b, &first[i], "x.com", NULL, NULL), PX_OK);
+    assert_int_equal(px_store_batch_commit(b), PX_OK);
+    assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
+    for (size_t i = 0; i < sizeof later / sizeof later[0]; i++)
+        assert_int_equal(px_store_merge(b, &later[i], "x.com", NULL, NULL), PX_OK);
+    assert_int_equal(px_store_batch_commit(b), PX_OK);
+
+    sink *k = by_rdata(f->s, "mx.x.com");
+    assert_int_equal(k->n, 4);
+    assert_int_equal(count_of(k, "x.com", "MX", "10 mx.x.com"), 1);
+    assert_int_equal(count_of(k, "x.com", "MX", "20 mx.x.com"), 1);
+    assert_int_equal(count_of(k, "x.com", "MX", "30 MX.X.com."), 1);
+    assert_int_equal(count_of(k, "mail.y.net", "CNAME", "mx.x.com"), 1);
+    assert_int_equal(count_seen(k, "x.com", "MX", "10 mx.x.com"), 11);
+    assert_int_equal(count_seen(k, "x.com", "MX", "20 mx.x.com"), 2);
+    assert_int_equal(count_seen(k, "x.com", "MX", "30 MX.X.com."), 6);
+    assert_int_equal(count_seen(k, "mail.y.net", "CNAME", "mx.x.com"), 5);
+
+    k = by_rdata(f->s, "SIP.x.com.");
+    assert_int_equal(k->n, 3);
+    assert_int_equal(count_of(k, "_sip._tcp.x.com", "SRV", "0 5 5060 sip.x.com"), 1);
+    assert_int_equal(count_of(k, "_sip._tcp.x.com", "SRV", "0 5 5061 sip.x.com"), 1);
+    assert_int_equal(count_of(k, "_sip._tcp.x.com", "SRV", "10 5 5060 sip.x.com"), 1);
+    assert_int_equal(count_seen(k, "_sip._tcp.x.com", "SRV", "0 5 5061 sip.x.com"), 4);
+
+    k = rrset(f->s, "x.com", "MX", NULL);
+    assert_int_equal(k->n, 3);
+    assert_int_equal(count_of(k, "x.com", "MX", "20 mx.x.com"), 1);
+    k = rrset(f->s, "_sip._tcp.x.com", NULL, NULL);
+    assert_int_equal(k->n, 3);
+    assert_int_equal(rrset(f->s, "mail.y.net", "CNAME", NULL)->n, 1);
+}
+
+/* n characters of c in labels of 50, ending in ".com" (n > 4). */
+static void long_name(char *out, size_t n, char c)
+{
+    for (size_t i = 0; i < n - 4; i++)
+        out[i] = i % 51 == 50 ? '.' : c;
+    if (out[n - 5] == '.')
+        out[n - 5] = c;
+    memcpy(out + n - 4, ".com", 5);
+}
+
+/* Long names: where the rdata part does not fit into the entry's key
+ * beside the target and the owner, the key is cut to the limit (prefix
+ * and hash of the rdata part) and records still get one entry each; where
+ * the target and the owner alone pass it, the record has none. */
+static void test_rdx_long_names(void **state)
+{
+    fix *f = *state;
+    static const struct {
+        size_t target, owner;
+        bool indexed;
+    } cases[] = {
+        {200, 200, true}, /* 98 bytes of rdata and the hash fit */
+        {250, 250, true}, /* 6 bytes of the hash only */
+        {255, 255, false},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char target[256], owner[256], rd[4][300];
+        long_name(target, cases[c].target, (char)('a' + c));
+        long_name(owner, cases[c].owner, (char)('o' + c));
+        snprintf(rd[0], sizeof rd[0], "10 %s", target);
+        snprintf(rd[1], sizeof rd[1], "20 %s", target);
+        snprintf(rd[2], sizeof rd[2], "10 %s.", target); /* differs at its end */
+        snprintf(rd[3], sizeof rd[3], "0 0 443 %s", target);
+        px_store_batch *b;
+        assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
+        for (int i = 0; i < 4; i++) {
+            px_avro_obs o = obs(owner, i < 3 ? "MX" : "SRV", rd[i], NULL, i + 1, 1, 2, "o");
+            assert_int_equal(px_store_merge(b, &o, NULL, NULL, NULL), PX_OK);
+        }
+        assert_int_equal(px_store_batch_commit(b), PX_OK);
+        sink *k = by_rdata(f->s, target);
+        assert_int_equal(k->n, cases[c].indexed ? 4 : 0);
+        for (size_t i = 0; i < k->n; i++) {
+            const char *type = i < 3 ? "MX" : "SRV";
+            bool once = false;
+            for (size_t j = 0; j < k->n; j++) {
+                if (strcmp(k->r[j].rdata, rd[i]) == 0) {
+                    assert_false(once);
+                    assert_string_equal(k->r[j].rrtype, type);
+                    assert_int_equal(k->r[j].count, i + 1);
+                    once = true;
+                }
+            }
+            assert_true(once);
+        }
+        assert_int_equal(rrset(f->s, owner, NULL, NULL)->n, 4);
+    }
+}
+
 static void test_fences(void **state)
 {
     fix *f = *state;
@@ -778,6 +916,101 @@ static void test_long_collision(void **state)
     assert_int_equal(k->r[0].tl, 2);
 }
 
+/* Builds a reverse-index key of a name-valued record as stores written
+ * before the records of one owner, type and target had entries of their
+ * own: 'n', target, NUL, reversed owner, NUL, rrtype. */
+static MDB_val old_rdx_key(uint8_t *buf, const char *target, const char *rev_owner, uint16_t type)
+{
+    size_t t = strlen(target), o = strlen(rev_owner);
+    buf[0] = 'n';
+    memcpy(buf + 1, target, t + 1);
+    memcpy(buf + t + 2, rev_owner, o + 1);
+    buf[t + o + 3] = (uint8_t)(type >> 8);
+    buf[t + o + 4] = (uint8_t)type;
+    return (MDB_val){t + o + 5, buf};
+}
+
+/* Replaces the reverse index of the store in dir by the entries given. */
+static void put_rdx(const char *dir, MDB_val *keys, MDB_val *vals, size_t n)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "rdx", 0, &dbi), 0);
+    assert_int_equal(mdb_drop(txn, dbi, 0), 0);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(mdb_put(txn, dbi, &keys[i], &vals[i], 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+/* A store whose reverse index has the old layout (the rec key's rdata part
+ * in the value) answers rdata queries as before; new records and a record
+ * that replaces an unreadable value get entries of the new layout beside
+ * them, and the replaced record is still found once. */
+static void test_rdx_old_layout(void **state)
+{
+    fix *f = *state;
+    px_store_batch *b;
+    px_avro_obs o[] = {
+        obs("example.com", "MX", "10 mail.example.net", NULL, 1, 1, 2, "o"),
+        obs("www.example.com", "CNAME", "mail.example.net", NULL, 2, 1, 2, "o"),
+        obs("v4.example.com", "A", "192.0.2.9", NULL, 3, 1, 2, "o"),
+    };
+    assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
+    for (size_t i = 0; i < sizeof o / sizeof o[0]; i++)
+        assert_int_equal(px_store_merge(b, &o[i], "example.com", NULL, NULL), PX_OK);
+    assert_int_equal(px_store_batch_commit(b), PX_OK);
+    px_store_close(f->s);
+
+    uint8_t k0[128], k1[128],
+        k2[] = "a\xc0\x00\x02\x09"
+               "com.example.v4";
+    static const char mx[] = "10 mail.example.net";
+    MDB_val keys[] = {old_rdx_key(k0, "mail.example.net", "com.example", 15),
+                      old_rdx_key(k1, "mail.example.net", "com.example.www", 5),
+                      {sizeof k2, k2}};
+    MDB_val vals[] = {{sizeof mx - 1, (void *)mx}, {0, (void *)""}, {0, (void *)""}};
+    put_rdx(f->dir, keys, vals, 3);
+    f->s = open_store(f->dir, false);
+    sink *k = by_rdata(f->s, "mail.example.net");
+    assert_int_equal(k->n, 2);
+    assert_int_equal(count_seen(k, "example.com", "MX", mx), 1);
+    assert_int_equal(count_seen(k, "www.example.com", "CNAME", "mail.example.net"), 2);
+    k = by_rdata(f->s, "192.0.2.9");
+    assert_int_equal(k->n, 1);
+    assert_int_equal(count_seen(k, "v4.example.com", "A", "192.0.2.9"), 3);
+
+    merge1(f->s, obs("example.com", "MX", "20 mail.example.net", NULL, 4, 1, 2, "o"),
+           "example.com");
+    k = by_rdata(f->s, "mail.example.net");
+    assert_int_equal(k->n, 3);
+    assert_int_equal(count_of(k, "example.com", "MX", mx), 1);
+    assert_int_equal(count_of(k, "example.com", "MX", "20 mail.example.net"), 1);
+
+    /* the MX 10 record is the first row of rec: make it unreadable, twice
+     * (its entry has the old layout, then the new one) */
+    static const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff};
+    for (uint64_t round = 1; round <= 2; round++) {
+        px_store_close(f->s);
+        poke_first_record(f->dir, garbage, sizeof garbage);
+        f->s = open_store(f->dir, false);
+        merge1(f->s, obs("example.com", "MX", mx, NULL, 10 * (int64_t)round, 1, 2, "o"),
+               "example.com");
+        assert_int_equal(stats(f->s).corrupt_replaced, 1);
+        k = by_rdata(f->s, "mail.example.net");
+        assert_int_equal(k->n, 3);
+        assert_int_equal(count_of(k, "example.com", "MX", mx), 1);
+        assert_int_equal(count_seen(k, "example.com", "MX", mx), 10 * round);
+        assert_int_equal(count_of(k, "www.example.com", "CNAME", "mail.example.net"), 1);
+        assert_int_equal(count_of(k, "example.com", "MX", "20 mail.example.net"), 1);
+    }
+}
+
 /* A batch past the spill bound writes into its transaction and goes on:
  * observations of one record before and after the spill add up, and the
  * record is new (GeoIP) only once. */
@@ -1015,6 +1248,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_reader, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wildcard_exact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rdata_reverse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rdata_same_target, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rdx_long_names, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rdx_old_layout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fences, setup, teardown),
         cmocka_unit_test_setup_teardown(test_domain_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_rdata, setup, teardown),
