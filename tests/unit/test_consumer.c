@@ -423,7 +423,10 @@ static void test_sigterm_commits_open_batch(void **state)
 
     px_consumer_stats st = run_once(&e, "g5");
     assert_true(sent);
-    assert_int_equal(st.batches, 1);
+    /* The message whose validation raised SIGTERM is in the batch open
+     * when the signal is taken; messages before it may have been committed
+     * already, by a caught-up commit if they came in an earlier fetch. */
+    assert_true(st.batches >= 1);
     assert_true(st.messages >= 1);
     assert_int_equal(st.merged + st.dlq, st.messages);
     px_err err;
