@@ -262,22 +262,21 @@ static void px_consumer_count_commit(px_consumer *c, uint64_t ms)
  * messages: say so when a commit did. */
 static void px_consumer_check_store(px_consumer *c)
 {
-    px_store_stats st;
-    if (px_store_get_stats(c->store, &st) != PX_OK)
-        return;
-    if (st.corrupt_replaced > c->corrupt_replaced)
+    uint64_t corrupt, collisions;
+    px_store_get_repairs(c->store, &corrupt, &collisions);
+    if (corrupt > c->corrupt_replaced)
         px_warning("store: %" PRIu64
                    " unreadable stored values replaced by the batch's data (%" PRIu64
                    " since start)",
-                   st.corrupt_replaced - c->corrupt_replaced, st.corrupt_replaced);
-    if (st.collisions > c->collisions)
+                   corrupt - c->corrupt_replaced, corrupt);
+    if (collisions > c->collisions)
         px_warning("store: %" PRIu64 " records kept against a colliding overlong rdata, its "
                    "observations dropped (%" PRIu64 " since start)",
-                   st.collisions - c->collisions, st.collisions);
-    px_metric_add(c->m_corrupt, st.corrupt_replaced - c->corrupt_replaced);
-    px_metric_add(c->m_collisions, st.collisions - c->collisions);
-    c->corrupt_replaced = st.corrupt_replaced;
-    c->collisions = st.collisions;
+                   collisions - c->collisions, collisions);
+    px_metric_add(c->m_corrupt, corrupt - c->corrupt_replaced);
+    px_metric_add(c->m_collisions, collisions - c->collisions);
+    c->corrupt_replaced = corrupt;
+    c->collisions = collisions;
 }
 
 /* Commits the open batch. Dead-letter copies first: a message may be

@@ -138,5 +138,9 @@ typedef struct px_store_stats {
     uint64_t collisions;       /* records kept against a colliding overlong rdata */
 } px_store_stats;
 px_err px_store_get_stats(px_store *s, px_store_stats *out);
+/* corrupt_replaced and collisions of px_store_get_stats() alone, from
+ * memory: no read transaction, no walk of the free pages (for a caller
+ * that asks after every commit). */
+void px_store_get_repairs(const px_store *s, uint64_t *corrupt_replaced, uint64_t *collisions);
 
 #endif

@@ -469,6 +469,12 @@ static int free_pages(MDB_txn *txn, uint64_t *out)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+void px_store_get_repairs(const px_store *s, uint64_t *corrupt_replaced, uint64_t *collisions)
+{
+    *corrupt_replaced = s->corrupt_replaced;
+    *collisions = s->collisions;
+}
+
 px_err px_store_get_stats(px_store *s, px_store_stats *out)
 {
     if (!s || !out)
@@ -492,8 +498,7 @@ px_err px_store_get_stats(px_store *s, px_store_stats *out)
     mdb_txn_abort(txn);
     if (rc)
         return pxs_map_mdb(rc);
-    out->corrupt_replaced = s->corrupt_replaced;
-    out->collisions = s->collisions;
+    px_store_get_repairs(s, &out->corrupt_replaced, &out->collisions);
     out->records = rs.ms_entries;
     out->domains = ds.ms_entries;
     uint64_t pages = (uint64_t)info.me_last_pgno + 1;

@@ -66,6 +66,8 @@ struct px_pipeline {
      * text needs the iterator standing on its record. */
     px_dns_iter it2;
     px_dns_msg msg2;
+    const px_dns_event *it2_ev; /* the staged event it2 is in, NULL: none */
+    unsigned it2_next;          /* its next px_dns_next_wire() call */
     uint8_t head[PX_AVRO_HEAD_MAX];
     px_staged stage[PX_PIPELINE_STAGE];
     unsigned n_staged;
@@ -263,15 +265,15 @@ static const char *px_pipeline_bailiwick(px_pipeline *p, const px_dns_event *ev,
     return p->bailiwick;
 }
 
-/* The record's key: type, bailiwick (0, or 1 and its lowercased wire
- * form), owner and rdata in canonical wire form. Names end at their root
- * label, so the parts cannot run into each other. */
 /* Bytes px_pipeline_key() writes for rr. */
 static size_t px_pipeline_key_len(const px_pipeline *p, const px_dns_rr *rr, bool has_bw)
 {
     return 3 + (has_bw ? p->bw_wire_len : 0) + rr->owner_wire_len + rr->rdata_canon_len;
 }
 
+/* The record's key into k: type, bailiwick (0, or 1 and its lowercased
+ * wire form), owner and rdata in canonical wire form. Names end at their
+ * root label, so the parts cannot run into each other. */
 static size_t px_pipeline_key(const px_pipeline *p, const px_dns_rr *rr, bool has_bw, uint8_t *k)
 {
     k[0] = (uint8_t)(rr->type >> 8);
@@ -394,19 +396,29 @@ static size_t px_pipeline_gather(px_pipeline *p, const char *bw, unsigned ev, un
 }
 
 /* The record of a key new to the table, decoded again by the second
- * iterator (the first has moved on); the same calls give the same record. */
+ * iterator (the first has moved on); the same calls give the same record.
+ * Items come in order, so the iterator goes on from where the last new key
+ * of the same event left it: a message of many new records is decoded
+ * twice, not once per record. */
 static px_err px_pipeline_record_at(px_pipeline *p, const px_dns_event *ev, unsigned idx,
                                     px_dns_rr *rr)
 {
-    if (px_dns_begin_wire(&p->it2, ev->msg, ev->len, &p->msg2) != PX_OK)
-        return PX_ERR_MALFORMED;
-    px_dns_set_want(&p->it2, px_filter_rr_wanted, p->filter);
-    for (unsigned i = 0;; i++) {
+    if (p->it2_ev != ev || idx < p->it2_next) {
+        p->it2_ev = NULL;
+        if (px_dns_begin_wire(&p->it2, ev->msg, ev->len, &p->msg2) != PX_OK)
+            return PX_ERR_MALFORMED;
+        px_dns_set_want(&p->it2, px_filter_rr_wanted, p->filter);
+        p->it2_ev = ev;
+        p->it2_next = 0;
+    }
+    for (;;) {
         px_err e = px_dns_next_wire(&p->it2, rr);
-        if (i == idx)
+        if (p->it2_next++ == idx)
             return e;
-        if (e == PX_ERR_EOF)
+        if (e == PX_ERR_EOF) {
+            p->it2_ev = NULL;
             return e;
+        }
     }
 }
 
@@ -504,6 +516,7 @@ static void px_pipeline_drain(px_pipeline *p)
     px_pipeline_run(p, n);
     p->n_staged = 0;
     p->stage_used = 0;
+    p->it2_ev = NULL; /* the stage is reused */
 }
 
 /* Copies len bytes into the stage buffer; the caller checked the room. */

@@ -469,7 +469,7 @@ void px_window_prefetch_entry(const px_window *w, uint64_t hash)
     const px_wslot *s = &w->slots[hash & w->mask];
     if (s->e && s->hash == hash) {
         __builtin_prefetch(s->e);
-        __builtin_prefetch((const char *)s->e + 64); /* the key's first line */
+        __builtin_prefetch((const char *)s->e + PX_WINDOW_LINE); /* the key's first line */
     }
 }
 

@@ -752,27 +752,39 @@ static void test_map_full(void **state)
 
 /* ---- corruption ---- */
 
-/* Replaces the value of the first row of table `dbname` with `val` through
- * LMDB itself. */
+/* A write transaction on table `dbname` of the store in dir, through LMDB
+ * itself (to plant what the store would never write); raw_end commits. */
+static MDB_dbi raw_begin(const char *dir, const char *dbname, MDB_env **env, MDB_txn **txn)
+{
+    MDB_dbi dbi;
+    assert_int_equal(mdb_env_create(env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(*env, 16), 0);
+    assert_int_equal(mdb_env_open(*env, dir, 0, 0644), 0);
+    assert_int_equal(mdb_txn_begin(*env, NULL, 0, txn), 0);
+    assert_int_equal(mdb_dbi_open(*txn, dbname, 0, &dbi), 0);
+    return dbi;
+}
+
+static void raw_end(MDB_env *env, MDB_txn *txn)
+{
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+/* Replaces the value of the first row of table `dbname` with `val`. */
 static void poke_first(const char *dir, const char *dbname, const void *val, size_t len)
 {
     MDB_env *env;
     MDB_txn *txn;
-    MDB_dbi dbi;
     MDB_cursor *c;
     MDB_val k, v;
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
-    assert_int_equal(mdb_env_open(env, dir, 0, 0644), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    assert_int_equal(mdb_dbi_open(txn, dbname, 0, &dbi), 0);
+    MDB_dbi dbi = raw_begin(dir, dbname, &env, &txn);
     assert_int_equal(mdb_cursor_open(txn, dbi, &c), 0);
     assert_int_equal(mdb_cursor_get(c, &k, &v, MDB_FIRST), 0);
     MDB_val nv = {len, (void *)val};
     assert_int_equal(mdb_cursor_put(c, &k, &nv, MDB_CURRENT), 0);
     mdb_cursor_close(c);
-    assert_int_equal(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
+    raw_end(env, txn);
 }
 
 static void poke_first_record(const char *dir, const void *val, size_t len)
@@ -935,17 +947,11 @@ static void put_rdx(const char *dir, MDB_val *keys, MDB_val *vals, size_t n)
 {
     MDB_env *env;
     MDB_txn *txn;
-    MDB_dbi dbi;
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
-    assert_int_equal(mdb_env_open(env, dir, 0, 0644), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    assert_int_equal(mdb_dbi_open(txn, "rdx", 0, &dbi), 0);
+    MDB_dbi dbi = raw_begin(dir, "rdx", &env, &txn);
     assert_int_equal(mdb_drop(txn, dbi, 0), 0);
     for (size_t i = 0; i < n; i++)
         assert_int_equal(mdb_put(txn, dbi, &keys[i], &vals[i], 0), 0);
-    assert_int_equal(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
+    raw_end(env, txn);
 }
 
 /* A store whose reverse index has the old layout (the rec key's rdata part
