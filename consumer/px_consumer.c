@@ -298,7 +298,11 @@ static int px_consumer_commit(px_consumer *c, bool rewind)
         return -1;
     }
     px_err err = px_store_batch_commit(c->batch);
-    if (err != PX_OK) {
+    if (err == PX_ERR_AGAIN) /* committed; px_consumer_step resumes the rest */
+        px_warning("store: batch of %" PRIu64 " messages committed, but applying it stopped; "
+                   "resuming before the next one",
+                   c->batch_msgs);
+    else if (err != PX_OK) {
         c->batch = NULL; /* commit freed it */
         px_error("store: commit of %" PRIu64 " messages failed: %s; will retry", c->batch_msgs,
                  px_strerror(err));
@@ -321,6 +325,29 @@ static bool px_consumer_batch_due(const px_consumer *c, uint64_t now)
 }
 
 /* ---- one message ---------------------------------------------------------------- */
+
+static bool px_consumer_geo(void *ctx, const char *address, px_store_geo *out);
+
+/* Finishes a big batch whose application stopped (a crash, a full map):
+ * its offsets are committed, so no later message is read before it is
+ * whole. False: try again later. */
+static bool px_consumer_resume(px_consumer *c)
+{
+    uint64_t lost = 0;
+    px_err err = px_store_resume(c->store, c->geoip ? px_consumer_geo : NULL, c, &lost);
+    if (err == PX_OK) {
+        px_info("store: the last batch is applied");
+        return true;
+    }
+    if (err == PX_ERR_MALFORMED) {
+        px_error("store: the batch log %s/batch.log is missing or damaged: %" PRIu64
+                 " chunks of the last batch's records are lost",
+                 c->conf->store_path, lost);
+        return true;
+    }
+    px_error("store: cannot finish applying the last batch: %s; will retry", px_strerror(err));
+    return false;
+}
 
 static bool px_consumer_geo(void *ctx, const char *address, px_store_geo *out)
 {
@@ -864,6 +891,10 @@ static bool px_consumer_step(px_consumer *c)
             return false;
         }
         c->retry_at_ms = 0;
+    }
+    if (!c->batch && px_store_log_pending(c->store) && !px_consumer_resume(c)) {
+        c->retry_at_ms = now + PX_CONSUMER_RETRY_MS;
+        return false;
     }
     int wait_ms = 100;
     if (c->batch) {

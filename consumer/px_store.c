@@ -79,8 +79,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "px_addr.h"
 #include "px_arena.h"
@@ -94,8 +96,9 @@
 static const char *const dbi_names[DBI__N] = {"rec",   "rdx",   "dom",   "off",
                                               "org_n", "org_i", "aso_n", "aso_i"};
 
-#define PXS_SPILL_ENTRIES (1u << 16)
-#define PXS_SPILL_BYTES (64u << 20)
+#define PXS_SPILL_ENTRIES (1u << 18)
+#define PXS_SPILL_BYTES (128u << 20)
+#define PXS_CHUNK_RECORDS 8192 /* default px_store_opts.chunk_records */
 
 typedef pxs_bkey bkey;
 
@@ -110,6 +113,14 @@ typedef struct brec { /* one record touched by the batch */
     size_t rdx_klen, rdx_vlen;
     pxs_rec rec; /* the batch's observations merged (the delta); strings in the arena */
 } brec;
+
+typedef struct brdx { /* a new record's reverse-index entry, to be written */
+    bkey k;
+    const uint8_t *v;
+    const uint8_t *rd; /* the record key's rdata part, where old > 0 */
+    uint32_t vlen, rd_len;
+    uint16_t old; /* > 0: key length of an old-layout entry to drop (see rdx_write) */
+} brdx;
 
 typedef struct bdom { /* one registered domain touched by the batch */
     bkey k;
@@ -159,6 +170,20 @@ struct px_store_batch {
     uint64_t n_corrupt, n_collisions; /* the store's counters get them at commit */
     boff *offs;                       /* written by the commit, not one put per message */
     size_t n_offs, cap_offs, last_off;
+    /* big batches: the log being written, and the GeoIP callback (of the
+     * latest merge that gave one) for the records the log brings back */
+    bool log;
+    pxs_logw logw;
+    pxs_buf chunk;
+    px_store_geo_fn geo;
+    void *geo_ctx;
+    uint64_t n_lost; /* log chunks that could not be applied */
+    /* while a log is applied, the new records' reverse-index entries wait
+     * here, to be written in their own key order at the end */
+    bool defer_rdx;
+    px_arena *rdx_arena;
+    bkey **rdxs; /* brdx */
+    size_t n_rdxs, cap_rdxs;
 };
 
 px_err pxs_map_mdb(int rc)
@@ -367,6 +392,34 @@ static px_err open_dbis(px_store *s, char *errbuf, size_t errlen)
     return pxs_map_mdb(rc);
 }
 
+static px_err marker_read(px_store *s, uint64_t *id, uint64_t *next, uint64_t *total);
+
+/* The batch log's settings, and whether the last batch left one pending. */
+static px_err open_log(px_store *s, const char *dir, const px_store_opts *o, char *errbuf,
+                       size_t errlen)
+{
+    s->chunk_records = o->chunk_records ? o->chunk_records : PXS_CHUNK_RECORDS;
+    s->apply_limit = o->apply_limit;
+    size_t n = strlen(dir) + sizeof "/batch.log";
+    s->dir = strdup(dir);
+    s->log_path = malloc(n);
+    if (!s->dir || !s->log_path) {
+        snprintf(errbuf, errlen, "store: out of memory");
+        return PX_ERR_NOMEM;
+    }
+    snprintf(s->log_path, n, "%s/batch.log", dir);
+    if (s->read_only)
+        return PX_OK;
+    uint64_t id, next, total;
+    px_err err = marker_read(s, &id, &next, &total);
+    s->log_pending = err != PX_ERR_NOTFOUND;
+    if (err == PX_ERR_NOTFOUND || err == PX_ERR_MALFORMED) /* resume drops a bad mark */
+        return PX_OK;
+    if (err)
+        snprintf(errbuf, errlen, "store: reading the batch log mark: %s", px_strerror(err));
+    return err;
+}
+
 px_store *px_store_open(const char *dir, const px_store_opts *opts, px_err *err, char *errbuf,
                         size_t errlen)
 {
@@ -400,6 +453,8 @@ px_store *px_store_open(const char *dir, const px_store_opts *opts, px_err *err,
     }
     s->maxkey = (size_t)mdb_env_get_maxkeysize(s->env);
     *err = open_dbis(s, errbuf, errlen);
+    if (!*err)
+        *err = open_log(s, dir, &o, errbuf, errlen);
     if (*err) {
         px_store_close(s);
         return NULL;
@@ -415,6 +470,8 @@ void px_store_close(px_store *s)
     if (s->env)
         mdb_env_close(s->env);
     free(s->orgs);
+    free(s->dir);
+    free(s->log_path);
     free(s);
 }
 
@@ -601,21 +658,10 @@ static void batch_clear(px_store_batch *b)
     b->recs.n = b->doms.n = 0;
 }
 
-px_err px_store_batch_begin(px_store *s, px_store_batch **out)
+/* Begins the batch's write transaction with its cursors. */
+static px_err txn_open(px_store_batch *b)
 {
-    *out = NULL;
-    if (s->read_only)
-        return PX_ERR_INVAL;
-    if (s->batch)
-        return PX_ERR_AGAIN;
-    px_store_batch *b = calloc(1, sizeof *b);
-    if (!b)
-        return PX_ERR_NOMEM;
-    b->arena = px_arena_create(256 * 1024);
-    if (!b->arena) {
-        free(b);
-        return PX_ERR_NOMEM;
-    }
+    const px_store *s = b->s;
     int rc = mdb_txn_begin(s->env, NULL, 0, &b->txn);
     if (rc == 0)
         rc = mdb_cursor_open(b->txn, s->dbi[DBI_REC], &b->rec_c);
@@ -623,17 +669,49 @@ px_err px_store_batch_begin(px_store *s, px_store_batch **out)
         rc = mdb_cursor_open(b->txn, s->dbi[DBI_DOM], &b->dom_c);
     if (rc == 0)
         rc = mdb_cursor_open(b->txn, s->dbi[DBI_RDX], &b->rdx_c);
-    if (rc) {
-        if (b->txn)
-            mdb_txn_abort(b->txn); /* frees its cursors */
-        px_arena_destroy(b->arena);
+    if (rc && b->txn) {
+        mdb_txn_abort(b->txn); /* frees its cursors */
+        b->txn = NULL;
+    }
+    return pxs_map_mdb(rc);
+}
+
+static void batch_free(px_store_batch *b);
+
+/* A batch object without a transaction; registered as the store's. */
+static px_store_batch *batch_new(px_store *s)
+{
+    px_store_batch *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    b->arena = px_arena_create(256 * 1024);
+    if (!b->arena) {
         free(b);
-        return pxs_map_mdb(rc);
+        return NULL;
     }
     /* per batch, so crafted names cannot aim at one probe sequence */
     b->seed = (uint64_t)(uintptr_t)b ^ ((uint64_t)time(NULL) << 20) ^ (uint64_t)clock();
+    b->logw.fd = -1;
     b->s = s;
     s->batch = b;
+    return b;
+}
+
+px_err px_store_batch_begin(px_store *s, px_store_batch **out)
+{
+    *out = NULL;
+    if (s->read_only)
+        return PX_ERR_INVAL;
+    if (s->batch || s->log_pending)
+        return PX_ERR_AGAIN;
+    px_store_batch *b = batch_new(s);
+    if (!b)
+        return PX_ERR_NOMEM;
+    px_err err = txn_open(b);
+    if (err) {
+        batch_free(b);
+        return err;
+    }
     *out = b;
     return PX_OK;
 }
@@ -650,6 +728,17 @@ static px_err batch_check(px_store_batch *b, px_err err)
 
 static void batch_free(px_store_batch *b)
 {
+    if (b->txn)
+        mdb_txn_abort(b->txn);
+    if (b->logw.fd >= 0) { /* a log that was not committed: its space back */
+        if (ftruncate(b->logw.fd, 0) != 0) {
+            /* the next log truncates it anyway */
+        }
+        pxs_logw_close(&b->logw);
+    }
+    free(b->chunk.p);
+    free(b->rdxs);
+    px_arena_destroy(b->rdx_arena);
     b->s->batch = NULL;
     batch_clear(b);
     pxs_rec_release(&b->cur);
@@ -839,15 +928,15 @@ static px_err flush_rec(px_store_batch *b, brec *e)
  * first observations (the ids the merge used to give), then writes the
  * records, in key order. An unreadable dictionary entry is replaced (and
  * counted); an unreadable id table leaves the AS organisation unknown. */
-static px_err flush_pending(px_store_batch *b)
+static px_err flush_pending(px_store_batch *b, size_t n)
 {
     if (!b->n_pend)
         return PX_OK;
-    /* seq is dense in [0, recs.n): placing them beats sorting */
-    bpend **order = px_arena_alloc(b->arena, b->recs.n * sizeof *order);
+    /* seq is dense in [0, n): placing them beats sorting */
+    bpend **order = px_arena_alloc(b->arena, n * sizeof *order);
     if (!order)
         return PX_ERR_NOMEM;
-    memset(order, 0, b->recs.n * sizeof *order);
+    memset(order, 0, n * sizeof *order);
     for (size_t i = 0; i < b->n_pend; i++)
         order[b->pend[i].e->seq] = &b->pend[i];
     for (size_t i = 0, j = 0; j < b->n_pend; i++) {
@@ -887,62 +976,117 @@ static px_err flush_pending(px_store_batch *b)
  * rdata part joined the key (key up to the rrtype, the rdata part in the
  * value): it is removed, or a query would find the record twice. An entry
  * under that key with another value belongs to another record and stays. */
-static px_err rdx_put(px_store_batch *b, const brec *e)
+static px_err rdx_write(px_store_batch *b, const brdx *x)
 {
-    if (e->rdx_old) {
-        size_t off = (size_t)e->name_len + 3, rd_len = e->k.klen - off;
-        MDB_val ok = {e->rdx_old, (void *)e->rdx_k}, ov;
+    if (x->old) {
+        MDB_val ok = {x->old, (void *)x->k.key}, ov;
         int rc = mdb_cursor_get(b->rdx_c, &ok, &ov, MDB_SET);
-        if (rc == 0 && ov.mv_size == rd_len && memcmp(ov.mv_data, e->k.key + off, rd_len) == 0)
+        if (rc == 0 && ov.mv_size == x->rd_len && memcmp(ov.mv_data, x->rd, x->rd_len) == 0)
             rc = mdb_cursor_del(b->rdx_c, 0);
         if (rc && rc != MDB_NOTFOUND)
             return pxs_map_mdb(rc);
     }
-    MDB_val k = {e->rdx_klen, (void *)e->rdx_k}, v = {e->rdx_vlen, (void *)e->rdx_v};
+    MDB_val k = {x->k.klen, (void *)x->k.key}, v = {x->vlen, (void *)x->v};
     return pxs_map_mdb(mdb_cursor_put(b->rdx_c, &k, &v, 0));
 }
 
-static px_err flush_recs(px_store_batch *b)
+static const void *dup_in(px_arena *a, const void *p, size_t n)
 {
-    bkey **v = btab_sorted(b, &b->recs);
-    if (!v)
+    void *q = px_arena_alloc(a, n ? n : 1);
+    if (q && n)
+        memcpy(q, p, n);
+    return q;
+}
+
+/* The reverse-index entry of new record e, in arena a (its bytes copied
+ * there if copy: they outlive the chunk). */
+static brdx *rdx_of(px_arena *a, const brec *e, bool copy)
+{
+    brdx *x = px_arena_alloc(a, sizeof *x);
+    if (!x)
+        return NULL;
+    size_t off = (size_t)e->name_len + 3;
+    *x = (brdx){.k = {0, e->rdx_k, e->rdx_klen},
+                .v = e->rdx_v,
+                .rd = e->k.key + off,
+                .vlen = (uint32_t)e->rdx_vlen,
+                .rd_len = (uint32_t)(e->k.klen - off),
+                .old = e->rdx_old};
+    if (!copy)
+        return x;
+    x->k.key = dup_in(a, x->k.key, x->k.klen);
+    x->v = dup_in(a, x->v, x->vlen);
+    x->rd = x->old ? dup_in(a, x->rd, x->rd_len) : x->rd;
+    return x->k.key && x->v && x->rd ? x : NULL;
+}
+
+/* Keeps x for the end of the log. */
+static px_err rdx_defer(px_store_batch *b, brdx *x)
+{
+    if (b->n_rdxs == b->cap_rdxs) {
+        size_t cap = b->cap_rdxs ? 2 * b->cap_rdxs : 4096;
+        bkey **p = realloc(b->rdxs, cap * sizeof *p);
+        if (!p)
+            return PX_ERR_NOMEM;
+        b->rdxs = p;
+        b->cap_rdxs = cap;
+    }
+    b->rdxs[b->n_rdxs++] = &x->k;
+    return PX_OK;
+}
+
+/* Writes (or defers) the reverse-index entries of the new records among
+ * v[0..n), in their own key order. */
+static px_err flush_rdx(px_store_batch *b, bkey **v, size_t n, size_t n_rdx)
+{
+    bkey **x = px_arena_alloc(b->arena, (n_rdx ? n_rdx : 1) * sizeof *x);
+    if (!x)
         return PX_ERR_NOMEM;
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        const brec *e = (const brec *)v[i];
+        if (!e->rdx_k)
+            continue;
+        brdx *r = rdx_of(b->defer_rdx ? b->rdx_arena : b->arena, e, b->defer_rdx);
+        if (!r)
+            return PX_ERR_NOMEM;
+        px_err err = b->defer_rdx ? rdx_defer(b, r) : PX_OK;
+        if (err)
+            return err;
+        x[j++] = &r->k;
+    }
+    if (b->defer_rdx)
+        return PX_OK;
+    if (!pxs_bkeys_sort(b->arena, x, j))
+        return PX_ERR_NOMEM;
+    for (size_t i = 0; i < j; i++) {
+        px_err err = rdx_write(b, (const brdx *)x[i]);
+        if (err)
+            return err;
+    }
+    return PX_OK;
+}
+
+/* Writes the record entries v[0..n) (sorted; seq dense in [0, n)). */
+static px_err flush_rec_array(px_store_batch *b, bkey **v, size_t n)
+{
     b->n_pend = 0;
     size_t n_rdx = 0;
-    for (size_t i = 0; i < b->recs.n; i++) {
+    for (size_t i = 0; i < n; i++) {
         brec *e = (brec *)v[i];
         px_err err = flush_rec(b, e);
         if (err)
             return err;
         n_rdx += e->rdx_k != NULL;
     }
-    px_err err = flush_pending(b);
-    if (err)
-        return err;
-    /* reverse-index entries of the new records, in their own key order */
-    bkey **x = px_arena_alloc(b->arena, (n_rdx ? n_rdx : 1) * sizeof *x);
-    if (!x)
-        return PX_ERR_NOMEM;
-    size_t j = 0;
-    for (size_t i = 0; i < b->recs.n; i++) {
-        brec *e = (brec *)v[i];
-        if (!e->rdx_k)
-            continue;
-        bkey *rk = px_arena_alloc(b->arena, sizeof *rk);
-        if (!rk)
-            return PX_ERR_NOMEM;
-        /* h carries the entry's index back to its value */
-        *rk = (bkey){.h = i, .key = e->rdx_k, .klen = e->rdx_klen};
-        x[j++] = rk;
-    }
-    if (!pxs_bkeys_sort(b->arena, x, n_rdx))
-        return PX_ERR_NOMEM;
-    for (size_t i = 0; i < n_rdx; i++) {
-        err = rdx_put(b, (brec *)v[x[i]->h]);
-        if (err)
-            return err;
-    }
-    return PX_OK;
+    px_err err = flush_pending(b, n);
+    return err ? err : flush_rdx(b, v, n, n_rdx);
+}
+
+static px_err flush_recs(px_store_batch *b)
+{
+    bkey **v = btab_sorted(b, &b->recs);
+    return v ? flush_rec_array(b, v, b->recs.n) : PX_ERR_NOMEM;
 }
 
 /* Merges a domain's delta into its stored value s; *changed: s differs. */
@@ -1014,6 +1158,7 @@ static px_err batch_flush(px_store_batch *b)
 }
 
 static px_err flush_offsets(px_store_batch *b);
+static px_err log_segment(px_store_batch *b);
 
 /* LMDB hands a page freed by transaction N out again only from N + 2 on:
  * the snapshot N - 1 it belonged to is still the newest but one, which a
@@ -1024,23 +1169,29 @@ static px_err flush_offsets(px_store_batch *b);
  * on the consumer benchmark (200k records), the file shrank from 480 to
  * 331 bytes per record. Its key cannot be an offset (those start with a
  * topic name, never empty); a failure here costs space, not data. */
-static void release_freed_pages(px_store *s)
+static bool release_freed_pages(px_store *s)
 {
     static const uint8_t key[] = {0, 'g', 'c'};
     MDB_txn *txn;
     if (mdb_txn_begin(s->env, NULL, 0, &txn) != 0)
-        return;
+        return false;
     MDB_val k = {sizeof key, (void *)key}, v = {0, (void *)""};
     if (mdb_put(txn, s->dbi[DBI_OFF], &k, &v, 0) == 0)
-        mdb_txn_commit(txn);
-    else
-        mdb_txn_abort(txn);
+        return mdb_txn_commit(txn) == 0;
+    mdb_txn_abort(txn);
+    return false;
 }
+
+static px_err log_commit(px_store_batch *b);
 
 px_err px_store_batch_commit(px_store_batch *b)
 {
     if (!b)
         return PX_ERR_INVAL;
+    if (!b->failed && !b->log && b->recs.n > b->s->chunk_records)
+        log_segment(b);
+    if (b->log)
+        return log_commit(b);
     if (!b->failed)
         batch_flush(b);
     px_err err = b->failed ? b->failed : flush_offsets(b);
@@ -1049,6 +1200,7 @@ px_err px_store_batch_commit(px_store_batch *b)
         return err;
     }
     int rc = mdb_txn_commit(b->txn);
+    b->txn = NULL;
     if (rc == 0) {
         b->s->n_committed = b->s->n_orgs;
         b->s->corrupt_replaced += b->n_corrupt;
@@ -1065,7 +1217,6 @@ void px_store_batch_abort(px_store_batch *b)
 {
     if (!b)
         return;
-    mdb_txn_abort(b->txn);
     b->s->n_orgs = b->s->n_committed;
     batch_free(b);
 }
@@ -1155,6 +1306,429 @@ px_err px_store_get_offset(px_store *s, const char *topic, int32_t partition, in
     }
     mdb_txn_abort(txn);
     return err;
+}
+
+/* ---- big batches ----
+ *
+ * A batch that touches most pages of a table rewrites them all in one
+ * transaction, and LMDB keeps the old copies for the snapshot before it:
+ * the data file held the data twice (345 bytes per record on the consumer
+ * benchmark, 178 of them in use). So a batch of more than chunk_records
+ * records, or one that spills, goes through the batch log: its deltas,
+ * sorted, are written to <dir>/batch.log in chunks of chunk_records
+ * (px_store_log.c) and fsynced; one transaction commits the offsets, the
+ * dictionary entries and a mark (id of that transaction, next chunk,
+ * number of chunks): from then on the batch is durable, as one
+ * transaction made it before. Each chunk is then applied in a transaction
+ * of its own that also moves the mark on (and the last removes it), so a
+ * crash between chunks resumes at the next one (px_store_resume) and
+ * counts nothing twice. A chunk rewrites the pages of its key range only,
+ * and their old copies are reused two transactions later. The log is
+ * truncated once the mark's removal is on disk. Readers may see a batch
+ * half applied, never a chunk. */
+
+static const uint8_t log_mark[] = {0, 'l', 'o', 'g'};
+
+static px_err marker_put(px_store_batch *b, uint64_t id, uint64_t next, uint64_t total)
+{
+    uint8_t val[30];
+    pxs_buf vb = {val, 0, sizeof val};
+    pxs_buf_put_varint(&vb, id);
+    pxs_buf_put_varint(&vb, next);
+    pxs_buf_put_varint(&vb, total);
+    MDB_val k = {sizeof log_mark, (void *)log_mark}, v = {vb.len, val};
+    return pxs_map_mdb(mdb_put(b->txn, b->s->dbi[DBI_OFF], &k, &v, 0));
+}
+
+static px_err marker_del(px_store_batch *b)
+{
+    MDB_val k = {sizeof log_mark, (void *)log_mark};
+    return pxs_map_mdb(mdb_del(b->txn, b->s->dbi[DBI_OFF], &k, NULL));
+}
+
+static px_err marker_read(px_store *s, uint64_t *id, uint64_t *next, uint64_t *total)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        return pxs_map_mdb(rc);
+    MDB_val k = {sizeof log_mark, (void *)log_mark}, v;
+    rc = mdb_get(txn, s->dbi[DBI_OFF], &k, &v);
+    px_err err = pxs_map_mdb(rc);
+    if (rc == 0) {
+        px_wire w;
+        px_wire_init(&w, v.mv_data, v.mv_size);
+        *id = pxs_wire_varint(&w);
+        *next = pxs_wire_varint(&w);
+        *total = pxs_wire_varint(&w);
+        if (px_wire_err(&w) || px_wire_avail(&w) || *next > *total)
+            err = PX_ERR_MALFORMED;
+    }
+    mdb_txn_abort(txn);
+    return err;
+}
+
+/* The log's new directory entry must be on disk before a commit names it. */
+static px_err sync_dir(px_store *s)
+{
+    if (s->log_dir_synced)
+        return PX_OK;
+    int fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return PX_ERR_IO;
+    px_err err = fsync(fd) == 0 ? PX_OK : PX_ERR_IO;
+    close(fd);
+    s->log_dir_synced = !err;
+    return err;
+}
+
+/* Appends one entry (key, then the encoded value in b->val) to b->chunk. */
+static px_err chunk_put(px_store_batch *b, const bkey *k)
+{
+    px_err err = pxs_buf_reserve(&b->chunk, 20 + k->klen + b->val.len);
+    if (err)
+        return err;
+    pxs_buf_put_varint(&b->chunk, k->klen);
+    memcpy(b->chunk.p + b->chunk.len, k->key, k->klen);
+    b->chunk.len += k->klen;
+    pxs_buf_put_varint(&b->chunk, b->val.len);
+    memcpy(b->chunk.p + b->chunk.len, b->val.p, b->val.len);
+    b->chunk.len += b->val.len;
+    return PX_OK;
+}
+
+/* Writes the sorted entries v[0..n) of one kind in chunks. */
+static px_err log_entries(px_store_batch *b, uint8_t kind, bkey **v, size_t n)
+{
+    size_t per = b->s->chunk_records;
+    for (size_t i = 0; i < n; i += per) {
+        size_t m = n - i < per ? n - i : per;
+        b->chunk.len = 0;
+        for (size_t j = i; j < i + m; j++) {
+            px_err err = kind == PXS_LOG_REC ? pxs_rec_encode(&((brec *)v[j])->rec, &b->val)
+                                             : pxs_dom_encode(&((bdom *)v[j])->dom, &b->val);
+            if (!err)
+                err = chunk_put(b, v[j]);
+            if (err)
+                return err;
+        }
+        px_err err = pxs_logw_chunk(&b->logw, kind, (uint32_t)m, b->chunk.p, b->chunk.len);
+        if (err)
+            return err;
+    }
+    return PX_OK;
+}
+
+/* Moves what the batch aggregated so far into the log (opened on the
+ * first call) and empties the batch's memory. */
+static px_err log_segment(px_store_batch *b)
+{
+    px_err err = PX_OK;
+    if (!b->log) {
+        err = pxs_logw_open(&b->logw, b->s->log_path, mdb_txn_id(b->txn));
+        b->log = !err;
+    }
+    bkey **v = err ? NULL : btab_sorted(b, &b->recs);
+    bkey **d = v ? btab_sorted(b, &b->doms) : NULL;
+    if (!err && !d)
+        err = PX_ERR_NOMEM;
+    if (!err)
+        err = log_entries(b, PXS_LOG_REC, v, b->recs.n);
+    if (!err)
+        err = log_entries(b, PXS_LOG_DOM, d, b->doms.n);
+    batch_clear(b);
+    px_arena_reset(b->arena);
+    if (err) /* what was not written is gone: the batch cannot commit */
+        b->failed = err;
+    return err;
+}
+
+/* Decodes a record chunk into entries v (sorted as written); false if it
+ * does not decode (a log entry is only ever written by log_entries). */
+static bool chunk_recs(px_store_batch *b, const pxs_log_chunk *c, bkey **v, size_t *n)
+{
+    px_wire w;
+    px_wire_init(&w, c->p, c->len);
+    for (*n = 0; px_wire_avail(&w) && *n < c->n;) {
+        size_t klen = (size_t)pxs_wire_varint(&w);
+        const uint8_t *key = px_wire_bytes(&w, klen);
+        size_t vlen = (size_t)pxs_wire_varint(&w);
+        const uint8_t *val = px_wire_bytes(&w, vlen);
+        const uint8_t *nul = key ? memchr(key, 0, klen) : NULL;
+        if (!val || !nul || klen > b->s->maxkey || klen < (size_t)(nul - key) + 3)
+            return false;
+        brec *e = px_arena_alloc(b->arena, sizeof *e);
+        if (!e)
+            return false;
+        *e = (brec){.k = {0, key, klen},
+                    .seq = (uint32_t)*n,
+                    .name_len = (uint16_t)(nul - key),
+                    .geo = b->geo,
+                    .geo_ctx = b->geo_ctx};
+        v[(*n)++] = &e->k;
+        if (pxs_rec_decode(val, vlen, &e->rec) != PX_OK || (e->rec.flags & PXS_F_GEO))
+            return false;
+        if (e->rec.flags & PXS_F_LONG) { /* the flush indexes it as text */
+            char *t = px_arena_strndup(b->arena, (const char *)e->rec.rdata, e->rec.rdata_len);
+            if (!t || strlen(t) != e->rec.rdata_len)
+                return false;
+            e->rec.rdata = (const uint8_t *)t;
+        }
+    }
+    return *n == c->n && !px_wire_avail(&w);
+}
+
+static bool chunk_doms(px_store_batch *b, const pxs_log_chunk *c, bkey **v, size_t *n)
+{
+    px_wire w;
+    px_wire_init(&w, c->p, c->len);
+    for (*n = 0; px_wire_avail(&w) && *n < c->n;) {
+        size_t klen = (size_t)pxs_wire_varint(&w);
+        const uint8_t *key = px_wire_bytes(&w, klen);
+        size_t vlen = (size_t)pxs_wire_varint(&w);
+        const uint8_t *val = px_wire_bytes(&w, vlen);
+        if (!val || !key || !klen || klen > b->s->maxkey)
+            return false;
+        bdom *e = px_arena_alloc(b->arena, sizeof *e);
+        if (!e)
+            return false;
+        *e = (bdom){.k = {0, key, klen}};
+        v[(*n)++] = &e->k;
+        if (pxs_dom_decode(val, vlen, &e->dom) != PX_OK)
+            return false;
+    }
+    return *n == c->n && !px_wire_avail(&w);
+}
+
+/* Writes one chunk's entries into the open transaction. A chunk that does
+ * not decode is counted lost, not applied. */
+static px_err chunk_write(px_store_batch *b, const pxs_log_chunk *c)
+{
+    size_t cap = c->len / 2 + 1; /* an entry takes two bytes at least */
+    cap = c->n < cap ? c->n : cap;
+    bkey **v = px_arena_alloc(b->arena, (cap ? cap : 1) * sizeof *v);
+    if (!v)
+        return PX_ERR_NOMEM;
+    bool rec = c->kind == PXS_LOG_REC, ok = false;
+    size_t n = 0;
+    if (c->n <= cap && (rec || c->kind == PXS_LOG_DOM))
+        ok = rec ? chunk_recs(b, c, v, &n) : chunk_doms(b, c, v, &n);
+    px_err err = PX_OK;
+    for (size_t i = 0; ok && !err && i < n; i++)
+        err = rec ? PX_OK : flush_dom(b, (const bdom *)v[i]);
+    if (ok && rec)
+        err = flush_rec_array(b, v, n);
+    b->n_lost += !ok;
+    for (size_t i = 0; i < n; i++) {
+        if (rec)
+            pxs_rec_release(&((brec *)v[i])->rec);
+        else
+            pxs_dom_release(&((bdom *)v[i])->dom);
+    }
+    return err;
+}
+
+/* Ends a transaction of the log's application. */
+static px_err step_commit(px_store_batch *b, px_err err)
+{
+    px_arena_reset(b->arena);
+    if (err)
+        return err; /* batch_free aborts the transaction */
+    int rc = mdb_txn_commit(b->txn);
+    b->txn = NULL;
+    if (rc)
+        return pxs_map_mdb(rc);
+    b->s->corrupt_replaced += b->n_corrupt;
+    b->s->collisions += b->n_collisions;
+    b->n_corrupt = b->n_collisions = 0;
+    return PX_OK;
+}
+
+/* Applies log chunk i (NULL: lost) in a transaction of its own, with the
+ * mark moved past it. */
+static px_err chunk_apply(px_store_batch *b, const pxs_log_chunk *c, uint64_t id, uint64_t i,
+                          uint64_t total)
+{
+    px_err err = txn_open(b);
+    if (!err && c)
+        err = chunk_write(b, c);
+    b->n_lost += !c;
+    if (!err)
+        err = marker_put(b, id, i + 1, total);
+    err = step_commit(b, err);
+    if (!err)
+        release_freed_pages(b->s);
+    return err;
+}
+
+/* The reverse-index entries of every record in an applied chunk, for a
+ * log resumed after its records were written but not those entries:
+ * whether a record was new is no longer known, and writing an entry that
+ * exists changes nothing. */
+static px_err rdx_rebuild(px_store_batch *b, const pxs_log_chunk *c)
+{
+    size_t cap = c->len / 2 + 1;
+    bkey **v = px_arena_alloc(b->arena, (c->n < cap ? c->n : cap) * sizeof *v + 1);
+    size_t n = 0;
+    if (!v)
+        return PX_ERR_NOMEM;
+    px_err err = PX_OK;
+    if (c->kind == PXS_LOG_REC && c->n <= cap && chunk_recs(b, c, v, &n)) {
+        for (size_t i = 0; i < n && !err; i++) {
+            brec *e = (brec *)v[i];
+            const uint8_t *tp = e->k.key + e->name_len + 1;
+            err = rec_rdx(b, e, (uint16_t)(tp[0] << 8 | tp[1]), false);
+        }
+        err = err ? err : flush_rdx(b, v, n, n);
+    }
+    for (size_t i = 0; i < n; i++)
+        pxs_rec_release(&((brec *)v[i])->rec);
+    px_arena_reset(b->arena);
+    return err;
+}
+
+/* The last step: the deferred reverse-index entries in their key order,
+ * chunk_records a transaction; the last one removes the mark. *steps
+ * counts the transactions against apply_limit. */
+static px_err rdx_apply(px_store_batch *b, uint64_t *steps)
+{
+    px_store *s = b->s;
+    if (!pxs_bkeys_sort(b->rdx_arena, b->rdxs, b->n_rdxs))
+        return PX_ERR_NOMEM;
+    size_t per = s->chunk_records, i = 0;
+    do {
+        if (s->apply_limit && *steps == s->apply_limit)
+            return PX_ERR_AGAIN;
+        size_t end = b->n_rdxs - i < per ? b->n_rdxs : i + per;
+        px_err err = txn_open(b);
+        for (; !err && i < end; i++)
+            err = rdx_write(b, (const brdx *)b->rdxs[i]);
+        if (!err && i == b->n_rdxs)
+            err = marker_del(b);
+        err = step_commit(b, err);
+        if (err)
+            return err;
+        ++*steps;
+        /* the mark's removal is on disk once another commit synced the
+         * file: only then may the log go */
+        if (release_freed_pages(s) && i == b->n_rdxs) {
+            if (truncate(s->log_path, 0) != 0) {
+                /* the next log truncates it */
+            }
+        }
+    } while (i < b->n_rdxs);
+    s->log_pending = false;
+    return PX_OK;
+}
+
+/* A mark that does not decode: what is left cannot be told, so it goes. */
+static px_err marker_drop(px_store_batch *b)
+{
+    b->n_lost++;
+    px_err err = txn_open(b);
+    err = step_commit(b, err ? err : marker_del(b));
+    b->s->log_pending = err != PX_OK;
+    return err;
+}
+
+/* Applies the committed log from the mark on: the chunks left, then the
+ * reverse-index entries of the batch's new records. */
+static px_err log_apply(px_store_batch *b)
+{
+    px_store *s = b->s;
+    uint64_t id, next, total, steps = 0;
+    px_err err = marker_read(s, &id, &next, &total);
+    if (err == PX_ERR_NOTFOUND) {
+        s->log_pending = false;
+        return PX_OK;
+    }
+    if (err)
+        return err == PX_ERR_MALFORMED ? marker_drop(b) : err;
+    b->defer_rdx = true;
+    if (!b->rdx_arena && !(b->rdx_arena = px_arena_create(1 << 20)))
+        return PX_ERR_NOMEM;
+    pxs_log l;
+    err = pxs_log_read(s->log_path, &l);
+    if (err == PX_ERR_NOMEM || err == PX_ERR_IO)
+        return err;
+    size_t have = !err && l.id == id ? l.n_chunks : 0;
+    err = PX_OK;
+    for (uint64_t i = 0; i < next && i < have && !err; i++)
+        err = rdx_rebuild(b, &l.chunks[i]);
+    for (uint64_t i = next; i < total && !err; i++, steps++) {
+        if (s->apply_limit && steps == s->apply_limit)
+            err = PX_ERR_AGAIN;
+        else
+            err = chunk_apply(b, i < have ? &l.chunks[i] : NULL, id, i, total);
+    }
+    if (!err)
+        err = rdx_apply(b, &steps);
+    pxs_log_release(&l);
+    return err;
+}
+
+/* Commits a batch that went to the log: offsets and mark, then the
+ * chunks. */
+static px_err log_commit(px_store_batch *b)
+{
+    px_store *s = b->s;
+    if (!b->failed && (b->recs.n || b->doms.n))
+        log_segment(b);
+    px_err err = b->failed;
+    uint64_t id = mdb_txn_id(b->txn), total = b->logw.n_chunks;
+    if (!err)
+        err = pxs_logw_sync(&b->logw);
+    if (!err)
+        err = sync_dir(s);
+    if (!err)
+        err = flush_offsets(b);
+    if (!err && total)
+        err = marker_put(b, id, 0, total);
+    if (err) {
+        px_store_batch_abort(b);
+        return err;
+    }
+    pxs_logw_close(&b->logw); /* the log stays: it is the batch now */
+    int rc = mdb_txn_commit(b->txn);
+    b->txn = NULL;
+    if (rc) {
+        s->n_orgs = s->n_committed;
+        batch_free(b);
+        return pxs_map_mdb(rc);
+    }
+    s->n_committed = s->n_orgs;
+    s->log_pending = total > 0;
+    err = log_apply(b);
+    batch_free(b);
+    return err ? PX_ERR_AGAIN : PX_OK;
+}
+
+bool px_store_log_pending(const px_store *s)
+{
+    return s->log_pending;
+}
+
+px_err px_store_resume(px_store *s, px_store_geo_fn geo, void *geo_ctx, uint64_t *lost_chunks)
+{
+    if (lost_chunks)
+        *lost_chunks = 0;
+    if (s->read_only)
+        return PX_ERR_INVAL;
+    if (s->batch)
+        return PX_ERR_AGAIN;
+    if (!s->log_pending)
+        return PX_OK;
+    px_store_batch *b = batch_new(s);
+    if (!b)
+        return PX_ERR_NOMEM;
+    b->geo = geo;
+    b->geo_ctx = geo_ctx;
+    px_err err = log_apply(b);
+    uint64_t lost = b->n_lost;
+    batch_free(b);
+    if (lost_chunks)
+        *lost_chunks = lost;
+    return !err && lost ? PX_ERR_MALFORMED : err;
 }
 
 /* ---- merge ---- */
@@ -1351,11 +1925,15 @@ px_err px_store_merge(px_store_batch *b, const px_avro_obs *obs, const char *reg
         return PX_ERR_INVAL;
     if (b->failed)
         return b->failed;
+    if (geo) {
+        b->geo = geo;
+        b->geo_ctx = geo_ctx;
+    }
     px_err err = batch_check(b, merge_one(b, obs, regdom, geo, geo_ctx));
     if (b->failed)
         return b->failed;
     if (b->recs.n >= PXS_SPILL_ENTRIES || px_arena_bytes(b->arena) >= PXS_SPILL_BYTES) {
-        px_err ferr = batch_flush(b);
+        px_err ferr = log_segment(b);
         if (ferr)
             return ferr;
     }

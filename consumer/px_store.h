@@ -32,6 +32,12 @@ typedef struct px_store_batch px_store_batch;
 typedef struct px_store_opts {
     bool read_only;     /* pdnsx-query: open for reading only */
     uint64_t map_bytes; /* LMDB map size; 0: 64 GiB (sparse, grows on disk as used) */
+    /* Records per transaction of a big batch (see px_store_batch_commit);
+     * 0: 8192. */
+    uint32_t chunk_records;
+    /* Tests: stop applying a big batch after this many chunks per commit
+     * or resume, as a crash would (0: no limit). */
+    uint32_t apply_limit;
 } px_store_opts;
 
 /* Opens (creating if needed, unless read_only) the store in directory
@@ -52,7 +58,8 @@ typedef struct px_store_geo {
  * database knows the address (stored as unknown). */
 typedef bool (*px_store_geo_fn)(void *ctx, const char *address, px_store_geo *out);
 
-/* A write transaction. Only one batch may be open at a time. */
+/* A write transaction. Only one batch may be open at a time
+ * (PX_ERR_AGAIN, as while a batch log is pending: px_store_resume). */
 px_err px_store_batch_begin(px_store *s, px_store_batch **out);
 /* Merges one observation. regdom: its registered domain (the consumer
  * computes it; not trusted from the message key). geo may be NULL; geo and
@@ -76,8 +83,30 @@ px_err px_store_merge(px_store_batch *b, const px_avro_obs *obs, const char *reg
  * this batch. */
 px_err px_store_set_offset(px_store_batch *b, const char *topic, int32_t partition,
                            int64_t next_offset);
-/* Commits data and offsets atomically; frees the batch. */
+/* Commits data and offsets atomically; frees the batch.
+ *
+ * A big batch (more than chunk_records records, or one that outgrew its
+ * memory) is written to the batch log in the store's directory, which is
+ * fsynced; one transaction commits the offsets with a mark naming the log,
+ * then the log is applied one chunk of records per transaction (readers
+ * may see such a batch partly applied). PX_ERR_AGAIN: the batch and its
+ * offsets are committed, but applying the log stopped (a store error, or
+ * apply_limit): px_store_log_pending() is true and px_store_resume()
+ * finishes it. Any other error: nothing of the batch was committed. */
 px_err px_store_batch_commit(px_store_batch *b);
+/* A committed batch log is not fully applied (after PX_ERR_AGAIN from a
+ * commit, or found at open after a crash): px_store_batch_begin() returns
+ * PX_ERR_AGAIN until px_store_resume() finishes it. */
+bool px_store_log_pending(const px_store *s);
+/* Applies what is left of a committed batch log, each chunk in its own
+ * transaction with the mark of how far it got, so a crash in between
+ * resumes without counting a record twice. geo: as for the merge, for the
+ * records that turn out new. PX_OK if nothing was pending. A log that is
+ * missing or whose chunks fail their checksums cannot be applied: the
+ * chunks that can are, the rest are counted in *lost_chunks (may be NULL)
+ * and PX_ERR_MALFORMED returned; the store goes on without them. Other
+ * errors (_FULL, _IO, _NOMEM, _AGAIN for apply_limit) leave it pending. */
+px_err px_store_resume(px_store *s, px_store_geo_fn geo, void *geo_ctx, uint64_t *lost_chunks);
 /* Discards the batch; frees it. NULL is fine. */
 void px_store_batch_abort(px_store_batch *b);
 

@@ -111,6 +111,41 @@ typedef struct pxs_bkey {
  * 96 KiB) comes from arena; false if it has none. */
 bool pxs_bkeys_sort(px_arena *arena, pxs_bkey **v, size_t n);
 
+/* The batch log (px_store_log.c): chunks of a big batch's sorted deltas. */
+#define PXS_LOG_REC 'r'
+#define PXS_LOG_DOM 'd'
+
+typedef struct pxs_logw {
+    int fd;
+    uint32_t n_chunks;
+} pxs_logw;
+
+/* Creates (truncates) path and writes the header. */
+px_err pxs_logw_open(pxs_logw *w, const char *path, uint64_t id);
+px_err pxs_logw_chunk(pxs_logw *w, uint8_t kind, uint32_t n, const uint8_t *payload, size_t len);
+px_err pxs_logw_sync(pxs_logw *w); /* fdatasync */
+void pxs_logw_close(pxs_logw *w);  /* fd -1 is fine */
+
+typedef struct pxs_log_chunk {
+    uint8_t kind;
+    uint32_t n; /* entries, as the writer said (not trusted) */
+    const uint8_t *p;
+    size_t len;
+} pxs_log_chunk;
+
+typedef struct pxs_log {
+    void *map;
+    size_t size;
+    uint64_t id;
+    pxs_log_chunk *chunks; /* those whose checksum holds, up to the first that fails */
+    size_t n_chunks;
+} pxs_log;
+
+/* Maps path and indexes its chunks: PX_ERR_NOTFOUND (no file), _TRUNC,
+ * _MALFORMED (no log header), _IO. Release with pxs_log_release. */
+px_err pxs_log_read(const char *path, pxs_log *l);
+void pxs_log_release(pxs_log *l); /* a zeroed pxs_log is fine */
+
 enum { DBI_REC, DBI_RDX, DBI_DOM, DBI_OFF, DBI_ORG_N, DBI_ORG_I, DBI_ASO_N, DBI_ASO_I, DBI__N };
 
 typedef struct org_cache_ent {
@@ -129,6 +164,11 @@ struct px_store {
     org_cache_ent *orgs;
     size_t n_orgs, n_committed, cap_orgs;
     uint64_t corrupt_replaced, collisions; /* of committed batches: px_store_stats */
+    /* big batches (px_store.c) */
+    char *dir, *log_path;
+    bool log_pending;    /* a committed batch log is not fully applied */
+    bool log_dir_synced; /* the log's directory entry is on disk */
+    uint32_t chunk_records, apply_limit;
 };
 
 px_err pxs_map_mdb(int rc);
