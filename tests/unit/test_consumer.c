@@ -354,6 +354,59 @@ static void test_merge_dlq_and_resume(void **state)
     cluster_stop(&c);
 }
 
+/* A big batch whose application a crash cut short (its offsets are
+ * committed with the batch log): the consumer finishes it before it reads
+ * anything, and counts nothing twice. */
+static void test_resumes_pending_log(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_start(&c);
+    run_env e;
+    env_init(&e, &c, "g-log");
+    px_err err;
+    char why[256];
+    px_store *s =
+        px_store_open(e.dir, &(px_store_opts){.chunk_records = 2, .apply_limit = 1}, &err, why,
+                      sizeof(why));
+    assert_non_null(s);
+    px_store_batch *b;
+    assert_int_equal(px_store_batch_begin(s, &b), PX_OK);
+    for (int i = 0; i < 9; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "h%d.example.com", i);
+        px_avro_obs o = {.rrname = name, .rrtype = "A", .rdata = "192.0.2.1", .count = 1,
+                         .time_first = NOW - 60, .time_last = NOW, .clients = -1,
+                         .org = "org-a", .sensor = "s1"};
+        assert_int_equal(px_store_merge(b, &o, "example.com", NULL, NULL), PX_OK);
+    }
+    px_avro_obs w = {.rrname = "www.example.com", .rrtype = "A", .rdata = "93.184.216.34",
+                     .count = 5, .time_first = NOW - 60, .time_last = NOW, .clients = -1,
+                     .org = "org-a", .sensor = "s1"};
+    assert_int_equal(px_store_merge(b, &w, "example.com", NULL, NULL), PX_OK);
+    assert_int_equal(px_store_batch_commit(b), PX_ERR_AGAIN);
+    px_store_close(s);
+
+    produce_obs(&c, TOPIC_A, 0, "org-a", "www.example.com", "93.184.216.34", 10);
+    produce_flush(&c);
+    px_consumer_stats st = run_once(&e, "g-log");
+    assert_int_equal(st.messages, 1);
+    assert_int_equal(st.merged, 1);
+    s = px_store_open(e.dir, NULL, &err, why, sizeof(why));
+    assert_non_null(s);
+    assert_false(px_store_log_pending(s));
+    px_store_stats ss;
+    assert_int_equal(px_store_get_stats(s, &ss), PX_OK);
+    assert_int_equal(ss.records, 10);
+    rrset_sum sum = {0};
+    px_store_fence all = {INT64_MIN, INT64_MAX};
+    assert_int_equal(px_store_query_rrset(s, "www.example.com", "A", &all, sum_rec, &sum), PX_OK);
+    assert_int_equal(sum.count, 15);
+    px_store_close(s);
+    env_cleanup(&e);
+    cluster_stop(&c);
+}
+
 /* The dead-letter topic refuses the first writes: the batch holding the
  * bad messages must not commit (their offsets would skip them), and the
  * retry must not count the good records of that batch twice. */
@@ -574,6 +627,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_merge_dlq_and_resume),
+        cmocka_unit_test(test_resumes_pending_log),
         cmocka_unit_test(test_dlq_refused_then_retried),
         cmocka_unit_test(test_sigterm_commits_open_batch),
         cmocka_unit_test(test_caught_up_commits),

@@ -1,6 +1,7 @@
 /* test_store.c: the consumer's LMDB store (merge rules, atomic offsets,
  * queries, corruption, size per record). */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -1311,9 +1312,21 @@ static void test_log_resume(void **state)
     geo_ctx ref_gc = {0}, gc = {0};
     char *ref = logw_reference(&ref_gc);
     px_store_close(f->s);
-    f->s = open_opts(f->dir, 97, 3);
-    assert_int_equal(logw_batch(f->s, 0, LOGW_OBS, &gc), PX_ERR_AGAIN);
-    assert_true(px_store_log_pending(f->s));
+    f->s = NULL;
+    /* a process killed (SIGKILL) after three chunks */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        px_store *s = open_opts(f->dir, 97, 3);
+        if (logw_batch(s, 0, LOGW_OBS, &gc) == PX_ERR_AGAIN && px_store_log_pending(s))
+            raise(SIGKILL);
+        _exit(1);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    f->s = open_opts(f->dir, 97, 4);
+    assert_true(px_store_log_pending(f->s)); /* found at open */
     int64_t next;
     assert_int_equal(px_store_get_offset(f->s, "pdnsx.obs.t", 0, &next), PX_OK);
     assert_int_equal(next, LOGW_OBS);
@@ -1321,14 +1334,19 @@ static void test_log_resume(void **state)
     assert_int_equal(px_store_batch_begin(f->s, &b), PX_ERR_AGAIN);
     uint64_t partial = stats(f->s).records;
     assert_true(partial > 0 && partial < LOGW_KEYS);
-
-    px_store_close(f->s); /* "crash" */
-    f->s = open_opts(f->dir, 97, 5);
     assert_true(px_store_log_pending(f->s)); /* found at open */
     uint64_t lost = 99;
     assert_int_equal(px_store_resume(f->s, geo_fn, &gc, &lost), PX_ERR_AGAIN);
     assert_int_equal(lost, 0);
     assert_true(stats(f->s).records > partial);
+
+    /* stopped again, now among the reverse-index entries at the end
+     * (3000 records in 31 chunks, then the domains') */
+    px_store_close(f->s);
+    f->s = open_opts(f->dir, 97, 30);
+    assert_int_equal(px_store_resume(f->s, geo_fn, &gc, &lost), PX_ERR_AGAIN);
+    assert_int_equal(stats(f->s).records, LOGW_KEYS);
+    assert_true(px_store_log_pending(f->s));
 
     px_store_close(f->s);
     f->s = open_opts(f->dir, 97, 0);
@@ -1337,7 +1355,6 @@ static void test_log_resume(void **state)
     assert_int_equal(px_store_resume(f->s, geo_fn, &gc, &lost), PX_OK); /* nothing left */
     char *out = dump_store(f->s);
     assert_string_equal(out, ref);
-    assert_int_equal(gc.calls, ref_gc.calls);
     assert_int_equal(log_size(f->dir), 0);
     free(out);
     /* and the next batch works */
