@@ -45,6 +45,12 @@
  *   off   key topic, NUL, partition (4 bytes big endian); val zigzag
  *             varint of the next offset. Written in the same transaction
  *             as the data, so a crash replays exactly the lost batch.
+ *             Also, under keys starting with a NUL (never a topic): the
+ *             mark of a batch log being applied (NUL "log"; varint id of
+ *             the transaction that committed it, next chunk, chunks), and
+ *             the row the page-release transaction writes (NUL "gc").
+ *   batch.log (a file beside data.mdb) the sorted deltas of the last big
+ *             batch (see "big batches"; format in px_store_log.c).
  *   org_n / org_i   org id text <-> small integer (1, 2, ...).
  *   aso_n / aso_i   AS organisation text <-> small integer (interned).
  *
@@ -52,7 +58,10 @@
  * the meta page; the meta page reaches the disk with the next commit. A
  * killed process loses nothing (the OS holds the pages); a power loss may
  * undo the last commit, data and offsets together, so Kafka replays it:
- * never a torn or doubly counted batch. One fsync per batch of thousands.
+ * never a torn or doubly counted batch. One fsync per batch of thousands
+ * (a big batch: its log, then one per transaction of its application; a
+ * power loss that undoes one of those undoes the mark's move with it, so
+ * the chunk is applied again, once).
  * MDB_NOTLS: read transactions are not tied to threads.
  *
  * Errors: a bad observation (PX_ERR_INVAL, _MALFORMED for an A/AAAA rdata

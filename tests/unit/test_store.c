@@ -1533,12 +1533,18 @@ static void test_size_200k(void **state)
                   (unsigned long long)st.bytes, per, (double)fs.st_size / (double)st.records);
     assert_true(st.bytes <= (uint64_t)fs.st_size);
     assert_true(per < 400.0);
+    /* the target of issue 3, for the file on disk: batches of 10,000
+     * observations go through the batch log (more records than a chunk),
+     * so no transaction rewrites most pages */
+    assert_true((double)fs.st_size / (double)st.records <= 256.0);
 }
 
 /* Batches that rewrite every record (TXT: no reverse-index entries) must
- * not leave the data file holding more than one batch's worth of freed
- * pages beside the data: without the store's release of freed pages after
- * each commit, LMDB keeps two (file ~3x the pages in use). */
+ * not leave the data file holding the data twice: LMDB keeps the old copy
+ * of every page a transaction rewrote until two transactions later (file
+ * ~3x the pages in use), one more without the store's release of freed
+ * pages after each commit (~2x), and the batch log bounds what one
+ * transaction rewrites to a chunk of 8,192 records (1.47x here). */
 static void test_file_growth(void **state)
 {
     fix *f = *state;
@@ -1566,7 +1572,7 @@ static void test_file_growth(void **state)
     double ratio = (double)fs.st_size / (double)st.bytes;
     print_message("data file %lld bytes, %llu in use: %.2f\n", (long long)fs.st_size,
                   (unsigned long long)st.bytes, ratio);
-    assert_true(ratio < 2.5);
+    assert_true(ratio < 1.7);
 }
 
 /* ---- key order of the flush ---- */
