@@ -4,8 +4,8 @@
  * batch one chunk per transaction.
  *
  * File: "PXSLOG01", batch id (8 bytes big endian); then chunks, each a
- * header of kind (1 byte), entry count (4), payload length (4), FNV-1a 64
- * of the payload (8), all big endian, and the payload. */
+ * header of kind (1 byte), entry count (4), payload length (4), checksum
+ * of the payload (8, see log_sum), all big endian, and the payload. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -20,6 +20,26 @@
 #define LOG_MAGIC "PXSLOG01"
 #define LOG_HEAD 16
 #define CHUNK_HEAD 17
+
+/* FNV-1a over 64-bit little-endian words (then the tail bytes), each step
+ * followed by a fold of the high half: a bijection of the state, so a
+ * change in any one word always shows; an eighth of bytewise FNV's
+ * multiplies (that was 1.3 % of the consumer's profile, written and read
+ * back). Stable across versions and hosts: it is stored. */
+static uint64_t log_sum(const uint8_t *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t w = 0;
+        for (int i = 7; i >= 0; i--)
+            w = w << 8 | p[i];
+        h = (h ^ w) * 0x100000001b3ULL;
+        h ^= h >> 32;
+    }
+    for (; n; p++, n--)
+        h = (h ^ *p) * 0x100000001b3ULL;
+    return h;
+}
 
 static void put_be(uint8_t *p, uint64_t v, int n)
 {
@@ -64,7 +84,7 @@ px_err pxs_logw_chunk(pxs_logw *w, uint8_t kind, uint32_t n, const uint8_t *payl
     head[0] = kind;
     put_be(head + 1, n, 4);
     put_be(head + 5, len, 4);
-    put_be(head + 9, pxs_fnv64(payload, len), 8);
+    put_be(head + 9, log_sum(payload, len), 8);
     px_err err = write_all(w->fd, head, sizeof head);
     if (!err)
         err = write_all(w->fd, payload, len);
@@ -97,7 +117,7 @@ static px_err log_index(pxs_log *l, px_wire *w)
         uint64_t h = (uint64_t)px_wire_u32(w) << 32;
         h |= px_wire_u32(w);
         const uint8_t *p = px_wire_bytes(w, len);
-        if (!p || pxs_fnv64(p, len) != h)
+        if (!p || log_sum(p, len) != h)
             break;
         if (l->n_chunks == cap) {
             cap = cap ? 2 * cap : 64;
