@@ -110,6 +110,7 @@ static const char *const dbi_names[DBI__N] = {"rec",   "rdx",   "dom",   "off",
 #define PXS_CHUNK_RECORDS 8192 /* default px_store_opts.chunk_records */
 
 typedef pxs_bkey bkey;
+typedef struct merge_in merge_in;
 
 typedef struct brec { /* one record touched by the batch */
     bkey k;
@@ -187,6 +188,10 @@ struct px_store_batch {
     px_store_geo_fn geo;
     void *geo_ctx;
     uint64_t n_lost; /* log chunks that could not be applied */
+    /* the merge holds one observation back (see px_store_merge) */
+    struct merge_in *ring; /* two: the one held and the next */
+    int ring_cur;          /* the next one's */
+    bool held;
     /* while a log is applied, the new records' reverse-index entries wait
      * here, to be written in their own key order at the end */
     bool defer_rdx;
@@ -746,6 +751,7 @@ static void batch_free(px_store_batch *b)
         pxs_logw_close(&b->logw);
     }
     free(b->chunk.p);
+    free(b->ring);
     free(b->rdxs);
     px_arena_destroy(b->rdx_arena);
     b->s->batch = NULL;
@@ -1192,11 +1198,14 @@ static bool release_freed_pages(px_store *s)
 }
 
 static px_err log_commit(px_store_batch *b);
+static px_err merge_drain(px_store_batch *b);
 
 px_err px_store_batch_commit(px_store_batch *b)
 {
     if (!b)
         return PX_ERR_INVAL;
+    if (!b->failed)
+        merge_drain(b);
     if (!b->failed && !b->log && b->recs.n > b->s->chunk_records)
         log_segment(b);
     if (b->log)
@@ -1742,8 +1751,18 @@ px_err px_store_resume(px_store *s, px_store_geo_fn geo, void *geo_ctx, uint64_t
 
 /* ---- merge ---- */
 
-typedef struct merge_in {
-    const px_avro_obs *obs;
+/* One observation, prepared: everything the table work needs, copied out
+ * of the caller's px_avro_obs (which may be reused once the merge
+ * returns), except an overlong rdata (merged at once, see the merge). */
+struct merge_in {
+    uint64_t count;
+    uint8_t bin[16]; /* A/AAAA rdata */
+    uint64_t h, dh;  /* table hashes of the key and of the domain */
+    bool has_dom;
+    char dn[PXS_NAME_MAX + 1]; /* normalised registered domain */
+    size_t dl;
+    px_store_geo_fn geo;
+    void *geo_ctx;
     char name[PXS_NAME_MAX + 1];
     size_t name_len;
     char bw[PXS_NAME_MAX + 1]; /* normalised bailiwick */
@@ -1757,7 +1776,7 @@ typedef struct merge_in {
     bool long_rdata;
     uint32_t org;
     int64_t first, last;
-} merge_in;
+};
 
 /* Bailiwick of a record that has none yet: an offset into rrname when it
  * is a suffix, else its text (copied into the arena). */
@@ -1785,7 +1804,7 @@ static px_err set_bailiwick(px_store_batch *b, pxs_rec *r, const merge_in *in)
 static px_err rec_delta_init(px_store_batch *b, brec *e, const merge_in *in)
 {
     pxs_rec *r = &e->rec;
-    r->count = (uint64_t)in->obs->count;
+    r->count = in->count;
     r->first = in->first;
     r->last = in->last;
     if (in->long_rdata) { /* NUL-terminated: the flush may index it as text */
@@ -1807,7 +1826,7 @@ static px_err update_record(px_store_batch *b, pxs_rec *r, const merge_in *in)
     /* a 64-bit hash collision of two overlong rdata: keep the first */
     if (in->long_rdata && (r->rdata_len != in->rd_len || memcmp(r->rdata, in->rd, in->rd_len)))
         return PX_ERR_UNSUPPORTED;
-    uint64_t c = r->count + (uint64_t)in->obs->count;
+    uint64_t c = r->count + in->count;
     r->count = c < r->count ? UINT64_MAX : c;
     r->first = in->first < r->first ? in->first : r->first;
     r->last = in->last > r->last ? in->last : r->last;
@@ -1821,10 +1840,9 @@ static px_err update_record(px_store_batch *b, pxs_rec *r, const merge_in *in)
 /* The batch's entry of the observation's record, created on its first
  * observation in the batch (the store is read at the flush). *fresh: the
  * entry already holds this observation. */
-static px_err record_entry(px_store_batch *b, const merge_in *in, px_store_geo_fn geo, void *ctx,
-                           brec **out, bool *fresh)
+static px_err record_entry(px_store_batch *b, const merge_in *in, brec **out, bool *fresh)
 {
-    uint64_t h = px_hash64(in->key, in->klen, b->seed);
+    uint64_t h = in->h;
     px_err err = btab_reserve(&b->recs); /* first: it moves the slots */
     if (err)
         return err;
@@ -1841,8 +1859,8 @@ static px_err record_entry(px_store_batch *b, const merge_in *in, px_store_geo_f
     *e = (brec){.k = {h, key, in->klen},
                 .seq = (uint32_t)b->recs.n,
                 .name_len = (uint16_t)in->name_len,
-                .geo = geo,
-                .geo_ctx = ctx};
+                .geo = in->geo,
+                .geo_ctx = in->geo_ctx};
     err = rec_delta_init(b, e, in);
     if (err) {
         pxs_rec_release(&e->rec);
@@ -1855,15 +1873,12 @@ static px_err record_entry(px_store_batch *b, const merge_in *in, px_store_geo_f
     return PX_OK;
 }
 
-static px_err merge_domain(px_store_batch *b, const char *regdom, const merge_in *in)
+static px_err merge_domain(px_store_batch *b, const merge_in *in)
 {
-    char dn[PXS_NAME_MAX + 1];
-    size_t dl;
-    px_err err = pxs_norm_name(regdom, dn, &dl);
-    if (err || dl == 0)
-        return err ? err : PX_ERR_INVAL;
-    uint64_t h = px_hash64(dn, dl, b->seed);
-    err = btab_reserve(&b->doms); /* first: it moves the slots */
+    const char *dn = in->dn;
+    size_t dl = in->dl;
+    uint64_t h = in->dh;
+    px_err err = btab_reserve(&b->doms); /* first: it moves the slots */
     if (err)
         return err;
     bslot *slot = btab_find(&b->doms, h, (const uint8_t *)dn, dl);
@@ -1884,11 +1899,13 @@ static px_err merge_domain(px_store_batch *b, const char *regdom, const merge_in
     return err;
 }
 
-static px_err merge_prepare(px_store_batch *b, const px_avro_obs *obs, merge_in *in, uint8_t *bin)
+/* Checks and copies one observation into in; no table is touched. */
+static px_err merge_prepare(px_store_batch *b, const px_avro_obs *obs, const char *regdom,
+                            merge_in *in)
 {
     if (!obs->rrname || !obs->rrtype || !obs->rdata || !obs->org || obs->count < 0)
         return PX_ERR_INVAL;
-    in->obs = obs;
+    in->count = (uint64_t)obs->count;
     px_err err = pxs_norm_name(obs->rrname, in->name, &in->name_len);
     if (err)
         return err;
@@ -1897,7 +1914,7 @@ static px_err merge_prepare(px_store_batch *b, const px_avro_obs *obs, merge_in 
         return PX_ERR_INVAL;
     in->type = (uint16_t)t;
     in->has_bw = obs->bailiwick && pxs_norm_name(obs->bailiwick, in->bw, &in->bw_len) == PX_OK;
-    err = pxs_rdata_bytes(in->type, obs->rdata, bin, &in->rd, &in->rd_len);
+    err = pxs_rdata_bytes(in->type, obs->rdata, in->bin, &in->rd, &in->rd_len);
     if (err)
         return err;
     in->first = obs->time_first < obs->time_last ? obs->time_first : obs->time_last;
@@ -1906,25 +1923,38 @@ static px_err merge_prepare(px_store_batch *b, const px_avro_obs *obs, merge_in 
                   &in->long_rdata);
     if (err)
         return err;
+    in->h = px_hash64(in->key, in->klen, b->seed);
+    in->has_dom = regdom != NULL;
+    if (regdom) {
+        err = pxs_norm_name(regdom, in->dn, &in->dl);
+        if (err || in->dl == 0)
+            return err ? err : PX_ERR_INVAL;
+        in->dh = px_hash64(in->dn, in->dl, b->seed);
+    }
     return org_id(b, obs->org, &in->org);
 }
 
-static px_err merge_one(px_store_batch *b, const px_avro_obs *obs, const char *regdom,
-                        px_store_geo_fn geo, void *geo_ctx)
+/* The table work of a prepared observation. */
+static px_err merge_finish(px_store_batch *b, const merge_in *in)
 {
-    merge_in in;
-    uint8_t bin[16];
-    px_err err = merge_prepare(b, obs, &in, bin);
-    if (err)
-        return err;
     brec *e;
     bool fresh;
-    err = record_entry(b, &in, geo, geo_ctx, &e, &fresh);
+    px_err err = record_entry(b, in, &e, &fresh);
     if (!err && !fresh)
-        err = update_record(b, &e->rec, &in);
-    if (!err && regdom)
-        err = merge_domain(b, regdom, &in);
+        err = update_record(b, &e->rec, in);
+    if (!err && in->has_dom)
+        err = merge_domain(b, in);
     return err;
+}
+
+/* Finishes the observation the last merge held back (see the merge). Only
+ * a failure of the store can happen there: it fails the batch. */
+static px_err merge_drain(px_store_batch *b)
+{
+    if (!b->held)
+        return PX_OK;
+    b->held = false;
+    return batch_check(b, merge_finish(b, &b->ring[b->ring_cur ^ 1]));
 }
 
 px_err px_store_merge(px_store_batch *b, const px_avro_obs *obs, const char *regdom,
@@ -1934,15 +1964,40 @@ px_err px_store_merge(px_store_batch *b, const px_avro_obs *obs, const char *reg
         return PX_ERR_INVAL;
     if (b->failed)
         return b->failed;
+    if (!b->ring && !(b->ring = calloc(2, sizeof *b->ring)))
+        return batch_check(b, PX_ERR_NOMEM);
     if (geo) {
         b->geo = geo;
         b->geo_ctx = geo_ctx;
     }
-    px_err err = batch_check(b, merge_one(b, obs, regdom, geo, geo_ctx));
+    merge_in *in = &b->ring[b->ring_cur];
+    px_err err = batch_check(b, merge_prepare(b, obs, regdom, in));
+    if (b->failed || err)
+        return err; /* a bad observation: nothing of it is merged */
+    in->geo = geo;
+    in->geo_ctx = geo_ctx;
+    /* Its table slots are fetched now and used at the next call: the
+     * caller decodes the next message meanwhile, so the cache misses of
+     * the two tables (most of the merge's time) overlap with that work.
+     * An overlong rdata is merged at once: a hash collision within the
+     * batch is its own error. */
+    if (b->recs.cap)
+        __builtin_prefetch(&b->recs.slot[in->h & (b->recs.cap - 1)]);
+    if (in->has_dom && b->doms.cap)
+        __builtin_prefetch(&b->doms.slot[in->dh & (b->doms.cap - 1)]);
+    merge_drain(b);
+    if (!b->failed && in->long_rdata) {
+        err = batch_check(b, merge_finish(b, in));
+    } else if (!b->failed) {
+        b->held = true;
+        b->ring_cur ^= 1;
+    }
     if (b->failed)
         return b->failed;
     if (b->recs.n >= PXS_SPILL_ENTRIES || px_arena_bytes(b->arena) >= PXS_SPILL_BYTES) {
-        px_err ferr = log_segment(b);
+        px_err ferr = merge_drain(b);
+        if (!ferr)
+            ferr = log_segment(b);
         if (ferr)
             return ferr;
     }

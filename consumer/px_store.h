@@ -62,7 +62,12 @@ typedef bool (*px_store_geo_fn)(void *ctx, const char *address, px_store_geo *ou
  * (PX_ERR_AGAIN, as while a batch log is pending: px_store_resume). */
 px_err px_store_batch_begin(px_store *s, px_store_batch **out);
 /* Merges one observation. regdom: its registered domain (the consumer
- * computes it; not trusted from the message key). geo may be NULL; geo and
+ * computes it; not trusted from the message key; NULL: none); one that is
+ * no name fails the merge (PX_ERR_INVAL), nothing of the observation
+ * merged. obs is copied: the caller may reuse it on return (the table
+ * work of an observation may wait for the next call, for its cache misses
+ * to overlap with the caller's work; the commit finishes it). geo may be
+ * NULL; geo and
  * geo_ctx of a record's first observation in the batch are called later,
  * at the commit (or when the batch spills into the transaction): they must
  * stay valid until then, and are called from the thread that commits.
