@@ -92,7 +92,8 @@ int main(int argc, char **argv)
             return 2;
     }
     if (optind != argc - 1) {
-        fprintf(stderr, "usage: %s [-n N] [-k KEYS] [-b BATCH] [-o ORGS] [-m MAP_MIB] [-c CHUNK] DIR\n",
+        fprintf(stderr,
+                "usage: %s [-n N] [-k KEYS] [-b BATCH] [-o ORGS] [-m MAP_MIB] [-c CHUNK] DIR\n",
                 argv[0]);
         return 2;
     }

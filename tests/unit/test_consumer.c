@@ -366,23 +366,34 @@ static void test_resumes_pending_log(void **state)
     env_init(&e, &c, "g-log");
     px_err err;
     char why[256];
-    px_store *s =
-        px_store_open(e.dir, &(px_store_opts){.chunk_records = 2, .apply_limit = 1}, &err, why,
-                      sizeof(why));
+    px_store *s = px_store_open(e.dir, &(px_store_opts){.chunk_records = 2, .apply_limit = 1}, &err,
+                                why, sizeof(why));
     assert_non_null(s);
     px_store_batch *b;
     assert_int_equal(px_store_batch_begin(s, &b), PX_OK);
     for (int i = 0; i < 9; i++) {
         char name[32];
         snprintf(name, sizeof(name), "h%d.example.com", i);
-        px_avro_obs o = {.rrname = name, .rrtype = "A", .rdata = "192.0.2.1", .count = 1,
-                         .time_first = NOW - 60, .time_last = NOW, .clients = -1,
-                         .org = "org-a", .sensor = "s1"};
+        px_avro_obs o = {.rrname = name,
+                         .rrtype = "A",
+                         .rdata = "192.0.2.1",
+                         .count = 1,
+                         .time_first = NOW - 60,
+                         .time_last = NOW,
+                         .clients = -1,
+                         .org = "org-a",
+                         .sensor = "s1"};
         assert_int_equal(px_store_merge(b, &o, "example.com", NULL, NULL), PX_OK);
     }
-    px_avro_obs w = {.rrname = "www.example.com", .rrtype = "A", .rdata = "93.184.216.34",
-                     .count = 5, .time_first = NOW - 60, .time_last = NOW, .clients = -1,
-                     .org = "org-a", .sensor = "s1"};
+    px_avro_obs w = {.rrname = "www.example.com",
+                     .rrtype = "A",
+                     .rdata = "93.184.216.34",
+                     .count = 5,
+                     .time_first = NOW - 60,
+                     .time_last = NOW,
+                     .clients = -1,
+                     .org = "org-a",
+                     .sensor = "s1"};
     assert_int_equal(px_store_merge(b, &w, "example.com", NULL, NULL), PX_OK);
     assert_int_equal(px_store_batch_commit(b), PX_ERR_AGAIN);
     px_store_close(s);

@@ -848,7 +848,6 @@ static void poke_first_record(const char *dir, const void *val, size_t len)
     poke_first(dir, "rec", val, len);
 }
 
-
 static void test_corrupt_values(void **state)
 {
     fix *f = *state;
