@@ -1461,61 +1461,93 @@ static px_err log_segment(px_store_batch *b)
     return err;
 }
 
-/* Decodes a record chunk into entries v (sorted as written); false if it
- * does not decode (a log entry is only ever written by log_entries). */
-static bool chunk_recs(px_store_batch *b, const pxs_log_chunk *c, bkey **v, size_t *n)
+/* The next entry of a chunk (as chunk_put wrote it); false if it does not
+ * decode or its key is empty or too long for LMDB. */
+static bool chunk_entry(const px_store_batch *b, px_wire *w, const uint8_t **key, size_t *klen,
+                        const uint8_t **val, size_t *vlen)
+{
+    *klen = (size_t)pxs_wire_varint(w);
+    *key = px_wire_bytes(w, *klen);
+    *vlen = (size_t)pxs_wire_varint(w);
+    *val = px_wire_bytes(w, *vlen);
+    return *key && *val && *klen && *klen <= b->s->maxkey;
+}
+
+/* Builds the batch entry of one log entry (the i-th of its chunk) in the
+ * arena: *out as soon as it exists (its memory must be released), false
+ * if the entry does not decode. */
+typedef bool (*chunk_entry_fn)(px_store_batch *b, const uint8_t *key, size_t klen,
+                               const uint8_t *val, size_t vlen, size_t i, bkey **out);
+
+static bool rec_from_log(px_store_batch *b, const uint8_t *key, size_t klen, const uint8_t *val,
+                         size_t vlen, size_t i, bkey **out)
+{
+    const uint8_t *nul = memchr(key, 0, klen);
+    if (!nul || klen < (size_t)(nul - key) + 3)
+        return false;
+    brec *e = px_arena_alloc(b->arena, sizeof *e);
+    if (!e)
+        return false;
+    *e = (brec){.k = {0, key, klen},
+                .seq = (uint32_t)i,
+                .name_len = (uint16_t)(nul - key),
+                .geo = b->geo,
+                .geo_ctx = b->geo_ctx};
+    *out = &e->k;
+    if (pxs_rec_decode(val, vlen, &e->rec) != PX_OK || (e->rec.flags & PXS_F_GEO))
+        return false;
+    if (e->rec.flags & PXS_F_LONG) { /* the flush indexes it as text */
+        char *t = px_arena_strndup(b->arena, (const char *)e->rec.rdata, e->rec.rdata_len);
+        if (!t || strlen(t) != e->rec.rdata_len)
+            return false;
+        e->rec.rdata = (const uint8_t *)t;
+    }
+    return true;
+}
+
+static bool dom_from_log(px_store_batch *b, const uint8_t *key, size_t klen, const uint8_t *val,
+                         size_t vlen, size_t i, bkey **out)
+{
+    (void)i;
+    bdom *e = px_arena_alloc(b->arena, sizeof *e);
+    if (!e)
+        return false;
+    *e = (bdom){.k = {0, key, klen}};
+    *out = &e->k;
+    return pxs_dom_decode(val, vlen, &e->dom) == PX_OK;
+}
+
+/* Decodes a chunk into entries v (sorted as written), *n of them to
+ * release; false if it does not decode (a log entry is only ever written
+ * by log_entries). */
+static bool chunk_decode(px_store_batch *b, const pxs_log_chunk *c, chunk_entry_fn fn, bkey **v,
+                         size_t *n)
 {
     px_wire w;
     px_wire_init(&w, c->p, c->len);
     for (*n = 0; px_wire_avail(&w) && *n < c->n;) {
-        size_t klen = (size_t)pxs_wire_varint(&w);
-        const uint8_t *key = px_wire_bytes(&w, klen);
-        size_t vlen = (size_t)pxs_wire_varint(&w);
-        const uint8_t *val = px_wire_bytes(&w, vlen);
-        const uint8_t *nul = key ? memchr(key, 0, klen) : NULL;
-        if (!val || !nul || klen > b->s->maxkey || klen < (size_t)(nul - key) + 3)
+        const uint8_t *key, *val;
+        size_t klen, vlen;
+        if (!chunk_entry(b, &w, &key, &klen, &val, &vlen))
             return false;
-        brec *e = px_arena_alloc(b->arena, sizeof *e);
-        if (!e)
+        bkey *k = NULL;
+        bool ok = fn(b, key, klen, val, vlen, *n, &k);
+        if (k)
+            v[(*n)++] = k;
+        if (!ok)
             return false;
-        *e = (brec){.k = {0, key, klen},
-                    .seq = (uint32_t)*n,
-                    .name_len = (uint16_t)(nul - key),
-                    .geo = b->geo,
-                    .geo_ctx = b->geo_ctx};
-        v[(*n)++] = &e->k;
-        if (pxs_rec_decode(val, vlen, &e->rec) != PX_OK || (e->rec.flags & PXS_F_GEO))
-            return false;
-        if (e->rec.flags & PXS_F_LONG) { /* the flush indexes it as text */
-            char *t = px_arena_strndup(b->arena, (const char *)e->rec.rdata, e->rec.rdata_len);
-            if (!t || strlen(t) != e->rec.rdata_len)
-                return false;
-            e->rec.rdata = (const uint8_t *)t;
-        }
     }
     return *n == c->n && !px_wire_avail(&w);
 }
 
+static bool chunk_recs(px_store_batch *b, const pxs_log_chunk *c, bkey **v, size_t *n)
+{
+    return chunk_decode(b, c, rec_from_log, v, n);
+}
+
 static bool chunk_doms(px_store_batch *b, const pxs_log_chunk *c, bkey **v, size_t *n)
 {
-    px_wire w;
-    px_wire_init(&w, c->p, c->len);
-    for (*n = 0; px_wire_avail(&w) && *n < c->n;) {
-        size_t klen = (size_t)pxs_wire_varint(&w);
-        const uint8_t *key = px_wire_bytes(&w, klen);
-        size_t vlen = (size_t)pxs_wire_varint(&w);
-        const uint8_t *val = px_wire_bytes(&w, vlen);
-        if (!val || !key || !klen || klen > b->s->maxkey)
-            return false;
-        bdom *e = px_arena_alloc(b->arena, sizeof *e);
-        if (!e)
-            return false;
-        *e = (bdom){.k = {0, key, klen}};
-        v[(*n)++] = &e->k;
-        if (pxs_dom_decode(val, vlen, &e->dom) != PX_OK)
-            return false;
-    }
-    return *n == c->n && !px_wire_avail(&w);
+    return chunk_decode(b, c, dom_from_log, v, n);
 }
 
 /* Writes one chunk's entries into the open transaction. A chunk that does

@@ -26,15 +26,26 @@ typedef struct fix {
     px_store *s;
 } fix;
 
-static px_store *open_store(const char *dir, bool ro)
+static px_store *open_with(const char *dir, px_store_opts o)
 {
-    px_store_opts o = {.read_only = ro};
     px_err err = PX_OK;
     char eb[256];
     px_store *s = px_store_open(dir, &o, &err, eb, sizeof eb);
     if (!s)
         fail_msg("open %s: %s", dir, eb);
     return s;
+}
+
+static px_store *open_store(const char *dir, bool ro)
+{
+    return open_with(dir, (px_store_opts){.read_only = ro});
+}
+
+/* Writable, with px_store_opts.chunk_records and .apply_limit (0:
+ * defaults). */
+static px_store *open_opts(const char *dir, uint32_t chunk, uint32_t limit)
+{
+    return open_with(dir, (px_store_opts){.chunk_records = chunk, .apply_limit = limit});
 }
 
 static int setup(void **state)
@@ -727,27 +738,38 @@ static px_store_stats stats(px_store *s)
     return st;
 }
 
-/* A batch written in one transaction that meets a full map commits
- * nothing. */
-static void test_map_full(void **state)
+enum { MAP_FULL_N = 20000 };
+
+/* Reopens f's store with a 256 KiB map and the given chunk size and
+ * returns a batch of MAP_FULL_N new A records, offset pdns/0 at
+ * MAP_FULL_N. */
+static px_store_batch *map_full_batch(fix *f, uint32_t chunk)
 {
-    fix *f = *state;
     px_store_close(f->s);
-    px_store_opts o = {.map_bytes = 256 * 1024, .chunk_records = 100000};
+    px_store_opts o = {.map_bytes = 256 * 1024, .chunk_records = chunk};
     px_err err;
     char eb[128];
     f->s = px_store_open(f->dir, &o, &err, eb, sizeof eb);
     assert_non_null(f->s);
     px_store_batch *b;
     assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
-    for (unsigned i = 0; i < 20000; i++) {
+    for (unsigned i = 0; i < MAP_FULL_N; i++) {
         char name[64], a[32];
         snprintf(name, sizeof name, "host%u.example.com", i);
         snprintf(a, sizeof a, "10.%u.%u.%u", i >> 16, (i >> 8) & 255, i & 255);
         px_avro_obs x = obs(name, "A", a, NULL, 1, 1, 2, "o");
         assert_int_equal(px_store_merge(b, &x, "example.com", NULL, NULL), PX_OK);
     }
-    assert_int_equal(px_store_set_offset(b, "pdns", 0, 1), PX_OK);
+    assert_int_equal(px_store_set_offset(b, "pdns", 0, MAP_FULL_N), PX_OK);
+    return b;
+}
+
+/* A batch written in one transaction that meets a full map commits
+ * nothing. */
+static void test_map_full(void **state)
+{
+    fix *f = *state;
+    px_store_batch *b = map_full_batch(f, 100000);
     assert_int_equal(px_store_batch_commit(b), PX_ERR_FULL);
     int64_t next;
     assert_int_equal(px_store_get_offset(f->s, "pdns", 0, &next), PX_ERR_NOTFOUND);
@@ -764,23 +786,8 @@ static void test_map_full(void **state)
 static void test_map_full_log(void **state)
 {
     fix *f = *state;
-    px_store_close(f->s);
-    px_store_opts o = {.map_bytes = 256 * 1024, .chunk_records = 1000};
-    px_err err;
-    char eb[128];
-    f->s = px_store_open(f->dir, &o, &err, eb, sizeof eb);
-    assert_non_null(f->s);
-    px_store_batch *b;
-    assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
-    enum { N = 20000 };
-    for (unsigned i = 0; i < N; i++) {
-        char name[64], a[32];
-        snprintf(name, sizeof name, "host%u.example.com", i);
-        snprintf(a, sizeof a, "10.%u.%u.%u", i >> 16, (i >> 8) & 255, i & 255);
-        px_avro_obs x = obs(name, "A", a, NULL, 1, 1, 2, "o");
-        assert_int_equal(px_store_merge(b, &x, "example.com", NULL, NULL), PX_OK);
-    }
-    assert_int_equal(px_store_set_offset(b, "pdns", 0, N), PX_OK);
+    enum { N = MAP_FULL_N };
+    px_store_batch *b = map_full_batch(f, 1000);
     assert_int_equal(px_store_batch_commit(b), PX_ERR_AGAIN);
     assert_true(px_store_log_pending(f->s));
     int64_t next;
@@ -791,9 +798,7 @@ static void test_map_full_log(void **state)
     assert_true(px_store_log_pending(f->s));
     /* room again: the rest is applied */
     px_store_close(f->s);
-    o.map_bytes = 0;
-    f->s = px_store_open(f->dir, &o, &err, eb, sizeof eb);
-    assert_non_null(f->s);
+    f->s = open_opts(f->dir, 1000, 0);
     assert_true(px_store_log_pending(f->s));
     assert_int_equal(px_store_resume(f->s, NULL, NULL, NULL), PX_OK);
     assert_int_equal(stats(f->s).records, N);
@@ -1106,17 +1111,6 @@ static void test_spill_merges(void **state)
 }
 
 /* ---- big batches: the batch log ---- */
-
-static px_store *open_opts(const char *dir, uint32_t chunk, uint32_t limit)
-{
-    px_store_opts o = {.chunk_records = chunk, .apply_limit = limit};
-    px_err err = PX_OK;
-    char eb[256];
-    px_store *s = px_store_open(dir, &o, &err, eb, sizeof eb);
-    if (!s)
-        fail_msg("open %s: %s", dir, eb);
-    return s;
-}
 
 /* Text of everything a query can tell about a record, one line. */
 typedef struct dumpbuf {
