@@ -410,6 +410,10 @@ static px_dlq_reason px_consumer_judge(px_consumer *c, const rd_kafka_message_t 
         snprintf(why, whylen, "decode: %s", px_strerror(err));
         return PX_DLQ_DECODE;
     }
+    /* the registered domain is looked up after the checks: its cache line
+     * arrives meanwhile */
+    if (obs.rrname)
+        px_psl_cache_prefetch(c->psl, obs.rrname, strlen(obs.rrname));
     if (strcmp(obs.org, org) != 0) {
         snprintf(why, whylen, "org mismatch: record says %s, topic says %s", obs.org, org);
         return PX_DLQ_ORG;

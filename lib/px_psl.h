@@ -16,12 +16,18 @@ px_err px_registered_domain(const char *name, char *out, size_t outlen);
 /* A cache of name -> registered domain for one thread. libpsl walks its
  * DAFSA label by label for every lookup, and the producer looks up the
  * same names at every window flush; the cache makes a repeat a hash probe
- * and a compare. Direct-mapped: a colliding name replaces the old one. */
+ * and a compare. Two-way sets of 64-byte slots: a third name of a set
+ * replaces the one used less recently. */
 typedef struct px_psl_cache px_psl_cache;
 
-/* slots is rounded up to a power of two (0: 65536). NULL on no memory. */
+/* slots (64 bytes each) is rounded up to a power of two (0: 65536). NULL
+ * on no memory. */
 px_psl_cache *px_psl_cache_create(size_t slots);
 void px_psl_cache_destroy(px_psl_cache *c); /* NULL is fine */
+
+/* Asks the CPU for the cache lines of name's set, so that a lookup of it
+ * some work later does not wait for memory. */
+void px_psl_cache_prefetch(const px_psl_cache *c, const char *name, size_t len);
 
 /* px_registered_domain() of a name already in canonical form (lowercase,
  * no trailing dot, as the DNS parser writes it), through the cache. The
