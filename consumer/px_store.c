@@ -1423,6 +1423,10 @@ static px_err log_entries(px_store_batch *b, uint8_t kind, bkey **v, size_t n)
         size_t m = n - i < per ? n - i : per;
         b->chunk.len = 0;
         for (size_t j = i; j < i + m; j++) {
+            if (j + 8 < n) /* entries in key order lie anywhere in memory */
+                __builtin_prefetch(v[j + 8]);
+            if (j + 8 < n && kind == PXS_LOG_REC)
+                __builtin_prefetch((const char *)v[j + 8] + 64);
             px_err err = kind == PXS_LOG_REC ? pxs_rec_encode(&((brec *)v[j])->rec, &b->val)
                                              : pxs_dom_encode(&((bdom *)v[j])->dom, &b->val);
             if (!err)
