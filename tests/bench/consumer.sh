@@ -11,7 +11,10 @@
 # PDNSX_BENCH_KAFKA names a broker (then the topics get a fresh per-run
 # organisation prefix and are created with PARTITIONS, default 4),
 # publishes N observations over K distinct keys with pdnsx-bench-obsgen,
-# checks the topics hold all N, then, pinned to one core:
+# checks the topics hold all N, then, pinned to one core, in RUNS rounds
+# (each: kcat, then the consumer for each batch size; the fastest run of
+# each counts, and each consumer run is also set against the kcat run of
+# its own round, printed with their median, as the machine's speed drifts):
 #  - the floor: `kcat -C -e -o beginning -q` of each topic to /dev/null,
 #    wall and user + sys time;
 #  - pdnsx-consumer into a fresh store for each store.batch_records in
@@ -113,30 +116,28 @@ timed() {
 rows=()
 echo "measuring on core $CPU, $RUNS run(s) each ..."
 
-# (a) the floor: kcat reading each topic to the end.
-best=""
-for ((r = 0; r < RUNS; r++)); do
-    tw=0 tc=0 bytes=0
+# Runs go in rounds: kcat, then the consumer for each batch size, RUNS
+# times; the fastest of each counts, and each consumer run is also set
+# against the kcat run of its own round (the machine's speed drifts over
+# minutes: a pair measured together is the fairest ratio).
+per() { awk -v n="$1" -v w="$2" 'BEGIN { printf "%.0f", (w > 0 ? n / w : 0) }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+
+# (a) the floor: kcat reading each topic to the end; sets round_kwall.
+kbest=""
+kcat_round() {
+    local tw=0 tc=0 t
     for t in "${topics[@]}"; do
         OUT=/dev/null timed "kcat-$t" kcat -C -b "$bootstrap" -t "$t" -e -o beginning -q ||
             die "kcat failed on $t, see $logs/kcat-$t.err"
         tw=$(awk -v a="$tw" -v b="$wall" 'BEGIN { print a + b }')
         tc=$(awk -v a="$tc" -v b="$cpu" 'BEGIN { print a + b }')
     done
-    if [ -z "$best" ] || awk -v a="$tw" -v b="$best" 'BEGIN { exit !(a < b) }'; then
-        best=$tw kwall=$tw kcpu=$tc
+    round_kwall=$tw
+    if [ -z "$kbest" ] || awk -v a="$tw" -v b="$kbest" 'BEGIN { exit !(a < b) }'; then
+        kbest=$tw kwall=$tw kcpu=$tc
     fi
-done
-# Rates: per wall second, and per CPU second (user + sys), the one-core rate
-# when the run waits on latency rather than on the CPU.
-per() { awk -v n="$1" -v w="$2" 'BEGIN { printf "%.0f", (w > 0 ? n / w : 0) }'; }
-# kcat's wall time is mostly fixed waits (connecting, offsets, noticing the
-# end of 16 partitions): reading nothing (-o end) takes as long as reading
-# everything from the mock broker. Its CPU time is the one-core read cost.
-kcat_rate=$(per "$N" "$kwall")
-kcat_cpu_rate=$(per "$N" "$kcpu")
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
-rows+=("kcat|$kcat_rate|$kcat_cpu_rate|1.00|$(ratio "$kcat_rate" "$kcat_cpu_rate")|$kwall|$kwall|$kcpu||||||")
+}
 
 free_port() {
     /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -156,11 +157,12 @@ sample() {
     done
 }
 
-# (b) + (c): the consumer, one fresh store per run.
-run_consumer() {
-    local batch=$1 name=consumer-b$1 r store port samples st span rate
-    local bspan=""
-    for ((r = 0; r < RUNS; r++)); do
+# (b) + (c): the consumer, one fresh store per run; one run of round r.
+declare -A bspan bwall bcpu brss bmerged bcommit pairs failed
+consumer_round() {
+    local batch=$1 r=$2 name=consumer-b$1 store port samples st span
+    [ -z "${failed[$batch]:-}" ] || return 0
+    {
         store=$data/store-b$batch
         rm -rf "$store"
         port=$(free_port)
@@ -177,17 +179,29 @@ run_consumer() {
         kill "$spid" 2>/dev/null || true
         wait "$spid" 2>/dev/null || true
         spid=""
-        [ "$st" -eq 0 ] || { rows+=("$name|failed: exit $st, see $logs/$name.err|||||||||||"); return 0; }
+        [ "$st" -eq 0 ] || { failed[$batch]="failed: exit $st, see $logs/$name.err"; return 0; }
         # From the last sample with no message read to the first with all merged.
         span=$(awk -v n="$N" '$2 == 0 { t0 = $1 } $3 >= n && t1 == "" { t1 = $1 }
                               END { if (t0 != "" && t1 != "") printf "%.3f", t1 - t0 }' "$samples")
         commit_s=$(awk 'END { printf "%.2f", $4 / 1000 }' "$samples")
         merged=$(grep -o 'merged [0-9]*' "$logs/$name.err" | tail -1 | awk '{ print $2 }')
-        if [ -z "$bspan" ] || awk -v a="$span" -v b="$bspan" 'BEGIN { exit !(a != "" && a < b) }'; then
-            bspan=$span bwall=$wall bcpu=$cpu brss=$rss_kb bmerged=$merged bcommit=$commit_s
+        [ -n "$span" ] && pairs[$batch]+=" $(ratio "$round_kwall" "$span")"
+        if [ -z "${bspan[$batch]:-}" ] ||
+            awk -v a="$span" -v b="${bspan[$batch]}" 'BEGIN { exit !(a != "" && a < b) }'; then
+            bspan[$batch]=$span bwall[$batch]=$wall bcpu[$batch]=$cpu brss[$batch]=$rss_kb
+            bmerged[$batch]=$merged bcommit[$batch]=$commit_s
         fi
-    done
-    [ -n "$bspan" ] || { rows+=("$name|failed: no /metrics span, see $samples|||||||||||"); return 0; }
+        last_store_b=$store
+    }
+}
+
+# The row of one batch size, from its fastest run and its last store.
+consumer_row() {
+    local batch=$1 name=consumer-b$1 store=$data/store-b$1 rate
+    local bspan=${bspan[$batch]:-} bwall=${bwall[$batch]:-} bcpu=${bcpu[$batch]:-}
+    local brss=${brss[$batch]:-} bmerged=${bmerged[$batch]:-} bcommit=${bcommit[$batch]:-}
+    [ -z "${failed[$batch]:-}" ] || { rows+=("$name|${failed[$batch]}|||||||||||"); return 0; }
+    [ -n "$bspan" ] || { rows+=("$name|failed: no /metrics span, see $logs/$name.samples|||||||||||"); return 0; }
     rate=$(awk -v n="$N" -v w="$bspan" 'BEGIN { printf "%.0f", (w > 0 ? n / w : 0) }')
     # The store: file size, in-use pages, distinct records.
     local st_txt=$logs/$name.mdb_stat
@@ -207,8 +221,20 @@ run_consumer() {
 }
 
 cpid=""
+for ((r = 0; r < RUNS; r++)); do
+    kcat_round
+    for b in $BATCHES; do
+        consumer_round "$b" "$r"
+    done
+done
+# kcat's wall time is mostly fixed waits (connecting, offsets, noticing the
+# end of 16 partitions): reading nothing (-o end) takes as long as reading
+# everything from the mock broker. Its CPU time is the one-core read cost.
+kcat_rate=$(per "$N" "$kwall")
+kcat_cpu_rate=$(per "$N" "$kcpu")
+rows+=("kcat|$kcat_rate|$kcat_cpu_rate|1.00|$(ratio "$kcat_rate" "$kcat_cpu_rate")|$kwall|$kwall|$kcpu||||||")
 for b in $BATCHES; do
-    run_consumer "$b"
+    consumer_row "$b"
 done
 
 # Light check that the data is there: two lookups in the last store.
@@ -269,4 +295,11 @@ for r in "${rows[@]}"; do
     IFS='|' read -r c rate crate xk xkc span wall_s cpu_s com rss fb ub ok <<<"$r"
     [[ $rate == failed:* ]] && continue
     echo "| $c | $rate | $crate | $xk | $xkc | $com | $rss | $fb | $ub |"
+done
+echo
+echo "each consumer run against the kcat run of its round (obs/s over obs/s):"
+for b in $BATCHES; do
+    [ -n "${pairs[$b]:-}" ] || continue
+    echo "  consumer-b$b:${pairs[$b]}  (median $(tr ' ' '\n' <<<"${pairs[$b]}" | grep . | sort -n |
+        awk '{ v[NR] = $1 } END { printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'))"
 done
