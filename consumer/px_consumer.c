@@ -211,8 +211,20 @@ static void px_consumer_abort(px_consumer *c, bool rewind)
         px_consumer_rewind(c);
 }
 
+static bool px_consumer_resume(px_consumer *c);
+
 static int px_consumer_begin(px_consumer *c)
 {
+    /* A commit whose application stopped (PX_ERR_AGAIN) may be followed by
+     * more messages of the same read: the store takes no batch before the
+     * last one is whole. If it cannot finish it yet, the message in hand
+     * is read again from the store's offsets later. */
+    if (px_store_log_pending(c->store) && !px_consumer_resume(c)) {
+        c->retry_at_ms = px_consumer_coarse_ms() + PX_CONSUMER_RETRY_MS;
+        c->idle_since_ms = c->retry_at_ms;
+        px_consumer_rewind(c);
+        return -1;
+    }
     px_err err = px_store_batch_begin(c->store, &c->batch);
     if (err != PX_OK) {
         px_error("store: cannot begin a transaction: %s", px_strerror(err));
