@@ -211,20 +211,15 @@ static void px_consumer_abort(px_consumer *c, bool rewind)
         px_consumer_rewind(c);
 }
 
-static bool px_consumer_resume(px_consumer *c);
+static bool px_consumer_log_done(px_consumer *c, bool rewind);
 
 static int px_consumer_begin(px_consumer *c)
 {
     /* A commit whose application stopped (PX_ERR_AGAIN) may be followed by
-     * more messages of the same read: the store takes no batch before the
-     * last one is whole. If it cannot finish it yet, the message in hand
-     * is read again from the store's offsets later. */
-    if (px_store_log_pending(c->store) && !px_consumer_resume(c)) {
-        c->retry_at_ms = px_consumer_coarse_ms() + PX_CONSUMER_RETRY_MS;
-        c->idle_since_ms = c->retry_at_ms;
-        px_consumer_rewind(c);
+     * more messages of the same read: the message in hand is read again
+     * if the last batch cannot be finished now. */
+    if (!px_consumer_log_done(c, true))
         return -1;
-    }
     px_err err = px_store_batch_begin(c->store, &c->batch);
     if (err != PX_OK) {
         px_error("store: cannot begin a transaction: %s", px_strerror(err));
@@ -358,6 +353,21 @@ static bool px_consumer_resume(px_consumer *c)
         return true;
     }
     px_error("store: cannot finish applying the last batch: %s; will retry", px_strerror(err));
+    return false;
+}
+
+/* The store takes no batch before the last big one is whole: true if no
+ * batch log is pending (finished now if need be), else the consumer
+ * pauses, and with rewind reads the messages it took again from the
+ * store's offsets. */
+static bool px_consumer_log_done(px_consumer *c, bool rewind)
+{
+    if (!px_store_log_pending(c->store) || px_consumer_resume(c))
+        return true;
+    c->retry_at_ms = px_consumer_coarse_ms() + PX_CONSUMER_RETRY_MS;
+    c->idle_since_ms = c->retry_at_ms;
+    if (rewind)
+        px_consumer_rewind(c);
     return false;
 }
 
@@ -908,10 +918,8 @@ static bool px_consumer_step(px_consumer *c)
         }
         c->retry_at_ms = 0;
     }
-    if (!c->batch && px_store_log_pending(c->store) && !px_consumer_resume(c)) {
-        c->retry_at_ms = now + PX_CONSUMER_RETRY_MS;
+    if (!c->batch && !px_consumer_log_done(c, false))
         return false;
-    }
     int wait_ms = 100;
     if (c->batch) {
         uint64_t due = c->batch_start_ms + (uint64_t)c->conf->batch_ms;

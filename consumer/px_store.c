@@ -112,18 +112,6 @@ static const char *const dbi_names[DBI__N] = {"rec",   "rdx",   "dom",   "off",
 typedef pxs_bkey bkey;
 typedef struct merge_in merge_in;
 
-typedef struct brec { /* one record touched by the batch */
-    bkey k;
-    uint32_t seq;        /* creation order in the flush: the order of first observations */
-    uint16_t name_len;   /* of the reversed name that starts the key */
-    uint16_t rdx_old;    /* > 0: key length of an old-layout entry to drop (see rdx_put) */
-    px_store_geo_fn geo; /* and its context: of the record's first observation */
-    void *geo_ctx;
-    const uint8_t *rdx_k, *rdx_v; /* reverse-index entry of a new record, or NULL */
-    size_t rdx_klen, rdx_vlen;
-    pxs_rec rec; /* the batch's observations merged (the delta); strings in the arena */
-} brec;
-
 typedef struct brdx { /* a new record's reverse-index entry, to be written */
     bkey k;
     const uint8_t *v;
@@ -131,6 +119,14 @@ typedef struct brdx { /* a new record's reverse-index entry, to be written */
     uint32_t vlen, rd_len;
     uint16_t old; /* > 0: key length of an old-layout entry to drop (see rdx_write) */
 } brdx;
+
+typedef struct brec { /* one record touched by the batch */
+    bkey k;
+    uint32_t seq;      /* creation order in the flush: the order of first observations */
+    uint16_t name_len; /* of the reversed name that starts the key */
+    brdx *rdx;         /* reverse-index entry, made by the flush if the record is new */
+    pxs_rec rec;       /* the batch's observations merged (the delta); strings in the arena */
+} brec;
 
 typedef struct bdom { /* one registered domain touched by the batch */
     bkey k;
@@ -180,13 +176,14 @@ struct px_store_batch {
     uint64_t n_corrupt, n_collisions; /* the store's counters get them at commit */
     boff *offs;                       /* written by the commit, not one put per message */
     size_t n_offs, cap_offs, last_off;
-    /* big batches: the log being written, and the GeoIP callback (of the
-     * latest merge that gave one) for the records the log brings back */
+    /* the GeoIP callback of the latest merge that gave one, for the
+     * records the flush finds new */
+    px_store_geo_fn geo;
+    void *geo_ctx;
+    /* big batches: the log being written */
     bool log;
     pxs_logw logw;
     pxs_buf chunk;
-    px_store_geo_fn geo;
-    void *geo_ctx;
     uint64_t n_lost; /* log chunks that could not be applied */
     /* the merge holds one observation back (see px_store_merge) */
     struct merge_in *ring; /* two: the one held and the next */
@@ -606,15 +603,15 @@ static px_err org_id(px_store_batch *b, const char *org, uint32_t *id)
  * record heals; counted as corrupt_replaced), and an overlong rdata whose
  * 64-bit hash meets a different stored one keeps the stored record (the
  * delta is dropped; counted as collisions): the flush never fails for the
- * data it meets, only for the store itself. The flush runs at commit, or
- * earlier when the batch grows past PXS_SPILL_ENTRIES / PXS_SPILL_BYTES,
- * which bounds its memory (and reports a full map from the merge that
- * caused it). */
+ * data it meets, only for the store itself. The flush runs at commit; a
+ * batch that grows past PXS_SPILL_ENTRIES / PXS_SPILL_BYTES moves what it
+ * holds to the batch log first, which bounds its memory (see "big
+ * batches"). */
 
-/* Copy of n bytes in the batch's arena. */
-static const void *arena_copy(px_store_batch *b, const void *p, size_t n)
+/* Copy of n bytes in arena a. */
+static const void *arena_dup(px_arena *a, const void *p, size_t n)
 {
-    void *q = px_arena_alloc(b->arena, n ? n : 1);
+    void *q = px_arena_alloc(a, n ? n : 1);
     if (q && n)
         memcpy(q, p, n);
     return q;
@@ -837,7 +834,7 @@ static px_err rec_geo(px_store_batch *b, brec *e, uint16_t type, bool *held)
     memcpy(a.bytes, e->k.key + e->name_len + 3, type == 1 ? 4 : 16);
     px_addr_format(&a, addr, sizeof addr);
     px_store_geo g = {.asn = -1};
-    if (!e->geo(e->geo_ctx, addr, &g))
+    if (!b->geo(b->geo_ctx, addr, &g))
         return PX_OK;
     pxs_rec *r = &e->rec;
     r->flags |= PXS_F_GEO;
@@ -855,9 +852,10 @@ static px_err rec_geo(px_store_batch *b, brec *e, uint16_t type, bool *held)
     return pend_add(b, e, g.as_org);
 }
 
-/* Reverse-index entry of a new record, copied into the arena. replaced:
- * the record replaces an unreadable value, so an entry of the old layout
- * (without the rdata part in its key) may exist for it. */
+/* Reverse-index entry of a new record (e->rdx), in the batch's arena, or
+ * in the one that outlives the log's chunks while they defer the entries.
+ * replaced: the record replaces an unreadable value, so an entry of the
+ * old layout (without the rdata part in its key) may exist for it. */
 static px_err rec_rdx(px_store_batch *b, brec *e, uint16_t type, bool replaced)
 {
     /* the rdata text: the key's rdata part (NUL-terminated here) or the
@@ -875,13 +873,21 @@ static px_err rec_rdx(px_store_batch *b, brec *e, uint16_t type, bool replaced)
     size_t base;
     if (!rdx_entry(b->s, type, text, e->k.key, e->k.klen, e->name_len, rk, &k, &v, &base))
         return PX_OK;
-    e->rdx_k = arena_copy(b, k.mv_data, k.mv_size);
-    e->rdx_v = arena_copy(b, v.mv_data, v.mv_size);
-    e->rdx_klen = k.mv_size;
-    e->rdx_vlen = v.mv_size;
+    px_arena *a = b->defer_rdx ? b->rdx_arena : b->arena;
+    brdx *x = px_arena_alloc(a, sizeof *x);
+    if (!x)
+        return PX_ERR_NOMEM;
+    size_t off = (size_t)e->name_len + 3;
     /* an old entry under the same key is simply overwritten */
-    e->rdx_old = replaced && k.mv_size > base ? (uint16_t)base : 0;
-    return e->rdx_k && e->rdx_v ? PX_OK : PX_ERR_NOMEM;
+    uint16_t old = replaced && k.mv_size > base ? (uint16_t)base : 0;
+    *x = (brdx){.k = {0, arena_dup(a, k.mv_data, k.mv_size), k.mv_size},
+                .v = arena_dup(a, v.mv_data, v.mv_size),
+                .rd = old ? arena_dup(a, e->k.key + off, e->k.klen - off) : NULL,
+                .vlen = (uint32_t)v.mv_size,
+                .rd_len = (uint32_t)(e->k.klen - off),
+                .old = old};
+    e->rdx = x;
+    return x->k.key && x->v && (x->rd || !old) ? PX_OK : PX_ERR_NOMEM;
 }
 
 /* A record the store does not hold, or holds unreadable (put_flags
@@ -893,7 +899,7 @@ static px_err rec_store_new(px_store_batch *b, brec *e, unsigned put_flags)
     uint16_t type = (uint16_t)(tp[0] << 8 | tp[1]);
     bool held = false;
     px_err err = PX_OK;
-    if ((type == 1 || type == 28) && e->geo)
+    if ((type == 1 || type == 28) && b->geo)
         err = rec_geo(b, e, type, &held);
     if (!err)
         err = rec_rdx(b, e, type, put_flags == MDB_CURRENT);
@@ -1005,36 +1011,6 @@ static px_err rdx_write(px_store_batch *b, const brdx *x)
     return pxs_map_mdb(mdb_cursor_put(b->rdx_c, &k, &v, 0));
 }
 
-static const void *dup_in(px_arena *a, const void *p, size_t n)
-{
-    void *q = px_arena_alloc(a, n ? n : 1);
-    if (q && n)
-        memcpy(q, p, n);
-    return q;
-}
-
-/* The reverse-index entry of new record e, in arena a (its bytes copied
- * there if copy: they outlive the chunk). */
-static brdx *rdx_of(px_arena *a, const brec *e, bool copy)
-{
-    brdx *x = px_arena_alloc(a, sizeof *x);
-    if (!x)
-        return NULL;
-    size_t off = (size_t)e->name_len + 3;
-    *x = (brdx){.k = {0, e->rdx_k, e->rdx_klen},
-                .v = e->rdx_v,
-                .rd = e->k.key + off,
-                .vlen = (uint32_t)e->rdx_vlen,
-                .rd_len = (uint32_t)(e->k.klen - off),
-                .old = e->rdx_old};
-    if (!copy)
-        return x;
-    x->k.key = dup_in(a, x->k.key, x->k.klen);
-    x->v = dup_in(a, x->v, x->vlen);
-    x->rd = x->old ? dup_in(a, x->rd, x->rd_len) : x->rd;
-    return x->k.key && x->v && x->rd ? x : NULL;
-}
-
 /* Keeps x for the end of the log. */
 static px_err rdx_defer(px_store_batch *b, brdx *x)
 {
@@ -1059,12 +1035,9 @@ static px_err flush_rdx(px_store_batch *b, bkey **v, size_t n, size_t n_rdx)
         return PX_ERR_NOMEM;
     size_t j = 0;
     for (size_t i = 0; i < n; i++) {
-        const brec *e = (const brec *)v[i];
-        if (!e->rdx_k)
-            continue;
-        brdx *r = rdx_of(b->defer_rdx ? b->rdx_arena : b->arena, e, b->defer_rdx);
+        brdx *r = ((const brec *)v[i])->rdx;
         if (!r)
-            return PX_ERR_NOMEM;
+            continue;
         px_err err = b->defer_rdx ? rdx_defer(b, r) : PX_OK;
         if (err)
             return err;
@@ -1092,7 +1065,7 @@ static px_err flush_rec_array(px_store_batch *b, bkey **v, size_t n)
         px_err err = flush_rec(b, e);
         if (err)
             return err;
-        n_rdx += e->rdx_k != NULL;
+        n_rdx += e->rdx != NULL;
     }
     px_err err = flush_pending(b, n);
     return err ? err : flush_rdx(b, v, n, n_rdx);
@@ -1338,9 +1311,11 @@ px_err px_store_get_offset(px_store *s, const char *topic, int32_t partition, in
  * dictionary entries and a mark (id of that transaction, next chunk,
  * number of chunks): from then on the batch is durable, as one
  * transaction made it before. Each chunk is then applied in a transaction
- * of its own that also moves the mark on (and the last removes it), so a
- * crash between chunks resumes at the next one (px_store_resume) and
- * counts nothing twice. A chunk rewrites the pages of its key range only,
+ * of its own that also moves the mark on, so a crash between chunks
+ * resumes at the next one (px_store_resume) and counts nothing twice; the
+ * new records' reverse-index entries come last, in their own key order
+ * (writing one twice changes nothing), and the last of those transactions
+ * removes the mark. A chunk rewrites the pages of its key range only,
  * and their old copies are reused two transactions later. The log is
  * truncated once the mark's removal is on disk. Readers may see a batch
  * half applied, never a chunk. */
@@ -1492,11 +1467,7 @@ static bool rec_from_log(px_store_batch *b, const uint8_t *key, size_t klen, con
     brec *e = px_arena_alloc(b->arena, sizeof *e);
     if (!e)
         return false;
-    *e = (brec){.k = {0, key, klen},
-                .seq = (uint32_t)i,
-                .name_len = (uint16_t)(nul - key),
-                .geo = b->geo,
-                .geo_ctx = b->geo_ctx};
+    *e = (brec){.k = {0, key, klen}, .seq = (uint32_t)i, .name_len = (uint16_t)(nul - key)};
     *out = &e->k;
     if (pxs_rec_decode(val, vlen, &e->rec) != PX_OK || (e->rec.flags & PXS_F_GEO))
         return false;
@@ -1544,41 +1515,49 @@ static bool chunk_decode(px_store_batch *b, const pxs_log_chunk *c, chunk_entry_
     return *n == c->n && !px_wire_avail(&w);
 }
 
-static bool chunk_recs(px_store_batch *b, const pxs_log_chunk *c, bkey **v, size_t *n)
+/* Decodes chunk c into entries *v in the arena, *n of them (to release
+ * with chunk_release, even when it fails); false if it does not decode or
+ * claims more entries than its bytes can hold (*err: out of memory). */
+static bool chunk_load(px_store_batch *b, const pxs_log_chunk *c, bkey ***v, size_t *n, px_err *err)
 {
-    return chunk_decode(b, c, rec_from_log, v, n);
+    size_t cap = c->len / 2 + 1; /* an entry takes two bytes at least */
+    *n = 0;
+    *v = px_arena_alloc(b->arena, (c->n < cap ? c->n : cap) * sizeof **v + sizeof **v);
+    if (!*v) {
+        *err = PX_ERR_NOMEM;
+        return false;
+    }
+    if (c->n > cap)
+        return false;
+    if (c->kind == PXS_LOG_REC)
+        return chunk_decode(b, c, rec_from_log, *v, n);
+    return c->kind == PXS_LOG_DOM && chunk_decode(b, c, dom_from_log, *v, n);
 }
 
-static bool chunk_doms(px_store_batch *b, const pxs_log_chunk *c, bkey **v, size_t *n)
+static void chunk_release(const pxs_log_chunk *c, bkey **v, size_t n)
 {
-    return chunk_decode(b, c, dom_from_log, v, n);
+    for (size_t i = 0; i < n; i++) {
+        if (c->kind == PXS_LOG_REC)
+            pxs_rec_release(&((brec *)v[i])->rec);
+        else
+            pxs_dom_release(&((bdom *)v[i])->dom);
+    }
 }
 
 /* Writes one chunk's entries into the open transaction. A chunk that does
  * not decode is counted lost, not applied. */
 static px_err chunk_write(px_store_batch *b, const pxs_log_chunk *c)
 {
-    size_t cap = c->len / 2 + 1; /* an entry takes two bytes at least */
-    cap = c->n < cap ? c->n : cap;
-    bkey **v = px_arena_alloc(b->arena, (cap ? cap : 1) * sizeof *v);
-    if (!v)
-        return PX_ERR_NOMEM;
-    bool rec = c->kind == PXS_LOG_REC, ok = false;
-    size_t n = 0;
-    if (c->n <= cap && (rec || c->kind == PXS_LOG_DOM))
-        ok = rec ? chunk_recs(b, c, v, &n) : chunk_doms(b, c, v, &n);
+    bkey **v;
+    size_t n;
     px_err err = PX_OK;
-    for (size_t i = 0; ok && !err && i < n; i++)
-        err = rec ? PX_OK : flush_dom(b, (const bdom *)v[i]);
-    if (ok && rec)
+    bool ok = chunk_load(b, c, &v, &n, &err);
+    if (ok && c->kind == PXS_LOG_REC)
         err = flush_rec_array(b, v, n);
-    b->n_lost += !ok;
-    for (size_t i = 0; i < n; i++) {
-        if (rec)
-            pxs_rec_release(&((brec *)v[i])->rec);
-        else
-            pxs_dom_release(&((bdom *)v[i])->dom);
-    }
+    for (size_t i = 0; ok && !err && c->kind == PXS_LOG_DOM && i < n; i++)
+        err = flush_dom(b, (const bdom *)v[i]);
+    b->n_lost += !ok && !err;
+    chunk_release(c, v, n);
     return err;
 }
 
@@ -1621,13 +1600,10 @@ static px_err chunk_apply(px_store_batch *b, const pxs_log_chunk *c, uint64_t id
  * exists changes nothing. */
 static px_err rdx_rebuild(px_store_batch *b, const pxs_log_chunk *c)
 {
-    size_t cap = c->len / 2 + 1;
-    bkey **v = px_arena_alloc(b->arena, (c->n < cap ? c->n : cap) * sizeof *v + 1);
-    size_t n = 0;
-    if (!v)
-        return PX_ERR_NOMEM;
+    bkey **v;
+    size_t n;
     px_err err = PX_OK;
-    if (c->kind == PXS_LOG_REC && c->n <= cap && chunk_recs(b, c, v, &n)) {
+    if (c->kind == PXS_LOG_REC && chunk_load(b, c, &v, &n, &err)) {
         for (size_t i = 0; i < n && !err; i++) {
             brec *e = (brec *)v[i];
             const uint8_t *tp = e->k.key + e->name_len + 1;
@@ -1635,8 +1611,8 @@ static px_err rdx_rebuild(px_store_batch *b, const pxs_log_chunk *c)
         }
         err = err ? err : flush_rdx(b, v, n, n);
     }
-    for (size_t i = 0; i < n; i++)
-        pxs_rec_release(&((brec *)v[i])->rec);
+    if (c->kind == PXS_LOG_REC)
+        chunk_release(c, v, n);
     px_arena_reset(b->arena);
     return err;
 }
@@ -1797,8 +1773,6 @@ struct merge_in {
     bool has_dom;
     char dn[PXS_NAME_MAX + 1]; /* normalised registered domain */
     size_t dl;
-    px_store_geo_fn geo;
-    void *geo_ctx;
     char name[PXS_NAME_MAX + 1];
     size_t name_len;
     char bw[PXS_NAME_MAX + 1]; /* normalised bailiwick */
@@ -1828,7 +1802,7 @@ static px_err set_bailiwick(px_store_batch *b, pxs_rec *r, const merge_in *in)
         r->bw_off = nl - n;
         return PX_OK;
     }
-    r->bw_text = arena_copy(b, in->bw, n);
+    r->bw_text = arena_dup(b->arena, in->bw, n);
     if (!r->bw_text)
         return PX_ERR_NOMEM;
     r->flags |= PXS_F_BW_TEXT;
@@ -1889,14 +1863,11 @@ static px_err record_entry(px_store_batch *b, const merge_in *in, brec **out, bo
         return PX_OK;
     }
     brec *e = px_arena_alloc(b->arena, sizeof *e);
-    const uint8_t *key = arena_copy(b, in->key, in->klen);
+    const uint8_t *key = arena_dup(b->arena, in->key, in->klen);
     if (!e || !key)
         return PX_ERR_NOMEM;
-    *e = (brec){.k = {h, key, in->klen},
-                .seq = (uint32_t)b->recs.n,
-                .name_len = (uint16_t)in->name_len,
-                .geo = in->geo,
-                .geo_ctx = in->geo_ctx};
+    *e = (brec){
+        .k = {h, key, in->klen}, .seq = (uint32_t)b->recs.n, .name_len = (uint16_t)in->name_len};
     err = rec_delta_init(b, e, in);
     if (err) {
         pxs_rec_release(&e->rec);
@@ -1921,7 +1892,7 @@ static px_err merge_domain(px_store_batch *b, const merge_in *in)
     bdom *e = (bdom *)slot->e;
     if (!e) {
         e = px_arena_alloc(b->arena, sizeof *e);
-        const uint8_t *key = arena_copy(b, dn, dl);
+        const uint8_t *key = arena_dup(b->arena, dn, dl);
         if (!e || !key)
             return PX_ERR_NOMEM;
         *e = (bdom){.k = {h, key, dl}, .dom = {.first = in->first, .last = in->last}};
@@ -2010,8 +1981,6 @@ px_err px_store_merge(px_store_batch *b, const px_avro_obs *obs, const char *reg
     px_err err = batch_check(b, merge_prepare(b, obs, regdom, in));
     if (b->failed || err)
         return err; /* a bad observation: nothing of it is merged */
-    in->geo = geo;
-    in->geo_ctx = geo_ctx;
     /* Its table slots are fetched now and used at the next call: the
      * caller decodes the next message meanwhile, so the cache misses of
      * the two tables (most of the merge's time) overlap with that work.

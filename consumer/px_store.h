@@ -66,11 +66,11 @@ px_err px_store_batch_begin(px_store *s, px_store_batch **out);
  * no name fails the merge (PX_ERR_INVAL), nothing of the observation
  * merged. obs is copied: the caller may reuse it on return (the table
  * work of an observation may wait for the next call, for its cache misses
- * to overlap with the caller's work; the commit finishes it). geo may be
- * NULL; geo and
- * geo_ctx of a record's first observation in the batch are called later,
- * at the commit (or when the batch spills into the transaction): they must
- * stay valid until then, and are called from the thread that commits.
+ * to overlap with the caller's work; the commit finishes it). geo: the
+ * GeoIP lookup for the batch's new A/AAAA records (NULL: none; the latest
+ * non-NULL one a batch was given serves all of them); it is called at the
+ * commit, from the thread that commits, and with geo_ctx must stay valid
+ * until then.
  *
  * Errors: a bad observation fails its merge only (PX_ERR_INVAL,
  * _MALFORMED, _TOOLONG; _UNSUPPORTED for an overlong rdata whose 64-bit

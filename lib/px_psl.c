@@ -145,9 +145,9 @@ static bool memo_is_public(px_psl_memo *m, const char *suffix)
 }
 
 /* One cache line: names up to PX_PSL_INLINE octets are kept in the slot,
- * so a hit costs one cache miss (the slot), not two (slot and a malloc'd
- * copy; that second miss was most of the consumer's PSL time, a lookup per
- * message). Longer names keep a malloc'd copy. */
+ * so a hit costs one cache miss (the slot), not two (the slot and a
+ * malloc'd copy; the consumer looks up a name per message). Longer names
+ * keep a malloc'd copy. */
 #define PX_PSL_INLINE 48
 
 typedef struct px_psl_slot {
@@ -161,9 +161,10 @@ typedef struct px_psl_slot {
 } px_psl_slot;
 
 struct px_psl_cache {
-    /* Two-way sets (slots 2i and 2i + 1): a direct-mapped table of 2^20
-     * slots holding the 200,000 names of the consumer benchmark missed one
-     * lookup in six (two names on one slot evict each other in turn). */
+    /* Two-way sets (slots 2i and 2i + 1): in a direct-mapped table of 2^20
+     * slots, the 200,000 names of the consumer benchmark would collide on
+     * about one lookup in six (1 - e^-0.19), two names on one slot
+     * evicting each other in turn. */
     px_psl_slot *slots;
     uint8_t *recent; /* per set: the way used last (the other one goes) */
     size_t mask;     /* sets - 1 */

@@ -97,12 +97,19 @@ static px_avro_obs obs(const char *name, const char *type, const char *rdata, co
                          .sensor = "s1"};
 }
 
-static void merge1(px_store *s, px_avro_obs o, const char *regdom)
+/* One batch of o[0..n), every merge and the commit succeeding. */
+static void merge_all(px_store *s, const px_avro_obs *o, size_t n, const char *regdom)
 {
     px_store_batch *b;
     assert_int_equal(px_store_batch_begin(s, &b), PX_OK);
-    assert_int_equal(px_store_merge(b, &o, regdom, NULL, NULL), PX_OK);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(px_store_merge(b, &o[i], regdom, NULL, NULL), PX_OK);
     assert_int_equal(px_store_batch_commit(b), PX_OK);
+}
+
+static void merge1(px_store *s, px_avro_obs o, const char *regdom)
+{
+    merge_all(s, &o, 1, regdom);
 }
 
 /* A copy of what a query returned. */
@@ -551,15 +558,8 @@ static void test_rdata_same_target(void **state)
         obs("_sip._tcp.x.com", "SRV", "10 5 5060 sip.x.com", NULL, 7, 1, 2, "o"),
         obs("x.com", "MX", "10 mx.x.com", NULL, 10, 1, 2, "o"), /* not new */
     };
-    px_store_batch *b;
-    assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
-    for (size_t i = 0; i < sizeof first / sizeof first[0]; i++)
-        assert_int_equal(px_store_merge(b, &first[i], "x.com", NULL, NULL), PX_OK);
-    assert_int_equal(px_store_batch_commit(b), PX_OK);
-    assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
-    for (size_t i = 0; i < sizeof later / sizeof later[0]; i++)
-        assert_int_equal(px_store_merge(b, &later[i], "x.com", NULL, NULL), PX_OK);
-    assert_int_equal(px_store_batch_commit(b), PX_OK);
+    merge_all(f->s, first, sizeof first / sizeof first[0], "x.com");
+    merge_all(f->s, later, sizeof later / sizeof later[0], "x.com");
 
     sink *k = by_rdata(f->s, "mx.x.com");
     assert_int_equal(k->n, 4);
@@ -1015,16 +1015,12 @@ static void put_rdx(const char *dir, MDB_val *keys, MDB_val *vals, size_t n)
 static void test_rdx_old_layout(void **state)
 {
     fix *f = *state;
-    px_store_batch *b;
     px_avro_obs o[] = {
         obs("example.com", "MX", "10 mail.example.net", NULL, 1, 1, 2, "o"),
         obs("www.example.com", "CNAME", "mail.example.net", NULL, 2, 1, 2, "o"),
         obs("v4.example.com", "A", "192.0.2.9", NULL, 3, 1, 2, "o"),
     };
-    assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
-    for (size_t i = 0; i < sizeof o / sizeof o[0]; i++)
-        assert_int_equal(px_store_merge(b, &o[i], "example.com", NULL, NULL), PX_OK);
-    assert_int_equal(px_store_batch_commit(b), PX_OK);
+    merge_all(f->s, o, sizeof o / sizeof o[0], "example.com");
     px_store_close(f->s);
 
     uint8_t k0[128], k1[128],
