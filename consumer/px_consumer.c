@@ -487,8 +487,8 @@ static void px_consumer_log_refused(px_consumer *c, const char *org, const char 
     c->refused_quiet++;
     if (c->refused_logged_ms && now - c->refused_logged_ms < PX_CONSUMER_REFUSED_LOG_MS)
         return;
-    px_warning("org %s: record refused, %s (%" PRIu64 " refused since the last such line; "
-               "all in %s)",
+    px_warning("org %s: record refused, %s (%" PRIu64 " refused since the last line like "
+               "this, each to %s)",
                org, why, c->refused_quiet, PX_CONSUMER_DLQ_TOPIC);
     c->refused_logged_ms = now;
     c->refused_quiet = 0;
