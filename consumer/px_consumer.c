@@ -508,9 +508,9 @@ static int64_t px_consumer_written(const rd_kafka_message_t *m, int64_t now)
 
 /* px_obs_validate, then the centre's rules (px_obs_trust_check). */
 static px_dlq_reason px_consumer_trust(px_consumer *c, const rd_kafka_message_t *m,
-                                       const px_avro_obs *obs, char *why, size_t whylen)
+                                       const px_avro_obs *obs, int64_t now, char *why,
+                                       size_t whylen)
 {
-    int64_t now = c->opts.clock(c->opts.clock_ctx);
     char vwhy[256] = "";
     px_obs_rule r = PX_OBS_FORM;
     if (px_obs_validate(obs, now, vwhy, sizeof(vwhy)) == PX_OK)
@@ -576,14 +576,13 @@ static px_org_rate *px_consumer_org(px_consumer *c, const char *org)
     return c->last_org = o;
 }
 
-/* The minute a message counts in (see above). */
-static int64_t px_consumer_minute(const px_consumer *c, const rd_kafka_message_t *m)
+/* The minute a message counts in (see above); now: our clock. */
+static int64_t px_consumer_minute(const rd_kafka_message_t *m, int64_t now)
 {
     rd_kafka_timestamp_type_t type;
     int64_t ms = rd_kafka_message_timestamp(m, &type);
     if (type == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME && ms >= 0)
         return ms / 60000;
-    int64_t now = c->opts.clock(c->opts.clock_ctx);
     return now >= 0 ? now / 60 : 0;
 }
 
@@ -591,8 +590,8 @@ static int64_t px_consumer_minute(const px_consumer *c, const rd_kafka_message_t
 static void px_consumer_org_minute(px_consumer *c, px_org_rate *o, int64_t minute)
 {
     if (o->rejected)
-        px_info("org %s: %" PRIu64 " observations of new records dead-lettered in the last "
-                "minute it was bounded (trust.org_new_records %" PRId64 ")",
+        px_info("org %s: %" PRIu64 " observations of new records dead-lettered in its last "
+                "minute at the bound (trust.org_new_records %" PRId64 ")",
                 o->org, o->rejected, c->conf->trust_org_new_records);
     o->minute = minute;
     o->base = px_store_org_new_records(c->store, o->org);
@@ -625,7 +624,7 @@ static px_dlq_reason px_consumer_org_refuse(px_consumer *c, px_org_rate *o, char
                                                 "trust.org_new_records (committed)");
     }
     if (o->rejected++ == 0)
-        px_warning("org %s: %" PRId64 " new records this minute, its bound "
+        px_warning("org %s reached its bound of %" PRId64 " new records this minute "
                    "(trust.org_new_records): its observations of further new records go to %s "
                    "until the minute ends",
                    o->org, bound, PX_CONSUMER_DLQ_TOPIC);
@@ -639,13 +638,14 @@ static px_dlq_reason px_consumer_org_refuse(px_consumer *c, px_org_rate *o, char
  * to dead-letter it; with c->batch NULL after it, the batch was abandoned
  * (the message is read again). */
 static px_dlq_reason px_consumer_org_bound(px_consumer *c, const rd_kafka_message_t *m,
-                                           const px_avro_obs *obs, char *why, size_t whylen)
+                                           const px_avro_obs *obs, int64_t now, char *why,
+                                           size_t whylen)
 {
     uint64_t bound = (uint64_t)c->conf->trust_org_new_records;
     px_org_rate *o = bound ? px_consumer_org(c, obs->org) : NULL;
     if (!o)
         return PX_DLQ_NONE; /* no bound, or no memory for one: the store still works */
-    int64_t minute = px_consumer_minute(c, m);
+    int64_t minute = px_consumer_minute(m, now);
     if (minute > o->minute)
         px_consumer_org_minute(c, o, minute);
     if (!o->bounded) {
@@ -703,9 +703,10 @@ static px_dlq_reason px_consumer_judge(px_consumer *c, const rd_kafka_message_t 
         snprintf(why, whylen, "org mismatch: record says %s, topic says %s", obs.org, org);
         return PX_DLQ_ORG;
     }
-    px_dlq_reason r = px_consumer_trust(c, m, &obs, why, whylen);
+    int64_t now = c->opts.clock(c->opts.clock_ctx);
+    px_dlq_reason r = px_consumer_trust(c, m, &obs, now, why, whylen);
     if (r == PX_DLQ_NONE)
-        r = px_consumer_org_bound(c, m, &obs, why, whylen);
+        r = px_consumer_org_bound(c, m, &obs, now, why, whylen);
     if (r != PX_DLQ_NONE || c->fatal || !c->batch)
         return r;
     return px_consumer_merge(c, &obs, why, whylen);
@@ -1027,6 +1028,7 @@ static int px_consumer_open_trust(px_consumer *c, char *errbuf, size_t errlen)
         return -1;
     }
     c->trust = (px_obs_trust){.privacy = c->privacy,
+                              .psl = c->psl,
                               .time_floor = conf->trust_time_floor,
                               .future_skew = conf->trust_future_skew};
     return 0;

@@ -321,10 +321,22 @@ static px_obs_rule refuse(px_obs_rule rule, char *why, size_t whylen, const char
     return rule;
 }
 
+/* The root or a bare public suffix: through the cache where there is one
+ * (a name whose registered domain is shorter is neither). */
+static bool public_suffix(const px_obs_trust *t, const char *name, size_t len)
+{
+    const char *reg;
+    size_t reg_len;
+    if (t->psl && px_psl_cache_lookup(t->psl, name, len, &reg, &reg_len) == PX_OK && reg_len < len)
+        return false;
+    return px_privacy_public_suffix(name, len);
+}
+
 /* The privacy rules on the name and the rdata. */
-static px_obs_rule check_privacy(const px_privacy *p, const px_avro_obs *o, int type, char *why,
+static px_obs_rule check_privacy(const px_obs_trust *t, const px_avro_obs *o, int type, char *why,
                                  size_t whylen)
 {
+    const px_privacy *p = t->privacy;
     if (!px_privacy_type_allowed(p, (uint16_t)type))
         return refuse(PX_OBS_RRTYPE, why, whylen, "rrtype %s not accepted", o->rrtype);
     size_t len = strlen(o->rrname);
@@ -333,7 +345,7 @@ static px_obs_rule check_privacy(const px_privacy *p, const px_avro_obs *o, int 
         return refuse(PX_OBS_SINGLE_LABEL, why, whylen, "single-label name");
     if (r != PX_PRIVACY_PASS)
         return refuse(PX_OBS_LOCAL_NAME, why, whylen, "name under a local zone");
-    if (px_privacy_public_suffix(o->rrname, len))
+    if (public_suffix(t, o->rrname, len))
         return refuse(PX_OBS_PUBLIC_SUFFIX, why, whylen,
                       len == 1 ? "name is the root" : "name is a public suffix");
     r = px_privacy_rdata(p, (uint16_t)type, o->rdata);
@@ -354,7 +366,7 @@ px_obs_rule px_obs_trust_check(const px_obs_trust *t, const px_avro_obs *o, int6
     int type = rrtype_value(o->rrtype);
     if (type < 0 || !o->rrname || !o->rdata)
         return refuse(PX_OBS_FORM, why, whylen, "not a valid observation");
-    px_obs_rule r = check_privacy(t->privacy, o, type, why, whylen);
+    px_obs_rule r = check_privacy(t, o, type, why, whylen);
     if (r != PX_OBS_TRUSTED)
         return r;
     if (o->time_first < t->time_floor)

@@ -17,6 +17,7 @@
 #include "px_avro.h"
 #include "px_error.h"
 #include "px_privacy.h"
+#include "px_psl.h"
 
 /* Seconds time_last may lie in the future of the caller's clock. */
 #define PX_OBS_MAX_FUTURE 86400
@@ -51,8 +52,12 @@ px_err px_obs_validate(const px_avro_obs *o, int64_t now, char *why, size_t whyl
  * settings). */
 typedef struct px_obs_trust {
     const px_privacy *privacy; /* types, names, zones, addresses */
-    int64_t time_floor;        /* no time_first before this (UTC epoch seconds) */
-    int64_t future_skew;       /* seconds time_last may lie after the message was written */
+    /* NULL, or the caller's registered-domain cache: only a name that is
+     * its own registered domain can be a public suffix, and the cache
+     * answers that for a fraction of libpsl's cost. Not thread-safe. */
+    px_psl_cache *psl;
+    int64_t time_floor;  /* no time_first before this (UTC epoch seconds) */
+    int64_t future_skew; /* seconds time_last may lie after the message was written */
 } px_obs_trust;
 
 /* Which check refused an observation (metric labels: px_obs_rule_name). */

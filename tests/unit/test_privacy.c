@@ -211,14 +211,16 @@ static verdict with(const px_obs_trust *t, const char *name, const char *type, c
     return judge(t, &o, NOW);
 }
 
-/* The names and addresses of issue 9 item 3, each refused with its reason. */
-static void test_trust_refuses_private_data(void **state)
+/* The names and addresses of issue 9 item 3, each refused with its reason;
+ * the same with and without the registered-domain cache. */
+static void trust_refuses_private_data(px_psl_cache *psl)
 {
-    (void)state;
     px_privacy *p = make(NULL);
-    px_obs_trust t = {.privacy = p, .time_floor = 1072915200, .future_skew = 300};
+    px_obs_trust t = {.privacy = p, .psl = psl, .time_floor = 1072915200, .future_skew = 300};
     verdict v = with(&t, "www.example.com", "A", "93.184.216.34");
     assert_int_equal(v.rule, PX_OBS_TRUSTED);
+    assert_int_equal(with(&t, "example.co.uk", "NS", "ns1.example.net").rule, PX_OBS_TRUSTED);
+    assert_int_equal(with(&t, "github.io", "A", "185.199.108.153").rule, PX_OBS_TRUSTED);
 
     v = with(&t, ".", "NS", "a.root-servers.net");
     assert_int_equal(v.rule, PX_OBS_PUBLIC_SUFFIX);
@@ -251,6 +253,17 @@ static void test_trust_refuses_private_data(void **state)
     v = with(&t, "www.example.com", "TYPE1", "93.184.216.34");
     assert_int_equal(v.rule, PX_OBS_TRUSTED);
     px_privacy_destroy(p);
+}
+
+static void test_trust_refuses_private_data(void **state)
+{
+    (void)state;
+    trust_refuses_private_data(NULL);
+    px_psl_cache *psl = px_psl_cache_create(64);
+    assert_non_null(psl);
+    trust_refuses_private_data(psl);
+    trust_refuses_private_data(psl); /* answers from the cache now */
+    px_psl_cache_destroy(psl);
 }
 
 static void test_trust_times(void **state)
