@@ -299,6 +299,7 @@ static const char *const rule_names[PX_OBS__RULES] = {
     [PX_OBS_LOCAL_RDATA] = "local_rdata",
     [PX_OBS_SINGLE_LABEL] = "single_label",
     [PX_OBS_PUBLIC_SUFFIX] = "public_suffix",
+    [PX_OBS_BAILIWICK] = "bailiwick",
     [PX_OBS_TIME_FLOOR] = "time_floor",
     [PX_OBS_TIME_FUTURE] = "time_future",
 };
@@ -348,6 +349,8 @@ static px_obs_rule check_privacy(const px_obs_trust *t, const px_avro_obs *o, in
     if (public_suffix(t, o->rrname, len))
         return refuse(PX_OBS_PUBLIC_SUFFIX, why, whylen,
                       len == 1 ? "name is the root" : "name is a public suffix");
+    if (o->bailiwick && !px_privacy_in_zone(o->rrname, len, o->bailiwick, strlen(o->bailiwick)))
+        return refuse(PX_OBS_BAILIWICK, why, whylen, "name outside its bailiwick");
     r = px_privacy_rdata(p, (uint16_t)type, o->rdata);
     if (r == PX_PRIVACY_PRIVATE_ADDR)
         return refuse(PX_OBS_PRIVATE_ADDR, why, whylen, "private address %s", o->rdata);

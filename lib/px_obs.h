@@ -70,6 +70,7 @@ typedef enum px_obs_rule {
     PX_OBS_LOCAL_RDATA,   /* rdata names something under a local zone */
     PX_OBS_SINGLE_LABEL,  /* single-label name, or rdata naming one */
     PX_OBS_PUBLIC_SUFFIX, /* the root or a bare public suffix */
+    PX_OBS_BAILIWICK,     /* the name is not inside its bailiwick */
     PX_OBS_TIME_FLOOR,    /* time_first before trust.time_floor */
     PX_OBS_TIME_FUTURE,   /* time_last too far after the message was written */
     PX_OBS__RULES
@@ -81,7 +82,9 @@ const char *px_obs_rule_name(px_obs_rule rule);
 /* Checks an observation px_obs_validate() passed against the centre's
  * rules, in this order: the type is in the privacy set; the owner name is
  * no single label and not under a local zone; it is not the root or a
- * bare public suffix; an A/AAAA address is not special-purpose (unless
+ * bare public suffix; it lies inside its bailiwick (where there is one:
+ * the producer drops the rest, and a bailiwick is returned by queries, so
+ * it could carry a local name); an A/AAAA address is not special-purpose (unless
  * allowed); no name in the rdata (NS, CNAME, PTR, DNAME, MX, SRV, SOA) is
  * under a local zone or a single label; time_first >= time_floor;
  * time_last <= written + future_skew. `written`: when the message was

@@ -62,6 +62,13 @@ bool px_privacy_is_local(const px_privacy *p, const char *name, size_t len);
 /* No unescaped dot, and not the root ".". */
 bool px_privacy_single_label(const char *name, size_t len);
 
+/* True if `name` equals `zone` or lies below it (both presentation form,
+ * lowercase, no trailing dot; zone "." or "" contains everything; "a\.b"
+ * is one label, not below "b"). The producer keeps only records inside the
+ * bailiwick of the server that answered, so the centre refuses a record
+ * whose name its bailiwick does not contain. */
+bool px_privacy_in_zone(const char *name, size_t name_len, const char *zone, size_t zone_len);
+
 /* The owner name rules, in the producer's order: PX_PRIVACY_SINGLE_LABEL,
  * then PX_PRIVACY_LOCAL_NAME. */
 px_privacy_rule px_privacy_owner(const px_privacy *p, const char *name, size_t len);

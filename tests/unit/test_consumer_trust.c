@@ -342,6 +342,9 @@ static void test_untrusted_records_dead_lettered(void **state)
         {"cname", "intra.example.com", "CNAME", "wiki.internal",
          "invalid: rdata names a host under a local zone"},
         {"type", "www.example.com", "TYPE65280", "\\# 0", "invalid: rrtype TYPE65280 not accepted"},
+        /* a bailiwick naming a local zone: queries would return it */
+        {"bailiwick", "www2.example.com", "A", "93.184.216.34",
+         "invalid: name outside its bailiwick"},
         /* the stored record again, from 1970, and from an hour after its
          * message was written (a day is all the form allows) */
         {"old", "www.example.com", "A", "93.184.216.34",
@@ -357,6 +360,8 @@ static void test_untrusted_records_dead_lettered(void **state)
             o.time_first = 1;
         if (strcmp(bad[i].key, "future") == 0)
             o.time_last = NOW + 3600;
+        if (strcmp(bad[i].key, "bailiwick") == 0)
+            o.bailiwick = "dc1.secret.corp";
         produce(&c, TOPIC_A, (int32_t)(i % 2), bad[i].key, &o);
     }
     produce_flush(&c);
@@ -373,8 +378,14 @@ static void test_untrusted_records_dead_lettered(void **state)
 
     /* nothing of them in what pdnsx-query reads */
     px_store *s = open_ro(e.dir);
-    static const char *const gone[] = {
-        ".", "com", "co.uk", "host.corp", "printer", "nas.example.com", "intra.example.com"};
+    static const char *const gone[] = {".",
+                                       "com",
+                                       "co.uk",
+                                       "host.corp",
+                                       "printer",
+                                       "nas.example.com",
+                                       "intra.example.com",
+                                       "www2.example.com"};
     for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++)
         if (rrset(s, gone[i]).n)
             fail_msg("%s was merged", gone[i]);
@@ -395,6 +406,7 @@ static void test_untrusted_records_dead_lettered(void **state)
     assert_int_equal(metric("pdnsx_consumer_invalid_total{rule=\"rrtype\"}"), 1);
     assert_int_equal(metric("pdnsx_consumer_invalid_total{rule=\"time_floor\"}"), 1);
     assert_int_equal(metric("pdnsx_consumer_invalid_total{rule=\"time_future\"}"), 1);
+    assert_int_equal(metric("pdnsx_consumer_invalid_total{rule=\"bailiwick\"}"), 1);
     env_cleanup(&e);
     cluster_stop(&c);
 }

@@ -53,6 +53,19 @@ static void test_owner_names(void **state)
     px_privacy_destroy(p);
 }
 
+static void test_in_zone(void **state)
+{
+    (void)state;
+    assert_true(px_privacy_in_zone("www.example.com", 15, "example.com", 11));
+    assert_true(px_privacy_in_zone("example.com", 11, "example.com", 11));
+    assert_true(px_privacy_in_zone("www.example.com", 15, ".", 1));
+    assert_false(px_privacy_in_zone("www.example.com", 15, "ample.com", 9));
+    assert_false(px_privacy_in_zone("example.com", 11, "www.example.com", 15));
+    assert_false(px_privacy_in_zone("a\\.example.com", 14, "example.com", 11));
+    assert_false(px_privacy_in_zone("a\\.b", 4, "b", 1));  /* one label "a.b" */
+    assert_true(px_privacy_in_zone("a\\\\.b", 5, "b", 1)); /* "a\\" then "b" */
+}
+
 static void test_configured_zones_and_check(void **state)
 {
     (void)state;
@@ -208,6 +221,7 @@ static verdict with(const px_obs_trust *t, const char *name, const char *type, c
     o.rrname = name;
     o.rrtype = type;
     o.rdata = rdata;
+    o.bailiwick = NULL;
     return judge(t, &o, NOW);
 }
 
@@ -249,6 +263,16 @@ static void trust_refuses_private_data(px_psl_cache *psl)
     assert_string_equal(v.why, "rrtype TXT not accepted");
     v = with(&t, "www.example.com", "TYPE65280", "\\# 0");
     assert_int_equal(v.rule, PX_OBS_RRTYPE);
+    /* a bailiwick is returned by queries: it must contain the name */
+    px_avro_obs o = base;
+    o.bailiwick = "secret.corp";
+    v = judge(&t, &o, NOW);
+    assert_int_equal(v.rule, PX_OBS_BAILIWICK);
+    assert_string_equal(v.why, "name outside its bailiwick");
+    o.bailiwick = "com";
+    assert_int_equal(judge(&t, &o, NOW).rule, PX_OBS_TRUSTED);
+    o.bailiwick = ".";
+    assert_int_equal(judge(&t, &o, NOW).rule, PX_OBS_TRUSTED);
     /* a type known by number only: the set is of numbers */
     v = with(&t, "www.example.com", "TYPE1", "93.184.216.34");
     assert_int_equal(v.rule, PX_OBS_TRUSTED);
@@ -316,10 +340,15 @@ static void test_rule_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_owner_names),     cmocka_unit_test(test_configured_zones_and_check),
-        cmocka_unit_test(test_public_suffixes), cmocka_unit_test(test_types),
-        cmocka_unit_test(test_rdata_text),      cmocka_unit_test(test_trust_refuses_private_data),
-        cmocka_unit_test(test_trust_times),     cmocka_unit_test(test_rule_names),
+        cmocka_unit_test(test_owner_names),
+        cmocka_unit_test(test_in_zone),
+        cmocka_unit_test(test_configured_zones_and_check),
+        cmocka_unit_test(test_public_suffixes),
+        cmocka_unit_test(test_types),
+        cmocka_unit_test(test_rdata_text),
+        cmocka_unit_test(test_trust_refuses_private_data),
+        cmocka_unit_test(test_trust_times),
+        cmocka_unit_test(test_rule_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
