@@ -546,7 +546,9 @@ static px_dlq_reason px_consumer_trust(px_consumer *c, const rd_kafka_message_t 
  * read after an outage counts against the minutes it is read in. A record
  * new in a batch counts for every organisation that observed it there, and
  * the minute only moves forward (messages of several partitions interleave
- * their timestamps). */
+ * their timestamps). Counts are this process's, over the partitions it
+ * owns: a restart starts them afresh, and each group member bounds its
+ * own share. */
 
 /* The organisation's counter, created on its first message; NULL on no
  * memory. Few organisations, and long runs of one: a list and the last
