@@ -1132,6 +1132,23 @@ static bool px_dt_conn_read(px_dt_input *in, px_dt_conn *c, int64_t now)
     return px_dt_conn_flush(c);
 }
 
+/* Drops closed connections, keeping their receivers for reuse. */
+static void px_dt_compact(px_dt_input *in)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < in->nconns; i++) {
+        if (in->conns[i].fd < 0)
+            continue;
+        if (i != j) {
+            px_dt_conn tmp = in->conns[j];
+            in->conns[j] = in->conns[i];
+            in->conns[i] = tmp;
+        }
+        j++;
+    }
+    in->nconns = j;
+}
+
 /* The connection that makes room when every slot is taken: the oldest
  * still in its handshake, else the one idle the longest. A sender that
  * is sending is the last to go; an idle one that is closed reconnects. */
@@ -1170,13 +1187,47 @@ static px_dt_conn *px_dt_slot(px_dt_input *in, int64_t now)
     return c;
 }
 
+/* Out of file descriptors (the process's limit, below the slots): the
+ * slot that would be evicted gives its descriptor to a waiting sender.
+ * accept() says EMFILE whether or not one waits, so look first. Returns
+ * that slot with the new connection's descriptor in *fd, or NULL. */
+static px_dt_conn *px_dt_slot_no_fd(px_dt_input *in, int *fd)
+{
+    int err = errno;
+    struct pollfd lp = {.fd = in->lfd, .events = POLLIN};
+    if (poll(&lp, 1, 0) != 1)
+        return NULL; /* nobody waits */
+    px_dt_conn *c = px_dt_victim(in);
+    if (c) {
+        px_metric_inc(px_dt_m.closed[PX_DT_CLOSE_EVICTED]);
+        px_dt_log(in, 4,
+                  "out of file descriptors (%s): closed the connection that would be evicted "
+                  "to serve a new sender",
+                  strerror(err));
+        px_dt_conn_close(c);
+        *fd = accept4(in->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (*fd >= 0)
+            return c;
+        err = errno;
+        px_dt_compact(in); /* the evicted slot is empty */
+    }
+    px_dt_log(in, 3, "cannot accept a connection: %s", strerror(err));
+    return NULL;
+}
+
 static void px_dt_accept(px_dt_input *in, int64_t now)
 {
     for (;;) {
         int fd = accept4(in->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
+        px_dt_conn *c;
+        if (fd >= 0)
+            c = px_dt_slot(in, now);
+        else if (errno == EMFILE || errno == ENFILE)
+            c = px_dt_slot_no_fd(in, &fd);
+        else
             return; /* EAGAIN, or a connection that vanished: try next wake */
-        px_dt_conn *c = px_dt_slot(in, now);
+        if (fd < 0)
+            return;
         if (!c) {
             px_metric_inc(px_dt_m.rejected);
             px_dt_log(in, 3, "refused a connection: %s", strerror(ENOMEM));
@@ -1220,23 +1271,6 @@ static int px_dt_poll_timeout(const px_dt_input *in, int64_t now)
             wait = d;
     }
     return wait > INT32_MAX ? INT32_MAX : (int)wait;
-}
-
-/* Drops closed connections, keeping their receivers for reuse. */
-static void px_dt_compact(px_dt_input *in)
-{
-    size_t j = 0;
-    for (size_t i = 0; i < in->nconns; i++) {
-        if (in->conns[i].fd < 0)
-            continue;
-        if (i != j) {
-            px_dt_conn tmp = in->conns[j];
-            in->conns[j] = in->conns[i];
-            in->conns[i] = tmp;
-        }
-        j++;
-    }
-    in->nconns = j;
 }
 
 static void px_dt_poll_set(px_dt_input *in)

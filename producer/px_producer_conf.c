@@ -152,7 +152,7 @@ const px_conf_item px_producer_conf_table[] = {
     {.path = "dnstap.max_connections",
      .type = PX_CONF_INT,
      .min = 1,
-     .max = 4096,
+     .max = 1000, /* below the usual limit of 1024 open files */
      .def = "64",
      .help = "dnstap-unix/-tcp: senders served at once; when all are taken, a new sender "
              "takes the slot of the oldest still in its handshake, else of the one idle longest"},

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -623,6 +624,50 @@ static void test_protocol_errors_logged(void **state)
     rig_stop(&r);
 }
 
+/* The process runs out of file descriptors before the slots are taken: a
+ * new sender still gets one, from the connection that would be evicted,
+ * and the log says so. */
+static void test_out_of_descriptors(void **state)
+{
+    (void)state;
+    rig r;
+    rig_start(&r, true, 0, 60000, 0);
+    uint64_t evicted = px_metric_value_of(CLOSED("evicted"));
+    int silent[3];
+    open_silent(&r.ep, silent, 3);
+    /* Fill every hole below the highest descriptor in use, then allow
+     * exactly one more: the sender's own socket takes it, and the
+     * receiver's accept() fails with EMFILE. */
+    int top = 0;
+    for (int fd = 0; fd < 4096; fd++)
+        if (fcntl(fd, F_GETFD) >= 0)
+            top = fd;
+    int fillers[4096], nfill = 0;
+    for (int fd = 0; fd < top; fd++)
+        if (fcntl(fd, F_GETFD) < 0)
+            fillers[nfill++] = dup2(silent[0], fd);
+    struct rlimit old, tight;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    tight = old;
+    tight.rlim_cur = (rlim_t)top + 2;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &tight), 0);
+    int fd = sender_open(&r.ep);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    sender_data(fd, "no-fd.example");
+    assert_int_equal(sink_wait(&r.s, 1), 1);
+    sender_close(fd);
+    assert_int_equal(px_metric_value_of(CLOSED("evicted")), evicted + 1);
+    assert_true(closed_by_peer(silent[0]));
+    assert_true(still_open(silent[2]));
+    assert_true(logged(&r.s, "out of file descriptors (Too many open files): closed the "
+                             "connection that would be evicted to serve a new sender"));
+    for (int i = 0; i < nfill; i++)
+        close(fillers[i]);
+    for (int i = 0; i < 3; i++)
+        close(silent[i]);
+    rig_stop(&r);
+}
+
 /* A flood of bad connections is counted in full but logged a bounded
  * number of times. */
 static void test_log_is_rate_limited(void **state)
@@ -656,6 +701,7 @@ int main(void)
         cmocka_unit_test(test_evicts_idle_longest),
         cmocka_unit_test(test_protocol_errors_logged),
         cmocka_unit_test(test_log_is_rate_limited),
+        cmocka_unit_test(test_out_of_descriptors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
