@@ -19,6 +19,7 @@
 #include "px_privacy.h"
 #include "px_psl.h"
 #include "px_query.h"
+#include "px_ratelimit.h"
 #include "px_store.h"
 
 /* How soon a new organisation's topic is noticed: librdkafka re-reads the
@@ -107,7 +108,7 @@ struct px_consumer {
     px_privacy *privacy;
     px_obs_trust trust;
     uint64_t batch_refused[PX_OBS__RULES]; /* by rule, counted at commit */
-    uint64_t refused_logged_ms, refused_quiet;
+    px_ratelimit refused_log;
     px_org_rate **orgs; /* the bound on new records per organisation */
     size_t n_orgs, cap_orgs;
     px_org_rate *last_org;
@@ -483,15 +484,12 @@ static px_dlq_reason px_consumer_merge(px_consumer *c, const px_avro_obs *obs, c
  * names no client: observations carry none. */
 static void px_consumer_log_refused(px_consumer *c, const char *org, const char *why)
 {
-    uint64_t now = px_consumer_coarse_ms();
-    c->refused_quiet++;
-    if (c->refused_logged_ms && now - c->refused_logged_ms < PX_CONSUMER_REFUSED_LOG_MS)
+    uint64_t held = 0;
+    if (!px_ratelimit_allow(&c->refused_log, (int64_t)px_consumer_coarse_ms(), &held))
         return;
-    px_warning("org %s: record refused, %s (%" PRIu64 " refused since the last line like "
-               "this, each to %s)",
-               org, why, c->refused_quiet, PX_CONSUMER_DLQ_TOPIC);
-    c->refused_logged_ms = now;
-    c->refused_quiet = 0;
+    px_warning("org %s: record refused, %s (and %" PRIu64 " more since the last line like "
+               "this; each goes to %s)",
+               org, why, held, PX_CONSUMER_DLQ_TOPIC);
 }
 
 /* When the message was written, as the trust check reads it: its Kafka
@@ -1091,6 +1089,7 @@ px_consumer *px_consumer_create(const px_consumer_conf *conf, const px_consumer_
         c->opts.clock = px_consumer_wall;
     if (c->opts.dlq_timeout_ms <= 0)
         c->opts.dlq_timeout_ms = 30000;
+    px_ratelimit_init(&c->refused_log, 1, PX_CONSUMER_REFUSED_LOG_MS);
     px_consumer_metrics(c);
     if (px_consumer_open_parts(c, errbuf, errlen) < 0 || px_consumer_kafka(c, errbuf, errlen) < 0) {
         px_consumer_destroy(c);

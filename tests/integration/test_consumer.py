@@ -330,7 +330,8 @@ class ConsumerEndToEnd(unittest.TestCase):
         www = query(store, "rrset", "www.trust-test.example.com")
         self.assertEqual([(r["rrtype"], r["time_first"], r["time_last"], r["count"]) for r in www],
                          [("A", now - 600, now - 540, 1)])
-        self.assertIn("record refused, invalid: ", log)
+        # logged, but not once per record: a member could flood the log
+        self.assertEqual(log.count("record refused, invalid: "), 1, log)
         dlq = run(["kcat", "-C", "-b", self.broker.bootstrap, "-t", "pdnsx.dlq", "-e", "-o",
                    "beginning", "-f", "%k\t%h\n"], timeout=60)
         self.assertEqual(dlq.returncode, 0, dlq.stderr)
