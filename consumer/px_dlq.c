@@ -36,7 +36,8 @@ typedef struct px_dlq_ent {
     size_t key_len, value_len; /* of the source message */
     rd_kafka_resp_err_t err;   /* the last failure */
     uint8_t state, level, reason;
-    bool had_headers; /* the source message had headers */
+    size_t n_headers; /* the source message's headers */
+    size_t n_kept;    /* of those, in the last copy sent (all, or none) */
     bool truncated;   /* the last copy sent was cut */
     bool saved;       /* recorded by the caller (px_dlq_saved) */
     bool listed;      /* listed by px_dlq_unsaved */
@@ -177,17 +178,17 @@ bool px_dlq_fit(size_t key, size_t value, size_t hdrs, size_t ours, size_t ours_
     return true;
 }
 
-/* Serialized size of a header list, at most: a varint (up to 5 bytes)
- * for each length. */
-static size_t px_dlq_hdrs_size(const rd_kafka_headers_t *h)
+/* Serialized size of the first n headers of h, at most: a varint (up to
+ * 5 bytes) for each length. */
+static size_t px_dlq_hdrs_size(const rd_kafka_headers_t *h, size_t n)
 {
-    size_t n = 0;
+    size_t size = 0;
     const char *name;
     const void *val;
     size_t len;
-    for (size_t i = 0; h && rd_kafka_header_get_all(h, i, &name, &val, &len) == 0; i++)
-        n += 10 + strlen(name) + len;
-    return n;
+    for (size_t i = 0; h && i < n && rd_kafka_header_get_all(h, i, &name, &val, &len) == 0; i++)
+        size += 10 + strlen(name) + len;
+    return size;
 }
 
 static size_t px_dlq_hdr_size(const char *name, size_t len)
@@ -200,7 +201,8 @@ static size_t px_dlq_hdr_size(const char *name, size_t len)
 typedef struct px_dlq_copy {
     const void *key, *value;
     size_t key_len, value_len;      /* as given: whole or already cut */
-    const rd_kafka_headers_t *hdrs; /* the original headers; NULL: none (or dropped) */
+    const rd_kafka_headers_t *hdrs; /* its first n_hdrs are the original headers */
+    size_t n_hdrs;
     const char *why;
 } px_dlq_copy;
 
@@ -215,8 +217,13 @@ static void px_dlq_add_decimal(rd_kafka_headers_t *h, const char *name, int64_t 
 static rd_kafka_headers_t *px_dlq_headers(const px_dlq_ent *e, const px_dlq_copy *c,
                                           const px_dlq_shape *s, bool cut)
 {
-    rd_kafka_headers_t *h =
-        c->hdrs && s->headers ? rd_kafka_headers_copy(c->hdrs) : rd_kafka_headers_new(7);
+    size_t n = s->headers ? c->n_hdrs : 0;
+    rd_kafka_headers_t *h = rd_kafka_headers_new(n + 7);
+    const char *name;
+    const void *val;
+    size_t len;
+    for (size_t i = 0; i < n && rd_kafka_header_get_all(c->hdrs, i, &name, &val, &len) == 0; i++)
+        rd_kafka_header_add(h, name, -1, val, (ssize_t)len);
     rd_kafka_header_add(h, PX_DLQ_H_ERROR, -1, c->why, -1);
     rd_kafka_header_add(h, PX_DLQ_H_TOPIC, -1, e->topic, -1);
     px_dlq_add_decimal(h, PX_DLQ_H_PARTITION, e->partition);
@@ -228,7 +235,7 @@ static rd_kafka_headers_t *px_dlq_headers(const px_dlq_ent *e, const px_dlq_copy
         strcat(what, "key");
     if (s->value < e->value_len)
         strcat(strcat(what, what[0] ? "," : ""), "value");
-    if (e->had_headers && !s->headers)
+    if (e->n_headers > 0 && !s->headers)
         strcat(strcat(what, what[0] ? "," : ""), "headers");
     rd_kafka_header_add(h, PX_DLQ_H_TRUNCATED, -1, what, -1);
     px_dlq_add_decimal(h, PX_DLQ_H_KEY_SIZE, (int64_t)e->key_len);
@@ -251,24 +258,24 @@ static rd_kafka_resp_err_t px_dlq_produce_once(px_dlq *d, px_dlq_ent *e, const p
                       px_dlq_hdr_size(PX_DLQ_H_KEY_SIZE, 20) +
                       px_dlq_hdr_size(PX_DLQ_H_VALUE_SIZE, 20);
     px_dlq_shape s;
-    /* Sizes as given, with the original headers only at the first level:
-     * a report's headers are ours and theirs mixed. */
-    bool cut = px_dlq_fit(c->key_len, c->value_len, px_dlq_hdrs_size(c->hdrs), ours, ours_cut,
-                          px_dlq_budget(d, e), &s);
-    cut = cut || c->key_len < e->key_len || c->value_len < e->value_len ||
-          (e->had_headers && !c->hdrs);
-    if (!c->hdrs)
+    px_dlq_fit(c->key_len, c->value_len, px_dlq_hdrs_size(c->hdrs, c->n_hdrs), ours, ours_cut,
+               px_dlq_budget(d, e), &s);
+    if (c->n_hdrs < e->n_headers) /* dropped from an earlier copy */
         s.headers = false;
+    /* cut relative to the source message, not to what was given */
+    bool cut = s.key < e->key_len || s.value < e->value_len || (e->n_headers > 0 && !s.headers);
     rd_kafka_headers_t *h = px_dlq_headers(e, c, &s, cut);
     rd_kafka_resp_err_t err = rd_kafka_producev(
         d->rk, RD_KAFKA_V_TOPIC(d->topic), RD_KAFKA_V_KEY(c->key, c->key ? s.key : 0),
         RD_KAFKA_V_VALUE((void *)c->value, c->value ? s.value : 0),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(e),
         RD_KAFKA_V_END);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) /* the headers are still ours */
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) { /* the headers are still ours */
         rd_kafka_headers_destroy(h);
-    else
+    } else {
         e->truncated = cut;
+        e->n_kept = s.headers ? e->n_headers : 0;
+    }
     return err;
 }
 
@@ -341,8 +348,8 @@ px_err px_dlq_send(px_dlq *d, const rd_kafka_message_t *m, const char *why, int 
         orig = NULL;
     e->key_len = m->key ? m->key_len : 0;
     e->value_len = m->payload ? m->len : 0;
-    e->had_headers = orig && rd_kafka_header_cnt(orig) > 0;
-    px_dlq_copy c = {m->key, m->payload, e->key_len, e->value_len, orig, why};
+    e->n_headers = orig ? rd_kafka_header_cnt(orig) : 0;
+    px_dlq_copy c = {m->key, m->payload, e->key_len, e->value_len, orig, e->n_headers, why};
     px_dlq_produce(d, e, &c);
     return e->state == PX_DLQ_FAILED ? PX_ERR_AGAIN : PX_OK;
 }
@@ -359,7 +366,8 @@ void px_dlq_delivered(px_dlq *d, const rd_kafka_message_t *r)
     e->err = r->err;
     if (px_dlq_too_large(r->err) && e->level == 0) {
         /* The broker's limit is below ours: send it small, from the copy
-         * in the report (a prefix of the message; our pdnsx.error last). */
+         * in the report (a prefix of the message; its first n_kept headers
+         * the original ones, our pdnsx.error the last of its name). */
         rd_kafka_headers_t *h = NULL;
         const void *why = NULL;
         size_t why_len = 0;
@@ -370,8 +378,8 @@ void px_dlq_delivered(px_dlq *d, const rd_kafka_message_t *r)
             why)
             snprintf(whybuf, sizeof(whybuf), "%.*s", (int)why_len, (const char *)why);
         e->level = 1;
-        px_dlq_copy c = {r->key, r->payload, r->key ? r->key_len : 0, r->payload ? r->len : 0,
-                         NULL,   whybuf};
+        px_dlq_copy c = {r->key,    r->payload, r->key ? r->key_len : 0, r->payload ? r->len : 0, h,
+                         e->n_kept, whybuf};
         px_dlq_produce(d, e, &c);
         return;
     }
