@@ -304,12 +304,15 @@ static bool px_dlq_permanent(rd_kafka_resp_err_t err)
 }
 
 /* Produces e's copy at its level, going down a level when librdkafka
- * itself refuses it as too large; sets e's state. */
-static void px_dlq_produce(px_dlq *d, px_dlq_ent *e, const px_dlq_copy *c)
+ * itself refuses it as too large; sets e's state. A full queue is waited
+ * for (may_flush) unless called from a delivery report, where serving the
+ * queue again would nest callbacks: the copy then counts as failed, and
+ * its batch sends it again. */
+static void px_dlq_produce(px_dlq *d, px_dlq_ent *e, const px_dlq_copy *c, bool may_flush)
 {
     for (;;) {
         rd_kafka_resp_err_t err = px_dlq_produce_once(d, e, c);
-        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && may_flush) {
             rd_kafka_flush(d->rk, d->flush_ms);
             err = px_dlq_produce_once(d, e, c);
         }
@@ -350,7 +353,7 @@ px_err px_dlq_send(px_dlq *d, const rd_kafka_message_t *m, const char *why, int 
     e->value_len = m->payload ? m->len : 0;
     e->n_headers = orig ? rd_kafka_header_cnt(orig) : 0;
     px_dlq_copy c = {m->key, m->payload, e->key_len, e->value_len, orig, e->n_headers, why};
-    px_dlq_produce(d, e, &c);
+    px_dlq_produce(d, e, &c, true);
     return e->state == PX_DLQ_FAILED ? PX_ERR_AGAIN : PX_OK;
 }
 
@@ -380,7 +383,7 @@ void px_dlq_delivered(px_dlq *d, const rd_kafka_message_t *r)
         e->level = 1;
         px_dlq_copy c = {r->key,    r->payload, r->key ? r->key_len : 0, r->payload ? r->len : 0, h,
                          e->n_kept, whybuf};
-        px_dlq_produce(d, e, &c);
+        px_dlq_produce(d, e, &c, false);
         return;
     }
     e->state = px_dlq_permanent(r->err) ? PX_DLQ_SKIPPED : PX_DLQ_FAILED;
