@@ -167,14 +167,17 @@ bool px_dlq_fit(size_t key, size_t value, size_t hdrs, size_t ours, size_t ours_
         return false;
     size_t fixed = PX_DLQ_FRAMING + ours_cut;
     size_t room = budget > fixed ? budget - fixed : 0;
-    /* The value is the evidence: it gets at least half the room. */
+    /* The value is the evidence: it gets at least half the room. The
+     * original headers go before the key is cut (the key is the record's
+     * registered domain, and said to be "as received"). */
     if (key + hdrs <= room / 2) {
         s->value = value < room - key - hdrs ? value : room - key - hdrs;
-    } else {
-        s->headers = false;
-        s->key = key < room / 4 ? key : room / 4;
-        s->value = value < room - s->key ? value : room - s->key;
+        return true;
     }
+    s->headers = false;
+    if (key > room / 2)
+        s->key = room / 4;
+    s->value = value < room - s->key ? value : room - s->key;
     return true;
 }
 

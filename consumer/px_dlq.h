@@ -19,9 +19,10 @@
  * Size. A copy (key, value, the original headers and ours, and Kafka's
  * per-record framing) must fit max_bytes, the dead-letter producer's
  * message.max.bytes: a larger one is refused by librdkafka before it is
- * sent, for ever. Such a copy is cut: the value (and, if key and original
- * headers take more than half the room, the original headers, dropped,
- * and the key) is kept up to what fits, and the headers pdnsx.truncated
+ * sent, for ever. Such a copy is cut: the value is kept up to what fits
+ * (if key and original headers take more than half the room, the original
+ * headers are dropped, and a key over half the room is cut to a quarter
+ * of it), and the headers pdnsx.truncated
  * (what was cut: "key", "value", "headers", comma-separated),
  * pdnsx.key_size and pdnsx.value_size (the original sizes, decimal) say
  * so. The cut copy is a prefix of the message: what a reader needs to see

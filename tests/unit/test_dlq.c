@@ -1,7 +1,8 @@
 /* test_dlq: how much of a message a dead-letter copy keeps (px_dlq_fit):
- * whole when it fits; else the value cut first, and the key and original
- * headers kept while they take at most half the room; a copy never
- * exceeds its budget. The copies themselves go through Kafka in
+ * whole when it fits; else the value cut first, the key and original
+ * headers kept while they take at most half the room, then the headers
+ * dropped, and the key cut only if it alone takes over half; a copy
+ * never exceeds its budget. The copies themselves go through Kafka in
  * test_consumer. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -55,6 +56,11 @@ static void test_big_key_and_headers_dropped(void **state)
     assert_int_equal(s.key, room / 4);
     assert_int_equal(s.value, room - room / 4);
     assert_true(used(&s, 3000, 300) <= budget);
+    /* headers dropped before a key that fits half the room is cut */
+    assert_true(px_dlq_fit(3000, 50000, 3000, 200, 300, budget, &s));
+    assert_false(s.headers);
+    assert_int_equal(s.key, 3000);
+    assert_int_equal(s.value, room - 3000);
     /* a small value is kept whole beside the cut key */
     assert_true(px_dlq_fit(8000, 10, 3000, 200, 300, budget, &s));
     assert_int_equal(s.value, 10);
