@@ -259,6 +259,12 @@ static void px_consumer_preload_marks(px_consumer *c)
 {
     size_t left = 0;
     px_err err = px_store_dlq_prune(c->store, &left);
+    if (err == PX_ERR_MALFORMED) {
+        px_warning("store: %s/dlq.marks is damaged and was removed: dead-letter copies of "
+                   "the last abandoned batch may be sent again",
+                   c->conf->store_path);
+        return;
+    }
     if (err == PX_OK && left > 0)
         err = px_store_dlq_acked(c->store, px_consumer_preload_one, c);
     if (err != PX_OK)

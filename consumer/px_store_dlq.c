@@ -1,222 +1,249 @@
 /* px_store_dlq.c: the consumer's dead-letter marks (px_store.h).
  *
- * A mark lives in the offsets table under a key no offset can have (an
- * offset's key starts with a topic name, never empty): 0 'd' 'l' 'q',
- * topic, NUL, partition (big-endian 32 bits), offset (big-endian 64
- * bits); the value is one byte, 'a' (acknowledged) or 's' (skipped). Marks
- * are few (the copies of abandoned batches) and short-lived, so they are
- * written in transactions of their own, outside batches. */
-#include <arpa/inet.h>
+ * The marks live beside the store, in <dir>/dlq.marks, not in data.mdb:
+ * they are few (the settled copies of abandoned batches), short-lived,
+ * and no business of the store's own format and checks. The file is text:
+ *
+ *   pdnsx-dlq-marks 1
+ *   TOPIC PARTITION OFFSET a|s        (one mark a line; a: acknowledged,
+ *                                      s: skipped, refused for good)
+ *
+ * and is rewritten whole (temporary file, fsync, rename, fsync of the
+ * directory), so a crash leaves the old or the new one. A line that does
+ * not parse is no mark: the worst a damaged file costs is a copy sent
+ * twice. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "px_store_int.h"
 
-static const uint8_t px_dlq_prefix[] = {0, 'd', 'l', 'q'};
-#define PX_DLQ_KEY_MAX (sizeof(px_dlq_prefix) + 249 + 1 + 4 + 8)
+#define PXS_DLQ_FILE "dlq.marks"
+#define PXS_DLQ_HEADER "pdnsx-dlq-marks 1"
+/* A batch's worth of marks (250,000 of some 60 bytes) with room to spare;
+ * a larger file is not ours to read. */
+#define PXS_DLQ_FILE_MAX (64u << 20)
+#define PXS_DLQ_LINE_MAX 320 /* topic (249) and three numbers */
 
-static size_t dlq_key(const char *topic, int32_t partition, int64_t offset, uint8_t *key)
+static char *dlq_path(const px_store *s, const char *suffix)
 {
-    size_t tl = strlen(topic);
-    if (tl == 0 || tl > 249)
-        return 0;
-    uint8_t *p = key;
-    memcpy(p, px_dlq_prefix, sizeof(px_dlq_prefix));
-    p += sizeof(px_dlq_prefix);
-    memcpy(p, topic, tl + 1);
-    p += tl + 1;
-    uint32_t part = htonl((uint32_t)partition);
-    memcpy(p, &part, 4);
-    p += 4;
-    uint64_t off = (uint64_t)offset;
-    for (int i = 7; i >= 0; i--, off >>= 8)
-        p[i] = (uint8_t)off;
-    return (size_t)(p + 8 - key);
+    size_t n = strlen(s->dir) + sizeof("/" PXS_DLQ_FILE) + strlen(suffix);
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s%s", s->dir, PXS_DLQ_FILE, suffix);
+    return p;
 }
 
-/* Parses a key with the prefix; false if it is not a well-formed mark. */
-static bool dlq_parse(const MDB_val *k, const MDB_val *v, px_store_dlq_ent *out)
+/* Kafka's rule for topic names. */
+static bool dlq_topic_ok(const char *t, size_t len)
 {
-    const uint8_t *key = k->mv_data;
-    size_t pl = sizeof(px_dlq_prefix);
-    if (k->mv_size < pl + 2 + 12 || k->mv_size > PX_DLQ_KEY_MAX)
+    if (len == 0 || len > 249)
         return false;
-    const uint8_t *nul = memchr(key + pl, 0, k->mv_size - pl);
-    if (!nul || nul == key + pl || (size_t)(key + k->mv_size - nul) != 1 + 12)
-        return false;
-    uint32_t part;
-    memcpy(&part, nul + 1, 4);
-    uint64_t off = 0;
-    for (int i = 0; i < 8; i++)
-        off = off << 8 | nul[5 + i];
-    if (v->mv_size != 1 ||
-        (((const uint8_t *)v->mv_data)[0] != 'a' && ((const uint8_t *)v->mv_data)[0] != 's'))
-        return false;
-    out->topic = (const char *)key + pl;
-    out->partition = (int32_t)ntohl(part);
-    out->offset = (int64_t)off;
-    out->skipped = ((const uint8_t *)v->mv_data)[0] == 's';
+    for (size_t i = 0; i < len; i++) {
+        char ch = t[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '.' || ch == '_' || ch == '-'))
+            return false;
+    }
     return true;
 }
 
-px_err px_store_dlq_mark(px_store *s, const px_store_dlq_ent *marks, size_t n)
+/* A decimal number in [0, max] ending at *end == stop. */
+static bool dlq_number(const char *p, char stop, int64_t max, int64_t *out, const char **end)
 {
-    if (s->read_only)
-        return PX_ERR_INVAL;
-    if (s->batch)
-        return PX_ERR_AGAIN;
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    if (rc)
-        return pxs_map_mdb(rc);
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        uint8_t key[PX_DLQ_KEY_MAX];
-        size_t kl = dlq_key(marks[i].topic, marks[i].partition, marks[i].offset, key);
-        if (!kl) {
-            mdb_txn_abort(txn);
-            return PX_ERR_INVAL;
-        }
-        MDB_val k = {kl, key}, v = {1, marks[i].skipped ? "s" : "a"};
-        rc = mdb_put(txn, s->dbi[DBI_OFF], &k, &v, 0);
+    if (*p < '0' || *p > '9')
+        return false;
+    int64_t v = 0;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (v > (max - (*p - '0')) / 10)
+            return false;
+        v = v * 10 + (*p - '0');
     }
-    if (rc == 0)
-        return pxs_map_mdb(mdb_txn_commit(txn));
-    mdb_txn_abort(txn);
-    return pxs_map_mdb(rc);
+    if (*p != stop)
+        return false;
+    *out = v;
+    *end = p;
+    return true;
 }
 
-/* Walks the keys with the prefix in txn; fn gets each key, value and
- * whether it parsed. */
-typedef bool (*dlq_walk_fn)(void *ctx, const MDB_val *k, const MDB_val *v, bool ok,
-                            const px_store_dlq_ent *mark);
-
-static px_err dlq_walk(px_store *s, MDB_txn *txn, dlq_walk_fn fn, void *ctx)
+/* Parses one line (without its newline, NUL-terminated; the topic is cut
+ * out of it in place). */
+static bool dlq_parse_line(char *line, px_store_dlq_ent *m)
 {
-    MDB_cursor *c;
-    int rc = mdb_cursor_open(txn, s->dbi[DBI_OFF], &c);
-    if (rc)
-        return pxs_map_mdb(rc);
-    MDB_val k = {sizeof(px_dlq_prefix), (void *)px_dlq_prefix}, v;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        if (k.mv_size < sizeof(px_dlq_prefix) ||
-            memcmp(k.mv_data, px_dlq_prefix, sizeof(px_dlq_prefix)) != 0)
-            break;
+    char *sp = strchr(line, ' ');
+    if (!sp || !dlq_topic_ok(line, (size_t)(sp - line)))
+        return false;
+    *sp = '\0';
+    int64_t part, off;
+    const char *p;
+    if (!dlq_number(sp + 1, ' ', INT32_MAX, &part, &p) ||
+        !dlq_number(p + 1, ' ', INT64_MAX, &off, &p))
+        return false;
+    if ((p[1] != 'a' && p[1] != 's') || p[2] != '\0')
+        return false;
+    *m = (px_store_dlq_ent){line, (int32_t)part, off, p[1] == 's'};
+    return true;
+}
+
+/* Calls fn for every mark of the file; PX_OK if there is none. */
+static px_err dlq_read(const px_store *s, px_store_dlq_fn fn, void *ctx)
+{
+    char *path = dlq_path(s, "");
+    if (!path)
+        return PX_ERR_NOMEM;
+    FILE *f = fopen(path, "r");
+    free(path);
+    if (!f)
+        return errno == ENOENT ? PX_OK : PX_ERR_IO;
+    struct stat st;
+    px_err err = PX_OK;
+    char line[PXS_DLQ_LINE_MAX + 2];
+    if (fstat(fileno(f), &st) != 0)
+        err = PX_ERR_IO;
+    else if (st.st_size > (off_t)PXS_DLQ_FILE_MAX)
+        err = PX_ERR_TOOLONG;
+    else if (!fgets(line, sizeof(line), f) || strcmp(line, PXS_DLQ_HEADER "\n") != 0)
+        err = PX_ERR_MALFORMED;
+    bool whole = true; /* the last line read ended with its newline */
+    while (!err && fgets(line, sizeof(line), f)) {
+        size_t len = strlen(line);
+        bool ends = len > 0 && line[len - 1] == '\n';
+        bool part_of_long = !whole; /* the tail of an overlong line */
+        whole = ends;
+        if (!ends || part_of_long)
+            continue; /* overlong or unterminated: no mark */
+        line[len - 1] = '\0';
         px_store_dlq_ent m;
-        bool ok = dlq_parse(&k, &v, &m);
-        if (!fn(ctx, &k, &v, ok, &m))
+        if (dlq_parse_line(line, &m) && !fn(ctx, &m))
             break;
     }
-    mdb_cursor_close(c);
-    return rc == 0 || rc == MDB_NOTFOUND ? PX_OK : pxs_map_mdb(rc);
-}
-
-typedef struct dlq_user {
-    px_store_dlq_fn fn;
-    void *ctx;
-} dlq_user;
-
-static bool dlq_to_user(void *ctx, const MDB_val *k, const MDB_val *v, bool ok,
-                        const px_store_dlq_ent *m)
-{
-    (void)k;
-    (void)v;
-    const dlq_user *u = ctx;
-    return !ok || u->fn(u->ctx, m); /* a damaged mark is no mark */
+    if (!err && ferror(f))
+        err = PX_ERR_IO;
+    fclose(f);
+    return err;
 }
 
 px_err px_store_dlq_acked(px_store *s, px_store_dlq_fn fn, void *ctx)
 {
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
-    if (rc)
-        return pxs_map_mdb(rc);
-    dlq_user u = {fn, ctx};
-    px_err err = dlq_walk(s, txn, dlq_to_user, &u);
-    mdb_txn_abort(txn);
-    return err;
+    return dlq_read(s, fn, ctx);
 }
 
-/* The keys to delete: damaged marks, and those the offsets passed. */
-typedef struct dlq_prune {
-    px_store *s;
-    uint8_t (*keys)[PX_DLQ_KEY_MAX];
-    size_t *lens;
-    size_t n, cap, left;
-    px_err err;
-} dlq_prune;
+/* ---- writing ---- */
 
-static bool dlq_prune_one(void *ctx, const MDB_val *k, const MDB_val *v, bool ok,
-                          const px_store_dlq_ent *m)
+typedef struct dlq_writer {
+    const px_store *s;
+    FILE *f;
+    size_t n;
+    bool prune;   /* keep only marks the stored offsets have not passed */
+    bool damaged; /* the file there was not a marks file */
+    px_err err;
+} dlq_writer;
+
+static bool dlq_keep(void *ctx, const px_store_dlq_ent *m)
 {
-    (void)v;
-    dlq_prune *p = ctx;
-    int64_t next;
-    if (ok) {
-        px_err err = px_store_get_offset(p->s, m->topic, m->partition, &next);
+    dlq_writer *w = ctx;
+    if (w->prune) {
+        int64_t next;
+        px_err err = px_store_get_offset((px_store *)w->s, m->topic, m->partition, &next);
         if (err != PX_OK && err != PX_ERR_NOTFOUND) {
-            p->err = err;
+            w->err = err;
             return false;
         }
-        if (err == PX_ERR_NOTFOUND || next <= m->offset) {
-            p->left++;
-            return true;
-        }
+        if (err == PX_OK && next > m->offset)
+            return true; /* committed: the mark is done */
     }
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? 2 * p->cap : 16;
-        void *keys = realloc(p->keys, cap * sizeof(*p->keys));
-        if (keys)
-            p->keys = keys;
-        size_t *lens = keys ? realloc(p->lens, cap * sizeof(*p->lens)) : NULL;
-        if (!lens) {
-            p->err = PX_ERR_NOMEM;
-            return false;
-        }
-        p->lens = lens;
-        p->cap = cap;
+    if (fprintf(w->f, "%s %" PRId32 " %" PRId64 " %c\n", m->topic, m->partition, m->offset,
+                m->skipped ? 's' : 'a') < 0) {
+        w->err = PX_ERR_IO;
+        return false;
     }
-    memcpy(p->keys[p->n], k->mv_data, k->mv_size);
-    p->lens[p->n++] = k->mv_size;
+    w->n++;
     return true;
+}
+
+static px_err dlq_sync_dir(const px_store *s)
+{
+    int fd = open(s->dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0)
+        return PX_ERR_IO;
+    int rc = fsync(fd);
+    close(fd);
+    return rc == 0 ? PX_OK : PX_ERR_IO;
+}
+
+/* Rewrites the file: the marks there (all, or those not passed: prune)
+ * and add[0..n). A file left with no mark is removed. */
+static px_err dlq_rewrite(px_store *s, const px_store_dlq_ent *add, size_t n, bool prune,
+                          size_t *left)
+{
+    if (s->read_only)
+        return PX_ERR_INVAL;
+    char *path = dlq_path(s, ""), *tmp = dlq_path(s, ".tmp");
+    px_err err = path && tmp ? PX_OK : PX_ERR_NOMEM;
+    dlq_writer w = {.s = s, .prune = prune};
+    if (!err && !(w.f = fopen(tmp, "w")))
+        err = PX_ERR_IO;
+    if (!err && fputs(PXS_DLQ_HEADER "\n", w.f) < 0)
+        err = PX_ERR_IO;
+    if (!err) {
+        err = dlq_read(s, dlq_keep, &w);
+        if (err == PX_ERR_MALFORMED || err == PX_ERR_TOOLONG) {
+            w.damaged = true; /* start over */
+            err = PX_OK;
+        }
+        if (!err)
+            err = w.err;
+    }
+    for (size_t i = 0; !err && i < n; i++) {
+        if (!dlq_topic_ok(add[i].topic, strlen(add[i].topic)) || add[i].partition < 0 ||
+            add[i].offset < 0)
+            err = PX_ERR_INVAL;
+        else if (!dlq_keep(&(dlq_writer){.s = s, .f = w.f}, &add[i]))
+            err = PX_ERR_IO;
+        else
+            w.n++;
+    }
+    if (w.f) {
+        if (!err && (fflush(w.f) != 0 || fsync(fileno(w.f)) != 0))
+            err = PX_ERR_IO;
+        if (fclose(w.f) != 0 && !err)
+            err = PX_ERR_IO;
+    }
+    if (!err && w.n > 0 && rename(tmp, path) != 0)
+        err = PX_ERR_IO;
+    if (!err && w.n == 0 && unlink(path) != 0 && errno != ENOENT)
+        err = PX_ERR_IO;
+    if (tmp && (err || w.n == 0))
+        unlink(tmp);
+    if (!err)
+        err = dlq_sync_dir(s);
+    free(path);
+    free(tmp);
+    if (left)
+        *left = w.n;
+    return !err && w.damaged && prune ? PX_ERR_MALFORMED : err;
+}
+
+px_err px_store_dlq_mark(px_store *s, const px_store_dlq_ent *marks, size_t n)
+{
+    return dlq_rewrite(s, marks, n, false, NULL);
 }
 
 px_err px_store_dlq_prune(px_store *s, size_t *left)
 {
-    if (s->read_only)
-        return PX_ERR_INVAL;
-    if (s->batch)
-        return PX_ERR_AGAIN;
-    /* Collect first (reading offsets takes read transactions of its own),
-     * then delete in one write transaction. */
-    dlq_prune p = {.s = s};
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
-    if (rc)
-        return pxs_map_mdb(rc);
-    px_err err = dlq_walk(s, txn, dlq_prune_one, &p);
-    mdb_txn_abort(txn);
-    if (!err)
-        err = p.err;
-    if (!err && p.n) {
-        rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-        if (rc == 0) {
-            for (size_t i = 0; rc == 0 && i < p.n; i++) {
-                MDB_val k = {p.lens[i], p.keys[i]};
-                rc = mdb_del(txn, s->dbi[DBI_OFF], &k, NULL);
-                if (rc == MDB_NOTFOUND)
-                    rc = 0;
-            }
-            if (rc == 0)
-                rc = mdb_txn_commit(txn);
-            else
-                mdb_txn_abort(txn);
-        }
-        err = pxs_map_mdb(rc);
-    }
-    free(p.keys);
-    free(p.lens);
     if (left)
-        *left = p.left;
-    return err;
+        *left = 0;
+    char *path = dlq_path(s, "");
+    if (!path)
+        return PX_ERR_NOMEM;
+    bool none = access(path, F_OK) != 0 && errno == ENOENT;
+    free(path);
+    if (none) /* the usual case: nothing was ever abandoned */
+        return PX_OK;
+    return dlq_rewrite(s, NULL, 0, true, left);
 }

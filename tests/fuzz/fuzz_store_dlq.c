@@ -1,11 +1,10 @@
 /* fuzz_store_dlq.c: libFuzzer harness over the dead-letter marks' reader
- * (px_store_dlq.c): what a damaged store feeds the consumer at start-up.
- * The input is planted as one raw entry of the offsets table under the
- * marks' prefix (byte 0: how many of the following bytes are the key's
- * tail, the rest the value), beside a well-formed mark and the offset of
- * its partition; px_store_dlq_acked() and px_store_dlq_prune() must not
- * crash, must report only well-formed marks, and pruning must leave no
- * mark that the stored offsets passed. */
+ * (px_store_dlq.c): what a damaged <store>/dlq.marks feeds the consumer at
+ * start-up. The input is the file (after the header line when byte 0 is
+ * even, so mutations reach the mark lines). px_store_dlq_acked() must
+ * report only well-formed marks; px_store_dlq_prune() must keep exactly
+ * the marks that the stored offset (pdnsx.obs.a [0] committed up to 10)
+ * has not passed, or remove a damaged file. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,16 +12,17 @@
 #include <unistd.h>
 
 #include "px_store.h"
-#include "px_store_int.h"
 
 static px_store *store;
 static char dir[] = "/tmp/fuzz-store-dlq.XXXXXX";
+static char marks[sizeof dir + 16];
 
 static void remove_store(void)
 {
     char p[128];
     px_store_close(store);
     store = NULL;
+    unlink(marks);
     snprintf(p, sizeof p, "%s/data.mdb", dir);
     unlink(p);
     snprintf(p, sizeof p, "%s/lock.mdb", dir);
@@ -30,23 +30,18 @@ static void remove_store(void)
     rmdir(dir);
 }
 
-static void plant(const void *key, size_t klen, const void *val, size_t vlen)
-{
-    MDB_txn *txn;
-    if (mdb_txn_begin(store->env, NULL, 0, &txn))
-        abort();
-    MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
-    if (mdb_put(txn, store->dbi[DBI_OFF], &k, &v, 0) || mdb_txn_commit(txn))
-        mdb_txn_abort(txn);
-}
+typedef struct tally {
+    size_t n, passed;
+} tally;
 
 static bool check_mark(void *ctx, const px_store_dlq_ent *m)
 {
-    size_t *n = ctx;
+    tally *t = ctx;
     size_t tl = strlen(m->topic);
-    if (tl == 0 || tl > 249)
+    if (tl == 0 || tl > 249 || m->partition < 0 || m->offset < 0)
         abort(); /* not well-formed, yet reported */
-    (*n)++;
+    t->n++;
+    t->passed += strcmp(m->topic, "pdnsx.obs.a") == 0 && m->partition == 0 && m->offset < 10;
     return true;
 }
 
@@ -55,44 +50,39 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!store) {
         if (!mkdtemp(dir))
             abort();
+        snprintf(marks, sizeof marks, "%s/dlq.marks", dir);
         atexit(remove_store);
         px_err err;
         char why[256];
         store = px_store_open(dir, NULL, &err, why, sizeof why);
-        if (!store)
-            abort();
-        /* the partition pdnsx.obs.a [0] is committed up to offset 10 */
         px_store_batch *b;
-        if (px_store_batch_begin(store, &b) != PX_OK ||
+        if (!store || px_store_batch_begin(store, &b) != PX_OK ||
             px_store_set_offset(b, "pdnsx.obs.a", 0, 10) != PX_OK ||
             px_store_batch_commit(b) != PX_OK)
             abort();
     }
-    if (size < 1)
-        return 0;
-    size_t klen = data[0] < size - 1 ? data[0] : size - 1;
-    uint8_t key[4 + 256];
-    memcpy(key, (const uint8_t[]){0, 'd', 'l', 'q'}, 4);
-    memcpy(key + 4, data + 1, klen);
-    plant(key, 4 + klen, data + 1 + klen, size - 1 - klen);
-    px_store_dlq_ent good[] = {{"pdnsx.obs.a", 0, 3, false}, {"pdnsx.obs.a", 0, 12, true}};
-    if (px_store_dlq_mark(store, good, 2) != PX_OK)
+    FILE *f = fopen(marks, "w");
+    if (!f)
         abort();
-    size_t n = 0;
-    px_store_dlq_acked(store, check_mark, &n);
-    size_t left = 0;
-    if (px_store_dlq_prune(store, &left) != PX_OK)
-        abort();
-    n = 0;
-    px_store_dlq_acked(store, check_mark, &n);
-    if (n != left || n < 1) /* offset 12 is ahead of the partition: kept */
-        abort();
-    /* start the next input from the good mark alone */
-    MDB_txn *txn;
-    if (mdb_txn_begin(store->env, NULL, 0, &txn) == 0) {
-        MDB_val k = {4 + klen, key};
-        mdb_del(txn, store->dbi[DBI_OFF], &k, NULL);
-        mdb_txn_commit(txn);
+    if (size > 0 && data[0] % 2 == 0) {
+        fputs("pdnsx-dlq-marks 1\n", f);
+        data++;
+        size--;
     }
+    fwrite(data, 1, size, f);
+    fclose(f);
+    tally before = {0}, after = {0};
+    px_err err = px_store_dlq_acked(store, check_mark, &before);
+    size_t left = 99;
+    px_err perr = px_store_dlq_prune(store, &left);
+    if (perr != PX_OK && perr != PX_ERR_MALFORMED)
+        abort();
+    if (px_store_dlq_acked(store, check_mark, &after) != PX_OK)
+        abort(); /* what prune leaves is well-formed */
+    if (after.n != left || after.passed != 0)
+        abort();
+    if (err == PX_OK && perr == PX_OK && left != before.n - before.passed)
+        abort();
+    unlink(marks);
     return 0;
 }
