@@ -83,6 +83,7 @@ struct px_consumer {
     /* Each batch (a retry too) gets a number: its dead-letter copies are
      * tallied by it. */
     uint64_t batch_seq;
+    uint64_t commit_us_carry; /* commit time not yet counted in whole ms */
     /* the store's counts of repaired data, as of the last commit */
     uint64_t corrupt_replaced, collisions;
 
@@ -98,11 +99,11 @@ struct px_consumer {
     px_metric *m_dlq_truncated, *m_dlq_skipped;
 };
 
-static uint64_t px_consumer_now_ms(void)
+static uint64_t px_consumer_now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 /* The clock of batch age, idle time and retries, read once per message: a
@@ -329,8 +330,13 @@ static void px_consumer_commit_kafka(px_consumer *c)
     rd_kafka_topic_partition_list_destroy(l);
 }
 
-static void px_consumer_count_commit(px_consumer *c, uint64_t ms, const px_dlq_tally *t)
+/* us: how long the commit took, in microseconds. The milliseconds total
+ * carries the remainder over, so that many commits under a millisecond
+ * each still add up. */
+static void px_consumer_count_commit(px_consumer *c, uint64_t us, const px_dlq_tally *t)
 {
+    uint64_t ms = (us + c->commit_us_carry) / 1000u;
+    c->commit_us_carry = (us + c->commit_us_carry) % 1000u;
     memcpy(c->batch_dlq, t->acked, sizeof(c->batch_dlq));
     c->stats.dlq_truncated += t->truncated;
     c->stats.dlq_skipped += t->skipped;
@@ -347,7 +353,7 @@ static void px_consumer_count_commit(px_consumer *c, uint64_t ms, const px_dlq_t
     px_metric_inc(c->m_batches);
     px_metric_add(c->m_merged, c->batch_merged);
     px_metric_add(c->m_commit_ms, ms);
-    px_metric_set(c->m_last_commit_ms, (int64_t)ms);
+    px_metric_set(c->m_last_commit_ms, (int64_t)(us / 1000u));
 }
 
 /* The store repairs what a commit meets (unreadable stored values are
@@ -405,7 +411,7 @@ static int px_consumer_commit(px_consumer *c, bool rewind)
 {
     if (!c->batch)
         return 0;
-    uint64_t t0 = px_consumer_now_ms();
+    uint64_t t0 = px_consumer_now_us();
     px_dlq_tally t;
     if (!px_consumer_dlq_settled(c, &t)) {
         px_consumer_abort(c, rewind);
@@ -423,7 +429,7 @@ static int px_consumer_commit(px_consumer *c, bool rewind)
         px_consumer_abort(c, rewind);
         return -1;
     }
-    px_consumer_count_commit(c, px_consumer_now_ms() - t0, &t);
+    px_consumer_count_commit(c, px_consumer_now_us() - t0, &t);
     /* The batch's copies are behind its offsets now: forget them, and
      * their record in the store if an abandoned attempt made one. */
     if (px_dlq_forget(c->dl, c->batch_seq) > 0)
