@@ -12,6 +12,7 @@
 
 #include "px_avro.h"
 #include "px_dns_type.h"
+#include "px_dlq.h"
 #include "px_geoip.h"
 #include "px_log.h"
 #include "px_metrics.h"
@@ -56,6 +57,7 @@ static const char *const px_dlq_names[PX_DLQ__COUNT] = {
     [PX_DLQ_TOPIC] = "topic",     [PX_DLQ_DECODE] = "decode", [PX_DLQ_ORG] = "org_mismatch",
     [PX_DLQ_INVALID] = "invalid", [PX_DLQ_STORE] = "store",   [PX_DLQ_ORG_RATE] = "org_rate",
 };
+_Static_assert(PX_DLQ__COUNT <= PX_DLQ_REASONS_MAX, "px_dlq tallies reasons below its maximum");
 
 /* One organisation's count of new records in the current minute (see "the
  * bound on new records per organisation"). */
@@ -88,6 +90,8 @@ struct px_consumer {
     px_query_server *query;
     rd_kafka_t *rk;  /* consumer */
     rd_kafka_t *dlq; /* dead-letter producer */
+    px_dlq *dl;      /* its copies and their acknowledgements */
+    size_t dlq_max;  /* largest copy: dlq.max_bytes, or message.max.bytes if lower */
     px_avro_codec *codec;
     px_psl_cache *psl;
 
@@ -98,9 +102,10 @@ struct px_consumer {
     uint64_t batch_dlq[PX_DLQ__COUNT];
     px_consumer_pos *pos;
     size_t n_pos, cap_pos;
-    /* Dead-letter copies that failed (delivery report or produce call);
-     * a batch commits only if this did not move while it was open. */
-    uint64_t dlq_failed, dlq_failed_at_begin;
+    /* Each batch (a retry too) gets a number: its dead-letter copies are
+     * tallied by it. */
+    uint64_t batch_seq;
+    uint64_t commit_us_carry; /* commit time not yet counted in whole ms */
     /* the store's counts of repaired data, as of the last commit */
     uint64_t corrupt_replaced, collisions;
 
@@ -123,13 +128,14 @@ struct px_consumer {
     px_metric *m_corrupt, *m_collisions;
     px_metric *m_dlq[PX_DLQ__COUNT];
     px_metric *m_refused[PX_OBS__RULES];
+    px_metric *m_dlq_truncated, *m_dlq_skipped;
 };
 
-static uint64_t px_consumer_now_ms(void)
+static uint64_t px_consumer_now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 /* The clock of batch age, idle time and retries, read once per message: a
@@ -232,10 +238,86 @@ static void px_consumer_rewind(px_consumer *c)
     rd_kafka_topic_partition_list_destroy(parts);
 }
 
+/* ---- the dead-letter record ------------------------------------------------------ */
+
+typedef struct px_consumer_marks {
+    px_store_dlq_ent *v;
+    size_t n, cap;
+    bool nomem;
+} px_consumer_marks;
+
+static void px_consumer_mark(void *ctx, const char *topic, int32_t partition, int64_t offset,
+                             bool skipped)
+{
+    px_consumer_marks *m = ctx;
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? 2 * m->cap : 64;
+        px_store_dlq_ent *v = m->nomem ? NULL : realloc(m->v, cap * sizeof(*v));
+        if (!v) {
+            m->nomem = true;
+            return;
+        }
+        m->v = v;
+        m->cap = cap;
+    }
+    m->v[m->n++] = (px_store_dlq_ent){topic, partition, offset, skipped};
+}
+
+/* An abandoned batch's settled dead-letter copies go into the store, so
+ * that a restart before the batch commits does not send them again (the
+ * in-process retry knows them anyway). A failure costs duplicates after a
+ * restart, nothing else. */
+static void px_consumer_save_marks(px_consumer *c)
+{
+    px_consumer_marks m = {0};
+    if (!c->dl || px_dlq_unsaved(c->dl, px_consumer_mark, &m) == 0)
+        return;
+    px_err err = m.nomem ? PX_ERR_NOMEM : px_store_dlq_mark(c->store, m.v, m.n);
+    if (err == PX_OK)
+        px_dlq_saved(c->dl);
+    else
+        px_warning("store: cannot record %zu acknowledged dead-letter copies: %s (a restart "
+                   "before their batch commits sends them again)",
+                   m.n, px_strerror(err));
+    free(m.v);
+}
+
+/* Marks from an earlier run: the copies it had sent for messages not yet
+ * committed. Those the offsets passed are deleted first. */
+static bool px_consumer_preload_one(void *ctx, const px_store_dlq_ent *mark)
+{
+    px_consumer *c = ctx;
+    return px_dlq_preload(c->dl, mark->topic, mark->partition, mark->offset, mark->skipped) ==
+           PX_OK;
+}
+
+static void px_consumer_preload_marks(px_consumer *c)
+{
+    size_t left = 0;
+    px_err err = px_store_dlq_prune(c->store, &left);
+    if (err == PX_ERR_MALFORMED) {
+        px_warning("store: %s/dlq.marks is damaged and was removed: dead-letter copies of "
+                   "the last abandoned batch may be sent again",
+                   c->conf->store_path);
+        return;
+    }
+    if (err == PX_OK && left > 0)
+        err = px_store_dlq_acked(c->store, px_consumer_preload_one, c);
+    if (err != PX_OK)
+        px_warning("store: cannot read the acknowledged dead-letter copies: %s (those of the "
+                   "last abandoned batch may be sent again)",
+                   px_strerror(err));
+    else if (left > 0)
+        px_info("store: %zu dead-letter copies of an abandoned batch were acknowledged; they "
+                "are not sent again",
+                left);
+}
+
 static void px_consumer_abort(px_consumer *c, bool rewind)
 {
     px_store_batch_abort(c->batch);
     px_consumer_reset_batch(c);
+    px_consumer_save_marks(c);
     c->stats.aborted++;
     px_metric_inc(c->m_aborted);
     c->retry_at_ms = px_consumer_coarse_ms() + PX_CONSUMER_RETRY_MS;
@@ -263,7 +345,7 @@ static int px_consumer_begin(px_consumer *c)
         return -1;
     }
     c->batch_start_ms = px_consumer_coarse_ms();
-    c->dlq_failed_at_begin = c->dlq_failed;
+    c->batch_seq++;
     return 0;
 }
 
@@ -283,8 +365,18 @@ static void px_consumer_commit_kafka(px_consumer *c)
     rd_kafka_topic_partition_list_destroy(l);
 }
 
-static void px_consumer_count_commit(px_consumer *c, uint64_t ms)
+/* us: how long the commit took, in microseconds. The milliseconds total
+ * carries the remainder over, so that many commits under a millisecond
+ * each still add up. */
+static void px_consumer_count_commit(px_consumer *c, uint64_t us, const px_dlq_tally *t)
 {
+    uint64_t ms = (us + c->commit_us_carry) / 1000u;
+    c->commit_us_carry = (us + c->commit_us_carry) % 1000u;
+    memcpy(c->batch_dlq, t->acked, sizeof(c->batch_dlq));
+    c->stats.dlq_truncated += t->truncated;
+    c->stats.dlq_skipped += t->skipped;
+    px_metric_add(c->m_dlq_truncated, t->truncated);
+    px_metric_add(c->m_dlq_skipped, t->skipped);
     uint64_t dlq = 0;
     for (int r = 1; r < PX_DLQ__COUNT; r++) {
         dlq += c->batch_dlq[r];
@@ -296,7 +388,7 @@ static void px_consumer_count_commit(px_consumer *c, uint64_t ms)
     px_metric_inc(c->m_batches);
     px_metric_add(c->m_merged, c->batch_merged);
     px_metric_add(c->m_commit_ms, ms);
-    px_metric_set(c->m_last_commit_ms, (int64_t)ms);
+    px_metric_set(c->m_last_commit_ms, (int64_t)(us / 1000u));
 }
 
 /* The store repairs what a commit meets (unreadable stored values are
@@ -349,21 +441,42 @@ static void px_consumer_trust_committed(px_consumer *c)
     }
 }
 
+/* Waits for the batch's dead-letter copies. True if every one is settled:
+ * acknowledged, or given up (the loud line: a message skipped without a
+ * copy). False: some are unacknowledged or failed, and the batch must
+ * wait (it is abandoned, to be read again). */
+static bool px_consumer_dlq_settled(px_consumer *c, px_dlq_tally *t)
+{
+    if (rd_kafka_outq_len(c->dlq) > 0)
+        rd_kafka_flush(c->dlq, c->opts.dlq_timeout_ms + 5000);
+    px_dlq_tally_batch(c->dl, c->batch_seq, t);
+    if (t->pending || t->failed) {
+        px_warning("dead-letter topic: %" PRIu64 " copies unacknowledged, %" PRIu64
+                   " failed%s%s%s%s; batch of %" PRIu64 " messages abandoned, will retry",
+                   t->pending, t->failed, t->failed ? " (first: " : "", t->failed_at,
+                   t->failed ? ": " : "", t->failed ? rd_kafka_err2str(t->failed_err) : "",
+                   c->batch_msgs);
+        return false;
+    }
+    if (t->skipped)
+        px_error("dead-letter topic: %" PRIu64 " messages skipped WITHOUT a dead-letter copy: "
+                 "Kafka refused their copies for good, even cut to %d bytes (first: %s: %s); "
+                 "see pdnsx.dlq's max.message.bytes and dlq.max_bytes",
+                 t->skipped, PX_DLQ_SMALL_BYTES, t->skipped_at, rd_kafka_err2str(t->skipped_err));
+    return true;
+}
+
 /* Commits the open batch. Dead-letter copies first: a message may be
- * skipped only once its copy is safe in Kafka. On failure the batch is
- * abandoned (its messages will be read again) and -1 returned. */
+ * skipped only once its copy is safe in Kafka (or Kafka refused the copy
+ * for good). On failure the batch is abandoned (its messages will be read
+ * again) and -1 returned. */
 static int px_consumer_commit(px_consumer *c, bool rewind)
 {
     if (!c->batch)
         return 0;
-    uint64_t t0 = px_consumer_now_ms();
-    if (rd_kafka_outq_len(c->dlq) > 0)
-        rd_kafka_flush(c->dlq, c->opts.dlq_timeout_ms + 5000);
-    int left = rd_kafka_outq_len(c->dlq);
-    if (left > 0 || c->dlq_failed != c->dlq_failed_at_begin) {
-        px_warning("dead-letter topic: %d unacknowledged, %" PRIu64 " failed; batch of %" PRIu64
-                   " messages abandoned, will retry",
-                   left, c->dlq_failed - c->dlq_failed_at_begin, c->batch_msgs);
+    uint64_t t0 = px_consumer_now_us();
+    px_dlq_tally t;
+    if (!px_consumer_dlq_settled(c, &t)) {
         px_consumer_abort(c, rewind);
         return -1;
     }
@@ -379,7 +492,11 @@ static int px_consumer_commit(px_consumer *c, bool rewind)
         px_consumer_abort(c, rewind);
         return -1;
     }
-    px_consumer_count_commit(c, px_consumer_now_ms() - t0);
+    px_consumer_count_commit(c, px_consumer_now_us() - t0, &t);
+    /* The batch's copies are behind its offsets now: forget them, and
+     * their record in the store if an abandoned attempt made one. */
+    if (px_dlq_forget(c->dl, c->batch_seq) > 0)
+        px_store_dlq_prune(c->store, NULL);
     px_consumer_check_store(c);
     px_consumer_trust_committed(c);
     px_consumer_commit_kafka(c);
@@ -712,54 +829,23 @@ static px_dlq_reason px_consumer_judge(px_consumer *c, const rd_kafka_message_t 
     return px_consumer_merge(c, &obs, why, whylen);
 }
 
-static rd_kafka_headers_t *px_consumer_dlq_headers(const rd_kafka_message_t *m, const char *why)
-{
-    rd_kafka_headers_t *orig = NULL;
-    rd_kafka_headers_t *h;
-    /* rd_kafka_message_headers() wants a non-const message but only reads. */
-    if (rd_kafka_message_headers((rd_kafka_message_t *)m, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR)
-        h = rd_kafka_headers_copy(orig);
-    else
-        h = rd_kafka_headers_new(4);
-    char part[16], off[24];
-    snprintf(part, sizeof(part), "%" PRId32, m->partition);
-    snprintf(off, sizeof(off), "%" PRId64, m->offset);
-    rd_kafka_header_add(h, "pdnsx.error", -1, why, -1);
-    rd_kafka_header_add(h, "pdnsx.topic", -1, rd_kafka_topic_name(m->rkt), -1);
-    rd_kafka_header_add(h, "pdnsx.partition", -1, part, -1);
-    rd_kafka_header_add(h, "pdnsx.offset", -1, off, -1);
-    return h;
-}
-
-static rd_kafka_resp_err_t px_consumer_produce(px_consumer *c, const rd_kafka_message_t *m,
-                                               rd_kafka_headers_t *h)
-{
-    return rd_kafka_producev(
-        c->dlq, RD_KAFKA_V_TOPIC(PX_CONSUMER_DLQ_TOPIC), RD_KAFKA_V_KEY(m->key, m->key_len),
-        RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
-}
-
-/* Sends the message unchanged to the dead-letter topic, with why and
- * where in headers. A failure here fails the batch. */
+/* Sends the message to the dead-letter topic (px_dlq: unchanged, or cut
+ * to dlq.max_bytes, with why and where in headers), once per message
+ * however often its batch is read again. A copy that cannot be queued
+ * holds the batch back. */
 static void px_consumer_to_dlq(px_consumer *c, const rd_kafka_message_t *m, const char *why,
                                px_dlq_reason reason)
 {
     px_debug("dead-letter: %s [%" PRId32 "] @%" PRId64 ": %s", rd_kafka_topic_name(m->rkt),
              m->partition, m->offset, why);
-    rd_kafka_headers_t *h = px_consumer_dlq_headers(m, why);
-    rd_kafka_resp_err_t err = px_consumer_produce(c, m, h);
-    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-        rd_kafka_flush(c->dlq, c->opts.dlq_timeout_ms);
-        err = px_consumer_produce(c, m, h);
+    px_err err = px_dlq_send(c->dl, m, why, (int)reason, c->batch_seq);
+    if (err == PX_ERR_NOMEM) {
+        px_error("dead-letter topic: out of memory");
+        c->fatal = true;
+    } else if (err != PX_OK) {
+        px_debug("dead-letter topic: cannot queue the copy of %s [%" PRId32 "] @%" PRId64,
+                 rd_kafka_topic_name(m->rkt), m->partition, m->offset);
     }
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) { /* the headers are still ours */
-        rd_kafka_headers_destroy(h);
-        px_warning("dead-letter topic: cannot queue: %s", rd_kafka_err2str(err));
-        c->dlq_failed++;
-        return;
-    }
-    c->batch_dlq[reason]++;
 }
 
 static void px_consumer_message(px_consumer *c, const rd_kafka_message_t *m)
@@ -840,14 +926,15 @@ static void px_consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         px_consumer_revoke(c, rk, parts, coop);
 }
 
+/* Failures are summed up per batch (px_consumer_dlq_settled): an outage
+ * fails every copy, one line each would flood the log. */
 static void px_consumer_dlq_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
     px_consumer *c = opaque;
-    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
-        return;
-    c->dlq_failed++;
-    px_warning("dead-letter topic: delivery failed: %s", rd_kafka_err2str(m->err));
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        px_debug("dead-letter topic: delivery failed: %s", rd_kafka_err2str(m->err));
+    px_dlq_delivered(c->dl, m);
 }
 
 static void px_consumer_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
@@ -898,10 +985,28 @@ fail:
     return NULL;
 }
 
+/* kafka.properties may set a lower message.max.bytes than dlq.max_bytes:
+ * copies must fit the one in force. */
+static void px_consumer_dlq_limit(px_consumer *c, const rd_kafka_conf_t *conf)
+{
+    char buf[32];
+    size_t len = sizeof(buf);
+    if (rd_kafka_conf_get(conf, "message.max.bytes", buf, &len) != RD_KAFKA_CONF_OK)
+        return;
+    unsigned long long v = strtoull(buf, NULL, 10);
+    if (v > 0 && v < c->dlq_max) {
+        px_info("dead-letter copies: kafka.properties sets message.max.bytes %llu, below "
+                "dlq.max_bytes %zu: copies are cut to fit it",
+                v, c->dlq_max);
+        c->dlq_max = (size_t)v;
+    }
+}
+
 static int px_consumer_kafka(px_consumer *c, char *errbuf, size_t errlen)
 {
-    char timeout[24];
+    char timeout[24], max_bytes[24];
     snprintf(timeout, sizeof(timeout), "%d", c->opts.dlq_timeout_ms);
+    snprintf(max_bytes, sizeof(max_bytes), "%zu", c->dlq_max);
     const char *const consumer[][2] = {
         {"bootstrap.servers", c->conf->kafka_brokers},
         {"group.id", c->conf->kafka_group},
@@ -928,6 +1033,9 @@ static int px_consumer_kafka(px_consumer *c, char *errbuf, size_t errlen)
         {"enable.idempotence", "true"},
         {"linger.ms", "5"},
         {"message.timeout.ms", timeout},
+        /* Also caps the batches librdkafka packs copies into, so that a
+         * topic whose max.message.bytes is dlq.max_bytes takes them. */
+        {"message.max.bytes", max_bytes},
     };
     char kerr[512] = "";
     rd_kafka_conf_t *conf = px_consumer_kafka_conf(
@@ -947,6 +1055,7 @@ static int px_consumer_kafka(px_consumer *c, char *errbuf, size_t errlen)
     conf = px_consumer_kafka_conf(c, producer, sizeof(producer) / sizeof(producer[0]), kerr,
                                   sizeof(kerr));
     if (conf) {
+        px_consumer_dlq_limit(c, conf);
         rd_kafka_conf_set_dr_msg_cb(conf, px_consumer_dlq_dr_cb);
         c->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, conf, kerr, sizeof(kerr));
         if (!c->dlq)
@@ -956,6 +1065,12 @@ static int px_consumer_kafka(px_consumer *c, char *errbuf, size_t errlen)
         snprintf(errbuf, errlen, "Kafka dead-letter producer: %s", kerr);
         return -1;
     }
+    c->dl = px_dlq_create(c->dlq, PX_CONSUMER_DLQ_TOPIC, c->dlq_max, c->opts.dlq_timeout_ms);
+    if (!c->dl) {
+        snprintf(errbuf, errlen, "out of memory");
+        return -1;
+    }
+    px_consumer_preload_marks(c);
     return 0;
 }
 
@@ -984,6 +1099,13 @@ static void px_consumer_metrics(px_consumer *c)
         snprintf(name, sizeof(name), "pdnsx_consumer_dlq_total{reason=\"%s\"}", px_dlq_names[r]);
         c->m_dlq[r] = px_metric_counter(name, "Messages sent to the dead-letter topic (committed)");
     }
+    c->m_dlq_truncated =
+        px_metric_counter("pdnsx_consumer_dlq_truncated_total",
+                          "Dead-letter copies cut to fit dlq.max_bytes or the broker's limit "
+                          "(committed; counted in pdnsx_consumer_dlq_total too)");
+    c->m_dlq_skipped = px_metric_counter("pdnsx_consumer_dlq_skipped_total",
+                                         "Refused messages skipped without a dead-letter copy: "
+                                         "Kafka refused the copy for good (committed)");
     for (int r = 1; r < PX_OBS__RULES; r++) {
         char name[128];
         snprintf(name, sizeof(name), "pdnsx_consumer_invalid_total{rule=\"%s\"}",
@@ -1090,6 +1212,9 @@ px_consumer *px_consumer_create(const px_consumer_conf *conf, const px_consumer_
     if (c->opts.dlq_timeout_ms <= 0)
         c->opts.dlq_timeout_ms = 30000;
     px_ratelimit_init(&c->refused_log, 1, PX_CONSUMER_REFUSED_LOG_MS);
+    c->dlq_max = conf->dlq_max_bytes > 0 ? (size_t)conf->dlq_max_bytes : PX_CONSUMER_DLQ_MAX_BYTES;
+    if (c->dlq_max < PX_DLQ_SMALL_BYTES)
+        c->dlq_max = PX_DLQ_SMALL_BYTES;
     px_consumer_metrics(c);
     if (px_consumer_open_parts(c, errbuf, errlen) < 0 || px_consumer_kafka(c, errbuf, errlen) < 0) {
         px_consumer_destroy(c);
@@ -1111,6 +1236,7 @@ void px_consumer_destroy(px_consumer *c)
         rd_kafka_flush(c->dlq, 1000);
         rd_kafka_destroy(c->dlq);
     }
+    px_dlq_destroy(c->dl); /* after the producer: its messages point into it */
     px_store_batch_abort(c->batch);
     px_consumer_reset_batch(c);
     free(c->pos);
@@ -1277,6 +1403,7 @@ int px_consumer_run(px_consumer *c)
     if (c->fatal) {
         px_store_batch_abort(c->batch);
         px_consumer_reset_batch(c);
+        px_consumer_save_marks(c);
         rc = 1;
     } else if (px_consumer_commit(c, false) < 0) {
         px_error("the last batch could not be committed; the next run reads it again");
@@ -1285,8 +1412,9 @@ int px_consumer_run(px_consumer *c)
     rd_kafka_consumer_close(c->rk); /* the revoke callback finds nothing open */
     if (c->fatal)
         rc = 1;
-    px_info("messages %" PRIu64 ", merged %" PRIu64 ", dead-lettered %" PRIu64 ", batches %" PRIu64
-            " (abandoned %" PRIu64 ")",
-            c->stats.messages, c->stats.merged, c->stats.dlq, c->stats.batches, c->stats.aborted);
+    px_info("messages %" PRIu64 ", merged %" PRIu64 ", dead-lettered %" PRIu64 " (cut %" PRIu64
+            ", skipped without a copy %" PRIu64 "), batches %" PRIu64 " (abandoned %" PRIu64 ")",
+            c->stats.messages, c->stats.merged, c->stats.dlq, c->stats.dlq_truncated,
+            c->stats.dlq_skipped, c->stats.batches, c->stats.aborted);
     return rc;
 }

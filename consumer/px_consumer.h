@@ -7,7 +7,9 @@
  * transaction as the records they produced, and partitions are assigned
  * from the store's offsets, so a restart never counts a message twice or
  * skips one. A message is only skipped (sent to pdnsx.dlq) once Kafka has
- * acknowledged its dead-letter copy. */
+ * acknowledged its dead-letter copy, or refused the copy for good (too
+ * large even cut, an invalid record: counted and logged as skipped, so one
+ * such message cannot stop the pipeline). */
 #ifndef PX_CONSUMER_H
 #define PX_CONSUMER_H
 
@@ -18,7 +20,11 @@
 
 /* The dead-letter topic (INTERFACE.md). Headers: pdnsx.error (why),
  * pdnsx.topic, pdnsx.partition, pdnsx.offset (where it came from, as
- * decimal text); key, value and the original headers unchanged. */
+ * decimal text); key, value and the original headers unchanged, unless
+ * the copy would exceed dlq.max_bytes: then it is cut, and pdnsx.truncated,
+ * pdnsx.key_size and pdnsx.value_size say so (px_dlq.h). A batch read
+ * again sends no copy twice; a crash may (px_dlq.h), so a reader drops a
+ * copy whose (pdnsx.topic, pdnsx.partition, pdnsx.offset) it has seen. */
 #define PX_CONSUMER_DLQ_TOPIC "pdnsx.dlq"
 
 typedef struct px_consumer px_consumer;
@@ -52,11 +58,13 @@ int px_consumer_run(px_consumer *c);
 void px_consumer_destroy(px_consumer *c); /* NULL is fine */
 
 typedef struct px_consumer_stats {
-    uint64_t messages; /* messages read from Kafka (re-reads after an abort too) */
-    uint64_t merged;   /* records merged into committed batches */
-    uint64_t dlq;      /* messages sent to the dead-letter topic and committed */
-    uint64_t batches;  /* store transactions committed */
-    uint64_t aborted;  /* batches abandoned (dead-letter copies unacknowledged) */
+    uint64_t messages;      /* messages read from Kafka (re-reads after an abort too) */
+    uint64_t merged;        /* records merged into committed batches */
+    uint64_t dlq;           /* messages sent to the dead-letter topic and committed */
+    uint64_t batches;       /* store transactions committed */
+    uint64_t aborted;       /* batches abandoned (dead-letter copies unacknowledged) */
+    uint64_t dlq_truncated; /* of dlq, copies cut to fit (px_dlq.h) */
+    uint64_t dlq_skipped;   /* refused messages whose copy Kafka refused for good */
 } px_consumer_stats;
 void px_consumer_get_stats(const px_consumer *c, px_consumer_stats *out);
 

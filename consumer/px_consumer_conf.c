@@ -9,6 +9,7 @@
 #include "px_addr.h"
 #include "px_dns_type.h"
 #include "px_privacy.h"
+#include "px_dlq.h"
 
 /* ---- checks ---------------------------------------------------------------- */
 
@@ -111,6 +112,16 @@ const px_conf_item px_consumer_conf_table[] = {
      .type = PX_CONF_STRING,
      .check = px_conf_check_hostport,
      .help = "IPv4:port or [IPv6]:port serving COF lookups over HTTP"},
+    {.path = "dlq.max_bytes",
+     .type = PX_CONF_INT,
+     .min = PX_DLQ_SMALL_BYTES,
+     .max = 100000000,
+     .def = "1000000",
+     .help = "largest copy sent to the dead-letter topic pdnsx.dlq, in bytes (key, value, "
+             "headers and Kafka's framing; the dead-letter producer's message.max.bytes); "
+             "a larger copy is cut, with headers saying so. The default is librdkafka's "
+             "message.max.bytes, below Kafka's default max.message.bytes (1048588); set "
+             "it no higher than pdnsx.dlq's max.message.bytes"},
     {.path = "run.exit_idle",
      .type = PX_CONF_INT,
      .min = 0,
@@ -208,6 +219,7 @@ px_err px_consumer_conf_load(const px_config *cfg, px_consumer_conf *out)
         px_consumer_strings(cfg, "trust.local_zones", &out->n_trust_local_zones);
     if (!out->trust_rrtypes || !out->trust_local_zones)
         return PX_ERR_NOMEM;
+    out->dlq_max_bytes = px_config_int(cfg, "dlq.max_bytes");
     size_t n = px_config_map_len(cfg, "kafka.properties");
     out->kafka_properties = calloc(n ? n : 1, sizeof(*out->kafka_properties));
     if (!out->kafka_properties)

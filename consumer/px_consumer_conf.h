@@ -11,6 +11,9 @@
 #include "px_config.h"
 #include "px_error.h"
 
+/* dlq.max_bytes's default: librdkafka's own message.max.bytes. */
+#define PX_CONSUMER_DLQ_MAX_BYTES 1000000
+
 /* {NULL}-terminated; for px_config_create() and px_cli_spec.table. */
 extern const px_conf_item px_consumer_conf_table[];
 
@@ -50,6 +53,9 @@ typedef struct px_consumer_conf {
     int64_t trust_time_floor;      /* UTC epoch seconds */
     int64_t trust_future_skew;     /* seconds */
     int64_t trust_org_new_records; /* new records per organisation per minute; 0: no bound */
+    /* dlq.max_bytes: largest dead-letter copy, framing included; 0:
+     * PX_CONSUMER_DLQ_MAX_BYTES */
+    int64_t dlq_max_bytes;
 } px_consumer_conf;
 
 /* Fills *out from cfg (validate cfg first). *out must be freed whatever

@@ -193,4 +193,31 @@ uint64_t px_store_org_new_records(const px_store *s, const char *org);
  * that asks after every commit). */
 void px_store_get_repairs(const px_store *s, uint64_t *corrupt_replaced, uint64_t *collisions);
 
+/* ---- dead-letter marks (px_store_dlq.c) ----
+ * The consumer's record of the source messages (topic, partition, offset)
+ * whose dead-letter copy Kafka acknowledged (or refused for good) in a
+ * batch it abandoned, so that no later run sends such a copy again. Kept
+ * beside the store in <dir>/dlq.marks (data.mdb's format and checks are
+ * the store's alone), rewritten whole and atomically at each change; a
+ * mark is obsolete once the partition's stored offset passes it. A damaged
+ * file holds no marks: the worst it costs is a copy sent twice. */
+
+typedef struct px_store_dlq_ent {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    bool skipped; /* the copy was refused for good, not acknowledged */
+} px_store_dlq_ent;
+
+/* Adds n marks (topics by Kafka's rule, else PX_ERR_INVAL). */
+px_err px_store_dlq_mark(px_store *s, const px_store_dlq_ent *marks, size_t n);
+/* Calls fn for every mark (strings valid during the call only); fn
+ * returns false to stop. */
+typedef bool (*px_store_dlq_fn)(void *ctx, const px_store_dlq_ent *mark);
+px_err px_store_dlq_acked(px_store *s, px_store_dlq_fn fn, void *ctx);
+/* Deletes the marks the stored offsets have passed; *left (may be NULL):
+ * how many remain. A damaged file is removed: PX_ERR_MALFORMED (its marks
+ * are lost, *left 0). */
+px_err px_store_dlq_prune(px_store *s, size_t *left);
+
 #endif

@@ -54,6 +54,7 @@ static void test_defaults(void **state)
     assert_int_equal(cc.batch_records, 250000);
     assert_int_equal(cc.batch_ms, 2000);
     assert_int_equal(cc.exit_idle, 0);
+    assert_int_equal(cc.dlq_max_bytes, PX_CONSUMER_DLQ_MAX_BYTES); /* the table says so too */
     assert_null(cc.geoip_country);
     assert_null(cc.geoip_asn);
     assert_null(cc.metrics_listen);
@@ -91,6 +92,7 @@ static void test_overrides_and_properties(void **state)
         "store.batch_records=100",
         "store.batch_ms=20",
         "run.exit_idle=5",
+        "dlq.max_bytes=4096",
         "query.listen=\"127.0.0.1:9713\"",
         "geoip.country=\"/var/lib/pdnsx/c.mmdb\"",
         "kafka.properties={ fetch = { wait = { max = { ms = 50; }; }; }; }",
@@ -106,6 +108,7 @@ static void test_overrides_and_properties(void **state)
     assert_int_equal(cc.batch_records, 100);
     assert_int_equal(cc.batch_ms, 20);
     assert_int_equal(cc.exit_idle, 5);
+    assert_int_equal(cc.dlq_max_bytes, 4096);
     assert_string_equal(cc.query_listen, "127.0.0.1:9713");
     assert_string_equal(cc.geoip_country, "/var/lib/pdnsx/c.mmdb");
     assert_null(cc.geoip_asn);
@@ -135,6 +138,8 @@ static void test_bad_values(void **state)
     expect_rejected("store.batch_records=0", "store.batch_records");
     expect_rejected("store.batch_ms=0", "store.batch_ms");
     expect_rejected("run.exit_idle=-1", "run.exit_idle");
+    expect_rejected("dlq.max_bytes=4095", "dlq.max_bytes"); /* our headers must fit */
+    expect_rejected("dlq.max_bytes=100000001", "dlq.max_bytes");
     expect_rejected("metrics.listen=\"localhost\"", "metrics.listen");
     expect_rejected("query.listen=\"127.0.0.1\"", "query.listen");
     expect_rejected("store.path=\"\"", "store.path");
