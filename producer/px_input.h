@@ -62,6 +62,15 @@ typedef enum px_input_type {
 int px_input_type_parse(const char *name);
 const char *px_input_type_name(px_input_type type);
 
+/* Where an input reports what its operator must hear about (a damaged
+ * file: where and why, and whether reading went on); level is
+ * syslog-style (3 error, 4 warning, 6 info). Inputs never log themselves:
+ * the daemon passes its logger, tests a recorder. */
+typedef struct px_input_log {
+    void (*fn)(void *ctx, int level, const char *msg); /* NULL: nothing reported */
+    void *ctx;
+} px_input_log;
+
 typedef struct px_input_conf {
     px_input_type type;
     const char *path;      /* dnstap-unix, dnstap-file, pcap-file */
@@ -69,6 +78,7 @@ typedef struct px_input_conf {
     const char *interface; /* pcap-live */
     const char *filter;    /* pcap: BPF filter, NULL: "port 53" for live */
     uint32_t dnstap_types; /* PX_DT_* mask; 0 means PX_DT_ALL_RESPONSES */
+    px_input_log log;
 } px_input_conf;
 
 typedef struct px_input px_input;
@@ -79,7 +89,10 @@ typedef struct px_input px_input;
 px_input *px_input_create(const px_input_conf *conf, px_event_fn sink, void *ctx, char *errbuf,
                           size_t errlen);
 /* Reads until end of input or px_input_stop(); returns PX_OK at a normal
- * end, an error if the input failed. */
+ * end, an error if the input failed. A file input that met damage returns
+ * PX_ERR_TRUNC when the file ends inside a record (cut short) and
+ * PX_ERR_MALFORMED for other damage; it has reported where and why, and
+ * whether it could read on past it, through px_input_conf.log. */
 px_err px_input_run(px_input *in);
 /* Thread-safe, async-signal-unsafe: makes px_input_run() return soon. */
 void px_input_stop(px_input *in);

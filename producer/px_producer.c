@@ -46,7 +46,8 @@ static int64_t px_producer_wall(void *ctx)
     return (int64_t)time(NULL);
 }
 
-static void px_producer_kafka_log(void *ctx, int level, const char *msg)
+/* librdkafka's and the inputs' reports, syslog levels, into the log. */
+static void px_producer_log_cb(void *ctx, int level, const char *msg)
 {
     (void)ctx;
     px_log(level <= 3   ? PX_LOG_ERROR
@@ -87,7 +88,7 @@ static int px_producer_publisher(px_producer *p, char *errbuf, size_t errlen)
         .spool_path = c->spool_path,
         .spool_max_bytes = (uint64_t)c->spool_max_bytes,
         .null_sink = !c->kafka_enabled,
-        .log_fn = px_producer_kafka_log,
+        .log_fn = px_producer_log_cb,
     };
     p->publish = px_publish_create(&pc, errbuf, errlen);
     free(keys);
@@ -178,6 +179,7 @@ static int px_producer_open_inputs(px_producer *p, char *errbuf, size_t errlen)
             .interface = ci->interface,
             .filter = ci->filter,
             .dnstap_types = px_producer_dnstap_mask(c),
+            .log = {.fn = px_producer_log_cb},
         };
         char why[512] = "";
         px_input *in = px_input_create(&ic, px_pipeline_event, p->pipeline, why, sizeof(why));
@@ -271,8 +273,11 @@ static int px_producer_start_inputs(px_producer *p)
     return 0;
 }
 
-static void px_producer_stop_inputs(px_producer *p)
+/* Stops and joins the inputs; returns how many ended with an error (a
+ * damaged file among them: it has said where and why). */
+static size_t px_producer_stop_inputs(px_producer *p)
 {
+    size_t failed = 0;
     for (size_t i = 0; i < p->n_inputs; i++)
         if (p->inputs[i].started)
             px_input_stop(p->inputs[i].input);
@@ -282,9 +287,20 @@ static void px_producer_stop_inputs(px_producer *p)
             continue;
         pthread_join(r->thread, NULL);
         r->started = false;
-        if (r->result != PX_OK && r->result != PX_ERR_EOF)
+        if (r->result == PX_OK || r->result == PX_ERR_EOF)
+            continue;
+        failed++;
+        if (r->result == PX_ERR_MALFORMED && px_input_is_file(r->input))
+            px_error("input %zu (%s): the file is damaged (where, and what was lost, is logged "
+                     "above)",
+                     i + 1, r->name);
+        else if (r->result == PX_ERR_TRUNC && px_input_is_file(r->input))
+            px_error("input %zu (%s): the file is cut short: it ends inside a record", i + 1,
+                     r->name);
+        else
             px_error("input %zu (%s) failed: %s", i + 1, r->name, px_strerror(r->result));
     }
+    return failed;
 }
 
 static bool px_producer_inputs_done(px_producer *p)
@@ -377,10 +393,12 @@ static void px_producer_summary(px_producer *p)
             (unsigned long long)ps.spooled);
 }
 
-/* Ends the run: flush windows, deliver, decide the exit status. */
+/* Ends the run: flush windows, deliver, decide the exit status. What the
+ * inputs read is delivered even when one of them failed; the status is 1
+ * then, as when Kafka did not acknowledge everything. */
 static int px_producer_finish(px_producer *p, bool by_signal)
 {
-    px_producer_stop_inputs(p);
+    size_t failed = px_producer_stop_inputs(p);
     px_pipeline_flush(p->pipeline);
     px_err err = px_publish_close(p->publish, p->opts.flush_timeout_ms);
     px_producer_summary(p);
@@ -402,6 +420,11 @@ static int px_producer_finish(px_producer *p, bool by_signal)
     }
     if (left > 0)
         px_warning("%llu messages kept in the spool for the next run", (unsigned long long)left);
+    if (failed > 0) {
+        px_error("%zu input(s) ended with an error (see above); what was read was delivered",
+                 failed);
+        return 1;
+    }
     return 0;
 }
 
