@@ -98,9 +98,12 @@ class BrokenFiles(unittest.TestCase):
             out = run_file(kind, junk)
             self.assertEqual(out.returncode, 1, out.stderr)
             self.assertIn("input 1 (%s)" % kind, out.stderr)
+            # a missing file is a configuration problem, found before the
+            # run (issue 9): exit 2, at its setting
             out = run_file(kind, os.path.join(self.dir, "missing"))
-            self.assertEqual(out.returncode, 1)
-            self.assertIn("missing", out.stderr)
+            self.assertEqual(out.returncode, 2)
+            self.assertIn("--set:2: 'inputs[0].path' \"%s\": No such file or directory"
+                          % os.path.join(self.dir, "missing"), out.stderr)
 
     def test_truncated_pcap_keeps_what_is_whole(self):
         src = os.path.join(CORPUS, "pcap", "dnscap__dns.pcap")
