@@ -311,13 +311,18 @@ static config_setting_t *px_copy(config_setting_t *parent, const char *name,
 }
 
 /* Parses one libconfig value into tmp; returns the setting or NULL with
- * libconfig's message in tmp. */
-static config_setting_t *px_parse_value(config_t *tmp, const char *value)
+ * libconfig's message in tmp, or problems in *src (which the caller
+ * destroys; it also holds the value's integer literals). */
+static config_setting_t *px_parse_value(config_t *tmp, const char *value, const char *where,
+                                        px_confsrc **src)
 {
+    *src = NULL;
     char *text = NULL;
     if (asprintf(&text, "v = %s;", value) < 0)
         return NULL;
-    int ok = config_read_string(tmp, text);
+    /* scanned first: libconfig must not act on an @include in it */
+    *src = px_confsrc_from_text(text, where);
+    int ok = *src && px_confsrc_problem_count(*src) == 0 && config_read_string(tmp, text);
     free(text);
     if (!ok)
         return NULL;
@@ -499,9 +504,9 @@ static void px_load_defaults(px_config *c)
             continue;
         config_t tmp;
         config_init(&tmp);
-        config_setting_t *v = px_parse_value(&tmp, it->def);
+        px_confsrc *src;
+        config_setting_t *v = px_parse_value(&tmp, it->def, PX_DEFAULTS_WHERE, &src);
         const char *why = v ? NULL : "cannot parse the default";
-        px_confsrc *src = px_confsrc_from_text(it->def, PX_DEFAULTS_WHERE);
         for (size_t i = 0; !why && src && i < px_confsrc_int_count(src); i++)
             if (!px_confsrc_int_at(src, i)->fits)
                 why = "a whole number in it is out of libconfig's range (add L?)";
@@ -610,24 +615,17 @@ px_err px_config_set(px_config *c, const char *assignment)
     config_t tmp;
     config_init(&tmp);
     px_err err = PX_OK;
-    config_setting_t *v = px_parse_value(&tmp, eq + 1);
-    px_confsrc *src = NULL;
-    if (v) {
-        /* the value's literals, in the text px_parse_value() parsed */
-        char *text = NULL;
-        if (asprintf(&text, "v = %s;", eq + 1) >= 0)
-            src = px_confsrc_from_text(text, where);
-        free(text);
-    }
-    if (!v) {
-        px_problem_add(c, where, "cannot parse value '%s' for '%s': %s", eq + 1, path,
-                       config_error_text(&tmp) ? config_error_text(&tmp)
-                                               : "expected one libconfig value");
-        err = PX_ERR_CONFIG;
-    } else if (!src) {
+    px_confsrc *src;
+    config_setting_t *v = px_parse_value(&tmp, eq + 1, where, &src);
+    if (!src) {
         err = PX_ERR_NOMEM;
     } else if (px_confsrc_problem_count(src)) {
         px_problems_from(c, src);
+        err = PX_ERR_CONFIG;
+    } else if (!v) {
+        px_problem_add(c, where, "cannot parse value '%s' for '%s': %s", eq + 1, path,
+                       config_error_text(&tmp) ? config_error_text(&tmp)
+                                               : "expected one libconfig value");
         err = PX_ERR_CONFIG;
     } else {
         size_t before = px_config_problem_count(c);
