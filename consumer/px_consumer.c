@@ -11,12 +11,15 @@
 #include <time.h>
 
 #include "px_avro.h"
+#include "px_dns_type.h"
 #include "px_geoip.h"
 #include "px_log.h"
 #include "px_metrics.h"
 #include "px_obs.h"
+#include "px_privacy.h"
 #include "px_psl.h"
 #include "px_query.h"
+#include "px_ratelimit.h"
 #include "px_store.h"
 
 /* How soon a new organisation's topic is noticed: librdkafka re-reads the
@@ -34,6 +37,9 @@
 #define PX_CONSUMER_CAUGHT_UP_MS 50
 /* While no partitions were ever assigned, say so this often. */
 #define PX_CONSUMER_UNASSIGNED_MS 30000
+/* Untrusted records are logged at most once per this many ms (a member
+ * could flood the log otherwise); the line counts those it stood for. */
+#define PX_CONSUMER_REFUSED_LOG_MS 10000
 
 typedef enum px_dlq_reason {
     PX_DLQ_NONE = 0,
@@ -41,14 +47,30 @@ typedef enum px_dlq_reason {
     PX_DLQ_DECODE, /* not Avro single-object, or an unknown writer schema */
     PX_DLQ_ORG,    /* the record's org is not the topic's */
     PX_DLQ_INVALID,
-    PX_DLQ_STORE, /* the store refused the record as invalid */
+    PX_DLQ_STORE,    /* the store refused the record as invalid */
+    PX_DLQ_ORG_RATE, /* its organisation reached trust.org_new_records this minute */
     PX_DLQ__COUNT
 } px_dlq_reason;
 
 static const char *const px_dlq_names[PX_DLQ__COUNT] = {
     [PX_DLQ_TOPIC] = "topic",     [PX_DLQ_DECODE] = "decode", [PX_DLQ_ORG] = "org_mismatch",
-    [PX_DLQ_INVALID] = "invalid", [PX_DLQ_STORE] = "store",
+    [PX_DLQ_INVALID] = "invalid", [PX_DLQ_STORE] = "store",   [PX_DLQ_ORG_RATE] = "org_rate",
 };
+
+/* One organisation's count of new records in the current minute (see "the
+ * bound on new records per organisation"). */
+typedef struct px_org_rate {
+    char org[PX_OBS_ORG_MAX + 1];
+    int64_t minute;          /* epoch minute counted; only moves forward */
+    uint64_t base;           /* px_store_org_new_records() when it began */
+    uint64_t committed;      /* new records committed since then */
+    uint64_t batch_obs;      /* its observations merged into the open batch */
+    uint64_t batch_new;      /* bounded: records new to the store merged into it */
+    uint64_t batch_rejected; /* dead-lettered in the open batch: counted at commit */
+    uint64_t rejected;       /* this minute, for the log */
+    bool bounded;            /* this minute: each observation is looked up */
+    px_metric *m_rejected;   /* created at its first rejection */
+} px_org_rate;
 
 /* Where a partition stands in the open batch. */
 typedef struct px_consumer_pos {
@@ -82,6 +104,15 @@ struct px_consumer {
     /* the store's counts of repaired data, as of the last commit */
     uint64_t corrupt_replaced, collisions;
 
+    /* trust: what the centre accepts */
+    px_privacy *privacy;
+    px_obs_trust trust;
+    uint64_t batch_refused[PX_OBS__RULES]; /* by rule, counted at commit */
+    px_ratelimit refused_log;
+    px_org_rate **orgs; /* the bound on new records per organisation */
+    size_t n_orgs, cap_orgs;
+    px_org_rate *last_org;
+
     /* run state */
     uint64_t started_ms, idle_since_ms, retry_at_ms, warned_ms;
     bool assigned_once;
@@ -91,6 +122,7 @@ struct px_consumer {
     px_metric *m_messages, *m_merged, *m_batches, *m_aborted, *m_commit_ms, *m_last_commit_ms;
     px_metric *m_corrupt, *m_collisions;
     px_metric *m_dlq[PX_DLQ__COUNT];
+    px_metric *m_refused[PX_OBS__RULES];
 };
 
 static uint64_t px_consumer_now_ms(void)
@@ -126,8 +158,11 @@ static void px_consumer_forget_positions(px_consumer *c)
     c->n_pos = 0;
 }
 
+static void px_consumer_trust_reset(px_consumer *c);
+
 static void px_consumer_reset_batch(px_consumer *c)
 {
+    px_consumer_trust_reset(c);
     c->batch = NULL;
     c->batch_msgs = c->batch_merged = 0;
     memset(c->batch_dlq, 0, sizeof(c->batch_dlq));
@@ -286,6 +321,34 @@ static void px_consumer_check_store(px_consumer *c)
     c->collisions = collisions;
 }
 
+/* ---- trust: counts of the open batch ------------------------------------------------ */
+
+/* The open batch is gone (committed or abandoned): its per-organisation
+ * and per-rule counts start over. */
+static void px_consumer_trust_reset(px_consumer *c)
+{
+    memset(c->batch_refused, 0, sizeof(c->batch_refused));
+    for (size_t i = 0; i < c->n_orgs; i++) {
+        px_org_rate *o = c->orgs[i];
+        o->batch_obs = o->batch_new = o->batch_rejected = 0;
+    }
+}
+
+/* A batch committed: its refusals are counted, and each organisation's
+ * count of new records this minute is read from the store, where the
+ * flush counted them exactly. */
+static void px_consumer_trust_committed(px_consumer *c)
+{
+    for (int r = 1; r < PX_OBS__RULES; r++)
+        px_metric_add(c->m_refused[r], c->batch_refused[r]);
+    for (size_t i = 0; i < c->n_orgs; i++) {
+        px_org_rate *o = c->orgs[i];
+        o->committed = px_store_org_new_records(c->store, o->org) - o->base;
+        if (o->batch_rejected)
+            px_metric_add(o->m_rejected, o->batch_rejected);
+    }
+}
+
 /* Commits the open batch. Dead-letter copies first: a message may be
  * skipped only once its copy is safe in Kafka. On failure the batch is
  * abandoned (its messages will be read again) and -1 returned. */
@@ -318,6 +381,7 @@ static int px_consumer_commit(px_consumer *c, bool rewind)
     }
     px_consumer_count_commit(c, px_consumer_now_ms() - t0);
     px_consumer_check_store(c);
+    px_consumer_trust_committed(c);
     px_consumer_commit_kafka(c);
     px_debug("batch committed: %" PRIu64 " messages, %" PRIu64 " merged", c->batch_msgs,
              c->batch_merged);
@@ -413,6 +477,205 @@ static px_dlq_reason px_consumer_merge(px_consumer *c, const px_avro_obs *obs, c
     return PX_DLQ_NONE;
 }
 
+/* ---- trust: the centre's rules -------------------------------------------------------- */
+
+/* An untrusted record is logged at most once per PX_CONSUMER_REFUSED_LOG_MS
+ * (a member could flood the log); the line counts the others. The reason
+ * names no client: observations carry none. */
+static void px_consumer_log_refused(px_consumer *c, const char *org, const char *why)
+{
+    uint64_t held = 0;
+    if (!px_ratelimit_allow(&c->refused_log, (int64_t)px_consumer_coarse_ms(), &held))
+        return;
+    px_warning("org %s: record refused, %s (and %" PRIu64 " more since the last line like "
+               "this; each goes to %s)",
+               org, why, held, PX_CONSUMER_DLQ_TOPIC);
+}
+
+/* When the message was written, as the trust check reads it: its Kafka
+ * timestamp (the broker's with LogAppendTime, else the producer's), never
+ * later than our own clock, so a producer's clock cannot move the fence. */
+static int64_t px_consumer_written(const rd_kafka_message_t *m, int64_t now)
+{
+    rd_kafka_timestamp_type_t type;
+    int64_t ms = rd_kafka_message_timestamp(m, &type);
+    if (type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE || ms < 0)
+        return now;
+    return ms / 1000 < now ? ms / 1000 : now;
+}
+
+/* px_obs_validate, then the centre's rules (px_obs_trust_check). */
+static px_dlq_reason px_consumer_trust(px_consumer *c, const rd_kafka_message_t *m,
+                                       const px_avro_obs *obs, int64_t now, char *why,
+                                       size_t whylen)
+{
+    char vwhy[256] = "";
+    px_obs_rule r = PX_OBS_FORM;
+    if (px_obs_validate(obs, now, vwhy, sizeof(vwhy)) == PX_OK)
+        r = px_obs_trust_check(&c->trust, obs, px_consumer_written(m, now), vwhy, sizeof(vwhy));
+    if (r == PX_OBS_TRUSTED)
+        return PX_DLQ_NONE;
+    snprintf(why, whylen, "invalid: %s", vwhy);
+    c->batch_refused[r]++;
+    px_consumer_log_refused(c, obs->org, why);
+    return PX_DLQ_INVALID;
+}
+
+/* ---- trust: the bound on new records per organisation --------------------------------
+ *
+ * trust.org_new_records bounds how many records new to the store one
+ * organisation adds per minute, so that a member (or stolen credentials)
+ * cannot fill the store, without slowing the others. Only the store's
+ * flush knows whether a record is new, so the store counts new records
+ * per organisation at each commit (px_store_org_new_records), and here:
+ *  - an organisation whose committed new records this minute plus its
+ *    observations in the open batch stay within the bound cannot pass it
+ *    (each observation adds at most one record): nothing is looked up;
+ *  - the first observation that could pass it commits the open batch, if
+ *    that holds any of the organisation's, so that the count is exact;
+ *    from then until the minute ends, each of its observations is looked
+ *    up (px_store_batch_known): a record the batch or the store holds
+ *    merges as always, a new one counts, and one past the bound goes to
+ *    the dead-letter topic as org_rate. Only organisations at their bound
+ *    pay the lookups, and each causes at most one early commit a minute.
+ * The minute is the message's LogAppendTime (set by the broker, so a
+ * member cannot choose it; topics should be created with
+ * message.timestamp.type=LogAppendTime), else our clock: then a backlog
+ * read after an outage counts against the minutes it is read in. A record
+ * new in a batch counts for every organisation that observed it there, and
+ * the minute only moves forward (messages of several partitions interleave
+ * their timestamps). Counts are this process's, over the partitions it
+ * owns: a restart starts them afresh, and each group member bounds its
+ * own share. */
+
+/* The organisation's counter, created on its first message; NULL on no
+ * memory. Few organisations, and long runs of one: a list and the last
+ * one used. */
+static px_org_rate *px_consumer_org(px_consumer *c, const char *org)
+{
+    if (c->last_org && strcmp(c->last_org->org, org) == 0)
+        return c->last_org;
+    for (size_t i = 0; i < c->n_orgs; i++) {
+        if (strcmp(c->orgs[i]->org, org) == 0)
+            return c->last_org = c->orgs[i];
+    }
+    if (c->n_orgs == c->cap_orgs) {
+        size_t cap = c->cap_orgs ? 2 * c->cap_orgs : 16;
+        px_org_rate **v = realloc(c->orgs, cap * sizeof(*v));
+        if (!v)
+            return NULL;
+        c->orgs = v;
+        c->cap_orgs = cap;
+    }
+    px_org_rate *o = calloc(1, sizeof(*o));
+    if (!o)
+        return NULL;
+    snprintf(o->org, sizeof(o->org), "%s", org);
+    o->minute = INT64_MIN;
+    c->orgs[c->n_orgs++] = o;
+    return c->last_org = o;
+}
+
+/* The minute a message counts in (see above); now: our clock. */
+static int64_t px_consumer_minute(const rd_kafka_message_t *m, int64_t now)
+{
+    rd_kafka_timestamp_type_t type;
+    int64_t ms = rd_kafka_message_timestamp(m, &type);
+    if (type == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME && ms >= 0)
+        return ms / 60000;
+    return now >= 0 ? now / 60 : 0;
+}
+
+/* A new minute for o: its count starts over. */
+static void px_consumer_org_minute(px_consumer *c, px_org_rate *o, int64_t minute)
+{
+    if (o->rejected)
+        px_info("org %s: %" PRIu64 " observations of new records dead-lettered in its last "
+                "minute at the bound (trust.org_new_records %" PRId64 ")",
+                o->org, o->rejected, c->conf->trust_org_new_records);
+    o->minute = minute;
+    o->base = px_store_org_new_records(c->store, o->org);
+    o->committed = 0;
+    /* what the open batch holds of it counts in the new minute */
+    o->batch_obs += o->batch_new;
+    o->batch_new = 0;
+    o->rejected = 0;
+    o->bounded = false;
+}
+
+/* Commits the open batch and opens the next one, for an exact count. False
+ * if either failed: the message in hand is read again later. */
+static bool px_consumer_commit_early(px_consumer *c)
+{
+    px_debug("committing early: an organisation nears trust.org_new_records");
+    return px_consumer_commit(c, true) == 0 && px_consumer_begin(c) == 0;
+}
+
+static px_dlq_reason px_consumer_org_refuse(px_consumer *c, px_org_rate *o, char *why,
+                                            size_t whylen)
+{
+    int64_t bound = c->conf->trust_org_new_records;
+    if (!o->m_rejected) {
+        char name[128];
+        snprintf(name, sizeof(name), "pdnsx_consumer_org_new_records_rejected_total{org=\"%s\"}",
+                 o->org);
+        o->m_rejected = px_metric_counter(name, "Observations of new records dead-lettered "
+                                                "because their organisation reached "
+                                                "trust.org_new_records (committed)");
+    }
+    if (o->rejected++ == 0)
+        px_warning("org %s reached its bound of %" PRId64 " new records this minute "
+                   "(trust.org_new_records): its observations of further new records go to %s "
+                   "until the minute ends",
+                   o->org, bound, PX_CONSUMER_DLQ_TOPIC);
+    o->batch_rejected++;
+    snprintf(why, whylen, "org_rate: %s added %" PRId64 " new records this minute, its bound",
+             o->org, bound);
+    return PX_DLQ_ORG_RATE;
+}
+
+/* Whether a trusted observation of org may merge: PX_DLQ_NONE, or a reason
+ * to dead-letter it; with c->batch NULL after it, the batch was abandoned
+ * (the message is read again). */
+static px_dlq_reason px_consumer_org_bound(px_consumer *c, const rd_kafka_message_t *m,
+                                           const px_avro_obs *obs, int64_t now, char *why,
+                                           size_t whylen)
+{
+    uint64_t bound = (uint64_t)c->conf->trust_org_new_records;
+    px_org_rate *o = bound ? px_consumer_org(c, obs->org) : NULL;
+    if (!o)
+        return PX_DLQ_NONE; /* no bound, or no memory for one: the store still works */
+    int64_t minute = px_consumer_minute(m, now);
+    if (minute > o->minute)
+        px_consumer_org_minute(c, o, minute);
+    if (!o->bounded) {
+        if (o->committed + o->batch_obs < bound) {
+            o->batch_obs++;
+            return PX_DLQ_NONE;
+        }
+        if (o->batch_obs && !px_consumer_commit_early(c))
+            return PX_DLQ_NONE;
+        o->bounded = true;
+        px_debug("org %s: %" PRIu64 " new records this minute: looking up each observation", o->org,
+                 o->committed);
+    }
+    bool known = false;
+    px_err err = px_store_batch_known(c->batch, obs, &known);
+    if (err == PX_ERR_INVAL || err == PX_ERR_MALFORMED || err == PX_ERR_TOOLONG)
+        return PX_DLQ_NONE; /* the merge refuses it and says why */
+    if (err != PX_OK) {
+        px_error("store: lookup failed: %s", px_strerror(err));
+        c->fatal = true;
+        return PX_DLQ_NONE;
+    }
+    if (known)
+        return PX_DLQ_NONE;
+    if (o->committed + o->batch_new >= bound)
+        return px_consumer_org_refuse(c, o, why, whylen);
+    o->batch_new++;
+    return PX_DLQ_NONE;
+}
+
 /* Decides whether a message can be trusted, and merges it if so. */
 static px_dlq_reason px_consumer_judge(px_consumer *c, const rd_kafka_message_t *m,
                                        const char *topic, char *why, size_t whylen)
@@ -440,11 +703,12 @@ static px_dlq_reason px_consumer_judge(px_consumer *c, const rd_kafka_message_t 
         snprintf(why, whylen, "org mismatch: record says %s, topic says %s", obs.org, org);
         return PX_DLQ_ORG;
     }
-    char vwhy[256] = "";
-    if (px_obs_validate(&obs, c->opts.clock(c->opts.clock_ctx), vwhy, sizeof(vwhy)) != PX_OK) {
-        snprintf(why, whylen, "invalid: %s", vwhy);
-        return PX_DLQ_INVALID;
-    }
+    int64_t now = c->opts.clock(c->opts.clock_ctx);
+    px_dlq_reason r = px_consumer_trust(c, m, &obs, now, why, whylen);
+    if (r == PX_DLQ_NONE)
+        r = px_consumer_org_bound(c, m, &obs, now, why, whylen);
+    if (r != PX_DLQ_NONE || c->fatal || !c->batch)
+        return r;
     return px_consumer_merge(c, &obs, why, whylen);
 }
 
@@ -507,7 +771,7 @@ static void px_consumer_message(px_consumer *c, const rd_kafka_message_t *m)
     const char *topic = rd_kafka_topic_name(m->rkt);
     char why[512];
     px_dlq_reason r = px_consumer_judge(c, m, topic, why, sizeof(why));
-    if (c->fatal)
+    if (c->fatal || !c->batch) /* no batch: an early commit failed, read it again */
         return;
     if (r != PX_DLQ_NONE)
         px_consumer_to_dlq(c, m, why, r);
@@ -720,6 +984,54 @@ static void px_consumer_metrics(px_consumer *c)
         snprintf(name, sizeof(name), "pdnsx_consumer_dlq_total{reason=\"%s\"}", px_dlq_names[r]);
         c->m_dlq[r] = px_metric_counter(name, "Messages sent to the dead-letter topic (committed)");
     }
+    for (int r = 1; r < PX_OBS__RULES; r++) {
+        char name[128];
+        snprintf(name, sizeof(name), "pdnsx_consumer_invalid_total{rule=\"%s\"}",
+                 px_obs_rule_name((px_obs_rule)r));
+        c->m_refused[r] = px_metric_counter(name, "Records dead-lettered as invalid, by the rule "
+                                                  "they broke (committed)");
+    }
+}
+
+/* trust.*: the privacy rules and the time fence. */
+static int px_consumer_open_trust(px_consumer *c, char *errbuf, size_t errlen)
+{
+    const px_consumer_conf *conf = c->conf;
+    uint16_t *types = calloc(conf->n_trust_rrtypes + 1, sizeof(*types));
+    if (!types) {
+        snprintf(errbuf, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < conf->n_trust_rrtypes; i++) {
+        int t = px_dns_type_parse(conf->trust_rrtypes[i]);
+        if (t < 0) {
+            snprintf(errbuf, errlen, "trust.rrtypes: unknown type '%s'", conf->trust_rrtypes[i]);
+            free(types);
+            return -1;
+        }
+        types[i] = (uint16_t)t;
+    }
+    px_privacy_conf pc = {
+        .rrtypes = conf->trust_rrtypes ? types : NULL,
+        .n_rrtypes = conf->n_trust_rrtypes,
+        .private_answers = conf->trust_private_answers,
+        .local_zones = conf->trust_local_zones,
+        .n_local_zones = conf->n_trust_local_zones,
+    };
+    px_err err = PX_OK;
+    c->privacy = px_privacy_create(&pc, &err);
+    free(types);
+    if (!c->privacy) {
+        snprintf(errbuf, errlen, "trust: %s",
+                 err == PX_ERR_INVAL ? "a zone in trust.local_zones is not a domain name"
+                                     : px_strerror(err));
+        return -1;
+    }
+    c->trust = (px_obs_trust){.privacy = c->privacy,
+                              .psl = c->psl,
+                              .time_floor = conf->trust_time_floor,
+                              .future_skew = conf->trust_future_skew};
+    return 0;
 }
 
 static int px_consumer_open_parts(px_consumer *c, char *errbuf, size_t errlen)
@@ -736,6 +1048,8 @@ static int px_consumer_open_parts(px_consumer *c, char *errbuf, size_t errlen)
                  c->codec ? px_strerror(PX_ERR_NOMEM) : px_strerror(err));
         return -1;
     }
+    if (px_consumer_open_trust(c, errbuf, errlen) < 0)
+        return -1;
     c->store = px_store_open(conf->store_path, &(px_store_opts){0}, &err, why, sizeof(why));
     if (!c->store) {
         snprintf(errbuf, errlen, "store %s: %s", conf->store_path, why[0] ? why : px_strerror(err));
@@ -775,6 +1089,7 @@ px_consumer *px_consumer_create(const px_consumer_conf *conf, const px_consumer_
         c->opts.clock = px_consumer_wall;
     if (c->opts.dlq_timeout_ms <= 0)
         c->opts.dlq_timeout_ms = 30000;
+    px_ratelimit_init(&c->refused_log, 1, PX_CONSUMER_REFUSED_LOG_MS);
     px_consumer_metrics(c);
     if (px_consumer_open_parts(c, errbuf, errlen) < 0 || px_consumer_kafka(c, errbuf, errlen) < 0) {
         px_consumer_destroy(c);
@@ -804,6 +1119,10 @@ void px_consumer_destroy(px_consumer *c)
     px_metrics_server_stop(c->metrics);
     px_avro_codec_destroy(c->codec);
     px_psl_cache_destroy(c->psl);
+    px_privacy_destroy(c->privacy);
+    for (size_t i = 0; i < c->n_orgs; i++)
+        free(c->orgs[i]);
+    free(c->orgs);
     free(c);
 }
 

@@ -25,7 +25,9 @@ typedef struct px_consumer px_consumer;
 
 typedef struct px_consumer_opts {
     /* Wall clock in seconds, the `now` records are validated against
-     * (times in the future); NULL: CLOCK_REALTIME. Tests replay with it. */
+     * (times in the future; a message's timestamp never counts as later),
+     * and the minute trust.org_new_records counts in for messages without
+     * a LogAppendTime; NULL: CLOCK_REALTIME. Tests replay with it. */
     int64_t (*clock)(void *ctx);
     void *clock_ctx;
     /* Signals the run loop takes (the caller blocked them in every thread):

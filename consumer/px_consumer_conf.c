@@ -10,8 +10,10 @@
 #include <unistd.h>
 
 #include "px_addr.h"
+#include "px_dns_type.h"
 #include "px_geoip.h"
 #include "px_kafka_conf.h"
+#include "px_privacy.h"
 
 /* ---- checks ---------------------------------------------------------------- */
 
@@ -40,6 +42,14 @@ static bool px_check_nonempty(const char *v, char *why, size_t len)
     if (v[0])
         return true;
     snprintf(why, len, "must not be empty");
+    return false;
+}
+
+static bool px_check_rrtype(const char *v, char *why, size_t len)
+{
+    if (px_dns_type_parse(v) >= 0)
+        return true;
+    snprintf(why, len, "not an RR type mnemonic (A, AAAA, ...) or TYPEnnn");
     return false;
 }
 
@@ -113,10 +123,71 @@ const px_conf_item px_consumer_conf_table[] = {
      .def = "0",
      .help = "exit 0 after this many seconds with no new message and all committed "
              "(0: run until signalled)"},
+    /* trust.*: what the centre accepts. The default types are every type
+     * the producer writes in presentation form, so every name in them is
+     * checked here; types it writes only as RFC 3597 hex can hide names
+     * (an SVCB target) that no rule here could see. */
+    {.path = "trust.rrtypes",
+     .type = PX_CONF_STRING_ARRAY,
+     .def = "[\"A\", \"AAAA\", \"CNAME\", \"MX\", \"NS\", \"PTR\", \"DNAME\", \"SRV\", "
+            "\"SOA\", \"TXT\", \"CAA\"]",
+     .check = px_check_rrtype,
+     .help = "RR types accepted; others are dead-lettered"},
+    {.path = "trust.local_zones",
+     .type = PX_CONF_STRING_ARRAY,
+     .def = "[]",
+     .check = px_privacy_check_zone,
+     .help = "extra local zones refused, on top of the built-in ones (local, corp, "
+             "10.in-addr.arpa, ...)"},
+    {.path = "trust.private_answers",
+     .type = PX_CONF_BOOL,
+     .def = "false",
+     .help = "accept answers with special-purpose addresses (RFC 1918, loopback, ...)"},
+    /* 2004-01-01: passive DNS began with Florian Weimer's sensor in 2004,
+     * so no member holds captures from before that it would share; a
+     * clock reset to 1970 (time 0 or 1) or to 2000-01-01 (devices without
+     * a battery) falls before it. */
+    {.path = "trust.time_floor",
+     .type = PX_CONF_INT,
+     .min = 0,
+     .max = 4102444800, /* 2100-01-01 */
+     .def = "1072915200",
+     .help = "earliest time_first accepted, UTC epoch seconds (default 2004-01-01)"},
+    /* 300: Kerberos's allowance for clock skew; NTP keeps clocks within
+     * a second. A producer publishes a window after it closes, so a
+     * record's time_last normally lies before its message's timestamp. */
+    {.path = "trust.future_skew",
+     .type = PX_CONF_INT,
+     .min = 0,
+     .max = 86400,
+     .def = "300",
+     .help = "seconds time_last may lie after its Kafka message's timestamp"},
+    /* 20000: a large organisation's resolvers add some thousands of new
+     * records a minute to a warm store; a flood is held to 29 million a
+     * day (about 10 GB of store), days to fill a disk while the metric
+     * and the log say which organisation. */
+    {.path = "trust.org_new_records",
+     .type = PX_CONF_INT,
+     .min = 0,
+     .max = 1000000000,
+     .def = "20000",
+     .help = "new records one organisation may add per minute; the excess is dead-lettered "
+             "(0: no bound)"},
     {.path = NULL},
 };
 
 /* ---- loader ------------------------------------------------------------------ */
+
+/* A string array setting as a malloc'd array of pointers into cfg; NULL
+ * on no memory. */
+static const char **px_consumer_strings(const px_config *cfg, const char *path, size_t *n)
+{
+    *n = px_config_array_len(cfg, path);
+    const char **v = calloc(*n ? *n : 1, sizeof(*v));
+    for (size_t i = 0; v && i < *n; i++)
+        v[i] = px_config_array_string(cfg, path, i);
+    return v;
+}
 
 px_err px_consumer_conf_load(const px_config *cfg, px_consumer_conf *out)
 {
@@ -133,6 +204,15 @@ px_err px_consumer_conf_load(const px_config *cfg, px_consumer_conf *out)
     out->log_level = px_config_string(cfg, "log.level");
     out->query_listen = px_config_string(cfg, "query.listen");
     out->exit_idle = px_config_int(cfg, "run.exit_idle");
+    out->trust_private_answers = px_config_bool(cfg, "trust.private_answers");
+    out->trust_time_floor = px_config_int(cfg, "trust.time_floor");
+    out->trust_future_skew = px_config_int(cfg, "trust.future_skew");
+    out->trust_org_new_records = px_config_int(cfg, "trust.org_new_records");
+    out->trust_rrtypes = px_consumer_strings(cfg, "trust.rrtypes", &out->n_trust_rrtypes);
+    out->trust_local_zones =
+        px_consumer_strings(cfg, "trust.local_zones", &out->n_trust_local_zones);
+    if (!out->trust_rrtypes || !out->trust_local_zones)
+        return PX_ERR_NOMEM;
     size_t n = px_config_map_len(cfg, "kafka.properties");
     out->kafka_properties = calloc(n ? n : 1, sizeof(*out->kafka_properties));
     if (!out->kafka_properties)
@@ -150,6 +230,8 @@ void px_consumer_conf_free(px_consumer_conf *c)
     if (!c)
         return;
     free(c->kafka_properties);
+    free(c->trust_rrtypes);
+    free(c->trust_local_zones);
     memset(c, 0, sizeof(*c));
 }
 

@@ -21,7 +21,8 @@ typedef struct px_consumer_kv {
 
 /* Lifetime: every const char * points into the px_config it was loaded
  * from and is valid until px_config_destroy() of that config. The
- * kafka_properties array is owned by the struct: px_consumer_conf_free(). */
+ * kafka_properties, trust_rrtypes and trust_local_zones arrays are owned by
+ * the struct: px_consumer_conf_free(). */
 typedef struct px_consumer_conf {
     const char *kafka_brokers;
     const char *kafka_group;
@@ -38,6 +39,17 @@ typedef struct px_consumer_conf {
     int64_t exit_idle;     /* seconds; 0: run until signalled */
     int64_t batch_records; /* store.batch_records: records per store transaction */
     int64_t batch_ms;      /* store.batch_ms: longest a record waits for its commit */
+    /* trust.*: what the centre accepts (px_obs_trust_check). Zeroed (a
+     * struct built by hand): the privacy rules' default types, no time
+     * floor, no skew, no bound on new records. */
+    const char **trust_rrtypes; /* mnemonics or TYPEnnn, as written; owned array */
+    size_t n_trust_rrtypes;
+    const char **trust_local_zones; /* extra local zones; owned array */
+    size_t n_trust_local_zones;
+    bool trust_private_answers;
+    int64_t trust_time_floor;      /* UTC epoch seconds */
+    int64_t trust_future_skew;     /* seconds */
+    int64_t trust_org_new_records; /* new records per organisation per minute; 0: no bound */
 } px_consumer_conf;
 
 /* Fills *out from cfg (validate cfg first). *out must be freed whatever

@@ -174,7 +174,9 @@ struct px_store_batch {
     bpend *pend;  /* new records whose AS organisation is new to the dictionary */
     size_t n_pend, cap_pend;
     uint64_t n_corrupt, n_collisions; /* the store's counters get them at commit */
-    boff *offs;                       /* written by the commit, not one put per message */
+    uint64_t *org_new;                /* by org id: records new to the store (the same) */
+    size_t n_org_new;
+    boff *offs; /* written by the commit, not one put per message */
     size_t n_offs, cap_offs, last_off;
     /* the GeoIP callback of the latest merge that gave one, for the
      * records the flush finds new */
@@ -481,6 +483,7 @@ void px_store_close(px_store *s)
     if (s->env)
         mdb_env_close(s->env);
     free(s->orgs);
+    free(s->org_new);
     free(s->dir);
     free(s->log_path);
     free(s);
@@ -761,6 +764,7 @@ static void batch_free(px_store_batch *b)
     px_arena_destroy(b->arena);
     free(b->val.p);
     free(b->offs);
+    free(b->org_new);
     free(b);
 }
 
@@ -890,6 +894,62 @@ static px_err rec_rdx(px_store_batch *b, brec *e, uint16_t type, bool replaced)
     return x->k.key && x->v && (x->rd || !old) ? PX_OK : PX_ERR_NOMEM;
 }
 
+/* ---- new records per organisation ----
+ *
+ * Whether a record is new to the store is known only here, at the flush,
+ * which reads the stored values: a record new in a transaction counts once
+ * for each organisation that observed it in the batch, and the counts
+ * reach the store (px_store_org_new_records) when the transaction
+ * commits. Counted by org id: ids are small and dense (the dictionary's).
+ * Under memory exhaustion a count is dropped, never the data. */
+#define PXS_ORG_NEW_MAX (1u << 20)
+
+static bool org_new_room(uint64_t **v, size_t *n, uint32_t id)
+{
+    if (id < *n)
+        return true;
+    if (id >= PXS_ORG_NEW_MAX)
+        return false;
+    size_t cap = *n ? *n : 16;
+    while (cap <= id)
+        cap *= 2;
+    uint64_t *p = realloc(*v, cap * sizeof *p);
+    if (!p)
+        return false;
+    memset(p + *n, 0, (cap - *n) * sizeof *p);
+    *v = p;
+    *n = cap;
+    return true;
+}
+
+static void org_new_count(px_store_batch *b, const pxs_rec *r)
+{
+    for (size_t i = 0; i < r->n_orgs; i++) {
+        if (org_new_room(&b->org_new, &b->n_org_new, r->orgs[i].id))
+            b->org_new[r->orgs[i].id]++;
+    }
+}
+
+/* The transaction committed: its counts go to the store. */
+static void org_new_commit(px_store_batch *b)
+{
+    px_store *s = b->s;
+    for (size_t id = 0; id < b->n_org_new; id++) {
+        if (b->org_new[id] && org_new_room(&s->org_new, &s->n_org_new, (uint32_t)id))
+            s->org_new[id] += b->org_new[id];
+        b->org_new[id] = 0;
+    }
+}
+
+uint64_t px_store_org_new_records(const px_store *s, const char *org)
+{
+    for (size_t i = 0; s && org && i < s->n_orgs; i++) {
+        if (strcmp(s->orgs[i].name, org) == 0)
+            return s->orgs[i].id < s->n_org_new ? s->org_new[s->orgs[i].id] : 0;
+    }
+    return 0;
+}
+
 /* A record the store does not hold, or holds unreadable (put_flags
  * MDB_CURRENT: the cursor is on it): the delta is its whole value. Its
  * GeoIP answer is looked up and its reverse-index entry built now, once. */
@@ -899,6 +959,8 @@ static px_err rec_store_new(px_store_batch *b, brec *e, unsigned put_flags)
     uint16_t type = (uint16_t)(tp[0] << 8 | tp[1]);
     bool held = false;
     px_err err = PX_OK;
+    if (put_flags == 0) /* new, not an unreadable value replaced */
+        org_new_count(b, &e->rec);
     if ((type == 1 || type == 28) && b->geo)
         err = rec_geo(b, e, type, &held);
     if (!err)
@@ -1196,6 +1258,7 @@ px_err px_store_batch_commit(px_store_batch *b)
         b->s->n_committed = b->s->n_orgs;
         b->s->corrupt_replaced += b->n_corrupt;
         b->s->collisions += b->n_collisions;
+        org_new_commit(b);
         release_freed_pages(b->s);
     } else {
         b->s->n_orgs = b->s->n_committed;
@@ -1574,6 +1637,7 @@ static px_err step_commit(px_store_batch *b, px_err err)
     b->s->corrupt_replaced += b->n_corrupt;
     b->s->collisions += b->n_collisions;
     b->n_corrupt = b->n_collisions = 0;
+    org_new_commit(b);
     return PX_OK;
 }
 
@@ -2007,4 +2071,32 @@ px_err px_store_merge(px_store_batch *b, const px_avro_obs *obs, const char *reg
             return ferr;
     }
     return err;
+}
+
+px_err px_store_batch_known(px_store_batch *b, const px_avro_obs *obs, bool *known)
+{
+    *known = false;
+    if (!b || !obs)
+        return PX_ERR_INVAL;
+    if (b->failed)
+        return b->failed;
+    merge_in in;
+    px_err err = batch_check(b, merge_prepare(b, obs, NULL, &in));
+    if (err)
+        return err;       /* a bad observation (the merge would refuse it too), or the store */
+    err = merge_drain(b); /* the observation held back is in the table now */
+    if (err)
+        return err;
+    if (b->recs.cap && btab_find(&b->recs, in.h, in.key, in.klen)->e) {
+        *known = true;
+        return PX_OK;
+    }
+    /* the batch writes records only at the flush: the transaction reads
+     * what the store held when the batch began */
+    MDB_val k = {in.klen, in.key}, v;
+    int rc = mdb_get(b->txn, b->s->dbi[DBI_REC], &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return PX_OK;
+    *known = rc == 0;
+    return rc ? batch_check(b, pxs_map_mdb(rc)) : PX_OK;
 }

@@ -84,6 +84,16 @@ px_err px_store_batch_begin(px_store *s, px_store_batch **out);
  * _NOMEM, _IO) fails the batch: this and every later call return it. */
 px_err px_store_merge(px_store_batch *b, const px_avro_obs *obs, const char *regdom,
                       px_store_geo_fn geo, void *geo_ctx);
+/* Whether the record of obs (its key: rrname, rrtype, rdata) is known: in
+ * the batch already (merged before, by any organisation) or in the store.
+ * Finishes the table work the last merge deferred, so it costs a merge's
+ * cache misses and, for a record not in the batch, a B-tree lookup: for
+ * callers that must know, per observation, whether it would add a record
+ * (the consumer's bound on new records per organisation). A record the
+ * batch moved to its log (a batch past its memory bound) is not seen
+ * there: it reads as new again, which errs towards the bound. Errors as
+ * for the merge: a bad observation (nothing changes), or the store. */
+px_err px_store_batch_known(px_store_batch *b, const px_avro_obs *obs, bool *known);
 /* Records that everything of (topic, partition) before next_offset is in
  * this batch. */
 px_err px_store_set_offset(px_store_batch *b, const char *topic, int32_t partition,
@@ -172,6 +182,12 @@ typedef struct px_store_stats {
     uint64_t collisions;       /* records kept against a colliding overlong rdata */
 } px_store_stats;
 px_err px_store_get_stats(px_store *s, px_store_stats *out);
+/* How many records `org` helped add to the store: records that were new
+ * to the store when a committed transaction wrote them, counted once for
+ * each organisation that observed them in that batch (a big batch counts
+ * as its log is applied). Since the store was opened, from memory; 0 for
+ * an organisation that merged nothing since. */
+uint64_t px_store_org_new_records(const px_store *s, const char *org);
 /* corrupt_replaced and collisions of px_store_get_stats() alone, from
  * memory: no read transaction, no walk of the free pages (for a caller
  * that asks after every commit). */

@@ -164,6 +164,8 @@ struct px_store {
     org_cache_ent *orgs;
     size_t n_orgs, n_committed, cap_orgs;
     uint64_t corrupt_replaced, collisions; /* of committed batches: px_store_stats */
+    uint64_t *org_new;                     /* by org id: new records of committed transactions */
+    size_t n_org_new;
     /* big batches (px_store.c) */
     char *dir, *log_path;
     bool log_pending;    /* a committed batch log is not fully applied */

@@ -287,3 +287,97 @@ px_err px_obs_validate(const px_avro_obs *o, int64_t now, char *why, size_t whyl
         return invalid(why, whylen, "sensor not 1 to 64 printable characters");
     return check_numbers(o, now, why, whylen);
 }
+
+/* ---- the centre's rules ---- */
+
+static const char *const rule_names[PX_OBS__RULES] = {
+    [PX_OBS_TRUSTED] = "trusted",
+    [PX_OBS_FORM] = "form",
+    [PX_OBS_RRTYPE] = "rrtype",
+    [PX_OBS_PRIVATE_ADDR] = "private_addr",
+    [PX_OBS_LOCAL_NAME] = "local_name",
+    [PX_OBS_LOCAL_RDATA] = "local_rdata",
+    [PX_OBS_SINGLE_LABEL] = "single_label",
+    [PX_OBS_PUBLIC_SUFFIX] = "public_suffix",
+    [PX_OBS_BAILIWICK] = "bailiwick",
+    [PX_OBS_TIME_FLOOR] = "time_floor",
+    [PX_OBS_TIME_FUTURE] = "time_future",
+};
+
+const char *px_obs_rule_name(px_obs_rule rule)
+{
+    if ((unsigned)rule >= PX_OBS__RULES)
+        return "unknown";
+    return rule_names[rule];
+}
+
+static px_obs_rule refuse(px_obs_rule rule, char *why, size_t whylen, const char *fmt, ...)
+{
+    if (why && whylen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, whylen, fmt, ap);
+        va_end(ap);
+    }
+    return rule;
+}
+
+/* The root or a bare public suffix: through the cache where there is one
+ * (a name whose registered domain is shorter is neither). */
+static bool public_suffix(const px_obs_trust *t, const char *name, size_t len)
+{
+    const char *reg;
+    size_t reg_len;
+    if (t->psl && px_psl_cache_lookup(t->psl, name, len, &reg, &reg_len) == PX_OK && reg_len < len)
+        return false;
+    return px_privacy_public_suffix(name, len);
+}
+
+/* The privacy rules on the name and the rdata. */
+static px_obs_rule check_privacy(const px_obs_trust *t, const px_avro_obs *o, int type, char *why,
+                                 size_t whylen)
+{
+    const px_privacy *p = t->privacy;
+    if (!px_privacy_type_allowed(p, (uint16_t)type))
+        return refuse(PX_OBS_RRTYPE, why, whylen, "rrtype %s not accepted", o->rrtype);
+    size_t len = strlen(o->rrname);
+    px_privacy_rule r = px_privacy_owner(p, o->rrname, len);
+    if (r == PX_PRIVACY_SINGLE_LABEL)
+        return refuse(PX_OBS_SINGLE_LABEL, why, whylen, "single-label name");
+    if (r != PX_PRIVACY_PASS)
+        return refuse(PX_OBS_LOCAL_NAME, why, whylen, "name under a local zone");
+    if (public_suffix(t, o->rrname, len))
+        return refuse(PX_OBS_PUBLIC_SUFFIX, why, whylen,
+                      len == 1 ? "name is the root" : "name is a public suffix");
+    if (o->bailiwick && !px_privacy_in_zone(o->rrname, len, o->bailiwick, strlen(o->bailiwick)))
+        return refuse(PX_OBS_BAILIWICK, why, whylen, "name outside its bailiwick");
+    r = px_privacy_rdata(p, (uint16_t)type, o->rdata);
+    if (r == PX_PRIVACY_PRIVATE_ADDR)
+        return refuse(PX_OBS_PRIVATE_ADDR, why, whylen, "private address %s", o->rdata);
+    if (r == PX_PRIVACY_LOCAL_RDATA)
+        return refuse(PX_OBS_LOCAL_RDATA, why, whylen, "rdata names a host under a local zone");
+    if (r != PX_PRIVACY_PASS)
+        return refuse(PX_OBS_SINGLE_LABEL, why, whylen, "rdata names a single label");
+    return PX_OBS_TRUSTED;
+}
+
+px_obs_rule px_obs_trust_check(const px_obs_trust *t, const px_avro_obs *o, int64_t written,
+                               char *why, size_t whylen)
+{
+    if (why && whylen)
+        why[0] = '\0';
+    int type = rrtype_value(o->rrtype);
+    if (type < 0 || !o->rrname || !o->rdata)
+        return refuse(PX_OBS_FORM, why, whylen, "not a valid observation");
+    px_obs_rule r = check_privacy(t, o, type, why, whylen);
+    if (r != PX_OBS_TRUSTED)
+        return r;
+    if (o->time_first < t->time_floor)
+        return refuse(PX_OBS_TIME_FLOOR, why, whylen, "time_first %lld before the floor %lld",
+                      (long long)o->time_first, (long long)t->time_floor);
+    if (o->time_last > written && o->time_last - written > t->future_skew)
+        return refuse(PX_OBS_TIME_FUTURE, why, whylen,
+                      "time_last %lld more than %lld s after the message was written (%lld)",
+                      (long long)o->time_last, (long long)t->future_skew, (long long)written);
+    return PX_OBS_TRUSTED;
+}

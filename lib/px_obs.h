@@ -3,7 +3,10 @@
  * A record that decodes is not yet a record to merge: an organisation's
  * sensor may be buggy or hostile. px_obs_validate() checks every field
  * against the form the producer writes (DESIGN.md section 3), so that
- * equal records have equal keys and nothing absurd reaches the store. */
+ * equal records have equal keys and nothing absurd reaches the store;
+ * px_obs_trust_check() then applies the centre's own rules: the privacy
+ * rules every producer applies (px_privacy.h) and a plausible range of
+ * times. */
 #ifndef PX_OBS_H
 #define PX_OBS_H
 
@@ -13,6 +16,8 @@
 
 #include "px_avro.h"
 #include "px_error.h"
+#include "px_privacy.h"
+#include "px_psl.h"
 
 /* Seconds time_last may lie in the future of the caller's clock. */
 #define PX_OBS_MAX_FUTURE 86400
@@ -42,6 +47,55 @@
  * Returns PX_OK, or PX_ERR_INVAL with a short reason in why ("rrname:
  * label longer than 63 octets"); why may be NULL. */
 px_err px_obs_validate(const px_avro_obs *o, int64_t now, char *why, size_t whylen);
+
+/* What the centre accepts of a valid observation (the consumer's trust.*
+ * settings). */
+typedef struct px_obs_trust {
+    const px_privacy *privacy; /* types, names, zones, addresses */
+    /* NULL, or the caller's registered-domain cache: only a name that is
+     * its own registered domain can be a public suffix, and the cache
+     * answers that for a fraction of libpsl's cost. Not thread-safe. */
+    px_psl_cache *psl;
+    int64_t time_floor;  /* no time_first before this (UTC epoch seconds) */
+    int64_t future_skew; /* seconds time_last may lie after the message was written */
+} px_obs_trust;
+
+/* Which check refused an observation (metric labels: px_obs_rule_name). */
+typedef enum px_obs_rule {
+    PX_OBS_TRUSTED = 0,
+    PX_OBS_FORM,          /* px_obs_validate() refused it */
+    PX_OBS_RRTYPE,        /* type not accepted */
+    PX_OBS_PRIVATE_ADDR,  /* special-purpose address */
+    PX_OBS_LOCAL_NAME,    /* name under a local zone */
+    PX_OBS_LOCAL_RDATA,   /* rdata names something under a local zone */
+    PX_OBS_SINGLE_LABEL,  /* single-label name, or rdata naming one */
+    PX_OBS_PUBLIC_SUFFIX, /* the root or a bare public suffix */
+    PX_OBS_BAILIWICK,     /* the name is not inside its bailiwick */
+    PX_OBS_TIME_FLOOR,    /* time_first before trust.time_floor */
+    PX_OBS_TIME_FUTURE,   /* time_last too far after the message was written */
+    PX_OBS__RULES
+} px_obs_rule;
+
+/* "form", "rrtype", "private_addr", ... ("trusted" for PX_OBS_TRUSTED). */
+const char *px_obs_rule_name(px_obs_rule rule);
+
+/* Checks an observation px_obs_validate() passed against the centre's
+ * rules, in this order: the type is in the privacy set; the owner name is
+ * no single label and not under a local zone; it is not the root or a
+ * bare public suffix; it lies inside its bailiwick (where there is one:
+ * the producer drops the rest, and a bailiwick is returned by queries, so
+ * it could carry a local name); an A/AAAA address is not special-purpose (unless
+ * allowed); no name in the rdata (NS, CNAME, PTR, DNAME, MX, SRV, SOA) is
+ * under a local zone or a single label; time_first >= time_floor;
+ * time_last <= written + future_skew. `written`: when the message was
+ * written to Kafka (its timestamp; the caller bounds it by its own clock,
+ * so that a producer's clock cannot move the fence). A producer publishes
+ * a window after it closes, so its records' time_last lies before that;
+ * the skew absorbs clock differences between resolver, producer and
+ * broker. Returns PX_OBS_TRUSTED, or the rule with a short reason in why
+ * ("private address 10.0.0.1"; why may be NULL). */
+px_obs_rule px_obs_trust_check(const px_obs_trust *t, const px_avro_obs *o, int64_t written,
+                               char *why, size_t whylen);
 
 /* True if `name` is a valid presentation name as described above. */
 bool px_obs_name_valid(const char *name);

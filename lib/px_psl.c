@@ -111,6 +111,17 @@ px_err px_registered_domain(const char *name, char *out, size_t outlen)
     return registered_domain(name, strlen(name), out, outlen, NULL);
 }
 
+bool px_psl_is_public_suffix(const char *name, size_t len)
+{
+    char buf[PX_PSL_NAME_MAX];
+    if (!name || len == 0 || len >= sizeof(buf))
+        return false;
+    memcpy(buf, name, len);
+    buf[len] = '\0';
+    pthread_once(&psl_once, psl_init);
+    return psl_ctx && psl_is_public_suffix2(psl_ctx, buf, PSL_TYPE_ICANN | PSL_TYPE_NO_STAR_RULE);
+}
+
 /* Memo of psl_is_public_suffix() by suffix: direct-mapped, suffixes up to
  * PX_PSL_MEMO_TEXT octets (longer ones go to libpsl every time). */
 #define PX_PSL_MEMO_SLOTS 16384

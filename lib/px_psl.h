@@ -3,6 +3,7 @@
 #ifndef PX_PSL_H
 #define PX_PSL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "px_error.h"
@@ -12,6 +13,12 @@
  * no registrable part, yields the name itself (so every name has a key).
  * Returns PX_ERR_TOOLONG if out is too small. Thread-safe. */
 px_err px_registered_domain(const char *name, char *out, size_t outlen);
+
+/* True if `name` (lowercase presentation form, no trailing dot; len
+ * octets) is itself a public suffix of the list's ICANN section ("com",
+ * "co.uk", "in-addr.arpa"; the implicit "*" rule does not count, so an
+ * unknown top-level label is not one). Thread-safe. */
+bool px_psl_is_public_suffix(const char *name, size_t len);
 
 /* A cache of name -> registered domain for one thread. libpsl walks its
  * DAFSA label by label for every lookup, and the producer looks up the

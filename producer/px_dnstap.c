@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@
 #include "px_fstrm.h"
 #include "px_input_impl.h"
 #include "px_metrics.h"
+#include "px_ratelimit.h"
 #include "px_rbuf.h"
 #include "px_wire.h"
 
@@ -413,10 +415,32 @@ px_err px_dnstap_parse(const uint8_t *frame, size_t len, px_dnstap_msg *m)
 #define PX_DT_MALFORMED(reason)                                                                    \
     "pdnsx_input_malformed_total{input=\"dnstap\",reason=\"" reason "\"}"
 
+/* Why the receiver closed a connection:
+ * pdnsx_input_connections_closed_total{input="dnstap",reason=...}. */
+typedef enum px_dt_close {
+    PX_DT_CLOSE_HANDSHAKE,    /* no whole handshake within handshake_ms */
+    PX_DT_CLOSE_IDLE,         /* nothing received for idle_ms */
+    PX_DT_CLOSE_EVICTED,      /* every slot taken: room made for a new sender */
+    PX_DT_CLOSE_OVERSIZE,     /* a frame over the bound */
+    PX_DT_CLOSE_CONTENT_TYPE, /* the sender does not send dnstap */
+    PX_DT_CLOSE_CONTROL,      /* an unexpected or malformed control frame */
+    PX_DT_CLOSE__COUNT,
+} px_dt_close;
+
+static const char *const px_dt_close_names[PX_DT_CLOSE__COUNT] = {
+    [PX_DT_CLOSE_HANDSHAKE] = "handshake_timeout",
+    [PX_DT_CLOSE_IDLE] = "idle_timeout",
+    [PX_DT_CLOSE_EVICTED] = "evicted",
+    [PX_DT_CLOSE_OVERSIZE] = "oversize",
+    [PX_DT_CLOSE_CONTENT_TYPE] = "content_type",
+    [PX_DT_CLOSE_CONTROL] = "control",
+};
+
 typedef struct px_dt_metrics {
     px_metric *frames, *events, *filtered, *connections, *rejected;
     px_metric *protobuf, *no_message, *unknown_type, *no_response, *no_time;
     px_metric *oversize, *content_type, *control, *truncated, *file;
+    px_metric *closed[PX_DT_CLOSE__COUNT];
     /* dnstap-file damage */
     px_metric *file_oversize, *file_control, *file_truncated, *file_read, *file_skipped;
 } px_dt_metrics;
@@ -435,7 +459,14 @@ static void px_dt_metrics_init(void)
     px_dt_m.connections = px_metric_counter("pdnsx_input_connections_total" PX_DT_LABEL,
                                             "Connections accepted by inputs");
     px_dt_m.rejected = px_metric_counter("pdnsx_input_connections_rejected_total" PX_DT_LABEL,
-                                         "Connections refused because too many were open");
+                                         "Connections refused (no memory for a receiver)");
+    for (int i = 0; i < PX_DT_CLOSE__COUNT; i++) {
+        char name[128];
+        snprintf(name, sizeof(name),
+                 "pdnsx_input_connections_closed_total{input=\"dnstap\",reason=\"%s\"}",
+                 px_dt_close_names[i]);
+        px_dt_m.closed[i] = px_metric_counter(name, "Connections the receiver closed, by reason");
+    }
     px_dt_m.protobuf = px_metric_counter(PX_DT_MALFORMED("protobuf"), help_malformed);
     px_dt_m.no_message = px_metric_counter(PX_DT_MALFORMED("no_message"), help_malformed);
     px_dt_m.unknown_type = px_metric_counter(PX_DT_MALFORMED("unknown_type"), help_malformed);
@@ -605,12 +636,21 @@ px_err px_dnstap_decode(px_dnstap_decoder *d, const uint8_t *frame, size_t len, 
 
 /* ---- the input ---------------------------------------------------------- */
 
-enum { PX_DT_MAX_CONNS = 64, PX_DT_READS_PER_WAKE = 8 };
+enum {
+    PX_DT_READS_PER_WAKE = 8,
+    /* Log lines about connections: a sender (or a flood of them) could
+     * otherwise write one per connection. Counters count them all. */
+    PX_DT_LOG_BURST = 10,
+    PX_DT_LOG_INTERVAL_MS = 60 * 1000,
+};
 
 typedef struct px_dt_conn {
     int fd;
     px_fstrm_recv *fr;
-    bool closing; /* STOP seen: send FINISH, then close */
+    bool closing;     /* STOP seen: send FINISH, then close */
+    int64_t phase_ms; /* accepted at; STOP seen at, once closing */
+    int64_t rx_ms;    /* bytes last received at */
+    uint64_t seq;     /* accept order: ties of the clock go to the older */
 } px_dt_conn;
 
 typedef struct px_dt_input {
@@ -618,9 +658,8 @@ typedef struct px_dt_input {
     px_event_fn sink;
     void *ctx;
     px_dnstap_decoder *dec;
-    int fd;          /* dnstap-file, -1 for the others */
-    char *file_path; /* dnstap-file: for reports */
-    px_input_log log;
+    int fd;                   /* dnstap-file, -1 for the others */
+    char *file_path;          /* dnstap-file: for reports */
     px_rbuf *rb;              /* dnstap-file */
     struct fstrm_control *fc; /* dnstap-file: control frame decoder */
     int lfd;                  /* listening socket, -1 for files */
@@ -628,8 +667,17 @@ typedef struct px_dt_input {
     uint16_t port;            /* dnstap-tcp */
     int wake[2];              /* self-pipe: px_input_stop() wakes poll() */
     atomic_bool stopping;
-    px_dt_conn conns[PX_DT_MAX_CONNS];
-    size_t nconns;
+    /* dnstap-unix, dnstap-tcp: the senders' slots, conns[0..nconns) in
+     * use, and the poll set (wake pipe, listener, then conns). */
+    px_dt_conn *conns;
+    struct pollfd *pfd;
+    size_t nconns, max_conns;
+    uint64_t accepted; /* connections accepted so far (px_dt_conn.seq) */
+    int64_t handshake_ms, idle_ms;
+    char name[160]; /* "dnstap-unix PATH", "dnstap-tcp LISTEN": for log lines */
+    void (*log_fn)(void *ctx, int level, const char *msg);
+    void *log_ctx;
+    px_ratelimit log_rl;
 } px_dt_input;
 
 static void px_dt_input_destroy(void *impl);
@@ -808,6 +856,24 @@ static void *px_dt_open_tcp(px_dt_input *in, const char *listen_on, char *errbuf
     return in;
 }
 
+/* The slots, deadlines and logger of a socket input. False on no memory. */
+static bool px_dt_sockets_init(px_dt_input *in, const px_input_conf *conf, const char *where)
+{
+    in->max_conns =
+        conf->max_connections ? conf->max_connections : PX_DNSTAP_MAX_CONNECTIONS_DEFAULT;
+    in->handshake_ms = conf->handshake_ms ? conf->handshake_ms : PX_DNSTAP_HANDSHAKE_MS_DEFAULT;
+    in->idle_ms =
+        conf->idle_ms ? (int64_t)conf->idle_ms : (int64_t)PX_DNSTAP_IDLE_SECONDS_DEFAULT * 1000;
+    in->log_fn = conf->log_fn;
+    in->log_ctx = conf->log_ctx;
+    px_ratelimit_init(&in->log_rl, PX_DT_LOG_BURST, PX_DT_LOG_INTERVAL_MS);
+    snprintf(in->name, sizeof(in->name), "%s %s", px_input_type_name(conf->type),
+             where ? where : "");
+    in->conns = calloc(in->max_conns, sizeof(*in->conns));
+    in->pfd = calloc(2 + in->max_conns, sizeof(*in->pfd));
+    return in->conns && in->pfd;
+}
+
 void *px_dnstap_input_open(const px_input_conf *conf, px_event_fn sink, void *ctx, char *errbuf,
                            size_t errlen)
 {
@@ -817,7 +883,8 @@ void *px_dnstap_input_open(const px_input_conf *conf, px_event_fn sink, void *ct
     in->type = conf->type;
     in->sink = sink;
     in->ctx = ctx;
-    in->log = conf->log;
+    in->log_fn = conf->log_fn; /* dnstap-file reports damage through it too */
+    in->log_ctx = conf->log_ctx;
     in->lfd = -1;
     in->fd = -1;
     in->wake[0] = in->wake[1] = -1;
@@ -828,8 +895,12 @@ void *px_dnstap_input_open(const px_input_conf *conf, px_event_fn sink, void *ct
     case PX_INPUT_DNSTAP_FILE:
         return px_dt_open_file(in, conf->path, errbuf, errlen);
     case PX_INPUT_DNSTAP_UNIX:
+        if (!px_dt_sockets_init(in, conf, conf->path))
+            return px_dt_fail(in, errbuf, errlen, "dnstap: %s%s", strerror(ENOMEM), 0);
         return px_dt_open_unix(in, conf->path, errbuf, errlen);
     case PX_INPUT_DNSTAP_TCP:
+        if (!px_dt_sockets_init(in, conf, conf->listen))
+            return px_dt_fail(in, errbuf, errlen, "dnstap: %s%s", strerror(ENOMEM), 0);
         return px_dt_open_tcp(in, conf->listen, errbuf, errlen);
     default:
         return px_dt_fail(in, errbuf, errlen, "dnstap: not a dnstap input type%s%s", "", 0);
@@ -933,12 +1004,13 @@ static px_err px_dt_file_damaged(px_dt_input *in, px_err err)
     uint64_t off = px_rbuf_offset(in->rb);
     char why[160];
     px_err ret = px_dt_file_why(in, err, why, sizeof(why));
-    px_input_logf(&in->log, 3, "%s: offset %" PRIu64 ": %s", in->file_path, off, why);
+    px_input_logf(in->log_fn, in->log_ctx, 3, "%s: offset %" PRIu64 ": %s", in->file_path, off,
+                  why);
     struct stat st;
     if (fstat(in->fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size > off) {
         uint64_t rest = (uint64_t)st.st_size - off;
         px_metric_add(px_dt_m.file_skipped, rest);
-        px_input_logf(&in->log, 3,
+        px_input_logf(in->log_fn, in->log_ctx, 3,
                       "%s: Frame Streams has no marker to find the next frame by: the last "
                       "%" PRIu64 " bytes of the file are not read",
                       in->file_path, rest);
@@ -976,15 +1048,109 @@ static void px_dt_conn_close(px_dt_conn *c)
     c->fd = -1;
 }
 
-static void px_dt_count_proto(const px_fstrm_recv *fr)
+/* A line about connections, through the daemon's logger, at most
+ * PX_DT_LOG_BURST a minute per input. Never a sender's address: a unix
+ * socket has none, and over TCP it is the resolver's, which the operator
+ * knows (the counters say how often). */
+static void px_dt_log(px_dt_input *in, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void px_dt_log(px_dt_input *in, int level, const char *fmt, ...)
+{
+    uint64_t held;
+    if (!in->log_fn || !px_ratelimit_allow(&in->log_rl, px_ratelimit_now_ms(), &held))
+        return;
+    char msg[512];
+    int n = snprintf(msg, sizeof(msg), "%s: ", in->name);
+    va_list ap;
+    va_start(ap, fmt);
+    if (n > 0 && (size_t)n < sizeof(msg))
+        n += vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
+    va_end(ap);
+    if (held && n > 0 && (size_t)n < sizeof(msg))
+        snprintf(msg + n, sizeof(msg) - (size_t)n,
+                 " (%llu more connection events not logged in the last minute; "
+                 "pdnsx_input_connections_closed_total counts them all)",
+                 (unsigned long long)held);
+    in->log_fn(in->log_ctx, level, msg);
+}
+
+/* Still shaking hands (no START yet), or finishing (STOP seen): the
+ * handshake deadline applies, and such a connection is the first to make
+ * room for a new one. */
+static bool px_dt_conn_in_handshake(const px_dt_conn *c)
+{
+    return c->closing || !px_fstrm_recv_started(c->fr);
+}
+
+static int64_t px_dt_conn_deadline(const px_dt_input *in, const px_dt_conn *c)
+{
+    return px_dt_conn_in_handshake(c) ? c->phase_ms + in->handshake_ms : c->rx_ms + in->idle_ms;
+}
+
+/* Closes a connection for `why`: counted, and logged (rate-limited). */
+static void px_dt_conn_drop(px_dt_input *in, px_dt_conn *c, px_dt_close why, int64_t now)
+{
+    px_metric_inc(px_dt_m.closed[why]);
+    switch (why) {
+    case PX_DT_CLOSE_HANDSHAKE:
+        px_dt_log(in, 4,
+                  "closed a connection that did not complete the Frame Streams handshake "
+                  "within %lld ms (dnstap.handshake_ms)",
+                  (long long)in->handshake_ms);
+        break;
+    case PX_DT_CLOSE_IDLE:
+        /* whole seconds as the setting says; tests use less */
+        px_dt_log(in, 6,
+                  "closed a connection that sent nothing for %lld %s (dnstap.idle_seconds); "
+                  "a resolver reconnects",
+                  (long long)(in->idle_ms % 1000 ? in->idle_ms : in->idle_ms / 1000),
+                  in->idle_ms % 1000 ? "ms" : "s");
+        break;
+    case PX_DT_CLOSE_EVICTED:
+        if (px_dt_conn_in_handshake(c))
+            px_dt_log(in, 4,
+                      "all %zu connection slots in use (dnstap.max_connections): closed one "
+                      "still in its handshake after %lld ms to serve a new sender",
+                      in->max_conns, (long long)(now - c->phase_ms));
+        else
+            px_dt_log(in, 4,
+                      "all %zu connection slots in use (dnstap.max_connections): closed the "
+                      "one idle longest (%lld ms) to serve a new sender",
+                      in->max_conns, (long long)(now - c->rx_ms));
+        break;
+    case PX_DT_CLOSE_OVERSIZE:
+        px_dt_log(in, 4, "closed a connection that sent a frame over %u bytes",
+                  (unsigned)PX_FSTRM_DATA_MAX);
+        break;
+    case PX_DT_CLOSE_CONTENT_TYPE:
+        px_dt_log(in, 4,
+                  "closed a connection whose sender does not offer content type "
+                  "\"" PX_DNSTAP_CONTENT_TYPE "\"");
+        break;
+    default:
+        px_dt_log(in, 4,
+                  "closed a connection that broke the Frame Streams protocol (a control frame "
+                  "malformed or out of place, or data before START)");
+        break;
+    }
+    px_dt_conn_close(c);
+}
+
+/* A protocol error the receiver reported: counted as malformed input
+ * (as before) and as a close reason. */
+static px_dt_close px_dt_proto_reason(const px_fstrm_recv *fr)
 {
     const char *why = px_fstrm_recv_error(fr);
-    if (why && strcmp(why, "oversize") == 0)
+    if (why && strcmp(why, "oversize") == 0) {
         px_metric_inc(px_dt_m.oversize);
-    else if (why && strcmp(why, "content_type") == 0)
+        return PX_DT_CLOSE_OVERSIZE;
+    }
+    if (why && strcmp(why, "content_type") == 0) {
         px_metric_inc(px_dt_m.content_type);
-    else
-        px_metric_inc(px_dt_m.control);
+        return PX_DT_CLOSE_CONTENT_TYPE;
+    }
+    px_metric_inc(px_dt_m.control);
+    return PX_DT_CLOSE_CONTROL;
 }
 
 /* Sends queued control replies. False when the connection is done. */
@@ -1006,8 +1172,8 @@ static bool px_dt_conn_flush(px_dt_conn *c)
 }
 
 /* Reads what the sender has (bounded, for fairness between senders).
- * False when the connection is done. */
-static bool px_dt_conn_read(px_dt_input *in, px_dt_conn *c)
+ * False when the connection is done (closed here on a protocol error). */
+static bool px_dt_conn_read(px_dt_input *in, px_dt_conn *c, int64_t now)
 {
     for (int i = 0; i < PX_DT_READS_PER_WAKE && !c->closing; i++) {
         size_t avail;
@@ -1021,41 +1187,25 @@ static bool px_dt_conn_read(px_dt_input *in, px_dt_conn *c)
             break;
         if (n <= 0) {
             /* Gone: only a frame it had not finished is lost. */
-            if (px_fstrm_recv_pending(c->fr) > 0)
+            if (px_fstrm_recv_pending(c->fr) > 0) {
                 px_metric_inc(px_dt_m.truncated);
+                px_dt_log(in, 4,
+                          "a sender closed its connection in the middle of a frame "
+                          "(that frame is lost)");
+            }
             return false;
         }
+        c->rx_ms = now;
         px_err err = px_fstrm_recv_commit(c->fr, (size_t)n, px_dt_on_frame, in);
         if (err == PX_ERR_EOF) {
             c->closing = true;
+            c->phase_ms = now;
         } else if (err != PX_OK) {
-            px_dt_count_proto(c->fr);
+            px_dt_conn_drop(in, c, px_dt_proto_reason(c->fr), now);
             return false;
         }
     }
     return px_dt_conn_flush(c);
-}
-
-static void px_dt_accept(px_dt_input *in)
-{
-    for (;;) {
-        int fd = accept4(in->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
-            return; /* EAGAIN, or a connection that vanished: try next wake */
-        px_dt_conn *c = in->nconns < PX_DT_MAX_CONNS ? &in->conns[in->nconns] : NULL;
-        if (c && !c->fr)
-            c->fr = px_fstrm_recv_create(PX_DNSTAP_CONTENT_TYPE, PX_FSTRM_DATA_MAX);
-        if (!c || !c->fr) {
-            px_metric_inc(px_dt_m.rejected);
-            close(fd);
-            continue;
-        }
-        px_fstrm_recv_reset(c->fr);
-        c->fd = fd;
-        c->closing = false;
-        in->nconns++;
-        px_metric_inc(px_dt_m.connections);
-    }
 }
 
 /* Drops closed connections, keeping their receivers for reuse. */
@@ -1075,42 +1225,174 @@ static void px_dt_compact(px_dt_input *in)
     in->nconns = j;
 }
 
+/* The connection that makes room when every slot is taken: the oldest
+ * still in its handshake, else the one idle the longest. A sender that
+ * is sending is the last to go; an idle one that is closed reconnects. */
+static px_dt_conn *px_dt_victim(px_dt_input *in)
+{
+    px_dt_conn *hs = NULL, *idle = NULL;
+    for (size_t i = 0; i < in->nconns; i++) {
+        px_dt_conn *c = &in->conns[i];
+        if (px_dt_conn_in_handshake(c)) {
+            if (!hs || c->seq < hs->seq)
+                hs = c;
+        } else if (!idle || c->rx_ms < idle->rx_ms ||
+                   (c->rx_ms == idle->rx_ms && c->seq < idle->seq)) {
+            idle = c;
+        }
+    }
+    return hs ? hs : idle;
+}
+
+/* A slot for a new connection: a free one, else an evicted one. NULL on
+ * no memory. */
+static px_dt_conn *px_dt_slot(px_dt_input *in, int64_t now)
+{
+    if (in->nconns < in->max_conns) {
+        px_dt_conn *c = &in->conns[in->nconns];
+        if (!c->fr)
+            c->fr = px_fstrm_recv_create(PX_DNSTAP_CONTENT_TYPE, PX_FSTRM_DATA_MAX);
+        if (!c->fr)
+            return NULL;
+        in->nconns++;
+        return c;
+    }
+    px_dt_conn *c = px_dt_victim(in);
+    if (c)
+        px_dt_conn_drop(in, c, PX_DT_CLOSE_EVICTED, now);
+    return c;
+}
+
+/* Out of file descriptors (the process's limit, below the slots): the
+ * slot that would be evicted gives its descriptor to a waiting sender.
+ * accept() says EMFILE whether or not one waits, so look first. Returns
+ * that slot with the new connection's descriptor in *fd, or NULL. */
+static px_dt_conn *px_dt_slot_no_fd(px_dt_input *in, int *fd)
+{
+    int err = errno;
+    struct pollfd lp = {.fd = in->lfd, .events = POLLIN};
+    if (poll(&lp, 1, 0) != 1)
+        return NULL; /* nobody waits */
+    px_dt_conn *c = px_dt_victim(in);
+    if (c) {
+        px_metric_inc(px_dt_m.closed[PX_DT_CLOSE_EVICTED]);
+        px_dt_log(in, 4,
+                  "out of file descriptors (%s): closed the connection that would be evicted "
+                  "to serve a new sender",
+                  strerror(err));
+        px_dt_conn_close(c);
+        *fd = accept4(in->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (*fd >= 0)
+            return c;
+        err = errno;
+        px_dt_compact(in); /* the evicted slot is empty */
+    }
+    px_dt_log(in, 3, "cannot accept a connection: %s", strerror(err));
+    return NULL;
+}
+
+static void px_dt_accept(px_dt_input *in, int64_t now)
+{
+    for (;;) {
+        int fd = accept4(in->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        px_dt_conn *c;
+        if (fd >= 0)
+            c = px_dt_slot(in, now);
+        else if (errno == EMFILE || errno == ENFILE)
+            c = px_dt_slot_no_fd(in, &fd);
+        else
+            return; /* EAGAIN, or a connection that vanished: try next wake */
+        if (fd < 0)
+            return;
+        if (!c) {
+            px_metric_inc(px_dt_m.rejected);
+            px_dt_log(in, 3, "refused a connection: %s", strerror(ENOMEM));
+            close(fd);
+            continue;
+        }
+        px_fstrm_recv_reset(c->fr);
+        c->fd = fd;
+        c->closing = false;
+        c->phase_ms = c->rx_ms = now;
+        c->seq = in->accepted++;
+        px_metric_inc(px_dt_m.connections);
+    }
+}
+
+/* Closes connections past their deadline. A finishing one (STOP seen,
+ * FINISH not taken) is closed quietly: everything it sent was read. */
+static void px_dt_expire(px_dt_input *in, int64_t now)
+{
+    for (size_t i = 0; i < in->nconns; i++) {
+        px_dt_conn *c = &in->conns[i];
+        if (c->fd < 0 || now < px_dt_conn_deadline(in, c))
+            continue;
+        if (c->closing)
+            px_dt_conn_close(c);
+        else
+            px_dt_conn_drop(
+                in, c, px_dt_conn_in_handshake(c) ? PX_DT_CLOSE_HANDSHAKE : PX_DT_CLOSE_IDLE, now);
+    }
+}
+
+/* How long poll() may wait: until the nearest deadline (-1: none). */
+static int px_dt_poll_timeout(const px_dt_input *in, int64_t now)
+{
+    int64_t wait = -1;
+    for (size_t i = 0; i < in->nconns; i++) {
+        int64_t d = px_dt_conn_deadline(in, &in->conns[i]) - now;
+        if (d < 0)
+            d = 0;
+        if (wait < 0 || d < wait)
+            wait = d;
+    }
+    return wait > INT32_MAX ? INT32_MAX : (int)wait;
+}
+
+static void px_dt_poll_set(px_dt_input *in)
+{
+    in->pfd[0] = (struct pollfd){.fd = in->wake[0], .events = POLLIN};
+    in->pfd[1] = (struct pollfd){.fd = in->lfd, .events = POLLIN};
+    for (size_t i = 0; i < in->nconns; i++) {
+        size_t len;
+        px_fstrm_recv_reply(in->conns[i].fr, &len);
+        in->pfd[2 + i] = (struct pollfd){
+            .fd = in->conns[i].fd,
+            .events = (short)((in->conns[i].closing ? 0 : POLLIN) | (len > 0 ? POLLOUT : 0))};
+    }
+}
+
 static px_err px_dt_run_sockets(px_dt_input *in)
 {
-    struct pollfd pfd[2 + PX_DT_MAX_CONNS];
     px_err ret = PX_OK;
     while (!atomic_load(&in->stopping)) {
-        pfd[0] = (struct pollfd){.fd = in->wake[0], .events = POLLIN};
-        pfd[1] = (struct pollfd){.fd = in->lfd, .events = POLLIN};
-        for (size_t i = 0; i < in->nconns; i++) {
-            size_t len;
-            px_fstrm_recv_reply(in->conns[i].fr, &len);
-            pfd[2 + i] = (struct pollfd){
-                .fd = in->conns[i].fd,
-                .events = (short)((in->conns[i].closing ? 0 : POLLIN) | (len > 0 ? POLLOUT : 0))};
-        }
-        if (poll(pfd, 2 + in->nconns, -1) < 0) {
+        int64_t now = px_ratelimit_now_ms();
+        px_dt_expire(in, now);
+        px_dt_compact(in);
+        px_dt_poll_set(in);
+        if (poll(in->pfd, 2 + in->nconns, px_dt_poll_timeout(in, now)) < 0) {
             if (errno == EINTR)
                 continue;
             ret = PX_ERR_IO;
             break;
         }
-        if (pfd[0].revents)
+        if (in->pfd[0].revents)
             break;
+        now = px_ratelimit_now_ms();
         for (size_t i = 0; i < in->nconns; i++) {
             px_dt_conn *c = &in->conns[i];
-            short re = pfd[2 + i].revents;
+            short re = in->pfd[2 + i].revents;
             bool keep = true;
             if (re & (POLLIN | POLLHUP | POLLERR))
-                keep = px_dt_conn_read(in, c);
+                keep = px_dt_conn_read(in, c, now);
             else if (re & POLLOUT)
                 keep = px_dt_conn_flush(c);
-            if (!keep)
+            if (!keep && c->fd >= 0)
                 px_dt_conn_close(c);
         }
         px_dt_compact(in);
-        if (pfd[1].revents & POLLIN)
-            px_dt_accept(in);
+        if (in->pfd[1].revents & POLLIN)
+            px_dt_accept(in, now);
     }
     /* Senders reconnect to the next run (or the next process). */
     for (size_t i = 0; i < in->nconns; i++)
@@ -1140,11 +1422,13 @@ static void px_dt_input_destroy(void *impl)
     px_dt_input *in = impl;
     if (!in)
         return;
-    for (size_t i = 0; i < PX_DT_MAX_CONNS; i++) {
+    for (size_t i = 0; in->conns && i < in->max_conns; i++) {
         if (i < in->nconns)
             px_dt_conn_close(&in->conns[i]);
         px_fstrm_recv_destroy(in->conns[i].fr);
     }
+    free(in->conns);
+    free(in->pfd);
     px_rbuf_destroy(in->rb);
     free(in->file_path);
     if (in->fc)

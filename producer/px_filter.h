@@ -24,6 +24,7 @@ typedef enum px_drop {
     PX_DROP_LOCAL_RDATA,      /* rdata names something under a local zone */
     PX_DROP_SINGLE_LABEL,     /* single-label owner name or rdata name */
     PX_DROP_OUT_OF_BAILIWICK, /* owner not under the dnstap query_zone */
+    PX_DROP_PUBLIC_SUFFIX,    /* owner is the root or a bare public suffix (the pipeline) */
     PX_DROP__COUNT
 } px_drop;
 
@@ -61,6 +62,12 @@ px_drop px_filter_rr(const px_filter *f, const px_dns_rr *rr, const char *bailiw
  * (px_dns_want_fn, ctx: the filter): false if px_filter_rr() would drop
  * the record for one of those whatever its name and rdata. */
 bool px_filter_rr_wanted(void *filter, const px_dns_rr *rr);
+
+/* The rule px_filter_rr() leaves to its caller: the owner is the root or
+ * a bare public suffix (px_privacy_public_suffix(): "co.uk"; "com" is a
+ * single label already). The pipeline asks it where it looks up the
+ * record's registered domain, once per record key. */
+bool px_filter_public_suffix(const px_dns_rr *rr);
 
 /* True if name (presentation, lowercase) is under a built-in or configured
  * local zone. Built-in: local, localhost, internal, home.arpa, lan, intranet,

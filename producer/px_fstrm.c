@@ -291,6 +291,11 @@ void px_fstrm_recv_replied(px_fstrm_recv *r, size_t n)
     r->reply_len -= n;
 }
 
+bool px_fstrm_recv_started(const px_fstrm_recv *r)
+{
+    return r->state == PX_FSTRM_DATA;
+}
+
 size_t px_fstrm_recv_pending(const px_fstrm_recv *r)
 {
     return r->len - r->off;

@@ -94,6 +94,12 @@ const uint8_t *px_fstrm_recv_reply(const px_fstrm_recv *r, size_t *len);
 /* Drops the first n queued bytes (they were sent). */
 void px_fstrm_recv_replied(px_fstrm_recv *r, size_t n);
 
+/* True once the handshake is over (START seen: data frames flow), until
+ * STOP; false while waiting for READY or START, and after STOP. The input
+ * gives a connection a deadline for its handshake and another for being
+ * idle once started. */
+bool px_fstrm_recv_started(const px_fstrm_recv *r);
+
 /* Bytes of an incomplete frame held (a sender that vanishes loses them). */
 size_t px_fstrm_recv_pending(const px_fstrm_recv *r);
 /* Why the last PX_ERR_PROTO: "oversize", "content_type", "control"

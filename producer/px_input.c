@@ -52,16 +52,17 @@ uint32_t px_dnstap_type_bit(const char *name)
     return 0;
 }
 
-void px_input_logf(const px_input_log *l, int level, const char *fmt, ...)
+void px_input_logf(void (*fn)(void *ctx, int level, const char *msg), void *ctx, int level,
+                   const char *fmt, ...)
 {
-    if (!l || !l->fn)
+    if (!fn)
         return;
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    l->fn(l->ctx, level, msg);
+    fn(ctx, level, msg);
 }
 
 px_input *px_input_create(const px_input_conf *conf, px_event_fn sink, void *ctx, char *errbuf,

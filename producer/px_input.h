@@ -62,15 +62,6 @@ typedef enum px_input_type {
 int px_input_type_parse(const char *name);
 const char *px_input_type_name(px_input_type type);
 
-/* Where an input reports what its operator must hear about (a damaged
- * file: where and why, and whether reading went on); level is
- * syslog-style (3 error, 4 warning, 6 info). Inputs never log themselves:
- * the daemon passes its logger, tests a recorder. */
-typedef struct px_input_log {
-    void (*fn)(void *ctx, int level, const char *msg); /* NULL: nothing reported */
-    void *ctx;
-} px_input_log;
-
 typedef struct px_input_conf {
     px_input_type type;
     const char *path;      /* dnstap-unix, dnstap-file, pcap-file */
@@ -78,8 +69,31 @@ typedef struct px_input_conf {
     const char *interface; /* pcap-live */
     const char *filter;    /* pcap: BPF filter, NULL: "port 53" for live */
     uint32_t dnstap_types; /* PX_DT_* mask; 0 means PX_DT_ALL_RESPONSES */
-    px_input_log log;
+    /* dnstap-unix, dnstap-tcp: senders served at once, and the deadlines
+     * of a connection (the dnstap.* settings); 0: the PX_DNSTAP_*_DEFAULT
+     * below. When every slot is taken, a new sender takes the slot of the
+     * oldest connection still in its handshake, else of the one idle the
+     * longest. */
+    unsigned max_connections;
+    unsigned handshake_ms; /* from accept to START; from STOP to FINISH sent */
+    uint64_t idle_ms;      /* nothing received for this long: closed */
+    /* Where an input says what it refused or closed (rate-limited), and
+     * where and why a file is damaged, the daemon's logger (inputs never
+     * log themselves); level is syslog-style (3 error, 4 warning, 6 info).
+     * May be NULL. */
+    void (*log_fn)(void *ctx, int level, const char *msg);
+    void *log_ctx;
 } px_input_conf;
+
+/* Defaults of the dnstap socket inputs' limits (and of the settings). The
+ * handshake takes a real sender one round trip; an hour of silence is
+ * rare for a resolver that has clients, and one that is closed reconnects
+ * (README, dnstap.idle_seconds). */
+enum {
+    PX_DNSTAP_MAX_CONNECTIONS_DEFAULT = 64,
+    PX_DNSTAP_HANDSHAKE_MS_DEFAULT = 5000,
+    PX_DNSTAP_IDLE_SECONDS_DEFAULT = 3600,
+};
 
 typedef struct px_input px_input;
 

@@ -44,7 +44,8 @@ typedef struct px_pcap {
     struct bpf_program prog; /* the filter, for px_pcapf (libpcap has its copy) */
     bool have_prog;
     char *path; /* pcap-file */
-    px_input_log log;
+    void (*log_fn)(void *ctx, int level, const char *msg);
+    void *log_ctx;
     /* pcap-file damage: errors met, bytes skipped, resumptions */
     uint64_t damages, skipped, resumed;
     px_err last_damage; /* the last one's kind (px_pcapf_error()) */
@@ -290,7 +291,8 @@ void *px_pcap_input_open(const px_input_conf *conf, px_event_fn sink, void *ctx,
     }
     pc->sink = sink;
     pc->ctx = ctx;
-    pc->log = conf->log;
+    pc->log_fn = conf->log_fn;
+    pc->log_ctx = conf->log_ctx;
     pc->pf_fd = -1;
     pc->file = conf->type == PX_INPUT_PCAP_FILE;
     atomic_init(&pc->stop, false);
@@ -357,7 +359,7 @@ static bool px_pcap_damaged(px_pcap *pc)
                                        : pc->m_bad_record);
     bool loud = pc->damages++ < PX_PCAP_DAMAGE_LOGGED;
     if (loud)
-        px_input_logf(&pc->log, 3, "%s: offset %" PRIu64 ": %s", pc->path, off,
+        px_input_logf(pc->log_fn, pc->log_ctx, 3, "%s: offset %" PRIu64 ": %s", pc->path, off,
                       why ? why : "damaged record");
     int rc = px_pcapf_resync(pc->pf, &skipped);
     pc->skipped += skipped;
@@ -366,22 +368,22 @@ static bool px_pcap_damaged(px_pcap *pc)
         pc->resumed++;
         px_metric_inc(pc->m_resumed);
         if (loud)
-            px_input_logf(&pc->log, 4,
+            px_input_logf(pc->log_fn, pc->log_ctx, 4,
                           "%s: reading resumes at offset %" PRIu64 ", %" PRIu64 " bytes skipped",
                           pc->path, off + skipped, skipped);
         if (pc->damages == PX_PCAP_DAMAGE_LOGGED)
-            px_input_logf(&pc->log, 4, "%s: further damage is counted, not logged one by one",
-                          pc->path);
+            px_input_logf(pc->log_fn, pc->log_ctx, 4,
+                          "%s: further damage is counted, not logged one by one", pc->path);
         return true;
     }
     if (rc == 0)
-        px_input_logf(&pc->log, 3,
+        px_input_logf(pc->log_fn, pc->log_ctx, 3,
                       "%s: no readable record after offset %" PRIu64 ": the last %" PRIu64
                       " bytes of the file are lost",
                       pc->path, off, skipped);
     else
-        px_input_logf(&pc->log, 3, "%s: cannot read on after offset %" PRIu64 ": %s", pc->path,
-                      off + skipped, px_pcapf_error(pc->pf, NULL, NULL));
+        px_input_logf(pc->log_fn, pc->log_ctx, 3, "%s: cannot read on after offset %" PRIu64 ": %s",
+                      pc->path, off + skipped, px_pcapf_error(pc->pf, NULL, NULL));
     return false;
 }
 
@@ -408,7 +410,7 @@ static px_err px_pcap_run_pcapf(px_pcap *pc)
     if (pc->damages == 0)
         return PX_OK;
     if (pc->damages > 1)
-        px_input_logf(&pc->log, 3,
+        px_input_logf(pc->log_fn, pc->log_ctx, 3,
                       "%s: damaged file: %" PRIu64 " errors, %" PRIu64 " bytes skipped in all, %s",
                       pc->path, pc->damages, pc->skipped,
                       ended_early ? "the rest of the file is lost" : "read to its end");
@@ -428,7 +430,7 @@ static void px_pcap_libpcap_damaged(px_pcap *pc)
     long pos = fp ? ftell(fp) : -1;
     struct stat st;
     if (pos < 0) {
-        px_input_logf(&pc->log, 3,
+        px_input_logf(pc->log_fn, pc->log_ctx, 3,
                       "%s: %s (offset unknown: not a regular file); libpcap cannot read past a "
                       "damaged record: the rest of the input is lost",
                       pc->path, why);
@@ -439,7 +441,7 @@ static void px_pcap_libpcap_damaged(px_pcap *pc)
         rest = (uint64_t)(st.st_size - pos);
     pc->skipped += rest;
     px_metric_add(pc->m_skipped, rest);
-    px_input_logf(&pc->log, 3,
+    px_input_logf(pc->log_fn, pc->log_ctx, 3,
                   "%s: offset %ld (where libpcap stopped): %s; libpcap cannot read past a damaged "
                   "record: the last %" PRIu64 " bytes of the file are lost",
                   pc->path, pos, why, rest);
@@ -462,7 +464,7 @@ static px_err px_pcap_run(void *impl)
                 px_pcap_libpcap_damaged(pc);
                 err = PX_ERR_TRUNC;
             } else {
-                px_input_logf(&pc->log, 3, "pcap-live: %s", pcap_geterr(pc->p));
+                px_input_logf(pc->log_fn, pc->log_ctx, 3, "pcap-live: %s", pcap_geterr(pc->p));
                 err = PX_ERR_IO;
             }
             break;

@@ -291,9 +291,11 @@ static size_t px_pipeline_key(const px_pipeline *p, const px_dns_rr *rr, bool ha
 }
 
 /* Encodes the record's fixed fields and finds its Kafka key into
- * p->head; returns their length, 0 if either failed. */
+ * p->head; returns their length, 0 if either failed or the name is the
+ * root or a public suffix (*verdict says so: such a record is not
+ * published; only a name that is its own registered domain asks). */
 static size_t px_pipeline_head(px_pipeline *p, const px_dns_rr *rr, const char *bw,
-                               size_t *head_len)
+                               size_t *head_len, uint8_t *verdict)
 {
     char tname[16];
     px_avro_obs a = {
@@ -304,8 +306,13 @@ static size_t px_pipeline_head(px_pipeline *p, const px_dns_rr *rr, const char *
     };
     const char *reg;
     size_t reg_len, len;
-    if (px_psl_cache_lookup(p->psl, rr->name, rr->name_len, &reg, &reg_len) != PX_OK ||
-        px_avro_encode_head(p->codec, &a, p->head, sizeof(p->head), &len) != PX_OK ||
+    if (px_psl_cache_lookup(p->psl, rr->name, rr->name_len, &reg, &reg_len) != PX_OK)
+        return 0;
+    if (reg_len == rr->name_len && px_filter_public_suffix(rr)) {
+        *verdict = PX_DROP_PUBLIC_SUFFIX;
+        return 0;
+    }
+    if (px_avro_encode_head(p->codec, &a, p->head, sizeof(p->head), &len) != PX_OK ||
         len + reg_len > sizeof(p->head) || reg_len > UINT16_MAX)
         return 0;
     memcpy(p->head + len, reg, reg_len);
@@ -323,7 +330,7 @@ static px_window_entry *px_pipeline_new_key(px_pipeline *p, px_dns_iter *it, px_
     *verdict = e != PX_OK ? PX_PKEY_MALFORMED : (uint8_t)px_filter_rr(p->filter, rr, bw);
     size_t head_len = 0, len = 0;
     if (*verdict == PX_PASS)
-        len = px_pipeline_head(p, rr, bw, &head_len);
+        len = px_pipeline_head(p, rr, bw, &head_len, verdict);
     px_window_entry *ent = px_window_insert(p->window, key, key_len, sizeof(px_pkey) + len);
     if (!ent)
         return NULL;

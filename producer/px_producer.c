@@ -46,8 +46,9 @@ static int64_t px_producer_wall(void *ctx)
     return (int64_t)time(NULL);
 }
 
-/* librdkafka's and the inputs' reports, syslog levels, into the log. */
-static void px_producer_log_cb(void *ctx, int level, const char *msg)
+/* The logger the publisher and the inputs report through (they do not
+ * log themselves); level is syslog-style. */
+static void px_producer_lib_log(void *ctx, int level, const char *msg)
 {
     (void)ctx;
     px_log(level <= 3   ? PX_LOG_ERROR
@@ -88,7 +89,10 @@ static int px_producer_publisher(px_producer *p, char *errbuf, size_t errlen)
         .spool_path = c->spool_path,
         .spool_max_bytes = (uint64_t)c->spool_max_bytes,
         .null_sink = !c->kafka_enabled,
-        .log_fn = px_producer_log_cb,
+        .queue_wait_ms = c->kafka_max_block_ms,
+        /* A live input must not wait on Kafka beyond the bound; files may. */
+        .drop_when_blocked = !p->all_files,
+        .log_fn = px_producer_lib_log,
     };
     p->publish = px_publish_create(&pc, errbuf, errlen);
     free(keys);
@@ -179,7 +183,10 @@ static int px_producer_open_inputs(px_producer *p, char *errbuf, size_t errlen)
             .interface = ci->interface,
             .filter = ci->filter,
             .dnstap_types = px_producer_dnstap_mask(c),
-            .log = {.fn = px_producer_log_cb},
+            .max_connections = c->dnstap_max_connections,
+            .handshake_ms = c->dnstap_handshake_ms,
+            .idle_ms = (uint64_t)c->dnstap_idle_seconds * 1000,
+            .log_fn = px_producer_lib_log,
         };
         char why[512] = "";
         px_input *in = px_input_create(&ic, px_pipeline_event, p->pipeline, why, sizeof(why));
@@ -386,11 +393,11 @@ static void px_producer_summary(px_producer *p)
     px_publish_get_stats(p->publish, &ps);
     px_producer_metrics(p, &st);
     px_info("responses %llu (malformed %llu), records %llu, observations %llu; Kafka: "
-            "delivered %llu, failed %llu, spooled %llu",
+            "delivered %llu, failed %llu, spooled %llu, dropped (queue full) %llu",
             (unsigned long long)st.events, (unsigned long long)st.malformed,
             (unsigned long long)st.recorded, (unsigned long long)st.published,
             (unsigned long long)ps.delivered, (unsigned long long)ps.failed,
-            (unsigned long long)ps.spooled);
+            (unsigned long long)ps.spooled, (unsigned long long)ps.dropped);
 }
 
 /* Ends the run: flush windows, deliver, decide the exit status. What the

@@ -154,6 +154,27 @@ const px_conf_item px_producer_conf_table[] = {
             "\"UPDATE_RESPONSE\"]",
      .choices = px_dnstap_types,
      .help = "dnstap message types used"},
+    {.path = "dnstap.max_connections",
+     .type = PX_CONF_INT,
+     .min = 1,
+     .max = 1000, /* below the usual limit of 1024 open files */
+     .def = "64",
+     .help = "dnstap-unix/-tcp: senders served at once; when all are taken, a new sender "
+             "takes the slot of the oldest still in its handshake, else of the one idle longest"},
+    {.path = "dnstap.handshake_ms",
+     .type = PX_CONF_INT,
+     .min = 100,
+     .max = 600000,
+     .def = "5000",
+     .help = "dnstap-unix/-tcp: time a sender has from connecting to START (the whole "
+             "Frame Streams handshake), in milliseconds"},
+    {.path = "dnstap.idle_seconds",
+     .type = PX_CONF_INT,
+     .min = 1,
+     .max = 604800,
+     .def = "3600",
+     .help = "dnstap-unix/-tcp: a connection that sent nothing for this long is closed "
+             "(resolvers reconnect)"},
     {.path = "window.seconds",
      .type = PX_CONF_INT,
      .min = 1,
@@ -178,6 +199,13 @@ const px_conf_item px_producer_conf_table[] = {
      .type = PX_CONF_BOOL,
      .def = "true",
      .help = "false: aggregate and encode but publish nothing (dry runs, benchmarks)"},
+    {.path = "kafka.max_block_ms",
+     .type = PX_CONF_INT,
+     .min = 1,
+     .max = 600000,
+     .def = "1000",
+     .help = "longest a full local Kafka queue may hold up the inputs; past it, observations "
+             "go to the spool, else (live inputs) the newest are dropped and counted"},
     {.path = "kafka.properties",
      .type = PX_CONF_MAP,
      .help = "raw librdkafka properties; nest groups for dotted names: "
@@ -330,6 +358,10 @@ px_err px_producer_conf_load(const px_config *cfg, px_producer_conf *out, px_con
     out->local_zones = px_strings(cfg, "privacy.local_zones", &out->n_local_zones);
     out->wildcard_servers = px_strings(cfg, "privacy.wildcard_servers", &out->n_wildcard_servers);
     out->dnstap_types = px_strings(cfg, "dnstap.message_types", &out->n_dnstap_types);
+    out->dnstap_max_connections = (unsigned)px_config_int(cfg, "dnstap.max_connections");
+    out->dnstap_handshake_ms = (unsigned)px_config_int(cfg, "dnstap.handshake_ms");
+    out->dnstap_idle_seconds = (unsigned)px_config_int(cfg, "dnstap.idle_seconds");
+    out->kafka_max_block_ms = (int)px_config_int(cfg, "kafka.max_block_ms");
     out->window.seconds = px_config_int(cfg, "window.seconds");
     out->window.max_entries = (size_t)px_config_int(cfg, "window.max_entries");
     out->window.min_clients = (uint32_t)px_config_int(cfg, "privacy.min_clients");

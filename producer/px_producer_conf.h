@@ -52,12 +52,17 @@ typedef struct px_producer_conf {
     /* dnstap.message_types ("CLIENT_RESPONSE", ...; px_dnstap_type_bit()). */
     const char **dnstap_types;
     size_t n_dnstap_types;
+    /* dnstap.max_connections, dnstap.handshake_ms, dnstap.idle_seconds */
+    unsigned dnstap_max_connections;
+    unsigned dnstap_handshake_ms;
+    unsigned dnstap_idle_seconds;
     px_window_conf window; /* window.seconds, window.max_entries, privacy.min_clients */
     const char *kafka_brokers;
     bool kafka_enabled;      /* kafka.enabled */
     const char *kafka_topic; /* kafka.topic, else "pdnsx.obs.<org>" */
     px_producer_kv *kafka_properties;
     size_t n_kafka_properties;
+    int kafka_max_block_ms; /* kafka.max_block_ms */
     const char *spool_path; /* NULL: no spool */
     int64_t spool_max_bytes;
     const char *metrics_listen; /* NULL: no metrics server */

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -13,12 +14,19 @@
 #include <unistd.h>
 
 #include "px_metrics.h"
+#include "px_ratelimit.h"
 #include "px_spool.h"
 
 /* Spooled messages are fed back only while librdkafka's queue is short, so
  * that a broker still down does not make us read the whole spool. */
 #define PX_PUBLISH_DRAIN_BELOW 1000
 #define PX_PUBLISH_DRAIN_BATCH 500
+/* Lines about lost or dropped messages: at most this many per interval
+ * (an outage would otherwise write one per message); counters count all. */
+#define PX_PUBLISH_LOG_BURST 3
+#define PX_PUBLISH_LOG_INTERVAL_MS 10000
+/* While messages are being dropped, how often a line says how many. */
+#define PX_PUBLISH_DROP_REPORT_MS 10000
 
 struct px_publish {
     rd_kafka_t *rk;
@@ -31,10 +39,20 @@ struct px_publish {
      * straight to the spool (one wait, not one per message) until the
      * spool has been drained back into Kafka. */
     _Atomic bool spilling;
+    /* drop_when_blocked and no spool: set once the queue stayed full for
+     * queue_wait_ms; new messages are dropped at once (one wait, not one
+     * per message) until one fits again. episode counts that run's drops. */
+    bool drop_when_blocked;
+    _Atomic bool dropping;
+    _Atomic uint64_t episode;
     void (*log_fn)(void *ctx, int level, const char *msg);
     void *log_ctx;
-    _Atomic uint64_t produced, delivered, failed, spooled, unspooled, spool_dropped, queue_full;
-    px_metric *m_delivered, *m_failed, *m_spooled;
+    pthread_mutex_t log_lock; /* log_rl, drop_said_ms */
+    px_ratelimit log_rl;
+    int64_t drop_said_ms; /* last line about the current drops */
+    _Atomic uint64_t produced, delivered, failed, spooled, unspooled, spool_dropped, queue_full,
+        dropped;
+    px_metric *m_delivered, *m_failed, *m_spooled, *m_unspooled, *m_dropped;
 };
 
 static uint64_t px_publish_now_ms(void)
@@ -48,6 +66,31 @@ static void px_publish_log(px_publish *p, int level, const char *msg)
 {
     if (p->log_fn)
         p->log_fn(p->log_ctx, level, msg);
+}
+
+/* A line about lost or dropped messages, rate-limited (the counters say
+ * how many); a line that follows held-back ones says so. */
+static void px_publish_log_limited(px_publish *p, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void px_publish_log_limited(px_publish *p, int level, const char *fmt, ...)
+{
+    if (!p->log_fn)
+        return;
+    uint64_t held;
+    pthread_mutex_lock(&p->log_lock);
+    bool ok = px_ratelimit_allow(&p->log_rl, px_ratelimit_now_ms(), &held);
+    pthread_mutex_unlock(&p->log_lock);
+    if (!ok)
+        return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (held && n > 0 && (size_t)n < sizeof(msg))
+        snprintf(msg + n, sizeof(msg) - (size_t)n, " (%llu similar lines not logged)",
+                 (unsigned long long)held);
+    px_publish_log(p, level, msg);
 }
 
 /* Appends one message to the spool; counts it lost if that fails. */
@@ -64,6 +107,8 @@ static void px_publish_spool_write(px_publish *p, const void *key, size_t klen, 
         atomic_fetch_add(&p->spool_dropped, 1);
         atomic_fetch_add(&p->failed, 1);
         px_metric_inc(p->m_failed);
+        px_publish_log_limited(p, 3, "spool: %s: a message is lost (spool.max_bytes, disk)",
+                               px_strerror(err));
     }
 }
 
@@ -82,9 +127,7 @@ static void px_publish_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *
     }
     atomic_fetch_add(&p->failed, 1);
     px_metric_inc(p->m_failed);
-    char msg[256];
-    snprintf(msg, sizeof(msg), "delivery failed: %s", rd_kafka_err2str(m->err));
-    px_publish_log(p, 3, msg);
+    px_publish_log_limited(p, 3, "delivery failed: %s", rd_kafka_err2str(m->err));
 }
 
 static void px_publish_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
@@ -152,6 +195,11 @@ static void px_publish_metrics(px_publish *p)
                                     "Messages Kafka never acknowledged and that were lost");
     p->m_spooled =
         px_metric_counter("pdnsx_spool_written_total", "Messages written to the on-disk spool");
+    p->m_unspooled = px_metric_counter("pdnsx_spool_read_total",
+                                       "Messages read back from the spool and handed to Kafka");
+    p->m_dropped = px_metric_counter("pdnsx_observations_dropped_total{reason=\"kafka_backlog\"}",
+                                     "Observations dropped, not sent: Kafka's local queue stayed "
+                                     "full past kafka.max_block_ms and there is no spool");
 }
 
 px_publish *px_publish_create(const px_publish_conf *c, char *errbuf, size_t errlen)
@@ -162,6 +210,9 @@ px_publish *px_publish_create(const px_publish_conf *c, char *errbuf, size_t err
         return NULL;
     }
     pthread_mutex_init(&p->spool_lock, NULL);
+    pthread_mutex_init(&p->log_lock, NULL);
+    px_ratelimit_init(&p->log_rl, PX_PUBLISH_LOG_BURST, PX_PUBLISH_LOG_INTERVAL_MS);
+    p->drop_when_blocked = c->drop_when_blocked;
     p->null_sink = c->null_sink;
     p->queue_wait_ms = c->queue_wait_ms > 0 ? (uint64_t)c->queue_wait_ms : 1000;
     p->log_fn = c->log_fn;
@@ -206,6 +257,7 @@ void px_publish_destroy(px_publish *p)
         rd_kafka_destroy(p->rk);
     px_spool_close(p->spool);
     pthread_mutex_destroy(&p->spool_lock);
+    pthread_mutex_destroy(&p->log_lock);
     free(p);
 }
 
@@ -226,6 +278,47 @@ static int px_publish_try(px_publish *p, const void *key, size_t klen, const voi
     return -1;
 }
 
+/* Drops a message the full queue could not take in time (the newest:
+ * what librdkafka holds is older). */
+static px_err px_publish_drop(px_publish *p)
+{
+    atomic_fetch_add(&p->dropped, 1);
+    px_metric_inc(p->m_dropped);
+    uint64_t n = atomic_fetch_add(&p->episode, 1) + 1;
+    int64_t now = px_ratelimit_now_ms();
+    pthread_mutex_lock(&p->log_lock);
+    bool say = n == 1 || now - p->drop_said_ms >= PX_PUBLISH_DROP_REPORT_MS;
+    if (say)
+        p->drop_said_ms = now;
+    pthread_mutex_unlock(&p->log_lock);
+    if (!say)
+        return PX_ERR_FULL;
+    if (n == 1)
+        px_publish_log_limited(p, 4,
+                               "Kafka's local queue stayed full for %llu ms (kafka.max_block_ms; "
+                               "broker unreachable or too slow) and there is no spool.path: "
+                               "dropping the newest observations so that the inputs keep reading",
+                               (unsigned long long)p->queue_wait_ms);
+    else
+        px_publish_log_limited(p, 4,
+                               "Kafka's local queue is still full: %llu observations "
+                               "dropped so far",
+                               (unsigned long long)n);
+    return PX_ERR_FULL;
+}
+
+/* A message fitted again after drops: say how many were lost. */
+static void px_publish_drops_end(px_publish *p)
+{
+    if (!atomic_exchange(&p->dropping, false))
+        return;
+    uint64_t n = atomic_exchange(&p->episode, 0);
+    px_publish_log_limited(p, 4,
+                           "Kafka's local queue takes messages again: %llu observations "
+                           "were dropped while it was full",
+                           (unsigned long long)n);
+}
+
 px_err px_publish_send(px_publish *p, const void *key, size_t klen, const void *val, size_t vlen)
 {
     if (p->null_sink) {
@@ -237,11 +330,15 @@ px_err px_publish_send(px_publish *p, const void *key, size_t klen, const void *
         px_publish_spool_write(p, key, klen, val, vlen);
         return PX_OK;
     }
+    bool dropping = !p->spool && atomic_load(&p->dropping);
     uint64_t since = 0;
     for (;;) {
         int r = px_publish_try(p, key, klen, val, vlen);
-        if (r == 0)
+        if (r == 0) {
+            if (dropping)
+                px_publish_drops_end(p);
             return PX_OK;
+        }
         if (r < 0) {
             atomic_fetch_add(&p->failed, 1);
             px_metric_inc(p->m_failed);
@@ -253,11 +350,19 @@ px_err px_publish_send(px_publish *p, const void *key, size_t klen, const void *
             since = px_publish_now_ms();
             atomic_fetch_add(&p->queue_full, 1);
         }
+        if (dropping)
+            return px_publish_drop(p); /* no second wait while it stays full */
         rd_kafka_poll(p->rk, 10);
-        if (p->spool && px_publish_now_ms() - since >= p->queue_wait_ms) {
+        if (px_publish_now_ms() - since < p->queue_wait_ms)
+            continue;
+        if (p->spool) {
             atomic_store(&p->spilling, true);
             px_publish_spool_write(p, key, klen, val, vlen);
             return PX_OK;
+        }
+        if (p->drop_when_blocked) {
+            atomic_store(&p->dropping, true);
+            return px_publish_drop(p);
         }
     }
 }
@@ -277,6 +382,7 @@ static void px_publish_drain(px_publish *p)
             break;
         px_spool_consume(p->spool);
         atomic_fetch_add(&p->unspooled, 1);
+        px_metric_inc(p->m_unspooled);
     }
     if (px_spool_pending(p->spool) == 0)
         atomic_store(&p->spilling, false);
@@ -344,4 +450,5 @@ void px_publish_get_stats(const px_publish *cp, px_publish_stats *out)
     out->unspooled = atomic_load(&p->unspooled);
     out->spool_dropped = atomic_load(&p->spool_dropped);
     out->queue_full = atomic_load(&p->queue_full);
+    out->dropped = atomic_load(&p->dropped);
 }

@@ -31,8 +31,16 @@ typedef struct px_publish_conf {
     uint64_t spool_max_bytes;
     bool null_sink; /* kafka.enabled = false: count, send nothing */
     /* How long a full local queue may block a sender before the message
-     * goes to the spool (ms); 0: 1000. Without a spool senders wait. */
+     * goes to the spool (ms); 0: 1000. Without a spool senders wait, unless
+     * drop_when_blocked. */
     int queue_wait_ms;
+    /* Live inputs (kafka.max_block_ms): never block a sender past
+     * queue_wait_ms. Without a spool the message is then dropped (the
+     * newest go; what librdkafka holds stays), counted and logged
+     * (rate-limited), and until a message fits again the next ones are
+     * dropped at once rather than each waiting. false (file inputs): wait
+     * as long as it takes; nothing is lost. */
+    bool drop_when_blocked;
     /* Where librdkafka's logs and errors go (the daemon's logger); level
      * is syslog-style (3 error, 4 warning, 6 info, 7 debug). May be NULL. */
     void (*log_fn)(void *ctx, int level, const char *msg);
@@ -47,6 +55,7 @@ typedef struct px_publish_stats {
     uint64_t unspooled;     /* read back from the spool and produced */
     uint64_t spool_dropped; /* spool full: lost, counted */
     uint64_t queue_full;    /* times the local queue was full */
+    uint64_t dropped;       /* never queued: full past the bound, no spool */
 } px_publish_stats;
 
 typedef struct px_publish px_publish;
@@ -57,8 +66,10 @@ px_publish *px_publish_create(const px_publish_conf *conf, char *errbuf, size_t 
 void px_publish_destroy(px_publish *p);
 
 /* Sends one message (copied). Thread-safe. On a full local queue it polls
- * and retries; after conf->queue_wait_ms of full queue it spools (if configured)
- * or keeps waiting (backpressure). Returns PX_OK, or PX_ERR_KAFKA for a
+ * and retries; after conf->queue_wait_ms of full queue it spools (if
+ * configured), drops it (drop_when_blocked: PX_ERR_FULL, counted in
+ * pdnsx_observations_dropped_total{reason="kafka_backlog"}) or keeps
+ * waiting (backpressure). Returns PX_OK, PX_ERR_FULL, or PX_ERR_KAFKA for a
  * permanent local error (e.g. unknown topic in a strict cluster). */
 px_err px_publish_send(px_publish *p, const void *key, size_t key_len, const void *value,
                        size_t value_len);

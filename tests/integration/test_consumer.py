@@ -17,6 +17,7 @@ import struct
 import subprocess
 import sys
 import io
+import time
 import unittest
 
 import avro.io
@@ -233,6 +234,118 @@ class ConsumerEndToEnd(unittest.TestCase):
                 proc.kill()
                 proc.wait()
             proc.stderr.close()
+
+    def publish(self, topic, keyed):
+        """Publishes (key, observation dict) pairs with kcat, in order."""
+        sep, ksep = b"@@PX-MSG@@", b"@@PX-KEY@@"
+        body = b""
+        for key, rec in keyed:
+            val = single_object(rec)
+            self.assertNotIn(sep, val)
+            self.assertNotIn(ksep, val)
+            body += key.encode() + ksep + val + sep
+        out = subprocess.run(["kcat", "-P", "-b", self.broker.bootstrap, "-t", topic, "-p", "0",
+                              "-D", sep.decode(), "-K", ksep.decode()], input=body,
+                             capture_output=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+
+    def test_trust_and_org_bound(self):
+        """Through the real programs: records the producer's privacy rules
+        forbid and implausible times are dead-lettered with their reason
+        and never reach pdnsx-query; one organisation flooding new names is
+        held to trust.org_new_records a minute (dead-lettered as org_rate,
+        counted per organisation on /metrics) while another's all merge."""
+        now = int(time.time())
+        org_a, org_b = self.orgs[0], self.orgs[1]
+
+        def rec(org, name, rrtype="A", rdata="93.184.216.34", first=now - 600, last=now - 540):
+            return {"rrname": name, "rrtype": rrtype, "rdata": rdata, "bailiwick": None,
+                    "count": 1, "time_first": first, "time_last": last, "ttl_min": 300,
+                    "ttl_max": 300, "clients": None, "org": org, "sensor": "s1"}
+
+        bad = [("root", rec(org_a, ".", "NS", "a.root-servers.net"), "invalid: name is the root"),
+               ("com", rec(org_a, "com", "NS", "a.gtld-servers.net"),
+                "invalid: single-label name"),
+               ("co.uk", rec(org_a, "co.uk", "NS", "nsa.nic.uk"),
+                "invalid: name is a public suffix"),
+               ("corp", rec(org_a, "host.corp"), "invalid: name under a local zone"),
+               ("printer", rec(org_a, "printer"), "invalid: single-label name"),
+               ("rfc1918", rec(org_a, "nas.trust-test.example.com", rdata="10.0.0.1"),
+                "invalid: private address 10.0.0.1"),
+               ("type", rec(org_a, "www.trust-test.example.com", "TYPE65280", "\\# 0"),
+                "invalid: rrtype TYPE65280 not accepted"),
+               ("old", rec(org_a, "www.trust-test.example.com", first=1),
+                "invalid: time_first 1 before the floor 1072915200"),
+               ("future", rec(org_a, "www.trust-test.example.com", first=now - 60,
+                              last=now + 3600), "invalid: time_last %d more than 300 s" % (now + 3600))]
+        good = rec(org_a, "www.trust-test.example.com")
+        flood = [("flood%d" % i, rec(org_a, "f%d.flood.example.net" % i)) for i in range(200)]
+        calm = [("c%d" % i, rec(org_b, "c%d.calm.example.org" % i)) for i in range(25)]
+        self.publish("pdnsx.obs." + org_a, [("good", good)] + [(k, r) for k, r, _ in bad] + flood)
+        self.publish("pdnsx.obs." + org_b, calm)
+        total = 1 + len(bad) + len(flood) + len(calm)
+
+        store = os.path.join(self.dir, "store")
+        mport = pxtest.free_port()
+        proc = self.consumer(store, ["-s", "run.exit_idle=0", "-s", "trust.org_new_records=30",
+                                     "-s", 'metrics.listen="127.0.0.1:%d"' % mport], wait=False)
+        try:
+            def done():
+                try:
+                    m = pxtest.metrics(mport)
+                except OSError:  # not listening yet
+                    return False
+                return m.get("pdnsx_consumer_merged_total", 0) + sum(
+                    v for k, v in m.items() if k.startswith("pdnsx_consumer_dlq_total")) == total
+            pxtest.wait_for(done, 120, "every message merged or dead-lettered")
+            m = pxtest.metrics(mport)
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(timeout=60), 0)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            log = proc.stderr.read()
+            proc.stderr.close()
+
+        # org a's new records: 30 in a minute (60 if the run crossed a
+        # minute's end), the good one among them
+        flooded = query(store, "rrset", "*.flood.example.net")
+        self.assertGreaterEqual(1 + len(flooded), 30)
+        self.assertLessEqual(1 + len(flooded), 60)
+        rated = len(flood) - len(flooded)
+        self.assertEqual(m['pdnsx_consumer_dlq_total{reason="org_rate"}'], rated)
+        self.assertEqual(
+            m['pdnsx_consumer_org_new_records_rejected_total{org="%s"}' % org_a], rated)
+        self.assertNotIn('pdnsx_consumer_org_new_records_rejected_total{org="%s"}' % org_b, m)
+        self.assertEqual(len(query(store, "rrset", "*.calm.example.org")), len(calm))
+        self.assertIn("org %s reached its bound of 30 new records this minute" % org_a, log)
+
+        # the untrusted ones: dead-lettered with their reason, not stored
+        self.assertEqual(m['pdnsx_consumer_dlq_total{reason="invalid"}'], len(bad))
+        self.assertEqual(m['pdnsx_consumer_invalid_total{rule="public_suffix"}'], 2)
+        self.assertEqual(m['pdnsx_consumer_invalid_total{rule="time_floor"}'], 1)
+        for name in (".", "com", "co.uk", "host.corp", "printer", "nas.trust-test.example.com"):
+            self.assertEqual(query(store, "rrset", name), [], name)
+        www = query(store, "rrset", "www.trust-test.example.com")
+        self.assertEqual([(r["rrtype"], r["time_first"], r["time_last"], r["count"]) for r in www],
+                         [("A", now - 600, now - 540, 1)])
+        # logged, but not once per record: a member could flood the log
+        self.assertEqual(log.count("record refused, invalid: "), 1, log)
+        dlq = run(["kcat", "-C", "-b", self.broker.bootstrap, "-t", "pdnsx.dlq", "-e", "-o",
+                   "beginning", "-f", "%k\t%h\n"], timeout=60)
+        self.assertEqual(dlq.returncode, 0, dlq.stderr)
+        reasons = {}
+        for line in dlq.stdout.splitlines():
+            if "pdnsx.obs." + org_a not in line:
+                continue
+            key, _, headers = line.partition("\t")
+            err = [h for h in headers.split(",") if h.startswith("pdnsx.error=")]
+            reasons.setdefault(key, []).append(err[0][len("pdnsx.error="):])
+        for key, _, why in bad:
+            self.assertEqual(len(reasons.get(key, [])), 1, key)
+            self.assertTrue(reasons[key][0].startswith(why), (key, reasons[key]))
+        self.assertEqual(sum(1 for k in reasons if k.startswith("flood")), rated)
 
     def test_geoip_matches_mmdblookup(self):
         if not os.path.exists(MAKE_MMDB):

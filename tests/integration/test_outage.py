@@ -1,8 +1,11 @@
 """Nothing is lost when Kafka goes away: a real Kafka broker of the test's
 own is down when the producer starts (file input) or dies in the middle of
 a live dnstap stream; when it returns the producer delivers everything and
-exits 0. What reaches the topic is compared with a reference run of the same
-input through pdnsx-broker: same records, same counts, same times."""
+exits 0. With spool.path, a live input's observations go to the spool while
+the broker is down (the input keeps reading) and are delivered from it when
+the broker returns, in the same run or the next. What reaches the topic is
+compared with a reference run of the same input through pdnsx-broker: same
+records, same counts, same times."""
 import os
 import shutil
 import signal
@@ -61,12 +64,13 @@ class Outage(unittest.TestCase):
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
 
-    def producer(self, org, inputs, brokers, metrics_port):
-        log = open(os.path.join(self.dir, "producer-%s.log" % org), "w")
+    def producer(self, org, inputs, brokers, metrics_port, props="", sets=()):
+        log = open(os.path.join(self.dir, "producer-%s.log" % org), "a")
         p = subprocess.Popen(pxtest.producer_cmd([
             'org="%s"' % org, "inputs=(%s)" % inputs, 'kafka.brokers="%s"' % brokers,
             'metrics.listen="127.0.0.1:%d"' % metrics_port,
-            'kafka.properties={ reconnect = { backoff = { max = { ms = 1000; }; }; }; }']),
+            'kafka.properties={ reconnect = { backoff = { max = { ms = 1000; }; }; }; %s }'
+            % props] + list(sets)),
             stdout=log, stderr=subprocess.STDOUT)
         self.procs.append(p)
         p.logname = log.name
@@ -131,6 +135,82 @@ class Outage(unittest.TestCase):
         ref = self.reference('{type="dnstap-file"; path="%s";}, {type="dnstap-file"; '
                              'path="%s";}' % (d1, d2))
         self.assertEqual(self.published(org), ref)
+
+    def spool_producer(self, org, sock, spool, mport):
+        """A live dnstap input with a spool; librdkafka's queue is cut to
+        50 messages so that the spool takes most of an outage."""
+        prod = self.producer(org, '{type="dnstap-unix"; path="%s";}' % sock,
+                             self.kafka.bootstrap, mport,
+                             props='queue = { buffering = { max = { messages = "50"; }; }; };',
+                             sets=['spool.path="%s"' % spool, "kafka.max_block_ms=200"])
+        pxtest.wait_for(lambda: os.path.exists(sock), 20, "dnstap socket")
+        pxtest.wait_for(lambda: pxtest.metric(mport, "pdnsx_responses_total") is not None, 20,
+                        "the metrics endpoint")
+        return prod
+
+    def test_live_spool_replay(self):
+        """The broker is down from the start: the stream is read whole,
+        spooled, then delivered from the spool once the broker is up; the
+        spool ends empty and the topic holds exactly the reference."""
+        _, d1 = gencap(self.dir, 20000, 13)
+        org = pxtest.unique_org("spool")
+        sock = os.path.join(self.dir, "dnstap.sock")
+        spool = os.path.join(self.dir, "spool")
+        mport = pxtest.free_port()
+        prod = self.spool_producer(org, sock, spool, mport)
+        subprocess.run(REPLAY + [sock, "-r", d1], check=True, timeout=120)
+        pxtest.wait_for(lambda: pxtest.metric(mport, "pdnsx_responses_total") == 20000, 60,
+                        "the stream to be read")
+        pxtest.wait_for(lambda: pxtest.metric(mport, "pdnsx_spool_written_total") > 0, 60,
+                        "observations spooled")
+        m = pxtest.metrics(mport)
+        self.assertEqual(m.get('pdnsx_observations_dropped_total{reason="kafka_backlog"}', 0), 0)
+        self.assertEqual(m.get("pdnsx_kafka_delivered_total", 0), 0)
+        self.assertGreater(os.path.getsize(spool), 0)
+        self.kafka.start()
+        pxtest.wait_for(lambda: os.path.getsize(spool) == 0, 240, "the spool to be delivered")
+        m = pxtest.metrics(mport)
+        self.assertEqual(m["pdnsx_spool_read_total"], m["pdnsx_spool_written_total"])
+        prod.send_signal(signal.SIGTERM)
+        self.assertEqual(prod.wait(timeout=120), 0, open(prod.logname).read())
+        self.assertEqual(os.path.getsize(spool), 0)
+        self.assertEqual(self.published(org),
+                         self.reference('{type="dnstap-file"; path="%s";}' % d1))
+
+    def test_spool_survives_restart(self):
+        """Stopped while the broker is down, the producer keeps what Kafka
+        did not take in the spool (exit 0); the next run, broker up,
+        delivers it with its own stream."""
+        _, d1 = gencap(self.dir, 8000, 17)
+        _, d2 = gencap(self.dir, 8000, 18)
+        org = pxtest.unique_org("restart")
+        sock = os.path.join(self.dir, "dnstap.sock")
+        spool = os.path.join(self.dir, "spool")
+        mport = pxtest.free_port()
+        prod = self.spool_producer(org, sock, spool, mport)
+        subprocess.run(REPLAY + [sock, "-r", d1], check=True, timeout=120)
+        pxtest.wait_for(lambda: pxtest.metric(mport, "pdnsx_responses_total") == 8000, 60,
+                        "the first stream to be read")
+        prod.send_signal(signal.SIGTERM)
+        self.assertEqual(prod.wait(timeout=120), 0, open(prod.logname).read())
+        self.assertIn("kept in the spool for the next run", open(prod.logname).read())
+        self.assertGreater(os.path.getsize(spool), 0)
+
+        self.kafka.start()
+        prod = self.spool_producer(org, sock, spool, mport)
+        subprocess.run(REPLAY + [sock, "-r", d2], check=True, timeout=120)
+        pxtest.wait_for(lambda: pxtest.metric(mport, "pdnsx_responses_total") == 8000, 60,
+                        "the second stream to be read")
+        pxtest.wait_for(lambda: os.path.getsize(spool) == 0, 240, "the spool to be delivered")
+        prod.send_signal(signal.SIGTERM)
+        self.assertEqual(prod.wait(timeout=120), 0, open(prod.logname).read())
+        self.assertEqual(os.path.getsize(spool), 0)
+        self.assertEqual(self.published(org),
+                         self.reference('{type="dnstap-file"; path="%s";}, {type="dnstap-file"; '
+                                        'path="%s";}' % (d1, d2)))
+
+
+REPLAY = ["fstrm_replay", "-t", "protobuf:dnstap.Dnstap", "-u"]
 
 
 def strip(merged):

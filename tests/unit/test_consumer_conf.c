@@ -144,6 +144,50 @@ static void test_bad_values(void **state)
     expect_rejected("stor.path=\"/tmp\"", "unknown setting 'stor'"); /* typo */
 }
 
+/* trust.*: the shipped defaults, and values the table refuses. */
+static void test_trust_settings(void **state)
+{
+    (void)state;
+    px_config *c = load(NULL, 0);
+    assert_int_equal(px_config_validate(c), PX_OK);
+    px_consumer_conf cc;
+    assert_int_equal(px_consumer_conf_load(c, &cc), PX_OK);
+    static const char *const types[] = {"A",     "AAAA", "CNAME", "MX",  "NS", "PTR",
+                                        "DNAME", "SRV",  "SOA",   "TXT", "CAA"};
+    assert_int_equal(cc.n_trust_rrtypes, sizeof(types) / sizeof(types[0]));
+    for (size_t i = 0; i < cc.n_trust_rrtypes; i++)
+        assert_string_equal(cc.trust_rrtypes[i], types[i]);
+    assert_int_equal(cc.n_trust_local_zones, 0);
+    assert_false(cc.trust_private_answers);
+    assert_int_equal(cc.trust_time_floor, 1072915200); /* 2004-01-01T00:00:00Z */
+    assert_int_equal(cc.trust_future_skew, 300);
+    assert_int_equal(cc.trust_org_new_records, 20000);
+    px_consumer_conf_free(&cc);
+    px_config_destroy(c);
+
+    const char *sets[] = {"trust.rrtypes=[\"A\", \"TYPE65280\"]",
+                          "trust.local_zones=[\"Corp.Example.COM.\"]", "trust.org_new_records=0"};
+    c = load(sets, 3);
+    assert_int_equal(px_config_validate(c), PX_OK);
+    assert_int_equal(px_consumer_conf_load(c, &cc), PX_OK);
+    assert_int_equal(cc.n_trust_rrtypes, 2);
+    assert_string_equal(cc.trust_rrtypes[1], "TYPE65280");
+    assert_int_equal(cc.n_trust_local_zones, 1);
+    assert_string_equal(cc.trust_local_zones[0], "Corp.Example.COM.");
+    assert_int_equal(cc.trust_org_new_records, 0);
+    px_consumer_conf_free(&cc);
+    px_config_destroy(c);
+
+    expect_rejected("trust.rrtypes=[\"A\", \"NOPE\"]", "trust.rrtypes");
+    expect_rejected("trust.local_zones=[\"a..b\"]", "trust.local_zones");
+    expect_rejected("trust.local_zones=[\".\"]", "trust.local_zones");
+    expect_rejected("trust.future_skew=-1", "trust.future_skew");
+    expect_rejected("trust.future_skew=86401", "trust.future_skew");
+    expect_rejected("trust.time_floor=-1", "trust.time_floor");
+    expect_rejected("trust.org_new_records=-1", "trust.org_new_records");
+    expect_rejected("trust.private_answers=1", "trust.private_answers");
+}
+
 /* The shipped example passes --check, and says what INTERFACE.md says. */
 static void test_example_config_is_clean(void **state)
 {
@@ -279,6 +323,7 @@ int main(void)
         cmocka_unit_test(test_default_regex_selects_org_topics),
         cmocka_unit_test(test_overrides_and_properties),
         cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_trust_settings),
         cmocka_unit_test(test_example_config_is_clean),
         cmocka_unit_test(test_check_finds_runtime_failures),
     };

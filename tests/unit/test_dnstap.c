@@ -403,7 +403,7 @@ static void expect_report(const char *want)
 static void *open_file(const char *path, uint32_t types, sink *s, char *err, size_t errlen)
 {
     px_input_conf conf = {
-        .type = PX_INPUT_DNSTAP_FILE, .path = path, .dnstap_types = types, .log = {.fn = report}};
+        .type = PX_INPUT_DNSTAP_FILE, .path = path, .dnstap_types = types, .log_fn = report};
     return px_dnstap_input_open(&conf, sink_fn, s, err, errlen);
 }
 

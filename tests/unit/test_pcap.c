@@ -554,7 +554,7 @@ static void report(void *ctx, int level, const char *msg)
 static void *open_file(const char *path, const char *filter, events *e, char *err, size_t errlen)
 {
     px_input_conf conf = {
-        .type = PX_INPUT_PCAP_FILE, .path = path, .filter = filter, .log = {.fn = report}};
+        .type = PX_INPUT_PCAP_FILE, .path = path, .filter = filter, .log_fn = report};
     return px_pcap_input_open(&conf, sink, e, err, errlen);
 }
 

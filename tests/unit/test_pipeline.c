@@ -87,6 +87,20 @@ static void rr_cname(msgbuf *m, const char *name, uint32_t ttl, const char *targ
     m->b[at + 1] = (uint8_t)(m->n - start);
 }
 
+static void rr_ns(msgbuf *m, const char *name, uint32_t ttl, const char *target)
+{
+    putname(m, name);
+    put16(m, 2);
+    put16(m, 1);
+    put32(m, ttl);
+    size_t at = m->n;
+    put16(m, 0);
+    size_t start = m->n;
+    putname(m, target);
+    m->b[at] = (uint8_t)((m->n - start) >> 8);
+    m->b[at + 1] = (uint8_t)(m->n - start);
+}
+
 /* ---- what the pipeline published ---- */
 typedef struct out_msg {
     char key[256];
@@ -275,6 +289,42 @@ static void test_drops_and_malformed_are_counted(void **state)
     assert_int_equal(st.dropped_rrs[PX_DROP_PRIVATE_ADDR], 1);
     assert_int_equal(st.recorded, 1); /* the CNAME before the cut survives */
     assert_int_equal(o.n, 1);
+    outbox_free(&o);
+    px_pipeline_destroy(p);
+}
+
+/* The root and a bare public suffix are not published (a resolver's
+ * priming and qname-minimised NS answers): the consumer refuses them too.
+ * A registered domain that is its own name is published as before. */
+static void test_public_suffix_not_published(void **state)
+{
+    (void)state;
+    outbox o = {0};
+    px_pipeline *p = make(&o, 1, key16);
+    msgbuf m;
+    header(&m, 0, 4);
+    question(&m, "co.uk", 2);
+    rr_ns(&m, "", 518400, "a.root-servers.net"); /* "": the root */
+    rr_ns(&m, "co.uk", 172800, "nsa.nic.uk");
+    rr_ns(&m, "example.co.uk", 172800, "ns1.example.net");
+    rr_a(&m, "example.co.uk", 60, ip_www);
+    feed(p, &m, 1764000000, 1, 1);
+    px_pipeline_flush(p);
+
+    px_pipeline_stats st;
+    px_pipeline_get_stats(p, &st);
+    assert_int_equal(st.dropped_rrs[PX_DROP_PUBLIC_SUFFIX], 2);
+    assert_string_equal(px_drop_name(PX_DROP_PUBLIC_SUFFIX), "public_suffix");
+    assert_int_equal(o.n, 2);
+    px_err err;
+    px_avro_codec *codec = px_avro_codec_create(&err);
+    px_avro_obs a;
+    const char *key;
+    assert_true(find(codec, &o, "example.co.uk", "NS", &a, &key));
+    assert_true(find(codec, &o, "example.co.uk", "A", &a, &key));
+    assert_false(find(codec, &o, "co.uk", "NS", &a, &key));
+    assert_false(find(codec, &o, ".", "NS", &a, &key));
+    px_avro_codec_destroy(codec);
     outbox_free(&o);
     px_pipeline_destroy(p);
 }
@@ -724,6 +774,7 @@ int main(void)
         cmocka_unit_test(test_key_skips_a_window),
         cmocka_unit_test(test_many_records_in_one_response),
         cmocka_unit_test(test_batches_same_as_one_at_a_time),
+        cmocka_unit_test(test_public_suffix_not_published),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

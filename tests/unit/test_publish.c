@@ -1,8 +1,11 @@
 /* test_publish.c: the Kafka publisher against librdkafka's mock cluster
  * (a Kafka-protocol broker in this process): delivery, murmur2 partitioning
  * as the Java client does it, a broker outage with and without the spool. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +18,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "px_metrics.h"
 #include "px_publish.h"
 
 #define TOPIC "pdnsx.obs.test"
@@ -267,6 +271,194 @@ static void test_undelivered_at_close_goes_to_spool(void **state)
     cluster_stop(&c);
 }
 
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Log lines the publisher gives its daemon. */
+typedef struct logbook {
+    pthread_mutex_t lock;
+    char text[16384];
+} logbook;
+
+static void log_fn(void *ctx, int level, const char *msg)
+{
+    (void)level;
+    logbook *b = ctx;
+    pthread_mutex_lock(&b->lock);
+    size_t used = strlen(b->text);
+    snprintf(b->text + used, sizeof(b->text) - used, "%s\n", msg);
+    pthread_mutex_unlock(&b->lock);
+}
+
+/* Messages from..to-1 sent from a thread, so that a publisher that blocks
+ * for ever fails the test instead of hanging it. */
+typedef struct sender {
+    px_publish *p;
+    int from, to;
+    int ok, full; /* results of px_publish_send() */
+    _Atomic bool done;
+    pthread_t thread;
+} sender;
+
+static void *sender_run(void *arg)
+{
+    sender *s = arg;
+    for (int i = s->from; i < s->to; i++) {
+        char key[64], val[64];
+        snprintf(key, sizeof(key), "domain%d.example", i % 37);
+        int vl = snprintf(val, sizeof(val), "msg-%d", i);
+        px_err e = px_publish_send(s->p, key, strlen(key), val, (size_t)vl + 1);
+        s->ok += e == PX_OK;
+        s->full += e == PX_ERR_FULL;
+    }
+    atomic_store(&s->done, true);
+    return NULL;
+}
+
+static void sender_start(sender *s, px_publish *p, int from, int to)
+{
+    *s = (sender){.p = p, .from = from, .to = to};
+    assert_int_equal(pthread_create(&s->thread, NULL, sender_run, s), 0);
+}
+
+/* True when the sender finished within ms. */
+static bool sender_done_within(sender *s, int64_t ms)
+{
+    int64_t end = now_ms() + ms;
+    while (!atomic_load(&s->done) && now_ms() < end) {
+        struct timespec ts = {0, 2 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (!atomic_load(&s->done))
+        return false;
+    pthread_join(s->thread, NULL);
+    return true;
+}
+
+#define DROPPED "pdnsx_observations_dropped_total{reason=\"kafka_backlog\"}"
+
+/* A live input's publisher, broker down, no spool: once the local queue
+ * stays full for the bound, the newest messages are dropped (counted,
+ * logged a bounded number of times) and the sender goes on; the queue's
+ * messages are delivered when the broker returns, and sending works again. */
+static void test_live_full_queue_drops_newest_past_bound(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_start(&c);
+    const char *keys[] = {"queue.buffering.max.messages"};
+    const char *vals[] = {"20"};
+    logbook lb = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    char err[256];
+    px_publish_conf pc = {.brokers = c.brokers,
+                          .topic = TOPIC,
+                          .infinite_timeout = true,
+                          .prop_keys = keys,
+                          .prop_values = vals,
+                          .n_props = 1,
+                          .queue_wait_ms = 200,
+                          .drop_when_blocked = true,
+                          .log_fn = log_fn,
+                          .log_ctx = &lb};
+    px_publish *p = px_publish_create(&pc, err, sizeof(err));
+    assert_non_null(p);
+    uint64_t dropped0 = px_metric_value_of(DROPPED);
+    rd_kafka_mock_broker_set_down(c.mc, 1);
+
+    /* one wait of the bound, not one per message */
+    int64_t t0 = now_ms();
+    sender s;
+    sender_start(&s, p, 0, 300);
+    if (!sender_done_within(&s, 10000))
+        fail_msg("a full queue blocked the sender for more than 10 s");
+    int64_t took = now_ms() - t0;
+    assert_true(took >= 200 && took < 3000);
+    assert_int_equal(s.ok, 20);
+    assert_int_equal(s.full, 280);
+    px_publish_stats st;
+    px_publish_get_stats(p, &st);
+    assert_int_equal(st.produced, 20);
+    assert_int_equal(st.dropped, 280);
+    assert_int_equal(st.failed, 0);
+    assert_int_equal(px_metric_value_of(DROPPED), dropped0 + 280);
+    pthread_mutex_lock(&lb.lock);
+    assert_non_null(strstr(lb.text, "dropping the newest observations"));
+    /* 280 drops, a bounded number of lines about them */
+    int lines = 0;
+    for (const char *q = lb.text; (q = strstr(q, "Kafka's local queue")) != NULL; q++)
+        lines++;
+    assert_true(lines >= 1 && lines <= 3);
+    pthread_mutex_unlock(&lb.lock);
+
+    /* the broker returns: the queue drains, new messages fit again */
+    rd_kafka_mock_broker_set_up(c.mc, 1);
+    int64_t end = now_ms() + 60000;
+    while (px_publish_outstanding(p) > 0 && now_ms() < end)
+        px_publish_poll(p, 50);
+    sender_start(&s, p, 300, 310);
+    assert_true(sender_done_within(&s, 10000));
+    assert_int_equal(s.ok, 10);
+    assert_int_equal(px_publish_close(p, 60000), PX_OK);
+    px_publish_get_stats(p, &st);
+    assert_int_equal(st.delivered, 30);
+    assert_int_equal(st.dropped, 280);
+    pthread_mutex_lock(&lb.lock);
+    assert_non_null(strstr(lb.text, "takes messages again: 280 observations were dropped"));
+    pthread_mutex_unlock(&lb.lock);
+    px_publish_destroy(p);
+
+    /* exactly the 20 queued before the outage and the 10 after */
+    int ids[310] = {0};
+    assert_int_equal(consume_all(&c, ids, 310), 30);
+    for (int i = 0; i < 310; i++)
+        assert_int_equal(ids[i], i < 20 || i >= 300 ? 1 : 0);
+    cluster_stop(&c);
+}
+
+/* File inputs (drop_when_blocked false) and no spool: a full queue makes
+ * the sender wait past the bound, nothing is dropped, and everything is
+ * delivered once the broker returns. */
+static void test_file_full_queue_waits(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_start(&c);
+    const char *keys[] = {"queue.buffering.max.messages"};
+    const char *vals[] = {"20"};
+    char err[256];
+    px_publish_conf pc = {.brokers = c.brokers,
+                          .topic = TOPIC,
+                          .infinite_timeout = true,
+                          .prop_keys = keys,
+                          .prop_values = vals,
+                          .n_props = 1,
+                          .queue_wait_ms = 50};
+    px_publish *p = px_publish_create(&pc, err, sizeof(err));
+    assert_non_null(p);
+    rd_kafka_mock_broker_set_down(c.mc, 1);
+    sender s;
+    sender_start(&s, p, 0, 30);
+    /* well past the bound, the sender still waits for room */
+    assert_false(sender_done_within(&s, 500));
+    px_publish_stats st;
+    px_publish_get_stats(p, &st);
+    assert_int_equal(st.dropped, 0);
+    rd_kafka_mock_broker_set_up(c.mc, 1);
+    assert_true(sender_done_within(&s, 60000));
+    assert_int_equal(s.ok, 30);
+    assert_int_equal(px_publish_close(p, 60000), PX_OK);
+    px_publish_get_stats(p, &st);
+    assert_int_equal(st.delivered, 30);
+    assert_int_equal(st.dropped, 0);
+    px_publish_destroy(p);
+    check_exactly_once(&c, 30);
+    cluster_stop(&c);
+}
+
 static void test_bad_property_is_an_error(void **state)
 {
     (void)state;
@@ -305,6 +497,8 @@ int main(void)
         cmocka_unit_test(test_outage_then_recovery),
         cmocka_unit_test(test_full_queue_spills_to_spool_and_drains),
         cmocka_unit_test(test_undelivered_at_close_goes_to_spool),
+        cmocka_unit_test(test_live_full_queue_drops_newest_past_bound),
+        cmocka_unit_test(test_file_full_queue_waits),
         cmocka_unit_test(test_bad_property_is_an_error),
         cmocka_unit_test(test_null_sink),
     };

@@ -1,0 +1,105 @@
+/* px_privacy.h: the privacy rules on types, names, zones and addresses
+ * (DESIGN.md section 5), one copy for both ends of the federation. The
+ * producer's filter applies them to what may leave an organisation; the
+ * consumer applies them again to what the centre accepts, so that a member
+ * whose producer is misconfigured or hostile cannot put a private name or
+ * address into the federation. The rules about whole responses (rcode,
+ * wildcard servers, bailiwick) stay with the producer: only it sees
+ * responses.
+ *
+ * Names are presentation form as pdnsx writes them (lowercase, no trailing
+ * dot, "." for the root, "\." and "\DDD" escapes inside labels). */
+#ifndef PX_PRIVACY_H
+#define PX_PRIVACY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "px_error.h"
+
+/* Which rule refused a record; PX_PRIVACY_PASS if none did. */
+typedef enum px_privacy_rule {
+    PX_PRIVACY_PASS = 0,
+    PX_PRIVACY_RRTYPE,        /* type not in the set */
+    PX_PRIVACY_PRIVATE_ADDR,  /* special-purpose address in A/AAAA */
+    PX_PRIVACY_LOCAL_NAME,    /* owner name under a local zone */
+    PX_PRIVACY_LOCAL_RDATA,   /* rdata names something under a local zone */
+    PX_PRIVACY_SINGLE_LABEL,  /* single-label owner name or rdata name */
+    PX_PRIVACY_PUBLIC_SUFFIX, /* owner name is the root or a public suffix */
+    PX_PRIVACY__COUNT
+} px_privacy_rule;
+
+typedef struct px_privacy_conf {
+    const uint16_t *rrtypes; /* the types allowed; NULL: A, AAAA, CNAME, MX, NS */
+    size_t n_rrtypes;
+    bool private_answers;           /* allow special-purpose addresses */
+    const char *const *local_zones; /* extra local zones (any case, trailing dot ok) */
+    size_t n_local_zones;
+} px_privacy_conf;
+
+typedef struct px_privacy px_privacy;
+
+/* Copies what it needs from conf (NULL: the defaults). NULL on no memory
+ * or a zone px_privacy_check_zone() refuses (*err says which; err may be
+ * NULL). Read-only afterwards: any number of threads may use it. */
+px_privacy *px_privacy_create(const px_privacy_conf *conf, px_err *err);
+void px_privacy_destroy(px_privacy *p); /* NULL is fine */
+
+/* A zone as privacy.local_zones / trust.local_zones take it: printable
+ * presentation text, no empty label, not the root, at most 1024
+ * characters. False with a reason in why. For config tables. */
+bool px_privacy_check_zone(const char *zone, char *why, size_t whylen);
+
+bool px_privacy_type_allowed(const px_privacy *p, uint16_t type);
+
+/* True if name is under (or is) a built-in or configured local zone.
+ * Built-in: local, localhost, internal, home.arpa, lan, intranet, corp,
+ * private, localdomain, test, invalid, example, onion, alt, and the RFC
+ * 6303 locally served reverse zones (10.in-addr.arpa, ..., d.f.ip6.arpa). */
+bool px_privacy_is_local(const px_privacy *p, const char *name, size_t len);
+
+/* No unescaped dot, and not the root ".". */
+bool px_privacy_single_label(const char *name, size_t len);
+
+/* True if `name` equals `zone` or lies below it (both presentation form,
+ * lowercase, no trailing dot; zone "." or "" contains everything; "a\.b"
+ * is one label, not below "b"). The producer keeps only records inside the
+ * bailiwick of the server that answered, so the centre refuses a record
+ * whose name its bailiwick does not contain. */
+bool px_privacy_in_zone(const char *name, size_t name_len, const char *zone, size_t zone_len);
+
+/* The owner name rules, in the producer's order: PX_PRIVACY_SINGLE_LABEL,
+ * then PX_PRIVACY_LOCAL_NAME. */
+px_privacy_rule px_privacy_owner(const px_privacy *p, const char *name, size_t len);
+
+/* The names inside rdata (NULL entries skipped): PX_PRIVACY_LOCAL_RDATA if
+ * any is under a local zone, else PX_PRIVACY_SINGLE_LABEL if any is a
+ * single label. The root (a null MX) passes. Names must be lowercase. */
+px_privacy_rule px_privacy_targets(const px_privacy *p, const char *const *names, size_t n);
+
+/* A special-purpose address (px_addr_is_special) where private answers are
+ * not allowed. bytes: 4 (A) or 16 (AAAA); any other length is refused
+ * then (fail closed). */
+bool px_privacy_addr_refused(const px_privacy *p, const uint8_t *bytes, size_t len);
+
+/* The root, or a bare public suffix of the Public Suffix List's ICANN
+ * section ("com", "co.uk", "in-addr.arpa"): names no one registers, whose
+ * records are the DNS's own infrastructure, not anything seen of the
+ * federation's users. The private section (github.io, blogspot.com) is
+ * not refused: those names are hosts with records of their own. */
+bool px_privacy_public_suffix(const char *name, size_t len);
+
+/* The rdata rules on presentation text as the producer writes it (the
+ * consumer's observations): for A/AAAA the address, for NS, CNAME, PTR,
+ * DNAME the name, for MX the exchange, for SRV the target, for SOA the
+ * primary server and the mailbox. Names are compared in lowercase without
+ * a trailing dot. An A/AAAA rdata that is no address of its family is
+ * refused as PX_PRIVACY_PRIVATE_ADDR (fail closed); so is a name too long
+ * to be one, as PX_PRIVACY_LOCAL_RDATA. */
+px_privacy_rule px_privacy_rdata(const px_privacy *p, uint16_t type, const char *rdata);
+
+/* Short snake_case name for metric labels ("private_addr"). */
+const char *px_privacy_rule_name(px_privacy_rule rule);
+
+#endif

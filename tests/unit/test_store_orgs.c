@@ -1,0 +1,179 @@
+/* test_store_orgs.c: what the store tells the consumer's bound on new
+ * records per organisation: how many records each organisation helped add
+ * (counted at the flush, published at the commit), and whether an
+ * observation's record is known (in the open batch or in the store). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "px_store.h"
+
+typedef struct fix {
+    char dir[64];
+    px_store *s;
+} fix;
+
+static px_store *open_opts(const char *dir, uint32_t chunk)
+{
+    px_err err = PX_OK;
+    char eb[256];
+    px_store *s = px_store_open(dir, &(px_store_opts){.chunk_records = chunk}, &err, eb, sizeof eb);
+    if (!s)
+        fail_msg("open %s: %s", dir, eb);
+    return s;
+}
+
+static int setup(void **state)
+{
+    fix *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/pxstoreorg.XXXXXX");
+    if (!f || !mkdtemp(f->dir))
+        return -1;
+    f->s = open_opts(f->dir, 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fix *f = *state;
+    char cmd[128];
+    px_store_close(f->s);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    if (system(cmd) != 0)
+        return -1;
+    free(f);
+    return 0;
+}
+
+static px_avro_obs obs(const char *name, const char *org)
+{
+    return (px_avro_obs){.rrname = name,
+                         .rrtype = "A",
+                         .rdata = "93.184.216.34",
+                         .count = 1,
+                         .time_first = 1764000000,
+                         .time_last = 1764000060,
+                         .clients = -1,
+                         .org = org,
+                         .sensor = "s1"};
+}
+
+static void merge(px_store_batch *b, const char *name, const char *org)
+{
+    px_avro_obs o = obs(name, org);
+    assert_int_equal(px_store_merge(b, &o, "example.com", NULL, NULL), PX_OK);
+}
+
+static bool known(px_store_batch *b, const char *name)
+{
+    px_avro_obs o = obs(name, "org-a");
+    bool k = true;
+    assert_int_equal(px_store_batch_known(b, &o, &k), PX_OK);
+    return k;
+}
+
+/* A record new to the store counts once for each organisation that
+ * observed it in its batch; a record the store holds counts for nobody;
+ * nothing counts before the commit, and an abandoned batch never does. */
+static void test_new_records_per_org(void **state)
+{
+    fix *f = *state;
+    px_store_batch *b;
+    assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
+    merge(b, "x1.example.com", "org-a");
+    merge(b, "x2.example.com", "org-a");
+    merge(b, "x2.example.com", "org-b");
+    merge(b, "x3.example.com", "org-b");
+    merge(b, "x3.example.com", "org-b"); /* twice: one record */
+    assert_int_equal(px_store_org_new_records(f->s, "org-a"), 0);
+    assert_int_equal(px_store_batch_commit(b), PX_OK);
+    assert_int_equal(px_store_org_new_records(f->s, "org-a"), 2);
+    assert_int_equal(px_store_org_new_records(f->s, "org-b"), 2);
+    assert_int_equal(px_store_org_new_records(f->s, "org-c"), 0);
+
+    assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
+    merge(b, "x1.example.com", "org-b"); /* known: counts for nobody */
+    merge(b, "x4.example.com", "org-a");
+    merge(b, "x5.example.com", "org-c");
+    assert_int_equal(px_store_batch_commit(b), PX_OK);
+    assert_int_equal(px_store_org_new_records(f->s, "org-a"), 3);
+    assert_int_equal(px_store_org_new_records(f->s, "org-b"), 2);
+    assert_int_equal(px_store_org_new_records(f->s, "org-c"), 1);
+
+    assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
+    merge(b, "x6.example.com", "org-a");
+    px_store_batch_abort(b);
+    assert_int_equal(px_store_org_new_records(f->s, "org-a"), 3);
+}
+
+/* A big batch goes through the batch log, applied a chunk per
+ * transaction: its new records count as the chunks are applied. */
+static void test_new_records_through_the_log(void **state)
+{
+    fix *f = *state;
+    px_store_close(f->s);
+    f->s = open_opts(f->dir, 2); /* more than 2 records: the log */
+    px_store_batch *b;
+    assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
+    for (int i = 0; i < 7; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "h%d.example.com", i);
+        merge(b, name, i < 5 ? "org-a" : "org-b");
+    }
+    assert_int_equal(px_store_batch_commit(b), PX_OK);
+    assert_false(px_store_log_pending(f->s));
+    assert_int_equal(px_store_org_new_records(f->s, "org-a"), 5);
+    assert_int_equal(px_store_org_new_records(f->s, "org-b"), 2);
+}
+
+/* Known: merged into the open batch (also the last merge, whose table work
+ * waits for the next call) or held by the store; else not. */
+static void test_batch_known(void **state)
+{
+    fix *f = *state;
+    px_store_batch *b;
+    assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
+    merge(b, "stored.example.com", "org-a");
+    assert_int_equal(px_store_batch_commit(b), PX_OK);
+
+    assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
+    assert_true(known(b, "stored.example.com"));
+    assert_false(known(b, "new.example.com"));
+    merge(b, "other.example.com", "org-b");
+    merge(b, "new.example.com", "org-b"); /* held back by the merge */
+    assert_true(known(b, "new.example.com"));
+    assert_true(known(b, "other.example.com"));
+    assert_false(known(b, "never.example.com"));
+    /* other types and rdata are other records */
+    px_avro_obs o = obs("stored.example.com", "org-a");
+    o.rdata = "93.184.216.35";
+    bool k = true;
+    assert_int_equal(px_store_batch_known(b, &o, &k), PX_OK);
+    assert_false(k);
+    /* an observation the merge would refuse: an error, nothing changes */
+    o.rrtype = "A";
+    o.rdata = "not an address";
+    assert_int_equal(px_store_batch_known(b, &o, &k), PX_ERR_MALFORMED);
+    assert_int_equal(px_store_batch_commit(b), PX_OK);
+    /* the lookups changed nothing: the batch committed as merged */
+    assert_int_equal(px_store_org_new_records(f->s, "org-b"), 2);
+    assert_int_equal(px_store_org_new_records(f->s, "org-a"), 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_new_records_per_org, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_new_records_through_the_log, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_known, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
