@@ -479,7 +479,7 @@ static void px_dt_metrics_init(void)
     px_dt_m.file = px_metric_counter(PX_DT_MALFORMED("file"), help_malformed);
 #define PX_DT_FILE_ERR(reason)                                                                     \
     "pdnsx_input_file_errors_total{input=\"dnstap\",reason=\"" reason "\"}"
-    static const char file_help[] = "Damage met in input files (each is logged)";
+    static const char file_help[] = "Damage met in input files";
     px_dt_m.file_oversize = px_metric_counter(PX_DT_FILE_ERR("oversize"), file_help);
     px_dt_m.file_control = px_metric_counter(PX_DT_FILE_ERR("bad_control"), file_help);
     px_dt_m.file_truncated = px_metric_counter(PX_DT_FILE_ERR("truncated"), file_help);

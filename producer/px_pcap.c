@@ -9,7 +9,6 @@
  * and reads on from there, counting the bytes skipped. libpcap (pcapng,
  * FIFOs, standard input) cannot read past a damaged record: the rest of
  * such a file is lost, and the report says so. */
-#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pcap/pcap.h>
@@ -88,7 +87,7 @@ static void px_pcap_metrics_init(px_pcap *pc)
                                        "TCP holes given up on (data lost)");
     pc->m_tcp_evicted = px_metric_counter("pdnsx_input_tcp_flows_evicted_total{input=\"pcap\"}",
                                           "TCP flows dropped because the flow table was full");
-    static const char file_help[] = "Damage met in input files (each is logged)";
+    static const char file_help[] = "Damage met in input files";
     pc->m_bad_record = px_metric_counter(
         "pdnsx_input_file_errors_total{input=\"pcap\",reason=\"bad_record\"}", file_help);
     pc->m_truncated = px_metric_counter(

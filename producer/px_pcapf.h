@@ -48,9 +48,10 @@ const char *px_pcapf_error(const px_pcapf *f, uint64_t *offset, px_err *kind);
 
 /* After a -1 for a damaged or cut record: looks past its header for the
  * next plausible record header (caplen within the snapshot length, len not
- * under caplen, a valid fraction of a second, a time near the last good
- * record's, and a plausible header right after its data, or the end of the
- * file), so that one bad header does not cost the rest of the file.
+ * under caplen, a valid fraction of a second, a time no more than a day
+ * before the last good record's, and a plausible header within a day of it
+ * right after its data, or the end of the file), so that one bad header
+ * does not cost the rest of the file.
  * Returns 1 when it found one: px_pcapf_next() reads on from there, and
  * *skipped is the number of bytes passed over, from the damaged header on.
  * 0 when the file ends first: *skipped is every byte from the damaged
