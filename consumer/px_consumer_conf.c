@@ -1,13 +1,18 @@
 /* px_consumer_conf.c: the consumer's settings table and loader. */
 #include "px_consumer_conf.h"
 
+#include <errno.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "px_addr.h"
 #include "px_dns_type.h"
+#include "px_geoip.h"
+#include "px_kafka_conf.h"
 #include "px_privacy.h"
 #include "px_dlq.h"
 
@@ -240,4 +245,73 @@ void px_consumer_conf_free(px_consumer_conf *c)
     free(c->trust_rrtypes);
     free(c->trust_local_zones);
     memset(c, 0, sizeof(*c));
+}
+
+/* ---- what would otherwise fail only at run time ----------------------------- */
+
+/* The store's directory exists and is writable, or can be created (the
+ * store makes the last component only, as mkdir does). */
+static void px_check_store_path(px_config *cfg)
+{
+    const char *dir = px_config_string(cfg, "store.path");
+    if (!dir || !*dir)
+        return; /* validation has said so */
+    struct stat st;
+    if (stat(dir, &st) == 0) {
+        if (!S_ISDIR(st.st_mode))
+            px_config_add_problem(cfg, "store.path", "'store.path' \"%s\": not a directory", dir);
+        else if (access(dir, W_OK | X_OK) != 0)
+            px_config_add_problem(cfg, "store.path", "'store.path' \"%s\": not writable: %s", dir,
+                                  strerror(errno));
+        return;
+    }
+    if (errno != ENOENT) {
+        px_config_add_problem(cfg, "store.path", "'store.path' \"%s\": %s", dir, strerror(errno));
+        return;
+    }
+    /* the parent directory: before the last '/', trailing ones aside */
+    char parent[4096];
+    snprintf(parent, sizeof(parent), "%s", dir);
+    size_t n = strlen(parent);
+    while (n > 1 && parent[n - 1] == '/')
+        parent[--n] = '\0';
+    char *slash = strrchr(parent, '/');
+    if (!slash)
+        snprintf(parent, sizeof(parent), ".");
+    else
+        slash[slash == parent ? 1 : 0] = '\0';
+    const char *why = NULL;
+    if (stat(parent, &st) != 0)
+        why = strerror(errno);
+    else if (!S_ISDIR(st.st_mode))
+        why = "not a directory";
+    else if (access(parent, W_OK | X_OK) != 0)
+        why = strerror(errno);
+    if (why)
+        px_config_add_problem(cfg, "store.path",
+                              "'store.path' \"%s\" does not exist and cannot be created: %s: %s",
+                              dir, parent, why);
+}
+
+/* A GeoIP database opens as the consumer opens it. */
+static void px_check_geoip(px_config *cfg, const char *setting)
+{
+    const char *path = px_config_string(cfg, setting);
+    if (!path || !*path)
+        return;
+    bool country = strcmp(setting, "geoip.country") == 0;
+    char why[512] = "";
+    px_geoip *g = px_geoip_open(country ? path : NULL, country ? NULL : path, why, sizeof(why));
+    if (!g)
+        px_config_add_problem(cfg, setting, "%s", why[0] ? why : "cannot open");
+    px_geoip_close(g);
+}
+
+void px_consumer_conf_check(void *ctx, px_config *cfg)
+{
+    (void)ctx;
+    px_check_store_path(cfg);
+    px_check_geoip(cfg, "geoip.country");
+    px_check_geoip(cfg, "geoip.asn");
+    px_kafka_conf_check(cfg, "kafka.properties");
 }

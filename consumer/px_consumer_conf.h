@@ -63,4 +63,11 @@ typedef struct px_consumer_conf {
 px_err px_consumer_conf_load(const px_config *cfg, px_consumer_conf *out);
 void px_consumer_conf_free(px_consumer_conf *c); /* NULL is fine; zeroes *c */
 
+/* px_cli_spec.check_config hook of pdnsx-consumer: what would otherwise
+ * fail only once the consumer runs (exit 1) becomes a problem at its
+ * setting (exit 2, with --check too): a store.path that is not a writable
+ * directory and cannot be created, a GeoIP file that does not open as a
+ * MaxMind DB, a librdkafka property librdkafka refuses. ctx is unused. */
+void px_consumer_conf_check(void *ctx, px_config *cfg);
+
 #endif

@@ -4,9 +4,16 @@
  * `defs` holds the table defaults (parsed once at creation), and a
  * temporary one parses each --set value. Settings copied from --set carry
  * their override number in libconfig's per-setting hook so that problems
- * can point at "--set:N" instead of a file line. */
+ * can point at "--set:N" instead of a file line.
+ *
+ * libconfig reads text px_confsrc has prepared: the file with its
+ * @includes expanded (libconfig's lines map back to the files through
+ * it), and every integer literal with the value libconfig stores, so that
+ * one written out of libconfig's range is a problem at its setting
+ * instead of a value cut to its low 32 bits. */
 #include "px_config.h"
 #include "px_addr.h"
+#include "px_confsrc.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -52,11 +59,21 @@ typedef struct px_map_cache {
     char **values;
 } px_map_cache;
 
+/* An integer literal libconfig does not store as written: where, and the
+ * value it stores (validation does not call that value out of range). */
+typedef struct px_badint {
+    char *where;
+    long long stored;
+} px_badint;
+
 struct px_config {
     const px_conf_item *table;
     config_t main;
     config_t defs;
-    char *file; /* loaded file, NULL if none */
+    char *file;      /* loaded file, NULL if none */
+    px_confsrc *src; /* its text as libconfig read it, NULL if none */
+    px_badint *badints;
+    size_t n_badints;
     /* Problems in three lists so that validating again replaces only
      * what validation found: reading (file, --set), validation, and
      * those the program added. px_config_problem() indexes them in order. */
@@ -117,11 +134,22 @@ static void px_where(const px_config *c, const config_setting_t *s, char *buf, s
     void *hook = s ? config_setting_get_hook(s) : NULL;
     if (hook)
         px_fmt(buf, len, "--set:%u", (unsigned)(uintptr_t)hook);
-    else if (s && config_setting_source_file(s))
-        px_fmt(buf, len, "%s:%u", config_setting_source_file(s),
-               (unsigned)config_setting_source_line(s));
+    else if (s && c->src && config_setting_source_line(s))
+        px_confsrc_where(c->src, config_setting_source_line(s), buf, len);
     else
         px_where_top(c, buf, len);
+}
+
+/* Copies px_confsrc's problems ("WHERE: message") as they are. */
+static void px_problems_from(px_config *c, const px_confsrc *src)
+{
+    for (size_t i = 0; i < px_confsrc_problem_count(src); i++) {
+        const char *p = px_confsrc_problem(src, i);
+        const char *sep = strstr(p, ": ");
+        char where[512];
+        px_fmt(where, sizeof(where), "%.*s", sep ? (int)(sep - p) : 0, p);
+        px_problem_add(c, where, "%s", sep ? sep + 2 : p);
+    }
 }
 
 static void px_problem_at(px_config *c, const config_setting_t *s, const char *fmt, ...)
@@ -283,13 +311,18 @@ static config_setting_t *px_copy(config_setting_t *parent, const char *name,
 }
 
 /* Parses one libconfig value into tmp; returns the setting or NULL with
- * libconfig's message in tmp. */
-static config_setting_t *px_parse_value(config_t *tmp, const char *value)
+ * libconfig's message in tmp, or problems in *src (which the caller
+ * destroys; it also holds the value's integer literals). */
+static config_setting_t *px_parse_value(config_t *tmp, const char *value, const char *where,
+                                        px_confsrc **src)
 {
+    *src = NULL;
     char *text = NULL;
     if (asprintf(&text, "v = %s;", value) < 0)
         return NULL;
-    int ok = config_read_string(tmp, text);
+    /* scanned first: libconfig must not act on an @include in it */
+    *src = px_confsrc_from_text(text, where);
+    int ok = *src && px_confsrc_problem_count(*src) == 0 && config_read_string(tmp, text);
     free(text);
     if (!ok)
         return NULL;
@@ -343,6 +376,125 @@ static const char *px_put(config_setting_t *root, const char *path, const config
     }
 }
 
+/* ---- integer literals ---------------------------------------------------- */
+
+typedef struct px_intref {
+    const config_setting_t *s;
+    char path[256];
+} px_intref;
+
+typedef struct px_intv {
+    px_intref *v;
+    size_t n, cap;
+    bool nomem;
+} px_intv;
+
+/* The integer settings under s, in the order of the text. */
+static void px_collect_ints(const config_setting_t *s, const char *path, px_intv *out)
+{
+    int t = config_setting_type(s);
+    if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) {
+        if (out->n == out->cap) {
+            size_t cap = out->cap ? 2 * out->cap : 16;
+            px_intref *v = realloc(out->v, cap * sizeof(*v));
+            if (!v) {
+                out->nomem = true;
+                return;
+            }
+            out->v = v;
+            out->cap = cap;
+        }
+        out->v[out->n].s = s;
+        px_fmt(out->v[out->n++].path, sizeof(out->v->path), "%s", path);
+        return;
+    }
+    if (!config_setting_is_aggregate(s))
+        return;
+    bool group = t == CONFIG_TYPE_GROUP;
+    for (int i = 0; i < config_setting_length(s); i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        char sub[512];
+        if (group)
+            px_fmt(sub, sizeof(sub), "%s%s%s", path, *path ? "." : "", config_setting_name(e));
+        else
+            px_fmt(sub, sizeof(sub), "%s[%d]", path, i);
+        px_collect_ints(e, sub, out);
+    }
+}
+
+/* True if the literals are the integer settings, one for one. */
+static bool px_ints_paired(const px_confsrc *src, const px_intv *iv)
+{
+    if (iv->nomem || iv->n != px_confsrc_int_count(src))
+        return false;
+    for (size_t i = 0; i < iv->n; i++) {
+        const px_confsrc_int *lit = px_confsrc_int_at(src, i);
+        int t = config_setting_type(iv->v[i].s);
+        if ((t == CONFIG_TYPE_INT64) != lit->wide ||
+            config_setting_get_int64(iv->v[i].s) != lit->stored)
+            return false;
+    }
+    return true;
+}
+
+static void px_badint_add(px_config *c, const char *where, long long stored)
+{
+    px_badint *b = realloc(c->badints, (c->n_badints + 1) * sizeof(*b));
+    if (!b)
+        return;
+    c->badints = b;
+    if ((b[c->n_badints].where = strdup(where)))
+        b[c->n_badints++].stored = stored;
+}
+
+/* Whether s holds a value libconfig did not read as written. */
+static bool px_badint_at(const px_config *c, const config_setting_t *s)
+{
+    char where[512];
+    px_where(c, s, where, sizeof(where));
+    long long v = config_setting_get_int64(s);
+    for (size_t i = 0; i < c->n_badints; i++)
+        if (c->badints[i].stored == v && strcmp(c->badints[i].where, where) == 0)
+            return true;
+    return false;
+}
+
+/* Every integer literal under top (parsed from src) that libconfig did not
+ * store as written is a problem, named by its setting's path (prefix:
+ * top's path). */
+static void px_check_ints(px_config *c, const px_confsrc *src, const config_setting_t *top,
+                          const char *prefix)
+{
+    bool any = false;
+    for (size_t i = 0; i < px_confsrc_int_count(src); i++)
+        any = any || !px_confsrc_int_at(src, i)->fits;
+    if (!any)
+        return;
+    px_intv iv = {0};
+    px_collect_ints(top, prefix, &iv);
+    bool paired = px_ints_paired(src, &iv);
+    for (size_t i = 0; i < px_confsrc_int_count(src); i++) {
+        const px_confsrc_int *lit = px_confsrc_int_at(src, i);
+        if (lit->fits)
+            continue;
+        char where[512], hint[160];
+        px_confsrc_where(src, lit->line, where, sizeof(where));
+        px_badint_add(c, where, lit->stored);
+        if (lit->wide || !lit->fits_wide)
+            px_fmt(hint, sizeof(hint), "%s", "a 64-bit integer");
+        else
+            px_fmt(hint, sizeof(hint),
+                   "an integer without L (-2147483648 to 2147483647); write %sL for a 64-bit one",
+                   lit->text);
+        if (paired)
+            px_problem_add(c, where, "%s: %s is out of range for %s", iv.v[i].path, lit->text,
+                           hint);
+        else
+            px_problem_add(c, where, "%s is out of range for %s", lit->text, hint);
+    }
+    free(iv.v);
+}
+
 /* ---- life cycle ---------------------------------------------------------- */
 
 static void px_load_defaults(px_config *c)
@@ -352,9 +504,15 @@ static void px_load_defaults(px_config *c)
             continue;
         config_t tmp;
         config_init(&tmp);
-        config_setting_t *v = px_parse_value(&tmp, it->def);
-        const char *why =
-            v ? px_put(config_root_setting(&c->defs), it->path, v, 0) : "cannot parse the default";
+        px_confsrc *src;
+        config_setting_t *v = px_parse_value(&tmp, it->def, PX_DEFAULTS_WHERE, &src);
+        const char *why = v ? NULL : "cannot parse the default";
+        for (size_t i = 0; !why && src && i < px_confsrc_int_count(src); i++)
+            if (!px_confsrc_int_at(src, i)->fits)
+                why = "a whole number in it is out of libconfig's range (add L?)";
+        px_confsrc_destroy(src);
+        if (!why)
+            why = px_put(config_root_setting(&c->defs), it->path, v, 0);
         if (why)
             px_problem_add(c, PX_DEFAULTS_WHERE, "bad default for '%s': %s", it->path, why);
         config_destroy(&tmp);
@@ -380,6 +538,10 @@ void px_config_destroy(px_config *c)
         return;
     config_destroy(&c->main);
     config_destroy(&c->defs);
+    px_confsrc_destroy(c->src);
+    for (size_t i = 0; i < c->n_badints; i++)
+        free(c->badints[i].where);
+    free(c->badints);
     px_strv_clear(&c->read_problems);
     px_strv_clear(&c->valid_problems);
     px_strv_clear(&c->added_problems);
@@ -408,25 +570,27 @@ px_err px_config_load_file(px_config *c, const char *path)
     c->gen++;
     config_destroy(&c->main);
     config_init(&c->main);
-    /* fopen first: libconfig does not say why a file cannot be read. */
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        char where[512];
-        px_fmt(where, sizeof(where), "%s:0", path);
-        px_problem_add(c, where, "cannot open: %s", strerror(errno));
+    /* px_confsrc reads the file and its includes; libconfig parses the
+     * text, and includes nothing itself (there are none left). */
+    px_confsrc_destroy(c->src);
+    c->src = px_confsrc_read_file(path);
+    if (!c->src)
+        return PX_ERR_NOMEM;
+    if (px_confsrc_problem_count(c->src)) {
+        px_problems_from(c, c->src);
         return PX_ERR_CONFIG;
     }
-    fclose(f);
-    if (!config_read_file(&c->main, path)) {
-        const char *file = config_error_file(&c->main);
+    if (!config_read_string(&c->main, px_confsrc_text(c->src))) {
         char where[512];
-        px_fmt(where, sizeof(where), "%s:%d", file ? file : path, config_error_line(&c->main));
+        px_confsrc_where(c->src, (unsigned)config_error_line(&c->main), where, sizeof(where));
         px_problem_add(c, where, "%s", config_error_text(&c->main));
         config_destroy(&c->main);
         config_init(&c->main);
         return PX_ERR_CONFIG;
     }
-    return PX_OK;
+    size_t before = px_config_problem_count(c);
+    px_check_ints(c, c->src, config_root_setting(&c->main), "");
+    return px_config_problem_count(c) > before ? PX_ERR_CONFIG : PX_OK;
 }
 
 px_err px_config_set(px_config *c, const char *assignment)
@@ -451,19 +615,30 @@ px_err px_config_set(px_config *c, const char *assignment)
     config_t tmp;
     config_init(&tmp);
     px_err err = PX_OK;
-    config_setting_t *v = px_parse_value(&tmp, eq + 1);
-    if (!v) {
+    px_confsrc *src;
+    config_setting_t *v = px_parse_value(&tmp, eq + 1, where, &src);
+    if (!src) {
+        err = PX_ERR_NOMEM;
+    } else if (px_confsrc_problem_count(src)) {
+        px_problems_from(c, src);
+        err = PX_ERR_CONFIG;
+    } else if (!v) {
         px_problem_add(c, where, "cannot parse value '%s' for '%s': %s", eq + 1, path,
                        config_error_text(&tmp) ? config_error_text(&tmp)
                                                : "expected one libconfig value");
         err = PX_ERR_CONFIG;
     } else {
+        size_t before = px_config_problem_count(c);
+        px_check_ints(c, src, v, path);
+        if (px_config_problem_count(c) > before)
+            err = PX_ERR_CONFIG;
         const char *why = px_put(config_root_setting(&c->main), path, v, n);
         if (why) {
             px_problem_add(c, where, "cannot set '%s': %s", path, why);
             err = PX_ERR_CONFIG;
         }
     }
+    px_confsrc_destroy(src);
     c->gen++;
     config_destroy(&tmp);
     free(path);
@@ -588,7 +763,8 @@ static void px_check_item(px_config *c, const config_setting_t *s, const px_conf
         break;
     case PX_CONF_INT: {
         long long v = config_setting_get_int64(s);
-        if ((it->min || it->max) && (v < it->min || v > it->max))
+        /* a value libconfig cut is reported as written, not as cut */
+        if ((it->min || it->max) && (v < it->min || v > it->max) && !px_badint_at(c, s))
             px_problem_at(c, s, "'%s' must be between %" PRId64 " and %" PRId64 " (not %lld)", disp,
                           it->min, it->max, v);
         break;

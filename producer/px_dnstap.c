@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -440,6 +441,8 @@ typedef struct px_dt_metrics {
     px_metric *protobuf, *no_message, *unknown_type, *no_response, *no_time;
     px_metric *oversize, *content_type, *control, *truncated, *file;
     px_metric *closed[PX_DT_CLOSE__COUNT];
+    /* dnstap-file damage */
+    px_metric *file_oversize, *file_control, *file_truncated, *file_read, *file_skipped;
 } px_dt_metrics;
 
 static px_dt_metrics px_dt_m;
@@ -474,6 +477,15 @@ static void px_dt_metrics_init(void)
     px_dt_m.control = px_metric_counter(PX_DT_MALFORMED("control"), help_malformed);
     px_dt_m.truncated = px_metric_counter(PX_DT_MALFORMED("truncated"), help_malformed);
     px_dt_m.file = px_metric_counter(PX_DT_MALFORMED("file"), help_malformed);
+#define PX_DT_FILE_ERR(reason)                                                                     \
+    "pdnsx_input_file_errors_total{input=\"dnstap\",reason=\"" reason "\"}"
+    static const char file_help[] = "Damage met in input files";
+    px_dt_m.file_oversize = px_metric_counter(PX_DT_FILE_ERR("oversize"), file_help);
+    px_dt_m.file_control = px_metric_counter(PX_DT_FILE_ERR("bad_control"), file_help);
+    px_dt_m.file_truncated = px_metric_counter(PX_DT_FILE_ERR("truncated"), file_help);
+    px_dt_m.file_read = px_metric_counter(PX_DT_FILE_ERR("read_error"), file_help);
+    px_dt_m.file_skipped = px_metric_counter("pdnsx_input_skipped_bytes_total" PX_DT_LABEL,
+                                             "Bytes of damaged input files passed over unread");
 }
 
 static void px_dt_metrics_once(void)
@@ -647,6 +659,7 @@ typedef struct px_dt_input {
     void *ctx;
     px_dnstap_decoder *dec;
     int fd;                   /* dnstap-file, -1 for the others */
+    char *file_path;          /* dnstap-file: for reports */
     px_rbuf *rb;              /* dnstap-file */
     struct fstrm_control *fc; /* dnstap-file: control frame decoder */
     int lfd;                  /* listening socket, -1 for files */
@@ -735,7 +748,8 @@ static void *px_dt_open_file(px_dt_input *in, const char *path, char *errbuf, si
         return px_dt_fail(in, errbuf, errlen, "dnstap-file %s: %s", path, errno);
     in->rb = px_rbuf_create(in->fd, 0);
     in->fc = fstrm_control_init();
-    if (!in->rb || !in->fc)
+    in->file_path = strdup(path);
+    if (!in->rb || !in->fc || !in->file_path)
         return px_dt_fail(in, errbuf, errlen, "dnstap-file %s: %s", path, ENOMEM);
     if (!px_dt_file_start(in))
         return px_dt_fail(in, errbuf, errlen,
@@ -869,6 +883,8 @@ void *px_dnstap_input_open(const px_input_conf *conf, px_event_fn sink, void *ct
     in->type = conf->type;
     in->sink = sink;
     in->ctx = ctx;
+    in->log_fn = conf->log_fn; /* dnstap-file reports damage through it too */
+    in->log_ctx = conf->log_ctx;
     in->lfd = -1;
     in->fd = -1;
     in->wake[0] = in->wake[1] = -1;
@@ -931,6 +947,77 @@ static size_t px_dt_file_batch(px_dt_input *in)
     return n;
 }
 
+/* Why the frame at the read position could not be read (err from
+ * px_dt_file_frame(), or PX_ERR_MALFORMED for a control frame libfstrm
+ * does not decode), into why; counts it. Returns what the input returns:
+ * PX_ERR_TRUNC, the file ended inside a frame or without STOP, or
+ * PX_ERR_MALFORMED. */
+static px_err px_dt_file_why(px_dt_input *in, px_err err, char *why, size_t len)
+{
+    const uint8_t *p = px_rbuf_data(in->rb);
+    size_t have = px_rbuf_avail(in->rb);
+    px_wire w;
+    px_wire_init(&w, p, have);
+    uint32_t flen = px_wire_u32(&w);
+    uint32_t clen = flen == 0 ? px_wire_u32(&w) : 0;
+    switch (err) {
+    case PX_ERR_EOF:
+        /* Only a STOP frame is a proper end; a file cut short (or a
+         * writer killed) ends without one. */
+        px_metric_inc(px_dt_m.truncated);
+        px_metric_inc(px_dt_m.file_truncated);
+        if (have == 0)
+            snprintf(why, len, "the file ends without a STOP frame");
+        else
+            snprintf(why, len, "the file ends %zu bytes into a frame%s", have,
+                     have < (flen ? 4u : 8u) ? " header" : "");
+        return PX_ERR_TRUNC;
+    case PX_ERR_PROTO:
+        px_metric_inc(px_dt_m.file);
+        px_metric_inc(px_dt_m.file_oversize);
+        if (flen == 0)
+            snprintf(why, len, "control frame length %u is over the maximum of %d", clen,
+                     PX_FSTRM_CONTROL_MAX);
+        else
+            snprintf(why, len, "frame length %u is over the maximum of %d", flen,
+                     PX_FSTRM_DATA_MAX);
+        return PX_ERR_MALFORMED;
+    case PX_ERR_MALFORMED:
+        px_metric_inc(px_dt_m.file);
+        px_metric_inc(px_dt_m.file_control);
+        snprintf(why, len, "a %u-byte control frame that does not decode", clen);
+        return PX_ERR_MALFORMED;
+    default:
+        px_metric_inc(px_dt_m.file);
+        px_metric_inc(px_dt_m.file_read);
+        snprintf(why, len, "read error: %s", err == PX_ERR_IO ? strerror(errno) : px_strerror(err));
+        return PX_ERR_MALFORMED;
+    }
+}
+
+/* The frame at the read position cannot be read: say where and why. A
+ * Frame Streams file has no marker to find the next frame by (a frame is
+ * its length and bytes), so reading cannot go on: the rest is counted as
+ * skipped. */
+static px_err px_dt_file_damaged(px_dt_input *in, px_err err)
+{
+    uint64_t off = px_rbuf_offset(in->rb);
+    char why[160];
+    px_err ret = px_dt_file_why(in, err, why, sizeof(why));
+    px_input_logf(in->log_fn, in->log_ctx, 3, "%s: offset %" PRIu64 ": %s", in->file_path, off,
+                  why);
+    struct stat st;
+    if (fstat(in->fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size > off) {
+        uint64_t rest = (uint64_t)st.st_size - off;
+        px_metric_add(px_dt_m.file_skipped, rest);
+        px_input_logf(in->log_fn, in->log_ctx, 3,
+                      "%s: Frame Streams has no marker to find the next frame by: the last "
+                      "%" PRIu64 " bytes of the file are not read",
+                      in->file_path, rest);
+    }
+    return ret;
+}
+
 static px_err px_dt_run_file(px_dt_input *in)
 {
     while (!atomic_load_explicit(&in->stopping, memory_order_relaxed)) {
@@ -938,27 +1025,16 @@ static px_err px_dt_run_file(px_dt_input *in)
             continue;
         px_fstrm_frame f;
         px_err err = px_dt_file_frame(in->rb, &f);
-        if (err == PX_ERR_EOF) {
-            /* Only a STOP frame is a proper end; a file cut short (or a
-             * writer killed) ends without one. */
-            px_metric_inc(px_dt_m.truncated);
-            return PX_ERR_TRUNC;
-        }
-        if (err != PX_OK) {
-            /* Oversized or unreadable: there is no resync in a stream. */
-            px_metric_inc(px_dt_m.file);
-            return PX_ERR_MALFORMED;
-        }
+        if (err != PX_OK)
+            return px_dt_file_damaged(in, err);
         if (!f.control) {
             px_dt_on_frame(in, f.data, f.len);
             px_rbuf_consume(in->rb, f.size);
             continue;
         }
         uint32_t type = px_dt_file_control(in, &f);
-        if (type == 0) {
-            px_metric_inc(px_dt_m.file);
-            return PX_ERR_MALFORMED;
-        }
+        if (type == 0)
+            return px_dt_file_damaged(in, PX_ERR_MALFORMED);
         if (type == PX_FSTRM_CONTROL_STOP)
             return PX_OK;
         px_rbuf_consume(in->rb, f.size);
@@ -1354,6 +1430,7 @@ static void px_dt_input_destroy(void *impl)
     free(in->conns);
     free(in->pfd);
     px_rbuf_destroy(in->rb);
+    free(in->file_path);
     if (in->fc)
         fstrm_control_destroy(&in->fc);
     if (in->fd >= 0)

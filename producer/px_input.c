@@ -1,5 +1,7 @@
 #include "px_input.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +50,19 @@ uint32_t px_dnstap_type_bit(const char *name)
         if (name && strcmp(name, px_dnstap_types[i].name) == 0)
             return px_dnstap_types[i].bit;
     return 0;
+}
+
+void px_input_logf(void (*fn)(void *ctx, int level, const char *msg), void *ctx, int level,
+                   const char *fmt, ...)
+{
+    if (!fn)
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fn(ctx, level, msg);
 }
 
 px_input *px_input_create(const px_input_conf *conf, px_event_fn sink, void *ctx, char *errbuf,

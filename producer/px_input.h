@@ -77,8 +77,9 @@ typedef struct px_input_conf {
     unsigned max_connections;
     unsigned handshake_ms; /* from accept to START; from STOP to FINISH sent */
     uint64_t idle_ms;      /* nothing received for this long: closed */
-    /* Where an input says what it refused or closed (rate-limited), the
-     * daemon's logger; level is syslog-style (3 error, 4 warning, 6 info).
+    /* Where an input says what it refused or closed (rate-limited), and
+     * where and why a file is damaged, the daemon's logger (inputs never
+     * log themselves); level is syslog-style (3 error, 4 warning, 6 info).
      * May be NULL. */
     void (*log_fn)(void *ctx, int level, const char *msg);
     void *log_ctx;
@@ -102,7 +103,10 @@ typedef struct px_input px_input;
 px_input *px_input_create(const px_input_conf *conf, px_event_fn sink, void *ctx, char *errbuf,
                           size_t errlen);
 /* Reads until end of input or px_input_stop(); returns PX_OK at a normal
- * end, an error if the input failed. */
+ * end, an error if the input failed. A file input that met damage returns
+ * PX_ERR_TRUNC when the file ends inside a record (cut short) and
+ * PX_ERR_MALFORMED for other damage; it has reported where and why, and
+ * whether it could read on past it, through px_input_conf.log. */
 px_err px_input_run(px_input *in);
 /* Thread-safe, async-signal-unsafe: makes px_input_run() return soon. */
 void px_input_stop(px_input *in);

@@ -11,6 +11,10 @@ typedef struct px_input_ops {
     void (*destroy)(void *impl);
 } px_input_ops;
 
+/* Formats a message for px_input_conf.log_fn (nothing if fn is NULL). */
+void px_input_logf(void (*fn)(void *ctx, int level, const char *msg), void *ctx, int level,
+                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /* pcap-file and pcap-live (px_pcap.c). Returns NULL and fills errbuf on failure. */
 void *px_pcap_input_open(const px_input_conf *conf, px_event_fn sink, void *ctx, char *errbuf,
                          size_t errlen);

@@ -1,9 +1,16 @@
 /* px_pcap.c: pcap-file and pcap-live inputs. libpcap reads (or, for a
- * classic pcap file without a filter, px_pcapf), px_pkt decodes and
- * reassembles fragments, px_tcp reassembles DNS over TCP; DNS responses
- * (QR=1) go to the sink, pointing into the reader's buffer (UDP) or the
- * TCP reassembly buffer: no copy, no allocation per UDP packet. */
+ * classic pcap file, px_pcapf, with the BPF filter applied here), px_pkt
+ * decodes and reassembles fragments, px_tcp reassembles DNS over TCP; DNS
+ * responses (QR=1) go to the sink, pointing into the reader's buffer (UDP)
+ * or the TCP reassembly buffer: no copy, no allocation per UDP packet.
+ *
+ * A damaged file is reported (file, offset, why) through the input's log
+ * and counted; px_pcapf then looks for the next plausible record header
+ * and reads on from there, counting the bytes skipped. libpcap (pcapng,
+ * FIFOs, standard input) cannot read past a damaged record: the rest of
+ * such a file is lost, and the report says so. */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pcap/pcap.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -22,14 +29,25 @@
 #define PX_PCAP_SNAPLEN 65535
 #define PX_PCAP_TIMEOUT_MS 100 /* live: how long stop may wait at most */
 #define PX_PCAP_BATCH 1024     /* file: packets between stop checks */
+/* file: damages reported one by one; past this, only counted and summed up
+ * at the end, so a file damaged all over cannot flood the log */
+#define PX_PCAP_DAMAGE_LOGGED 10
 /* The default live filter: port 53, plus IP fragments, because only the
  * first fragment of a large UDP response carries the port. */
 #define PX_PCAP_LIVE_FILTER "port 53 or (ip and ip[6:2] & 0x3fff != 0) or (ip6 and ip6[6] = 44)"
 
 typedef struct px_pcap {
     pcap_t *p;
-    px_pcapf *pf; /* pcap-file read without libpcap, NULL if libpcap reads */
-    int pf_fd;    /* px_pcapf's file, -1 if none */
+    px_pcapf *pf;            /* pcap-file read without libpcap, NULL if libpcap reads */
+    int pf_fd;               /* px_pcapf's file, -1 if none */
+    struct bpf_program prog; /* the filter, for px_pcapf (libpcap has its copy) */
+    bool have_prog;
+    char *path; /* pcap-file */
+    void (*log_fn)(void *ctx, int level, const char *msg);
+    void *log_ctx;
+    /* pcap-file damage: errors met, bytes skipped, resumptions */
+    uint64_t damages, skipped, resumed;
+    px_err last_damage; /* the last one's kind (px_pcapf_error()) */
     int dlt;
     bool file;
     bool nano;
@@ -45,6 +63,7 @@ typedef struct px_pcap {
     px_tcp_stats tcp_seen;       /* TCP stats already added */
     px_metric *m_packets, *m_responses, *m_trunc_file, *m_short, *m_query, *m_not_dns, *m_tcp_len,
         *m_tcp_gaps, *m_tcp_evicted;
+    px_metric *m_bad_record, *m_truncated, *m_read_error, *m_skipped, *m_resumed;
     px_metric *m_status[PX_PKT__COUNT];
 } px_pcap;
 
@@ -68,6 +87,17 @@ static void px_pcap_metrics_init(px_pcap *pc)
                                        "TCP holes given up on (data lost)");
     pc->m_tcp_evicted = px_metric_counter("pdnsx_input_tcp_flows_evicted_total{input=\"pcap\"}",
                                           "TCP flows dropped because the flow table was full");
+    static const char file_help[] = "Damage met in input files";
+    pc->m_bad_record = px_metric_counter(
+        "pdnsx_input_file_errors_total{input=\"pcap\",reason=\"bad_record\"}", file_help);
+    pc->m_truncated = px_metric_counter(
+        "pdnsx_input_file_errors_total{input=\"pcap\",reason=\"truncated\"}", file_help);
+    pc->m_read_error = px_metric_counter(
+        "pdnsx_input_file_errors_total{input=\"pcap\",reason=\"read_error\"}", file_help);
+    pc->m_skipped = px_metric_counter("pdnsx_input_skipped_bytes_total{input=\"pcap\"}",
+                                      "Bytes of damaged input files passed over unread");
+    pc->m_resumed = px_metric_counter("pdnsx_input_resumed_total{input=\"pcap\"}",
+                                      "Times a file input read on past damage");
     for (int s = PX_PKT_NOT_IP; s < PX_PKT__COUNT; s++) {
         bool ignored = s == PX_PKT_NOT_IP || s == PX_PKT_OTHER_PROTO;
         char name[160];
@@ -173,6 +203,9 @@ static void px_pcap_free(px_pcap *pc)
         return;
     if (pc->p)
         pcap_close(pc->p);
+    if (pc->have_prog)
+        pcap_freecode(&pc->prog);
+    free(pc->path);
     px_pcapf_destroy(pc->pf);
     if (pc->pf_fd >= 0)
         close(pc->pf_fd);
@@ -207,16 +240,17 @@ static pcap_t *px_pcap_open_live(const px_input_conf *conf, char *errbuf, size_t
     return p;
 }
 
+/* The filter goes to libpcap, and stays compiled in pc->prog for
+ * px_pcapf's records. */
 static bool px_pcap_set_filter(px_pcap *pc, const char *filter, const char *what, char *errbuf,
                                size_t errlen)
 {
-    struct bpf_program prog;
-    if (pcap_compile(pc->p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+    if (pcap_compile(pc->p, &pc->prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
         snprintf(errbuf, errlen, "%s: filter \"%s\": %s", what, filter, pcap_geterr(pc->p));
         return false;
     }
-    int rc = pcap_setfilter(pc->p, &prog);
-    pcap_freecode(&prog);
+    pc->have_prog = true;
+    int rc = pcap_setfilter(pc->p, &pc->prog);
     if (rc < 0) {
         snprintf(errbuf, errlen, "%s: filter \"%s\": %s", what, filter, pcap_geterr(pc->p));
         return false;
@@ -225,14 +259,15 @@ static bool px_pcap_set_filter(px_pcap *pc, const char *filter, const char *what
 }
 
 /* libpcap has opened the file and checked its header and link type; for
- * a regular file in classic pcap format, read without a filter, px_pcapf
- * takes over the reading (libpcap's handle stays, unused). Any other file
- * (pcapng, a FIFO, "-" for standard input) stays with libpcap. */
-static void px_pcap_take_over(px_pcap *pc, const char *path, const char *filter)
+ * a regular file in classic pcap format, px_pcapf takes over the reading
+ * (libpcap's handle stays, unused), and the filter is applied here as
+ * libpcap applies it to a file (pcap_offline_filter() is its bpf_filter()
+ * on the same lengths). Any other file (pcapng, a FIFO, "-" for standard
+ * input) stays with libpcap. */
+static void px_pcap_take_over(px_pcap *pc, const char *path)
 {
     struct stat st;
-    if ((filter && *filter) || strcmp(path, "-") == 0 || stat(path, &st) != 0 ||
-        !S_ISREG(st.st_mode))
+    if (strcmp(path, "-") == 0 || stat(path, &st) != 0 || !S_ISREG(st.st_mode))
         return;
     pc->pf_fd = open(path, O_RDONLY | O_CLOEXEC);
     if (pc->pf_fd < 0)
@@ -255,6 +290,8 @@ void *px_pcap_input_open(const px_input_conf *conf, px_event_fn sink, void *ctx,
     }
     pc->sink = sink;
     pc->ctx = ctx;
+    pc->log_fn = conf->log_fn;
+    pc->log_ctx = conf->log_ctx;
     pc->pf_fd = -1;
     pc->file = conf->type == PX_INPUT_PCAP_FILE;
     atomic_init(&pc->stop, false);
@@ -264,6 +301,10 @@ void *px_pcap_input_open(const px_input_conf *conf, px_event_fn sink, void *ctx,
         char perr[PCAP_ERRBUF_SIZE] = "";
         if (!conf->path || !*conf->path) {
             snprintf(errbuf, errlen, "pcap-file: no path set");
+            goto fail;
+        }
+        if (!(pc->path = strdup(conf->path))) {
+            snprintf(errbuf, errlen, "pcap-file: out of memory");
             goto fail;
         }
         pc->p =
@@ -295,7 +336,7 @@ void *px_pcap_input_open(const px_input_conf *conf, px_event_fn sink, void *ctx,
         goto fail;
     }
     if (pc->file)
-        px_pcap_take_over(pc, conf->path, filter);
+        px_pcap_take_over(pc, conf->path);
     px_pcap_metrics_init(pc);
     return pc;
 fail:
@@ -303,23 +344,106 @@ fail:
     return NULL;
 }
 
+/* One damage met by px_pcapf: report it, look for a way on. Returns true
+ * when reading goes on. */
+static bool px_pcap_damaged(px_pcap *pc)
+{
+    uint64_t off = 0, skipped = 0;
+    px_err kind = PX_ERR_MALFORMED;
+    const char *why = px_pcapf_error(pc->pf, &off, &kind);
+    pc->last_damage = kind;
+    px_metric_inc(pc->m_trunc_file); /* as before damage was told apart */
+    px_metric_inc(kind == PX_ERR_TRUNC ? pc->m_truncated
+                  : kind == PX_ERR_IO  ? pc->m_read_error
+                                       : pc->m_bad_record);
+    bool loud = pc->damages++ < PX_PCAP_DAMAGE_LOGGED;
+    if (loud)
+        px_input_logf(pc->log_fn, pc->log_ctx, 3, "%s: offset %" PRIu64 ": %s", pc->path, off,
+                      why ? why : "damaged record");
+    int rc = px_pcapf_resync(pc->pf, &skipped);
+    pc->skipped += skipped;
+    px_metric_add(pc->m_skipped, skipped);
+    if (rc == 1) {
+        pc->resumed++;
+        px_metric_inc(pc->m_resumed);
+        if (loud)
+            px_input_logf(pc->log_fn, pc->log_ctx, 4,
+                          "%s: reading resumes at offset %" PRIu64 ", %" PRIu64 " bytes skipped",
+                          pc->path, off + skipped, skipped);
+        if (pc->damages == PX_PCAP_DAMAGE_LOGGED)
+            px_input_logf(pc->log_fn, pc->log_ctx, 4,
+                          "%s: further damage is counted, not logged one by one", pc->path);
+        return true;
+    }
+    if (rc == 0)
+        px_input_logf(pc->log_fn, pc->log_ctx, 3,
+                      "%s: no readable record after offset %" PRIu64 ": the last %" PRIu64
+                      " bytes of the file are lost",
+                      pc->path, off, skipped);
+    else
+        px_input_logf(pc->log_fn, pc->log_ctx, 3, "%s: cannot read on after offset %" PRIu64 ": %s",
+                      pc->path, off + skipped, px_pcapf_error(pc->pf, NULL, NULL));
+    return false;
+}
+
 /* px_pcapf's records through the same per-packet code, in batches like
  * pcap_dispatch() on a file. */
 static px_err px_pcap_run_pcapf(px_pcap *pc)
 {
+    bool ended_early = false;
     while (!atomic_load(&pc->stop)) {
         struct pcap_pkthdr h;
         const uint8_t *data;
         int rc = 1;
         for (int n = 0; n < PX_PCAP_BATCH && (rc = px_pcapf_next(pc->pf, &h, &data)) == 1; n++)
-            px_pcap_packet((u_char *)pc, &h, data);
+            if (!pc->have_prog || pcap_offline_filter(&pc->prog, &h, data))
+                px_pcap_packet((u_char *)pc, &h, data);
         px_pcap_metrics_flush(pc);
-        if (rc < 0)
-            px_metric_inc(pc->m_trunc_file); /* as with libpcap below */
-        if (rc <= 0)
+        if (rc < 0 && !px_pcap_damaged(pc)) {
+            ended_early = true;
+            break;
+        }
+        if (rc == 0)
             break;
     }
-    return PX_OK;
+    if (pc->damages == 0)
+        return PX_OK;
+    if (pc->damages > 1)
+        px_input_logf(pc->log_fn, pc->log_ctx, 3,
+                      "%s: damaged file: %" PRIu64 " errors, %" PRIu64 " bytes skipped in all, %s",
+                      pc->path, pc->damages, pc->skipped,
+                      ended_early ? "the rest of the file is lost" : "read to its end");
+    /* cut short: the one damage is the file's end inside a record */
+    return ended_early && pc->damages == 1 && pc->last_damage == PX_ERR_TRUNC ? PX_ERR_TRUNC
+                                                                              : PX_ERR_MALFORMED;
+}
+
+/* libpcap stopped at a damaged or cut record: where (as far as libpcap
+ * read) and why. It cannot read past it: the rest of the file is lost. */
+static void px_pcap_libpcap_damaged(px_pcap *pc)
+{
+    px_metric_inc(pc->m_trunc_file);
+    const char *why = pcap_geterr(pc->p);
+    px_metric_inc(strstr(why, "truncated") ? pc->m_truncated : pc->m_bad_record);
+    FILE *fp = pcap_file(pc->p);
+    long pos = fp ? ftell(fp) : -1;
+    struct stat st;
+    if (pos < 0) {
+        px_input_logf(pc->log_fn, pc->log_ctx, 3,
+                      "%s: %s (offset unknown: not a regular file); libpcap cannot read past a "
+                      "damaged record: the rest of the input is lost",
+                      pc->path, why);
+        return;
+    }
+    uint64_t rest = 0;
+    if (fstat(fileno(fp), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > pos)
+        rest = (uint64_t)(st.st_size - pos);
+    pc->skipped += rest;
+    px_metric_add(pc->m_skipped, rest);
+    px_input_logf(pc->log_fn, pc->log_ctx, 3,
+                  "%s: offset %ld (where libpcap stopped): %s; libpcap cannot read past a damaged "
+                  "record: the last %" PRIu64 " bytes of the file are lost",
+                  pc->path, pos, why, rest);
 }
 
 static px_err px_pcap_run(void *impl)
@@ -334,12 +458,14 @@ static px_err px_pcap_run(void *impl)
         if (n == PCAP_ERROR_BREAK)
             break;
         if (n == PCAP_ERROR) {
-            /* A file cut short (or corrupt past some point): what was
-             * whole has been read, which is what we can do. */
-            if (pc->file)
-                px_metric_inc(pc->m_trunc_file);
-            else
+            /* A file cut short or damaged: what was whole has been read. */
+            if (pc->file) {
+                px_pcap_libpcap_damaged(pc);
+                err = PX_ERR_TRUNC;
+            } else {
+                px_input_logf(pc->log_fn, pc->log_ctx, 3, "pcap-live: %s", pcap_geterr(pc->p));
                 err = PX_ERR_IO;
+            }
             break;
         }
         if (n == 0 && pc->file)

@@ -280,8 +280,11 @@ static int px_producer_start_inputs(px_producer *p)
     return 0;
 }
 
-static void px_producer_stop_inputs(px_producer *p)
+/* Stops and joins the inputs; returns how many ended with an error (a
+ * damaged file among them: it has said where and why). */
+static size_t px_producer_stop_inputs(px_producer *p)
 {
+    size_t failed = 0;
     for (size_t i = 0; i < p->n_inputs; i++)
         if (p->inputs[i].started)
             px_input_stop(p->inputs[i].input);
@@ -291,9 +294,20 @@ static void px_producer_stop_inputs(px_producer *p)
             continue;
         pthread_join(r->thread, NULL);
         r->started = false;
-        if (r->result != PX_OK && r->result != PX_ERR_EOF)
+        if (r->result == PX_OK || r->result == PX_ERR_EOF)
+            continue;
+        failed++;
+        if (r->result == PX_ERR_MALFORMED && px_input_is_file(r->input))
+            px_error("input %zu (%s): the file is damaged (where, and what was lost, is logged "
+                     "above)",
+                     i + 1, r->name);
+        else if (r->result == PX_ERR_TRUNC && px_input_is_file(r->input))
+            px_error("input %zu (%s): the file is cut short: it ends inside a record", i + 1,
+                     r->name);
+        else
             px_error("input %zu (%s) failed: %s", i + 1, r->name, px_strerror(r->result));
     }
+    return failed;
 }
 
 static bool px_producer_inputs_done(px_producer *p)
@@ -386,10 +400,12 @@ static void px_producer_summary(px_producer *p)
             (unsigned long long)ps.spooled, (unsigned long long)ps.dropped);
 }
 
-/* Ends the run: flush windows, deliver, decide the exit status. */
+/* Ends the run: flush windows, deliver, decide the exit status. What the
+ * inputs read is delivered even when one of them failed; the status is 1
+ * then, as when Kafka did not acknowledge everything. */
 static int px_producer_finish(px_producer *p, bool by_signal)
 {
-    px_producer_stop_inputs(p);
+    size_t failed = px_producer_stop_inputs(p);
     px_pipeline_flush(p->pipeline);
     px_err err = px_publish_close(p->publish, p->opts.flush_timeout_ms);
     px_producer_summary(p);
@@ -411,6 +427,11 @@ static int px_producer_finish(px_producer *p, bool by_signal)
     }
     if (left > 0)
         px_warning("%llu messages kept in the spool for the next run", (unsigned long long)left);
+    if (failed > 0) {
+        px_error("%zu input(s) ended with an error (see above); what was read was delivered",
+                 failed);
+        return 1;
+    }
     return 0;
 }
 

@@ -35,7 +35,8 @@ px_producer *px_producer_create(const px_producer_conf *conf, const px_producer_
 /* Runs until every file input ended (and no live input exists) or a
  * terminating signal arrives; then flushes, delivers and returns the exit
  * status: 0 when everything was acknowledged (or, after a signal, kept in
- * the spool), 1 otherwise. */
+ * the spool) and every input ended without error, 1 otherwise (a damaged
+ * file is an input error, whether reading went on past it or not). */
 int px_producer_run(px_producer *p);
 void px_producer_destroy(px_producer *p); /* NULL is fine */
 

@@ -2,11 +2,16 @@
 #include "px_producer_conf.h"
 
 #include "px_dns.h"
+#include "px_kafka_conf.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- checks ---------------------------------------------------------------- */
@@ -389,10 +394,83 @@ void px_producer_conf_free(px_producer_conf *c)
     memset(c, 0, sizeof(*c));
 }
 
+/* ---- what would otherwise fail only at run time ----------------------------- */
+
+/* A file input's path names something that can be opened for reading and
+ * is not a directory ("-", standard input, for pcap-file). A FIFO is not
+ * opened: its writer would take the check for the reader. */
+static void px_check_input_path(px_config *cfg, size_t i, const char *type, const char *path)
+{
+    if (strcmp(type, "pcap-file") == 0 && strcmp(path, "-") == 0)
+        return;
+    struct stat st;
+    const char *why = NULL;
+    if (stat(path, &st) != 0) {
+        why = strerror(errno);
+    } else if (S_ISDIR(st.st_mode)) {
+        why = "it is a directory";
+    } else if (S_ISREG(st.st_mode)) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            why = strerror(errno);
+        else
+            close(fd);
+    } else if (access(path, R_OK) != 0) {
+        why = strerror(errno);
+    }
+    char where[64];
+    snprintf(where, sizeof(where), "inputs.[%zu].path", i);
+    if (why)
+        px_config_add_problem(cfg, where, "'inputs[%zu].path' \"%s\": %s", i, path, why);
+}
+
+/* A BPF filter compiles for the link type it will meet: a pcap-file's own
+ * (its header is read, nothing more), else Ethernet. */
+static void px_check_filter(px_config *cfg, size_t i, const char *type, const char *path,
+                            const char *filter)
+{
+    char err[PCAP_ERRBUF_SIZE] = "";
+    pcap_t *p = NULL;
+    struct stat st;
+    if (strcmp(type, "pcap-file") == 0 && path && stat(path, &st) == 0 && S_ISREG(st.st_mode))
+        p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, err);
+    if (!p)
+        p = pcap_open_dead(DLT_EN10MB, 65535);
+    if (!p)
+        return;
+    struct bpf_program prog;
+    char where[64];
+    snprintf(where, sizeof(where), "inputs.[%zu].filter", i);
+    if (pcap_compile(p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0)
+        px_config_add_problem(cfg, where, "'inputs[%zu].filter' \"%s\" does not compile: %s", i,
+                              filter, pcap_geterr(p));
+    else
+        pcap_freecode(&prog);
+    pcap_close(p);
+}
+
+static void px_check_inputs(px_config *cfg)
+{
+    for (size_t i = 0; i < px_config_list_len(cfg, "inputs"); i++) {
+        const char *type = px_config_list_string(cfg, "inputs", i, "type");
+        const char *path = px_config_list_string(cfg, "inputs", i, "path");
+        const char *filter = px_config_list_string(cfg, "inputs", i, "filter");
+        if (!type)
+            continue;
+        bool file = strcmp(type, "pcap-file") == 0 || strcmp(type, "dnstap-file") == 0;
+        if (file && path)
+            px_check_input_path(cfg, i, type, path);
+        if (filter && *filter && (strcmp(type, "pcap-file") == 0 || strcmp(type, "pcap-live") == 0))
+            px_check_filter(cfg, i, type, path, filter);
+    }
+}
+
 void px_producer_conf_check(void *ctx, px_config *cfg)
 {
     (void)ctx;
     px_producer_conf pc;
     px_producer_conf_load(cfg, &pc, cfg);
     px_producer_conf_free(&pc);
+    px_check_inputs(cfg);
+    px_kafka_conf_check(cfg, "kafka.properties");
 }

@@ -81,7 +81,11 @@ px_err px_producer_conf_load(const px_config *cfg, px_producer_conf *out, px_con
 void px_producer_conf_free(px_producer_conf *c); /* NULL is fine; zeroes *c */
 
 /* px_cli_spec.check_config hook: runs the loader's cross checks so that
- * --check reports them too. ctx is unused. */
+ * --check reports them too, and what would otherwise fail only once the
+ * program runs: a file input whose path cannot be opened, a BPF filter
+ * that does not compile, a librdkafka property librdkafka refuses. It runs
+ * at every start, so a problem is exit status 2 with the same message
+ * there. ctx is unused. */
 void px_producer_conf_check(void *ctx, px_config *cfg);
 
 #endif

@@ -4,8 +4,15 @@
  * (px_pcapf reads a descriptor) and handed to libpcap with fmemopen(). A
  * header px_pcapf does not take is not compared. Tiny read chunks are not
  * needed: records cross the 1 MiB buffer only in large inputs, and
- * tests/unit/test_rbuf.c covers refills. */
+ * tests/unit/test_rbuf.c covers refills.
+ *
+ * Where libpcap stops at damage, px_pcapf goes on: resynchronising and
+ * reading until the end of the input, with the accounting checked (errors
+ * at increasing offsets, skipped bytes within the file, the last resync
+ * that finds nothing skipping exactly to the end, the record resumed at
+ * within the snapshot length and not longer than its original). */
 #include <pcap/pcap.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +31,45 @@ static int px_fuzz_fd(const uint8_t *data, size_t size)
         abort();
     lseek(fd, 0, SEEK_SET);
     return fd;
+}
+
+/* After libpcap's end: damage after damage until the end of the input. */
+static void px_fuzz_resync(px_pcapf *f, size_t size, uint32_t snapshot)
+{
+    uint64_t last_err = 0;
+    bool first = true;
+    for (;;) {
+        uint64_t off = 0, skipped = 0;
+        px_err kind;
+        if (!px_pcapf_error(f, &off, &kind))
+            return; /* a clean end */
+        if ((!first && off <= last_err) || off >= size)
+            abort();
+        first = false;
+        last_err = off;
+        int r = px_pcapf_resync(f, &skipped);
+        if (r < 0)
+            return; /* memfds do not fail reads; nothing to resume from */
+        if (skipped == 0 || off + skipped > size || (r == 0 && off + skipped != size))
+            abort();
+        if (r == 0)
+            break;
+        /* the record resumed at is one a resync could take; the ones
+         * after it are read as libpcap would read them */
+        struct pcap_pkthdr h;
+        const uint8_t *d;
+        int rc = px_pcapf_next(f, &h, &d);
+        if (rc == 1 && (h.caplen == 0 || h.caplen > snapshot || h.caplen > h.len))
+            abort();
+        while (rc == 1)
+            rc = px_pcapf_next(f, &h, &d);
+        if (rc == 0)
+            break;
+    }
+    struct pcap_pkthdr h;
+    const uint8_t *d;
+    if (px_pcapf_next(f, &h, &d) != 0) /* the end stays the end */
+        abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -55,6 +101,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             h.caplen != lh->caplen || h.len != lh->len || memcmp(d, ld, h.caplen) != 0)
             abort();
     }
+    if (f)
+        px_fuzz_resync(f, size, (uint32_t)pcap_snapshot(p));
     px_pcapf_destroy(f);
     close(fd);
     pcap_close(p);

@@ -98,9 +98,12 @@ class BrokenFiles(unittest.TestCase):
             out = run_file(kind, junk)
             self.assertEqual(out.returncode, 1, out.stderr)
             self.assertIn("input 1 (%s)" % kind, out.stderr)
+            # a missing file is a configuration problem, found before the
+            # run (issue 9): exit 2, at its setting
             out = run_file(kind, os.path.join(self.dir, "missing"))
-            self.assertEqual(out.returncode, 1)
-            self.assertIn("missing", out.stderr)
+            self.assertEqual(out.returncode, 2)
+            self.assertIn("--set:2: 'inputs[0].path' \"%s\": No such file or directory"
+                          % os.path.join(self.dir, "missing"), out.stderr)
 
     def test_truncated_pcap_keeps_what_is_whole(self):
         src = os.path.join(CORPUS, "pcap", "dnscap__dns.pcap")
@@ -110,7 +113,10 @@ class BrokenFiles(unittest.TestCase):
         whole = summary(run_file("pcap-file", src).stderr)[0]
         cut = self.write("cut.pcap", data[: len(data) * 2 // 3 + 7])
         out = run_file("pcap-file", cut)
-        self.assertEqual(out.returncode, 0, out.stderr)
+        # what is whole is read and delivered; the cut is an error (issue 9)
+        self.assertEqual(out.returncode, 1, out.stderr)
+        self.assertIn("%s: offset " % cut, out.stderr)
+        self.assertIn("the file is cut short", out.stderr)
         got = summary(out.stderr)[0]
         self.assertGreater(got, 0)
         self.assertLess(got, whole)

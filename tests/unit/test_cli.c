@@ -99,7 +99,10 @@ static char *write_tmp(const char *text)
     return path;
 }
 
-#define GOOD_CONF "org = \"acme\";\ninputs = ( { type = \"pcap-file\"; path = \"x.pcap\"; } );\n"
+/* The input file must exist: --check opens it (issue 9, item 11). */
+#define DEMO_PCAP PX_SOURCE_DIR "/etc/demo/org-a.pcap"
+#define GOOD_CONF                                                                                  \
+    "org = \"acme\";\ninputs = ( { type = \"pcap-file\"; path = \"" DEMO_PCAP "\"; } );\n"
 
 static void test_version_and_help(void **state)
 {
@@ -203,6 +206,49 @@ static void test_run(void **state)
     free(good);
 }
 
+/* What used to pass --check and then fail at run time with exit 1 (issue
+ * 9, item 11): each is a problem at its line, exit 2, with --check and at
+ * a normal start alike. */
+static void test_check_finds_runtime_failures(void **state)
+{
+    (void)state;
+    char *conf = write_tmp("org = \"acme\";\n"
+                           "inputs = (\n"
+                           "  { type = \"pcap-file\"; path = \"/nonexistent/day.pcap\"; },\n"
+                           "  { type = \"pcap-file\"; path = \"" DEMO_PCAP "\";\n"
+                           "    filter = \"udp and nonsense\"; },\n"
+                           "  { type = \"dnstap-file\"; path = \"/tmp\"; }\n"
+                           ");\n"
+                           "window = { seconds = 4294967356; };\n"
+                           "kafka = { properties = { no = { such = { thing = 1; }; }; }; };\n");
+    char want[4096];
+    snprintf(want, sizeof(want),
+             "%s:8: window.seconds: 4294967356 is out of range for an integer without L "
+             "(-2147483648 to 2147483647); write 4294967356L for a 64-bit one\n"
+             "--set:1: store.batch_ms: 4294967297 is out of range for an integer without L "
+             "(-2147483648 to 2147483647); write 4294967297L for a 64-bit one\n"
+             "--set:1: unknown setting 'store'\n"
+             "%s:3: 'inputs[0].path' \"/nonexistent/day.pcap\": No such file or directory\n"
+             "%s:5: 'inputs[1].filter' \"udp and nonsense\" does not compile: syntax error in "
+             "filter expression\n"
+             "%s:6: 'inputs[2].path' \"/tmp\": it is a directory\n"
+             "%s:9: kafka.properties.no.such.thing: librdkafka refuses \"1\": No such "
+             "configuration property: \"no.such.thing\"\n",
+             conf, conf, conf, conf, conf);
+    run r;
+    run_cli(&r, (char *[]){"pdnsx-test", "--check", "-c", conf, "-s", "store.batch_ms=4294967297",
+                           NULL});
+    assert_int_equal(r.status, 2);
+    assert_string_equal(r.err, want);
+    assert_string_equal(r.out, "");
+    run_cli(&r, (char *[]){"pdnsx-test", "-c", conf, "-s", "store.batch_ms=4294967297", NULL});
+    assert_int_equal(r.status, 2);
+    assert_null(r.res.config);
+    assert_string_equal(r.err, want);
+    unlink(conf);
+    free(conf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -210,6 +256,7 @@ int main(void)
         cmocka_unit_test(test_bad_usage),
         cmocka_unit_test(test_check),
         cmocka_unit_test(test_run),
+        cmocka_unit_test(test_check_finds_runtime_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,7 +5,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -446,6 +448,262 @@ static void test_example_config_is_clean(void **state)
     px_config_destroy(c);
 }
 
+/* ---- whole numbers libconfig would cut (issue 9, item 11) ---- */
+
+/* Counts problems containing needle. */
+static size_t problems_with(const px_config *c, const char *needle)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < px_config_problem_count(c); i++)
+        n += strstr(px_config_problem(c, i), needle) != NULL;
+    return n;
+}
+
+#define NO_L "is out of range for an integer without L (-2147483648 to 2147483647)"
+
+/* 4294967356 used to pass as 60, and 99999999999 was called "(not
+ * 1215752191)": now the literal as written is out of range, at its line,
+ * named by its setting, and the cut value is not reported as well. */
+static void test_int_literal_out_of_range(void **state)
+{
+    (void)state;
+    char *path;
+    px_config *c = load_producer(MIN_OK "window = { seconds = 4294967356; };\n"
+                                        "privacy = { min_clients = 99999999999; };\n"
+                                        "spool = { max_bytes = 4294967296L; };\n",
+                                 &path);
+    expect_problem(
+        c, "%s:3: window.seconds: 4294967356 " NO_L "; write 4294967356L for a 64-bit one", path);
+    expect_problem(
+        c, "%s:4: privacy.min_clients: 99999999999 " NO_L "; write 99999999999L for a 64-bit one",
+        path);
+    assert_int_equal(problems_with(c, "1215752191"), 0);
+    assert_int_equal(problems_with(c, "must be between"), 0);
+    assert_int_equal(px_config_problem_count(c), 2);
+    assert_int_equal(px_config_int(c, "spool.max_bytes"), 4294967296LL); /* with L: fine */
+    px_config_destroy(c);
+    drop_tmp(path);
+
+    /* every spelling libconfig reads differently from what is written,
+     * wherever it is; literals in comments and strings are not numbers */
+    c = load_producer(MIN_OK "# window = { seconds = 99999999999; };\n"
+                             "a = [1, 99999999999, 3]; b = \"4294967296\"; c = 2147483647;\n"
+                             "d = ( { e = -2147483649; }, { f = -2147483648; } );\n"
+                             "g = 0xFFFFFFFF; h = 0x7fffffff; i = 9223372036854775808L;\n"
+                             "j = 1e20; k = 99999999999999999999; /* 99999999999 */\n"
+                             "kafka = { properties = { message = { max = { bytes = 5000000000; "
+                             "}; }; }; };\n",
+                      &path);
+    expect_problem(c, "%s:4: a[1]: 99999999999 " NO_L "; write 99999999999L for a 64-bit one",
+                   path);
+    expect_problem(c, "%s:5: d[0].e: -2147483649 " NO_L "; write -2147483649L for a 64-bit one",
+                   path);
+    expect_problem(c, "%s:6: g: 0xFFFFFFFF " NO_L "; write 0xFFFFFFFFL for a 64-bit one", path);
+    expect_problem(c, "%s:6: i: 9223372036854775808L is out of range for a 64-bit integer", path);
+    expect_problem(c, "%s:7: k: 99999999999999999999 is out of range for a 64-bit integer", path);
+    expect_problem(c,
+                   "%s:8: kafka.properties.message.max.bytes: 5000000000 " NO_L
+                   "; write 5000000000L for a 64-bit one",
+                   path);
+    assert_int_equal(problems_with(c, "out of range"), 6);
+    px_config_destroy(c);
+    drop_tmp(path);
+
+    /* --set the same: its literals are checked too */
+    c = px_config_create(px_producer_conf_table);
+    assert_int_equal(px_config_set(c, "org=\"acme\""), PX_OK);
+    assert_int_equal(px_config_set(c, "window.seconds=4294967356"), PX_ERR_CONFIG);
+    assert_int_equal(px_config_set(c, "window={ max_entries = 99999999999; }"), PX_ERR_CONFIG);
+    assert_int_equal(px_config_set(c, "spool.max_bytes=4294967296L"), PX_OK);
+    px_config_validate(c);
+    expect_problem(c, "--set:2: window.seconds: 4294967356 " NO_L
+                      "; write 4294967356L for a 64-bit one");
+    expect_problem(c, "--set:3: window.max_entries: 99999999999 " NO_L
+                      "; write 99999999999L for a 64-bit one");
+    assert_int_equal(problems_with(c, "must be between"), 0);
+    px_config_destroy(c);
+}
+
+static const px_conf_item wide_default_table[] = {
+    {.path = "a", .type = PX_CONF_INT, .def = "4294967296"},
+    {.path = NULL},
+};
+
+/* A default in a program's table is held to the same rule. */
+static void test_int_default_out_of_range(void **state)
+{
+    (void)state;
+    px_config *c = px_config_create(wide_default_table);
+    assert_int_equal(px_config_validate(c), PX_ERR_CONFIG);
+    expect_problem(c, "<defaults>:0: bad default for 'a': a whole number in it is out of "
+                      "libconfig's range (add L?)");
+    px_config_destroy(c);
+}
+
+/* ---- @include (issue 9, item 11) ---- */
+
+static char incdir[64];
+
+static char *inc_write(const char *name, const char *text)
+{
+    char *path = NULL;
+    assert_true(asprintf(&path, "%s/%s", incdir, name) > 0);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+    fclose(f);
+    return path;
+}
+
+static px_config *inc_load(const char *path)
+{
+    px_config *c = px_config_create(px_producer_conf_table);
+    assert_non_null(c);
+    px_config_load_file(c, path);
+    px_config_validate(c);
+    return c;
+}
+
+/* Removes dir and what is in it (files and one level of directories). */
+static void inc_rmtree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        if (unlink(path) != 0)
+            inc_rmtree(path);
+    }
+    if (d)
+        closedir(d);
+    rmdir(dir);
+}
+
+/* Includes are resolved from the including file's directory (not the
+ * working directory), nest, and every setting and problem points at its
+ * own file and line. */
+static void test_include_resolves_and_locates(void **state)
+{
+    (void)state;
+    strcpy(incdir, "/tmp/px_test_inc_XXXXXX");
+    assert_non_null(mkdtemp(incdir));
+    char sub[96];
+    snprintf(sub, sizeof(sub), "%s/sub", incdir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    char *more = inc_write("sub/more.conf", "# more\n\nwindow = { seconds = 0; };\n");
+    char *inc =
+        inc_write("sub/inc.conf", "inputs = ( { type = \"pcap-file\"; path = \"x.pcap\"; } );\n"
+                                  "  @include \"more.conf\"\n"
+                                  "privacy = { min_clients = 4294967297; };\n");
+    char *mainp = inc_write("main.conf", "org = \"acme\";\n"
+                                         "@include \"sub/inc.conf\"\n"
+                                         "log = { level = \"loud\"; };\n"
+                                         "x = \"@include \\\"nothing.conf\\\"\";\n");
+    char *cwd = getcwd(NULL, 0);
+    assert_int_equal(chdir("/"), 0); /* not where the files are */
+    px_config *c = inc_load(mainp);
+    assert_int_equal(chdir(cwd), 0);
+    free(cwd);
+    expect_problem(c, "%s:3: 'window.seconds' must be between 1 and 86400 (not 0)", more);
+    expect_problem(
+        c, "%s:3: privacy.min_clients: 4294967297 " NO_L "; write 4294967297L for a 64-bit one",
+        inc);
+    expect_problem(c, "%s:3: 'log.level' must be one of error, warning, info, debug (not \"loud\")",
+                   mainp);
+    expect_problem(c, "%s:4: unknown setting 'x'", mainp);
+    assert_int_equal(px_config_problem_count(c), 4);
+    assert_string_equal(px_config_list_string(c, "inputs", 0, "path"), "x.pcap");
+    px_config_destroy(c);
+
+    /* a syntax error inside an included file is located there */
+    free(inc_write("sub/more.conf", "window = {\n  seconds = ;\n};\n"));
+    c = inc_load(mainp);
+    expect_problem(c, "%s:2: syntax error", more);
+    px_config_destroy(c);
+    free(more);
+    free(inc);
+    free(mainp);
+}
+
+/* A loop, a missing file, a directory, a binary file, too deep a nest:
+ * each a precise problem at the @include (they were all "FILE:1: syntax
+ * error", and a directory ended the process from inside libconfig). */
+static void test_include_errors(void **state)
+{
+    (void)state;
+    char *a = inc_write("a.conf", "org = \"acme\";\n@include \"b.conf\"\n");
+    char *b = inc_write("b.conf", "\n\n@include \"a.conf\"\n");
+    px_config *c = inc_load(a);
+    expect_problem(c, "%s:3: @include loop: %s -> %s -> %s", b, a, b, a);
+    px_config_destroy(c);
+
+    char *m = inc_write("main.conf", "org = \"acme\";\n@include \"missing.conf\"\n");
+    c = inc_load(m);
+    expect_problem(c,
+                   "%s:2: cannot include \"missing.conf\" (%s/missing.conf): No such file or "
+                   "directory",
+                   m, incdir);
+    px_config_destroy(c);
+    free(m);
+
+    m = inc_write("main.conf", "@include \"sub\"\n");
+    c = inc_load(m);
+    expect_problem(c, "%s:1: cannot include \"sub\" (%s/sub): it is a directory", m, incdir);
+    px_config_destroy(c);
+    free(m);
+
+    char *bin = inc_write("bin.dat", "\x7f"
+                                     "ELF\x02\x01\x01");
+    m = inc_write("main.conf", "\n@include \"bin.dat\"\n");
+    c = inc_load(m);
+    expect_problem(c,
+                   "%s:2: cannot include \"bin.dat\" (%s): not a configuration file (byte 0x02 "
+                   "on its line 1)",
+                   m, bin);
+    px_config_destroy(c);
+    free(m);
+    free(bin);
+
+    /* the file itself: a directory, binary data */
+    c = inc_load(incdir);
+    expect_problem(c, "%s:0: cannot read: it is a directory", incdir);
+    px_config_destroy(c);
+    char *nul = inc_write("nul.conf", "org = \"acme\";\n\norg2 = \"a");
+    FILE *f = fopen(nul, "ab");
+    assert_non_null(f);
+    fputc(0, f);
+    fputs("b\";\n", f);
+    fclose(f);
+    c = inc_load(nul);
+    expect_problem(c, "%s:3: not a configuration file (byte 0x00)", nul);
+    px_config_destroy(c);
+    free(nul);
+
+    /* d0 includes d1 ... d12: more than libconfig's 10 nested includes */
+    for (int i = 0; i <= 12; i++) {
+        char name[16], text[64];
+        snprintf(name, sizeof(name), "d%d.conf", i);
+        snprintf(text, sizeof(text), i < 12 ? "@include \"d%d.conf\"\n" : "org = \"acme\";\n",
+                 i + 1);
+        free(inc_write(name, text));
+    }
+    char d0[96], d10[96];
+    snprintf(d0, sizeof(d0), "%s/d0.conf", incdir);
+    snprintf(d10, sizeof(d10), "%s/d10.conf", incdir);
+    c = inc_load(d0);
+    expect_problem(c,
+                   "%s:1: cannot include \"d11.conf\" (%s/d11.conf): includes nested deeper "
+                   "than 10",
+                   d10, incdir);
+    px_config_destroy(c);
+    free(a);
+    free(b);
+    inc_rmtree(incdir);
+}
+
 static void test_print_table(void **state)
 {
     (void)state;
@@ -480,6 +738,10 @@ int main(void)
         cmocka_unit_test(test_add_problem_locates),
         cmocka_unit_test(test_example_config_is_clean),
         cmocka_unit_test(test_print_table),
+        cmocka_unit_test(test_int_literal_out_of_range),
+        cmocka_unit_test(test_int_default_out_of_range),
+        cmocka_unit_test(test_include_resolves_and_locates),
+        cmocka_unit_test(test_include_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <regex.h>
@@ -201,6 +202,7 @@ static void test_example_config_is_clean(void **state)
         .synopsis = "",
         .about = "",
         .table = px_consumer_conf_table,
+        .check_config = px_consumer_conf_check, /* as pdnsx-consumer checks it */
     };
     char *argv[] = {"pdnsx-consumer", "--check", "-c", EXAMPLE, NULL};
     px_cli_result r;
@@ -222,6 +224,103 @@ static void test_example_config_is_clean(void **state)
     px_config_destroy(c);
 }
 
+/* Validated and checked as pdnsx-consumer does at --check and start. */
+static px_config *checked(const char *const *sets, size_t n)
+{
+    px_config *c = load(sets, n);
+    px_config_validate(c);
+    px_consumer_conf_check(NULL, c);
+    return c;
+}
+
+static void expect_exact(const px_config *c, const char *want)
+{
+    for (size_t i = 0; i < px_config_problem_count(c); i++)
+        if (strcmp(px_config_problem(c, i), want) == 0)
+            return;
+    dump_problems(c);
+    fail_msg("no problem \"%s\"", want);
+}
+
+/* What passed --check and then stopped the consumer with exit 1 (issue 9,
+ * item 11): a store directory that cannot be made, GeoIP files that are
+ * missing or not MaxMind DBs, properties librdkafka does not take, and a
+ * whole number libconfig would cut. */
+static void test_check_finds_runtime_failures(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/px_test_cconf_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char file[64], store[96], text[96], missing[96];
+    snprintf(file, sizeof(file), "%s/file", dir);
+    snprintf(text, sizeof(text), "%s/text.mmdb", dir);
+    FILE *f = fopen(text, "w");
+    assert_non_null(f);
+    fputs("this is not a MaxMind database\n", f);
+    fclose(f);
+    assert_int_equal(link(text, file), 0);
+
+    /* a store directory that exists, or whose parent does: fine */
+    char set[256];
+    snprintf(set, sizeof(set), "store.path=\"%s\"", dir);
+    const char *ok[] = {set};
+    px_config *c = checked(ok, 1);
+    dump_problems(c);
+    assert_int_equal(px_config_problem_count(c), 0);
+    px_config_destroy(c);
+    snprintf(store, sizeof(store), "store.path=\"%s/new\"", dir);
+    ok[0] = store;
+    c = checked(ok, 1);
+    assert_int_equal(px_config_problem_count(c), 0);
+    px_config_destroy(c);
+
+    char s1[160], s2[160], s3[160];
+    snprintf(missing, sizeof(missing), "%s/no/such", dir);
+    snprintf(s1, sizeof(s1), "store.path=\"%s\"", missing);
+    snprintf(s2, sizeof(s2), "geoip.country=\"%s/none.mmdb\"", dir);
+    snprintf(s3, sizeof(s3), "geoip.asn=\"%s\"", text);
+    const char *bad[] = {
+        s1,
+        s2,
+        s3,
+        "kafka.properties={ fetch = { wait = { max = { ms = 50; }; }; }; no = { such = 1; }; }",
+        "kafka.properties.auto={ offset = { reset = \"sometime\"; }; }",
+        "store.batch_ms=4294967297",
+    };
+    c = checked(bad, sizeof(bad) / sizeof(bad[0]));
+    char want[512];
+    snprintf(want, sizeof(want),
+             "--set:1: 'store.path' \"%s\" does not exist and cannot be created: %s/no: No such "
+             "file or directory",
+             missing, dir);
+    expect_exact(c, want);
+    snprintf(want, sizeof(want),
+             "--set:2: geoip.country: %s/none.mmdb: cannot open: No such file or directory", dir);
+    expect_exact(c, want);
+    snprintf(want, sizeof(want), "--set:3: geoip.asn: %s: not a MaxMind DB", text);
+    assert_true(has_problem(c, want));
+    expect_exact(c, "--set:4: kafka.properties.no.such: librdkafka refuses \"1\": No such "
+                    "configuration property: \"no.such\"");
+    expect_exact(c, "--set:5: kafka.properties.auto.offset.reset: librdkafka refuses "
+                    "\"sometime\": Invalid value \"sometime\" for configuration property "
+                    "\"auto.offset.reset\"");
+    expect_exact(c, "--set:6: store.batch_ms: 4294967297 is out of range for an integer without "
+                    "L (-2147483648 to 2147483647); write 4294967297L for a 64-bit one");
+    assert_int_equal(px_config_problem_count(c), 6);
+    px_config_destroy(c);
+
+    /* store.path naming a file */
+    snprintf(s1, sizeof(s1), "store.path=\"%s\"", file);
+    const char *notdir[] = {s1};
+    c = checked(notdir, 1);
+    snprintf(want, sizeof(want), "--set:1: 'store.path' \"%s\": not a directory", file);
+    expect_exact(c, want);
+    px_config_destroy(c);
+    unlink(file);
+    unlink(text);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -231,6 +330,7 @@ int main(void)
         cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_trust_settings),
         cmocka_unit_test(test_example_config_is_clean),
+        cmocka_unit_test(test_check_finds_runtime_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

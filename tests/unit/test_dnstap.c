@@ -384,9 +384,26 @@ static void test_decode_large(void **state)
 
 /* ---- files ------------------------------------------------------------------ */
 
+/* What the file input reported (px_input_conf.log) since read_file() began. */
+static char reports[4096];
+
+static void report(void *ctx, int level, const char *msg)
+{
+    (void)ctx;
+    size_t used = strlen(reports);
+    snprintf(reports + used, sizeof(reports) - used, "%d %s\n", level, msg);
+}
+
+static void expect_report(const char *want)
+{
+    if (!strstr(reports, want))
+        fail_msg("no report says \"%s\"; reports:\n%s", want, reports);
+}
+
 static void *open_file(const char *path, uint32_t types, sink *s, char *err, size_t errlen)
 {
-    px_input_conf conf = {.type = PX_INPUT_DNSTAP_FILE, .path = path, .dnstap_types = types};
+    px_input_conf conf = {
+        .type = PX_INPUT_DNSTAP_FILE, .path = path, .dnstap_types = types, .log_fn = report};
     return px_dnstap_input_open(&conf, sink_fn, s, err, errlen);
 }
 
@@ -394,6 +411,7 @@ static void *open_file(const char *path, uint32_t types, sink *s, char *err, siz
 static px_err read_file(const char *path, uint32_t types, sink *s)
 {
     char err[256];
+    reports[0] = '\0';
     void *in = open_file(path, types, s, err, sizeof(err));
     if (!in)
         return PX_ERR_IO;
@@ -529,14 +547,25 @@ static void test_file_corrupt(void **state)
     assert_int_equal(px_metric_value_of(MALFORMED("protobuf")), proto + 1);
     sink_fini(&s);
 
-    /* Cut inside the last data frame: what came before counts, then an error. */
+    /* Cut inside the last data frame: what came before counts, then an
+     * error that says where (the frame's offset) and why. */
+    size_t two = make_stream(buf, sizeof(buf), CT, names, 2, false);
     n = make_stream(buf, sizeof(buf), CT, names, 3, false);
     write_file(path, buf, n - 10);
     sink_init(&s);
     uint64_t trunc = px_metric_value_of(MALFORMED("truncated"));
+    const char *skipped = "pdnsx_input_skipped_bytes_total{input=\"dnstap\"}";
+    uint64_t skip0 = px_metric_value_of(skipped);
     assert_int_equal(read_file(path, 0, &s), PX_ERR_TRUNC);
     assert_int_equal(s.count, 1);
     assert_int_equal(px_metric_value_of(MALFORMED("truncated")), trunc + 1);
+    char want[256];
+    snprintf(want, sizeof(want), "3 %s: offset %zu: the file ends %zu bytes into a frame", path,
+             two, n - 10 - two);
+    expect_report(want);
+    snprintf(want, sizeof(want), "the last %zu bytes of the file are not read", n - 10 - two);
+    expect_report(want);
+    assert_int_equal(px_metric_value_of(skipped), skip0 + (n - 10 - two));
     sink_fini(&s);
 
     /* Ends between frames but without STOP (writer killed): also truncated. */
@@ -545,6 +574,8 @@ static void test_file_corrupt(void **state)
     sink_init(&s);
     assert_int_equal(read_file(path, 0, &s), PX_ERR_TRUNC);
     assert_int_equal(s.count, 2);
+    snprintf(want, sizeof(want), "offset %zu: the file ends without a STOP frame", n);
+    expect_report(want);
     sink_fini(&s);
 
     /* A data frame over 1 MiB: an error, not a huge allocation. */
@@ -553,6 +584,10 @@ static void test_file_corrupt(void **state)
     write_file(path, buf, n + 8);
     sink_init(&s);
     assert_int_equal(read_file(path, 0, &s), PX_ERR_MALFORMED);
+    snprintf(want, sizeof(want), "offset %zu: frame length 2097152 is over the maximum of 1048576",
+             n);
+    expect_report(want);
+    expect_report("the last 8 bytes of the file are not read");
     assert_int_equal(s.count, 1);
     sink_fini(&s);
 

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <pcap/pcap.h>
 #include <poll.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -538,9 +540,21 @@ static long write_test_capture(const char *path)
     return last;
 }
 
+/* What the input reported (px_input_conf.log), one "LEVEL message" line
+ * per report, since read_file() began. */
+static char reports[16384];
+
+static void report(void *ctx, int level, const char *msg)
+{
+    (void)ctx;
+    size_t used = strlen(reports);
+    snprintf(reports + used, sizeof(reports) - used, "%d %s\n", level, msg);
+}
+
 static void *open_file(const char *path, const char *filter, events *e, char *err, size_t errlen)
 {
-    px_input_conf conf = {.type = PX_INPUT_PCAP_FILE, .path = path, .filter = filter};
+    px_input_conf conf = {
+        .type = PX_INPUT_PCAP_FILE, .path = path, .filter = filter, .log_fn = report};
     return px_pcap_input_open(&conf, sink, e, err, errlen);
 }
 
@@ -548,6 +562,7 @@ static px_err read_file(const char *path, const char *filter, events *e)
 {
     char err[256] = "";
     memset(e, 0, sizeof(*e));
+    reports[0] = '\0';
     void *in = open_file(path, filter, e, err, sizeof(err));
     if (!in)
         fail_msg("open %s: %s", path, err);
@@ -601,24 +616,168 @@ static void test_file_filter(void **state)
     assert_non_null(strstr(err, "nonsense"));
 }
 
+/* Expects a report line containing each of the strings (NULL-ended). */
+static void expect_report(const char *first, ...)
+{
+    va_list ap;
+    va_start(ap, first);
+    for (const char *want = first; want; want = va_arg(ap, const char *))
+        if (!strstr(reports, want))
+            fail_msg("no report says \"%s\"; reports:\n%s", want, reports);
+    va_end(ap);
+}
+
+/* A file cut short: what is whole is read, and the input ends with an
+ * error that says where and why (it used to end as if the file were
+ * whole, saying nothing). */
 static void test_file_truncated(void **state)
 {
     (void)state;
-    char path[128];
+    char path[128], at[64];
     snprintf(path, sizeof(path), "%s/cut.pcap", tmpdir);
     long last = write_test_capture(path);
     /* cut the last record in the middle of its packet bytes */
     assert_int_equal(truncate(path, last + 16 + 30), 0);
     const char *m = "pdnsx_input_malformed_total{input=\"pcap\",reason=\"truncated_file\"}";
-    uint64_t before = px_metric_value_of(m);
+    const char *cut = "pdnsx_input_file_errors_total{input=\"pcap\",reason=\"truncated\"}";
+    const char *skip = "pdnsx_input_skipped_bytes_total{input=\"pcap\"}";
+    uint64_t before = px_metric_value_of(m), cut0 = px_metric_value_of(cut),
+             skip0 = px_metric_value_of(skip);
     events e;
-    assert_int_equal(read_file(path, NULL, &e), PX_OK);
+    assert_int_equal(read_file(path, NULL, &e), PX_ERR_TRUNC);
     assert_int_equal(e.n, 3);
     assert_int_equal(px_metric_value_of(m), before + 1);
+    assert_int_equal(px_metric_value_of(cut), cut0 + 1);
+    assert_int_equal(px_metric_value_of(skip), skip0 + 16 + 30);
+    snprintf(at, sizeof(at), "offset %ld: the file ends 46 bytes into a", last);
+    expect_report(path, at, "the last 46 bytes of the file are lost", NULL);
     /* cut inside a record header: what came before is still read */
     assert_int_equal(truncate(path, last + 5), 0);
-    assert_int_equal(read_file(path, NULL, &e), PX_OK);
+    assert_int_equal(read_file(path, NULL, &e), PX_ERR_TRUNC);
     assert_int_equal(e.n, 3);
+    snprintf(at, sizeof(at), "offset %ld: the file ends 5 bytes into a 16-byte record header",
+             last);
+    expect_report(at, NULL);
+}
+
+/* A capture of n DNS responses (IDs 1..n) over UDP, one a second from
+ * 1700000000; rec[i] gets the file offset of record i. */
+static void write_responses(const char *path, size_t n, long *rec)
+{
+    writer w;
+    writer_open(&w, path, DLT_EN10MB);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t dns[128], l4[256], ip[300], frame[400];
+        size_t d = dns_response(dns, (uint16_t)(i + 1), true);
+        size_t l = udp_hdr(l4, 53, 40000, dns, d);
+        size_t f =
+            link_wrap(PX_PKT_DLT_EN10MB, frame, ip,
+                      ip4(ip, V4_SERVER, V4_CLIENT, 17, (uint16_t)i, 0, false, l4, l), false);
+        pcap_dump_flush(w.dump);
+        rec[i] = pcap_dump_ftell(w.dump);
+        struct pcap_pkthdr h = {.caplen = (bpf_u_int32)f, .len = (bpf_u_int32)f};
+        h.ts.tv_sec = 1700000000 + (time_t)i;
+        h.ts.tv_usec = 500;
+        pcap_dump((u_char *)w.dump, &h, frame);
+    }
+    writer_close(&w);
+}
+
+static void patch_u32le(const char *path, long at, uint32_t v)
+{
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    assert_int_equal(fseek(f, at, SEEK_SET), 0);
+    assert_int_equal(fwrite(b, 1, 4, f), 4);
+    fclose(f);
+}
+
+/* Issue 9, item 10: a record header with caplen 2^31 among 101 responses.
+ * Reading used to end there, silently. Now the damage is reported (file,
+ * offset, why), reading resumes at the next record header, the skipped
+ * bytes are counted, and the input ends with an error. With a filter the
+ * same (libpcap used to read filtered files and stopped there too). */
+static void test_file_bad_header_resync(void **state)
+{
+    (void)state;
+    char path[128], at[96];
+    snprintf(path, sizeof(path), "%s/caplen.pcap", tmpdir);
+    long rec[101];
+    write_responses(path, 101, rec);
+    patch_u32le(path, rec[1] + 8, 0x80000000u);
+    const char *skip = "pdnsx_input_skipped_bytes_total{input=\"pcap\"}";
+    const char *resumed = "pdnsx_input_resumed_total{input=\"pcap\"}";
+    const char *bad = "pdnsx_input_file_errors_total{input=\"pcap\",reason=\"bad_record\"}";
+    for (int filtered = 0; filtered < 2; filtered++) {
+        uint64_t skip0 = px_metric_value_of(skip), res0 = px_metric_value_of(resumed),
+                 bad0 = px_metric_value_of(bad);
+        events e;
+        assert_int_equal(read_file(path, filtered ? "udp" : NULL, &e), PX_ERR_MALFORMED);
+        /* every response but the one whose header is damaged */
+        assert_int_equal(e.n, 100);
+        assert_int_equal(e.ids[0], 1);
+        for (size_t i = 1; i < 100; i++)
+            assert_int_equal(e.ids[i], i + 2);
+        assert_int_equal(e.ev[99].time_sec, 1700000100);
+        uint64_t skipped = (uint64_t)(rec[2] - rec[1]);
+        assert_int_equal(px_metric_value_of(skip), skip0 + skipped);
+        assert_int_equal(px_metric_value_of(resumed), res0 + 1);
+        assert_int_equal(px_metric_value_of(bad), bad0 + 1);
+        snprintf(at, sizeof(at), "offset %ld: record length (caplen) 2147483648 is over", rec[1]);
+        expect_report(path, at, NULL);
+        snprintf(at, sizeof(at), "reading resumes at offset %ld, %" PRIu64 " bytes skipped", rec[2],
+                 skipped);
+        expect_report(at, NULL);
+    }
+}
+
+/* Other damage reading gets past: a stray header between two records,
+ * and a stretch of zeros over three records (header and data). */
+static void test_file_damage_resync(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/stray.pcap", tmpdir);
+    long rec[20];
+    write_responses(path, 20, rec);
+    /* 16 bytes of garbage inserted before record 5 */
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static uint8_t buf[65536], out[65536];
+    size_t n = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    memcpy(out, buf, (size_t)rec[5]);
+    memset(out + rec[5], 0xee, 16);
+    memcpy(out + rec[5] + 16, buf + rec[5], n - (size_t)rec[5]);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(out, 1, n + 16, f), n + 16);
+    fclose(f);
+    events e;
+    assert_int_equal(read_file(path, NULL, &e), PX_ERR_MALFORMED);
+    assert_int_equal(e.n, 20);
+    for (size_t i = 0; i < 20; i++)
+        assert_int_equal(e.ids[i], i + 1);
+    expect_report("bytes skipped", NULL);
+
+    /* zeros from the data of the response with ID 8 to that of ID 11: the
+     * zeros read as empty records (libpcap takes those too), then ID 11's
+     * data as a damaged header; reading resumes at ID 12 */
+    write_responses(path, 20, rec);
+    f = fopen(path, "r+b");
+    assert_non_null(f);
+    memset(buf, 0, sizeof(buf));
+    assert_int_equal(fseek(f, rec[7] + 20, SEEK_SET), 0);
+    assert_int_equal(fwrite(buf, 1, (size_t)(rec[10] - rec[7]), f), (size_t)(rec[10] - rec[7]));
+    fclose(f);
+    assert_int_equal(read_file(path, NULL, &e), PX_ERR_MALFORMED);
+    assert_int_equal(e.n, 16);
+    for (size_t i = 0; i < 16; i++)
+        assert_int_equal(e.ids[i], i < 7 ? i + 1 : i + 5);
+    char at[64];
+    snprintf(at, sizeof(at), "reading resumes at offset %ld", rec[11]);
+    expect_report(at, NULL);
 }
 
 static void test_file_not_pcap(void **state)
@@ -953,6 +1112,30 @@ static void test_file_fifo(void **state)
     unlink(fifo);
 }
 
+/* A FIFO is read by libpcap, which cannot read past a damaged header: the
+ * report says why and that the rest is lost; the input ends with an error. */
+static void test_file_fifo_damaged(void **state)
+{
+    (void)state;
+    char path[128], fifo[128];
+    snprintf(path, sizeof(path), "%s/fifo-bad.pcap", tmpdir);
+    snprintf(fifo, sizeof(fifo), "%s/fifo-bad", tmpdir);
+    long rec[10];
+    write_responses(path, 10, rec);
+    patch_u32le(path, rec[4] + 8, 0x80000000u);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    fifo_feed ff = {fifo, path};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, fifo_feed_run, &ff), 0);
+    events e;
+    assert_int_equal(read_file(fifo, NULL, &e), PX_ERR_TRUNC);
+    pthread_join(th, NULL);
+    assert_int_equal(e.n, 4);
+    expect_report(fifo, "invalid packet capture length 2147483648",
+                  "libpcap cannot read past a damaged record", NULL);
+    unlink(fifo);
+}
+
 /* ---- pcap-live ---- */
 
 typedef struct live {
@@ -1036,14 +1219,25 @@ static void test_live_stop(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_link_types),     cmocka_unit_test(test_vlan_and_padding),
-        cmocka_unit_test(test_ipv4_options),   cmocka_unit_test(test_ipv6_extension_headers),
-        cmocka_unit_test(test_ipv4_fragments), cmocka_unit_test(test_ipv6_fragments),
-        cmocka_unit_test(test_malformed),      cmocka_unit_test(test_file_end_to_end),
-        cmocka_unit_test(test_file_filter),    cmocka_unit_test(test_file_truncated),
-        cmocka_unit_test(test_file_not_pcap),  cmocka_unit_test(test_corpus_all),
-        cmocka_unit_test(test_corpus_counts),  cmocka_unit_test(test_pcapf_corpus),
-        cmocka_unit_test(test_pcapf_crafted),  cmocka_unit_test(test_file_fifo),
+        cmocka_unit_test(test_link_types),
+        cmocka_unit_test(test_vlan_and_padding),
+        cmocka_unit_test(test_ipv4_options),
+        cmocka_unit_test(test_ipv6_extension_headers),
+        cmocka_unit_test(test_ipv4_fragments),
+        cmocka_unit_test(test_ipv6_fragments),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_file_end_to_end),
+        cmocka_unit_test(test_file_filter),
+        cmocka_unit_test(test_file_truncated),
+        cmocka_unit_test(test_file_bad_header_resync),
+        cmocka_unit_test(test_file_damage_resync),
+        cmocka_unit_test(test_file_fifo_damaged),
+        cmocka_unit_test(test_file_not_pcap),
+        cmocka_unit_test(test_corpus_all),
+        cmocka_unit_test(test_corpus_counts),
+        cmocka_unit_test(test_pcapf_corpus),
+        cmocka_unit_test(test_pcapf_crafted),
+        cmocka_unit_test(test_file_fifo),
         cmocka_unit_test(test_live_stop),
     };
     return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
