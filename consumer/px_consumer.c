@@ -722,6 +722,12 @@ static void px_consumer_metrics(px_consumer *c)
     }
 }
 
+/* The HTTP endpoints' warnings about rejected clients (rate-limited). */
+static void px_consumer_http_log(const char *message)
+{
+    px_warning("%s", message);
+}
+
 static int px_consumer_open_parts(px_consumer *c, char *errbuf, size_t errlen)
 {
     const px_consumer_conf *conf = c->conf;
@@ -749,12 +755,15 @@ static int px_consumer_open_parts(px_consumer *c, char *errbuf, size_t errlen)
         }
     }
     if (conf->metrics_listen) {
-        c->metrics = px_metrics_server_start(conf->metrics_listen, errbuf, errlen);
+        c->metrics = px_metrics_server_start(conf->metrics_listen, &conf->http,
+                                             px_consumer_http_log, errbuf, errlen);
         if (!c->metrics)
             return -1;
     }
     if (conf->query_listen) {
-        c->query = px_query_server_start(conf->query_listen, c->store, errbuf, errlen);
+        px_query_server_opts qo = {
+            .http = conf->http, .limits = conf->query_limits, .log = px_consumer_http_log};
+        c->query = px_query_server_start(conf->query_listen, c->store, &qo, errbuf, errlen);
         if (!c->query)
             return -1;
     }

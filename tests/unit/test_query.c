@@ -131,18 +131,32 @@ static int teardown_store(void **state)
     return 0;
 }
 
-/* Runs a request; returns the output (caller frees) and the record count. */
-static char *run(px_store *s, const px_query_req *req, size_t *n)
+static const px_query_limits default_limits = {.def = 10000, .max = 1000000};
+
+/* Runs a request (with the default limits when it names none); returns
+ * the output (caller frees) and the record count. */
+static char *run_res(px_store *s, const px_query_req *req, px_query_result *res)
 {
+    px_query_req r = *req;
+    px_query_req_apply_limits(&r, &default_limits);
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     assert_non_null(f);
-    assert_int_equal(px_query_run(s, req, f, n), PX_OK);
+    assert_int_equal(px_query_run(s, &r, f, res), PX_OK);
     fclose(f);
     char *copy = strdup(buf);
     free(buf);
     return copy;
+}
+
+static char *run(px_store *s, const px_query_req *req, size_t *n)
+{
+    px_query_result res;
+    char *out = run_res(s, req, &res);
+    assert_false(res.cut);
+    *n = res.records;
+    return out;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -295,13 +309,13 @@ static void test_http_form(void **state)
     assert_int_equal(parse(&r, 2, "rdata", "a/b%c.example", NULL, NULL), PX_OK);
     path = px_query_req_to_path(&r);
     assert_string_equal(path, "/rdata/a%2Fb%25c.example");
-    assert_int_equal(px_query_req_from_http(&back, path, NULL, NULL, errbuf, 512), PX_OK);
+    assert_int_equal(px_query_req_from_http(&back, path, NULL, NULL, NULL, errbuf, 512), PX_OK);
     assert_int_equal(back.kind, PX_QUERY_RDATA);
     assert_string_equal(back.name, "a/b%c.example");
     free(path);
 
     assert_int_equal(px_query_req_from_http(&back, "/rdata/2001:DB8::1", NULL,
-                                            "2026-11-26T18%3A00%3A00Z", errbuf, 512),
+                                            "2026-11-26T18%3A00%3A00Z", NULL, errbuf, 512),
                      PX_OK);
     assert_string_equal(back.name, "2001:db8::1");
     assert_true(back.fence.after == INT64_MIN && back.fence.before == T0);
@@ -315,19 +329,22 @@ static void test_http_form_bad(void **state)
                               "/rdata/a/A", "rrset/a.example", "/RRSET/a.example"};
     for (size_t i = 0; i < sizeof(notfound) / sizeof(notfound[0]); i++) {
         print_message("%s\n", notfound[i]);
-        assert_int_equal(px_query_req_from_http(&r, notfound[i], NULL, NULL, errbuf, 512),
+        assert_int_equal(px_query_req_from_http(&r, notfound[i], NULL, NULL, NULL, errbuf, 512),
                          PX_ERR_NOTFOUND);
     }
     const char *bad[] = {"/rrset/", "/rrset/a%zz", "/rrset/a.example/", "/rrset/a.example/A%2B",
                          "/rdata/a%00b"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         print_message("%s\n", bad[i]);
-        assert_int_equal(px_query_req_from_http(&r, bad[i], NULL, NULL, errbuf, 512), PX_ERR_INVAL);
+        assert_int_equal(px_query_req_from_http(&r, bad[i], NULL, NULL, NULL, errbuf, 512),
+                         PX_ERR_INVAL);
     }
-    assert_int_equal(px_query_req_from_http(&r, "/rrset/a.example", "soon", NULL, errbuf, 512),
-                     PX_ERR_INVAL);
-    assert_int_equal(px_query_req_from_http(&r, "/rrset/a.example", "200", "100", errbuf, 512),
-                     PX_ERR_INVAL);
+    assert_int_equal(
+        px_query_req_from_http(&r, "/rrset/a.example", "soon", NULL, NULL, errbuf, 512),
+        PX_ERR_INVAL);
+    assert_int_equal(
+        px_query_req_from_http(&r, "/rrset/a.example", "200", "100", NULL, errbuf, 512),
+        PX_ERR_INVAL);
 }
 
 static void test_name_order(void **state)
@@ -441,7 +458,7 @@ static void test_fences(void **state)
 
 static px_query_server *start_server(px_store *s, char *hostport, size_t len)
 {
-    px_query_server *srv = px_query_server_start("127.0.0.1:0", s, errbuf, sizeof(errbuf));
+    px_query_server *srv = px_query_server_start("127.0.0.1:0", s, NULL, errbuf, sizeof(errbuf));
     if (!srv)
         fail_msg("server: %s", errbuf);
     assert_true(px_query_server_port(srv) > 0);
@@ -479,7 +496,19 @@ static void test_http_raw(void **state)
                             "Connection: close\r\n\r\n");
     assert_true(strncmp(ans, "HTTP/1.1 200", 12) == 0);
     assert_non_null(strcasestr(ans, "\r\nContent-Type: application/x-ndjson\r\n"));
+    /* streamed: one chunk, then the last */
+    assert_non_null(strcasestr(ans, "\r\nTransfer-Encoding: chunked\r\n"));
     char *body = strstr(ans, "\r\n\r\n");
+    assert_non_null(body);
+    char want[1024];
+    snprintf(want, sizeof(want), "%zX\r\n%s\r\n0\r\n\r\n", strlen(WWW_A), WWW_A);
+    assert_string_equal(body + 4, want);
+    free(ans);
+    /* HTTP/1.0 has no chunks: the body ends with the connection */
+    ans = raw_request(px_query_server_port(srv),
+                      "GET /rrset/www.example.com/A HTTP/1.0\r\nHost: x\r\n\r\n");
+    assert_true(strncmp(ans, "HTTP/1.0 200", 12) == 0 || strncmp(ans, "HTTP/1.1 200", 12) == 0);
+    body = strstr(ans, "\r\n\r\n");
     assert_non_null(body);
     assert_string_equal(body + 4, WWW_A);
     free(ans);
@@ -532,7 +561,10 @@ static void test_http_endpoints(void **state)
     get(hp, "/rrset/www.example.com?after=soon", 400, NULL);
     get(hp, "/rrset/www.example.com?after=200&before=100", 400, NULL);
     get(hp, "/rrset/www.example.com?after=1&after=2", 400, NULL);
-    get(hp, "/rrset/www.example.com?limit=5", 400, NULL);
+    get(hp, "/rrset/www.example.com?limit=0", 400, NULL);
+    get(hp, "/rrset/www.example.com?limit=ten", 400, NULL);
+    get(hp, "/rrset/www.example.com?limit=1&limit=2", 400, NULL);
+    get(hp, "/rrset/www.example.com?offset=5", 400, NULL);
     get(hp, "/rrset/www.example.com?after", 400, NULL);
     get(hp, "/rrset/www.example.com/A-B", 400, NULL);
     get(hp, "/rrset/bad%zz", 400, NULL);
@@ -542,14 +574,14 @@ static void test_http_endpoints(void **state)
 static void test_server_bad_listen(void **state)
 {
     fixture *fx = *state;
-    assert_null(px_query_server_start("localhost:80", fx->store, errbuf, sizeof(errbuf)));
+    assert_null(px_query_server_start("localhost:80", fx->store, NULL, errbuf, sizeof(errbuf)));
     assert_non_null(strstr(errbuf, "localhost:80"));
-    assert_null(px_query_server_start("127.0.0.1", fx->store, errbuf, sizeof(errbuf)));
+    assert_null(px_query_server_start("127.0.0.1", fx->store, NULL, errbuf, sizeof(errbuf)));
     px_query_server_stop(NULL);
     /* the port is taken */
     char hp[64];
     px_query_server *srv = start_server(fx->store, hp, sizeof(hp));
-    assert_null(px_query_server_start(hp, fx->store, errbuf, sizeof(errbuf)));
+    assert_null(px_query_server_start(hp, fx->store, NULL, errbuf, sizeof(errbuf)));
     assert_non_null(strstr(errbuf, "in use"));
     px_query_server_stop(srv);
 }
@@ -565,7 +597,9 @@ static char *merged(const char *a, const char *b, px_err want, size_t *n)
     FILE *f = open_memstream(&buf, &len);
     assert_non_null(f);
     errbuf[0] = '\0';
-    assert_int_equal(px_query_merge(answers, lens, 2, f, n, errbuf, sizeof(errbuf)), want);
+    px_query_result res;
+    assert_int_equal(px_query_merge(answers, lens, 2, 0, f, &res, errbuf, sizeof(errbuf)), want);
+    *n = res.records;
     fclose(f);
     char *copy = strdup(buf);
     free(buf);
@@ -656,7 +690,10 @@ static void test_cluster(void **state)
     char *buf = NULL;
     size_t len = 0, n = 0;
     FILE *f = open_memstream(&buf, &len);
-    assert_int_equal(px_query_cluster(list, &r, 10000, f, &n, errbuf, sizeof(errbuf)), PX_OK);
+    px_query_req_apply_limits(&r, &default_limits);
+    px_query_result res;
+    assert_int_equal(px_query_cluster(list, &r, 10000, f, &res, errbuf, sizeof(errbuf)), PX_OK);
+    n = res.records;
     fclose(f);
     /* the order of a merged answer is ours: canonical name order */
     assert_string_equal(buf, MAIL_CNAME WWW_A WWW_AAAA);
@@ -666,12 +703,12 @@ static void test_cluster(void **state)
     /* one endpoint down or refusing: the whole query fails */
     px_query_server_stop(sb);
     f = open_memstream(&buf, &len);
-    assert_int_equal(px_query_cluster(list, &r, 10000, f, &n, errbuf, sizeof(errbuf)), PX_ERR_IO);
+    assert_int_equal(px_query_cluster(list, &r, 10000, f, &res, errbuf, sizeof(errbuf)), PX_ERR_IO);
     assert_non_null(strstr(errbuf, hpb));
     fclose(f);
     free(buf);
     f = open_memstream(&buf, &len);
-    assert_int_equal(px_query_cluster("nohostport", &r, 10000, f, &n, errbuf, sizeof(errbuf)),
+    assert_int_equal(px_query_cluster("nohostport", &r, 10000, f, &res, errbuf, sizeof(errbuf)),
                      PX_ERR_IO);
     fclose(f);
     free(buf);
