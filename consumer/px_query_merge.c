@@ -51,9 +51,12 @@ static px_err px_qm_cond(const json_t *obj, bool last, bool *cut, char *why, siz
     if (!cond)
         return PX_OK;
     const char *c = json_string_value(cond);
-    if (c && strcmp(c, "limited") == 0 && last) {
-        *cut = true;
-        return PX_OK;
+    if (c && strcmp(c, "limited") == 0) {
+        *cut = last;
+        if (last)
+            return PX_OK;
+        snprintf(why, whylen, "a \"limited\" line before the end of the answer");
+        return PX_ERR_MALFORMED;
     }
     if (c && strcmp(c, "failed") == 0) {
         const char *msg = json_string_value(json_object_get(obj, "msg"));
@@ -115,9 +118,7 @@ static px_err px_qm_add_answer(px_qm *m, const char *text, size_t len, size_t wh
         line_no++;
         char why[256] = "not a COF record";
         px_err err = PX_OK;
-        if (cut) /* a "limited" line ends an answer */
-            err = PX_ERR_MALFORMED, snprintf(why, sizeof(why), "a line after the limit");
-        else if (!px_qm_blank(text, pos, end))
+        if (!px_qm_blank(text, pos, end))
             err = px_qm_add_line(m, text + pos, end - pos, px_qm_blank(text, end, len), &cut, why,
                                  sizeof(why));
         if (err != PX_OK) {
