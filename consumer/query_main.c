@@ -60,12 +60,18 @@ static int px_qmain_option(void *ctx, int opt, const char *arg)
 static void px_qmain_report_cut(const px_qmain *q, const px_query_result *res)
 {
     unsigned long long limit = (unsigned long long)q->req.limit;
-    if (res->answers_cut)
+    if (res->answers_cut == 1)
         fprintf(stderr,
-                "pdnsx-query: %s%s cut its answer at the limit of %llu records: the merged "
+                "pdnsx-query: %s cut its answer at the limit of %llu records: the merged "
                 "answer may be incomplete (records missing, or counted without that "
                 "consumer's part)\n",
-                res->cut_by, res->answers_cut > 1 ? " and others" : "", limit);
+                res->cut_by, limit);
+    else if (res->answers_cut)
+        fprintf(stderr,
+                "pdnsx-query: %zu consumers (%s first) cut their answers at the limit of %llu "
+                "records: the merged answer may be incomplete (records missing, or counted "
+                "without their part)\n",
+                res->answers_cut, res->cut_by, limit);
     if (res->cut)
         fprintf(stderr,
                 "pdnsx-query: answer cut at the limit of %llu records (--limit; at most "
