@@ -110,7 +110,8 @@ static ssize_t px_query_body(void *state, const px_http_conn *conn, char *buf, s
 
 /* Opens the lookup and reads its first piece here, so that a store that
  * fails at once still gets a 500 rather than a broken 200. */
-static px_err px_query_answer_lookup(px_query_server *s, const px_query_req *req, px_http_answer *a)
+static px_err px_query_answer_lookup(px_query_server *s, const px_query_req *req,
+                                     const px_http_conn *conn, px_http_answer *a)
 {
     px_query_answer *qa = calloc(1, sizeof(*qa));
     if (!qa)
@@ -118,7 +119,7 @@ static px_err px_query_answer_lookup(px_query_server *s, const px_query_req *req
     qa->limit = req->limit;
     px_err err = px_query_stream_open(s->store, req, &qa->qs);
     if (err == PX_OK)
-        err = px_query_stream_next(qa->qs, NULL, NULL, &qa->data, &qa->len);
+        err = px_query_stream_next(qa->qs, px_query_go_on, (void *)conn, &qa->data, &qa->len);
     if (err != PX_OK) {
         px_query_answer_free(qa);
         return err == PX_ERR_INVAL ? px_http_answer_text(a, 400, "bad name or type")
@@ -153,7 +154,7 @@ static px_err px_query_handle(void *cls, const px_http_request *r, px_http_answe
     if (err != PX_OK)
         return px_http_answer_text(a, 400, why[0] ? why : px_strerror(err));
     px_query_req_apply_limits(&req, &s->limits);
-    return px_query_answer_lookup(s, &req, a);
+    return px_query_answer_lookup(s, &req, px_http_request_conn(r), a);
 }
 
 px_query_server *px_query_server_start(const char *listen, px_store *store,

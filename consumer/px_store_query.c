@@ -1,6 +1,8 @@
 /* px_store_query.c: read side of the store (rrset, rdata and domain
- * queries, statistics). Every query runs in its own read transaction, so it
- * sees the last committed batch and never an open one. */
+ * queries, statistics). A query of the callback API runs in one read
+ * transaction, so it sees the last committed batch and never an open one;
+ * an iterator (px_store_iter) runs each step in its own, resuming after
+ * the last key it visited, so that nothing stays pinned between steps. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -70,10 +70,13 @@ typedef enum pxh_reason {
 static const char *const pxh_reason_names[PXH_R__N] = {"request_timeout", "answer_timeout",
                                                        "per_client", "full"};
 
+/* A client's key: its family, then its IPv4 address or IPv6 /64. */
+enum { PXH_KEY = 17 };
+
 struct px_http_conn {
     struct px_http_conn *prev, *next;
     int fd;
-    uint8_t client[17]; /* family, then the IPv4 address or the IPv6 /64 */
+    uint8_t client[PXH_KEY];
     pxh_state state;
     atomic_bool closing; /* shut down by us; streams read it without the lock */
     int64_t since;       /* ms: when the state began (eviction order) */
@@ -104,6 +107,7 @@ struct px_http_server {
 
 struct px_http_request {
     struct MHD_Connection *mhd;
+    const px_http_conn *conn;
     const char *method, *path;
 };
 
@@ -203,7 +207,7 @@ static px_http_conn *pxh_victim_locked(px_http_server *s, const uint8_t *client)
 {
     px_http_conn *best = NULL;
     for (px_http_conn *c = s->head; c; c = c->next) {
-        if (atomic_load(&c->closing) || (client && memcmp(c->client, client, 17) != 0))
+        if (atomic_load(&c->closing) || (client && memcmp(c->client, client, PXH_KEY) != 0))
             continue;
         bool c_busy = c->state == PXH_ANSWERING;
         bool b_busy = best && best->state == PXH_ANSWERING;
@@ -218,15 +222,15 @@ static unsigned pxh_count_client_locked(const px_http_server *s, const uint8_t *
 {
     unsigned n = 0;
     for (const px_http_conn *c = s->head; c; c = c->next)
-        n += !atomic_load(&c->closing) && memcmp(c->client, client, 17) == 0;
+        n += !atomic_load(&c->closing) && memcmp(c->client, client, PXH_KEY) == 0;
     return n;
 }
 
 /* The key a client is counted by: IPv4 address, or IPv6 /64 (one host
  * holds a whole /64, so counting single addresses would bound nothing). */
-static void pxh_client_key(const struct sockaddr *sa, uint8_t key[17])
+static void pxh_client_key(const struct sockaddr *sa, uint8_t key[PXH_KEY])
 {
-    memset(key, 0, 17);
+    memset(key, 0, PXH_KEY);
     if (!sa)
         return;
     key[0] = (uint8_t)sa->sa_family;
@@ -428,6 +432,11 @@ const char *px_http_path(const px_http_request *r)
     return r->path;
 }
 
+const px_http_conn *px_http_request_conn(const px_http_request *r)
+{
+    return r->conn;
+}
+
 typedef struct pxh_args {
     px_http_arg_fn fn;
     void *ctx;
@@ -572,7 +581,7 @@ static enum MHD_Result pxh_access(void *cls, struct MHD_Connection *mc, const ch
     }
     px_http_conn *conn = pxh_conn_of(mc);
     pxh_enter(s, conn, PXH_ANSWERING);
-    px_http_request req = {.mhd = mc, .method = method, .path = url};
+    px_http_request req = {.mhd = mc, .conn = conn, .method = method, .path = url};
     px_http_answer a = {0};
     pxh_run_handler(s, &req, &a);
     return pxh_queue(mc, &a, conn);

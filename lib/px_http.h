@@ -77,11 +77,12 @@ const char *px_http_path(const px_http_request *r);
 typedef void (*px_http_arg_fn)(void *ctx, const char *key, const char *value);
 void px_http_args(const px_http_request *r, px_http_arg_fn fn, void *ctx);
 
-/* The connection a streamed answer goes to, valid during the stream
- * callback. */
+/* The connection a request came on, valid during the handler call and
+ * the stream callbacks of its answer. */
 typedef struct px_http_conn px_http_conn;
+const px_http_conn *px_http_request_conn(const px_http_request *r);
 /* True once the server has decided to close the connection (a deadline
- * passed, or it was evicted): a long answer should stop producing. */
+ * passed, or it was evicted): long work for it should stop. NULL: false. */
 bool px_http_conn_closing(const px_http_conn *c);
 
 /* Fills buf with the next up to max bytes of an answer: returns how many
