@@ -60,6 +60,8 @@ static int px_qmain_option(void *ctx, int opt, const char *arg)
 static void px_qmain_report_cut(const px_qmain *q, const px_query_result *res)
 {
     unsigned long long limit = (unsigned long long)q->req.limit;
+    if (res->cut || res->answers_cut)
+        fflush(stdout); /* after the records on a terminal */
     if (res->answers_cut == 1)
         fprintf(stderr,
                 "pdnsx-query: %s cut its answer at the limit of %llu records: the merged "
