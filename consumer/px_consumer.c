@@ -1156,6 +1156,12 @@ static int px_consumer_open_trust(px_consumer *c, char *errbuf, size_t errlen)
     return 0;
 }
 
+/* The HTTP endpoints' warnings about rejected clients (rate-limited). */
+static void px_consumer_http_log(const char *message)
+{
+    px_warning("%s", message);
+}
+
 static int px_consumer_open_parts(px_consumer *c, char *errbuf, size_t errlen)
 {
     const px_consumer_conf *conf = c->conf;
@@ -1185,12 +1191,15 @@ static int px_consumer_open_parts(px_consumer *c, char *errbuf, size_t errlen)
         }
     }
     if (conf->metrics_listen) {
-        c->metrics = px_metrics_server_start(conf->metrics_listen, errbuf, errlen);
+        c->metrics = px_metrics_server_start(conf->metrics_listen, &conf->http,
+                                             px_consumer_http_log, errbuf, errlen);
         if (!c->metrics)
             return -1;
     }
     if (conf->query_listen) {
-        c->query = px_query_server_start(conf->query_listen, c->store, errbuf, errlen);
+        px_query_server_opts qo = {
+            .http = conf->http, .limits = conf->query_limits, .log = px_consumer_http_log};
+        c->query = px_query_server_start(conf->query_listen, c->store, &qo, errbuf, errlen);
         if (!c->query)
             return -1;
     }

@@ -184,6 +184,19 @@ const px_conf_item px_consumer_conf_table[] = {
      .def = "20000",
      .help = "new records one organisation may add per minute; the excess is dead-lettered "
              "(0: no bound)"},
+    {.path = "query.limit",
+     .type = PX_CONF_INT,
+     .min = 1,
+     .max = 1000000000,
+     .def = "10000",
+     .help = "records a lookup answers when it names no limit (query.listen, pdnsx-query)"},
+    {.path = "query.max_limit",
+     .type = PX_CONF_INT,
+     .min = 1,
+     .max = 1000000000,
+     .def = "1000000",
+     .help = "largest limit a lookup may name; a larger one, or query.limit, is lowered to it"},
+    PX_HTTP_CONF_ITEMS,
     {.path = NULL},
 };
 
@@ -225,6 +238,9 @@ px_err px_consumer_conf_load(const px_config *cfg, px_consumer_conf *out)
     if (!out->trust_rrtypes || !out->trust_local_zones)
         return PX_ERR_NOMEM;
     out->dlq_max_bytes = px_config_int(cfg, "dlq.max_bytes");
+    out->query_limits.def = (uint64_t)px_config_int(cfg, "query.limit");
+    out->query_limits.max = (uint64_t)px_config_int(cfg, "query.max_limit");
+    px_http_limits_from_config(cfg, &out->http);
     size_t n = px_config_map_len(cfg, "kafka.properties");
     out->kafka_properties = calloc(n ? n : 1, sizeof(*out->kafka_properties));
     if (!out->kafka_properties)

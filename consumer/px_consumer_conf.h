@@ -10,6 +10,8 @@
 
 #include "px_config.h"
 #include "px_error.h"
+#include "px_http.h"
+#include "px_query.h"
 
 /* dlq.max_bytes's default: librdkafka's own message.max.bytes. */
 #define PX_CONSUMER_DLQ_MAX_BYTES 1000000
@@ -56,6 +58,8 @@ typedef struct px_consumer_conf {
     /* dlq.max_bytes: largest dead-letter copy, framing included; 0:
      * PX_CONSUMER_DLQ_MAX_BYTES */
     int64_t dlq_max_bytes;
+    px_query_limits query_limits; /* query.limit, query.max_limit */
+    px_http_limits http;          /* http.*: metrics.listen and query.listen */
 } px_consumer_conf;
 
 /* Fills *out from cfg (validate cfg first). *out must be freed whatever

@@ -187,6 +187,29 @@ px_err px_query_req_set_before(px_query_req *req, const char *text, char *errbuf
     return px_query_set_time(req, "before", &req->fence.before, text, errbuf, errlen);
 }
 
+px_err px_query_req_set_limit(px_query_req *req, const char *text, char *errbuf, size_t errlen)
+{
+    uint64_t v = 0;
+    bool ok = text && *text && strlen(text) <= 10;
+    for (const char *p = text; ok && *p; p++) {
+        ok = isdigit((unsigned char)*p);
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    if (!ok || v < 1 || v > PX_QUERY_LIMIT_MAX)
+        return px_query_fail(errbuf, errlen, "bad limit '%s': a whole number from 1 to %llu",
+                             text ? text : "", (unsigned long long)PX_QUERY_LIMIT_MAX);
+    req->limit = v;
+    return PX_OK;
+}
+
+void px_query_req_apply_limits(px_query_req *req, const px_query_limits *limits)
+{
+    if (req->limit == 0)
+        req->limit = limits->def;
+    if (req->limit > limits->max)
+        req->limit = limits->max;
+}
+
 /* ---- HTTP form -------------------------------------------------------------- */
 
 static int px_query_hex(char ch)
@@ -257,8 +280,12 @@ char *px_query_req_to_path(const px_query_req *req)
         fprintf(f, "%cafter=%lld", sep, (long long)req->fence.after);
         sep = '&';
     }
-    if (req->fence.before != INT64_MAX)
+    if (req->fence.before != INT64_MAX) {
         fprintf(f, "%cbefore=%lld", sep, (long long)req->fence.before);
+        sep = '&';
+    }
+    if (req->limit)
+        fprintf(f, "%climit=%llu", sep, (unsigned long long)req->limit);
     if (fclose(f) != 0) {
         free(buf);
         return NULL;
@@ -288,18 +315,21 @@ static int px_query_segments(const char *path, char seg[][PX_QUERY_MAX_TEXT], in
     }
 }
 
-static px_err px_query_http_time(px_query_req *req, const char *which, const char *raw,
-                                 char *errbuf, size_t errlen)
+/* One after/before/limit parameter: percent-decoded, then set. */
+static px_err px_query_http_param(px_query_req *req, const char *which, const char *raw,
+                                  char *errbuf, size_t errlen)
 {
     char text[64];
     if (!px_query_pct_decode(raw, strlen(raw), text, sizeof(text)))
         return px_query_fail(errbuf, errlen, "bad %s parameter", which);
+    if (strcmp(which, "limit") == 0)
+        return px_query_req_set_limit(req, text, errbuf, errlen);
     return strcmp(which, "after") == 0 ? px_query_req_set_after(req, text, errbuf, errlen)
                                        : px_query_req_set_before(req, text, errbuf, errlen);
 }
 
 px_err px_query_req_from_http(px_query_req *req, const char *path, const char *after,
-                              const char *before, char *errbuf, size_t errlen)
+                              const char *before, const char *limit, char *errbuf, size_t errlen)
 {
     /* on the heap: 3 KiB of segments is a lot for an HTTP worker stack */
     char(*s)[PX_QUERY_MAX_TEXT] = malloc(3 * sizeof(*s));
@@ -319,42 +349,159 @@ px_err px_query_req_from_http(px_query_req *req, const char *path, const char *a
         err = px_query_req_fill(req, s[0], s[1], n == 3 ? s[2] : NULL, errbuf, errlen);
     }
     if (!err && after)
-        err = px_query_http_time(req, "after", after, errbuf, errlen);
+        err = px_query_http_param(req, "after", after, errbuf, errlen);
     if (!err && before)
-        err = px_query_http_time(req, "before", before, errbuf, errlen);
+        err = px_query_http_param(req, "before", before, errbuf, errlen);
+    if (!err && limit)
+        err = px_query_http_param(req, "limit", limit, errbuf, errlen);
     free(s);
     return err;
 }
 
 /* ---- running ---------------------------------------------------------------- */
 
-typedef struct px_query_out {
-    FILE *out;
-    size_t n;
-    px_err err;
-} px_query_out;
+/* A piece is about this many bytes of COF lines; a step of the store
+ * walk visits at most this many keys, so a fence that leaves most records
+ * out still lets the caller look up between steps. */
+enum { PX_QUERY_PIECE = 16384, PX_QUERY_STEP_KEYS = 512 };
 
-static bool px_query_emit(void *ctx, const px_store_rec *rec)
+struct px_query_stream {
+    px_store_iter *it;
+    uint64_t limit, n;
+    bool cut, done;
+    px_err err; /* of the record callback */
+    char *buf;  /* the current piece */
+    size_t len, cap;
+};
+
+px_err px_query_stream_open(px_store *store, const px_query_req *req, px_query_stream **out)
 {
-    px_query_out *o = ctx;
-    o->err = px_cof_write(o->out, rec);
-    if (o->err == PX_OK)
-        o->n++;
-    return o->err == PX_OK;
+    *out = NULL;
+    if (!store || req->limit == 0)
+        return PX_ERR_INVAL;
+    px_query_stream *qs = calloc(1, sizeof(*qs));
+    if (!qs)
+        return PX_ERR_NOMEM;
+    qs->limit = req->limit;
+    px_err err = req->kind == PX_QUERY_RRSET
+                     ? px_store_iter_rrset(store, req->name, req->rrtype[0] ? req->rrtype : NULL,
+                                           &req->fence, &qs->it)
+                     : px_store_iter_rdata(store, req->name, &req->fence, &qs->it);
+    if (err) {
+        free(qs);
+        return err;
+    }
+    *out = qs;
+    return PX_OK;
 }
 
-px_err px_query_run(px_store *store, const px_query_req *req, FILE *out, size_t *n_out)
+static px_err px_query_append(px_query_stream *qs, const char *line, size_t n)
 {
-    px_query_out o = {.out = out};
-    px_err err;
-    if (req->kind == PX_QUERY_RRSET)
-        err = px_store_query_rrset(store, req->name, req->rrtype[0] ? req->rrtype : NULL,
-                                   &req->fence, px_query_emit, &o);
-    else
-        err = px_store_query_rdata(store, req->name, &req->fence, px_query_emit, &o);
-    if (n_out)
-        *n_out = o.n;
-    return o.err != PX_OK ? o.err : err;
+    if (qs->cap - qs->len < n + 1) {
+        size_t cap = qs->cap ? qs->cap : PX_QUERY_PIECE + 4096;
+        while (cap - qs->len < n + 1)
+            cap *= 2;
+        char *b = realloc(qs->buf, cap);
+        if (!b)
+            return PX_ERR_NOMEM;
+        qs->buf = b, qs->cap = cap;
+    }
+    memcpy(qs->buf + qs->len, line, n);
+    qs->buf[qs->len + n] = '\n';
+    qs->len += n + 1;
+    return PX_OK;
+}
+
+/* One record of the walk: a line of the piece, until the piece is full.
+ * A record past the limit is not written: it says the answer is cut. */
+static bool px_query_on_rec(void *ctx, const px_store_rec *rec)
+{
+    px_query_stream *qs = ctx;
+    if (qs->n == qs->limit) {
+        qs->cut = true;
+        return false;
+    }
+    char *line = px_cof_dumps(rec);
+    qs->err = line ? px_query_append(qs, line, strlen(line)) : PX_ERR_NOMEM;
+    free(line);
+    if (qs->err)
+        return false;
+    qs->n++;
+    return qs->len < PX_QUERY_PIECE;
+}
+
+px_err px_query_stream_next(px_query_stream *qs, px_query_go_fn go, void *go_ctx, const char **data,
+                            size_t *len)
+{
+    qs->len = 0;
+    while (!qs->done && qs->len < PX_QUERY_PIECE) {
+        if (go && !go(go_ctx))
+            return PX_ERR_AGAIN;
+        bool end = false;
+        px_err err = px_store_iter_step(qs->it, PX_QUERY_STEP_KEYS, px_query_on_rec, qs, &end);
+        if (!err)
+            err = qs->err;
+        if (err)
+            return err;
+        qs->done = end || qs->cut;
+    }
+    *data = qs->buf;
+    *len = qs->len;
+    return PX_OK;
+}
+
+void px_query_stream_result(const px_query_stream *qs, px_query_result *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->records = (size_t)qs->n;
+    out->cut = qs->cut;
+}
+
+void px_query_stream_free(px_query_stream *qs)
+{
+    if (!qs)
+        return;
+    px_store_iter_free(qs->it);
+    free(qs->buf);
+    free(qs);
+}
+
+size_t px_query_cond_limited(char *buf, size_t len, uint64_t limit)
+{
+    int n = snprintf(buf, len,
+                     "{\"cond\":\"limited\",\"limit\":%llu,\"msg\":\"answer cut at the limit "
+                     "of %llu records\"}\n",
+                     (unsigned long long)limit, (unsigned long long)limit);
+    return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
+}
+
+size_t px_query_cond_failed(char *buf, size_t len, const char *why)
+{
+    json_t *o = json_pack("{s:s, s:s}", "cond", "failed", "msg", why);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    int n = snprintf(buf, len, "%s\n", text ? text : "{\"cond\":\"failed\"}");
+    free(text);
+    json_decref(o);
+    return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
+}
+
+px_err px_query_run(px_store *store, const px_query_req *req, FILE *out, px_query_result *res)
+{
+    if (res)
+        memset(res, 0, sizeof(*res));
+    px_query_stream *qs = NULL;
+    px_err err = px_query_stream_open(store, req, &qs);
+    const char *data;
+    size_t len = 1;
+    while (err == PX_OK && len) {
+        err = px_query_stream_next(qs, NULL, NULL, &data, &len);
+        if (err == PX_OK && len && fwrite(data, 1, len, out) != len)
+            err = PX_ERR_IO;
+    }
+    if (qs && res)
+        px_query_stream_result(qs, res);
+    px_query_stream_free(qs);
+    return err;
 }
 
 /* ---- order ------------------------------------------------------------------- */

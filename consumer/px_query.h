@@ -2,14 +2,24 @@
  * query.listen HTTP endpoint (INTERFACE.md "pdnsx-query").
  *
  * A request is "rrset NAME [TYPE]" or "rdata VALUE" with an optional time
- * fence; its answer is COF JSON lines (px_cof.h), one record per line, in
- * the store's order. Over HTTP:
- *   GET /rrset/NAME[/TYPE]?after=T&before=T
- *   GET /rdata/VALUE?after=T&before=T
+ * fence and a limit; its answer is COF JSON lines (px_cof.h), one record
+ * per line, in the store's order, at most `limit` of them. Over HTTP:
+ *   GET /rrset/NAME[/TYPE]?after=T&before=T&limit=N
+ *   GET /rdata/VALUE?after=T&before=T&limit=N
  * answer 200 application/x-ndjson (empty body when nothing matches), 400
  * for bad parameters, 404 for an unknown path, 405 for other methods, 500
- * when the store fails. Path segments and parameters are percent-decoded.
- * T is epoch seconds or ISO 8601 UTC (2026-11-26T18:00:00Z). */
+ * when the store fails before the answer starts. Path segments and
+ * parameters are percent-decoded. T is epoch seconds or ISO 8601 UTC
+ * (2026-11-26T18:00:00Z).
+ *
+ * The answer is streamed (chunked) as the client takes it. When more
+ * records match than the limit, the answer ends with the condition line
+ *   {"cond":"limited","limit":N,"msg":"answer cut at the limit of N records"}
+ * (DNSDB's streaming format says the same with "cond"); when the store
+ * fails once the answer has started, with
+ *   {"cond":"failed","msg":"..."}
+ * Every other line is a COF record. pdnsx-query prints COF lines only and
+ * says on stderr that the answer was cut. */
 #ifndef PX_QUERY_H
 #define PX_QUERY_H
 
@@ -19,6 +29,7 @@
 #include <stdio.h>
 
 #include "px_error.h"
+#include "px_http.h"
 #include "px_store.h"
 
 typedef enum px_query_kind {
@@ -36,7 +47,17 @@ typedef struct px_query_req {
     char name[PX_QUERY_MAX_TEXT];
     char rrtype[16];      /* uppercase; "" for every type (rrset only) */
     px_store_fence fence; /* INT64_MIN / INT64_MAX when absent */
+    uint64_t limit;       /* records at most; 0: not given (the default applies) */
 } px_query_req;
+
+/* The limits of lookups (query.limit, query.max_limit). */
+typedef struct px_query_limits {
+    uint64_t def; /* when a request names none */
+    uint64_t max; /* a larger one is lowered to it */
+} px_query_limits;
+
+/* Largest limit a request may name, whatever the settings. */
+#define PX_QUERY_LIMIT_MAX 1000000000ULL
 
 /* An empty request with no fence. */
 void px_query_req_init(px_query_req *req);
@@ -54,36 +75,79 @@ px_err px_query_parse_time(const char *text, int64_t *out);
  * both are set. PX_ERR_INVAL with a message. */
 px_err px_query_req_set_after(px_query_req *req, const char *text, char *errbuf, size_t errlen);
 px_err px_query_req_set_before(px_query_req *req, const char *text, char *errbuf, size_t errlen);
+/* Sets the limit from decimal text, 1 to PX_QUERY_LIMIT_MAX. PX_ERR_INVAL
+ * with a message. */
+px_err px_query_req_set_limit(px_query_req *req, const char *text, char *errbuf, size_t errlen);
+/* Fills in the default limit when the request names none and lowers one
+ * above the maximum. */
+void px_query_req_apply_limits(px_query_req *req, const px_query_limits *limits);
 
-/* The HTTP form of a request: "/rrset/NAME[/TYPE]?after=..&before=..",
+/* The HTTP form of a request: "/rrset/NAME[/TYPE]?after=..&before=..&limit=..",
  * path segments percent-encoded. Caller free()s; NULL when out of memory. */
 char *px_query_req_to_path(const px_query_req *req);
 
 /* Parses a request path (still percent-encoded, without the query string)
- * and the raw values of the after/before parameters (NULL: absent).
+ * and the raw values of the after/before/limit parameters (NULL: absent).
  * PX_ERR_NOTFOUND for a path that is no endpoint, PX_ERR_INVAL for a bad
- * name, type or time (message in errbuf). */
+ * name, type, time or limit (message in errbuf). */
 px_err px_query_req_from_http(px_query_req *req, const char *path, const char *after,
-                              const char *before, char *errbuf, size_t errlen);
+                              const char *before, const char *limit, char *errbuf, size_t errlen);
 
 /* Decodes %XX escapes of [src, src+len) into dst (NUL-terminated, at most
  * dstlen bytes with the NUL). false for a bad escape, an encoded NUL or
  * a result that does not fit. '+' stays '+'. */
 bool px_query_pct_decode(const char *src, size_t len, char *dst, size_t dstlen);
 
-/* Runs the request and writes COF lines to out; *n_out (may be NULL)
- * receives the number of records written. */
-px_err px_query_run(px_store *store, const px_query_req *req, FILE *out, size_t *n_out);
+/* What an answer came to. */
+typedef struct px_query_result {
+    size_t records; /* COF lines written */
+    bool cut;       /* more records matched than the limit: the rest are left out */
+    /* --cluster: answers that their consumer cut at its limit (the merged
+     * answer may then lack records, or counts of records past a cut), and
+     * the endpoint of the first one */
+    size_t answers_cut;
+    char cut_by[256];
+} px_query_result;
+
+/* A lookup read piece by piece (px_store_iter underneath): memory and the
+ * work of one piece are bounded whatever the answer's size. The request's
+ * limit must be set (px_query_req_apply_limits). PX_ERR_INVAL for a bad
+ * name or type. */
+typedef struct px_query_stream px_query_stream;
+px_err px_query_stream_open(px_store *store, const px_query_req *req, px_query_stream **out);
+/* Asked between steps of a long scan; false abandons the answer
+ * (PX_ERR_AGAIN): its client is gone or out of time. */
+typedef bool (*px_query_go_fn)(void *ctx);
+/* The next piece: whole COF lines, about 16 KiB (more when one line is
+ * longer), valid until the next call; *len 0 at the end. go may be NULL. */
+px_err px_query_stream_next(px_query_stream *qs, px_query_go_fn go, void *go_ctx, const char **data,
+                            size_t *len);
+/* Once the end is reached: whether the limit cut the answer, and how many
+ * records it holds. */
+void px_query_stream_result(const px_query_stream *qs, px_query_result *out);
+void px_query_stream_free(px_query_stream *qs); /* NULL is fine */
+
+/* The condition lines of an HTTP answer, with their '\n'; NUL-terminated
+ * into buf (truncated to len). Return the length. */
+size_t px_query_cond_limited(char *buf, size_t len, uint64_t limit);
+size_t px_query_cond_failed(char *buf, size_t len, const char *why);
+
+/* Runs the request (its limit set) and writes COF lines to out; *res (may
+ * be NULL) says how many and whether the limit cut the answer. On an
+ * error the lines written so far stay written. */
+px_err px_query_run(px_store *store, const px_query_req *req, FILE *out, px_query_result *res);
 
 /* Merges the ndjson answers of several consumers (--cluster): records
  * with the same (rrname, rrtype, rdata) combine with the store's rules
  * (counts add, min time_first, max time_last, union of orgs; bailiwick
  * and GeoIP from the earliest-seen answer that has them) and are written
- * to out as COF lines sorted as px_query_rec_cmp() orders them. A line
- * that is not a COF object fails the merge (PX_ERR_MALFORMED, message
- * naming answer and line). */
-px_err px_query_merge(const char *const *answers, const size_t *lens, size_t n, FILE *out,
-                      size_t *n_out, char *errbuf, size_t errlen);
+ * to out as COF lines sorted as px_query_rec_cmp() orders them, at most
+ * `limit` (0: all). An answer may end with a "limited" condition line
+ * (counted in res->answers_cut); a "failed" one fails the merge
+ * (PX_ERR_IO), and any other line that is not a COF object too
+ * (PX_ERR_MALFORMED), with a message naming answer and line. */
+px_err px_query_merge(const char *const *answers, const size_t *lens, size_t n, uint64_t limit,
+                      FILE *out, px_query_result *res, char *errbuf, size_t errlen);
 
 /* The order of merged answers: owner names in DNS canonical order
  * (labels compared from the right), then rrtype, then rdata, bytewise. */
@@ -98,19 +162,29 @@ int px_query_rec_cmp(const px_store_rec *a, const px_store_rec *b);
 px_err px_query_http_get(const char *hostport, const char *path, int timeout_ms, int *status,
                          char **body, size_t *len, char *errbuf, size_t errlen);
 
-/* Asks every endpoint of the comma-separated list and merges the answers
- * to out. Any endpoint failing or answering other than 200 fails the
- * whole query (a partial history would mislead): PX_ERR_IO with a message
- * naming the endpoint. */
+/* Asks every endpoint of the comma-separated list (with the request's
+ * limit, which must be set) and merges the answers to out, at most
+ * req->limit records; res (may be NULL) says how many, whether the merged
+ * answer was cut, and which endpoints cut theirs. Any endpoint failing or
+ * answering other than 200 fails the whole query (a partial history
+ * would mislead): PX_ERR_IO with a message naming the endpoint. The
+ * answers are held in memory to be merged (each at most the limit). */
 px_err px_query_cluster(const char *endpoints, const px_query_req *req, int timeout_ms, FILE *out,
-                        size_t *n_out, char *errbuf, size_t errlen);
+                        px_query_result *res, char *errbuf, size_t errlen);
 
 typedef struct px_query_server px_query_server;
+typedef struct px_query_server_opts {
+    px_http_limits http; /* max_connections 0: the defaults */
+    px_query_limits limits;
+    px_http_log_fn log; /* warnings about rejected clients; NULL: none */
+} px_query_server_opts;
 /* Serves the endpoints above on "host:port" (numeric; port 0 picks a
- * free one) with libmicrohttpd's thread pool. The store must outlive the
- * server; each request runs its own store read transaction. NULL on
- * failure (message in errbuf). */
-px_query_server *px_query_server_start(const char *listen, px_store *store, char *errbuf,
+ * free one) with px_http (4 threads). The store must outlive the server;
+ * answers are streamed, each piece in its own store read transaction.
+ * opts NULL: every default (limit 10000, max 1000000). NULL on failure
+ * (message in errbuf). */
+px_query_server *px_query_server_start(const char *listen, px_store *store,
+                                       const px_query_server_opts *opts, char *errbuf,
                                        size_t errlen);
 void px_query_server_stop(px_query_server *s); /* NULL is fine */
 /* The port actually bound (for "127.0.0.1:0" in tests). */

@@ -1,7 +1,7 @@
-/* px_query_http.c: the query.listen HTTP endpoint (libmicrohttpd) and the
- * small GET client pdnsx-query --cluster uses to ask it. */
+/* px_query_http.c: the query.listen HTTP endpoint (px_http, answers
+ * streamed) and the small GET client pdnsx-query --cluster uses to ask
+ * it. */
 #include "px_query.h"
-#include "px_listen.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,101 +15,192 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <microhttpd.h>
-
 /* ---- server ---------------------------------------------------------------- */
 
 struct px_query_server {
-    struct MHD_Daemon *daemon;
+    px_http_server *http;
     px_store *store;
-    uint16_t port;
+    px_query_limits limits;
 };
 
-static enum MHD_Result px_query_send(struct MHD_Connection *conn, unsigned status, char *body,
-                                     size_t len, const char *type)
-{
-    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-    if (!r) {
-        free(body);
-        return MHD_NO;
-    }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    enum MHD_Result ret = MHD_queue_response(conn, status, r);
-    MHD_destroy_response(r);
-    return ret;
-}
-
-static enum MHD_Result px_query_text(struct MHD_Connection *conn, unsigned status, const char *msg)
-{
-    char *body = NULL;
-    if (asprintf(&body, "%u %s\n", status, msg) < 0)
-        return MHD_NO;
-    return px_query_send(conn, status, body, strlen(body), "text/plain; charset=utf-8");
-}
-
-/* The parameters of one request; anything but after/before (once each)
- * is a bad request rather than silently ignored. */
+/* The parameters of one request; anything but after/before/limit (once
+ * each) is a bad request rather than silently ignored. */
 typedef struct px_query_args {
-    const char *after, *before;
+    const char *after, *before, *limit;
     bool bad;
 } px_query_args;
 
-static enum MHD_Result px_query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-                                    const char *value)
+static void px_query_arg(void *cls, const char *key, const char *value)
 {
-    (void)kind;
     px_query_args *a = cls;
     const char **slot = strcmp(key, "after") == 0    ? &a->after
                         : strcmp(key, "before") == 0 ? &a->before
+                        : strcmp(key, "limit") == 0  ? &a->limit
                                                      : NULL;
     if (!slot || !value || *slot)
         a->bad = true;
     else
         *slot = value;
-    return MHD_YES;
 }
 
-static enum MHD_Result px_query_handle(void *cls, struct MHD_Connection *conn, const char *url,
-                                       const char *method, const char *version,
-                                       const char *upload_data, size_t *upload_data_size,
-                                       void **req_cls)
+/* A streamed answer: the lookup's pieces, then a condition line when it
+ * was cut at the limit or failed once started. */
+typedef struct px_query_answer {
+    px_query_stream *qs;
+    const char *data;
+    size_t len, off;
+    bool finished;
+    uint64_t limit;
+    char tail[320];
+} px_query_answer;
+
+static void px_query_answer_free(void *state)
 {
-    (void)version, (void)upload_data, (void)upload_data_size, (void)req_cls;
+    px_query_answer *qa = state;
+    px_query_stream_free(qa->qs);
+    free(qa);
+}
+
+static bool px_query_go_on(void *ctx)
+{
+    return !px_http_conn_closing(ctx);
+}
+
+/* Ends the answer: the condition line if it was cut or failed. */
+static void px_query_finish(px_query_answer *qa, px_err err)
+{
+    px_query_result r;
+    px_query_stream_result(qa->qs, &r);
+    qa->finished = true;
+    qa->data = qa->tail;
+    qa->off = 0;
+    if (err != PX_OK)
+        qa->len = px_query_cond_failed(qa->tail, sizeof(qa->tail), px_strerror(err));
+    else
+        qa->len = r.cut ? px_query_cond_limited(qa->tail, sizeof(qa->tail), qa->limit) : 0;
+}
+
+/* Gets the next piece into qa; false when the answer is to be cut off
+ * (its connection is closing). */
+static bool px_query_refill(px_query_answer *qa, const px_http_conn *conn)
+{
+    qa->off = 0;
+    px_err err = px_query_stream_next(qa->qs, px_query_go_on, (void *)conn, &qa->data, &qa->len);
+    if (err == PX_ERR_AGAIN)
+        return false;
+    if (err != PX_OK || qa->len == 0)
+        px_query_finish(qa, err);
+    return true;
+}
+
+static ssize_t px_query_body(void *state, const px_http_conn *conn, char *buf, size_t max)
+{
+    px_query_answer *qa = state;
+    while (qa->off == qa->len) {
+        if (qa->finished)
+            return 0;
+        if (!px_query_refill(qa, conn))
+            return -1;
+    }
+    size_t n = qa->len - qa->off < max ? qa->len - qa->off : max;
+    memcpy(buf, qa->data + qa->off, n);
+    qa->off += n;
+    return (ssize_t)n;
+}
+
+/* Opens the lookup and reads its first piece here, so that a store that
+ * fails at once still gets a 500 rather than a broken 200. */
+static px_err px_query_answer_lookup(px_query_server *s, const px_query_req *req,
+                                     const px_http_conn *conn, px_http_answer *a)
+{
+    px_query_answer *qa = calloc(1, sizeof(*qa));
+    if (!qa)
+        return PX_ERR_NOMEM;
+    qa->limit = req->limit;
+    px_err err = px_query_stream_open(s->store, req, &qa->qs);
+    if (err == PX_OK)
+        err = px_query_stream_next(qa->qs, px_query_go_on, (void *)conn, &qa->data, &qa->len);
+    if (err != PX_OK) {
+        px_query_answer_free(qa);
+        return err == PX_ERR_INVAL ? px_http_answer_text(a, 400, "bad name or type")
+                                   : px_http_answer_text(a, 500, px_strerror(err));
+    }
+    if (qa->len == 0)
+        px_query_finish(qa, PX_OK); /* empty, or cut at once */
+    *a = (px_http_answer){.status = 200,
+                          .content_type = "application/x-ndjson",
+                          .stream = px_query_body,
+                          .stream_state = qa,
+                          .stream_free = px_query_answer_free};
+    return PX_OK;
+}
+
+static px_err px_query_handle(void *cls, const px_http_request *r, px_http_answer *a)
+{
     px_query_server *s = cls;
-    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-        return px_query_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET");
+    const char *method = px_http_method(r);
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return px_http_answer_text(a, 405, "only GET");
     px_query_args args = {0};
-    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, px_query_arg, &args);
+    px_http_args(r, px_query_arg, &args);
     char why[256] = "";
     px_query_req req;
-    px_err err = px_query_req_from_http(&req, url, args.after, args.before, why, sizeof(why));
+    px_err err = px_query_req_from_http(&req, px_http_path(r), args.after, args.before, args.limit,
+                                        why, sizeof(why));
     if (err == PX_ERR_NOTFOUND)
-        return px_query_text(conn, MHD_HTTP_NOT_FOUND, why);
+        return px_http_answer_text(a, 404, why);
     if (err == PX_OK && args.bad)
-        return px_query_text(conn, MHD_HTTP_BAD_REQUEST, "parameters: after=T and before=T only");
+        return px_http_answer_text(a, 400, "parameters: after=T, before=T and limit=N only");
     if (err != PX_OK)
-        return px_query_text(conn, MHD_HTTP_BAD_REQUEST, why[0] ? why : px_strerror(err));
-    char *body = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&body, &len);
-    if (!f)
-        return MHD_NO;
-    err = px_query_run(s->store, &req, f, NULL);
-    if (fclose(f) != 0 && err == PX_OK)
-        err = PX_ERR_NOMEM;
-    if (err != PX_OK) {
-        free(body);
-        return px_query_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, px_strerror(err));
-    }
-    return px_query_send(conn, MHD_HTTP_OK, body, len, "application/x-ndjson");
+        return px_http_answer_text(a, 400, why[0] ? why : px_strerror(err));
+    px_query_req_apply_limits(&req, &s->limits);
+    return px_query_answer_lookup(s, &req, px_http_request_conn(r), a);
 }
 
-/* We decode path segments ourselves, after splitting on '/', so an
- * encoded slash stays inside its segment: MHD must not unescape first. */
-static size_t px_query_no_unescape(void *cls, struct MHD_Connection *c, char *s)
+px_query_server *px_query_server_start(const char *listen, px_store *store,
+                                       const px_query_server_opts *opts, char *errbuf,
+                                       size_t errlen)
 {
-    (void)cls, (void)c;
-    return strlen(s);
+    if (!listen || !store) {
+        snprintf(errbuf, errlen, "query.listen: no address or no store");
+        return NULL;
+    }
+    px_query_server *s = calloc(1, sizeof(*s));
+    if (!s) {
+        snprintf(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+    s->store = store;
+    s->limits = (px_query_limits){.def = 10000, .max = 1000000};
+    /* A few threads: a piece of an answer is quick, but one client's
+     * store reads should not hold up another's. */
+    px_http_opts o = {
+        .setting = "query.listen", .threads = 4, .handler = px_query_handle, .ctx = s};
+    if (opts) {
+        o.limits = opts->http;
+        o.log = opts->log;
+        if (opts->limits.def)
+            s->limits = opts->limits;
+    }
+    s->http = px_http_start(listen, &o, errbuf, errlen);
+    if (!s->http) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+uint16_t px_query_server_port(const px_query_server *s)
+{
+    return s ? px_http_port(s->http) : 0;
+}
+
+void px_query_server_stop(px_query_server *s)
+{
+    if (!s)
+        return;
+    px_http_stop(s->http);
+    free(s);
 }
 
 /* "1.2.3.4:8080" or "[::1]:8080" into host and port; false if neither. */
@@ -136,58 +227,6 @@ static bool px_query_split_hostport(const char *hp, char *host, size_t hostlen, 
     memcpy(host, h, hl), host[hl] = '\0';
     memcpy(port, colon + 1, pl + 1);
     return true;
-}
-
-px_query_server *px_query_server_start(const char *listen, px_store *store, char *errbuf,
-                                       size_t errlen)
-{
-    if (!listen || !store) {
-        snprintf(errbuf, errlen, "query.listen: no address or no store");
-        return NULL;
-    }
-    px_query_server *s = calloc(1, sizeof(*s));
-    if (!s) {
-        snprintf(errbuf, errlen, "out of memory");
-        return NULL;
-    }
-    px_listen l;
-    if (px_listen_tcp("query.listen", listen, 64, &l, errbuf, errlen) < 0) {
-        free(s);
-        return NULL;
-    }
-    int fd = l.fd, family = l.family;
-    s->store = store;
-    s->port = l.port;
-    /* A small pool: each lookup holds one LMDB read transaction; slow
-     * clients must not stall the others. */
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
-    if (family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    s->daemon =
-        MHD_start_daemon(flags, 0, NULL, NULL, px_query_handle, s, MHD_OPTION_LISTEN_SOCKET, fd,
-                         MHD_OPTION_THREAD_POOL_SIZE, 4u, MHD_OPTION_CONNECTION_LIMIT, 64u,
-                         MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_UNESCAPE_CALLBACK,
-                         px_query_no_unescape, NULL, MHD_OPTION_END);
-    if (!s->daemon) {
-        snprintf(errbuf, errlen, "query.listen %s: cannot start the HTTP server", listen);
-        close(fd);
-        free(s);
-        return NULL;
-    }
-    return s;
-}
-
-uint16_t px_query_server_port(const px_query_server *s)
-{
-    return s ? s->port : 0;
-}
-
-void px_query_server_stop(px_query_server *s)
-{
-    if (!s)
-        return;
-    MHD_stop_daemon(s->daemon); /* also closes the listening socket */
-    free(s);
 }
 
 /* ---- client -------------------------------------------------------------------- */
@@ -413,6 +452,7 @@ px_err px_query_http_get(const char *hostport, const char *path, int timeout_ms,
 typedef struct px_query_answers {
     char **text;
     size_t *lens;
+    const char **names; /* endpoints, in the same order */
     size_t n;
 } px_query_answers;
 
@@ -434,20 +474,46 @@ static px_err px_query_ask(const char *endpoint, const char *path, int timeout_m
         return PX_ERR_IO;
     }
     a->text[a->n] = body;
+    a->names[a->n] = endpoint;
     a->lens[a->n++] = len;
     return PX_OK;
 }
 
-px_err px_query_cluster(const char *endpoints, const px_query_req *req, int timeout_ms, FILE *out,
-                        size_t *n_out, char *errbuf, size_t errlen)
+/* Merges what the endpoints answered; names the endpoint of the first
+ * answer cut at its limit, and of an answer that does not merge. */
+static px_err px_query_merge_answers(const px_query_answers *a, uint64_t limit, FILE *out,
+                                     px_query_result *res, char *errbuf, size_t errlen)
 {
+    char why[512] = "";
+    px_err err = px_query_merge((const char *const *)a->text, a->lens, a->n, limit, out, res, why,
+                                sizeof(why));
+    size_t which = 0;
+    if (err != PX_OK && sscanf(why, "answer %zu", &which) == 1 && which >= 1 && which <= a->n)
+        snprintf(errbuf, errlen, "%s: %s", a->names[which - 1], why);
+    else if (err != PX_OK)
+        snprintf(errbuf, errlen, "%s", why);
+    if (err == PX_OK && res->answers_cut && sscanf(res->cut_by, "answer %zu", &which) == 1 &&
+        which >= 1 && which <= a->n)
+        snprintf(res->cut_by, sizeof(res->cut_by), "%s", a->names[which - 1]);
+    return err;
+}
+
+px_err px_query_cluster(const char *endpoints, const px_query_req *req, int timeout_ms, FILE *out,
+                        px_query_result *res, char *errbuf, size_t errlen)
+{
+    px_query_result local;
+    if (!res)
+        res = &local;
+    memset(res, 0, sizeof(*res));
     char *list = strdup(endpoints);
     char *path = px_query_req_to_path(req);
     size_t max = 1;
     for (const char *p = endpoints; *p; p++)
         max += *p == ',';
-    px_query_answers a = {.text = calloc(max, sizeof(char *)), .lens = calloc(max, sizeof(size_t))};
-    px_err err = list && path && a.text && a.lens ? PX_OK : PX_ERR_NOMEM;
+    px_query_answers a = {.text = calloc(max, sizeof(char *)),
+                          .lens = calloc(max, sizeof(size_t)),
+                          .names = calloc(max, sizeof(char *))};
+    px_err err = list && path && a.text && a.lens && a.names ? PX_OK : PX_ERR_NOMEM;
     char *save = NULL;
     for (char *ep = list ? strtok_r(list, ",", &save) : NULL; ep && err == PX_OK;
          ep = strtok_r(NULL, ",", &save))
@@ -457,11 +523,12 @@ px_err px_query_cluster(const char *endpoints, const px_query_req *req, int time
         err = PX_ERR_INVAL;
     }
     if (err == PX_OK)
-        err = px_query_merge((const char *const *)a.text, a.lens, a.n, out, n_out, errbuf, errlen);
+        err = px_query_merge_answers(&a, req->limit, out, res, errbuf, errlen);
     for (size_t i = 0; i < a.n; i++)
         free(a.text[i]);
     free(a.text);
     free(a.lens);
+    free(a.names);
     free(path);
     free(list);
     return err;

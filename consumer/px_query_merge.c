@@ -3,6 +3,7 @@
 #include "px_query.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,8 @@ typedef struct px_qm {
     px_qm_rec *recs;
     size_t n, cap;
     json_t *objs; /* array owning every parsed object */
+    px_query_result *res;
+    size_t first_cut; /* answer index of the first "limited" line, if any */
 } px_qm;
 
 static int px_qm_cmp(const void *a, const void *b)
@@ -37,13 +40,45 @@ static int px_qm_strcmp(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static px_err px_qm_add_line(px_qm *m, const char *line, size_t len)
+/* A condition line of an answer ({"cond":...}): "limited" may end it (the
+ * consumer cut it at its limit); "failed" says the consumer's store failed
+ * mid-answer. *is_cond false for a record. */
+static px_err px_qm_cond(const json_t *obj, bool last, bool *cut, char *why, size_t whylen,
+                         bool *is_cond)
+{
+    const json_t *cond = json_object_get(obj, "cond");
+    *is_cond = cond != NULL;
+    if (!cond)
+        return PX_OK;
+    const char *c = json_string_value(cond);
+    if (c && strcmp(c, "limited") == 0) {
+        *cut = last;
+        if (last)
+            return PX_OK;
+        snprintf(why, whylen, "a \"limited\" line before the end of the answer");
+        return PX_ERR_MALFORMED;
+    }
+    if (c && strcmp(c, "failed") == 0) {
+        const char *msg = json_string_value(json_object_get(obj, "msg"));
+        snprintf(why, whylen, "the consumer failed mid-answer: %.200s", msg ? msg : "no reason");
+        return PX_ERR_IO;
+    }
+    snprintf(why, whylen, "unexpected condition line");
+    return PX_ERR_MALFORMED;
+}
+
+static px_err px_qm_add_line(px_qm *m, const char *line, size_t len, bool last, bool *cut,
+                             char *why, size_t whylen)
 {
     json_t *obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
     if (!obj)
         return PX_ERR_MALFORMED;
     if (json_array_append_new(m->objs, obj) != 0)
         return PX_ERR_NOMEM;
+    bool is_cond = false;
+    px_err cerr = px_qm_cond(obj, last, cut, why, whylen, &is_cond);
+    if (is_cond || cerr)
+        return cerr;
     if (m->n == m->cap) {
         size_t cap = m->cap ? m->cap * 2 : 64;
         px_qm_rec *r = realloc(m->recs, cap * sizeof(*r));
@@ -64,25 +99,37 @@ static px_err px_qm_add_line(px_qm *m, const char *line, size_t len)
     return PX_OK;
 }
 
+static bool px_qm_blank(const char *text, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++)
+        if (text[i] != ' ' && text[i] != '\r' && text[i] != '\t' && text[i] != '\n')
+            return false;
+    return true;
+}
+
 static px_err px_qm_add_answer(px_qm *m, const char *text, size_t len, size_t which, char *errbuf,
                                size_t errlen)
 {
     size_t line_no = 0;
+    bool cut = false;
     for (size_t pos = 0; pos < len;) {
         const char *nl = memchr(text + pos, '\n', len - pos);
         size_t end = nl ? (size_t)(nl - text) : len;
         line_no++;
-        bool blank = true;
-        for (size_t i = pos; i < end && blank; i++)
-            blank = text[i] == ' ' || text[i] == '\r' || text[i] == '\t';
-        px_err err = blank ? PX_OK : px_qm_add_line(m, text + pos, end - pos);
+        char why[256] = "not a COF record";
+        px_err err = PX_OK;
+        if (!px_qm_blank(text, pos, end))
+            err = px_qm_add_line(m, text + pos, end - pos, px_qm_blank(text, end, len), &cut, why,
+                                 sizeof(why));
         if (err != PX_OK) {
             snprintf(errbuf, errlen, "answer %zu, line %zu: %s", which + 1, line_no,
-                     err == PX_ERR_NOMEM ? "out of memory" : "not a COF record");
+                     err == PX_ERR_NOMEM ? "out of memory" : why);
             return err;
         }
         pos = end + 1;
     }
+    if (cut && m->res->answers_cut++ == 0)
+        m->first_cut = which;
     return PX_OK;
 }
 
@@ -128,12 +175,16 @@ static px_err px_qm_emit(px_qm_rec *recs, size_t from, size_t to, FILE *out)
     return err;
 }
 
-static px_err px_qm_write(px_qm *m, FILE *out, size_t *n_out)
+static px_err px_qm_write(px_qm *m, uint64_t limit, FILE *out)
 {
     if (m->n)
         qsort(m->recs, m->n, sizeof(*m->recs), px_qm_cmp);
     size_t written = 0;
     for (size_t i = 0; i < m->n;) {
+        if (limit && written == limit) {
+            m->res->cut = true;
+            break;
+        }
         size_t j = i + 1;
         while (j < m->n && px_query_rec_cmp(&m->recs[i].rec, &m->recs[j].rec) == 0)
             j++;
@@ -143,22 +194,25 @@ static px_err px_qm_write(px_qm *m, FILE *out, size_t *n_out)
         written++;
         i = j;
     }
-    if (n_out)
-        *n_out = written;
+    m->res->records = written;
     return PX_OK;
 }
 
-px_err px_query_merge(const char *const *answers, const size_t *lens, size_t n, FILE *out,
-                      size_t *n_out, char *errbuf, size_t errlen)
+px_err px_query_merge(const char *const *answers, const size_t *lens, size_t n, uint64_t limit,
+                      FILE *out, px_query_result *res, char *errbuf, size_t errlen)
 {
-    px_qm m = {.objs = json_array()};
+    px_query_result local;
+    px_qm m = {.objs = json_array(), .res = res ? res : &local};
+    memset(m.res, 0, sizeof(*m.res));
     if (!m.objs)
         return PX_ERR_NOMEM;
     px_err err = PX_OK;
     for (size_t i = 0; i < n && err == PX_OK; i++)
         err = px_qm_add_answer(&m, answers[i], lens[i], i, errbuf, errlen);
     if (err == PX_OK)
-        err = px_qm_write(&m, out, n_out);
+        err = px_qm_write(&m, limit, out);
+    if (err == PX_OK && m.res->answers_cut)
+        snprintf(m.res->cut_by, sizeof(m.res->cut_by), "answer %zu", m.first_cut + 1);
     for (size_t i = 0; i < m.n; i++)
         free(m.recs[i].orgs);
     free(m.recs);

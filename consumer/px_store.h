@@ -163,6 +163,27 @@ px_err px_store_query_rrset(px_store *s, const char *name, const char *rrtype,
 px_err px_store_query_rdata(px_store *s, const char *value, const px_store_fence *fence,
                             px_store_rec_fn fn, void *ctx);
 
+/* The same lookups, read in steps (an HTTP answer produced as its client
+ * takes it, pdnsx-query's output): each step runs in its own read
+ * transaction and resumes after the last key the previous one visited, so
+ * a reader that pauses between steps pins no old pages of the store, and
+ * a step's work is bounded whatever the answer's size. Each record comes
+ * at most once, in the order of the callback API; a record is as of its
+ * step's commit, so records of one answer may be of different batches
+ * (one committed between two steps shows in the later records only).
+ * PX_ERR_INVAL as the callback API for a bad name or type. */
+typedef struct px_store_iter px_store_iter;
+px_err px_store_iter_rrset(px_store *s, const char *name, const char *rrtype,
+                           const px_store_fence *fence, px_store_iter **out);
+px_err px_store_iter_rdata(px_store *s, const char *value, const px_store_fence *fence,
+                           px_store_iter **out);
+/* Visits at most max_keys keys (records that the fence or type leave out
+ * count too) and calls fn for each record that matches; a false return
+ * ends the step after that record. *done: nothing is left. */
+px_err px_store_iter_step(px_store_iter *it, size_t max_keys, px_store_rec_fn fn, void *ctx,
+                          bool *done);
+void px_store_iter_free(px_store_iter *it); /* NULL is fine */
+
 /* Per registered domain. */
 typedef struct px_store_domain {
     const char *domain;

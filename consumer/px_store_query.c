@@ -1,6 +1,8 @@
 /* px_store_query.c: read side of the store (rrset, rdata and domain
- * queries, statistics). Every query runs in its own read transaction, so it
- * sees the last committed batch and never an open one. */
+ * queries, statistics). A query of the callback API runs in one read
+ * transaction, so it sees the last committed batch and never an open one;
+ * an iterator (px_store_iter) runs each step in its own, resuming after
+ * the last key it visited, so that nothing stays pinned between steps. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,21 +246,66 @@ static px_err emit(qctx *q, const MDB_val *k, const MDB_val *v)
     return PX_OK;
 }
 
-/* Every record whose key starts with prefix. */
-static px_err scan_prefix(qctx *q, const uint8_t *prefix, size_t plen)
+/* One walk over the keys of a database that start with a prefix: all of
+ * them in one transaction (the callback API), or a step of an iterator
+ * (px_store_iter), which resumes after the last key it visited. */
+typedef struct scan {
+    MDB_dbi dbi;
+    const uint8_t *prefix;
+    size_t plen;
+    const uint8_t *after; /* resume strictly after this key; NULL: from the prefix */
+    size_t after_len;
+    size_t budget; /* keys to visit at most */
+    uint8_t *last; /* out: the last key visited (NULL: not kept) */
+    size_t last_cap, last_len;
+    bool more; /* out: stopped by the budget or the callback, not at the end */
+} scan;
+
+typedef px_err (*visit_fn)(qctx *q, const scan *sc, const MDB_val *k, const MDB_val *v);
+
+static int scan_first(MDB_cursor *c, const scan *sc, MDB_val *k, MDB_val *v)
+{
+    if (!sc->after) {
+        *k = (MDB_val){sc->plen, (void *)sc->prefix};
+        return mdb_cursor_get(c, k, v, sc->plen ? MDB_SET_RANGE : MDB_FIRST);
+    }
+    *k = (MDB_val){sc->after_len, (void *)sc->after};
+    int rc = mdb_cursor_get(c, k, v, MDB_SET_RANGE);
+    if (rc == 0 && k->mv_size == sc->after_len && memcmp(k->mv_data, sc->after, sc->after_len) == 0)
+        rc = mdb_cursor_get(c, k, v, MDB_NEXT);
+    return rc;
+}
+
+static px_err scan_keys(qctx *q, scan *sc, visit_fn visit)
 {
     MDB_cursor *c;
-    int rc = mdb_cursor_open(q->txn, q->s->dbi[DBI_REC], &c);
+    int rc = mdb_cursor_open(q->txn, sc->dbi, &c);
     if (rc)
         return pxs_map_mdb(rc);
-    MDB_val k = {plen, (void *)prefix}, v;
-    rc = mdb_cursor_get(c, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST);
+    MDB_val k, v;
+    rc = scan_first(c, sc, &k, &v);
     px_err err = PX_OK;
-    while (rc == 0 && !err && !q->stopped) {
-        if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+    size_t visited = 0;
+    sc->more = false;
+    while (rc == 0 && !err) {
+        if (k.mv_size < sc->plen || memcmp(k.mv_data, sc->prefix, sc->plen) != 0)
             break;
-        err = emit(q, &k, &v);
-        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+        if (visited == sc->budget || q->stopped) {
+            sc->more = true;
+            break;
+        }
+        if (sc->last && k.mv_size > sc->last_cap) {
+            err = PX_ERR_MALFORMED;
+            break;
+        }
+        err = visit(q, sc, &k, &v);
+        visited++;
+        if (sc->last) {
+            memcpy(sc->last, k.mv_data, k.mv_size);
+            sc->last_len = k.mv_size;
+        }
+        if (!err)
+            rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(c);
     if (!err && rc && rc != MDB_NOTFOUND)
@@ -266,11 +313,16 @@ static px_err scan_prefix(qctx *q, const uint8_t *prefix, size_t plen)
     return err;
 }
 
-px_err px_store_query_rrset(px_store *s, const char *name, const char *rrtype,
-                            const px_store_fence *fence, px_store_rec_fn fn, void *ctx)
+static px_err visit_rec(qctx *q, const scan *sc, const MDB_val *k, const MDB_val *v)
 {
-    if (!s || !name || !fn)
-        return PX_ERR_INVAL;
+    (void)sc;
+    return emit(q, k, v);
+}
+
+/* The rrset lookup's prefix of rec keys, and its type (-1: any). */
+static px_err rrset_prefix(const char *name, const char *rrtype, uint8_t *prefix, size_t *plen,
+                           int *type_out)
+{
     int type = rrtype ? px_dns_type_parse(rrtype) : -1;
     if (rrtype && type < 0)
         return PX_ERR_INVAL;
@@ -282,26 +334,42 @@ px_err px_store_query_rrset(px_store *s, const char *name, const char *rrtype,
         return err;
     if (wild && n == 1 && norm[0] == '.')
         n = 0; /* "*." : everything */
-    uint8_t prefix[PXS_NAME_MAX + 4];
     pxs_name_reverse(norm, n, (char *)prefix);
-    size_t plen = n;
+    size_t len = n;
     if (wild) {
         if (n)
-            prefix[plen++] = '.';
+            prefix[len++] = '.';
     } else {
-        prefix[plen++] = 0;
+        prefix[len++] = 0;
         if (type >= 0) {
-            prefix[plen++] = (uint8_t)(type >> 8);
-            prefix[plen++] = (uint8_t)type;
+            prefix[len++] = (uint8_t)(type >> 8);
+            prefix[len++] = (uint8_t)type;
         }
     }
+    *plen = len;
+    *type_out = type;
+    return PX_OK;
+}
+
+px_err px_store_query_rrset(px_store *s, const char *name, const char *rrtype,
+                            const px_store_fence *fence, px_store_rec_fn fn, void *ctx)
+{
+    if (!s || !name || !fn)
+        return PX_ERR_INVAL;
+    uint8_t prefix[PXS_NAME_MAX + 4];
+    scan sc = {.prefix = prefix, .budget = SIZE_MAX};
+    int type;
+    px_err err = rrset_prefix(name, rrtype, prefix, &sc.plen, &type);
+    if (err)
+        return err;
     qctx q;
     err = qctx_begin(&q, s, fence);
     q.type = type;
     q.fn = fn;
     q.ctx = ctx;
+    sc.dbi = s->dbi[DBI_REC];
     if (!err)
-        err = scan_prefix(&q, prefix, plen);
+        err = scan_keys(&q, &sc, visit_rec);
     qctx_free(&q);
     return err;
 }
@@ -367,31 +435,16 @@ static px_err rdx_rec_key(const MDB_val *k, const MDB_val *v, size_t plen, uint8
     return PX_OK;
 }
 
-static px_err scan_rdx(qctx *q, const uint8_t *prefix, size_t plen)
+static px_err visit_rdx(qctx *q, const scan *sc, const MDB_val *k, const MDB_val *d)
 {
-    MDB_cursor *c;
-    int rc = mdb_cursor_open(q->txn, q->s->dbi[DBI_RDX], &c);
-    if (rc)
-        return pxs_map_mdb(rc);
-    MDB_val k = {plen, (void *)prefix}, d;
-    rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
-    px_err err = PX_OK;
     uint8_t buf[PXS_RDX_KEY_MAX];
-    while (rc == 0 && !err && !q->stopped) {
-        if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
-            break;
-        MDB_val rk, v;
-        err = rdx_rec_key(&k, &d, plen, buf, &rk);
-        int grc = err ? 0 : mdb_get(q->txn, q->s->dbi[DBI_REC], &rk, &v);
-        if (!err)
-            err = grc == MDB_NOTFOUND ? PX_ERR_MALFORMED : pxs_map_mdb(grc);
-        if (!err)
-            err = emit(q, &rk, &v);
-        rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
-    }
-    mdb_cursor_close(c);
-    if (!err && rc && rc != MDB_NOTFOUND)
-        err = pxs_map_mdb(rc);
+    MDB_val rk, v;
+    px_err err = rdx_rec_key(k, d, sc->plen, buf, &rk);
+    int grc = err ? 0 : mdb_get(q->txn, q->s->dbi[DBI_REC], &rk, &v);
+    if (!err)
+        err = grc == MDB_NOTFOUND ? PX_ERR_MALFORMED : pxs_map_mdb(grc);
+    if (!err)
+        err = emit(q, &rk, &v);
     return err;
 }
 
@@ -401,18 +454,126 @@ px_err px_store_query_rdata(px_store *s, const char *value, const px_store_fence
     if (!s || !value || !fn || !*value)
         return PX_ERR_INVAL;
     uint8_t key[PXS_NAME_MAX + 3];
-    size_t klen;
-    px_err err = rdx_query_prefix(value, key, &klen);
+    scan sc = {.prefix = key, .budget = SIZE_MAX};
+    px_err err = rdx_query_prefix(value, key, &sc.plen);
     if (err)
         return err;
     qctx q;
     err = qctx_begin(&q, s, fence);
     q.fn = fn;
     q.ctx = ctx;
+    sc.dbi = s->dbi[DBI_RDX];
     if (!err)
-        err = scan_rdx(&q, key, klen);
+        err = scan_keys(&q, &sc, visit_rdx);
     qctx_free(&q);
     return err;
+}
+
+/* ---- resumable lookups ---- */
+
+struct px_store_iter {
+    qctx q; /* buffers kept between steps; q.txn only during one */
+    scan sc;
+    visit_fn visit;
+    uint8_t prefix[PXS_NAME_MAX + 4];
+    uint8_t last[1024]; /* above any key LMDB takes (511 bytes by default) */
+    bool started, done;
+};
+
+static px_err iter_new(px_store *s, const px_store_fence *fence, px_store_iter **out)
+{
+    *out = NULL;
+    px_store_iter *it = calloc(1, sizeof(*it));
+    if (!it)
+        return PX_ERR_NOMEM;
+    memset(&it->q, 0, sizeof(it->q));
+    it->q.s = s;
+    it->q.type = -1;
+    it->q.fence = fence ? *fence : (px_store_fence){INT64_MIN, INT64_MAX};
+    it->sc.prefix = it->prefix;
+    it->sc.last = it->last;
+    it->sc.last_cap = sizeof(it->last);
+    *out = it;
+    return PX_OK;
+}
+
+px_err px_store_iter_rrset(px_store *s, const char *name, const char *rrtype,
+                           const px_store_fence *fence, px_store_iter **out)
+{
+    if (!s || !name || !out)
+        return PX_ERR_INVAL;
+    px_err err = iter_new(s, fence, out);
+    if (err)
+        return err;
+    px_store_iter *it = *out;
+    err = rrset_prefix(name, rrtype, it->prefix, &it->sc.plen, &it->q.type);
+    if (err) {
+        px_store_iter_free(it);
+        *out = NULL;
+        return err;
+    }
+    it->sc.dbi = s->dbi[DBI_REC];
+    it->visit = visit_rec;
+    return PX_OK;
+}
+
+px_err px_store_iter_rdata(px_store *s, const char *value, const px_store_fence *fence,
+                           px_store_iter **out)
+{
+    if (!s || !value || !*value || !out)
+        return PX_ERR_INVAL;
+    px_err err = iter_new(s, fence, out);
+    if (err)
+        return err;
+    px_store_iter *it = *out;
+    err = rdx_query_prefix(value, it->prefix, &it->sc.plen);
+    if (err) {
+        px_store_iter_free(it);
+        *out = NULL;
+        return err;
+    }
+    it->sc.dbi = s->dbi[DBI_RDX];
+    it->visit = visit_rdx;
+    return PX_OK;
+}
+
+px_err px_store_iter_step(px_store_iter *it, size_t max_keys, px_store_rec_fn fn, void *ctx,
+                          bool *done)
+{
+    if (!it || !fn || !done)
+        return PX_ERR_INVAL;
+    *done = it->done;
+    if (it->done)
+        return PX_OK;
+    qctx *q = &it->q;
+    int rc = mdb_txn_begin(q->s->env, NULL, MDB_RDONLY, &q->txn);
+    if (rc) {
+        q->txn = NULL;
+        return pxs_map_mdb(rc);
+    }
+    q->fn = fn;
+    q->ctx = ctx;
+    q->stopped = false;
+    it->sc.budget = max_keys ? max_keys : 1;
+    it->sc.after = it->started ? it->last : NULL;
+    it->sc.after_len = it->sc.last_len;
+    px_err err = scan_keys(q, &it->sc, it->visit);
+    mdb_txn_abort(q->txn); /* nothing pinned between steps */
+    q->txn = NULL;
+    if (it->sc.last_len)
+        it->started = true;
+    if (!err && !it->sc.more)
+        it->done = true;
+    *done = it->done;
+    return err;
+}
+
+void px_store_iter_free(px_store_iter *it)
+{
+    if (!it)
+        return;
+    qctx_free(&it->q);
+    free(it);
 }
 
 px_err px_store_query_domain(px_store *s, const char *regdom, px_store_domain_fn fn, void *ctx)

@@ -9,7 +9,7 @@
 #include "px_query.h"
 #include "px_consumer_conf.h"
 
-enum { PX_OPT_AFTER = 0x100, PX_OPT_BEFORE, PX_OPT_CLUSTER, PX_OPT_TIMEOUT };
+enum { PX_OPT_AFTER = 0x100, PX_OPT_BEFORE, PX_OPT_CLUSTER, PX_OPT_TIMEOUT, PX_OPT_LIMIT };
 
 typedef struct px_qmain {
     px_query_req req;
@@ -23,6 +23,7 @@ static const struct option px_qmain_opts[] = {
     {"before", required_argument, NULL, PX_OPT_BEFORE},
     {"cluster", required_argument, NULL, PX_OPT_CLUSTER},
     {"timeout", required_argument, NULL, PX_OPT_TIMEOUT},
+    {"limit", required_argument, NULL, PX_OPT_LIMIT},
     {NULL, 0, NULL, 0},
 };
 
@@ -36,6 +37,8 @@ static int px_qmain_option(void *ctx, int opt, const char *arg)
         err = px_query_req_set_before(&q->req, arg, q->err, sizeof(q->err));
     else if (opt == PX_OPT_CLUSTER)
         q->cluster = arg;
+    else if (opt == PX_OPT_LIMIT)
+        err = px_query_req_set_limit(&q->req, arg, q->err, sizeof(q->err));
     else if (opt == PX_OPT_TIMEOUT) {
         char *end = NULL;
         long v = strtol(arg, &end, 10);
@@ -52,6 +55,32 @@ static int px_qmain_option(void *ctx, int opt, const char *arg)
     return 0;
 }
 
+/* stdout holds COF lines only; that the answer is not whole goes to
+ * stderr (the exit status stays 0: the limit did what it was asked). */
+static void px_qmain_report_cut(const px_qmain *q, const px_query_result *res)
+{
+    unsigned long long limit = (unsigned long long)q->req.limit;
+    if (res->cut || res->answers_cut)
+        fflush(stdout); /* after the records on a terminal */
+    if (res->answers_cut == 1)
+        fprintf(stderr,
+                "pdnsx-query: %s cut its answer at the limit of %llu records: the merged "
+                "answer may be incomplete (records missing, or counted without that "
+                "consumer's part)\n",
+                res->cut_by, limit);
+    else if (res->answers_cut)
+        fprintf(stderr,
+                "pdnsx-query: %zu consumers (%s first) cut their answers at the limit of %llu "
+                "records: the merged answer may be incomplete (records missing, or counted "
+                "without their part)\n",
+                res->answers_cut, res->cut_by, limit);
+    if (res->cut)
+        fprintf(stderr,
+                "pdnsx-query: answer cut at the limit of %llu records (--limit; at most "
+                "query.max_limit)\n",
+                limit);
+}
+
 static int px_qmain_local(px_qmain *q, px_config *config)
 {
     const char *dir = px_config_string(config, "store.path");
@@ -63,23 +92,27 @@ static int px_qmain_local(px_qmain *q, px_config *config)
                 q->err[0] ? q->err : px_strerror(err));
         return 1;
     }
-    err = px_query_run(store, &q->req, stdout, NULL);
+    px_query_result res;
+    err = px_query_run(store, &q->req, stdout, &res);
     px_store_close(store);
     if (err != PX_OK) {
         fprintf(stderr, "pdnsx-query: lookup failed: %s\n", px_strerror(err));
         return 1;
     }
+    px_qmain_report_cut(q, &res);
     return 0;
 }
 
 static int px_qmain_cluster(px_qmain *q)
 {
+    px_query_result res;
     px_err err =
-        px_query_cluster(q->cluster, &q->req, q->timeout_ms, stdout, NULL, q->err, sizeof(q->err));
+        px_query_cluster(q->cluster, &q->req, q->timeout_ms, stdout, &res, q->err, sizeof(q->err));
     if (err != PX_OK) {
         fprintf(stderr, "pdnsx-query: %s\n", q->err[0] ? q->err : px_strerror(err));
         return err == PX_ERR_INVAL ? 2 : 1;
     }
+    px_qmain_report_cut(q, &res);
     return 0;
 }
 
@@ -89,7 +122,7 @@ int main(int argc, char **argv)
     px_query_req_init(&q.req);
     const px_cli_spec spec = {
         .prog = "pdnsx-query",
-        .synopsis = "[-c FILE] [-s PATH=VALUE]... [--after T] [--before T] "
+        .synopsis = "[-c FILE] [-s PATH=VALUE]... [--after T] [--before T] [--limit N] "
                     "[--cluster HOST:PORT,...] (rrset NAME [TYPE] | rdata VALUE)",
         .about = "Looks up the passive DNS history: every record of a name (NAME may start with "
                  "'*.' for every name below) or every record whose data is an address or name. "
@@ -101,7 +134,10 @@ int main(int argc, char **argv)
                       "                           (T: epoch seconds or 2026-11-26T18:00:00Z)\n"
                       "      --cluster LIST       ask these consumers' query.listen endpoints\n"
                       "                           (HOST:PORT,...) and merge their answers\n"
-                      "      --timeout SECONDS    per --cluster lookup (default 30)\n",
+                      "      --timeout SECONDS    per --cluster lookup (default 30)\n"
+                      "      --limit N            at most N records (default query.limit, at\n"
+                      "                           most query.max_limit); a cut answer is said\n"
+                      "                           on stderr\n",
         .on_option = px_qmain_option,
         .ctx = &q,
     };
@@ -114,6 +150,9 @@ int main(int argc, char **argv)
         px_config_destroy(cli.config);
         return 2;
     }
+    px_query_limits limits = {.def = (uint64_t)px_config_int(cli.config, "query.limit"),
+                              .max = (uint64_t)px_config_int(cli.config, "query.max_limit")};
+    px_query_req_apply_limits(&q.req, &limits);
     rc = q.cluster ? px_qmain_cluster(&q) : px_qmain_local(&q, cli.config);
     if (fflush(stdout) != 0 && rc == 0) {
         fprintf(stderr, "pdnsx-query: writing the answer failed\n");

@@ -5,20 +5,13 @@
  * path never locks. Metrics are never freed: pointers stay valid for the
  * life of the process. */
 #include "px_metrics.h"
-#include "px_listen.h"
+#include "px_http.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <microhttpd.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 typedef enum { PX_COUNTER, PX_GAUGE } px_metric_kind;
 
@@ -170,86 +163,65 @@ void px_metrics_write(FILE *out)
 /* ---- HTTP ------------------------------------------------------------------ */
 
 struct px_metrics_server {
-    struct MHD_Daemon *daemon;
-    uint16_t port;
+    px_http_server *http;
 };
 
-static enum MHD_Result px_send(struct MHD_Connection *conn, unsigned status, char *body, size_t len,
-                               const char *type)
+static px_err px_metrics_handle(void *ctx, const px_http_request *r, px_http_answer *a)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-    if (!r) {
-        free(body);
-        return MHD_NO;
-    }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    enum MHD_Result ret = MHD_queue_response(conn, status, r);
-    MHD_destroy_response(r);
-    return ret;
-}
-
-static enum MHD_Result px_handle(void *cls, struct MHD_Connection *conn, const char *url,
-                                 const char *method, const char *version, const char *upload_data,
-                                 size_t *upload_data_size, void **req_cls)
-{
-    (void)cls, (void)version, (void)upload_data, (void)upload_data_size, (void)req_cls;
-    bool get =
-        strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
-    if (!get || strcmp(url, "/metrics") != 0) {
-        char *body = strdup("404 not found: try GET /metrics\n");
-        if (!body)
-            return MHD_NO;
-        return px_send(conn, MHD_HTTP_NOT_FOUND, body, strlen(body), "text/plain");
-    }
+    (void)ctx;
+    const char *method = px_http_method(r);
+    bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    if (!get || strcmp(px_http_path(r), "/metrics") != 0)
+        return px_http_answer_text(a, 404, "not found: try GET /metrics");
     char *body = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&body, &len);
     if (!f)
-        return MHD_NO;
+        return PX_ERR_NOMEM;
     px_metrics_write(f);
     if (fclose(f) != 0) {
         free(body);
-        return MHD_NO;
+        return PX_ERR_NOMEM;
     }
-    return px_send(conn, MHD_HTTP_OK, body, len, "text/plain; version=0.0.4; charset=utf-8");
+    *a = (px_http_answer){.status = 200,
+                          .content_type = "text/plain; version=0.0.4; charset=utf-8",
+                          .body = body,
+                          .len = len};
+    return PX_OK;
 }
 
-px_metrics_server *px_metrics_server_start(const char *listen, char *errbuf, size_t errlen)
+px_metrics_server *px_metrics_server_start(const char *listen, const px_http_limits *limits,
+                                           px_http_log_fn log, char *errbuf, size_t errlen)
 {
-    px_listen l;
-    if (px_listen_tcp("metrics.listen", listen, 16, &l, errbuf, errlen) < 0)
-        return NULL;
     px_metrics_server *s = calloc(1, sizeof(*s));
     if (!s) {
         snprintf(errbuf, errlen, "out of memory");
-        close(l.fd);
         return NULL;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
-    if (l.family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, px_handle, NULL, MHD_OPTION_LISTEN_SOCKET,
-                                 l.fd, MHD_OPTION_CONNECTION_LIMIT, 32u,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
-    if (!s->daemon) {
-        snprintf(errbuf, errlen, "metrics.listen %s: cannot start the HTTP server", listen);
-        close(l.fd);
+    /* one thread: writing the metrics takes microseconds */
+    px_http_opts o = {
+        .setting = "metrics.listen", .threads = 1, .log = log, .handler = px_metrics_handle};
+    if (limits)
+        o.limits = *limits;
+    else
+        px_http_limits_default(&o.limits);
+    s->http = px_http_start(listen, &o, errbuf, errlen);
+    if (!s->http) {
         free(s);
         return NULL;
     }
-    s->port = l.port;
     return s;
 }
 
 uint16_t px_metrics_server_port(const px_metrics_server *s)
 {
-    return s ? s->port : 0;
+    return s ? px_http_port(s->http) : 0;
 }
 
 void px_metrics_server_stop(px_metrics_server *s)
 {
     if (!s)
         return;
-    MHD_stop_daemon(s->daemon); /* also closes the listening socket */
+    px_http_stop(s->http);
     free(s);
 }

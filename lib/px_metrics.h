@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "px_error.h"
+#include "px_http.h"
 
 typedef struct px_metric px_metric;
 
@@ -34,9 +35,11 @@ uint64_t px_metric_value_of(const char *name);
 void px_metrics_write(FILE *out);
 
 typedef struct px_metrics_server px_metrics_server;
-/* Serves GET /metrics on "host:port" with libmicrohttpd. NULL on failure
- * (message in errbuf). */
-px_metrics_server *px_metrics_server_start(const char *listen, char *errbuf, size_t errlen);
+/* Serves GET /metrics on "host:port" (px_http.h: limits NULL for the
+ * defaults; log receives the warnings about rejected clients, may be
+ * NULL). NULL on failure (message in errbuf). */
+px_metrics_server *px_metrics_server_start(const char *listen, const px_http_limits *limits,
+                                           px_http_log_fn log, char *errbuf, size_t errlen);
 void px_metrics_server_stop(px_metrics_server *s); /* NULL is fine */
 /* The port actually bound (useful with "127.0.0.1:0" in tests). */
 uint16_t px_metrics_server_port(const px_metrics_server *s);

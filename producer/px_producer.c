@@ -209,6 +209,12 @@ static bool px_producer_conf_all_files(const px_producer_conf *c)
     return true;
 }
 
+/* The metrics endpoint's warnings about rejected clients (rate-limited). */
+static void px_producer_http_log(const char *message)
+{
+    px_warning("%s", message);
+}
+
 px_producer *px_producer_create(const px_producer_conf *conf, const px_producer_opts *opts,
                                 char *errbuf, size_t errlen)
 {
@@ -223,7 +229,8 @@ px_producer *px_producer_create(const px_producer_conf *conf, const px_producer_
         p->opts.clock = px_producer_wall;
     p->all_files = px_producer_conf_all_files(conf);
     if (conf->metrics_listen) {
-        p->metrics = px_metrics_server_start(conf->metrics_listen, errbuf, errlen);
+        p->metrics = px_metrics_server_start(conf->metrics_listen, &conf->http,
+                                             px_producer_http_log, errbuf, errlen);
         if (!p->metrics)
             goto fail;
     }

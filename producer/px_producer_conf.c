@@ -228,6 +228,7 @@ const px_conf_item px_producer_conf_table[] = {
      .def = "\"info\"",
      .choices = px_log_levels,
      .help = "least severe level logged"},
+    PX_HTTP_CONF_ITEMS,
     {.path = NULL},
 };
 
@@ -368,6 +369,7 @@ px_err px_producer_conf_load(const px_config *cfg, px_producer_conf *out, px_con
     out->spool_path = px_config_string(cfg, "spool.path");
     out->spool_max_bytes = px_config_int(cfg, "spool.max_bytes");
     out->metrics_listen = px_config_string(cfg, "metrics.listen");
+    px_http_limits_from_config(cfg, &out->http);
     out->log_level = px_config_string(cfg, "log.level");
     if (!out->rrtypes || !out->local_zones || !out->wildcard_servers || !out->dnstap_types)
         return PX_ERR_NOMEM;

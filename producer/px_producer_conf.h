@@ -10,6 +10,7 @@
 
 #include "px_config.h"
 #include "px_error.h"
+#include "px_http.h"
 #include "px_input.h"
 #include "px_window.h"
 
@@ -66,6 +67,7 @@ typedef struct px_producer_conf {
     const char *spool_path; /* NULL: no spool */
     int64_t spool_max_bytes;
     const char *metrics_listen; /* NULL: no metrics server */
+    px_http_limits http;        /* http.*: metrics.listen */
     const char *log_level;      /* "error", "warning", "info", "debug" */
     /* private storage */
     char *own_sensor;

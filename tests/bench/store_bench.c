@@ -1,7 +1,7 @@
 /* store_bench.c: merge throughput of the consumer store.
  *
  *   pdnsx-bench-store [-n OBSERVATIONS] [-k KEYS] [-b BATCH] [-o ORGS] [-m MAP_MIB]
- *                     [-c CHUNK] DIR
+ *                     [-c CHUNK] [-s SEED] DIR
  *
  * Merges N observations drawn over K distinct (rrname, rrtype, rdata) keys
  * (mostly A, some AAAA and CNAME, 8 names per registered domain) from ORGS
@@ -9,7 +9,8 @@
  * must not hold one), then prints merges/s, the time spent in commits and
  * bytes/record (pages in use, and the data file). -m sets the LMDB map
  * size (valgrind cannot reserve the default 64 GiB); -c the records per
- * transaction of a big batch (px_store_opts.chunk_records). */
+ * transaction of a big batch (px_store_opts.chunk_records); -s another
+ * draw of the same keys (tests build overlapping stores with it). */
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,7 +75,7 @@ int main(int argc, char **argv)
 {
     unsigned long n = 1000000, keys = 100000, batch = 5000, norgs = 3, map_mib = 0, chunk = 0;
     int opt;
-    while ((opt = getopt(argc, argv, "n:k:b:o:m:c:")) != -1) {
+    while ((opt = getopt(argc, argv, "n:k:b:o:m:c:s:")) != -1) {
         unsigned long v = strtoul(optarg, NULL, 10);
         if (opt == 'n')
             n = v;
@@ -88,12 +89,15 @@ int main(int argc, char **argv)
             map_mib = v;
         else if (opt == 'c')
             chunk = v;
+        else if (opt == 's')
+            rng ^= (uint64_t)v * 0x9e3779b97f4a7c15ULL; /* odd factor: never 0 */
         else
             return 2;
     }
     if (optind != argc - 1) {
         fprintf(stderr,
-                "usage: %s [-n N] [-k KEYS] [-b BATCH] [-o ORGS] [-m MAP_MIB] [-c CHUNK] DIR\n",
+                "usage: %s [-n N] [-k KEYS] [-b BATCH] [-o ORGS] [-m MAP_MIB] [-c CHUNK] [-s SEED] "
+                "DIR\n",
                 argv[0]);
         return 2;
     }

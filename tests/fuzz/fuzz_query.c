@@ -10,20 +10,20 @@
 
 static void fuzz_path(const char *text)
 {
-    /* "path\nafter\nbefore": each part optional */
+    /* "path\nafter\nbefore\nlimit": each part optional */
     char *copy = strdup(text);
     if (!copy)
         return;
-    char *after = strchr(copy, '\n'), *before = NULL;
-    if (after) {
-        *after++ = '\0';
-        before = strchr(after, '\n');
-        if (before)
-            *before++ = '\0';
+    char *parts[3] = {NULL, NULL, NULL};
+    char *p = copy;
+    for (int i = 0; i < 3 && (p = strchr(p, '\n')); i++) {
+        *p++ = '\0';
+        parts[i] = p;
     }
     px_query_req req;
     char err[256];
-    if (px_query_req_from_http(&req, copy, after, before, err, sizeof(err)) == PX_OK) {
+    if (px_query_req_from_http(&req, copy, parts[0], parts[1], parts[2], err, sizeof(err)) ==
+        PX_OK) {
         char *path = px_query_req_to_path(&req);
         free(path);
     }
@@ -40,7 +40,9 @@ static void fuzz_merge(const char *data, size_t len)
     if (!out)
         return;
     char err[256];
-    px_query_merge(answers, lens, 2, out, NULL, err, sizeof(err));
+    /* the first byte's low bits: a limit, or none */
+    px_query_merge(answers, lens, 2, (uint64_t)(len ? (unsigned char)data[0] & 7 : 0), out, NULL,
+                   err, sizeof(err));
     fclose(out);
 }
 

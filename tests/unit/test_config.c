@@ -444,6 +444,11 @@ static void test_example_config_is_clean(void **state)
     assert_int_equal(pc.inputs[0].type, PX_INPUT_DNSTAP_UNIX);
     assert_string_equal(pc.inputs[0].path, "/run/pdnsx/dnstap.sock");
     assert_string_equal(pc.metrics_listen, "127.0.0.1:9153");
+    /* the HTTP endpoint's limits, shared with the consumer (px_http.h) */
+    assert_int_equal(pc.http.max_connections, 64);
+    assert_int_equal(pc.http.max_per_client, 16);
+    assert_int_equal(pc.http.request_timeout_ms, 10000);
+    assert_int_equal(pc.http.answer_timeout_ms, 60000);
     px_producer_conf_free(&pc);
     px_config_destroy(c);
 }

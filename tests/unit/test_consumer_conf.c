@@ -61,6 +61,12 @@ static void test_defaults(void **state)
     assert_null(cc.metrics_listen);
     assert_null(cc.query_listen);
     assert_int_equal(cc.n_kafka_properties, 0);
+    assert_int_equal(cc.query_limits.def, 10000);
+    assert_int_equal(cc.query_limits.max, 1000000);
+    assert_int_equal(cc.http.max_connections, 64);
+    assert_int_equal(cc.http.max_per_client, 16);
+    assert_int_equal(cc.http.request_timeout_ms, 10000);
+    assert_int_equal(cc.http.answer_timeout_ms, 60000);
     px_consumer_conf_free(&cc);
     px_config_destroy(c);
 }
@@ -147,6 +153,13 @@ static void test_bad_values(void **state)
     expect_rejected("log.level=\"loud\"", "log.level");
     expect_rejected("kafka.topic=\"pdnsx.obs.a\"", "kafka.topic");   /* the producer's name */
     expect_rejected("stor.path=\"/tmp\"", "unknown setting 'stor'"); /* typo */
+    expect_rejected("query.limit=0", "query.limit");
+    expect_rejected("query.max_limit=1000000001", "query.max_limit");
+    expect_rejected("http.max_connections=0", "http.max_connections");
+    expect_rejected("http.max_per_client=0", "http.max_per_client");
+    expect_rejected("http.request_timeout=0", "http.request_timeout");
+    expect_rejected("http.answer_timeout=86401", "http.answer_timeout");
+    expect_rejected("http.timeout=5", "unknown setting 'http.timeout'");
 }
 
 /* trust.*: the shipped defaults, and values the table refuses. */

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "px_cof.h"
 #include "px_query.h"
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -131,18 +132,32 @@ static int teardown_store(void **state)
     return 0;
 }
 
-/* Runs a request; returns the output (caller frees) and the record count. */
-static char *run(px_store *s, const px_query_req *req, size_t *n)
+static const px_query_limits default_limits = {.def = 10000, .max = 1000000};
+
+/* Runs a request (with the default limits when it names none); returns
+ * the output (caller frees) and the record count. */
+static char *run_res(px_store *s, const px_query_req *req, px_query_result *res)
 {
+    px_query_req r = *req;
+    px_query_req_apply_limits(&r, &default_limits);
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     assert_non_null(f);
-    assert_int_equal(px_query_run(s, req, f, n), PX_OK);
+    assert_int_equal(px_query_run(s, &r, f, res), PX_OK);
     fclose(f);
     char *copy = strdup(buf);
     free(buf);
     return copy;
+}
+
+static char *run(px_store *s, const px_query_req *req, size_t *n)
+{
+    px_query_result res;
+    char *out = run_res(s, req, &res);
+    assert_false(res.cut);
+    *n = res.records;
+    return out;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -295,16 +310,57 @@ static void test_http_form(void **state)
     assert_int_equal(parse(&r, 2, "rdata", "a/b%c.example", NULL, NULL), PX_OK);
     path = px_query_req_to_path(&r);
     assert_string_equal(path, "/rdata/a%2Fb%25c.example");
-    assert_int_equal(px_query_req_from_http(&back, path, NULL, NULL, errbuf, 512), PX_OK);
+    assert_int_equal(px_query_req_from_http(&back, path, NULL, NULL, NULL, errbuf, 512), PX_OK);
     assert_int_equal(back.kind, PX_QUERY_RDATA);
     assert_string_equal(back.name, "a/b%c.example");
     free(path);
 
     assert_int_equal(px_query_req_from_http(&back, "/rdata/2001:DB8::1", NULL,
-                                            "2026-11-26T18%3A00%3A00Z", errbuf, 512),
+                                            "2026-11-26T18%3A00%3A00Z", NULL, errbuf, 512),
                      PX_OK);
     assert_string_equal(back.name, "2001:db8::1");
     assert_true(back.fence.after == INT64_MIN && back.fence.before == T0);
+    assert_int_equal(back.limit, 0);
+
+    /* the limit travels too */
+    assert_int_equal(px_query_req_set_limit(&back, "25", errbuf, 512), PX_OK);
+    path = px_query_req_to_path(&back);
+    assert_string_equal(path, "/rdata/2001:db8::1?before=1795716000&limit=25");
+    free(path);
+    assert_int_equal(
+        px_query_req_from_http(&back, "/rrset/a.example", NULL, NULL, "7", errbuf, 512), PX_OK);
+    assert_int_equal(back.limit, 7);
+}
+
+static void test_limits(void **state)
+{
+    (void)state;
+    px_query_req r;
+    px_query_req_init(&r);
+    const char *bad[] = {"0", "-1", "", "1e3", " 5", "1000000001", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        print_message("%s\n", bad[i]);
+        assert_int_equal(px_query_req_set_limit(&r, bad[i], errbuf, 512), PX_ERR_INVAL);
+        assert_non_null(strstr(errbuf, "limit"));
+        assert_int_equal(r.limit, 0);
+    }
+    assert_int_equal(px_query_req_from_http(&r, "/rrset/a.example", NULL, NULL, "0", errbuf, 512),
+                     PX_ERR_INVAL);
+    /* none named: the default; too large: the maximum */
+    px_query_limits l = {.def = 50, .max = 100};
+    px_query_req_apply_limits(&r, &l);
+    assert_int_equal(r.limit, 50);
+    assert_int_equal(px_query_req_set_limit(&r, "1000000000", errbuf, 512), PX_OK);
+    px_query_req_apply_limits(&r, &l);
+    assert_int_equal(r.limit, 100);
+    assert_int_equal(px_query_req_set_limit(&r, "3", errbuf, 512), PX_OK);
+    px_query_req_apply_limits(&r, &l);
+    assert_int_equal(r.limit, 3);
+    /* a default above the maximum is lowered too */
+    px_query_req_init(&r);
+    l.def = 500;
+    px_query_req_apply_limits(&r, &l);
+    assert_int_equal(r.limit, 100);
 }
 
 static void test_http_form_bad(void **state)
@@ -315,19 +371,22 @@ static void test_http_form_bad(void **state)
                               "/rdata/a/A", "rrset/a.example", "/RRSET/a.example"};
     for (size_t i = 0; i < sizeof(notfound) / sizeof(notfound[0]); i++) {
         print_message("%s\n", notfound[i]);
-        assert_int_equal(px_query_req_from_http(&r, notfound[i], NULL, NULL, errbuf, 512),
+        assert_int_equal(px_query_req_from_http(&r, notfound[i], NULL, NULL, NULL, errbuf, 512),
                          PX_ERR_NOTFOUND);
     }
     const char *bad[] = {"/rrset/", "/rrset/a%zz", "/rrset/a.example/", "/rrset/a.example/A%2B",
                          "/rdata/a%00b"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         print_message("%s\n", bad[i]);
-        assert_int_equal(px_query_req_from_http(&r, bad[i], NULL, NULL, errbuf, 512), PX_ERR_INVAL);
+        assert_int_equal(px_query_req_from_http(&r, bad[i], NULL, NULL, NULL, errbuf, 512),
+                         PX_ERR_INVAL);
     }
-    assert_int_equal(px_query_req_from_http(&r, "/rrset/a.example", "soon", NULL, errbuf, 512),
-                     PX_ERR_INVAL);
-    assert_int_equal(px_query_req_from_http(&r, "/rrset/a.example", "200", "100", errbuf, 512),
-                     PX_ERR_INVAL);
+    assert_int_equal(
+        px_query_req_from_http(&r, "/rrset/a.example", "soon", NULL, NULL, errbuf, 512),
+        PX_ERR_INVAL);
+    assert_int_equal(
+        px_query_req_from_http(&r, "/rrset/a.example", "200", "100", NULL, errbuf, 512),
+        PX_ERR_INVAL);
 }
 
 static void test_name_order(void **state)
@@ -437,11 +496,205 @@ static void test_fences(void **state)
     expect(s, "rrset", "*.example.com", NULL, NULL, "2026-11-26T18:00:05Z", WWW_A WWW_AAAA, 2);
 }
 
+/* An answer cut at its limit says so; one that holds exactly the limit
+ * is whole. */
+static void test_run_limit(void **state)
+{
+    fixture *fx = *state;
+    px_query_req r;
+    px_query_result res;
+    for (uint64_t limit = 1; limit <= 5; limit++) {
+        assert_int_equal(parse(&r, 2, "rrset", "*.example.com", NULL, NULL), PX_OK);
+        r.limit = limit;
+        char *got = run_res(fx->store, &r, &res);
+        size_t lines = 0;
+        for (const char *p = got; (p = strchr(p, '\n')); p++)
+            lines++;
+        print_message("limit %llu: %zu records, cut %d\n", (unsigned long long)limit, lines,
+                      res.cut);
+        assert_int_equal(lines, limit < 4 ? limit : 4);
+        assert_int_equal(res.records, lines);
+        assert_int_equal(res.cut, limit < 4);
+        /* the first records of the whole answer, in its order */
+        assert_null(strstr(got, "cond"));
+        free(got);
+    }
+}
+
+/* Merges n observations under *.many.example into the store. */
+static void fill_many(fixture *fx, int n)
+{
+    px_store_batch *b = NULL;
+    assert_int_equal(px_store_batch_begin(fx->store, &b), PX_OK);
+    for (int i = 0; i < n; i++) {
+        char name[64], addr[32];
+        snprintf(name, sizeof(name), "host%05d.many.example", i);
+        snprintf(addr, sizeof(addr), "192.0.2.%d", i % 250);
+        merge(fx, b, name, "A", addr, NULL, 1, T0 + i, T0 + i, "org-a");
+    }
+    assert_int_equal(px_store_batch_commit(b), PX_OK);
+}
+
+typedef struct collect {
+    char *text;
+    size_t len;
+    FILE *f;
+} collect;
+
+static bool collect_rec(void *ctx, const px_store_rec *rec)
+{
+    px_cof_write(((collect *)ctx)->f, rec);
+    return true;
+}
+
+/* What the one-transaction callback API answers, as COF text. */
+static char *all_at_once(px_store *s, const char *name, const px_store_fence *fence)
+{
+    collect c = {0};
+    c.f = open_memstream(&c.text, &c.len);
+    px_store_fence none = {INT64_MIN, INT64_MAX};
+    assert_int_equal(px_store_query_rrset(s, name, NULL, fence ? fence : &none, collect_rec, &c),
+                     PX_OK);
+    fclose(c.f);
+    return c.text;
+}
+
+/* Read in steps of any size, an answer is the same as read at once; a
+ * stream's pieces are bounded whatever the answer's size. */
+static void test_steps(void **state)
+{
+    fixture *fx = *state;
+    fill_many(fx, 3000);
+    char *want = all_at_once(fx->store, "*.many.example", NULL);
+    size_t steps[] = {1, 2, 7, 512, 100000};
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        px_store_iter *it = NULL;
+        assert_int_equal(px_store_iter_rrset(fx->store, "*.many.example", NULL, NULL, &it), PX_OK);
+        collect c = {0};
+        c.f = open_memstream(&c.text, &c.len);
+        bool done = false;
+        size_t n_steps = 0;
+        while (!done) {
+            assert_int_equal(px_store_iter_step(it, steps[i], collect_rec, &c, &done), PX_OK);
+            n_steps++;
+        }
+        fclose(c.f);
+        print_message("step %zu: %zu steps\n", steps[i], n_steps);
+        assert_true(n_steps >= 3000 / steps[i]);
+        assert_string_equal(c.text, want);
+        free(c.text);
+        px_store_iter_free(it);
+    }
+    /* a fence that keeps one record: the walk still ends */
+    px_store_fence one = {T0 + 2999, T0 + 2999};
+    char *fenced = all_at_once(fx->store, "*.many.example", &one);
+    assert_non_null(strstr(fenced, "host02999"));
+    px_query_req r;
+    assert_int_equal(parse(&r, 2, "rrset", "*.many.example", NULL, NULL), PX_OK);
+    r.fence = one;
+    r.limit = 10;
+    size_t n = 0;
+    char *got = run(fx->store, &r, &n);
+    assert_string_equal(got, fenced);
+    assert_int_equal(n, 1);
+    free(got);
+    free(fenced);
+
+    /* the stream: pieces of whole lines, none much above 16 KiB */
+    assert_int_equal(parse(&r, 2, "rrset", "*.many.example", NULL, NULL), PX_OK);
+    r.limit = 1000000;
+    px_query_stream *qs = NULL;
+    assert_int_equal(px_query_stream_open(fx->store, &r, &qs), PX_OK);
+    collect c = {0};
+    c.f = open_memstream(&c.text, &c.len);
+    size_t pieces = 0, len = 0;
+    const char *data = NULL;
+    do {
+        assert_int_equal(px_query_stream_next(qs, NULL, NULL, &data, &len), PX_OK);
+        assert_true(len < 16384 + 1024);
+        if (len) {
+            assert_true(data[len - 1] == '\n');
+            fwrite(data, 1, len, c.f);
+            pieces++;
+        }
+    } while (len);
+    fclose(c.f);
+    assert_string_equal(c.text, want);
+    assert_true(pieces >= c.len / (16384 + 1024));
+    px_query_result res;
+    px_query_stream_result(qs, &res);
+    assert_int_equal(res.records, 3000);
+    assert_false(res.cut);
+    px_query_stream_free(qs);
+    free(c.text);
+    free(want);
+}
+
+static bool stop_now(void *ctx)
+{
+    (void)ctx;
+    return false;
+}
+
+/* A batch committed between two steps shows in the records after the
+ * walk's position, and no record comes twice. */
+static void test_steps_across_commits(void **state)
+{
+    fixture *fx = *state;
+    fill_many(fx, 100);
+    px_store_iter *it = NULL;
+    assert_int_equal(px_store_iter_rrset(fx->store, "*.many.example", NULL, NULL, &it), PX_OK);
+    collect c = {0};
+    c.f = open_memstream(&c.text, &c.len);
+    bool done = false;
+    assert_int_equal(px_store_iter_step(it, 50, collect_rec, &c, &done), PX_OK);
+    assert_false(done);
+    /* one record before the position, one after, one new after */
+    px_store_batch *b = NULL;
+    assert_int_equal(px_store_batch_begin(fx->store, &b), PX_OK);
+    merge(fx, b, "host00010.many.example", "A", "192.0.2.10", NULL, 5, T0, T0, "org-b");
+    merge(fx, b, "host00090.many.example", "A", "192.0.2.90", NULL, 5, T0, T0, "org-b");
+    merge(fx, b, "host00095x.many.example", "A", "192.0.2.95", NULL, 5, T0, T0, "org-b");
+    assert_int_equal(px_store_batch_commit(b), PX_OK);
+    while (!done)
+        assert_int_equal(px_store_iter_step(it, 50, collect_rec, &c, &done), PX_OK);
+    fclose(c.f);
+    px_store_iter_free(it);
+    size_t lines = 0;
+    for (const char *p = c.text; (p = strchr(p, '\n')); p++)
+        lines++;
+    assert_int_equal(lines, 101);
+    /* before the position: as it was; after: with the batch */
+    assert_non_null(strstr(c.text, "\"rrname\":\"host00010.many.example\",\"rrtype\":\"A\","
+                                   "\"rdata\":\"192.0.2.10\",\"time_first\":1795716010,"
+                                   "\"time_last\":1795716010,\"count\":1,"));
+    assert_non_null(strstr(c.text, "\"rrname\":\"host00090.many.example\",\"rrtype\":\"A\","
+                                   "\"rdata\":\"192.0.2.90\",\"time_first\":1795716000,"
+                                   "\"time_last\":1795716090,\"count\":6,"));
+    assert_non_null(strstr(c.text, "host00095x.many.example"));
+    free(c.text);
+
+    /* a stream whose client is gone stops between steps */
+    px_query_req r;
+    assert_int_equal(parse(&r, 2, "rrset", "*.many.example", NULL, NULL), PX_OK);
+    r.limit = 10;
+    px_query_stream *qs = NULL;
+    assert_int_equal(px_query_stream_open(fx->store, &r, &qs), PX_OK);
+    const char *data;
+    size_t len;
+    assert_int_equal(px_query_stream_next(qs, stop_now, NULL, &data, &len), PX_ERR_AGAIN);
+    px_query_stream_free(qs);
+    /* a bad type fails at once */
+    assert_int_equal(px_store_iter_rrset(fx->store, "a.example", "NOPE", NULL, &it), PX_ERR_INVAL);
+    assert_null(it);
+    px_store_iter_free(NULL);
+}
+
 /* ---- HTTP ------------------------------------------------------------------------- */
 
 static px_query_server *start_server(px_store *s, char *hostport, size_t len)
 {
-    px_query_server *srv = px_query_server_start("127.0.0.1:0", s, errbuf, sizeof(errbuf));
+    px_query_server *srv = px_query_server_start("127.0.0.1:0", s, NULL, errbuf, sizeof(errbuf));
     if (!srv)
         fail_msg("server: %s", errbuf);
     assert_true(px_query_server_port(srv) > 0);
@@ -479,7 +732,19 @@ static void test_http_raw(void **state)
                             "Connection: close\r\n\r\n");
     assert_true(strncmp(ans, "HTTP/1.1 200", 12) == 0);
     assert_non_null(strcasestr(ans, "\r\nContent-Type: application/x-ndjson\r\n"));
+    /* streamed: one chunk, then the last */
+    assert_non_null(strcasestr(ans, "\r\nTransfer-Encoding: chunked\r\n"));
     char *body = strstr(ans, "\r\n\r\n");
+    assert_non_null(body);
+    char want[1024];
+    snprintf(want, sizeof(want), "%zX\r\n%s\r\n0\r\n\r\n", strlen(WWW_A), WWW_A);
+    assert_string_equal(body + 4, want);
+    free(ans);
+    /* HTTP/1.0 has no chunks: the body ends with the connection */
+    ans = raw_request(px_query_server_port(srv),
+                      "GET /rrset/www.example.com/A HTTP/1.0\r\nHost: x\r\n\r\n");
+    assert_true(strncmp(ans, "HTTP/1.0 200", 12) == 0 || strncmp(ans, "HTTP/1.1 200", 12) == 0);
+    body = strstr(ans, "\r\n\r\n");
     assert_non_null(body);
     assert_string_equal(body + 4, WWW_A);
     free(ans);
@@ -532,24 +797,84 @@ static void test_http_endpoints(void **state)
     get(hp, "/rrset/www.example.com?after=soon", 400, NULL);
     get(hp, "/rrset/www.example.com?after=200&before=100", 400, NULL);
     get(hp, "/rrset/www.example.com?after=1&after=2", 400, NULL);
-    get(hp, "/rrset/www.example.com?limit=5", 400, NULL);
+    get(hp, "/rrset/www.example.com?limit=0", 400, NULL);
+    get(hp, "/rrset/www.example.com?limit=ten", 400, NULL);
+    get(hp, "/rrset/www.example.com?limit=1&limit=2", 400, NULL);
+    get(hp, "/rrset/www.example.com?offset=5", 400, NULL);
     get(hp, "/rrset/www.example.com?after", 400, NULL);
     get(hp, "/rrset/www.example.com/A-B", 400, NULL);
     get(hp, "/rrset/bad%zz", 400, NULL);
     px_query_server_stop(srv);
 }
 
+/* ?limit= cuts an answer, which then ends with the condition line; the
+ * server's default and maximum apply. */
+static void test_http_limit(void **state)
+{
+    fixture *fx = *state;
+    px_query_server_opts o = {.limits = {.def = 2, .max = 3}};
+    px_query_server *srv = px_query_server_start("127.0.0.1:0", fx->store, &o, errbuf, 512);
+    assert_non_null(srv);
+    char hp[64];
+    snprintf(hp, sizeof(hp), "127.0.0.1:%u", px_query_server_port(srv));
+    const char *cond2 =
+        "{\"cond\":\"limited\",\"limit\":2,\"msg\":\"answer cut at the limit of 2 records\"}\n";
+    const char *cond3 =
+        "{\"cond\":\"limited\",\"limit\":3,\"msg\":\"answer cut at the limit of 3 records\"}\n";
+    struct {
+        const char *path;
+        size_t records;
+        const char *cond;
+    } cases[] = {
+        {"/rrset/*.example.com", 2, cond2},           /* the default */
+        {"/rrset/*.example.com?limit=1", 1, NULL},    /* asked */
+        {"/rrset/*.example.com?limit=100", 3, cond3}, /* lowered to the maximum */
+        {"/rdata/192.0.2.1?limit=2", 2, NULL},        /* exactly the limit: whole */
+        {"/rrset/www.example.com?limit=3", 2, NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int status = 0;
+        char *body = NULL;
+        size_t len = 0;
+        assert_int_equal(
+            px_query_http_get(hp, cases[i].path, 10000, &status, &body, &len, errbuf, 512), PX_OK);
+        print_message("%s -> %s", cases[i].path, body);
+        assert_int_equal(status, 200);
+        size_t lines = 0;
+        const char *last = body;
+        for (const char *p = body; *p; p++) {
+            if (*p == '\n') {
+                lines++;
+                if (p[1])
+                    last = p + 1;
+            }
+        }
+        if (i == 1) { /* the cut's line follows the one record */
+            assert_int_equal(lines, 2);
+            assert_non_null(strstr(last, "\"cond\":\"limited\",\"limit\":1,"));
+        } else if (cases[i].cond) {
+            assert_int_equal(lines, cases[i].records + 1);
+            assert_string_equal(last, cases[i].cond);
+        } else {
+            assert_int_equal(lines, cases[i].records);
+            assert_null(strstr(body, "cond"));
+        }
+        free(body);
+    }
+    px_query_server_stop(srv);
+}
+
 static void test_server_bad_listen(void **state)
 {
     fixture *fx = *state;
-    assert_null(px_query_server_start("localhost:80", fx->store, errbuf, sizeof(errbuf)));
+    assert_null(px_query_server_start("localhost:80", fx->store, NULL, errbuf, sizeof(errbuf)));
     assert_non_null(strstr(errbuf, "localhost:80"));
-    assert_null(px_query_server_start("127.0.0.1", fx->store, errbuf, sizeof(errbuf)));
+    assert_null(px_query_server_start("127.0.0.1", fx->store, NULL, errbuf, sizeof(errbuf)));
     px_query_server_stop(NULL);
     /* the port is taken */
     char hp[64];
     px_query_server *srv = start_server(fx->store, hp, sizeof(hp));
-    assert_null(px_query_server_start(hp, fx->store, errbuf, sizeof(errbuf)));
+    assert_null(px_query_server_start(hp, fx->store, NULL, errbuf, sizeof(errbuf)));
     assert_non_null(strstr(errbuf, "in use"));
     px_query_server_stop(srv);
 }
@@ -565,7 +890,9 @@ static char *merged(const char *a, const char *b, px_err want, size_t *n)
     FILE *f = open_memstream(&buf, &len);
     assert_non_null(f);
     errbuf[0] = '\0';
-    assert_int_equal(px_query_merge(answers, lens, 2, f, n, errbuf, sizeof(errbuf)), want);
+    px_query_result res;
+    assert_int_equal(px_query_merge(answers, lens, 2, 0, f, &res, errbuf, sizeof(errbuf)), want);
+    *n = res.records;
     fclose(f);
     char *copy = strdup(buf);
     free(buf);
@@ -628,6 +955,55 @@ static void test_merge_malformed(void **state)
     free(got);
 }
 
+/* A member's cut answer is merged and counted; a failed one fails the
+ * merge; the merged answer is cut at the limit. */
+static void test_merge_conditions(void **state)
+{
+    (void)state;
+    const char *limited = "{\"cond\":\"limited\",\"limit\":1,\"msg\":\"x\"}\n";
+    const char *a = REC("a.example", "A", "192.0.2.1", 1, 2, 1, ",\"orgs\":[\"org-a\"]");
+    const char *b = REC("b.example", "A", "192.0.2.2", 1, 2, 1, ",\"orgs\":[\"org-a\"]");
+    char cut[512], bad[512];
+    snprintf(cut, sizeof(cut), "%s%s\n", b, limited);
+    const char *answers[] = {a, cut};
+    size_t lens[] = {strlen(a), strlen(cut)};
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    px_query_result res;
+    assert_int_equal(px_query_merge(answers, lens, 2, 0, f, &res, errbuf, 512), PX_OK);
+    fclose(f);
+    char want[1024];
+    snprintf(want, sizeof(want), "%s%s", a, b);
+    assert_string_equal(buf, want);
+    assert_int_equal(res.records, 2);
+    assert_false(res.cut);
+    assert_int_equal(res.answers_cut, 1);
+    assert_string_equal(res.cut_by, "answer 2");
+    free(buf);
+
+    /* the merged answer's own limit */
+    f = open_memstream(&buf, &len);
+    assert_int_equal(px_query_merge(answers, lens, 2, 1, f, &res, errbuf, 512), PX_OK);
+    fclose(f);
+    assert_string_equal(buf, a);
+    assert_true(res.cut);
+    assert_int_equal(res.records, 1);
+    free(buf);
+
+    /* a condition line anywhere but last, an unknown one, a failed one */
+    size_t n = 0;
+    snprintf(bad, sizeof(bad), "%s%s", limited, a);
+    free(merged(bad, "", PX_ERR_MALFORMED, &n));
+    assert_non_null(
+        strstr(errbuf, "answer 1, line 1: a \"limited\" line before the end of the answer"));
+    free(merged(a, "{\"cond\":\"begin\"}\n", PX_ERR_MALFORMED, &n));
+    assert_non_null(strstr(errbuf, "answer 2, line 1: unexpected condition line"));
+    snprintf(bad, sizeof(bad), "%s{\"cond\":\"failed\",\"msg\":\"store: I/O error\"}\n", a);
+    free(merged(a, bad, PX_ERR_IO, &n));
+    assert_non_null(strstr(errbuf, "answer 2, line 2: the consumer failed mid-answer: store: I/O"));
+}
+
 /* Two consumers, each with part of the history, asked over HTTP. */
 static void test_cluster(void **state)
 {
@@ -656,22 +1032,37 @@ static void test_cluster(void **state)
     char *buf = NULL;
     size_t len = 0, n = 0;
     FILE *f = open_memstream(&buf, &len);
-    assert_int_equal(px_query_cluster(list, &r, 10000, f, &n, errbuf, sizeof(errbuf)), PX_OK);
+    px_query_req_apply_limits(&r, &default_limits);
+    px_query_result res;
+    assert_int_equal(px_query_cluster(list, &r, 10000, f, &res, errbuf, sizeof(errbuf)), PX_OK);
+    n = res.records;
     fclose(f);
     /* the order of a merged answer is ours: canonical name order */
     assert_string_equal(buf, MAIL_CNAME WWW_A WWW_AAAA);
     assert_int_equal(n, 3);
     free(buf);
 
+    /* a member that cuts its answer is named */
+    r.limit = 1;
+    f = open_memstream(&buf, &len);
+    assert_int_equal(px_query_cluster(list, &r, 10000, f, &res, errbuf, sizeof(errbuf)), PX_OK);
+    fclose(f);
+    assert_int_equal(res.answers_cut, 2);
+    assert_string_equal(res.cut_by, hpa);
+    assert_true(res.cut);
+    assert_int_equal(res.records, 1);
+    free(buf);
+    r.limit = 10000;
+
     /* one endpoint down or refusing: the whole query fails */
     px_query_server_stop(sb);
     f = open_memstream(&buf, &len);
-    assert_int_equal(px_query_cluster(list, &r, 10000, f, &n, errbuf, sizeof(errbuf)), PX_ERR_IO);
+    assert_int_equal(px_query_cluster(list, &r, 10000, f, &res, errbuf, sizeof(errbuf)), PX_ERR_IO);
     assert_non_null(strstr(errbuf, hpb));
     fclose(f);
     free(buf);
     f = open_memstream(&buf, &len);
-    assert_int_equal(px_query_cluster("nohostport", &r, 10000, f, &n, errbuf, sizeof(errbuf)),
+    assert_int_equal(px_query_cluster("nohostport", &r, 10000, f, &res, errbuf, sizeof(errbuf)),
                      PX_ERR_IO);
     fclose(f);
     free(buf);
@@ -693,16 +1084,22 @@ int main(void)
         cmocka_unit_test(test_pct_decode),
         cmocka_unit_test(test_http_form),
         cmocka_unit_test(test_http_form_bad),
+        cmocka_unit_test(test_limits),
         cmocka_unit_test(test_name_order),
         cmocka_unit_test_setup_teardown(test_rrset, setup_store, teardown_store),
         cmocka_unit_test_setup_teardown(test_rrset_wildcard, setup_store, teardown_store),
         cmocka_unit_test_setup_teardown(test_rdata, setup_store, teardown_store),
         cmocka_unit_test_setup_teardown(test_fences, setup_store, teardown_store),
+        cmocka_unit_test_setup_teardown(test_run_limit, setup_store, teardown_store),
+        cmocka_unit_test_setup_teardown(test_steps, setup_store, teardown_store),
+        cmocka_unit_test_setup_teardown(test_steps_across_commits, setup_store, teardown_store),
+        cmocka_unit_test_setup_teardown(test_http_limit, setup_store, teardown_store),
         cmocka_unit_test_setup_teardown(test_http_raw, setup_store, teardown_store),
         cmocka_unit_test_setup_teardown(test_http_endpoints, setup_store, teardown_store),
         cmocka_unit_test_setup_teardown(test_server_bad_listen, setup_store, teardown_store),
         cmocka_unit_test(test_merge),
         cmocka_unit_test(test_merge_malformed),
+        cmocka_unit_test(test_merge_conditions),
         cmocka_unit_test(test_cluster),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
