@@ -282,12 +282,21 @@ class DeadLetter(unittest.TestCase):
         out = self.consumer(store, ["-s", "dlq.max_bytes=100"])
         self.assertEqual(out.returncode, 2, out.stderr)
         self.assertIn("dlq.max_bytes", out.stderr)
-        # 1: a store that cannot be opened (a regular file where the
-        # directory should be)
+        # 2 as well: a regular file where the store's directory should be
+        # (--check finds it before anything runs)
         notdir = os.path.join(self.dir, "file")
         with open(notdir, "w") as f:
             f.write("not a store\n")
         out = self.consumer(notdir, ["-s", "run.exit_idle=1"])
+        self.assertEqual(out.returncode, 2, out.stderr)
+        self.assertIn("not a directory", out.stderr)
+        # 1: a store that cannot be opened at run time (a directory whose
+        # data file is no LMDB file)
+        bad = os.path.join(self.dir, "bad-store")
+        os.mkdir(bad)
+        with open(os.path.join(bad, "data.mdb"), "wb") as f:
+            f.write(bytes(range(256)) * 64)
+        out = self.consumer(bad, ["-s", "run.exit_idle=1"])
         self.assertEqual(out.returncode, 1, out.stderr)
         self.assertIn("store", out.stderr)
         # 0: run.exit_idle after everything was merged
