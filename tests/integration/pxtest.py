@@ -20,6 +20,9 @@ import avro.schema
 SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("PDNSX_BIN", os.path.join(SRC, "build", "bin"))
 SCHEMA_PATH = os.path.join(SRC, "schemas", "observation.avsc")
+# The shared corpus of captures, a sibling of the checkout.
+CORPUS = os.environ.get("PDNSX_CORPUS_DIR",
+                        os.path.join(os.path.dirname(SRC), "shared", "corpus"))
 
 
 def wait_for(pred, timeout=30.0, what="condition", interval=0.05):
@@ -32,6 +35,35 @@ def wait_for(pred, timeout=30.0, what="condition", interval=0.05):
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting for " + what)
         time.sleep(interval)
+
+
+def in_ci():
+    """True in CI (CI set to anything but "", "0" or "false", as .ci/run is
+    started)."""
+    return os.environ.get("CI", "") not in ("", "0", "false")
+
+
+def need_fixture(test, present, what):
+    """A test's fixture (the shared corpus, a tool setup.sh installs) is
+    missing unless `present`: the test is skipped on a developer's machine
+    and fails in CI, where a skip would let the suite pass having checked
+    nothing."""
+    if present:
+        return
+    if in_ci():
+        test.fail("fixture missing in CI (CI=%s): %s" % (os.environ.get("CI"), what))
+    test.skipTest("fixture missing: " + what)
+
+
+def fixture_present(test, path):
+    """True if path exists; else False (the caller leaves out what needs
+    it), and in CI a failed test."""
+    if os.path.exists(path):
+        return True
+    if in_ci():
+        test.fail("fixture missing in CI (CI=%s): %s" % (os.environ.get("CI"), path))
+    print("fixture missing, part of the test left out:", path)
+    return False
 
 
 def free_port():

@@ -15,7 +15,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pxtest  # noqa: E402
 
-CORPUS = os.path.join(os.path.dirname(pxtest.SRC), "shared", "corpus")
+CORPUS = pxtest.CORPUS
 # Files that are not dnstap at all must be refused at start with a reason.
 NOT_DNSTAP = {"fstrm__test.fstrm"}
 
@@ -37,8 +37,7 @@ def summary(stderr):
 
 class CorpusFiles(unittest.TestCase):
     def setUp(self):
-        if not os.path.isdir(CORPUS):
-            self.skipTest("no ../shared/corpus")
+        pxtest.need_fixture(self, os.path.isdir(CORPUS), CORPUS)
 
     def check(self, kind, name):
         out = run_file(kind, os.path.join(CORPUS, kind.split("-")[0], name))
@@ -104,8 +103,7 @@ class BrokenFiles(unittest.TestCase):
 
     def test_truncated_pcap_keeps_what_is_whole(self):
         src = os.path.join(CORPUS, "pcap", "dnscap__dns.pcap")
-        if not os.path.exists(src):
-            self.skipTest("no corpus")
+        pxtest.need_fixture(self, os.path.exists(src), src)
         data = open(src, "rb").read()
         whole = summary(run_file("pcap-file", src).stderr)[0]
         cut = self.write("cut.pcap", data[: len(data) * 2 // 3 + 7])
@@ -153,7 +151,7 @@ class LiveSocket(unittest.TestCase):
                 s.sendall(os.urandom(300))
             # 3: a real stream from the reference sender
             good = os.path.join(CORPUS, "dnstap", "dsc__dotdoh.dnstap")
-            if os.path.exists(good):
+            if pxtest.fixture_present(self, good):
                 subprocess.run(["fstrm_replay", "-t", ct.decode(), "-u", sock, "-r", good],
                                check=True, timeout=60)
                 pxtest.wait_for(lambda: pxtest.metric(mport, "pdnsx_responses_total") == 3,

@@ -235,8 +235,7 @@ class ConsumerEndToEnd(unittest.TestCase):
             proc.stderr.close()
 
     def test_geoip_matches_mmdblookup(self):
-        if not os.path.exists(MAKE_MMDB):
-            self.skipTest("no MMDB writer")
+        pxtest.need_fixture(self, os.path.exists(MAKE_MMDB), MAKE_MMDB)
         country = os.path.join(self.dir, "country.mmdb")
         asn = os.path.join(self.dir, "asn.mmdb")
         # wide blocks, so that the generator's random public addresses hit
