@@ -17,6 +17,8 @@ import urllib.request
 import avro.io
 import avro.schema
 
+import ports
+
 SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("PDNSX_BIN", os.path.join(SRC, "build", "bin"))
 SCHEMA_PATH = os.path.join(SRC, "schemas", "observation.avsc")
@@ -66,10 +68,47 @@ def fixture_present(test, path):
     return False
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_port(avoid=()):
+    """A loopback port free now, outside the kernel's ephemeral range (see
+    ports.py). A server should be started on it with serve(), which makes
+    sure it got the port."""
+    return ports.free_port(avoid)
+
+
+def serve(start, n_ports=1, protos=("tcp",), timeout=30, attempts=8):
+    """Starts a server on free ports: start(*ports) starts it and returns
+    its Popen. Waits until the process (or a child) serves on every port.
+    If another process took one first (the server exits, or serves without
+    it), the server is stopped and started again on new ports. Returns
+    (proc, ports); a server that exits with every port free is a failure of
+    its own (AssertionError)."""
+    for _ in range(attempts):
+        got = []
+        while len(got) < n_ports:
+            got.append(free_port(avoid=got))
+        proc = start(*got)
+
+        def state():
+            states = [ports.port_state(proc.pid, p, protos) for p in got]
+            if "taken" in states:
+                return "taken"
+            if proc.poll() is not None:
+                return "exited"
+            return all(s == "ours" for s in states) and "ours"
+        st = wait_for(state, timeout, "a server on ports %s" % got)
+        if st == "ours":
+            return proc, got
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        for f in (proc.stdout, proc.stderr):
+            if f:
+                f.close()
+        if st == "exited" and not any(ports.port_state(proc.pid, p, protos) for p in got):
+            raise AssertionError("server %s exited %d on free ports %s" % (
+                proc.args[0] if isinstance(proc.args, list) else proc.args, proc.returncode,
+                got))
+    raise AssertionError("no free ports held after %d attempts" % attempts)
 
 
 class Broker:

@@ -121,12 +121,11 @@ class LiveSocket(unittest.TestCase):
     def test_garbage_then_good_stream(self):
         d = pxtest.tmpdir("pdnsx-live-")
         sock = os.path.join(d, "dnstap.sock")
-        mport = pxtest.free_port()
         log = open(os.path.join(d, "producer.log"), "w")
-        prod = subprocess.Popen(pxtest.producer_cmd([
+        prod, (mport,) = pxtest.serve(lambda port: subprocess.Popen(pxtest.producer_cmd([
             'org="live"', 'inputs=({type="dnstap-unix"; path="%s";})' % sock,
-            "kafka.enabled=false", 'metrics.listen="127.0.0.1:%d"' % mport]),
-            stdout=log, stderr=subprocess.STDOUT)
+            "kafka.enabled=false", 'metrics.listen="127.0.0.1:%d"' % port]),
+            stdout=log, stderr=subprocess.STDOUT))
         try:
             pxtest.wait_for(lambda: os.path.exists(sock), 20, "socket")
             ct = b"protobuf:dnstap.Dnstap"

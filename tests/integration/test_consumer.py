@@ -175,12 +175,12 @@ class ConsumerEndToEnd(unittest.TestCase):
         expected = python_merge(published)
         names = {k[0] for k in expected}
         store = os.path.join(self.dir, "store")
-        mport = pxtest.free_port()
         # a short session: the restarted member waits for the killed one's
         # partitions until the broker gives up on it
         session = ["-s", 'kafka.properties={ session = { timeout = { ms = 6000; }; }; }']
-        proc = self.consumer(store, session + ["-s", "store.batch_records=200",
-                                     "-s", 'metrics.listen="127.0.0.1:%d"' % mport], wait=False)
+        proc, (mport,) = pxtest.serve(lambda port: self.consumer(
+            store, session + ["-s", "store.batch_records=200",
+                              "-s", 'metrics.listen="127.0.0.1:%d"' % port], wait=False))
         try:
             pxtest.wait_for(lambda: (pxtest.metric(mport, "pdnsx_consumer_batches_total")
                                      or 0) >= 2, 120, "some batches committed")
@@ -198,10 +198,9 @@ class ConsumerEndToEnd(unittest.TestCase):
         --cluster over the consumer's query.listen gives the same answer."""
         published = self.produce_all()
         store = os.path.join(self.dir, "store")
-        mport, qport = pxtest.free_port(), pxtest.free_port()
-        proc = self.consumer(store, ["-s", "run.exit_idle=0",
-                                     "-s", 'metrics.listen="127.0.0.1:%d"' % mport,
-                                     "-s", 'query.listen="127.0.0.1:%d"' % qport], wait=False)
+        proc, (mport, qport) = pxtest.serve(lambda mp, qp: self.consumer(
+            store, ["-s", "run.exit_idle=0", "-s", 'metrics.listen="127.0.0.1:%d"' % mp,
+                    "-s", 'query.listen="127.0.0.1:%d"' % qp], wait=False), n_ports=2)
         try:
             pxtest.wait_for(lambda: pxtest.metric(mport, "pdnsx_consumer_merged_total")
                             == len(published), 120, "every message merged")

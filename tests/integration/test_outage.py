@@ -61,16 +61,17 @@ class Outage(unittest.TestCase):
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
 
-    def producer(self, org, inputs, brokers, metrics_port):
+    def producer(self, org, inputs, brokers):
+        """The producer and its metrics port."""
         log = open(os.path.join(self.dir, "producer-%s.log" % org), "w")
-        p = subprocess.Popen(pxtest.producer_cmd([
+        p, (mport,) = pxtest.serve(lambda port: subprocess.Popen(pxtest.producer_cmd([
             'org="%s"' % org, "inputs=(%s)" % inputs, 'kafka.brokers="%s"' % brokers,
-            'metrics.listen="127.0.0.1:%d"' % metrics_port,
+            'metrics.listen="127.0.0.1:%d"' % port,
             'kafka.properties={ reconnect = { backoff = { max = { ms = 1000; }; }; }; }']),
-            stdout=log, stderr=subprocess.STDOUT)
+            stdout=log, stderr=subprocess.STDOUT))
         self.procs.append(p)
         p.logname = log.name
-        return p
+        return p, mport
 
     def reference(self, inputs):
         """The same input through pdnsx-broker, merged per key."""
@@ -97,8 +98,7 @@ class Outage(unittest.TestCase):
         pcap, _ = gencap(self.dir, 20000, 7)
         inputs = '{type="pcap-file"; path="%s";}' % pcap
         org = pxtest.unique_org("late")
-        mport = pxtest.free_port()
-        prod = self.producer(org, inputs, self.kafka.bootstrap, mport)
+        prod, mport = self.producer(org, inputs, self.kafka.bootstrap)
         # the whole file is read and aggregated while nothing can be sent
         pxtest.wait_for(lambda: pxtest.metric(mport, "pdnsx_responses_total") == 20000, 120,
                         "the producer to read the capture")
@@ -113,9 +113,8 @@ class Outage(unittest.TestCase):
         self.kafka.start()
         org = pxtest.unique_org("midway")
         sock = os.path.join(self.dir, "dnstap.sock")
-        mport = pxtest.free_port()
-        prod = self.producer(org, '{type="dnstap-unix"; path="%s";}' % sock,
-                             self.kafka.bootstrap, mport)
+        prod, mport = self.producer(org, '{type="dnstap-unix"; path="%s";}' % sock,
+                                    self.kafka.bootstrap)
         pxtest.wait_for(lambda: os.path.exists(sock), 20, "dnstap socket")
         replay = ["fstrm_replay", "-t", "protobuf:dnstap.Dnstap", "-u", sock, "-r"]
         subprocess.run(replay + [d1], check=True, timeout=120)

@@ -159,16 +159,19 @@ class ResolverEndToEnd(unittest.TestCase):
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def start_producer(self, org, inputs, extra=()):
-        self.metrics_port = pxtest.free_port()
         self.prod_log = open(os.path.join(self.dir, "producer-%s.log" % org), "w")
-        cmd = pxtest.producer_cmd([
-            'org="%s"' % org, 'sensor="itest"', "inputs=(%s)" % inputs,
-            'kafka.brokers="%s"' % self.broker.bootstrap,
-            'metrics.listen="127.0.0.1:%d"' % self.metrics_port,
-            # one window per UTC day: the run stays in one unless it
-            # crosses midnight (then per-window figures are merged)
-            "window.seconds=86400", 'log.level="debug"'] + list(extra))
-        return subprocess.Popen(cmd, stdout=self.prod_log, stderr=subprocess.STDOUT)
+
+        def start(port):
+            cmd = pxtest.producer_cmd([
+                'org="%s"' % org, 'sensor="itest"', "inputs=(%s)" % inputs,
+                'kafka.brokers="%s"' % self.broker.bootstrap,
+                'metrics.listen="127.0.0.1:%d"' % port,
+                # one window per UTC day: the run stays in one unless it
+                # crosses midnight (then per-window figures are merged)
+                "window.seconds=86400", 'log.level="debug"'] + list(extra))
+            return subprocess.Popen(cmd, stdout=self.prod_log, stderr=subprocess.STDOUT)
+        proc, (self.metrics_port,) = pxtest.serve(start)
+        return proc
 
     def producer_log(self):
         with open(self.prod_log.name) as f:
