@@ -76,8 +76,9 @@ def single_object(rec):
 
 class ConsumerEndToEnd(unittest.TestCase):
     def setUp(self):
-        if REAL and not os.environ.get("PDNSX_TEST_KAFKA"):
-            self.skipTest("no real Kafka broker (PDNSX_TEST_KAFKA)")
+        if REAL:
+            pxtest.need_fixture(self, os.environ.get("PDNSX_TEST_KAFKA"),
+                                "a real Kafka broker (PDNSX_TEST_KAFKA; run under scripts/with-kafka.sh)")
         self.dir = pxtest.tmpdir("pdnsx-consumer-")
         self.broker = pxtest.Broker(real=REAL)
         self.run_id = pxtest.unique_org("c")

@@ -45,8 +45,8 @@ def gencap(workdir, n, seed):
 
 class Outage(unittest.TestCase):
     def setUp(self):
-        if not os.environ.get("PDNSX_TEST_KAFKA"):
-            self.skipTest("needs the real Kafka harness (scripts/with-kafka.sh)")
+        pxtest.need_fixture(self, os.environ.get("PDNSX_TEST_KAFKA"),
+                            "the real Kafka harness (PDNSX_TEST_KAFKA; scripts/with-kafka.sh)")
         self.dir = pxtest.tmpdir("pdnsx-outage-")
         self.kafka = OwnKafka(self.dir)
         self.procs = []

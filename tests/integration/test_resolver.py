@@ -148,8 +148,9 @@ def udp_responses_in_pcap(path, port):
 
 class ResolverEndToEnd(unittest.TestCase):
     def setUp(self):
-        if REAL and not os.environ.get("PDNSX_TEST_KAFKA"):
-            self.skipTest("no real Kafka broker (PDNSX_TEST_KAFKA)")
+        if REAL:
+            pxtest.need_fixture(self, os.environ.get("PDNSX_TEST_KAFKA"),
+                                "a real Kafka broker (PDNSX_TEST_KAFKA; run under scripts/with-kafka.sh)")
         self.dir = pxtest.tmpdir("pdnsx-resolver-")
         self.broker = pxtest.Broker(real=REAL)
         self.nsd = Nsd(self.dir)
