@@ -40,6 +40,9 @@ static bool px_check_nonempty(const char *v, char *why, size_t len)
 
 /* ---- the table ------------------------------------------------------------- */
 
+#define PX_STR_(x) #x
+#define PX_STR(x) PX_STR_(x)
+
 static const char *const px_log_levels[] = {"error", "warning", "info", "debug", NULL};
 
 const px_conf_item px_consumer_conf_table[] = {
@@ -63,6 +66,27 @@ const px_conf_item px_consumer_conf_table[] = {
      .type = PX_CONF_MAP,
      .help = "raw librdkafka properties for the consumer and the dead-letter producer; nest "
              "groups for dotted names: { session = { timeout = { ms = 30000; }; }; }"},
+    {.path = "kafka.fetch_queue_messages",
+     .type = PX_CONF_INT,
+     .min = 1000,
+     .max = 10000000,
+     .def = PX_STR(PX_CONSUMER_FETCH_QUEUE_MESSAGES),
+     .help = "messages prefetched from Kafka at most (librdkafka's queued.min.messages); "
+             "each holds about 400 bytes besides its payload (README, \"Memory\")"},
+    {.path = "kafka.fetch_queue_kbytes",
+     .type = PX_CONF_INT,
+     .min = 1024,
+     .max = 2097151,
+     .def = PX_STR(PX_CONSUMER_FETCH_QUEUE_KBYTES),
+     .help = "KiB of message payload prefetched from Kafka at most (librdkafka's "
+             "queued.max.messages.kbytes)"},
+    {.path = "kafka.fetch_max_kbytes",
+     .type = PX_CONF_INT,
+     .min = 1024,
+     .max = 2097151,
+     .def = PX_STR(PX_CONSUMER_FETCH_MAX_KBYTES),
+     .help = "largest fetch response from a broker, KiB (librdkafka's fetch.max.bytes); "
+             "at least a message's largest size"},
     {.path = "store.path",
      .type = PX_CONF_STRING,
      .def = "\"/var/lib/pdnsx\"",
@@ -128,6 +152,9 @@ px_err px_consumer_conf_load(const px_config *cfg, px_consumer_conf *out)
     out->log_level = px_config_string(cfg, "log.level");
     out->query_listen = px_config_string(cfg, "query.listen");
     out->exit_idle = px_config_int(cfg, "run.exit_idle");
+    out->fetch_queue_messages = px_config_int(cfg, "kafka.fetch_queue_messages");
+    out->fetch_queue_kbytes = px_config_int(cfg, "kafka.fetch_queue_kbytes");
+    out->fetch_max_kbytes = px_config_int(cfg, "kafka.fetch_max_kbytes");
     size_t n = px_config_map_len(cfg, "kafka.properties");
     out->kafka_properties = calloc(n ? n : 1, sizeof(*out->kafka_properties));
     if (!out->kafka_properties)
