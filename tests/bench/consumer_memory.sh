@@ -21,7 +21,7 @@
 #    file-backed page cache (RssFile), not memory the consumer holds, so
 #    anonymous memory is what the bound is about;
 #  - the bound for the case's settings (README: fixed + per message +
-#    payload + one fetch response + the store batch);
+#    payload + one fetch response + the store batch + LMDB's dirty pages);
 #  - obs/s over the span from the last sample with no message read to the
 #    first with all merged (group join and the idle wait do not count),
 #    CPU (user + sys) and wall seconds of the whole run.
@@ -81,10 +81,12 @@ else
 fi
 
 # --- the bound ---------------------------------------------------------------------
-# bound_mib SETTINGS...: the README's bound for these settings (defaults
-# for the rest), in MiB. Keep in step with README.md, "Memory".
+# bound_mib FILE_BYTES SETTINGS...: the README's bound for these settings
+# (defaults for the rest) and a store data file of FILE_BYTES, in MiB. Keep
+# in step with README.md, "Memory".
 bound_mib() {
-    local m=500000 kb=65536 fkb=16384 batch=250000 kv
+    local file=$1 m=500000 kb=65536 fkb=16384 batch=250000 kv
+    shift
     for kv in "$@"; do
         case $kv in
         kafka.fetch_queue_messages=*) m=${kv#*=} ;;
@@ -93,12 +95,14 @@ bound_mib() {
         store.batch_records=*) batch=${kv#*=} ;;
         esac
     done
-    awk -v m="$m" -v kb="$kb" -v fkb="$fkb" -v b="$batch" 'BEGIN {
-        fixed = 96 * 1048576      # code, libraries, PSL cache (64 MiB), LMDB, threads
+    awk -v m="$m" -v kb="$kb" -v fkb="$fkb" -v b="$batch" -v file="$file" 'BEGIN {
+        fixed = 96 * 1048576      # code, libraries, PSL cache (64 MiB), threads
         per_msg = 400             # librdkafka per queued message, besides its payload
         per_rec = 600             # store batch per distinct record (the spill caps it at 2^18)
         recs = (b < 262144 ? b : 262144)
-        printf "%.0f", (fixed + m * per_msg + kb * 1024 + fkb * 1024 + recs * per_rec) / 1048576 }'
+        dirty = 8192 * 3 * 4096   # LMDB: one transaction dirty pages, 8192 records, 3 trees
+        if (file < dirty) dirty = file
+        printf "%.0f", (fixed + m * per_msg + kb * 1024 + fkb * 1024 + recs * per_rec + dirty) / 1048576 }'
 }
 
 # --- measuring ---------------------------------------------------------------------
@@ -151,14 +155,18 @@ run_case() {
     local hwm anon span wall cpu merged
     hwm=$(awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$logs/$tag.time")
     anon=$(awk '{ if ($3 > a) a = $3 } END { printf "%.0f", a / 1024 }' "$samples")
-    span=$(awk -v n="$n" '$4 == 0 { t0 = $1 } $5 != "-" && $5 >= n && t1 == "" { t1 = $1 }
-                          END { if (t0 != "" && t1 != "") printf "%.2f", t1 - t0 }' "$samples")
+    # from the last sample before the first message (or the first sample)
+    span=$(awk -v n="$n" 'NR == 1 { first = $1 } $4 == 0 { t0 = $1 }
+                          $5 != "-" && $5 >= n && t1 == "" { t1 = $1 }
+                          END { if (t0 == "") t0 = first;
+                                if (t1 != "") printf "%.2f", t1 - t0 }' "$samples")
     wall=$(awk -F': ' '/Elapsed \(wall clock\)/ { k = split($2, p, ":"); s = 0;
              for (i = 1; i <= k; i++) s = s * 60 + p[i]; print s }' "$logs/$tag.time")
     cpu=$(awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.1f", s }' "$logs/$tag.time")
     merged=$(grep -o 'merged [0-9]*' "$logs/$tag.err" | tail -1 | awk '{ print $2 }')
-    local ok=ok bound rate
-    bound=$(bound_mib "$@")
+    local ok=ok bound rate file
+    file=$(stat -c %s "$store/data.mdb")
+    bound=$(bound_mib "$file" "$@")
     [ "$merged" = "$n" ] || ok="MERGED $merged != $n"
     [ "$anon" -le "$bound" ] || ok="$ok; ANON OVER THE BOUND"
     rate=$(awk -v n="$n" -v s="$span" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }')
