@@ -970,7 +970,10 @@ static bool px_consumer_step(px_consumer *c)
             px_warning("no partitions assigned yet: waiting for the group (a member that "
                        "died keeps its partitions until session.timeout.ms)");
     }
-    if (px_consumer_idle_done(c, now)) {
+    /* Idle only once a poll has waited and found nothing: a commit that
+     * took longer than run.exit_idle (the last read ended on the message
+     * that closed a batch) is no idle time, messages may be queued. */
+    if (caught_up && px_consumer_idle_done(c, now)) {
         px_info("no new message for %" PRId64 " s and everything committed: exiting",
                 c->conf->exit_idle);
         return true;
