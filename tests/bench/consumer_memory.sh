@@ -204,5 +204,6 @@ echo "| observations in the topics | case | peak RSS MiB | peak anonymous MiB | 
 echo "|---:|---|---:|---:|---:|---:|---:|---:|"
 for r in "${rows[@]}"; do
     IFS='|' read -r n name hwm anon bound rate span cpu wall ok <<<"$r"
+    [ "$ok" = ok ] || name="$name ($ok)"
     echo "| $n | $name | $hwm | $anon | $bound | $rate | $cpu | $wall |"
 done
