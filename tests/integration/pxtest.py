@@ -7,7 +7,6 @@ polling a condition with a deadline, never a fixed sleep.
 import io
 import json
 import os
-import socket
 import struct
 import subprocess
 import tempfile
