@@ -26,7 +26,6 @@
 /* How soon a new organisation's topic is noticed: librdkafka re-reads the
  * topic list for a regex subscription at this interval. */
 #define PX_CONSUMER_METADATA_MS "5000"
-#define PX_CONSUMER_QUEUED_MIN "500000"
 /* After a batch could not be committed, wait this long before reading
  * again, so that a Kafka or disk outage does not become a busy loop. */
 #define PX_CONSUMER_RETRY_MS 1000
@@ -963,16 +962,40 @@ static void px_consumer_error_cb(rd_kafka_t *rk, int err, const char *reason, vo
 
 /* ---- set-up ----------------------------------------------------------------------- */
 
+/* librdkafka properties that bound the consumer's memory: set by our own
+ * settings only, so that the bound the README states holds. */
+static const char *const px_consumer_memory_props[][2] = {
+    {"queued.min.messages", "kafka.fetch_queue_messages"},
+    {"queued.max.messages.kbytes", "kafka.fetch_queue_kbytes"},
+    {"fetch.max.bytes", "kafka.fetch_max_kbytes"},
+};
+
+static const char *px_consumer_memory_setting(const char *prop)
+{
+    size_t n = sizeof(px_consumer_memory_props) / sizeof(px_consumer_memory_props[0]);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(prop, px_consumer_memory_props[i][0]) == 0)
+            return px_consumer_memory_props[i][1];
+    return NULL;
+}
+
 static rd_kafka_conf_t *px_consumer_kafka_conf(px_consumer *c, const char *const (*ours)[2],
                                                size_t n, char *errbuf, size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    /* Our choices first; kafka.properties last so an operator wins. */
+    /* Our choices first; kafka.properties last so an operator wins, except
+     * over the memory bound, which has settings of its own. */
     for (size_t i = 0; i < n; i++)
         if (rd_kafka_conf_set(conf, ours[i][0], ours[i][1], errbuf, errlen) != RD_KAFKA_CONF_OK)
             goto fail;
     for (size_t i = 0; i < c->conf->n_kafka_properties; i++) {
         const px_consumer_kv *kv = &c->conf->kafka_properties[i];
+        const char *setting = px_consumer_memory_setting(kv->key);
+        if (setting) {
+            snprintf(errbuf, errlen, "kafka.properties: %s bounds the consumer's memory: set %s",
+                     kv->key, setting);
+            goto fail;
+        }
         if (rd_kafka_conf_set(conf, kv->key, kv->value, errbuf, errlen) != RD_KAFKA_CONF_OK)
             goto fail;
     }
@@ -1004,9 +1027,17 @@ static void px_consumer_dlq_limit(px_consumer *c, const rd_kafka_conf_t *conf)
 
 static int px_consumer_kafka(px_consumer *c, char *errbuf, size_t errlen)
 {
-    char timeout[24], max_bytes[24];
+    char timeout[24], max_bytes[24], queue_msgs[24], queue_kb[24], fetch_max[24];
     snprintf(timeout, sizeof(timeout), "%d", c->opts.dlq_timeout_ms);
     snprintf(max_bytes, sizeof(max_bytes), "%zu", c->dlq_max);
+    const px_consumer_conf *cf = c->conf;
+    snprintf(queue_msgs, sizeof(queue_msgs), "%" PRId64,
+             cf->fetch_queue_messages ? cf->fetch_queue_messages
+                                      : PX_CONSUMER_FETCH_QUEUE_MESSAGES);
+    snprintf(queue_kb, sizeof(queue_kb), "%" PRId64,
+             cf->fetch_queue_kbytes ? cf->fetch_queue_kbytes : PX_CONSUMER_FETCH_QUEUE_KBYTES);
+    snprintf(fetch_max, sizeof(fetch_max), "%" PRId64,
+             (cf->fetch_max_kbytes ? cf->fetch_max_kbytes : PX_CONSUMER_FETCH_MAX_KBYTES) * 1024);
     const char *const consumer[][2] = {
         {"bootstrap.servers", c->conf->kafka_brokers},
         {"group.id", c->conf->kafka_group},
@@ -1018,14 +1049,16 @@ static int px_consumer_kafka(px_consumer *c, char *errbuf, size_t errlen)
         {"enable.auto.offset.store", "false"},
         {"auto.offset.reset", "earliest"},
         {"topic.metadata.refresh.interval.ms", PX_CONSUMER_METADATA_MS},
-        /* The high-level consumer counts queued.min.messages over its one
-         * queue, all partitions together: past it, librdkafka stops
-         * fetching and looks again about a second later. The default,
-         * 100000, is under half a second of merging, so the consumer sat
-         * idle for part of every second (benchmark: 7.0 -> 4.9 s for a
-         * million observations). 500000 is over a second of merging;
-         * queued.max.messages.kbytes (64 MiB) still bounds the queue. */
-        {"queued.min.messages", PX_CONSUMER_QUEUED_MIN},
+        /* The prefetch, the bulk of the consumer's memory (README,
+         * "Memory"). The high-level consumer counts both over its one
+         * queue, all partitions together: past either, librdkafka stops
+         * fetching and looks again only about a second later, so the
+         * queue must hold over a second of merging or the consumer sits
+         * idle for part of every second (librdkafka's 100000 messages:
+         * 7.0 s instead of 4.9 s for a million observations). */
+        {"queued.min.messages", queue_msgs},
+        {"queued.max.messages.kbytes", queue_kb},
+        {"fetch.max.bytes", fetch_max},
     };
     const char *const producer[][2] = {
         {"bootstrap.servers", c->conf->kafka_brokers},
@@ -1391,7 +1424,10 @@ static bool px_consumer_step(px_consumer *c)
             px_warning("no partitions assigned yet: waiting for the group (a member that "
                        "died keeps its partitions until session.timeout.ms)");
     }
-    if (px_consumer_idle_done(c, now)) {
+    /* Idle only once a poll has waited and found nothing: a commit that
+     * took longer than run.exit_idle (the last read ended on the message
+     * that closed a batch) is no idle time, messages may be queued. */
+    if (caught_up && px_consumer_idle_done(c, now)) {
         px_info("no new message for %" PRId64 " s and everything committed: exiting",
                 c->conf->exit_idle);
         return true;

@@ -56,6 +56,9 @@ static bool px_check_rrtype(const char *v, char *why, size_t len)
 
 /* ---- the table ------------------------------------------------------------- */
 
+#define PX_STR_(x) #x
+#define PX_STR(x) PX_STR_(x)
+
 static const char *const px_log_levels[] = {"error", "warning", "info", "debug", NULL};
 
 const px_conf_item px_consumer_conf_table[] = {
@@ -79,6 +82,27 @@ const px_conf_item px_consumer_conf_table[] = {
      .type = PX_CONF_MAP,
      .help = "raw librdkafka properties for the consumer and the dead-letter producer; nest "
              "groups for dotted names: { session = { timeout = { ms = 30000; }; }; }"},
+    {.path = "kafka.fetch_queue_messages",
+     .type = PX_CONF_INT,
+     .min = 1000,
+     .max = 10000000,
+     .def = PX_STR(PX_CONSUMER_FETCH_QUEUE_MESSAGES),
+     .help = "messages prefetched from Kafka at most (librdkafka's queued.min.messages); "
+             "each holds about 400 bytes besides its payload (README, \"Memory\")"},
+    {.path = "kafka.fetch_queue_kbytes",
+     .type = PX_CONF_INT,
+     .min = 1024,
+     .max = 2097151,
+     .def = PX_STR(PX_CONSUMER_FETCH_QUEUE_KBYTES),
+     .help = "KiB of message payload prefetched from Kafka at most (librdkafka's "
+             "queued.max.messages.kbytes)"},
+    {.path = "kafka.fetch_max_kbytes",
+     .type = PX_CONF_INT,
+     .min = 1024,
+     .max = 2097151,
+     .def = PX_STR(PX_CONSUMER_FETCH_MAX_KBYTES),
+     .help = "largest fetch response from a broker, KiB (librdkafka's fetch.max.bytes); "
+             "at least a message's largest size"},
     {.path = "store.path",
      .type = PX_CONF_STRING,
      .def = "\"/var/lib/pdnsx\"",
@@ -241,6 +265,9 @@ px_err px_consumer_conf_load(const px_config *cfg, px_consumer_conf *out)
     out->query_limits.def = (uint64_t)px_config_int(cfg, "query.limit");
     out->query_limits.max = (uint64_t)px_config_int(cfg, "query.max_limit");
     px_http_limits_from_config(cfg, &out->http);
+    out->fetch_queue_messages = px_config_int(cfg, "kafka.fetch_queue_messages");
+    out->fetch_queue_kbytes = px_config_int(cfg, "kafka.fetch_queue_kbytes");
+    out->fetch_max_kbytes = px_config_int(cfg, "kafka.fetch_max_kbytes");
     size_t n = px_config_map_len(cfg, "kafka.properties");
     out->kafka_properties = calloc(n ? n : 1, sizeof(*out->kafka_properties));
     if (!out->kafka_properties)

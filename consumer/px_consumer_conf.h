@@ -60,7 +60,19 @@ typedef struct px_consumer_conf {
     int64_t dlq_max_bytes;
     px_query_limits query_limits; /* query.limit, query.max_limit */
     px_http_limits http;          /* http.*: metrics.listen and query.listen */
+    /* The bound on librdkafka's prefetch (README, "Memory"): messages and
+     * payload KiB queued before fetching stops, and the largest fetch
+     * response, in KiB. 0 (a struct filled by hand): the setting's
+     * default, PX_CONSUMER_FETCH_* below. */
+    int64_t fetch_queue_messages; /* kafka.fetch_queue_messages: queued.min.messages */
+    int64_t fetch_queue_kbytes;   /* kafka.fetch_queue_kbytes: queued.max.messages.kbytes */
+    int64_t fetch_max_kbytes;     /* kafka.fetch_max_kbytes: fetch.max.bytes / 1024 */
 } px_consumer_conf;
+
+/* The defaults of kafka.fetch_queue_messages, _kbytes and fetch_max_kbytes. */
+#define PX_CONSUMER_FETCH_QUEUE_MESSAGES 500000
+#define PX_CONSUMER_FETCH_QUEUE_KBYTES 65536
+#define PX_CONSUMER_FETCH_MAX_KBYTES 16384
 
 /* Fills *out from cfg (validate cfg first). *out must be freed whatever
  * the result (PX_OK or PX_ERR_NOMEM). */

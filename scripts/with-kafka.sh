@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # with-kafka.sh CMD...: runs CMD with a real single-node Apache Kafka started
 # for it (fetched with Maven first if needed) in a temp dir on a free
-# loopback port. CMD sees PDNSX_TEST_KAFKA (bootstrap address) and
+# loopback port (chosen by kafka-start.sh, which checks that the broker got
+# it). CMD sees PDNSX_TEST_KAFKA (bootstrap address) and
 # PDNSX_TEST_KAFKA_LIBS (the Kafka jars). Kafka is stopped afterwards,
 # whatever happens; the exit status is CMD's.
 #   e.g. scripts/with-kafka.sh ctest --test-dir build -L integration
@@ -22,9 +23,9 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 home=$("$kdir/fetch-kafka.sh") || { echo "with-kafka: cannot fetch Kafka" >&2; exit 1; }
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 start=$SECONDS
-bootstrap=$("$kdir/kafka-start.sh" "$tmp" "$port") || {
+# port 0: kafka-start.sh chooses the ports and makes sure the broker holds them
+bootstrap=$("$kdir/kafka-start.sh" "$tmp" 0) || {
     echo "with-kafka: Kafka did not start; see $tmp/logs" >&2
     PDNSX_KEEP_KAFKA_DIR=1
     exit 1

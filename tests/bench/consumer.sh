@@ -143,8 +143,10 @@ kcat_round() {
     fi
 }
 
+# A port below the kernel's ephemeral range (no bind to port 0 or outgoing
+# connection takes it meanwhile; see tests/integration/ports.py).
 free_port() {
-    /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    /usr/bin/python3 "$root/tests/integration/ports.py" free
 }
 
 # sample PORT FILE: appends "time messages merged" every 100 ms until killed.

@@ -7,7 +7,6 @@ polling a condition with a deadline, never a fixed sleep.
 import io
 import json
 import os
-import socket
 import struct
 import subprocess
 import tempfile
@@ -17,9 +16,14 @@ import urllib.request
 import avro.io
 import avro.schema
 
+import ports
+
 SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("PDNSX_BIN", os.path.join(SRC, "build", "bin"))
 SCHEMA_PATH = os.path.join(SRC, "schemas", "observation.avsc")
+# The shared corpus of captures, a sibling of the checkout.
+CORPUS = os.environ.get("PDNSX_CORPUS_DIR",
+                        os.path.join(os.path.dirname(SRC), "shared", "corpus"))
 
 
 def wait_for(pred, timeout=30.0, what="condition", interval=0.05):
@@ -34,10 +38,76 @@ def wait_for(pred, timeout=30.0, what="condition", interval=0.05):
         time.sleep(interval)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def in_ci():
+    """True in CI (CI set to anything but "", "0" or "false", as .ci/run is
+    started)."""
+    return os.environ.get("CI", "") not in ("", "0", "false")
+
+
+def need_fixture(test, present, what):
+    """A test's fixture (the shared corpus, a tool setup.sh installs) is
+    missing unless `present`: the test is skipped on a developer's machine
+    and fails in CI, where a skip would let the suite pass having checked
+    nothing."""
+    if present:
+        return
+    if in_ci():
+        test.fail("fixture missing in CI (CI=%s): %s" % (os.environ.get("CI"), what))
+    test.skipTest("fixture missing: " + what)
+
+
+def fixture_present(test, path):
+    """True if path exists; else False (the caller leaves out what needs
+    it), and in CI a failed test."""
+    if os.path.exists(path):
+        return True
+    if in_ci():
+        test.fail("fixture missing in CI (CI=%s): %s" % (os.environ.get("CI"), path))
+    print("fixture missing, part of the test left out:", path)
+    return False
+
+
+def free_port(avoid=()):
+    """A loopback port free now, outside the kernel's ephemeral range (see
+    ports.py). A server should be started on it with serve(), which makes
+    sure it got the port."""
+    return ports.free_port(avoid)
+
+
+def serve(start, n_ports=1, protos=("tcp",), timeout=30, attempts=8):
+    """Starts a server on free ports: start(*ports) starts it and returns
+    its Popen. Waits until the process (or a child) serves on every port.
+    If another process took one first (the server exits, or serves without
+    it), the server is stopped and started again on new ports. Returns
+    (proc, ports); a server that exits with every port free is a failure of
+    its own (AssertionError)."""
+    for _ in range(attempts):
+        got = []
+        while len(got) < n_ports:
+            got.append(free_port(avoid=got))
+        proc = start(*got)
+
+        def state():
+            states = [ports.port_state(proc.pid, p, protos) for p in got]
+            if "taken" in states:
+                return "taken"
+            if proc.poll() is not None:
+                return "exited"
+            return all(s == "ours" for s in states) and "ours"
+        st = wait_for(state, timeout, "a server on ports %s" % got)
+        if st == "ours":
+            return proc, got
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        for f in (proc.stdout, proc.stderr):
+            if f:
+                f.close()
+        if st == "exited" and not any(ports.port_state(proc.pid, p, protos) for p in got):
+            raise AssertionError("server %s exited %d on free ports %s" % (
+                proc.args[0] if isinstance(proc.args, list) else proc.args, proc.returncode,
+                got))
+    raise AssertionError("no free ports held after %d attempts" % attempts)
 
 
 class Broker:

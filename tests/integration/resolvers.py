@@ -8,7 +8,7 @@ import socket
 import subprocess
 import time
 
-from pxtest import free_port, wait_for
+from pxtest import serve, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ZONES = ["example.com", "example.net", "corp.internal"]
@@ -38,7 +38,10 @@ class Nsd:
     def __init__(self, workdir):
         self.dir = os.path.join(workdir, "nsd")
         os.makedirs(self.dir, exist_ok=True)
-        self.port = free_port()
+        self.proc, (self.port,) = serve(self._start, protos=("udp", "tcp"))
+        wait_for(lambda: _dns_answers(self.port), 30, "nsd to answer")
+
+    def _start(self, port):
         zones = ""
         for z in ZONES:
             shutil.copy(os.path.join(HERE, "zones", z + ".zone"), self.dir)
@@ -60,11 +63,10 @@ class Nsd:
   hide-version: yes
 remote-control:
   control-enable: no
-{zones}""".format(port=self.port, d=self.dir, zones=zones))
+{zones}""".format(port=port, d=self.dir, zones=zones))
         subprocess.run(["nsd-checkconf", conf], check=True)
-        self.proc = subprocess.Popen(["nsd", "-d", "-c", conf], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        wait_for(lambda: _dns_answers(self.port), 30, "nsd to answer")
+        return subprocess.Popen(["nsd", "-d", "-c", conf], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
 
     def close(self):
         _stop(self.proc)
@@ -76,7 +78,15 @@ class Unbound:
     def __init__(self, workdir, nsd_port, dnstap_socket, client=True, resolver=False):
         self.dir = os.path.join(workdir, "unbound")
         os.makedirs(self.dir, exist_ok=True)
-        self.port = free_port()
+        self.nsd_port, self.sock = nsd_port, dnstap_socket
+        self.client, self.resolver = client, resolver
+        self.log = None
+        self.proc, (self.port,) = serve(self._start, protos=("udp", "tcp"))
+        wait_for(lambda: _dns_answers(self.port), 30, "unbound to answer")
+
+    def _start(self, port):
+        nsd_port, dnstap_socket = self.nsd_port, self.sock
+        client, resolver = self.client, self.resolver
         stubs = ""
         for z in ZONES:
             stubs += 'stub-zone:\n  name: "%s"\n  stub-addr: 127.0.0.1@%d\n' % (z, nsd_port)
@@ -110,13 +120,14 @@ dnstap:
   dnstap-log-resolver-response-messages: {resolver}
 remote-control:
   control-enable: no
-{stubs}""".format(port=self.port, d=self.dir, sock=dnstap_socket, stubs=stubs,
+{stubs}""".format(port=port, d=self.dir, sock=dnstap_socket, stubs=stubs,
                   client="yes" if client else "no", resolver="yes" if resolver else "no"))
         subprocess.run(["unbound-checkconf", conf], check=True, stdout=subprocess.DEVNULL)
+        if self.log:
+            self.log.close()
         self.log = open(os.path.join(self.dir, "unbound.log"), "w")
-        self.proc = subprocess.Popen(["unbound", "-d", "-c", conf], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        wait_for(lambda: _dns_answers(self.port), 30, "unbound to answer")
+        return subprocess.Popen(["unbound", "-d", "-c", conf], stdout=self.log,
+                                stderr=subprocess.STDOUT)
 
     def close(self):
         _stop(self.proc)

@@ -15,7 +15,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pxtest  # noqa: E402
 
-CORPUS = os.path.join(os.path.dirname(pxtest.SRC), "shared", "corpus")
+CORPUS = pxtest.CORPUS
 # Files that are not dnstap at all must be refused at start with a reason.
 NOT_DNSTAP = {"fstrm__test.fstrm"}
 
@@ -37,8 +37,7 @@ def summary(stderr):
 
 class CorpusFiles(unittest.TestCase):
     def setUp(self):
-        if not os.path.isdir(CORPUS):
-            self.skipTest("no ../shared/corpus")
+        pxtest.need_fixture(self, os.path.isdir(CORPUS), CORPUS)
 
     def check(self, kind, name):
         out = run_file(kind, os.path.join(CORPUS, kind.split("-")[0], name))
@@ -107,8 +106,7 @@ class BrokenFiles(unittest.TestCase):
 
     def test_truncated_pcap_keeps_what_is_whole(self):
         src = os.path.join(CORPUS, "pcap", "dnscap__dns.pcap")
-        if not os.path.exists(src):
-            self.skipTest("no corpus")
+        pxtest.need_fixture(self, os.path.exists(src), src)
         data = open(src, "rb").read()
         whole = summary(run_file("pcap-file", src).stderr)[0]
         cut = self.write("cut.pcap", data[: len(data) * 2 // 3 + 7])
@@ -129,12 +127,11 @@ class LiveSocket(unittest.TestCase):
     def test_garbage_then_good_stream(self):
         d = pxtest.tmpdir("pdnsx-live-")
         sock = os.path.join(d, "dnstap.sock")
-        mport = pxtest.free_port()
         log = open(os.path.join(d, "producer.log"), "w")
-        prod = subprocess.Popen(pxtest.producer_cmd([
+        prod, (mport,) = pxtest.serve(lambda port: subprocess.Popen(pxtest.producer_cmd([
             'org="live"', 'inputs=({type="dnstap-unix"; path="%s";})' % sock,
-            "kafka.enabled=false", 'metrics.listen="127.0.0.1:%d"' % mport]),
-            stdout=log, stderr=subprocess.STDOUT)
+            "kafka.enabled=false", 'metrics.listen="127.0.0.1:%d"' % port]),
+            stdout=log, stderr=subprocess.STDOUT))
         try:
             pxtest.wait_for(lambda: os.path.exists(sock), 20, "socket")
             ct = b"protobuf:dnstap.Dnstap"
@@ -159,7 +156,7 @@ class LiveSocket(unittest.TestCase):
                 s.sendall(os.urandom(300))
             # 3: a real stream from the reference sender
             good = os.path.join(CORPUS, "dnstap", "dsc__dotdoh.dnstap")
-            if os.path.exists(good):
+            if pxtest.fixture_present(self, good):
                 subprocess.run(["fstrm_replay", "-t", ct.decode(), "-u", sock, "-r", good],
                                check=True, timeout=60)
                 pxtest.wait_for(lambda: pxtest.metric(mport, "pdnsx_responses_total") == 3,

@@ -77,8 +77,9 @@ def single_object(rec):
 
 class ConsumerEndToEnd(unittest.TestCase):
     def setUp(self):
-        if REAL and not os.environ.get("PDNSX_TEST_KAFKA"):
-            self.skipTest("no real Kafka broker (PDNSX_TEST_KAFKA)")
+        if REAL:
+            pxtest.need_fixture(self, os.environ.get("PDNSX_TEST_KAFKA"),
+                                "a real Kafka broker (PDNSX_TEST_KAFKA; run under scripts/with-kafka.sh)")
         self.dir = pxtest.tmpdir("pdnsx-consumer-")
         self.broker = pxtest.Broker(real=REAL)
         self.run_id = pxtest.unique_org("c")
@@ -176,12 +177,12 @@ class ConsumerEndToEnd(unittest.TestCase):
         expected = python_merge(published)
         names = {k[0] for k in expected}
         store = os.path.join(self.dir, "store")
-        mport = pxtest.free_port()
         # a short session: the restarted member waits for the killed one's
         # partitions until the broker gives up on it
         session = ["-s", 'kafka.properties={ session = { timeout = { ms = 6000; }; }; }']
-        proc = self.consumer(store, session + ["-s", "store.batch_records=200",
-                                     "-s", 'metrics.listen="127.0.0.1:%d"' % mport], wait=False)
+        proc, (mport,) = pxtest.serve(lambda port: self.consumer(
+            store, session + ["-s", "store.batch_records=200",
+                              "-s", 'metrics.listen="127.0.0.1:%d"' % port], wait=False))
         try:
             pxtest.wait_for(lambda: (pxtest.metric(mport, "pdnsx_consumer_batches_total")
                                      or 0) >= 2, 120, "some batches committed")
@@ -199,10 +200,9 @@ class ConsumerEndToEnd(unittest.TestCase):
         --cluster over the consumer's query.listen gives the same answer."""
         published = self.produce_all()
         store = os.path.join(self.dir, "store")
-        mport, qport = pxtest.free_port(), pxtest.free_port()
-        proc = self.consumer(store, ["-s", "run.exit_idle=0",
-                                     "-s", 'metrics.listen="127.0.0.1:%d"' % mport,
-                                     "-s", 'query.listen="127.0.0.1:%d"' % qport], wait=False)
+        proc, (mport, qport) = pxtest.serve(lambda mp, qp: self.consumer(
+            store, ["-s", "run.exit_idle=0", "-s", 'metrics.listen="127.0.0.1:%d"' % mp,
+                    "-s", 'query.listen="127.0.0.1:%d"' % qp], wait=False), n_ports=2)
         try:
             pxtest.wait_for(lambda: pxtest.metric(mport, "pdnsx_consumer_merged_total")
                             == len(published), 120, "every message merged")
@@ -348,8 +348,7 @@ class ConsumerEndToEnd(unittest.TestCase):
         self.assertEqual(sum(1 for k in reasons if k.startswith("flood")), rated)
 
     def test_geoip_matches_mmdblookup(self):
-        if not os.path.exists(MAKE_MMDB):
-            self.skipTest("no MMDB writer")
+        pxtest.need_fixture(self, os.path.exists(MAKE_MMDB), MAKE_MMDB)
         country = os.path.join(self.dir, "country.mmdb")
         asn = os.path.join(self.dir, "asn.mmdb")
         # wide blocks, so that the generator's random public addresses hit

@@ -48,8 +48,8 @@ def gencap(workdir, n, seed):
 
 class Outage(unittest.TestCase):
     def setUp(self):
-        if not os.environ.get("PDNSX_TEST_KAFKA"):
-            self.skipTest("needs the real Kafka harness (scripts/with-kafka.sh)")
+        pxtest.need_fixture(self, os.environ.get("PDNSX_TEST_KAFKA"),
+                            "the real Kafka harness (PDNSX_TEST_KAFKA; scripts/with-kafka.sh)")
         self.dir = pxtest.tmpdir("pdnsx-outage-")
         self.kafka = OwnKafka(self.dir)
         self.procs = []
@@ -64,17 +64,18 @@ class Outage(unittest.TestCase):
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
 
-    def producer(self, org, inputs, brokers, metrics_port, props="", sets=()):
+    def producer(self, org, inputs, brokers, props="", sets=()):
+        """The producer and its metrics port."""
         log = open(os.path.join(self.dir, "producer-%s.log" % org), "a")
-        p = subprocess.Popen(pxtest.producer_cmd([
+        p, (mport,) = pxtest.serve(lambda port: subprocess.Popen(pxtest.producer_cmd([
             'org="%s"' % org, "inputs=(%s)" % inputs, 'kafka.brokers="%s"' % brokers,
-            'metrics.listen="127.0.0.1:%d"' % metrics_port,
+            'metrics.listen="127.0.0.1:%d"' % port,
             'kafka.properties={ reconnect = { backoff = { max = { ms = 1000; }; }; }; %s }'
             % props] + list(sets)),
-            stdout=log, stderr=subprocess.STDOUT)
+            stdout=log, stderr=subprocess.STDOUT))
         self.procs.append(p)
         p.logname = log.name
-        return p
+        return p, mport
 
     def reference(self, inputs):
         """The same input through pdnsx-broker, merged per key."""
@@ -101,8 +102,7 @@ class Outage(unittest.TestCase):
         pcap, _ = gencap(self.dir, 20000, 7)
         inputs = '{type="pcap-file"; path="%s";}' % pcap
         org = pxtest.unique_org("late")
-        mport = pxtest.free_port()
-        prod = self.producer(org, inputs, self.kafka.bootstrap, mport)
+        prod, mport = self.producer(org, inputs, self.kafka.bootstrap)
         # the whole file is read and aggregated while nothing can be sent
         pxtest.wait_for(lambda: pxtest.metric(mport, "pdnsx_responses_total") == 20000, 120,
                         "the producer to read the capture")
@@ -117,9 +117,8 @@ class Outage(unittest.TestCase):
         self.kafka.start()
         org = pxtest.unique_org("midway")
         sock = os.path.join(self.dir, "dnstap.sock")
-        mport = pxtest.free_port()
-        prod = self.producer(org, '{type="dnstap-unix"; path="%s";}' % sock,
-                             self.kafka.bootstrap, mport)
+        prod, mport = self.producer(org, '{type="dnstap-unix"; path="%s";}' % sock,
+                                    self.kafka.bootstrap)
         pxtest.wait_for(lambda: os.path.exists(sock), 20, "dnstap socket")
         replay = ["fstrm_replay", "-t", "protobuf:dnstap.Dnstap", "-u", sock, "-r"]
         subprocess.run(replay + [d1], check=True, timeout=120)
@@ -136,17 +135,18 @@ class Outage(unittest.TestCase):
                              'path="%s";}' % (d1, d2))
         self.assertEqual(self.published(org), ref)
 
-    def spool_producer(self, org, sock, spool, mport):
-        """A live dnstap input with a spool; librdkafka's queue is cut to
-        50 messages so that the spool takes most of an outage."""
-        prod = self.producer(org, '{type="dnstap-unix"; path="%s";}' % sock,
-                             self.kafka.bootstrap, mport,
-                             props='queue = { buffering = { max = { messages = "50"; }; }; };',
-                             sets=['spool.path="%s"' % spool, "kafka.max_block_ms=200"])
+    def spool_producer(self, org, sock, spool):
+        """A live dnstap input with a spool (and its metrics port);
+        librdkafka's queue is cut to 50 messages so that the spool takes
+        most of an outage."""
+        prod, mport = self.producer(org, '{type="dnstap-unix"; path="%s";}' % sock,
+                                    self.kafka.bootstrap,
+                                    props='queue = { buffering = { max = { messages = "50"; }; }; };',
+                                    sets=['spool.path="%s"' % spool, "kafka.max_block_ms=200"])
         pxtest.wait_for(lambda: os.path.exists(sock), 20, "dnstap socket")
         pxtest.wait_for(lambda: pxtest.metric(mport, "pdnsx_responses_total") is not None, 20,
                         "the metrics endpoint")
-        return prod
+        return prod, mport
 
     def test_live_spool_replay(self):
         """The broker is down from the start: the stream is read whole,
@@ -156,8 +156,7 @@ class Outage(unittest.TestCase):
         org = pxtest.unique_org("spool")
         sock = os.path.join(self.dir, "dnstap.sock")
         spool = os.path.join(self.dir, "spool")
-        mport = pxtest.free_port()
-        prod = self.spool_producer(org, sock, spool, mport)
+        prod, mport = self.spool_producer(org, sock, spool)
         subprocess.run(REPLAY + [sock, "-r", d1], check=True, timeout=120)
         pxtest.wait_for(lambda: pxtest.metric(mport, "pdnsx_responses_total") == 20000, 60,
                         "the stream to be read")
@@ -186,8 +185,7 @@ class Outage(unittest.TestCase):
         org = pxtest.unique_org("restart")
         sock = os.path.join(self.dir, "dnstap.sock")
         spool = os.path.join(self.dir, "spool")
-        mport = pxtest.free_port()
-        prod = self.spool_producer(org, sock, spool, mport)
+        prod, mport = self.spool_producer(org, sock, spool)
         subprocess.run(REPLAY + [sock, "-r", d1], check=True, timeout=120)
         pxtest.wait_for(lambda: pxtest.metric(mport, "pdnsx_responses_total") == 8000, 60,
                         "the first stream to be read")
@@ -197,7 +195,7 @@ class Outage(unittest.TestCase):
         self.assertGreater(os.path.getsize(spool), 0)
 
         self.kafka.start()
-        prod = self.spool_producer(org, sock, spool, mport)
+        prod, mport = self.spool_producer(org, sock, spool)
         subprocess.run(REPLAY + [sock, "-r", d2], check=True, timeout=120)
         pxtest.wait_for(lambda: pxtest.metric(mport, "pdnsx_responses_total") == 8000, 60,
                         "the second stream to be read")

@@ -45,6 +45,11 @@ MIX = [
 
 UDP_CLIENT, TCP_CLIENT = "127.0.0.2", "127.0.0.3"
 
+# Asked once more over UDP at least two seconds after the mix began: its
+# record's time_last must move to this later query (and time_first stay).
+LATE = ("www.example.com", "A", 1, 0)
+LATE_KEY = ("www.example.com", "A", "93.184.216.34")
+
 
 def expected_records():
     """(rrname, rrtype, rdata) -> (count, clients) the mix must publish."""
@@ -59,8 +64,8 @@ def expected_records():
             cl.add(TCP_CLIENT)
         exp[key] = (c + udp + tcp, cl)
 
-    www_a = ("www.example.com", "A", "93.184.216.34")
-    for name, qtype, udp, tcp in MIX:
+    www_a = LATE_KEY
+    for name, qtype, udp, tcp in MIX + [LATE]:
         if (name, qtype) == ("www.example.com", "A"):
             add(www_a, udp, tcp)
         elif (name, qtype) == ("www.example.com", "AAAA"):
@@ -143,8 +148,9 @@ def udp_responses_in_pcap(path, port):
 
 class ResolverEndToEnd(unittest.TestCase):
     def setUp(self):
-        if REAL and not os.environ.get("PDNSX_TEST_KAFKA"):
-            self.skipTest("no real Kafka broker (PDNSX_TEST_KAFKA)")
+        if REAL:
+            pxtest.need_fixture(self, os.environ.get("PDNSX_TEST_KAFKA"),
+                                "a real Kafka broker (PDNSX_TEST_KAFKA; run under scripts/with-kafka.sh)")
         self.dir = pxtest.tmpdir("pdnsx-resolver-")
         self.broker = pxtest.Broker(real=REAL)
         self.nsd = Nsd(self.dir)
@@ -159,16 +165,19 @@ class ResolverEndToEnd(unittest.TestCase):
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def start_producer(self, org, inputs, extra=()):
-        self.metrics_port = pxtest.free_port()
         self.prod_log = open(os.path.join(self.dir, "producer-%s.log" % org), "w")
-        cmd = pxtest.producer_cmd([
-            'org="%s"' % org, 'sensor="itest"', "inputs=(%s)" % inputs,
-            'kafka.brokers="%s"' % self.broker.bootstrap,
-            'metrics.listen="127.0.0.1:%d"' % self.metrics_port,
-            # one window per UTC day: the run stays in one unless it
-            # crosses midnight (then per-window figures are merged)
-            "window.seconds=86400", 'log.level="debug"'] + list(extra))
-        return subprocess.Popen(cmd, stdout=self.prod_log, stderr=subprocess.STDOUT)
+
+        def start(port):
+            cmd = pxtest.producer_cmd([
+                'org="%s"' % org, 'sensor="itest"', "inputs=(%s)" % inputs,
+                'kafka.brokers="%s"' % self.broker.bootstrap,
+                'metrics.listen="127.0.0.1:%d"' % port,
+                # one window per UTC day: the run stays in one unless it
+                # crosses midnight (then per-window figures are merged)
+                "window.seconds=86400", 'log.level="debug"'] + list(extra))
+            return subprocess.Popen(cmd, stdout=self.prod_log, stderr=subprocess.STDOUT)
+        proc, (self.metrics_port,) = pxtest.serve(start)
+        return proc
 
     def producer_log(self):
         with open(self.prod_log.name) as f:
@@ -209,6 +218,28 @@ class ResolverEndToEnd(unittest.TestCase):
                 self.assertIsNone(r["clients"])
         return got3
 
+    def check_times_move(self, got, t0, t_late):
+        """The record asked in the mix and again at t_late (seconds later):
+        time_first from the mix, time_last from the late query."""
+        r = got[LATE_KEY]
+        self.assertGreaterEqual(r["time_last"], int(t_late), "time_last did not move forward")
+        self.assertLessEqual(r["time_first"], int(t0) + 1)
+        self.assertLess(r["time_first"], r["time_last"])
+
+    def check_two_clients(self, *runs):
+        """Every record both clients asked reads 2 distinct clients, in at
+        least one of the runs (see the test for why not in every one); in
+        each run all of them read the same."""
+        two = [k for k, (_, cl) in expected_records().items() if cl == 2]
+        self.assertGreater(len(two), 3)
+        per_run = []
+        for got in runs:
+            values = {got[k]["clients"] for k in two}
+            self.assertEqual(len(values), 1, "records asked by the same two clients: %s"
+                             % {k: got[k]["clients"] for k in two})
+            per_run.append(values.pop())
+        self.assertIn(2, per_run, "two clients asked, the runs counted %s" % per_run)
+
     def test_dnstap_and_pcap_give_the_same_records(self):
         org = pxtest.unique_org("resolver")
         sock = os.path.join(self.dir, "dnstap.sock")
@@ -221,9 +252,15 @@ class ResolverEndToEnd(unittest.TestCase):
         t0 = time.time()
         sent_udp, done_udp = dnsperf(unbound.port, queries("udp"), "udp", UDP_CLIENT)
         sent_tcp, done_tcp = dnsperf(unbound.port, queries("tcp"), "tcp", TCP_CLIENT)
+        # the late query: two whole seconds after the mix began
+        pxtest.wait_for(lambda: time.time() >= int(t0) + 3, 10, "two seconds to pass")
+        t_late = time.time()
+        late = dnsperf(unbound.port, [LATE[:2]], "udp", UDP_CLIENT)
         t1 = time.time()
         self.assertEqual((sent_udp, done_udp), (len(queries("udp")),) * 2)
         self.assertEqual((sent_tcp, done_tcp), (len(queries("tcp")),) * 2)
+        self.assertEqual(late, (1, 1))
+        done_udp += 1
         total = done_udp + done_tcp
         want_records = sum(c for c, _ in expected_records().values())
         # unbound's dnstap is buffered: wait until the producer has them all
@@ -246,11 +283,14 @@ class ResolverEndToEnd(unittest.TestCase):
 
         _, recs = self.published(org)
         dnstap_got = self.check_records(recs, org, t0, t1, with_clients=True)
-        www = dnstap_got[("www.example.com", "A", "93.184.216.34")]
+        self.check_times_move(dnstap_got, t0, t_late)
+        www = dnstap_got[LATE_KEY]
         # Asked from two clients (UDP from 127.0.0.2, TCP from 127.0.0.3).
         # The estimate is exact unless the two keyed client hashes share
         # one of the 64 bits of the window's client map, which happens in
-        # one run in 64 (the key is random per run): then it reads 1.
+        # one run in 64 (the key is random per run): then it reads 1, for
+        # every record (the same two hashes). The pcap replay below draws
+        # its own key: both runs reading 1 is one chance in 4096.
         self.assertIn(www["clients"], (1, 2))
         self.assertEqual(dnstap_got[("api.example.net", "AAAA", "2606:4700::6810:84e5")]
                          ["clients"], 1)
@@ -266,6 +306,8 @@ class ResolverEndToEnd(unittest.TestCase):
         self.assertEqual(prod2.wait(timeout=120), 0, self.producer_log())
         _, recs2 = self.published(org2)
         pcap_got = self.check_records(recs2, org2, t0, t1, with_clients=True)
+        self.check_times_move(pcap_got, t0, t_late)
+        self.check_two_clients(dnstap_got, pcap_got)
         for key, r in dnstap_got.items():
             p = pcap_got[key]
             self.assertEqual(p["count"], r["count"], key)

@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # kafka-start.sh DIR PORT: starts a single-node KRaft Kafka (broker and
 # controller in one JVM) for tests. DIR holds the config, data, logs and
-# kafka.pid; the client listener is 127.0.0.1:PORT, the controller takes a
-# second free loopback port. Waits until the broker answers metadata
-# requests (deadline PDNSX_KAFKA_START_TIMEOUT, default 90 s), then prints
-# the bootstrap address. Stop it with kafka-stop.sh DIR.
+# kafka.pid; the client listener is 127.0.0.1:PORT (0: a free port chosen
+# here), the controller takes a second free loopback port. Waits until the
+# broker answers metadata requests and the JVM holds the client port
+# (deadline PDNSX_KAFKA_START_TIMEOUT, default 90 s), then prints the
+# bootstrap address. Stop it with kafka-stop.sh DIR.
+#
+# Ports come from tests/integration/ports.py (below the kernel's ephemeral
+# range). Another test may still take one before the JVM binds it: then
+# the broker exits (address in use) or another process answers on the
+# port. The start is then tried again on new ports (the client port too
+# when PORT was 0; a fixed PORT that another process holds is an error).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 [ $# -eq 2 ] || { echo "usage: $0 DIR PORT" >&2; exit 2; }
@@ -14,13 +21,23 @@ py=/usr/bin/python3
 deadline=$((SECONDS + ${PDNSX_KAFKA_START_TIMEOUT:-90}))
 
 home=$("$here/fetch-kafka.sh")
-free_port() {
-    "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-cport=$(free_port)
-while [ "$cport" = "$port" ]; do cport=$(free_port); done
-
+ports_py=$here/../integration/ports.py
+auto_port=0
+[ "$port" = 0 ] && auto_port=1
 mkdir -p "$dir/data" "$dir/logs"
+
+# choose_ports: sets port (if chosen here) and cport, distinct and free now.
+choose_ports() {
+    if [ "$auto_port" = 1 ]; then
+        read -r port cport < <("$py" "$ports_py" free 2)
+    else
+        cport=$port
+        while [ "$cport" = "$port" ]; do cport=$("$py" "$ports_py" free); done
+    fi
+}
+
+# write_config: server.properties for the ports chosen.
+write_config() {
 cat >"$dir/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
@@ -41,6 +58,8 @@ transaction.state.log.min.isr=1
 transaction.state.log.num.partitions=4
 group.initial.rebalance.delay.ms=0
 PROPS
+}
+
 cat >"$dir/log4j.properties" <<'PROPS'
 log4j.rootLogger=INFO, file
 log4j.appender.file=org.apache.log4j.FileAppender
@@ -74,30 +93,63 @@ while True:
         break')
     echo "$cluster_id" >"$dir/cluster.id"
 fi
-java "${jvm[@]}" -cp "$cp" kafka.tools.StorageTool format --ignore-formatted \
-    -t "$cluster_id" -c "$dir/server.properties" >"$dir/logs/format.out" 2>&1 ||
-    { cat "$dir/logs/format.out" >&2; exit 1; }
+# start_once: starts the JVM on the chosen ports and waits until it serves
+# them. Returns 0 when it does, 75 when it lost a port to another process
+# (stopped again: try new ports), 1 on any other failure.
+start_once() {
+    write_config
+    java "${jvm[@]}" -cp "$cp" kafka.tools.StorageTool format --ignore-formatted \
+        -t "$cluster_id" -c "$dir/server.properties" >"$dir/logs/format.out" 2>&1 ||
+        { cat "$dir/logs/format.out" >&2; return 1; }
 
-# The JVM must not hold our stdout: callers read it with $(...).
-java "${jvm[@]}" -cp "$cp" kafka.Kafka "$dir/server.properties" \
-    </dev/null >"$dir/logs/kafka.out" 2>&1 &
-pid=$!
-echo "$pid" >"$dir/kafka.pid"
+    # server.log is appended to: only this start's lines count below
+    local seen
+    seen=$(wc -l <"$dir/logs/server.log" 2>/dev/null || echo 0)
+    # The JVM must not hold our stdout: callers read it with $(...).
+    java "${jvm[@]}" -cp "$cp" kafka.Kafka "$dir/server.properties" \
+        </dev/null >"$dir/logs/kafka.out" 2>&1 &
+    pid=$!
+    echo "$pid" >"$dir/kafka.pid"
 
-# kcat waits up to 2 s per try for metadata, so this loop is not a spin.
-while :; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-        echo "kafka-start: broker exited early; last log lines:" >&2
-        tail -n 30 "$dir/logs/kafka.out" "$dir/logs/server.log" >&2 2>/dev/null || true
-        exit 1
-    fi
-    if kcat -L -b "127.0.0.1:$port" -m 2 2>/dev/null | grep -q "broker 1 at"; then
-        break
-    fi
-    if [ "$SECONDS" -ge "$deadline" ]; then
-        echo "kafka-start: no answer on 127.0.0.1:$port in time" >&2
-        "$here/kafka-stop.sh" "$dir" || true
-        exit 1
-    fi
+    # kcat waits up to 2 s per try for metadata, so this loop is not a spin.
+    local state
+    while :; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            wait "$pid" 2>/dev/null || true
+            if { cat "$dir/logs/kafka.out"; tail -n +"$((seen + 1))" "$dir/logs/server.log"; } \
+                2>/dev/null | grep -q "Address already in use"; then
+                echo "kafka-start: a port was taken before the broker bound it" >&2
+                return 75
+            fi
+            echo "kafka-start: broker exited early; last log lines:" >&2
+            tail -n 30 "$dir/logs/kafka.out" "$dir/logs/server.log" >&2 2>/dev/null || true
+            return 1
+        fi
+        state=$("$py" "$ports_py" state "$pid" "$port")
+        if [ "$state" = taken ]; then
+            # another process answers on the port: never report its broker
+            echo "kafka-start: 127.0.0.1:$port is held by another process" >&2
+            "$here/kafka-stop.sh" "$dir" || true
+            return 75
+        fi
+        if [ "$state" = ours ] &&
+            kcat -L -b "127.0.0.1:$port" -m 2 2>/dev/null | grep -q "broker 1 at"; then
+            return 0
+        fi
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            echo "kafka-start: no answer on 127.0.0.1:$port in time" >&2
+            "$here/kafka-stop.sh" "$dir" || true
+            return 1
+        fi
+    done
+}
+
+for attempt in 1 2 3 4 5; do
+    choose_ports
+    rc=0
+    start_once || rc=$?
+    [ "$rc" = 0 ] && { echo "127.0.0.1:$port"; exit 0; }
+    [ "$rc" = 75 ] || exit 1
 done
-echo "127.0.0.1:$port"
+echo "kafka-start: no free ports after $attempt attempts" >&2
+exit 1

@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "px_fixture.h"
 #include <pcap/pcap.h>
 
 #include "px_dns.h"
@@ -889,11 +891,10 @@ static void test_corpus_pcap(void **state)
 {
     (void)state;
     char errbuf[PCAP_ERRBUF_SIZE];
+    PX_NEED_FILE(PX_CORPUS_DIR "/pcap/dnscap__dns.pcap");
     pcap_t *pc = pcap_open_offline(PX_CORPUS_DIR "/pcap/dnscap__dns.pcap", errbuf);
-    if (!pc) {
-        print_message("corpus pcap missing: %s\n", errbuf);
-        skip();
-    }
+    if (!pc)
+        fail_msg("%s", errbuf);
     assert_int_equal(pcap_datalink(pc), DLT_EN10MB);
     seen s = {0};
     struct pcap_pkthdr *h;

@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "px_fixture.h"
 #include <fstrm.h>
 
 #include "dnstap.pb-c.h"
@@ -420,11 +422,12 @@ static px_err read_file(const char *path, uint32_t types, sink *s)
     return r;
 }
 
+/* The corpus file is there; if not, false (in CI: the test fails). */
 static bool corpus_has(const char *file)
 {
     char p[512];
     snprintf(p, sizeof(p), "%s/dnstap/%s", PX_CORPUS_DIR, file);
-    return access(p, R_OK) == 0;
+    return px_fixture_present(p);
 }
 
 #define CORPUS(f) PX_CORPUS_DIR "/dnstap/" f
@@ -432,8 +435,7 @@ static bool corpus_has(const char *file)
 static void test_file_corpus(void **state)
 {
     (void)state;
-    if (!corpus_has("dsc__dotdoh.dnstap"))
-        skip();
+    PX_NEED_FILE(CORPUS("dsc__dotdoh.dnstap"));
     /* Expected counts from fstrm_dump: response messages in each file. */
     static const struct {
         const char *path, *qname;
@@ -477,8 +479,7 @@ static void test_file_corpus(void **state)
 static void test_file_wrong_content_type(void **state)
 {
     (void)state;
-    if (!corpus_has("fstrm__test.fstrm"))
-        skip();
+    PX_NEED_FILE(CORPUS("fstrm__test.fstrm"));
     sink s;
     sink_init(&s);
     char err[256] = "";
@@ -688,7 +689,7 @@ static void test_file_like_libfstrm(void **state)
     for (size_t i = 0; i < sizeof(corpus) / sizeof(corpus[0]); i++) {
         char p[512];
         snprintf(p, sizeof(p), "%s/dnstap/%s", PX_CORPUS_DIR, corpus[i]);
-        if (access(p, R_OK) == 0)
+        if (px_fixture_present(p))
             expect_like_libfstrm(p, corpus[i], 0);
     }
     char dir[] = "/tmp/px_dnstap_XXXXXX";
@@ -1100,8 +1101,11 @@ static void drive_raw(const endpoint *ep, sink *s)
 /* Runs fstrm_replay; false if it is not installed. */
 static bool replay(const endpoint *ep)
 {
-    if (access("/usr/bin/fstrm_replay", X_OK) != 0)
+    if (access("/usr/bin/fstrm_replay", X_OK) != 0) {
+        if (px_fixture_in_ci())
+            fail_msg("fixture missing in CI: /usr/bin/fstrm_replay (fstrm-bin)");
         return false;
+    }
     char port[8];
     snprintf(port, sizeof(port), "%u", ep->port);
     char *unix_argv[] = {"fstrm_replay",

@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "px_fixture.h"
+
 #include "px_geoip.h"
 
 #define SCRIPT PX_SOURCE_DIR "/tests/geoip/make-mmdb.pl"
@@ -81,10 +83,8 @@ static int group_teardown(void **state)
 
 #define NEED_TOOLS()                                                                               \
     do {                                                                                           \
-        if (skip_reason[0]) {                                                                      \
-            print_message("SKIP: %s\n", skip_reason);                                              \
-            skip();                                                                                \
-        }                                                                                          \
+        if (skip_reason[0])                                                                        \
+            PX_FIXTURE_MISSING(skip_reason);                                                       \
     } while (0)
 
 /* mmdblookup's value at path ("country iso_code"), as text: a string
@@ -451,10 +451,7 @@ static void test_dbip_if_present(void **state)
         snprintf(db, sizeof(db), "%s/dbip-country.mmdb", d);
     else
         snprintf(db, sizeof(db), "%s/.cache/pdnsx/geoip/dbip-country.mmdb", home ? home : "/");
-    if (access(db, R_OK) != 0) {
-        print_message("SKIP: %s not fetched (scripts/setup.sh)\n", db);
-        skip();
-    }
+    PX_NEED_FILE(db); /* fetched by scripts/setup.sh */
     px_geoip *g = px_geoip_open(db, NULL, err, sizeof(err));
     if (!g)
         fail_msg("%s", err);

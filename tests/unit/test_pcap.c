@@ -24,6 +24,8 @@
 
 #include <cmocka.h>
 
+#include "px_fixture.h"
+
 #include "px_input_impl.h"
 #include "px_metrics.h"
 #include "px_pcapf.h"
@@ -820,9 +822,9 @@ static void test_corpus_all(void **state)
     (void)state;
     char dirpath[512];
     snprintf(dirpath, sizeof(dirpath), "%s/pcap", PX_CORPUS_DIR);
+    PX_NEED_FILE(dirpath);
     DIR *dir = opendir(dirpath);
-    if (!dir)
-        skip();
+    assert_non_null(dir);
     struct dirent *de;
     size_t files = 0, total = 0;
     while ((de = readdir(dir))) {
@@ -881,8 +883,7 @@ static void test_corpus_counts(void **state)
     (void)state;
     char dirpath[512];
     snprintf(dirpath, sizeof(dirpath), "%s/pcap", PX_CORPUS_DIR);
-    if (access(dirpath, R_OK) != 0)
-        skip();
+    PX_NEED_FILE(dirpath);
     for (size_t i = 0; i < sizeof(corpus_expect) / sizeof(corpus_expect[0]); i++) {
         size_t n = corpus_count(corpus_expect[i].file);
         if (n != corpus_expect[i].responses)
@@ -937,9 +938,9 @@ static void test_pcapf_corpus(void **state)
     (void)state;
     char dirpath[512], path[1024];
     snprintf(dirpath, sizeof(dirpath), "%s/pcap", PX_CORPUS_DIR);
+    PX_NEED_FILE(dirpath);
     DIR *dir = opendir(dirpath);
-    if (!dir)
-        skip();
+    assert_non_null(dir);
     struct dirent *de;
     size_t taken = 0, files = 0;
     pcapf_records = 0;
