@@ -68,7 +68,9 @@ class ConsumerMemory(unittest.TestCase):
         args = [CONSUMER, "-s", 'kafka.brokers="%s"' % self.broker.bootstrap,
                 "-s", 'kafka.group="%s-%d"' % (group, os.getpid()),
                 "-s", 'kafka.topics="^pdnsx\\\\.obs\\\\.mem-[abc]$"',
-                "-s", 'store.path="%s"' % store, "-s", "run.exit_idle=2"]
+                "-s", 'store.path="%s"' % store, "-s", "run.exit_idle=2",
+                # a fresh store fed from CreateTime topics: no per-org bound
+                "-s", "trust.org_new_records=0"]
         for s in sets:
             args += ["-s", s]
         return args
