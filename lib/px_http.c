@@ -14,6 +14,7 @@
 #include "px_http.h"
 #include "px_listen.h"
 #include "px_metrics.h"
+#include "px_ratelimit.h"
 
 #include <errno.h>
 #include <microhttpd.h>
@@ -84,11 +85,6 @@ struct px_http_conn {
     unsigned answered;
 };
 
-typedef struct pxh_log_state {
-    int64_t last; /* ms of the last line; 0: never */
-    uint64_t suppressed;
-} pxh_log_state;
-
 struct px_http_server {
     struct MHD_Daemon *daemon;
     px_http_opts opts;
@@ -100,8 +96,8 @@ struct px_http_server {
     bool reaper_started, stopping;
     int64_t next_wake; /* ms; the reaper's planned wake-up */
     px_http_conn *head;
-    unsigned live; /* connections in the list not shut down by us */
-    pxh_log_state log[PXH_R__N];
+    unsigned live;              /* connections in the list not shut down by us */
+    px_ratelimit log[PXH_R__N]; /* one line per reason per 10 s */
     px_metric *m_rejected[PXH_R__N], *m_idle, *m_conns;
 };
 
@@ -110,13 +106,6 @@ struct px_http_request {
     const px_http_conn *conn;
     const char *method, *path;
 };
-
-static int64_t pxh_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- log lines, rate-limited ---------------------------------------------------- */
 
@@ -156,18 +145,14 @@ static void pxh_reject_locked(px_http_server *s, pxh_reason r, int64_t now, char
 {
     px_metric_inc(s->m_rejected[r]);
     msg[0] = '\0';
-    pxh_log_state *ls = &s->log[r];
-    if (!s->opts.log || (ls->last && now - ls->last < PXH_LOG_EVERY_MS)) {
-        ls->suppressed++;
+    uint64_t held = 0;
+    if (!s->opts.log || !px_ratelimit_allow(&s->log[r], now, &held))
         return;
-    }
     char what[160], more[64] = "";
-    if (ls->suppressed)
+    if (held)
         snprintf(more, sizeof(more), " (and %llu more since the last such message)",
-                 (unsigned long long)ls->suppressed);
+                 (unsigned long long)held);
     snprintf(msg, PXH_MSG, "%s: %s%s", s->setting, pxh_reason_text(s, r, what, sizeof(what)), more);
-    ls->last = now;
-    ls->suppressed = 0;
 }
 
 static void pxh_log(const px_http_server *s, const char *msg)
@@ -277,7 +262,7 @@ static void pxh_started(px_http_server *s, struct MHD_Connection *mc, void **soc
     atomic_init(&c->closing, false);
     char msgs[2][PXH_MSG] = {"", ""};
     pthread_mutex_lock(&s->lock);
-    int64_t now = pxh_now();
+    int64_t now = px_ratelimit_now_ms();
     pxh_make_room_locked(s, c->client, now, msgs);
     c->state = PXH_NEW;
     c->since = now;
@@ -337,7 +322,7 @@ static void pxh_enter(px_http_server *s, px_http_conn *c, pxh_state state)
     if (!c)
         return;
     pthread_mutex_lock(&s->lock);
-    int64_t now = pxh_now();
+    int64_t now = px_ratelimit_now_ms();
     if (state == PXH_REQUEST) {
         /* the deadline of a request runs from the connection's opening or
          * the previous answer's end: it stays */
@@ -404,7 +389,7 @@ static void *pxh_reaper(void *arg)
     pthread_mutex_lock(&s->lock);
     while (!s->stopping) {
         char msgs[PXH_R__N][PXH_MSG] = {{0}};
-        int64_t now = pxh_now();
+        int64_t now = px_ratelimit_now_ms();
         s->next_wake = pxh_reap_locked(s, now, msgs);
         pthread_mutex_unlock(&s->lock);
         for (int r = 0; r < PXH_R__N; r++)
@@ -647,6 +632,8 @@ static bool pxh_init(px_http_server *s, const px_http_opts *opts)
         px_http_limits_default(&s->opts.limits);
     snprintf(s->setting, sizeof(s->setting), "%s", opts->setting ? opts->setting : "http.listen");
     s->next_wake = INT64_MAX;
+    for (int r = 0; r < PXH_R__N; r++)
+        px_ratelimit_init(&s->log[r], 1, PXH_LOG_EVERY_MS);
     pxh_metrics(s);
     pthread_condattr_t ca;
     if (pthread_condattr_init(&ca) != 0)
