@@ -962,23 +962,6 @@ static void px_consumer_error_cb(rd_kafka_t *rk, int err, const char *reason, vo
 
 /* ---- set-up ----------------------------------------------------------------------- */
 
-/* librdkafka properties that bound the consumer's memory: set by our own
- * settings only, so that the bound the README states holds. */
-static const char *const px_consumer_memory_props[][2] = {
-    {"queued.min.messages", "kafka.fetch_queue_messages"},
-    {"queued.max.messages.kbytes", "kafka.fetch_queue_kbytes"},
-    {"fetch.max.bytes", "kafka.fetch_max_kbytes"},
-};
-
-static const char *px_consumer_memory_setting(const char *prop)
-{
-    size_t n = sizeof(px_consumer_memory_props) / sizeof(px_consumer_memory_props[0]);
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(prop, px_consumer_memory_props[i][0]) == 0)
-            return px_consumer_memory_props[i][1];
-    return NULL;
-}
-
 static rd_kafka_conf_t *px_consumer_kafka_conf(px_consumer *c, const char *const (*ours)[2],
                                                size_t n, char *errbuf, size_t errlen)
 {
@@ -990,7 +973,7 @@ static rd_kafka_conf_t *px_consumer_kafka_conf(px_consumer *c, const char *const
             goto fail;
     for (size_t i = 0; i < c->conf->n_kafka_properties; i++) {
         const px_consumer_kv *kv = &c->conf->kafka_properties[i];
-        const char *setting = px_consumer_memory_setting(kv->key);
+        const char *setting = px_consumer_conf_memory_setting(kv->key);
         if (setting) {
             snprintf(errbuf, errlen, "kafka.properties: %s bounds the consumer's memory: set %s",
                      kv->key, setting);

@@ -350,6 +350,38 @@ static void px_check_geoip(px_config *cfg, const char *setting)
     px_geoip_close(g);
 }
 
+/* librdkafka properties that bound the consumer's memory: set by our own
+ * settings only, so that the bound the README states holds. */
+static const char *const px_consumer_memory_props[][2] = {
+    {"queued.min.messages", "kafka.fetch_queue_messages"},
+    {"queued.max.messages.kbytes", "kafka.fetch_queue_kbytes"},
+    {"fetch.max.bytes", "kafka.fetch_max_kbytes"},
+};
+
+const char *px_consumer_conf_memory_setting(const char *prop)
+{
+    size_t n = sizeof(px_consumer_memory_props) / sizeof(px_consumer_memory_props[0]);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(prop, px_consumer_memory_props[i][0]) == 0)
+            return px_consumer_memory_props[i][1];
+    return NULL;
+}
+
+static void px_check_memory_props(px_config *cfg)
+{
+    size_t n = px_config_map_len(cfg, "kafka.properties");
+    for (size_t i = 0; i < n; i++) {
+        const char *key = px_config_map_key(cfg, "kafka.properties", i);
+        const char *setting = key ? px_consumer_conf_memory_setting(key) : NULL;
+        if (!setting)
+            continue;
+        char member[512];
+        snprintf(member, sizeof(member), "kafka.properties.%s", key);
+        px_config_add_problem(cfg, member, "%s bounds the consumer's memory: set %s instead",
+                              member, setting);
+    }
+}
+
 void px_consumer_conf_check(void *ctx, px_config *cfg)
 {
     (void)ctx;
@@ -357,4 +389,5 @@ void px_consumer_conf_check(void *ctx, px_config *cfg)
     px_check_geoip(cfg, "geoip.country");
     px_check_geoip(cfg, "geoip.asn");
     px_kafka_conf_check(cfg, "kafka.properties");
+    px_check_memory_props(cfg);
 }

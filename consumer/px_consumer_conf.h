@@ -85,5 +85,9 @@ void px_consumer_conf_free(px_consumer_conf *c); /* NULL is fine; zeroes *c */
  * directory and cannot be created, a GeoIP file that does not open as a
  * MaxMind DB, a librdkafka property librdkafka refuses. ctx is unused. */
 void px_consumer_conf_check(void *ctx, px_config *cfg);
+/* The setting that stands for a librdkafka property bounding the
+ * consumer's memory (queued.min.messages, ...), or NULL for any other
+ * property: kafka.properties may not set those. */
+const char *px_consumer_conf_memory_setting(const char *prop);
 
 #endif

@@ -128,11 +128,14 @@ class ConsumerMemory(unittest.TestCase):
                                "kafka.fetch_queue_kbytes"),
                               ("fetch = { max = { bytes = 999999999; }; }",
                                "kafka.fetch_max_kbytes")):
-            out = subprocess.run(self.consumer(os.path.join(self.dir, "s"),
-                                               ["kafka.properties={ %s }" % prop]),
-                                 capture_output=True, text=True, timeout=60)
-            self.assertNotEqual(out.returncode, 0)
-            self.assertIn(setting, out.stderr)
+            args = self.consumer(os.path.join(self.dir, "s"), ["kafka.properties={ %s }" % prop])
+            # a configuration error: --check finds it, and a run stops at
+            # start with the same message (exit 2)
+            for extra in (["--check"], []):
+                out = subprocess.run(args + extra, capture_output=True, text=True, timeout=60)
+                self.assertEqual(out.returncode, 2, out.stderr)
+                self.assertIn(setting, out.stderr)
+                self.assertRegex(out.stderr, r"--set:\d+: kafka\.properties\.")
 
 
 if __name__ == "__main__":
