@@ -10,6 +10,7 @@
 
 #include "px_config.h"
 #include "px_error.h"
+#include "px_store.h"
 
 /* {NULL}-terminated; for px_config_create() and px_cli_spec.table. */
 extern const px_conf_item px_consumer_conf_table[];
@@ -35,9 +36,11 @@ typedef struct px_consumer_conf {
     const char *metrics_listen; /* NULL: no metrics server */
     const char *query_listen;   /* NULL: no HTTP query endpoint */
     const char *log_level;
-    int64_t exit_idle;     /* seconds; 0: run until signalled */
-    int64_t batch_records; /* store.batch_records: records per store transaction */
-    int64_t batch_ms;      /* store.batch_ms: longest a record waits for its commit */
+    int64_t exit_idle;          /* seconds; 0: run until signalled */
+    int64_t batch_records;      /* store.batch_records: records per store transaction */
+    int64_t batch_ms;           /* store.batch_ms: longest a record waits for its commit */
+    px_store_check store_check; /* store.check_on_open */
+    bool drop_damaged_log;      /* store.drop_damaged_log */
 } px_consumer_conf;
 
 /* Fills *out from cfg (validate cfg first). *out must be freed whatever

@@ -1,6 +1,9 @@
 /* px_store_query.c: read side of the store (rrset, rdata and domain
  * queries, statistics). Every query runs in its own read transaction, so it
- * sees the last committed batch and never an open one. */
+ * sees the last committed batch and never an open one, and reads the pages
+ * of that snapshot through the checked reader (px_store_file.h), never
+ * through LMDB: a damaged page or value is reported and left out, the
+ * rest is answered, and the query returns PX_ERR_DAMAGED at its end. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +14,7 @@
 
 typedef struct qctx {
     px_store *s;
-    MDB_txn *txn;
+    pxs_snap *sn;
     px_store_fence fence;
     int type; /* -1: any */
     px_store_rec_fn fn;
@@ -28,8 +31,7 @@ typedef struct qctx {
 
 static void qctx_free(qctx *q)
 {
-    if (q->txn)
-        mdb_txn_abort(q->txn);
+    pxs_snap_end(q->sn);
     pxs_rec_release(&q->rec);
     free(q->text.p);
     free(q->names);
@@ -45,7 +47,29 @@ static px_err qctx_begin(qctx *q, px_store *s, const px_store_fence *fence)
     q->s = s;
     q->type = -1;
     q->fence = fence ? *fence : (px_store_fence){INT64_MIN, INT64_MAX};
-    return pxs_map_mdb(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &q->txn));
+    return pxs_snap_begin(s, false, &q->sn);
+}
+
+/* The query's end: damage met anywhere in the snapshot fails it, after
+ * everything that could be read was given. */
+static px_err qctx_end(qctx *q, px_err err)
+{
+    if (!err && q->sn && q->sn->f.findings)
+        err = PX_ERR_DAMAGED;
+    qctx_free(q);
+    return err;
+}
+
+/* A table's reader; a table the snapshot lacks is damage. */
+static pxs_tree *qtree(qctx *q, int dbi)
+{
+    pxs_tree *t = pxs_snap_tree(q->sn, dbi);
+    if (!t) {
+        char where[64];
+        snprintf(where, sizeof where, "table %s", pxs_dbi_names[dbi]);
+        pxs_file_damage(&q->sn->f, where, "missing");
+    }
+    return t;
 }
 
 static px_err qctx_grow(qctx *q, size_t n)
@@ -83,8 +107,7 @@ static px_err resolve_orgs(qctx *q, const uint32_t *ids, size_t stride, size_t n
     for (size_t i = 0; !err && i < n; i++) {
         uint32_t id;
         memcpy(&id, (const uint8_t *)ids + i * stride, sizeof id);
-        err = pxs_dict_lookup(q->txn, q->s->dbi[DBI_ORG_I], id,
-                              q->names + i * (PXS_DICT_STR_MAX + 1));
+        err = pxs_dict_lookup(q->sn, DBI_ORG_I, id, q->names + i * (PXS_DICT_STR_MAX + 1));
     }
     if (err)
         return err;
@@ -126,22 +149,15 @@ typedef struct rec_key_parts {
     bool long_rdata;
 } rec_key_parts;
 
-static px_err split_key(const qctx *q, const MDB_val *k, rec_key_parts *p)
+/* The parts of a record key whose shape pxs_key_check() passed. */
+static void split_key(const qctx *q, const uint8_t *key, size_t klen, rec_key_parts *p)
 {
-    const uint8_t *key = k->mv_data;
-    size_t lim = k->mv_size < PXS_NAME_MAX + 1 ? k->mv_size : PXS_NAME_MAX + 1;
-    const uint8_t *nul = memchr(key, 0, lim);
-    if (!nul)
-        return PX_ERR_MALFORMED;
-    p->name_len = (size_t)(nul - key);
-    if (k->mv_size < p->name_len + 3)
-        return PX_ERR_MALFORMED;
+    p->name_len = strnlen((const char *)key, klen);
     pxs_name_reverse((const char *)key, p->name_len, p->name);
     p->type = (uint16_t)(key[p->name_len + 1] << 8 | key[p->name_len + 2]);
     p->rd = key + p->name_len + 3;
-    p->rd_len = k->mv_size - p->name_len - 3;
-    p->long_rdata = k->mv_size >= q->s->maxkey;
-    return PX_OK;
+    p->rd_len = klen - p->name_len - 3;
+    p->long_rdata = klen >= q->s->maxkey;
 }
 
 /* rdata presentation text of a record into q->text. */
@@ -174,7 +190,7 @@ static px_err fill_geo(qctx *q, px_store_rec *out)
     if (q->rec.as_org == 0)
         return PX_OK;
     char buf[PXS_DICT_STR_MAX + 1];
-    px_err err = pxs_dict_lookup(q->txn, q->s->dbi[DBI_ASO_I], q->rec.as_org, buf);
+    px_err err = pxs_dict_lookup(q->sn, DBI_ASO_I, q->rec.as_org, buf);
     if (err)
         return err;
     size_t n = strnlen(buf, sizeof out->geo.as_org - 1);
@@ -197,15 +213,26 @@ static px_err fill_bailiwick(qctx *q, const rec_key_parts *p, size_t *off, bool 
     return PX_OK;
 }
 
-/* Decodes one record, applies the fence and calls back. */
-static px_err emit(qctx *q, const MDB_val *k, const MDB_val *v)
+/* Checks and decodes one record, applies the fence and calls back. A
+ * record that fails a check is reported and left out (PX_OK: the query
+ * goes on; it fails at its end); only the store failing stops it. */
+static px_err emit(qctx *q, const pxs_ent *e)
 {
+    const char *why = pxs_key_check(DBI_REC, e->key, e->klen, q->s->maxkey);
+    size_t n = 0;
+    if (!why && pxs_val_open(DBI_REC, e->key, e->klen, e->val, e->vlen, &n) != PX_OK)
+        why = "the value fails its checksum";
+    if (!why && pxs_rec_decode(e->val, n, &q->rec) != PX_OK)
+        why = "the value does not decode";
+    if (!why)
+        why = pxs_rec_key_fit(&q->rec, e->key, e->klen, q->s->maxkey);
+    if (why) {
+        pxs_snap_damage(q->sn, DBI_REC, e->key, e->klen, why);
+        return PX_OK;
+    }
     rec_key_parts p;
-    px_err err = split_key(q, k, &p);
-    if (!err)
-        err = pxs_rec_decode(v->mv_data, v->mv_size, &q->rec);
-    if (err)
-        return err;
+    split_key(q, e->key, e->klen, &p);
+    px_err err;
     if (q->type >= 0 && p.type != q->type)
         return PX_OK;
     if (q->rec.first > q->fence.before || q->rec.last < q->fence.after)
@@ -223,6 +250,12 @@ static px_err emit(qctx *q, const MDB_val *k, const MDB_val *v)
                            q->rec.n_orgs);
     if (!err)
         err = fill_geo(q, &out);
+    if (err == PX_ERR_MALFORMED) {
+        pxs_snap_damage(q->sn, DBI_REC, e->key, e->klen, "the value disagrees with its key");
+        return PX_OK;
+    }
+    if (err == PX_ERR_DAMAGED) /* a dictionary entry it needs: reported */
+        return PX_OK;
     if (err)
         return err;
     for (size_t i = 0; i < q->rec.n_orgs; i++) {
@@ -247,23 +280,19 @@ static px_err emit(qctx *q, const MDB_val *k, const MDB_val *v)
 /* Every record whose key starts with prefix. */
 static px_err scan_prefix(qctx *q, const uint8_t *prefix, size_t plen)
 {
-    MDB_cursor *c;
-    int rc = mdb_cursor_open(q->txn, q->s->dbi[DBI_REC], &c);
-    if (rc)
-        return pxs_map_mdb(rc);
-    MDB_val k = {plen, (void *)prefix}, v;
-    rc = mdb_cursor_get(c, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST);
-    px_err err = PX_OK;
-    while (rc == 0 && !err && !q->stopped) {
-        if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+    pxs_tree *t = qtree(q, DBI_REC);
+    if (!t)
+        return PX_OK;
+    pxs_ent e;
+    px_err err = pxs_tree_seek(t, plen ? prefix : NULL, plen, &e);
+    while (!err && !q->stopped) {
+        if (e.klen < plen || memcmp(e.key, prefix, plen) != 0)
             break;
-        err = emit(q, &k, &v);
-        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+        err = emit(q, &e);
+        if (!err)
+            err = pxs_tree_next(t, &e);
     }
-    mdb_cursor_close(c);
-    if (!err && rc && rc != MDB_NOTFOUND)
-        err = pxs_map_mdb(rc);
-    return err;
+    return err == PX_ERR_NOTFOUND ? PX_OK : err;
 }
 
 px_err px_store_query_rrset(px_store *s, const char *name, const char *rrtype,
@@ -302,8 +331,7 @@ px_err px_store_query_rrset(px_store *s, const char *name, const char *rrtype,
     q.ctx = ctx;
     if (!err)
         err = scan_prefix(&q, prefix, plen);
-    qctx_free(&q);
-    return err;
+    return qctx_end(&q, err);
 }
 
 /* Reverse-index prefix of a query value: an address or a name. */
@@ -336,6 +364,8 @@ static px_err rdx_rec_key(const MDB_val *k, const MDB_val *v, size_t plen, uint8
 {
     const uint8_t *key = k->mv_data, *rest = key + plen;
     size_t left = k->mv_size - plen;
+    if (k->mv_size < plen)
+        return PX_ERR_MALFORMED;
     const uint8_t *nul = memchr(rest, 0, left);
     if (!nul)
         return PX_ERR_MALFORMED;
@@ -367,32 +397,46 @@ static px_err rdx_rec_key(const MDB_val *k, const MDB_val *v, size_t plen, uint8
     return PX_OK;
 }
 
+/* The record one reverse-index entry names: emitted; an entry that fails
+ * its checks, or names a record the store lacks, is reported. */
+static px_err rdx_hit(qctx *q, pxs_tree *rec, const pxs_ent *x, size_t plen)
+{
+    const char *why = pxs_key_check(DBI_RDX, x->key, x->klen, q->s->maxkey);
+    size_t n = 0;
+    if (!why && pxs_val_open(DBI_RDX, x->key, x->klen, x->val, x->vlen, &n) != PX_OK)
+        why = "the value fails its checksum";
+    uint8_t buf[PXS_RDX_KEY_MAX];
+    MDB_val k = {x->klen, (void *)x->key}, d = {n, (void *)x->val}, rk;
+    if (!why && rdx_rec_key(&k, &d, plen, buf, &rk) != PX_OK)
+        why = "no record key can be built from it";
+    pxs_ent e;
+    px_err err = why ? PX_OK : pxs_tree_get(rec, rk.mv_data, rk.mv_size, &e);
+    if (err == PX_ERR_NOTFOUND)
+        why = "it names a record the store does not have";
+    if (why) {
+        pxs_snap_damage(q->sn, DBI_RDX, x->key, x->klen, why);
+        return PX_OK;
+    }
+    if (err == PX_ERR_DAMAGED) /* the record's page: reported */
+        return PX_OK;
+    return err ? err : emit(q, &e);
+}
+
 static px_err scan_rdx(qctx *q, const uint8_t *prefix, size_t plen)
 {
-    MDB_cursor *c;
-    int rc = mdb_cursor_open(q->txn, q->s->dbi[DBI_RDX], &c);
-    if (rc)
-        return pxs_map_mdb(rc);
-    MDB_val k = {plen, (void *)prefix}, d;
-    rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
-    px_err err = PX_OK;
-    uint8_t buf[PXS_RDX_KEY_MAX];
-    while (rc == 0 && !err && !q->stopped) {
-        if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+    pxs_tree *t = qtree(q, DBI_RDX), *rec = t ? qtree(q, DBI_REC) : NULL;
+    if (!rec)
+        return PX_OK;
+    pxs_ent x;
+    px_err err = pxs_tree_seek(t, prefix, plen, &x);
+    while (!err && !q->stopped) {
+        if (x.klen < plen || memcmp(x.key, prefix, plen) != 0)
             break;
-        MDB_val rk, v;
-        err = rdx_rec_key(&k, &d, plen, buf, &rk);
-        int grc = err ? 0 : mdb_get(q->txn, q->s->dbi[DBI_REC], &rk, &v);
+        err = rdx_hit(q, rec, &x, plen);
         if (!err)
-            err = grc == MDB_NOTFOUND ? PX_ERR_MALFORMED : pxs_map_mdb(grc);
-        if (!err)
-            err = emit(q, &rk, &v);
-        rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
+            err = pxs_tree_next(t, &x);
     }
-    mdb_cursor_close(c);
-    if (!err && rc && rc != MDB_NOTFOUND)
-        err = pxs_map_mdb(rc);
-    return err;
+    return err == PX_ERR_NOTFOUND ? PX_OK : err;
 }
 
 px_err px_store_query_rdata(px_store *s, const char *value, const px_store_fence *fence,
@@ -411,8 +455,7 @@ px_err px_store_query_rdata(px_store *s, const char *value, const px_store_fence
     q.ctx = ctx;
     if (!err)
         err = scan_rdx(&q, key, klen);
-    qctx_free(&q);
-    return err;
+    return qctx_end(&q, err);
 }
 
 px_err px_store_query_domain(px_store *s, const char *regdom, px_store_domain_fn fn, void *ctx)
@@ -427,10 +470,16 @@ px_err px_store_query_domain(px_store *s, const char *regdom, px_store_domain_fn
     qctx q;
     pxs_dom d = {0};
     err = qctx_begin(&q, s, NULL);
-    MDB_val k = {n, norm}, v;
-    int rc = err ? 0 : mdb_get(q.txn, s->dbi[DBI_DOM], &k, &v);
-    if (!err && rc == 0) {
-        err = pxs_dom_decode(v.mv_data, v.mv_size, &d);
+    pxs_tree *t = err ? NULL : qtree(&q, DBI_DOM);
+    pxs_ent e;
+    px_err gerr = t ? pxs_tree_get(t, (const uint8_t *)norm, n, &e) : PX_ERR_NOTFOUND;
+    if (t && !gerr) {
+        size_t vn;
+        err = pxs_val_open(DBI_DOM, e.key, e.klen, e.val, e.vlen, &vn);
+        if (!err && pxs_dom_decode(e.val, vn, &d) != PX_OK)
+            err = PX_ERR_DAMAGED;
+        if (err)
+            pxs_snap_damage(q.sn, DBI_DOM, e.key, e.klen, "the value fails its checks");
         if (!err)
             err = resolve_orgs(&q, d.orgs, sizeof(uint32_t), d.n_orgs);
         if (!err) {
@@ -441,12 +490,11 @@ px_err px_store_query_domain(px_store *s, const char *regdom, px_store_domain_fn
                                    .orgs = q.orgs};
             fn(ctx, &out);
         }
-    } else if (!err && rc != MDB_NOTFOUND) {
-        err = pxs_map_mdb(rc);
+    } else if (!err && gerr != PX_ERR_NOTFOUND) {
+        err = gerr;
     }
     pxs_dom_release(&d);
-    qctx_free(&q);
-    return err;
+    return qctx_end(&q, err);
 }
 
 /* Pages on LMDB's freelist (database 0): each entry is a page-number list
@@ -469,9 +517,9 @@ static int free_pages(MDB_txn *txn, uint64_t *out)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-void px_store_get_repairs(const px_store *s, uint64_t *corrupt_replaced, uint64_t *collisions)
+void px_store_get_counters(const px_store *s, uint64_t *damaged, uint64_t *collisions)
 {
-    *corrupt_replaced = s->corrupt_replaced;
+    *damaged = __atomic_load_n(&s->damaged, __ATOMIC_RELAXED);
     *collisions = s->collisions;
 }
 
@@ -498,7 +546,7 @@ px_err px_store_get_stats(px_store *s, px_store_stats *out)
     mdb_txn_abort(txn);
     if (rc)
         return pxs_map_mdb(rc);
-    px_store_get_repairs(s, &out->corrupt_replaced, &out->collisions);
+    px_store_get_counters(s, &out->damaged, &out->collisions);
     out->records = rs.ms_entries;
     out->domains = ds.ms_entries;
     uint64_t pages = (uint64_t)info.me_last_pgno + 1;
