@@ -571,7 +571,7 @@ static px_err open_verify(px_store *s, px_store_check level, const open_reports 
     if (s->read_only || level == PX_STORE_CHECK_META)
         return PX_OK;
     px_store_verify_result res;
-    px_err err = px_store_verify(s, level, &res);
+    px_err err = pxs_verify(s, level, false, &res);
     if (err == PX_ERR_DAMAGED) {
         damaged_msg(err, r, dir, errbuf, errlen);
         size_t n = strlen(errbuf);

@@ -409,8 +409,39 @@ static bool check_key(const pxs_tree *t, const pxs_lvl *l, unsigned i, const uin
     return true;
 }
 
+/* The nodes tile [upper, psize) exactly: LMDB keeps them packed (each
+ * EVEN-sized), and moves them as a block when it inserts or deletes one;
+ * nodes that overlap, or a gap, are damage it would spread over the page. */
+static bool nodes_tile(const uint8_t *p, unsigned n, size_t upper, size_t ps, bool leaf, char *why,
+                       size_t len)
+{
+    uint64_t map[65536 / 2 / 64]; /* a bit per 2 bytes of the largest page */
+    memset(map, 0, (ps / 2 + 63) / 64 * sizeof map[0]);
+    size_t total = 0;
+    for (unsigned i = 0; i < n; i++) {
+        size_t off = ld16(p + PAGEHDRSZ + 2 * (size_t)i), ks = ld16(p + off + 6);
+        size_t ds = leaf ? (ld16(p + off + 4) == F_BIGDATA
+                                ? 8
+                                : ((size_t)ld16(p + off) | (size_t)ld16(p + off + 2) << 16))
+                         : 0;
+        size_t size = (NODESIZE + ks + ds + 1) & ~(size_t)1;
+        if (off + size > ps)
+            return fail(why, len, "node %u passes the page's end", i);
+        for (size_t u = off / 2; u < (off + size) / 2; u++) {
+            uint64_t bit = 1ULL << (u & 63);
+            if (map[u >> 6] & bit)
+                return fail(why, len, "node %u overlaps another", i);
+            map[u >> 6] |= bit;
+        }
+        total += size;
+    }
+    if (total != ps - upper)
+        return fail(why, len, "the nodes leave %zu bytes unaccounted for", ps - upper - total);
+    return true;
+}
+
 /* Everything the accessors below rely on: header, node offsets, sizes,
- * child page numbers, key order and range. */
+ * child page numbers, key order and range, nodes packed. */
 static bool check_page(const pxs_tree *t, const pxs_lvl *l, bool leaf, char *why, size_t len)
 {
     const uint8_t *p = l->page;
@@ -453,7 +484,7 @@ static bool check_page(const pxs_tree *t, const pxs_lvl *l, bool leaf, char *why
         prev = key;
         prev_len = ks;
     }
-    return true;
+    return nodes_tile(p, n, upper, ps, leaf, why, len);
 }
 
 /* Node i of a checked page. */

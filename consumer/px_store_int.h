@@ -258,6 +258,9 @@ pxs_tree *pxs_snap_tree(pxs_snap *sn, int dbi);
 void pxs_snap_end(pxs_snap *sn);
 /* Reports damage found in the snapshot (counts in f.findings too). */
 px_err pxs_snap_damage(pxs_snap *sn, int dbi, const void *key, size_t klen, const char *what);
+/* px_store_verify(); log: check a pending batch log too (the open leaves
+ * that to px_store_resume, which may be told to drop it). */
+px_err pxs_verify(px_store *s, px_store_check level, bool log, px_store_verify_result *out);
 /* The store's format row through the reader: PX_OK, PX_ERR_NOTFOUND (none),
  * PX_ERR_DAMAGED (reported). */
 px_err pxs_snap_meta(pxs_snap *sn, pxs_meta_row *m);
