@@ -285,7 +285,7 @@ static void check_entry(vwalk *v, int dbi, const pxs_ent *e)
     v->met[dbi]++;
     const char *why = pxs_key_check(dbi, e->key, e->klen, v->s->maxkey);
     size_t n = 0;
-    if (!why && v->level == PX_STORE_CHECK_PAGES) {
+    if (!why && v->level == PX_STORE_CHECK_PAGES && dbi != DBI_OFF) { /* off: the counts */
         v->sound[dbi]++;
         return;
     }
