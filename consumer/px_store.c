@@ -1,6 +1,9 @@
 /* px_store.c: the consumer's LMDB store.
  *
- * Layout (one LMDB environment, named DBIs):
+ * Layout (one LMDB environment, named DBIs; the versioned specification,
+ * store format 2, is docs/STORE.md). Every value below ends with a 4-byte
+ * checksum of its key and payload (px_store_codec.c, pxs_val_seal); the
+ * payloads are:
  *
  *   rec   key  reversed name ("com.example.www"), NUL, rrtype (2 bytes, big
  *             endian), rdata: A/AAAA as 4/16 binary bytes, others as text.
@@ -24,22 +27,14 @@
  *             trailing dot), that rdata part: one entry per record, so a
  *             lookup is a prefix scan, and records of one owner and type
  *             that name one target (MX 10 and MX 20 mx.example.com, SRV
- *             records with different ports) keep an entry each. The value
+ *             records with different ports) keep an entry each. The payload
  *             is empty: the rec key is rebuilt from the entry. If the rdata
  *             part would take the key past the limit, the key is cut to it
  *             (the rdata part's prefix, then as much of its FNV-1a 64 as
  *             fits: none if the key up to the rrtype is at the limit, where
  *             such records share one entry) and the rdata part moves into
  *             the value. Entries whose key up to the rrtype passes the
- *             limit are skipped. Written once, when the record is new (or
- *             replaces an unreadable value).
- *             Stores written before the rdata part joined the key end it
- *             at the rrtype and keep the rdata part in the value where it
- *             differs: a non-empty value always holds the rdata part, so
- *             those entries read as before (but of records sharing owner,
- *             type and target they kept only the last one written). A
- *             record replacing an unreadable value drops such an entry of
- *             its own, which would otherwise find it twice.
+ *             limit are skipped. Written once, when the record is new.
  *   dom   key registered domain; val zigzag first, varint last - first,
  *             varint n, org id deltas.
  *   off   key topic, NUL, partition (4 bytes big endian); val zigzag
@@ -47,8 +42,12 @@
  *             as the data, so a crash replays exactly the lost batch.
  *             Also, under keys starting with a NUL (never a topic): the
  *             mark of a batch log being applied (NUL "log"; varint id of
- *             the transaction that committed it, next chunk, chunks), and
- *             the row the page-release transaction writes (NUL "gc").
+ *             the transaction that committed it, next chunk, chunks), the
+ *             row the page-release transaction writes (NUL "gc"), and the
+ *             format row (NUL "meta"; varint format 2, varint number of
+ *             tables, each table's entries), the last write of every
+ *             transaction: a store without it is of the format before
+ *             checksums and is refused.
  *   batch.log (a file beside data.mdb) the sorted deltas of the last big
  *             batch (see "big batches"; format in px_store_log.c).
  *   org_n / org_i   org id text <-> small integer (1, 2, ...).
@@ -68,20 +67,20 @@
  * that is no address, _TOOLONG, _UNSUPPORTED for two overlong rdata of one
  * batch under the same 64-bit hash) fails that merge only; the caller
  * counts it and goes on. The merge does not read stored records or
- * domains: the flush does (see "batches"), and what it meets there never
- * fails a batch. A stored value that does not decode (or disagrees with
- * its key about the LONG flag) is replaced by the batch's observations, as
- * if the record were new (GeoIP lookup, reverse-index entry), and so is an
- * unreadable AS-organisation dictionary entry: the store heals, where the
- * merge that met such a value used to fail, and so every later observation
- * of it (they went to the dead-letter topic). px_store_stats
- * .corrupt_replaced counts these. A stored overlong rdata that differs
- * from the batch's under the same key (a hash collision) keeps the stored
- * record and drops the batch's observations of it (px_store_stats
- * .collisions); before, the merge refused them. A failure of the store
- * itself (_FULL, _NOMEM, _IO) fails the batch: every later call returns it
- * and commit aborts. px_store_stats.bytes counts the pages of the trees:
- * LMDB's free pages (old copies awaiting reuse) are excluded. */
+ * domains: the flush does (see "batches"). A stored value or dictionary
+ * entry that fails its checksum, does not decode or disagrees with its key
+ * is damage (PX_ERR_DAMAGED): reported (pxs_report: where and what, to
+ * px_store_opts.on_damage), never merged into, replaced or built on; the
+ * batch fails, as for a failure of the store itself (_FULL, _NOMEM, _IO):
+ * every later call returns it and commit aborts. (Before store format 2
+ * such a value was replaced by the batch's data: a store that cannot be
+ * trusted now stops the consumer instead, issue 9.) A stored overlong
+ * rdata that differs from the batch's under the same key (a hash
+ * collision) keeps the stored record and drops the batch's observations of
+ * it (px_store_stats.collisions). The writer walks the whole file when it
+ * opens (px_store_opts.check: px_store_check.c); readers check what they
+ * read (px_store_file.c). px_store_stats.bytes counts the pages of the
+ * trees: LMDB's free pages (old copies awaiting reuse) are excluded. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -774,11 +773,10 @@ static px_err org_id(px_store_batch *b, const char *org, uint32_t *id)
  * each entry it reads the stored value, merges the delta into it and
  * writes it back in place. A record absent from the store is new: its
  * GeoIP answer is looked up and its reverse-index entry built then, once.
- * A stored value that does not decode is replaced by the delta (the
- * record heals; counted as corrupt_replaced), and an overlong rdata whose
- * 64-bit hash meets a different stored one keeps the stored record (the
- * delta is dropped; counted as collisions): the flush never fails for the
- * data it meets, only for the store itself. The flush runs at commit; a
+ * A stored value that fails its checks is damage: the flush fails (nothing
+ * of the batch commits); an overlong rdata whose 64-bit hash meets a
+ * different stored one keeps the stored record (the delta is dropped;
+ * counted as collisions). The flush runs at commit; a
  * batch that grows past PXS_SPILL_ENTRIES / PXS_SPILL_BYTES moves what it
  * holds to the batch log first, which bounds its memory (see "big
  * batches"). */

@@ -373,7 +373,8 @@ px_err pxs_val_open(int dbi, const void *key, size_t klen, const void *val, size
     uint64_t h = 0;
     for (int i = PXS_SUM_LEN - 1; i >= 0; i--)
         h = h << 8 | v[n + (size_t)i];
-    if (h != pxs_sum(dbi, key, klen, v, n))
+    uint64_t mask = PXS_SUM_LEN >= 8 ? UINT64_MAX : (1ULL << (8 * PXS_SUM_LEN)) - 1;
+    if (h != (pxs_sum(dbi, key, klen, v, n) & mask))
         return PX_ERR_DAMAGED;
     *plen = n;
     return PX_OK;

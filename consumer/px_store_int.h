@@ -86,7 +86,7 @@ static inline int64_t pxs_unzz(uint64_t v)
  * XXH3-64 of the payload, seeded with the XXH3-64 of the key seeded with
  * the table's tag, 8 bytes little-endian. A value whose checksum fails is
  * damaged: it is reported, never used, never written over. */
-#define PXS_SUM_LEN 8
+#define PXS_SUM_LEN 4
 /* The store format (the meta key's first field): 2 = checksummed values.
  * Stores without the meta key are of the format before it (1). */
 #define PXS_FORMAT 2
