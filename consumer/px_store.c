@@ -504,7 +504,9 @@ static px_err open_file(px_store *s, const char *dir, char *errbuf, size_t errle
     px_err err = pxs_file_init(&f, s->data_fd, 0, NULL, NULL, why, sizeof why);
     if (err == PX_ERR_DAMAGED)
         pxs_report(s, "data.mdb", why);
-    if (err)
+    if (err == PX_ERR_DAMAGED)
+        snprintf(errbuf, errlen, "store: %s is damaged: %s", path, why);
+    else if (err)
         snprintf(errbuf, errlen, "store: %s: %s", path, why);
     return err;
 }

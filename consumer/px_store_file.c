@@ -192,7 +192,7 @@ static px_err read_metas(int fd, uint8_t (*m)[PXS_META_BYTES], char *why, size_t
 {
     px_err err = read_at(fd, m[0], PXS_META_BYTES, 0);
     if (err == PX_ERR_DAMAGED)
-        fail(why, len, "data.mdb is too short to hold a meta page");
+        fail(why, len, "the file is too short to hold a meta page");
     if (err)
         return err;
     uint32_t ps = ld32(m[0] + PAGEHDRSZ + 24);
@@ -202,7 +202,7 @@ static px_err read_metas(int fd, uint8_t (*m)[PXS_META_BYTES], char *why, size_t
     }
     err = read_at(fd, m[1], PXS_META_BYTES, ps);
     if (err == PX_ERR_DAMAGED)
-        fail(why, len, "data.mdb is too short to hold its second meta page");
+        fail(why, len, "the file is too short to hold its second meta page");
     return err;
 }
 
@@ -252,8 +252,8 @@ px_err pxs_file_init(pxs_file *f, int fd, uint64_t min_txnid, pxs_report_fn repo
         f->n_pages = (uint64_t)st.st_size / f->psize;
         if (f->meta.last_pg >= f->n_pages) {
             fail(why, whylen,
-                 "data.mdb holds %llu pages but its meta page %d (transaction %llu) uses "
-                 "%llu: the file was cut short",
+                 "the file holds %llu pages but its meta page %d (transaction %llu) uses "
+                 "%llu: it was cut short",
                  (unsigned long long)f->n_pages, f->meta_slot, (unsigned long long)f->meta.txnid,
                  (unsigned long long)f->meta.last_pg + 1);
             return PX_ERR_DAMAGED;

@@ -91,8 +91,13 @@ static int px_qmain_verify(px_qmain *q, const char *dir)
 {
     q->verify = true;
     px_store *store = px_qmain_open(q, dir);
-    if (!store)
+    if (!store) {
+        if (q->damages)
+            printf("store %s: DAMAGED, it cannot be opened: %llu damaged places; README: "
+                   "recovering a damaged store\n",
+                   dir, (unsigned long long)q->damages);
         return 1;
+    }
     px_store_verify_result r;
     px_err err = px_store_verify(store, PX_STORE_CHECK_FULL, &r);
     px_store_close(store);
