@@ -356,9 +356,9 @@ static px_err rdx_query_prefix(const char *value, uint8_t *key, size_t *klen)
 }
 
 /* Rebuilds the rec key from a reverse-index entry (layout in px_store.c):
- * its rdata part is the value if there is one (the old layout, or a key
- * cut to the limit), else what follows a name entry's rrtype, else the
- * indexed bytes themselves. */
+ * its rdata part is the value's payload if there is one (a key cut to the
+ * limit), else what follows a name entry's rrtype, else the indexed bytes
+ * themselves. */
 static px_err rdx_rec_key(const MDB_val *k, const MDB_val *v, size_t plen, uint8_t *out,
                           MDB_val *rk)
 {
