@@ -18,7 +18,7 @@ typedef struct px_qmain {
     px_query_req req;
     const char *cluster;
     int timeout_ms;
-    bool fenced;
+    bool lookup_opt; /* --after, --before or --limit given */
     char err[512];
     bool verify;      /* the verify subcommand: findings are its output */
     uint64_t damages; /* reports of damage the store made */
@@ -40,7 +40,7 @@ static int px_qmain_option(void *ctx, int opt, const char *arg)
 {
     px_qmain *q = ctx;
     px_err err = PX_OK;
-    q->fenced |= opt == PX_OPT_AFTER || opt == PX_OPT_BEFORE;
+    q->lookup_opt |= opt == PX_OPT_AFTER || opt == PX_OPT_BEFORE || opt == PX_OPT_LIMIT;
     if (opt == PX_OPT_AFTER)
         err = px_query_req_set_after(&q->req, arg, q->err, sizeof(q->err));
     else if (opt == PX_OPT_BEFORE)
@@ -159,9 +159,11 @@ static int px_qmain_local(px_qmain *q, px_config *config)
         fprintf(stderr, "pdnsx-query: %llu more damage reports not shown\n",
                 (unsigned long long)(q->damages - PX_QMAIN_DAMAGE_LINES));
     if (err == PX_ERR_DAMAGED) {
+        fflush(stdout); /* after the records on a terminal */
         fprintf(stderr,
-                "pdnsx-query: the store is damaged: the answer leaves out what could not be "
-                "read; 'pdnsx-query verify' lists the damage\n");
+                "pdnsx-query: the store is damaged: the answer stops where the damage was met "
+                "(the records printed passed every check); 'pdnsx-query verify' lists the "
+                "damage\n");
         return 1;
     }
     if (err != PX_OK) {
@@ -217,7 +219,7 @@ int main(int argc, char **argv)
     if (rc >= 0)
         return rc;
     if (cli.argc >= 1 && strcmp(cli.argv[0], "verify") == 0) {
-        if (cli.argc > 1 || q.cluster || q.fenced) {
+        if (cli.argc > 1 || q.cluster || q.lookup_opt) {
             fprintf(stderr, "pdnsx-query: verify takes no arguments and works on the local "
                             "store only\nTry 'pdnsx-query --help' for more information.\n");
             rc = 2;

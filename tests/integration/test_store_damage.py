@@ -122,8 +122,11 @@ class StoreDamage(unittest.TestCase):
 
     @classmethod
     def query(cls, store, *args):
+        """pdnsx-query on store; a lookup without a limit of its own
+        (query.limit, 10,000) so that it reads the whole store."""
+        limit = ["--limit", "1000000"] if args[0] in ("rrset", "rdata") else []
         out = run([os.path.join(pxtest.BIN, "pdnsx-query"), "-s",
-                   'store.path="%s"' % store] + list(args))
+                   'store.path="%s"' % store] + limit + list(args))
         return out.returncode, out.stdout.splitlines(), out.stderr
 
     def copy(self, name):
@@ -178,6 +181,12 @@ class StoreDamage(unittest.TestCase):
         vrc, vout, verr = self.query(self.store, "verify")
         self.assertEqual(vrc, 0, "\n".join(vout) + verr)
         self.assertTrue(vout[-1].endswith("no damage found"), vout)
+        # verify walks the whole local store: a lookup's options are bad usage
+        for opt in (["--limit", "5"], ["--after", "0"], ["--cluster", "127.0.0.1:1"]):
+            with self.subTest(opt=opt):
+                rc, _, err = self.query(self.store, *(opt + ["verify"]))
+                self.assertEqual(rc, 2, err)
+                self.assertIn("verify takes no arguments", err)
 
     def test_cut(self):
         for kind in ("half", "8k"):
