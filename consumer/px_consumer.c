@@ -108,10 +108,10 @@ struct px_consumer {
     uint64_t commit_us_carry; /* commit time not yet counted in whole ms */
     /* the store's count of colliding overlong rdata, as of the last commit */
     uint64_t collisions;
-    /* damage reports logged in the current minute, and those held back
-     * (the query endpoint's threads report too) */
+    /* the log of damage reports (the query endpoint's threads report
+     * too: the lock) */
     pthread_mutex_t damage_lock;
-    uint64_t damage_window_ms, damage_logged, damage_held;
+    px_ratelimit damage_log;
 
     /* trust: what the centre accepts */
     px_privacy *privacy;
@@ -471,16 +471,9 @@ static void px_consumer_damage(void *ctx, const char *where, const char *what)
 {
     px_consumer *c = ctx;
     px_metric_inc(c->m_damage);
-    uint64_t now = px_consumer_coarse_ms(), held = 0;
+    uint64_t held = 0;
     pthread_mutex_lock(&c->damage_lock);
-    if (now - c->damage_window_ms >= 60000) {
-        held = c->damage_held;
-        c->damage_window_ms = now;
-        c->damage_logged = c->damage_held = 0;
-    }
-    bool log = c->damage_logged < PX_CONSUMER_DAMAGE_LINES;
-    c->damage_logged += log;
-    c->damage_held += !log;
+    bool log = px_ratelimit_allow(&c->damage_log, (int64_t)px_consumer_coarse_ms(), &held);
     pthread_mutex_unlock(&c->damage_lock);
     if (held)
         px_error("store: %" PRIu64 " more damage reports were not logged (a minute holds %d)", held,
@@ -1301,7 +1294,7 @@ px_consumer *px_consumer_create(const px_consumer_conf *conf, const px_consumer_
     c->conf = conf;
     c->opts = *opts;
     pthread_mutex_init(&c->damage_lock, NULL);
-    c->damage_window_ms = px_consumer_coarse_ms();
+    px_ratelimit_init(&c->damage_log, PX_CONSUMER_DAMAGE_LINES, 60000);
     if (!c->opts.clock)
         c->opts.clock = px_consumer_wall;
     if (c->opts.dlq_timeout_ms <= 0)
