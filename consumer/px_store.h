@@ -288,8 +288,10 @@ px_err px_store_verify(px_store *s, px_store_check level, px_store_verify_result
  * batch it abandoned, so that no later run sends such a copy again. Kept
  * beside the store in <dir>/dlq.marks (data.mdb's format and checks are
  * the store's alone), rewritten whole and atomically at each change; a
- * mark is obsolete once the partition's stored offset passes it. A damaged
- * file holds no marks: the worst it costs is a copy sent twice. */
+ * mark is obsolete once the partition's stored offset passes it. Each
+ * mark carries a checksum (docs/STORE.md, "dlq.marks"): a damaged mark is
+ * none, a damaged file holds none; the worst either costs is a copy sent
+ * twice (never a copy left unsent for another message). */
 
 typedef struct px_store_dlq_ent {
     const char *topic;

@@ -75,6 +75,8 @@ static int teardown(void **state)
     unlink(p);
     snprintf(p, sizeof p, "%s/batch.log", f->dir);
     unlink(p);
+    snprintf(p, sizeof p, "%s/dlq.marks", f->dir);
+    unlink(p);
     rmdir(f->dir);
     free(f);
     return 0;
@@ -1359,6 +1361,70 @@ static void test_pages_damaged(void **state)
     free(ref.buf);
 }
 
+/* ---- the dead-letter marks beside the store ---- */
+
+static bool count_marks(void *ctx, const px_store_dlq_ent *m)
+{
+    int64_t *sum = ctx;
+    sum[0]++;
+    sum[1] += m->offset;
+    return true;
+}
+
+/* dlq.marks lives beside data.mdb and is none of the store's checks:
+ * verify and a writable open with the full check pass with it there. It
+ * has its own: a mark whose line fails its checksum (a digit flipped,
+ * which would name another message) is no mark; a file of the format
+ * without checksums holds none and is removed by the prune. */
+static void test_dlq_marks_checked(void **state)
+{
+    fix *f = *state;
+    px_store_batch *b;
+    assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
+    assert_int_equal(px_store_set_offset(b, "pdnsx.obs.a", 0, 10), PX_OK);
+    assert_int_equal(px_store_batch_commit(b), PX_OK);
+    px_store_dlq_ent m[] = {{"pdnsx.obs.a", 0, 12, false}, {"pdnsx.obs.a", 0, 20, true}};
+    assert_int_equal(px_store_dlq_mark(f->s, m, 2), PX_OK);
+    int64_t mk[2] = {0};
+    assert_int_equal(px_store_dlq_acked(f->s, count_marks, mk), PX_OK);
+    assert_int_equal(mk[0], 2);
+    assert_int_equal(mk[1], 32);
+    assert_verified(f->s);
+    px_store_close(f->s);
+    f->s = open_with(f->dir, (px_store_opts){.check = PX_STORE_CHECK_FULL});
+    assert_verified(f->s);
+
+    char path[128], text[512];
+    snprintf(path, sizeof path, "%s/dlq.marks", f->dir);
+    FILE *fp = fopen(path, "r+");
+    assert_non_null(fp);
+    size_t n = fread(text, 1, sizeof text - 1, fp);
+    text[n] = '\0';
+    char *twelve = strstr(text, " 12 a ");
+    assert_non_null(twelve);
+    twelve[2] ^= 0x01; /* 12 -> 13: another message */
+    rewind(fp);
+    assert_int_equal(fwrite(text, 1, n, fp), n);
+    fclose(fp);
+    memset(mk, 0, sizeof mk);
+    assert_int_equal(px_store_dlq_acked(f->s, count_marks, mk), PX_OK);
+    assert_int_equal(mk[0], 1);
+    assert_int_equal(mk[1], 20);
+
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("pdnsx-dlq-marks 1\npdnsx.obs.a 0 12 a\n", fp);
+    fclose(fp);
+    memset(mk, 0, sizeof mk);
+    assert_int_equal(px_store_dlq_acked(f->s, count_marks, mk), PX_ERR_MALFORMED);
+    assert_int_equal(mk[0], 0);
+    size_t left = 9;
+    assert_int_equal(px_store_dlq_prune(f->s, &left), PX_ERR_MALFORMED);
+    assert_int_equal(left, 0);
+    assert_int_equal(access(path, F_OK), -1);
+    assert_verified(f->s);
+}
+
 /* Entries lost without LMDB noticing (a row deleted behind the store's
  * back stands for a subtree lost to damage): the store's own count tells. */
 static void test_verify_counts(void **state)
@@ -2021,6 +2087,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_file_cut, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pages_damaged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_counts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dlq_marks_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fences, setup, teardown),
         cmocka_unit_test_setup_teardown(test_domain_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_rdata, setup, teardown),
