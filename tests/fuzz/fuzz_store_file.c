@@ -8,9 +8,12 @@
  * on overflow pages, dictionaries, two batches so that the free list is
  * not empty), so that mutations reach the pages, nodes, keys and values
  * behind the meta pages. Each run opens the result read-only, runs a query
- * of every record, one by rdata and the full walk; none may crash, a query
- * that met damage must say so (the walk then finds it too), and a store the
- * walk calls sound must take a batch through LMDB. */
+ * of every record, the same in steps of 7 keys (px_store_iter: a snapshot
+ * and a seek past the last key each step), one by rdata and the full
+ * walk; none may crash, a query that met damage must say so (the walk
+ * then finds it too), the steps must give what the one query gave where
+ * that met no damage, and a store the walk calls sound must take a batch
+ * through LMDB. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,6 +178,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     px_store_fence all = {INT64_MIN, INT64_MAX};
     size_t n = 0;
     px_err qerr = px_store_query_rrset(s, "*.test", NULL, &all, count, &n);
+    size_t n_first = n, n_steps = 0;
+    px_store_iter *it = NULL;
+    px_err ierr = px_store_iter_rrset(s, "*.test", NULL, &all, &it);
+    for (bool done = false; ierr == PX_OK && !done;)
+        ierr = px_store_iter_step(it, 7, count, &n_steps, &done);
+    px_store_iter_free(it);
     px_store_query_rdata(s, "mx1.d3.test", &all, count, &n);
     px_store_verify_result vr;
     px_err verr = px_store_verify(s, PX_STORE_CHECK_FULL, &vr);
@@ -183,6 +192,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (qerr == PX_ERR_DAMAGED && verr != PX_ERR_DAMAGED)
         abort(); /* the walk misses what a query met */
+    if (ierr != PX_OK && ierr != PX_ERR_DAMAGED)
+        abort();
+    if (ierr == PX_ERR_DAMAGED && verr != PX_ERR_DAMAGED)
+        abort(); /* the walk misses what a step met */
+    if (qerr == PX_OK && (ierr != PX_OK || n_steps != n_first))
+        abort(); /* the steps read the same snapshot otherwise */
     if (verr != PX_OK)
         return 0;
     /* what the walk calls sound, LMDB can write into */
