@@ -4,6 +4,7 @@
 #include "px_consumer.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,8 +106,12 @@ struct px_consumer {
      * tallied by it. */
     uint64_t batch_seq;
     uint64_t commit_us_carry; /* commit time not yet counted in whole ms */
-    /* the store's counts of repaired data, as of the last commit */
-    uint64_t corrupt_replaced, collisions;
+    /* the store's count of colliding overlong rdata, as of the last commit */
+    uint64_t collisions;
+    /* the log of damage reports (the query endpoint's threads report
+     * too: the lock) */
+    pthread_mutex_t damage_lock;
+    px_ratelimit damage_log;
 
     /* trust: what the centre accepts */
     px_privacy *privacy;
@@ -124,7 +129,7 @@ struct px_consumer {
     px_consumer_stats stats;
 
     px_metric *m_messages, *m_merged, *m_batches, *m_aborted, *m_commit_ms, *m_last_commit_ms;
-    px_metric *m_corrupt, *m_collisions;
+    px_metric *m_damage, *m_collisions;
     px_metric *m_dlq[PX_DLQ__COUNT];
     px_metric *m_refused[PX_OBS__RULES];
     px_metric *m_dlq_truncated, *m_dlq_skipped;
@@ -390,25 +395,17 @@ static void px_consumer_count_commit(px_consumer *c, uint64_t us, const px_dlq_t
     px_metric_set(c->m_last_commit_ms, (int64_t)(us / 1000u));
 }
 
-/* The store repairs what a commit meets (unreadable stored values are
- * replaced, colliding overlong rdata dropped) instead of refusing
- * messages: say so when a commit did. */
+/* A commit drops the observations of an overlong rdata whose hash meets a
+ * different stored one instead of refusing messages: say so when one did. */
 static void px_consumer_check_store(px_consumer *c)
 {
-    uint64_t corrupt, collisions;
-    px_store_get_repairs(c->store, &corrupt, &collisions);
-    if (corrupt > c->corrupt_replaced)
-        px_warning("store: %" PRIu64
-                   " unreadable stored values replaced by the batch's data (%" PRIu64
-                   " since start)",
-                   corrupt - c->corrupt_replaced, corrupt);
+    uint64_t damaged, collisions;
+    px_store_get_counters(c->store, &damaged, &collisions);
     if (collisions > c->collisions)
         px_warning("store: %" PRIu64 " records kept against a colliding overlong rdata, its "
                    "observations dropped (%" PRIu64 " since start)",
                    collisions - c->collisions, collisions);
-    px_metric_add(c->m_corrupt, corrupt - c->corrupt_replaced);
     px_metric_add(c->m_collisions, collisions - c->collisions);
-    c->corrupt_replaced = corrupt;
     c->collisions = collisions;
 }
 
@@ -465,6 +462,26 @@ static bool px_consumer_dlq_settled(px_consumer *c, px_dlq_tally *t)
     return true;
 }
 
+#define PX_CONSUMER_DAMAGE_LINES 20 /* damage reports logged a minute, at most */
+
+/* The store met damage (opening, merging, or a query of the endpoint, in
+ * its threads): counted, and logged at most PX_CONSUMER_DAMAGE_LINES a
+ * minute (a damaged page every query passes would flood the log). */
+static void px_consumer_damage(void *ctx, const char *where, const char *what)
+{
+    px_consumer *c = ctx;
+    px_metric_inc(c->m_damage);
+    uint64_t held = 0;
+    pthread_mutex_lock(&c->damage_lock);
+    bool log = px_ratelimit_allow(&c->damage_log, (int64_t)px_consumer_coarse_ms(), &held);
+    pthread_mutex_unlock(&c->damage_lock);
+    if (held)
+        px_error("store: %" PRIu64 " more damage reports were not logged (a minute holds %d)", held,
+                 PX_CONSUMER_DAMAGE_LINES);
+    if (log)
+        px_error("store: damaged: %s: %s", where, what);
+}
+
 /* Commits the open batch. Dead-letter copies first: a message may be
  * skipped only once its copy is safe in Kafka (or Kafka refused the copy
  * for good). On failure the batch is abandoned (its messages will be read
@@ -484,7 +501,17 @@ static int px_consumer_commit(px_consumer *c, bool rewind)
         px_warning("store: batch of %" PRIu64 " messages committed, but applying it stopped; "
                    "resuming before the next one",
                    c->batch_msgs);
-    else if (err != PX_OK) {
+    else if (err == PX_ERR_DAMAGED) { /* never merge into a store that cannot be trusted */
+        bool pending = px_store_log_pending(c->store);
+        px_error("store: %s is damaged (reported above): %s; stopping (README: recovering a "
+                 "damaged store)",
+                 c->conf->store_path,
+                 pending ? "a batch's offsets are committed but applying it met the damage"
+                         : "the batch was not committed");
+        px_consumer_reset_batch(c);
+        c->fatal = true;
+        return -1;
+    } else if (err != PX_OK) {
         c->batch = NULL; /* commit freed it */
         px_error("store: commit of %" PRIu64 " messages failed: %s; will retry", c->batch_msgs,
                  px_strerror(err));
@@ -526,11 +553,17 @@ static bool px_consumer_resume(px_consumer *c)
         px_info("store: the last batch is applied");
         return true;
     }
-    if (err == PX_ERR_MALFORMED) {
+    if (err == PX_ERR_MALFORMED) { /* store.drop_damaged_log */
         px_error("store: the batch log %s/batch.log is missing or damaged: %" PRIu64
-                 " chunks of the last batch's records are lost",
+                 " chunks of the last batch's records are dropped (store.drop_damaged_log)",
                  c->conf->store_path, lost);
         return true;
+    }
+    if (err == PX_ERR_DAMAGED) {
+        px_error("store: the last batch cannot be applied: the store or its batch log is "
+                 "damaged (reported above); stopping (README: recovering a damaged store)");
+        c->fatal = true;
+        return false;
     }
     px_error("store: cannot finish applying the last batch: %s; will retry", px_strerror(err));
     return false;
@@ -585,7 +618,10 @@ static px_dlq_reason px_consumer_merge(px_consumer *c, const px_avro_obs *obs, c
         return PX_DLQ_STORE;
     }
     if (err != PX_OK) {
-        px_error("store: merge failed: %s", px_strerror(err));
+        px_error("store: merge failed: %s%s", px_strerror(err),
+                 err == PX_ERR_DAMAGED
+                     ? " (reported above); stopping (README: recovering a damaged store)"
+                     : "");
         c->fatal = true;
         return PX_DLQ_NONE;
     }
@@ -780,7 +816,10 @@ static px_dlq_reason px_consumer_org_bound(px_consumer *c, const rd_kafka_messag
     if (err == PX_ERR_INVAL || err == PX_ERR_MALFORMED || err == PX_ERR_TOOLONG)
         return PX_DLQ_NONE; /* the merge refuses it and says why */
     if (err != PX_OK) {
-        px_error("store: lookup failed: %s", px_strerror(err));
+        px_error("store: lookup failed: %s%s", px_strerror(err),
+                 err == PX_ERR_DAMAGED
+                     ? " (reported above); stopping (README: recovering a damaged store)"
+                     : "");
         c->fatal = true;
         return PX_DLQ_NONE;
     }
@@ -1105,8 +1144,9 @@ static void px_consumer_metrics(px_consumer *c)
                                        "store transaction)");
     c->m_last_commit_ms = px_metric_gauge("pdnsx_consumer_last_commit_milliseconds",
                                           "Duration of the last batch commit");
-    c->m_corrupt = px_metric_counter("pdnsx_store_corrupt_replaced_total",
-                                     "Unreadable stored values replaced by a batch's data");
+    c->m_damage = px_metric_counter("pdnsx_store_damage_total",
+                                    "Damage found in the store: pages, values, dictionary "
+                                    "entries or the batch log that fail their checks");
     c->m_collisions = px_metric_counter("pdnsx_store_collisions_total",
                                         "Batches' records dropped for an overlong rdata whose "
                                         "hash meets a different stored one");
@@ -1194,7 +1234,11 @@ static int px_consumer_open_parts(px_consumer *c, char *errbuf, size_t errlen)
     }
     if (px_consumer_open_trust(c, errbuf, errlen) < 0)
         return -1;
-    c->store = px_store_open(conf->store_path, &(px_store_opts){0}, &err, why, sizeof(why));
+    px_store_opts so = {.check = conf->store_check,
+                        .drop_damaged_log = conf->drop_damaged_log,
+                        .on_damage = px_consumer_damage,
+                        .damage_ctx = c};
+    c->store = px_store_open(conf->store_path, &so, &err, why, sizeof(why));
     if (!c->store) {
         snprintf(errbuf, errlen, "store %s: %s", conf->store_path, why[0] ? why : px_strerror(err));
         return -1;
@@ -1232,6 +1276,8 @@ px_consumer *px_consumer_create(const px_consumer_conf *conf, const px_consumer_
     }
     c->conf = conf;
     c->opts = *opts;
+    pthread_mutex_init(&c->damage_lock, NULL);
+    px_ratelimit_init(&c->damage_log, PX_CONSUMER_DAMAGE_LINES, 60000);
     if (!c->opts.clock)
         c->opts.clock = px_consumer_wall;
     if (c->opts.dlq_timeout_ms <= 0)
@@ -1274,6 +1320,7 @@ void px_consumer_destroy(px_consumer *c)
     for (size_t i = 0; i < c->n_orgs; i++)
         free(c->orgs[i]);
     free(c->orgs);
+    pthread_mutex_destroy(&c->damage_lock);
     free(c);
 }
 

@@ -60,6 +60,8 @@ static bool px_check_rrtype(const char *v, char *why, size_t len)
 #define PX_STR(x) PX_STR_(x)
 
 static const char *const px_log_levels[] = {"error", "warning", "info", "debug", NULL};
+/* In px_store_check order. */
+static const char *const px_store_checks[] = {"full", "pages", "meta", NULL};
 
 const px_conf_item px_consumer_conf_table[] = {
     {.path = "kafka.brokers",
@@ -120,6 +122,18 @@ const px_conf_item px_consumer_conf_table[] = {
      .max = 600000,
      .def = "2000",
      .help = "longest a record waits for its transaction to commit, in milliseconds"},
+    {.path = "store.check_on_open",
+     .type = PX_CONF_STRING,
+     .def = "\"full\"",
+     .choices = px_store_checks,
+     .help = "what the consumer checks of its store before it merges into it: full (every "
+             "page, key and value), pages (every page and the key order), meta (the meta "
+             "pages, file size and table records)"},
+    {.path = "store.drop_damaged_log",
+     .type = PX_CONF_BOOL,
+     .def = "false",
+     .help = "true: a committed batch log that cannot be applied whole is dropped and the "
+             "consumer goes on without its lost records; false: it stops with an error"},
     {.path = "geoip.country",
      .type = PX_CONF_STRING,
      .check = px_check_nonempty,
@@ -246,6 +260,13 @@ px_err px_consumer_conf_load(const px_config *cfg, px_consumer_conf *out)
     out->store_path = px_config_string(cfg, "store.path");
     out->batch_records = px_config_int(cfg, "store.batch_records");
     out->batch_ms = px_config_int(cfg, "store.batch_ms");
+    const char *check = px_config_string(cfg, "store.check_on_open");
+    out->store_check = PX_STORE_CHECK_FULL;
+    for (int i = 0; check && px_store_checks[i]; i++) {
+        if (strcmp(check, px_store_checks[i]) == 0)
+            out->store_check = (px_store_check)i;
+    }
+    out->drop_damaged_log = px_config_bool(cfg, "store.drop_damaged_log");
     out->geoip_country = px_config_string(cfg, "geoip.country");
     out->geoip_asn = px_config_string(cfg, "geoip.asn");
     out->metrics_listen = px_config_string(cfg, "metrics.listen");

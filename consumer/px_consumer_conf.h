@@ -12,6 +12,7 @@
 #include "px_error.h"
 #include "px_http.h"
 #include "px_query.h"
+#include "px_store.h"
 
 /* dlq.max_bytes's default: librdkafka's own message.max.bytes. */
 #define PX_CONSUMER_DLQ_MAX_BYTES 1000000
@@ -44,6 +45,10 @@ typedef struct px_consumer_conf {
     int64_t exit_idle;     /* seconds; 0: run until signalled */
     int64_t batch_records; /* store.batch_records: records per store transaction */
     int64_t batch_ms;      /* store.batch_ms: longest a record waits for its commit */
+    /* store.check_on_open, store.drop_damaged_log; zeroed: a full check,
+     * a damaged batch log stops the consumer */
+    px_store_check store_check;
+    bool drop_damaged_log;
     /* trust.*: what the centre accepts (px_obs_trust_check). Zeroed (a
      * struct built by hand): the privacy rules' default types, no time
      * floor, no skew, no bound on new records. */

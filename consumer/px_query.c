@@ -369,8 +369,9 @@ struct px_query_stream {
     px_store_iter *it;
     uint64_t limit, n;
     bool cut, done;
-    px_err err; /* of the record callback */
-    char *buf;  /* the current piece */
+    px_err err;  /* of the record callback */
+    px_err fail; /* of a step that gave records first: the next call's */
+    char *buf;   /* the current piece */
     size_t len, cap;
 };
 
@@ -434,6 +435,8 @@ px_err px_query_stream_next(px_query_stream *qs, px_query_go_fn go, void *go_ctx
                             size_t *len)
 {
     qs->len = 0;
+    if (qs->fail)
+        return qs->fail;
     while (!qs->done && qs->len < PX_QUERY_PIECE) {
         if (go && !go(go_ctx))
             return PX_ERR_AGAIN;
@@ -441,6 +444,10 @@ px_err px_query_stream_next(px_query_stream *qs, px_query_go_fn go, void *go_ctx
         px_err err = px_store_iter_step(qs->it, PX_QUERY_STEP_KEYS, px_query_on_rec, qs, &end);
         if (!err)
             err = qs->err;
+        if (err && qs->len) { /* whole lines of records that passed every check: first */
+            qs->fail = err;
+            break;
+        }
         if (err)
             return err;
         qs->done = end || qs->cut;

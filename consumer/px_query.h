@@ -16,7 +16,8 @@
  * records match than the limit, the answer ends with the condition line
  *   {"cond":"limited","limit":N,"msg":"answer cut at the limit of N records"}
  * (DNSDB's streaming format says the same with "cond"); when the store
- * fails once the answer has started, with
+ * fails once the answer has started (or meets damage: the answer stops
+ * there, docs/STORE.md), with
  *   {"cond":"failed","msg":"..."}
  * Every other line is a COF record. pdnsx-query prints COF lines only and
  * says on stderr that the answer was cut. */
@@ -119,7 +120,11 @@ px_err px_query_stream_open(px_store *store, const px_query_req *req, px_query_s
  * (PX_ERR_AGAIN): its client is gone or out of time. */
 typedef bool (*px_query_go_fn)(void *ctx);
 /* The next piece: whole COF lines, about 16 KiB (more when one line is
- * longer), valid until the next call; *len 0 at the end. go may be NULL. */
+ * longer), valid until the next call; *len 0 at the end. go may be NULL.
+ * A store error ends the answer: PX_ERR_DAMAGED when a step met damage
+ * (reported through px_store_opts.on_damage). The records read before it
+ * (each passed every check) come first, as a piece of their own, and the
+ * next call returns the error; nothing past the damage is given. */
 px_err px_query_stream_next(px_query_stream *qs, px_query_go_fn go, void *go_ctx, const char **data,
                             size_t *len);
 /* Once the end is reached: whether the limit cut the answer, and how many

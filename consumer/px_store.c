@@ -1,6 +1,9 @@
 /* px_store.c: the consumer's LMDB store.
  *
- * Layout (one LMDB environment, named DBIs):
+ * Layout (one LMDB environment, named DBIs; the versioned specification,
+ * store format 2, is docs/STORE.md). Every value below ends with a 4-byte
+ * checksum of its key and payload (px_store_codec.c, pxs_val_seal); the
+ * payloads are:
  *
  *   rec   key  reversed name ("com.example.www"), NUL, rrtype (2 bytes, big
  *             endian), rdata: A/AAAA as 4/16 binary bytes, others as text.
@@ -24,22 +27,14 @@
  *             trailing dot), that rdata part: one entry per record, so a
  *             lookup is a prefix scan, and records of one owner and type
  *             that name one target (MX 10 and MX 20 mx.example.com, SRV
- *             records with different ports) keep an entry each. The value
+ *             records with different ports) keep an entry each. The payload
  *             is empty: the rec key is rebuilt from the entry. If the rdata
  *             part would take the key past the limit, the key is cut to it
  *             (the rdata part's prefix, then as much of its FNV-1a 64 as
  *             fits: none if the key up to the rrtype is at the limit, where
  *             such records share one entry) and the rdata part moves into
  *             the value. Entries whose key up to the rrtype passes the
- *             limit are skipped. Written once, when the record is new (or
- *             replaces an unreadable value).
- *             Stores written before the rdata part joined the key end it
- *             at the rrtype and keep the rdata part in the value where it
- *             differs: a non-empty value always holds the rdata part, so
- *             those entries read as before (but of records sharing owner,
- *             type and target they kept only the last one written). A
- *             record replacing an unreadable value drops such an entry of
- *             its own, which would otherwise find it twice.
+ *             limit are skipped. Written once, when the record is new.
  *   dom   key registered domain; val zigzag first, varint last - first,
  *             varint n, org id deltas.
  *   off   key topic, NUL, partition (4 bytes big endian); val zigzag
@@ -47,8 +42,12 @@
  *             as the data, so a crash replays exactly the lost batch.
  *             Also, under keys starting with a NUL (never a topic): the
  *             mark of a batch log being applied (NUL "log"; varint id of
- *             the transaction that committed it, next chunk, chunks), and
- *             the row the page-release transaction writes (NUL "gc").
+ *             the transaction that committed it, next chunk, chunks), the
+ *             row the page-release transaction writes (NUL "gc"), and the
+ *             format row (NUL "meta"; varint format 2, varint number of
+ *             tables, each table's entries), the last write of every
+ *             transaction: a store without it is of the format before
+ *             checksums and is refused.
  *   batch.log (a file beside data.mdb) the sorted deltas of the last big
  *             batch (see "big batches"; format in px_store_log.c).
  *   org_n / org_i   org id text <-> small integer (1, 2, ...).
@@ -68,22 +67,23 @@
  * that is no address, _TOOLONG, _UNSUPPORTED for two overlong rdata of one
  * batch under the same 64-bit hash) fails that merge only; the caller
  * counts it and goes on. The merge does not read stored records or
- * domains: the flush does (see "batches"), and what it meets there never
- * fails a batch. A stored value that does not decode (or disagrees with
- * its key about the LONG flag) is replaced by the batch's observations, as
- * if the record were new (GeoIP lookup, reverse-index entry), and so is an
- * unreadable AS-organisation dictionary entry: the store heals, where the
- * merge that met such a value used to fail, and so every later observation
- * of it (they went to the dead-letter topic). px_store_stats
- * .corrupt_replaced counts these. A stored overlong rdata that differs
- * from the batch's under the same key (a hash collision) keeps the stored
- * record and drops the batch's observations of it (px_store_stats
- * .collisions); before, the merge refused them. A failure of the store
- * itself (_FULL, _NOMEM, _IO) fails the batch: every later call returns it
- * and commit aborts. px_store_stats.bytes counts the pages of the trees:
- * LMDB's free pages (old copies awaiting reuse) are excluded. */
+ * domains: the flush does (see "batches"). A stored value or dictionary
+ * entry that fails its checksum, does not decode or disagrees with its key
+ * is damage (PX_ERR_DAMAGED): reported (pxs_report: where and what, to
+ * px_store_opts.on_damage), never merged into, replaced or built on; the
+ * batch fails, as for a failure of the store itself (_FULL, _NOMEM, _IO):
+ * every later call returns it and commit aborts. (Before store format 2
+ * such a value was replaced by the batch's data: a store that cannot be
+ * trusted now stops the consumer instead, issue 9.) A stored overlong
+ * rdata that differs from the batch's under the same key (a hash
+ * collision) keeps the stored record and drops the batch's observations of
+ * it (px_store_stats.collisions). The writer walks the whole file when it
+ * opens (px_store_opts.check: px_store_check.c); readers check what they
+ * read (px_store_file.c). px_store_stats.bytes counts the pages of the
+ * trees: LMDB's free pages (old copies awaiting reuse) are excluded. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,8 +102,8 @@
 
 #define PXS_DEFAULT_MAP (64ULL << 30)
 
-static const char *const dbi_names[DBI__N] = {"rec",   "rdx",   "dom",   "off",
-                                              "org_n", "org_i", "aso_n", "aso_i"};
+const char *const pxs_dbi_names[DBI__N] = {"rec",   "rdx",   "dom",   "off",
+                                           "org_n", "org_i", "aso_n", "aso_i"};
 
 #define PXS_SPILL_ENTRIES (1u << 18)
 #define PXS_SPILL_BYTES (128u << 20)
@@ -114,10 +114,8 @@ typedef struct merge_in merge_in;
 
 typedef struct brdx { /* a new record's reverse-index entry, to be written */
     bkey k;
-    const uint8_t *v;
-    const uint8_t *rd; /* the record key's rdata part, where old > 0 */
-    uint32_t vlen, rd_len;
-    uint16_t old; /* > 0: key length of an old-layout entry to drop (see rdx_write) */
+    const uint8_t *v; /* sealed */
+    uint32_t vlen;
 } brdx;
 
 typedef struct brec { /* one record touched by the batch */
@@ -173,8 +171,8 @@ struct px_store_batch {
     pxs_dom dcur; /* the same for domains */
     bpend *pend;  /* new records whose AS organisation is new to the dictionary */
     size_t n_pend, cap_pend;
-    uint64_t n_corrupt, n_collisions; /* the store's counters get them at commit */
-    uint64_t *org_new;                /* by org id: records new to the store (the same) */
+    uint64_t n_collisions; /* the store's counter gets it at commit */
+    uint64_t *org_new;     /* by org id: records new to the store (the same) */
     size_t n_org_new;
     boff *offs; /* written by the commit, not one put per message */
     size_t n_offs, cap_offs, last_off;
@@ -212,7 +210,9 @@ px_err pxs_map_mdb(int rc)
     case MDB_CORRUPTED:
     case MDB_PAGE_NOTFOUND:
     case MDB_INVALID:
+        return PX_ERR_DAMAGED;
     case MDB_VERSION_MISMATCH:
+        return PX_ERR_UNSUPPORTED;
     case MDB_BAD_VALSIZE:
         return PX_ERR_MALFORMED;
     case ENOMEM:
@@ -226,7 +226,9 @@ px_err pxs_map_mdb(int rc)
 
 /* ---- names and keys ---- */
 
-/* Lowercases and strips one trailing dot into out (PXS_NAME_MAX + 1). */
+/* Lowercases and strips one trailing dot into out (PXS_NAME_MAX + 1). A
+ * stored name is presentation text: bytes 0x21..0x7e only (what a reader
+ * checks a stored key against). */
 px_err pxs_norm_name(const char *in, char *out, size_t *len)
 {
     size_t n = strlen(in);
@@ -236,6 +238,8 @@ px_err pxs_norm_name(const char *in, char *out, size_t *len)
         return PX_ERR_TOOLONG;
     for (size_t i = 0; i < n; i++) {
         char c = in[i];
+        if ((unsigned char)c < 0x21 || (unsigned char)c > 0x7e)
+            return PX_ERR_INVAL;
         out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
     }
     out[n] = '\0';
@@ -356,12 +360,11 @@ static size_t rdx_tail(const px_store *s, const uint8_t *rd, size_t rd_len, uint
 /* Reverse-index entry of a new record (layout at the top): prefix,
  * reversed name, NUL, then for names the rrtype and, where the record
  * key's rdata part is not the indexed name (MX, SRV, odd case), that part.
- * *base: the key's length up to the rrtype (the whole key of the layout
- * before the rdata part joined it). Returns false (no entry) for
- * unindexed types and where *base would pass the key limit. */
+ * *v: the value's payload (empty, or the rdata part of a key cut to the
+ * limit). Returns false (no entry) for unindexed types and where the key
+ * up to the rrtype would pass the key limit. */
 static bool rdx_entry(const px_store *s, uint16_t type, const char *text, const uint8_t *rkey,
-                      size_t rklen, size_t name_len, uint8_t *key, MDB_val *k, MDB_val *v,
-                      size_t *base)
+                      size_t rklen, size_t name_len, uint8_t *key, MDB_val *k, MDB_val *v)
 {
     const uint8_t *rd = rkey + name_len + 3;
     size_t rd_len = rklen - name_len - 3, plen;
@@ -374,7 +377,6 @@ static bool rdx_entry(const px_store *s, uint16_t type, const char *text, const 
     memcpy(key + plen, rkey, name_len + 1);
     if (!addr)
         memcpy(key + plen + name_len + 1, rkey + name_len + 1, 2);
-    *base = klen;
     *v = (MDB_val){0, (void *)""};
     const uint8_t *payload = key + 1; /* an address's bytes are its rdata part */
     size_t pay_len = addr ? plen - 1 : plen - 2;
@@ -386,18 +388,56 @@ static bool rdx_entry(const px_store *s, uint16_t type, const char *text, const 
 
 /* ---- open / close ---- */
 
-static px_err open_dbis(px_store *s, char *errbuf, size_t errlen)
+/* The format row (docs/STORE.md): the format, then every table's number
+ * of entries, written last in every write transaction so that a walk of
+ * the file can tell entries that are missing. */
+static px_err meta_put(const px_store *s, MDB_txn *txn)
+{
+    pxs_meta_row m = {.format = PXS_FORMAT, .n_tables = DBI__N};
+    for (int i = 0; i < DBI__N; i++) {
+        MDB_stat st;
+        int rc = mdb_stat(txn, s->dbi[i], &st);
+        if (rc)
+            return pxs_map_mdb(rc);
+        m.entries[i] = st.ms_entries;
+    }
+    MDB_val k = {sizeof pxs_meta_key, (void *)pxs_meta_key}, v;
+    if (mdb_get(txn, s->dbi[DBI_OFF], &k, &v) == MDB_NOTFOUND)
+        m.entries[DBI_OFF]++; /* the row itself */
+    pxs_buf b = {0};
+    px_err err = pxs_meta_encode(&m, &b);
+    if (!err) {
+        v = (MDB_val){b.len, b.p};
+        err = pxs_map_mdb(mdb_put(txn, s->dbi[DBI_OFF], &k, &v, 0));
+    }
+    free(b.p);
+    return err;
+}
+
+/* Commits a write transaction with its format row; aborts it on failure. */
+static int txn_commit(const px_store *s, MDB_txn *txn)
+{
+    px_err err = meta_put(s, txn);
+    if (err) {
+        mdb_txn_abort(txn);
+        return err == PX_ERR_FULL ? MDB_MAP_FULL : err == PX_ERR_NOMEM ? ENOMEM : EIO;
+    }
+    return mdb_txn_commit(txn);
+}
+
+/* Creates (a new store, with its format row) or opens the tables. */
+static px_err open_dbis(px_store *s, bool fresh, char *errbuf, size_t errlen)
 {
     MDB_txn *txn;
     int rc = mdb_txn_begin(s->env, NULL, s->read_only ? MDB_RDONLY : 0, &txn);
     for (int i = 0; rc == 0 && i < DBI__N; i++) {
-        unsigned flags = s->read_only ? 0 : MDB_CREATE;
+        unsigned flags = fresh ? MDB_CREATE : 0;
         if (i == DBI_ORG_I || i == DBI_ASO_I)
             flags |= MDB_INTEGERKEY;
-        rc = mdb_dbi_open(txn, dbi_names[i], flags, &s->dbi[i]);
+        rc = mdb_dbi_open(txn, pxs_dbi_names[i], flags, &s->dbi[i]);
     }
     if (rc == 0)
-        rc = mdb_txn_commit(txn);
+        rc = fresh ? txn_commit(s, txn) : mdb_txn_commit(txn);
     else if (txn)
         mdb_txn_abort(txn);
     if (rc)
@@ -426,11 +466,153 @@ static px_err open_log(px_store *s, const char *dir, const px_store_opts *o, cha
     uint64_t id, next, total;
     px_err err = marker_read(s, &id, &next, &total);
     s->log_pending = err != PX_ERR_NOTFOUND;
-    if (err == PX_ERR_NOTFOUND || err == PX_ERR_MALFORMED) /* resume drops a bad mark */
+    if (err == PX_ERR_NOTFOUND || err == PX_ERR_DAMAGED) /* resume says what is wrong */
         return PX_OK;
     if (err)
         snprintf(errbuf, errlen, "store: reading the batch log mark: %s", px_strerror(err));
     return err;
+}
+
+/* While the store opens: the first report, for the error message. */
+typedef struct open_reports {
+    px_store_damage_fn fn;
+    void *ctx;
+    char first[400];
+} open_reports;
+
+static void open_report(void *ctx, const char *where, const char *what)
+{
+    open_reports *r = ctx;
+    if (!r->first[0])
+        snprintf(r->first, sizeof r->first, "%s: %s", where, what);
+    if (r->fn)
+        r->fn(r->ctx, where, what);
+}
+
+/* Checks data.mdb, if there is one, before LMDB maps it: meta pages and
+ * the file's size (a file cut short would kill the process with SIGBUS). */
+static px_err open_file(px_store *s, const char *dir, char *errbuf, size_t errlen)
+{
+    char path[4096], why[256];
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    s->data_fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (s->data_fd < 0 && errno == ENOENT)
+        return PX_OK; /* a new store (or none: LMDB says so) */
+    if (s->data_fd < 0) {
+        snprintf(errbuf, errlen, "store: open %s: %s", path, strerror(errno));
+        return PX_ERR_IO;
+    }
+    pxs_file f;
+    px_err err = pxs_file_init(&f, s->data_fd, 0, NULL, NULL, why, sizeof why);
+    if (err == PX_ERR_DAMAGED)
+        pxs_report(s, "data.mdb", why);
+    if (err == PX_ERR_DAMAGED)
+        snprintf(errbuf, errlen, "store: %s is damaged: %s", path, why);
+    else if (err)
+        snprintf(errbuf, errlen, "store: %s: %s", path, why);
+    return err;
+}
+
+static px_err damaged_msg(px_err err, const open_reports *r, const char *dir, char *errbuf,
+                          size_t errlen)
+{
+    if (err == PX_ERR_DAMAGED)
+        snprintf(errbuf, errlen,
+                 "store: %s/data.mdb is damaged: %s ('pdnsx-query verify' lists all it finds; "
+                 "README: recovering a damaged store)",
+                 dir, r->first[0] ? r->first : "see the reports before");
+    else if (err)
+        snprintf(errbuf, errlen, "store: reading %s/data.mdb: %s", dir, px_strerror(err));
+    return err;
+}
+
+/* Before LMDB reads a page: the main tree and the tables' records through
+ * the checked reader, and the format this code reads. *fresh: no tables
+ * yet (a new store). */
+static px_err open_check(px_store *s, const open_reports *r, const char *dir, bool *fresh,
+                         char *errbuf, size_t errlen)
+{
+    pxs_snap *sn;
+    px_err err = pxs_snap_begin(s, false, &sn);
+    if (err)
+        return damaged_msg(err, r, dir, errbuf, errlen);
+    int have = 0;
+    for (int i = 0; i < DBI__N; i++)
+        have += sn->have[i];
+    pxs_meta_row m = {0};
+    px_err merr = have ? pxs_snap_meta(sn, &m) : PX_ERR_NOTFOUND;
+    *fresh = !have && !sn->f.findings;
+    if (sn->f.findings || merr == PX_ERR_DAMAGED || (merr && merr != PX_ERR_NOTFOUND))
+        err = damaged_msg(merr && merr != PX_ERR_NOTFOUND ? merr : PX_ERR_DAMAGED, r, dir, errbuf,
+                          errlen);
+    else if (have && merr == PX_ERR_NOTFOUND) {
+        snprintf(errbuf, errlen,
+                 "store: %s was written by a pdnsx before store format %d (values without "
+                 "checksums), which this one does not read: move it away and let "
+                 "pdnsx-consumer rebuild it from Kafka (README: recovering a damaged store)",
+                 dir, PXS_FORMAT);
+        err = PX_ERR_UNSUPPORTED;
+    } else if (have && m.format != PXS_FORMAT) {
+        snprintf(errbuf, errlen, "store: %s has store format %llu; this pdnsx reads format %d%s",
+                 dir, (unsigned long long)m.format, PXS_FORMAT,
+                 m.format > PXS_FORMAT ? ": run the pdnsx that wrote it" : "");
+        err = PX_ERR_UNSUPPORTED;
+    } else if (have && have != DBI__N) {
+        pxs_report(s, "data.mdb", "tables of the store are missing");
+        err = damaged_msg(PX_ERR_DAMAGED, r, dir, errbuf, errlen);
+    }
+    pxs_snap_end(sn);
+    return err;
+}
+
+/* A writable open walks the file as opts.check says before it hands the
+ * store out: a consumer that cannot trust its store does not merge into
+ * it. */
+static px_err open_verify(px_store *s, px_store_check level, const open_reports *r, const char *dir,
+                          char *errbuf, size_t errlen)
+{
+    if (s->read_only || level == PX_STORE_CHECK_META)
+        return PX_OK;
+    px_store_verify_result res;
+    px_err err = pxs_verify(s, level, false, &res);
+    if (err == PX_ERR_DAMAGED) {
+        damaged_msg(err, r, dir, errbuf, errlen);
+        size_t n = strlen(errbuf);
+        if (res.findings > 1 && n < errlen)
+            snprintf(errbuf + n, errlen - n, "; %llu damaged places in all",
+                     (unsigned long long)res.findings);
+    } else if (err) {
+        damaged_msg(err, r, dir, errbuf, errlen);
+    }
+    return err;
+}
+
+static px_err open_env(px_store *s, const char *dir, const px_store_opts *o, char *errbuf,
+                       size_t errlen)
+{
+    int rc = mdb_env_create(&s->env);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs(s->env, DBI__N);
+    if (rc == 0)
+        rc = mdb_env_set_mapsize(s->env, o->map_bytes ? o->map_bytes : PXS_DEFAULT_MAP);
+    unsigned flags = MDB_NOTLS | MDB_NOMETASYNC | (o->read_only ? MDB_RDONLY : 0);
+    if (rc == 0)
+        rc = mdb_env_open(s->env, dir, flags, 0644);
+    if (rc) {
+        snprintf(errbuf, errlen, "store: open %s: %s", dir, mdb_strerror(rc));
+        return pxs_map_mdb(rc);
+    }
+    s->maxkey = (size_t)mdb_env_get_maxkeysize(s->env);
+    if (s->data_fd < 0) { /* LMDB made it */
+        char path[4096];
+        snprintf(path, sizeof path, "%s/data.mdb", dir);
+        s->data_fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (s->data_fd < 0) {
+            snprintf(errbuf, errlen, "store: open %s: %s", path, strerror(errno));
+            return PX_ERR_IO;
+        }
+    }
+    return PX_OK;
 }
 
 px_store *px_store_open(const char *dir, const px_store_opts *opts, px_err *err, char *errbuf,
@@ -443,31 +625,32 @@ px_store *px_store_open(const char *dir, const px_store_opts *opts, px_err *err,
         snprintf(errbuf, errlen, "store: out of memory");
         return NULL;
     }
+    s->data_fd = -1;
     s->read_only = o.read_only;
+    s->drop_damaged_log = o.drop_damaged_log;
+    open_reports r = {.fn = o.on_damage, .ctx = o.damage_ctx};
+    s->on_damage = open_report;
+    s->damage_ctx = &r;
+    *err = PX_OK;
     if (!o.read_only && mkdir(dir, 0755) != 0 && errno != EEXIST) {
         *err = PX_ERR_IO;
         snprintf(errbuf, errlen, "store: mkdir %s: %s", dir, strerror(errno));
-        free(s);
-        return NULL;
     }
-    int rc = mdb_env_create(&s->env);
-    if (rc == 0)
-        rc = mdb_env_set_maxdbs(s->env, DBI__N);
-    if (rc == 0)
-        rc = mdb_env_set_mapsize(s->env, o.map_bytes ? o.map_bytes : PXS_DEFAULT_MAP);
-    unsigned flags = MDB_NOTLS | MDB_NOMETASYNC | (o.read_only ? MDB_RDONLY : 0);
-    if (rc == 0)
-        rc = mdb_env_open(s->env, dir, flags, 0644);
-    if (rc) {
-        *err = pxs_map_mdb(rc);
-        snprintf(errbuf, errlen, "store: open %s: %s", dir, mdb_strerror(rc));
-        px_store_close(s);
-        return NULL;
-    }
-    s->maxkey = (size_t)mdb_env_get_maxkeysize(s->env);
-    *err = open_dbis(s, errbuf, errlen);
+    bool fresh = false;
+    if (!*err)
+        *err = open_file(s, dir, errbuf, errlen);
+    if (!*err)
+        *err = open_env(s, dir, &o, errbuf, errlen);
+    if (!*err)
+        *err = open_check(s, &r, dir, &fresh, errbuf, errlen);
+    if (!*err)
+        *err = open_dbis(s, fresh && !o.read_only, errbuf, errlen);
+    if (!*err && !fresh)
+        *err = open_verify(s, o.check, &r, dir, errbuf, errlen);
     if (!*err)
         *err = open_log(s, dir, &o, errbuf, errlen);
+    s->on_damage = o.on_damage;
+    s->damage_ctx = o.damage_ctx;
     if (*err) {
         px_store_close(s);
         return NULL;
@@ -482,6 +665,8 @@ void px_store_close(px_store *s)
     px_store_batch_abort(s->batch);
     if (s->env)
         mdb_env_close(s->env);
+    if (s->data_fd >= 0)
+        close(s->data_fd);
     free(s->orgs);
     free(s->org_new);
     free(s->dir);
@@ -492,24 +677,26 @@ void px_store_close(px_store *s)
 /* ---- dictionaries ---- */
 
 /* Id of str[0..len) in dictionary dn: PX_ERR_NOTFOUND if absent,
- * _MALFORMED if the stored id is unreadable. */
+ * _DAMAGED (reported) if its stored id fails its checks. */
 static px_err dict_find(px_store_batch *b, int dn, const char *str, size_t len, uint32_t *id)
 {
     MDB_val k = {len, (void *)str}, v;
     int rc = mdb_get(b->txn, b->s->dbi[dn], &k, &v);
     if (rc)
         return pxs_map_mdb(rc);
+    size_t n;
+    if (pxs_val_open(dn, str, len, v.mv_data, v.mv_size, &n) != PX_OK)
+        return pxs_report_key(b->s, dn, str, len, "the value fails its checksum");
     px_wire w;
-    px_wire_init(&w, v.mv_data, v.mv_size);
+    px_wire_init(&w, v.mv_data, n);
     uint64_t x = pxs_wire_varint(&w);
     if (px_wire_err(&w) || px_wire_avail(&w) || x == 0 || x > UINT32_MAX)
-        return PX_ERR_MALFORMED;
+        return pxs_report_key(b->s, dn, str, len, "the id does not decode");
     *id = (uint32_t)x;
     return PX_OK;
 }
 
-/* Gives str[0..len) the next free id of the pair (dn, di), over an
- * unreadable entry if there is one. */
+/* Gives str[0..len) the next free id of the pair (dn, di). */
 static px_err dict_add(px_store_batch *b, int dn, int di, const char *str, size_t len, uint32_t *id)
 {
     px_store *s = b->s;
@@ -522,18 +709,21 @@ static px_err dict_add(px_store_batch *b, int dn, int di, const char *str, size_
     mdb_cursor_close(c);
     uint32_t next = 1;
     if (rc == 0) {
-        if (lk.mv_size != sizeof(uint32_t))
-            return PX_ERR_MALFORMED;
-        memcpy(&next, lk.mv_data, sizeof next);
+        memcpy(&next, lk.mv_data, lk.mv_size == sizeof next ? sizeof next : 0);
+        if (lk.mv_size != sizeof next || next == UINT32_MAX)
+            return pxs_report_key(s, di, lk.mv_data, lk.mv_size, "the last id is no id");
         next++;
     } else if (rc != MDB_NOTFOUND) {
         return pxs_map_mdb(rc);
     }
-    uint8_t enc[10];
-    pxs_buf eb = {enc, 0, sizeof enc};
+    uint8_t enc[10 + PXS_SUM_LEN], txt[PXS_DICT_STR_MAX + PXS_SUM_LEN];
+    pxs_buf eb = {enc, 0, sizeof enc}, tb = {txt, len, sizeof txt};
     pxs_buf_put_varint(&eb, next);
+    memcpy(txt, str, len);
+    pxs_val_seal(dn, str, len, &eb); /* room reserved: no realloc of the arrays */
+    pxs_val_seal(di, &next, sizeof next, &tb);
     MDB_val k = {len, (void *)str}, nv = {eb.len, enc}, ik = {sizeof next, &next},
-            iv = {len, (void *)str};
+            iv = {tb.len, txt};
     rc = mdb_put(b->txn, s->dbi[dn], &k, &nv, 0);
     if (rc == 0)
         rc = mdb_put(b->txn, s->dbi[di], &ik, &iv, 0);
@@ -549,20 +739,6 @@ static px_err dict_intern(px_store_batch *b, int dn, int di, const char *str, ui
         return len ? PX_ERR_TOOLONG : PX_ERR_INVAL;
     px_err err = dict_find(b, dn, str, len, id);
     return err == PX_ERR_NOTFOUND ? dict_add(b, dn, di, str, len, id) : err;
-}
-
-/* Text of a dictionary id into out (PXS_DICT_STR_MAX + 1). */
-px_err pxs_dict_lookup(MDB_txn *txn, MDB_dbi di, uint32_t id, char *out)
-{
-    MDB_val k = {sizeof id, &id}, v;
-    int rc = mdb_get(txn, di, &k, &v);
-    if (rc)
-        return rc == MDB_NOTFOUND ? PX_ERR_MALFORMED : pxs_map_mdb(rc);
-    if (v.mv_size == 0 || v.mv_size > PXS_DICT_STR_MAX || memchr(v.mv_data, 0, v.mv_size))
-        return PX_ERR_MALFORMED;
-    memcpy(out, v.mv_data, v.mv_size);
-    out[v.mv_size] = '\0';
-    return PX_OK;
 }
 
 static px_err org_id(px_store_batch *b, const char *org, uint32_t *id)
@@ -602,11 +778,10 @@ static px_err org_id(px_store_batch *b, const char *org, uint32_t *id)
  * each entry it reads the stored value, merges the delta into it and
  * writes it back in place. A record absent from the store is new: its
  * GeoIP answer is looked up and its reverse-index entry built then, once.
- * A stored value that does not decode is replaced by the delta (the
- * record heals; counted as corrupt_replaced), and an overlong rdata whose
- * 64-bit hash meets a different stored one keeps the stored record (the
- * delta is dropped; counted as collisions): the flush never fails for the
- * data it meets, only for the store itself. The flush runs at commit; a
+ * A stored value that fails its checks is damage: the flush fails (nothing
+ * of the batch commits); an overlong rdata whose 64-bit hash meets a
+ * different stored one keeps the stored record (the delta is dropped;
+ * counted as collisions). The flush runs at commit; a
  * batch that grows past PXS_SPILL_ENTRIES / PXS_SPILL_BYTES moves what it
  * holds to the batch log first, which bounds its memory (see "big
  * batches"). */
@@ -735,7 +910,7 @@ px_err px_store_batch_begin(px_store *s, px_store_batch **out)
  * MDB_MAP_FULL: they fail the whole batch. */
 static px_err batch_check(px_store_batch *b, px_err err)
 {
-    if (err == PX_ERR_FULL || err == PX_ERR_NOMEM || err == PX_ERR_IO)
+    if (err == PX_ERR_FULL || err == PX_ERR_NOMEM || err == PX_ERR_IO || err == PX_ERR_DAMAGED)
         b->failed = err;
     return err;
 }
@@ -829,8 +1004,7 @@ static px_err pend_add(px_store_batch *b, brec *e, const char *as_org)
 }
 
 /* GeoIP answer of a new A/AAAA record. *held: its AS organisation is not
- * in the dictionary yet (or unreadable there), so the record waits for
- * flush_pending. */
+ * in the dictionary yet, so the record waits for flush_pending. */
 static px_err rec_geo(px_store_batch *b, brec *e, uint16_t type, bool *held)
 {
     char addr[64];
@@ -850,17 +1024,16 @@ static px_err rec_geo(px_store_batch *b, brec *e, uint16_t type, bool *held)
     if (!g.as_org[0])
         return PX_OK;
     px_err err = dict_find(b, DBI_ASO_N, g.as_org, strlen(g.as_org), &r->as_org);
-    if (err != PX_ERR_NOTFOUND && err != PX_ERR_MALFORMED)
+    if (err != PX_ERR_NOTFOUND)
         return err;
     *held = true;
     return pend_add(b, e, g.as_org);
 }
 
-/* Reverse-index entry of a new record (e->rdx), in the batch's arena, or
- * in the one that outlives the log's chunks while they defer the entries.
- * replaced: the record replaces an unreadable value, so an entry of the
- * old layout (without the rdata part in its key) may exist for it. */
-static px_err rec_rdx(px_store_batch *b, brec *e, uint16_t type, bool replaced)
+/* Reverse-index entry of a new record (e->rdx), its value sealed, in the
+ * batch's arena, or in the one that outlives the log's chunks while they
+ * defer the entries. */
+static px_err rec_rdx(px_store_batch *b, brec *e, uint16_t type)
 {
     /* the rdata text: the key's rdata part (NUL-terminated here) or the
      * overlong rdata (NUL-terminated by the merge) */
@@ -872,26 +1045,22 @@ static px_err rec_rdx(px_store_batch *b, brec *e, uint16_t type, bool replaced)
         buf[e->k.klen - off] = '\0';
         text = buf;
     }
-    uint8_t rk[PXS_RDX_KEY_MAX];
+    uint8_t rk[PXS_RDX_KEY_MAX], val[PXS_RDX_KEY_MAX + PXS_SUM_LEN];
     MDB_val k, v;
-    size_t base;
-    if (!rdx_entry(b->s, type, text, e->k.key, e->k.klen, e->name_len, rk, &k, &v, &base))
+    if (!rdx_entry(b->s, type, text, e->k.key, e->k.klen, e->name_len, rk, &k, &v))
         return PX_OK;
+    pxs_buf vb = {val, v.mv_size, sizeof val}; /* room for the sum: no realloc */
+    memcpy(val, v.mv_data, v.mv_size);
+    pxs_val_seal(DBI_RDX, k.mv_data, k.mv_size, &vb);
     px_arena *a = b->defer_rdx ? b->rdx_arena : b->arena;
     brdx *x = px_arena_alloc(a, sizeof *x);
     if (!x)
         return PX_ERR_NOMEM;
-    size_t off = (size_t)e->name_len + 3;
-    /* an old entry under the same key is simply overwritten */
-    uint16_t old = replaced && k.mv_size > base ? (uint16_t)base : 0;
     *x = (brdx){.k = {0, arena_dup(a, k.mv_data, k.mv_size), k.mv_size},
-                .v = arena_dup(a, v.mv_data, v.mv_size),
-                .rd = old ? arena_dup(a, e->k.key + off, e->k.klen - off) : NULL,
-                .vlen = (uint32_t)v.mv_size,
-                .rd_len = (uint32_t)(e->k.klen - off),
-                .old = old};
+                .v = arena_dup(a, val, vb.len),
+                .vlen = (uint32_t)vb.len};
     e->rdx = x;
-    return x->k.key && x->v && (x->rd || !old) ? PX_OK : PX_ERR_NOMEM;
+    return x->k.key && x->v ? PX_OK : PX_ERR_NOMEM;
 }
 
 /* ---- new records per organisation ----
@@ -950,56 +1119,66 @@ uint64_t px_store_org_new_records(const px_store *s, const char *org)
     return 0;
 }
 
-/* A record the store does not hold, or holds unreadable (put_flags
- * MDB_CURRENT: the cursor is on it): the delta is its whole value. Its
+/* The stored form of record r under key k, sealed, into b->val. */
+static px_err rec_value(px_store_batch *b, const pxs_rec *r, const bkey *k)
+{
+    px_err err = pxs_rec_encode(r, &b->val);
+    return err ? err : pxs_val_seal(DBI_REC, k->key, k->klen, &b->val);
+}
+
+/* A record the store does not hold: the delta is its whole value. Its
  * GeoIP answer is looked up and its reverse-index entry built now, once. */
-static px_err rec_store_new(px_store_batch *b, brec *e, unsigned put_flags)
+static px_err rec_store_new(px_store_batch *b, brec *e)
 {
     const uint8_t *tp = e->k.key + e->name_len + 1;
     uint16_t type = (uint16_t)(tp[0] << 8 | tp[1]);
     bool held = false;
     px_err err = PX_OK;
-    if (put_flags == 0) /* new, not an unreadable value replaced */
-        org_new_count(b, &e->rec);
+    org_new_count(b, &e->rec);
     if ((type == 1 || type == 28) && b->geo)
         err = rec_geo(b, e, type, &held);
     if (!err)
-        err = rec_rdx(b, e, type, put_flags == MDB_CURRENT);
+        err = rec_rdx(b, e, type);
     if (!err && !held)
-        err = pxs_rec_encode(&e->rec, &b->val);
+        err = rec_value(b, &e->rec, &e->k);
     if (err || held)
         return err;
     MDB_val k = {e->k.klen, (void *)e->k.key}, v = {b->val.len, b->val.p};
-    return pxs_map_mdb(mdb_cursor_put(b->rec_c, &k, &v, put_flags));
+    return pxs_map_mdb(mdb_cursor_put(b->rec_c, &k, &v, 0));
 }
 
 /* Reads one record's stored value through the write cursor (positioned by
  * the previous, smaller key), merges the delta into it and writes it in
  * place (MDB_CURRENT: no second search; LMDB moves the node if the size
- * changed). */
+ * changed). A stored value that fails its checks is damage: reported, and
+ * the batch fails; nothing is merged into it or written over it. */
 static px_err flush_rec(px_store_batch *b, brec *e)
 {
     MDB_val k = {e->k.klen, (void *)e->k.key}, v;
     int rc = mdb_cursor_get(b->rec_c, &k, &v, MDB_SET);
     if (rc == MDB_NOTFOUND)
-        return rec_store_new(b, e, 0);
+        return rec_store_new(b, e);
     if (rc)
         return pxs_map_mdb(rc);
     pxs_rec *s = &b->cur; /* its strings point into the page until the put */
-    px_err err = pxs_rec_decode(v.mv_data, v.mv_size, s);
+    size_t n;
+    px_err err = pxs_val_open(DBI_REC, e->k.key, e->k.klen, v.mv_data, v.mv_size, &n);
+    if (err)
+        return pxs_report_key(b->s, DBI_REC, e->k.key, e->k.klen, "the value fails its checksum");
+    err = pxs_rec_decode(v.mv_data, n, s);
     if (err == PX_ERR_NOMEM)
         return err;
-    if (err || (s->flags & PXS_F_LONG) != (e->rec.flags & PXS_F_LONG)) {
-        b->n_corrupt++;
-        return rec_store_new(b, e, MDB_CURRENT);
-    }
+    const char *why =
+        err ? "the value does not decode" : pxs_rec_key_fit(s, e->k.key, e->k.klen, b->s->maxkey);
+    if (why)
+        return pxs_report_key(b->s, DBI_REC, e->k.key, e->k.klen, why);
     if ((s->flags & PXS_F_LONG) && long_rdata_differs(s, &e->rec)) {
         b->n_collisions++;
         return PX_OK;
     }
     err = rec_merge(s, &e->rec);
     if (!err)
-        err = pxs_rec_encode(s, &b->val);
+        err = rec_value(b, s, &e->k);
     if (err)
         return err;
     /* k as given (MDB_SET_KEY would point it into the page the put moves) */
@@ -1009,8 +1188,8 @@ static px_err flush_rec(px_store_batch *b, brec *e)
 
 /* Interns the held records' AS organisations in the order of the records'
  * first observations (the ids the merge used to give), then writes the
- * records, in key order. An unreadable dictionary entry is replaced (and
- * counted); an unreadable id table leaves the AS organisation unknown. */
+ * records, in key order. A dictionary entry that fails its checks fails
+ * the batch (damage). */
 static px_err flush_pending(px_store_batch *b, size_t n)
 {
     if (!b->n_pend)
@@ -1030,19 +1209,15 @@ static px_err flush_pending(px_store_batch *b, size_t n)
         const char *t = order[i]->as_org;
         uint32_t id = 0;
         px_err err = dict_find(b, DBI_ASO_N, t, strlen(t), &id);
-        if (err == PX_ERR_NOTFOUND || err == PX_ERR_MALFORMED) {
-            px_err aerr = dict_add(b, DBI_ASO_N, DBI_ASO_I, t, strlen(t), &id);
-            b->n_corrupt += !aerr && err == PX_ERR_MALFORMED;
-            err = aerr == PX_ERR_MALFORMED ? PX_OK : aerr;
-            id = aerr ? 0 : id;
-        }
+        if (err == PX_ERR_NOTFOUND)
+            err = dict_add(b, DBI_ASO_N, DBI_ASO_I, t, strlen(t), &id);
         if (err)
             return err;
         order[i]->e->rec.as_org = id;
     }
     for (size_t i = 0; i < b->n_pend; i++) {
         brec *e = b->pend[i].e;
-        px_err err = pxs_rec_encode(&e->rec, &b->val);
+        px_err err = rec_value(b, &e->rec, &e->k);
         if (err)
             return err;
         MDB_val k = {e->k.klen, (void *)e->k.key}, v = {b->val.len, b->val.p};
@@ -1054,21 +1229,9 @@ static px_err flush_pending(px_store_batch *b, size_t n)
     return PX_OK;
 }
 
-/* Writes a new record's reverse-index entry. A record that replaced an
- * unreadable value may have had an entry of the layout from before the
- * rdata part joined the key (key up to the rrtype, the rdata part in the
- * value): it is removed, or a query would find the record twice. An entry
- * under that key with another value belongs to another record and stays. */
+/* Writes a new record's reverse-index entry. */
 static px_err rdx_write(px_store_batch *b, const brdx *x)
 {
-    if (x->old) {
-        MDB_val ok = {x->old, (void *)x->k.key}, ov;
-        int rc = mdb_cursor_get(b->rdx_c, &ok, &ov, MDB_SET);
-        if (rc == 0 && ov.mv_size == x->rd_len && memcmp(ov.mv_data, x->rd, x->rd_len) == 0)
-            rc = mdb_cursor_del(b->rdx_c, 0);
-        if (rc && rc != MDB_NOTFOUND)
-            return pxs_map_mdb(rc);
-    }
     MDB_val k = {x->k.klen, (void *)x->k.key}, v = {x->vlen, (void *)x->v};
     return pxs_map_mdb(mdb_cursor_put(b->rdx_c, &k, &v, 0));
 }
@@ -1160,20 +1323,26 @@ static px_err flush_dom(px_store_batch *b, const bdom *e)
         return pxs_map_mdb(rc);
     const pxs_dom *out = &e->dom;
     if (rc == 0) {
-        px_err err = pxs_dom_decode(v.mv_data, v.mv_size, &b->dcur);
+        size_t n;
+        px_err err = pxs_val_open(DBI_DOM, e->k.key, e->k.klen, v.mv_data, v.mv_size, &n);
+        if (!err)
+            err = pxs_dom_decode(v.mv_data, n, &b->dcur);
         if (err == PX_ERR_NOMEM)
             return err;
-        bool changed = true;
         if (err)
-            b->n_corrupt++; /* the delta replaces it */
-        else if ((err = dom_merge(&b->dcur, &e->dom, &changed)) != PX_OK)
+            return pxs_report_key(b->s, DBI_DOM, e->k.key, e->k.klen,
+                                  err == PX_ERR_DAMAGED ? "the value fails its checksum"
+                                                        : "the value does not decode");
+        bool changed = true;
+        if ((err = dom_merge(&b->dcur, &e->dom, &changed)) != PX_OK)
             return err;
-        else
-            out = &b->dcur;
+        out = &b->dcur;
         if (!changed)
             return PX_OK;
     }
     px_err err = pxs_dom_encode(out, &b->val);
+    if (!err)
+        err = pxs_val_seal(DBI_DOM, e->k.key, e->k.klen, &b->val);
     if (err)
         return err;
     MDB_val pk = {e->k.klen, (void *)e->k.key}, nv = {b->val.len, b->val.p};
@@ -1225,9 +1394,12 @@ static bool release_freed_pages(px_store *s)
     MDB_txn *txn;
     if (mdb_txn_begin(s->env, NULL, 0, &txn) != 0)
         return false;
-    MDB_val k = {sizeof key, (void *)key}, v = {0, (void *)""};
+    uint8_t sum[PXS_SUM_LEN];
+    pxs_buf vb = {sum, 0, sizeof sum};
+    pxs_val_seal(DBI_OFF, key, sizeof key, &vb);
+    MDB_val k = {sizeof key, (void *)key}, v = {vb.len, sum};
     if (mdb_put(txn, s->dbi[DBI_OFF], &k, &v, 0) == 0)
-        return mdb_txn_commit(txn) == 0;
+        return txn_commit(s, txn) == 0;
     mdb_txn_abort(txn);
     return false;
 }
@@ -1252,11 +1424,10 @@ px_err px_store_batch_commit(px_store_batch *b)
         px_store_batch_abort(b);
         return err;
     }
-    int rc = mdb_txn_commit(b->txn);
+    int rc = txn_commit(b->s, b->txn);
     b->txn = NULL;
     if (rc == 0) {
         b->s->n_committed = b->s->n_orgs;
-        b->s->corrupt_replaced += b->n_corrupt;
         b->s->collisions += b->n_collisions;
         org_new_commit(b);
         release_freed_pages(b->s);
@@ -1325,10 +1496,11 @@ px_err px_store_set_offset(px_store_batch *b, const char *topic, int32_t partiti
 static px_err flush_offsets(px_store_batch *b)
 {
     for (size_t i = 0; i < b->n_offs; i++) {
-        uint8_t key[256], val[10];
+        uint8_t key[256], val[10 + PXS_SUM_LEN];
         size_t kl = off_key(b->offs[i].topic, b->offs[i].partition, key);
-        pxs_buf vb = {val, 0, sizeof val};
+        pxs_buf vb = {val, 0, sizeof val}; /* room for the sum: no realloc */
         pxs_buf_put_varint(&vb, pxs_zz(b->offs[i].next));
+        pxs_val_seal(DBI_OFF, key, kl, &vb);
         MDB_val k = {kl, key}, v = {vb.len, val};
         int rc = mdb_put(b->txn, b->s->dbi[DBI_OFF], &k, &v, 0);
         if (rc)
@@ -1351,12 +1523,15 @@ px_err px_store_get_offset(px_store *s, const char *topic, int32_t partition, in
     MDB_val k = {kl, key}, v;
     rc = mdb_get(txn, s->dbi[DBI_OFF], &k, &v);
     px_err err = pxs_map_mdb(rc);
-    if (rc == 0) {
+    size_t n = 0;
+    if (rc == 0 && pxs_val_open(DBI_OFF, key, kl, v.mv_data, v.mv_size, &n) != PX_OK)
+        err = pxs_report_key(s, DBI_OFF, key, kl, "the value fails its checksum");
+    if (!err) {
         px_wire w;
-        px_wire_init(&w, v.mv_data, v.mv_size);
+        px_wire_init(&w, v.mv_data, n);
         *next = pxs_unzz(pxs_wire_varint(&w));
         if (px_wire_err(&w) || px_wire_avail(&w))
-            err = PX_ERR_MALFORMED;
+            err = pxs_report_key(s, DBI_OFF, key, kl, "the offset does not decode");
     }
     mdb_txn_abort(txn);
     return err;
@@ -1387,11 +1562,12 @@ static const uint8_t log_mark[] = {0, 'l', 'o', 'g'};
 
 static px_err marker_put(px_store_batch *b, uint64_t id, uint64_t next, uint64_t total)
 {
-    uint8_t val[30];
-    pxs_buf vb = {val, 0, sizeof val};
+    uint8_t val[30 + PXS_SUM_LEN];
+    pxs_buf vb = {val, 0, sizeof val}; /* room for the sum: no realloc */
     pxs_buf_put_varint(&vb, id);
     pxs_buf_put_varint(&vb, next);
     pxs_buf_put_varint(&vb, total);
+    pxs_val_seal(DBI_OFF, log_mark, sizeof log_mark, &vb);
     MDB_val k = {sizeof log_mark, (void *)log_mark}, v = {vb.len, val};
     return pxs_map_mdb(mdb_put(b->txn, b->s->dbi[DBI_OFF], &k, &v, 0));
 }
@@ -1411,14 +1587,17 @@ static px_err marker_read(px_store *s, uint64_t *id, uint64_t *next, uint64_t *t
     MDB_val k = {sizeof log_mark, (void *)log_mark}, v;
     rc = mdb_get(txn, s->dbi[DBI_OFF], &k, &v);
     px_err err = pxs_map_mdb(rc);
-    if (rc == 0) {
+    size_t n = 0;
+    if (rc == 0 && pxs_val_open(DBI_OFF, log_mark, sizeof log_mark, v.mv_data, v.mv_size, &n))
+        err = PX_ERR_DAMAGED;
+    if (!err) {
         px_wire w;
-        px_wire_init(&w, v.mv_data, v.mv_size);
+        px_wire_init(&w, v.mv_data, n);
         *id = pxs_wire_varint(&w);
         *next = pxs_wire_varint(&w);
         *total = pxs_wire_varint(&w);
         if (px_wire_err(&w) || px_wire_avail(&w) || *next > *total)
-            err = PX_ERR_MALFORMED;
+            err = PX_ERR_DAMAGED;
     }
     mdb_txn_abort(txn);
     return err;
@@ -1607,9 +1786,29 @@ static void chunk_release(const pxs_log_chunk *c, bkey **v, size_t n)
     }
 }
 
-/* Writes one chunk's entries into the open transaction. A chunk that does
- * not decode is counted lost, not applied. */
-static px_err chunk_write(px_store_batch *b, const pxs_log_chunk *c)
+/* A log that cannot be applied whole: damage, unless the store was told
+ * to drop what cannot be applied (then it is counted lost). */
+static px_err log_damage(px_store_batch *b, uint64_t lost, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static px_err log_damage(px_store_batch *b, uint64_t lost, const char *fmt, ...)
+{
+    if (b->s->drop_damaged_log) {
+        b->n_lost += lost;
+        return PX_OK;
+    }
+    char what[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    pxs_report(b->s, "batch.log", what);
+    return PX_ERR_DAMAGED;
+}
+
+/* Writes chunk i's entries into the open transaction. A chunk that does
+ * not decode (its checksum held: written so) is damage. */
+static px_err chunk_write(px_store_batch *b, const pxs_log_chunk *c, uint64_t i)
 {
     bkey **v;
     size_t n;
@@ -1617,9 +1816,10 @@ static px_err chunk_write(px_store_batch *b, const pxs_log_chunk *c)
     bool ok = chunk_load(b, c, &v, &n, &err);
     if (ok && c->kind == PXS_LOG_REC)
         err = flush_rec_array(b, v, n);
-    for (size_t i = 0; ok && !err && c->kind == PXS_LOG_DOM && i < n; i++)
-        err = flush_dom(b, (const bdom *)v[i]);
-    b->n_lost += !ok && !err;
+    for (size_t j = 0; ok && !err && c->kind == PXS_LOG_DOM && j < n; j++)
+        err = flush_dom(b, (const bdom *)v[j]);
+    if (!ok && !err)
+        err = log_damage(b, 1, "chunk %llu does not decode", (unsigned long long)i + 1);
     chunk_release(c, v, n);
     return err;
 }
@@ -1630,25 +1830,24 @@ static px_err step_commit(px_store_batch *b, px_err err)
     px_arena_reset(b->arena);
     if (err)
         return err; /* batch_free aborts the transaction */
-    int rc = mdb_txn_commit(b->txn);
+    int rc = txn_commit(b->s, b->txn);
     b->txn = NULL;
     if (rc)
         return pxs_map_mdb(rc);
-    b->s->corrupt_replaced += b->n_corrupt;
     b->s->collisions += b->n_collisions;
-    b->n_corrupt = b->n_collisions = 0;
+    b->n_collisions = 0;
     org_new_commit(b);
     return PX_OK;
 }
 
-/* Applies log chunk i (NULL: lost) in a transaction of its own, with the
- * mark moved past it. */
+/* Applies log chunk i (NULL: lost, dropped) in a transaction of its own,
+ * with the mark moved past it. */
 static px_err chunk_apply(px_store_batch *b, const pxs_log_chunk *c, uint64_t id, uint64_t i,
                           uint64_t total)
 {
     px_err err = txn_open(b);
     if (!err && c)
-        err = chunk_write(b, c);
+        err = chunk_write(b, c, i);
     b->n_lost += !c;
     if (!err)
         err = marker_put(b, id, i + 1, total);
@@ -1662,19 +1861,22 @@ static px_err chunk_apply(px_store_batch *b, const pxs_log_chunk *c, uint64_t id
  * log resumed after its records were written but not those entries:
  * whether a record was new is no longer known, and writing an entry that
  * exists changes nothing. */
-static px_err rdx_rebuild(px_store_batch *b, const pxs_log_chunk *c)
+static px_err rdx_rebuild(px_store_batch *b, const pxs_log_chunk *c, uint64_t ci)
 {
     bkey **v;
     size_t n;
     px_err err = PX_OK;
-    if (c->kind == PXS_LOG_REC && chunk_load(b, c, &v, &n, &err)) {
+    bool ok = c->kind != PXS_LOG_REC || chunk_load(b, c, &v, &n, &err);
+    if (c->kind == PXS_LOG_REC && ok) {
         for (size_t i = 0; i < n && !err; i++) {
             brec *e = (brec *)v[i];
             const uint8_t *tp = e->k.key + e->name_len + 1;
-            err = rec_rdx(b, e, (uint16_t)(tp[0] << 8 | tp[1]), false);
+            err = rec_rdx(b, e, (uint16_t)(tp[0] << 8 | tp[1]));
         }
         err = err ? err : flush_rdx(b, v, n, n);
     }
+    if (!ok && !err)
+        err = log_damage(b, 1, "chunk %llu does not decode", (unsigned long long)ci + 1);
     if (c->kind == PXS_LOG_REC)
         chunk_release(c, v, n);
     px_arena_reset(b->arena);
@@ -1715,11 +1917,14 @@ static px_err rdx_apply(px_store_batch *b, uint64_t *steps)
     return PX_OK;
 }
 
-/* A mark that does not decode: what is left cannot be told, so it goes. */
+/* A mark that fails its checks: what is left cannot be told. Dropped only
+ * when the store was told to. */
 static px_err marker_drop(px_store_batch *b)
 {
-    b->n_lost++;
-    px_err err = txn_open(b);
+    px_err err = log_damage(b, 1, "the store's mark of the pending batch fails its checks");
+    if (err)
+        return err;
+    err = txn_open(b);
     err = step_commit(b, err ? err : marker_del(b));
     b->s->log_pending = err != PX_OK;
     return err;
@@ -1737,7 +1942,7 @@ static px_err log_apply(px_store_batch *b)
         return PX_OK;
     }
     if (err)
-        return err == PX_ERR_MALFORMED ? marker_drop(b) : err;
+        return err == PX_ERR_DAMAGED ? marker_drop(b) : err;
     b->defer_rdx = true;
     if (!b->rdx_arena && !(b->rdx_arena = px_arena_create(1 << 20)))
         return PX_ERR_NOMEM;
@@ -1746,9 +1951,19 @@ static px_err log_apply(px_store_batch *b)
     if (err == PX_ERR_NOMEM || err == PX_ERR_IO)
         return err;
     size_t have = !err && l.id == id ? l.n_chunks : 0;
-    err = PX_OK;
+    /* nothing of a log that is not whole is applied, unless told to */
+    if (have < total)
+        err = log_damage(b, 0, "%s: chunks %llu..%llu of the committed batch cannot be applied",
+                         err == PX_ERR_NOTFOUND ? "missing"
+                         : err                  ? "no batch log header"
+                         : l.id != id           ? "of another batch"
+                                                : "chunks fail their checksums",
+                         (unsigned long long)(have > next ? have : next) + 1,
+                         (unsigned long long)total);
+    else
+        err = PX_OK;
     for (uint64_t i = 0; i < next && i < have && !err; i++)
-        err = rdx_rebuild(b, &l.chunks[i]);
+        err = rdx_rebuild(b, &l.chunks[i], i);
     for (uint64_t i = next; i < total && !err; i++, steps++) {
         if (s->apply_limit && steps == s->apply_limit)
             err = PX_ERR_AGAIN;
@@ -1783,7 +1998,7 @@ static px_err log_commit(px_store_batch *b)
         return err;
     }
     pxs_logw_close(&b->logw); /* the log stays: it is the batch now */
-    int rc = mdb_txn_commit(b->txn);
+    int rc = txn_commit(s, b->txn);
     b->txn = NULL;
     if (rc) {
         s->n_orgs = s->n_committed;
@@ -1794,7 +2009,7 @@ static px_err log_commit(px_store_batch *b)
     s->log_pending = total > 0;
     err = log_apply(b);
     batch_free(b);
-    return err ? PX_ERR_AGAIN : PX_OK;
+    return err == PX_ERR_DAMAGED ? err : err ? PX_ERR_AGAIN : PX_OK;
 }
 
 bool px_store_log_pending(const px_store *s)
@@ -2092,11 +2307,19 @@ px_err px_store_batch_known(px_store_batch *b, const px_avro_obs *obs, bool *kno
         return PX_OK;
     }
     /* the batch writes records only at the flush: the transaction reads
-     * what the store held when the batch began */
+     * what the store held when the batch began. A stored value that fails
+     * its checksum is damage, as at the flush: reported, and the batch
+     * fails (its decoding is left to the flush, which fails it too). */
     MDB_val k = {in.klen, in.key}, v;
     int rc = mdb_get(b->txn, b->s->dbi[DBI_REC], &k, &v);
     if (rc == MDB_NOTFOUND)
         return PX_OK;
-    *known = rc == 0;
-    return rc ? batch_check(b, pxs_map_mdb(rc)) : PX_OK;
+    if (rc)
+        return batch_check(b, pxs_map_mdb(rc));
+    size_t n;
+    if (pxs_val_open(DBI_REC, in.key, in.klen, v.mv_data, v.mv_size, &n) != PX_OK)
+        return batch_check(
+            b, pxs_report_key(b->s, DBI_REC, in.key, in.klen, "the value fails its checksum"));
+    *known = true;
+    return PX_OK;
 }

@@ -15,7 +15,18 @@
  *
  * One writer at a time (the consumer); readers (pdnsx-query, the HTTP
  * endpoint) may run concurrently from other threads or processes (LMDB
- * MVCC). */
+ * MVCC).
+ *
+ * Integrity (docs/STORE.md): LMDB trusts its file; the store does not.
+ * Every value carries a checksum of its key and itself, and is checked
+ * whenever it is read; keys are checked for shape. The data file is
+ * checked against its meta pages before LMDB maps it, the writer walks
+ * the whole file at open (px_store_opts.check), and queries read through
+ * a bounds-checked reader of the file's pages, not through LMDB. What
+ * fails a check is damage: it is reported (px_store_opts.on_damage),
+ * counted, never used and never written over; the call that met it
+ * returns PX_ERR_DAMAGED (a query after giving every record it could
+ * read). */
 #ifndef PX_STORE_H
 #define PX_STORE_H
 
@@ -29,6 +40,20 @@
 typedef struct px_store px_store;
 typedef struct px_store_batch px_store_batch;
 
+/* Damage found: where (the data file's page and table, or a table and
+ * key, or batch.log) and what. Called from the thread that met it (the
+ * HTTP endpoint's threads too). */
+typedef void (*px_store_damage_fn)(void *ctx, const char *where, const char *what);
+
+/* How much of the store a writable open checks before it hands the store
+ * out (a read-only open checks the meta pages and the table records; its
+ * queries check what they read). */
+typedef enum px_store_check {
+    PX_STORE_CHECK_FULL = 0, /* every page, key and value (px_store_verify) */
+    PX_STORE_CHECK_PAGES,    /* every page and the order of keys, not the values */
+    PX_STORE_CHECK_META,     /* the meta pages, the file size and the table records */
+} px_store_check;
+
 typedef struct px_store_opts {
     bool read_only;     /* pdnsx-query: open for reading only */
     uint64_t map_bytes; /* LMDB map size; 0: 64 GiB (sparse, grows on disk as used) */
@@ -38,10 +63,20 @@ typedef struct px_store_opts {
     /* Tests: stop applying a big batch after this many chunks per commit
      * or resume, as a crash would (0: no limit). */
     uint32_t apply_limit;
+    px_store_check check; /* writable opens */
+    /* A committed batch log that cannot be applied whole (see
+     * px_store_resume): false (the default) refuses to go on; true drops
+     * what cannot be applied. */
+    bool drop_damaged_log;
+    px_store_damage_fn on_damage; /* NULL: damage is only counted */
+    void *damage_ctx;
 } px_store_opts;
 
 /* Opens (creating if needed, unless read_only) the store in directory
- * `dir`. NULL on failure (*err, and a message in errbuf). */
+ * `dir`. NULL on failure (*err, and a message in errbuf): PX_ERR_DAMAGED
+ * for a damaged data file (each finding went to on_damage),
+ * PX_ERR_UNSUPPORTED for a store of another format (written before values
+ * carried checksums, or by a newer pdnsx). */
 px_store *px_store_open(const char *dir, const px_store_opts *opts, px_err *err, char *errbuf,
                         size_t errlen);
 void px_store_close(px_store *s); /* NULL is fine; aborts an open batch */
@@ -75,13 +110,12 @@ px_err px_store_batch_begin(px_store *s, px_store_batch **out);
  * Errors: a bad observation fails its merge only (PX_ERR_INVAL,
  * _MALFORMED, _TOOLONG; _UNSUPPORTED for an overlong rdata whose 64-bit
  * hash collides with another one of the same batch). Stored values are
- * read when the batch is written, not by the merge: a stored record or
- * domain whose value is unreadable is replaced by the batch's
- * observations (px_store_stats.corrupt_replaced counts them; the
- * observations are not refused), and an overlong rdata whose hash
- * collides with a stored record's is dropped, the stored record kept
- * (px_store_stats.collisions). A failure of the store itself (_FULL,
- * _NOMEM, _IO) fails the batch: this and every later call return it. */
+ * read when the batch is written, not by the merge: an overlong rdata
+ * whose hash collides with a stored record's is dropped, the stored
+ * record kept (px_store_stats.collisions). A failure of the store itself
+ * (_FULL, _NOMEM, _IO) or damage met in it (_DAMAGED: a stored value or
+ * dictionary entry that fails its checks; nothing is built on it, nothing
+ * replaces it) fails the batch: this and every later call return it. */
 px_err px_store_merge(px_store_batch *b, const px_avro_obs *obs, const char *regdom,
                       px_store_geo_fn geo, void *geo_ctx);
 /* Whether the record of obs (its key: rrname, rrtype, rdata) is known: in
@@ -107,7 +141,9 @@ px_err px_store_set_offset(px_store_batch *b, const char *topic, int32_t partiti
  * may see such a batch partly applied). PX_ERR_AGAIN: the batch and its
  * offsets are committed, but applying the log stopped (a store error, or
  * apply_limit): px_store_log_pending() is true and px_store_resume()
- * finishes it. Any other error: nothing of the batch was committed. */
+ * finishes it. PX_ERR_DAMAGED: committed too, but applying it met damage
+ * (reported): the log stays pending and resuming meets it again. Any
+ * other error: nothing of the batch was committed. */
 px_err px_store_batch_commit(px_store_batch *b);
 /* A committed batch log is not fully applied (after PX_ERR_AGAIN from a
  * commit, or found at open after a crash): px_store_batch_begin() returns
@@ -117,10 +153,14 @@ bool px_store_log_pending(const px_store *s);
  * transaction with the mark of how far it got, so a crash in between
  * resumes without counting a record twice. geo: as for the merge, for the
  * records that turn out new. PX_OK if nothing was pending. A log that is
- * missing or whose chunks fail their checksums cannot be applied: the
- * chunks that can are, the rest are counted in *lost_chunks (may be NULL)
- * and PX_ERR_MALFORMED returned; the store goes on without them. Other
- * errors (_FULL, _IO, _NOMEM, _AGAIN for apply_limit) leave it pending. */
+ * missing, is of another batch, or whose chunks fail their checksums, or
+ * a mark that fails its own, cannot be applied whole: PX_ERR_DAMAGED
+ * (reported), nothing applied, the log left pending; with
+ * px_store_opts.drop_damaged_log the chunks that can be applied are, the
+ * rest are counted in *lost_chunks (may be NULL) and PX_ERR_MALFORMED is
+ * returned: the store goes on without them. Other errors (_FULL, _IO,
+ * _NOMEM, _AGAIN for apply_limit, _DAMAGED for damage met in the store
+ * while applying) leave it pending. */
 px_err px_store_resume(px_store *s, px_store_geo_fn geo, void *geo_ctx, uint64_t *lost_chunks);
 /* Discards the batch; frees it. NULL is fine. */
 void px_store_batch_abort(px_store_batch *b);
@@ -154,7 +194,10 @@ typedef struct px_store_fence {
 
 /* Records of `name` (lowercase presentation form; "*.example.com" means
  * every name strictly below example.com, in name order), optionally of one
- * rrtype (NULL: all). PX_OK also when nothing matched. */
+ * rrtype (NULL: all). PX_OK also when nothing matched. Queries read the
+ * file through the checked reader: a damaged page or value is reported
+ * and left out, the others are given, and PX_ERR_DAMAGED returned at the
+ * end. */
 px_err px_store_query_rrset(px_store *s, const char *name, const char *rrtype,
                             const px_store_fence *fence, px_store_rec_fn fn, void *ctx);
 /* Records whose rdata is `value`: an address (A/AAAA, any textual form
@@ -165,7 +208,7 @@ px_err px_store_query_rdata(px_store *s, const char *value, const px_store_fence
 
 /* The same lookups, read in steps (an HTTP answer produced as its client
  * takes it, pdnsx-query's output): each step runs in its own read
- * transaction and resumes after the last key the previous one visited, so
+ * transaction (its own snapshot) and resumes after the last key the previous one visited, so
  * a reader that pauses between steps pins no old pages of the store, and
  * a step's work is bounded whatever the answer's size. Each record comes
  * at most once, in the order of the callback API; a record is as of its
@@ -179,7 +222,11 @@ px_err px_store_iter_rdata(px_store *s, const char *value, const px_store_fence 
                            px_store_iter **out);
 /* Visits at most max_keys keys (records that the fence or type leave out
  * count too) and calls fn for each record that matches; a false return
- * ends the step after that record. *done: nothing is left. */
+ * ends the step after that record. *done: nothing is left. Each step
+ * reads its snapshot through the checked reader, as the callback API:
+ * PX_ERR_DAMAGED when it met damage (reported); the records it gave
+ * passed every check, and the walk ends there (*done; later steps return
+ * PX_ERR_DAMAGED again). */
 px_err px_store_iter_step(px_store_iter *it, size_t max_keys, px_store_rec_fn fn, void *ctx,
                           bool *done);
 void px_store_iter_free(px_store_iter *it); /* NULL is fine */
@@ -198,9 +245,9 @@ typedef struct px_store_stats {
     uint64_t records; /* distinct (rrname, rrtype, rdata) */
     uint64_t domains;
     uint64_t bytes; /* bytes of the data file in use (pages used x page size) */
-    /* Since the store was opened, by committed batches: */
-    uint64_t corrupt_replaced; /* unreadable stored values replaced (see the merge) */
-    uint64_t collisions;       /* records kept against a colliding overlong rdata */
+    /* Since the store was opened: */
+    uint64_t damaged;    /* damage reported (on_damage calls), by any call */
+    uint64_t collisions; /* records kept against a colliding overlong rdata (committed) */
 } px_store_stats;
 px_err px_store_get_stats(px_store *s, px_store_stats *out);
 /* How many records `org` helped add to the store: records that were new
@@ -209,10 +256,31 @@ px_err px_store_get_stats(px_store *s, px_store_stats *out);
  * as its log is applied). Since the store was opened, from memory; 0 for
  * an organisation that merged nothing since. */
 uint64_t px_store_org_new_records(const px_store *s, const char *org);
-/* corrupt_replaced and collisions of px_store_get_stats() alone, from
- * memory: no read transaction, no walk of the free pages (for a caller
- * that asks after every commit). */
-void px_store_get_repairs(const px_store *s, uint64_t *corrupt_replaced, uint64_t *collisions);
+/* damaged and collisions of px_store_get_stats() alone, from memory: no
+ * read transaction, no walk of the free pages (for a caller that asks
+ * after every commit). */
+void px_store_get_counters(const px_store *s, uint64_t *damaged, uint64_t *collisions);
+
+/* What px_store_verify() found. */
+typedef struct px_store_verify_result {
+    uint64_t findings;             /* damage reported */
+    uint64_t pages, pages_in_file; /* pages checked; pages the snapshot has */
+    uint64_t records, domains;     /* entries of those tables read and sound */
+    uint64_t records_expected;     /* the store's own count of records */
+    uint64_t txnid;                /* the snapshot checked */
+    bool log_pending;              /* a committed batch log is not fully applied */
+} px_store_verify_result;
+
+/* Walks the whole store in one read transaction (the writer may run):
+ * the meta pages and file size, every page of every table and of LMDB's
+ * free list (each claimed once, none left over), every key's shape,
+ * every value's checksum and encoding, the number of entries of each
+ * table against the store's own count and LMDB's, and a pending batch
+ * log. Each finding goes to on_damage. PX_OK: nothing found;
+ * PX_ERR_DAMAGED: out->findings places; other errors (_IO, _NOMEM): the
+ * walk could not finish. level: PX_STORE_CHECK_PAGES leaves the values
+ * out. */
+px_err px_store_verify(px_store *s, px_store_check level, px_store_verify_result *out);
 
 /* ---- dead-letter marks (px_store_dlq.c) ----
  * The consumer's record of the source messages (topic, partition, offset)
@@ -220,8 +288,10 @@ void px_store_get_repairs(const px_store *s, uint64_t *corrupt_replaced, uint64_
  * batch it abandoned, so that no later run sends such a copy again. Kept
  * beside the store in <dir>/dlq.marks (data.mdb's format and checks are
  * the store's alone), rewritten whole and atomically at each change; a
- * mark is obsolete once the partition's stored offset passes it. A damaged
- * file holds no marks: the worst it costs is a copy sent twice. */
+ * mark is obsolete once the partition's stored offset passes it. Each
+ * mark carries a checksum (docs/STORE.md, "dlq.marks"): a damaged mark is
+ * none, a damaged file holds none; the worst either costs is a copy sent
+ * twice (never a copy left unsent for another message). */
 
 typedef struct px_store_dlq_ent {
     const char *topic;

@@ -1,9 +1,19 @@
 /* px_store_codec.c: the store's compact value encodings (see the layout
- * comment in px_store.c). Decoding goes through px_wire and trusts no
- * stored length: a bad value is PX_ERR_MALFORMED. */
+ * comment in px_store.c and docs/STORE.md), their checksums and the shape
+ * of stored keys. Decoding goes through px_wire and trusts no stored
+ * length: a bad payload is PX_ERR_MALFORMED, a value whose checksum fails
+ * PX_ERR_DAMAGED. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* XXH3 inlined: the values are short (20-60 bytes), where a call into the
+ * shared library costs as much as the hash. */
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "px_addr.h"
+#include "px_dns_type.h"
 #include "px_store_int.h"
 
 px_err pxs_buf_reserve(pxs_buf *b, size_t extra)
@@ -323,4 +333,264 @@ bool pxs_dom_add_org(pxs_dom *d, uint32_t id, px_err *err)
     d->orgs[i] = id;
     d->n_orgs++;
     return true;
+}
+
+/* ---- integrity ---- */
+
+/* Each table's checksum seed: a value copied under the same key into
+ * another table fails. Stored: never change one. */
+static const uint64_t pxs_tags[DBI__N] = {
+    [DBI_REC] = 0x7265632e70647378ULL,   [DBI_RDX] = 0x7264782e70647378ULL,
+    [DBI_DOM] = 0x646f6d2e70647378ULL,   [DBI_OFF] = 0x6f66662e70647378ULL,
+    [DBI_ORG_N] = 0x6f72676e70647378ULL, [DBI_ORG_I] = 0x6f72676970647378ULL,
+    [DBI_ASO_N] = 0x61736f6e70647378ULL, [DBI_ASO_I] = 0x61736f6970647378ULL,
+};
+
+uint64_t pxs_sum(int dbi, const void *key, size_t klen, const void *payload, size_t plen)
+{
+    uint64_t tag = dbi >= 0 && dbi < DBI__N ? pxs_tags[dbi] : 0;
+    return XXH3_64bits_withSeed(payload, plen, XXH3_64bits_withSeed(key, klen, tag));
+}
+
+px_err pxs_val_seal(int dbi, const void *key, size_t klen, pxs_buf *out)
+{
+    px_err err = pxs_buf_reserve(out, PXS_SUM_LEN);
+    if (err)
+        return err;
+    uint64_t h = pxs_sum(dbi, key, klen, out->p, out->len);
+    for (int i = 0; i < PXS_SUM_LEN; i++)
+        out->p[out->len++] = (uint8_t)(h >> (8 * i));
+    return PX_OK;
+}
+
+px_err pxs_val_open(int dbi, const void *key, size_t klen, const void *val, size_t vlen,
+                    size_t *plen)
+{
+    if (vlen < PXS_SUM_LEN)
+        return PX_ERR_DAMAGED;
+    const uint8_t *v = val;
+    size_t n = vlen - PXS_SUM_LEN;
+    uint64_t h = 0;
+    for (int i = PXS_SUM_LEN - 1; i >= 0; i--)
+        h = h << 8 | v[n + (size_t)i];
+    uint64_t mask = PXS_SUM_LEN >= 8 ? UINT64_MAX : (1ULL << (8 * PXS_SUM_LEN)) - 1;
+    if (h != (pxs_sum(dbi, key, klen, v, n) & mask))
+        return PX_ERR_DAMAGED;
+    *plen = n;
+    return PX_OK;
+}
+
+bool pxs_name_bytes_ok(const uint8_t *p, size_t n)
+{
+    if (n == 0 || n > PXS_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < 0x21 || p[i] > 0x7e || (p[i] >= 'A' && p[i] <= 'Z'))
+            return false;
+    }
+    return true;
+}
+
+/* Length of the name that starts p[0..n) and ends at a NUL, or 0. */
+static size_t name_then_nul(const uint8_t *p, size_t n)
+{
+    const uint8_t *nul = memchr(p, 0, n < PXS_NAME_MAX + 1 ? n : PXS_NAME_MAX + 1);
+    size_t len = nul ? (size_t)(nul - p) : 0;
+    return len && pxs_name_bytes_ok(p, len) ? len : 0;
+}
+
+static const char *rec_key_check(const uint8_t *k, size_t n, size_t maxkey)
+{
+    size_t nl = name_then_nul(k, n);
+    if (!nl || n < nl + 3)
+        return "the key is no reversed lowercase name, NUL and type";
+    uint16_t type = (uint16_t)(k[nl + 1] << 8 | k[nl + 2]);
+    size_t rd = n - nl - 3;
+    if (n == maxkey) /* rdata prefix and hash: any bytes */
+        return type == 1 || type == 28 ? "an address record under an overlong key" : NULL;
+    if ((type == 1 && rd != 4) || (type == 28 && rd != 16))
+        return "an address of the wrong length";
+    if (type == 1 || type == 28)
+        return NULL;
+    if (rd == 0 || memchr(k + nl + 3, 0, rd))
+        return "the key's rdata is empty or holds a NUL";
+    return NULL;
+}
+
+static const char *rdx_key_check(const uint8_t *k, size_t n, size_t maxkey)
+{
+    if (n > maxkey || n < 2)
+        return "a reverse-index key of the wrong length";
+    if (k[0] == 'a' || k[0] == 'b') {
+        size_t al = k[0] == 'a' ? 4 : 16;
+        size_t nl = n > al + 1 ? name_then_nul(k + 1 + al, n - 1 - al) : 0;
+        return nl && n == 1 + al + nl + 1 ? NULL : "an address entry of the wrong shape";
+    }
+    if (k[0] != 'n')
+        return "a reverse-index key of an unknown kind";
+    size_t tl = name_then_nul(k + 1, n - 1);
+    size_t at = 1 + tl + 1;
+    size_t ol = tl && n > at ? name_then_nul(k + at, n - at) : 0;
+    return ol && n >= at + ol + 3 ? NULL : "a name entry of the wrong shape";
+}
+
+static const char *const pxs_nul_keys[] = {"log", "gc", "meta", NULL};
+
+static const char *off_key_check(const uint8_t *k, size_t n)
+{
+    if (n >= 1 && k[0] == 0) {
+        for (size_t i = 0; pxs_nul_keys[i]; i++) {
+            size_t l = strlen(pxs_nul_keys[i]);
+            if (n == l + 1 && memcmp(k + 1, pxs_nul_keys[i], l) == 0)
+                return NULL;
+        }
+        return "an unknown control row";
+    }
+    const uint8_t *nul = memchr(k, 0, n);
+    size_t tl = nul ? (size_t)(nul - k) : 0;
+    if (tl < 1 || tl > 249 || n != tl + 5)
+        return "an offset key of the wrong shape";
+    for (size_t i = 0; i < tl; i++) {
+        if (k[i] < 0x21 || k[i] > 0x7e)
+            return "a topic name with a byte Kafka does not allow";
+    }
+    return NULL;
+}
+
+const char *pxs_key_check(int dbi, const uint8_t *key, size_t klen, size_t maxkey)
+{
+    switch (dbi) {
+    case DBI_REC:
+        return rec_key_check(key, klen, maxkey);
+    case DBI_RDX:
+        return rdx_key_check(key, klen, maxkey);
+    case DBI_DOM:
+        return pxs_name_bytes_ok(key, klen) ? NULL : "no lowercase registered domain";
+    case DBI_OFF:
+        return off_key_check(key, klen);
+    case DBI_ORG_N:
+    case DBI_ASO_N:
+        return klen >= 1 && klen <= PXS_DICT_STR_MAX && !memchr(key, 0, klen)
+                   ? NULL
+                   : "a dictionary text empty, too long or with a NUL";
+    case DBI_ORG_I:
+    case DBI_ASO_I: {
+        uint32_t id = 0;
+        if (klen == sizeof id)
+            memcpy(&id, key, sizeof id);
+        return id ? NULL : "a dictionary id that is not 1..2^32-1";
+    }
+    default:
+        return "a key of an unknown table";
+    }
+}
+
+const char *pxs_rec_key_fit(const pxs_rec *r, const uint8_t *key, size_t klen, size_t maxkey)
+{
+    size_t name_len = strnlen((const char *)key, klen);
+    if (klen < name_len + 3)
+        return "the key is too short";
+    uint16_t type = (uint16_t)(key[name_len + 1] << 8 | key[name_len + 2]);
+    if (((r->flags & PXS_F_LONG) != 0) != (klen == maxkey))
+        return "the value's overlong-rdata flag disagrees with its key";
+    if ((r->flags & PXS_F_BW_SUFFIX) && r->bw_off > name_len)
+        return "the bailiwick lies outside the name";
+    if ((r->flags & PXS_F_GEO) && type != 1 && type != 28)
+        return "GeoIP data on a record that is no address";
+    return NULL;
+}
+
+const uint8_t pxs_meta_key[5] = {0, 'm', 'e', 't', 'a'};
+
+px_err pxs_meta_encode(const pxs_meta_row *m, pxs_buf *out)
+{
+    out->len = 0;
+    px_err err = pxs_buf_reserve(out, 10 * (m->n_tables + 2));
+    if (err)
+        return err;
+    pxs_buf_put_varint(out, m->format);
+    pxs_buf_put_varint(out, m->n_tables);
+    for (size_t i = 0; i < m->n_tables; i++)
+        pxs_buf_put_varint(out, m->entries[i]);
+    return pxs_val_seal(DBI_OFF, pxs_meta_key, sizeof pxs_meta_key, out);
+}
+
+px_err pxs_meta_decode(const uint8_t *v, size_t len, pxs_meta_row *m)
+{
+    size_t n;
+    if (pxs_val_open(DBI_OFF, pxs_meta_key, sizeof pxs_meta_key, v, len, &n))
+        return PX_ERR_DAMAGED;
+    px_wire w;
+    px_wire_init(&w, v, n);
+    m->format = pxs_wire_varint(&w);
+    uint64_t t = pxs_wire_varint(&w);
+    if (px_wire_err(&w) || t > sizeof m->entries / sizeof m->entries[0])
+        return PX_ERR_DAMAGED;
+    m->n_tables = (size_t)t;
+    for (size_t i = 0; i < m->n_tables; i++)
+        m->entries[i] = pxs_wire_varint(&w);
+    return px_wire_err(&w) || px_wire_avail(&w) ? PX_ERR_DAMAGED : PX_OK;
+}
+
+/* Printable ASCII as is, the rest as \xHH; at most `max` bytes of input. */
+static void put_escaped(char **o, char *end, const uint8_t *p, size_t n, size_t max)
+{
+    for (size_t i = 0; i < n && i < max && *o + 5 < end; i++) {
+        if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
+            *(*o)++ = (char)p[i];
+        else
+            *o += snprintf(*o, (size_t)(end - *o), "\\x%02x", p[i]);
+    }
+    if (n > max && *o + 4 < end) {
+        memcpy(*o, "...", 3);
+        *o += 3;
+    }
+    **o = '\0';
+}
+
+static void rec_key_text(const uint8_t *key, size_t klen, size_t maxkey, char *out, size_t len)
+{
+    char name[PXS_NAME_MAX + 1], tbuf[16], addr[64];
+    size_t nl = strnlen((const char *)key, klen);
+    pxs_name_reverse((const char *)key, nl, name);
+    uint16_t type = (uint16_t)(key[nl + 1] << 8 | key[nl + 2]);
+    const uint8_t *rd = key + nl + 3;
+    size_t rl = klen - nl - 3;
+    int n = snprintf(out, len, "record %s %s ", name, px_dns_type_name(type, tbuf, sizeof tbuf));
+    char *o = out + (n > 0 && (size_t)n < len ? (size_t)n : len - 1), *end = out + len;
+    if ((type == 1 && rl == 4) || (type == 28 && rl == 16)) {
+        px_addr a = {.family = type == 1 ? 4 : 6};
+        memcpy(a.bytes, rd, rl);
+        px_addr_format(&a, addr, sizeof addr);
+        snprintf(o, (size_t)(end - o), "%s", addr);
+        return;
+    }
+    put_escaped(&o, end, rd, klen == maxkey ? rl - 8 : rl, 80);
+}
+
+void pxs_key_text(int dbi, const uint8_t *key, size_t klen, size_t maxkey, char *out, size_t len)
+{
+    static const char *const what[DBI__N] = {
+        [DBI_REC] = "record",
+        [DBI_RDX] = "reverse-index entry",
+        [DBI_DOM] = "domain",
+        [DBI_OFF] = "offset row",
+        [DBI_ORG_N] = "organisation",
+        [DBI_ORG_I] = "organisation id",
+        [DBI_ASO_N] = "AS organisation",
+        [DBI_ASO_I] = "AS organisation id",
+    };
+    if (dbi == DBI_REC && !pxs_key_check(dbi, key, klen, maxkey)) {
+        rec_key_text(key, klen, maxkey, out, len);
+        return;
+    }
+    int n = snprintf(out, len, "%s ", dbi >= 0 && dbi < DBI__N ? what[dbi] : "entry");
+    char *o = out + (n > 0 && (size_t)n < len ? (size_t)n : len - 1);
+    if ((dbi == DBI_ORG_I || dbi == DBI_ASO_I) && klen == 4) {
+        uint32_t id;
+        memcpy(&id, key, sizeof id);
+        snprintf(o, (size_t)(out + len - o), "%u", id);
+        return;
+    }
+    put_escaped(&o, out + len, key, klen, 120);
 }

@@ -4,14 +4,17 @@
  * they are few (the settled copies of abandoned batches), short-lived,
  * and no business of the store's own format and checks. The file is text:
  *
- *   pdnsx-dlq-marks 1
- *   TOPIC PARTITION OFFSET a|s        (one mark a line; a: acknowledged,
+ *   pdnsx-dlq-marks 2
+ *   TOPIC PARTITION OFFSET a|s SUM    (one mark a line; a: acknowledged,
  *                                      s: skipped, refused for good)
  *
  * and is rewritten whole (temporary file, fsync, rename, fsync of the
- * directory), so a crash leaves the old or the new one. A line that does
- * not parse is no mark: the worst a damaged file costs is a copy sent
- * twice. */
+ * directory), so a crash leaves the old or the new one. Each line ends
+ * with a checksum of the rest (" " and 8 hex digits: the low 32 bits of
+ * XXH3-64, pxs_sum, the file's name as key): a mark whose digit flipped
+ * would stop a copy for another message from being sent. A line that
+ * does not parse or fails its checksum is no mark: the worst a damaged
+ * file costs is a copy sent twice. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -24,11 +27,12 @@
 #include "px_store_int.h"
 
 #define PXS_DLQ_FILE "dlq.marks"
-#define PXS_DLQ_HEADER "pdnsx-dlq-marks 1"
+#define PXS_DLQ_HEADER "pdnsx-dlq-marks 2" /* 1: lines without checksums */
 /* A batch's worth of marks (250,000 of some 60 bytes) with room to spare;
  * a larger file is not ours to read. */
 #define PXS_DLQ_FILE_MAX (64u << 20)
-#define PXS_DLQ_LINE_MAX 320 /* topic (249) and three numbers */
+#define PXS_DLQ_LINE_MAX 330 /* topic (249), three numbers and the checksum */
+#define PXS_DLQ_SUM_HEX 8
 
 static char *dlq_path(const px_store *s, const char *suffix)
 {
@@ -71,10 +75,38 @@ static bool dlq_number(const char *p, char stop, int64_t max, int64_t *out, cons
     return true;
 }
 
+/* The checksum of a line's mark text. */
+static uint32_t dlq_sum(const char *text, size_t len)
+{
+    return (uint32_t)pxs_sum(-1, PXS_DLQ_FILE, sizeof PXS_DLQ_FILE - 1, text, len);
+}
+
+/* Cuts the checksum off a line, NUL-terminated: true if it holds. The
+ * mark is parsed too, whatever the sum says (so that a fuzzer reaches
+ * it); only both make a mark. */
+static bool dlq_sum_ok(char *line)
+{
+    size_t len = strlen(line);
+    if (len < PXS_DLQ_SUM_HEX + 1 || line[len - PXS_DLQ_SUM_HEX - 1] != ' ')
+        return false;
+    char *hex = line + len - PXS_DLQ_SUM_HEX;
+    uint32_t want = 0;
+    for (int i = 0; i < PXS_DLQ_SUM_HEX; i++) {
+        char ch = hex[i];
+        int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+        if (d < 0)
+            return false;
+        want = want << 4 | (uint32_t)d;
+    }
+    hex[-1] = '\0';
+    return dlq_sum(line, len - PXS_DLQ_SUM_HEX - 1) == want;
+}
+
 /* Parses one line (without its newline, NUL-terminated; the topic is cut
  * out of it in place). */
 static bool dlq_parse_line(char *line, px_store_dlq_ent *m)
 {
+    bool sum_ok = dlq_sum_ok(line);
     char *sp = strchr(line, ' ');
     if (!sp || !dlq_topic_ok(line, (size_t)(sp - line)))
         return false;
@@ -87,7 +119,7 @@ static bool dlq_parse_line(char *line, px_store_dlq_ent *m)
     if ((p[1] != 'a' && p[1] != 's') || p[2] != '\0')
         return false;
     *m = (px_store_dlq_ent){line, (int32_t)part, off, p[1] == 's'};
-    return true;
+    return sum_ok;
 }
 
 /* Calls fn for every mark of the file; PX_OK if there is none. */
@@ -157,8 +189,11 @@ static bool dlq_keep(void *ctx, const px_store_dlq_ent *m)
         if (err == PX_OK && next > m->offset)
             return true; /* committed: the mark is done */
     }
-    if (fprintf(w->f, "%s %" PRId32 " %" PRId64 " %c\n", m->topic, m->partition, m->offset,
-                m->skipped ? 's' : 'a') < 0) {
+    char text[PXS_DLQ_LINE_MAX];
+    int n = snprintf(text, sizeof(text), "%s %" PRId32 " %" PRId64 " %c", m->topic, m->partition,
+                     m->offset, m->skipped ? 's' : 'a');
+    if (n < 0 || (size_t)n + PXS_DLQ_SUM_HEX + 1 >= sizeof(text) ||
+        fprintf(w->f, "%s %08" PRIx32 "\n", text, dlq_sum(text, (size_t)n)) < 0) {
         w->err = PX_ERR_IO;
         return false;
     }

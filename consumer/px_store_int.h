@@ -12,6 +12,7 @@
 #include "px_arena.h"
 #include "px_error.h"
 #include "px_store.h"
+#include "px_store_file.h"
 #include "px_wire.h"
 
 #define PXS_NAME_MAX 255     /* presentation name, without NUL */
@@ -78,6 +79,51 @@ static inline int64_t pxs_unzz(uint64_t v)
 {
     return (int64_t)((v >> 1) ^ (0 - (v & 1)));
 }
+
+/* ---- integrity (docs/STORE.md) ----
+ *
+ * Every stored value ends with a checksum of its key and payload:
+ * XXH3-64 of the payload, seeded with the XXH3-64 of the key seeded with
+ * the table's tag, 8 bytes little-endian. A value whose checksum fails is
+ * damaged: it is reported, never used, never written over. */
+#define PXS_SUM_LEN 4
+/* The store format (the meta key's first field): 2 = checksummed values.
+ * Stores without the meta key are of the format before it (1). */
+#define PXS_FORMAT 2
+
+uint64_t pxs_sum(int dbi, const void *key, size_t klen, const void *payload, size_t plen);
+/* Appends the checksum of (key, out->p[0..out->len)) to out. */
+px_err pxs_val_seal(int dbi, const void *key, size_t klen, pxs_buf *out);
+/* Checks a stored value against its key: PX_OK with *plen, the payload's
+ * length; PX_ERR_DAMAGED if it is too short or its checksum fails. */
+px_err pxs_val_open(int dbi, const void *key, size_t klen, const void *val, size_t vlen,
+                    size_t *plen);
+/* Why a stored key of table dbi is not one the store writes (NULL: it
+ * is): the shape of a reversed lowercase name, a known rdata encoding, an
+ * offset or dictionary key. maxkey: the key limit (overlong rdata). */
+const char *pxs_key_check(int dbi, const uint8_t *key, size_t klen, size_t maxkey);
+/* Why a decoded record value cannot belong to its (checked) key, or NULL:
+ * the overlong-rdata flag against the key's length, a bailiwick offset
+ * inside the name, GeoIP data only on address records. */
+const char *pxs_rec_key_fit(const pxs_rec *r, const uint8_t *key, size_t klen, size_t maxkey);
+/* A name as stored (reversed or not): 1..PXS_NAME_MAX bytes of 0x21..0x7e
+ * without uppercase letters. */
+bool pxs_name_bytes_ok(const uint8_t *p, size_t n);
+/* The key of the store's format meta row in the off table. */
+extern const uint8_t pxs_meta_key[5];
+/* The meta row: format, then the number of entries of each table. */
+typedef struct pxs_meta_row {
+    uint64_t format;
+    size_t n_tables;
+    uint64_t entries[16];
+} pxs_meta_row;
+px_err pxs_meta_encode(const pxs_meta_row *m, pxs_buf *out); /* sealed */
+/* Decodes a stored meta row (checksum included): PX_ERR_DAMAGED if it
+ * fails its checksum or does not decode. */
+px_err pxs_meta_decode(const uint8_t *v, size_t len, pxs_meta_row *m);
+/* Prints a key of table dbi for a report: "record www.example.com A
+ * 192.0.2.1", "domain example.com", or escaped bytes. */
+void pxs_key_text(int dbi, const uint8_t *key, size_t klen, size_t maxkey, char *out, size_t len);
 
 /* "www.example.com" -> "com.example.www" (labels reversed); the same
  * function undoes it. out holds len + 1 bytes (NUL-terminated). */
@@ -153,18 +199,25 @@ typedef struct org_cache_ent {
     uint32_t id;
 } org_cache_ent;
 
+extern const char *const pxs_dbi_names[DBI__N];
+
 struct px_store {
     MDB_env *env;
     MDB_dbi dbi[DBI__N];
     bool read_only;
     size_t maxkey;
+    int data_fd; /* data.mdb, for the checked reader (pread) */
     px_store_batch *batch;
     /* org ids already resolved; entries past n_committed came from an open
      * batch and are dropped if it aborts */
     org_cache_ent *orgs;
     size_t n_orgs, n_committed, cap_orgs;
-    uint64_t corrupt_replaced, collisions; /* of committed batches: px_store_stats */
-    uint64_t *org_new;                     /* by org id: new records of committed transactions */
+    uint64_t collisions; /* of committed batches: px_store_stats */
+    uint64_t damaged;    /* reports made (atomic: query threads report too) */
+    px_store_damage_fn on_damage;
+    void *damage_ctx;
+    bool drop_damaged_log;
+    uint64_t *org_new; /* by org id: new records of committed transactions */
     size_t n_org_new;
     /* big batches (px_store.c) */
     char *dir, *log_path;
@@ -174,6 +227,45 @@ struct px_store {
 };
 
 px_err pxs_map_mdb(int rc);
+/* Reports damage: counts it and calls on_damage (any thread). */
+void pxs_report(px_store *s, const char *where, const char *what);
+/* Reports damage in the entry of key in table dbi ("table rec, record
+ * www.example.com A 192.0.2.1: what"); returns PX_ERR_DAMAGED. */
+px_err pxs_report_key(px_store *s, int dbi, const void *key, size_t klen, const char *what);
+
+/* A snapshot read through the checked reader (px_store_file.h): an LMDB
+ * read transaction pins it (the writer reuses none of its pages), the
+ * reader reads its pages with pread. Reports go to pxs_report and count in
+ * f.findings. */
+typedef struct pxs_snap {
+    px_store *s;
+    MDB_txn *txn;
+    pxs_file f;
+    pxs_tree main;
+    pxs_db db[DBI__N];
+    bool have[DBI__N];
+    pxs_tree t[DBI__N];
+    bool t_ready[DBI__N];
+    /* the meta row, if the walk of the main tree's tables met it */
+} pxs_snap;
+
+/* Begins a snapshot: reads the meta pages (at or after the transaction),
+ * checks the file size, walks the main tree and checks the records of the
+ * store's tables (a missing or damaged one is reported). mark: keep the
+ * full walk's page map. PX_ERR_DAMAGED when the file cannot be read at
+ * all (reported), _IO, _NOMEM, _AGAIN. Free with pxs_snap_end (NULL fine). */
+px_err pxs_snap_begin(px_store *s, bool mark, pxs_snap **out);
+/* The reader of a table; NULL if its record is missing or damaged. */
+pxs_tree *pxs_snap_tree(pxs_snap *sn, int dbi);
+void pxs_snap_end(pxs_snap *sn);
+/* Reports damage found in the snapshot (counts in f.findings too). */
+px_err pxs_snap_damage(pxs_snap *sn, int dbi, const void *key, size_t klen, const char *what);
+/* px_store_verify(); log: check a pending batch log too (the open leaves
+ * that to px_store_resume, which may be told to drop it). */
+px_err pxs_verify(px_store *s, px_store_check level, bool log, px_store_verify_result *out);
+/* The store's format row through the reader: PX_OK, PX_ERR_NOTFOUND (none),
+ * PX_ERR_DAMAGED (reported). */
+px_err pxs_snap_meta(pxs_snap *sn, pxs_meta_row *m);
 /* Lowercases and strips one trailing dot into out (PXS_NAME_MAX + 1). */
 px_err pxs_norm_name(const char *in, char *out, size_t *len);
 /* Binary form of A/AAAA rdata (bin: 16 bytes), else the text itself. */
@@ -184,7 +276,9 @@ px_err pxs_rdata_bytes(uint16_t type, const char *rdata, uint8_t *bin, const uin
  * 'a'/'b' + address bytes or 'n' + name + NUL; false if not indexed. */
 bool pxs_rdx_prefix(uint16_t type, const uint8_t *rd, size_t rd_len, const char *text, uint8_t *out,
                     size_t *olen);
-/* Text of a dictionary id into out (PXS_DICT_STR_MAX + 1). */
-px_err pxs_dict_lookup(MDB_txn *txn, MDB_dbi di, uint32_t id, char *out);
+/* Text of a dictionary id (DBI_ORG_I, DBI_ASO_I) into out
+ * (PXS_DICT_STR_MAX + 1), through the checked reader: PX_ERR_DAMAGED (id
+ * unknown, or its entry damaged: reported). */
+px_err pxs_dict_lookup(pxs_snap *sn, int di, uint32_t id, char *out);
 
 #endif

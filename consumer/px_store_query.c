@@ -2,7 +2,12 @@
  * queries, statistics). A query of the callback API runs in one read
  * transaction, so it sees the last committed batch and never an open one;
  * an iterator (px_store_iter) runs each step in its own, resuming after
- * the last key it visited, so that nothing stays pinned between steps. */
+ * the last key it visited, so that nothing stays pinned between steps.
+ * Either reads the pages of its snapshot through the checked reader
+ * (px_store_file.h), never through LMDB: a damaged page or value is
+ * reported and left out. A callback query answers the rest and returns
+ * PX_ERR_DAMAGED at its end; an iterator's step that met damage returns
+ * it and ends the walk there. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +18,7 @@
 
 typedef struct qctx {
     px_store *s;
-    MDB_txn *txn;
+    pxs_snap *sn;
     px_store_fence fence;
     int type; /* -1: any */
     px_store_rec_fn fn;
@@ -30,8 +35,7 @@ typedef struct qctx {
 
 static void qctx_free(qctx *q)
 {
-    if (q->txn)
-        mdb_txn_abort(q->txn);
+    pxs_snap_end(q->sn);
     pxs_rec_release(&q->rec);
     free(q->text.p);
     free(q->names);
@@ -47,7 +51,29 @@ static px_err qctx_begin(qctx *q, px_store *s, const px_store_fence *fence)
     q->s = s;
     q->type = -1;
     q->fence = fence ? *fence : (px_store_fence){INT64_MIN, INT64_MAX};
-    return pxs_map_mdb(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &q->txn));
+    return pxs_snap_begin(s, false, &q->sn);
+}
+
+/* The query's end: damage met anywhere in the snapshot fails it, after
+ * everything that could be read was given. */
+static px_err qctx_end(qctx *q, px_err err)
+{
+    if (!err && q->sn && q->sn->f.findings)
+        err = PX_ERR_DAMAGED;
+    qctx_free(q);
+    return err;
+}
+
+/* A table's reader; a table the snapshot lacks is damage. */
+static pxs_tree *qtree(qctx *q, int dbi)
+{
+    pxs_tree *t = pxs_snap_tree(q->sn, dbi);
+    if (!t) {
+        char where[64];
+        snprintf(where, sizeof where, "table %s", pxs_dbi_names[dbi]);
+        pxs_file_damage(&q->sn->f, where, "missing");
+    }
+    return t;
 }
 
 static px_err qctx_grow(qctx *q, size_t n)
@@ -85,8 +111,7 @@ static px_err resolve_orgs(qctx *q, const uint32_t *ids, size_t stride, size_t n
     for (size_t i = 0; !err && i < n; i++) {
         uint32_t id;
         memcpy(&id, (const uint8_t *)ids + i * stride, sizeof id);
-        err = pxs_dict_lookup(q->txn, q->s->dbi[DBI_ORG_I], id,
-                              q->names + i * (PXS_DICT_STR_MAX + 1));
+        err = pxs_dict_lookup(q->sn, DBI_ORG_I, id, q->names + i * (PXS_DICT_STR_MAX + 1));
     }
     if (err)
         return err;
@@ -128,22 +153,15 @@ typedef struct rec_key_parts {
     bool long_rdata;
 } rec_key_parts;
 
-static px_err split_key(const qctx *q, const MDB_val *k, rec_key_parts *p)
+/* The parts of a record key whose shape pxs_key_check() passed. */
+static void split_key(const qctx *q, const uint8_t *key, size_t klen, rec_key_parts *p)
 {
-    const uint8_t *key = k->mv_data;
-    size_t lim = k->mv_size < PXS_NAME_MAX + 1 ? k->mv_size : PXS_NAME_MAX + 1;
-    const uint8_t *nul = memchr(key, 0, lim);
-    if (!nul)
-        return PX_ERR_MALFORMED;
-    p->name_len = (size_t)(nul - key);
-    if (k->mv_size < p->name_len + 3)
-        return PX_ERR_MALFORMED;
+    p->name_len = strnlen((const char *)key, klen);
     pxs_name_reverse((const char *)key, p->name_len, p->name);
     p->type = (uint16_t)(key[p->name_len + 1] << 8 | key[p->name_len + 2]);
     p->rd = key + p->name_len + 3;
-    p->rd_len = k->mv_size - p->name_len - 3;
-    p->long_rdata = k->mv_size >= q->s->maxkey;
-    return PX_OK;
+    p->rd_len = klen - p->name_len - 3;
+    p->long_rdata = klen >= q->s->maxkey;
 }
 
 /* rdata presentation text of a record into q->text. */
@@ -176,7 +194,7 @@ static px_err fill_geo(qctx *q, px_store_rec *out)
     if (q->rec.as_org == 0)
         return PX_OK;
     char buf[PXS_DICT_STR_MAX + 1];
-    px_err err = pxs_dict_lookup(q->txn, q->s->dbi[DBI_ASO_I], q->rec.as_org, buf);
+    px_err err = pxs_dict_lookup(q->sn, DBI_ASO_I, q->rec.as_org, buf);
     if (err)
         return err;
     size_t n = strnlen(buf, sizeof out->geo.as_org - 1);
@@ -199,15 +217,26 @@ static px_err fill_bailiwick(qctx *q, const rec_key_parts *p, size_t *off, bool 
     return PX_OK;
 }
 
-/* Decodes one record, applies the fence and calls back. */
-static px_err emit(qctx *q, const MDB_val *k, const MDB_val *v)
+/* Checks and decodes one record, applies the fence and calls back. A
+ * record that fails a check is reported and left out (PX_OK: the query
+ * goes on; it fails at its end); only the store failing stops it. */
+static px_err emit(qctx *q, const pxs_ent *e)
 {
+    const char *why = pxs_key_check(DBI_REC, e->key, e->klen, q->s->maxkey);
+    size_t n = 0;
+    if (!why && pxs_val_open(DBI_REC, e->key, e->klen, e->val, e->vlen, &n) != PX_OK)
+        why = "the value fails its checksum";
+    if (!why && pxs_rec_decode(e->val, n, &q->rec) != PX_OK)
+        why = "the value does not decode";
+    if (!why)
+        why = pxs_rec_key_fit(&q->rec, e->key, e->klen, q->s->maxkey);
+    if (why) {
+        pxs_snap_damage(q->sn, DBI_REC, e->key, e->klen, why);
+        return PX_OK;
+    }
     rec_key_parts p;
-    px_err err = split_key(q, k, &p);
-    if (!err)
-        err = pxs_rec_decode(v->mv_data, v->mv_size, &q->rec);
-    if (err)
-        return err;
+    split_key(q, e->key, e->klen, &p);
+    px_err err;
     if (q->type >= 0 && p.type != q->type)
         return PX_OK;
     if (q->rec.first > q->fence.before || q->rec.last < q->fence.after)
@@ -225,6 +254,12 @@ static px_err emit(qctx *q, const MDB_val *k, const MDB_val *v)
                            q->rec.n_orgs);
     if (!err)
         err = fill_geo(q, &out);
+    if (err == PX_ERR_MALFORMED) {
+        pxs_snap_damage(q->sn, DBI_REC, e->key, e->klen, "the value disagrees with its key");
+        return PX_OK;
+    }
+    if (err == PX_ERR_DAMAGED) /* a dictionary entry it needs: reported */
+        return PX_OK;
     if (err)
         return err;
     for (size_t i = 0; i < q->rec.n_orgs; i++) {
@@ -246,11 +281,11 @@ static px_err emit(qctx *q, const MDB_val *k, const MDB_val *v)
     return PX_OK;
 }
 
-/* One walk over the keys of a database that start with a prefix: all of
- * them in one transaction (the callback API), or a step of an iterator
+/* One walk over the keys of a table that start with a prefix: all of
+ * them in one snapshot (the callback API), or a step of an iterator
  * (px_store_iter), which resumes after the last key it visited. */
 typedef struct scan {
-    MDB_dbi dbi;
+    int dbi;
     const uint8_t *prefix;
     size_t plen;
     const uint8_t *after; /* resume strictly after this key; NULL: from the prefix */
@@ -261,62 +296,56 @@ typedef struct scan {
     bool more; /* out: stopped by the budget or the callback, not at the end */
 } scan;
 
-typedef px_err (*visit_fn)(qctx *q, const scan *sc, const MDB_val *k, const MDB_val *v);
+typedef px_err (*visit_fn)(qctx *q, const scan *sc, const pxs_ent *e);
 
-static int scan_first(MDB_cursor *c, const scan *sc, MDB_val *k, MDB_val *v)
+static px_err scan_first(pxs_tree *t, const scan *sc, pxs_ent *e)
 {
-    if (!sc->after) {
-        *k = (MDB_val){sc->plen, (void *)sc->prefix};
-        return mdb_cursor_get(c, k, v, sc->plen ? MDB_SET_RANGE : MDB_FIRST);
-    }
-    *k = (MDB_val){sc->after_len, (void *)sc->after};
-    int rc = mdb_cursor_get(c, k, v, MDB_SET_RANGE);
-    if (rc == 0 && k->mv_size == sc->after_len && memcmp(k->mv_data, sc->after, sc->after_len) == 0)
-        rc = mdb_cursor_get(c, k, v, MDB_NEXT);
-    return rc;
+    if (!sc->after)
+        return pxs_tree_seek(t, sc->plen ? sc->prefix : NULL, sc->plen, e);
+    px_err err = pxs_tree_seek(t, sc->after, sc->after_len, e);
+    if (!err && e->klen == sc->after_len && memcmp(e->key, sc->after, sc->after_len) == 0)
+        err = pxs_tree_next(t, e);
+    return err;
 }
 
+/* A table the snapshot lacks (and, for the reverse index, the records it
+ * names) is reported: the walk finds nothing there. */
 static px_err scan_keys(qctx *q, scan *sc, visit_fn visit)
 {
-    MDB_cursor *c;
-    int rc = mdb_cursor_open(q->txn, sc->dbi, &c);
-    if (rc)
-        return pxs_map_mdb(rc);
-    MDB_val k, v;
-    rc = scan_first(c, sc, &k, &v);
-    px_err err = PX_OK;
-    size_t visited = 0;
     sc->more = false;
-    while (rc == 0 && !err) {
-        if (k.mv_size < sc->plen || memcmp(k.mv_data, sc->prefix, sc->plen) != 0)
+    pxs_tree *t = qtree(q, sc->dbi);
+    if (!t || (sc->dbi == DBI_RDX && !qtree(q, DBI_REC)))
+        return PX_OK;
+    pxs_ent e;
+    px_err err = scan_first(t, sc, &e);
+    size_t visited = 0;
+    while (!err) {
+        if (e.klen < sc->plen || memcmp(e.key, sc->prefix, sc->plen) != 0)
             break;
         if (visited == sc->budget || q->stopped) {
             sc->more = true;
             break;
         }
-        if (sc->last && k.mv_size > sc->last_cap) {
+        if (sc->last && e.klen > sc->last_cap) {
             err = PX_ERR_MALFORMED;
             break;
         }
-        err = visit(q, sc, &k, &v);
-        visited++;
         if (sc->last) {
-            memcpy(sc->last, k.mv_data, k.mv_size);
-            sc->last_len = k.mv_size;
+            memcpy(sc->last, e.key, e.klen);
+            sc->last_len = e.klen;
         }
+        err = visit(q, sc, &e);
+        visited++;
         if (!err)
-            rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+            err = pxs_tree_next(t, &e);
     }
-    mdb_cursor_close(c);
-    if (!err && rc && rc != MDB_NOTFOUND)
-        err = pxs_map_mdb(rc);
-    return err;
+    return err == PX_ERR_NOTFOUND ? PX_OK : err;
 }
 
-static px_err visit_rec(qctx *q, const scan *sc, const MDB_val *k, const MDB_val *v)
+static px_err visit_rec(qctx *q, const scan *sc, const pxs_ent *e)
 {
     (void)sc;
-    return emit(q, k, v);
+    return emit(q, e);
 }
 
 /* The rrset lookup's prefix of rec keys, and its type (-1: any). */
@@ -357,7 +386,7 @@ px_err px_store_query_rrset(px_store *s, const char *name, const char *rrtype,
     if (!s || !name || !fn)
         return PX_ERR_INVAL;
     uint8_t prefix[PXS_NAME_MAX + 4];
-    scan sc = {.prefix = prefix, .budget = SIZE_MAX};
+    scan sc = {.dbi = DBI_REC, .prefix = prefix, .budget = SIZE_MAX};
     int type;
     px_err err = rrset_prefix(name, rrtype, prefix, &sc.plen, &type);
     if (err)
@@ -367,11 +396,9 @@ px_err px_store_query_rrset(px_store *s, const char *name, const char *rrtype,
     q.type = type;
     q.fn = fn;
     q.ctx = ctx;
-    sc.dbi = s->dbi[DBI_REC];
     if (!err)
         err = scan_keys(&q, &sc, visit_rec);
-    qctx_free(&q);
-    return err;
+    return qctx_end(&q, err);
 }
 
 /* Reverse-index prefix of a query value: an address or a name. */
@@ -396,14 +423,16 @@ static px_err rdx_query_prefix(const char *value, uint8_t *key, size_t *klen)
 }
 
 /* Rebuilds the rec key from a reverse-index entry (layout in px_store.c):
- * its rdata part is the value if there is one (the old layout, or a key
- * cut to the limit), else what follows a name entry's rrtype, else the
- * indexed bytes themselves. */
+ * its rdata part is the value's payload if there is one (a key cut to the
+ * limit), else what follows a name entry's rrtype, else the indexed bytes
+ * themselves. */
 static px_err rdx_rec_key(const MDB_val *k, const MDB_val *v, size_t plen, uint8_t *out,
                           MDB_val *rk)
 {
     const uint8_t *key = k->mv_data, *rest = key + plen;
     size_t left = k->mv_size - plen;
+    if (k->mv_size < plen)
+        return PX_ERR_MALFORMED;
     const uint8_t *nul = memchr(rest, 0, left);
     if (!nul)
         return PX_ERR_MALFORMED;
@@ -435,17 +464,34 @@ static px_err rdx_rec_key(const MDB_val *k, const MDB_val *v, size_t plen, uint8
     return PX_OK;
 }
 
-static px_err visit_rdx(qctx *q, const scan *sc, const MDB_val *k, const MDB_val *d)
+/* The record one reverse-index entry names: emitted; an entry that fails
+ * its checks, or names a record the store lacks, is reported. */
+static px_err rdx_hit(qctx *q, pxs_tree *rec, const pxs_ent *x, size_t plen)
 {
+    const char *why = pxs_key_check(DBI_RDX, x->key, x->klen, q->s->maxkey);
+    size_t n = 0;
+    if (!why && pxs_val_open(DBI_RDX, x->key, x->klen, x->val, x->vlen, &n) != PX_OK)
+        why = "the value fails its checksum";
     uint8_t buf[PXS_RDX_KEY_MAX];
-    MDB_val rk, v;
-    px_err err = rdx_rec_key(k, d, sc->plen, buf, &rk);
-    int grc = err ? 0 : mdb_get(q->txn, q->s->dbi[DBI_REC], &rk, &v);
-    if (!err)
-        err = grc == MDB_NOTFOUND ? PX_ERR_MALFORMED : pxs_map_mdb(grc);
-    if (!err)
-        err = emit(q, &rk, &v);
-    return err;
+    MDB_val k = {x->klen, (void *)x->key}, d = {n, (void *)x->val}, rk;
+    if (!why && rdx_rec_key(&k, &d, plen, buf, &rk) != PX_OK)
+        why = "no record key can be built from it";
+    pxs_ent e;
+    px_err err = why ? PX_OK : pxs_tree_get(rec, rk.mv_data, rk.mv_size, &e);
+    if (err == PX_ERR_NOTFOUND)
+        why = "it names a record the store does not have";
+    if (why) {
+        pxs_snap_damage(q->sn, DBI_RDX, x->key, x->klen, why);
+        return PX_OK;
+    }
+    if (err == PX_ERR_DAMAGED) /* the record's page: reported */
+        return PX_OK;
+    return err ? err : emit(q, &e);
+}
+
+static px_err visit_rdx(qctx *q, const scan *sc, const pxs_ent *x)
+{
+    return rdx_hit(q, pxs_snap_tree(q->sn, DBI_REC), x, sc->plen);
 }
 
 px_err px_store_query_rdata(px_store *s, const char *value, const px_store_fence *fence,
@@ -454,7 +500,7 @@ px_err px_store_query_rdata(px_store *s, const char *value, const px_store_fence
     if (!s || !value || !fn || !*value)
         return PX_ERR_INVAL;
     uint8_t key[PXS_NAME_MAX + 3];
-    scan sc = {.prefix = key, .budget = SIZE_MAX};
+    scan sc = {.dbi = DBI_RDX, .prefix = key, .budget = SIZE_MAX};
     px_err err = rdx_query_prefix(value, key, &sc.plen);
     if (err)
         return err;
@@ -462,22 +508,21 @@ px_err px_store_query_rdata(px_store *s, const char *value, const px_store_fence
     err = qctx_begin(&q, s, fence);
     q.fn = fn;
     q.ctx = ctx;
-    sc.dbi = s->dbi[DBI_RDX];
     if (!err)
         err = scan_keys(&q, &sc, visit_rdx);
-    qctx_free(&q);
-    return err;
+    return qctx_end(&q, err);
 }
 
 /* ---- resumable lookups ---- */
 
 struct px_store_iter {
-    qctx q; /* buffers kept between steps; q.txn only during one */
+    qctx q; /* buffers kept between steps; q.sn only during one */
     scan sc;
     visit_fn visit;
     uint8_t prefix[PXS_NAME_MAX + 4];
     uint8_t last[1024]; /* above any key LMDB takes (511 bytes by default) */
     bool started, done;
+    px_err err; /* PX_ERR_DAMAGED: a step met damage; the walk ended there */
 };
 
 static px_err iter_new(px_store *s, const px_store_fence *fence, px_store_iter **out)
@@ -512,7 +557,7 @@ px_err px_store_iter_rrset(px_store *s, const char *name, const char *rrtype,
         *out = NULL;
         return err;
     }
-    it->sc.dbi = s->dbi[DBI_REC];
+    it->sc.dbi = DBI_REC;
     it->visit = visit_rec;
     return PX_OK;
 }
@@ -532,11 +577,15 @@ px_err px_store_iter_rdata(px_store *s, const char *value, const px_store_fence 
         *out = NULL;
         return err;
     }
-    it->sc.dbi = s->dbi[DBI_RDX];
+    it->sc.dbi = DBI_RDX;
     it->visit = visit_rdx;
     return PX_OK;
 }
 
+/* A step: its own snapshot through the checked reader, resuming after the
+ * last key of the step before. Damage met in it (a page, a key, a value,
+ * or a table the snapshot lacks) ends the walk: what the step gave passed
+ * every check, and nothing after the damage is given. */
 px_err px_store_iter_step(px_store_iter *it, size_t max_keys, px_store_rec_fn fn, void *ctx,
                           bool *done)
 {
@@ -544,25 +593,26 @@ px_err px_store_iter_step(px_store_iter *it, size_t max_keys, px_store_rec_fn fn
         return PX_ERR_INVAL;
     *done = it->done;
     if (it->done)
-        return PX_OK;
+        return it->err;
     qctx *q = &it->q;
-    int rc = mdb_txn_begin(q->s->env, NULL, MDB_RDONLY, &q->txn);
-    if (rc) {
-        q->txn = NULL;
-        return pxs_map_mdb(rc);
-    }
+    px_err err = pxs_snap_begin(q->s, false, &q->sn);
     q->fn = fn;
     q->ctx = ctx;
     q->stopped = false;
     it->sc.budget = max_keys ? max_keys : 1;
     it->sc.after = it->started ? it->last : NULL;
     it->sc.after_len = it->sc.last_len;
-    px_err err = scan_keys(q, &it->sc, it->visit);
-    mdb_txn_abort(q->txn); /* nothing pinned between steps */
-    q->txn = NULL;
+    if (!err)
+        err = scan_keys(q, &it->sc, it->visit);
+    if (!err && q->sn->f.findings)
+        err = PX_ERR_DAMAGED;
+    pxs_snap_end(q->sn); /* nothing pinned between steps */
+    q->sn = NULL;
     if (it->sc.last_len)
         it->started = true;
-    if (!err && !it->sc.more)
+    if (err == PX_ERR_DAMAGED)
+        it->err = err;
+    if (err == PX_ERR_DAMAGED || (!err && !it->sc.more))
         it->done = true;
     *done = it->done;
     return err;
@@ -588,10 +638,16 @@ px_err px_store_query_domain(px_store *s, const char *regdom, px_store_domain_fn
     qctx q;
     pxs_dom d = {0};
     err = qctx_begin(&q, s, NULL);
-    MDB_val k = {n, norm}, v;
-    int rc = err ? 0 : mdb_get(q.txn, s->dbi[DBI_DOM], &k, &v);
-    if (!err && rc == 0) {
-        err = pxs_dom_decode(v.mv_data, v.mv_size, &d);
+    pxs_tree *t = err ? NULL : qtree(&q, DBI_DOM);
+    pxs_ent e;
+    px_err gerr = t ? pxs_tree_get(t, (const uint8_t *)norm, n, &e) : PX_ERR_NOTFOUND;
+    if (t && !gerr) {
+        size_t vn;
+        err = pxs_val_open(DBI_DOM, e.key, e.klen, e.val, e.vlen, &vn);
+        if (!err && pxs_dom_decode(e.val, vn, &d) != PX_OK)
+            err = PX_ERR_DAMAGED;
+        if (err)
+            pxs_snap_damage(q.sn, DBI_DOM, e.key, e.klen, "the value fails its checks");
         if (!err)
             err = resolve_orgs(&q, d.orgs, sizeof(uint32_t), d.n_orgs);
         if (!err) {
@@ -602,12 +658,11 @@ px_err px_store_query_domain(px_store *s, const char *regdom, px_store_domain_fn
                                    .orgs = q.orgs};
             fn(ctx, &out);
         }
-    } else if (!err && rc != MDB_NOTFOUND) {
-        err = pxs_map_mdb(rc);
+    } else if (!err && gerr != PX_ERR_NOTFOUND) {
+        err = gerr;
     }
     pxs_dom_release(&d);
-    qctx_free(&q);
-    return err;
+    return qctx_end(&q, err);
 }
 
 /* Pages on LMDB's freelist (database 0): each entry is a page-number list
@@ -630,9 +685,9 @@ static int free_pages(MDB_txn *txn, uint64_t *out)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-void px_store_get_repairs(const px_store *s, uint64_t *corrupt_replaced, uint64_t *collisions)
+void px_store_get_counters(const px_store *s, uint64_t *damaged, uint64_t *collisions)
 {
-    *corrupt_replaced = s->corrupt_replaced;
+    *damaged = __atomic_load_n(&s->damaged, __ATOMIC_RELAXED);
     *collisions = s->collisions;
 }
 
@@ -659,7 +714,7 @@ px_err px_store_get_stats(px_store *s, px_store_stats *out)
     mdb_txn_abort(txn);
     if (rc)
         return pxs_map_mdb(rc);
-    px_store_get_repairs(s, &out->corrupt_replaced, &out->collisions);
+    px_store_get_counters(s, &out->damaged, &out->collisions);
     out->records = rs.ms_entries;
     out->domains = ds.ms_entries;
     uint64_t pages = (uint64_t)info.me_last_pgno + 1;

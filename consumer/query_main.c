@@ -1,6 +1,9 @@
 /* pdnsx-query: history lookups in the consumer's store, or across a
- * cluster of consumers over HTTP. Everything but the command line lives in
- * libpdnsx_consumer (px_query.h). */
+ * cluster of consumers over HTTP, and `verify`, the walk of the whole
+ * store. Everything but the command line lives in libpdnsx_consumer
+ * (px_query.h, px_store.h). */
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +18,14 @@ typedef struct px_qmain {
     px_query_req req;
     const char *cluster;
     int timeout_ms;
+    bool lookup_opt; /* --after, --before or --limit given */
     char err[512];
+    bool verify;      /* the verify subcommand: findings are its output */
+    uint64_t damages; /* reports of damage the store made */
 } px_qmain;
+
+/* Lookups print this many reports of damage on stderr, then a count. */
+#define PX_QMAIN_DAMAGE_LINES 20
 
 static const struct option px_qmain_opts[] = {
     {"after", required_argument, NULL, PX_OPT_AFTER},
@@ -31,6 +40,7 @@ static int px_qmain_option(void *ctx, int opt, const char *arg)
 {
     px_qmain *q = ctx;
     px_err err = PX_OK;
+    q->lookup_opt |= opt == PX_OPT_AFTER || opt == PX_OPT_BEFORE || opt == PX_OPT_LIMIT;
     if (opt == PX_OPT_AFTER)
         err = px_query_req_set_after(&q->req, arg, q->err, sizeof(q->err));
     else if (opt == PX_OPT_BEFORE)
@@ -81,20 +91,81 @@ static void px_qmain_report_cut(const px_qmain *q, const px_query_result *res)
                 limit);
 }
 
+/* Damage the store met: verify's output (stdout); a lookup's notes
+ * (stderr, the first PX_QMAIN_DAMAGE_LINES). */
+static void px_qmain_damage(void *ctx, const char *where, const char *what)
+{
+    px_qmain *q = ctx;
+    q->damages++;
+    if (q->verify)
+        printf("damaged: %s: %s\n", where, what);
+    else if (q->damages <= PX_QMAIN_DAMAGE_LINES)
+        fprintf(stderr, "pdnsx-query: damaged: %s: %s\n", where, what);
+}
+
+static px_store *px_qmain_open(px_qmain *q, const char *dir)
+{
+    px_store_opts opts = {.read_only = true, .on_damage = px_qmain_damage, .damage_ctx = q};
+    px_err err = PX_OK;
+    px_store *store = px_store_open(dir, &opts, &err, q->err, sizeof(q->err));
+    if (!store)
+        fprintf(stderr, "pdnsx-query: cannot open the store in %s: %s\n", dir,
+                q->err[0] ? q->err : px_strerror(err));
+    return store;
+}
+
+/* `verify`: every finding on a line of its own, then a summary; exit 1 if
+ * anything is damaged. */
+static int px_qmain_verify(px_qmain *q, const char *dir)
+{
+    q->verify = true;
+    px_store *store = px_qmain_open(q, dir);
+    if (!store) {
+        if (q->damages)
+            printf("store %s: DAMAGED, it cannot be opened: %llu damaged places; README: "
+                   "recovering a damaged store\n",
+                   dir, (unsigned long long)q->damages);
+        return 1;
+    }
+    px_store_verify_result r;
+    px_err err = px_store_verify(store, PX_STORE_CHECK_FULL, &r);
+    px_store_close(store);
+    if (err != PX_OK && err != PX_ERR_DAMAGED) {
+        fprintf(stderr, "pdnsx-query: verify could not finish: %s\n", px_strerror(err));
+        return 1;
+    }
+    printf("store %s, transaction %llu: %llu of %llu records and %llu domains read, %llu of "
+           "%llu pages checked%s: %s\n",
+           dir, (unsigned long long)r.txnid, (unsigned long long)r.records,
+           (unsigned long long)r.records_expected, (unsigned long long)r.domains,
+           (unsigned long long)r.pages, (unsigned long long)r.pages_in_file,
+           r.log_pending ? ", a batch log pending" : "", err ? "DAMAGED" : "no damage found");
+    if (err)
+        printf("%llu damaged places; README: recovering a damaged store\n",
+               (unsigned long long)r.findings);
+    return err ? 1 : 0;
+}
+
 static int px_qmain_local(px_qmain *q, px_config *config)
 {
     const char *dir = px_config_string(config, "store.path");
-    px_store_opts opts = {.read_only = true};
-    px_err err = PX_OK;
-    px_store *store = px_store_open(dir, &opts, &err, q->err, sizeof(q->err));
-    if (!store) {
-        fprintf(stderr, "pdnsx-query: cannot open the store in %s: %s\n", dir,
-                q->err[0] ? q->err : px_strerror(err));
+    px_store *store = px_qmain_open(q, dir);
+    if (!store)
+        return 1;
+    px_query_result res;
+    px_err err = px_query_run(store, &q->req, stdout, &res);
+    px_store_close(store);
+    if (q->damages > PX_QMAIN_DAMAGE_LINES)
+        fprintf(stderr, "pdnsx-query: %llu more damage reports not shown\n",
+                (unsigned long long)(q->damages - PX_QMAIN_DAMAGE_LINES));
+    if (err == PX_ERR_DAMAGED) {
+        fflush(stdout); /* after the records on a terminal */
+        fprintf(stderr,
+                "pdnsx-query: the store is damaged: the answer stops where the damage was met "
+                "(the records printed passed every check); 'pdnsx-query verify' lists the "
+                "damage\n");
         return 1;
     }
-    px_query_result res;
-    err = px_query_run(store, &q->req, stdout, &res);
-    px_store_close(store);
     if (err != PX_OK) {
         fprintf(stderr, "pdnsx-query: lookup failed: %s\n", px_strerror(err));
         return 1;
@@ -123,10 +194,12 @@ int main(int argc, char **argv)
     const px_cli_spec spec = {
         .prog = "pdnsx-query",
         .synopsis = "[-c FILE] [-s PATH=VALUE]... [--after T] [--before T] [--limit N] "
-                    "[--cluster HOST:PORT,...] (rrset NAME [TYPE] | rdata VALUE)",
+                    "[--cluster HOST:PORT,...] (rrset NAME [TYPE] | rdata VALUE | verify)",
         .about = "Looks up the passive DNS history: every record of a name (NAME may start with "
                  "'*.' for every name below) or every record whose data is an address or name. "
-                 "Prints one COF JSON object per line; nothing when nothing matches.",
+                 "Prints one COF JSON object per line; nothing when nothing matches. "
+                 "'verify' walks the whole store (while the consumer runs too), prints each "
+                 "damaged place and a summary, and exits 1 if anything is damaged.",
         .table = px_consumer_conf_table, /* reads the consumer's file */
         .extra = px_qmain_opts,
         .extra_help = "      --after T            only records last seen at or after T\n"
@@ -145,6 +218,19 @@ int main(int argc, char **argv)
     int rc = px_cli_parse(&spec, argc, argv, &cli);
     if (rc >= 0)
         return rc;
+    if (cli.argc >= 1 && strcmp(cli.argv[0], "verify") == 0) {
+        if (cli.argc > 1 || q.cluster || q.lookup_opt) {
+            fprintf(stderr, "pdnsx-query: verify takes no arguments and works on the local "
+                            "store only\nTry 'pdnsx-query --help' for more information.\n");
+            rc = 2;
+        } else {
+            rc = px_qmain_verify(&q, px_config_string(cli.config, "store.path"));
+        }
+        if (fflush(stdout) != 0 && rc == 0)
+            rc = 1;
+        px_config_destroy(cli.config);
+        return rc;
+    }
     if (px_query_req_parse_args(&q.req, cli.argc, cli.argv, q.err, sizeof(q.err)) != PX_OK) {
         fprintf(stderr, "pdnsx-query: %s\nTry 'pdnsx-query --help' for more information.\n", q.err);
         px_config_destroy(cli.config);

@@ -18,6 +18,7 @@ static const char *const px_err_text[PX_ERR__COUNT] = {
     [PX_ERR_EOF] = "end of input",
     [PX_ERR_PROTO] = "protocol violation",
     [PX_ERR_AGAIN] = "try again",
+    [PX_ERR_DAMAGED] = "stored data is damaged",
 };
 
 const char *px_strerror(px_err err)

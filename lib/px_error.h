@@ -21,6 +21,7 @@ typedef enum px_err {
     PX_ERR_EOF,         /* normal end of input */
     PX_ERR_PROTO,       /* peer violated a protocol (e.g. Frame Streams) */
     PX_ERR_AGAIN,       /* try again later (would block, queue busy) */
+    PX_ERR_DAMAGED,     /* stored data fails its checks (a damaged file) */
     PX_ERR__COUNT
 } px_err;
 

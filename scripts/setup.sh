@@ -7,7 +7,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_DEPS=(build-essential cmake pkg-config ninja-build clang clang-format libclang-rt-14-dev
   librdkafka-dev libavro-dev libconfig-dev libpcap-dev libfstrm-dev
   libprotobuf-c-dev protobuf-c-compiler libpsl-dev libjansson-dev
-  libcmocka-dev liblmdb-dev libmaxminddb-dev libmicrohttpd-dev
+  libcmocka-dev liblmdb-dev libmaxminddb-dev libmicrohttpd-dev libxxhash-dev
   golang-github-dnstap-golang-dnstap-dev)
 TEST_DEPS=(python3-avro unbound nsd dnsperf fstrm-bin kcat tcpdump
   tcpreplay openjdk-17-jre-headless maven procps psmisc curl ldnsutils

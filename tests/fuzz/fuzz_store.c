@@ -1,6 +1,8 @@
-/* fuzz_store.c: libFuzzer harness over the store's value decoders (what a
- * corrupt or hostile data file feeds them). The first byte picks record or
- * domain value; whatever decodes must encode again to the same bytes. */
+/* fuzz_store.c: libFuzzer harness over the store's value decoders and key
+ * checks (what a corrupt or hostile data file feeds them). The first byte
+ * picks: a record or domain value (whatever decodes must encode again to
+ * the same bytes), the format row (likewise, checksum included), or a key
+ * of the table byte 1 names (checked, then printed for a report). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,14 +50,57 @@ static void check_dom(const uint8_t *data, size_t len)
     free(out.p);
 }
 
+static void check_meta(const uint8_t *data, size_t len)
+{
+    pxs_meta_row m;
+    pxs_buf out = {0};
+    if (pxs_meta_decode(data, len, &m) == PX_OK) {
+        if (pxs_meta_encode(&m, &out) != PX_OK)
+            abort();
+        pxs_meta_row m2;
+        if (pxs_meta_decode(out.p, out.len, &m2) != PX_OK || m2.format != m.format ||
+            m2.n_tables != m.n_tables ||
+            memcmp(m2.entries, m.entries, m.n_tables * sizeof m.entries[0]))
+            abort();
+    }
+    free(out.p);
+}
+
+static void check_key(const uint8_t *data, size_t len)
+{
+    if (len < 1)
+        return;
+    int dbi = data[0] % DBI__N;
+    const char *why = pxs_key_check(dbi, data + 1, len - 1, 511);
+    char text[400];
+    pxs_key_text(dbi, data + 1, len - 1, 511, text, sizeof text);
+    if (strlen(text) >= sizeof text)
+        abort();
+    if (!why && dbi == DBI_REC) { /* a record value against a key that passed */
+        pxs_rec r = {0};
+        if (pxs_rec_decode(data + 1, len - 1, &r) == PX_OK)
+            pxs_rec_key_fit(&r, data + 1, len - 1, 511);
+        pxs_rec_release(&r);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    if (data[0] & 1)
-        check_rec(data + 1, size - 1);
-    else
+    switch (data[0] & 3) {
+    case 0:
         check_dom(data + 1, size - 1);
+        break;
+    case 1:
+        check_rec(data + 1, size - 1);
+        break;
+    case 2:
+        check_meta(data + 1, size - 1);
+        break;
+    default:
+        check_key(data + 1, size - 1);
+    }
     return 0;
 }

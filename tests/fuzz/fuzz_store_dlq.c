@@ -1,7 +1,9 @@
 /* fuzz_store_dlq.c: libFuzzer harness over the dead-letter marks' reader
  * (px_store_dlq.c): what a damaged <store>/dlq.marks feeds the consumer at
  * start-up. The input is the file (after the header line when byte 0 is
- * even, so mutations reach the mark lines). px_store_dlq_acked() must
+ * even, so mutations reach the mark lines; each line then given its
+ * checksum too when bit 1 of byte 0 is clear, so they reach the marks'
+ * parser and the pruning). px_store_dlq_acked() must
  * report only well-formed marks; px_store_dlq_prune() must keep exactly
  * the marks that the stored offset (pdnsx.obs.a [0] committed up to 10)
  * has not passed, or remove a damaged file. */
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include "px_store.h"
+#include "px_store_int.h"
 
 static px_store *store;
 static char dir[] = "/tmp/fuzz-store-dlq.XXXXXX";
@@ -65,9 +68,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!f)
         abort();
     if (size > 0 && data[0] % 2 == 0) {
-        fputs("pdnsx-dlq-marks 1\n", f);
+        fputs("pdnsx-dlq-marks 2\n", f);
+        bool seal = (data[0] & 2) == 0;
         data++;
         size--;
+        while (seal && size > 0) { /* each line with its checksum */
+            const uint8_t *nl = memchr(data, '\n', size);
+            size_t n = nl ? (size_t)(nl - data) : size;
+            fwrite(data, 1, n, f);
+            fprintf(f, " %08x\n", (unsigned)(uint32_t)pxs_sum(-1, "dlq.marks", 9, data, n));
+            data += nl ? n + 1 : n;
+            size -= nl ? n + 1 : n;
+        }
     }
     fwrite(data, 1, size, f);
     fclose(f);

@@ -4,8 +4,10 @@
  * file; even, it is one chunk's payload (kind from byte 1, record or
  * domain; entry count from bytes 2-3), wrapped in a valid header and
  * checksum so the mutations reach the entry decoder. Either way a mark
- * naming the log is planted and px_store_resume() applies what it can: it
- * must not crash, and must leave nothing pending. */
+ * naming the log is planted and px_store_resume() runs: without
+ * drop_damaged_log (bit 2 of byte 0 set) it applies the log whole or
+ * reports it damaged and leaves it pending; with it, it applies what it can
+ * and must leave nothing pending. Neither may crash. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,11 +82,12 @@ static void write_chunk(const char *path, const uint8_t *data, size_t size)
 static void plant_mark(uint64_t total)
 {
     static const uint8_t key[] = {0, 'l', 'o', 'g'};
-    uint8_t val[30];
+    uint8_t val[30 + PXS_SUM_LEN];
     pxs_buf vb = {val, 0, sizeof val};
     pxs_buf_put_varint(&vb, LOG_ID);
     pxs_buf_put_varint(&vb, 0);
     pxs_buf_put_varint(&vb, total);
+    pxs_val_seal(DBI_OFF, key, sizeof key, &vb); /* room in val: no realloc */
     MDB_txn *txn;
     if (mdb_txn_begin(store->env, NULL, 0, &txn) != 0)
         abort();
@@ -107,7 +110,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         write_chunk(store->log_path, data, size);
     plant_mark(1 + data[0] % 3); /* sometimes more chunks than the log has */
     uint64_t lost = 0;
-    px_err err = px_store_resume(store, geo, NULL, &lost);
+    store->drop_damaged_log = false;
+    px_err err = (data[0] & 4) ? px_store_resume(store, geo, NULL, &lost) : PX_ERR_DAMAGED;
+    if (err == PX_ERR_DAMAGED) { /* left pending: told to drop it, it goes */
+        if (!px_store_log_pending(store))
+            abort();
+        store->drop_damaged_log = true;
+        err = px_store_resume(store, geo, NULL, &lost);
+    }
     if (err == PX_ERR_FULL) { /* the records of many runs: start over */
         remove_store();
         return 0;

@@ -54,6 +54,8 @@ static void test_defaults(void **state)
     assert_string_equal(cc.log_level, "info");
     assert_int_equal(cc.batch_records, 250000);
     assert_int_equal(cc.batch_ms, 2000);
+    assert_int_equal(cc.store_check, PX_STORE_CHECK_FULL);
+    assert_false(cc.drop_damaged_log);
     assert_int_equal(cc.exit_idle, 0);
     assert_int_equal(cc.dlq_max_bytes, PX_CONSUMER_DLQ_MAX_BYTES); /* the table says so too */
     assert_null(cc.geoip_country);
@@ -98,6 +100,8 @@ static void test_overrides_and_properties(void **state)
         "store.path=\"/srv/pdnsx\"",
         "store.batch_records=100",
         "store.batch_ms=20",
+        "store.check_on_open=\"meta\"",
+        "store.drop_damaged_log=true",
         "run.exit_idle=5",
         "dlq.max_bytes=4096",
         "query.listen=\"127.0.0.1:9713\"",
@@ -114,6 +118,8 @@ static void test_overrides_and_properties(void **state)
     assert_string_equal(cc.store_path, "/srv/pdnsx");
     assert_int_equal(cc.batch_records, 100);
     assert_int_equal(cc.batch_ms, 20);
+    assert_int_equal(cc.store_check, PX_STORE_CHECK_META);
+    assert_true(cc.drop_damaged_log);
     assert_int_equal(cc.exit_idle, 5);
     assert_int_equal(cc.dlq_max_bytes, 4096);
     assert_string_equal(cc.query_listen, "127.0.0.1:9713");
@@ -144,6 +150,8 @@ static void test_bad_values(void **state)
     expect_rejected("kafka.topics=\"no spaces allowed\"", "kafka.topics");
     expect_rejected("store.batch_records=0", "store.batch_records");
     expect_rejected("store.batch_ms=0", "store.batch_ms");
+    expect_rejected("store.check_on_open=\"none\"", "store.check_on_open");
+    expect_rejected("store.drop_damaged_log=1", "store.drop_damaged_log");
     expect_rejected("run.exit_idle=-1", "run.exit_idle");
     expect_rejected("dlq.max_bytes=4095", "dlq.max_bytes"); /* our headers must fit */
     expect_rejected("dlq.max_bytes=100000001", "dlq.max_bytes");

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <lmdb.h>
 
 #include "px_cof.h"
 #include "px_query.h"
@@ -807,6 +808,168 @@ static void test_http_endpoints(void **state)
     px_query_server_stop(srv);
 }
 
+/* Flips a bit of the checksum of the first record whose key starts with
+ * prefix (a reversed name), through LMDB itself, the store closed. */
+static void damage_record(const char *dir, const char *prefix)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_cursor *c;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "rec", 0, &dbi), 0);
+    assert_int_equal(mdb_cursor_open(txn, dbi, &c), 0);
+    MDB_val k = {strlen(prefix), (void *)prefix}, v;
+    assert_int_equal(mdb_cursor_get(c, &k, &v, MDB_SET_RANGE), 0);
+    assert_memory_equal(k.mv_data, prefix, strlen(prefix));
+    uint8_t key[512], val[512];
+    assert_true(k.mv_size <= sizeof(key) && v.mv_size <= sizeof(val));
+    memcpy(key, k.mv_data, k.mv_size);
+    memcpy(val, v.mv_data, v.mv_size);
+    val[v.mv_size - 1] ^= 0x01;
+    MDB_val pk = {k.mv_size, key}, pv = {v.mv_size, val};
+    assert_int_equal(mdb_cursor_put(c, &pk, &pv, MDB_CURRENT), 0);
+    mdb_cursor_close(c);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+/* Where the line of a record of name starts in a COF answer. */
+static size_t line_of(const char *text, const char *name)
+{
+    char pat[128];
+    snprintf(pat, sizeof(pat), "\"rrname\":\"%s\"", name);
+    const char *p = strstr(text, pat);
+    if (!p)
+        fail_msg("no line of %s", name);
+    while (p > text && p[-1] != '\n')
+        p--;
+    return (size_t)(p - text);
+}
+
+static bool count_rec(void *ctx, const px_store_rec *rec)
+{
+    (void)rec;
+    (*(size_t *)ctx)++;
+    return true;
+}
+
+/* Runs a request (limit 1,000,000) that must return want: its output
+ * (caller frees). */
+static char *run_err(px_store *s, const char *kind, const char *name, px_err want)
+{
+    px_query_req r;
+    assert_int_equal(parse(&r, 2, kind, name, NULL, NULL), PX_OK);
+    r.limit = 1000000;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    assert_int_equal(px_query_run(s, &r, f, NULL), want);
+    fclose(f);
+    return buf;
+}
+
+/* A record whose value fails its checksum in the middle of a long answer:
+ * each step reads through the store's checked reader, so the walk gives
+ * the sound records before it and ends at the step that met it
+ * (PX_ERR_DAMAGED, again on every later step); the stream and pdnsx-query
+ * give every record before the damage (each passed its checks) and none
+ * past the step that met it; over HTTP the answer ends with the failed
+ * condition line, or is a 500 when nothing came before. */
+static void test_steps_damaged(void **state)
+{
+    fixture *fx = *state;
+    fill_many(fx, 3000);
+    char *want = all_at_once(fx->store, "*.many.example", NULL);
+    px_store_close(fx->store);
+    damage_record(fx->dir, "example.many.host01500");
+    px_err err = PX_OK;
+    fx->store =
+        px_store_open(fx->dir, &(px_store_opts){.read_only = true}, &err, errbuf, sizeof(errbuf));
+    assert_non_null(fx->store);
+    size_t at = line_of(want, "host01500.many.example");
+    size_t from = line_of(want, "host01501.many.example");
+    size_t to = line_of(want, "host01600.many.example");
+
+    /* steps of 100 keys: the 16th meets the damage and gives 1501..1599 */
+    px_store_iter *it = NULL;
+    assert_int_equal(px_store_iter_rrset(fx->store, "*.many.example", NULL, NULL, &it), PX_OK);
+    collect c = {0};
+    c.f = open_memstream(&c.text, &c.len);
+    bool done = false;
+    size_t steps = 0;
+    while (!done && err == PX_OK) {
+        err = px_store_iter_step(it, 100, collect_rec, &c, &done);
+        steps++;
+    }
+    fclose(c.f);
+    assert_int_equal(err, PX_ERR_DAMAGED);
+    assert_true(done);
+    assert_int_equal(steps, 16);
+    assert_int_equal(c.len, at + (to - from));
+    assert_memory_equal(c.text, want, at);
+    assert_memory_equal(c.text + at, want + from, to - from);
+    free(c.text);
+    size_t n = 0;
+    done = false;
+    assert_int_equal(px_store_iter_step(it, 100, count_rec, &n, &done), PX_ERR_DAMAGED);
+    assert_true(done);
+    assert_int_equal(n, 0);
+    px_store_iter_free(it);
+
+    /* the callback API: every sound record, then the damage */
+    n = 0;
+    px_store_fence none = {INT64_MIN, INT64_MAX};
+    assert_int_equal(px_store_query_rrset(fx->store, "*.many.example", NULL, &none, count_rec, &n),
+                     PX_ERR_DAMAGED);
+    assert_int_equal(n, 2999);
+
+    /* pdnsx-query's stream: everything before the damage, then the error */
+    char *got = run_err(fx->store, "rrset", "*.many.example", PX_ERR_DAMAGED);
+    size_t got_len = strlen(got);
+    assert_true(got_len >= at);
+    assert_memory_equal(got, want, at);
+    assert_memory_equal(got + at, want + from, got_len - at);
+    assert_null(strstr(got, "host02100.")); /* past the step of 512 keys that met it */
+    free(got);
+    /* by address: the 12 records of 192.0.2.0 lie in one step, which
+     * gives the 11 sound ones */
+    got = run_err(fx->store, "rdata", "192.0.2.0", PX_ERR_DAMAGED);
+    size_t lines = 0;
+    for (const char *p = got; (p = strchr(p, '\n')); p++)
+        lines++;
+    assert_int_equal(lines, 11);
+    assert_non_null(strstr(got, "\"rrname\":\"host01250.many.example\""));
+    assert_non_null(strstr(got, "\"rrname\":\"host01750.many.example\""));
+    assert_null(strstr(got, "host01500."));
+    free(got);
+
+    /* over HTTP */
+    char hp[64];
+    px_query_server *srv = start_server(fx->store, hp, sizeof(hp));
+    int status = 0;
+    char *body = NULL;
+    size_t len = 0;
+    assert_int_equal(px_query_http_get(hp, "/rrset/*.many.example?limit=5000", 10000, &status,
+                                       &body, &len, errbuf, sizeof(errbuf)),
+                     PX_OK);
+    assert_int_equal(status, 200);
+    static const char failed[] = "{\"cond\":\"failed\",\"msg\":\"stored data is damaged\"}\n";
+    assert_true(len > at + strlen(failed));
+    assert_memory_equal(body, want, at);
+    assert_string_equal(body + len - strlen(failed), failed);
+    assert_memory_equal(body + at, want + from, len - strlen(failed) - at);
+    free(body);
+    get(hp, "/rrset/host01500.many.example", 500, NULL);
+    get(hp, "/rrset/host01501.many.example", 200, NULL);
+    px_query_server_stop(srv);
+    free(want);
+}
+
 /* ?limit= cuts an answer, which then ends with the condition line; the
  * server's default and maximum apply. */
 static void test_http_limit(void **state)
@@ -1093,6 +1256,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_run_limit, setup_store, teardown_store),
         cmocka_unit_test_setup_teardown(test_steps, setup_store, teardown_store),
         cmocka_unit_test_setup_teardown(test_steps_across_commits, setup_store, teardown_store),
+        cmocka_unit_test_setup_teardown(test_steps_damaged, setup_store, teardown_store),
         cmocka_unit_test_setup_teardown(test_http_limit, setup_store, teardown_store),
         cmocka_unit_test_setup_teardown(test_http_raw, setup_store, teardown_store),
         cmocka_unit_test_setup_teardown(test_http_endpoints, setup_store, teardown_store),

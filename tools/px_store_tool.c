@@ -1,0 +1,61 @@
+/* px-store-tool: puts a store in states the damage test needs and the
+ * consumer only reaches by crashing at the right moment.
+ *
+ *   px-store-tool pending DIR N   merges N synthetic records (names under
+ *                                 pending.test) in one big batch whose
+ *                                 application stops after its first chunk,
+ *                                 as a crash would: the batch and its
+ *                                 offsets are committed, batch.log is
+ *                                 pending. Exit 0 when it is.
+ *
+ * Test helper, not installed. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "px_store.h"
+
+static int pending(const char *dir, long n)
+{
+    px_err err;
+    char why[512];
+    px_store *s = px_store_open(dir, &(px_store_opts){.chunk_records = 64, .apply_limit = 1}, &err,
+                                why, sizeof why);
+    if (!s) {
+        fprintf(stderr, "px-store-tool: %s\n", why);
+        return 1;
+    }
+    px_store_batch *b;
+    err = px_store_batch_begin(s, &b);
+    for (long i = 0; i < n && !err; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "h%ld.pending.test", i);
+        px_avro_obs o = {.rrname = name,
+                         .rrtype = "TXT",
+                         .rdata = name,
+                         .count = 1,
+                         .time_first = 1764201600,
+                         .time_last = 1764201600,
+                         .clients = -1,
+                         .org = "fixture",
+                         .sensor = "s1"};
+        err = px_store_merge(b, &o, "pending.test", NULL, NULL);
+    }
+    if (!err)
+        err = px_store_batch_commit(b);
+    else
+        px_store_batch_abort(b);
+    bool ok = err == PX_ERR_AGAIN && px_store_log_pending(s);
+    px_store_close(s);
+    if (!ok)
+        fprintf(stderr, "px-store-tool: no pending log: %s\n", px_strerror(err));
+    return ok ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 4 && strcmp(argv[1], "pending") == 0 && atol(argv[3]) > 64)
+        return pending(argv[2], atol(argv[3]));
+    fprintf(stderr, "usage: px-store-tool pending DIR N (N > 64)\n");
+    return 2;
+}
