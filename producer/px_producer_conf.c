@@ -1,5 +1,6 @@
 /* px_producer_conf.c: the producer's settings table and loader. */
 #include "px_producer_conf.h"
+#include "px_addr.h"
 
 #include "px_dns.h"
 #include "px_kafka_conf.h"

@@ -7,6 +7,7 @@
  * public services (AS112, AMT, PCP/TURN anycast, drone DETs) are left out:
  * an answer pointing there says nothing about anybody's network. */
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -239,5 +240,14 @@ bool px_addr_is_special(const px_addr *a)
         return v4_special(a->bytes);
     if (a->family == 6)
         return v6_special(a->bytes);
+    return false;
+}
+
+bool px_conf_check_hostport(const char *v, char *why, size_t len)
+{
+    px_addr a;
+    if (px_addr_parse_hostport(v, &a) == PX_OK)
+        return true;
+    snprintf(why, len, "expected IPv4:port or [IPv6]:port");
     return false;
 }

@@ -22,6 +22,9 @@ px_err px_addr_parse_hostport(const char *text, px_addr *out);
 /* Presentation form (RFC 5952 for IPv6) into buf (at least 46 bytes). */
 const char *px_addr_format(const px_addr *a, char *buf, size_t len);
 bool px_addr_equal(const px_addr *a, const px_addr *b); /* family and bytes; not port */
+/* px_conf_item.check of listen settings: "IPv4:port" or "[IPv6]:port",
+ * numeric (px_addr_parse_hostport()). */
+bool px_conf_check_hostport(const char *value, char *why, size_t whylen);
 
 /* True for special-purpose addresses whose appearance in an answer is private
  * or meaningless: RFC 1918, CGNAT 100.64/10, loopback, link local, this

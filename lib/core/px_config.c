@@ -12,7 +12,6 @@
  * one written out of libconfig's range is a problem at its setting
  * instead of a value cut to its low 32 bits. */
 #include "px_config.h"
-#include "px_addr.h"
 #include "px_confsrc.h"
 
 #include <errno.h>
@@ -1079,15 +1078,6 @@ void px_config_print_table(const px_conf_item *table, FILE *out)
 {
     fprintf(out, "Settings (PATH, type, default):\n");
     px_print_items(table, NULL, out);
-}
-
-bool px_conf_check_hostport(const char *v, char *why, size_t len)
-{
-    px_addr a;
-    if (px_addr_parse_hostport(v, &a) == PX_OK)
-        return true;
-    snprintf(why, len, "expected IPv4:port or [IPv6]:port");
-    return false;
 }
 
 bool px_conf_check_topic(const char *v, char *why, size_t len)

@@ -1,0 +1,33 @@
+# The module graph of pdnsx, declared once: every module, program library
+# and program, and what it may use. The targets themselves are declared in
+# their folders (px_module, px_program_lib, px_program: cmake/PxModules.cmake)
+# with the third-party libraries they link; their pdnsx dependencies come
+# from here, and px_check_graph() refuses any link or private include
+# outside this graph. Changing a row changes the architecture: say why in
+# the commit.
+#
+# px_graph(NAME [DEPS m...] [DIR folder])
+
+# Modules (libraries any program may link).
+px_graph(core)                                  # errors, log, config, CLI, metrics, HTTP server, ...
+px_graph(dns DEPS core)                         # DNS wire parser, names, types, addresses
+px_graph(obs DEPS dns core)                     # the observation: Avro codec, validation, PSL, privacy rules
+px_graph(kafka DEPS core)                       # librdkafka configuration shared by every Kafka client
+px_graph(store DEPS obs dns core)               # the LMDB store
+px_graph(query DEPS store obs dns core)         # lookups, COF, the HTTP endpoint, the cluster merge
+# Detection (issue 11): fed by the store's change feed, never the store.
+px_graph(detect DEPS obs dns core DIR detect)
+
+# Program libraries (each its one program's own) and programs.
+px_graph(producer DEPS obs dns kafka core)                   # pdnsx-producer
+px_graph(consumer DEPS query store obs dns kafka core)       # pdnsx-consumer
+px_graph(pdnsx-query DEPS query store obs dns core)
+px_graph(query_cli DEPS query store obs dns core DIR query/cli) # pdnsx-query's, when it has one
+px_graph(pdnsx-tail DEPS obs kafka core)
+px_graph(pdnsx-broker DEPS kafka core)
+
+# Known exceptions, each to be removed by the part named.
+# pdnsx-query reads the consumer's configuration file, so it validates it
+# with the consumer's settings table (px_consumer_conf_table). Part E moves
+# the table where both programs can reach it.
+px_graph_allow(pdnsx-query consumer "pdnsx-query reads the consumer's settings table")
