@@ -13,12 +13,13 @@
 #include <string.h>
 
 #include "px_addr.h"
+#include "px_dns.h"
 #include "px_hash.h"
 #include "px_psl.h"
 
 #define PX_ZONE_TEXT_MAX 1024 /* presentation name without NUL */
 
-/* RR type numbers (px_dns.h is the producer's) */
+/* RR type numbers (px_dns.h's PX_DNS_TYPE_*) */
 enum {
     T_A = 1,
     T_NS = 2,
@@ -202,23 +203,7 @@ bool px_privacy_single_label(const char *name, size_t len)
 
 bool px_privacy_in_zone(const char *name, size_t name_len, const char *zone, size_t zone_len)
 {
-    if (zone_len == 0 || (zone_len == 1 && zone[0] == '.'))
-        return true;
-    if (name_len < zone_len)
-        return false;
-    if (memcmp(name + name_len - zone_len, zone, zone_len) != 0)
-        return false;
-    if (name_len == zone_len)
-        return true;
-    /* A label boundary must precede the zone, and that dot must not be an
-     * escaped one ("a\.example" is one label). Count the backslashes. */
-    size_t dot = name_len - zone_len - 1;
-    if (name[dot] != '.')
-        return false;
-    size_t bs = 0;
-    while (bs < dot && name[dot - 1 - bs] == '\\')
-        bs++;
-    return bs % 2 == 0;
+    return px_dns_name_in_zone(name, name_len, zone, zone_len);
 }
 
 static uint64_t tail_hint_bit(size_t len)

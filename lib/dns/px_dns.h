@@ -172,7 +172,8 @@ px_err px_dns_name_to_text(const uint8_t *wire, size_t len, char *out, size_t ou
                            size_t *outlen_used);
 
 /* True if `name` equals `zone` or lies below it (both presentation form,
- * lowercase, no trailing dot; zone "." or "" contains everything). */
+ * lowercase, no trailing dot; zone "." or "" contains everything; "a\.b"
+ * is one label, not below "b"). */
 bool px_dns_name_in_zone(const char *name, size_t name_len, const char *zone, size_t zone_len);
 
 #endif
