@@ -65,11 +65,7 @@ function(px__layout target unit)
     target_include_directories(${target} PUBLIC ${dir}/include)
     set_target_properties(${target} PROPERTIES PX_PUBLIC_DIR ${dir}/include/${unit})
   endif()
-  if(PX_HEADERS_BESIDE_SOURCES) # transition: every folder public until headers are split
-    target_include_directories(${target} PUBLIC ${dirs})
-  else()
-    target_include_directories(${target} PRIVATE ${dirs})
-  endif()
+  target_include_directories(${target} PRIVATE ${dirs})
   set_target_properties(${target} PROPERTIES PX_UNIT ${unit} PX_DIRS "${dirs}")
 endfunction()
 

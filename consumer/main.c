@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "px_cli.h"
-#include "px_consumer.h"
-#include "px_log.h"
+#include "core/px_cli.h"
+#include "consumer/px_consumer.h"
+#include "core/px_log.h"
 
 static const px_cli_spec px_consumer_cli = {
     .prog = "pdnsx-consumer",

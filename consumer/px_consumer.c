@@ -1,7 +1,7 @@
 /* px_consumer.c: the consumer's Kafka loop. One thread does everything
  * (librdkafka's consumer and the dead-letter producer are served from it),
  * so the store batch needs no lock. */
-#include "px_consumer.h"
+#include "consumer/px_consumer.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -11,18 +11,18 @@
 #include <string.h>
 #include <time.h>
 
-#include "px_avro.h"
-#include "px_dns_type.h"
+#include "obs/px_avro.h"
+#include "dns/px_dns_type.h"
 #include "px_dlq.h"
 #include "px_geoip.h"
-#include "px_log.h"
-#include "px_metrics.h"
-#include "px_obs.h"
-#include "px_privacy.h"
-#include "px_psl.h"
-#include "px_query.h"
-#include "px_ratelimit.h"
-#include "px_store.h"
+#include "core/px_log.h"
+#include "core/px_metrics.h"
+#include "obs/px_obs.h"
+#include "obs/px_privacy.h"
+#include "obs/px_psl.h"
+#include "query/px_query.h"
+#include "core/px_ratelimit.h"
+#include "store/px_store.h"
 
 /* How soon a new organisation's topic is noticed: librdkafka re-reads the
  * topic list for a regex subscription at this interval. */

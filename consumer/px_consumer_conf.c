@@ -1,5 +1,5 @@
 /* px_consumer_conf.c: the consumer's settings table and loader. */
-#include "px_consumer_conf.h"
+#include "consumer/px_consumer_conf.h"
 
 #include <errno.h>
 #include <regex.h>
@@ -9,11 +9,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "px_addr.h"
-#include "px_dns_type.h"
+#include "dns/px_addr.h"
+#include "dns/px_dns_type.h"
 #include "px_geoip.h"
-#include "px_kafka_conf.h"
-#include "px_privacy.h"
+#include "kafka/px_kafka_conf.h"
+#include "obs/px_privacy.h"
 #include "px_dlq.h"
 
 /* ---- checks ---------------------------------------------------------------- */

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "px_hash.h"
+#include "core/px_hash.h"
 
 /* Headers we add; a copy's last header of each name is ours (the original
  * headers come first and may hold anything). */

@@ -49,7 +49,7 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "px_error.h"
+#include "core/px_error.h"
 
 /* The caller's reasons for dead-lettering are small numbers below this. */
 #define PX_DLQ_REASONS_MAX 16

@@ -25,7 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "px_hash.h"
+#include "core/px_hash.h"
 
 #include "px_geoip.h"
 

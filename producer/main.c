@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "px_cli.h"
-#include "px_log.h"
+#include "core/px_cli.h"
+#include "core/px_log.h"
 #include "px_producer.h"
 
 static const px_cli_spec px_producer_cli = {

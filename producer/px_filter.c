@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "px_filter.h"
-#include "px_privacy.h"
+#include "obs/px_privacy.h"
 
 struct px_filter {
     px_privacy *privacy; /* types, names, zones, addresses: the shared rules */

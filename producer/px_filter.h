@@ -8,9 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "px_addr.h"
-#include "px_dns.h"
-#include "px_error.h"
+#include "dns/px_addr.h"
+#include "dns/px_dns_msg.h"
+#include "core/px_error.h"
 
 typedef enum px_drop {
     PX_PASS = 0,

@@ -5,9 +5,9 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "px_avro.h"
-#include "px_dns.h"
-#include "px_psl.h"
+#include "obs/px_avro.h"
+#include "dns/px_dns_msg.h"
+#include "obs/px_psl.h"
 
 /* Events are staged and processed in batches: the records of a batch are
  * decoded and their table slots requested before the first lookup, so the

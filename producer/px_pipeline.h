@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "px_error.h"
+#include "core/px_error.h"
 #include "px_filter.h"
 #include "px_input.h"
 #include "px_window.h"

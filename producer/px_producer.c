@@ -8,9 +8,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "px_dns.h"
-#include "px_log.h"
-#include "px_metrics.h"
+#include "dns/px_dns_msg.h"
+#include "core/px_log.h"
+#include "core/px_metrics.h"
 #include "px_pipeline.h"
 #include "px_publish.h"
 

@@ -8,9 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "px_config.h"
-#include "px_error.h"
-#include "px_http.h"
+#include "core/px_config.h"
+#include "core/px_error.h"
+#include "core/px_http.h"
 #include "px_input.h"
 #include "px_window.h"
 

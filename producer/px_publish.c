@@ -13,8 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "px_metrics.h"
-#include "px_ratelimit.h"
+#include "core/px_metrics.h"
+#include "core/px_ratelimit.h"
 #include "px_spool.h"
 
 /* Spooled messages are fed back only while librdkafka's queue is short, so

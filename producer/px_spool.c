@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "px_wire.h"
+#include "core/px_wire.h"
 
 #define PX_SPOOL_MAGIC 0x50585331u /* "PXS1" */
 #define PX_SPOOL_HDR 16            /* magic, klen, vlen, checksum */

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "px_error.h"
+#include "core/px_error.h"
 
 typedef struct px_spool px_spool;
 

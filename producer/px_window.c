@@ -33,8 +33,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "px_arena.h"
-#include "px_hash.h"
+#include "core/px_arena.h"
+#include "core/px_hash.h"
 #include "px_window.h"
 
 #define PX_WINDOW_MIN_SLOTS 1024

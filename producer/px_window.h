@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "px_error.h"
+#include "core/px_error.h"
 
 /* One aggregated record as the window emits it. Strings are
  * NUL-terminated, *_len is their length without the NUL, and both are

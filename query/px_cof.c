@@ -1,5 +1,5 @@
 /* px_cof.c: store records to and from COF JSON objects. */
-#include "px_cof.h"
+#include "query/px_cof.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* px_query.c: requests, running them against the store, and merging the
  * answers of several consumers. HTTP lives in px_query_http.c. */
-#include "px_query.h"
+#include "query/px_query.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -11,7 +11,7 @@
 
 #include <jansson.h>
 
-#include "px_cof.h"
+#include "query/px_cof.h"
 
 static px_err px_query_fail(char *errbuf, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

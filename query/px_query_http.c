@@ -1,7 +1,7 @@
 /* px_query_http.c: the query.listen HTTP endpoint (px_http, answers
  * streamed) and the small GET client pdnsx-query --cluster uses to ask
  * it. */
-#include "px_query.h"
+#include "query/px_query.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 /* px_query_merge.c: combines the COF answers of several consumers
  * (pdnsx-query --cluster) with the store's merge rules. */
-#include "px_query.h"
+#include "query/px_query.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -9,7 +9,7 @@
 
 #include <jansson.h>
 
-#include "px_cof.h"
+#include "query/px_cof.h"
 
 /* One record of one answer; views into its JSON object, which `objs`
  * keeps alive until the end of the merge. */

@@ -93,11 +93,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "px_addr.h"
-#include "px_arena.h"
-#include "px_dns.h"
-#include "px_hash.h"
-#include "px_store.h"
+#include "dns/px_addr.h"
+#include "core/px_arena.h"
+#include "dns/px_dns_msg.h"
+#include "core/px_hash.h"
+#include "store/px_store.h"
 #include "px_store_int.h"
 
 #define PXS_DEFAULT_MAP (64ULL << 30)

@@ -12,8 +12,8 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-#include "px_addr.h"
-#include "px_dns_type.h"
+#include "dns/px_addr.h"
+#include "dns/px_dns_type.h"
 #include "px_store_int.h"
 
 px_err pxs_buf_reserve(pxs_buf *b, size_t extra)

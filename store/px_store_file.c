@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "px_store_file.h"
-#include "px_wire.h"
+#include "core/px_wire.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "data.mdb is read as the little-endian 64-bit LMDB layout (docs/STORE.md)"

@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "px_error.h"
+#include "core/px_error.h"
 
 #define PXS_P_INVALID UINT64_MAX /* an empty tree's root */
 #define PXS_MAX_DEPTH 32         /* LMDB's CURSOR_STACK */

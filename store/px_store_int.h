@@ -9,11 +9,11 @@
 
 #include <lmdb.h>
 
-#include "px_arena.h"
-#include "px_error.h"
-#include "px_store.h"
+#include "core/px_arena.h"
+#include "core/px_error.h"
+#include "store/px_store.h"
 #include "px_store_file.h"
-#include "px_wire.h"
+#include "core/px_wire.h"
 
 #define PXS_NAME_MAX 255     /* presentation name, without NUL */
 #define PXS_DICT_STR_MAX 255 /* org ids and AS organisation names */

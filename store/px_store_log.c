@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "px_store_int.h"
-#include "px_wire.h"
+#include "core/px_wire.h"
 
 #define LOG_MAGIC "PXSLOG01"
 #define LOG_HEAD 16

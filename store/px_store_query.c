@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "px_addr.h"
-#include "px_dns.h"
+#include "dns/px_addr.h"
+#include "dns/px_dns_msg.h"
 #include "px_store_int.h"
 
 typedef struct qctx {

@@ -14,7 +14,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-#include "px_log.h"
+#include "core/px_log.h"
 
 #define BRK_MAX_BROKERS 16
 #define BRK_MAX_PARTITIONS 10000

@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "px_avro.h"
-#include "px_log.h"
+#include "obs/px_avro.h"
+#include "core/px_log.h"
 
 static volatile sig_atomic_t px_tail_stop;
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "px_arena.h"
+#include "core/px_arena.h"
 
 #define PX_ARENA_DEFAULT_CHUNK (64 * 1024)
 #define PX_ARENA_ALIGN 8

@@ -1,7 +1,7 @@
 /* px_cli.c: the shared command line. It prints (to stdout for --help,
  * --version and "OK", to stderr for problems) because every caller is a
  * program's main() and would print the same thing anyway. */
-#include "px_cli.h"
+#include "core/px_cli.h"
 
 #include <pthread.h>
 

@@ -11,7 +11,7 @@
  * it), and every integer literal with the value libconfig stores, so that
  * one written out of libconfig's range is a problem at its setting
  * instead of a value cut to its low 32 bits. */
-#include "px_config.h"
+#include "core/px_config.h"
 #include "px_confsrc.h"
 
 #include <errno.h>

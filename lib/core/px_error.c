@@ -1,4 +1,4 @@
-#include "px_error.h"
+#include "core/px_error.h"
 
 static const char *const px_err_text[PX_ERR__COUNT] = {
     [PX_OK] = "success",

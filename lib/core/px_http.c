@@ -11,10 +11,10 @@
  * down under the mutex, and its px_http_conn leaves the list (under the
  * mutex) at NOTIFY_CLOSED, which MHD calls before it closes the socket: so
  * a descriptor we shut down is never one the process has reused. */
-#include "px_http.h"
-#include "px_listen.h"
-#include "px_metrics.h"
-#include "px_ratelimit.h"
+#include "core/px_http.h"
+#include "core/px_net.h"
+#include "core/px_metrics.h"
+#include "core/px_ratelimit.h"
 
 #include <errno.h>
 #include <microhttpd.h>

@@ -1,4 +1,4 @@
-#include "px_log.h"
+#include "core/px_log.h"
 
 #include <pthread.h>
 #include <stdarg.h>

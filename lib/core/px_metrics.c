@@ -4,8 +4,8 @@
  * relaxed atomic add on a metric the caller already holds, so the packet
  * path never locks. Metrics are never freed: pointers stay valid for the
  * life of the process. */
-#include "px_metrics.h"
-#include "px_http.h"
+#include "core/px_metrics.h"
+#include "core/px_http.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

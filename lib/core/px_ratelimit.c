@@ -1,4 +1,4 @@
-#include "px_ratelimit.h"
+#include "core/px_ratelimit.h"
 
 #include <time.h>
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "px_addr.h"
+#include "dns/px_addr.h"
 
 px_err px_addr_parse(const char *text, px_addr *out)
 {

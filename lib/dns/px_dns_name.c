@@ -1,7 +1,7 @@
 /* Name helpers shared by the parser, the filter and the pipeline. */
 #include <string.h>
 
-#include "px_dns.h"
+#include "dns/px_dns_msg.h"
 
 bool px_dns_name_in_zone(const char *name, size_t name_len, const char *zone, size_t zone_len)
 {

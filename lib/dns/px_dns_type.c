@@ -3,7 +3,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "px_dns_type.h"
+#include "dns/px_dns_type.h"
 
 /* clang-format off */
 #define PX_DNS_TYPES(X)                                                                            \

@@ -1,6 +1,6 @@
 /* px_kafka_conf.c: raw librdkafka properties tried on a scratch
  * configuration. */
-#include "px_kafka_conf.h"
+#include "kafka/px_kafka_conf.h"
 
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>

@@ -9,7 +9,7 @@
  * schema with the bounds-checked px_wire cursor, which
  * also gives exact truncation and trailing-garbage detection (avro-c's
  * memory reader cannot tell where it stopped). */
-#include "px_avro.h"
+#include "obs/px_avro.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -21,7 +21,7 @@
 #include <avro.h>
 #include <jansson.h>
 
-#include "px_wire.h"
+#include "core/px_wire.h"
 
 extern const char px_schema_observation[];
 extern const char *const px_schema_observation_versions[];

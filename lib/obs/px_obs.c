@@ -1,14 +1,14 @@
 /* px_obs.c: validation of decoded observations. The rules mirror what the
- * producer writes (producer/px_dns.c), so anything else came from a broken
+ * producer writes (lib/dns/px_dns_msg.c), so anything else came from a broken
  * or hostile sensor. */
-#include "px_obs.h"
+#include "obs/px_obs.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "px_addr.h"
-#include "px_dns_type.h"
+#include "dns/px_addr.h"
+#include "dns/px_dns_type.h"
 
 #define NAME_WIRE_MAX 255
 #define LABEL_MAX 63

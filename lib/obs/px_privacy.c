@@ -6,20 +6,20 @@
  * before that one lookup of the last label in a set of the zones' last
  * labels: a name under com or net costs a single probe unless a configured
  * zone ends in com. */
-#include "px_privacy.h"
+#include "obs/px_privacy.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "px_addr.h"
-#include "px_dns.h"
-#include "px_hash.h"
-#include "px_psl.h"
+#include "dns/px_addr.h"
+#include "dns/px_dns_msg.h"
+#include "core/px_hash.h"
+#include "obs/px_psl.h"
 
 #define PX_ZONE_TEXT_MAX 1024 /* presentation name without NUL */
 
-/* RR type numbers (px_dns.h's PX_DNS_TYPE_*) */
+/* RR type numbers (px_dns_msg.h's PX_DNS_TYPE_*) */
 enum {
     T_A = 1,
     T_NS = 2,

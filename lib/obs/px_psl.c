@@ -12,9 +12,9 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "px_hash.h"
+#include "core/px_hash.h"
 
-#include "px_psl.h"
+#include "obs/px_psl.h"
 
 #define PX_PSL_NAME_MAX 1025 /* presentation name, 255 octets as \DDD, + NUL */
 

@@ -31,10 +31,10 @@
 
 #include "px_fstrm.h"
 #include "px_input_impl.h"
-#include "px_metrics.h"
-#include "px_ratelimit.h"
+#include "core/px_metrics.h"
+#include "core/px_ratelimit.h"
 #include "px_rbuf.h"
-#include "px_wire.h"
+#include "core/px_wire.h"
 
 /* ---- protobuf wire format ------------------------------------------------ */
 

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "px_error.h"
+#include "core/px_error.h"
 #include "px_input.h"
 
 #define PX_DNSTAP_CONTENT_TYPE "protobuf:dnstap.Dnstap"

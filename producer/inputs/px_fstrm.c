@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "px_wire.h"
+#include "core/px_wire.h"
 
 px_err px_fstrm_frame_next(const uint8_t *buf, size_t len, size_t max_data, px_fstrm_frame *f,
                            size_t *need)

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "px_error.h"
+#include "core/px_error.h"
 
 enum {
     PX_FSTRM_CONTROL_ACCEPT = 1,

@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "px_addr.h"
-#include "px_error.h"
+#include "dns/px_addr.h"
+#include "core/px_error.h"
 
 /* Which dnstap message types feed the pipeline (bit = 1 << dnstap type). */
 enum {

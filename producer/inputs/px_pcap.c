@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "px_input_impl.h"
-#include "px_metrics.h"
+#include "core/px_metrics.h"
 #include "px_pcapf.h"
 #include "px_pkt.h"
 #include "px_tcp.h"

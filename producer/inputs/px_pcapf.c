@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "px_rbuf.h"
-#include "px_wire.h"
+#include "core/px_wire.h"
 
 enum {
     PX_PCAPF_HDR = 24, /* file header */

@@ -15,7 +15,7 @@
 #include <pcap/pcap.h>
 #include <stdint.h>
 
-#include "px_error.h"
+#include "core/px_error.h"
 
 /* libpcap's largest record (MAXIMUM_SNAPLEN) for every link type
  * px_pkt decodes; longer records make libpcap stop with an error. */

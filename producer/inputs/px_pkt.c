@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "px_wire.h"
+#include "core/px_wire.h"
 
 #define PX_FRAG_MAX 65535u                     /* largest reassembled payload */
 #define PX_FRAG_BLOCKS ((PX_FRAG_MAX + 7) / 8) /* 8-byte fragment units */

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "px_error.h"
+#include "core/px_error.h"
 
 /* Link types (libpcap DLT_* values as pcap_datalink() returns them). */
 enum {

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "px_error.h"
+#include "core/px_error.h"
 
 enum { PX_RBUF_CHUNK = 1024 * 1024 }; /* default buffer size */
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "px_wire.h"
+#include "core/px_wire.h"
 
 #define PX_TCP_OOO_CAP 16
 #define PX_TCP_MSG_MAX (65535 + 2) /* largest prefixed message */

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "px_cli.h"
-#include "px_query.h"
-#include "px_consumer_conf.h"
+#include "core/px_cli.h"
+#include "query/px_query.h"
+#include "consumer/px_consumer_conf.h"
 
 enum { PX_OPT_AFTER = 0x100, PX_OPT_BEFORE, PX_OPT_CLUSTER, PX_OPT_TIMEOUT, PX_OPT_LIMIT };
 

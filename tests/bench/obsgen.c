@@ -24,8 +24,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "px_avro.h"
-#include "px_psl.h"
+#include "obs/px_avro.h"
+#include "obs/px_psl.h"
 
 #define OBS_MAX_ORGS 26
 #define OBS_T0 1764201600 /* 2025-11-27T00:00:00Z */

@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "px_store.h"
+#include "store/px_store.h"
 
 static uint64_t rng = 0x2545f4914f6cdd1dULL;
 static uint32_t rnd(void)

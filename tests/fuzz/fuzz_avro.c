@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "px_avro.h"
+#include "obs/px_avro.h"
 
 static px_avro_codec *codec;
 static uint64_t writer_fp;

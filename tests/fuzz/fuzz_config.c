@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "px_config.h"
+#include "core/px_config.h"
 #include "px_producer_conf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

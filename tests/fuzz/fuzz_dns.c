@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "px_dns.h"
+#include "dns/px_dns_msg.h"
 
 static px_dns_iter it;
 

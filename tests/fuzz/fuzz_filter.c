@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "px_filter.h"
-#include "px_psl.h"
+#include "obs/px_psl.h"
 #include "px_window.h"
 
 static void on_emit(void *ctx, const px_obs *o)

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "px_query.h"
+#include "query/px_query.h"
 
 static void fuzz_path(const char *text)
 {

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "px_store.h"
+#include "store/px_store.h"
 #include "px_store_int.h"
 
 static px_store *store;

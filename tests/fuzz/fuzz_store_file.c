@@ -21,7 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "px_store.h"
+#include "store/px_store.h"
 
 static char tmpl_dir[] = "/tmp/fuzz-store-file-t.XXXXXX";
 static char dir[] = "/tmp/fuzz-store-file.XXXXXX";

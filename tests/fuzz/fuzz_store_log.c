@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "px_store.h"
+#include "store/px_store.h"
 #include "px_store_int.h"
 
 #define LOG_ID 7

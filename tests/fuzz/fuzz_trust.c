@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "px_obs.h"
+#include "obs/px_obs.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

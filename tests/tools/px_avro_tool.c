@@ -19,7 +19,7 @@
 
 #include <jansson.h>
 
-#include "px_avro.h"
+#include "obs/px_avro.h"
 
 static int get_str(json_t *o, const char *key, int nullable, const char **out)
 {

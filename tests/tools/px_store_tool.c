@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "px_store.h"
+#include "store/px_store.h"
 
 static int pending(const char *dir, long n)
 {

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "px_addr.h"
+#include "dns/px_addr.h"
 
 static bool special(const char *text)
 {

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "px_arena.h"
+#include "core/px_arena.h"
 
 static void test_alignment_and_distinct_blocks(void **state)
 {

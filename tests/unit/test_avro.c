@@ -24,7 +24,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "px_avro.h"
+#include "obs/px_avro.h"
 
 #define OBS_FINGERPRINT UINT64_C(1956484179146928638)
 

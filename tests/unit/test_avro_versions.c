@@ -17,7 +17,7 @@
 #include <avro.h>
 #include <jansson.h>
 
-#include "px_avro.h"
+#include "obs/px_avro.h"
 
 /* ---- writer schema variants ----------------------------------------- */
 

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "px_cli.h"
+#include "core/px_cli.h"
 #include "px_producer_conf.h"
 
 typedef struct run {

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "px_cof.h"
+#include "query/px_cof.h"
 
 static const char *const two_orgs[] = {"org-a", "org-b"};
 

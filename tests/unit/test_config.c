@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "px_config.h"
+#include "core/px_config.h"
 #include "px_producer_conf.h"
 
 /* Writes text to a fresh temporary file; returns its path (static buffer

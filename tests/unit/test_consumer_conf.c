@@ -12,8 +12,8 @@
 #include <cmocka.h>
 #include <regex.h>
 
-#include "px_cli.h"
-#include "px_consumer_conf.h"
+#include "core/px_cli.h"
+#include "consumer/px_consumer_conf.h"
 
 #define EXAMPLE PX_SOURCE_DIR "/etc/pdnsx-consumer.conf"
 

@@ -26,10 +26,10 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-#include "px_avro.h"
-#include "px_consumer.h"
-#include "px_metrics.h"
-#include "px_store.h"
+#include "obs/px_avro.h"
+#include "consumer/px_consumer.h"
+#include "core/px_metrics.h"
+#include "store/px_store.h"
 
 #define TOPIC_A "pdnsx.obs.org-a"
 #define TOPIC_B "pdnsx.obs.org-b"

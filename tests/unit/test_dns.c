@@ -14,7 +14,7 @@
 #include "px_fixture.h"
 #include <pcap/pcap.h>
 
-#include "px_dns.h"
+#include "dns/px_dns_msg.h"
 
 /* ---- message builder ---- */
 

@@ -28,8 +28,8 @@
 #include "px_dnstap.h"
 #include "px_fstrm.h"
 #include "px_input_impl.h"
-#include "px_metrics.h"
-#include "px_wire.h"
+#include "core/px_metrics.h"
+#include "core/px_wire.h"
 
 extern char **environ;
 

@@ -30,7 +30,7 @@
 #include "px_dnstap.h"
 #include "px_fstrm.h"
 #include "px_input_impl.h"
-#include "px_metrics.h"
+#include "core/px_metrics.h"
 
 extern char **environ;
 

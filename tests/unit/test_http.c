@@ -23,8 +23,8 @@
 
 #include <cmocka.h>
 
-#include "px_http.h"
-#include "px_metrics.h"
+#include "core/px_http.h"
+#include "core/px_metrics.h"
 
 /* ---- a server with a few test endpoints -------------------------------------- */
 

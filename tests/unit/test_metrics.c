@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "px_metrics.h"
+#include "core/px_metrics.h"
 
 static char *exposition(void)
 {

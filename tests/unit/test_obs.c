@@ -3,7 +3,7 @@
  * Each rule gets cases that pass and cases that fail; a failing case
  * changes one field of an otherwise valid observation, so the failure can
  * only come from that rule. Expected name forms follow what the producer
- * writes (producer/px_dns.c, checked by tests/unit/test_dns.c). */
+ * writes (lib/dns/px_dns_msg.c, checked by tests/unit/test_dns.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,8 +12,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "px_dns.h"
-#include "px_obs.h"
+#include "dns/px_dns_msg.h"
+#include "obs/px_obs.h"
 
 #define NOW INT64_C(1764180000)
 

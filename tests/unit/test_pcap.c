@@ -27,7 +27,7 @@
 #include "px_fixture.h"
 
 #include "px_input_impl.h"
-#include "px_metrics.h"
+#include "core/px_metrics.h"
 #include "px_pcapf.h"
 #include "px_pkt.h"
 

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "px_avro.h"
+#include "obs/px_avro.h"
 #include "px_pipeline.h"
 
 /* ---- a tiny DNS response builder ---- */

@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "px_obs.h"
-#include "px_privacy.h"
+#include "obs/px_obs.h"
+#include "obs/px_privacy.h"
 
 #define NOW INT64_C(1790000000)
 

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "px_psl.h"
+#include "obs/px_psl.h"
 
 static void check(const char *name, const char *want)
 {

@@ -18,7 +18,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-#include "px_metrics.h"
+#include "core/px_metrics.h"
 #include "px_publish.h"
 
 #define TOPIC "pdnsx.obs.test"

@@ -16,8 +16,8 @@
 #include <cmocka.h>
 #include <lmdb.h>
 
-#include "px_cof.h"
-#include "px_query.h"
+#include "query/px_cof.h"
+#include "query/px_query.h"
 
 /* ---- helpers --------------------------------------------------------------- */
 

@@ -6,7 +6,7 @@
 
 #include <cmocka.h>
 
-#include "px_ratelimit.h"
+#include "core/px_ratelimit.h"
 
 static void test_burst_then_held_then_reported(void **state)
 {

@@ -15,8 +15,8 @@
 #include <cmocka.h>
 #include <lmdb.h>
 
-#include "px_arena.h"
-#include "px_store.h"
+#include "core/px_arena.h"
+#include "store/px_store.h"
 #include "px_store_int.h"
 
 /* ---- fixtures ---- */

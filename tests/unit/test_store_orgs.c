@@ -15,7 +15,7 @@
 #include <cmocka.h>
 #include <lmdb.h>
 
-#include "px_store.h"
+#include "store/px_store.h"
 
 typedef struct fix {
     char dir[64];

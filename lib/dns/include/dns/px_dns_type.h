@@ -1,6 +1,6 @@
 /* px_dns_type.h: RR type mnemonics (IANA registry) and RFC 3597 "TYPEnnn".
  * Shared by the producer (writing rrtype) and the consumer (validating
- * it); producer/px_dns.h includes this header. */
+ * it); dns/px_dns_msg.h includes this header. */
 #ifndef PX_DNS_TYPE_H
 #define PX_DNS_TYPE_H
 

@@ -16,7 +16,7 @@
 #include <signal.h>
 #include <stdint.h>
 
-#include "px_consumer_conf.h"
+#include "consumer/px_consumer_conf.h"
 
 /* The dead-letter topic (INTERFACE.md). Headers: pdnsx.error (why),
  * pdnsx.topic, pdnsx.partition, pdnsx.offset (where it came from, as

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "px_error.h"
+#include "core/px_error.h"
 
 typedef struct px_wire {
     const uint8_t *start; /* first byte of the buffer (for offsets) */

@@ -5,7 +5,7 @@
 #ifndef PX_KAFKA_CONF_H
 #define PX_KAFKA_CONF_H
 
-#include "px_config.h"
+#include "core/px_config.h"
 
 /* Sets each member of the PX_CONF_MAP at `path` on a scratch librdkafka
  * configuration (rd_kafka_conf_set(), which knows every property and

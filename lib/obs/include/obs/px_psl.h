@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "px_error.h"
+#include "core/px_error.h"
 
 /* Writes the registered domain of `name` (lowercase presentation form,
  * no trailing dot) into out. A name that is itself a public suffix, or has

@@ -1,4 +1,4 @@
-/* px_listen.h: the TCP listening sockets of pdnsx's HTTP endpoints
+/* px_net.h: the TCP listening sockets of pdnsx's HTTP endpoints
  * (metrics.listen, query.listen). We bind ourselves rather than let
  * libmicrohttpd do it, so that a failure says why ("Address already in
  * use"), and only to numeric addresses, so that we bind exactly where the

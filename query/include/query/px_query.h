@@ -29,9 +29,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "px_error.h"
-#include "px_http.h"
-#include "px_store.h"
+#include "core/px_error.h"
+#include "core/px_http.h"
+#include "store/px_store.h"
 
 typedef enum px_query_kind {
     PX_QUERY_RRSET,

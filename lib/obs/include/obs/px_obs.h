@@ -14,10 +14,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "px_avro.h"
-#include "px_error.h"
-#include "px_privacy.h"
-#include "px_psl.h"
+#include "obs/px_avro.h"
+#include "core/px_error.h"
+#include "obs/px_privacy.h"
+#include "obs/px_psl.h"
 
 /* Seconds time_last may lie in the future of the caller's clock. */
 #define PX_OBS_MAX_FUTURE 86400

@@ -36,8 +36,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "px_config.h"
-#include "px_error.h"
+#include "core/px_config.h"
+#include "core/px_error.h"
 
 typedef struct px_http_limits {
     unsigned max_connections;    /* http.max_connections */

@@ -9,7 +9,7 @@
 #include <signal.h>
 #include <stdbool.h>
 
-#include "px_config.h"
+#include "core/px_config.h"
 
 typedef struct px_cli_spec {
     const char *prog;     /* "pdnsx-producer" */

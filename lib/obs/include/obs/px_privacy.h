@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "px_error.h"
+#include "core/px_error.h"
 
 /* Which rule refused a record; PX_PRIVACY_PASS if none did. */
 typedef enum px_privacy_rule {

@@ -1,4 +1,4 @@
-#include "px_listen.h"
+#include "core/px_net.h"
 
 #include <errno.h>
 #include <netdb.h>

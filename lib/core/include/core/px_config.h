@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "px_error.h"
+#include "core/px_error.h"
 
 typedef enum px_conf_type {
     PX_CONF_STRING,

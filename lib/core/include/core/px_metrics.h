@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "px_error.h"
-#include "px_http.h"
+#include "core/px_error.h"
+#include "core/px_http.h"
 
 typedef struct px_metric px_metric;
 

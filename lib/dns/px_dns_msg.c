@@ -4,7 +4,7 @@
  * into the caller's px_dns_iter. */
 #include <string.h>
 
-#include "px_dns.h"
+#include "dns/px_dns_msg.h"
 
 #define DNS_HEADER_LEN 12
 #define DNS_NAME_WIRE_MAX 255

@@ -13,8 +13,8 @@
 
 #include <jansson.h>
 
-#include "px_error.h"
-#include "px_store.h"
+#include "core/px_error.h"
+#include "store/px_store.h"
 
 /* A new JSON object (caller json_decref()s it); NULL when out of memory.
  * count above INT64_MAX is written as INT64_MAX (JSON integers are

@@ -34,8 +34,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "px_avro.h"
-#include "px_error.h"
+#include "obs/px_avro.h"
+#include "core/px_error.h"
 
 typedef struct px_store px_store;
 typedef struct px_store_batch px_store_batch;

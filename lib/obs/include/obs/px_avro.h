@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "px_error.h"
+#include "core/px_error.h"
 
 /* CRC-64-AVRO (the Rabin fingerprint of the Avro specification). */
 uint64_t px_avro_crc64(const void *data, size_t len);

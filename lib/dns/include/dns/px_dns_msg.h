@@ -1,4 +1,4 @@
-/* px_dns.h: DNS message parsing that never trusts a length.
+/* px_dns_msg.h: DNS message parsing that never trusts a length.
  *
  * Usage: px_dns_begin() reads the header and the question, then
  * px_dns_next() yields one resource record at a time in presentation form
@@ -17,9 +17,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "px_dns_type.h"
-#include "px_error.h"
-#include "px_wire.h"
+#include "dns/px_dns_type.h"
+#include "core/px_error.h"
+#include "core/px_wire.h"
 
 #define PX_DNS_NAME_TEXT_MAX 1025   /* 255 octets, each as \DDD, + NUL */
 #define PX_DNS_RDATA_TEXT_MAX 16384 /* longer rdata text: PX_ERR_TOOLONG */
@@ -164,7 +164,7 @@ px_err px_dns_next_wire(px_dns_iter *it, px_dns_rr *rr);
  * record: PX_OK or the rdata error (the framing is intact either way). */
 px_err px_dns_rr_text(px_dns_iter *it, px_dns_rr *rr);
 
-/* px_dns_type_name() and px_dns_type_parse() live in lib/px_dns_type.h. */
+/* px_dns_type_name() and px_dns_type_parse() live in dns/px_dns_type.h. */
 
 /* Converts an uncompressed wire name (e.g. dnstap query_zone) to
  * presentation form. */

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "px_error.h"
+#include "core/px_error.h"
 
 typedef struct px_addr {
     uint8_t family;    /* 0: unknown/none, 4: IPv4, 6: IPv6 */

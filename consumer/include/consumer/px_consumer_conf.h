@@ -8,11 +8,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "px_config.h"
-#include "px_error.h"
-#include "px_http.h"
-#include "px_query.h"
-#include "px_store.h"
+#include "core/px_config.h"
+#include "core/px_error.h"
+#include "core/px_http.h"
+#include "query/px_query.h"
+#include "store/px_store.h"
 
 /* dlq.max_bytes's default: librdkafka's own message.max.bytes. */
 #define PX_CONSUMER_DLQ_MAX_BYTES 1000000
