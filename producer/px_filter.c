@@ -1,6 +1,6 @@
 /* px_filter.c: the privacy filter (DESIGN.md section 5): the rules on
  * whole responses (response bit, rcode, wildcard servers) and bailiwick
- * here, the rules on types, names, zones and addresses in lib/px_privacy.c,
+ * here, the rules on types, names, zones and addresses in lib/obs/px_privacy.c,
  * which the consumer applies again to what the centre accepts. */
 #include <arpa/inet.h>
 #include <stdio.h>

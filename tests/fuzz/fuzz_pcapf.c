@@ -4,7 +4,7 @@
  * (px_pcapf reads a descriptor) and handed to libpcap with fmemopen(). A
  * header px_pcapf does not take is not compared. Tiny read chunks are not
  * needed: records cross the 1 MiB buffer only in large inputs, and
- * tests/unit/test_rbuf.c covers refills.
+ * tests/unit/producer/test_rbuf.c covers refills.
  *
  * Where libpcap stops at damage, px_pcapf goes on: resynchronising and
  * reading until the end of the input, with the accounting checked (errors

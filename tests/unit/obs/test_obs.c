@@ -3,7 +3,7 @@
  * Each rule gets cases that pass and cases that fail; a failing case
  * changes one field of an otherwise valid observation, so the failure can
  * only come from that rule. Expected name forms follow what the producer
- * writes (lib/dns/px_dns_msg.c, checked by tests/unit/test_dns.c). */
+ * writes (lib/dns/px_dns_msg.c, checked by tests/unit/dns/test_dns.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

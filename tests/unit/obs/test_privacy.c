@@ -1,4 +1,4 @@
-/* test_privacy.c: the privacy rules both ends share (lib/px_privacy.c) and
+/* test_privacy.c: the privacy rules both ends share (lib/obs/px_privacy.c) and
  * the centre's trust check built on them (px_obs_trust_check): what the
  * producer's filter refuses to publish, the consumer refuses to accept,
  * with a reason per rule. The producer's own tests of the filter
