@@ -17,6 +17,16 @@ echo "== build (RelWithDebInfo)"
 cmake -S . -B build -G Ninja >/dev/null
 cmake --build build -j"$jobs"
 
+# Exported library functions that no program needs (only tests use them)
+# or that only their own file uses: a report for now (tests/check/exports.py;
+# a build of the programs without inlining, unused sections dropped).
+echo "== exports (report)"
+cmake -S . -B build-check -G Ninja -DPX_TESTS=OFF -DCMAKE_BUILD_TYPE=None \
+  -DCMAKE_C_FLAGS="-O0 -fno-inline -ffunction-sections -fdata-sections" \
+  -DCMAKE_EXE_LINKER_FLAGS="-Wl,--gc-sections" >/dev/null
+cmake --build build-check -j"$jobs" >/dev/null
+/usr/bin/python3 tests/check/exports.py build-check
+
 echo "== build (AddressSanitizer + UndefinedBehaviorSanitizer)"
 cmake -S . -B build-asan -G Ninja -DPX_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build build-asan -j"$jobs"

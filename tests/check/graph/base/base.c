@@ -1,0 +1,4 @@
+int base_x(void)
+{
+    return 0;
+}

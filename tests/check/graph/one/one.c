@@ -1,0 +1,4 @@
+int one_x(void)
+{
+    return 1;
+}

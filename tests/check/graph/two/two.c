@@ -1,0 +1,4 @@
+int two_x(void)
+{
+    return 2;
+}
