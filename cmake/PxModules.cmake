@@ -76,15 +76,21 @@ function(px__link_graph target unit scope)
   endforeach()
 endfunction()
 
+# pdnsx_NAME from SRCS, its folders DIRS (the first holds include/NAME/),
+# linked with the modules NAME's graph row allows and with LIBS.
+function(px__library name kind dirs srcs libs)
+  add_library(pdnsx_${name} STATIC ${srcs})
+  set_target_properties(pdnsx_${name} PROPERTIES PX_KIND ${kind})
+  px__layout(pdnsx_${name} ${name} ${dirs})
+  px__link_graph(pdnsx_${name} ${name} PUBLIC)
+  target_link_libraries(pdnsx_${name} PUBLIC ${libs})
+endfunction()
+
 function(px_module name)
   cmake_parse_arguments(PARSE_ARGV 1 A "" "" "LIBS")
   px__in_graph(${name})
   file(GLOB srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.c)
-  add_library(pdnsx_${name} STATIC ${srcs})
-  set_target_properties(pdnsx_${name} PROPERTIES PX_KIND module)
-  px__layout(pdnsx_${name} ${name} ${CMAKE_CURRENT_SOURCE_DIR})
-  px__link_graph(pdnsx_${name} ${name} PUBLIC)
-  target_link_libraries(pdnsx_${name} PUBLIC ${A_LIBS})
+  px__library(${name} module "${CMAKE_CURRENT_SOURCE_DIR}" "${srcs}" "${A_LIBS}")
 endfunction()
 
 # The code of one program but its main(): the program and its tests link it,
@@ -105,11 +111,8 @@ function(px_program_lib name)
     list(APPEND srcs ${s})
   endforeach()
   list(REMOVE_ITEM srcs ${CMAKE_CURRENT_SOURCE_DIR}/main.c)
-  add_library(pdnsx_${name} STATIC ${srcs})
-  set_target_properties(pdnsx_${name} PROPERTIES PX_KIND program_lib PX_OWNER ${A_OWNER})
-  px__layout(pdnsx_${name} ${name} ${dirs})
-  px__link_graph(pdnsx_${name} ${name} PUBLIC)
-  target_link_libraries(pdnsx_${name} PUBLIC ${A_LIBS})
+  px__library(${name} program_lib "${dirs}" "${srcs}" "${A_LIBS}")
+  set_target_properties(pdnsx_${name} PROPERTIES PX_OWNER ${A_OWNER})
 endfunction()
 
 # A program: its main() and either its program library (whose private
