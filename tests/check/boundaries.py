@@ -42,7 +42,7 @@ THIRD_PARTY = {
     'pcap.h': ['producer/'],
     'pcap/pcap.h': ['producer/'],
     'fstrm.h': ['producer/inputs/'],
-    'xxhash.h': ['lib/core/px_hash.h', 'store/px_store_codec.c'],
+    'xxhash.h': ['lib/core/include/core/px_hash.h', 'store/px_store_codec.c'],
     'sodium.h': ['lib/core/px_keyed_hash.c'],
     'jansson.h': ['lib/obs/', 'query/', 'tools/'],
     'protobuf-c/protobuf-c.h': [],
