@@ -54,4 +54,4 @@ for f in build-fuzz/fuzz/fuzz_*; do
 done
 
 echo "== all tests, release build, with a real Kafka broker"
-scripts/with-kafka.sh ctest --test-dir build --output-on-failure
+scripts/with-kafka.sh ctest --test-dir build --output-on-failure -j"$jobs"
