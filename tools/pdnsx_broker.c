@@ -15,6 +15,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "core/px_log.h"
+#include "kafka/px_kafka.h"
 
 #define BRK_MAX_BROKERS 16
 #define BRK_MAX_PARTITIONS 10000
@@ -156,38 +157,25 @@ static int brk_parse(int argc, char **argv, brk_opts *o)
     return -1;
 }
 
-/* librdkafka's own log lines, mapped onto syslog levels. */
-static void brk_rd_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+/* The mock cluster needs a client handle to live in; it never connects.
+ * Its own log lines go to our log. */
+static px_kafka *brk_handle_create(void)
 {
-    (void)rk;
-    px_log_level l = level <= 3   ? PX_LOG_ERROR
-                     : level == 4 ? PX_LOG_WARNING
-                     : level <= 6 ? PX_LOG_INFO
-                                  : PX_LOG_DEBUG;
-    px_log(l, "librdkafka %s: %s", fac, buf);
-}
-
-/* The mock cluster needs a client handle to live in; it never connects. */
-static rd_kafka_t *brk_handle_create(void)
-{
-    char err[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set_log_cb(conf, brk_rd_log);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-    if (!rk) {
-        px_error("cannot create the librdkafka handle: %s", err);
-        rd_kafka_conf_destroy(conf);
-    }
-    return rk;
+    char why[512];
+    px_kafka_conf conf = {.type = RD_KAFKA_PRODUCER, .log = px_kafka_to_px_log};
+    px_kafka *k = NULL;
+    if (px_kafka_create(&conf, &k, why, sizeof(why)) != PX_OK)
+        px_error("cannot create the librdkafka handle: %s", why);
+    return k;
 }
 
 static int brk_run(const brk_opts *o, const sigset_t *stop)
 {
-    rd_kafka_t *rk = brk_handle_create();
-    if (!rk)
+    px_kafka *k = brk_handle_create();
+    if (!k)
         return 1;
     int status = 1;
-    rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(rk, o->brokers);
+    rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(px_kafka_handle(k), o->brokers);
     if (!mc) {
         px_error("cannot start the mock cluster");
         goto out;
@@ -220,7 +208,7 @@ static int brk_run(const brk_opts *o, const sigset_t *stop)
 out:
     if (mc)
         rd_kafka_mock_cluster_destroy(mc);
-    rd_kafka_destroy(rk);
+    px_kafka_destroy(k);
     return status;
 }
 

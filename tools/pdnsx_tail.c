@@ -17,6 +17,7 @@
 
 #include "obs/px_avro.h"
 #include "core/px_log.h"
+#include "kafka/px_kafka.h"
 
 static volatile sig_atomic_t px_tail_stop;
 
@@ -85,24 +86,23 @@ static int px_tail_args(int argc, char **argv, px_tail_opts *o)
     return 0;
 }
 
-static rd_kafka_t *px_tail_connect(const px_tail_opts *o)
+static px_kafka *px_tail_connect(const px_tail_opts *o)
 {
-    char err[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", o->brokers, err, sizeof(err)) ||
-        rd_kafka_conf_set(conf, "group.id", "pdnsx-tail", err, sizeof(err)) ||
-        rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof(err)) ||
-        rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err))) {
-        px_error("%s", err);
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
-    if (!rk) {
-        px_error("%s", err);
-        rd_kafka_conf_destroy(conf);
-    }
-    return rk;
+    const px_kafka_prop ours[] = {
+        {"bootstrap.servers", o->brokers},
+        {"group.id", "pdnsx-tail"},
+        {"enable.partition.eof", "true"},
+        {"enable.auto.commit", "false"},
+    };
+    px_kafka_conf conf = {.type = RD_KAFKA_CONSUMER,
+                          .ours = ours,
+                          .n_ours = sizeof(ours) / sizeof(ours[0]),
+                          .log = px_kafka_to_px_log};
+    char why[512];
+    px_kafka *k = NULL;
+    if (px_kafka_create(&conf, &k, why, sizeof(why)) != PX_OK)
+        px_error("%s", why);
+    return k;
 }
 
 /* Assigns every partition of the topic from the beginning; returns how many. */
@@ -174,7 +174,8 @@ int main(int argc, char **argv)
     signal(SIGTERM, px_tail_on_signal);
     px_err perr;
     px_avro_codec *codec = px_avro_codec_create(&perr);
-    rd_kafka_t *rk = codec ? px_tail_connect(&o) : NULL;
+    px_kafka *k = codec ? px_tail_connect(&o) : NULL;
+    rd_kafka_t *rk = k ? px_kafka_handle(k) : NULL;
     int parts = rk ? px_tail_assign(rk, o.topic) : -1;
     int status = parts > 0 ? 0 : 1, at_end = 0;
     while (parts > 0 && !px_tail_stop && !(o.exit_at_end && at_end >= parts)) {
@@ -193,10 +194,9 @@ int main(int argc, char **argv)
         rd_kafka_message_destroy(m);
     }
     fflush(stdout);
-    if (rk) {
+    if (rk)
         rd_kafka_consumer_close(rk);
-        rd_kafka_destroy(rk);
-    }
+    px_kafka_destroy(k);
     px_avro_codec_destroy(codec);
     return status;
 }

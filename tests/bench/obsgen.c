@@ -26,6 +26,7 @@
 
 #include "obs/px_avro.h"
 #include "obs/px_psl.h"
+#include "kafka/px_kafka.h"
 
 #define OBS_MAX_ORGS 26
 #define OBS_T0 1764201600 /* 2025-11-27T00:00:00Z */
@@ -131,22 +132,19 @@ typedef struct obs_gen {
     unsigned long n, keys, domains, seed, norgs;
     const char *brokers, *prefix;
     int partitions;
-    long failed;
 } obs_gen;
 
-static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+/* librdkafka's warnings and errors, as it would print them itself. */
+static void obsgen_log(void *ctx, px_log_level level, const char *msg)
 {
-    (void)rk;
-    obs_gen *g = opaque;
-    if (m->err)
-        g->failed++;
+    (void)ctx;
+    if (level <= PX_LOG_WARNING)
+        fprintf(stderr, "obsgen: %s\n", msg);
 }
 
-static rd_kafka_t *make_producer(obs_gen *g)
+static px_kafka *make_producer(const obs_gen *g)
 {
-    char err[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    const char *kv[][2] = {
+    const px_kafka_prop ours[] = {
         {"bootstrap.servers", g->brokers},
         {"client.id", "pdnsx-bench-obsgen"},
         {"enable.idempotence", "true"},
@@ -155,18 +153,15 @@ static rd_kafka_t *make_producer(obs_gen *g)
         {"partitioner", "murmur2_random"},
         {"queue.buffering.max.messages", "500000"},
     };
-    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
-        if (rd_kafka_conf_set(conf, kv[i][0], kv[i][1], err, sizeof err) != RD_KAFKA_CONF_OK) {
-            fprintf(stderr, "obsgen: %s\n", err);
-            rd_kafka_conf_destroy(conf);
-            return NULL;
-        }
-    rd_kafka_conf_set_opaque(conf, g);
-    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    if (!rk)
-        fprintf(stderr, "obsgen: %s\n", err);
-    return rk;
+    px_kafka_conf conf = {.type = RD_KAFKA_PRODUCER,
+                          .ours = ours,
+                          .n_ours = sizeof ours / sizeof ours[0],
+                          .log = obsgen_log};
+    char why[512];
+    px_kafka *k = NULL;
+    if (px_kafka_create(&conf, &k, why, sizeof why) != PX_OK)
+        fprintf(stderr, "obsgen: %s\n", why);
+    return k;
 }
 
 /* Zipf (s = 0.9) cumulative weights over popularity ranks. */
@@ -260,8 +255,9 @@ static long long stored_messages(rd_kafka_t *rk, rd_kafka_topic_t **topics, unsi
     return sum;
 }
 
-static int run(obs_gen *g, rd_kafka_t *rk, rd_kafka_topic_t **topics, const uint32_t *seq)
+static int run(const obs_gen *g, px_kafka *kafka, rd_kafka_topic_t **topics, const uint32_t *seq)
 {
+    rd_kafka_t *rk = px_kafka_handle(kafka);
     px_err err;
     px_avro_codec *codec = px_avro_codec_create(&err);
     uint8_t *seen = calloc(g->keys, 1); /* bit o: org o saw the key */
@@ -323,9 +319,11 @@ static int run(obs_gen *g, rd_kafka_t *rk, rd_kafka_topic_t **topics, const uint
         printf("org_keys %s %lu\n", orgs[o], c);
     }
     printf("stored %lld\n", stored_messages(rk, topics, g->norgs));
-    rc = g->failed ? -1 : 0;
-    if (g->failed)
-        fprintf(stderr, "obsgen: %ld messages not acknowledged\n", g->failed);
+    px_kafka_stats st;
+    px_kafka_get_stats(kafka, &st);
+    rc = st.failed ? -1 : 0;
+    if (st.failed)
+        fprintf(stderr, "obsgen: %llu messages not acknowledged\n", (unsigned long long)st.failed);
 out:
     free(seen);
     px_avro_codec_destroy(codec);
@@ -415,7 +413,8 @@ int main(int argc, char **argv)
         usage();
     rng_state = g.seed * 0x2545f4914f6cdd1dULL + 1;
     uint32_t *seq = draw_sequence(&g);
-    rd_kafka_t *rk = seq ? make_producer(&g) : NULL;
+    px_kafka *kafka = seq ? make_producer(&g) : NULL;
+    rd_kafka_t *rk = kafka ? px_kafka_handle(kafka) : NULL;
     if (!rk) {
         free(seq);
         return 1;
@@ -430,12 +429,12 @@ int main(int argc, char **argv)
     for (unsigned long o = 0; o < g.norgs && rc == 0; o++)
         if (!(topics[o] = rd_kafka_topic_new(rk, names[o], NULL)))
             rc = 1;
-    if (rc == 0 && run(&g, rk, topics, seq) < 0)
+    if (rc == 0 && run(&g, kafka, topics, seq) < 0)
         rc = 1;
     for (unsigned long o = 0; o < g.norgs; o++)
         if (topics[o])
             rd_kafka_topic_destroy(topics[o]);
-    rd_kafka_destroy(rk);
+    px_kafka_destroy(kafka);
     free(seq);
     return rc;
 }
