@@ -121,7 +121,7 @@ bool px_obs_org_from_topic(const char *topic, char *org, size_t len)
     return true;
 }
 
-static bool sensor_valid(const char *s)
+bool px_obs_sensor_valid(const char *s)
 {
     size_t n = s ? strlen(s) : 0;
     if (n < 1 || n > PX_OBS_SENSOR_MAX)
@@ -130,6 +130,24 @@ static bool sensor_valid(const char *s)
         if (s[i] <= ' ' || s[i] >= 0x7f)
             return false;
     return true;
+}
+
+bool px_obs_conf_check_org(const char *value, char *why, size_t whylen)
+{
+    if (px_obs_org_valid(value))
+        return true;
+    if (why && whylen)
+        snprintf(why, whylen, "must match [a-z0-9][a-z0-9-]{0,31}");
+    return false;
+}
+
+bool px_obs_conf_check_sensor(const char *value, char *why, size_t whylen)
+{
+    if (px_obs_sensor_valid(value))
+        return true;
+    if (why && whylen)
+        snprintf(why, whylen, "must be 1 to 64 printable characters without spaces");
+    return false;
 }
 
 /* The type's value if t is a mnemonic spelt exactly as px_dns_type_name()
@@ -283,7 +301,7 @@ px_err px_obs_validate(const px_avro_obs *o, int64_t now, char *why, size_t whyl
         return invalid(why, whylen, "bailiwick not a lowercase presentation name");
     if (!px_obs_org_valid(o->org))
         return invalid(why, whylen, "org does not match [a-z0-9][a-z0-9-]{0,31}");
-    if (!sensor_valid(o->sensor))
+    if (!px_obs_sensor_valid(o->sensor))
         return invalid(why, whylen, "sensor not 1 to 64 printable characters");
     return check_numbers(o, now, why, whylen);
 }

@@ -320,6 +320,15 @@ static void test_org_sensor(void **state)
     }
     o.org = NULL;
     assert_int_equal(check(&o), PX_ERR_INVAL);
+    /* The settings check is the same rule, with the rule as its reason. */
+    char why[128];
+    for (size_t i = 0; i < sizeof(good_org) / sizeof(good_org[0]); i++)
+        assert_true(px_obs_conf_check_org(good_org[i], why, sizeof(why)));
+    for (size_t i = 0; i < sizeof(bad_org) / sizeof(bad_org[0]); i++) {
+        why[0] = '\0';
+        assert_false(px_obs_conf_check_org(bad_org[i], why, sizeof(why)));
+        assert_string_equal(why, "must match [a-z0-9][a-z0-9-]{0,31}");
+    }
 
     char s64[65], s65[66];
     memset(s64, '~', 64);
@@ -340,6 +349,21 @@ static void test_org_sensor(void **state)
     }
     o.sensor = NULL;
     assert_int_equal(check(&o), PX_ERR_INVAL);
+    static const char *const good_sensor[] = {"x", "sensor-1", "!~"};
+    for (size_t i = 0; i < sizeof(good_sensor) / sizeof(good_sensor[0]); i++) {
+        assert_true(px_obs_sensor_valid(good_sensor[i]));
+        assert_true(px_obs_conf_check_sensor(good_sensor[i], why, sizeof(why)));
+    }
+    assert_true(px_obs_sensor_valid(s64));
+    assert_false(px_obs_sensor_valid(s65));
+    assert_false(px_obs_conf_check_sensor(s65, NULL, 0));
+    assert_false(px_obs_sensor_valid(NULL));
+    for (size_t i = 0; i < sizeof(bad_sensor) / sizeof(bad_sensor[0]); i++) {
+        assert_false(px_obs_sensor_valid(bad_sensor[i]));
+        why[0] = '\0';
+        assert_false(px_obs_conf_check_sensor(bad_sensor[i], why, sizeof(why)));
+        assert_string_equal(why, "must be 1 to 64 printable characters without spaces");
+    }
 }
 
 static void test_org_from_topic(void **state)

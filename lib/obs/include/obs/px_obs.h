@@ -102,6 +102,13 @@ bool px_obs_name_valid(const char *name);
 
 /* True if `org` matches [a-z0-9][a-z0-9-]{0,31}. */
 bool px_obs_org_valid(const char *org);
+/* True if `sensor` is 1..PX_OBS_SENSOR_MAX characters 0x21..0x7e. */
+bool px_obs_sensor_valid(const char *sensor);
+/* The same two rules as settings checks (px_conf_item.check): false with
+ * the rule in why, so that a producer refuses at --check the org or sensor
+ * the centre would refuse in every message. */
+bool px_obs_conf_check_org(const char *value, char *why, size_t whylen);
+bool px_obs_conf_check_sensor(const char *value, char *why, size_t whylen);
 
 /* The org of a topic "pdnsx.obs.<org>" into org (len >= PX_OBS_ORG_MAX + 1
  * suffices). False if the topic has another form, the org is not valid, or
