@@ -172,8 +172,10 @@ int main(int argc, char **argv)
         return 2;
     signal(SIGINT, px_tail_on_signal);
     signal(SIGTERM, px_tail_on_signal);
-    px_err perr;
-    px_avro_codec *codec = px_avro_codec_create(&perr);
+    px_avro_codec *codec = NULL;
+    char why[512];
+    if (px_avro_codec_new(&codec, why, sizeof(why)) != PX_OK)
+        px_error("%s", why);
     px_kafka *k = codec ? px_tail_connect(&o) : NULL;
     rd_kafka_t *rk = k ? px_kafka_handle(k) : NULL;
     int parts = rk ? px_tail_assign(rk, o.topic) : -1;

@@ -26,16 +26,6 @@
 extern const char px_schema_observation[];
 extern const char *const px_schema_observation_versions[];
 
-const char *px_avro_obs_schema_json(void)
-{
-    return px_schema_observation;
-}
-
-const char *const *px_avro_obs_schema_versions(void)
-{
-    return px_schema_observation_versions;
-}
-
 /* ---- CRC-64-AVRO ---------------------------------------------------- */
 
 #define PX_CRC64_EMPTY UINT64_C(0xc15d213aa4d7a795)
@@ -754,10 +744,18 @@ static struct writer *find_writer(const px_avro_codec *c, uint64_t fp)
     return NULL;
 }
 
-px_err px_avro_codec_add_writer(px_avro_codec *c, const char *schema_json)
+/* "what: error text: avro-c's or our detail" into why (may be NULL). */
+static px_err codec_why(const px_avro_codec *c, px_err err, const char *what, char *why,
+                        size_t whylen)
 {
-    if (!c || !schema_json)
-        return PX_ERR_INVAL;
+    if (err != PX_OK && why && whylen)
+        snprintf(why, whylen, "%s: %s%s%s", what, px_strerror(err), c && c->errbuf[0] ? ": " : "",
+                 c ? c->errbuf : "");
+    return err;
+}
+
+static px_err add_writer(px_avro_codec *c, const char *schema_json)
+{
     c->errbuf[0] = '\0';
     char *canon_text = NULL;
     px_err err = px_avro_canonical_form(schema_json, &canon_text);
@@ -793,6 +791,13 @@ px_err px_avro_codec_add_writer(px_avro_codec *c, const char *schema_json)
     return PX_OK;
 }
 
+px_err px_avro_codec_add_writer(px_avro_codec *c, const char *schema_json, char *why, size_t whylen)
+{
+    if (!c || !schema_json)
+        return codec_why(NULL, PX_ERR_INVAL, "writer schema", why, whylen);
+    return codec_why(c, add_writer(c, schema_json), "writer schema", why, whylen);
+}
+
 static px_err codec_init(px_avro_codec *c)
 {
     const char *json = px_schema_observation;
@@ -824,21 +829,33 @@ static px_err codec_init(px_avro_codec *c)
     /* earlier versions: a released schema that no longer resolves is a
      * build mistake that must not wait for the first old message */
     for (const char *const *v = px_schema_observation_versions; *v; v++)
-        if ((err = px_avro_codec_add_writer(c, *v)) != PX_OK)
+        if ((err = add_writer(c, *v)) != PX_OK)
             return err;
+    return PX_OK;
+}
+
+px_err px_avro_codec_new(px_avro_codec **out, char *why, size_t whylen)
+{
+    *out = NULL;
+    px_avro_codec *c = calloc(1, sizeof(*c));
+    if (!c)
+        return codec_why(NULL, PX_ERR_NOMEM, "Avro codec", why, whylen);
+    px_err err = codec_init(c);
+    if (err != PX_OK) {
+        codec_why(c, err, "Avro observation schema", why, whylen);
+        px_avro_codec_destroy(c);
+        return err;
+    }
+    *out = c;
     return PX_OK;
 }
 
 px_avro_codec *px_avro_codec_create(px_err *err)
 {
-    px_err e = PX_ERR_NOMEM;
-    px_avro_codec *c = calloc(1, sizeof(*c));
-    if (c && (e = codec_init(c)) != PX_OK) {
-        px_avro_codec_destroy(c);
-        c = NULL;
-    }
+    px_avro_codec *c = NULL;
+    px_err e = px_avro_codec_new(&c, NULL, 0);
     if (err)
-        *err = c ? PX_OK : e;
+        *err = e;
     return c;
 }
 
@@ -858,16 +875,6 @@ void px_avro_codec_destroy(px_avro_codec *c)
     free(c->buf);
     free(c->sbuf);
     free(c);
-}
-
-uint64_t px_avro_codec_fingerprint(const px_avro_codec *c)
-{
-    return c->fingerprint;
-}
-
-const char *px_avro_codec_last_error(const px_avro_codec *c)
-{
-    return c->errbuf;
 }
 
 static void put_header(uint8_t *p, uint64_t fp)

@@ -11,12 +11,11 @@
  * existing topic is fine). Every key is observed at
  * least once; the rest follow a Zipf popularity. Event times increase over
  * one day from 2025-11-27T00:00:00Z. Messages are Avro single-object
- * encoded (px_avro_encode) and keyed by the registered domain (px_psl), sent
- * like the producer does (lz4, linger, murmur2_random); the program waits
- * until Kafka has acknowledged every one. Deterministic from the seed.
- * Prints "observations N", "distinct_keys K", "domains D",
- * "org_keys ORG KEYS" (distinct keys each organisation saw) and "stored M"
- * (messages the topics hold now, by their watermarks). */
+ * encoded (px_avro_encode_head and _tail, as the producer does) and keyed by the registered domain
+ * (px_psl), sent like the producer does (lz4, linger, murmur2_random); the program waits until
+ * Kafka has acknowledged every one. Deterministic from the seed. Prints "observations N",
+ * "distinct_keys K", "domains D", "org_keys ORG KEYS" (distinct keys each organisation saw) and
+ * "stored M" (messages the topics hold now, by their watermarks). */
 #include <librdkafka/rdkafka.h>
 #include <math.h>
 #include <stdio.h>
@@ -258,11 +257,14 @@ static long long stored_messages(rd_kafka_t *rk, rd_kafka_topic_t **topics, unsi
 static int run(const obs_gen *g, px_kafka *kafka, rd_kafka_topic_t **topics, const uint32_t *seq)
 {
     rd_kafka_t *rk = px_kafka_handle(kafka);
-    px_err err;
-    px_avro_codec *codec = px_avro_codec_create(&err);
+    px_avro_codec *codec = NULL;
+    char why[512];
+    if (px_avro_codec_new(&codec, why, sizeof why) != PX_OK)
+        fprintf(stderr, "obsgen: %s\n", why);
     uint8_t *seen = calloc(g->keys, 1); /* bit o: org o saw the key */
+    uint8_t *head = malloc(PX_AVRO_HEAD_MAX);
     int rc = -1;
-    if (!codec || !seen)
+    if (!codec || !seen || !head)
         goto out;
     char orgs[OBS_MAX_ORGS][40], sensors[OBS_MAX_ORGS][24];
     for (unsigned long o = 0; o < g->norgs; o++) {
@@ -299,9 +301,12 @@ static int run(const obs_gen *g, px_kafka *kafka, rd_kafka_topic_t **topics, con
             .sensor = sensors[o],
         };
         const uint8_t *msg;
-        size_t len;
-        if (px_avro_encode(codec, &obs, &msg, &len) != PX_OK) {
-            fprintf(stderr, "obsgen: encode failed: %s\n", px_avro_codec_last_error(codec));
+        size_t head_len, len;
+        px_err err = px_avro_encode_head(codec, &obs, head, PX_AVRO_HEAD_MAX, &head_len);
+        if (err == PX_OK)
+            err = px_avro_encode_tail(codec, head, head_len, &obs, &msg, &len);
+        if (err != PX_OK) {
+            fprintf(stderr, "obsgen: encode %s: %s\n", k.name, px_strerror(err));
             goto out;
         }
         if (produce(rk, topics[o], regdom, msg, len) < 0)
@@ -325,6 +330,7 @@ static int run(const obs_gen *g, px_kafka *kafka, rd_kafka_topic_t **topics, con
     if (st.failed)
         fprintf(stderr, "obsgen: %llu messages not acknowledged\n", (unsigned long long)st.failed);
 out:
+    free(head);
     free(seen);
     px_avro_codec_destroy(codec);
     return rc;

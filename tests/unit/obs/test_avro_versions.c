@@ -17,6 +17,7 @@
 #include <avro.h>
 #include <jansson.h>
 
+#include "avro_encode.h"
 #include "obs/px_avro.h"
 
 /* ---- writer schema variants ----------------------------------------- */
@@ -24,7 +25,7 @@
 /* The embedded schema as a jansson document to edit. */
 static json_t *current_doc(void)
 {
-    json_t *doc = json_loads(px_avro_obs_schema_json(), 0, NULL);
+    json_t *doc = json_loads(px_schema_observation, 0, NULL);
     assert_non_null(doc);
     return doc;
 }
@@ -220,9 +221,12 @@ static void assert_obs_equal(const px_avro_obs *a, const px_avro_obs *b)
 
 static int setup_codec(void **state)
 {
-    px_err err = PX_ERR_INVAL;
-    *state = px_avro_codec_create(&err);
-    assert_int_equal(err, PX_OK);
+    px_avro_codec *c = NULL;
+    char why[256] = "";
+    assert_int_equal(px_avro_codec_new(&c, why, sizeof(why)), PX_OK);
+    assert_non_null(c);
+    assert_string_equal(why, ""); /* untouched on success */
+    *state = c;
     return 0;
 }
 
@@ -241,7 +245,7 @@ static void round_trip(px_avro_codec *c, char *json, const px_avro_obs *want)
     size_t len = write_with(json, &sample, buf);
     /* not known before registration */
     assert_int_equal(px_avro_decode(c, buf, len, &got), PX_ERR_NOTFOUND);
-    assert_int_equal(px_avro_codec_add_writer(c, json), PX_OK);
+    assert_int_equal(px_avro_codec_add_writer(c, json, NULL, 0), PX_OK);
     assert_int_equal(px_avro_decode(c, buf, len, &got), PX_OK);
     assert_obs_equal(&got, want);
     free(json);
@@ -252,9 +256,9 @@ static void round_trip(px_avro_codec *c, char *json, const px_avro_obs *want)
 static void test_embedded_versions(void **state)
 {
     px_avro_codec *c = *state;
-    const char *const *v = px_avro_obs_schema_versions();
+    const char *const *v = px_schema_observation_versions;
     assert_non_null(v[0]);
-    assert_ptr_equal(v[0], px_avro_obs_schema_json());
+    assert_ptr_equal(v[0], px_schema_observation);
     /* the codec knows every released version from create on, without
      * add_writer: a message written with any of them decodes */
     for (; *v; v++) {
@@ -330,7 +334,7 @@ static void test_promotions(void **state)
     uint8_t buf[1024];
     px_avro_obs got;
     size_t len = write_with(json, &o, buf);
-    assert_int_equal(px_avro_codec_add_writer(*state, json), PX_OK);
+    assert_int_equal(px_avro_codec_add_writer(*state, json, NULL, 0), PX_OK);
     assert_int_equal(px_avro_decode(*state, buf, len, &got), PX_OK);
     assert_obs_equal(&got, &o);
     free(json);
@@ -338,7 +342,7 @@ static void test_promotions(void **state)
 
 static void assert_refused(px_avro_codec *c, char *json)
 {
-    assert_int_equal(px_avro_codec_add_writer(c, json), PX_ERR_UNSUPPORTED);
+    assert_int_equal(px_avro_codec_add_writer(c, json, NULL, 0), PX_ERR_UNSUPPORTED);
     /* and nothing half-registered: its messages stay unknown */
     uint8_t buf[1024];
     px_avro_obs got;
@@ -377,8 +381,9 @@ static void test_unresolvable(void **state)
     drop_field(doc, "ttl_max");
     drop_field(doc, "clients");
     char *json = text_of(doc);
-    assert_int_equal(px_avro_codec_add_writer(c, json), PX_ERR_UNSUPPORTED);
-    assert_true(strstr(px_avro_codec_last_error(c), "ttl_min") != NULL);
+    char why[256] = "";
+    assert_int_equal(px_avro_codec_add_writer(c, json, why, sizeof(why)), PX_ERR_UNSUPPORTED);
+    assert_true(strstr(why, "ttl_min") != NULL);
     assert_refused(c, json);
 
     /* another record name: Avro resolves records by name */
@@ -390,9 +395,10 @@ static void test_unresolvable(void **state)
     assert_refused(c, strdup("{\"type\":\"array\",\"items\":\"string\"}"));
 
     /* not a schema: the canonical form's errors */
-    assert_int_equal(px_avro_codec_add_writer(c, "{"), PX_ERR_MALFORMED);
-    assert_int_equal(px_avro_codec_add_writer(c, "{\"type\":\"nope\"}"), PX_ERR_INVAL);
-    assert_int_equal(px_avro_codec_add_writer(c, NULL), PX_ERR_INVAL);
+    assert_int_equal(px_avro_codec_add_writer(c, "{", why, sizeof(why)), PX_ERR_MALFORMED);
+    assert_non_null(strstr(why, "writer schema: "));
+    assert_int_equal(px_avro_codec_add_writer(c, "{\"type\":\"nope\"}", NULL, 0), PX_ERR_INVAL);
+    assert_int_equal(px_avro_codec_add_writer(c, NULL, NULL, 0), PX_ERR_INVAL);
 }
 
 static void test_registry(void **state)
@@ -404,16 +410,16 @@ static void test_registry(void **state)
     size_t len;
 
     /* the current schema and a repeat registration change nothing */
-    assert_int_equal(px_avro_codec_add_writer(c, px_avro_obs_schema_json()), PX_OK);
+    assert_int_equal(px_avro_codec_add_writer(c, px_schema_observation, NULL, 0), PX_OK);
     json_t *doc = current_doc();
     drop_field(doc, "clients");
     char *json = text_of(doc);
-    assert_int_equal(px_avro_codec_add_writer(c, json), PX_OK);
-    assert_int_equal(px_avro_codec_add_writer(c, json), PX_OK);
+    assert_int_equal(px_avro_codec_add_writer(c, json, NULL, 0), PX_OK);
+    assert_int_equal(px_avro_codec_add_writer(c, json, NULL, 0), PX_OK);
 
     /* alternate between the fast path and the resolved writer */
     size_t old_len = write_with(json, &sample, old);
-    assert_int_equal(px_avro_encode(c, &sample, &msg, &len), PX_OK);
+    assert_int_equal(pxt_avro_encode(c, &sample, &msg, &len), PX_OK);
     memcpy(cur, msg, len);
     px_avro_obs want_old = sample;
     want_old.clients = -1;
@@ -424,7 +430,7 @@ static void test_registry(void **state)
         assert_obs_equal(&got, &want_old);
     }
     /* a decoded old record re-encodes under the current schema */
-    assert_int_equal(px_avro_encode(c, &got, &msg, &len), PX_OK);
+    assert_int_equal(pxt_avro_encode(c, &got, &msg, &len), PX_OK);
     assert_true(msg[2] != old[2] || memcmp(msg + 2, old + 2, 8) != 0);
     memcpy(cur, msg, len);
     assert_int_equal(px_avro_decode(c, cur, len, &got), PX_OK);
@@ -444,7 +450,7 @@ static void test_hostile_resolved(void **state)
     json_t *doc = current_doc();
     insert_field(doc, 0, "{\"name\":\"tags\",\"type\":{\"type\":\"array\",\"items\":\"string\"}}");
     char *json = text_of(doc);
-    assert_int_equal(px_avro_codec_add_writer(c, json), PX_OK);
+    assert_int_equal(px_avro_codec_add_writer(c, json, NULL, 0), PX_OK);
     uint8_t buf[1100];
     px_avro_obs got;
     size_t len = write_with(json, &sample, buf);
@@ -501,7 +507,7 @@ static void test_union_to_plain(void **state)
     json_t *doc = current_doc();
     set_type(doc, "rdata", "[\"null\",\"string\"]");
     char *json = text_of(doc);
-    assert_int_equal(px_avro_codec_add_writer(c, json), PX_OK);
+    assert_int_equal(px_avro_codec_add_writer(c, json, NULL, 0), PX_OK);
     uint8_t buf[1024];
     px_avro_obs got;
     size_t len = write_with(json, &sample, buf);

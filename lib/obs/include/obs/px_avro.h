@@ -21,13 +21,6 @@ uint64_t px_avro_crc64(const void *data, size_t len);
  * (nested deeper than 64). */
 px_err px_avro_canonical_form(const char *schema_json, char **out);
 
-/* The embedded observation schema (JSON text, NUL-terminated). */
-const char *px_avro_obs_schema_json(void);
-
-/* Every embedded version of the observation schema, NULL-terminated: the
- * current one first, then each released one kept in schemas/history/. */
-const char *const *px_avro_obs_schema_versions(void);
-
 /* One observation, field for field as in schemas/observation.avsc. */
 typedef struct px_avro_obs {
     const char *rrname;
@@ -44,17 +37,16 @@ typedef struct px_avro_obs {
 
 typedef struct px_avro_codec px_avro_codec;
 
-/* Parses the embedded schema and computes its fingerprint, then registers
- * every embedded earlier version as a writer (px_avro_codec_add_writer), so
- * a version that no longer resolves fails here. NULL on error (*err set).
- * One codec per thread. */
+/* Parses the embedded schema (schemas/observation.avsc) and computes its
+ * fingerprint, then registers every embedded earlier version
+ * (schemas/history/) as a writer (px_avro_codec_add_writer), so a version
+ * that no longer resolves fails here. On error *out is NULL and why (may be
+ * NULL) says what failed, with avro-c's text when avro-c refused. One codec
+ * per thread; the caller owns *out (px_avro_codec_destroy). */
+px_err px_avro_codec_new(px_avro_codec **out, char *why, size_t whylen);
+/* The same without the reason (NULL on error, *err set if err is not NULL). */
 px_avro_codec *px_avro_codec_create(px_err *err);
 void px_avro_codec_destroy(px_avro_codec *c); /* NULL is fine */
-uint64_t px_avro_codec_fingerprint(const px_avro_codec *c);
-
-/* avro-c's text for the last PX_ERR_AVRO (or avro-c failure) on this codec,
- * "" if none; valid until the next call on the codec. */
-const char *px_avro_codec_last_error(const px_avro_codec *c);
 
 /* Registers another writer schema (JSON text), found on decode by the
  * fingerprint of its Parsing Canonical Form and resolved to the embedded
@@ -67,12 +59,14 @@ const char *px_avro_codec_last_error(const px_avro_codec *c);
  * uses the embedded schema. Errors: PX_ERR_MALFORMED/PX_ERR_INVAL (not a
  * schema, see px_avro_canonical_form), PX_ERR_UNSUPPORTED (does not
  * resolve: not a record, a reader field missing with no default, a type
- * that cannot be promoted; px_avro_codec_last_error() may say more),
- * PX_ERR_NOMEM. */
-px_err px_avro_codec_add_writer(px_avro_codec *c, const char *schema_json);
+ * that cannot be promoted), PX_ERR_NOMEM; why (may be NULL) says which,
+ * with avro-c's text when it refused ("writer schema: ...: ... ttl_min"). */
+px_err px_avro_codec_add_writer(px_avro_codec *c, const char *schema_json, char *why,
+                                size_t whylen);
 
 /* Encodes one observation as a single-object message into the codec's
- * buffer; *out stays valid until the next call on this codec. The strings
+ * buffer (only tests call it: programs encode with px_avro_encode_head
+ * and _tail); *out stays valid until the next call on this codec. The strings
  * must be UTF-8 and, but for bailiwick, not NULL (else PX_ERR_INVAL). A
  * decoded observation may be passed straight back on the same codec. */
 px_err px_avro_encode(px_avro_codec *c, const px_avro_obs *obs, const uint8_t **out, size_t *len);
