@@ -12,9 +12,9 @@
  * least once; the rest follow a Zipf popularity. Event times increase over
  * one day from 2025-11-27T00:00:00Z. Messages are Avro single-object
  * encoded (px_avro_encode_head and _tail, as the producer does) and keyed by the registered domain
- * (px_psl), sent like the producer does (lz4, linger, murmur2_random); the program waits until
- * Kafka has acknowledged every one. Deterministic from the seed. Prints "observations N",
- * "distinct_keys K", "domains D", "org_keys ORG KEYS" (distinct keys each organisation saw) and
+ * (px_psl_cache_lookup), sent like the producer does (lz4, linger, murmur2_random); the program
+ * waits until Kafka has acknowledged every one. Deterministic from the seed. Prints "observations
+ * N", "distinct_keys K", "domains D", "org_keys ORG KEYS" (distinct keys each organisation saw) and
  * "stored M" (messages the topics hold now, by their watermarks). */
 #include <librdkafka/rdkafka.h>
 #include <math.h>
@@ -263,8 +263,9 @@ static int run(const obs_gen *g, px_kafka *kafka, rd_kafka_topic_t **topics, con
         fprintf(stderr, "obsgen: %s\n", why);
     uint8_t *seen = calloc(g->keys, 1); /* bit o: org o saw the key */
     uint8_t *head = malloc(PX_AVRO_HEAD_MAX);
+    px_psl_cache *psl = px_psl_cache_create(0);
     int rc = -1;
-    if (!codec || !seen || !head)
+    if (!codec || !seen || !head || !psl)
         goto out;
     char orgs[OBS_MAX_ORGS][40], sensors[OBS_MAX_ORGS][24];
     for (unsigned long o = 0; o < g->norgs; o++) {
@@ -275,8 +276,14 @@ static int run(const obs_gen *g, px_kafka *kafka, rd_kafka_topic_t **topics, con
         obs_key k;
         char regdom[256];
         make_key(seq[i], (uint32_t)g->domains, &k);
-        if (px_registered_domain(k.name, regdom, sizeof regdom) != PX_OK)
+        const char *reg;
+        size_t reg_len;
+        /* make_key writes canonical names (lowercase, no trailing dot) */
+        if (px_psl_cache_lookup(psl, k.name, strlen(k.name), &reg, &reg_len) != PX_OK ||
+            reg_len >= sizeof regdom)
             goto out;
+        memcpy(regdom, reg, reg_len);
+        regdom[reg_len] = '\0';
         /* Organisations see different shares: a key's org is skewed by
          * both the key and the draw, so orgs overlap on popular keys. */
         uint32_t w = rnd_below(100);
@@ -330,6 +337,7 @@ static int run(const obs_gen *g, px_kafka *kafka, rd_kafka_topic_t **topics, con
     if (st.failed)
         fprintf(stderr, "obsgen: %llu messages not acknowledged\n", (unsigned long long)st.failed);
 out:
+    px_psl_cache_destroy(psl);
     free(head);
     free(seen);
     px_avro_codec_destroy(codec);

@@ -8,10 +8,13 @@
 
 #include "core/px_error.h"
 
-/* Writes the registered domain of `name` (lowercase presentation form,
- * no trailing dot) into out. A name that is itself a public suffix, or has
- * no registrable part, yields the name itself (so every name has a key).
- * Returns PX_ERR_TOOLONG if out is too small. Thread-safe. */
+/* Writes the registered domain of `name` into out, lowercasing it and
+ * dropping one trailing dot first. A name that is itself a public suffix,
+ * or has no registrable part, yields the name itself (so every name has a
+ * key). Returns PX_ERR_TOOLONG if out is too small. Thread-safe. No
+ * program calls it (they look up canonical names through
+ * px_psl_cache_lookup); it stays for the tests and the filter fuzzer that
+ * still pass other spellings. */
 px_err px_registered_domain(const char *name, char *out, size_t outlen);
 
 /* True if `name` (lowercase presentation form, no trailing dot; len
