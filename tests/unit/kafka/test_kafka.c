@@ -15,35 +15,12 @@
 
 #include <cmocka.h>
 #include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
 
 #include "core/px_metrics.h"
 #include "kafka/px_kafka.h"
+#include "mock_cluster.h"
 
 #define TOPIC "pdnsx.kafka.test"
-
-typedef struct cluster {
-    rd_kafka_t *rk;
-    rd_kafka_mock_cluster_t *mc;
-    char brokers[256];
-} cluster;
-
-static void cluster_start(cluster *c)
-{
-    char err[256];
-    c->rk = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), err, sizeof(err));
-    assert_non_null(c->rk);
-    c->mc = rd_kafka_mock_cluster_new(c->rk, 1);
-    assert_non_null(c->mc);
-    snprintf(c->brokers, sizeof(c->brokers), "%s", rd_kafka_mock_cluster_bootstraps(c->mc));
-    assert_int_equal(rd_kafka_mock_topic_create(c->mc, TOPIC, 1, 1), 0);
-}
-
-static void cluster_stop(cluster *c)
-{
-    rd_kafka_mock_cluster_destroy(c->mc);
-    rd_kafka_destroy(c->rk);
-}
 
 /* What the callbacks saw (librdkafka calls them from its threads). */
 typedef struct seen {
@@ -90,6 +67,30 @@ static bool on_delivery(void *ctx, const rd_kafka_message_t *m)
     bool keep = s->keep_failed && m->err && s->failed_reports % 2 == 0;
     pthread_mutex_unlock(&s->lock);
     return keep;
+}
+
+/* The two tests against a cluster share it and a fresh seen. */
+typedef struct fixture {
+    pxt_cluster cl;
+    seen s;
+} fixture;
+
+static int cluster_setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    pxt_cluster_start(&f->cl, 1, TOPIC, 1);
+    seen_init(&f->s);
+    *state = f;
+    return 0;
+}
+
+static int cluster_teardown(void **state)
+{
+    fixture *f = *state;
+    pxt_cluster_stop(&f->cl);
+    free(f);
+    return 0;
 }
 
 static int seen_count(seen *s, px_log_level level)
@@ -216,19 +217,16 @@ static void produce_n(px_kafka *k, int n)
 
 static void test_delivery_counted(void **state)
 {
-    (void)state;
-    cluster cl;
-    cluster_start(&cl);
-    seen s;
-    seen_init(&s);
-    px_kafka_settings set = {.brokers = cl.brokers};
+    fixture *f = *state;
+    seen *s = &f->s;
+    px_kafka_settings set = {.brokers = f->cl.brokers};
     const px_kafka_prop ours[] = {{"linger.ms", "5"}, {"message.timeout.ms", "500"}};
     px_kafka_conf c = {.type = RD_KAFKA_PRODUCER,
                        .ours = ours,
                        .n_ours = 2,
                        .settings = &set,
                        .delivery = on_delivery,
-                       .ctx = &s,
+                       .ctx = s,
                        .delivered_metric = "pdnsx_test_kafka_delivered_total",
                        .delivered_help = "test",
                        .failed_metric = "pdnsx_test_kafka_failed_total",
@@ -242,17 +240,17 @@ static void test_delivery_counted(void **state)
     px_kafka_get_stats(k, &st);
     assert_int_equal(st.delivered, 20);
     assert_int_equal(st.failed, 0);
-    assert_int_equal(s.reports, 20);
+    assert_int_equal(s->reports, 20);
     assert_int_equal(px_metric_value_of("pdnsx_test_kafka_delivered_total"), 20);
 
     /* Broker down: every message times out; the ones the callback keeps
      * (every second one) are not lost. */
-    s.keep_failed = true;
-    rd_kafka_mock_broker_set_down(cl.mc, 1);
+    s->keep_failed = true;
+    rd_kafka_mock_broker_set_down(f->cl.mc, 1);
     produce_n(k, 10);
     rd_kafka_flush(px_kafka_handle(k), 15000);
     px_kafka_get_stats(k, &st);
-    assert_int_equal(s.failed_reports, 10);
+    assert_int_equal(s->failed_reports, 10);
     assert_int_equal(st.delivered, 20);
     assert_int_equal(st.failed, 5);
     px_kafka_lost(k, 2);
@@ -261,17 +259,13 @@ static void test_delivery_counted(void **state)
     assert_int_equal(px_metric_value_of("pdnsx_test_kafka_failed_total"), 7);
     assert_false(px_kafka_fatal(k));
     px_kafka_destroy(k);
-    cluster_stop(&cl);
 }
 
 static void test_fatal_error_reported(void **state)
 {
-    (void)state;
-    cluster cl;
-    cluster_start(&cl);
-    seen s;
-    seen_init(&s);
-    px_kafka_settings set = {.brokers = cl.brokers};
+    fixture *f = *state;
+    seen *s = &f->s;
+    px_kafka_settings set = {.brokers = f->cl.brokers};
     const px_kafka_prop ours[] = {{"enable.idempotence", "true"}};
     px_kafka_conf c = {.type = RD_KAFKA_PRODUCER,
                        .ours = ours,
@@ -279,7 +273,7 @@ static void test_fatal_error_reported(void **state)
                        .settings = &set,
                        .log = on_log,
                        .fatal = on_fatal,
-                       .ctx = &s};
+                       .ctx = s};
     px_kafka *k = NULL;
     assert_int_equal(px_kafka_create(&c, &k, NULL, 0), PX_OK);
     assert_false(px_kafka_fatal(k));
@@ -291,12 +285,11 @@ static void test_fatal_error_reported(void **state)
         rd_kafka_poll(px_kafka_handle(k), 50);
     assert_true(px_kafka_fatal(k));
     rd_kafka_poll(px_kafka_handle(k), 0);
-    assert_int_equal(s.fatal, 1);
-    assert_non_null(strstr(s.fatal_why, "sequence broken by the test"));
-    assert_true(s.lines[PX_LOG_ERROR] >= 1);
-    assert_non_null(strstr(s.last[PX_LOG_ERROR], "Kafka: fatal: "));
+    assert_int_equal(s->fatal, 1);
+    assert_non_null(strstr(s->fatal_why, "sequence broken by the test"));
+    assert_true(s->lines[PX_LOG_ERROR] >= 1);
+    assert_non_null(strstr(s->last[PX_LOG_ERROR], "Kafka: fatal: "));
     px_kafka_destroy(k);
-    cluster_stop(&cl);
 }
 
 static void test_settings_from_config(void **state)
@@ -331,8 +324,8 @@ int main(void)
         cmocka_unit_test(test_ours_then_operator),
         cmocka_unit_test(test_unknown_property_fails_with_librdkafkas_text),
         cmocka_unit_test(test_log_levels_mapped),
-        cmocka_unit_test(test_delivery_counted),
-        cmocka_unit_test(test_fatal_error_reported),
+        cmocka_unit_test_setup_teardown(test_delivery_counted, cluster_setup, cluster_teardown),
+        cmocka_unit_test_setup_teardown(test_fatal_error_reported, cluster_setup, cluster_teardown),
         cmocka_unit_test(test_settings_from_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
