@@ -829,7 +829,7 @@ static px_err codec_init(px_avro_codec *c)
     /* earlier versions: a released schema that no longer resolves is a
      * build mistake that must not wait for the first old message */
     for (const char *const *v = px_schema_observation_versions; *v; v++)
-        if ((err = add_writer(c, *v)) != PX_OK)
+        if ((err = px_avro_codec_add_writer(c, *v, NULL, 0)) != PX_OK)
             return err;
     return PX_OK;
 }
