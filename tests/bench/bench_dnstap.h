@@ -5,6 +5,7 @@
 #define PX_BENCH_DNSTAP_H
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -65,6 +66,30 @@ static inline int pxb_frames_load(const char *path, pxb_frames *fr)
         fr->len[fr->n++] = f.len;
     }
     return fr->n ? 0 : -1;
+}
+
+/* The command line of these benches: [-r ROUNDS] FILE.dnstap, the file's
+ * frames loaded into *fr. Returns 0, or the exit status after a message. */
+static inline int pxb_frames_args(int argc, char **argv, const char *prog, int *rounds,
+                                  pxb_frames *fr)
+{
+    int opt;
+    *rounds = 5;
+    while ((opt = getopt(argc, argv, "r:")) != -1) {
+        if (opt != 'r')
+            optind = argc + 1; /* usage */
+        else
+            *rounds = atoi(optarg);
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "usage: %s [-r ROUNDS] FILE.dnstap\n", prog);
+        return 2;
+    }
+    if (pxb_frames_load(argv[optind], fr) != 0) {
+        fprintf(stderr, "%s: %s: cannot read its frames\n", prog, argv[optind]);
+        return 1;
+    }
+    return 0;
 }
 
 #endif

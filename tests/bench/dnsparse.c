@@ -121,19 +121,14 @@ static uint64_t run_knot(void *ctx, uint64_t *sink)
 
 int main(int argc, char **argv)
 {
-    int rounds = 5, opt;
-    while ((opt = getopt(argc, argv, "r:")) != -1) {
-        if (opt != 'r')
-            goto usage;
-        rounds = atoi(optarg);
-    }
-    if (optind != argc - 1)
-        goto usage;
+    int rounds;
     pxb_frames fr = {0};
     msgs m = {0};
-    if (pxb_frames_load(argv[optind], &fr) != 0 || !(m.data = calloc(fr.n, sizeof(*m.data))) ||
-        !(m.len = calloc(fr.n, sizeof(*m.len)))) {
-        fprintf(stderr, "pdnsx-bench-dnsparse: %s: cannot read its frames\n", argv[optind]);
+    int rc = pxb_frames_args(argc, argv, "pdnsx-bench-dnsparse", &rounds, &fr);
+    if (rc)
+        return rc;
+    if (!(m.data = calloc(fr.n, sizeof(*m.data))) || !(m.len = calloc(fr.n, sizeof(*m.len)))) {
+        fprintf(stderr, "pdnsx-bench-dnsparse: out of memory\n");
         return 1;
     }
     for (size_t i = 0; i < fr.n; i++) {
@@ -144,7 +139,6 @@ int main(int argc, char **argv)
         }
     }
     printf("%zu responses\n", m.n);
-    int rc = 0;
     pxb_side ours = {"px_dns", run_ours};
 #ifdef PXB_LDNS
     pxb_side ldns = {"ldns", run_ldns};
@@ -158,7 +152,4 @@ int main(int argc, char **argv)
     free(m.len);
     pxb_frames_free(&fr);
     return rc;
-usage:
-    fprintf(stderr, "usage: pdnsx-bench-dnsparse [-r ROUNDS] FILE.dnstap\n");
-    return 2;
 }

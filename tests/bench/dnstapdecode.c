@@ -43,25 +43,14 @@ static uint64_t run_protobuf_c(void *ctx, uint64_t *sink)
 
 int main(int argc, char **argv)
 {
-    int rounds = 5, opt;
-    while ((opt = getopt(argc, argv, "r:")) != -1) {
-        if (opt != 'r')
-            goto usage;
-        rounds = atoi(optarg);
-    }
-    if (optind != argc - 1)
-        goto usage;
+    int rounds;
     pxb_frames fr = {0};
-    if (pxb_frames_load(argv[optind], &fr) != 0) {
-        fprintf(stderr, "pdnsx-bench-dnstapdecode: %s: cannot read its frames\n", argv[optind]);
-        return 1;
-    }
+    int rc = pxb_frames_args(argc, argv, "pdnsx-bench-dnstapdecode", &rounds, &fr);
+    if (rc)
+        return rc;
     pxb_side ours = {"px_dnstap_parse", run_ours};
     pxb_side lib = {"protobuf-c", run_protobuf_c};
-    int rc = pxb_pair("dnstap decode", "frame", &ours, &lib, &fr, rounds);
+    rc = pxb_pair("dnstap decode", "frame", &ours, &lib, &fr, rounds);
     pxb_frames_free(&fr);
     return rc;
-usage:
-    fprintf(stderr, "usage: pdnsx-bench-dnstapdecode [-r ROUNDS] FILE.dnstap\n");
-    return 2;
 }

@@ -19,28 +19,14 @@
 
 #include <fstrm.h>
 
-#include "bench_pair.h"
+#include "bench_reader.h"
 #include "px_dnstap.h"
 #include "px_fstrm.h"
 #include "px_rbuf.h"
 
-typedef struct reader {
-    const char *path;
-    unsigned long long bytes;
-    uint32_t touch; /* a sum over every byte keeps the reads honest */
-    int failed;
-} reader;
-
-static void touch(reader *rd, const uint8_t *data, size_t len)
-{
-    rd->bytes += len;
-    for (size_t i = 0; i < len; i++)
-        rd->touch += data[i];
-}
-
 static uint64_t read_libfstrm(void *ctx, uint64_t *sink)
 {
-    reader *rd = ctx;
+    pxb_reader *rd = ctx;
     static const char ctype[] = PX_DNSTAP_CONTENT_TYPE;
     struct fstrm_file_options *fopt = fstrm_file_options_init();
     struct fstrm_reader_options *ropt = fstrm_reader_options_init();
@@ -62,7 +48,7 @@ static uint64_t read_libfstrm(void *ctx, uint64_t *sink)
     fstrm_res res;
     while ((res = fstrm_reader_read(r, &data, &len)) == fstrm_res_success) {
         frames++;
-        touch(rd, data, len);
+        pxb_touch(rd, data, len);
     }
     fstrm_reader_destroy(&r);
     /* libfstrm's file reader reports a file cut mid-frame as a clean end, so
@@ -80,7 +66,7 @@ static uint64_t read_libfstrm(void *ctx, uint64_t *sink)
  * libfstrm's control decoder once per file). */
 static uint64_t read_own(void *ctx, uint64_t *sink)
 {
-    reader *rd = ctx;
+    pxb_reader *rd = ctx;
     int fd = open(rd->path, O_RDONLY | O_CLOEXEC);
     px_rbuf *rb = fd >= 0 ? px_rbuf_create(fd, 0) : NULL;
     uint64_t frames = 0;
@@ -103,7 +89,7 @@ static uint64_t read_own(void *ctx, uint64_t *sink)
                       f.data[3] == PX_FSTRM_CONTROL_STOP;
         } else {
             frames++;
-            touch(rd, f.data, f.len);
+            pxb_touch(rd, f.data, f.len);
         }
         px_rbuf_consume(rb, f.size);
     }
@@ -121,41 +107,7 @@ static uint64_t read_own(void *ctx, uint64_t *sink)
 
 int main(int argc, char **argv)
 {
-    const char *mode = "libfstrm";
-    int rounds = 5, opt;
-    while ((opt = getopt(argc, argv, "m:r:")) != -1) {
-        if (opt == 'm')
-            mode = optarg;
-        else if (opt == 'r')
-            rounds = atoi(optarg);
-        else
-            goto usage;
-    }
-    if (optind != argc - 1)
-        goto usage;
-    reader rd = {.path = argv[optind]};
-    uint64_t sink = 0;
-    if (strcmp(mode, "pair") == 0) {
-        pxb_side ours = {"px_fstrm", read_own}, lib = {"libfstrm", read_libfstrm};
-        return pxb_pair("fstrm split", "frame", &ours, &lib, &rd, rounds) || rd.failed;
-    }
-    uint64_t (*run)(void *, uint64_t *) = NULL;
-    if (strcmp(mode, "libfstrm") == 0)
-        run = read_libfstrm;
-    else if (strcmp(mode, "own") == 0)
-        run = read_own;
-    else
-        goto usage;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    unsigned long long frames = run(&rd, &sink);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    printf("frames %llu\nbytes %llu\nseconds %.3f\nper_second %.0f\nchecksum %u\n", frames,
-           rd.bytes, secs, secs > 0 ? (double)frames / secs : 0.0, rd.touch);
-    return rd.failed;
-usage:
-    fprintf(stderr,
-            "usage: pdnsx-bench-fstrmread [-m libfstrm|own|pair] [-r ROUNDS] FILE.dnstap\n");
-    return 2;
+    pxb_side ours = {"px_fstrm", read_own}, lib = {"libfstrm", read_libfstrm};
+    return pxb_reader_main(argc, argv, "pdnsx-bench-fstrmread", "FILE.dnstap", "frames",
+                           "fstrm split", "frame", &ours, &lib);
 }

@@ -17,26 +17,12 @@
 
 #include <pcap/pcap.h>
 
-#include "bench_pair.h"
+#include "bench_reader.h"
 #include "px_pcapf.h"
-
-typedef struct reader {
-    const char *path;
-    unsigned long long bytes;
-    uint32_t touch; /* a sum over every byte keeps the reads honest */
-    int failed;
-} reader;
-
-static void touch(reader *rd, const uint8_t *data, uint32_t caplen)
-{
-    rd->bytes += caplen;
-    for (uint32_t i = 0; i < caplen; i++)
-        rd->touch += data[i];
-}
 
 static uint64_t read_libpcap(void *ctx, uint64_t *sink)
 {
-    reader *rd = ctx;
+    pxb_reader *rd = ctx;
     char err[PCAP_ERRBUF_SIZE];
     pcap_t *p = pcap_open_offline(rd->path, err);
     if (!p) {
@@ -50,7 +36,7 @@ static uint64_t read_libpcap(void *ctx, uint64_t *sink)
     int rc;
     while ((rc = pcap_next_ex(p, &h, &data)) == 1) {
         packets++;
-        touch(rd, data, h->caplen);
+        pxb_touch(rd, data, h->caplen);
     }
     if (rc == PCAP_ERROR) {
         fprintf(stderr, "pdnsx-bench-pcapread: %s\n", pcap_geterr(p));
@@ -65,7 +51,7 @@ static uint64_t read_libpcap(void *ctx, uint64_t *sink)
  * length, px_pcapf reads the records. */
 static uint64_t read_own(void *ctx, uint64_t *sink)
 {
-    reader *rd = ctx;
+    pxb_reader *rd = ctx;
     char err[PCAP_ERRBUF_SIZE];
     pcap_t *p = pcap_open_offline_with_tstamp_precision(rd->path, PCAP_TSTAMP_PRECISION_NANO, err);
     int fd = open(rd->path, O_RDONLY | O_CLOEXEC);
@@ -85,7 +71,7 @@ static uint64_t read_own(void *ctx, uint64_t *sink)
     int rc;
     while ((rc = px_pcapf_next(f, &h, &data)) == 1) {
         packets++;
-        touch(rd, data, h.caplen);
+        pxb_touch(rd, data, h.caplen);
     }
     if (rc < 0) {
         fprintf(stderr, "pdnsx-bench-pcapread: %s\n", px_pcapf_error(f, NULL, NULL));
@@ -99,40 +85,7 @@ static uint64_t read_own(void *ctx, uint64_t *sink)
 
 int main(int argc, char **argv)
 {
-    const char *mode = "libpcap";
-    int rounds = 5, opt;
-    while ((opt = getopt(argc, argv, "m:r:")) != -1) {
-        if (opt == 'm')
-            mode = optarg;
-        else if (opt == 'r')
-            rounds = atoi(optarg);
-        else
-            goto usage;
-    }
-    if (optind != argc - 1)
-        goto usage;
-    reader rd = {.path = argv[optind]};
-    uint64_t sink = 0;
-    if (strcmp(mode, "pair") == 0) {
-        pxb_side ours = {"px_pcapf", read_own}, lib = {"libpcap", read_libpcap};
-        return pxb_pair("pcap read", "record", &ours, &lib, &rd, rounds) || rd.failed;
-    }
-    uint64_t (*run)(void *, uint64_t *) = NULL;
-    if (strcmp(mode, "libpcap") == 0)
-        run = read_libpcap;
-    else if (strcmp(mode, "own") == 0)
-        run = read_own;
-    else
-        goto usage;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    unsigned long long packets = run(&rd, &sink);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    printf("packets %llu\nbytes %llu\nseconds %.3f\nper_second %.0f\nchecksum %u\n", packets,
-           rd.bytes, secs, secs > 0 ? (double)packets / secs : 0.0, rd.touch);
-    return rd.failed;
-usage:
-    fprintf(stderr, "usage: pdnsx-bench-pcapread [-m libpcap|own|pair] [-r ROUNDS] FILE.pcap\n");
-    return 2;
+    pxb_side ours = {"px_pcapf", read_own}, lib = {"libpcap", read_libpcap};
+    return pxb_reader_main(argc, argv, "pdnsx-bench-pcapread", "FILE.pcap", "packets", "pcap read",
+                           "record", &ours, &lib);
 }
