@@ -11,6 +11,8 @@ matches, 1 with one line per difference.
 
   settings_doc.py --bin BUILD/bin --doc docs/INTERFACE.md
   settings_doc.py --help-file pdnsx-x=FILE ...   (a saved --help, for tests)
+  settings_doc.py --bin BUILD/bin --rows pdnsx-x (table rows from --help,
+                                                  to paste after a change)
 """
 import argparse
 import re
@@ -26,6 +28,28 @@ PROGRAMS = {
 }
 TYPES = "string array|list of groups|string|integer|boolean|group"
 HELP_ROW = re.compile(r"^  (\S+) +(?:%s) +(.*?)\s*$" % TYPES)
+
+
+def help_rows(text):
+    """Markdown rows (path, default, meaning) from a --help text."""
+    rows, inside, cur = [], False, None
+    for line in text.splitlines():
+        if line.startswith("Settings (PATH"):
+            inside = True
+            continue
+        if not inside:
+            continue
+        if line and not line.startswith(" "):
+            break
+        m = HELP_ROW.match(line)
+        if m:
+            default = m.group(2)
+            cell = default.strip("()") if default.startswith("(") else "`%s`" % default
+            cur = [m.group(1), cell, []]
+            rows.append(cur)
+        elif cur and line.startswith("      "):
+            cur[2].append(line.strip())
+    return ["| `%s` | %s | %s |" % (p, d, "; ".join(h).replace("|", "\\|")) for p, d, h in rows]
 
 
 def help_settings(text):
@@ -100,9 +124,17 @@ def refuses_drift(prog, helped, documented):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin")
-    ap.add_argument("--doc", required=True)
+    ap.add_argument("--doc")
+    ap.add_argument("--rows", metavar="PROG")
     ap.add_argument("--help-file", action="append", default=[], metavar="PROG=FILE")
     args = ap.parse_args()
+    if args.rows:
+        run = subprocess.run(["%s/%s" % (args.bin, args.rows), "--help"], capture_output=True,
+                             text=True, check=True)
+        print("\n".join(help_rows(run.stdout)))
+        return 0
+    if not args.doc:
+        ap.error("--doc is needed")
     with open(args.doc, encoding="utf-8") as f:
         tables = doc_tables(f.read())
     helps = {}
