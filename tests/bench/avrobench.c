@@ -1,5 +1,5 @@
 /* avrobench.c: the observation codec (lib/obs/px_avro.c) against avro-c's
- * generic value interface, for encoding (px_avro_encode; and the
+ * generic value interface, for encoding (pxt_avro_encode, head then tail; and the
  * producer's split form, head once per record, px_avro_encode_tail per
  * message) and for decoding (px_avro_decode, whose datum reader is
  * direct). docs/BENCHMARKS.md, "Why this is ours", has the figures.
@@ -19,6 +19,7 @@
 #include <avro.h>
 
 #include "bench_pair.h"
+#include "avro_encode.h"
 #include "obs/px_avro.h"
 
 typedef struct obs_text {
@@ -33,7 +34,7 @@ typedef struct bench {
     px_avro_codec *codec;
     uint8_t (*head)[256];
     size_t *head_len;
-    /* every message, as px_avro_encode writes it */
+    /* every message, as pxt_avro_encode writes it */
     uint8_t *msgs;
     size_t *msg_off, *msg_len;
     /* avro-c */
@@ -192,7 +193,7 @@ static int avroc_decode(bench *b, const uint8_t *msg, size_t len, uint64_t *sink
     return 0;
 }
 
-/* px_avro_encode, or (head_cached) px_avro_encode_tail on the head
+/* pxt_avro_encode (head, then tail), or (head_cached) px_avro_encode_tail on the head
  * px_avro_encode_head wrote once, as the producer does at each window. */
 static uint64_t encode_ours(bench *b, int head_cached, uint64_t *sink)
 {
@@ -201,7 +202,7 @@ static uint64_t encode_ours(bench *b, int head_cached, uint64_t *sink)
         size_t len;
         px_err err = head_cached ? px_avro_encode_tail(b->codec, b->head[i], b->head_len[i],
                                                        &b->obs[i], &out, &len)
-                                 : px_avro_encode(b->codec, &b->obs[i], &out, &len);
+                                 : pxt_avro_encode(b->codec, &b->obs[i], &out, &len);
         if (err)
             return 0;
         *sink += len + out[len - 1];
@@ -269,7 +270,7 @@ static int setup(bench *b)
     if (!b->codec || !b->text || !b->obs || !b->head || !b->head_len || !b->msg_off ||
         !b->msg_len || !b->msgs || !b->wbuf)
         return 1;
-    if (avro_schema_from_json_length(px_avro_obs_schema_json(), strlen(px_avro_obs_schema_json()),
+    if (avro_schema_from_json_length(px_schema_observation, strlen(px_schema_observation),
                                      &b->schema))
         return 1;
     b->iface = avro_generic_class_from_schema(b->schema);
@@ -277,7 +278,7 @@ static int setup(bench *b)
     b->reader = avro_reader_memory(b->wbuf, 0);
     if (!b->iface || avro_generic_value_new(b->iface, &b->value) || !b->writer || !b->reader)
         return 1;
-    uint64_t fp = px_avro_codec_fingerprint(b->codec);
+    uint64_t fp = pxt_avro_fingerprint(px_schema_observation);
     b->header[0] = 0xc3;
     b->header[1] = 0x01;
     for (int i = 0; i < 8; i++)
@@ -289,7 +290,7 @@ static int setup(bench *b)
         size_t len, alen;
         if (px_avro_encode_head(b->codec, &b->obs[i], b->head[i], sizeof(b->head[i]),
                                 &b->head_len[i]) ||
-            px_avro_encode(b->codec, &b->obs[i], &out, &len) || len > 256 ||
+            pxt_avro_encode(b->codec, &b->obs[i], &out, &len) || len > 256 ||
             avroc_encode(b, &b->obs[i], &alen))
             return 1;
         if (alen != len || memcmp(out, b->wbuf, len) != 0) {

@@ -12,7 +12,7 @@ enforce=0
 if [ "${1:-}" = --enforce ]; then enforce=1; shift; fi
 root=${1:-$(cd "$(dirname "$0")/../.." && pwd)}
 cd "$root"
-pattern='DESIGN\.md|INTERFACE\.md|\.\./shared/[A-Za-z_-]+\.md'
+pattern='(^|[^/A-Za-z_-])(DESIGN|INTERFACE)\.md|\.\./shared/[A-Za-z_-]+\.md'
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   found=$(git grep -nE "$pattern" -- . ':!docs/' ':!tests/check/docrefs.sh' || true)
 else
