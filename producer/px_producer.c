@@ -215,6 +215,15 @@ static void px_producer_http_log(const char *message)
     px_warning("%s", message);
 }
 
+/* "WHAT: listening on HOST:PORT" with the port actually bound, so that a
+ * setting of port 0 can be used (tests do) and an operator sees where. */
+static void px_producer_log_listen(const char *what, const char *hostport, uint16_t port)
+{
+    const char *colon = strrchr(hostport, ':');
+    int host_len = colon ? (int)(colon - hostport) : (int)strlen(hostport);
+    px_info("%s: listening on %.*s:%u", what, host_len, hostport, (unsigned)port);
+}
+
 px_producer *px_producer_create(const px_producer_conf *conf, const px_producer_opts *opts,
                                 char *errbuf, size_t errlen)
 {
@@ -233,6 +242,7 @@ px_producer *px_producer_create(const px_producer_conf *conf, const px_producer_
                                              px_producer_http_log, errbuf, errlen);
         if (!p->metrics)
             goto fail;
+        px_producer_log_listen("metrics", conf->metrics_listen, px_metrics_server_port(p->metrics));
     }
     if (px_producer_publisher(p, errbuf, errlen) < 0 ||
         px_producer_pipeline(p, errbuf, errlen) < 0 ||

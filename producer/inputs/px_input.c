@@ -19,14 +19,6 @@ static const char *const px_input_names[] = {
     [PX_INPUT_PCAP_LIVE] = "pcap-live",
 };
 
-int px_input_type_parse(const char *name)
-{
-    for (size_t i = 0; i < sizeof(px_input_names) / sizeof(px_input_names[0]); i++)
-        if (name && strcmp(name, px_input_names[i]) == 0)
-            return (int)i;
-    return -1;
-}
-
 const char *px_input_type_name(px_input_type type)
 {
     if ((size_t)type < sizeof(px_input_names) / sizeof(px_input_names[0]))

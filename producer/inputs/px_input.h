@@ -58,8 +58,7 @@ typedef enum px_input_type {
     PX_INPUT_PCAP_LIVE,
 } px_input_type;
 
-/* Parses "dnstap-unix", ...; returns -1 if unknown. */
-int px_input_type_parse(const char *name);
+/* "dnstap-unix", ... as in the `inputs` setting. */
 const char *px_input_type_name(px_input_type type);
 
 typedef struct px_input_conf {
