@@ -335,6 +335,30 @@ static bool px_producer_inputs_done(px_producer *p)
     return true;
 }
 
+/* The window's figures: its memory bound (window.max_entries) at work. */
+static void px_producer_window_metrics(const px_pipeline_stats *st)
+{
+    static px_metric *m_keys, *m_entries, *m_bytes, *m_flushes, *m_early, *m_withheld;
+    if (!m_keys) {
+        m_keys = px_metric_gauge("pdnsx_window_keys",
+                                 "Keys the window holds, counted in the open window or not");
+        m_entries = px_metric_gauge("pdnsx_window_entries", "Keys counted in the open window");
+        m_bytes = px_metric_gauge("pdnsx_window_bytes", "Bytes of memory the window holds");
+        m_flushes = px_metric_counter("pdnsx_window_flushes_total", "Windows flushed");
+        m_early = px_metric_counter("pdnsx_window_early_flushes_total",
+                                    "Windows flushed early: window.max_entries keys reached");
+        m_withheld =
+            px_metric_counter("pdnsx_observations_withheld_total",
+                              "Observations not published: fewer clients than privacy.min_clients");
+    }
+    px_metric_set(m_keys, (int64_t)st->window_keys);
+    px_metric_set(m_entries, (int64_t)st->window_entries);
+    px_metric_set(m_bytes, (int64_t)st->window_bytes);
+    px_metric_set(m_flushes, (int64_t)st->window.flushes);
+    px_metric_set(m_early, (int64_t)st->window.early_flushes);
+    px_metric_set(m_withheld, (int64_t)st->window.withheld);
+}
+
 /* Metrics mirror the pipeline's statistics (kept under its lock, cheap to
  * copy) rather than counting atomically per packet. */
 static void px_producer_metrics(px_producer *p, const px_pipeline_stats *st)
@@ -363,6 +387,7 @@ static void px_producer_metrics(px_producer *p, const px_pipeline_stats *st)
         }
     }
     (void)p;
+    px_producer_window_metrics(st);
     px_metric_set(m_resp, (int64_t)st->events);
     px_metric_set(m_malf, (int64_t)st->malformed);
     px_metric_set(m_malf_rr, (int64_t)st->malformed_rrs);

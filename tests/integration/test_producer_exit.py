@@ -58,9 +58,19 @@ class ProducerExit(unittest.TestCase):
         self.assertEqual(out.returncode, 2)
         self.assertIn("needs 'path'", out.stderr)
 
+    @staticmethod
+    def scrape(port, names):
+        """The metrics if every one of names is there, else None."""
+        try:
+            got = pxtest.metrics(port)
+        except OSError:
+            return None
+        return got if all(n in got for n in names) else None
+
     def test_ports_logged_then_sigterm_exits_0(self):
         """Port 0 for metrics.listen and a dnstap-tcp input: the start-up
-        lines say the ports bound, and both serve there; SIGTERM is 0."""
+        lines say the ports bound, and both serve there (the window's
+        metrics among the others); SIGTERM is 0."""
         p = subprocess.Popen(pxtest.producer_cmd(
             ['org="exit"', 'inputs=({type="dnstap-tcp"; listen="127.0.0.1:0";})',
              'metrics.listen="127.0.0.1:0"', "kafka.enabled=false"]),
@@ -79,8 +89,14 @@ class ProducerExit(unittest.TestCase):
                     ports[m.group(1)] = int(m.group(2))
             self.assertNotEqual(ports["metrics"], 0)
             self.assertNotEqual(ports["dnstap-tcp"], 0)
-            pxtest.wait_for(lambda: pxtest.metric(ports["metrics"], "pdnsx_responses_total")
-                            is not None, 20, "the metrics endpoint on the logged port")
+            window = ["pdnsx_window_keys", "pdnsx_window_entries", "pdnsx_window_bytes",
+                      "pdnsx_window_flushes_total", "pdnsx_window_early_flushes_total",
+                      "pdnsx_observations_withheld_total"]
+            got = pxtest.wait_for(lambda: self.scrape(ports["metrics"], window), 20,
+                                  "the window's metrics on the logged port")
+            self.assertEqual(got["pdnsx_window_keys"], 0)
+            self.assertEqual(got["pdnsx_window_flushes_total"], 0)
+            self.assertGreater(got["pdnsx_window_bytes"], 0)
             with socket.create_connection(("127.0.0.1", ports["dnstap-tcp"]), timeout=10):
                 pass
             p.send_signal(signal.SIGTERM)

@@ -50,11 +50,11 @@ typedef struct pxt_obs {
 typedef void (*pxt_window_emit_fn)(void *ctx, const pxt_obs *obs);
 
 /* A px_window whose key is (rrname, rrtype, rdata, bailiwick) in
- * presentation form: px_window_create_keyed() underneath, the texts kept
+ * presentation form: px_window_create() underneath, the texts kept
  * beside each entry, the emit rebuilding the record from them. */
 typedef struct pxt_window pxt_window;
 
-/* NULL for what px_window_create_keyed() refuses, or a NULL emit. */
+/* NULL for what px_window_create() refuses, or a NULL emit. */
 pxt_window *pxt_window_create(const px_window_conf *conf, pxt_window_emit_fn emit, void *ctx);
 void pxt_window_destroy(pxt_window *w); /* does not flush; NULL is fine */
 /* Counts one record seen at event time `now` (px_window_count()).

@@ -442,6 +442,55 @@ static void test_min_clients(void **state)
     px_pipeline_destroy(p);
 }
 
+/* The window's figures reach the stats the daemon exports as metrics:
+ * keys held, keys in the open window, memory, flushes, early flushes and
+ * the observations min_clients withheld. */
+static void test_window_stats(void **state)
+{
+    (void)state;
+    outbox o = {0};
+    px_pipeline *p = make(&o, 3, key16);
+    msgbuf m;
+    www_response(&m);
+    feed(p, &m, 1764000000, 1, 1);
+    feed(p, &m, 1764000001, 2, 1);
+    px_pipeline_stats st;
+    px_pipeline_get_stats(p, &st);
+    assert_int_equal(st.window_keys, 2); /* the CNAME and the A record */
+    assert_int_equal(st.window_entries, 2);
+    assert_true(st.window_bytes > 0);
+    assert_int_equal(st.window.flushes, 0);
+    assert_int_equal(st.window.withheld, 0);
+    px_pipeline_flush(p);
+    px_pipeline_get_stats(p, &st);
+    assert_int_equal(o.n, 0); /* two clients < 3 */
+    assert_int_equal(st.window.flushes, 1);
+    assert_int_equal(st.window.withheld, 2);
+    assert_int_equal(st.window_entries, 0);
+    assert_int_equal(st.window_keys, 2); /* keys outlive their window */
+    assert_int_equal(st.window.early_flushes, 0);
+    outbox_free(&o);
+    px_pipeline_destroy(p);
+
+    /* one key per window: the second key flushes early */
+    px_pipeline_conf c = {.org = "org-a",
+                          .sensor = "s1",
+                          .window = {.seconds = 60, .max_entries = 1, .min_clients = 1},
+                          .out = collect,
+                          .out_ctx = &o,
+                          .client_key = key16};
+    px_err err;
+    p = px_pipeline_create(&c, &err);
+    assert_non_null(p);
+    feed(p, &m, 1764000000, 1, 1);
+    px_pipeline_get_stats(p, &st);
+    assert_int_equal(st.window.early_flushes, 1);
+    assert_int_equal(st.window.flushes, 1);
+    assert_int_equal(st.window_entries, 1);
+    outbox_free(&o);
+    px_pipeline_destroy(p);
+}
+
 /* Replays give identical bytes; the client key changes nothing published. */
 static void test_deterministic_output(void **state)
 {
@@ -768,6 +817,7 @@ int main(void)
         cmocka_unit_test(test_bailiwick_from_query_zone),
         cmocka_unit_test(test_bailiwick_zone_changes),
         cmocka_unit_test(test_min_clients),
+        cmocka_unit_test(test_window_stats),
         cmocka_unit_test(test_deterministic_output),
         cmocka_unit_test(test_case_variants_one_key),
         cmocka_unit_test(test_cached_drop_counted_each_time),
