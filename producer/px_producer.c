@@ -1,4 +1,4 @@
-#include "px_producer.h"
+#include "producer/px_producer.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -11,6 +11,7 @@
 #include "dns/px_dns_msg.h"
 #include "core/px_log.h"
 #include "core/px_metrics.h"
+#include "px_input.h"
 #include "px_pipeline.h"
 #include "px_publish.h"
 

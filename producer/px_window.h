@@ -25,12 +25,7 @@
 #include <stdint.h>
 
 #include "core/px_error.h"
-
-typedef struct px_window_conf {
-    int64_t seconds;      /* window.seconds, >= 1 */
-    size_t max_entries;   /* window.max_entries, >= 1 */
-    uint32_t min_clients; /* privacy.min_clients: 1 shares everything */
-} px_window_conf;
+#include "producer/px_producer_types.h"
 
 typedef struct px_window_stats {
     uint64_t added;         /* records added */

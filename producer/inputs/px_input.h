@@ -14,6 +14,7 @@
 
 #include "dns/px_addr.h"
 #include "core/px_error.h"
+#include "producer/px_producer_types.h"
 
 /* Which dnstap message types feed the pipeline (bit = 1 << dnstap type). */
 enum {
@@ -49,14 +50,6 @@ typedef struct px_dns_event {
 } px_dns_event;
 
 typedef void (*px_event_fn)(void *ctx, const px_dns_event *ev);
-
-typedef enum px_input_type {
-    PX_INPUT_DNSTAP_UNIX,
-    PX_INPUT_DNSTAP_TCP,
-    PX_INPUT_DNSTAP_FILE,
-    PX_INPUT_PCAP_FILE,
-    PX_INPUT_PCAP_LIVE,
-} px_input_type;
 
 /* "dnstap-unix", ... as in the `inputs` setting. */
 const char *px_input_type_name(px_input_type type);
