@@ -194,15 +194,22 @@ static void test_outage_then_recovery(void **state)
     cluster_stop(&c);
 }
 
+/* An empty spool file of a fresh name into path (64 bytes). */
+static void spool_file(char *path)
+{
+    snprintf(path, 64, "/tmp/px_test_publish_spool_XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+}
+
 static void test_full_queue_spills_to_spool_and_drains(void **state)
 {
     (void)state;
     cluster c;
     cluster_start(&c);
-    char spool[64] = "/tmp/px_test_publish_spool_XXXXXX";
-    int fd = mkstemp(spool);
-    assert_true(fd >= 0);
-    close(fd);
+    char spool[64];
+    spool_file(spool);
     const char *keys[] = {"queue.buffering.max.messages"};
     const char *vals[] = {"20"};
     char err[256];
@@ -239,10 +246,8 @@ static void test_undelivered_at_close_goes_to_spool(void **state)
     (void)state;
     cluster c;
     cluster_start(&c);
-    char spool[64] = "/tmp/px_test_publish_spool_XXXXXX";
-    int fd = mkstemp(spool);
-    assert_true(fd >= 0);
-    close(fd);
+    char spool[64];
+    spool_file(spool);
     char err[256];
     px_publish_conf pc = {
         .brokers = c.brokers, .topic = TOPIC, .infinite_timeout = true, .spool_path = spool};
@@ -467,10 +472,8 @@ static void test_damaged_spool_counted_and_said(void **state)
     (void)state;
     cluster c;
     cluster_start(&c);
-    char spool[64] = "/tmp/px_test_publish_spool_XXXXXX";
-    int fd = mkstemp(spool);
-    assert_true(fd >= 0);
-    close(fd);
+    char spool[64];
+    spool_file(spool);
     px_spool *s;
     assert_int_equal(px_spool_open(spool, 0, &s), PX_OK);
     for (int i = 0; i < 3; i++)
