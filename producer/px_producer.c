@@ -24,6 +24,7 @@ typedef struct px_producer_input_run {
     _Atomic bool done;
     px_err result;
     const char *name;
+    bool file; /* a file input: it ends by itself */
 } px_producer_input_run;
 
 struct px_producer {
@@ -167,6 +168,11 @@ static uint32_t px_producer_dnstap_mask(const px_producer_conf *c)
     return mask ? mask : PX_DT_ALL_RESPONSES;
 }
 
+static bool px_producer_is_file(px_input_type type)
+{
+    return type == PX_INPUT_DNSTAP_FILE || type == PX_INPUT_PCAP_FILE;
+}
+
 static int px_producer_open_inputs(px_producer *p, char *errbuf, size_t errlen)
 {
     const px_producer_conf *c = p->conf;
@@ -197,6 +203,7 @@ static int px_producer_open_inputs(px_producer *p, char *errbuf, size_t errlen)
         }
         p->inputs[p->n_inputs].input = in;
         p->inputs[p->n_inputs].name = ci->type_name;
+        p->inputs[p->n_inputs].file = px_producer_is_file(ci->type);
         p->n_inputs++;
     }
     return 0;
@@ -205,7 +212,7 @@ static int px_producer_open_inputs(px_producer *p, char *errbuf, size_t errlen)
 static bool px_producer_conf_all_files(const px_producer_conf *c)
 {
     for (size_t i = 0; i < c->n_inputs; i++)
-        if (c->inputs[i].type != PX_INPUT_DNSTAP_FILE && c->inputs[i].type != PX_INPUT_PCAP_FILE)
+        if (!px_producer_is_file(c->inputs[i].type))
             return false;
     return true;
 }
@@ -315,11 +322,11 @@ static size_t px_producer_stop_inputs(px_producer *p)
         if (r->result == PX_OK || r->result == PX_ERR_EOF)
             continue;
         failed++;
-        if (r->result == PX_ERR_MALFORMED && px_input_is_file(r->input))
+        if (r->result == PX_ERR_MALFORMED && r->file)
             px_error("input %zu (%s): the file is damaged (where, and what was lost, is logged "
                      "above)",
                      i + 1, r->name);
-        else if (r->result == PX_ERR_TRUNC && px_input_is_file(r->input))
+        else if (r->result == PX_ERR_TRUNC && r->file)
             px_error("input %zu (%s): the file is cut short: it ends inside a record", i + 1,
                      r->name);
         else

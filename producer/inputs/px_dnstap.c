@@ -872,8 +872,8 @@ static bool px_dt_sockets_init(px_dt_input *in, const px_input_conf *conf, const
     in->log_fn = conf->log_fn;
     in->log_ctx = conf->log_ctx;
     px_ratelimit_init(&in->log_rl, PX_DT_LOG_BURST, PX_DT_LOG_INTERVAL_MS);
-    snprintf(in->name, sizeof(in->name), "%s %s", px_input_type_name(conf->type),
-             where ? where : "");
+    snprintf(in->name, sizeof(in->name), "%s %s",
+             conf->type == PX_INPUT_DNSTAP_UNIX ? "dnstap-unix" : "dnstap-tcp", where ? where : "");
     in->conns = calloc(in->max_conns, sizeof(*in->conns));
     in->pfd = calloc(2 + in->max_conns, sizeof(*in->pfd));
     return in->conns && in->pfd;

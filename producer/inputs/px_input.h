@@ -51,9 +51,6 @@ typedef struct px_dns_event {
 
 typedef void (*px_event_fn)(void *ctx, const px_dns_event *ev);
 
-/* "dnstap-unix", ... as in the `inputs` setting. */
-const char *px_input_type_name(px_input_type type);
-
 typedef struct px_input_conf {
     px_input_type type;
     const char *path;      /* dnstap-unix, dnstap-file, pcap-file */
@@ -102,8 +99,6 @@ px_input *px_input_create(const px_input_conf *conf, px_event_fn sink, void *ctx
 px_err px_input_run(px_input *in);
 /* Thread-safe, async-signal-unsafe: makes px_input_run() return soon. */
 void px_input_stop(px_input *in);
-/* True for file inputs (they end by themselves). */
-bool px_input_is_file(const px_input *in);
 void px_input_destroy(px_input *in); /* NULL is fine */
 
 #endif
