@@ -6,7 +6,7 @@
 
 #include "core/px_cli.h"
 #include "core/px_log.h"
-#include "px_producer.h"
+#include "producer/px_producer.h"
 
 static const px_cli_spec px_producer_cli = {
     .prog = "pdnsx-producer",

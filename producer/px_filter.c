@@ -39,11 +39,6 @@ const char *px_drop_name(px_drop reason)
     return drop_names[reason];
 }
 
-bool px_filter_is_local(const px_filter *f, const char *name, size_t len)
-{
-    return f && px_privacy_is_local(f->privacy, name, len);
-}
-
 static px_err filter_init(px_filter *f, const px_filter_conf *conf)
 {
     px_privacy_conf pc = {0};

@@ -69,10 +69,4 @@ bool px_filter_rr_wanted(void *filter, const px_dns_rr *rr);
  * record's registered domain, once per record key. */
 bool px_filter_public_suffix(const px_dns_rr *rr);
 
-/* True if name (presentation, lowercase) is under a built-in or configured
- * local zone. Built-in: local, localhost, internal, home.arpa, lan, intranet,
- * corp, private, localdomain, test, invalid, example, onion, alt, and the
- * RFC 6303 locally served reverse zones (10.in-addr.arpa, ...). */
-bool px_filter_is_local(const px_filter *f, const char *name, size_t len);
-
 #endif

@@ -210,7 +210,7 @@ px_pipeline *px_pipeline_create(const px_pipeline_conf *conf, px_err *err)
     if (!(p->stage_buf = malloc(PX_PIPELINE_STAGE_BYTES)))
         goto fail;
     *err = PX_ERR_NOMEM;
-    if (!(p->window = px_window_create_keyed(&conf->window, px_pipeline_emit, p)))
+    if (!(p->window = px_window_create(&conf->window, px_pipeline_emit, p)))
         goto fail;
     *err = PX_OK;
     return p;
@@ -592,5 +592,9 @@ void px_pipeline_get_stats(px_pipeline *p, px_pipeline_stats *out)
     pthread_mutex_lock(&p->lock);
     px_pipeline_drain(p); /* the figures cover every event handed in */
     *out = p->st;
+    px_window_get_stats(p->window, &out->window);
+    out->window_keys = px_window_keys(p->window);
+    out->window_entries = px_window_entries(p->window);
+    out->window_bytes = px_window_bytes(p->window);
     pthread_mutex_unlock(&p->lock);
 }

@@ -45,6 +45,11 @@ typedef struct px_pipeline_stats {
     uint64_t published;                    /* observations handed to the output */
     uint64_t output_errors;                /* observations the output refused or could not encode */
     int64_t last_event_time;               /* newest event time seen, 0 if none */
+    /* The window: its counters (px_window_stats: flushes, early flushes,
+     * observations min_clients withheld) and, now, the keys it holds, the
+     * keys counted in the open window and the memory it holds. */
+    px_window_stats window;
+    uint64_t window_keys, window_entries, window_bytes;
 } px_pipeline_stats;
 
 typedef struct px_pipeline px_pipeline;

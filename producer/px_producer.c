@@ -1,4 +1,4 @@
-#include "px_producer.h"
+#include "producer/px_producer.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -11,6 +11,7 @@
 #include "dns/px_dns_msg.h"
 #include "core/px_log.h"
 #include "core/px_metrics.h"
+#include "px_input.h"
 #include "px_pipeline.h"
 #include "px_publish.h"
 
@@ -23,6 +24,7 @@ typedef struct px_producer_input_run {
     _Atomic bool done;
     px_err result;
     const char *name;
+    bool file; /* a file input: it ends by itself */
 } px_producer_input_run;
 
 struct px_producer {
@@ -166,6 +168,11 @@ static uint32_t px_producer_dnstap_mask(const px_producer_conf *c)
     return mask ? mask : PX_DT_ALL_RESPONSES;
 }
 
+static bool px_producer_is_file(px_input_type type)
+{
+    return type == PX_INPUT_DNSTAP_FILE || type == PX_INPUT_PCAP_FILE;
+}
+
 static int px_producer_open_inputs(px_producer *p, char *errbuf, size_t errlen)
 {
     const px_producer_conf *c = p->conf;
@@ -196,6 +203,7 @@ static int px_producer_open_inputs(px_producer *p, char *errbuf, size_t errlen)
         }
         p->inputs[p->n_inputs].input = in;
         p->inputs[p->n_inputs].name = ci->type_name;
+        p->inputs[p->n_inputs].file = px_producer_is_file(ci->type);
         p->n_inputs++;
     }
     return 0;
@@ -204,7 +212,7 @@ static int px_producer_open_inputs(px_producer *p, char *errbuf, size_t errlen)
 static bool px_producer_conf_all_files(const px_producer_conf *c)
 {
     for (size_t i = 0; i < c->n_inputs; i++)
-        if (c->inputs[i].type != PX_INPUT_DNSTAP_FILE && c->inputs[i].type != PX_INPUT_PCAP_FILE)
+        if (!px_producer_is_file(c->inputs[i].type))
             return false;
     return true;
 }
@@ -213,6 +221,15 @@ static bool px_producer_conf_all_files(const px_producer_conf *c)
 static void px_producer_http_log(const char *message)
 {
     px_warning("%s", message);
+}
+
+/* "WHAT: listening on HOST:PORT" with the port actually bound, so that a
+ * setting of port 0 can be used (tests do) and an operator sees where. */
+static void px_producer_log_listen(const char *what, const char *hostport, uint16_t port)
+{
+    const char *colon = strrchr(hostport, ':');
+    int host_len = colon ? (int)(colon - hostport) : (int)strlen(hostport);
+    px_info("%s: listening on %.*s:%u", what, host_len, hostport, (unsigned)port);
 }
 
 px_producer *px_producer_create(const px_producer_conf *conf, const px_producer_opts *opts,
@@ -233,6 +250,7 @@ px_producer *px_producer_create(const px_producer_conf *conf, const px_producer_
                                              px_producer_http_log, errbuf, errlen);
         if (!p->metrics)
             goto fail;
+        px_producer_log_listen("metrics", conf->metrics_listen, px_metrics_server_port(p->metrics));
     }
     if (px_producer_publisher(p, errbuf, errlen) < 0 ||
         px_producer_pipeline(p, errbuf, errlen) < 0 ||
@@ -304,11 +322,11 @@ static size_t px_producer_stop_inputs(px_producer *p)
         if (r->result == PX_OK || r->result == PX_ERR_EOF)
             continue;
         failed++;
-        if (r->result == PX_ERR_MALFORMED && px_input_is_file(r->input))
+        if (r->result == PX_ERR_MALFORMED && r->file)
             px_error("input %zu (%s): the file is damaged (where, and what was lost, is logged "
                      "above)",
                      i + 1, r->name);
-        else if (r->result == PX_ERR_TRUNC && px_input_is_file(r->input))
+        else if (r->result == PX_ERR_TRUNC && r->file)
             px_error("input %zu (%s): the file is cut short: it ends inside a record", i + 1,
                      r->name);
         else
@@ -323,6 +341,30 @@ static bool px_producer_inputs_done(px_producer *p)
         if (!atomic_load(&p->inputs[i].done))
             return false;
     return true;
+}
+
+/* The window's figures: its memory bound (window.max_entries) at work. */
+static void px_producer_window_metrics(const px_pipeline_stats *st)
+{
+    static px_metric *m_keys, *m_entries, *m_bytes, *m_flushes, *m_early, *m_withheld;
+    if (!m_keys) {
+        m_keys = px_metric_gauge("pdnsx_window_keys",
+                                 "Keys the window holds, counted in the open window or not");
+        m_entries = px_metric_gauge("pdnsx_window_entries", "Keys counted in the open window");
+        m_bytes = px_metric_gauge("pdnsx_window_bytes", "Bytes of memory the window holds");
+        m_flushes = px_metric_counter("pdnsx_window_flushes_total", "Windows flushed");
+        m_early = px_metric_counter("pdnsx_window_early_flushes_total",
+                                    "Windows flushed early: window.max_entries keys reached");
+        m_withheld =
+            px_metric_counter("pdnsx_observations_withheld_total",
+                              "Observations not published: fewer clients than privacy.min_clients");
+    }
+    px_metric_set(m_keys, (int64_t)st->window_keys);
+    px_metric_set(m_entries, (int64_t)st->window_entries);
+    px_metric_set(m_bytes, (int64_t)st->window_bytes);
+    px_metric_set(m_flushes, (int64_t)st->window.flushes);
+    px_metric_set(m_early, (int64_t)st->window.early_flushes);
+    px_metric_set(m_withheld, (int64_t)st->window.withheld);
 }
 
 /* Metrics mirror the pipeline's statistics (kept under its lock, cheap to
@@ -353,6 +395,7 @@ static void px_producer_metrics(px_producer *p, const px_pipeline_stats *st)
         }
     }
     (void)p;
+    px_producer_window_metrics(st);
     px_metric_set(m_resp, (int64_t)st->events);
     px_metric_set(m_malf, (int64_t)st->malformed);
     px_metric_set(m_malf_rr, (int64_t)st->malformed_rrs);

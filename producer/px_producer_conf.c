@@ -1,9 +1,10 @@
 /* px_producer_conf.c: the producer's settings table and loader. */
-#include "px_producer_conf.h"
+#include "producer/px_producer_conf.h"
 #include "dns/px_addr.h"
 
 #include "dns/px_dns_msg.h"
 #include "kafka/px_kafka_conf.h"
+#include "px_input.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -52,7 +52,8 @@ struct px_publish {
     int64_t drop_said_ms; /* last line about the current drops */
     _Atomic uint64_t produced, delivered, failed, spooled, unspooled, spool_dropped, queue_full,
         dropped;
-    px_metric *m_delivered, *m_failed, *m_spooled, *m_unspooled, *m_dropped;
+    px_metric *m_delivered, *m_failed, *m_spooled, *m_unspooled, *m_dropped, *m_spool_corrupt;
+    uint64_t spool_corrupt_seen; /* damaged spool records already counted (spool_lock) */
 };
 
 static uint64_t px_publish_now_ms(void)
@@ -91,6 +92,20 @@ static void px_publish_log_limited(px_publish *p, int level, const char *fmt, ..
         snprintf(msg + n, sizeof(msg) - (size_t)n, " (%llu similar lines not logged)",
                  (unsigned long long)held);
     px_publish_log(p, level, msg);
+}
+
+/* Counts and says the spool records found damaged since the last look
+ * (at open, or while reading back): those messages are lost, and nothing
+ * else would tell. Called with spool_lock held, or before any thread runs. */
+static void px_publish_spool_damage(px_publish *p)
+{
+    uint64_t n = px_spool_corrupt(p->spool);
+    if (n == p->spool_corrupt_seen)
+        return;
+    px_metric_add(p->m_spool_corrupt, n - p->spool_corrupt_seen);
+    px_publish_log_limited(p, 4, "spool: %llu damaged record(s) skipped: their messages are lost",
+                           (unsigned long long)(n - p->spool_corrupt_seen));
+    p->spool_corrupt_seen = n;
 }
 
 /* Appends one message to the spool; counts it lost if that fails. */
@@ -197,6 +212,9 @@ static void px_publish_metrics(px_publish *p)
         px_metric_counter("pdnsx_spool_written_total", "Messages written to the on-disk spool");
     p->m_unspooled = px_metric_counter("pdnsx_spool_read_total",
                                        "Messages read back from the spool and handed to Kafka");
+    p->m_spool_corrupt = px_metric_counter(
+        "pdnsx_spool_corrupt_total",
+        "Damaged spool records skipped (their messages are lost): a torn or altered file");
     p->m_dropped = px_metric_counter("pdnsx_observations_dropped_total{reason=\"kafka_backlog\"}",
                                      "Observations dropped, not sent: Kafka's local queue stayed "
                                      "full past kafka.max_block_ms and there is no spool");
@@ -227,6 +245,7 @@ px_publish *px_publish_create(const px_publish_conf *c, char *errbuf, size_t err
                      strerror(errno));
             goto fail;
         }
+        px_publish_spool_damage(p);
     }
     rd_kafka_conf_t *conf = px_publish_kafka_conf(p, c, errbuf, errlen);
     if (!conf)
@@ -376,7 +395,9 @@ static void px_publish_drain(px_publish *p)
     for (int i = 0; i < PX_PUBLISH_DRAIN_BATCH; i++) {
         const void *key, *val;
         size_t klen, vlen;
-        if (px_spool_peek(p->spool, &key, &klen, &val, &vlen) != PX_OK)
+        px_err err = px_spool_peek(p->spool, &key, &klen, &val, &vlen);
+        px_publish_spool_damage(p);
+        if (err != PX_OK)
             break;
         if (px_publish_try(p, key, klen, val, vlen) != 0)
             break;

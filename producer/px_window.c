@@ -7,11 +7,7 @@
  * replay; the counters carry the serial of the window they belong to, so
  * a flush needs no pass to reset them.
  *
- * Text keys (px_window_add): the key is "type, lengths, rrname\0rdata\0
- * bailiwick\0" and nothing outlives a flush: the table is cleared and the
- * arena reset, as a window always did.
- *
- * Opaque keys: entries outlive flushes. Evicting copies the survivors into
+ * Entries outlive flushes. Evicting copies the survivors into
  * a new arena (and a new table) and frees the old one: entries never move
  * except at the start of a lookup or insert, so the pointer a caller holds
  * stays good while it counts.
@@ -20,8 +16,7 @@
  * header (counters, key length, the caller's tag) and the key right after
  * it; the arena places each entry so that header and key span the fewest
  * lines (two for keys up to 64 bytes). The hash lives in the slots only:
- * the few paths that need it from an entry (eviction, text-key clear)
- * recompute it.
+ * the one path that needs it from an entry (eviction) recomputes it.
  *
  * Memory per key: 64 bytes of header, the key, the data, up to 56 bytes
  * of line padding (about 20 on average), and 16 bytes per slot at a load
@@ -38,7 +33,6 @@
 #include "px_window.h"
 
 #define PX_WINDOW_MIN_SLOTS 1024
-#define PX_WINDOW_NO_BAILIWICK UINT16_MAX
 /* clients value reported once every bit of the bitmap is set: the
  * estimate for half a free bit, i.e. "more than about 266". */
 #define PX_WINDOW_CLIENTS_SATURATED 310
@@ -71,8 +65,7 @@ typedef struct px_wslot {
 
 struct px_window {
     px_window_conf conf;
-    px_window_emit_fn emit;             /* text keys */
-    px_window_emit_entry_fn emit_entry; /* opaque keys */
+    px_window_emit_fn emit;
     void *ctx;
     px_arena *arena;
     px_wslot *slots;
@@ -161,17 +154,6 @@ px_window *px_window_create(const px_window_conf *conf, px_window_emit_fn emit, 
     return w;
 }
 
-px_window *px_window_create_keyed(const px_window_conf *conf, px_window_emit_entry_fn emit,
-                                  void *ctx)
-{
-    if (!emit)
-        return NULL;
-    px_window *w = window_new(conf, ctx);
-    if (w)
-        w->emit_entry = emit;
-    return w;
-}
-
 void px_window_destroy(px_window *w)
 {
     if (!w)
@@ -219,40 +201,6 @@ static bool withheld(const px_window *w, const px_wentry *e)
     return (uint32_t)__builtin_popcountll(e->clients) < w->conf.min_clients;
 }
 
-/* Text keys: 2-byte type and three 2-byte lengths (bailiwick
- * PX_WINDOW_NO_BAILIWICK when NULL), then "rrname\0rdata\0bailiwick\0". */
-#define TEXT_KEY_HDR 8
-
-static uint16_t get16(const uint8_t *p)
-{
-    uint16_t v;
-    memcpy(&v, p, 2);
-    return v;
-}
-
-static void emit_text(px_window *w, const px_wentry *e, const px_window_counts *c)
-{
-    const uint8_t *k = e->bytes;
-    uint16_t rl = get16(k + 2), dl = get16(k + 4), bl = get16(k + 6);
-    const char *s = (const char *)k + TEXT_KEY_HDR;
-    px_obs o = {
-        .rrname = s,
-        .rrname_len = rl,
-        .rrtype = get16(k),
-        .rdata = s + rl + 1,
-        .rdata_len = dl,
-        .bailiwick = bl == PX_WINDOW_NO_BAILIWICK ? NULL : s + rl + 1 + dl + 1,
-        .bailiwick_len = bl == PX_WINDOW_NO_BAILIWICK ? 0 : bl,
-        .count = c->count,
-        .time_first = c->time_first,
-        .time_last = c->time_last,
-        .ttl_min = c->ttl_min,
-        .ttl_max = c->ttl_max,
-        .clients = c->clients,
-    };
-    w->emit(w->ctx, &o);
-}
-
 static void emit_entry(px_window *w, px_wentry *e)
 {
     if (withheld(w, e)) {
@@ -267,10 +215,7 @@ static void emit_entry(px_window *w, px_wentry *e)
         .ttl_max = e->ttl_max,
         .clients = estimate_clients(e->clients),
     };
-    if (w->emit)
-        emit_text(w, e, &c);
-    else
-        w->emit_entry(w->ctx, e, &c);
+    w->emit(w->ctx, e, &c);
     w->stats.emitted++;
 }
 
@@ -279,34 +224,7 @@ static uint64_t key_hash(const px_window *w, const void *key, size_t key_len)
     return px_hash64(key, key_len, w->seed);
 }
 
-/* Text keys: forget every key (the old window's memory goes back). */
-static void clear_all(px_window *w)
-{
-    if (w->n_keys > (w->mask + 1) / 8) {
-        memset(w->slots, 0, (w->mask + 1) * sizeof(*w->slots));
-    } else {
-        /* Find every slot first, then empty them: emptying one slot while
-         * probing would cut the probe run of a key placed after it, whose
-         * slot would then stay, pointing into the reset arena. The count,
-         * emitted already, carries the slot index between the passes. */
-        for (px_wentry *e = w->head; e; e = e->next) {
-            e->count = UINT64_MAX; /* not in the table: nothing to empty */
-            for (size_t i = key_hash(w, e->bytes, e->key_len) & w->mask; w->slots[i].e;
-                 i = (i + 1) & w->mask)
-                if (w->slots[i].e == e) {
-                    e->count = i;
-                    break;
-                }
-        }
-        for (const px_wentry *e = w->head; e; e = e->next)
-            if (e->count <= w->mask)
-                w->slots[e->count] = (px_wslot){0};
-    }
-    px_arena_reset(w->arena);
-    w->n_keys = 0;
-}
-
-/* Emits the open window and closes it. Keys stay (opaque keys). */
+/* Emits the open window and closes it. Keys stay. */
 static void flush_window(px_window *w)
 {
     /* The chain wanders the whole arena: fetch the entry after next's
@@ -321,8 +239,6 @@ static void flush_window(px_window *w)
         }
         emit_entry(w, e);
     }
-    if (w->emit)
-        clear_all(w);
     w->head = NULL;
     w->tail = &w->head;
     w->n = 0;
@@ -339,7 +255,7 @@ void px_window_flush(px_window *w)
         return;
     flush_window(w);
     size_t bound = 2 * w->kept > PX_WINDOW_KEEP_MIN ? 2 * w->kept : PX_WINDOW_KEEP_MIN;
-    if (!w->emit && w->n_keys > bound)
+    if (w->n_keys > bound)
         w->evict_due = true;
 }
 
@@ -471,11 +387,6 @@ void px_window_prefetch_entry(const px_window *w, uint64_t hash)
         __builtin_prefetch(s->e);
         __builtin_prefetch((const char *)s->e + PX_WINDOW_LINE); /* the key's first line */
     }
-}
-
-px_window_entry *px_window_lookup(px_window *w, const void *key, size_t key_len)
-{
-    return px_window_lookup_hashed(w, key_hash(w, key, key_len), key, key_len);
 }
 
 px_window_entry *px_window_lookup_hashed(px_window *w, uint64_t h, const void *key, size_t key_len)
@@ -612,63 +523,6 @@ px_err px_window_count(px_window *w, px_window_entry *e, uint32_t ttl, int64_t n
     e->used = w->serial;
     count_in(w, e, ttl, now, client_hash, has_client);
     return PX_OK;
-}
-
-/* Text key into buf (TEXT_KEY_HDR + lengths + 3 NULs bytes). */
-static void text_key(uint8_t *buf, const char *rrname, size_t rrname_len, uint16_t rrtype,
-                     const char *rdata, size_t rdata_len, const char *bailiwick,
-                     size_t bailiwick_len)
-{
-    uint16_t hdr[4] = {rrtype, (uint16_t)rrname_len, (uint16_t)rdata_len,
-                       bailiwick ? (uint16_t)bailiwick_len : PX_WINDOW_NO_BAILIWICK};
-    memcpy(buf, hdr, sizeof(hdr));
-    uint8_t *k = buf + TEXT_KEY_HDR;
-    memcpy(k, rrname, rrname_len);
-    k[rrname_len] = '\0';
-    k += rrname_len + 1;
-    memcpy(k, rdata, rdata_len);
-    k[rdata_len] = '\0';
-    k += rdata_len + 1;
-    if (bailiwick)
-        memcpy(k, bailiwick, bailiwick_len);
-    k[bailiwick ? bailiwick_len : 0] = '\0';
-}
-
-px_err px_window_add(px_window *w, const char *rrname, size_t rrname_len, uint16_t rrtype,
-                     const char *rdata, size_t rdata_len, const char *bailiwick,
-                     size_t bailiwick_len, uint32_t ttl, int64_t now, uint64_t client_hash,
-                     bool has_client)
-{
-    if (!w || !w->emit || !rrname || !rdata)
-        return PX_ERR_INVAL;
-    if (rrname_len >= UINT16_MAX || rdata_len >= UINT16_MAX ||
-        (bailiwick && bailiwick_len >= UINT16_MAX))
-        return PX_ERR_TOOLONG;
-    /* Flush before the lookup: a flush forgets every text key. */
-    advance(w, now);
-    size_t blen = bailiwick ? bailiwick_len : 0;
-    size_t key_len = TEXT_KEY_HDR + rrname_len + rdata_len + blen + 3;
-    uint8_t small[512];
-    uint8_t *key = key_len <= sizeof(small) ? small : malloc(key_len);
-    if (!key)
-        return PX_ERR_NOMEM;
-    text_key(key, rrname, rrname_len, rrtype, rdata, rdata_len, bailiwick, bailiwick_len);
-    px_err err = PX_OK;
-    px_wentry *e = px_window_lookup(w, key, key_len);
-    if (!e && w->n >= w->conf.max_entries) {
-        /* A new key and a full window: the early flush forgets the keys,
-         * so it comes before the insert. */
-        early_flush(w);
-    }
-    if (!e)
-        e = insert_hashed(w, key_hash(w, key, key_len), key, key_len, 0);
-    if (e)
-        count_in(w, e, ttl, now, client_hash, has_client);
-    else
-        err = PX_ERR_NOMEM;
-    if (key != small)
-        free(key);
-    return err;
 }
 
 size_t px_window_entries(const px_window *w)

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <netdb.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -598,15 +599,6 @@ static px_err px_dt_event(const px_dnstap_msg *m, uint32_t types, px_dns_event *
     return PX_OK;
 }
 
-px_err px_dnstap_event(const px_dnstap_msg *m, uint32_t types, px_dns_event *ev,
-                       const char **reason)
-{
-    px_dt_metrics_once();
-    if (reason)
-        *reason = NULL;
-    return px_dt_event(m, types, ev, reason);
-}
-
 /* px_dnstap_decode() without the frame and event counters (the caller
  * counts: the file input adds them up per batch). */
 static px_err px_dt_decode(px_dnstap_decoder *d, const uint8_t *frame, size_t len, px_event_fn sink,
@@ -664,7 +656,6 @@ typedef struct px_dt_input {
     struct fstrm_control *fc; /* dnstap-file: control frame decoder */
     int lfd;                  /* listening socket, -1 for files */
     char *unix_path;          /* dnstap-unix: removed at destroy */
-    uint16_t port;            /* dnstap-tcp */
     int wake[2];              /* self-pipe: px_input_stop() wakes poll() */
     atomic_bool stopping;
     /* dnstap-unix, dnstap-tcp: the senders' slots, conns[0..nconns) in
@@ -827,6 +818,24 @@ static bool px_dt_split_hostport(const char *text, char *buf, size_t len, const 
     return **host && **port;
 }
 
+/* Says the address the listener got, so that "host:0" can be used: the
+ * port is known from this line only (tests and operators read it). */
+static void px_dt_log_bound(px_dt_input *in)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    char host[INET6_ADDRSTRLEN] = "";
+    if (getsockname(in->lfd, (struct sockaddr *)&ss, &sl) != 0)
+        return;
+    bool v6 = ss.ss_family == AF_INET6;
+    const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
+    const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
+    inet_ntop(ss.ss_family, v6 ? (const void *)&s6->sin6_addr : (const void *)&s4->sin_addr, host,
+              sizeof(host));
+    px_input_logf(in->log_fn, in->log_ctx, 6, "dnstap-tcp: listening on %s%s%s:%u", v6 ? "[" : "",
+                  host, v6 ? "]" : "", (unsigned)ntohs(v6 ? s6->sin6_port : s4->sin_port));
+}
+
 static void *px_dt_open_tcp(px_dt_input *in, const char *listen_on, char *errbuf, size_t errlen)
 {
     char buf[128];
@@ -848,11 +857,7 @@ static void *px_dt_open_tcp(px_dt_input *in, const char *listen_on, char *errbuf
     freeaddrinfo(ai);
     if (!ok)
         return px_dt_fail(in, errbuf, errlen, "dnstap-tcp %s: %s", listen_on, errno);
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    if (getsockname(in->lfd, (struct sockaddr *)&ss, &sl) == 0)
-        in->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                  : ((struct sockaddr_in *)&ss)->sin_port);
+    px_dt_log_bound(in);
     return in;
 }
 
@@ -867,8 +872,8 @@ static bool px_dt_sockets_init(px_dt_input *in, const px_input_conf *conf, const
     in->log_fn = conf->log_fn;
     in->log_ctx = conf->log_ctx;
     px_ratelimit_init(&in->log_rl, PX_DT_LOG_BURST, PX_DT_LOG_INTERVAL_MS);
-    snprintf(in->name, sizeof(in->name), "%s %s", px_input_type_name(conf->type),
-             where ? where : "");
+    snprintf(in->name, sizeof(in->name), "%s %s",
+             conf->type == PX_INPUT_DNSTAP_UNIX ? "dnstap-unix" : "dnstap-tcp", where ? where : "");
     in->conns = calloc(in->max_conns, sizeof(*in->conns));
     in->pfd = calloc(2 + in->max_conns, sizeof(*in->pfd));
     return in->conns && in->pfd;
@@ -905,12 +910,6 @@ void *px_dnstap_input_open(const px_input_conf *conf, px_event_fn sink, void *ct
     default:
         return px_dt_fail(in, errbuf, errlen, "dnstap: not a dnstap input type%s%s", "", 0);
     }
-}
-
-uint16_t px_dnstap_input_port(const void *impl)
-{
-    const px_dt_input *in = impl;
-    return in ? in->port : 0;
 }
 
 static void px_dt_on_frame(void *ctx, const uint8_t *data, size_t len)

@@ -40,11 +40,6 @@ typedef struct px_dnstap_msg {
  * merges); PX_ERR_MALFORMED otherwise. */
 px_err px_dnstap_parse(const uint8_t *frame, size_t len, px_dnstap_msg *m);
 
-/* The event for a parsed frame, with the rules and counters of
- * px_dnstap_decode(). ev points into the frame. */
-px_err px_dnstap_event(const px_dnstap_msg *m, uint32_t types, px_dns_event *ev,
-                       const char **reason);
-
 /* Turns dnstap data frames into px_dns_event. Allocates nothing per
  * frame. Not thread-safe: one per input thread. */
 typedef struct px_dnstap_decoder px_dnstap_decoder;
@@ -63,9 +58,5 @@ void px_dnstap_decoder_destroy(px_dnstap_decoder *d); /* NULL is fine */
  * "no_time". Events point into the frame: valid during the sink call. */
 px_err px_dnstap_decode(px_dnstap_decoder *d, const uint8_t *frame, size_t len, px_event_fn sink,
                         void *ctx, const char **reason);
-
-/* Port a dnstap-tcp input listens on (useful after "host:0"); 0 for the
- * other dnstap inputs. impl is what px_dnstap_input_open() returned. */
-uint16_t px_dnstap_input_port(const void *impl);
 
 #endif

@@ -257,24 +257,6 @@ px_err px_fstrm_recv_commit(px_fstrm_recv *r, size_t n, px_fstrm_data_fn fn, voi
     return r->state == PX_FSTRM_DONE ? PX_ERR_EOF : PX_ERR_PROTO;
 }
 
-px_err px_fstrm_recv_feed(px_fstrm_recv *r, const uint8_t *data, size_t len, px_fstrm_data_fn fn,
-                          void *ctx)
-{
-    px_err err = PX_OK;
-    do {
-        size_t avail;
-        uint8_t *p = px_fstrm_recv_space(r, &avail);
-        if (!p)
-            return PX_ERR_NOMEM;
-        size_t n = len < avail ? len : avail;
-        memcpy(p, data, n);
-        data += n;
-        len -= n;
-        err = px_fstrm_recv_commit(r, n, fn, ctx);
-    } while (err == PX_OK && len > 0);
-    return err;
-}
-
 const uint8_t *px_fstrm_recv_reply(const px_fstrm_recv *r, size_t *len)
 {
     *len = r->reply_len;

@@ -85,9 +85,6 @@ uint8_t *px_fstrm_recv_space(px_fstrm_recv *r, size_t *avail);
  * is queued: send it, then close), PX_ERR_PROTO (close the connection; see
  * px_fstrm_recv_error()). After PX_ERR_EOF or PX_ERR_PROTO it ignores input. */
 px_err px_fstrm_recv_commit(px_fstrm_recv *r, size_t n, px_fstrm_data_fn fn, void *ctx);
-/* space + commit over a buffer (tests, fuzzing). */
-px_err px_fstrm_recv_feed(px_fstrm_recv *r, const uint8_t *data, size_t len, px_fstrm_data_fn fn,
-                          void *ctx);
 
 /* Bytes queued for the sender (ACCEPT, FINISH); *len 0 if none. */
 const uint8_t *px_fstrm_recv_reply(const px_fstrm_recv *r, size_t *len);

@@ -8,31 +8,9 @@
 #include "px_input_impl.h"
 
 struct px_input {
-    px_input_type type;
     const px_input_ops *ops;
     void *impl;
 };
-
-static const char *const px_input_names[] = {
-    [PX_INPUT_DNSTAP_UNIX] = "dnstap-unix", [PX_INPUT_DNSTAP_TCP] = "dnstap-tcp",
-    [PX_INPUT_DNSTAP_FILE] = "dnstap-file", [PX_INPUT_PCAP_FILE] = "pcap-file",
-    [PX_INPUT_PCAP_LIVE] = "pcap-live",
-};
-
-int px_input_type_parse(const char *name)
-{
-    for (size_t i = 0; i < sizeof(px_input_names) / sizeof(px_input_names[0]); i++)
-        if (name && strcmp(name, px_input_names[i]) == 0)
-            return (int)i;
-    return -1;
-}
-
-const char *px_input_type_name(px_input_type type)
-{
-    if ((size_t)type < sizeof(px_input_names) / sizeof(px_input_names[0]))
-        return px_input_names[type];
-    return "unknown";
-}
 
 static const struct {
     const char *name;
@@ -71,7 +49,6 @@ px_input *px_input_create(const px_input_conf *conf, px_event_fn sink, void *ctx
     px_input *in = calloc(1, sizeof(*in));
     if (!in)
         return NULL;
-    in->type = conf->type;
     switch (conf->type) {
     case PX_INPUT_PCAP_FILE:
     case PX_INPUT_PCAP_LIVE:
@@ -100,11 +77,6 @@ px_err px_input_run(px_input *in)
 void px_input_stop(px_input *in)
 {
     in->ops->stop(in->impl);
-}
-
-bool px_input_is_file(const px_input *in)
-{
-    return in->type == PX_INPUT_DNSTAP_FILE || in->type == PX_INPUT_PCAP_FILE;
 }
 
 void px_input_destroy(px_input *in)

@@ -14,6 +14,7 @@
 
 #include "dns/px_addr.h"
 #include "core/px_error.h"
+#include "producer/px_producer_types.h"
 
 /* Which dnstap message types feed the pipeline (bit = 1 << dnstap type). */
 enum {
@@ -49,18 +50,6 @@ typedef struct px_dns_event {
 } px_dns_event;
 
 typedef void (*px_event_fn)(void *ctx, const px_dns_event *ev);
-
-typedef enum px_input_type {
-    PX_INPUT_DNSTAP_UNIX,
-    PX_INPUT_DNSTAP_TCP,
-    PX_INPUT_DNSTAP_FILE,
-    PX_INPUT_PCAP_FILE,
-    PX_INPUT_PCAP_LIVE,
-} px_input_type;
-
-/* Parses "dnstap-unix", ...; returns -1 if unknown. */
-int px_input_type_parse(const char *name);
-const char *px_input_type_name(px_input_type type);
 
 typedef struct px_input_conf {
     px_input_type type;
@@ -110,8 +99,6 @@ px_input *px_input_create(const px_input_conf *conf, px_event_fn sink, void *ctx
 px_err px_input_run(px_input *in);
 /* Thread-safe, async-signal-unsafe: makes px_input_run() return soon. */
 void px_input_stop(px_input *in);
-/* True for file inputs (they end by themselves). */
-bool px_input_is_file(const px_input *in);
 void px_input_destroy(px_input *in); /* NULL is fine */
 
 #endif

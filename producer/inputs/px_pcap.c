@@ -61,8 +61,11 @@ typedef struct px_pcap {
     uint32_t nsec;
     uint64_t packets, responses; /* not yet added to the metrics */
     px_tcp_stats tcp_seen;       /* TCP stats already added */
+    uint64_t frag_expired_seen;  /* fragments expired already added */
+    /* What this input adds to the gauges (every pcap input adds its own) */
+    size_t frag_pending_shown, tcp_flows_shown;
     px_metric *m_packets, *m_responses, *m_trunc_file, *m_short, *m_query, *m_not_dns, *m_tcp_len,
-        *m_tcp_gaps, *m_tcp_evicted;
+        *m_tcp_gaps, *m_tcp_evicted, *m_frag_expired, *m_frag_pending, *m_tcp_flows;
     px_metric *m_bad_record, *m_truncated, *m_read_error, *m_skipped, *m_resumed;
     px_metric *m_status[PX_PKT__COUNT];
 } px_pcap;
@@ -87,6 +90,13 @@ static void px_pcap_metrics_init(px_pcap *pc)
                                        "TCP holes given up on (data lost)");
     pc->m_tcp_evicted = px_metric_counter("pdnsx_input_tcp_flows_evicted_total{input=\"pcap\"}",
                                           "TCP flows dropped because the flow table was full");
+    pc->m_frag_expired =
+        px_metric_counter("pdnsx_input_fragments_expired_total{input=\"pcap\"}",
+                          "IP datagrams given up on incomplete (fragments lost or table full)");
+    pc->m_frag_pending = px_metric_gauge("pdnsx_input_fragments_pending{input=\"pcap\"}",
+                                         "IP datagrams held for reassembly");
+    pc->m_tcp_flows = px_metric_gauge("pdnsx_input_tcp_flows{input=\"pcap\"}",
+                                      "TCP flows followed for DNS messages");
     static const char file_help[] = "Damage met in input files";
     pc->m_bad_record = px_metric_counter(
         "pdnsx_input_file_errors_total{input=\"pcap\",reason=\"bad_record\"}", file_help);
@@ -107,6 +117,13 @@ static void px_pcap_metrics_init(px_pcap *pc)
     }
 }
 
+/* Moves this input's share of gauge m from *shown to now. */
+static void px_pcap_gauge(px_metric *m, size_t *shown, size_t now)
+{
+    px_metric_add(m, (uint64_t)now - (uint64_t)*shown); /* modulo 2^64: may go down */
+    *shown = now;
+}
+
 static void px_pcap_metrics_flush(px_pcap *pc)
 {
     px_metric_add(pc->m_packets, pc->packets);
@@ -117,6 +134,11 @@ static void px_pcap_metrics_flush(px_pcap *pc)
     px_metric_add(pc->m_tcp_gaps, s->gaps - pc->tcp_seen.gaps);
     px_metric_add(pc->m_tcp_evicted, s->flows_evicted - pc->tcp_seen.flows_evicted);
     pc->tcp_seen = *s;
+    uint64_t expired = px_pkt_frag_expired(pc->dec);
+    px_metric_add(pc->m_frag_expired, expired - pc->frag_expired_seen);
+    pc->frag_expired_seen = expired;
+    px_pcap_gauge(pc->m_frag_pending, &pc->frag_pending_shown, px_pkt_frag_pending(pc->dec));
+    px_pcap_gauge(pc->m_tcp_flows, &pc->tcp_flows_shown, px_tcp_flow_count(pc->tcp));
 }
 
 static void px_pcap_addr(px_addr *a, uint8_t version, const uint8_t *bytes, uint16_t port)
@@ -209,6 +231,10 @@ static void px_pcap_free(px_pcap *pc)
     px_pcapf_destroy(pc->pf);
     if (pc->pf_fd >= 0)
         close(pc->pf_fd);
+    if (pc->m_tcp_flows) { /* what it held goes with it */
+        px_pcap_gauge(pc->m_frag_pending, &pc->frag_pending_shown, 0);
+        px_pcap_gauge(pc->m_tcp_flows, &pc->tcp_flows_shown, 0);
+    }
     px_pkt_decoder_destroy(pc->dec);
     px_tcp_destroy(pc->tcp);
     free(pc);

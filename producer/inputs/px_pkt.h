@@ -98,7 +98,7 @@ bool px_pkt_linktype_supported(int dlt);
  * to accept responses on ports other than 53. */
 bool px_pkt_dns_plausible(const uint8_t *msg, size_t len);
 
-/* Datagrams currently held incomplete (for tests and gauges). */
+/* Datagrams currently held incomplete (the pcap input's gauge). */
 size_t px_pkt_frag_pending(const px_pkt_decoder *d);
 /* Datagrams dropped incomplete because they timed out or were evicted. */
 uint64_t px_pkt_frag_expired(const px_pkt_decoder *d);

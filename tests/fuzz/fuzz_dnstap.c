@@ -11,6 +11,7 @@
 #include "dnstap.pb-c.h"
 #include "px_dnstap.h"
 #include "px_fstrm.h"
+#include "pxt_producer.h"
 
 static px_dnstap_decoder *decoder;
 
@@ -105,7 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     px_err err = PX_OK;
     for (size_t off = 0; off < size && err == PX_OK; off += chunk) {
         size_t n = size - off < chunk ? size - off : chunk;
-        err = px_fstrm_recv_feed(recv, data + off, n, on_frame, &sum);
+        err = pxt_fstrm_recv_feed(recv, data + off, n, on_frame, &sum);
     }
     size_t rl;
     const uint8_t *reply = px_fstrm_recv_reply(recv, &rl);

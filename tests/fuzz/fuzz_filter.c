@@ -8,8 +8,9 @@
 #include "px_filter.h"
 #include "obs/px_psl.h"
 #include "px_window.h"
+#include "pxt_producer.h"
 
-static void on_emit(void *ctx, const px_obs *o)
+static void on_emit(void *ctx, const pxt_obs *o)
 {
     (void)ctx;
     (void)o;
@@ -18,13 +19,13 @@ static void on_emit(void *ctx, const px_obs *o)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static px_filter *f;
-    static px_window *w;
+    static pxt_window *w;
     if (!f) {
         static const char *const zones[] = {"corp.example.com", "a\\.b.example"};
         px_filter_conf c = {.local_zones = zones, .n_local_zones = 2};
         f = px_filter_create(&c, NULL);
         px_window_conf wc = {.seconds = 10, .max_entries = 64, .min_clients = 2};
-        w = px_window_create(&wc, on_emit, NULL);
+        w = pxt_window_create(&wc, on_emit, NULL);
         if (!f || !w)
             abort();
     }
@@ -56,16 +57,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rr.rdlen = rr.type == PX_DNS_TYPE_A ? 4 : 16;
     }
     (void)px_filter_rr(f, &rr, target);
-    (void)px_filter_is_local(f, text, name_len);
 
     char out[300];
     (void)px_registered_domain(text, out, sizeof(out));
     px_addr a;
     (void)px_addr_parse_hostport(text, &a);
 
-    (void)px_window_add(w, text, name_len, rr.type, rr.rdata, rr.rdata_len,
-                        (data[0] & 0x40) ? NULL : "example.com", 11, data[0], data[0] / 8,
-                        (uint64_t)data[0] * 0x9e3779b97f4a7c15ULL, data[0] & 1);
+    (void)pxt_window_add(w, text, name_len, rr.type, rr.rdata, rr.rdata_len,
+                         (data[0] & 0x40) ? NULL : "example.com", 11, data[0], data[0] / 8,
+                         (uint64_t)data[0] * 0x9e3779b97f4a7c15ULL, data[0] & 1);
     free(text);
     return 0;
 }

@@ -28,6 +28,7 @@
 #include "px_dnstap.h"
 #include "px_fstrm.h"
 #include "px_input_impl.h"
+#include "pxt_producer.h"
 #include "core/px_metrics.h"
 #include "core/px_wire.h"
 
@@ -849,9 +850,9 @@ static void test_fstrm_handshake(void **state)
         px_err err = PX_OK;
         if (bytewise)
             for (size_t i = 0; i < n && err == PX_OK; i++)
-                err = px_fstrm_recv_feed(r, buf + i, 1, count_frame, &f);
+                err = pxt_fstrm_recv_feed(r, buf + i, 1, count_frame, &f);
         else
-            err = px_fstrm_recv_feed(r, buf, n, count_frame, &f);
+            err = pxt_fstrm_recv_feed(r, buf, n, count_frame, &f);
         assert_int_equal(err, PX_ERR_EOF);
         assert_int_equal(f.n, 5);
         assert_string_equal(f.last, "frame4");
@@ -882,7 +883,7 @@ static void test_fstrm_errors(void **state)
 
     /* READY without our content type: refused, nothing queued. */
     size_t n = session(buf, sizeof(buf), "protobuf:other", 1, true);
-    assert_int_equal(px_fstrm_recv_feed(r, buf, n, count_frame, &f), PX_ERR_PROTO);
+    assert_int_equal(pxt_fstrm_recv_feed(r, buf, n, count_frame, &f), PX_ERR_PROTO);
     assert_string_equal(px_fstrm_recv_error(r), "content_type");
     size_t rl;
     px_fstrm_recv_reply(r, &rl);
@@ -892,28 +893,28 @@ static void test_fstrm_errors(void **state)
     px_fstrm_recv_reset(r);
     n = px_fstrm_control_encode(buf, sizeof(buf), PX_FSTRM_CONTROL_START, CT);
     memcpy(buf + n, "\x00\x00\x03\xe9", 4); /* 1001 */
-    assert_int_equal(px_fstrm_recv_feed(r, buf, n + 4, count_frame, &f), PX_ERR_PROTO);
+    assert_int_equal(pxt_fstrm_recv_feed(r, buf, n + 4, count_frame, &f), PX_ERR_PROTO);
     assert_string_equal(px_fstrm_recv_error(r), "oversize");
 
     /* A control frame over 512 bytes. */
     px_fstrm_recv_reset(r);
     memcpy(buf, "\0\0\0\0\0\0\x02\x01", 8);
-    assert_int_equal(px_fstrm_recv_feed(r, buf, 8, count_frame, &f), PX_ERR_PROTO);
+    assert_int_equal(pxt_fstrm_recv_feed(r, buf, 8, count_frame, &f), PX_ERR_PROTO);
 
     /* Data before START, and a control field whose length overruns. */
     px_fstrm_recv_reset(r);
-    assert_int_equal(px_fstrm_recv_feed(r, (const uint8_t *)"\0\0\0\1x", 5, count_frame, &f),
+    assert_int_equal(pxt_fstrm_recv_feed(r, (const uint8_t *)"\0\0\0\1x", 5, count_frame, &f),
                      PX_ERR_PROTO);
     px_fstrm_recv_reset(r);
     static const uint8_t bad[] = {0, 0, 0, 0, 0, 0, 0, 12, 0, 0, 0, 4, 0, 0, 0, 1, 0, 0, 0, 200};
-    assert_int_equal(px_fstrm_recv_feed(r, bad, sizeof(bad), count_frame, &f), PX_ERR_PROTO);
+    assert_int_equal(pxt_fstrm_recv_feed(r, bad, sizeof(bad), count_frame, &f), PX_ERR_PROTO);
     assert_string_equal(px_fstrm_recv_error(r), "control");
 
     /* Unidirectional: START first is fine. */
     px_fstrm_recv_reset(r);
     n = px_fstrm_control_encode(buf, sizeof(buf), PX_FSTRM_CONTROL_START, NULL);
     n += put_data(buf + n, (const uint8_t *)"hello", 5);
-    assert_int_equal(px_fstrm_recv_feed(r, buf, n, count_frame, &f), PX_OK);
+    assert_int_equal(pxt_fstrm_recv_feed(r, buf, n, count_frame, &f), PX_OK);
     assert_string_equal(f.last, "hello");
     px_fstrm_recv_destroy(r);
 }
@@ -1207,10 +1208,12 @@ static void test_tcp(void **state)
     sink s;
     sink_init(&s);
     char err[256];
-    px_input_conf conf = {.type = PX_INPUT_DNSTAP_TCP, .listen = "127.0.0.1:0"};
+    px_input_conf conf = {.type = PX_INPUT_DNSTAP_TCP, .listen = "127.0.0.1:0", .log_fn = report};
+    reports[0] = '\0';
     void *in = px_dnstap_input_open(&conf, sink_fn, &s, err, sizeof(err));
     assert_non_null(in);
-    endpoint ep = {.port = px_dnstap_input_port(in)};
+    /* the port "127.0.0.1:0" got is in the input's start-up line */
+    endpoint ep = {.port = pxt_logged_port(reports, "dnstap-tcp")};
     assert_true(ep.port > 0);
     runner r;
     runner_start(&r, in);

@@ -30,6 +30,7 @@
 #include "px_dnstap.h"
 #include "px_fstrm.h"
 #include "px_input_impl.h"
+#include "pxt_producer.h"
 #include "core/px_metrics.h"
 
 extern char **environ;
@@ -183,7 +184,12 @@ static void rig_start(rig *r, bool unix_sock, unsigned max_conns, unsigned hands
     char err[256];
     r->in = px_dnstap_input_open(&conf, sink_fn, &r->s, err, sizeof(err));
     assert_non_null(r->in);
-    r->ep.port = px_dnstap_input_port(r->in);
+    if (!unix_sock) {
+        pthread_mutex_lock(&r->s.lock);
+        r->ep.port = pxt_logged_port(r->s.logs, "dnstap-tcp");
+        pthread_mutex_unlock(&r->s.lock);
+        assert_true(r->ep.port > 0);
+    }
     assert_int_equal(pthread_create(&r->thread, NULL, run_thread, r), 0);
 }
 

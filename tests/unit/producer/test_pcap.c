@@ -604,6 +604,44 @@ static void test_file_end_to_end(void **state)
                 queries);
 }
 
+/* What the input holds shows in gauges while it runs (fragments waiting
+ * for the rest of their datagram, TCP flows followed) and goes with it;
+ * datagrams given up on are counted. */
+static void test_file_gauges(void **state)
+{
+    (void)state;
+    static const char pend[] = "pdnsx_input_fragments_pending{input=\"pcap\"}",
+                      flows[] = "pdnsx_input_tcp_flows{input=\"pcap\"}",
+                      expired[] = "pdnsx_input_fragments_expired_total{input=\"pcap\"}";
+    char path[128], err[256] = "";
+    snprintf(path, sizeof(path), "%s/gauges.pcap", tmpdir);
+    writer w;
+    writer_open(&w, path, DLT_EN10MB);
+    uint8_t l4[300], dns[300], ip[400];
+    big_datagram(l4, dns);
+    /* first fragments of 65 datagrams: the table holds 64, the oldest goes */
+    for (uint16_t id = 1; id <= 65; id++)
+        put_eth(&w, ip, ip4(ip, V4_SERVER, V4_CLIENT, 17, id, 0, true, l4, 80), false);
+    /* a TCP flow that never ends */
+    put_tcp4(&w, false, 100, PX_TCP_SYN, NULL, 0);
+    put_tcp4(&w, true, 500, PX_TCP_SYN | PX_TCP_ACK, NULL, 0);
+    writer_close(&w);
+    uint64_t pend0 = px_metric_value_of(pend), flows0 = px_metric_value_of(flows),
+             expired0 = px_metric_value_of(expired);
+    events e;
+    memset(&e, 0, sizeof(e));
+    void *in = open_file(path, NULL, &e, err, sizeof(err));
+    assert_non_null(in);
+    assert_int_equal(px_pcap_input_ops.run(in), PX_OK);
+    assert_int_equal(px_metric_value_of(pend), pend0 + 64);
+    assert_int_equal(px_metric_value_of(flows), flows0 + 1);
+    assert_int_equal(px_metric_value_of(expired), expired0 + 1);
+    px_pcap_input_ops.destroy(in);
+    assert_int_equal(px_metric_value_of(pend), pend0);
+    assert_int_equal(px_metric_value_of(flows), flows0);
+    assert_int_equal(px_metric_value_of(expired), expired0 + 1);
+}
+
 static void test_file_filter(void **state)
 {
     (void)state;
@@ -1240,6 +1278,7 @@ int main(void)
         cmocka_unit_test(test_pcapf_crafted),
         cmocka_unit_test(test_file_fifo),
         cmocka_unit_test(test_live_stop),
+        cmocka_unit_test(test_file_gauges),
     };
     return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
 }

@@ -134,12 +134,13 @@ static void outbox_free(outbox *o)
 
 static const uint8_t key16[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
 
-static px_pipeline *make(outbox *o, uint32_t min_clients, const uint8_t *client_key)
+static px_pipeline *make_window(outbox *o, uint32_t min_clients, size_t max_entries,
+                                const uint8_t *client_key)
 {
     px_pipeline_conf c = {
         .org = "org-a",
         .sensor = "s1",
-        .window = {.seconds = 60, .max_entries = 1000, .min_clients = min_clients},
+        .window = {.seconds = 60, .max_entries = max_entries, .min_clients = min_clients},
         .out = collect,
         .out_ctx = o,
         .client_key = client_key,
@@ -148,6 +149,11 @@ static px_pipeline *make(outbox *o, uint32_t min_clients, const uint8_t *client_
     px_pipeline *p = px_pipeline_create(&c, &err);
     assert_non_null(p);
     return p;
+}
+
+static px_pipeline *make(outbox *o, uint32_t min_clients, const uint8_t *client_key)
+{
+    return make_window(o, min_clients, 1000, client_key);
 }
 
 static void feed(px_pipeline *p, const msgbuf *m, int64_t t, uint8_t client_last_octet,
@@ -431,13 +437,46 @@ static void test_min_clients(void **state)
     feed(p, &m, 1764000000, 1, 1);
     feed(p, &m, 1764000001, 2, 1);
     feed(p, &m, 1764000002, 2, 9);
+    /* the window's figures reach the stats the daemon exports as metrics */
+    px_pipeline_stats st;
+    px_pipeline_get_stats(p, &st);
+    assert_int_equal(st.window_keys, 2); /* the CNAME and the A record */
+    assert_int_equal(st.window_entries, 2);
+    assert_true(st.window_bytes > 0);
+    assert_int_equal(st.window.flushes, 0);
+    assert_int_equal(st.window.withheld, 0);
     px_pipeline_flush(p);
     assert_int_equal(o.n, 0); /* two clients < 3 */
+    px_pipeline_get_stats(p, &st);
+    assert_int_equal(st.window.flushes, 1);
+    assert_int_equal(st.window.withheld, 2);
+    assert_int_equal(st.window_entries, 0);
+    assert_int_equal(st.window_keys, 2); /* keys outlive their window */
+    assert_int_equal(st.window.early_flushes, 0);
     feed(p, &m, 1764000100, 1, 1);
     feed(p, &m, 1764000101, 2, 1);
     feed(p, &m, 1764000102, 3, 1);
     px_pipeline_flush(p);
     assert_int_equal(o.n, 2);
+    outbox_free(&o);
+    px_pipeline_destroy(p);
+}
+
+/* A window full of keys flushes early, and the stats say so. */
+static void test_window_early_flush_counted(void **state)
+{
+    (void)state;
+    outbox o = {0};
+    px_pipeline *p = make_window(&o, 1, 1, key16); /* one key per window */
+    msgbuf m;
+    www_response(&m);
+    feed(p, &m, 1764000000, 1, 1); /* two keys: the second flushes early */
+    px_pipeline_stats st;
+    px_pipeline_get_stats(p, &st);
+    assert_int_equal(st.window.early_flushes, 1);
+    assert_int_equal(st.window.flushes, 1);
+    assert_int_equal(st.window_entries, 1);
+    assert_int_equal(o.n, 1);
     outbox_free(&o);
     px_pipeline_destroy(p);
 }
@@ -768,6 +807,7 @@ int main(void)
         cmocka_unit_test(test_bailiwick_from_query_zone),
         cmocka_unit_test(test_bailiwick_zone_changes),
         cmocka_unit_test(test_min_clients),
+        cmocka_unit_test(test_window_early_flush_counted),
         cmocka_unit_test(test_deterministic_output),
         cmocka_unit_test(test_case_variants_one_key),
         cmocka_unit_test(test_cached_drop_counted_each_time),

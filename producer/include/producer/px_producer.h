@@ -7,7 +7,7 @@
 #include <signal.h>
 #include <stdint.h>
 
-#include "px_producer_conf.h"
+#include "producer/px_producer_conf.h"
 
 typedef struct px_producer px_producer;
 
