@@ -12,6 +12,7 @@
  * mutex) at NOTIFY_CLOSED, which MHD calls before it closes the socket: so
  * a descriptor we shut down is never one the process has reused. */
 #include "core/px_http.h"
+#include "core/px_clock.h"
 #include "core/px_net.h"
 #include "core/px_metrics.h"
 #include "core/px_ratelimit.h"
@@ -262,7 +263,7 @@ static void pxh_started(px_http_server *s, struct MHD_Connection *mc, void **soc
     atomic_init(&c->closing, false);
     char msgs[2][PXH_MSG] = {"", ""};
     pthread_mutex_lock(&s->lock);
-    int64_t now = px_ratelimit_now_ms();
+    int64_t now = px_clock_mono_ms();
     pxh_make_room_locked(s, c->client, now, msgs);
     c->state = PXH_NEW;
     c->since = now;
@@ -322,7 +323,7 @@ static void pxh_enter(px_http_server *s, px_http_conn *c, pxh_state state)
     if (!c)
         return;
     pthread_mutex_lock(&s->lock);
-    int64_t now = px_ratelimit_now_ms();
+    int64_t now = px_clock_mono_ms();
     if (state == PXH_REQUEST) {
         /* the deadline of a request runs from the connection's opening or
          * the previous answer's end: it stays */
@@ -389,7 +390,7 @@ static void *pxh_reaper(void *arg)
     pthread_mutex_lock(&s->lock);
     while (!s->stopping) {
         char msgs[PXH_R__N][PXH_MSG] = {{0}};
-        int64_t now = px_ratelimit_now_ms();
+        int64_t now = px_clock_mono_ms();
         s->next_wake = pxh_reap_locked(s, now, msgs);
         pthread_mutex_unlock(&s->lock);
         for (int r = 0; r < PXH_R__N; r++)
