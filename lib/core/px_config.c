@@ -12,6 +12,7 @@
  * one written out of libconfig's range is a problem at its setting
  * instead of a value cut to its low 32 bits. */
 #include "core/px_config.h"
+#include "core/px_buf.h"
 #include "px_confsrc.h"
 
 #include <errno.h>
@@ -72,7 +73,7 @@ struct px_config {
     char *file;      /* loaded file, NULL if none */
     px_confsrc *src; /* its text as libconfig read it, NULL if none */
     px_badint *badints;
-    size_t n_badints;
+    size_t n_badints, cap_badints;
     /* Problems in three lists so that validating again replaces only
      * what validation found: reading (file, --set), validation, and
      * those the program added. px_config_problem() indexes them in order. */
@@ -96,15 +97,9 @@ static void px_problem_addv(px_config *c, const char *where, const char *fmt, va
     }
     free(msg);
     px_strv *l = c->sink;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 8;
-        char **p = realloc(l->v, cap * sizeof(*p));
-        if (!p) {
-            free(line);
-            return;
-        }
-        l->v = p;
-        l->cap = cap;
+    if (PX_ARRAY_RESERVE(l->v, l->cap, l->n + 1, 8) != PX_OK) {
+        free(line);
+        return;
     }
     l->v[l->n++] = line;
 }
@@ -393,15 +388,9 @@ static void px_collect_ints(const config_setting_t *s, const char *path, px_intv
 {
     int t = config_setting_type(s);
     if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) {
-        if (out->n == out->cap) {
-            size_t cap = out->cap ? 2 * out->cap : 16;
-            px_intref *v = realloc(out->v, cap * sizeof(*v));
-            if (!v) {
-                out->nomem = true;
-                return;
-            }
-            out->v = v;
-            out->cap = cap;
+        if (PX_ARRAY_RESERVE(out->v, out->cap, out->n + 1, 16) != PX_OK) {
+            out->nomem = true;
+            return;
         }
         out->v[out->n].s = s;
         px_fmt(out->v[out->n++].path, sizeof(out->v->path), "%s", path);
@@ -438,12 +427,13 @@ static bool px_ints_paired(const px_confsrc *src, const px_intv *iv)
 
 static void px_badint_add(px_config *c, const char *where, long long stored)
 {
-    px_badint *b = realloc(c->badints, (c->n_badints + 1) * sizeof(*b));
-    if (!b)
+    if (PX_ARRAY_RESERVE(c->badints, c->cap_badints, c->n_badints + 1, 4) != PX_OK)
         return;
-    c->badints = b;
-    if ((b[c->n_badints].where = strdup(where)))
-        b[c->n_badints++].stored = stored;
+    px_badint *b = &c->badints[c->n_badints];
+    if ((b->where = strdup(where))) {
+        b->stored = stored;
+        c->n_badints++;
+    }
 }
 
 /* Whether s holds a value libconfig did not read as written. */
@@ -933,18 +923,12 @@ static bool px_map_push(px_map_cache *m, char *key, char *value)
 {
     if (!key || !value)
         goto fail;
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? 2 * m->cap : 8;
-        char **k = realloc(m->keys, cap * sizeof(*k));
-        if (!k)
-            goto fail;
-        m->keys = k;
-        char **v = realloc(m->values, cap * sizeof(*v));
-        if (!v)
-            goto fail;
-        m->values = v;
-        m->cap = cap;
-    }
+    /* two parallel arrays that grow alike: one capacity for both */
+    size_t kcap = m->cap, vcap = m->cap;
+    if (PX_ARRAY_RESERVE(m->keys, kcap, m->n + 1, 8) != PX_OK ||
+        PX_ARRAY_RESERVE(m->values, vcap, m->n + 1, 8) != PX_OK)
+        goto fail;
+    m->cap = kcap;
     m->keys[m->n] = key;
     m->values[m->n++] = value;
     return true;

@@ -5,6 +5,7 @@
  * path never locks. Metrics are never freed: pointers stay valid for the
  * life of the process. */
 #include "core/px_metrics.h"
+#include "core/px_buf.h"
 #include "core/px_http.h"
 
 #include <pthread.h>
@@ -62,10 +63,8 @@ static px_metric *px_register(const char *name, const char *help, px_metric_kind
         const char *h = px_base_help_locked(name, m->base_len);
         m->help = h ? h : px_xalloc(strdup(help ? help : ""));
         atomic_init(&m->value, 0);
-        if (px_reg_n == px_reg_cap) {
-            px_reg_cap = px_reg_cap ? 2 * px_reg_cap : 32;
-            px_reg = px_xalloc(realloc(px_reg, px_reg_cap * sizeof(*px_reg)));
-        }
+        if (PX_ARRAY_RESERVE(px_reg, px_reg_cap, px_reg_n + 1, 32) != PX_OK)
+            px_xalloc(NULL);
         px_reg[px_reg_n++] = m;
     }
     pthread_mutex_unlock(&px_reg_lock);
