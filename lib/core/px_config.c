@@ -25,18 +25,6 @@
 
 #define PX_DEFAULTS_WHERE "<defaults>:0"
 
-/* snprintf that truncates quietly: paths and locations are bounded and a
- * cut message is better than none. */
-static void px_fmt(char *buf, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void px_fmt(char *buf, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, len, fmt, ap);
-    va_end(ap);
-}
-
 typedef struct px_strv {
     char **v;
     size_t n, cap;
@@ -118,16 +106,16 @@ static void px_problem_add(px_config *c, const char *where, const char *fmt, ...
 static void px_where_top(const px_config *c, char *buf, size_t len)
 {
     if (c->file)
-        px_fmt(buf, len, "%s:1", c->file);
+        px_why(buf, len, "%s:1", c->file);
     else
-        px_fmt(buf, len, "%s", PX_DEFAULTS_WHERE);
+        px_why(buf, len, "%s", PX_DEFAULTS_WHERE);
 }
 
 static void px_where(const px_config *c, const config_setting_t *s, char *buf, size_t len)
 {
     void *hook = s ? config_setting_get_hook(s) : NULL;
     if (hook)
-        px_fmt(buf, len, "--set:%u", (unsigned)(uintptr_t)hook);
+        px_why(buf, len, "--set:%u", (unsigned)(uintptr_t)hook);
     else if (s && c->src && config_setting_source_line(s))
         px_confsrc_where(c->src, config_setting_source_line(s), buf, len);
     else
@@ -141,7 +129,7 @@ static void px_problems_from(px_config *c, const px_confsrc *src)
         const char *p = px_confsrc_problem(src, i);
         const char *sep = strstr(p, ": ");
         char where[512];
-        px_fmt(where, sizeof(where), "%.*s", sep ? (int)(sep - p) : 0, p);
+        px_why(where, sizeof(where), "%.*s", sep ? (int)(sep - p) : 0, p);
         px_problem_add(c, where, "%s", sep ? sep + 2 : p);
     }
 }
@@ -393,7 +381,7 @@ static void px_collect_ints(const config_setting_t *s, const char *path, px_intv
             return;
         }
         out->v[out->n].s = s;
-        px_fmt(out->v[out->n++].path, sizeof(out->v->path), "%s", path);
+        px_why(out->v[out->n++].path, sizeof(out->v->path), "%s", path);
         return;
     }
     if (!config_setting_is_aggregate(s))
@@ -403,9 +391,9 @@ static void px_collect_ints(const config_setting_t *s, const char *path, px_intv
         const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
         char sub[512];
         if (group)
-            px_fmt(sub, sizeof(sub), "%s%s%s", path, *path ? "." : "", config_setting_name(e));
+            px_why(sub, sizeof(sub), "%s%s%s", path, *path ? "." : "", config_setting_name(e));
         else
-            px_fmt(sub, sizeof(sub), "%s[%d]", path, i);
+            px_why(sub, sizeof(sub), "%s[%d]", path, i);
         px_collect_ints(e, sub, out);
     }
 }
@@ -470,9 +458,9 @@ static void px_check_ints(px_config *c, const px_confsrc *src, const config_sett
         px_confsrc_where(src, lit->line, where, sizeof(where));
         px_badint_add(c, where, lit->stored);
         if (lit->wide || !lit->fits_wide)
-            px_fmt(hint, sizeof(hint), "%s", "a 64-bit integer");
+            px_why(hint, sizeof(hint), "%s", "a 64-bit integer");
         else
-            px_fmt(hint, sizeof(hint),
+            px_why(hint, sizeof(hint),
                    "an integer without L (-2147483648 to 2147483647); write %sL for a 64-bit one",
                    lit->text);
         if (paired)
@@ -586,7 +574,7 @@ px_err px_config_set(px_config *c, const char *assignment)
 {
     unsigned n = ++c->n_sets;
     char where[32];
-    px_fmt(where, sizeof(where), "--set:%u", n);
+    px_why(where, sizeof(where), "--set:%u", n);
     const char *eq = strchr(assignment, '=');
     if (!eq) {
         px_problem_add(c, where, "expected PATH=VALUE, got '%s'", assignment);
@@ -688,7 +676,7 @@ static void px_check_list(px_config *c, const config_setting_t *s, const px_conf
     for (int i = 0; i < config_setting_length(s); i++) {
         const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
         char edisp[512];
-        px_fmt(edisp, sizeof(edisp), "%s[%d]", disp, i);
+        px_why(edisp, sizeof(edisp), "%s[%d]", disp, i);
         if (config_setting_type(e) != CONFIG_TYPE_GROUP) {
             px_problem_at(c, e, "'%s' must be a group { ... }", edisp);
             continue;
@@ -705,7 +693,7 @@ static void px_check_map(px_config *c, const config_setting_t *s, const char *di
     for (int i = 0; i < config_setting_length(s); i++) {
         const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
         char edisp[512];
-        px_fmt(edisp, sizeof(edisp), "%s.%s", disp, config_setting_name(e));
+        px_why(edisp, sizeof(edisp), "%s.%s", disp, config_setting_name(e));
         int t = config_setting_type(e);
         if (t == CONFIG_TYPE_GROUP)
             px_check_map(c, e, edisp);
@@ -782,8 +770,8 @@ static void px_walk(px_config *c, const config_setting_t *g, const px_conf_item 
         const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
         const char *name = config_setting_name(s);
         char path[512], spath[512];
-        px_fmt(path, sizeof(path), "%s%s%s", rel ? rel : "", rel ? "." : "", name);
-        px_fmt(spath, sizeof(spath), "%s%s%s", disp ? disp : "", disp ? "." : "", name);
+        px_why(path, sizeof(path), "%s%s%s", rel ? rel : "", rel ? "." : "", name);
+        px_why(spath, sizeof(spath), "%s%s%s", disp ? disp : "", disp ? "." : "", name);
         const px_conf_item *it = px_table_find(table, path);
         if (it)
             px_check_item(c, s, it, spath);
@@ -1035,7 +1023,7 @@ static void px_print_items(const px_conf_item *table, const char *prefix, FILE *
 {
     for (const px_conf_item *it = table; it && it->path; it++) {
         char path[256];
-        px_fmt(path, sizeof(path), "%s%s", prefix ? prefix : "", it->path);
+        px_why(path, sizeof(path), "%s%s", prefix ? prefix : "", it->path);
         const char *def = it->def                          ? it->def
                           : (it->flags & PX_CONF_REQUIRED) ? "(required)"
                                                            : "(none)";
@@ -1052,7 +1040,7 @@ static void px_print_items(const px_conf_item *table, const char *prefix, FILE *
         }
         if (it->type == PX_CONF_LIST && it->children) {
             char sub[300];
-            px_fmt(sub, sizeof(sub), "%s[].", path);
+            px_why(sub, sizeof(sub), "%s[].", path);
             px_print_items(it->children, sub, out);
         }
     }

@@ -662,7 +662,7 @@ px_http_server *px_http_start(const char *listen, const px_http_opts *opts, char
         return NULL;
     }
     px_listen l;
-    if (px_listen_tcp(setting, listen, 128, &l, errbuf, errlen) < 0) {
+    if (px_listen_tcp(setting, listen, 128, 0, &l, errbuf, errlen) != PX_OK) {
         px_http_stop(s);
         return NULL;
     }

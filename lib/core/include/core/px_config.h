@@ -80,7 +80,7 @@ const char *px_config_map_key(const px_config *c, const char *path, size_t i);
 const char *px_config_map_value(const px_config *c, const char *path, size_t i);
 
 /* Checks shared by the programs' tables (px_conf_item.check); the
- * host:port check is px_conf_check_hostport() in px_addr.h. */
+ * host:port check is px_conf_check_hostport() in core/px_net.h. */
 /* A Kafka topic name by Kafka's rule: 1 to 249 of [A-Za-z0-9._-], not "." or "..". */
 bool px_conf_check_topic(const char *value, char *why, size_t whylen);
 
