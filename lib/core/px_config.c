@@ -13,6 +13,7 @@
  * instead of a value cut to its low 32 bits. */
 #include "core/px_config.h"
 #include "core/px_buf.h"
+#include "core/px_net.h"
 #include "px_confsrc.h"
 
 #include <errno.h>
@@ -234,11 +235,41 @@ static config_setting_t *px_find(config_setting_t *root, const char *path,
     return cur;
 }
 
+/* The rows of a table in order, with each `include` row replaced by the
+ * rows of the table it names. */
+typedef struct px_rows {
+    const px_conf_item *at[PX_CONF_INCLUDE_DEPTH];
+    int depth;
+} px_rows;
+
+static px_rows px_rows_of(const px_conf_item *t)
+{
+    return (px_rows){.at = {t}, .depth = t ? 1 : 0};
+}
+
+static const px_conf_item *px_rows_next(px_rows *r)
+{
+    while (r->depth > 0) {
+        const px_conf_item *it = r->at[r->depth - 1];
+        if (!it->path && !it->include) {
+            r->depth--;
+            continue;
+        }
+        r->at[r->depth - 1] = it + 1;
+        if (it->path)
+            return it;
+        if (r->depth < PX_CONF_INCLUDE_DEPTH)
+            r->at[r->depth++] = it->include;
+    }
+    return NULL;
+}
+
 static const px_conf_item *px_table_find(const px_conf_item *t, const char *path)
 {
-    for (; t && t->path; t++)
-        if (strcmp(t->path, path) == 0)
-            return t;
+    px_rows r = px_rows_of(t);
+    for (const px_conf_item *it; (it = px_rows_next(&r));)
+        if (strcmp(it->path, path) == 0)
+            return it;
     return NULL;
 }
 
@@ -246,8 +277,9 @@ static const px_conf_item *px_table_find(const px_conf_item *t, const char *path
 static bool px_table_has_below(const px_conf_item *t, const char *path)
 {
     size_t n = strlen(path);
-    for (; t && t->path; t++)
-        if (strncmp(t->path, path, n) == 0 && t->path[n] == '.')
+    px_rows r = px_rows_of(t);
+    for (const px_conf_item *it; (it = px_rows_next(&r));)
+        if (strncmp(it->path, path, n) == 0 && it->path[n] == '.')
             return true;
     return false;
 }
@@ -476,7 +508,8 @@ static void px_check_ints(px_config *c, const px_confsrc *src, const config_sett
 
 static void px_load_defaults(px_config *c)
 {
-    for (const px_conf_item *it = c->table; it && it->path; it++) {
+    px_rows r = px_rows_of(c->table);
+    for (const px_conf_item *it; (it = px_rows_next(&r));) {
         if (!it->def)
             continue;
         config_t tmp;
@@ -682,7 +715,8 @@ static void px_check_list(px_config *c, const config_setting_t *s, const px_conf
             continue;
         }
         px_walk(c, e, it->children, NULL, edisp);
-        for (const px_conf_item *ch = it->children; ch && ch->path; ch++)
+        px_rows r = px_rows_of(it->children);
+        for (const px_conf_item *ch; (ch = px_rows_next(&r));)
             if ((ch->flags & PX_CONF_REQUIRED) && !px_find((config_setting_t *)e, ch->path, NULL))
                 px_problem_at(c, e, "'%s' lacks required member '%s'", edisp, ch->path);
     }
@@ -791,7 +825,8 @@ px_err px_config_validate(px_config *c)
     px_walk(c, config_root_setting(&c->main), c->table, NULL, NULL);
     char where[512];
     px_where_top(c, where, sizeof(where));
-    for (const px_conf_item *it = c->table; it && it->path; it++)
+    px_rows r = px_rows_of(c->table);
+    for (const px_conf_item *it; (it = px_rows_next(&r));)
         if ((it->flags & PX_CONF_REQUIRED) &&
             !px_find(config_root_setting(&c->main), it->path, NULL))
             px_problem_add(c, where, "missing required setting '%s'", it->path);
@@ -1007,6 +1042,46 @@ const char *px_config_map_value(const px_config *c, const char *path, size_t i)
     return m && i < m->n ? m->values[i] : NULL;
 }
 
+px_err px_config_map_load(const px_config *c, const char *path, px_conf_kv **out, size_t *n)
+{
+    size_t len = px_config_map_len(c, path);
+    px_conf_kv *kv = calloc(len ? len : 1, sizeof(*kv));
+    if (!kv)
+        return PX_ERR_NOMEM;
+    for (size_t i = 0; i < len; i++) {
+        kv[i].key = px_config_map_key(c, path, i);
+        kv[i].value = px_config_map_value(c, path, i);
+        if (!kv[i].key || !kv[i].value) {
+            free(kv);
+            return PX_ERR_NOMEM;
+        }
+    }
+    *out = kv;
+    *n = len;
+    return PX_OK;
+}
+
+/* ---- shared fragments -------------------------------------------------------- */
+
+static const char *const px_conf_log_levels[] = {"error", "warning", "info", "debug", NULL};
+
+const px_conf_item px_conf_log_items[] = {
+    {.path = "log.level",
+     .type = PX_CONF_STRING,
+     .def = "\"info\"",
+     .choices = px_conf_log_levels,
+     .help = "least severe level logged"},
+    {.path = NULL},
+};
+
+const px_conf_item px_conf_metrics_items[] = {
+    {.path = "metrics.listen",
+     .type = PX_CONF_STRING,
+     .check = px_conf_check_hostport,
+     .help = "IPv4:port or [IPv6]:port serving Prometheus text on /metrics"},
+    {.path = NULL},
+};
+
 /* ---- help ------------------------------------------------------------------ */
 
 static const char *px_type_name(px_conf_type t)
@@ -1021,7 +1096,8 @@ static const char *px_type_name(px_conf_type t)
 
 static void px_print_items(const px_conf_item *table, const char *prefix, FILE *out)
 {
-    for (const px_conf_item *it = table; it && it->path; it++) {
+    px_rows r = px_rows_of(table);
+    for (const px_conf_item *it; (it = px_rows_next(&r));) {
         char path[256];
         px_why(path, sizeof(path), "%s%s", prefix ? prefix : "", it->path);
         const char *def = it->def                          ? it->def

@@ -31,6 +31,36 @@
 
 /* ---- settings --------------------------------------------------------------- */
 
+const px_conf_item px_http_conf_items[] = {
+    {.path = "http.max_connections",
+     .type = PX_CONF_INT,
+     .min = 1,
+     .max = 10000,
+     .def = "64",
+     .help = "open connections per HTTP endpoint; a new one past it closes an older one"},
+    {.path = "http.max_per_client",
+     .type = PX_CONF_INT,
+     .min = 1,
+     .max = 10000,
+     .def = "16",
+     .help = "connections per client address (IPv6: per /64) and HTTP endpoint; a new one "
+             "past it closes an older one of that client"},
+    {.path = "http.request_timeout",
+     .type = PX_CONF_INT,
+     .min = 1,
+     .max = 3600,
+     .def = "10",
+     .help = "seconds a client has to send a whole request, from connecting or from the end "
+             "of its previous answer"},
+    {.path = "http.answer_timeout",
+     .type = PX_CONF_INT,
+     .min = 1,
+     .max = 86400,
+     .def = "60",
+     .help = "seconds a client has to take a whole answer; a slower one is cut off"},
+    {.path = NULL},
+};
+
 void px_http_limits_default(px_http_limits *out)
 {
     /* 64 connections hold any sane number of scrapers and analysts; 16 per

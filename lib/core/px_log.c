@@ -57,3 +57,20 @@ void px_log(px_log_level level, const char *fmt, ...)
     fflush(stderr);
     pthread_mutex_unlock(&px_log_lock);
 }
+
+px_log_level px_log_level_from_syslog(int level)
+{
+    if (level <= 3)
+        return PX_LOG_ERROR;
+    if (level == 4)
+        return PX_LOG_WARNING;
+    if (level <= 6)
+        return PX_LOG_INFO;
+    return PX_LOG_DEBUG;
+}
+
+void px_report_to_log(void *ctx, px_log_level level, const char *msg)
+{
+    (void)ctx;
+    px_log(level, "%s", msg);
+}

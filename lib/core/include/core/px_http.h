@@ -46,22 +46,15 @@ typedef struct px_http_limits {
     unsigned answer_timeout_ms;  /* http.answer_timeout, in seconds there */
 } px_http_limits;
 
-/* The http.* rows of a program's settings table (px_config.h): put
- * PX_HTTP_CONF_ITEMS, in its table. The defaults are those of
- * px_http_limits_default(). */
-/* clang-format off */
+/* The http.* rows of a program's settings table (px_config.h), a
+ * {NULL}-terminated fragment: put {.include = px_http_conf_items} (or
+ * PX_HTTP_CONF_ITEMS, the same row) in its table. The defaults are those
+ * of px_http_limits_default(). */
+extern const px_conf_item px_http_conf_items[];
 #define PX_HTTP_CONF_ITEMS                                                                         \
-    {.path = "http.max_connections", .type = PX_CONF_INT, .min = 1, .max = 10000, .def = "64",    \
-     .help = "open connections per HTTP endpoint; a new one past it closes an older one"},         \
-    {.path = "http.max_per_client", .type = PX_CONF_INT, .min = 1, .max = 10000, .def = "16",     \
-     .help = "connections per client address (IPv6: per /64) and HTTP endpoint; a new one "        \
-             "past it closes an older one of that client"},                                        \
-    {.path = "http.request_timeout", .type = PX_CONF_INT, .min = 1, .max = 3600, .def = "10",     \
-     .help = "seconds a client has to send a whole request, from connecting or from the end "     \
-             "of its previous answer"},                                                            \
-    {.path = "http.answer_timeout", .type = PX_CONF_INT, .min = 1, .max = 86400, .def = "60",     \
-     .help = "seconds a client has to take a whole answer; a slower one is cut off"}
-/* clang-format on */
+    {                                                                                              \
+        .include = px_http_conf_items                                                              \
+    }
 
 void px_http_limits_default(px_http_limits *out);
 /* Reads the http.* settings of a validated config. */
