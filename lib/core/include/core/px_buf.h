@@ -57,6 +57,11 @@ static inline size_t px_buf_size(const px_buf *b)
     return b->len - b->off;
 }
 
+/* Appends v as an unsigned LEB128 varint (1 to 10 bytes; the reader is
+ * px_wire_varint), or px_zigzag(v) as one. */
+px_err px_buf_put_varint(px_buf *b, uint64_t v);
+px_err px_buf_put_zigzag(px_buf *b, int64_t v);
+
 /* Makes *arr (of *cap elements of elem bytes) hold at least `need`
  * elements: the capacity doubles from min_cap (1 if 0) until it does.
  * *arr and *cap change only on success. PX_ERR_NOMEM (also on overflow). */
