@@ -177,7 +177,7 @@ static void pxh_reject_locked(px_http_server *s, pxh_reason r, int64_t now, char
     px_metric_inc(s->m_rejected[r]);
     msg[0] = '\0';
     uint64_t held = 0;
-    if (!s->opts.log || !px_ratelimit_allow(&s->log[r], now, &held))
+    if ((!s->opts.report && !s->opts.log) || !px_ratelimit_allow(&s->log[r], now, &held))
         return;
     char what[160], more[64] = "";
     if (held)
@@ -188,7 +188,11 @@ static void pxh_reject_locked(px_http_server *s, pxh_reason r, int64_t now, char
 
 static void pxh_log(const px_http_server *s, const char *msg)
 {
-    if (msg[0] && s->opts.log)
+    if (!msg[0])
+        return;
+    if (s->opts.report)
+        s->opts.report(s->opts.report_ctx, PX_LOG_WARNING, msg);
+    else if (s->opts.log)
         s->opts.log(msg);
 }
 
@@ -681,31 +685,49 @@ static bool pxh_init(px_http_server *s, const px_http_opts *opts)
     return true;
 }
 
-px_http_server *px_http_start(const char *listen, const px_http_opts *opts, char *errbuf,
-                              size_t errlen)
+px_err px_http_server_start(const char *listen, const px_http_opts *opts, px_http_server **out,
+                            char *why, size_t whylen)
 {
     const char *setting = opts->setting ? opts->setting : "http.listen";
+    *out = NULL;
+    if (!opts->handler) {
+        px_why(why, whylen, "%s: no request handler", setting);
+        return PX_ERR_CONFIG;
+    }
     px_http_server *s = calloc(1, sizeof(*s));
-    if (!s || !opts->handler || !pxh_init(s, opts)) {
-        snprintf(errbuf, errlen, "%s: %s", setting, s ? "cannot start" : "out of memory");
+    if (!s) {
+        px_why(why, whylen, "%s: out of memory", setting);
+        return PX_ERR_NOMEM;
+    }
+    if (!pxh_init(s, opts)) {
+        px_why(why, whylen, "%s: cannot start", setting);
         free(s);
-        return NULL;
+        return PX_ERR_IO;
     }
     px_listen l;
-    if (px_listen_tcp(setting, listen, 128, 0, &l, errbuf, errlen) != PX_OK) {
+    px_err e = px_listen_tcp(setting, listen, 128, 0, &l, why, whylen);
+    if (e != PX_OK) {
         px_http_stop(s);
-        return NULL;
+        return e;
     }
     s->port = l.port;
     s->reaper_started = pthread_create(&s->reaper, NULL, pxh_reaper, s) == 0;
     s->daemon = s->reaper_started ? pxh_daemon(s, &l) : NULL;
     if (!s->daemon) {
-        snprintf(errbuf, errlen, "%s %s: cannot start the HTTP server", setting, listen);
+        px_why(why, whylen, "%s %s: cannot start the HTTP server", setting, listen);
         close(l.fd);
         px_http_stop(s);
-        return NULL;
+        return PX_ERR_IO;
     }
-    return s;
+    *out = s;
+    return PX_OK;
+}
+
+px_http_server *px_http_start(const char *listen, const px_http_opts *opts, char *errbuf,
+                              size_t errlen)
+{
+    px_http_server *s = NULL;
+    return px_http_server_start(listen, opts, &s, errbuf, errlen) == PX_OK ? s : NULL;
 }
 
 uint16_t px_http_port(const px_http_server *s)

@@ -189,27 +189,44 @@ static px_err px_metrics_handle(void *ctx, const px_http_request *r, px_http_ans
     return PX_OK;
 }
 
+/* Starts the server on o (its handler and setting filled in here). */
+static px_err px_metrics_serve(const char *listen, px_http_opts *o, px_metrics_server **out,
+                               char *why, size_t whylen)
+{
+    *out = NULL;
+    px_metrics_server *s = calloc(1, sizeof(*s));
+    if (!s) {
+        px_why(why, whylen, "out of memory");
+        return PX_ERR_NOMEM;
+    }
+    o->setting = "metrics.listen";
+    o->threads = 1;
+    o->handler = px_metrics_handle;
+    px_err e = px_http_server_start(listen, o, &s->http, why, whylen);
+    if (e != PX_OK) {
+        free(s);
+        return e;
+    }
+    *out = s;
+    return PX_OK;
+}
+
+px_err px_metrics_start(const px_metrics_conf *conf, px_metrics_server **out, char *why,
+                        size_t whylen)
+{
+    px_http_opts o = {
+        .limits = conf->limits, .report = conf->report, .report_ctx = conf->report_ctx};
+    return px_metrics_serve(conf->listen, &o, out, why, whylen);
+}
+
 px_metrics_server *px_metrics_server_start(const char *listen, const px_http_limits *limits,
                                            px_http_log_fn log, char *errbuf, size_t errlen)
 {
-    px_metrics_server *s = calloc(1, sizeof(*s));
-    if (!s) {
-        snprintf(errbuf, errlen, "out of memory");
-        return NULL;
-    }
-    /* one thread: writing the metrics takes microseconds */
-    px_http_opts o = {
-        .setting = "metrics.listen", .threads = 1, .log = log, .handler = px_metrics_handle};
+    px_http_opts o = {.log = log};
     if (limits)
         o.limits = *limits;
-    else
-        px_http_limits_default(&o.limits);
-    s->http = px_http_start(listen, &o, errbuf, errlen);
-    if (!s->http) {
-        free(s);
-        return NULL;
-    }
-    return s;
+    px_metrics_server *s = NULL;
+    return px_metrics_serve(listen, &o, &s, errbuf, errlen) == PX_OK ? s : NULL;
 }
 
 uint16_t px_metrics_server_port(const px_metrics_server *s)

@@ -202,12 +202,42 @@ static void test_http_server_bad_listen(void **state)
     px_metrics_server_stop(s);
 }
 
+static void test_metrics_start(void **state)
+{
+    (void)state;
+    int fds_before = count_fds();
+    px_metric_add(px_metric_counter("t6_served_total", "For px_metrics_start."), 4);
+    px_metrics_conf conf = {.listen = "127.0.0.1:0"};
+    px_metrics_server *s = NULL;
+    char why[256] = "";
+    assert_int_equal(px_metrics_start(&conf, &s, why, sizeof(why)), PX_OK);
+    uint16_t port = px_metrics_server_port(s);
+    assert_true(port > 0);
+    char *resp = http_get(port, "GET", "/metrics");
+    assert_non_null(strstr(resp, " 200 "));
+    assert_non_null(strstr(resp, "\nt6_served_total 4\n"));
+    free(resp);
+    char listen[64];
+    snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
+    px_metrics_server *t = s;
+    conf.listen = listen;
+    assert_int_equal(px_metrics_start(&conf, &t, why, sizeof(why)), PX_ERR_IO);
+    assert_null(t);
+    assert_non_null(strstr(why, "in use"));
+    conf.listen = "localhost:9100";
+    assert_int_equal(px_metrics_start(&conf, &t, why, sizeof(why)), PX_ERR_CONFIG);
+    assert_non_null(strstr(why, "metrics.listen \"localhost:9100\""));
+    px_metrics_server_stop(s);
+    assert_int_equal(count_fds(), fds_before);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counter_and_gauge), cmocka_unit_test(test_labels_grouped_once),
         cmocka_unit_test(test_help_escaped),      cmocka_unit_test(test_concurrent_adds),
         cmocka_unit_test(test_http_server),       cmocka_unit_test(test_http_server_bad_listen),
+        cmocka_unit_test(test_metrics_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
