@@ -709,15 +709,22 @@ static void test_include_errors(void **state)
     inc_rmtree(incdir);
 }
 
-static void test_print_table(void **state)
+/* The --help text of a table (caller frees). */
+static char *help_of(const px_conf_item *table)
 {
-    (void)state;
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     assert_non_null(f);
-    px_config_print_table(px_producer_conf_table, f);
+    px_config_print_table(table, f);
     fclose(f);
+    return buf;
+}
+
+static void test_print_table(void **state)
+{
+    (void)state;
+    char *buf = help_of(px_producer_conf_table);
     assert_non_null(strstr(buf, "window.seconds"));
     assert_non_null(strstr(buf, "inputs[].type"));
     assert_non_null(strstr(buf, "(required)"));
@@ -804,12 +811,7 @@ static void test_included_rows(void **state)
     drop_tmp(path);
 
     /* --help lists included rows where they stand */
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    assert_non_null(f);
-    px_config_print_table(include_table, f);
-    fclose(f);
+    char *buf = help_of(include_table);
     const char *order[] = {"  top ",
                            "  frag.n ",
                            "from a fragment",
