@@ -1074,6 +1074,19 @@ const px_conf_item px_conf_log_items[] = {
     {.path = NULL},
 };
 
+const px_conf_item px_conf_kafka_items[] = {
+    {.path = "kafka.brokers",
+     .type = PX_CONF_STRING,
+     .def = "\"127.0.0.1:9092\"",
+     .check = px_conf_check_nonempty,
+     .help = "bootstrap servers"},
+    {.path = "kafka.properties",
+     .type = PX_CONF_MAP,
+     .help = "raw librdkafka properties; nest groups for dotted names: "
+             "{ compression = { codec = \"zstd\"; }; }"},
+    {.path = NULL},
+};
+
 const px_conf_item px_conf_metrics_items[] = {
     {.path = "metrics.listen",
      .type = PX_CONF_STRING,
@@ -1126,6 +1139,14 @@ void px_config_print_table(const px_conf_item *table, FILE *out)
 {
     fprintf(out, "Settings (PATH, type, default):\n");
     px_print_items(table, NULL, out);
+}
+
+bool px_conf_check_nonempty(const char *v, char *why, size_t len)
+{
+    if (v[0])
+        return true;
+    px_why(why, len, "must not be empty");
+    return false;
 }
 
 bool px_conf_check_topic(const char *v, char *why, size_t len)

@@ -761,6 +761,7 @@ static const px_conf_item include_table[] = {
     {.include = frag_items},
     {.include = px_conf_log_items},
     {.include = px_conf_metrics_items},
+    {.include = px_conf_kafka_items},
     {.path = "props", .type = PX_CONF_MAP},
     {.path = "items", .type = PX_CONF_LIST, .children = child_items},
     {.path = "last", .type = PX_CONF_INT, .def = "7"},
@@ -779,6 +780,8 @@ static void test_included_rows(void **state)
     assert_true(px_config_bool(c, "frag.deep"));
     assert_string_equal(px_config_string(c, "log.level"), "info");
     assert_null(px_config_string(c, "metrics.listen"));
+    assert_string_equal(px_config_string(c, "kafka.brokers"), "127.0.0.1:9092");
+    assert_int_equal(px_config_map_len(c, "kafka.properties"), 0);
     assert_int_equal(px_config_int(c, "last"), 7);
     px_config_destroy(c);
 
@@ -789,7 +792,8 @@ static void test_included_rows(void **state)
         "log = { level = \"loud\"; };\n"
         "metrics = { listen = \"localhost:9100\"; };\n"
         "items = ( { frag = { deep = false; }; name = \"i\"; }, { frag = { deep = 1; }; } );\n"
-        "last = \"7\";\n");
+        "last = \"7\";\n"
+        "kafka = { brokers = \"\"; properties = { acks = \"all\"; }; };\n");
     c = px_config_create(include_table);
     px_config_load_file(c, path);
     assert_int_equal(px_config_validate(c), PX_ERR_CONFIG);
@@ -806,7 +810,9 @@ static void test_included_rows(void **state)
     expect_problem(c, "%s:5: 'items[1].frag.deep' must be a boolean (true or false)", path);
     expect_problem(c, "%s:5: 'items[1]' lacks required member 'name'", path);
     expect_problem(c, "%s:6: 'last' must be an integer", path);
-    assert_int_equal(px_config_problem_count(c), 9);
+    expect_problem(c, "%s:7: invalid 'kafka.brokers' \"\": must not be empty", path);
+    assert_int_equal(px_config_problem_count(c), 10);
+    assert_string_equal(px_config_map_value(c, "kafka.properties", 0), "all");
     px_config_destroy(c);
     drop_tmp(path);
 
@@ -821,6 +827,8 @@ static void test_included_rows(void **state)
                            "  log.level ",
                            "one of: error warning info debug",
                            "  metrics.listen ",
+                           "  kafka.brokers ",
+                           "  kafka.properties ",
                            "  props ",
                            "  items[].frag.deep ",
                            "  items[].name ",

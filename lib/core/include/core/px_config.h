@@ -50,6 +50,9 @@ enum { PX_CONF_INCLUDE_DEPTH = 4 };
  * in a program's table. */
 extern const px_conf_item px_conf_log_items[];     /* log.level */
 extern const px_conf_item px_conf_metrics_items[]; /* metrics.listen */
+/* kafka.brokers (not empty) and kafka.properties (raw librdkafka
+ * properties, a map: px_config_map_load; lib/kafka checks them). */
+extern const px_conf_item px_conf_kafka_items[];
 
 typedef struct px_config px_config;
 
@@ -103,6 +106,8 @@ px_err px_config_map_load(const px_config *c, const char *path, px_conf_kv **out
 
 /* Checks shared by the programs' tables (px_conf_item.check); the
  * host:port check is px_conf_check_hostport() in core/px_net.h. */
+/* A value that must not be empty (broker lists, group names). */
+bool px_conf_check_nonempty(const char *value, char *why, size_t whylen);
 /* A Kafka topic name by Kafka's rule: 1 to 249 of [A-Za-z0-9._-], not "." or "..". */
 bool px_conf_check_topic(const char *value, char *why, size_t whylen);
 
