@@ -256,46 +256,35 @@ static long px_cs_binary_at(const char *buf, size_t n, unsigned *line)
  * errno on failure (EFBIG: too large). */
 static char *px_cs_slurp(int fd, size_t max, size_t *len)
 {
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    if (!buf)
-        return NULL;
+    /* room for one byte past max tells a file that is too large */
+    px_buf b = {.max = max < SIZE_MAX ? max + 1 : max};
     for (;;) {
-        if (n == cap) {
-            if (cap > max) {
-                free(buf);
-                errno = EFBIG;
-                return NULL;
-            }
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                errno = ENOMEM;
-                return NULL;
-            }
-            buf = nb;
-            cap *= 2;
+        size_t want = b.max - b.len < 4096 ? b.max - b.len : 4096;
+        if (!want || px_buf_reserve(&b, want) != PX_OK) {
+            px_buf_free(&b);
+            errno = want ? ENOMEM : EFBIG;
+            return NULL;
         }
-        ssize_t r = read(fd, buf + n, cap - n);
+        ssize_t r = read(fd, b.p + b.len, b.cap - b.len);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
             int e = errno;
-            free(buf);
+            px_buf_free(&b);
             errno = e;
             return NULL;
         }
         if (r == 0)
             break;
-        n += (size_t)r;
+        b.len += (size_t)r;
     }
-    if (n > max) {
-        free(buf);
+    if (b.len > max) {
+        px_buf_free(&b);
         errno = EFBIG;
         return NULL;
     }
-    *len = n;
-    return buf;
+    *len = b.len;
+    return (char *)b.p;
 }
 
 /* path as the including file's directory makes it. */

@@ -868,6 +868,49 @@ static void test_map_load(void **state)
     px_config_destroy(c);
 }
 
+/* A file of `size` bytes: a setting, then a comment filling the rest. */
+static char *write_sized(size_t size)
+{
+    const char *head = "org = \"acme\";\n#";
+    char *text = malloc(size + 1);
+    assert_non_null(text);
+    memset(text, 'x', size);
+    memcpy(text, head, strlen(head));
+    text[size - 1] = '\n';
+    text[size] = '\0';
+    char *path = write_tmp(text);
+    free(text);
+    return path;
+}
+
+/* The whole text is bounded (16 MiB): a file of exactly that loads, one
+ * byte more is refused with the reason. */
+static void test_size_bound(void **state)
+{
+    (void)state;
+    const size_t max = 16u << 20;
+    char *path = write_sized(max);
+    px_config *c = px_config_create(px_producer_conf_table);
+    px_config_load_file(c, path);
+    for (size_t i = 0; i < px_config_problem_count(c); i++)
+        assert_null(strstr(px_config_problem(c, i), "MiB"));
+    assert_string_equal(px_config_string(c, "org"), "acme");
+    px_config_destroy(c);
+    drop_tmp(path);
+
+    path = write_sized(max + 1);
+    c = px_config_create(px_producer_conf_table);
+    assert_int_equal(px_config_load_file(c, path), PX_ERR_CONFIG);
+    bool said = false;
+    for (size_t i = 0; i < px_config_problem_count(c); i++)
+        said = said || strstr(px_config_problem(c, i), "the configuration is over 16 MiB");
+    if (!said)
+        dump_problems(c);
+    assert_true(said);
+    px_config_destroy(c);
+    drop_tmp(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -892,6 +935,7 @@ int main(void)
         cmocka_unit_test(test_include_errors),
         cmocka_unit_test(test_included_rows),
         cmocka_unit_test(test_map_load),
+        cmocka_unit_test(test_size_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
