@@ -25,11 +25,6 @@ void px_log_set_level(px_log_level level)
     px_log_current = level;
 }
 
-px_log_level px_log_get_level(void)
-{
-    return px_log_current;
-}
-
 void px_log_set_ident(const char *ident)
 {
     px_log_ident = ident;

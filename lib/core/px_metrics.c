@@ -91,7 +91,7 @@ void px_metric_set(px_metric *m, int64_t v)
     atomic_store_explicit(&m->value, (uint64_t)v, memory_order_relaxed);
 }
 
-uint64_t px_metric_value(const px_metric *m)
+static uint64_t px_metric_value(const px_metric *m)
 {
     return atomic_load_explicit(&((px_metric *)m)->value, memory_order_relaxed);
 }

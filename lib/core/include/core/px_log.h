@@ -14,7 +14,6 @@ typedef enum px_log_level {
 /* Parses "error", "warning", "info", "debug"; returns -1 if unknown. */
 int px_log_level_parse(const char *name);
 void px_log_set_level(px_log_level level);
-px_log_level px_log_get_level(void);
 /* Program name put in front of each line, e.g. "pdnsx-producer". Not copied. */
 void px_log_set_ident(const char *ident);
 
