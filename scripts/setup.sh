@@ -8,6 +8,7 @@ BUILD_DEPS=(build-essential cmake pkg-config ninja-build clang clang-format libc
   librdkafka-dev libavro-dev libconfig-dev libpcap-dev libfstrm-dev
   libprotobuf-c-dev protobuf-c-compiler libpsl-dev libjansson-dev
   libcmocka-dev liblmdb-dev libmaxminddb-dev libmicrohttpd-dev libxxhash-dev
+  libsodium-dev libcurl4-openssl-dev
   golang-github-dnstap-golang-dnstap-dev)
 TEST_DEPS=(python3-avro unbound nsd dnsperf fstrm-bin kcat tcpdump
   tcpreplay openjdk-17-jre-headless maven procps psmisc curl ldnsutils

@@ -12,6 +12,8 @@
  * one written out of libconfig's range is a problem at its setting
  * instead of a value cut to its low 32 bits. */
 #include "core/px_config.h"
+#include "core/px_buf.h"
+#include "core/px_net.h"
 #include "px_confsrc.h"
 
 #include <errno.h>
@@ -23,18 +25,6 @@
 #include <string.h>
 
 #define PX_DEFAULTS_WHERE "<defaults>:0"
-
-/* snprintf that truncates quietly: paths and locations are bounded and a
- * cut message is better than none. */
-static void px_fmt(char *buf, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void px_fmt(char *buf, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, len, fmt, ap);
-    va_end(ap);
-}
 
 typedef struct px_strv {
     char **v;
@@ -72,7 +62,7 @@ struct px_config {
     char *file;      /* loaded file, NULL if none */
     px_confsrc *src; /* its text as libconfig read it, NULL if none */
     px_badint *badints;
-    size_t n_badints;
+    size_t n_badints, cap_badints;
     /* Problems in three lists so that validating again replaces only
      * what validation found: reading (file, --set), validation, and
      * those the program added. px_config_problem() indexes them in order. */
@@ -96,15 +86,9 @@ static void px_problem_addv(px_config *c, const char *where, const char *fmt, va
     }
     free(msg);
     px_strv *l = c->sink;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 8;
-        char **p = realloc(l->v, cap * sizeof(*p));
-        if (!p) {
-            free(line);
-            return;
-        }
-        l->v = p;
-        l->cap = cap;
+    if (PX_ARRAY_RESERVE(l->v, l->cap, l->n + 1, 8) != PX_OK) {
+        free(line);
+        return;
     }
     l->v[l->n++] = line;
 }
@@ -123,16 +107,16 @@ static void px_problem_add(px_config *c, const char *where, const char *fmt, ...
 static void px_where_top(const px_config *c, char *buf, size_t len)
 {
     if (c->file)
-        px_fmt(buf, len, "%s:1", c->file);
+        px_why(buf, len, "%s:1", c->file);
     else
-        px_fmt(buf, len, "%s", PX_DEFAULTS_WHERE);
+        px_why(buf, len, "%s", PX_DEFAULTS_WHERE);
 }
 
 static void px_where(const px_config *c, const config_setting_t *s, char *buf, size_t len)
 {
     void *hook = s ? config_setting_get_hook(s) : NULL;
     if (hook)
-        px_fmt(buf, len, "--set:%u", (unsigned)(uintptr_t)hook);
+        px_why(buf, len, "--set:%u", (unsigned)(uintptr_t)hook);
     else if (s && c->src && config_setting_source_line(s))
         px_confsrc_where(c->src, config_setting_source_line(s), buf, len);
     else
@@ -146,7 +130,7 @@ static void px_problems_from(px_config *c, const px_confsrc *src)
         const char *p = px_confsrc_problem(src, i);
         const char *sep = strstr(p, ": ");
         char where[512];
-        px_fmt(where, sizeof(where), "%.*s", sep ? (int)(sep - p) : 0, p);
+        px_why(where, sizeof(where), "%.*s", sep ? (int)(sep - p) : 0, p);
         px_problem_add(c, where, "%s", sep ? sep + 2 : p);
     }
 }
@@ -251,11 +235,41 @@ static config_setting_t *px_find(config_setting_t *root, const char *path,
     return cur;
 }
 
+/* The rows of a table in order, with each `include` row replaced by the
+ * rows of the table it names. */
+typedef struct px_rows {
+    const px_conf_item *at[PX_CONF_INCLUDE_DEPTH];
+    int depth;
+} px_rows;
+
+static px_rows px_rows_of(const px_conf_item *t)
+{
+    return (px_rows){.at = {t}, .depth = t ? 1 : 0};
+}
+
+static const px_conf_item *px_rows_next(px_rows *r)
+{
+    while (r->depth > 0) {
+        const px_conf_item *it = r->at[r->depth - 1];
+        if (!it->path && !it->include) {
+            r->depth--;
+            continue;
+        }
+        r->at[r->depth - 1] = it + 1;
+        if (it->path)
+            return it;
+        if (r->depth < PX_CONF_INCLUDE_DEPTH)
+            r->at[r->depth++] = it->include;
+    }
+    return NULL;
+}
+
 static const px_conf_item *px_table_find(const px_conf_item *t, const char *path)
 {
-    for (; t && t->path; t++)
-        if (strcmp(t->path, path) == 0)
-            return t;
+    px_rows r = px_rows_of(t);
+    for (const px_conf_item *it; (it = px_rows_next(&r));)
+        if (strcmp(it->path, path) == 0)
+            return it;
     return NULL;
 }
 
@@ -263,8 +277,9 @@ static const px_conf_item *px_table_find(const px_conf_item *t, const char *path
 static bool px_table_has_below(const px_conf_item *t, const char *path)
 {
     size_t n = strlen(path);
-    for (; t && t->path; t++)
-        if (strncmp(t->path, path, n) == 0 && t->path[n] == '.')
+    px_rows r = px_rows_of(t);
+    for (const px_conf_item *it; (it = px_rows_next(&r));)
+        if (strncmp(it->path, path, n) == 0 && it->path[n] == '.')
             return true;
     return false;
 }
@@ -393,18 +408,12 @@ static void px_collect_ints(const config_setting_t *s, const char *path, px_intv
 {
     int t = config_setting_type(s);
     if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) {
-        if (out->n == out->cap) {
-            size_t cap = out->cap ? 2 * out->cap : 16;
-            px_intref *v = realloc(out->v, cap * sizeof(*v));
-            if (!v) {
-                out->nomem = true;
-                return;
-            }
-            out->v = v;
-            out->cap = cap;
+        if (PX_ARRAY_RESERVE(out->v, out->cap, out->n + 1, 16) != PX_OK) {
+            out->nomem = true;
+            return;
         }
         out->v[out->n].s = s;
-        px_fmt(out->v[out->n++].path, sizeof(out->v->path), "%s", path);
+        px_why(out->v[out->n++].path, sizeof(out->v->path), "%s", path);
         return;
     }
     if (!config_setting_is_aggregate(s))
@@ -414,9 +423,9 @@ static void px_collect_ints(const config_setting_t *s, const char *path, px_intv
         const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
         char sub[512];
         if (group)
-            px_fmt(sub, sizeof(sub), "%s%s%s", path, *path ? "." : "", config_setting_name(e));
+            px_why(sub, sizeof(sub), "%s%s%s", path, *path ? "." : "", config_setting_name(e));
         else
-            px_fmt(sub, sizeof(sub), "%s[%d]", path, i);
+            px_why(sub, sizeof(sub), "%s[%d]", path, i);
         px_collect_ints(e, sub, out);
     }
 }
@@ -438,12 +447,13 @@ static bool px_ints_paired(const px_confsrc *src, const px_intv *iv)
 
 static void px_badint_add(px_config *c, const char *where, long long stored)
 {
-    px_badint *b = realloc(c->badints, (c->n_badints + 1) * sizeof(*b));
-    if (!b)
+    if (PX_ARRAY_RESERVE(c->badints, c->cap_badints, c->n_badints + 1, 4) != PX_OK)
         return;
-    c->badints = b;
-    if ((b[c->n_badints].where = strdup(where)))
-        b[c->n_badints++].stored = stored;
+    px_badint *b = &c->badints[c->n_badints];
+    if ((b->where = strdup(where))) {
+        b->stored = stored;
+        c->n_badints++;
+    }
 }
 
 /* Whether s holds a value libconfig did not read as written. */
@@ -480,9 +490,9 @@ static void px_check_ints(px_config *c, const px_confsrc *src, const config_sett
         px_confsrc_where(src, lit->line, where, sizeof(where));
         px_badint_add(c, where, lit->stored);
         if (lit->wide || !lit->fits_wide)
-            px_fmt(hint, sizeof(hint), "%s", "a 64-bit integer");
+            px_why(hint, sizeof(hint), "%s", "a 64-bit integer");
         else
-            px_fmt(hint, sizeof(hint),
+            px_why(hint, sizeof(hint),
                    "an integer without L (-2147483648 to 2147483647); write %sL for a 64-bit one",
                    lit->text);
         if (paired)
@@ -498,7 +508,8 @@ static void px_check_ints(px_config *c, const px_confsrc *src, const config_sett
 
 static void px_load_defaults(px_config *c)
 {
-    for (const px_conf_item *it = c->table; it && it->path; it++) {
+    px_rows r = px_rows_of(c->table);
+    for (const px_conf_item *it; (it = px_rows_next(&r));) {
         if (!it->def)
             continue;
         config_t tmp;
@@ -596,7 +607,7 @@ px_err px_config_set(px_config *c, const char *assignment)
 {
     unsigned n = ++c->n_sets;
     char where[32];
-    px_fmt(where, sizeof(where), "--set:%u", n);
+    px_why(where, sizeof(where), "--set:%u", n);
     const char *eq = strchr(assignment, '=');
     if (!eq) {
         px_problem_add(c, where, "expected PATH=VALUE, got '%s'", assignment);
@@ -698,13 +709,14 @@ static void px_check_list(px_config *c, const config_setting_t *s, const px_conf
     for (int i = 0; i < config_setting_length(s); i++) {
         const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
         char edisp[512];
-        px_fmt(edisp, sizeof(edisp), "%s[%d]", disp, i);
+        px_why(edisp, sizeof(edisp), "%s[%d]", disp, i);
         if (config_setting_type(e) != CONFIG_TYPE_GROUP) {
             px_problem_at(c, e, "'%s' must be a group { ... }", edisp);
             continue;
         }
         px_walk(c, e, it->children, NULL, edisp);
-        for (const px_conf_item *ch = it->children; ch && ch->path; ch++)
+        px_rows r = px_rows_of(it->children);
+        for (const px_conf_item *ch; (ch = px_rows_next(&r));)
             if ((ch->flags & PX_CONF_REQUIRED) && !px_find((config_setting_t *)e, ch->path, NULL))
                 px_problem_at(c, e, "'%s' lacks required member '%s'", edisp, ch->path);
     }
@@ -715,7 +727,7 @@ static void px_check_map(px_config *c, const config_setting_t *s, const char *di
     for (int i = 0; i < config_setting_length(s); i++) {
         const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
         char edisp[512];
-        px_fmt(edisp, sizeof(edisp), "%s.%s", disp, config_setting_name(e));
+        px_why(edisp, sizeof(edisp), "%s.%s", disp, config_setting_name(e));
         int t = config_setting_type(e);
         if (t == CONFIG_TYPE_GROUP)
             px_check_map(c, e, edisp);
@@ -792,8 +804,8 @@ static void px_walk(px_config *c, const config_setting_t *g, const px_conf_item 
         const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
         const char *name = config_setting_name(s);
         char path[512], spath[512];
-        px_fmt(path, sizeof(path), "%s%s%s", rel ? rel : "", rel ? "." : "", name);
-        px_fmt(spath, sizeof(spath), "%s%s%s", disp ? disp : "", disp ? "." : "", name);
+        px_why(path, sizeof(path), "%s%s%s", rel ? rel : "", rel ? "." : "", name);
+        px_why(spath, sizeof(spath), "%s%s%s", disp ? disp : "", disp ? "." : "", name);
         const px_conf_item *it = px_table_find(table, path);
         if (it)
             px_check_item(c, s, it, spath);
@@ -813,7 +825,8 @@ px_err px_config_validate(px_config *c)
     px_walk(c, config_root_setting(&c->main), c->table, NULL, NULL);
     char where[512];
     px_where_top(c, where, sizeof(where));
-    for (const px_conf_item *it = c->table; it && it->path; it++)
+    px_rows r = px_rows_of(c->table);
+    for (const px_conf_item *it; (it = px_rows_next(&r));)
         if ((it->flags & PX_CONF_REQUIRED) &&
             !px_find(config_root_setting(&c->main), it->path, NULL))
             px_problem_add(c, where, "missing required setting '%s'", it->path);
@@ -933,18 +946,12 @@ static bool px_map_push(px_map_cache *m, char *key, char *value)
 {
     if (!key || !value)
         goto fail;
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? 2 * m->cap : 8;
-        char **k = realloc(m->keys, cap * sizeof(*k));
-        if (!k)
-            goto fail;
-        m->keys = k;
-        char **v = realloc(m->values, cap * sizeof(*v));
-        if (!v)
-            goto fail;
-        m->values = v;
-        m->cap = cap;
-    }
+    /* two parallel arrays that grow alike: one capacity for both */
+    size_t kcap = m->cap, vcap = m->cap;
+    if (PX_ARRAY_RESERVE(m->keys, kcap, m->n + 1, 8) != PX_OK ||
+        PX_ARRAY_RESERVE(m->values, vcap, m->n + 1, 8) != PX_OK)
+        goto fail;
+    m->cap = kcap;
     m->keys[m->n] = key;
     m->values[m->n++] = value;
     return true;
@@ -1035,6 +1042,59 @@ const char *px_config_map_value(const px_config *c, const char *path, size_t i)
     return m && i < m->n ? m->values[i] : NULL;
 }
 
+px_err px_config_map_load(const px_config *c, const char *path, px_conf_kv **out, size_t *n)
+{
+    size_t len = px_config_map_len(c, path);
+    px_conf_kv *kv = calloc(len ? len : 1, sizeof(*kv));
+    if (!kv)
+        return PX_ERR_NOMEM;
+    for (size_t i = 0; i < len; i++) {
+        kv[i].key = px_config_map_key(c, path, i);
+        kv[i].value = px_config_map_value(c, path, i);
+        if (!kv[i].key || !kv[i].value) {
+            free(kv);
+            return PX_ERR_NOMEM;
+        }
+    }
+    *out = kv;
+    *n = len;
+    return PX_OK;
+}
+
+/* ---- shared fragments -------------------------------------------------------- */
+
+static const char *const px_conf_log_levels[] = {"error", "warning", "info", "debug", NULL};
+
+const px_conf_item px_conf_log_items[] = {
+    {.path = "log.level",
+     .type = PX_CONF_STRING,
+     .def = "\"info\"",
+     .choices = px_conf_log_levels,
+     .help = "least severe level logged"},
+    {.path = NULL},
+};
+
+const px_conf_item px_conf_kafka_items[] = {
+    {.path = "kafka.brokers",
+     .type = PX_CONF_STRING,
+     .def = "\"127.0.0.1:9092\"",
+     .check = px_conf_check_nonempty,
+     .help = "bootstrap servers"},
+    {.path = "kafka.properties",
+     .type = PX_CONF_MAP,
+     .help = "raw librdkafka properties; nest groups for dotted names: "
+             "{ compression = { codec = \"zstd\"; }; }"},
+    {.path = NULL},
+};
+
+const px_conf_item px_conf_metrics_items[] = {
+    {.path = "metrics.listen",
+     .type = PX_CONF_STRING,
+     .check = px_conf_check_hostport,
+     .help = "IPv4:port or [IPv6]:port serving Prometheus text on /metrics"},
+    {.path = NULL},
+};
+
 /* ---- help ------------------------------------------------------------------ */
 
 static const char *px_type_name(px_conf_type t)
@@ -1049,9 +1109,10 @@ static const char *px_type_name(px_conf_type t)
 
 static void px_print_items(const px_conf_item *table, const char *prefix, FILE *out)
 {
-    for (const px_conf_item *it = table; it && it->path; it++) {
+    px_rows r = px_rows_of(table);
+    for (const px_conf_item *it; (it = px_rows_next(&r));) {
         char path[256];
-        px_fmt(path, sizeof(path), "%s%s", prefix ? prefix : "", it->path);
+        px_why(path, sizeof(path), "%s%s", prefix ? prefix : "", it->path);
         const char *def = it->def                          ? it->def
                           : (it->flags & PX_CONF_REQUIRED) ? "(required)"
                                                            : "(none)";
@@ -1068,7 +1129,7 @@ static void px_print_items(const px_conf_item *table, const char *prefix, FILE *
         }
         if (it->type == PX_CONF_LIST && it->children) {
             char sub[300];
-            px_fmt(sub, sizeof(sub), "%s[].", path);
+            px_why(sub, sizeof(sub), "%s[].", path);
             px_print_items(it->children, sub, out);
         }
     }
@@ -1078,6 +1139,14 @@ void px_config_print_table(const px_conf_item *table, FILE *out)
 {
     fprintf(out, "Settings (PATH, type, default):\n");
     px_print_items(table, NULL, out);
+}
+
+bool px_conf_check_nonempty(const char *v, char *why, size_t len)
+{
+    if (v[0])
+        return true;
+    px_why(why, len, "must not be empty");
+    return false;
 }
 
 bool px_conf_check_topic(const char *v, char *why, size_t len)

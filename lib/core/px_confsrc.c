@@ -1,6 +1,7 @@
 /* px_confsrc.c: libconfig text with @includes expanded, a line map back to
  * the files, and every integer literal with the value libconfig stores. */
 #include "px_confsrc.h"
+#include "core/px_buf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,7 +29,7 @@ struct px_confsrc {
     char **files;
     size_t n_files;
     char **problems;
-    size_t n_problems;
+    size_t n_problems, cap_problems;
     px_confsrc_int *ints;
     size_t n_ints, cap_ints;
     char *name; /* px_confsrc_from_text(): where everything is */
@@ -48,17 +49,10 @@ struct px_confsrc {
 
 static bool px_cs_grow(px_confsrc *s, void **v, size_t *cap, size_t n, size_t size)
 {
-    if (n < *cap)
+    if (px_array_reserve(v, cap, n + 1, size, 64) == PX_OK)
         return true;
-    size_t nc = *cap ? 2 * *cap : 64;
-    void *p = realloc(*v, nc * size);
-    if (!p) {
-        s->nomem = true;
-        return false;
-    }
-    *v = p;
-    *cap = nc;
-    return true;
+    s->nomem = true;
+    return false;
 }
 
 static void px_cs_problem(px_confsrc *s, const char *where, const char *fmt, ...)
@@ -76,13 +70,11 @@ static void px_cs_problem(px_confsrc *s, const char *where, const char *fmt, ...
         return;
     }
     free(msg);
-    char **p = realloc(s->problems, (s->n_problems + 1) * sizeof(*p));
-    if (!p) {
+    if (!px_cs_grow(s, (void **)&s->problems, &s->cap_problems, s->n_problems,
+                    sizeof(*s->problems))) {
         free(line);
-        s->nomem = true;
         return;
     }
-    s->problems = p;
     s->problems[s->n_problems++] = line;
 }
 
@@ -106,17 +98,9 @@ static void px_cs_newline_map(px_confsrc *s)
 
 static void px_cs_emit(px_confsrc *s, const char *p, size_t n)
 {
-    if (s->len + n + 1 > s->cap) {
-        size_t nc = s->cap ? s->cap : 4096;
-        while (nc < s->len + n + 1)
-            nc *= 2;
-        char *t = realloc(s->text, nc);
-        if (!t) {
-            s->nomem = true;
-            return;
-        }
-        s->text = t;
-        s->cap = nc;
+    if (PX_ARRAY_RESERVE(s->text, s->cap, s->len + n + 1, 4096) != PX_OK) {
+        s->nomem = true;
+        return;
     }
     for (size_t i = 0; i < n; i++) {
         s->text[s->len++] = p[i];
@@ -272,46 +256,35 @@ static long px_cs_binary_at(const char *buf, size_t n, unsigned *line)
  * errno on failure (EFBIG: too large). */
 static char *px_cs_slurp(int fd, size_t max, size_t *len)
 {
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    if (!buf)
-        return NULL;
+    /* room for one byte past max tells a file that is too large */
+    px_buf b = {.max = max < SIZE_MAX ? max + 1 : max};
     for (;;) {
-        if (n == cap) {
-            if (cap > max) {
-                free(buf);
-                errno = EFBIG;
-                return NULL;
-            }
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                errno = ENOMEM;
-                return NULL;
-            }
-            buf = nb;
-            cap *= 2;
+        size_t want = b.max - b.len < 4096 ? b.max - b.len : 4096;
+        if (!want || px_buf_reserve(&b, want) != PX_OK) {
+            px_buf_free(&b);
+            errno = want ? ENOMEM : EFBIG;
+            return NULL;
         }
-        ssize_t r = read(fd, buf + n, cap - n);
+        ssize_t r = read(fd, b.p + b.len, b.cap - b.len);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
             int e = errno;
-            free(buf);
+            px_buf_free(&b);
             errno = e;
             return NULL;
         }
         if (r == 0)
             break;
-        n += (size_t)r;
+        b.len += (size_t)r;
     }
-    if (n > max) {
-        free(buf);
+    if (b.len > max) {
+        px_buf_free(&b);
         errno = EFBIG;
         return NULL;
     }
-    *len = n;
-    return buf;
+    *len = b.len;
+    return (char *)b.p;
 }
 
 /* path as the including file's directory makes it. */

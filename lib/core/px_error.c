@@ -1,5 +1,8 @@
 #include "core/px_error.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 static const char *const px_err_text[PX_ERR__COUNT] = {
     [PX_OK] = "success",
     [PX_ERR_NOMEM] = "out of memory",
@@ -26,4 +29,14 @@ const char *px_strerror(px_err err)
     if ((unsigned)err >= PX_ERR__COUNT || px_err_text[err] == 0)
         return "unknown error";
     return px_err_text[err];
+}
+
+void px_why(char *why, size_t whylen, const char *fmt, ...)
+{
+    if (!why || !whylen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, whylen, fmt, ap);
+    va_end(ap);
 }

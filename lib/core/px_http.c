@@ -12,6 +12,7 @@
  * mutex) at NOTIFY_CLOSED, which MHD calls before it closes the socket: so
  * a descriptor we shut down is never one the process has reused. */
 #include "core/px_http.h"
+#include "core/px_clock.h"
 #include "core/px_net.h"
 #include "core/px_metrics.h"
 #include "core/px_ratelimit.h"
@@ -29,6 +30,36 @@
 #include <unistd.h>
 
 /* ---- settings --------------------------------------------------------------- */
+
+const px_conf_item px_http_conf_items[] = {
+    {.path = "http.max_connections",
+     .type = PX_CONF_INT,
+     .min = 1,
+     .max = 10000,
+     .def = "64",
+     .help = "open connections per HTTP endpoint; a new one past it closes an older one"},
+    {.path = "http.max_per_client",
+     .type = PX_CONF_INT,
+     .min = 1,
+     .max = 10000,
+     .def = "16",
+     .help = "connections per client address (IPv6: per /64) and HTTP endpoint; a new one "
+             "past it closes an older one of that client"},
+    {.path = "http.request_timeout",
+     .type = PX_CONF_INT,
+     .min = 1,
+     .max = 3600,
+     .def = "10",
+     .help = "seconds a client has to send a whole request, from connecting or from the end "
+             "of its previous answer"},
+    {.path = "http.answer_timeout",
+     .type = PX_CONF_INT,
+     .min = 1,
+     .max = 86400,
+     .def = "60",
+     .help = "seconds a client has to take a whole answer; a slower one is cut off"},
+    {.path = NULL},
+};
 
 void px_http_limits_default(px_http_limits *out)
 {
@@ -146,7 +177,7 @@ static void pxh_reject_locked(px_http_server *s, pxh_reason r, int64_t now, char
     px_metric_inc(s->m_rejected[r]);
     msg[0] = '\0';
     uint64_t held = 0;
-    if (!s->opts.log || !px_ratelimit_allow(&s->log[r], now, &held))
+    if ((!s->opts.report && !s->opts.log) || !px_ratelimit_allow(&s->log[r], now, &held))
         return;
     char what[160], more[64] = "";
     if (held)
@@ -157,7 +188,11 @@ static void pxh_reject_locked(px_http_server *s, pxh_reason r, int64_t now, char
 
 static void pxh_log(const px_http_server *s, const char *msg)
 {
-    if (msg[0] && s->opts.log)
+    if (!msg[0])
+        return;
+    if (s->opts.report)
+        s->opts.report(s->opts.report_ctx, PX_LOG_WARNING, msg);
+    else if (s->opts.log)
         s->opts.log(msg);
 }
 
@@ -262,7 +297,7 @@ static void pxh_started(px_http_server *s, struct MHD_Connection *mc, void **soc
     atomic_init(&c->closing, false);
     char msgs[2][PXH_MSG] = {"", ""};
     pthread_mutex_lock(&s->lock);
-    int64_t now = px_ratelimit_now_ms();
+    int64_t now = px_clock_mono_ms();
     pxh_make_room_locked(s, c->client, now, msgs);
     c->state = PXH_NEW;
     c->since = now;
@@ -322,7 +357,7 @@ static void pxh_enter(px_http_server *s, px_http_conn *c, pxh_state state)
     if (!c)
         return;
     pthread_mutex_lock(&s->lock);
-    int64_t now = px_ratelimit_now_ms();
+    int64_t now = px_clock_mono_ms();
     if (state == PXH_REQUEST) {
         /* the deadline of a request runs from the connection's opening or
          * the previous answer's end: it stays */
@@ -389,7 +424,7 @@ static void *pxh_reaper(void *arg)
     pthread_mutex_lock(&s->lock);
     while (!s->stopping) {
         char msgs[PXH_R__N][PXH_MSG] = {{0}};
-        int64_t now = px_ratelimit_now_ms();
+        int64_t now = px_clock_mono_ms();
         s->next_wake = pxh_reap_locked(s, now, msgs);
         pthread_mutex_unlock(&s->lock);
         for (int r = 0; r < PXH_R__N; r++)
@@ -650,31 +685,49 @@ static bool pxh_init(px_http_server *s, const px_http_opts *opts)
     return true;
 }
 
-px_http_server *px_http_start(const char *listen, const px_http_opts *opts, char *errbuf,
-                              size_t errlen)
+px_err px_http_server_start(const char *listen, const px_http_opts *opts, px_http_server **out,
+                            char *why, size_t whylen)
 {
     const char *setting = opts->setting ? opts->setting : "http.listen";
+    *out = NULL;
+    if (!opts->handler) {
+        px_why(why, whylen, "%s: no request handler", setting);
+        return PX_ERR_CONFIG;
+    }
     px_http_server *s = calloc(1, sizeof(*s));
-    if (!s || !opts->handler || !pxh_init(s, opts)) {
-        snprintf(errbuf, errlen, "%s: %s", setting, s ? "cannot start" : "out of memory");
+    if (!s) {
+        px_why(why, whylen, "%s: out of memory", setting);
+        return PX_ERR_NOMEM;
+    }
+    if (!pxh_init(s, opts)) {
+        px_why(why, whylen, "%s: cannot start", setting);
         free(s);
-        return NULL;
+        return PX_ERR_IO;
     }
     px_listen l;
-    if (px_listen_tcp(setting, listen, 128, &l, errbuf, errlen) < 0) {
+    px_err e = px_listen_tcp(setting, listen, 128, 0, &l, why, whylen);
+    if (e != PX_OK) {
         px_http_stop(s);
-        return NULL;
+        return e;
     }
     s->port = l.port;
     s->reaper_started = pthread_create(&s->reaper, NULL, pxh_reaper, s) == 0;
     s->daemon = s->reaper_started ? pxh_daemon(s, &l) : NULL;
     if (!s->daemon) {
-        snprintf(errbuf, errlen, "%s %s: cannot start the HTTP server", setting, listen);
+        px_why(why, whylen, "%s %s: cannot start the HTTP server", setting, listen);
         close(l.fd);
         px_http_stop(s);
-        return NULL;
+        return PX_ERR_IO;
     }
-    return s;
+    *out = s;
+    return PX_OK;
+}
+
+px_http_server *px_http_start(const char *listen, const px_http_opts *opts, char *errbuf,
+                              size_t errlen)
+{
+    px_http_server *s = NULL;
+    return px_http_server_start(listen, opts, &s, errbuf, errlen) == PX_OK ? s : NULL;
 }
 
 uint16_t px_http_port(const px_http_server *s)

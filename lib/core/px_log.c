@@ -25,11 +25,6 @@ void px_log_set_level(px_log_level level)
     px_log_current = level;
 }
 
-px_log_level px_log_get_level(void)
-{
-    return px_log_current;
-}
-
 void px_log_set_ident(const char *ident)
 {
     px_log_ident = ident;
@@ -56,4 +51,21 @@ void px_log(px_log_level level, const char *fmt, ...)
             px_log_names[level], msg);
     fflush(stderr);
     pthread_mutex_unlock(&px_log_lock);
+}
+
+px_log_level px_log_level_from_syslog(int level)
+{
+    if (level <= 3)
+        return PX_LOG_ERROR;
+    if (level == 4)
+        return PX_LOG_WARNING;
+    if (level <= 6)
+        return PX_LOG_INFO;
+    return PX_LOG_DEBUG;
+}
+
+void px_report_to_log(void *ctx, px_log_level level, const char *msg)
+{
+    (void)ctx;
+    px_log(level, "%s", msg);
 }

@@ -5,6 +5,7 @@
  * path never locks. Metrics are never freed: pointers stay valid for the
  * life of the process. */
 #include "core/px_metrics.h"
+#include "core/px_buf.h"
 #include "core/px_http.h"
 
 #include <pthread.h>
@@ -62,10 +63,8 @@ static px_metric *px_register(const char *name, const char *help, px_metric_kind
         const char *h = px_base_help_locked(name, m->base_len);
         m->help = h ? h : px_xalloc(strdup(help ? help : ""));
         atomic_init(&m->value, 0);
-        if (px_reg_n == px_reg_cap) {
-            px_reg_cap = px_reg_cap ? 2 * px_reg_cap : 32;
-            px_reg = px_xalloc(realloc(px_reg, px_reg_cap * sizeof(*px_reg)));
-        }
+        if (PX_ARRAY_RESERVE(px_reg, px_reg_cap, px_reg_n + 1, 32) != PX_OK)
+            px_xalloc(NULL);
         px_reg[px_reg_n++] = m;
     }
     pthread_mutex_unlock(&px_reg_lock);
@@ -92,7 +91,7 @@ void px_metric_set(px_metric *m, int64_t v)
     atomic_store_explicit(&m->value, (uint64_t)v, memory_order_relaxed);
 }
 
-uint64_t px_metric_value(const px_metric *m)
+static uint64_t px_metric_value(const px_metric *m)
 {
     return atomic_load_explicit(&((px_metric *)m)->value, memory_order_relaxed);
 }
@@ -190,27 +189,44 @@ static px_err px_metrics_handle(void *ctx, const px_http_request *r, px_http_ans
     return PX_OK;
 }
 
+/* Starts the server on o (its handler and setting filled in here). */
+static px_err px_metrics_serve(const char *listen, px_http_opts *o, px_metrics_server **out,
+                               char *why, size_t whylen)
+{
+    *out = NULL;
+    px_metrics_server *s = calloc(1, sizeof(*s));
+    if (!s) {
+        px_why(why, whylen, "out of memory");
+        return PX_ERR_NOMEM;
+    }
+    o->setting = "metrics.listen";
+    o->threads = 1;
+    o->handler = px_metrics_handle;
+    px_err e = px_http_server_start(listen, o, &s->http, why, whylen);
+    if (e != PX_OK) {
+        free(s);
+        return e;
+    }
+    *out = s;
+    return PX_OK;
+}
+
+px_err px_metrics_start(const px_metrics_conf *conf, px_metrics_server **out, char *why,
+                        size_t whylen)
+{
+    px_http_opts o = {
+        .limits = conf->limits, .report = conf->report, .report_ctx = conf->report_ctx};
+    return px_metrics_serve(conf->listen, &o, out, why, whylen);
+}
+
 px_metrics_server *px_metrics_server_start(const char *listen, const px_http_limits *limits,
                                            px_http_log_fn log, char *errbuf, size_t errlen)
 {
-    px_metrics_server *s = calloc(1, sizeof(*s));
-    if (!s) {
-        snprintf(errbuf, errlen, "out of memory");
-        return NULL;
-    }
-    /* one thread: writing the metrics takes microseconds */
-    px_http_opts o = {
-        .setting = "metrics.listen", .threads = 1, .log = log, .handler = px_metrics_handle};
+    px_http_opts o = {.log = log};
     if (limits)
         o.limits = *limits;
-    else
-        px_http_limits_default(&o.limits);
-    s->http = px_http_start(listen, &o, errbuf, errlen);
-    if (!s->http) {
-        free(s);
-        return NULL;
-    }
-    return s;
+    px_metrics_server *s = NULL;
+    return px_metrics_serve(listen, &o, &s, errbuf, errlen) == PX_OK ? s : NULL;
 }
 
 uint16_t px_metrics_server_port(const px_metrics_server *s)

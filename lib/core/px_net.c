@@ -1,34 +1,90 @@
 #include "core/px_net.h"
+#include "core/px_error.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
-/* Splits "1.2.3.4:9100" or "[::1]:9100"; a bare IPv6 address without
- * brackets is refused (its last group would read as the port). */
-static bool px_listen_split(const char *hp, char *host, size_t hostlen, const char **port)
+static bool px_net_port(const char *s, uint16_t *port)
 {
-    if (hp[0] == '[') {
-        const char *end = strchr(hp, ']');
-        if (!end || end[1] != ':' || (size_t)(end - hp - 1) >= hostlen)
-            return false;
-        memcpy(host, hp + 1, (size_t)(end - hp - 1));
-        host[end - hp - 1] = '\0';
-        *port = end + 2;
-        return **port != '\0';
-    }
-    const char *colon = strchr(hp, ':');
-    if (!colon || strchr(colon + 1, ':') || (size_t)(colon - hp) >= hostlen || colon == hp)
+    unsigned long v = 0;
+    if (*s == '\0')
         return false;
-    memcpy(host, hp, (size_t)(colon - hp));
-    host[colon - hp] = '\0';
-    *port = colon + 1;
-    return **port != '\0';
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return false;
+        v = v * 10 + (unsigned long)(*s - '0');
+        if (v > 65535)
+            return false;
+    }
+    *port = (uint16_t)v;
+    return true;
+}
+
+/* Letters, digits, '-' and '.', not starting with '.' or '-' (a name, not
+ * an option or a relative path). */
+static bool px_net_name(const char *h)
+{
+    if (h[0] == '.' || h[0] == '-')
+        return false;
+    for (; *h; h++)
+        if (!((*h >= 'a' && *h <= 'z') || (*h >= 'A' && *h <= 'Z') || (*h >= '0' && *h <= '9') ||
+              *h == '-' || *h == '.'))
+            return false;
+    return true;
+}
+
+px_err px_hostport_split(const char *text, char *host, size_t hostlen, uint16_t *port,
+                         unsigned flags)
+{
+    if (!text || !host || !hostlen)
+        return PX_ERR_INVAL;
+    const char *h = text, *colon;
+    bool bracketed = text[0] == '[';
+    if (bracketed) {
+        const char *close = strchr(text, ']');
+        if (!close || close[1] != ':')
+            return PX_ERR_INVAL;
+        h = text + 1;
+        colon = close + 1;
+    } else {
+        colon = strchr(text, ':');
+        if (!colon || strchr(colon + 1, ':'))
+            return PX_ERR_INVAL;
+    }
+    size_t hlen = (size_t)(colon - h) - (bracketed ? 1 : 0);
+    if (hlen == 0 || hlen >= hostlen)
+        return PX_ERR_INVAL;
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    if (!px_net_port(colon + 1, port))
+        return PX_ERR_INVAL;
+    struct in6_addr a;
+    if (bracketed)
+        return inet_pton(AF_INET6, host, &a) == 1 ? PX_OK : PX_ERR_INVAL;
+    if (inet_pton(AF_INET, host, &a) == 1)
+        return PX_OK;
+    return (flags & PX_HOSTPORT_NAME) && px_net_name(host) ? PX_OK : PX_ERR_INVAL;
+}
+
+/* Weak: lib/dns has its own definition of this check until it drops it;
+ * either behaves the same, and a program links whichever the linker meets. */
+__attribute__((weak)) bool px_conf_check_hostport(const char *v, char *why, size_t len)
+{
+    char host[64];
+    uint16_t port;
+    if (px_hostport_split(v, host, sizeof(host), &port, PX_HOSTPORT_LITERAL) == PX_OK)
+        return true;
+    if (why && len)
+        snprintf(why, len, "expected IPv4:port or [IPv6]:port");
+    return false;
 }
 
 static uint16_t px_listen_bound_port(int fd)
@@ -41,37 +97,92 @@ static uint16_t px_listen_bound_port(int fd)
                                           : ((struct sockaddr_in *)&ss)->sin_port);
 }
 
-int px_listen_tcp(const char *setting, const char *hostport, int backlog, px_listen *out,
-                  char *errbuf, size_t errlen)
+static int px_listen_socket(int family, unsigned flags)
 {
-    char host[256];
-    const char *port = NULL;
+    return socket(family,
+                  SOCK_STREAM | SOCK_CLOEXEC | (flags & PX_LISTEN_NONBLOCK ? SOCK_NONBLOCK : 0), 0);
+}
+
+/* Closes fd keeping errno, writes "SETTING TARGET: strerror" into why. */
+static px_err px_listen_fail(int fd, const char *setting, const char *target, char *why,
+                             size_t whylen)
+{
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    px_why(why, whylen, "%s %s: %s", setting, target, strerror(e));
+    errno = e;
+    return PX_ERR_IO;
+}
+
+px_err px_listen_tcp(const char *setting, const char *hostport, int backlog, unsigned flags,
+                     px_listen *out, char *why, size_t whylen)
+{
+    char host[64], portbuf[8];
+    uint16_t port;
+    setting = setting ? setting : "listen";
     struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
                              .ai_socktype = SOCK_STREAM};
     struct addrinfo *ai = NULL;
-    if (!hostport || !px_listen_split(hostport, host, sizeof(host), &port) ||
-        getaddrinfo(host, port, &hints, &ai) != 0 || !ai) {
-        snprintf(errbuf, errlen, "%s \"%s\": expected IPv4:port or [IPv6]:port", setting,
-                 hostport ? hostport : "");
-        return -1;
+    if (px_hostport_split(hostport, host, sizeof(host), &port, PX_HOSTPORT_LITERAL) != PX_OK ||
+        snprintf(portbuf, sizeof(portbuf), "%u", port) < 0 ||
+        getaddrinfo(host, portbuf, &hints, &ai) != 0 || !ai) {
+        px_why(why, whylen, "%s \"%s\": expected IPv4:port or [IPv6]:port", setting,
+               hostport ? hostport : "");
+        return PX_ERR_CONFIG;
     }
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = px_listen_socket(ai->ai_family, flags);
     int one = 1;
     if (fd >= 0) {
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
         if (ai->ai_family == AF_INET6)
             setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     }
-    if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, backlog) != 0) {
-        snprintf(errbuf, errlen, "%s %s: %s", setting, hostport, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        freeaddrinfo(ai);
-        return -1;
-    }
-    out->fd = fd;
-    out->family = ai->ai_family;
-    out->port = px_listen_bound_port(fd);
+    int family = ai->ai_family;
+    bool ok = fd >= 0 && bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, backlog) == 0;
     freeaddrinfo(ai);
-    return 0;
+    if (!ok)
+        return px_listen_fail(fd, setting, hostport, why, whylen);
+    *out = (px_listen){.fd = fd, .family = family, .port = px_listen_bound_port(fd)};
+    return PX_OK;
+}
+
+px_err px_listen_unix(const char *setting, const char *path, mode_t mode, int backlog,
+                      unsigned flags, px_listen *out, char *why, size_t whylen)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    setting = setting ? setting : "listen";
+    if (!path || !*path || strlen(path) >= sizeof(sa.sun_path)) {
+        px_why(why, whylen, "%s: bad socket path \"%s\"", setting, path ? path : "");
+        return PX_ERR_CONFIG;
+    }
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        /* Remove a socket left by an earlier run, never another file, and
+         * not one a live receiver still listens on. */
+        if (!S_ISSOCK(st.st_mode)) {
+            px_why(why, whylen, "%s %s: exists and is not a socket", setting, path);
+            return PX_ERR_CONFIG;
+        }
+        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        bool live = probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+        if (probe >= 0)
+            close(probe);
+        if (live) {
+            px_why(why, whylen, "%s %s: another process listens there", setting, path);
+            return PX_ERR_CONFIG;
+        }
+        unlink(path);
+    }
+    int fd = px_listen_socket(AF_UNIX, flags);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+        return px_listen_fail(fd, setting, path, why, whylen);
+    if (chmod(path, mode) != 0 || listen(fd, backlog) != 0) {
+        px_err e = px_listen_fail(fd, setting, path, why, whylen);
+        unlink(path);
+        return e;
+    }
+    *out = (px_listen){.fd = fd, .family = AF_UNIX};
+    return PX_OK;
 }

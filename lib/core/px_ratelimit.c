@@ -1,6 +1,6 @@
 #include "core/px_ratelimit.h"
 
-#include <time.h>
+#include "core/px_clock.h"
 
 void px_ratelimit_init(px_ratelimit *r, unsigned burst, int64_t interval_ms)
 {
@@ -31,7 +31,5 @@ bool px_ratelimit_allow(px_ratelimit *r, int64_t now_ms, uint64_t *held)
 
 int64_t px_ratelimit_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return px_clock_mono_ms();
 }

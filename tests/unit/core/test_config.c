@@ -709,20 +709,206 @@ static void test_include_errors(void **state)
     inc_rmtree(incdir);
 }
 
-static void test_print_table(void **state)
+/* The --help text of a table (caller frees). */
+static char *help_of(const px_conf_item *table)
 {
-    (void)state;
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     assert_non_null(f);
-    px_config_print_table(px_producer_conf_table, f);
+    px_config_print_table(table, f);
     fclose(f);
+    return buf;
+}
+
+static void test_print_table(void **state)
+{
+    (void)state;
+    char *buf = help_of(px_producer_conf_table);
     assert_non_null(strstr(buf, "window.seconds"));
     assert_non_null(strstr(buf, "inputs[].type"));
     assert_non_null(strstr(buf, "(required)"));
     assert_non_null(strstr(buf, "one of: error warning info debug"));
     free(buf);
+}
+
+/* Fragments spliced in by `include` rows, nested, in lists too. */
+static const px_conf_item inner_items[] = {
+    {.path = "frag.deep", .type = PX_CONF_BOOL, .def = "true", .help = "from a nested fragment"},
+    {.path = NULL},
+};
+
+static const px_conf_item frag_items[] = {
+    {.path = "frag.n",
+     .type = PX_CONF_INT,
+     .min = 1,
+     .max = 9,
+     .def = "5",
+     .help = "from a fragment"},
+    {.include = inner_items},
+    {.path = "frag.req", .type = PX_CONF_STRING, .flags = PX_CONF_REQUIRED},
+    {.path = NULL},
+};
+
+static const px_conf_item child_items[] = {
+    {.include = inner_items},
+    {.path = "name", .type = PX_CONF_STRING, .flags = PX_CONF_REQUIRED},
+    {.path = NULL},
+};
+
+static const px_conf_item include_table[] = {
+    {.path = "top", .type = PX_CONF_STRING, .def = "\"t\""},
+    {.include = frag_items},
+    {.include = px_conf_log_items},
+    {.include = px_conf_metrics_items},
+    {.include = px_conf_kafka_items},
+    {.path = "props", .type = PX_CONF_MAP},
+    {.path = "items", .type = PX_CONF_LIST, .children = child_items},
+    {.path = "last", .type = PX_CONF_INT, .def = "7"},
+    {.path = NULL},
+};
+
+static void test_included_rows(void **state)
+{
+    (void)state;
+    /* defaults of included rows, and the row after the includes */
+    px_config *c = px_config_create(include_table);
+    assert_non_null(c);
+    assert_int_equal(px_config_set(c, "frag.req=\"x\""), PX_OK);
+    assert_int_equal(px_config_validate(c), PX_OK);
+    assert_int_equal(px_config_int(c, "frag.n"), 5);
+    assert_true(px_config_bool(c, "frag.deep"));
+    assert_string_equal(px_config_string(c, "log.level"), "info");
+    assert_null(px_config_string(c, "metrics.listen"));
+    assert_string_equal(px_config_string(c, "kafka.brokers"), "127.0.0.1:9092");
+    assert_int_equal(px_config_map_len(c, "kafka.properties"), 0);
+    assert_int_equal(px_config_int(c, "last"), 7);
+    px_config_destroy(c);
+
+    /* validation of included rows, located FILE:LINE */
+    char *path = write_tmp(
+        "top = \"a\";\n"
+        "frag = { n = 12; deep = 3; other = 1; };\n"
+        "log = { level = \"loud\"; };\n"
+        "metrics = { listen = \"localhost:9100\"; };\n"
+        "items = ( { frag = { deep = false; }; name = \"i\"; }, { frag = { deep = 1; }; } );\n"
+        "last = \"7\";\n"
+        "kafka = { brokers = \"\"; properties = { acks = \"all\"; }; };\n");
+    c = px_config_create(include_table);
+    px_config_load_file(c, path);
+    assert_int_equal(px_config_validate(c), PX_ERR_CONFIG);
+    expect_problem(c, "%s:2: 'frag.n' must be between 1 and 9 (not 12)", path);
+    expect_problem(c, "%s:2: 'frag.deep' must be a boolean (true or false)", path);
+    expect_problem(c, "%s:2: unknown setting 'frag.other'", path);
+    expect_problem(c, "%s:1: missing required setting 'frag.req'", path);
+    expect_problem(c, "%s:3: 'log.level' must be one of error, warning, info, debug (not \"loud\")",
+                   path);
+    expect_problem(c,
+                   "%s:4: invalid 'metrics.listen' \"localhost:9100\": expected IPv4:port or "
+                   "[IPv6]:port",
+                   path);
+    expect_problem(c, "%s:5: 'items[1].frag.deep' must be a boolean (true or false)", path);
+    expect_problem(c, "%s:5: 'items[1]' lacks required member 'name'", path);
+    expect_problem(c, "%s:6: 'last' must be an integer", path);
+    expect_problem(c, "%s:7: invalid 'kafka.brokers' \"\": must not be empty", path);
+    assert_int_equal(px_config_problem_count(c), 10);
+    assert_string_equal(px_config_map_value(c, "kafka.properties", 0), "all");
+    px_config_destroy(c);
+    drop_tmp(path);
+
+    /* --help lists included rows where they stand */
+    char *buf = help_of(include_table);
+    const char *order[] = {"  top ",
+                           "  frag.n ",
+                           "from a fragment",
+                           "  frag.deep ",
+                           "  frag.req ",
+                           "(required)",
+                           "  log.level ",
+                           "one of: error warning info debug",
+                           "  metrics.listen ",
+                           "  kafka.brokers ",
+                           "  kafka.properties ",
+                           "  props ",
+                           "  items[].frag.deep ",
+                           "  items[].name ",
+                           "  last "};
+    const char *at = buf;
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+        const char *p = strstr(at, order[i]);
+        if (!p)
+            fail_msg("--help lacks \"%s\" after offset %zu:\n%s", order[i], (size_t)(at - buf),
+                     buf);
+        at = p + strlen(order[i]);
+    }
+    free(buf);
+}
+
+static void test_map_load(void **state)
+{
+    (void)state;
+    px_config *c = px_config_create(include_table);
+    assert_int_equal(px_config_set(c, "frag.req=\"x\""), PX_OK);
+    px_conf_kv *kv = NULL;
+    size_t n = 99;
+    assert_int_equal(px_config_map_load(c, "props", &kv, &n), PX_OK);
+    assert_non_null(kv);
+    assert_int_equal(n, 0);
+    free(kv);
+    assert_int_equal(px_config_set(c, "props.linger.ms=5"), PX_OK);
+    assert_int_equal(px_config_set(c, "props.acks=\"all\""), PX_OK);
+    assert_int_equal(px_config_validate(c), PX_OK);
+    assert_int_equal(px_config_map_load(c, "props", &kv, &n), PX_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(kv[0].key, "linger.ms");
+    assert_string_equal(kv[0].value, "5");
+    assert_string_equal(kv[1].key, "acks");
+    assert_string_equal(kv[1].value, "all");
+    free(kv);
+    px_config_destroy(c);
+}
+
+/* A file of `size` bytes: a setting, then a comment filling the rest. */
+static char *write_sized(size_t size)
+{
+    const char *head = "org = \"acme\";\n#";
+    char *text = malloc(size + 1);
+    assert_non_null(text);
+    memset(text, 'x', size);
+    memcpy(text, head, strlen(head));
+    text[size - 1] = '\n';
+    text[size] = '\0';
+    char *path = write_tmp(text);
+    free(text);
+    return path;
+}
+
+/* The whole text is bounded (16 MiB): a file of exactly that loads, one
+ * byte more is refused with the reason. */
+static void test_size_bound(void **state)
+{
+    (void)state;
+    const size_t max = 16u << 20;
+    char *path = write_sized(max);
+    px_config *c = px_config_create(px_producer_conf_table);
+    px_config_load_file(c, path);
+    for (size_t i = 0; i < px_config_problem_count(c); i++)
+        assert_null(strstr(px_config_problem(c, i), "MiB"));
+    assert_string_equal(px_config_string(c, "org"), "acme");
+    px_config_destroy(c);
+    drop_tmp(path);
+
+    path = write_sized(max + 1);
+    c = px_config_create(px_producer_conf_table);
+    assert_int_equal(px_config_load_file(c, path), PX_ERR_CONFIG);
+    bool said = false;
+    for (size_t i = 0; i < px_config_problem_count(c); i++)
+        said = said || strstr(px_config_problem(c, i), "the configuration is over 16 MiB");
+    if (!said)
+        dump_problems(c);
+    assert_true(said);
+    px_config_destroy(c);
+    drop_tmp(path);
 }
 
 int main(void)
@@ -747,6 +933,9 @@ int main(void)
         cmocka_unit_test(test_int_default_out_of_range),
         cmocka_unit_test(test_include_resolves_and_locates),
         cmocka_unit_test(test_include_errors),
+        cmocka_unit_test(test_included_rows),
+        cmocka_unit_test(test_map_load),
+        cmocka_unit_test(test_size_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

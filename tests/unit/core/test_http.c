@@ -466,12 +466,89 @@ static void test_bad_listen(void **state)
     px_http_stop(NULL);
 }
 
+typedef struct reports {
+    pthread_mutex_t lock;
+    int n;
+    px_log_level level;
+    char last[512];
+} reports;
+
+static void on_report(void *ctx, px_log_level level, const char *msg)
+{
+    reports *r = ctx;
+    pthread_mutex_lock(&r->lock);
+    r->n++;
+    r->level = level;
+    snprintf(r->last, sizeof(r->last), "%s", msg);
+    pthread_mutex_unlock(&r->lock);
+}
+
+static int reports_seen(reports *r)
+{
+    pthread_mutex_lock(&r->lock);
+    int n = r->n;
+    pthread_mutex_unlock(&r->lock);
+    return n;
+}
+
+/* px_http_server_start: warnings go to the report hook (with its ctx, at
+ * WARNING, instead of the older log hook), failures come back as codes. */
+static void test_server_start_reports(void **state)
+{
+    (void)state;
+    reports r = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    px_http_opts o = {.setting = "rep.listen",
+                      .report = on_report,
+                      .report_ctx = &r,
+                      .log = on_log,
+                      .handler = handler};
+    px_http_limits_default(&o.limits);
+    o.limits.max_per_client = 1;
+    int logged_before = lines_logged();
+    px_http_server *s = NULL;
+    char why[256] = "";
+    assert_int_equal(px_http_server_start("127.0.0.1:0", &o, &s, why, sizeof(why)), PX_OK);
+    assert_non_null(s);
+    uint16_t port = px_http_port(s);
+    int a = dial(port, 9);
+    send_all(a, "G");
+    for (int64_t end = now_ms() + 2000; taken("rep") < 1 && now_ms() < end;)
+        usleep(1000);
+    int b = dial(port, 9);
+    send_all(b, "G");
+    assert_true(closed_within(a, 2000));
+    for (int64_t end = now_ms() + 2000; reports_seen(&r) < 1 && now_ms() < end;)
+        usleep(1000);
+    assert_int_equal(reports_seen(&r), 1);
+    assert_int_equal(r.level, PX_LOG_WARNING);
+    assert_non_null(strstr(r.last, "rep.listen: closed an older connection of a client that "
+                                   "opened more than 1 (http.max_per_client)"));
+    assert_int_equal(lines_logged(), logged_before);
+    close(a);
+    close(b);
+
+    /* the port in use, a name for an address, no handler */
+    char listen[64];
+    snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
+    px_http_server *t = s;
+    assert_int_equal(px_http_server_start(listen, &o, &t, why, sizeof(why)), PX_ERR_IO);
+    assert_null(t);
+    assert_non_null(strstr(why, "rep.listen 127.0.0.1:"));
+    px_http_stop(s);
+    assert_int_equal(px_http_server_start("localhost:1", &o, &t, why, sizeof(why)), PX_ERR_CONFIG);
+    assert_non_null(strstr(why, "rep.listen"));
+    o.handler = NULL;
+    assert_int_equal(px_http_server_start("127.0.0.1:0", &o, &t, NULL, 0), PX_ERR_CONFIG);
+    assert_null(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pipelining),      cmocka_unit_test(test_request_deadline),
-        cmocka_unit_test(test_per_client),      cmocka_unit_test(test_full),
-        cmocka_unit_test(test_answer_deadline), cmocka_unit_test(test_bad_listen),
+        cmocka_unit_test(test_pipelining),           cmocka_unit_test(test_request_deadline),
+        cmocka_unit_test(test_per_client),           cmocka_unit_test(test_full),
+        cmocka_unit_test(test_answer_deadline),      cmocka_unit_test(test_bad_listen),
+        cmocka_unit_test(test_server_start_reports),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

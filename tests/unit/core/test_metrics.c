@@ -42,14 +42,14 @@ static void test_counter_and_gauge(void **state)
     assert_ptr_equal(px_metric_counter("t1_events_total", "ignored"), c);
     px_metric_inc(c);
     px_metric_add(c, 41);
-    assert_int_equal(px_metric_value(c), 42);
+    assert_int_equal(px_metric_value_of("t1_events_total"), 42);
     assert_int_equal(px_metric_value_of("t1_events_total"), 42);
     assert_int_equal(px_metric_value_of("t1_no_such_metric"), 0);
 
     px_metric *g = px_metric_gauge("t1_queue_depth", "Messages queued.");
     px_metric_set(g, 7);
     px_metric_set(g, 3);
-    assert_int_equal(px_metric_value(g), 3);
+    assert_int_equal(px_metric_value_of("t1_queue_depth"), 3);
     px_metric_set(g, -5);
     char *text = exposition();
     assert_non_null(strstr(text, "\nt1_queue_depth -5\n"));
@@ -111,7 +111,7 @@ static void test_concurrent_adds(void **state)
         assert_int_equal(pthread_create(&t[i], NULL, adder, m), 0);
     for (int i = 0; i < 4; i++)
         pthread_join(t[i], NULL);
-    assert_int_equal(px_metric_value(m), 400000);
+    assert_int_equal(px_metric_value_of("t4_concurrent_total"), 400000);
 }
 
 /* Plain HTTP/1.0 client: returns the whole response (status line and body). */
@@ -202,12 +202,42 @@ static void test_http_server_bad_listen(void **state)
     px_metrics_server_stop(s);
 }
 
+static void test_metrics_start(void **state)
+{
+    (void)state;
+    int fds_before = count_fds();
+    px_metric_add(px_metric_counter("t6_served_total", "For px_metrics_start."), 4);
+    px_metrics_conf conf = {.listen = "127.0.0.1:0"};
+    px_metrics_server *s = NULL;
+    char why[256] = "";
+    assert_int_equal(px_metrics_start(&conf, &s, why, sizeof(why)), PX_OK);
+    uint16_t port = px_metrics_server_port(s);
+    assert_true(port > 0);
+    char *resp = http_get(port, "GET", "/metrics");
+    assert_non_null(strstr(resp, " 200 "));
+    assert_non_null(strstr(resp, "\nt6_served_total 4\n"));
+    free(resp);
+    char listen[64];
+    snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
+    px_metrics_server *t = s;
+    conf.listen = listen;
+    assert_int_equal(px_metrics_start(&conf, &t, why, sizeof(why)), PX_ERR_IO);
+    assert_null(t);
+    assert_non_null(strstr(why, "in use"));
+    conf.listen = "localhost:9100";
+    assert_int_equal(px_metrics_start(&conf, &t, why, sizeof(why)), PX_ERR_CONFIG);
+    assert_non_null(strstr(why, "metrics.listen \"localhost:9100\""));
+    px_metrics_server_stop(s);
+    assert_int_equal(count_fds(), fds_before);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counter_and_gauge), cmocka_unit_test(test_labels_grouped_once),
         cmocka_unit_test(test_help_escaped),      cmocka_unit_test(test_concurrent_adds),
         cmocka_unit_test(test_http_server),       cmocka_unit_test(test_http_server_bad_listen),
+        cmocka_unit_test(test_metrics_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

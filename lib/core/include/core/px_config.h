@@ -37,7 +37,22 @@ typedef struct px_conf_item {
      * returns false and writes why. */
     bool (*check)(const char *value, char *why, size_t whylen);
     const char *help;
+    /* A row with only `include` set splices that {NULL}-terminated table
+     * in its place: validation, defaults and --help see its rows as the
+     * table's own (shared fragments such as px_conf_log_items). Nested
+     * includes go PX_CONF_INCLUDE_DEPTH deep. */
+    const struct px_conf_item *include;
 } px_conf_item;
+
+enum { PX_CONF_INCLUDE_DEPTH = 4 };
+
+/* Shared fragments, {NULL}-terminated: put {.include = px_conf_log_items}
+ * in a program's table. */
+extern const px_conf_item px_conf_log_items[];     /* log.level */
+extern const px_conf_item px_conf_metrics_items[]; /* metrics.listen */
+/* kafka.brokers (not empty) and kafka.properties (raw librdkafka
+ * properties, a map: px_config_map_load; lib/kafka checks them). */
+extern const px_conf_item px_conf_kafka_items[];
 
 typedef struct px_config px_config;
 
@@ -79,8 +94,20 @@ size_t px_config_map_len(const px_config *c, const char *path);
 const char *px_config_map_key(const px_config *c, const char *path, size_t i);
 const char *px_config_map_value(const px_config *c, const char *path, size_t i);
 
+/* One member of a PX_CONF_MAP setting. */
+typedef struct px_conf_kv {
+    const char *key, *value;
+} px_conf_kv;
+
+/* The members of the map at path as an array (*n entries; never NULL on
+ * PX_OK, so the caller can free it either way). The array is the caller's
+ * (free()); its strings belong to the config. PX_ERR_NOMEM. */
+px_err px_config_map_load(const px_config *c, const char *path, px_conf_kv **out, size_t *n);
+
 /* Checks shared by the programs' tables (px_conf_item.check); the
- * host:port check is px_conf_check_hostport() in px_addr.h. */
+ * host:port check is px_conf_check_hostport() in core/px_net.h. */
+/* A value that must not be empty (broker lists, group names). */
+bool px_conf_check_nonempty(const char *value, char *why, size_t whylen);
 /* A Kafka topic name by Kafka's rule: 1 to 249 of [A-Za-z0-9._-], not "." or "..". */
 bool px_conf_check_topic(const char *value, char *why, size_t whylen);
 

@@ -3,6 +3,8 @@
 #ifndef PX_ERROR_H
 #define PX_ERROR_H
 
+#include <stddef.h>
+
 typedef enum px_err {
     PX_OK = 0,
     PX_ERR_NOMEM,       /* allocation failed */
@@ -27,5 +29,9 @@ typedef enum px_err {
 
 /* Static string for an error code; never NULL. */
 const char *px_strerror(px_err err);
+
+/* Writes a message into the caller's "why" buffer (the why, whylen pair of
+ * constructors and checks), cut to fit. why NULL or whylen 0: nothing. */
+void px_why(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

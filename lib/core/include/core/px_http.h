@@ -38,6 +38,7 @@
 
 #include "core/px_config.h"
 #include "core/px_error.h"
+#include "core/px_log.h"
 
 typedef struct px_http_limits {
     unsigned max_connections;    /* http.max_connections */
@@ -46,22 +47,15 @@ typedef struct px_http_limits {
     unsigned answer_timeout_ms;  /* http.answer_timeout, in seconds there */
 } px_http_limits;
 
-/* The http.* rows of a program's settings table (px_config.h): put
- * PX_HTTP_CONF_ITEMS, in its table. The defaults are those of
- * px_http_limits_default(). */
-/* clang-format off */
+/* The http.* rows of a program's settings table (px_config.h), a
+ * {NULL}-terminated fragment: put {.include = px_http_conf_items} (or
+ * PX_HTTP_CONF_ITEMS, the same row) in its table. The defaults are those
+ * of px_http_limits_default(). */
+extern const px_conf_item px_http_conf_items[];
 #define PX_HTTP_CONF_ITEMS                                                                         \
-    {.path = "http.max_connections", .type = PX_CONF_INT, .min = 1, .max = 10000, .def = "64",    \
-     .help = "open connections per HTTP endpoint; a new one past it closes an older one"},         \
-    {.path = "http.max_per_client", .type = PX_CONF_INT, .min = 1, .max = 10000, .def = "16",     \
-     .help = "connections per client address (IPv6: per /64) and HTTP endpoint; a new one "        \
-             "past it closes an older one of that client"},                                        \
-    {.path = "http.request_timeout", .type = PX_CONF_INT, .min = 1, .max = 3600, .def = "10",     \
-     .help = "seconds a client has to send a whole request, from connecting or from the end "     \
-             "of its previous answer"},                                                            \
-    {.path = "http.answer_timeout", .type = PX_CONF_INT, .min = 1, .max = 86400, .def = "60",     \
-     .help = "seconds a client has to take a whole answer; a slower one is cut off"}
-/* clang-format on */
+    {                                                                                              \
+        .include = px_http_conf_items                                                              \
+    }
 
 void px_http_limits_default(px_http_limits *out);
 /* Reads the http.* settings of a validated config. */
@@ -112,8 +106,8 @@ px_err px_http_answer_text(px_http_answer *a, unsigned status, const char *messa
  * answer without status, answers 500. */
 typedef px_err (*px_http_handler)(void *ctx, const px_http_request *r, px_http_answer *a);
 
-/* Receives the warnings about rejected clients (already rate-limited),
- * e.g. one px_warning() each: libraries do not log themselves. */
+/* The older form of the warning hook (opts.log); new callers set
+ * opts.report. */
 typedef void (*px_http_log_fn)(const char *message);
 
 typedef struct px_http_opts {
@@ -122,14 +116,24 @@ typedef struct px_http_opts {
     const char *setting;
     unsigned threads; /* worker threads; 0: 1 */
     px_http_limits limits;
-    px_http_log_fn log; /* NULL: no warnings */
+    /* Receives the warnings about rejected clients (already rate-limited)
+     * at PX_LOG_WARNING, e.g. px_report_to_log: libraries do not log
+     * themselves. NULL: opts.log, if set, gets them. */
+    px_report_fn report;
+    void *report_ctx;
+    px_http_log_fn log; /* NULL: no warnings (when report is NULL too) */
     px_http_handler handler;
     void *ctx;
 } px_http_opts;
 
 typedef struct px_http_server px_http_server;
 /* Listens on "IPv4:port" or "[IPv6]:port" (numeric; port 0 picks a free
- * one) and serves. NULL on failure (message in errbuf). */
+ * one) and serves; *out is the caller's, for px_http_stop(). PX_ERR_CONFIG
+ * (the address, or no handler), PX_ERR_IO (binding), PX_ERR_NOMEM, with a
+ * message in why (may be NULL). */
+px_err px_http_server_start(const char *listen, const px_http_opts *opts, px_http_server **out,
+                            char *why, size_t whylen);
+/* px_http_server_start returning the server, NULL on failure. */
 px_http_server *px_http_start(const char *listen, const px_http_opts *opts, char *errbuf,
                               size_t errlen);
 /* Closes every connection (an answer under way is cut) and frees; NULL is

@@ -26,7 +26,6 @@ static inline void px_metric_inc(px_metric *m)
     px_metric_add(m, 1);
 }
 void px_metric_set(px_metric *m, int64_t v); /* gauges */
-uint64_t px_metric_value(const px_metric *m);
 /* Value of a metric by exact name; 0 if it does not exist. */
 uint64_t px_metric_value_of(const char *name);
 
@@ -35,9 +34,21 @@ uint64_t px_metric_value_of(const char *name);
 void px_metrics_write(FILE *out);
 
 typedef struct px_metrics_server px_metrics_server;
-/* Serves GET /metrics on "host:port" (px_http.h: limits NULL for the
- * defaults; log receives the warnings about rejected clients, may be
- * NULL). NULL on failure (message in errbuf). */
+
+typedef struct px_metrics_conf {
+    const char *listen;    /* "IPv4:port" or "[IPv6]:port" (metrics.listen) */
+    px_http_limits limits; /* http.*; all zero: px_http_limits_default() */
+    px_report_fn report;   /* warnings about rejected clients; may be NULL */
+    void *report_ctx;
+} px_metrics_conf;
+
+/* Serves GET /metrics (one thread: writing the metrics takes
+ * microseconds); *out is the caller's, for px_metrics_server_stop().
+ * Errors as px_http_server_start(). */
+px_err px_metrics_start(const px_metrics_conf *conf, px_metrics_server **out, char *why,
+                        size_t whylen);
+/* The older form: limits NULL for the defaults, log may be NULL; NULL on
+ * failure (message in errbuf). */
 px_metrics_server *px_metrics_server_start(const char *listen, const px_http_limits *limits,
                                            px_http_log_fn log, char *errbuf, size_t errlen);
 void px_metrics_server_stop(px_metrics_server *s); /* NULL is fine */

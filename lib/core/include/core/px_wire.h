@@ -162,4 +162,56 @@ static inline px_wire px_wire_sub(px_wire *w, size_t n)
     return s;
 }
 
+/* ---- varints (LEB128: 7 bits a byte, low group first, high bit = more) ---- */
+
+/* The varint readers below: at most max_bytes bytes; with bits, nothing
+ * may be set past bit `bits` either. */
+static inline uint64_t px_wire__varint(px_wire *w, unsigned max_bytes, unsigned bits)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < max_bytes && i < 10; i++) {
+        uint8_t b = px_wire_u8(w);
+        if (w->err)
+            return 0;
+        v |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            unsigned spare = bits && 7 * (i + 1) > bits ? 7 * (i + 1) - bits : 0;
+            if (spare && (b >> (7 - spare)) != 0)
+                break;
+            return v;
+        }
+    }
+    px_wire_fail(w, PX_ERR_MALFORMED);
+    return 0;
+}
+
+/* An unsigned varint of at most max_bytes bytes (1..10): protobuf's rule,
+ * bits past the 64th are dropped. Longer: PX_ERR_MALFORMED; cut short:
+ * PX_ERR_TRUNC. */
+static inline uint64_t px_wire_varint(px_wire *w, unsigned max_bytes)
+{
+    return px_wire__varint(w, max_bytes, 0);
+}
+
+/* An unsigned varint of a `bits`-bit integer (32 or 64): Avro's rule, at
+ * most ceil(bits / 7) bytes and nothing set past bit `bits` (a 10-byte
+ * value ends in 0x00 or 0x01). Otherwise PX_ERR_MALFORMED. */
+static inline uint64_t px_wire_varint_strict(px_wire *w, unsigned bits)
+{
+    return px_wire__varint(w, (bits + 6) / 7, bits);
+}
+
+/* Zigzag maps signed to unsigned so that small magnitudes stay short
+ * (0, -1, 1, -2 ... -> 0, 1, 2, 3 ...): Avro's int and long, protobuf's
+ * sint32/sint64. */
+static inline uint64_t px_zigzag(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t) - (int64_t)((uint64_t)v >> 63);
+}
+
+static inline int64_t px_unzigzag(uint64_t v)
+{
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
 #endif
