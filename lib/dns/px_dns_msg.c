@@ -5,71 +5,11 @@
 #include <string.h>
 
 #include "dns/px_dns_msg.h"
+#include "px_dns_text.h"
 
 #define DNS_HEADER_LEN 12
-#define DNS_NAME_WIRE_MAX 255
+#define DNS_NAME_WIRE_MAX PX_DNS_NAME_WIRE_MAX
 #define DNS_MAX_HOPS 127
-
-/* Presentation of one name octet: 0 = write as \DDD, 1 = write as backslash
- * and the octet itself ('.' and '\\'), anything else = the octet to write
- * (uppercase already folded to lowercase). */
-/* clang-format off */
-static const uint8_t name_map[256] = {
-    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
-    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
-    0,   33,  0,   35,  0,   37,  38,  39,  0,   0,   42,  43,  44,  45,  1,   47,
-    48,  49,  50,  51,  52,  53,  54,  55,  56,  57,  58,  0,   60,  61,  62,  63,
-    0,   97,  98,  99,  100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111,
-    112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 91,  1,   93,  94,  95,
-    96,  97,  98,  99,  100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111,
-    112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 0,
-    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
-    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
-    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
-    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
-    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
-    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
-    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
-    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
-};
-/* clang-format on */
-
-static const char hex_digits[16] = "0123456789abcdef";
-
-static inline char *put_ddd(char *o, uint8_t b)
-{
-    o[0] = '\\';
-    o[1] = (char)('0' + b / 100);
-    o[2] = (char)('0' + (b / 10) % 10);
-    o[3] = (char)('0' + b % 10);
-    return o + 4;
-}
-
-static char *put_label(char *o, const uint8_t *p, size_t n)
-{
-    /* Fast path without branches per octet: almost every label needs no
-     * escape, so copy through the table and redo the label if one did. */
-    unsigned escapes = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t m = name_map[p[i]];
-        o[i] = (char)m;
-        escapes |= m < 2;
-    }
-    if (!escapes)
-        return o + n;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t m = name_map[p[i]];
-        if (m > 1) {
-            *o++ = (char)m;
-        } else if (m == 1) {
-            *o++ = '\\';
-            *o++ = (char)p[i];
-        } else {
-            o = put_ddd(o, p[i]);
-        }
-    }
-    return o;
-}
 
 /* A compression pointer whose first octet is len: moves *cur (the name's
  * cursor, w itself until the first pointer) to its target in a cursor
@@ -127,7 +67,7 @@ static px_err name_read(const uint8_t *msg, size_t msglen, px_wire *w, char *out
                 return px_wire_err(cur);
             if (o != out)
                 *o++ = '.';
-            o = put_label(o, p, len);
+            o = pxd_put_label(o, p, len);
             break;
         }
         case 0xC0: {
@@ -241,29 +181,6 @@ static px_err name_skip(px_wire *w)
     }
 }
 
-px_err px_dns_name_to_text(const uint8_t *wire, size_t len, char *out, size_t outlen,
-                           size_t *outlen_used)
-{
-    char tmp[PX_DNS_NAME_TEXT_MAX];
-    size_t n;
-    px_wire w;
-
-    if (!wire || !out)
-        return PX_ERR_INVAL;
-    px_wire_init(&w, wire, len);
-    px_err err = name_read(NULL, 0, &w, tmp, &n);
-    if (err)
-        return err;
-    if (px_wire_avail(&w) != 0)
-        return PX_ERR_MALFORMED; /* bytes after the root label */
-    if (n + 1 > outlen)
-        return PX_ERR_TOOLONG;
-    memcpy(out, tmp, n + 1);
-    if (outlen_used)
-        *outlen_used = n;
-    return PX_OK;
-}
-
 /* ---- header and question ---- */
 
 static px_err begin(px_dns_iter *it, const uint8_t *msg, size_t len, px_dns_msg *out, bool wire)
@@ -358,289 +275,33 @@ void px_dns_set_want(px_dns_iter *it, px_dns_want_fn want, void *ctx)
     it->want_ctx = ctx;
 }
 
-/* ---- rdata presentation ---- */
+/* ---- rdata text ---- */
 
-/* Bounded text output into it->rdata. */
-typedef struct text_out {
-    char *p;
-    char *end; /* leaves room for the NUL */
-    bool full;
-} text_out;
-
-static inline bool out_room(text_out *t, size_t n)
+/* Copies the text of a name inside the rdata text to buf (a target). */
+static const char *target_text(const char *text, const px_dns_targets *tg, int i, char *buf)
 {
-    if (t->full || (size_t)(t->end - t->p) < n) {
-        t->full = true;
-        return false;
-    }
-    return true;
+    memcpy(buf, text + tg->text_off[i], tg->text_len[i]);
+    buf[tg->text_len[i]] = '\0';
+    return buf;
 }
 
-static inline void out_char(text_out *t, char c)
+/* Formats canonical rdata rd[0..len) through px_dns_rdata_to_text() into
+ * it->rdata and sets the target fields. */
+static px_err rdata_text(px_dns_iter *it, px_dns_rr *rr, const uint8_t *rd, size_t len)
 {
-    if (out_room(t, 1))
-        *t->p++ = c;
-}
-
-static inline void out_mem(text_out *t, const char *s, size_t n)
-{
-    if (out_room(t, n)) {
-        memcpy(t->p, s, n);
-        t->p += n;
-    }
-}
-
-static void out_u32(text_out *t, uint32_t v)
-{
-    char tmp[10];
-    size_t n = 0;
-    do {
-        tmp[sizeof tmp - 1 - n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    out_mem(t, tmp + sizeof tmp - n, n);
-}
-
-/* One character-string body as a quoted string (TXT, CAA value). */
-static void out_quoted(text_out *t, const uint8_t *p, size_t n)
-{
-    if (!out_room(t, n * 4 + 2))
-        return;
-    char *o = t->p;
-    *o++ = '"';
-    for (size_t i = 0; i < n; i++) {
-        uint8_t b = p[i];
-        if (b < 0x20 || b > 0x7E) {
-            o = put_ddd(o, b);
-        } else {
-            if (b == '"' || b == '\\')
-                *o++ = '\\';
-            *o++ = (char)b;
-        }
-    }
-    *o++ = '"';
-    t->p = o;
-}
-
-static void out_ipv4(text_out *t, const uint8_t *a)
-{
-    if (!out_room(t, 15))
-        return;
-    char *o = t->p;
-    for (int i = 0; i < 4; i++) {
-        uint8_t b = a[i];
-        if (i)
-            *o++ = '.';
-        if (b >= 100)
-            *o++ = (char)('0' + b / 100);
-        if (b >= 10)
-            *o++ = (char)('0' + (b / 10) % 10);
-        *o++ = (char)('0' + b % 10);
-    }
-    t->p = o;
-}
-
-/* RFC 5952: lowercase, no leading zeros, the longest run of two or more
- * zero groups (the first one on a tie) becomes "::". */
-static void out_ipv6(text_out *t, const uint8_t *a)
-{
-    uint16_t g[8];
-    int best = -1, best_len = 0;
-    for (int i = 0; i < 8; i++)
-        g[i] = (uint16_t)((a[2 * i] << 8) | a[2 * i + 1]);
-    for (int i = 0; i < 8;) {
-        if (g[i] != 0) {
-            i++;
-            continue;
-        }
-        int j = i;
-        while (j < 8 && g[j] == 0)
-            j++;
-        if (j - i > best_len) {
-            best = i;
-            best_len = j - i;
-        }
-        i = j;
-    }
-    if (best_len < 2)
-        best = -1;
-
-    if (!out_room(t, 39))
-        return;
-    char *o = t->p;
-    for (int i = 0; i < 8; i++) {
-        if (i == best) {
-            *o++ = ':';
-            *o++ = ':';
-            i += best_len - 1;
-            continue;
-        }
-        if (i && i != best + best_len)
-            *o++ = ':';
-        uint16_t v = g[i];
-        bool lead = true;
-        for (int s = 12; s >= 0; s -= 4) {
-            unsigned d = (v >> s) & 0xF;
-            if (d == 0 && lead && s)
-                continue;
-            lead = false;
-            *o++ = hex_digits[d];
-        }
-    }
-    t->p = o;
-}
-
-/* RFC 3597 "\# LEN HEX"; "\# 0" when empty. */
-static void out_generic(text_out *t, const uint8_t *p, size_t n)
-{
-    out_mem(t, "\\# ", 3);
-    out_u32(t, (uint32_t)n);
-    if (n == 0 || !out_room(t, 1 + 2 * n))
-        return;
-    char *o = t->p;
-    *o++ = ' ';
-    for (size_t i = 0; i < n; i++) {
-        *o++ = hex_digits[p[i] >> 4];
-        *o++ = hex_digits[p[i] & 0xF];
-    }
-    t->p = o;
-}
-
-/* Reads a name inside rdata into buf (a target field) and appends it. */
-static px_err rd_name(const px_wire *msg, px_wire *rd, char *buf, text_out *t)
-{
+    px_dns_targets tg;
     size_t n;
-    px_err err = name_read(msg ? msg->start : NULL, msg ? px_wire_size(msg) : 0, rd, buf, &n);
+    rr->target = NULL;
+    rr->target2 = NULL;
+    px_err err = px_dns_rdata_to_text(rr->type, rd, len, it->rdata, sizeof it->rdata, &n, &tg);
     if (err)
         return err;
-    out_mem(t, buf, n);
-    return PX_OK;
-}
-
-static px_err rd_txt(px_wire *rd, text_out *t)
-{
-    if (px_wire_avail(rd) == 0)
-        return PX_ERR_MALFORMED; /* at least one character-string */
-    bool first = true;
-    while (px_wire_avail(rd) > 0) {
-        uint8_t n = px_wire_u8(rd);
-        const uint8_t *p = px_wire_bytes(rd, n);
-        if (!p)
-            return PX_ERR_MALFORMED;
-        if (!first)
-            out_char(t, ' ');
-        first = false;
-        out_quoted(t, p, n);
-    }
-    return PX_OK;
-}
-
-static px_err rd_caa(px_wire *rd, text_out *t)
-{
-    uint8_t flags = px_wire_u8(rd);
-    uint8_t tag_len = px_wire_u8(rd);
-    const uint8_t *tag = px_wire_bytes(rd, tag_len);
-    if (!tag || tag_len == 0)
-        return PX_ERR_MALFORMED;
-    for (size_t i = 0; i < tag_len; i++) {
-        uint8_t c = tag[i];
-        bool alnum = (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
-        if (!alnum)
-            return PX_ERR_MALFORMED; /* RFC 8659: tags are [A-Za-z0-9]+ */
-    }
-    size_t vlen = px_wire_avail(rd);
-    const uint8_t *val = px_wire_bytes(rd, vlen);
-    out_u32(t, flags);
-    out_char(t, ' ');
-    out_mem(t, (const char *)tag, tag_len);
-    out_char(t, ' ');
-    out_quoted(t, val ? val : tag, vlen);
-    return PX_OK;
-}
-
-/* Writes the presentation of the rdata in rd to it->rdata and sets the
- * target fields. A mismatch between contents and type is an error for this
- * record only. Names in it may point into msg (NULL: no pointers). */
-static px_err rdata_format(px_dns_iter *it, const px_wire *msg, px_dns_rr *rr, px_wire *rd)
-{
-    text_out t = {it->rdata, it->rdata + sizeof it->rdata - 1, false};
-    px_err err = PX_OK;
-    size_t n = px_wire_avail(rd);
-
-    switch (rr->type) {
-    case PX_DNS_TYPE_A:
-        if (n != 4)
-            return PX_ERR_MALFORMED;
-        out_ipv4(&t, rd->pos);
-        px_wire_skip(rd, 4);
-        break;
-    case PX_DNS_TYPE_AAAA:
-        if (n != 16)
-            return PX_ERR_MALFORMED;
-        out_ipv6(&t, rd->pos);
-        px_wire_skip(rd, 16);
-        break;
-    case PX_DNS_TYPE_NS:
-    case PX_DNS_TYPE_CNAME:
-    case PX_DNS_TYPE_PTR:
-    case PX_DNS_TYPE_DNAME:
-        err = rd_name(msg, rd, it->target, &t);
-        rr->target = it->target;
-        break;
-    case PX_DNS_TYPE_MX:
-        out_u32(&t, px_wire_u16(rd));
-        out_char(&t, ' ');
-        err = rd_name(msg, rd, it->target, &t);
-        rr->target = it->target;
-        break;
-    case PX_DNS_TYPE_SRV:
-        out_u32(&t, px_wire_u16(rd));
-        out_char(&t, ' ');
-        out_u32(&t, px_wire_u16(rd));
-        out_char(&t, ' ');
-        out_u32(&t, px_wire_u16(rd));
-        out_char(&t, ' ');
-        err = rd_name(msg, rd, it->target, &t);
-        rr->target = it->target;
-        break;
-    case PX_DNS_TYPE_SOA:
-        err = rd_name(msg, rd, it->target, &t);
-        out_char(&t, ' ');
-        if (!err)
-            err = rd_name(msg, rd, it->target2, &t);
-        for (int i = 0; i < 5 && !err; i++) {
-            out_char(&t, ' ');
-            out_u32(&t, px_wire_u32(rd));
-        }
-        rr->target = it->target;
-        rr->target2 = it->target2;
-        break;
-    case PX_DNS_TYPE_TXT:
-        err = rd_txt(rd, &t);
-        break;
-    case PX_DNS_TYPE_CAA:
-        err = rd_caa(rd, &t);
-        break;
-    default:
-        out_generic(&t, rd->pos, n);
-        px_wire_skip(rd, n);
-        break;
-    }
-    if (!err && px_wire_err(rd))
-        err = PX_ERR_MALFORMED; /* fixed fields ran past rdlength */
-    if (!err && px_wire_avail(rd) != 0)
-        err = PX_ERR_MALFORMED; /* bytes left over after the last field */
-    if (!err && t.full)
-        err = PX_ERR_TOOLONG;
-    if (err) {
-        rr->target = NULL;
-        rr->target2 = NULL;
-        /* A name that runs past rdlength is a bad rdata, not truncation. */
-        return err == PX_ERR_TRUNC ? PX_ERR_MALFORMED : err;
-    }
-    *t.p = '\0';
     rr->rdata = it->rdata;
-    rr->rdata_len = (size_t)(t.p - it->rdata);
+    rr->rdata_len = n;
+    if (tg.n > 0)
+        rr->target = target_text(it->rdata, &tg, 0, it->target);
+    if (tg.n > 1)
+        rr->target2 = target_text(it->rdata, &tg, 1, it->target2);
     return PX_OK;
 }
 
@@ -759,6 +420,20 @@ static px_err next_begin(px_dns_iter *it, px_dns_rr *rr)
     return PX_OK;
 }
 
+static px_err rdata_canon(px_dns_iter *it, px_dns_rr *rr, px_wire *rd);
+
+/* Text mode's rdata: uncompressed first (rdata_canon()), then the one
+ * formatter; the canonical form is wire mode's and is not kept. */
+static px_err text_rdata(px_dns_iter *it, px_dns_rr *rr, px_wire *rd)
+{
+    px_err err = rdata_canon(it, rr, rd);
+    if (err == PX_OK)
+        err = rdata_text(it, rr, rr->rdata_canon, rr->rdata_canon_len);
+    rr->rdata_canon = NULL;
+    rr->rdata_canon_len = 0;
+    return err;
+}
+
 px_err px_dns_next(px_dns_iter *it, px_dns_rr *rr)
 {
     px_err err = next_begin(it, rr);
@@ -770,7 +445,7 @@ px_err px_dns_next(px_dns_iter *it, px_dns_rr *rr)
         err = next_wanted(it, rr, &rd, &wanted);
         if (err || !wanted)
             return err;
-        return rdata_format(it, &it->w, rr, &rd);
+        return text_rdata(it, rr, &rd);
     }
     if ((err = owner_read(it)) != PX_OK)
         return framing_lost(it, err);
@@ -778,7 +453,7 @@ px_err px_dns_next(px_dns_iter *it, px_dns_rr *rr)
     rr->name_len = it->name_len;
     if ((err = fixed_read(it, rr, &rd)) != PX_OK)
         return err;
-    return rdata_format(it, &it->w, rr, &rd);
+    return text_rdata(it, rr, &rd);
 }
 
 /* ---- wire mode ---- */
@@ -824,7 +499,7 @@ static px_err canon_name(const px_dns_iter *it, px_wire *rd, uint8_t *out, size_
 }
 
 /* The canonical rdata: for types with names, the same fields
- * rdata_format() reads, in the same order, with the same checks. */
+ * px_dns_rdata_to_text() reads, in the same order, with the same checks. */
 static px_err rdata_canon(px_dns_iter *it, px_dns_rr *rr, px_wire *rd)
 {
     size_t at = 0;
@@ -889,12 +564,10 @@ px_err px_dns_rr_text(px_dns_iter *it, px_dns_rr *rr)
     px_wire w;
     px_wire_init(&w, rr->owner_wire, rr->owner_wire_len);
     it->name_from = 0; /* it->name no longer holds the text-mode cache */
-    px_err err = name_read(NULL, 0, &w, it->name, &it->name_len);
+    px_err err = pxd_name_text(&w, it->name, &it->name_len);
     if (err)
         return err;
     rr->name = it->name;
     rr->name_len = it->name_len;
-    px_wire rd;
-    px_wire_init(&rd, rr->rdata_canon, rr->rdata_canon_len);
-    return rdata_format(it, NULL, rr, &rd);
+    return rdata_text(it, rr, rr->rdata_canon, rr->rdata_canon_len);
 }

@@ -17,27 +17,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dns/px_dns_name.h"
+#include "dns/px_dns_rdata.h"
 #include "dns/px_dns_type.h"
 #include "core/px_error.h"
 #include "core/px_wire.h"
-
-#define PX_DNS_NAME_TEXT_MAX 1025   /* 255 octets, each as \DDD, + NUL */
-#define PX_DNS_RDATA_TEXT_MAX 16384 /* longer rdata text: PX_ERR_TOOLONG */
-
-enum {
-    PX_DNS_TYPE_A = 1,
-    PX_DNS_TYPE_NS = 2,
-    PX_DNS_TYPE_CNAME = 5,
-    PX_DNS_TYPE_SOA = 6,
-    PX_DNS_TYPE_PTR = 12,
-    PX_DNS_TYPE_MX = 15,
-    PX_DNS_TYPE_TXT = 16,
-    PX_DNS_TYPE_AAAA = 28,
-    PX_DNS_TYPE_SRV = 33,
-    PX_DNS_TYPE_DNAME = 39,
-    PX_DNS_TYPE_OPT = 41,
-    PX_DNS_TYPE_CAA = 257,
-};
 
 enum { PX_DNS_CLASS_IN = 1 };
 
@@ -166,14 +150,7 @@ px_err px_dns_rr_text(px_dns_iter *it, px_dns_rr *rr);
 
 /* px_dns_type_name() and px_dns_type_parse() live in dns/px_dns_type.h. */
 
-/* Converts an uncompressed wire name (e.g. dnstap query_zone) to
- * presentation form. */
-px_err px_dns_name_to_text(const uint8_t *wire, size_t len, char *out, size_t outlen,
-                           size_t *outlen_used);
-
-/* True if `name` equals `zone` or lies below it (both presentation form,
- * lowercase, no trailing dot; zone "." or "" contains everything; "a\.b"
- * is one label, not below "b"). */
-bool px_dns_name_in_zone(const char *name, size_t name_len, const char *zone, size_t zone_len);
+/* Names (px_dns_name_to_text, px_dns_name_in_zone, ...) are in
+ * dns/px_dns_name.h, rdata text in dns/px_dns_rdata.h; both included. */
 
 #endif
