@@ -1,13 +1,13 @@
 /* DNS response parsing: header, first question, then one record at a time
- * in presentation form. Every read goes through px_wire; nothing here trusts
- * a count or a length from the message. No allocation: all text is written
- * into the caller's px_dns_iter. */
+ * in canonical wire form, formatted to text on demand through the one
+ * formatter (px_dns_rdata_to_text). Every read goes through px_wire;
+ * nothing here trusts a count or a length from the message. No allocation:
+ * all output is written into the caller's px_dns_iter. */
 #include <string.h>
 
 #include "dns/px_dns_msg.h"
 #include "px_dns_text.h"
 
-#define DNS_HEADER_LEN 12
 #define DNS_NAME_WIRE_MAX PX_DNS_NAME_WIRE_MAX
 #define DNS_MAX_HOPS 127
 
@@ -15,7 +15,7 @@
  * cursor, w itself until the first pointer) to its target in a cursor
  * over the whole message, jump. The target must lie before the run of
  * labels that held the pointer (offsets strictly decrease: no loop), and
- * hops are limited as a second guard. Shared by name_read and name_canon. */
+ * hops are limited as a second guard. */
 static inline px_err name_pointer(const uint8_t *msg, size_t msglen, uint8_t len, px_wire **cur,
                                   px_wire *jump, size_t *run_start, unsigned *hops)
 {
@@ -32,58 +32,6 @@ static inline px_err name_pointer(const uint8_t *msg, size_t msglen, uint8_t len
     }
     px_wire_seek(*cur, target);
     *run_start = target;
-    return PX_OK;
-}
-
-/* Reads one name at w's position and writes it to out (at least
- * PX_DNS_NAME_TEXT_MAX bytes: 255 wire octets cannot expand beyond that).
- * w moves past the name's bytes in place (up to and including the first
- * pointer). Pointers, allowed when msg != NULL, are resolved against the
- * whole message msg[0..msglen); each must point before the start of the
- * run of labels that holds it, so offsets strictly decrease and no loop is
- * possible; the hop limit is a second guard. */
-static px_err name_read(const uint8_t *msg, size_t msglen, px_wire *w, char *out, size_t *outlen)
-{
-    px_wire jump;
-    px_wire *cur = w;
-    size_t run_start = msg ? (size_t)(w->pos - msg) : 0;
-    size_t wire_len = 1; /* the root label */
-    unsigned hops = 0;
-    char *o = out;
-
-    for (;;) {
-        uint8_t len = px_wire_u8(cur);
-        if (px_wire_err(cur))
-            return px_wire_err(cur);
-        if (len == 0)
-            break;
-        switch (len & 0xC0) {
-        case 0x00: {
-            wire_len += (size_t)len + 1;
-            if (wire_len > DNS_NAME_WIRE_MAX)
-                return PX_ERR_TOOLONG;
-            const uint8_t *p = px_wire_bytes(cur, len);
-            if (!p)
-                return px_wire_err(cur);
-            if (o != out)
-                *o++ = '.';
-            o = pxd_put_label(o, p, len);
-            break;
-        }
-        case 0xC0: {
-            px_err e = name_pointer(msg, msglen, len, &cur, &jump, &run_start, &hops);
-            if (e != PX_OK)
-                return e;
-            break;
-        }
-        default: /* 01 (extended label, RFC 6891 retired it) and 10 */
-            return PX_ERR_MALFORMED;
-        }
-    }
-    if (o == out)
-        *o++ = '.';
-    *o = '\0';
-    *outlen = (size_t)(o - out);
     return PX_OK;
 }
 
@@ -109,11 +57,13 @@ static void copy_lower(uint8_t *out, const uint8_t *in, size_t n, size_t readabl
     }
 }
 
-/* name_read() writing the canonical wire form instead of text: labels
- * uncompressed, ASCII letters lowercased (the same letters name_map
- * folds), so equal wire forms are exactly equal texts. out holds 255 + 8
- * octets (labels are copied in words of 8; what lies past the name is
- * scratch). Same checks, same errors as name_read(). */
+/* Reads one name at w's position (w moves past its bytes, up to and
+ * including the first pointer) into its canonical wire form: labels
+ * uncompressed, ASCII letters lowercased (px_dns_name_fold()'s letters),
+ * so equal wire forms are exactly equal texts. Pointers are resolved
+ * against msg[0..msglen) (name_pointer()). A name over 255 octets is
+ * PX_ERR_TOOLONG. out holds 255 + 8 octets (labels are copied in words of
+ * 8; what lies past the name is scratch). */
 static px_err name_canon(const uint8_t *msg, size_t msglen, px_wire *w, uint8_t *out,
                          size_t *outlen)
 {
@@ -183,7 +133,7 @@ static px_err name_skip(px_wire *w)
 
 /* ---- header and question ---- */
 
-static px_err begin(px_dns_iter *it, const uint8_t *msg, size_t len, px_dns_msg *out, bool wire)
+px_err px_dns_begin_wire(px_dns_iter *it, const uint8_t *msg, size_t len, px_dns_msg *out)
 {
     px_wire_init(&it->w, msg, len);
     it->broken = true;
@@ -215,10 +165,8 @@ static px_err begin(px_dns_iter *it, const uint8_t *msg, size_t len, px_dns_msg 
 
     for (uint16_t i = 0; i < out->qdcount; i++) {
         px_err err;
-        if (i == 0 && wire)
+        if (i == 0)
             err = name_canon(msg, len, &it->w, it->owner, &it->owner_len);
-        else if (i == 0)
-            err = name_read(msg, len, &it->w, out->qname, &out->qname_len);
         else
             err = name_skip(&it->w);
         if (err)
@@ -239,29 +187,9 @@ static px_err begin(px_dns_iter *it, const uint8_t *msg, size_t len, px_dns_msg 
     it->broken = false;
     it->name_from = 0;
     it->owner_from = 0;
-    if (wire) {
-        /* the question name starts right after the 12-byte header */
-        if (out->has_question)
-            it->owner_from = 12;
-        return PX_OK;
-    }
-    if (out->has_question) {
-        /* the question name starts right after the 12-byte header */
-        memcpy(it->name, out->qname, out->qname_len + 1);
-        it->name_len = out->qname_len;
-        it->name_from = 12;
-    }
+    if (out->has_question)
+        it->owner_from = 12; /* the question name follows the 12-byte header */
     return PX_OK;
-}
-
-px_err px_dns_begin(px_dns_iter *it, const uint8_t *msg, size_t len, px_dns_msg *out)
-{
-    return begin(it, msg, len, out, false);
-}
-
-px_err px_dns_begin_wire(px_dns_iter *it, const uint8_t *msg, size_t len, px_dns_msg *out)
-{
-    return begin(it, msg, len, out, true);
 }
 
 bool px_dns_can_continue(const px_dns_iter *it)
@@ -314,28 +242,6 @@ static px_err framing_lost(px_dns_iter *it, px_err err)
     return err;
 }
 
-/* The owner name, reusing the text of the last name when the owner is a
- * pointer to the same place. Any pointer there was validated when that
- * text was decoded and points before this record too. */
-static px_err owner_read(px_dns_iter *it)
-{
-    const uint8_t *p = it->w.pos;
-    if (px_wire_avail(&it->w) >= 2 && (p[0] & 0xC0) == 0xC0) {
-        uint16_t target = (uint16_t)(((p[0] & 0x3F) << 8) | p[1]);
-        if (target == it->name_from && target != 0) {
-            px_wire_skip(&it->w, 2);
-            return PX_OK;
-        }
-        it->name_from = 0;
-        px_err err = name_read(it->w.start, px_wire_size(&it->w), &it->w, it->name, &it->name_len);
-        if (err == PX_OK)
-            it->name_from = target;
-        return err;
-    }
-    it->name_from = 0;
-    return name_read(it->w.start, px_wire_size(&it->w), &it->w, it->name, &it->name_len);
-}
-
 /* Type, class, TTL and rdata length after the owner name; rd gets the
  * rdata. */
 static px_err fixed_read(px_dns_iter *it, px_dns_rr *rr, px_wire *rd)
@@ -355,14 +261,13 @@ static px_err fixed_read(px_dns_iter *it, px_dns_rr *rr, px_wire *rd)
     return PX_OK;
 }
 
+static px_err owner_canon(px_dns_iter *it);
+
 /* Frames the record (the owner name is only stepped over), asks the want
- * function if there is one, and decodes the owner name with read_owner
- * only for a wanted record: the name is read again from its start, and
- * it->w ends where the framing left it. Inlined, so read_owner is a
- * direct call in both modes. */
-static inline __attribute__((always_inline)) px_err
-frame_record(px_dns_iter *it, px_dns_rr *rr, px_wire *rd, px_err (*read_owner)(px_dns_iter *),
-             bool *wanted)
+ * function if there is one, and decodes the owner name only for a wanted
+ * record: the name is read again from its start, and it->w ends where the
+ * framing left it. */
+static px_err frame_record(px_dns_iter *it, px_dns_rr *rr, px_wire *rd, bool *wanted)
 {
     *wanted = false;
     size_t owner = px_wire_offset(&it->w);
@@ -376,26 +281,14 @@ frame_record(px_dns_iter *it, px_dns_rr *rr, px_wire *rd, px_err (*read_owner)(p
     *wanted = true;
     size_t end = px_wire_offset(&it->w);
     px_wire_seek(&it->w, owner);
-    if ((err = read_owner(it)) != PX_OK)
+    if ((err = owner_canon(it)) != PX_OK)
         return framing_lost(it, err);
     px_wire_seek(&it->w, end);
     return PX_OK;
 }
 
-/* Text mode with a want function: the owner name as text, for a wanted
- * record only (frame_record()). */
-static px_err next_wanted(px_dns_iter *it, px_dns_rr *rr, px_wire *rd, bool *wanted)
-{
-    px_err err = frame_record(it, rr, rd, owner_read, wanted);
-    if (err || !*wanted)
-        return err;
-    rr->name = it->name;
-    rr->name_len = it->name_len;
-    return PX_OK;
-}
-
-/* Moves to the next record of the message and clears what both modes
- * fill in; PX_ERR_EOF after the last one. */
+/* Moves to the next record of the message and clears what it fills in;
+ * PX_ERR_EOF after the last one. */
 static px_err next_begin(px_dns_iter *it, px_dns_rr *rr)
 {
     if (it->broken)
@@ -420,45 +313,12 @@ static px_err next_begin(px_dns_iter *it, px_dns_rr *rr)
     return PX_OK;
 }
 
-static px_err rdata_canon(px_dns_iter *it, px_dns_rr *rr, px_wire *rd);
-
-/* Text mode's rdata: uncompressed first (rdata_canon()), then the one
- * formatter; the canonical form is wire mode's and is not kept. */
-static px_err text_rdata(px_dns_iter *it, px_dns_rr *rr, px_wire *rd)
-{
-    px_err err = rdata_canon(it, rr, rd);
-    if (err == PX_OK)
-        err = rdata_text(it, rr, rr->rdata_canon, rr->rdata_canon_len);
-    rr->rdata_canon = NULL;
-    rr->rdata_canon_len = 0;
-    return err;
-}
-
-px_err px_dns_next(px_dns_iter *it, px_dns_rr *rr)
-{
-    px_err err = next_begin(it, rr);
-    if (err)
-        return err;
-    px_wire rd;
-    if (it->want) {
-        bool wanted;
-        err = next_wanted(it, rr, &rd, &wanted);
-        if (err || !wanted)
-            return err;
-        return text_rdata(it, rr, &rd);
-    }
-    if ((err = owner_read(it)) != PX_OK)
-        return framing_lost(it, err);
-    rr->name = it->name;
-    rr->name_len = it->name_len;
-    if ((err = fixed_read(it, rr, &rd)) != PX_OK)
-        return err;
-    return text_rdata(it, rr, &rd);
-}
-
 /* ---- wire mode ---- */
 
-/* owner_read() for the canonical wire form, with its own cache. */
+/* The owner name's canonical wire form; an owner that points where the
+ * last one did (nearly every answer points at the question) is not read
+ * again. Any pointer there was validated then and points before this
+ * record too. */
 static px_err owner_canon(px_dns_iter *it)
 {
     const uint8_t *p = it->w.pos;
@@ -550,7 +410,7 @@ px_err px_dns_next_wire(px_dns_iter *it, px_dns_rr *rr)
         return err;
     px_wire rd;
     bool wanted;
-    if ((err = frame_record(it, rr, &rd, owner_canon, &wanted)) != PX_OK || !wanted)
+    if ((err = frame_record(it, rr, &rd, &wanted)) != PX_OK || !wanted)
         return err;
     rr->owner_wire = it->owner;
     rr->owner_wire_len = it->owner_len;
@@ -563,7 +423,7 @@ px_err px_dns_rr_text(px_dns_iter *it, px_dns_rr *rr)
         return PX_ERR_INVAL;
     px_wire w;
     px_wire_init(&w, rr->owner_wire, rr->owner_wire_len);
-    it->name_from = 0; /* it->name no longer holds the text-mode cache */
+    it->name_from = 0; /* it->name no longer holds the name at name_from */
     px_err err = pxd_name_text(&w, it->name, &it->name_len);
     if (err)
         return err;

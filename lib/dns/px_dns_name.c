@@ -44,7 +44,9 @@ static bool is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-char *pxd_put_label(char *o, const uint8_t *p, size_t n)
+/* Writes the text of one label's n octets (at most 4 * n chars); returns
+ * the end. */
+static char *put_label(char *o, const uint8_t *p, size_t n)
 {
     /* Fast path without branches per octet: almost every label needs no
      * escape, so copy through the table and redo the label if one did. */
@@ -90,7 +92,7 @@ px_err pxd_name_text(px_wire *w, char *out, size_t *outlen)
             return px_wire_err(w);
         if (o != out)
             *o++ = '.';
-        o = pxd_put_label(o, p, len);
+        o = put_label(o, p, len);
     }
     if (o == out)
         *o++ = '.';

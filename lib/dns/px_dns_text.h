@@ -1,5 +1,5 @@
-/* px_dns_text.h (private to lib/dns): the name writer's pieces that the
- * message parser and the rdata formatter share with px_dns_name.c. */
+/* px_dns_text.h (private to lib/dns): the pieces of px_dns_name.c's name
+ * writer that the message parser and the rdata formatter use. */
 #ifndef PX_DNS_TEXT_H
 #define PX_DNS_TEXT_H
 
@@ -18,10 +18,6 @@ static inline char *pxd_put_ddd(char *o, uint8_t b)
     o[3] = (char)('0' + b % 10);
     return o + 4;
 }
-
-/* Writes the text of one label's n octets (at most 4 * n chars); returns
- * the end. */
-char *pxd_put_label(char *o, const uint8_t *p, size_t n);
 
 /* Reads one uncompressed name at w's position (w moves past it) and writes
  * its text and a NUL to out (PX_DNS_NAME_TEXT_MAX bytes); *outlen gets the
