@@ -2,6 +2,7 @@
  * library but decodes names on its own: compressed name -> uncompressed
  * wire (pointers strictly backwards, at most 127 hops, 255 octets) ->
  * px_dns_name_to_text(). */
+#include <stdio.h>
 #include <string.h>
 
 #include "dns_text_oracle.h"
@@ -72,57 +73,23 @@ static px_err name_skip(px_wire *w)
     }
 }
 
+/* The header and question checks are the library's (px_dns_begin_wire());
+ * the question name's text is the oracle's own reading. */
 px_err pxt_dns_begin(px_dns_iter *it, const uint8_t *msg, size_t len, px_dns_msg *out)
 {
-    px_wire_init(&it->w, msg, len);
-    it->broken = true;
-    it->section = PX_DNS_ANSWER;
-    it->left[0] = 0;
-    px_dns_set_want(it, NULL, NULL);
-
-    out->id = px_wire_u16(&it->w);
-    uint16_t flags = px_wire_u16(&it->w);
-    out->qdcount = px_wire_u16(&it->w);
-    out->ancount = px_wire_u16(&it->w);
-    out->nscount = px_wire_u16(&it->w);
-    out->arcount = px_wire_u16(&it->w);
-    out->has_question = false;
-    out->qname[0] = '\0';
-    out->qname_len = 0;
-    out->qtype = out->qclass = 0;
-    if (px_wire_err(&it->w))
-        return px_wire_err(&it->w);
-    out->qr = flags & 0x8000;
-    out->opcode = (flags >> 11) & 0xF;
-    out->aa = flags & 0x0400;
-    out->tc = flags & 0x0200;
-    out->rd = flags & 0x0100;
-    out->ra = flags & 0x0080;
-    out->rcode = flags & 0xF;
-    for (uint16_t i = 0; i < out->qdcount; i++) {
-        px_err err =
-            i == 0 ? name_read(msg, len, &it->w, out->qname, &out->qname_len) : name_skip(&it->w);
-        if (err)
-            return err;
-        uint16_t qtype = px_wire_u16(&it->w), qclass = px_wire_u16(&it->w);
-        if (px_wire_err(&it->w))
-            return px_wire_err(&it->w);
-        if (i == 0) {
-            out->qtype = qtype;
-            out->qclass = qclass;
-            out->has_question = true;
-        }
-    }
-    it->left[PX_DNS_ANSWER] = out->ancount;
-    it->left[PX_DNS_AUTHORITY] = out->nscount;
-    it->left[PX_DNS_ADDITIONAL] = out->arcount;
-    it->broken = false;
+    px_err err = px_dns_begin_wire(it, msg, len, out);
     it->name_from = 0;
-    if (out->has_question) { /* owners that point at the question reuse its text */
-        memcpy(it->name, out->qname, out->qname_len + 1);
-        it->name_len = out->qname_len;
-        it->name_from = 12;
-    }
+    if (err || !out->has_question)
+        return err;
+    px_wire q;
+    px_wire_init(&q, msg, len);
+    px_wire_seek(&q, 12); /* the question name follows the header */
+    if ((err = name_read(msg, len, &q, out->qname, &out->qname_len)) != PX_OK)
+        return err;
+    /* owners that point at the question reuse its text */
+    memcpy(it->name, out->qname, out->qname_len + 1);
+    it->name_len = out->qname_len;
+    it->name_from = 12;
     return PX_OK;
 }
 
@@ -180,14 +147,7 @@ static px_err rd_name(px_dns_iter *it, px_wire *rd, char *buf, char **o)
 
 static char *put_u32(char *o, uint32_t v)
 {
-    char tmp[10];
-    size_t n = 0;
-    do {
-        tmp[sizeof tmp - 1 - n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    memcpy(o, tmp + sizeof tmp - n, n);
-    return o + n;
+    return o + sprintf(o, "%u", (unsigned)v);
 }
 
 /* The rdata of the types with names, written here; the text always fits
