@@ -551,6 +551,12 @@ static void parse_type(uint16_t type, text_in *in, px_dns_targets *tg)
     }
 }
 
+static bool is_name_type(uint16_t type)
+{
+    return type == PX_DNS_TYPE_NS || type == PX_DNS_TYPE_CNAME || type == PX_DNS_TYPE_PTR ||
+           type == PX_DNS_TYPE_DNAME;
+}
+
 static bool has_rule(uint16_t type)
 {
     switch (type) {
@@ -637,6 +643,14 @@ px_err px_dns_rdata_check(uint16_t type, const char *text, size_t len, uint8_t *
     px_err e = px_dns_rdata_from_text(type, text, len, wire, cap, wire_len, &tg);
     if (e)
         return e;
+    if (is_name_type(type)) {
+        /* The text is the name's: the one-pass check, no formatting. */
+        if (!px_dns_name_is_canonical(text, len))
+            return PX_ERR_INVAL;
+        if (targets)
+            *targets = tg;
+        return PX_OK;
+    }
     e = px_dns_rdata_to_text(type, wire, *wire_len, back, sizeof back, &n, NULL);
     if (e || n != len || memcmp(back, text, len) != 0)
         return PX_ERR_INVAL;
