@@ -18,6 +18,8 @@ px_err px_addr_parse(const char *text, px_addr *out)
     px_addr a = {0};
     if (!text || !out)
         return PX_ERR_INVAL;
+    /* inet_pton takes every spelling of RFC 4291 section 2.2 (upper case,
+     * leading zeros, a dotted tail after any prefix) and nothing else. */
     if (inet_pton(AF_INET, text, a.bytes) == 1)
         a.family = 4;
     else if (inet_pton(AF_INET6, text, a.bytes) == 1)
@@ -26,6 +28,16 @@ px_err px_addr_parse(const char *text, px_addr *out)
         return PX_ERR_INVAL;
     *out = a;
     return PX_OK;
+}
+
+px_err px_addr_parse_n(const char *text, size_t len, px_addr *out)
+{
+    char buf[PX_ADDR_TEXT_MAX];
+    if (!text || len >= sizeof buf || memchr(text, '\0', len))
+        return PX_ERR_INVAL;
+    memcpy(buf, text, len);
+    buf[len] = '\0';
+    return px_addr_parse(buf, out);
 }
 
 static px_err parse_port(const char *s, uint16_t *port)
@@ -81,22 +93,93 @@ px_err px_addr_parse_hostport(const char *text, px_addr *out)
     return PX_OK;
 }
 
+static char *put_dec8(char *o, uint8_t b)
+{
+    if (b >= 100)
+        *o++ = (char)('0' + b / 100);
+    if (b >= 10)
+        *o++ = (char)('0' + (b / 10) % 10);
+    *o++ = (char)('0' + b % 10);
+    return o;
+}
+
+/* Not inet_ntop: glibc writes a dotted tail for ::ffff:0:0/96 and ::/96,
+ * a second spelling of the same address that no other part of the system
+ * writes (docs/DATA-MODEL.md). */
+static char *put_ipv6(char *o, const uint8_t *a)
+{
+    static const char hex[16] = "0123456789abcdef";
+    uint16_t g[8];
+    int best = -1, best_len = 0;
+    for (int i = 0; i < 8; i++)
+        g[i] = (uint16_t)((a[2 * i] << 8) | a[2 * i + 1]);
+    for (int i = 0; i < 8;) {
+        if (g[i] != 0) {
+            i++;
+            continue;
+        }
+        int j = i;
+        while (j < 8 && g[j] == 0)
+            j++;
+        if (j - i > best_len) { /* strictly longer: the first run wins a tie */
+            best = i;
+            best_len = j - i;
+        }
+        i = j;
+    }
+    if (best_len < 2)
+        best = -1; /* a lone zero group is written "0" (RFC 5952 4.2.2) */
+    for (int i = 0; i < 8; i++) {
+        if (i == best) {
+            *o++ = ':';
+            *o++ = ':';
+            i += best_len - 1;
+            continue;
+        }
+        if (i && i != best + best_len)
+            *o++ = ':';
+        uint16_t v = g[i];
+        bool lead = true;
+        for (int s = 12; s >= 0; s -= 4) {
+            unsigned d = (v >> s) & 0xF;
+            if (d == 0 && lead && s)
+                continue;
+            lead = false;
+            *o++ = hex[d];
+        }
+    }
+    return o;
+}
+
+size_t px_addr_format_bytes(const uint8_t *b, size_t len, char *out)
+{
+    char *o = out;
+    if (!out)
+        return 0;
+    if (b && len == 4) {
+        for (int i = 0; i < 4; i++) {
+            if (i)
+                *o++ = '.';
+            o = put_dec8(o, b[i]);
+        }
+    } else if (b && len == 16) {
+        o = put_ipv6(o, b);
+    }
+    *o = '\0';
+    return (size_t)(o - out);
+}
+
 const char *px_addr_format(const px_addr *a, char *buf, size_t len)
 {
+    char tmp[PX_ADDR_TEXT_MAX];
     if (!buf || len == 0)
         return NULL;
     buf[0] = '\0';
-    if (!a)
+    if (!a || (a->family != 4 && a->family != 6))
         return buf;
-    /* glibc's inet_ntop follows RFC 5952: lowercase, longest zero run
-     * compressed (the first on ties), no "::" for a single zero group. */
-    if (a->family == 4) {
-        if (!inet_ntop(AF_INET, a->bytes, buf, (socklen_t)len))
-            buf[0] = '\0';
-    } else if (a->family == 6) {
-        if (!inet_ntop(AF_INET6, a->bytes, buf, (socklen_t)len))
-            buf[0] = '\0';
-    }
+    size_t n = px_addr_format_bytes(a->bytes, a->family == 4 ? 4 : 16, tmp);
+    if (n < len)
+        memcpy(buf, tmp, n + 1);
     return buf;
 }
 
@@ -221,7 +304,7 @@ static bool v6_special(const uint8_t *b)
     return false;
 }
 
-bool px_addr_is_special_raw(const uint8_t *bytes, size_t len)
+bool px_addr_special(const uint8_t *bytes, size_t len)
 {
     if (!bytes)
         return false;
@@ -232,15 +315,9 @@ bool px_addr_is_special_raw(const uint8_t *bytes, size_t len)
     return false;
 }
 
-bool px_addr_is_special(const px_addr *a)
+bool px_addr_is_special_raw(const uint8_t *bytes, size_t len)
 {
-    if (!a)
-        return false;
-    if (a->family == 4)
-        return v4_special(a->bytes);
-    if (a->family == 6)
-        return v6_special(a->bytes);
-    return false;
+    return px_addr_special(bytes, len);
 }
 
 bool px_conf_check_hostport(const char *v, char *why, size_t len)
@@ -249,5 +326,14 @@ bool px_conf_check_hostport(const char *v, char *why, size_t len)
     if (px_addr_parse_hostport(v, &a) == PX_OK)
         return true;
     snprintf(why, len, "expected IPv4:port or [IPv6]:port");
+    return false;
+}
+
+bool px_addr_conf_check(const char *v, char *why, size_t len)
+{
+    px_addr a;
+    if (px_addr_parse(v, &a) == PX_OK)
+        return true;
+    snprintf(why, len, "not an IPv4 or IPv6 address");
     return false;
 }

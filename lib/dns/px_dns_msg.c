@@ -1,81 +1,21 @@
 /* DNS response parsing: header, first question, then one record at a time
- * in presentation form. Every read goes through px_wire; nothing here trusts
- * a count or a length from the message. No allocation: all text is written
- * into the caller's px_dns_iter. */
+ * in canonical wire form, formatted to text on demand through the one
+ * formatter (px_dns_rdata_to_text). Every read goes through px_wire;
+ * nothing here trusts a count or a length from the message. No allocation:
+ * all output is written into the caller's px_dns_iter. */
 #include <string.h>
 
 #include "dns/px_dns_msg.h"
+#include "px_dns_text.h"
 
-#define DNS_HEADER_LEN 12
-#define DNS_NAME_WIRE_MAX 255
+#define DNS_NAME_WIRE_MAX PX_DNS_NAME_WIRE_MAX
 #define DNS_MAX_HOPS 127
-
-/* Presentation of one name octet: 0 = write as \DDD, 1 = write as backslash
- * and the octet itself ('.' and '\\'), anything else = the octet to write
- * (uppercase already folded to lowercase). */
-/* clang-format off */
-static const uint8_t name_map[256] = {
-    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
-    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
-    0,   33,  0,   35,  0,   37,  38,  39,  0,   0,   42,  43,  44,  45,  1,   47,
-    48,  49,  50,  51,  52,  53,  54,  55,  56,  57,  58,  0,   60,  61,  62,  63,
-    0,   97,  98,  99,  100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111,
-    112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 91,  1,   93,  94,  95,
-    96,  97,  98,  99,  100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111,
-    112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 0,
-    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
-    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
-    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
-    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
-    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
-    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
-    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
-    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
-};
-/* clang-format on */
-
-static const char hex_digits[16] = "0123456789abcdef";
-
-static inline char *put_ddd(char *o, uint8_t b)
-{
-    o[0] = '\\';
-    o[1] = (char)('0' + b / 100);
-    o[2] = (char)('0' + (b / 10) % 10);
-    o[3] = (char)('0' + b % 10);
-    return o + 4;
-}
-
-static char *put_label(char *o, const uint8_t *p, size_t n)
-{
-    /* Fast path without branches per octet: almost every label needs no
-     * escape, so copy through the table and redo the label if one did. */
-    unsigned escapes = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t m = name_map[p[i]];
-        o[i] = (char)m;
-        escapes |= m < 2;
-    }
-    if (!escapes)
-        return o + n;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t m = name_map[p[i]];
-        if (m > 1) {
-            *o++ = (char)m;
-        } else if (m == 1) {
-            *o++ = '\\';
-            *o++ = (char)p[i];
-        } else {
-            o = put_ddd(o, p[i]);
-        }
-    }
-    return o;
-}
 
 /* A compression pointer whose first octet is len: moves *cur (the name's
  * cursor, w itself until the first pointer) to its target in a cursor
  * over the whole message, jump. The target must lie before the run of
  * labels that held the pointer (offsets strictly decrease: no loop), and
- * hops are limited as a second guard. Shared by name_read and name_canon. */
+ * hops are limited as a second guard. */
 static inline px_err name_pointer(const uint8_t *msg, size_t msglen, uint8_t len, px_wire **cur,
                                   px_wire *jump, size_t *run_start, unsigned *hops)
 {
@@ -92,58 +32,6 @@ static inline px_err name_pointer(const uint8_t *msg, size_t msglen, uint8_t len
     }
     px_wire_seek(*cur, target);
     *run_start = target;
-    return PX_OK;
-}
-
-/* Reads one name at w's position and writes it to out (at least
- * PX_DNS_NAME_TEXT_MAX bytes: 255 wire octets cannot expand beyond that).
- * w moves past the name's bytes in place (up to and including the first
- * pointer). Pointers, allowed when msg != NULL, are resolved against the
- * whole message msg[0..msglen); each must point before the start of the
- * run of labels that holds it, so offsets strictly decrease and no loop is
- * possible; the hop limit is a second guard. */
-static px_err name_read(const uint8_t *msg, size_t msglen, px_wire *w, char *out, size_t *outlen)
-{
-    px_wire jump;
-    px_wire *cur = w;
-    size_t run_start = msg ? (size_t)(w->pos - msg) : 0;
-    size_t wire_len = 1; /* the root label */
-    unsigned hops = 0;
-    char *o = out;
-
-    for (;;) {
-        uint8_t len = px_wire_u8(cur);
-        if (px_wire_err(cur))
-            return px_wire_err(cur);
-        if (len == 0)
-            break;
-        switch (len & 0xC0) {
-        case 0x00: {
-            wire_len += (size_t)len + 1;
-            if (wire_len > DNS_NAME_WIRE_MAX)
-                return PX_ERR_TOOLONG;
-            const uint8_t *p = px_wire_bytes(cur, len);
-            if (!p)
-                return px_wire_err(cur);
-            if (o != out)
-                *o++ = '.';
-            o = put_label(o, p, len);
-            break;
-        }
-        case 0xC0: {
-            px_err e = name_pointer(msg, msglen, len, &cur, &jump, &run_start, &hops);
-            if (e != PX_OK)
-                return e;
-            break;
-        }
-        default: /* 01 (extended label, RFC 6891 retired it) and 10 */
-            return PX_ERR_MALFORMED;
-        }
-    }
-    if (o == out)
-        *o++ = '.';
-    *o = '\0';
-    *outlen = (size_t)(o - out);
     return PX_OK;
 }
 
@@ -169,11 +57,13 @@ static void copy_lower(uint8_t *out, const uint8_t *in, size_t n, size_t readabl
     }
 }
 
-/* name_read() writing the canonical wire form instead of text: labels
- * uncompressed, ASCII letters lowercased (the same letters name_map
- * folds), so equal wire forms are exactly equal texts. out holds 255 + 8
- * octets (labels are copied in words of 8; what lies past the name is
- * scratch). Same checks, same errors as name_read(). */
+/* Reads one name at w's position (w moves past its bytes, up to and
+ * including the first pointer) into its canonical wire form: labels
+ * uncompressed, ASCII letters lowercased (px_dns_name_fold()'s letters),
+ * so equal wire forms are exactly equal texts. Pointers are resolved
+ * against msg[0..msglen) (name_pointer()). A name over 255 octets is
+ * PX_ERR_TOOLONG. out holds 255 + 8 octets (labels are copied in words of
+ * 8; what lies past the name is scratch). */
 static px_err name_canon(const uint8_t *msg, size_t msglen, px_wire *w, uint8_t *out,
                          size_t *outlen)
 {
@@ -241,32 +131,9 @@ static px_err name_skip(px_wire *w)
     }
 }
 
-px_err px_dns_name_to_text(const uint8_t *wire, size_t len, char *out, size_t outlen,
-                           size_t *outlen_used)
-{
-    char tmp[PX_DNS_NAME_TEXT_MAX];
-    size_t n;
-    px_wire w;
-
-    if (!wire || !out)
-        return PX_ERR_INVAL;
-    px_wire_init(&w, wire, len);
-    px_err err = name_read(NULL, 0, &w, tmp, &n);
-    if (err)
-        return err;
-    if (px_wire_avail(&w) != 0)
-        return PX_ERR_MALFORMED; /* bytes after the root label */
-    if (n + 1 > outlen)
-        return PX_ERR_TOOLONG;
-    memcpy(out, tmp, n + 1);
-    if (outlen_used)
-        *outlen_used = n;
-    return PX_OK;
-}
-
 /* ---- header and question ---- */
 
-static px_err begin(px_dns_iter *it, const uint8_t *msg, size_t len, px_dns_msg *out, bool wire)
+px_err px_dns_begin_wire(px_dns_iter *it, const uint8_t *msg, size_t len, px_dns_msg *out)
 {
     px_wire_init(&it->w, msg, len);
     it->broken = true;
@@ -298,10 +165,8 @@ static px_err begin(px_dns_iter *it, const uint8_t *msg, size_t len, px_dns_msg 
 
     for (uint16_t i = 0; i < out->qdcount; i++) {
         px_err err;
-        if (i == 0 && wire)
+        if (i == 0)
             err = name_canon(msg, len, &it->w, it->owner, &it->owner_len);
-        else if (i == 0)
-            err = name_read(msg, len, &it->w, out->qname, &out->qname_len);
         else
             err = name_skip(&it->w);
         if (err)
@@ -322,29 +187,9 @@ static px_err begin(px_dns_iter *it, const uint8_t *msg, size_t len, px_dns_msg 
     it->broken = false;
     it->name_from = 0;
     it->owner_from = 0;
-    if (wire) {
-        /* the question name starts right after the 12-byte header */
-        if (out->has_question)
-            it->owner_from = 12;
-        return PX_OK;
-    }
-    if (out->has_question) {
-        /* the question name starts right after the 12-byte header */
-        memcpy(it->name, out->qname, out->qname_len + 1);
-        it->name_len = out->qname_len;
-        it->name_from = 12;
-    }
+    if (out->has_question)
+        it->owner_from = 12; /* the question name follows the 12-byte header */
     return PX_OK;
-}
-
-px_err px_dns_begin(px_dns_iter *it, const uint8_t *msg, size_t len, px_dns_msg *out)
-{
-    return begin(it, msg, len, out, false);
-}
-
-px_err px_dns_begin_wire(px_dns_iter *it, const uint8_t *msg, size_t len, px_dns_msg *out)
-{
-    return begin(it, msg, len, out, true);
 }
 
 bool px_dns_can_continue(const px_dns_iter *it)
@@ -358,289 +203,33 @@ void px_dns_set_want(px_dns_iter *it, px_dns_want_fn want, void *ctx)
     it->want_ctx = ctx;
 }
 
-/* ---- rdata presentation ---- */
+/* ---- rdata text ---- */
 
-/* Bounded text output into it->rdata. */
-typedef struct text_out {
-    char *p;
-    char *end; /* leaves room for the NUL */
-    bool full;
-} text_out;
-
-static inline bool out_room(text_out *t, size_t n)
+/* Copies the text of a name inside the rdata text to buf (a target). */
+static const char *target_text(const char *text, const px_dns_targets *tg, int i, char *buf)
 {
-    if (t->full || (size_t)(t->end - t->p) < n) {
-        t->full = true;
-        return false;
-    }
-    return true;
+    memcpy(buf, text + tg->text_off[i], tg->text_len[i]);
+    buf[tg->text_len[i]] = '\0';
+    return buf;
 }
 
-static inline void out_char(text_out *t, char c)
+/* Formats canonical rdata rd[0..len) through px_dns_rdata_to_text() into
+ * it->rdata and sets the target fields. */
+static px_err rdata_text(px_dns_iter *it, px_dns_rr *rr, const uint8_t *rd, size_t len)
 {
-    if (out_room(t, 1))
-        *t->p++ = c;
-}
-
-static inline void out_mem(text_out *t, const char *s, size_t n)
-{
-    if (out_room(t, n)) {
-        memcpy(t->p, s, n);
-        t->p += n;
-    }
-}
-
-static void out_u32(text_out *t, uint32_t v)
-{
-    char tmp[10];
-    size_t n = 0;
-    do {
-        tmp[sizeof tmp - 1 - n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    out_mem(t, tmp + sizeof tmp - n, n);
-}
-
-/* One character-string body as a quoted string (TXT, CAA value). */
-static void out_quoted(text_out *t, const uint8_t *p, size_t n)
-{
-    if (!out_room(t, n * 4 + 2))
-        return;
-    char *o = t->p;
-    *o++ = '"';
-    for (size_t i = 0; i < n; i++) {
-        uint8_t b = p[i];
-        if (b < 0x20 || b > 0x7E) {
-            o = put_ddd(o, b);
-        } else {
-            if (b == '"' || b == '\\')
-                *o++ = '\\';
-            *o++ = (char)b;
-        }
-    }
-    *o++ = '"';
-    t->p = o;
-}
-
-static void out_ipv4(text_out *t, const uint8_t *a)
-{
-    if (!out_room(t, 15))
-        return;
-    char *o = t->p;
-    for (int i = 0; i < 4; i++) {
-        uint8_t b = a[i];
-        if (i)
-            *o++ = '.';
-        if (b >= 100)
-            *o++ = (char)('0' + b / 100);
-        if (b >= 10)
-            *o++ = (char)('0' + (b / 10) % 10);
-        *o++ = (char)('0' + b % 10);
-    }
-    t->p = o;
-}
-
-/* RFC 5952: lowercase, no leading zeros, the longest run of two or more
- * zero groups (the first one on a tie) becomes "::". */
-static void out_ipv6(text_out *t, const uint8_t *a)
-{
-    uint16_t g[8];
-    int best = -1, best_len = 0;
-    for (int i = 0; i < 8; i++)
-        g[i] = (uint16_t)((a[2 * i] << 8) | a[2 * i + 1]);
-    for (int i = 0; i < 8;) {
-        if (g[i] != 0) {
-            i++;
-            continue;
-        }
-        int j = i;
-        while (j < 8 && g[j] == 0)
-            j++;
-        if (j - i > best_len) {
-            best = i;
-            best_len = j - i;
-        }
-        i = j;
-    }
-    if (best_len < 2)
-        best = -1;
-
-    if (!out_room(t, 39))
-        return;
-    char *o = t->p;
-    for (int i = 0; i < 8; i++) {
-        if (i == best) {
-            *o++ = ':';
-            *o++ = ':';
-            i += best_len - 1;
-            continue;
-        }
-        if (i && i != best + best_len)
-            *o++ = ':';
-        uint16_t v = g[i];
-        bool lead = true;
-        for (int s = 12; s >= 0; s -= 4) {
-            unsigned d = (v >> s) & 0xF;
-            if (d == 0 && lead && s)
-                continue;
-            lead = false;
-            *o++ = hex_digits[d];
-        }
-    }
-    t->p = o;
-}
-
-/* RFC 3597 "\# LEN HEX"; "\# 0" when empty. */
-static void out_generic(text_out *t, const uint8_t *p, size_t n)
-{
-    out_mem(t, "\\# ", 3);
-    out_u32(t, (uint32_t)n);
-    if (n == 0 || !out_room(t, 1 + 2 * n))
-        return;
-    char *o = t->p;
-    *o++ = ' ';
-    for (size_t i = 0; i < n; i++) {
-        *o++ = hex_digits[p[i] >> 4];
-        *o++ = hex_digits[p[i] & 0xF];
-    }
-    t->p = o;
-}
-
-/* Reads a name inside rdata into buf (a target field) and appends it. */
-static px_err rd_name(const px_wire *msg, px_wire *rd, char *buf, text_out *t)
-{
+    px_dns_targets tg;
     size_t n;
-    px_err err = name_read(msg ? msg->start : NULL, msg ? px_wire_size(msg) : 0, rd, buf, &n);
+    rr->target = NULL;
+    rr->target2 = NULL;
+    px_err err = px_dns_rdata_to_text(rr->type, rd, len, it->rdata, sizeof it->rdata, &n, &tg);
     if (err)
         return err;
-    out_mem(t, buf, n);
-    return PX_OK;
-}
-
-static px_err rd_txt(px_wire *rd, text_out *t)
-{
-    if (px_wire_avail(rd) == 0)
-        return PX_ERR_MALFORMED; /* at least one character-string */
-    bool first = true;
-    while (px_wire_avail(rd) > 0) {
-        uint8_t n = px_wire_u8(rd);
-        const uint8_t *p = px_wire_bytes(rd, n);
-        if (!p)
-            return PX_ERR_MALFORMED;
-        if (!first)
-            out_char(t, ' ');
-        first = false;
-        out_quoted(t, p, n);
-    }
-    return PX_OK;
-}
-
-static px_err rd_caa(px_wire *rd, text_out *t)
-{
-    uint8_t flags = px_wire_u8(rd);
-    uint8_t tag_len = px_wire_u8(rd);
-    const uint8_t *tag = px_wire_bytes(rd, tag_len);
-    if (!tag || tag_len == 0)
-        return PX_ERR_MALFORMED;
-    for (size_t i = 0; i < tag_len; i++) {
-        uint8_t c = tag[i];
-        bool alnum = (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
-        if (!alnum)
-            return PX_ERR_MALFORMED; /* RFC 8659: tags are [A-Za-z0-9]+ */
-    }
-    size_t vlen = px_wire_avail(rd);
-    const uint8_t *val = px_wire_bytes(rd, vlen);
-    out_u32(t, flags);
-    out_char(t, ' ');
-    out_mem(t, (const char *)tag, tag_len);
-    out_char(t, ' ');
-    out_quoted(t, val ? val : tag, vlen);
-    return PX_OK;
-}
-
-/* Writes the presentation of the rdata in rd to it->rdata and sets the
- * target fields. A mismatch between contents and type is an error for this
- * record only. Names in it may point into msg (NULL: no pointers). */
-static px_err rdata_format(px_dns_iter *it, const px_wire *msg, px_dns_rr *rr, px_wire *rd)
-{
-    text_out t = {it->rdata, it->rdata + sizeof it->rdata - 1, false};
-    px_err err = PX_OK;
-    size_t n = px_wire_avail(rd);
-
-    switch (rr->type) {
-    case PX_DNS_TYPE_A:
-        if (n != 4)
-            return PX_ERR_MALFORMED;
-        out_ipv4(&t, rd->pos);
-        px_wire_skip(rd, 4);
-        break;
-    case PX_DNS_TYPE_AAAA:
-        if (n != 16)
-            return PX_ERR_MALFORMED;
-        out_ipv6(&t, rd->pos);
-        px_wire_skip(rd, 16);
-        break;
-    case PX_DNS_TYPE_NS:
-    case PX_DNS_TYPE_CNAME:
-    case PX_DNS_TYPE_PTR:
-    case PX_DNS_TYPE_DNAME:
-        err = rd_name(msg, rd, it->target, &t);
-        rr->target = it->target;
-        break;
-    case PX_DNS_TYPE_MX:
-        out_u32(&t, px_wire_u16(rd));
-        out_char(&t, ' ');
-        err = rd_name(msg, rd, it->target, &t);
-        rr->target = it->target;
-        break;
-    case PX_DNS_TYPE_SRV:
-        out_u32(&t, px_wire_u16(rd));
-        out_char(&t, ' ');
-        out_u32(&t, px_wire_u16(rd));
-        out_char(&t, ' ');
-        out_u32(&t, px_wire_u16(rd));
-        out_char(&t, ' ');
-        err = rd_name(msg, rd, it->target, &t);
-        rr->target = it->target;
-        break;
-    case PX_DNS_TYPE_SOA:
-        err = rd_name(msg, rd, it->target, &t);
-        out_char(&t, ' ');
-        if (!err)
-            err = rd_name(msg, rd, it->target2, &t);
-        for (int i = 0; i < 5 && !err; i++) {
-            out_char(&t, ' ');
-            out_u32(&t, px_wire_u32(rd));
-        }
-        rr->target = it->target;
-        rr->target2 = it->target2;
-        break;
-    case PX_DNS_TYPE_TXT:
-        err = rd_txt(rd, &t);
-        break;
-    case PX_DNS_TYPE_CAA:
-        err = rd_caa(rd, &t);
-        break;
-    default:
-        out_generic(&t, rd->pos, n);
-        px_wire_skip(rd, n);
-        break;
-    }
-    if (!err && px_wire_err(rd))
-        err = PX_ERR_MALFORMED; /* fixed fields ran past rdlength */
-    if (!err && px_wire_avail(rd) != 0)
-        err = PX_ERR_MALFORMED; /* bytes left over after the last field */
-    if (!err && t.full)
-        err = PX_ERR_TOOLONG;
-    if (err) {
-        rr->target = NULL;
-        rr->target2 = NULL;
-        /* A name that runs past rdlength is a bad rdata, not truncation. */
-        return err == PX_ERR_TRUNC ? PX_ERR_MALFORMED : err;
-    }
-    *t.p = '\0';
     rr->rdata = it->rdata;
-    rr->rdata_len = (size_t)(t.p - it->rdata);
+    rr->rdata_len = n;
+    if (tg.n > 0)
+        rr->target = target_text(it->rdata, &tg, 0, it->target);
+    if (tg.n > 1)
+        rr->target2 = target_text(it->rdata, &tg, 1, it->target2);
     return PX_OK;
 }
 
@@ -651,28 +240,6 @@ static px_err framing_lost(px_dns_iter *it, px_err err)
     it->broken = true;
     px_wire_fail(&it->w, err);
     return err;
-}
-
-/* The owner name, reusing the text of the last name when the owner is a
- * pointer to the same place. Any pointer there was validated when that
- * text was decoded and points before this record too. */
-static px_err owner_read(px_dns_iter *it)
-{
-    const uint8_t *p = it->w.pos;
-    if (px_wire_avail(&it->w) >= 2 && (p[0] & 0xC0) == 0xC0) {
-        uint16_t target = (uint16_t)(((p[0] & 0x3F) << 8) | p[1]);
-        if (target == it->name_from && target != 0) {
-            px_wire_skip(&it->w, 2);
-            return PX_OK;
-        }
-        it->name_from = 0;
-        px_err err = name_read(it->w.start, px_wire_size(&it->w), &it->w, it->name, &it->name_len);
-        if (err == PX_OK)
-            it->name_from = target;
-        return err;
-    }
-    it->name_from = 0;
-    return name_read(it->w.start, px_wire_size(&it->w), &it->w, it->name, &it->name_len);
 }
 
 /* Type, class, TTL and rdata length after the owner name; rd gets the
@@ -694,14 +261,13 @@ static px_err fixed_read(px_dns_iter *it, px_dns_rr *rr, px_wire *rd)
     return PX_OK;
 }
 
+static px_err owner_canon(px_dns_iter *it);
+
 /* Frames the record (the owner name is only stepped over), asks the want
- * function if there is one, and decodes the owner name with read_owner
- * only for a wanted record: the name is read again from its start, and
- * it->w ends where the framing left it. Inlined, so read_owner is a
- * direct call in both modes. */
-static inline __attribute__((always_inline)) px_err
-frame_record(px_dns_iter *it, px_dns_rr *rr, px_wire *rd, px_err (*read_owner)(px_dns_iter *),
-             bool *wanted)
+ * function if there is one, and decodes the owner name only for a wanted
+ * record: the name is read again from its start, and it->w ends where the
+ * framing left it. */
+static px_err frame_record(px_dns_iter *it, px_dns_rr *rr, px_wire *rd, bool *wanted)
 {
     *wanted = false;
     size_t owner = px_wire_offset(&it->w);
@@ -715,26 +281,14 @@ frame_record(px_dns_iter *it, px_dns_rr *rr, px_wire *rd, px_err (*read_owner)(p
     *wanted = true;
     size_t end = px_wire_offset(&it->w);
     px_wire_seek(&it->w, owner);
-    if ((err = read_owner(it)) != PX_OK)
+    if ((err = owner_canon(it)) != PX_OK)
         return framing_lost(it, err);
     px_wire_seek(&it->w, end);
     return PX_OK;
 }
 
-/* Text mode with a want function: the owner name as text, for a wanted
- * record only (frame_record()). */
-static px_err next_wanted(px_dns_iter *it, px_dns_rr *rr, px_wire *rd, bool *wanted)
-{
-    px_err err = frame_record(it, rr, rd, owner_read, wanted);
-    if (err || !*wanted)
-        return err;
-    rr->name = it->name;
-    rr->name_len = it->name_len;
-    return PX_OK;
-}
-
-/* Moves to the next record of the message and clears what both modes
- * fill in; PX_ERR_EOF after the last one. */
+/* Moves to the next record of the message and clears what it fills in;
+ * PX_ERR_EOF after the last one. */
 static px_err next_begin(px_dns_iter *it, px_dns_rr *rr)
 {
     if (it->broken)
@@ -759,31 +313,12 @@ static px_err next_begin(px_dns_iter *it, px_dns_rr *rr)
     return PX_OK;
 }
 
-px_err px_dns_next(px_dns_iter *it, px_dns_rr *rr)
-{
-    px_err err = next_begin(it, rr);
-    if (err)
-        return err;
-    px_wire rd;
-    if (it->want) {
-        bool wanted;
-        err = next_wanted(it, rr, &rd, &wanted);
-        if (err || !wanted)
-            return err;
-        return rdata_format(it, &it->w, rr, &rd);
-    }
-    if ((err = owner_read(it)) != PX_OK)
-        return framing_lost(it, err);
-    rr->name = it->name;
-    rr->name_len = it->name_len;
-    if ((err = fixed_read(it, rr, &rd)) != PX_OK)
-        return err;
-    return rdata_format(it, &it->w, rr, &rd);
-}
-
 /* ---- wire mode ---- */
 
-/* owner_read() for the canonical wire form, with its own cache. */
+/* The owner name's canonical wire form; an owner that points where the
+ * last one did (nearly every answer points at the question) is not read
+ * again. Any pointer there was validated then and points before this
+ * record too. */
 static px_err owner_canon(px_dns_iter *it)
 {
     const uint8_t *p = it->w.pos;
@@ -824,7 +359,7 @@ static px_err canon_name(const px_dns_iter *it, px_wire *rd, uint8_t *out, size_
 }
 
 /* The canonical rdata: for types with names, the same fields
- * rdata_format() reads, in the same order, with the same checks. */
+ * px_dns_rdata_to_text() reads, in the same order, with the same checks. */
 static px_err rdata_canon(px_dns_iter *it, px_dns_rr *rr, px_wire *rd)
 {
     size_t at = 0;
@@ -875,7 +410,7 @@ px_err px_dns_next_wire(px_dns_iter *it, px_dns_rr *rr)
         return err;
     px_wire rd;
     bool wanted;
-    if ((err = frame_record(it, rr, &rd, owner_canon, &wanted)) != PX_OK || !wanted)
+    if ((err = frame_record(it, rr, &rd, &wanted)) != PX_OK || !wanted)
         return err;
     rr->owner_wire = it->owner;
     rr->owner_wire_len = it->owner_len;
@@ -888,13 +423,11 @@ px_err px_dns_rr_text(px_dns_iter *it, px_dns_rr *rr)
         return PX_ERR_INVAL;
     px_wire w;
     px_wire_init(&w, rr->owner_wire, rr->owner_wire_len);
-    it->name_from = 0; /* it->name no longer holds the text-mode cache */
-    px_err err = name_read(NULL, 0, &w, it->name, &it->name_len);
+    it->name_from = 0; /* it->name no longer holds the name at name_from */
+    px_err err = pxd_name_text(&w, it->name, &it->name_len);
     if (err)
         return err;
     rr->name = it->name;
     rr->name_len = it->name_len;
-    px_wire rd;
-    px_wire_init(&rd, rr->rdata_canon, rr->rdata_canon_len);
-    return rdata_format(it, NULL, rr, &rd);
+    return rdata_text(it, rr, rr->rdata_canon, rr->rdata_canon_len);
 }

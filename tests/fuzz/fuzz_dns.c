@@ -1,4 +1,5 @@
-/* libFuzzer harness for px_dns: parse the input as one DNS message, read
+/* libFuzzer harness for DNS message text (the test oracle on the library's
+ * name and rdata formatters): parse the input as one DNS message, read
  * every record until EOF or a non-continuable error, and touch every output
  * string so the sanitizers see any read past what was written. */
 #include <stddef.h>
@@ -6,6 +7,7 @@
 #include <string.h>
 
 #include "dns/px_dns_msg.h"
+#include "dns_text_oracle.h"
 
 static px_dns_iter it;
 
@@ -27,11 +29,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t used;
 
     (void)px_dns_name_to_text(data, size, buf, sizeof buf, &used);
-    if (px_dns_begin(&it, data, size, &m) != PX_OK)
+    if (pxt_dns_begin(&it, data, size, &m) != PX_OK)
         return 0;
     touch(m.qname, m.qname_len);
     for (;;) {
-        px_err err = px_dns_next(&it, &rr);
+        px_err err = pxt_dns_next(&it, &rr);
         if (err == PX_ERR_EOF)
             break;
         if (err != PX_OK) {

@@ -13,8 +13,8 @@ static bool special(const char *text)
 {
     px_addr a;
     assert_int_equal(px_addr_parse(text, &a), PX_OK);
-    bool s = px_addr_is_special(&a);
-    /* The raw form must agree with the struct form. */
+    bool s = px_addr_special(a.bytes, a.family == 4 ? 4 : 16);
+    /* The old name must agree with the new one. */
     assert_int_equal(px_addr_is_special_raw(a.bytes, a.family == 4 ? 4 : 16), s);
     return s;
 }
@@ -177,7 +177,98 @@ static void test_special_raw_bad_length(void **state)
     assert_false(px_addr_is_special_raw(b, 5));
     assert_false(px_addr_is_special_raw(NULL, 4));
     px_addr none = {0};
-    assert_false(px_addr_is_special(&none));
+    assert_false(px_addr_special(none.bytes, 0));
+}
+
+/* Hexadecimal groups only, for every prefix that embeds an IPv4 address
+ * (glibc's inet_ntop writes a dotted tail for the first two). */
+static void test_format_hex_only(void **state)
+{
+    (void)state;
+    check_format("::ffff:1.2.3.4", "::ffff:102:304");         /* IPv4-mapped */
+    check_format("::ffff:192.0.2.1", "::ffff:c000:201");      /* IPv4-mapped */
+    check_format("::1.2.3.4", "::102:304");                   /* IPv4-compatible */
+    check_format("::0.0.0.2", "::2");                         /* compatible, small */
+    check_format("64:ff9b::1.2.3.4", "64:ff9b::102:304");     /* NAT64 RFC 6052 */
+    check_format("64:ff9b:1::1.2.3.4", "64:ff9b:1::102:304"); /* local-use NAT64 */
+    check_format("::ffff:0:1.2.3.4", "::ffff:0:102:304");     /* IPv4-translated */
+    check_format("2002:102:304::1", "2002:102:304::1");       /* 6to4 */
+    check_format("::1", "::1");
+    check_format("1::", "1::");
+    check_format("1:0:0:1:0:0:1:1", "1::1:0:0:1:1"); /* equal runs: first */
+    check_format("1:0:0:1:0:0:0:1", "1:0:0:1::1");   /* longest run wins */
+    check_format("FFFF:ABCD:0DB8:0:0:0:0:0", "ffff:abcd:db8::");
+    check_format("0.0.0.0", "0.0.0.0");
+    check_format("255.255.255.255", "255.255.255.255");
+    char buf[PX_ADDR_TEXT_MAX];
+    px_addr a;
+    assert_int_equal(px_addr_parse("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", &a), PX_OK);
+    assert_int_equal(px_addr_format_bytes(a.bytes, 16, buf), 39);
+    assert_string_equal(buf, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+    /* Too small a buffer gives "", never a cut address. */
+    char small[8];
+    assert_string_equal(px_addr_format(&a, small, sizeof small), "");
+}
+
+static void test_format_bytes(void **state)
+{
+    (void)state;
+    char buf[PX_ADDR_TEXT_MAX];
+    const uint8_t v4[4] = {192, 0, 2, 10};
+    const uint8_t mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 1, 2, 3, 4};
+    assert_int_equal(px_addr_format_bytes(v4, 4, buf), 10);
+    assert_string_equal(buf, "192.0.2.10");
+    assert_int_equal(px_addr_format_bytes(mapped, 16, buf), 14);
+    assert_string_equal(buf, "::ffff:102:304");
+    assert_int_equal(px_addr_format_bytes(mapped, 5, buf), 0);
+    assert_string_equal(buf, "");
+    assert_int_equal(px_addr_format_bytes(NULL, 4, buf), 0);
+}
+
+/* Every spelling a user may paste parses to the same bytes. */
+static void test_parse_every_spelling(void **state)
+{
+    (void)state;
+    static const char *const same[] = {
+        "::ffff:102:304",
+        "::ffff:1.2.3.4",
+        "::FFFF:102:304",
+        "0:0:0:0:0:ffff:1.2.3.4",
+        "0000:0000:0000:0000:0000:FFFF:0102:0304",
+        "::ffff:0102:0304",
+    };
+    px_addr want, a;
+    assert_int_equal(px_addr_parse(same[0], &want), PX_OK);
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+        assert_int_equal(px_addr_parse(same[i], &a), PX_OK);
+        assert_true(px_addr_equal(&a, &want));
+    }
+    assert_int_equal(px_addr_parse("64:FF9B::1.2.3.4", &a), PX_OK);
+    assert_int_equal(a.bytes[15], 4);
+    assert_int_equal(px_addr_parse("::1.2.3.4", &a), PX_OK);
+    assert_int_equal(a.bytes[12], 1);
+    assert_int_equal(px_addr_parse("::ffff:1.2.3", &a), PX_ERR_INVAL);
+    assert_int_equal(px_addr_parse("1.2.3.4::", &a), PX_ERR_INVAL);
+    assert_int_equal(px_addr_parse("fe80::1%eth0", &a), PX_ERR_INVAL);
+    assert_int_equal(px_addr_parse(" ::1", &a), PX_ERR_INVAL);
+    /* The length-bounded form reads no further than len. */
+    assert_int_equal(px_addr_parse_n("::1 trailing", 3, &a), PX_OK);
+    assert_int_equal(a.bytes[15], 1);
+    assert_int_equal(px_addr_parse_n("192.0.2.1", 9, &a), PX_OK);
+    assert_int_equal(a.family, 4);
+    assert_int_equal(px_addr_parse_n("::1", 4, &a), PX_ERR_INVAL); /* the NUL */
+    assert_int_equal(px_addr_parse_n("0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0:0", 47, &a),
+                     PX_ERR_INVAL);
+}
+
+static void test_conf_check(void **state)
+{
+    (void)state;
+    char why[64] = "";
+    assert_true(px_addr_conf_check("::ffff:1.2.3.4", why, sizeof why));
+    assert_true(px_addr_conf_check("192.0.2.53", why, sizeof why));
+    assert_false(px_addr_conf_check("192.0.2.53:53", why, sizeof why));
+    assert_string_equal(why, "not an IPv4 or IPv6 address");
 }
 
 int main(void)
@@ -190,6 +281,10 @@ int main(void)
         cmocka_unit_test(test_special_v4),
         cmocka_unit_test(test_special_v6),
         cmocka_unit_test(test_special_raw_bad_length),
+        cmocka_unit_test(test_format_hex_only),
+        cmocka_unit_test(test_format_bytes),
+        cmocka_unit_test(test_parse_every_spelling),
+        cmocka_unit_test(test_conf_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,7 @@
 #include <pcap/pcap.h>
 
 #include "dns/px_dns_msg.h"
+#include "dns_text_oracle.h"
 
 /* ---- message builder ---- */
 
@@ -109,7 +110,7 @@ static void patch_rdlen(pkt *p, size_t at)
 static px_dns_iter it; /* 20 KB: keep it off the test stack */
 
 /* A message with one answer of `type` whose rdata is `rd`; returns the
- * result of px_dns_next() for it. */
+ * result of pxt_dns_next() for it. */
 static px_err one_rr(uint16_t type, const void *rd, size_t rdlen, px_dns_rr *rr)
 {
     static pkt p;
@@ -119,8 +120,8 @@ static px_err one_rr(uint16_t type, const void *rd, size_t rdlen, px_dns_rr *rr)
     putptr(&p, QNAME_OFF);
     rr_fixed(&p, type, (uint16_t)rdlen);
     putmem(&p, rd, rdlen);
-    assert_int_equal(px_dns_begin(&it, p.b, p.n, &m), PX_OK);
-    return px_dns_next(&it, rr);
+    assert_int_equal(pxt_dns_begin(&it, p.b, p.n, &m), PX_OK);
+    return pxt_dns_next(&it, rr);
 }
 
 static void expect_rdata(uint16_t type, const void *rd, size_t rdlen, const char *want)
@@ -137,7 +138,7 @@ static void expect_bad_rdata(uint16_t type, const void *rd, size_t rdlen)
     px_dns_rr rr;
     assert_int_not_equal(one_rr(type, rd, rdlen, &rr), PX_OK);
     assert_true(px_dns_can_continue(&it));
-    assert_int_equal(px_dns_next(&it, &rr), PX_ERR_EOF);
+    assert_int_equal(pxt_dns_next(&it, &rr), PX_ERR_EOF);
 }
 
 /* ---- header, question, simple records ---- */
@@ -152,7 +153,7 @@ static void test_header_and_question(void **state)
     putname(&p, "WWW.Example.COM");
     put16(&p, PX_DNS_TYPE_AAAA);
     put16(&p, PX_DNS_CLASS_IN);
-    assert_int_equal(px_dns_begin(&it, p.b, p.n, &m), PX_OK);
+    assert_int_equal(pxt_dns_begin(&it, p.b, p.n, &m), PX_OK);
     assert_int_equal(m.id, 0x1234);
     assert_true(m.qr);
     assert_true(m.rd);
@@ -167,7 +168,7 @@ static void test_header_and_question(void **state)
     assert_int_equal(m.qtype, PX_DNS_TYPE_AAAA);
     assert_int_equal(m.qclass, PX_DNS_CLASS_IN);
     px_dns_rr rr;
-    assert_int_equal(px_dns_next(&it, &rr), PX_ERR_EOF);
+    assert_int_equal(pxt_dns_next(&it, &rr), PX_ERR_EOF);
 }
 
 static void test_no_question_root(void **state)
@@ -182,9 +183,9 @@ static void test_no_question_root(void **state)
     size_t at = p.n - 2;
     putname(&p, "a.root-servers.net");
     patch_rdlen(&p, at);
-    assert_int_equal(px_dns_begin(&it, p.b, p.n, &m), PX_OK);
+    assert_int_equal(pxt_dns_begin(&it, p.b, p.n, &m), PX_OK);
     assert_false(m.has_question);
-    assert_int_equal(px_dns_next(&it, &rr), PX_OK);
+    assert_int_equal(pxt_dns_next(&it, &rr), PX_OK);
     assert_string_equal(rr.name, ".");
     assert_int_equal(rr.name_len, 1);
     assert_string_equal(rr.rdata, "a.root-servers.net");
@@ -218,29 +219,29 @@ static void test_sections_in_order(void **state)
     put32(&p, 0);
     put16(&p, 0);
 
-    assert_int_equal(px_dns_begin(&it, p.b, p.n, &m), PX_OK);
-    assert_int_equal(px_dns_next(&it, &rr), PX_OK);
+    assert_int_equal(pxt_dns_begin(&it, p.b, p.n, &m), PX_OK);
+    assert_int_equal(pxt_dns_next(&it, &rr), PX_OK);
     assert_int_equal(rr.section, PX_DNS_ANSWER);
     assert_string_equal(rr.name, "example.com");
     assert_int_equal(rr.ttl, 3600);
     assert_int_equal(rr.rclass, PX_DNS_CLASS_IN);
     assert_string_equal(rr.rdata, "192.0.2.1");
     assert_null(rr.target);
-    assert_int_equal(px_dns_next(&it, &rr), PX_OK);
+    assert_int_equal(pxt_dns_next(&it, &rr), PX_OK);
     assert_int_equal(rr.section, PX_DNS_AUTHORITY);
     assert_string_equal(rr.rdata, "ns.example.com");
     assert_string_equal(rr.target, "ns.example.com");
     assert_null(rr.target2);
-    assert_int_equal(px_dns_next(&it, &rr), PX_OK);
+    assert_int_equal(pxt_dns_next(&it, &rr), PX_OK);
     assert_int_equal(rr.section, PX_DNS_ADDITIONAL);
     assert_string_equal(rr.name, "ns.example.com"); /* pointer into rdata */
-    assert_int_equal(px_dns_next(&it, &rr), PX_OK);
+    assert_int_equal(pxt_dns_next(&it, &rr), PX_OK);
     assert_int_equal(rr.section, PX_DNS_ADDITIONAL);
     assert_int_equal(rr.type, PX_DNS_TYPE_OPT);
     assert_string_equal(rr.name, ".");
     assert_string_equal(rr.rdata, "\\# 0");
-    assert_int_equal(px_dns_next(&it, &rr), PX_ERR_EOF);
-    assert_int_equal(px_dns_next(&it, &rr), PX_ERR_EOF);
+    assert_int_equal(pxt_dns_next(&it, &rr), PX_ERR_EOF);
+    assert_int_equal(pxt_dns_next(&it, &rr), PX_ERR_EOF);
 }
 
 /* ---- skipping records the caller does not want ---- */
@@ -287,34 +288,34 @@ static void test_want_skips_records(void **state)
     px_dns_rr rr;
     unsigned calls = 0;
     want_message(&p);
-    assert_int_equal(px_dns_begin(&it, p.b, p.n, &m), PX_OK);
+    assert_int_equal(pxt_dns_begin(&it, p.b, p.n, &m), PX_OK);
     px_dns_set_want(&it, want_no_txt_no_additional, &calls);
 
-    assert_int_equal(px_dns_next(&it, &rr), PX_OK); /* bad TXT: skipped, not checked */
+    assert_int_equal(pxt_dns_next(&it, &rr), PX_OK); /* bad TXT: skipped, not checked */
     assert_int_equal(rr.type, PX_DNS_TYPE_TXT);
     assert_int_equal(rr.rdlen, 1);
     assert_null(rr.name);
     assert_int_equal(rr.name_len, 0);
     assert_null(rr.rdata);
     assert_null(rr.target);
-    assert_int_equal(px_dns_next(&it, &rr), PX_OK);
+    assert_int_equal(pxt_dns_next(&it, &rr), PX_OK);
     assert_string_equal(rr.name, "www.example.com");
     assert_int_equal(rr.name_len, strlen("www.example.com"));
     assert_int_equal(rr.ttl, 3600);
     assert_string_equal(rr.rdata, "192.0.2.1");
-    assert_int_equal(px_dns_next(&it, &rr), PX_OK);
+    assert_int_equal(pxt_dns_next(&it, &rr), PX_OK);
     assert_string_equal(rr.name, "example.com");
     assert_string_equal(rr.rdata, "192.0.2.2");
-    assert_int_equal(px_dns_next(&it, &rr), PX_OK);
+    assert_int_equal(pxt_dns_next(&it, &rr), PX_OK);
     assert_int_equal(rr.section, PX_DNS_ADDITIONAL);
     assert_int_equal(rr.type, PX_DNS_TYPE_OPT);
     assert_null(rr.name);
-    assert_int_equal(px_dns_next(&it, &rr), PX_ERR_EOF);
+    assert_int_equal(pxt_dns_next(&it, &rr), PX_ERR_EOF);
     assert_int_equal(calls, 4);
 
-    /* px_dns_begin() forgets the want function: the TXT is read again. */
-    assert_int_equal(px_dns_begin(&it, p.b, p.n, &m), PX_OK);
-    assert_int_not_equal(px_dns_next(&it, &rr), PX_OK);
+    /* pxt_dns_begin() forgets the want function: the TXT is read again. */
+    assert_int_equal(pxt_dns_begin(&it, p.b, p.n, &m), PX_OK);
+    assert_int_not_equal(pxt_dns_next(&it, &rr), PX_OK);
     assert_true(px_dns_can_continue(&it));
     assert_int_equal(calls, 4);
 }
@@ -332,9 +333,9 @@ static void test_want_framing_lost(void **state)
     putptr(&p, QNAME_OFF);
     rr_fixed(&p, PX_DNS_TYPE_TXT, 50); /* rdlength past the end */
     put8(&p, 1);
-    assert_int_equal(px_dns_begin(&it, p.b, p.n, &m), PX_OK);
+    assert_int_equal(pxt_dns_begin(&it, p.b, p.n, &m), PX_OK);
     px_dns_set_want(&it, want_no_txt_no_additional, &calls);
-    assert_int_not_equal(px_dns_next(&it, &rr), PX_OK);
+    assert_int_not_equal(pxt_dns_next(&it, &rr), PX_OK);
     assert_false(px_dns_can_continue(&it));
     assert_int_equal(calls, 0);
 }
@@ -438,8 +439,8 @@ static void test_rdata_soa(void **state)
     put32(&p, 1209600);
     put32(&p, 4294967295u);
     patch_rdlen(&p, at);
-    assert_int_equal(px_dns_begin(&it, p.b, p.n, &m), PX_OK);
-    assert_int_equal(px_dns_next(&it, &rr), PX_OK);
+    assert_int_equal(pxt_dns_begin(&it, p.b, p.n, &m), PX_OK);
+    assert_int_equal(pxt_dns_next(&it, &rr), PX_OK);
     assert_int_equal(rr.section, PX_DNS_AUTHORITY);
     assert_string_equal(rr.rdata,
                         "ns1.example.com hostmaster.example.com 2024010101 7200 3600 1209600 "
@@ -450,10 +451,10 @@ static void test_rdata_soa(void **state)
     /* one serial number short */
     p.n -= 4;
     p.b[at + 1] = (uint8_t)(p.b[at + 1] - 4);
-    assert_int_equal(px_dns_begin(&it, p.b, p.n, &m), PX_OK);
-    assert_int_not_equal(px_dns_next(&it, &rr), PX_OK);
+    assert_int_equal(pxt_dns_begin(&it, p.b, p.n, &m), PX_OK);
+    assert_int_not_equal(pxt_dns_next(&it, &rr), PX_OK);
     assert_true(px_dns_can_continue(&it));
-    assert_int_equal(px_dns_next(&it, &rr), PX_ERR_EOF);
+    assert_int_equal(pxt_dns_next(&it, &rr), PX_ERR_EOF);
 }
 
 static void test_rdata_txt(void **state)
@@ -514,7 +515,7 @@ static void test_name_escapes(void **state)
     putmem(&p, name, sizeof name);
     put16(&p, 1);
     put16(&p, 1);
-    assert_int_equal(px_dns_begin(&it, p.b, p.n, &m), PX_OK);
+    assert_int_equal(pxt_dns_begin(&it, p.b, p.n, &m), PX_OK);
     assert_string_equal(m.qname,
                         "a\\.b.c\\\\d.\\032\\034\\040\\041.\\059\\064\\036\\000.\\255\\127.x-_*/");
     assert_int_equal(m.qname_len, strlen(m.qname));
@@ -547,15 +548,15 @@ static void test_compression(void **state)
     rr_fixed(&p, PX_DNS_TYPE_CNAME, 2);
     putptr(&p, (uint16_t)www_off);
 
-    assert_int_equal(px_dns_begin(&it, p.b, p.n, &m), PX_OK);
-    assert_int_equal(px_dns_next(&it, &rr), PX_OK);
+    assert_int_equal(pxt_dns_begin(&it, p.b, p.n, &m), PX_OK);
+    assert_int_equal(pxt_dns_next(&it, &rr), PX_OK);
     assert_string_equal(rr.name, "www.example.com");
     assert_string_equal(rr.rdata, "cdn.com");
-    assert_int_equal(px_dns_next(&it, &rr), PX_OK);
+    assert_int_equal(pxt_dns_next(&it, &rr), PX_OK);
     assert_string_equal(rr.name, "cdn.com");
     assert_string_equal(rr.rdata, "www.example.com");
     assert_string_equal(rr.target, "www.example.com");
-    assert_int_equal(px_dns_next(&it, &rr), PX_ERR_EOF);
+    assert_int_equal(pxt_dns_next(&it, &rr), PX_ERR_EOF);
 }
 
 /* Message with qdcount 1 whose question name is given raw. */
@@ -567,7 +568,7 @@ static px_err begin_with_qname(const uint8_t *name, size_t len)
     putmem(&p, name, len);
     put16(&p, 1);
     put16(&p, 1);
-    return px_dns_begin(&it, p.b, p.n, &m);
+    return pxt_dns_begin(&it, p.b, p.n, &m);
 }
 
 static void test_compression_loops(void **state)
@@ -599,11 +600,11 @@ static void test_compression_loops(void **state)
     assert_int_equal(y, x + 12);
     putptr(&p, (uint16_t)x);
     rr_fixed(&p, PX_DNS_TYPE_A, 0);
-    assert_int_equal(px_dns_begin(&it, p.b, p.n, &m), PX_OK);
-    assert_int_equal(px_dns_next(&it, &rr), PX_ERR_LOOP);
+    assert_int_equal(pxt_dns_begin(&it, p.b, p.n, &m), PX_OK);
+    assert_int_equal(pxt_dns_next(&it, &rr), PX_ERR_LOOP);
     assert_false(px_dns_can_continue(&it));
-    assert_int_not_equal(px_dns_next(&it, &rr), PX_OK);
-    assert_int_not_equal(px_dns_next(&it, &rr), PX_ERR_EOF);
+    assert_int_not_equal(pxt_dns_next(&it, &rr), PX_OK);
+    assert_int_not_equal(pxt_dns_next(&it, &rr), PX_ERR_EOF);
 
     /* a looping name inside rdata spoils only that record */
     header(&p, 0, 2, 0, 0);
@@ -619,10 +620,10 @@ static void test_compression_loops(void **state)
     putptr(&p, (uint16_t)x);
     rr_fixed(&p, PX_DNS_TYPE_CNAME, 2);
     putptr(&p, (uint16_t)x);
-    assert_int_equal(px_dns_begin(&it, p.b, p.n, &m), PX_OK);
-    assert_int_equal(px_dns_next(&it, &rr), PX_ERR_LOOP);
+    assert_int_equal(pxt_dns_begin(&it, p.b, p.n, &m), PX_OK);
+    assert_int_equal(pxt_dns_next(&it, &rr), PX_ERR_LOOP);
     assert_true(px_dns_can_continue(&it));
-    assert_int_equal(px_dns_next(&it, &rr), PX_OK);
+    assert_int_equal(pxt_dns_next(&it, &rr), PX_OK);
     assert_string_equal(rr.name, "a");
     assert_string_equal(rr.rdata, "a");
 }
@@ -670,8 +671,8 @@ static void test_long_names(void **state)
     putptr(&p, QNAME_OFF);
     rr_fixed(&p, PX_DNS_TYPE_A, 4);
     put32(&p, 0x01020304);
-    assert_int_equal(px_dns_begin(&it, p.b, p.n, &m), PX_OK);
-    assert_int_equal(px_dns_next(&it, &rr), PX_ERR_TOOLONG);
+    assert_int_equal(pxt_dns_begin(&it, p.b, p.n, &m), PX_OK);
+    assert_int_equal(pxt_dns_next(&it, &rr), PX_ERR_TOOLONG);
     assert_false(px_dns_can_continue(&it));
 }
 
@@ -707,34 +708,34 @@ static void test_truncation(void **state)
 
     /* every prefix shorter than the header or the question fails begin */
     for (size_t len = 0; len < q_end; len++)
-        assert_int_equal(px_dns_begin(&it, p.b, len, &m), PX_ERR_TRUNC);
-    assert_int_equal(px_dns_begin(&it, p.b, 11, &m), PX_ERR_TRUNC);
-    assert_int_not_equal(px_dns_next(&it, &rr), PX_OK);
+        assert_int_equal(pxt_dns_begin(&it, p.b, len, &m), PX_ERR_TRUNC);
+    assert_int_equal(pxt_dns_begin(&it, p.b, 11, &m), PX_ERR_TRUNC);
+    assert_int_not_equal(pxt_dns_next(&it, &rr), PX_OK);
     assert_false(px_dns_can_continue(&it));
 
     /* every cut inside the second record: first is fine, second breaks */
     for (size_t len = rr1_end; len < p.n; len++) {
-        assert_int_equal(px_dns_begin(&it, p.b, len, &m), PX_OK);
-        assert_int_equal(px_dns_next(&it, &rr), PX_OK);
+        assert_int_equal(pxt_dns_begin(&it, p.b, len, &m), PX_OK);
+        assert_int_equal(pxt_dns_next(&it, &rr), PX_OK);
         assert_string_equal(rr.rdata, "192.0.2.1");
-        assert_int_equal(px_dns_next(&it, &rr), PX_ERR_TRUNC);
+        assert_int_equal(pxt_dns_next(&it, &rr), PX_ERR_TRUNC);
         assert_false(px_dns_can_continue(&it));
     }
-    assert_int_equal(px_dns_begin(&it, p.b, p.n, &m), PX_OK);
-    assert_int_equal(px_dns_next(&it, &rr), PX_OK);
-    assert_int_equal(px_dns_next(&it, &rr), PX_OK);
+    assert_int_equal(pxt_dns_begin(&it, p.b, p.n, &m), PX_OK);
+    assert_int_equal(pxt_dns_next(&it, &rr), PX_OK);
+    assert_int_equal(pxt_dns_next(&it, &rr), PX_OK);
     assert_string_equal(rr.rdata, "192.0.2.2");
-    assert_int_equal(px_dns_next(&it, &rr), PX_ERR_EOF);
+    assert_int_equal(pxt_dns_next(&it, &rr), PX_ERR_EOF);
 
     /* a counted second question that is missing */
     header(&p, 2, 0, 0, 0);
     question(&p, PX_DNS_TYPE_A);
-    assert_int_equal(px_dns_begin(&it, p.b, p.n, &m), PX_ERR_TRUNC);
+    assert_int_equal(pxt_dns_begin(&it, p.b, p.n, &m), PX_ERR_TRUNC);
     /* second question present (compressed) and skipped */
     putptr(&p, QNAME_OFF);
     put16(&p, 28);
     put16(&p, 1);
-    assert_int_equal(px_dns_begin(&it, p.b, p.n, &m), PX_OK);
+    assert_int_equal(pxt_dns_begin(&it, p.b, p.n, &m), PX_OK);
     assert_string_equal(m.qname, "example.com");
     assert_int_equal(m.qtype, PX_DNS_TYPE_A);
 }
@@ -750,8 +751,8 @@ static void test_rdlength_past_end(void **state)
     putptr(&p, QNAME_OFF);
     rr_fixed(&p, PX_DNS_TYPE_A, 200);
     put32(&p, 0xc0000201);
-    assert_int_equal(px_dns_begin(&it, p.b, p.n, &m), PX_OK);
-    assert_int_equal(px_dns_next(&it, &rr), PX_ERR_TRUNC);
+    assert_int_equal(pxt_dns_begin(&it, p.b, p.n, &m), PX_OK);
+    assert_int_equal(pxt_dns_next(&it, &rr), PX_ERR_TRUNC);
     assert_false(px_dns_can_continue(&it));
 }
 
@@ -769,12 +770,12 @@ static void test_bad_rdata_keeps_framing(void **state)
     putptr(&p, QNAME_OFF);
     rr_fixed(&p, PX_DNS_TYPE_A, 4);
     put32(&p, 0x7f000001);
-    assert_int_equal(px_dns_begin(&it, p.b, p.n, &m), PX_OK);
-    assert_int_equal(px_dns_next(&it, &rr), PX_ERR_MALFORMED);
+    assert_int_equal(pxt_dns_begin(&it, p.b, p.n, &m), PX_OK);
+    assert_int_equal(pxt_dns_next(&it, &rr), PX_ERR_MALFORMED);
     assert_true(px_dns_can_continue(&it));
-    assert_int_equal(px_dns_next(&it, &rr), PX_OK);
+    assert_int_equal(pxt_dns_next(&it, &rr), PX_OK);
     assert_string_equal(rr.rdata, "127.0.0.1");
-    assert_int_equal(px_dns_next(&it, &rr), PX_ERR_EOF);
+    assert_int_equal(pxt_dns_next(&it, &rr), PX_ERR_EOF);
 }
 
 /* ---- helpers ---- */
@@ -857,11 +858,11 @@ static void parse_udp_payload(const uint8_t *dns, size_t len, seen *s)
     px_dns_msg m;
     px_dns_rr rr;
     agree(dns, len); /* wire mode says the same of every message */
-    if (px_dns_begin(&it, dns, len, &m) != PX_OK)
+    if (pxt_dns_begin(&it, dns, len, &m) != PX_OK)
         return;
     s->messages++;
     for (;;) {
-        px_err err = px_dns_next(&it, &rr);
+        px_err err = pxt_dns_next(&it, &rr);
         if (err == PX_ERR_EOF)
             break;
         if (err != PX_OK) {
@@ -929,11 +930,11 @@ static px_dns_iter wit; /* the wire-mode iterator, beside `it` */
 
 /* Text mode and wire mode agree on msg: same begin result, same records,
  * same errors and framing, and px_dns_rr_text() gives the texts
- * px_dns_next() gave. Returns the number of records compared. */
+ * pxt_dns_next() gave. Returns the number of records compared. */
 static unsigned agree(const uint8_t *msg, size_t len)
 {
     px_dns_msg m1, m2;
-    px_err b1 = px_dns_begin(&it, msg, len, &m1);
+    px_err b1 = pxt_dns_begin(&it, msg, len, &m1);
     px_err b2 = px_dns_begin_wire(&wit, msg, len, &m2);
     assert_int_equal(b1, b2);
     if (b1 != PX_OK)
@@ -943,7 +944,7 @@ static unsigned agree(const uint8_t *msg, size_t len)
     unsigned n = 0;
     for (;;) {
         px_dns_rr r1, r2;
-        px_err e1 = px_dns_next(&it, &r1);
+        px_err e1 = pxt_dns_next(&it, &r1);
         px_err e2 = px_dns_next_wire(&wit, &r2);
         if (e1 == PX_ERR_EOF || e2 == PX_ERR_EOF) {
             assert_int_equal(e1, e2);

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "dns/px_dns_msg.h"
+#include "dns_text_oracle.h"
 #include "obs/px_obs.h"
 
 #define NOW INT64_C(1764180000)
@@ -413,8 +414,8 @@ static void producer_rr(const uint8_t *owner, size_t owner_len, uint16_t type, c
     n += sizeof(fixed);
     memcpy(msg + n, rd, rdlen);
     n += rdlen;
-    assert_int_equal(px_dns_begin(&iter, msg, n, &m), PX_OK);
-    assert_int_equal(px_dns_next(&iter, rr), PX_OK);
+    assert_int_equal(pxt_dns_begin(&iter, msg, n, &m), PX_OK);
+    assert_int_equal(pxt_dns_next(&iter, rr), PX_OK);
 }
 
 /* Every octet value in a label, and every pattern of zero groups in an

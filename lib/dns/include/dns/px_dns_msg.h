@@ -1,12 +1,10 @@
 /* px_dns_msg.h: DNS message parsing that never trusts a length.
  *
- * Usage: px_dns_begin() reads the header and the question, then
- * px_dns_next() yields one resource record at a time in presentation form
- * (DESIGN.md section 3): names lowercase, no trailing dot ("." for the
- * root), "\." and "\\" inside labels, \DDD for bytes outside printable ASCII
- * and for space " ( ) ; @ $ (RFC 1035/4343);
- * rdata in presentation form (AAAA per RFC 5952, "10 mail.example.com" for
- * MX, RFC 3597 "\# 4 0a000001" for types without a presentation rule).
+ * Usage: px_dns_begin_wire() reads the header and the question, then
+ * px_dns_next_wire() yields one resource record at a time in canonical wire
+ * form (names uncompressed, letters folded), and px_dns_rr_text() gives a
+ * record's text when the caller wants it: names as dns/px_dns_name.h
+ * writes them, rdata as dns/px_dns_rdata.h writes it (docs/DATA-MODEL.md).
  *
  * All parsing goes through px_wire. Name decompression follows pointers
  * only backwards, at most 127 hops, total name length <= 255 octets. */
@@ -17,27 +15,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dns/px_dns_name.h"
+#include "dns/px_dns_rdata.h"
 #include "dns/px_dns_type.h"
 #include "core/px_error.h"
 #include "core/px_wire.h"
-
-#define PX_DNS_NAME_TEXT_MAX 1025   /* 255 octets, each as \DDD, + NUL */
-#define PX_DNS_RDATA_TEXT_MAX 16384 /* longer rdata text: PX_ERR_TOOLONG */
-
-enum {
-    PX_DNS_TYPE_A = 1,
-    PX_DNS_TYPE_NS = 2,
-    PX_DNS_TYPE_CNAME = 5,
-    PX_DNS_TYPE_SOA = 6,
-    PX_DNS_TYPE_PTR = 12,
-    PX_DNS_TYPE_MX = 15,
-    PX_DNS_TYPE_TXT = 16,
-    PX_DNS_TYPE_AAAA = 28,
-    PX_DNS_TYPE_SRV = 33,
-    PX_DNS_TYPE_DNAME = 39,
-    PX_DNS_TYPE_OPT = 41,
-    PX_DNS_TYPE_CAA = 257,
-};
 
 enum { PX_DNS_CLASS_IN = 1 };
 
@@ -63,31 +45,31 @@ typedef struct px_dns_msg {
 } px_dns_msg;
 
 /* One resource record. Pointers point into the iterator (valid until the
- * next px_dns_next()) or into the message buffer (rdata_wire). */
+ * next call) or into the message buffer (rdata_wire). */
 typedef struct px_dns_rr {
     px_dns_section section;
-    const char *name; /* owner name, presentation form */
+    const char *name; /* owner name, text (px_dns_rr_text()) */
     size_t name_len;
     uint16_t type, rclass;
     uint32_t ttl;
     const uint8_t *rdata_wire; /* raw rdata (compressed names unresolved) */
     uint16_t rdlen;
-    const char *rdata; /* presentation form */
+    const char *rdata; /* text (px_dns_rr_text()) */
     size_t rdata_len;
     /* Names inside the rdata that the privacy filter must check
      * (CNAME/DNAME/NS/PTR target, MX exchange, SRV target, SOA mname and
      * rname); NULL when none. */
     const char *target;
     const char *target2;
-    /* Set by px_dns_next_wire() only (NULL and 0 otherwise): the canonical
-     * wire form, see there. */
+    /* Set by px_dns_next_wire() for a wanted record: the canonical wire
+     * form, see there. */
     const uint8_t *owner_wire;
     size_t owner_wire_len;
     const uint8_t *rdata_canon;
     size_t rdata_canon_len;
 } px_dns_rr;
 
-/* Called by px_dns_next() with rr's section, type, rclass, ttl, rdlen and
+/* Called by px_dns_next_wire() with rr's section, type, rclass, ttl, rdlen and
  * rdata_wire set (name and rdata not yet read); false skips the record:
  * see px_dns_set_want(). */
 typedef bool (*px_dns_want_fn)(void *ctx, const px_dns_rr *rr);
@@ -98,9 +80,9 @@ typedef struct px_dns_iter {
     px_dns_section section;
     uint16_t left[4]; /* records left per section, indexed by px_dns_section */
     bool broken;      /* framing lost: no further record can be read */
-    /* name holds the text of the name at this message offset (0: none):
-     * owners compressed to it (nearly every answer points at the
-     * question) are not decoded again. */
+    /* name holds the owner text of the last px_dns_rr_text(); name_from is
+     * the message offset of the name it holds (0: none), for readers that
+     * reuse it (tests/support/dns_text_oracle.c). */
     uint16_t name_from;
     size_t name_len;
     char name[PX_DNS_NAME_TEXT_MAX];
@@ -117,63 +99,54 @@ typedef struct px_dns_iter {
     void *want_ctx;
 } px_dns_iter;
 
-/* Reads the header and the first question (further questions are skipped).
- * Returns PX_OK, or an error if the header or question is malformed. */
-px_err px_dns_begin(px_dns_iter *it, const uint8_t *msg, size_t len, px_dns_msg *out);
-
-/* Next record of the answer, authority and additional sections, in order.
- * OPT records are returned like any other (type 41).
- * Returns PX_OK (rr filled), PX_ERR_EOF (no more records), or an error.
- * After an error, px_dns_can_continue() says whether only that record's
- * rdata was bad (framing intact: the next call reads the next record) or
- * the rest of the message is lost. */
-px_err px_dns_next(px_dns_iter *it, px_dns_rr *rr);
+/* After an error of px_dns_next_wire() or px_dns_rr_text(), says whether
+ * only that record's rdata was bad (framing intact: the next call reads the
+ * next record) or the rest of the message is lost. */
 bool px_dns_can_continue(const px_dns_iter *it);
 
 /* Lets the caller skip records it will not use before they are decoded
  * (a resolver's answers carry glue and OPT records that are never kept).
- * For a record want() refuses, px_dns_next() only frames it: it returns
- * PX_OK with name and rdata NULL (lengths 0) and target(s) NULL; the owner
+ * For a record want() refuses, px_dns_next_wire() only frames it: it
+ * returns PX_OK with owner_wire and rdata_canon NULL (lengths 0); the owner
  * name is stepped over, not decoded, and the rdata is not checked, so a
  * skipped record is never reported malformed unless its framing is lost.
- * Applies until the next px_dns_begin(), which clears it: call it after
- * px_dns_begin(). want NULL decodes every record. */
+ * Applies until the next px_dns_begin_wire(), which clears it: call it
+ * after px_dns_begin_wire(). want NULL decodes every record. */
 void px_dns_set_want(px_dns_iter *it, px_dns_want_fn want, void *ctx);
 
 /* ---- Wire mode ----
- * For callers that key records before formatting any text (the pipeline
- * formats a record's text only the first time it sees the record).
+ * Records are keyed before any text is formatted (the pipeline formats a
+ * record's text only the first time it sees the record).
  *
- * px_dns_begin_wire() is px_dns_begin() but leaves out->qname empty
- * (qname_len 0): the question name is checked, not formatted.
- * px_dns_next_wire() is px_dns_next() (same records, same errors, the same
- * want function) but sets, instead of name and rdata text:
+ * px_dns_begin_wire() reads the header and the first question (further
+ * questions are skipped) and leaves out->qname empty (qname_len 0): the
+ * question name is checked, not formatted. Returns PX_OK, or an error if
+ * the header or question is malformed.
+ * px_dns_next_wire() returns the next record of the answer, authority and
+ * additional sections, in order (OPT records like any other, type 41):
+ * PX_OK (rr filled), PX_ERR_EOF (no more records), or an error. It sets,
+ * besides section, type, rclass, ttl, rdlen and rdata_wire:
  *   owner_wire: the owner name uncompressed with ASCII letters lowercased;
  *   rdata_canon: for NS, CNAME, PTR, DNAME, MX, SRV and SOA, the rdata with
  *     its names uncompressed and lowercased (fixed fields as received); for
  *     every other type the rdata as received (rdata_canon == rdata_wire),
  *     whose contents are checked only by px_dns_rr_text().
  * Two records have the same (type, owner_wire, rdata_canon) exactly when
- * px_dns_next() gives them the same name and rdata text (and targets).
+ * px_dns_rr_text() gives them the same name and rdata text (and targets).
+ * tests/support/dns_text_oracle.c reads the same records to text on its
+ * own, and fuzz_dns_wire compares the two.
  * Both point into the iterator or the message: valid until the next call. */
 px_err px_dns_begin_wire(px_dns_iter *it, const uint8_t *msg, size_t len, px_dns_msg *out);
 px_err px_dns_next_wire(px_dns_iter *it, px_dns_rr *rr);
-/* Fills name, rdata and the targets of a record from px_dns_next_wire(),
- * exactly as px_dns_next() would have (texts in the iterator, valid until
- * its next call). Returns what px_dns_next() would have returned for the
- * record: PX_OK or the rdata error (the framing is intact either way). */
+/* Fills name, rdata and the targets of a record from px_dns_next_wire()
+ * through px_dns_name_to_text() and px_dns_rdata_to_text() (texts in the
+ * iterator, valid until its next call). Returns PX_OK or the rdata error
+ * (the framing is intact either way). */
 px_err px_dns_rr_text(px_dns_iter *it, px_dns_rr *rr);
 
 /* px_dns_type_name() and px_dns_type_parse() live in dns/px_dns_type.h. */
 
-/* Converts an uncompressed wire name (e.g. dnstap query_zone) to
- * presentation form. */
-px_err px_dns_name_to_text(const uint8_t *wire, size_t len, char *out, size_t outlen,
-                           size_t *outlen_used);
-
-/* True if `name` equals `zone` or lies below it (both presentation form,
- * lowercase, no trailing dot; zone "." or "" contains everything; "a\.b"
- * is one label, not below "b"). */
-bool px_dns_name_in_zone(const char *name, size_t name_len, const char *zone, size_t zone_len);
+/* Names (px_dns_name_to_text, px_dns_name_in_zone, ...) are in
+ * dns/px_dns_name.h, rdata text in dns/px_dns_rdata.h; both included. */
 
 #endif

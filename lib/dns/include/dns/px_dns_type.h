@@ -7,6 +7,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The types the formatter and parser of dns/px_dns_rdata.h have a rule
+ * for, and OPT (the parser frames it). */
+enum {
+    PX_DNS_TYPE_A = 1,
+    PX_DNS_TYPE_NS = 2,
+    PX_DNS_TYPE_CNAME = 5,
+    PX_DNS_TYPE_SOA = 6,
+    PX_DNS_TYPE_PTR = 12,
+    PX_DNS_TYPE_MX = 15,
+    PX_DNS_TYPE_TXT = 16,
+    PX_DNS_TYPE_AAAA = 28,
+    PX_DNS_TYPE_SRV = 33,
+    PX_DNS_TYPE_DNAME = 39,
+    PX_DNS_TYPE_OPT = 41,
+    PX_DNS_TYPE_CAA = 257,
+};
+
 /* Mnemonic of a type ("A", "AAAA", ..., RFC 3597 "TYPE65280"); buf >= 16. */
 const char *px_dns_type_name(uint16_t type, char *buf, size_t len);
 /* Parses a mnemonic or "TYPEnnn"; returns -1 if unknown. Case-insensitive. */
