@@ -176,10 +176,16 @@ struct px_store_batch {
     size_t n_org_new;
     boff *offs; /* written by the commit, not one put per message */
     size_t n_offs, cap_offs, last_off;
-    /* the GeoIP callback of the latest merge that gave one, for the
-     * records the flush finds new */
-    px_store_geo_fn geo;
-    void *geo_ctx;
+    /* the GeoIP of the records the flush finds new: the store's hook,
+     * else the text callback of the latest compatibility merge that gave
+     * one */
+    px_store_enrich_fn enrich;
+    void *enrich_ctx;
+    px_store_geo_fn text_geo;
+    void *text_geo_ctx;
+    bool delivered;       /* the open transaction delivered changes to the feed */
+    struct aso_name *aso; /* AS organisations the feed resolved (by id) */
+    size_t n_aso, cap_aso;
     /* big batches: the log being written */
     bool log;
     pxs_logw logw;
@@ -271,24 +277,6 @@ static px_err rec_key(const px_store *s, const char *name, size_t name_len, uint
     for (int i = 0; i < 8; i++)
         key[h + keep + (size_t)i] = (uint8_t)(fp >> (56 - 8 * i));
     *klen = s->maxkey;
-    return PX_OK;
-}
-
-/* Binary form of A/AAAA rdata, else the text itself. */
-px_err pxs_rdata_bytes(uint16_t type, const char *rdata, uint8_t *bin, const uint8_t **rd,
-                       size_t *len)
-{
-    if (type == 1 || type == 28) {
-        px_addr a;
-        if (px_addr_parse(rdata, &a) != PX_OK || a.family != (type == 1 ? 4 : 6))
-            return PX_ERR_MALFORMED;
-        memcpy(bin, a.bytes, 16);
-        *rd = bin;
-        *len = type == 1 ? 4 : 16;
-        return PX_OK;
-    }
-    *rd = (const uint8_t *)rdata;
-    *len = strlen(rdata);
     return PX_OK;
 }
 
@@ -628,6 +616,9 @@ px_store *px_store_open(const char *dir, const px_store_opts *opts, px_err *err,
     s->data_fd = -1;
     s->read_only = o.read_only;
     s->drop_damaged_log = o.drop_damaged_log;
+    s->enrich = o.enrich;
+    s->enrich_ctx = o.enrich_ctx;
+    s->feed = o.feed;
     open_reports r = {.fn = o.on_damage, .ctx = o.damage_ctx};
     s->on_damage = open_report;
     s->damage_ctx = &r;
@@ -881,6 +872,10 @@ static px_store_batch *batch_new(px_store *s)
     /* per batch, so crafted names cannot aim at one probe sequence */
     b->seed = (uint64_t)(uintptr_t)b ^ ((uint64_t)time(NULL) << 20) ^ (uint64_t)clock();
     b->logw.fd = -1;
+    b->enrich = s->enrich;
+    b->enrich_ctx = s->enrich_ctx;
+    b->text_geo = s->text_geo;
+    b->text_geo_ctx = s->text_geo_ctx;
     b->s = s;
     s->batch = b;
     return b;
@@ -915,10 +910,14 @@ static px_err batch_check(px_store_batch *b, px_err err)
     return err;
 }
 
+static void feed_end(px_store_batch *b, bool committed);
+
 static void batch_free(px_store_batch *b)
 {
-    if (b->txn)
+    if (b->txn) {
         mdb_txn_abort(b->txn);
+        feed_end(b, false);
+    }
     if (b->logw.fd >= 0) { /* a log that was not committed: its space back */
         if (ftruncate(b->logw.fd, 0) != 0) {
             /* the next log truncates it anyway */
@@ -940,6 +939,7 @@ static void batch_free(px_store_batch *b)
     free(b->val.p);
     free(b->offs);
     free(b->org_new);
+    free(b->aso);
     free(b);
 }
 
@@ -1003,31 +1003,356 @@ static px_err pend_add(px_store_batch *b, brec *e, const char *as_org)
     return PX_OK;
 }
 
-/* GeoIP answer of a new A/AAAA record. *held: its AS organisation is not
- * in the dictionary yet, so the record waits for flush_pending. */
-static px_err rec_geo(px_store_batch *b, brec *e, uint16_t type, bool *held)
+/* ---- the change feed (obs/px_change.h) ----
+ *
+ * Built by the flush, which alone knows what the store held before: a
+ * record or domain it does not find is new, one it merges into grew if
+ * the merge changed it. Built only with a sink; strings and arrays in the
+ * batch's arena (reset after each flush or chunk). Organisation names come
+ * from the org cache, else the dictionary (then cached); AS organisations
+ * of stored records through the dictionary, once per id per batch. */
+
+typedef struct aso_name {
+    uint32_t id;
+    char text[sizeof((px_geo *)0)->as_org];
+} aso_name;
+
+#define PXS_ASO_CACHE_MAX 1024
+
+static bool feed_on(const px_store_batch *b)
 {
-    char addr[64];
-    px_addr a = {.family = type == 1 ? 4 : 6};
-    memcpy(a.bytes, e->k.key + e->name_len + 3, type == 1 ? 4 : 16);
-    px_addr_format(&a, addr, sizeof addr);
-    px_store_geo g = {.asn = -1};
-    if (!b->geo(b->geo_ctx, addr, &g))
+    return b->s->feed.change != NULL;
+}
+
+/* After a transaction of the batch: committed (if it delivered changes)
+ * or rolled back. */
+static void feed_end(px_store_batch *b, bool committed)
+{
+    const px_change_sink *f = &b->s->feed;
+    if (committed && b->delivered && f->committed)
+        f->committed(f->ctx);
+    else if (!committed && f->aborted)
+        f->aborted(f->ctx);
+    b->delivered = false;
+}
+
+static px_err feed_send(px_store_batch *b, const px_change *c)
+{
+    b->delivered = true;
+    return b->s->feed.change(b->s->feed.ctx, c);
+}
+
+/* Text of id in dictionary di (DBI_ORG_I, DBI_ASO_I) through the write
+ * transaction, into out (PXS_DICT_STR_MAX + 1): PX_ERR_DAMAGED (reported)
+ * if the id is unknown or its entry fails its checks. */
+static px_err dict_text(px_store_batch *b, int di, uint32_t id, char *out)
+{
+    MDB_val k = {sizeof id, &id}, v;
+    int rc = mdb_get(b->txn, b->s->dbi[di], &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return pxs_report_key(b->s, di, &id, sizeof id, "an id in use is not in the dictionary");
+    if (rc)
+        return pxs_map_mdb(rc);
+    size_t n;
+    if (pxs_val_open(di, &id, sizeof id, v.mv_data, v.mv_size, &n) != PX_OK)
+        return pxs_report_key(b->s, di, &id, sizeof id, "the value fails its checksum");
+    if (n == 0 || n > PXS_DICT_STR_MAX || memchr(v.mv_data, 0, n))
+        return pxs_report_key(b->s, di, &id, sizeof id,
+                              "the text is empty, too long or holds a NUL");
+    memcpy(out, v.mv_data, n);
+    out[n] = 0;
+    return PX_OK;
+}
+
+/* The name of organisation id, copied into the arena. */
+static px_err org_name(px_store_batch *b, uint32_t id, const char **out)
+{
+    px_store *s = b->s;
+    char name[PXS_DICT_STR_MAX + 1];
+    const char *found = NULL;
+    for (size_t i = 0; i < s->n_orgs && !found; i++) {
+        if (s->orgs[i].id == id)
+            found = s->orgs[i].name;
+    }
+    if (!found) {
+        px_err err = dict_text(b, DBI_ORG_I, id, name);
+        if (err)
+            return err;
+        found = name;
+    }
+    *out = px_arena_strndup(b->arena, found, strlen(found));
+    return *out ? PX_OK : PX_ERR_NOMEM;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Sorted names of the organisation ids ids[0..n) (stride bytes apart). */
+static px_err org_names(px_store_batch *b, const void *ids, size_t stride, size_t n,
+                        const char *const **out)
+{
+    const char **v = px_arena_alloc(b->arena, (n ? n : 1) * sizeof *v);
+    if (!v)
+        return PX_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t id;
+        memcpy(&id, (const uint8_t *)ids + i * stride, sizeof id);
+        px_err err = org_name(b, id, &v[i]);
+        if (err)
+            return err;
+    }
+    qsort(v, n, sizeof *v, str_cmp);
+    *out = v;
+    return PX_OK;
+}
+
+/* Copies a NUL-terminated text into out[0..len), cut to fit. */
+static void text_copy(char *out, size_t len, const char *text)
+{
+    size_t n = strnlen(text, len - 1);
+    memcpy(out, text, n);
+    out[n] = 0;
+}
+
+/* The text of AS organisation id of a stored record. */
+static px_err aso_text(px_store_batch *b, uint32_t id, char *out, size_t len)
+{
+    for (size_t i = 0; i < b->n_aso; i++) {
+        if (b->aso[i].id == id) {
+            text_copy(out, len, b->aso[i].text);
+            return PX_OK;
+        }
+    }
+    char text[PXS_DICT_STR_MAX + 1];
+    px_err err = dict_text(b, DBI_ASO_I, id, text);
+    if (err)
+        return err;
+    text_copy(out, len, text);
+    if (b->n_aso == b->cap_aso && b->cap_aso < PXS_ASO_CACHE_MAX) {
+        size_t cap = b->cap_aso ? 2 * b->cap_aso : 16;
+        aso_name *p = realloc(b->aso, cap * sizeof *p);
+        if (p) {
+            b->aso = p;
+            b->cap_aso = cap;
+        }
+    }
+    if (b->n_aso < b->cap_aso) {
+        b->aso[b->n_aso].id = id;
+        text_copy(b->aso[b->n_aso++].text, sizeof b->aso[0].text, text);
+    }
+    return PX_OK;
+}
+
+/* The GeoIP answer a stored record holds, into g; false if none. */
+static px_err stored_geo(px_store_batch *b, const pxs_rec *r, px_geo *g, bool *has)
+{
+    *has = (r->flags & PXS_F_GEO) != 0;
+    if (!*has)
+        return PX_OK;
+    *g = (px_geo){.asn = r->asn};
+    memcpy(g->country, r->country, sizeof g->country);
+    g->country[sizeof g->country - 1] = 0;
+    return r->as_org ? aso_text(b, r->as_org, g->as_org, sizeof g->as_org) : PX_OK;
+}
+
+/* The key's parts as the feed gives them: rrname, rdata text, address
+ * bytes. long_rd: the overlong rdata (from the value). */
+static px_err change_key(px_store_batch *b, const brec *e, const uint8_t *long_rd, size_t long_len,
+                         px_change_record *c)
+{
+    size_t nl = e->name_len, off = nl + 3;
+    const uint8_t *tp = e->k.key + nl + 1;
+    c->rrtype = (uint16_t)(tp[0] << 8 | tp[1]);
+    char *name = px_arena_alloc(b->arena, nl + 1);
+    if (!name)
+        return PX_ERR_NOMEM;
+    pxs_name_reverse((const char *)e->k.key, nl, name);
+    c->rrname = name;
+    c->rrname_len = nl;
+    if (c->rrtype == 1 || c->rrtype == 28) {
+        char *text = px_arena_alloc(b->arena, 64);
+        if (!text)
+            return PX_ERR_NOMEM;
+        px_addr a = {.family = c->rrtype == 1 ? 4 : 6};
+        c->addr = e->k.key + off;
+        c->addr_len = c->rrtype == 1 ? 4 : 16;
+        memcpy(a.bytes, c->addr, c->addr_len);
+        px_addr_format(&a, text, 64);
+        c->rdata = text;
+        c->rdata_len = strlen(text);
+        return PX_OK;
+    }
+    const uint8_t *rd = long_rd ? long_rd : e->k.key + off;
+    size_t len = long_rd ? long_len : e->k.klen - off;
+    c->rdata = px_arena_strndup(b->arena, (const char *)rd, len);
+    c->rdata_len = len;
+    return c->rdata ? PX_OK : PX_ERR_NOMEM;
+}
+
+/* A record the store did not hold: r is all of it; geo as enriched. */
+static px_err feed_rec_new(px_store_batch *b, const brec *e, const px_geo *geo)
+{
+    px_change c = {.kind = PX_CHANGE_RECORD_NEW};
+    px_change_record *x = &c.rec;
+    const pxs_rec *r = &e->rec;
+    px_err err = change_key(b, e, (r->flags & PXS_F_LONG) ? r->rdata : NULL, r->rdata_len, x);
+    if (!err)
+        err = org_names(b, r->orgs, sizeof *r->orgs, r->n_orgs, &x->orgs);
+    if (err)
+        return err;
+    x->count = r->count;
+    x->first = r->first;
+    x->last = r->last;
+    x->n_orgs = x->n_new_orgs = r->n_orgs;
+    x->new_orgs = x->orgs;
+    x->geo = geo;
+    return feed_send(b, &c);
+}
+
+/* What a record held before the flush merged into it. */
+typedef struct rec_before {
+    uint64_t count;
+    int64_t first, last;
+    uint32_t *new_ids; /* the delta's organisations the record lacked */
+    size_t n_new;
+} rec_before;
+
+static bool rec_has_org(const pxs_rec *r, uint32_t id)
+{
+    for (size_t i = 0; i < r->n_orgs; i++) {
+        if (r->orgs[i].id == id)
+            return true;
+    }
+    return false;
+}
+
+static px_err rec_before_take(px_store_batch *b, const pxs_rec *stored, const pxs_rec *delta,
+                              rec_before *out)
+{
+    *out = (rec_before){stored->count, stored->first, stored->last, NULL, 0};
+    out->new_ids = px_arena_alloc(b->arena, (delta->n_orgs ? delta->n_orgs : 1) * sizeof(uint32_t));
+    if (!out->new_ids)
+        return PX_ERR_NOMEM;
+    for (size_t i = 0; i < delta->n_orgs; i++) {
+        if (!rec_has_org(stored, delta->orgs[i].id))
+            out->new_ids[out->n_new++] = delta->orgs[i].id;
+    }
+    return PX_OK;
+}
+
+/* A held record after the merge (r), if the merge changed it. */
+static px_err feed_rec_grew(px_store_batch *b, const brec *e, const pxs_rec *r,
+                            const rec_before *was)
+{
+    if (r->count == was->count && r->first == was->first && r->last == was->last && !was->n_new)
+        return PX_OK;
+    px_change c = {.kind = PX_CHANGE_RECORD_GREW};
+    px_change_record *x = &c.rec;
+    px_geo g;
+    bool has_geo;
+    px_err err = change_key(b, e, (r->flags & PXS_F_LONG) ? r->rdata : NULL, r->rdata_len, x);
+    if (!err)
+        err = org_names(b, r->orgs, sizeof *r->orgs, r->n_orgs, &x->orgs);
+    if (!err)
+        err = org_names(b, was->new_ids, sizeof *was->new_ids, was->n_new, &x->new_orgs);
+    if (!err)
+        err = stored_geo(b, r, &g, &has_geo);
+    if (err)
+        return err;
+    x->count_before = was->count;
+    x->first_before = was->first;
+    x->last_before = was->last;
+    x->count = r->count;
+    x->first = r->first;
+    x->last = r->last;
+    x->n_orgs = r->n_orgs;
+    x->n_new_orgs = was->n_new;
+    x->geo = has_geo ? &g : NULL;
+    return feed_send(b, &c);
+}
+
+static bool dom_has_org(const pxs_dom *d, uint32_t id)
+{
+    for (size_t i = 0; i < d->n_orgs; i++) {
+        if (d->orgs[i] == id)
+            return true;
+    }
+    return false;
+}
+
+/* A registered domain after the merge (d); stored: the store held it,
+ * with the sightings first_before, last_before, and lacked the
+ * organisations new_ids[0..n_new). */
+static px_err feed_dom(px_store_batch *b, const bdom *e, const pxs_dom *d, bool stored,
+                       int64_t first_before, int64_t last_before, const uint32_t *new_ids,
+                       size_t n_new)
+{
+    px_change c = {.kind = PX_CHANGE_DOMAIN_FIRST};
+    px_change_domain *x = &c.dom;
+    x->prev_first_seen = INT64_MIN;
+    if (stored) {
+        if (d->first < first_before)
+            x->prev_first_seen = first_before;
+        else if (d->last > last_before || n_new)
+            c.kind = PX_CHANGE_DOMAIN_GREW;
+        else
+            return PX_OK;
+    }
+    x->domain = px_arena_strndup(b->arena, (const char *)e->k.key, e->k.klen);
+    if (!x->domain)
+        return PX_ERR_NOMEM;
+    x->len = e->k.klen;
+    x->first_seen = d->first;
+    x->last_seen = d->last;
+    px_err err = org_names(b, d->orgs, sizeof *d->orgs, d->n_orgs, &x->orgs);
+    if (!err && stored)
+        err = org_names(b, new_ids, sizeof *new_ids, n_new, &x->new_orgs);
+    if (err)
+        return err;
+    x->n_orgs = d->n_orgs;
+    x->n_new_orgs = stored ? n_new : d->n_orgs;
+    if (!stored)
+        x->new_orgs = x->orgs;
+    return feed_send(b, &c);
+}
+
+/* The GeoIP answer of addr[0..len): the store's hook, else the text
+ * callback of the compatibility merge. */
+static bool geo_lookup(const px_store_batch *b, const uint8_t *addr, size_t len, px_geo *g)
+{
+    if (b->enrich)
+        return b->enrich(b->enrich_ctx, addr, len, g);
+    return b->text_geo && pxs_text_geo(b->text_geo, b->text_geo_ctx, addr, len, g);
+}
+
+/* GeoIP answer of a new A/AAAA record, also into *g (*has_geo). *held:
+ * its AS organisation is not in the dictionary yet, so the record waits
+ * for flush_pending. */
+static px_err rec_geo(px_store_batch *b, brec *e, uint16_t type, px_geo *g, bool *has_geo,
+                      bool *held)
+{
+    *g = (px_geo){.asn = -1};
+    *has_geo = geo_lookup(b, e->k.key + e->name_len + 3, type == 1 ? 4 : 16, g);
+    if (!*has_geo)
         return PX_OK;
     pxs_rec *r = &e->rec;
     r->flags |= PXS_F_GEO;
+    g->country[sizeof g->country - 1] = '\0';
     memset(r->country, 0, sizeof r->country);
-    memcpy(r->country, g.country, strnlen(g.country, 3));
-    r->asn = g.asn < -1 ? -1 : g.asn > (int64_t)UINT32_MAX ? (int64_t)UINT32_MAX : g.asn;
+    memcpy(r->country, g->country, strnlen(g->country, 3));
+    r->asn = g->asn < -1 ? -1 : g->asn > (int64_t)UINT32_MAX ? (int64_t)UINT32_MAX : g->asn;
+    g->asn = r->asn; /* as stored */
     r->as_org = 0;
-    g.as_org[sizeof g.as_org - 1] = '\0';
-    if (!g.as_org[0])
+    g->as_org[sizeof g->as_org - 1] = '\0';
+    if (!g->as_org[0])
         return PX_OK;
-    px_err err = dict_find(b, DBI_ASO_N, g.as_org, strlen(g.as_org), &r->as_org);
+    px_err err = dict_find(b, DBI_ASO_N, g->as_org, strlen(g->as_org), &r->as_org);
     if (err != PX_ERR_NOTFOUND)
         return err;
     *held = true;
-    return pend_add(b, e, g.as_org);
+    return pend_add(b, e, g->as_org);
 }
 
 /* Reverse-index entry of a new record (e->rdx), its value sealed, in the
@@ -1132,11 +1457,14 @@ static px_err rec_store_new(px_store_batch *b, brec *e)
 {
     const uint8_t *tp = e->k.key + e->name_len + 1;
     uint16_t type = (uint16_t)(tp[0] << 8 | tp[1]);
-    bool held = false;
+    bool held = false, has_geo = false;
+    px_geo geo;
     px_err err = PX_OK;
     org_new_count(b, &e->rec);
-    if ((type == 1 || type == 28) && b->geo)
-        err = rec_geo(b, e, type, &held);
+    if ((type == 1 || type == 28) && (b->enrich || b->text_geo))
+        err = rec_geo(b, e, type, &geo, &has_geo, &held);
+    if (!err && feed_on(b))
+        err = feed_rec_new(b, e, has_geo ? &geo : NULL);
     if (!err)
         err = rec_rdx(b, e, type);
     if (!err && !held)
@@ -1176,7 +1504,12 @@ static px_err flush_rec(px_store_batch *b, brec *e)
         b->n_collisions++;
         return PX_OK;
     }
-    err = rec_merge(s, &e->rec);
+    rec_before was = {0};
+    err = feed_on(b) ? rec_before_take(b, s, &e->rec, &was) : PX_OK;
+    if (!err)
+        err = rec_merge(s, &e->rec);
+    if (!err && feed_on(b))
+        err = feed_rec_grew(b, e, s, &was);
     if (!err)
         err = rec_value(b, s, &e->k);
     if (err)
@@ -1302,6 +1635,18 @@ static px_err flush_recs(px_store_batch *b)
     return v ? flush_rec_array(b, v, b->recs.n) : PX_ERR_NOMEM;
 }
 
+/* The organisations of a domain's delta the stored value lacks, in the
+ * arena; NULL on no memory. */
+static uint32_t *dom_new_orgs(px_store_batch *b, const pxs_dom *stored, const pxs_dom *d, size_t *n)
+{
+    uint32_t *v = px_arena_alloc(b->arena, (d->n_orgs ? d->n_orgs : 1) * sizeof *v);
+    for (size_t i = 0; v && i < d->n_orgs; i++) {
+        if (!dom_has_org(stored, d->orgs[i]))
+            v[(*n)++] = d->orgs[i];
+    }
+    return v;
+}
+
 /* Merges a domain's delta into its stored value s; *changed: s differs. */
 static px_err dom_merge(pxs_dom *s, const pxs_dom *d, bool *changed)
 {
@@ -1333,12 +1678,23 @@ static px_err flush_dom(px_store_batch *b, const bdom *e)
             return pxs_report_key(b->s, DBI_DOM, e->k.key, e->k.klen,
                                   err == PX_ERR_DAMAGED ? "the value fails its checksum"
                                                         : "the value does not decode");
+        int64_t first = b->dcur.first, last = b->dcur.last;
+        uint32_t *new_ids = NULL;
+        size_t n_new = 0;
+        if (feed_on(b) && !(new_ids = dom_new_orgs(b, &b->dcur, &e->dom, &n_new)))
+            return PX_ERR_NOMEM;
         bool changed = true;
         if ((err = dom_merge(&b->dcur, &e->dom, &changed)) != PX_OK)
             return err;
         out = &b->dcur;
         if (!changed)
             return PX_OK;
+        if (feed_on(b) && (err = feed_dom(b, e, out, true, first, last, new_ids, n_new)) != PX_OK)
+            return err;
+    } else if (feed_on(b)) {
+        px_err err = feed_dom(b, e, out, false, 0, 0, NULL, 0);
+        if (err)
+            return err;
     }
     px_err err = pxs_dom_encode(out, &b->val);
     if (!err)
@@ -1426,6 +1782,7 @@ px_err px_store_batch_commit(px_store_batch *b)
     }
     int rc = txn_commit(b->s, b->txn);
     b->txn = NULL;
+    feed_end(b, rc == 0);
     if (rc == 0) {
         b->s->n_committed = b->s->n_orgs;
         b->s->collisions += b->n_collisions;
@@ -1832,6 +2189,7 @@ static px_err step_commit(px_store_batch *b, px_err err)
         return err; /* batch_free aborts the transaction */
     int rc = txn_commit(b->s, b->txn);
     b->txn = NULL;
+    feed_end(b, rc == 0);
     if (rc)
         return pxs_map_mdb(rc);
     b->s->collisions += b->n_collisions;
@@ -2000,6 +2358,7 @@ static px_err log_commit(px_store_batch *b)
     pxs_logw_close(&b->logw); /* the log stays: it is the batch now */
     int rc = txn_commit(s, b->txn);
     b->txn = NULL;
+    feed_end(b, rc == 0);
     if (rc) {
         s->n_orgs = s->n_committed;
         batch_free(b);
@@ -2017,7 +2376,7 @@ bool px_store_log_pending(const px_store *s)
     return s->log_pending;
 }
 
-px_err px_store_resume(px_store *s, px_store_geo_fn geo, void *geo_ctx, uint64_t *lost_chunks)
+px_err px_store_resume_log(px_store *s, uint64_t *lost_chunks)
 {
     if (lost_chunks)
         *lost_chunks = 0;
@@ -2030,8 +2389,6 @@ px_err px_store_resume(px_store *s, px_store_geo_fn geo, void *geo_ctx, uint64_t
     px_store_batch *b = batch_new(s);
     if (!b)
         return PX_ERR_NOMEM;
-    b->geo = geo;
-    b->geo_ctx = geo_ctx;
     px_err err = log_apply(b);
     uint64_t lost = b->n_lost;
     batch_free(b);
@@ -2043,7 +2400,7 @@ px_err px_store_resume(px_store *s, px_store_geo_fn geo, void *geo_ctx, uint64_t
 /* ---- merge ---- */
 
 /* One observation, prepared: everything the table work needs, copied out
- * of the caller's px_avro_obs (which may be reused once the merge
+ * of the caller's px_store_obs (which may be reused once the merge
  * returns), except an overlong rdata (merged at once, see the merge). */
 struct merge_in {
     uint64_t count;
@@ -2185,22 +2542,61 @@ static px_err merge_domain(px_store_batch *b, const merge_in *in)
     return err;
 }
 
-/* Checks and copies one observation into in; no table is touched. */
-static px_err merge_prepare(px_store_batch *b, const px_avro_obs *obs, const char *regdom,
-                            merge_in *in)
+/* A canonical name of px_store_obs: its bytes as a stored name has them,
+ * no trailing dot but the root's. PX_ERR_TOOLONG, _INVAL. */
+static px_err name_check(const char *p, size_t n)
 {
-    if (!obs->rrname || !obs->rrtype || !obs->rdata || !obs->org || obs->count < 0)
+    if (n > PXS_NAME_MAX)
+        return PX_ERR_TOOLONG;
+    if (!p || !pxs_name_bytes_ok((const uint8_t *)p, n) || (n > 1 && p[n - 1] == '.'))
         return PX_ERR_INVAL;
-    in->count = (uint64_t)obs->count;
-    px_err err = pxs_norm_name(obs->rrname, in->name, &in->name_len);
+    return PX_OK;
+}
+
+/* Copies a checked name into out (PXS_NAME_MAX + 1), NUL-terminated. */
+static px_err name_take(const char *p, size_t n, char *out, size_t *len)
+{
+    px_err err = name_check(p, n);
     if (err)
         return err;
-    int t = px_dns_type_parse(obs->rrtype);
-    if (t < 0)
+    memcpy(out, p, n);
+    out[n] = 0;
+    *len = n;
+    return PX_OK;
+}
+
+/* The key's rdata part: an address's bytes, or the rdata text (no NUL). */
+static px_err rdata_take(const px_store_obs *obs, merge_in *in)
+{
+    if (in->type == 1 || in->type == 28) {
+        size_t want = in->type == 1 ? 4 : 16;
+        if (!obs->rdata_wire || obs->rdata_wire_len != want)
+            return PX_ERR_MALFORMED;
+        memcpy(in->bin, obs->rdata_wire, want);
+        in->rd = in->bin;
+        in->rd_len = want;
+        return PX_OK;
+    }
+    if (!obs->rdata || !obs->rdata_len || memchr(obs->rdata, 0, obs->rdata_len))
         return PX_ERR_INVAL;
-    in->type = (uint16_t)t;
-    in->has_bw = obs->bailiwick && pxs_norm_name(obs->bailiwick, in->bw, &in->bw_len) == PX_OK;
-    err = pxs_rdata_bytes(in->type, obs->rdata, in->bin, &in->rd, &in->rd_len);
+    in->rd = (const uint8_t *)obs->rdata;
+    in->rd_len = obs->rdata_len;
+    return PX_OK;
+}
+
+/* Checks and copies one observation into in; no table is touched. */
+static px_err merge_prepare(px_store_batch *b, const px_store_obs *obs, merge_in *in)
+{
+    if (!obs->org)
+        return PX_ERR_INVAL;
+    in->count = obs->count;
+    in->type = obs->rrtype;
+    px_err err = name_take(obs->rrname, obs->rrname_len, in->name, &in->name_len);
+    in->has_bw = obs->bailiwick != NULL;
+    if (!err && in->has_bw)
+        err = name_take(obs->bailiwick, obs->bailiwick_len, in->bw, &in->bw_len);
+    if (!err)
+        err = rdata_take(obs, in);
     if (err)
         return err;
     in->first = obs->time_first < obs->time_last ? obs->time_first : obs->time_last;
@@ -2210,11 +2606,11 @@ static px_err merge_prepare(px_store_batch *b, const px_avro_obs *obs, const cha
     if (err)
         return err;
     in->h = px_hash64(in->key, in->klen, b->seed);
-    in->has_dom = regdom != NULL;
-    if (regdom) {
-        err = pxs_norm_name(regdom, in->dn, &in->dl);
-        if (err || in->dl == 0)
-            return err ? err : PX_ERR_INVAL;
+    in->has_dom = obs->regdom != NULL;
+    if (in->has_dom) {
+        err = name_take(obs->regdom, obs->regdom_len, in->dn, &in->dl);
+        if (err)
+            return err;
         in->dh = px_hash64(in->dn, in->dl, b->seed);
     }
     return org_id(b, obs->org, &in->org);
@@ -2243,8 +2639,7 @@ static px_err merge_drain(px_store_batch *b)
     return batch_check(b, merge_finish(b, &b->ring[b->ring_cur ^ 1]));
 }
 
-px_err px_store_merge(px_store_batch *b, const px_avro_obs *obs, const char *regdom,
-                      px_store_geo_fn geo, void *geo_ctx)
+px_err px_store_merge_obs(px_store_batch *b, const px_store_obs *obs)
 {
     if (!b || !obs)
         return PX_ERR_INVAL;
@@ -2252,12 +2647,8 @@ px_err px_store_merge(px_store_batch *b, const px_avro_obs *obs, const char *reg
         return b->failed;
     if (!b->ring && !(b->ring = calloc(2, sizeof *b->ring)))
         return batch_check(b, PX_ERR_NOMEM);
-    if (geo) {
-        b->geo = geo;
-        b->geo_ctx = geo_ctx;
-    }
     merge_in *in = &b->ring[b->ring_cur];
-    px_err err = batch_check(b, merge_prepare(b, obs, regdom, in));
+    px_err err = batch_check(b, merge_prepare(b, obs, in));
     if (b->failed || err)
         return err; /* a bad observation: nothing of it is merged */
     /* Its table slots are fetched now and used at the next call: the
@@ -2288,7 +2679,7 @@ px_err px_store_merge(px_store_batch *b, const px_avro_obs *obs, const char *reg
     return err;
 }
 
-px_err px_store_batch_known(px_store_batch *b, const px_avro_obs *obs, bool *known)
+px_err px_store_known_obs(px_store_batch *b, const px_store_obs *obs, bool *known)
 {
     *known = false;
     if (!b || !obs)
@@ -2296,7 +2687,9 @@ px_err px_store_batch_known(px_store_batch *b, const px_avro_obs *obs, bool *kno
     if (b->failed)
         return b->failed;
     merge_in in;
-    px_err err = batch_check(b, merge_prepare(b, obs, NULL, &in));
+    px_store_obs rec_only = *obs;
+    rec_only.regdom = NULL; /* the record's key is all that is asked */
+    px_err err = batch_check(b, merge_prepare(b, &rec_only, &in));
     if (err)
         return err;       /* a bad observation (the merge would refuse it too), or the store */
     err = merge_drain(b); /* the observation held back is in the table now */
@@ -2322,4 +2715,16 @@ px_err px_store_batch_known(px_store_batch *b, const px_avro_obs *obs, bool *kno
             b, pxs_report_key(b->s, DBI_REC, in.key, in.klen, "the value fails its checksum"));
     *known = true;
     return PX_OK;
+}
+
+void pxs_batch_set_text_geo(px_store_batch *b, px_store_geo_fn geo, void *ctx)
+{
+    b->text_geo = geo;
+    b->text_geo_ctx = ctx;
+}
+
+void pxs_store_set_text_geo(px_store *s, px_store_geo_fn geo, void *ctx)
+{
+    s->text_geo = geo;
+    s->text_geo_ctx = ctx;
 }
