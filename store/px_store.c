@@ -162,7 +162,7 @@ static px_err meta_put(const px_store *s, MDB_txn *txn)
 }
 
 /* Commits a write transaction with its format row; aborts it on failure. */
-int txn_commit(const px_store *s, MDB_txn *txn)
+int pxs_txn_commit(const px_store *s, MDB_txn *txn)
 {
     px_err err = meta_put(s, txn);
     if (err) {
@@ -184,7 +184,7 @@ static px_err open_dbis(px_store *s, bool fresh, char *errbuf, size_t errlen)
         rc = mdb_dbi_open(txn, pxs_dbi_names[i], flags, &s->dbi[i]);
     }
     if (rc == 0)
-        rc = fresh ? txn_commit(s, txn) : mdb_txn_commit(txn);
+        rc = fresh ? pxs_txn_commit(s, txn) : mdb_txn_commit(txn);
     else if (txn)
         mdb_txn_abort(txn);
     if (rc)
@@ -209,7 +209,7 @@ static px_err open_log(px_store *s, const char *dir, const px_store_opts *o, cha
     if (s->read_only)
         return PX_OK;
     uint64_t id, next, total;
-    px_err err = marker_read(s, &id, &next, &total);
+    px_err err = pxs_marker_read(s, &id, &next, &total);
     s->log_pending = err != PX_ERR_NOTFOUND;
     if (err == PX_ERR_NOTFOUND || err == PX_ERR_DAMAGED) /* resume says what is wrong */
         return PX_OK;
@@ -431,7 +431,7 @@ void px_store_close(px_store *s)
  * on the consumer benchmark (200k records), the file shrank from 480 to
  * 331 bytes per record. Its key cannot be an offset (those start with a
  * topic name, never empty); a failure here costs space, not data. */
-bool release_freed_pages(px_store *s)
+bool pxs_release_freed_pages(px_store *s)
 {
     static const uint8_t key[] = {0, 'g', 'c'};
     MDB_txn *txn;
@@ -442,7 +442,7 @@ bool release_freed_pages(px_store *s)
     pxs_val_seal(DBI_OFF, key, sizeof key, &vb);
     MDB_val k = {sizeof key, (void *)key}, v = {vb.len, sum};
     if (mdb_put(txn, s->dbi[DBI_OFF], &k, &v, 0) == 0)
-        return txn_commit(s, txn) == 0;
+        return pxs_txn_commit(s, txn) == 0;
     mdb_txn_abort(txn);
     return false;
 }

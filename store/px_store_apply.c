@@ -61,7 +61,7 @@ static px_err marker_del(px_store_batch *b)
     return pxs_map_mdb(mdb_del(b->txn, b->s->dbi[DBI_OFF], &k, NULL));
 }
 
-px_err marker_read(px_store *s, uint64_t *id, uint64_t *next, uint64_t *total)
+px_err pxs_marker_read(px_store *s, uint64_t *id, uint64_t *next, uint64_t *total)
 {
     MDB_txn *txn;
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
@@ -143,22 +143,22 @@ static px_err log_entries(px_store_batch *b, uint8_t kind, bkey **v, size_t n)
 
 /* Moves what the batch aggregated so far into the log (opened on the
  * first call) and empties the batch's memory. */
-px_err log_segment(px_store_batch *b)
+px_err pxs_log_segment(px_store_batch *b)
 {
     px_err err = PX_OK;
     if (!b->log) {
         err = pxs_logw_open(&b->logw, b->s->log_path, mdb_txn_id(b->txn));
         b->log = !err;
     }
-    bkey **v = err ? NULL : btab_sorted(b, &b->recs);
-    bkey **d = v ? btab_sorted(b, &b->doms) : NULL;
+    bkey **v = err ? NULL : pxs_btab_sorted(b, &b->recs);
+    bkey **d = v ? pxs_btab_sorted(b, &b->doms) : NULL;
     if (!err && !d)
         err = PX_ERR_NOMEM;
     if (!err)
         err = log_entries(b, PXS_LOG_REC, v, b->recs.n);
     if (!err)
         err = log_entries(b, PXS_LOG_DOM, d, b->doms.n);
-    batch_clear(b);
+    pxs_batch_clear(b);
     px_arena_reset(b->arena);
     if (err) /* what was not written is gone: the batch cannot commit */
         b->failed = err;
@@ -298,9 +298,9 @@ static px_err chunk_write(px_store_batch *b, const pxs_log_chunk *c, uint64_t i)
     px_err err = PX_OK;
     bool ok = chunk_load(b, c, &v, &n, &err);
     if (ok && c->kind == PXS_LOG_REC)
-        err = flush_rec_array(b, v, n);
+        err = pxs_flush_rec_array(b, v, n);
     for (size_t j = 0; ok && !err && c->kind == PXS_LOG_DOM && j < n; j++)
-        err = flush_dom(b, (const bdom *)v[j]);
+        err = pxs_flush_dom(b, (const bdom *)v[j]);
     if (!ok && !err)
         err = log_damage(b, 1, "chunk %llu does not decode", (unsigned long long)i + 1);
     chunk_release(c, v, n);
@@ -312,15 +312,15 @@ static px_err step_commit(px_store_batch *b, px_err err)
 {
     px_arena_reset(b->arena);
     if (err)
-        return err; /* batch_free aborts the transaction */
-    int rc = txn_commit(b->s, b->txn);
+        return err; /* pxs_batch_free aborts the transaction */
+    int rc = pxs_txn_commit(b->s, b->txn);
     b->txn = NULL;
-    feed_end(b, rc == 0);
+    pxs_feed_end(b, rc == 0);
     if (rc)
         return pxs_map_mdb(rc);
     b->s->collisions += b->n_collisions;
     b->n_collisions = 0;
-    org_new_commit(b);
+    pxs_org_new_commit(b);
     return PX_OK;
 }
 
@@ -329,7 +329,7 @@ static px_err step_commit(px_store_batch *b, px_err err)
 static px_err chunk_apply(px_store_batch *b, const pxs_log_chunk *c, uint64_t id, uint64_t i,
                           uint64_t total)
 {
-    px_err err = txn_open(b);
+    px_err err = pxs_txn_open(b);
     if (!err && c)
         err = chunk_write(b, c, i);
     b->n_lost += !c;
@@ -337,7 +337,7 @@ static px_err chunk_apply(px_store_batch *b, const pxs_log_chunk *c, uint64_t id
         err = marker_put(b, id, i + 1, total);
     err = step_commit(b, err);
     if (!err)
-        release_freed_pages(b->s);
+        pxs_release_freed_pages(b->s);
     return err;
 }
 
@@ -355,9 +355,9 @@ static px_err rdx_rebuild(px_store_batch *b, const pxs_log_chunk *c, uint64_t ci
         for (size_t i = 0; i < n && !err; i++) {
             brec *e = (brec *)v[i];
             const uint8_t *tp = e->k.key + e->name_len + 1;
-            err = rec_rdx(b, e, (uint16_t)(tp[0] << 8 | tp[1]));
+            err = pxs_rec_rdx(b, e, (uint16_t)(tp[0] << 8 | tp[1]));
         }
-        err = err ? err : flush_rdx(b, v, n, n);
+        err = err ? err : pxs_flush_rdx(b, v, n, n);
     }
     if (!ok && !err)
         err = log_damage(b, 1, "chunk %llu does not decode", (unsigned long long)ci + 1);
@@ -380,9 +380,9 @@ static px_err rdx_apply(px_store_batch *b, uint64_t *steps)
         if (s->apply_limit && *steps == s->apply_limit)
             return PX_ERR_AGAIN;
         size_t end = b->n_rdxs - i < per ? b->n_rdxs : i + per;
-        px_err err = txn_open(b);
+        px_err err = pxs_txn_open(b);
         for (; !err && i < end; i++)
-            err = rdx_write(b, (const brdx *)b->rdxs[i]);
+            err = pxs_rdx_write(b, (const brdx *)b->rdxs[i]);
         if (!err && i == b->n_rdxs)
             err = marker_del(b);
         err = step_commit(b, err);
@@ -391,7 +391,7 @@ static px_err rdx_apply(px_store_batch *b, uint64_t *steps)
         ++*steps;
         /* the mark's removal is on disk once another commit synced the
          * file: only then may the log go */
-        if (release_freed_pages(s) && i == b->n_rdxs) {
+        if (pxs_release_freed_pages(s) && i == b->n_rdxs) {
             if (truncate(s->log_path, 0) != 0) {
                 /* the next log truncates it */
             }
@@ -408,7 +408,7 @@ static px_err marker_drop(px_store_batch *b)
     px_err err = log_damage(b, 1, "the store's mark of the pending batch fails its checks");
     if (err)
         return err;
-    err = txn_open(b);
+    err = pxs_txn_open(b);
     err = step_commit(b, err ? err : marker_del(b));
     b->s->log_pending = err != PX_OK;
     return err;
@@ -420,7 +420,7 @@ static px_err log_apply(px_store_batch *b)
 {
     px_store *s = b->s;
     uint64_t id, next, total, steps = 0;
-    px_err err = marker_read(s, &id, &next, &total);
+    px_err err = pxs_marker_read(s, &id, &next, &total);
     if (err == PX_ERR_NOTFOUND) {
         s->log_pending = false;
         return PX_OK;
@@ -462,11 +462,11 @@ static px_err log_apply(px_store_batch *b)
 
 /* Commits a batch that went to the log: offsets and mark, then the
  * chunks. */
-px_err log_commit(px_store_batch *b)
+px_err pxs_log_commit(px_store_batch *b)
 {
     px_store *s = b->s;
     if (!b->failed && (b->recs.n || b->doms.n))
-        log_segment(b);
+        pxs_log_segment(b);
     px_err err = b->failed;
     uint64_t id = mdb_txn_id(b->txn), total = b->logw.n_chunks;
     if (!err)
@@ -474,7 +474,7 @@ px_err log_commit(px_store_batch *b)
     if (!err)
         err = sync_dir(s);
     if (!err)
-        err = flush_offsets(b);
+        err = pxs_flush_offsets(b);
     if (!err && total)
         err = marker_put(b, id, 0, total);
     if (err) {
@@ -482,18 +482,18 @@ px_err log_commit(px_store_batch *b)
         return err;
     }
     pxs_logw_close(&b->logw); /* the log stays: it is the batch now */
-    int rc = txn_commit(s, b->txn);
+    int rc = pxs_txn_commit(s, b->txn);
     b->txn = NULL;
-    feed_end(b, rc == 0);
+    pxs_feed_end(b, rc == 0);
     if (rc) {
         s->n_orgs = s->n_committed;
-        batch_free(b);
+        pxs_batch_free(b);
         return pxs_map_mdb(rc);
     }
     s->n_committed = s->n_orgs;
     s->log_pending = total > 0;
     err = log_apply(b);
-    batch_free(b);
+    pxs_batch_free(b);
     return err == PX_ERR_DAMAGED ? err : err ? PX_ERR_AGAIN : PX_OK;
 }
 
@@ -512,12 +512,12 @@ px_err px_store_resume_log(px_store *s, uint64_t *lost_chunks)
         return PX_ERR_AGAIN;
     if (!s->log_pending)
         return PX_OK;
-    px_store_batch *b = batch_new(s);
+    px_store_batch *b = pxs_batch_new(s);
     if (!b)
         return PX_ERR_NOMEM;
     px_err err = log_apply(b);
     uint64_t lost = b->n_lost;
-    batch_free(b);
+    pxs_batch_free(b);
     if (lost_chunks)
         *lost_chunks = lost;
     return !err && lost ? PX_ERR_MALFORMED : err;

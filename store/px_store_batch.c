@@ -41,7 +41,7 @@
  * batches"). */
 
 /* Copy of n bytes in arena a. */
-const void *arena_dup(px_arena *a, const void *p, size_t n)
+const void *pxs_arena_dup(px_arena *a, const void *p, size_t n)
 {
     void *q = px_arena_alloc(a, n ? n : 1);
     if (q && n)
@@ -49,7 +49,7 @@ const void *arena_dup(px_arena *a, const void *p, size_t n)
     return q;
 }
 
-bslot *btab_find(btab *t, uint64_t h, const uint8_t *key, size_t klen)
+bslot *pxs_btab_find(btab *t, uint64_t h, const uint8_t *key, size_t klen)
 {
     size_t mask = t->cap - 1;
     for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
@@ -60,7 +60,7 @@ bslot *btab_find(btab *t, uint64_t h, const uint8_t *key, size_t klen)
 }
 
 /* Room for one more entry. */
-px_err btab_reserve(btab *t)
+px_err pxs_btab_reserve(btab *t)
 {
     if (t->cap && (t->n + 1) * 2 <= t->cap)
         return PX_OK;
@@ -84,7 +84,7 @@ px_err btab_reserve(btab *t)
 
 /* Frees what the entries own (their org arrays) and empties the tables;
  * the caller resets the arena. */
-void batch_clear(px_store_batch *b)
+void pxs_batch_clear(px_store_batch *b)
 {
     for (size_t i = 0; i < b->recs.cap; i++) {
         if (b->recs.slot[i].e)
@@ -102,7 +102,7 @@ void batch_clear(px_store_batch *b)
 }
 
 /* Begins the batch's write transaction with its cursors. */
-px_err txn_open(px_store_batch *b)
+px_err pxs_txn_open(px_store_batch *b)
 {
     const px_store *s = b->s;
     int rc = mdb_txn_begin(s->env, NULL, 0, &b->txn);
@@ -120,7 +120,7 @@ px_err txn_open(px_store_batch *b)
 }
 
 /* A batch object without a transaction; registered as the store's. */
-px_store_batch *batch_new(px_store *s)
+px_store_batch *pxs_batch_new(px_store *s)
 {
     px_store_batch *b = calloc(1, sizeof *b);
     if (!b)
@@ -149,12 +149,12 @@ px_err px_store_batch_begin(px_store *s, px_store_batch **out)
         return PX_ERR_INVAL;
     if (s->batch || s->log_pending)
         return PX_ERR_AGAIN;
-    px_store_batch *b = batch_new(s);
+    px_store_batch *b = pxs_batch_new(s);
     if (!b)
         return PX_ERR_NOMEM;
-    px_err err = txn_open(b);
+    px_err err = pxs_txn_open(b);
     if (err) {
-        batch_free(b);
+        pxs_batch_free(b);
         return err;
     }
     *out = b;
@@ -164,18 +164,18 @@ px_err px_store_batch_begin(px_store *s, px_store_batch **out)
 /* Errors of the store itself (as opposed to a bad observation) may leave a
  * merge or a flush half done, and LMDB refuses further writes after
  * MDB_MAP_FULL: they fail the whole batch. */
-px_err batch_check(px_store_batch *b, px_err err)
+px_err pxs_batch_check(px_store_batch *b, px_err err)
 {
     if (err == PX_ERR_FULL || err == PX_ERR_NOMEM || err == PX_ERR_IO || err == PX_ERR_DAMAGED)
         b->failed = err;
     return err;
 }
 
-void batch_free(px_store_batch *b)
+void pxs_batch_free(px_store_batch *b)
 {
     if (b->txn) {
         mdb_txn_abort(b->txn);
-        feed_end(b, false);
+        pxs_feed_end(b, false);
     }
     if (b->logw.fd >= 0) { /* a log that was not committed: its space back */
         if (ftruncate(b->logw.fd, 0) != 0) {
@@ -188,7 +188,7 @@ void batch_free(px_store_batch *b)
     free(b->rdxs);
     px_arena_destroy(b->rdx_arena);
     b->s->batch = NULL;
-    batch_clear(b);
+    pxs_batch_clear(b);
     pxs_rec_release(&b->cur);
     pxs_dom_release(&b->dcur);
     free(b->pend);
@@ -203,7 +203,7 @@ void batch_free(px_store_batch *b)
 }
 
 /* The table's entries sorted by key, in the arena; NULL on no memory. */
-bkey **btab_sorted(px_store_batch *b, const btab *t)
+bkey **pxs_btab_sorted(px_store_batch *b, const btab *t)
 {
     bkey **v = px_arena_alloc(b->arena, (t->n ? t->n : 1) * sizeof *v);
     if (!v)
@@ -221,30 +221,30 @@ px_err px_store_batch_commit(px_store_batch *b)
     if (!b)
         return PX_ERR_INVAL;
     if (!b->failed)
-        merge_drain(b);
+        pxs_merge_drain(b);
     if (!b->failed && !b->log && b->recs.n > b->s->chunk_records)
-        log_segment(b);
+        pxs_log_segment(b);
     if (b->log)
-        return log_commit(b);
+        return pxs_log_commit(b);
     if (!b->failed)
-        batch_flush(b);
-    px_err err = b->failed ? b->failed : flush_offsets(b);
+        pxs_batch_flush(b);
+    px_err err = b->failed ? b->failed : pxs_flush_offsets(b);
     if (err) {
         px_store_batch_abort(b);
         return err;
     }
-    int rc = txn_commit(b->s, b->txn);
+    int rc = pxs_txn_commit(b->s, b->txn);
     b->txn = NULL;
-    feed_end(b, rc == 0);
+    pxs_feed_end(b, rc == 0);
     if (rc == 0) {
         b->s->n_committed = b->s->n_orgs;
         b->s->collisions += b->n_collisions;
-        org_new_commit(b);
-        release_freed_pages(b->s);
+        pxs_org_new_commit(b);
+        pxs_release_freed_pages(b->s);
     } else {
         b->s->n_orgs = b->s->n_committed;
     }
-    batch_free(b);
+    pxs_batch_free(b);
     return pxs_map_mdb(rc);
 }
 
@@ -253,7 +253,7 @@ void px_store_batch_abort(px_store_batch *b)
     if (!b)
         return;
     b->s->n_orgs = b->s->n_committed;
-    batch_free(b);
+    pxs_batch_free(b);
 }
 
 px_err px_store_set_offset(px_store_batch *b, const char *topic, int32_t partition,
@@ -277,7 +277,7 @@ px_err px_store_set_offset(px_store_batch *b, const char *topic, int32_t partiti
             size_t cap = b->cap_offs ? 2 * b->cap_offs : 16;
             boff *p = realloc(b->offs, cap * sizeof *p);
             if (!p)
-                return batch_check(b, PX_ERR_NOMEM);
+                return pxs_batch_check(b, PX_ERR_NOMEM);
             b->offs = p;
             b->cap_offs = cap;
         }
@@ -290,11 +290,11 @@ px_err px_store_set_offset(px_store_batch *b, const char *topic, int32_t partiti
     return PX_OK;
 }
 
-px_err flush_offsets(px_store_batch *b)
+px_err pxs_flush_offsets(px_store_batch *b)
 {
     for (size_t i = 0; i < b->n_offs; i++) {
         uint8_t key[256], val[10 + PXS_SUM_LEN];
-        size_t kl = off_key(b->offs[i].topic, b->offs[i].partition, key);
+        size_t kl = pxs_off_key(b->offs[i].topic, b->offs[i].partition, key);
         pxs_buf vb = {val, 0, sizeof val}; /* room for the sum: no realloc */
         pxs_buf_put_varint(&vb, pxs_zz(b->offs[i].next));
         pxs_val_seal(DBI_OFF, key, kl, &vb);
@@ -310,7 +310,7 @@ px_err flush_offsets(px_store_batch *b)
 px_err px_store_get_offset(px_store *s, const char *topic, int32_t partition, int64_t *next)
 {
     uint8_t key[256];
-    size_t kl = off_key(topic, partition, key);
+    size_t kl = pxs_off_key(topic, partition, key);
     if (!kl)
         return PX_ERR_INVAL;
     MDB_txn *txn;

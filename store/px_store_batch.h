@@ -116,53 +116,54 @@ typedef struct rec_before {
 } rec_before;
 
 /* px_store.c */
-int txn_commit(const px_store *s, MDB_txn *txn);
-bool release_freed_pages(px_store *s);
+int pxs_txn_commit(const px_store *s, MDB_txn *txn);
+bool pxs_release_freed_pages(px_store *s);
 /* px_store_keys.c */
-px_err rec_key(const px_store *s, const char *name, size_t name_len, uint16_t type,
-               const uint8_t *rd, size_t rd_len, uint8_t *key, size_t *klen, bool *long_rdata);
-bool rdx_entry(const px_store *s, uint16_t type, const char *text, const uint8_t *rkey,
-               size_t rklen, size_t name_len, uint8_t *key, MDB_val *k, MDB_val *v);
-size_t off_key(const char *topic, int32_t partition, uint8_t *key);
+px_err pxs_rec_key(const px_store *s, const char *name, size_t name_len, uint16_t type,
+                   const uint8_t *rd, size_t rd_len, uint8_t *key, size_t *klen, bool *long_rdata);
+bool pxs_rdx_entry(const px_store *s, uint16_t type, const char *text, const uint8_t *rkey,
+                   size_t rklen, size_t name_len, uint8_t *key, MDB_val *k, MDB_val *v);
+size_t pxs_off_key(const char *topic, int32_t partition, uint8_t *key);
 /* px_store_dict.c */
-px_err dict_find(px_store_batch *b, int dn, const char *str, size_t len, uint32_t *id);
-px_err dict_add(px_store_batch *b, int dn, int di, const char *str, size_t len, uint32_t *id);
-px_err org_id(px_store_batch *b, const char *org, uint32_t *id);
-px_err dict_text(px_store_batch *b, int di, uint32_t id, char *out);
+px_err pxs_dict_find(px_store_batch *b, int dn, const char *str, size_t len, uint32_t *id);
+px_err pxs_dict_add(px_store_batch *b, int dn, int di, const char *str, size_t len, uint32_t *id);
+px_err pxs_org_id(px_store_batch *b, const char *org, uint32_t *id);
+px_err pxs_dict_text(px_store_batch *b, int di, uint32_t id, char *out);
 /* px_store_batch.c */
-const void *arena_dup(px_arena *a, const void *p, size_t n);
-bslot *btab_find(btab *t, uint64_t h, const uint8_t *key, size_t klen);
-px_err btab_reserve(btab *t);
-void batch_clear(px_store_batch *b);
-px_err txn_open(px_store_batch *b);
-px_store_batch *batch_new(px_store *s);
-px_err batch_check(px_store_batch *b, px_err err);
-void batch_free(px_store_batch *b);
-bkey **btab_sorted(px_store_batch *b, const btab *t);
-px_err flush_offsets(px_store_batch *b);
+const void *pxs_arena_dup(px_arena *a, const void *p, size_t n);
+bslot *pxs_btab_find(btab *t, uint64_t h, const uint8_t *key, size_t klen);
+px_err pxs_btab_reserve(btab *t);
+void pxs_batch_clear(px_store_batch *b);
+px_err pxs_txn_open(px_store_batch *b);
+px_store_batch *pxs_batch_new(px_store *s);
+px_err pxs_batch_check(px_store_batch *b, px_err err);
+void pxs_batch_free(px_store_batch *b);
+bkey **pxs_btab_sorted(px_store_batch *b, const btab *t);
+px_err pxs_flush_offsets(px_store_batch *b);
 /* px_store_flush.c */
-px_err rec_rdx(px_store_batch *b, brec *e, uint16_t type);
-void org_new_commit(px_store_batch *b);
-px_err rdx_write(px_store_batch *b, const brdx *x);
-px_err flush_rdx(px_store_batch *b, bkey **v, size_t n, size_t n_rdx);
-px_err flush_rec_array(px_store_batch *b, bkey **v, size_t n);
-px_err flush_dom(px_store_batch *b, const bdom *e);
-px_err batch_flush(px_store_batch *b);
+px_err pxs_rec_rdx(px_store_batch *b, brec *e, uint16_t type);
+void pxs_org_new_commit(px_store_batch *b);
+px_err pxs_rdx_write(px_store_batch *b, const brdx *x);
+px_err pxs_flush_rdx(px_store_batch *b, bkey **v, size_t n, size_t n_rdx);
+px_err pxs_flush_rec_array(px_store_batch *b, bkey **v, size_t n);
+px_err pxs_flush_dom(px_store_batch *b, const bdom *e);
+px_err pxs_batch_flush(px_store_batch *b);
 /* px_store_feed.c */
-bool feed_on(const px_store_batch *b);
-void feed_end(px_store_batch *b, bool committed);
-px_err feed_rec_new(px_store_batch *b, const brec *e, const px_geo *geo);
-px_err rec_before_take(px_store_batch *b, const pxs_rec *stored, const pxs_rec *delta,
-                       rec_before *out);
-px_err feed_rec_grew(px_store_batch *b, const brec *e, const pxs_rec *r, const rec_before *was);
-px_err feed_dom(px_store_batch *b, const bdom *e, const pxs_dom *d, bool stored,
-                int64_t first_before, int64_t last_before, const uint32_t *new_ids, size_t n_new);
-uint32_t *dom_new_orgs(px_store_batch *b, const pxs_dom *stored, const pxs_dom *d, size_t *n);
+bool pxs_feed_on(const px_store_batch *b);
+void pxs_feed_end(px_store_batch *b, bool committed);
+px_err pxs_feed_rec_new(px_store_batch *b, const brec *e, const px_geo *geo);
+px_err pxs_rec_before_take(px_store_batch *b, const pxs_rec *stored, const pxs_rec *delta,
+                           rec_before *out);
+px_err pxs_feed_rec_grew(px_store_batch *b, const brec *e, const pxs_rec *r, const rec_before *was);
+px_err pxs_feed_dom(px_store_batch *b, const bdom *e, const pxs_dom *d, bool stored,
+                    int64_t first_before, int64_t last_before, const uint32_t *new_ids,
+                    size_t n_new);
+uint32_t *pxs_dom_new_orgs(px_store_batch *b, const pxs_dom *stored, const pxs_dom *d, size_t *n);
 /* px_store_apply.c */
-px_err marker_read(px_store *s, uint64_t *id, uint64_t *next, uint64_t *total);
-px_err log_segment(px_store_batch *b);
-px_err log_commit(px_store_batch *b);
+px_err pxs_marker_read(px_store *s, uint64_t *id, uint64_t *next, uint64_t *total);
+px_err pxs_log_segment(px_store_batch *b);
+px_err pxs_log_commit(px_store_batch *b);
 /* px_store_merge.c */
-px_err merge_drain(px_store_batch *b);
+px_err pxs_merge_drain(px_store_batch *b);
 
 #endif

@@ -24,7 +24,7 @@
 
 /* Id of str[0..len) in dictionary dn: PX_ERR_NOTFOUND if absent,
  * _DAMAGED (reported) if its stored id fails its checks. */
-px_err dict_find(px_store_batch *b, int dn, const char *str, size_t len, uint32_t *id)
+px_err pxs_dict_find(px_store_batch *b, int dn, const char *str, size_t len, uint32_t *id)
 {
     MDB_val k = {len, (void *)str}, v;
     int rc = mdb_get(b->txn, b->s->dbi[dn], &k, &v);
@@ -43,7 +43,7 @@ px_err dict_find(px_store_batch *b, int dn, const char *str, size_t len, uint32_
 }
 
 /* Gives str[0..len) the next free id of the pair (dn, di). */
-px_err dict_add(px_store_batch *b, int dn, int di, const char *str, size_t len, uint32_t *id)
+px_err pxs_dict_add(px_store_batch *b, int dn, int di, const char *str, size_t len, uint32_t *id)
 {
     px_store *s = b->s;
     MDB_cursor *c;
@@ -83,11 +83,11 @@ static px_err dict_intern(px_store_batch *b, int dn, int di, const char *str, ui
     size_t len = strlen(str);
     if (len == 0 || len > PXS_DICT_STR_MAX)
         return len ? PX_ERR_TOOLONG : PX_ERR_INVAL;
-    px_err err = dict_find(b, dn, str, len, id);
-    return err == PX_ERR_NOTFOUND ? dict_add(b, dn, di, str, len, id) : err;
+    px_err err = pxs_dict_find(b, dn, str, len, id);
+    return err == PX_ERR_NOTFOUND ? pxs_dict_add(b, dn, di, str, len, id) : err;
 }
 
-px_err org_id(px_store_batch *b, const char *org, uint32_t *id)
+px_err pxs_org_id(px_store_batch *b, const char *org, uint32_t *id)
 {
     px_store *s = b->s;
     for (size_t i = 0; i < s->n_orgs; i++) {
@@ -115,7 +115,7 @@ px_err org_id(px_store_batch *b, const char *org, uint32_t *id)
 /* Text of id in dictionary di (DBI_ORG_I, DBI_ASO_I) through the write
  * transaction, into out (PXS_DICT_STR_MAX + 1): PX_ERR_DAMAGED (reported)
  * if the id is unknown or its entry fails its checks. */
-px_err dict_text(px_store_batch *b, int di, uint32_t id, char *out)
+px_err pxs_dict_text(px_store_batch *b, int di, uint32_t id, char *out)
 {
     MDB_val k = {sizeof id, &id}, v;
     int rc = mdb_get(b->txn, b->s->dbi[di], &k, &v);

@@ -36,14 +36,14 @@ typedef struct aso_name {
 
 #define PXS_ASO_CACHE_MAX 1024
 
-bool feed_on(const px_store_batch *b)
+bool pxs_feed_on(const px_store_batch *b)
 {
     return b->s->feed.change != NULL;
 }
 
 /* After a transaction of the batch: committed (if it delivered changes)
  * or rolled back. */
-void feed_end(px_store_batch *b, bool committed)
+void pxs_feed_end(px_store_batch *b, bool committed)
 {
     const px_change_sink *f = &b->s->feed;
     if (committed && b->delivered && f->committed)
@@ -70,7 +70,7 @@ static px_err org_name(px_store_batch *b, uint32_t id, const char **out)
             found = s->orgs[i].name;
     }
     if (!found) {
-        px_err err = dict_text(b, DBI_ORG_I, id, name);
+        px_err err = pxs_dict_text(b, DBI_ORG_I, id, name);
         if (err)
             return err;
         found = name;
@@ -121,7 +121,7 @@ static px_err aso_text(px_store_batch *b, uint32_t id, char *out, size_t len)
         }
     }
     char text[PXS_DICT_STR_MAX + 1];
-    px_err err = dict_text(b, DBI_ASO_I, id, text);
+    px_err err = pxs_dict_text(b, DBI_ASO_I, id, text);
     if (err)
         return err;
     text_copy(out, len, text);
@@ -187,7 +187,7 @@ static px_err change_key(px_store_batch *b, const brec *e, const uint8_t *long_r
 }
 
 /* A record the store did not hold: r is all of it; geo as enriched. */
-px_err feed_rec_new(px_store_batch *b, const brec *e, const px_geo *geo)
+px_err pxs_feed_rec_new(px_store_batch *b, const brec *e, const px_geo *geo)
 {
     px_change c = {.kind = PX_CHANGE_RECORD_NEW};
     px_change_record *x = &c.rec;
@@ -215,8 +215,8 @@ static bool rec_has_org(const pxs_rec *r, uint32_t id)
     return false;
 }
 
-px_err rec_before_take(px_store_batch *b, const pxs_rec *stored, const pxs_rec *delta,
-                       rec_before *out)
+px_err pxs_rec_before_take(px_store_batch *b, const pxs_rec *stored, const pxs_rec *delta,
+                           rec_before *out)
 {
     *out = (rec_before){stored->count, stored->first, stored->last, NULL, 0};
     out->new_ids = px_arena_alloc(b->arena, (delta->n_orgs ? delta->n_orgs : 1) * sizeof(uint32_t));
@@ -230,7 +230,7 @@ px_err rec_before_take(px_store_batch *b, const pxs_rec *stored, const pxs_rec *
 }
 
 /* A held record after the merge (r), if the merge changed it. */
-px_err feed_rec_grew(px_store_batch *b, const brec *e, const pxs_rec *r, const rec_before *was)
+px_err pxs_feed_rec_grew(px_store_batch *b, const brec *e, const pxs_rec *r, const rec_before *was)
 {
     if (r->count == was->count && r->first == was->first && r->last == was->last && !was->n_new)
         return PX_OK;
@@ -271,8 +271,9 @@ static bool dom_has_org(const pxs_dom *d, uint32_t id)
 /* A registered domain after the merge (d); stored: the store held it,
  * with the sightings first_before, last_before, and lacked the
  * organisations new_ids[0..n_new). */
-px_err feed_dom(px_store_batch *b, const bdom *e, const pxs_dom *d, bool stored,
-                int64_t first_before, int64_t last_before, const uint32_t *new_ids, size_t n_new)
+px_err pxs_feed_dom(px_store_batch *b, const bdom *e, const pxs_dom *d, bool stored,
+                    int64_t first_before, int64_t last_before, const uint32_t *new_ids,
+                    size_t n_new)
 {
     px_change c = {.kind = PX_CHANGE_DOMAIN_FIRST};
     px_change_domain *x = &c.dom;
@@ -305,7 +306,7 @@ px_err feed_dom(px_store_batch *b, const bdom *e, const pxs_dom *d, bool stored,
 
 /* The organisations of a domain's delta the stored value lacks, in the
  * arena; NULL on no memory. */
-uint32_t *dom_new_orgs(px_store_batch *b, const pxs_dom *stored, const pxs_dom *d, size_t *n)
+uint32_t *pxs_dom_new_orgs(px_store_batch *b, const pxs_dom *stored, const pxs_dom *d, size_t *n)
 {
     uint32_t *v = px_arena_alloc(b->arena, (d->n_orgs ? d->n_orgs : 1) * sizeof *v);
     for (size_t i = 0; v && i < d->n_orgs; i++) {

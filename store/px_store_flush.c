@@ -96,7 +96,7 @@ static px_err rec_geo(px_store_batch *b, brec *e, uint16_t type, px_geo *g, bool
     g->as_org[sizeof g->as_org - 1] = '\0';
     if (!g->as_org[0])
         return PX_OK;
-    px_err err = dict_find(b, DBI_ASO_N, g->as_org, strlen(g->as_org), &r->as_org);
+    px_err err = pxs_dict_find(b, DBI_ASO_N, g->as_org, strlen(g->as_org), &r->as_org);
     if (err != PX_ERR_NOTFOUND)
         return err;
     *held = true;
@@ -106,7 +106,7 @@ static px_err rec_geo(px_store_batch *b, brec *e, uint16_t type, px_geo *g, bool
 /* Reverse-index entry of a new record (e->rdx), its value sealed, in the
  * batch's arena, or in the one that outlives the log's chunks while they
  * defer the entries. */
-px_err rec_rdx(px_store_batch *b, brec *e, uint16_t type)
+px_err pxs_rec_rdx(px_store_batch *b, brec *e, uint16_t type)
 {
     /* the rdata text: the key's rdata part (NUL-terminated here) or the
      * overlong rdata (NUL-terminated by the merge) */
@@ -120,7 +120,7 @@ px_err rec_rdx(px_store_batch *b, brec *e, uint16_t type)
     }
     uint8_t rk[PXS_RDX_KEY_MAX], val[PXS_RDX_KEY_MAX + PXS_SUM_LEN];
     MDB_val k, v;
-    if (!rdx_entry(b->s, type, text, e->k.key, e->k.klen, e->name_len, rk, &k, &v))
+    if (!pxs_rdx_entry(b->s, type, text, e->k.key, e->k.klen, e->name_len, rk, &k, &v))
         return PX_OK;
     pxs_buf vb = {val, v.mv_size, sizeof val}; /* room for the sum: no realloc */
     memcpy(val, v.mv_data, v.mv_size);
@@ -129,8 +129,8 @@ px_err rec_rdx(px_store_batch *b, brec *e, uint16_t type)
     brdx *x = px_arena_alloc(a, sizeof *x);
     if (!x)
         return PX_ERR_NOMEM;
-    *x = (brdx){.k = {0, arena_dup(a, k.mv_data, k.mv_size), k.mv_size},
-                .v = arena_dup(a, val, vb.len),
+    *x = (brdx){.k = {0, pxs_arena_dup(a, k.mv_data, k.mv_size), k.mv_size},
+                .v = pxs_arena_dup(a, val, vb.len),
                 .vlen = (uint32_t)vb.len};
     e->rdx = x;
     return x->k.key && x->v ? PX_OK : PX_ERR_NOMEM;
@@ -173,7 +173,7 @@ static void org_new_count(px_store_batch *b, const pxs_rec *r)
 }
 
 /* The transaction committed: its counts go to the store. */
-void org_new_commit(px_store_batch *b)
+void pxs_org_new_commit(px_store_batch *b)
 {
     px_store *s = b->s;
     for (size_t id = 0; id < b->n_org_new; id++) {
@@ -211,10 +211,10 @@ static px_err rec_store_new(px_store_batch *b, brec *e)
     org_new_count(b, &e->rec);
     if ((type == 1 || type == 28) && (b->enrich || b->text_geo))
         err = rec_geo(b, e, type, &geo, &has_geo, &held);
-    if (!err && feed_on(b))
-        err = feed_rec_new(b, e, has_geo ? &geo : NULL);
+    if (!err && pxs_feed_on(b))
+        err = pxs_feed_rec_new(b, e, has_geo ? &geo : NULL);
     if (!err)
-        err = rec_rdx(b, e, type);
+        err = pxs_rec_rdx(b, e, type);
     if (!err && !held)
         err = rec_value(b, &e->rec, &e->k);
     if (err || held)
@@ -253,11 +253,11 @@ static px_err flush_rec(px_store_batch *b, brec *e)
         return PX_OK;
     }
     rec_before was = {0};
-    err = feed_on(b) ? rec_before_take(b, s, &e->rec, &was) : PX_OK;
+    err = pxs_feed_on(b) ? pxs_rec_before_take(b, s, &e->rec, &was) : PX_OK;
     if (!err)
         err = rec_merge(s, &e->rec);
-    if (!err && feed_on(b))
-        err = feed_rec_grew(b, e, s, &was);
+    if (!err && pxs_feed_on(b))
+        err = pxs_feed_rec_grew(b, e, s, &was);
     if (!err)
         err = rec_value(b, s, &e->k);
     if (err)
@@ -289,9 +289,9 @@ static px_err flush_pending(px_store_batch *b, size_t n)
     for (size_t i = 0; i < b->n_pend; i++) {
         const char *t = order[i]->as_org;
         uint32_t id = 0;
-        px_err err = dict_find(b, DBI_ASO_N, t, strlen(t), &id);
+        px_err err = pxs_dict_find(b, DBI_ASO_N, t, strlen(t), &id);
         if (err == PX_ERR_NOTFOUND)
-            err = dict_add(b, DBI_ASO_N, DBI_ASO_I, t, strlen(t), &id);
+            err = pxs_dict_add(b, DBI_ASO_N, DBI_ASO_I, t, strlen(t), &id);
         if (err)
             return err;
         order[i]->e->rec.as_org = id;
@@ -311,7 +311,7 @@ static px_err flush_pending(px_store_batch *b, size_t n)
 }
 
 /* Writes a new record's reverse-index entry. */
-px_err rdx_write(px_store_batch *b, const brdx *x)
+px_err pxs_rdx_write(px_store_batch *b, const brdx *x)
 {
     MDB_val k = {x->k.klen, (void *)x->k.key}, v = {x->vlen, (void *)x->v};
     return pxs_map_mdb(mdb_cursor_put(b->rdx_c, &k, &v, 0));
@@ -334,7 +334,7 @@ static px_err rdx_defer(px_store_batch *b, brdx *x)
 
 /* Writes (or defers) the reverse-index entries of the new records among
  * v[0..n), in their own key order. */
-px_err flush_rdx(px_store_batch *b, bkey **v, size_t n, size_t n_rdx)
+px_err pxs_flush_rdx(px_store_batch *b, bkey **v, size_t n, size_t n_rdx)
 {
     bkey **x = px_arena_alloc(b->arena, (n_rdx ? n_rdx : 1) * sizeof *x);
     if (!x)
@@ -354,7 +354,7 @@ px_err flush_rdx(px_store_batch *b, bkey **v, size_t n, size_t n_rdx)
     if (!pxs_bkeys_sort(b->arena, x, j))
         return PX_ERR_NOMEM;
     for (size_t i = 0; i < j; i++) {
-        px_err err = rdx_write(b, (const brdx *)x[i]);
+        px_err err = pxs_rdx_write(b, (const brdx *)x[i]);
         if (err)
             return err;
     }
@@ -362,7 +362,7 @@ px_err flush_rdx(px_store_batch *b, bkey **v, size_t n, size_t n_rdx)
 }
 
 /* Writes the record entries v[0..n) (sorted; seq dense in [0, n)). */
-px_err flush_rec_array(px_store_batch *b, bkey **v, size_t n)
+px_err pxs_flush_rec_array(px_store_batch *b, bkey **v, size_t n)
 {
     b->n_pend = 0;
     size_t n_rdx = 0;
@@ -374,13 +374,13 @@ px_err flush_rec_array(px_store_batch *b, bkey **v, size_t n)
         n_rdx += e->rdx != NULL;
     }
     px_err err = flush_pending(b, n);
-    return err ? err : flush_rdx(b, v, n, n_rdx);
+    return err ? err : pxs_flush_rdx(b, v, n, n_rdx);
 }
 
 static px_err flush_recs(px_store_batch *b)
 {
-    bkey **v = btab_sorted(b, &b->recs);
-    return v ? flush_rec_array(b, v, b->recs.n) : PX_ERR_NOMEM;
+    bkey **v = pxs_btab_sorted(b, &b->recs);
+    return v ? pxs_flush_rec_array(b, v, b->recs.n) : PX_ERR_NOMEM;
 }
 
 /* Merges a domain's delta into its stored value s; *changed: s differs. */
@@ -396,7 +396,7 @@ static px_err dom_merge(pxs_dom *s, const pxs_dom *d, bool *changed)
 }
 
 /* As flush_rec for a registered domain; an unchanged row is not written. */
-px_err flush_dom(px_store_batch *b, const bdom *e)
+px_err pxs_flush_dom(px_store_batch *b, const bdom *e)
 {
     MDB_val k = {e->k.klen, (void *)e->k.key}, v;
     int rc = mdb_cursor_get(b->dom_c, &k, &v, MDB_SET);
@@ -417,7 +417,7 @@ px_err flush_dom(px_store_batch *b, const bdom *e)
         int64_t first = b->dcur.first, last = b->dcur.last;
         uint32_t *new_ids = NULL;
         size_t n_new = 0;
-        if (feed_on(b) && !(new_ids = dom_new_orgs(b, &b->dcur, &e->dom, &n_new)))
+        if (pxs_feed_on(b) && !(new_ids = pxs_dom_new_orgs(b, &b->dcur, &e->dom, &n_new)))
             return PX_ERR_NOMEM;
         bool changed = true;
         if ((err = dom_merge(&b->dcur, &e->dom, &changed)) != PX_OK)
@@ -425,10 +425,11 @@ px_err flush_dom(px_store_batch *b, const bdom *e)
         out = &b->dcur;
         if (!changed)
             return PX_OK;
-        if (feed_on(b) && (err = feed_dom(b, e, out, true, first, last, new_ids, n_new)) != PX_OK)
+        if (pxs_feed_on(b) &&
+            (err = pxs_feed_dom(b, e, out, true, first, last, new_ids, n_new)) != PX_OK)
             return err;
-    } else if (feed_on(b)) {
-        px_err err = feed_dom(b, e, out, false, 0, 0, NULL, 0);
+    } else if (pxs_feed_on(b)) {
+        px_err err = pxs_feed_dom(b, e, out, false, 0, 0, NULL, 0);
         if (err)
             return err;
     }
@@ -443,11 +444,11 @@ px_err flush_dom(px_store_batch *b, const bdom *e)
 
 static px_err flush_doms(px_store_batch *b)
 {
-    bkey **v = btab_sorted(b, &b->doms);
+    bkey **v = pxs_btab_sorted(b, &b->doms);
     if (!v)
         return PX_ERR_NOMEM;
     for (size_t i = 0; i < b->doms.n; i++) {
-        px_err err = flush_dom(b, (const bdom *)v[i]);
+        px_err err = pxs_flush_dom(b, (const bdom *)v[i]);
         if (err)
             return err;
     }
@@ -456,12 +457,12 @@ static px_err flush_doms(px_store_batch *b)
 
 /* Writes everything aggregated so far into the transaction and empties
  * the batch's memory. */
-px_err batch_flush(px_store_batch *b)
+px_err pxs_batch_flush(px_store_batch *b)
 {
     px_err err = flush_recs(b);
     if (!err)
         err = flush_doms(b);
-    batch_clear(b);
+    pxs_batch_clear(b);
     px_arena_reset(b->arena);
     if (err) /* what was not written is gone: the batch cannot commit */
         b->failed = err;

@@ -44,8 +44,8 @@ px_err pxs_norm_name(const char *in, char *out, size_t *len)
 }
 
 /* Record key: fills key (maxkey bytes). long_rdata: rdata goes to the value. */
-px_err rec_key(const px_store *s, const char *name, size_t name_len, uint16_t type,
-               const uint8_t *rd, size_t rd_len, uint8_t *key, size_t *klen, bool *long_rdata)
+px_err pxs_rec_key(const px_store *s, const char *name, size_t name_len, uint16_t type,
+                   const uint8_t *rd, size_t rd_len, uint8_t *key, size_t *klen, bool *long_rdata)
 {
     char rev[PXS_NAME_MAX + 1];
     pxs_name_reverse(name, name_len, rev);
@@ -114,7 +114,7 @@ bool pxs_rdx_prefix(uint16_t type, const uint8_t *rd, size_t rd_len, const char 
 /* Ends a name entry's key (klen bytes so far, up to the rrtype) with the
  * rec key's rdata part, which tells apart the records of one owner and
  * type that name one target. Where it does not fit, the key is cut to the
- * limit as rec_key cuts an overlong rdata (its prefix, then as much of its
+ * limit as pxs_rec_key cuts an overlong rdata (its prefix, then as much of its
  * FNV-1a 64 as fits) and the rdata part goes into the value. Returns the
  * key's length. */
 static size_t rdx_tail(const px_store *s, const uint8_t *rd, size_t rd_len, uint8_t *key,
@@ -140,8 +140,8 @@ static size_t rdx_tail(const px_store *s, const uint8_t *rd, size_t rd_len, uint
  * *v: the value's payload (empty, or the rdata part of a key cut to the
  * limit). Returns false (no entry) for unindexed types and where the key
  * up to the rrtype would pass the key limit. */
-bool rdx_entry(const px_store *s, uint16_t type, const char *text, const uint8_t *rkey,
-               size_t rklen, size_t name_len, uint8_t *key, MDB_val *k, MDB_val *v)
+bool pxs_rdx_entry(const px_store *s, uint16_t type, const char *text, const uint8_t *rkey,
+                   size_t rklen, size_t name_len, uint8_t *key, MDB_val *k, MDB_val *v)
 {
     const uint8_t *rd = rkey + name_len + 3;
     size_t rd_len = rklen - name_len - 3, plen;
@@ -164,7 +164,7 @@ bool rdx_entry(const px_store *s, uint16_t type, const char *text, const uint8_t
 }
 
 /* Offset key: topic, NUL, partition (4 bytes big endian); 0 if invalid. */
-size_t off_key(const char *topic, int32_t partition, uint8_t *key)
+size_t pxs_off_key(const char *topic, int32_t partition, uint8_t *key)
 {
     size_t tl = strlen(topic);
     if (tl == 0 || tl > 249)

@@ -61,7 +61,7 @@ static px_err set_bailiwick(px_store_batch *b, pxs_rec *r, const merge_in *in)
         r->bw_off = nl - n;
         return PX_OK;
     }
-    r->bw_text = arena_dup(b->arena, in->bw, n);
+    r->bw_text = pxs_arena_dup(b->arena, in->bw, n);
     if (!r->bw_text)
         return PX_ERR_NOMEM;
     r->flags |= PXS_F_BW_TEXT;
@@ -112,17 +112,17 @@ static px_err update_record(px_store_batch *b, pxs_rec *r, const merge_in *in)
 static px_err record_entry(px_store_batch *b, const merge_in *in, brec **out, bool *fresh)
 {
     uint64_t h = in->h;
-    px_err err = btab_reserve(&b->recs); /* first: it moves the slots */
+    px_err err = pxs_btab_reserve(&b->recs); /* first: it moves the slots */
     if (err)
         return err;
-    bslot *slot = btab_find(&b->recs, h, in->key, in->klen);
+    bslot *slot = pxs_btab_find(&b->recs, h, in->key, in->klen);
     *fresh = false;
     if (slot->e) {
         *out = (brec *)slot->e;
         return PX_OK;
     }
     brec *e = px_arena_alloc(b->arena, sizeof *e);
-    const uint8_t *key = arena_dup(b->arena, in->key, in->klen);
+    const uint8_t *key = pxs_arena_dup(b->arena, in->key, in->klen);
     if (!e || !key)
         return PX_ERR_NOMEM;
     *e = (brec){
@@ -144,14 +144,14 @@ static px_err merge_domain(px_store_batch *b, const merge_in *in)
     const char *dn = in->dn;
     size_t dl = in->dl;
     uint64_t h = in->dh;
-    px_err err = btab_reserve(&b->doms); /* first: it moves the slots */
+    px_err err = pxs_btab_reserve(&b->doms); /* first: it moves the slots */
     if (err)
         return err;
-    bslot *slot = btab_find(&b->doms, h, (const uint8_t *)dn, dl);
+    bslot *slot = pxs_btab_find(&b->doms, h, (const uint8_t *)dn, dl);
     bdom *e = (bdom *)slot->e;
     if (!e) {
         e = px_arena_alloc(b->arena, sizeof *e);
-        const uint8_t *key = arena_dup(b->arena, dn, dl);
+        const uint8_t *key = pxs_arena_dup(b->arena, dn, dl);
         if (!e || !key)
             return PX_ERR_NOMEM;
         *e = (bdom){.k = {h, key, dl}, .dom = {.first = in->first, .last = in->last}};
@@ -224,8 +224,8 @@ static px_err merge_prepare(px_store_batch *b, const px_store_obs *obs, merge_in
         return err;
     in->first = obs->time_first < obs->time_last ? obs->time_first : obs->time_last;
     in->last = obs->time_first < obs->time_last ? obs->time_last : obs->time_first;
-    err = rec_key(b->s, in->name, in->name_len, in->type, in->rd, in->rd_len, in->key, &in->klen,
-                  &in->long_rdata);
+    err = pxs_rec_key(b->s, in->name, in->name_len, in->type, in->rd, in->rd_len, in->key,
+                      &in->klen, &in->long_rdata);
     if (err)
         return err;
     in->h = px_hash64(in->key, in->klen, b->seed);
@@ -236,7 +236,7 @@ static px_err merge_prepare(px_store_batch *b, const px_store_obs *obs, merge_in
             return err;
         in->dh = px_hash64(in->dn, in->dl, b->seed);
     }
-    return org_id(b, obs->org, &in->org);
+    return pxs_org_id(b, obs->org, &in->org);
 }
 
 /* The table work of a prepared observation. */
@@ -254,12 +254,12 @@ static px_err merge_finish(px_store_batch *b, const merge_in *in)
 
 /* Finishes the observation the last merge held back (see the merge). Only
  * a failure of the store can happen there: it fails the batch. */
-px_err merge_drain(px_store_batch *b)
+px_err pxs_merge_drain(px_store_batch *b)
 {
     if (!b->held)
         return PX_OK;
     b->held = false;
-    return batch_check(b, merge_finish(b, &b->ring[b->ring_cur ^ 1]));
+    return pxs_batch_check(b, merge_finish(b, &b->ring[b->ring_cur ^ 1]));
 }
 
 px_err px_store_merge_obs(px_store_batch *b, const px_store_obs *obs)
@@ -269,9 +269,9 @@ px_err px_store_merge_obs(px_store_batch *b, const px_store_obs *obs)
     if (b->failed)
         return b->failed;
     if (!b->ring && !(b->ring = calloc(2, sizeof *b->ring)))
-        return batch_check(b, PX_ERR_NOMEM);
+        return pxs_batch_check(b, PX_ERR_NOMEM);
     merge_in *in = &b->ring[b->ring_cur];
-    px_err err = batch_check(b, merge_prepare(b, obs, in));
+    px_err err = pxs_batch_check(b, merge_prepare(b, obs, in));
     if (b->failed || err)
         return err; /* a bad observation: nothing of it is merged */
     /* Its table slots are fetched now and used at the next call: the
@@ -283,9 +283,9 @@ px_err px_store_merge_obs(px_store_batch *b, const px_store_obs *obs)
         __builtin_prefetch(&b->recs.slot[in->h & (b->recs.cap - 1)]);
     if (in->has_dom && b->doms.cap)
         __builtin_prefetch(&b->doms.slot[in->dh & (b->doms.cap - 1)]);
-    merge_drain(b);
+    pxs_merge_drain(b);
     if (!b->failed && in->long_rdata) {
-        err = batch_check(b, merge_finish(b, in));
+        err = pxs_batch_check(b, merge_finish(b, in));
     } else if (!b->failed) {
         b->held = true;
         b->ring_cur ^= 1;
@@ -293,9 +293,9 @@ px_err px_store_merge_obs(px_store_batch *b, const px_store_obs *obs)
     if (b->failed)
         return b->failed;
     if (b->recs.n >= PXS_SPILL_ENTRIES || px_arena_bytes(b->arena) >= PXS_SPILL_BYTES) {
-        px_err ferr = merge_drain(b);
+        px_err ferr = pxs_merge_drain(b);
         if (!ferr)
-            ferr = log_segment(b);
+            ferr = pxs_log_segment(b);
         if (ferr)
             return ferr;
     }
@@ -312,13 +312,13 @@ px_err px_store_known_obs(px_store_batch *b, const px_store_obs *obs, bool *know
     merge_in in;
     px_store_obs rec_only = *obs;
     rec_only.regdom = NULL; /* the record's key is all that is asked */
-    px_err err = batch_check(b, merge_prepare(b, &rec_only, &in));
+    px_err err = pxs_batch_check(b, merge_prepare(b, &rec_only, &in));
     if (err)
-        return err;       /* a bad observation (the merge would refuse it too), or the store */
-    err = merge_drain(b); /* the observation held back is in the table now */
+        return err;           /* a bad observation (the merge would refuse it too), or the store */
+    err = pxs_merge_drain(b); /* the observation held back is in the table now */
     if (err)
         return err;
-    if (b->recs.cap && btab_find(&b->recs, in.h, in.key, in.klen)->e) {
+    if (b->recs.cap && pxs_btab_find(&b->recs, in.h, in.key, in.klen)->e) {
         *known = true;
         return PX_OK;
     }
@@ -331,10 +331,10 @@ px_err px_store_known_obs(px_store_batch *b, const px_store_obs *obs, bool *know
     if (rc == MDB_NOTFOUND)
         return PX_OK;
     if (rc)
-        return batch_check(b, pxs_map_mdb(rc));
+        return pxs_batch_check(b, pxs_map_mdb(rc));
     size_t n;
     if (pxs_val_open(DBI_REC, in.key, in.klen, v.mv_data, v.mv_size, &n) != PX_OK)
-        return batch_check(
+        return pxs_batch_check(
             b, pxs_report_key(b->s, DBI_REC, in.key, in.klen, "the value fails its checksum"));
     *known = true;
     return PX_OK;
