@@ -1,86 +1,30 @@
-/* px_store.c: the consumer's LMDB store.
+/* px_store.c: the consumer's LMDB store: opening it (the checks before
+ * LMDB maps the file, the tables, the format this code reads), closing
+ * it, and the format row every write transaction ends with.
  *
- * Layout (one LMDB environment, named DBIs; the versioned specification,
- * store format 2, is docs/STORE.md). Every value below ends with a 4-byte
- * checksum of its key and payload (px_store_codec.c, pxs_val_seal); the
- * payloads are:
+ * What the store writes, byte by byte (store format 2: the environment,
+ * the eight tables, every key and value, the batch log, durability), is
+ * specified in docs/STORE-FORMAT.md; what it checks and how an operator
+ * recovers, in docs/STORE.md.
  *
- *   rec   key  reversed name ("com.example.www"), NUL, rrtype (2 bytes, big
- *             endian), rdata: A/AAAA as 4/16 binary bytes, others as text.
- *             Reversed names make "*.example.com" one prefix range
- *             ("com.example.") in name order. If the key would reach the
- *             LMDB key limit (511), it is cut to exactly that size: the
- *             rdata prefix and an FNV-1a 64 of the whole rdata, and the
- *             rdata itself moves into the value (flag LONG).
- *         val  flags u8; varint count; zigzag time_first; varint
- *             time_last - time_first; varint n_orgs, then per organisation
- *             (ascending id) varint id delta, varint org_first - time_first,
- *             varint time_last - org_last; bailiwick either as a byte offset
- *             into rrname (it is nearly always a suffix of it) or as text;
- *             GeoIP (country len+bytes, varint asn+1, varint AS-org id);
- *             the long rdata.
- *   rdx   key 'a'+4 bytes or 'b'+16 bytes (addresses), or 'n'+name+NUL
- *             (CNAME/NS/PTR/DNAME targets, MX exchanges, SRV targets),
- *             then the record's reversed name, NUL, and (names only) the
- *             rrtype and, where the rec key's rdata part is not the
- *             indexed name (MX, SRV, a target not in lower case or with a
- *             trailing dot), that rdata part: one entry per record, so a
- *             lookup is a prefix scan, and records of one owner and type
- *             that name one target (MX 10 and MX 20 mx.example.com, SRV
- *             records with different ports) keep an entry each. The payload
- *             is empty: the rec key is rebuilt from the entry. If the rdata
- *             part would take the key past the limit, the key is cut to it
- *             (the rdata part's prefix, then as much of its FNV-1a 64 as
- *             fits: none if the key up to the rrtype is at the limit, where
- *             such records share one entry) and the rdata part moves into
- *             the value. Entries whose key up to the rrtype passes the
- *             limit are skipped. Written once, when the record is new.
- *   dom   key registered domain; val zigzag first, varint last - first,
- *             varint n, org id deltas.
- *   off   key topic, NUL, partition (4 bytes big endian); val zigzag
- *             varint of the next offset. Written in the same transaction
- *             as the data, so a crash replays exactly the lost batch.
- *             Also, under keys starting with a NUL (never a topic): the
- *             mark of a batch log being applied (NUL "log"; varint id of
- *             the transaction that committed it, next chunk, chunks), the
- *             row the page-release transaction writes (NUL "gc"), and the
- *             format row (NUL "meta"; varint format 2, varint number of
- *             tables, each table's entries), the last write of every
- *             transaction: a store without it is of the format before
- *             checksums and is refused.
- *   batch.log (a file beside data.mdb) the sorted deltas of the last big
- *             batch (see "big batches"; format in px_store_log.c).
- *   org_n / org_i   org id text <-> small integer (1, 2, ...).
- *   aso_n / aso_i   AS organisation text <-> small integer (interned).
- *
- * Durability: MDB_NOMETASYNC. Each commit fsyncs the data pages but not
- * the meta page; the meta page reaches the disk with the next commit. A
- * killed process loses nothing (the OS holds the pages); a power loss may
- * undo the last commit, data and offsets together, so Kafka replays it:
- * never a torn or doubly counted batch. One fsync per batch of thousands
- * (a big batch: its log, then one per transaction of its application; a
- * power loss that undoes one of those undoes the mark's move with it, so
- * the chunk is applied again, once).
- * MDB_NOTLS: read transactions are not tied to threads.
- *
- * Errors: a bad observation (PX_ERR_INVAL, _MALFORMED for an A/AAAA rdata
- * that is no address, _TOOLONG, _UNSUPPORTED for two overlong rdata of one
- * batch under the same 64-bit hash) fails that merge only; the caller
- * counts it and goes on. The merge does not read stored records or
- * domains: the flush does (see "batches"). A stored value or dictionary
- * entry that fails its checksum, does not decode or disagrees with its key
- * is damage (PX_ERR_DAMAGED): reported (pxs_report: where and what, to
- * px_store_opts.on_damage), never merged into, replaced or built on; the
- * batch fails, as for a failure of the store itself (_FULL, _NOMEM, _IO):
- * every later call returns it and commit aborts. (Before store format 2
- * such a value was replaced by the batch's data: a store that cannot be
- * trusted now stops the consumer instead, issue 9.) A stored overlong
- * rdata that differs from the batch's under the same key (a hash
- * collision) keeps the stored record and drops the batch's observations of
- * it (px_store_stats.collisions). The writer walks the whole file when it
- * opens (px_store_opts.check: px_store_check.c); readers check what they
- * read (px_store_file.c). px_store_stats.bytes counts the pages of the
- * trees: LMDB's free pages (old copies awaiting reuse) are excluded. */
+ * Errors: a bad observation (PX_ERR_INVAL, _MALFORMED for an A/AAAA
+ * record without its address bytes, _TOOLONG, _UNSUPPORTED for two
+ * overlong rdata of one batch under the same 64-bit hash) fails that merge
+ * only; the caller counts it and goes on. The merge does not read stored
+ * records or domains: the flush does (px_store_flush.c). A stored value or
+ * dictionary entry that fails its checksum, does not decode or disagrees
+ * with its key is damage (PX_ERR_DAMAGED): reported (pxs_report: where
+ * and what, to px_store_opts.on_damage), never merged into, replaced or
+ * built on; the batch fails, as for a failure of the store itself (_FULL,
+ * _NOMEM, _IO): every later call returns it and commit aborts: a
+ * consumer that cannot trust its store stops rather than write over what
+ * it cannot read. A stored overlong rdata that differs from the batch's
+ * under the same key (a hash collision) keeps the stored record and drops
+ * the batch's observations of it (px_store_stats.collisions). The writer
+ * walks the whole file when it opens (px_store_opts.check:
+ * px_store_check.c); readers check what they read (px_store_file.c).
+ * px_store_stats.bytes counts the pages of the trees: LMDB's free pages
+ * (old copies awaiting reuse) are excluded. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -135,7 +79,7 @@ px_err pxs_map_mdb(int rc)
 
 /* ---- open / close ---- */
 
-/* The format row (docs/STORE.md): the format, then every table's number
+/* The format row (docs/STORE-FORMAT.md, "off"): the format, then every table's number
  * of entries, written last in every write transaction so that a walk of
  * the file can tell entries that are missing. */
 static px_err meta_put(const px_store *s, MDB_txn *txn)

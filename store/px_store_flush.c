@@ -268,9 +268,10 @@ static px_err flush_rec(px_store_batch *b, brec *e)
 }
 
 /* Interns the held records' AS organisations in the order of the records'
- * first observations (the ids the merge used to give), then writes the
- * records, in key order. A dictionary entry that fails its checks fails
- * the batch (damage). */
+ * first observations (the dictionary's ids follow the order the data came
+ * in, not the key order of the flush), then writes the records, in key
+ * order. A dictionary entry that fails its checks fails the batch
+ * (damage). */
 static px_err flush_pending(px_store_batch *b, size_t n)
 {
     if (!b->n_pend)

@@ -1,4 +1,4 @@
-/* px_store_int.h: internals shared by px_store.c and px_store_codec.c (key
+/* px_store_int.h: internals shared by the store's files (key
  * building, value encodings). Not a public contract. */
 #ifndef PX_STORE_INT_H
 #define PX_STORE_INT_H
@@ -80,11 +80,11 @@ static inline int64_t pxs_unzz(uint64_t v)
     return (int64_t)((v >> 1) ^ (0 - (v & 1)));
 }
 
-/* ---- integrity (docs/STORE.md) ----
+/* ---- integrity (docs/STORE.md; bytes: docs/STORE-FORMAT.md) ----
  *
  * Every stored value ends with a checksum of its key and payload:
  * XXH3-64 of the payload, seeded with the XXH3-64 of the key seeded with
- * the table's tag, 8 bytes little-endian. A value whose checksum fails is
+ * the table's tag, its low PXS_SUM_LEN bytes little-endian. A value whose checksum fails is
  * damaged: it is reported, never used, never written over. */
 #define PXS_SUM_LEN 4
 /* The store format (the meta key's first field): 2 = checksummed values.
@@ -224,7 +224,7 @@ struct px_store {
     void *text_geo_ctx;
     uint64_t *org_new; /* by org id: new records of committed transactions */
     size_t n_org_new;
-    /* big batches (px_store.c) */
+    /* big batches (px_store_apply.c) */
     char *dir, *log_path;
     bool log_pending;    /* a committed batch log is not fully applied */
     bool log_dir_synced; /* the log's directory entry is on disk */

@@ -444,7 +444,7 @@ static px_err rdx_query_prefix(const char *value, uint8_t *key, size_t *klen)
     return PX_OK;
 }
 
-/* Rebuilds the rec key from a reverse-index entry (layout in px_store.c):
+/* Rebuilds the rec key from a reverse-index entry (docs/STORE-FORMAT.md, "rdx"):
  * its rdata part is the value's payload if there is one (a key cut to the
  * limit), else what follows a name entry's rrtype, else the indexed bytes
  * themselves. */
