@@ -8,6 +8,7 @@
 #include "dns/px_addr.h"
 #include "dns/px_dns_type.h"
 #include "store/px_store.h"
+#include "px_store_batch.h"
 #include "px_store_int.h"
 
 /* The normalised fields of one observation, and the px_store_obs on them. */
@@ -60,6 +61,8 @@ px_err px_store_merge(px_store_batch *b, const px_avro_obs *obs, const char *reg
 {
     if (!b || !obs)
         return PX_ERR_INVAL;
+    if (b->failed) /* as the merge says it, before looking at obs */
+        return b->failed;
     if (geo)
         pxs_batch_set_text_geo(b, geo, geo_ctx);
     compat_obs c;
@@ -72,6 +75,8 @@ px_err px_store_batch_known(px_store_batch *b, const px_avro_obs *obs, bool *kno
     *known = false;
     if (!b || !obs)
         return PX_ERR_INVAL;
+    if (b->failed)
+        return b->failed;
     compat_obs c;
     px_err err = compat_fill(obs, NULL, &c);
     return err ? err : px_store_known_obs(b, &c.o, known);
