@@ -25,24 +25,15 @@
  * px_store_check.c); readers check what they read (px_store_file.c).
  * px_store_stats.bytes counts the pages of the trees: LMDB's free pages
  * (old copies awaiting reuse) are excluded. */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "dns/px_addr.h"
-#include "core/px_arena.h"
-#include "dns/px_dns_msg.h"
-#include "core/px_hash.h"
-#include "store/px_store.h"
-#include "px_store_int.h"
 #include "px_store_batch.h"
 
 #define PXS_DEFAULT_MAP (64ULL << 30)

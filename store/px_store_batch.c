@@ -1,23 +1,12 @@
 /* px_store_batch.c: a batch's life: its tables in memory, its
  * transaction, commit, abort and the consumer offsets it carries. */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <stdarg.h>
 #include <lmdb.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "dns/px_addr.h"
 #include "core/px_arena.h"
-#include "dns/px_dns_msg.h"
-#include "core/px_hash.h"
-#include "store/px_store.h"
-#include "px_store_int.h"
 #include "px_store_batch.h"
 
 /* ---- batches ----

@@ -1,23 +1,10 @@
 /* px_store_feed.c: the change feed the flush emits (obs/px_change.h,
  * docs/STORE.md "The change feed"). */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <stdarg.h>
-#include <lmdb.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "dns/px_addr.h"
 #include "core/px_arena.h"
-#include "dns/px_dns_msg.h"
-#include "core/px_hash.h"
-#include "store/px_store.h"
-#include "px_store_int.h"
 #include "px_store_batch.h"
 
 /* ---- the change feed (obs/px_change.h) ----
@@ -26,7 +13,7 @@
  * record or domain it does not find is new, one it merges into grew if
  * the merge changed it. Built only with a sink; strings and arrays in the
  * batch's arena (reset after each flush or chunk). Organisation names come
- * from the org cache, else the dictionary (then cached); AS organisations
+ * from the org cache, else the dictionary; AS organisations
  * of stored records through the dictionary, once per id per batch. */
 
 typedef struct aso_name {

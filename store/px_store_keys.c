@@ -1,23 +1,9 @@
 /* px_store_keys.c: the keys of the store format (docs/STORE-FORMAT.md):
  * records, reverse-index entries, offsets. */
 #include <arpa/inet.h>
-#include <errno.h>
-#include <stdarg.h>
 #include <lmdb.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "dns/px_addr.h"
-#include "core/px_arena.h"
-#include "dns/px_dns_msg.h"
-#include "core/px_hash.h"
-#include "store/px_store.h"
-#include "px_store_int.h"
 #include "px_store_batch.h"
 
 /* ---- names and keys ---- */
