@@ -1,9 +1,10 @@
 /* px_store.h: the consumer's embedded store (LMDB). Merges observations of
  * every organisation and answers history queries.
  *
- * Merge rules (docs/DATA-MODEL.md, "Merge rules"), key (rrname, rrtype, rdata): counts add
- * up, time_first is the minimum, time_last the maximum, the set of
- * organisations is kept exactly with each one's first and last sighting.
+ * Merge rules (docs/DATA-MODEL.md, "Merge rules"), key (rrname, rrtype,
+ * rdata): counts add up, time_first is the minimum, time_last the
+ * maximum, the set of organisations is kept exactly with each one's first
+ * and last sighting.
  * Per registered domain: first seen, last seen, organisations. For A/AAAA
  * records the GeoIP answer (country, ASN, AS organisation) as of when the
  * record was first stored.
@@ -130,9 +131,11 @@ typedef struct px_store_obs {
 /* Merges one observation. obs is copied: the caller may reuse it on
  * return (the table work of an observation may wait for the next call,
  * for its cache misses to overlap with the caller's work; the commit
- * finishes it). A name that is not canonical, an A/AAAA record without
- * its 4/16 bytes, an empty or too long org fail the merge (PX_ERR_INVAL,
- * _TOOLONG), nothing of the observation merged.
+ * finishes it). A name that is not canonical, an empty or too long org,
+ * an rdata text that is empty or holds a NUL fail the merge
+ * (PX_ERR_INVAL; _TOOLONG for a name past 255 bytes), as does an A/AAAA
+ * record without its 4/16 bytes (_MALFORMED): nothing of the observation
+ * is merged.
  *
  * Errors: a bad observation fails its merge only (PX_ERR_INVAL,
  * _MALFORMED, _TOOLONG; _UNSUPPORTED for an overlong rdata whose 64-bit
