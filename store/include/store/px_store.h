@@ -84,8 +84,10 @@ typedef struct px_store_opts {
     px_store_enrich_fn enrich;
     void *enrich_ctx;
     /* The change feed (obs/px_change.h; feed.change NULL: none): what each
-     * write transaction changed, delivered inside it. feed.ctx must
-     * outlive the store. */
+     * write transaction changed, delivered inside it, from the thread
+     * that commits or resumes (docs/STORE.md, "The change feed"). The
+     * callbacks (and enrich) must not call the store's functions; feed.ctx
+     * must outlive the store. */
     px_change_sink feed;
 } px_store_opts;
 
