@@ -1,5 +1,5 @@
-/* px_store_codec.c: the store's compact value encodings (see the layout
- * comment in px_store.c and docs/STORE.md), their checksums and the shape
+/* px_store_codec.c: the store's compact value encodings (docs/STORE-FORMAT.md,
+ * "Encodings" and "Tables"), their checksums and the shape
  * of stored keys. Decoding goes through px_wire and trusts no stored
  * length: a bad payload is PX_ERR_MALFORMED, a value whose checksum fails
  * PX_ERR_DAMAGED. */

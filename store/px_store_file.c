@@ -1,5 +1,5 @@
 /* px_store_file.c: the bounds-checked reader of data.mdb (px_store_file.h;
- * the format in docs/STORE.md, "The LMDB file"). Every page is read with
+ * the format in docs/STORE-FORMAT.md, "The LMDB file"). Every page is read with
  * pread() and checked through px_wire before a byte of it is used; the
  * accessors after a check read only what the check bounded. */
 #include <errno.h>
@@ -14,7 +14,7 @@
 #include "core/px_wire.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "data.mdb is read as the little-endian 64-bit LMDB layout (docs/STORE.md)"
+#error "data.mdb is read as the little-endian 64-bit LMDB layout (docs/STORE-FORMAT.md)"
 #endif
 _Static_assert(sizeof(size_t) == 8, "data.mdb is read as the 64-bit LMDB layout");
 

@@ -11,7 +11,7 @@
  * above it, child and overflow page numbers against the last page of the
  * snapshot, the depth of every leaf. A page that fails is reported (where,
  * what) and its subtree skipped: what the reader returns comes from pages
- * that passed. The format (docs/STORE.md): 64-bit little-endian LMDB 0.9,
+ * that passed. The format (docs/STORE-FORMAT.md): 64-bit little-endian LMDB 0.9,
  * MDB_DATA_VERSION 1, no MDB_DUPSORT, no MDB_WRITEMAP-only structures.
  *
  * Readers pin their snapshot with an LMDB read transaction (so the writer

@@ -1,4 +1,4 @@
-/* px_store_int.h: internals shared by px_store.c and px_store_codec.c (key
+/* px_store_int.h: internals shared by the store's files (key
  * building, value encodings). Not a public contract. */
 #ifndef PX_STORE_INT_H
 #define PX_STORE_INT_H
@@ -80,11 +80,11 @@ static inline int64_t pxs_unzz(uint64_t v)
     return (int64_t)((v >> 1) ^ (0 - (v & 1)));
 }
 
-/* ---- integrity (docs/STORE.md) ----
+/* ---- integrity (docs/STORE.md; bytes: docs/STORE-FORMAT.md) ----
  *
  * Every stored value ends with a checksum of its key and payload:
  * XXH3-64 of the payload, seeded with the XXH3-64 of the key seeded with
- * the table's tag, 8 bytes little-endian. A value whose checksum fails is
+ * the table's tag, its low PXS_SUM_LEN bytes little-endian. A value whose checksum fails is
  * damaged: it is reported, never used, never written over. */
 #define PXS_SUM_LEN 4
 /* The store format (the meta key's first field): 2 = checksummed values.
@@ -217,9 +217,14 @@ struct px_store {
     px_store_damage_fn on_damage;
     void *damage_ctx;
     bool drop_damaged_log;
+    px_store_enrich_fn enrich; /* px_store_opts */
+    void *enrich_ctx;
+    px_change_sink feed;
+    px_store_geo_fn text_geo; /* px_store_resume() of px_store_compat.c, while it runs */
+    void *text_geo_ctx;
     uint64_t *org_new; /* by org id: new records of committed transactions */
     size_t n_org_new;
-    /* big batches (px_store.c) */
+    /* big batches (px_store_apply.c) */
     char *dir, *log_path;
     bool log_pending;    /* a committed batch log is not fully applied */
     bool log_dir_synced; /* the log's directory entry is on disk */
@@ -268,9 +273,13 @@ px_err pxs_verify(px_store *s, px_store_check level, bool log, px_store_verify_r
 px_err pxs_snap_meta(pxs_snap *sn, pxs_meta_row *m);
 /* Lowercases and strips one trailing dot into out (PXS_NAME_MAX + 1). */
 px_err pxs_norm_name(const char *in, char *out, size_t *len);
-/* Binary form of A/AAAA rdata (bin: 16 bytes), else the text itself. */
-px_err pxs_rdata_bytes(uint16_t type, const char *rdata, uint8_t *bin, const uint8_t **rd,
-                       size_t *len);
+/* The compatibility merge (px_store_compat.c): the GeoIP callback that
+ * takes text, for the batch's new A/AAAA records when the store has no
+ * enrich hook (the latest non-NULL one wins). */
+void pxs_batch_set_text_geo(px_store_batch *b, px_store_geo_fn geo, void *ctx);
+void pxs_store_set_text_geo(px_store *s, px_store_geo_fn geo, void *ctx);
+/* Calls geo with the address addr[0..len) in text. */
+bool pxs_text_geo(px_store_geo_fn geo, void *ctx, const uint8_t *addr, size_t len, px_geo *out);
 #define PXS_RDX_KEY_MAX 520
 /* Reverse-index prefix (at most PXS_NAME_MAX + 2 bytes) of an rdata:
  * 'a'/'b' + address bytes or 'n' + name + NUL; false if not indexed. */

@@ -1,7 +1,7 @@
-/* px_store_log.c: the batch log of big batches (px_store.c, "big
- * batches"): a file of checksummed chunks, written and fsynced before the
- * transaction that commits the batch's offsets, read back to apply the
- * batch one chunk per transaction.
+/* px_store_log.c: the batch log of big batches (px_store_apply.c;
+ * format: docs/STORE-FORMAT.md, "batch.log"): a file of checksummed chunks, written and fsynced
+ * before the transaction that commits the batch's offsets, read back to apply the batch one chunk
+ * per transaction.
  *
  * File: "PXSLOG01", batch id (8 bytes big endian); then chunks, each a
  * header of kind (1 byte), entry count (4), payload length (4), checksum

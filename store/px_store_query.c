@@ -16,11 +16,23 @@
 #include "dns/px_dns_msg.h"
 #include "px_store_int.h"
 
+/* The zone of a "*.zone" lookup. Its key prefix ("com.example.b.")
+ * comes from the name reversal of store format 2, which does not know
+ * escapes: "a\.b.example.com" (one label "a.b" under example.com) is
+ * stored as "com.example.b.a\" and falls in the range of *.b.example.com.
+ * Each record of the range is checked against the zone by name. */
+typedef struct qzone {
+    bool wild;
+    char name[PXS_NAME_MAX + 1];
+    size_t len; /* 0: everything ("*.") */
+} qzone;
+
 typedef struct qctx {
     px_store *s;
     pxs_snap *sn;
     px_store_fence fence;
     int type; /* -1: any */
+    qzone zone;
     px_store_rec_fn fn;
     void *ctx;
     bool stopped;
@@ -239,6 +251,10 @@ static px_err emit(qctx *q, const pxs_ent *e)
     px_err err;
     if (q->type >= 0 && p.type != q->type)
         return PX_OK;
+    if (q->zone.wild && q->zone.len &&
+        (p.name_len == q->zone.len ||
+         !px_dns_name_in_zone(p.name, p.name_len, q->zone.name, q->zone.len)))
+        return PX_OK;
     if (q->rec.first > q->fence.before || q->rec.last < q->fence.after)
         return PX_OK;
     px_store_rec out = {0};
@@ -350,7 +366,7 @@ static px_err visit_rec(qctx *q, const scan *sc, const pxs_ent *e)
 
 /* The rrset lookup's prefix of rec keys, and its type (-1: any). */
 static px_err rrset_prefix(const char *name, const char *rrtype, uint8_t *prefix, size_t *plen,
-                           int *type_out)
+                           int *type_out, qzone *zone)
 {
     int type = rrtype ? px_dns_type_parse(rrtype) : -1;
     if (rrtype && type < 0)
@@ -363,6 +379,10 @@ static px_err rrset_prefix(const char *name, const char *rrtype, uint8_t *prefix
         return err;
     if (wild && n == 1 && norm[0] == '.')
         n = 0; /* "*." : everything */
+    zone->wild = wild;
+    zone->len = wild ? n : 0;
+    memcpy(zone->name, norm, zone->len);
+    zone->name[zone->len] = 0;
     pxs_name_reverse(norm, n, (char *)prefix);
     size_t len = n;
     if (wild) {
@@ -388,12 +408,14 @@ px_err px_store_query_rrset(px_store *s, const char *name, const char *rrtype,
     uint8_t prefix[PXS_NAME_MAX + 4];
     scan sc = {.dbi = DBI_REC, .prefix = prefix, .budget = SIZE_MAX};
     int type;
-    px_err err = rrset_prefix(name, rrtype, prefix, &sc.plen, &type);
+    qzone zone;
+    px_err err = rrset_prefix(name, rrtype, prefix, &sc.plen, &type, &zone);
     if (err)
         return err;
     qctx q;
     err = qctx_begin(&q, s, fence);
     q.type = type;
+    q.zone = zone;
     q.fn = fn;
     q.ctx = ctx;
     if (!err)
@@ -422,7 +444,7 @@ static px_err rdx_query_prefix(const char *value, uint8_t *key, size_t *klen)
     return PX_OK;
 }
 
-/* Rebuilds the rec key from a reverse-index entry (layout in px_store.c):
+/* Rebuilds the rec key from a reverse-index entry (docs/STORE-FORMAT.md, "rdx"):
  * its rdata part is the value's payload if there is one (a key cut to the
  * limit), else what follows a name entry's rrtype, else the indexed bytes
  * themselves. */
@@ -551,7 +573,7 @@ px_err px_store_iter_rrset(px_store *s, const char *name, const char *rrtype,
     if (err)
         return err;
     px_store_iter *it = *out;
-    err = rrset_prefix(name, rrtype, it->prefix, &it->sc.plen, &it->q.type);
+    err = rrset_prefix(name, rrtype, it->prefix, &it->sc.plen, &it->q.type, &it->q.zone);
     if (err) {
         px_store_iter_free(it);
         *out = NULL;

@@ -1,9 +1,10 @@
 /* px_store.h: the consumer's embedded store (LMDB). Merges observations of
  * every organisation and answers history queries.
  *
- * Merge rules (DESIGN.md section 3), key (rrname, rrtype, rdata): counts add
- * up, time_first is the minimum, time_last the maximum, the set of
- * organisations is kept exactly with each one's first and last sighting.
+ * Merge rules (docs/DATA-MODEL.md, "Merge rules"), key (rrname, rrtype,
+ * rdata): counts add up, time_first is the minimum, time_last the
+ * maximum, the set of organisations is kept exactly with each one's first
+ * and last sighting.
  * Per registered domain: first seen, last seen, organisations. For A/AAAA
  * records the GeoIP answer (country, ASN, AS organisation) as of when the
  * record was first stored.
@@ -34,11 +35,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "obs/px_avro.h"
 #include "core/px_error.h"
+#include "obs/px_change.h"
+#include "obs/px_geo.h"
 
 typedef struct px_store px_store;
 typedef struct px_store_batch px_store_batch;
+
+/* The GeoIP answer of an address given in binary (A: 4 bytes, AAAA: 16).
+ * Called only when an A/AAAA record is stored for the first time, so each
+ * address is looked up once per record, from the thread that commits (or
+ * resumes). Fill *out (it comes with asn -1 and empty strings); return
+ * false if no database knows the address (stored as unknown). */
+typedef bool (*px_store_enrich_fn)(void *ctx, const uint8_t *addr, size_t len, px_geo *out);
 
 /* Damage found: where (the data file's page and table, or a table and
  * key, or batch.log) and what. Called from the thread that met it (the
@@ -65,11 +74,21 @@ typedef struct px_store_opts {
     uint32_t apply_limit;
     px_store_check check; /* writable opens */
     /* A committed batch log that cannot be applied whole (see
-     * px_store_resume): false (the default) refuses to go on; true drops
+     * px_store_resume_log): false (the default) refuses to go on; true drops
      * what cannot be applied. */
     bool drop_damaged_log;
     px_store_damage_fn on_damage; /* NULL: damage is only counted */
     void *damage_ctx;
+    /* GeoIP of new A/AAAA records (NULL: none), for every batch and
+     * resume; enrich_ctx must outlive the store. */
+    px_store_enrich_fn enrich;
+    void *enrich_ctx;
+    /* The change feed (obs/px_change.h; feed.change NULL: none): what each
+     * write transaction changed, delivered inside it, from the thread
+     * that commits or resumes (docs/STORE.md, "The change feed"). The
+     * callbacks (and enrich) must not call the store's functions; feed.ctx
+     * must outlive the store. */
+    px_change_sink feed;
 } px_store_opts;
 
 /* Opens (creating if needed, unless read_only) the store in directory
@@ -81,31 +100,44 @@ px_store *px_store_open(const char *dir, const px_store_opts *opts, px_err *err,
                         size_t errlen);
 void px_store_close(px_store *s); /* NULL is fine; aborts an open batch */
 
-/* GeoIP answer stored with an A/AAAA record. */
-typedef struct px_store_geo {
-    char country[4];  /* ISO 3166 alpha-2, "" if unknown */
-    int64_t asn;      /* -1 if unknown */
-    char as_org[128]; /* "" if unknown */
-} px_store_geo;
-
-/* Called only when an A/AAAA record is stored for the first time, so each
- * address is looked up once per record. Fill *out; return false if no
- * database knows the address (stored as unknown). */
-typedef bool (*px_store_geo_fn)(void *ctx, const char *address, px_store_geo *out);
-
 /* A write transaction. Only one batch may be open at a time
- * (PX_ERR_AGAIN, as while a batch log is pending: px_store_resume). */
+ * (PX_ERR_AGAIN, as while a batch log is pending: px_store_resume_log). */
 px_err px_store_batch_begin(px_store *s, px_store_batch **out);
-/* Merges one observation. regdom: its registered domain (the consumer
- * computes it; not trusted from the message key; NULL: none); one that is
- * no name fails the merge (PX_ERR_INVAL), nothing of the observation
- * merged. obs is copied: the caller may reuse it on return (the table
- * work of an observation may wait for the next call, for its cache misses
- * to overlap with the caller's work; the commit finishes it). geo: the
- * GeoIP lookup for the batch's new A/AAAA records (NULL: none; the latest
- * non-NULL one a batch was given serves all of them); it is called at the
- * commit, from the thread that commits, and with geo_ctx must stay valid
- * until then.
+/* One observation, checked and parsed by the caller (the store parses no
+ * text and knows no message format). Names are canonical text: lowercase
+ * presentation form of bytes 0x21..0x7e, no trailing dot ("." for the
+ * root), at most 255 bytes; the lengths count bytes, no NUL needed. */
+typedef struct px_store_obs {
+    const char *rrname;
+    size_t rrname_len;
+    uint16_t rrtype;
+    /* Canonical rdata text; A/AAAA: unused (may be NULL), the record is
+     * keyed by its address bytes. The reverse index takes the target name
+     * from this text (NS, CNAME, PTR, DNAME: the whole of it; MX: after
+     * the preference; SRV: after the three numbers), as store format 2
+     * defines it (docs/STORE-FORMAT.md): a batch applied from its log
+     * after a crash has only the record's key to index it from. */
+    const char *rdata;
+    size_t rdata_len;
+    const uint8_t *rdata_wire; /* A/AAAA: the 4/16 address bytes; else unused */
+    size_t rdata_wire_len;
+    const char *bailiwick; /* canonical; NULL: unknown */
+    size_t bailiwick_len;
+    const char *regdom; /* registered domain, canonical; NULL: none */
+    size_t regdom_len;
+    const char *org; /* organisation id, NUL-terminated, 1..255 bytes */
+    uint64_t count;
+    int64_t time_first, time_last; /* either order */
+} px_store_obs;
+
+/* Merges one observation. obs is copied: the caller may reuse it on
+ * return (the table work of an observation may wait for the next call,
+ * for its cache misses to overlap with the caller's work; the commit
+ * finishes it). A name that is not canonical, an empty or too long org,
+ * an rdata text that is empty or holds a NUL fail the merge
+ * (PX_ERR_INVAL; _TOOLONG for a name past 255 bytes), as does an A/AAAA
+ * record without its 4/16 bytes (_MALFORMED): nothing of the observation
+ * is merged.
  *
  * Errors: a bad observation fails its merge only (PX_ERR_INVAL,
  * _MALFORMED, _TOOLONG; _UNSUPPORTED for an overlong rdata whose 64-bit
@@ -116,8 +148,7 @@ px_err px_store_batch_begin(px_store *s, px_store_batch **out);
  * (_FULL, _NOMEM, _IO) or damage met in it (_DAMAGED: a stored value or
  * dictionary entry that fails its checks; nothing is built on it, nothing
  * replaces it) fails the batch: this and every later call return it. */
-px_err px_store_merge(px_store_batch *b, const px_avro_obs *obs, const char *regdom,
-                      px_store_geo_fn geo, void *geo_ctx);
+px_err px_store_merge_obs(px_store_batch *b, const px_store_obs *obs);
 /* Whether the record of obs (its key: rrname, rrtype, rdata) is known: in
  * the batch already (merged before, by any organisation) or in the store.
  * Finishes the table work the last merge deferred, so it costs a merge's
@@ -127,7 +158,7 @@ px_err px_store_merge(px_store_batch *b, const px_avro_obs *obs, const char *reg
  * batch moved to its log (a batch past its memory bound) is not seen
  * there: it reads as new again, which errs towards the bound. Errors as
  * for the merge: a bad observation (nothing changes), or the store. */
-px_err px_store_batch_known(px_store_batch *b, const px_avro_obs *obs, bool *known);
+px_err px_store_known_obs(px_store_batch *b, const px_store_obs *obs, bool *known);
 /* Records that everything of (topic, partition) before next_offset is in
  * this batch. */
 px_err px_store_set_offset(px_store_batch *b, const char *topic, int32_t partition,
@@ -140,29 +171,30 @@ px_err px_store_set_offset(px_store_batch *b, const char *topic, int32_t partiti
  * then the log is applied one chunk of records per transaction (readers
  * may see such a batch partly applied). PX_ERR_AGAIN: the batch and its
  * offsets are committed, but applying the log stopped (a store error, or
- * apply_limit): px_store_log_pending() is true and px_store_resume()
+ * apply_limit): px_store_log_pending() is true and px_store_resume_log()
  * finishes it. PX_ERR_DAMAGED: committed too, but applying it met damage
  * (reported): the log stays pending and resuming meets it again. Any
  * other error: nothing of the batch was committed. */
 px_err px_store_batch_commit(px_store_batch *b);
 /* A committed batch log is not fully applied (after PX_ERR_AGAIN from a
  * commit, or found at open after a crash): px_store_batch_begin() returns
- * PX_ERR_AGAIN until px_store_resume() finishes it. */
+ * PX_ERR_AGAIN until px_store_resume_log() finishes it. */
 bool px_store_log_pending(const px_store *s);
 /* Applies what is left of a committed batch log, each chunk in its own
  * transaction with the mark of how far it got, so a crash in between
- * resumes without counting a record twice. geo: as for the merge, for the
- * records that turn out new. PX_OK if nothing was pending. A log that is
- * missing, is of another batch, or whose chunks fail their checksums, or
- * a mark that fails its own, cannot be applied whole: PX_ERR_DAMAGED
- * (reported), nothing applied, the log left pending; with
+ * resumes without counting a record twice. New A/AAAA records get their
+ * GeoIP through px_store_opts.enrich. PX_OK if nothing was pending. A
+ * log that is missing, is of another batch, or whose chunks fail their
+ * checksums, or a mark that fails its own, cannot be applied whole:
+ * PX_ERR_DAMAGED (reported), nothing applied, the log left pending; with
  * px_store_opts.drop_damaged_log the chunks that can be applied are, the
  * rest are counted in *lost_chunks (may be NULL) and PX_ERR_MALFORMED is
  * returned: the store goes on without them. Other errors (_FULL, _IO,
  * _NOMEM, _AGAIN for apply_limit, _DAMAGED for damage met in the store
  * while applying) leave it pending. */
-px_err px_store_resume(px_store *s, px_store_geo_fn geo, void *geo_ctx, uint64_t *lost_chunks);
-/* Discards the batch; frees it. NULL is fine. */
+px_err px_store_resume_log(px_store *s, uint64_t *lost_chunks);
+/* Discards the batch; frees it (its transaction is rolled back:
+ * px_store_opts.feed.aborted is called). NULL is fine. */
 void px_store_batch_abort(px_store_batch *b);
 
 /* The next offset to consume for (topic, partition); PX_ERR_NOTFOUND if the
@@ -180,7 +212,7 @@ typedef struct px_store_rec {
     const char *const *orgs;             /* sorted organisation ids */
     const int64_t *org_first, *org_last; /* per organisation, same order */
     bool has_geo;                        /* A/AAAA with a GeoIP answer */
-    px_store_geo geo;
+    px_geo geo;
 } px_store_rec;
 
 /* Return false to stop the iteration. */
@@ -310,5 +342,9 @@ px_err px_store_dlq_acked(px_store *s, px_store_dlq_fn fn, void *ctx);
  * how many remain. A damaged file is removed: PX_ERR_MALFORMED (its marks
  * are lost, *left 0). */
 px_err px_store_dlq_prune(px_store *s, size_t *left);
+
+/* The forms taking the Avro struct and a text GeoIP callback, until the
+ * consumer passes px_store_obs (px_store_compat.c). */
+#include "store/px_store_compat.h"
 
 #endif

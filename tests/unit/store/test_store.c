@@ -496,6 +496,39 @@ static void test_wildcard_exact(void **state)
                      PX_ERR_INVAL);
 }
 
+/* A label with an escaped dot is one label: a\.b.example.com is under
+ * example.com, not under b.example.com, although the name reversal of
+ * the store format puts it in that range; an escaped backslash before a
+ * dot ends its label. The same through the stepped reader. */
+static void test_wildcard_escaped_dot(void **state)
+{
+    fix *f = *state;
+    px_avro_obs o[] = {
+        obs("a\\.b.example.com", "A", "192.0.2.1", NULL, 1, 100, 200, "o1"),
+        obs("x.b.example.com", "A", "192.0.2.2", NULL, 1, 100, 200, "o1"),
+        obs("a\\\\.b.example.com", "A", "192.0.2.3", NULL, 1, 100, 200, "o1"),
+    };
+    merge_all(f->s, o, 3, "example.com");
+    sink *k = rrset(f->s, "*.b.example.com", NULL, NULL);
+    assert_int_equal(k->n, 2);
+    assert_string_equal(k->r[0].rrname, "a\\\\.b.example.com");
+    assert_string_equal(k->r[1].rrname, "x.b.example.com");
+    k = rrset(f->s, "*.example.com", NULL, NULL);
+    assert_int_equal(k->n, 3);
+    k = rrset(f->s, "a\\.b.example.com", NULL, NULL);
+    assert_int_equal(k->n, 1);
+
+    px_store_iter *it;
+    assert_int_equal(px_store_iter_rrset(f->s, "*.b.example.com", NULL, &nofence, &it), PX_OK);
+    sink steps = {0};
+    bool done = false;
+    while (!done)
+        assert_int_equal(px_store_iter_step(it, 1, on_rec, &steps, &done), PX_OK);
+    px_store_iter_free(it);
+    assert_int_equal(steps.n, 2);
+    assert_string_equal(steps.r[1].rrname, "x.b.example.com");
+}
+
 static void test_rdata_reverse(void **state)
 {
     fix *f = *state;
@@ -2080,6 +2113,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_reader, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wildcard_exact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wildcard_escaped_dot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rdata_reverse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rdata_same_target, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rdx_long_names, setup, teardown),
