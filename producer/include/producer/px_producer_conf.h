@@ -1,6 +1,7 @@
-/* px_producer_conf.h: every pdnsx-producer setting (INTERFACE.md) as one
- * px_config table, and a loader that turns a validated config into a typed
- * struct with the cross-setting checks the table cannot express. */
+/* px_producer_conf.h: every pdnsx-producer setting (docs/INTERFACE.md
+ * "pdnsx-producer settings") as one px_config table, and a loader that
+ * turns a validated config into a typed struct with the cross-setting
+ * checks the table cannot express. */
 #ifndef PX_PRODUCER_CONF_H
 #define PX_PRODUCER_CONF_H
 
