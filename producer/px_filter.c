@@ -1,7 +1,8 @@
-/* px_filter.c: the privacy filter (DESIGN.md section 5): the rules on
- * whole responses (response bit, rcode, wildcard servers) and bailiwick
- * here, the rules on types, names, zones and addresses in lib/obs/px_privacy.c,
- * which the consumer applies again to what the centre accepts. */
+/* px_filter.c: the privacy filter (docs/DATA-MODEL.md "Privacy rules"):
+ * the rules on whole responses (response bit, rcode, wildcard servers) and
+ * bailiwick here, the rules on types, names, zones and addresses in
+ * lib/obs/px_privacy.c, which the consumer applies again to what the
+ * centre accepts. */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>

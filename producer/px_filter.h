@@ -1,6 +1,6 @@
-/* px_filter.h: the privacy filter (DESIGN.md section 5). Decides per
- * message and per record what may leave the organisation; every drop has a
- * reason that the producer counts. */
+/* px_filter.h: the privacy filter (docs/DATA-MODEL.md "Privacy rules").
+ * Decides per message and per record what may leave the organisation;
+ * every drop has a reason that the producer counts. */
 #ifndef PX_FILTER_H
 #define PX_FILTER_H
 

@@ -48,8 +48,8 @@ static int64_t px_producer_wall(void *ctx)
     return (int64_t)time(NULL);
 }
 
-/* The logger the publisher and the inputs report through (they do not
- * log themselves); level is syslog-style. */
+/* The logger the inputs report through (they do not log themselves);
+ * level is syslog-style. */
 static void px_producer_lib_log(void *ctx, int level, const char *msg)
 {
     (void)ctx;
@@ -69,24 +69,9 @@ static px_err px_producer_out(void *ctx, const char *key, size_t klen, const uin
 static int px_producer_publisher(px_producer *p, char *errbuf, size_t errlen)
 {
     const px_producer_conf *c = p->conf;
-    const char **keys = calloc(c->n_kafka_properties + 1, sizeof(*keys));
-    const char **vals = calloc(c->n_kafka_properties + 1, sizeof(*vals));
-    if (!keys || !vals) {
-        free(keys);
-        free(vals);
-        snprintf(errbuf, errlen, "out of memory");
-        return -1;
-    }
-    for (size_t i = 0; i < c->n_kafka_properties; i++) {
-        keys[i] = c->kafka_properties[i].key;
-        vals[i] = c->kafka_properties[i].value;
-    }
     px_publish_conf pc = {
-        .brokers = c->kafka_brokers,
+        .kafka = &c->kafka,
         .topic = c->kafka_topic,
-        .prop_keys = keys,
-        .prop_values = vals,
-        .n_props = c->n_kafka_properties,
         .infinite_timeout = !p->all_files,
         .spool_path = c->spool_path,
         .spool_max_bytes = (uint64_t)c->spool_max_bytes,
@@ -94,11 +79,9 @@ static int px_producer_publisher(px_producer *p, char *errbuf, size_t errlen)
         .queue_wait_ms = c->kafka_max_block_ms,
         /* A live input must not wait on Kafka beyond the bound; files may. */
         .drop_when_blocked = !p->all_files,
-        .log_fn = px_producer_lib_log,
+        .log_fn = px_kafka_to_px_log,
     };
     p->publish = px_publish_create(&pc, errbuf, errlen);
-    free(keys);
-    free(vals);
     return p->publish ? 0 : -1;
 }
 

@@ -3,6 +3,7 @@
 #include "dns/px_addr.h"
 
 #include "dns/px_dns_msg.h"
+#include "kafka/px_kafka.h"
 #include "kafka/px_kafka_conf.h"
 #include "px_input.h"
 
@@ -315,7 +316,12 @@ static px_err px_load_inputs(const px_config *cfg, px_producer_conf *out, px_con
 
 static px_err px_load_kafka(const px_config *cfg, px_producer_conf *out)
 {
-    out->kafka_brokers = px_config_string(cfg, "kafka.brokers");
+    px_err err = px_kafka_settings_load(cfg, &out->kafka);
+    if (err != PX_OK)
+        return err;
+    out->kafka_brokers = out->kafka.brokers;
+    out->kafka_properties = out->kafka.props;
+    out->n_kafka_properties = out->kafka.n_props;
     out->kafka_enabled = px_config_bool(cfg, "kafka.enabled");
     out->kafka_topic = px_config_string(cfg, "kafka.topic");
     if (!out->kafka_topic && out->org) {
@@ -325,15 +331,6 @@ static px_err px_load_kafka(const px_config *cfg, px_producer_conf *out)
         }
         out->kafka_topic = out->own_topic;
     }
-    size_t n = px_config_map_len(cfg, "kafka.properties");
-    out->kafka_properties = calloc(n ? n : 1, sizeof(*out->kafka_properties));
-    if (!out->kafka_properties)
-        return PX_ERR_NOMEM;
-    for (size_t i = 0; i < n; i++) {
-        out->kafka_properties[i].key = px_config_map_key(cfg, "kafka.properties", i);
-        out->kafka_properties[i].value = px_config_map_value(cfg, "kafka.properties", i);
-    }
-    out->n_kafka_properties = n;
     return PX_OK;
 }
 
@@ -392,7 +389,7 @@ void px_producer_conf_free(px_producer_conf *c)
     free(c->local_zones);
     free(c->wildcard_servers);
     free(c->dnstap_types);
-    free(c->kafka_properties);
+    px_kafka_settings_free(&c->kafka);
     free(c->own_sensor);
     free(c->own_topic);
     memset(c, 0, sizeof(*c));

@@ -2,8 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <librdkafka/rdkafka.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -29,7 +29,8 @@
 #define PX_PUBLISH_DROP_REPORT_MS 10000
 
 struct px_publish {
-    rd_kafka_t *rk;
+    px_kafka *kafka; /* delivered and failed are counted there */
+    rd_kafka_t *rk;  /* its handle */
     rd_kafka_topic_t *rkt;
     bool null_sink;
     uint64_t queue_wait_ms;
@@ -45,14 +46,15 @@ struct px_publish {
     bool drop_when_blocked;
     _Atomic bool dropping;
     _Atomic uint64_t episode;
-    void (*log_fn)(void *ctx, int level, const char *msg);
+    void (*log_fn)(void *ctx, px_log_level level, const char *msg);
     void *log_ctx;
     pthread_mutex_t log_lock; /* log_rl, drop_said_ms */
     px_ratelimit log_rl;
     int64_t drop_said_ms; /* last line about the current drops */
-    _Atomic uint64_t produced, delivered, failed, spooled, unspooled, spool_dropped, queue_full,
+    /* null_sink_delivered: what a null sink "delivered" (there is no handle) */
+    _Atomic uint64_t produced, null_sink_delivered, spooled, unspooled, spool_dropped, queue_full,
         dropped;
-    px_metric *m_delivered, *m_failed, *m_spooled, *m_unspooled, *m_dropped, *m_spool_corrupt;
+    px_metric *m_spooled, *m_unspooled, *m_dropped, *m_spool_corrupt;
     uint64_t spool_corrupt_seen; /* damaged spool records already counted (spool_lock) */
 };
 
@@ -63,7 +65,7 @@ static uint64_t px_publish_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void px_publish_log(px_publish *p, int level, const char *msg)
+static void px_publish_log(px_publish *p, px_log_level level, const char *msg)
 {
     if (p->log_fn)
         p->log_fn(p->log_ctx, level, msg);
@@ -71,9 +73,9 @@ static void px_publish_log(px_publish *p, int level, const char *msg)
 
 /* A line about lost or dropped messages, rate-limited (the counters say
  * how many); a line that follows held-back ones says so. */
-static void px_publish_log_limited(px_publish *p, int level, const char *fmt, ...)
+static void px_publish_log_limited(px_publish *p, px_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static void px_publish_log_limited(px_publish *p, int level, const char *fmt, ...)
+static void px_publish_log_limited(px_publish *p, px_log_level level, const char *fmt, ...)
 {
     if (!p->log_fn)
         return;
@@ -103,13 +105,15 @@ static void px_publish_spool_damage(px_publish *p)
     if (n == p->spool_corrupt_seen)
         return;
     px_metric_add(p->m_spool_corrupt, n - p->spool_corrupt_seen);
-    px_publish_log_limited(p, 4, "spool: %llu damaged record(s) skipped: their messages are lost",
+    px_publish_log_limited(p, PX_LOG_WARNING,
+                           "spool: %llu damaged record(s) skipped: their messages are lost",
                            (unsigned long long)(n - p->spool_corrupt_seen));
     p->spool_corrupt_seen = n;
 }
 
-/* Appends one message to the spool; counts it lost if that fails. */
-static void px_publish_spool_write(px_publish *p, const void *key, size_t klen, const void *val,
+/* Appends one message to the spool. False: it is lost (counted in
+ * spool_dropped and said; the caller counts it failed). */
+static bool px_publish_spool_write(px_publish *p, const void *key, size_t klen, const void *val,
                                    size_t vlen)
 {
     pthread_mutex_lock(&p->spool_lock);
@@ -118,67 +122,53 @@ static void px_publish_spool_write(px_publish *p, const void *key, size_t klen, 
     if (err == PX_OK) {
         atomic_fetch_add(&p->spooled, 1);
         px_metric_inc(p->m_spooled);
-    } else {
-        atomic_fetch_add(&p->spool_dropped, 1);
-        atomic_fetch_add(&p->failed, 1);
-        px_metric_inc(p->m_failed);
-        px_publish_log_limited(p, 3, "spool: %s: a message is lost (spool.max_bytes, disk)",
-                               px_strerror(err));
+        return true;
     }
+    atomic_fetch_add(&p->spool_dropped, 1);
+    px_publish_log_limited(p, PX_LOG_ERROR, "spool: %s: a message is lost (spool.max_bytes, disk)",
+                           px_strerror(err));
+    return false;
 }
 
-static void px_publish_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+/* A message that is not sent to Kafka now goes to the spool, or is lost. */
+static void px_publish_spool_or_lose(px_publish *p, const void *key, size_t klen, const void *val,
+                                     size_t vlen)
 {
-    (void)rk;
-    px_publish *p = opaque;
-    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        atomic_fetch_add(&p->delivered, 1);
-        px_metric_inc(p->m_delivered);
-        return;
-    }
-    if (p->spool) {
-        px_publish_spool_write(p, m->key, m->key_len, m->payload, m->len);
-        return;
-    }
-    atomic_fetch_add(&p->failed, 1);
-    px_metric_inc(p->m_failed);
-    px_publish_log_limited(p, 3, "delivery failed: %s", rd_kafka_err2str(m->err));
+    if (!px_publish_spool_write(p, key, klen, val, vlen))
+        px_kafka_lost(p->kafka, 1);
 }
 
-static void px_publish_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+/* px_kafka counts the report; true keeps a failed message from being
+ * counted lost: it waits in the spool for the broker to return. */
+static bool px_publish_delivery(void *ctx, const rd_kafka_message_t *m)
 {
-    px_publish *p = rd_kafka_opaque(rk);
-    char msg[512];
-    snprintf(msg, sizeof(msg), "librdkafka %s: %s", fac, buf);
-    px_publish_log(p, level, msg);
+    px_publish *p = ctx;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        return false;
+    if (p->spool)
+        return px_publish_spool_write(p, m->key, m->key_len, m->payload, m->len);
+    px_publish_log_limited(p, PX_LOG_ERROR, "delivery failed: %s", rd_kafka_err2str(m->err));
+    return false;
 }
 
-static void px_publish_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+/* The delivery counters are px_kafka's; named here as well so that a null
+ * sink (no handle) lists them too. */
+#define PX_PUBLISH_DELIVERED "pdnsx_kafka_delivered_total"
+#define PX_PUBLISH_DELIVERED_HELP "Messages acknowledged by Kafka"
+#define PX_PUBLISH_FAILED "pdnsx_kafka_failed_total"
+#define PX_PUBLISH_FAILED_HELP "Messages Kafka never acknowledged and that were lost"
+
+/* px_kafka's callbacks share one ctx (p): librdkafka's lines reach
+ * log_fn with log_ctx through here. */
+static void px_publish_kafka_log(void *ctx, px_log_level level, const char *msg)
 {
-    (void)rk;
-    px_publish *p = opaque;
-    char msg[512];
-    snprintf(msg, sizeof(msg), "Kafka: %s: %s", rd_kafka_err2name(err), reason);
-    /* Broker outages are transient: librdkafka retries; say so once as a
-     * warning. A fatal error (idempotence broken) is an error. */
-    px_publish_log(p, err == RD_KAFKA_RESP_ERR__FATAL ? 3 : 4, msg);
+    px_publish_log(ctx, level, msg);
 }
 
-static int px_publish_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *errbuf,
-                          size_t errlen)
+static px_err px_publish_kafka(px_publish *p, const px_publish_conf *c, char *errbuf, size_t errlen)
 {
-    if (rd_kafka_conf_set(conf, k, v, errbuf, errlen) != RD_KAFKA_CONF_OK)
-        return -1;
-    return 0;
-}
-
-static rd_kafka_conf_t *px_publish_kafka_conf(px_publish *p, const px_publish_conf *c, char *errbuf,
-                                              size_t errlen)
-{
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    /* Our choices first; kafka.properties come last so an operator wins. */
-    const char *ours[][2] = {
-        {"bootstrap.servers", c->brokers},
+    /* Ours; the operator's kafka.properties come after them and win. */
+    const px_kafka_prop ours[] = {
         {"client.id", "pdnsx-producer"},
         {"enable.idempotence", "true"},
         {"compression.codec", "lz4"},
@@ -186,28 +176,29 @@ static rd_kafka_conf_t *px_publish_kafka_conf(px_publish *p, const px_publish_co
         {"partitioner", "murmur2_random"},
         {"message.timeout.ms", c->infinite_timeout ? "0" : "300000"},
     };
-    for (size_t i = 0; i < sizeof(ours) / sizeof(ours[0]); i++)
-        if (px_publish_set(conf, ours[i][0], ours[i][1], errbuf, errlen) < 0)
-            goto fail;
-    for (size_t i = 0; i < c->n_props; i++)
-        if (px_publish_set(conf, c->prop_keys[i], c->prop_values[i], errbuf, errlen) < 0)
-            goto fail;
-    rd_kafka_conf_set_opaque(conf, p);
-    rd_kafka_conf_set_dr_msg_cb(conf, px_publish_dr_cb);
-    rd_kafka_conf_set_log_cb(conf, px_publish_log_cb);
-    rd_kafka_conf_set_error_cb(conf, px_publish_error_cb);
-    return conf;
-fail:
-    rd_kafka_conf_destroy(conf);
-    return NULL;
+    px_kafka_conf kc = {
+        .type = RD_KAFKA_PRODUCER,
+        .ours = ours,
+        .n_ours = sizeof(ours) / sizeof(ours[0]),
+        .settings = c->kafka,
+        .log = px_publish_kafka_log,
+        .delivery = px_publish_delivery,
+        .ctx = p,
+        .delivered_metric = PX_PUBLISH_DELIVERED,
+        .delivered_help = PX_PUBLISH_DELIVERED_HELP,
+        .failed_metric = PX_PUBLISH_FAILED,
+        .failed_help = PX_PUBLISH_FAILED_HELP,
+    };
+    px_err err = px_kafka_create(&kc, &p->kafka, errbuf, errlen);
+    if (err == PX_OK)
+        p->rk = px_kafka_handle(p->kafka);
+    return err;
 }
 
 static void px_publish_metrics(px_publish *p)
 {
-    p->m_delivered =
-        px_metric_counter("pdnsx_kafka_delivered_total", "Messages acknowledged by Kafka");
-    p->m_failed = px_metric_counter("pdnsx_kafka_failed_total",
-                                    "Messages Kafka never acknowledged and that were lost");
+    px_metric_counter(PX_PUBLISH_DELIVERED, PX_PUBLISH_DELIVERED_HELP);
+    px_metric_counter(PX_PUBLISH_FAILED, PX_PUBLISH_FAILED_HELP);
     p->m_spooled =
         px_metric_counter("pdnsx_spool_written_total", "Messages written to the on-disk spool");
     p->m_unspooled = px_metric_counter("pdnsx_spool_read_total",
@@ -247,14 +238,8 @@ px_publish *px_publish_create(const px_publish_conf *c, char *errbuf, size_t err
         }
         px_publish_spool_damage(p);
     }
-    rd_kafka_conf_t *conf = px_publish_kafka_conf(p, c, errbuf, errlen);
-    if (!conf)
+    if (px_publish_kafka(p, c, errbuf, errlen) != PX_OK)
         goto fail;
-    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errbuf, errlen);
-    if (!p->rk) {
-        rd_kafka_conf_destroy(conf);
-        goto fail;
-    }
     p->rkt = rd_kafka_topic_new(p->rk, c->topic, NULL);
     if (!p->rkt) {
         snprintf(errbuf, errlen, "topic %s: %s", c->topic, rd_kafka_err2str(rd_kafka_last_error()));
@@ -272,8 +257,7 @@ void px_publish_destroy(px_publish *p)
         return;
     if (p->rkt)
         rd_kafka_topic_destroy(p->rkt);
-    if (p->rk)
-        rd_kafka_destroy(p->rk);
+    px_kafka_destroy(p->kafka);
     px_spool_close(p->spool);
     pthread_mutex_destroy(&p->spool_lock);
     pthread_mutex_destroy(&p->log_lock);
@@ -293,7 +277,7 @@ static int px_publish_try(px_publish *p, const void *key, size_t klen, const voi
         return 1;
     char msg[256];
     snprintf(msg, sizeof(msg), "produce failed: %s", rd_kafka_err2str(err));
-    px_publish_log(p, 3, msg);
+    px_publish_log(p, PX_LOG_ERROR, msg);
     return -1;
 }
 
@@ -313,13 +297,13 @@ static px_err px_publish_drop(px_publish *p)
     if (!say)
         return PX_ERR_FULL;
     if (n == 1)
-        px_publish_log_limited(p, 4,
+        px_publish_log_limited(p, PX_LOG_WARNING,
                                "Kafka's local queue stayed full for %llu ms (kafka.max_block_ms; "
                                "broker unreachable or too slow) and there is no spool.path: "
                                "dropping the newest observations so that the inputs keep reading",
                                (unsigned long long)p->queue_wait_ms);
     else
-        px_publish_log_limited(p, 4,
+        px_publish_log_limited(p, PX_LOG_WARNING,
                                "Kafka's local queue is still full: %llu observations "
                                "dropped so far",
                                (unsigned long long)n);
@@ -332,7 +316,7 @@ static void px_publish_drops_end(px_publish *p)
     if (!atomic_exchange(&p->dropping, false))
         return;
     uint64_t n = atomic_exchange(&p->episode, 0);
-    px_publish_log_limited(p, 4,
+    px_publish_log_limited(p, PX_LOG_WARNING,
                            "Kafka's local queue takes messages again: %llu observations "
                            "were dropped while it was full",
                            (unsigned long long)n);
@@ -342,11 +326,11 @@ px_err px_publish_send(px_publish *p, const void *key, size_t klen, const void *
 {
     if (p->null_sink) {
         atomic_fetch_add(&p->produced, 1);
-        atomic_fetch_add(&p->delivered, 1);
+        atomic_fetch_add(&p->null_sink_delivered, 1);
         return PX_OK;
     }
     if (p->spool && atomic_load(&p->spilling)) {
-        px_publish_spool_write(p, key, klen, val, vlen);
+        px_publish_spool_or_lose(p, key, klen, val, vlen);
         return PX_OK;
     }
     bool dropping = !p->spool && atomic_load(&p->dropping);
@@ -359,8 +343,7 @@ px_err px_publish_send(px_publish *p, const void *key, size_t klen, const void *
             return PX_OK;
         }
         if (r < 0) {
-            atomic_fetch_add(&p->failed, 1);
-            px_metric_inc(p->m_failed);
+            px_kafka_lost(p->kafka, 1);
             return PX_ERR_KAFKA;
         }
         /* Queue full: serve delivery reports to make room, as librdkafka's
@@ -376,7 +359,7 @@ px_err px_publish_send(px_publish *p, const void *key, size_t klen, const void *
             continue;
         if (p->spool) {
             atomic_store(&p->spilling, true);
-            px_publish_spool_write(p, key, klen, val, vlen);
+            px_publish_spool_or_lose(p, key, klen, val, vlen);
             return PX_OK;
         }
         if (p->drop_when_blocked) {
@@ -456,7 +439,9 @@ px_err px_publish_close(px_publish *p, int timeout_ms)
         rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         rd_kafka_flush(p->rk, 5000);
     }
-    if (rd_kafka_outq_len(p->rk) > 0 || atomic_load(&p->failed) > 0)
+    px_kafka_stats ks;
+    px_kafka_get_stats(p->kafka, &ks);
+    if (rd_kafka_outq_len(p->rk) > 0 || ks.failed > 0)
         return PX_ERR_KAFKA;
     return PX_OK;
 }
@@ -464,9 +449,12 @@ px_err px_publish_close(px_publish *p, int timeout_ms)
 void px_publish_get_stats(const px_publish *cp, px_publish_stats *out)
 {
     px_publish *p = (px_publish *)cp;
+    px_kafka_stats ks = {0};
+    if (p->kafka)
+        px_kafka_get_stats(p->kafka, &ks);
     out->produced = atomic_load(&p->produced);
-    out->delivered = atomic_load(&p->delivered);
-    out->failed = atomic_load(&p->failed);
+    out->delivered = ks.delivered + atomic_load(&p->null_sink_delivered);
+    out->failed = ks.failed;
     out->spooled = atomic_load(&p->spooled);
     out->unspooled = atomic_load(&p->unspooled);
     out->spool_dropped = atomic_load(&p->spool_dropped);

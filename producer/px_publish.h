@@ -1,6 +1,9 @@
 /* px_publish.h: publishing keyed messages to Kafka with librdkafka, the
  * way librdkafka's own examples do it: poll on every turn, retry on a full
- * queue, flush with a timeout at exit, count delivery failures.
+ * queue, flush with a timeout at exit, count delivery failures. The handle
+ * comes from lib/kafka (kafka/px_kafka.h), which also maps librdkafka's
+ * logs and fatal errors and keeps pdnsx_kafka_delivered_total and
+ * pdnsx_kafka_failed_total.
  *
  * The producer is idempotent (no duplicates from librdkafka retries),
  * compressed, and partitions with murmur2_random (the Java client's
@@ -16,14 +19,14 @@
 #include <stdint.h>
 
 #include "core/px_error.h"
+#include "core/px_log.h"
+#include "kafka/px_kafka.h"
 
 typedef struct px_publish_conf {
-    const char *brokers;
+    /* kafka.brokers and the raw librdkafka properties (kafka.properties),
+     * applied after ours (so they win); only read during create. */
+    const px_kafka_settings *kafka;
     const char *topic;
-    /* Raw librdkafka properties, applied after ours (so they win). */
-    const char *const *prop_keys;
-    const char *const *prop_values;
-    size_t n_props;
     /* Wait for delivery forever (live inputs) instead of librdkafka's
      * message.timeout.ms default (file inputs). */
     bool infinite_timeout;
@@ -41,9 +44,9 @@ typedef struct px_publish_conf {
      * dropped at once rather than each waiting. false (file inputs): wait
      * as long as it takes; nothing is lost. */
     bool drop_when_blocked;
-    /* Where librdkafka's logs and errors go (the daemon's logger); level
-     * is syslog-style (3 error, 4 warning, 6 info, 7 debug). May be NULL. */
-    void (*log_fn)(void *ctx, int level, const char *msg);
+    /* Where librdkafka's logs and errors and the publisher's own lines go
+     * (the daemon's logger, e.g. px_kafka_to_px_log). May be NULL. */
+    void (*log_fn)(void *ctx, px_log_level level, const char *msg);
     void *log_ctx;
 } px_publish_conf;
 

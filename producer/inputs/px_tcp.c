@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/px_hash.h"
 #include "core/px_wire.h"
 
 #define PX_TCP_OOO_CAP 16
@@ -36,7 +37,7 @@ typedef struct px_tcp_half {
 typedef struct px_tcp_flow {
     struct px_tcp_flow *hnext;       /* hash chain */
     struct px_tcp_flow *prev, *next; /* least recently used first */
-    uint32_t hash;
+    uint64_t hash;
     uint8_t version;
     uint8_t a[16], b[16]; /* canonical order: endpoint a sorts first */
     uint16_t aport, bport;
@@ -50,6 +51,7 @@ struct px_tcp {
     void *ctx;
     px_tcp_flow **buckets;
     size_t mask;
+    uint64_t seed; /* the flows' keys come from the traffic: not guessable */
     size_t nflows;
     size_t bytes; /* buffered: pending buffers' capacity + out-of-order data */
     px_tcp_flow *lru_head, *lru_tail;
@@ -84,6 +86,7 @@ px_tcp *px_tcp_create(const px_tcp_limits *lim, px_tcp_msg_fn fn, void *ctx)
         return NULL;
     }
     t->mask = n - 1;
+    t->seed = (uint64_t)(uintptr_t)t * 0x9e3779b97f4a7c15ULL;
     t->fn = fn;
     t->ctx = ctx;
     return t;
@@ -164,20 +167,20 @@ static px_tcp_key px_tcp_key_of(const px_pkt *seg)
     return k;
 }
 
-static uint32_t px_tcp_hash(const px_tcp_key *k)
+/* The flow's endpoints, packed, through the tables' hash. */
+static uint64_t px_tcp_hash(const px_tcp *t, const px_tcp_key *k)
 {
     size_t alen = k->version == 4 ? 4 : 16;
-    uint32_t h = 2166136261u ^ k->version;
-    for (size_t i = 0; i < alen; i++)
-        h = (h ^ k->a[i]) * 16777619u;
-    for (size_t i = 0; i < alen; i++)
-        h = (h ^ k->b[i]) * 16777619u;
-    h = (h ^ k->aport) * 16777619u;
-    h = (h ^ k->bport) * 16777619u;
-    return h ^ (h >> 15);
+    uint8_t buf[1 + 16 + 16 + 2 + 2];
+    buf[0] = k->version;
+    memcpy(buf + 1, k->a, alen);
+    memcpy(buf + 1 + alen, k->b, alen);
+    memcpy(buf + 1 + 2 * alen, &k->aport, 2);
+    memcpy(buf + 3 + 2 * alen, &k->bport, 2);
+    return px_hash64(buf, 5 + 2 * alen, t->seed);
 }
 
-static px_tcp_flow *px_tcp_find(px_tcp *t, const px_tcp_key *k, uint32_t hash)
+static px_tcp_flow *px_tcp_find(px_tcp *t, const px_tcp_key *k, uint64_t hash)
 {
     size_t alen = k->version == 4 ? 4 : 16;
     for (px_tcp_flow *f = t->buckets[hash & t->mask]; f; f = f->hnext)
@@ -219,7 +222,7 @@ static void px_tcp_expire(px_tcp *t, int64_t now)
     }
 }
 
-static px_tcp_flow *px_tcp_new(px_tcp *t, const px_tcp_key *k, uint32_t hash, int64_t now)
+static px_tcp_flow *px_tcp_new(px_tcp *t, const px_tcp_key *k, uint64_t hash, int64_t now)
 {
     if (t->nflows >= t->lim.max_flows) {
         px_tcp_flow_free(t, t->lru_head);
@@ -477,7 +480,7 @@ void px_tcp_segment(px_tcp *t, const px_pkt *seg, int64_t now)
 {
     px_tcp_expire(t, now);
     px_tcp_key k = px_tcp_key_of(seg);
-    uint32_t hash = px_tcp_hash(&k);
+    uint64_t hash = px_tcp_hash(t, &k);
     px_tcp_flow *f = px_tcp_find(t, &k, hash);
     uint8_t flags = seg->tcp_flags;
     if (!f) {

@@ -1,6 +1,7 @@
 """Privacy audit: a capture made of nothing but forbidden things publishes
-nothing. Each response below breaks exactly one rule of DESIGN.md section 5;
-the control run adds one ordinary answer and must publish exactly that."""
+nothing. Each response below breaks exactly one rule of docs/DATA-MODEL.md
+"Privacy rules"; the control run adds one ordinary answer and must publish
+exactly that."""
 import os
 import shutil
 import subprocess

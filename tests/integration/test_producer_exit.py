@@ -1,6 +1,7 @@
-"""INTERFACE.md's exit status for file inputs: 0 only when Kafka
-acknowledged every message; a message Kafka never acknowledged makes it 1,
-and the log says how many. Bad configuration is 2."""
+"""docs/INTERFACE.md's exit status for file inputs ("Exit status and
+signals"): 0 only when Kafka acknowledged every message; a message Kafka
+never acknowledged makes it 1, and the log says how many. Bad
+configuration is 2."""
 import os
 import queue
 import re

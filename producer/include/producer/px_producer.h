@@ -1,6 +1,6 @@
 /* px_producer.h: the pdnsx-producer daemon as a library (main.c is thin):
  * inputs in threads -> pipeline -> publisher, the run loop, signals and
- * the exit status INTERFACE.md promises. */
+ * the exit status docs/INTERFACE.md "Exit status and signals" promises. */
 #ifndef PX_PRODUCER_H
 #define PX_PRODUCER_H
 

@@ -1,6 +1,7 @@
-/* px_producer_conf.h: every pdnsx-producer setting (INTERFACE.md) as one
- * px_config table, and a loader that turns a validated config into a typed
- * struct with the cross-setting checks the table cannot express. */
+/* px_producer_conf.h: every pdnsx-producer setting (docs/INTERFACE.md
+ * "pdnsx-producer settings") as one px_config table, and a loader that
+ * turns a validated config into a typed struct with the cross-setting
+ * checks the table cannot express. */
 #ifndef PX_PRODUCER_CONF_H
 #define PX_PRODUCER_CONF_H
 
@@ -11,6 +12,7 @@
 #include "core/px_config.h"
 #include "core/px_error.h"
 #include "core/px_http.h"
+#include "kafka/px_kafka.h"
 #include "producer/px_producer_types.h"
 
 /* {NULL}-terminated; for px_config_create() and px_cli_spec.table. */
@@ -24,11 +26,6 @@ typedef struct px_producer_input {
     const char *interface;
     const char *filter;
 } px_producer_input;
-
-typedef struct px_producer_kv {
-    const char *key;
-    const char *value;
-} px_producer_kv;
 
 /* Lifetime: every const char * below points into the px_config it was
  * loaded from (or into storage this struct owns) and is valid until both
@@ -56,14 +53,16 @@ typedef struct px_producer_conf {
     unsigned dnstap_max_connections;
     unsigned dnstap_handshake_ms;
     unsigned dnstap_idle_seconds;
-    px_window_conf window; /* window.seconds, window.max_entries, privacy.min_clients */
+    px_window_conf window;   /* window.seconds, window.max_entries, privacy.min_clients */
+    px_kafka_settings kafka; /* kafka.brokers, kafka.properties */
+    /* The same as kafka.brokers, kafka.props, kafka.n_props (not owned). */
     const char *kafka_brokers;
+    px_kafka_prop *kafka_properties;
+    size_t n_kafka_properties;
     bool kafka_enabled;      /* kafka.enabled */
     const char *kafka_topic; /* kafka.topic, else "pdnsx.obs.<org>" */
-    px_producer_kv *kafka_properties;
-    size_t n_kafka_properties;
-    int kafka_max_block_ms; /* kafka.max_block_ms */
-    const char *spool_path; /* NULL: no spool */
+    int kafka_max_block_ms;  /* kafka.max_block_ms */
+    const char *spool_path;  /* NULL: no spool */
     int64_t spool_max_bytes;
     const char *metrics_listen; /* NULL: no metrics server */
     px_http_limits http;        /* http.*: metrics.listen */

@@ -19,35 +19,15 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "core/px_metrics.h"
+#include "mock_cluster.h"
 #include "px_publish.h"
 #include "px_spool.h"
 
 #define TOPIC "pdnsx.obs.test"
 #define PARTS 4
 
-typedef struct cluster {
-    rd_kafka_t *rk;
-    rd_kafka_mock_cluster_t *mc;
-    char brokers[256];
-} cluster;
-
-static void cluster_start(cluster *c)
-{
-    char err[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    c->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-    assert_non_null(c->rk);
-    c->mc = rd_kafka_mock_cluster_new(c->rk, 1);
-    assert_non_null(c->mc);
-    snprintf(c->brokers, sizeof(c->brokers), "%s", rd_kafka_mock_cluster_bootstraps(c->mc));
-    assert_int_equal(rd_kafka_mock_topic_create(c->mc, TOPIC, PARTS, 1), 0);
-}
-
-static void cluster_stop(cluster *c)
-{
-    rd_kafka_mock_cluster_destroy(c->mc);
-    rd_kafka_destroy(c->rk);
-}
+/* A queue of 20 messages: a broker outage fills it at once. */
+static px_kafka_prop small_queue[] = {{"queue.buffering.max.messages", "20"}};
 
 /* Kafka's Utils.murmur2 and toPositive(h) % n: where the Java client puts a key. */
 static int java_partition(const char *key, int n)
@@ -83,7 +63,7 @@ static int java_partition(const char *key, int n)
 
 /* Reads the whole topic; checks every key sits where Java would put it.
  * Returns the number of messages; ids[i] counts value "msg-i". */
-static int consume_all(const cluster *c, int *ids, int max_id)
+static int consume_all(const pxt_cluster *c, int *ids, int max_id)
 {
     char err[256];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -133,7 +113,7 @@ static void send_range(px_publish *p, int from, int to)
     }
 }
 
-static void check_exactly_once(const cluster *c, int n)
+static void check_exactly_once(const pxt_cluster *c, int n)
 {
     int *ids = calloc((size_t)n, sizeof(int));
     assert_int_equal(consume_all(c, ids, n), n);
@@ -145,10 +125,11 @@ static void check_exactly_once(const cluster *c, int n)
 static void test_delivers_and_partitions_like_java(void **state)
 {
     (void)state;
-    cluster c;
-    cluster_start(&c);
+    pxt_cluster c;
+    pxt_cluster_start(&c, 1, TOPIC, PARTS);
     char err[256];
-    px_publish_conf pc = {.brokers = c.brokers, .topic = TOPIC};
+    px_kafka_settings ks = {.brokers = c.brokers};
+    px_publish_conf pc = {.kafka = &ks, .topic = TOPIC};
     px_publish *p = px_publish_create(&pc, err, sizeof(err));
     assert_non_null(p);
     send_range(p, 0, 500);
@@ -161,16 +142,17 @@ static void test_delivers_and_partitions_like_java(void **state)
     assert_int_equal(px_publish_outstanding(p), 0);
     px_publish_destroy(p);
     check_exactly_once(&c, 500);
-    cluster_stop(&c);
+    pxt_cluster_stop(&c);
 }
 
 static void test_outage_then_recovery(void **state)
 {
     (void)state;
-    cluster c;
-    cluster_start(&c);
+    pxt_cluster c;
+    pxt_cluster_start(&c, 1, TOPIC, PARTS);
     char err[256];
-    px_publish_conf pc = {.brokers = c.brokers, .topic = TOPIC, .infinite_timeout = true};
+    px_kafka_settings ks = {.brokers = c.brokers};
+    px_publish_conf pc = {.kafka = &ks, .topic = TOPIC, .infinite_timeout = true};
     px_publish *p = px_publish_create(&pc, err, sizeof(err));
     assert_non_null(p);
     send_range(p, 0, 200);
@@ -191,7 +173,7 @@ static void test_outage_then_recovery(void **state)
     assert_int_equal(st.failed, 0);
     px_publish_destroy(p);
     check_exactly_once(&c, 400); /* idempotence: no duplicates from retries */
-    cluster_stop(&c);
+    pxt_cluster_stop(&c);
 }
 
 /* An empty spool file of a fresh name into path (64 bytes). */
@@ -206,19 +188,15 @@ static void spool_file(char *path)
 static void test_full_queue_spills_to_spool_and_drains(void **state)
 {
     (void)state;
-    cluster c;
-    cluster_start(&c);
+    pxt_cluster c;
+    pxt_cluster_start(&c, 1, TOPIC, PARTS);
     char spool[64];
     spool_file(spool);
-    const char *keys[] = {"queue.buffering.max.messages"};
-    const char *vals[] = {"20"};
+    px_kafka_settings ks = {.brokers = c.brokers, .props = small_queue, .n_props = 1};
     char err[256];
-    px_publish_conf pc = {.brokers = c.brokers,
+    px_publish_conf pc = {.kafka = &ks,
                           .topic = TOPIC,
                           .infinite_timeout = true,
-                          .prop_keys = keys,
-                          .prop_values = vals,
-                          .n_props = 1,
                           .spool_path = spool,
                           .queue_wait_ms = 20};
     px_publish *p = px_publish_create(&pc, err, sizeof(err));
@@ -238,19 +216,20 @@ static void test_full_queue_spills_to_spool_and_drains(void **state)
     px_publish_destroy(p);
     check_exactly_once(&c, 300);
     unlink(spool);
-    cluster_stop(&c);
+    pxt_cluster_stop(&c);
 }
 
 static void test_undelivered_at_close_goes_to_spool(void **state)
 {
     (void)state;
-    cluster c;
-    cluster_start(&c);
+    pxt_cluster c;
+    pxt_cluster_start(&c, 1, TOPIC, PARTS);
     char spool[64];
     spool_file(spool);
     char err[256];
+    px_kafka_settings ks = {.brokers = c.brokers};
     px_publish_conf pc = {
-        .brokers = c.brokers, .topic = TOPIC, .infinite_timeout = true, .spool_path = spool};
+        .kafka = &ks, .topic = TOPIC, .infinite_timeout = true, .spool_path = spool};
     px_publish *p = px_publish_create(&pc, err, sizeof(err));
     assert_non_null(p);
     rd_kafka_mock_broker_set_down(c.mc, 1);
@@ -274,7 +253,7 @@ static void test_undelivered_at_close_goes_to_spool(void **state)
     px_publish_destroy(p);
     check_exactly_once(&c, 50);
     unlink(spool);
-    cluster_stop(&c);
+    pxt_cluster_stop(&c);
 }
 
 static int64_t now_ms(void)
@@ -290,7 +269,7 @@ typedef struct logbook {
     char text[16384];
 } logbook;
 
-static void log_fn(void *ctx, int level, const char *msg)
+static void log_fn(void *ctx, px_log_level level, const char *msg)
 {
     (void)level;
     logbook *b = ctx;
@@ -354,18 +333,14 @@ static bool sender_done_within(sender *s, int64_t ms)
 static void test_live_full_queue_drops_newest_past_bound(void **state)
 {
     (void)state;
-    cluster c;
-    cluster_start(&c);
-    const char *keys[] = {"queue.buffering.max.messages"};
-    const char *vals[] = {"20"};
+    pxt_cluster c;
+    pxt_cluster_start(&c, 1, TOPIC, PARTS);
+    px_kafka_settings ks = {.brokers = c.brokers, .props = small_queue, .n_props = 1};
     logbook lb = {.lock = PTHREAD_MUTEX_INITIALIZER};
     char err[256];
-    px_publish_conf pc = {.brokers = c.brokers,
+    px_publish_conf pc = {.kafka = &ks,
                           .topic = TOPIC,
                           .infinite_timeout = true,
-                          .prop_keys = keys,
-                          .prop_values = vals,
-                          .n_props = 1,
                           .queue_wait_ms = 200,
                           .drop_when_blocked = true,
                           .log_fn = log_fn,
@@ -422,7 +397,7 @@ static void test_live_full_queue_drops_newest_past_bound(void **state)
     assert_int_equal(consume_all(&c, ids, 310), 30);
     for (int i = 0; i < 310; i++)
         assert_int_equal(ids[i], i < 20 || i >= 300 ? 1 : 0);
-    cluster_stop(&c);
+    pxt_cluster_stop(&c);
 }
 
 /* File inputs (drop_when_blocked false) and no spool: a full queue makes
@@ -431,18 +406,12 @@ static void test_live_full_queue_drops_newest_past_bound(void **state)
 static void test_file_full_queue_waits(void **state)
 {
     (void)state;
-    cluster c;
-    cluster_start(&c);
-    const char *keys[] = {"queue.buffering.max.messages"};
-    const char *vals[] = {"20"};
+    pxt_cluster c;
+    pxt_cluster_start(&c, 1, TOPIC, PARTS);
+    px_kafka_settings ks = {.brokers = c.brokers, .props = small_queue, .n_props = 1};
     char err[256];
-    px_publish_conf pc = {.brokers = c.brokers,
-                          .topic = TOPIC,
-                          .infinite_timeout = true,
-                          .prop_keys = keys,
-                          .prop_values = vals,
-                          .n_props = 1,
-                          .queue_wait_ms = 50};
+    px_publish_conf pc = {
+        .kafka = &ks, .topic = TOPIC, .infinite_timeout = true, .queue_wait_ms = 50};
     px_publish *p = px_publish_create(&pc, err, sizeof(err));
     assert_non_null(p);
     rd_kafka_mock_broker_set_down(c.mc, 1);
@@ -462,7 +431,7 @@ static void test_file_full_queue_waits(void **state)
     assert_int_equal(st.dropped, 0);
     px_publish_destroy(p);
     check_exactly_once(&c, 30);
-    cluster_stop(&c);
+    pxt_cluster_stop(&c);
 }
 
 /* Damaged spool records (here a record torn by a crash) are lost: counted
@@ -470,8 +439,8 @@ static void test_file_full_queue_waits(void **state)
 static void test_damaged_spool_counted_and_said(void **state)
 {
     (void)state;
-    cluster c;
-    cluster_start(&c);
+    pxt_cluster c;
+    pxt_cluster_start(&c, 1, TOPIC, PARTS);
     char spool[64];
     spool_file(spool);
     px_spool *s;
@@ -487,7 +456,8 @@ static void test_damaged_spool_counted_and_said(void **state)
     logbook book = {.lock = PTHREAD_MUTEX_INITIALIZER};
     uint64_t corrupt0 = px_metric_value_of("pdnsx_spool_corrupt_total");
     char err[256];
-    px_publish_conf pc = {.brokers = c.brokers,
+    px_kafka_settings ks = {.brokers = c.brokers};
+    px_publish_conf pc = {.kafka = &ks,
                           .topic = TOPIC,
                           .infinite_timeout = true,
                           .spool_path = spool,
@@ -504,30 +474,47 @@ static void test_damaged_spool_counted_and_said(void **state)
     assert_int_equal(st.delivered, 3);
     px_publish_destroy(p);
     unlink(spool);
-    cluster_stop(&c);
+    pxt_cluster_stop(&c);
 }
 
 static void test_bad_property_is_an_error(void **state)
 {
     (void)state;
-    const char *keys[] = {"no.such.property"};
-    const char *vals[] = {"1"};
+    px_kafka_prop bad[] = {{"no.such.property", "1"}};
+    px_kafka_settings ks = {.brokers = "127.0.0.1:1", .props = bad, .n_props = 1};
     char err[256] = "";
-    px_publish_conf pc = {.brokers = "127.0.0.1:1",
-                          .topic = TOPIC,
-                          .prop_keys = keys,
-                          .prop_values = vals,
-                          .n_props = 1};
+    px_publish_conf pc = {.kafka = &ks, .topic = TOPIC};
     assert_null(px_publish_create(&pc, err, sizeof(err)));
     assert_non_null(strstr(err, "no.such.property"));
+    /* the message names the setting it came from */
+    assert_non_null(strstr(err, "kafka.properties: no.such.property"));
     px_publish_destroy(NULL);
+}
+
+/* librdkafka's own lines reach the publisher's logger with its context
+ * (debug=generic makes librdkafka say at once that it started). */
+static void test_librdkafka_lines_reach_log_fn(void **state)
+{
+    (void)state;
+    px_kafka_prop debug[] = {{"debug", "generic"}};
+    px_kafka_settings ks = {.brokers = "127.0.0.1:1", .props = debug, .n_props = 1};
+    logbook book = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    char err[256];
+    px_publish_conf pc = {.kafka = &ks, .topic = TOPIC, .log_fn = log_fn, .log_ctx = &book};
+    px_publish *p = px_publish_create(&pc, err, sizeof(err));
+    assert_non_null(p);
+    px_publish_destroy(p);
+    const char *line = strstr(book.text, "librdkafka INIT: ");
+    assert_non_null(line);
+    assert_non_null(strstr(line, " initialized"));
 }
 
 static void test_null_sink(void **state)
 {
     (void)state;
     char err[256];
-    px_publish_conf pc = {.brokers = "127.0.0.1:1", .topic = TOPIC, .null_sink = true};
+    px_kafka_settings ks = {.brokers = "127.0.0.1:1"};
+    px_publish_conf pc = {.kafka = &ks, .topic = TOPIC, .null_sink = true};
     px_publish *p = px_publish_create(&pc, err, sizeof(err));
     assert_non_null(p);
     send_range(p, 0, 10);
@@ -550,6 +537,7 @@ int main(void)
         cmocka_unit_test(test_file_full_queue_waits),
         cmocka_unit_test(test_bad_property_is_an_error),
         cmocka_unit_test(test_null_sink),
+        cmocka_unit_test(test_librdkafka_lines_reach_log_fn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
