@@ -28,8 +28,8 @@
 
 /* Bytes of wire px_obs_check() may write into its scratch: the wire of a
  * canonical rdata text of at most PX_OBS_RDATA_MAX characters is never
- * longer than the text, but for the short fixed forms (A, AAAA, SOA: at
- * most 530 octets). */
+ * longer than the text, except for the types with fixed-size fields (A,
+ * AAAA, MX, SRV, SOA), whose wire is at most 530 octets. */
 #define PX_OBS_WIRE_MAX PX_OBS_RDATA_MAX
 
 /* An observation px_obs_check() accepted, parsed once for the centre: the
