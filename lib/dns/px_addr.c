@@ -315,11 +315,6 @@ bool px_addr_special(const uint8_t *bytes, size_t len)
     return false;
 }
 
-bool px_addr_is_special_raw(const uint8_t *bytes, size_t len)
-{
-    return px_addr_special(bytes, len);
-}
-
 bool px_conf_check_hostport(const char *v, char *why, size_t len)
 {
     px_addr a;

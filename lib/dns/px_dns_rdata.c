@@ -647,11 +647,15 @@ px_err px_dns_rdata_check(uint16_t type, const char *text, size_t len, uint8_t *
         /* The text is the name's: the one-pass check, no formatting. */
         if (!px_dns_name_is_canonical(text, len))
             return PX_ERR_INVAL;
+        tg.text_off[0] = 0;
+        tg.text_len[0] = (uint16_t)len;
         if (targets)
             *targets = tg;
         return PX_OK;
     }
-    e = px_dns_rdata_to_text(type, wire, *wire_len, back, sizeof back, &n, NULL);
+    /* The formatter's targets: the same wire, and (the text being equal)
+     * the names' places in the caller's text. */
+    e = px_dns_rdata_to_text(type, wire, *wire_len, back, sizeof back, &n, &tg);
     if (e || n != len || memcmp(back, text, len) != 0)
         return PX_ERR_INVAL;
     if (targets)

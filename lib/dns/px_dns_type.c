@@ -3,6 +3,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/px_hash.h"
 #include "dns/px_dns_type.h"
 
 /* clang-format off */
@@ -93,12 +94,12 @@ static struct type_slot {
 } type_table[TYPE_SLOTS];
 static pthread_once_t type_once = PTHREAD_ONCE_INIT;
 
+/* The table's keys are the registry's fixed names, not traffic, so a
+ * fixed seed is enough: a looked-up text only decides where the probe
+ * starts, and the probe ends at the next empty slot. */
 static unsigned type_hash(const char *s, size_t n)
 {
-    unsigned h = 2166136261u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
+    return (unsigned)px_hash64(s, n, 0);
 }
 
 static void type_table_init(void)

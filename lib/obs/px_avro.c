@@ -339,25 +339,11 @@ px_err px_avro_canonical_form(const char *schema_json, char **out)
 
 #define DATUM_MAX_DEPTH 32
 
-/* Zig-zag varint of at most `maxbytes` bytes (5 for int, 10 for long). */
-static int64_t wire_varint(px_wire *w, int maxbytes)
+/* An Avro int (bits 32) or long (64): a zigzag varint of at most
+ * ceil(bits / 7) bytes with nothing set past the type's bits. */
+static inline int64_t wire_varint(px_wire *w, unsigned bits)
 {
-    uint64_t raw = 0;
-    for (int i = 0; i < maxbytes; i++) {
-        uint8_t b = px_wire_u8(w);
-        if (px_wire_err(w))
-            return 0;
-        raw |= (uint64_t)(b & 0x7f) << (7 * i);
-        if (!(b & 0x80)) {
-            /* the last byte may only carry the bits that fit */
-            int spare = 7 * (i + 1) - (maxbytes == 5 ? 32 : 64);
-            if (spare > 0 && (b >> (7 - spare)) != 0)
-                break;
-            return (int64_t)(raw >> 1) ^ -(int64_t)(raw & 1);
-        }
-    }
-    px_wire_fail(w, PX_ERR_MALFORMED);
-    return 0;
+    return px_unzigzag(px_wire_varint_strict(w, bits));
 }
 
 /* Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. */
@@ -402,7 +388,7 @@ static int utf8_valid(const uint8_t *s, size_t n)
 
 static void wire_bytes(px_wire *w, int is_string)
 {
-    int64_t n = wire_varint(w, 10);
+    int64_t n = wire_varint(w, 64);
     if (n < 0) {
         px_wire_fail(w, PX_ERR_MALFORMED);
         return;
@@ -420,12 +406,12 @@ static void wire_datum(px_wire *w, avro_schema_t s, int depth);
 static void wire_blocks(px_wire *w, avro_schema_t item, int is_map, int depth)
 {
     for (;;) {
-        int64_t count = wire_varint(w, 10);
+        int64_t count = wire_varint(w, 64);
         if (px_wire_err(w) || count == 0)
             return;
         if (count < 0) {
             count = count == INT64_MIN ? -1 : -count;
-            if (wire_varint(w, 10) < 0)
+            if (wire_varint(w, 64) < 0)
                 px_wire_fail(w, PX_ERR_MALFORMED);
         }
         if (count < 0) {
@@ -461,10 +447,10 @@ static void wire_datum(px_wire *w, avro_schema_t s, int depth)
             px_wire_fail(w, PX_ERR_MALFORMED);
         return;
     case AVRO_INT32:
-        (void)wire_varint(w, 5);
+        (void)wire_varint(w, 32);
         return;
     case AVRO_INT64:
-        (void)wire_varint(w, 10);
+        (void)wire_varint(w, 64);
         return;
     case AVRO_FLOAT:
         px_wire_skip(w, 4);
@@ -480,7 +466,7 @@ static void wire_datum(px_wire *w, avro_schema_t s, int depth)
         px_wire_skip(w, (size_t)avro_schema_fixed_size(s));
         return;
     case AVRO_ENUM: {
-        int64_t v = wire_varint(w, 10);
+        int64_t v = wire_varint(w, 64);
         if (v < 0 || v >= avro_schema_enum_number_of_symbols(s))
             px_wire_fail(w, PX_ERR_MALFORMED);
         return;
@@ -492,7 +478,7 @@ static void wire_datum(px_wire *w, avro_schema_t s, int depth)
         wire_blocks(w, avro_schema_map_values(s), 1, depth);
         return;
     case AVRO_UNION: {
-        int64_t v = wire_varint(w, 10);
+        int64_t v = wire_varint(w, 64);
         if (v < 0 || (uint64_t)v >= avro_schema_union_size(s))
             px_wire_fail(w, PX_ERR_MALFORMED);
         else
@@ -895,7 +881,7 @@ static void put_header(uint8_t *p, uint64_t fp)
  * with python3-avro. */
 static uint8_t *put_long(uint8_t *p, int64_t v)
 {
-    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    uint64_t z = px_zigzag(v);
     while (z >= 0x80) {
         *p++ = (uint8_t)(z | 0x80);
         z >>= 7;
@@ -1173,7 +1159,7 @@ static px_err read_field(avro_value_t *dec, const struct field_slot *slot, size_
  * bytes further on take precedence. */
 static const char *direct_string(px_wire *w, char **dst, px_err *late)
 {
-    int64_t n = wire_varint(w, 10);
+    int64_t n = wire_varint(w, 64);
     if (n < 0) {
         px_wire_fail(w, PX_ERR_MALFORMED);
         return NULL;
@@ -1197,7 +1183,7 @@ static const char *direct_string(px_wire *w, char **dst, px_err *late)
 /* The branch of a ["null", T] union: 1 for T, 0 for null. */
 static int direct_branch(px_wire *w, const struct field_slot *slot)
 {
-    int64_t v = wire_varint(w, 10);
+    int64_t v = wire_varint(w, 64);
     if (px_wire_err(w))
         return 0;
     if (v != slot->null_branch && v != slot->value_branch) {
@@ -1245,13 +1231,13 @@ static px_err decode_direct(px_avro_codec *c, px_wire *w, px_avro_obs *obs)
                 *nump = -1;
                 break;
             }
-            *nump = wire_varint(w, 10);
+            *nump = wire_varint(w, 64);
             /* a negative count of clients would read back as null */
             if (*nump < 0 && late == PX_OK)
                 late = PX_ERR_MALFORMED;
             break;
         case F_LONG:
-            *nump = wire_varint(w, 10);
+            *nump = wire_varint(w, 64);
             break;
         }
     }

@@ -1,95 +1,21 @@
-/* px_obs.c: validation of decoded observations. The rules mirror what the
- * producer writes (lib/dns/px_dns_msg.c), so anything else came from a broken
- * or hostile sensor. */
+/* px_obs.c: validation of decoded observations. The text rules are the
+ * producer's own (lib/dns: the one name and rdata formatter), so anything
+ * else came from a broken or hostile sensor. */
 #include "obs/px_obs.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "dns/px_addr.h"
+#include "dns/px_dns_name.h"
+#include "dns/px_dns_rdata.h"
 #include "dns/px_dns_type.h"
 
-#define NAME_WIRE_MAX 255
-#define LABEL_MAX 63
 #define TTL_MAX INT64_C(2147483647)
-
-/* How the producer writes one name octet (mirrors its name_map): 'p' as
- * itself, 'x' as backslash + itself, 'd' as \DDD, 'u' never (uppercase is
- * folded before it is written). */
-static char octet_form(unsigned b)
-{
-    /* nearly every octet: no table walk (this runs for each name byte) */
-    if ((b >= 'a' && b <= 'z') || (b >= '0' && b <= '9') || b == '-' || b == '_')
-        return 'p';
-    if (b == '.' || b == '\\')
-        return 'x';
-    if (b >= 'A' && b <= 'Z')
-        return 'u';
-    if (b <= 0x20 || b >= 0x7f)
-        return 'd';
-    switch (b) {
-    case '"':
-    case '$':
-    case '(':
-    case ')':
-    case ';':
-    case '@':
-        return 'd';
-    default:
-        return 'p';
-    }
-}
 
 static int is_digit(char ch)
 {
     return ch >= '0' && ch <= '9';
-}
-
-/* Reads one octet of a label at *s; returns 0 if it is not written the way
- * the producer writes it. */
-static int name_octet(const char **s)
-{
-    const char *p = *s;
-    if (*p != '\\') {
-        *s = p + 1;
-        return octet_form((unsigned char)*p) == 'p';
-    }
-    if (is_digit(p[1])) {
-        if (!is_digit(p[2]) || !is_digit(p[3]))
-            return 0;
-        unsigned v = (unsigned)((p[1] - '0') * 100 + (p[2] - '0') * 10 + (p[3] - '0'));
-        *s = p + 4;
-        return v <= 255 && octet_form(v) == 'd';
-    }
-    *s = p + 2;
-    return p[1] != '\0' && octet_form((unsigned char)p[1]) == 'x';
-}
-
-bool px_obs_name_valid(const char *name)
-{
-    if (!name || *name == '\0')
-        return false;
-    if (strcmp(name, ".") == 0)
-        return true;
-    size_t wire = 1; /* the root label */
-    const char *s = name;
-    for (;;) {
-        size_t label = 0;
-        while (*s != '\0' && *s != '.') {
-            if (!name_octet(&s))
-                return false;
-            label++;
-        }
-        if (label == 0 || label > LABEL_MAX)
-            return false; /* empty label: leading, trailing or double dot */
-        wire += label + 1;
-        if (wire > NAME_WIRE_MAX)
-            return false;
-        if (*s == '\0')
-            return true;
-        s++; /* the dot */
-    }
 }
 
 bool px_obs_org_valid(const char *org)
@@ -165,95 +91,6 @@ static int rrtype_value(const char *t)
     return strcmp(px_dns_type_name((uint16_t)v, buf, sizeof(buf)), t) == 0 ? v : -1;
 }
 
-/* Appends v in lowercase hexadecimal without leading zeros. */
-static char *put_hex(char *out, unsigned v)
-{
-    static const char digits[] = "0123456789abcdef";
-    int shift = 12;
-    while (shift > 0 && (v >> shift) == 0)
-        shift -= 4;
-    for (; shift >= 0; shift -= 4)
-        *out++ = digits[(v >> shift) & 15];
-    return out;
-}
-
-/* Appends v in decimal without leading zeros. */
-static char *put_dec(char *out, unsigned v)
-{
-    if (v >= 100)
-        *out++ = (char)('0' + v / 100);
-    if (v >= 10)
-        *out++ = (char)('0' + v / 10 % 10);
-    *out++ = (char)('0' + v % 10);
-    return out;
-}
-
-/* RFC 5952 text with hexadecimal groups only, as the producer writes it
- * (no dotted-quad tail for mapped addresses, unlike inet_ntop). Written by
- * hand: this runs for every AAAA observation. */
-static void format_ipv6(const uint8_t *a, char *out)
-{
-    unsigned g[8];
-    int best = -1, best_len = 1;
-    for (int i = 0; i < 8; i++)
-        g[i] = (unsigned)(a[2 * i] << 8 | a[2 * i + 1]);
-    for (int i = 0, run = 0; i < 8; i++) {
-        run = g[i] ? 0 : run + 1;
-        if (run > best_len) {
-            best_len = run;
-            best = i - run + 1;
-        }
-    }
-    for (int i = 0; i < 8; i++) {
-        if (i == best) {
-            *out++ = ':';
-            *out++ = ':';
-            i += best_len - 1;
-            continue;
-        }
-        if (i && i != best + best_len)
-            *out++ = ':';
-        out = put_hex(out, g[i]);
-    }
-    *out = '\0';
-}
-
-/* Canonical dotted quad, as the producer writes it. */
-static void format_ipv4(const uint8_t *a, char *out)
-{
-    for (int i = 0; i < 4; i++) {
-        if (i)
-            *out++ = '.';
-        out = put_dec(out, a[i]);
-    }
-    *out = '\0';
-}
-
-static bool addr_valid(const char *rdata, int family)
-{
-    px_addr a;
-    char text[48];
-    if (px_addr_parse(rdata, &a) != PX_OK || a.family != family)
-        return false;
-    if (family == 4)
-        format_ipv4(a.bytes, text);
-    else
-        format_ipv6(a.bytes, text);
-    return strcmp(text, rdata) == 0;
-}
-
-static bool rdata_valid(int type, const char *rdata)
-{
-    size_t n = rdata ? strlen(rdata) : 0;
-    if (n < 1 || n > PX_OBS_RDATA_MAX)
-        return false;
-    if (type == 1) /* A */
-        return addr_valid(rdata, 4);
-    if (type == 28) /* AAAA */
-        return addr_valid(rdata, 6);
-    return true;
-}
-
 static px_err invalid(char *why, size_t whylen, const char *fmt, ...)
 {
     if (why && whylen) {
@@ -283,27 +120,117 @@ static px_err check_numbers(const px_avro_obs *o, int64_t now, char *why, size_t
     return PX_OK;
 }
 
-px_err px_obs_validate(const px_avro_obs *o, int64_t now, char *why, size_t whylen)
+/* Why a name field is refused: its canonical spelling where it has one
+ * (the reason goes to logs: the canonical text is printable, the sensor's
+ * need not be). */
+static px_err name_refused(const char *field, const char *name, char *why, size_t whylen)
+{
+    char canon[PX_DNS_NAME_TEXT_MAX];
+    px_err e = PX_ERR_INVAL;
+    if (name)
+        e = px_dns_name_canon(name, strlen(name), canon, sizeof(canon), NULL);
+    if (e == PX_OK)
+        return invalid(why, whylen, "%s not canonical (canonical: %.80s)", field, canon);
+    return invalid(why, whylen, "%s not a domain name (%s)", field, px_strerror(e));
+}
+
+/* Parses rdata once (px_dns_rdata_check) into c; the reason names the
+ * type and, for a spelling that parses, the canonical text. */
+static px_err check_rdata(const px_avro_obs *o, int type, px_obs_checked *c, uint8_t *scratch,
+                          size_t cap, char *why, size_t whylen)
+{
+    size_t n = o->rdata ? strlen(o->rdata) : 0;
+    if (n < 1 || n > PX_OBS_RDATA_MAX)
+        return invalid(why, whylen, "rdata empty or longer than %d bytes", PX_OBS_RDATA_MAX);
+    px_err e = px_dns_rdata_check((uint16_t)type, o->rdata, n, scratch, cap, &c->rdata_wire_len,
+                                  &c->targets);
+    if (e == PX_ERR_INVAL) {
+        char canon[80];
+        if (px_dns_rdata_canon((uint16_t)type, o->rdata, n, canon, sizeof(canon), NULL) == PX_OK)
+            return invalid(why, whylen, "rdata not canonical for %s (canonical: %s)", o->rrtype,
+                           canon);
+        return invalid(why, whylen, "rdata not canonical for %s", o->rrtype);
+    }
+    if (e != PX_OK)
+        return invalid(why, whylen, "rdata not a valid %s (%s)", o->rrtype, px_strerror(e));
+    c->rrtype = (uint16_t)type;
+    c->rdata = o->rdata;
+    c->rdata_len = n;
+    c->rdata_wire = scratch;
+    return PX_OK;
+}
+
+/* The reverse-index name: the one target of the types that name a host
+ * (SOA's two are not indexed), not the root (a null MX names nothing). */
+static void set_target(px_obs_checked *c)
+{
+    uint16_t t = c->rrtype;
+    bool named = t == PX_DNS_TYPE_NS || t == PX_DNS_TYPE_CNAME || t == PX_DNS_TYPE_PTR ||
+                 t == PX_DNS_TYPE_DNAME || t == PX_DNS_TYPE_MX || t == PX_DNS_TYPE_SRV;
+    c->target = NULL;
+    c->target_len = 0;
+    if (!named || c->targets.n != 1)
+        return;
+    const char *name = c->rdata + c->targets.text_off[0];
+    size_t len = c->targets.text_len[0];
+    if (len == 1 && name[0] == '.')
+        return;
+    c->target = name;
+    c->target_len = len;
+}
+
+/* The text fields up to rdata, parsed into c. */
+static px_err check_text(const px_avro_obs *o, px_obs_checked *c, uint8_t *scratch, size_t cap,
+                         char *why, size_t whylen)
+{
+    size_t n = o->rrname ? strlen(o->rrname) : 0;
+    if (!o->rrname || !px_dns_name_is_canonical(o->rrname, n))
+        return name_refused("rrname", o->rrname, why, whylen);
+    c->obs = o;
+    c->rrname = o->rrname;
+    c->rrname_len = n;
+    int type = rrtype_value(o->rrtype);
+    if (type < 0)
+        return invalid(why, whylen, "rrtype not a known mnemonic or TYPEnnn");
+    px_err e = check_rdata(o, type, c, scratch, cap, why, whylen);
+    if (e != PX_OK)
+        return e;
+    set_target(c);
+    c->bailiwick = o->bailiwick;
+    c->bailiwick_len = o->bailiwick ? strlen(o->bailiwick) : 0;
+    if (o->bailiwick && !px_dns_name_is_canonical(o->bailiwick, c->bailiwick_len))
+        return name_refused("bailiwick", o->bailiwick, why, whylen);
+    return PX_OK;
+}
+
+px_err px_obs_check(const px_avro_obs *o, int64_t now, px_obs_checked *out, uint8_t *scratch,
+                    size_t cap, char *why, size_t whylen)
 {
     if (why && whylen)
         why[0] = '\0';
     if (!o)
         return invalid(why, whylen, "no observation");
-    if (!px_obs_name_valid(o->rrname))
-        return invalid(why, whylen, "rrname not a lowercase presentation name");
-    int type = rrtype_value(o->rrtype);
-    if (type < 0)
-        return invalid(why, whylen, "rrtype not a known mnemonic or TYPEnnn");
-    if (!rdata_valid(type, o->rdata))
-        return invalid(why, whylen, "rdata empty, too long or not a canonical %s address",
-                       o->rrtype);
-    if (o->bailiwick && !px_obs_name_valid(o->bailiwick))
-        return invalid(why, whylen, "bailiwick not a lowercase presentation name");
+    if (!out || !scratch || cap < PX_OBS_WIRE_MAX)
+        return invalid(why, whylen, "no room for the parse");
+    px_obs_checked c = {0};
+    px_err e = check_text(o, &c, scratch, cap, why, whylen);
+    if (e != PX_OK)
+        return e;
     if (!px_obs_org_valid(o->org))
         return invalid(why, whylen, "org does not match [a-z0-9][a-z0-9-]{0,31}");
     if (!px_obs_sensor_valid(o->sensor))
         return invalid(why, whylen, "sensor not 1 to 64 printable characters");
-    return check_numbers(o, now, why, whylen);
+    e = check_numbers(o, now, why, whylen);
+    if (e == PX_OK)
+        *out = c;
+    return e;
+}
+
+px_err px_obs_validate(const px_avro_obs *o, int64_t now, char *why, size_t whylen)
+{
+    uint8_t wire[PX_OBS_WIRE_MAX];
+    px_obs_checked c;
+    return px_obs_check(o, now, &c, wire, sizeof(wire), why, whylen);
 }
 
 /* ---- the centre's rules ---- */
@@ -351,27 +278,27 @@ static bool public_suffix(const px_obs_trust *t, const char *name, size_t len)
     return px_privacy_public_suffix(name, len);
 }
 
-/* The privacy rules on the name and the rdata. */
-static px_obs_rule check_privacy(const px_obs_trust *t, const px_avro_obs *o, int type, char *why,
+/* The privacy rules on the name and the rdata (parsed: no text read twice). */
+static px_obs_rule check_privacy(const px_obs_trust *t, const px_obs_checked *c, char *why,
                                  size_t whylen)
 {
     const px_privacy *p = t->privacy;
-    if (!px_privacy_type_allowed(p, (uint16_t)type))
-        return refuse(PX_OBS_RRTYPE, why, whylen, "rrtype %s not accepted", o->rrtype);
-    size_t len = strlen(o->rrname);
-    px_privacy_rule r = px_privacy_owner(p, o->rrname, len);
+    if (!px_privacy_type_allowed(p, c->rrtype))
+        return refuse(PX_OBS_RRTYPE, why, whylen, "rrtype %s not accepted", c->obs->rrtype);
+    px_privacy_rule r = px_privacy_owner(p, c->rrname, c->rrname_len);
     if (r == PX_PRIVACY_SINGLE_LABEL)
         return refuse(PX_OBS_SINGLE_LABEL, why, whylen, "single-label name");
     if (r != PX_PRIVACY_PASS)
         return refuse(PX_OBS_LOCAL_NAME, why, whylen, "name under a local zone");
-    if (public_suffix(t, o->rrname, len))
+    if (public_suffix(t, c->rrname, c->rrname_len))
         return refuse(PX_OBS_PUBLIC_SUFFIX, why, whylen,
-                      len == 1 ? "name is the root" : "name is a public suffix");
-    if (o->bailiwick && !px_privacy_in_zone(o->rrname, len, o->bailiwick, strlen(o->bailiwick)))
+                      c->rrname_len == 1 ? "name is the root" : "name is a public suffix");
+    if (c->bailiwick &&
+        !px_dns_name_in_zone(c->rrname, c->rrname_len, c->bailiwick, c->bailiwick_len))
         return refuse(PX_OBS_BAILIWICK, why, whylen, "name outside its bailiwick");
-    r = px_privacy_rdata(p, (uint16_t)type, o->rdata);
+    r = px_privacy_rdata(p, c->rrtype, c->rdata_wire, c->rdata_wire_len, c->rdata, &c->targets);
     if (r == PX_PRIVACY_PRIVATE_ADDR)
-        return refuse(PX_OBS_PRIVATE_ADDR, why, whylen, "private address %s", o->rdata);
+        return refuse(PX_OBS_PRIVATE_ADDR, why, whylen, "private address %s", c->rdata);
     if (r == PX_PRIVACY_LOCAL_RDATA)
         return refuse(PX_OBS_LOCAL_RDATA, why, whylen, "rdata names a host under a local zone");
     if (r != PX_PRIVACY_PASS)
@@ -379,17 +306,15 @@ static px_obs_rule check_privacy(const px_obs_trust *t, const px_avro_obs *o, in
     return PX_OBS_TRUSTED;
 }
 
-px_obs_rule px_obs_trust_check(const px_obs_trust *t, const px_avro_obs *o, int64_t written,
-                               char *why, size_t whylen)
+px_obs_rule px_obs_trust_checked(const px_obs_trust *t, const px_obs_checked *c, int64_t written,
+                                 char *why, size_t whylen)
 {
     if (why && whylen)
         why[0] = '\0';
-    int type = rrtype_value(o->rrtype);
-    if (type < 0 || !o->rrname || !o->rdata)
-        return refuse(PX_OBS_FORM, why, whylen, "not a valid observation");
-    px_obs_rule r = check_privacy(t, o, type, why, whylen);
+    px_obs_rule r = check_privacy(t, c, why, whylen);
     if (r != PX_OBS_TRUSTED)
         return r;
+    const px_avro_obs *o = c->obs;
     if (o->time_first < t->time_floor)
         return refuse(PX_OBS_TIME_FLOOR, why, whylen, "time_first %lld before the floor %lld",
                       (long long)o->time_first, (long long)t->time_floor);
@@ -398,4 +323,14 @@ px_obs_rule px_obs_trust_check(const px_obs_trust *t, const px_avro_obs *o, int6
                       "time_last %lld more than %lld s after the message was written (%lld)",
                       (long long)o->time_last, (long long)t->future_skew, (long long)written);
     return PX_OBS_TRUSTED;
+}
+
+px_obs_rule px_obs_trust_check(const px_obs_trust *t, const px_avro_obs *o, int64_t written,
+                               char *why, size_t whylen)
+{
+    uint8_t wire[PX_OBS_WIRE_MAX];
+    px_obs_checked c = {0};
+    if (!o || check_text(o, &c, wire, sizeof(wire), NULL, 0) != PX_OK)
+        return refuse(PX_OBS_FORM, why, whylen, "not a valid observation");
+    return px_obs_trust_checked(t, &c, written, why, whylen);
 }

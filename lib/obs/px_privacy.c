@@ -14,23 +14,11 @@
 
 #include "dns/px_addr.h"
 #include "dns/px_dns_msg.h"
+#include "dns/px_dns_name.h"
 #include "core/px_hash.h"
 #include "obs/px_psl.h"
 
 #define PX_ZONE_TEXT_MAX 1024 /* presentation name without NUL */
-
-/* RR type numbers (px_dns_msg.h's PX_DNS_TYPE_*) */
-enum {
-    T_A = 1,
-    T_NS = 2,
-    T_CNAME = 5,
-    T_SOA = 6,
-    T_PTR = 12,
-    T_MX = 15,
-    T_AAAA = 28,
-    T_SRV = 33,
-    T_DNAME = 39
-};
 
 /* The RFC 6303 reverse zones and friends, as literal names. 172.16/12 and
  * 100.64/10 expand to one zone per second octet (added in code). */
@@ -163,32 +151,6 @@ static size_t escape_len(const char *name, size_t len, size_t i)
     return 2;
 }
 
-/* Where the last label starts (after the last unescaped dot); sets
- * *has_dot when the name has any unescaped dot. Names without a backslash
- * (nearly all) take the memrchr path. */
-static size_t last_label_start(const char *name, size_t len, bool *has_dot)
-{
-    if (!memchr(name, '\\', len)) {
-        const char *dot = memrchr(name, '.', len);
-        *has_dot = dot != NULL;
-        return dot ? (size_t)(dot - name) + 1 : 0;
-    }
-    size_t last = 0;
-    *has_dot = false;
-    for (size_t i = 0; i < len;) {
-        if (name[i] == '\\') {
-            i += escape_len(name, len, i);
-            continue;
-        }
-        if (name[i] == '.') {
-            last = i + 1;
-            *has_dot = true;
-        }
-        i++;
-    }
-    return last;
-}
-
 static bool single_label(const char *name, size_t len, bool has_dot)
 {
     return !has_dot && !(len == 1 && name[0] == '.');
@@ -196,9 +158,7 @@ static bool single_label(const char *name, size_t len, bool has_dot)
 
 bool px_privacy_single_label(const char *name, size_t len)
 {
-    bool has_dot;
-    last_label_start(name, len, &has_dot);
-    return single_label(name, len, has_dot);
+    return px_dns_name_single_label(name, len);
 }
 
 bool px_privacy_in_zone(const char *name, size_t name_len, const char *zone, size_t zone_len)
@@ -239,13 +199,13 @@ bool px_privacy_is_local(const px_privacy *p, const char *name, size_t len)
     bool has_dot;
     if (!p || !name || len == 0)
         return false;
-    return is_local_at(p, name, len, last_label_start(name, len, &has_dot));
+    return is_local_at(p, name, len, px_dns_name_last_label(name, len, &has_dot));
 }
 
 px_privacy_rule px_privacy_owner(const px_privacy *p, const char *name, size_t len)
 {
     bool has_dot;
-    size_t tail = last_label_start(name, len, &has_dot);
+    size_t tail = px_dns_name_last_label(name, len, &has_dot);
     if (single_label(name, len, has_dot))
         return PX_PRIVACY_SINGLE_LABEL;
     if (is_local_at(p, name, len, tail))
@@ -253,27 +213,40 @@ px_privacy_rule px_privacy_owner(const px_privacy *p, const char *name, size_t l
     return PX_PRIVACY_PASS;
 }
 
+/* One name of an rdata: *local if under a local zone; *single if a single
+ * label. */
+static void target_rule(const px_privacy *p, const char *name, size_t len, bool *local,
+                        bool *single)
+{
+    bool has_dot;
+    size_t tail = px_dns_name_last_label(name, len, &has_dot);
+    if (len && is_local_at(p, name, len, tail))
+        *local = true;
+    if (single_label(name, len, has_dot))
+        *single = true;
+}
+
+static px_privacy_rule targets_verdict(bool local, bool single)
+{
+    if (local)
+        return PX_PRIVACY_LOCAL_RDATA;
+    return single ? PX_PRIVACY_SINGLE_LABEL : PX_PRIVACY_PASS;
+}
+
 px_privacy_rule px_privacy_targets(const px_privacy *p, const char *const *names, size_t n)
 {
-    bool single = false;
-    for (size_t i = 0; i < n; i++) {
-        if (!names[i])
-            continue;
-        size_t len = strlen(names[i]);
-        bool has_dot;
-        size_t tail = last_label_start(names[i], len, &has_dot);
-        if (len && is_local_at(p, names[i], len, tail))
-            return PX_PRIVACY_LOCAL_RDATA;
-        single = single || single_label(names[i], len, has_dot);
-    }
-    return single ? PX_PRIVACY_SINGLE_LABEL : PX_PRIVACY_PASS;
+    bool local = false, single = false;
+    for (size_t i = 0; i < n && !local; i++)
+        if (names[i])
+            target_rule(p, names[i], strlen(names[i]), &local, &single);
+    return targets_verdict(local, single);
 }
 
 bool px_privacy_addr_refused(const px_privacy *p, const uint8_t *bytes, size_t len)
 {
     if (p->private_answers)
         return false;
-    return (len != 4 && len != 16) || px_addr_is_special_raw(bytes, len);
+    return (len != 4 && len != 16) || px_addr_special(bytes, len);
 }
 
 bool px_privacy_public_suffix(const char *name, size_t len)
@@ -288,74 +261,21 @@ bool px_privacy_type_allowed(const px_privacy *p, uint16_t type)
     return (p->rrtypes[type / 8] >> (type % 8)) & 1;
 }
 
-/* ---- rdata as text ---- */
+/* ---- rdata, parsed ---- */
 
-/* Skips `fields` space-separated fields (MX preference, SRV numbers);
- * NULL if there are fewer. */
-static const char *skip_fields(const char *s, int fields)
+px_privacy_rule px_privacy_rdata(const px_privacy *p, uint16_t type, const uint8_t *wire,
+                                 size_t wire_len, const char *text, const px_dns_targets *targets)
 {
-    for (int i = 0; s && i < fields; i++) {
-        s = strchr(s, ' ');
-        while (s && *s == ' ')
-            s++;
+    if (type == PX_DNS_TYPE_A || type == PX_DNS_TYPE_AAAA) {
+        if (wire_len != (type == PX_DNS_TYPE_A ? 4u : 16u)) /* fail closed */
+            return PX_PRIVACY_PRIVATE_ADDR;
+        return px_privacy_addr_refused(p, wire, wire_len) ? PX_PRIVACY_PRIVATE_ADDR
+                                                          : PX_PRIVACY_PASS;
     }
-    return s;
-}
-
-/* The name starting at s (up to a space or the end), lowercased and
- * without a trailing unescaped dot, into out (PX_ZONE_TEXT_MAX + 1).
- * False if it does not fit: no name is that long. */
-static bool rdata_name(const char *s, char *out)
-{
-    size_t n = strcspn(s, " ");
-    if (n > PX_ZONE_TEXT_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        out[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] - 'A' + 'a') : s[i];
-    if (n > 1 && out[n - 1] == '.') {
-        size_t bs = 0;
-        while (bs < n - 1 && out[n - 2 - bs] == '\\')
-            bs++;
-        n -= bs % 2 == 0; /* an escaped dot is part of the label */
-    }
-    out[n] = '\0';
-    return true;
-}
-
-static px_privacy_rule rdata_address(const px_privacy *p, uint16_t type, const char *rdata)
-{
-    px_addr a;
-    if (px_addr_parse(rdata, &a) != PX_OK || a.family != (type == T_A ? 4 : 6))
-        return PX_PRIVACY_PRIVATE_ADDR;
-    return px_privacy_addr_refused(p, a.bytes, type == T_A ? 4 : 16) ? PX_PRIVACY_PRIVATE_ADDR
-                                                                     : PX_PRIVACY_PASS;
-}
-
-px_privacy_rule px_privacy_rdata(const px_privacy *p, uint16_t type, const char *rdata)
-{
-    if (type == T_A || type == T_AAAA)
-        return rdata_address(p, type, rdata);
-    const char *at[2] = {NULL, NULL};
-    if (type == T_NS || type == T_CNAME || type == T_PTR || type == T_DNAME)
-        at[0] = rdata;
-    else if (type == T_MX)
-        at[0] = skip_fields(rdata, 1);
-    else if (type == T_SRV)
-        at[0] = skip_fields(rdata, 3);
-    else if (type == T_SOA) {
-        at[0] = rdata;
-        at[1] = skip_fields(rdata, 1);
-    }
-    char buf[2][PX_ZONE_TEXT_MAX + 1];
-    const char *names[2] = {NULL, NULL};
-    for (int i = 0; i < 2; i++) {
-        if (!at[i] || !*at[i])
-            continue;
-        if (!rdata_name(at[i], buf[i]))
-            return PX_PRIVACY_LOCAL_RDATA; /* fail closed */
-        names[i] = buf[i];
-    }
-    return px_privacy_targets(p, names, 2);
+    bool local = false, single = false;
+    for (unsigned i = 0; i < targets->n && i < 2 && !local; i++)
+        target_rule(p, text + targets->text_off[i], targets->text_len[i], &local, &single);
+    return targets_verdict(local, single);
 }
 
 /* ---- set-up ---- */
@@ -404,7 +324,7 @@ bool px_privacy_check_zone(const char *zone, char *why, size_t whylen)
 static px_err add_zone(px_privacy *p, const char *name, size_t len)
 {
     bool has_dot;
-    size_t tail = last_label_start(name, len, &has_dot);
+    size_t tail = px_dns_name_last_label(name, len, &has_dot);
     px_err e = zone_set_add(&p->zones, name, len, p->seed);
     if (e == PX_OK)
         e = zone_set_add(&p->tails, name + tail, len - tail, p->seed);
@@ -432,7 +352,8 @@ static px_err add_builtin_zones(px_privacy *p)
 
 static void set_rrtypes(px_privacy *p, const px_privacy_conf *conf)
 {
-    static const uint16_t defaults[] = {T_A, T_AAAA, T_CNAME, T_MX, T_NS};
+    static const uint16_t defaults[] = {PX_DNS_TYPE_A, PX_DNS_TYPE_AAAA, PX_DNS_TYPE_CNAME,
+                                        PX_DNS_TYPE_MX, PX_DNS_TYPE_NS};
     const uint16_t *t = defaults;
     size_t n = sizeof(defaults) / sizeof(defaults[0]);
     if (conf && conf->rrtypes) {

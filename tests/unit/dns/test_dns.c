@@ -798,6 +798,17 @@ static void test_type_names(void **state)
     assert_int_equal(px_dns_type_parse("TYPE65536"), -1);
     assert_int_equal(px_dns_type_parse("TYPE"), -1);
     assert_int_equal(px_dns_type_parse("TYPE1x"), -1);
+    /* every name the table writes finds its way back through the hash
+     * table, in either case */
+    for (unsigned v = 0; v <= 65535; v++) {
+        const char *name = px_dns_type_name((uint16_t)v, buf, sizeof buf);
+        char lower[16];
+        size_t n = strlen(name);
+        for (size_t i = 0; i <= n; i++)
+            lower[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
+        if (px_dns_type_parse(name) != (int)v || px_dns_type_parse(lower) != (int)v)
+            fail_msg("type %u: \"%s\" parses to %d", v, name, px_dns_type_parse(name));
+    }
     assert_int_equal(px_dns_type_parse("bogus"), -1);
     assert_int_equal(px_dns_type_parse(""), -1);
     /* every type maps to a name that parses back to it */

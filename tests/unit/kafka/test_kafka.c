@@ -295,9 +295,9 @@ static void test_fatal_error_reported(void **state)
 static void test_settings_from_config(void **state)
 {
     (void)state;
+    /* the rows every Kafka program's table includes */
     static const px_conf_item table[] = {
-        {.path = "kafka.brokers", .type = PX_CONF_STRING, .def = "\"127.0.0.1:9092\""},
-        {.path = "kafka.properties", .type = PX_CONF_MAP},
+        {.include = px_conf_kafka_items},
         {NULL},
     };
     px_config *cfg = px_config_create(table);

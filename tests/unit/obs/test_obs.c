@@ -180,7 +180,7 @@ static void test_rrtype(void **state)
 {
     (void)state;
     assert_int_equal(with_type("CNAME", "www.example.net"), PX_OK);
-    assert_int_equal(with_type("NSAP-PTR", "x"), PX_OK);
+    assert_int_equal(with_type("NSAP-PTR", "\\# 1 78"), PX_OK); /* no rule: RFC 3597 only */
     assert_int_equal(with_type("TYPE65280", "\\# 2 abcd"), PX_OK);
     assert_int_equal(with_type("TYPE65535", "\\# 0"), PX_OK);
     assert_int_equal(with_type("TYPE0", "\\# 0"), PX_OK);
@@ -230,12 +230,179 @@ static void test_rdata(void **state)
     assert_int_equal(with_type("AAAA", "2001:db8::1:1:1:1:1"), PX_ERR_INVAL); /* :: for one 0 */
     assert_int_equal(with_type("AAAA", "::ffff:192.0.2.7"), PX_ERR_INVAL);
 
+    /* canonical TXT of PX_OBS_RDATA_MAX + 1 and PX_OBS_RDATA_MAX bytes:
+     * 63 strings of 255 octets, then one of 128 (127) */
     char big[PX_OBS_RDATA_MAX + 2];
-    memset(big, 'x', sizeof(big) - 1);
-    big[sizeof(big) - 1] = '\0';
+    size_t n = 0;
+    for (int i = 0; i < 64; i++) {
+        size_t k = i < 63 ? 255 : 128;
+        if (i)
+            big[n++] = ' ';
+        big[n++] = '"';
+        memset(big + n, 'x', k);
+        n += k;
+        big[n++] = '"';
+    }
+    big[n] = '\0';
+    assert_int_equal(n, PX_OBS_RDATA_MAX + 1);
     assert_int_equal(with_type("TXT", big), PX_ERR_INVAL);
-    big[sizeof(big) - 2] = '\0';
+    big[n - 2] = '"';
+    big[n - 1] = '\0';
     assert_int_equal(with_type("TXT", big), PX_OK);
+}
+
+/* Every type accepts its canonical text and refuses every other spelling
+ * the parser takes: one record, one spelling, one key (an answer the
+ * system prints is an answer it accepts, and nothing else). */
+static void test_canonical_spellings(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *type, *rdata;
+    } good[] = {
+        {"A", "192.0.2.7"},
+        {"AAAA", "::ffff:102:304"}, /* IPv4-mapped, hexadecimal groups */
+        {"AAAA", "::102:304"},
+        {"AAAA", "64:ff9b::102:304"},
+        {"AAAA", "::ffff:0:102:304"},
+        {"NS", "ns1.example.net"},
+        {"CNAME", "www.example.net"},
+        {"PTR", "host.example.net"},
+        {"DNAME", "example.net"},
+        {"CNAME", "a\\.b\\032c.example.net"},
+        {"MX", "10 mail.example.com"},
+        {"MX", "0 ."}, /* the null MX */
+        {"SRV", "0 5 5060 sip.example.com"},
+        {"SOA", "ns1.example.com hostmaster.example.com 1 7200 900 1209600 300"},
+        {"TXT", "\"v=spf1 -all\""},
+        {"TXT", "\"a\" \"b\\\"c\\\\d\\009\""},
+        {"TXT", "\"\""},
+        {"CAA", "0 issue \"letsencrypt.org\""},
+        {"TYPE65280", "\\# 2 abcd"},
+        {"TYPE257", "128 iodef \"mailto:x@example.com\""},
+    };
+    static const struct {
+        const char *type, *rdata;
+    } bad[] = {
+        {"A", "\\# 4 c0000207"}, /* RFC 3597 for a type with a rule */
+        {"A", " 192.0.2.7"},
+        {"AAAA", "::ffff:1.2.3.4"}, /* mixed notation */
+        {"AAAA", "::FFFF:102:304"},
+        {"AAAA", "0:0:0:0:0:ffff:102:304"}, /* uncompressed */
+        {"AAAA", "::1.2.3.4"},
+        {"AAAA", "64:ff9b::1.2.3.4"},
+        {"AAAA", "\\# 16 00000000000000000000ffff01020304"},
+        {"NS", "NS1.example.net"},
+        {"NS", "ns1.example.net."},
+        {"CNAME", "www.Example.net"},
+        {"CNAME", "www.example.net."},
+        {"CNAME", "a\\046b.example.net"}, /* '.' in a label is \. */
+        {"CNAME", "a\\ b.example.net"},   /* ' ' is \032 */
+        {"PTR", "Host.example.net."},
+        {"DNAME", "EXAMPLE.NET"},
+        {"MX", "10 Mail.example.com"},
+        {"MX", "10 mail.example.com."},
+        {"MX", "010 mail.example.com"},
+        {"MX", "10  mail.example.com"},
+        {"SRV", "0 5 5060 SIP.example.com"},
+        {"SRV", "0 5 5060 sip.example.com."},
+        {"SRV", "0 5 05060 sip.example.com"},
+        {"SOA", "NS1.example.com hostmaster.example.com 1 7200 900 1209600 300"},
+        {"SOA", "ns1.example.com hostmaster.example.com. 1 7200 900 1209600 300"},
+        {"TXT", "v=spf1"}, /* bare */
+        {"TXT", "\"a\"  \"b\""},
+        {"TXT", "\"\\118=spf1\""}, /* 'v' as \DDD */
+        {"CAA", "0 issue letsencrypt.org"},
+        {"TYPE65280", "\\# 2 ABCD"},
+        {"TYPE65280", "\\# 2 ab cd"},
+        {"TYPE65280", "\\# 02 abcd"},
+        {"NSAP-PTR", "x"}, /* no presentation rule: RFC 3597 only */
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        if (with_type(good[i].type, good[i].rdata) != PX_OK)
+            fail_msg("%s \"%s\" refused", good[i].type, good[i].rdata);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (with_type(bad[i].type, bad[i].rdata) != PX_ERR_INVAL)
+            fail_msg("%s \"%s\" accepted", bad[i].type, bad[i].rdata);
+    /* names: upper case and a trailing dot, in the owner and the bailiwick */
+    assert_int_equal(with_name("WWW.EXAMPLE.COM"), PX_ERR_INVAL);
+    assert_int_equal(with_name("www.example.COM."), PX_ERR_INVAL);
+    px_avro_obs o = base;
+    o.bailiwick = "EXAMPLE.com";
+    assert_int_equal(check(&o), PX_ERR_INVAL);
+}
+
+/* px_obs_check gives the parse the consumer and the store use: the
+ * type's number, the wire rdata, the targets and the reverse-index name
+ * (pointing into the observation's own canonical text). */
+static void test_check_parse(void **state)
+{
+    (void)state;
+    static uint8_t wire[PX_OBS_WIRE_MAX];
+    px_obs_checked c;
+    char why[128];
+    px_avro_obs o = base;
+    o.rrtype = "AAAA";
+    o.rdata = "::ffff:102:304";
+    assert_int_equal(px_obs_check(&o, NOW, &c, wire, sizeof(wire), why, sizeof(why)), PX_OK);
+    static const uint8_t v6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 1, 2, 3, 4};
+    assert_ptr_equal(c.obs, &o);
+    assert_int_equal(c.rrtype, 28);
+    assert_ptr_equal(c.rrname, o.rrname);
+    assert_int_equal(c.rrname_len, strlen(o.rrname));
+    assert_ptr_equal(c.rdata, o.rdata);
+    assert_int_equal(c.rdata_len, strlen(o.rdata));
+    assert_ptr_equal(c.rdata_wire, wire);
+    assert_int_equal(c.rdata_wire_len, 16);
+    assert_memory_equal(c.rdata_wire, v6, 16);
+    assert_null(c.target);
+    assert_int_equal(c.targets.n, 0);
+    assert_ptr_equal(c.bailiwick, o.bailiwick);
+    assert_int_equal(c.bailiwick_len, strlen("example.com"));
+
+    o.rdata = "::ffff:1.2.3.4";
+    assert_int_equal(px_obs_check(&o, NOW, &c, wire, sizeof(wire), why, sizeof(why)), PX_ERR_INVAL);
+    assert_string_equal(why, "rdata not canonical for AAAA (canonical: ::ffff:102:304)");
+    o = base;
+    o.rrname = "WWW.Example.com.";
+    assert_int_equal(px_obs_check(&o, NOW, &c, wire, sizeof(wire), why, sizeof(why)), PX_ERR_INVAL);
+    assert_string_equal(why, "rrname not canonical (canonical: www.example.com)");
+    o = base;
+    o.rrtype = "MX";
+    o.rdata = "10 mail";
+    o.bailiwick = NULL;
+    assert_int_equal(px_obs_check(&o, NOW, &c, wire, sizeof(wire), why, sizeof(why)), PX_OK);
+    assert_int_equal(c.rrtype, 15);
+    assert_ptr_equal(c.target, o.rdata + 3);
+    assert_int_equal(c.target_len, 4);
+    assert_int_equal(c.rdata_wire_len, 2 + 6);
+    assert_int_equal(c.targets.n, 1);
+    assert_int_equal(c.targets.off[0], 2);
+    assert_null(c.bailiwick);
+    o.rdata = "10 mail..";
+    assert_int_equal(px_obs_check(&o, NOW, &c, wire, sizeof(wire), why, sizeof(why)), PX_ERR_INVAL);
+    assert_string_equal(why, "rdata not a valid MX (malformed input)");
+    o.rdata = "0 ."; /* the null MX names nothing */
+    assert_int_equal(px_obs_check(&o, NOW, &c, wire, sizeof(wire), why, sizeof(why)), PX_OK);
+    assert_null(c.target);
+    assert_int_equal(c.target_len, 0);
+    o.rrtype = "TYPE33";
+    o.rdata = "0 5 5060 sip.example.com";
+    assert_int_equal(px_obs_check(&o, NOW, &c, wire, sizeof(wire), why, sizeof(why)), PX_OK);
+    assert_int_equal(c.rrtype, 33);
+    assert_int_equal(c.target_len, strlen("sip.example.com"));
+    assert_memory_equal(c.target, "sip.example.com", c.target_len);
+    o.rrtype = "SOA"; /* two names, none indexed */
+    o.rdata = "ns1.example.com hostmaster.example.com 1 7200 900 1209600 300";
+    assert_int_equal(px_obs_check(&o, NOW, &c, wire, sizeof(wire), why, sizeof(why)), PX_OK);
+    assert_null(c.target);
+    assert_int_equal(c.targets.n, 2);
+    assert_int_equal(c.targets.text_off[1], 16);
+    assert_int_equal(c.targets.text_len[1], strlen("hostmaster.example.com"));
+    /* the scratch must hold any wire */
+    assert_int_equal(px_obs_check(&base, NOW, &c, wire, PX_OBS_WIRE_MAX - 1, NULL, 0),
+                     PX_ERR_INVAL);
+    assert_int_equal(px_obs_check(&base, NOW, NULL, wire, sizeof(wire), NULL, 0), PX_ERR_INVAL);
 }
 
 static void test_bailiwick(void **state)
@@ -450,11 +617,18 @@ static void test_producer_output_valid(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_base_valid),     cmocka_unit_test(test_rrname),
-        cmocka_unit_test(test_rrname_lengths), cmocka_unit_test(test_rrtype),
-        cmocka_unit_test(test_rdata),          cmocka_unit_test(test_bailiwick),
-        cmocka_unit_test(test_numbers),        cmocka_unit_test(test_org_sensor),
-        cmocka_unit_test(test_org_from_topic), cmocka_unit_test(test_producer_output_valid),
+        cmocka_unit_test(test_base_valid),
+        cmocka_unit_test(test_rrname),
+        cmocka_unit_test(test_rrname_lengths),
+        cmocka_unit_test(test_rrtype),
+        cmocka_unit_test(test_rdata),
+        cmocka_unit_test(test_bailiwick),
+        cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_org_sensor),
+        cmocka_unit_test(test_org_from_topic),
+        cmocka_unit_test(test_producer_output_valid),
+        cmocka_unit_test(test_canonical_spellings),
+        cmocka_unit_test(test_check_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -56,7 +56,5 @@ bool px_addr_conf_check(const char *value, char *why, size_t whylen);
  * 64:ff9b::/96), ORCHID, 6to4 of special IPv4. False for any other
  * length. */
 bool px_addr_special(const uint8_t *bytes, size_t len); /* A (4) or AAAA (16) bytes */
-/* Old name of px_addr_special(), kept until lib/obs calls the new one. */
-bool px_addr_is_special_raw(const uint8_t *bytes, size_t len);
 
 #endif

@@ -46,7 +46,8 @@
 /* The names inside an rdata: 0 targets, 1 (NS CNAME PTR DNAME: the name;
  * MX: the exchange; SRV: the target) or 2 (SOA: MNAME and RNAME). off/len
  * locate each name's wire form in the rdata; text_off/text_len its text in
- * the text px_dns_rdata_to_text() wrote (both 0 after from_text). */
+ * the text px_dns_rdata_to_text() wrote or px_dns_rdata_check() accepted
+ * (both 0 after from_text). */
 typedef struct px_dns_targets {
     uint8_t n;
     uint16_t off[2], len[2];
@@ -75,9 +76,9 @@ px_err px_dns_rdata_canon(uint16_t type, const char *text, size_t len, char *out
 
 /* The validator's check: PX_OK when text[0..len) is exactly the canonical
  * text of its type (format(parse(text)) == text), with the parse in wire
- * (cap octets), *wire_len and targets (may be NULL) so that a caller parses
- * a record once. PX_ERR_INVAL when the text parses but is not the canonical
- * spelling; the parser's error when it does not parse. */
+ * (cap octets), *wire_len and targets (may be NULL; text_off/text_len
+ * point into text) so that a caller parses a record once. PX_ERR_INVAL when the text parses but is
+ * not the canonical spelling; the parser's error when it does not parse. */
 px_err px_dns_rdata_check(uint16_t type, const char *text, size_t len, uint8_t *wire, size_t cap,
                           size_t *wire_len, px_dns_targets *targets);
 

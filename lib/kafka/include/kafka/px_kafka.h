@@ -36,7 +36,8 @@ typedef struct px_kafka_settings {
     size_t n_props;
 } px_kafka_settings;
 
-/* Reads "kafka.brokers" and the map "kafka.properties" of cfg (either may
+/* Reads "kafka.brokers" and the map "kafka.properties" of cfg, the rows of
+ * core's px_conf_kafka_items that a program's table includes (either may
  * be absent from the table: NULL brokers, no props). PX_ERR_NOMEM. */
 px_err px_kafka_settings_load(const px_config *cfg, px_kafka_settings *out);
 void px_kafka_settings_free(px_kafka_settings *s); /* NULL and zeroed are fine */

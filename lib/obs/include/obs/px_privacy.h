@@ -1,5 +1,5 @@
 /* px_privacy.h: the privacy rules on types, names, zones and addresses
- * (DESIGN.md section 5), one copy for both ends of the federation. The
+ * (docs/DATA-MODEL.md, "Privacy rules"), one copy for both ends of the federation. The
  * producer's filter applies them to what may leave an organisation; the
  * consumer applies them again to what the centre accepts, so that a member
  * whose producer is misconfigured or hostile cannot put a private name or
@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "core/px_error.h"
+#include "dns/px_dns_rdata.h"
 
 /* Which rule refused a record; PX_PRIVACY_PASS if none did. */
 typedef enum px_privacy_rule {
@@ -78,7 +79,7 @@ px_privacy_rule px_privacy_owner(const px_privacy *p, const char *name, size_t l
  * single label. The root (a null MX) passes. Names must be lowercase. */
 px_privacy_rule px_privacy_targets(const px_privacy *p, const char *const *names, size_t n);
 
-/* A special-purpose address (px_addr_is_special) where private answers are
+/* A special-purpose address (px_addr_special) where private answers are
  * not allowed. bytes: 4 (A) or 16 (AAAA); any other length is refused
  * then (fail closed). */
 bool px_privacy_addr_refused(const px_privacy *p, const uint8_t *bytes, size_t len);
@@ -90,14 +91,15 @@ bool px_privacy_addr_refused(const px_privacy *p, const uint8_t *bytes, size_t l
  * not refused: those names are hosts with records of their own. */
 bool px_privacy_public_suffix(const char *name, size_t len);
 
-/* The rdata rules on presentation text as the producer writes it (the
- * consumer's observations): for A/AAAA the address, for NS, CNAME, PTR,
- * DNAME the name, for MX the exchange, for SRV the target, for SOA the
- * primary server and the mailbox. Names are compared in lowercase without
- * a trailing dot. An A/AAAA rdata that is no address of its family is
- * refused as PX_PRIVACY_PRIVATE_ADDR (fail closed); so is a name too long
- * to be one, as PX_PRIVACY_LOCAL_RDATA. */
-px_privacy_rule px_privacy_rdata(const px_privacy *p, uint16_t type, const char *rdata);
+/* The rdata rules on a parsed rdata (px_dns_rdata_check() or
+ * px_dns_rdata_to_text() gave wire, text and targets): for A/AAAA the
+ * address bytes wire[0..wire_len), for NS, CNAME, PTR, DNAME the name, for
+ * MX the exchange, for SRV the target, for SOA the primary server and the
+ * mailbox: the canonical names text + targets->text_off[i] of
+ * targets->text_len[i] octets. An A/AAAA wire of another length is refused
+ * as PX_PRIVACY_PRIVATE_ADDR (fail closed). Other types pass. */
+px_privacy_rule px_privacy_rdata(const px_privacy *p, uint16_t type, const uint8_t *wire,
+                                 size_t wire_len, const char *text, const px_dns_targets *targets);
 
 /* Short snake_case name for metric labels ("private_addr"). */
 const char *px_privacy_rule_name(px_privacy_rule rule);
