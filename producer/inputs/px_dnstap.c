@@ -32,6 +32,7 @@
 
 #include "px_fstrm.h"
 #include "px_input_impl.h"
+#include "core/px_clock.h"
 #include "core/px_metrics.h"
 #include "core/px_ratelimit.h"
 #include "px_rbuf.h"
@@ -1056,7 +1057,7 @@ static void px_dt_log(px_dt_input *in, int level, const char *fmt, ...)
 static void px_dt_log(px_dt_input *in, int level, const char *fmt, ...)
 {
     uint64_t held;
-    if (!in->log_fn || !px_ratelimit_allow(&in->log_rl, px_ratelimit_now_ms(), &held))
+    if (!in->log_fn || !px_ratelimit_allow(&in->log_rl, px_clock_mono_ms(), &held))
         return;
     char msg[512];
     int n = snprintf(msg, sizeof(msg), "%s: ", in->name);
@@ -1365,7 +1366,7 @@ static px_err px_dt_run_sockets(px_dt_input *in)
 {
     px_err ret = PX_OK;
     while (!atomic_load(&in->stopping)) {
-        int64_t now = px_ratelimit_now_ms();
+        int64_t now = px_clock_mono_ms();
         px_dt_expire(in, now);
         px_dt_compact(in);
         px_dt_poll_set(in);
@@ -1377,7 +1378,7 @@ static px_err px_dt_run_sockets(px_dt_input *in)
         }
         if (in->pfd[0].revents)
             break;
-        now = px_ratelimit_now_ms();
+        now = px_clock_mono_ms();
         for (size_t i = 0; i < in->nconns; i++) {
             px_dt_conn *c = &in->conns[i];
             short re = in->pfd[2 + i].revents;

@@ -191,6 +191,32 @@ static void test_ranges_choices_checks(void **state)
     drop_tmp(path);
 }
 
+/* The producer's checks shared with the other programs: zones by the DNS
+ * name rules (no empty label, not the root), brokers not empty. */
+static void test_shared_checks(void **state)
+{
+    (void)state;
+    char *path;
+    px_config *c =
+        load_producer("org = \"acme\";\n"
+                      "inputs = ( { type = \"pcap-file\"; path = \"x\"; } );\n"
+                      "privacy = { local_zones = [\"corp.example.\", \"a..b\", \".\"]; };\n"
+                      "kafka = { brokers = \"\"; };\n",
+                      &path);
+    expect_problem(c,
+                   "%s:3: invalid 'privacy.local_zones' \"a..b\": not a domain name (printable, "
+                   "no empty label, not the root)",
+                   path);
+    expect_problem(c,
+                   "%s:3: invalid 'privacy.local_zones' \".\": not a domain name (printable, no "
+                   "empty label, not the root)",
+                   path);
+    expect_problem(c, "%s:4: invalid 'kafka.brokers' \"\": must not be empty", path);
+    assert_int_equal(px_config_problem_count(c), 3);
+    px_config_destroy(c);
+    drop_tmp(path);
+}
+
 static void test_required(void **state)
 {
     (void)state;
@@ -918,6 +944,7 @@ int main(void)
         cmocka_unit_test(test_unknown_settings),
         cmocka_unit_test(test_wrong_types),
         cmocka_unit_test(test_ranges_choices_checks),
+        cmocka_unit_test(test_shared_checks),
         cmocka_unit_test(test_required),
         cmocka_unit_test(test_list_items),
         cmocka_unit_test(test_map),
