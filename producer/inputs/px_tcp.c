@@ -86,7 +86,7 @@ px_tcp *px_tcp_create(const px_tcp_limits *lim, px_tcp_msg_fn fn, void *ctx)
         return NULL;
     }
     t->mask = n - 1;
-    t->seed = (uint64_t)(uintptr_t)t * 0x9e3779b97f4a7c15ULL;
+    t->seed = px_hash_seed() ^ 0x7463702d666c6f77ULL; /* per process, per table */
     t->fn = fn;
     t->ctx = ctx;
     return t;
