@@ -362,6 +362,33 @@ static void test_budget(void **state)
     px_tcp_destroy(t);
 }
 
+/* A pending message may take what the budget has left, not only a
+ * doubling of its buffer that fits: 602 bytes within a budget of 1000. */
+static void test_budget_used_whole(void **state)
+{
+    (void)state;
+    seen s = {0};
+    px_tcp_limits lim = {.max_total_bytes = 1000};
+    px_tcp *t = px_tcp_create(&lim, collect, &s);
+    uint8_t m[602];
+    memset(m, 0, sizeof(m));
+    m[0] = 0x02; /* a 600-byte message, id 7, in two segments */
+    m[1] = 0x58;
+    m[3] = 7;
+    px_pkt p = seg(SERVER, 0, PX_TCP_SYN, NULL, 0);
+    px_tcp_segment(t, &p, 1);
+    p = seg(SERVER, 1, 0, m, 300);
+    px_tcp_segment(t, &p, 1);
+    assert_int_equal(s.n, 0);
+    p = seg(SERVER, 301, 0, m + 300, sizeof(m) - 300);
+    px_tcp_segment(t, &p, 1);
+    assert_int_equal(s.n, 1);
+    assert_int_equal(s.ids[0], 7);
+    assert_int_equal(s.lens[0], 600);
+    assert_int_equal(px_tcp_get_stats(t)->over_budget, 0);
+    px_tcp_destroy(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -381,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_hole_given_up_when_full),
         cmocka_unit_test(test_idle_expiry_and_eviction),
         cmocka_unit_test(test_budget),
+        cmocka_unit_test(test_budget_used_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
