@@ -1233,6 +1233,55 @@ static void test_tcp(void **state)
         px_dnstap_input_ops.destroy(in);
 }
 
+/* Whether a TCP connection to addr:port (family AF_INET or AF_INET6) is
+ * accepted; the listener's backlog takes it without the input running. */
+static bool tcp_connects(int family, const char *addr, uint16_t port)
+{
+    struct sockaddr_storage ss = {0};
+    socklen_t sl;
+    if (family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        a->sin_family = AF_INET;
+        a->sin_port = htons(port);
+        assert_int_equal(inet_pton(AF_INET, addr, &a->sin_addr), 1);
+        sl = sizeof(*a);
+    } else {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons(port);
+        assert_int_equal(inet_pton(AF_INET6, addr, &a->sin6_addr), 1);
+        sl = sizeof(*a);
+    }
+    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    bool ok = connect(fd, (struct sockaddr *)&ss, sl) == 0;
+    close(fd);
+    return ok;
+}
+
+/* dnstap-tcp on an IPv6 address listens on IPv6 only, as metrics.listen:
+ * "[::]:PORT" takes no IPv4 sender (docs/INTERFACE.md). */
+static void test_tcp_ipv6_only(void **state)
+{
+    (void)state;
+    sink s;
+    sink_init(&s);
+    char err[256];
+    px_input_conf conf = {.type = PX_INPUT_DNSTAP_TCP, .listen = "[::]:0", .log_fn = report};
+    reports[0] = '\0';
+    void *in = px_dnstap_input_open(&conf, sink_fn, &s, err, sizeof(err));
+    if (!in) { /* hosts without IPv6 exist */
+        sink_fini(&s);
+        skip();
+    }
+    uint16_t port = pxt_logged_port(reports, "dnstap-tcp");
+    assert_true(port > 0);
+    assert_true(tcp_connects(AF_INET6, "::1", port));
+    assert_false(tcp_connects(AF_INET, "127.0.0.1", port));
+    px_dnstap_input_ops.destroy(in);
+    sink_fini(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1242,7 +1291,7 @@ int main(void)
         cmocka_unit_test(test_file_corrupt), cmocka_unit_test(test_file_like_libfstrm),
         cmocka_unit_test(test_file_fifo),    cmocka_unit_test(test_fstrm_handshake),
         cmocka_unit_test(test_fstrm_errors), cmocka_unit_test(test_unix),
-        cmocka_unit_test(test_tcp),
+        cmocka_unit_test(test_tcp),          cmocka_unit_test(test_tcp_ipv6_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
