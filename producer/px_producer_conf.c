@@ -258,9 +258,6 @@ static px_err px_load_kafka(const px_config *cfg, px_producer_conf *out)
     px_err err = px_kafka_settings_load(cfg, &out->kafka);
     if (err != PX_OK)
         return err;
-    out->kafka_brokers = out->kafka.brokers;
-    out->kafka_properties = out->kafka.props;
-    out->n_kafka_properties = out->kafka.n_props;
     out->kafka_enabled = px_config_bool(cfg, "kafka.enabled");
     out->kafka_topic = px_config_string(cfg, "kafka.topic");
     if (!out->kafka_topic && out->org) {

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "core/px_config.h"
-#include "px_producer_conf.h"
+#include "producer/px_producer_conf.h"
 
 /* Writes text to a fresh temporary file; returns its path (static buffer
  * per call slot, removed at teardown by the caller). */
@@ -419,10 +419,10 @@ static void test_producer_loader(void **state)
     gethostname(host, sizeof(host));
     assert_string_equal(pc.sensor, host);
     assert_string_equal(pc.kafka_topic, "pdnsx.obs.acme");
-    assert_string_equal(pc.kafka_brokers, "127.0.0.1:9092");
-    assert_int_equal(pc.n_kafka_properties, 1);
-    assert_string_equal(pc.kafka_properties[0].key, "acks");
-    assert_string_equal(pc.kafka_properties[0].value, "all");
+    assert_string_equal(pc.kafka.brokers, "127.0.0.1:9092");
+    assert_int_equal(pc.kafka.n_props, 1);
+    assert_string_equal(pc.kafka.props[0].key, "acks");
+    assert_string_equal(pc.kafka.props[0].value, "all");
     assert_int_equal(pc.window.seconds, 60);
     assert_int_equal(pc.window.max_entries, 1000000);
     assert_int_equal(pc.window.min_clients, 3);
