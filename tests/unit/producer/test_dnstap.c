@@ -1202,18 +1202,29 @@ static void test_unix(void **state)
     sink_fini(&s);
 }
 
+/* A dnstap-tcp input on listen into s (initialised here); NULL if it
+ * cannot listen there. *port: the port its start-up line names. */
+static void *tcp_input(px_input_conf *conf, const char *listen, sink *s, uint16_t *port)
+{
+    sink_init(s);
+    char err[256];
+    *conf = (px_input_conf){.type = PX_INPUT_DNSTAP_TCP, .listen = listen, .log_fn = report};
+    reports[0] = '\0';
+    void *in = px_dnstap_input_open(conf, sink_fn, s, err, sizeof(err));
+    *port = in ? pxt_logged_port(reports, "dnstap-tcp") : 0;
+    return in;
+}
+
 static void test_tcp(void **state)
 {
     (void)state;
     sink s;
-    sink_init(&s);
     char err[256];
-    px_input_conf conf = {.type = PX_INPUT_DNSTAP_TCP, .listen = "127.0.0.1:0", .log_fn = report};
-    reports[0] = '\0';
-    void *in = px_dnstap_input_open(&conf, sink_fn, &s, err, sizeof(err));
+    px_input_conf conf;
+    endpoint ep = {0};
+    void *in = tcp_input(&conf, "127.0.0.1:0", &s, &ep.port);
     assert_non_null(in);
     /* the port "127.0.0.1:0" got is in the input's start-up line */
-    endpoint ep = {.port = pxt_logged_port(reports, "dnstap-tcp")};
     assert_true(ep.port > 0);
     runner r;
     runner_start(&r, in);
@@ -1265,16 +1276,13 @@ static void test_tcp_ipv6_only(void **state)
 {
     (void)state;
     sink s;
-    sink_init(&s);
-    char err[256];
-    px_input_conf conf = {.type = PX_INPUT_DNSTAP_TCP, .listen = "[::]:0", .log_fn = report};
-    reports[0] = '\0';
-    void *in = px_dnstap_input_open(&conf, sink_fn, &s, err, sizeof(err));
+    px_input_conf conf;
+    uint16_t port;
+    void *in = tcp_input(&conf, "[::]:0", &s, &port);
     if (!in) { /* hosts without IPv6 exist */
         sink_fini(&s);
         skip();
     }
-    uint16_t port = pxt_logged_port(reports, "dnstap-tcp");
     assert_true(port > 0);
     assert_true(tcp_connects(AF_INET6, "::1", port));
     assert_false(tcp_connects(AF_INET, "127.0.0.1", port));
