@@ -1244,50 +1244,53 @@ static void test_tcp(void **state)
         px_dnstap_input_ops.destroy(in);
 }
 
-/* Whether a TCP connection to addr:port (family AF_INET or AF_INET6) is
- * accepted; the listener's backlog takes it without the input running. */
-static bool tcp_connects(int family, const char *addr, uint16_t port)
+/* Whether a TCP connection to [addr]:port is accepted; the listener's
+ * backlog takes it without the input running. */
+static bool tcp6_connects(const char *addr, uint16_t port)
 {
-    struct sockaddr_storage ss = {0};
-    socklen_t sl;
-    if (family == AF_INET) {
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-        a->sin_family = AF_INET;
-        a->sin_port = htons(port);
-        assert_int_equal(inet_pton(AF_INET, addr, &a->sin_addr), 1);
-        sl = sizeof(*a);
-    } else {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons(port);
-        assert_int_equal(inet_pton(AF_INET6, addr, &a->sin6_addr), 1);
-        sl = sizeof(*a);
-    }
-    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
+    assert_int_equal(inet_pton(AF_INET6, addr, &a.sin6_addr), 1);
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_true(fd >= 0);
-    bool ok = connect(fd, (struct sockaddr *)&ss, sl) == 0;
+    bool ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
     close(fd);
     return ok;
 }
 
 /* dnstap-tcp on an IPv6 address listens on IPv6 only, as metrics.listen:
- * "[::]:PORT" takes no IPv4 sender (docs/INTERFACE.md). */
+ * "[::]:PORT" takes no IPv4 sender (docs/INTERFACE.md), so it can listen
+ * while an IPv4 socket listens on 127.0.0.1:PORT (a dual-stack socket
+ * cannot: the port is taken). */
 static void test_tcp_ipv6_only(void **state)
 {
     (void)state;
+    int v6 = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in6 lo6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    bool have_v6 = v6 >= 0 && bind(v6, (struct sockaddr *)&lo6, sizeof(lo6)) == 0;
+    if (v6 >= 0)
+        close(v6);
+    if (!have_v6) /* hosts without IPv6 exist */
+        skip();
+    int v4 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in lo4 = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof(lo4);
+    assert_true(v4 >= 0);
+    assert_int_equal(bind(v4, (struct sockaddr *)&lo4, sizeof(lo4)), 0);
+    assert_int_equal(listen(v4, 1), 0);
+    assert_int_equal(getsockname(v4, (struct sockaddr *)&lo4, &sl), 0);
+    char listen_on[32];
+    snprintf(listen_on, sizeof(listen_on), "[::]:%u", (unsigned)ntohs(lo4.sin_port));
+
     sink s;
     px_input_conf conf;
     uint16_t port;
-    void *in = tcp_input(&conf, "[::]:0", &s, &port);
-    if (!in) { /* hosts without IPv6 exist */
-        sink_fini(&s);
-        skip();
-    }
-    assert_true(port > 0);
-    assert_true(tcp_connects(AF_INET6, "::1", port));
-    assert_false(tcp_connects(AF_INET, "127.0.0.1", port));
+    void *in = tcp_input(&conf, listen_on, &s, &port);
+    assert_non_null(in);
+    assert_int_equal(port, ntohs(lo4.sin_port));
+    assert_true(tcp6_connects("::1", port));
     px_dnstap_input_ops.destroy(in);
     sink_fini(&s);
+    close(v4);
 }
 
 int main(void)
