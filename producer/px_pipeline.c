@@ -3,10 +3,12 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
-#include "obs/px_avro.h"
+#include "core/px_buf.h"
+#include "core/px_keyed_hash.h"
 #include "dns/px_dns_msg.h"
+#include "dns/px_dns_name.h"
+#include "obs/px_avro.h"
 #include "obs/px_psl.h"
 
 /* Events are staged and processed in batches: the records of a batch are
@@ -44,7 +46,7 @@ struct px_pipeline {
     px_psl_cache *psl;
     px_pipeline_out_fn out;
     void *out_ctx;
-    uint64_t k0, k1; /* client hash key: memory only */
+    px_keyed_hash client_key; /* memory only */
     px_pipeline_stats st;
     /* Scratch kept here rather than on the stack: the iterator holds
      * text buffers for the longest names and rdata. */
@@ -60,8 +62,7 @@ struct px_pipeline {
     size_t bw_len;
     /* Record keys of the records being looked up: type, bailiwick, owner,
      * rdata (see px_pipeline_key()), back to back; grown as needed. */
-    uint8_t *keys;
-    size_t keys_cap;
+    px_buf keys;
     /* A second pass over the message, for a key new to the table: its
      * text needs the iterator standing on its record. */
     px_dns_iter it2;
@@ -87,55 +88,6 @@ typedef struct px_pkey {
     uint32_t head_len; /* px_avro_encode_head() of the record */
     uint8_t bytes[];   /* head, then the registered domain */
 } px_pkey;
-
-/* SipHash-2-4 of a short input: a keyed PRF, so that the per-window client
- * set cannot be reversed into addresses without the key. */
-#define PX_ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define PX_SIPROUND                                                                                \
-    do {                                                                                           \
-        v0 += v1;                                                                                  \
-        v1 = PX_ROTL(v1, 13);                                                                      \
-        v1 ^= v0;                                                                                  \
-        v0 = PX_ROTL(v0, 32);                                                                      \
-        v2 += v3;                                                                                  \
-        v3 = PX_ROTL(v3, 16);                                                                      \
-        v3 ^= v2;                                                                                  \
-        v0 += v3;                                                                                  \
-        v3 = PX_ROTL(v3, 21);                                                                      \
-        v3 ^= v0;                                                                                  \
-        v2 += v1;                                                                                  \
-        v1 = PX_ROTL(v1, 17);                                                                      \
-        v1 ^= v2;                                                                                  \
-        v2 = PX_ROTL(v2, 32);                                                                      \
-    } while (0)
-
-static uint64_t px_siphash(uint64_t k0, uint64_t k1, const uint8_t *in, size_t len)
-{
-    uint64_t v0 = 0x736f6d6570736575ull ^ k0, v1 = 0x646f72616e646f6dull ^ k1;
-    uint64_t v2 = 0x6c7967656e657261ull ^ k0, v3 = 0x7465646279746573ull ^ k1;
-    uint64_t b = (uint64_t)len << 56;
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t m;
-        memcpy(&m, in + i, 8); /* little-endian hosts; the value is private anyway */
-        v3 ^= m;
-        PX_SIPROUND;
-        PX_SIPROUND;
-        v0 ^= m;
-    }
-    for (size_t j = 0; i + j < len; j++)
-        b |= (uint64_t)in[i + j] << (8 * j);
-    v3 ^= b;
-    PX_SIPROUND;
-    PX_SIPROUND;
-    v0 ^= b;
-    v2 ^= 0xff;
-    PX_SIPROUND;
-    PX_SIPROUND;
-    PX_SIPROUND;
-    PX_SIPROUND;
-    return v0 ^ v1 ^ v2 ^ v3;
-}
 
 /* A window flush: the record's fixed fields were encoded when its key was
  * first seen; only the counters are encoded here. */
@@ -168,19 +120,6 @@ static void px_pipeline_emit(void *ctx, px_window_entry *e, const px_window_coun
     p->st.published++;
 }
 
-static px_err px_pipeline_client_key(px_pipeline *p, const uint8_t *fixed)
-{
-    uint8_t k[16];
-    if (fixed)
-        memcpy(k, fixed, sizeof(k));
-    else if (getrandom(k, sizeof(k), 0) != (ssize_t)sizeof(k))
-        return PX_ERR_IO;
-    memcpy(&p->k0, k, 8);
-    memcpy(&p->k1, k + 8, 8);
-    memset(k, 0, sizeof(k));
-    return PX_OK;
-}
-
 px_pipeline *px_pipeline_create(const px_pipeline_conf *conf, px_err *err)
 {
     px_pipeline *p = calloc(1, sizeof(*p));
@@ -196,7 +135,9 @@ px_pipeline *px_pipeline_create(const px_pipeline_conf *conf, px_err *err)
     *err = PX_ERR_NOMEM;
     if (!p->org || !p->sensor)
         goto fail;
-    if ((*err = px_pipeline_client_key(p, conf->client_key)) != PX_OK)
+    /* SipHash, a keyed PRF: the per-window client sets cannot be turned
+     * back into addresses without the key, which never leaves memory. */
+    if ((*err = px_keyed_hash_init(&p->client_key, conf->client_key)) != PX_OK)
         goto fail;
     if (!(p->filter = px_filter_create(&conf->filter, err)))
         goto fail;
@@ -227,7 +168,8 @@ void px_pipeline_destroy(px_pipeline *p)
     px_avro_codec_destroy(p->codec);
     px_psl_cache_destroy(p->psl);
     px_filter_destroy(p->filter);
-    free(p->keys);
+    px_buf_free(&p->keys);
+    px_keyed_hash_wipe(&p->client_key);
     free(p->stage_buf);
     free(p->org);
     free(p->sensor);
@@ -253,12 +195,8 @@ static const char *px_pipeline_bailiwick(px_pipeline *p, const px_dns_event *ev,
     /* Only a valid name is cached; it is at most 255 octets. */
     if (ev->query_zone_len <= sizeof(p->bw_wire)) {
         memcpy(p->bw_wire, ev->query_zone, ev->query_zone_len);
-        /* A valid name's length octets are <= 63, so lowercasing every
-         * octet only touches the labels' letters. */
-        for (size_t i = 0; i < ev->query_zone_len; i++) {
-            uint8_t b = ev->query_zone[i];
-            p->bw_canon[i] = (uint8_t)((unsigned)(b - 'A') < 26u ? b | 0x20 : b);
-        }
+        memcpy(p->bw_canon, ev->query_zone, ev->query_zone_len);
+        px_dns_name_fold(p->bw_canon, ev->query_zone_len);
         p->bw_wire_len = ev->query_zone_len;
         p->bw_len = *len;
     }
@@ -343,28 +281,12 @@ static px_window_entry *px_pipeline_new_key(px_pipeline *p, px_dns_iter *it, px_
     return ent;
 }
 
-/* Room for len more key bytes after used; false on no memory. */
-static bool px_pipeline_keys_room(px_pipeline *p, size_t used, size_t len)
-{
-    if (p->keys_cap - used >= len)
-        return true;
-    size_t cap = p->keys_cap ? p->keys_cap : 4096;
-    while (cap - used < len)
-        cap *= 2;
-    uint8_t *k = realloc(p->keys, cap);
-    if (!k)
-        return false;
-    p->keys = k;
-    p->keys_cap = cap;
-    return true;
-}
-
 /* Decodes records of event `ev` worth a lookup into items (at most room),
  * counting the others; *more false once the message has no more. Their
- * keys go to p->keys from *used on, and their slots start loading.
+ * keys are appended to p->keys, and their slots start loading.
  * Returns how many. */
 static size_t px_pipeline_gather(px_pipeline *p, const char *bw, unsigned ev, unsigned *idx,
-                                 px_pitem *items, size_t room, size_t *used, bool *more)
+                                 px_pitem *items, size_t room, bool *more)
 {
     px_dns_rr rr;
     size_t n = 0;
@@ -388,16 +310,17 @@ static size_t px_pipeline_gather(px_pipeline *p, const char *bw, unsigned ev, un
             continue;
         }
         size_t len = px_pipeline_key_len(p, &rr, bw != NULL);
-        if (!px_pipeline_keys_room(p, *used, len)) {
+        if (px_buf_reserve(&p->keys, len) != PX_OK) {
             p->st.output_errors++;
             continue;
         }
-        px_pipeline_key(p, &rr, bw != NULL, p->keys + *used);
-        uint64_t h = px_window_hash(p->window, p->keys + *used, len);
+        size_t off = p->keys.len;
+        px_pipeline_key(p, &rr, bw != NULL, p->keys.p + off);
+        uint64_t h = px_window_hash(p->window, p->keys.p + off, len);
         px_window_prefetch(p->window, h);
         items[n++] =
-            (px_pitem){.off = *used, .len = len, .hash = h, .ttl = rr.ttl, .ev = ev, .idx = at};
-        *used += len;
+            (px_pitem){.off = off, .len = len, .hash = h, .ttl = rr.ttl, .ev = ev, .idx = at};
+        p->keys.len += len;
     }
     return n;
 }
@@ -432,7 +355,7 @@ static px_err px_pipeline_record_at(px_pipeline *p, const px_dns_event *ev, unsi
 static void px_pipeline_lookup(px_pipeline *p, const px_pitem *it)
 {
     const px_staged *s = &p->stage[it->ev];
-    const uint8_t *key = p->keys + it->off;
+    const uint8_t *key = p->keys.p + it->off;
     px_window_entry *ent = px_window_lookup_hashed(p->window, it->hash, key, it->len);
     uint8_t verdict;
     if (ent) {
@@ -500,7 +423,8 @@ static bool px_pipeline_begin(px_pipeline *p, const px_dns_event *ev)
  * result; only decoding runs ahead, to have many slots loading at once. */
 static void px_pipeline_drain(px_pipeline *p)
 {
-    size_t n = 0, used = 0;
+    size_t n = 0;
+    px_buf_clear(&p->keys);
     for (unsigned i = 0; i < p->n_staged; i++) {
         const px_dns_event *ev = &p->stage[i].ev;
         if (!px_pipeline_begin(p, ev))
@@ -510,14 +434,14 @@ static void px_pipeline_drain(px_pipeline *p)
         while (more) {
             if (n == PX_PIPELINE_ITEMS) {
                 px_pipeline_run(p, n);
-                n = used = 0;
+                n = 0;
+                px_buf_clear(&p->keys);
             }
             /* again after a run: a new key's bailiwick may have taken
              * the cache */
             size_t bw_len;
             const char *bw = px_pipeline_bailiwick(p, ev, &bw_len);
-            n += px_pipeline_gather(p, bw, i, &idx, p->items + n, PX_PIPELINE_ITEMS - n, &used,
-                                    &more);
+            n += px_pipeline_gather(p, bw, i, &idx, p->items + n, PX_PIPELINE_ITEMS - n, &more);
         }
     }
     px_pipeline_run(p, n);
@@ -550,7 +474,7 @@ static void px_pipeline_stage(px_pipeline *p, const px_dns_event *ev)
     if (s->has_client) {
         /* The address only, not the port: one client, many ports. */
         size_t alen = ev->client.family == 4 ? 4 : 16;
-        s->client_hash = px_siphash(p->k0, p->k1, ev->client.bytes, alen);
+        s->client_hash = px_keyed_hash64(&p->client_key, ev->client.bytes, alen);
     }
     memset(&s->ev.client, 0, sizeof(s->ev.client)); /* it goes no further */
     if (need > PX_PIPELINE_STAGE_BYTES) {

@@ -42,22 +42,12 @@ struct px_producer {
     int64_t seen_event_time, seen_at_wall;
 };
 
-static int64_t px_producer_wall(void *ctx)
-{
-    (void)ctx;
-    return (int64_t)time(NULL);
-}
-
 /* The logger the inputs report through (they do not log themselves);
  * level is syslog-style. */
 static void px_producer_lib_log(void *ctx, int level, const char *msg)
 {
     (void)ctx;
-    px_log(level <= 3   ? PX_LOG_ERROR
-           : level == 4 ? PX_LOG_WARNING
-           : level <= 6 ? PX_LOG_INFO
-                        : PX_LOG_DEBUG,
-           "%s", msg);
+    px_log(px_log_level_from_syslog(level), "%s", msg);
 }
 
 static px_err px_producer_out(void *ctx, const char *key, size_t klen, const uint8_t *val,
@@ -200,12 +190,6 @@ static bool px_producer_conf_all_files(const px_producer_conf *c)
     return true;
 }
 
-/* The metrics endpoint's warnings about rejected clients (rate-limited). */
-static void px_producer_http_log(const char *message)
-{
-    px_warning("%s", message);
-}
-
 /* "WHAT: listening on HOST:PORT" with the port actually bound, so that a
  * setting of port 0 can be used (tests do) and an operator sees where. */
 static void px_producer_log_listen(const char *what, const char *hostport, uint16_t port)
@@ -225,13 +209,12 @@ px_producer *px_producer_create(const px_producer_conf *conf, const px_producer_
     }
     p->conf = conf;
     p->opts = *opts;
-    if (!p->opts.clock)
-        p->opts.clock = px_producer_wall;
     p->all_files = px_producer_conf_all_files(conf);
     if (conf->metrics_listen) {
-        p->metrics = px_metrics_server_start(conf->metrics_listen, &conf->http,
-                                             px_producer_http_log, errbuf, errlen);
-        if (!p->metrics)
+        /* the endpoint's warnings about rejected clients (rate-limited) */
+        px_metrics_conf mc = {
+            .listen = conf->metrics_listen, .limits = conf->http, .report = px_report_to_log};
+        if (px_metrics_start(&mc, &p->metrics, errbuf, errlen) != PX_OK)
             goto fail;
         px_producer_log_listen("metrics", conf->metrics_listen, px_metrics_server_port(p->metrics));
     }
@@ -395,7 +378,7 @@ static void px_producer_metrics(px_producer *p, const px_pipeline_stats *st)
  * time by the wall time that passed since the last event. */
 static void px_producer_idle_tick(px_producer *p, const px_pipeline_stats *st)
 {
-    int64_t wall = p->opts.clock(p->opts.clock_ctx);
+    int64_t wall = px_clock_now_s(&p->opts.clock);
     if (st->last_event_time != p->seen_event_time) {
         p->seen_event_time = st->last_event_time;
         p->seen_at_wall = wall;

@@ -1,13 +1,15 @@
 /* px_producer_conf.c: the producer's settings table and loader. */
 #include "producer/px_producer_conf.h"
-#include "dns/px_addr.h"
 
+#include "core/px_net.h"
+#include "dns/px_addr.h"
 #include "dns/px_dns_msg.h"
+#include "dns/px_dns_name.h"
 #include "kafka/px_kafka.h"
 #include "kafka/px_kafka_conf.h"
+#include "obs/px_obs.h"
 #include "px_input.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pcap/pcap.h>
@@ -19,59 +21,12 @@
 
 /* ---- checks ---------------------------------------------------------------- */
 
-static bool px_is_lower_alnum(char ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
-}
-
-static bool px_check_org(const char *v, char *why, size_t len)
-{
-    size_t n = strlen(v);
-    bool ok = n >= 1 && n <= 32 && px_is_lower_alnum(v[0]);
-    for (size_t i = 1; ok && i < n; i++)
-        ok = px_is_lower_alnum(v[i]) || v[i] == '-';
-    if (!ok)
-        snprintf(why, len, "must match [a-z0-9][a-z0-9-]{0,31}");
-    return ok;
-}
-
-static bool px_check_sensor(const char *v, char *why, size_t len)
-{
-    size_t n = strlen(v);
-    bool ok = n >= 1 && n <= 64;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = v[i] > ' ' && v[i] < 0x7f;
-    if (!ok)
-        snprintf(why, len, "must be 1 to 64 printable characters without spaces");
-    return ok;
-}
-
 static bool px_check_rrtype(const char *v, char *why, size_t len)
 {
     if (px_dns_type_parse(v) >= 0)
         return true;
     snprintf(why, len, "not an RR type mnemonic (A, AAAA, ...) or TYPEnnn");
     return false;
-}
-
-static bool px_check_ip(const char *v, char *why, size_t len)
-{
-    unsigned char buf[16];
-    if (inet_pton(AF_INET, v, buf) == 1 || inet_pton(AF_INET6, v, buf) == 1)
-        return true;
-    snprintf(why, len, "not an IPv4 or IPv6 address");
-    return false;
-}
-
-static bool px_check_zone(const char *v, char *why, size_t len)
-{
-    size_t n = strlen(v);
-    bool ok = n >= 1 && n <= 254;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = v[i] > ' ' && v[i] < 0x7f && v[i] != '\\';
-    if (!ok)
-        snprintf(why, len, "not a domain name");
-    return ok;
 }
 
 /* ---- the table ------------------------------------------------------------- */
@@ -83,8 +38,6 @@ static const char *const px_input_types[] = {"dnstap-unix", "dnstap-tcp", "dnsta
 static const char *const px_dnstap_types[] = {
     "AUTH_RESPONSE", "RESOLVER_RESPONSE", "CLIENT_RESPONSE", "FORWARDER_RESPONSE",
     "STUB_RESPONSE", "TOOL_RESPONSE",     "UPDATE_RESPONSE", NULL};
-
-static const char *const px_log_levels[] = {"error", "warning", "info", "debug", NULL};
 
 static const px_conf_item px_input_items[] = {
     {.path = "type",
@@ -110,11 +63,11 @@ const px_conf_item px_producer_conf_table[] = {
     {.path = "org",
      .type = PX_CONF_STRING,
      .flags = PX_CONF_REQUIRED,
-     .check = px_check_org,
+     .check = px_obs_conf_check_org,
      .help = "organisation id, [a-z0-9][a-z0-9-]{0,31}"},
     {.path = "sensor",
      .type = PX_CONF_STRING,
-     .check = px_check_sensor,
+     .check = px_obs_conf_check_sensor,
      .help = "sensor id within the organisation (default: host name)"},
     {.path = "inputs",
      .type = PX_CONF_LIST,
@@ -137,12 +90,12 @@ const px_conf_item px_producer_conf_table[] = {
     {.path = "privacy.local_zones",
      .type = PX_CONF_STRING_ARRAY,
      .def = "[]",
-     .check = px_check_zone,
+     .check = px_dns_conf_check_name,
      .help = "extra local zones, on top of the built-in ones"},
     {.path = "privacy.wildcard_servers",
      .type = PX_CONF_STRING_ARRAY,
      .def = "[]",
-     .check = px_check_ip,
+     .check = px_addr_conf_check,
      .help = "server addresses whose answers are dropped"},
     {.path = "privacy.min_clients",
      .type = PX_CONF_INT,
@@ -190,10 +143,7 @@ const px_conf_item px_producer_conf_table[] = {
      .max = 100000000,
      .def = "1000000",
      .help = "distinct records held per window before an early flush"},
-    {.path = "kafka.brokers",
-     .type = PX_CONF_STRING,
-     .def = "\"127.0.0.1:9092\"",
-     .help = "bootstrap servers"},
+    {.include = px_conf_kafka_items}, /* kafka.brokers, kafka.properties */
     {.path = "kafka.topic",
      .type = PX_CONF_STRING,
      .check = px_conf_check_topic,
@@ -209,10 +159,6 @@ const px_conf_item px_producer_conf_table[] = {
      .def = "1000",
      .help = "longest a full local Kafka queue may hold up the inputs; past it, observations "
              "go to the spool, else (live inputs) the newest are dropped and counted"},
-    {.path = "kafka.properties",
-     .type = PX_CONF_MAP,
-     .help = "raw librdkafka properties; nest groups for dotted names: "
-             "{ compression = { codec = \"zstd\"; }; }"},
     {.path = "spool.path",
      .type = PX_CONF_STRING,
      .help = "on-disk spool used when Kafka is unreachable longer than memory allows"},
@@ -222,16 +168,9 @@ const px_conf_item px_producer_conf_table[] = {
      .max = INT64_MAX,
      .def = "1073741824",
      .help = "largest spool size, in bytes"},
-    {.path = "metrics.listen",
-     .type = PX_CONF_STRING,
-     .check = px_conf_check_hostport,
-     .help = "IPv4:port or [IPv6]:port serving Prometheus text on /metrics"},
-    {.path = "log.level",
-     .type = PX_CONF_STRING,
-     .def = "\"info\"",
-     .choices = px_log_levels,
-     .help = "least severe level logged"},
-    PX_HTTP_CONF_ITEMS,
+    {.include = px_conf_metrics_items},
+    {.include = px_conf_log_items},
+    {.include = px_http_conf_items},
     {.path = NULL},
 };
 
@@ -319,9 +258,6 @@ static px_err px_load_kafka(const px_config *cfg, px_producer_conf *out)
     px_err err = px_kafka_settings_load(cfg, &out->kafka);
     if (err != PX_OK)
         return err;
-    out->kafka_brokers = out->kafka.brokers;
-    out->kafka_properties = out->kafka.props;
-    out->n_kafka_properties = out->kafka.n_props;
     out->kafka_enabled = px_config_bool(cfg, "kafka.enabled");
     out->kafka_topic = px_config_string(cfg, "kafka.topic");
     if (!out->kafka_topic && out->org) {

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/px_clock.h"
 #include "core/px_metrics.h"
 #include "core/px_ratelimit.h"
 #include "px_spool.h"
@@ -58,13 +59,6 @@ struct px_publish {
     uint64_t spool_corrupt_seen; /* damaged spool records already counted (spool_lock) */
 };
 
-static uint64_t px_publish_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void px_publish_log(px_publish *p, px_log_level level, const char *msg)
 {
     if (p->log_fn)
@@ -81,7 +75,7 @@ static void px_publish_log_limited(px_publish *p, px_log_level level, const char
         return;
     uint64_t held;
     pthread_mutex_lock(&p->log_lock);
-    bool ok = px_ratelimit_allow(&p->log_rl, px_ratelimit_now_ms(), &held);
+    bool ok = px_ratelimit_allow(&p->log_rl, px_clock_mono_ms(), &held);
     pthread_mutex_unlock(&p->log_lock);
     if (!ok)
         return;
@@ -288,7 +282,7 @@ static px_err px_publish_drop(px_publish *p)
     atomic_fetch_add(&p->dropped, 1);
     px_metric_inc(p->m_dropped);
     uint64_t n = atomic_fetch_add(&p->episode, 1) + 1;
-    int64_t now = px_ratelimit_now_ms();
+    int64_t now = px_clock_mono_ms();
     pthread_mutex_lock(&p->log_lock);
     bool say = n == 1 || now - p->drop_said_ms >= PX_PUBLISH_DROP_REPORT_MS;
     if (say)
@@ -349,13 +343,13 @@ px_err px_publish_send(px_publish *p, const void *key, size_t klen, const void *
         /* Queue full: serve delivery reports to make room, as librdkafka's
          * examples do; past the wait, spill to disk if we may. */
         if (since == 0) {
-            since = px_publish_now_ms();
+            since = (uint64_t)px_clock_mono_ms();
             atomic_fetch_add(&p->queue_full, 1);
         }
         if (dropping)
             return px_publish_drop(p); /* no second wait while it stays full */
         rd_kafka_poll(p->rk, 10);
-        if (px_publish_now_ms() - since < p->queue_wait_ms)
+        if ((uint64_t)px_clock_mono_ms() - since < p->queue_wait_ms)
             continue;
         if (p->spool) {
             atomic_store(&p->spilling, true);
@@ -419,10 +413,10 @@ px_err px_publish_close(px_publish *p, int timeout_ms)
 {
     if (p->null_sink)
         return PX_OK;
-    uint64_t deadline = px_publish_now_ms() + (uint64_t)timeout_ms;
+    uint64_t deadline = (uint64_t)px_clock_mono_ms() + (uint64_t)timeout_ms;
     /* Keep draining the spool too: a file run is done only when Kafka has
      * everything. */
-    while (px_publish_now_ms() < deadline) {
+    while ((uint64_t)px_clock_mono_ms() < deadline) {
         px_publish_poll(p, 100);
         bool spool_empty = true;
         if (p->spool) {

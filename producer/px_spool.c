@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/px_buf.h"
 #include "core/px_wire.h"
 
 #define PX_SPOOL_MAGIC 0x50585331u /* "PXS1" */
@@ -21,8 +22,7 @@ struct px_spool {
     uint64_t pending; /* records between read and end */
     uint64_t corrupt;
     uint64_t peeked_len; /* size of the record px_spool_peek() returned, 0 if none */
-    uint8_t *buf;
-    size_t buf_cap;
+    px_buf buf;          /* the record px_spool_read_at() read last */
 };
 
 static uint32_t px_spool_sum(const void *a, size_t alen, const void *b, size_t blen)
@@ -44,18 +44,6 @@ static void px_spool_put32(uint8_t *p, uint32_t v)
     p[1] = (uint8_t)(v >> 8);
     p[2] = (uint8_t)(v >> 16);
     p[3] = (uint8_t)(v >> 24);
-}
-
-static px_err px_spool_reserve(px_spool *s, size_t n)
-{
-    if (n <= s->buf_cap)
-        return PX_OK;
-    uint8_t *nb = realloc(s->buf, n);
-    if (!nb)
-        return PX_ERR_NOMEM;
-    s->buf = nb;
-    s->buf_cap = n;
-    return PX_OK;
 }
 
 static int px_spool_pread_all(int fd, void *buf, size_t n, uint64_t off)
@@ -86,10 +74,11 @@ static uint64_t px_spool_read_at(px_spool *s, uint64_t off, size_t *klen, size_t
     if (magic != PX_SPOOL_MAGIC || kl > PX_SPOOL_MAX_RECORD || vl > PX_SPOOL_MAX_RECORD)
         return 0;
     uint64_t total = PX_SPOOL_HDR + (uint64_t)kl + vl;
-    if (off + total > s->end || px_spool_reserve(s, (size_t)kl + vl) != PX_OK ||
-        px_spool_pread_all(s->fd, s->buf, (size_t)kl + vl, off + PX_SPOOL_HDR) < 0)
+    px_buf_clear(&s->buf);
+    if (off + total > s->end || px_buf_reserve(&s->buf, (size_t)kl + vl) != PX_OK ||
+        px_spool_pread_all(s->fd, s->buf.p, (size_t)kl + vl, off + PX_SPOOL_HDR) < 0)
         return 0;
-    if (px_spool_sum(s->buf, kl, s->buf + kl, vl) != sum)
+    if (px_spool_sum(s->buf.p, kl, s->buf.p + kl, vl) != sum)
         return 0;
     *klen = kl;
     *vlen = vl;
@@ -139,7 +128,7 @@ void px_spool_close(px_spool *s)
         return;
     if (s->fd >= 0)
         close(s->fd);
-    free(s->buf);
+    px_buf_free(&s->buf);
     free(s);
 }
 
@@ -174,8 +163,8 @@ px_err px_spool_peek(px_spool *s, const void **key, size_t *klen, const void **v
         uint64_t n = px_spool_read_at(s, s->read, klen, vlen);
         if (n > 0) {
             s->peeked_len = n;
-            *key = s->buf;
-            *val = s->buf + *klen;
+            *key = s->buf.p;
+            *val = s->buf.p + *klen;
             return PX_OK;
         }
         /* Damaged after it was written: nothing behind it can be framed. */

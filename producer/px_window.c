@@ -139,8 +139,9 @@ static px_window *window_new(const px_window_conf *conf, void *ctx)
     w->mask = PX_WINDOW_MIN_SLOTS - 1;
     w->tail = &w->head;
     w->serial = 1;
-    /* Spreads keys over the table; not a secret (keys are DNS records). */
-    w->seed = (uint64_t)(uintptr_t)w * 0x9e3779b97f4a7c15ULL;
+    /* The keys are records from the traffic: a seed drawn per process
+     * keeps a sender from choosing names that collide. */
+    w->seed = px_hash_seed() ^ 0x77696e646f776b79ULL;
     return w;
 }
 

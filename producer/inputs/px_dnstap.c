@@ -12,9 +12,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <netdb.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -25,14 +22,15 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <fstrm.h>
 
 #include "px_fstrm.h"
 #include "px_input_impl.h"
+#include "core/px_clock.h"
 #include "core/px_metrics.h"
+#include "core/px_net.h"
 #include "core/px_ratelimit.h"
 #include "px_rbuf.h"
 #include "core/px_wire.h"
@@ -750,114 +748,42 @@ static void *px_dt_open_file(px_dt_input *in, const char *path, char *errbuf, si
     return in;
 }
 
-static bool px_dt_listen_fd(px_dt_input *in, int family)
+/* Frees a half-opened input whose error message is already in errbuf. */
+static void *px_dt_destroyed(px_dt_input *in)
 {
-    in->lfd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    return in->lfd >= 0;
+    px_dt_input_destroy(in);
+    return NULL;
 }
 
 static void *px_dt_open_unix(px_dt_input *in, const char *path, char *errbuf, size_t errlen)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (!path || !*path || strlen(path) >= sizeof(sa.sun_path))
-        return px_dt_fail(in, errbuf, errlen, "dnstap-unix: bad socket path \"%s\"%s",
-                          path ? path : "", 0);
-    memcpy(sa.sun_path, path, strlen(path) + 1);
-    if (!px_dt_listen_fd(in, AF_UNIX))
-        return px_dt_fail(in, errbuf, errlen, "dnstap-unix %s: socket: %s", path, errno);
-    struct stat st;
-    if (lstat(path, &st) == 0) {
-        /* Remove a socket left by an earlier run, never another file, and
-         * not one a live receiver still listens on. */
-        if (!S_ISSOCK(st.st_mode))
-            return px_dt_fail(in, errbuf, errlen, "dnstap-unix %s: exists and is not a socket%s",
-                              path, 0);
-        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        bool live = probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-        if (probe >= 0)
-            close(probe);
-        if (live)
-            return px_dt_fail(in, errbuf, errlen, "dnstap-unix %s: another receiver listens%s",
-                              path, 0);
-        unlink(path);
-    }
-    if (bind(in->lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
-        return px_dt_fail(in, errbuf, errlen, "dnstap-unix %s: bind: %s", path, errno);
-    in->unix_path = strdup(path);
-    if (!in->unix_path)
-        return px_dt_fail(in, errbuf, errlen, "dnstap-unix %s: %s", path, ENOMEM);
+    px_listen l;
     /* The resolver connects as its own user; it shares our group. */
-    if (chmod(path, 0660) != 0 || listen(in->lfd, 16) != 0)
-        return px_dt_fail(in, errbuf, errlen, "dnstap-unix %s: %s", path, errno);
+    if (px_listen_unix("dnstap-unix", path, 0660, 16, PX_LISTEN_NONBLOCK, &l, errbuf, errlen) !=
+        PX_OK)
+        return px_dt_destroyed(in);
+    in->lfd = l.fd;
+    in->unix_path = strdup(path);
+    if (!in->unix_path) {
+        unlink(path);
+        return px_dt_fail(in, errbuf, errlen, "dnstap-unix %s: %s", path, ENOMEM);
+    }
     return in;
 }
 
-/* Splits "host:port" or "[v6]:port" into host and port (in buf). */
-static bool px_dt_split_hostport(const char *text, char *buf, size_t len, const char **host,
-                                 const char **port)
-{
-    if (!text || strlen(text) >= len)
-        return false;
-    memcpy(buf, text, strlen(text) + 1);
-    char *colon;
-    if (buf[0] == '[') {
-        char *close = strchr(buf, ']');
-        if (!close || close[1] != ':')
-            return false;
-        *close = '\0';
-        *host = buf + 1;
-        colon = close + 1;
-    } else {
-        colon = strrchr(buf, ':');
-        if (!colon || strchr(buf, ':') != colon)
-            return false;
-        *colon = '\0';
-        *host = buf;
-    }
-    *port = colon + 1;
-    return **host && **port;
-}
-
-/* Says the address the listener got, so that "host:0" can be used: the
- * port is known from this line only (tests and operators read it). */
-static void px_dt_log_bound(px_dt_input *in)
-{
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    char host[INET6_ADDRSTRLEN] = "";
-    if (getsockname(in->lfd, (struct sockaddr *)&ss, &sl) != 0)
-        return;
-    bool v6 = ss.ss_family == AF_INET6;
-    const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
-    const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
-    inet_ntop(ss.ss_family, v6 ? (const void *)&s6->sin6_addr : (const void *)&s4->sin_addr, host,
-              sizeof(host));
-    px_input_logf(in->log_fn, in->log_ctx, 6, "dnstap-tcp: listening on %s%s%s:%u", v6 ? "[" : "",
-                  host, v6 ? "]" : "", (unsigned)ntohs(v6 ? s6->sin6_port : s4->sin_port));
-}
-
+/* An IPv6 address listens on IPv6 only (px_listen_tcp), as metrics.listen
+ * does: IPv4 senders need an input of their own (docs/INTERFACE.md). */
 static void *px_dt_open_tcp(px_dt_input *in, const char *listen_on, char *errbuf, size_t errlen)
 {
-    char buf[128];
-    const char *host, *port;
-    if (!px_dt_split_hostport(listen_on, buf, sizeof(buf), &host, &port))
-        return px_dt_fail(in, errbuf, errlen, "dnstap-tcp: bad listen address \"%s\"%s",
-                          listen_on ? listen_on : "", 0);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE};
-    struct addrinfo *ai = NULL;
-    if (getaddrinfo(host, port, &hints, &ai) != 0 || !ai)
-        return px_dt_fail(in, errbuf, errlen,
-                          "dnstap-tcp: bad listen address \"%s\" (want IP:port)%s", listen_on, 0);
-    int one = 1;
-    bool ok = px_dt_listen_fd(in, ai->ai_family) &&
-              setsockopt(in->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
-              bind(in->lfd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(in->lfd, 16) == 0;
-    freeaddrinfo(ai);
-    if (!ok)
-        return px_dt_fail(in, errbuf, errlen, "dnstap-tcp %s: %s", listen_on, errno);
-    px_dt_log_bound(in);
+    px_listen l;
+    if (px_listen_tcp("dnstap-tcp", listen_on, 16, PX_LISTEN_NONBLOCK, &l, errbuf, errlen) != PX_OK)
+        return px_dt_destroyed(in);
+    in->lfd = l.fd;
+    /* The port is known from this line only when the setting said port 0
+     * (tests and operators read it). */
+    const char *colon = strrchr(listen_on, ':');
+    px_input_logf(in->log_fn, in->log_ctx, 6, "dnstap-tcp: listening on %.*s:%u",
+                  (int)(colon - listen_on), listen_on, (unsigned)l.port);
     return in;
 }
 
@@ -1056,7 +982,7 @@ static void px_dt_log(px_dt_input *in, int level, const char *fmt, ...)
 static void px_dt_log(px_dt_input *in, int level, const char *fmt, ...)
 {
     uint64_t held;
-    if (!in->log_fn || !px_ratelimit_allow(&in->log_rl, px_ratelimit_now_ms(), &held))
+    if (!in->log_fn || !px_ratelimit_allow(&in->log_rl, px_clock_mono_ms(), &held))
         return;
     char msg[512];
     int n = snprintf(msg, sizeof(msg), "%s: ", in->name);
@@ -1365,7 +1291,7 @@ static px_err px_dt_run_sockets(px_dt_input *in)
 {
     px_err ret = PX_OK;
     while (!atomic_load(&in->stopping)) {
-        int64_t now = px_ratelimit_now_ms();
+        int64_t now = px_clock_mono_ms();
         px_dt_expire(in, now);
         px_dt_compact(in);
         px_dt_poll_set(in);
@@ -1377,7 +1303,7 @@ static px_err px_dt_run_sockets(px_dt_input *in)
         }
         if (in->pfd[0].revents)
             break;
-        now = px_ratelimit_now_ms();
+        now = px_clock_mono_ms();
         for (size_t i = 0; i < in->nconns; i++) {
             px_dt_conn *c = &in->conns[i];
             short re = in->pfd[2 + i].revents;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/px_buf.h"
 #include "core/px_wire.h"
 
 px_err px_fstrm_frame_next(const uint8_t *buf, size_t len, size_t max_data, px_fstrm_frame *f,
@@ -108,9 +109,8 @@ struct px_fstrm_recv {
     enum px_fstrm_state state;
     char *content_type;
     size_t max_data;
-    uint8_t *buf;
-    size_t cap, off, len; /* unparsed bytes are buf[off..len) */
-    size_t need;          /* size of the incomplete frame at off, 0 if unknown */
+    px_buf buf;  /* the unparsed bytes; max: the largest frame */
+    size_t need; /* size of the incomplete frame at their start, 0 if unknown */
     const char *error;
     uint8_t reply[2 * (8 + 12 + PX_FSTRM_CONTENT_TYPE_MAX)];
     size_t reply_len;
@@ -123,9 +123,13 @@ px_fstrm_recv *px_fstrm_recv_create(const char *content_type, size_t max_data)
         return NULL;
     r->content_type = strdup(content_type);
     r->max_data = max_data ? max_data : PX_FSTRM_DATA_MAX;
-    r->cap = PX_FSTRM_BUF_INITIAL;
-    r->buf = malloc(r->cap);
-    if (!r->content_type || !r->buf || strlen(content_type) > PX_FSTRM_CONTENT_TYPE_MAX) {
+    /* A frame is read whole into the buffer, so the largest frame
+     * px_fstrm_frame_next() lets through bounds it. */
+    size_t frame_max =
+        r->max_data + 4 > 8 + PX_FSTRM_CONTROL_MAX ? r->max_data + 4 : 8 + PX_FSTRM_CONTROL_MAX;
+    r->buf.max = frame_max > PX_FSTRM_BUF_INITIAL ? frame_max : PX_FSTRM_BUF_INITIAL;
+    if (!r->content_type || px_buf_reserve(&r->buf, PX_FSTRM_BUF_INITIAL) != PX_OK ||
+        strlen(content_type) > PX_FSTRM_CONTENT_TYPE_MAX) {
         px_fstrm_recv_destroy(r);
         return NULL;
     }
@@ -137,38 +141,31 @@ void px_fstrm_recv_destroy(px_fstrm_recv *r)
     if (!r)
         return;
     free(r->content_type);
-    free(r->buf);
+    px_buf_free(&r->buf);
     free(r);
 }
 
 void px_fstrm_recv_reset(px_fstrm_recv *r)
 {
     r->state = PX_FSTRM_WAIT_READY;
-    r->off = r->len = r->need = r->reply_len = 0;
+    px_buf_clear(&r->buf);
+    r->need = r->reply_len = 0;
     r->error = NULL;
 }
 
 uint8_t *px_fstrm_recv_space(px_fstrm_recv *r, size_t *avail)
 {
-    size_t held = r->len - r->off;
+    size_t held = px_buf_size(&r->buf);
     size_t want = r->need > held ? r->need : held + 1;
-    /* Move the partial frame to the front when the tail is short or the
-     * frame would not fit behind it. */
-    if (r->off > 0 && (r->off + want > r->cap || r->cap - r->len < PX_FSTRM_COMPACT_AT)) {
-        memmove(r->buf, r->buf + r->off, held);
-        r->off = 0;
-        r->len = held;
-    }
-    if (r->off + want > r->cap) {
-        /* need is bounded by max_data + 8 (frame_next checked it). */
-        uint8_t *nb = realloc(r->buf, r->off + want);
-        if (!nb)
-            return NULL;
-        r->buf = nb;
-        r->cap = r->off + want;
-    }
-    *avail = r->cap - r->len;
-    return r->buf + r->len;
+    /* Move the partial frame to the front when the tail is short (reads
+     * of a few bytes); px_buf_reserve() moves it when the frame would not
+     * fit behind it. */
+    if (r->buf.cap - r->buf.len < PX_FSTRM_COMPACT_AT)
+        px_buf_compact(&r->buf);
+    if (px_buf_reserve(&r->buf, want - held) != PX_OK)
+        return NULL;
+    *avail = r->buf.cap - r->buf.len;
+    return r->buf.p + r->buf.len;
 }
 
 static px_err px_fstrm_fail(px_fstrm_recv *r, const char *why)
@@ -231,16 +228,16 @@ static px_err px_fstrm_on_control(px_fstrm_recv *r, const px_fstrm_frame *f)
 
 px_err px_fstrm_recv_commit(px_fstrm_recv *r, size_t n, px_fstrm_data_fn fn, void *ctx)
 {
-    r->len += n;
+    r->buf.len += n;
     while (r->state != PX_FSTRM_DONE && r->state != PX_FSTRM_FAILED) {
         px_fstrm_frame f;
-        px_err err =
-            px_fstrm_frame_next(r->buf + r->off, r->len - r->off, r->max_data, &f, &r->need);
+        px_err err = px_fstrm_frame_next(px_buf_data(&r->buf), px_buf_size(&r->buf), r->max_data,
+                                         &f, &r->need);
         if (err == PX_ERR_AGAIN)
             return PX_OK;
         if (err != PX_OK)
             return px_fstrm_fail(r, "oversize");
-        r->off += f.size;
+        px_buf_consume(&r->buf, f.size); /* f.data stays where it is */
         r->need = 0;
         if (f.control) {
             err = px_fstrm_on_control(r, &f);
@@ -253,7 +250,7 @@ px_err px_fstrm_recv_commit(px_fstrm_recv *r, size_t n, px_fstrm_data_fn fn, voi
         }
     }
     /* Finished or failed: whatever follows is dropped. */
-    r->off = r->len = 0;
+    px_buf_clear(&r->buf);
     return r->state == PX_FSTRM_DONE ? PX_ERR_EOF : PX_ERR_PROTO;
 }
 
@@ -280,7 +277,7 @@ bool px_fstrm_recv_started(const px_fstrm_recv *r)
 
 size_t px_fstrm_recv_pending(const px_fstrm_recv *r)
 {
-    return r->len - r->off;
+    return px_buf_size(&r->buf);
 }
 
 const char *px_fstrm_recv_error(const px_fstrm_recv *r)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/px_buf.h"
 #include "core/px_hash.h"
 #include "core/px_wire.h"
 
@@ -28,8 +29,7 @@ typedef struct px_tcp_half {
     uint32_t isn;
     uint32_t acked; /* highest ack the other side sent for this direction */
     uint32_t next_seq;
-    uint8_t *buf; /* bytes of an incomplete message, prefix included */
-    size_t len, cap;
+    px_buf pend; /* bytes of an incomplete message, prefix included */
     px_tcp_seg ooo[PX_TCP_OOO_CAP];
     size_t n_ooo, ooo_bytes;
 } px_tcp_half;
@@ -86,7 +86,7 @@ px_tcp *px_tcp_create(const px_tcp_limits *lim, px_tcp_msg_fn fn, void *ctx)
         return NULL;
     }
     t->mask = n - 1;
-    t->seed = (uint64_t)(uintptr_t)t * 0x9e3779b97f4a7c15ULL;
+    t->seed = px_hash_seed() ^ 0x7463702d666c6f77ULL; /* per process, per table */
     t->fn = fn;
     t->ctx = ctx;
     return t;
@@ -96,12 +96,10 @@ static void px_tcp_half_clear(px_tcp *t, px_tcp_half *h)
 {
     for (size_t i = 0; i < h->n_ooo; i++)
         free(h->ooo[i].data);
-    t->bytes -= h->ooo_bytes + h->cap;
+    t->bytes -= h->ooo_bytes + h->pend.cap;
     h->n_ooo = 0;
     h->ooo_bytes = 0;
-    free(h->buf);
-    h->buf = NULL;
-    h->len = h->cap = 0;
+    px_buf_free(&h->pend);
 }
 
 static void px_tcp_flow_free(px_tcp *t, px_tcp_flow *f)
@@ -283,23 +281,24 @@ static size_t px_tcp_frame(px_tcp *t, px_tcp_half *h, const px_pkt *seg, const u
     return used;
 }
 
-static bool px_tcp_buf_reserve(px_tcp *t, px_tcp_half *h, size_t need)
+/* Room for extra pending bytes within the flows' byte budget, which
+ * counts the buffers' capacity: the buffer may grow to what the budget
+ * leaves it. */
+static bool px_tcp_buf_reserve(px_tcp *t, px_tcp_half *h, size_t extra)
 {
-    if (need <= h->cap)
-        return true;
-    size_t cap = h->cap ? h->cap : 512;
-    while (cap < need)
-        cap *= 2;
-    if (t->bytes - h->cap + cap > t->lim.max_total_bytes) {
-        t->stats.over_budget++;
-        return false;
+    px_buf *b = &h->pend;
+    size_t cap = b->cap;
+    size_t left = t->bytes < t->lim.max_total_bytes ? t->lim.max_total_bytes - t->bytes : 0;
+    px_err e = PX_ERR_FULL;
+    if (cap + left > 0) { /* max 0 would mean no bound */
+        b->max = cap + left;
+        e = px_buf_reserve(b, extra);
     }
-    uint8_t *nb = realloc(h->buf, cap);
-    if (!nb)
+    if (e == PX_ERR_FULL)
+        t->stats.over_budget++;
+    if (e != PX_OK)
         return false;
-    t->bytes += cap - h->cap;
-    h->buf = nb;
-    h->cap = cap;
+    t->bytes += b->cap - cap;
     return true;
 }
 
@@ -310,7 +309,7 @@ static void px_tcp_in_order(px_tcp *t, px_tcp_half *h, const px_pkt *seg, const 
 {
     h->next_seq += (uint32_t)n;
     while (n > 0) {
-        if (h->len == 0) {
+        if (px_buf_size(&h->pend) == 0) {
             size_t used = px_tcp_frame(t, h, seg, p, n);
             p += used;
             n -= used;
@@ -318,22 +317,22 @@ static void px_tcp_in_order(px_tcp *t, px_tcp_half *h, const px_pkt *seg, const 
                 return;
         }
         /* The pending buffer never exceeds one prefixed message. */
-        size_t take = n < PX_TCP_MSG_MAX - h->len ? n : PX_TCP_MSG_MAX - h->len;
-        if (!px_tcp_buf_reserve(t, h, h->len + take)) {
+        size_t held = px_buf_size(&h->pend);
+        size_t take = n < PX_TCP_MSG_MAX - held ? n : PX_TCP_MSG_MAX - held;
+        if (!px_tcp_buf_reserve(t, h, take)) {
             t->stats.gaps++;
-            h->len = 0;
+            px_buf_clear(&h->pend);
             h->resync = true;
             return;
         }
-        memcpy(h->buf + h->len, p, take);
-        h->len += take;
+        px_buf_append(&h->pend, p, take); /* the room is there */
         p += take;
         n -= take;
-        size_t used = px_tcp_frame(t, h, seg, h->buf, h->len);
-        memmove(h->buf, h->buf + used, h->len - used);
-        h->len -= used;
-        if (h->len == PX_TCP_MSG_MAX) { /* unreachable with sane framing; stay bounded */
-            h->len = 0;
+        px_buf_consume(&h->pend,
+                       px_tcp_frame(t, h, seg, px_buf_data(&h->pend), px_buf_size(&h->pend)));
+        if (px_buf_size(&h->pend) ==
+            PX_TCP_MSG_MAX) { /* unreachable with sane framing; stay bounded */
+            px_buf_clear(&h->pend);
             h->resync = true;
         }
     }
@@ -418,7 +417,7 @@ static void px_tcp_skip_hole(px_tcp *t, px_tcp_half *h, uint32_t seq)
             to = h->ooo[i].seq;
     t->stats.gaps++;
     h->next_seq = to;
-    h->len = 0;
+    px_buf_clear(&h->pend);
     h->resync = true;
 }
 

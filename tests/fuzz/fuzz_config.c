@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "core/px_config.h"
-#include "px_producer_conf.h"
+#include "producer/px_producer_conf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -26,8 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     px_config_validate(c);
     px_producer_conf pc;
     px_producer_conf_load(c, &pc, c);
-    for (size_t i = 0; i < pc.n_kafka_properties; i++)
-        if (!pc.kafka_properties[i].key || !pc.kafka_properties[i].value)
+    for (size_t i = 0; i < pc.kafka.n_props; i++)
+        if (!pc.kafka.props[i].key || !pc.kafka.props[i].value)
             abort();
     for (size_t i = 0; i < px_config_problem_count(c); i++)
         if (!px_config_problem(c, i))

@@ -7,15 +7,15 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "core/px_clock.h"
 #include "producer/px_producer_conf.h"
 
 typedef struct px_producer px_producer;
 
 typedef struct px_producer_opts {
-    /* Wall clock in seconds, used only to flush windows of live inputs
-     * that went quiet; NULL: CLOCK_REALTIME. Data times are event time. */
-    int64_t (*clock)(void *ctx);
-    void *clock_ctx;
+    /* Wall clock, used only to flush windows of live inputs that went
+     * quiet; clock.wall_s NULL: CLOCK_REALTIME. Data times are event time. */
+    px_clock clock;
     /* Signals the run loop waits for; the caller has blocked them in every
      * thread. SIGTERM/SIGINT end the run, SIGHUP is logged. */
     const sigset_t *signals;

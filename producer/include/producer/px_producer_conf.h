@@ -55,10 +55,6 @@ typedef struct px_producer_conf {
     unsigned dnstap_idle_seconds;
     px_window_conf window;   /* window.seconds, window.max_entries, privacy.min_clients */
     px_kafka_settings kafka; /* kafka.brokers, kafka.properties */
-    /* The same as kafka.brokers, kafka.props, kafka.n_props (not owned). */
-    const char *kafka_brokers;
-    px_kafka_prop *kafka_properties;
-    size_t n_kafka_properties;
     bool kafka_enabled;      /* kafka.enabled */
     const char *kafka_topic; /* kafka.topic, else "pdnsx.obs.<org>" */
     int kafka_max_block_ms;  /* kafka.max_block_ms */

@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "core/px_cli.h"
-#include "px_producer_conf.h"
+#include "producer/px_producer_conf.h"
 
 typedef struct run {
     int status;

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "core/px_config.h"
-#include "px_producer_conf.h"
+#include "producer/px_producer_conf.h"
 
 /* Writes text to a fresh temporary file; returns its path (static buffer
  * per call slot, removed at teardown by the caller). */
@@ -187,6 +187,32 @@ static void test_ranges_choices_checks(void **state)
                    "[IPv6]:port",
                    path);
     assert_int_equal(px_config_problem_count(c), 9);
+    px_config_destroy(c);
+    drop_tmp(path);
+}
+
+/* The producer's checks shared with the other programs: zones by the DNS
+ * name rules (no empty label, not the root), brokers not empty. */
+static void test_shared_checks(void **state)
+{
+    (void)state;
+    char *path;
+    px_config *c =
+        load_producer("org = \"acme\";\n"
+                      "inputs = ( { type = \"pcap-file\"; path = \"x\"; } );\n"
+                      "privacy = { local_zones = [\"corp.example.\", \"a..b\", \".\"]; };\n"
+                      "kafka = { brokers = \"\"; };\n",
+                      &path);
+    expect_problem(c,
+                   "%s:3: invalid 'privacy.local_zones' \"a..b\": not a domain name (printable, "
+                   "no empty label, not the root)",
+                   path);
+    expect_problem(c,
+                   "%s:3: invalid 'privacy.local_zones' \".\": not a domain name (printable, no "
+                   "empty label, not the root)",
+                   path);
+    expect_problem(c, "%s:4: invalid 'kafka.brokers' \"\": must not be empty", path);
+    assert_int_equal(px_config_problem_count(c), 3);
     px_config_destroy(c);
     drop_tmp(path);
 }
@@ -393,10 +419,10 @@ static void test_producer_loader(void **state)
     gethostname(host, sizeof(host));
     assert_string_equal(pc.sensor, host);
     assert_string_equal(pc.kafka_topic, "pdnsx.obs.acme");
-    assert_string_equal(pc.kafka_brokers, "127.0.0.1:9092");
-    assert_int_equal(pc.n_kafka_properties, 1);
-    assert_string_equal(pc.kafka_properties[0].key, "acks");
-    assert_string_equal(pc.kafka_properties[0].value, "all");
+    assert_string_equal(pc.kafka.brokers, "127.0.0.1:9092");
+    assert_int_equal(pc.kafka.n_props, 1);
+    assert_string_equal(pc.kafka.props[0].key, "acks");
+    assert_string_equal(pc.kafka.props[0].value, "all");
     assert_int_equal(pc.window.seconds, 60);
     assert_int_equal(pc.window.max_entries, 1000000);
     assert_int_equal(pc.window.min_clients, 3);
@@ -918,6 +944,7 @@ int main(void)
         cmocka_unit_test(test_unknown_settings),
         cmocka_unit_test(test_wrong_types),
         cmocka_unit_test(test_ranges_choices_checks),
+        cmocka_unit_test(test_shared_checks),
         cmocka_unit_test(test_required),
         cmocka_unit_test(test_list_items),
         cmocka_unit_test(test_map),

@@ -1202,18 +1202,29 @@ static void test_unix(void **state)
     sink_fini(&s);
 }
 
+/* A dnstap-tcp input on listen into s (initialised here); NULL if it
+ * cannot listen there. *port: the port its start-up line names. */
+static void *tcp_input(px_input_conf *conf, const char *listen, sink *s, uint16_t *port)
+{
+    sink_init(s);
+    char err[256];
+    *conf = (px_input_conf){.type = PX_INPUT_DNSTAP_TCP, .listen = listen, .log_fn = report};
+    reports[0] = '\0';
+    void *in = px_dnstap_input_open(conf, sink_fn, s, err, sizeof(err));
+    *port = in ? pxt_logged_port(reports, "dnstap-tcp") : 0;
+    return in;
+}
+
 static void test_tcp(void **state)
 {
     (void)state;
     sink s;
-    sink_init(&s);
     char err[256];
-    px_input_conf conf = {.type = PX_INPUT_DNSTAP_TCP, .listen = "127.0.0.1:0", .log_fn = report};
-    reports[0] = '\0';
-    void *in = px_dnstap_input_open(&conf, sink_fn, &s, err, sizeof(err));
+    px_input_conf conf;
+    endpoint ep = {0};
+    void *in = tcp_input(&conf, "127.0.0.1:0", &s, &ep.port);
     assert_non_null(in);
     /* the port "127.0.0.1:0" got is in the input's start-up line */
-    endpoint ep = {.port = pxt_logged_port(reports, "dnstap-tcp")};
     assert_true(ep.port > 0);
     runner r;
     runner_start(&r, in);
@@ -1233,6 +1244,55 @@ static void test_tcp(void **state)
         px_dnstap_input_ops.destroy(in);
 }
 
+/* Whether a TCP connection to [addr]:port is accepted; the listener's
+ * backlog takes it without the input running. */
+static bool tcp6_connects(const char *addr, uint16_t port)
+{
+    struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
+    assert_int_equal(inet_pton(AF_INET6, addr, &a.sin6_addr), 1);
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    bool ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+    close(fd);
+    return ok;
+}
+
+/* dnstap-tcp on an IPv6 address listens on IPv6 only, as metrics.listen:
+ * "[::]:PORT" takes no IPv4 sender (docs/INTERFACE.md), so it can listen
+ * while an IPv4 socket listens on 127.0.0.1:PORT (a dual-stack socket
+ * cannot: the port is taken). */
+static void test_tcp_ipv6_only(void **state)
+{
+    (void)state;
+    int v6 = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in6 lo6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    bool have_v6 = v6 >= 0 && bind(v6, (struct sockaddr *)&lo6, sizeof(lo6)) == 0;
+    if (v6 >= 0)
+        close(v6);
+    if (!have_v6) /* hosts without IPv6 exist */
+        skip();
+    int v4 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in lo4 = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof(lo4);
+    assert_true(v4 >= 0);
+    assert_int_equal(bind(v4, (struct sockaddr *)&lo4, sizeof(lo4)), 0);
+    assert_int_equal(listen(v4, 1), 0);
+    assert_int_equal(getsockname(v4, (struct sockaddr *)&lo4, &sl), 0);
+    char listen_on[32];
+    snprintf(listen_on, sizeof(listen_on), "[::]:%u", (unsigned)ntohs(lo4.sin_port));
+
+    sink s;
+    px_input_conf conf;
+    uint16_t port;
+    void *in = tcp_input(&conf, listen_on, &s, &port);
+    assert_non_null(in);
+    assert_int_equal(port, ntohs(lo4.sin_port));
+    assert_true(tcp6_connects("::1", port));
+    px_dnstap_input_ops.destroy(in);
+    sink_fini(&s);
+    close(v4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1242,7 +1302,7 @@ int main(void)
         cmocka_unit_test(test_file_corrupt), cmocka_unit_test(test_file_like_libfstrm),
         cmocka_unit_test(test_file_fifo),    cmocka_unit_test(test_fstrm_handshake),
         cmocka_unit_test(test_fstrm_errors), cmocka_unit_test(test_unix),
-        cmocka_unit_test(test_tcp),
+        cmocka_unit_test(test_tcp),          cmocka_unit_test(test_tcp_ipv6_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -343,22 +343,54 @@ static void test_idle_expiry_and_eviction(void **state)
     px_tcp_destroy(t);
 }
 
+/* A reassembler with a budget of 1000 bytes and the server's SYN seen. */
+static px_tcp *budget_of_1000(seen *s)
+{
+    px_tcp_limits lim = {.max_total_bytes = 1000};
+    px_tcp *t = px_tcp_create(&lim, collect, s);
+    assert_non_null(t);
+    px_pkt p = seg(SERVER, 0, PX_TCP_SYN, NULL, 0);
+    px_tcp_segment(t, &p, 1);
+    return t;
+}
+
 static void test_budget(void **state)
 {
     (void)state;
     seen s = {0};
-    px_tcp_limits lim = {.max_total_bytes = 1000};
-    px_tcp *t = px_tcp_create(&lim, collect, &s);
+    px_tcp *t = budget_of_1000(&s);
     uint8_t big[2000];
     memset(big, 0, sizeof(big));
     big[0] = 0x07; /* a 1800-byte message never completes */
     big[1] = 0x08;
-    px_pkt p = seg(SERVER, 0, PX_TCP_SYN, NULL, 0);
-    px_tcp_segment(t, &p, 1);
-    p = seg(SERVER, 1, 0, big, 1500);
+    px_pkt p = seg(SERVER, 1, 0, big, 1500);
     px_tcp_segment(t, &p, 1);
     assert_int_equal(s.n, 0);
     assert_true(px_tcp_get_stats(t)->over_budget >= 1);
+    px_tcp_destroy(t);
+}
+
+/* A pending message may take what the budget has left, not only a
+ * doubling of its buffer that fits: 602 bytes within a budget of 1000. */
+static void test_budget_used_whole(void **state)
+{
+    (void)state;
+    seen s = {0};
+    px_tcp *t = budget_of_1000(&s);
+    uint8_t m[602];
+    memset(m, 0, sizeof(m));
+    m[0] = 0x02; /* a 600-byte message, id 7, in two segments */
+    m[1] = 0x58;
+    m[3] = 7;
+    px_pkt p = seg(SERVER, 1, 0, m, 300);
+    px_tcp_segment(t, &p, 1);
+    assert_int_equal(s.n, 0);
+    p = seg(SERVER, 301, 0, m + 300, sizeof(m) - 300);
+    px_tcp_segment(t, &p, 1);
+    assert_int_equal(s.n, 1);
+    assert_int_equal(s.ids[0], 7);
+    assert_int_equal(s.lens[0], 600);
+    assert_int_equal(px_tcp_get_stats(t)->over_budget, 0);
     px_tcp_destroy(t);
 }
 
@@ -381,6 +413,7 @@ int main(void)
         cmocka_unit_test(test_hole_given_up_when_full),
         cmocka_unit_test(test_idle_expiry_and_eviction),
         cmocka_unit_test(test_budget),
+        cmocka_unit_test(test_budget_used_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
