@@ -271,8 +271,6 @@ px_err pxs_verify(px_store *s, px_store_check level, bool log, px_store_verify_r
 /* The store's format row through the reader: PX_OK, PX_ERR_NOTFOUND (none),
  * PX_ERR_DAMAGED (reported). */
 px_err pxs_snap_meta(pxs_snap *sn, pxs_meta_row *m);
-/* Lowercases and strips one trailing dot into out (PXS_NAME_MAX + 1). */
-px_err pxs_norm_name(const char *in, char *out, size_t *len);
 /* The compatibility merge (px_store_compat.c): the GeoIP callback that
  * takes text, for the batch's new A/AAAA records when the store has no
  * enrich hook (the latest non-NULL one wins). */
@@ -281,10 +279,6 @@ void pxs_store_set_text_geo(px_store *s, px_store_geo_fn geo, void *ctx);
 /* Calls geo with the address addr[0..len) in text. */
 bool pxs_text_geo(px_store_geo_fn geo, void *ctx, const uint8_t *addr, size_t len, px_geo *out);
 #define PXS_RDX_KEY_MAX 520
-/* Reverse-index prefix (at most PXS_NAME_MAX + 2 bytes) of an rdata:
- * 'a'/'b' + address bytes or 'n' + name + NUL; false if not indexed. */
-bool pxs_rdx_prefix(uint16_t type, const uint8_t *rd, size_t rd_len, const char *text, uint8_t *out,
-                    size_t *olen);
 /* Text of a dictionary id (DBI_ORG_I, DBI_ASO_I) into out
  * (PXS_DICT_STR_MAX + 1), through the checked reader: PX_ERR_DAMAGED (id
  * unknown, or its entry damaged: reported). */

@@ -672,6 +672,10 @@ static void test_rdx_long_names(void **state)
         char target[256], owner[256], rd[4][300];
         long_name(target, cases[c].target, (char)('a' + c));
         long_name(owner, cases[c].owner, (char)('o' + c));
+        if (cases[c].target == 255) { /* 255 bytes of text are a name only with escapes */
+            memcpy(target, "\\040\\040", 8);
+            memcpy(owner, "\\040\\040", 8);
+        }
         snprintf(rd[0], sizeof rd[0], "10 %s", target);
         snprintf(rd[1], sizeof rd[1], "20 %s", target);
         snprintf(rd[2], sizeof rd[2], "10 %s.", target); /* differs at its end */
