@@ -27,7 +27,7 @@ px_err pxs_rec_key(const px_store *s, const char *name, size_t name_len, uint16_
     }
     size_t keep = s->maxkey - h - 8;
     memcpy(key + h, rd, keep);
-    uint64_t fp = pxs_fnv64(rd, rd_len);
+    uint64_t fp = pxs_key_fnv1a64(rd, rd_len);
     for (int i = 0; i < 8; i++)
         key[h + keep + (size_t)i] = (uint8_t)(fp >> (56 - 8 * i));
     *klen = s->maxkey;
@@ -116,7 +116,7 @@ static size_t rdx_tail(const px_store *s, const uint8_t *rd, size_t rd_len, uint
     }
     size_t keep = room > 8 ? room - 8 : 0;
     memcpy(key + klen, rd, keep);
-    uint64_t fp = pxs_fnv64(rd, rd_len);
+    uint64_t fp = pxs_key_fnv1a64(rd, rd_len);
     for (size_t i = 0; keep + i < room; i++)
         key[klen + keep + i] = (uint8_t)(fp >> (56 - 8 * i));
     *v = (MDB_val){rd_len, (void *)rd};

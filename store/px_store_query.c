@@ -38,8 +38,8 @@ typedef struct qctx {
     void *ctx;
     bool stopped;
     pxs_rec rec;
-    pxs_buf text; /* rdata and bailiwick text */
-    char *names;  /* n_orgs x (PXS_DICT_STR_MAX + 1) */
+    px_buf text; /* rdata and bailiwick text */
+    char *names; /* n_orgs x (PXS_DICT_STR_MAX + 1) */
     const char **orgs;
     int64_t *ofirst, *olast;
     size_t *perm;
@@ -89,31 +89,25 @@ static pxs_tree *qtree(qctx *q, int dbi)
     return t;
 }
 
+/* The five per-organisation arrays grow together: each from q->cap to
+ * the same capacity, which becomes q->cap once all have it. */
 static px_err qctx_grow(qctx *q, size_t n)
 {
     if (n <= q->cap)
         return PX_OK;
-    size_t c = q->cap ? q->cap : 8;
-    while (c < n)
-        c *= 2;
-    char *names = realloc(q->names, c * (PXS_DICT_STR_MAX + 1));
-    if (names)
-        q->names = names;
-    const char **orgs = realloc(q->orgs, c * sizeof *orgs);
-    if (orgs)
-        q->orgs = orgs;
-    int64_t *f = realloc(q->ofirst, c * sizeof *f);
-    if (f)
-        q->ofirst = f;
-    int64_t *l = realloc(q->olast, c * sizeof *l);
-    if (l)
-        q->olast = l;
-    size_t *p = realloc(q->perm, c * sizeof *p);
-    if (p)
-        q->perm = p;
-    if (!names || !orgs || !f || !l || !p)
-        return PX_ERR_NOMEM;
-    q->cap = c;
+    size_t c[5] = {q->cap, q->cap, q->cap, q->cap, q->cap};
+    px_err err = px_array_reserve((void **)&q->names, &c[0], n, PXS_DICT_STR_MAX + 1, 8);
+    if (!err)
+        err = PX_ARRAY_RESERVE(q->orgs, c[1], n, 8);
+    if (!err)
+        err = PX_ARRAY_RESERVE(q->ofirst, c[2], n, 8);
+    if (!err)
+        err = PX_ARRAY_RESERVE(q->olast, c[3], n, 8);
+    if (!err)
+        err = PX_ARRAY_RESERVE(q->perm, c[4], n, 8);
+    if (err)
+        return err;
+    q->cap = c[0];
     return PX_OK;
 }
 
@@ -147,7 +141,7 @@ static px_err put_text(qctx *q, const void *p, size_t n, size_t *off)
 {
     if (memchr(p, 0, n))
         return PX_ERR_MALFORMED;
-    px_err err = pxs_buf_reserve(&q->text, n + 1);
+    px_err err = px_buf_reserve(&q->text, n + 1);
     if (err)
         return err;
     *off = q->text.len;

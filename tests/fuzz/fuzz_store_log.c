@@ -83,11 +83,11 @@ static void plant_mark(uint64_t total)
 {
     static const uint8_t key[] = {0, 'l', 'o', 'g'};
     uint8_t val[30 + PXS_SUM_LEN];
-    pxs_buf vb = {val, 0, sizeof val};
-    pxs_buf_put_varint(&vb, LOG_ID);
-    pxs_buf_put_varint(&vb, 0);
-    pxs_buf_put_varint(&vb, total);
-    pxs_val_seal(DBI_OFF, key, sizeof key, &vb); /* room in val: no realloc */
+    px_buf vb = PXS_FIXED_BUF(val, 0);
+    px_buf_put_varint(&vb, LOG_ID);
+    px_buf_put_varint(&vb, 0);
+    px_buf_put_varint(&vb, total);
+    pxs_val_seal(DBI_OFF, key, sizeof key, &vb); /* room in val */
     MDB_txn *txn;
     if (mdb_txn_begin(store->env, NULL, 0, &txn) != 0)
         abort();

@@ -901,8 +901,8 @@ static void poke_first_as(const char *dir, const char *dbname, int dbi, bool sea
     MDB_dbi h = raw_begin(dir, dbname, &env, &txn);
     assert_int_equal(mdb_cursor_open(txn, h, &c), 0);
     assert_int_equal(mdb_cursor_get(c, &k, &v, MDB_FIRST), 0);
-    pxs_buf b = {0};
-    assert_int_equal(pxs_buf_reserve(&b, len + 16), PX_OK);
+    px_buf b = {0};
+    assert_int_equal(px_buf_reserve(&b, len + 16), PX_OK);
     memcpy(b.p, val, len);
     b.len = len;
     if (sealed)
@@ -1188,7 +1188,7 @@ static void test_other_format_refused(void **state)
     f->s = NULL;
     static const uint8_t meta_key[] = {0, 'm', 'e', 't', 'a'};
     uint8_t newer[32];
-    pxs_buf nb = {newer, 0, sizeof newer};
+    px_buf nb = PXS_FIXED_BUF(newer, 0);
     pxs_meta_row m = {.format = PXS_FORMAT + 1};
     for (int round = 0; round < 2; round++) {
         MDB_env *env;
