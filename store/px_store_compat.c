@@ -12,25 +12,12 @@
 #include "px_store_batch.h"
 #include "px_store_int.h"
 
-/* Lowercases and strips one trailing dot into out (PXS_NAME_MAX + 1),
- * bytes 0x21..0x7e only: the consumer's names as the merge took them
- * before the consumer checked them itself. */
+/* The consumer's names as the merge took them before the consumer
+ * checked them itself: folded as store format 2 folds a target name
+ * (lowercase, one trailing dot dropped, bytes 0x21..0x7e). */
 static px_err compat_name(const char *in, char *out, size_t *len)
 {
-    size_t n = strlen(in);
-    if (n > 1 && in[n - 1] == '.')
-        n--;
-    if (n > PXS_NAME_MAX)
-        return PX_ERR_TOOLONG;
-    for (size_t i = 0; i < n; i++) {
-        char c = in[i];
-        if ((unsigned char)c < 0x21 || (unsigned char)c > 0x7e)
-            return PX_ERR_INVAL;
-        out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-    }
-    out[n] = '\0';
-    *len = n;
-    return PX_OK;
+    return pxs_rdx_target(in, out, len);
 }
 
 /* The normalised fields of one observation, and the px_store_obs on them. */

@@ -273,6 +273,10 @@ void pxs_store_set_text_geo(px_store *s, px_store_geo_fn geo, void *ctx);
 /* Calls geo with the address addr[0..len) in text. */
 bool pxs_text_geo(px_store_geo_fn geo, void *ctx, const uint8_t *addr, size_t len, px_geo *out);
 #define PXS_RDX_KEY_MAX 520
+/* The reverse index's form of a target name in rdata text into out
+ * (PXS_NAME_MAX + 1): store format 2's rule (px_store_keys.c).
+ * PX_ERR_TOOLONG, _INVAL for a byte outside 0x21..0x7e. */
+px_err pxs_rdx_target(const char *in, char *out, size_t *len);
 /* Text of a dictionary id (DBI_ORG_I, DBI_ASO_I) into out
  * (PXS_DICT_STR_MAX + 1), through the checked reader: PX_ERR_DAMAGED (id
  * unknown, or its entry damaged: reported). */

@@ -50,24 +50,24 @@ static const char *skip_fields(const char *s, int fields)
 /* The target of a name entry as store format 2 keys it
  * (docs/STORE-FORMAT.md, "rdx"): the target's text from the rdata,
  * lowercased, one trailing dot dropped, 1..PXS_NAME_MAX bytes of
- * 0x21..0x7e (else no entry). For canonical rdata, whose target is
- * canonical, this is the text itself: what a lookup by target asks for. */
-static bool rdx_target(const char *in, char *out, size_t *len)
+ * 0x21..0x7e. For canonical rdata, whose target is canonical, this is the
+ * text itself: what a lookup by target asks for. */
+px_err pxs_rdx_target(const char *in, char *out, size_t *len)
 {
     size_t n = strlen(in);
     if (n > 1 && in[n - 1] == '.')
         n--;
     if (n > PXS_NAME_MAX)
-        return false;
+        return PX_ERR_TOOLONG;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)in[i];
         if (c < 0x21 || c > 0x7e)
-            return false;
+            return PX_ERR_INVAL;
         out[i] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
     }
     out[n] = 0;
     *len = n;
-    return true;
+    return PX_OK;
 }
 
 /* Reverse-index prefix (at most PXS_NAME_MAX + 2 bytes) of a value:
@@ -92,7 +92,7 @@ static bool rdx_prefix(uint16_t type, const uint8_t *rd, size_t rd_len, const ch
     if (!target || !*target || strcmp(target, ".") == 0)
         return false;
     size_t n;
-    if (!rdx_target(target, (char *)out + 1, &n))
+    if (pxs_rdx_target(target, (char *)out + 1, &n) != PX_OK)
         return false;
     out[0] = 'n';
     out[n + 1] = 0;
