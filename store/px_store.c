@@ -86,7 +86,7 @@ static px_err meta_put(const px_store *s, MDB_txn *txn)
     MDB_val k = {sizeof pxs_meta_key, (void *)pxs_meta_key}, v;
     if (mdb_get(txn, s->dbi[DBI_OFF], &k, &v) == MDB_NOTFOUND)
         m.entries[DBI_OFF]++; /* the row itself */
-    pxs_buf b = {0};
+    px_buf b = {0};
     px_err err = pxs_meta_encode(&m, &b);
     if (!err) {
         v = (MDB_val){b.len, b.p};
@@ -373,7 +373,7 @@ bool pxs_release_freed_pages(px_store *s)
     if (mdb_txn_begin(s->env, NULL, 0, &txn) != 0)
         return false;
     uint8_t sum[PXS_SUM_LEN];
-    pxs_buf vb = {sum, 0, sizeof sum};
+    px_buf vb = PXS_FIXED_BUF(sum, 0);
     pxs_val_seal(DBI_OFF, key, sizeof key, &vb);
     MDB_val k = {sizeof key, (void *)key}, v = {vb.len, sum};
     if (mdb_put(txn, s->dbi[DBI_OFF], &k, &v, 0) == 0)

@@ -36,10 +36,10 @@ static const uint8_t log_mark[] = {0, 'l', 'o', 'g'};
 static px_err marker_put(px_store_batch *b, uint64_t id, uint64_t next, uint64_t total)
 {
     uint8_t val[30 + PXS_SUM_LEN];
-    pxs_buf vb = {val, 0, sizeof val}; /* room for the sum: no realloc */
-    pxs_buf_put_varint(&vb, id);
-    pxs_buf_put_varint(&vb, next);
-    pxs_buf_put_varint(&vb, total);
+    px_buf vb = PXS_FIXED_BUF(val, 0); /* room for the sum */
+    px_buf_put_varint(&vb, id);
+    px_buf_put_varint(&vb, next);
+    px_buf_put_varint(&vb, total);
     pxs_val_seal(DBI_OFF, log_mark, sizeof log_mark, &vb);
     MDB_val k = {sizeof log_mark, (void *)log_mark}, v = {vb.len, val};
     return pxs_map_mdb(mdb_put(b->txn, b->s->dbi[DBI_OFF], &k, &v, 0));
@@ -66,9 +66,9 @@ px_err pxs_marker_read(px_store *s, uint64_t *id, uint64_t *next, uint64_t *tota
     if (!err) {
         px_wire w;
         px_wire_init(&w, v.mv_data, n);
-        *id = pxs_wire_varint(&w);
-        *next = pxs_wire_varint(&w);
-        *total = pxs_wire_varint(&w);
+        *id = px_wire_varint(&w, PXS_VARINT_MAX);
+        *next = px_wire_varint(&w, PXS_VARINT_MAX);
+        *total = px_wire_varint(&w, PXS_VARINT_MAX);
         if (px_wire_err(&w) || px_wire_avail(&w) || *next > *total)
             err = PX_ERR_DAMAGED;
     }
@@ -93,13 +93,13 @@ static px_err sync_dir(px_store *s)
 /* Appends one entry (key, then the encoded value in b->val) to b->chunk. */
 static px_err chunk_put(px_store_batch *b, const bkey *k)
 {
-    px_err err = pxs_buf_reserve(&b->chunk, 20 + k->klen + b->val.len);
+    px_err err = px_buf_reserve(&b->chunk, 20 + k->klen + b->val.len);
     if (err)
         return err;
-    pxs_buf_put_varint(&b->chunk, k->klen);
+    px_buf_put_varint(&b->chunk, k->klen);
     memcpy(b->chunk.p + b->chunk.len, k->key, k->klen);
     b->chunk.len += k->klen;
-    pxs_buf_put_varint(&b->chunk, b->val.len);
+    px_buf_put_varint(&b->chunk, b->val.len);
     memcpy(b->chunk.p + b->chunk.len, b->val.p, b->val.len);
     b->chunk.len += b->val.len;
     return PX_OK;
@@ -160,9 +160,9 @@ px_err pxs_log_segment(px_store_batch *b)
 static bool chunk_entry(const px_store_batch *b, px_wire *w, const uint8_t **key, size_t *klen,
                         const uint8_t **val, size_t *vlen)
 {
-    *klen = (size_t)pxs_wire_varint(w);
+    *klen = (size_t)px_wire_varint(w, PXS_VARINT_MAX);
     *key = px_wire_bytes(w, *klen);
-    *vlen = (size_t)pxs_wire_varint(w);
+    *vlen = (size_t)px_wire_varint(w, PXS_VARINT_MAX);
     *val = px_wire_bytes(w, *vlen);
     return *key && *val && *klen && *klen <= b->s->maxkey;
 }

@@ -3,11 +3,13 @@
 #include <lmdb.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/px_arena.h"
+#include "core/px_hash.h"
 #include "px_store_batch.h"
+
+#define PXS_BATCH_SEED_K 0x73746f7265626174ULL /* "storebat" */
 
 /* ---- batches ----
  *
@@ -119,8 +121,9 @@ px_store_batch *pxs_batch_new(px_store *s)
         free(b);
         return NULL;
     }
-    /* per batch, so crafted names cannot aim at one probe sequence */
-    b->seed = (uint64_t)(uintptr_t)b ^ ((uint64_t)time(NULL) << 20) ^ (uint64_t)clock();
+    /* a random seed, so names from DNS traffic cannot aim at one probe
+     * sequence; xored with the table's own constant */
+    b->seed = px_hash_seed() ^ PXS_BATCH_SEED_K;
     b->logw.fd = -1;
     b->enrich = s->enrich;
     b->enrich_ctx = s->enrich_ctx;
@@ -262,14 +265,8 @@ px_err px_store_set_offset(px_store_batch *b, const char *topic, int32_t partiti
         }
     }
     if (!o) {
-        if (b->n_offs == b->cap_offs) {
-            size_t cap = b->cap_offs ? 2 * b->cap_offs : 16;
-            boff *p = realloc(b->offs, cap * sizeof *p);
-            if (!p)
-                return pxs_batch_check(b, PX_ERR_NOMEM);
-            b->offs = p;
-            b->cap_offs = cap;
-        }
+        if (PX_ARRAY_RESERVE(b->offs, b->cap_offs, b->n_offs + 1, 16))
+            return pxs_batch_check(b, PX_ERR_NOMEM);
         o = &b->offs[b->n_offs++];
         memcpy(o->topic, topic, tl + 1);
         o->partition = partition;
@@ -284,8 +281,8 @@ px_err pxs_flush_offsets(px_store_batch *b)
     for (size_t i = 0; i < b->n_offs; i++) {
         uint8_t key[256], val[10 + PXS_SUM_LEN];
         size_t kl = pxs_off_key(b->offs[i].topic, b->offs[i].partition, key);
-        pxs_buf vb = {val, 0, sizeof val}; /* room for the sum: no realloc */
-        pxs_buf_put_varint(&vb, pxs_zz(b->offs[i].next));
+        px_buf vb = PXS_FIXED_BUF(val, 0); /* room for the sum */
+        px_buf_put_varint(&vb, px_zigzag(b->offs[i].next));
         pxs_val_seal(DBI_OFF, key, kl, &vb);
         MDB_val k = {kl, key}, v = {vb.len, val};
         int rc = mdb_put(b->txn, b->s->dbi[DBI_OFF], &k, &v, 0);
@@ -315,7 +312,7 @@ px_err px_store_get_offset(px_store *s, const char *topic, int32_t partition, in
     if (!err) {
         px_wire w;
         px_wire_init(&w, v.mv_data, n);
-        *next = pxs_unzz(pxs_wire_varint(&w));
+        *next = px_unzigzag(px_wire_varint(&w, PXS_VARINT_MAX));
         if (px_wire_err(&w) || px_wire_avail(&w))
             err = pxs_report_key(s, DBI_OFF, key, kl, "the offset does not decode");
     }

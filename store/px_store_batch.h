@@ -70,7 +70,7 @@ struct px_store_batch {
     px_arena *arena;
     btab recs, doms;
     uint64_t seed;
-    pxs_buf val;
+    px_buf val;
     pxs_rec cur;  /* the flush's decoded stored record (its org array is reused) */
     pxs_dom dcur; /* the same for domains */
     bpend *pend;  /* new records whose AS organisation is new to the dictionary */
@@ -93,7 +93,7 @@ struct px_store_batch {
     /* big batches: the log being written */
     bool log;
     pxs_logw logw;
-    pxs_buf chunk;
+    px_buf chunk;
     uint64_t n_lost; /* log chunks that could not be applied */
     /* the merge holds one observation back (see px_store_merge) */
     struct merge_in *ring; /* two: the one held and the next */

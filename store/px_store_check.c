@@ -213,7 +213,7 @@ static const char *long_rdata_check(const vwalk *v, const pxs_ent *e, size_t nam
     const pxs_rec *r = &v->rec;
     if (r->rdata_len < keep + 8 || memcmp(r->rdata, e->key + h, keep) != 0)
         return "the overlong rdata does not start as its key says";
-    uint64_t fp = pxs_fnv64(r->rdata, r->rdata_len);
+    uint64_t fp = pxs_key_fnv1a64(r->rdata, r->rdata_len);
     for (int i = 0; i < 8; i++) {
         if (e->key[h + keep + (size_t)i] != (uint8_t)(fp >> (56 - 8 * i)))
             return "the overlong rdata does not hash to its key";
@@ -236,7 +236,7 @@ static const char *off_value_check(vwalk *v, const pxs_ent *e, size_t n)
     px_wire w;
     px_wire_init(&w, e->val, n);
     if (e->key[0] != 0) { /* an offset */
-        pxs_wire_varint(&w);
+        px_wire_varint(&w, PXS_VARINT_MAX);
         return px_wire_err(&w) || px_wire_avail(&w) ? "the offset does not decode" : NULL;
     }
     if (e->klen == sizeof pxs_meta_key) {
@@ -245,9 +245,9 @@ static const char *off_value_check(vwalk *v, const pxs_ent *e, size_t n)
     }
     if (e->klen == 3) /* NUL "gc": empty */
         return n ? "the page-release row is not empty" : NULL;
-    v->mark_id = pxs_wire_varint(&w);
-    v->mark_next = pxs_wire_varint(&w);
-    v->mark_total = pxs_wire_varint(&w);
+    v->mark_id = px_wire_varint(&w, PXS_VARINT_MAX);
+    v->mark_next = px_wire_varint(&w, PXS_VARINT_MAX);
+    v->mark_total = px_wire_varint(&w, PXS_VARINT_MAX);
     if (px_wire_err(&w) || px_wire_avail(&w) || v->mark_next > v->mark_total)
         return "the batch log's mark does not decode";
     v->have_mark = true;
@@ -269,7 +269,7 @@ static const char *value_check(vwalk *v, int dbi, const pxs_ent *e, size_t n)
         return off_value_check(v, e, n);
     case DBI_ORG_N:
     case DBI_ASO_N: {
-        uint64_t id = pxs_wire_varint(&w);
+        uint64_t id = px_wire_varint(&w, PXS_VARINT_MAX);
         bool bad = px_wire_err(&w) || px_wire_avail(&w) || id == 0 || id > UINT32_MAX;
         return bad ? "the id does not decode" : NULL;
     }

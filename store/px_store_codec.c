@@ -16,45 +16,6 @@
 #include "dns/px_dns_type.h"
 #include "px_store_int.h"
 
-px_err pxs_buf_reserve(pxs_buf *b, size_t extra)
-{
-    if (b->cap - b->len >= extra)
-        return PX_OK;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap - b->len < extra)
-        cap *= 2;
-    uint8_t *p = realloc(b->p, cap);
-    if (!p)
-        return PX_ERR_NOMEM;
-    b->p = p;
-    b->cap = cap;
-    return PX_OK;
-}
-
-void pxs_buf_put_varint(pxs_buf *b, uint64_t v)
-{
-    while (v >= 0x80) {
-        b->p[b->len++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    b->p[b->len++] = (uint8_t)v;
-}
-
-uint64_t pxs_wire_varint(px_wire *w)
-{
-    uint64_t v = 0;
-    for (unsigned shift = 0; shift < 70; shift += 7) {
-        uint8_t c = px_wire_u8(w);
-        if (px_wire_err(w))
-            return 0;
-        v |= (uint64_t)(c & 0x7f) << shift;
-        if (!(c & 0x80))
-            return v;
-    }
-    px_wire_fail(w, PX_ERR_MALFORMED);
-    return 0;
-}
-
 void pxs_name_reverse(const char *in, size_t len, char *out)
 {
     size_t o = 0, end = len;
@@ -73,7 +34,7 @@ void pxs_name_reverse(const char *in, size_t len, char *out)
     out[o] = '\0';
 }
 
-uint64_t pxs_fnv64(const void *data, size_t len)
+uint64_t pxs_key_fnv1a64(const void *data, size_t len)
 {
     const uint8_t *p = data;
     uint64_t h = 0xcbf29ce484222325ULL;
@@ -89,30 +50,30 @@ static size_t rec_bound(const pxs_rec *r)
     return 128 + r->n_orgs * 30 + r->bw_len + r->rdata_len;
 }
 
-px_err pxs_rec_encode(const pxs_rec *r, pxs_buf *out)
+px_err pxs_rec_encode(const pxs_rec *r, px_buf *out)
 {
     out->len = 0;
-    px_err err = pxs_buf_reserve(out, rec_bound(r));
+    px_err err = px_buf_reserve(out, rec_bound(r));
     if (err)
         return err;
     out->p[out->len++] = r->flags;
-    pxs_buf_put_varint(out, r->count);
-    pxs_buf_put_varint(out, pxs_zz(r->first));
-    pxs_buf_put_varint(out, (uint64_t)r->last - (uint64_t)r->first);
-    pxs_buf_put_varint(out, r->n_orgs);
+    px_buf_put_varint(out, r->count);
+    px_buf_put_varint(out, px_zigzag(r->first));
+    px_buf_put_varint(out, (uint64_t)r->last - (uint64_t)r->first);
+    px_buf_put_varint(out, r->n_orgs);
     uint32_t prev = 0;
     for (size_t i = 0; i < r->n_orgs; i++) {
         const pxs_org *o = &r->orgs[i];
         /* ids ascend, times lie inside the record's: all deltas >= 0 */
-        pxs_buf_put_varint(out, o->id - prev);
-        pxs_buf_put_varint(out, (uint64_t)o->first - (uint64_t)r->first);
-        pxs_buf_put_varint(out, (uint64_t)r->last - (uint64_t)o->last);
+        px_buf_put_varint(out, o->id - prev);
+        px_buf_put_varint(out, (uint64_t)o->first - (uint64_t)r->first);
+        px_buf_put_varint(out, (uint64_t)r->last - (uint64_t)o->last);
         prev = o->id;
     }
     if (r->flags & PXS_F_BW_SUFFIX)
-        pxs_buf_put_varint(out, r->bw_off);
+        px_buf_put_varint(out, r->bw_off);
     if (r->flags & PXS_F_BW_TEXT) {
-        pxs_buf_put_varint(out, r->bw_len);
+        px_buf_put_varint(out, r->bw_len);
         memcpy(out->p + out->len, r->bw_text, r->bw_len);
         out->len += r->bw_len;
     }
@@ -121,11 +82,11 @@ px_err pxs_rec_encode(const pxs_rec *r, pxs_buf *out)
         out->p[out->len++] = (uint8_t)cl;
         memcpy(out->p + out->len, r->country, cl);
         out->len += cl;
-        pxs_buf_put_varint(out, (uint64_t)r->asn + 1);
-        pxs_buf_put_varint(out, r->as_org);
+        px_buf_put_varint(out, (uint64_t)r->asn + 1);
+        px_buf_put_varint(out, r->as_org);
     }
     if (r->flags & PXS_F_LONG) {
-        pxs_buf_put_varint(out, r->rdata_len);
+        px_buf_put_varint(out, r->rdata_len);
         memcpy(out->p + out->len, r->rdata, r->rdata_len);
         out->len += r->rdata_len;
     }
@@ -133,7 +94,8 @@ px_err pxs_rec_encode(const pxs_rec *r, pxs_buf *out)
 }
 
 /* Grows *arr (which is NULL, the inline array of inl_cap elements, or
- * malloc'd) to hold need elements. */
+ * malloc'd) to hold need elements: the inline array first, then memory
+ * of its own, doubling from there. */
 static px_err grow_orgs(void **arr, size_t *cap, size_t need, size_t elem, void *inl,
                         size_t inl_cap)
 {
@@ -143,15 +105,14 @@ static px_err grow_orgs(void **arr, size_t *cap, size_t need, size_t elem, void 
     }
     if (need <= *cap)
         return PX_OK;
-    size_t c = *cap * 2;
-    while (c < need)
-        c *= 2;
-    void *p = *arr == inl ? malloc(c * elem) : realloc(*arr, c * elem);
-    if (!p)
-        return PX_ERR_NOMEM;
+    void *heap = *arr == inl ? NULL : *arr;
+    size_t c = *cap;
+    px_err err = px_array_reserve(&heap, &c, need, elem, inl_cap);
+    if (err)
+        return err;
     if (*arr == inl)
-        memcpy(p, inl, *cap * elem);
-    *arr = p;
+        memcpy(heap, inl, *cap * elem);
+    *arr = heap;
     *cap = c;
     return PX_OK;
 }
@@ -182,7 +143,7 @@ void pxs_dom_release(pxs_dom *d)
 /* Reads the per-organisation list; n is bounded by the bytes left. */
 static px_err rec_decode_orgs(px_wire *w, pxs_rec *r)
 {
-    uint64_t n = pxs_wire_varint(w);
+    uint64_t n = px_wire_varint(w, PXS_VARINT_MAX);
     if (px_wire_err(w) || n > px_wire_avail(w) / 3)
         return PX_ERR_MALFORMED;
     px_err err = REC_GROW(r, (size_t)n);
@@ -190,9 +151,9 @@ static px_err rec_decode_orgs(px_wire *w, pxs_rec *r)
         return err;
     uint64_t id = 0;
     for (size_t i = 0; i < n; i++) {
-        uint64_t d = pxs_wire_varint(w);
-        uint64_t df = pxs_wire_varint(w);
-        uint64_t dl = pxs_wire_varint(w);
+        uint64_t d = px_wire_varint(w, PXS_VARINT_MAX);
+        uint64_t df = px_wire_varint(w, PXS_VARINT_MAX);
+        uint64_t dl = px_wire_varint(w, PXS_VARINT_MAX);
         if (px_wire_err(w) || d > UINT32_MAX - id || (i > 0 && d == 0))
             return PX_ERR_MALFORMED;
         id += d;
@@ -207,9 +168,9 @@ static px_err rec_decode_orgs(px_wire *w, pxs_rec *r)
 static void rec_decode_tail(px_wire *w, pxs_rec *r)
 {
     if (r->flags & PXS_F_BW_SUFFIX)
-        r->bw_off = pxs_wire_varint(w);
+        r->bw_off = px_wire_varint(w, PXS_VARINT_MAX);
     if (r->flags & PXS_F_BW_TEXT) {
-        r->bw_len = (size_t)pxs_wire_varint(w);
+        r->bw_len = (size_t)px_wire_varint(w, PXS_VARINT_MAX);
         r->bw_text = (const char *)px_wire_bytes(w, r->bw_len);
         if (r->bw_len > PXS_NAME_MAX)
             px_wire_fail(w, PX_ERR_MALFORMED);
@@ -221,14 +182,14 @@ static void rec_decode_tail(px_wire *w, pxs_rec *r)
             px_wire_fail(w, PX_ERR_MALFORMED);
         else
             px_wire_copy(w, r->country, cl);
-        r->asn = (int64_t)(pxs_wire_varint(w) - 1);
-        uint64_t a = pxs_wire_varint(w);
+        r->asn = (int64_t)(px_wire_varint(w, PXS_VARINT_MAX) - 1);
+        uint64_t a = px_wire_varint(w, PXS_VARINT_MAX);
         if (a > UINT32_MAX)
             px_wire_fail(w, PX_ERR_MALFORMED);
         r->as_org = (uint32_t)a;
     }
     if (r->flags & PXS_F_LONG) {
-        r->rdata_len = (size_t)pxs_wire_varint(w);
+        r->rdata_len = (size_t)px_wire_varint(w, PXS_VARINT_MAX);
         r->rdata = px_wire_bytes(w, r->rdata_len);
     }
 }
@@ -238,9 +199,9 @@ px_err pxs_rec_decode(const uint8_t *v, size_t len, pxs_rec *r)
     px_wire w;
     px_wire_init(&w, v, len);
     r->flags = px_wire_u8(&w);
-    r->count = pxs_wire_varint(&w);
-    r->first = pxs_unzz(pxs_wire_varint(&w));
-    r->last = (int64_t)((uint64_t)r->first + pxs_wire_varint(&w));
+    r->count = px_wire_varint(&w, PXS_VARINT_MAX);
+    r->first = px_unzigzag(px_wire_varint(&w, PXS_VARINT_MAX));
+    r->last = (int64_t)((uint64_t)r->first + px_wire_varint(&w, PXS_VARINT_MAX));
     r->bw_len = 0;
     r->bw_text = NULL;
     r->rdata = NULL;
@@ -278,18 +239,18 @@ bool pxs_rec_add_org(pxs_rec *r, uint32_t id, int64_t first, int64_t last, px_er
     return true;
 }
 
-px_err pxs_dom_encode(const pxs_dom *d, pxs_buf *out)
+px_err pxs_dom_encode(const pxs_dom *d, px_buf *out)
 {
     out->len = 0;
-    px_err err = pxs_buf_reserve(out, 40 + d->n_orgs * 5);
+    px_err err = px_buf_reserve(out, 40 + d->n_orgs * 5);
     if (err)
         return err;
-    pxs_buf_put_varint(out, pxs_zz(d->first));
-    pxs_buf_put_varint(out, (uint64_t)d->last - (uint64_t)d->first);
-    pxs_buf_put_varint(out, d->n_orgs);
+    px_buf_put_varint(out, px_zigzag(d->first));
+    px_buf_put_varint(out, (uint64_t)d->last - (uint64_t)d->first);
+    px_buf_put_varint(out, d->n_orgs);
     uint32_t prev = 0;
     for (size_t i = 0; i < d->n_orgs; i++) {
-        pxs_buf_put_varint(out, d->orgs[i] - prev);
+        px_buf_put_varint(out, d->orgs[i] - prev);
         prev = d->orgs[i];
     }
     return PX_OK;
@@ -299,9 +260,9 @@ px_err pxs_dom_decode(const uint8_t *v, size_t len, pxs_dom *d)
 {
     px_wire w;
     px_wire_init(&w, v, len);
-    d->first = pxs_unzz(pxs_wire_varint(&w));
-    d->last = (int64_t)((uint64_t)d->first + pxs_wire_varint(&w));
-    uint64_t n = pxs_wire_varint(&w);
+    d->first = px_unzigzag(px_wire_varint(&w, PXS_VARINT_MAX));
+    d->last = (int64_t)((uint64_t)d->first + px_wire_varint(&w, PXS_VARINT_MAX));
+    uint64_t n = px_wire_varint(&w, PXS_VARINT_MAX);
     if (px_wire_err(&w) || n > px_wire_avail(&w) || d->last < d->first)
         return PX_ERR_MALFORMED;
     px_err err = DOM_GROW(d, (size_t)n);
@@ -309,7 +270,7 @@ px_err pxs_dom_decode(const uint8_t *v, size_t len, pxs_dom *d)
         return err;
     uint64_t id = 0;
     for (size_t i = 0; i < n; i++) {
-        uint64_t delta = pxs_wire_varint(&w);
+        uint64_t delta = px_wire_varint(&w, PXS_VARINT_MAX);
         if (px_wire_err(&w) || delta > UINT32_MAX - id || (i > 0 && delta == 0))
             return PX_ERR_MALFORMED;
         id += delta;
@@ -352,9 +313,9 @@ uint64_t pxs_sum(int dbi, const void *key, size_t klen, const void *payload, siz
     return XXH3_64bits_withSeed(payload, plen, XXH3_64bits_withSeed(key, klen, tag));
 }
 
-px_err pxs_val_seal(int dbi, const void *key, size_t klen, pxs_buf *out)
+px_err pxs_val_seal(int dbi, const void *key, size_t klen, px_buf *out)
 {
-    px_err err = pxs_buf_reserve(out, PXS_SUM_LEN);
+    px_err err = px_buf_reserve(out, PXS_SUM_LEN);
     if (err)
         return err;
     uint64_t h = pxs_sum(dbi, key, klen, out->p, out->len);
@@ -502,16 +463,16 @@ const char *pxs_rec_key_fit(const pxs_rec *r, const uint8_t *key, size_t klen, s
 
 const uint8_t pxs_meta_key[5] = {0, 'm', 'e', 't', 'a'};
 
-px_err pxs_meta_encode(const pxs_meta_row *m, pxs_buf *out)
+px_err pxs_meta_encode(const pxs_meta_row *m, px_buf *out)
 {
     out->len = 0;
-    px_err err = pxs_buf_reserve(out, 10 * (m->n_tables + 2));
+    px_err err = px_buf_reserve(out, 10 * (m->n_tables + 2));
     if (err)
         return err;
-    pxs_buf_put_varint(out, m->format);
-    pxs_buf_put_varint(out, m->n_tables);
+    px_buf_put_varint(out, m->format);
+    px_buf_put_varint(out, m->n_tables);
     for (size_t i = 0; i < m->n_tables; i++)
-        pxs_buf_put_varint(out, m->entries[i]);
+        px_buf_put_varint(out, m->entries[i]);
     return pxs_val_seal(DBI_OFF, pxs_meta_key, sizeof pxs_meta_key, out);
 }
 
@@ -522,13 +483,13 @@ px_err pxs_meta_decode(const uint8_t *v, size_t len, pxs_meta_row *m)
         return PX_ERR_DAMAGED;
     px_wire w;
     px_wire_init(&w, v, n);
-    m->format = pxs_wire_varint(&w);
-    uint64_t t = pxs_wire_varint(&w);
+    m->format = px_wire_varint(&w, PXS_VARINT_MAX);
+    uint64_t t = px_wire_varint(&w, PXS_VARINT_MAX);
     if (px_wire_err(&w) || t > sizeof m->entries / sizeof m->entries[0])
         return PX_ERR_DAMAGED;
     m->n_tables = (size_t)t;
     for (size_t i = 0; i < m->n_tables; i++)
-        m->entries[i] = pxs_wire_varint(&w);
+        m->entries[i] = px_wire_varint(&w, PXS_VARINT_MAX);
     return px_wire_err(&w) || px_wire_avail(&w) ? PX_ERR_DAMAGED : PX_OK;
 }
 

@@ -22,7 +22,7 @@ px_err pxs_dict_find(px_store_batch *b, int dn, const char *str, size_t len, uin
         return pxs_report_key(b->s, dn, str, len, "the value fails its checksum");
     px_wire w;
     px_wire_init(&w, v.mv_data, n);
-    uint64_t x = pxs_wire_varint(&w);
+    uint64_t x = px_wire_varint(&w, PXS_VARINT_MAX);
     if (px_wire_err(&w) || px_wire_avail(&w) || x == 0 || x > UINT32_MAX)
         return pxs_report_key(b->s, dn, str, len, "the id does not decode");
     *id = (uint32_t)x;
@@ -50,10 +50,10 @@ px_err pxs_dict_add(px_store_batch *b, int dn, int di, const char *str, size_t l
         return pxs_map_mdb(rc);
     }
     uint8_t enc[10 + PXS_SUM_LEN], txt[PXS_DICT_STR_MAX + PXS_SUM_LEN];
-    pxs_buf eb = {enc, 0, sizeof enc}, tb = {txt, len, sizeof txt};
-    pxs_buf_put_varint(&eb, next);
+    px_buf eb = PXS_FIXED_BUF(enc, 0), tb = PXS_FIXED_BUF(txt, len);
+    px_buf_put_varint(&eb, next);
     memcpy(txt, str, len);
-    pxs_val_seal(dn, str, len, &eb); /* room reserved: no realloc of the arrays */
+    pxs_val_seal(dn, str, len, &eb); /* room reserved */
     pxs_val_seal(di, &next, sizeof next, &tb);
     MDB_val k = {len, (void *)str}, nv = {eb.len, enc}, ik = {sizeof next, &next},
             iv = {tb.len, txt};
@@ -86,14 +86,8 @@ px_err pxs_org_id(px_store_batch *b, const char *org, uint32_t *id)
     px_err err = dict_intern(b, DBI_ORG_N, DBI_ORG_I, org, id);
     if (err)
         return err;
-    if (s->n_orgs == s->cap_orgs) {
-        size_t cap = s->cap_orgs ? s->cap_orgs * 2 : 16;
-        org_cache_ent *p = realloc(s->orgs, cap * sizeof *p);
-        if (!p)
-            return PX_OK; /* the cache is an optimisation only */
-        s->orgs = p;
-        s->cap_orgs = cap;
-    }
+    if (PX_ARRAY_RESERVE(s->orgs, s->cap_orgs, s->n_orgs + 1, 16))
+        return PX_OK; /* the cache is an optimisation only */
     snprintf(s->orgs[s->n_orgs].name, sizeof s->orgs[0].name, "%s", org);
     s->orgs[s->n_orgs++].id = *id;
     return PX_OK;

@@ -112,14 +112,8 @@ static px_err aso_text(px_store_batch *b, uint32_t id, char *out, size_t len)
     if (err)
         return err;
     text_copy(out, len, text);
-    if (b->n_aso == b->cap_aso && b->cap_aso < PXS_ASO_CACHE_MAX) {
-        size_t cap = b->cap_aso ? 2 * b->cap_aso : 16;
-        aso_name *p = realloc(b->aso, cap * sizeof *p);
-        if (p) {
-            b->aso = p;
-            b->cap_aso = cap;
-        }
-    }
+    if (b->n_aso < PXS_ASO_CACHE_MAX) /* a cache: no room is no entry */
+        (void)PX_ARRAY_RESERVE(b->aso, b->cap_aso, b->n_aso + 1, 16);
     if (b->n_aso < b->cap_aso) {
         b->aso[b->n_aso].id = id;
         text_copy(b->aso[b->n_aso++].text, sizeof b->aso[0].text, text);

@@ -38,14 +38,8 @@ static px_err rec_merge(pxs_rec *s, const pxs_rec *d)
 /* Holds a new record back until its AS organisation has an id. */
 static px_err pend_add(px_store_batch *b, brec *e, const char *as_org)
 {
-    if (b->n_pend == b->cap_pend) {
-        size_t cap = b->cap_pend ? 2 * b->cap_pend : 16;
-        bpend *p = realloc(b->pend, cap * sizeof *p);
-        if (!p)
-            return PX_ERR_NOMEM;
-        b->pend = p;
-        b->cap_pend = cap;
-    }
+    if (PX_ARRAY_RESERVE(b->pend, b->cap_pend, b->n_pend + 1, 16))
+        return PX_ERR_NOMEM;
     const char *text = px_arena_strndup(b->arena, as_org, strlen(as_org));
     if (!text)
         return PX_ERR_NOMEM;
@@ -109,7 +103,7 @@ px_err pxs_rec_rdx(px_store_batch *b, brec *e, uint16_t type)
     MDB_val k, v;
     if (!pxs_rdx_entry(b->s, type, text, e->k.key, e->k.klen, e->name_len, rk, &k, &v))
         return PX_OK;
-    pxs_buf vb = {val, v.mv_size, sizeof val}; /* room for the sum: no realloc */
+    px_buf vb = PXS_FIXED_BUF(val, v.mv_size); /* room for the sum */
     memcpy(val, v.mv_data, v.mv_size);
     pxs_val_seal(DBI_RDX, k.mv_data, k.mv_size, &vb);
     px_arena *a = b->defer_rdx ? b->rdx_arena : b->arena;
@@ -139,15 +133,10 @@ static bool org_new_room(uint64_t **v, size_t *n, uint32_t id)
         return true;
     if (id >= PXS_ORG_NEW_MAX)
         return false;
-    size_t cap = *n ? *n : 16;
-    while (cap <= id)
-        cap *= 2;
-    uint64_t *p = realloc(*v, cap * sizeof *p);
-    if (!p)
+    size_t old = *n; /* the counters are as long as their array */
+    if (PX_ARRAY_RESERVE(*v, *n, (size_t)id + 1, 16))
         return false;
-    memset(p + *n, 0, (cap - *n) * sizeof *p);
-    *v = p;
-    *n = cap;
+    memset(*v + old, 0, (*n - old) * sizeof **v);
     return true;
 }
 
@@ -308,14 +297,8 @@ px_err pxs_rdx_write(px_store_batch *b, const brdx *x)
 /* Keeps x for the end of the log. */
 static px_err rdx_defer(px_store_batch *b, brdx *x)
 {
-    if (b->n_rdxs == b->cap_rdxs) {
-        size_t cap = b->cap_rdxs ? 2 * b->cap_rdxs : 4096;
-        bkey **p = realloc(b->rdxs, cap * sizeof *p);
-        if (!p)
-            return PX_ERR_NOMEM;
-        b->rdxs = p;
-        b->cap_rdxs = cap;
-    }
+    if (PX_ARRAY_RESERVE(b->rdxs, b->cap_rdxs, b->n_rdxs + 1, 4096))
+        return PX_ERR_NOMEM;
     b->rdxs[b->n_rdxs++] = &x->k;
     return PX_OK;
 }

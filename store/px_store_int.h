@@ -10,6 +10,7 @@
 #include <lmdb.h>
 
 #include "core/px_arena.h"
+#include "core/px_buf.h"
 #include "core/px_error.h"
 #include "store/px_store.h"
 #include "px_store_file.h"
@@ -62,23 +63,14 @@ typedef struct pxs_dom {
     uint32_t orgs_inline[PXS_DOM_ORGS_INLINE];
 } pxs_dom;
 
-/* Growable byte buffer. */
-typedef struct pxs_buf {
-    uint8_t *p;
-    size_t len, cap;
-} pxs_buf;
+/* A px_buf over a fixed array holding `used` bytes: max = cap, so a
+ * reserve past the array fails (PX_ERR_FULL) instead of reallocating
+ * memory the buffer does not own. Never px_buf_free() it. */
+#define PXS_FIXED_BUF(arr, used)                                                                   \
+    ((px_buf){.p = (arr), .len = (used), .cap = sizeof(arr), .max = sizeof(arr)})
 
-px_err pxs_buf_reserve(pxs_buf *b, size_t extra);
-void pxs_buf_put_varint(pxs_buf *b, uint64_t v); /* after reserve (10 bytes) */
-uint64_t pxs_wire_varint(px_wire *w);            /* MALFORMED beyond 10 bytes */
-static inline uint64_t pxs_zz(int64_t v)
-{
-    return ((uint64_t)v << 1) ^ (0 - ((uint64_t)v >> 63));
-}
-static inline int64_t pxs_unzz(uint64_t v)
-{
-    return (int64_t)((v >> 1) ^ (0 - (v & 1)));
-}
+/* The store's varints are LEB128 of at most 10 bytes (px_wire_varint). */
+#define PXS_VARINT_MAX 10
 
 /* ---- integrity (docs/STORE.md; bytes: docs/STORE-FORMAT.md) ----
  *
@@ -93,7 +85,7 @@ static inline int64_t pxs_unzz(uint64_t v)
 
 uint64_t pxs_sum(int dbi, const void *key, size_t klen, const void *payload, size_t plen);
 /* Appends the checksum of (key, out->p[0..out->len)) to out. */
-px_err pxs_val_seal(int dbi, const void *key, size_t klen, pxs_buf *out);
+px_err pxs_val_seal(int dbi, const void *key, size_t klen, px_buf *out);
 /* Checks a stored value against its key: PX_OK with *plen, the payload's
  * length; PX_ERR_DAMAGED if it is too short or its checksum fails. */
 px_err pxs_val_open(int dbi, const void *key, size_t klen, const void *val, size_t vlen,
@@ -117,7 +109,7 @@ typedef struct pxs_meta_row {
     size_t n_tables;
     uint64_t entries[16];
 } pxs_meta_row;
-px_err pxs_meta_encode(const pxs_meta_row *m, pxs_buf *out); /* sealed */
+px_err pxs_meta_encode(const pxs_meta_row *m, px_buf *out); /* sealed */
 /* Decodes a stored meta row (checksum included): PX_ERR_DAMAGED if it
  * fails its checksum or does not decode. */
 px_err pxs_meta_decode(const uint8_t *v, size_t len, pxs_meta_row *m);
@@ -129,17 +121,19 @@ void pxs_key_text(int dbi, const uint8_t *key, size_t klen, size_t maxkey, char 
  * function undoes it. out holds len + 1 bytes (NUL-terminated). */
 void pxs_name_reverse(const char *in, size_t len, char *out);
 
-/* 64-bit FNV-1a: a stable hash for overlong rdata keys (stored on disk). */
-uint64_t pxs_fnv64(const void *data, size_t len);
+/* FNV-1a 64: the hash suffix of overlong rec and rdx keys, as store
+ * format 2 writes it (docs/STORE-FORMAT.md, "rec"). On disk: never
+ * px_hash64, whose values are not stable. */
+uint64_t pxs_key_fnv1a64(const void *data, size_t len);
 
-px_err pxs_rec_encode(const pxs_rec *r, pxs_buf *out);
+px_err pxs_rec_encode(const pxs_rec *r, px_buf *out);
 /* Decodes v into r (orgs array grown as needed: r owns it). */
 px_err pxs_rec_decode(const uint8_t *v, size_t len, pxs_rec *r);
 bool pxs_rec_add_org(pxs_rec *r, uint32_t id, int64_t first, int64_t last, px_err *err);
 /* Frees the org list if it outgrew the inline room; r stays usable. */
 void pxs_rec_release(pxs_rec *r);
 
-px_err pxs_dom_encode(const pxs_dom *d, pxs_buf *out);
+px_err pxs_dom_encode(const pxs_dom *d, px_buf *out);
 px_err pxs_dom_decode(const uint8_t *v, size_t len, pxs_dom *d);
 /* Returns true if the set changed. */
 bool pxs_dom_add_org(pxs_dom *d, uint32_t id, px_err *err);
@@ -271,8 +265,6 @@ px_err pxs_verify(px_store *s, px_store_check level, bool log, px_store_verify_r
 /* The store's format row through the reader: PX_OK, PX_ERR_NOTFOUND (none),
  * PX_ERR_DAMAGED (reported). */
 px_err pxs_snap_meta(pxs_snap *sn, pxs_meta_row *m);
-/* Lowercases and strips one trailing dot into out (PXS_NAME_MAX + 1). */
-px_err pxs_norm_name(const char *in, char *out, size_t *len);
 /* The compatibility merge (px_store_compat.c): the GeoIP callback that
  * takes text, for the batch's new A/AAAA records when the store has no
  * enrich hook (the latest non-NULL one wins). */
@@ -281,10 +273,10 @@ void pxs_store_set_text_geo(px_store *s, px_store_geo_fn geo, void *ctx);
 /* Calls geo with the address addr[0..len) in text. */
 bool pxs_text_geo(px_store_geo_fn geo, void *ctx, const uint8_t *addr, size_t len, px_geo *out);
 #define PXS_RDX_KEY_MAX 520
-/* Reverse-index prefix (at most PXS_NAME_MAX + 2 bytes) of an rdata:
- * 'a'/'b' + address bytes or 'n' + name + NUL; false if not indexed. */
-bool pxs_rdx_prefix(uint16_t type, const uint8_t *rd, size_t rd_len, const char *text, uint8_t *out,
-                    size_t *olen);
+/* The reverse index's form of a target name in rdata text into out
+ * (PXS_NAME_MAX + 1): store format 2's rule (px_store_keys.c).
+ * PX_ERR_TOOLONG, _INVAL for a byte outside 0x21..0x7e. */
+px_err pxs_rdx_target(const char *in, char *out, size_t *len);
 /* Text of a dictionary id (DBI_ORG_I, DBI_ASO_I) into out
  * (PXS_DICT_STR_MAX + 1), through the checked reader: PX_ERR_DAMAGED (id
  * unknown, or its entry damaged: reported). */

@@ -8,27 +8,6 @@
 
 /* ---- names and keys ---- */
 
-/* Lowercases and strips one trailing dot into out (PXS_NAME_MAX + 1). A
- * stored name is presentation text: bytes 0x21..0x7e only (what a reader
- * checks a stored key against). */
-px_err pxs_norm_name(const char *in, char *out, size_t *len)
-{
-    size_t n = strlen(in);
-    if (n > 1 && in[n - 1] == '.')
-        n--;
-    if (n > PXS_NAME_MAX)
-        return PX_ERR_TOOLONG;
-    for (size_t i = 0; i < n; i++) {
-        char c = in[i];
-        if ((unsigned char)c < 0x21 || (unsigned char)c > 0x7e)
-            return PX_ERR_INVAL;
-        out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-    }
-    out[n] = '\0';
-    *len = n;
-    return PX_OK;
-}
-
 /* Record key: fills key (maxkey bytes). long_rdata: rdata goes to the value. */
 px_err pxs_rec_key(const px_store *s, const char *name, size_t name_len, uint16_t type,
                    const uint8_t *rd, size_t rd_len, uint8_t *key, size_t *klen, bool *long_rdata)
@@ -48,7 +27,7 @@ px_err pxs_rec_key(const px_store *s, const char *name, size_t name_len, uint16_
     }
     size_t keep = s->maxkey - h - 8;
     memcpy(key + h, rd, keep);
-    uint64_t fp = pxs_fnv64(rd, rd_len);
+    uint64_t fp = pxs_key_fnv1a64(rd, rd_len);
     for (int i = 0; i < 8; i++)
         key[h + keep + (size_t)i] = (uint8_t)(fp >> (56 - 8 * i));
     *klen = s->maxkey;
@@ -68,10 +47,34 @@ static const char *skip_fields(const char *s, int fields)
     return s;
 }
 
-/* Reverse-index prefix of a value: 'a'/'b' + address bytes, or 'n' + name
- * + NUL. Returns false if the record type is not indexed. */
-bool pxs_rdx_prefix(uint16_t type, const uint8_t *rd, size_t rd_len, const char *text, uint8_t *out,
-                    size_t *olen)
+/* The target of a name entry as store format 2 keys it
+ * (docs/STORE-FORMAT.md, "rdx"): the target's text from the rdata,
+ * lowercased, one trailing dot dropped, 1..PXS_NAME_MAX bytes of
+ * 0x21..0x7e. For canonical rdata, whose target is canonical, this is the
+ * text itself: what a lookup by target asks for. */
+px_err pxs_rdx_target(const char *in, char *out, size_t *len)
+{
+    size_t n = strlen(in);
+    if (n > 1 && in[n - 1] == '.')
+        n--;
+    if (n > PXS_NAME_MAX)
+        return PX_ERR_TOOLONG;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (c < 0x21 || c > 0x7e)
+            return PX_ERR_INVAL;
+        out[i] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    }
+    out[n] = 0;
+    *len = n;
+    return PX_OK;
+}
+
+/* Reverse-index prefix (at most PXS_NAME_MAX + 2 bytes) of a value:
+ * 'a'/'b' + address bytes, or 'n' + name + NUL. Returns false if the
+ * record type is not indexed. */
+static bool rdx_prefix(uint16_t type, const uint8_t *rd, size_t rd_len, const char *text,
+                       uint8_t *out, size_t *olen)
 {
     if (type == 1 || type == 28) {
         out[0] = type == 1 ? 'a' : 'b';
@@ -89,7 +92,7 @@ bool pxs_rdx_prefix(uint16_t type, const uint8_t *rd, size_t rd_len, const char 
     if (!target || !*target || strcmp(target, ".") == 0)
         return false;
     size_t n;
-    if (pxs_norm_name(target, (char *)out + 1, &n) != PX_OK)
+    if (pxs_rdx_target(target, (char *)out + 1, &n) != PX_OK)
         return false;
     out[0] = 'n';
     out[n + 1] = 0;
@@ -113,7 +116,7 @@ static size_t rdx_tail(const px_store *s, const uint8_t *rd, size_t rd_len, uint
     }
     size_t keep = room > 8 ? room - 8 : 0;
     memcpy(key + klen, rd, keep);
-    uint64_t fp = pxs_fnv64(rd, rd_len);
+    uint64_t fp = pxs_key_fnv1a64(rd, rd_len);
     for (size_t i = 0; keep + i < room; i++)
         key[klen + keep + i] = (uint8_t)(fp >> (56 - 8 * i));
     *v = (MDB_val){rd_len, (void *)rd};
@@ -131,7 +134,7 @@ bool pxs_rdx_entry(const px_store *s, uint16_t type, const char *text, const uin
 {
     const uint8_t *rd = rkey + name_len + 3;
     size_t rd_len = rklen - name_len - 3, plen;
-    if (!pxs_rdx_prefix(type, rd, rd_len, text, key, &plen))
+    if (!rdx_prefix(type, rd, rd_len, text, key, &plen))
         return false;
     bool addr = key[0] != 'n';
     size_t klen = plen + name_len + 1 + (addr ? 0 : 2);

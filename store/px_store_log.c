@@ -119,13 +119,8 @@ static px_err log_index(pxs_log *l, px_wire *w)
         const uint8_t *p = px_wire_bytes(w, len);
         if (!p || log_sum(p, len) != h)
             break;
-        if (l->n_chunks == cap) {
-            cap = cap ? 2 * cap : 64;
-            pxs_log_chunk *c = realloc(l->chunks, cap * sizeof *c);
-            if (!c)
-                return PX_ERR_NOMEM;
-            l->chunks = c;
-        }
+        if (PX_ARRAY_RESERVE(l->chunks, cap, l->n_chunks + 1, 64))
+            return PX_ERR_NOMEM;
         l->chunks[l->n_chunks++] = (pxs_log_chunk){kind, n, p, len};
     }
     return PX_OK;

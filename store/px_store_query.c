@@ -13,7 +13,8 @@
 #include <string.h>
 
 #include "dns/px_addr.h"
-#include "dns/px_dns_msg.h"
+#include "dns/px_dns_name.h"
+#include "dns/px_dns_type.h"
 #include "px_store_int.h"
 
 /* The zone of a "*.zone" lookup. Its key prefix ("com.example.b.")
@@ -37,8 +38,8 @@ typedef struct qctx {
     void *ctx;
     bool stopped;
     pxs_rec rec;
-    pxs_buf text; /* rdata and bailiwick text */
-    char *names;  /* n_orgs x (PXS_DICT_STR_MAX + 1) */
+    px_buf text; /* rdata and bailiwick text */
+    char *names; /* n_orgs x (PXS_DICT_STR_MAX + 1) */
     const char **orgs;
     int64_t *ofirst, *olast;
     size_t *perm;
@@ -88,31 +89,25 @@ static pxs_tree *qtree(qctx *q, int dbi)
     return t;
 }
 
+/* The five per-organisation arrays grow together: each from q->cap to
+ * the same capacity, which becomes q->cap once all have it. */
 static px_err qctx_grow(qctx *q, size_t n)
 {
     if (n <= q->cap)
         return PX_OK;
-    size_t c = q->cap ? q->cap : 8;
-    while (c < n)
-        c *= 2;
-    char *names = realloc(q->names, c * (PXS_DICT_STR_MAX + 1));
-    if (names)
-        q->names = names;
-    const char **orgs = realloc(q->orgs, c * sizeof *orgs);
-    if (orgs)
-        q->orgs = orgs;
-    int64_t *f = realloc(q->ofirst, c * sizeof *f);
-    if (f)
-        q->ofirst = f;
-    int64_t *l = realloc(q->olast, c * sizeof *l);
-    if (l)
-        q->olast = l;
-    size_t *p = realloc(q->perm, c * sizeof *p);
-    if (p)
-        q->perm = p;
-    if (!names || !orgs || !f || !l || !p)
-        return PX_ERR_NOMEM;
-    q->cap = c;
+    size_t c[5] = {q->cap, q->cap, q->cap, q->cap, q->cap};
+    px_err err = px_array_reserve((void **)&q->names, &c[0], n, PXS_DICT_STR_MAX + 1, 8);
+    if (!err)
+        err = PX_ARRAY_RESERVE(q->orgs, c[1], n, 8);
+    if (!err)
+        err = PX_ARRAY_RESERVE(q->ofirst, c[2], n, 8);
+    if (!err)
+        err = PX_ARRAY_RESERVE(q->olast, c[3], n, 8);
+    if (!err)
+        err = PX_ARRAY_RESERVE(q->perm, c[4], n, 8);
+    if (err)
+        return err;
+    q->cap = c[0];
     return PX_OK;
 }
 
@@ -146,7 +141,7 @@ static px_err put_text(qctx *q, const void *p, size_t n, size_t *off)
 {
     if (memchr(p, 0, n))
         return PX_ERR_MALFORMED;
-    px_err err = pxs_buf_reserve(&q->text, n + 1);
+    px_err err = px_buf_reserve(&q->text, n + 1);
     if (err)
         return err;
     *off = q->text.len;
@@ -184,13 +179,11 @@ static px_err rdata_text(qctx *q, const rec_key_parts *p, size_t *off)
     if (p->long_rdata)
         return put_text(q, q->rec.rdata, q->rec.rdata_len, off);
     if (p->type == 1 || p->type == 28) {
-        px_addr a = {.family = p->type == 1 ? 4 : 6};
         if (p->rd_len != (p->type == 1 ? 4u : 16u))
             return PX_ERR_MALFORMED;
-        memcpy(a.bytes, p->rd, p->rd_len);
-        char buf[64];
-        px_addr_format(&a, buf, sizeof buf);
-        return put_text(q, buf, strlen(buf), off);
+        char buf[PX_ADDR_TEXT_MAX];
+        size_t n = px_addr_format_bytes(p->rd, p->rd_len, buf);
+        return put_text(q, buf, n, off);
     }
     return put_text(q, p->rd, p->rd_len, off);
 }
@@ -364,84 +357,94 @@ static px_err visit_rec(qctx *q, const scan *sc, const pxs_ent *e)
     return emit(q, e);
 }
 
-/* The rrset lookup's prefix of rec keys, and its type (-1: any). */
-static px_err rrset_prefix(const char *name, const char *rrtype, uint8_t *prefix, size_t *plen,
-                           int *type_out, qzone *zone)
+/* Whether name[0..len) is a canonical name of at most PXS_NAME_MAX
+ * bytes (the store keeps no longer one). */
+static bool canon_name(const char *name, size_t len)
 {
-    int type = rrtype ? px_dns_type_parse(rrtype) : -1;
-    if (rrtype && type < 0)
-        return PX_ERR_INVAL;
-    bool wild = name[0] == '*' && (name[1] == '.' || name[1] == 0);
-    char norm[PXS_NAME_MAX + 1];
-    size_t n;
-    px_err err = pxs_norm_name(wild ? name + (name[1] ? 2 : 1) : name, norm, &n);
-    if (err)
-        return err;
-    if (wild && n == 1 && norm[0] == '.')
-        n = 0; /* "*." : everything */
-    zone->wild = wild;
-    zone->len = wild ? n : 0;
-    memcpy(zone->name, norm, zone->len);
-    zone->name[zone->len] = 0;
-    pxs_name_reverse(norm, n, (char *)prefix);
+    return name && len && len <= PXS_NAME_MAX && px_dns_name_is_canonical(name, len);
+}
+
+/* The walk of a lookup: its table, key prefix, type and zone filters. */
+typedef struct lookup_plan {
+    int dbi;
+    uint8_t prefix[PXS_NAME_MAX + 4];
+    size_t plen;
+    int type; /* -1: any */
+    qzone zone;
+} lookup_plan;
+
+/* Records of one name (prefix: reversed name, NUL[, type]), or of every
+ * name below a zone (prefix: reversed zone, '.'; "." : all). */
+static void plan_rrset(const px_store_lookup *l, lookup_plan *p)
+{
+    bool wild = l->by == PX_STORE_BY_ZONE;
+    size_t n = l->name_len;
+    if (wild && n == 1 && l->name[0] == '.')
+        n = 0; /* every name */
+    p->dbi = DBI_REC;
+    p->type = l->rrtype;
+    p->zone.wild = wild;
+    p->zone.len = wild ? n : 0;
+    memcpy(p->zone.name, l->name, p->zone.len);
+    p->zone.name[p->zone.len] = 0;
+    pxs_name_reverse(l->name, n, (char *)p->prefix);
     size_t len = n;
     if (wild) {
         if (n)
-            prefix[len++] = '.';
+            p->prefix[len++] = '.';
     } else {
-        prefix[len++] = 0;
-        if (type >= 0) {
-            prefix[len++] = (uint8_t)(type >> 8);
-            prefix[len++] = (uint8_t)type;
+        p->prefix[len++] = 0;
+        if (p->type >= 0) {
+            p->prefix[len++] = (uint8_t)(p->type >> 8);
+            p->prefix[len++] = (uint8_t)p->type;
         }
     }
-    *plen = len;
-    *type_out = type;
-    return PX_OK;
+    p->plen = len;
 }
 
-px_err px_store_query_rrset(px_store *s, const char *name, const char *rrtype,
-                            const px_store_fence *fence, px_store_rec_fn fn, void *ctx)
+/* Reverse-index prefix of an address ('a'/'b' + bytes) or a target name
+ * ('n' + name + NUL: the index keeps a target as its canonical text). */
+static void plan_rdata(const px_store_lookup *l, lookup_plan *p)
 {
-    if (!s || !name || !fn)
-        return PX_ERR_INVAL;
-    uint8_t prefix[PXS_NAME_MAX + 4];
-    scan sc = {.dbi = DBI_REC, .prefix = prefix, .budget = SIZE_MAX};
-    int type;
-    qzone zone;
-    px_err err = rrset_prefix(name, rrtype, prefix, &sc.plen, &type, &zone);
-    if (err)
-        return err;
-    qctx q;
-    err = qctx_begin(&q, s, fence);
-    q.type = type;
-    q.zone = zone;
-    q.fn = fn;
-    q.ctx = ctx;
-    if (!err)
-        err = scan_keys(&q, &sc, visit_rec);
-    return qctx_end(&q, err);
-}
-
-/* Reverse-index prefix of a query value: an address or a name. */
-static px_err rdx_query_prefix(const char *value, uint8_t *key, size_t *klen)
-{
-    px_addr a;
-    if (px_addr_parse(value, &a) == PX_OK && (a.family == 4 || a.family == 6)) {
-        uint16_t type = a.family == 4 ? 1 : 28;
-        bool ok = pxs_rdx_prefix(type, a.bytes, a.family == 4 ? 4 : 16, value, key, klen);
-        return ok ? PX_OK : PX_ERR_INVAL;
+    p->dbi = DBI_RDX;
+    p->type = -1;
+    if (l->by == PX_STORE_BY_ADDR) {
+        p->prefix[0] = l->addr_len == 4 ? 'a' : 'b';
+        memcpy(p->prefix + 1, l->addr, l->addr_len);
+        p->plen = l->addr_len + 1;
+        return;
     }
-    char norm[PXS_NAME_MAX + 1];
-    size_t n;
-    px_err err = pxs_norm_name(value, norm, &n);
-    if (err)
-        return err;
-    key[0] = 'n';
-    memcpy(key + 1, norm, n);
-    key[n + 1] = 0;
-    *klen = n + 2;
-    return PX_OK;
+    p->prefix[0] = 'n';
+    memcpy(p->prefix + 1, l->name, l->name_len);
+    p->prefix[l->name_len + 1] = 0;
+    p->plen = l->name_len + 2;
+}
+
+/* Checks a lookup (PX_ERR_INVAL: not canonical) and plans its walk. */
+static px_err plan_lookup(const px_store_lookup *l, lookup_plan *p)
+{
+    memset(p, 0, sizeof *p);
+    if (!l)
+        return PX_ERR_INVAL;
+    switch (l->by) {
+    case PX_STORE_BY_NAME:
+    case PX_STORE_BY_ZONE:
+        if (!canon_name(l->name, l->name_len) || l->rrtype < PX_STORE_ANY_TYPE || l->rrtype > 65535)
+            return PX_ERR_INVAL;
+        plan_rrset(l, p);
+        return PX_OK;
+    case PX_STORE_BY_ADDR:
+        if (!l->addr || (l->addr_len != 4 && l->addr_len != 16))
+            return PX_ERR_INVAL;
+        plan_rdata(l, p);
+        return PX_OK;
+    case PX_STORE_BY_TARGET:
+        if (!canon_name(l->name, l->name_len))
+            return PX_ERR_INVAL;
+        plan_rdata(l, p);
+        return PX_OK;
+    }
+    return PX_ERR_INVAL;
 }
 
 /* Rebuilds the rec key from a reverse-index entry (docs/STORE-FORMAT.md, "rdx"):
@@ -516,22 +519,30 @@ static px_err visit_rdx(qctx *q, const scan *sc, const pxs_ent *x)
     return rdx_hit(q, pxs_snap_tree(q->sn, DBI_REC), x, sc->plen);
 }
 
-px_err px_store_query_rdata(px_store *s, const char *value, const px_store_fence *fence,
-                            px_store_rec_fn fn, void *ctx)
+/* The walk of a planned lookup, for the callback API and an iterator. */
+static visit_fn plan_visit(const lookup_plan *p)
 {
-    if (!s || !value || !fn || !*value)
+    return p->dbi == DBI_RDX ? visit_rdx : visit_rec;
+}
+
+px_err px_store_find(px_store *s, const px_store_lookup *l, const px_store_fence *fence,
+                     px_store_rec_fn fn, void *ctx)
+{
+    if (!s || !fn)
         return PX_ERR_INVAL;
-    uint8_t key[PXS_NAME_MAX + 3];
-    scan sc = {.dbi = DBI_RDX, .prefix = key, .budget = SIZE_MAX};
-    px_err err = rdx_query_prefix(value, key, &sc.plen);
+    lookup_plan p;
+    px_err err = plan_lookup(l, &p);
     if (err)
         return err;
+    scan sc = {.dbi = p.dbi, .prefix = p.prefix, .plen = p.plen, .budget = SIZE_MAX};
     qctx q;
     err = qctx_begin(&q, s, fence);
+    q.type = p.type;
+    q.zone = p.zone;
     q.fn = fn;
     q.ctx = ctx;
     if (!err)
-        err = scan_keys(&q, &sc, visit_rdx);
+        err = scan_keys(&q, &sc, plan_visit(&p));
     return qctx_end(&q, err);
 }
 
@@ -564,43 +575,25 @@ static px_err iter_new(px_store *s, const px_store_fence *fence, px_store_iter *
     return PX_OK;
 }
 
-px_err px_store_iter_rrset(px_store *s, const char *name, const char *rrtype,
-                           const px_store_fence *fence, px_store_iter **out)
+px_err px_store_iter_find(px_store *s, const px_store_lookup *l, const px_store_fence *fence,
+                          px_store_iter **out)
 {
-    if (!s || !name || !out)
+    if (!s || !out)
         return PX_ERR_INVAL;
-    px_err err = iter_new(s, fence, out);
+    *out = NULL;
+    lookup_plan p;
+    px_err err = plan_lookup(l, &p);
+    if (!err)
+        err = iter_new(s, fence, out);
     if (err)
         return err;
     px_store_iter *it = *out;
-    err = rrset_prefix(name, rrtype, it->prefix, &it->sc.plen, &it->q.type, &it->q.zone);
-    if (err) {
-        px_store_iter_free(it);
-        *out = NULL;
-        return err;
-    }
-    it->sc.dbi = DBI_REC;
-    it->visit = visit_rec;
-    return PX_OK;
-}
-
-px_err px_store_iter_rdata(px_store *s, const char *value, const px_store_fence *fence,
-                           px_store_iter **out)
-{
-    if (!s || !value || !*value || !out)
-        return PX_ERR_INVAL;
-    px_err err = iter_new(s, fence, out);
-    if (err)
-        return err;
-    px_store_iter *it = *out;
-    err = rdx_query_prefix(value, it->prefix, &it->sc.plen);
-    if (err) {
-        px_store_iter_free(it);
-        *out = NULL;
-        return err;
-    }
-    it->sc.dbi = DBI_RDX;
-    it->visit = visit_rdx;
+    memcpy(it->prefix, p.prefix, p.plen);
+    it->sc.plen = p.plen;
+    it->sc.dbi = p.dbi;
+    it->q.type = p.type;
+    it->q.zone = p.zone;
+    it->visit = plan_visit(&p);
     return PX_OK;
 }
 
@@ -648,16 +641,17 @@ void px_store_iter_free(px_store_iter *it)
     free(it);
 }
 
-px_err px_store_query_domain(px_store *s, const char *regdom, px_store_domain_fn fn, void *ctx)
+px_err px_store_find_domain(px_store *s, const char *regdom, size_t len, px_store_domain_fn fn,
+                            void *ctx)
 {
-    if (!s || !regdom || !fn)
+    if (!s || !fn || !canon_name(regdom, len) || (len == 1 && regdom[0] == '.'))
         return PX_ERR_INVAL;
-    char norm[PXS_NAME_MAX + 1];
-    size_t n;
-    px_err err = pxs_norm_name(regdom, norm, &n);
-    if (err || n == 0)
-        return err ? err : PX_ERR_INVAL;
+    char norm[PXS_NAME_MAX + 1]; /* the answer's domain, as a C string */
+    size_t n = len;
+    memcpy(norm, regdom, n);
+    norm[n] = 0;
     qctx q;
+    px_err err;
     pxs_dom d = {0};
     err = qctx_begin(&q, s, NULL);
     pxs_tree *t = err ? NULL : qtree(&q, DBI_DOM);

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dns/px_addr.h"
 #include "store/px_store.h"
 
 static uint64_t rng = 0x2545f4914f6cdd1dULL;
@@ -36,9 +37,13 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* One key as the consumer hands it to the store (px_store_obs): canonical
+ * names, A/AAAA as their address bytes, other rdata as canonical text. */
 typedef struct key_text {
     char regdom[48], name[80], rdata[64];
-    const char *type;
+    uint16_t type;
+    uint8_t addr[16];
+    size_t addr_len;
 } key_text;
 
 static void make_key(uint32_t k, key_text *t)
@@ -49,22 +54,31 @@ static void make_key(uint32_t k, key_text *t)
     snprintf(t->regdom, sizeof t->regdom, "site%u.%s", d, tlds[d % 8]);
     snprintf(t->name, sizeof t->name, "%s.%s", hosts[k % 8], t->regdom);
     uint32_t kind = (k * 2654435761u) % 100;
-    if (kind < 75) {
-        t->type = "A";
-        snprintf(t->rdata, sizeof t->rdata, "%u.%u.%u.%u", 1 + (k >> 24), (k >> 16) & 255,
-                 (k >> 8) & 255, k & 255);
-    } else if (kind < 90) {
-        t->type = "AAAA";
-        snprintf(t->rdata, sizeof t->rdata, "2a02:%x::%x", k >> 16, k & 0xffff);
+    t->addr_len = 0;
+    if (kind < 75) { /* 1.2.3.4 for k = 0x020304 */
+        t->type = 1;
+        const uint8_t a[4] = {(uint8_t)(1 + (k >> 24)), (uint8_t)(k >> 16), (uint8_t)(k >> 8),
+                              (uint8_t)k};
+        memcpy(t->addr, a, t->addr_len = 4);
+    } else if (kind < 90) { /* 2a02:K>>16::K&0xffff */
+        t->type = 28;
+        const uint8_t a[16] = {
+            0x2a,      0x02, (uint8_t)(k >> 24), (uint8_t)(k >> 16), [14] = (uint8_t)(k >> 8),
+            (uint8_t)k};
+        memcpy(t->addr, a, t->addr_len = 16);
     } else {
-        t->type = "CNAME";
+        t->type = 5;
         snprintf(t->rdata, sizeof t->rdata, "edge%u.cdn.example.net", k % 1000);
     }
 }
 
-static bool geo(void *ctx, const char *address, px_store_geo *out)
+/* A made-up GeoIP answer from the address text (its first two
+ * characters), as the consumer's would be per address. */
+static bool geo(void *ctx, const uint8_t *addr, size_t len, px_geo *out)
 {
     (void)ctx;
+    char address[PX_ADDR_TEXT_MAX];
+    px_addr_format_bytes(addr, len, address);
     snprintf(out->country, sizeof out->country, "%s", address[0] == '2' ? "DE" : "US");
     out->asn = 64500 + address[1] % 8;
     snprintf(out->as_org, sizeof out->as_org, "Example Networks %c", address[1]);
@@ -103,7 +117,8 @@ int main(int argc, char **argv)
     }
     px_err err;
     char eb[256];
-    px_store_opts opts = {.map_bytes = (uint64_t)map_mib << 20, .chunk_records = (uint32_t)chunk};
+    px_store_opts opts = {
+        .map_bytes = (uint64_t)map_mib << 20, .chunk_records = (uint32_t)chunk, .enrich = geo};
     px_store *s = px_store_open(argv[optind], &opts, &err, eb, sizeof eb);
     if (!s) {
         fprintf(stderr, "%s\n", eb);
@@ -120,17 +135,25 @@ int main(int argc, char **argv)
         key_text t;
         make_key(rnd() % (uint32_t)keys, &t);
         int64_t tf = 1700000000 + (int64_t)(i / 100);
-        px_avro_obs o = {.rrname = t.name,
-                         .rrtype = t.type,
-                         .rdata = t.rdata,
-                         .bailiwick = t.regdom,
-                         .count = 1 + rnd() % 5,
-                         .time_first = tf,
-                         .time_last = tf + 60,
-                         .clients = -1,
-                         .org = orgs[rnd() % (norgs > 16 ? 16 : norgs)],
-                         .sensor = "bench"};
-        if ((err = px_store_merge(b, &o, t.regdom, geo, NULL)) != PX_OK)
+        size_t dl = strlen(t.regdom);
+        uint64_t count = 1 + rnd() % 5; /* in this order: the draws make the data */
+        const char *org = orgs[rnd() % (norgs > 16 ? 16 : norgs)];
+        px_store_obs o = {.rrname = t.name,
+                          .rrname_len = strlen(t.name),
+                          .rrtype = t.type,
+                          .rdata = t.addr_len ? NULL : t.rdata,
+                          .rdata_len = t.addr_len ? 0 : strlen(t.rdata),
+                          .rdata_wire = t.addr_len ? t.addr : NULL,
+                          .rdata_wire_len = t.addr_len,
+                          .bailiwick = t.regdom,
+                          .bailiwick_len = dl,
+                          .regdom = t.regdom,
+                          .regdom_len = dl,
+                          .count = count,
+                          .time_first = tf,
+                          .time_last = tf + 60,
+                          .org = org};
+        if ((err = px_store_merge_obs(b, &o)) != PX_OK)
             break;
         if ((i + 1) % batch == 0 || i + 1 == n) {
             err = px_store_set_offset(b, "bench", 0, (int64_t)i + 1);

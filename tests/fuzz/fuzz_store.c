@@ -12,7 +12,7 @@
 static void check_rec(const uint8_t *data, size_t len)
 {
     pxs_rec r = {0};
-    pxs_buf out = {0};
+    px_buf out = {0};
     if (pxs_rec_decode(data, len, &r) == PX_OK) {
         if (pxs_rec_encode(&r, &out) != PX_OK)
             abort();
@@ -35,7 +35,7 @@ static void check_rec(const uint8_t *data, size_t len)
 static void check_dom(const uint8_t *data, size_t len)
 {
     pxs_dom d = {0};
-    pxs_buf out = {0};
+    px_buf out = {0};
     if (pxs_dom_decode(data, len, &d) == PX_OK) {
         if (pxs_dom_encode(&d, &out) != PX_OK)
             abort();
@@ -53,7 +53,7 @@ static void check_dom(const uint8_t *data, size_t len)
 static void check_meta(const uint8_t *data, size_t len)
 {
     pxs_meta_row m;
-    pxs_buf out = {0};
+    px_buf out = {0};
     if (pxs_meta_decode(data, len, &m) == PX_OK) {
         if (pxs_meta_encode(&m, &out) != PX_OK)
             abort();

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dns/px_addr.h"
 #include "store/px_store.h"
 
 static char tmpl_dir[] = "/tmp/fuzz-store-file-t.XXXXXX";
@@ -46,9 +47,11 @@ static void cleanup(void)
     free(tmpl);
 }
 
-static bool geo(void *ctx, const char *address, px_store_geo *out)
+static bool geo(void *ctx, const uint8_t *addr, size_t len, px_geo *out)
 {
     (void)ctx;
+    char address[PX_ADDR_TEXT_MAX];
+    px_addr_format_bytes(addr, len, address);
     snprintf(out->country, sizeof out->country, "NL");
     out->asn = 1136;
     snprintf(out->as_org, sizeof out->as_org, "AS of %c", address[0]);
@@ -64,30 +67,34 @@ static void merge_some(px_store *s, int round)
         abort();
     for (int i = 0; i < 120; i++) {
         char name[64], rd[64];
-        static const char *types[] = {"A", "AAAA", "CNAME", "MX", "TXT"};
-        const char *type = types[i % 5];
+        static const uint16_t types[] = {1, 28, 5, 15, 16}; /* A AAAA CNAME MX TXT */
+        uint16_t type = types[i % 5];
+        const uint8_t v4[4] = {192, 0, 2, (uint8_t)i};                      /* 192.0.2.I */
+        const uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = (uint8_t)i}; /* 2001:db8::I */
         snprintf(name, sizeof name, "h%d.d%d.test", i, i % 7);
-        if (i % 5 == 0)
-            snprintf(rd, sizeof rd, "192.0.2.%d", i);
-        else if (i % 5 == 1)
-            snprintf(rd, sizeof rd, "2001:db8::%x", i);
-        else if (i % 5 == 3)
+        if (i % 5 == 3)
             snprintf(rd, sizeof rd, "10 mx%d.d%d.test", i % 3, i % 7);
         else
             snprintf(rd, sizeof rd, "t%d.d%d.test", i, i % 7);
         char dom[32];
         snprintf(dom, sizeof dom, "d%d.test", i % 7);
-        px_avro_obs o = {.rrname = name,
-                         .rrtype = type,
-                         .rdata = i == 4 ? txt : rd,
-                         .bailiwick = i % 2 ? dom : NULL,
-                         .count = 1 + i,
-                         .time_first = 1000 + round,
-                         .time_last = 2000 + i,
-                         .clients = -1,
-                         .org = i % 3 ? "org-a" : "org-b",
-                         .sensor = "s"};
-        if (px_store_merge(b, &o, dom, geo, NULL) != PX_OK)
+        const char *rdata = i == 4 ? txt : rd;
+        px_store_obs o = {.rrname = name,
+                          .rrname_len = strlen(name),
+                          .rrtype = type,
+                          .rdata = rdata,
+                          .rdata_len = strlen(rdata),
+                          .rdata_wire = type == 1 ? v4 : v6,
+                          .rdata_wire_len = type == 1 ? 4 : 16,
+                          .bailiwick = i % 2 ? dom : NULL,
+                          .bailiwick_len = strlen(dom),
+                          .regdom = dom,
+                          .regdom_len = strlen(dom),
+                          .count = 1 + (uint64_t)i,
+                          .time_first = 1000 + round,
+                          .time_last = 2000 + i,
+                          .org = i % 3 ? "org-a" : "org-b"};
+        if (px_store_merge_obs(b, &o) != PX_OK)
             abort();
     }
     if (px_store_batch_commit(b) != PX_OK)
@@ -101,8 +108,8 @@ static void make_template(void)
     atexit(cleanup);
     px_err err;
     char eb[256];
-    px_store *s =
-        px_store_open(tmpl_dir, &(px_store_opts){.map_bytes = 1ULL << 26}, &err, eb, sizeof eb);
+    px_store *s = px_store_open(tmpl_dir, &(px_store_opts){.map_bytes = 1ULL << 26, .enrich = geo},
+                                &err, eb, sizeof eb);
     if (!s)
         abort();
     merge_some(s, 0);
@@ -177,14 +184,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     px_store_fence all = {INT64_MIN, INT64_MAX};
     size_t n = 0;
-    px_err qerr = px_store_query_rrset(s, "*.test", NULL, &all, count, &n);
+    const px_store_lookup below = {
+        .by = PX_STORE_BY_ZONE, .name = "test", .name_len = 4, .rrtype = PX_STORE_ANY_TYPE};
+    const px_store_lookup target = {
+        .by = PX_STORE_BY_TARGET, .name = "mx1.d3.test", .name_len = 11};
+    px_err qerr = px_store_find(s, &below, &all, count, &n);
     size_t n_first = n, n_steps = 0;
     px_store_iter *it = NULL;
-    px_err ierr = px_store_iter_rrset(s, "*.test", NULL, &all, &it);
+    px_err ierr = px_store_iter_find(s, &below, &all, &it);
     for (bool done = false; ierr == PX_OK && !done;)
         ierr = px_store_iter_step(it, 7, count, &n_steps, &done);
     px_store_iter_free(it);
-    px_store_query_rdata(s, "mx1.d3.test", &all, count, &n);
+    px_store_find(s, &target, &all, count, &n);
     px_store_verify_result vr;
     px_err verr = px_store_verify(s, PX_STORE_CHECK_FULL, &vr);
     px_store_close(s);
@@ -201,7 +212,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (verr != PX_OK)
         return 0;
     /* what the walk calls sound, LMDB can write into */
-    px_store_opts rw = {.map_bytes = 1ULL << 26};
+    px_store_opts rw = {.map_bytes = 1ULL << 26, .enrich = geo};
     s = px_store_open(dir, &rw, &err, eb, sizeof eb);
     if (!s)
         abort();

@@ -4,7 +4,7 @@
  * file; even, it is one chunk's payload (kind from byte 1, record or
  * domain; entry count from bytes 2-3), wrapped in a valid header and
  * checksum so the mutations reach the entry decoder. Either way a mark
- * naming the log is planted and px_store_resume() runs: without
+ * naming the log is planted and px_store_resume_log() runs: without
  * drop_damaged_log (bit 2 of byte 0 set) it applies the log whole or
  * reports it damaged and leaves it pending; with it, it applies what it can
  * and must leave nothing pending. Neither may crash. */
@@ -35,12 +35,13 @@ static void remove_store(void)
     rmdir(dir);
 }
 
-static bool geo(void *ctx, const char *address, px_store_geo *out)
+static bool geo(void *ctx, const uint8_t *addr, size_t len, px_geo *out)
 {
     (void)ctx;
+    (void)len;
     snprintf(out->country, sizeof out->country, "NL");
     out->asn = 1136;
-    snprintf(out->as_org, sizeof out->as_org, "AS of %c", address[0]);
+    snprintf(out->as_org, sizeof out->as_org, "AS of %u", addr[0]);
     return true;
 }
 
@@ -54,7 +55,8 @@ static void open_store(void)
         registered = atexit(remove_store) == 0;
     px_err err;
     char eb[256];
-    store = px_store_open(dir, &(px_store_opts){.map_bytes = 1ULL << 30}, &err, eb, sizeof eb);
+    store = px_store_open(dir, &(px_store_opts){.map_bytes = 1ULL << 30, .enrich = geo}, &err, eb,
+                          sizeof eb);
     if (!store)
         abort();
 }
@@ -83,11 +85,11 @@ static void plant_mark(uint64_t total)
 {
     static const uint8_t key[] = {0, 'l', 'o', 'g'};
     uint8_t val[30 + PXS_SUM_LEN];
-    pxs_buf vb = {val, 0, sizeof val};
-    pxs_buf_put_varint(&vb, LOG_ID);
-    pxs_buf_put_varint(&vb, 0);
-    pxs_buf_put_varint(&vb, total);
-    pxs_val_seal(DBI_OFF, key, sizeof key, &vb); /* room in val: no realloc */
+    px_buf vb = PXS_FIXED_BUF(val, 0);
+    px_buf_put_varint(&vb, LOG_ID);
+    px_buf_put_varint(&vb, 0);
+    px_buf_put_varint(&vb, total);
+    pxs_val_seal(DBI_OFF, key, sizeof key, &vb); /* room in val */
     MDB_txn *txn;
     if (mdb_txn_begin(store->env, NULL, 0, &txn) != 0)
         abort();
@@ -111,12 +113,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     plant_mark(1 + data[0] % 3); /* sometimes more chunks than the log has */
     uint64_t lost = 0;
     store->drop_damaged_log = false;
-    px_err err = (data[0] & 4) ? px_store_resume(store, geo, NULL, &lost) : PX_ERR_DAMAGED;
+    px_err err = (data[0] & 4) ? px_store_resume_log(store, &lost) : PX_ERR_DAMAGED;
     if (err == PX_ERR_DAMAGED) { /* left pending: told to drop it, it goes */
         if (!px_store_log_pending(store))
             abort();
         store->drop_damaged_log = true;
-        err = px_store_resume(store, geo, NULL, &lost);
+        err = px_store_resume_log(store, &lost);
     }
     if (err == PX_ERR_FULL) { /* the records of many runs: start over */
         remove_store();

@@ -30,16 +30,19 @@ static int pending(const char *dir, long n)
     for (long i = 0; i < n && !err; i++) {
         char name[64];
         snprintf(name, sizeof name, "h%ld.pending.test", i);
-        px_avro_obs o = {.rrname = name,
-                         .rrtype = "TXT",
-                         .rdata = name,
-                         .count = 1,
-                         .time_first = 1764201600,
-                         .time_last = 1764201600,
-                         .clients = -1,
-                         .org = "fixture",
-                         .sensor = "s1"};
-        err = px_store_merge(b, &o, "pending.test", NULL, NULL);
+        size_t len = strlen(name);
+        px_store_obs o = {.rrname = name,
+                          .rrname_len = len,
+                          .rrtype = 16, /* TXT */
+                          .rdata = name,
+                          .rdata_len = len,
+                          .regdom = "pending.test",
+                          .regdom_len = strlen("pending.test"),
+                          .org = "fixture",
+                          .count = 1,
+                          .time_first = 1764201600,
+                          .time_last = 1764201600};
+        err = px_store_merge_obs(b, &o);
     }
     if (!err)
         err = px_store_batch_commit(b);

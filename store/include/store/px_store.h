@@ -224,19 +224,38 @@ typedef struct px_store_fence {
     int64_t after, before;
 } px_store_fence;
 
-/* Records of `name` (lowercase presentation form; "*.example.com" means
- * every name strictly below example.com, in name order), optionally of one
- * rrtype (NULL: all). PX_OK also when nothing matched. Queries read the
- * file through the checked reader: a damaged page or value is reported
- * and left out, the others are given, and PX_ERR_DAMAGED returned at the
- * end. */
-px_err px_store_query_rrset(px_store *s, const char *name, const char *rrtype,
-                            const px_store_fence *fence, px_store_rec_fn fn, void *ctx);
-/* Records whose rdata is `value`: an address (A/AAAA, any textual form
- * normalised), or a name (CNAME, NS, PTR, DNAME targets, MX exchanges, SRV
- * targets). */
-px_err px_store_query_rdata(px_store *s, const char *value, const px_store_fence *fence,
-                            px_store_rec_fn fn, void *ctx);
+/* What a lookup asks for, in canonical form: the caller parsed what the
+ * user typed once, through lib/dns (px_dns_name_canon, px_addr_parse,
+ * px_dns_type_parse). The store parses no text: a name that is not
+ * canonical (px_dns_name_is_canonical), an address that is not 4 or 16
+ * bytes or a type out of range is refused (PX_ERR_INVAL). */
+typedef enum px_store_by {
+    PX_STORE_BY_NAME = 1, /* records of the owner name `name` */
+    /* records of every name strictly below the zone `name` ("." : every
+     * name), in the store's name order; a name is below the zone as DNS
+     * has it ("a\.b.example.com" is not below "b.example.com") */
+    PX_STORE_BY_ZONE,
+    PX_STORE_BY_ADDR,   /* A (4 bytes) or AAAA (16) records of the address `addr` */
+    PX_STORE_BY_TARGET, /* records naming `name`: NS CNAME PTR DNAME, MX exchange, SRV target */
+} px_store_by;
+
+#define PX_STORE_ANY_TYPE (-1)
+
+typedef struct px_store_lookup {
+    px_store_by by;
+    const char *name; /* BY_NAME, BY_ZONE, BY_TARGET: canonical text, no NUL needed */
+    size_t name_len;
+    const uint8_t *addr; /* BY_ADDR: network order */
+    size_t addr_len;
+    int rrtype; /* BY_NAME, BY_ZONE: 0..65535, or PX_STORE_ANY_TYPE; else unused */
+} px_store_lookup;
+
+/* The records the lookup asks for, in key order; PX_OK also when nothing
+ * matched. Queries read the file through the checked reader: a damaged
+ * page or value is reported and left out, the others are given, and
+ * PX_ERR_DAMAGED returned at the end. */
+px_err px_store_find(px_store *s, const px_store_lookup *l, const px_store_fence *fence,
+                     px_store_rec_fn fn, void *ctx);
 
 /* The same lookups, read in steps (an HTTP answer produced as its client
  * takes it, pdnsx-query's output): each step runs in its own read
@@ -246,12 +265,10 @@ px_err px_store_query_rdata(px_store *s, const char *value, const px_store_fence
  * at most once, in the order of the callback API; a record is as of its
  * step's commit, so records of one answer may be of different batches
  * (one committed between two steps shows in the later records only).
- * PX_ERR_INVAL as the callback API for a bad name or type. */
+ * PX_ERR_INVAL as px_store_find() for a lookup that is not canonical. */
 typedef struct px_store_iter px_store_iter;
-px_err px_store_iter_rrset(px_store *s, const char *name, const char *rrtype,
-                           const px_store_fence *fence, px_store_iter **out);
-px_err px_store_iter_rdata(px_store *s, const char *value, const px_store_fence *fence,
-                           px_store_iter **out);
+px_err px_store_iter_find(px_store *s, const px_store_lookup *l, const px_store_fence *fence,
+                          px_store_iter **out);
 /* Visits at most max_keys keys (records that the fence or type leave out
  * count too) and calls fn for each record that matches; a false return
  * ends the step after that record. *done: nothing is left. Each step
@@ -271,7 +288,10 @@ typedef struct px_store_domain {
     const char *const *orgs;
 } px_store_domain;
 typedef bool (*px_store_domain_fn)(void *ctx, const px_store_domain *d);
-px_err px_store_query_domain(px_store *s, const char *regdom, px_store_domain_fn fn, void *ctx);
+/* The row of the registered domain regdom[0..len) (canonical, not the
+ * root: else PX_ERR_INVAL); fn is not called when the store has none. */
+px_err px_store_find_domain(px_store *s, const char *regdom, size_t len, px_store_domain_fn fn,
+                            void *ctx);
 
 typedef struct px_store_stats {
     uint64_t records; /* distinct (rrname, rrtype, rdata) */
@@ -344,7 +364,8 @@ px_err px_store_dlq_acked(px_store *s, px_store_dlq_fn fn, void *ctx);
 px_err px_store_dlq_prune(px_store *s, size_t *left);
 
 /* The forms taking the Avro struct and a text GeoIP callback, until the
- * consumer passes px_store_obs (px_store_compat.c). */
+ * consumer passes px_store_obs, and the lookups taking what the user
+ * typed, until query/ parses it (px_store_compat.c). */
 #include "store/px_store_compat.h"
 
 #endif

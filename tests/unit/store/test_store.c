@@ -672,6 +672,10 @@ static void test_rdx_long_names(void **state)
         char target[256], owner[256], rd[4][300];
         long_name(target, cases[c].target, (char)('a' + c));
         long_name(owner, cases[c].owner, (char)('o' + c));
+        if (cases[c].target == 255) { /* 255 bytes of text are a name only with escapes */
+            memcpy(target, "\\040\\040", 8);
+            memcpy(owner, "\\040\\040", 8);
+        }
         snprintf(rd[0], sizeof rd[0], "10 %s", target);
         snprintf(rd[1], sizeof rd[1], "20 %s", target);
         snprintf(rd[2], sizeof rd[2], "10 %s.", target); /* differs at its end */
@@ -897,8 +901,8 @@ static void poke_first_as(const char *dir, const char *dbname, int dbi, bool sea
     MDB_dbi h = raw_begin(dir, dbname, &env, &txn);
     assert_int_equal(mdb_cursor_open(txn, h, &c), 0);
     assert_int_equal(mdb_cursor_get(c, &k, &v, MDB_FIRST), 0);
-    pxs_buf b = {0};
-    assert_int_equal(pxs_buf_reserve(&b, len + 16), PX_OK);
+    px_buf b = {0};
+    assert_int_equal(px_buf_reserve(&b, len + 16), PX_OK);
     memcpy(b.p, val, len);
     b.len = len;
     if (sealed)
@@ -1184,7 +1188,7 @@ static void test_other_format_refused(void **state)
     f->s = NULL;
     static const uint8_t meta_key[] = {0, 'm', 'e', 't', 'a'};
     uint8_t newer[32];
-    pxs_buf nb = {newer, 0, sizeof newer};
+    px_buf nb = PXS_FIXED_BUF(newer, 0);
     pxs_meta_row m = {.format = PXS_FORMAT + 1};
     for (int round = 0; round < 2; round++) {
         MDB_env *env;
