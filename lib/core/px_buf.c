@@ -81,26 +81,6 @@ void px_buf_free(px_buf *b)
     *b = (px_buf){.max = b->max};
 }
 
-px_err px_buf_put_varint(px_buf *b, uint64_t v)
-{
-    px_err e = px_buf_reserve(b, 10);
-    if (e != PX_OK)
-        return e;
-    uint8_t *p = b->p + b->len;
-    while (v >= 0x80) {
-        *p++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (uint8_t)v;
-    b->len = (size_t)(p - b->p);
-    return PX_OK;
-}
-
-px_err px_buf_put_zigzag(px_buf *b, int64_t v)
-{
-    return px_buf_put_varint(b, px_zigzag(v));
-}
-
 px_err px_array_reserve(void **arr, size_t *cap, size_t need, size_t elem, size_t min_cap)
 {
     if (need <= *cap)

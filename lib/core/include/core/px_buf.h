@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "core/px_error.h"
+#include "core/px_wire.h"
 
 enum { PX_BUF_MIN = 256 };
 
@@ -59,8 +60,29 @@ static inline size_t px_buf_size(const px_buf *b)
 
 /* Appends v as an unsigned LEB128 varint (1 to 10 bytes; the reader is
  * px_wire_varint), or px_zigzag(v) as one. */
-px_err px_buf_put_varint(px_buf *b, uint64_t v);
-px_err px_buf_put_zigzag(px_buf *b, int64_t v);
+static inline px_err px_buf_put_varint(px_buf *b, uint64_t v)
+{
+    /* Inline, with one room check per varint: the store's and the Avro
+     * encoder's hot loops write a dozen per record. */
+    if (b->cap - b->len < 10) {
+        px_err e = px_buf_reserve(b, 10);
+        if (e != PX_OK)
+            return e;
+    }
+    uint8_t *p = b->p + b->len;
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    b->len = (size_t)(p - b->p);
+    return PX_OK;
+}
+
+static inline px_err px_buf_put_zigzag(px_buf *b, int64_t v)
+{
+    return px_buf_put_varint(b, px_zigzag(v));
+}
 
 /* Makes *arr (of *cap elements of elem bytes) hold at least `need`
  * elements: the capacity doubles from min_cap (1 if 0) until it does.
