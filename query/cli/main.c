@@ -1,7 +1,7 @@
 /* pdnsx-query: history lookups in the consumer's store, or across a
  * cluster of consumers over HTTP, and `verify`, the walk of the whole
- * store. Everything but the command line lives in libpdnsx_consumer
- * (px_query.h, px_store.h). */
+ * store. The lookups live in the query module (px_query.h), the
+ * --cluster client beside this file (px_query_cluster.h). */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -9,8 +9,10 @@
 #include <string.h>
 
 #include "core/px_cli.h"
-#include "query/px_query.h"
 #include "consumer/px_consumer_conf.h"
+#include "query/px_query.h"
+
+#include "px_query_cluster.h"
 
 enum { PX_OPT_AFTER = 0x100, PX_OPT_BEFORE, PX_OPT_CLUSTER, PX_OPT_TIMEOUT, PX_OPT_LIMIT };
 

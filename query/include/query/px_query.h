@@ -159,24 +159,6 @@ px_err px_query_merge(const char *const *answers, const size_t *lens, size_t n, 
 int px_query_name_cmp(const char *a, const char *b);
 int px_query_rec_cmp(const px_store_rec *a, const px_store_rec *b);
 
-/* A minimal HTTP/1.1 GET client for --cluster: connects to "host:port"
- * or "[v6]:port", sends GET path, reads the whole answer (plain or
- * chunked) within timeout_ms overall. On PX_OK *status is the HTTP status
- * and *body (NUL-terminated, caller free()s) its body of *len bytes.
- * PX_ERR_IO / PX_ERR_PROTO / PX_ERR_AGAIN (timeout) with a message. */
-px_err px_query_http_get(const char *hostport, const char *path, int timeout_ms, int *status,
-                         char **body, size_t *len, char *errbuf, size_t errlen);
-
-/* Asks every endpoint of the comma-separated list (with the request's
- * limit, which must be set) and merges the answers to out, at most
- * req->limit records; res (may be NULL) says how many, whether the merged
- * answer was cut, and which endpoints cut theirs. Any endpoint failing or
- * answering other than 200 fails the whole query (a partial history
- * would mislead): PX_ERR_IO with a message naming the endpoint. The
- * answers are held in memory to be merged (each at most the limit). */
-px_err px_query_cluster(const char *endpoints, const px_query_req *req, int timeout_ms, FILE *out,
-                        px_query_result *res, char *errbuf, size_t errlen);
-
 typedef struct px_query_server px_query_server;
 typedef struct px_query_server_opts {
     px_http_limits http; /* max_connections 0: the defaults */
