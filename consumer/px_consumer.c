@@ -1055,11 +1055,11 @@ static int px_consumer_kafka(px_consumer *c, char *errbuf, size_t errlen)
     const px_consumer_conf *cf = c->conf;
     snprintf(queue_msgs, sizeof(queue_msgs), "%" PRId64,
              cf->fetch_queue_messages ? cf->fetch_queue_messages
-                                      : PX_CONSUMER_FETCH_QUEUE_MESSAGES);
+                                      : PX_QUERY_CONF_FETCH_QUEUE_MESSAGES);
     snprintf(queue_kb, sizeof(queue_kb), "%" PRId64,
-             cf->fetch_queue_kbytes ? cf->fetch_queue_kbytes : PX_CONSUMER_FETCH_QUEUE_KBYTES);
+             cf->fetch_queue_kbytes ? cf->fetch_queue_kbytes : PX_QUERY_CONF_FETCH_QUEUE_KBYTES);
     snprintf(fetch_max, sizeof(fetch_max), "%" PRId64,
-             (cf->fetch_max_kbytes ? cf->fetch_max_kbytes : PX_CONSUMER_FETCH_MAX_KBYTES) * 1024);
+             (cf->fetch_max_kbytes ? cf->fetch_max_kbytes : PX_QUERY_CONF_FETCH_MAX_KBYTES) * 1024);
     const char *const consumer[][2] = {
         {"bootstrap.servers", c->conf->kafka_brokers},
         {"group.id", c->conf->kafka_group},
@@ -1283,7 +1283,8 @@ px_consumer *px_consumer_create(const px_consumer_conf *conf, const px_consumer_
     if (c->opts.dlq_timeout_ms <= 0)
         c->opts.dlq_timeout_ms = 30000;
     px_ratelimit_init(&c->refused_log, 1, PX_CONSUMER_REFUSED_LOG_MS);
-    c->dlq_max = conf->dlq_max_bytes > 0 ? (size_t)conf->dlq_max_bytes : PX_CONSUMER_DLQ_MAX_BYTES;
+    c->dlq_max =
+        conf->dlq_max_bytes > 0 ? (size_t)conf->dlq_max_bytes : PX_QUERY_CONF_DLQ_MAX_BYTES;
     if (c->dlq_max < PX_DLQ_SMALL_BYTES)
         c->dlq_max = PX_DLQ_SMALL_BYTES;
     px_consumer_metrics(c);

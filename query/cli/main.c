@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "core/px_cli.h"
-#include "consumer/px_consumer_conf.h"
 #include "query/px_query.h"
+#include "query/px_query_conf.h"
 
 #include "px_query_cluster.h"
 
@@ -202,7 +202,7 @@ int main(int argc, char **argv)
                  "Prints one COF JSON object per line; nothing when nothing matches. "
                  "'verify' walks the whole store (while the consumer runs too), prints each "
                  "damaged place and a summary, and exits 1 if anything is damaged.",
-        .table = px_consumer_conf_table, /* reads the consumer's file */
+        .table = px_query_conf_table, /* reads the consumer's file */
         .extra = px_qmain_opts,
         .extra_help = "      --after T            only records last seen at or after T\n"
                       "      --before T           only records first seen at or before T\n"

@@ -134,7 +134,7 @@ static void env_init(run_env *e, const cluster *c, const char *const *sets, size
     snprintf(e->dir, sizeof(e->dir), "/tmp/pdnsx-test-trust-XXXXXX");
     assert_non_null(mkdtemp(e->dir));
     e->now = NOW;
-    e->cfg = px_config_create(px_consumer_conf_table);
+    e->cfg = px_config_create(px_query_conf_table);
     assert_non_null(e->cfg);
     char set[512];
     snprintf(set, sizeof(set), "kafka.brokers=\"%s\"", c->brokers);
