@@ -196,10 +196,13 @@ int main(int argc, char **argv)
     const px_cli_spec spec = {
         .prog = "pdnsx-query",
         .synopsis = "[-c FILE] [-s PATH=VALUE]... [--after T] [--before T] [--limit N] "
-                    "[--cluster HOST:PORT,...] (rrset NAME [TYPE] | rdata VALUE | verify)",
+                    "[--cluster HOST:PORT,...] (rrset NAME [TYPE] | rdata VALUE | domain NAME | "
+                    "verify)",
         .about = "Looks up the passive DNS history: every record of a name (NAME may start with "
                  "'*.' for every name below) or every record whose data is an address or name. "
-                 "Prints one COF JSON object per line; nothing when nothing matches. "
+                 "Prints one COF JSON object per line; nothing when nothing matches. 'domain' "
+                 "prints when a registered domain was first and last seen and by which "
+                 "organisations. "
                  "'verify' walks the whole store (while the consumer runs too), prints each "
                  "damaged place and a summary, and exits 1 if anything is damaged.",
         .table = px_query_conf_table, /* reads the consumer's file */

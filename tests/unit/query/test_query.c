@@ -219,8 +219,8 @@ static void test_parse_args_bad(void **state)
     assert_int_equal(parse(&r, 0, NULL, NULL, NULL, NULL), PX_ERR_INVAL);
     assert_true(errbuf[0]);
     assert_int_equal(parse(&r, 1, "rrset", NULL, NULL, NULL), PX_ERR_INVAL);
-    assert_int_equal(parse(&r, 2, "domain", "example.com", NULL, NULL), PX_ERR_INVAL);
-    assert_non_null(strstr(errbuf, "domain"));
+    assert_int_equal(parse(&r, 2, "registrant", "example.com", NULL, NULL), PX_ERR_INVAL);
+    assert_non_null(strstr(errbuf, "registrant"));
     assert_int_equal(parse(&r, 3, "rdata", "192.0.2.1", "A", NULL), PX_ERR_INVAL);
     assert_int_equal(parse(&r, 4, "rrset", "a.example", "A", "x"), PX_ERR_INVAL);
     assert_int_equal(parse(&r, 3, "rrset", "a.example", "A-B", NULL), PX_ERR_INVAL);
@@ -1419,6 +1419,108 @@ static void test_cluster_oversized(void **state)
     px_query_server_stop(srv);
 }
 
+/* ---- domain ---------------------------------------------------------------------- */
+
+/* example.com in the fixture: first seen at T0 (org-a's www A, AAAA and
+ * org-b's example.com A), last at T0 + 9000, by three organisations. */
+#define DOM_EXAMPLE                                                                                \
+    "{\"domain\":\"example.com\",\"time_first\":1795716000,\"time_last\":1795725000,"              \
+    "\"orgs\":[\"org-a\",\"org-b\",\"org-c\"]}\n"
+
+/* pdnsx-query domain NAME: the registered domain's row, any spelling of
+ * its name; nothing for an unknown one or outside the fence. */
+static void test_domain(void **state)
+{
+    fixture *fx = *state;
+    expect(fx->store, "domain", "example.com", NULL, NULL, NULL, DOM_EXAMPLE, 1);
+    expect(fx->store, "domain", "EXAMPLE.Com.", NULL, NULL, NULL, DOM_EXAMPLE, 1);
+    expect(fx->store, "domain", "notexample.com", NULL, NULL, NULL,
+           "{\"domain\":\"notexample.com\",\"time_first\":1795716000,\"time_last\":1795716000,"
+           "\"orgs\":[\"org-b\"]}\n",
+           1);
+    expect(fx->store, "domain", "nothing.example", NULL, NULL, NULL, "", 0);
+    expect(fx->store, "domain", "www.example.com", NULL, NULL, NULL, "", 0); /* not registered */
+    expect(fx->store, "domain", "example.com", NULL, "1795725000", NULL, DOM_EXAMPLE, 1);
+    expect(fx->store, "domain", "example.com", NULL, "1795725001", NULL, "", 0);
+    expect(fx->store, "domain", "example.com", NULL, NULL, "1795716000", DOM_EXAMPLE, 1);
+    expect(fx->store, "domain", "example.com", NULL, NULL, "1795715999", "", 0);
+
+    px_query_req r;
+    assert_int_equal(parse(&r, 2, "domain", "*.example.com", NULL, NULL), PX_ERR_INVAL);
+    assert_non_null(strstr(errbuf, "bad name"));
+    assert_int_equal(parse(&r, 3, "domain", "example.com", "A", NULL), PX_ERR_INVAL);
+    assert_non_null(strstr(errbuf, "usage: domain NAME"));
+    assert_int_equal(parse(&r, 2, "domain", "example.com", NULL, NULL), PX_OK);
+    assert_int_equal(r.kind, PX_QUERY_DOMAIN);
+    assert_int_equal(px_query_req_set_after(&r, "100", errbuf, 512), PX_OK);
+    char *path = px_query_req_to_path(&r);
+    assert_string_equal(path, "/domain/example.com?after=100");
+    px_query_req back;
+    assert_int_equal(
+        px_query_req_from_http(&back, "/domain/example.com", "100", NULL, NULL, errbuf, 512),
+        PX_OK);
+    assert_int_equal(back.kind, PX_QUERY_DOMAIN);
+    assert_string_equal(back.name, "example.com");
+    assert_true(back.fence.after == 100);
+    free(path);
+
+    /* over HTTP */
+    char hp[64];
+    px_query_server *srv = start_server(fx->store, hp, sizeof(hp));
+    get(hp, "/domain/example.com", 200, DOM_EXAMPLE);
+    get(hp, "/domain/Example.COM.?before=1795715999", 200, "");
+    get(hp, "/domain/nothing.example", 200, "");
+    get(hp, "/domain/example.com/A", 404, NULL);
+    get(hp, "/domain/*.example.com", 400, NULL);
+    get(hp, "/domain", 404, NULL);
+
+    /* --cluster: the domain lines of every consumer combine */
+    char hp2[64], list[160];
+    px_query_server *srv2 = start_server(fx->store, hp2, sizeof(hp2));
+    snprintf(list, sizeof(list), "%s,%s", hp, hp2);
+    px_query_req_apply_limits(&r, &default_limits);
+    r.fence.after = INT64_MIN;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    px_query_result res;
+    assert_int_equal(px_query_cluster(list, &r, 10000, f, &res, errbuf, sizeof(errbuf)), PX_OK);
+    fclose(f);
+    assert_string_equal(buf, DOM_EXAMPLE);
+    assert_int_equal(res.records, 1);
+    free(buf);
+    px_query_server_stop(srv);
+    px_query_server_stop(srv2);
+}
+
+/* Domain lines of several answers: earliest first, latest last, union
+ * of orgs; two different domains do not merge. */
+static void test_merge_domain(void **state)
+{
+    (void)state;
+    size_t n = 0;
+    char *out = merged("{\"domain\":\"example.com\",\"time_first\":5,\"time_last\":10,"
+                       "\"orgs\":[\"org-b\"]}\n",
+                       "{\"domain\":\"example.com\",\"time_first\":3,\"time_last\":8,"
+                       "\"orgs\":[\"org-c\",\"org-a\",\"org-b\"]}\n",
+                       PX_OK, &n);
+    assert_string_equal(out, "{\"domain\":\"example.com\",\"time_first\":3,\"time_last\":10,"
+                             "\"orgs\":[\"org-a\",\"org-b\",\"org-c\"]}\n");
+    assert_int_equal(n, 1);
+    free(out);
+    out = merged("{\"domain\":\"example.com\",\"time_first\":5,\"time_last\":10,\"orgs\":[]}\n", "",
+                 PX_OK, &n);
+    assert_string_equal(
+        out, "{\"domain\":\"example.com\",\"time_first\":5,\"time_last\":10,\"orgs\":[]}\n");
+    free(out);
+    free(merged("{\"domain\":\"example.com\",\"time_first\":5,\"time_last\":10,\"orgs\":[]}\n",
+                "{\"domain\":\"example.org\",\"time_first\":5,\"time_last\":10,\"orgs\":[]}\n",
+                PX_ERR_MALFORMED, &n));
+    assert_non_null(strstr(errbuf, "answer 2, line 1: another domain than example.com"));
+    free(merged("{\"domain\":\"example.com\",\"time_first\":\"5\",\"time_last\":10,\"orgs\":[]}\n",
+                "", PX_ERR_MALFORMED, &n));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1447,6 +1549,8 @@ int main(void)
         cmocka_unit_test(test_merge_malformed),
         cmocka_unit_test(test_merge_conditions),
         cmocka_unit_test(test_cluster),
+        cmocka_unit_test_setup_teardown(test_domain, setup_store, teardown_store),
+        cmocka_unit_test(test_merge_domain),
         cmocka_unit_test_setup_teardown(test_cluster_down, setup_store, teardown_store),
         cmocka_unit_test_setup_teardown(test_cluster_timeout, setup_store, teardown_store),
         cmocka_unit_test_setup_teardown(test_cluster_cut_marker, setup_store, teardown_store),
