@@ -1218,6 +1218,15 @@ static void px_consumer_http_log(const char *message)
     px_warning("%s", message);
 }
 
+/* Says where an endpoint listens: its setting's host with the port bound
+ * (the one the kernel picked for port 0). */
+static void px_consumer_log_listen(const char *what, const char *listen, uint16_t port)
+{
+    const char *colon = strrchr(listen, ':');
+    int host = colon ? (int)(colon - listen) : (int)strlen(listen);
+    px_info("%s on %.*s:%u", what, host, listen, (unsigned)port);
+}
+
 static int px_consumer_open_parts(px_consumer *c, char *errbuf, size_t errlen)
 {
     const px_consumer_conf *conf = c->conf;
@@ -1255,6 +1264,7 @@ static int px_consumer_open_parts(px_consumer *c, char *errbuf, size_t errlen)
                                              px_consumer_http_log, errbuf, errlen);
         if (!c->metrics)
             return -1;
+        px_consumer_log_listen("metrics", conf->metrics_listen, px_metrics_server_port(c->metrics));
     }
     if (conf->query_listen) {
         px_query_server_opts qo = {
@@ -1262,6 +1272,8 @@ static int px_consumer_open_parts(px_consumer *c, char *errbuf, size_t errlen)
         c->query = px_query_server_start(conf->query_listen, c->store, &qo, errbuf, errlen);
         if (!c->query)
             return -1;
+        px_consumer_log_listen("query endpoint", conf->query_listen,
+                               px_query_server_port(c->query));
     }
     return 0;
 }
