@@ -56,6 +56,17 @@ def query(store, *args):
     return [json.loads(line) for line in out.stdout.splitlines()]
 
 
+def stop(proc, reader=None):
+    """Kills a consumer a test left running (a failed check) and closes
+    its stderr, once the thread reading it (if any) is done."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    if reader:
+        reader.join(timeout=10)
+    proc.stderr.close()
+
+
 def python_merge(recs):
     """The merge rules, written again in python."""
     acc = {}
@@ -233,10 +244,7 @@ class ConsumerEndToEnd(unittest.TestCase):
             proc.send_signal(signal.SIGTERM)
             self.assertEqual(proc.wait(timeout=60), 0)
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            proc.stderr.close()
+            stop(proc)
 
     def publish(self, topic, keyed):
         """Publishes (key, observation dict) pairs with kcat, in order."""
@@ -282,11 +290,7 @@ class ConsumerEndToEnd(unittest.TestCase):
             proc.send_signal(signal.SIGTERM)
             self.assertEqual(proc.wait(timeout=60), 0)
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            reader.join(timeout=10)
-            proc.stderr.close()
+            stop(proc, reader)
 
     def test_trust_and_org_bound(self):
         """Through the real programs: records the producer's privacy rules

@@ -22,7 +22,6 @@ Checks today's code fails are marked expected failures with the reason
 (XFAIL below): they are the bugs the dns part of issue 10 fixes, and an
 expected failure that starts passing fails the suite, so the marks are
 taken off as each fix lands."""
-import io
 import ipaddress
 import json
 import os
@@ -33,11 +32,10 @@ import sys
 import time
 import unittest
 
-import avro.io
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dnswire  # noqa: E402
 import pxtest  # noqa: E402
+from test_consumer import single_object  # noqa: E402
 
 TYPES = {"A": 1, "NS": 2, "CNAME": 5, "PTR": 12, "MX": 15, "AAAA": 28, "SRV": 33, "DNAME": 39}
 
@@ -279,15 +277,6 @@ class RdataRoundTrip(unittest.TestCase):
             if "pdnsx.obs." + cls.org in headers:
                 got[key] = headers
         return got
-
-
-def single_object(rec):
-    """A single-object Avro message of rec, as python3-avro encodes it."""
-    schema = pxtest.load_schema()
-    buf = io.BytesIO()
-    avro.io.DatumWriter(schema).write(rec, avro.io.BinaryEncoder(buf))
-    return (b"\xc3\x01" + struct.pack("<Q", pxtest.schema_fingerprint(schema))
-            + buf.getvalue())
 
 
 def _published(self, case):
