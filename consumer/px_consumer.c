@@ -252,7 +252,7 @@ static void px_consumer_trust_committed(px_consumer *c)
  * acknowledged, or given up (the loud line: a message skipped without a
  * copy). False: some are unacknowledged or failed, and the batch must
  * wait (it is abandoned, to be read again). */
-bool px_consumer_dlq_settled(px_consumer *c, px_dlq_tally *t)
+static bool px_consumer_dlq_settled(px_consumer *c, px_dlq_tally *t)
 {
     if (rd_kafka_outq_len(c->dlq) > 0)
         rd_kafka_flush(c->dlq, c->opts.dlq_timeout_ms + 5000);

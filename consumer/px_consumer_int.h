@@ -163,7 +163,6 @@ int px_consumer_begin(px_consumer *c);
 int px_consumer_commit(px_consumer *c, bool rewind);
 void px_consumer_preload_marks(px_consumer *c);
 int px_consumer_remember(px_consumer *c, const char *topic, int32_t partition, int64_t next);
-bool px_consumer_dlq_settled(px_consumer *c, px_dlq_tally *t);
 
 /* px_consumer_judge.c */
 void px_consumer_message(px_consumer *c, const rd_kafka_message_t *m);
