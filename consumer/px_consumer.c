@@ -601,11 +601,6 @@ void px_consumer_destroy(px_consumer *c)
     free(c);
 }
 
-void px_consumer_get_stats(const px_consumer *c, px_consumer_stats *out)
-{
-    *out = c->stats;
-}
-
 /* ---- the run loop ------------------------------------------------------------------- */
 
 static int px_consumer_take_signal(px_consumer *c)

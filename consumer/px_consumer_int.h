@@ -64,6 +64,18 @@ static const char *const px_dlq_names[PX_DLQ__COUNT] = {
 };
 _Static_assert(PX_DLQ__COUNT <= PX_DLQ_REASONS_MAX, "px_dlq tallies reasons below its maximum");
 
+/* The run's totals, for the line it logs at the end (the same numbers
+ * are on /metrics). */
+typedef struct px_consumer_stats {
+    uint64_t messages;      /* messages read from Kafka (re-reads after an abort too) */
+    uint64_t merged;        /* records merged into committed batches */
+    uint64_t dlq;           /* messages sent to the dead-letter topic and committed */
+    uint64_t batches;       /* store transactions committed */
+    uint64_t aborted;       /* batches abandoned (dead-letter copies unacknowledged) */
+    uint64_t dlq_truncated; /* of dlq, copies cut to fit (px_dlq.h) */
+    uint64_t dlq_skipped;   /* refused messages whose copy Kafka refused for good */
+} px_consumer_stats;
+
 /* One organisation's count of new records in the current minute (see "the
  * bound on new records per organisation"). */
 typedef struct px_org_rate {
