@@ -220,6 +220,22 @@ static void px_consumer_check_store(px_consumer *c)
     c->collisions = collisions;
 }
 
+/* The store's size on /metrics: after a commit at most every
+ * PX_CONSUMER_STORE_STATS_MS, and whenever `now`. */
+static void px_consumer_store_gauges(px_consumer *c, bool now)
+{
+    uint64_t t = px_consumer_coarse_ms();
+    if (!now && c->store_stats_ms && t - c->store_stats_ms < PX_CONSUMER_STORE_STATS_MS)
+        return;
+    c->store_stats_ms = t;
+    px_store_stats st;
+    if (px_store_get_stats(c->store, &st) != PX_OK)
+        return; /* damage is reported and counted on its own */
+    px_metric_set(c->m_store_records, (int64_t)st.records);
+    px_metric_set(c->m_store_domains, (int64_t)st.domains);
+    px_metric_set(c->m_store_bytes, (int64_t)st.bytes);
+}
+
 /* ---- trust: counts of the open batch ------------------------------------------------ */
 
 /* The open batch is gone (committed or abandoned): its per-organisation
@@ -335,6 +351,7 @@ int px_consumer_commit(px_consumer *c, bool rewind)
     if (px_dlq_forget(c->dl, c->batch_seq) > 0)
         px_store_dlq_prune(c->store, NULL);
     px_consumer_check_store(c);
+    px_consumer_store_gauges(c, false);
     px_consumer_trust_committed(c);
     px_consumer_commit_kafka(c);
     px_debug("batch committed: %" PRIu64 " messages, %" PRIu64 " merged", c->batch_msgs,
@@ -411,6 +428,12 @@ static void px_consumer_metrics(px_consumer *c)
     c->m_damage = px_metric_counter("pdnsx_store_damage_total",
                                     "Damage found in the store: pages, values, dictionary "
                                     "entries or the batch log that fail their checks");
+    c->m_store_records = px_metric_gauge("pdnsx_store_records",
+                                         "Records in the store (distinct rrname, rrtype, rdata)");
+    c->m_store_domains = px_metric_gauge("pdnsx_store_domains", "Registered domains in the store");
+    c->m_store_bytes = px_metric_gauge("pdnsx_store_bytes",
+                                       "Bytes of the store's data file in use (pages in use times "
+                                       "the page size)");
     c->m_collisions = px_metric_counter("pdnsx_store_collisions_total",
                                         "Batches' records dropped for an overlong rdata whose "
                                         "hash meets a different stored one");
@@ -744,6 +767,7 @@ int px_consumer_run(px_consumer *c)
     px_info("running: topics %s, group %s, store %s", c->conf->kafka_topics, c->conf->kafka_group,
             c->conf->store_path);
     c->started_ms = c->idle_since_ms = px_consumer_coarse_ms();
+    px_consumer_store_gauges(c, true);
     while (!c->fatal && !px_consumer_step(c))
         ;
     int rc = 0;
@@ -759,6 +783,7 @@ int px_consumer_run(px_consumer *c)
     rd_kafka_consumer_close(c->rk); /* the revoke callback finds nothing open */
     if (c->fatal)
         rc = 1;
+    px_consumer_store_gauges(c, true);
     px_info("messages %" PRIu64 ", merged %" PRIu64 ", dead-lettered %" PRIu64 " (cut %" PRIu64
             ", skipped without a copy %" PRIu64 "), batches %" PRIu64 " (abandoned %" PRIu64 ")",
             c->stats.messages, c->stats.merged, c->stats.dlq, c->stats.dlq_truncated,

@@ -46,6 +46,9 @@
 /* Untrusted records are logged at most once per this many ms (a member
  * could flood the log otherwise); the line counts those it stood for. */
 #define PX_CONSUMER_REFUSED_LOG_MS 10000
+/* The store's size on /metrics is read at most this often: it walks
+ * LMDB's free list. */
+#define PX_CONSUMER_STORE_STATS_MS 10000
 
 typedef enum px_dlq_reason {
     PX_DLQ_NONE = 0,
@@ -150,6 +153,8 @@ struct px_consumer {
     px_metric *m_dlq[PX_DLQ__COUNT];
     px_metric *m_refused[PX_OBS__RULES];
     px_metric *m_dlq_truncated, *m_dlq_skipped;
+    px_metric *m_store_records, *m_store_domains, *m_store_bytes;
+    uint64_t store_stats_ms; /* when they were last read; 0: never */
 };
 
 static inline uint64_t px_consumer_now_us(void)

@@ -423,6 +423,10 @@ static void test_resumes_pending_log(void **state)
     px_store_stats ss;
     assert_int_equal(px_store_get_stats(s, &ss), PX_OK);
     assert_int_equal(ss.records, 10);
+    /* the consumer shows the store's size on /metrics, as of the end of its run */
+    assert_int_equal(pxt_metric("pdnsx_store_records"), ss.records);
+    assert_int_equal(pxt_metric("pdnsx_store_domains"), ss.domains);
+    assert_true(pxt_metric("pdnsx_store_bytes") > 0);
     assert_int_equal(www_count(s), 15);
     px_store_close(s);
     env_cleanup(&e);
