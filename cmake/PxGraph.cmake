@@ -25,9 +25,3 @@ px_graph(pdnsx-query DEPS query store obs dns core)
 px_graph(query_cli DEPS query store obs dns core DIR query/cli) # pdnsx-query's, when it has one
 px_graph(pdnsx-tail DEPS obs kafka core)
 px_graph(pdnsx-broker DEPS kafka core)
-
-# Known exceptions, each to be removed by the part named.
-# pdnsx-query reads the consumer's configuration file, so it validates it
-# with the consumer's settings table (px_consumer_conf_table). Part E moves
-# the table where both programs can reach it.
-px_graph_allow(pdnsx-query consumer "pdnsx-query reads the consumer's settings table")

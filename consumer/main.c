@@ -14,7 +14,7 @@ static const px_cli_spec px_consumer_cli = {
     .about = "Reads every organisation's observations from Kafka, checks that they can be "
              "trusted (others go to the dead-letter topic pdnsx.dlq), and merges them with "
              "GeoIP answers into the embedded store that pdnsx-query reads.",
-    .table = px_consumer_conf_table,
+    .table = px_query_conf_table,
     .check_config = px_consumer_conf_check,
 };
 

@@ -50,13 +50,14 @@
 #include <librdkafka/rdkafka.h>
 
 #include "core/px_error.h"
+#include "query/px_query_conf.h"
 
 /* The caller's reasons for dead-lettering are small numbers below this. */
 #define PX_DLQ_REASONS_MAX 16
 /* The budget of a copy sent again after the broker refused it as too
  * large; also the least max_bytes (our headers and a cut key and value of
  * a few hundred bytes fit). */
-#define PX_DLQ_SMALL_BYTES 4096
+#define PX_DLQ_SMALL_BYTES PX_QUERY_CONF_DLQ_MIN_BYTES
 /* Kafka's framing of one record, at most (librdkafka's
  * RD_KAFKAP_MESSAGE_V2_MAX_OVERHEAD is 35 bytes), with room to spare. */
 #define PX_DLQ_FRAMING 64

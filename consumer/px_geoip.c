@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "core/px_hash.h"
+#include "core/px_metrics.h"
 
 #include "px_geoip.h"
 
@@ -51,7 +52,8 @@ struct px_geoip {
     geoip_slot *slots;
     uint32_t gen;
     size_t used;
-    px_geoip_stats stats;
+    /* pdnsx_geoip_*_total: process-wide, as /metrics shows them */
+    px_metric *m_lookups, *m_hits, *m_misses, *m_errors;
 };
 
 static void set_err(char *errbuf, size_t errlen, const char *what, const char *path,
@@ -160,6 +162,15 @@ px_geoip *px_geoip_open(const char *country_path, const char *asn_path, char *er
     /* calloc: untouched slots cost no memory until used */
     g->slots = calloc(PX_GEOIP_CACHE_SLOTS, sizeof(*g->slots));
     g->gen = 1;
+    g->m_lookups = px_metric_counter("pdnsx_geoip_lookups_total",
+                                     "GeoIP lookups of the addresses of merged A/AAAA records");
+    g->m_hits =
+        px_metric_counter("pdnsx_geoip_cache_hits_total", "GeoIP lookups answered from the cache");
+    g->m_misses =
+        px_metric_counter("pdnsx_geoip_misses_total", "GeoIP lookups that neither database knew");
+    g->m_errors = px_metric_counter("pdnsx_geoip_errors_total",
+                                    "GeoIP lookups that failed: an address that does not parse, "
+                                    "or a database record that cannot be read (a damaged file)");
     if (!ok || !g->slots) {
         set_err(errbuf, errlen, "geoip", "-", "out of memory");
         px_geoip_close(g);
@@ -380,29 +391,29 @@ bool px_geoip_lookup(px_geoip *g, const char *address, px_geoip_answer *out)
     answer_clear(out);
     if (!g || !address)
         return false;
-    g->stats.lookups++;
+    px_metric_inc(g->m_lookups);
     if (!parse_key(address, &key)) {
-        g->stats.errors++;
+        px_metric_inc(g->m_errors);
         return false;
     }
     geoip_slot *s = cache_find(g, &key, &hit);
     if (hit) {
-        g->stats.cache_hits++;
+        px_metric_inc(g->m_hits);
         *out = s->answer;
         if (!s->found)
-            g->stats.misses++;
+            px_metric_inc(g->m_misses);
         return s->found;
     }
     bool ok = db_lookup(g->country, &key, out, read_country);
     ok = db_lookup(g->asn, &key, out, read_asn) && ok;
     if (!ok) {
         /* A damaged record: not cached, so a reload can repair it. */
-        g->stats.errors++;
+        px_metric_inc(g->m_errors);
         return answer_known(out);
     }
     bool found = answer_known(out);
     if (!found)
-        g->stats.misses++;
+        px_metric_inc(g->m_misses);
     if (g->used >= PX_GEOIP_CACHE_MAX) {
         cache_clear(g);
         s = cache_find(g, &key, &hit);
@@ -413,15 +424,4 @@ bool px_geoip_lookup(px_geoip *g, const char *address, px_geoip_answer *out)
     s->answer = *out;
     g->used++;
     return found;
-}
-
-void px_geoip_get_stats(const px_geoip *g, px_geoip_stats *out)
-{
-    if (!out)
-        return;
-    if (!g) {
-        memset(out, 0, sizeof(*out));
-        return;
-    }
-    *out = g->stats;
 }

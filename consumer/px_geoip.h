@@ -35,12 +35,10 @@ px_err px_geoip_reload(px_geoip *g, char *errbuf, size_t errlen);
  * knew it. */
 bool px_geoip_lookup(px_geoip *g, const char *address, px_geoip_answer *out);
 
-/* lookups: calls; cache_hits: answered from the cache; misses: answers
- * with nothing known (cached or not); errors: unparseable addresses and
- * database read errors. */
-typedef struct px_geoip_stats {
-    uint64_t lookups, cache_hits, misses, errors;
-} px_geoip_stats;
-void px_geoip_get_stats(const px_geoip *g, px_geoip_stats *out);
+/* Every lookup is counted on /metrics: pdnsx_geoip_lookups_total (calls),
+ * pdnsx_geoip_cache_hits_total (answered from the cache),
+ * pdnsx_geoip_misses_total (nothing known, cached or not) and
+ * pdnsx_geoip_errors_total (an address that does not parse, a database
+ * record that cannot be read: a damaged file). */
 
 #endif

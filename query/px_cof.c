@@ -38,13 +38,13 @@ static json_t *px_cof_string(const char *s)
     return v;
 }
 
-static json_t *px_cof_orgs(const px_store_rec *rec)
+static json_t *px_cof_orgs(const char *const *list, size_t n)
 {
     json_t *orgs = json_array();
     if (!orgs)
         return NULL;
-    for (size_t i = 0; i < rec->n_orgs; i++) {
-        if (json_array_append_new(orgs, px_cof_string(rec->orgs[i])) != 0) {
+    for (size_t i = 0; i < n; i++) {
+        if (json_array_append_new(orgs, px_cof_string(list[i])) != 0) {
             json_decref(orgs);
             return NULL;
         }
@@ -80,7 +80,7 @@ json_t *px_cof_from_rec(const px_store_rec *rec)
     rc |= px_cof_set(obj, "count", json_integer(count));
     if (rec->bailiwick)
         rc |= px_cof_set(obj, "bailiwick", px_cof_string(rec->bailiwick));
-    rc |= px_cof_set(obj, "orgs", px_cof_orgs(rec));
+    rc |= px_cof_set(obj, "orgs", px_cof_orgs(rec->orgs, rec->n_orgs));
     if (rec->has_geo)
         rc |= px_cof_geo(obj, &rec->geo);
     if (rc != 0) {
@@ -90,19 +90,39 @@ json_t *px_cof_from_rec(const px_store_rec *rec)
     return obj;
 }
 
-char *px_cof_dumps(const px_store_rec *rec)
+/* The compact line of obj (taken), or NULL when out of memory. */
+static char *px_cof_dumps_obj(json_t *obj)
 {
-    json_t *obj = px_cof_from_rec(rec);
-    if (!obj)
-        return NULL;
-    char *text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+    char *text =
+        obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII) : NULL;
     json_decref(obj);
     return text;
 }
 
-px_err px_cof_write(FILE *out, const px_store_rec *rec)
+char *px_cof_dumps(const px_store_rec *rec)
 {
-    char *text = px_cof_dumps(rec);
+    return px_cof_dumps_obj(px_cof_from_rec(rec));
+}
+
+char *px_cof_domain_dumps(const px_store_domain *d)
+{
+    json_t *obj = json_object();
+    if (!obj)
+        return NULL;
+    int rc = px_cof_set(obj, "domain", px_cof_string(d->domain));
+    rc |= px_cof_set(obj, "time_first", json_integer(d->first_seen));
+    rc |= px_cof_set(obj, "time_last", json_integer(d->last_seen));
+    rc |= px_cof_set(obj, "orgs", px_cof_orgs(d->orgs, d->n_orgs));
+    if (rc != 0) {
+        json_decref(obj);
+        return NULL;
+    }
+    return px_cof_dumps_obj(obj);
+}
+
+/* text (taken) and '\n' to out. */
+static px_err px_cof_put(FILE *out, char *text)
+{
     if (!text)
         return PX_ERR_NOMEM;
     int rc = fputs(text, out);
@@ -110,6 +130,16 @@ px_err px_cof_write(FILE *out, const px_store_rec *rec)
     if (rc == EOF || fputc('\n', out) == EOF)
         return PX_ERR_IO;
     return PX_OK;
+}
+
+px_err px_cof_write(FILE *out, const px_store_rec *rec)
+{
+    return px_cof_put(out, px_cof_dumps(rec));
+}
+
+px_err px_cof_domain_write(FILE *out, const px_store_domain *d)
+{
+    return px_cof_put(out, px_cof_domain_dumps(d));
 }
 
 size_t px_cof_orgs_len(const json_t *obj)

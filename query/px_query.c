@@ -78,13 +78,18 @@ static px_err px_query_req_fill(px_query_req *req, const char *kind, const char 
         req->kind = PX_QUERY_RRSET;
     else if (strcmp(kind, "rdata") == 0)
         req->kind = PX_QUERY_RDATA;
+    else if (strcmp(kind, "domain") == 0)
+        req->kind = PX_QUERY_DOMAIN;
     else
-        return px_query_fail(errbuf, errlen, "unknown lookup '%s': expected rrset or rdata", kind);
-    if (req->kind == PX_QUERY_RDATA && type)
-        return px_query_fail(errbuf, errlen, "rdata takes one value and no type");
-    if (!px_query_norm_name(name, req->name, sizeof(req->name)))
+        return px_query_fail(errbuf, errlen, "unknown lookup '%s': expected rrset, rdata or domain",
+                             kind);
+    if (req->kind != PX_QUERY_RRSET && type)
+        return px_query_fail(errbuf, errlen, "%s takes one %s and no type", kind,
+                             req->kind == PX_QUERY_RDATA ? "value" : "name");
+    bool ok = px_query_norm_name(name, req->name, sizeof(req->name));
+    if (!ok || (req->kind == PX_QUERY_DOMAIN && req->name[0] == '*'))
         return px_query_fail(errbuf, errlen, "bad %s '%s'",
-                             req->kind == PX_QUERY_RRSET ? "name" : "value", name);
+                             req->kind == PX_QUERY_RDATA ? "value" : "name", name);
     req->rrtype[0] = '\0';
     if (type && !px_query_norm_type(type, req->rrtype, sizeof(req->rrtype)))
         return px_query_fail(errbuf, errlen, "bad rrtype '%s'", type);
@@ -95,11 +100,14 @@ px_err px_query_req_parse_args(px_query_req *req, int argc, char *const *argv, c
                                size_t errlen)
 {
     if (argc < 1)
-        return px_query_fail(errbuf, errlen, "expected 'rrset NAME [TYPE]' or 'rdata VALUE'");
+        return px_query_fail(errbuf, errlen,
+                             "expected 'rrset NAME [TYPE]', 'rdata VALUE' or 'domain NAME'");
     bool rrset = strcmp(argv[0], "rrset") == 0;
     if (argc < 2 || argc > (rrset ? 3 : 2))
         return px_query_fail(errbuf, errlen, "%s",
-                             rrset ? "usage: rrset NAME [TYPE]" : "usage: rdata VALUE");
+                             rrset                            ? "usage: rrset NAME [TYPE]"
+                             : strcmp(argv[0], "domain") == 0 ? "usage: domain NAME"
+                                                              : "usage: rdata VALUE");
     return px_query_req_fill(req, argv[0], argv[1], argc == 3 ? argv[2] : NULL, errbuf, errlen);
 }
 
@@ -269,7 +277,9 @@ char *px_query_req_to_path(const px_query_req *req)
     FILE *f = open_memstream(&buf, &len);
     if (!f)
         return NULL;
-    fputs(req->kind == PX_QUERY_RRSET ? "/rrset/" : "/rdata/", f);
+    static const char *const paths[] = {
+        [PX_QUERY_RRSET] = "/rrset/", [PX_QUERY_RDATA] = "/rdata/", [PX_QUERY_DOMAIN] = "/domain/"};
+    fputs(paths[req->kind], f);
     px_query_encode(f, req->name);
     if (req->kind == PX_QUERY_RRSET && req->rrtype[0]) {
         fputc('/', f);
@@ -339,11 +349,12 @@ px_err px_query_req_from_http(px_query_req *req, const char *path, const char *a
     px_err err = PX_OK;
     int n = px_query_segments(path, s, 3);
     bool rrset = n >= 2 && strcmp(s[0], "rrset") == 0;
-    bool rdata = n == 2 && strcmp(s[0], "rdata") == 0;
+    bool one = n == 2 && (strcmp(s[0], "rdata") == 0 || strcmp(s[0], "domain") == 0);
     if (n == -2) {
         err = px_query_fail(errbuf, errlen, "bad percent-encoding in the path");
-    } else if (n < 0 || !(rrset || rdata)) {
-        snprintf(errbuf, errlen, "no such endpoint: try /rrset/NAME[/TYPE] or /rdata/VALUE");
+    } else if (n < 0 || !(rrset || one)) {
+        snprintf(errbuf, errlen,
+                 "no such endpoint: try /rrset/NAME[/TYPE], /rdata/VALUE or /domain/NAME");
         err = PX_ERR_NOTFOUND;
     } else {
         err = px_query_req_fill(req, s[0], s[1], n == 3 ? s[2] : NULL, errbuf, errlen);
@@ -366,7 +377,9 @@ px_err px_query_req_from_http(px_query_req *req, const char *path, const char *a
 enum { PX_QUERY_PIECE = 16384, PX_QUERY_STEP_KEYS = 512 };
 
 struct px_query_stream {
-    px_store_iter *it;
+    px_store_iter *it; /* rrset, rdata */
+    px_store *store;   /* domain: one lookup, on the first call */
+    px_query_req req;
     uint64_t limit, n;
     bool cut, done;
     px_err err;  /* of the record callback */
@@ -384,10 +397,14 @@ px_err px_query_stream_open(px_store *store, const px_query_req *req, px_query_s
     if (!qs)
         return PX_ERR_NOMEM;
     qs->limit = req->limit;
-    px_err err = req->kind == PX_QUERY_RRSET
-                     ? px_store_iter_rrset(store, req->name, req->rrtype[0] ? req->rrtype : NULL,
-                                           &req->fence, &qs->it)
-                     : px_store_iter_rdata(store, req->name, &req->fence, &qs->it);
+    qs->store = store;
+    qs->req = *req;
+    px_err err = PX_OK;
+    if (req->kind == PX_QUERY_RRSET)
+        err = px_store_iter_rrset(store, req->name, req->rrtype[0] ? req->rrtype : NULL,
+                                  &req->fence, &qs->it);
+    else if (req->kind == PX_QUERY_RDATA)
+        err = px_store_iter_rdata(store, req->name, &req->fence, &qs->it);
     if (err) {
         free(qs);
         return err;
@@ -431,12 +448,38 @@ static bool px_query_on_rec(void *ctx, const px_store_rec *rec)
     return qs->len < PX_QUERY_PIECE;
 }
 
+/* The domain's line, when its [first, last] seen overlaps the fence. */
+static bool px_query_on_domain(void *ctx, const px_store_domain *d)
+{
+    px_query_stream *qs = ctx;
+    const px_store_fence *f = &qs->req.fence;
+    if (d->last_seen < f->after || d->first_seen > f->before)
+        return false;
+    char *line = px_cof_domain_dumps(d);
+    qs->err = line ? px_query_append(qs, line, strlen(line)) : PX_ERR_NOMEM;
+    free(line);
+    qs->n += qs->err == PX_OK;
+    return false;
+}
+
+static px_err px_query_domain_next(px_query_stream *qs)
+{
+    qs->done = true;
+    px_err err = px_store_query_domain(qs->store, qs->req.name, px_query_on_domain, qs);
+    return err ? err : qs->err;
+}
+
 px_err px_query_stream_next(px_query_stream *qs, px_query_go_fn go, void *go_ctx, const char **data,
                             size_t *len)
 {
     qs->len = 0;
     if (qs->fail)
         return qs->fail;
+    if (qs->req.kind == PX_QUERY_DOMAIN && !qs->done) {
+        px_err err = px_query_domain_next(qs);
+        if (err)
+            return err;
+    }
     while (!qs->done && qs->len < PX_QUERY_PIECE) {
         if (go && !go(go_ctx))
             return PX_ERR_AGAIN;

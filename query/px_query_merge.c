@@ -24,6 +24,11 @@ typedef struct px_qm {
     json_t *objs; /* array owning every parsed object */
     px_query_result *res;
     size_t first_cut; /* answer index of the first "limited" line, if any */
+    /* domain answers: one line each, combined into dom; its orgs point
+     * into objs */
+    px_store_domain dom;
+    const char **dom_orgs;
+    size_t dom_cap;
 } px_qm;
 
 static int px_qm_cmp(const void *a, const void *b)
@@ -67,6 +72,43 @@ static px_err px_qm_cond(const json_t *obj, bool last, bool *cut, char *why, siz
     return PX_ERR_MALFORMED;
 }
 
+/* A domain line ({"domain":...}) combined with the others: earliest
+ * first seen, latest last seen, every organisation. */
+static px_err px_qm_add_domain(px_qm *m, const json_t *obj, char *why, size_t whylen)
+{
+    const char *name = json_string_value(json_object_get(obj, "domain"));
+    const json_t *tf = json_object_get(obj, "time_first"), *tl = json_object_get(obj, "time_last");
+    const json_t *orgs = json_object_get(obj, "orgs");
+    if (!name || !json_is_integer(tf) || !json_is_integer(tl) || !json_is_array(orgs))
+        return PX_ERR_MALFORMED;
+    if (m->dom.domain && strcmp(m->dom.domain, name) != 0) {
+        snprintf(why, whylen, "another domain than %.200s", m->dom.domain);
+        return PX_ERR_MALFORMED;
+    }
+    int64_t first = json_integer_value(tf), last = json_integer_value(tl);
+    if (!m->dom.domain || first < m->dom.first_seen)
+        m->dom.first_seen = first;
+    if (!m->dom.domain || last > m->dom.last_seen)
+        m->dom.last_seen = last;
+    m->dom.domain = name;
+    size_t k;
+    const json_t *org;
+    json_array_foreach(orgs, k, org)
+    {
+        if (!json_string_value(org))
+            return PX_ERR_MALFORMED;
+        if (m->dom.n_orgs == m->dom_cap) {
+            size_t cap = m->dom_cap ? m->dom_cap * 2 : 16;
+            const char **o = realloc(m->dom_orgs, cap * sizeof(*o));
+            if (!o)
+                return PX_ERR_NOMEM;
+            m->dom_orgs = o, m->dom_cap = cap;
+        }
+        m->dom_orgs[m->dom.n_orgs++] = json_string_value(org);
+    }
+    return PX_OK;
+}
+
 static px_err px_qm_add_line(px_qm *m, const char *line, size_t len, bool last, bool *cut,
                              char *why, size_t whylen)
 {
@@ -79,6 +121,8 @@ static px_err px_qm_add_line(px_qm *m, const char *line, size_t len, bool last, 
     px_err cerr = px_qm_cond(obj, last, cut, why, whylen, &is_cond);
     if (is_cond || cerr)
         return cerr;
+    if (json_object_get(obj, "domain"))
+        return px_qm_add_domain(m, obj, why, whylen);
     if (m->n == m->cap) {
         size_t cap = m->cap ? m->cap * 2 : 64;
         px_qm_rec *r = realloc(m->recs, cap * sizeof(*r));
@@ -138,6 +182,19 @@ static uint64_t px_qm_add_count(uint64_t a, uint64_t b)
     return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
+/* Sorts orgs and drops repeats; returns how many are left. */
+static size_t px_qm_orgs_union(const char **orgs, size_t n)
+{
+    if (n)
+        qsort(orgs, n, sizeof(*orgs), px_qm_strcmp);
+    size_t u = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (u == 0 || strcmp(orgs[u - 1], orgs[k]) != 0)
+            orgs[u++] = orgs[k];
+    }
+    return u;
+}
+
 /* Combines recs[from, to) (same key, earliest first) and writes it. */
 static px_err px_qm_emit(px_qm_rec *recs, size_t from, size_t to, FILE *out)
 {
@@ -163,13 +220,7 @@ static px_err px_qm_emit(px_qm_rec *recs, size_t from, size_t to, FILE *out)
         for (size_t k = 0; k < r->n_orgs; k++)
             orgs[n_orgs++] = r->orgs[k];
     }
-    qsort(orgs, n_orgs, sizeof(*orgs), px_qm_strcmp);
-    size_t u = 0;
-    for (size_t k = 0; k < n_orgs; k++) {
-        if (u == 0 || strcmp(orgs[u - 1], orgs[k]) != 0)
-            orgs[u++] = orgs[k];
-    }
-    m.orgs = orgs, m.n_orgs = u;
+    m.orgs = orgs, m.n_orgs = px_qm_orgs_union(orgs, n_orgs);
     px_err err = px_cof_write(out, &m);
     free(orgs);
     return err;
@@ -177,6 +228,12 @@ static px_err px_qm_emit(px_qm_rec *recs, size_t from, size_t to, FILE *out)
 
 static px_err px_qm_write(px_qm *m, uint64_t limit, FILE *out)
 {
+    if (m->dom.domain) {
+        m->dom.n_orgs = px_qm_orgs_union(m->dom_orgs, m->dom.n_orgs);
+        m->dom.orgs = m->dom_orgs;
+        m->res->records = 1;
+        return px_cof_domain_write(out, &m->dom);
+    }
     if (m->n)
         qsort(m->recs, m->n, sizeof(*m->recs), px_qm_cmp);
     size_t written = 0;
@@ -216,6 +273,7 @@ px_err px_query_merge(const char *const *answers, const size_t *lens, size_t n, 
     for (size_t i = 0; i < m.n; i++)
         free(m.recs[i].orgs);
     free(m.recs);
+    free(m.dom_orgs);
     json_decref(m.objs);
     return err;
 }

@@ -1,7 +1,7 @@
 /* pdnsx-query: history lookups in the consumer's store, or across a
  * cluster of consumers over HTTP, and `verify`, the walk of the whole
- * store. Everything but the command line lives in libpdnsx_consumer
- * (px_query.h, px_store.h). */
+ * store. The lookups live in the query module (px_query.h), the
+ * --cluster client beside this file (px_query_cluster.h). */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -10,7 +10,9 @@
 
 #include "core/px_cli.h"
 #include "query/px_query.h"
-#include "consumer/px_consumer_conf.h"
+#include "query/px_query_conf.h"
+
+#include "px_query_cluster.h"
 
 enum { PX_OPT_AFTER = 0x100, PX_OPT_BEFORE, PX_OPT_CLUSTER, PX_OPT_TIMEOUT, PX_OPT_LIMIT };
 
@@ -194,13 +196,16 @@ int main(int argc, char **argv)
     const px_cli_spec spec = {
         .prog = "pdnsx-query",
         .synopsis = "[-c FILE] [-s PATH=VALUE]... [--after T] [--before T] [--limit N] "
-                    "[--cluster HOST:PORT,...] (rrset NAME [TYPE] | rdata VALUE | verify)",
+                    "[--cluster HOST:PORT,...] (rrset NAME [TYPE] | rdata VALUE | domain NAME | "
+                    "verify)",
         .about = "Looks up the passive DNS history: every record of a name (NAME may start with "
                  "'*.' for every name below) or every record whose data is an address or name. "
-                 "Prints one COF JSON object per line; nothing when nothing matches. "
+                 "Prints one COF JSON object per line; nothing when nothing matches. 'domain' "
+                 "prints when a registered domain was first and last seen and by which "
+                 "organisations. "
                  "'verify' walks the whole store (while the consumer runs too), prints each "
                  "damaged place and a summary, and exits 1 if anything is damaged.",
-        .table = px_consumer_conf_table, /* reads the consumer's file */
+        .table = px_query_conf_table, /* reads the consumer's file */
         .extra = px_qmain_opts,
         .extra_help = "      --after T            only records last seen at or after T\n"
                       "      --before T           only records first seen at or before T\n"

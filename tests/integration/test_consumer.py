@@ -11,14 +11,17 @@ restarted counts nothing twice. GeoIP answers are checked against
 mmdblookup on the same database."""
 import json
 import os
+import re
 import shutil
 import signal
 import struct
 import subprocess
 import sys
 import io
+import threading
 import time
 import unittest
+import urllib.request
 
 import avro.io
 
@@ -51,6 +54,17 @@ def query(store, *args):
     if out.returncode != 0:
         raise AssertionError("pdnsx-query %s: %s" % (args, out.stderr))
     return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+def stop(proc, reader=None):
+    """Kills a consumer a test left running (a failed check) and closes
+    its stderr, once the thread reading it (if any) is done."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    if reader:
+        reader.join(timeout=10)
+    proc.stderr.close()
 
 
 def python_merge(recs):
@@ -230,10 +244,7 @@ class ConsumerEndToEnd(unittest.TestCase):
             proc.send_signal(signal.SIGTERM)
             self.assertEqual(proc.wait(timeout=60), 0)
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            proc.stderr.close()
+            stop(proc)
 
     def publish(self, topic, keyed):
         """Publishes (key, observation dict) pairs with kcat, in order."""
@@ -248,6 +259,38 @@ class ConsumerEndToEnd(unittest.TestCase):
                               "-D", sep.decode(), "-K", ksep.decode()], input=body,
                              capture_output=True, timeout=60)
         self.assertEqual(out.returncode, 0, out.stderr)
+
+    def test_ports_picked_are_logged(self):
+        """With port 0 the kernel picks the ports of metrics.listen and
+        query.listen; the consumer says which ("metrics on HOST:PORT",
+        "query endpoint on HOST:PORT") and serves there."""
+        store = os.path.join(self.dir, "store")
+        proc = self.consumer(store, ["-s", "run.exit_idle=0",
+                                     "-s", 'metrics.listen="127.0.0.1:0"',
+                                     "-s", 'query.listen="127.0.0.1:0"'], wait=False)
+        lines = []
+        reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
+        reader.start()
+        try:
+            def port(what):
+                for line in list(lines):
+                    m = re.search(r"info: %s on 127\.0\.0\.1:(\d+)$" % what, line.rstrip())
+                    if m:
+                        return int(m.group(1))
+                return None
+            pxtest.wait_for(lambda: port("metrics") and port("query endpoint"), 60,
+                            "both ports logged")
+            mport, qport = port("metrics"), port("query endpoint")
+            self.assertNotEqual(mport, qport)
+            self.assertIsNotNone(pxtest.metric(mport, "pdnsx_consumer_messages_total"))
+            with urllib.request.urlopen("http://127.0.0.1:%d/rrset/nothing.example" % qport,
+                                        timeout=10) as r:
+                self.assertEqual(r.status, 200)
+                self.assertEqual(r.read(), b"")
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(timeout=60), 0)
+        finally:
+            stop(proc, reader)
 
     def test_trust_and_org_bound(self):
         """Through the real programs: records the producer's privacy rules

@@ -57,15 +57,4 @@ px_consumer *px_consumer_create(const px_consumer_conf *conf, const px_consumer_
 int px_consumer_run(px_consumer *c);
 void px_consumer_destroy(px_consumer *c); /* NULL is fine */
 
-typedef struct px_consumer_stats {
-    uint64_t messages;      /* messages read from Kafka (re-reads after an abort too) */
-    uint64_t merged;        /* records merged into committed batches */
-    uint64_t dlq;           /* messages sent to the dead-letter topic and committed */
-    uint64_t batches;       /* store transactions committed */
-    uint64_t aborted;       /* batches abandoned (dead-letter copies unacknowledged) */
-    uint64_t dlq_truncated; /* of dlq, copies cut to fit (px_dlq.h) */
-    uint64_t dlq_skipped;   /* refused messages whose copy Kafka refused for good */
-} px_consumer_stats;
-void px_consumer_get_stats(const px_consumer *c, px_consumer_stats *out);
-
 #endif

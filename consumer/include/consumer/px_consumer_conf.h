@@ -1,6 +1,6 @@
-/* px_consumer_conf.h: every pdnsx-consumer setting (INTERFACE.md) as one
- * px_config table, and a loader that turns a validated config into a typed
- * struct. */
+/* px_consumer_conf.h: a loader that turns a validated configuration
+ * (px_query_conf_table, every pdnsx-consumer setting, docs/INTERFACE.md)
+ * into a typed struct, and the consumer's --check hook. */
 #ifndef PX_CONSUMER_CONF_H
 #define PX_CONSUMER_CONF_H
 
@@ -12,13 +12,8 @@
 #include "core/px_error.h"
 #include "core/px_http.h"
 #include "query/px_query.h"
+#include "query/px_query_conf.h"
 #include "store/px_store.h"
-
-/* dlq.max_bytes's default: librdkafka's own message.max.bytes. */
-#define PX_CONSUMER_DLQ_MAX_BYTES 1000000
-
-/* {NULL}-terminated; for px_config_create() and px_cli_spec.table. */
-extern const px_conf_item px_consumer_conf_table[];
 
 typedef struct px_consumer_kv {
     const char *key;
@@ -61,23 +56,18 @@ typedef struct px_consumer_conf {
     int64_t trust_future_skew;     /* seconds */
     int64_t trust_org_new_records; /* new records per organisation per minute; 0: no bound */
     /* dlq.max_bytes: largest dead-letter copy, framing included; 0:
-     * PX_CONSUMER_DLQ_MAX_BYTES */
+     * PX_QUERY_CONF_DLQ_MAX_BYTES */
     int64_t dlq_max_bytes;
     px_query_limits query_limits; /* query.limit, query.max_limit */
     px_http_limits http;          /* http.*: metrics.listen and query.listen */
     /* The bound on librdkafka's prefetch (README, "Memory"): messages and
      * payload KiB queued before fetching stops, and the largest fetch
      * response, in KiB. 0 (a struct filled by hand): the setting's
-     * default, PX_CONSUMER_FETCH_* below. */
+     * default, PX_QUERY_CONF_FETCH_*. */
     int64_t fetch_queue_messages; /* kafka.fetch_queue_messages: queued.min.messages */
     int64_t fetch_queue_kbytes;   /* kafka.fetch_queue_kbytes: queued.max.messages.kbytes */
     int64_t fetch_max_kbytes;     /* kafka.fetch_max_kbytes: fetch.max.bytes / 1024 */
 } px_consumer_conf;
-
-/* The defaults of kafka.fetch_queue_messages, _kbytes and fetch_max_kbytes. */
-#define PX_CONSUMER_FETCH_QUEUE_MESSAGES 500000
-#define PX_CONSUMER_FETCH_QUEUE_KBYTES 65536
-#define PX_CONSUMER_FETCH_MAX_KBYTES 16384
 
 /* Fills *out from cfg (validate cfg first). *out must be freed whatever
  * the result (PX_OK or PX_ERR_NOMEM). */

@@ -29,6 +29,15 @@ char *px_cof_dumps(const px_store_rec *rec);
  * reports an error, PX_ERR_NOMEM. */
 px_err px_cof_write(FILE *out, const px_store_rec *rec);
 
+/* A registered domain (pdnsx-query domain, GET /domain/NAME): one
+ * object with, in this order, domain, time_first and time_last (when any
+ * record of it was first and last seen, over every organisation) and
+ * orgs (the organisations that saw it). px_cof_domain_dumps: one compact
+ * line without the newline, caller free()s, NULL when out of memory;
+ * px_cof_domain_write: the line and '\n' to out (PX_ERR_IO, PX_ERR_NOMEM). */
+char *px_cof_domain_dumps(const px_store_domain *d);
+px_err px_cof_domain_write(FILE *out, const px_store_domain *d);
+
 /* The inverse, for merging answers of several consumers (pdnsx-query
  * --cluster): reads one COF object. Unknown keys are ignored; rrname,
  * rrtype, rdata, time_first, time_last and count are required.

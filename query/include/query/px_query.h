@@ -3,9 +3,13 @@
  *
  * A request is "rrset NAME [TYPE]" or "rdata VALUE" with an optional time
  * fence and a limit; its answer is COF JSON lines (px_cof.h), one record
- * per line, in the store's order, at most `limit` of them. Over HTTP:
+ * per line, in the store's order, at most `limit` of them. "domain NAME"
+ * answers one line for a registered domain (px_cof_domain_dumps: when it
+ * was first and last seen, by which organisations), nothing when the store
+ * has no such domain or it lies outside the fence. Over HTTP:
  *   GET /rrset/NAME[/TYPE]?after=T&before=T&limit=N
  *   GET /rdata/VALUE?after=T&before=T&limit=N
+ *   GET /domain/NAME?after=T&before=T
  * answer 200 application/x-ndjson (empty body when nothing matches), 400
  * for bad parameters, 404 for an unknown path, 405 for other methods, 500
  * when the store fails before the answer starts. Path segments and
@@ -36,6 +40,7 @@
 typedef enum px_query_kind {
     PX_QUERY_RRSET,
     PX_QUERY_RDATA,
+    PX_QUERY_DOMAIN,
 } px_query_kind;
 
 enum { PX_QUERY_MAX_TEXT = 1024 };
@@ -44,7 +49,8 @@ typedef struct px_query_req {
     px_query_kind kind;
     /* rrset: the owner name, lowercase, no trailing dot ("." for the
      * root), possibly "*.example.com"; rdata: the value as given (the
-     * store normalises addresses), names lowercased without trailing dot. */
+     * store normalises addresses), names lowercased without trailing dot;
+     * domain: a registered domain, as rrset's names but no wildcard. */
     char name[PX_QUERY_MAX_TEXT];
     char rrtype[16];      /* uppercase; "" for every type (rrset only) */
     px_store_fence fence; /* INT64_MIN / INT64_MAX when absent */
@@ -63,8 +69,8 @@ typedef struct px_query_limits {
 /* An empty request with no fence. */
 void px_query_req_init(px_query_req *req);
 
-/* "rrset NAME [TYPE]" or "rdata VALUE" (the positional arguments of
- * pdnsx-query). Leaves the fence alone. PX_ERR_INVAL with a message. */
+/* "rrset NAME [TYPE]", "rdata VALUE" or "domain NAME" (the positional
+ * arguments of pdnsx-query). Leaves the fence alone. PX_ERR_INVAL with a message. */
 px_err px_query_req_parse_args(px_query_req *req, int argc, char *const *argv, char *errbuf,
                                size_t errlen);
 
@@ -150,7 +156,10 @@ px_err px_query_run(px_store *store, const px_query_req *req, FILE *out, px_quer
  * `limit` (0: all). An answer may end with a "limited" condition line
  * (counted in res->answers_cut); a "failed" one fails the merge
  * (PX_ERR_IO), and any other line that is not a COF object too
- * (PX_ERR_MALFORMED), with a message naming answer and line. */
+ * (PX_ERR_MALFORMED), with a message naming answer and line. The answers
+ * of a domain request (one domain line each, px_cof_domain_dumps) combine
+ * into one line: earliest time_first, latest time_last, union of orgs;
+ * lines of two different domains are PX_ERR_MALFORMED. */
 px_err px_query_merge(const char *const *answers, const size_t *lens, size_t n, uint64_t limit,
                       FILE *out, px_query_result *res, char *errbuf, size_t errlen);
 
@@ -158,24 +167,6 @@ px_err px_query_merge(const char *const *answers, const size_t *lens, size_t n, 
  * (labels compared from the right), then rrtype, then rdata, bytewise. */
 int px_query_name_cmp(const char *a, const char *b);
 int px_query_rec_cmp(const px_store_rec *a, const px_store_rec *b);
-
-/* A minimal HTTP/1.1 GET client for --cluster: connects to "host:port"
- * or "[v6]:port", sends GET path, reads the whole answer (plain or
- * chunked) within timeout_ms overall. On PX_OK *status is the HTTP status
- * and *body (NUL-terminated, caller free()s) its body of *len bytes.
- * PX_ERR_IO / PX_ERR_PROTO / PX_ERR_AGAIN (timeout) with a message. */
-px_err px_query_http_get(const char *hostport, const char *path, int timeout_ms, int *status,
-                         char **body, size_t *len, char *errbuf, size_t errlen);
-
-/* Asks every endpoint of the comma-separated list (with the request's
- * limit, which must be set) and merges the answers to out, at most
- * req->limit records; res (may be NULL) says how many, whether the merged
- * answer was cut, and which endpoints cut theirs. Any endpoint failing or
- * answering other than 200 fails the whole query (a partial history
- * would mislead): PX_ERR_IO with a message naming the endpoint. The
- * answers are held in memory to be merged (each at most the limit). */
-px_err px_query_cluster(const char *endpoints, const px_query_req *req, int timeout_ms, FILE *out,
-                        px_query_result *res, char *errbuf, size_t errlen);
 
 typedef struct px_query_server px_query_server;
 typedef struct px_query_server_opts {

@@ -24,6 +24,8 @@
 #include "consumer/px_consumer.h"
 #include "px_dlq.h"
 #include "core/px_metrics.h"
+#include "metrics_read.h"
+#include "run_stats.h"
 #include "store/px_store.h"
 
 #define TOPIC_A "pdnsx.obs.org-a"
@@ -153,16 +155,16 @@ static void env_cleanup(run_env *e)
     assert_int_equal(system(cmd), 0);
 }
 
-static px_consumer_stats run_once(run_env *e, const char *group)
+static run_stats run_once(run_env *e, const char *group)
 {
     e->conf.kafka_group = group;
     char err[512] = "";
+    run_stats before = run_stats_now();
     px_consumer *pc = px_consumer_create(&e->conf, &e->opts, err, sizeof(err));
     if (!pc)
         fail_msg("create: %s", err);
     assert_int_equal(px_consumer_run(pc), 0);
-    px_consumer_stats st;
-    px_consumer_get_stats(pc, &st);
+    run_stats st = run_stats_since(&before);
     px_consumer_destroy(pc);
     return st;
 }
@@ -335,7 +337,7 @@ static void test_merge_dlq_and_resume(void **state)
     run_env e;
     env_init(&e, &c, "g1");
 
-    px_consumer_stats st = run_once(&e, "g1");
+    run_stats st = run_once(&e, "g1");
     assert_int_equal(st.messages, 5);
     assert_int_equal(st.merged, 3);
     assert_int_equal(st.dlq, 2);
@@ -412,7 +414,7 @@ static void test_resumes_pending_log(void **state)
 
     produce_obs(&c, TOPIC_A, 0, "org-a", "www.example.com", "93.184.216.34", 10);
     produce_flush(&c);
-    px_consumer_stats st = run_once(&e, "g-log");
+    run_stats st = run_once(&e, "g-log");
     assert_int_equal(st.messages, 1);
     assert_int_equal(st.merged, 1);
     s = px_store_open(e.dir, NULL, &err, why, sizeof(why));
@@ -421,6 +423,10 @@ static void test_resumes_pending_log(void **state)
     px_store_stats ss;
     assert_int_equal(px_store_get_stats(s, &ss), PX_OK);
     assert_int_equal(ss.records, 10);
+    /* the consumer shows the store's size on /metrics, as of the end of its run */
+    assert_int_equal(pxt_metric("pdnsx_store_records"), ss.records);
+    assert_int_equal(pxt_metric("pdnsx_store_domains"), ss.domains);
+    assert_true(pxt_metric("pdnsx_store_bytes") > 0);
     assert_int_equal(www_count(s), 15);
     px_store_close(s);
     env_cleanup(&e);
@@ -447,7 +453,7 @@ static void test_dlq_refused_then_retried(void **state)
                                       RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
                                       RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
 
-    px_consumer_stats st = run_once(&e, "g4");
+    run_stats st = run_once(&e, "g4");
     assert_true(st.aborted >= 1);
     assert_true(st.messages > 5); /* read again after the abort */
     assert_int_equal(st.merged, 3);
@@ -492,7 +498,7 @@ static void test_sigterm_commits_open_batch(void **state)
     e.opts.clock = terminating_clock;
     e.opts.clock_ctx = &sent;
 
-    px_consumer_stats st = run_once(&e, "g5");
+    run_stats st = run_once(&e, "g5");
     assert_true(sent);
     /* The message whose validation raised SIGTERM is in the batch open
      * when the signal is taken; messages before it may have been committed
@@ -532,7 +538,7 @@ static void test_caught_up_commits(void **state)
     e.conf.batch_records = 1000;
     e.conf.batch_ms = 600000;
     alarm(120);
-    px_consumer_stats st = run_once(&e, "g6");
+    run_stats st = run_once(&e, "g6");
     alarm(0);
     assert_int_equal(st.messages, 5);
     assert_int_equal(st.merged, 3);
@@ -568,7 +574,7 @@ static void corrupt_record(const char *dir)
 
 /* Runs the consumer once with its log (stderr) in `log`: the exit status
  * of the run, or -1 if it could not start (create's error in log too). */
-static int run_logged(run_env *e, const char *group, char *log, size_t len, px_consumer_stats *st)
+static int run_logged(run_env *e, const char *group, char *log, size_t len, run_stats *st)
 {
     FILE *f = tmpfile();
     assert_non_null(f);
@@ -580,10 +586,11 @@ static int run_logged(run_env *e, const char *group, char *log, size_t len, px_c
     char err[1024] = "";
     int rc = -1;
     memset(st, 0, sizeof(*st));
+    run_stats before = run_stats_now();
     px_consumer *pc = px_consumer_create(&e->conf, &e->opts, err, sizeof(err));
     if (pc) {
         rc = px_consumer_run(pc);
-        px_consumer_get_stats(pc, st);
+        *st = run_stats_since(&before);
     } else {
         fprintf(stderr, "create: %s\n", err);
     }
@@ -648,7 +655,7 @@ static void test_damaged_record_stops(void **state)
     run_env e;
     env_init(&e, &c, "g7");
     e.conf.exit_idle = 3; /* a slow first fetch must not end the run */
-    px_consumer_stats st = run_once(&e, "g7");
+    run_stats st = run_once(&e, "g7");
     assert_int_equal(st.merged, 1);
 
     corrupt_record(e.dir);
@@ -730,7 +737,7 @@ static void test_damaged_log_stops(void **state)
     produce_obs(&c, TOPIC_A, 0, "org-a", "www.example.com", "93.184.216.34", 10);
     produce_flush(&c);
     char log[8192];
-    px_consumer_stats st;
+    run_stats st;
     assert_int_equal(run_logged(&e, "g-dlog", log, sizeof log, &st), 1);
     assert_int_equal(st.merged, 0);
     if (!strstr(log, "batch.log: chunks fail their checksums") || !strstr(log, "cannot be applied"))
@@ -753,7 +760,7 @@ static void test_damaged_log_stops(void **state)
 
 static uint64_t metric(const char *name)
 {
-    return px_metric_value_of(name);
+    return pxt_metric(name);
 }
 
 /* A CNAME observation whose rdata (too long: invalid) makes the message
@@ -819,7 +826,7 @@ static void test_oversized_copy_cut(void **state)
     e.conf.exit_idle = 2;
     uint64_t cut0 = metric("pdnsx_consumer_dlq_truncated_total");
     alarm(120);
-    px_consumer_stats st = run_once(&e, "g-big");
+    run_stats st = run_once(&e, "g-big");
     alarm(0);
     assert_int_equal(st.messages, 3);
     assert_int_equal(st.merged, 2);
@@ -881,7 +888,7 @@ static void test_copy_refused_too_large_sent_small(void **state)
     env_init(&e, &c, "g-small");
     e.conf.exit_idle = 2;
     rd_kafka_mock_push_request_errors(c.mc, 0, 1, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
-    px_consumer_stats st = run_once(&e, "g-small");
+    run_stats st = run_once(&e, "g-small");
     assert_int_equal(st.merged, 1);
     assert_int_equal(st.dlq, 1);
     assert_int_equal(st.dlq_truncated, 1);
@@ -919,7 +926,7 @@ static void test_copy_refused_for_good_skipped(void **state)
     rd_kafka_mock_push_request_errors(c.mc, 0, 2, RD_KAFKA_RESP_ERR_INVALID_RECORD,
                                       RD_KAFKA_RESP_ERR_INVALID_RECORD);
     char log[16384];
-    px_consumer_stats st;
+    run_stats st;
     assert_int_equal(run_logged(&e, "g-skip", log, sizeof log, &st), 0);
     assert_int_equal(st.messages, 5);
     assert_int_equal(st.merged, 3);
@@ -996,7 +1003,7 @@ static void test_retry_sends_each_copy_once(void **state)
     rd_kafka_mock_push_request_errors(
         c.mc, 0, 4, RD_KAFKA_RESP_ERR_NO_ERROR, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
         RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
-    px_consumer_stats st = run_once(&e, "g-once");
+    run_stats st = run_once(&e, "g-once");
     assert_true(st.aborted >= 1);
     assert_int_equal(metric("pdnsx_consumer_batches_aborted_total") - aborted0, st.aborted);
     assert_int_equal(st.merged, 3);
@@ -1057,12 +1064,12 @@ static void test_restart_sends_each_copy_once(void **state)
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, kill_after_abort, &k), 0);
     char err[512] = "";
+    run_stats before = run_stats_now();
     px_consumer *pc = px_consumer_create(&e.conf, &e.opts, err, sizeof(err));
     if (!pc)
         fail_msg("create: %s", err);
     px_consumer_run(pc); /* 0 or 1: whether the last attempt was open at the signal */
-    px_consumer_stats st1;
-    px_consumer_get_stats(pc, &st1);
+    run_stats st1 = run_stats_since(&before);
     px_consumer_destroy(pc);
     pthread_join(t, NULL);
     assert_true(st1.aborted >= 1);
@@ -1074,7 +1081,7 @@ static void test_restart_sends_each_copy_once(void **state)
     rd_kafka_mock_clear_request_errors(c.mc, 0);
     e.conf.exit_idle = 2;
     e.opts.signals = NULL;
-    px_consumer_stats st2 = run_once(&e, "g-r2");
+    run_stats st2 = run_once(&e, "g-r2");
     assert_int_equal(st2.dlq, 2); /* the one acknowledged before counts now */
     assert_int_equal(st1.merged + st2.merged, 2);
     assert_int_equal(read_dlq(&c, d, 8), 2); /* one copy per source message */
@@ -1112,7 +1119,7 @@ static void test_org_prefix_is_mismatch(void **state)
     run_env e;
     env_init(&e, &c, "g-org");
     e.conf.exit_idle = 2;
-    px_consumer_stats st = run_once(&e, "g-org");
+    run_stats st = run_once(&e, "g-org");
     assert_int_equal(st.messages, 2);
     assert_int_equal(st.merged, 1);
     assert_int_equal(st.dlq, 1);

@@ -25,7 +25,7 @@ static void dump_problems(const px_config *c)
 
 static px_config *load(const char *const *sets, size_t n)
 {
-    px_config *c = px_config_create(px_consumer_conf_table);
+    px_config *c = px_config_create(px_query_conf_table);
     assert_non_null(c);
     for (size_t i = 0; i < n; i++)
         px_config_set(c, sets[i]);
@@ -57,7 +57,7 @@ static void test_defaults(void **state)
     assert_int_equal(cc.store_check, PX_STORE_CHECK_FULL);
     assert_false(cc.drop_damaged_log);
     assert_int_equal(cc.exit_idle, 0);
-    assert_int_equal(cc.dlq_max_bytes, PX_CONSUMER_DLQ_MAX_BYTES); /* the table says so too */
+    assert_int_equal(cc.dlq_max_bytes, PX_QUERY_CONF_DLQ_MAX_BYTES); /* the table says so too */
     assert_null(cc.geoip_country);
     assert_null(cc.geoip_asn);
     assert_null(cc.metrics_listen);
@@ -222,14 +222,14 @@ static void test_example_config_is_clean(void **state)
         .prog = "pdnsx-consumer",
         .synopsis = "",
         .about = "",
-        .table = px_consumer_conf_table,
+        .table = px_query_conf_table,
         .check_config = px_consumer_conf_check, /* as pdnsx-consumer checks it */
     };
     char *argv[] = {"pdnsx-consumer", "--check", "-c", EXAMPLE, NULL};
     px_cli_result r;
     assert_int_equal(px_cli_parse(&spec, 4, argv, &r), 0);
 
-    px_config *c = px_config_create(px_consumer_conf_table);
+    px_config *c = px_config_create(px_query_conf_table);
     assert_int_equal(px_config_load_file(c, EXAMPLE), PX_OK);
     px_err err = px_config_validate(c);
     dump_problems(c);

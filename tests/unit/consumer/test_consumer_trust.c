@@ -29,6 +29,8 @@
 #include "obs/px_avro.h"
 #include "consumer/px_consumer.h"
 #include "core/px_metrics.h"
+#include "metrics_read.h"
+#include "run_stats.h"
 #include "store/px_store.h"
 
 #define TOPIC_A "pdnsx.obs.org-a"
@@ -134,7 +136,7 @@ static void env_init(run_env *e, const cluster *c, const char *const *sets, size
     snprintf(e->dir, sizeof(e->dir), "/tmp/pdnsx-test-trust-XXXXXX");
     assert_non_null(mkdtemp(e->dir));
     e->now = NOW;
-    e->cfg = px_config_create(px_consumer_conf_table);
+    e->cfg = px_config_create(px_query_conf_table);
     assert_non_null(e->cfg);
     char set[512];
     snprintf(set, sizeof(set), "kafka.brokers=\"%s\"", c->brokers);
@@ -160,17 +162,17 @@ static void env_cleanup(run_env *e)
     assert_int_equal(system(cmd), 0);
 }
 
-static px_consumer_stats run_once(run_env *e, const char *group)
+static run_stats run_once(run_env *e, const char *group)
 {
     e->conf.kafka_group = group;
     px_consumer_opts opts = {.clock = env_clock, .clock_ctx = e, .dlq_timeout_ms = 2000};
     char err[512] = "";
+    run_stats before = run_stats_now();
     px_consumer *pc = px_consumer_create(&e->conf, &opts, err, sizeof(err));
     if (!pc)
         fail_msg("create: %s", err);
     assert_int_equal(px_consumer_run(pc), 0);
-    px_consumer_stats st;
-    px_consumer_get_stats(pc, &st);
+    run_stats st = run_stats_since(&before);
     px_consumer_destroy(pc);
     return st;
 }
@@ -178,7 +180,7 @@ static px_consumer_stats run_once(run_env *e, const char *group)
 typedef struct bg_run {
     run_env *e;
     const char *group;
-    px_consumer_stats st;
+    run_stats st;
     pthread_t thread;
 } bg_run;
 
@@ -192,9 +194,9 @@ static void *bg_main(void *arg)
 /* Waits (up to 60 s) until the metric reaches want. */
 static void wait_metric(const char *name, uint64_t want)
 {
-    for (int i = 0; i < 6000 && px_metric_value_of(name) < want; i++)
+    for (int i = 0; i < 6000 && pxt_metric(name) < want; i++)
         nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
-    assert_int_equal(px_metric_value_of(name), want);
+    assert_int_equal(pxt_metric(name), want);
 }
 
 /* ---- reading back ---------------------------------------------------------------- */
@@ -308,7 +310,7 @@ static rrset_sum rrset(px_store *s, const char *name)
 
 static uint64_t metric(const char *name)
 {
-    return px_metric_value_of(name);
+    return pxt_metric(name);
 }
 
 /* ---- tests ------------------------------------------------------------------------- */
@@ -327,7 +329,7 @@ static void test_untrusted_records_dead_lettered(void **state)
     good.count = 3;
     produce(&c, TOPIC_A, 0, NULL, &good);
     produce_flush(&c);
-    px_consumer_stats st = run_once(&e, "t1");
+    run_stats st = run_once(&e, "t1");
     assert_int_equal(st.merged, 1);
 
     static const struct {
@@ -451,7 +453,7 @@ static void test_org_new_records_bounded(void **state)
     env_init(&e, &c, sets, 2);
     produce_names(&c, TOPIC_A, 1, "org-a", "k", 5, "example.com"); /* known records */
     produce_flush(&c);
-    px_consumer_stats st = run_once(&e, "r1");
+    run_stats st = run_once(&e, "r1");
     assert_int_equal(st.merged, 5);
 
     produce_names(&c, TOPIC_A, 0, "org-a", "f", 60, "example.net"); /* the flood */
@@ -546,7 +548,7 @@ static void test_merge_across_batches(void **state)
         produce(&c, TOPIC_A, 0, NULL, &o); /* one partition: in this order */
     }
     produce_flush(&c);
-    px_consumer_stats st = run_once(&e, "m1");
+    run_stats st = run_once(&e, "m1");
     assert_int_equal(st.merged, 3);
     assert_true(st.batches >= 3);
     px_store *s = open_ro(e.dir);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -18,6 +19,8 @@
 
 #include "query/px_cof.h"
 #include "query/px_query.h"
+
+#include "px_query_cluster.h"
 
 /* ---- helpers --------------------------------------------------------------- */
 
@@ -216,8 +219,8 @@ static void test_parse_args_bad(void **state)
     assert_int_equal(parse(&r, 0, NULL, NULL, NULL, NULL), PX_ERR_INVAL);
     assert_true(errbuf[0]);
     assert_int_equal(parse(&r, 1, "rrset", NULL, NULL, NULL), PX_ERR_INVAL);
-    assert_int_equal(parse(&r, 2, "domain", "example.com", NULL, NULL), PX_ERR_INVAL);
-    assert_non_null(strstr(errbuf, "domain"));
+    assert_int_equal(parse(&r, 2, "registrant", "example.com", NULL, NULL), PX_ERR_INVAL);
+    assert_non_null(strstr(errbuf, "registrant"));
     assert_int_equal(parse(&r, 3, "rdata", "192.0.2.1", "A", NULL), PX_ERR_INVAL);
     assert_int_equal(parse(&r, 4, "rrset", "a.example", "A", "x"), PX_ERR_INVAL);
     assert_int_equal(parse(&r, 3, "rrset", "a.example", "A-B", NULL), PX_ERR_INVAL);
@@ -703,8 +706,20 @@ static px_query_server *start_server(px_store *s, char *hostport, size_t len)
     return srv;
 }
 
-/* A plain socket client, independent of px_query_http_get: the whole raw
- * answer of one request. */
+/* One GET through the --cluster client's fetch (one endpoint): on PX_OK
+ * *status and *body (NUL-terminated, caller frees) of *len bytes. */
+static px_err http_get(const char *hp, const char *path, int timeout_ms, int *status, char **body,
+                       size_t *len, char *why, size_t whylen)
+{
+    px_query_answer a;
+    px_err err =
+        px_query_fetch(&hp, 1, path, timeout_ms, PX_QUERY_CLUSTER_MAX_ANSWER, &a, why, whylen);
+    *status = a.status, *body = a.body, *len = a.len;
+    return err;
+}
+
+/* A plain socket client, independent of the --cluster client: the whole
+ * raw answer of one request. */
 static char *raw_request(uint16_t port, const char *request)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -767,7 +782,7 @@ static void get(const char *hp, const char *path, int want_status, const char *w
     int status = 0;
     char *body = NULL;
     size_t len = 0;
-    if (px_query_http_get(hp, path, 10000, &status, &body, &len, errbuf, sizeof(errbuf)) != PX_OK)
+    if (http_get(hp, path, 10000, &status, &body, &len, errbuf, sizeof(errbuf)) != PX_OK)
         fail_msg("GET %s: %s", path, errbuf);
     print_message("GET %s -> %d %s", path, status, body);
     assert_int_equal(status, want_status);
@@ -954,8 +969,8 @@ static void test_steps_damaged(void **state)
     int status = 0;
     char *body = NULL;
     size_t len = 0;
-    assert_int_equal(px_query_http_get(hp, "/rrset/*.many.example?limit=5000", 10000, &status,
-                                       &body, &len, errbuf, sizeof(errbuf)),
+    assert_int_equal(http_get(hp, "/rrset/*.many.example?limit=5000", 10000, &status, &body, &len,
+                              errbuf, sizeof(errbuf)),
                      PX_OK);
     assert_int_equal(status, 200);
     static const char failed[] = "{\"cond\":\"failed\",\"msg\":\"stored data is damaged\"}\n";
@@ -999,8 +1014,8 @@ static void test_http_limit(void **state)
         int status = 0;
         char *body = NULL;
         size_t len = 0;
-        assert_int_equal(
-            px_query_http_get(hp, cases[i].path, 10000, &status, &body, &len, errbuf, 512), PX_OK);
+        assert_int_equal(http_get(hp, cases[i].path, 10000, &status, &body, &len, errbuf, 512),
+                         PX_OK);
         print_message("%s -> %s", cases[i].path, body);
         assert_int_equal(status, 200);
         size_t lines = 0;
@@ -1237,6 +1252,275 @@ static void test_cluster(void **state)
     remove_dir(b.dir);
 }
 
+/* A TCP port on 127.0.0.1 that is bound but refuses connections (not
+ * listening), or (listen) one whose backlog accepts connections that no
+ * one ever answers. Close the returned socket when done. */
+static int loopback_socket(bool listening, char *hp, size_t len)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    if (listening)
+        assert_int_equal(listen(fd, 16), 0);
+    socklen_t sl = sizeof(sa);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    snprintf(hp, len, "127.0.0.1:%u", ntohs(sa.sin_port));
+    return fd;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Runs --cluster over list; returns what it said and its output (freed). */
+static px_err cluster_run(const char *list, px_query_req *r, int timeout_ms, px_query_result *res)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    errbuf[0] = '\0';
+    px_err err = px_query_cluster(list, r, timeout_ms, f, res, errbuf, sizeof(errbuf));
+    fclose(f);
+    free(buf);
+    return err;
+}
+
+/* One endpoint of three refuses connections: the lookup fails naming
+ * that one (with libcurl's reason), not the others. */
+static void test_cluster_down(void **state)
+{
+    fixture *fx = *state;
+    char hpa[64], hpb[64], down[64], list[256];
+    px_query_server *sa = start_server(fx->store, hpa, sizeof(hpa));
+    px_query_server *sb = start_server(fx->store, hpb, sizeof(hpb));
+    int fd = loopback_socket(false, down, sizeof(down));
+    snprintf(list, sizeof(list), "%s,%s,%s", hpa, down, hpb);
+    px_query_req r;
+    assert_int_equal(parse(&r, 2, "rrset", "*.example.com", NULL, NULL), PX_OK);
+    px_query_req_apply_limits(&r, &default_limits);
+    px_query_result res;
+    assert_int_equal(cluster_run(list, &r, 10000, &res), PX_ERR_IO);
+    print_message("%s\n", errbuf);
+    assert_true(strncmp(errbuf, down, strlen(down)) == 0);
+    assert_non_null(strstr(errbuf, "onnect")); /* curl: "Couldn't connect", "Connection refused" */
+    assert_null(strstr(errbuf, hpa));
+    assert_null(strstr(errbuf, hpb));
+    /* endpoints that are not HOST:PORT are named too; an empty list is a usage error */
+    const char *bad[] = {"127.0.0.1",    "127.0.0.1:0", "127.0.0.1:65536", "[::1]", "a/b:80",
+                         "user@host:80", ":80",         "127.0.0.1:8x"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(list, sizeof(list), "%s,%s", hpa, bad[i]);
+        assert_int_equal(cluster_run(list, &r, 10000, &res), PX_ERR_IO);
+        assert_non_null(strstr(errbuf, bad[i]));
+        assert_non_null(strstr(errbuf, "expected HOST:PORT"));
+    }
+    assert_int_equal(cluster_run(",", &r, 10000, &res), PX_ERR_INVAL);
+    assert_non_null(strstr(errbuf, "no endpoint"));
+    close(fd);
+    px_query_server_stop(sa);
+    px_query_server_stop(sb);
+}
+
+/* An endpoint that takes the connection and never answers: the lookup
+ * fails within its deadline (PX_ERR_AGAIN), naming that endpoint. */
+static void test_cluster_timeout(void **state)
+{
+    fixture *fx = *state;
+    char hpa[64], silent[64], list[160];
+    px_query_server *sa = start_server(fx->store, hpa, sizeof(hpa));
+    int fd = loopback_socket(true, silent, sizeof(silent));
+    snprintf(list, sizeof(list), "%s,%s", hpa, silent);
+    px_query_req r;
+    assert_int_equal(parse(&r, 2, "rrset", "www.example.com", NULL, NULL), PX_OK);
+    px_query_req_apply_limits(&r, &default_limits);
+    px_query_result res;
+    int64_t t0 = now_ms();
+    assert_int_equal(cluster_run(list, &r, 1000, &res), PX_ERR_AGAIN);
+    int64_t took = now_ms() - t0;
+    print_message("%s (%lld ms)\n", errbuf, (long long)took);
+    assert_true(strncmp(errbuf, silent, strlen(silent)) == 0);
+    assert_non_null(strstr(errbuf, "timed out"));
+    assert_null(strstr(errbuf, hpa));
+    assert_true(took >= 1000);
+    assert_true(took < 2500);
+    close(fd);
+    px_query_server_stop(sa);
+}
+
+/* An answer the consumer cut at its own limit (query.max_limit below the
+ * request's limit) keeps its condition line through the client, and the
+ * merge names that consumer. */
+static void test_cluster_cut_marker(void **state)
+{
+    fixture *fx = *state;
+    char hpa[64], hpb[64], list[160];
+    px_query_server *sa = start_server(fx->store, hpa, sizeof(hpa));
+    px_query_server_opts o = {.limits = {.def = 2, .max = 2}};
+    px_query_server *sb = px_query_server_start("127.0.0.1:0", fx->store, &o, errbuf, 512);
+    assert_non_null(sb);
+    snprintf(hpb, sizeof(hpb), "127.0.0.1:%u", px_query_server_port(sb));
+    snprintf(list, sizeof(list), "%s,%s", hpa, hpb);
+
+    const char *eps[] = {hpa, hpb};
+    px_query_answer ans[2];
+    assert_int_equal(px_query_fetch(eps, 2, "/rrset/*.example.com?limit=10000", 10000,
+                                    PX_QUERY_CLUSTER_MAX_ANSWER, ans, errbuf, sizeof(errbuf)),
+                     PX_OK);
+    assert_int_equal(ans[0].status, 200);
+    assert_int_equal(ans[1].status, 200);
+    assert_null(strstr(ans[0].body, "cond"));
+    const char *cond2 =
+        "{\"cond\":\"limited\",\"limit\":2,\"msg\":\"answer cut at the limit of 2 records\"}\n";
+    assert_true(ans[1].len > strlen(cond2));
+    assert_string_equal(ans[1].body + ans[1].len - strlen(cond2), cond2);
+    px_query_answers_free(ans, 2);
+    assert_null(ans[1].body);
+
+    px_query_req r;
+    assert_int_equal(parse(&r, 2, "rrset", "*.example.com", NULL, NULL), PX_OK);
+    px_query_req_apply_limits(&r, &default_limits);
+    px_query_result res;
+    assert_int_equal(cluster_run(list, &r, 10000, &res), PX_OK);
+    assert_int_equal(res.answers_cut, 1);
+    assert_string_equal(res.cut_by, hpb);
+    assert_false(res.cut);
+    assert_int_equal(res.records, 4);
+    px_query_server_stop(sa);
+    px_query_server_stop(sb);
+}
+
+/* An answer larger than the client's bound ends the transfer: the fetch
+ * fails naming the endpoint instead of holding it; one exactly at the
+ * bound is whole. */
+static void test_cluster_oversized(void **state)
+{
+    fixture *fx = *state;
+    char hp[64];
+    px_query_server *srv = start_server(fx->store, hp, sizeof(hp));
+    const char *eps[] = {hp};
+    const char *path = "/rrset/www.example.com";
+    size_t whole = strlen(WWW_A WWW_AAAA);
+    px_query_answer a;
+    assert_int_equal(px_query_fetch(eps, 1, path, 10000, whole, &a, errbuf, sizeof(errbuf)), PX_OK);
+    assert_int_equal(a.len, whole);
+    px_query_answers_free(&a, 1);
+    assert_int_equal(px_query_fetch(eps, 1, path, 10000, whole - 1, &a, errbuf, sizeof(errbuf)),
+                     PX_ERR_FULL);
+    print_message("%s\n", errbuf);
+    assert_true(strncmp(errbuf, hp, strlen(hp)) == 0);
+    assert_non_null(strstr(errbuf, "answer larger than"));
+    assert_null(a.body);
+    px_query_server_stop(srv);
+}
+
+/* ---- domain ---------------------------------------------------------------------- */
+
+/* example.com in the fixture: first seen at T0 (org-a's www A, AAAA and
+ * org-b's example.com A), last at T0 + 9000, by three organisations. */
+#define DOM_EXAMPLE                                                                                \
+    "{\"domain\":\"example.com\",\"time_first\":1795716000,\"time_last\":1795725000,"              \
+    "\"orgs\":[\"org-a\",\"org-b\",\"org-c\"]}\n"
+
+/* pdnsx-query domain NAME: the registered domain's row, any spelling of
+ * its name; nothing for an unknown one or outside the fence. */
+static void test_domain(void **state)
+{
+    fixture *fx = *state;
+    expect(fx->store, "domain", "example.com", NULL, NULL, NULL, DOM_EXAMPLE, 1);
+    expect(fx->store, "domain", "EXAMPLE.Com.", NULL, NULL, NULL, DOM_EXAMPLE, 1);
+    expect(fx->store, "domain", "notexample.com", NULL, NULL, NULL,
+           "{\"domain\":\"notexample.com\",\"time_first\":1795716000,\"time_last\":1795716000,"
+           "\"orgs\":[\"org-b\"]}\n",
+           1);
+    expect(fx->store, "domain", "nothing.example", NULL, NULL, NULL, "", 0);
+    expect(fx->store, "domain", "www.example.com", NULL, NULL, NULL, "", 0); /* not registered */
+    expect(fx->store, "domain", "example.com", NULL, "1795725000", NULL, DOM_EXAMPLE, 1);
+    expect(fx->store, "domain", "example.com", NULL, "1795725001", NULL, "", 0);
+    expect(fx->store, "domain", "example.com", NULL, NULL, "1795716000", DOM_EXAMPLE, 1);
+    expect(fx->store, "domain", "example.com", NULL, NULL, "1795715999", "", 0);
+
+    px_query_req r;
+    assert_int_equal(parse(&r, 2, "domain", "*.example.com", NULL, NULL), PX_ERR_INVAL);
+    assert_non_null(strstr(errbuf, "bad name"));
+    assert_int_equal(parse(&r, 3, "domain", "example.com", "A", NULL), PX_ERR_INVAL);
+    assert_non_null(strstr(errbuf, "usage: domain NAME"));
+    assert_int_equal(parse(&r, 2, "domain", "example.com", NULL, NULL), PX_OK);
+    assert_int_equal(r.kind, PX_QUERY_DOMAIN);
+    assert_int_equal(px_query_req_set_after(&r, "100", errbuf, 512), PX_OK);
+    char *path = px_query_req_to_path(&r);
+    assert_string_equal(path, "/domain/example.com?after=100");
+    px_query_req back;
+    assert_int_equal(
+        px_query_req_from_http(&back, "/domain/example.com", "100", NULL, NULL, errbuf, 512),
+        PX_OK);
+    assert_int_equal(back.kind, PX_QUERY_DOMAIN);
+    assert_string_equal(back.name, "example.com");
+    assert_true(back.fence.after == 100);
+    free(path);
+
+    /* over HTTP */
+    char hp[64];
+    px_query_server *srv = start_server(fx->store, hp, sizeof(hp));
+    get(hp, "/domain/example.com", 200, DOM_EXAMPLE);
+    get(hp, "/domain/Example.COM.?before=1795715999", 200, "");
+    get(hp, "/domain/nothing.example", 200, "");
+    get(hp, "/domain/example.com/A", 404, NULL);
+    get(hp, "/domain/*.example.com", 400, NULL);
+    get(hp, "/domain", 404, NULL);
+
+    /* --cluster: the domain lines of every consumer combine */
+    char hp2[64], list[160];
+    px_query_server *srv2 = start_server(fx->store, hp2, sizeof(hp2));
+    snprintf(list, sizeof(list), "%s,%s", hp, hp2);
+    px_query_req_apply_limits(&r, &default_limits);
+    r.fence.after = INT64_MIN;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    px_query_result res;
+    assert_int_equal(px_query_cluster(list, &r, 10000, f, &res, errbuf, sizeof(errbuf)), PX_OK);
+    fclose(f);
+    assert_string_equal(buf, DOM_EXAMPLE);
+    assert_int_equal(res.records, 1);
+    free(buf);
+    px_query_server_stop(srv);
+    px_query_server_stop(srv2);
+}
+
+/* Domain lines of several answers: earliest first, latest last, union
+ * of orgs; two different domains do not merge. */
+static void test_merge_domain(void **state)
+{
+    (void)state;
+    size_t n = 0;
+    char *out = merged("{\"domain\":\"example.com\",\"time_first\":5,\"time_last\":10,"
+                       "\"orgs\":[\"org-b\"]}\n",
+                       "{\"domain\":\"example.com\",\"time_first\":3,\"time_last\":8,"
+                       "\"orgs\":[\"org-c\",\"org-a\",\"org-b\"]}\n",
+                       PX_OK, &n);
+    assert_string_equal(out, "{\"domain\":\"example.com\",\"time_first\":3,\"time_last\":10,"
+                             "\"orgs\":[\"org-a\",\"org-b\",\"org-c\"]}\n");
+    assert_int_equal(n, 1);
+    free(out);
+    out = merged("{\"domain\":\"example.com\",\"time_first\":5,\"time_last\":10,\"orgs\":[]}\n", "",
+                 PX_OK, &n);
+    assert_string_equal(
+        out, "{\"domain\":\"example.com\",\"time_first\":5,\"time_last\":10,\"orgs\":[]}\n");
+    free(out);
+    free(merged("{\"domain\":\"example.com\",\"time_first\":5,\"time_last\":10,\"orgs\":[]}\n",
+                "{\"domain\":\"example.org\",\"time_first\":5,\"time_last\":10,\"orgs\":[]}\n",
+                PX_ERR_MALFORMED, &n));
+    assert_non_null(strstr(errbuf, "answer 2, line 1: another domain than example.com"));
+    free(merged("{\"domain\":\"example.com\",\"time_first\":\"5\",\"time_last\":10,\"orgs\":[]}\n",
+                "", PX_ERR_MALFORMED, &n));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1265,6 +1549,12 @@ int main(void)
         cmocka_unit_test(test_merge_malformed),
         cmocka_unit_test(test_merge_conditions),
         cmocka_unit_test(test_cluster),
+        cmocka_unit_test_setup_teardown(test_domain, setup_store, teardown_store),
+        cmocka_unit_test(test_merge_domain),
+        cmocka_unit_test_setup_teardown(test_cluster_down, setup_store, teardown_store),
+        cmocka_unit_test_setup_teardown(test_cluster_timeout, setup_store, teardown_store),
+        cmocka_unit_test_setup_teardown(test_cluster_cut_marker, setup_store, teardown_store),
+        cmocka_unit_test_setup_teardown(test_cluster_oversized, setup_store, teardown_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,192 @@
+/* px_consumer_int.h: the consumer's state and the functions its files
+ * share: px_consumer.c (set-up, the batch, the run loop),
+ * px_consumer_judge.c (one message: decode, trust, merge) and
+ * px_consumer_kafka.c (Kafka: set-up, callbacks, offsets). Private to
+ * consumer/. */
+#ifndef PX_CONSUMER_INT_H
+#define PX_CONSUMER_INT_H
+
+#include "consumer/px_consumer.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "obs/px_avro.h"
+#include "dns/px_dns_type.h"
+#include "px_dlq.h"
+#include "px_geoip.h"
+#include "core/px_log.h"
+#include "core/px_metrics.h"
+#include "obs/px_obs.h"
+#include "obs/px_privacy.h"
+#include "obs/px_psl.h"
+#include "query/px_query.h"
+#include "core/px_ratelimit.h"
+#include "store/px_store.h"
+
+/* How soon a new organisation's topic is noticed: librdkafka re-reads the
+ * topic list for a regex subscription at this interval. */
+#define PX_CONSUMER_METADATA_MS "5000"
+/* After a batch could not be committed, wait this long before reading
+ * again, so that a Kafka or disk outage does not become a busy loop. */
+#define PX_CONSUMER_RETRY_MS 1000
+/* Messages taken per pass before signals and the batch clock are checked. */
+#define PX_CONSUMER_BURST 1000
+/* A poll that waited this long for nothing means the partitions are read
+ * to their end: the open batch commits without waiting for store.batch_ms.
+ * Shorter waits come from a batch about to be due anyway. */
+#define PX_CONSUMER_CAUGHT_UP_MS 50
+/* While no partitions were ever assigned, say so this often. */
+#define PX_CONSUMER_UNASSIGNED_MS 30000
+/* Untrusted records are logged at most once per this many ms (a member
+ * could flood the log otherwise); the line counts those it stood for. */
+#define PX_CONSUMER_REFUSED_LOG_MS 10000
+/* The store's size on /metrics is read at most this often: it walks
+ * LMDB's free list. */
+#define PX_CONSUMER_STORE_STATS_MS 10000
+
+typedef enum px_dlq_reason {
+    PX_DLQ_NONE = 0,
+    PX_DLQ_TOPIC,  /* the topic names no organisation */
+    PX_DLQ_DECODE, /* not Avro single-object, or an unknown writer schema */
+    PX_DLQ_ORG,    /* the record's org is not the topic's */
+    PX_DLQ_INVALID,
+    PX_DLQ_STORE,    /* the store refused the record as invalid */
+    PX_DLQ_ORG_RATE, /* its organisation reached trust.org_new_records this minute */
+    PX_DLQ__COUNT
+} px_dlq_reason;
+
+static const char *const px_dlq_names[PX_DLQ__COUNT] = {
+    [PX_DLQ_TOPIC] = "topic",     [PX_DLQ_DECODE] = "decode", [PX_DLQ_ORG] = "org_mismatch",
+    [PX_DLQ_INVALID] = "invalid", [PX_DLQ_STORE] = "store",   [PX_DLQ_ORG_RATE] = "org_rate",
+};
+_Static_assert(PX_DLQ__COUNT <= PX_DLQ_REASONS_MAX, "px_dlq tallies reasons below its maximum");
+
+/* The run's totals, for the line it logs at the end (the same numbers
+ * are on /metrics). */
+typedef struct px_consumer_stats {
+    uint64_t messages;      /* messages read from Kafka (re-reads after an abort too) */
+    uint64_t merged;        /* records merged into committed batches */
+    uint64_t dlq;           /* messages sent to the dead-letter topic and committed */
+    uint64_t batches;       /* store transactions committed */
+    uint64_t aborted;       /* batches abandoned (dead-letter copies unacknowledged) */
+    uint64_t dlq_truncated; /* of dlq, copies cut to fit (px_dlq.h) */
+    uint64_t dlq_skipped;   /* refused messages whose copy Kafka refused for good */
+} px_consumer_stats;
+
+/* One organisation's count of new records in the current minute (see "the
+ * bound on new records per organisation"). */
+typedef struct px_org_rate {
+    char org[PX_OBS_ORG_MAX + 1];
+    int64_t minute;          /* epoch minute counted; only moves forward */
+    uint64_t base;           /* px_store_org_new_records() when it began */
+    uint64_t committed;      /* new records committed since then */
+    uint64_t batch_obs;      /* its observations merged into the open batch */
+    uint64_t batch_new;      /* bounded: records new to the store merged into it */
+    uint64_t batch_rejected; /* dead-lettered in the open batch: counted at commit */
+    uint64_t rejected;       /* this minute, for the log */
+    bool bounded;            /* this minute: each observation is looked up */
+    px_metric *m_rejected;   /* created at its first rejection */
+} px_org_rate;
+
+/* Where a partition stands in the open batch. */
+typedef struct px_consumer_pos {
+    char *topic;
+    int32_t partition;
+    int64_t next;
+} px_consumer_pos;
+
+struct px_consumer {
+    const px_consumer_conf *conf;
+    px_consumer_opts opts;
+    px_store *store;
+    px_geoip *geoip;
+    px_metrics_server *metrics;
+    px_query_server *query;
+    rd_kafka_t *rk;  /* consumer */
+    rd_kafka_t *dlq; /* dead-letter producer */
+    px_dlq *dl;      /* its copies and their acknowledgements */
+    size_t dlq_max;  /* largest copy: dlq.max_bytes, or message.max.bytes if lower */
+    px_avro_codec *codec;
+    px_psl_cache *psl;
+
+    /* the open batch */
+    px_store_batch *batch;
+    uint64_t batch_start_ms;
+    uint64_t batch_msgs, batch_merged;
+    uint64_t batch_dlq[PX_DLQ__COUNT];
+    px_consumer_pos *pos;
+    size_t n_pos, cap_pos;
+    /* Each batch (a retry too) gets a number: its dead-letter copies are
+     * tallied by it. */
+    uint64_t batch_seq;
+    uint64_t commit_us_carry; /* commit time not yet counted in whole ms */
+    /* the store's count of colliding overlong rdata, as of the last commit */
+    uint64_t collisions;
+    /* the log of damage reports (the query endpoint's threads report
+     * too: the lock) */
+    pthread_mutex_t damage_lock;
+    px_ratelimit damage_log;
+
+    /* trust: what the centre accepts */
+    px_privacy *privacy;
+    px_obs_trust trust;
+    uint64_t batch_refused[PX_OBS__RULES]; /* by rule, counted at commit */
+    px_ratelimit refused_log;
+    px_org_rate **orgs; /* the bound on new records per organisation */
+    size_t n_orgs, cap_orgs;
+    px_org_rate *last_org;
+
+    /* run state */
+    uint64_t started_ms, idle_since_ms, retry_at_ms, warned_ms;
+    bool assigned_once;
+    bool fatal;
+    px_consumer_stats stats;
+
+    px_metric *m_messages, *m_merged, *m_batches, *m_aborted, *m_commit_ms, *m_last_commit_ms;
+    px_metric *m_damage, *m_collisions;
+    px_metric *m_dlq[PX_DLQ__COUNT];
+    px_metric *m_refused[PX_OBS__RULES];
+    px_metric *m_dlq_truncated, *m_dlq_skipped;
+    px_metric *m_store_records, *m_store_domains, *m_store_bytes;
+    uint64_t store_stats_ms; /* when they were last read; 0: never */
+};
+
+static inline uint64_t px_consumer_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* The clock of batch age, idle time and retries, read once per message: a
+ * few milliseconds of resolution do, and the coarse clock costs a memory
+ * read instead of a timer read (1.2% of the consumer's profile). Commit
+ * durations use the precise one. Never compare readings of the two. */
+static inline uint64_t px_consumer_coarse_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* px_consumer.c */
+int px_consumer_begin(px_consumer *c);
+int px_consumer_commit(px_consumer *c, bool rewind);
+void px_consumer_preload_marks(px_consumer *c);
+int px_consumer_remember(px_consumer *c, const char *topic, int32_t partition, int64_t next);
+
+/* px_consumer_judge.c */
+void px_consumer_message(px_consumer *c, const rd_kafka_message_t *m);
+bool px_consumer_geo(void *ctx, const char *address, px_store_geo *out);
+
+/* px_consumer_kafka.c */
+int px_consumer_kafka(px_consumer *c, char *errbuf, size_t errlen);
+void px_consumer_rewind(px_consumer *c);
+
+#endif

@@ -1,0 +1,333 @@
+/* px_consumer_judge.c: one message of the consumer's loop: decoded,
+ * judged by the centre's trust rules, merged into the open batch or
+ * dead-lettered. */
+#include "px_consumer_int.h"
+
+/* ---- one message ---------------------------------------------------------------- */
+
+bool px_consumer_geo(void *ctx, const char *address, px_store_geo *out)
+{
+    px_consumer *c = ctx;
+    px_geoip_answer a;
+    if (!px_geoip_lookup(c->geoip, address, &a))
+        return false;
+    memcpy(out->country, a.country, sizeof(out->country));
+    out->asn = a.asn;
+    memcpy(out->as_org, a.as_org, sizeof(out->as_org));
+    return true;
+}
+
+/* Merges a trusted observation; a reason if the store refuses it as
+ * invalid. Other store errors are fatal. */
+static px_dlq_reason px_consumer_merge(px_consumer *c, const px_avro_obs *obs, char *why,
+                                       size_t whylen)
+{
+    const char *reg;
+    size_t reglen;
+    char regdom[256];
+    px_err err = px_psl_cache_lookup(c->psl, obs->rrname, strlen(obs->rrname), &reg, &reglen);
+    if (err != PX_OK || reglen >= sizeof(regdom)) {
+        snprintf(why, whylen, "invalid: no registered domain for the name");
+        return PX_DLQ_INVALID;
+    }
+    memcpy(regdom, reg, reglen);
+    regdom[reglen] = '\0';
+    err = px_store_merge(c->batch, obs, regdom, c->geoip ? px_consumer_geo : NULL, c);
+    if (err == PX_ERR_INVAL || err == PX_ERR_MALFORMED || err == PX_ERR_TOOLONG ||
+        err == PX_ERR_UNSUPPORTED) {
+        snprintf(why, whylen, "store: %s", px_strerror(err));
+        return PX_DLQ_STORE;
+    }
+    if (err != PX_OK) {
+        px_error("store: merge failed: %s%s", px_strerror(err),
+                 err == PX_ERR_DAMAGED
+                     ? " (reported above); stopping (README: recovering a damaged store)"
+                     : "");
+        c->fatal = true;
+        return PX_DLQ_NONE;
+    }
+    c->batch_merged++;
+    return PX_DLQ_NONE;
+}
+
+/* ---- trust: the centre's rules -------------------------------------------------------- */
+
+/* An untrusted record is logged at most once per PX_CONSUMER_REFUSED_LOG_MS
+ * (a member could flood the log); the line counts the others. The reason
+ * names no client: observations carry none. */
+static void px_consumer_log_refused(px_consumer *c, const char *org, const char *why)
+{
+    uint64_t held = 0;
+    if (!px_ratelimit_allow(&c->refused_log, (int64_t)px_consumer_coarse_ms(), &held))
+        return;
+    px_warning("org %s: record refused, %s (and %" PRIu64 " more since the last line like "
+               "this; each goes to %s)",
+               org, why, held, PX_CONSUMER_DLQ_TOPIC);
+}
+
+/* When the message was written, as the trust check reads it: its Kafka
+ * timestamp (the broker's with LogAppendTime, else the producer's), never
+ * later than our own clock, so a producer's clock cannot move the fence. */
+static int64_t px_consumer_written(const rd_kafka_message_t *m, int64_t now)
+{
+    rd_kafka_timestamp_type_t type;
+    int64_t ms = rd_kafka_message_timestamp(m, &type);
+    if (type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE || ms < 0)
+        return now;
+    return ms / 1000 < now ? ms / 1000 : now;
+}
+
+/* px_obs_validate, then the centre's rules (px_obs_trust_check). */
+static px_dlq_reason px_consumer_trust(px_consumer *c, const rd_kafka_message_t *m,
+                                       const px_avro_obs *obs, int64_t now, char *why,
+                                       size_t whylen)
+{
+    char vwhy[256] = "";
+    px_obs_rule r = PX_OBS_FORM;
+    if (px_obs_validate(obs, now, vwhy, sizeof(vwhy)) == PX_OK)
+        r = px_obs_trust_check(&c->trust, obs, px_consumer_written(m, now), vwhy, sizeof(vwhy));
+    if (r == PX_OBS_TRUSTED)
+        return PX_DLQ_NONE;
+    snprintf(why, whylen, "invalid: %s", vwhy);
+    c->batch_refused[r]++;
+    px_consumer_log_refused(c, obs->org, why);
+    return PX_DLQ_INVALID;
+}
+
+/* ---- trust: the bound on new records per organisation --------------------------------
+ *
+ * trust.org_new_records bounds how many records new to the store one
+ * organisation adds per minute, so that a member (or stolen credentials)
+ * cannot fill the store, without slowing the others. Only the store's
+ * flush knows whether a record is new, so the store counts new records
+ * per organisation at each commit (px_store_org_new_records), and here:
+ *  - an organisation whose committed new records this minute plus its
+ *    observations in the open batch stay within the bound cannot pass it
+ *    (each observation adds at most one record): nothing is looked up;
+ *  - the first observation that could pass it commits the open batch, if
+ *    that holds any of the organisation's, so that the count is exact;
+ *    from then until the minute ends, each of its observations is looked
+ *    up (px_store_batch_known): a record the batch or the store holds
+ *    merges as always, a new one counts, and one past the bound goes to
+ *    the dead-letter topic as org_rate. Only organisations at their bound
+ *    pay the lookups, and each causes at most one early commit a minute.
+ * The minute is the message's LogAppendTime (set by the broker, so a
+ * member cannot choose it; topics should be created with
+ * message.timestamp.type=LogAppendTime), else our clock: then a backlog
+ * read after an outage counts against the minutes it is read in. A record
+ * new in a batch counts for every organisation that observed it there, and
+ * the minute only moves forward (messages of several partitions interleave
+ * their timestamps). Counts are this process's, over the partitions it
+ * owns: a restart starts them afresh, and each group member bounds its
+ * own share. */
+
+/* The organisation's counter, created on its first message; NULL on no
+ * memory. Few organisations, and long runs of one: a list and the last
+ * one used. */
+static px_org_rate *px_consumer_org(px_consumer *c, const char *org)
+{
+    if (c->last_org && strcmp(c->last_org->org, org) == 0)
+        return c->last_org;
+    for (size_t i = 0; i < c->n_orgs; i++) {
+        if (strcmp(c->orgs[i]->org, org) == 0)
+            return c->last_org = c->orgs[i];
+    }
+    if (c->n_orgs == c->cap_orgs) {
+        size_t cap = c->cap_orgs ? 2 * c->cap_orgs : 16;
+        px_org_rate **v = realloc(c->orgs, cap * sizeof(*v));
+        if (!v)
+            return NULL;
+        c->orgs = v;
+        c->cap_orgs = cap;
+    }
+    px_org_rate *o = calloc(1, sizeof(*o));
+    if (!o)
+        return NULL;
+    snprintf(o->org, sizeof(o->org), "%s", org);
+    o->minute = INT64_MIN;
+    c->orgs[c->n_orgs++] = o;
+    return c->last_org = o;
+}
+
+/* The minute a message counts in (see above); now: our clock. */
+static int64_t px_consumer_minute(const rd_kafka_message_t *m, int64_t now)
+{
+    rd_kafka_timestamp_type_t type;
+    int64_t ms = rd_kafka_message_timestamp(m, &type);
+    if (type == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME && ms >= 0)
+        return ms / 60000;
+    return now >= 0 ? now / 60 : 0;
+}
+
+/* A new minute for o: its count starts over. */
+static void px_consumer_org_minute(px_consumer *c, px_org_rate *o, int64_t minute)
+{
+    if (o->rejected)
+        px_info("org %s: %" PRIu64 " observations of new records dead-lettered in its last "
+                "minute at the bound (trust.org_new_records %" PRId64 ")",
+                o->org, o->rejected, c->conf->trust_org_new_records);
+    o->minute = minute;
+    o->base = px_store_org_new_records(c->store, o->org);
+    o->committed = 0;
+    /* what the open batch holds of it counts in the new minute */
+    o->batch_obs += o->batch_new;
+    o->batch_new = 0;
+    o->rejected = 0;
+    o->bounded = false;
+}
+
+/* Commits the open batch and opens the next one, for an exact count. False
+ * if either failed: the message in hand is read again later. */
+static bool px_consumer_commit_early(px_consumer *c)
+{
+    px_debug("committing early: an organisation nears trust.org_new_records");
+    return px_consumer_commit(c, true) == 0 && px_consumer_begin(c) == 0;
+}
+
+static px_dlq_reason px_consumer_org_refuse(px_consumer *c, px_org_rate *o, char *why,
+                                            size_t whylen)
+{
+    int64_t bound = c->conf->trust_org_new_records;
+    if (!o->m_rejected) {
+        char name[128];
+        snprintf(name, sizeof(name), "pdnsx_consumer_org_new_records_rejected_total{org=\"%s\"}",
+                 o->org);
+        o->m_rejected = px_metric_counter(name, "Observations of new records dead-lettered "
+                                                "because their organisation reached "
+                                                "trust.org_new_records (committed)");
+    }
+    if (o->rejected++ == 0)
+        px_warning("org %s reached its bound of %" PRId64 " new records this minute "
+                   "(trust.org_new_records): its observations of further new records go to %s "
+                   "until the minute ends",
+                   o->org, bound, PX_CONSUMER_DLQ_TOPIC);
+    o->batch_rejected++;
+    snprintf(why, whylen, "org_rate: %s added %" PRId64 " new records this minute, its bound",
+             o->org, bound);
+    return PX_DLQ_ORG_RATE;
+}
+
+/* Whether a trusted observation of org may merge: PX_DLQ_NONE, or a reason
+ * to dead-letter it; with c->batch NULL after it, the batch was abandoned
+ * (the message is read again). */
+static px_dlq_reason px_consumer_org_bound(px_consumer *c, const rd_kafka_message_t *m,
+                                           const px_avro_obs *obs, int64_t now, char *why,
+                                           size_t whylen)
+{
+    uint64_t bound = (uint64_t)c->conf->trust_org_new_records;
+    px_org_rate *o = bound ? px_consumer_org(c, obs->org) : NULL;
+    if (!o)
+        return PX_DLQ_NONE; /* no bound, or no memory for one: the store still works */
+    int64_t minute = px_consumer_minute(m, now);
+    if (minute > o->minute)
+        px_consumer_org_minute(c, o, minute);
+    if (!o->bounded) {
+        if (o->committed + o->batch_obs < bound) {
+            o->batch_obs++;
+            return PX_DLQ_NONE;
+        }
+        if (o->batch_obs && !px_consumer_commit_early(c))
+            return PX_DLQ_NONE;
+        o->bounded = true;
+        px_debug("org %s: %" PRIu64 " new records this minute: looking up each observation", o->org,
+                 o->committed);
+    }
+    bool known = false;
+    px_err err = px_store_batch_known(c->batch, obs, &known);
+    if (err == PX_ERR_INVAL || err == PX_ERR_MALFORMED || err == PX_ERR_TOOLONG)
+        return PX_DLQ_NONE; /* the merge refuses it and says why */
+    if (err != PX_OK) {
+        px_error("store: lookup failed: %s%s", px_strerror(err),
+                 err == PX_ERR_DAMAGED
+                     ? " (reported above); stopping (README: recovering a damaged store)"
+                     : "");
+        c->fatal = true;
+        return PX_DLQ_NONE;
+    }
+    if (known)
+        return PX_DLQ_NONE;
+    if (o->committed + o->batch_new >= bound)
+        return px_consumer_org_refuse(c, o, why, whylen);
+    o->batch_new++;
+    return PX_DLQ_NONE;
+}
+
+/* Decides whether a message can be trusted, and merges it if so. */
+static px_dlq_reason px_consumer_judge(px_consumer *c, const rd_kafka_message_t *m,
+                                       const char *topic, char *why, size_t whylen)
+{
+    char org[64];
+    if (!px_obs_org_from_topic(topic, org, sizeof(org))) {
+        snprintf(why, whylen, "topic: %s names no organisation", topic);
+        return PX_DLQ_TOPIC;
+    }
+    px_avro_obs obs;
+    px_err err = m->payload ? px_avro_decode(c->codec, m->payload, m->len, &obs) : PX_ERR_TRUNC;
+    if (err == PX_ERR_NOTFOUND) {
+        snprintf(why, whylen, "decode: unknown fingerprint");
+        return PX_DLQ_DECODE;
+    }
+    if (err != PX_OK) {
+        snprintf(why, whylen, "decode: %s", px_strerror(err));
+        return PX_DLQ_DECODE;
+    }
+    /* the registered domain is looked up after the checks: its cache line
+     * arrives meanwhile */
+    if (obs.rrname)
+        px_psl_cache_prefetch(c->psl, obs.rrname, strlen(obs.rrname));
+    if (strcmp(obs.org, org) != 0) {
+        snprintf(why, whylen, "org mismatch: record says %s, topic says %s", obs.org, org);
+        return PX_DLQ_ORG;
+    }
+    int64_t now = c->opts.clock(c->opts.clock_ctx);
+    px_dlq_reason r = px_consumer_trust(c, m, &obs, now, why, whylen);
+    if (r == PX_DLQ_NONE)
+        r = px_consumer_org_bound(c, m, &obs, now, why, whylen);
+    if (r != PX_DLQ_NONE || c->fatal || !c->batch)
+        return r;
+    return px_consumer_merge(c, &obs, why, whylen);
+}
+
+/* Sends the message to the dead-letter topic (px_dlq: unchanged, or cut
+ * to dlq.max_bytes, with why and where in headers), once per message
+ * however often its batch is read again. A copy that cannot be queued
+ * holds the batch back. */
+static void px_consumer_to_dlq(px_consumer *c, const rd_kafka_message_t *m, const char *why,
+                               px_dlq_reason reason)
+{
+    px_debug("dead-letter: %s [%" PRId32 "] @%" PRId64 ": %s", rd_kafka_topic_name(m->rkt),
+             m->partition, m->offset, why);
+    px_err err = px_dlq_send(c->dl, m, why, (int)reason, c->batch_seq);
+    if (err == PX_ERR_NOMEM) {
+        px_error("dead-letter topic: out of memory");
+        c->fatal = true;
+    } else if (err != PX_OK) {
+        px_debug("dead-letter topic: cannot queue the copy of %s [%" PRId32 "] @%" PRId64,
+                 rd_kafka_topic_name(m->rkt), m->partition, m->offset);
+    }
+}
+
+void px_consumer_message(px_consumer *c, const rd_kafka_message_t *m)
+{
+    if (c->fatal || (!c->batch && px_consumer_begin(c) < 0))
+        return;
+    c->stats.messages++;
+    px_metric_inc(c->m_messages);
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    char why[512];
+    px_dlq_reason r = px_consumer_judge(c, m, topic, why, sizeof(why));
+    if (c->fatal || !c->batch) /* no batch: an early commit failed, read it again */
+        return;
+    if (r != PX_DLQ_NONE)
+        px_consumer_to_dlq(c, m, why, r);
+    /* Every message, trusted or not, moves its partition on in the same
+     * transaction. */
+    px_err err = px_store_set_offset(c->batch, topic, m->partition, m->offset + 1);
+    if (err != PX_OK || px_consumer_remember(c, topic, m->partition, m->offset + 1) < 0) {
+        px_error("store: cannot record the offset of %s [%" PRId32 "]: %s", topic, m->partition,
+                 px_strerror(err != PX_OK ? err : PX_ERR_NOMEM));
+        c->fatal = true;
+        return;
+    }
+    c->batch_msgs++;
+}

@@ -1,0 +1,293 @@
+/* px_query_cluster.c: pdnsx-query --cluster. Every endpoint is asked at
+ * once through libcurl's multi interface (one easy handle each), so the
+ * whole lookup takes as long as the slowest consumer, never longer than
+ * --timeout; the answers are then merged with the store's rules. */
+#include "px_query_cluster.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+/* One transfer: its endpoint, what came so far and its bound. */
+typedef struct px_qc_xfer {
+    CURL *easy;
+    const char *endpoint;
+    px_query_answer *ans;
+    size_t cap, max;
+    bool too_large;
+    char url[320];
+    char err[CURL_ERROR_SIZE];
+} px_qc_xfer;
+
+/* "HOST:PORT" or "[IPv6]:PORT" with a decimal port 1-65535; writes the
+ * URL of path at it. false for anything else. */
+static bool px_qc_url(const char *endpoint, const char *path, char *url, size_t len)
+{
+    const char *colon;
+    if (endpoint[0] == '[') {
+        const char *end = strchr(endpoint, ']');
+        if (!end || end == endpoint + 1 || end[1] != ':')
+            return false;
+        colon = end + 1;
+    } else {
+        colon = strchr(endpoint, ':');
+        if (!colon || colon == endpoint || strchr(colon + 1, ':'))
+            return false;
+    }
+    const char *p = colon + 1;
+    unsigned long port = 0;
+    for (; *p >= '0' && *p <= '9' && port <= 65535; p++)
+        port = port * 10 + (unsigned long)(*p - '0');
+    if (*p || p == colon + 1 || port == 0 || port > 65535)
+        return false;
+    for (const char *c = endpoint; c < colon; c++) /* no user info, path or query in the host */
+        if (*c == '/' || *c == '@' || *c == '?' || *c == '#' || *c == ' ')
+            return false;
+    int n = snprintf(url, len, "http://%s%s", endpoint, path);
+    return n > 0 && (size_t)n < len;
+}
+
+static size_t px_qc_write(char *data, size_t size, size_t nmemb, void *ctx)
+{
+    px_qc_xfer *x = ctx;
+    px_query_answer *a = x->ans;
+    size_t n = size * nmemb;
+    if (n > x->max - a->len) {
+        x->too_large = true;
+        return 0; /* curl ends the transfer: CURLE_WRITE_ERROR */
+    }
+    if (a->len + n + 1 > x->cap) {
+        size_t cap = x->cap ? x->cap : 16384;
+        while (cap < a->len + n + 1)
+            cap *= 2;
+        char *b = realloc(a->body, cap);
+        if (!b)
+            return 0;
+        a->body = b, x->cap = cap;
+    }
+    memcpy(a->body + a->len, data, n);
+    a->len += n;
+    a->body[a->len] = '\0';
+    return n;
+}
+
+static px_err px_qc_setup(px_qc_xfer *x, CURLM *multi, const char *path, int timeout_ms,
+                          const struct curl_slist *headers, char *why, size_t whylen)
+{
+    if (!px_qc_url(x->endpoint, path, x->url, sizeof(x->url))) {
+        snprintf(why, whylen, "%s: expected HOST:PORT or [IPv6]:PORT", x->endpoint);
+        return PX_ERR_IO;
+    }
+    x->easy = curl_easy_init();
+    if (!x->easy)
+        return PX_ERR_NOMEM;
+    CURL *e = x->easy;
+    curl_easy_setopt(e, CURLOPT_URL, x->url);
+    /* Only the plain http:// URL built above, no redirects, no proxy from
+     * the environment: the operator named these consumers. */
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->max);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, px_qc_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->err);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+    if (curl_multi_add_handle(multi, e) != CURLM_OK)
+        return PX_ERR_NOMEM;
+    return PX_OK;
+}
+
+/* The outcome of one finished transfer; why names its endpoint. */
+static px_err px_qc_done(px_qc_xfer *x, CURLcode rc, char *why, size_t whylen)
+{
+    if (rc == CURLE_OK) {
+        long status = 0;
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+        x->ans->status = (int)status;
+        if (!x->ans->body && !(x->ans->body = calloc(1, 1)))
+            return PX_ERR_NOMEM;
+        return PX_OK;
+    }
+    px_err err = PX_ERR_IO;
+    const char *reason = x->err[0] ? x->err : curl_easy_strerror(rc);
+    if (x->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+        err = PX_ERR_FULL;
+        snprintf(why, whylen, "%s: answer larger than %zu bytes", x->endpoint, x->max);
+        return err;
+    }
+    if (rc == CURLE_OPERATION_TIMEDOUT)
+        err = PX_ERR_AGAIN;
+    else if (rc == CURLE_OUT_OF_MEMORY || rc == CURLE_WRITE_ERROR)
+        err = PX_ERR_NOMEM; /* px_qc_write refuses only for memory besides the bound */
+    snprintf(why, whylen, "%s: %s", x->endpoint, reason);
+    return err;
+}
+
+/* Runs every transfer to its end (each has its own timeout); the first
+ * failure (in endpoint order) is the result. */
+static px_err px_qc_run(CURLM *multi, px_qc_xfer *xs, size_t n, char *why, size_t whylen)
+{
+    int running = 1;
+    CURLMcode mc = CURLM_OK;
+    while (running && mc == CURLM_OK) {
+        mc = curl_multi_perform(multi, &running);
+        if (mc == CURLM_OK && running)
+            mc = curl_multi_poll(multi, NULL, 0, 1000, NULL);
+    }
+    if (mc != CURLM_OK) {
+        snprintf(why, whylen, "libcurl: %s", curl_multi_strerror(mc));
+        return mc == CURLM_OUT_OF_MEMORY ? PX_ERR_NOMEM : PX_ERR_IO;
+    }
+    CURLcode *rcs = calloc(n, sizeof(*rcs));
+    if (!rcs)
+        return PX_ERR_NOMEM;
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(multi, &left))) {
+        px_qc_xfer *x = NULL;
+        if (m->msg == CURLMSG_DONE &&
+            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x) == CURLE_OK && x)
+            rcs[x - xs] = m->data.result;
+    }
+    px_err err = PX_OK;
+    for (size_t i = 0; i < n && err == PX_OK; i++)
+        err = px_qc_done(&xs[i], rcs[i], why, whylen);
+    free(rcs);
+    return err;
+}
+
+void px_query_answers_free(px_query_answer *a, size_t n)
+{
+    for (size_t i = 0; a && i < n; i++) {
+        free(a[i].body);
+        a[i] = (px_query_answer){0};
+    }
+}
+
+px_err px_query_fetch(const char *const *endpoints, size_t n, const char *path, int timeout_ms,
+                      size_t max_bytes, px_query_answer *out, char *why, size_t whylen)
+{
+    memset(out, 0, n * sizeof(*out));
+    CURLM *multi = curl_multi_init();
+    px_qc_xfer *xs = calloc(n ? n : 1, sizeof(*xs));
+    struct curl_slist *headers = curl_slist_append(NULL, "Accept: application/x-ndjson");
+    px_err err = multi && xs && headers ? PX_OK : PX_ERR_NOMEM;
+    for (size_t i = 0; i < n && err == PX_OK; i++) {
+        xs[i] = (px_qc_xfer){.endpoint = endpoints[i], .ans = &out[i], .max = max_bytes};
+        err = px_qc_setup(&xs[i], multi, path, timeout_ms, headers, why, whylen);
+    }
+    if (err == PX_OK)
+        err = px_qc_run(multi, xs, n, why, whylen);
+    for (size_t i = 0; xs && i < n; i++) {
+        if (xs[i].easy) {
+            curl_multi_remove_handle(multi, xs[i].easy);
+            curl_easy_cleanup(xs[i].easy);
+        }
+    }
+    curl_slist_free_all(headers);
+    curl_multi_cleanup(multi);
+    free(xs);
+    if (err == PX_ERR_NOMEM && why && !why[0])
+        snprintf(why, whylen, "out of memory");
+    if (err != PX_OK)
+        px_query_answers_free(out, n);
+    return err;
+}
+
+/* ---- the merge ---------------------------------------------------------------- */
+
+/* Every answer a 200, or the first that is not, named with the first line
+ * of its body (which says why). */
+static px_err px_qc_all_ok(const char *const *names, const px_query_answer *a, size_t n, char *why,
+                           size_t whylen)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (a[i].status == 200)
+            continue;
+        int line = (int)strcspn(a[i].body, "\r\n");
+        snprintf(why, whylen, "%s answered %d: %.*s", names[i], a[i].status,
+                 line > 200 ? 200 : line, a[i].body);
+        return PX_ERR_IO;
+    }
+    return PX_OK;
+}
+
+/* Merges what the endpoints answered; names the endpoint of the first
+ * answer cut at its limit, and of an answer that does not merge. */
+static px_err px_qc_merge(const char *const *names, const px_query_answer *a, size_t n,
+                          uint64_t limit, FILE *out, px_query_result *res, char *why, size_t whylen)
+{
+    const char **text = calloc(n, sizeof(*text));
+    size_t *lens = calloc(n, sizeof(*lens));
+    if (!text || !lens) {
+        free(text);
+        free(lens);
+        return PX_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        text[i] = a[i].body, lens[i] = a[i].len;
+    char mwhy[512] = "";
+    px_err err = px_query_merge(text, lens, n, limit, out, res, mwhy, sizeof(mwhy));
+    free(text);
+    free(lens);
+    size_t which = 0;
+    if (err != PX_OK && sscanf(mwhy, "answer %zu", &which) == 1 && which >= 1 && which <= n)
+        snprintf(why, whylen, "%s: %s", names[which - 1], mwhy);
+    else if (err != PX_OK)
+        snprintf(why, whylen, "%s", mwhy);
+    if (err == PX_OK && res->answers_cut && sscanf(res->cut_by, "answer %zu", &which) == 1 &&
+        which >= 1 && which <= n)
+        snprintf(res->cut_by, sizeof(res->cut_by), "%s", names[which - 1]);
+    return err;
+}
+
+/* The comma-separated list as an array of pointers into list (modified). */
+static size_t px_qc_split(char *list, const char **names, size_t max)
+{
+    size_t n = 0;
+    char *save = NULL;
+    for (char *ep = strtok_r(list, ",", &save); ep && n < max; ep = strtok_r(NULL, ",", &save))
+        names[n++] = ep;
+    return n;
+}
+
+px_err px_query_cluster(const char *endpoints, const px_query_req *req, int timeout_ms, FILE *out,
+                        px_query_result *res, char *why, size_t whylen)
+{
+    px_query_result local;
+    if (!res)
+        res = &local;
+    memset(res, 0, sizeof(*res));
+    size_t max = 1;
+    for (const char *p = endpoints; *p; p++)
+        max += *p == ',';
+    char *list = strdup(endpoints);
+    char *path = px_query_req_to_path(req);
+    const char **names = calloc(max, sizeof(*names));
+    px_query_answer *answers = calloc(max, sizeof(*answers));
+    px_err err = list && path && names && answers ? PX_OK : PX_ERR_NOMEM;
+    size_t n = err == PX_OK ? px_qc_split(list, names, max) : 0;
+    if (err == PX_OK && n == 0) {
+        snprintf(why, whylen, "--cluster: no endpoint given");
+        err = PX_ERR_INVAL;
+    }
+    if (err == PX_OK)
+        err = px_query_fetch(names, n, path, timeout_ms, PX_QUERY_CLUSTER_MAX_ANSWER, answers, why,
+                             whylen);
+    if (err == PX_OK)
+        err = px_qc_all_ok(names, answers, n, why, whylen);
+    if (err == PX_OK)
+        err = px_qc_merge(names, answers, n, req->limit, out, res, why, whylen);
+    px_query_answers_free(answers, n);
+    free(answers);
+    free(names);
+    free(path);
+    free(list);
+    return err;
+}
