@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "px_filter.h"
+#include "dns/px_dns_rdata.h"
 #include "obs/px_psl.h"
 #include "px_window.h"
 #include "pxt_producer.h"
@@ -49,12 +50,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .rclass = PX_DNS_CLASS_IN,
         .rdata = target ? target : "",
         .rdata_len = target ? strlen(target) : 0,
-        .target = target,
-        .target2 = (data[0] & 0x80) ? text : NULL,
     };
-    if (target && rr.rdata_len >= 16) {
-        rr.rdata_wire = (const uint8_t *)target;
-        rr.rdlen = rr.type == PX_DNS_TYPE_A ? 4 : 16;
+    /* The rdata as px_dns_rr_text() hands it over when its text is the
+     * canonical one; otherwise without targets, and for a long text its
+     * first bytes as the address. */
+    static uint8_t wire[PX_DNS_RDATA_WIRE_MAX];
+    size_t wire_len = 0;
+    if (px_dns_rdata_check(rr.type, rr.rdata, rr.rdata_len, wire, sizeof(wire), &wire_len,
+                           &rr.targets) == PX_OK) {
+        rr.rdata_wire = rr.rdata_canon = wire;
+        rr.rdlen = (uint16_t)wire_len;
+        rr.rdata_canon_len = wire_len;
+    } else {
+        rr.targets.n = 0;
+        if (rr.rdata_len >= 16) { /* arbitrary address bytes */
+            rr.rdata_wire = rr.rdata_canon = (const uint8_t *)target;
+            rr.rdata_canon_len = rr.rdlen = rr.type == PX_DNS_TYPE_A ? 4 : 16;
+        }
     }
     (void)px_filter_rr(f, &rr, target);
 
