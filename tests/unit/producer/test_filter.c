@@ -4,12 +4,15 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "px_filter.h"
 #include "dns/px_dns_rdata.h"
+#include "core/px_config.h"
+#include "producer/px_producer_conf.h"
 
 static px_filter *make(const px_filter_conf *conf)
 {
@@ -378,6 +381,14 @@ static void test_configured_local_zones(void **state)
     assert_int_equal(rr_a(f, "www.example.com", "93.184.216.34"), PX_PASS);
     px_filter_destroy(f);
 
+    /* A zone is kept in the spelling names are compared in: "\\067" is C. */
+    const char *escaped[] = {"\\067orp.Example.com"};
+    c = (px_filter_conf){.local_zones = escaped, .n_local_zones = 1};
+    f = make(&c);
+    assert_true(is_local(f, "dc1.corp.example.com", 20));
+    assert_false(is_local(f, "example.com", 11));
+    px_filter_destroy(f);
+
     /* Without the configuration the same names are public. */
     f = make(NULL);
     assert_false(is_local(f, "dc1.corp.example.com", 20));
@@ -404,6 +415,28 @@ static void test_local_zone_tails(void **state)
     assert_false(is_local(f, "x.example.com", 13));
     assert_false(is_local(f, "x.example.coq", 13));
     px_filter_destroy(f);
+
+    /* A label of 70 octets is no DNS name: refused at --check with dns's
+     * reason, and by the filter. */
+    memset(zone, 'a', 70);
+    zone[70] = '\0';
+    char set[160];
+    snprintf(set, sizeof(set), "privacy.local_zones=[\"%s\"]", zone);
+    px_config *cfg = px_config_create(px_producer_conf_table);
+    assert_non_null(cfg);
+    assert_int_equal(px_config_set(cfg, "org=\"acme\""), PX_OK);
+    assert_int_equal(px_config_set(cfg, "inputs=({type=\"pcap-file\"; path=\"x\";})"), PX_OK);
+    assert_int_equal(px_config_set(cfg, set), PX_OK);
+    assert_int_not_equal(px_config_validate(cfg), PX_OK);
+    assert_int_equal(px_config_problem_count(cfg), 1);
+    char why[128] = "";
+    assert_false(px_dns_conf_check_name(zone, why, sizeof(why)));
+    assert_non_null(strstr(px_config_problem(cfg, 0), "'privacy.local_zones'"));
+    assert_non_null(strstr(px_config_problem(cfg, 0), why));
+    px_config_destroy(cfg);
+    px_err err = PX_OK;
+    assert_null(px_filter_create(&c, &err));
+    assert_int_equal(err, PX_ERR_INVAL);
 }
 
 static void test_bad_local_zones(void **state)
