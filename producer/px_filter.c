@@ -3,7 +3,6 @@
  * bailiwick here, the rules on types, names, zones and addresses in
  * lib/obs/px_privacy.c, which the consumer applies again to what the
  * centre accepts. */
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,23 +126,6 @@ static px_drop from_rule(px_privacy_rule r)
     }
 }
 
-/* Fails closed: an address we cannot read is treated as special. */
-static bool rr_addr_refused(const px_filter *f, const px_dns_rr *rr)
-{
-    size_t want = rr->type == PX_DNS_TYPE_A ? 4 : 16;
-    uint8_t buf[16];
-    if (rr->rdata_wire && rr->rdlen == want)
-        return px_privacy_addr_refused(f->privacy, rr->rdata_wire, want);
-    if (rr->rdata && rr->rdata_len < 64) {
-        char text[64];
-        memcpy(text, rr->rdata, rr->rdata_len);
-        text[rr->rdata_len] = '\0';
-        if (inet_pton(want == 4 ? AF_INET : AF_INET6, text, buf) == 1)
-            return px_privacy_addr_refused(f->privacy, buf, want);
-    }
-    return px_privacy_addr_refused(f->privacy, buf, 0);
-}
-
 /* Section, type and class: all a framed but undecoded record has. */
 static px_drop check_header(const px_filter *f, const px_dns_rr *rr)
 {
@@ -170,10 +152,10 @@ px_drop px_filter_rr(const px_filter *f, const px_dns_rr *rr, const char *bailiw
         return d;
     if (bailiwick && !px_dns_name_in_zone(rr->name, rr->name_len, bailiwick, strlen(bailiwick)))
         return PX_DROP_OUT_OF_BAILIWICK;
-    if ((rr->type == PX_DNS_TYPE_A || rr->type == PX_DNS_TYPE_AAAA) && rr_addr_refused(f, rr))
-        return PX_DROP_PRIVATE_ADDR;
-    const char *targets[2] = {rr->target, rr->target2};
-    return from_rule(px_privacy_targets(f->privacy, targets, 2));
+    /* The address bytes and the names inside the rdata, as px_dns_rr_text()
+     * parsed them; an A/AAAA without its bytes fails closed. */
+    return from_rule(px_privacy_rdata(f->privacy, rr->type, rr->rdata_canon, rr->rdata_canon_len,
+                                      rr->rdata, &rr->targets));
 }
 
 bool px_filter_public_suffix(const px_dns_rr *rr)

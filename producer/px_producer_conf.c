@@ -19,16 +19,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* ---- checks ---------------------------------------------------------------- */
-
-static bool px_check_rrtype(const char *v, char *why, size_t len)
-{
-    if (px_dns_type_parse(v) >= 0)
-        return true;
-    snprintf(why, len, "not an RR type mnemonic (A, AAAA, ...) or TYPEnnn");
-    return false;
-}
-
 /* ---- the table ------------------------------------------------------------- */
 
 /* Same order as px_input_type, so the index is the enum value. */
@@ -77,7 +67,7 @@ const px_conf_item px_producer_conf_table[] = {
     {.path = "privacy.rrtypes",
      .type = PX_CONF_STRING_ARRAY,
      .def = "[\"A\", \"AAAA\", \"CNAME\", \"MX\", \"NS\"]",
-     .check = px_check_rrtype,
+     .check = px_dns_conf_check_type,
      .help = "RR types recorded"},
     {.path = "privacy.errors",
      .type = PX_CONF_BOOL,

@@ -217,19 +217,21 @@ static const char *target_text(const char *text, const px_dns_targets *tg, int i
  * it->rdata and sets the target fields. */
 static px_err rdata_text(px_dns_iter *it, px_dns_rr *rr, const uint8_t *rd, size_t len)
 {
-    px_dns_targets tg;
+    px_dns_targets *tg = &rr->targets;
     size_t n;
     rr->target = NULL;
     rr->target2 = NULL;
-    px_err err = px_dns_rdata_to_text(rr->type, rd, len, it->rdata, sizeof it->rdata, &n, &tg);
-    if (err)
+    px_err err = px_dns_rdata_to_text(rr->type, rd, len, it->rdata, sizeof it->rdata, &n, tg);
+    if (err) {
+        tg->n = 0;
         return err;
+    }
     rr->rdata = it->rdata;
     rr->rdata_len = n;
-    if (tg.n > 0)
-        rr->target = target_text(it->rdata, &tg, 0, it->target);
-    if (tg.n > 1)
-        rr->target2 = target_text(it->rdata, &tg, 1, it->target2);
+    if (tg->n > 0)
+        rr->target = target_text(it->rdata, tg, 0, it->target);
+    if (tg->n > 1)
+        rr->target2 = target_text(it->rdata, tg, 1, it->target2);
     return PX_OK;
 }
 
@@ -304,6 +306,7 @@ static px_err next_begin(px_dns_iter *it, px_dns_rr *rr)
     rr->name_len = 0;
     rr->target = NULL;
     rr->target2 = NULL;
+    rr->targets.n = 0;
     rr->rdata = NULL;
     rr->rdata_len = 0;
     rr->owner_wire = NULL;

@@ -1,5 +1,6 @@
 /* RR type mnemonics (IANA registry) and RFC 3597 "TYPEnnn". */
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -138,4 +139,12 @@ int px_dns_type_parse(const char *name)
         }
     }
     return parse_generic(name);
+}
+
+bool px_dns_conf_check_type(const char *value, char *why, size_t whylen)
+{
+    if (px_dns_type_parse(value) >= 0)
+        return true;
+    snprintf(why, whylen, "not an RR type mnemonic (A, AAAA, ...) or TYPEnnn");
+    return false;
 }

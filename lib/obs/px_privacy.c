@@ -18,8 +18,6 @@
 #include "core/px_hash.h"
 #include "obs/px_psl.h"
 
-#define PX_ZONE_TEXT_MAX 1024 /* presentation name without NUL */
-
 /* The RFC 6303 reverse zones and friends, as literal names. 172.16/12 and
  * 100.64/10 expand to one zone per second octet (added in code). */
 static const char *const builtin_zones[] = {
@@ -280,45 +278,25 @@ px_privacy_rule px_privacy_rdata(const px_privacy *p, uint16_t type, const uint8
 
 /* ---- set-up ---- */
 
-/* Lowercases zone text, strips one trailing dot, and checks it is a
- * plausible presentation name: printable, no empty label, not the root. */
-static px_err normalise_zone(const char *in, char *out, size_t *outlen)
+/* A configured zone in the one spelling names are compared in: the
+ * canonical text of dns (px_dns_name_canon: lowercase, no trailing dot,
+ * the escapes it chooses), so "Corp.Example.COM." and "corp.example.com"
+ * are one zone. Refused: what dns refuses as a name, and the root. */
+static px_err normalise_zone(const char *in, char *out, size_t cap, size_t *outlen)
 {
-    size_t n = in ? strlen(in) : 0;
-    if (n > 1 && in[n - 1] == '.' && !(n >= 2 && in[n - 2] == '\\'))
-        n--;
-    if (n == 0 || n > PX_ZONE_TEXT_MAX || in[0] == '.')
+    if (!in)
         return PX_ERR_INVAL;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)in[i];
-        if (c <= ' ' || c >= 0x7f)
-            return PX_ERR_INVAL;
-        if (c == '.' && i + 1 < n && in[i + 1] == '.')
-            return PX_ERR_INVAL;
-        if (c == '\\') {
-            if (i + 1 >= n)
-                return PX_ERR_INVAL; /* dangling escape */
-            out[i] = in[i];
-            out[i + 1] = in[i + 1];
-            i++;
-            continue;
-        }
-        out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : (char)c;
-    }
-    if (in[n - 1] == '.' && in[n - 2] != '\\')
-        return PX_ERR_INVAL; /* "example.." */
-    *outlen = n;
+    px_err e = px_dns_name_canon(in, strlen(in), out, cap, outlen);
+    if (e != PX_OK)
+        return PX_ERR_INVAL;
+    if (*outlen == 1 && out[0] == '.')
+        return PX_ERR_INVAL;
     return PX_OK;
 }
 
 bool px_privacy_check_zone(const char *zone, char *why, size_t whylen)
 {
-    char buf[PX_ZONE_TEXT_MAX + 1];
-    size_t n;
-    if (normalise_zone(zone, buf, &n) == PX_OK)
-        return true;
-    snprintf(why, whylen, "not a domain name (printable, no empty label, not the root)");
-    return false;
+    return px_dns_conf_check_name(zone, why, whylen);
 }
 
 static px_err add_zone(px_privacy *p, const char *name, size_t len)
@@ -368,7 +346,7 @@ static px_err privacy_init(px_privacy *p, const px_privacy_conf *conf)
 {
     size_t n_conf = conf ? conf->n_local_zones : 0;
     size_t n_builtin = sizeof(builtin_zones) / sizeof(builtin_zones[0]) + 16 + 64;
-    char zone[PX_ZONE_TEXT_MAX + 1];
+    char zone[PX_DNS_NAME_TEXT_MAX];
 
     set_rrtypes(p, conf);
     p->private_answers = conf && conf->private_answers;
@@ -380,7 +358,7 @@ static px_err privacy_init(px_privacy *p, const px_privacy_conf *conf)
     px_err e = add_builtin_zones(p);
     for (size_t i = 0; e == PX_OK && i < n_conf; i++) {
         size_t len = 0;
-        e = normalise_zone(conf->local_zones[i], zone, &len);
+        e = normalise_zone(conf->local_zones[i], zone, sizeof(zone), &len);
         if (e == PX_OK)
             e = add_zone(p, zone, len);
     }

@@ -1,11 +1,13 @@
 /* fuzz_filter.c: arbitrary names and addresses through the privacy filter,
- * the registered-domain lookup and the window. Input: first byte picks the
- * record type, the rest (split at the first NUL) is owner and target. */
+ * the registered-domain lookup (canonical name, PSL cache) and the window. Input: first byte picks
+ * the record type, the rest (split at the first NUL) is owner and target. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "px_filter.h"
+#include "dns/px_dns_name.h"
+#include "dns/px_dns_rdata.h"
 #include "obs/px_psl.h"
 #include "px_window.h"
 #include "pxt_producer.h"
@@ -20,13 +22,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static px_filter *f;
     static pxt_window *w;
+    static px_psl_cache *psl;
     if (!f) {
         static const char *const zones[] = {"corp.example.com", "a\\.b.example"};
         px_filter_conf c = {.local_zones = zones, .n_local_zones = 2};
         f = px_filter_create(&c, NULL);
         px_window_conf wc = {.seconds = 10, .max_entries = 64, .min_clients = 2};
         w = pxt_window_create(&wc, on_emit, NULL);
-        if (!f || !w)
+        psl = px_psl_cache_create(4);
+        if (!f || !w || !psl)
             abort();
     }
     if (size < 1 || size > 2048)
@@ -49,17 +53,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .rclass = PX_DNS_CLASS_IN,
         .rdata = target ? target : "",
         .rdata_len = target ? strlen(target) : 0,
-        .target = target,
-        .target2 = (data[0] & 0x80) ? text : NULL,
     };
-    if (target && rr.rdata_len >= 16) {
-        rr.rdata_wire = (const uint8_t *)target;
-        rr.rdlen = rr.type == PX_DNS_TYPE_A ? 4 : 16;
+    /* The rdata as px_dns_rr_text() hands it over when its text is the
+     * canonical one; otherwise without targets, and for a long text its
+     * first bytes as the address. */
+    static uint8_t wire[PX_DNS_RDATA_WIRE_MAX];
+    size_t wire_len = 0;
+    if (px_dns_rdata_check(rr.type, rr.rdata, rr.rdata_len, wire, sizeof(wire), &wire_len,
+                           &rr.targets) == PX_OK) {
+        rr.rdata_wire = rr.rdata_canon = wire;
+        rr.rdlen = (uint16_t)wire_len;
+        rr.rdata_canon_len = wire_len;
+    } else {
+        rr.targets.n = 0;
+        if (rr.rdata_len >= 16) { /* arbitrary address bytes */
+            rr.rdata_wire = rr.rdata_canon = (const uint8_t *)target;
+            rr.rdata_canon_len = rr.rdlen = rr.type == PX_DNS_TYPE_A ? 4 : 16;
+        }
     }
     (void)px_filter_rr(f, &rr, target);
 
-    char out[300];
-    (void)px_registered_domain(text, out, sizeof(out));
+    /* The registered domain as the programs ask it: of the canonical
+     * name, through a cache small enough to replace entries. */
+    char canon[PX_DNS_NAME_TEXT_MAX];
+    size_t canon_len;
+    if (px_dns_name_canon(text, name_len, canon, sizeof(canon), &canon_len) == PX_OK) {
+        const char *reg;
+        size_t reg_len;
+        if (px_psl_cache_lookup(psl, canon, canon_len, &reg, &reg_len) == PX_OK &&
+            (reg < canon || reg_len > canon_len || reg + reg_len != canon + canon_len))
+            abort(); /* not a suffix of the name */
+    }
     px_addr a;
     (void)px_addr_parse_hostport(text, &a);
 

@@ -798,6 +798,16 @@ static void test_type_names(void **state)
     assert_int_equal(px_dns_type_parse("TYPE65536"), -1);
     assert_int_equal(px_dns_type_parse("TYPE"), -1);
     assert_int_equal(px_dns_type_parse("TYPE1x"), -1);
+    /* The settings' check is the parser's verdict, with a reason. */
+    char why[128] = "";
+    assert_true(px_dns_conf_check_type("aaaa", why, sizeof why));
+    assert_true(px_dns_conf_check_type("TYPE65280", why, sizeof why));
+    assert_string_equal(why, "");
+    assert_false(px_dns_conf_check_type("TYPE65536", why, sizeof why));
+    assert_string_equal(why, "not an RR type mnemonic (A, AAAA, ...) or TYPEnnn");
+    why[0] = '\0';
+    assert_false(px_dns_conf_check_type("AAAAA", why, sizeof why));
+    assert_true(strlen(why) > 0);
     /* every name the table writes finds its way back through the hash
      * table, in either case */
     for (unsigned v = 0; v <= 65535; v++) {

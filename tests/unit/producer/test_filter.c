@@ -4,11 +4,15 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "px_filter.h"
+#include "dns/px_dns_rdata.h"
+#include "core/px_config.h"
+#include "producer/px_producer_conf.h"
 
 static px_filter *make(const px_filter_conf *conf)
 {
@@ -25,10 +29,14 @@ static px_dns_msg response(uint8_t rcode)
     return m;
 }
 
-/* An answer record; rdata_wire is set for A/AAAA from the text. */
+/* An answer record as px_dns_next_wire() and px_dns_rr_text() hand it
+ * over: rdata, which must be the canonical text of its type, parsed by
+ * px_dns_rdata_check() into the wire and the targets. target, when not
+ * NULL, is the first name the rdata holds. */
 typedef struct rrbuf {
     px_dns_rr rr;
-    uint8_t wire[16];
+    uint8_t wire[1024];
+    char names[2][PX_DNS_NAME_TEXT_MAX];
 } rrbuf;
 
 static px_dns_rr *rr_make(rrbuf *b, uint16_t type, const char *name, const char *rdata,
@@ -43,14 +51,23 @@ static px_dns_rr *rr_make(rrbuf *b, uint16_t type, const char *name, const char 
     b->rr.ttl = 300;
     b->rr.rdata = rdata;
     b->rr.rdata_len = strlen(rdata);
-    b->rr.target = target;
-    if (type == PX_DNS_TYPE_A || type == PX_DNS_TYPE_AAAA) {
-        px_addr a;
-        assert_int_equal(px_addr_parse(rdata, &a), PX_OK);
-        memcpy(b->wire, a.bytes, 16);
-        b->rr.rdata_wire = b->wire;
-        b->rr.rdlen = a.family == 4 ? 4 : 16;
+    size_t len = 0;
+    px_err e = px_dns_rdata_check(type, rdata, b->rr.rdata_len, b->wire, sizeof(b->wire), &len,
+                                  &b->rr.targets);
+    if (e != PX_OK)
+        fail_msg("rdata \"%s\" of type %u: %s", rdata, type, px_strerror(e));
+    b->rr.rdata_wire = b->rr.rdata_canon = b->wire;
+    b->rr.rdlen = (uint16_t)len;
+    b->rr.rdata_canon_len = len;
+    const px_dns_targets *tg = &b->rr.targets;
+    for (unsigned i = 0; i < tg->n; i++) {
+        memcpy(b->names[i], rdata + tg->text_off[i], tg->text_len[i]);
+        b->names[i][tg->text_len[i]] = '\0';
     }
+    b->rr.target = tg->n > 0 ? b->names[0] : NULL;
+    b->rr.target2 = tg->n > 1 ? b->names[1] : NULL;
+    if (target)
+        assert_string_equal(b->rr.target, target);
     return &b->rr;
 }
 
@@ -164,7 +181,7 @@ static void test_section_class_opt(void **state)
     rr->section = PX_DNS_ANSWER;
     rr->rclass = 3; /* CH */
     assert_int_equal(px_filter_rr(f, rr, NULL), PX_DROP_SECTION);
-    rr = rr_make(&b, PX_DNS_TYPE_OPT, ".", "", NULL);
+    rr = rr_make(&b, PX_DNS_TYPE_OPT, ".", "\\# 0", NULL);
     rr->rclass = 1232; /* OPT class is the UDP size */
     assert_int_equal(px_filter_rr(f, rr, NULL), PX_DROP_SECTION);
     rr->rclass = PX_DNS_CLASS_IN;
@@ -364,32 +381,62 @@ static void test_configured_local_zones(void **state)
     assert_int_equal(rr_a(f, "www.example.com", "93.184.216.34"), PX_PASS);
     px_filter_destroy(f);
 
+    /* A zone is kept in the spelling names are compared in: "\\067" is C. */
+    const char *escaped[] = {"\\067orp.Example.com"};
+    c = (px_filter_conf){.local_zones = escaped, .n_local_zones = 1};
+    f = make(&c);
+    assert_true(is_local(f, "dc1.corp.example.com", 20));
+    assert_false(is_local(f, "example.com", 11));
+    px_filter_destroy(f);
+
     /* Without the configuration the same names are public. */
     f = make(NULL);
     assert_false(is_local(f, "dc1.corp.example.com", 20));
     px_filter_destroy(f);
 }
 
-/* Zones whose last label is long, or shares its first letter and length
- * with a public one, are still found. */
+/* Zones whose last label is long (63 octets, the most a label holds), or
+ * shares its first letter and length with a public one, are still found. */
 static void test_local_zone_tails(void **state)
 {
     (void)state;
     char zone[100], name[120];
-    memset(zone, 'a', 70);
-    zone[70] = '\0';
+    memset(zone, 'a', 63);
+    zone[63] = '\0';
     const char *zones[] = {zone, "example.cop"};
     px_filter_conf c = {.local_zones = zones, .n_local_zones = 2};
     px_filter *f = make(&c);
     strcpy(name, "www.");
     strcat(name, zone);
     assert_true(is_local(f, name, strlen(name)));
-    strcat(name, "a"); /* 71 a: same hint, other zone */
+    name[strlen(name) - 1] = 'b'; /* same first letter and length: same hint, other zone */
     assert_false(is_local(f, name, strlen(name)));
     assert_true(is_local(f, "x.example.cop", 13));
     assert_false(is_local(f, "x.example.com", 13));
     assert_false(is_local(f, "x.example.coq", 13));
     px_filter_destroy(f);
+
+    /* A label of 70 octets is no DNS name: refused at --check with dns's
+     * reason, and by the filter. */
+    memset(zone, 'a', 70);
+    zone[70] = '\0';
+    char set[160];
+    snprintf(set, sizeof(set), "privacy.local_zones=[\"%s\"]", zone);
+    px_config *cfg = px_config_create(px_producer_conf_table);
+    assert_non_null(cfg);
+    assert_int_equal(px_config_set(cfg, "org=\"acme\""), PX_OK);
+    assert_int_equal(px_config_set(cfg, "inputs=({type=\"pcap-file\"; path=\"x\";})"), PX_OK);
+    assert_int_equal(px_config_set(cfg, set), PX_OK);
+    assert_int_not_equal(px_config_validate(cfg), PX_OK);
+    assert_int_equal(px_config_problem_count(cfg), 1);
+    char why[128] = "";
+    assert_false(px_dns_conf_check_name(zone, why, sizeof(why)));
+    assert_non_null(strstr(px_config_problem(cfg, 0), "'privacy.local_zones'"));
+    assert_non_null(strstr(px_config_problem(cfg, 0), why));
+    px_config_destroy(cfg);
+    px_err err = PX_OK;
+    assert_null(px_filter_create(&c, &err));
+    assert_int_equal(err, PX_ERR_INVAL);
 }
 
 static void test_bad_local_zones(void **state)
@@ -439,15 +486,16 @@ static void test_local_rdata(void **state)
         px_filter_rr(
             f, rr_make(&b, PX_DNS_TYPE_NS, "example.com", "ns1.home.arpa", "ns1.home.arpa"), NULL),
         PX_DROP_LOCAL_RDATA);
-    /* target2 counts too (SOA rname). */
+    /* The second name counts too (SOA rname). */
     const uint16_t types[] = {PX_DNS_TYPE_SOA};
     px_filter_conf c = {.rrtypes = types, .n_rrtypes = 1};
     px_filter *g = make(&c);
     px_dns_rr *rr = rr_make(&b, PX_DNS_TYPE_SOA, "example.com",
                             "ns.example.com hostmaster.lan 1 2 3 4 5", "ns.example.com");
-    rr->target2 = "hostmaster.lan";
+    assert_string_equal(rr->target2, "hostmaster.lan");
     assert_int_equal(px_filter_rr(g, rr, NULL), PX_DROP_LOCAL_RDATA);
-    rr->target2 = "hostmaster.example.com";
+    rr = rr_make(&b, PX_DNS_TYPE_SOA, "example.com",
+                 "ns.example.com hostmaster.example.com 1 2 3 4 5", "ns.example.com");
     assert_int_equal(px_filter_rr(g, rr, NULL), PX_PASS);
     px_filter_destroy(g);
     px_filter_destroy(f);
@@ -472,15 +520,20 @@ static void test_private_answers(void **state)
         px_filter_rr(f, rr_make(&b, PX_DNS_TYPE_AAAA, "x.example.com", "2606:2800:220:1::1", NULL),
                      NULL),
         PX_PASS);
-    /* Without rdata_wire the text decides; unreadable text fails closed. */
+    /* The address bytes decide, not the text; without them, or with a
+     * length no address has, the record fails closed. */
     px_dns_rr *rr = rr_make(&b, PX_DNS_TYPE_A, "x.example.com", "10.1.2.3", NULL);
-    rr->rdata_wire = NULL;
-    assert_int_equal(px_filter_rr(f, rr, NULL), PX_DROP_PRIVATE_ADDR);
     rr->rdata = "8.8.4.4";
     rr->rdata_len = 7;
+    assert_int_equal(px_filter_rr(f, rr, NULL), PX_DROP_PRIVATE_ADDR);
+    rr = rr_make(&b, PX_DNS_TYPE_A, "x.example.com", "8.8.4.4", NULL);
+    rr->rdata = "10.1.2.3";
+    rr->rdata_len = 8;
     assert_int_equal(px_filter_rr(f, rr, NULL), PX_PASS);
-    rr->rdata = "\\# 3 010203";
-    rr->rdata_len = strlen(rr->rdata);
+    rr->rdata_canon_len = 3;
+    assert_int_equal(px_filter_rr(f, rr, NULL), PX_DROP_PRIVATE_ADDR);
+    rr->rdata_canon = NULL;
+    rr->rdata_canon_len = 0;
     assert_int_equal(px_filter_rr(f, rr, NULL), PX_DROP_PRIVATE_ADDR);
     px_filter_destroy(f);
 

@@ -61,6 +61,10 @@ typedef struct px_dns_rr {
      * rname); NULL when none. */
     const char *target;
     const char *target2;
+    /* The same names as px_dns_rdata_to_text() locates them: text_off and
+     * text_len into rdata, off and len into rdata_canon (n 0 when none),
+     * for the privacy rules on the parsed rdata (px_privacy_rdata()). */
+    px_dns_targets targets;
     /* Set by px_dns_next_wire() for a wanted record: the canonical wire
      * form, see there. */
     const uint8_t *owner_wire;

@@ -4,6 +4,7 @@
 #ifndef PX_DNS_TYPE_H
 #define PX_DNS_TYPE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,5 +29,9 @@ enum {
 const char *px_dns_type_name(uint16_t type, char *buf, size_t len);
 /* Parses a mnemonic or "TYPEnnn"; returns -1 if unknown. Case-insensitive. */
 int px_dns_type_parse(const char *name);
+
+/* px_conf_item.check of a type setting (privacy.rrtypes, validator.rrtypes):
+ * a value px_dns_type_parse() accepts. False with the reason in why. */
+bool px_dns_conf_check_type(const char *value, char *why, size_t whylen);
 
 #endif

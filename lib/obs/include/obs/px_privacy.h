@@ -35,7 +35,7 @@ typedef struct px_privacy_conf {
     const uint16_t *rrtypes; /* the types allowed; NULL: A, AAAA, CNAME, MX, NS */
     size_t n_rrtypes;
     bool private_answers;           /* allow special-purpose addresses */
-    const char *const *local_zones; /* extra local zones (any case, trailing dot ok) */
+    const char *const *local_zones; /* extra local zones (any spelling dns accepts) */
     size_t n_local_zones;
 } px_privacy_conf;
 
@@ -47,9 +47,11 @@ typedef struct px_privacy px_privacy;
 px_privacy *px_privacy_create(const px_privacy_conf *conf, px_err *err);
 void px_privacy_destroy(px_privacy *p); /* NULL is fine */
 
-/* A zone as privacy.local_zones / trust.local_zones take it: printable
- * presentation text, no empty label, not the root, at most 1024
- * characters. False with a reason in why. For config tables. */
+/* A zone as privacy.local_zones / trust.local_zones take it: a name dns
+ * accepts in any spelling, not the root (px_dns_conf_check_name(), whose
+ * reason goes to why). px_privacy_create() keeps each zone in its
+ * canonical spelling (px_dns_name_canon()), the one names are compared in.
+ * For config tables. */
 bool px_privacy_check_zone(const char *zone, char *why, size_t whylen);
 
 bool px_privacy_type_allowed(const px_privacy *p, uint16_t type);

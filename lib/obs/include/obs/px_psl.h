@@ -13,8 +13,7 @@
  * or has no registrable part, yields the name itself (so every name has a
  * key). Returns PX_ERR_TOOLONG if out is too small. Thread-safe. No
  * program calls it (they look up canonical names through
- * px_psl_cache_lookup); it stays for the tests and the filter fuzzer that
- * still pass other spellings. */
+ * px_psl_cache_lookup); test_psl checks the cache against it. */
 px_err px_registered_domain(const char *name, char *out, size_t outlen);
 
 /* True if `name` (lowercase presentation form, no trailing dot; len
