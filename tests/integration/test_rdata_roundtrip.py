@@ -16,12 +16,7 @@ take it (its count doubles, nothing is dead-lettered).
 The expected texts are computed here, independently of the C code: names
 by the presentation rule of docs/DATA-MODEL.md (letters lowercased, `\\.`,
 `\\\\`, `\\DDD` for the rest), addresses by python's ipaddress (hex
-groups only, RFC 5952 section 4).
-
-Checks today's code fails are marked expected failures with the reason
-(XFAIL below): they are the bugs the dns part of issue 10 fixes, and an
-expected failure that starts passing fails the suite, so the marks are
-taken off as each fix lands."""
+groups only, RFC 5952 section 4)."""
 import ipaddress
 import json
 import os
@@ -157,19 +152,6 @@ CASES = [
 ]
 
 # What today's code fails, and why (each entry names a generated test).
-XFAIL = {
-    # glibc's inet_ntop in the store's printing: "::ffff:1.2.3.4" and
-    # "::1.2.3.4" for what the producer published as hex groups
-    "test_printed_aaaa_mapped": "pdnsx-query prints ::ffff:1.2.3.4 (inet_ntop), "
-                                "not the published ::ffff:102:304",
-    "test_printed_aaaa_compat": "pdnsx-query prints ::1.2.3.4 (inet_ntop), "
-                                "not the published ::102:304",
-    "test_revalidated_aaaa_mapped": "the printed ::ffff:1.2.3.4 is not the validator's "
-                                    "canonical AAAA text",
-    "test_revalidated_aaaa_compat": "the printed ::1.2.3.4 is not the validator's "
-                                    "canonical AAAA text",
-}
-
 
 def run(cmd, timeout=300):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
@@ -329,8 +311,6 @@ for _case in CASES:
 
         _test.__name__ = _name
         _test.__doc__ = "%s: %s" % (_case[0], _fn.__doc__.split("\n")[0])
-        if _name in XFAIL:
-            _test = unittest.expectedFailure(_test)
         setattr(RdataRoundTrip, _name, _test)
 
 if __name__ == "__main__":
