@@ -1,4 +1,4 @@
-"""SIGHUP through the real pdnsx-consumer (INTERFACE.md: SIGHUP reloads the
+"""SIGHUP through the real pdnsx-consumer (docs/INTERFACE.md "Exit status and signals": SIGHUP reloads the
 GeoIP databases): after the MMDB files are replaced and the daemon gets
 SIGHUP, records new to the store get the new files' answers (records
 already stored keep theirs); a broken replacement is refused with a log

@@ -1,4 +1,4 @@
-/* px_cli.h: the command line every pdnsx program shares (INTERFACE.md):
+/* px_cli.h: the command line every pdnsx program shares (docs/INTERFACE.md "Common command line"):
  * -c/--config FILE, -s/--set PATH=VALUE (repeatable), -n/--check,
  * -h/--help, -V/--version. Exit status: 0 success, 1 runtime failure,
  * 2 bad usage or configuration. */
