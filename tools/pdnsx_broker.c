@@ -1,6 +1,7 @@
 /* pdnsx-broker: librdkafka's mock Kafka cluster on loopback, for development
- * and tests only (docs/INTERFACE.md "pdnsx-broker and pdnsx-tail"). Prints the bootstrap list as
- * the first line of stdout, then waits for SIGTERM/SIGINT and exits 0.
+ * and tests only (docs/INTERFACE.md "pdnsx-broker and pdnsx-tail"). Prints
+ * the bootstrap list as the first line of stdout, then waits for
+ * SIGTERM/SIGINT and exits 0.
  *
  * librdkafka 2.0.2's mock API binds every broker to 127.0.0.1 on a port the
  * kernel picks; it has no way to choose the port, so there is no --port. */
