@@ -378,9 +378,11 @@ static void px_publish_drain(px_publish *p)
             break;
         if (px_publish_try(p, key, klen, val, vlen) != 0)
             break;
-        px_spool_consume(p->spool);
+        /* Counted before the spool shrinks: whoever sees the spool empty
+         * sees every message read from it counted. */
         atomic_fetch_add(&p->unspooled, 1);
         px_metric_inc(p->m_unspooled);
+        px_spool_consume(p->spool);
     }
     if (px_spool_pending(p->spool) == 0)
         atomic_store(&p->spilling, false);
