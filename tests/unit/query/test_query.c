@@ -1365,8 +1365,10 @@ static void test_cluster_down(void **state)
     assert_null(strstr(errbuf, hpa));
     assert_null(strstr(errbuf, hpb));
     /* endpoints that are not HOST:PORT are named too; an empty list is a usage error */
-    const char *bad[] = {"127.0.0.1",    "127.0.0.1:0", "127.0.0.1:65536", "[::1]", "a/b:80",
-                         "user@host:80", ":80",         "127.0.0.1:8x"};
+    const char *bad[] = {"127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536", "[::1]", "a/b:80",
+                         "user@host:80", ":80", "127.0.0.1:8x",
+                         /* brackets hold IPv6 only; a name has DNS letters only */
+                         "[192.0.2.1]:80", "a%b:80", "a_b.example:80"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         snprintf(list, sizeof(list), "%s,%s", hpa, bad[i]);
         assert_int_equal(cluster_run(list, &r, 10000, &res), PX_ERR_IO);
