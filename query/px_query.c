@@ -47,24 +47,33 @@ static bool px_query_canon(const char *src, char *dst, size_t dstlen, size_t *le
 }
 
 /* rrset's NAME: "*.ZONE" asks for the names below ZONE ("*" or "*." alone
- * asks for nothing sensible), anything else for one owner name. */
+ * asks for nothing sensible), anything else for one owner name. A
+ * wildcard owner ("\*.example.com", the record of that name) keeps its
+ * escape in name, so that the path it is sent on asks for it again. */
 static bool px_query_parse_owner(px_query_req *req, const char *src)
 {
     bool below = src[0] == '*' && src[1] == '.' && src[2];
-    size_t off = below ? 2 : 0, len;
     if (!below && src[0] == '*' && (!src[1] || (src[1] == '.' && !src[2])))
         return false;
-    if (!px_query_canon(src + off, req->name + off, sizeof(req->name) - off, &len))
+    char canon[PX_DNS_NAME_TEXT_MAX];
+    size_t len;
+    if (!px_query_canon(src + (below ? 2 : 0), canon, sizeof(canon), &len))
         return false;
-    if (below)
-        memcpy(req->name, "*.", 2);
+    bool star = !below && canon[0] == '*' && (canon[1] == '.' || canon[1] == '\0');
+    const char *prefix = below ? "*." : star ? "\\" : "";
+    size_t off = strlen(prefix);
+    if (off + len >= sizeof(req->name))
+        return false;
+    memcpy(req->name, prefix, off);
+    memcpy(req->name + off, canon, len + 1);
     req->by = below ? PX_STORE_BY_ZONE : PX_STORE_BY_NAME;
     req->canon_off = off, req->canon_len = len;
     return true;
 }
 
 /* rdata's VALUE: an address in any spelling, else a name some record
- * names (NS, CNAME, PTR, DNAME, MX, SRV). */
+ * names (NS, CNAME, PTR, DNAME, MX, SRV); a trailing dot makes a value
+ * that reads as an address a name. */
 static bool px_query_parse_value(px_query_req *req, const char *src)
 {
     px_addr a;
@@ -76,7 +85,15 @@ static bool px_query_parse_value(px_query_req *req, const char *src)
     }
     req->by = PX_STORE_BY_TARGET;
     req->canon_off = 0;
-    return px_query_canon(src, req->name, sizeof(req->name), &req->canon_len);
+    size_t len;
+    if (!px_query_canon(src, req->name, sizeof(req->name) - 1, &len))
+        return false;
+    req->canon_len = len;
+    /* a name that reads as an address ("1.2.3.4.") keeps its trailing
+     * dot in name, so that the path it is sent on asks for the name again */
+    if (px_addr_parse(req->name, &a) == PX_OK)
+        memcpy(req->name + len, ".", 2);
+    return true;
 }
 
 /* domain's NAME: a registered domain, neither a wildcard nor the root. */

@@ -278,6 +278,29 @@ static void test_parse_spellings(void **state)
     assert_int_equal(r.type, 1);
     assert_int_equal(parse(&r, 3, "rrset", "a.example", "TYPE65280", NULL), PX_OK);
     assert_string_equal(r.rrtype, "TYPE65280");
+    /* a trailing dot makes an address a name, and it stays */
+    assert_int_equal(parse(&r, 2, "rdata", "192.0.2.1.", NULL, NULL), PX_OK);
+    assert_int_equal(r.by, PX_STORE_BY_TARGET);
+    assert_string_equal(r.name, "192.0.2.1.");
+    assert_int_equal(r.canon_len, strlen("192.0.2.1"));
+    char *tpath = px_query_req_to_path(&r);
+    px_query_req tback;
+    assert_int_equal(px_query_req_from_http(&tback, tpath, NULL, NULL, NULL, errbuf, 512), PX_OK);
+    free(tpath);
+    assert_int_equal(tback.by, PX_STORE_BY_TARGET);
+    assert_int_equal(parse(&r, 2, "rdata", "192.0.2.1", NULL, NULL), PX_OK);
+    assert_int_equal(r.by, PX_STORE_BY_ADDR);
+    /* the wildcard owner itself, not the names below: its escape stays */
+    assert_int_equal(parse(&r, 2, "rrset", "\\*.Example.COM", NULL, NULL), PX_OK);
+    assert_int_equal(r.by, PX_STORE_BY_NAME);
+    assert_string_equal(r.name, "\\*.example.com");
+    assert_string_equal(r.name + r.canon_off, "*.example.com");
+    char *path = px_query_req_to_path(&r);
+    px_query_req back;
+    assert_int_equal(px_query_req_from_http(&back, path, NULL, NULL, NULL, errbuf, 512), PX_OK);
+    free(path);
+    assert_int_equal(back.by, PX_STORE_BY_NAME);
+    assert_string_equal(back.name + back.canon_off, "*.example.com");
     assert_int_equal(parse(&r, 2, "rrset", "a\\.b.example", NULL, NULL), PX_OK);
     assert_int_equal(r.by, PX_STORE_BY_NAME);
     assert_string_equal(r.name, "a\\.b.example");
