@@ -11,6 +11,9 @@
 
 #include <jansson.h>
 
+#include "dns/px_addr.h"
+#include "dns/px_dns_name.h"
+#include "dns/px_dns_type.h"
 #include "query/px_cof.h"
 
 static px_err px_query_fail(char *errbuf, size_t errlen, const char *fmt, ...)
@@ -32,41 +35,86 @@ void px_query_req_init(px_query_req *req)
     memset(req, 0, sizeof(*req));
     req->fence.after = INT64_MIN;
     req->fence.before = INT64_MAX;
+    req->type = PX_STORE_ANY_TYPE;
 }
 
 /* ---- request ------------------------------------------------------------- */
 
-/* Lowercases into dst and drops one trailing dot (not the root's): the
- * store keeps names in that form. Printable ASCII without blanks only. */
-static bool px_query_norm_name(const char *src, char *dst, size_t dstlen)
+/* Any spelling of a name -> its canonical text at dst[0..dstlen). */
+static bool px_query_canon(const char *src, char *dst, size_t dstlen, size_t *len)
 {
-    size_t n = strlen(src);
-    if (n == 0 || n >= dstlen)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)src[i];
-        if (ch <= ' ' || ch >= 0x7f)
-            return false;
-        dst[i] = (char)tolower(ch);
-    }
-    if (n > 1 && dst[n - 1] == '.' && dst[n - 2] != '\\')
-        n--;
-    dst[n] = '\0';
-    /* "*." alone or "*" asks for nothing sensible */
-    return strcmp(dst, "*") != 0 && strcmp(dst, "*.") != 0;
+    return px_dns_name_canon(src, strlen(src), dst, dstlen, len) == PX_OK;
 }
 
-static bool px_query_norm_type(const char *src, char *dst, size_t dstlen)
+/* rrset's NAME: "*.ZONE" asks for the names below ZONE ("*" or "*." alone
+ * asks for nothing sensible), anything else for one owner name. A
+ * wildcard owner ("\*.example.com", the record of that name) keeps its
+ * escape in name, so that the path it is sent on asks for it again. */
+static bool px_query_parse_owner(px_query_req *req, const char *src)
 {
-    size_t n = strlen(src);
-    if (n == 0 || n >= dstlen)
+    bool below = src[0] == '*' && src[1] == '.' && src[2];
+    if (!below && src[0] == '*' && (!src[1] || (src[1] == '.' && !src[2])))
         return false;
-    for (size_t i = 0; i < n; i++) {
-        if (!isalnum((unsigned char)src[i]))
-            return false;
-        dst[i] = (char)toupper((unsigned char)src[i]);
+    char canon[PX_DNS_NAME_TEXT_MAX];
+    size_t len;
+    if (!px_query_canon(src + (below ? 2 : 0), canon, sizeof(canon), &len))
+        return false;
+    bool star = !below && canon[0] == '*' && (canon[1] == '.' || canon[1] == '\0');
+    const char *prefix = below ? "*." : star ? "\\" : "";
+    size_t off = strlen(prefix);
+    if (off + len >= sizeof(req->name))
+        return false;
+    memcpy(req->name, prefix, off);
+    memcpy(req->name + off, canon, len + 1);
+    req->by = below ? PX_STORE_BY_ZONE : PX_STORE_BY_NAME;
+    req->canon_off = off, req->canon_len = len;
+    return true;
+}
+
+/* rdata's VALUE: an address in any spelling, else a name some record
+ * names (NS, CNAME, PTR, DNAME, MX, SRV); a trailing dot makes a value
+ * that reads as an address a name. */
+static bool px_query_parse_value(px_query_req *req, const char *src)
+{
+    px_addr a;
+    if (px_addr_parse(src, &a) == PX_OK && (a.family == 4 || a.family == 6)) {
+        req->by = PX_STORE_BY_ADDR;
+        req->addr_len = a.family == 4 ? 4 : 16;
+        memcpy(req->addr, a.bytes, req->addr_len);
+        return px_addr_format(&a, req->name, sizeof(req->name))[0] != '\0';
     }
-    dst[n] = '\0';
+    req->by = PX_STORE_BY_TARGET;
+    req->canon_off = 0;
+    size_t len;
+    if (!px_query_canon(src, req->name, sizeof(req->name) - 1, &len))
+        return false;
+    req->canon_len = len;
+    /* a name that reads as an address ("1.2.3.4.") keeps its trailing
+     * dot in name, so that the path it is sent on asks for the name again */
+    if (px_addr_parse(req->name, &a) == PX_OK)
+        memcpy(req->name + len, ".", 2);
+    return true;
+}
+
+/* domain's NAME: a registered domain, neither a wildcard nor the root. */
+static bool px_query_parse_domain(px_query_req *req, const char *src)
+{
+    req->canon_off = 0;
+    return px_query_canon(src, req->name, sizeof(req->name), &req->canon_len) &&
+           req->name[0] != '*' && strcmp(req->name, ".") != 0;
+}
+
+static bool px_query_parse_type(px_query_req *req, const char *src)
+{
+    req->type = src ? px_dns_type_parse(src) : PX_STORE_ANY_TYPE;
+    req->rrtype[0] = '\0';
+    if (!src)
+        return true;
+    if (req->type < 0)
+        return false;
+    char buf[16];
+    snprintf(req->rrtype, sizeof(req->rrtype), "%s",
+             px_dns_type_name((uint16_t)req->type, buf, sizeof(buf)));
     return true;
 }
 
@@ -86,12 +134,13 @@ static px_err px_query_req_fill(px_query_req *req, const char *kind, const char 
     if (req->kind != PX_QUERY_RRSET && type)
         return px_query_fail(errbuf, errlen, "%s takes one %s and no type", kind,
                              req->kind == PX_QUERY_RDATA ? "value" : "name");
-    bool ok = px_query_norm_name(name, req->name, sizeof(req->name));
-    if (!ok || (req->kind == PX_QUERY_DOMAIN && req->name[0] == '*'))
+    bool ok = req->kind == PX_QUERY_RRSET   ? px_query_parse_owner(req, name)
+              : req->kind == PX_QUERY_RDATA ? px_query_parse_value(req, name)
+                                            : px_query_parse_domain(req, name);
+    if (!ok)
         return px_query_fail(errbuf, errlen, "bad %s '%s'",
                              req->kind == PX_QUERY_RDATA ? "value" : "name", name);
-    req->rrtype[0] = '\0';
-    if (type && !px_query_norm_type(type, req->rrtype, sizeof(req->rrtype)))
+    if (!px_query_parse_type(req, type))
         return px_query_fail(errbuf, errlen, "bad rrtype '%s'", type);
     return PX_OK;
 }
@@ -400,11 +449,15 @@ px_err px_query_stream_open(px_store *store, const px_query_req *req, px_query_s
     qs->store = store;
     qs->req = *req;
     px_err err = PX_OK;
-    if (req->kind == PX_QUERY_RRSET)
-        err = px_store_iter_rrset(store, req->name, req->rrtype[0] ? req->rrtype : NULL,
-                                  &req->fence, &qs->it);
-    else if (req->kind == PX_QUERY_RDATA)
-        err = px_store_iter_rdata(store, req->name, &req->fence, &qs->it);
+    if (req->kind != PX_QUERY_DOMAIN) {
+        px_store_lookup l = {.by = req->by,
+                             .name = req->name + req->canon_off,
+                             .name_len = req->canon_len,
+                             .addr = req->addr,
+                             .addr_len = req->addr_len,
+                             .rrtype = req->type};
+        err = px_store_iter_find(store, &l, &req->fence, &qs->it);
+    }
     if (err) {
         free(qs);
         return err;
@@ -465,7 +518,8 @@ static bool px_query_on_domain(void *ctx, const px_store_domain *d)
 static px_err px_query_domain_next(px_query_stream *qs)
 {
     qs->done = true;
-    px_err err = px_store_query_domain(qs->store, qs->req.name, px_query_on_domain, qs);
+    px_err err =
+        px_store_find_domain(qs->store, qs->req.name, qs->req.canon_len, px_query_on_domain, qs);
     return err ? err : qs->err;
 }
 
@@ -556,43 +610,9 @@ px_err px_query_run(px_store *store, const px_query_req *req, FILE *out, px_quer
 
 /* ---- order ------------------------------------------------------------------- */
 
-/* The label of s ending at *end (exclusive), moving *end before it. */
-static const char *px_query_prev_label(const char *s, const char **end, size_t *len)
-{
-    const char *e = *end, *p = e;
-    while (p > s && p[-1] != '.')
-        p--;
-    *len = (size_t)(e - p);
-    *end = p > s ? p - 1 : s;
-    return p;
-}
-
-int px_query_name_cmp(const char *a, const char *b)
-{
-    const char *ea = a + strlen(a), *eb = b + strlen(b);
-    /* the root "." has no labels */
-    if (strcmp(a, ".") == 0)
-        ea = a;
-    if (strcmp(b, ".") == 0)
-        eb = b;
-    for (;;) {
-        bool more_a = ea > a, more_b = eb > b;
-        if (!more_a || !more_b)
-            return (int)more_a - (int)more_b;
-        size_t la, lb;
-        const char *pa = px_query_prev_label(a, &ea, &la);
-        const char *pb = px_query_prev_label(b, &eb, &lb);
-        int c = memcmp(pa, pb, la < lb ? la : lb);
-        if (c != 0)
-            return c;
-        if (la != lb)
-            return la < lb ? -1 : 1;
-    }
-}
-
 int px_query_rec_cmp(const px_store_rec *a, const px_store_rec *b)
 {
-    int c = px_query_name_cmp(a->rrname, b->rrname);
+    int c = px_dns_name_cmp(a->rrname, strlen(a->rrname), b->rrname, strlen(b->rrname));
     if (c == 0)
         c = strcmp(a->rrtype, b->rrtype);
     if (c == 0)

@@ -33,28 +33,11 @@ static bool px_check_topics(const char *v, char *why, size_t len)
     return px_conf_check_topic(v, why, len);
 }
 
-static bool px_check_nonempty(const char *v, char *why, size_t len)
-{
-    if (v[0])
-        return true;
-    snprintf(why, len, "must not be empty");
-    return false;
-}
-
-static bool px_check_rrtype(const char *v, char *why, size_t len)
-{
-    if (px_dns_type_parse(v) >= 0)
-        return true;
-    snprintf(why, len, "not an RR type mnemonic (A, AAAA, ...) or TYPEnnn");
-    return false;
-}
-
 /* ---- the table ------------------------------------------------------------- */
 
 #define PX_STR_(x) #x
 #define PX_STR(x) PX_STR_(x)
 
-static const char *const px_log_levels[] = {"error", "warning", "info", "debug", NULL};
 /* In px_store_check order. */
 static const char *const px_store_checks[] = {"full", "pages", "meta", NULL};
 
@@ -67,15 +50,11 @@ px_store_check px_query_conf_store_check(const char *value)
 }
 
 const px_conf_item px_query_conf_table[] = {
-    {.path = "kafka.brokers",
-     .type = PX_CONF_STRING,
-     .def = "\"127.0.0.1:9092\"",
-     .check = px_check_nonempty,
-     .help = "bootstrap servers"},
+    {.include = px_conf_kafka_items}, /* kafka.brokers, kafka.properties */
     {.path = "kafka.group",
      .type = PX_CONF_STRING,
      .def = "\"pdnsx-consumer\"",
-     .check = px_check_nonempty,
+     .check = px_conf_check_nonempty,
      .help = "consumer group"},
     {.path = "kafka.topics",
      .type = PX_CONF_STRING,
@@ -83,10 +62,6 @@ const px_conf_item px_query_conf_table[] = {
      .check = px_check_topics,
      .help = "topic, or topic regex when it starts with '^'; new matching topics are "
              "picked up within 5 seconds"},
-    {.path = "kafka.properties",
-     .type = PX_CONF_MAP,
-     .help = "raw librdkafka properties for the consumer and the dead-letter producer; nest "
-             "groups for dotted names: { session = { timeout = { ms = 30000; }; }; }"},
     {.path = "kafka.fetch_queue_messages",
      .type = PX_CONF_INT,
      .min = 1000,
@@ -111,7 +86,7 @@ const px_conf_item px_query_conf_table[] = {
     {.path = "store.path",
      .type = PX_CONF_STRING,
      .def = "\"/var/lib/pdnsx\"",
-     .check = px_check_nonempty,
+     .check = px_conf_check_nonempty,
      .help = "directory of the embedded store"},
     {.path = "store.batch_records",
      .type = PX_CONF_INT,
@@ -139,21 +114,14 @@ const px_conf_item px_query_conf_table[] = {
              "consumer goes on without its lost records; false: it stops with an error"},
     {.path = "geoip.country",
      .type = PX_CONF_STRING,
-     .check = px_check_nonempty,
+     .check = px_conf_check_nonempty,
      .help = "MMDB file with country.iso_code (GeoLite2-Country, DB-IP, ip-location-db)"},
     {.path = "geoip.asn",
      .type = PX_CONF_STRING,
-     .check = px_check_nonempty,
+     .check = px_conf_check_nonempty,
      .help = "MMDB file with autonomous_system_number / autonomous_system_organization"},
-    {.path = "metrics.listen",
-     .type = PX_CONF_STRING,
-     .check = px_conf_check_hostport,
-     .help = "IPv4:port or [IPv6]:port serving Prometheus text on /metrics"},
-    {.path = "log.level",
-     .type = PX_CONF_STRING,
-     .def = "\"info\"",
-     .choices = px_log_levels,
-     .help = "least severe level logged"},
+    {.include = px_conf_metrics_items},
+    {.include = px_conf_log_items},
     {.path = "query.listen",
      .type = PX_CONF_STRING,
      .check = px_conf_check_hostport,
@@ -183,7 +151,7 @@ const px_conf_item px_query_conf_table[] = {
      .type = PX_CONF_STRING_ARRAY,
      .def = "[\"A\", \"AAAA\", \"CNAME\", \"MX\", \"NS\", \"PTR\", \"DNAME\", \"SRV\", "
             "\"SOA\", \"TXT\", \"CAA\"]",
-     .check = px_check_rrtype,
+     .check = px_dns_conf_check_type,
      .help = "RR types accepted; others are dead-lettered"},
     {.path = "trust.local_zones",
      .type = PX_CONF_STRING_ARRAY,
@@ -237,6 +205,6 @@ const px_conf_item px_query_conf_table[] = {
      .max = 1000000000,
      .def = "1000000",
      .help = "largest limit a lookup may name; a larger one, or query.limit, is lowered to it"},
-    PX_HTTP_CONF_ITEMS,
+    {.include = px_http_conf_items},
     {.path = NULL},
 };

@@ -172,8 +172,7 @@ px_query_server *px_query_server_start(const char *listen, px_store *store,
         if (opts->limits.def)
             s->limits = opts->limits;
     }
-    s->http = px_http_start(listen, &o, errbuf, errlen);
-    if (!s->http) {
+    if (px_http_server_start(listen, &o, &s->http, errbuf, errlen) != PX_OK) {
         free(s);
         return NULL;
     }

@@ -10,6 +10,8 @@
 
 #include <curl/curl.h>
 
+#include "core/px_net.h"
+
 /* One transfer: its endpoint, what came so far and its bound. */
 typedef struct px_qc_xfer {
     CURL *easy;
@@ -21,31 +23,19 @@ typedef struct px_qc_xfer {
     char err[CURL_ERROR_SIZE];
 } px_qc_xfer;
 
-/* "HOST:PORT" or "[IPv6]:PORT" with a decimal port 1-65535; writes the
- * URL of path at it. false for anything else. */
+/* "HOST:PORT" (a name or IPv4 address) or "[IPv6]:PORT", port 1-65535,
+ * as core splits it; writes the URL of path at it. false for anything
+ * else (user info, a path or a query in the host among it). */
 static bool px_qc_url(const char *endpoint, const char *path, char *url, size_t len)
 {
-    const char *colon;
-    if (endpoint[0] == '[') {
-        const char *end = strchr(endpoint, ']');
-        if (!end || end == endpoint + 1 || end[1] != ':')
-            return false;
-        colon = end + 1;
-    } else {
-        colon = strchr(endpoint, ':');
-        if (!colon || colon == endpoint || strchr(colon + 1, ':'))
-            return false;
-    }
-    const char *p = colon + 1;
-    unsigned long port = 0;
-    for (; *p >= '0' && *p <= '9' && port <= 65535; p++)
-        port = port * 10 + (unsigned long)(*p - '0');
-    if (*p || p == colon + 1 || port == 0 || port > 65535)
+    char host[256];
+    uint16_t port = 0;
+    if (px_hostport_split(endpoint, host, sizeof(host), &port, PX_HOSTPORT_NAME) != PX_OK ||
+        port == 0)
         return false;
-    for (const char *c = endpoint; c < colon; c++) /* no user info, path or query in the host */
-        if (*c == '/' || *c == '@' || *c == '?' || *c == '#' || *c == ' ')
-            return false;
-    int n = snprintf(url, len, "http://%s%s", endpoint, path);
+    bool v6 = strchr(host, ':') != NULL;
+    int n = snprintf(url, len, "http://%s%s%s:%u%s", v6 ? "[" : "", host, v6 ? "]" : "",
+                     (unsigned)port, path);
     return n > 0 && (size_t)n < len;
 }
 

@@ -47,14 +47,20 @@ enum { PX_QUERY_MAX_TEXT = 1024 };
 
 typedef struct px_query_req {
     px_query_kind kind;
-    /* rrset: the owner name, lowercase, no trailing dot ("." for the
-     * root), possibly "*.example.com"; rdata: the value as given (the
-     * store normalises addresses), names lowercased without trailing dot;
-     * domain: a registered domain, as rrset's names but no wildcard. */
+    /* What the user typed, parsed once through lib/dns, in canonical text
+     * (docs/DATA-MODEL.md): rrset: the owner name, or "*.ZONE" for the
+     * names below ZONE; rdata: an address as px_addr_format_bytes()
+     * writes it, else a target name; domain: a registered domain. */
     char name[PX_QUERY_MAX_TEXT];
-    char rrtype[16];      /* uppercase; "" for every type (rrset only) */
+    char rrtype[16];      /* the type's mnemonic; "" for every type (rrset only) */
     px_store_fence fence; /* INT64_MIN / INT64_MAX when absent */
     uint64_t limit;       /* records at most; 0: not given (the default applies) */
+    /* The store's lookup of name and rrtype, filled with them. */
+    px_store_by by;
+    size_t canon_off, canon_len; /* the name given to the store: name[off..off+len) */
+    uint8_t addr[16];            /* BY_ADDR */
+    size_t addr_len;
+    int type; /* PX_STORE_ANY_TYPE when rrtype is "" */
 } px_query_req;
 
 /* The limits of lookups (query.limit, query.max_limit). */
@@ -164,8 +170,7 @@ px_err px_query_merge(const char *const *answers, const size_t *lens, size_t n, 
                       FILE *out, px_query_result *res, char *errbuf, size_t errlen);
 
 /* The order of merged answers: owner names in DNS canonical order
- * (labels compared from the right), then rrtype, then rdata, bytewise. */
-int px_query_name_cmp(const char *a, const char *b);
+ * (px_dns_name_cmp), then rrtype, then rdata, bytewise. */
 int px_query_rec_cmp(const px_store_rec *a, const px_store_rec *b);
 
 typedef struct px_query_server px_query_server;

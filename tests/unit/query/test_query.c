@@ -17,6 +17,7 @@
 #include <cmocka.h>
 #include <lmdb.h>
 
+#include "dns/px_dns_name.h"
 #include "query/px_cof.h"
 #include "query/px_query.h"
 
@@ -232,6 +233,77 @@ static void test_parse_args_bad(void **state)
     memset(longname, 'a', sizeof(longname) - 1);
     longname[sizeof(longname) - 1] = '\0';
     assert_int_equal(parse(&r, 2, "rrset", longname, NULL, NULL), PX_ERR_INVAL);
+    /* names the name parser refuses are refused here, before any lookup */
+    const char *bad_names[] = {"a..b", ".a", "a\\", "a\\999b"};
+    for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+        assert_int_equal(parse(&r, 2, "rrset", bad_names[i], NULL, NULL), PX_ERR_INVAL);
+        assert_non_null(strstr(errbuf, "bad name"));
+        assert_int_equal(parse(&r, 2, "rdata", bad_names[i], NULL, NULL), PX_ERR_INVAL);
+        assert_non_null(strstr(errbuf, "bad value"));
+        assert_int_equal(parse(&r, 2, "domain", bad_names[i], NULL, NULL), PX_ERR_INVAL);
+    }
+    assert_int_equal(parse(&r, 2, "domain", ".", NULL, NULL), PX_ERR_INVAL);
+    assert_int_equal(parse(&r, 2, "rrset", "*", NULL, NULL), PX_ERR_INVAL);
+    assert_int_equal(parse(&r, 3, "rrset", "a.example", "TYPE65536", NULL), PX_ERR_INVAL);
+    assert_int_equal(px_query_req_from_http(&r, "/rrset/a..b", NULL, NULL, NULL, errbuf, 512),
+                     PX_ERR_INVAL);
+    assert_string_equal(errbuf, "bad name 'a..b'");
+}
+
+/* What the user typed is parsed once, through lib/dns: every spelling of a
+ * name, an address or a type gives the one canonical request. */
+static void test_parse_spellings(void **state)
+{
+    (void)state;
+    px_query_req r;
+    const char *addrs[] = {"::FFFF:1.2.3.4", "::ffff:102:304", "0:0:0:0:0:ffff:1.2.3.4",
+                           "0000:0000:0000:0000:0000:FFFF:0102:0304"};
+    for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
+        assert_int_equal(parse(&r, 2, "rdata", addrs[i], NULL, NULL), PX_OK);
+        assert_int_equal(r.by, PX_STORE_BY_ADDR);
+        assert_string_equal(r.name, "::ffff:102:304");
+        assert_int_equal(r.addr_len, 16);
+    }
+    assert_int_equal(parse(&r, 2, "rdata", "64:ff9b::1.2.3.4", NULL, NULL), PX_OK);
+    assert_string_equal(r.name, "64:ff9b::102:304");
+    assert_int_equal(parse(&r, 2, "rdata", "MAIL.Example.COM.", NULL, NULL), PX_OK);
+    assert_int_equal(r.by, PX_STORE_BY_TARGET);
+    assert_string_equal(r.name, "mail.example.com");
+    assert_int_equal(r.canon_len, strlen("mail.example.com"));
+    assert_int_equal(parse(&r, 3, "rrset", "*.Ex\\097mple.COM", "type1", NULL), PX_OK);
+    assert_int_equal(r.by, PX_STORE_BY_ZONE);
+    assert_string_equal(r.name, "*.example.com");
+    assert_string_equal(r.name + r.canon_off, "example.com");
+    assert_string_equal(r.rrtype, "A");
+    assert_int_equal(r.type, 1);
+    assert_int_equal(parse(&r, 3, "rrset", "a.example", "TYPE65280", NULL), PX_OK);
+    assert_string_equal(r.rrtype, "TYPE65280");
+    /* a trailing dot makes an address a name, and it stays */
+    assert_int_equal(parse(&r, 2, "rdata", "192.0.2.1.", NULL, NULL), PX_OK);
+    assert_int_equal(r.by, PX_STORE_BY_TARGET);
+    assert_string_equal(r.name, "192.0.2.1.");
+    assert_int_equal(r.canon_len, strlen("192.0.2.1"));
+    char *tpath = px_query_req_to_path(&r);
+    px_query_req tback;
+    assert_int_equal(px_query_req_from_http(&tback, tpath, NULL, NULL, NULL, errbuf, 512), PX_OK);
+    free(tpath);
+    assert_int_equal(tback.by, PX_STORE_BY_TARGET);
+    assert_int_equal(parse(&r, 2, "rdata", "192.0.2.1", NULL, NULL), PX_OK);
+    assert_int_equal(r.by, PX_STORE_BY_ADDR);
+    /* the wildcard owner itself, not the names below: its escape stays */
+    assert_int_equal(parse(&r, 2, "rrset", "\\*.Example.COM", NULL, NULL), PX_OK);
+    assert_int_equal(r.by, PX_STORE_BY_NAME);
+    assert_string_equal(r.name, "\\*.example.com");
+    assert_string_equal(r.name + r.canon_off, "*.example.com");
+    char *path = px_query_req_to_path(&r);
+    px_query_req back;
+    assert_int_equal(px_query_req_from_http(&back, path, NULL, NULL, NULL, errbuf, 512), PX_OK);
+    free(path);
+    assert_int_equal(back.by, PX_STORE_BY_NAME);
+    assert_string_equal(back.name + back.canon_off, "*.example.com");
+    assert_int_equal(parse(&r, 2, "rrset", "a\\.b.example", NULL, NULL), PX_OK);
+    assert_int_equal(r.by, PX_STORE_BY_NAME);
+    assert_string_equal(r.name, "a\\.b.example");
 }
 
 static void test_parse_time(void **state)
@@ -404,7 +476,7 @@ static void test_name_order(void **state)
     /* "*" (0x2a) sorts before letters, but a subdomain always follows its parent */
     for (size_t i = 0; i < n; i++) {
         for (size_t j = 0; j < n; j++) {
-            int c = px_query_name_cmp(sorted[i], sorted[j]);
+            int c = px_dns_name_cmp(sorted[i], strlen(sorted[i]), sorted[j], strlen(sorted[j]));
             if ((i < j && c >= 0) || (i > j && c <= 0) || (i == j && c != 0))
                 fail_msg("%s vs %s: %d", sorted[i], sorted[j], c);
         }
@@ -551,14 +623,17 @@ static bool collect_rec(void *ctx, const px_store_rec *rec)
     return true;
 }
 
+/* The records below many.example, as the store is asked for "*.many.example". */
+static const px_store_lookup many_zone = {
+    .by = PX_STORE_BY_ZONE, .name = "many.example", .name_len = 12, .rrtype = PX_STORE_ANY_TYPE};
+
 /* What the one-transaction callback API answers, as COF text. */
-static char *all_at_once(px_store *s, const char *name, const px_store_fence *fence)
+static char *all_at_once(px_store *s, const px_store_lookup *l, const px_store_fence *fence)
 {
     collect c = {0};
     c.f = open_memstream(&c.text, &c.len);
     px_store_fence none = {INT64_MIN, INT64_MAX};
-    assert_int_equal(px_store_query_rrset(s, name, NULL, fence ? fence : &none, collect_rec, &c),
-                     PX_OK);
+    assert_int_equal(px_store_find(s, l, fence ? fence : &none, collect_rec, &c), PX_OK);
     fclose(c.f);
     return c.text;
 }
@@ -569,11 +644,11 @@ static void test_steps(void **state)
 {
     fixture *fx = *state;
     fill_many(fx, 3000);
-    char *want = all_at_once(fx->store, "*.many.example", NULL);
+    char *want = all_at_once(fx->store, &many_zone, NULL);
     size_t steps[] = {1, 2, 7, 512, 100000};
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
         px_store_iter *it = NULL;
-        assert_int_equal(px_store_iter_rrset(fx->store, "*.many.example", NULL, NULL, &it), PX_OK);
+        assert_int_equal(px_store_iter_find(fx->store, &many_zone, NULL, &it), PX_OK);
         collect c = {0};
         c.f = open_memstream(&c.text, &c.len);
         bool done = false;
@@ -591,7 +666,7 @@ static void test_steps(void **state)
     }
     /* a fence that keeps one record: the walk still ends */
     px_store_fence one = {T0 + 2999, T0 + 2999};
-    char *fenced = all_at_once(fx->store, "*.many.example", &one);
+    char *fenced = all_at_once(fx->store, &many_zone, &one);
     assert_non_null(strstr(fenced, "host02999"));
     px_query_req r;
     assert_int_equal(parse(&r, 2, "rrset", "*.many.example", NULL, NULL), PX_OK);
@@ -647,7 +722,7 @@ static void test_steps_across_commits(void **state)
     fixture *fx = *state;
     fill_many(fx, 100);
     px_store_iter *it = NULL;
-    assert_int_equal(px_store_iter_rrset(fx->store, "*.many.example", NULL, NULL, &it), PX_OK);
+    assert_int_equal(px_store_iter_find(fx->store, &many_zone, NULL, &it), PX_OK);
     collect c = {0};
     c.f = open_memstream(&c.text, &c.len);
     bool done = false;
@@ -688,8 +763,10 @@ static void test_steps_across_commits(void **state)
     size_t len;
     assert_int_equal(px_query_stream_next(qs, stop_now, NULL, &data, &len), PX_ERR_AGAIN);
     px_query_stream_free(qs);
-    /* a bad type fails at once */
-    assert_int_equal(px_store_iter_rrset(fx->store, "a.example", "NOPE", NULL, &it), PX_ERR_INVAL);
+    /* a type out of range fails at once */
+    px_store_lookup bad = {
+        .by = PX_STORE_BY_NAME, .name = "a.example", .name_len = 9, .rrtype = 65536};
+    assert_int_equal(px_store_iter_find(fx->store, &bad, NULL, &it), PX_ERR_INVAL);
     assert_null(it);
     px_store_iter_free(NULL);
 }
@@ -899,7 +976,7 @@ static void test_steps_damaged(void **state)
 {
     fixture *fx = *state;
     fill_many(fx, 3000);
-    char *want = all_at_once(fx->store, "*.many.example", NULL);
+    char *want = all_at_once(fx->store, &many_zone, NULL);
     px_store_close(fx->store);
     damage_record(fx->dir, "example.many.host01500");
     px_err err = PX_OK;
@@ -912,7 +989,7 @@ static void test_steps_damaged(void **state)
 
     /* steps of 100 keys: the 16th meets the damage and gives 1501..1599 */
     px_store_iter *it = NULL;
-    assert_int_equal(px_store_iter_rrset(fx->store, "*.many.example", NULL, NULL, &it), PX_OK);
+    assert_int_equal(px_store_iter_find(fx->store, &many_zone, NULL, &it), PX_OK);
     collect c = {0};
     c.f = open_memstream(&c.text, &c.len);
     bool done = false;
@@ -939,8 +1016,7 @@ static void test_steps_damaged(void **state)
     /* the callback API: every sound record, then the damage */
     n = 0;
     px_store_fence none = {INT64_MIN, INT64_MAX};
-    assert_int_equal(px_store_query_rrset(fx->store, "*.many.example", NULL, &none, count_rec, &n),
-                     PX_ERR_DAMAGED);
+    assert_int_equal(px_store_find(fx->store, &many_zone, &none, count_rec, &n), PX_ERR_DAMAGED);
     assert_int_equal(n, 2999);
 
     /* pdnsx-query's stream: everything before the damage, then the error */
@@ -1312,8 +1388,10 @@ static void test_cluster_down(void **state)
     assert_null(strstr(errbuf, hpa));
     assert_null(strstr(errbuf, hpb));
     /* endpoints that are not HOST:PORT are named too; an empty list is a usage error */
-    const char *bad[] = {"127.0.0.1",    "127.0.0.1:0", "127.0.0.1:65536", "[::1]", "a/b:80",
-                         "user@host:80", ":80",         "127.0.0.1:8x"};
+    const char *bad[] = {"127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536", "[::1]", "a/b:80",
+                         "user@host:80", ":80", "127.0.0.1:8x",
+                         /* brackets hold IPv6 only; a name has DNS letters only */
+                         "[192.0.2.1]:80", "a%b:80", "a_b.example:80"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         snprintf(list, sizeof(list), "%s,%s", hpa, bad[i]);
         assert_int_equal(cluster_run(list, &r, 10000, &res), PX_ERR_IO);
@@ -1526,6 +1604,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_args),
         cmocka_unit_test(test_parse_args_bad),
+        cmocka_unit_test(test_parse_spellings),
         cmocka_unit_test(test_parse_time),
         cmocka_unit_test(test_fence_setters),
         cmocka_unit_test(test_pct_decode),
