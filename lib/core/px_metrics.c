@@ -142,7 +142,8 @@ void px_metrics_write(FILE *out)
         return;
     }
     size_t n = px_reg_n;
-    memcpy(sorted, px_reg, n * sizeof(*sorted));
+    if (n) /* px_reg is NULL until the first metric */
+        memcpy(sorted, px_reg, n * sizeof(*sorted));
     pthread_mutex_unlock(&px_reg_lock);
     qsort(sorted, n, sizeof(*sorted), px_metric_cmp);
     for (size_t i = 0; i < n; i++) {
