@@ -74,8 +74,18 @@ static void produce(cluster *c, const char *topic, int32_t part, const char *key
     assert_int_equal(err, RD_KAFKA_RESP_ERR_NO_ERROR);
 }
 
+static void produce_obs_at(cluster *c, const char *topic, int32_t part, const char *org,
+                           const char *rrname, const char *rdata, int64_t count, int64_t last);
+
 static void produce_obs(cluster *c, const char *topic, int32_t part, const char *org,
                         const char *rrname, const char *rdata, int64_t count)
+{
+    produce_obs_at(c, topic, part, org, rrname, rdata, count, NOW - 540);
+}
+
+/* An observation of rrname A rdata seen from NOW - 600 to last. */
+static void produce_obs_at(cluster *c, const char *topic, int32_t part, const char *org,
+                           const char *rrname, const char *rdata, int64_t count, int64_t last)
 {
     px_err err;
     px_avro_codec *codec = px_avro_codec_create(&err);
@@ -86,7 +96,7 @@ static void produce_obs(cluster *c, const char *topic, int32_t part, const char 
         .rdata = rdata,
         .count = count,
         .time_first = NOW - 600,
-        .time_last = NOW - 540,
+        .time_last = last,
         .ttl_min = 300,
         .ttl_max = 300,
         .clients = -1,
@@ -328,6 +338,70 @@ static void check_dlq(const cluster *c, int want)
 
 /* ---- tests ----------------------------------------------------------------------- */
 
+/* pdnsx_feed_changes_total by kind: what the change feed delivered and
+ * the store committed. */
+typedef struct feed_counts {
+    uint64_t record_new, record_grew, domain_first, domain_grew;
+} feed_counts;
+
+static feed_counts feed_now(void)
+{
+    return (feed_counts){
+        .record_new = pxt_metric("pdnsx_feed_changes_total{kind=\"record_new\"}"),
+        .record_grew = pxt_metric("pdnsx_feed_changes_total{kind=\"record_grew\"}"),
+        .domain_first = pxt_metric("pdnsx_feed_changes_total{kind=\"domain_first\"}"),
+        .domain_grew = pxt_metric("pdnsx_feed_changes_total{kind=\"domain_grew\"}")};
+}
+
+static feed_counts feed_since(const feed_counts *before)
+{
+    feed_counts n = feed_now();
+    n.record_new -= before->record_new;
+    n.record_grew -= before->record_grew;
+    n.domain_first -= before->domain_first;
+    n.domain_grew -= before->domain_grew;
+    return n;
+}
+
+/* The change feed counted on /metrics: two new records of one new domain,
+ * then one of them grows (a later sighting moves the domain's last one);
+ * a message dead-lettered changes nothing. */
+static void test_feed_counts(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_start(&c);
+    produce_obs(&c, TOPIC_A, 0, "org-a", "www.example.com", "93.184.216.34", 3);
+    produce_obs(&c, TOPIC_A, 0, "org-a", "mail.example.com", "93.184.216.35", 1);
+    produce_obs(&c, TOPIC_A, 0, "org-b", "evil.example.com", "203.0.113.66", 9); /* spoofed */
+    produce_flush(&c);
+    run_env e;
+    env_init(&e, &c, "g-feed1");
+    e.conf.batch_records = 100;
+    feed_counts f0 = feed_now();
+    run_stats st = run_once(&e, "g-feed1");
+    assert_int_equal(st.merged, 2);
+    assert_int_equal(st.dlq, 1);
+    feed_counts f = feed_since(&f0);
+    assert_int_equal(f.record_new, 2);
+    assert_int_equal(f.record_grew, 0);
+    assert_int_equal(f.domain_first, 1);
+    assert_int_equal(f.domain_grew, 0);
+
+    produce_obs_at(&c, TOPIC_A, 0, "org-a", "www.example.com", "93.184.216.34", 2, NOW - 60);
+    produce_flush(&c);
+    f0 = feed_now();
+    st = run_once(&e, "g-feed2");
+    assert_int_equal(st.merged, 1);
+    f = feed_since(&f0);
+    assert_int_equal(f.record_new, 0);
+    assert_int_equal(f.record_grew, 1);
+    assert_int_equal(f.domain_first, 0);
+    assert_int_equal(f.domain_grew, 1);
+    env_cleanup(&e);
+    cluster_stop(&c);
+}
+
 static void test_merge_dlq_and_resume(void **state)
 {
     (void)state;
@@ -398,25 +472,36 @@ static void test_resumes_pending_log(void **state)
     for (int i = 0; i < 10; i++) { /* nine other records, then www.example.com */
         char name[32];
         snprintf(name, sizeof(name), "h%d.example.com", i);
-        px_avro_obs o = {.rrname = i < 9 ? name : "www.example.com",
-                         .rrtype = "A",
-                         .rdata = i < 9 ? "192.0.2.1" : "93.184.216.34",
-                         .count = i < 9 ? 1 : 5,
-                         .time_first = NOW - 60,
-                         .time_last = NOW,
-                         .clients = -1,
-                         .org = "org-a",
-                         .sensor = "s1"};
-        assert_int_equal(px_store_merge(b, &o, "example.com", NULL, NULL), PX_OK);
+        static const uint8_t other[4] = {192, 0, 2, 1}, www[4] = {93, 184, 216, 34};
+        const char *rrname = i < 9 ? name : "www.example.com";
+        px_store_obs o = {.rrname = rrname,
+                          .rrname_len = strlen(rrname),
+                          .rrtype = 1, /* A */
+                          .rdata_wire = i < 9 ? other : www,
+                          .rdata_wire_len = 4,
+                          .regdom = "example.com",
+                          .regdom_len = strlen("example.com"),
+                          .org = "org-a",
+                          .count = i < 9 ? 1 : 5,
+                          .time_first = NOW - 60,
+                          .time_last = NOW};
+        assert_int_equal(px_store_merge_obs(b, &o), PX_OK);
     }
     assert_int_equal(px_store_batch_commit(b), PX_ERR_AGAIN);
     px_store_close(s);
 
     produce_obs(&c, TOPIC_A, 0, "org-a", "www.example.com", "93.184.216.34", 10);
     produce_flush(&c);
+    feed_counts f0 = feed_now();
     run_stats st = run_once(&e, "g-log");
     assert_int_equal(st.messages, 1);
     assert_int_equal(st.merged, 1);
+    /* The run that was cut short (no feed attached) applied one chunk of
+     * two records; the resume's change feed counts the other eight once,
+     * then the message grows www.example.com. */
+    feed_counts f = feed_since(&f0);
+    assert_int_equal(f.record_new, 8);
+    assert_int_equal(f.record_grew, 1);
     s = px_store_open(e.dir, NULL, &err, why, sizeof(why));
     assert_non_null(s);
     assert_false(px_store_log_pending(s));
@@ -1150,6 +1235,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_merge_dlq_and_resume),
+        cmocka_unit_test(test_feed_counts),
         cmocka_unit_test(test_resumes_pending_log),
         cmocka_unit_test(test_dlq_refused_then_retried),
         cmocka_unit_test(test_sigterm_commits_open_batch),
