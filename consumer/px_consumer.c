@@ -651,12 +651,10 @@ void px_consumer_destroy(px_consumer *c)
     px_query_server_stop(c->query);
     /* Destroying an unclosed consumer runs the revoke callback, which may
      * still use the store and the dead-letter producer. */
-    if (c->rk)
-        rd_kafka_destroy(c->rk);
-    if (c->dlq) {
+    px_kafka_destroy(c->k_rk);
+    if (c->dlq)
         rd_kafka_flush(c->dlq, 1000);
-        rd_kafka_destroy(c->dlq);
-    }
+    px_kafka_destroy(c->k_dlq);
     px_dlq_destroy(c->dl); /* after the producer: its messages point into it */
     px_store_batch_abort(c->batch);
     px_consumer_reset_batch(c);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "kafka/px_kafka.h"
 #include "obs/px_avro.h"
 #include "dns/px_dns_type.h"
 #include "px_dlq.h"
@@ -111,8 +112,9 @@ struct px_consumer {
     px_geoip *geoip;
     px_metrics_server *metrics;
     px_query_server *query;
-    rd_kafka_t *rk;  /* consumer */
-    rd_kafka_t *dlq; /* dead-letter producer */
+    px_kafka *k_rk, *k_dlq; /* the two handles (lib/kafka) */
+    rd_kafka_t *rk;         /* consumer: px_kafka_handle(k_rk) */
+    rd_kafka_t *dlq;        /* dead-letter producer: px_kafka_handle(k_dlq) */
     px_dlq *dl;             /* its copies and their acknowledgements */
     size_t dlq_max;         /* largest copy: dlq.max_bytes, or message.max.bytes if lower */
     px_avro_codec *codec;

@@ -25,6 +25,7 @@
 #include "px_dlq.h"
 #include "core/px_metrics.h"
 #include "metrics_read.h"
+#include "mock_cluster.h"
 #include "run_stats.h"
 #include "store/px_store.h"
 
@@ -33,21 +34,18 @@
 #define NOW 1790000000
 
 typedef struct cluster {
-    rd_kafka_t *rk;
-    rd_kafka_mock_cluster_t *mc;
-    char brokers[256];
+    pxt_cluster k;
+    rd_kafka_mock_cluster_t *mc; /* k's */
+    const char *brokers;         /* k's */
     rd_kafka_t *prod;
 } cluster;
 
 static void cluster_start(cluster *c)
 {
     char err[256];
-    c->rk = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), err, sizeof(err));
-    assert_non_null(c->rk);
-    c->mc = rd_kafka_mock_cluster_new(c->rk, 1);
-    assert_non_null(c->mc);
-    snprintf(c->brokers, sizeof(c->brokers), "%s", rd_kafka_mock_cluster_bootstraps(c->mc));
-    assert_int_equal(rd_kafka_mock_topic_create(c->mc, TOPIC_A, 2, 1), 0);
+    pxt_cluster_start(&c->k, 1, TOPIC_A, 2);
+    c->mc = c->k.mc;
+    c->brokers = c->k.brokers;
     assert_int_equal(rd_kafka_mock_topic_create(c->mc, TOPIC_B, 2, 1), 0);
     assert_int_equal(rd_kafka_mock_topic_create(c->mc, PX_CONSUMER_DLQ_TOPIC, 1, 1), 0);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -60,8 +58,7 @@ static void cluster_start(cluster *c)
 static void cluster_stop(cluster *c)
 {
     rd_kafka_destroy(c->prod);
-    rd_kafka_mock_cluster_destroy(c->mc);
-    rd_kafka_destroy(c->rk);
+    pxt_cluster_stop(&c->k);
 }
 
 static void produce(cluster *c, const char *topic, int32_t part, const char *key, const void *val,
@@ -798,16 +795,19 @@ static void test_damaged_log_stops(void **state)
     for (int i = 0; i < 10; i++) {
         char name[32];
         snprintf(name, sizeof(name), "h%d.example.com", i);
-        px_avro_obs o = {.rrname = name,
-                         .rrtype = "A",
-                         .rdata = "192.0.2.1",
-                         .count = 1,
-                         .time_first = NOW - 60,
-                         .time_last = NOW,
-                         .clients = -1,
-                         .org = "org-a",
-                         .sensor = "s1"};
-        assert_int_equal(px_store_merge(b, &o, "example.com", NULL, NULL), PX_OK);
+        static const uint8_t addr[4] = {192, 0, 2, 1};
+        px_store_obs o = {.rrname = name,
+                          .rrname_len = strlen(name),
+                          .rrtype = 1, /* A */
+                          .rdata_wire = addr,
+                          .rdata_wire_len = 4,
+                          .regdom = "example.com",
+                          .regdom_len = strlen("example.com"),
+                          .org = "org-a",
+                          .count = 1,
+                          .time_first = NOW - 60,
+                          .time_last = NOW};
+        assert_int_equal(px_store_merge_obs(b, &o), PX_OK);
     }
     assert_int_equal(px_store_batch_commit(b), PX_ERR_AGAIN);
     px_store_close(s);
@@ -1231,6 +1231,28 @@ static void test_org_prefix_is_mismatch(void **state)
     cluster_stop(&c);
 }
 
+/* A librdkafka property that bounds the consumer's memory is its
+ * setting's to set: kafka.properties setting it fails the start, naming
+ * the setting (pdnsx-consumer exits 2 on it at --check already). */
+static void test_memory_property_refused(void **state)
+{
+    (void)state;
+    static const px_consumer_kv fetch[] = {{"fetch.max.bytes", "999999999"}};
+    run_env e;
+    cluster c;
+    cluster_start(&c);
+    env_init(&e, &c, "g-mem");
+    e.conf.kafka_properties = (px_consumer_kv *)fetch;
+    e.conf.n_kafka_properties = 1;
+    char err[512] = "";
+    px_consumer *pc = px_consumer_create(&e.conf, &e.opts, err, sizeof(err));
+    assert_null(pc);
+    assert_non_null(strstr(err, "fetch.max.bytes"));
+    assert_non_null(strstr(err, "kafka.fetch_max_kbytes"));
+    env_cleanup(&e);
+    cluster_stop(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1248,6 +1270,7 @@ int main(void)
         cmocka_unit_test(test_retry_sends_each_copy_once),
         cmocka_unit_test(test_restart_sends_each_copy_once),
         cmocka_unit_test(test_org_prefix_is_mismatch),
+        cmocka_unit_test(test_memory_property_refused),
     };
     /* PX_TEST_FILTER="test_org*" runs some tests only (cmocka's pattern) */
     if (getenv("PX_TEST_FILTER"))
