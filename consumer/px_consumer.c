@@ -4,12 +4,6 @@
  * run loop (px_consumer_int.h says where the rest is). */
 #include "px_consumer_int.h"
 
-static int64_t px_consumer_wall(void *ctx)
-{
-    (void)ctx;
-    return (int64_t)time(NULL);
-}
-
 /* ---- the batch ---------------------------------------------------------------- */
 
 static void px_consumer_forget_positions(px_consumer *c)
@@ -549,6 +543,13 @@ static void px_consumer_http_log(const char *message)
     px_warning("%s", message);
 }
 
+/* The same, as a px_report_fn (at the level the server chose). */
+static void px_consumer_http_report(void *ctx, px_log_level level, const char *msg)
+{
+    (void)ctx;
+    px_log(level, "%s", msg);
+}
+
 /* Says where an endpoint listens: its setting's host with the port bound
  * (the one the kernel picked for port 0). */
 static void px_consumer_log_listen(const char *what, const char *listen, uint16_t port)
@@ -597,9 +598,10 @@ static int px_consumer_open_parts(px_consumer *c, char *errbuf, size_t errlen)
         return -1;
     }
     if (conf->metrics_listen) {
-        c->metrics = px_metrics_server_start(conf->metrics_listen, &conf->http,
-                                             px_consumer_http_log, errbuf, errlen);
-        if (!c->metrics)
+        px_metrics_conf mc = {.listen = conf->metrics_listen,
+                              .limits = conf->http,
+                              .report = px_consumer_http_report};
+        if (px_metrics_start(&mc, &c->metrics, errbuf, errlen) != PX_OK)
             return -1;
         px_consumer_log_listen("metrics", conf->metrics_listen, px_metrics_server_port(c->metrics));
     }
@@ -627,8 +629,6 @@ px_consumer *px_consumer_create(const px_consumer_conf *conf, const px_consumer_
     c->opts = *opts;
     pthread_mutex_init(&c->damage_lock, NULL);
     px_ratelimit_init(&c->damage_log, PX_CONSUMER_DAMAGE_LINES, 60000);
-    if (!c->opts.clock)
-        c->opts.clock = px_consumer_wall;
     if (c->opts.dlq_timeout_ms <= 0)
         c->opts.dlq_timeout_ms = 30000;
     px_ratelimit_init(&c->refused_log, 1, PX_CONSUMER_REFUSED_LOG_MS);

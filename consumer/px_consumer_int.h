@@ -21,6 +21,7 @@
 #include "dns/px_dns_type.h"
 #include "px_dlq.h"
 #include "px_geoip.h"
+#include "core/px_clock.h"
 #include "core/px_log.h"
 #include "core/px_metrics.h"
 #include "obs/px_change.h"
@@ -167,6 +168,8 @@ struct px_consumer {
     uint64_t store_stats_ms; /* when they were last read; 0: never */
 };
 
+/* Commit durations, in microseconds (px_clock's milliseconds would round
+ * most commits of a small batch to 0). */
 static inline uint64_t px_consumer_now_us(void)
 {
     struct timespec ts;
@@ -176,13 +179,11 @@ static inline uint64_t px_consumer_now_us(void)
 
 /* The clock of batch age, idle time and retries, read once per message: a
  * few milliseconds of resolution do, and the coarse clock costs a memory
- * read instead of a timer read (1.2% of the consumer's profile). Commit
- * durations use the precise one. Never compare readings of the two. */
+ * read instead of a timer read (1.2% of the consumer's profile). Never
+ * compare its readings with px_consumer_now_us()'s. */
 static inline uint64_t px_consumer_coarse_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return (uint64_t)px_clock_mono_coarse_ms();
 }
 
 /* px_consumer.c */

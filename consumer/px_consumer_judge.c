@@ -288,7 +288,7 @@ static px_dlq_reason px_consumer_judge(px_consumer *c, const rd_kafka_message_t 
         snprintf(why, whylen, "org mismatch: record says %s, topic says %s", obs.org, org);
         return PX_DLQ_ORG;
     }
-    int64_t now = c->opts.clock(c->opts.clock_ctx);
+    int64_t now = px_clock_now_s(&c->opts.clock);
     px_obs_checked k;
     px_dlq_reason r = px_consumer_trust(c, m, &obs, now, &k, why, whylen);
     if (r != PX_DLQ_NONE)

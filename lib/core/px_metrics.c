@@ -220,16 +220,6 @@ px_err px_metrics_start(const px_metrics_conf *conf, px_metrics_server **out, ch
     return px_metrics_serve(conf->listen, &o, out, why, whylen);
 }
 
-px_metrics_server *px_metrics_server_start(const char *listen, const px_http_limits *limits,
-                                           px_http_log_fn log, char *errbuf, size_t errlen)
-{
-    px_http_opts o = {.log = log};
-    if (limits)
-        o.limits = *limits;
-    px_metrics_server *s = NULL;
-    return px_metrics_serve(listen, &o, &s, errbuf, errlen) == PX_OK ? s : NULL;
-}
-
 uint16_t px_metrics_server_port(const px_metrics_server *s)
 {
     return s ? px_http_port(s->http) : 0;

@@ -162,7 +162,7 @@ static void env_cleanup(run_env *e)
 static run_stats run_once(run_env *e, const char *group)
 {
     e->conf.kafka_group = group;
-    px_consumer_opts opts = {.clock = env_clock, .clock_ctx = e, .dlq_timeout_ms = 2000};
+    px_consumer_opts opts = {.clock = {env_clock, e}, .dlq_timeout_ms = 2000};
     char err[512] = "";
     run_stats before = run_stats_now();
     px_consumer *pc = px_consumer_create(&e->conf, &opts, err, sizeof(err));
