@@ -4,12 +4,6 @@
  * run loop (px_consumer_int.h says where the rest is). */
 #include "px_consumer_int.h"
 
-static int64_t px_consumer_wall(void *ctx)
-{
-    (void)ctx;
-    return (int64_t)time(NULL);
-}
-
 /* ---- the batch ---------------------------------------------------------------- */
 
 static void px_consumer_forget_positions(px_consumer *c)
@@ -374,7 +368,7 @@ static bool px_consumer_batch_due(const px_consumer *c, uint64_t now)
 static bool px_consumer_resume(px_consumer *c)
 {
     uint64_t lost = 0;
-    px_err err = px_store_resume(c->store, c->geoip ? px_consumer_geo : NULL, c, &lost);
+    px_err err = px_store_resume_log(c->store, &lost);
     if (err == PX_OK) {
         px_info("store: the last batch is applied");
         return true;
@@ -410,8 +404,52 @@ static bool px_consumer_log_done(px_consumer *c, bool rewind)
     return false;
 }
 
+/* ---- the change feed --------------------------------------------------------------
+ *
+ * What each merge changed in the history (obs/px_change.h), counted by
+ * kind on /metrics: the seam where detection plugs in. A transaction's
+ * changes count once it commits (a rolled-back one's never happened), so
+ * a big batch cut short by a crash counts each change once between the
+ * run that crashed and the one that resumes it. */
+
+static const char *const px_consumer_change_kinds[PX_CONSUMER_CHANGE_KINDS] = {
+    [PX_CHANGE_RECORD_NEW] = "record_new",
+    [PX_CHANGE_RECORD_GREW] = "record_grew",
+    [PX_CHANGE_DOMAIN_FIRST] = "domain_first",
+    [PX_CHANGE_DOMAIN_GREW] = "domain_grew",
+};
+
+static px_err px_consumer_feed_change(void *ctx, const px_change *ch)
+{
+    px_consumer *c = ctx;
+    if ((unsigned)ch->kind < PX_CONSUMER_CHANGE_KINDS)
+        c->feed_pending[ch->kind]++;
+    return PX_OK;
+}
+
+static void px_consumer_feed_committed(void *ctx)
+{
+    px_consumer *c = ctx;
+    for (int k = 1; k < PX_CONSUMER_CHANGE_KINDS; k++)
+        px_metric_add(c->m_changes[k], c->feed_pending[k]);
+    memset(c->feed_pending, 0, sizeof(c->feed_pending));
+}
+
+static void px_consumer_feed_aborted(void *ctx)
+{
+    px_consumer *c = ctx;
+    memset(c->feed_pending, 0, sizeof(c->feed_pending));
+}
+
 static void px_consumer_metrics(px_consumer *c)
 {
+    for (int k = 1; k < PX_CONSUMER_CHANGE_KINDS; k++) {
+        char name[128];
+        snprintf(name, sizeof(name), "pdnsx_feed_changes_total{kind=\"%s\"}",
+                 px_consumer_change_kinds[k]);
+        c->m_changes[k] = px_metric_counter(name, "Changes the store's merges made to the "
+                                                  "history, by kind (committed)");
+    }
     c->m_messages = px_metric_counter("pdnsx_consumer_messages_total", "Messages read from Kafka");
     c->m_merged = px_metric_counter("pdnsx_consumer_merged_total",
                                     "Observations merged into the store (committed)");
@@ -505,6 +543,13 @@ static void px_consumer_http_log(const char *message)
     px_warning("%s", message);
 }
 
+/* The same, as a px_report_fn (at the level the server chose). */
+static void px_consumer_http_report(void *ctx, px_log_level level, const char *msg)
+{
+    (void)ctx;
+    px_log(level, "%s", msg);
+}
+
 /* Says where an endpoint listens: its setting's host with the port bound
  * (the one the kernel picked for port 0). */
 static void px_consumer_log_listen(const char *what, const char *listen, uint16_t port)
@@ -530,15 +575,6 @@ static int px_consumer_open_parts(px_consumer *c, char *errbuf, size_t errlen)
     }
     if (px_consumer_open_trust(c, errbuf, errlen) < 0)
         return -1;
-    px_store_opts so = {.check = conf->store_check,
-                        .drop_damaged_log = conf->drop_damaged_log,
-                        .on_damage = px_consumer_damage,
-                        .damage_ctx = c};
-    c->store = px_store_open(conf->store_path, &so, &err, why, sizeof(why));
-    if (!c->store) {
-        snprintf(errbuf, errlen, "store %s: %s", conf->store_path, why[0] ? why : px_strerror(err));
-        return -1;
-    }
     if (conf->geoip_country || conf->geoip_asn) {
         c->geoip = px_geoip_open(conf->geoip_country, conf->geoip_asn, why, sizeof(why));
         if (!c->geoip) {
@@ -546,10 +582,26 @@ static int px_consumer_open_parts(px_consumer *c, char *errbuf, size_t errlen)
             return -1;
         }
     }
+    px_store_opts so = {.check = conf->store_check,
+                        .drop_damaged_log = conf->drop_damaged_log,
+                        .on_damage = px_consumer_damage,
+                        .damage_ctx = c,
+                        .enrich = c->geoip ? px_consumer_geo : NULL,
+                        .enrich_ctx = c,
+                        .feed = {.change = px_consumer_feed_change,
+                                 .committed = px_consumer_feed_committed,
+                                 .aborted = px_consumer_feed_aborted,
+                                 .ctx = c}};
+    c->store = px_store_open(conf->store_path, &so, &err, why, sizeof(why));
+    if (!c->store) {
+        snprintf(errbuf, errlen, "store %s: %s", conf->store_path, why[0] ? why : px_strerror(err));
+        return -1;
+    }
     if (conf->metrics_listen) {
-        c->metrics = px_metrics_server_start(conf->metrics_listen, &conf->http,
-                                             px_consumer_http_log, errbuf, errlen);
-        if (!c->metrics)
+        px_metrics_conf mc = {.listen = conf->metrics_listen,
+                              .limits = conf->http,
+                              .report = px_consumer_http_report};
+        if (px_metrics_start(&mc, &c->metrics, errbuf, errlen) != PX_OK)
             return -1;
         px_consumer_log_listen("metrics", conf->metrics_listen, px_metrics_server_port(c->metrics));
     }
@@ -577,8 +629,6 @@ px_consumer *px_consumer_create(const px_consumer_conf *conf, const px_consumer_
     c->opts = *opts;
     pthread_mutex_init(&c->damage_lock, NULL);
     px_ratelimit_init(&c->damage_log, PX_CONSUMER_DAMAGE_LINES, 60000);
-    if (!c->opts.clock)
-        c->opts.clock = px_consumer_wall;
     if (c->opts.dlq_timeout_ms <= 0)
         c->opts.dlq_timeout_ms = 30000;
     px_ratelimit_init(&c->refused_log, 1, PX_CONSUMER_REFUSED_LOG_MS);
@@ -601,12 +651,10 @@ void px_consumer_destroy(px_consumer *c)
     px_query_server_stop(c->query);
     /* Destroying an unclosed consumer runs the revoke callback, which may
      * still use the store and the dead-letter producer. */
-    if (c->rk)
-        rd_kafka_destroy(c->rk);
-    if (c->dlq) {
+    px_kafka_destroy(c->k_rk);
+    if (c->dlq)
         rd_kafka_flush(c->dlq, 1000);
-        rd_kafka_destroy(c->dlq);
-    }
+    px_kafka_destroy(c->k_dlq);
     px_dlq_destroy(c->dl); /* after the producer: its messages point into it */
     px_store_batch_abort(c->batch);
     px_consumer_reset_batch(c);

@@ -142,18 +142,25 @@ static void px_check_geoip(px_config *cfg, const char *setting)
 
 /* librdkafka properties that bound the consumer's memory: set by our own
  * settings only, so that the bound the README states holds. */
-static const char *const px_consumer_memory_props[][2] = {
+static const px_kafka_prop px_consumer_memory_props[] = {
     {"queued.min.messages", "kafka.fetch_queue_messages"},
     {"queued.max.messages.kbytes", "kafka.fetch_queue_kbytes"},
     {"fetch.max.bytes", "kafka.fetch_max_kbytes"},
 };
 
+const px_kafka_prop *px_consumer_conf_reserved(size_t *n)
+{
+    *n = sizeof(px_consumer_memory_props) / sizeof(px_consumer_memory_props[0]);
+    return px_consumer_memory_props;
+}
+
 const char *px_consumer_conf_memory_setting(const char *prop)
 {
-    size_t n = sizeof(px_consumer_memory_props) / sizeof(px_consumer_memory_props[0]);
+    size_t n;
+    const px_kafka_prop *r = px_consumer_conf_reserved(&n);
     for (size_t i = 0; i < n; i++)
-        if (strcmp(prop, px_consumer_memory_props[i][0]) == 0)
-            return px_consumer_memory_props[i][1];
+        if (strcmp(prop, r[i].key) == 0)
+            return r[i].value;
     return NULL;
 }
 

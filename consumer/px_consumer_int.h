@@ -16,12 +16,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "kafka/px_kafka.h"
 #include "obs/px_avro.h"
 #include "dns/px_dns_type.h"
 #include "px_dlq.h"
 #include "px_geoip.h"
+#include "core/px_clock.h"
 #include "core/px_log.h"
 #include "core/px_metrics.h"
+#include "obs/px_change.h"
 #include "obs/px_obs.h"
 #include "obs/px_privacy.h"
 #include "obs/px_psl.h"
@@ -49,6 +52,8 @@
 /* The store's size on /metrics is read at most this often: it walks
  * LMDB's free list. */
 #define PX_CONSUMER_STORE_STATS_MS 10000
+/* px_change_kind values are 1..4: counters indexed by kind */
+#define PX_CONSUMER_CHANGE_KINDS (PX_CHANGE_DOMAIN_GREW + 1)
 
 typedef enum px_dlq_reason {
     PX_DLQ_NONE = 0,
@@ -108,10 +113,11 @@ struct px_consumer {
     px_geoip *geoip;
     px_metrics_server *metrics;
     px_query_server *query;
-    rd_kafka_t *rk;  /* consumer */
-    rd_kafka_t *dlq; /* dead-letter producer */
-    px_dlq *dl;      /* its copies and their acknowledgements */
-    size_t dlq_max;  /* largest copy: dlq.max_bytes, or message.max.bytes if lower */
+    px_kafka *k_rk, *k_dlq; /* the two handles (lib/kafka) */
+    rd_kafka_t *rk;         /* consumer: px_kafka_handle(k_rk) */
+    rd_kafka_t *dlq;        /* dead-letter producer: px_kafka_handle(k_dlq) */
+    px_dlq *dl;             /* its copies and their acknowledgements */
+    size_t dlq_max;         /* largest copy: dlq.max_bytes, or message.max.bytes if lower */
     px_avro_codec *codec;
     px_psl_cache *psl;
 
@@ -136,6 +142,7 @@ struct px_consumer {
     /* trust: what the centre accepts */
     px_privacy *privacy;
     px_obs_trust trust;
+    uint8_t wire[PX_OBS_WIRE_MAX];         /* px_obs_check's scratch: the message in hand's rdata */
     uint64_t batch_refused[PX_OBS__RULES]; /* by rule, counted at commit */
     px_ratelimit refused_log;
     px_org_rate **orgs; /* the bound on new records per organisation */
@@ -154,9 +161,15 @@ struct px_consumer {
     px_metric *m_refused[PX_OBS__RULES];
     px_metric *m_dlq_truncated, *m_dlq_skipped;
     px_metric *m_store_records, *m_store_domains, *m_store_bytes;
+    /* the change feed: changes of the transaction in hand, by kind, and
+     * their counters (pdnsx_feed_changes_total{kind}) */
+    uint64_t feed_pending[PX_CONSUMER_CHANGE_KINDS];
+    px_metric *m_changes[PX_CONSUMER_CHANGE_KINDS];
     uint64_t store_stats_ms; /* when they were last read; 0: never */
 };
 
+/* Commit durations, in microseconds (px_clock's milliseconds would round
+ * most commits of a small batch to 0). */
 static inline uint64_t px_consumer_now_us(void)
 {
     struct timespec ts;
@@ -166,13 +179,11 @@ static inline uint64_t px_consumer_now_us(void)
 
 /* The clock of batch age, idle time and retries, read once per message: a
  * few milliseconds of resolution do, and the coarse clock costs a memory
- * read instead of a timer read (1.2% of the consumer's profile). Commit
- * durations use the precise one. Never compare readings of the two. */
+ * read instead of a timer read (1.2% of the consumer's profile). Never
+ * compare its readings with px_consumer_now_us()'s. */
 static inline uint64_t px_consumer_coarse_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return (uint64_t)px_clock_mono_coarse_ms();
 }
 
 /* px_consumer.c */
@@ -183,7 +194,7 @@ int px_consumer_remember(px_consumer *c, const char *topic, int32_t partition, i
 
 /* px_consumer_judge.c */
 void px_consumer_message(px_consumer *c, const rd_kafka_message_t *m);
-bool px_consumer_geo(void *ctx, const char *address, px_store_geo *out);
+bool px_consumer_geo(void *ctx, const uint8_t *addr, size_t len, px_geo *out);
 
 /* px_consumer_kafka.c */
 int px_consumer_kafka(px_consumer *c, char *errbuf, size_t errlen);

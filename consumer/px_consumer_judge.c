@@ -5,34 +5,42 @@
 
 /* ---- one message ---------------------------------------------------------------- */
 
-bool px_consumer_geo(void *ctx, const char *address, px_store_geo *out)
+bool px_consumer_geo(void *ctx, const uint8_t *addr, size_t len, px_geo *out)
 {
     px_consumer *c = ctx;
-    px_geoip_answer a;
-    if (!px_geoip_lookup(c->geoip, address, &a))
-        return false;
-    memcpy(out->country, a.country, sizeof(out->country));
-    out->asn = a.asn;
-    memcpy(out->as_org, a.as_org, sizeof(out->as_org));
-    return true;
+    return px_geoip_lookup_addr(c->geoip, addr, len, out);
+}
+
+/* What the store takes of an observation px_obs_check() parsed (its
+ * registered domain is set by the merge). */
+static px_store_obs px_consumer_store_obs(const px_obs_checked *k)
+{
+    return (px_store_obs){.rrname = k->rrname,
+                          .rrname_len = k->rrname_len,
+                          .rrtype = k->rrtype,
+                          .rdata = k->rdata,
+                          .rdata_len = k->rdata_len,
+                          .rdata_wire = k->rdata_wire,
+                          .rdata_wire_len = k->rdata_wire_len,
+                          .bailiwick = k->bailiwick,
+                          .bailiwick_len = k->bailiwick_len,
+                          .org = k->obs->org,
+                          .count = (uint64_t)k->obs->count,
+                          .time_first = k->obs->time_first,
+                          .time_last = k->obs->time_last};
 }
 
 /* Merges a trusted observation; a reason if the store refuses it as
  * invalid. Other store errors are fatal. */
-static px_dlq_reason px_consumer_merge(px_consumer *c, const px_avro_obs *obs, char *why,
-                                       size_t whylen)
+static px_dlq_reason px_consumer_merge(px_consumer *c, px_store_obs *so, char *why, size_t whylen)
 {
-    const char *reg;
-    size_t reglen;
-    char regdom[256];
-    px_err err = px_psl_cache_lookup(c->psl, obs->rrname, strlen(obs->rrname), &reg, &reglen);
-    if (err != PX_OK || reglen >= sizeof(regdom)) {
+    px_err err =
+        px_psl_cache_lookup(c->psl, so->rrname, so->rrname_len, &so->regdom, &so->regdom_len);
+    if (err != PX_OK) {
         snprintf(why, whylen, "invalid: no registered domain for the name");
         return PX_DLQ_INVALID;
     }
-    memcpy(regdom, reg, reglen);
-    regdom[reglen] = '\0';
-    err = px_store_merge(c->batch, obs, regdom, c->geoip ? px_consumer_geo : NULL, c);
+    err = px_store_merge_obs(c->batch, so);
     if (err == PX_ERR_INVAL || err == PX_ERR_MALFORMED || err == PX_ERR_TOOLONG ||
         err == PX_ERR_UNSUPPORTED) {
         snprintf(why, whylen, "store: %s", px_strerror(err));
@@ -77,15 +85,16 @@ static int64_t px_consumer_written(const rd_kafka_message_t *m, int64_t now)
     return ms / 1000 < now ? ms / 1000 : now;
 }
 
-/* px_obs_validate, then the centre's rules (px_obs_trust_check). */
+/* px_obs_check (the form, parsed once into *k), then the centre's rules
+ * (px_obs_trust_checked). */
 static px_dlq_reason px_consumer_trust(px_consumer *c, const rd_kafka_message_t *m,
-                                       const px_avro_obs *obs, int64_t now, char *why,
-                                       size_t whylen)
+                                       const px_avro_obs *obs, int64_t now, px_obs_checked *k,
+                                       char *why, size_t whylen)
 {
     char vwhy[256] = "";
     px_obs_rule r = PX_OBS_FORM;
-    if (px_obs_validate(obs, now, vwhy, sizeof(vwhy)) == PX_OK)
-        r = px_obs_trust_check(&c->trust, obs, px_consumer_written(m, now), vwhy, sizeof(vwhy));
+    if (px_obs_check(obs, now, k, c->wire, sizeof(c->wire), vwhy, sizeof(vwhy)) == PX_OK)
+        r = px_obs_trust_checked(&c->trust, k, px_consumer_written(m, now), vwhy, sizeof(vwhy));
     if (r == PX_OBS_TRUSTED)
         return PX_DLQ_NONE;
     snprintf(why, whylen, "invalid: %s", vwhy);
@@ -107,7 +116,7 @@ static px_dlq_reason px_consumer_trust(px_consumer *c, const rd_kafka_message_t 
  *  - the first observation that could pass it commits the open batch, if
  *    that holds any of the organisation's, so that the count is exact;
  *    from then until the minute ends, each of its observations is looked
- *    up (px_store_batch_known): a record the batch or the store holds
+ *    up (px_store_known_obs): a record the batch or the store holds
  *    merges as always, a new one counts, and one past the bound goes to
  *    the dead-letter topic as org_rate. Only organisations at their bound
  *    pay the lookups, and each causes at most one early commit a minute.
@@ -211,11 +220,11 @@ static px_dlq_reason px_consumer_org_refuse(px_consumer *c, px_org_rate *o, char
  * to dead-letter it; with c->batch NULL after it, the batch was abandoned
  * (the message is read again). */
 static px_dlq_reason px_consumer_org_bound(px_consumer *c, const rd_kafka_message_t *m,
-                                           const px_avro_obs *obs, int64_t now, char *why,
+                                           const px_store_obs *so, int64_t now, char *why,
                                            size_t whylen)
 {
     uint64_t bound = (uint64_t)c->conf->trust_org_new_records;
-    px_org_rate *o = bound ? px_consumer_org(c, obs->org) : NULL;
+    px_org_rate *o = bound ? px_consumer_org(c, so->org) : NULL;
     if (!o)
         return PX_DLQ_NONE; /* no bound, or no memory for one: the store still works */
     int64_t minute = px_consumer_minute(m, now);
@@ -233,7 +242,7 @@ static px_dlq_reason px_consumer_org_bound(px_consumer *c, const rd_kafka_messag
                  o->committed);
     }
     bool known = false;
-    px_err err = px_store_batch_known(c->batch, obs, &known);
+    px_err err = px_store_known_obs(c->batch, so, &known);
     if (err == PX_ERR_INVAL || err == PX_ERR_MALFORMED || err == PX_ERR_TOOLONG)
         return PX_DLQ_NONE; /* the merge refuses it and says why */
     if (err != PX_OK) {
@@ -279,13 +288,16 @@ static px_dlq_reason px_consumer_judge(px_consumer *c, const rd_kafka_message_t 
         snprintf(why, whylen, "org mismatch: record says %s, topic says %s", obs.org, org);
         return PX_DLQ_ORG;
     }
-    int64_t now = c->opts.clock(c->opts.clock_ctx);
-    px_dlq_reason r = px_consumer_trust(c, m, &obs, now, why, whylen);
-    if (r == PX_DLQ_NONE)
-        r = px_consumer_org_bound(c, m, &obs, now, why, whylen);
+    int64_t now = px_clock_now_s(&c->opts.clock);
+    px_obs_checked k;
+    px_dlq_reason r = px_consumer_trust(c, m, &obs, now, &k, why, whylen);
+    if (r != PX_DLQ_NONE)
+        return r;
+    px_store_obs so = px_consumer_store_obs(&k);
+    r = px_consumer_org_bound(c, m, &so, now, why, whylen);
     if (r != PX_DLQ_NONE || c->fatal || !c->batch)
         return r;
-    return px_consumer_merge(c, &obs, why, whylen);
+    return px_consumer_merge(c, &so, why, whylen);
 }
 
 /* Sends the message to the dead-letter topic (px_dlq: unchanged, or cut

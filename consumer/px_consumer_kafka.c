@@ -85,10 +85,10 @@ static void px_consumer_revoke(px_consumer *c, rd_kafka_t *rk,
         px_consumer_rewind(c);
 }
 
-static void px_consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                                     rd_kafka_topic_partition_list_t *parts, void *opaque)
+static void px_consumer_rebalance_cb(void *ctx, rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                                     rd_kafka_topic_partition_list_t *parts)
 {
-    px_consumer *c = opaque;
+    px_consumer *c = ctx;
     bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
         px_consumer_assign(c, rk, parts, coop);
@@ -97,69 +97,58 @@ static void px_consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 }
 
 /* Failures are summed up per batch (px_consumer_dlq_settled): an outage
- * fails every copy, one line each would flood the log. */
-static void px_consumer_dlq_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+ * fails every copy, one line each would flood the log. px_dlq accounts
+ * for every copy (a failed one holds its batch back, or is skipped and
+ * counted): none is lost to px_kafka's count. */
+static bool px_consumer_dlq_delivered(void *ctx, const rd_kafka_message_t *m)
 {
-    (void)rk;
-    px_consumer *c = opaque;
+    px_consumer *c = ctx;
     if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
         px_debug("dead-letter topic: delivery failed: %s", rd_kafka_err2str(m->err));
     px_dlq_delivered(c->dl, m);
+    return true;
 }
 
-static void px_consumer_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+/* A fatal error of either handle (reported by px_kafka, from a poll of
+ * this thread): the consumer stops. */
+static void px_consumer_kafka_fatal(void *ctx, const char *why)
 {
-    (void)rk;
-    px_log(level <= 3   ? PX_LOG_ERROR
-           : level == 4 ? PX_LOG_WARNING
-           : level <= 6 ? PX_LOG_INFO
-                        : PX_LOG_DEBUG,
-           "librdkafka %s: %s", fac, buf);
-}
-
-static void px_consumer_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
-{
-    px_consumer *c = opaque;
-    if (err == RD_KAFKA_RESP_ERR__FATAL) {
-        char why[512];
-        rd_kafka_fatal_error(rk, why, sizeof(why));
-        px_error("Kafka: fatal: %s", why);
-        c->fatal = true;
-        return;
-    }
-    /* Broker outages are transient: librdkafka retries. */
-    px_warning("Kafka: %s: %s", rd_kafka_err2name(err), reason);
+    (void)why;
+    px_consumer *c = ctx;
+    c->fatal = true;
 }
 
 /* ---- set-up ----------------------------------------------------------------------- */
 
-static rd_kafka_conf_t *px_consumer_kafka_conf(px_consumer *c, const char *const (*ours)[2],
-                                               size_t n, char *errbuf, size_t errlen)
+/* One handle of ours (ours first, then kafka.properties: px_kafka). */
+static px_kafka *px_consumer_handle(px_consumer *c, rd_kafka_type_t type, const px_kafka_prop *ours,
+                                    size_t n, const char *what, char *errbuf, size_t errlen)
 {
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    /* Our choices first; kafka.properties last so an operator wins, except
-     * over the memory bound, which has settings of its own. */
-    for (size_t i = 0; i < n; i++)
-        if (rd_kafka_conf_set(conf, ours[i][0], ours[i][1], errbuf, errlen) != RD_KAFKA_CONF_OK)
-            goto fail;
-    for (size_t i = 0; i < c->conf->n_kafka_properties; i++) {
-        const px_consumer_kv *kv = &c->conf->kafka_properties[i];
-        const char *setting = px_consumer_conf_memory_setting(kv->key);
-        if (setting) {
-            snprintf(errbuf, errlen, "kafka.properties: %s bounds the consumer's memory: set %s",
-                     kv->key, setting);
-            goto fail;
-        }
-        if (rd_kafka_conf_set(conf, kv->key, kv->value, errbuf, errlen) != RD_KAFKA_CONF_OK)
-            goto fail;
-    }
-    rd_kafka_conf_set_opaque(conf, c);
-    rd_kafka_conf_set_log_cb(conf, px_consumer_log_cb);
-    rd_kafka_conf_set_error_cb(conf, px_consumer_error_cb);
-    return conf;
-fail:
-    rd_kafka_conf_destroy(conf);
-    return NULL;
+    const px_consumer_conf *cf = c->conf;
+    px_kafka_settings settings = {.brokers = cf->kafka_brokers,
+                                  .props = cf->kafka_properties,
+                                  .n_props = cf->n_kafka_properties};
+    size_t n_reserved;
+    const px_kafka_prop *reserved = px_consumer_conf_reserved(&n_reserved);
+    px_kafka_conf kc = {
+        .type = type,
+        .ours = ours,
+        .n_ours = n,
+        .settings = &settings,
+        /* the memory bound's properties: set by settings of ours only */
+        .reserved = reserved,
+        .n_reserved = n_reserved,
+        .log = px_kafka_to_px_log,
+        .fatal = px_consumer_kafka_fatal,
+        .delivery = type == RD_KAFKA_PRODUCER ? px_consumer_dlq_delivered : NULL,
+        .rebalance = type == RD_KAFKA_CONSUMER ? px_consumer_rebalance_cb : NULL,
+        .ctx = c,
+    };
+    px_kafka *k = NULL;
+    char why[512] = "";
+    if (px_kafka_create(&kc, &k, why, sizeof(why)) != PX_OK)
+        snprintf(errbuf, errlen, "Kafka %s: %s", what, why);
+    return k;
 }
 
 /* kafka.properties may set a lower message.max.bytes than dlq.max_bytes:
@@ -192,9 +181,8 @@ int px_consumer_kafka(px_consumer *c, char *errbuf, size_t errlen)
              cf->fetch_queue_kbytes ? cf->fetch_queue_kbytes : PX_QUERY_CONF_FETCH_QUEUE_KBYTES);
     snprintf(fetch_max, sizeof(fetch_max), "%" PRId64,
              (cf->fetch_max_kbytes ? cf->fetch_max_kbytes : PX_QUERY_CONF_FETCH_MAX_KBYTES) * 1024);
-    const char *const consumer[][2] = {
-        {"bootstrap.servers", c->conf->kafka_brokers},
-        {"group.id", c->conf->kafka_group},
+    const px_kafka_prop consumer[] = {
+        {"group.id", cf->kafka_group},
         {"client.id", "pdnsx-consumer"},
         /* Equal partition counts and range assignment: partition i of
          * every org topic goes to the same member (co-partitioning). */
@@ -214,8 +202,7 @@ int px_consumer_kafka(px_consumer *c, char *errbuf, size_t errlen)
         {"queued.max.messages.kbytes", queue_kb},
         {"fetch.max.bytes", fetch_max},
     };
-    const char *const producer[][2] = {
-        {"bootstrap.servers", c->conf->kafka_brokers},
+    const px_kafka_prop producer[] = {
         {"client.id", "pdnsx-consumer-dlq"},
         {"enable.idempotence", "true"},
         {"linger.ms", "5"},
@@ -224,34 +211,21 @@ int px_consumer_kafka(px_consumer *c, char *errbuf, size_t errlen)
          * topic whose max.message.bytes is dlq.max_bytes takes them. */
         {"message.max.bytes", max_bytes},
     };
-    char kerr[512] = "";
-    rd_kafka_conf_t *conf = px_consumer_kafka_conf(
-        c, consumer, sizeof(consumer) / sizeof(consumer[0]), kerr, sizeof(kerr));
-    if (conf) {
-        rd_kafka_conf_set_rebalance_cb(conf, px_consumer_rebalance_cb);
-        c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, kerr, sizeof(kerr));
-        if (!c->rk)
-            rd_kafka_conf_destroy(conf);
-    }
-    if (!c->rk) {
-        snprintf(errbuf, errlen, "Kafka consumer: %s", kerr);
+    c->k_rk =
+        px_consumer_handle(c, RD_KAFKA_CONSUMER, consumer, sizeof(consumer) / sizeof(consumer[0]),
+                           "consumer", errbuf, errlen);
+    if (!c->k_rk)
         return -1;
-    }
+    c->rk = px_kafka_handle(c->k_rk);
     /* Errors, logs and rebalances are served by rd_kafka_consumer_poll(). */
     rd_kafka_poll_set_consumer(c->rk);
-    conf = px_consumer_kafka_conf(c, producer, sizeof(producer) / sizeof(producer[0]), kerr,
-                                  sizeof(kerr));
-    if (conf) {
-        px_consumer_dlq_limit(c, conf);
-        rd_kafka_conf_set_dr_msg_cb(conf, px_consumer_dlq_dr_cb);
-        c->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, conf, kerr, sizeof(kerr));
-        if (!c->dlq)
-            rd_kafka_conf_destroy(conf);
-    }
-    if (!c->dlq) {
-        snprintf(errbuf, errlen, "Kafka dead-letter producer: %s", kerr);
+    c->k_dlq =
+        px_consumer_handle(c, RD_KAFKA_PRODUCER, producer, sizeof(producer) / sizeof(producer[0]),
+                           "dead-letter producer", errbuf, errlen);
+    if (!c->k_dlq)
         return -1;
-    }
+    c->dlq = px_kafka_handle(c->k_dlq);
+    px_consumer_dlq_limit(c, rd_kafka_conf(c->dlq));
     c->dl = px_dlq_create(c->dlq, PX_CONSUMER_DLQ_TOPIC, c->dlq_max, c->opts.dlq_timeout_ms);
     if (!c->dl) {
         snprintf(errbuf, errlen, "out of memory");

@@ -213,22 +213,21 @@ px_err px_geoip_reload(px_geoip *g, char *errbuf, size_t errlen)
 
 /* Parses an address; IPv4-mapped IPv6 (::ffff:a.b.c.d) becomes IPv4, as
  * the databases file IPv4 data under ::/96 and not under the mapped range. */
-static bool parse_key(const char *address, geoip_key *key)
+/* The cache's key of an address's bytes; an IPv4-mapped IPv6 address is
+ * the IPv4 address it carries. False for a length other than 4 or 16. */
+static bool addr_key(const uint8_t *addr, size_t len, geoip_key *key)
 {
     static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     memset(key, 0, sizeof(*key));
-    if (inet_pton(AF_INET, address, key->bytes) == 1) {
+    if (len == 4 || (len == 16 && memcmp(addr, mapped, sizeof(mapped)) == 0)) {
+        memcpy(key->bytes, addr + len - 4, 4);
         key->family = 4;
         return true;
     }
-    if (inet_pton(AF_INET6, address, key->bytes) != 1)
+    if (len != 16)
         return false;
+    memcpy(key->bytes, addr, 16);
     key->family = 6;
-    if (memcmp(key->bytes, mapped, sizeof(mapped)) == 0) {
-        memmove(key->bytes, key->bytes + 12, 4);
-        memset(key->bytes + 4, 0, 12);
-        key->family = 4;
-    }
     return true;
 }
 
@@ -384,15 +383,15 @@ static void answer_clear(px_geoip_answer *a)
     a->asn = -1;
 }
 
-bool px_geoip_lookup(px_geoip *g, const char *address, px_geoip_answer *out)
+bool px_geoip_lookup_addr(px_geoip *g, const uint8_t *addr, size_t len, px_geoip_answer *out)
 {
     geoip_key key;
     bool hit;
     answer_clear(out);
-    if (!g || !address)
+    if (!g || !addr)
         return false;
     px_metric_inc(g->m_lookups);
-    if (!parse_key(address, &key)) {
+    if (!addr_key(addr, len, &key)) {
         px_metric_inc(g->m_errors);
         return false;
     }
@@ -424,4 +423,21 @@ bool px_geoip_lookup(px_geoip *g, const char *address, px_geoip_answer *out)
     s->answer = *out;
     g->used++;
     return found;
+}
+
+bool px_geoip_lookup(px_geoip *g, const char *address, px_geoip_answer *out)
+{
+    uint8_t addr[16];
+    size_t len = 0;
+    if (address && inet_pton(AF_INET, address, addr) == 1)
+        len = 4;
+    else if (address && inet_pton(AF_INET6, address, addr) == 1)
+        len = 16;
+    if (len == 0 && g && address) {
+        answer_clear(out);
+        px_metric_inc(g->m_lookups);
+        px_metric_inc(g->m_errors);
+        return false;
+    }
+    return px_geoip_lookup_addr(g, len ? addr : NULL, len, out);
 }

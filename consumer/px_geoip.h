@@ -12,14 +12,13 @@
 #include <stdint.h>
 
 #include "core/px_error.h"
+#include "obs/px_geo.h"
 
 typedef struct px_geoip px_geoip;
 
-typedef struct px_geoip_answer {
-    char country[4];  /* "" if unknown */
-    int64_t asn;      /* -1 if unknown */
-    char as_org[128]; /* "" if unknown */
-} px_geoip_answer;
+/* The answer is the data model's (country "" / asn -1 / as_org "" when
+ * unknown). */
+typedef px_geo px_geoip_answer;
 
 /* Either path may be NULL. A missing or corrupt file is an error (message
  * in errbuf naming the file). */
@@ -31,8 +30,14 @@ void px_geoip_close(px_geoip *g); /* NULL is fine */
  * returns an error and a message. Empties the cache on success. */
 px_err px_geoip_reload(px_geoip *g, char *errbuf, size_t errlen);
 
-/* Looks up an address in presentation form. Returns true if any database
- * knew it. */
+/* Looks up an address given as its bytes (len 4: IPv4, 16: IPv6; an
+ * IPv4-mapped IPv6 address answers as the IPv4 address it carries), as
+ * the store hands them over (px_store_enrich_fn): no text in between.
+ * Returns true if any database knew it; another len is an error (false). */
+bool px_geoip_lookup_addr(px_geoip *g, const uint8_t *addr, size_t len, px_geoip_answer *out);
+
+/* px_geoip_lookup_addr() of an address in presentation form (operators'
+ * tools and tests): one that does not parse is an error (false). */
 bool px_geoip_lookup(px_geoip *g, const char *address, px_geoip_answer *out);
 
 /* Every lookup is counted on /metrics: pdnsx_geoip_lookups_total (calls),

@@ -79,18 +79,6 @@ px_err px_store_merge(px_store_batch *b, const px_avro_obs *obs, const char *reg
     return err ? err : px_store_merge_obs(b, &c.o);
 }
 
-px_err px_store_batch_known(px_store_batch *b, const px_avro_obs *obs, bool *known)
-{
-    *known = false;
-    if (!b || !obs)
-        return PX_ERR_INVAL;
-    if (b->failed)
-        return b->failed;
-    compat_obs c;
-    px_err err = compat_fill(obs, NULL, &c);
-    return err ? err : px_store_known_obs(b, &c.o, known);
-}
-
 px_err px_store_resume(px_store *s, px_store_geo_fn geo, void *geo_ctx, uint64_t *lost_chunks)
 {
     pxs_store_set_text_geo(s, geo, geo_ctx);

@@ -142,7 +142,8 @@ void px_metrics_write(FILE *out)
         return;
     }
     size_t n = px_reg_n;
-    memcpy(sorted, px_reg, n * sizeof(*sorted));
+    if (n) /* px_reg is NULL until the first metric */
+        memcpy(sorted, px_reg, n * sizeof(*sorted));
     pthread_mutex_unlock(&px_reg_lock);
     qsort(sorted, n, sizeof(*sorted), px_metric_cmp);
     for (size_t i = 0; i < n; i++) {
@@ -217,16 +218,6 @@ px_err px_metrics_start(const px_metrics_conf *conf, px_metrics_server **out, ch
     px_http_opts o = {
         .limits = conf->limits, .report = conf->report, .report_ctx = conf->report_ctx};
     return px_metrics_serve(conf->listen, &o, out, why, whylen);
-}
-
-px_metrics_server *px_metrics_server_start(const char *listen, const px_http_limits *limits,
-                                           px_http_log_fn log, char *errbuf, size_t errlen)
-{
-    px_http_opts o = {.log = log};
-    if (limits)
-        o.limits = *limits;
-    px_metrics_server *s = NULL;
-    return px_metrics_serve(listen, &o, &s, errbuf, errlen) == PX_OK ? s : NULL;
 }
 
 uint16_t px_metrics_server_port(const px_metrics_server *s)

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "consumer/px_consumer_conf.h"
+#include "core/px_clock.h"
 
 /* The dead-letter topic (INTERFACE.md). Headers: pdnsx.error (why),
  * pdnsx.topic, pdnsx.partition, pdnsx.offset (where it came from, as
@@ -33,9 +34,8 @@ typedef struct px_consumer_opts {
     /* Wall clock in seconds, the `now` records are validated against
      * (times in the future; a message's timestamp never counts as later),
      * and the minute trust.org_new_records counts in for messages without
-     * a LogAppendTime; NULL: CLOCK_REALTIME. Tests replay with it. */
-    int64_t (*clock)(void *ctx);
-    void *clock_ctx;
+     * a LogAppendTime; zeroed: CLOCK_REALTIME. Tests replay with it. */
+    px_clock clock;
     /* Signals the run loop takes (the caller blocked them in every thread):
      * SIGTERM/SIGINT end the run, SIGHUP reloads GeoIP. NULL: none. */
     const sigset_t *signals;

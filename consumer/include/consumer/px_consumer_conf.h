@@ -11,14 +11,14 @@
 #include "core/px_config.h"
 #include "core/px_error.h"
 #include "core/px_http.h"
+#include "kafka/px_kafka.h"
 #include "query/px_query.h"
 #include "query/px_query_conf.h"
 #include "store/px_store.h"
 
-typedef struct px_consumer_kv {
-    const char *key;
-    const char *value;
-} px_consumer_kv;
+/* A kafka.properties entry: lib/kafka's property, handed to px_kafka as
+ * the operator's settings. */
+typedef px_kafka_prop px_consumer_kv;
 
 /* Lifetime: every const char * points into the px_config it was loaded
  * from and is valid until px_config_destroy() of that config. The
@@ -84,5 +84,8 @@ void px_consumer_conf_check(void *ctx, px_config *cfg);
  * consumer's memory (queued.min.messages, ...), or NULL for any other
  * property: kafka.properties may not set those. */
 const char *px_consumer_conf_memory_setting(const char *prop);
+/* Those properties (key) and their settings (value), *n of them: the
+ * consumer's px_kafka_conf.reserved. */
+const px_kafka_prop *px_consumer_conf_reserved(size_t *n);
 
 #endif

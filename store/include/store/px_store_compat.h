@@ -32,8 +32,6 @@ typedef bool (*px_store_geo_fn)(void *ctx, const char *address, px_store_geo *ou
  * called at the commit; with geo_ctx it must stay valid until then. */
 px_err px_store_merge(px_store_batch *b, const px_avro_obs *obs, const char *regdom,
                       px_store_geo_fn geo, void *geo_ctx);
-/* px_store_known_obs() of obs, normalised as for px_store_merge(). */
-px_err px_store_batch_known(px_store_batch *b, const px_avro_obs *obs, bool *known);
 /* px_store_resume_log() with geo (as for the merge) for the records that
  * turn out new. */
 px_err px_store_resume(px_store *s, px_store_geo_fn geo, void *geo_ctx, uint64_t *lost_chunks);

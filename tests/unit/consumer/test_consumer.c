@@ -25,6 +25,7 @@
 #include "px_dlq.h"
 #include "core/px_metrics.h"
 #include "metrics_read.h"
+#include "mock_cluster.h"
 #include "run_stats.h"
 #include "store/px_store.h"
 
@@ -33,21 +34,18 @@
 #define NOW 1790000000
 
 typedef struct cluster {
-    rd_kafka_t *rk;
-    rd_kafka_mock_cluster_t *mc;
-    char brokers[256];
+    pxt_cluster k;
+    rd_kafka_mock_cluster_t *mc; /* k's */
+    const char *brokers;         /* k's */
     rd_kafka_t *prod;
 } cluster;
 
 static void cluster_start(cluster *c)
 {
     char err[256];
-    c->rk = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), err, sizeof(err));
-    assert_non_null(c->rk);
-    c->mc = rd_kafka_mock_cluster_new(c->rk, 1);
-    assert_non_null(c->mc);
-    snprintf(c->brokers, sizeof(c->brokers), "%s", rd_kafka_mock_cluster_bootstraps(c->mc));
-    assert_int_equal(rd_kafka_mock_topic_create(c->mc, TOPIC_A, 2, 1), 0);
+    pxt_cluster_start(&c->k, 1, TOPIC_A, 2);
+    c->mc = c->k.mc;
+    c->brokers = c->k.brokers;
     assert_int_equal(rd_kafka_mock_topic_create(c->mc, TOPIC_B, 2, 1), 0);
     assert_int_equal(rd_kafka_mock_topic_create(c->mc, PX_CONSUMER_DLQ_TOPIC, 1, 1), 0);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -60,8 +58,7 @@ static void cluster_start(cluster *c)
 static void cluster_stop(cluster *c)
 {
     rd_kafka_destroy(c->prod);
-    rd_kafka_mock_cluster_destroy(c->mc);
-    rd_kafka_destroy(c->rk);
+    pxt_cluster_stop(&c->k);
 }
 
 static void produce(cluster *c, const char *topic, int32_t part, const char *key, const void *val,
@@ -74,8 +71,18 @@ static void produce(cluster *c, const char *topic, int32_t part, const char *key
     assert_int_equal(err, RD_KAFKA_RESP_ERR_NO_ERROR);
 }
 
+static void produce_obs_at(cluster *c, const char *topic, int32_t part, const char *org,
+                           const char *rrname, const char *rdata, int64_t count, int64_t last);
+
 static void produce_obs(cluster *c, const char *topic, int32_t part, const char *org,
                         const char *rrname, const char *rdata, int64_t count)
+{
+    produce_obs_at(c, topic, part, org, rrname, rdata, count, NOW - 540);
+}
+
+/* An observation of rrname A rdata seen from NOW - 600 to last. */
+static void produce_obs_at(cluster *c, const char *topic, int32_t part, const char *org,
+                           const char *rrname, const char *rdata, int64_t count, int64_t last)
 {
     px_err err;
     px_avro_codec *codec = px_avro_codec_create(&err);
@@ -86,7 +93,7 @@ static void produce_obs(cluster *c, const char *topic, int32_t part, const char 
         .rdata = rdata,
         .count = count,
         .time_first = NOW - 600,
-        .time_last = NOW - 540,
+        .time_last = last,
         .ttl_min = 300,
         .ttl_max = 300,
         .clients = -1,
@@ -145,7 +152,7 @@ static void env_init(run_env *e, const cluster *c, const char *group)
         .batch_records = 2,
         .batch_ms = 50,
     };
-    e->opts = (px_consumer_opts){.clock = test_clock, .dlq_timeout_ms = 2000};
+    e->opts = (px_consumer_opts){.clock = {test_clock, NULL}, .dlq_timeout_ms = 2000};
 }
 
 static void env_cleanup(run_env *e)
@@ -328,6 +335,73 @@ static void check_dlq(const cluster *c, int want)
 
 /* ---- tests ----------------------------------------------------------------------- */
 
+/* pdnsx_feed_changes_total by kind: what the change feed delivered and
+ * the store committed. */
+typedef struct feed_counts {
+    uint64_t record_new, record_grew, domain_first, domain_grew;
+} feed_counts;
+
+static feed_counts feed_now(void)
+{
+    return (feed_counts){
+        .record_new = pxt_metric("pdnsx_feed_changes_total{kind=\"record_new\"}"),
+        .record_grew = pxt_metric("pdnsx_feed_changes_total{kind=\"record_grew\"}"),
+        .domain_first = pxt_metric("pdnsx_feed_changes_total{kind=\"domain_first\"}"),
+        .domain_grew = pxt_metric("pdnsx_feed_changes_total{kind=\"domain_grew\"}")};
+}
+
+static feed_counts feed_since(const feed_counts *before)
+{
+    feed_counts n = feed_now();
+    n.record_new -= before->record_new;
+    n.record_grew -= before->record_grew;
+    n.domain_first -= before->domain_first;
+    n.domain_grew -= before->domain_grew;
+    return n;
+}
+
+/* The change feed counted on /metrics: two new records of one new domain,
+ * then one of them grows (a later sighting moves the domain's last one);
+ * a message dead-lettered changes nothing. */
+static void test_feed_counts(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_start(&c);
+    produce_obs(&c, TOPIC_A, 0, "org-a", "www.example.com", "93.184.216.34", 3);
+    produce_obs(&c, TOPIC_A, 0, "org-a", "mail.example.com", "93.184.216.35", 1);
+    produce_obs(&c, TOPIC_A, 0, "org-b", "evil.example.com", "203.0.113.66", 9); /* spoofed */
+    produce_flush(&c);
+    run_env e;
+    env_init(&e, &c, "g-feed1");
+    e.conf.batch_records = 100;
+    /* the first fetch of a fresh group from the mock cluster may take
+     * over a second on a loaded machine: wait longer before exiting idle */
+    e.conf.exit_idle = 4;
+    feed_counts f0 = feed_now();
+    run_stats st = run_once(&e, "g-feed1");
+    assert_int_equal(st.merged, 2);
+    assert_int_equal(st.dlq, 1);
+    feed_counts f = feed_since(&f0);
+    assert_int_equal(f.record_new, 2);
+    assert_int_equal(f.record_grew, 0);
+    assert_int_equal(f.domain_first, 1);
+    assert_int_equal(f.domain_grew, 0);
+
+    produce_obs_at(&c, TOPIC_A, 0, "org-a", "www.example.com", "93.184.216.34", 2, NOW - 60);
+    produce_flush(&c);
+    f0 = feed_now();
+    st = run_once(&e, "g-feed2");
+    assert_int_equal(st.merged, 1);
+    f = feed_since(&f0);
+    assert_int_equal(f.record_new, 0);
+    assert_int_equal(f.record_grew, 1);
+    assert_int_equal(f.domain_first, 0);
+    assert_int_equal(f.domain_grew, 1);
+    env_cleanup(&e);
+    cluster_stop(&c);
+}
+
 static void test_merge_dlq_and_resume(void **state)
 {
     (void)state;
@@ -398,25 +472,36 @@ static void test_resumes_pending_log(void **state)
     for (int i = 0; i < 10; i++) { /* nine other records, then www.example.com */
         char name[32];
         snprintf(name, sizeof(name), "h%d.example.com", i);
-        px_avro_obs o = {.rrname = i < 9 ? name : "www.example.com",
-                         .rrtype = "A",
-                         .rdata = i < 9 ? "192.0.2.1" : "93.184.216.34",
-                         .count = i < 9 ? 1 : 5,
-                         .time_first = NOW - 60,
-                         .time_last = NOW,
-                         .clients = -1,
-                         .org = "org-a",
-                         .sensor = "s1"};
-        assert_int_equal(px_store_merge(b, &o, "example.com", NULL, NULL), PX_OK);
+        static const uint8_t other[4] = {192, 0, 2, 1}, www[4] = {93, 184, 216, 34};
+        const char *rrname = i < 9 ? name : "www.example.com";
+        px_store_obs o = {.rrname = rrname,
+                          .rrname_len = strlen(rrname),
+                          .rrtype = 1, /* A */
+                          .rdata_wire = i < 9 ? other : www,
+                          .rdata_wire_len = 4,
+                          .regdom = "example.com",
+                          .regdom_len = strlen("example.com"),
+                          .org = "org-a",
+                          .count = i < 9 ? 1 : 5,
+                          .time_first = NOW - 60,
+                          .time_last = NOW};
+        assert_int_equal(px_store_merge_obs(b, &o), PX_OK);
     }
     assert_int_equal(px_store_batch_commit(b), PX_ERR_AGAIN);
     px_store_close(s);
 
     produce_obs(&c, TOPIC_A, 0, "org-a", "www.example.com", "93.184.216.34", 10);
     produce_flush(&c);
+    feed_counts f0 = feed_now();
     run_stats st = run_once(&e, "g-log");
     assert_int_equal(st.messages, 1);
     assert_int_equal(st.merged, 1);
+    /* The run that was cut short (no feed attached) applied one chunk of
+     * two records; the resume's change feed counts the other eight once,
+     * then the message grows www.example.com. */
+    feed_counts f = feed_since(&f0);
+    assert_int_equal(f.record_new, 8);
+    assert_int_equal(f.record_grew, 1);
     s = px_store_open(e.dir, NULL, &err, why, sizeof(why));
     assert_non_null(s);
     assert_false(px_store_log_pending(s));
@@ -495,8 +580,7 @@ static void test_sigterm_commits_open_batch(void **state)
     e.conf.batch_records = 1000;
     e.conf.batch_ms = 600000;
     e.opts.signals = &sigs;
-    e.opts.clock = terminating_clock;
-    e.opts.clock_ctx = &sent;
+    e.opts.clock = (px_clock){terminating_clock, &sent};
 
     run_stats st = run_once(&e, "g5");
     assert_true(sent);
@@ -713,16 +797,19 @@ static void test_damaged_log_stops(void **state)
     for (int i = 0; i < 10; i++) {
         char name[32];
         snprintf(name, sizeof(name), "h%d.example.com", i);
-        px_avro_obs o = {.rrname = name,
-                         .rrtype = "A",
-                         .rdata = "192.0.2.1",
-                         .count = 1,
-                         .time_first = NOW - 60,
-                         .time_last = NOW,
-                         .clients = -1,
-                         .org = "org-a",
-                         .sensor = "s1"};
-        assert_int_equal(px_store_merge(b, &o, "example.com", NULL, NULL), PX_OK);
+        static const uint8_t addr[4] = {192, 0, 2, 1};
+        px_store_obs o = {.rrname = name,
+                          .rrname_len = strlen(name),
+                          .rrtype = 1, /* A */
+                          .rdata_wire = addr,
+                          .rdata_wire_len = 4,
+                          .regdom = "example.com",
+                          .regdom_len = strlen("example.com"),
+                          .org = "org-a",
+                          .count = 1,
+                          .time_first = NOW - 60,
+                          .time_last = NOW};
+        assert_int_equal(px_store_merge_obs(b, &o), PX_OK);
     }
     assert_int_equal(px_store_batch_commit(b), PX_ERR_AGAIN);
     px_store_close(s);
@@ -1146,10 +1233,33 @@ static void test_org_prefix_is_mismatch(void **state)
     cluster_stop(&c);
 }
 
+/* A librdkafka property that bounds the consumer's memory is its
+ * setting's to set: kafka.properties setting it fails the start, naming
+ * the setting (pdnsx-consumer exits 2 on it at --check already). */
+static void test_memory_property_refused(void **state)
+{
+    (void)state;
+    static const px_consumer_kv fetch[] = {{"fetch.max.bytes", "999999999"}};
+    run_env e;
+    cluster c;
+    cluster_start(&c);
+    env_init(&e, &c, "g-mem");
+    e.conf.kafka_properties = (px_consumer_kv *)fetch;
+    e.conf.n_kafka_properties = 1;
+    char err[512] = "";
+    px_consumer *pc = px_consumer_create(&e.conf, &e.opts, err, sizeof(err));
+    assert_null(pc);
+    assert_non_null(strstr(err, "fetch.max.bytes"));
+    assert_non_null(strstr(err, "kafka.fetch_max_kbytes"));
+    env_cleanup(&e);
+    cluster_stop(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_merge_dlq_and_resume),
+        cmocka_unit_test(test_feed_counts),
         cmocka_unit_test(test_resumes_pending_log),
         cmocka_unit_test(test_dlq_refused_then_retried),
         cmocka_unit_test(test_sigterm_commits_open_batch),
@@ -1162,6 +1272,7 @@ int main(void)
         cmocka_unit_test(test_retry_sends_each_copy_once),
         cmocka_unit_test(test_restart_sends_each_copy_once),
         cmocka_unit_test(test_org_prefix_is_mismatch),
+        cmocka_unit_test(test_memory_property_refused),
     };
     /* PX_TEST_FILTER="test_org*" runs some tests only (cmocka's pattern) */
     if (getenv("PX_TEST_FILTER"))

@@ -30,6 +30,7 @@
 #include "consumer/px_consumer.h"
 #include "core/px_metrics.h"
 #include "metrics_read.h"
+#include "mock_cluster.h"
 #include "run_stats.h"
 #include "store/px_store.h"
 
@@ -40,9 +41,9 @@
 /* ---- the cluster -------------------------------------------------------------- */
 
 typedef struct cluster {
-    rd_kafka_t *rk;
-    rd_kafka_mock_cluster_t *mc;
-    char brokers[256];
+    pxt_cluster k;
+    rd_kafka_mock_cluster_t *mc; /* k's */
+    const char *brokers;         /* k's */
     rd_kafka_t *prod;
     px_avro_codec *codec;
 } cluster;
@@ -50,12 +51,9 @@ typedef struct cluster {
 static void cluster_start(cluster *c)
 {
     char err[256];
-    c->rk = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), err, sizeof(err));
-    assert_non_null(c->rk);
-    c->mc = rd_kafka_mock_cluster_new(c->rk, 1);
-    assert_non_null(c->mc);
-    snprintf(c->brokers, sizeof(c->brokers), "%s", rd_kafka_mock_cluster_bootstraps(c->mc));
-    assert_int_equal(rd_kafka_mock_topic_create(c->mc, TOPIC_A, 2, 1), 0);
+    pxt_cluster_start(&c->k, 1, TOPIC_A, 2);
+    c->mc = c->k.mc;
+    c->brokers = c->k.brokers;
     assert_int_equal(rd_kafka_mock_topic_create(c->mc, TOPIC_B, 2, 1), 0);
     assert_int_equal(rd_kafka_mock_topic_create(c->mc, PX_CONSUMER_DLQ_TOPIC, 1, 1), 0);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -72,8 +70,7 @@ static void cluster_stop(cluster *c)
 {
     px_avro_codec_destroy(c->codec);
     rd_kafka_destroy(c->prod);
-    rd_kafka_mock_cluster_destroy(c->mc);
-    rd_kafka_destroy(c->rk);
+    pxt_cluster_stop(&c->k);
 }
 
 /* An observation as a producer of `org` would write it, one minute long
@@ -165,7 +162,7 @@ static void env_cleanup(run_env *e)
 static run_stats run_once(run_env *e, const char *group)
 {
     e->conf.kafka_group = group;
-    px_consumer_opts opts = {.clock = env_clock, .clock_ctx = e, .dlq_timeout_ms = 2000};
+    px_consumer_opts opts = {.clock = {env_clock, e}, .dlq_timeout_ms = 2000};
     char err[512] = "";
     run_stats before = run_stats_now();
     px_consumer *pc = px_consumer_create(&e->conf, &opts, err, sizeof(err));

@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
 #include <cmocka.h>
 
 #include "px_fixture.h"
@@ -219,6 +221,39 @@ static void test_matches_mmdblookup(void **state)
     assert_string_equal(a.country, "");
     assert_int_equal(a.asn, -1);
     assert_string_equal(a.as_org, "");
+    px_geoip_close(g);
+}
+
+/* The store hands addresses over as bytes: the answer is the text's, an
+ * IPv4-mapped address's is its IPv4 address's, another length is an
+ * error. */
+static void test_address_bytes(void **state)
+{
+    (void)state;
+    NEED_TOOLS();
+    char err[256];
+    px_geoip *g = px_geoip_open(country_db, asn_db, err, sizeof(err));
+    assert_non_null(g);
+    static const uint8_t v4[4] = {46, 4, 84, 12};
+    static const uint8_t mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 46, 4, 84, 12};
+    uint8_t v6[16];
+    assert_int_equal(inet_pton(AF_INET6, "2606:4700::6810:84e5", v6), 1);
+    px_geoip_answer text, bytes;
+    assert_true(px_geoip_lookup(g, "46.4.84.12", &text));
+    assert_true(px_geoip_lookup_addr(g, v4, sizeof(v4), &bytes));
+    assert_memory_equal(&text, &bytes, sizeof(text));
+    assert_true(px_geoip_lookup_addr(g, mapped, sizeof(mapped), &bytes));
+    assert_memory_equal(&text, &bytes, sizeof(text));
+    assert_true(px_geoip_lookup(g, "2606:4700::6810:84e5", &text));
+    assert_true(px_geoip_lookup_addr(g, v6, sizeof(v6), &bytes));
+    assert_memory_equal(&text, &bytes, sizeof(text));
+    geo_stats base = geo_now();
+    assert_false(px_geoip_lookup_addr(g, v4, 5, &bytes));
+    assert_string_equal(bytes.country, "");
+    assert_int_equal(bytes.asn, -1);
+    geo_stats st = geo_since(&base);
+    assert_int_equal(st.errors, 1);
+    assert_int_equal(st.lookups, 1);
     px_geoip_close(g);
 }
 
@@ -493,15 +528,11 @@ static void test_dbip_if_present(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_matches_mmdblookup),
-        cmocka_unit_test(test_mapped_and_bad_addresses),
-        cmocka_unit_test(test_cache),
-        cmocka_unit_test(test_open_errors),
-        cmocka_unit_test(test_optional_databases),
-        cmocka_unit_test(test_country_schemas),
-        cmocka_unit_test(test_reload),
-        cmocka_unit_test(test_long_org),
-        cmocka_unit_test(test_dbip_if_present),
+        cmocka_unit_test(test_matches_mmdblookup), cmocka_unit_test(test_mapped_and_bad_addresses),
+        cmocka_unit_test(test_address_bytes),      cmocka_unit_test(test_cache),
+        cmocka_unit_test(test_open_errors),        cmocka_unit_test(test_optional_databases),
+        cmocka_unit_test(test_country_schemas),    cmocka_unit_test(test_reload),
+        cmocka_unit_test(test_long_org),           cmocka_unit_test(test_dbip_if_present),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

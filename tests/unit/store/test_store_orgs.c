@@ -66,30 +66,35 @@ static void assert_verified(px_store *s)
     assert_int_equal(vr.records, vr.records_expected);
 }
 
-static px_avro_obs obs(const char *name, const char *org)
+static const uint8_t addr34[4] = {93, 184, 216, 34}, addr35[4] = {93, 184, 216, 35};
+
+/* name A 93.184.216.34 of example.com, seen by org */
+static px_store_obs obs(const char *name, const char *org)
 {
-    return (px_avro_obs){.rrname = name,
-                         .rrtype = "A",
-                         .rdata = "93.184.216.34",
-                         .count = 1,
-                         .time_first = 1764000000,
-                         .time_last = 1764000060,
-                         .clients = -1,
-                         .org = org,
-                         .sensor = "s1"};
+    return (px_store_obs){.rrname = name,
+                          .rrname_len = strlen(name),
+                          .rrtype = 1, /* A */
+                          .rdata_wire = addr34,
+                          .rdata_wire_len = sizeof(addr34),
+                          .regdom = "example.com",
+                          .regdom_len = strlen("example.com"),
+                          .org = org,
+                          .count = 1,
+                          .time_first = 1764000000,
+                          .time_last = 1764000060};
 }
 
 static void merge(px_store_batch *b, const char *name, const char *org)
 {
-    px_avro_obs o = obs(name, org);
-    assert_int_equal(px_store_merge(b, &o, "example.com", NULL, NULL), PX_OK);
+    px_store_obs o = obs(name, org);
+    assert_int_equal(px_store_merge_obs(b, &o), PX_OK);
 }
 
 static bool known(px_store_batch *b, const char *name)
 {
-    px_avro_obs o = obs(name, "org-a");
+    px_store_obs o = obs(name, "org-a");
     bool k = true;
-    assert_int_equal(px_store_batch_known(b, &o, &k), PX_OK);
+    assert_int_equal(px_store_known_obs(b, &o, &k), PX_OK);
     return k;
 }
 
@@ -168,15 +173,15 @@ static void test_batch_known(void **state)
     assert_true(known(b, "other.example.com"));
     assert_false(known(b, "never.example.com"));
     /* other types and rdata are other records */
-    px_avro_obs o = obs("stored.example.com", "org-a");
-    o.rdata = "93.184.216.35";
+    px_store_obs o = obs("stored.example.com", "org-a");
+    o.rdata_wire = addr35;
     bool k = true;
-    assert_int_equal(px_store_batch_known(b, &o, &k), PX_OK);
+    assert_int_equal(px_store_known_obs(b, &o, &k), PX_OK);
     assert_false(k);
-    /* an observation the merge would refuse: an error, nothing changes */
-    o.rrtype = "A";
-    o.rdata = "not an address";
-    assert_int_equal(px_store_batch_known(b, &o, &k), PX_ERR_MALFORMED);
+    /* an observation the merge would refuse (an A record without its four
+     * bytes): an error, nothing changes */
+    o.rdata_wire_len = 3;
+    assert_int_equal(px_store_known_obs(b, &o, &k), PX_ERR_MALFORMED);
     assert_int_equal(px_store_batch_commit(b), PX_OK);
     /* the lookups changed nothing: the batch committed as merged */
     assert_int_equal(px_store_org_new_records(f->s, "org-b"), 2);
@@ -248,15 +253,15 @@ static void test_batch_known_damaged(void **state)
         fail_msg("open: %s", eb);
     assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
     merge(b, "new.example.com", "org-b");
-    px_avro_obs ob = obs("stored.example.com", "org-b");
+    px_store_obs ob = obs("stored.example.com", "org-b");
     bool k = true;
-    assert_int_equal(px_store_batch_known(b, &ob, &k), PX_ERR_DAMAGED);
+    assert_int_equal(px_store_known_obs(b, &ob, &k), PX_ERR_DAMAGED);
     assert_false(k);
     assert_int_equal(r.n, 1);
     if (!strstr(r.all, "table rec, record stored.example.com A 93.184.216.34: the value fails "
                        "its checksum"))
         fail_msg("reports: %s", r.all);
-    assert_int_equal(px_store_merge(b, &ob, "example.com", NULL, NULL), PX_ERR_DAMAGED);
+    assert_int_equal(px_store_merge_obs(b, &ob), PX_ERR_DAMAGED);
     assert_int_equal(px_store_batch_commit(b), PX_ERR_DAMAGED);
     assert_int_equal(px_store_org_new_records(f->s, "org-b"), 0);
 }

@@ -47,10 +47,6 @@ typedef struct px_metrics_conf {
  * Errors as px_http_server_start(). */
 px_err px_metrics_start(const px_metrics_conf *conf, px_metrics_server **out, char *why,
                         size_t whylen);
-/* The older form: limits NULL for the defaults, log may be NULL; NULL on
- * failure (message in errbuf). */
-px_metrics_server *px_metrics_server_start(const char *listen, const px_http_limits *limits,
-                                           px_http_log_fn log, char *errbuf, size_t errlen);
 void px_metrics_server_stop(px_metrics_server *s); /* NULL is fine */
 /* The port actually bound (useful with "127.0.0.1:0" in tests). */
 uint16_t px_metrics_server_port(const px_metrics_server *s);
