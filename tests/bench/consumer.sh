@@ -58,6 +58,16 @@ STORE_CASES=${STORE_CASES:-"1000000:50000 4000000:800000"}
 CPU=${CPU:-1}        # core to pin to
 BATCHES=${BATCHES:-"5000 50000"}
 PERF=${PERF:-0}
+# Seconds of pause before every consumer run. On a VM that hands free memory
+# back to its host (virtio-balloon free page reporting, order-9 blocks, about
+# 2 s after they are freed), a process that starts right after another one's
+# exit finds its pages still backed, while one that starts after a pause
+# pays the host's faults in the kernel's page zeroing (clear_page_erms): the
+# same consumer binary, 600k observations, 0.2 s of system time back to back
+# against 1.0-1.15 s after 3 s or more (docs/BENCHMARKS.md). The pause puts
+# every run in the same state; SETTLE=0 for the old back-to-back order, where
+# the first consumer of a round (after kcat) is the cold one.
+SETTLE=${SETTLE:-5}
 # Partitions per topic. librdkafka's mock cluster (pdnsx-broker) keeps only a
 # few MB per partition and drops older messages, so 4 partitions cannot hold
 # a million observations there: the mock gets 16 unless told otherwise.
@@ -216,6 +226,7 @@ consumer_run() {
     local name=$1 pfx=$2 batch=$3 group=$4 expect=$5 cbin=${6:-$bin} store=$data/store-$1
     local port samples st=0
     rm -rf "$store"
+    sleep "$SETTLE"
     port=$(free_port)
     samples=$logs/$name.samples
     : >"$samples"
