@@ -64,10 +64,11 @@ PERF=${PERF:-0}
 # exit finds its pages still backed, while one that starts after a pause
 # pays the host's faults in the kernel's page zeroing (clear_page_erms): the
 # same consumer binary, 600k observations, 0.2 s of system time back to back
-# against 1.0-1.15 s after 3 s or more (docs/BENCHMARKS.md). The pause puts
-# every run in the same state; SETTLE=0 for the old back-to-back order, where
-# the first consumer of a round (after kcat) is the cold one.
-SETTLE=${SETTLE:-5}
+# against 1.0-1.1 s after 3 s or more (docs/BENCHMARKS.md). Back to back (0),
+# the first consumer of a round (after kcat) is the cold one: use an even
+# RUNS so each binary is first as often. SETTLE=5 makes every run cold, but
+# the cold cost itself varies (0.7-1.2 s), so it does not narrow the spread.
+SETTLE=${SETTLE:-0}
 # Partitions per topic. librdkafka's mock cluster (pdnsx-broker) keeps only a
 # few MB per partition and drops older messages, so 4 partitions cannot hold
 # a million observations there: the mock gets 16 unless told otherwise.
