@@ -368,7 +368,7 @@ static bool px_consumer_batch_due(const px_consumer *c, uint64_t now)
 static bool px_consumer_resume(px_consumer *c)
 {
     uint64_t lost = 0;
-    px_err err = px_store_resume_log(c->store, &lost);
+    px_err err = px_store_resume(c->store, &lost);
     if (err == PX_OK) {
         px_info("store: the last batch is applied");
         return true;

@@ -40,7 +40,7 @@ static px_dlq_reason px_consumer_merge(px_consumer *c, px_store_obs *so, char *w
         snprintf(why, whylen, "invalid: no registered domain for the name");
         return PX_DLQ_INVALID;
     }
-    err = px_store_merge_obs(c->batch, so);
+    err = px_store_merge(c->batch, so);
     if (err == PX_ERR_INVAL || err == PX_ERR_MALFORMED || err == PX_ERR_TOOLONG ||
         err == PX_ERR_UNSUPPORTED) {
         snprintf(why, whylen, "store: %s", px_strerror(err));
@@ -116,7 +116,7 @@ static px_dlq_reason px_consumer_trust(px_consumer *c, const rd_kafka_message_t 
  *  - the first observation that could pass it commits the open batch, if
  *    that holds any of the organisation's, so that the count is exact;
  *    from then until the minute ends, each of its observations is looked
- *    up (px_store_known_obs): a record the batch or the store holds
+ *    up (px_store_batch_known): a record the batch or the store holds
  *    merges as always, a new one counts, and one past the bound goes to
  *    the dead-letter topic as org_rate. Only organisations at their bound
  *    pay the lookups, and each causes at most one early commit a minute.
@@ -242,7 +242,7 @@ static px_dlq_reason px_consumer_org_bound(px_consumer *c, const rd_kafka_messag
                  o->committed);
     }
     bool known = false;
-    px_err err = px_store_known_obs(c->batch, so, &known);
+    px_err err = px_store_batch_known(c->batch, so, &known);
     if (err == PX_ERR_INVAL || err == PX_ERR_MALFORMED || err == PX_ERR_TOOLONG)
         return PX_DLQ_NONE; /* the merge refuses it and says why */
     if (err != PX_OK) {

@@ -28,6 +28,7 @@
 #include "mock_cluster.h"
 #include "run_stats.h"
 #include "store/px_store.h"
+#include "store_text.h"
 
 #define TOPIC_A "pdnsx.obs.org-a"
 #define TOPIC_B "pdnsx.obs.org-b"
@@ -273,7 +274,7 @@ static uint64_t www_count(px_store *s)
 {
     rrset_sum sum = {0};
     px_store_fence all = {INT64_MIN, INT64_MAX};
-    assert_int_equal(px_store_query_rrset(s, "www.example.com", "A", &all, sum_rec, &sum), PX_OK);
+    assert_int_equal(pxt_store_find_rrset(s, "www.example.com", "A", &all, sum_rec, &sum), PX_OK);
     return sum.count;
 }
 
@@ -297,7 +298,7 @@ static void check_store(const char *dir, uint64_t want_count)
     }
     rrset_sum sum = {0};
     px_store_fence all = {INT64_MIN, INT64_MAX};
-    assert_int_equal(px_store_query_rrset(s, "www.example.com", "A", &all, sum_rec, &sum), PX_OK);
+    assert_int_equal(pxt_store_find_rrset(s, "www.example.com", "A", &all, sum_rec, &sum), PX_OK);
     assert_int_equal(sum.n, 1);
     assert_int_equal(sum.count, want_count);
     assert_int_equal(sum.n_orgs, 2);
@@ -485,7 +486,7 @@ static void test_resumes_pending_log(void **state)
                           .count = i < 9 ? 1 : 5,
                           .time_first = NOW - 60,
                           .time_last = NOW};
-        assert_int_equal(px_store_merge_obs(b, &o), PX_OK);
+        assert_int_equal(px_store_merge(b, &o), PX_OK);
     }
     assert_int_equal(px_store_batch_commit(b), PX_ERR_AGAIN);
     px_store_close(s);
@@ -809,7 +810,7 @@ static void test_damaged_log_stops(void **state)
                           .count = 1,
                           .time_first = NOW - 60,
                           .time_last = NOW};
-        assert_int_equal(px_store_merge_obs(b, &o), PX_OK);
+        assert_int_equal(px_store_merge(b, &o), PX_OK);
     }
     assert_int_equal(px_store_batch_commit(b), PX_ERR_AGAIN);
     px_store_close(s);
@@ -1220,13 +1221,13 @@ static void test_org_prefix_is_mismatch(void **state)
     assert_non_null(s);
     rrset_sum sum = {0};
     px_store_fence all = {INT64_MIN, INT64_MAX};
-    assert_int_equal(px_store_query_rrset(s, "www.example.com", "A", &all, sum_rec, &sum), PX_OK);
+    assert_int_equal(pxt_store_find_rrset(s, "www.example.com", "A", &all, sum_rec, &sum), PX_OK);
     assert_int_equal(sum.n, 1);
     assert_int_equal(sum.count, 3);
     assert_int_equal(sum.n_orgs, 1);
     assert_string_equal(sum.orgs[0], "org-a");
     size_t n = 0; /* nothing of org-ab's record */
-    assert_int_equal(px_store_query_rdata(s, "203.0.113.66", &all, count_rec, &n), PX_OK);
+    assert_int_equal(pxt_store_find_rdata(s, "203.0.113.66", &all, count_rec, &n), PX_OK);
     assert_int_equal(n, 0);
     px_store_close(s);
     env_cleanup(&e);

@@ -33,6 +33,7 @@
 #include "mock_cluster.h"
 #include "run_stats.h"
 #include "store/px_store.h"
+#include "store_text.h"
 
 #define TOPIC_A "pdnsx.obs.org-a"
 #define TOPIC_B "pdnsx.obs.org-b"
@@ -301,7 +302,7 @@ static rrset_sum rrset(px_store *s, const char *name)
 {
     rrset_sum sum = {0};
     px_store_fence all = {INT64_MIN, INT64_MAX};
-    assert_int_equal(px_store_query_rrset(s, name, NULL, &all, sum_rec, &sum), PX_OK);
+    assert_int_equal(pxt_store_find_rrset(s, name, NULL, &all, sum_rec, &sum), PX_OK);
     return sum;
 }
 
