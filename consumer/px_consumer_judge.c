@@ -86,7 +86,7 @@ static int64_t px_consumer_written(const rd_kafka_message_t *m, int64_t now)
 }
 
 /* px_obs_check (the form, parsed once into *k), then the centre's rules
- * (px_obs_trust_checked). */
+ * (px_obs_trust_check). */
 static px_dlq_reason px_consumer_trust(px_consumer *c, const rd_kafka_message_t *m,
                                        const px_avro_obs *obs, int64_t now, px_obs_checked *k,
                                        char *why, size_t whylen)
@@ -94,7 +94,7 @@ static px_dlq_reason px_consumer_trust(px_consumer *c, const rd_kafka_message_t 
     char vwhy[256] = "";
     px_obs_rule r = PX_OBS_FORM;
     if (px_obs_check(obs, now, k, c->wire, sizeof(c->wire), vwhy, sizeof(vwhy)) == PX_OK)
-        r = px_obs_trust_checked(&c->trust, k, px_consumer_written(m, now), vwhy, sizeof(vwhy));
+        r = px_obs_trust_check(&c->trust, k, px_consumer_written(m, now), vwhy, sizeof(vwhy));
     if (r == PX_OBS_TRUSTED)
         return PX_DLQ_NONE;
     snprintf(why, whylen, "invalid: %s", vwhy);

@@ -28,6 +28,7 @@
 #include "mock_cluster.h"
 #include "run_stats.h"
 #include "store/px_store.h"
+#include "avro_encode.h"
 #include "store_text.h"
 
 #define TOPIC_A "pdnsx.obs.org-a"
@@ -85,8 +86,8 @@ static void produce_obs(cluster *c, const char *topic, int32_t part, const char 
 static void produce_obs_at(cluster *c, const char *topic, int32_t part, const char *org,
                            const char *rrname, const char *rdata, int64_t count, int64_t last)
 {
-    px_err err;
-    px_avro_codec *codec = px_avro_codec_create(&err);
+    px_avro_codec *codec = NULL;
+    assert_int_equal(px_avro_codec_create(&codec, NULL, 0), PX_OK);
     assert_non_null(codec);
     px_avro_obs o = {
         .rrname = rrname,
@@ -103,7 +104,7 @@ static void produce_obs_at(cluster *c, const char *topic, int32_t part, const ch
     };
     const uint8_t *msg;
     size_t len;
-    assert_int_equal(px_avro_encode(codec, &o, &msg, &len), PX_OK);
+    assert_int_equal(pxt_avro_encode(codec, &o, &msg, &len), PX_OK);
     produce(c, topic, part, "example.com", msg, len, NULL);
     px_avro_codec_destroy(codec);
 }
@@ -855,8 +856,8 @@ static uint64_t metric(const char *name)
  * exactly len bytes; kept in big_value for read_dlq. */
 static void produce_big_invalid(cluster *c, const char *topic, int32_t part, size_t len)
 {
-    px_err err;
-    px_avro_codec *codec = px_avro_codec_create(&err);
+    px_avro_codec *codec = NULL;
+    assert_int_equal(px_avro_codec_create(&codec, NULL, 0), PX_OK);
     assert_non_null(codec);
     size_t n = len;
     const uint8_t *msg = NULL;
@@ -878,7 +879,7 @@ static void produce_big_invalid(cluster *c, const char *topic, int32_t part, siz
                          .clients = -1,
                          .org = "org-a",
                          .sensor = "s1"};
-        assert_int_equal(px_avro_encode(codec, &o, &msg, &mlen), PX_OK);
+        assert_int_equal(pxt_avro_encode(codec, &o, &msg, &mlen), PX_OK);
         free(rdata);
         if (mlen == len)
             break;
