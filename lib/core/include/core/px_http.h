@@ -133,9 +133,6 @@ typedef struct px_http_server px_http_server;
  * message in why (may be NULL). */
 px_err px_http_server_start(const char *listen, const px_http_opts *opts, px_http_server **out,
                             char *why, size_t whylen);
-/* px_http_server_start returning the server, NULL on failure. */
-px_http_server *px_http_start(const char *listen, const px_http_opts *opts, char *errbuf,
-                              size_t errlen);
 /* Closes every connection (an answer under way is cut) and frees; NULL is
  * fine. */
 void px_http_stop(px_http_server *s);
