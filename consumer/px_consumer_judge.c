@@ -1,6 +1,7 @@
 /* px_consumer_judge.c: one message of the consumer's loop: decoded,
  * judged by the centre's trust rules, merged into the open batch or
  * dead-lettered. */
+#include "core/px_buf.h"
 #include "px_consumer_int.h"
 
 /* ---- one message ---------------------------------------------------------------- */
@@ -141,14 +142,8 @@ static px_org_rate *px_consumer_org(px_consumer *c, const char *org)
         if (strcmp(c->orgs[i]->org, org) == 0)
             return c->last_org = c->orgs[i];
     }
-    if (c->n_orgs == c->cap_orgs) {
-        size_t cap = c->cap_orgs ? 2 * c->cap_orgs : 16;
-        px_org_rate **v = realloc(c->orgs, cap * sizeof(*v));
-        if (!v)
-            return NULL;
-        c->orgs = v;
-        c->cap_orgs = cap;
-    }
+    if (PX_ARRAY_RESERVE(c->orgs, c->cap_orgs, c->n_orgs + 1, 16) != PX_OK)
+        return NULL;
     px_org_rate *o = calloc(1, sizeof(*o));
     if (!o)
         return NULL;
