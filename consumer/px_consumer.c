@@ -368,7 +368,7 @@ static bool px_consumer_batch_due(const px_consumer *c, uint64_t now)
 static bool px_consumer_resume(px_consumer *c)
 {
     uint64_t lost = 0;
-    px_err err = px_store_resume_log(c->store, &lost);
+    px_err err = px_store_resume(c->store, &lost);
     if (err == PX_OK) {
         px_info("store: the last batch is applied");
         return true;
@@ -562,15 +562,14 @@ static void px_consumer_log_listen(const char *what, const char *listen, uint16_
 static int px_consumer_open_parts(px_consumer *c, char *errbuf, size_t errlen)
 {
     const px_consumer_conf *conf = c->conf;
-    px_err err;
     char why[512] = "";
-    c->codec = px_avro_codec_create(&err);
+    px_err err = px_avro_codec_create(&c->codec, why, sizeof(why));
     /* 2^20 slots (24 MiB, touched as used): the names of a busy feed
      * outnumber the default 2^16 many times, and a miss costs a libpsl walk */
     c->psl = px_psl_cache_create(1u << 20);
-    if (!c->codec || !c->psl) {
+    if (err != PX_OK || !c->psl) {
         snprintf(errbuf, errlen, "cannot set up the decoder: %s",
-                 c->codec ? px_strerror(PX_ERR_NOMEM) : px_strerror(err));
+                 err != PX_OK ? why : px_strerror(PX_ERR_NOMEM));
         return -1;
     }
     if (px_consumer_open_trust(c, errbuf, errlen) < 0)

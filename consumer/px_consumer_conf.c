@@ -58,15 +58,13 @@ px_err px_consumer_conf_load(const px_config *cfg, px_consumer_conf *out)
     out->fetch_queue_messages = px_config_int(cfg, "kafka.fetch_queue_messages");
     out->fetch_queue_kbytes = px_config_int(cfg, "kafka.fetch_queue_kbytes");
     out->fetch_max_kbytes = px_config_int(cfg, "kafka.fetch_max_kbytes");
-    size_t n = px_config_map_len(cfg, "kafka.properties");
-    out->kafka_properties = calloc(n ? n : 1, sizeof(*out->kafka_properties));
-    if (!out->kafka_properties)
+    /* kafka.brokers and kafka.properties as every Kafka client reads them;
+     * the properties array is ours now (px_consumer_conf_free) */
+    px_kafka_settings ks;
+    if (px_kafka_settings_load(cfg, &ks) != PX_OK)
         return PX_ERR_NOMEM;
-    for (size_t i = 0; i < n; i++) {
-        out->kafka_properties[i].key = px_config_map_key(cfg, "kafka.properties", i);
-        out->kafka_properties[i].value = px_config_map_value(cfg, "kafka.properties", i);
-    }
-    out->n_kafka_properties = n;
+    out->kafka_properties = ks.props;
+    out->n_kafka_properties = ks.n_props;
     return PX_OK;
 }
 

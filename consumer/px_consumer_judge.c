@@ -1,6 +1,7 @@
 /* px_consumer_judge.c: one message of the consumer's loop: decoded,
  * judged by the centre's trust rules, merged into the open batch or
  * dead-lettered. */
+#include "core/px_buf.h"
 #include "px_consumer_int.h"
 
 /* ---- one message ---------------------------------------------------------------- */
@@ -40,7 +41,7 @@ static px_dlq_reason px_consumer_merge(px_consumer *c, px_store_obs *so, char *w
         snprintf(why, whylen, "invalid: no registered domain for the name");
         return PX_DLQ_INVALID;
     }
-    err = px_store_merge_obs(c->batch, so);
+    err = px_store_merge(c->batch, so);
     if (err == PX_ERR_INVAL || err == PX_ERR_MALFORMED || err == PX_ERR_TOOLONG ||
         err == PX_ERR_UNSUPPORTED) {
         snprintf(why, whylen, "store: %s", px_strerror(err));
@@ -86,7 +87,7 @@ static int64_t px_consumer_written(const rd_kafka_message_t *m, int64_t now)
 }
 
 /* px_obs_check (the form, parsed once into *k), then the centre's rules
- * (px_obs_trust_checked). */
+ * (px_obs_trust_check). */
 static px_dlq_reason px_consumer_trust(px_consumer *c, const rd_kafka_message_t *m,
                                        const px_avro_obs *obs, int64_t now, px_obs_checked *k,
                                        char *why, size_t whylen)
@@ -94,7 +95,7 @@ static px_dlq_reason px_consumer_trust(px_consumer *c, const rd_kafka_message_t 
     char vwhy[256] = "";
     px_obs_rule r = PX_OBS_FORM;
     if (px_obs_check(obs, now, k, c->wire, sizeof(c->wire), vwhy, sizeof(vwhy)) == PX_OK)
-        r = px_obs_trust_checked(&c->trust, k, px_consumer_written(m, now), vwhy, sizeof(vwhy));
+        r = px_obs_trust_check(&c->trust, k, px_consumer_written(m, now), vwhy, sizeof(vwhy));
     if (r == PX_OBS_TRUSTED)
         return PX_DLQ_NONE;
     snprintf(why, whylen, "invalid: %s", vwhy);
@@ -116,7 +117,7 @@ static px_dlq_reason px_consumer_trust(px_consumer *c, const rd_kafka_message_t 
  *  - the first observation that could pass it commits the open batch, if
  *    that holds any of the organisation's, so that the count is exact;
  *    from then until the minute ends, each of its observations is looked
- *    up (px_store_known_obs): a record the batch or the store holds
+ *    up (px_store_batch_known): a record the batch or the store holds
  *    merges as always, a new one counts, and one past the bound goes to
  *    the dead-letter topic as org_rate. Only organisations at their bound
  *    pay the lookups, and each causes at most one early commit a minute.
@@ -141,14 +142,8 @@ static px_org_rate *px_consumer_org(px_consumer *c, const char *org)
         if (strcmp(c->orgs[i]->org, org) == 0)
             return c->last_org = c->orgs[i];
     }
-    if (c->n_orgs == c->cap_orgs) {
-        size_t cap = c->cap_orgs ? 2 * c->cap_orgs : 16;
-        px_org_rate **v = realloc(c->orgs, cap * sizeof(*v));
-        if (!v)
-            return NULL;
-        c->orgs = v;
-        c->cap_orgs = cap;
-    }
+    if (PX_ARRAY_RESERVE(c->orgs, c->cap_orgs, c->n_orgs + 1, 16) != PX_OK)
+        return NULL;
     px_org_rate *o = calloc(1, sizeof(*o));
     if (!o)
         return NULL;
@@ -242,7 +237,7 @@ static px_dlq_reason px_consumer_org_bound(px_consumer *c, const rd_kafka_messag
                  o->committed);
     }
     bool known = false;
-    px_err err = px_store_known_obs(c->batch, so, &known);
+    px_err err = px_store_batch_known(c->batch, so, &known);
     if (err == PX_ERR_INVAL || err == PX_ERR_MALFORMED || err == PX_ERR_TOOLONG)
         return PX_DLQ_NONE; /* the merge refuses it and says why */
     if (err != PX_OK) {

@@ -56,8 +56,9 @@ struct px_dlq {
 
 static uint64_t px_dlq_hash(const char *topic, int32_t partition, int64_t offset)
 {
-    uint64_t h = px_hash64(topic, strlen(topic), (uint64_t)offset);
-    return px_hash_mix(h ^ (uint32_t)partition, PX_HASH_K2);
+    /* (partition, offset) as the seed of the topic's hash */
+    uint64_t pos = px_hash64(&offset, sizeof(offset), (uint64_t)(uint32_t)partition);
+    return px_hash64(topic, strlen(topic), pos);
 }
 
 static px_dlq_ent *px_dlq_find(const px_dlq *d, const char *topic, int32_t partition,

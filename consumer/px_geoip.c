@@ -424,20 +424,3 @@ bool px_geoip_lookup_addr(px_geoip *g, const uint8_t *addr, size_t len, px_geoip
     g->used++;
     return found;
 }
-
-bool px_geoip_lookup(px_geoip *g, const char *address, px_geoip_answer *out)
-{
-    uint8_t addr[16];
-    size_t len = 0;
-    if (address && inet_pton(AF_INET, address, addr) == 1)
-        len = 4;
-    else if (address && inet_pton(AF_INET6, address, addr) == 1)
-        len = 16;
-    if (len == 0 && g && address) {
-        answer_clear(out);
-        px_metric_inc(g->m_lookups);
-        px_metric_inc(g->m_errors);
-        return false;
-    }
-    return px_geoip_lookup_addr(g, len ? addr : NULL, len, out);
-}

@@ -36,10 +36,6 @@ px_err px_geoip_reload(px_geoip *g, char *errbuf, size_t errlen);
  * Returns true if any database knew it; another len is an error (false). */
 bool px_geoip_lookup_addr(px_geoip *g, const uint8_t *addr, size_t len, px_geoip_answer *out);
 
-/* px_geoip_lookup_addr() of an address in presentation form (operators'
- * tools and tests): one that does not parse is an error (false). */
-bool px_geoip_lookup(px_geoip *g, const char *address, px_geoip_answer *out);
-
 /* Every lookup is counted on /metrics: pdnsx_geoip_lookups_total (calls),
  * pdnsx_geoip_cache_hits_total (answered from the cache),
  * pdnsx_geoip_misses_total (nothing known, cached or not) and

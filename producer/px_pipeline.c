@@ -141,7 +141,7 @@ px_pipeline *px_pipeline_create(const px_pipeline_conf *conf, px_err *err)
         goto fail;
     if (!(p->filter = px_filter_create(&conf->filter, err)))
         goto fail;
-    if (!(p->codec = px_avro_codec_create(err)))
+    if ((*err = px_avro_codec_create(&p->codec, NULL, 0)) != PX_OK)
         goto fail;
     *err = PX_ERR_NOMEM;
     /* Asked once per new record key (the window's table keeps the

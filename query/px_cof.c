@@ -53,7 +53,7 @@ static json_t *px_cof_orgs(const char *const *list, size_t n)
 }
 
 /* The GeoIP fields, each only when the database knew it. */
-static int px_cof_geo(json_t *obj, const px_store_geo *geo)
+static int px_cof_geo(json_t *obj, const px_geo *geo)
 {
     int rc = 0;
     if (geo->country[0])

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/px_http.h"
+#include "core/px_net.h"
 #include "dns/px_addr.h"
 #include "dns/px_dns_type.h"
 #include "obs/px_privacy.h"

@@ -381,9 +381,3 @@ bool pxs_release_freed_pages(px_store *s)
     mdb_txn_abort(txn);
     return false;
 }
-
-void pxs_store_set_text_geo(px_store *s, px_store_geo_fn geo, void *ctx)
-{
-    s->text_geo = geo;
-    s->text_geo_ctx = ctx;
-}

@@ -492,7 +492,7 @@ bool px_store_log_pending(const px_store *s)
     return s->log_pending;
 }
 
-px_err px_store_resume_log(px_store *s, uint64_t *lost_chunks)
+px_err px_store_resume(px_store *s, uint64_t *lost_chunks)
 {
     if (lost_chunks)
         *lost_chunks = 0;

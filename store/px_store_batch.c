@@ -127,8 +127,6 @@ px_store_batch *pxs_batch_new(px_store *s)
     b->logw.fd = -1;
     b->enrich = s->enrich;
     b->enrich_ctx = s->enrich_ctx;
-    b->text_geo = s->text_geo;
-    b->text_geo_ctx = s->text_geo_ctx;
     b->s = s;
     s->batch = b;
     return b;
@@ -318,10 +316,4 @@ px_err px_store_get_offset(px_store *s, const char *topic, int32_t partition, in
     }
     mdb_txn_abort(txn);
     return err;
-}
-
-void pxs_batch_set_text_geo(px_store_batch *b, px_store_geo_fn geo, void *ctx)
-{
-    b->text_geo = geo;
-    b->text_geo_ctx = ctx;
 }

@@ -80,13 +80,9 @@ struct px_store_batch {
     size_t n_org_new;
     boff *offs; /* written by the commit, not one put per message */
     size_t n_offs, cap_offs, last_off;
-    /* the GeoIP of the records the flush finds new: the store's hook,
-     * else the text callback of the latest compatibility merge that gave
-     * one */
+    /* the GeoIP of the records the flush finds new (px_store_opts) */
     px_store_enrich_fn enrich;
     void *enrich_ctx;
-    px_store_geo_fn text_geo;
-    void *text_geo_ctx;
     bool delivered;       /* the open transaction delivered changes to the feed */
     struct aso_name *aso; /* AS organisations the feed resolved (by id) */
     size_t n_aso, cap_aso;

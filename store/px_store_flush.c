@@ -47,15 +47,6 @@ static px_err pend_add(px_store_batch *b, brec *e, const char *as_org)
     return PX_OK;
 }
 
-/* The GeoIP answer of addr[0..len): the store's hook, else the text
- * callback of the compatibility merge. */
-static bool geo_lookup(const px_store_batch *b, const uint8_t *addr, size_t len, px_geo *g)
-{
-    if (b->enrich)
-        return b->enrich(b->enrich_ctx, addr, len, g);
-    return b->text_geo && pxs_text_geo(b->text_geo, b->text_geo_ctx, addr, len, g);
-}
-
 /* GeoIP answer of a new A/AAAA record, also into *g (*has_geo). *held:
  * its AS organisation is not in the dictionary yet, so the record waits
  * for flush_pending. */
@@ -63,7 +54,7 @@ static px_err rec_geo(px_store_batch *b, brec *e, uint16_t type, px_geo *g, bool
                       bool *held)
 {
     *g = (px_geo){.asn = -1};
-    *has_geo = geo_lookup(b, e->k.key + e->name_len + 3, type == 1 ? 4 : 16, g);
+    *has_geo = b->enrich(b->enrich_ctx, e->k.key + e->name_len + 3, type == 1 ? 4 : 16, g);
     if (!*has_geo)
         return PX_OK;
     pxs_rec *r = &e->rec;
@@ -185,7 +176,7 @@ static px_err rec_store_new(px_store_batch *b, brec *e)
     px_geo geo;
     px_err err = PX_OK;
     org_new_count(b, &e->rec);
-    if ((type == 1 || type == 28) && (b->enrich || b->text_geo))
+    if ((type == 1 || type == 28) && b->enrich)
         err = rec_geo(b, e, type, &geo, &has_geo, &held);
     if (!err && pxs_feed_on(b))
         err = pxs_feed_rec_new(b, e, has_geo ? &geo : NULL);

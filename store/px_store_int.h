@@ -214,8 +214,6 @@ struct px_store {
     px_store_enrich_fn enrich; /* px_store_opts */
     void *enrich_ctx;
     px_change_sink feed;
-    px_store_geo_fn text_geo; /* px_store_resume() of px_store_compat.c, while it runs */
-    void *text_geo_ctx;
     uint64_t *org_new; /* by org id: new records of committed transactions */
     size_t n_org_new;
     /* big batches (px_store_apply.c) */
@@ -265,13 +263,6 @@ px_err pxs_verify(px_store *s, px_store_check level, bool log, px_store_verify_r
 /* The store's format row through the reader: PX_OK, PX_ERR_NOTFOUND (none),
  * PX_ERR_DAMAGED (reported). */
 px_err pxs_snap_meta(pxs_snap *sn, pxs_meta_row *m);
-/* The compatibility merge (px_store_compat.c): the GeoIP callback that
- * takes text, for the batch's new A/AAAA records when the store has no
- * enrich hook (the latest non-NULL one wins). */
-void pxs_batch_set_text_geo(px_store_batch *b, px_store_geo_fn geo, void *ctx);
-void pxs_store_set_text_geo(px_store *s, px_store_geo_fn geo, void *ctx);
-/* Calls geo with the address addr[0..len) in text. */
-bool pxs_text_geo(px_store_geo_fn geo, void *ctx, const uint8_t *addr, size_t len, px_geo *out);
 #define PXS_RDX_KEY_MAX 520
 /* The reverse index's form of a target name in rdata text into out
  * (PXS_NAME_MAX + 1): store format 2's rule (px_store_keys.c).

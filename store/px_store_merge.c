@@ -250,7 +250,7 @@ px_err pxs_merge_drain(px_store_batch *b)
     return pxs_batch_check(b, merge_finish(b, &b->ring[b->ring_cur ^ 1]));
 }
 
-px_err px_store_merge_obs(px_store_batch *b, const px_store_obs *obs)
+px_err px_store_merge(px_store_batch *b, const px_store_obs *obs)
 {
     if (!b || !obs)
         return PX_ERR_INVAL;
@@ -290,7 +290,7 @@ px_err px_store_merge_obs(px_store_batch *b, const px_store_obs *obs)
     return err;
 }
 
-px_err px_store_known_obs(px_store_batch *b, const px_store_obs *obs, bool *known)
+px_err px_store_batch_known(px_store_batch *b, const px_store_obs *obs, bool *known)
 {
     *known = false;
     if (!b || !obs)

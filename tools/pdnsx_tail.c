@@ -174,7 +174,7 @@ int main(int argc, char **argv)
     signal(SIGTERM, px_tail_on_signal);
     px_avro_codec *codec = NULL;
     char why[512];
-    if (px_avro_codec_new(&codec, why, sizeof(why)) != PX_OK)
+    if (px_avro_codec_create(&codec, why, sizeof(why)) != PX_OK)
         px_error("%s", why);
     px_kafka *k = codec ? px_tail_connect(&o) : NULL;
     rd_kafka_t *rk = k ? px_kafka_handle(k) : NULL;

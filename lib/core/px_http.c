@@ -723,13 +723,6 @@ px_err px_http_server_start(const char *listen, const px_http_opts *opts, px_htt
     return PX_OK;
 }
 
-px_http_server *px_http_start(const char *listen, const px_http_opts *opts, char *errbuf,
-                              size_t errlen)
-{
-    px_http_server *s = NULL;
-    return px_http_server_start(listen, opts, &s, errbuf, errlen) == PX_OK ? s : NULL;
-}
-
 uint16_t px_http_port(const px_http_server *s)
 {
     return s ? s->port : 0;

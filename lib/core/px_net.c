@@ -74,9 +74,7 @@ px_err px_hostport_split(const char *text, char *host, size_t hostlen, uint16_t 
     return (flags & PX_HOSTPORT_NAME) && px_net_name(host) ? PX_OK : PX_ERR_INVAL;
 }
 
-/* Weak: lib/dns has its own definition of this check until it drops it;
- * either behaves the same, and a program links whichever the linker meets. */
-__attribute__((weak)) bool px_conf_check_hostport(const char *v, char *why, size_t len)
+bool px_conf_check_hostport(const char *v, char *why, size_t len)
 {
     char host[64];
     uint16_t port;

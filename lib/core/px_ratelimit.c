@@ -1,7 +1,5 @@
 #include "core/px_ratelimit.h"
 
-#include "core/px_clock.h"
-
 void px_ratelimit_init(px_ratelimit *r, unsigned burst, int64_t interval_ms)
 {
     *r = (px_ratelimit){.interval_ms = interval_ms > 0 ? interval_ms : 1,
@@ -27,9 +25,4 @@ bool px_ratelimit_allow(px_ratelimit *r, int64_t now_ms, uint64_t *held)
         *held = r->held;
     r->held = 0;
     return true;
-}
-
-int64_t px_ratelimit_now_ms(void)
-{
-    return px_clock_mono_ms();
 }

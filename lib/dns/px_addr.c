@@ -40,59 +40,6 @@ px_err px_addr_parse_n(const char *text, size_t len, px_addr *out)
     return px_addr_parse(buf, out);
 }
 
-static px_err parse_port(const char *s, uint16_t *port)
-{
-    unsigned long v = 0;
-    if (*s == '\0')
-        return PX_ERR_INVAL;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return PX_ERR_INVAL;
-        v = v * 10 + (unsigned long)(*s - '0');
-        if (v > 65535)
-            return PX_ERR_INVAL;
-    }
-    *port = (uint16_t)v;
-    return PX_OK;
-}
-
-px_err px_addr_parse_hostport(const char *text, px_addr *out)
-{
-    char host[INET6_ADDRSTRLEN];
-    const char *colon;
-    const char *hstart = text;
-    size_t hlen;
-    if (!text || !out)
-        return PX_ERR_INVAL;
-    if (text[0] == '[') {
-        const char *close = strchr(text, ']');
-        if (!close || close[1] != ':')
-            return PX_ERR_INVAL;
-        hstart = text + 1;
-        hlen = (size_t)(close - hstart);
-        colon = close + 1;
-    } else {
-        colon = strrchr(text, ':');
-        /* A bare IPv6 literal has several colons: it needs brackets. */
-        if (!colon || memchr(text, ':', (size_t)(colon - text)))
-            return PX_ERR_INVAL;
-        hlen = (size_t)(colon - text);
-    }
-    if (hlen == 0 || hlen >= sizeof(host))
-        return PX_ERR_INVAL;
-    memcpy(host, hstart, hlen);
-    host[hlen] = '\0';
-    px_addr a;
-    uint16_t port;
-    if (px_addr_parse(host, &a) != PX_OK || parse_port(colon + 1, &port) != PX_OK)
-        return PX_ERR_INVAL;
-    if (text[0] == '[' && a.family != 6)
-        return PX_ERR_INVAL; /* "[192.0.2.1]:53" is not a form anyone writes */
-    a.port = port;
-    *out = a;
-    return PX_OK;
-}
-
 static char *put_dec8(char *o, uint8_t b)
 {
     if (b >= 100)
@@ -312,15 +259,6 @@ bool px_addr_special(const uint8_t *bytes, size_t len)
         return v4_special(bytes);
     if (len == 16)
         return v6_special(bytes);
-    return false;
-}
-
-bool px_conf_check_hostport(const char *v, char *why, size_t len)
-{
-    px_addr a;
-    if (px_addr_parse_hostport(v, &a) == PX_OK)
-        return true;
-    snprintf(why, len, "expected IPv4:port or [IPv6]:port");
     return false;
 }
 

@@ -820,7 +820,7 @@ static px_err codec_init(px_avro_codec *c)
     return PX_OK;
 }
 
-px_err px_avro_codec_new(px_avro_codec **out, char *why, size_t whylen)
+px_err px_avro_codec_create(px_avro_codec **out, char *why, size_t whylen)
 {
     *out = NULL;
     px_avro_codec *c = calloc(1, sizeof(*c));
@@ -834,15 +834,6 @@ px_err px_avro_codec_new(px_avro_codec **out, char *why, size_t whylen)
     }
     *out = c;
     return PX_OK;
-}
-
-px_avro_codec *px_avro_codec_create(px_err *err)
-{
-    px_avro_codec *c = NULL;
-    px_err e = px_avro_codec_new(&c, NULL, 0);
-    if (err)
-        *err = e;
-    return c;
 }
 
 void px_avro_codec_destroy(px_avro_codec *c)
@@ -1003,21 +994,6 @@ static px_err encode_range(px_avro_codec *c, const px_avro_obs *obs, size_t from
             return err;
     }
     *end = (size_t)(p - c->buf);
-    return PX_OK;
-}
-
-px_err px_avro_encode(px_avro_codec *c, const px_avro_obs *obs, const uint8_t **out, size_t *len)
-{
-    if (!c || !obs || !out || !len)
-        return PX_ERR_INVAL;
-    c->errbuf[0] = '\0';
-    size_t end;
-    px_err err = encode_range(c, obs, 0, N_FIELDS, HDR_LEN, &end);
-    if (err != PX_OK)
-        return err;
-    put_header(c->buf, c->fingerprint); /* after: encode_range may move buf */
-    *out = c->buf;
-    *len = end;
     return PX_OK;
 }
 
@@ -1194,7 +1170,7 @@ static int direct_branch(px_wire *w, const struct field_slot *slot)
 }
 
 /* A datum of the embedded schema, read field by field in schema order as
- * px_avro_encode writes it: the profile showed avro-c's generic reader
+ * px_avro_encode_head and _tail write it: the profile showed avro-c's generic reader
  * (value resets, per-field dispatch, string copies) costing more than the
  * consumer's store. Same checks, same order of errors as the walk plus
  * avro-c: the cursor's first error, then trailing bytes, then an embedded

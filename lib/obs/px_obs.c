@@ -226,13 +226,6 @@ px_err px_obs_check(const px_avro_obs *o, int64_t now, px_obs_checked *out, uint
     return e;
 }
 
-px_err px_obs_validate(const px_avro_obs *o, int64_t now, char *why, size_t whylen)
-{
-    uint8_t wire[PX_OBS_WIRE_MAX];
-    px_obs_checked c;
-    return px_obs_check(o, now, &c, wire, sizeof(wire), why, whylen);
-}
-
 /* ---- the centre's rules ---- */
 
 static const char *const rule_names[PX_OBS__RULES] = {
@@ -306,8 +299,8 @@ static px_obs_rule check_privacy(const px_obs_trust *t, const px_obs_checked *c,
     return PX_OBS_TRUSTED;
 }
 
-px_obs_rule px_obs_trust_checked(const px_obs_trust *t, const px_obs_checked *c, int64_t written,
-                                 char *why, size_t whylen)
+px_obs_rule px_obs_trust_check(const px_obs_trust *t, const px_obs_checked *c, int64_t written,
+                               char *why, size_t whylen)
 {
     if (why && whylen)
         why[0] = '\0';
@@ -323,14 +316,4 @@ px_obs_rule px_obs_trust_checked(const px_obs_trust *t, const px_obs_checked *c,
                       "time_last %lld more than %lld s after the message was written (%lld)",
                       (long long)o->time_last, (long long)t->future_skew, (long long)written);
     return PX_OBS_TRUSTED;
-}
-
-px_obs_rule px_obs_trust_check(const px_obs_trust *t, const px_avro_obs *o, int64_t written,
-                               char *why, size_t whylen)
-{
-    uint8_t wire[PX_OBS_WIRE_MAX];
-    px_obs_checked c = {0};
-    if (!o || check_text(o, &c, wire, sizeof(wire), NULL, 0) != PX_OK)
-        return refuse(PX_OBS_FORM, why, whylen, "not a valid observation");
-    return px_obs_trust_checked(t, &c, written, why, whylen);
 }

@@ -59,8 +59,6 @@ static bool memo_is_public(px_psl_memo *m, const char *suffix);
  * same answer. */
 static const char *registrable(const char *domain, px_psl_memo *m)
 {
-    if (!m)
-        return psl_ctx ? psl_registrable_domain(psl_ctx, domain) : NULL;
     if (!psl_ctx || *domain == '.')
         return NULL;
     const char *regdom = NULL;
@@ -102,13 +100,6 @@ static px_err registered_domain(const char *name, size_t n, char *out, size_t ou
             start--;
     }
     return put(buf + start, n - start, out, outlen);
-}
-
-px_err px_registered_domain(const char *name, char *out, size_t outlen)
-{
-    if (!name || !out)
-        return PX_ERR_INVAL;
-    return registered_domain(name, strlen(name), out, outlen, NULL);
 }
 
 bool px_psl_is_public_suffix(const char *name, size_t len)

@@ -256,8 +256,9 @@ static uint64_t dec_avroc(void *ctx, uint64_t *sink)
 /* Builds the inputs, and checks that both encoders write the same bytes. */
 static int setup(bench *b)
 {
-    px_err err;
-    b->codec = px_avro_codec_create(&err);
+    char why[512];
+    if (px_avro_codec_create(&b->codec, why, sizeof(why)) != PX_OK)
+        fprintf(stderr, "avrobench: %s\n", why);
     b->text = calloc(b->n, sizeof(*b->text));
     b->obs = calloc(b->n, sizeof(*b->obs));
     b->head = calloc(b->n, sizeof(*b->head));
@@ -323,7 +324,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "pdnsx-bench-avro: setup failed: %s\n", avro_strerror());
         return 1;
     }
-    pxb_side ours_enc = {"px_avro_encode", enc_ours},
+    pxb_side ours_enc = {"pxt_avro_encode", enc_ours},
              ours_tail = {"px_avro_encode_tail", tail_ours};
     pxb_side lib_enc = {"avro-c", enc_avroc};
     pxb_side ours_dec = {"px_avro_decode", dec_ours}, lib_dec = {"avro-c", dec_avroc};

@@ -259,7 +259,7 @@ static int run(const obs_gen *g, px_kafka *kafka, rd_kafka_topic_t **topics, con
     rd_kafka_t *rk = px_kafka_handle(kafka);
     px_avro_codec *codec = NULL;
     char why[512];
-    if (px_avro_codec_new(&codec, why, sizeof why) != PX_OK)
+    if (px_avro_codec_create(&codec, why, sizeof why) != PX_OK)
         fprintf(stderr, "obsgen: %s\n", why);
     uint8_t *seen = calloc(g->keys, 1); /* bit o: org o saw the key */
     uint8_t *head = malloc(PX_AVRO_HEAD_MAX);

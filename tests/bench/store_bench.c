@@ -153,7 +153,7 @@ int main(int argc, char **argv)
                           .time_first = tf,
                           .time_last = tf + 60,
                           .org = org};
-        if ((err = px_store_merge_obs(b, &o)) != PX_OK)
+        if ((err = px_store_merge(b, &o)) != PX_OK)
             break;
         if ((i + 1) % batch == 0 || i + 1 == n) {
             err = px_store_set_offset(b, "bench", 0, (int64_t)i + 1);

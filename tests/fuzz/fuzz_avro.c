@@ -45,7 +45,7 @@ static uint64_t fingerprint(const char *schema)
 
 static void init(void)
 {
-    if (px_avro_codec_new(&codec, NULL, 0) != PX_OK ||
+    if (px_avro_codec_create(&codec, NULL, 0) != PX_OK ||
         px_avro_codec_add_writer(codec, writer_schema, NULL, 0) != PX_OK)
         abort();
     codec_fp = fingerprint(px_schema_observation);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "px_filter.h"
+#include "core/px_net.h"
 #include "dns/px_dns_name.h"
 #include "dns/px_dns_rdata.h"
 #include "obs/px_psl.h"
@@ -84,8 +85,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             (reg < canon || reg_len > canon_len || reg + reg_len != canon + canon_len))
             abort(); /* not a suffix of the name */
     }
+    char host[64];
+    uint16_t port;
     px_addr a;
-    (void)px_addr_parse_hostport(text, &a);
+    if (px_hostport_split(text, host, sizeof(host), &port, PX_HOSTPORT_LITERAL) == PX_OK)
+        (void)px_addr_parse(host, &a);
 
     (void)pxt_window_add(w, text, name_len, rr.type, rr.rdata, rr.rdata_len,
                          (data[0] & 0x40) ? NULL : "example.com", 11, data[0], data[0] / 8,

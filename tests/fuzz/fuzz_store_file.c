@@ -94,7 +94,7 @@ static void merge_some(px_store *s, int round)
                           .time_first = 1000 + round,
                           .time_last = 2000 + i,
                           .org = i % 3 ? "org-a" : "org-b"};
-        if (px_store_merge_obs(b, &o) != PX_OK)
+        if (px_store_merge(b, &o) != PX_OK)
             abort();
     }
     if (px_store_batch_commit(b) != PX_OK)

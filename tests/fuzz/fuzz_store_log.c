@@ -4,7 +4,7 @@
  * file; even, it is one chunk's payload (kind from byte 1, record or
  * domain; entry count from bytes 2-3), wrapped in a valid header and
  * checksum so the mutations reach the entry decoder. Either way a mark
- * naming the log is planted and px_store_resume_log() runs: without
+ * naming the log is planted and px_store_resume() runs: without
  * drop_damaged_log (bit 2 of byte 0 set) it applies the log whole or
  * reports it damaged and leaves it pending; with it, it applies what it can
  * and must leave nothing pending. Neither may crash. */
@@ -113,12 +113,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     plant_mark(1 + data[0] % 3); /* sometimes more chunks than the log has */
     uint64_t lost = 0;
     store->drop_damaged_log = false;
-    px_err err = (data[0] & 4) ? px_store_resume_log(store, &lost) : PX_ERR_DAMAGED;
+    px_err err = (data[0] & 4) ? px_store_resume(store, &lost) : PX_ERR_DAMAGED;
     if (err == PX_ERR_DAMAGED) { /* left pending: told to drop it, it goes */
         if (!px_store_log_pending(store))
             abort();
         store->drop_damaged_log = true;
-        err = px_store_resume_log(store, &lost);
+        err = px_store_resume(store, &lost);
     }
     if (err == PX_ERR_FULL) { /* the records of many runs: start over */
         remove_store();

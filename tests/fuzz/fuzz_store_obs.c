@@ -142,8 +142,8 @@ static void merge_line(px_store_batch *b, const char *line, size_t n)
         o.org = org;
     }
     bool known;
-    px_store_known_obs(b, &o, &known);
-    px_store_merge_obs(b, &o);
+    px_store_batch_known(b, &o, &known);
+    px_store_merge(b, &o);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -6,11 +6,17 @@
 
 px_err pxt_avro_encode(px_avro_codec *c, const px_avro_obs *obs, const uint8_t **out, size_t *len)
 {
-    uint8_t *head = malloc(PX_AVRO_HEAD_MAX);
+    /* room for any head, also one past what DNS texts allow (tests
+     * encode oversized observations to see them refused downstream) */
+    const char *str[] = {obs->rrname, obs->rrtype, obs->rdata, obs->bailiwick};
+    size_t cap = PX_AVRO_HEAD_MAX;
+    for (size_t i = 0; i < sizeof(str) / sizeof(str[0]); i++)
+        cap += str[i] ? strlen(str[i]) : 0;
+    uint8_t *head = malloc(cap);
     if (!head)
         return PX_ERR_NOMEM;
     size_t head_len;
-    px_err err = px_avro_encode_head(c, obs, head, PX_AVRO_HEAD_MAX, &head_len);
+    px_err err = px_avro_encode_head(c, obs, head, cap, &head_len);
     if (err == PX_OK)
         err = px_avro_encode_tail(c, head, head_len, obs, out, len);
     free(head);

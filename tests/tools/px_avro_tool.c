@@ -241,7 +241,7 @@ int main(int argc, char **argv)
     }
     px_avro_codec *c = NULL;
     char why[512];
-    if (px_avro_codec_new(&c, why, sizeof(why)) != PX_OK) {
+    if (px_avro_codec_create(&c, why, sizeof(why)) != PX_OK) {
         fprintf(stderr, "px-avro-tool: %s\n", why);
         return 1;
     }

@@ -42,7 +42,7 @@ static int pending(const char *dir, long n)
                           .count = 1,
                           .time_first = 1764201600,
                           .time_last = 1764201600};
-        err = px_store_merge_obs(b, &o);
+        err = px_store_merge(b, &o);
     }
     if (!err)
         err = px_store_batch_commit(b);

@@ -1,7 +1,7 @@
 /* px_consumer.h: the pdnsx-consumer daemon as a library (main.c is thin):
  * Kafka consumer group -> decode and trust -> batched merge into the store,
  * with the dead-letter topic, signals, metrics and the exit status
- * INTERFACE.md promises.
+ * docs/INTERFACE.md promises ("Exit status and signals").
  *
  * Delivery: the store is the truth. Offsets are written in the same store
  * transaction as the records they produced, and partitions are assigned
@@ -19,13 +19,14 @@
 #include "consumer/px_consumer_conf.h"
 #include "core/px_clock.h"
 
-/* The dead-letter topic (INTERFACE.md). Headers: pdnsx.error (why),
- * pdnsx.topic, pdnsx.partition, pdnsx.offset (where it came from, as
- * decimal text); key, value and the original headers unchanged, unless
- * the copy would exceed dlq.max_bytes: then it is cut, and pdnsx.truncated,
- * pdnsx.key_size and pdnsx.value_size say so (px_dlq.h). A batch read
- * again sends no copy twice; a crash may (px_dlq.h), so a reader drops a
- * copy whose (pdnsx.topic, pdnsx.partition, pdnsx.offset) it has seen. */
+/* The dead-letter topic (docs/INTERFACE.md, "Kafka topics and headers").
+ * Headers: pdnsx.error (why), pdnsx.topic, pdnsx.partition, pdnsx.offset
+ * (where it came from, as decimal text); key, value and the original
+ * headers unchanged, unless the copy would exceed dlq.max_bytes: then it
+ * is cut, and pdnsx.truncated, pdnsx.key_size and pdnsx.value_size say so
+ * (px_dlq.h). A batch read again sends no copy twice; a crash may
+ * (px_dlq.h), so a reader drops a copy whose (pdnsx.topic,
+ * pdnsx.partition, pdnsx.offset) it has seen. */
 #define PX_CONSUMER_DLQ_TOPIC "pdnsx.dlq"
 
 typedef struct px_consumer px_consumer;

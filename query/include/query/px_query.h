@@ -1,5 +1,5 @@
 /* px_query.h: history lookups for pdnsx-query and the consumer's
- * query.listen HTTP endpoint (INTERFACE.md "pdnsx-query").
+ * query.listen HTTP endpoint (docs/INTERFACE.md, "pdnsx-query").
  *
  * A request is "rrset NAME [TYPE]" or "rdata VALUE" with an optional time
  * fence and a limit; its answer is COF JSON lines (px_cof.h), one record

@@ -74,7 +74,7 @@ typedef struct px_store_opts {
     uint32_t apply_limit;
     px_store_check check; /* writable opens */
     /* A committed batch log that cannot be applied whole (see
-     * px_store_resume_log): false (the default) refuses to go on; true drops
+     * px_store_resume): false (the default) refuses to go on; true drops
      * what cannot be applied. */
     bool drop_damaged_log;
     px_store_damage_fn on_damage; /* NULL: damage is only counted */
@@ -101,7 +101,7 @@ px_store *px_store_open(const char *dir, const px_store_opts *opts, px_err *err,
 void px_store_close(px_store *s); /* NULL is fine; aborts an open batch */
 
 /* A write transaction. Only one batch may be open at a time
- * (PX_ERR_AGAIN, as while a batch log is pending: px_store_resume_log). */
+ * (PX_ERR_AGAIN, as while a batch log is pending: px_store_resume). */
 px_err px_store_batch_begin(px_store *s, px_store_batch **out);
 /* One observation, checked and parsed by the caller (the store parses no
  * text and knows no message format). Names are canonical text: lowercase
@@ -148,7 +148,7 @@ typedef struct px_store_obs {
  * (_FULL, _NOMEM, _IO) or damage met in it (_DAMAGED: a stored value or
  * dictionary entry that fails its checks; nothing is built on it, nothing
  * replaces it) fails the batch: this and every later call return it. */
-px_err px_store_merge_obs(px_store_batch *b, const px_store_obs *obs);
+px_err px_store_merge(px_store_batch *b, const px_store_obs *obs);
 /* Whether the record of obs (its key: rrname, rrtype, rdata) is known: in
  * the batch already (merged before, by any organisation) or in the store.
  * Finishes the table work the last merge deferred, so it costs a merge's
@@ -158,7 +158,7 @@ px_err px_store_merge_obs(px_store_batch *b, const px_store_obs *obs);
  * batch moved to its log (a batch past its memory bound) is not seen
  * there: it reads as new again, which errs towards the bound. Errors as
  * for the merge: a bad observation (nothing changes), or the store. */
-px_err px_store_known_obs(px_store_batch *b, const px_store_obs *obs, bool *known);
+px_err px_store_batch_known(px_store_batch *b, const px_store_obs *obs, bool *known);
 /* Records that everything of (topic, partition) before next_offset is in
  * this batch. */
 px_err px_store_set_offset(px_store_batch *b, const char *topic, int32_t partition,
@@ -171,14 +171,14 @@ px_err px_store_set_offset(px_store_batch *b, const char *topic, int32_t partiti
  * then the log is applied one chunk of records per transaction (readers
  * may see such a batch partly applied). PX_ERR_AGAIN: the batch and its
  * offsets are committed, but applying the log stopped (a store error, or
- * apply_limit): px_store_log_pending() is true and px_store_resume_log()
+ * apply_limit): px_store_log_pending() is true and px_store_resume()
  * finishes it. PX_ERR_DAMAGED: committed too, but applying it met damage
  * (reported): the log stays pending and resuming meets it again. Any
  * other error: nothing of the batch was committed. */
 px_err px_store_batch_commit(px_store_batch *b);
 /* A committed batch log is not fully applied (after PX_ERR_AGAIN from a
  * commit, or found at open after a crash): px_store_batch_begin() returns
- * PX_ERR_AGAIN until px_store_resume_log() finishes it. */
+ * PX_ERR_AGAIN until px_store_resume() finishes it. */
 bool px_store_log_pending(const px_store *s);
 /* Applies what is left of a committed batch log, each chunk in its own
  * transaction with the mark of how far it got, so a crash in between
@@ -192,7 +192,7 @@ bool px_store_log_pending(const px_store *s);
  * returned: the store goes on without them. Other errors (_FULL, _IO,
  * _NOMEM, _AGAIN for apply_limit, _DAMAGED for damage met in the store
  * while applying) leave it pending. */
-px_err px_store_resume_log(px_store *s, uint64_t *lost_chunks);
+px_err px_store_resume(px_store *s, uint64_t *lost_chunks);
 /* Discards the batch; frees it (its transaction is rolled back:
  * px_store_opts.feed.aborted is called). NULL is fine. */
 void px_store_batch_abort(px_store_batch *b);
@@ -362,10 +362,5 @@ px_err px_store_dlq_acked(px_store *s, px_store_dlq_fn fn, void *ctx);
  * how many remain. A damaged file is removed: PX_ERR_MALFORMED (its marks
  * are lost, *left 0). */
 px_err px_store_dlq_prune(px_store *s, size_t *left);
-
-/* The forms taking the Avro struct and a text GeoIP callback, until the
- * consumer passes px_store_obs, and the lookups taking what the user
- * typed, until query/ parses it (px_store_compat.c). */
-#include "store/px_store_compat.h"
 
 #endif

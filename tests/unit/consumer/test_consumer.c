@@ -28,6 +28,8 @@
 #include "mock_cluster.h"
 #include "run_stats.h"
 #include "store/px_store.h"
+#include "avro_encode.h"
+#include "store_text.h"
 
 #define TOPIC_A "pdnsx.obs.org-a"
 #define TOPIC_B "pdnsx.obs.org-b"
@@ -84,8 +86,8 @@ static void produce_obs(cluster *c, const char *topic, int32_t part, const char 
 static void produce_obs_at(cluster *c, const char *topic, int32_t part, const char *org,
                            const char *rrname, const char *rdata, int64_t count, int64_t last)
 {
-    px_err err;
-    px_avro_codec *codec = px_avro_codec_create(&err);
+    px_avro_codec *codec = NULL;
+    assert_int_equal(px_avro_codec_create(&codec, NULL, 0), PX_OK);
     assert_non_null(codec);
     px_avro_obs o = {
         .rrname = rrname,
@@ -102,7 +104,7 @@ static void produce_obs_at(cluster *c, const char *topic, int32_t part, const ch
     };
     const uint8_t *msg;
     size_t len;
-    assert_int_equal(px_avro_encode(codec, &o, &msg, &len), PX_OK);
+    assert_int_equal(pxt_avro_encode(codec, &o, &msg, &len), PX_OK);
     produce(c, topic, part, "example.com", msg, len, NULL);
     px_avro_codec_destroy(codec);
 }
@@ -273,7 +275,7 @@ static uint64_t www_count(px_store *s)
 {
     rrset_sum sum = {0};
     px_store_fence all = {INT64_MIN, INT64_MAX};
-    assert_int_equal(px_store_query_rrset(s, "www.example.com", "A", &all, sum_rec, &sum), PX_OK);
+    assert_int_equal(pxt_store_find_rrset(s, "www.example.com", "A", &all, sum_rec, &sum), PX_OK);
     return sum.count;
 }
 
@@ -297,7 +299,7 @@ static void check_store(const char *dir, uint64_t want_count)
     }
     rrset_sum sum = {0};
     px_store_fence all = {INT64_MIN, INT64_MAX};
-    assert_int_equal(px_store_query_rrset(s, "www.example.com", "A", &all, sum_rec, &sum), PX_OK);
+    assert_int_equal(pxt_store_find_rrset(s, "www.example.com", "A", &all, sum_rec, &sum), PX_OK);
     assert_int_equal(sum.n, 1);
     assert_int_equal(sum.count, want_count);
     assert_int_equal(sum.n_orgs, 2);
@@ -485,7 +487,7 @@ static void test_resumes_pending_log(void **state)
                           .count = i < 9 ? 1 : 5,
                           .time_first = NOW - 60,
                           .time_last = NOW};
-        assert_int_equal(px_store_merge_obs(b, &o), PX_OK);
+        assert_int_equal(px_store_merge(b, &o), PX_OK);
     }
     assert_int_equal(px_store_batch_commit(b), PX_ERR_AGAIN);
     px_store_close(s);
@@ -809,7 +811,7 @@ static void test_damaged_log_stops(void **state)
                           .count = 1,
                           .time_first = NOW - 60,
                           .time_last = NOW};
-        assert_int_equal(px_store_merge_obs(b, &o), PX_OK);
+        assert_int_equal(px_store_merge(b, &o), PX_OK);
     }
     assert_int_equal(px_store_batch_commit(b), PX_ERR_AGAIN);
     px_store_close(s);
@@ -854,8 +856,8 @@ static uint64_t metric(const char *name)
  * exactly len bytes; kept in big_value for read_dlq. */
 static void produce_big_invalid(cluster *c, const char *topic, int32_t part, size_t len)
 {
-    px_err err;
-    px_avro_codec *codec = px_avro_codec_create(&err);
+    px_avro_codec *codec = NULL;
+    assert_int_equal(px_avro_codec_create(&codec, NULL, 0), PX_OK);
     assert_non_null(codec);
     size_t n = len;
     const uint8_t *msg = NULL;
@@ -877,7 +879,7 @@ static void produce_big_invalid(cluster *c, const char *topic, int32_t part, siz
                          .clients = -1,
                          .org = "org-a",
                          .sensor = "s1"};
-        assert_int_equal(px_avro_encode(codec, &o, &msg, &mlen), PX_OK);
+        assert_int_equal(pxt_avro_encode(codec, &o, &msg, &mlen), PX_OK);
         free(rdata);
         if (mlen == len)
             break;
@@ -1220,13 +1222,13 @@ static void test_org_prefix_is_mismatch(void **state)
     assert_non_null(s);
     rrset_sum sum = {0};
     px_store_fence all = {INT64_MIN, INT64_MAX};
-    assert_int_equal(px_store_query_rrset(s, "www.example.com", "A", &all, sum_rec, &sum), PX_OK);
+    assert_int_equal(pxt_store_find_rrset(s, "www.example.com", "A", &all, sum_rec, &sum), PX_OK);
     assert_int_equal(sum.n, 1);
     assert_int_equal(sum.count, 3);
     assert_int_equal(sum.n_orgs, 1);
     assert_string_equal(sum.orgs[0], "org-a");
     size_t n = 0; /* nothing of org-ab's record */
-    assert_int_equal(px_store_query_rdata(s, "203.0.113.66", &all, count_rec, &n), PX_OK);
+    assert_int_equal(pxt_store_find_rdata(s, "203.0.113.66", &all, count_rec, &n), PX_OK);
     assert_int_equal(n, 0);
     px_store_close(s);
     env_cleanup(&e);

@@ -1,5 +1,6 @@
 /* test_consumer_conf: the consumer's settings table, its defaults as
- * INTERFACE.md lists them, and the shipped example configuration. */
+ * docs/INTERFACE.md lists them ("pdnsx-consumer settings"), and the
+ * shipped example configuration. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -214,7 +215,7 @@ static void test_trust_settings(void **state)
     expect_rejected("trust.private_answers=1", "trust.private_answers");
 }
 
-/* The shipped example passes --check, and says what INTERFACE.md says. */
+/* The shipped example passes --check, and says what docs/INTERFACE.md says. */
 static void test_example_config_is_clean(void **state)
 {
     (void)state;

@@ -33,6 +33,8 @@
 #include "mock_cluster.h"
 #include "run_stats.h"
 #include "store/px_store.h"
+#include "avro_encode.h"
+#include "store_text.h"
 
 #define TOPIC_A "pdnsx.obs.org-a"
 #define TOPIC_B "pdnsx.obs.org-b"
@@ -61,8 +63,7 @@ static void cluster_start(cluster *c)
                      RD_KAFKA_CONF_OK);
     c->prod = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
     assert_non_null(c->prod);
-    px_err e;
-    c->codec = px_avro_codec_create(&e);
+    assert_int_equal(px_avro_codec_create(&c->codec, NULL, 0), PX_OK);
     assert_non_null(c->codec);
 }
 
@@ -97,7 +98,7 @@ static void produce(cluster *c, const char *topic, int32_t part, const char *key
 {
     const uint8_t *msg;
     size_t len;
-    assert_int_equal(px_avro_encode(c->codec, o, &msg, &len), PX_OK);
+    assert_int_equal(pxt_avro_encode(c->codec, o, &msg, &len), PX_OK);
     if (!key)
         key = o->rrname;
     rd_kafka_resp_err_t err = rd_kafka_producev(
@@ -301,7 +302,7 @@ static rrset_sum rrset(px_store *s, const char *name)
 {
     rrset_sum sum = {0};
     px_store_fence all = {INT64_MIN, INT64_MAX};
-    assert_int_equal(px_store_query_rrset(s, name, NULL, &all, sum_rec, &sum), PX_OK);
+    assert_int_equal(pxt_store_find_rrset(s, name, NULL, &all, sum_rec, &sum), PX_OK);
     return sum;
 }
 

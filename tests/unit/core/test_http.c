@@ -125,8 +125,8 @@ static px_http_server *start(const char *setting, const px_http_limits *l)
     else
         px_http_limits_default(&o.limits);
     char err[256];
-    px_http_server *s = px_http_start("127.0.0.1:0", &o, err, sizeof(err));
-    if (!s)
+    px_http_server *s = NULL;
+    if (px_http_server_start("127.0.0.1:0", &o, &s, err, sizeof(err)) != PX_OK)
         fail_msg("start: %s", err);
     return s;
 }
@@ -461,7 +461,9 @@ static void test_bad_listen(void **state)
     assert_false(address_logged);
     px_http_opts o = {.setting = "x.listen", .handler = handler};
     char err[256];
-    assert_null(px_http_start("localhost:1", &o, err, sizeof(err)));
+    px_http_server *s = (px_http_server *)&o; /* set to NULL on failure */
+    assert_int_equal(px_http_server_start("localhost:1", &o, &s, err, sizeof(err)), PX_ERR_CONFIG);
+    assert_null(s);
     assert_non_null(strstr(err, "x.listen"));
     px_http_stop(NULL);
 }

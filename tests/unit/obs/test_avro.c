@@ -195,7 +195,7 @@ static void test_canonical_errors(void **state)
 static int setup_codec(void **state)
 {
     px_avro_codec *c = NULL;
-    assert_int_equal(px_avro_codec_new(&c, NULL, 0), PX_OK);
+    assert_int_equal(px_avro_codec_create(&c, NULL, 0), PX_OK);
     assert_non_null(c);
     *state = c;
     return 0;

@@ -4,7 +4,7 @@
  *
  * The writer schemas are variants of the embedded schema made here with
  * jansson, and the messages are written by avro-c's generic writer (not by
- * px_avro_encode, which only knows the current schema), with the header
+ * pxt_avro_encode, which only knows the current schema), with the header
  * built from px_avro_canonical_form + px_avro_crc64 as the spec says. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -223,7 +223,7 @@ static int setup_codec(void **state)
 {
     px_avro_codec *c = NULL;
     char why[256] = "";
-    assert_int_equal(px_avro_codec_new(&c, why, sizeof(why)), PX_OK);
+    assert_int_equal(px_avro_codec_create(&c, why, sizeof(why)), PX_OK);
     assert_non_null(c);
     assert_string_equal(why, ""); /* untouched on success */
     *state = c;

@@ -17,11 +17,13 @@
 #include <cmocka.h>
 #include <lmdb.h>
 
+#include "dns/px_addr.h"
 #include "dns/px_dns_name.h"
 #include "query/px_cof.h"
 #include "query/px_query.h"
 
 #include "px_query_cluster.h"
+#include "store_text.h"
 
 /* ---- helpers --------------------------------------------------------------- */
 
@@ -38,9 +40,11 @@ static px_err parse(px_query_req *req, int argc, const char *a0, const char *a1,
 
 /* Known addresses for the GeoIP callback: one fully known, one only by
  * country; everything else unknown. */
-static bool fake_geo(void *ctx, const char *address, px_store_geo *out)
+static bool fake_geo(void *ctx, const uint8_t *addr, size_t len, px_geo *out)
 {
     int *calls = ctx;
+    char address[PX_ADDR_TEXT_MAX];
+    px_addr_format_bytes(addr, len, address);
     (*calls)++;
     memset(out, 0, sizeof(*out));
     out->asn = -1;
@@ -63,9 +67,9 @@ typedef struct fixture {
     int geo_calls;
 } fixture;
 
-static void merge(fixture *fx, px_store_batch *b, const char *name, const char *type,
-                  const char *rdata, const char *bailiwick, int64_t count, int64_t first,
-                  int64_t last, const char *org)
+static void merge(px_store_batch *b, const char *name, const char *type, const char *rdata,
+                  const char *bailiwick, int64_t count, int64_t first, int64_t last,
+                  const char *org)
 {
     px_avro_obs o = {.rrname = name,
                      .rrtype = type,
@@ -81,14 +85,15 @@ static void merge(fixture *fx, px_store_batch *b, const char *name, const char *
                      .sensor = "s1"};
     const char *dot = strchr(name, '.');
     const char *regdom = dot && strchr(dot + 1, '.') ? dot + 1 : name;
-    assert_int_equal(px_store_merge(b, &o, regdom, fake_geo, &fx->geo_calls), PX_OK);
+    assert_int_equal(pxt_store_merge(b, &o, regdom), PX_OK);
 }
 
-static px_store *open_store(char *dir)
+/* GeoIP through fake_geo, counted in *geo_calls. */
+static px_store *open_store(char *dir, int *geo_calls)
 {
     strcpy(dir, "/tmp/test_query.XXXXXX");
     assert_non_null(mkdtemp(dir));
-    px_store_opts opts = {0};
+    px_store_opts opts = {.enrich = fake_geo, .enrich_ctx = geo_calls};
     px_err err = PX_OK;
     px_store *s = px_store_open(dir, &opts, &err, errbuf, sizeof(errbuf));
     if (!s)
@@ -103,19 +108,17 @@ static int setup_store(void **state)
 {
     fixture *fx = calloc(1, sizeof(*fx));
     assert_non_null(fx);
-    fx->store = open_store(fx->dir);
+    fx->store = open_store(fx->dir, &fx->geo_calls);
     px_store_batch *b = NULL;
     assert_int_equal(px_store_batch_begin(fx->store, &b), PX_OK);
     /* one record seen by two organisations: sums, min/max, both orgs */
-    merge(fx, b, "www.example.com", "A", "192.0.2.1", "example.com", 3, T0 + 100, T0 + 200,
-          "org-b");
-    merge(fx, b, "www.example.com", "A", "192.0.2.1", "example.com", 2, T0, T0 + 150, "org-a");
-    merge(fx, b, "www.example.com", "AAAA", "2001:db8::1", NULL, 1, T0, T0, "org-a");
-    merge(fx, b, "mail.example.com", "CNAME", "www.example.com", NULL, 4, T0 + 10, T0 + 20,
-          "org-c");
-    merge(fx, b, "a.b.example.com", "A", "192.0.2.1", NULL, 1, T0 + 5000, T0 + 6000, "org-a");
-    merge(fx, b, "example.com", "A", "198.51.100.7", NULL, 9, T0, T0 + 9000, "org-b");
-    merge(fx, b, "notexample.com", "A", "203.0.113.5", NULL, 1, T0, T0, "org-b");
+    merge(b, "www.example.com", "A", "192.0.2.1", "example.com", 3, T0 + 100, T0 + 200, "org-b");
+    merge(b, "www.example.com", "A", "192.0.2.1", "example.com", 2, T0, T0 + 150, "org-a");
+    merge(b, "www.example.com", "AAAA", "2001:db8::1", NULL, 1, T0, T0, "org-a");
+    merge(b, "mail.example.com", "CNAME", "www.example.com", NULL, 4, T0 + 10, T0 + 20, "org-c");
+    merge(b, "a.b.example.com", "A", "192.0.2.1", NULL, 1, T0 + 5000, T0 + 6000, "org-a");
+    merge(b, "example.com", "A", "198.51.100.7", NULL, 9, T0, T0 + 9000, "org-b");
+    merge(b, "notexample.com", "A", "203.0.113.5", NULL, 1, T0, T0, "org-b");
     assert_int_equal(px_store_batch_commit(b), PX_OK);
     *state = fx;
     return 0;
@@ -606,7 +609,7 @@ static void fill_many(fixture *fx, int n)
         char name[64], addr[32];
         snprintf(name, sizeof(name), "host%05d.many.example", i);
         snprintf(addr, sizeof(addr), "192.0.2.%d", i % 250);
-        merge(fx, b, name, "A", addr, NULL, 1, T0 + i, T0 + i, "org-a");
+        merge(b, name, "A", addr, NULL, 1, T0 + i, T0 + i, "org-a");
     }
     assert_int_equal(px_store_batch_commit(b), PX_OK);
 }
@@ -731,9 +734,9 @@ static void test_steps_across_commits(void **state)
     /* one record before the position, one after, one new after */
     px_store_batch *b = NULL;
     assert_int_equal(px_store_batch_begin(fx->store, &b), PX_OK);
-    merge(fx, b, "host00010.many.example", "A", "192.0.2.10", NULL, 5, T0, T0, "org-b");
-    merge(fx, b, "host00090.many.example", "A", "192.0.2.90", NULL, 5, T0, T0, "org-b");
-    merge(fx, b, "host00095x.many.example", "A", "192.0.2.95", NULL, 5, T0, T0, "org-b");
+    merge(b, "host00010.many.example", "A", "192.0.2.10", NULL, 5, T0, T0, "org-b");
+    merge(b, "host00090.many.example", "A", "192.0.2.90", NULL, 5, T0, T0, "org-b");
+    merge(b, "host00095x.many.example", "A", "192.0.2.95", NULL, 5, T0, T0, "org-b");
     assert_int_equal(px_store_batch_commit(b), PX_OK);
     while (!done)
         assert_int_equal(px_store_iter_step(it, 50, collect_rec, &c, &done), PX_OK);
@@ -1263,18 +1266,18 @@ static void test_cluster(void **state)
 {
     (void)state;
     fixture a = {0}, b = {0};
-    a.store = open_store(a.dir);
-    b.store = open_store(b.dir);
+    a.store = open_store(a.dir, &a.geo_calls);
+    b.store = open_store(b.dir, &b.geo_calls);
     px_store_batch *batch = NULL;
     assert_int_equal(px_store_batch_begin(a.store, &batch), PX_OK);
-    merge(&a, batch, "www.example.com", "A", "192.0.2.1", "example.com", 3, T0 + 100, T0 + 200,
+    merge(batch, "www.example.com", "A", "192.0.2.1", "example.com", 3, T0 + 100, T0 + 200,
           "org-b");
-    merge(&a, batch, "mail.example.com", "CNAME", "www.example.com", NULL, 4, T0 + 10, T0 + 20,
+    merge(batch, "mail.example.com", "CNAME", "www.example.com", NULL, 4, T0 + 10, T0 + 20,
           "org-c");
     assert_int_equal(px_store_batch_commit(batch), PX_OK);
     assert_int_equal(px_store_batch_begin(b.store, &batch), PX_OK);
-    merge(&b, batch, "www.example.com", "A", "192.0.2.1", "example.com", 2, T0, T0 + 150, "org-a");
-    merge(&b, batch, "www.example.com", "AAAA", "2001:db8::1", NULL, 1, T0, T0, "org-a");
+    merge(batch, "www.example.com", "A", "192.0.2.1", "example.com", 2, T0, T0 + 150, "org-a");
+    merge(batch, "www.example.com", "AAAA", "2001:db8::1", NULL, 1, T0, T0, "org-a");
     assert_int_equal(px_store_batch_commit(batch), PX_OK);
     char hpa[64], hpb[64], list[160];
     px_query_server *sa = start_server(a.store, hpa, sizeof(hpa));

@@ -17,6 +17,7 @@
 
 #include "core/px_arena.h"
 #include "store/px_store.h"
+#include "store_text.h"
 #include "px_store_int.h"
 
 /* ---- fixtures ---- */
@@ -46,6 +47,37 @@ static px_store *open_store(const char *dir, bool ro)
 static px_store *open_opts(const char *dir, uint32_t chunk, uint32_t limit)
 {
     return open_with(dir, (px_store_opts){.chunk_records = chunk, .apply_limit = limit});
+}
+
+typedef struct geo_ctx {
+    int calls;
+    char last[64];
+} geo_ctx;
+
+/* px_store_opts.enrich: the answer by the address's text, which the
+ * assertions name. */
+static bool geo_fn(void *ctx, const uint8_t *addr, size_t len, px_geo *out)
+{
+    geo_ctx *g = ctx;
+    char address[PX_ADDR_TEXT_MAX];
+    px_addr_format_bytes(addr, len, address);
+    g->calls++;
+    snprintf(g->last, sizeof g->last, "%s", address);
+    if (strcmp(address, "198.51.100.9") == 0)
+        return false; /* unknown to the database */
+    snprintf(out->country, sizeof out->country, "%s", address[0] == '2' ? "DE" : "NL");
+    out->asn = address[0] == '2' ? 3320 : 1136;
+    snprintf(out->as_org, sizeof out->as_org, "%s",
+             address[0] == '2' ? "Deutsche Telekom AG" : "KPN B.V.");
+    return true;
+}
+
+/* Writable, with GeoIP through geo_fn counting into gc. */
+static px_store *open_geo(const char *dir, uint32_t chunk, uint32_t limit, geo_ctx *gc)
+{
+    return open_with(
+        dir, (px_store_opts){
+                 .chunk_records = chunk, .apply_limit = limit, .enrich = geo_fn, .enrich_ctx = gc});
 }
 
 static int setup(void **state)
@@ -105,7 +137,7 @@ static void merge_all(px_store *s, const px_avro_obs *o, size_t n, const char *r
     px_store_batch *b;
     assert_int_equal(px_store_batch_begin(s, &b), PX_OK);
     for (size_t i = 0; i < n; i++)
-        assert_int_equal(px_store_merge(b, &o[i], regdom, NULL, NULL), PX_OK);
+        assert_int_equal(pxt_store_merge(b, &o[i], regdom), PX_OK);
     assert_int_equal(px_store_batch_commit(b), PX_OK);
 }
 
@@ -123,7 +155,7 @@ typedef struct got {
     size_t n_orgs;
     char orgs[4][32];
     int64_t ofirst[4], olast[4];
-    px_store_geo geo;
+    px_geo geo;
 } got;
 
 typedef struct sink {
@@ -166,7 +198,7 @@ static sink *rrset(px_store *s, const char *name, const char *type, const px_sto
 {
     static sink k;
     memset(&k, 0, sizeof k);
-    assert_int_equal(px_store_query_rrset(s, name, type, fe ? fe : &nofence, on_rec, &k), PX_OK);
+    assert_int_equal(pxt_store_find_rrset(s, name, type, fe ? fe : &nofence, on_rec, &k), PX_OK);
     return &k;
 }
 
@@ -174,7 +206,7 @@ static sink *by_rdata(px_store *s, const char *value)
 {
     static sink k;
     memset(&k, 0, sizeof k);
-    assert_int_equal(px_store_query_rdata(s, value, &nofence, on_rec, &k), PX_OK);
+    assert_int_equal(pxt_store_find_rdata(s, value, &nofence, on_rec, &k), PX_OK);
     return &k;
 }
 
@@ -266,29 +298,12 @@ static void test_bailiwick_forms(void **state)
 
 /* ---- GeoIP ---- */
 
-typedef struct geo_ctx {
-    int calls;
-    char last[64];
-} geo_ctx;
-
-static bool geo_fn(void *ctx, const char *address, px_store_geo *out)
-{
-    geo_ctx *g = ctx;
-    g->calls++;
-    snprintf(g->last, sizeof g->last, "%s", address);
-    if (strcmp(address, "198.51.100.9") == 0)
-        return false; /* unknown to the database */
-    snprintf(out->country, sizeof out->country, "%s", address[0] == '2' ? "DE" : "NL");
-    out->asn = address[0] == '2' ? 3320 : 1136;
-    snprintf(out->as_org, sizeof out->as_org, "%s",
-             address[0] == '2' ? "Deutsche Telekom AG" : "KPN B.V.");
-    return true;
-}
-
 static void test_geo_once(void **state)
 {
     fix *f = *state;
     geo_ctx gc = {0};
+    px_store_close(f->s);
+    f->s = open_geo(f->dir, 0, 0, &gc);
     px_store_batch *b;
     px_avro_obs o[] = {
         obs("h.example.com", "A", "192.0.2.7", NULL, 1, 10, 20, "o1"),
@@ -300,13 +315,13 @@ static void test_geo_once(void **state)
     };
     assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
     for (size_t i = 0; i < 3; i++)
-        assert_int_equal(px_store_merge(b, &o[i], "example.com", geo_fn, &gc), PX_OK);
+        assert_int_equal(pxt_store_merge(b, &o[i], "example.com"), PX_OK);
     assert_int_equal(px_store_batch_commit(b), PX_OK);
     assert_int_equal(gc.calls, 2);
     assert_string_equal(gc.last, "2001:db8::7"); /* normalised before the lookup */
     assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
     for (size_t i = 3; i < 6; i++)
-        assert_int_equal(px_store_merge(b, &o[i], "example.com", geo_fn, &gc), PX_OK);
+        assert_int_equal(pxt_store_merge(b, &o[i], "example.com"), PX_OK);
     assert_int_equal(px_store_batch_commit(b), PX_OK);
     assert_int_equal(gc.calls, 3); /* the repeat AAAA and the CNAME: no lookup */
 
@@ -339,14 +354,14 @@ static void test_offsets_atomic(void **state)
     px_store_batch *b;
     px_avro_obs o = obs("x.example.org", "A", "192.0.2.9", NULL, 1, 5, 6, "o");
     assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
-    assert_int_equal(px_store_merge(b, &o, "example.org", NULL, NULL), PX_OK);
+    assert_int_equal(pxt_store_merge(b, &o, "example.org"), PX_OK);
     assert_int_equal(px_store_set_offset(b, "pdns", 0, 42), PX_OK);
     px_store_batch_abort(b);
     assert_int_equal(px_store_get_offset(f->s, "pdns", 0, &next), PX_ERR_NOTFOUND);
     assert_int_equal(rrset(f->s, "x.example.org", NULL, NULL)->n, 0);
 
     assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
-    assert_int_equal(px_store_merge(b, &o, "example.org", NULL, NULL), PX_OK);
+    assert_int_equal(pxt_store_merge(b, &o, "example.org"), PX_OK);
     assert_int_equal(px_store_set_offset(b, "pdns", 0, 42), PX_OK);
     assert_int_equal(px_store_set_offset(b, "pdns", 1, 7), PX_OK);
     /* uncommitted: invisible to readers */
@@ -366,12 +381,12 @@ static void test_reopen(void **state)
     px_store_batch *b;
     px_avro_obs o = obs("y.example.org", "A", "192.0.2.10", "example.org", 4, 5, 6, "orgX");
     assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
-    assert_int_equal(px_store_merge(b, &o, "example.org", NULL, NULL), PX_OK);
+    assert_int_equal(pxt_store_merge(b, &o, "example.org"), PX_OK);
     assert_int_equal(px_store_set_offset(b, "pdns", 3, 99), PX_OK);
     assert_int_equal(px_store_batch_commit(b), PX_OK);
     /* close with an open batch: it is aborted */
     assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
-    assert_int_equal(px_store_merge(b, &o, "example.org", NULL, NULL), PX_OK);
+    assert_int_equal(pxt_store_merge(b, &o, "example.org"), PX_OK);
     px_store_close(f->s);
 
     f->s = open_store(f->dir, true);
@@ -414,8 +429,8 @@ static int reader_child(const char *dir)
         return 4;
     int a = 0, b = 0;
     int rc = 0;
-    if (px_store_query_rrset(s, "a.example.com", NULL, &nofence, count_cb, &a) != PX_OK ||
-        px_store_query_rrset(s, "b.example.com", NULL, &nofence, count_cb, &b) != PX_OK)
+    if (pxt_store_find_rrset(s, "a.example.com", NULL, &nofence, count_cb, &a) != PX_OK ||
+        pxt_store_find_rrset(s, "b.example.com", NULL, &nofence, count_cb, &b) != PX_OK)
         rc |= 4;
     px_store_close(s);
     return rc | (a == 1 ? 1 : 0) | (b ? 2 : 0);
@@ -428,7 +443,7 @@ static void test_concurrent_reader(void **state)
     px_store_batch *b;
     px_avro_obs o = obs("b.example.com", "A", "192.0.2.2", NULL, 1, 1, 2, "o");
     assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
-    assert_int_equal(px_store_merge(b, &o, "example.com", NULL, NULL), PX_OK);
+    assert_int_equal(pxt_store_merge(b, &o, "example.com"), PX_OK);
     fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -454,10 +469,10 @@ static void load_names(px_store *s)
         char a[32];
         snprintf(a, sizeof a, "192.0.2.%zu", i + 1);
         px_avro_obs o = obs(names[i], "A", a, NULL, 1, 100, 200, "o");
-        assert_int_equal(px_store_merge(b, &o, "example.com", NULL, NULL), PX_OK);
+        assert_int_equal(pxt_store_merge(b, &o, "example.com"), PX_OK);
     }
     px_avro_obs t = obs("www.example.com", "TXT", "\"v=spf1 -all\"", NULL, 1, 100, 200, "o");
-    assert_int_equal(px_store_merge(b, &t, "example.com", NULL, NULL), PX_OK);
+    assert_int_equal(pxt_store_merge(b, &t, "example.com"), PX_OK);
     assert_int_equal(px_store_batch_commit(b), PX_OK);
 }
 
@@ -490,9 +505,9 @@ static void test_wildcard_exact(void **state)
     assert_int_equal(k->n, 7); /* not example.community */
 
     sink stop = {.stop_after = 2};
-    assert_int_equal(px_store_query_rrset(f->s, "*.com", NULL, &nofence, on_rec, &stop), PX_OK);
+    assert_int_equal(pxt_store_find_rrset(f->s, "*.com", NULL, &nofence, on_rec, &stop), PX_OK);
     assert_int_equal(stop.n, 2);
-    assert_int_equal(px_store_query_rrset(f->s, "x.com", "NOPE", &nofence, on_rec, &stop),
+    assert_int_equal(pxt_store_find_rrset(f->s, "x.com", "NOPE", &nofence, on_rec, &stop),
                      PX_ERR_INVAL);
 }
 
@@ -519,7 +534,10 @@ static void test_wildcard_escaped_dot(void **state)
     assert_int_equal(k->n, 1);
 
     px_store_iter *it;
-    assert_int_equal(px_store_iter_rrset(f->s, "*.b.example.com", NULL, &nofence, &it), PX_OK);
+    char zone[PX_DNS_NAME_TEXT_MAX];
+    px_store_lookup l;
+    assert_int_equal(pxt_store_rrset("*.b.example.com", NULL, zone, &l), PX_OK);
+    assert_int_equal(px_store_iter_find(f->s, &l, &nofence, &it), PX_OK);
     sink steps = {0};
     bool done = false;
     while (!done)
@@ -545,9 +563,9 @@ static void test_rdata_reverse(void **state)
     };
     assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
     for (size_t i = 0; i < sizeof o / sizeof o[0]; i++)
-        assert_int_equal(px_store_merge(b, &o[i], "example.com", NULL, NULL), PX_OK);
+        assert_int_equal(pxt_store_merge(b, &o[i], "example.com"), PX_OK);
     px_avro_obs bad = obs("bad.example.com", "A", "not-an-address", NULL, 1, 1, 2, "o");
-    assert_int_equal(px_store_merge(b, &bad, "example.com", NULL, NULL), PX_ERR_MALFORMED);
+    assert_int_equal(pxt_store_merge(b, &bad, "example.com"), PX_ERR_MALFORMED);
     assert_int_equal(px_store_batch_commit(b), PX_OK);
 
     sink *k = by_rdata(f->s, "2001:DB8:0:0::1");
@@ -684,7 +702,7 @@ static void test_rdx_long_names(void **state)
         assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
         for (int i = 0; i < 4; i++) {
             px_avro_obs o = obs(owner, i < 3 ? "MX" : "SRV", rd[i], NULL, i + 1, 1, 2, "o");
-            assert_int_equal(px_store_merge(b, &o, NULL, NULL, NULL), PX_OK);
+            assert_int_equal(pxt_store_merge(b, &o, NULL), PX_OK);
         }
         assert_int_equal(px_store_batch_commit(b), PX_OK);
         sink *k = by_rdata(f->s, target);
@@ -727,7 +745,7 @@ static void test_fences(void **state)
         sink *k = rrset(f->s, "t.example.com", NULL, &fe);
         assert_int_equal(k->n, cases[i].n);
         sink r = {0};
-        assert_int_equal(px_store_query_rdata(f->s, "192.0.2.2", &fe, on_rec, &r), PX_OK);
+        assert_int_equal(pxt_store_find_rdata(f->s, "192.0.2.2", &fe, on_rec, &r), PX_OK);
         assert_int_equal(r.n, cases[i].before >= 300 && cases[i].after <= 400 ? 1 : 0);
     }
 }
@@ -759,7 +777,7 @@ static void test_domain_rows(void **state)
     merge1(f->s, obs("c.example.com", "A", "192.0.2.1", NULL, 1, 700, 800, "zeta"), "example.com");
     merge1(f->s, obs("x.example.net", "A", "192.0.2.1", NULL, 1, 1, 2, "other"), "example.net");
     dom_seen d = {0};
-    assert_int_equal(px_store_query_domain(f->s, "example.com", on_dom, &d), PX_OK);
+    assert_int_equal(pxt_store_find_domain(f->s, "example.com", on_dom, &d), PX_OK);
     assert_int_equal(d.calls, 1);
     assert_int_equal(d.first, 400);
     assert_int_equal(d.last, 800);
@@ -767,7 +785,7 @@ static void test_domain_rows(void **state)
     assert_string_equal(d.orgs[0], "alpha");
     assert_string_equal(d.orgs[1], "zeta");
     memset(&d, 0, sizeof d);
-    assert_int_equal(px_store_query_domain(f->s, "example.org", on_dom, &d), PX_OK);
+    assert_int_equal(pxt_store_find_domain(f->s, "example.org", on_dom, &d), PX_OK);
     assert_int_equal(d.calls, 0);
 }
 
@@ -784,7 +802,7 @@ static void test_long_rdata(void **state)
     merge1(f->s, obs("long.example.com", "TXT", txt, NULL, 2, 1, 2, "o"), "example.com");
     merge1(f->s, obs("long.example.com", "TXT", txt2, NULL, 5, 1, 2, "o"), "example.com");
     sink k = {0};
-    assert_int_equal(px_store_query_rrset(f->s, "long.example.com", "TXT", &nofence, on_rec, &k),
+    assert_int_equal(pxt_store_find_rrset(f->s, "long.example.com", "TXT", &nofence, on_rec, &k),
                      PX_OK);
     assert_int_equal(k.n, 2);
     uint64_t total = k.r[0].count + k.r[1].count;
@@ -813,7 +831,7 @@ static px_store_batch *map_full_batch(fix *f, uint32_t chunk)
         snprintf(name, sizeof name, "host%u.example.com", i);
         snprintf(a, sizeof a, "10.%u.%u.%u", i >> 16, (i >> 8) & 255, i & 255);
         px_avro_obs x = obs(name, "A", a, NULL, 1, 1, 2, "o");
-        assert_int_equal(px_store_merge(b, &x, "example.com", NULL, NULL), PX_OK);
+        assert_int_equal(pxt_store_merge(b, &x, "example.com"), PX_OK);
     }
     assert_int_equal(px_store_set_offset(b, "pdns", 0, MAP_FULL_N), PX_OK);
     return b;
@@ -849,13 +867,13 @@ static void test_map_full_log(void **state)
     assert_int_equal(px_store_get_offset(f->s, "pdns", 0, &next), PX_OK);
     assert_int_equal(next, N);
     assert_int_equal(px_store_batch_begin(f->s, &b), PX_ERR_AGAIN);
-    assert_int_equal(px_store_resume(f->s, NULL, NULL, NULL), PX_ERR_FULL);
+    assert_int_equal(px_store_resume(f->s, NULL), PX_ERR_FULL);
     assert_true(px_store_log_pending(f->s));
     /* room again: the rest is applied */
     px_store_close(f->s);
     f->s = open_opts(f->dir, 1000, 0);
     assert_true(px_store_log_pending(f->s));
-    assert_int_equal(px_store_resume(f->s, NULL, NULL, NULL), PX_OK);
+    assert_int_equal(px_store_resume(f->s, NULL), PX_OK);
     assert_int_equal(stats(f->s).records, N);
     for (unsigned i = 0; i < N; i += 997) {
         char name[64];
@@ -1031,13 +1049,13 @@ static void test_damaged_value(void **state)
         s = open_rep(f->dir, true, PX_STORE_CHECK_FULL, &r, &err, eb, sizeof eb);
         assert_non_null(s);
         sink k = {0};
-        assert_int_equal(px_store_query_rrset(s, "c.example.com", NULL, &nofence, on_rec, &k),
+        assert_int_equal(pxt_store_find_rrset(s, "c.example.com", NULL, &nofence, on_rec, &k),
                          PX_ERR_DAMAGED);
         assert_int_equal(k.n, 0);
-        assert_int_equal(px_store_query_rdata(s, "192.0.2.1", &nofence, on_rec, &k),
+        assert_int_equal(pxt_store_find_rdata(s, "192.0.2.1", &nofence, on_rec, &k),
                          PX_ERR_DAMAGED);
         assert_int_equal(k.n, 0);
-        assert_int_equal(px_store_query_rrset(s, "*.example.com", NULL, &nofence, on_rec, &k),
+        assert_int_equal(pxt_store_find_rrset(s, "*.example.com", NULL, &nofence, on_rec, &k),
                          PX_ERR_DAMAGED);
         assert_int_equal(k.n, 1); /* the other record */
         assert_string_equal(k.r[0].rrname, "d.example.com");
@@ -1057,7 +1075,7 @@ static void test_damaged_value(void **state)
         px_store_batch *b;
         assert_int_equal(px_store_batch_begin(s, &b), PX_OK);
         px_avro_obs o = obs("c.example.com", "A", "192.0.2.1", NULL, 1, 5, 30, "o2");
-        assert_int_equal(px_store_merge(b, &o, "example.com", NULL, NULL), PX_OK);
+        assert_int_equal(pxt_store_merge(b, &o, "example.com"), PX_OK);
         assert_int_equal(px_store_batch_commit(b), PX_ERR_DAMAGED);
         assert_int_equal(r.n, 1);
         assert_non_null(strstr(r.all, "table rec, record c.example.com A 192.0.2.1"));
@@ -1081,7 +1099,7 @@ static void test_damaged_value(void **state)
         char eb[512];
         px_store *s = open_rep(f->dir, true, PX_STORE_CHECK_FULL, &r, &err, eb, sizeof eb);
         sink k = {0};
-        assert_int_equal(px_store_query_rrset(s, "*.example.com", NULL, &nofence, on_rec, &k),
+        assert_int_equal(pxt_store_find_rrset(s, "*.example.com", NULL, &nofence, on_rec, &k),
                          PX_ERR_DAMAGED);
         assert_int_equal(k.n, 1);
         px_store_verify_result vr;
@@ -1099,7 +1117,7 @@ static void test_damaged_value(void **state)
         poke_first_record(f->dir, sealed, n);
         f->s = open_store(f->dir, true);
         sink k = {0};
-        px_err err = px_store_query_rrset(f->s, "*.example.com", NULL, &nofence, on_rec, &k);
+        px_err err = pxt_store_find_rrset(f->s, "*.example.com", NULL, &nofence, on_rec, &k);
         assert_int_equal(err, PX_ERR_DAMAGED);
         assert_int_equal(k.n, 1);
         px_store_close(f->s);
@@ -1137,12 +1155,12 @@ static void test_damaged_domain(void **state)
     f->s = open_rep(f->dir, false, PX_STORE_CHECK_META, &r, &err, eb, sizeof eb);
     assert_non_null(f->s);
     dom_seen d = {0};
-    assert_int_equal(px_store_query_domain(f->s, "example.com", on_dom, &d), PX_ERR_DAMAGED);
+    assert_int_equal(pxt_store_find_domain(f->s, "example.com", on_dom, &d), PX_ERR_DAMAGED);
     assert_int_equal(d.calls, 0);
     px_store_batch *b;
     assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
     px_avro_obs o = obs("b.example.com", "A", "192.0.2.2", NULL, 1, 30, 40, "o2");
-    assert_int_equal(px_store_merge(b, &o, "example.com", NULL, NULL), PX_OK);
+    assert_int_equal(pxt_store_merge(b, &o, "example.com"), PX_OK);
     assert_int_equal(px_store_batch_commit(b), PX_ERR_DAMAGED);
     assert_int_equal(stats(f->s).records, 1); /* nothing of the batch */
 }
@@ -1293,7 +1311,7 @@ static px_err all_lines(px_store *s, lines *l)
     memset(l, 0, sizeof *l);
     l->f = open_memstream(&l->buf, &l->len);
     assert_non_null(l->f);
-    px_err err = px_store_query_rrset(s, "*.test", NULL, &nofence, on_line, l);
+    px_err err = pxt_store_find_rrset(s, "*.test", NULL, &nofence, on_line, l);
     fclose(l->f);
     return err;
 }
@@ -1326,7 +1344,7 @@ static void test_pages_damaged(void **state)
                             20 + i, i % 2 ? "o1" : "o2");
         char dom[32];
         snprintf(dom, sizeof dom, "d%d.test", i % 97);
-        assert_int_equal(px_store_merge(b, &o, dom, NULL, NULL), PX_OK);
+        assert_int_equal(pxt_store_merge(b, &o, dom), PX_OK);
     }
     assert_int_equal(px_store_batch_commit(b), PX_OK);
     lines ref;
@@ -1512,20 +1530,22 @@ static void test_spill_merges(void **state)
 {
     fix *f = *state;
     geo_ctx gc = {0};
+    px_store_close(f->s);
+    f->s = open_geo(f->dir, 0, 0, &gc);
     px_store_batch *b;
     assert_int_equal(px_store_batch_begin(f->s, &b), PX_OK);
     px_avro_obs x = obs("x.example.com", "A", "192.0.2.7", "example.com", 2, 100, 200, "o1");
-    assert_int_equal(px_store_merge(b, &x, "example.com", geo_fn, &gc), PX_OK);
+    assert_int_equal(pxt_store_merge(b, &x, "example.com"), PX_OK);
     enum { N = (1 << 18) + 10 }; /* past PXS_SPILL_ENTRIES */
     for (unsigned i = 0; i < N; i++) {
         char name[64], txt[32];
         snprintf(name, sizeof name, "h%u.example.com", i);
         snprintf(txt, sizeof txt, "t%u", i);
         px_avro_obs o = obs(name, "TXT", txt, NULL, 1, 1, 2, "o1");
-        assert_int_equal(px_store_merge(b, &o, "example.com", NULL, NULL), PX_OK);
+        assert_int_equal(pxt_store_merge(b, &o, "example.com"), PX_OK);
     }
     x = obs("x.example.com", "A", "192.0.2.7", NULL, 3, 50, 150, "o2");
-    assert_int_equal(px_store_merge(b, &x, "example.com", geo_fn, &gc), PX_OK);
+    assert_int_equal(pxt_store_merge(b, &x, "example.com"), PX_OK);
     assert_int_equal(px_store_batch_commit(b), PX_OK);
     assert_int_equal(gc.calls, 1);
     sink *k = rrset(f->s, "x.example.com", NULL, NULL);
@@ -1538,7 +1558,7 @@ static void test_spill_merges(void **state)
     assert_string_equal(k->r[0].geo.as_org, "KPN B.V.");
     assert_int_equal(stats(f->s).records, N + 1);
     dom_seen d = {0};
-    assert_int_equal(px_store_query_domain(f->s, "example.com", on_dom, &d), PX_OK);
+    assert_int_equal(pxt_store_find_domain(f->s, "example.com", on_dom, &d), PX_OK);
     assert_int_equal(d.first, 1);
     assert_int_equal(d.last, 200);
     assert_int_equal(d.n, 2);
@@ -1605,16 +1625,16 @@ static char *dump_store(px_store *s)
 {
     dumpbuf d = {0};
     dump_add(&d, "records\n");
-    assert_int_equal(px_store_query_rrset(s, "*.test", NULL, &nofence, on_dump, &d), PX_OK);
+    assert_int_equal(pxt_store_find_rrset(s, "*.test", NULL, &nofence, on_dump, &d), PX_OK);
     for (int i = 0; i < LOGW_DOMS; i++) {
         char dom[32];
         snprintf(dom, sizeof dom, "d%d.test", i);
-        assert_int_equal(px_store_query_domain(s, dom, on_dump_dom, &d), PX_OK);
+        assert_int_equal(pxt_store_find_domain(s, dom, on_dump_dom, &d), PX_OK);
     }
     static const char *values[] = {"192.0.2.17", "2001:db8::5", "edge3.cdn.test", "mx7.mail.test"};
     for (size_t i = 0; i < sizeof values / sizeof *values; i++) {
         dump_add(&d, "rdata %s\n", values[i]);
-        assert_int_equal(px_store_query_rdata(s, values[i], &nofence, on_dump, &d), PX_OK);
+        assert_int_equal(pxt_store_find_rdata(s, values[i], &nofence, on_dump, &d), PX_OK);
     }
     return d.p;
 }
@@ -1661,7 +1681,7 @@ static px_avro_obs logw_obs(uint32_t i, char *name, char *rdata, char *bw, const
 
 /* Merges observations [from, to) of the workload into one batch; offset
  * of partition 0 = to. */
-static px_err logw_batch(px_store *s, uint32_t from, uint32_t to, geo_ctx *gc)
+static px_err logw_batch(px_store *s, uint32_t from, uint32_t to)
 {
     px_store_batch *b;
     assert_int_equal(px_store_batch_begin(s, &b), PX_OK);
@@ -1669,7 +1689,7 @@ static px_err logw_batch(px_store *s, uint32_t from, uint32_t to, geo_ctx *gc)
         char name[64], rdata[700], bw[64], regdom[32];
         const char *type;
         px_avro_obs o = logw_obs(i, name, rdata, bw, &type, regdom);
-        assert_int_equal(px_store_merge(b, &o, regdom, geo_fn, gc), PX_OK);
+        assert_int_equal(pxt_store_merge(b, &o, regdom), PX_OK);
     }
     assert_int_equal(px_store_set_offset(b, "pdnsx.obs.t", 0, to), PX_OK);
     return px_store_batch_commit(b);
@@ -1682,9 +1702,9 @@ static char *logw_reference(geo_ctx *gc)
     char dir[64];
     snprintf(dir, sizeof dir, "/tmp/pxstore.XXXXXX");
     assert_non_null(mkdtemp(dir));
-    px_store *s = open_opts(dir, 0, 0);
+    px_store *s = open_geo(dir, 0, 0, gc);
     for (uint32_t i = 0; i < LOGW_OBS; i += 500)
-        assert_int_equal(logw_batch(s, i, i + 500, gc), PX_OK);
+        assert_int_equal(logw_batch(s, i, i + 500), PX_OK);
     char *d = dump_store(s);
     px_store_close(s);
     char p[128];
@@ -1715,8 +1735,8 @@ static void test_log_same_as_small_batches(void **state)
     geo_ctx ref_gc = {0}, gc = {0};
     char *ref = logw_reference(&ref_gc);
     px_store_close(f->s);
-    f->s = open_opts(f->dir, 97, 0);
-    assert_int_equal(logw_batch(f->s, 0, LOGW_OBS, &gc), PX_OK);
+    f->s = open_geo(f->dir, 97, 0, &gc);
+    assert_int_equal(logw_batch(f->s, 0, LOGW_OBS), PX_OK);
     assert_false(px_store_log_pending(f->s));
     assert_int_equal(log_size(f->dir), 0); /* applied: its space is back */
     char *out = dump_store(f->s);
@@ -1745,15 +1765,15 @@ static void test_log_resume(void **state)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        px_store *s = open_opts(f->dir, 97, 3);
-        if (logw_batch(s, 0, LOGW_OBS, &gc) == PX_ERR_AGAIN && px_store_log_pending(s))
+        px_store *s = open_geo(f->dir, 97, 3, &gc);
+        if (logw_batch(s, 0, LOGW_OBS) == PX_ERR_AGAIN && px_store_log_pending(s))
             raise(SIGKILL);
         _exit(1);
     }
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-    f->s = open_opts(f->dir, 97, 4);
+    f->s = open_geo(f->dir, 97, 4, &gc);
     assert_true(px_store_log_pending(f->s)); /* found at open */
     int64_t next;
     assert_int_equal(px_store_get_offset(f->s, "pdnsx.obs.t", 0, &next), PX_OK);
@@ -1764,23 +1784,23 @@ static void test_log_resume(void **state)
     assert_true(partial > 0 && partial < LOGW_KEYS);
     assert_true(px_store_log_pending(f->s)); /* found at open */
     uint64_t lost = 99;
-    assert_int_equal(px_store_resume(f->s, geo_fn, &gc, &lost), PX_ERR_AGAIN);
+    assert_int_equal(px_store_resume(f->s, &lost), PX_ERR_AGAIN);
     assert_int_equal(lost, 0);
     assert_true(stats(f->s).records > partial);
 
     /* stopped again, now among the reverse-index entries at the end
      * (3000 records in 31 chunks, then the domains') */
     px_store_close(f->s);
-    f->s = open_opts(f->dir, 97, 30);
-    assert_int_equal(px_store_resume(f->s, geo_fn, &gc, &lost), PX_ERR_AGAIN);
+    f->s = open_geo(f->dir, 97, 30, &gc);
+    assert_int_equal(px_store_resume(f->s, &lost), PX_ERR_AGAIN);
     assert_int_equal(stats(f->s).records, LOGW_KEYS);
     assert_true(px_store_log_pending(f->s));
 
     px_store_close(f->s);
-    f->s = open_opts(f->dir, 97, 0);
-    assert_int_equal(px_store_resume(f->s, geo_fn, &gc, &lost), PX_OK);
+    f->s = open_geo(f->dir, 97, 0, &gc);
+    assert_int_equal(px_store_resume(f->s, &lost), PX_OK);
     assert_false(px_store_log_pending(f->s));
-    assert_int_equal(px_store_resume(f->s, geo_fn, &gc, &lost), PX_OK); /* nothing left */
+    assert_int_equal(px_store_resume(f->s, &lost), PX_OK); /* nothing left */
     char *out = dump_store(f->s);
     assert_string_equal(out, ref);
     assert_int_equal(log_size(f->dir), 0);
@@ -1823,8 +1843,8 @@ static void test_log_damaged(void **state)
         char p[128];
         snprintf(p, sizeof p, "%s/data.mdb", f->dir);
         unlink(p);
-        f->s = open_opts(f->dir, 97, 2);
-        assert_int_equal(logw_batch(f->s, 0, LOGW_OBS, &gc), PX_ERR_AGAIN);
+        f->s = open_geo(f->dir, 97, 2, &gc);
+        assert_int_equal(logw_batch(f->s, 0, LOGW_OBS), PX_ERR_AGAIN);
         uint64_t before = stats(f->s).records;
         px_store_close(f->s);
         snprintf(p, sizeof p, "%s/batch.log", f->dir);
@@ -1840,11 +1860,14 @@ static void test_log_damaged(void **state)
             fclose(fp);
         }
         reports r = {0};
-        f->s = open_with(
-            f->dir, (px_store_opts){.chunk_records = 97, .on_damage = on_report, .damage_ctx = &r});
+        f->s = open_with(f->dir, (px_store_opts){.chunk_records = 97,
+                                                 .on_damage = on_report,
+                                                 .damage_ctx = &r,
+                                                 .enrich = geo_fn,
+                                                 .enrich_ctx = &gc});
         assert_true(px_store_log_pending(f->s));
         uint64_t lost = 0;
-        assert_int_equal(px_store_resume(f->s, geo_fn, &gc, &lost), PX_ERR_DAMAGED);
+        assert_int_equal(px_store_resume(f->s, &lost), PX_ERR_DAMAGED);
         assert_int_equal(lost, 0);
         assert_true(px_store_log_pending(f->s));
         assert_int_equal(stats(f->s).records, before);
@@ -1859,8 +1882,11 @@ static void test_log_damaged(void **state)
         assert_int_equal(vr.findings, 1);
         px_store_close(f->s);
 
-        f->s = open_with(f->dir, (px_store_opts){.chunk_records = 97, .drop_damaged_log = true});
-        assert_int_equal(px_store_resume(f->s, geo_fn, &gc, &lost), PX_ERR_MALFORMED);
+        f->s = open_with(f->dir, (px_store_opts){.chunk_records = 97,
+                                                 .drop_damaged_log = true,
+                                                 .enrich = geo_fn,
+                                                 .enrich_ctx = &gc});
+        assert_int_equal(px_store_resume(f->s, &lost), PX_ERR_MALFORMED);
         assert_true(lost > 0);
         assert_false(px_store_log_pending(f->s));
         uint64_t n = stats(f->s).records;
@@ -1898,7 +1924,7 @@ static void test_log_abort(void **state)
         char name[64];
         snprintf(name, sizeof name, "h%u.d1.test", i);
         px_avro_obs o = obs(name, "TXT", "x", NULL, 1, 1, 2, "org-a");
-        assert_int_equal(px_store_merge(b, &o, "d1.test", NULL, NULL), PX_OK);
+        assert_int_equal(pxt_store_merge(b, &o, "d1.test"), PX_OK);
     }
     assert_true(log_size(f->dir) > 0);
     px_store_batch_abort(b);
@@ -1967,7 +1993,7 @@ static void test_size_200k(void **state)
             int64_t tf = t0 + (int64_t)(rnd() % 86400), tl = tf + (int64_t)(rnd() % 864000);
             px_avro_obs o =
                 obs(name, type, rdata, regdom, 1 + rnd() % 50, tf, tl, orgs[(i + j) % 6]);
-            assert_int_equal(px_store_merge(b, &o, regdom, NULL, NULL), PX_OK);
+            assert_int_equal(pxt_store_merge(b, &o, regdom), PX_OK);
         }
     }
     assert_int_equal(px_store_batch_commit(b), PX_OK);
@@ -2012,7 +2038,7 @@ static void test_file_growth(void **state)
             snprintf(rdata, sizeof rdata, "\"v=spf1 include:%d\"", i);
             px_avro_obs o = obs(name, "TXT", rdata, NULL, 1, 1700000000 + round, 1700000000 + round,
                                 (round % 2) ? "org-a" : "org-b");
-            assert_int_equal(px_store_merge(b, &o, NULL, NULL, NULL), PX_OK);
+            assert_int_equal(pxt_store_merge(b, &o, NULL), PX_OK);
         }
         assert_int_equal(px_store_batch_commit(b), PX_OK);
     }

@@ -244,7 +244,7 @@ static const px_store_obs *mk(tobs *t, const char *name, uint16_t type, const ch
 
 static void merge(px_store_batch *b, const px_store_obs *o)
 {
-    assert_int_equal(px_store_merge_obs(b, o), PX_OK);
+    assert_int_equal(px_store_merge(b, o), PX_OK);
 }
 
 static px_store_batch *begin(px_store *s)
@@ -466,7 +466,7 @@ static void test_kill_resume(void **state)
     px_store *s = open_feed(dir, &k, &g, 7, 0);
     assert_true(px_store_log_pending(s));
     uint64_t lost = 9;
-    assert_int_equal(px_store_resume_log(s, &lost), PX_OK);
+    assert_int_equal(px_store_resume(s, &lost), PX_OK);
     assert_int_equal(lost, 0);
     assert_false(px_store_log_pending(s));
     fclose(k.out);
@@ -524,25 +524,25 @@ static void test_obs_canonical(void **state)
     tobs t;
     px_store_batch *b = begin(f->s);
     assert_int_equal(
-        px_store_merge_obs(b, mk(&t, "WWW.example.com", 1, "192.0.2.1", NULL, "o1", 1, 1, 2)),
+        px_store_merge(b, mk(&t, "WWW.example.com", 1, "192.0.2.1", NULL, "o1", 1, 1, 2)),
         PX_ERR_INVAL);
     assert_int_equal(
-        px_store_merge_obs(b, mk(&t, "www.example.com.", 1, "192.0.2.1", NULL, "o1", 1, 1, 2)),
+        px_store_merge(b, mk(&t, "www.example.com.", 1, "192.0.2.1", NULL, "o1", 1, 1, 2)),
         PX_ERR_INVAL);
-    assert_int_equal(px_store_merge_obs(b, mk(&t, "www.example.com", 1, "192.0.2.1", "Example.com",
-                                              "o1", 1, 1, 2)),
-                     PX_ERR_INVAL);
+    assert_int_equal(
+        px_store_merge(b, mk(&t, "www.example.com", 1, "192.0.2.1", "Example.com", "o1", 1, 1, 2)),
+        PX_ERR_INVAL);
     mk(&t, "www.example.com", 1, "192.0.2.1", NULL, "o1", 1, 1, 2);
     t.o.rdata_wire_len = 16;
-    assert_int_equal(px_store_merge_obs(b, &t.o), PX_ERR_MALFORMED);
+    assert_int_equal(px_store_merge(b, &t.o), PX_ERR_MALFORMED);
     mk(&t, "www.example.com", 16, "\"a\"", NULL, "o1", 1, 1, 2);
     t.o.rdata = "\"a\"\0b";
     t.o.rdata_len = 5;
-    assert_int_equal(px_store_merge_obs(b, &t.o), PX_ERR_INVAL);
+    assert_int_equal(px_store_merge(b, &t.o), PX_ERR_INVAL);
     char longname[300];
     memset(longname, 'a', sizeof longname - 1);
     longname[sizeof longname - 1] = 0;
-    assert_int_equal(px_store_merge_obs(b, mk(&t, longname, 16, "\"a\"", NULL, "o1", 1, 1, 2)),
+    assert_int_equal(px_store_merge(b, mk(&t, longname, 16, "\"a\"", NULL, "o1", 1, 1, 2)),
                      PX_ERR_TOOLONG);
     /* the root, and a name in the batch that no check refused */
     merge(b, mk(&t, ".", 2, "a.root-servers.net", NULL, "o1", 1, 1, 2));

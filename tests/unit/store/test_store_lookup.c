@@ -1,10 +1,10 @@
 /* test_store_lookup.c: lookups on canonical input (px_store_find,
- * px_store_iter_find, px_store_find_domain) and the forms on what the
- * user typed (px_store_query_rrset/_rdata/_domain, px_store_iter_*),
- * which parse it once through lib/dns: every spelling of a name or an
- * address finds what its canonical form finds, input that is not canonical
- * is refused by the canonical forms, input the parser refuses by the text
- * forms, and a zone lookup keeps its rules. */
+ * px_store_iter_find, px_store_find_domain), and what the user typed
+ * parsed once through lib/dns before them (tests/support/store_text.h:
+ * px_dns_name_canon, px_addr_parse, px_dns_type_parse): every spelling of
+ * a name or an address finds what its canonical form finds, input that is
+ * not canonical is refused by the store, input the parser refuses by the
+ * parser, and a zone lookup keeps its rules. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "store/px_store.h"
+#include "store_text.h"
 
 typedef struct fix {
     char dir[64];
@@ -69,7 +70,7 @@ static void put(px_store_batch *b, const char *name, uint16_t type, const char *
                       .count = 1,
                       .time_first = 100,
                       .time_last = 200};
-    assert_int_equal(px_store_merge_obs(b, &o), PX_OK);
+    assert_int_equal(px_store_merge(b, &o), PX_OK);
 }
 
 static const uint8_t v4[4] = {1, 2, 3, 4};
@@ -116,7 +117,7 @@ static int teardown(void **state)
 static found by_rdata(px_store *s, const char *value)
 {
     found f = {0};
-    assert_int_equal(px_store_query_rdata(s, value, &all, on_rec, &f), PX_OK);
+    assert_int_equal(pxt_store_find_rdata(s, value, &all, on_rec, &f), PX_OK);
     return f;
 }
 
@@ -167,11 +168,11 @@ static void test_name_spellings(void **state)
                                         "\\119ww.example.com", "w\\WW.example.\\099om"};
     for (size_t i = 0; i < sizeof spell / sizeof spell[0]; i++) {
         found got = {0};
-        assert_int_equal(px_store_query_rrset(f->s, spell[i], NULL, &all, on_rec, &got), PX_OK);
+        assert_int_equal(pxt_store_find_rrset(f->s, spell[i], NULL, &all, on_rec, &got), PX_OK);
         assert_string_equal(got.lines, want.lines);
     }
     found a = {0};
-    assert_int_equal(px_store_query_rrset(f->s, "WWW.example.com", "a", &all, on_rec, &a), PX_OK);
+    assert_int_equal(pxt_store_find_rrset(f->s, "WWW.example.com", "a", &all, on_rec, &a), PX_OK);
     assert_string_equal(a.lines, "www.example.com A 1.2.3.4\n");
 
     found tgt = by_lookup(
@@ -185,12 +186,12 @@ static void test_name_spellings(void **state)
     assert_int_equal(px_store_find_domain(f->s, "example.com", 11, on_dom, &d), PX_OK);
     assert_int_equal(d.n, 1);
     assert_string_equal(d.name, "example.com");
-    assert_int_equal(px_store_query_domain(f->s, "EXAMPLE.Com.", on_dom, &d), PX_OK);
+    assert_int_equal(pxt_store_find_domain(f->s, "EXAMPLE.Com.", on_dom, &d), PX_OK);
     assert_int_equal(d.n, 2);
 }
 
-/* Input that is not canonical is refused by the canonical forms; input
- * the parser refuses, by the text forms; nothing is called back. */
+/* Input that is not canonical is refused by the store; input the parser
+ * refuses, by lib/dns before any lookup; nothing is called back. */
 static void test_invalid_refused(void **state)
 {
     fix *f = *state;
@@ -224,20 +225,20 @@ static void test_invalid_refused(void **state)
     longname[sizeof longname - 1] = 0;
     for (size_t i = 63; i < sizeof longname - 1; i += 64)
         longname[i] = '.';
-    assert_int_equal(px_store_query_rrset(f->s, longname, NULL, &all, on_rec, &none),
+    assert_int_equal(pxt_store_find_rrset(f->s, longname, NULL, &all, on_rec, &none),
                      PX_ERR_TOOLONG);
     static const char *const bad_names[] = {"a..b", "\\256.example.com", "www.example.com\\", "..",
                                             "a b.example.com"};
     for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++) {
-        assert_int_equal(px_store_query_rrset(f->s, bad_names[i], NULL, &all, on_rec, &none),
+        assert_int_equal(pxt_store_find_rrset(f->s, bad_names[i], NULL, &all, on_rec, &none),
                          PX_ERR_INVAL);
-        assert_int_equal(px_store_query_rdata(f->s, bad_names[i], &all, on_rec, &none),
+        assert_int_equal(pxt_store_find_rdata(f->s, bad_names[i], &all, on_rec, &none),
                          PX_ERR_INVAL);
-        assert_int_equal(px_store_query_domain(f->s, bad_names[i], on_dom, &d), PX_ERR_INVAL);
+        assert_int_equal(pxt_store_find_domain(f->s, bad_names[i], on_dom, &d), PX_ERR_INVAL);
     }
-    assert_int_equal(px_store_query_rrset(f->s, "www.example.com", "NOPE", &all, on_rec, &none),
+    assert_int_equal(pxt_store_find_rrset(f->s, "www.example.com", "NOPE", &all, on_rec, &none),
                      PX_ERR_INVAL);
-    assert_int_equal(px_store_query_rdata(f->s, "", &all, on_rec, &none), PX_ERR_INVAL);
+    assert_int_equal(pxt_store_find_rdata(f->s, "", &all, on_rec, &none), PX_ERR_INVAL);
     assert_int_equal(none.n, 0);
     assert_int_equal(d.n, 0);
 }
@@ -257,7 +258,7 @@ static void test_zone_rules(void **state)
                                  "x.b.example.com A 1.2.3.4\n"
                                  "y.x.b.example.com TXT \"t\"\n");
     found t = {0};
-    assert_int_equal(px_store_query_rrset(f->s, "*.B.Example.COM.", NULL, &all, on_rec, &t), PX_OK);
+    assert_int_equal(pxt_store_find_rrset(f->s, "*.B.Example.COM.", NULL, &all, on_rec, &t), PX_OK);
     assert_string_equal(t.lines, z.lines);
 
     zone.rrtype = 16;
@@ -278,7 +279,7 @@ static void test_zone_rules(void **state)
                   .by = PX_STORE_BY_ZONE, .name = ".", .name_len = 1, .rrtype = PX_STORE_ANY_TYPE});
     assert_int_equal(every.n, 10);
     found star = {0};
-    assert_int_equal(px_store_query_rrset(f->s, "*", NULL, &all, on_rec, &star), PX_OK);
+    assert_int_equal(pxt_store_find_rrset(f->s, "*", NULL, &all, on_rec, &star), PX_OK);
     assert_string_equal(star.lines, every.lines);
 
     found lit = by_lookup(f->s, (px_store_lookup){.by = PX_STORE_BY_NAME,

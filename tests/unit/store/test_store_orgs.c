@@ -87,14 +87,14 @@ static px_store_obs obs(const char *name, const char *org)
 static void merge(px_store_batch *b, const char *name, const char *org)
 {
     px_store_obs o = obs(name, org);
-    assert_int_equal(px_store_merge_obs(b, &o), PX_OK);
+    assert_int_equal(px_store_merge(b, &o), PX_OK);
 }
 
 static bool known(px_store_batch *b, const char *name)
 {
     px_store_obs o = obs(name, "org-a");
     bool k = true;
-    assert_int_equal(px_store_known_obs(b, &o, &k), PX_OK);
+    assert_int_equal(px_store_batch_known(b, &o, &k), PX_OK);
     return k;
 }
 
@@ -176,12 +176,12 @@ static void test_batch_known(void **state)
     px_store_obs o = obs("stored.example.com", "org-a");
     o.rdata_wire = addr35;
     bool k = true;
-    assert_int_equal(px_store_known_obs(b, &o, &k), PX_OK);
+    assert_int_equal(px_store_batch_known(b, &o, &k), PX_OK);
     assert_false(k);
     /* an observation the merge would refuse (an A record without its four
      * bytes): an error, nothing changes */
     o.rdata_wire_len = 3;
-    assert_int_equal(px_store_known_obs(b, &o, &k), PX_ERR_MALFORMED);
+    assert_int_equal(px_store_batch_known(b, &o, &k), PX_ERR_MALFORMED);
     assert_int_equal(px_store_batch_commit(b), PX_OK);
     /* the lookups changed nothing: the batch committed as merged */
     assert_int_equal(px_store_org_new_records(f->s, "org-b"), 2);
@@ -255,13 +255,13 @@ static void test_batch_known_damaged(void **state)
     merge(b, "new.example.com", "org-b");
     px_store_obs ob = obs("stored.example.com", "org-b");
     bool k = true;
-    assert_int_equal(px_store_known_obs(b, &ob, &k), PX_ERR_DAMAGED);
+    assert_int_equal(px_store_batch_known(b, &ob, &k), PX_ERR_DAMAGED);
     assert_false(k);
     assert_int_equal(r.n, 1);
     if (!strstr(r.all, "table rec, record stored.example.com A 93.184.216.34: the value fails "
                        "its checksum"))
         fail_msg("reports: %s", r.all);
-    assert_int_equal(px_store_merge_obs(b, &ob), PX_ERR_DAMAGED);
+    assert_int_equal(px_store_merge(b, &ob), PX_ERR_DAMAGED);
     assert_int_equal(px_store_batch_commit(b), PX_ERR_DAMAGED);
     assert_int_equal(px_store_org_new_records(f->s, "org-b"), 0);
 }

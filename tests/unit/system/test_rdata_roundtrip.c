@@ -2,7 +2,7 @@
  * programs are built of (no program library): a DNS response on the wire
  * -> the record's text as the producer writes it (px_dns_next_wire +
  * px_dns_rr_text) -> the consumer's validator (px_obs_check) -> the store
- * (px_store_merge_obs, commit) -> the query module (every spelling a user
+ * (px_store_merge, commit) -> the query module (every spelling a user
  * may type, parsed once) -> COF -> px_obs_check again, which must accept
  * the printed fields unchanged.
  *
@@ -251,7 +251,7 @@ static void publish(px_store *s, const rt_case *c)
                        .time_last = k.obs->time_last};
     px_store_batch *b = NULL;
     assert_int_equal(px_store_batch_begin(s, &b), PX_OK);
-    assert_int_equal(px_store_merge_obs(b, &so), PX_OK);
+    assert_int_equal(px_store_merge(b, &so), PX_OK);
     assert_int_equal(px_store_batch_commit(b), PX_OK);
 }
 

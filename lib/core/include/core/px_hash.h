@@ -26,14 +26,4 @@ static inline uint64_t px_hash64(const void *data, size_t len, uint64_t seed)
  * every call. Thread-safe. */
 uint64_t px_hash_seed(void);
 
-/* Folds the 128-bit product of a and b into 64 bits: mixes a hash with a
- * small integer (consumer/px_dlq.c's table key). */
-#define PX_HASH_K2 0x8ebc6af09c88c6e3ULL
-static inline uint64_t px_hash_mix(uint64_t a, uint64_t b)
-{
-    __extension__ typedef unsigned __int128 px_u128;
-    px_u128 r = (px_u128)a * b;
-    return (uint64_t)r ^ (uint64_t)(r >> 64);
-}
-
 #endif

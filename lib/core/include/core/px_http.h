@@ -3,7 +3,7 @@
  * needs: every connection has a deadline, each client address a bound,
  * and a full endpoint still answers a new client.
  *
- * Limits (the http.* settings, PX_HTTP_CONF_ITEMS):
+ * Limits (the http.* settings, px_http_conf_items):
  *   - a request must arrive whole within request_timeout of the
  *     connection opening, or of the previous answer ending on a kept-alive
  *     connection (libmicrohttpd's own timeout restarts on every byte, so a
@@ -48,14 +48,9 @@ typedef struct px_http_limits {
 } px_http_limits;
 
 /* The http.* rows of a program's settings table (px_config.h), a
- * {NULL}-terminated fragment: put {.include = px_http_conf_items} (or
- * PX_HTTP_CONF_ITEMS, the same row) in its table. The defaults are those
- * of px_http_limits_default(). */
+ * {NULL}-terminated fragment: put {.include = px_http_conf_items} in its
+ * table. The defaults are those of px_http_limits_default(). */
 extern const px_conf_item px_http_conf_items[];
-#define PX_HTTP_CONF_ITEMS                                                                         \
-    {                                                                                              \
-        .include = px_http_conf_items                                                              \
-    }
 
 void px_http_limits_default(px_http_limits *out);
 /* Reads the http.* settings of a validated config. */
@@ -133,9 +128,6 @@ typedef struct px_http_server px_http_server;
  * message in why (may be NULL). */
 px_err px_http_server_start(const char *listen, const px_http_opts *opts, px_http_server **out,
                             char *why, size_t whylen);
-/* px_http_server_start returning the server, NULL on failure. */
-px_http_server *px_http_start(const char *listen, const px_http_opts *opts, char *errbuf,
-                              size_t errlen);
 /* Closes every connection (an answer under way is cut) and frees; NULL is
  * fine. */
 void px_http_stop(px_http_server *s);

@@ -29,8 +29,4 @@ void px_ratelimit_init(px_ratelimit *r, unsigned burst, int64_t interval_ms);
  * the number of events refused since the last allowed one (0 otherwise). */
 bool px_ratelimit_allow(px_ratelimit *r, int64_t now_ms, uint64_t *held);
 
-/* px_clock_mono_ms() under its old name (callers outside lib/core move to
- * core/px_clock.h). */
-int64_t px_ratelimit_now_ms(void);
-
 #endif

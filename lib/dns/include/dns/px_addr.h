@@ -25,8 +25,6 @@ typedef struct px_addr {
 px_err px_addr_parse(const char *text, px_addr *out);
 /* Same on text[0..len) (not NUL-terminated); blanks are not trimmed. */
 px_err px_addr_parse_n(const char *text, size_t len, px_addr *out);
-/* Parses "host:port" or "[v6]:port"; host may be a literal address only. */
-px_err px_addr_parse_hostport(const char *text, px_addr *out);
 /* The one address text of the system (docs/DATA-MODEL.md): a dotted quad
  * for 4 bytes; for 16, RFC 5952 section 4 and nothing else, hexadecimal
  * groups only (lower case, no leading zeros, the first longest run of two
@@ -40,9 +38,6 @@ size_t px_addr_format_bytes(const uint8_t *b, size_t len, char *out);
  * NULL or len 0). */
 const char *px_addr_format(const px_addr *a, char *buf, size_t len);
 bool px_addr_equal(const px_addr *a, const px_addr *b); /* family and bytes; not port */
-/* px_conf_item.check of listen settings: "IPv4:port" or "[IPv6]:port",
- * numeric (px_addr_parse_hostport()). */
-bool px_conf_check_hostport(const char *value, char *why, size_t whylen);
 /* px_conf_item.check of an address setting: px_addr_parse() accepts it. */
 bool px_addr_conf_check(const char *value, char *why, size_t whylen);
 

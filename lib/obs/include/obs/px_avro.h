@@ -43,9 +43,7 @@ typedef struct px_avro_codec px_avro_codec;
  * that no longer resolves fails here. On error *out is NULL and why (may be
  * NULL) says what failed, with avro-c's text when avro-c refused. One codec
  * per thread; the caller owns *out (px_avro_codec_destroy). */
-px_err px_avro_codec_new(px_avro_codec **out, char *why, size_t whylen);
-/* The same without the reason (NULL on error, *err set if err is not NULL). */
-px_avro_codec *px_avro_codec_create(px_err *err);
+px_err px_avro_codec_create(px_avro_codec **out, char *why, size_t whylen);
 void px_avro_codec_destroy(px_avro_codec *c); /* NULL is fine */
 
 /* Registers another writer schema (JSON text), found on decode by the
@@ -64,31 +62,27 @@ void px_avro_codec_destroy(px_avro_codec *c); /* NULL is fine */
 px_err px_avro_codec_add_writer(px_avro_codec *c, const char *schema_json, char *why,
                                 size_t whylen);
 
-/* Encodes one observation as a single-object message into the codec's
- * buffer (only tests call it: programs encode with px_avro_encode_head
- * and _tail); *out stays valid until the next call on this codec. The strings
- * must be UTF-8 and, but for bailiwick, not NULL (else PX_ERR_INVAL). A
- * decoded observation may be passed straight back on the same codec. */
-px_err px_avro_encode(px_avro_codec *c, const px_avro_obs *obs, const uint8_t **out, size_t *len);
-
-/* Split encoding, for a producer that encodes the same record again at
- * every window: the fields that name the record (rrname, rrtype, rdata,
- * bailiwick: the first four of the schema) are encoded once with
- * px_avro_encode_head(), and each message is then that head plus the other
- * fields (px_avro_encode_tail()). The result is byte for byte what
- * px_avro_encode() writes.
+/* Encoding one observation as a single-object message, split for a
+ * producer that encodes the same record again at every window: the fields
+ * that name the record (rrname, rrtype, rdata, bailiwick: the first four
+ * of the schema) are encoded once with px_avro_encode_head(), and each
+ * message is then that head plus the other fields (px_avro_encode_tail()).
+ * The strings must be UTF-8 and, but for bailiwick, not NULL (else
+ * PX_ERR_INVAL). A decoded observation may be passed straight back on the
+ * same codec.
  *
  * px_avro_encode_head() writes the encoded head fields of obs to out[0..cap)
  * and their length to *len; the other fields of obs are not read.
  * PX_ERR_TOOLONG if cap is too small (PX_AVRO_HEAD_MAX always does for
  * DNS presentation texts: names <= 1024, rdata < 16384 characters),
- * PX_ERR_INVAL as px_avro_encode(). */
+ * PX_ERR_INVAL for a field as above. */
 #define PX_AVRO_HEAD_MAX (3 * 1025 + 16384 + 64)
 px_err px_avro_encode_head(px_avro_codec *c, const px_avro_obs *obs, uint8_t *out, size_t cap,
                            size_t *len);
 /* A whole message: header, head[0..head_len) from px_avro_encode_head()
  * on this codec, then count .. sensor of obs (the head fields of obs are
- * not read). *out as for px_avro_encode(). */
+ * not read). *out is in the codec's buffer and stays valid until the
+ * next call on this codec. */
 px_err px_avro_encode_tail(px_avro_codec *c, const uint8_t *head, size_t head_len,
                            const px_avro_obs *obs, const uint8_t **out, size_t *len);
 

@@ -4,7 +4,7 @@
  * sensor may be buggy or hostile. px_obs_check() checks every field
  * against the form the producer writes (docs/DATA-MODEL.md, "Validation"), so that
  * equal records have equal keys and nothing absurd reaches the store;
- * px_obs_trust_checked() then applies the centre's own rules: the privacy
+ * px_obs_trust_check() then applies the centre's own rules: the privacy
  * rules every producer applies (px_privacy.h) and a plausible range of
  * times. */
 #ifndef PX_OBS_H
@@ -82,10 +82,6 @@ typedef struct px_obs_checked {
 px_err px_obs_check(const px_avro_obs *o, int64_t now, px_obs_checked *out, uint8_t *scratch,
                     size_t cap, char *why, size_t whylen);
 
-/* px_obs_check() without the parse, for callers that have not switched to
- * it yet (same verdict, same reason). */
-px_err px_obs_validate(const px_avro_obs *o, int64_t now, char *why, size_t whylen);
-
 /* What the centre accepts of a valid observation (the consumer's trust.*
  * settings). */
 typedef struct px_obs_trust {
@@ -132,13 +128,7 @@ const char *px_obs_rule_name(px_obs_rule rule);
  * time_last lies before that; the skew absorbs clock differences between
  * resolver, producer and broker. Returns PX_OBS_TRUSTED, or the rule with
  * a short reason in why ("private address 10.0.0.1"; why may be NULL). */
-px_obs_rule px_obs_trust_checked(const px_obs_trust *t, const px_obs_checked *c, int64_t written,
-                                 char *why, size_t whylen);
-
-/* px_obs_trust_checked() of an observation px_obs_validate() passed, for
- * callers that have not switched to px_obs_check() yet (it parses the
- * rdata again; PX_OBS_FORM if that fails). */
-px_obs_rule px_obs_trust_check(const px_obs_trust *t, const px_avro_obs *o, int64_t written,
+px_obs_rule px_obs_trust_check(const px_obs_trust *t, const px_obs_checked *c, int64_t written,
                                char *why, size_t whylen);
 
 /* True if `org` matches [a-z0-9][a-z0-9-]{0,31}. */

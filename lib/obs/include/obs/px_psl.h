@@ -8,14 +8,6 @@
 
 #include "core/px_error.h"
 
-/* Writes the registered domain of `name` into out, lowercasing it and
- * dropping one trailing dot first. A name that is itself a public suffix,
- * or has no registrable part, yields the name itself (so every name has a
- * key). Returns PX_ERR_TOOLONG if out is too small. Thread-safe. No
- * program calls it (they look up canonical names through
- * px_psl_cache_lookup); test_psl checks the cache against it. */
-px_err px_registered_domain(const char *name, char *out, size_t outlen);
-
 /* True if `name` (lowercase presentation form, no trailing dot; len
  * octets) is itself a public suffix of the list's ICANN section ("com",
  * "co.uk", "in-addr.arpa"; the implicit "*" rule does not count, so an
@@ -38,10 +30,11 @@ void px_psl_cache_destroy(px_psl_cache *c); /* NULL is fine */
  * some work later does not wait for memory. */
 void px_psl_cache_prefetch(const px_psl_cache *c, const char *name, size_t len);
 
-/* px_registered_domain() of a name already in canonical form (lowercase,
- * no trailing dot, as the DNS parser writes it), through the cache. The
- * result is a suffix of the name: *reg points into `name`, valid as long
- * as `name` is. */
+/* The registered domain of a name already in canonical form (lowercase,
+ * no trailing dot, as the DNS parser writes it), through the cache. A
+ * name that is itself a public suffix, or has no registrable part, is its
+ * own registered domain (so every name has a key). The result is a suffix
+ * of the name: *reg points into `name`, valid as long as `name` is. */
 px_err px_psl_cache_lookup(px_psl_cache *c, const char *name, size_t len, const char **reg,
                            size_t *reg_len);
 
