@@ -7,7 +7,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_DEPS=(build-essential cmake pkg-config ninja-build clang clang-format libclang-rt-14-dev
   librdkafka-dev libavro-dev libconfig-dev libpcap-dev libfstrm-dev
   libprotobuf-c-dev protobuf-c-compiler libpsl-dev libjansson-dev
-  libcmocka-dev liblmdb-dev libmaxminddb-dev libmicrohttpd-dev libxxhash-dev
+  libcmocka-dev liblmdb-dev libmaxminddb-dev libmicrohttpd-dev libxxhash-dev libidn2-dev libicu-dev
   libsodium-dev libcurl4-openssl-dev
   golang-github-dnstap-golang-dnstap-dev)
 TEST_DEPS=(python3-avro unbound nsd dnsperf fstrm-bin kcat tcpdump
