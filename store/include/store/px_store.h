@@ -128,6 +128,10 @@ typedef struct px_store_obs {
     const char *org; /* organisation id, NUL-terminated, 1..255 bytes */
     uint64_t count;
     int64_t time_first, time_last; /* either order */
+    /* TTL range of the observation, handed to the change feed (not
+     * stored); has_ttl false: unknown. */
+    bool has_ttl;
+    uint32_t ttl_min, ttl_max;
 } px_store_obs;
 
 /* Merges one observation. obs is copied: the caller may reuse it on

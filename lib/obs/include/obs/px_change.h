@@ -20,10 +20,12 @@
 #ifndef PX_CHANGE_H
 #define PX_CHANGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "core/px_error.h"
+#include "obs/px_alert.h"
 #include "obs/px_geo.h"
 
 typedef enum px_change_kind {
@@ -53,7 +55,19 @@ typedef struct px_change_record {
     size_t n_new_orgs; /* those this merge added (all of them for a new record), sorted */
     const char *const *new_orgs;
     const px_geo *geo; /* A/AAAA: as enriched (new) or as stored (grown); NULL: none */
+    /* TTL range of this transaction's observations of the record (not
+     * stored); has_ttl false when none said (px_store_obs.has_ttl). */
+    bool has_ttl;
+    uint32_t ttl_min, ttl_max;
 } px_change_record;
+
+/* One organisation's sightings of a registered domain in this
+ * transaction, in event time: the least time_first and the greatest
+ * time_last of its observations this transaction merged. */
+typedef struct px_change_sighting {
+    const char *org;
+    int64_t first, last;
+} px_change_sighting;
 
 typedef struct px_change_domain {
     const char *domain; /* canonical name text, NUL-terminated */
@@ -65,6 +79,12 @@ typedef struct px_change_domain {
     const char *const *orgs;
     size_t n_new_orgs; /* those this merge added, sorted */
     const char *const *new_orgs;
+    /* The organisations whose observations of the domain this
+     * transaction merged, sorted by org, each with its own times (a
+     * batch applied from its log too): what a sliding window of distinct
+     * organisations counts. */
+    size_t n_seen;
+    const px_change_sighting *seen;
 } px_change_domain;
 
 typedef struct px_change {
@@ -75,9 +95,41 @@ typedef struct px_change {
     };
 } px_change;
 
+/* What the feed's reader keeps in the store, written in the transaction
+ * that delivers the changes it concerns, committed or rolled back with
+ * them and with the Kafka offsets that caused them: its own state
+ * (opaque key/value pairs) and the alerts it decided (the outbox). The
+ * store implements it; a reader never includes the store. A key is 1 to
+ * PX_CHANGE_STATE_KEY_MAX bytes and should start with what places it in
+ * a partition (the registered domain the state concerns), so that the
+ * state of a partition can move with it; a value is 0 to
+ * PX_CHANGE_STATE_VAL_MAX bytes. Reads see the transaction's own writes.
+ * Errors (_FULL, _NOMEM, _IO, _DAMAGED, _INVAL for a key or value out of
+ * bounds) fail the transaction. */
+#define PX_CHANGE_STATE_KEY_MAX 384
+#define PX_CHANGE_STATE_VAL_MAX 65536
+
+typedef struct px_change_txn px_change_txn;
+struct px_change_txn {
+    /* The value of key: *val valid until the next call on t;
+     * PX_ERR_NOTFOUND when there is none. */
+    px_err (*get)(px_change_txn *t, const void *key, size_t klen, const void **val, size_t *vlen);
+    px_err (*put)(px_change_txn *t, const void *key, size_t klen, const void *val, size_t vlen);
+    px_err (*del)(px_change_txn *t, const void *key, size_t klen); /* PX_OK when absent */
+    /* Appends a decided alert to the outbox (a->seq is ignored); *seq
+     * (may be NULL): the number the store gave it. */
+    px_err (*alert)(px_change_txn *t, const px_alert *a, uint64_t *seq);
+    void *impl;
+};
+
 /* Where the changes go. change == NULL: none are built. */
 typedef struct px_change_sink {
     px_err (*change)(void *ctx, const px_change *c);
+    /* Called once per write transaction that delivered changes, after its
+     * last change and before it commits: what the reader decided goes
+     * into t, in the same transaction. An error fails the transaction
+     * (then `aborted`). May be NULL. */
+    px_err (*prepare)(void *ctx, px_change_txn *t);
     void (*committed)(void *ctx); /* may be NULL */
     void (*aborted)(void *ctx);   /* may be NULL */
     void *ctx;
