@@ -125,14 +125,14 @@ struct px_change_txn {
 /* Where the changes go. change == NULL: none are built. */
 typedef struct px_change_sink {
     px_err (*change)(void *ctx, const px_change *c);
+    void (*committed)(void *ctx); /* may be NULL */
+    void (*aborted)(void *ctx);   /* may be NULL */
+    void *ctx;
     /* Called once per write transaction that delivered changes, after its
      * last change and before it commits: what the reader decided goes
      * into t, in the same transaction. An error fails the transaction
      * (then `aborted`). May be NULL. */
     px_err (*prepare)(void *ctx, px_change_txn *t);
-    void (*committed)(void *ctx); /* may be NULL */
-    void (*aborted)(void *ctx);   /* may be NULL */
-    void *ctx;
 } px_change_sink;
 
 #endif
