@@ -152,7 +152,8 @@ const px_kafka_prop *px_consumer_conf_reserved(size_t *n)
     return px_consumer_memory_props;
 }
 
-const char *px_consumer_conf_memory_setting(const char *prop)
+/* The setting that stands for a reserved property, or NULL. */
+static const char *memory_setting(const char *prop)
 {
     size_t n;
     const px_kafka_prop *r = px_consumer_conf_reserved(&n);
@@ -167,7 +168,7 @@ static void px_check_memory_props(px_config *cfg)
     size_t n = px_config_map_len(cfg, "kafka.properties");
     for (size_t i = 0; i < n; i++) {
         const char *key = px_config_map_key(cfg, "kafka.properties", i);
-        const char *setting = key ? px_consumer_conf_memory_setting(key) : NULL;
+        const char *setting = key ? memory_setting(key) : NULL;
         if (!setting)
             continue;
         char member[512];

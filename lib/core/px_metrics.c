@@ -96,14 +96,6 @@ static uint64_t px_metric_value(const px_metric *m)
     return atomic_load_explicit(&((px_metric *)m)->value, memory_order_relaxed);
 }
 
-uint64_t px_metric_value_of(const char *name)
-{
-    pthread_mutex_lock(&px_reg_lock);
-    px_metric *m = px_find_locked(name);
-    pthread_mutex_unlock(&px_reg_lock);
-    return m ? px_metric_value(m) : 0;
-}
-
 /* Sort by base name first so each family is one block, then by full name. */
 static int px_metric_cmp(const void *a, const void *b)
 {

@@ -292,13 +292,6 @@ size_t px_dns_name_last_label(const char *name, size_t len, bool *has_dot)
     return last;
 }
 
-bool px_dns_name_single_label(const char *name, size_t len)
-{
-    bool has_dot;
-    px_dns_name_last_label(name, len, &has_dot);
-    return !has_dot && !(len == 1 && name[0] == '.');
-}
-
 bool px_dns_name_in_zone(const char *name, size_t name_len, const char *zone, size_t zone_len)
 {
     if (zone_len == 0 || (zone_len == 1 && zone[0] == '.'))

@@ -26,18 +26,7 @@ px_err px_kafka_settings_load(const px_config *cfg, px_kafka_settings *out)
 {
     memset(out, 0, sizeof(*out));
     out->brokers = px_config_string(cfg, "kafka.brokers");
-    size_t n = px_config_map_len(cfg, "kafka.properties");
-    if (n == 0)
-        return PX_OK;
-    out->props = calloc(n, sizeof(*out->props));
-    if (!out->props)
-        return PX_ERR_NOMEM;
-    for (size_t i = 0; i < n; i++) {
-        out->props[i].key = px_config_map_key(cfg, "kafka.properties", i);
-        out->props[i].value = px_config_map_value(cfg, "kafka.properties", i);
-    }
-    out->n_props = n;
-    return PX_OK;
+    return px_config_map_load(cfg, "kafka.properties", &out->props, &out->n_props);
 }
 
 void px_kafka_settings_free(px_kafka_settings *s)
@@ -250,9 +239,4 @@ void px_kafka_get_stats(const px_kafka *k, px_kafka_stats *out)
     px_kafka *m = (px_kafka *)k;
     out->delivered = atomic_load(&m->delivered);
     out->failed = atomic_load(&m->failed);
-}
-
-bool px_kafka_fatal(const px_kafka *k)
-{
-    return atomic_load(&((px_kafka *)k)->fatal);
 }

@@ -62,23 +62,6 @@ struct px_privacy {
     uint64_t seed;
 };
 
-static const char *const rule_names[PX_PRIVACY__COUNT] = {
-    [PX_PRIVACY_PASS] = "pass",
-    [PX_PRIVACY_RRTYPE] = "rrtype",
-    [PX_PRIVACY_PRIVATE_ADDR] = "private_addr",
-    [PX_PRIVACY_LOCAL_NAME] = "local_name",
-    [PX_PRIVACY_LOCAL_RDATA] = "local_rdata",
-    [PX_PRIVACY_SINGLE_LABEL] = "single_label",
-    [PX_PRIVACY_PUBLIC_SUFFIX] = "public_suffix",
-};
-
-const char *px_privacy_rule_name(px_privacy_rule rule)
-{
-    if ((unsigned)rule >= PX_PRIVACY__COUNT)
-        return "unknown";
-    return rule_names[rule];
-}
-
 /* ---- zone sets ---- */
 
 static bool zone_set_init(px_zone_set *s, size_t expected)
@@ -154,16 +137,6 @@ static bool single_label(const char *name, size_t len, bool has_dot)
     return !has_dot && !(len == 1 && name[0] == '.');
 }
 
-bool px_privacy_single_label(const char *name, size_t len)
-{
-    return px_dns_name_single_label(name, len);
-}
-
-bool px_privacy_in_zone(const char *name, size_t name_len, const char *zone, size_t zone_len)
-{
-    return px_dns_name_in_zone(name, name_len, zone, zone_len);
-}
-
 static uint64_t tail_hint_bit(size_t len)
 {
     return 1ULL << (len < 63 ? len : 63);
@@ -190,14 +163,6 @@ static bool is_local_at(const px_privacy *p, const char *name, size_t len, size_
             return false;
         start = i + 1;
     }
-}
-
-bool px_privacy_is_local(const px_privacy *p, const char *name, size_t len)
-{
-    bool has_dot;
-    if (!p || !name || len == 0)
-        return false;
-    return is_local_at(p, name, len, px_dns_name_last_label(name, len, &has_dot));
 }
 
 px_privacy_rule px_privacy_owner(const px_privacy *p, const char *name, size_t len)
@@ -231,16 +196,7 @@ static px_privacy_rule targets_verdict(bool local, bool single)
     return single ? PX_PRIVACY_SINGLE_LABEL : PX_PRIVACY_PASS;
 }
 
-px_privacy_rule px_privacy_targets(const px_privacy *p, const char *const *names, size_t n)
-{
-    bool local = false, single = false;
-    for (size_t i = 0; i < n && !local; i++)
-        if (names[i])
-            target_rule(p, names[i], strlen(names[i]), &local, &single);
-    return targets_verdict(local, single);
-}
-
-bool px_privacy_addr_refused(const px_privacy *p, const uint8_t *bytes, size_t len)
+static bool addr_refused(const px_privacy *p, const uint8_t *bytes, size_t len)
 {
     if (p->private_answers)
         return false;
@@ -267,8 +223,7 @@ px_privacy_rule px_privacy_rdata(const px_privacy *p, uint16_t type, const uint8
     if (type == PX_DNS_TYPE_A || type == PX_DNS_TYPE_AAAA) {
         if (wire_len != (type == PX_DNS_TYPE_A ? 4u : 16u)) /* fail closed */
             return PX_PRIVACY_PRIVATE_ADDR;
-        return px_privacy_addr_refused(p, wire, wire_len) ? PX_PRIVACY_PRIVATE_ADDR
-                                                          : PX_PRIVACY_PASS;
+        return addr_refused(p, wire, wire_len) ? PX_PRIVACY_PRIVATE_ADDR : PX_PRIVACY_PASS;
     }
     bool local = false, single = false;
     for (unsigned i = 0; i < targets->n && i < 2 && !local; i++)

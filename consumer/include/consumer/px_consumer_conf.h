@@ -16,10 +16,6 @@
 #include "query/px_query_conf.h"
 #include "store/px_store.h"
 
-/* A kafka.properties entry: lib/kafka's property, handed to px_kafka as
- * the operator's settings. */
-typedef px_kafka_prop px_consumer_kv;
-
 /* Lifetime: every const char * points into the px_config it was loaded
  * from and is valid until px_config_destroy() of that config. The
  * kafka_properties, trust_rrtypes and trust_local_zones arrays are owned by
@@ -29,7 +25,7 @@ typedef struct px_consumer_conf {
     const char *kafka_group;
     /* A topic name, or a regex if it starts with '^' (librdkafka's rule). */
     const char *kafka_topics;
-    px_consumer_kv *kafka_properties; /* raw librdkafka properties, consumer and DLQ producer */
+    px_kafka_prop *kafka_properties; /* raw librdkafka properties, consumer and DLQ producer */
     size_t n_kafka_properties;
     const char *store_path;
     const char *geoip_country;  /* NULL: none */
@@ -80,12 +76,10 @@ void px_consumer_conf_free(px_consumer_conf *c); /* NULL is fine; zeroes *c */
  * directory and cannot be created, a GeoIP file that does not open as a
  * MaxMind DB, a librdkafka property librdkafka refuses. ctx is unused. */
 void px_consumer_conf_check(void *ctx, px_config *cfg);
-/* The setting that stands for a librdkafka property bounding the
- * consumer's memory (queued.min.messages, ...), or NULL for any other
- * property: kafka.properties may not set those. */
-const char *px_consumer_conf_memory_setting(const char *prop);
-/* Those properties (key) and their settings (value), *n of them: the
- * consumer's px_kafka_conf.reserved. */
+/* The librdkafka properties that bound the consumer's memory
+ * (queued.min.messages, ...; key) and the settings that stand for them
+ * (value), *n of them: kafka.properties may not set those; the consumer's
+ * px_kafka_conf.reserved. */
 const px_kafka_prop *px_consumer_conf_reserved(size_t *n);
 
 #endif

@@ -1042,7 +1042,7 @@ static void test_copy_refused_for_good_skipped(void **state)
     cluster_stop(&c);
 }
 
-static const px_consumer_kv one_copy_per_request[] = {{"batch.num.messages", "1"}};
+static const px_kafka_prop one_copy_per_request[] = {{"batch.num.messages", "1"}};
 
 static bool count_mark(void *ctx, const px_store_dlq_ent *mark)
 {
@@ -1085,7 +1085,7 @@ static void test_retry_sends_each_copy_once(void **state)
     env_init(&e, &c, "g-once");
     e.conf.batch_records = 100; /* everything in one batch */
     e.conf.batch_ms = 200;
-    e.conf.kafka_properties = (px_consumer_kv *)one_copy_per_request;
+    e.conf.kafka_properties = (px_kafka_prop *)one_copy_per_request;
     e.conf.n_kafka_properties = 1;
     e.opts.dlq_timeout_ms = 3000; /* time to connect: the first copy is acknowledged */
     uint64_t aborted0 = metric("pdnsx_consumer_batches_aborted_total");
@@ -1142,7 +1142,7 @@ static void test_restart_sends_each_copy_once(void **state)
     e.conf.batch_records = 100;
     e.conf.batch_ms = 200;
     e.conf.exit_idle = 0;
-    e.conf.kafka_properties = (px_consumer_kv *)one_copy_per_request;
+    e.conf.kafka_properties = (px_kafka_prop *)one_copy_per_request;
     e.conf.n_kafka_properties = 1;
     e.opts.dlq_timeout_ms = 3000;
     e.opts.signals = &sigs;
@@ -1241,12 +1241,12 @@ static void test_org_prefix_is_mismatch(void **state)
 static void test_memory_property_refused(void **state)
 {
     (void)state;
-    static const px_consumer_kv fetch[] = {{"fetch.max.bytes", "999999999"}};
+    static const px_kafka_prop fetch[] = {{"fetch.max.bytes", "999999999"}};
     run_env e;
     cluster c;
     cluster_start(&c);
     env_init(&e, &c, "g-mem");
-    e.conf.kafka_properties = (px_consumer_kv *)fetch;
+    e.conf.kafka_properties = (px_kafka_prop *)fetch;
     e.conf.n_kafka_properties = 1;
     char err[512] = "";
     px_consumer *pc = px_consumer_create(&e.conf, &e.opts, err, sizeof(err));

@@ -23,6 +23,7 @@
 
 #include <cmocka.h>
 
+#include "metrics_read.h"
 #include "core/px_http.h"
 #include "core/px_metrics.h"
 
@@ -136,7 +137,7 @@ static uint64_t rejected(const char *endpoint, const char *reason)
     char name[160];
     snprintf(name, sizeof(name), "pdnsx_http_rejected_total{endpoint=\"%s\",reason=\"%s\"}",
              endpoint, reason);
-    return px_metric_value_of(name);
+    return pxt_metric(name);
 }
 
 /* Connections the server has taken so far: open ones and those it closed
@@ -145,7 +146,7 @@ static uint64_t taken(const char *endpoint)
 {
     char name[160];
     snprintf(name, sizeof(name), "pdnsx_http_connections{endpoint=\"%s\"}", endpoint);
-    return px_metric_value_of(name) + rejected(endpoint, "per_client") + rejected(endpoint, "full");
+    return pxt_metric(name) + rejected(endpoint, "per_client") + rejected(endpoint, "full");
 }
 
 /* ---- client helpers ---------------------------------------------------------- */
@@ -311,7 +312,7 @@ static void test_request_deadline(void **state)
     free(body);
     free(pending);
     assert_true(closed_within(fd, 3000));
-    assert_int_equal(px_metric_value_of("pdnsx_http_idle_closed_total{endpoint=\"drip\"}"), 1);
+    assert_int_equal(pxt_metric("pdnsx_http_idle_closed_total{endpoint=\"drip\"}"), 1);
     assert_int_equal(rejected("drip", "request_timeout"), 1);
     assert_int_equal(lines_logged(), before);
     close(fd);

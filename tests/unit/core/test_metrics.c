@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "metrics_read.h"
 #include "core/px_metrics.h"
 
 static char *exposition(void)
@@ -61,14 +62,14 @@ static void test_counter_and_gauge(void **state)
     assert_ptr_equal(px_metric_counter("t1_events_total", "ignored"), c);
     px_metric_inc(c);
     px_metric_add(c, 41);
-    assert_int_equal(px_metric_value_of("t1_events_total"), 42);
-    assert_int_equal(px_metric_value_of("t1_events_total"), 42);
-    assert_int_equal(px_metric_value_of("t1_no_such_metric"), 0);
+    assert_int_equal(pxt_metric("t1_events_total"), 42);
+    assert_int_equal(pxt_metric("t1_events_total"), 42);
+    assert_int_equal(pxt_metric("t1_no_such_metric"), 0);
 
     px_metric *g = px_metric_gauge("t1_queue_depth", "Messages queued.");
     px_metric_set(g, 7);
     px_metric_set(g, 3);
-    assert_int_equal(px_metric_value_of("t1_queue_depth"), 3);
+    assert_int_equal(pxt_metric("t1_queue_depth"), 3);
     px_metric_set(g, -5);
     char *text = exposition();
     assert_non_null(strstr(text, "\nt1_queue_depth -5\n"));
@@ -88,7 +89,7 @@ static void test_labels_grouped_once(void **state)
     px_metric_add(r, 2);
     px_metric_add(p, 5);
     px_metric_inc(o);
-    assert_int_equal(px_metric_value_of("t2_dropped_total{reason=\"rcode\"}"), 2);
+    assert_int_equal(pxt_metric("t2_dropped_total{reason=\"rcode\"}"), 2);
     char *text = exposition();
     const char *want = "# HELP t2_dropped_total Records dropped.\n"
                        "# TYPE t2_dropped_total counter\n"
@@ -130,7 +131,7 @@ static void test_concurrent_adds(void **state)
         assert_int_equal(pthread_create(&t[i], NULL, adder, m), 0);
     for (int i = 0; i < 4; i++)
         pthread_join(t[i], NULL);
-    assert_int_equal(px_metric_value_of("t4_concurrent_total"), 400000);
+    assert_int_equal(pxt_metric("t4_concurrent_total"), 400000);
 }
 
 /* Plain HTTP/1.0 client: returns the whole response (status line and body). */

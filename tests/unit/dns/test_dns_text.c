@@ -198,10 +198,15 @@ static void test_name_labels(void **state)
     assert_int_equal(px_dns_name_last_label("x.a\\.com", 8, &dot), 2);
     assert_int_equal(px_dns_name_last_label("a\\\\.com", 7, &dot), 4);
     assert_true(dot);
-    assert_true(px_dns_name_single_label("localhost", 9));
-    assert_true(px_dns_name_single_label("a\\.b", 4));
-    assert_false(px_dns_name_single_label(".", 1));
-    assert_false(px_dns_name_single_label("a.b", 3));
+    /* a single label: no unescaped dot (the root "." has one) */
+    assert_int_equal(px_dns_name_last_label("localhost", 9, &dot), 0);
+    assert_false(dot);
+    assert_int_equal(px_dns_name_last_label("a\\.b", 4, &dot), 0);
+    assert_false(dot);
+    assert_int_equal(px_dns_name_last_label(".", 1, &dot), 1);
+    assert_true(dot);
+    assert_int_equal(px_dns_name_last_label("a.b", 3, &dot), 2);
+    assert_true(dot);
     assert_true(px_dns_name_in_zone("www.example.com", 15, "example.com", 11));
     assert_false(px_dns_name_in_zone("a\\.example.com", 14, "\\.example.com", 13));
     assert_false(px_dns_name_in_zone("wwwexample.com", 14, "example.com", 11));

@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "metrics_read.h"
 #include "px_fixture.h"
 #include <fstrm.h>
 
@@ -266,13 +267,13 @@ static void test_decode_skips(void **state)
     px_dnstap_decoder *d = px_dnstap_decoder_create(PX_DT_CLIENT_RESPONSE);
     assert_non_null(d);
     const char *why;
-    uint64_t no_time = px_metric_value_of(MALFORMED("no_time"));
-    uint64_t proto = px_metric_value_of(MALFORMED("protobuf"));
+    uint64_t no_time = pxt_metric(MALFORMED("no_time"));
+    uint64_t proto = pxt_metric(MALFORMED("protobuf"));
 
     frame_spec fs = {DNSTAP__MESSAGE__TYPE__CLIENT_RESPONSE, "a.example", false, false, NULL};
     assert_int_equal(decode_one(d, &s, &fs, &why), PX_ERR_MALFORMED);
     assert_string_equal(why, "no_time");
-    assert_int_equal(px_metric_value_of(MALFORMED("no_time")), no_time + 1);
+    assert_int_equal(pxt_metric(MALFORMED("no_time")), no_time + 1);
 
     fs = (frame_spec){DNSTAP__MESSAGE__TYPE__CLIENT_RESPONSE, NULL, true, true, NULL};
     assert_int_equal(decode_one(d, &s, &fs, &why), PX_ERR_MALFORMED);
@@ -292,7 +293,7 @@ static void test_decode_skips(void **state)
     assert_int_equal(px_dnstap_decode(d, garbage, sizeof(garbage), sink_fn, &s, &why),
                      PX_ERR_MALFORMED);
     assert_string_equal(why, "protobuf");
-    assert_int_equal(px_metric_value_of(MALFORMED("protobuf")), proto + 1);
+    assert_int_equal(pxt_metric(MALFORMED("protobuf")), proto + 1);
 
     /* A Dnstap without a message. */
     Dnstap__Dnstap empty = DNSTAP__DNSTAP__INIT;
@@ -469,11 +470,10 @@ static void test_file_corpus(void **state)
 
     /* Only TOOL_RESPONSE selected: the dnsdist file gives nothing. */
     sink_init(&s);
-    uint64_t filtered = px_metric_value_of("pdnsx_input_filtered_total{input=\"dnstap\"}");
+    uint64_t filtered = pxt_metric("pdnsx_input_filtered_total{input=\"dnstap\"}");
     assert_int_equal(read_file(CORPUS("dsc__dotdoh.dnstap"), PX_DT_TOOL_RESPONSE, &s), PX_OK);
     assert_int_equal(s.count, 0);
-    assert_int_equal(px_metric_value_of("pdnsx_input_filtered_total{input=\"dnstap\"}"),
-                     filtered + 7);
+    assert_int_equal(pxt_metric("pdnsx_input_filtered_total{input=\"dnstap\"}"), filtered + 7);
     sink_fini(&s);
 }
 
@@ -541,12 +541,12 @@ static void test_file_corrupt(void **state)
     static const char *const names[] = {"a.example", NULL, "b.example"};
     size_t n = make_stream(buf, sizeof(buf), CT, names, 3, true);
     write_file(path, buf, n);
-    uint64_t proto = px_metric_value_of(MALFORMED("protobuf"));
+    uint64_t proto = pxt_metric(MALFORMED("protobuf"));
     sink_init(&s);
     assert_int_equal(read_file(path, 0, &s), PX_OK);
     assert_int_equal(s.count, 2);
     assert_string_equal(s.last_qname, "b.example");
-    assert_int_equal(px_metric_value_of(MALFORMED("protobuf")), proto + 1);
+    assert_int_equal(pxt_metric(MALFORMED("protobuf")), proto + 1);
     sink_fini(&s);
 
     /* Cut inside the last data frame: what came before counts, then an
@@ -555,19 +555,19 @@ static void test_file_corrupt(void **state)
     n = make_stream(buf, sizeof(buf), CT, names, 3, false);
     write_file(path, buf, n - 10);
     sink_init(&s);
-    uint64_t trunc = px_metric_value_of(MALFORMED("truncated"));
+    uint64_t trunc = pxt_metric(MALFORMED("truncated"));
     const char *skipped = "pdnsx_input_skipped_bytes_total{input=\"dnstap\"}";
-    uint64_t skip0 = px_metric_value_of(skipped);
+    uint64_t skip0 = pxt_metric(skipped);
     assert_int_equal(read_file(path, 0, &s), PX_ERR_TRUNC);
     assert_int_equal(s.count, 1);
-    assert_int_equal(px_metric_value_of(MALFORMED("truncated")), trunc + 1);
+    assert_int_equal(pxt_metric(MALFORMED("truncated")), trunc + 1);
     char want[256];
     snprintf(want, sizeof(want), "3 %s: offset %zu: the file ends %zu bytes into a frame", path,
              two, n - 10 - two);
     expect_report(want);
     snprintf(want, sizeof(want), "the last %zu bytes of the file are not read", n - 10 - two);
     expect_report(want);
-    assert_int_equal(px_metric_value_of(skipped), skip0 + (n - 10 - two));
+    assert_int_equal(pxt_metric(skipped), skip0 + (n - 10 - two));
     sink_fini(&s);
 
     /* Ends between frames but without STOP (writer killed): also truncated. */
@@ -645,7 +645,7 @@ static int fstrm_reference(const char *path, size_t *frames)
 static int input_result(const char *path, size_t *frames)
 {
     const char *m = "pdnsx_input_frames_total{input=\"dnstap\"}";
-    uint64_t before = px_metric_value_of(m);
+    uint64_t before = pxt_metric(m);
     sink s;
     sink_init(&s);
     char err[256];
@@ -656,7 +656,7 @@ static int input_result(const char *path, size_t *frames)
         px_dnstap_input_ops.destroy(in);
     }
     sink_fini(&s);
-    *frames = (size_t)(px_metric_value_of(m) - before);
+    *frames = (size_t)(pxt_metric(m) - before);
     return rc;
 }
 
@@ -1064,7 +1064,7 @@ static void drive_raw(const endpoint *ep, sink *s)
     assert_int_equal(sink_wait(s, base + 5), base + 5);
 
     /* A sender vanishing mid-frame loses only that frame. */
-    uint64_t trunc = px_metric_value_of(MALFORMED("truncated"));
+    uint64_t trunc = pxt_metric(MALFORMED("truncated"));
     a = sender_open(ep);
     sender_data(a, "c1.example");
     sender_data(a, "c2.example");
@@ -1072,10 +1072,10 @@ static void drive_raw(const endpoint *ep, sink *s)
     close(a);
     barrier(ep);
     assert_int_equal(sink_count(s), base + 7);
-    assert_int_equal(px_metric_value_of(MALFORMED("truncated")), trunc + 1);
+    assert_int_equal(pxt_metric(MALFORMED("truncated")), trunc + 1);
 
     /* An oversized frame closes that connection only. */
-    uint64_t over = px_metric_value_of(MALFORMED("oversize"));
+    uint64_t over = pxt_metric(MALFORMED("oversize"));
     b = sender_open(ep);
     a = sender_open(ep);
     send_all(a, "\x00\x20\x00\x00", 4); /* 2 MiB */
@@ -1084,17 +1084,17 @@ static void drive_raw(const endpoint *ep, sink *s)
     sender_data(b, "d1.example");
     sender_close(b);
     assert_int_equal(sink_wait(s, base + 8), base + 8);
-    assert_int_equal(px_metric_value_of(MALFORMED("oversize")), over + 1);
+    assert_int_equal(pxt_metric(MALFORMED("oversize")), over + 1);
 
     /* Wrong content type: no ACCEPT, the receiver closes. */
-    uint64_t ct = px_metric_value_of(MALFORMED("content_type"));
+    uint64_t ct = pxt_metric(MALFORMED("content_type"));
     a = connect_to(ep);
     uint8_t buf[512];
     send_all(a, buf,
              px_fstrm_control_encode(buf, sizeof(buf), PX_FSTRM_CONTROL_READY, "protobuf:other"));
     assert_int_equal(read_control(a), 0);
     close(a);
-    assert_int_equal(px_metric_value_of(MALFORMED("content_type")), ct + 1);
+    assert_int_equal(pxt_metric(MALFORMED("content_type")), ct + 1);
     assert_int_equal(sink_count(s), base + 8);
     assert_string_equal(s->last_qname, "d1.example");
 }

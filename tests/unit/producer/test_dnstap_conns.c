@@ -26,6 +26,7 @@
 
 #include <cmocka.h>
 
+#include "metrics_read.h"
 #include "dnstap.pb-c.h"
 #include "px_dnstap.h"
 #include "px_fstrm.h"
@@ -63,8 +64,7 @@ static uint64_t metric_wait2(const char *name, const char *plus, uint64_t want)
 {
     int64_t end = now_ms() + 20000;
     uint64_t v;
-    while ((v = px_metric_value_of(name) + (plus ? px_metric_value_of(plus) : 0)) < want &&
-           now_ms() < end)
+    while ((v = pxt_metric(name) + (plus ? pxt_metric(plus) : 0)) < want && now_ms() < end)
         pause_ms(2);
     return v;
 }
@@ -352,7 +352,7 @@ static void sender_data(int fd, const char *name)
  * has taken (or refused) them all. */
 static void open_silent(const endpoint *ep, int *fds, size_t n)
 {
-    uint64_t base = px_metric_value_of(ACCEPTED) + px_metric_value_of(REJECTED);
+    uint64_t base = pxt_metric(ACCEPTED) + pxt_metric(REJECTED);
     for (size_t i = 0; i < n; i++)
         fds[i] = connect_to(ep);
     assert_int_equal(metric_wait2(ACCEPTED, REJECTED, base + n), base + n);
@@ -417,9 +417,9 @@ static void idle_flood(bool unix_sock)
 {
     rig r;
     rig_start(&r, unix_sock, 0 /* 64 */, 60000, 0);
-    uint64_t evicted = px_metric_value_of(CLOSED("evicted"));
+    uint64_t evicted = pxt_metric(CLOSED("evicted"));
     int silent[SILENT];
-    uint64_t rejected = px_metric_value_of(REJECTED);
+    uint64_t rejected = pxt_metric(REJECTED);
     open_silent(&r.ep, silent, SILENT);
 
     int64_t t0 = now_ms();
@@ -431,8 +431,8 @@ static void idle_flood(bool unix_sock)
     sender_close(fd);
     assert_true(took < 1000);
     /* every new connection past the 64th made room; none was refused */
-    assert_int_equal(px_metric_value_of(CLOSED("evicted")), evicted + (SILENT - SLOTS) + 1);
-    assert_int_equal(px_metric_value_of(REJECTED), rejected);
+    assert_int_equal(pxt_metric(CLOSED("evicted")), evicted + (SILENT - SLOTS) + 1);
+    assert_int_equal(pxt_metric(REJECTED), rejected);
     assert_true(logged(&r.s, "all 64 connection slots in use (dnstap.max_connections): closed "
                              "one still in its handshake"));
 
@@ -478,7 +478,7 @@ static void handshake_deadline(bool unix_sock)
 {
     rig r;
     rig_start(&r, unix_sock, 0, 300, 0);
-    uint64_t base = px_metric_value_of(CLOSED("handshake_timeout"));
+    uint64_t base = pxt_metric(CLOSED("handshake_timeout"));
     int good = sender_open(&r.ep);
     int64_t t0 = now_ms();
     int mute = connect_to(&r.ep);
@@ -519,7 +519,7 @@ static void test_idle_deadline(void **state)
     (void)state;
     rig r;
     rig_start(&r, true, 0, 0, 500);
-    uint64_t base = px_metric_value_of(CLOSED("idle_timeout"));
+    uint64_t base = pxt_metric(CLOSED("idle_timeout"));
     int quiet = sender_open(&r.ep);
     int busy = sender_open(&r.ep);
     int64_t t0 = now_ms();
@@ -546,7 +546,7 @@ static void test_evicts_idle_longest(void **state)
     (void)state;
     rig r;
     rig_start(&r, false, 4, 60000, 0);
-    uint64_t base = px_metric_value_of(CLOSED("evicted"));
+    uint64_t base = pxt_metric(CLOSED("evicted"));
     int s[4];
     for (int i = 0; i < 4; i++)
         s[i] = sender_open(&r.ep);
@@ -563,7 +563,7 @@ static void test_evicts_idle_longest(void **state)
     for (int i = 0; i < 4; i++)
         if (i != 2)
             assert_true(still_open(s[i]));
-    assert_int_equal(px_metric_value_of(CLOSED("evicted")), base + 1);
+    assert_int_equal(pxt_metric(CLOSED("evicted")), base + 1);
     assert_true(logged(&r.s, "closed the one idle longest"));
 
     /* a silent connection takes a slot (closing the next idlest, s[0]);
@@ -573,7 +573,7 @@ static void test_evicts_idle_longest(void **state)
     int another = sender_open(&r.ep);
     assert_true(closed_by_peer(mute));
     assert_true(still_open(s[1]) && still_open(s[3]) && still_open(fresh));
-    assert_int_equal(px_metric_value_of(CLOSED("evicted")), base + 3);
+    assert_int_equal(pxt_metric(CLOSED("evicted")), base + 3);
 
     struct sockaddr_in me;
     socklen_t len = sizeof(me);
@@ -601,17 +601,17 @@ static void test_protocol_errors_logged(void **state)
     (void)state;
     rig r;
     rig_start(&r, true, 0, 0, 0);
-    uint64_t over = px_metric_value_of(CLOSED("oversize"));
-    uint64_t over_m = px_metric_value_of(MALFORMED("oversize"));
-    uint64_t ct = px_metric_value_of(CLOSED("content_type"));
-    uint64_t ct_m = px_metric_value_of(MALFORMED("content_type"));
+    uint64_t over = pxt_metric(CLOSED("oversize"));
+    uint64_t over_m = pxt_metric(MALFORMED("oversize"));
+    uint64_t ct = pxt_metric(CLOSED("content_type"));
+    uint64_t ct_m = pxt_metric(MALFORMED("content_type"));
 
     int a = sender_open(&r.ep);
     send_all(a, "\x00\x20\x00\x00", 4); /* a 2 MiB data frame announced */
     assert_true(closed_by_peer(a));
     close(a);
     assert_int_equal(metric_wait(CLOSED("oversize"), over + 1), over + 1);
-    assert_int_equal(px_metric_value_of(MALFORMED("oversize")), over_m + 1);
+    assert_int_equal(pxt_metric(MALFORMED("oversize")), over_m + 1);
     assert_true(logged(&r.s, "closed a connection that sent a frame over 1048576 bytes"));
 
     int b = connect_to(&r.ep);
@@ -619,7 +619,7 @@ static void test_protocol_errors_logged(void **state)
     assert_int_equal(read_control(b), 0);
     close(b);
     assert_int_equal(metric_wait(CLOSED("content_type"), ct + 1), ct + 1);
-    assert_int_equal(px_metric_value_of(MALFORMED("content_type")), ct_m + 1);
+    assert_int_equal(pxt_metric(MALFORMED("content_type")), ct_m + 1);
     assert_true(logged(&r.s, "does not offer content type \"protobuf:dnstap.Dnstap\""));
 
     /* the receiver still serves */
@@ -638,7 +638,7 @@ static void test_out_of_descriptors(void **state)
     (void)state;
     rig r;
     rig_start(&r, true, 0, 60000, 0);
-    uint64_t evicted = px_metric_value_of(CLOSED("evicted"));
+    uint64_t evicted = pxt_metric(CLOSED("evicted"));
     int silent[3];
     open_silent(&r.ep, silent, 3);
     /* Fill every hole below the highest descriptor in use, then allow
@@ -662,7 +662,7 @@ static void test_out_of_descriptors(void **state)
     sender_data(fd, "no-fd.example");
     assert_int_equal(sink_wait(&r.s, 1), 1);
     sender_close(fd);
-    assert_int_equal(px_metric_value_of(CLOSED("evicted")), evicted + 1);
+    assert_int_equal(pxt_metric(CLOSED("evicted")), evicted + 1);
     assert_true(closed_by_peer(silent[0]));
     assert_true(still_open(silent[2]));
     assert_true(logged(&r.s, "out of file descriptors (Too many open files): closed the "
@@ -681,7 +681,7 @@ static void test_log_is_rate_limited(void **state)
     (void)state;
     rig r;
     rig_start(&r, true, 0, 0, 0);
-    uint64_t base = px_metric_value_of(CLOSED("content_type"));
+    uint64_t base = pxt_metric(CLOSED("content_type"));
     for (int i = 0; i < 40; i++) {
         int b = connect_to(&r.ep);
         send_control(b, PX_FSTRM_CONTROL_READY, "protobuf:other");

@@ -25,6 +25,7 @@
 
 #include <cmocka.h>
 
+#include "metrics_read.h"
 #include "px_fixture.h"
 
 #include "px_input_impl.h"
@@ -580,8 +581,7 @@ static void test_file_end_to_end(void **state)
     char path[128];
     snprintf(path, sizeof(path), "%s/e2e.pcap", tmpdir);
     write_test_capture(path);
-    uint64_t queries =
-        px_metric_value_of("pdnsx_input_ignored_total{input=\"pcap\",reason=\"query\"}");
+    uint64_t queries = pxt_metric("pdnsx_input_ignored_total{input=\"pcap\",reason=\"query\"}");
     events e;
     assert_int_equal(read_file(path, NULL, &e), PX_OK);
     assert_int_equal(e.n, 4);
@@ -601,8 +601,7 @@ static void test_file_end_to_end(void **state)
     assert_null(e.ev[2].query_zone);
     assert_int_equal(e.ev[3].server.family, 6);
     assert_memory_equal(e.ev[3].server.bytes, V6_SERVER, 16);
-    assert_true(px_metric_value_of("pdnsx_input_ignored_total{input=\"pcap\",reason=\"query\"}") >
-                queries);
+    assert_true(pxt_metric("pdnsx_input_ignored_total{input=\"pcap\",reason=\"query\"}") > queries);
 }
 
 /* What the input holds shows in gauges while it runs (fragments waiting
@@ -627,20 +626,19 @@ static void test_file_gauges(void **state)
     put_tcp4(&w, false, 100, PX_TCP_SYN, NULL, 0);
     put_tcp4(&w, true, 500, PX_TCP_SYN | PX_TCP_ACK, NULL, 0);
     writer_close(&w);
-    uint64_t pend0 = px_metric_value_of(pend), flows0 = px_metric_value_of(flows),
-             expired0 = px_metric_value_of(expired);
+    uint64_t pend0 = pxt_metric(pend), flows0 = pxt_metric(flows), expired0 = pxt_metric(expired);
     events e;
     memset(&e, 0, sizeof(e));
     void *in = open_file(path, NULL, &e, err, sizeof(err));
     assert_non_null(in);
     assert_int_equal(px_pcap_input_ops.run(in), PX_OK);
-    assert_int_equal(px_metric_value_of(pend), pend0 + 64);
-    assert_int_equal(px_metric_value_of(flows), flows0 + 1);
-    assert_int_equal(px_metric_value_of(expired), expired0 + 1);
+    assert_int_equal(pxt_metric(pend), pend0 + 64);
+    assert_int_equal(pxt_metric(flows), flows0 + 1);
+    assert_int_equal(pxt_metric(expired), expired0 + 1);
     px_pcap_input_ops.destroy(in);
-    assert_int_equal(px_metric_value_of(pend), pend0);
-    assert_int_equal(px_metric_value_of(flows), flows0);
-    assert_int_equal(px_metric_value_of(expired), expired0 + 1);
+    assert_int_equal(pxt_metric(pend), pend0);
+    assert_int_equal(pxt_metric(flows), flows0);
+    assert_int_equal(pxt_metric(expired), expired0 + 1);
 }
 
 static void test_file_filter(void **state)
@@ -682,14 +680,13 @@ static void test_file_truncated(void **state)
     const char *m = "pdnsx_input_malformed_total{input=\"pcap\",reason=\"truncated_file\"}";
     const char *cut = "pdnsx_input_file_errors_total{input=\"pcap\",reason=\"truncated\"}";
     const char *skip = "pdnsx_input_skipped_bytes_total{input=\"pcap\"}";
-    uint64_t before = px_metric_value_of(m), cut0 = px_metric_value_of(cut),
-             skip0 = px_metric_value_of(skip);
+    uint64_t before = pxt_metric(m), cut0 = pxt_metric(cut), skip0 = pxt_metric(skip);
     events e;
     assert_int_equal(read_file(path, NULL, &e), PX_ERR_TRUNC);
     assert_int_equal(e.n, 3);
-    assert_int_equal(px_metric_value_of(m), before + 1);
-    assert_int_equal(px_metric_value_of(cut), cut0 + 1);
-    assert_int_equal(px_metric_value_of(skip), skip0 + 16 + 30);
+    assert_int_equal(pxt_metric(m), before + 1);
+    assert_int_equal(pxt_metric(cut), cut0 + 1);
+    assert_int_equal(pxt_metric(skip), skip0 + 16 + 30);
     snprintf(at, sizeof(at), "offset %ld: the file ends 46 bytes into a", last);
     expect_report(path, at, "the last 46 bytes of the file are lost", NULL);
     /* cut inside a record header: what came before is still read */
@@ -751,8 +748,7 @@ static void test_file_bad_header_resync(void **state)
     const char *resumed = "pdnsx_input_resumed_total{input=\"pcap\"}";
     const char *bad = "pdnsx_input_file_errors_total{input=\"pcap\",reason=\"bad_record\"}";
     for (int filtered = 0; filtered < 2; filtered++) {
-        uint64_t skip0 = px_metric_value_of(skip), res0 = px_metric_value_of(resumed),
-                 bad0 = px_metric_value_of(bad);
+        uint64_t skip0 = pxt_metric(skip), res0 = pxt_metric(resumed), bad0 = pxt_metric(bad);
         events e;
         assert_int_equal(read_file(path, filtered ? "udp" : NULL, &e), PX_ERR_MALFORMED);
         /* every response but the one whose header is damaged */
@@ -762,9 +758,9 @@ static void test_file_bad_header_resync(void **state)
             assert_int_equal(e.ids[i], i + 2);
         assert_int_equal(e.ev[99].time_sec, 1700000100);
         uint64_t skipped = (uint64_t)(rec[2] - rec[1]);
-        assert_int_equal(px_metric_value_of(skip), skip0 + skipped);
-        assert_int_equal(px_metric_value_of(resumed), res0 + 1);
-        assert_int_equal(px_metric_value_of(bad), bad0 + 1);
+        assert_int_equal(pxt_metric(skip), skip0 + skipped);
+        assert_int_equal(pxt_metric(resumed), res0 + 1);
+        assert_int_equal(pxt_metric(bad), bad0 + 1);
         snprintf(at, sizeof(at), "offset %ld: record length (caplen) 2147483648 is over", rec[1]);
         expect_report(path, at, NULL);
         snprintf(at, sizeof(at), "reading resumes at offset %ld, %" PRIu64 " bytes skipped", rec[2],

@@ -18,6 +18,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "metrics_read.h"
 #include "core/px_metrics.h"
 #include "mock_cluster.h"
 #include "px_publish.h"
@@ -347,7 +348,7 @@ static void test_live_full_queue_drops_newest_past_bound(void **state)
                           .log_ctx = &lb};
     px_publish *p = px_publish_create(&pc, err, sizeof(err));
     assert_non_null(p);
-    uint64_t dropped0 = px_metric_value_of(DROPPED);
+    uint64_t dropped0 = pxt_metric(DROPPED);
     rd_kafka_mock_broker_set_down(c.mc, 1);
 
     /* one wait of the bound, not one per message */
@@ -365,7 +366,7 @@ static void test_live_full_queue_drops_newest_past_bound(void **state)
     assert_int_equal(st.produced, 20);
     assert_int_equal(st.dropped, 280);
     assert_int_equal(st.failed, 0);
-    assert_int_equal(px_metric_value_of(DROPPED), dropped0 + 280);
+    assert_int_equal(pxt_metric(DROPPED), dropped0 + 280);
     pthread_mutex_lock(&lb.lock);
     assert_non_null(strstr(lb.text, "dropping the newest observations"));
     /* 280 drops, a bounded number of lines about them */
@@ -454,7 +455,7 @@ static void test_damaged_spool_counted_and_said(void **state)
     fclose(f);
 
     logbook book = {.lock = PTHREAD_MUTEX_INITIALIZER};
-    uint64_t corrupt0 = px_metric_value_of("pdnsx_spool_corrupt_total");
+    uint64_t corrupt0 = pxt_metric("pdnsx_spool_corrupt_total");
     char err[256];
     px_kafka_settings ks = {.brokers = c.brokers};
     px_publish_conf pc = {.kafka = &ks,
@@ -465,7 +466,7 @@ static void test_damaged_spool_counted_and_said(void **state)
                           .log_ctx = &book};
     px_publish *p = px_publish_create(&pc, err, sizeof(err));
     assert_non_null(p);
-    assert_int_equal(px_metric_value_of("pdnsx_spool_corrupt_total"), corrupt0 + 1);
+    assert_int_equal(pxt_metric("pdnsx_spool_corrupt_total"), corrupt0 + 1);
     assert_non_null(strstr(book.text, "spool: 1 damaged record(s) skipped"));
     assert_int_equal(px_publish_outstanding(p), 3);
     assert_int_equal(px_publish_close(p, 60000), PX_OK);

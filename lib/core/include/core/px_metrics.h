@@ -26,8 +26,6 @@ static inline void px_metric_inc(px_metric *m)
     px_metric_add(m, 1);
 }
 void px_metric_set(px_metric *m, int64_t v); /* gauges */
-/* Value of a metric by exact name; 0 if it does not exist. */
-uint64_t px_metric_value_of(const char *name);
 
 /* Writes every metric in Prometheus text format (sorted, HELP/TYPE once
  * per base name). */

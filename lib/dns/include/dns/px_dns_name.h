@@ -57,8 +57,6 @@ void px_dns_name_fold(uint8_t *wire, size_t len);
  * last_label: where the last label starts (after the last unescaped dot);
  * *has_dot says whether there is an unescaped dot at all. */
 size_t px_dns_name_last_label(const char *name, size_t len, bool *has_dot);
-/* No unescaped dot and not the root ".". */
-bool px_dns_name_single_label(const char *name, size_t len);
 /* True if name equals zone or lies below it (both canonical text; zone "."
  * or "" contains everything; "a\.b" is one label, not below "b"). */
 bool px_dns_name_in_zone(const char *name, size_t name_len, const char *zone, size_t zone_len);

@@ -6,8 +6,8 @@
  * program reserves for settings of its own. A property librdkafka refuses
  * fails creation with librdkafka's own text. librdkafka's log and error
  * callbacks reach the program's logger with px_log levels; a fatal error
- * (idempotence broken, ...) is reported once through its own callback and
- * stays readable with px_kafka_fatal(). Producer handles count deliveries
+ * (idempotence broken, ...) is reported once through its own callback
+ * (px_kafka_conf.fatal). Producer handles count deliveries
  * (and optional metrics) in one place. */
 #ifndef PX_KAFKA_H
 #define PX_KAFKA_H
@@ -21,11 +21,8 @@
 #include "core/px_error.h"
 #include "core/px_log.h"
 
-/* One librdkafka property. */
-typedef struct px_kafka_prop {
-    const char *key;
-    const char *value;
-} px_kafka_prop;
+/* One librdkafka property: a member of a settings map (kafka.properties). */
+typedef px_conf_kv px_kafka_prop;
 
 /* The operator's settings every Kafka client shares: kafka.brokers and the
  * raw kafka.properties map, in file order. The strings belong to the
@@ -105,7 +102,5 @@ rd_kafka_t *px_kafka_handle(const px_kafka *k);
  * refused for good, a spool that could not take a failed one). */
 void px_kafka_lost(px_kafka *k, uint64_t n);
 void px_kafka_get_stats(const px_kafka *k, px_kafka_stats *out);
-/* True once librdkafka reported a fatal error (the handle is unusable). */
-bool px_kafka_fatal(const px_kafka *k);
 
 #endif

@@ -56,35 +56,13 @@ bool px_privacy_check_zone(const char *zone, char *why, size_t whylen);
 
 bool px_privacy_type_allowed(const px_privacy *p, uint16_t type);
 
-/* True if name is under (or is) a built-in or configured local zone.
- * Built-in: local, localhost, internal, home.arpa, lan, intranet, corp,
- * private, localdomain, test, invalid, example, onion, alt, and the RFC
- * 6303 locally served reverse zones (10.in-addr.arpa, ..., d.f.ip6.arpa). */
-bool px_privacy_is_local(const px_privacy *p, const char *name, size_t len);
-
-/* No unescaped dot, and not the root ".". */
-bool px_privacy_single_label(const char *name, size_t len);
-
-/* True if `name` equals `zone` or lies below it (both presentation form,
- * lowercase, no trailing dot; zone "." or "" contains everything; "a\.b"
- * is one label, not below "b"). The producer keeps only records inside the
- * bailiwick of the server that answered, so the centre refuses a record
- * whose name its bailiwick does not contain. */
-bool px_privacy_in_zone(const char *name, size_t name_len, const char *zone, size_t zone_len);
-
-/* The owner name rules, in the producer's order: PX_PRIVACY_SINGLE_LABEL,
- * then PX_PRIVACY_LOCAL_NAME. */
+/* The owner name rules, in the producer's order: PX_PRIVACY_SINGLE_LABEL
+ * (no unescaped dot; not the root), then PX_PRIVACY_LOCAL_NAME: under (or
+ * at) a built-in or configured local zone. Built-in: local, localhost,
+ * internal, home.arpa, lan, intranet, corp, private, localdomain, test,
+ * invalid, example, onion, alt, and the RFC 6303 locally served reverse
+ * zones (10.in-addr.arpa, ..., d.f.ip6.arpa). */
 px_privacy_rule px_privacy_owner(const px_privacy *p, const char *name, size_t len);
-
-/* The names inside rdata (NULL entries skipped): PX_PRIVACY_LOCAL_RDATA if
- * any is under a local zone, else PX_PRIVACY_SINGLE_LABEL if any is a
- * single label. The root (a null MX) passes. Names must be lowercase. */
-px_privacy_rule px_privacy_targets(const px_privacy *p, const char *const *names, size_t n);
-
-/* A special-purpose address (px_addr_special) where private answers are
- * not allowed. bytes: 4 (A) or 16 (AAAA); any other length is refused
- * then (fail closed). */
-bool px_privacy_addr_refused(const px_privacy *p, const uint8_t *bytes, size_t len);
 
 /* The root, or a bare public suffix of the Public Suffix List's ICANN
  * section ("com", "co.uk", "in-addr.arpa"): names no one registers, whose
@@ -102,8 +80,5 @@ bool px_privacy_public_suffix(const char *name, size_t len);
  * as PX_PRIVACY_PRIVATE_ADDR (fail closed). Other types pass. */
 px_privacy_rule px_privacy_rdata(const px_privacy *p, uint16_t type, const uint8_t *wire,
                                  size_t wire_len, const char *text, const px_dns_targets *targets);
-
-/* Short snake_case name for metric labels ("private_addr"). */
-const char *px_privacy_rule_name(px_privacy_rule rule);
 
 #endif
