@@ -1,5 +1,5 @@
 /* px_alert.h: an alert as the outbox keeps it and the sinks deliver it
- * (docs/DETECTION.md; the JSON is INTERFACE.md's "Alert JSON"). Detection
+ * (docs/DETECTION.md; the JSON is docs/INTERFACE.md, "Alerts"). Detection
  * decides it, the store keeps it in its outbox in the transaction that
  * decided it, the consumer's sinks deliver it, pdnsx-query lists it. */
 #ifndef PX_ALERT_H
