@@ -370,20 +370,23 @@ static void sc_iso(int64_t t, char out[32])
 
 /* ---- the baseline ----------------------------------------------------------- */
 
-/* A pronounceable label of 2 to 4 syllables. */
-static void sc_label(uint64_t *r, char *out, size_t cap)
+/* A label as businesses name themselves: two words, now and then with a
+ * hyphen; a number once the words are used up (`tries` failed claims). */
+static void sc_label(uint64_t *r, unsigned tries, char *out, size_t cap)
 {
-    static const char *const cons[] = {"b",  "c",  "d",  "f",  "g",  "h",  "k",  "l",
-                                       "m",  "n",  "p",  "r",  "s",  "t",  "v",  "z",
-                                       "st", "tr", "br", "ch", "sh", "pl", "gr", "kl"};
-    static const char *const vow[] = {"a", "e", "i", "o", "u", "ai", "ou", "ea", "y"};
-    size_t n = 0;
-    unsigned syl = 2 + (unsigned)(sc_next(r) % 3);
-    out[0] = '\0';
-    for (unsigned i = 0; i < syl && n < cap; i++) {
-        uint64_t x = sc_next(r);
-        n += (size_t)snprintf(out + n, cap - n, "%s%s", cons[x % 24], vow[(x >> 8) % 9]);
-    }
+    static const char *const words[] = {
+        "north",  "field",  "harbour", "stone",   "river",  "maple",  "cedar",  "bright",
+        "cloud",  "pixel",  "forge",   "nova",    "lumen",  "atlas",  "delta",  "orbit",
+        "meadow", "copper", "tide",    "vista",   "summit", "quill",  "ember",  "grove",
+        "pine",   "swift",  "mosaic",  "fable",   "crest",  "hollow", "signal", "loop",
+        "parcel", "trail",  "beacon",  "anchor",  "willow", "spark",  "kite",   "bloom",
+        "drift",  "haven",  "ridge",   "lantern", "otter",  "prism",  "sable",  "thistle"};
+    enum { N = sizeof(words) / sizeof(words[0]) };
+    uint64_t x = sc_next(r);
+    int n =
+        snprintf(out, cap, "%s%s%s", words[x % N], (x >> 16) % 5 ? "" : "-", words[(x >> 24) % N]);
+    if (tries >= 3 && n > 0 && (size_t)n < cap)
+        snprintf(out + n, cap - (size_t)n, "%u", (unsigned)((x >> 40) % 1000));
 }
 
 static const char *const sc_tlds[] = {"com",   "com", "com", "net", "org", "de",
@@ -393,8 +396,8 @@ static const char *const sc_tlds[] = {"com",   "com", "com", "net", "org", "de",
 static const char *sc_new_domain(sc_world *w, uint64_t h)
 {
     char label[64];
-    for (;;) {
-        sc_label(&h, label, sizeof(label));
+    for (unsigned tries = 0;; tries++) {
+        sc_label(&h, tries, label, sizeof(label));
         const char *d = sc_fmt(w, "%s.%s", label, sc_tlds[sc_next(&h) % 12]);
         if (sc_claim(w, d))
             return d;
@@ -604,7 +607,7 @@ static void sc_stories_traps(sc_world *w)
     for (unsigned i = 0; i < 40; i++) {
         char label[64];
         uint64_t h = sc_hash(w->o->seed, 7, i, 0);
-        sc_label(&h, label, sizeof(label));
+        sc_label(&h, 0, label, sizeof(label));
         uint32_t id =
             sc_story_name(w, sc_fmt(w, "%s%u.deal-harbor.shop", label, i), N_HETZNER, 1, 60);
         sc_item_add(w, id, 0, sc_at(w->e1, 10, 0), sc_at(w->e1, 11, 30), 30);
