@@ -408,6 +408,39 @@ static const char *const sc_subs[] = {"www",  "api",    "static", "img",   "logi
                                       "blog", "news",   "docs",   "cdn",   "media", "app",
                                       "auth", "portal", "status", "files", "m",     "mail"};
 
+/* The answers of a baseline name: MX or NS at an apex, a CNAME to an edge
+ * of one of the two CDN domains and the edge's addresses, or addresses of
+ * its domain's network (and IPv6 ones where the network has them). */
+static void sc_baseline_answers(sc_world *w, sc_name *n, unsigned kind, unsigned net,
+                                const char *const cdn[2], const char *ns_domain, uint64_t *r)
+{
+    const char *name = n->name;
+    uint32_t ttl = (uint32_t[]){300, 600, 3600, 3600, 14400, 86400}[sc_next(r) % 6];
+    if (n->qtype == T_MX) {
+        sc_rr *rr = sc_rrs(w, &n->ans, 2);
+        rr[0] = (sc_rr){NULL, T_MX, ttl, sc_fmt(w, "10 mx1.%s", name)};
+        rr[1] = (sc_rr){NULL, T_MX, ttl, sc_fmt(w, "20 mx2.%s", name)};
+    } else if (n->qtype == T_NS) {
+        sc_rr *rr = sc_rrs(w, &n->ans, 2);
+        rr[0] = (sc_rr){NULL, T_NS, 86400, sc_fmt(w, "ns1.%s", ns_domain)};
+        rr[1] = (sc_rr){NULL, T_NS, 86400, sc_fmt(w, "ns2.%s", ns_domain)};
+    } else if (kind < 7) {
+        unsigned c = (unsigned)(sc_next(r) % 2);
+        const char *edge = sc_fmt(w, "e%u.%s", (unsigned)(sc_next(r) % 9000) + 1000, cdn[c]);
+        sc_ans tmp;
+        sc_addrs(w, &tmp, edge, c ? N_CLOUDFLARE : N_FASTLY, false, 2, 60, sc_next(r));
+        sc_rr *rr = sc_rrs(w, &n->ans, 3);
+        rr[0] = (sc_rr){NULL, T_CNAME, ttl, edge};
+        rr[1] = tmp.rr[0];
+        rr[2] = tmp.rr[1];
+    } else {
+        unsigned k = 1 + (unsigned)(sc_next(r) % 2);
+        sc_addrs(w, &n->ans, NULL, net, false, k, ttl, sc_next(r));
+        if (sc_nets[net].v6 && sc_next(r) % 2)
+            sc_addrs(w, &n->ans6, NULL, net, true, k, ttl, sc_next(r));
+    }
+}
+
 /* The baseline: domains each hosted at one network, names under them
  * (addresses, CNAMEs to a CDN, MX and NS at the apex), each asked every day
  * by most organisations; popularity by rank (Zipf). Every baseline domain is
@@ -446,30 +479,7 @@ static const char *sc_baseline(sc_world *w)
         unsigned net = sc_hosting[sc_hash(o->seed, 3, d, 0) % sizeof(sc_hosting)];
         uint32_t id = sc_add_name(w, name, qtype);
         sc_name *n = &w->names[id];
-        uint32_t ttl = (uint32_t[]){300, 600, 3600, 3600, 14400, 86400}[sc_next(&r) % 6];
-        if (qtype == T_MX) {
-            sc_rr *rr = sc_rrs(w, &n->ans, 2);
-            rr[0] = (sc_rr){NULL, T_MX, ttl, sc_fmt(w, "10 mx1.%s", name)};
-            rr[1] = (sc_rr){NULL, T_MX, ttl, sc_fmt(w, "20 mx2.%s", name)};
-        } else if (qtype == T_NS) {
-            sc_rr *rr = sc_rrs(w, &n->ans, 2);
-            rr[0] = (sc_rr){NULL, T_NS, 86400, sc_fmt(w, "ns1.%s", dom[(d + 1) % n_dom])};
-            rr[1] = (sc_rr){NULL, T_NS, 86400, sc_fmt(w, "ns2.%s", dom[(d + 1) % n_dom])};
-        } else if (kind < 7) { /* a CDN: CNAME to an edge, the edge's addresses */
-            unsigned c = (unsigned)(sc_next(&r) % 2);
-            const char *edge = sc_fmt(w, "e%u.%s", (unsigned)(sc_next(&r) % 9000) + 1000, cdn[c]);
-            sc_ans tmp;
-            sc_addrs(w, &tmp, edge, c ? N_CLOUDFLARE : N_FASTLY, false, 2, 60, sc_next(&r));
-            sc_rr *rr = sc_rrs(w, &n->ans, 3);
-            rr[0] = (sc_rr){NULL, T_CNAME, ttl, edge};
-            rr[1] = tmp.rr[0];
-            rr[2] = tmp.rr[1];
-        } else {
-            unsigned k = 1 + (unsigned)(sc_next(&r) % 2);
-            sc_addrs(w, &n->ans, NULL, net, false, k, ttl, sc_next(&r));
-            if (sc_nets[net].v6 && sc_next(&r) % 2)
-                sc_addrs(w, &n->ans6, NULL, net, true, k, ttl, sc_next(&r));
-        }
+        sc_baseline_answers(w, n, kind, net, cdn, dom[(d + 1) % n_dom], &r);
         n->orgs = 0;
         for (unsigned g = 0; g < o->orgs; g++)
             if (sc_hash(o->seed, 4, i, g) % 4 != 0)
@@ -659,7 +669,7 @@ static sc_name *sc_daily(sc_world *w, uint32_t id, double daily)
     return n;
 }
 
-static void sc_stories_geo(sc_world *w)
+static void sc_story_bank(sc_world *w)
 {
     const sc_opts *o = w->o;
     char nb[32], na[32];
@@ -688,7 +698,11 @@ static void sc_stories_geo(sc_world *w)
     uint32_t mx = sc_add_name(w, "kestrel-bank.co.uk", T_MX);
     sc_rr *rr = sc_rrs(w, &sc_daily(w, mx, 3)->ans, 1);
     rr[0] = (sc_rr){NULL, T_MX, 3600, "10 mx.kestrel-bank.co.uk"};
+}
 
+static void sc_story_cdn(sc_world *w)
+{
+    const sc_opts *o = w->o;
     /* A CDN name answered from six countries and six networks gains a
      * seventh for an hour. */
     static const uint8_t cdn_nets[6] = {N_FASTLY, N_HETZNER,  N_SCALEWAY,
@@ -712,7 +726,11 @@ static void sc_stories_geo(sc_world *w)
     for (unsigned g = 0; g < 3; g++)
         sc_item_add(w, cdn, g, sc_at(w->e2, 12, 0), sc_at(w->e2, 12, 10), 2);
     sc_trap(w, "nimbus-stream.net", "a CDN name of six countries gains a seventh");
+}
 
+static void sc_story_history(sc_world *w)
+{
+    const sc_opts *o = w->o;
     /* A name one day old changes country: too little history. */
     uint32_t beta = sc_story_name(w, "beta.harbourline-freight.de", N_HETZNER, 1, 300);
     sc_ans moved;
@@ -733,6 +751,13 @@ static void sc_stories_geo(sc_world *w)
                    sc_at(w->e2 + SC_DAY, 0, 0), renum);
     sc_item_add(w, api, 0, sc_at(w->e2, 9, 0), sc_at(w->e2, 9, 5), 2);
     sc_trap(w, "api.harbourline-freight.de", "an old name renumbered in its own network");
+}
+
+static void sc_stories_geo(sc_world *w)
+{
+    sc_story_bank(w);
+    sc_story_cdn(w);
+    sc_story_history(w);
 }
 
 /* ---- DNS messages, frames, pcap -------------------------------------------- */
