@@ -24,3 +24,4 @@ px_graph(consumer DEPS query store obs dns kafka core)       # pdnsx-consumer
 px_graph(query_cli DEPS query store obs dns core DIR query/cli) # pdnsx-query (--cluster on libcurl)
 px_graph(pdnsx-tail DEPS obs kafka core)
 px_graph(pdnsx-broker DEPS kafka core)
+px_graph(pdnsx-scenario DEPS dns core)                      # the demo scenario generator

@@ -5,6 +5,7 @@
 #
 #   make-mmdb.pl [--desc FILE] [--country OUT] [--asn OUT]
 #                [--country-key country|registered_country|country_code]
+#                [--build-epoch SECONDS]
 #
 # The description (FILE, or the built-in one below) has one network a line:
 #   NETWORK  COUNTRY  ASN  ORGANISATION...
@@ -13,6 +14,8 @@
 # --country-key picks the schema: {country:{iso_code}} (GeoLite2, the
 # default), {registered_country:{iso_code}} or ip-location-db's flat
 # {country_code}.
+# --build-epoch fixes the metadata's build time (otherwise now), so that
+# the same description always gives the same bytes (pdnsx-scenario).
 # Exits 77 if the Perl module is missing (the tests then skip).
 use strict;
 use warnings;
@@ -24,12 +27,13 @@ if (!eval { require MaxMind::DB::Writer::Tree; 1 }) {
     exit 77;
 }
 
-my ($desc, $country_out, $asn_out, $key) = (undef, undef, undef, 'country');
+my ($desc, $country_out, $asn_out, $key, $epoch) = (undef, undef, undef, 'country', undef);
 GetOptions(
     'desc=s'        => \$desc,
     'country=s'     => \$country_out,
     'asn=s'         => \$asn_out,
     'country-key=s' => \$key,
+    'build-epoch=i' => \$epoch,
 ) or die "usage: make-mmdb.pl [--desc FILE] [--country OUT] [--asn OUT] [--country-key K]\n";
 die "make-mmdb.pl: nothing to write (--country and/or --asn)\n"
   unless defined $country_out || defined $asn_out;
@@ -68,7 +72,7 @@ my %types = (
 
 sub new_tree {
     my ($type) = @_;
-    return MaxMind::DB::Writer::Tree->new(
+    my $tree = MaxMind::DB::Writer::Tree->new(
         ip_version            => 6,
         record_size           => 24,
         database_type         => $type,
@@ -76,6 +80,9 @@ sub new_tree {
         description           => { en => "pdnsx test database ($type)" },
         map_key_type_callback => sub { $types{ $_[0] } },
     );
+    # the writer's own setter for this (its tests compare trees' bytes)
+    $tree->_set_build_epoch($epoch) if defined $epoch;
+    return $tree;
 }
 
 sub write_tree {
