@@ -431,31 +431,44 @@ static void merge_sightings(pxd_burst *s, const ddom *e)
     qsort(s->orgs, s->n_orgs, sizeof *s->orgs, org_cmp);
 }
 
+/* The names and answers kept are the least ones in text order, so that
+ * the evidence is the same whichever transactions brought them. */
 static void add_name(pxd_burst *s, const char *name)
 {
-    for (size_t i = 0; i < s->n_names; i++) {
-        if (strcmp(s->names[i], name) == 0)
-            return;
-    }
-    if (s->n_names < PXD_NAMES_MAX) {
-        pxd_copy(s->names[s->n_names], sizeof s->names[0], name, strlen(name));
-        s->n_names++;
-    }
+    size_t i = 0;
+    int c = 1;
+    while (i < s->n_names && (c = strcmp(s->names[i], name)) < 0)
+        i++;
+    if (c == 0 || i == PXD_NAMES_MAX)
+        return;
+    size_t move = s->n_names - i - (s->n_names == PXD_NAMES_MAX);
+    memmove(s->names[i + 1], s->names[i], move * sizeof s->names[0]);
+    pxd_copy(s->names[i], sizeof s->names[0], name, strlen(name));
+    s->n_names += s->n_names < PXD_NAMES_MAX;
+}
+
+static int answer_cmp(const pxd_answer *a, const drec *r)
+{
+    int c = (a->type > r->type) - (a->type < r->type);
+    return c ? c : strcmp(a->rdata, r->rdata);
 }
 
 static void add_answer(pxd_burst *s, const drec *r)
 {
-    for (size_t i = 0; i < s->n_answers; i++) {
-        if (s->answers[i].type == r->type && strcmp(s->answers[i].rdata, r->rdata) == 0)
-            return;
-    }
-    if (s->n_answers == PXD_ANSWERS_MAX)
+    size_t i = 0;
+    int c = 1;
+    while (i < s->n_answers && (c = answer_cmp(&s->answers[i], r)) < 0)
+        i++;
+    if (c == 0 || i == PXD_ANSWERS_MAX)
         return;
-    pxd_answer *a = &s->answers[s->n_answers++];
+    size_t move = s->n_answers - i - (s->n_answers == PXD_ANSWERS_MAX);
+    memmove(&s->answers[i + 1], &s->answers[i], move * sizeof s->answers[0]);
+    pxd_answer *a = &s->answers[i];
     a->type = r->type;
     pxd_copy(a->rdata, sizeof a->rdata, r->rdata, strlen(r->rdata));
     memcpy(a->country, r->country, sizeof a->country);
     a->asn = r->asn;
+    s->n_answers += s->n_answers < PXD_ANSWERS_MAX;
 }
 
 static int rec_dom_cmp(const drec *r, const char *dom, size_t dlen)
@@ -465,8 +478,9 @@ static int rec_dom_cmp(const drec *r, const char *dom, size_t dlen)
     return c ? c : (r->dlen > dlen) - (r->dlen < dlen);
 }
 
-/* The new records of domain dom (recs sorted by domain) as evidence. */
-static void merge_records(px_detect *d, pxd_burst *s, const char *dom, size_t dlen)
+/* The new records of domain dom (recs sorted by domain) first seen by
+ * `until` as evidence. */
+static void merge_records(px_detect *d, pxd_burst *s, const char *dom, size_t dlen, int64_t until)
 {
     size_t lo = 0, hi = d->n_recs;
     while (lo < hi) {
@@ -478,7 +492,7 @@ static void merge_records(px_detect *d, pxd_burst *s, const char *dom, size_t dl
     }
     for (size_t i = lo; i < d->n_recs && rec_dom_cmp(&d->recs[i], dom, dlen) == 0; i++) {
         const drec *r = &d->recs[i];
-        if (!r->evidence)
+        if (!r->evidence || r->first > until)
             continue;
         add_name(s, r->rrname);
         add_answer(s, r);
@@ -539,23 +553,31 @@ static px_err burst_alert(px_detect *d, px_change_txn *t, const ddom *e, pxd_bur
 }
 
 /* The earliest sighting of this transaction at which the domain, still
- * new, has burst_orgs organisations in the window: the alert's time. */
-static px_err burst_decide(px_detect *d, px_change_txn *t, const ddom *e, pxd_burst *s)
+ * new, has burst_orgs organisations in the window: *at, and those
+ * organisations in idx[0..*n). */
+static bool burst_cross(const px_detect *d, const ddom *e, const pxd_burst *s, int64_t *at,
+                        size_t *idx, size_t *n)
 {
-    int64_t times[PXD_ORGS_MAX];
+    /* Both ends of each sighting: an organisation joins the window at
+     * its first sighting of the transaction. */
+    int64_t times[2 * PXD_ORGS_MAX];
     size_t nt = 0;
-    for (size_t i = 0; i < e->n_seen && nt < PXD_ORGS_MAX; i++) {
-        if (e->seen[i].last - e->first_seen < d->o.burst_new_for)
-            times[nt++] = e->seen[i].last;
+    for (size_t i = 0; i < e->n_seen && nt < 2 * PXD_ORGS_MAX; i++) {
+        const px_change_sighting *x = &e->seen[i];
+        if (x->first - e->first_seen < d->o.burst_new_for)
+            times[nt++] = x->first;
+        if (x->last - e->first_seen < d->o.burst_new_for)
+            times[nt++] = x->last;
     }
     qsort(times, nt, sizeof *times, i64_cmp);
-    size_t idx[PXD_ORGS_MAX];
-    for (size_t i = 0; i < nt && !s->fired; i++) {
-        size_t n = in_window(d, s, times[i], idx);
-        if (n >= d->o.burst_orgs && cooled(d, s->n_alerts, s->last_alert, times[i]))
-            return burst_alert(d, t, e, s, times[i], idx, n);
+    for (size_t i = 0; i < nt; i++) {
+        *n = in_window(d, s, times[i], idx);
+        if (*n >= d->o.burst_orgs && cooled(d, s->n_alerts, s->last_alert, times[i])) {
+            *at = times[i];
+            return true;
+        }
     }
-    return PX_OK;
+    return false;
 }
 
 static bool still_new(const px_detect *d, const ddom *e)
@@ -593,8 +615,12 @@ static px_err burst_one(px_detect *d, px_change_txn *t, const ddom *e)
         return PX_OK; /* fires once per domain: nothing more to keep */
     s->first_seen = e->first_seen < s->first_seen ? e->first_seen : s->first_seen;
     merge_sightings(s, e);
-    merge_records(d, s, e->dom, e->dlen);
-    err = burst_decide(d, t, e, s);
+    int64_t at = 0;
+    size_t idx[PXD_ORGS_MAX], n_idx = 0;
+    bool fire = burst_cross(d, e, s, &at, idx, &n_idx);
+    merge_records(d, s, e->dom, e->dlen, fire ? at : INT64_MAX);
+    if (fire)
+        err = burst_alert(d, t, e, s, at, idx, n_idx);
     if (s->fired) {
         /* What is left to know is that it fired. */
         s->n_orgs = s->n_names = s->n_answers = 0;
@@ -740,6 +766,8 @@ static px_err geo_run(px_detect *d, px_change_txn *t, const work *w)
     }
     for (size_t i = w->i; !err && i < w->i + w->n; i++) {
         const drec *r = &d->recs[i];
+        if (!r->geo)
+            continue; /* a name's other records, kept as a new domain's evidence */
         if (r->is_new) {
             err = geo_new(d, t, r, fresh);
             fresh = false;
@@ -761,6 +789,11 @@ static int rec_cmp(const void *a, const void *b)
     if (c)
         return c;
     c = strcmp(x->rrname, y->rrname);
+    if (c)
+        return c;
+    /* A name's answers in event time: its history grows in the order the
+     * answers were first seen, whichever transactions brought them. */
+    c = (x->first > y->first) - (x->first < y->first);
     return c ? c : strcmp(x->rdata, y->rdata);
 }
 
@@ -796,20 +829,21 @@ static px_err add_work(px_detect *d, size_t *nw, bool burst, size_t i, size_t n)
 static px_err plan(px_detect *d, size_t *nw)
 {
     *nw = 0;
-    qsort(d->recs, d->n_recs, sizeof *d->recs, rec_cmp);
+    if (d->n_recs > 1)
+        qsort(d->recs, d->n_recs, sizeof *d->recs, rec_cmp);
     px_err err = PX_OK;
     for (size_t i = 0; !err && i < d->n_doms; i++)
         err = add_work(d, nw, true, i, 1);
     for (size_t i = 0; !err && i < d->n_recs;) {
         size_t j = i;
         bool geo = false;
-        while (j < d->n_recs && strcmp(d->recs[j].rrname, d->recs[i].rrname) == 0)
-            geo = geo || d->recs[j++].geo;
+        for (; j < d->n_recs && strcmp(d->recs[j].rrname, d->recs[i].rrname) == 0; j++)
+            geo = geo || d->recs[j].geo;
         if (geo)
             err = add_work(d, nw, false, i, j - i);
         i = j;
     }
-    if (!err)
+    if (!err && *nw > 1)
         qsort(d->work, *nw, sizeof *d->work, work_cmp);
     return err;
 }
