@@ -1,4 +1,4 @@
-/* px_detect_conf.c: the detect.* settings (INTERFACE.md; defaults and
+/* px_detect_conf.c: the detect.* settings (docs/INTERFACE.md; defaults and
  * their reasons in docs/DETECTION.md). */
 #include <stdlib.h>
 #include <string.h>

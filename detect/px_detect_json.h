@@ -1,4 +1,4 @@
-/* px_detect_json.h: the alert JSON (INTERFACE.md "Alert JSON", ECS names,
+/* px_detect_json.h: the alert JSON (docs/INTERFACE.md "Alert JSON", ECS names,
  * evidence under "pdnsx"), built with jansson and cut to
  * PX_ALERT_JSON_MAX by dropping evidence. Private to detect/. */
 #ifndef PX_DETECT_JSON_H

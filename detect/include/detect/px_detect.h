@@ -72,7 +72,7 @@ typedef struct px_detect_opts {
     const px_detect_known *known;
 } px_detect_opts;
 
-/* The defaults of docs/DETECTION.md (INTERFACE.md's), no brands, no
+/* The defaults of docs/DETECTION.md (docs/INTERFACE.md), no brands, no
  * known domains. */
 px_detect_opts px_detect_opts_default(void);
 

@@ -3,7 +3,7 @@
  * libidn2 decodes IDNs, ICU's spoof checker (Unicode TR39) maps
  * confusables to their skeleton, and the rest is string distance.
  *
- * Three methods, as INTERFACE.md's `pdnsx.lookalike` names them:
+ * Three methods, as docs/INTERFACE.md's `pdnsx.lookalike` names them:
  *   homoglyph  the label's skeleton equals the brand's but the label is
  *              another string ("xn--pypal-4ve" = "pаypal" with Cyrillic а,
  *              "paypa1", "rnicrosoft");

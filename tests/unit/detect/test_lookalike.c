@@ -407,7 +407,7 @@ static void test_token(void **state)
     assert_int_equal(h.severity, 2);
     hit(l, "login-paypal.com", "paypal.com", PX_LOOKALIKE_TOKEN, 0, NULL);
     hit(l, "my-paypal-account.com", "paypal.com", PX_LOOKALIKE_TOKEN, 0, NULL);
-    /* INTERFACE.md's example: a homoglyph inside a token. */
+    /* docs/INTERFACE.md's example: a homoglyph inside a token. */
     hit(l, "paypa1-secure.net", "paypal.com", PX_LOOKALIKE_TOKEN, 0, "paypal-secure");
     hit(l, "xn--paypal-ecure-uok.com", "paypal.com", PX_LOOKALIKE_TOKEN, 0, "paypal-secure");
     /* Plain substring for a brand of 6 or more, hyphens ignored. */
