@@ -75,7 +75,7 @@ struct px_detect {
     bool prepared;               /* meta_txn is this transaction's */
     pxd_meta meta;
     pxd_meta meta_txn;
-    px_buf key, val;
+    px_buf key, val, old; /* old: the value read, to skip writing it unchanged */
     pxd_burst burst;
     pxd_geo geo, geo_before;
     uint64_t nostate[NOSTATE_SLOTS];
@@ -163,6 +163,7 @@ void px_detect_destroy(px_detect *d)
     free(d->work);
     px_buf_free(&d->key);
     px_buf_free(&d->val);
+    px_buf_free(&d->old);
     free(d);
 }
 
@@ -332,6 +333,24 @@ static px_err st_put(px_detect *d, px_change_txn *t)
     d->writes_txn++;
     return t->put(t, px_buf_data(&d->key), px_buf_size(&d->key), px_buf_data(&d->val),
                   px_buf_size(&d->val));
+}
+
+/* Remembers the value read (v, n; NULL: none) before the transaction is
+ * called again, which may move it. */
+static px_err st_read(px_detect *d, const void *v, size_t n)
+{
+    px_buf_clear(&d->old);
+    return v ? px_buf_append(&d->old, v, n) : PX_OK;
+}
+
+/* Writes d->val unless it equals what was read: most transactions leave
+ * most subjects as they were. */
+static px_err st_put_changed(px_detect *d, px_change_txn *t, bool held)
+{
+    if (held && px_buf_size(&d->old) == px_buf_size(&d->val) &&
+        memcmp(px_buf_data(&d->old), px_buf_data(&d->val), px_buf_size(&d->val)) == 0)
+        return PX_OK;
+    return st_put(d, t);
 }
 
 static px_err st_del(px_detect *d, px_change_txn *t)
@@ -591,8 +610,8 @@ static bool still_new(const px_detect *d, const ddom *e)
 
 static px_err burst_one(px_detect *d, px_change_txn *t, const ddom *e)
 {
-    const void *v;
-    size_t n;
+    const void *v = NULL;
+    size_t n = 0;
     pxd_burst *s = &d->burst;
     px_err err = st_get(d, t, &v, &n);
     bool held = err == PX_OK;
@@ -600,6 +619,8 @@ static px_err burst_one(px_detect *d, px_change_txn *t, const ddom *e)
         err = pxd_burst_decode(v, n, s);
     else if (err == PX_ERR_NOTFOUND)
         err = PX_OK;
+    if (!err)
+        err = st_read(d, held ? v : NULL, n);
     if (err)
         return err;
     if (e->first_seen < warm_end(d, &d->meta_txn) || !still_new(d, e)) {
@@ -628,7 +649,7 @@ static px_err burst_one(px_detect *d, px_change_txn *t, const ddom *e)
     }
     if (!err)
         err = pxd_burst_encode(s, &d->val);
-    return err ? err : st_put(d, t);
+    return err ? err : st_put_changed(d, t, held);
 }
 
 /* ---- the geo shift ---- */
@@ -753,17 +774,19 @@ static px_err geo_confirm(px_detect *d, px_change_txn *t, const drec *r)
 
 static px_err geo_run(px_detect *d, px_change_txn *t, const work *w)
 {
-    const void *v;
-    size_t n;
+    const void *v = NULL;
+    size_t n = 0;
     pxd_geo *g = &d->geo;
     px_err err = st_get(d, t, &v, &n);
-    bool fresh = err == PX_ERR_NOTFOUND;
-    if (err == PX_OK)
+    bool held = err == PX_OK, fresh = err == PX_ERR_NOTFOUND;
+    if (held)
         err = pxd_geo_decode(v, n, g);
     else if (fresh) {
         err = PX_OK;
         memset(g, 0, sizeof *g);
     }
+    if (!err)
+        err = st_read(d, held ? v : NULL, n);
     for (size_t i = w->i; !err && i < w->i + w->n; i++) {
         const drec *r = &d->recs[i];
         if (!r->geo)
@@ -775,9 +798,12 @@ static px_err geo_run(px_detect *d, px_change_txn *t, const work *w)
             err = geo_confirm(d, t, r);
         }
     }
-    if (!err && !fresh)
-        err = pxd_geo_encode(g, &d->val);
-    return err || fresh ? err : st_put(d, t);
+    /* A name with no GeoIP answer has nothing to judge: no state (the
+     * consumer without GeoIP databases writes none). */
+    if (err || fresh || (!held && !g->n_countries && !g->n_asns))
+        return err;
+    err = pxd_geo_encode(g, &d->val);
+    return err ? err : st_put_changed(d, t, held);
 }
 
 /* ---- prepare ---- */

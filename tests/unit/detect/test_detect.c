@@ -457,6 +457,31 @@ static void test_geo_negatives(void **state)
     sim_destroy(s);
 }
 
+/* State is written only when it changes, and not at all for names with no
+ * GeoIP answer (the cost of detection in the merge). */
+static void test_geo_writes_only_changes(void **state)
+{
+    (void)state;
+    sim *s = sim_create();
+    px_detect *d = mk_default();
+    bank_history(s, d);
+    uint64_t w0 = px_detect_state_writes(d);
+    size_t k0 = sim_state_keys(s);
+    new_answer(s, d, "org-b", "198.51.100.21", AFTER_WARMUP - 100, "DE", 3320);
+    assert_int_equal(px_detect_state_writes(d), w0);
+    sim_obs(s, "org-b", "www.nogeo-shop.com", "A", "198.51.100.30", T0 + 60, T0 + 60, NULL, -1);
+    sim_obs(s, "org-b", "www.nogeo-shop.com", "AAAA", "2001:db8::30", T0 + 60, T0 + 60, NULL, -1);
+    commit(s, d);
+    assert_int_equal(sim_state_keys(s), k0);
+    assert_int_equal(px_detect_state_writes(d), w0);
+    /* A new country is a change (and here a shift). */
+    new_answer(s, d, "org-b", "203.0.113.66", AFTER_WARMUP - 50, "RU", 64666);
+    assert_int_equal(px_detect_state_writes(d), w0 + 1);
+    assert_int_equal(sim_alerts(s), 1);
+    px_detect_destroy(d);
+    sim_destroy(s);
+}
+
 static void test_geo_cdn(void **state)
 {
     (void)state;
@@ -902,6 +927,7 @@ int main(void)
         cmocka_unit_test(test_abort_rolls_back),
         cmocka_unit_test(test_geo_shift),
         cmocka_unit_test(test_geo_negatives),
+        cmocka_unit_test(test_geo_writes_only_changes),
         cmocka_unit_test(test_geo_cdn),
         cmocka_unit_test(test_geo_cooldown),
         cmocka_unit_test(test_geo_min_orgs),
