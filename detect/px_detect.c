@@ -343,6 +343,25 @@ static px_err st_read(px_detect *d, const void *v, size_t n)
     return v ? px_buf_append(&d->old, v, n) : PX_OK;
 }
 
+/* Reads the subject's value (d->key) into d->old; *held false when there
+ * is none. */
+static px_err st_load(px_detect *d, px_change_txn *t, bool *held)
+{
+    const void *v = NULL;
+    size_t n = 0;
+    px_err err = st_get(d, t, &v, &n);
+    *held = err == PX_OK;
+    if (err == PX_ERR_NOTFOUND)
+        err = PX_OK;
+    return err ? err : st_read(d, *held ? v : NULL, n);
+}
+
+/* The value st_load read. */
+static const uint8_t *st_old(const px_detect *d)
+{
+    return px_buf_size(&d->old) ? px_buf_data(&d->old) : (const uint8_t *)"";
+}
+
 /* Writes d->val unless it equals what was read: most transactions leave
  * most subjects as they were. */
 static px_err st_put_changed(px_detect *d, px_change_txn *t, bool held)
@@ -610,17 +629,11 @@ static bool still_new(const px_detect *d, const ddom *e)
 
 static px_err burst_one(px_detect *d, px_change_txn *t, const ddom *e)
 {
-    const void *v = NULL;
-    size_t n = 0;
     pxd_burst *s = &d->burst;
-    px_err err = st_get(d, t, &v, &n);
-    bool held = err == PX_OK;
-    if (held)
-        err = pxd_burst_decode(v, n, s);
-    else if (err == PX_ERR_NOTFOUND)
-        err = PX_OK;
-    if (!err)
-        err = st_read(d, held ? v : NULL, n);
+    bool held;
+    px_err err = st_load(d, t, &held);
+    if (!err && held)
+        err = pxd_burst_decode(st_old(d), px_buf_size(&d->old), s);
     if (err)
         return err;
     if (e->first_seen < warm_end(d, &d->meta_txn) || !still_new(d, e)) {
@@ -774,19 +787,14 @@ static px_err geo_confirm(px_detect *d, px_change_txn *t, const drec *r)
 
 static px_err geo_run(px_detect *d, px_change_txn *t, const work *w)
 {
-    const void *v = NULL;
-    size_t n = 0;
     pxd_geo *g = &d->geo;
-    px_err err = st_get(d, t, &v, &n);
-    bool held = err == PX_OK, fresh = err == PX_ERR_NOTFOUND;
-    if (held)
-        err = pxd_geo_decode(v, n, g);
-    else if (fresh) {
-        err = PX_OK;
+    bool held;
+    px_err err = st_load(d, t, &held);
+    bool fresh = !err && !held;
+    if (!err && held)
+        err = pxd_geo_decode(st_old(d), px_buf_size(&d->old), g);
+    if (fresh)
         memset(g, 0, sizeof *g);
-    }
-    if (!err)
-        err = st_read(d, held ? v : NULL, n);
     for (size_t i = w->i; !err && i < w->i + w->n; i++) {
         const drec *r = &d->recs[i];
         if (!r->geo)

@@ -44,6 +44,40 @@ static px_detect *mk_default(void)
     return mk(&o);
 }
 
+/* Each test's store and detector (default options unless it sets its own). */
+typedef struct fx {
+    sim *s;
+    px_detect *d;
+} fx;
+
+static int fx_setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    f->s = sim_create();
+    f->d = mk_default();
+    *state = f;
+    return 0;
+}
+
+static int fx_teardown(void **state)
+{
+    fx *f = *state;
+    px_detect_destroy(f->d);
+    sim_destroy(f->s);
+    free(f);
+    return 0;
+}
+
+/* The fixture's detector, made anew with o. */
+static px_detect *fx_opts(fx *f, const px_detect_opts *o)
+{
+    px_detect_destroy(f->d);
+    f->d = mk(o);
+    return f->d;
+}
+
 static void commit(sim *s, px_detect *d)
 {
     px_err rc = sim_commit(s, d);
@@ -122,13 +156,13 @@ static void expect_id(const char *rule, const char *subj, unsigned n, const char
 
 static void test_burst_fires_once(void **state)
 {
-    (void)state;
+    fx *f = *state;
     static const char *const brands[] = {"paypal.com"};
     px_detect_opts o = px_detect_opts_default();
     o.brands = brands;
     o.n_brands = 1;
-    px_detect *d = mk(&o);
-    sim *s = sim_create();
+    sim *s = f->s;
+    px_detect *d = fx_opts(f, &o);
     warm(s, d);
     see(s, d, "org-a", "paypa1.net", AFTER_WARMUP);
     see(s, d, "org-b", "paypa1.net", AFTER_WARMUP + 600);
@@ -172,15 +206,13 @@ static void test_burst_fires_once(void **state)
     assert_int_equal(json_integer_value(at(j, "event.severity")), 5);
     assert_null(at(j, "pdnsx.truncated"));
     json_decref(j);
-    sim_destroy(s);
-    px_detect_destroy(d);
 }
 
 static void test_single_org_flood(void **state)
 {
-    (void)state;
-    px_detect *d = mk_default();
-    sim *s = sim_create();
+    fx *f = *state;
+    sim *s = f->s;
+    px_detect *d = f->d;
     warm(s, d);
     for (int txn = 0; txn < 5; txn++) {
         for (int i = 0; i < 40; i++) {
@@ -195,15 +227,13 @@ static void test_single_org_flood(void **state)
     assert_int_equal(sim_alerts(s), 0); /* two organisations, however many queries */
     see(s, d, "org-c", "flood-new.net", AFTER_WARMUP + 500);
     assert_int_equal(sim_alerts(s), 1); /* the control: a third one makes it */
-    sim_destroy(s);
-    px_detect_destroy(d);
 }
 
 static void test_old_domain_many_orgs(void **state)
 {
-    (void)state;
-    px_detect *d = mk_default();
-    sim *s = sim_create();
+    fx *f = *state;
+    sim *s = f->s;
+    px_detect *d = f->d;
     warm(s, d);
     see(s, d, "org-a", "old-site.com", AFTER_WARMUP);
     size_t klen;
@@ -218,25 +248,24 @@ static void test_old_domain_many_orgs(void **state)
     assert_int_equal(sim_alerts(s), 0);
     /* No longer new: its state is gone. */
     assert_null(sim_state(s, key, klen, &vlen));
-    /* A domain first seen in the warm-up is old for ever. */
-    sim *s2 = sim_create();
-    px_detect *d2 = mk_default();
-    sim_obs(s2, "org-a", "www.baseline.org", "A", "198.51.100.7", T0, T0, NULL, -1);
-    sim_obs(s2, "org-a", "www.early.org", "A", "198.51.100.8", T0 + DAY, T0 + DAY, NULL, -1);
-    commit(s2, d2);
-    burst3(s2, d2, "early.org", AFTER_WARMUP);
-    assert_int_equal(sim_alerts(s2), 0);
-    sim_destroy(s2);
-    px_detect_destroy(d2);
-    sim_destroy(s);
-    px_detect_destroy(d);
+}
+
+/* A domain first seen in the warm-up is old for ever. */
+static void test_warmup_domain_stays_old(void **state)
+{
+    fx *f = *state;
+    sim_obs(f->s, "org-a", "www.baseline.org", "A", "198.51.100.7", T0, T0, NULL, -1);
+    sim_obs(f->s, "org-a", "www.early.org", "A", "198.51.100.8", T0 + DAY, T0 + DAY, NULL, -1);
+    commit(f->s, f->d);
+    burst3(f->s, f->d, "early.org", AFTER_WARMUP);
+    assert_int_equal(sim_alerts(f->s), 0);
 }
 
 static void test_slow_spread(void **state)
 {
-    (void)state;
-    px_detect *d = mk_default();
-    sim *s = sim_create();
+    fx *f = *state;
+    sim *s = f->s;
+    px_detect *d = f->d;
     warm(s, d);
     see(s, d, "org-a", "slow-new.net", AFTER_WARMUP);
     see(s, d, "org-b", "slow-new.net", AFTER_WARMUP + 7200);
@@ -252,8 +281,6 @@ static void test_slow_spread(void **state)
     assert_int_equal(json_array_size(orgs), 3);
     assert_string_equal(json_string_value(json_array_get(orgs, 0)), "org-b");
     json_decref(j);
-    sim_destroy(s);
-    px_detect_destroy(d);
 }
 
 static void test_warmup(void **state)
@@ -330,30 +357,25 @@ static void test_known_parse(void **state)
 
 static void test_restart_mid_burst(void **state)
 {
-    (void)state;
-    sim *s = sim_create();
-    px_detect *d = mk_default();
-    warm(s, d);
-    see(s, d, "org-a", "restart-new.net", AFTER_WARMUP);
-    see(s, d, "org-b", "restart-new.net", AFTER_WARMUP + 60);
-    px_detect_destroy(d);
-    d = mk_default(); /* a new process: all it knows is in the state */
-    see(s, d, "org-c", "restart-new.net", AFTER_WARMUP + 120);
+    fx *f = *state;
+    px_detect_opts o = px_detect_opts_default();
+    sim *s = f->s;
+    warm(s, f->d);
+    see(s, f->d, "org-a", "restart-new.net", AFTER_WARMUP);
+    see(s, f->d, "org-b", "restart-new.net", AFTER_WARMUP + 60);
+    /* A new process: all it knows is in the state. */
+    see(s, fx_opts(f, &o), "org-c", "restart-new.net", AFTER_WARMUP + 120);
     assert_int_equal(sim_alerts(s), 1);
-    px_detect_destroy(d);
-    d = mk_default();
-    see(s, d, "org-d", "restart-new.net", AFTER_WARMUP + 180);
-    see(s, d, "org-e", "restart-new.net", AFTER_WARMUP + 240);
+    see(s, fx_opts(f, &o), "org-d", "restart-new.net", AFTER_WARMUP + 180);
+    see(s, f->d, "org-e", "restart-new.net", AFTER_WARMUP + 240);
     assert_int_equal(sim_alerts(s), 1);
-    px_detect_destroy(d);
-    sim_destroy(s);
 }
 
 static void test_abort_rolls_back(void **state)
 {
-    (void)state;
-    sim *s = sim_create();
-    px_detect *d = mk_default();
+    fx *f = *state;
+    sim *s = f->s;
+    px_detect *d = f->d;
     warm(s, d);
     see(s, d, "org-a", "abort-new.net", AFTER_WARMUP);
     see(s, d, "org-b", "abort-new.net", AFTER_WARMUP + 60);
@@ -372,8 +394,6 @@ static void test_abort_rolls_back(void **state)
     assert_int_equal(sim_alerts(s), 1);
     assert_int_equal(px_detect_alerts(d, PX_DETECT_BURST), 1);
     assert_true(px_detect_state_writes(d) > 0);
-    px_detect_destroy(d);
-    sim_destroy(s);
 }
 
 /* ---- the geo shift ---- */
@@ -397,9 +417,9 @@ static void new_answer(sim *s, px_detect *d, const char *org, const char *rdata,
 
 static void test_geo_shift(void **state)
 {
-    (void)state;
-    sim *s = sim_create();
-    px_detect *d = mk_default();
+    fx *f = *state;
+    sim *s = f->s;
+    px_detect *d = f->d;
     bank_history(s, d);
     new_answer(s, d, "org-b", "203.0.113.66", AFTER_WARMUP + 3600, "RU", 64666);
     assert_int_equal(sim_alerts(s), 1);
@@ -426,44 +446,41 @@ static void test_geo_shift(void **state)
     new_answer(s, d, "org-b", "203.0.113.67", AFTER_WARMUP + 7200, "RU", 64666);
     assert_int_equal(sim_alerts(s), 1);
     assert_int_equal(px_detect_alerts(d, PX_DETECT_GEO), 1);
-    px_detect_destroy(d);
-    sim_destroy(s);
 }
 
 static void test_geo_negatives(void **state)
 {
-    (void)state;
+    fx *f = *state;
+    sim *s = f->s;
+    px_detect *d = f->d;
     /* Another country, the same network: no shift. */
-    sim *s = sim_create();
-    px_detect *d = mk_default();
     bank_history(s, d);
     new_answer(s, d, "org-b", "198.51.100.21", AFTER_WARMUP + 60, "NL", 3320);
     /* No GeoIP answer: nothing to judge. */
     new_answer(s, d, "org-b", "198.51.100.22", AFTER_WARMUP + 120, NULL, -1);
     assert_int_equal(sim_alerts(s), 0);
-    px_detect_destroy(d);
-    sim_destroy(s);
+}
 
-    /* Too little history: a day old. */
-    s = sim_create();
-    d = mk_default();
+/* Too little history: a day old; the same a week on alerts. */
+static void test_geo_little_history(void **state)
+{
+    fx *f = *state;
+    sim *s = f->s;
+    px_detect *d = f->d;
     new_answer(s, d, "org-a", "198.51.100.20", AFTER_WARMUP, "DE", 3320);
     new_answer(s, d, "org-b", "203.0.113.66", AFTER_WARMUP + DAY, "RU", 64666);
     assert_int_equal(sim_alerts(s), 0);
-    /* ... and the same a week on, when it has history: */
     new_answer(s, d, "org-b", "203.0.113.99", AFTER_WARMUP + 8 * DAY, "CN", 64777);
     assert_int_equal(sim_alerts(s), 1);
-    px_detect_destroy(d);
-    sim_destroy(s);
 }
 
 /* State is written only when it changes, and not at all for names with no
  * GeoIP answer (the cost of detection in the merge). */
 static void test_geo_writes_only_changes(void **state)
 {
-    (void)state;
-    sim *s = sim_create();
-    px_detect *d = mk_default();
+    fx *f = *state;
+    sim *s = f->s;
+    px_detect *d = f->d;
     bank_history(s, d);
     uint64_t w0 = px_detect_state_writes(d);
     size_t k0 = sim_state_keys(s);
@@ -478,15 +495,13 @@ static void test_geo_writes_only_changes(void **state)
     new_answer(s, d, "org-b", "203.0.113.66", AFTER_WARMUP - 50, "RU", 64666);
     assert_int_equal(px_detect_state_writes(d), w0 + 1);
     assert_int_equal(sim_alerts(s), 1);
-    px_detect_destroy(d);
-    sim_destroy(s);
 }
 
 static void test_geo_cdn(void **state)
 {
-    (void)state;
-    sim *s = sim_create();
-    px_detect *d = mk_default();
+    fx *f = *state;
+    sim *s = f->s;
+    px_detect *d = f->d;
     static const struct {
         const char *ip, *cc;
         int64_t asn;
@@ -502,18 +517,16 @@ static void test_geo_cdn(void **state)
             20940);
     commit(s, d);
     assert_int_equal(sim_alerts(s), 0);
-    px_detect_destroy(d);
-    sim_destroy(s);
 }
 
 static void test_geo_cooldown(void **state)
 {
-    (void)state;
+    fx *f = *state;
     px_detect_opts o = px_detect_opts_default();
     o.geo_max_countries = 8;
     o.geo_max_asns = 8;
-    sim *s = sim_create();
-    px_detect *d = mk(&o);
+    sim *s = f->s;
+    px_detect *d = fx_opts(f, &o);
     bank_history(s, d);
     new_answer(s, d, "org-b", "203.0.113.66", AFTER_WARMUP + 60, "RU", 64666);
     new_answer(s, d, "org-b", "203.0.113.77", AFTER_WARMUP + 3600, "CN", 64777);
@@ -523,17 +536,15 @@ static void test_geo_cooldown(void **state)
     const sim_alert *a = sim_alert_at(s, 0), *b = sim_alert_at(s, 1);
     assert_string_not_equal(a->id, b->id);
     expect_id(PX_DETECT_RULE_GEO, "www.bank-de.com", 1, b->id);
-    px_detect_destroy(d);
-    sim_destroy(s);
 }
 
 static void test_geo_min_orgs(void **state)
 {
-    (void)state;
+    fx *f = *state;
     px_detect_opts o = px_detect_opts_default();
     o.geo_min_orgs = 2;
-    sim *s = sim_create();
-    px_detect *d = mk(&o);
+    sim *s = f->s;
+    px_detect *d = fx_opts(f, &o);
     bank_history(s, d);
     new_answer(s, d, "org-b", "203.0.113.66", AFTER_WARMUP + 60, "RU", 64666);
     assert_int_equal(sim_alerts(s), 0);
@@ -542,15 +553,13 @@ static void test_geo_min_orgs(void **state)
     new_answer(s, d, "org-c", "203.0.113.66", AFTER_WARMUP + 600, "RU", 64666);
     assert_int_equal(sim_alerts(s), 1);
     assert_int_equal(sim_alert_at(s, 0)->time, AFTER_WARMUP + 610);
-    px_detect_destroy(d);
-    sim_destroy(s);
 }
 
 /* ---- look-alikes ---- */
 
 static void test_lookalike_classes(void **state)
 {
-    (void)state;
+    fx *f = *state;
     static const char *const brands[] = {"paypal.com"};
     static const struct {
         const char *dom, *method; /* NULL: no likeness */
@@ -568,8 +577,8 @@ static void test_lookalike_classes(void **state)
     px_detect_opts o = px_detect_opts_default();
     o.brands = brands;
     o.n_brands = 1;
-    px_detect *d = mk(&o);
-    sim *s = sim_create();
+    sim *s = f->s;
+    px_detect *d = fx_opts(f, &o);
     warm(s, d);
     const char *orgs[] = {"org-a", "org-b", "org-c"};
     for (int k = 0; k < 3; k++) {
@@ -603,8 +612,6 @@ static void test_lookalike_classes(void **state)
         }
         json_decref(j);
     }
-    px_detect_destroy(d);
-    sim_destroy(s);
 }
 
 /* ---- replay determinism ---- */
@@ -913,29 +920,34 @@ static void test_settings(void **state)
     assert_non_null(strstr(why, "detect.burst.orgs"));
 }
 
+/* Every test gets a fresh store and detector (some make their own too). */
+#define FX(t) cmocka_unit_test_setup_teardown(t, fx_setup, fx_teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_burst_fires_once),
-        cmocka_unit_test(test_single_org_flood),
-        cmocka_unit_test(test_old_domain_many_orgs),
-        cmocka_unit_test(test_slow_spread),
-        cmocka_unit_test(test_warmup),
-        cmocka_unit_test(test_known_domains),
-        cmocka_unit_test(test_known_parse),
-        cmocka_unit_test(test_restart_mid_burst),
-        cmocka_unit_test(test_abort_rolls_back),
-        cmocka_unit_test(test_geo_shift),
-        cmocka_unit_test(test_geo_negatives),
-        cmocka_unit_test(test_geo_writes_only_changes),
-        cmocka_unit_test(test_geo_cdn),
-        cmocka_unit_test(test_geo_cooldown),
-        cmocka_unit_test(test_geo_min_orgs),
-        cmocka_unit_test(test_lookalike_classes),
-        cmocka_unit_test(test_replay_cuts),
-        cmocka_unit_test(test_state_codec),
-        cmocka_unit_test(test_json_cut),
-        cmocka_unit_test(test_settings),
+        FX(test_burst_fires_once),
+        FX(test_single_org_flood),
+        FX(test_old_domain_many_orgs),
+        FX(test_warmup_domain_stays_old),
+        FX(test_slow_spread),
+        FX(test_warmup),
+        FX(test_known_domains),
+        FX(test_known_parse),
+        FX(test_restart_mid_burst),
+        FX(test_abort_rolls_back),
+        FX(test_geo_shift),
+        FX(test_geo_negatives),
+        FX(test_geo_little_history),
+        FX(test_geo_writes_only_changes),
+        FX(test_geo_cdn),
+        FX(test_geo_cooldown),
+        FX(test_geo_min_orgs),
+        FX(test_lookalike_classes),
+        FX(test_replay_cuts),
+        FX(test_state_codec),
+        FX(test_json_cut),
+        FX(test_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
