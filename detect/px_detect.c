@@ -56,7 +56,9 @@ typedef struct work {
     size_t i, n; /* ddom index; or drec range */
 } work;
 
-#define NOSTATE_SLOTS 4096 /* direct-mapped: domains known to hold no burst state */
+/* Direct-mapped: domains known to hold no burst state (512 KiB; a domain
+ * evicted by another costs one more read of its state). */
+#define NOSTATE_SLOTS 65536
 
 struct px_detect {
     px_detect_opts o;
