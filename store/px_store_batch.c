@@ -73,6 +73,13 @@ px_err pxs_btab_reserve(btab *t)
     return PX_OK;
 }
 
+void pxs_bdom_release(bdom *e)
+{
+    pxs_dom_release(&e->dom);
+    if (e->seen)
+        pxs_rec_release(e->seen);
+}
+
 /* Frees what the entries own (their org arrays) and empties the tables;
  * the caller resets the arena. */
 void pxs_batch_clear(px_store_batch *b)
@@ -83,7 +90,7 @@ void pxs_batch_clear(px_store_batch *b)
     }
     for (size_t i = 0; i < b->doms.cap; i++) {
         if (b->doms.slot[i].e)
-            pxs_dom_release(&((bdom *)b->doms.slot[i].e)->dom);
+            pxs_bdom_release((bdom *)b->doms.slot[i].e);
     }
     if (b->recs.n)
         memset(b->recs.slot, 0, b->recs.cap * sizeof *b->recs.slot);
@@ -174,6 +181,7 @@ void pxs_batch_free(px_store_batch *b)
         pxs_logw_close(&b->logw);
     }
     free(b->chunk.p);
+    free(b->pre.p);
     free(b->ring);
     free(b->rdxs);
     px_arena_destroy(b->rdx_arena);

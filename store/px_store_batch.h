@@ -26,13 +26,18 @@ typedef struct brec { /* one record touched by the batch */
     bkey k;
     uint32_t seq;      /* creation order in the flush: the order of first observations */
     uint16_t name_len; /* of the reversed name that starts the key */
-    brdx *rdx;         /* reverse-index entry, made by the flush if the record is new */
-    pxs_rec rec;       /* the batch's observations merged (the delta); strings in the arena */
+    bool has_ttl;      /* the feed's TTL range of the batch's observations (not stored) */
+    uint32_t ttl_min, ttl_max;
+    brdx *rdx;   /* reverse-index entry, made by the flush if the record is new */
+    pxs_rec rec; /* the batch's observations merged (the delta); strings in the arena */
 } brec;
 
 typedef struct bdom { /* one registered domain touched by the batch */
     bkey k;
     pxs_dom dom; /* the batch's observations merged (the delta) */
+    /* With a feed only (else NULL): each organisation's first and last
+     * sighting of the domain in the batch, its orgs the delta's. */
+    pxs_rec *seen;
 } bdom;
 
 /* A slot keeps the entry's hash: a probe compares it without touching the
@@ -90,6 +95,7 @@ struct px_store_batch {
     bool log;
     pxs_logw logw;
     px_buf chunk;
+    px_buf pre;      /* an entry's feed prefix */
     uint64_t n_lost; /* log chunks that could not be applied */
     /* the merge holds one observation back (see px_store_merge) */
     struct merge_in *ring; /* two: the one held and the next */
@@ -129,6 +135,7 @@ px_err pxs_dict_text(px_store_batch *b, int di, uint32_t id, char *out);
 const void *pxs_arena_dup(px_arena *a, const void *p, size_t n);
 bslot *pxs_btab_find(btab *t, uint64_t h, const uint8_t *key, size_t klen);
 px_err pxs_btab_reserve(btab *t);
+void pxs_bdom_release(bdom *e); /* its org arrays */
 void pxs_batch_clear(px_store_batch *b);
 px_err pxs_txn_open(px_store_batch *b);
 px_store_batch *pxs_batch_new(px_store *s);

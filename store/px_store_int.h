@@ -154,6 +154,11 @@ bool pxs_bkeys_sort(px_arena *arena, pxs_bkey **v, size_t n);
 /* The batch log (px_store_log.c): chunks of a big batch's sorted deltas. */
 #define PXS_LOG_REC 'r'
 #define PXS_LOG_DOM 'd'
+/* The same with what only the change feed needs (written when the store
+ * has a feed): a record's TTL range, a domain's per-organisation times
+ * (docs/STORE-FORMAT.md, "batch.log"). */
+#define PXS_LOG_REC_FEED 'R'
+#define PXS_LOG_DOM_FEED 'D'
 
 typedef struct pxs_logw {
     int fd;
