@@ -464,6 +464,8 @@ static px_err chunk_apply(px_store_batch *b, const pxs_log_chunk *c, uint64_t id
     px_err err = pxs_txn_open(b);
     if (!err && c)
         err = chunk_write(b, c, i);
+    if (!err)
+        err = pxs_feed_prepare(b);
     b->n_lost += !c;
     if (!err)
         err = marker_put(b, id, i + 1, total);

@@ -102,7 +102,8 @@ void pxs_batch_clear(px_store_batch *b)
 /* Begins the batch's write transaction with its cursors. */
 px_err pxs_txn_open(px_store_batch *b)
 {
-    const px_store *s = b->s;
+    px_store *s = b->s;
+    s->touched = 0;
     int rc = mdb_txn_begin(s->env, NULL, 0, &b->txn);
     if (rc == 0)
         rc = mdb_cursor_open(b->txn, s->dbi[DBI_REC], &b->rec_c);
@@ -182,6 +183,7 @@ void pxs_batch_free(px_store_batch *b)
     }
     free(b->chunk.p);
     free(b->pre.p);
+    free(b->tval.p);
     free(b->ring);
     free(b->rdxs);
     px_arena_destroy(b->rdx_arena);
@@ -227,6 +229,8 @@ px_err px_store_batch_commit(px_store_batch *b)
     if (!b->failed)
         pxs_batch_flush(b);
     px_err err = b->failed ? b->failed : pxs_flush_offsets(b);
+    if (!err)
+        err = pxs_feed_prepare(b);
     if (err) {
         px_store_batch_abort(b);
         return err;

@@ -89,6 +89,8 @@ struct px_store_batch {
     px_store_enrich_fn enrich;
     void *enrich_ctx;
     bool delivered;       /* the open transaction delivered changes to the feed */
+    px_err txn_err;       /* the first failed px_change_txn call of the prepare */
+    px_buf tval;          /* a state value or alert being written */
     struct aso_name *aso; /* AS organisations the feed resolved (by id) */
     size_t n_aso, cap_aso;
     /* big batches: the log being written */
@@ -118,7 +120,7 @@ typedef struct rec_before {
 } rec_before;
 
 /* px_store.c */
-int pxs_txn_commit(const px_store *s, MDB_txn *txn);
+int pxs_txn_commit(px_store *s, MDB_txn *txn);
 bool pxs_release_freed_pages(px_store *s);
 /* px_store_keys.c */
 px_err pxs_rec_key(const px_store *s, const char *name, size_t name_len, uint16_t type,
@@ -162,6 +164,9 @@ px_err pxs_feed_dom(px_store_batch *b, const bdom *e, const pxs_dom *d, bool sto
                     int64_t first_before, int64_t last_before, const uint32_t *new_ids,
                     size_t n_new);
 uint32_t *pxs_dom_new_orgs(px_store_batch *b, const pxs_dom *stored, const pxs_dom *d, size_t *n);
+/* px_store_alert.c: the sink's prepare over the open transaction, if it
+ * delivered changes; an error (its own or of a txn call) fails it. */
+px_err pxs_feed_prepare(px_store_batch *b);
 /* px_store_apply.c */
 px_err pxs_marker_read(px_store *s, uint64_t *id, uint64_t *next, uint64_t *total);
 px_err pxs_log_segment(px_store_batch *b);
