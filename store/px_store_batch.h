@@ -27,9 +27,11 @@ typedef struct brec { /* one record touched by the batch */
     uint32_t seq;      /* creation order in the flush: the order of first observations */
     uint16_t name_len; /* of the reversed name that starts the key */
     bool has_ttl;      /* the feed's TTL range of the batch's observations (not stored) */
+    brdx *rdx;         /* reverse-index entry, made by the flush if the record is new */
+    pxs_rec rec;       /* the batch's observations merged (the delta); strings in the arena */
+    /* after the fields the merge touches for every observation: the feed's
+     * alone (has_ttl sits in padding), so the merge's lines stay as they were */
     uint32_t ttl_min, ttl_max;
-    brdx *rdx;   /* reverse-index entry, made by the flush if the record is new */
-    pxs_rec rec; /* the batch's observations merged (the delta); strings in the arena */
 } brec;
 
 typedef struct bdom { /* one registered domain touched by the batch */
