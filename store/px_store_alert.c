@@ -290,21 +290,28 @@ static bool has_outbox(const px_store *s)
     return s->n_tables > DBI_SINK;
 }
 
+/* A read transaction for the writer's reads of the new tables (through
+ * LMDB, as px_store_get_offset: the writer's open checked the file);
+ * *txn NULL: a format-2 store, which has none of them. */
+static px_err read_begin(px_store *s, MDB_txn **txn)
+{
+    *txn = NULL;
+    return has_outbox(s) ? pxs_map_mdb(mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn)) : PX_OK;
+}
+
 px_err px_store_sink_get(px_store *s, const char *sink, uint64_t *next_seq)
 {
     if (!s || !sink || !next_seq || !sink_name_ok((const uint8_t *)sink, strlen(sink)))
         return PX_ERR_INVAL;
     *next_seq = 1;
-    if (!has_outbox(s))
-        return PX_OK;
     MDB_txn *txn;
-    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
-    if (rc)
-        return pxs_map_mdb(rc);
+    px_err err = read_begin(s, &txn);
+    if (err || !txn)
+        return err;
     size_t kl = strlen(sink), n;
     MDB_val k = {kl, (void *)sink}, v;
-    rc = mdb_get(txn, s->dbi[DBI_SINK], &k, &v);
-    px_err err = rc == MDB_NOTFOUND ? PX_OK : pxs_map_mdb(rc);
+    int rc = mdb_get(txn, s->dbi[DBI_SINK], &k, &v);
+    err = rc == MDB_NOTFOUND ? PX_OK : pxs_map_mdb(rc);
     if (rc == 0 && (pxs_val_open(DBI_SINK, sink, kl, v.mv_data, v.mv_size, &n) ||
                     pxs_feed_value_check(DBI_SINK, v.mv_data, n)))
         err = pxs_report_key(s, DBI_SINK, sink, kl, "the value fails its checks");
@@ -324,13 +331,11 @@ px_err px_store_alert_last(px_store *s, uint64_t *last)
     if (!s || !last)
         return PX_ERR_INVAL;
     *last = 0;
-    if (!has_outbox(s))
-        return PX_OK;
     MDB_txn *txn;
-    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
-    if (rc)
-        return pxs_map_mdb(rc);
-    px_err err = last_seq(s, txn, last);
+    px_err err = read_begin(s, &txn);
+    if (err || !txn)
+        return err;
+    err = last_seq(s, txn, last);
     mdb_txn_abort(txn);
     return err;
 }
