@@ -234,6 +234,10 @@ static bool rec_from_log(px_store_batch *b, const uint8_t *key, size_t klen, con
     *out = &e->k;
     if (pxs_rec_decode(val, vlen, &e->rec) != PX_OK || (e->rec.flags & PXS_F_GEO))
         return false;
+    for (size_t j = 0; j < e->rec.n_orgs; j++) {
+        if (e->rec.orgs[j].id > b->org_last)
+            return false;
+    }
     if (e->rec.flags & PXS_F_LONG) { /* the flush indexes it as text */
         char *t = px_arena_strndup(b->arena, (const char *)e->rec.rdata, e->rec.rdata_len);
         if (!t || strlen(t) != e->rec.rdata_len)
@@ -314,6 +318,10 @@ static bool dom_entry_from_log(px_store_batch *b, const uint8_t *key, size_t kle
     }
     if (pxs_dom_decode(val + pre, vlen - pre, &e->dom) != PX_OK)
         return false;
+    for (size_t j = 0; j < e->dom.n_orgs; j++) {
+        if (e->dom.orgs[j] > b->org_last)
+            return false;
+    }
     if (!pxs_feed_on(b))
         return true;
     if (!feed)
@@ -549,6 +557,20 @@ static px_err marker_drop(px_store_batch *b)
     return err;
 }
 
+/* The organisations a log may name: the batch that wrote it committed
+ * their dictionary entries before its mark, so an id past the last is
+ * one the log cannot hold (a chunk naming it does not decode). */
+static px_err org_last(px_store_batch *b)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(b->s->env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        return pxs_map_mdb(rc);
+    px_err err = pxs_dict_last(b->s, txn, DBI_ORG_I, &b->org_last);
+    mdb_txn_abort(txn);
+    return err;
+}
+
 /* Applies the committed log from the mark on: the chunks left, then the
  * reverse-index entries of the batch's new records. */
 static px_err log_apply(px_store_batch *b)
@@ -565,6 +587,8 @@ static px_err log_apply(px_store_batch *b)
     b->defer_rdx = true;
     if (!b->rdx_arena && !(b->rdx_arena = px_arena_create(1 << 20)))
         return PX_ERR_NOMEM;
+    if ((err = org_last(b)) != PX_OK)
+        return err;
     pxs_log l;
     err = pxs_log_read(s->log_path, &l);
     if (err == PX_ERR_NOMEM || err == PX_ERR_IO)

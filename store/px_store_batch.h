@@ -99,8 +99,9 @@ struct px_store_batch {
     bool log;
     pxs_logw logw;
     px_buf chunk;
-    px_buf pre;      /* an entry's feed prefix */
-    uint64_t n_lost; /* log chunks that could not be applied */
+    px_buf pre;        /* an entry's feed prefix */
+    uint64_t n_lost;   /* log chunks that could not be applied */
+    uint32_t org_last; /* the greatest organisation id when the log is applied */
     /* the merge holds one observation back (see px_store_merge) */
     struct merge_in *ring; /* two: the one held and the next */
     int ring_cur;          /* the next one's */
@@ -133,6 +134,8 @@ size_t pxs_off_key(const char *topic, int32_t partition, uint8_t *key);
 /* px_store_dict.c */
 px_err pxs_dict_find(px_store_batch *b, int dn, const char *str, size_t len, uint32_t *id);
 px_err pxs_dict_add(px_store_batch *b, int dn, int di, const char *str, size_t len, uint32_t *id);
+/* The greatest id of dictionary di (0: empty); ids are given in order. */
+px_err pxs_dict_last(px_store *s, MDB_txn *txn, int di, uint32_t *last);
 px_err pxs_org_id(px_store_batch *b, const char *org, uint32_t *id);
 px_err pxs_dict_text(px_store_batch *b, int di, uint32_t id, char *out);
 /* px_store_batch.c */

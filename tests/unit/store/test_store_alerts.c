@@ -730,6 +730,72 @@ static void test_alert_checked(void **state)
     assert_int_equal(pxs_alert_decode(key, bad, sizeof bad, &a), PX_ERR_MALFORMED);
 }
 
+/* A batch log whose record names an organisation the dictionary does not
+ * hold (never written so: the batch commits its dictionary entries before
+ * its mark) cannot be applied: damage, or dropped when told to; the feed
+ * never resolves the unknown id. */
+static void test_log_unknown_org(void **state)
+{
+    fix *f = *state;
+    one_record(f->s, "a.example.com", 100, PX_OK); /* organisation 1 */
+    px_store_close(f->s);
+    f->s = NULL;
+    char path[128];
+    snprintf(path, sizeof path, "%s/batch.log", f->dir);
+    pxs_logw w;
+    assert_int_equal(pxs_logw_open(&w, path, 7), PX_OK);
+    pxs_rec r = {.count = 1, .first = 1, .last = 2};
+    px_err err = PX_OK;
+    pxs_rec_add_org(&r, 2, 1, 2, &err);
+    px_buf val = {0}, chunk = {0};
+    assert_int_equal(pxs_rec_encode(&r, &val), PX_OK);
+    static const uint8_t key[] = {'t', 'e', 's', 't', '.', 'x', 0, 0, 16, 'x'};
+    assert_int_equal(px_buf_reserve(&chunk, 64 + val.len), PX_OK);
+    px_buf_put_varint(&chunk, sizeof key);
+    memcpy(chunk.p + chunk.len, key, sizeof key);
+    chunk.len += sizeof key;
+    px_buf_put_varint(&chunk, val.len);
+    memcpy(chunk.p + chunk.len, val.p, val.len);
+    chunk.len += val.len;
+    assert_int_equal(pxs_logw_chunk(&w, PXS_LOG_REC, 1, chunk.p, chunk.len), PX_OK);
+    pxs_logw_close(&w);
+    free(val.p);
+    free(chunk.p);
+    pxs_rec_release(&r);
+    /* the mark naming it: batch 7, next chunk 0 of 1 */
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi off = raw_begin(f->dir, "off", &env, &txn);
+    static const uint8_t mkey[] = {0, 'l', 'o', 'g'};
+    uint8_t mval[3 + PXS_SUM_LEN] = {7, 0, 1};
+    px_buf mb = PXS_FIXED_BUF(mval, 3);
+    pxs_val_seal(DBI_OFF, mkey, sizeof mkey, &mb);
+    MDB_val k = {sizeof mkey, (void *)mkey}, v = {mb.len, mval};
+    assert_int_equal(mdb_put(txn, off, &k, &v, 0), 0);
+    raw_end(env, txn);
+
+    reports rep = {0};
+    px_store_opts o = {.check = PX_STORE_CHECK_META,
+                       .on_damage = on_report,
+                       .damage_ctx = &rep,
+                       .feed = {on_change, on_committed, on_aborted, &f->k, on_prepare}};
+    char eb[256];
+    f->s = px_store_open(f->dir, &o, &err, eb, sizeof eb);
+    assert_non_null(f->s);
+    assert_true(px_store_log_pending(f->s));
+    assert_int_equal(px_store_resume(f->s, NULL), PX_ERR_DAMAGED);
+    assert_non_null(strstr(rep.all, "batch.log: chunk 1 does not decode"));
+    assert_null(strstr(rep.all, "org_i"));
+    px_store_close(f->s);
+    o.drop_damaged_log = true;
+    f->s = px_store_open(f->dir, &o, &err, eb, sizeof eb);
+    uint64_t lost = 0;
+    assert_int_equal(px_store_resume(f->s, &lost), PX_ERR_MALFORMED);
+    assert_int_equal(lost, 1);
+    assert_false(px_store_log_pending(f->s));
+    verify_clean(f->s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -743,6 +809,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_upgrade_format2, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damage_new_tables, setup, teardown),
         cmocka_unit_test(test_alert_checked),
+        cmocka_unit_test_setup_teardown(test_log_unknown_org, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
