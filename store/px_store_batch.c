@@ -173,6 +173,7 @@ void pxs_batch_free(px_store_batch *b)
 {
     if (b->txn) {
         mdb_txn_abort(b->txn);
+        b->s->touched = 0; /* nothing it wrote counts */
         pxs_feed_end(b, false);
     }
     if (b->logw.fd >= 0) { /* a log that was not committed: its space back */
