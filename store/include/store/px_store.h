@@ -85,9 +85,12 @@ typedef struct px_store_opts {
     void *enrich_ctx;
     /* The change feed (obs/px_change.h; feed.change NULL: none): what each
      * write transaction changed, delivered inside it, from the thread
-     * that commits or resumes (docs/STORE.md, "The change feed"). The
-     * callbacks (and enrich) must not call the store's functions; feed.ctx
-     * must outlive the store. */
+     * that commits or resumes (docs/STORE.md, "The change feed"), then
+     * feed.prepare with the transaction's px_change_txn (see "the change
+     * feed's reader" below). Without a feed the merge keeps neither the
+     * TTL ranges nor the per-organisation sightings (`seen`) it carries.
+     * The callbacks (and enrich) must not call the store's functions;
+     * feed.ctx must outlive the store. */
     px_change_sink feed;
 } px_store_opts;
 
