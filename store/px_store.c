@@ -2,8 +2,8 @@
  * LMDB maps the file, the tables, the format this code reads), closing
  * it, and the format row every write transaction ends with.
  *
- * What the store writes, byte by byte (store format 2: the environment,
- * the eight tables, every key and value, the batch log, durability), is
+ * What the store writes, byte by byte (store format 3: the environment,
+ * the eleven tables, every key and value, the batch log, durability), is
  * specified in docs/STORE-FORMAT.md; what it checks and how an operator
  * recovers, in docs/STORE.md.
  *
@@ -38,8 +38,8 @@
 
 #define PXS_DEFAULT_MAP (64ULL << 30)
 
-const char *const pxs_dbi_names[DBI__N] = {"rec",   "rdx",   "dom",   "off",
-                                           "org_n", "org_i", "aso_n", "aso_i"};
+const char *const pxs_dbi_names[DBI__N] = {"rec",   "rdx",   "dom",   "off",    "org_n", "org_i",
+                                           "aso_n", "aso_i", "state", "alerts", "sinks"};
 
 px_err pxs_map_mdb(int rc)
 {
@@ -73,10 +73,14 @@ px_err pxs_map_mdb(int rc)
 /* The format row (docs/STORE-FORMAT.md, "off"): the format, then every table's number
  * of entries, written last in every write transaction so that a walk of
  * the file can tell entries that are missing. */
-static px_err meta_put(const px_store *s, MDB_txn *txn)
+static px_err meta_put(px_store *s, MDB_txn *txn)
 {
     pxs_meta_row m = {.format = PXS_FORMAT, .n_tables = DBI__N};
     for (int i = 0; i < DBI__N; i++) {
+        if (i >= DBI_STATE && !(s->touched & (1u << i))) {
+            m.entries[i] = s->feed_entries[i];
+            continue;
+        }
         MDB_stat st;
         int rc = mdb_stat(txn, s->dbi[i], &st);
         if (rc)
@@ -96,30 +100,57 @@ static px_err meta_put(const px_store *s, MDB_txn *txn)
     return err;
 }
 
+/* The feed reader's table counts as the format row just written says. */
+static void feed_entries_take(px_store *s, MDB_txn *txn)
+{
+    for (int i = DBI_STATE; i < DBI__N; i++) {
+        MDB_stat st;
+        if ((s->touched & (1u << i)) && mdb_stat(txn, s->dbi[i], &st) == 0)
+            s->feed_entries[i] = st.ms_entries;
+    }
+}
+
 /* Commits a write transaction with its format row; aborts it on failure. */
-int pxs_txn_commit(const px_store *s, MDB_txn *txn)
+int pxs_txn_commit(px_store *s, MDB_txn *txn)
 {
     px_err err = meta_put(s, txn);
     if (err) {
+        s->touched = 0;
         mdb_txn_abort(txn);
         return err == PX_ERR_FULL ? MDB_MAP_FULL : err == PX_ERR_NOMEM ? ENOMEM : EIO;
     }
-    return mdb_txn_commit(txn);
+    uint64_t was[DBI__N];
+    memcpy(was, s->feed_entries, sizeof was);
+    feed_entries_take(s, txn);
+    int rc = mdb_txn_commit(txn);
+    if (rc)
+        memcpy(s->feed_entries, was, sizeof was);
+    s->touched = 0;
+    return rc;
 }
 
-/* Creates (a new store, with its format row) or opens the tables. */
-static px_err open_dbis(px_store *s, bool fresh, char *errbuf, size_t errlen)
+/* Creates (a new store, with its format row) or opens the tables; a
+ * format-2 store (format) opened for writing gains the tables of format
+ * 3 and its format row says 3 from this commit on. */
+static px_err open_dbis(px_store *s, bool fresh, uint64_t format, char *errbuf, size_t errlen)
 {
     MDB_txn *txn;
+    bool upgrade = !fresh && !s->read_only && format < PXS_FORMAT;
+    s->n_tables = s->read_only && format < PXS_FORMAT ? PXS_TABLES_V2 : DBI__N;
     int rc = mdb_txn_begin(s->env, NULL, s->read_only ? MDB_RDONLY : 0, &txn);
-    for (int i = 0; rc == 0 && i < DBI__N; i++) {
-        unsigned flags = fresh ? MDB_CREATE : 0;
+    for (int i = 0; rc == 0 && i < s->n_tables; i++) {
+        unsigned flags = fresh || (upgrade && i >= PXS_TABLES_V2) ? MDB_CREATE : 0;
         if (i == DBI_ORG_I || i == DBI_ASO_I)
             flags |= MDB_INTEGERKEY;
         rc = mdb_dbi_open(txn, pxs_dbi_names[i], flags, &s->dbi[i]);
     }
+    for (int i = DBI_STATE; rc == 0 && i < s->n_tables; i++) {
+        MDB_stat st;
+        rc = mdb_stat(txn, s->dbi[i], &st);
+        s->feed_entries[i] = rc == 0 ? st.ms_entries : 0;
+    }
     if (rc == 0)
-        rc = fresh ? pxs_txn_commit(s, txn) : mdb_txn_commit(txn);
+        rc = fresh || upgrade ? pxs_txn_commit(s, txn) : mdb_txn_commit(txn);
     else if (txn)
         mdb_txn_abort(txn);
     if (rc)
@@ -210,7 +241,7 @@ static px_err damaged_msg(px_err err, const open_reports *r, const char *dir, ch
  * the checked reader, and the format this code reads. *fresh: no tables
  * yet (a new store). */
 static px_err open_check(px_store *s, const open_reports *r, const char *dir, bool *fresh,
-                         char *errbuf, size_t errlen)
+                         uint64_t *format, char *errbuf, size_t errlen)
 {
     pxs_snap *sn;
     px_err err = pxs_snap_begin(s, false, &sn);
@@ -230,17 +261,19 @@ static px_err open_check(px_store *s, const open_reports *r, const char *dir, bo
                  "store: %s was written by a pdnsx before store format %d (values without "
                  "checksums), which this one does not read: move it away and let "
                  "pdnsx-consumer rebuild it from Kafka (README: recovering a damaged store)",
-                 dir, PXS_FORMAT);
+                 dir, PXS_FORMAT_OLDEST);
         err = PX_ERR_UNSUPPORTED;
-    } else if (have && m.format != PXS_FORMAT) {
-        snprintf(errbuf, errlen, "store: %s has store format %llu; this pdnsx reads format %d%s",
-                 dir, (unsigned long long)m.format, PXS_FORMAT,
+    } else if (have && (m.format > PXS_FORMAT || m.format < PXS_FORMAT_OLDEST)) {
+        snprintf(errbuf, errlen,
+                 "store: %s has store format %llu; this pdnsx reads formats %d to %d%s", dir,
+                 (unsigned long long)m.format, PXS_FORMAT_OLDEST, PXS_FORMAT,
                  m.format > PXS_FORMAT ? ": run the pdnsx that wrote it" : "");
         err = PX_ERR_UNSUPPORTED;
-    } else if (have && have != DBI__N) {
+    } else if (have && have != (m.format < PXS_FORMAT ? PXS_TABLES_V2 : DBI__N)) {
         pxs_report(s, "data.mdb", "tables of the store are missing");
         err = damaged_msg(PX_ERR_DAMAGED, r, dir, errbuf, errlen);
     }
+    *format = have ? m.format : PXS_FORMAT;
     pxs_snap_end(sn);
     return err;
 }
@@ -320,14 +353,16 @@ px_store *px_store_open(const char *dir, const px_store_opts *opts, px_err *err,
         snprintf(errbuf, errlen, "store: mkdir %s: %s", dir, strerror(errno));
     }
     bool fresh = false;
+    uint64_t format = PXS_FORMAT;
+    s->n_tables = DBI__N;
     if (!*err)
         *err = open_file(s, dir, errbuf, errlen);
     if (!*err)
         *err = open_env(s, dir, &o, errbuf, errlen);
     if (!*err)
-        *err = open_check(s, &r, dir, &fresh, errbuf, errlen);
+        *err = open_check(s, &r, dir, &fresh, &format, errbuf, errlen);
     if (!*err)
-        *err = open_dbis(s, fresh && !o.read_only, errbuf, errlen);
+        *err = open_dbis(s, fresh && !o.read_only, format, errbuf, errlen);
     if (!*err && !fresh)
         *err = open_verify(s, o.check, &r, dir, errbuf, errlen);
     if (!*err)

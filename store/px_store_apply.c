@@ -90,35 +90,83 @@ static px_err sync_dir(px_store *s)
     return err;
 }
 
-/* Appends one entry (key, then the encoded value in b->val) to b->chunk. */
+/* Appends one entry (key, then b->pre and the encoded value in b->val as
+ * the entry's value) to b->chunk. */
 static px_err chunk_put(px_store_batch *b, const bkey *k)
 {
-    px_err err = px_buf_reserve(&b->chunk, 20 + k->klen + b->val.len);
+    size_t vlen = b->pre.len + b->val.len;
+    px_err err = px_buf_reserve(&b->chunk, 20 + k->klen + vlen);
     if (err)
         return err;
     px_buf_put_varint(&b->chunk, k->klen);
     memcpy(b->chunk.p + b->chunk.len, k->key, k->klen);
     b->chunk.len += k->klen;
-    px_buf_put_varint(&b->chunk, b->val.len);
+    px_buf_put_varint(&b->chunk, vlen);
+    if (b->pre.len)
+        memcpy(b->chunk.p + b->chunk.len, b->pre.p, b->pre.len);
+    b->chunk.len += b->pre.len;
     memcpy(b->chunk.p + b->chunk.len, b->val.p, b->val.len);
     b->chunk.len += b->val.len;
     return PX_OK;
 }
 
-/* Writes the sorted entries v[0..n) of one kind in chunks. */
+/* What a feed needs of an entry and its value does not hold, into
+ * b->pre: a record's TTL range (a flag byte, then min and max), a
+ * domain's per-organisation times in the order of its delta's orgs (their
+ * number, then per org its first, zigzag, and last - first). */
+static px_err feed_prefix(px_store_batch *b, uint8_t kind, const bkey *k)
+{
+    b->pre.len = 0;
+    if (kind == PXS_LOG_REC_FEED) {
+        const brec *e = (const brec *)k;
+        px_err err = px_buf_reserve(&b->pre, 1 + 2 * PXS_VARINT_MAX);
+        if (err)
+            return err;
+        b->pre.p[b->pre.len++] = e->has_ttl;
+        if (e->has_ttl) {
+            px_buf_put_varint(&b->pre, e->ttl_min);
+            px_buf_put_varint(&b->pre, e->ttl_max);
+        }
+        return PX_OK;
+    }
+    if (kind != PXS_LOG_DOM_FEED)
+        return PX_OK;
+    const bdom *e = (const bdom *)k;
+    size_t n = e->seen ? e->seen->n_orgs : 0;
+    if (n != e->dom.n_orgs)
+        return PX_ERR_INVAL; /* the merge keeps them together: a bug */
+    px_err err = px_buf_reserve(&b->pre, PXS_VARINT_MAX * (1 + 2 * n));
+    if (err)
+        return err;
+    px_buf_put_varint(&b->pre, n);
+    for (size_t i = 0; i < n; i++) {
+        const pxs_org *o = &e->seen->orgs[i];
+        px_buf_put_varint(&b->pre, px_zigzag(o->first));
+        px_buf_put_varint(&b->pre, (uint64_t)o->last - (uint64_t)o->first);
+    }
+    return PX_OK;
+}
+
+/* Writes the sorted entries v[0..n) of one kind in chunks (the feed's
+ * kinds when the store has a feed). */
 static px_err log_entries(px_store_batch *b, uint8_t kind, bkey **v, size_t n)
 {
     size_t per = b->s->chunk_records;
+    bool rec = kind == PXS_LOG_REC;
+    if (pxs_feed_on(b))
+        kind = rec ? PXS_LOG_REC_FEED : PXS_LOG_DOM_FEED;
     for (size_t i = 0; i < n; i += per) {
         size_t m = n - i < per ? n - i : per;
         b->chunk.len = 0;
         for (size_t j = i; j < i + m; j++) {
             if (j + 8 < n) /* entries in key order lie anywhere in memory */
                 __builtin_prefetch(v[j + 8]);
-            if (j + 8 < n && kind == PXS_LOG_REC)
+            if (j + 8 < n && rec)
                 __builtin_prefetch((const char *)v[j + 8] + 64);
-            px_err err = kind == PXS_LOG_REC ? pxs_rec_encode(&((brec *)v[j])->rec, &b->val)
-                                             : pxs_dom_encode(&((bdom *)v[j])->dom, &b->val);
+            px_err err = rec ? pxs_rec_encode(&((brec *)v[j])->rec, &b->val)
+                             : pxs_dom_encode(&((bdom *)v[j])->dom, &b->val);
+            if (!err)
+                err = feed_prefix(b, kind, v[j]);
             if (!err)
                 err = chunk_put(b, v[j]);
             if (err)
@@ -186,6 +234,10 @@ static bool rec_from_log(px_store_batch *b, const uint8_t *key, size_t klen, con
     *out = &e->k;
     if (pxs_rec_decode(val, vlen, &e->rec) != PX_OK || (e->rec.flags & PXS_F_GEO))
         return false;
+    for (size_t j = 0; j < e->rec.n_orgs; j++) {
+        if (e->rec.orgs[j].id > b->org_last)
+            return false;
+    }
     if (e->rec.flags & PXS_F_LONG) { /* the flush indexes it as text */
         char *t = px_arena_strndup(b->arena, (const char *)e->rec.rdata, e->rec.rdata_len);
         if (!t || strlen(t) != e->rec.rdata_len)
@@ -195,16 +247,100 @@ static bool rec_from_log(px_store_batch *b, const uint8_t *key, size_t klen, con
     return true;
 }
 
-static bool dom_from_log(px_store_batch *b, const uint8_t *key, size_t klen, const uint8_t *val,
-                         size_t vlen, size_t i, bkey **out)
+/* A record entry with its feed prefix (feed_prefix). */
+static bool rec_feed_from_log(px_store_batch *b, const uint8_t *key, size_t klen,
+                              const uint8_t *val, size_t vlen, size_t i, bkey **out)
 {
-    (void)i;
+    px_wire w;
+    px_wire_init(&w, val, vlen);
+    uint8_t has = px_wire_u8(&w);
+    uint64_t lo = has ? px_wire_varint(&w, PXS_VARINT_MAX) : 0;
+    uint64_t hi = has ? px_wire_varint(&w, PXS_VARINT_MAX) : 0;
+    if (px_wire_err(&w) || has > 1 || lo > hi || hi > UINT32_MAX)
+        return false;
+    size_t pre = vlen - px_wire_avail(&w);
+    if (!rec_from_log(b, key, klen, val + pre, vlen - pre, i, out))
+        return false;
+    brec *e = (brec *)*out;
+    e->has_ttl = has;
+    e->ttl_min = (uint32_t)lo;
+    e->ttl_max = (uint32_t)hi;
+    return true;
+}
+
+/* The per-organisation times of a domain's delta: from the entry's feed
+ * prefix (w; NULL: a log written without a feed, whose times are the
+ * delta's own for each organisation). */
+static bool seen_from_log(px_store_batch *b, bdom *e, px_wire *w)
+{
+    const pxs_dom *d = &e->dom;
+    if (!(e->seen = px_arena_alloc(b->arena, sizeof *e->seen)))
+        return false;
+    *e->seen = (pxs_rec){0};
+    uint64_t n = w ? px_wire_varint(w, PXS_VARINT_MAX) : d->n_orgs;
+    if ((w && px_wire_err(w)) || n != d->n_orgs)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        int64_t first = d->first, last = d->last;
+        if (w) {
+            first = px_unzigzag(px_wire_varint(w, PXS_VARINT_MAX));
+            last = (int64_t)((uint64_t)first + px_wire_varint(w, PXS_VARINT_MAX));
+            if (px_wire_err(w) || last < first || first < d->first || last > d->last)
+                return false;
+        }
+        px_err err = PX_OK;
+        pxs_rec_add_org(e->seen, d->orgs[i], first, last, &err);
+        if (err)
+            return false;
+    }
+    return true;
+}
+
+static bool dom_entry_from_log(px_store_batch *b, const uint8_t *key, size_t klen,
+                               const uint8_t *val, size_t vlen, bool feed, bkey **out)
+{
     bdom *e = px_arena_alloc(b->arena, sizeof *e);
     if (!e)
         return false;
     *e = (bdom){.k = {0, key, klen}};
     *out = &e->k;
-    return pxs_dom_decode(val, vlen, &e->dom) == PX_OK;
+    px_wire w;
+    px_wire_init(&w, val, vlen);
+    size_t pre = 0;
+    if (feed) { /* the prefix needs the delta's orgs: skip it, decode, come back */
+        uint64_t n = px_wire_varint(&w, PXS_VARINT_MAX);
+        for (uint64_t i = 0; i < 2 * n && !px_wire_err(&w) && px_wire_avail(&w); i++)
+            px_wire_varint(&w, PXS_VARINT_MAX);
+        if (px_wire_err(&w))
+            return false;
+        pre = vlen - px_wire_avail(&w);
+        px_wire_init(&w, val, pre);
+    }
+    if (pxs_dom_decode(val + pre, vlen - pre, &e->dom) != PX_OK)
+        return false;
+    for (size_t j = 0; j < e->dom.n_orgs; j++) {
+        if (e->dom.orgs[j] > b->org_last)
+            return false;
+    }
+    if (!pxs_feed_on(b))
+        return true;
+    if (!feed)
+        return seen_from_log(b, e, NULL);
+    return seen_from_log(b, e, &w) && !px_wire_avail(&w);
+}
+
+static bool dom_from_log(px_store_batch *b, const uint8_t *key, size_t klen, const uint8_t *val,
+                         size_t vlen, size_t i, bkey **out)
+{
+    (void)i;
+    return dom_entry_from_log(b, key, klen, val, vlen, false, out);
+}
+
+static bool dom_feed_from_log(px_store_batch *b, const uint8_t *key, size_t klen,
+                              const uint8_t *val, size_t vlen, size_t i, bkey **out)
+{
+    (void)i;
+    return dom_entry_from_log(b, key, klen, val, vlen, true, out);
 }
 
 /* Decodes a chunk into entries v (sorted as written), *n of them to
@@ -244,18 +380,32 @@ static bool chunk_load(px_store_batch *b, const pxs_log_chunk *c, bkey ***v, siz
     }
     if (c->n > cap)
         return false;
-    if (c->kind == PXS_LOG_REC)
+    switch (c->kind) {
+    case PXS_LOG_REC:
         return chunk_decode(b, c, rec_from_log, *v, n);
-    return c->kind == PXS_LOG_DOM && chunk_decode(b, c, dom_from_log, *v, n);
+    case PXS_LOG_REC_FEED:
+        return chunk_decode(b, c, rec_feed_from_log, *v, n);
+    case PXS_LOG_DOM:
+        return chunk_decode(b, c, dom_from_log, *v, n);
+    case PXS_LOG_DOM_FEED:
+        return chunk_decode(b, c, dom_feed_from_log, *v, n);
+    default:
+        return false;
+    }
+}
+
+static bool chunk_is_rec(const pxs_log_chunk *c)
+{
+    return c->kind == PXS_LOG_REC || c->kind == PXS_LOG_REC_FEED;
 }
 
 static void chunk_release(const pxs_log_chunk *c, bkey **v, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (c->kind == PXS_LOG_REC)
+        if (chunk_is_rec(c))
             pxs_rec_release(&((brec *)v[i])->rec);
         else
-            pxs_dom_release(&((bdom *)v[i])->dom);
+            pxs_bdom_release((bdom *)v[i]);
     }
 }
 
@@ -287,9 +437,9 @@ static px_err chunk_write(px_store_batch *b, const pxs_log_chunk *c, uint64_t i)
     size_t n;
     px_err err = PX_OK;
     bool ok = chunk_load(b, c, &v, &n, &err);
-    if (ok && c->kind == PXS_LOG_REC)
+    if (ok && chunk_is_rec(c))
         err = pxs_flush_rec_array(b, v, n);
-    for (size_t j = 0; ok && !err && c->kind == PXS_LOG_DOM && j < n; j++)
+    for (size_t j = 0; ok && !err && !chunk_is_rec(c) && j < n; j++)
         err = pxs_flush_dom(b, (const bdom *)v[j]);
     if (!ok && !err)
         err = log_damage(b, 1, "chunk %llu does not decode", (unsigned long long)i + 1);
@@ -322,6 +472,8 @@ static px_err chunk_apply(px_store_batch *b, const pxs_log_chunk *c, uint64_t id
     px_err err = pxs_txn_open(b);
     if (!err && c)
         err = chunk_write(b, c, i);
+    if (!err)
+        err = pxs_feed_prepare(b);
     b->n_lost += !c;
     if (!err)
         err = marker_put(b, id, i + 1, total);
@@ -340,8 +492,9 @@ static px_err rdx_rebuild(px_store_batch *b, const pxs_log_chunk *c, uint64_t ci
     bkey **v;
     size_t n;
     px_err err = PX_OK;
-    bool ok = c->kind != PXS_LOG_REC || chunk_load(b, c, &v, &n, &err);
-    if (c->kind == PXS_LOG_REC && ok) {
+    bool rec = chunk_is_rec(c);
+    bool ok = !rec || chunk_load(b, c, &v, &n, &err);
+    if (rec && ok) {
         for (size_t i = 0; i < n && !err; i++) {
             brec *e = (brec *)v[i];
             const uint8_t *tp = e->k.key + e->name_len + 1;
@@ -351,7 +504,7 @@ static px_err rdx_rebuild(px_store_batch *b, const pxs_log_chunk *c, uint64_t ci
     }
     if (!ok && !err)
         err = log_damage(b, 1, "chunk %llu does not decode", (unsigned long long)ci + 1);
-    if (c->kind == PXS_LOG_REC)
+    if (rec)
         chunk_release(c, v, n);
     px_arena_reset(b->arena);
     return err;
@@ -404,6 +557,20 @@ static px_err marker_drop(px_store_batch *b)
     return err;
 }
 
+/* The organisations a log may name: the batch that wrote it committed
+ * their dictionary entries before its mark, so an id past the last is
+ * one the log cannot hold (a chunk naming it does not decode). */
+static px_err org_last(px_store_batch *b)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(b->s->env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        return pxs_map_mdb(rc);
+    px_err err = pxs_dict_last(b->s, txn, DBI_ORG_I, &b->org_last);
+    mdb_txn_abort(txn);
+    return err;
+}
+
 /* Applies the committed log from the mark on: the chunks left, then the
  * reverse-index entries of the batch's new records. */
 static px_err log_apply(px_store_batch *b)
@@ -420,6 +587,8 @@ static px_err log_apply(px_store_batch *b)
     b->defer_rdx = true;
     if (!b->rdx_arena && !(b->rdx_arena = px_arena_create(1 << 20)))
         return PX_ERR_NOMEM;
+    if ((err = org_last(b)) != PX_OK)
+        return err;
     pxs_log l;
     err = pxs_log_read(s->log_path, &l);
     if (err == PX_ERR_NOMEM || err == PX_ERR_IO)

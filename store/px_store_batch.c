@@ -73,6 +73,13 @@ px_err pxs_btab_reserve(btab *t)
     return PX_OK;
 }
 
+void pxs_bdom_release(bdom *e)
+{
+    pxs_dom_release(&e->dom);
+    if (e->seen)
+        pxs_rec_release(e->seen);
+}
+
 /* Frees what the entries own (their org arrays) and empties the tables;
  * the caller resets the arena. */
 void pxs_batch_clear(px_store_batch *b)
@@ -83,7 +90,7 @@ void pxs_batch_clear(px_store_batch *b)
     }
     for (size_t i = 0; i < b->doms.cap; i++) {
         if (b->doms.slot[i].e)
-            pxs_dom_release(&((bdom *)b->doms.slot[i].e)->dom);
+            pxs_bdom_release((bdom *)b->doms.slot[i].e);
     }
     if (b->recs.n)
         memset(b->recs.slot, 0, b->recs.cap * sizeof *b->recs.slot);
@@ -95,7 +102,8 @@ void pxs_batch_clear(px_store_batch *b)
 /* Begins the batch's write transaction with its cursors. */
 px_err pxs_txn_open(px_store_batch *b)
 {
-    const px_store *s = b->s;
+    px_store *s = b->s;
+    s->touched = 0;
     int rc = mdb_txn_begin(s->env, NULL, 0, &b->txn);
     if (rc == 0)
         rc = mdb_cursor_open(b->txn, s->dbi[DBI_REC], &b->rec_c);
@@ -165,6 +173,7 @@ void pxs_batch_free(px_store_batch *b)
 {
     if (b->txn) {
         mdb_txn_abort(b->txn);
+        b->s->touched = 0; /* nothing it wrote counts */
         pxs_feed_end(b, false);
     }
     if (b->logw.fd >= 0) { /* a log that was not committed: its space back */
@@ -174,6 +183,8 @@ void pxs_batch_free(px_store_batch *b)
         pxs_logw_close(&b->logw);
     }
     free(b->chunk.p);
+    free(b->pre.p);
+    free(b->tval.p);
     free(b->ring);
     free(b->rdxs);
     px_arena_destroy(b->rdx_arena);
@@ -219,6 +230,8 @@ px_err px_store_batch_commit(px_store_batch *b)
     if (!b->failed)
         pxs_batch_flush(b);
     px_err err = b->failed ? b->failed : pxs_flush_offsets(b);
+    if (!err)
+        err = pxs_feed_prepare(b);
     if (err) {
         px_store_batch_abort(b);
         return err;

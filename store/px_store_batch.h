@@ -26,13 +26,20 @@ typedef struct brec { /* one record touched by the batch */
     bkey k;
     uint32_t seq;      /* creation order in the flush: the order of first observations */
     uint16_t name_len; /* of the reversed name that starts the key */
+    bool has_ttl;      /* the feed's TTL range of the batch's observations (not stored) */
     brdx *rdx;         /* reverse-index entry, made by the flush if the record is new */
     pxs_rec rec;       /* the batch's observations merged (the delta); strings in the arena */
+    /* after the fields the merge touches for every observation: the feed's
+     * alone (has_ttl sits in padding), so the merge's lines stay as they were */
+    uint32_t ttl_min, ttl_max;
 } brec;
 
 typedef struct bdom { /* one registered domain touched by the batch */
     bkey k;
     pxs_dom dom; /* the batch's observations merged (the delta) */
+    /* With a feed only (else NULL): each organisation's first and last
+     * sighting of the domain in the batch, its orgs the delta's. */
+    pxs_rec *seen;
 } bdom;
 
 /* A slot keeps the entry's hash: a probe compares it without touching the
@@ -84,13 +91,17 @@ struct px_store_batch {
     px_store_enrich_fn enrich;
     void *enrich_ctx;
     bool delivered;       /* the open transaction delivered changes to the feed */
+    px_err txn_err;       /* the first failed px_change_txn call of the prepare */
+    px_buf tval;          /* a state value or alert being written */
     struct aso_name *aso; /* AS organisations the feed resolved (by id) */
     size_t n_aso, cap_aso;
     /* big batches: the log being written */
     bool log;
     pxs_logw logw;
     px_buf chunk;
-    uint64_t n_lost; /* log chunks that could not be applied */
+    px_buf pre;        /* an entry's feed prefix */
+    uint64_t n_lost;   /* log chunks that could not be applied */
+    uint32_t org_last; /* the greatest organisation id when the log is applied */
     /* the merge holds one observation back (see px_store_merge) */
     struct merge_in *ring; /* two: the one held and the next */
     int ring_cur;          /* the next one's */
@@ -112,7 +123,7 @@ typedef struct rec_before {
 } rec_before;
 
 /* px_store.c */
-int pxs_txn_commit(const px_store *s, MDB_txn *txn);
+int pxs_txn_commit(px_store *s, MDB_txn *txn);
 bool pxs_release_freed_pages(px_store *s);
 /* px_store_keys.c */
 px_err pxs_rec_key(const px_store *s, const char *name, size_t name_len, uint16_t type,
@@ -123,12 +134,15 @@ size_t pxs_off_key(const char *topic, int32_t partition, uint8_t *key);
 /* px_store_dict.c */
 px_err pxs_dict_find(px_store_batch *b, int dn, const char *str, size_t len, uint32_t *id);
 px_err pxs_dict_add(px_store_batch *b, int dn, int di, const char *str, size_t len, uint32_t *id);
+/* The greatest id of dictionary di (0: empty); ids are given in order. */
+px_err pxs_dict_last(px_store *s, MDB_txn *txn, int di, uint32_t *last);
 px_err pxs_org_id(px_store_batch *b, const char *org, uint32_t *id);
 px_err pxs_dict_text(px_store_batch *b, int di, uint32_t id, char *out);
 /* px_store_batch.c */
 const void *pxs_arena_dup(px_arena *a, const void *p, size_t n);
 bslot *pxs_btab_find(btab *t, uint64_t h, const uint8_t *key, size_t klen);
 px_err pxs_btab_reserve(btab *t);
+void pxs_bdom_release(bdom *e); /* its org arrays */
 void pxs_batch_clear(px_store_batch *b);
 px_err pxs_txn_open(px_store_batch *b);
 px_store_batch *pxs_batch_new(px_store *s);
@@ -155,6 +169,9 @@ px_err pxs_feed_dom(px_store_batch *b, const bdom *e, const pxs_dom *d, bool sto
                     int64_t first_before, int64_t last_before, const uint32_t *new_ids,
                     size_t n_new);
 uint32_t *pxs_dom_new_orgs(px_store_batch *b, const pxs_dom *stored, const pxs_dom *d, size_t *n);
+/* px_store_alert.c: the sink's prepare over the open transaction, if it
+ * delivered changes; an error (its own or of a txn call) fails it. */
+px_err pxs_feed_prepare(px_store_batch *b);
 /* px_store_apply.c */
 px_err pxs_marker_read(px_store *s, uint64_t *id, uint64_t *next, uint64_t *total);
 px_err pxs_log_segment(px_store_batch *b);

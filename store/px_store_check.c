@@ -267,6 +267,10 @@ static const char *value_check(vwalk *v, int dbi, const pxs_ent *e, size_t n)
         return pxs_dom_decode(e->val, n, &v->dom) ? "the value does not decode" : NULL;
     case DBI_OFF:
         return off_value_check(v, e, n);
+    case DBI_STATE:
+    case DBI_ALERT:
+    case DBI_SINK:
+        return pxs_feed_value_check(dbi, e->val, n);
     case DBI_ORG_N:
     case DBI_ASO_N: {
         uint64_t id = px_wire_varint(&w, PXS_VARINT_MAX);
@@ -447,7 +451,7 @@ static uint64_t pages_claimed(const pxs_file *f, uint64_t *first_free)
 static px_err walk_all(vwalk *v, bool log, px_store_verify_result *out)
 {
     px_err err = PX_OK;
-    for (int i = 0; i < DBI__N && !err; i++)
+    for (int i = 0; i < v->s->n_tables && !err; i++)
         err = walk_table(v, i);
     if (!err)
         err = walk_free(v);

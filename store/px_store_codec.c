@@ -305,6 +305,8 @@ static const uint64_t pxs_tags[DBI__N] = {
     [DBI_DOM] = 0x646f6d2e70647378ULL,   [DBI_OFF] = 0x6f66662e70647378ULL,
     [DBI_ORG_N] = 0x6f72676e70647378ULL, [DBI_ORG_I] = 0x6f72676970647378ULL,
     [DBI_ASO_N] = 0x61736f6e70647378ULL, [DBI_ASO_I] = 0x61736f6970647378ULL,
+    [DBI_STATE] = 0x7374742e70647378ULL, [DBI_ALERT] = 0x616c722e70647378ULL,
+    [DBI_SINK] = 0x736e6b2e70647378ULL,
 };
 
 uint64_t pxs_sum(int dbi, const void *key, size_t klen, const void *payload, size_t plen)
@@ -441,6 +443,10 @@ const char *pxs_key_check(int dbi, const uint8_t *key, size_t klen, size_t maxke
             memcpy(&id, key, sizeof id);
         return id ? NULL : "a dictionary id that is not 1..2^32-1";
     }
+    case DBI_STATE:
+    case DBI_ALERT:
+    case DBI_SINK:
+        return pxs_feed_key_check(dbi, key, klen);
     default:
         return "a key of an unknown table";
     }
@@ -540,6 +546,9 @@ void pxs_key_text(int dbi, const uint8_t *key, size_t klen, size_t maxkey, char 
         [DBI_ORG_I] = "organisation id",
         [DBI_ASO_N] = "AS organisation",
         [DBI_ASO_I] = "AS organisation id",
+        [DBI_STATE] = "state key",
+        [DBI_ALERT] = "alert",
+        [DBI_SINK] = "sink",
     };
     if (dbi == DBI_REC && !pxs_key_check(dbi, key, klen, maxkey)) {
         rec_key_text(key, klen, maxkey, out, len);
@@ -551,6 +560,13 @@ void pxs_key_text(int dbi, const uint8_t *key, size_t klen, size_t maxkey, char 
         uint32_t id;
         memcpy(&id, key, sizeof id);
         snprintf(o, (size_t)(out + len - o), "%u", id);
+        return;
+    }
+    if (dbi == DBI_ALERT && klen == 8) {
+        uint64_t seq = 0;
+        for (int i = 0; i < 8; i++)
+            seq = seq << 8 | key[i];
+        snprintf(o, (size_t)(out + len - o), "%llu", (unsigned long long)seq);
         return;
     }
     put_escaped(&o, out + len, key, klen, 120);

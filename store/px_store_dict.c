@@ -29,26 +29,37 @@ px_err pxs_dict_find(px_store_batch *b, int dn, const char *str, size_t len, uin
     return PX_OK;
 }
 
-/* Gives str[0..len) the next free id of the pair (dn, di). */
-px_err pxs_dict_add(px_store_batch *b, int dn, int di, const char *str, size_t len, uint32_t *id)
+px_err pxs_dict_last(px_store *s, MDB_txn *txn, int di, uint32_t *last)
 {
-    px_store *s = b->s;
     MDB_cursor *c;
-    int rc = mdb_cursor_open(b->txn, s->dbi[di], &c);
+    *last = 0;
+    int rc = mdb_cursor_open(txn, s->dbi[di], &c);
     if (rc)
         return pxs_map_mdb(rc);
     MDB_val lk, lv;
     rc = mdb_cursor_get(c, &lk, &lv, MDB_LAST);
     mdb_cursor_close(c);
-    uint32_t next = 1;
-    if (rc == 0) {
-        memcpy(&next, lk.mv_data, lk.mv_size == sizeof next ? sizeof next : 0);
-        if (lk.mv_size != sizeof next || next == UINT32_MAX)
-            return pxs_report_key(s, di, lk.mv_data, lk.mv_size, "the last id is no id");
-        next++;
-    } else if (rc != MDB_NOTFOUND) {
+    if (rc == MDB_NOTFOUND)
+        return PX_OK;
+    if (rc)
         return pxs_map_mdb(rc);
-    }
+    if (lk.mv_size != sizeof *last)
+        return pxs_report_key(s, di, lk.mv_data, lk.mv_size, "the last id is no id");
+    memcpy(last, lk.mv_data, sizeof *last);
+    return PX_OK;
+}
+
+/* Gives str[0..len) the next free id of the pair (dn, di). */
+px_err pxs_dict_add(px_store_batch *b, int dn, int di, const char *str, size_t len, uint32_t *id)
+{
+    px_store *s = b->s;
+    uint32_t next;
+    px_err err = pxs_dict_last(s, b->txn, di, &next);
+    if (err)
+        return err;
+    if (next == UINT32_MAX)
+        return pxs_report_key(s, di, &next, sizeof next, "the last id is no id");
+    next++;
     uint8_t enc[10 + PXS_SUM_LEN], txt[PXS_DICT_STR_MAX + PXS_SUM_LEN];
     px_buf eb = PXS_FIXED_BUF(enc, 0), tb = PXS_FIXED_BUF(txt, len);
     px_buf_put_varint(&eb, next);
@@ -57,7 +68,7 @@ px_err pxs_dict_add(px_store_batch *b, int dn, int di, const char *str, size_t l
     pxs_val_seal(di, &next, sizeof next, &tb);
     MDB_val k = {len, (void *)str}, nv = {eb.len, enc}, ik = {sizeof next, &next},
             iv = {tb.len, txt};
-    rc = mdb_put(b->txn, s->dbi[dn], &k, &nv, 0);
+    int rc = mdb_put(b->txn, s->dbi[dn], &k, &nv, 0);
     if (rc == 0)
         rc = mdb_put(b->txn, s->dbi[di], &ik, &iv, 0);
     *id = next;

@@ -167,6 +167,13 @@ static px_err change_key(px_store_batch *b, const brec *e, const uint8_t *long_r
     return c->rdata ? PX_OK : PX_ERR_NOMEM;
 }
 
+static void ttl_set(const brec *e, px_change_record *x)
+{
+    x->has_ttl = e->has_ttl;
+    x->ttl_min = e->ttl_min;
+    x->ttl_max = e->ttl_max;
+}
+
 /* A record the store did not hold: r is all of it; geo as enriched. */
 px_err pxs_feed_rec_new(px_store_batch *b, const brec *e, const px_geo *geo)
 {
@@ -184,6 +191,7 @@ px_err pxs_feed_rec_new(px_store_batch *b, const brec *e, const px_geo *geo)
     x->n_orgs = x->n_new_orgs = r->n_orgs;
     x->new_orgs = x->orgs;
     x->geo = geo;
+    ttl_set(e, x);
     return feed_send(b, &c);
 }
 
@@ -237,6 +245,7 @@ px_err pxs_feed_rec_grew(px_store_batch *b, const brec *e, const pxs_rec *r, con
     x->n_orgs = r->n_orgs;
     x->n_new_orgs = was->n_new;
     x->geo = has_geo ? &g : NULL;
+    ttl_set(e, x);
     return feed_send(b, &c);
 }
 
@@ -247,6 +256,33 @@ static bool dom_has_org(const pxs_dom *d, uint32_t id)
             return true;
     }
     return false;
+}
+
+static int sighting_cmp(const void *a, const void *b)
+{
+    return strcmp(((const px_change_sighting *)a)->org, ((const px_change_sighting *)b)->org);
+}
+
+/* The organisations' sightings of the domain in this transaction, sorted
+ * by name (e->seen: from the merge or the batch log). */
+static px_err seen_build(px_store_batch *b, const bdom *e, px_change_domain *x)
+{
+    const pxs_rec *r = e->seen;
+    size_t n = r ? r->n_orgs : 0;
+    px_change_sighting *v = px_arena_alloc(b->arena, (n ? n : 1) * sizeof *v);
+    if (!v)
+        return PX_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        px_err err = org_name(b, r->orgs[i].id, &v[i].org);
+        if (err)
+            return err;
+        v[i].first = r->orgs[i].first;
+        v[i].last = r->orgs[i].last;
+    }
+    qsort(v, n, sizeof *v, sighting_cmp);
+    x->seen = v;
+    x->n_seen = n;
+    return PX_OK;
 }
 
 /* A registered domain after the merge (d); stored: the store held it,
@@ -276,6 +312,8 @@ px_err pxs_feed_dom(px_store_batch *b, const bdom *e, const pxs_dom *d, bool sto
     px_err err = org_names(b, d->orgs, sizeof *d->orgs, d->n_orgs, &x->orgs);
     if (!err && stored)
         err = org_names(b, new_ids, sizeof *new_ids, n_new, &x->new_orgs);
+    if (!err)
+        err = seen_build(b, e, x);
     if (err)
         return err;
     x->n_orgs = d->n_orgs;

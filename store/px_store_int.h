@@ -15,6 +15,7 @@
 #include "store/px_store.h"
 #include "px_store_file.h"
 #include "core/px_wire.h"
+#include "obs/px_alert.h"
 
 #define PXS_NAME_MAX 255     /* presentation name, without NUL */
 #define PXS_DICT_STR_MAX 255 /* org ids and AS organisation names */
@@ -79,9 +80,14 @@ typedef struct pxs_dom {
  * the table's tag, its low PXS_SUM_LEN bytes little-endian. A value whose checksum fails is
  * damaged: it is reported, never used, never written over. */
 #define PXS_SUM_LEN 4
-/* The store format (the meta key's first field): 2 = checksummed values.
- * Stores without the meta key are of the format before it (1). */
-#define PXS_FORMAT 2
+/* The store format (the meta key's first field): 2 = checksummed values;
+ * 3 = the tables of the change feed's reader (state, alerts, sinks).
+ * Stores without the meta key are of the format before 2 (1). A writable
+ * open upgrades a format-2 store in place (its tables created, the format
+ * row rewritten); a read-only one reads it as it is (no alerts). */
+#define PXS_FORMAT 3
+#define PXS_FORMAT_OLDEST 2
+#define PXS_TABLES_V2 8 /* the tables of format 2: DBI_REC..DBI_ASO_I */
 
 uint64_t pxs_sum(int dbi, const void *key, size_t klen, const void *payload, size_t plen);
 /* Appends the checksum of (key, out->p[0..out->len)) to out. */
@@ -154,6 +160,11 @@ bool pxs_bkeys_sort(px_arena *arena, pxs_bkey **v, size_t n);
 /* The batch log (px_store_log.c): chunks of a big batch's sorted deltas. */
 #define PXS_LOG_REC 'r'
 #define PXS_LOG_DOM 'd'
+/* The same with what only the change feed needs (written when the store
+ * has a feed): a record's TTL range, a domain's per-organisation times
+ * (docs/STORE-FORMAT.md, "batch.log"). */
+#define PXS_LOG_REC_FEED 'R'
+#define PXS_LOG_DOM_FEED 'D'
 
 typedef struct pxs_logw {
     int fd;
@@ -186,7 +197,27 @@ typedef struct pxs_log {
 px_err pxs_log_read(const char *path, pxs_log *l);
 void pxs_log_release(pxs_log *l); /* a zeroed pxs_log is fine */
 
-enum { DBI_REC, DBI_RDX, DBI_DOM, DBI_OFF, DBI_ORG_N, DBI_ORG_I, DBI_ASO_N, DBI_ASO_I, DBI__N };
+enum {
+    DBI_REC,
+    DBI_RDX,
+    DBI_DOM,
+    DBI_OFF,
+    DBI_ORG_N,
+    DBI_ORG_I,
+    DBI_ASO_N,
+    DBI_ASO_I,
+    /* format 3: the change feed's reader (px_store_alert.c) */
+    DBI_STATE, /* its opaque state */
+    DBI_ALERT, /* the outbox: seq -> alert */
+    DBI_SINK,  /* sink cursors: name -> next seq */
+    DBI__N
+};
+
+/* Sink names: 1..PXS_SINK_NAME_MAX bytes of 0x21..0x7e. */
+#define PXS_SINK_NAME_MAX 64
+/* The alert's texts: rule and id at most PXS_ALERT_TEXT_MAX bytes, key a
+ * name (PXS_NAME_MAX). */
+#define PXS_ALERT_TEXT_MAX 128
 
 typedef struct org_cache_ent {
     char name[PXS_DICT_STR_MAX + 1];
@@ -199,6 +230,14 @@ struct px_store {
     MDB_env *env;
     MDB_dbi dbi[DBI__N];
     bool read_only;
+    /* The tables the store has: DBI__N, or PXS_TABLES_V2 for a format-2
+     * store opened read-only (no alerts). */
+    int n_tables;
+    /* Entries of the feed reader's tables (DBI_STATE..) as of the last
+     * commit, for the format row: a transaction that did not touch them
+     * (the bit of its table in `touched`) does not count them again. */
+    uint64_t feed_entries[DBI__N];
+    unsigned touched;
     size_t maxkey;
     int data_fd; /* data.mdb, for the checked reader (pread) */
     px_store_batch *batch;
@@ -260,6 +299,15 @@ px_err pxs_snap_damage(pxs_snap *sn, int dbi, const void *key, size_t klen, cons
 /* px_store_verify(); log: check a pending batch log too (the open leaves
  * that to px_store_resume, which may be told to drop it). */
 px_err pxs_verify(px_store *s, px_store_check level, bool log, px_store_verify_result *out);
+/* px_store_alert.c: the feed reader's tables. Why key/value of table dbi
+ * (DBI_STATE, DBI_ALERT, DBI_SINK) is not one the store writes, or NULL;
+ * the payload without its checksum. */
+const char *pxs_feed_key_check(int dbi, const uint8_t *key, size_t klen);
+const char *pxs_feed_value_check(int dbi, const uint8_t *val, size_t n);
+/* Decodes an alert's payload (pointers into v; strings NUL-terminated in
+ * it): PX_ERR_MALFORMED if it does not. */
+px_err pxs_alert_decode(const uint8_t *key, const uint8_t *v, size_t n, px_alert *a);
+
 /* The store's format row through the reader: PX_OK, PX_ERR_NOTFOUND (none),
  * PX_ERR_DAMAGED (reported). */
 px_err pxs_snap_meta(pxs_snap *sn, pxs_meta_row *m);

@@ -33,7 +33,25 @@ struct merge_in {
     bool long_rdata;
     uint32_t org;
     int64_t first, last;
+    bool has_ttl; /* for the feed */
+    uint32_t ttl_min, ttl_max;
 };
+
+/* The TTL range the feed gives of a record (only with a feed: the merge
+ * without one does no more than before). */
+static void ttl_add(px_store_batch *b, brec *e, const merge_in *in)
+{
+    if (!in->has_ttl || !pxs_feed_on(b))
+        return;
+    if (!e->has_ttl) {
+        e->has_ttl = true;
+        e->ttl_min = in->ttl_min;
+        e->ttl_max = in->ttl_max;
+        return;
+    }
+    e->ttl_min = in->ttl_min < e->ttl_min ? in->ttl_min : e->ttl_min;
+    e->ttl_max = in->ttl_max > e->ttl_max ? in->ttl_max : e->ttl_max;
+}
 
 /* Bailiwick of a record that has none yet: an offset into rrname when it
  * is a suffix, else its text (copied into the arena). */
@@ -127,6 +145,19 @@ static px_err record_entry(px_store_batch *b, const merge_in *in, brec **out, bo
     return PX_OK;
 }
 
+/* One organisation's sighting of a domain, for the feed's `seen`. */
+static px_err seen_add(px_store_batch *b, bdom *e, uint32_t org, int64_t first, int64_t last)
+{
+    if (!e->seen) {
+        if (!(e->seen = px_arena_alloc(b->arena, sizeof *e->seen)))
+            return PX_ERR_NOMEM;
+        *e->seen = (pxs_rec){0};
+    }
+    px_err err = PX_OK;
+    pxs_rec_add_org(e->seen, org, first, last, &err);
+    return err;
+}
+
 static px_err merge_domain(px_store_batch *b, const merge_in *in)
 {
     const char *dn = in->dn;
@@ -150,6 +181,8 @@ static px_err merge_domain(px_store_batch *b, const merge_in *in)
     d->first = in->first < d->first ? in->first : d->first;
     d->last = in->last > d->last ? in->last : d->last;
     pxs_dom_add_org(d, in->org, &err);
+    if (!err && pxs_feed_on(b))
+        err = seen_add(b, e, in->org, in->first, in->last);
     return err;
 }
 
@@ -212,6 +245,9 @@ static px_err merge_prepare(px_store_batch *b, const px_store_obs *obs, merge_in
         return err;
     in->first = obs->time_first < obs->time_last ? obs->time_first : obs->time_last;
     in->last = obs->time_first < obs->time_last ? obs->time_last : obs->time_first;
+    in->has_ttl = obs->has_ttl;
+    in->ttl_min = obs->ttl_min < obs->ttl_max ? obs->ttl_min : obs->ttl_max;
+    in->ttl_max = obs->ttl_min < obs->ttl_max ? obs->ttl_max : obs->ttl_min;
     err = pxs_rec_key(b->s, in->name, in->name_len, in->type, in->rd, in->rd_len, in->key,
                       &in->klen, &in->long_rdata);
     if (err)
@@ -235,6 +271,8 @@ static px_err merge_finish(px_store_batch *b, const merge_in *in)
     px_err err = record_entry(b, in, &e, &fresh);
     if (!err && !fresh)
         err = update_record(b, &e->rec, in);
+    if (!err)
+        ttl_add(b, e, in);
     if (!err && in->has_dom)
         err = merge_domain(b, in);
     return err;

@@ -2,7 +2,9 @@
  * checks (what a corrupt or hostile data file feeds them). The first byte
  * picks: a record or domain value (whatever decodes must encode again to
  * the same bytes), the format row (likewise, checksum included), or a key
- * of the table byte 1 names (checked, then printed for a report). */
+ * of the table byte 1 names (checked, then printed for a report; for the
+ * change feed reader's tables, the rest checked as its value too, and an
+ * alert that decodes must hold what it says). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +83,17 @@ static void check_key(const uint8_t *data, size_t len)
         if (pxs_rec_decode(data + 1, len - 1, &r) == PX_OK)
             pxs_rec_key_fit(&r, data + 1, len - 1, 511);
         pxs_rec_release(&r);
+    }
+    if (dbi >= DBI_STATE) { /* the same bytes as a value of that table */
+        const char *vwhy = pxs_feed_value_check(dbi, data + 1, len - 1);
+        px_alert a;
+        static const uint8_t seq[8] = {0, 0, 0, 0, 0, 0, 0, 1};
+        px_err aerr = pxs_alert_decode(seq, data + 1, len - 1, &a);
+        if (dbi == DBI_ALERT && (aerr == PX_OK) != (vwhy == NULL))
+            abort();
+        if (aerr == PX_OK && (strlen(a.json) != a.json_len || !a.rule[0] || !a.key[0] || !a.id[0] ||
+                              a.json_len > PX_ALERT_JSON_MAX))
+            abort();
     }
 }
 

@@ -6,14 +6,15 @@
  * list of patches (4-byte offset, 1-byte XOR) applied to a small valid
  * store made once at start-up (records of several types, an overlong TXT
  * on overflow pages, dictionaries, two batches so that the free list is
- * not empty), so that mutations reach the pages, nodes, keys and values
- * behind the meta pages. Each run opens the result read-only, runs a query
- * of every record, the same in steps of 7 keys (px_store_iter: a snapshot
- * and a seek past the last key each step), one by rdata and the full
- * walk; none may crash, a query that met damage must say so (the walk
- * then finds it too), the steps must give what the one query gave where
- * that met no damage, and a store the walk calls sound must take a batch
- * through LMDB. */
+ * not empty, state, alerts (one on overflow pages) and a sink cursor
+ * written by a change feed's prepare), so that mutations reach the pages,
+ * nodes, keys and values behind the meta pages. Each run opens the result
+ * read-only, runs a query of every record, the same in steps of 7 keys
+ * (px_store_iter: a snapshot and a seek past the last key each step), one
+ * by rdata, the outbox's list and the full walk; none may crash, a query that met damage must say
+ * so (the walk then finds it too; so must the outbox's list), the steps must give what the one
+ * query gave where that met no damage, and a store the walk calls sound must take a batch through
+ * LMDB. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,33 @@ static bool geo(void *ctx, const uint8_t *addr, size_t len, px_geo *out)
     return true;
 }
 
+static px_err tmpl_change(void *ctx, const px_change *c)
+{
+    (void)ctx;
+    (void)c;
+    return PX_OK;
+}
+
+/* State and an alert per transaction; the second alert's JSON takes
+ * overflow pages. */
+static px_err tmpl_prepare(void *ctx, px_change_txn *t)
+{
+    static char json[6000];
+    int *n = ctx;
+    char key[16];
+    snprintf(key, sizeof key, "d%d.test\x01", *n);
+    memset(json, 'j', sizeof json - 1);
+    px_alert a = {.time = 2000 + *n,
+                  .rule = "pdnsx.new_domain_burst",
+                  .key = "d1.test",
+                  .id = "0123456789abcdef0123456789abcdef",
+                  .json = json,
+                  .json_len = *n % 2 ? sizeof json - 1 : 40};
+    ++*n;
+    px_err err = t->put(t, key, strlen(key), json, 30);
+    return err ? err : t->alert(t, &a, NULL);
+}
+
 static void merge_some(px_store *s, int round)
 {
     static char txt[3000];
@@ -97,7 +125,8 @@ static void merge_some(px_store *s, int round)
         if (px_store_merge(b, &o) != PX_OK)
             abort();
     }
-    if (px_store_batch_commit(b) != PX_OK)
+    if (px_store_sink_set(b, "jsonl", 1 + (uint64_t)round) != PX_OK ||
+        px_store_batch_commit(b) != PX_OK)
         abort();
 }
 
@@ -108,8 +137,11 @@ static void make_template(void)
     atexit(cleanup);
     px_err err;
     char eb[256];
-    px_store *s = px_store_open(tmpl_dir, &(px_store_opts){.map_bytes = 1ULL << 26, .enrich = geo},
-                                &err, eb, sizeof eb);
+    static int decisions;
+    px_store_opts o = {.map_bytes = 1ULL << 26,
+                       .enrich = geo,
+                       .feed = {.change = tmpl_change, .ctx = &decisions, .prepare = tmpl_prepare}};
+    px_store *s = px_store_open(tmpl_dir, &o, &err, eb, sizeof eb);
     if (!s)
         abort();
     merge_some(s, 0);
@@ -131,6 +163,14 @@ static void make_template(void)
 static bool count(void *ctx, const px_store_rec *rec)
 {
     (void)rec;
+    ++*(size_t *)ctx;
+    return true;
+}
+
+static bool count_alert(void *ctx, const px_alert *a)
+{
+    if (strlen(a->json) != a->json_len)
+        abort();
     ++*(size_t *)ctx;
     return true;
 }
@@ -196,6 +236,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ierr = px_store_iter_step(it, 7, count, &n_steps, &done);
     px_store_iter_free(it);
     px_store_find(s, &target, &all, count, &n);
+    size_t n_alerts = 0;
+    px_err aerr = px_store_alerts(s, 0, &all, NULL, count_alert, &n_alerts);
     px_store_verify_result vr;
     px_err verr = px_store_verify(s, PX_STORE_CHECK_FULL, &vr);
     px_store_close(s);
@@ -205,6 +247,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort(); /* the walk misses what a query met */
     if (ierr != PX_OK && ierr != PX_ERR_DAMAGED)
         abort();
+    if ((aerr != PX_OK && aerr != PX_ERR_DAMAGED) ||
+        (aerr == PX_ERR_DAMAGED && verr != PX_ERR_DAMAGED))
+        abort(); /* the walk misses what the outbox's list met */
     if (ierr == PX_ERR_DAMAGED && verr != PX_ERR_DAMAGED)
         abort(); /* the walk misses what a step met */
     if (qerr == PX_OK && (ierr != PX_OK || n_steps != n_first))

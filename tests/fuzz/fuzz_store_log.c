@@ -1,13 +1,16 @@
 /* fuzz_store_log.c: libFuzzer harness over the batch log's reader and the
  * application of its chunks (what a damaged or hostile batch.log feeds the
  * store when it resumes). Byte 0 chooses: odd, the input is the whole log
- * file; even, it is one chunk's payload (kind from byte 1, record or
- * domain; entry count from bytes 2-3), wrapped in a valid header and
+ * file; even, it is one chunk's payload (kind from byte 1: record or
+ * domain, with the change feed's prefix or without; entry count from
+ * bytes 2-3), wrapped in a valid header and
  * checksum so the mutations reach the entry decoder. Either way a mark
  * naming the log is planted and px_store_resume() runs: without
  * drop_damaged_log (bit 2 of byte 0 set) it applies the log whole or
  * reports it damaged and leaves it pending; with it, it applies what it can
- * and must leave nothing pending. Neither may crash. */
+ * and must leave nothing pending. Neither may crash. The store has a
+ * change feed (its entries decode the feed's prefixes and build the
+ * changes). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +48,18 @@ static bool geo(void *ctx, const uint8_t *addr, size_t len, px_geo *out)
     return true;
 }
 
+static px_err on_change(void *ctx, const px_change *c)
+{
+    (void)ctx;
+    if (c->kind == PX_CHANGE_DOMAIN_FIRST || c->kind == PX_CHANGE_DOMAIN_GREW) {
+        for (size_t i = 0; i < c->dom.n_seen; i++) {
+            if (c->dom.seen[i].first > c->dom.seen[i].last)
+                abort();
+        }
+    }
+    return PX_OK;
+}
+
 static void open_store(void)
 {
     memcpy(dir + sizeof dir - 7, "XXXXXX", 6);
@@ -55,8 +70,8 @@ static void open_store(void)
         registered = atexit(remove_store) == 0;
     px_err err;
     char eb[256];
-    store = px_store_open(dir, &(px_store_opts){.map_bytes = 1ULL << 30, .enrich = geo}, &err, eb,
-                          sizeof eb);
+    px_store_opts o = {.map_bytes = 1ULL << 30, .enrich = geo, .feed = {.change = on_change}};
+    store = px_store_open(dir, &o, &err, eb, sizeof eb);
     if (!store)
         abort();
 }
@@ -73,7 +88,8 @@ static void write_chunk(const char *path, const uint8_t *data, size_t size)
     pxs_logw w;
     if (pxs_logw_open(&w, path, LOG_ID) != PX_OK)
         abort();
-    uint8_t kind = size > 1 && (data[1] & 1) ? PXS_LOG_DOM : PXS_LOG_REC;
+    static const uint8_t kinds[] = {PXS_LOG_REC, PXS_LOG_DOM, PXS_LOG_REC_FEED, PXS_LOG_DOM_FEED};
+    uint8_t kind = kinds[size > 1 ? data[1] & 3 : 0];
     uint32_t n = size > 3 ? (uint32_t)(data[2] << 8 | data[3]) : 0;
     const uint8_t *p = size > 4 ? data + 4 : data;
     if (pxs_logw_chunk(&w, kind, n, p, size > 4 ? size - 4 : 0) != PX_OK)

@@ -85,9 +85,12 @@ typedef struct px_store_opts {
     void *enrich_ctx;
     /* The change feed (obs/px_change.h; feed.change NULL: none): what each
      * write transaction changed, delivered inside it, from the thread
-     * that commits or resumes (docs/STORE.md, "The change feed"). The
-     * callbacks (and enrich) must not call the store's functions; feed.ctx
-     * must outlive the store. */
+     * that commits or resumes (docs/STORE.md, "The change feed"), then
+     * feed.prepare with the transaction's px_change_txn (see "the change
+     * feed's reader" below). Without a feed the merge keeps neither the
+     * TTL ranges nor the per-organisation sightings (`seen`) it carries.
+     * The callbacks (and enrich) must not call the store's functions;
+     * feed.ctx must outlive the store. */
     px_change_sink feed;
 } px_store_opts;
 
@@ -337,6 +340,40 @@ typedef struct px_store_verify_result {
  * walk could not finish. level: PX_STORE_CHECK_PAGES leaves the values
  * out. */
 px_err px_store_verify(px_store *s, px_store_check level, px_store_verify_result *out);
+
+/* ---- the change feed's reader: outbox and sink cursors (px_store_alert.c) ----
+ * The feed's sink keeps its state and the alerts it decides in the store
+ * through px_change_txn (obs/px_change.h), in the write transaction that
+ * delivered the changes: its `prepare` is called once per transaction
+ * that delivered changes (an ordinary batch, each chunk of a big batch,
+ * each chunk a resume applies), after the last change and before the
+ * commit. An error of prepare or of any px_change_txn call fails that
+ * transaction: nothing of it is committed (state, alerts and data roll
+ * back together), `aborted` is called; for a chunk the batch log stays
+ * pending (px_store_resume retries it). Alerts get seq 1, 2, ... in the
+ * order they are decided, never reused. A format-2 store opened read-only
+ * has no outbox: no alerts, every cursor 1. */
+
+/* An alert of the outbox; its strings valid during the call only. Return
+ * false to stop. */
+typedef bool (*px_store_alert_fn)(void *ctx, const px_alert *a);
+/* The alerts with seq >= from_seq, in seq order, whose time lies in the
+ * fence (NULL: any) and whose rule is `rule` (NULL: any), read through
+ * the checked reader (read-only opens too, while the writer commits): a
+ * damaged alert is reported and left out, the others given, and
+ * PX_ERR_DAMAGED returned at the end. */
+px_err px_store_alerts(px_store *s, uint64_t from_seq, const px_store_fence *fence,
+                       const char *rule, px_store_alert_fn fn, void *ctx);
+/* The seq of the newest alert (0: none). */
+px_err px_store_alert_last(px_store *s, uint64_t *last_seq);
+/* A sink's cursor: the seq of the first alert it has not delivered (1
+ * when none was recorded). Sink names are 1..64 bytes of 0x21..0x7e
+ * (else PX_ERR_INVAL). */
+px_err px_store_sink_get(px_store *s, const char *sink, uint64_t *next_seq);
+/* Records a sink's cursor (next_seq >= 1) in the batch: committed with it
+ * (a batch may hold only cursors). A failure of the store fails the
+ * batch. */
+px_err px_store_sink_set(px_store_batch *b, const char *sink, uint64_t next_seq);
 
 /* ---- dead-letter marks (px_store_dlq.c) ----
  * The consumer's record of the source messages (topic, partition, offset)

@@ -51,9 +51,38 @@ static void join(char *out, size_t len, size_t n, const char *const *v)
         off += (size_t)snprintf(out + off, len - off, "%s%s", i ? "," : "", v[i]);
 }
 
+/* Lines also show a record's TTL range and a domain's per-organisation
+ * sightings (`seen`) when set. */
+static bool detail;
+
+/* " ttl MIN-MAX" (or " ttl -") and " seen ORG:FIRST-LAST,..." of a change. */
+static void detail_text(const px_change *c, char *out, size_t len)
+{
+    out[0] = 0;
+    if (!detail)
+        return;
+    if (c->kind == PX_CHANGE_RECORD_NEW || c->kind == PX_CHANGE_RECORD_GREW) {
+        if (c->rec.has_ttl)
+            snprintf(out, len, " ttl %u-%u", c->rec.ttl_min, c->rec.ttl_max);
+        else
+            snprintf(out, len, " ttl -");
+        return;
+    }
+    size_t off = (size_t)snprintf(out, len, " seen ");
+    for (size_t i = 0; i < c->dom.n_seen && off < len; i++) {
+        const px_change_sighting *g = &c->dom.seen[i];
+        if (i)
+            assert_true(strcmp(c->dom.seen[i - 1].org, g->org) < 0);
+        off += (size_t)snprintf(out + off, len - off, "%s%s:%" PRId64 "-%" PRId64, i ? "," : "",
+                                g->org, g->first, g->last);
+    }
+}
+
 /* One line per change: kind, key, before -> after, orgs, new orgs, geo. */
 static void change_line(const px_change *c, char *line, size_t len)
 {
+    char more[512];
+    detail_text(c, more, sizeof more);
     char orgs[256], fresh[256];
     if (c->kind == PX_CHANGE_RECORD_NEW || c->kind == PX_CHANGE_RECORD_GREW) {
         const px_change_record *r = &c->rec;
@@ -68,10 +97,10 @@ static void change_line(const px_change *c, char *line, size_t len)
         assert_true((r->rrtype == 1 || r->rrtype == 28) == (r->addr != NULL));
         snprintf(line, len,
                  "%s %s %u %s count %" PRIu64 "->%" PRIu64 " time %" PRId64 ",%" PRId64 "->%" PRId64
-                 ",%" PRId64 " orgs %s new %s geo %s\n",
+                 ",%" PRId64 " orgs %s new %s geo %s%s\n",
                  c->kind == PX_CHANGE_RECORD_NEW ? "rec-new" : "rec-grew", r->rrname, r->rrtype,
                  r->rdata, r->count_before, r->count, r->first_before, r->last_before, r->first,
-                 r->last, orgs, fresh, geo);
+                 r->last, orgs, fresh, geo, more);
         return;
     }
     const px_change_domain *d = &c->dom;
@@ -81,9 +110,9 @@ static void change_line(const px_change *c, char *line, size_t len)
     if (d->prev_first_seen != INT64_MIN)
         snprintf(prev, sizeof prev, "%" PRId64, d->prev_first_seen);
     assert_int_equal(strlen(d->domain), d->len);
-    snprintf(line, len, "%s %s first %s->%" PRId64 " last %" PRId64 " orgs %s new %s\n",
+    snprintf(line, len, "%s %s first %s->%" PRId64 " last %" PRId64 " orgs %s new %s%s\n",
              c->kind == PX_CHANGE_DOMAIN_FIRST ? "dom-first" : "dom-grew", d->domain, prev,
-             d->first_seen, d->last_seen, orgs, fresh);
+             d->first_seen, d->last_seen, orgs, fresh, more);
 }
 
 static px_err on_change(void *ctx, const px_change *c)
@@ -347,13 +376,44 @@ static void big_merges(px_store *s, int n)
         snprintf(name, sizeof name, "h%02d.d%d.test", i, i % 3);
         snprintf(dom, sizeof dom, "d%d.test", i % 3);
         snprintf(rd, sizeof rd, "192.0.2.%d", i);
-        merge(b, mk(&t, name, 1, rd, dom, i % 2 ? "o1" : "o2", 1, 1000 + i, 2000 + i));
-        merge(b, mk(&t, name, 1, rd, dom, "o3", 1, 900, 900));
+        mk(&t, name, 1, rd, dom, i % 2 ? "o1" : "o2", 1, 1000 + i, 2000 + i);
+        t.o.has_ttl = true;
+        t.o.ttl_min = 300 - (uint32_t)i;
+        t.o.ttl_max = 300 + (uint32_t)i;
+        merge(b, &t.o);
+        mk(&t, name, 1, rd, dom, "o3", 1, 900, 900);
+        t.o.has_ttl = i % 4 == 0; /* a second TTL range for some */
+        t.o.ttl_min = t.o.ttl_max = 7;
+        merge(b, &t.o);
     }
     assert_int_equal(px_store_set_offset(b, "pdnsx.obs.t", 0, n), PX_OK);
     px_err err = px_store_batch_commit(b);
     if (err != PX_OK && err != PX_ERR_AGAIN)
         fail_msg("commit: %s", px_strerror(err));
+}
+
+/* big_merges in a fresh store applying big batches in chunks of 7: the
+ * same changes as f's store gave from one transaction, each chunk's in its
+ * own (40 records in 6 chunks, 3 domains in 1). */
+static void chunked_same(fix *f)
+{
+    char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/pxstorefeed.XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    rec_sink k = {0};
+    geo_calls g = {0};
+    px_store *s = open_feed(dir, &k, &g, 7, 0);
+    big_merges(s, 40);
+    assert_false(px_store_log_pending(s));
+    assert_string_equal(done(&k), done(&f->sink));
+    assert_int_equal(k.committed, 7);
+    assert_int_equal(k.aborted, 0);
+    assert_int_equal(g.n, 40);
+    px_store_close(s);
+    sink_free(&k);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
 }
 
 /* A big batch applied through the batch log delivers the same changes as
@@ -364,30 +424,10 @@ static void test_big_batch(void **state)
     fix *f = *state;
     big_merges(f->s, 40);
     assert_int_equal(f->sink.committed, 1);
-    char *ref = strdup(done(&f->sink));
-    assert_non_null(strstr(ref, "rec-new h00.d0.test 1 192.0.2.0 count 0->2 time 0,0->900,2000 "
-                                "orgs o2,o3 new o2,o3 geo NL/1136/KPN B.V.\n"));
-
-    char dir[64];
-    snprintf(dir, sizeof dir, "/tmp/pxstorefeed.XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    rec_sink k = {0};
-    geo_calls g = {0};
-    px_store *s = open_feed(dir, &k, &g, 7, 0);
-    big_merges(s, 40);
-    assert_false(px_store_log_pending(s));
-    assert_string_equal(done(&k), ref);
-    /* 40 records in 6 chunks, 3 domains in 1: one commit each with
-     * changes */
-    assert_int_equal(k.committed, 7);
-    assert_int_equal(k.aborted, 0);
-    assert_int_equal(g.n, 40);
-    px_store_close(s);
-    sink_free(&k);
-    free(ref);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_non_null(strstr(done(&f->sink),
+                           "rec-new h00.d0.test 1 192.0.2.0 count 0->2 time 0,0->900,2000 "
+                           "orgs o2,o3 new o2,o3 geo NL/1136/KPN B.V.\n"));
+    chunked_same(f);
 }
 
 static int line_cmp(const void *a, const void *b)
@@ -484,6 +524,109 @@ static void test_kill_resume(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* The TTL range of a record's observations in the transaction, and each
+ * organisation's own first and last sighting of a domain (`seen`), in
+ * an ordinary batch: exact. */
+static void test_seen_ttl(void **state)
+{
+    fix *f = *state;
+    tobs t;
+    detail = true;
+    px_store_batch *b = begin(f->s);
+    mk(&t, "www.example.com", 1, "192.0.2.1", "example.com", "o2", 1, 100, 200);
+    t.o.has_ttl = true;
+    t.o.ttl_min = 600;
+    t.o.ttl_max = 60; /* either order */
+    merge(b, &t.o);
+    mk(&t, "www.example.com", 1, "192.0.2.1", "example.com", "o1", 1, 50, 70);
+    t.o.has_ttl = true;
+    t.o.ttl_min = t.o.ttl_max = 3600;
+    merge(b, &t.o);
+    merge(b, mk(&t, "mail.example.com", 15, "10 mx.example.com", "example.com", "o1", 1, 300, 310));
+    merge(b, mk(&t, "www.example.com", 1, "192.0.2.1", "example.com", "o2", 1, 90, 95));
+    assert_int_equal(px_store_batch_commit(b), PX_OK);
+    assert_string_equal(
+        done(&f->sink),
+        "rec-new mail.example.com 15 10 mx.example.com count 0->1 time 0,0->300,310 orgs o1 "
+        "new o1 geo - ttl -\n"
+        "rec-new www.example.com 1 192.0.2.1 count 0->3 time 0,0->50,200 orgs o1,o2 new o1,o2 "
+        "geo NL/1136/KPN B.V. ttl 60-3600\n"
+        "dom-first example.com first none->50 last 310 orgs o1,o2 new o1,o2 seen "
+        "o1:50-310,o2:90-200\n");
+    /* a later transaction: its own observations only */
+    sink_free(&f->sink);
+    b = begin(f->s);
+    merge(b, mk(&t, "www.example.com", 1, "192.0.2.1", "example.com", "o3", 1, 400, 401));
+    assert_int_equal(px_store_batch_commit(b), PX_OK);
+    assert_string_equal(done(&f->sink),
+                        "rec-grew www.example.com 1 192.0.2.1 count 3->4 time 50,200->50,401 "
+                        "orgs o1,o2,o3 new o3 geo NL/1136/KPN B.V. ttl -\n"
+                        "dom-grew example.com first none->50 last 401 orgs o1,o2,o3 new o3 seen "
+                        "o3:400-401\n");
+    detail = false;
+}
+
+/* The same of a big batch applied from its batch log, chunk by chunk, as
+ * one transaction gives them; and after a kill between chunks and the
+ * resume. */
+static void test_seen_ttl_log(void **state)
+{
+    detail = true;
+    fix *f = *state;
+    big_merges(f->s, 40);
+    chunked_same(f);
+    /* d0.test: o2 at even i, o1 at odd i (multiples of 3 below 40), o3 at 900 */
+    assert_non_null(strstr(done(&f->sink), "dom-first d0.test first none->900 last 2039 orgs "
+                                           "o1,o2,o3 new o1,o2,o3 seen "
+                                           "o1:1003-2039,o2:1000-2036,o3:900-900\n"));
+    assert_non_null(strstr(done(&f->sink), "rec-new h04.d1.test 1 192.0.2.4 count 0->2 time "
+                                           "0,0->900,2004 orgs o2,o3 new o2,o3 geo NL/1136/KPN "
+                                           "B.V. ttl 7-304\n"));
+    assert_non_null(strstr(done(&f->sink), "rec-new h05.d2.test 1 192.0.2.5 count 0->2 time "
+                                           "0,0->900,2005 orgs o1,o3 new o1,o3 geo NL/1136/KPN "
+                                           "B.V. ttl 295-305\n"));
+    assert_int_equal(teardown(state), 0);
+    assert_int_equal(setup(state), 0);
+    test_kill_resume(state);
+    detail = false;
+}
+
+/* A batch log written by a store without a feed (no per-organisation
+ * times in it), resumed by one with a feed: each organisation's times
+ * are the delta's own, the record's TTL unknown. */
+static void test_seen_old_log(void **state)
+{
+    fix *f = *state;
+    char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/pxstorefeed.XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    px_err err;
+    char eb[256];
+    px_store *s = px_store_open(dir, &(px_store_opts){.chunk_records = 7, .apply_limit = 1}, &err,
+                                eb, sizeof eb);
+    assert_non_null(s);
+    big_merges(s, 40);
+    assert_true(px_store_log_pending(s));
+    px_store_close(s);
+    detail = true;
+    rec_sink k = {0};
+    geo_calls g = {0};
+    s = open_feed(dir, &k, &g, 7, 0);
+    assert_int_equal(px_store_resume(s, NULL), PX_OK);
+    assert_non_null(strstr(done(&k), "dom-first d0.test first none->900 last 2039 orgs "
+                                     "o1,o2,o3 new o1,o2,o3 seen "
+                                     "o1:900-2039,o2:900-2039,o3:900-2039\n"));
+    assert_non_null(strstr(done(&k), "h39.d0.test 1 192.0.2.39 count 0->2 time "));
+    assert_null(strstr(done(&k), "ttl 2"));
+    detail = false;
+    px_store_close(s);
+    sink_free(&k);
+    (void)f;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* A batch the caller aborts, or whose commit fails (here: the sink
  * refuses a change), calls `aborted`; nothing of it is stored, so the
  * next batch delivers its record as new again. */
@@ -568,6 +711,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kill_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(test_aborted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_obs_canonical, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_seen_ttl, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_seen_ttl_log, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_seen_old_log, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
