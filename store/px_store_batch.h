@@ -166,8 +166,7 @@ px_err pxs_rec_before_take(px_store_batch *b, const pxs_rec *stored, const pxs_r
                            rec_before *out);
 px_err pxs_feed_rec_grew(px_store_batch *b, const brec *e, const pxs_rec *r, const rec_before *was);
 px_err pxs_feed_dom(px_store_batch *b, const bdom *e, const pxs_dom *d, bool stored,
-                    int64_t first_before, int64_t last_before, const uint32_t *new_ids,
-                    size_t n_new);
+                    int64_t first_before, const uint32_t *new_ids, size_t n_new);
 uint32_t *pxs_dom_new_orgs(px_store_batch *b, const pxs_dom *stored, const pxs_dom *d, size_t *n);
 /* px_store_alert.c: the sink's prepare over the open transaction, if it
  * delivered changes; an error (its own or of a txn call) fails it. */

@@ -286,22 +286,22 @@ static px_err seen_build(px_store_batch *b, const bdom *e, px_change_domain *x)
 }
 
 /* A registered domain after the merge (d); stored: the store held it,
- * with the sightings first_before, last_before, and lacked the
- * organisations new_ids[0..n_new). */
+ * first seen at first_before, and lacked the organisations
+ * new_ids[0..n_new). */
 px_err pxs_feed_dom(px_store_batch *b, const bdom *e, const pxs_dom *d, bool stored,
-                    int64_t first_before, int64_t last_before, const uint32_t *new_ids,
-                    size_t n_new)
+                    int64_t first_before, const uint32_t *new_ids, size_t n_new)
 {
     px_change c = {.kind = PX_CHANGE_DOMAIN_FIRST};
     px_change_domain *x = &c.dom;
     x->prev_first_seen = INT64_MIN;
     if (stored) {
+        /* A held domain changes with every transaction that saw it: even
+         * when its last sighting and organisations stay, an organisation's
+         * own sighting (seen) may be news to a reader counting a window. */
         if (d->first < first_before)
             x->prev_first_seen = first_before;
-        else if (d->last > last_before || n_new)
-            c.kind = PX_CHANGE_DOMAIN_GREW;
         else
-            return PX_OK;
+            c.kind = PX_CHANGE_DOMAIN_GREW;
     }
     x->domain = px_arena_strndup(b->arena, (const char *)e->k.key, e->k.klen);
     if (!x->domain)

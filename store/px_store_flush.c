@@ -376,7 +376,7 @@ px_err pxs_flush_dom(px_store_batch *b, const bdom *e)
             return pxs_report_key(b->s, DBI_DOM, e->k.key, e->k.klen,
                                   err == PX_ERR_DAMAGED ? "the value fails its checksum"
                                                         : "the value does not decode");
-        int64_t first = b->dcur.first, last = b->dcur.last;
+        int64_t first = b->dcur.first;
         uint32_t *new_ids = NULL;
         size_t n_new = 0;
         if (pxs_feed_on(b) && !(new_ids = pxs_dom_new_orgs(b, &b->dcur, &e->dom, &n_new)))
@@ -385,13 +385,13 @@ px_err pxs_flush_dom(px_store_batch *b, const bdom *e)
         if ((err = dom_merge(&b->dcur, &e->dom, &changed)) != PX_OK)
             return err;
         out = &b->dcur;
+        /* the feed first: a domain whose row stays may have new sightings */
+        if (pxs_feed_on(b) && (err = pxs_feed_dom(b, e, out, true, first, new_ids, n_new)) != PX_OK)
+            return err;
         if (!changed)
             return PX_OK;
-        if (pxs_feed_on(b) &&
-            (err = pxs_feed_dom(b, e, out, true, first, last, new_ids, n_new)) != PX_OK)
-            return err;
     } else if (pxs_feed_on(b)) {
-        px_err err = pxs_feed_dom(b, e, out, false, 0, 0, NULL, 0);
+        px_err err = pxs_feed_dom(b, e, out, false, 0, NULL, 0);
         if (err)
             return err;
     }

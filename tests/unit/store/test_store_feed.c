@@ -349,11 +349,12 @@ static void test_grown(void **state)
         "rec-grew ns.example.net 2 ns1.example.net count 1->1 time 100,200->90,200 orgs o1,o2 "
         "new o2 geo -\n"
         "rec-new c.example.org 16 \"z\" count 0->0 time 0,0->10,20 orgs o1 new o1 geo -\n"
+        "dom-grew example.com first none->100 last 200 orgs o1 new \n"
         "dom-first example.net first 100->90 last 200 orgs o1,o2 new o2\n"
         "dom-first example.org first 100->10 last 200 orgs o1 new \n");
 
-    /* the domain's last sighting only; a domain seen again unchanged is
-     * no change */
+    /* the domain's last sighting only; a domain seen again unchanged
+     * still says so (its organisation's sighting, for a window) */
     sink_free(&f->sink);
     b = begin(f->s);
     merge(b, mk(&t, "www.example.com", 1, "192.0.2.1", "example.com", "o1", 0, 100, 300));
@@ -362,7 +363,8 @@ static void test_grown(void **state)
     assert_string_equal(done(&f->sink),
                         "rec-grew www.example.com 1 192.0.2.1 count 4->4 time 100,200->100,300 "
                         "orgs o1 new  geo NL/1136/KPN B.V.\n"
-                        "dom-grew example.com first none->100 last 300 orgs o1 new \n");
+                        "dom-grew example.com first none->100 last 300 orgs o1 new \n"
+                        "dom-grew example.org first none->10 last 200 orgs o1 new \n");
     assert_int_equal(f->sink.committed, 1);
 }
 

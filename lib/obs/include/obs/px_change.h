@@ -33,7 +33,8 @@ typedef enum px_change_kind {
     PX_CHANGE_RECORD_GREW,  /* a held record: count grew, time range widened, organisations added */
     PX_CHANGE_DOMAIN_FIRST, /* a registered domain seen for the first time, or its first
                                sighting moved earlier */
-    PX_CHANGE_DOMAIN_GREW,  /* a held domain: last sighting moved, organisations added */
+    PX_CHANGE_DOMAIN_GREW,  /* a held domain seen again: last sighting moved, organisations
+                               added, or only new sightings (seen) */
 } px_change_kind;
 
 /* A record (the store's key: rrname, rrtype, rdata). Its registered
