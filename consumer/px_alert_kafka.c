@@ -137,6 +137,11 @@ static void px_alert_kafka_destroy(px_alert_sink *s)
     free(ak);
 }
 
+rd_kafka_t *px_alert_kafka_rk(px_alert_sink *s)
+{
+    return ((px_alert_kafka *)s->impl)->rk;
+}
+
 static const px_alert_sink_ops px_alert_kafka_ops = {
     .poll = px_alert_kafka_poll,
     .wait = px_alert_kafka_wait,

@@ -67,6 +67,9 @@ void px_alert_sink_done(px_alert_sink *s, px_alert_item *it, bool refused);
 void px_alert_sink_fail(px_alert_sink *s, int64_t now_ms, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The Kafka sink's librdkafka handle (its tests read its configuration). */
+rd_kafka_t *px_alert_kafka_rk(px_alert_sink *s);
+
 bool px_alert_backoff_ready(const px_alert_backoff *b, int64_t now_ms);
 void px_alert_backoff_failed(px_alert_backoff *b, int64_t now_ms);
 void px_alert_backoff_ok(px_alert_backoff *b);
