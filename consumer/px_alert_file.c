@@ -38,13 +38,15 @@ static int px_alert_file_open(const char *path)
     return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 }
 
-/* The waiting lines at the head, up to PX_ALERT_FILE_CHUNK bytes (one at
- * least), into f->buf; *n_items: how many. -1 on no memory. */
+/* The lines of the items at the head (those passed over left out), up to PX_ALERT_FILE_CHUNK bytes
+ * (one at least), into f->buf; *n_items: how many. -1 on no memory. */
 static ssize_t px_alert_file_lines(px_alert_sink *s, px_alert_file *f, size_t *n_items)
 {
     size_t len = 0, i = 0;
     for (; i < s->n; i++) {
         px_alert_item *it = px_alert_sink_at(s, i);
+        if (it->state == PX_ALERT_DONE) /* passed over */
+            continue;
         if (len && len + it->a.json_len + 1 > PX_ALERT_FILE_CHUNK)
             break;
         if (len + it->a.json_len + 1 > f->cap) {
@@ -118,8 +120,9 @@ static void px_alert_file_poll(px_alert_sink *s, int64_t now_ms)
         return;
     }
     px_alert_backoff_ok(&f->backoff);
-    for (size_t i = 0; i < n_items; i++) /* done() drops the head: always item 0 */
-        px_alert_sink_done(s, px_alert_sink_at(s, 0), false);
+    /* last first: done() drops items only once the head is done */
+    for (size_t i = n_items; i-- > 0;)
+        px_alert_sink_done(s, px_alert_sink_at(s, i), false);
 }
 
 static void px_alert_file_wait(px_alert_sink *s, int ms)
