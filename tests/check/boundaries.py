@@ -44,7 +44,7 @@ THIRD_PARTY = {
     'fstrm.h': ['producer/inputs/'],
     'xxhash.h': ['lib/core/include/core/px_hash.h', 'store/px_store_codec.c'],
     'sodium.h': ['lib/core/px_keyed_hash.c'],
-    'jansson.h': ['lib/obs/', 'query/', 'tools/'],
+    'jansson.h': ['lib/obs/', 'query/', 'tools/', 'consumer/px_alert_syslog.c'],
     'protobuf-c/protobuf-c.h': [],
     'dnstap.pb-c.h': [],
     'cmocka.h': [],
