@@ -142,14 +142,17 @@ class AlertRsyslog(unittest.TestCase):
         self.assertIn("syslog next=6", out)
         self.assertIn("jsonl next=6", out)
 
+        pxtest.wait_for(lambda: len(self.records()) >= 5, what="5 alerts in the file")
         pxtest.wait_for(self.udp_ready, what="rsyslog's UDP input")
-        b = self.tool("--syslog", "udp://127.0.0.1:%d" % self.udp, "--first", "6", "--count", "5")
-        c = self.tool("--syslog", "tcp://127.0.0.1:%d" % self.tcp, "--cef", "--first", "11",
-                      "--count", "3")
-        for p in (b, c):
+        # one after the other: rsyslog's inputs do not order between them
+        runs = (("udp://127.0.0.1:%d" % self.udp, "6", "5"),
+                ("tcp://127.0.0.1:%d" % self.tcp, "11", "3", "--cef"))
+        for url, first, count, *more in runs:
+            p = self.tool("--syslog", url, "--first", first, "--count", count, *more)
             out, errs = p.communicate(timeout=90)
             self.assertEqual(p.returncode, 0, errs)
-        pxtest.wait_for(lambda: len(self.records()) >= 13, what="13 alerts in rsyslog's file")
+            n = int(first) + int(count) - 1
+            pxtest.wait_for(lambda: len(self.records()) >= n, what="%d alerts in the file" % n)
         recs = self.records()
         self.assertEqual(len(recs), 13)
 
