@@ -28,22 +28,6 @@ typedef struct px_alert_kafka {
     bool fatal;
 } px_alert_kafka;
 
-/* Refusals no retry of the same message changes. */
-static bool px_alert_kafka_permanent(rd_kafka_resp_err_t err)
-{
-    switch (err) {
-    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
-    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
-    case RD_KAFKA_RESP_ERR_INVALID_MSG:
-    case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
-    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
-    case RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
-        return true;
-    default:
-        return false;
-    }
-}
-
 static void px_alert_kafka_refused(px_alert_sink *s, px_alert_item *it, rd_kafka_resp_err_t err)
 {
     px_alert_kafka *ak = s->impl;
@@ -62,7 +46,7 @@ static bool px_alert_kafka_delivered(void *ctx, const rd_kafka_message_t *m)
         return true;
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         px_alert_sink_done(s, it, false);
-    } else if (px_alert_kafka_permanent(m->err)) {
+    } else if (px_kafka_permanent(m->err)) {
         px_alert_kafka_refused(s, it, m->err);
     } else {
         it->state = PX_ALERT_WAITING;
@@ -100,7 +84,7 @@ static void px_alert_kafka_produce(px_alert_sink *s, int64_t now_ms)
         }
         if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             return;
-        if (px_alert_kafka_permanent(err)) {
+        if (px_kafka_permanent(err)) {
             size_t before = s->n;
             px_alert_kafka_refused(s, it, err);
             i -= before - s->n; /* done() may have dropped items at the head */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "obs/px_alert.h"
+#include "px_alert_sink.h"
 
 /* Event time of alert 1 (2026-11-26T18:00:00Z); alert n is n seconds later. */
 #define PXT_ALERT_T0 1795716000
@@ -40,6 +41,19 @@ static inline const px_alert *pxt_alert_make(pxt_alert *x, uint64_t seq, int sev
                       .json = x->json,
                       .json_len = strlen(x->json)};
     return &x->a;
+}
+
+/* Offers alerts from..to (pad bytes of evidence each) to s; the first
+ * error, or PX_OK. */
+static inline px_err pxt_alert_offer(px_alert_sink *s, uint64_t from, uint64_t to, size_t pad)
+{
+    pxt_alert x;
+    for (uint64_t seq = from; seq <= to; seq++) {
+        px_err err = px_alert_sink_offer(s, pxt_alert_make(&x, seq, 5, pad));
+        if (err != PX_OK)
+            return err;
+    }
+    return PX_OK;
 }
 
 #endif
