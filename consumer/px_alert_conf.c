@@ -1,9 +1,34 @@
 /* px_alert_conf.c: the alerts.* settings (px_alert_conf_items) and their
  * checks, so that --check names the file and line of a bad one. */
-#include "px_alert_sink.h"
+#include "px_alert_conf.h"
 
 #include <stdio.h>
 #include <string.h>
+
+#include "core/px_net.h"
+
+px_err px_alert_syslog_url_parse(const char *text, px_alert_syslog_url *out, char *why,
+                                 size_t whylen)
+{
+    memset(out, 0, sizeof(*out));
+    if (strncmp(text, "udp://", 6) == 0) {
+        out->tcp = false;
+    } else if (strncmp(text, "tcp://", 6) == 0) {
+        out->tcp = true;
+    } else {
+        px_why(why, whylen, "expected udp://host:port or tcp://host:port");
+        return PX_ERR_INVAL;
+    }
+    if (px_hostport_split(text + 6, out->host, sizeof(out->host), &out->port, PX_HOSTPORT_NAME) !=
+            PX_OK ||
+        out->port == 0) {
+        px_why(why, whylen,
+               "expected %s://host:port (an IPv6 address in brackets, a port from 1 to 65535)",
+               out->tcp ? "tcp" : "udp");
+        return PX_ERR_INVAL;
+    }
+    return PX_OK;
+}
 
 /* alerts.syslog: udp:// or tcp://, host:port. */
 static bool px_alert_check_syslog(const char *value, char *why, size_t whylen)

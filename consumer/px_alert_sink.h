@@ -43,10 +43,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/px_config.h"
 #include "core/px_error.h"
 #include "kafka/px_kafka.h"
 #include "obs/px_alert.h"
+#include "px_alert_conf.h"
 
 /* Longest a TCP connect may take before it is given up (and backed off). */
 #define PX_ALERT_CONNECT_MS 5000
@@ -120,11 +120,6 @@ void px_alert_sink_destroy(px_alert_sink *s);
 px_err px_alert_file_create(const char *path, uint64_t next_seq, px_alert_sink **out, char *why,
                             size_t whylen);
 
-typedef enum px_alert_syslog_body {
-    PX_ALERT_SYSLOG_JSON = 0, /* the alert JSON */
-    PX_ALERT_SYSLOG_CEF,      /* ArcSight's Common Event Format */
-} px_alert_syslog_body;
-
 /* Syslog to url (alerts.syslog: "udp://host:port" or "tcp://host:port",
  * an IPv6 host in brackets; a name is resolved here, once). */
 px_err px_alert_syslog_create(const char *url, px_alert_syslog_body body, uint64_t next_seq,
@@ -136,33 +131,7 @@ px_err px_alert_syslog_create(const char *url, px_alert_syslog_body body, uint64
 px_err px_alert_kafka_create(const px_kafka_settings *settings, const char *topic,
                              uint64_t next_seq, px_alert_sink **out, char *why, size_t whylen);
 
-/* ---- settings (alerts.*) --------------------------------------------------------- */
-
-/* The {NULL}-terminated fragment alerts.jsonl, alerts.kafka_topic,
- * alerts.syslog, alerts.syslog_format: {.include = px_alert_conf_items}. */
-extern const px_conf_item px_alert_conf_items[];
-
-typedef struct px_alert_conf {
-    const char *jsonl;       /* NULL: no file sink */
-    const char *kafka_topic; /* NULL: no Kafka sink (set to "") */
-    const char *syslog;      /* NULL: no syslog sink */
-    px_alert_syslog_body syslog_body;
-} px_alert_conf;
-
-/* Reads the fragment's settings of cfg (strings belong to cfg). */
-void px_alert_conf_load(const px_config *cfg, px_alert_conf *out);
-
 /* ---- the syslog sink's parts, for its tests ---------------------------------------- */
-
-typedef struct px_alert_syslog_url {
-    bool tcp;
-    char host[256]; /* without brackets */
-    uint16_t port;
-} px_alert_syslog_url;
-
-/* Parses alerts.syslog. PX_ERR_INVAL with why. */
-px_err px_alert_syslog_url_parse(const char *text, px_alert_syslog_url *out, char *why,
-                                 size_t whylen);
 
 /* Writes the RFC 5424 message of a (no framing, no newline) into out
  * (cap bytes); returns its length, which may exceed cap - 1 (then out holds

@@ -34,7 +34,6 @@
 #include <unistd.h>
 
 #include "core/px_clock.h"
-#include "core/px_net.h"
 
 /* RFC 5426 wants receivers to take 2048 bytes and allows more; rsyslog's
  * default maxMessageSize is 8 KiB, and loopback or a LAN carries it. */
@@ -217,31 +216,6 @@ size_t px_alert_syslog_format(const px_alert *a, px_alert_syslog_body body, cons
         px_text_put(&t, a->json, a->json_len);
     json_decref(f.root);
     return t.len;
-}
-
-/* ---- the URL ------------------------------------------------------------------------- */
-
-px_err px_alert_syslog_url_parse(const char *text, px_alert_syslog_url *out, char *why,
-                                 size_t whylen)
-{
-    memset(out, 0, sizeof(*out));
-    if (strncmp(text, "udp://", 6) == 0) {
-        out->tcp = false;
-    } else if (strncmp(text, "tcp://", 6) == 0) {
-        out->tcp = true;
-    } else {
-        px_why(why, whylen, "expected udp://host:port or tcp://host:port");
-        return PX_ERR_INVAL;
-    }
-    if (px_hostport_split(text + 6, out->host, sizeof(out->host), &out->port, PX_HOSTPORT_NAME) !=
-            PX_OK ||
-        out->port == 0) {
-        px_why(why, whylen,
-               "expected %s://host:port (an IPv6 address in brackets, a port from 1 to 65535)",
-               out->tcp ? "tcp" : "udp");
-        return PX_ERR_INVAL;
-    }
-    return PX_OK;
 }
 
 /* ---- the sink ------------------------------------------------------------------------ */
