@@ -13,7 +13,8 @@
  * again, with the same event.id.
  *
  * Never blocking the loop for long: sockets are non-blocking, a connect
- * has a deadline (PX_ALERT_CONNECT_MS), a sink that failed is retried
+ * has a deadline (PX_ALERT_CONNECT_MS), so has a TCP receiver's
+ * acknowledgement (PX_ALERT_ACK_MS), a sink that failed is retried
  * after a back-off doubling from PX_ALERT_BACKOFF_MIN_MS to
  * PX_ALERT_BACKOFF_MAX_MS, and a Kafka produce never waits for room in
  * librdkafka's queue. Only the file sink's write and fdatasync are
@@ -50,6 +51,10 @@
 
 /* Longest a TCP connect may take before it is given up (and backed off). */
 #define PX_ALERT_CONNECT_MS 5000
+/* A TCP receiver that acknowledges nothing for this long while data
+ * waits is given up: the connection is dropped, and what it had not
+ * acknowledged goes again on the next. */
+#define PX_ALERT_ACK_MS 30000
 /* Back-off after a failure: doubles from min to max. */
 #define PX_ALERT_BACKOFF_MIN_MS 250
 #define PX_ALERT_BACKOFF_MAX_MS 30000

@@ -232,6 +232,8 @@ typedef struct px_alert_syslog {
     int64_t connect_deadline_ms;
     px_alert_backoff backoff;
     uint64_t written; /* bytes sent over this connection */
+    uint64_t acked;   /* of them, acknowledged by the receiver's TCP */
+    int64_t ack_ms;   /* when acked last moved (or nothing waited) */
     char *msg;        /* PX_ALERT_SYSLOG_MSG_MAX + framing */
     size_t frame_len, frame_off;
     bool framed; /* msg holds the frame of the first waiting item */
@@ -285,7 +287,7 @@ static void px_alert_syslog_drop(px_alert_sink *s, int64_t now_ms, const char *w
         close(y->fd);
     y->fd = -1;
     y->connecting = false;
-    y->written = 0;
+    y->written = y->acked = 0;
     y->framed = false;
     for (size_t i = 0; i < s->n; i++) {
         px_alert_item *it = px_alert_sink_at(s, i);
@@ -299,6 +301,7 @@ static void px_alert_syslog_connect(px_alert_sink *s, int64_t now_ms)
 {
     px_alert_syslog *y = s->impl;
     int type = (y->url.tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC;
+    y->ack_ms = now_ms;
     y->fd = socket(y->addr.ss_family, type, 0);
     if (y->fd < 0) {
         px_alert_syslog_drop(s, now_ms, "socket for", errno);
@@ -349,6 +352,12 @@ static bool px_alert_syslog_alive(px_alert_sink *s, int64_t now_ms)
     ssize_t r;
     while ((r = recv(y->fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
         ;
+    if (r == 0 && s->n == 0) { /* an idle close (a receiver's restart): no failure */
+        close(y->fd);
+        y->fd = -1;
+        y->written = y->acked = 0;
+        return false;
+    }
     if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
         px_alert_syslog_drop(s, now_ms, "connection closed by", r == 0 ? ECONNRESET : errno);
         return false;
@@ -388,14 +397,24 @@ static bool px_alert_syslog_send(px_alert_sink *s, int64_t now_ms)
     }
 }
 
-/* TCP: the items whose last byte the receiver acknowledged. */
-static void px_alert_syslog_acked(px_alert_sink *s)
+/* TCP: the items whose last byte the receiver acknowledged; a receiver
+ * that stopped acknowledging is given up after PX_ALERT_ACK_MS. */
+static void px_alert_syslog_acked(px_alert_sink *s, int64_t now_ms)
 {
     px_alert_syslog *y = s->impl;
     int unacked = 0;
     if (ioctl(y->fd, SIOCOUTQ, &unacked) != 0)
         return;
     uint64_t acked = y->written - (uint64_t)unacked;
+    if (acked > y->acked || unacked == 0) {
+        y->acked = acked;
+        y->ack_ms = now_ms;
+    } else if (now_ms - y->ack_ms >= PX_ALERT_ACK_MS) {
+        char what[64];
+        snprintf(what, sizeof(what), "nothing acknowledged for %d s by", PX_ALERT_ACK_MS / 1000);
+        px_alert_syslog_drop(s, now_ms, what, ETIMEDOUT);
+        return;
+    }
     while (s->n) {
         px_alert_item *it = px_alert_sink_at(s, 0);
         if (it->state != PX_ALERT_SENT || it->mark > acked)
@@ -421,7 +440,7 @@ static void px_alert_syslog_poll(px_alert_sink *s, int64_t now_ms)
     if (!px_alert_syslog_send(s, now_ms))
         return;
     if (y->url.tcp)
-        px_alert_syslog_acked(s);
+        px_alert_syslog_acked(s, now_ms);
 }
 
 static void px_alert_syslog_wait(px_alert_sink *s, int ms)

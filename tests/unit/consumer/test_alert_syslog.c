@@ -175,6 +175,15 @@ static void test_url(void **state)
     assert_non_null(strstr(why, "alerts.syslog"));
 }
 
+/* The sink's clock in the tests that follow: the monotonic one, moved
+ * forward by skew to reach a deadline without waiting for it. */
+static int64_t skew;
+
+static int64_t now(void)
+{
+    return px_clock_mono_ms() + skew;
+}
+
 /* ---- receivers on loopback --------------------------------------------------------- */
 
 static int bound_buf(int type, uint16_t *port, int rcvbuf)
@@ -270,7 +279,7 @@ static size_t read_frames(px_alert_sink *s, int fd, uint64_t *seqs, size_t want,
     while (n < want) {
         assert_true(px_clock_mono_ms() < deadline);
         if (s)
-            px_alert_sink_poll(s, px_clock_mono_ms());
+            px_alert_sink_poll(s, now());
         struct pollfd p = {.fd = fd, .events = POLLIN};
         if (poll(&p, 1, 10) == 0)
             continue;
@@ -411,7 +420,7 @@ static int accept_polling(px_alert_sink *s, int lfd)
     struct pollfd p = {.fd = lfd, .events = POLLIN};
     while (poll(&p, 1, 10) == 0) {
         assert_true(px_clock_mono_ms() < deadline);
-        px_alert_sink_poll(s, px_clock_mono_ms());
+        px_alert_sink_poll(s, now());
     }
     return accept(lfd, NULL, NULL);
 }
@@ -446,6 +455,44 @@ static void test_tcp_unacknowledged_sent_again(void **state)
     close(lfd);
 }
 
+/* A receiver that stops acknowledging (it reads nothing) is given up
+ * after PX_ALERT_ACK_MS: the sink counts a failure, connects again and
+ * sends everything not acknowledged on the new connection. */
+static void test_tcp_stalled_receiver_given_up(void **state)
+{
+    (void)state;
+    uint16_t port = 0;
+    int lfd = bound_buf(SOCK_STREAM, &port, 2048);
+    px_alert_sink *s = make(true, port, PX_ALERT_SYSLOG_JSON);
+    offer(s, 1, 20, 20000);
+    px_alert_sink_poll(s, now());
+    int stalled = accept(lfd, NULL, NULL);
+    assert_true(stalled >= 0);
+    assert_false(px_alert_sink_drain(s, px_clock_mono_ms() + 300));
+    assert_int_equal(px_alert_sink_next(s), 1);
+    uint64_t errors = pxt_metric("pdnsx_alerts_errors_total{sink=\"syslog\"}");
+    px_alert_sink_poll(s, now() + PX_ALERT_ACK_MS - 500); /* not yet */
+    assert_int_equal(pxt_metric("pdnsx_alerts_errors_total{sink=\"syslog\"}"), errors);
+    skew = PX_ALERT_ACK_MS + 1000;
+    px_alert_sink_poll(s, now());
+    assert_int_equal(pxt_metric("pdnsx_alerts_errors_total{sink=\"syslog\"}"), errors + 1);
+    int c = accept_polling(s, lfd);
+    assert_true(c >= 0);
+    uint64_t seqs[32];
+    assert_int_equal(read_frames(s, c, seqs, 20, NULL), 20);
+    for (uint64_t i = 0; i < 20; i++)
+        assert_int_equal(seqs[i], i + 1);
+    int64_t deadline = px_clock_mono_ms() + 10000;
+    while (px_alert_sink_next(s) != 21 && px_clock_mono_ms() < deadline)
+        px_alert_sink_poll(s, now());
+    assert_int_equal(px_alert_sink_next(s), 21);
+    skew = 0;
+    px_alert_sink_destroy(s);
+    close(c);
+    close(stalled);
+    close(lfd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -458,6 +505,7 @@ int main(void)
         cmocka_unit_test(test_tcp_down_then_up),
         cmocka_unit_test(test_tcp_receiver_closes),
         cmocka_unit_test(test_tcp_unacknowledged_sent_again),
+        cmocka_unit_test(test_tcp_stalled_receiver_given_up),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
