@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/px_hash.h"
+#include "kafka/px_kafka.h"
 
 /* Headers we add; a copy's last header of each name is ours (the original
  * headers come first and may hold anything). */
@@ -289,24 +290,6 @@ static bool px_dlq_too_large(rd_kafka_resp_err_t err)
            err == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE;
 }
 
-/* Refusals that no retry of the same copy changes. Anything else (the
- * broker down, timeouts, authorisation, unknown topic, a purge) may pass
- * later: the batch waits for it. */
-static bool px_dlq_permanent(rd_kafka_resp_err_t err)
-{
-    switch (err) {
-    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
-    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
-    case RD_KAFKA_RESP_ERR_INVALID_MSG: /* CORRUPT_MESSAGE */
-    case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
-    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
-    case RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
-        return true;
-    default:
-        return false;
-    }
-}
-
 /* Produces e's copy at its level, going down a level when librdkafka
  * itself refuses it as too large; sets e's state. A full queue is waited
  * for (may_flush) unless called from a delivery report, where serving the
@@ -329,7 +312,7 @@ static void px_dlq_produce(px_dlq *d, px_dlq_ent *e, const px_dlq_copy *c, bool 
             e->level = 1;
             continue;
         }
-        e->state = px_dlq_permanent(err) ? PX_DLQ_SKIPPED : PX_DLQ_FAILED;
+        e->state = px_kafka_permanent(err) ? PX_DLQ_SKIPPED : PX_DLQ_FAILED;
         return;
     }
 }
@@ -390,7 +373,7 @@ void px_dlq_delivered(px_dlq *d, const rd_kafka_message_t *r)
         px_dlq_produce(d, e, &c, false);
         return;
     }
-    e->state = px_dlq_permanent(r->err) ? PX_DLQ_SKIPPED : PX_DLQ_FAILED;
+    e->state = px_kafka_permanent(r->err) ? PX_DLQ_SKIPPED : PX_DLQ_FAILED;
 }
 
 /* ---- batches ------------------------------------------------------------------- */

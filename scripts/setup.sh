@@ -12,7 +12,7 @@ BUILD_DEPS=(build-essential cmake pkg-config ninja-build clang clang-format libc
   golang-github-dnstap-golang-dnstap-dev)
 TEST_DEPS=(python3-avro unbound nsd dnsperf fstrm-bin kcat tcpdump
   tcpreplay openjdk-17-jre-headless maven procps psmisc curl ldnsutils
-  bind9-dnsutils mmdb-bin libmaxmind-db-writer-perl time lmdb-utils)
+  bind9-dnsutils mmdb-bin libmaxmind-db-writer-perl time lmdb-utils rsyslog)
 
 need=()
 for p in "${BUILD_DEPS[@]}" "${TEST_DEPS[@]}"; do

@@ -102,5 +102,10 @@ rd_kafka_t *px_kafka_handle(const px_kafka *k);
  * refused for good, a spool that could not take a failed one). */
 void px_kafka_lost(px_kafka *k, uint64_t n);
 void px_kafka_get_stats(const px_kafka *k, px_kafka_stats *out);
+/* True for a produce error or a failed delivery that no retry of the same
+ * message changes (too large, invalid or corrupt, a message format the
+ * broker does not support). Anything else (the broker down, timeouts,
+ * authorisation, an unknown topic, a purge) may pass later. */
+bool px_kafka_permanent(rd_kafka_resp_err_t err);
 
 #endif
