@@ -21,7 +21,7 @@ px_graph(detect DEPS obs dns core DIR detect)
 # Program libraries (each its one program's own) and programs.
 px_graph(producer DEPS obs dns kafka core)                   # pdnsx-producer
 px_graph(consumer DEPS query detect store obs dns kafka core) # pdnsx-consumer
-px_graph(query_cli DEPS query store obs dns core DIR query/cli) # pdnsx-query (--cluster on libcurl)
+px_graph(query_cli DEPS query detect store obs dns core DIR query/cli) # pdnsx-query (--cluster on libcurl)
 px_graph(pdnsx-tail DEPS obs kafka core)
 px_graph(pdnsx-broker DEPS kafka core)
 px_graph(pdnsx-scenario DEPS dns core)                      # the demo scenario generator
