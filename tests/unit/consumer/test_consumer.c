@@ -31,6 +31,7 @@
 #include "obs/px_alert.h"
 #include "query/px_query.h"
 #include "store/px_store.h"
+#include "store_ro.h"
 #include "avro_encode.h"
 #include "store_text.h"
 
@@ -1278,16 +1279,6 @@ static int file_lines(const char *path, char *first, size_t len)
     }
     fclose(f);
     return n;
-}
-
-static px_store *open_ro(const char *dir)
-{
-    px_err err;
-    char why[256];
-    px_store *s = px_store_open(dir, &(px_store_opts){.read_only = true}, &err, why, sizeof(why));
-    if (!s)
-        fail_msg("store: %s", why);
-    return s;
 }
 
 /* pdnsx-query alerts with a fence and a rule: how many lines, the first
