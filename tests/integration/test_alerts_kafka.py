@@ -251,7 +251,7 @@ class AlertsKafka(unittest.TestCase):
                 q = a["dns"]["question"]
                 self.assertNotIn(trap, (q["name"], q["registered_domain"]), why)
 
-    def check_syslog(self, records, by_id, transport, body="json"):
+    def check_syslog(self, records, by_id, transport):
         """Each rsyslog record is one of the alerts (by_id: event.id -> JSON
         text), its PRI from event.severity, MSGID its rule, MSG its JSON."""
         for f in records:
