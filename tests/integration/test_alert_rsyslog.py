@@ -10,7 +10,6 @@ parsed them). px-alert-tool drives the sinks as the consumer does.
 """
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -18,34 +17,10 @@ import time
 import unittest
 
 import pxtest
+import rsyslogd
 
 TOOL = os.path.join(os.path.dirname(pxtest.BIN), "tests", "px-alert-tool")
-RSYSLOGD = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
 T0 = 1795716000  # alert_fixture.h: alert n at T0 + n (2026-11-26T18:00:00Z + n)
-SEP = "\x1f"  # between the fields in rsyslog's output: in no field
-
-CONF = """
-global(workDirectory="{dir}" maxMessageSize="64k")
-module(load="imudp")
-module(load="imtcp")
-template(name="fields" type="list") {{
-  property(name="pri") constant(value="\x1f")
-  property(name="protocol-version") constant(value="\x1f")
-  property(name="timereported" dateFormat="rfc3339" date.inUTC="on") constant(value="\x1f")
-  property(name="hostname") constant(value="\x1f")
-  property(name="app-name") constant(value="\x1f")
-  property(name="procid") constant(value="\x1f")
-  property(name="msgid") constant(value="\x1f")
-  property(name="structured-data") constant(value="\x1f")
-  property(name="inputname") constant(value="\x1f")
-  property(name="msg") constant(value="\\n")
-}}
-ruleset(name="alerts") {{
-  action(type="omfile" file="{out}" template="fields")
-}}
-input(type="imudp" address="127.0.0.1" port="{udp}" ruleset="alerts")
-input(type="imtcp" address="127.0.0.1" port="{tcp}" ruleset="alerts")
-"""
 
 
 def fixture_json(seq, pad=0):
@@ -59,58 +34,17 @@ def fixture_json(seq, pad=0):
 
 class AlertRsyslog(unittest.TestCase):
     def setUp(self):
-        pxtest.need_fixture(self, os.access(RSYSLOGD, os.X_OK), "rsyslogd (scripts/setup.sh)")
+        pxtest.need_fixture(self, rsyslogd.present(), "rsyslogd (scripts/setup.sh)")
         self.dir = tempfile.mkdtemp(prefix="pxt-rsyslog-")
-        self.out = os.path.join(self.dir, "out.log")
-        self.udp = pxtest.free_port()
-        self.tcp = pxtest.free_port(avoid=(self.udp,))
-        self.conf = os.path.join(self.dir, "rsyslog.conf")
-        with open(self.conf, "w") as f:
-            f.write(CONF.format(dir=self.dir, out=self.out, udp=self.udp, tcp=self.tcp))
-        self.rsyslog = None
+        self.rsyslog = rsyslogd.Rsyslog(self.dir)
+        self.udp, self.tcp = self.rsyslog.udp, self.rsyslog.tcp
 
     def tearDown(self):
-        if self.rsyslog:
-            self.rsyslog.send_signal(signal.SIGTERM)
-            self.rsyslog.wait(timeout=30)
+        self.rsyslog.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def start_rsyslog(self):
-        self.rsyslog = subprocess.Popen(
-            [RSYSLOGD, "-n", "-f", self.conf, "-i", os.path.join(self.dir, "pid")],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        pxtest.wait_for(self.tcp_listening, what="rsyslog's TCP input")
-
-    def tcp_listening(self):
-        if self.rsyslog.poll() is not None:
-            raise AssertionError("rsyslogd exited: %s" % self.rsyslog.stdout.read())
-        try:
-            socket.create_connection(("127.0.0.1", self.tcp), timeout=1).close()
-            return True
-        except OSError:
-            return False
-
-    def udp_ready(self):
-        """imudp has its own thread: probe until a datagram lands."""
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.sendto(b"<13>1 - - probe - probe - ready", ("127.0.0.1", self.udp))
-        return "probe" in self.read_out()
-
-    def read_out(self):
-        try:
-            with open(self.out, encoding="utf-8") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
-
     def records(self):
-        """The alerts rsyslog wrote: field lists, probes left out."""
-        recs = []
-        for line in self.read_out().splitlines():
-            f = line.split(SEP, 9)
-            if len(f) == 10 and f[4] == "pdnsx-consumer":
-                recs.append(f)
-        return recs
+        return self.rsyslog.records()
 
     def tool(self, *args):
         return subprocess.Popen([TOOL] + list(args), stdout=subprocess.PIPE,
@@ -136,14 +70,14 @@ class AlertRsyslog(unittest.TestCase):
         err = []
         pxtest.wait_for(lambda: err.append(a.stderr.readline()) or "cannot connect" in err[-1],
                         what="the sink's failed connect")
-        self.start_rsyslog()
+        self.rsyslog.start()
         out, rest = a.communicate(timeout=90)
         self.assertEqual(a.returncode, 0, "".join(err) + rest)
         self.assertIn("syslog next=6", out)
         self.assertIn("jsonl next=6", out)
 
         pxtest.wait_for(lambda: len(self.records()) >= 5, what="5 alerts in the file")
-        pxtest.wait_for(self.udp_ready, what="rsyslog's UDP input")
+        self.rsyslog.wait_udp()
         # one after the other: rsyslog's inputs do not order between them
         runs = (("udp://127.0.0.1:%d" % self.udp, "6", "5"),
                 ("tcp://127.0.0.1:%d" % self.tcp, "11", "3", "--cef"))
