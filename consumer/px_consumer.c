@@ -624,6 +624,8 @@ void px_consumer_destroy(px_consumer *c)
     px_store_batch_abort(c->batch);
     px_consumer_reset_batch(c);
     free(c->pos);
+    px_consumer_align_revoke(c, NULL);
+    free(c->parts);
     px_store_close(c->store);
     px_consumer_alerts_close(c); /* after the store: its feed is the detector */
     px_geoip_close(c->geoip);
@@ -665,11 +667,27 @@ static void px_consumer_reload(px_consumer *c)
 
 static void px_consumer_kafka_event(px_consumer *c, const rd_kafka_message_t *m)
 {
-    (void)c;
-    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        px_consumer_align_eof(c, m);
         return;
+    }
     px_warning("Kafka: %s%s%s", m->rkt ? rd_kafka_topic_name(m->rkt) : "", m->rkt ? ": " : "",
                rd_kafka_message_errstr(m));
+}
+
+/* A message under the alignment in event time: decoded once for its
+ * time, then merged, held back (px_consumer_align.c), or dropped to be
+ * read again. Destroys it unless held. */
+static void px_consumer_take(px_consumer *c, rd_kafka_message_t *m)
+{
+    px_avro_obs obs;
+    bool decoded = m->payload && px_avro_decode(c->codec, m->payload, m->len, &obs) == PX_OK;
+    px_align_verdict v = px_consumer_align_hold(c, m, decoded ? &obs : NULL);
+    if (v == PX_ALIGN_HELD)
+        return;
+    if (v == PX_ALIGN_MERGE)
+        px_consumer_message(c, m, decoded ? &obs : NULL);
+    rd_kafka_message_destroy(m);
 }
 
 /* Reads up to PX_CONSUMER_BURST messages, the first waiting up to wait_ms.
@@ -682,11 +700,16 @@ static bool px_consumer_read(px_consumer *c, int wait_ms)
         if (!m)
             return i == 0 && wait_ms >= PX_CONSUMER_CAUGHT_UP_MS;
         bool msg = !m->err;
-        if (msg)
-            px_consumer_message(c, m);
+        if (msg && c->n_parts)
+            px_consumer_take(c, m);
+        else if (msg)
+            px_consumer_message(c, m, NULL);
         else
             px_consumer_kafka_event(c, m);
-        rd_kafka_message_destroy(m);
+        if (!msg || !c->n_parts)
+            rd_kafka_message_destroy(m);
+        if (c->n_held)
+            px_consumer_align_release(c, false);
         uint64_t now = px_consumer_coarse_ms(); /* one clock read per message */
         if (msg)
             c->idle_since_ms = now;
@@ -698,7 +721,7 @@ static bool px_consumer_read(px_consumer *c, int wait_ms)
 
 static bool px_consumer_idle_done(px_consumer *c, uint64_t now)
 {
-    if (c->conf->exit_idle <= 0 || c->batch || rd_kafka_outq_len(c->dlq) > 0)
+    if (c->conf->exit_idle <= 0 || c->batch || c->n_held || rd_kafka_outq_len(c->dlq) > 0)
         return false;
     uint64_t idle_ms = (uint64_t)c->conf->exit_idle * 1000u;
     if (now < c->idle_since_ms || now - c->idle_since_ms < idle_ms)
@@ -753,6 +776,11 @@ static bool px_consumer_step(px_consumer *c)
         wait_ms = due <= now ? 0 : due - now < 100 ? (int)(due - now) : 100;
     }
     bool caught_up = px_consumer_read(c, wait_ms);
+    /* nothing came: partitions whose EOF a pause dropped may be at their end */
+    if (caught_up && c->n_held) {
+        px_consumer_align_release(c, true);
+        caught_up = false;
+    }
     px_consumer_deliver(c);
     px_consumer_cursors_record(c, false);
     now = px_consumer_coarse_ms();

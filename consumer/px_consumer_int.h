@@ -116,6 +116,18 @@ typedef struct px_consumer_pos {
     int64_t next;
 } px_consumer_pos;
 
+/* An assigned partition, for the alignment in event time
+ * (px_consumer_align.c). */
+typedef struct px_consumer_part {
+    char *topic;
+    int32_t partition;
+    int64_t next;             /* the offset after the last message delivered (< 0: the beginning) */
+    int64_t time;             /* event time: the newest time_last delivered, or held's */
+    bool known;               /* time is set: a message was delivered since the (re)start */
+    bool caught_up;           /* read to its end since its last message */
+    rd_kafka_message_t *held; /* owned; delivered but not merged, its partition paused */
+} px_consumer_part;
+
 /* An alert sink and its cursor in the store. */
 typedef struct px_consumer_sink {
     px_alert_sink *sink;
@@ -166,6 +178,10 @@ struct px_consumer {
     px_org_rate **orgs; /* the bound on new records per organisation */
     size_t n_orgs, cap_orgs;
     px_org_rate *last_org;
+
+    /* the alignment in event time (kafka.align_seconds; none when 0) */
+    px_consumer_part *parts;
+    size_t n_parts, cap_parts, last_part, n_held;
 
     /* run state */
     uint64_t started_ms, idle_since_ms, retry_at_ms, warned_ms;
@@ -223,7 +239,8 @@ void px_consumer_preload_marks(px_consumer *c);
 int px_consumer_remember(px_consumer *c, const char *topic, int32_t partition, int64_t next);
 
 /* px_consumer_judge.c */
-void px_consumer_message(px_consumer *c, const rd_kafka_message_t *m);
+/* obs: m decoded already, or NULL (decoded here) */
+void px_consumer_message(px_consumer *c, const rd_kafka_message_t *m, const px_avro_obs *obs);
 bool px_consumer_geo(void *ctx, const uint8_t *addr, size_t len, px_geo *out);
 
 /* px_consumer_alerts.c */
@@ -239,6 +256,26 @@ void px_consumer_cursors_record(px_consumer *c, bool force);
 void px_consumer_sinks_reopen(px_consumer *c);
 void px_consumer_sinks_drain(px_consumer *c);
 bool px_consumer_sinks_idle(px_consumer *c, uint64_t now, uint64_t idle_ms);
+
+/* px_consumer_align.c */
+typedef enum px_align_verdict {
+    PX_ALIGN_MERGE, /* merge the message now */
+    PX_ALIGN_HELD,  /* the alignment keeps it (owns it now) */
+    PX_ALIGN_DROP,  /* the batch was abandoned: it is read again, destroy it unmerged */
+} px_align_verdict;
+/* obs: m decoded (its event time), or NULL: it does not decode. */
+px_align_verdict px_consumer_align_hold(px_consumer *c, rd_kafka_message_t *m,
+                                        const px_avro_obs *obs);
+void px_consumer_align_eof(px_consumer *c, const rd_kafka_message_t *m);
+/* Merges the held messages no longer ahead; watermarks: look for
+ * partitions read to their end first (after a poll found nothing). */
+void px_consumer_align_release(px_consumer *c, bool watermarks);
+int px_consumer_align_assign(px_consumer *c, const rd_kafka_topic_partition_list_t *parts);
+/* parts NULL: all of them */
+void px_consumer_align_revoke(px_consumer *c, const rd_kafka_topic_partition_list_t *parts);
+/* At a rewind to parts' offsets: held messages dropped, every partition
+ * as if new. */
+void px_consumer_align_reset(px_consumer *c, const rd_kafka_topic_partition_list_t *parts);
 
 /* px_consumer_kafka.c */
 int px_consumer_kafka(px_consumer *c, char *errbuf, size_t errlen);

@@ -33,6 +33,7 @@ void px_consumer_rewind(px_consumer *c)
         return;
     if (parts->cnt > 0) {
         px_consumer_offsets_from_store(c, parts);
+        px_consumer_align_reset(c, parts);
         rd_kafka_error_t *e = rd_kafka_seek_partitions(c->rk, parts, 10000);
         if (e) {
             px_error("Kafka: cannot rewind after an abandoned batch: %s", rd_kafka_error_string(e));
@@ -55,6 +56,10 @@ static void px_consumer_assign(px_consumer *c, rd_kafka_t *rk,
                 parts->elems[i].offset == RD_KAFKA_OFFSET_BEGINNING ? " (beginning)" : "");
     c->assigned_once = true;
     c->idle_since_ms = px_consumer_coarse_ms();
+    if (px_consumer_align_assign(c, parts) < 0) {
+        px_error("out of memory");
+        c->fatal = true;
+    }
     if (coop) {
         rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
         if (e) {
@@ -74,6 +79,8 @@ static void px_consumer_revoke(px_consumer *c, rd_kafka_t *rk,
     /* The next owner resumes from the store: commit what we hold first. */
     bool failed = px_consumer_commit(c, false) < 0;
     px_info("revoked %d partition(s)", parts->cnt);
+    /* held messages are not consumed: the next owner reads them */
+    px_consumer_align_revoke(c, parts);
     if (coop) {
         rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
         if (e)
@@ -201,6 +208,8 @@ int px_consumer_kafka(px_consumer *c, char *errbuf, size_t errlen)
         {"queued.min.messages", queue_msgs},
         {"queued.max.messages.kbytes", queue_kb},
         {"fetch.max.bytes", fetch_max},
+        /* a partition read to its end holds no other back (px_consumer_align.c) */
+        {"enable.partition.eof", cf->align_seconds > 0 ? "true" : "false"},
     };
     const px_kafka_prop producer[] = {
         {"client.id", "pdnsx-consumer-dlq"},
