@@ -369,6 +369,12 @@ static bool px_consumer_batch_due(const px_consumer *c, uint64_t now)
                         now - c->batch_start_ms >= (uint64_t)c->conf->batch_ms);
 }
 
+void px_consumer_commit_due(px_consumer *c)
+{
+    if (px_consumer_batch_due(c, px_consumer_coarse_ms()))
+        px_consumer_commit(c, true);
+}
+
 /* ---- the batch log ----------------------------------------------------------- */
 
 /* Finishes a big batch whose application stopped (a crash, a full map):
@@ -614,6 +620,7 @@ void px_consumer_destroy(px_consumer *c)
     if (!c)
         return;
     px_query_server_stop(c->query);
+    px_consumer_align_revoke(c, NULL);
     /* Destroying an unclosed consumer runs the revoke callback, which may
      * still use the store and the dead-letter producer. */
     px_kafka_destroy(c->k_rk);
@@ -624,7 +631,6 @@ void px_consumer_destroy(px_consumer *c)
     px_store_batch_abort(c->batch);
     px_consumer_reset_batch(c);
     free(c->pos);
-    px_consumer_align_revoke(c, NULL);
     free(c->parts);
     px_store_close(c->store);
     px_consumer_alerts_close(c); /* after the store: its feed is the detector */

@@ -116,16 +116,27 @@ typedef struct px_consumer_pos {
     int64_t next;
 } px_consumer_pos;
 
+/* Messages of one partition the alignment holds back before pausing it
+ * (Kafka Streams' buffered.records.per.partition): pausing drops the
+ * partition's prefetch, so pausing at every message ahead would fetch the
+ * same messages again and again. */
+#define PX_CONSUMER_ALIGN_HOLD 1024
+
 /* An assigned partition, for the alignment in event time
  * (px_consumer_align.c). */
 typedef struct px_consumer_part {
     char *topic;
     int32_t partition;
-    int64_t next;             /* the offset after the last message delivered (< 0: the beginning) */
-    int64_t time;             /* event time: the newest time_last delivered, or held's */
-    bool known;               /* time is set: a message was delivered since the (re)start */
-    bool caught_up;           /* read to its end since its last message */
-    rd_kafka_message_t *held; /* owned; delivered but not merged, its partition paused */
+    int64_t next;   /* the offset after the last message delivered (< 0: the beginning) */
+    int64_t time;   /* event time: the newest time_last merged */
+    bool known;     /* time is set: a message was delivered since the (re)start */
+    bool caught_up; /* read to its end since its last message */
+    bool paused;
+    /* owned: delivered but not merged, oldest first (a ring of
+     * PX_CONSUMER_ALIGN_HOLD, allocated at the first) */
+    rd_kafka_message_t **held;
+    int64_t *held_time;
+    size_t head, n;
 } px_consumer_part;
 
 /* An alert sink and its cursor in the store. */
@@ -235,6 +246,8 @@ static inline uint64_t px_consumer_coarse_ms(void)
 /* px_consumer.c */
 int px_consumer_begin(px_consumer *c);
 int px_consumer_commit(px_consumer *c, bool rewind);
+/* Commits the open batch if it is due (store.batch_records, _ms). */
+void px_consumer_commit_due(px_consumer *c);
 void px_consumer_preload_marks(px_consumer *c);
 int px_consumer_remember(px_consumer *c, const char *topic, int32_t partition, int64_t next);
 
@@ -271,7 +284,8 @@ void px_consumer_align_eof(px_consumer *c, const rd_kafka_message_t *m);
  * partitions read to their end first (after a poll found nothing). */
 void px_consumer_align_release(px_consumer *c, bool watermarks);
 int px_consumer_align_assign(px_consumer *c, const rd_kafka_topic_partition_list_t *parts);
-/* parts NULL: all of them */
+/* parts NULL: all of them, the handle going away (before it does: a held
+ * message must not outlive it) */
 void px_consumer_align_revoke(px_consumer *c, const rd_kafka_topic_partition_list_t *parts);
 /* At a rewind to parts' offsets: held messages dropped, every partition
  * as if new. */
