@@ -60,15 +60,12 @@ py=/usr/bin/python3
 mkdir -p "$logs"
 
 die() { echo "alerts.sh: $*" >&2; exit 1; }
-[ -x /usr/bin/time ] || die "/usr/bin/time is missing (apt-get install time)"
-for t in taskset kcat curl perl; do
+for t in /usr/bin/time taskset kcat curl perl; do
     command -v "$t" >/dev/null || die "$t is missing (scripts/setup.sh installs it)"
 done
-if [ "$(nproc)" -le "$CPU" ]; then CPU=0; fi
-
-if [ ! -f "$build/CMakeCache.txt" ]; then
+[ "$(nproc)" -gt "$CPU" ] || CPU=0
+[ -f "$build/CMakeCache.txt" ] ||
     cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-fi
 cmake --build "$build" -j2 --target pdnsx-broker pdnsx-consumer pdnsx-producer pdnsx-scenario \
     >"$logs/build.log" 2>&1 || die "build failed, see $logs/build.log"
 

@@ -78,27 +78,14 @@ def seed(args):
         dnswire.write_fstrm(os.path.join(args.dir, "seed-%s.dnstap" % org), [f for _, f in frames])
 
 
-def control(ctype, content_type=None):
-    body = struct.pack(">I", ctype)
-    if content_type:
-        body += struct.pack(">II", 1, len(content_type)) + content_type
-    return struct.pack(">II", 0, len(body)) + body
-
-
 def connect(path):
     """A Frame Streams sender's bidirectional handshake: READY, ACCEPT, START."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect(path)
-    s.sendall(control(4, CT))
-    buf = b""
-    while len(buf) < 8 or len(buf) < 8 + struct.unpack(">I", buf[4:8])[0]:
-        chunk = s.recv(4096)
-        if not chunk:
-            raise SystemExit("alerts_live.py: %s closed during the handshake" % path)
-        buf += chunk
-    if struct.unpack(">I", buf[8:12])[0] != 1:
+    s.sendall(dnswire.fstrm_control(4, CT))
+    if dnswire.fstrm_read_control(s) != 1:
         raise SystemExit("alerts_live.py: %s did not ACCEPT" % path)
-    s.sendall(control(2, CT))
+    s.sendall(dnswire.fstrm_control(2, CT))
     return s
 
 
@@ -201,7 +188,7 @@ def live(args):
     tail.poll()
     tail.stop = True
     for s in socks:
-        s.sendall(control(3))  # STOP
+        s.sendall(dnswire.fstrm_control(3))  # STOP
         s.close()
     created = create_times(args.bootstrap, args.topic) if args.bootstrap else {}
     def opt(t):
