@@ -47,7 +47,7 @@
 #include "core/px_error.h"
 #include "kafka/px_kafka.h"
 #include "obs/px_alert.h"
-#include "px_alert_conf.h"
+#include "query/px_alert_conf.h"
 
 /* Longest a TCP connect may take before it is given up (and backed off). */
 #define PX_ALERT_CONNECT_MS 5000

@@ -317,7 +317,12 @@ int px_consumer_commit(px_consumer *c, bool rewind)
         px_consumer_abort(c, rewind);
         return -1;
     }
-    px_err err = px_store_batch_commit(c->batch);
+    /* the sinks' moved cursors commit with the batch */
+    px_err err = px_consumer_cursors_into(c, c->batch);
+    if (err != PX_OK)
+        px_store_batch_abort(c->batch); /* then as a commit that failed */
+    else
+        err = px_store_batch_commit(c->batch);
     if (err == PX_ERR_AGAIN) /* committed; px_consumer_step resumes the rest */
         px_warning("store: batch of %" PRIu64 " messages committed, but applying it stopped; "
                    "resuming before the next one",
@@ -340,6 +345,7 @@ int px_consumer_commit(px_consumer *c, bool rewind)
         return -1;
     }
     px_consumer_count_commit(c, px_consumer_now_us() - t0, &t);
+    px_consumer_cursors_committed(c);
     /* The batch's copies are behind its offsets now: forget them, and
      * their record in the store if an abandoned attempt made one. */
     if (px_dlq_forget(c->dl, c->batch_seq) > 0)
@@ -351,6 +357,9 @@ int px_consumer_commit(px_consumer *c, bool rewind)
     px_debug("batch committed: %" PRIu64 " messages, %" PRIu64 " merged", c->batch_msgs,
              c->batch_merged);
     px_consumer_reset_batch(c);
+    /* an alert waits for no batch boundary: the sinks take it now */
+    if (c->alerts_decided)
+        px_consumer_deliver(c);
     return 0;
 }
 
@@ -404,52 +413,9 @@ static bool px_consumer_log_done(px_consumer *c, bool rewind)
     return false;
 }
 
-/* ---- the change feed --------------------------------------------------------------
- *
- * What each merge changed in the history (obs/px_change.h), counted by
- * kind on /metrics: the seam where detection plugs in. A transaction's
- * changes count once it commits (a rolled-back one's never happened), so
- * a big batch cut short by a crash counts each change once between the
- * run that crashed and the one that resumes it. */
-
-static const char *const px_consumer_change_kinds[PX_CONSUMER_CHANGE_KINDS] = {
-    [PX_CHANGE_RECORD_NEW] = "record_new",
-    [PX_CHANGE_RECORD_GREW] = "record_grew",
-    [PX_CHANGE_DOMAIN_FIRST] = "domain_first",
-    [PX_CHANGE_DOMAIN_GREW] = "domain_grew",
-};
-
-static px_err px_consumer_feed_change(void *ctx, const px_change *ch)
-{
-    px_consumer *c = ctx;
-    if ((unsigned)ch->kind < PX_CONSUMER_CHANGE_KINDS)
-        c->feed_pending[ch->kind]++;
-    return PX_OK;
-}
-
-static void px_consumer_feed_committed(void *ctx)
-{
-    px_consumer *c = ctx;
-    for (int k = 1; k < PX_CONSUMER_CHANGE_KINDS; k++)
-        px_metric_add(c->m_changes[k], c->feed_pending[k]);
-    memset(c->feed_pending, 0, sizeof(c->feed_pending));
-}
-
-static void px_consumer_feed_aborted(void *ctx)
-{
-    px_consumer *c = ctx;
-    memset(c->feed_pending, 0, sizeof(c->feed_pending));
-}
-
 static void px_consumer_metrics(px_consumer *c)
 {
-    for (int k = 1; k < PX_CONSUMER_CHANGE_KINDS; k++) {
-        char name[128];
-        snprintf(name, sizeof(name), "pdnsx_feed_changes_total{kind=\"%s\"}",
-                 px_consumer_change_kinds[k]);
-        c->m_changes[k] = px_metric_counter(name, "Changes the store's merges made to the "
-                                                  "history, by kind (committed)");
-    }
+    px_consumer_feed_metrics(c);
     c->m_messages = px_metric_counter("pdnsx_consumer_messages_total", "Messages read from Kafka");
     c->m_merged = px_metric_counter("pdnsx_consumer_merged_total",
                                     "Observations merged into the store (committed)");
@@ -572,7 +538,8 @@ static int px_consumer_open_parts(px_consumer *c, char *errbuf, size_t errlen)
                  err != PX_OK ? why : px_strerror(PX_ERR_NOMEM));
         return -1;
     }
-    if (px_consumer_open_trust(c, errbuf, errlen) < 0)
+    if (px_consumer_open_trust(c, errbuf, errlen) < 0 ||
+        px_consumer_detect_open(c, errbuf, errlen) < 0)
         return -1;
     if (conf->geoip_country || conf->geoip_asn) {
         c->geoip = px_geoip_open(conf->geoip_country, conf->geoip_asn, why, sizeof(why));
@@ -587,15 +554,14 @@ static int px_consumer_open_parts(px_consumer *c, char *errbuf, size_t errlen)
                         .damage_ctx = c,
                         .enrich = c->geoip ? px_consumer_geo : NULL,
                         .enrich_ctx = c,
-                        .feed = {.change = px_consumer_feed_change,
-                                 .committed = px_consumer_feed_committed,
-                                 .aborted = px_consumer_feed_aborted,
-                                 .ctx = c}};
+                        .feed = px_consumer_feed(c)};
     c->store = px_store_open(conf->store_path, &so, &err, why, sizeof(why));
     if (!c->store) {
         snprintf(errbuf, errlen, "store %s: %s", conf->store_path, why[0] ? why : px_strerror(err));
         return -1;
     }
+    if (px_consumer_sinks_open(c, errbuf, errlen) < 0)
+        return -1;
     if (conf->metrics_listen) {
         px_metrics_conf mc = {.listen = conf->metrics_listen,
                               .limits = conf->http,
@@ -659,6 +625,7 @@ void px_consumer_destroy(px_consumer *c)
     px_consumer_reset_batch(c);
     free(c->pos);
     px_store_close(c->store);
+    px_consumer_alerts_close(c); /* after the store: its feed is the detector */
     px_geoip_close(c->geoip);
     px_metrics_server_stop(c->metrics);
     px_avro_codec_destroy(c->codec);
@@ -684,6 +651,7 @@ static int px_consumer_take_signal(px_consumer *c)
 
 static void px_consumer_reload(px_consumer *c)
 {
+    px_consumer_sinks_reopen(c);
     if (!c->geoip) {
         px_info("SIGHUP: no GeoIP database configured; nothing to reload");
         return;
@@ -728,7 +696,7 @@ static bool px_consumer_read(px_consumer *c, int wait_ms)
     return false;
 }
 
-static bool px_consumer_idle_done(const px_consumer *c, uint64_t now)
+static bool px_consumer_idle_done(px_consumer *c, uint64_t now)
 {
     if (c->conf->exit_idle <= 0 || c->batch || rd_kafka_outq_len(c->dlq) > 0)
         return false;
@@ -739,7 +707,7 @@ static bool px_consumer_idle_done(const px_consumer *c, uint64_t now)
      * joining takes seconds, and after a crash the dead member holds its
      * partitions until its session times out. Exiting before that would
      * leave messages unread while claiming to be done. */
-    return c->assigned_once;
+    return c->assigned_once && px_consumer_sinks_idle(c, now, idle_ms);
 }
 
 static int px_consumer_subscribe(px_consumer *c)
@@ -785,6 +753,8 @@ static bool px_consumer_step(px_consumer *c)
         wait_ms = due <= now ? 0 : due - now < 100 ? (int)(due - now) : 100;
     }
     bool caught_up = px_consumer_read(c, wait_ms);
+    px_consumer_deliver(c);
+    px_consumer_cursors_record(c, false);
     now = px_consumer_coarse_ms();
     /* store.batch_ms bounds how long a record waits; once nothing more is
      * coming, waiting out the rest of it only keeps records from queries. */
@@ -827,6 +797,7 @@ int px_consumer_run(px_consumer *c)
         px_error("the last batch could not be committed; the next run reads it again");
         rc = 1;
     }
+    px_consumer_sinks_drain(c);
     rd_kafka_consumer_close(c->rk); /* the revoke callback finds nothing open */
     if (c->fatal)
         rc = 1;

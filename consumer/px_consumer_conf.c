@@ -65,6 +65,10 @@ px_err px_consumer_conf_load(const px_config *cfg, px_consumer_conf *out)
         return PX_ERR_NOMEM;
     out->kafka_properties = ks.props;
     out->n_kafka_properties = ks.n_props;
+    if (px_detect_opts_from_config(cfg, &out->detect, &out->detect_brands) != PX_OK)
+        return PX_ERR_NOMEM;
+    out->known_domains = px_config_string(cfg, "detect.known_domains");
+    px_alert_conf_load(cfg, &out->alerts);
     return PX_OK;
 }
 
@@ -75,7 +79,66 @@ void px_consumer_conf_free(px_consumer_conf *c)
     free(c->kafka_properties);
     free(c->trust_rrtypes);
     free(c->trust_local_zones);
+    free(c->detect_brands);
     memset(c, 0, sizeof(*c));
+}
+
+/* ---- known domains ------------------------------------------------------------- */
+
+/* The whole file, bounded: a top-sites list is tens of MiB at most, and
+ * the set is built from one buffer. */
+static px_err px_known_slurp(const char *path, char **buf, size_t *len, char *why, size_t whylen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(why, whylen, "%s: %s", path, strerror(errno));
+        return PX_ERR_CONFIG;
+    }
+    size_t cap = PX_CONSUMER_KNOWN_MAX + 1u; /* one more octet says "too big" */
+    char *b = malloc(cap);
+    size_t n = b ? fread(b, 1, cap, f) : 0;
+    bool bad = b && ferror(f);
+    int saved = errno;
+    fclose(f);
+    if (!b)
+        return PX_ERR_NOMEM;
+    if (bad || n == cap) {
+        if (bad)
+            snprintf(why, whylen, "%s: %s", path, strerror(saved));
+        else
+            snprintf(why, whylen, "%s: larger than %u MiB", path, PX_CONSUMER_KNOWN_MAX >> 20);
+        free(b);
+        return PX_ERR_CONFIG;
+    }
+    *buf = b;
+    *len = n;
+    return PX_OK;
+}
+
+px_err px_consumer_known_read(const char *path, px_detect_known **out, char *why, size_t whylen)
+{
+    *out = NULL;
+    char *buf = NULL;
+    size_t len = 0;
+    px_err err = px_known_slurp(path, &buf, &len, why, whylen);
+    if (err != PX_OK)
+        return err;
+    px_detect_known *k = px_detect_known_create();
+    char line[512] = "";
+    err = k ? px_detect_known_parse(k, buf, len, line, sizeof(line)) : PX_ERR_NOMEM;
+    free(buf);
+    if (err == PX_ERR_MALFORMED) {
+        /* "line N: what" becomes "PATH:N: what", as compilers say it */
+        const char *at = strncmp(line, "line ", 5) == 0 ? line + 5 : line;
+        snprintf(why, whylen, "%s:%s", path, at);
+        err = PX_ERR_CONFIG;
+    }
+    if (err != PX_OK) {
+        px_detect_known_destroy(k);
+        return err;
+    }
+    *out = k;
+    return PX_OK;
 }
 
 /* ---- what would otherwise fail only at run time ----------------------------- */
@@ -138,6 +201,21 @@ static void px_check_geoip(px_config *cfg, const char *setting)
     px_geoip_close(g);
 }
 
+/* detect.known_domains reads and parses as the consumer reads it. */
+static void px_check_known(px_config *cfg)
+{
+    const char *path = px_config_string(cfg, "detect.known_domains");
+    if (!path || !*path)
+        return;
+    char why[1024] = "";
+    px_detect_known *k = NULL;
+    px_err err = px_consumer_known_read(path, &k, why, sizeof(why));
+    if (err != PX_OK)
+        px_config_add_problem(cfg, "detect.known_domains", "'detect.known_domains' %s",
+                              err == PX_ERR_NOMEM ? px_strerror(err) : why);
+    px_detect_known_destroy(k);
+}
+
 /* librdkafka properties that bound the consumer's memory: set by our own
  * settings only, so that the bound the README states holds. */
 static const px_kafka_prop px_consumer_memory_props[] = {
@@ -186,4 +264,5 @@ void px_consumer_conf_check(void *ctx, px_config *cfg)
     px_check_geoip(cfg, "geoip.asn");
     px_kafka_conf_check(cfg, "kafka.properties");
     px_check_memory_props(cfg);
+    px_check_known(cfg);
 }

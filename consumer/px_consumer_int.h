@@ -18,7 +18,9 @@
 
 #include "kafka/px_kafka.h"
 #include "obs/px_avro.h"
+#include "detect/px_detect.h"
 #include "dns/px_dns_type.h"
+#include "px_alert_sink.h"
 #include "px_dlq.h"
 #include "px_geoip.h"
 #include "core/px_clock.h"
@@ -52,6 +54,14 @@
 /* The store's size on /metrics is read at most this often: it walks
  * LMDB's free list. */
 #define PX_CONSUMER_STORE_STATS_MS 10000
+/* Moved sink cursors with no batch to ride in are recorded at most this
+ * often: a re-delivery after a crash is bounded by it, and a delivering
+ * sink does not cost a store transaction per alert. */
+#define PX_CONSUMER_CURSOR_MS 1000
+/* At shutdown, the sinks get this long to deliver what they hold. */
+#define PX_CONSUMER_DRAIN_MS 5000
+/* alerts.jsonl, alerts.syslog, alerts.kafka_topic */
+#define PX_CONSUMER_SINKS 3
 /* px_change_kind values are 1..4: counters indexed by kind */
 #define PX_CONSUMER_CHANGE_KINDS (PX_CHANGE_DOMAIN_GREW + 1)
 
@@ -105,6 +115,14 @@ typedef struct px_consumer_pos {
     int32_t partition;
     int64_t next;
 } px_consumer_pos;
+
+/* An alert sink and its cursor in the store. */
+typedef struct px_consumer_sink {
+    px_alert_sink *sink;
+    uint64_t recorded;    /* the cursor the store holds */
+    uint64_t in_batch;    /* the cursor put into the batch being committed */
+    uint64_t progress_ms; /* when its cursor last moved (or the run began) */
+} px_consumer_sink;
 
 struct px_consumer {
     const px_consumer_conf *conf;
@@ -166,6 +184,18 @@ struct px_consumer {
     uint64_t feed_pending[PX_CONSUMER_CHANGE_KINDS];
     px_metric *m_changes[PX_CONSUMER_CHANGE_KINDS];
     uint64_t store_stats_ms; /* when they were last read; 0: never */
+
+    /* detection (NULL: detect.rules is empty) and the alert sinks */
+    px_detect *detect;
+    px_detect_known *known;
+    uint64_t alerts_seen[PX_DETECT_RULES]; /* px_detect_alerts(), as last counted */
+    uint64_t state_writes;                 /* px_detect_state_writes(), as last counted */
+    bool alerts_decided;                   /* the outbox grew: read its last seq again */
+    uint64_t outbox_last;                  /* the outbox's newest seq, as last read */
+    px_consumer_sink sinks[PX_CONSUMER_SINKS];
+    size_t n_sinks;
+    uint64_t cursor_ms; /* when moved cursors were last recorded on their own */
+    px_metric *m_alerts[PX_DETECT_RULES], *m_state_writes;
 };
 
 /* Commit durations, in microseconds (px_clock's milliseconds would round
@@ -195,6 +225,20 @@ int px_consumer_remember(px_consumer *c, const char *topic, int32_t partition, i
 /* px_consumer_judge.c */
 void px_consumer_message(px_consumer *c, const rd_kafka_message_t *m);
 bool px_consumer_geo(void *ctx, const uint8_t *addr, size_t len, px_geo *out);
+
+/* px_consumer_alerts.c */
+px_change_sink px_consumer_feed(px_consumer *c);
+void px_consumer_feed_metrics(px_consumer *c);
+int px_consumer_detect_open(px_consumer *c, char *errbuf, size_t errlen); /* before the store */
+int px_consumer_sinks_open(px_consumer *c, char *errbuf, size_t errlen);  /* after it */
+void px_consumer_alerts_close(px_consumer *c);
+void px_consumer_deliver(px_consumer *c);
+px_err px_consumer_cursors_into(px_consumer *c, px_store_batch *b);
+void px_consumer_cursors_committed(px_consumer *c);
+void px_consumer_cursors_record(px_consumer *c, bool force);
+void px_consumer_sinks_reopen(px_consumer *c);
+void px_consumer_sinks_drain(px_consumer *c);
+bool px_consumer_sinks_idle(px_consumer *c, uint64_t now, uint64_t idle_ms);
 
 /* px_consumer_kafka.c */
 int px_consumer_kafka(px_consumer *c, char *errbuf, size_t errlen);

@@ -28,7 +28,11 @@ static px_store_obs px_consumer_store_obs(const px_obs_checked *k)
                           .org = k->obs->org,
                           .count = (uint64_t)k->obs->count,
                           .time_first = k->obs->time_first,
-                          .time_last = k->obs->time_last};
+                          .time_last = k->obs->time_last,
+                          /* px_obs_check bounds them: 0 <= min <= max < 2^31 */
+                          .has_ttl = true,
+                          .ttl_min = (uint32_t)k->obs->ttl_min,
+                          .ttl_max = (uint32_t)k->obs->ttl_max};
 }
 
 /* Merges a trusted observation; a reason if the store refuses it as

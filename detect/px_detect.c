@@ -920,34 +920,3 @@ void px_detect_end(px_detect *d, bool committed)
     d->any_dom = false;
     px_arena_reset(d->arena);
 }
-
-/* ---- as a change sink ---- */
-
-static px_err sink_change(void *ctx, const px_change *c)
-{
-    return px_detect_change(ctx, c);
-}
-
-static void sink_committed(void *ctx)
-{
-    px_detect_end(ctx, true);
-}
-
-static void sink_aborted(void *ctx)
-{
-    px_detect_end(ctx, false);
-}
-
-static px_err sink_prepare(void *ctx, px_change_txn *t)
-{
-    return px_detect_prepare(ctx, t);
-}
-
-px_change_sink px_detect_sink(px_detect *d)
-{
-    return (px_change_sink){.change = sink_change,
-                            .committed = sink_committed,
-                            .aborted = sink_aborted,
-                            .ctx = d,
-                            .prepare = sink_prepare};
-}

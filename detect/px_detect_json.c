@@ -12,7 +12,8 @@
 
 #include "px_detect_json.h"
 
-void pxd_time_text(int64_t t, char *buf, size_t cap)
+/* "2026-11-26T18:00:00Z" into buf (>= 21 octets). */
+static void time_text(int64_t t, char *buf, size_t cap)
 {
     struct tm tm;
     time_t tt = (time_t)t;
@@ -41,7 +42,7 @@ static json_t *str(const char *s)
 static json_t *time_str(int64_t t)
 {
     char buf[32];
-    pxd_time_text(t, buf, sizeof buf);
+    time_text(t, buf, sizeof buf);
     return json_string(buf);
 }
 

@@ -52,7 +52,4 @@ typedef struct pxd_geo_ev {
 px_err pxd_json_burst(const pxd_alert_head *h, const pxd_burst_ev *ev, char **out, size_t *len);
 px_err pxd_json_geo(const pxd_alert_head *h, const pxd_geo_ev *ev, char **out, size_t *len);
 
-/* "2026-11-26T18:00:00Z" into buf (>= 21 octets). */
-void pxd_time_text(int64_t t, char *buf, size_t cap);
-
 #endif

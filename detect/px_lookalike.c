@@ -8,7 +8,6 @@
  * NFC at the end makes a letter with its accent one code point, so that
  * "bucher" is one edit from "bücher" and not two. Everything about
  * confusables comes from ICU's data; there is no table of our own. */
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,19 +73,6 @@ const char *px_lookalike_method_name(px_lookalike_method m)
         return "token";
     }
     return "?";
-}
-
-static void say(char *why, size_t whylen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void say(char *why, size_t whylen, const char *fmt, ...)
-{
-    if (!why || whylen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, whylen, fmt, ap);
-    va_end(ap);
 }
 
 /* The brand as a message may quote it: control octets as \xHH, cut at 80. */
@@ -355,11 +341,11 @@ static px_err brand_alabels(const char *brand, const px_lookalike_opts *o, char 
     if (len > 0 && brand[len - 1] == '.')
         len--; /* the root: "paypal.com." is "paypal.com" */
     if (len == 0) {
-        say(why, whylen, "brand \"%s\": empty, not a label or domain", q);
+        px_why(why, whylen, "brand \"%s\": empty, not a label or domain", q);
         return PX_ERR_INVAL;
     }
     if (len >= sizeof(in)) {
-        say(why, whylen, "brand \"%s\": longer than a domain name (%d octets)", q, DNS_NAME_MAX);
+        px_why(why, whylen, "brand \"%s\": longer than a domain name (%d octets)", q, DNS_NAME_MAX);
         return PX_ERR_INVAL;
     }
     memcpy(in, brand, len);
@@ -369,18 +355,18 @@ static px_err brand_alabels(const char *brand, const px_lookalike_opts *o, char 
     if (rc == IDN2_MALLOC)
         return PX_ERR_NOMEM;
     if (rc == IDN2_TOO_BIG_DOMAIN) {
-        say(why, whylen, "brand \"%s\": longer than a domain name (%d octets)", q, DNS_NAME_MAX);
+        px_why(why, whylen, "brand \"%s\": longer than a domain name (%d octets)", q, DNS_NAME_MAX);
         return PX_ERR_INVAL;
     }
     if (rc != IDN2_OK || !a) {
-        say(why, whylen, "brand \"%s\": not a label or domain (%s)", q, idn2_strerror(rc));
+        px_why(why, whylen, "brand \"%s\": not a label or domain (%s)", q, idn2_strerror(rc));
         idn2_free(a);
         return PX_ERR_INVAL;
     }
     size_t n = strlen(a);
     px_err err = PX_OK;
     if (n > DNS_NAME_MAX) {
-        say(why, whylen, "brand \"%s\": longer than a domain name (%d octets)", q, DNS_NAME_MAX);
+        px_why(why, whylen, "brand \"%s\": longer than a domain name (%d octets)", q, DNS_NAME_MAX);
         err = PX_ERR_INVAL;
     }
     for (size_t i = 0, start = 0; err == PX_OK && i <= n; i++) {
@@ -390,14 +376,14 @@ static px_err brand_alabels(const char *brand, const px_lookalike_opts *o, char 
         else if (c == '.') {
             size_t ll = i - start;
             if (ll == 0 || ll > LABEL_MAX) {
-                say(why, whylen, "brand \"%s\": not a label or domain (a label of %zu octets)", q,
-                    ll);
+                px_why(why, whylen, "brand \"%s\": not a label or domain (a label of %zu octets)",
+                       q, ll);
                 err = PX_ERR_INVAL;
             } else if (a[start] == '-' || a[i - 1] == '-') {
-                say(why, whylen,
-                    "brand \"%s\": not a label or domain (a label starts or ends "
-                    "with a hyphen)",
-                    q);
+                px_why(why, whylen,
+                       "brand \"%s\": not a label or domain (a label starts or ends "
+                       "with a hyphen)",
+                       q);
                 err = PX_ERR_INVAL;
             }
             start = i + 1;
@@ -405,10 +391,10 @@ static px_err brand_alabels(const char *brand, const px_lookalike_opts *o, char 
             char cq[8];
             char one[2] = {(char)c, 0};
             quote(one, cq, sizeof(cq));
-            say(why, whylen,
-                "brand \"%s\": not a label or domain ('%s' is not a letter, digit "
-                "or hyphen)",
-                q, cq);
+            px_why(why, whylen,
+                   "brand \"%s\": not a label or domain ('%s' is not a letter, digit "
+                   "or hyphen)",
+                   q, cq);
             err = PX_ERR_INVAL;
         }
     }
@@ -421,7 +407,7 @@ static px_err brand_alabels(const char *brand, const px_lookalike_opts *o, char 
     if (!dot)
         return PX_OK; /* a bare label */
     if (o->is_public_suffix(out, n)) {
-        say(why, whylen, "brand \"%s\": a public suffix, not a registered domain", q);
+        px_why(why, whylen, "brand \"%s\": a public suffix, not a registered domain", q);
         return PX_ERR_INVAL;
     }
     if (o->is_public_suffix(dot + 1, n - (size_t)(dot + 1 - out)))
@@ -429,14 +415,14 @@ static px_err brand_alabels(const char *brand, const px_lookalike_opts *o, char 
     /* Below a registered domain ("www.paypal.com"): name it. */
     for (const char *s = dot + 1; (dot = strchr(s, '.')); s = dot + 1) {
         if (o->is_public_suffix(dot + 1, n - (size_t)(dot + 1 - out))) {
-            say(why, whylen,
-                "brand \"%s\": not a registered domain but a name below \"%s\" (list that, or "
-                "its label alone)",
-                q, s);
+            px_why(why, whylen,
+                   "brand \"%s\": not a registered domain but a name below \"%s\" (list that, or "
+                   "its label alone)",
+                   q, s);
             return PX_ERR_INVAL;
         }
     }
-    say(why, whylen, "brand \"%s\": not a registered domain (no public suffix)", q);
+    px_why(why, whylen, "brand \"%s\": not a registered domain (no public suffix)", q);
     return PX_ERR_INVAL;
 }
 
@@ -447,7 +433,7 @@ bool px_lookalike_check_brand(const char *brand, const px_lookalike_opts *opts, 
     char a[DNS_NAME_MAX + 1];
     px_err rc = brand_alabels(brand, opts ? opts : &d, a, why, whylen);
     if (rc == PX_ERR_NOMEM)
-        say(why, whylen, "out of memory checking a brand");
+        px_why(why, whylen, "out of memory checking a brand");
     return rc == PX_OK;
 }
 
@@ -483,7 +469,7 @@ static px_err brand_init(px_lookalike *l, px_brand *b, const char *conf, char *w
         return PX_ERR_NOMEM;
     rc = label_views(l, b->alabel, ll, &b->uni, &b->key);
     if (rc == PX_ERR_MALFORMED) {
-        say(why, whylen, "brand \"%s\": ICU cannot map its label", conf);
+        px_why(why, whylen, "brand \"%s\": ICU cannot map its label", conf);
         return PX_ERR_INVAL;
     }
     if (rc != PX_OK)
@@ -509,7 +495,7 @@ px_err px_lookalike_create(const char *const *brands, size_t n, const px_lookali
     l->sc = uspoof_open(&st);
     l->nfc = unorm2_getNFCInstance(&st);
     if (U_FAILURE(st)) {
-        say(why, whylen, "ICU's spoof checker: %s", u_errorName(st));
+        px_why(why, whylen, "ICU's spoof checker: %s", u_errorName(st));
         px_lookalike_destroy(l);
         return PX_ERR_NOMEM;
     }

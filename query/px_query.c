@@ -619,3 +619,32 @@ int px_query_rec_cmp(const px_store_rec *a, const px_store_rec *b)
         c = strcmp(a->rdata, b->rdata);
     return c;
 }
+
+/* ---- alerts ---------------------------------------------------------------------- */
+
+typedef struct px_query_alert_out {
+    FILE *out;
+    uint64_t n;
+    bool failed;
+} px_query_alert_out;
+
+static bool px_query_alert_line(void *ctx, const px_alert *a)
+{
+    px_query_alert_out *o = ctx;
+    if (fwrite(a->json, 1, a->json_len, o->out) != a->json_len || putc('\n', o->out) == EOF) {
+        o->failed = true;
+        return false;
+    }
+    o->n++;
+    return true;
+}
+
+px_err px_query_alerts(px_store *store, const px_store_fence *fence, const char *rule, FILE *out,
+                       uint64_t *n)
+{
+    px_query_alert_out o = {.out = out};
+    px_err err = px_store_alerts(store, 1, fence, rule, px_query_alert_line, &o);
+    if (n)
+        *n = o.n;
+    return o.failed ? PX_ERR_IO : err;
+}

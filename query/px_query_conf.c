@@ -8,9 +8,11 @@
 
 #include "core/px_http.h"
 #include "core/px_net.h"
+#include "detect/px_detect.h"
 #include "dns/px_addr.h"
 #include "dns/px_dns_type.h"
 #include "obs/px_privacy.h"
+#include "query/px_alert_conf.h"
 
 /* ---- checks ---------------------------------------------------------------- */
 
@@ -207,5 +209,7 @@ const px_conf_item px_query_conf_table[] = {
      .def = "1000000",
      .help = "largest limit a lookup may name; a larger one, or query.limit, is lowered to it"},
     {.include = px_http_conf_items},
+    {.include = px_detect_conf_items}, /* detect.*: docs/DETECTION.md */
+    {.include = px_alert_conf_items},  /* alerts.*: docs/ALERT-SINKS.md */
     {.path = NULL},
 };

@@ -120,8 +120,10 @@ static bool db_sane(const pxs_db *d, uint64_t last_pg, char *why, size_t len)
     return true;
 }
 
-bool pxs_meta_parse(const uint8_t *page, size_t len, int slot, pxs_meta *m, char *why,
-                    size_t whylen)
+/* Parses and checks one meta page image (at least PXS_META_BYTES bytes;
+ * slot 0 or 1) without the file size; false with the reason in why. */
+static bool meta_parse(const uint8_t *page, size_t len, int slot, pxs_meta *m, char *why,
+                       size_t whylen)
 {
     px_wire w;
     px_wire_init(&w, page, len);
@@ -211,7 +213,7 @@ static px_err pick_meta(pxs_file *f, uint8_t (*raw)[PXS_META_BYTES], char *why, 
 {
     pxs_meta m[2];
     for (int i = 0; i < 2; i++) {
-        if (!pxs_meta_parse(raw[i], PXS_META_BYTES, i, &m[i], why, len))
+        if (!meta_parse(raw[i], PXS_META_BYTES, i, &m[i], why, len))
             return PX_ERR_DAMAGED;
     }
     if (m[0].free_db.pad != m[1].free_db.pad) {
@@ -308,7 +310,8 @@ void pxs_tree_release(pxs_tree *t)
     t->ovf_cap = 0;
 }
 
-int pxs_tree_cmp(const pxs_tree *t, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+/* Compares keys in the tree's order. */
+static int tree_cmp(const pxs_tree *t, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
     if (t->cmp == PXS_CMP_UINT) { /* sizes checked equal: little-endian numbers */
         uint64_t x = 0, y = 0;
@@ -400,11 +403,11 @@ static bool check_key(const pxs_tree *t, const pxs_lvl *l, unsigned i, const uin
     if (t->cmp == PXS_CMP_UINT && ks != t->key_size)
         return fail(why, len, "node %u: key of %zu bytes in a table of %zu-byte keys", i, ks,
                     t->key_size);
-    if (prev && pxs_tree_cmp(t, prev, prev_len, key, ks) >= 0)
+    if (prev && tree_cmp(t, prev, prev_len, key, ks) >= 0)
         return fail(why, len, "node %u: key out of order", i);
-    if (l->lo && pxs_tree_cmp(t, key, ks, l->lo, l->lo_len) < 0)
+    if (l->lo && tree_cmp(t, key, ks, l->lo, l->lo_len) < 0)
         return fail(why, len, "node %u: key below the range its branch gives the page", i);
-    if (l->hi && pxs_tree_cmp(t, key, ks, l->hi, l->hi_len) >= 0)
+    if (l->hi && tree_cmp(t, key, ks, l->hi, l->hi_len) >= 0)
         return fail(why, len, "node %u: key above the range its branch gives the page", i);
     return true;
 }
@@ -656,7 +659,7 @@ static unsigned search(const pxs_tree *t, const pxs_lvl *l, bool leaf, const uin
     while (lo < hi) {
         unsigned mid = lo + (hi - lo) / 2;
         const uint8_t *nd = node(l, mid);
-        int c = pxs_tree_cmp(t, nd + NODESIZE, node_ks(nd), key, klen);
+        int c = tree_cmp(t, nd + NODESIZE, node_ks(nd), key, klen);
         if (c < 0 || (!leaf && c == 0))
             lo = mid + 1;
         else
@@ -706,7 +709,7 @@ px_err pxs_tree_get(pxs_tree *t, const uint8_t *key, size_t klen, pxs_ent *e)
 {
     uint64_t skipped = t->skipped;
     px_err err = pxs_tree_seek(t, key, klen, e);
-    if (!err && pxs_tree_cmp(t, e->key, e->klen, key, klen) == 0)
+    if (!err && tree_cmp(t, e->key, e->klen, key, klen) == 0)
         return PX_OK;
     if (err && err != PX_ERR_NOTFOUND)
         return err;

@@ -71,11 +71,7 @@ typedef struct pxs_file {
     unsigned n_reported;
 } pxs_file;
 
-/* Parses and checks one meta page image (at least PXS_META_BYTES bytes;
- * slot 0 or 1) without the file size; false with the reason in why. */
-#define PXS_META_BYTES 152
-bool pxs_meta_parse(const uint8_t *page, size_t len, int slot, pxs_meta *m, char *why,
-                    size_t whylen);
+#define PXS_META_BYTES 152 /* what is read of a meta page */
 
 /* Reads both meta pages of the data file open as fd, checks them, picks
  * the newer (as LMDB does) and checks it against the file's size: a file
@@ -150,8 +146,5 @@ px_err pxs_tree_next(pxs_tree *t, pxs_ent *e);
 /* The entry of exactly this key: PX_OK, PX_ERR_NOTFOUND, or PX_ERR_DAMAGED
  * when damage on its path leaves the answer unknown. */
 px_err pxs_tree_get(pxs_tree *t, const uint8_t *key, size_t klen, pxs_ent *e);
-
-/* Compares keys in the tree's order. */
-int pxs_tree_cmp(const pxs_tree *t, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
 
 #endif

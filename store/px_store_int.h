@@ -312,10 +312,6 @@ px_err pxs_alert_decode(const uint8_t *key, const uint8_t *v, size_t n, px_alert
  * PX_ERR_DAMAGED (reported). */
 px_err pxs_snap_meta(pxs_snap *sn, pxs_meta_row *m);
 #define PXS_RDX_KEY_MAX 520
-/* The reverse index's form of a target name in rdata text into out
- * (PXS_NAME_MAX + 1): store format 2's rule (px_store_keys.c).
- * PX_ERR_TOOLONG, _INVAL for a byte outside 0x21..0x7e. */
-px_err pxs_rdx_target(const char *in, char *out, size_t *len);
 /* Text of a dictionary id (DBI_ORG_I, DBI_ASO_I) into out
  * (PXS_DICT_STR_MAX + 1), through the checked reader: PX_ERR_DAMAGED (id
  * unknown, or its entry damaged: reported). */

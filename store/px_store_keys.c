@@ -51,8 +51,10 @@ static const char *skip_fields(const char *s, int fields)
  * (docs/STORE-FORMAT.md, "rdx"): the target's text from the rdata,
  * lowercased, one trailing dot dropped, 1..PXS_NAME_MAX bytes of
  * 0x21..0x7e. For canonical rdata, whose target is canonical, this is the
- * text itself: what a lookup by target asks for. */
-px_err pxs_rdx_target(const char *in, char *out, size_t *len)
+ * text itself: what a lookup by target asks for.
+ * Into out (PXS_NAME_MAX + 1); PX_ERR_TOOLONG, _INVAL for a byte outside
+ * 0x21..0x7e. */
+static px_err rdx_target(const char *in, char *out, size_t *len)
 {
     size_t n = strlen(in);
     if (n > 1 && in[n - 1] == '.')
@@ -92,7 +94,7 @@ static bool rdx_prefix(uint16_t type, const uint8_t *rd, size_t rd_len, const ch
     if (!target || !*target || strcmp(target, ".") == 0)
         return false;
     size_t n;
-    if (pxs_rdx_target(target, (char *)out + 1, &n) != PX_OK)
+    if (rdx_target(target, (char *)out + 1, &n) != PX_OK)
         return false;
     out[0] = 'n';
     out[n + 1] = 0;

@@ -113,25 +113,13 @@ static void px_kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     k->rebalance(k->ctx, rk, err, parts);
 }
 
-static void px_kafka_why(char *why, size_t whylen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void px_kafka_why(char *why, size_t whylen, const char *fmt, ...)
-{
-    if (!why || whylen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, whylen, fmt, ap);
-    va_end(ap);
-}
-
 static px_err px_kafka_set(rd_kafka_conf_t *rc, const char *key, const char *value,
                            const char *origin, char *why, size_t whylen)
 {
     char text[512] = "";
     if (rd_kafka_conf_set(rc, key, value, text, sizeof(text)) == RD_KAFKA_CONF_OK)
         return PX_OK;
-    px_kafka_why(why, whylen, "%s%s: %s", origin, key, text[0] ? text : "refused");
+    px_why(why, whylen, "%s%s: %s", origin, key, text[0] ? text : "refused");
     return PX_ERR_CONFIG;
 }
 
@@ -155,8 +143,8 @@ static px_err px_kafka_fill(rd_kafka_conf_t *rc, const px_kafka_conf *c, char *w
     for (size_t i = 0; err == PX_OK && s && i < s->n_props; i++) {
         const char *setting = px_kafka_reserved(c, s->props[i].key);
         if (setting) {
-            px_kafka_why(why, whylen, "kafka.properties: %s is set by %s: set that instead",
-                         s->props[i].key, setting);
+            px_why(why, whylen, "kafka.properties: %s is set by %s: set that instead",
+                   s->props[i].key, setting);
             return PX_ERR_CONFIG;
         }
         err =
@@ -192,7 +180,7 @@ px_err px_kafka_create(const px_kafka_conf *c, px_kafka **out, char *why, size_t
     rd_kafka_conf_t *rc = k ? rd_kafka_conf_new() : NULL;
     if (!rc) {
         free(k);
-        px_kafka_why(why, whylen, "out of memory");
+        px_why(why, whylen, "out of memory");
         return PX_ERR_NOMEM;
     }
     px_err err = px_kafka_fill(rc, c, why, whylen);
@@ -205,7 +193,7 @@ px_err px_kafka_create(const px_kafka_conf *c, px_kafka **out, char *why, size_t
     char text[512] = "";
     k->rk = rd_kafka_new(c->type, rc, text, sizeof(text));
     if (!k->rk) {
-        px_kafka_why(why, whylen, "%s", text[0] ? text : "rd_kafka_new failed");
+        px_why(why, whylen, "%s", text[0] ? text : "rd_kafka_new failed");
         rd_kafka_conf_destroy(rc);
         free(k);
         return PX_ERR_KAFKA;

@@ -9,18 +9,28 @@
 #include <string.h>
 
 #include "core/px_cli.h"
+#include "detect/px_detect.h"
 #include "query/px_query.h"
 #include "query/px_query_conf.h"
 
 #include "px_query_cluster.h"
 
-enum { PX_OPT_AFTER = 0x100, PX_OPT_BEFORE, PX_OPT_CLUSTER, PX_OPT_TIMEOUT, PX_OPT_LIMIT };
+enum {
+    PX_OPT_AFTER = 0x100,
+    PX_OPT_BEFORE,
+    PX_OPT_CLUSTER,
+    PX_OPT_TIMEOUT,
+    PX_OPT_LIMIT,
+    PX_OPT_RULE
+};
 
 typedef struct px_qmain {
     px_query_req req;
     const char *cluster;
     int timeout_ms;
-    bool lookup_opt; /* --after, --before or --limit given */
+    bool lookup_opt;  /* --after, --before or --limit given */
+    bool limit_opt;   /* --limit given */
+    const char *rule; /* --rule: alerts of this rule only */
     char err[512];
     bool verify;      /* the verify subcommand: findings are its output */
     uint64_t damages; /* reports of damage the store made */
@@ -35,14 +45,29 @@ static const struct option px_qmain_opts[] = {
     {"cluster", required_argument, NULL, PX_OPT_CLUSTER},
     {"timeout", required_argument, NULL, PX_OPT_TIMEOUT},
     {"limit", required_argument, NULL, PX_OPT_LIMIT},
+    {"rule", required_argument, NULL, PX_OPT_RULE},
     {NULL, 0, NULL, 0},
 };
+
+/* --rule: one of the detectors' rule names. */
+static px_err px_qmain_rule(px_qmain *q, const char *arg)
+{
+    for (int r = 0; r < PX_DETECT_RULES; r++)
+        if (strcmp(arg, px_detect_rule_name((px_detect_rule)r)) == 0) {
+            q->rule = arg;
+            return PX_OK;
+        }
+    snprintf(q->err, sizeof(q->err), "--rule: unknown rule '%s' (%s or %s)", arg,
+             PX_DETECT_RULE_BURST, PX_DETECT_RULE_GEO);
+    return PX_ERR_INVAL;
+}
 
 static int px_qmain_option(void *ctx, int opt, const char *arg)
 {
     px_qmain *q = ctx;
     px_err err = PX_OK;
     q->lookup_opt |= opt == PX_OPT_AFTER || opt == PX_OPT_BEFORE || opt == PX_OPT_LIMIT;
+    q->limit_opt |= opt == PX_OPT_LIMIT;
     if (opt == PX_OPT_AFTER)
         err = px_query_req_set_after(&q->req, arg, q->err, sizeof(q->err));
     else if (opt == PX_OPT_BEFORE)
@@ -51,6 +76,8 @@ static int px_qmain_option(void *ctx, int opt, const char *arg)
         q->cluster = arg;
     else if (opt == PX_OPT_LIMIT)
         err = px_query_req_set_limit(&q->req, arg, q->err, sizeof(q->err));
+    else if (opt == PX_OPT_RULE)
+        err = px_qmain_rule(q, arg);
     else if (opt == PX_OPT_TIMEOUT) {
         char *end = NULL;
         long v = strtol(arg, &end, 10);
@@ -114,6 +141,21 @@ static px_store *px_qmain_open(px_qmain *q, const char *dir)
         fprintf(stderr, "pdnsx-query: cannot open the store in %s: %s\n", dir,
                 q->err[0] ? q->err : px_strerror(err));
     return store;
+}
+
+/* `alerts`: the outbox's alerts as JSON lines, in the order they were
+ * decided (newest last), those whose time lies in the fence and of the
+ * rule asked for. */
+static int px_qmain_alerts(px_qmain *q, const char *dir)
+{
+    px_store *store = px_qmain_open(q, dir);
+    if (!store)
+        return 1;
+    px_err err = px_query_alerts(store, &q->req.fence, q->rule, stdout, NULL);
+    px_store_close(store);
+    if (err != PX_OK && err != PX_ERR_DAMAGED)
+        fprintf(stderr, "pdnsx-query: cannot read the alerts: %s\n", px_strerror(err));
+    return err == PX_OK ? 0 : 1;
 }
 
 /* `verify`: every finding on a line of its own, then a summary; exit 1 if
@@ -189,6 +231,24 @@ static int px_qmain_cluster(px_qmain *q)
     return 0;
 }
 
+/* A subcommand of the local store: usage (exit 2) when bad, else fn; a
+ * failed write of its output is exit 1. */
+static int px_qmain_store_cmd(px_qmain *q, px_cli_result *cli, bool bad, const char *usage,
+                              int (*fn)(px_qmain *q, const char *dir))
+{
+    int rc;
+    if (bad) {
+        fprintf(stderr, "pdnsx-query: %s\nTry 'pdnsx-query --help' for more information.\n", usage);
+        rc = 2;
+    } else {
+        rc = fn(q, px_config_string(cli->config, "store.path"));
+    }
+    if (fflush(stdout) != 0 && rc == 0)
+        rc = 1;
+    px_config_destroy(cli->config);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     px_qmain q = {.timeout_ms = 30000};
@@ -196,26 +256,31 @@ int main(int argc, char **argv)
     const px_cli_spec spec = {
         .prog = "pdnsx-query",
         .synopsis = "[-c FILE] [-s PATH=VALUE]... [--after T] [--before T] [--limit N] "
-                    "[--cluster HOST:PORT,...] (rrset NAME [TYPE] | rdata VALUE | domain NAME | "
-                    "verify)",
+                    "[--rule NAME] [--cluster HOST:PORT,...] (rrset NAME [TYPE] | rdata VALUE | "
+                    "domain NAME | alerts | verify)",
         .about = "Looks up the passive DNS history: every record of a name (NAME may start with "
                  "'*.' for every name below) or every record whose data is an address or name. "
                  "Prints one COF JSON object per line; nothing when nothing matches. 'domain' "
                  "prints when a registered domain was first and last seen and by which "
                  "organisations. "
+                 "'alerts' prints the alerts detection decided, as JSON lines, newest last "
+                 "(--after/--before on the alert's time, --rule NAME). "
                  "'verify' walks the whole store (while the consumer runs too), prints each "
                  "damaged place and a summary, and exits 1 if anything is damaged.",
         .table = px_query_conf_table, /* reads the consumer's file */
         .extra = px_qmain_opts,
-        .extra_help = "      --after T            only records last seen at or after T\n"
-                      "      --before T           only records first seen at or before T\n"
-                      "                           (T: epoch seconds or 2026-11-26T18:00:00Z)\n"
-                      "      --cluster LIST       ask these consumers' query.listen endpoints\n"
-                      "                           (HOST:PORT,...) and merge their answers\n"
-                      "      --timeout SECONDS    per --cluster lookup (default 30)\n"
-                      "      --limit N            at most N records (default query.limit, at\n"
-                      "                           most query.max_limit); a cut answer is said\n"
-                      "                           on stderr\n",
+        .extra_help =
+            "      --after T            only records last seen at or after T\n"
+            "      --before T           only records first seen at or before T\n"
+            "                           (T: epoch seconds or 2026-11-26T18:00:00Z)\n"
+            "      --cluster LIST       ask these consumers' query.listen endpoints\n"
+            "                           (HOST:PORT,...) and merge their answers\n"
+            "      --rule NAME          alerts: only this rule's (pdnsx.new_domain_burst,\n"
+            "                           pdnsx.geo_shift)\n"
+            "      --timeout SECONDS    per --cluster lookup (default 30)\n"
+            "      --limit N            at most N records (default query.limit, at\n"
+            "                           most query.max_limit); a cut answer is said\n"
+            "                           on stderr\n",
         .on_option = px_qmain_option,
         .ctx = &q,
     };
@@ -223,18 +288,20 @@ int main(int argc, char **argv)
     int rc = px_cli_parse(&spec, argc, argv, &cli);
     if (rc >= 0)
         return rc;
-    if (cli.argc >= 1 && strcmp(cli.argv[0], "verify") == 0) {
-        if (cli.argc > 1 || q.cluster || q.lookup_opt) {
-            fprintf(stderr, "pdnsx-query: verify takes no arguments and works on the local "
-                            "store only\nTry 'pdnsx-query --help' for more information.\n");
-            rc = 2;
-        } else {
-            rc = px_qmain_verify(&q, px_config_string(cli.config, "store.path"));
-        }
-        if (fflush(stdout) != 0 && rc == 0)
-            rc = 1;
+    if (cli.argc >= 1 && strcmp(cli.argv[0], "verify") == 0)
+        return px_qmain_store_cmd(&q, &cli, cli.argc > 1 || q.cluster || q.lookup_opt || q.rule,
+                                  "verify takes no arguments and works on the local store only",
+                                  px_qmain_verify);
+    if (cli.argc >= 1 && strcmp(cli.argv[0], "alerts") == 0)
+        return px_qmain_store_cmd(&q, &cli, cli.argc > 1 || q.cluster || q.limit_opt,
+                                  "alerts takes --after, --before and --rule only, and works on "
+                                  "the local store",
+                                  px_qmain_alerts);
+    if (q.rule) {
+        fprintf(stderr, "pdnsx-query: --rule is for alerts only\nTry 'pdnsx-query --help' for "
+                        "more information.\n");
         px_config_destroy(cli.config);
-        return rc;
+        return 2;
     }
     if (px_query_req_parse_args(&q.req, cli.argc, cli.argv, q.err, sizeof(q.err)) != PX_OK) {
         fprintf(stderr, "pdnsx-query: %s\nTry 'pdnsx-query --help' for more information.\n", q.err);

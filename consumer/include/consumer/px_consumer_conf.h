@@ -11,15 +11,17 @@
 #include "core/px_config.h"
 #include "core/px_error.h"
 #include "core/px_http.h"
+#include "detect/px_detect.h"
 #include "kafka/px_kafka.h"
+#include "query/px_alert_conf.h"
 #include "query/px_query.h"
 #include "query/px_query_conf.h"
 #include "store/px_store.h"
 
 /* Lifetime: every const char * points into the px_config it was loaded
  * from and is valid until px_config_destroy() of that config. The
- * kafka_properties, trust_rrtypes and trust_local_zones arrays are owned by
- * the struct: px_consumer_conf_free(). */
+ * kafka_properties, trust_rrtypes, trust_local_zones and detect_brands
+ * arrays are owned by the struct: px_consumer_conf_free(). */
 typedef struct px_consumer_conf {
     const char *kafka_brokers;
     const char *kafka_group;
@@ -63,6 +65,14 @@ typedef struct px_consumer_conf {
     int64_t fetch_queue_messages; /* kafka.fetch_queue_messages: queued.min.messages */
     int64_t fetch_queue_kbytes;   /* kafka.fetch_queue_kbytes: queued.max.messages.kbytes */
     int64_t fetch_max_kbytes;     /* kafka.fetch_max_kbytes: fetch.max.bytes / 1024 */
+    /* detect.*: zeroed (a struct filled by hand), no detector runs and
+     * the store keeps no change feed's state; detect.brands points into
+     * detect_brands. known_domains: the file's path, read at start
+     * (px_consumer_known_read); NULL: none. */
+    px_detect_opts detect;
+    const char **detect_brands; /* owned array */
+    const char *known_domains;
+    px_alert_conf alerts; /* alerts.*: zeroed, no sink */
 } px_consumer_conf;
 
 /* Fills *out from cfg (validate cfg first). *out must be freed whatever
@@ -74,8 +84,17 @@ void px_consumer_conf_free(px_consumer_conf *c); /* NULL is fine; zeroes *c */
  * fail only once the consumer runs (exit 1) becomes a problem at its
  * setting (exit 2, with --check too): a store.path that is not a writable
  * directory and cannot be created, a GeoIP file that does not open as a
- * MaxMind DB, a librdkafka property librdkafka refuses. ctx is unused. */
+ * MaxMind DB, a librdkafka property librdkafka refuses, a known-domains
+ * file that cannot be read or has a bad line. ctx is unused. */
 void px_consumer_conf_check(void *ctx, px_config *cfg);
+
+/* Reads the known-domains file at path (at most PX_CONSUMER_KNOWN_MAX
+ * bytes) into a new set (*out, px_detect_known_destroy). PX_ERR_CONFIG
+ * with why = "PATH: what" for a file that cannot be read or is too big,
+ * or "PATH:LINE: what" for a bad line; PX_ERR_NOMEM. */
+#define PX_CONSUMER_KNOWN_MAX (64u << 20)
+px_err px_consumer_known_read(const char *path, px_detect_known **out, char *why, size_t whylen);
+
 /* The librdkafka properties that bound the consumer's memory
  * (queued.min.messages, ...; key) and the settings that stand for them
  * (value), *n of them: kafka.properties may not set those; the consumer's

@@ -107,9 +107,6 @@ px_err px_detect_prepare(px_detect *d, px_change_txn *t);
  * alerts prepare decided count in the stats. */
 void px_detect_end(px_detect *d, bool committed);
 
-/* As a px_change_sink: change, committed, aborted, prepare. */
-px_change_sink px_detect_sink(px_detect *d);
-
 /* Stats (committed transactions only). */
 uint64_t px_detect_alerts(const px_detect *d, px_detect_rule r);
 uint64_t px_detect_state_writes(const px_detect *d); /* puts and deletes */

@@ -154,6 +154,14 @@ size_t px_query_cond_failed(char *buf, size_t len, const char *why);
  * error the lines written so far stay written. */
 px_err px_query_run(px_store *store, const px_query_req *req, FILE *out, px_query_result *res);
 
+/* `pdnsx-query alerts`: the store's alerts (the outbox) whose time lies in
+ * fence (NULL: any) and of rule (NULL: any), as JSON lines in the order
+ * they were decided (newest last). *n (may be NULL): how many. A damaged
+ * alert is reported (px_store_opts.on_damage) and left out, the others
+ * written, and PX_ERR_DAMAGED returned; PX_ERR_IO when out fails. */
+px_err px_query_alerts(px_store *store, const px_store_fence *fence, const char *rule, FILE *out,
+                       uint64_t *n);
+
 /* Merges the ndjson answers of several consumers (--cluster): records
  * with the same (rrname, rrtype, rdata) combine with the store's rules
  * (counts add, min time_first, max time_last, union of orgs; bailiwick

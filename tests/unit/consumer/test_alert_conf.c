@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "px_alert_conf.h"
+#include "query/px_alert_conf.h"
 
 static const px_conf_item table[] = {
     {.include = px_alert_conf_items},

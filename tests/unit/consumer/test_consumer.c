@@ -27,7 +27,11 @@
 #include "metrics_read.h"
 #include "mock_cluster.h"
 #include "run_stats.h"
+#include "detect/px_detect.h"
+#include "obs/px_alert.h"
+#include "query/px_query.h"
 #include "store/px_store.h"
+#include "store_ro.h"
 #include "avro_encode.h"
 #include "store_text.h"
 
@@ -1257,6 +1261,182 @@ static void test_memory_property_refused(void **state)
     cluster_stop(&c);
 }
 
+/* ---- detection and the alert sinks ------------------------------------------------- */
+
+#define TOPIC_C "pdnsx.obs.org-c"
+
+/* The lines of a file (0 when it does not exist); the first into first. */
+static int file_lines(const char *path, char *first, size_t len)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    int n = 0;
+    char line[PX_ALERT_JSON_MAX + 2];
+    while (fgets(line, sizeof(line), f)) {
+        if (n++ == 0 && first)
+            snprintf(first, len, "%s", line);
+    }
+    fclose(f);
+    return n;
+}
+
+/* pdnsx-query alerts with a fence and a rule: how many lines, the first
+ * into line. */
+static uint64_t query_alerts(const char *dir, int64_t after, int64_t before, const char *rule,
+                             char *line, size_t len)
+{
+    px_store *s = open_ro(dir);
+    char *buf = NULL;
+    size_t blen = 0;
+    FILE *f = open_memstream(&buf, &blen);
+    uint64_t n = 0;
+    px_store_fence fence = {after, before};
+    assert_int_equal(px_query_alerts(s, &fence, rule, f, &n), PX_OK);
+    fclose(f);
+    if (line)
+        snprintf(line, len, "%s", buf);
+    free(buf);
+    px_store_close(s);
+    return n;
+}
+
+static uint64_t sink_cursor(const char *dir, const char *sink)
+{
+    px_store *s = open_ro(dir);
+    uint64_t next = 0;
+    assert_int_equal(px_store_sink_get(s, sink, &next), PX_OK);
+    px_store_close(s);
+    return next;
+}
+
+/* Three organisations see a new domain answered: one burst, decided into
+ * the outbox while the file sink cannot write (/dev/full), delivered once
+ * by the next run to the file, its cursor recorded so that a third run
+ * delivers nothing again. One organisation's flood of names never bursts,
+ * nor does the same burst again. */
+static void test_alerts_delivered_once(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_start(&c);
+    assert_int_equal(rd_kafka_mock_topic_create(c.mc, TOPIC_C, 1, 1), 0);
+    const char *flood[] = {"a.flood-one.net", "b.flood-one.net", "c.flood-one.net",
+                           "d.flood-one.net"};
+    for (size_t i = 0; i < 4; i++)
+        produce_obs(&c, TOPIC_A, 0, "org-a", flood[i], "93.184.216.50", 50);
+    produce_obs(&c, TOPIC_A, 0, "org-a", "login.paypa1-secure.net", "93.184.216.47", 1);
+    produce_obs(&c, TOPIC_B, 0, "org-b", "login.paypa1-secure.net", "93.184.216.47", 1);
+    produce_obs(&c, TOPIC_C, 0, "org-c", "www.paypa1-secure.net", "93.184.216.48", 1);
+    produce_flush(&c);
+
+    run_env e;
+    env_init(&e, &c, "g-alert1");
+    e.conf.batch_records = 100;
+    e.conf.exit_idle = 4;
+    e.conf.detect = px_detect_opts_default();
+    e.conf.detect.burst_warmup = 0;
+    e.conf.alerts.jsonl = "/dev/full"; /* opens, never takes a line */
+    uint64_t decided0 = pxt_metric("pdnsx_alerts_total{rule=\"pdnsx.new_domain_burst\"}");
+    uint64_t delivered0 = pxt_metric("pdnsx_alerts_delivered_total{sink=\"jsonl\"}");
+    run_stats st = run_once(&e, "g-alert1");
+    assert_int_equal(st.merged, 7);
+    assert_int_equal(pxt_metric("pdnsx_alerts_total{rule=\"pdnsx.new_domain_burst\"}") - decided0,
+                     1);
+    assert_int_equal(pxt_metric("pdnsx_alerts_total{rule=\"pdnsx.geo_shift\"}"), 0);
+    assert_true(pxt_metric("pdnsx_alerts_errors_total{sink=\"jsonl\"}") > 0);
+    assert_int_equal(pxt_metric("pdnsx_alerts_delivered_total{sink=\"jsonl\"}"), delivered0);
+    assert_int_equal(sink_cursor(e.dir, "jsonl"), 1);
+
+    /* the next run, the file writable: the decided alert, once */
+    char path[128], line[PX_ALERT_JSON_MAX + 2] = "";
+    snprintf(path, sizeof(path), "%s/alerts.jsonl", e.dir);
+    e.conf.alerts.jsonl = path;
+    st = run_once(&e, "g-alert2"); /* a new group: no wait for the last one's session */
+    assert_int_equal(st.merged, 0);
+    assert_int_equal(file_lines(path, line, sizeof(line)), 1);
+    assert_non_null(strstr(line, "\"pdnsx.new_domain_burst\""));
+    assert_non_null(strstr(line, "\"paypa1-secure.net\""));
+    assert_null(strstr(line, "flood-one"));
+    assert_int_equal(sink_cursor(e.dir, "jsonl"), 2);
+
+    /* pdnsx-query alerts: the same line, and its filters: the rule, and
+     * the alert's time (event time: here the sightings' first) */
+    char q[PX_ALERT_JSON_MAX + 2] = "";
+    assert_int_equal(query_alerts(e.dir, INT64_MIN, INT64_MAX, NULL, q, sizeof(q)), 1);
+    assert_string_equal(q, line);
+    assert_int_equal(query_alerts(e.dir, INT64_MIN, INT64_MAX, PX_DETECT_RULE_BURST, NULL, 0), 1);
+    assert_int_equal(query_alerts(e.dir, INT64_MIN, INT64_MAX, PX_DETECT_RULE_GEO, NULL, 0), 0);
+    assert_int_equal(query_alerts(e.dir, NOW - 600, NOW - 600, NULL, NULL, 0), 1);
+    assert_int_equal(query_alerts(e.dir, NOW - 599, INT64_MAX, NULL, NULL, 0), 0);
+    assert_int_equal(query_alerts(e.dir, INT64_MIN, NOW - 601, NULL, NULL, 0), 0);
+
+    /* the cursor survives: another run, with a later sighting of the
+     * domain that fired, delivers nothing again and decides nothing */
+    produce_obs_at(&c, TOPIC_B, 0, "org-b", "mail.paypa1-secure.net", "93.184.216.49", 1,
+                   NOW - 500);
+    produce_flush(&c);
+    st = run_once(&e, "g-alert3");
+    assert_int_equal(st.merged, 1);
+    assert_int_equal(file_lines(path, NULL, 0), 1);
+    assert_int_equal(sink_cursor(e.dir, "jsonl"), 2);
+    assert_int_equal(pxt_metric("pdnsx_alerts_total{rule=\"pdnsx.new_domain_burst\"}") - decided0,
+                     1);
+    env_cleanup(&e);
+    cluster_stop(&c);
+}
+
+/* detect.rules = []: no detector, no alert, no detection state written;
+ * a known domain never bursts. */
+static void test_detection_off_and_known(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_start(&c);
+    assert_int_equal(rd_kafka_mock_topic_create(c.mc, TOPIC_C, 1, 1), 0);
+    produce_obs(&c, TOPIC_A, 0, "org-a", "www.paypa1-secure.net", "93.184.216.47", 1);
+    produce_obs(&c, TOPIC_B, 0, "org-b", "www.paypa1-secure.net", "93.184.216.47", 1);
+    produce_obs(&c, TOPIC_C, 0, "org-c", "www.paypa1-secure.net", "93.184.216.47", 1);
+    produce_flush(&c);
+    run_env e;
+    env_init(&e, &c, "g-off");
+    e.conf.batch_records = 100;
+    e.conf.exit_idle = 4;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/alerts.jsonl", e.dir);
+    e.conf.alerts.jsonl = path;
+    uint64_t writes0 = pxt_metric("pdnsx_detect_state_writes_total");
+    run_stats st = run_once(&e, "g-off"); /* e.conf.detect zeroed: no rule */
+    assert_int_equal(st.merged, 3);
+    assert_int_equal(pxt_metric("pdnsx_detect_state_writes_total"), writes0);
+    assert_int_equal(file_lines(path, NULL, 0), 0);
+    env_cleanup(&e);
+
+    /* detection on, the domain known: state, but no alert */
+    char known[160];
+    env_init(&e, &c, "g-known");
+    snprintf(known, sizeof(known), "%s.known", e.dir);
+    FILE *f = fopen(known, "w");
+    assert_non_null(f);
+    fputs("1,paypa1-secure.net\n", f);
+    fclose(f);
+    e.conf.batch_records = 100;
+    e.conf.exit_idle = 4;
+    e.conf.detect = px_detect_opts_default();
+    e.conf.detect.burst_warmup = 0;
+    e.conf.known_domains = known;
+    snprintf(path, sizeof(path), "%s/alerts.jsonl", e.dir);
+    e.conf.alerts.jsonl = path;
+    uint64_t decided0 = pxt_metric("pdnsx_alerts_total{rule=\"pdnsx.new_domain_burst\"}");
+    st = run_once(&e, "g-known");
+    assert_int_equal(st.merged, 3);
+    assert_int_equal(pxt_metric("pdnsx_alerts_total{rule=\"pdnsx.new_domain_burst\"}"), decided0);
+    assert_int_equal(file_lines(path, NULL, 0), 0);
+    unlink(known);
+    env_cleanup(&e);
+    cluster_stop(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1275,6 +1455,8 @@ int main(void)
         cmocka_unit_test(test_restart_sends_each_copy_once),
         cmocka_unit_test(test_org_prefix_is_mismatch),
         cmocka_unit_test(test_memory_property_refused),
+        cmocka_unit_test(test_alerts_delivered_once),
+        cmocka_unit_test(test_detection_off_and_known),
     };
     /* PX_TEST_FILTER="test_org*" runs some tests only (cmocka's pattern) */
     if (getenv("PX_TEST_FILTER"))

@@ -343,6 +343,71 @@ static void test_check_finds_runtime_failures(void **state)
     rmdir(dir);
 }
 
+/* The detection and alert settings are the consumer's: a bad known-domains
+ * line is named as FILE:LINE, an unreadable file, an unknown rule, a bad
+ * brand and a bad syslog URL are problems at their setting; good ones load. */
+static void test_check_detection_settings(void **state)
+{
+    (void)state;
+    char known[] = "/tmp/px_test_known_XXXXXX";
+    int fd = mkstemp(known);
+    assert_true(fd >= 0);
+    const char text[] = "# top sites\n1,example.com\n2,www.example.org\n3,bad..name\n";
+    assert_int_equal(write(fd, text, sizeof(text) - 1), (ssize_t)(sizeof(text) - 1));
+    close(fd);
+    char s1[160];
+    snprintf(s1, sizeof(s1), "detect.known_domains=\"%s\"", known);
+    const char *bad[] = {
+        s1,
+        "detect.rules=[\"pdnsx.no_such_rule\"]",
+        "detect.brands=[\"not a brand\"]",
+        "alerts.syslog=\"ftp://127.0.0.1:514\"",
+        "detect.known_domains=\"/nonexistent/known.txt\"",
+    };
+    px_config *c = checked(bad, 4);
+    char want[512];
+    snprintf(want, sizeof(want), "--set:1: 'detect.known_domains' %s:4: ", known);
+    assert_true(has_problem(c, want));
+    assert_true(has_problem(c, "--set:2: 'detect.rules' must be one of"));
+    assert_true(has_problem(c, "--set:3: invalid 'detect.brands'"));
+    assert_true(has_problem(c, "--set:4: invalid 'alerts.syslog'"));
+    assert_int_equal(px_config_problem_count(c), 4);
+    px_config_destroy(c);
+    c = checked(bad + 4, 1);
+    expect_exact(c, "--set:1: 'detect.known_domains' /nonexistent/known.txt: No such file or "
+                    "directory");
+    px_config_destroy(c);
+
+    /* a good file loads, and the settings reach the struct */
+    FILE *f = fopen(known, "w");
+    assert_non_null(f);
+    fputs("1,example.com\n2,www.example.co.uk\n", f);
+    fclose(f);
+    const char *good[] = {s1, "detect.rules=[\"pdnsx.geo_shift\"]",
+                          "detect.brands=[\"paypal.com\"]", "alerts.jsonl=\"/tmp/a.jsonl\"",
+                          "alerts.kafka_topic=\"\""};
+    c = checked(good, 5);
+    dump_problems(c);
+    assert_int_equal(px_config_problem_count(c), 0);
+    px_consumer_conf cc;
+    assert_int_equal(px_consumer_conf_load(c, &cc), PX_OK);
+    assert_false(cc.detect.rules[PX_DETECT_BURST]);
+    assert_true(cc.detect.rules[PX_DETECT_GEO]);
+    assert_int_equal(cc.detect.n_brands, 1);
+    assert_string_equal(cc.detect.brands[0], "paypal.com");
+    assert_string_equal(cc.alerts.jsonl, "/tmp/a.jsonl");
+    assert_null(cc.alerts.kafka_topic);
+    px_detect_known *k = NULL;
+    char why[256] = "";
+    assert_int_equal(px_consumer_known_read(cc.known_domains, &k, why, sizeof(why)), PX_OK);
+    assert_int_equal(px_detect_known_count(k), 2);
+    assert_true(px_detect_known_has(k, "example.co.uk", 13));
+    px_detect_known_destroy(k);
+    px_consumer_conf_free(&cc);
+    px_config_destroy(c);
+    unlink(known);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -353,6 +418,7 @@ int main(void)
         cmocka_unit_test(test_trust_settings),
         cmocka_unit_test(test_example_config_is_clean),
         cmocka_unit_test(test_check_finds_runtime_failures),
+        cmocka_unit_test(test_check_detection_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,6 +33,7 @@
 #include "mock_cluster.h"
 #include "run_stats.h"
 #include "store/px_store.h"
+#include "store_ro.h"
 #include "avro_encode.h"
 #include "store_text.h"
 
@@ -267,16 +268,6 @@ static const char *dlq_reason(const dlq_msg *d, int n, const char *key)
     if (!found)
         fail_msg("%s not dead-lettered", key);
     return found;
-}
-
-static px_store *open_ro(const char *dir)
-{
-    px_err err;
-    char why[256];
-    px_store *s = px_store_open(dir, &(px_store_opts){.read_only = true}, &err, why, sizeof(why));
-    if (!s)
-        fail_msg("store: %s", why);
-    return s;
 }
 
 /* What pdnsx-query rrset NAME prints, summed. */

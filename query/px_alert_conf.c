@@ -1,6 +1,6 @@
 /* px_alert_conf.c: the alerts.* settings (px_alert_conf_items) and their
  * checks, so that --check names the file and line of a bad one. */
-#include "px_alert_conf.h"
+#include "query/px_alert_conf.h"
 
 #include <stdio.h>
 #include <string.h>
