@@ -197,7 +197,7 @@ rate_run() {
         -s "kafka.group=\"$prefix-$name\"" -s "store.path=\"$store\"" -s "run.exit_idle=$IDLE" \
         -s 'trust.org_new_records=1000000000' -s "metrics.listen=\"127.0.0.1:$port\"" \
         -s "geoip.country=\"$sc/country.mmdb\"" -s "geoip.asn=\"$sc/asn.mmdb\"" \
-        -s "detect.brands=[$(sed 's/.*/"&"/' "$sc/brands.txt" | paste -sd,)]" \
+        -s "detect.brands=[$(grep -v '^#' "$sc/brands.txt" | grep . | sed 's/.*/"&"/' | paste -sd,)]" \
         -s "detect.known_domains=\"$sc/known-domains.csv\"" -s "alerts.jsonl=\"$store/alerts.jsonl\"" \
         "${det[@]}" >"$logs/$name.out" 2>"$logs/$name.err" || die "consumer $name failed, see $logs/$name.err"
     kill "$spid" 2>/dev/null || true
@@ -257,7 +257,7 @@ rate() {
         for q in on off2; do
             R[w-$q]+=" $(ratio "${W[$q]}" "${W[off]}")"
             R[c-$q]+=" $(ratio "${C[$q]}" "${C[off]}")"
-            R[s-$q]+=" $(ratio "${S[$q]}" "${S[off]}")"
+            [ -z "${S[$q]}" ] || [ -z "${S[off]}" ] || R[s-$q]+=" $(ratio "${S[$q]}" "${S[off]}")"
         done
     done
     echo

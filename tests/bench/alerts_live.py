@@ -202,8 +202,9 @@ def live(args):
 
 def summary(args):
     """Per window: bursts without an alert, then median and max of the
-    latency from the crossing response's sending, the same less the window,
-    and from the observation's Kafka CreateTime."""
+    latency from the crossing response's sending, from the end of the
+    producer window that held it, and from the observation's Kafka
+    CreateTime."""
     rows = {}
     with open(args.tsv) as f:
         for line in f:
@@ -214,12 +215,12 @@ def summary(args):
         return "%.2f (%.2f)" % (statistics.median(v), max(v)) if v else "n/a"
 
     print("%-7s %6s %6s  %-22s %-22s %-22s" % ("window", "bursts", "missed", "from sent: med (max)",
-                                              "less the window", "from CreateTime"))
+                                              "after the window end", "from CreateTime"))
     for w in sorted(rows):
         seen = [(s, c, float(a)) for s, c, a in rows[w] if a]
         print("%-7s %6d %6d  %-22s %-22s %-22s" % (
             "%d s" % w, len(rows[w]), len(rows[w]) - len(seen), fmt([a - s for s, _, a in seen]),
-            fmt([a - s - w for s, _, a in seen]), fmt([a - float(c) for _, c, a in seen if c])))
+            fmt([a - (s // w + 1) * w for s, _, a in seen]), fmt([a - float(c) for _, c, a in seen if c])))
 
 
 def main():
