@@ -126,6 +126,27 @@ def dnstap(kind, response, t, client=None, server=None, query_zone=None, udp=Tru
     return _pb_varint(15, 1) + _pb_bytes(14, m)  # type MESSAGE, message
 
 
+def fstrm_control(ctype, content_type=None):
+    """A Frame Streams control frame: ctype 1 ACCEPT, 2 START, 3 STOP,
+    4 READY, 5 FINISH; content_type (bytes) as its one field."""
+    body = struct.pack(">I", ctype)
+    if content_type:
+        body += struct.pack(">II", 1, len(content_type)) + content_type
+    return struct.pack(">II", 0, len(body)) + body
+
+
+def fstrm_read_control(s):
+    """The type of the next control frame read from socket s, 0 if the
+    receiver closed."""
+    buf = b""
+    while len(buf) < 8 or len(buf) < 8 + struct.unpack(">I", buf[4:8])[0]:
+        chunk = s.recv(4096)
+        if not chunk:
+            return 0
+        buf += chunk
+    return struct.unpack(">I", buf[8:12])[0]
+
+
 def write_fstrm(path, frames):
     """A Frame Streams file (what fstrm_capture writes): START with the
     dnstap content type, one data frame per message, STOP."""

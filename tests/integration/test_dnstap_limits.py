@@ -5,7 +5,6 @@ are counted on /metrics and said in the daemon's log, without an address."""
 import os
 import shutil
 import socket
-import struct
 import subprocess
 import sys
 import time
@@ -13,27 +12,10 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pxtest  # noqa: E402
+from dnswire import fstrm_control as control, fstrm_read_control as read_control  # noqa: E402
 
 CT = b"protobuf:dnstap.Dnstap"
 CLOSED = 'pdnsx_input_connections_closed_total{input="dnstap",reason="%s"}'
-
-
-def control(ctype, content_type=None):
-    body = struct.pack(">I", ctype)
-    if content_type:
-        body += struct.pack(">II", 1, len(content_type)) + content_type
-    return struct.pack(">II", 0, len(body)) + body
-
-
-def read_control(s):
-    """The type of the next control frame, 0 if the receiver closed."""
-    buf = b""
-    while len(buf) < 8 or len(buf) < 8 + struct.unpack(">I", buf[4:8])[0]:
-        chunk = s.recv(4096)
-        if not chunk:
-            return 0
-        buf += chunk
-    return struct.unpack(">I", buf[8:12])[0]
 
 
 def closed(s):
