@@ -671,29 +671,13 @@ static void px_consumer_reload(px_consumer *c)
         px_info("SIGHUP: GeoIP databases reloaded");
 }
 
-static void px_consumer_kafka_event(px_consumer *c, const rd_kafka_message_t *m)
+void px_consumer_event(px_consumer *c, const rd_kafka_message_t *m)
 {
-    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        px_consumer_align_eof(c, m);
+    (void)c;
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
         return;
-    }
     px_warning("Kafka: %s%s%s", m->rkt ? rd_kafka_topic_name(m->rkt) : "", m->rkt ? ": " : "",
                rd_kafka_message_errstr(m));
-}
-
-/* A message under the alignment in event time: decoded once for its
- * time, then merged, held back (px_consumer_align.c), or dropped to be
- * read again. Destroys it unless held. */
-static void px_consumer_take(px_consumer *c, rd_kafka_message_t *m)
-{
-    px_avro_obs obs;
-    bool decoded = m->payload && px_avro_decode(c->codec, m->payload, m->len, &obs) == PX_OK;
-    px_align_verdict v = px_consumer_align_hold(c, m, decoded ? &obs : NULL);
-    if (v == PX_ALIGN_HELD)
-        return;
-    if (v == PX_ALIGN_MERGE)
-        px_consumer_message(c, m, decoded ? &obs : NULL);
-    rd_kafka_message_destroy(m);
 }
 
 /* Reads up to PX_CONSUMER_BURST messages, the first waiting up to wait_ms.
@@ -701,21 +685,22 @@ static void px_consumer_take(px_consumer *c, rd_kafka_message_t *m)
  * the consumer has caught up with its partitions. */
 static bool px_consumer_read(px_consumer *c, int wait_ms)
 {
+    if (c->n_parts) { /* aligned in event time, each partition from its queue */
+        bool caught_up;
+        if (px_consumer_align_read(c, wait_ms, PX_CONSUMER_BURST, &caught_up))
+            c->idle_since_ms = px_consumer_coarse_ms();
+        return caught_up;
+    }
     for (int i = 0; i < PX_CONSUMER_BURST && !c->fatal && !c->retry_at_ms; i++) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, i == 0 ? wait_ms : 0);
         if (!m)
             return i == 0 && wait_ms >= PX_CONSUMER_CAUGHT_UP_MS;
         bool msg = !m->err;
-        if (msg && c->n_parts)
-            px_consumer_take(c, m);
-        else if (msg)
+        if (msg)
             px_consumer_message(c, m, NULL);
         else
-            px_consumer_kafka_event(c, m);
-        if (!msg || !c->n_parts)
-            rd_kafka_message_destroy(m);
-        if (c->n_held)
-            px_consumer_align_release(c, false);
+            px_consumer_event(c, m);
+        rd_kafka_message_destroy(m);
         uint64_t now = px_consumer_coarse_ms(); /* one clock read per message */
         if (msg)
             c->idle_since_ms = now;
@@ -782,11 +767,6 @@ static bool px_consumer_step(px_consumer *c)
         wait_ms = due <= now ? 0 : due - now < 100 ? (int)(due - now) : 100;
     }
     bool caught_up = px_consumer_read(c, wait_ms);
-    /* nothing came: partitions whose EOF a pause dropped may be at their end */
-    if (caught_up && c->n_held) {
-        px_consumer_align_release(c, true);
-        caught_up = false;
-    }
     px_consumer_deliver(c);
     px_consumer_cursors_record(c, false);
     now = px_consumer_coarse_ms();
