@@ -98,35 +98,40 @@ static bool px_align_refill(px_consumer *c, px_consumer_part *p, int wait_ms)
 /* The partition to merge from: the one whose next message is earliest,
  * if that message is not too far ahead of any other partition; *bound is
  * then how far in event time it may go on. Else NULL, and *blocker is
- * the partition it waits for (NULL: every partition is at its end). */
+ * the partition it waits for (NULL: every partition is at its end). One
+ * pass: the two lowest partitions in event time give every partition's
+ * lowest other. */
 static px_consumer_part *px_align_pick(px_consumer *c, int64_t *bound, px_consumer_part **blocker)
 {
-    px_consumer_part *best = NULL, *low = NULL;
-    int64_t low_key = INT64_MAX;
+    px_consumer_part *best = NULL, *low1 = NULL, *low2 = NULL;
+    int64_t k1 = INT64_MAX, k2 = INT64_MAX;
     for (size_t i = 0; i < c->n_parts; i++) {
         px_consumer_part *p = &c->parts[i];
         int64_t k;
-        if (p->n && (!best || p->head_time < best->head_time))
+        if (!px_align_key(p, &k))
+            continue;
+        if (p->n && (!best || k < best->head_time))
             best = p;
-        if (!p->n && px_align_key(p, &k) && (!low || k < low_key)) {
-            low = p;
-            low_key = k;
+        if (!low1 || k < k1) {
+            low2 = low1;
+            k2 = k1;
+            low1 = p;
+            k1 = k;
+        } else if (!low2 || k < k2) {
+            low2 = p;
+            k2 = k;
         }
     }
-    *blocker = low;
+    *blocker = low1;
     if (!best)
         return NULL;
-    int64_t lim = INT64_MAX;
-    for (size_t i = 0; i < c->n_parts; i++) {
-        const px_consumer_part *p = &c->parts[i];
-        int64_t k;
-        if (p != best && px_align_key(p, &k)) {
-            int64_t l = px_align_add(k, c->conf->align_seconds);
-            lim = l < lim ? l : lim;
-        }
+    /* the lowest other than best: low1, unless best is low1 */
+    px_consumer_part *other = low1 == best ? low2 : low1;
+    int64_t lim = !other ? INT64_MAX : px_align_add(low1 == best ? k2 : k1, c->conf->align_seconds);
+    if (best->head_time > lim) {
+        *blocker = other; /* an empty one: a buffered one is no earlier than best */
+        return NULL;
     }
-    if (best->head_time > lim)
-        return NULL; /* low (an empty one) is behind: best's head is no earlier */
     *bound = lim;
     return best;
 }
@@ -211,7 +216,11 @@ bool px_consumer_align_read(px_consumer *c, int wait_ms, int burst, bool *caught
             *caught_up = wait_ms >= PX_CONSUMER_CAUGHT_UP_MS;
             break;
         }
-        while (merged < burst && p->n && p->head_time <= bound && !c->fatal && !c->retry_at_ms) {
+        /* p's run ends at the bound, not at the end of what was taken of
+         * it: the longer the run, the fewer switches, the better the
+         * store's caches (partitions hold different domains) */
+        while (merged < burst && (p->n || px_align_refill(c, p, 0)) && p->head_time <= bound &&
+               !c->fatal && !c->retry_at_ms) {
             merged++;
             if (!px_align_merge_head(c, p))
                 break;
