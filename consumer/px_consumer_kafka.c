@@ -127,7 +127,8 @@ static px_kafka *px_consumer_handle(px_consumer *c, rd_kafka_type_t type, const 
     const px_consumer_conf *cf = c->conf;
     px_kafka_settings settings = {.brokers = cf->kafka_brokers,
                                   .props = cf->kafka_properties,
-                                  .n_props = cf->n_kafka_properties};
+                                  .n_props = cf->n_kafka_properties,
+                                  .n_file_props = cf->n_kafka_file_properties};
     size_t n_reserved;
     const px_kafka_prop *reserved = px_consumer_conf_reserved(&n_reserved);
     px_kafka_conf kc = {

@@ -864,6 +864,16 @@ void px_config_add_problem(px_config *c, const char *path, const char *fmt, ...)
     c->sink = &c->read_problems;
 }
 
+void px_config_add_problem_where(px_config *c, const char *where, const char *fmt, ...)
+{
+    c->sink = &c->added_problems;
+    va_list ap;
+    va_start(ap, fmt);
+    px_problem_addv(c, where, fmt, ap);
+    va_end(ap);
+    c->sink = &c->read_problems;
+}
+
 /* ---- accessors ----------------------------------------------------------- */
 
 static config_setting_t *px_get(const px_config *c, const char *path)
@@ -1084,6 +1094,12 @@ const px_conf_item px_conf_kafka_items[] = {
      .type = PX_CONF_MAP,
      .help = "raw librdkafka properties; nest groups for dotted names: "
              "{ compression = { codec = \"zstd\"; }; }"},
+    {.path = "kafka.properties_file",
+     .type = PX_CONF_STRING,
+     .check = px_conf_check_abspath,
+     .help = "absolute path of a file of librdkafka properties, key=value lines (kcat -F's "
+             "format), applied after kafka.properties: the place for sasl.password and key "
+             "files, so that this file may be world-readable"},
     {.path = NULL},
 };
 
@@ -1139,6 +1155,14 @@ void px_config_print_table(const px_conf_item *table, FILE *out)
 {
     fprintf(out, "Settings (PATH, type, default):\n");
     px_print_items(table, NULL, out);
+}
+
+bool px_conf_check_abspath(const char *value, char *why, size_t whylen)
+{
+    if (value[0] == '/')
+        return true;
+    px_why(why, whylen, "'%s' is not an absolute path", value);
+    return false;
 }
 
 bool px_conf_check_nonempty(const char *v, char *why, size_t len)

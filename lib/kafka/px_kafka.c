@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/px_metrics.h"
+#include "kafka/px_kafka_propfile.h"
 
 struct px_kafka {
     rd_kafka_t *rk;
@@ -22,11 +23,37 @@ struct px_kafka {
     px_metric *m_delivered, *m_failed;
 };
 
+/* Appends the properties of kafka.properties_file to s->props. */
+static px_err px_kafka_settings_file(px_kafka_settings *s, const char *path)
+{
+    px_err err = px_kafka_propfile_read(path, &s->file, NULL, 0);
+    if (err != PX_OK)
+        return err;
+    if (px_kafka_propfile_problem_count(s->file) > 0)
+        return PX_ERR_CONFIG;
+    size_t n;
+    const px_kafka_prop *fp = px_kafka_propfile_props(s->file, &n);
+    if (n == 0)
+        return PX_OK;
+    px_kafka_prop *all = realloc(s->props, (s->n_props + n) * sizeof(*all));
+    if (!all)
+        return PX_ERR_NOMEM;
+    memcpy(all + s->n_props, fp, n * sizeof(*all));
+    s->props = all;
+    s->n_props += n;
+    s->n_file_props = n;
+    return PX_OK;
+}
+
 px_err px_kafka_settings_load(const px_config *cfg, px_kafka_settings *out)
 {
     memset(out, 0, sizeof(*out));
     out->brokers = px_config_string(cfg, "kafka.brokers");
-    return px_config_map_load(cfg, "kafka.properties", &out->props, &out->n_props);
+    px_err err = px_config_map_load(cfg, "kafka.properties", &out->props, &out->n_props);
+    const char *file = px_config_string(cfg, "kafka.properties_file");
+    if (err == PX_OK && file)
+        err = px_kafka_settings_file(out, file);
+    return err;
 }
 
 void px_kafka_settings_free(px_kafka_settings *s)
@@ -34,8 +61,8 @@ void px_kafka_settings_free(px_kafka_settings *s)
     if (!s)
         return;
     free(s->props);
-    s->props = NULL;
-    s->n_props = 0;
+    px_kafka_propfile_destroy(s->file);
+    memset(s, 0, sizeof(*s));
 }
 
 px_log_level px_kafka_log_level(int syslog_level)
@@ -141,14 +168,15 @@ static px_err px_kafka_fill(rd_kafka_conf_t *rc, const px_kafka_conf *c, char *w
     for (size_t i = 0; err == PX_OK && i < c->n_ours; i++)
         err = px_kafka_set(rc, c->ours[i].key, c->ours[i].value, "", why, whylen);
     for (size_t i = 0; err == PX_OK && s && i < s->n_props; i++) {
+        const char *origin =
+            i < s->n_props - s->n_file_props ? "kafka.properties: " : "kafka.properties_file: ";
         const char *setting = px_kafka_reserved(c, s->props[i].key);
         if (setting) {
-            px_why(why, whylen, "kafka.properties: %s is set by %s: set that instead",
-                   s->props[i].key, setting);
+            px_why(why, whylen, "%s%s is set by %s: set that instead", origin, s->props[i].key,
+                   setting);
             return PX_ERR_CONFIG;
         }
-        err =
-            px_kafka_set(rc, s->props[i].key, s->props[i].value, "kafka.properties: ", why, whylen);
+        err = px_kafka_set(rc, s->props[i].key, s->props[i].value, origin, why, whylen);
     }
     return err;
 }

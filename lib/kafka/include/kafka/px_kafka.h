@@ -24,18 +24,27 @@
 /* One librdkafka property: a member of a settings map (kafka.properties). */
 typedef px_conf_kv px_kafka_prop;
 
-/* The operator's settings every Kafka client shares: kafka.brokers and the
- * raw kafka.properties map, in file order. The strings belong to the
- * px_config they were loaded from; props is owned (px_kafka_settings_free). */
+struct px_kafka_propfile;
+
+/* The operator's settings every Kafka client shares: kafka.brokers, the
+ * raw kafka.properties map in file order, then the properties of
+ * kafka.properties_file in its order (the last n_file_props of props; set
+ * later, they win). brokers and the map's strings belong to the px_config
+ * they were loaded from, the file's to `file`; props and file are owned
+ * (px_kafka_settings_free). */
 typedef struct px_kafka_settings {
     const char *brokers;
     px_kafka_prop *props;
     size_t n_props;
+    size_t n_file_props;
+    struct px_kafka_propfile *file;
 } px_kafka_settings;
 
-/* Reads "kafka.brokers" and the map "kafka.properties" of cfg, the rows of
- * core's px_conf_kafka_items that a program's table includes (either may
- * be absent from the table: NULL brokers, no props). PX_ERR_NOMEM. */
+/* Reads "kafka.brokers", the map "kafka.properties" and the file
+ * "kafka.properties_file" of cfg, the rows of core's px_conf_kafka_items
+ * that a program's table includes (any may be absent from the table: NULL
+ * brokers, no props). PX_ERR_NOMEM; PX_ERR_CONFIG or PX_ERR_IO: the file
+ * cannot be read or has problems (px_kafka_propfile_check says which). */
 px_err px_kafka_settings_load(const px_config *cfg, px_kafka_settings *out);
 void px_kafka_settings_free(px_kafka_settings *s); /* NULL and zeroed are fine */
 
