@@ -14,6 +14,7 @@ struct px_kafka {
     rd_kafka_t *rk;
     void (*log)(void *ctx, px_log_level level, const char *msg);
     void (*fatal_fn)(void *ctx, const char *why);
+    void (*refused)(void *ctx, px_kafka_refusal why, const char *reason);
     bool (*delivery)(void *ctx, const rd_kafka_message_t *m);
     void (*rebalance)(void *ctx, rd_kafka_t *rk, rd_kafka_resp_err_t err,
                       rd_kafka_topic_partition_list_t *parts);
@@ -104,6 +105,11 @@ static void px_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, co
 static void px_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     px_kafka *k = opaque;
+    px_kafka_refusal refusal = px_kafka_refusal_of(err);
+    if (refusal != PX_KAFKA_REFUSAL_NONE && k->refused) {
+        k->refused(k->ctx, refusal, reason);
+        return;
+    }
     if (err != RD_KAFKA_RESP_ERR__FATAL) {
         /* Broker outages are transient: librdkafka retries. */
         px_kafka_say(k, PX_LOG_WARNING, "Kafka: %s: %s", rd_kafka_err2name(err), reason);
@@ -185,6 +191,7 @@ static void px_kafka_callbacks(rd_kafka_conf_t *rc, px_kafka *k, const px_kafka_
 {
     k->log = c->log;
     k->fatal_fn = c->fatal;
+    k->refused = c->refused;
     k->delivery = c->delivery;
     k->rebalance = c->rebalance;
     k->ctx = c->ctx;
@@ -270,4 +277,30 @@ bool px_kafka_permanent(rd_kafka_resp_err_t err)
     default:
         return false;
     }
+}
+
+px_kafka_refusal px_kafka_refusal_of(rd_kafka_resp_err_t err)
+{
+    switch (err) {
+    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+        return PX_KAFKA_REFUSAL_AUTHENTICATION;
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+        return PX_KAFKA_REFUSAL_TOPIC_AUTHORIZATION;
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+        return PX_KAFKA_REFUSAL_CLUSTER_AUTHORIZATION;
+    default:
+        return PX_KAFKA_REFUSAL_NONE;
+    }
+}
+
+const char *px_kafka_refusal_name(px_kafka_refusal r)
+{
+    static const char *const names[PX_KAFKA_REFUSAL__COUNT] = {
+        [PX_KAFKA_REFUSAL_NONE] = "none",
+        [PX_KAFKA_REFUSAL_AUTHENTICATION] = "authentication",
+        [PX_KAFKA_REFUSAL_TOPIC_AUTHORIZATION] = "topic_authorization",
+        [PX_KAFKA_REFUSAL_CLUSTER_AUTHORIZATION] = "cluster_authorization",
+    };
+    return (unsigned)r < PX_KAFKA_REFUSAL__COUNT ? names[r] : "none";
 }

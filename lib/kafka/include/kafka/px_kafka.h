@@ -54,6 +54,22 @@ px_log_level px_kafka_log_level(int syslog_level);
 /* A px_kafka_conf.log for programs that log through px_log (ctx unused). */
 void px_kafka_to_px_log(void *ctx, px_log_level level, const char *msg);
 
+/* Kafka refusing the client rather than failing: a login that failed, or
+ * an ACL that does not allow what it asked. No retry helps until an
+ * operator changes credentials or ACLs. */
+typedef enum px_kafka_refusal {
+    PX_KAFKA_REFUSAL_NONE,
+    PX_KAFKA_REFUSAL_AUTHENTICATION,        /* SASL (or TLS client) login failed */
+    PX_KAFKA_REFUSAL_TOPIC_AUTHORIZATION,   /* an ACL refuses the topic */
+    PX_KAFKA_REFUSAL_CLUSTER_AUTHORIZATION, /* an ACL refuses a cluster operation */
+    PX_KAFKA_REFUSAL__COUNT
+} px_kafka_refusal;
+
+/* What err is, as a refusal (PX_KAFKA_REFUSAL_NONE: none). */
+px_kafka_refusal px_kafka_refusal_of(rd_kafka_resp_err_t err);
+/* "authentication", "topic_authorization", "cluster_authorization" (metric labels). */
+const char *px_kafka_refusal_name(px_kafka_refusal r);
+
 typedef struct px_kafka px_kafka;
 
 typedef struct px_kafka_conf {
@@ -72,6 +88,11 @@ typedef struct px_kafka_conf {
     /* librdkafka's log lines ("librdkafka FAC: text") and non-fatal errors
      * ("Kafka: NAME: reason", a warning: librdkafka retries). NULL: dropped. */
     void (*log)(void *ctx, px_log_level level, const char *msg);
+    /* A non-fatal error that is a refusal (px_kafka_refusal_of), with
+     * librdkafka's reason, from a librdkafka thread: the program logs it as
+     * it sees fit (once), and px_kafka does not log it. NULL: logged as
+     * any other error, every time. */
+    void (*refused)(void *ctx, px_kafka_refusal why, const char *reason);
     /* A fatal error, with librdkafka's reason; also logged as an error.
      * Called at most once, from a librdkafka thread or a poll. */
     void (*fatal)(void *ctx, const char *why);
