@@ -850,28 +850,33 @@ const char *px_config_problem(const px_config *c, size_t i)
     return NULL;
 }
 
+/* The program's own problems go to their own list (listed after the
+ * ones found reading and validating). */
+static void px_added_problemv(px_config *c, const char *where, const char *fmt, va_list ap)
+{
+    c->sink = &c->added_problems;
+    px_problem_addv(c, where, fmt, ap);
+    c->sink = &c->read_problems;
+}
+
 void px_config_add_problem(px_config *c, const char *path, const char *fmt, ...)
 {
     config_setting_t *deepest = NULL;
     config_setting_t *s = px_find(config_root_setting(&c->main), path, &deepest);
     char where[512];
     px_where(c, s ? s : deepest, where, sizeof(where));
-    c->sink = &c->added_problems;
     va_list ap;
     va_start(ap, fmt);
-    px_problem_addv(c, where, fmt, ap);
+    px_added_problemv(c, where, fmt, ap);
     va_end(ap);
-    c->sink = &c->read_problems;
 }
 
 void px_config_add_problem_where(px_config *c, const char *where, const char *fmt, ...)
 {
-    c->sink = &c->added_problems;
     va_list ap;
     va_start(ap, fmt);
-    px_problem_addv(c, where, fmt, ap);
+    px_added_problemv(c, where, fmt, ap);
     va_end(ap);
-    c->sink = &c->read_problems;
 }
 
 /* ---- accessors ----------------------------------------------------------- */

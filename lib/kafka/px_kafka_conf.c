@@ -32,18 +32,6 @@ void px_kafka_conf_check(px_config *cfg, const char *path)
     rd_kafka_conf_destroy(conf);
 }
 
-/* Copies the file's problems ("FILE:LINE: message") as they are. */
-static void px_propfile_problems(px_config *cfg, const px_kafka_propfile *f)
-{
-    for (size_t i = 0; i < px_kafka_propfile_problem_count(f); i++) {
-        const char *p = px_kafka_propfile_problem(f, i);
-        const char *sep = strstr(p, ": ");
-        char where[512];
-        snprintf(where, sizeof(where), "%.*s", sep ? (int)(sep - p) : 0, p);
-        px_config_add_problem_where(cfg, where, "%s", sep ? sep + 2 : p);
-    }
-}
-
 void px_kafka_propfile_check(px_config *cfg, const char *path)
 {
     const char *file = px_config_string(cfg, path);
@@ -55,7 +43,11 @@ void px_kafka_propfile_check(px_config *cfg, const char *path)
         px_config_add_problem(cfg, path, "%s: cannot read %s", path, why[0] ? why : file);
         return;
     }
-    px_propfile_problems(cfg, f);
+    char where[512];
+    for (size_t i = 0; i < px_kafka_propfile_problem_count(f); i++) {
+        snprintf(where, sizeof(where), "%s:%u", file, px_kafka_propfile_problem_line(f, i));
+        px_config_add_problem_where(cfg, where, "%s", px_kafka_propfile_problem_message(f, i));
+    }
     size_t n;
     const px_kafka_prop *props = px_kafka_propfile_props(f, &n);
     rd_kafka_conf_t *conf = n ? rd_kafka_conf_new() : NULL;
@@ -64,7 +56,6 @@ void px_kafka_propfile_check(px_config *cfg, const char *path)
         if (rd_kafka_conf_set(conf, props[i].key, props[i].value, text, sizeof(text)) ==
             RD_KAFKA_CONF_OK)
             continue;
-        char where[512];
         snprintf(where, sizeof(where), "%s:%u", file, px_kafka_propfile_line(f, i));
         /* librdkafka's text names the property, and the value only of
          * properties whose values are no secret (enumerations, numbers). */

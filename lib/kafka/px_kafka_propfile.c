@@ -14,13 +14,19 @@
 
 enum { PX_PROPFILE_MAX_PROBLEMS = 100 }; /* a binary file is one problem a line */
 
+typedef struct px_pf_problem_t {
+    char *text; /* "NAME:LINE: message" */
+    unsigned line;
+    size_t msg_off; /* where the message starts in text */
+} px_pf_problem_t;
+
 struct px_kafka_propfile {
     char *text; /* NUL-terminated copy; keys and values are cut out of it */
     char *name;
     px_kafka_prop *props;
     unsigned *lines;
     size_t n, cap;
-    char **problems;
+    px_pf_problem_t *problems;
     size_t n_problems;
     bool nomem;
 };
@@ -36,16 +42,17 @@ static void px_pf_problem(px_kafka_propfile *f, unsigned line, const char *fmt, 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    char **grown = realloc(f->problems, (f->n_problems + 1) * sizeof(*grown));
+    px_pf_problem_t *grown = realloc(f->problems, (f->n_problems + 1) * sizeof(*grown));
+    if (grown)
+        f->problems = grown;
     char *p = NULL;
-    if (!grown || asprintf(&p, "%s:%u: %s", f->name, line, msg) < 0) {
-        if (grown)
-            f->problems = grown;
+    int off = snprintf(NULL, 0, "%s:%u: ", f->name, line);
+    if (!grown || off < 0 || asprintf(&p, "%s:%u: %s", f->name, line, msg) < 0) {
         f->nomem = true;
         return;
     }
-    f->problems = grown;
-    f->problems[f->n_problems++] = p;
+    f->problems[f->n_problems++] =
+        (px_pf_problem_t){.text = p, .line = line, .msg_off = (size_t)off};
 }
 
 static bool px_pf_blank(char c)
@@ -228,7 +235,7 @@ void px_kafka_propfile_destroy(px_kafka_propfile *f)
     if (!f)
         return;
     for (size_t i = 0; i < f->n_problems; i++)
-        free(f->problems[i]);
+        free(f->problems[i].text);
     free(f->problems);
     free(f->props);
     free(f->lines);
@@ -255,5 +262,15 @@ size_t px_kafka_propfile_problem_count(const px_kafka_propfile *f)
 
 const char *px_kafka_propfile_problem(const px_kafka_propfile *f, size_t i)
 {
-    return i < f->n_problems ? f->problems[i] : NULL;
+    return i < f->n_problems ? f->problems[i].text : NULL;
+}
+
+unsigned px_kafka_propfile_problem_line(const px_kafka_propfile *f, size_t i)
+{
+    return i < f->n_problems ? f->problems[i].line : 0;
+}
+
+const char *px_kafka_propfile_problem_message(const px_kafka_propfile *f, size_t i)
+{
+    return i < f->n_problems ? f->problems[i].text + f->problems[i].msg_off : NULL;
 }

@@ -59,10 +59,7 @@ class KafkaSecure(unittest.TestCase):
         self.procs = []
 
     def tearDown(self):
-        for p in self.procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        pxtest.kill_all(self.procs)
 
     @classmethod
     def federation(cls):

@@ -37,8 +37,11 @@ void px_kafka_propfile_destroy(px_kafka_propfile *f); /* NULL is fine */
 const px_kafka_prop *px_kafka_propfile_props(const px_kafka_propfile *f, size_t *n);
 /* The line of property i. */
 unsigned px_kafka_propfile_line(const px_kafka_propfile *f, size_t i);
-/* Problems, "NAME:LINE: message", in order. */
+/* Problems, "NAME:LINE: message", in order; the line and the message
+ * alone of problem i. */
 size_t px_kafka_propfile_problem_count(const px_kafka_propfile *f);
 const char *px_kafka_propfile_problem(const px_kafka_propfile *f, size_t i);
+unsigned px_kafka_propfile_problem_line(const px_kafka_propfile *f, size_t i);
+const char *px_kafka_propfile_problem_message(const px_kafka_propfile *f, size_t i);
 
 #endif
