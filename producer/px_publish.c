@@ -26,10 +26,6 @@
  * (an outage would otherwise write one per message); counters count all. */
 #define PX_PUBLISH_LOG_BURST 3
 #define PX_PUBLISH_LOG_INTERVAL_MS 10000
-/* After Kafka refused a message (ACL, login), spooled ones wait this long
- * before they are tried again, as after an outage, rather than going
- * round between the spool and the broker's refusal. */
-#define PX_PUBLISH_REFUSED_RETRY_MS 10000 /* said in the refusal's line */
 /* While messages are being dropped, how often a line says how many. */
 #define PX_PUBLISH_DROP_REPORT_MS 10000
 
@@ -64,6 +60,7 @@ struct px_publish {
     px_metric *m_refused[PX_KAFKA_REFUSAL__COUNT];
     _Atomic bool refusal_said[PX_KAFKA_REFUSAL__COUNT];
     _Atomic int64_t refused_ms;  /* last refused delivery, monotonic */
+    int64_t refused_retry_ms;    /* px_publish_conf.refused_retry_ms */
     char topic[256];             /* for the refusal's line */
     char principal[192];         /* "User:NAME" from sasl.username, or how it is unknown */
     uint64_t spool_corrupt_seen; /* damaged spool records already counted (spool_lock) */
@@ -157,14 +154,17 @@ static void px_publish_refused(void *ctx, px_kafka_refusal why, const char *reas
                  "(kafka.properties_file); observations wait as when Kafka is down "
                  "(pdnsx_kafka_refused_total{reason=\"authentication\"})",
                  p->principal, reason);
-    else
+    else {
+        char keep[96] = "are lost until it does (no spool.path)";
+        if (p->spool)
+            snprintf(keep, sizeof(keep), "are kept in the spool and tried again every %g s",
+                     (double)p->refused_retry_ms / 1000.0);
         snprintf(msg, sizeof(msg),
                  "Kafka refused topic %s to %s: %s (%s); an ACL must allow it WRITE on the "
                  "topic; observations %s (pdnsx_kafka_refused_total{reason=\"%s\"})",
-                 p->topic, p->principal, px_kafka_refusal_name(why), reason,
-                 p->spool ? "are kept in the spool and tried again every 10 s"
-                          : "are lost until it does (no spool.path)",
+                 p->topic, p->principal, px_kafka_refusal_name(why), reason, keep,
                  px_kafka_refusal_name(why));
+    }
     px_publish_log(p, PX_LOG_ERROR, msg);
 }
 
@@ -282,6 +282,7 @@ px_publish *px_publish_create(const px_publish_conf *c, char *errbuf, size_t err
     snprintf(p->topic, sizeof(p->topic), "%s", c->topic ? c->topic : "");
     px_publish_principal(p, c->kafka);
     p->queue_wait_ms = c->queue_wait_ms > 0 ? (uint64_t)c->queue_wait_ms : 1000;
+    p->refused_retry_ms = c->refused_retry_ms > 0 ? c->refused_retry_ms : 10000;
     p->log_fn = c->log_fn;
     p->log_ctx = c->log_ctx;
     px_publish_metrics(p);
@@ -449,7 +450,7 @@ static void px_publish_drain(px_publish *p)
     if (!p->spool || rd_kafka_outq_len(p->rk) >= PX_PUBLISH_DRAIN_BELOW)
         return;
     int64_t refused = atomic_load(&p->refused_ms);
-    if (refused && px_clock_mono_ms() - refused < PX_PUBLISH_REFUSED_RETRY_MS)
+    if (refused && px_clock_mono_ms() - refused < p->refused_retry_ms)
         return;
     pthread_mutex_lock(&p->spool_lock);
     for (int i = 0; i < PX_PUBLISH_DRAIN_BATCH; i++) {
