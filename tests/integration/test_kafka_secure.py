@@ -61,14 +61,18 @@ class KafkaSecure(unittest.TestCase):
         pxtest.kill_all(self.procs)
 
     @classmethod
-    def federation(cls):
-        out = subprocess.run([FEDERATION, "--bootstrap-server", cls.secure,
-                              "--command-config", cls.admin, "--kafka-bin", cls.kafka_bin,
-                              "--org", cls.org_a, "--org", cls.org_b, "--partitions", "4",
-                              "--replication-factor", "1",
-                              "--consumer-principal", cls.consumer_user,
-                              "--consumer-group", cls.consumer_user, "--users", cls.users],
-                             capture_output=True, text=True, timeout=300)
+    def federation(cls, orgs=None, partitions=4, check=True):
+        """Runs pdnsx-kafka-federation for orgs (default: A and B); its
+        standard output (check) or the whole CompletedProcess."""
+        args = [FEDERATION, "--bootstrap-server", cls.secure, "--command-config", cls.admin,
+                "--kafka-bin", cls.kafka_bin, "--partitions", str(partitions),
+                "--replication-factor", "1", "--consumer-principal", cls.consumer_user,
+                "--consumer-group", cls.consumer_user, "--users", cls.users]
+        for org in orgs or (cls.org_a, cls.org_b):
+            args += ["--org", org]
+        out = subprocess.run(args, capture_output=True, text=True, timeout=300)
+        if not check:
+            return out
         if out.returncode != 0:
             raise AssertionError("pdnsx-kafka-federation: " + out.stdout + out.stderr)
         return out.stdout
@@ -106,6 +110,21 @@ class KafkaSecure(unittest.TestCase):
                       % self.consumer_user, self.first)
         # idempotent: nothing to do, nothing printed
         self.assertEqual(self.second, "")
+
+    def test_federation_refuses_unequal_partition_counts(self):
+        org_c = self.org_a + "-c"
+        out = self.federation(orgs=(self.org_a, org_c), partitions=3, check=False)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("topic pdnsx.obs.%s has 4 partitions, not 3" % self.org_a, out.stderr)
+        # refused before any change: org C's topic was not made
+        self.assertEqual(out.stdout, "")
+        topics = subprocess.run([os.path.join(self.kafka_bin, "kafka-topics.sh"),
+                                 "--bootstrap-server", self.secure,
+                                 "--command-config", self.admin, "--list"],
+                                capture_output=True, text=True, timeout=120)
+        self.assertEqual(topics.returncode, 0, topics.stderr)
+        self.assertIn("pdnsx.obs." + self.org_a, topics.stdout.split())
+        self.assertNotIn("pdnsx.obs." + org_c, topics.stdout.split())
 
     def test_org_delivers_and_consumer_merges_over_tls(self):
         pcap, _ = gencap(self.dir, 3000, 11)
