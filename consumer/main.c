@@ -7,6 +7,7 @@
 #include "core/px_cli.h"
 #include "consumer/px_consumer.h"
 #include "core/px_log.h"
+#include "kafka/px_kafka_propfile.h"
 
 static const px_cli_spec px_consumer_cli = {
     .prog = "pdnsx-consumer",
@@ -36,6 +37,10 @@ int main(int argc, char **argv)
         return lerr == PX_ERR_NOMEM ? 1 : 2;
     }
     px_log_set_level((px_log_level)px_log_level_parse(conf.log_level));
+    char exposed[512];
+    if (px_kafka_propfile_exposed(px_config_string(cli.config, "kafka.properties_file"), exposed,
+                                  sizeof(exposed)))
+        px_warning("%s", exposed);
 
     sigset_t sigs;
     px_cli_daemon_signals(&sigs);

@@ -230,6 +230,18 @@ px_err px_kafka_propfile_read(const char *path, px_kafka_propfile **out, char *w
     return *out ? PX_OK : PX_ERR_NOMEM;
 }
 
+bool px_kafka_propfile_exposed(const char *path, char *why, size_t whylen)
+{
+    struct stat st;
+    if (!path || stat(path, &st) != 0 || (st.st_mode & 077) == 0)
+        return false;
+    px_why(why, whylen,
+           "kafka.properties_file %s is open to %s (mode %04o): it holds Kafka credentials; "
+           "make it the owner's alone (chmod 600)",
+           path, (st.st_mode & 007) ? "every user" : "its group", (unsigned)(st.st_mode & 07777));
+    return true;
+}
+
 void px_kafka_propfile_destroy(px_kafka_propfile *f)
 {
     if (!f)

@@ -126,6 +126,19 @@ class KafkaSecure(unittest.TestCase):
         self.assertIn("pdnsx.obs." + self.org_a, topics.stdout.split())
         self.assertNotIn("pdnsx.obs." + org_c, topics.stdout.split())
 
+    def test_file_open_to_others_is_warned(self):
+        path = self.props(self.org_a, self.passwords[self.org_a])
+        os.chmod(path, 0o644)
+        pcap, _ = gencap(self.dir, 50, 13)
+        out = subprocess.run(pxtest.producer_cmd([
+            'org="%s"' % self.org_a, 'inputs=({type="pcap-file"; path="%s";})' % pcap,
+            'kafka.properties_file="%s"' % path, "kafka.enabled=false"]),
+            capture_output=True, text=True, timeout=120)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("warning: kafka.properties_file %s is open to every user (mode 0644)"
+                      % path, out.stderr)
+        self.assertNotIn(self.passwords[self.org_a], out.stderr)
+
     def test_org_delivers_and_consumer_merges_over_tls(self):
         pcap, _ = gencap(self.dir, 3000, 11)
         p, _, log_path = self.producer(
@@ -172,6 +185,7 @@ class KafkaSecure(unittest.TestCase):
         self.assertEqual(m["pdnsx_kafka_failed_total"], 0)
         log = open(log_path).read()
         self.assertEqual(log.count(line), 1, log)
+        self.assertNotIn("is open to", log)  # the file is 0600: no warning
         for pw in self.passwords.values():
             self.assertNotIn(pw, log)
         return p, port, log_path, spool

@@ -252,6 +252,25 @@ static void test_check(void **state)
     px_config_destroy(cfg);
 }
 
+/* A file its group or others may read is said to be exposed (a warning at
+ * start); the owner's alone is not. */
+static void test_exposed(void **state)
+{
+    (void)state;
+    char path[128], why[512] = "";
+    snprintf(path, sizeof(path), "%s/secret.properties", dir);
+    write_file(path, "sasl.password=x\n", 16);
+    assert_int_equal(chmod(path, 0600), 0);
+    assert_false(px_kafka_propfile_exposed(path, why, sizeof(why)));
+    assert_false(px_kafka_propfile_exposed(NULL, why, sizeof(why)));
+    assert_int_equal(chmod(path, 0640), 0);
+    assert_true(px_kafka_propfile_exposed(path, why, sizeof(why)));
+    assert_non_null(strstr(why, "is open to its group (mode 0640)"));
+    assert_int_equal(chmod(path, 0644), 0);
+    assert_true(px_kafka_propfile_exposed(path, why, sizeof(why)));
+    assert_non_null(strstr(why, "is open to every user (mode 0644)"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -260,6 +279,7 @@ int main(void)
         cmocka_unit_test(test_read),
         cmocka_unit_test(test_file_applied_after_the_map),
         cmocka_unit_test(test_check),
+        cmocka_unit_test(test_exposed),
     };
     return cmocka_run_group_tests(tests, dir_setup, dir_teardown);
 }

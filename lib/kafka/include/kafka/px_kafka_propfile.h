@@ -14,6 +14,7 @@
 #ifndef PX_KAFKA_PROPFILE_H
 #define PX_KAFKA_PROPFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/px_error.h"
@@ -32,6 +33,12 @@ px_kafka_propfile *px_kafka_propfile_parse(const char *text, size_t len, const c
  * file, too large), PX_ERR_NOMEM; on PX_OK *out is the caller's. */
 px_err px_kafka_propfile_read(const char *path, px_kafka_propfile **out, char *why, size_t whylen);
 void px_kafka_propfile_destroy(px_kafka_propfile *f); /* NULL is fine */
+
+/* True when path (may be NULL: false) is a file that its group or others
+ * may read or write: the file holds secrets, and the group pdnsx also
+ * holds resolvers' users (for the dnstap socket). why gets the sentence a
+ * daemon logs as a warning. Not a configuration problem: --check passes. */
+bool px_kafka_propfile_exposed(const char *path, char *why, size_t whylen);
 
 /* The properties in file order: n entries whose strings belong to f. */
 const px_kafka_prop *px_kafka_propfile_props(const px_kafka_propfile *f, size_t *n);
