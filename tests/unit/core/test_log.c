@@ -1,12 +1,14 @@
-/* test_log.c: syslog severities to our levels, and the report hook that
- * turns a library's message into a log line. */
+/* test_log.c: syslog severities to our levels, the report hook that
+ * turns a library's message into a log line, and the journald format. */
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -57,11 +59,62 @@ static void test_report_to_log(void **state)
     assert_string_equal(reported(PX_LOG_DEBUG, "quiet"), "");
 }
 
+/* Logs msg at level with stderr sent to a new file and JOURNAL_STREAM
+ * naming that file (same_stream) or another one, as systemd would set it;
+ * returns the line written. */
+static char *journal_logged(bool same_stream, px_log_level level, const char *msg)
+{
+    char path[] = "/tmp/test_log.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    char env[64];
+    snprintf(env, sizeof(env), "%llu:%llu", (unsigned long long)st.st_dev,
+             (unsigned long long)st.st_ino + (same_stream ? 0 : 1));
+    assert_int_equal(setenv("JOURNAL_STREAM", env, 1), 0);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    assert_true(dup2(fd, STDERR_FILENO) >= 0);
+    px_log_set_ident("test_log");
+    px_log(level, "%s", msg);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    unsetenv("JOURNAL_STREAM");
+    px_log_set_ident("test_log");
+    static char buf[512];
+    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+    close(fd);
+    unlink(path);
+    buf[n > 0 ? n : 0] = '\0';
+    return buf;
+}
+
+static void test_journal_stream(void **state)
+{
+    (void)state;
+    px_log_set_level(PX_LOG_DEBUG);
+    /* stderr is the journal's stream: syslog priority, no time of our own */
+    assert_string_equal(journal_logged(true, PX_LOG_ERROR, "store damaged"),
+                        "<3>test_log: store damaged\n");
+    assert_string_equal(journal_logged(true, PX_LOG_WARNING, "slow"), "<4>test_log: slow\n");
+    assert_string_equal(journal_logged(true, PX_LOG_INFO, "started"), "<6>test_log: started\n");
+    assert_string_equal(journal_logged(true, PX_LOG_DEBUG, "detail"), "<7>test_log: detail\n");
+    /* inherited JOURNAL_STREAM but stderr redirected elsewhere: as without
+     * systemd, the time first */
+    const char *line = journal_logged(false, PX_LOG_WARNING, "slow");
+    assert_int_equal(line[0] >= '2' && line[0] <= '9', 1);
+    assert_non_null(strstr(line, "Z test_log warning: slow\n"));
+    px_log_set_level(PX_LOG_INFO);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_from_syslog),
         cmocka_unit_test(test_report_to_log),
+        cmocka_unit_test(test_journal_stream),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
