@@ -301,8 +301,8 @@ def trial():
                                                        "pdnsx-producer-pcap.conf"))}
         trace = owned_dir(os.path.join(work, "trace"), "pdnsx", 0o700)
         run = owned_dir(os.path.join(work, "run"), "pdnsx", 0o750)   # RuntimeDirectory
-        spool = owned_dir(os.path.join(work, "spool"), "pdnsx", 0o750)
-        lib = owned_dir(os.path.join(work, "lib"), "pdnsx", 0o750)   # StateDirectory
+        spool = owned_dir(os.path.join(work, "spool"), "pdnsx", 0o700)
+        lib = owned_dir(os.path.join(work, "lib"), "pdnsx", 0o700)   # StateDirectory
         probe = Sandboxed("probe", trace, {"/run/pdnsx": run, "/var/spool/pdnsx": spool}, [
             "sh", "-c", "for f in /etc/pdnsx-probe /usr/pdnsx-probe /var/tmp/pdnsx-probe "
             "/var/spool/pdnsx/probe /run/pdnsx/probe; do touch $f 2>/dev/null && echo $f; "
