@@ -35,7 +35,7 @@ SRC = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
 os.environ.setdefault("PDNSX_BIN", os.path.join(os.path.abspath(sys.argv[1]), "bin"))
 import pxtest  # noqa: E402
-from resolvers import ZONES, Nsd, _dns_answers  # noqa: E402
+from resolvers import Nsd, Unbound  # noqa: E402
 
 BIN = pxtest.BIN
 UNITS = os.path.join(os.path.abspath(sys.argv[1]), "systemd")
@@ -149,6 +149,15 @@ class Sandboxed:
     def logtext(self):
         return open(self.log_path).read()
 
+    def reload_then_stop(self):
+        """systemctl reload (SIGHUP: both daemons log a "SIGHUP: ..." line
+        and go on), then stop; returns the exit status."""
+        self.signal(signal.SIGHUP)
+        pxtest.wait_for(lambda: "SIGHUP" in self.logtext() or self.proc.poll() is not None,
+                        20, "%s to note SIGHUP" % self.name)
+        check(self.proc.poll() is None, "%s alive after SIGHUP (ExecReload)" % self.name)
+        return self.stop()
+
     def stop(self):
         if self.proc.poll() is None:
             self.signal(signal.SIGTERM)
@@ -170,43 +179,6 @@ try:
 except OSError as e:
     print(e.strerror)
 """
-
-
-def start_unbound(d, nsd_port, sock):
-    """Unbound as pdnsx-trial-res (its own username: setting), dnstap to sock."""
-    stubs = "".join('stub-zone:\n  name: "%s"\n  stub-addr: 127.0.0.1@%d\n' % (z, nsd_port)
-                    for z in ZONES)
-    conf = os.path.join(d, "unbound.conf")
-
-    def start(port):
-        with open(conf, "w") as f:
-            f.write("""server:
-  interface: 127.0.0.1
-  port: {port}
-  access-control: 127.0.0.0/8 allow
-  username: "pdnsx-trial-res"
-  chroot: ""
-  directory: "{d}"
-  pidfile: ""
-  logfile: ""
-  use-syslog: no
-  do-not-query-localhost: no
-  module-config: "iterator"
-  num-threads: 1
-  so-reuseport: no
-  local-zone: "internal." nodefault
-dnstap:
-  dnstap-enable: yes
-  dnstap-socket-path: "{sock}"
-  dnstap-log-client-response-messages: yes
-remote-control:
-  control-enable: no
-{stubs}""".format(port=port, d=d, sock=sock, stubs=stubs))
-        return subprocess.Popen(["unbound", "-d", "-c", conf], stdout=subprocess.DEVNULL,
-                                stderr=open(os.path.join(d, "unbound.log"), "w"))
-    proc, (port,) = pxtest.serve(start, protos=("udp", "tcp"))
-    pxtest.wait_for(lambda: _dns_answers(port), 30, "unbound to answer")
-    return proc, port
 
 
 def syscall_groups():
@@ -292,7 +264,7 @@ def trial():
     # Not under /tmp, which the sandbox replaces (PrivateTmp).
     work = tempfile.mkdtemp(prefix="pdnsx-sandbox-", dir="/var/tmp")
     os.chmod(work, 0o755)
-    procs, broker, nsd = [], None, None
+    procs, broker, nsd, unbound = [], None, None, None
     try:
         families = {"producer": unit_families(os.path.join(UNITS, "pdnsx-producer.service")),
                     "consumer": unit_families(os.path.join(UNITS, "pdnsx-consumer.service")),
@@ -339,9 +311,12 @@ def trial():
         check(out == "Permission denied", "a user outside group pdnsx cannot (%s)" % out)
 
         nsd = Nsd(work)
-        udir = owned_dir(os.path.join(work, "unbound"), "pdnsx-trial-res", 0o755)
-        unbound, uport = start_unbound(udir, nsd.port, sock)
-        procs.append(unbound)
+        unbound = Unbound(work, nsd.port, sock, username="pdnsx-trial-res")
+        uport = unbound.port
+        uid = [ln.split()[1] for ln in open("/proc/%d/status" % unbound.proc.pid)
+               if ln.startswith("Uid:")][0]
+        check(pwd.getpwuid(int(uid)).pw_name == "pdnsx-trial-res",
+              "Unbound runs as pdnsx-trial-res (uid %s)" % uid)
         def published():
             return pxtest.decode_messages(
                 pxtest.read_topic_raw(broker.bootstrap, "pdnsx.obs." + ORG))
@@ -356,16 +331,11 @@ def trial():
         pxtest.wait_for(ask_and_look, 60, "Unbound's answers to be published", interval=1)
         names = sorted({r["rrname"] for r in published()})
         check(names == ["api.example.net", "www.example.com"], "published %s" % names)
-        producer.signal(signal.SIGHUP)
-        pxtest.wait_for(lambda: "SIGHUP" in producer.logtext() or "hangup" in
-                        producer.logtext().lower(), 20, "the producer to note SIGHUP")
-        check(producer.proc.poll() is None, "producer alive after SIGHUP (ExecReload)")
-        rc = producer.stop()
+        rc = producer.reload_then_stop()
         procs.remove(producer)
         pcap_live(trace, run, spool, broker, uport, published)
-        unbound.terminate()
-        unbound.wait(timeout=30)
-        procs.remove(unbound)
+        unbound.close()
+        unbound = None
         log = producer.logtext()
         check(rc == 0, "producer exit status %d on SIGTERM" % rc)
         first = log.splitlines()[0] if log else ""
@@ -387,11 +357,7 @@ def trial():
         pxtest.wait_for(lambda: stored() or consumer.proc.poll() is not None, 60,
                         "the consumer to merge: " + consumer.logtext()[-600:], interval=0.5)
         check(stored(), "the consumer merged into /var/lib/pdnsx, pdnsx-query finds it")
-        consumer.signal(signal.SIGHUP)
-        pxtest.wait_for(lambda: "SIGHUP" in consumer.logtext() or "reload" in
-                        consumer.logtext().lower(), 20, "the consumer to note SIGHUP")
-        check(consumer.proc.poll() is None, "consumer alive after SIGHUP (ExecReload)")
-        rc = consumer.stop()
+        rc = consumer.reload_then_stop()
         procs.remove(consumer)
         check(rc == 0, "consumer exit status %d on SIGTERM" % rc)
 
@@ -408,7 +374,9 @@ def trial():
             check(not wx, "%s: no writable+executable mapping %s" % (name, wx[:2]))
     finally:
         for p in procs:
-            (p.proc if isinstance(p, Sandboxed) else p).kill()
+            p.proc.kill()
+        if unbound:
+            unbound.close()
         if nsd:
             nsd.close()
         if broker:

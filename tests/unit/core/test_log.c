@@ -26,8 +26,40 @@ static void test_from_syslog(void **state)
     assert_int_equal(px_log_level_from_syslog(99), PX_LOG_DEBUG);
 }
 
-/* Runs px_report_to_log with stderr sent to a file; returns what it wrote. */
-static char *reported(px_log_level level, const char *msg)
+/* What to log while stderr is a file: fd is that file. */
+typedef struct logged_call {
+    bool journal;     /* JOURNAL_STREAM set: naming fd's file, or another */
+    bool same_stream; /* with journal: it names fd's file */
+    bool via_report;  /* through px_report_to_log rather than px_log */
+    px_log_level level;
+    const char *msg;
+} logged_call;
+
+static void log_call(int fd, const logged_call *call)
+{
+    if (call->journal) {
+        struct stat st;
+        assert_int_equal(fstat(fd, &st), 0);
+        char env[64];
+        snprintf(env, sizeof(env), "%llu:%llu", (unsigned long long)st.st_dev,
+                 (unsigned long long)st.st_ino + (call->same_stream ? 0 : 1));
+        assert_int_equal(setenv("JOURNAL_STREAM", env, 1), 0);
+        px_log_set_ident("test_log");
+    }
+    if (call->via_report) {
+        px_report_fn fn = px_report_to_log;
+        fn(NULL, call->level, call->msg);
+    } else {
+        px_log(call->level, "%s", call->msg);
+    }
+    if (call->journal) {
+        unsetenv("JOURNAL_STREAM");
+        px_log_set_ident("test_log");
+    }
+}
+
+/* Makes the call with stderr sent to a new file; returns what it wrote. */
+static char *logged(logged_call call)
 {
     char path[] = "/tmp/test_log.XXXXXX";
     int fd = mkstemp(path);
@@ -35,8 +67,7 @@ static char *reported(px_log_level level, const char *msg)
     fflush(stderr);
     int saved = dup(STDERR_FILENO);
     assert_true(dup2(fd, STDERR_FILENO) >= 0);
-    px_report_fn fn = px_report_to_log;
-    fn(NULL, level, msg);
+    log_call(fd, &call);
     fflush(stderr);
     dup2(saved, STDERR_FILENO);
     close(saved);
@@ -46,6 +77,12 @@ static char *reported(px_log_level level, const char *msg)
     unlink(path);
     buf[n > 0 ? n : 0] = '\0';
     return buf;
+}
+
+/* px_report_to_log's line for msg at level. */
+static char *reported(px_log_level level, const char *msg)
+{
+    return logged((logged_call){.via_report = true, .level = level, .msg = msg});
 }
 
 static void test_report_to_log(void **state)
@@ -59,36 +96,12 @@ static void test_report_to_log(void **state)
     assert_string_equal(reported(PX_LOG_DEBUG, "quiet"), "");
 }
 
-/* Logs msg at level with stderr sent to a new file and JOURNAL_STREAM
- * naming that file (same_stream) or another one, as systemd would set it;
- * returns the line written. */
+/* px_log's line with JOURNAL_STREAM naming stderr's file (same_stream),
+ * as systemd sets it, or another file. */
 static char *journal_logged(bool same_stream, px_log_level level, const char *msg)
 {
-    char path[] = "/tmp/test_log.XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    struct stat st;
-    assert_int_equal(fstat(fd, &st), 0);
-    char env[64];
-    snprintf(env, sizeof(env), "%llu:%llu", (unsigned long long)st.st_dev,
-             (unsigned long long)st.st_ino + (same_stream ? 0 : 1));
-    assert_int_equal(setenv("JOURNAL_STREAM", env, 1), 0);
-    fflush(stderr);
-    int saved = dup(STDERR_FILENO);
-    assert_true(dup2(fd, STDERR_FILENO) >= 0);
-    px_log_set_ident("test_log");
-    px_log(level, "%s", msg);
-    fflush(stderr);
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-    unsetenv("JOURNAL_STREAM");
-    px_log_set_ident("test_log");
-    static char buf[512];
-    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-    close(fd);
-    unlink(path);
-    buf[n > 0 ? n : 0] = '\0';
-    return buf;
+    return logged(
+        (logged_call){.journal = true, .same_stream = same_stream, .level = level, .msg = msg});
 }
 
 static void test_journal_stream(void **state)
