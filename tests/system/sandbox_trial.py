@@ -43,6 +43,11 @@ ORG = "trial"
 FAILED = []
 
 
+def example(prog):
+    """The packaged example config of prog."""
+    return os.path.join(SRC, "etc", prog + ".conf")
+
+
 def check(ok, what):
     print("%s %s" % ("ok  " if ok else "FAIL", what), flush=True)
     if not ok:
@@ -109,10 +114,13 @@ for d in /home /root; do mount -t tmpfs -o mode=0,ro tmpfs $d; done
 # PrivateDevices=: a /dev of the pseudo devices (and /dev/shm) only.
 mkdir /tmp/.hostdev && mount --rbind /dev /tmp/.hostdev
 mount -t tmpfs -o mode=0755 tmpfs /dev
-for d in null zero full random urandom; do touch /dev/$d; mount --bind /tmp/.hostdev/$d /dev/$d; done
+for d in null zero full random urandom; do
+  touch /dev/$d && mount --bind /tmp/.hostdev/$d /dev/$d
+done
 mkdir /dev/shm && mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 umount -l /tmp/.hostdev && rmdir /tmp/.hostdev
-mount -t proc -o hidepid=invisible,subset=pid proc /proc 2>/dev/null || echo "trial: /proc subset=pid not possible here" >&2
+mount -t proc -o hidepid=invisible,subset=pid proc /proc 2>/dev/null ||
+  echo "trial: /proc subset=pid not possible here" >&2
 for bind in $BINDS; do
   dst=${bind%%=*} src=${bind#*=}
   parent=$(dirname "$dst")
@@ -225,7 +233,7 @@ def pcap_live(trace, run, spool, broker, uport, published):
     (the unit and pdnsx-producer-pcap.conf)."""
     def start(name, caps):
         return Sandboxed(name, trace, {"/run/pdnsx": run, "/var/spool/pdnsx": spool}, [
-            os.path.join(BIN, "pdnsx-producer"), "-c", os.path.join(SRC, "etc", "pdnsx-producer.conf"),
+            os.path.join(BIN, "pdnsx-producer"), "-c", example("pdnsx-producer"),
             "-s", 'org="%s"' % ORG, "-s", 'kafka.brokers="%s"' % broker.bootstrap,
             "-s", 'inputs=({type="pcap-live"; interface="lo"; filter="udp port %d";})' % uport,
             "-s", 'metrics.listen="127.0.0.1:%d"' % pxtest.free_port(),
@@ -288,7 +296,7 @@ def trial():
         pport, cport = pxtest.free_port(), None
         cport = pxtest.free_port(avoid=(pport,))
         producer = Sandboxed("producer", trace, {"/run/pdnsx": run, "/var/spool/pdnsx": spool}, [
-            os.path.join(BIN, "pdnsx-producer"), "-c", os.path.join(SRC, "etc", "pdnsx-producer.conf"),
+            os.path.join(BIN, "pdnsx-producer"), "-c", example("pdnsx-producer"),
             "-s", 'org="%s"' % ORG, "-s", 'kafka.brokers="%s"' % broker.bootstrap,
             "-s", 'metrics.listen="127.0.0.1:%d"' % pport, "-s", "window.seconds=1",
             "-s", 'log.level="debug"'])
@@ -343,7 +351,7 @@ def trial():
               "journal format under JOURNAL_STREAM: %r" % first)
 
         consumer = Sandboxed("consumer", trace, {"/var/lib/pdnsx": lib}, [
-            os.path.join(BIN, "pdnsx-consumer"), "-c", os.path.join(SRC, "etc", "pdnsx-consumer.conf"),
+            os.path.join(BIN, "pdnsx-consumer"), "-c", example("pdnsx-consumer"),
             "-s", 'kafka.brokers="%s"' % broker.bootstrap,
             "-s", 'metrics.listen="127.0.0.1:%d"' % cport, "-s", "store.batch_ms=200"])
         procs.append(consumer)
