@@ -13,6 +13,8 @@ BUILD_DEPS=(build-essential cmake pkg-config ninja-build clang clang-format libc
 TEST_DEPS=(python3-avro unbound nsd dnsperf fstrm-bin kcat tcpdump
   tcpreplay openjdk-17-jre-headless maven procps psmisc curl ldnsutils
   bind9-dnsutils mmdb-bin libmaxmind-db-writer-perl time lmdb-utils rsyslog)
+# systemd-analyze (check/systemd-units); strace (tests/system/sandbox_trial.py)
+TEST_DEPS+=(systemd strace)
 
 need=()
 for p in "${BUILD_DEPS[@]}" "${TEST_DEPS[@]}"; do
