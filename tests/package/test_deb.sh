@@ -174,8 +174,8 @@ check_installed() {
         out=$(as_pdnsx "/usr/bin/pdnsx-$p" --check -c "/etc/pdnsx/pdnsx-$p.conf" 2>&1) ||
             fail "pdnsx-$p --check on the packaged config: $out"
     done
-    expect_stat /var/lib/pdnsx pdnsx:pdnsx 750
-    expect_stat /var/spool/pdnsx pdnsx:pdnsx 750
+    expect_stat /var/lib/pdnsx pdnsx:pdnsx 700
+    expect_stat /var/spool/pdnsx pdnsx:pdnsx 700
     expect_stat /usr/share/doc/pdnsx/copyright root:root 644
     expect_stat /usr/share/doc/pdnsx/changelog.Debian.gz root:root 644
     in_root zcat /usr/share/doc/pdnsx/changelog.Debian.gz | head -n 1 | grep -qF "pdnsx ($upstream-" ||
