@@ -106,8 +106,9 @@ set(CPACK_DEBIAN_PACKAGE_MAINTAINER "${PX_DEB_MAINTAINER}")
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-# Beside the shared libraries: the maintainer scripts' tools.
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, init-system-helpers (>= 1.54~)")
+# Beside the shared libraries: the maintainer scripts' tools, and procps
+# for /bin/kill (the units' ExecReload sends SIGHUP with it).
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, init-system-helpers (>= 1.54~), procps")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "unbound | bind9")
 # The synopsis is CPACK_PACKAGE_DESCRIPTION_SUMMARY; CPack indents this.
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
