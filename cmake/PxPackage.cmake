@@ -68,9 +68,11 @@ add_custom_command(
   VERBATIM)
 add_custom_target(px_changelog ALL DEPENDS ${PX_DEB_OUT}/changelog.Debian.gz)
 install(FILES ${PX_DEB_OUT}/changelog.Debian.gz DESTINATION ${PX_DOC_DIR})
-# Each override says why next to it.
-install(FILES ${PX_DEB_DIR}/lintian-overrides DESTINATION ${CMAKE_INSTALL_DATADIR}/lintian/overrides
-        RENAME pdnsx)
+# Each override says why next to it. Only the package needs them.
+if(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
+  install(FILES ${PX_DEB_DIR}/lintian-overrides DESTINATION ${CMAKE_INSTALL_DATADIR}/lintian/overrides
+          RENAME pdnsx)
+endif()
 
 # The units part of the package are enabled (never started) by postinst,
 # Debian's way (deb-systemd-helper). Templates (name@.service) need an
