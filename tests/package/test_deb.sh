@@ -178,6 +178,17 @@ check_installed() {
     in_root zcat /usr/share/doc/pdnsx/changelog.Debian.gz | head -n 1 | grep -qF "pdnsx ($upstream-" ||
         fail "changelog.Debian.gz does not start with pdnsx's entry"
     check_user
+    check_nothing_started
+}
+
+# Installing starts nothing: no process runs inside the tree.
+check_nothing_started() {
+    local p
+    for p in /proc/[0-9]*; do
+        if [ "$(readlink "$p/root" 2>/dev/null)" = "$root" ]; then
+            fail "a process runs in the tree after installing: $(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)"
+        fi
+    done
 }
 
 pdnsx_user=
