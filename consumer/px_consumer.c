@@ -419,6 +419,7 @@ static void px_consumer_metrics(px_consumer *c)
 {
     px_consumer_feed_metrics(c);
     c->m_messages = px_metric_counter("pdnsx_consumer_messages_total", "Messages read from Kafka");
+    px_metric_counter_family(PX_CONSUMER_ORG_REJECTED, PX_CONSUMER_ORG_REJECTED_HELP);
     c->m_merged = px_metric_counter("pdnsx_consumer_merged_total",
                                     "Observations merged into the store (committed)");
     c->m_batches =

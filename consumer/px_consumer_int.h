@@ -60,6 +60,12 @@
 #define PX_CONSUMER_CURSOR_MS 1000
 /* At shutdown, the sinks get this long to deliver what they hold. */
 #define PX_CONSUMER_DRAIN_MS 5000
+/* pdnsx_consumer_org_new_records_rejected_total{org}: declared at start,
+ * a series made at an organisation's first rejection */
+#define PX_CONSUMER_ORG_REJECTED "pdnsx_consumer_org_new_records_rejected_total"
+#define PX_CONSUMER_ORG_REJECTED_HELP                                                              \
+    "Observations of new records dead-lettered because their organisation reached "                \
+    "trust.org_new_records (committed)"
 /* alerts.jsonl, alerts.syslog, alerts.kafka_topic */
 #define PX_CONSUMER_SINKS 3
 /* px_change_kind values are 1..4: counters indexed by kind */
