@@ -10,9 +10,12 @@ example configurations in etc/ (with the paths, ports and brokers of a
 test: librdkafka's mock cluster, a dnstap socket, a spool, a store, the
 jsonl alert sink), each HELP/TYPE line and sample counting, so that a
 labelled family with no series yet counts too. Exit 1 naming each
-metric the dashboard queries that neither program exports.
+metric the dashboard queries that neither program exports. With --doc,
+the code blocks of a document's "## Monitoring" section (the example
+alerting rules of docs/OPERATIONS.md) are held to the same.
 
-  dashboard.py --bin BUILD/bin --src ROOT --dashboard FILE [--expect-missing N]
+  dashboard.py --bin BUILD/bin --src ROOT --dashboard FILE [--doc FILE]
+               [--expect-missing N]
 
 --expect-missing N: succeed only if exactly N are missing (the check's
 own test, on a fixture that queries a metric nobody exports)."""
@@ -48,6 +51,19 @@ def queried(node, out):
     return out
 
 
+def documented(path):
+    """pdnsx_* names in the code blocks of the "## Monitoring" section."""
+    with open(path) as f:
+        text = f.read()
+    m = re.search(r"^## Monitoring\n(.*?)(?=^## |\Z)", text, re.S | re.M)
+    if not m:
+        raise SystemExit("dashboard: %s has no \"## Monitoring\" section" % path)
+    names = set()
+    for block in re.findall(r"^```[a-z]*\n(.*?)^```", m.group(1), re.S | re.M):
+        names.update(METRIC.findall(block))
+    return names
+
+
 def exported(port):
     """Names on /metrics: sample names (labels cut) and HELP/TYPE names."""
     names = set()
@@ -78,6 +94,7 @@ def main():
     ap.add_argument("--bin", required=True)
     ap.add_argument("--src", required=True)
     ap.add_argument("--dashboard", required=True)
+    ap.add_argument("--doc")
     ap.add_argument("--expect-missing", type=int, default=0)
     a = ap.parse_args()
     with open(a.dashboard) as f:
@@ -85,6 +102,8 @@ def main():
     if not want:
         print("dashboard: %s queries no pdnsx metric" % a.dashboard)
         return 1
+    if a.doc:
+        want |= documented(a.doc)
     pxtest.BIN = a.bin
     tmp = tempfile.mkdtemp(prefix="pdnsx-dashboard-")
     procs = []
@@ -117,7 +136,8 @@ def main():
         broker.close()
         shutil.rmtree(tmp, ignore_errors=True)
     for m in missing:
-        print("dashboard: %s queries %s, which no program exports" % (a.dashboard, m))
+        print("dashboard: %s queried by %s%s: no program exports it" % (
+            m, a.dashboard, " or " + a.doc if a.doc else ""))
     print("dashboard: %d metrics queried, %d missing" % (len(want), len(missing)))
     return 0 if len(missing) == a.expect_missing else 1
 
