@@ -130,11 +130,15 @@ def main():
                 break
             time.sleep(0.2)
     finally:
+        status = []
         for p in procs:
             p.terminate()
-            p.wait(timeout=60)
+            status.append(p.wait(timeout=60))
         broker.close()
         shutil.rmtree(tmp, ignore_errors=True)
+    if any(status):
+        print("dashboard: a daemon exited %s on SIGTERM" % status)
+        return 1
     for m in missing:
         print("dashboard: %s queried by %s%s: no program exports it" % (
             m, a.dashboard, " or " + a.doc if a.doc else ""))

@@ -76,6 +76,7 @@ def scrape(port):
 
 
 def stop(proc):
+    """Stops a daemon with SIGTERM; its exit status."""
     if proc.poll() is None:
         proc.terminate()
         try:
@@ -83,6 +84,7 @@ def stop(proc):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+    return proc.returncode
 
 
 class ProducerCounters(unittest.TestCase):
@@ -138,6 +140,7 @@ class ProducerCounters(unittest.TestCase):
         self.assertIn(1.0, up.values())
         for client in up:
             self.assertIn('client="pdnsx-producer#producer-', client)
+        self.assertEqual(stop(self.proc), 0)
 
 
 class ConsumerLag(unittest.TestCase):
@@ -239,6 +242,7 @@ class ConsumerLag(unittest.TestCase):
         fetchq = series(text, "pdnsx_kafka_partition_fetchq_messages")
         self.assertEqual({int(re.search(r'partition="(\d+)"', k).group(1))
                           for k in fetchq if self.topic in k}, parts)
+        self.assertEqual(stop(cons), 0)
 
 
 if __name__ == "__main__":
