@@ -27,20 +27,6 @@ static px_err apply(px_kafka_statistics *s, const char *json)
     return px_kafka_statistics_apply(s, json, strlen(json));
 }
 
-static char *exposition(void)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    assert_non_null(f);
-    px_metrics_write(f);
-    fclose(f);
-    char *copy = strdup(buf);
-    free(buf);
-    assert_non_null(copy);
-    return copy;
-}
-
 /* Trimmed from a document librdkafka 2.0 wrote for a consumer: one
  * learned broker, its bootstrap twin (no node id), a fetched partition,
  * a known one not fetched and the unassigned-partition entry (-1). */
@@ -67,7 +53,7 @@ static void test_document_to_gauges(void **state)
     px_kafka_statistics *s = px_kafka_statistics_create();
     assert_non_null(s);
     /* the families are on /metrics before any document */
-    char *text = exposition();
+    char *text = pxt_metrics_text();
     assert_non_null(strstr(text, "# TYPE pdnsx_kafka_broker_rtt_avg_microseconds gauge\n"));
     assert_non_null(strstr(text, "# TYPE pdnsx_kafka_partition_fetchq_messages gauge\n"));
     assert_null(strstr(text, "pdnsx_kafka_broker_up{"));
@@ -84,7 +70,7 @@ static void test_document_to_gauges(void **state)
     assert_int_equal(pxt_metric("pdnsx_kafka_broker_rtt_p99_microseconds{" B "}"), 880);
     assert_int_equal(pxt_metric("pdnsx_kafka_partition_fetchq_messages{" P0 "}"), 250);
     assert_int_equal(pxt_metric("pdnsx_kafka_partition_fetchq_bytes{" P0 "}"), 80000);
-    text = exposition();
+    text = pxt_metrics_text();
     /* the bootstrap twin, a partition not fetched and the -1 entry: none */
     assert_null(strstr(text, "bootstrap"));
     assert_null(strstr(text, "partition=\"1\""));
@@ -102,7 +88,7 @@ static void test_document_to_gauges(void **state)
     assert_int_equal(apply(s, doc2), PX_OK);
     assert_int_equal(pxt_metric("pdnsx_kafka_broker_up{" B "}"), 0);
     assert_int_equal(pxt_metric("pdnsx_kafka_broker_outbuf_requests{" B "}"), 5);
-    text = exposition();
+    text = pxt_metrics_text();
     assert_non_null(strstr(text, "\npdnsx_kafka_broker_up{" B "} 0\n"));
     assert_non_null(strstr(text, "\npdnsx_kafka_queue_messages{client=\"c#consumer-1\"} 0\n"));
     /* no round trip in the interval: no figure, not a 0 us one */
@@ -144,7 +130,7 @@ static void test_bad_documents_change_nothing(void **state)
                               "\"brokers\":[1],\"topics\":{\"t\":{\"partitions\":7}}}"),
                      PX_OK);
     assert_int_equal(pxt_metric("pdnsx_kafka_reply_queue{client=\"a\\\"b\"}"), 1);
-    char *text = exposition();
+    char *text = pxt_metrics_text();
     assert_null(strstr(text, "pdnsx_kafka_queue_messages{client=\"a"));
     free(text);
     px_kafka_statistics_destroy(s);
@@ -181,7 +167,7 @@ static void test_handle_exports_statistics(void **state)
     bool seen = false;
     for (int i = 0; i < 200 && !seen; i++) {
         rd_kafka_poll(rk, 50);
-        char *text = exposition();
+        char *text = pxt_metrics_text();
         seen = strstr(text, up) && strstr(text, "pdnsx_kafka_broker_rtt_avg_microseconds{client");
         free(text);
     }
