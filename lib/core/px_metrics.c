@@ -109,6 +109,11 @@ void px_metric_gauge_family(const char *base, const char *help)
     px_register(base, help, PX_GAUGE, true);
 }
 
+const char *px_metric_name(const px_metric *m)
+{
+    return m->name;
+}
+
 void px_metric_add(px_metric *m, uint64_t n)
 {
     atomic_fetch_add_explicit(&m->value, n, memory_order_relaxed);

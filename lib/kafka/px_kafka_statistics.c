@@ -44,6 +44,12 @@ static const char *const px_ks_families[][2] = {
 struct px_kafka_statistics {
     px_metric **cur, **prev; /* set by the document in hand, and by the last one */
     size_t n_cur, n_prev;
+    /* The last document's series in the order it set them: the next one
+     * almost always sets the same ones in the same order, so each is
+     * found here instead of by the registry's search (which goes through
+     * every metric: 20 ms a document at 1000 partitions). */
+    px_metric **order;
+    size_t n_order;
 };
 
 px_kafka_statistics *px_kafka_statistics_create(void)
@@ -52,8 +58,9 @@ px_kafka_statistics *px_kafka_statistics_create(void)
     if (s) {
         s->cur = calloc(PX_KAFKA_STATISTICS_SERIES, sizeof(*s->cur));
         s->prev = calloc(PX_KAFKA_STATISTICS_SERIES, sizeof(*s->prev));
+        s->order = calloc(PX_KAFKA_STATISTICS_SERIES, sizeof(*s->order));
     }
-    if (!s || !s->cur || !s->prev) {
+    if (!s || !s->cur || !s->prev || !s->order) {
         px_kafka_statistics_destroy(s);
         return NULL;
     }
@@ -68,6 +75,7 @@ void px_kafka_statistics_destroy(px_kafka_statistics *s)
         return;
     free(s->cur);
     free(s->prev);
+    free(s->order);
     free(s);
 }
 
@@ -99,7 +107,9 @@ static void px_ks_set(px_kafka_statistics *s, const char *family, const char *la
     int n = snprintf(name, sizeof(name), "%s{%s}", family, labels);
     if (n < 0 || (size_t)n >= sizeof(name))
         return;
-    px_metric *m = px_metric_gauge(name, NULL);
+    px_metric *m = s->n_cur < s->n_order ? s->order[s->n_cur] : NULL;
+    if (!m || strcmp(px_metric_name(m), name) != 0)
+        m = px_metric_gauge(name, NULL);
     px_metric_set(m, (int64_t)v);
     s->cur[s->n_cur++] = m;
 }
@@ -186,6 +196,8 @@ static int px_ks_ptr_cmp(const void *a, const void *b)
 /* Series of the last document missing from this one: left out. */
 static void px_ks_unset_gone(px_kafka_statistics *s)
 {
+    memcpy(s->order, s->cur, s->n_cur * sizeof(*s->cur));
+    s->n_order = s->n_cur;
     qsort(s->cur, s->n_cur, sizeof(*s->cur), px_ks_ptr_cmp);
     for (size_t i = 0; i < s->n_prev; i++)
         if (!bsearch(&s->prev[i], s->cur, s->n_cur, sizeof(*s->cur), px_ks_ptr_cmp))

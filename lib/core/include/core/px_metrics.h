@@ -20,6 +20,9 @@ typedef struct px_metric px_metric;
 px_metric *px_metric_counter(const char *name, const char *help);
 px_metric *px_metric_gauge(const char *name, const char *help);
 
+/* The full name it was registered with, labels included. */
+const char *px_metric_name(const px_metric *m);
+
 void px_metric_add(px_metric *m, uint64_t n);
 static inline void px_metric_inc(px_metric *m)
 {
