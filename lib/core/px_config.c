@@ -1105,6 +1105,13 @@ const px_conf_item px_conf_kafka_items[] = {
      .help = "absolute path of a file of librdkafka properties, key=value lines (kcat -F's "
              "format), applied after kafka.properties: the place for sasl.password and key "
              "files, so that this file may be world-readable"},
+    {.path = "kafka.statistics_interval_ms",
+     .type = PX_CONF_INT,
+     .min = 0,
+     .max = 3600000,
+     .def = "10000",
+     .help = "how often librdkafka's statistics (queues, broker round-trip times, prefetch) "
+             "refresh their metrics, ms (librdkafka's statistics.interval.ms); 0: off"},
     {.path = NULL},
 };
 

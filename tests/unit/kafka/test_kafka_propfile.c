@@ -245,6 +245,17 @@ static void test_check(void **state)
     px_kafka_settings_free(&s);
     px_config_destroy(cfg);
 
+    /* a property a setting owns is refused in the file as in kafka.properties */
+    snprintf(path, sizeof(path), "%s/stats.properties", dir);
+    write_file(path, "statistics.interval.ms=5\n", 25);
+    cfg = kafka_config(path);
+    px_kafka_propfile_check(cfg, "kafka.properties_file");
+    assert_int_equal(px_config_problem_count(cfg), 1);
+    snprintf(want, sizeof(want),
+             "%s:1: statistics.interval.ms: set by kafka.statistics_interval_ms", path);
+    assert_true(strncmp(px_config_problem(cfg, 0), want, strlen(want)) == 0);
+    px_config_destroy(cfg);
+
     /* a relative path: the table refuses it (a daemon's working directory is /) */
     cfg = kafka_config("client.properties");
     assert_int_equal(px_config_validate(cfg), PX_ERR_CONFIG);

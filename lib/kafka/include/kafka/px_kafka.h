@@ -38,13 +38,22 @@ typedef struct px_kafka_settings {
     size_t n_props;
     size_t n_file_props;
     struct px_kafka_propfile *file;
+    /* kafka.statistics_interval_ms: librdkafka's statistics.interval.ms,
+     * read into gauges (px_kafka_statistics.h); 0: none */
+    int64_t statistics_interval_ms;
 } px_kafka_settings;
 
-/* Reads "kafka.brokers", the map "kafka.properties" and the file
- * "kafka.properties_file" of cfg, the rows of core's px_conf_kafka_items
- * that a program's table includes (any may be absent from the table: NULL
- * brokers, no props). PX_ERR_NOMEM; PX_ERR_CONFIG or PX_ERR_IO: the file
- * cannot be read or has problems (px_kafka_propfile_check says which). */
+/* The librdkafka property kafka.statistics_interval_ms sets: the
+ * operator's kafka.properties (and kafka.properties_file) may not set it. */
+#define PX_KAFKA_STATISTICS_PROP "statistics.interval.ms"
+#define PX_KAFKA_STATISTICS_SETTING "kafka.statistics_interval_ms"
+
+/* Reads "kafka.brokers", "kafka.statistics_interval_ms", the map
+ * "kafka.properties" and the file "kafka.properties_file" of cfg, the rows
+ * of core's px_conf_kafka_items that a program's table includes (any may
+ * be absent from the table: NULL brokers, no props). PX_ERR_NOMEM;
+ * PX_ERR_CONFIG or PX_ERR_IO: the file cannot be read or has problems
+ * (px_kafka_propfile_check says which). */
 px_err px_kafka_settings_load(const px_config *cfg, px_kafka_settings *out);
 void px_kafka_settings_free(px_kafka_settings *s); /* NULL and zeroed are fine */
 
