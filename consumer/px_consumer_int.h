@@ -60,6 +60,12 @@
 #define PX_CONSUMER_CURSOR_MS 1000
 /* At shutdown, the sinks get this long to deliver what they hold. */
 #define PX_CONSUMER_DRAIN_MS 5000
+/* pdnsx_consumer_org_new_records_rejected_total{org}: declared at start,
+ * a series made at an organisation's first rejection */
+#define PX_CONSUMER_ORG_REJECTED "pdnsx_consumer_org_new_records_rejected_total"
+#define PX_CONSUMER_ORG_REJECTED_HELP                                                              \
+    "Observations of new records dead-lettered because their organisation reached "                \
+    "trust.org_new_records (committed)"
 /* alerts.jsonl, alerts.syslog, alerts.kafka_topic */
 #define PX_CONSUMER_SINKS 3
 /* px_change_kind values are 1..4: counters indexed by kind */
@@ -144,6 +150,8 @@ typedef struct px_consumer_part {
     bool known;        /* time is set: a message was merged since the (re)start */
     bool at_end;       /* its EOF came after its last message */
 } px_consumer_part;
+/* The lag per partition on /metrics (px_consumer_lag.c). */
+typedef struct px_consumer_lag px_consumer_lag;
 
 /* An alert sink and its cursor in the store. */
 typedef struct px_consumer_sink {
@@ -164,6 +172,7 @@ struct px_consumer {
     rd_kafka_t *rk;         /* consumer: px_kafka_handle(k_rk) */
     rd_kafka_t *dlq;        /* dead-letter producer: px_kafka_handle(k_dlq) */
     px_dlq *dl;             /* its copies and their acknowledgements */
+    px_consumer_lag *lag;   /* the assigned partitions' lag, for /metrics */
     size_t dlq_max;         /* largest copy: dlq.max_bytes, or message.max.bytes if lower */
     px_avro_codec *codec;
     px_psl_cache *psl;
@@ -300,6 +309,15 @@ int px_consumer_align_assign(px_consumer *c, const rd_kafka_topic_partition_list
 void px_consumer_align_revoke(px_consumer *c, const rd_kafka_topic_partition_list_t *parts);
 /* At a rewind: taken messages dropped, every partition as if new. */
 void px_consumer_align_reset(px_consumer *c);
+/* px_consumer_lag.c: the lag of the assigned partitions, computed when
+ * /metrics is read. NULL l is fine (no memory at start, or destroyed). */
+px_consumer_lag *px_consumer_lag_create(rd_kafka_t *rk); /* NULL: no memory */
+void px_consumer_lag_destroy(px_consumer_lag *l);        /* before rk; NULL is fine */
+/* parts' offsets are where the consumer resumes (the store's) */
+void px_consumer_lag_assigned(px_consumer_lag *l, const rd_kafka_topic_partition_list_t *parts);
+void px_consumer_lag_revoked(px_consumer_lag *l, const rd_kafka_topic_partition_list_t *parts);
+void px_consumer_lag_committed(px_consumer_lag *l, const char *topic, int32_t partition,
+                               int64_t next);
 
 /* px_consumer_kafka.c */
 int px_consumer_kafka(px_consumer *c, char *errbuf, size_t errlen);

@@ -52,6 +52,7 @@ static void px_consumer_assign(px_consumer *c, rd_kafka_t *rk,
                                rd_kafka_topic_partition_list_t *parts, bool coop)
 {
     px_consumer_offsets_from_store(c, parts);
+    px_consumer_lag_assigned(c->lag, parts);
     for (int i = 0; i < parts->cnt; i++)
         px_info("assigned %s [%" PRId32 "] from offset %" PRId64 "%s", parts->elems[i].topic,
                 parts->elems[i].partition, parts->elems[i].offset,
@@ -81,8 +82,9 @@ static void px_consumer_revoke(px_consumer *c, rd_kafka_t *rk,
     /* The next owner resumes from the store: commit what we hold first. */
     bool failed = px_consumer_commit(c, false) < 0;
     px_info("revoked %d partition(s)", parts->cnt);
-    /* held messages are not consumed: the next owner reads them */
+    /* taken messages are not merged: the next owner reads them */
     px_consumer_align_revoke(c, parts);
+    px_consumer_lag_revoked(c->lag, parts);
     if (coop) {
         rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
         if (e)
@@ -136,7 +138,9 @@ static px_kafka *px_consumer_handle(px_consumer *c, rd_kafka_type_t type, const 
     const px_consumer_conf *cf = c->conf;
     px_kafka_settings settings = {.brokers = cf->kafka_brokers,
                                   .props = cf->kafka_properties,
-                                  .n_props = cf->n_kafka_properties};
+                                  .n_props = cf->n_kafka_properties,
+                                  .n_file_props = cf->n_kafka_file_properties,
+                                  .statistics_interval_ms = cf->kafka_statistics_ms};
     size_t n_reserved;
     const px_kafka_prop *reserved = px_consumer_conf_reserved(&n_reserved);
     px_kafka_conf kc = {
@@ -315,6 +319,11 @@ int px_consumer_kafka(px_consumer *c, char *errbuf, size_t errlen)
      * with the alignment, each assigned partition's messages by its own
      * queue (px_consumer_align.c). */
     rd_kafka_poll_set_consumer(c->rk);
+    c->lag = px_consumer_lag_create(c->rk);
+    if (!c->lag) {
+        snprintf(errbuf, errlen, "out of memory");
+        return -1;
+    }
     px_consumer_preload_marks(c);
     return 0;
 }

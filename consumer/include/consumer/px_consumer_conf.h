@@ -29,6 +29,10 @@ typedef struct px_consumer_conf {
     const char *kafka_topics;
     px_kafka_prop *kafka_properties; /* raw librdkafka properties, consumer and DLQ producer */
     size_t n_kafka_properties;
+    /* the last n_kafka_file_properties of them came from kafka.properties_file,
+     * whose strings kafka_properties_file holds (owned) */
+    size_t n_kafka_file_properties;
+    struct px_kafka_propfile *kafka_properties_file;
     const char *store_path;
     const char *geoip_country;  /* NULL: none */
     const char *geoip_asn;      /* NULL: none */
@@ -69,6 +73,7 @@ typedef struct px_consumer_conf {
      * may run ahead of the slowest one still to be read; 0: no alignment
      * (also a struct filled by hand) */
     int64_t align_seconds;
+    int64_t kafka_statistics_ms; /* kafka.statistics_interval_ms (0: none) */
     /* detect.*: zeroed (a struct filled by hand), no detector runs and
      * the store keeps no change feed's state; detect.brands points into
      * detect_brands. known_domains: the file's path, read at start
