@@ -371,6 +371,12 @@ static bool px_consumer_batch_due(const px_consumer *c, uint64_t now)
                         now - c->batch_start_ms >= (uint64_t)c->conf->batch_ms);
 }
 
+void px_consumer_commit_due(px_consumer *c)
+{
+    if (px_consumer_batch_due(c, px_consumer_coarse_ms()))
+        px_consumer_commit(c, true);
+}
+
 /* ---- the batch log ----------------------------------------------------------- */
 
 /* Finishes a big batch whose application stopped (a crash, a full map):
@@ -617,6 +623,7 @@ void px_consumer_destroy(px_consumer *c)
     if (!c)
         return;
     px_query_server_stop(c->query);
+    px_consumer_align_revoke(c, NULL);
     px_consumer_lag_destroy(c->lag); /* its hook reads the consumer handle */
     c->lag = NULL;
     /* Destroying an unclosed consumer runs the revoke callback, which may
@@ -629,6 +636,7 @@ void px_consumer_destroy(px_consumer *c)
     px_store_batch_abort(c->batch);
     px_consumer_reset_batch(c);
     free(c->pos);
+    free(c->parts);
     px_store_close(c->store);
     px_consumer_alerts_close(c); /* after the store: its feed is the detector */
     px_geoip_close(c->geoip);
@@ -668,7 +676,7 @@ static void px_consumer_reload(px_consumer *c)
         px_info("SIGHUP: GeoIP databases reloaded");
 }
 
-static void px_consumer_kafka_event(px_consumer *c, const rd_kafka_message_t *m)
+void px_consumer_event(px_consumer *c, const rd_kafka_message_t *m)
 {
     (void)c;
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -682,15 +690,21 @@ static void px_consumer_kafka_event(px_consumer *c, const rd_kafka_message_t *m)
  * the consumer has caught up with its partitions. */
 static bool px_consumer_read(px_consumer *c, int wait_ms)
 {
+    if (c->n_parts) { /* aligned in event time, each partition from its queue */
+        bool caught_up;
+        if (px_consumer_align_read(c, wait_ms, PX_CONSUMER_BURST, &caught_up))
+            c->idle_since_ms = px_consumer_coarse_ms();
+        return caught_up;
+    }
     for (int i = 0; i < PX_CONSUMER_BURST && !c->fatal && !c->retry_at_ms; i++) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, i == 0 ? wait_ms : 0);
         if (!m)
             return i == 0 && wait_ms >= PX_CONSUMER_CAUGHT_UP_MS;
         bool msg = !m->err;
         if (msg)
-            px_consumer_message(c, m);
+            px_consumer_message(c, m, NULL);
         else
-            px_consumer_kafka_event(c, m);
+            px_consumer_event(c, m);
         rd_kafka_message_destroy(m);
         uint64_t now = px_consumer_coarse_ms(); /* one clock read per message */
         if (msg)
@@ -703,7 +717,7 @@ static bool px_consumer_read(px_consumer *c, int wait_ms)
 
 static bool px_consumer_idle_done(px_consumer *c, uint64_t now)
 {
-    if (c->conf->exit_idle <= 0 || c->batch || rd_kafka_outq_len(c->dlq) > 0)
+    if (c->conf->exit_idle <= 0 || c->batch || c->n_held || rd_kafka_outq_len(c->dlq) > 0)
         return false;
     uint64_t idle_ms = (uint64_t)c->conf->exit_idle * 1000u;
     if (now < c->idle_since_ms || now - c->idle_since_ms < idle_ms)

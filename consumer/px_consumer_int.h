@@ -122,6 +122,34 @@ typedef struct px_consumer_pos {
     int64_t next;
 } px_consumer_pos;
 
+/* The alignment in event time shares the prefetch out over the partitions
+ * of the subscribed topics, counted at the start, waiting this long for
+ * the cluster's answer; over this many if none came; and each partition
+ * gets at least the minimums below (the memory bound holds up to
+ * kafka.fetch_queue_messages / PX_CONSUMER_ALIGN_MIN_MSGS partitions). */
+#define PX_CONSUMER_PARTITIONS_WAIT_MS 2000
+#define PX_CONSUMER_ALIGN_PARTITIONS 64
+#define PX_CONSUMER_ALIGN_MIN_MSGS 100
+#define PX_CONSUMER_ALIGN_MIN_KB 64
+
+/* Messages taken at once from a partition's queue by the alignment in
+ * event time: one lock of the queue per this many. */
+#define PX_CONSUMER_ALIGN_BATCH 256
+
+/* An assigned partition, for the alignment in event time
+ * (px_consumer_align.c). */
+typedef struct px_consumer_part {
+    char *topic;
+    int32_t partition;
+    rd_kafka_queue_t *q; /* owned: its fetch queue, not forwarded to the consumer's */
+    /* owned: taken from q, not merged yet: buf[head .. head + n) */
+    rd_kafka_message_t **buf;
+    size_t head, n;
+    int64_t head_time; /* buf[head]'s event time (INT64_MIN: it does not decode) */
+    int64_t time;      /* event time: the newest time_last merged */
+    bool known;        /* time is set: a message was merged since the (re)start */
+    bool at_end;       /* its EOF came after its last message */
+} px_consumer_part;
 /* The lag per partition on /metrics (px_consumer_lag.c). */
 typedef struct px_consumer_lag px_consumer_lag;
 
@@ -177,6 +205,16 @@ struct px_consumer {
     size_t n_orgs, cap_orgs;
     px_org_rate *last_org;
 
+    /* the alignment in event time (kafka.align_seconds; none when 0) */
+    px_consumer_part *parts;
+    size_t n_parts, cap_parts;
+    size_t n_held;      /* messages taken from the partitions' queues, not merged */
+    uint64_t align_gen; /* moves when the partitions change or rewind */
+    /* the message the codec decoded last, if it is still to be merged,
+     * and its observation (strings in the codec) */
+    const rd_kafka_message_t *align_decoded;
+    px_avro_obs align_obs;
+
     /* run state */
     uint64_t started_ms, idle_since_ms, retry_at_ms, warned_ms;
     bool assigned_once;
@@ -229,11 +267,17 @@ static inline uint64_t px_consumer_coarse_ms(void)
 /* px_consumer.c */
 int px_consumer_begin(px_consumer *c);
 int px_consumer_commit(px_consumer *c, bool rewind);
+/* Commits the open batch if it is due (store.batch_records, _ms). */
+void px_consumer_commit_due(px_consumer *c);
+/* Logs a Kafka event read as a message (an error); a partition's EOF is
+ * no news. */
+void px_consumer_event(px_consumer *c, const rd_kafka_message_t *m);
 void px_consumer_preload_marks(px_consumer *c);
 int px_consumer_remember(px_consumer *c, const char *topic, int32_t partition, int64_t next);
 
 /* px_consumer_judge.c */
-void px_consumer_message(px_consumer *c, const rd_kafka_message_t *m);
+/* obs: m decoded already, or NULL (decoded here) */
+void px_consumer_message(px_consumer *c, const rd_kafka_message_t *m, const px_avro_obs *obs);
 bool px_consumer_geo(void *ctx, const uint8_t *addr, size_t len, px_geo *out);
 
 /* px_consumer_alerts.c */
@@ -250,6 +294,21 @@ void px_consumer_sinks_reopen(px_consumer *c);
 void px_consumer_sinks_drain(px_consumer *c);
 bool px_consumer_sinks_idle(px_consumer *c, uint64_t now, uint64_t idle_ms);
 
+/* px_consumer_align.c */
+/* Merges up to burst messages from the assigned partitions' queues in
+ * event time, waiting up to wait_ms once if none can be merged;
+ * *caught_up: it waited PX_CONSUMER_CAUGHT_UP_MS or more for nothing.
+ * True if it merged or handled anything. */
+bool px_consumer_align_read(px_consumer *c, int wait_ms, int burst, bool *caught_up);
+/* Gives each new partition of parts its own queue; before assigning them.
+ * -1: no memory. */
+int px_consumer_align_assign(px_consumer *c, const rd_kafka_topic_partition_list_t *parts);
+/* parts NULL: all of them, the handle going away (before it does: a taken
+ * message must not outlive it). Their taken messages are dropped: the
+ * next owner reads them. */
+void px_consumer_align_revoke(px_consumer *c, const rd_kafka_topic_partition_list_t *parts);
+/* At a rewind: taken messages dropped, every partition as if new. */
+void px_consumer_align_reset(px_consumer *c);
 /* px_consumer_lag.c: the lag of the assigned partitions, computed when
  * /metrics is read. NULL l is fine (no memory at start, or destroyed). */
 px_consumer_lag *px_consumer_lag_create(rd_kafka_t *rk); /* NULL: no memory */

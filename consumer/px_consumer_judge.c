@@ -259,7 +259,8 @@ static px_dlq_reason px_consumer_org_bound(px_consumer *c, const rd_kafka_messag
 
 /* Decides whether a message can be trusted, and merges it if so. */
 static px_dlq_reason px_consumer_judge(px_consumer *c, const rd_kafka_message_t *m,
-                                       const char *topic, char *why, size_t whylen)
+                                       const char *topic, const px_avro_obs *decoded, char *why,
+                                       size_t whylen)
 {
     char org[64];
     if (!px_obs_org_from_topic(topic, org, sizeof(org))) {
@@ -267,7 +268,11 @@ static px_dlq_reason px_consumer_judge(px_consumer *c, const rd_kafka_message_t 
         return PX_DLQ_TOPIC;
     }
     px_avro_obs obs;
-    px_err err = m->payload ? px_avro_decode(c->codec, m->payload, m->len, &obs) : PX_ERR_TRUNC;
+    px_err err = PX_OK;
+    if (decoded)
+        obs = *decoded;
+    else
+        err = m->payload ? px_avro_decode(c->codec, m->payload, m->len, &obs) : PX_ERR_TRUNC;
     if (err == PX_ERR_NOTFOUND) {
         snprintf(why, whylen, "decode: unknown fingerprint");
         return PX_DLQ_DECODE;
@@ -315,7 +320,7 @@ static void px_consumer_to_dlq(px_consumer *c, const rd_kafka_message_t *m, cons
     }
 }
 
-void px_consumer_message(px_consumer *c, const rd_kafka_message_t *m)
+void px_consumer_message(px_consumer *c, const rd_kafka_message_t *m, const px_avro_obs *obs)
 {
     if (c->fatal || (!c->batch && px_consumer_begin(c) < 0))
         return;
@@ -323,7 +328,7 @@ void px_consumer_message(px_consumer *c, const rd_kafka_message_t *m)
     px_metric_inc(c->m_messages);
     const char *topic = rd_kafka_topic_name(m->rkt);
     char why[512];
-    px_dlq_reason r = px_consumer_judge(c, m, topic, why, sizeof(why));
+    px_dlq_reason r = px_consumer_judge(c, m, topic, obs, why, sizeof(why));
     if (c->fatal || !c->batch) /* no batch: an early commit failed, read it again */
         return;
     if (r != PX_DLQ_NONE)

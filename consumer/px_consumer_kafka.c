@@ -3,6 +3,8 @@
  * resumes from (the store's). */
 #include "px_consumer_int.h"
 
+#include <regex.h>
+
 /* Sets each partition's offset to where the store says it resumes. */
 static void px_consumer_offsets_from_store(px_consumer *c, rd_kafka_topic_partition_list_t *parts)
 {
@@ -33,6 +35,7 @@ void px_consumer_rewind(px_consumer *c)
         return;
     if (parts->cnt > 0) {
         px_consumer_offsets_from_store(c, parts);
+        px_consumer_align_reset(c);
         rd_kafka_error_t *e = rd_kafka_seek_partitions(c->rk, parts, 10000);
         if (e) {
             px_error("Kafka: cannot rewind after an abandoned batch: %s", rd_kafka_error_string(e));
@@ -56,6 +59,10 @@ static void px_consumer_assign(px_consumer *c, rd_kafka_t *rk,
                 parts->elems[i].offset == RD_KAFKA_OFFSET_BEGINNING ? " (beginning)" : "");
     c->assigned_once = true;
     c->idle_since_ms = px_consumer_coarse_ms();
+    if (px_consumer_align_assign(c, parts) < 0) {
+        px_error("out of memory");
+        c->fatal = true;
+    }
     if (coop) {
         rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
         if (e) {
@@ -75,6 +82,8 @@ static void px_consumer_revoke(px_consumer *c, rd_kafka_t *rk,
     /* The next owner resumes from the store: commit what we hold first. */
     bool failed = px_consumer_commit(c, false) < 0;
     px_info("revoked %d partition(s)", parts->cnt);
+    /* taken messages are not merged: the next owner reads them */
+    px_consumer_align_revoke(c, parts);
     px_consumer_lag_revoked(c->lag, parts);
     if (coop) {
         rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
@@ -172,19 +181,110 @@ static void px_consumer_dlq_limit(px_consumer *c, const rd_kafka_conf_t *conf)
     }
 }
 
+/* The partitions of the subscribed topics (kafka.topics: a regex when it
+ * starts with '^'), as the cluster tells the dead-letter producer; 0 if it
+ * cannot tell now. */
+static int px_consumer_count_partitions(px_consumer *c)
+{
+    const char *topics = c->conf->kafka_topics;
+    regex_t re;
+    bool regex = topics[0] == '^';
+    if (regex && regcomp(&re, topics, REG_EXTENDED | REG_NOSUB) != 0)
+        return 0;
+    const struct rd_kafka_metadata *md = NULL;
+    int n = 0;
+    if (rd_kafka_metadata(c->dlq, 1, NULL, &md, PX_CONSUMER_PARTITIONS_WAIT_MS) ==
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
+        for (int i = 0; i < md->topic_cnt; i++) {
+            const char *t = md->topics[i].topic;
+            if (regex ? regexec(&re, t, 0, NULL, 0) == 0 : strcmp(t, topics) == 0)
+                n += md->topics[i].partition_cnt;
+        }
+        rd_kafka_metadata_destroy(md);
+    }
+    if (regex)
+        regfree(&re);
+    return n;
+}
+
+static int64_t px_consumer_max64(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
+
+/* librdkafka's prefetch bounds, as text: kafka.fetch_queue_* and
+ * kafka.fetch_max_kbytes. Read from one queue, librdkafka counts its
+ * bounds over all partitions together; read from one queue per partition
+ * (the alignment in event time), per partition: each partition then gets
+ * its share of the partitions counted at the start (or of
+ * PX_CONSUMER_ALIGN_PARTITIONS if Kafka cannot tell), so that the
+ * README's memory bound holds. */
+typedef struct px_consumer_fetch {
+    char queue_msgs[24], queue_kb[24], fetch_max[24], part_max[24];
+} px_consumer_fetch;
+
+static void px_consumer_fetch_bounds(px_consumer *c, px_consumer_fetch *f)
+{
+    const px_consumer_conf *cf = c->conf;
+    int64_t msgs =
+        cf->fetch_queue_messages ? cf->fetch_queue_messages : PX_QUERY_CONF_FETCH_QUEUE_MESSAGES;
+    int64_t kb = cf->fetch_queue_kbytes ? cf->fetch_queue_kbytes : PX_QUERY_CONF_FETCH_QUEUE_KBYTES;
+    int64_t max_kb = cf->fetch_max_kbytes ? cf->fetch_max_kbytes : PX_QUERY_CONF_FETCH_MAX_KBYTES;
+    int64_t part_kb = 1024; /* librdkafka's max.partition.fetch.bytes */
+    if (cf->align_seconds > 0) {
+        int n = px_consumer_count_partitions(c);
+        if (n <= 0)
+            px_info("Kafka: cannot count the partitions of %s now: the prefetch is shared out "
+                    "as over %d",
+                    cf->kafka_topics, PX_CONSUMER_ALIGN_PARTITIONS);
+        n = n > 0 ? n : PX_CONSUMER_ALIGN_PARTITIONS;
+        msgs = px_consumer_max64(msgs / n, PX_CONSUMER_ALIGN_MIN_MSGS);
+        kb = px_consumer_max64(kb / n, PX_CONSUMER_ALIGN_MIN_KB);
+        /* a fetch response may overshoot each partition's bound by one
+         * partition's share of it */
+        part_kb = px_consumer_max64(max_kb / n < part_kb ? max_kb / n : part_kb,
+                                    PX_CONSUMER_ALIGN_MIN_KB);
+        px_info("aligning in event time over %d partition(s): each prefetches up to %" PRId64
+                " messages, %" PRId64 " KiB",
+                n, msgs, kb);
+    }
+    snprintf(f->queue_msgs, sizeof(f->queue_msgs), "%" PRId64, msgs);
+    snprintf(f->queue_kb, sizeof(f->queue_kb), "%" PRId64, kb);
+    snprintf(f->fetch_max, sizeof(f->fetch_max), "%" PRId64, max_kb * 1024);
+    snprintf(f->part_max, sizeof(f->part_max), "%" PRId64, part_kb * 1024);
+}
+
+/* The dead-letter producer first: it tells how many partitions the
+ * consumer shares its prefetch out over. */
 int px_consumer_kafka(px_consumer *c, char *errbuf, size_t errlen)
 {
-    char timeout[24], max_bytes[24], queue_msgs[24], queue_kb[24], fetch_max[24];
+    char timeout[24], max_bytes[24];
     snprintf(timeout, sizeof(timeout), "%d", c->opts.dlq_timeout_ms);
     snprintf(max_bytes, sizeof(max_bytes), "%zu", c->dlq_max);
     const px_consumer_conf *cf = c->conf;
-    snprintf(queue_msgs, sizeof(queue_msgs), "%" PRId64,
-             cf->fetch_queue_messages ? cf->fetch_queue_messages
-                                      : PX_QUERY_CONF_FETCH_QUEUE_MESSAGES);
-    snprintf(queue_kb, sizeof(queue_kb), "%" PRId64,
-             cf->fetch_queue_kbytes ? cf->fetch_queue_kbytes : PX_QUERY_CONF_FETCH_QUEUE_KBYTES);
-    snprintf(fetch_max, sizeof(fetch_max), "%" PRId64,
-             (cf->fetch_max_kbytes ? cf->fetch_max_kbytes : PX_QUERY_CONF_FETCH_MAX_KBYTES) * 1024);
+    const px_kafka_prop producer[] = {
+        {"client.id", "pdnsx-consumer-dlq"},
+        {"enable.idempotence", "true"},
+        {"linger.ms", "5"},
+        {"message.timeout.ms", timeout},
+        /* Also caps the batches librdkafka packs copies into, so that a
+         * topic whose max.message.bytes is dlq.max_bytes takes them. */
+        {"message.max.bytes", max_bytes},
+    };
+    c->k_dlq =
+        px_consumer_handle(c, RD_KAFKA_PRODUCER, producer, sizeof(producer) / sizeof(producer[0]),
+                           "dead-letter producer", errbuf, errlen);
+    if (!c->k_dlq)
+        return -1;
+    c->dlq = px_kafka_handle(c->k_dlq);
+    px_consumer_dlq_limit(c, rd_kafka_conf(c->dlq));
+    c->dl = px_dlq_create(c->dlq, PX_CONSUMER_DLQ_TOPIC, c->dlq_max, c->opts.dlq_timeout_ms);
+    if (!c->dl) {
+        snprintf(errbuf, errlen, "out of memory");
+        return -1;
+    }
+    px_consumer_fetch f;
+    px_consumer_fetch_bounds(c, &f);
     const px_kafka_prop consumer[] = {
         {"group.id", cf->kafka_group},
         {"client.id", "pdnsx-consumer"},
@@ -196,24 +296,18 @@ int px_consumer_kafka(px_consumer *c, char *errbuf, size_t errlen)
         {"auto.offset.reset", "earliest"},
         {"topic.metadata.refresh.interval.ms", PX_CONSUMER_METADATA_MS},
         /* The prefetch, the bulk of the consumer's memory (README,
-         * "Memory"). The high-level consumer counts both over its one
-         * queue, all partitions together: past either, librdkafka stops
-         * fetching and looks again only about a second later, so the
-         * queue must hold over a second of merging or the consumer sits
-         * idle for part of every second (librdkafka's 100000 messages:
-         * 7.0 s instead of 4.9 s for a million observations). */
-        {"queued.min.messages", queue_msgs},
-        {"queued.max.messages.kbytes", queue_kb},
-        {"fetch.max.bytes", fetch_max},
-    };
-    const px_kafka_prop producer[] = {
-        {"client.id", "pdnsx-consumer-dlq"},
-        {"enable.idempotence", "true"},
-        {"linger.ms", "5"},
-        {"message.timeout.ms", timeout},
-        /* Also caps the batches librdkafka packs copies into, so that a
-         * topic whose max.message.bytes is dlq.max_bytes takes them. */
-        {"message.max.bytes", max_bytes},
+         * "Memory"). Past either queue bound librdkafka stops fetching
+         * and looks again only about a second later (unless other
+         * partitions' fetches wake it), so the queue must hold over a
+         * second of merging or the consumer sits idle for part of every
+         * second (librdkafka's 100000 messages: 7.0 s instead of 4.9 s
+         * for a million observations). */
+        {"queued.min.messages", f.queue_msgs},
+        {"queued.max.messages.kbytes", f.queue_kb},
+        {"fetch.max.bytes", f.fetch_max},
+        {"max.partition.fetch.bytes", f.part_max},
+        /* a partition read to its end holds no other back (px_consumer_align.c) */
+        {"enable.partition.eof", cf->align_seconds > 0 ? "true" : "false"},
     };
     c->k_rk =
         px_consumer_handle(c, RD_KAFKA_CONSUMER, consumer, sizeof(consumer) / sizeof(consumer[0]),
@@ -221,22 +315,12 @@ int px_consumer_kafka(px_consumer *c, char *errbuf, size_t errlen)
     if (!c->k_rk)
         return -1;
     c->rk = px_kafka_handle(c->k_rk);
-    /* Errors, logs and rebalances are served by rd_kafka_consumer_poll(). */
+    /* Errors, logs and rebalances are served by rd_kafka_consumer_poll();
+     * with the alignment, each assigned partition's messages by its own
+     * queue (px_consumer_align.c). */
     rd_kafka_poll_set_consumer(c->rk);
     c->lag = px_consumer_lag_create(c->rk);
     if (!c->lag) {
-        snprintf(errbuf, errlen, "out of memory");
-        return -1;
-    }
-    c->k_dlq =
-        px_consumer_handle(c, RD_KAFKA_PRODUCER, producer, sizeof(producer) / sizeof(producer[0]),
-                           "dead-letter producer", errbuf, errlen);
-    if (!c->k_dlq)
-        return -1;
-    c->dlq = px_kafka_handle(c->k_dlq);
-    px_consumer_dlq_limit(c, rd_kafka_conf(c->dlq));
-    c->dl = px_dlq_create(c->dlq, PX_CONSUMER_DLQ_TOPIC, c->dlq_max, c->opts.dlq_timeout_ms);
-    if (!c->dl) {
         snprintf(errbuf, errlen, "out of memory");
         return -1;
     }

@@ -86,6 +86,14 @@ const px_conf_item px_query_conf_table[] = {
      .def = PX_STR(PX_QUERY_CONF_FETCH_MAX_KBYTES),
      .help = "largest fetch response from a broker, KiB (librdkafka's fetch.max.bytes); "
              "at least a message's largest size"},
+    {.path = "kafka.align_seconds",
+     .type = PX_CONF_INT,
+     .min = 0,
+     .max = 31536000,
+     .def = "60",
+     .help = "seconds of event time (time_last) a partition may read ahead of the slowest "
+             "assigned partition that still has messages, so that a replay merges in the "
+             "same order whatever the batches (0: off)"},
     {.path = "store.path",
      .type = PX_CONF_STRING,
      .def = "\"/var/lib/pdnsx\"",

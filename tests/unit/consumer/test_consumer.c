@@ -1437,6 +1437,75 @@ static void test_detection_off_and_known(void **state)
     cluster_stop(&c);
 }
 
+/* An observation of rrname A rdata seen from first to last, as its own
+ * record batch (the producer sends it before the next one). */
+static void produce_span(cluster *c, const char *topic, const char *org, const char *rrname,
+                         int64_t first, int64_t last)
+{
+    px_avro_codec *codec = NULL;
+    assert_int_equal(px_avro_codec_create(&codec, NULL, 0), PX_OK);
+    px_avro_obs o = {.rrname = rrname,
+                     .rrtype = "A",
+                     .rdata = "93.184.216.60",
+                     .count = 1,
+                     .time_first = first,
+                     .time_last = last,
+                     .ttl_min = 300,
+                     .ttl_max = 300,
+                     .clients = -1,
+                     .org = org,
+                     .sensor = "s1"};
+    const uint8_t *msg;
+    size_t len;
+    assert_int_equal(pxt_avro_encode(codec, &o, &msg, &len), PX_OK);
+    produce(c, topic, 0, rrname, msg, len, NULL);
+    px_avro_codec_destroy(codec);
+    produce_flush(c);
+}
+
+/* kafka.align_seconds: org-a's partition holds a month-old history, the
+ * old sighting of kettle-radio.org at its end; org-b's and org-c's hold
+ * today's sightings of it. Read unevenly (each fetch brings one record
+ * batch of a partition: org-a's end comes some 150 fetches after the
+ * others' today), today's sightings would merge first and the domain burst
+ * as new; aligned in event time, org-a's history merges before anything a
+ * month later, and the domain is old. */
+static void test_partitions_aligned_in_event_time(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_start(&c);
+    assert_int_equal(rd_kafka_mock_topic_create(c.mc, TOPIC_C, 1, 1), 0);
+    const int64_t old = NOW - 30 * 86400;
+    for (int i = 0; i < 150; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "h%d.history-%d.net", i, i);
+        produce_span(&c, TOPIC_A, "org-a", name, old + i, old + i);
+    }
+    produce_span(&c, TOPIC_A, "org-a", "www.kettle-radio.org", old + 150, old + 150);
+    produce_span(&c, TOPIC_B, "org-b", "www.kettle-radio.org", NOW - 120, NOW - 60);
+    produce_span(&c, TOPIC_C, "org-c", "live.kettle-radio.org", NOW - 120, NOW - 60);
+
+    static const px_kafka_prop one_batch_per_fetch[] = {{"max.partition.fetch.bytes", "1"}};
+    run_env e;
+    env_init(&e, &c, "g-align");
+    e.conf.batch_records = 1; /* each message its own transaction: the order shows */
+    e.conf.exit_idle = 4;
+    e.conf.align_seconds = 60;
+    e.conf.kafka_properties = (px_kafka_prop *)one_batch_per_fetch;
+    e.conf.n_kafka_properties = 1;
+    e.conf.detect = px_detect_opts_default();
+    e.conf.detect.burst_warmup = 0;
+    e.conf.detect.burst_orgs = 2;
+    uint64_t decided0 = pxt_metric("pdnsx_alerts_total{rule=\"pdnsx.new_domain_burst\"}");
+    run_stats st = run_once(&e, "g-align");
+    assert_int_equal(st.merged, 153);
+    assert_int_equal(pxt_metric("pdnsx_alerts_total{rule=\"pdnsx.new_domain_burst\"}"), decided0);
+    assert_int_equal(query_alerts(e.dir, INT64_MIN, INT64_MAX, NULL, NULL, 0), 0);
+    env_cleanup(&e);
+    cluster_stop(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1457,6 +1526,7 @@ int main(void)
         cmocka_unit_test(test_memory_property_refused),
         cmocka_unit_test(test_alerts_delivered_once),
         cmocka_unit_test(test_detection_off_and_known),
+        cmocka_unit_test(test_partitions_aligned_in_event_time),
     };
     /* PX_TEST_FILTER="test_org*" runs some tests only (cmocka's pattern) */
     if (getenv("PX_TEST_FILTER"))
