@@ -49,10 +49,19 @@ CC=clang cmake -S . -B build-fuzz -G Ninja -DPX_FUZZ=ON -DPX_TESTS=ON >/dev/null
 fuzzers=$(cd tests/fuzz && ls fuzz_*.c | sed 's/\.c$//')
 # shellcheck disable=SC2086
 cmake --build build-fuzz -j"$jobs" --target $fuzzers
-for f in build-fuzz/fuzz/fuzz_*; do
-  LSAN_OPTIONS=suppressions=$here/tests/fuzz/lsan.supp \
-    "$f" -max_total_time="${PDNSX_FUZZ_SECONDS:-10}" -print_final_stats=0 2>&1 | tail -n 1
-done
+# One fuzzer per core at a time (each still runs its whole -max_total_time):
+# its last line when it survives, the end of its log when it does not; every
+# fuzzer runs, and the step fails if one failed.
+mkdir -p build-fuzz/logs
+# shellcheck disable=SC2016
+printf '%s\n' build-fuzz/fuzz/fuzz_* |
+  LSAN_OPTIONS=suppressions=$here/tests/fuzz/lsan.supp xargs -P "$jobs" -I{} bash -c '
+    log=build-fuzz/logs/${1##*/}.log
+    if "$1" -max_total_time="$2" -print_final_stats=0 >"$log" 2>&1; then
+      echo "${1##*/}: $(tail -n 1 "$log")"
+    else
+      tail -n 60 "$log"; echo "FAILED: ${1##*/} (log: $log)"; exit 1
+    fi' _ {} "${PDNSX_FUZZ_SECONDS:-10}"
 
 echo "== all tests, release build, with a real Kafka broker"
 scripts/with-kafka.sh ctest --test-dir build --output-on-failure -j"$jobs" -LE 'package|rollout'

@@ -31,6 +31,14 @@ import pxtest  # noqa: E402
 REAL = os.environ.get("PDNSX_TEST_REAL") == "1"
 GENCAP = os.path.join(os.path.dirname(pxtest.BIN), "bench", "pdnsx-gencap")
 MAKE_MMDB = os.path.join(pxtest.SRC, "tests", "geoip", "make-mmdb.pl")
+# A short group session for every consumer run. The mock cluster
+# (pdnsx-broker) holds a member that left until its session expires, and
+# delays a rebalance of a running group by the session less a second: with
+# librdkafka's 45 s, a rerun in the same group and a topic created while
+# the consumer runs each waited 44 s. 6 s is the broker's smallest allowed
+# (group.min.session.timeout.ms); a restarted member gets a killed one's
+# partitions as soon.
+SESSION = ["-s", 'kafka.properties={ session = { timeout = { ms = 6000; }; }; }']
 
 
 def gencap(workdir, name, n, seconds):
@@ -123,7 +131,7 @@ class ConsumerEndToEnd(unittest.TestCase):
                "-s", 'kafka.brokers="%s"' % self.broker.bootstrap,
                "-s", 'kafka.group="%s"' % self.run_id,
                "-s", 'kafka.topics="^pdnsx\\\\.obs\\\\.%s-.+"' % self.run_id,
-               "-s", 'store.path="%s"' % store, "-s", "run.exit_idle=4"] + list(extra)
+               "-s", 'store.path="%s"' % store, "-s", "run.exit_idle=4"] + SESSION + list(extra)
         if not wait:
             return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                     text=True)
@@ -191,12 +199,11 @@ class ConsumerEndToEnd(unittest.TestCase):
         expected = python_merge(published)
         names = {k[0] for k in expected}
         store = os.path.join(self.dir, "store")
-        # a short session: the restarted member waits for the killed one's
-        # partitions until the broker gives up on it
-        session = ["-s", 'kafka.properties={ session = { timeout = { ms = 6000; }; }; }']
+        # the restarted member waits for the killed one's partitions until
+        # the broker gives up on it (SESSION)
         proc, (mport,) = pxtest.serve(lambda port: self.consumer(
-            store, session + ["-s", "store.batch_records=200",
-                              "-s", 'metrics.listen="127.0.0.1:%d"' % port], wait=False))
+            store, ["-s", "store.batch_records=200",
+                        "-s", 'metrics.listen="127.0.0.1:%d"' % port], wait=False))
         try:
             pxtest.wait_for(lambda: (pxtest.metric(mport, "pdnsx_consumer_batches_total")
                                      or 0) >= 2, 120, "some batches committed")
@@ -204,7 +211,7 @@ class ConsumerEndToEnd(unittest.TestCase):
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             proc.stderr.close()
-        self.consumer(store, session)
+        self.consumer(store)
         got = self.stored(store, names)
         self.assertEqual({k: v["count"] for k, v in got.items()},
                          {k: v["count"] for k, v in expected.items()})

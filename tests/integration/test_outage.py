@@ -137,11 +137,14 @@ class Outage(unittest.TestCase):
 
     def spool_producer(self, org, sock, spool):
         """A live dnstap input with a spool (and its metrics port);
-        librdkafka's queue is cut to 50 messages so that the spool takes
-        most of an outage."""
+        librdkafka's queue is cut to 500 messages so that the spool takes
+        most of an outage (over 90 % of these streams). Not lower: the
+        spool is fed back at most a queue's worth per main-loop turn
+        (100 ms, and linger.ms 100 before the batch leaves), so 50 took a
+        minute to deliver a stream of 14000 observations."""
         prod, mport = self.producer(org, '{type="dnstap-unix"; path="%s";}' % sock,
                                     self.kafka.bootstrap,
-                                    props='queue = { buffering = { max = { messages = "50"; }; }; };',
+                                    props='queue = { buffering = { max = { messages = "500"; }; }; };',
                                     sets=['spool.path="%s"' % spool, "kafka.max_block_ms=200"])
         pxtest.wait_for(lambda: os.path.exists(sock), 20, "dnstap socket")
         pxtest.wait_for(lambda: pxtest.metric(mport, "pdnsx_responses_total") is not None, 20,

@@ -30,7 +30,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dnswire  # noqa: E402
 import pxtest  # noqa: E402
-from test_consumer import single_object  # noqa: E402
+from test_consumer import SESSION, single_object  # noqa: E402
 
 TYPES = {"A": 1, "NS": 2, "CNAME": 5, "PTR": 12, "MX": 15, "AAAA": 28, "SRV": 33, "DNAME": 39}
 
@@ -213,7 +213,7 @@ class RdataRoundTrip(unittest.TestCase):
                    "-s", 'kafka.group="%s"' % cls.run_id,
                    "-s", 'kafka.topics="pdnsx.obs.%s"' % cls.org,
                    "-s", 'store.path="%s"' % cls.store, "-s", "run.exit_idle=3",
-                   "-s", "trust.private_answers=true"], timeout=300)
+                   "-s", "trust.private_answers=true"] + SESSION, timeout=300)
         if out.returncode != 0:
             raise AssertionError("pdnsx-consumer: " + out.stderr)
 

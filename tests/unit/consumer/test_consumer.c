@@ -26,6 +26,7 @@
 #include "core/px_metrics.h"
 #include "metrics_read.h"
 #include "mock_cluster.h"
+#include "test_parts.h"
 #include "run_stats.h"
 #include "detect/px_detect.h"
 #include "obs/px_alert.h"
@@ -1508,30 +1509,39 @@ static void test_partitions_aligned_in_event_time(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
+    /* parts of about 50 s each, run as separate ctest tests */
+    const struct CMUnitTest merge[] = {
         cmocka_unit_test(test_merge_dlq_and_resume),
         cmocka_unit_test(test_feed_counts),
         cmocka_unit_test(test_resumes_pending_log),
-        cmocka_unit_test(test_dlq_refused_then_retried),
         cmocka_unit_test(test_sigterm_commits_open_batch),
         cmocka_unit_test(test_caught_up_commits),
-        cmocka_unit_test(test_damaged_record_stops),
-        cmocka_unit_test(test_damaged_log_stops),
+        cmocka_unit_test(test_memory_property_refused),
+    };
+    const struct CMUnitTest dlq[] = {
+        cmocka_unit_test(test_dlq_refused_then_retried),
         cmocka_unit_test(test_oversized_copy_cut),
         cmocka_unit_test(test_copy_refused_too_large_sent_small),
         cmocka_unit_test(test_copy_refused_for_good_skipped),
+        cmocka_unit_test(test_org_prefix_is_mismatch),
+    };
+    const struct CMUnitTest retry[] = {
+        cmocka_unit_test(test_damaged_record_stops),
+        cmocka_unit_test(test_damaged_log_stops),
         cmocka_unit_test(test_retry_sends_each_copy_once),
         cmocka_unit_test(test_restart_sends_each_copy_once),
-        cmocka_unit_test(test_org_prefix_is_mismatch),
-        cmocka_unit_test(test_memory_property_refused),
+    };
+    const struct CMUnitTest alerts[] = {
         cmocka_unit_test(test_alerts_delivered_once),
         cmocka_unit_test(test_detection_off_and_known),
         cmocka_unit_test(test_partitions_aligned_in_event_time),
     };
+    const pxt_part parts[] = {PXT_PART("merge", merge), PXT_PART("dlq", dlq),
+                              PXT_PART("retry", retry), PXT_PART("alerts", alerts)};
     /* PX_TEST_FILTER="test_org*" runs some tests only (cmocka's pattern) */
     if (getenv("PX_TEST_FILTER"))
         cmocka_set_test_filter(getenv("PX_TEST_FILTER"));
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = pxt_run_parts(parts, sizeof(parts) / sizeof(parts[0]));
     free(big_value);
     return rc;
 }

@@ -36,6 +36,7 @@
 #include "store_ro.h"
 #include "avro_encode.h"
 #include "store_text.h"
+#include "test_parts.h"
 
 #define TOPIC_A "pdnsx.obs.org-a"
 #define TOPIC_B "pdnsx.obs.org-b"
@@ -553,10 +554,14 @@ static void test_merge_across_batches(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
+    /* two parts of about 27 s, run as separate ctest tests */
+    const struct CMUnitTest trust[] = {
         cmocka_unit_test(test_untrusted_records_dead_lettered),
-        cmocka_unit_test(test_org_new_records_bounded),
         cmocka_unit_test(test_merge_across_batches),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    const struct CMUnitTest rate[] = {
+        cmocka_unit_test(test_org_new_records_bounded),
+    };
+    const pxt_part parts[] = {PXT_PART("trust", trust), PXT_PART("rate", rate)};
+    return pxt_run_parts(parts, sizeof(parts) / sizeof(parts[0]));
 }
