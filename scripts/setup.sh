@@ -13,6 +13,8 @@ BUILD_DEPS=(build-essential cmake pkg-config ninja-build clang clang-format libc
 TEST_DEPS=(python3-avro unbound nsd dnsperf fstrm-bin kcat tcpdump
   tcpreplay openjdk-17-jre-headless maven procps psmisc curl ldnsutils
   bind9-dnsutils mmdb-bin libmaxmind-db-writer-perl time lmdb-utils rsyslog)
+# ansible/: check/ansible (lint, syntax) and the rollout test
+TEST_DEPS+=(ansible ansible-lint)
 
 need=()
 for p in "${BUILD_DEPS[@]}" "${TEST_DEPS[@]}"; do
