@@ -4,13 +4,14 @@ freshly built .deb installed by the roles, one edge sensor fed by the
 system's Unbound on loopback (configured by the producer role), one
 central consumer, and the Kafka broker of the test harness (over SASL_SSL
 with the users and ACLs the pdnsx_kafka role makes, when the harness has a
-secure listener; else over PLAINTEXT with the role left out).
+secure listener; else over PLAINTEXT with the role left out). Then the
+same with Debian's BIND as the resolver (its include file, named-checkconf).
 
 It changes this machine: it installs the pdnsx package (purged again at
-the end, with what the roles added: the Unbound snippets, the Kafka
-properties files, the store and spool, the resolver user's membership of
-group pdnsx; the pdnsx user stays, as on a real removal) and starts and
-stops Unbound. Hence its own label, `rollout`, run once by scripts/test.sh
+the end, with what the roles added: the Unbound snippets, BIND's include,
+the Kafka properties files, the store and spool, the resolvers' users'
+membership of group pdnsx; the pdnsx user stays, as on a real removal;
+BIND's files are restored) and starts and stops Unbound and BIND. Hence its own label, `rollout`, run once by scripts/test.sh
 with a Kafka broker of its own. Without systemd (a container) the roles'
 `direct` service manager runs the daemons; the test checks it was chosen.
 
@@ -36,12 +37,17 @@ ANSIBLE = os.path.join(SRC, "ansible")
 RUN_DIR = "/run/pdnsx"
 PIDFILES = {"pdnsx-producer": RUN_DIR + "/pdnsx-producer.pid",
             "pdnsx-consumer": RUN_DIR + "/pdnsx-consumer.pid"}
-UNBOUND_PID = "/run/unbound.pid"
+ADDRESS = "93.184.216.34"  # public-looking: special-purpose answers never leave
 UNBOUND_SNIPPET = "/etc/unbound/unbound.conf.d/pdnsx-rollout-test.conf"
+BIND_FILES = ["/etc/bind/named.conf.options", "/etc/bind/named.conf.local"]
+BIND_ZONE = "/etc/bind/db.pdnsx-rollout-test"
+RESOLVERS = {"unbound": ("/run/unbound.pid", "/usr/sbin/unbound"),
+             "bind": ("/run/named/named.pid", "/usr/sbin/named")}
 # What the roles write besides the package's files (removed at the end).
-ROLE_FILES = ["/etc/unbound/unbound.conf.d/pdnsx-dnstap.conf", "/etc/pdnsx/kafka.properties",
-              "/etc/pdnsx/kafka-consumer.properties", "/etc/pdnsx/kafka-admin.properties",
-              "/etc/pdnsx/kafka-federation-users", "/etc/pdnsx/kafka-ca.pem"]
+ROLE_FILES = ["/etc/unbound/unbound.conf.d/pdnsx-dnstap.conf", "/etc/bind/named.conf.pdnsx-dnstap",
+              "/etc/pdnsx/kafka.properties", "/etc/pdnsx/kafka-consumer.properties",
+              "/etc/pdnsx/kafka-admin.properties", "/etc/pdnsx/kafka-federation-users",
+              "/etc/pdnsx/kafka-ca.pem"]
 ROLE_DIRS = ["/var/log/pdnsx", RUN_DIR, "/var/lib/pdnsx", "/var/spool/pdnsx"]
 
 
@@ -70,21 +76,28 @@ def proc_uid(pid):
     return None
 
 
-def clean_machine():
-    """Stops what the rollout started and removes what it installed."""
+def clean_machine(saved=None):
+    """Stops what the rollout started and removes what it installed; BIND's
+    files come back from `saved` (a directory of their copies)."""
     for name, pidfile in PIDFILES.items():
         stop_pidfile(pidfile, "/usr/bin/" + name)
-    stop_pidfile(UNBOUND_PID, "/usr/sbin/unbound")
+    for pidfile, exe in RESOLVERS.values():
+        stop_pidfile(pidfile, exe)
     sh("dpkg", "--purge", "pdnsx", check=False)
-    for f in ROLE_FILES + [UNBOUND_SNIPPET] + glob.glob("/var/cache/pdnsx-*.deb"):
+    for f in ROLE_FILES + [UNBOUND_SNIPPET, BIND_ZONE] + glob.glob("/var/cache/pdnsx-*.deb"):
         if os.path.lexists(f):
             os.unlink(f)
+    for f in BIND_FILES if saved else ():
+        if os.path.exists(os.path.join(saved, os.path.basename(f))):
+            shutil.copy(os.path.join(saved, os.path.basename(f)), f)
     for d in ROLE_DIRS:
         shutil.rmtree(d, ignore_errors=True)
     if os.path.isdir("/etc/pdnsx") and not os.listdir("/etc/pdnsx"):
         os.rmdir("/etc/pdnsx")
-    if "pdnsx" in [g.gr_name for g in grp.getgrall() if "unbound" in g.gr_mem]:
-        sh("gpasswd", "-d", "unbound", "pdnsx", check=False)
+    members = grp.getgrnam("pdnsx").gr_mem if "pdnsx" in [g.gr_name for g in grp.getgrall()] else []
+    for user in ("unbound", "bind"):
+        if user in members:
+            sh("gpasswd", "-d", user, "pdnsx", check=False)
 
 
 def recap(log):
@@ -96,8 +109,10 @@ def recap(log):
     return int(m.group(1)), int(m.group(2)), int(m.group(3))
 
 
-class Rollout(unittest.TestCase):
-    """site.yml on this machine, then what an operator would check."""
+class RolloutChecks:
+    """site.yml on this machine with the resolver `resolver`, then what an
+    operator would check."""
+    resolver = None
 
     @classmethod
     def setUpClass(cls):
@@ -109,20 +124,24 @@ class Rollout(unittest.TestCase):
                 ", ".join(missing) or "ansible, unbound, dig")
             return
         cls.tmp = pxtest.tmpdir("pdnsx-rollout.")
-        cls.org = unique_org("rollout")
+        cls.org = unique_org("rollout-" + cls.resolver)
         cls.domain = cls.org + ".net"
         cls.query_name = "www." + cls.domain
         try:
             cls.deb = os.environ.get("PDNSX_ROLLOUT_DEB") or cls.build_deb()
             cls.secure = bool(os.environ.get("PDNSX_TEST_KAFKA_SECURE")) and cls.deb_has(
                 "./usr/share/pdnsx/pdnsx-kafka-federation")
-            clean_machine()
-            cls.unbound_port = pxtest.free_port()
+            cls.saved = os.path.join(cls.tmp, "saved")
+            os.makedirs(cls.saved)
+            for f in BIND_FILES:
+                shutil.copy(f, cls.saved)
+            clean_machine(cls.saved)
+            cls.dns_port = pxtest.free_port()
             cls.write_resolver_config()
             cls.inventory = cls.write_inventory()
             cls.first_log, cls.first_rc = cls.play("first")
         except BaseException:
-            clean_machine()
+            clean_machine(getattr(cls, "saved", None))
             raise
 
     @classmethod
@@ -131,7 +150,7 @@ class Rollout(unittest.TestCase):
             logs = glob.glob("/var/log/pdnsx/*.log")
             for f in logs:
                 shutil.copy(f, cls.tmp)
-            clean_machine()
+            clean_machine(cls.saved)
             print("rollout logs kept in", cls.tmp)
 
     def setUp(self):
@@ -160,19 +179,39 @@ class Rollout(unittest.TestCase):
 
     @classmethod
     def write_resolver_config(cls):
-        """The resolver as the operator had it before the rollout: Debian's
-        Unbound answering one zone of its own on loopback (public-looking
-        address: special-purpose ones never leave the producer), and never
-        querying anything outside (no root priming, no trust anchor probe)."""
-        with open(UNBOUND_SNIPPET, "w") as f:
-            f.write("""server:
+        """The resolver as the operator had it before the rollout, answering
+        one zone of its own on loopback and never querying anything outside
+        (no root priming, no trust anchor probe)."""
+        if cls.resolver == "unbound":
+            with open(UNBOUND_SNIPPET, "w") as f:
+                f.write("""server:
     interface: 127.0.0.1
     port: {port}
     do-not-query-address: 0.0.0.0/0
     do-not-query-address: ::/0
     local-zone: "{d}." static
-    local-data: "www.{d}. 300 IN A 93.184.216.34"
-""".format(port=cls.unbound_port, d=cls.domain))
+    local-data: "www.{d}. 300 IN A {a}"
+""".format(port=cls.dns_port, d=cls.domain, a=ADDRESS))
+            return
+        with open("/etc/bind/named.conf.options", "w") as f:
+            f.write("""options {
+	directory "/var/cache/bind";
+	listen-on port %d { 127.0.0.1; };
+	listen-on-v6 { none; };
+	recursion no;
+	dnssec-validation no;
+	notify no;
+};
+""" % cls.dns_port)
+        with open("/etc/bind/named.conf.local", "a") as f:
+            f.write('zone "%s" { type primary; file "%s"; };\n' % (cls.domain, BIND_ZONE))
+        with open(BIND_ZONE, "w") as f:
+            f.write("""$TTL 300
+@ IN SOA ns1.{d}. hostmaster.{d}. 1 3600 600 86400 300
+@ IN NS ns1.{d}.
+ns1 IN A {a}
+www IN A {a}
+""".format(d=cls.domain, a=ADDRESS))
 
     @classmethod
     def write_inventory(cls):
@@ -192,7 +231,7 @@ class Rollout(unittest.TestCase):
             "pdnsx_package_source": "deb",
             "pdnsx_package_deb": cls.deb,
             "pdnsx_org": cls.org,
-            "pdnsx_resolver": "unbound",
+            "pdnsx_resolver": cls.resolver,
             "pdnsx_kafka_passwords": "{{ vault_pdnsx_kafka_passwords }}",
             "pdnsx_producer_window_seconds": 1,
             "pdnsx_producer_metrics_listen": "127.0.0.1:%d" % cls.metrics["producer"],
@@ -269,11 +308,9 @@ class Rollout(unittest.TestCase):
         self.assertIn("security.protocol=%s\n" % ("SASL_SSL" if self.secure else "PLAINTEXT"),
                       cprops)
         # The resolver's user reaches the socket through group pdnsx, and
-        # Unbound sends dnstap to it through its include directory.
-        self.assertIn("unbound", grp.getgrnam("pdnsx").gr_mem)
-        snippet = open("/etc/unbound/unbound.conf.d/pdnsx-dnstap.conf").read()
-        self.assertIn('dnstap-socket-path: "/run/pdnsx/dnstap.sock"', snippet)
-        self.assertEqual(sh("unbound-checkconf").returncode, 0)
+        # the resolver sends dnstap to it through its own include mechanism.
+        self.assertIn(self.resolver, grp.getgrnam("pdnsx").gr_mem)
+        self.check_resolver_config()
 
     def test_configs_templated_and_valid(self):
         """The configs hold the inventory's values and pass --check."""
@@ -295,11 +332,11 @@ class Rollout(unittest.TestCase):
             pid = running_pid(pidfile, "/usr/bin/" + name)
             self.assertIsNotNone(pid, name + " is not running")
             self.assertEqual(proc_uid(pid), uid, name)
-        self.assertIsNotNone(running_pid(UNBOUND_PID, "/usr/sbin/unbound"))
+        self.assertIsNotNone(running_pid(*RESOLVERS[self.resolver]), self.resolver)
         self.assertTrue(stat.S_ISSOCK(os.stat("/run/pdnsx/dnstap.sock").st_mode))
 
     def test_traffic_reaches_query(self):
-        """A name asked of Unbound comes out of pdnsx-query: resolver ->
+        """A name asked of the resolver comes out of pdnsx-query: resolver ->
         dnstap -> producer -> Kafka -> consumer -> store."""
         args = ["/usr/bin/pdnsx-query", "-c", "/etc/pdnsx/pdnsx-consumer.conf", "rrset",
                 self.query_name]
@@ -307,14 +344,14 @@ class Rollout(unittest.TestCase):
         def found():
             # Asked again each time: Unbound drops dnstap messages until
             # its connection to the producer's socket is up.
-            d = sh("dig", "+short", "+time=2", "+tries=1", "-p", str(self.unbound_port),
+            d = sh("dig", "+short", "+time=2", "+tries=1", "-p", str(self.dns_port),
                    "@127.0.0.1", self.query_name, "A", check=False)
-            self.assertEqual(d.stdout.split(), ["93.184.216.34"], d.stderr)
+            self.assertEqual(d.stdout.split(), [ADDRESS], d.stderr)
             r = sh(*args, check=False)
             return [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
         recs = wait_for(found, 90, "%s in pdnsx-query" % self.query_name, interval=0.5)
         self.assertEqual([(r["rrname"], r["rrtype"], r["rdata"]) for r in recs],
-                         [(self.query_name, "A", "93.184.216.34")])
+                         [(self.query_name, "A", ADDRESS)])
 
     def test_second_run_changes_nothing(self):
         """Run again with nothing changed: changed=0, the daemons keep their pids."""
@@ -324,6 +361,16 @@ class Rollout(unittest.TestCase):
         self.assertEqual(recap(log), (0, 0, 0), log[-6000:])
         self.assertEqual({n: running_pid(p, "/usr/bin/" + n) for n, p in PIDFILES.items()},
                          before)
+
+
+class RolloutUnbound(RolloutChecks, unittest.TestCase):
+    """An edge sensor beside Unbound (unbound.conf.d)."""
+    resolver = "unbound"
+
+    def check_resolver_config(self):
+        snippet = open("/etc/unbound/unbound.conf.d/pdnsx-dnstap.conf").read()
+        self.assertIn('dnstap-socket-path: "/run/pdnsx/dnstap.sock"', snippet)
+        self.assertEqual(sh("unbound-checkconf", check=False).returncode, 0)
 
     def test_bad_config_never_replaces_the_old_one(self):
         """A variable the producer refuses (window.seconds 0) fails the run at
@@ -337,6 +384,19 @@ class Rollout(unittest.TestCase):
         self.assertIn("window.seconds", log)
         self.assertEqual(open(path).read(), old)
         self.assertEqual(running_pid(PIDFILES["pdnsx-producer"], "/usr/bin/pdnsx-producer"), pid)
+
+
+class RolloutBind(RolloutChecks, unittest.TestCase):
+    """An edge sensor beside BIND (an include file in its options)."""
+    resolver = "bind"
+
+    def check_resolver_config(self):
+        include = open("/etc/bind/named.conf.pdnsx-dnstap").read()
+        self.assertIn('dnstap-output unix "/run/pdnsx/dnstap.sock";', include)
+        options = open("/etc/bind/named.conf.options").read()
+        self.assertEqual(options.count('include "/etc/bind/named.conf.pdnsx-dnstap";'), 1)
+        r = sh("named-checkconf", check=False)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
 
 if __name__ == "__main__":
