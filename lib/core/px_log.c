@@ -2,13 +2,18 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static px_log_level px_log_current = PX_LOG_INFO;
 static const char *px_log_ident = "pdnsx";
 static pthread_mutex_t px_log_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool px_log_journal;
 
 static const char *const px_log_names[] = {"error", "warning", "info", "debug"};
 
@@ -25,10 +30,31 @@ void px_log_set_level(px_log_level level)
     px_log_current = level;
 }
 
+/* systemd sets JOURNAL_STREAM to "DEV:INO" of the stream it gave the
+ * service; a child whose stderr was redirected inherits the variable but
+ * not the stream, hence the comparison. */
+static bool px_log_stderr_is_journal(void)
+{
+    const char *env = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    char end;
+    if (!env || sscanf(env, "%llu:%llu%c", &dev, &ino, &end) != 2)
+        return false;
+    struct stat st;
+    if (fstat(STDERR_FILENO, &st) != 0)
+        return false;
+    return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
 void px_log_set_ident(const char *ident)
 {
     px_log_ident = ident;
+    px_log_journal = px_log_stderr_is_journal();
 }
+
+/* journald reads a leading "<N>" as the syslog priority and stamps the
+ * time itself. */
+static const int px_log_syslog_levels[] = {3, 4, 6, 7};
 
 void px_log(px_log_level level, const char *fmt, ...)
 {
@@ -39,6 +65,13 @@ void px_log(px_log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    if (px_log_journal) {
+        pthread_mutex_lock(&px_log_lock);
+        fprintf(stderr, "<%d>%s: %s\n", px_log_syslog_levels[level], px_log_ident, msg);
+        fflush(stderr);
+        pthread_mutex_unlock(&px_log_lock);
+        return;
+    }
     /* Wall-clock time only for the log line; data times are event time. */
     struct timespec ts;
     struct tm tm;

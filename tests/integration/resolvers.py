@@ -75,11 +75,14 @@ remote-control:
 class Unbound:
     """Recursive resolver sending dnstap to dnstap_socket."""
 
-    def __init__(self, workdir, nsd_port, dnstap_socket, client=True, resolver=False):
+    def __init__(self, workdir, nsd_port, dnstap_socket, client=True, resolver=False,
+                 username=""):
         self.dir = os.path.join(workdir, "unbound")
         os.makedirs(self.dir, exist_ok=True)
         self.nsd_port, self.sock = nsd_port, dnstap_socket
         self.client, self.resolver = client, resolver
+        # Run as root, Unbound drops to this user after binding its port.
+        self.username = username
         self.log = None
         self.proc, (self.port,) = serve(self._start, protos=("udp", "tcp"))
         wait_for(lambda: _dns_answers(self.port), 30, "unbound to answer")
@@ -96,7 +99,7 @@ class Unbound:
   interface: 127.0.0.1
   port: {port}
   access-control: 127.0.0.0/8 allow
-  username: ""
+  username: "{user}"
   chroot: ""
   directory: "{d}"
   pidfile: "{d}/unbound.pid"
@@ -120,7 +123,7 @@ dnstap:
   dnstap-log-resolver-response-messages: {resolver}
 remote-control:
   control-enable: no
-{stubs}""".format(port=port, d=self.dir, sock=dnstap_socket, stubs=stubs,
+{stubs}""".format(port=port, d=self.dir, sock=dnstap_socket, stubs=stubs, user=self.username,
                   client="yes" if client else "no", resolver="yes" if resolver else "no"))
         subprocess.run(["unbound-checkconf", conf], check=True, stdout=subprocess.DEVNULL)
         if self.log:

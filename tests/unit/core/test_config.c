@@ -470,6 +470,9 @@ static void test_example_config_is_clean(void **state)
     assert_int_equal(pc.inputs[0].type, PX_INPUT_DNSTAP_UNIX);
     assert_string_equal(pc.inputs[0].path, "/run/pdnsx/dnstap.sock");
     assert_string_equal(pc.metrics_listen, "127.0.0.1:9153");
+    /* spools to disk, in the directory the package and the unit provide */
+    assert_non_null(pc.spool_path);
+    assert_string_equal(pc.spool_path, "/var/spool/pdnsx/producer.spool");
     /* the HTTP endpoint's limits, shared with the consumer (px_http.h) */
     assert_int_equal(pc.http.max_connections, 64);
     assert_int_equal(pc.http.max_per_client, 16);

@@ -1,6 +1,8 @@
 /* px_log.h: the daemons' one logger. Libraries never log; they return
- * px_err codes and the daemon decides what to say. Lines go to stderr
- * (journald and CI capture it) as "LEVEL: message". */
+ * px_err codes and the daemon decides what to say. Lines go to stderr as
+ * "TIME IDENT LEVEL: message"; when stderr is the journal stream systemd
+ * gave the service (JOURNAL_STREAM), as "<N>IDENT: message" with N the
+ * syslog priority and no time, which journald adds. */
 #ifndef PX_LOG_H
 #define PX_LOG_H
 
@@ -14,7 +16,9 @@ typedef enum px_log_level {
 /* Parses "error", "warning", "info", "debug"; returns -1 if unknown. */
 int px_log_level_parse(const char *name);
 void px_log_set_level(px_log_level level);
-/* Program name put in front of each line, e.g. "pdnsx-producer". Not copied. */
+/* Program name put in front of each line, e.g. "pdnsx-producer". Not copied.
+ * Also chooses the line format from stderr as it is now (JOURNAL_STREAM):
+ * call it once stderr is where the lines should go. */
 void px_log_set_ident(const char *ident);
 
 void px_log(px_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
