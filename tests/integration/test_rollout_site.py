@@ -282,21 +282,27 @@ www IN A {a}
     # --- what an operator checks ----------------------------------------------
 
     def test_files_and_modes(self):
-        """Configs and credentials are where the README says, with the modes
-        it says: configs root:pdnsx 0640, Kafka properties pdnsx 0600, the
-        store and spool owned by pdnsx."""
+        """Configs and credentials are where ansible/README.md says, with the
+        modes it says: configs world-readable with no secret in them, Kafka
+        properties pdnsx 0600, the store and spool pdnsx 0700, the socket's
+        directory pdnsx:pdnsx 0750 (the group pdnsx reaches the socket and
+        nothing else)."""
         pdnsx = pwd.getpwnam("pdnsx")
-        expect = {"/etc/pdnsx/pdnsx-producer.conf": ("root", "pdnsx", 0o640),
-                  "/etc/pdnsx/pdnsx-consumer.conf": ("root", "pdnsx", 0o640),
+        expect = {"/etc/pdnsx/pdnsx-producer.conf": ("root", "root", 0o644),
+                  "/etc/pdnsx/pdnsx-consumer.conf": ("root", "root", 0o644),
                   "/etc/pdnsx/kafka.properties": ("pdnsx", "pdnsx", 0o600),
                   "/etc/pdnsx/kafka-consumer.properties": ("pdnsx", "pdnsx", 0o600),
-                  "/var/lib/pdnsx": ("pdnsx", "pdnsx", 0o750),
-                  "/var/spool/pdnsx": ("pdnsx", "pdnsx", 0o750)}
+                  "/var/lib/pdnsx": ("pdnsx", "pdnsx", 0o700),
+                  "/var/spool/pdnsx": ("pdnsx", "pdnsx", 0o700),
+                  "/run/pdnsx": ("pdnsx", "pdnsx", 0o750),
+                  "/run/pdnsx/dnstap.sock": ("pdnsx", "pdnsx", 0o660)}
         for path, (owner, group, mode) in expect.items():
             st = os.stat(path)
             self.assertEqual((pwd.getpwuid(st.st_uid).pw_name, grp.getgrgid(st.st_gid).gr_name,
                               stat.S_IMODE(st.st_mode)), (owner, group, mode), path)
         self.assertEqual(pdnsx.pw_name, "pdnsx")
+        for conf in ("/etc/pdnsx/pdnsx-producer.conf", "/etc/pdnsx/pdnsx-consumer.conf"):
+            self.assertNotIn("password", open(conf).read())
         props = open("/etc/pdnsx/kafka.properties").read()
         cprops = open("/etc/pdnsx/kafka-consumer.properties").read()
         if self.secure:
