@@ -248,6 +248,7 @@ www IN A {a}
                 "pdnsx_kafka_admin_bootstrap": os.environ["PDNSX_TEST_KAFKA_SECURE"],
                 "pdnsx_kafka_admin_properties_file":
                     os.environ["PDNSX_TEST_KAFKA_ADMIN_PROPERTIES"],
+                "pdnsx_kafka_tools_dir": os.environ["PDNSX_TEST_KAFKA_BIN"],
                 "pdnsx_kafka_partitions": 2,
                 "pdnsx_kafka_replication_factor": 1,
             })
@@ -358,6 +359,29 @@ www IN A {a}
         recs = wait_for(found, 90, "%s in pdnsx-query" % self.query_name, interval=0.5)
         self.assertEqual([(r["rrname"], r["rrtype"], r["rdata"]) for r in recs],
                          [(self.query_name, "A", ADDRESS)])
+
+    def test_topics_and_acls(self):
+        """The pdnsx_kafka role made the organisation's topic with the
+        partitions asked, the shared topics, and the ACLs: the organisation
+        writes its topic, the consumers read it."""
+        if not self.secure:
+            self.skipTest("the harness has no secure listener: pdnsx_kafka not run")
+        kbin = os.environ["PDNSX_TEST_KAFKA_BIN"]
+        conn = ["--bootstrap-server", os.environ["PDNSX_TEST_KAFKA_SECURE"],
+                "--command-config", os.environ["PDNSX_TEST_KAFKA_ADMIN_PROPERTIES"]]
+        topic = "pdnsx.obs." + self.org
+        out = sh(kbin + "/kafka-topics.sh", *conn, "--describe", "--topic", topic).stdout
+        self.assertRegex(out, r"Topic: %s\s.*PartitionCount: 2\b" % re.escape(topic))
+        listed = sh(kbin + "/kafka-topics.sh", *conn, "--list").stdout.split()
+        for t in ("pdnsx.alerts", "pdnsx.dlq", "pdnsx.state"):
+            self.assertIn(t, listed)
+        # every ACL that applies to the topic, the consumers' prefixed one too
+        acls = sh(kbin + "/kafka-acls.sh", *conn, "--list", "--topic", topic,
+                  "--resource-pattern-type", "match").stdout
+        self.assertRegex(acls, r"principal=User:%s, host=\*, operation=WRITE, "
+                               r"permissionType=ALLOW" % re.escape(self.org))
+        self.assertRegex(acls, r"principal=User:pdnsx-consumer, host=\*, operation=READ, "
+                               r"permissionType=ALLOW")
 
     def test_second_run_changes_nothing(self):
         """Run again with nothing changed: changed=0, the daemons keep their pids."""
