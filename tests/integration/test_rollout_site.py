@@ -11,12 +11,13 @@ It changes this machine: it installs the pdnsx package (purged again at
 the end, with what the roles added: the Unbound snippets, BIND's include,
 the Kafka properties files, the store and spool, the resolvers' users'
 membership of group pdnsx; the pdnsx user stays, as on a real removal;
-BIND's files are restored) and starts and stops Unbound and BIND. Hence its own label, `rollout`, run once by scripts/test.sh
+BIND's files are restored) and starts and stops Unbound and BIND. Hence
+its own label, `rollout`, run once by scripts/test.sh
 with a Kafka broker of its own. Without systemd (a container) the roles'
 `direct` service manager runs the daemons; the test checks it was chosen.
 
 PDNSX_ROLLOUT_DEB names a .deb to install instead of building one with
-cpack in the build directory.
+packaging/deb/build-deb.sh.
 """
 import glob
 import grp
@@ -31,7 +32,7 @@ import subprocess
 import unittest
 
 import pxtest
-from pxtest import BIN, SRC, need_fixture, unique_org, wait_for
+from pxtest import SRC, need_fixture, unique_org, wait_for
 
 ANSIBLE = os.path.join(SRC, "ansible")
 RUN_DIR = "/run/pdnsx"
@@ -44,10 +45,11 @@ BIND_ZONE = "/etc/bind/db.pdnsx-rollout-test"
 RESOLVERS = {"unbound": ("/run/unbound.pid", "/usr/sbin/unbound"),
              "bind": ("/run/named/named.pid", "/usr/sbin/named")}
 # What the roles write besides the package's files (removed at the end).
-ROLE_FILES = ["/etc/unbound/unbound.conf.d/pdnsx-dnstap.conf", "/etc/bind/named.conf.pdnsx-dnstap",
-              "/etc/pdnsx/kafka.properties", "/etc/pdnsx/kafka-consumer.properties",
-              "/etc/pdnsx/kafka-admin.properties", "/etc/pdnsx/kafka-federation-users",
-              "/etc/pdnsx/kafka-ca.pem"]
+ROLE_FILES = ["/etc/unbound/unbound.conf.d/pdnsx-dnstap.conf",
+              "/etc/bind/named.conf.pdnsx-dnstap", "/etc/pdnsx/kafka.properties",
+              "/etc/pdnsx/kafka-consumer.properties", "/etc/pdnsx/kafka-admin.properties",
+              "/etc/pdnsx/kafka-federation-users", "/etc/pdnsx/kafka-ca.pem"]
+DEB = []  # the .deb built, for the second class
 ROLE_DIRS = ["/var/log/pdnsx", RUN_DIR, "/var/lib/pdnsx", "/var/spool/pdnsx"]
 
 
@@ -94,7 +96,7 @@ def clean_machine(saved=None):
         shutil.rmtree(d, ignore_errors=True)
     if os.path.isdir("/etc/pdnsx") and not os.listdir("/etc/pdnsx"):
         os.rmdir("/etc/pdnsx")
-    members = grp.getgrnam("pdnsx").gr_mem if "pdnsx" in [g.gr_name for g in grp.getgrall()] else []
+    members = [m for g in grp.getgrall() if g.gr_name == "pdnsx" for m in g.gr_mem]
     for user in ("unbound", "bind"):
         if user in members:
             sh("gpasswd", "-d", user, "pdnsx", check=False)
@@ -162,16 +164,18 @@ class RolloutChecks:
 
     @classmethod
     def build_deb(cls):
-        """cpack -G DEB in the build directory (the one PDNSX_BIN is in)."""
-        build = os.path.dirname(BIN)
-        if not os.path.exists(os.path.join(build, "CPackConfig.cmake")):
-            raise AssertionError("no CPackConfig.cmake in %s: configure the build first" % build)
-        out = os.path.join(cls.tmp, "deb")
-        sh("cpack", "-G", "DEB", "-B", out, cwd=build, timeout=600)
-        debs = glob.glob(os.path.join(out, "pdnsx_*.deb"))
-        if len(debs) != 1:
-            raise AssertionError("cpack made %r" % debs)
-        return debs[0]
+        """The .deb as docs/OPERATIONS.md ("Package") builds it:
+        packaging/deb/build-deb.sh (its own build directory, prefix /usr,
+        Debian's build flags; reused by the package test), once for both
+        resolvers."""
+        if DEB:
+            return DEB[0]
+        out = sh(os.path.join(SRC, "packaging", "deb", "build-deb.sh"), "build-deb", "-B",
+                 os.path.join(cls.tmp, "deb"), timeout=1200).stdout.split()
+        if len(out) != 1 or not out[0].endswith(".deb"):
+            raise AssertionError("build-deb.sh printed %r" % out)
+        DEB.append(out[0])
+        return out[0]
 
     @classmethod
     def deb_has(cls, path):
