@@ -229,7 +229,9 @@ www IN A {a}
                          "children": {g: {"hosts": {"localhost": {}}} for g in groups}}}
         with open(os.path.join(inv, "hosts.yml"), "w") as f:
             json.dump(hosts, f)
-        cls.passwords = {cls.org: secrets.token_hex(12), "pdnsx-consumer": secrets.token_hex(12)}
+        # The broker keeps SCRAM users: a consumer principal of this run's own.
+        cls.consumer = "consumer-" + cls.org
+        cls.passwords = {cls.org: secrets.token_hex(12), cls.consumer: secrets.token_hex(12)}
         cls.metrics = {"producer": pxtest.free_port(), "consumer": pxtest.free_port()}
         v = {
             "pdnsx_package_source": "deb",
@@ -241,6 +243,7 @@ www IN A {a}
             "pdnsx_producer_metrics_listen": "127.0.0.1:%d" % cls.metrics["producer"],
             "pdnsx_consumer_metrics_listen": "127.0.0.1:%d" % cls.metrics["consumer"],
             "pdnsx_consumer_group": "pdnsx-rollout-" + cls.org,
+            "pdnsx_kafka_consumer_principal": cls.consumer,
             "pdnsx_consumer_batch_ms": 200,
         }
         if cls.secure:
@@ -313,7 +316,7 @@ www IN A {a}
         if self.secure:
             self.assertIn("sasl.username=%s\n" % self.org, props)
             self.assertIn("sasl.password=%s\n" % self.passwords[self.org], props)
-            self.assertIn("sasl.username=pdnsx-consumer\n", cprops)
+            self.assertIn("sasl.username=%s\n" % self.consumer, cprops)
             self.assertIn("ssl.ca.location=/etc/pdnsx/kafka-ca.pem\n", props)
         self.assertIn("compression.codec=zstd\n", props)
         self.assertIn("security.protocol=%s\n" % ("SASL_SSL" if self.secure else "PLAINTEXT"),
@@ -384,8 +387,8 @@ www IN A {a}
                   "--resource-pattern-type", "match").stdout
         self.assertRegex(acls, r"principal=User:%s, host=\*, operation=WRITE, "
                                r"permissionType=ALLOW" % re.escape(self.org))
-        self.assertRegex(acls, r"principal=User:pdnsx-consumer, host=\*, operation=READ, "
-                               r"permissionType=ALLOW")
+        self.assertRegex(acls, r"principal=User:%s, host=\*, operation=READ, "
+                               r"permissionType=ALLOW" % re.escape(self.consumer))
 
     def test_second_run_changes_nothing(self):
         """Run again with nothing changed: changed=0, the daemons keep their pids."""
