@@ -165,9 +165,11 @@ static void px_consumer_commit_kafka(px_consumer *c)
     if (c->n_pos == 0)
         return;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)c->n_pos);
-    for (size_t i = 0; i < c->n_pos; i++)
+    for (size_t i = 0; i < c->n_pos; i++) {
         rd_kafka_topic_partition_list_add(l, c->pos[i].topic, c->pos[i].partition)->offset =
             c->pos[i].next;
+        px_consumer_lag_committed(c->lag, c->pos[i].topic, c->pos[i].partition, c->pos[i].next);
+    }
     rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, l, 1);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
         px_debug("Kafka: offset commit (monitoring only): %s", rd_kafka_err2str(err));
@@ -417,6 +419,7 @@ static void px_consumer_metrics(px_consumer *c)
 {
     px_consumer_feed_metrics(c);
     c->m_messages = px_metric_counter("pdnsx_consumer_messages_total", "Messages read from Kafka");
+    px_metric_counter_family(PX_CONSUMER_ORG_REJECTED, PX_CONSUMER_ORG_REJECTED_HELP);
     c->m_merged = px_metric_counter("pdnsx_consumer_merged_total",
                                     "Observations merged into the store (committed)");
     c->m_batches =
@@ -614,6 +617,8 @@ void px_consumer_destroy(px_consumer *c)
     if (!c)
         return;
     px_query_server_stop(c->query);
+    px_consumer_lag_destroy(c->lag); /* its hook reads the consumer handle */
+    c->lag = NULL;
     /* Destroying an unclosed consumer runs the revoke callback, which may
      * still use the store and the dead-letter producer. */
     px_kafka_destroy(c->k_rk);

@@ -65,6 +65,7 @@ px_err px_consumer_conf_load(const px_config *cfg, px_consumer_conf *out)
         return PX_ERR_NOMEM;
     out->kafka_properties = ks.props;
     out->n_kafka_properties = ks.n_props;
+    out->kafka_statistics_ms = ks.statistics_interval_ms;
     if (px_detect_opts_from_config(cfg, &out->detect, &out->detect_brands) != PX_OK)
         return PX_ERR_NOMEM;
     out->known_domains = px_config_string(cfg, "detect.known_domains");

@@ -60,6 +60,12 @@
 #define PX_CONSUMER_CURSOR_MS 1000
 /* At shutdown, the sinks get this long to deliver what they hold. */
 #define PX_CONSUMER_DRAIN_MS 5000
+/* pdnsx_consumer_org_new_records_rejected_total{org}: declared at start,
+ * a series made at an organisation's first rejection */
+#define PX_CONSUMER_ORG_REJECTED "pdnsx_consumer_org_new_records_rejected_total"
+#define PX_CONSUMER_ORG_REJECTED_HELP                                                              \
+    "Observations of new records dead-lettered because their organisation reached "                \
+    "trust.org_new_records (committed)"
 /* alerts.jsonl, alerts.syslog, alerts.kafka_topic */
 #define PX_CONSUMER_SINKS 3
 /* px_change_kind values are 1..4: counters indexed by kind */
@@ -116,6 +122,9 @@ typedef struct px_consumer_pos {
     int64_t next;
 } px_consumer_pos;
 
+/* The lag per partition on /metrics (px_consumer_lag.c). */
+typedef struct px_consumer_lag px_consumer_lag;
+
 /* An alert sink and its cursor in the store. */
 typedef struct px_consumer_sink {
     px_alert_sink *sink;
@@ -135,6 +144,7 @@ struct px_consumer {
     rd_kafka_t *rk;         /* consumer: px_kafka_handle(k_rk) */
     rd_kafka_t *dlq;        /* dead-letter producer: px_kafka_handle(k_dlq) */
     px_dlq *dl;             /* its copies and their acknowledgements */
+    px_consumer_lag *lag;   /* the assigned partitions' lag, for /metrics */
     size_t dlq_max;         /* largest copy: dlq.max_bytes, or message.max.bytes if lower */
     px_avro_codec *codec;
     px_psl_cache *psl;
@@ -239,6 +249,16 @@ void px_consumer_cursors_record(px_consumer *c, bool force);
 void px_consumer_sinks_reopen(px_consumer *c);
 void px_consumer_sinks_drain(px_consumer *c);
 bool px_consumer_sinks_idle(px_consumer *c, uint64_t now, uint64_t idle_ms);
+
+/* px_consumer_lag.c: the lag of the assigned partitions, computed when
+ * /metrics is read. NULL l is fine (no memory at start, or destroyed). */
+px_consumer_lag *px_consumer_lag_create(rd_kafka_t *rk); /* NULL: no memory */
+void px_consumer_lag_destroy(px_consumer_lag *l);        /* before rk; NULL is fine */
+/* parts' offsets are where the consumer resumes (the store's) */
+void px_consumer_lag_assigned(px_consumer_lag *l, const rd_kafka_topic_partition_list_t *parts);
+void px_consumer_lag_revoked(px_consumer_lag *l, const rd_kafka_topic_partition_list_t *parts);
+void px_consumer_lag_committed(px_consumer_lag *l, const char *topic, int32_t partition,
+                               int64_t next);
 
 /* px_consumer_kafka.c */
 int px_consumer_kafka(px_consumer *c, char *errbuf, size_t errlen);

@@ -198,11 +198,8 @@ static px_dlq_reason px_consumer_org_refuse(px_consumer *c, px_org_rate *o, char
     int64_t bound = c->conf->trust_org_new_records;
     if (!o->m_rejected) {
         char name[128];
-        snprintf(name, sizeof(name), "pdnsx_consumer_org_new_records_rejected_total{org=\"%s\"}",
-                 o->org);
-        o->m_rejected = px_metric_counter(name, "Observations of new records dead-lettered "
-                                                "because their organisation reached "
-                                                "trust.org_new_records (committed)");
+        snprintf(name, sizeof(name), PX_CONSUMER_ORG_REJECTED "{org=\"%s\"}", o->org);
+        o->m_rejected = px_metric_counter(name, PX_CONSUMER_ORG_REJECTED_HELP);
     }
     if (o->rejected++ == 0)
         px_warning("org %s reached its bound of %" PRId64 " new records this minute "

@@ -49,6 +49,7 @@ static void px_consumer_assign(px_consumer *c, rd_kafka_t *rk,
                                rd_kafka_topic_partition_list_t *parts, bool coop)
 {
     px_consumer_offsets_from_store(c, parts);
+    px_consumer_lag_assigned(c->lag, parts);
     for (int i = 0; i < parts->cnt; i++)
         px_info("assigned %s [%" PRId32 "] from offset %" PRId64 "%s", parts->elems[i].topic,
                 parts->elems[i].partition, parts->elems[i].offset,
@@ -74,6 +75,7 @@ static void px_consumer_revoke(px_consumer *c, rd_kafka_t *rk,
     /* The next owner resumes from the store: commit what we hold first. */
     bool failed = px_consumer_commit(c, false) < 0;
     px_info("revoked %d partition(s)", parts->cnt);
+    px_consumer_lag_revoked(c->lag, parts);
     if (coop) {
         rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
         if (e)
@@ -127,7 +129,8 @@ static px_kafka *px_consumer_handle(px_consumer *c, rd_kafka_type_t type, const 
     const px_consumer_conf *cf = c->conf;
     px_kafka_settings settings = {.brokers = cf->kafka_brokers,
                                   .props = cf->kafka_properties,
-                                  .n_props = cf->n_kafka_properties};
+                                  .n_props = cf->n_kafka_properties,
+                                  .statistics_interval_ms = cf->kafka_statistics_ms};
     size_t n_reserved;
     const px_kafka_prop *reserved = px_consumer_conf_reserved(&n_reserved);
     px_kafka_conf kc = {
@@ -219,6 +222,11 @@ int px_consumer_kafka(px_consumer *c, char *errbuf, size_t errlen)
     c->rk = px_kafka_handle(c->k_rk);
     /* Errors, logs and rebalances are served by rd_kafka_consumer_poll(). */
     rd_kafka_poll_set_consumer(c->rk);
+    c->lag = px_consumer_lag_create(c->rk);
+    if (!c->lag) {
+        snprintf(errbuf, errlen, "out of memory");
+        return -1;
+    }
     c->k_dlq =
         px_consumer_handle(c, RD_KAFKA_PRODUCER, producer, sizeof(producer) / sizeof(producer[0]),
                            "dead-letter producer", errbuf, errlen);

@@ -9,10 +9,12 @@ BUILD_DEPS=(build-essential cmake pkg-config ninja-build clang clang-format libc
   libprotobuf-c-dev protobuf-c-compiler libpsl-dev libjansson-dev
   libcmocka-dev liblmdb-dev libmaxminddb-dev libmicrohttpd-dev libxxhash-dev libidn2-dev libicu-dev
   libsodium-dev libcurl4-openssl-dev
-  golang-github-dnstap-golang-dnstap-dev)
+  golang-github-dnstap-golang-dnstap-dev
+  help2man dpkg-dev)
 TEST_DEPS=(python3-avro unbound nsd dnsperf fstrm-bin kcat tcpdump
   tcpreplay openjdk-17-jre-headless maven procps psmisc curl ldnsutils
-  bind9-dnsutils mmdb-bin libmaxmind-db-writer-perl time lmdb-utils rsyslog)
+  bind9-dnsutils mmdb-bin libmaxmind-db-writer-perl time lmdb-utils rsyslog
+  debootstrap lintian)
 # systemd-analyze (check/systemd-units); strace (tests/system/sandbox_trial.py)
 TEST_DEPS+=(systemd strace)
 # ansible/: check/ansible (lint, syntax) and the rollout test (Unbound, BIND)

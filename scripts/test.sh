@@ -42,7 +42,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # real-broker tests on 2 cores.
 echo "== tests under ASan/UBSan (unit and integration, pdnsx-broker and a real Kafka broker)"
 PDNSX_BIN="$here/build-asan/bin" scripts/with-kafka.sh \
-  ctest --test-dir build-asan --output-on-failure -j"$jobs"
+  ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE 'package|rollout'
 
 echo "== fuzz harnesses (libFuzzer, a short run each: they build and survive)"
 CC=clang cmake -S . -B build-fuzz -G Ninja -DPX_FUZZ=ON -DPX_TESTS=ON >/dev/null
@@ -55,4 +55,9 @@ for f in build-fuzz/fuzz/fuzz_*; do
 done
 
 echo "== all tests, release build, with a real Kafka broker"
-scripts/with-kafka.sh ctest --test-dir build --output-on-failure -j"$jobs"
+scripts/with-kafka.sh ctest --test-dir build --output-on-failure -j"$jobs" -LE 'package|rollout'
+
+# Labels package and rollout: left out above, run once each here. The
+# package test builds the .deb in build/package-deb (docs/OPERATIONS.md).
+echo "== the Debian package on a clean Debian 12 tree (tests/package/test_deb.sh)"
+ctest --test-dir build --output-on-failure -L package

@@ -34,7 +34,7 @@ typedef struct brk_opts {
     brk_topic topics[BRK_MAX_TOPICS];
 } brk_opts;
 
-static const char brk_usage[] = "usage: pdnsx-broker [--brokers N] [--topic NAME:PARTITIONS]...\n";
+static const char brk_usage[] = "Usage: pdnsx-broker [--brokers N] [--topic NAME:PARTITIONS]...\n";
 
 static void brk_help(void)
 {
@@ -42,6 +42,7 @@ static void brk_help(void)
     fputs("\nStarts librdkafka's mock Kafka cluster on loopback (development and tests\n"
           "only), prints its bootstrap list as the first line of standard output and\n"
           "runs until SIGTERM or SIGINT.\n\n"
+          "Options:\n"
           "  -b, --brokers N              number of mock brokers (1-16, default 1)\n"
           "  -t, --topic NAME:PARTITIONS  create a topic (repeatable)\n"
           "  -l, --log-level LEVEL        error, warning, info (default), debug\n"

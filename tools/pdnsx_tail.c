@@ -34,12 +34,15 @@ typedef struct px_tail_opts {
 
 static void px_tail_usage(FILE *out)
 {
-    fputs("usage: pdnsx-tail -b BROKERS -t TOPIC [-e] [--raw]\n"
+    fputs("Usage: pdnsx-tail -b BROKERS -t TOPIC [-e] [--raw]\n\n"
+          "Prints a topic's pdnsx observations from the beginning, one JSON object a line.\n\n"
+          "Options:\n"
           "  -b, --brokers LIST  bootstrap servers (default 127.0.0.1:9092)\n"
           "  -t, --topic NAME    topic to read from the beginning\n"
           "  -e, --exit          exit at the end of every partition\n"
           "      --raw           print KEY<TAB>PARTITION<TAB>HEX instead of decoding\n"
-          "  -h, --help; -V, --version\n",
+          "  -h, --help          show this help and exit\n"
+          "  -V, --version       show the version and exit\n",
           out);
 }
 

@@ -1157,9 +1157,13 @@ static int sc_mmdb(const sc_opts *o)
 
 /* ---- main ------------------------------------------------------------------- */
 
-static void sc_usage(FILE *f)
+static void sc_help(FILE *f)
 {
-    fputs("usage: pdnsx-scenario -o DIR [options]\n"
+    fputs("Usage: pdnsx-scenario -o DIR [options]\n\n"
+          "Writes the demo federation, deterministically: one pcap per organisation\n"
+          "(its resolver's traffic), the answers' networks (geoip.txt), brands.txt,\n"
+          "known-domains.csv and the alerts detection must raise (expected-alerts.tsv).\n\n"
+          "Options:\n"
           "  -o, --out DIR           directory to write (created if missing)\n"
           "  -s, --seed N            seed of every random choice (default 1)\n"
           "  -n, --orgs N            organisations, 3 to 26 (default 4)\n"
@@ -1171,7 +1175,8 @@ static void sc_usage(FILE *f)
           "                          expected-alerts.tsv (default 60)\n"
           "      --mmdb-writer PATH  tests/geoip/make-mmdb.pl: also write country.mmdb and\n"
           "                          asn.mmdb\n"
-          "  -h, --help; -V, --version\n",
+          "  -h, --help              show this help and exit\n"
+          "  -V, --version           show the version and exit\n",
           f);
 }
 
@@ -1237,7 +1242,7 @@ static int sc_args(int argc, char **argv, sc_opts *o)
             o->mmdb_writer = optarg;
             break;
         case 'h':
-            sc_usage(stdout);
+            sc_help(stdout);
             exit(0);
         case 'V':
             puts("pdnsx-scenario " PX_VERSION);
@@ -1255,8 +1260,10 @@ static int sc_args(int argc, char **argv, sc_opts *o)
         fputs("pdnsx-scenario: -o DIR is required, and nothing else\n", stderr);
         ok = false;
     }
+    /* A mistake gets the one-line usage; --help the whole text, which
+     * help2man turns into the man page. */
     if (!ok)
-        sc_usage(stderr);
+        fputs("usage: pdnsx-scenario -o DIR [options] (--help for the options)\n", stderr);
     return ok ? 0 : 2;
 }
 

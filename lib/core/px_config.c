@@ -1084,6 +1084,13 @@ const px_conf_item px_conf_kafka_items[] = {
      .type = PX_CONF_MAP,
      .help = "raw librdkafka properties; nest groups for dotted names: "
              "{ compression = { codec = \"zstd\"; }; }"},
+    {.path = "kafka.statistics_interval_ms",
+     .type = PX_CONF_INT,
+     .min = 0,
+     .max = 3600000,
+     .def = "10000",
+     .help = "how often librdkafka's statistics (queues, broker round-trip times, prefetch) "
+             "refresh their metrics, ms (librdkafka's statistics.interval.ms); 0: off"},
     {.path = NULL},
 };
 

@@ -21,12 +21,23 @@ struct px_metric {
     size_t base_len;  /* length of the name before '{' */
     const char *help; /* of the first metric with this base name */
     px_metric_kind kind;
+    _Atomic bool family;    /* a declared base name: HELP and TYPE only */
+    _Atomic bool unset;     /* a gauge whose sample is left out */
     _Atomic uint64_t value; /* gauges store the int64 bit pattern */
 };
 
 static pthread_mutex_t px_reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static px_metric **px_reg;
 static size_t px_reg_n, px_reg_cap;
+
+/* Write hooks: their own lock, held while they run, so that a removal
+ * waits for a running call. */
+typedef struct px_metrics_hook {
+    void (*fn)(void *ctx);
+    void *ctx;
+} px_metrics_hook;
+static pthread_mutex_t px_hook_lock = PTHREAD_MUTEX_INITIALIZER;
+static px_metrics_hook px_hooks[PX_METRICS_HOOKS];
 
 static px_metric *px_find_locked(const char *name)
 {
@@ -51,7 +62,7 @@ static void *px_xalloc(void *p)
     return p;
 }
 
-static px_metric *px_register(const char *name, const char *help, px_metric_kind kind)
+static px_metric *px_register(const char *name, const char *help, px_metric_kind kind, bool family)
 {
     pthread_mutex_lock(&px_reg_lock);
     px_metric *m = px_find_locked(name);
@@ -60,12 +71,17 @@ static px_metric *px_register(const char *name, const char *help, px_metric_kind
         m->name = px_xalloc(strdup(name));
         m->base_len = strcspn(name, "{");
         m->kind = kind;
+        atomic_init(&m->family, family);
+        atomic_init(&m->unset, false);
         const char *h = px_base_help_locked(name, m->base_len);
         m->help = h ? h : px_xalloc(strdup(help ? help : ""));
         atomic_init(&m->value, 0);
         if (PX_ARRAY_RESERVE(px_reg, px_reg_cap, px_reg_n + 1, 32) != PX_OK)
             px_xalloc(NULL);
         px_reg[px_reg_n++] = m;
+    } else if (!family) {
+        /* the base name of a family used as a series of its own */
+        atomic_store(&m->family, false);
     }
     pthread_mutex_unlock(&px_reg_lock);
     return m;
@@ -73,12 +89,29 @@ static px_metric *px_register(const char *name, const char *help, px_metric_kind
 
 px_metric *px_metric_counter(const char *name, const char *help)
 {
-    return px_register(name, help, PX_COUNTER);
+    return px_register(name, help, PX_COUNTER, false);
 }
 
 px_metric *px_metric_gauge(const char *name, const char *help)
 {
-    return px_register(name, help, PX_GAUGE);
+    return px_register(name, help, PX_GAUGE, false);
+}
+
+/* The family's entry has the base name and no labels: it sorts first in
+ * its block, so its HELP is the block's. */
+void px_metric_counter_family(const char *base, const char *help)
+{
+    px_register(base, help, PX_COUNTER, true);
+}
+
+void px_metric_gauge_family(const char *base, const char *help)
+{
+    px_register(base, help, PX_GAUGE, true);
+}
+
+const char *px_metric_name(const px_metric *m)
+{
+    return m->name;
 }
 
 void px_metric_add(px_metric *m, uint64_t n)
@@ -89,6 +122,43 @@ void px_metric_add(px_metric *m, uint64_t n)
 void px_metric_set(px_metric *m, int64_t v)
 {
     atomic_store_explicit(&m->value, (uint64_t)v, memory_order_relaxed);
+    atomic_store_explicit(&m->unset, false, memory_order_relaxed);
+}
+
+void px_metric_unset(px_metric *m)
+{
+    atomic_store_explicit(&m->unset, true, memory_order_relaxed);
+}
+
+px_err px_metrics_hook_add(void (*fn)(void *ctx), void *ctx)
+{
+    px_err err = PX_ERR_FULL;
+    pthread_mutex_lock(&px_hook_lock);
+    for (size_t i = 0; i < PX_METRICS_HOOKS && err != PX_OK; i++)
+        if (!px_hooks[i].fn) {
+            px_hooks[i] = (px_metrics_hook){fn, ctx};
+            err = PX_OK;
+        }
+    pthread_mutex_unlock(&px_hook_lock);
+    return err;
+}
+
+void px_metrics_hook_remove(void (*fn)(void *ctx), void *ctx)
+{
+    pthread_mutex_lock(&px_hook_lock);
+    for (size_t i = 0; i < PX_METRICS_HOOKS; i++)
+        if (px_hooks[i].fn == fn && px_hooks[i].ctx == ctx)
+            px_hooks[i] = (px_metrics_hook){0};
+    pthread_mutex_unlock(&px_hook_lock);
+}
+
+static void px_metrics_run_hooks(void)
+{
+    pthread_mutex_lock(&px_hook_lock);
+    for (size_t i = 0; i < PX_METRICS_HOOKS; i++)
+        if (px_hooks[i].fn)
+            px_hooks[i].fn(px_hooks[i].ctx);
+    pthread_mutex_unlock(&px_hook_lock);
 }
 
 static uint64_t px_metric_value(const px_metric *m)
@@ -127,6 +197,7 @@ static void px_write_help(FILE *out, const px_metric *m)
 
 void px_metrics_write(FILE *out)
 {
+    px_metrics_run_hooks();
     pthread_mutex_lock(&px_reg_lock);
     px_metric **sorted = malloc((px_reg_n ? px_reg_n : 1) * sizeof(*sorted));
     if (!sorted) {
@@ -143,6 +214,9 @@ void px_metrics_write(FILE *out)
         if (i == 0 || sorted[i - 1]->base_len != m->base_len ||
             memcmp(sorted[i - 1]->name, m->name, m->base_len) != 0)
             px_write_help(out, m);
+        px_metric *w = (px_metric *)m;
+        if (atomic_load(&w->family) || atomic_load_explicit(&w->unset, memory_order_relaxed))
+            continue;
         uint64_t v = px_metric_value(m);
         if (m->kind == PX_GAUGE)
             fprintf(out, "%s %lld\n", m->name, (long long)(int64_t)v);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/px_metrics.h"
+#include "kafka/px_kafka_statistics.h"
 
 struct px_kafka {
     rd_kafka_t *rk;
@@ -20,12 +21,14 @@ struct px_kafka {
     _Atomic bool fatal;
     _Atomic uint64_t delivered, failed;
     px_metric *m_delivered, *m_failed;
+    px_kafka_statistics *statistics; /* NULL: statistics.interval.ms unset */
 };
 
 px_err px_kafka_settings_load(const px_config *cfg, px_kafka_settings *out)
 {
     memset(out, 0, sizeof(*out));
     out->brokers = px_config_string(cfg, "kafka.brokers");
+    out->statistics_interval_ms = px_config_int(cfg, PX_KAFKA_STATISTICS_SETTING);
     return px_config_map_load(cfg, "kafka.properties", &out->props, &out->n_props);
 }
 
@@ -113,6 +116,18 @@ static void px_kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     k->rebalance(k->ctx, rk, err, parts);
 }
 
+/* librdkafka's statistics, served by the poll that serves the other
+ * callbacks. A document it cannot read is dropped: the gauges keep the
+ * last one's values. */
+static int px_kafka_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    (void)rk;
+    px_kafka *k = opaque;
+    if (k->statistics)
+        px_kafka_statistics_apply(k->statistics, json, len);
+    return 0; /* librdkafka frees json */
+}
+
 static px_err px_kafka_set(rd_kafka_conf_t *rc, const char *key, const char *value,
                            const char *origin, char *why, size_t whylen)
 {
@@ -140,8 +155,16 @@ static px_err px_kafka_fill(rd_kafka_conf_t *rc, const px_kafka_conf *c, char *w
         err = px_kafka_set(rc, "bootstrap.servers", s->brokers, "kafka.brokers: ", why, whylen);
     for (size_t i = 0; err == PX_OK && i < c->n_ours; i++)
         err = px_kafka_set(rc, c->ours[i].key, c->ours[i].value, "", why, whylen);
+    if (err == PX_OK && s && s->statistics_interval_ms > 0) {
+        char ms[24];
+        snprintf(ms, sizeof(ms), "%lld", (long long)s->statistics_interval_ms);
+        err = px_kafka_set(rc, PX_KAFKA_STATISTICS_PROP, ms, PX_KAFKA_STATISTICS_SETTING ": ", why,
+                           whylen);
+    }
     for (size_t i = 0; err == PX_OK && s && i < s->n_props; i++) {
-        const char *setting = px_kafka_reserved(c, s->props[i].key);
+        const char *setting = strcmp(s->props[i].key, PX_KAFKA_STATISTICS_PROP) == 0
+                                  ? PX_KAFKA_STATISTICS_SETTING
+                                  : px_kafka_reserved(c, s->props[i].key);
         if (setting) {
             px_why(why, whylen, "kafka.properties: %s is set by %s: set that instead",
                    s->props[i].key, setting);
@@ -153,7 +176,7 @@ static px_err px_kafka_fill(rd_kafka_conf_t *rc, const px_kafka_conf *c, char *w
     return err;
 }
 
-static void px_kafka_callbacks(rd_kafka_conf_t *rc, px_kafka *k, const px_kafka_conf *c)
+static px_err px_kafka_callbacks(rd_kafka_conf_t *rc, px_kafka *k, const px_kafka_conf *c)
 {
     k->log = c->log;
     k->fatal_fn = c->fatal;
@@ -171,6 +194,13 @@ static void px_kafka_callbacks(rd_kafka_conf_t *rc, px_kafka *k, const px_kafka_
         rd_kafka_conf_set_dr_msg_cb(rc, px_kafka_dr_cb);
     if (c->rebalance)
         rd_kafka_conf_set_rebalance_cb(rc, px_kafka_rebalance_cb);
+    if (c->settings && c->settings->statistics_interval_ms > 0) {
+        k->statistics = px_kafka_statistics_create();
+        if (!k->statistics)
+            return PX_ERR_NOMEM;
+        rd_kafka_conf_set_stats_cb(rc, px_kafka_stats_cb);
+    }
+    return PX_OK;
 }
 
 px_err px_kafka_create(const px_kafka_conf *c, px_kafka **out, char *why, size_t whylen)
@@ -189,12 +219,18 @@ px_err px_kafka_create(const px_kafka_conf *c, px_kafka **out, char *why, size_t
         free(k);
         return err;
     }
-    px_kafka_callbacks(rc, k, c);
     char text[512] = "";
+    if (px_kafka_callbacks(rc, k, c) != PX_OK) {
+        rd_kafka_conf_destroy(rc);
+        free(k);
+        px_why(why, whylen, "out of memory");
+        return PX_ERR_NOMEM;
+    }
     k->rk = rd_kafka_new(c->type, rc, text, sizeof(text));
     if (!k->rk) {
         px_why(why, whylen, "%s", text[0] ? text : "rd_kafka_new failed");
         rd_kafka_conf_destroy(rc);
+        px_kafka_statistics_destroy(k->statistics);
         free(k);
         return PX_ERR_KAFKA;
     }
@@ -207,6 +243,7 @@ void px_kafka_destroy(px_kafka *k)
     if (!k)
         return;
     rd_kafka_destroy(k->rk);
+    px_kafka_statistics_destroy(k->statistics);
     free(k);
 }
 

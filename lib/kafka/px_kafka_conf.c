@@ -4,6 +4,9 @@
 
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
+#include <string.h>
+
+#include "kafka/px_kafka.h"
 
 void px_kafka_conf_check(px_config *cfg, const char *path)
 {
@@ -18,11 +21,16 @@ void px_kafka_conf_check(px_config *cfg, const char *path)
         const char *value = px_config_map_value(cfg, path, i);
         if (!key || !value)
             continue;
-        char why[512] = "";
+        char why[512] = "", member[512];
+        snprintf(member, sizeof(member), "%s.%s", path, key);
+        if (strcmp(key, PX_KAFKA_STATISTICS_PROP) == 0) {
+            px_config_add_problem(cfg, member,
+                                  "%s: set by " PX_KAFKA_STATISTICS_SETTING ": set that instead",
+                                  member);
+            continue;
+        }
         if (rd_kafka_conf_set(conf, key, value, why, sizeof(why)) == RD_KAFKA_CONF_OK)
             continue;
-        char member[512];
-        snprintf(member, sizeof(member), "%s.%s", path, key);
         px_config_add_problem(cfg, member, "%s: librdkafka refuses \"%s\": %s", member, value,
                               why[0] ? why : "rejected");
     }

@@ -46,7 +46,7 @@ THIRD_PARTY = {
     'xxhash.h': ['lib/core/include/core/px_hash.h', 'store/px_store_codec.c'],
     'sodium.h': ['lib/core/px_keyed_hash.c'],
     'jansson.h': ['lib/obs/', 'query/', 'tools/', 'detect/px_detect_json.c',
-                  'consumer/px_alert_syslog.c'],
+                  'consumer/px_alert_syslog.c', 'lib/kafka/px_kafka_statistics.c'],
     'protobuf-c/protobuf-c.h': [],
     'dnstap.pb-c.h': [],
     'cmocka.h': [],

@@ -137,6 +137,18 @@ class ConfigCheck(unittest.TestCase):
                    % conf,
                    start_too=True)
 
+    def test_statistics_interval_is_a_setting(self):
+        """librdkafka's statistics.interval.ms belongs to
+        kafka.statistics_interval_ms: kafka.properties may not set it."""
+        text = ("kafka = {\n  properties = {\n    statistics = { interval = { ms = 5; }; };\n"
+                "  };\n};\n")
+        # the line of the property: after the producer_conf's org and inputs
+        for prog, conf, line in ((PRODUCER, self.producer_conf("stats-p.conf", text), 5),
+                                 (CONSUMER, self.write("stats-c.conf", text), 3)):
+            self.check(prog, ["-c", conf],
+                       "%s:%d: kafka.properties.statistics.interval.ms: set by "
+                       "kafka.statistics_interval_ms: set that instead" % (conf, line),
+                       start_too=True)
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

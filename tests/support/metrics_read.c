@@ -14,16 +14,26 @@
 
 #include "core/px_metrics.h"
 
+char *pxt_metrics_text(void)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    px_metrics_write(f);
+    assert_int_equal(fclose(f), 0);
+    /* A copy: gcc's dangling-pointer check cannot see through open_memstream. */
+    char *copy = strdup(buf);
+    free(buf);
+    assert_non_null(copy);
+    return copy;
+}
+
 /* Adds the values of the series that match: the exact name, or (base)
  * every series whose name is base or base{...}. */
 static uint64_t pxt_metric_scan(const char *name, bool base)
 {
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    assert_non_null(f);
-    px_metrics_write(f);
-    assert_int_equal(fclose(f), 0);
+    char *text = pxt_metrics_text();
     size_t n = strlen(name);
     uint64_t sum = 0;
     char *save = NULL;

@@ -15,4 +15,7 @@ uint64_t pxt_metric(const char *name);
  * "pdnsx_consumer_dlq_total" adds up every reason. */
 uint64_t pxt_metric_sum(const char *base);
 
+/* The whole exposition, as /metrics serves it; the caller frees it. */
+char *pxt_metrics_text(void);
+
 #endif

@@ -7,8 +7,15 @@
  *                                 as a crash would: the batch and its
  *                                 offsets are committed, batch.log is
  *                                 pending. Exit 0 when it is.
+ *   px-store-tool hold DIR        takes the store's write lock (an LMDB
+ *                                 write transaction), prints "held" and
+ *                                 keeps it until standard input ends:
+ *                                 a consumer's merging stands still
+ *                                 meanwhile (its Kafka client and
+ *                                 /metrics go on), as on a stalled disk.
  *
  * Test helper, not installed. */
+#include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,10 +62,35 @@ static int pending(const char *dir, long n)
     return ok ? 0 : 1;
 }
 
+static int hold(const char *dir)
+{
+    MDB_env *env = NULL;
+    MDB_txn *txn = NULL;
+    int rc = mdb_env_create(&env);
+    if (rc == 0) /* the store's own map size is taken from the file */
+        rc = mdb_env_open(env, dir, MDB_NOTLS, 0644);
+    if (rc == 0)
+        rc = mdb_txn_begin(env, NULL, 0, &txn);
+    if (rc != 0) {
+        fprintf(stderr, "px-store-tool: %s: %s\n", dir, mdb_strerror(rc));
+        mdb_env_close(env);
+        return 1;
+    }
+    printf("held\n");
+    fflush(stdout);
+    while (getchar() != EOF)
+        ;
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "hold") == 0)
+        return hold(argv[2]);
     if (argc == 4 && strcmp(argv[1], "pending") == 0 && atol(argv[3]) > 64)
         return pending(argv[2], atol(argv[3]));
-    fprintf(stderr, "usage: px-store-tool pending DIR N (N > 64)\n");
+    fprintf(stderr, "usage: px-store-tool pending DIR N (N > 64) | hold DIR\n");
     return 2;
 }

@@ -65,6 +65,7 @@ typedef struct px_consumer_conf {
     int64_t fetch_queue_messages; /* kafka.fetch_queue_messages: queued.min.messages */
     int64_t fetch_queue_kbytes;   /* kafka.fetch_queue_kbytes: queued.max.messages.kbytes */
     int64_t fetch_max_kbytes;     /* kafka.fetch_max_kbytes: fetch.max.bytes / 1024 */
+    int64_t kafka_statistics_ms;  /* kafka.statistics_interval_ms (0: none) */
     /* detect.*: zeroed (a struct filled by hand), no detector runs and
      * the store keeps no change feed's state; detect.brands points into
      * detect_brands. known_domains: the file's path, read at start

@@ -19,21 +19,6 @@
 #include "metrics_read.h"
 #include "core/px_metrics.h"
 
-static char *exposition(void)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    assert_non_null(f);
-    px_metrics_write(f);
-    fclose(f);
-    /* A copy: gcc's dangling-pointer check cannot see through open_memstream. */
-    char *copy = strdup(buf);
-    free(buf);
-    assert_non_null(copy);
-    return copy;
-}
-
 /* px_metrics_start with the default limits: the server, or NULL. */
 static px_metrics_server *metrics_start(const char *listen, char *err, size_t errlen)
 {
@@ -48,7 +33,7 @@ static px_metrics_server *metrics_start(const char *listen, char *err, size_t er
 static void test_empty_registry(void **state)
 {
     (void)state;
-    char *text = exposition();
+    char *text = pxt_metrics_text();
     assert_string_equal(text, "");
     free(text);
 }
@@ -71,7 +56,7 @@ static void test_counter_and_gauge(void **state)
     px_metric_set(g, 3);
     assert_int_equal(pxt_metric("t1_queue_depth"), 3);
     px_metric_set(g, -5);
-    char *text = exposition();
+    char *text = pxt_metrics_text();
     assert_non_null(strstr(text, "\nt1_queue_depth -5\n"));
     assert_non_null(strstr(text, "# TYPE t1_queue_depth gauge\n"));
     assert_non_null(strstr(text, "# TYPE t1_events_total counter\nt1_events_total 42\n"));
@@ -90,7 +75,7 @@ static void test_labels_grouped_once(void **state)
     px_metric_add(p, 5);
     px_metric_inc(o);
     assert_int_equal(pxt_metric("t2_dropped_total{reason=\"rcode\"}"), 2);
-    char *text = exposition();
+    char *text = pxt_metrics_text();
     const char *want = "# HELP t2_dropped_total Records dropped.\n"
                        "# TYPE t2_dropped_total counter\n"
                        "t2_dropped_total{reason=\"private_addr\"} 5\n"
@@ -109,9 +94,83 @@ static void test_help_escaped(void **state)
 {
     (void)state;
     px_metric_counter("t3_odd_total", "line one\nback\\slash");
-    char *text = exposition();
+    char *text = pxt_metrics_text();
     assert_non_null(strstr(text, "# HELP t3_odd_total line one\\nback\\\\slash\n"));
     free(text);
+}
+
+/* A declared family shows in the exposition before its first labelled
+ * series exists (what a dashboard's check scrapes), and then only once. */
+static void test_family_without_samples(void **state)
+{
+    (void)state;
+    px_metric_counter_family("t5_lost_total", "Messages lost, by cause.");
+    px_metric_gauge_family("t5_lag", "Lag by partition.");
+    char *text = pxt_metrics_text();
+    assert_non_null(strstr(text, "# HELP t5_lost_total Messages lost, by cause.\n"
+                                 "# TYPE t5_lost_total counter\n"));
+    assert_non_null(strstr(text, "# TYPE t5_lag gauge\n"));
+    /* no series of the bare base name */
+    assert_null(strstr(text, "\nt5_lost_total "));
+    assert_null(strstr(text, "\nt5_lag "));
+    free(text);
+
+    px_metric_add(px_metric_counter("t5_lost_total{cause=\"acl\"}", "ignored"), 3);
+    text = pxt_metrics_text();
+    assert_non_null(strstr(text, "# HELP t5_lost_total Messages lost, by cause.\n"
+                                 "# TYPE t5_lost_total counter\n"
+                                 "t5_lost_total{cause=\"acl\"} 3\n"));
+    const char *first = strstr(text, "# TYPE t5_lost_total counter");
+    assert_null(strstr(first + 1, "# TYPE t5_lost_total counter"));
+    free(text);
+
+    /* the base name used as a series after all: it is one */
+    px_metric_inc(px_metric_counter("t5_lost_total", "ignored"));
+    text = pxt_metrics_text();
+    assert_non_null(strstr(text, "\nt5_lost_total 1\n"));
+    free(text);
+}
+
+/* An unset gauge has no sample until it is set again. */
+static void test_gauge_unset(void **state)
+{
+    (void)state;
+    px_metric *g = px_metric_gauge("t6_lag{partition=\"0\"}", "Lag.");
+    px_metric_set(g, 12);
+    assert_int_equal(pxt_metric("t6_lag{partition=\"0\"}"), 12);
+    px_metric_unset(g);
+    char *text = pxt_metrics_text();
+    assert_non_null(strstr(text, "# TYPE t6_lag gauge\n"));
+    assert_null(strstr(text, "t6_lag{partition=\"0\"}"));
+    free(text);
+    px_metric_set(g, 0);
+    text = pxt_metrics_text();
+    assert_non_null(strstr(text, "\nt6_lag{partition=\"0\"} 0\n"));
+    free(text);
+}
+
+static void hook_sets(void *ctx)
+{
+    px_metric *g = ctx;
+    px_metric_set(g, 99);
+}
+
+/* A hook computes its gauge at every write; once removed, it no longer does. */
+static void test_write_hook(void **state)
+{
+    (void)state;
+    px_metric *g = px_metric_gauge("t7_on_demand", "Computed when written.");
+    assert_int_equal(px_metrics_hook_add(hook_sets, g), PX_OK);
+    assert_int_equal(pxt_metric("t7_on_demand"), 99);
+    px_metrics_hook_remove(hook_sets, g);
+    px_metric_set(g, 1);
+    assert_int_equal(pxt_metric("t7_on_demand"), 1);
+    for (int i = 0; i < PX_METRICS_HOOKS; i++)
+        assert_int_equal(px_metrics_hook_add(hook_sets, g), PX_OK);
+    assert_int_equal(px_metrics_hook_add(hook_sets, g), PX_ERR_FULL);
+    px_metrics_hook_remove(hook_sets, g); /* removes every one of (fn, ctx) */
+    px_metric_set(g, 2);
+    assert_int_equal(pxt_metric("t7_on_demand"), 2);
 }
 
 static void *adder(void *arg)
@@ -254,10 +313,17 @@ static void test_metrics_start(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_empty_registry),         cmocka_unit_test(test_counter_and_gauge),
-        cmocka_unit_test(test_labels_grouped_once),    cmocka_unit_test(test_help_escaped),
-        cmocka_unit_test(test_concurrent_adds),        cmocka_unit_test(test_http_server),
-        cmocka_unit_test(test_http_server_bad_listen), cmocka_unit_test(test_metrics_start),
+        cmocka_unit_test(test_empty_registry),
+        cmocka_unit_test(test_counter_and_gauge),
+        cmocka_unit_test(test_labels_grouped_once),
+        cmocka_unit_test(test_help_escaped),
+        cmocka_unit_test(test_concurrent_adds),
+        cmocka_unit_test(test_http_server),
+        cmocka_unit_test(test_http_server_bad_listen),
+        cmocka_unit_test(test_metrics_start),
+        cmocka_unit_test(test_family_without_samples),
+        cmocka_unit_test(test_gauge_unset),
+        cmocka_unit_test(test_write_hook),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

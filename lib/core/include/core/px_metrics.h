@@ -20,12 +20,36 @@ typedef struct px_metric px_metric;
 px_metric *px_metric_counter(const char *name, const char *help);
 px_metric *px_metric_gauge(const char *name, const char *help);
 
+/* The full name it was registered with, labels included. */
+const char *px_metric_name(const px_metric *m);
+
 void px_metric_add(px_metric *m, uint64_t n);
 static inline void px_metric_inc(px_metric *m)
 {
     px_metric_add(m, 1);
 }
 void px_metric_set(px_metric *m, int64_t v); /* gauges */
+
+/* Declares the family `base` (a name without labels) of labelled metrics
+ * created later, so that its HELP and TYPE lines are written before its
+ * first sample exists: a scraper (a dashboard, its check) finds every
+ * metric a program exports from the start. The base name itself is no
+ * series. Thread-safe; help as for px_metric_counter(). */
+void px_metric_counter_family(const char *base, const char *help);
+void px_metric_gauge_family(const char *base, const char *help);
+/* Leaves a gauge's sample out of the exposition until the next
+ * px_metric_set(): a value not known now (a partition's lag before its
+ * end is known, a partition no longer ours) is absent, not a stale number. */
+void px_metric_unset(px_metric *m);
+
+/* fn(ctx) runs at the start of every px_metrics_write(), on the writing
+ * (scraping) thread, to set gauges only worth computing when asked for.
+ * It must not register hooks. At most PX_METRICS_HOOKS; PX_ERR_FULL past
+ * that. px_metrics_hook_remove() returns once no call of it runs, so ctx
+ * may be freed after it. */
+#define PX_METRICS_HOOKS 4
+px_err px_metrics_hook_add(void (*fn)(void *ctx), void *ctx);
+void px_metrics_hook_remove(void (*fn)(void *ctx), void *ctx);
 
 /* Writes every metric in Prometheus text format (sorted, HELP/TYPE once
  * per base name). */

@@ -31,11 +31,19 @@ typedef struct px_kafka_settings {
     const char *brokers;
     px_kafka_prop *props;
     size_t n_props;
+    /* kafka.statistics_interval_ms: librdkafka's statistics.interval.ms,
+     * read into gauges (px_kafka_statistics.h); 0: none */
+    int64_t statistics_interval_ms;
 } px_kafka_settings;
 
-/* Reads "kafka.brokers" and the map "kafka.properties" of cfg, the rows of
- * core's px_conf_kafka_items that a program's table includes (either may
- * be absent from the table: NULL brokers, no props). PX_ERR_NOMEM. */
+/* The librdkafka property kafka.statistics_interval_ms sets: the
+ * operator's kafka.properties may not set it. */
+#define PX_KAFKA_STATISTICS_PROP "statistics.interval.ms"
+#define PX_KAFKA_STATISTICS_SETTING "kafka.statistics_interval_ms"
+
+/* Reads "kafka.brokers", "kafka.statistics_interval_ms" and the map "kafka.properties" of cfg, the
+ * rows of core's px_conf_kafka_items that a program's table includes (either may be absent from the
+ * table: NULL brokers, no props). PX_ERR_NOMEM. */
 px_err px_kafka_settings_load(const px_config *cfg, px_kafka_settings *out);
 void px_kafka_settings_free(px_kafka_settings *s); /* NULL and zeroed are fine */
 
