@@ -32,7 +32,7 @@ import subprocess
 import unittest
 
 import pxtest
-from pxtest import SRC, need_fixture, unique_org, wait_for
+from pxtest import BIN, SRC, need_fixture, unique_org, wait_for
 
 ANSIBLE = os.path.join(SRC, "ansible")
 RUN_DIR = "/run/pdnsx"
@@ -165,12 +165,13 @@ class RolloutChecks:
     @classmethod
     def build_deb(cls):
         """The .deb as docs/OPERATIONS.md ("Package") builds it:
-        packaging/deb/build-deb.sh (its own build directory, prefix /usr,
-        Debian's build flags; reused by the package test), once for both
-        resolvers."""
+        packaging/deb/build-deb.sh (prefix /usr, Debian's build flags) in
+        the build directory package/deb uses (BUILD/package-deb: built
+        once for both), once for both resolvers."""
         if DEB:
             return DEB[0]
-        out = sh(os.path.join(SRC, "packaging", "deb", "build-deb.sh"), "build-deb", "-B",
+        out = sh(os.path.join(SRC, "packaging", "deb", "build-deb.sh"),
+                 os.path.join(os.path.dirname(BIN), "package-deb"), "-B",
                  os.path.join(cls.tmp, "deb"), timeout=1200).stdout.split()
         if len(out) != 1 or not out[0].endswith(".deb"):
             raise AssertionError("build-deb.sh printed %r" % out)
