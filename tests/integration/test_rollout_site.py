@@ -392,8 +392,12 @@ www IN A {a}
                                r"permissionType=ALLOW" % re.escape(self.consumer))
 
     def test_second_run_changes_nothing(self):
-        """Run again with nothing changed: changed=0, the daemons keep their pids."""
+        """With nothing changed, a dry run (--check --diff) and a real run
+        both report changed=0, and the daemons keep their pids."""
         before = {n: running_pid(p, "/usr/bin/" + n) for n, p in PIDFILES.items()}
+        log, rc = self.play("dry", ["--check", "--diff"])
+        self.assertEqual(rc, 0, log[-6000:])
+        self.assertEqual(recap(log), (0, 0, 0), log[-6000:])
         log, rc = self.play("second")
         self.assertEqual(rc, 0, log[-6000:])
         self.assertEqual(recap(log), (0, 0, 0), log[-6000:])
