@@ -131,8 +131,7 @@ class RolloutChecks:
         cls.query_name = "www." + cls.domain
         try:
             cls.deb = os.environ.get("PDNSX_ROLLOUT_DEB") or cls.build_deb()
-            cls.secure = bool(os.environ.get("PDNSX_TEST_KAFKA_SECURE")) and cls.deb_has(
-                "./usr/share/pdnsx/pdnsx-kafka-federation")
+            cls.secure = bool(os.environ.get("PDNSX_TEST_KAFKA_SECURE"))
             cls.saved = os.path.join(cls.tmp, "saved")
             os.makedirs(cls.saved)
             for f in BIND_FILES:
@@ -177,10 +176,6 @@ class RolloutChecks:
             raise AssertionError("build-deb.sh printed %r" % out)
         DEB.append(out[0])
         return out[0]
-
-    @classmethod
-    def deb_has(cls, path):
-        return path in sh("dpkg-deb", "--contents", cls.deb).stdout.split()
 
     @classmethod
     def write_resolver_config(cls):
@@ -372,8 +367,10 @@ www IN A {a}
         """The pdnsx_kafka role made the organisation's topic with the
         partitions asked, the shared topics, and the ACLs: the organisation
         writes its topic, the consumers read it."""
-        if not self.secure:
-            self.skipTest("the harness has no secure listener: pdnsx_kafka not run")
+        # Without the harness's SASL_SSL listener the rollout ran over
+        # PLAINTEXT without pdnsx_kafka: skipped, failed in CI.
+        need_fixture(self, self.secure,
+                     "the harness's SASL_SSL listener (PDNSX_TEST_KAFKA_SECURE)")
         kbin = os.environ["PDNSX_TEST_KAFKA_BIN"]
         conn = ["--bootstrap-server", os.environ["PDNSX_TEST_KAFKA_SECURE"],
                 "--command-config", os.environ["PDNSX_TEST_KAFKA_ADMIN_PROPERTIES"]]
