@@ -92,6 +92,12 @@ def clean_machine(saved=None):
     for f in BIND_FILES if saved else ():
         if os.path.exists(os.path.join(saved, os.path.basename(f))):
             shutil.copy(os.path.join(saved, os.path.basename(f)), f)
+    # the role's include line, should a run that died have left it
+    options = open(BIND_FILES[0]).read()
+    kept = "".join(l for l in options.splitlines(True) if "named.conf.pdnsx-dnstap" not in l)
+    if kept != options:
+        with open(BIND_FILES[0], "w") as f:
+            f.write(kept)
     for d in ROLE_DIRS:
         shutil.rmtree(d, ignore_errors=True)
     if os.path.isdir("/etc/pdnsx") and not os.listdir("/etc/pdnsx"):
