@@ -7,6 +7,7 @@
 #include "core/px_cli.h"
 #include "consumer/px_consumer.h"
 #include "core/px_log.h"
+#include "kafka/px_kafka_propfile.h"
 
 static const px_cli_spec px_consumer_cli = {
     .prog = "pdnsx-consumer",
@@ -26,13 +27,20 @@ int main(int argc, char **argv)
     if (rc >= 0)
         return rc;
     px_consumer_conf conf;
-    if (px_consumer_conf_load(cli.config, &conf) != PX_OK) {
-        px_error("out of memory loading the configuration");
+    px_err lerr = px_consumer_conf_load(cli.config, &conf);
+    if (lerr != PX_OK) {
+        /* Validation passed: only memory, or a file it read that changed
+         * since (kafka.properties_file), fails here. */
+        px_error("loading the configuration: %s; run with --check for details", px_strerror(lerr));
         px_consumer_conf_free(&conf);
         px_config_destroy(cli.config);
-        return 1;
+        return lerr == PX_ERR_NOMEM ? 1 : 2;
     }
     px_log_set_level((px_log_level)px_log_level_parse(conf.log_level));
+    char exposed[512];
+    if (px_kafka_propfile_exposed(px_config_string(cli.config, "kafka.properties_file"), exposed,
+                                  sizeof(exposed)))
+        px_warning("%s", exposed);
 
     sigset_t sigs;
     px_cli_daemon_signals(&sigs);

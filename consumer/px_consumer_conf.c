@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "kafka/px_kafka_conf.h"
+#include "kafka/px_kafka_propfile.h"
 #include "px_geoip.h"
 
 /* ---- loader ------------------------------------------------------------------ */
@@ -61,10 +62,15 @@ px_err px_consumer_conf_load(const px_config *cfg, px_consumer_conf *out)
     /* kafka.brokers and kafka.properties as every Kafka client reads them;
      * the properties array is ours now (px_consumer_conf_free) */
     px_kafka_settings ks;
-    if (px_kafka_settings_load(cfg, &ks) != PX_OK)
-        return PX_ERR_NOMEM;
+    px_err err = px_kafka_settings_load(cfg, &ks);
+    if (err != PX_OK) {
+        px_kafka_settings_free(&ks);
+        return err;
+    }
     out->kafka_properties = ks.props;
     out->n_kafka_properties = ks.n_props;
+    out->n_kafka_file_properties = ks.n_file_props;
+    out->kafka_properties_file = ks.file;
     out->kafka_statistics_ms = ks.statistics_interval_ms;
     if (px_detect_opts_from_config(cfg, &out->detect, &out->detect_brands) != PX_OK)
         return PX_ERR_NOMEM;
@@ -78,6 +84,7 @@ void px_consumer_conf_free(px_consumer_conf *c)
     if (!c)
         return;
     free(c->kafka_properties);
+    px_kafka_propfile_destroy(c->kafka_properties_file);
     free(c->trust_rrtypes);
     free(c->trust_local_zones);
     free(c->detect_brands);
@@ -264,6 +271,7 @@ void px_consumer_conf_check(void *ctx, px_config *cfg)
     px_check_geoip(cfg, "geoip.country");
     px_check_geoip(cfg, "geoip.asn");
     px_kafka_conf_check(cfg, "kafka.properties");
+    px_kafka_propfile_check(cfg, "kafka.properties_file");
     px_check_memory_props(cfg);
     px_check_known(cfg);
 }

@@ -130,6 +130,7 @@ static px_kafka *px_consumer_handle(px_consumer *c, rd_kafka_type_t type, const 
     px_kafka_settings settings = {.brokers = cf->kafka_brokers,
                                   .props = cf->kafka_properties,
                                   .n_props = cf->n_kafka_properties,
+                                  .n_file_props = cf->n_kafka_file_properties,
                                   .statistics_interval_ms = cf->kafka_statistics_ms};
     size_t n_reserved;
     const px_kafka_prop *reserved = px_consumer_conf_reserved(&n_reserved);

@@ -6,6 +6,7 @@
 
 #include "core/px_cli.h"
 #include "core/px_log.h"
+#include "kafka/px_kafka_propfile.h"
 #include "producer/px_producer.h"
 
 static const px_cli_spec px_producer_cli = {
@@ -33,6 +34,10 @@ int main(int argc, char **argv)
         return 2;
     }
     px_log_set_level((px_log_level)px_log_level_parse(conf.log_level));
+    char exposed[512];
+    if (px_kafka_propfile_exposed(px_config_string(cli.config, "kafka.properties_file"), exposed,
+                                  sizeof(exposed)))
+        px_warning("%s", exposed);
 
     sigset_t sigs;
     px_cli_daemon_signals(&sigs);

@@ -400,4 +400,5 @@ void px_producer_conf_check(void *ctx, px_config *cfg)
     px_producer_conf_free(&pc);
     px_check_inputs(cfg);
     px_kafka_conf_check(cfg, "kafka.properties");
+    px_kafka_propfile_check(cfg, "kafka.properties_file");
 }

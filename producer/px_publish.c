@@ -56,6 +56,13 @@ struct px_publish {
     _Atomic uint64_t produced, null_sink_delivered, spooled, unspooled, spool_dropped, queue_full,
         dropped;
     px_metric *m_spooled, *m_unspooled, *m_dropped, *m_spool_corrupt;
+    /* Refusals (px_kafka_refusal): counted, said once per cause. */
+    px_metric *m_refused[PX_KAFKA_REFUSAL__COUNT];
+    _Atomic bool refusal_said[PX_KAFKA_REFUSAL__COUNT];
+    _Atomic int64_t refused_ms;  /* last refused delivery, monotonic */
+    int64_t refused_retry_ms;    /* px_publish_conf.refused_retry_ms */
+    char topic[256];             /* for the refusal's line */
+    char principal[192];         /* "User:NAME" from sasl.username, or how it is unknown */
     uint64_t spool_corrupt_seen; /* damaged spool records already counted (spool_lock) */
 };
 
@@ -134,11 +141,43 @@ static void px_publish_spool_or_lose(px_publish *p, const void *key, size_t klen
 
 /* px_kafka counts the report; true keeps a failed message from being
  * counted lost: it waits in the spool for the broker to return. */
+static void px_publish_refused(void *ctx, px_kafka_refusal why, const char *reason)
+{
+    px_publish *p = ctx;
+    px_metric_inc(p->m_refused[why]);
+    if (atomic_exchange(&p->refusal_said[why], true))
+        return;
+    char msg[1024];
+    if (why == PX_KAFKA_REFUSAL_AUTHENTICATION)
+        snprintf(msg, sizeof(msg),
+                 "Kafka refused the login as %s: %s; check sasl.username and sasl.password "
+                 "(kafka.properties_file); observations wait as when Kafka is down "
+                 "(pdnsx_kafka_refused_total{reason=\"authentication\"})",
+                 p->principal, reason);
+    else {
+        char keep[96] = "are lost until it does (no spool.path)";
+        if (p->spool)
+            snprintf(keep, sizeof(keep), "are kept in the spool and tried again every %g s",
+                     (double)p->refused_retry_ms / 1000.0);
+        snprintf(msg, sizeof(msg),
+                 "Kafka refused topic %s to %s: %s (%s); an ACL must allow it WRITE on the "
+                 "topic; observations %s (pdnsx_kafka_refused_total{reason=\"%s\"})",
+                 p->topic, p->principal, px_kafka_refusal_name(why), reason, keep,
+                 px_kafka_refusal_name(why));
+    }
+    px_publish_log(p, PX_LOG_ERROR, msg);
+}
+
 static bool px_publish_delivery(void *ctx, const rd_kafka_message_t *m)
 {
     px_publish *p = ctx;
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
         return false;
+    px_kafka_refusal refusal = px_kafka_refusal_of(m->err);
+    if (refusal != PX_KAFKA_REFUSAL_NONE) {
+        atomic_store(&p->refused_ms, px_clock_mono_ms());
+        px_publish_refused(p, refusal, rd_kafka_err2str(m->err));
+    }
     if (p->spool)
         return px_publish_spool_write(p, m->key, m->key_len, m->payload, m->len);
     px_publish_log_limited(p, PX_LOG_ERROR, "delivery failed: %s", rd_kafka_err2str(m->err));
@@ -159,6 +198,21 @@ static void px_publish_kafka_log(void *ctx, px_log_level level, const char *msg)
     px_publish_log(ctx, level, msg);
 }
 
+/* Who the broker takes us for, for the refusal's line: the SASL user as
+ * Kafka's default principal builder names it (never the password). */
+static void px_publish_principal(px_publish *p, const px_kafka_settings *s)
+{
+    const char *user = NULL;
+    for (size_t i = 0; s && i < s->n_props; i++)
+        if (strcmp(s->props[i].key, "sasl.username") == 0)
+            user = s->props[i].value; /* the last one set wins, as in librdkafka */
+    if (user)
+        snprintf(p->principal, sizeof(p->principal), "principal User:%s", user);
+    else
+        snprintf(p->principal, sizeof(p->principal),
+                 "the principal the broker gives this client (no sasl.username)");
+}
+
 static px_err px_publish_kafka(px_publish *p, const px_publish_conf *c, char *errbuf, size_t errlen)
 {
     /* Ours; the operator's kafka.properties come after them and win. */
@@ -177,6 +231,7 @@ static px_err px_publish_kafka(px_publish *p, const px_publish_conf *c, char *er
         .settings = c->kafka,
         .log = px_publish_kafka_log,
         .delivery = px_publish_delivery,
+        .refused = px_publish_refused,
         .ctx = p,
         .delivered_metric = PX_PUBLISH_DELIVERED,
         .delivered_help = PX_PUBLISH_DELIVERED_HELP,
@@ -200,6 +255,13 @@ static void px_publish_metrics(px_publish *p)
     p->m_spool_corrupt = px_metric_counter(
         "pdnsx_spool_corrupt_total",
         "Damaged spool records skipped (their messages are lost): a torn or altered file");
+    for (int r = PX_KAFKA_REFUSAL_NONE + 1; r < PX_KAFKA_REFUSAL__COUNT; r++) {
+        char name[128];
+        snprintf(name, sizeof(name), "pdnsx_kafka_refused_total{reason=\"%s\"}",
+                 px_kafka_refusal_name((px_kafka_refusal)r));
+        p->m_refused[r] =
+            px_metric_counter(name, "Kafka's refusals: failed logins, and messages an ACL refused");
+    }
     p->m_dropped = px_metric_counter("pdnsx_observations_dropped_total{reason=\"kafka_backlog\"}",
                                      "Observations dropped, not sent: Kafka's local queue stayed "
                                      "full past kafka.max_block_ms and there is no spool");
@@ -217,7 +279,10 @@ px_publish *px_publish_create(const px_publish_conf *c, char *errbuf, size_t err
     px_ratelimit_init(&p->log_rl, PX_PUBLISH_LOG_BURST, PX_PUBLISH_LOG_INTERVAL_MS);
     p->drop_when_blocked = c->drop_when_blocked;
     p->null_sink = c->null_sink;
+    snprintf(p->topic, sizeof(p->topic), "%s", c->topic ? c->topic : "");
+    px_publish_principal(p, c->kafka);
     p->queue_wait_ms = c->queue_wait_ms > 0 ? (uint64_t)c->queue_wait_ms : 1000;
+    p->refused_retry_ms = c->refused_retry_ms > 0 ? c->refused_retry_ms : 10000;
     p->log_fn = c->log_fn;
     p->log_ctx = c->log_ctx;
     px_publish_metrics(p);
@@ -258,7 +323,9 @@ void px_publish_destroy(px_publish *p)
     free(p);
 }
 
-/* One produce attempt: 0 queued, 1 queue full, -1 permanent error. */
+/* One produce attempt: 0 queued, 1 queue full, 2 refused (an ACL: kept
+ * like a message the broker refused in its delivery report), -1
+ * permanent error. */
 static int px_publish_try(px_publish *p, const void *key, size_t klen, const void *val, size_t vlen)
 {
     if (rd_kafka_produce(p->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, (void *)val, vlen, key,
@@ -269,6 +336,12 @@ static int px_publish_try(px_publish *p, const void *key, size_t klen, const voi
     rd_kafka_resp_err_t err = rd_kafka_last_error();
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
         return 1;
+    px_kafka_refusal refusal = px_kafka_refusal_of(err);
+    if (refusal != PX_KAFKA_REFUSAL_NONE) {
+        atomic_store(&p->refused_ms, px_clock_mono_ms());
+        px_publish_refused(p, refusal, rd_kafka_err2str(err));
+        return 2;
+    }
     char msg[256];
     snprintf(msg, sizeof(msg), "produce failed: %s", rd_kafka_err2str(err));
     px_publish_log(p, PX_LOG_ERROR, msg);
@@ -340,6 +413,14 @@ px_err px_publish_send(px_publish *p, const void *key, size_t klen, const void *
             px_kafka_lost(p->kafka, 1);
             return PX_ERR_KAFKA;
         }
+        if (r == 2) {
+            /* where a refused delivery goes: the spool, else lost (said once) */
+            if (p->spool)
+                px_publish_spool_or_lose(p, key, klen, val, vlen);
+            else
+                px_kafka_lost(p->kafka, 1);
+            return PX_OK;
+        }
         /* Queue full: serve delivery reports to make room, as librdkafka's
          * examples do; past the wait, spill to disk if we may. */
         if (since == 0) {
@@ -367,6 +448,9 @@ px_err px_publish_send(px_publish *p, const void *key, size_t klen, const void *
 static void px_publish_drain(px_publish *p)
 {
     if (!p->spool || rd_kafka_outq_len(p->rk) >= PX_PUBLISH_DRAIN_BELOW)
+        return;
+    int64_t refused = atomic_load(&p->refused_ms);
+    if (refused && px_clock_mono_ms() - refused < p->refused_retry_ms)
         return;
     pthread_mutex_lock(&p->spool_lock);
     for (int i = 0; i < PX_PUBLISH_DRAIN_BATCH; i++) {

@@ -37,6 +37,11 @@ typedef struct px_publish_conf {
      * goes to the spool (ms); 0: 1000. Without a spool senders wait, unless
      * drop_when_blocked. */
     int queue_wait_ms;
+    /* After Kafka refused a message (an ACL, px_kafka_refusal), how long
+     * spooled ones wait before they are tried again (ms), as after an
+     * outage, rather than going round between the spool and the refusal;
+     * 0: 10000 (the refusal's log line says 10 s). */
+    int refused_retry_ms;
     /* Live inputs (kafka.max_block_ms): never block a sender past
      * queue_wait_ms. Without a spool the message is then dropped (the
      * newest go; what librdkafka holds stays), counted and logged

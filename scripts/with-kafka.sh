@@ -2,8 +2,13 @@
 # with-kafka.sh CMD...: runs CMD with a real single-node Apache Kafka started
 # for it (fetched with Maven first if needed) in a temp dir on a free
 # loopback port (chosen by kafka-start.sh, which checks that the broker got
-# it). CMD sees PDNSX_TEST_KAFKA (bootstrap address) and
-# PDNSX_TEST_KAFKA_LIBS (the Kafka jars). Kafka is stopped afterwards,
+# it). CMD sees PDNSX_TEST_KAFKA (bootstrap address, PLAINTEXT, no ACLs
+# apply), PDNSX_TEST_KAFKA_LIBS (the Kafka jars), PDNSX_TEST_KAFKA_BIN
+# (Kafka's admin scripts on those jars: kafka-topics.sh, kafka-configs.sh,
+# kafka-acls.sh), and for the SASL_SSL listener PDNSX_TEST_KAFKA_SECURE (its
+# bootstrap address), PDNSX_TEST_KAFKA_CA (the CA's PEM) and
+# PDNSX_TEST_KAFKA_ADMIN_PROPERTIES (client properties of the super user
+# User:admin, for Kafka's tools). Kafka is stopped afterwards,
 # whatever happens; the exit status is CMD's.
 #   e.g. scripts/with-kafka.sh ctest --test-dir build -L integration
 set -uo pipefail
@@ -33,5 +38,10 @@ bootstrap=$("$kdir/kafka-start.sh" "$tmp" 0) || {
 echo "with-kafka: Kafka at $bootstrap (started in $((SECONDS - start)) s)" >&2
 export PDNSX_TEST_KAFKA=$bootstrap
 export PDNSX_TEST_KAFKA_LIBS=$home/libs
+export PDNSX_TEST_KAFKA_BIN=$kdir/bin
+PDNSX_TEST_KAFKA_SECURE=$(cat "$tmp/secure.bootstrap")
+export PDNSX_TEST_KAFKA_SECURE
+export PDNSX_TEST_KAFKA_CA=$tmp/tls/ca.pem
+export PDNSX_TEST_KAFKA_ADMIN_PROPERTIES=$tmp/admin.properties
 "$@"
 exit $?

@@ -850,18 +850,33 @@ const char *px_config_problem(const px_config *c, size_t i)
     return NULL;
 }
 
+/* The program's own problems go to their own list (listed after the
+ * ones found reading and validating). */
+static void px_added_problemv(px_config *c, const char *where, const char *fmt, va_list ap)
+{
+    c->sink = &c->added_problems;
+    px_problem_addv(c, where, fmt, ap);
+    c->sink = &c->read_problems;
+}
+
 void px_config_add_problem(px_config *c, const char *path, const char *fmt, ...)
 {
     config_setting_t *deepest = NULL;
     config_setting_t *s = px_find(config_root_setting(&c->main), path, &deepest);
     char where[512];
     px_where(c, s ? s : deepest, where, sizeof(where));
-    c->sink = &c->added_problems;
     va_list ap;
     va_start(ap, fmt);
-    px_problem_addv(c, where, fmt, ap);
+    px_added_problemv(c, where, fmt, ap);
     va_end(ap);
-    c->sink = &c->read_problems;
+}
+
+void px_config_add_problem_where(px_config *c, const char *where, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    px_added_problemv(c, where, fmt, ap);
+    va_end(ap);
 }
 
 /* ---- accessors ----------------------------------------------------------- */
@@ -1084,6 +1099,12 @@ const px_conf_item px_conf_kafka_items[] = {
      .type = PX_CONF_MAP,
      .help = "raw librdkafka properties; nest groups for dotted names: "
              "{ compression = { codec = \"zstd\"; }; }"},
+    {.path = "kafka.properties_file",
+     .type = PX_CONF_STRING,
+     .check = px_conf_check_abspath,
+     .help = "absolute path of a file of librdkafka properties, key=value lines (kcat -F's "
+             "format), applied after kafka.properties: the place for sasl.password and key "
+             "files, so that this file may be world-readable"},
     {.path = "kafka.statistics_interval_ms",
      .type = PX_CONF_INT,
      .min = 0,
@@ -1146,6 +1167,14 @@ void px_config_print_table(const px_conf_item *table, FILE *out)
 {
     fprintf(out, "Settings (PATH, type, default):\n");
     px_print_items(table, NULL, out);
+}
+
+bool px_conf_check_abspath(const char *value, char *why, size_t whylen)
+{
+    if (value[0] == '/')
+        return true;
+    px_why(why, whylen, "'%s' is not an absolute path", value);
+    return false;
 }
 
 bool px_conf_check_nonempty(const char *v, char *why, size_t len)

@@ -8,12 +8,14 @@
 #include <string.h>
 
 #include "core/px_metrics.h"
+#include "kafka/px_kafka_propfile.h"
 #include "kafka/px_kafka_statistics.h"
 
 struct px_kafka {
     rd_kafka_t *rk;
     void (*log)(void *ctx, px_log_level level, const char *msg);
     void (*fatal_fn)(void *ctx, const char *why);
+    void (*refused)(void *ctx, px_kafka_refusal why, const char *reason);
     bool (*delivery)(void *ctx, const rd_kafka_message_t *m);
     void (*rebalance)(void *ctx, rd_kafka_t *rk, rd_kafka_resp_err_t err,
                       rd_kafka_topic_partition_list_t *parts);
@@ -24,12 +26,38 @@ struct px_kafka {
     px_kafka_statistics *statistics; /* NULL: statistics.interval.ms unset */
 };
 
+/* Appends the properties of kafka.properties_file to s->props. */
+static px_err px_kafka_settings_file(px_kafka_settings *s, const char *path)
+{
+    px_err err = px_kafka_propfile_read(path, &s->file, NULL, 0);
+    if (err != PX_OK)
+        return err;
+    if (px_kafka_propfile_problem_count(s->file) > 0)
+        return PX_ERR_CONFIG;
+    size_t n;
+    const px_kafka_prop *fp = px_kafka_propfile_props(s->file, &n);
+    if (n == 0)
+        return PX_OK;
+    px_kafka_prop *all = realloc(s->props, (s->n_props + n) * sizeof(*all));
+    if (!all)
+        return PX_ERR_NOMEM;
+    memcpy(all + s->n_props, fp, n * sizeof(*all));
+    s->props = all;
+    s->n_props += n;
+    s->n_file_props = n;
+    return PX_OK;
+}
+
 px_err px_kafka_settings_load(const px_config *cfg, px_kafka_settings *out)
 {
     memset(out, 0, sizeof(*out));
     out->brokers = px_config_string(cfg, "kafka.brokers");
     out->statistics_interval_ms = px_config_int(cfg, PX_KAFKA_STATISTICS_SETTING);
-    return px_config_map_load(cfg, "kafka.properties", &out->props, &out->n_props);
+    px_err err = px_config_map_load(cfg, "kafka.properties", &out->props, &out->n_props);
+    const char *file = px_config_string(cfg, "kafka.properties_file");
+    if (err == PX_OK && file)
+        err = px_kafka_settings_file(out, file);
+    return err;
 }
 
 void px_kafka_settings_free(px_kafka_settings *s)
@@ -37,8 +65,8 @@ void px_kafka_settings_free(px_kafka_settings *s)
     if (!s)
         return;
     free(s->props);
-    s->props = NULL;
-    s->n_props = 0;
+    px_kafka_propfile_destroy(s->file);
+    memset(s, 0, sizeof(*s));
 }
 
 px_log_level px_kafka_log_level(int syslog_level)
@@ -80,6 +108,11 @@ static void px_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, co
 static void px_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     px_kafka *k = opaque;
+    px_kafka_refusal refusal = px_kafka_refusal_of(err);
+    if (refusal != PX_KAFKA_REFUSAL_NONE && k->refused) {
+        k->refused(k->ctx, refusal, reason);
+        return;
+    }
     if (err != RD_KAFKA_RESP_ERR__FATAL) {
         /* Broker outages are transient: librdkafka retries. */
         px_kafka_say(k, PX_LOG_WARNING, "Kafka: %s: %s", rd_kafka_err2name(err), reason);
@@ -162,16 +195,17 @@ static px_err px_kafka_fill(rd_kafka_conf_t *rc, const px_kafka_conf *c, char *w
                            whylen);
     }
     for (size_t i = 0; err == PX_OK && s && i < s->n_props; i++) {
+        const char *origin =
+            i < s->n_props - s->n_file_props ? "kafka.properties: " : "kafka.properties_file: ";
         const char *setting = strcmp(s->props[i].key, PX_KAFKA_STATISTICS_PROP) == 0
                                   ? PX_KAFKA_STATISTICS_SETTING
                                   : px_kafka_reserved(c, s->props[i].key);
         if (setting) {
-            px_why(why, whylen, "kafka.properties: %s is set by %s: set that instead",
-                   s->props[i].key, setting);
+            px_why(why, whylen, "%s%s is set by %s: set that instead", origin, s->props[i].key,
+                   setting);
             return PX_ERR_CONFIG;
         }
-        err =
-            px_kafka_set(rc, s->props[i].key, s->props[i].value, "kafka.properties: ", why, whylen);
+        err = px_kafka_set(rc, s->props[i].key, s->props[i].value, origin, why, whylen);
     }
     return err;
 }
@@ -180,6 +214,7 @@ static px_err px_kafka_callbacks(rd_kafka_conf_t *rc, px_kafka *k, const px_kafk
 {
     k->log = c->log;
     k->fatal_fn = c->fatal;
+    k->refused = c->refused;
     k->delivery = c->delivery;
     k->rebalance = c->rebalance;
     k->ctx = c->ctx;
@@ -279,4 +314,30 @@ bool px_kafka_permanent(rd_kafka_resp_err_t err)
     default:
         return false;
     }
+}
+
+px_kafka_refusal px_kafka_refusal_of(rd_kafka_resp_err_t err)
+{
+    switch (err) {
+    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+        return PX_KAFKA_REFUSAL_AUTHENTICATION;
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+        return PX_KAFKA_REFUSAL_TOPIC_AUTHORIZATION;
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+        return PX_KAFKA_REFUSAL_CLUSTER_AUTHORIZATION;
+    default:
+        return PX_KAFKA_REFUSAL_NONE;
+    }
+}
+
+const char *px_kafka_refusal_name(px_kafka_refusal r)
+{
+    static const char *const names[PX_KAFKA_REFUSAL__COUNT] = {
+        [PX_KAFKA_REFUSAL_NONE] = "none",
+        [PX_KAFKA_REFUSAL_AUTHENTICATION] = "authentication",
+        [PX_KAFKA_REFUSAL_TOPIC_AUTHORIZATION] = "topic_authorization",
+        [PX_KAFKA_REFUSAL_CLUSTER_AUTHORIZATION] = "cluster_authorization",
+    };
+    return (unsigned)r < PX_KAFKA_REFUSAL__COUNT ? names[r] : "none";
 }

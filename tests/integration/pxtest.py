@@ -286,5 +286,14 @@ def metric(port, name):
         return None
 
 
+def kill_all(procs):
+    """Kills and reaps every process of procs still running (a test's
+    tearDown: whatever the test left behind)."""
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def tmpdir(prefix):
     return tempfile.mkdtemp(prefix=prefix)

@@ -7,14 +7,17 @@
 #                        dependencies are for the 3.x line)
 #   PDNSX_KAFKA_HOME     cache dir (default ~/.cache/pdnsx/kafka-<version>)
 #
-# Idempotent: a complete cache (libs/ plus its .complete marker) is reused.
+# Idempotent: a complete cache (libs/ plus its .complete marker, which holds
+# the checksum of the pom.xml it was made from) is reused; a cache made from
+# another pom.xml (a dependency added) is made again.
 # Prints the Kafka home dir (the one that holds libs/) on stdout.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 version=${PDNSX_KAFKA_VERSION:-3.9.1}
 home=${PDNSX_KAFKA_HOME:-${HOME:-/root}/.cache/pdnsx/kafka-$version}
 
-if [ -f "$home/libs/.complete" ]; then
+pom_sum=$(sha256sum "$here/pom.xml" | cut -d' ' -f1)
+if [ -f "$home/libs/.complete" ] && [ "$(cat "$home/libs/.complete")" = "$pom_sum" ]; then
     echo "$home"
     exit 0
 fi
@@ -29,7 +32,7 @@ mvn -q -B -Dstyle.color=never -f "$here/pom.xml" -Dkafka.version="$version" \
     dependency:copy-dependencies -DincludeScope=runtime \
     -DoutputDirectory="$tmp" >&2
 ls "$tmp"/kafka_2.13-"$version".jar >/dev/null
-touch "$tmp/.complete"
+echo "$pom_sum" >"$tmp/.complete"
 rm -rf "$home/libs"
 mv "$tmp" "$home/libs"
 echo "$home"

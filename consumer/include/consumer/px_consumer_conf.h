@@ -29,6 +29,10 @@ typedef struct px_consumer_conf {
     const char *kafka_topics;
     px_kafka_prop *kafka_properties; /* raw librdkafka properties, consumer and DLQ producer */
     size_t n_kafka_properties;
+    /* the last n_kafka_file_properties of them came from kafka.properties_file,
+     * whose strings kafka_properties_file holds (owned) */
+    size_t n_kafka_file_properties;
+    struct px_kafka_propfile *kafka_properties_file;
     const char *store_path;
     const char *geoip_country;  /* NULL: none */
     const char *geoip_asn;      /* NULL: none */

@@ -478,6 +478,69 @@ static void test_damaged_spool_counted_and_said(void **state)
     pxt_cluster_stop(&c);
 }
 
+/* An ACL refusing the topic (the mock cluster answers every Produce
+ * request with TOPIC_AUTHORIZATION_FAILED, as a broker does; its answer to
+ * metadata requests is no broker's): every message is kept in the spool, counted
+ * as refused and not as failed, the refusal said once with the topic and
+ * the principal; once the topic is allowed again, the spool is delivered
+ * whole, each message once. */
+static void test_refused_topic_kept_in_spool_until_allowed(void **state)
+{
+    (void)state;
+    pxt_cluster c;
+    pxt_cluster_start(&c, 1, TOPIC, PARTS);
+    char spool[64];
+    spool_file(spool);
+    static px_kafka_prop props[] = {{"sasl.username", "org-x"}};
+    px_kafka_settings ks = {.brokers = c.brokers, .props = props, .n_props = 1};
+    logbook book = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    const char *refused = "pdnsx_kafka_refused_total{reason=\"topic_authorization\"}";
+    uint64_t refused0 = pxt_metric(refused);
+    char err[256];
+    px_publish_conf pc = {.kafka = &ks,
+                          .topic = TOPIC,
+                          .infinite_timeout = true,
+                          .spool_path = spool,
+                          .refused_retry_ms = 200,
+                          .log_fn = log_fn,
+                          .log_ctx = &book};
+    rd_kafka_resp_err_t no[1000];
+    for (size_t i = 0; i < 1000; i++)
+        no[i] = RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
+    rd_kafka_mock_push_request_errors_array(c.mc, 0 /* ApiKey Produce */, 1000, no);
+    px_publish *p = px_publish_create(&pc, err, sizeof(err));
+    assert_non_null(p);
+    send_range(p, 0, 50);
+    px_publish_stats st;
+    for (int i = 0; i < 3000; i++) { /* 30 s at most */
+        px_publish_poll(p, 10);
+        px_publish_get_stats(p, &st);
+        if (st.spooled >= 50)
+            break;
+    }
+    assert_int_equal(st.spooled, 50);
+    assert_int_equal(st.delivered, 0);
+    assert_int_equal(st.failed, 0);
+    assert_true(pxt_metric(refused) >= refused0 + 50);
+    pthread_mutex_lock(&book.lock);
+    const char *line = "Kafka refused topic " TOPIC " to principal User:org-x: topic_authorization";
+    const char *at = strstr(book.text, line);
+    assert_non_null(at);
+    assert_null(strstr(at + 1, "Kafka refused"));
+    assert_null(strstr(book.text, "produce failed"));
+    pthread_mutex_unlock(&book.lock);
+
+    rd_kafka_mock_clear_request_errors(c.mc, 0 /* ApiKey Produce */);
+    assert_int_equal(px_publish_close(p, 60000), PX_OK);
+    px_publish_get_stats(p, &st);
+    assert_int_equal(st.delivered, 50);
+    assert_int_equal(st.failed, 0);
+    px_publish_destroy(p);
+    check_exactly_once(&c, 50);
+    unlink(spool);
+    pxt_cluster_stop(&c);
+}
+
 static void test_bad_property_is_an_error(void **state)
 {
     (void)state;
@@ -534,6 +597,7 @@ int main(void)
         cmocka_unit_test(test_full_queue_spills_to_spool_and_drains),
         cmocka_unit_test(test_undelivered_at_close_goes_to_spool),
         cmocka_unit_test(test_damaged_spool_counted_and_said),
+        cmocka_unit_test(test_refused_topic_kept_in_spool_until_allowed),
         cmocka_unit_test(test_live_full_queue_drops_newest_past_bound),
         cmocka_unit_test(test_file_full_queue_waits),
         cmocka_unit_test(test_bad_property_is_an_error),

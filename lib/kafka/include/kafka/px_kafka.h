@@ -24,26 +24,36 @@
 /* One librdkafka property: a member of a settings map (kafka.properties). */
 typedef px_conf_kv px_kafka_prop;
 
-/* The operator's settings every Kafka client shares: kafka.brokers and the
- * raw kafka.properties map, in file order. The strings belong to the
- * px_config they were loaded from; props is owned (px_kafka_settings_free). */
+struct px_kafka_propfile;
+
+/* The operator's settings every Kafka client shares: kafka.brokers, the
+ * raw kafka.properties map in file order, then the properties of
+ * kafka.properties_file in its order (the last n_file_props of props; set
+ * later, they win). brokers and the map's strings belong to the px_config
+ * they were loaded from, the file's to `file`; props and file are owned
+ * (px_kafka_settings_free). */
 typedef struct px_kafka_settings {
     const char *brokers;
     px_kafka_prop *props;
     size_t n_props;
+    size_t n_file_props;
+    struct px_kafka_propfile *file;
     /* kafka.statistics_interval_ms: librdkafka's statistics.interval.ms,
      * read into gauges (px_kafka_statistics.h); 0: none */
     int64_t statistics_interval_ms;
 } px_kafka_settings;
 
 /* The librdkafka property kafka.statistics_interval_ms sets: the
- * operator's kafka.properties may not set it. */
+ * operator's kafka.properties (and kafka.properties_file) may not set it. */
 #define PX_KAFKA_STATISTICS_PROP "statistics.interval.ms"
 #define PX_KAFKA_STATISTICS_SETTING "kafka.statistics_interval_ms"
 
-/* Reads "kafka.brokers", "kafka.statistics_interval_ms" and the map "kafka.properties" of cfg, the
- * rows of core's px_conf_kafka_items that a program's table includes (either may be absent from the
- * table: NULL brokers, no props). PX_ERR_NOMEM. */
+/* Reads "kafka.brokers", "kafka.statistics_interval_ms", the map
+ * "kafka.properties" and the file "kafka.properties_file" of cfg, the rows
+ * of core's px_conf_kafka_items that a program's table includes (any may
+ * be absent from the table: NULL brokers, no props). PX_ERR_NOMEM;
+ * PX_ERR_CONFIG or PX_ERR_IO: the file cannot be read or has problems
+ * (px_kafka_propfile_check says which). */
 px_err px_kafka_settings_load(const px_config *cfg, px_kafka_settings *out);
 void px_kafka_settings_free(px_kafka_settings *s); /* NULL and zeroed are fine */
 
@@ -52,6 +62,22 @@ px_log_level px_kafka_log_level(int syslog_level);
 
 /* A px_kafka_conf.log for programs that log through px_log (ctx unused). */
 void px_kafka_to_px_log(void *ctx, px_log_level level, const char *msg);
+
+/* Kafka refusing the client rather than failing: a login that failed, or
+ * an ACL that does not allow what it asked. No retry helps until an
+ * operator changes credentials or ACLs. */
+typedef enum px_kafka_refusal {
+    PX_KAFKA_REFUSAL_NONE,
+    PX_KAFKA_REFUSAL_AUTHENTICATION,        /* SASL (or TLS client) login failed */
+    PX_KAFKA_REFUSAL_TOPIC_AUTHORIZATION,   /* an ACL refuses the topic */
+    PX_KAFKA_REFUSAL_CLUSTER_AUTHORIZATION, /* an ACL refuses a cluster operation */
+    PX_KAFKA_REFUSAL__COUNT
+} px_kafka_refusal;
+
+/* What err is, as a refusal (PX_KAFKA_REFUSAL_NONE: none). */
+px_kafka_refusal px_kafka_refusal_of(rd_kafka_resp_err_t err);
+/* "authentication", "topic_authorization", "cluster_authorization" (metric labels). */
+const char *px_kafka_refusal_name(px_kafka_refusal r);
 
 typedef struct px_kafka px_kafka;
 
@@ -71,6 +97,11 @@ typedef struct px_kafka_conf {
     /* librdkafka's log lines ("librdkafka FAC: text") and non-fatal errors
      * ("Kafka: NAME: reason", a warning: librdkafka retries). NULL: dropped. */
     void (*log)(void *ctx, px_log_level level, const char *msg);
+    /* A non-fatal error that is a refusal (px_kafka_refusal_of), with
+     * librdkafka's reason, from a librdkafka thread: the program logs it as
+     * it sees fit (once), and px_kafka does not log it. NULL: logged as
+     * any other error, every time. */
+    void (*refused)(void *ctx, px_kafka_refusal why, const char *reason);
     /* A fatal error, with librdkafka's reason; also logged as an error.
      * Called at most once, from a librdkafka thread or a poll. */
     void (*fatal)(void *ctx, const char *why);

@@ -14,4 +14,11 @@
  * (librdkafka has one property table), so one check covers both. */
 void px_kafka_conf_check(px_config *cfg, const char *path);
 
+/* Reads the file the string setting at `path` names (kafka.properties_file,
+ * if set) as px_kafka_propfile does and tries each of its properties the
+ * same way: a file that cannot be read is a problem at the setting's line,
+ * anything wrong inside it a problem "FILE:LINE: message" of the file (its
+ * values never written: they may be secrets). */
+void px_kafka_propfile_check(px_config *cfg, const char *path);
+
 #endif
