@@ -94,7 +94,7 @@ def clean_machine(saved=None):
             shutil.copy(os.path.join(saved, os.path.basename(f)), f)
     # the role's include line, should a run that died have left it
     options = open(BIND_FILES[0]).read()
-    kept = "".join(l for l in options.splitlines(True) if "named.conf.pdnsx-dnstap" not in l)
+    kept = "".join(ln for ln in options.splitlines(True) if "named.conf.pdnsx-dnstap" not in ln)
     if kept != options:
         with open(BIND_FILES[0], "w") as f:
             f.write(kept)
@@ -364,7 +364,7 @@ www IN A {a}
                    "@127.0.0.1", self.query_name, "A", check=False)
             self.assertEqual(d.stdout.split(), [ADDRESS], d.stderr)
             r = sh(*args, check=False)
-            return [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
+            return [json.loads(ln) for ln in r.stdout.splitlines() if ln.strip()]
         recs = wait_for(found, 90, "%s in pdnsx-query" % self.query_name, interval=0.5)
         self.assertEqual([(r["rrname"], r["rrtype"], r["rdata"]) for r in recs],
                          [(self.query_name, "A", ADDRESS)])
