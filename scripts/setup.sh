@@ -17,6 +17,8 @@ TEST_DEPS=(python3-avro unbound nsd dnsperf fstrm-bin kcat tcpdump
   debootstrap lintian)
 # systemd-analyze (check/systemd-units); strace (tests/system/sandbox_trial.py)
 TEST_DEPS+=(systemd strace)
+# ansible/: check/ansible (lint, syntax) and the rollout test (Unbound, BIND)
+TEST_DEPS+=(ansible ansible-lint bind9)
 
 need=()
 for p in "${BUILD_DEPS[@]}" "${TEST_DEPS[@]}"; do
@@ -28,7 +30,7 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -q --no-install-recommends "${need[@]}"
 fi
 # Debian starts resolvers as services on install; the tests run their own.
-for s in unbound nsd; do
+for s in unbound nsd named; do
   systemctl disable --now "$s" >/dev/null 2>&1 || service "$s" stop >/dev/null 2>&1 || true
   pkill -x "$s" >/dev/null 2>&1 || true
 done

@@ -70,3 +70,5 @@ scripts/with-kafka.sh ctest --test-dir build --output-on-failure -j"$jobs" -LE '
 # package test builds the .deb in build/package-deb (docs/OPERATIONS.md).
 echo "== the Debian package on a clean Debian 12 tree (tests/package/test_deb.sh)"
 ctest --test-dir build --output-on-failure -L package
+echo "== ansible rollout on this machine (tests/integration/test_rollout_site.py)"
+scripts/with-kafka.sh ctest --test-dir build --output-on-failure -L rollout
