@@ -1089,6 +1089,8 @@ const px_conf_item px_conf_log_items[] = {
     {.path = NULL},
 };
 
+static bool px_conf_check_abspath(const char *value, char *why, size_t whylen);
+
 const px_conf_item px_conf_kafka_items[] = {
     {.path = "kafka.brokers",
      .type = PX_CONF_STRING,
@@ -1169,7 +1171,9 @@ void px_config_print_table(const px_conf_item *table, FILE *out)
     px_print_items(table, NULL, out);
 }
 
-bool px_conf_check_abspath(const char *value, char *why, size_t whylen)
+/* An absolute path: a file a daemon opens whatever its working directory,
+ * and that --check on a copy of the configuration elsewhere finds too. */
+static bool px_conf_check_abspath(const char *value, char *why, size_t whylen)
 {
     if (value[0] == '/')
         return true;

@@ -112,9 +112,6 @@ px_err px_config_map_load(const px_config *c, const char *path, px_conf_kv **out
  * host:port check is px_conf_check_hostport() in core/px_net.h. */
 /* A value that must not be empty (broker lists, group names). */
 bool px_conf_check_nonempty(const char *value, char *why, size_t whylen);
-/* An absolute path (a file a daemon opens whatever its working directory,
- * and that --check on a copy of the configuration elsewhere finds too). */
-bool px_conf_check_abspath(const char *value, char *why, size_t whylen);
 /* A Kafka topic name by Kafka's rule: 1 to 249 of [A-Za-z0-9._-], not "." or "..". */
 bool px_conf_check_topic(const char *value, char *why, size_t whylen);
 
