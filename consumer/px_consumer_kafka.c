@@ -136,6 +136,15 @@ static px_kafka *px_consumer_handle(px_consumer *c, rd_kafka_type_t type, const 
                                     size_t n, const char *what, char *errbuf, size_t errlen)
 {
     const px_consumer_conf *cf = c->conf;
+    for (size_t i = 0; i < cf->n_kafka_properties; i++) {
+        const px_kafka_prop *p = &cf->kafka_properties[i];
+        const char *pinned = px_consumer_conf_pinned(p->key, p->value);
+        if (pinned) { /* --check says so first: a struct filled by hand */
+            snprintf(errbuf, errlen, "Kafka %s: %s: \"%s\" refused: %s", what, p->key, p->value,
+                     pinned);
+            return NULL;
+        }
+    }
     px_kafka_settings settings = {.brokers = cf->kafka_brokers,
                                   .props = cf->kafka_properties,
                                   .n_props = cf->n_kafka_properties,
@@ -290,7 +299,7 @@ int px_consumer_kafka(px_consumer *c, char *errbuf, size_t errlen)
         {"client.id", "pdnsx-consumer"},
         /* Equal partition counts and range assignment: partition i of
          * every org topic goes to the same member (co-partitioning). */
-        {"partition.assignment.strategy", "range"},
+        {PX_CONSUMER_ASSIGNOR_PROP, PX_CONSUMER_ASSIGNOR},
         {"enable.auto.commit", "false"},
         {"enable.auto.offset.store", "false"},
         {"auto.offset.reset", "earliest"},
@@ -309,9 +318,12 @@ int px_consumer_kafka(px_consumer *c, char *errbuf, size_t errlen)
         /* a partition read to its end holds no other back (px_consumer_align.c) */
         {"enable.partition.eof", cf->align_seconds > 0 ? "true" : "false"},
     };
-    c->k_rk =
-        px_consumer_handle(c, RD_KAFKA_CONSUMER, consumer, sizeof(consumer) / sizeof(consumer[0]),
-                           "consumer", errbuf, errlen);
+    px_kafka_prop props[sizeof(consumer) / sizeof(consumer[0]) + 1];
+    size_t n = sizeof(consumer) / sizeof(consumer[0]);
+    memcpy(props, consumer, sizeof(consumer));
+    if (cf->kafka_group_instance_id && cf->kafka_group_instance_id[0])
+        props[n++] = (px_kafka_prop){"group.instance.id", cf->kafka_group_instance_id};
+    c->k_rk = px_consumer_handle(c, RD_KAFKA_CONSUMER, props, n, "consumer", errbuf, errlen);
     if (!c->k_rk)
         return -1;
     c->rk = px_kafka_handle(c->k_rk);
