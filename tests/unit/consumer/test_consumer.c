@@ -22,6 +22,7 @@
 
 #include "obs/px_avro.h"
 #include "consumer/px_consumer.h"
+#include "px_consumer_int.h" /* the group handle's properties */
 #include "px_dlq.h"
 #include "core/px_metrics.h"
 #include "metrics_read.h"
@@ -1512,6 +1513,39 @@ static void test_partitions_aligned_in_event_time(void **state)
 #define TOPIC_D "pdnsx.obs.org-d"
 #define COPART_METRIC "pdnsx_consumer_copartition_broken_total"
 
+/* librdkafka's group.instance.id of the consumer's group handle. */
+static void instance_id(run_env *e, char *out, size_t len)
+{
+    char err[512] = "";
+    px_consumer *pc = px_consumer_create(&e->conf, &e->opts, err, sizeof(err));
+    if (!pc)
+        fail_msg("create: %s", err);
+    out[0] = '\0';
+    size_t n = len;
+    rd_kafka_conf_get(rd_kafka_conf(pc->rk), "group.instance.id", out, &n);
+    px_consumer_destroy(pc);
+}
+
+/* kafka.group_instance_id makes the member a static one (a restart within
+ * the session gets its partitions back); empty, a dynamic one. */
+static void test_static_membership(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_start(&c);
+    run_env e;
+    env_init(&e, &c, "g-static");
+    char id[64];
+    e.conf.kafka_group_instance_id = "centre-1";
+    instance_id(&e, id, sizeof(id));
+    assert_string_equal(id, "centre-1");
+    e.conf.kafka_group_instance_id = "";
+    instance_id(&e, id, sizeof(id));
+    assert_string_equal(id, "");
+    env_cleanup(&e);
+    cluster_stop(&c);
+}
+
 /* An organisation topic with another partition count than the others:
  * the consumer does not start, and says which topics have how many. */
 static void test_copartition_refused_at_start(void **state)
@@ -1627,6 +1661,7 @@ int main(void)
     const struct CMUnitTest copart[] = {
         cmocka_unit_test(test_copartition_refused_at_start),
         cmocka_unit_test(test_copartition_broken_later),
+        cmocka_unit_test(test_static_membership),
     };
     const pxt_part parts[] = {PXT_PART("merge", merge), PXT_PART("dlq", dlq),
                               PXT_PART("retry", retry), PXT_PART("alerts", alerts),
