@@ -143,7 +143,7 @@ static px_kafka *px_consumer_handle(px_consumer *c, rd_kafka_type_t type, const 
                                     size_t n, const char *what, char *errbuf, size_t errlen)
 {
     const px_consumer_conf *cf = c->conf;
-    for (size_t i = 0; i < cf->n_kafka_properties; i++) {
+    for (size_t i = 0; type == RD_KAFKA_CONSUMER && i < cf->n_kafka_properties; i++) {
         const px_kafka_prop *p = &cf->kafka_properties[i];
         const char *pinned = px_consumer_conf_pinned(p->key, p->value);
         if (pinned) { /* --check says so first: a struct filled by hand */

@@ -1263,6 +1263,28 @@ static void test_memory_property_refused(void **state)
     cluster_stop(&c);
 }
 
+/* An assignment strategy other than range would give partition i of two
+ * organisation topics to two members: the start fails, saying why
+ * (pdnsx-consumer exits 2 on it at --check already). */
+static void test_assignor_pinned(void **state)
+{
+    (void)state;
+    static const px_kafka_prop assignor[] = {{"partition.assignment.strategy", "roundrobin"}};
+    run_env e;
+    cluster c;
+    cluster_start(&c);
+    env_init(&e, &c, "g-assignor");
+    e.conf.kafka_properties = (px_kafka_prop *)assignor;
+    e.conf.n_kafka_properties = 1;
+    char err[512] = "";
+    px_consumer *pc = px_consumer_create(&e.conf, &e.opts, err, sizeof(err));
+    assert_null(pc);
+    assert_non_null(strstr(err, "Kafka consumer: partition.assignment.strategy: \"roundrobin\" "
+                                "refused: pdnsx-consumer assigns partitions with \"range\" only"));
+    env_cleanup(&e);
+    cluster_stop(&c);
+}
+
 /* ---- detection and the alert sinks ------------------------------------------------- */
 
 #define TOPIC_C "pdnsx.obs.org-c"
@@ -1662,6 +1684,7 @@ int main(void)
         cmocka_unit_test(test_copartition_refused_at_start),
         cmocka_unit_test(test_copartition_broken_later),
         cmocka_unit_test(test_static_membership),
+        cmocka_unit_test(test_assignor_pinned),
     };
     const pxt_part parts[] = {PXT_PART("merge", merge), PXT_PART("dlq", dlq),
                               PXT_PART("retry", retry), PXT_PART("alerts", alerts),
