@@ -425,6 +425,9 @@ static void px_consumer_metrics(px_consumer *c)
 {
     px_consumer_feed_metrics(c);
     c->m_messages = px_metric_counter("pdnsx_consumer_messages_total", "Messages read from Kafka");
+    c->m_copartition = px_metric_counter("pdnsx_consumer_copartition_broken_total",
+                                         "Times the subscribed topics were found with unequal "
+                                         "partition counts (the consumer stops)");
     px_metric_counter_family(PX_CONSUMER_ORG_REJECTED, PX_CONSUMER_ORG_REJECTED_HELP);
     c->m_merged = px_metric_counter("pdnsx_consumer_merged_total",
                                     "Observations merged into the store (committed)");
@@ -696,7 +699,8 @@ static bool px_consumer_read(px_consumer *c, int wait_ms)
             c->idle_since_ms = px_consumer_coarse_ms();
         return caught_up;
     }
-    for (int i = 0; i < PX_CONSUMER_BURST && !c->fatal && !c->retry_at_ms; i++) {
+    for (int i = 0; i < PX_CONSUMER_BURST && !c->fatal && !c->retry_at_ms && !c->copartition_broken;
+         i++) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, i == 0 ? wait_ms : 0);
         if (!m)
             return i == 0 && wait_ms >= PX_CONSUMER_CAUGHT_UP_MS;
@@ -772,6 +776,8 @@ static bool px_consumer_step(px_consumer *c)
         wait_ms = due <= now ? 0 : due - now < 100 ? (int)(due - now) : 100;
     }
     bool caught_up = px_consumer_read(c, wait_ms);
+    if (c->copartition_broken)
+        return true;
     px_consumer_deliver(c);
     px_consumer_cursors_record(c, false);
     now = px_consumer_coarse_ms();
@@ -818,7 +824,7 @@ int px_consumer_run(px_consumer *c)
     }
     px_consumer_sinks_drain(c);
     rd_kafka_consumer_close(c->rk); /* the revoke callback finds nothing open */
-    if (c->fatal)
+    if (c->fatal || c->copartition_broken)
         rc = 1;
     px_consumer_store_gauges(c, true);
     px_info("messages %" PRIu64 ", merged %" PRIu64 ", dead-lettered %" PRIu64 " (cut %" PRIu64

@@ -31,6 +31,7 @@ px_err px_consumer_conf_load(const px_config *cfg, px_consumer_conf *out)
     memset(out, 0, sizeof(*out));
     out->kafka_brokers = px_config_string(cfg, "kafka.brokers");
     out->kafka_group = px_config_string(cfg, "kafka.group");
+    out->kafka_group_instance_id = px_config_string(cfg, "kafka.group_instance_id");
     out->kafka_topics = px_config_string(cfg, "kafka.topics");
     out->store_path = px_config_string(cfg, "store.path");
     out->batch_records = px_config_int(cfg, "store.batch_records");
@@ -265,6 +266,48 @@ static void px_check_memory_props(px_config *cfg)
     }
 }
 
+const char *px_consumer_conf_pinned(const char *key, const char *value)
+{
+    if (strcmp(key, PX_CONSUMER_ASSIGNOR_PROP) != 0 || strcmp(value, PX_CONSUMER_ASSIGNOR) == 0)
+        return NULL;
+    return "pdnsx-consumer assigns partitions with \"" PX_CONSUMER_ASSIGNOR
+           "\" only: it gives partition i of every organisation topic to one member "
+           "(co-partitioning, docs/ARCHITECTURE.md)";
+}
+
+/* kafka.properties and kafka.properties_file may set the assignment
+ * strategy to range only. The file's own problems are
+ * px_kafka_propfile_check's. */
+static void px_check_pinned(px_config *cfg)
+{
+    size_t n = px_config_map_len(cfg, "kafka.properties");
+    for (size_t i = 0; i < n; i++) {
+        const char *key = px_config_map_key(cfg, "kafka.properties", i);
+        const char *value = px_config_map_value(cfg, "kafka.properties", i);
+        const char *why = key && value ? px_consumer_conf_pinned(key, value) : NULL;
+        if (!why)
+            continue;
+        char member[512];
+        snprintf(member, sizeof(member), "kafka.properties.%s", key);
+        px_config_add_problem(cfg, member, "%s: \"%s\" refused: %s", member, value, why);
+    }
+    const char *file = px_config_string(cfg, "kafka.properties_file");
+    px_kafka_propfile *f = NULL;
+    if (!file || file[0] != '/' || px_kafka_propfile_read(file, &f, NULL, 0) != PX_OK)
+        return;
+    const px_kafka_prop *props = px_kafka_propfile_props(f, &n);
+    for (size_t i = 0; i < n; i++) {
+        const char *why = px_consumer_conf_pinned(props[i].key, props[i].value);
+        if (!why)
+            continue;
+        char where[512];
+        snprintf(where, sizeof(where), "%s:%u", file, px_kafka_propfile_line(f, i));
+        px_config_add_problem_where(cfg, where, "%s: \"%s\" refused: %s", props[i].key,
+                                    props[i].value, why);
+    }
+    px_kafka_propfile_destroy(f);
+}
+
 void px_consumer_conf_check(void *ctx, px_config *cfg)
 {
     (void)ctx;
@@ -274,5 +317,6 @@ void px_consumer_conf_check(void *ctx, px_config *cfg)
     px_kafka_conf_check(cfg, "kafka.properties");
     px_kafka_propfile_check(cfg, "kafka.properties_file");
     px_check_memory_props(cfg);
+    px_check_pinned(cfg);
     px_check_known(cfg);
 }

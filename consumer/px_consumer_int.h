@@ -219,10 +219,14 @@ struct px_consumer {
     uint64_t started_ms, idle_since_ms, retry_at_ms, warned_ms;
     bool assigned_once;
     bool fatal;
+    /* co-partitioning broken (px_consumer_copartition): the run ends,
+     * committing what it merged, with exit status 1 */
+    bool copartition_broken;
     px_consumer_stats stats;
 
     px_metric *m_messages, *m_merged, *m_batches, *m_aborted, *m_commit_ms, *m_last_commit_ms;
     px_metric *m_damage, *m_collisions;
+    px_metric *m_copartition; /* pdnsx_consumer_copartition_broken_total */
     px_metric *m_dlq[PX_DLQ__COUNT];
     px_metric *m_refused[PX_OBS__RULES];
     px_metric *m_dlq_truncated, *m_dlq_skipped;
@@ -318,6 +322,14 @@ void px_consumer_lag_assigned(px_consumer_lag *l, const rd_kafka_topic_partition
 void px_consumer_lag_revoked(px_consumer_lag *l, const rd_kafka_topic_partition_list_t *parts);
 void px_consumer_lag_committed(px_consumer_lag *l, const char *topic, int32_t partition,
                                int64_t next);
+
+/* px_consumer_copart.c */
+/* Whether the subscribed topics have equal partition counts, as the
+ * cluster tells the dead-letter producer now (waiting up to
+ * PX_CONSUMER_PARTITIONS_WAIT_MS). Returns their partitions together (0:
+ * none yet, or Kafka cannot tell now), or -1 when the counts differ: why
+ * then names each topic with its count, and the metric counts it. */
+int px_consumer_copartition(px_consumer *c, char *why, size_t whylen);
 
 /* px_consumer_kafka.c */
 int px_consumer_kafka(px_consumer *c, char *errbuf, size_t errlen);

@@ -3,8 +3,6 @@
  * resumes from (the store's). */
 #include "px_consumer_int.h"
 
-#include <regex.h>
-
 /* Sets each partition's offset to where the store says it resumes. */
 static void px_consumer_offsets_from_store(px_consumer *c, rd_kafka_topic_partition_list_t *parts)
 {
@@ -51,6 +49,15 @@ void px_consumer_rewind(px_consumer *c)
 static void px_consumer_assign(px_consumer *c, rd_kafka_t *rk,
                                rd_kafka_topic_partition_list_t *parts, bool coop)
 {
+    /* Every member gets here when the subscription's topics change: none
+     * reads a partition of a group whose topics no longer co-partition. */
+    char why[2048] = "";
+    if (c->copartition_broken || px_consumer_copartition(c, why, sizeof(why)) < 0) {
+        if (!c->copartition_broken)
+            px_error("%s", why);
+        c->copartition_broken = true;
+        return; /* nothing assigned: the run ends (px_consumer_run) */
+    }
     px_consumer_offsets_from_store(c, parts);
     px_consumer_lag_assigned(c->lag, parts);
     for (int i = 0; i < parts->cnt; i++)
@@ -136,6 +143,15 @@ static px_kafka *px_consumer_handle(px_consumer *c, rd_kafka_type_t type, const 
                                     size_t n, const char *what, char *errbuf, size_t errlen)
 {
     const px_consumer_conf *cf = c->conf;
+    for (size_t i = 0; type == RD_KAFKA_CONSUMER && i < cf->n_kafka_properties; i++) {
+        const px_kafka_prop *p = &cf->kafka_properties[i];
+        const char *pinned = px_consumer_conf_pinned(p->key, p->value);
+        if (pinned) { /* --check says so first: a struct filled by hand */
+            snprintf(errbuf, errlen, "Kafka %s: %s: \"%s\" refused: %s", what, p->key, p->value,
+                     pinned);
+            return NULL;
+        }
+    }
     px_kafka_settings settings = {.brokers = cf->kafka_brokers,
                                   .props = cf->kafka_properties,
                                   .n_props = cf->n_kafka_properties,
@@ -181,32 +197,6 @@ static void px_consumer_dlq_limit(px_consumer *c, const rd_kafka_conf_t *conf)
     }
 }
 
-/* The partitions of the subscribed topics (kafka.topics: a regex when it
- * starts with '^'), as the cluster tells the dead-letter producer; 0 if it
- * cannot tell now. */
-static int px_consumer_count_partitions(px_consumer *c)
-{
-    const char *topics = c->conf->kafka_topics;
-    regex_t re;
-    bool regex = topics[0] == '^';
-    if (regex && regcomp(&re, topics, REG_EXTENDED | REG_NOSUB) != 0)
-        return 0;
-    const struct rd_kafka_metadata *md = NULL;
-    int n = 0;
-    if (rd_kafka_metadata(c->dlq, 1, NULL, &md, PX_CONSUMER_PARTITIONS_WAIT_MS) ==
-        RD_KAFKA_RESP_ERR_NO_ERROR) {
-        for (int i = 0; i < md->topic_cnt; i++) {
-            const char *t = md->topics[i].topic;
-            if (regex ? regexec(&re, t, 0, NULL, 0) == 0 : strcmp(t, topics) == 0)
-                n += md->topics[i].partition_cnt;
-        }
-        rd_kafka_metadata_destroy(md);
-    }
-    if (regex)
-        regfree(&re);
-    return n;
-}
-
 static int64_t px_consumer_max64(int64_t a, int64_t b)
 {
     return a > b ? a : b;
@@ -223,7 +213,9 @@ typedef struct px_consumer_fetch {
     char queue_msgs[24], queue_kb[24], fetch_max[24], part_max[24];
 } px_consumer_fetch;
 
-static void px_consumer_fetch_bounds(px_consumer *c, px_consumer_fetch *f)
+/* n: the partitions of the subscribed topics counted at the start (0:
+ * none yet, or Kafka could not tell). */
+static void px_consumer_fetch_bounds(px_consumer *c, int n, px_consumer_fetch *f)
 {
     const px_consumer_conf *cf = c->conf;
     int64_t msgs =
@@ -232,7 +224,6 @@ static void px_consumer_fetch_bounds(px_consumer *c, px_consumer_fetch *f)
     int64_t max_kb = cf->fetch_max_kbytes ? cf->fetch_max_kbytes : PX_QUERY_CONF_FETCH_MAX_KBYTES;
     int64_t part_kb = 1024; /* librdkafka's max.partition.fetch.bytes */
     if (cf->align_seconds > 0) {
-        int n = px_consumer_count_partitions(c);
         if (n <= 0)
             px_info("Kafka: cannot count the partitions of %s now: the prefetch is shared out "
                     "as over %d",
@@ -283,14 +274,19 @@ int px_consumer_kafka(px_consumer *c, char *errbuf, size_t errlen)
         snprintf(errbuf, errlen, "out of memory");
         return -1;
     }
+    /* checked before joining: a member that would stop anyway does not
+     * make the group rebalance */
+    int n_parts = px_consumer_copartition(c, errbuf, errlen);
+    if (n_parts < 0)
+        return -1;
     px_consumer_fetch f;
-    px_consumer_fetch_bounds(c, &f);
+    px_consumer_fetch_bounds(c, n_parts, &f);
     const px_kafka_prop consumer[] = {
         {"group.id", cf->kafka_group},
         {"client.id", "pdnsx-consumer"},
         /* Equal partition counts and range assignment: partition i of
          * every org topic goes to the same member (co-partitioning). */
-        {"partition.assignment.strategy", "range"},
+        {PX_CONSUMER_ASSIGNOR_PROP, PX_CONSUMER_ASSIGNOR},
         {"enable.auto.commit", "false"},
         {"enable.auto.offset.store", "false"},
         {"auto.offset.reset", "earliest"},
@@ -309,9 +305,12 @@ int px_consumer_kafka(px_consumer *c, char *errbuf, size_t errlen)
         /* a partition read to its end holds no other back (px_consumer_align.c) */
         {"enable.partition.eof", cf->align_seconds > 0 ? "true" : "false"},
     };
-    c->k_rk =
-        px_consumer_handle(c, RD_KAFKA_CONSUMER, consumer, sizeof(consumer) / sizeof(consumer[0]),
-                           "consumer", errbuf, errlen);
+    px_kafka_prop props[sizeof(consumer) / sizeof(consumer[0]) + 1];
+    size_t n = sizeof(consumer) / sizeof(consumer[0]);
+    memcpy(props, consumer, sizeof(consumer));
+    if (cf->kafka_group_instance_id && cf->kafka_group_instance_id[0])
+        props[n++] = (px_kafka_prop){"group.instance.id", cf->kafka_group_instance_id};
+    c->k_rk = px_consumer_handle(c, RD_KAFKA_CONSUMER, props, n, "consumer", errbuf, errlen);
     if (!c->k_rk)
         return -1;
     c->rk = px_kafka_handle(c->k_rk);

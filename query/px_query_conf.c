@@ -36,6 +36,16 @@ static bool px_check_topics(const char *v, char *why, size_t len)
     return px_conf_check_topic(v, why, len);
 }
 
+/* Empty (dynamic membership), or what Kafka takes as a group.instance.id:
+ * a topic name's rule (JoinGroupRequest.validateGroupInstanceId). */
+static bool px_check_instance_id(const char *v, char *why, size_t len)
+{
+    if (v[0] == '\0' || px_conf_check_topic(v, why, len))
+        return true;
+    snprintf(why, len, "Kafka takes 1 to 249 of [A-Za-z0-9._-], not \".\" or \"..\"");
+    return false;
+}
+
 /* ---- the table ------------------------------------------------------------- */
 
 #define PX_STR_(x) #x
@@ -59,6 +69,14 @@ const px_conf_item px_query_conf_table[] = {
      .def = "\"pdnsx-consumer\"",
      .check = px_conf_check_nonempty,
      .help = "consumer group"},
+    {.path = "kafka.group_instance_id",
+     .type = PX_CONF_STRING,
+     .def = "\"\"",
+     .check = px_check_instance_id,
+     .help = "this member's static identity in the group (librdkafka's group.instance.id), "
+             "unique per member and kept across restarts, so that a restart within "
+             "session.timeout.ms gets the same partitions back without a rebalance; "
+             "\"\": dynamic membership"},
     {.path = "kafka.topics",
      .type = PX_CONF_STRING,
      .def = "\"^pdnsx\\\\.obs\\\\..+\"",

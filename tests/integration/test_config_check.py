@@ -150,5 +150,38 @@ class ConfigCheck(unittest.TestCase):
                        "kafka.statistics_interval_ms: set that instead" % (conf, line),
                        start_too=True)
 
+    def test_assignment_strategy_pinned(self):
+        """The consumer assigns partitions with range only (co-partitioning):
+        kafka.properties or kafka.properties_file setting another strategy
+        is a problem naming it; range itself passes."""
+        why = ("refused: pdnsx-consumer assigns partitions with \"range\" only: it gives "
+               "partition i of every organisation topic to one member (co-partitioning")
+        text = ('kafka = {\n  properties = {\n    partition = { assignment = { strategy = '
+                '"roundrobin"; }; };\n  };\n};\n')
+        conf = self.write("assign.conf", text)
+        self.check(CONSUMER, ["-c", conf],
+                   "%s:3: kafka.properties.partition.assignment.strategy: \"roundrobin\" %s"
+                   % (conf, why), start_too=True)
+        props = self.write("kafka.properties",
+                           "# ours\nclient.rack=r1\npartition.assignment.strategy=cooperative-sticky\n")
+        os.chmod(props, 0o600)
+        conf = self.write("assign-file.conf", 'kafka = { properties_file = "%s"; };\n' % props)
+        self.check(CONSUMER, ["-c", conf],
+                   "%s:3: partition.assignment.strategy: \"cooperative-sticky\" %s"
+                   % (props, why), start_too=True)
+        conf = self.write("range.conf", text.replace("roundrobin", "range"))
+        out = self.run_prog(CONSUMER, "--check", "-c", conf)
+        self.assertEqual(out.returncode, 0, out.stderr)
+
+    def test_group_instance_id(self):
+        """kafka.group_instance_id (static membership) takes what Kafka takes
+        as a group.instance.id; empty is dynamic membership."""
+        for value in ("centre-1", "host.example_2", ""):
+            out = self.run_prog(CONSUMER, "--check", "-s", 'kafka.group_instance_id="%s"' % value)
+            self.assertEqual(out.returncode, 0, "%r: %s" % (value, out.stderr))
+        for value in ("centre 1", "..", "x" * 250):
+            self.check(CONSUMER, ["-s", 'kafka.group_instance_id="%s"' % value],
+                       "kafka.group_instance_id", "Kafka takes 1 to 249 of [A-Za-z0-9._-]")
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -126,12 +126,15 @@ class ConsumerEndToEnd(unittest.TestCase):
                 pxtest.read_topic_raw(self.broker.bootstrap, "pdnsx.obs." + org))
         return published
 
+    def consumer_cmd(self, store, extra=()):
+        return [os.path.join(pxtest.BIN, "pdnsx-consumer"),
+                "-s", 'kafka.brokers="%s"' % self.broker.bootstrap,
+                "-s", 'kafka.group="%s"' % self.run_id,
+                "-s", 'kafka.topics="^pdnsx\\\\.obs\\\\.%s-.+"' % self.run_id,
+                "-s", 'store.path="%s"' % store, "-s", "run.exit_idle=4"] + SESSION + list(extra)
+
     def consumer(self, store, extra=(), wait=True):
-        cmd = [os.path.join(pxtest.BIN, "pdnsx-consumer"),
-               "-s", 'kafka.brokers="%s"' % self.broker.bootstrap,
-               "-s", 'kafka.group="%s"' % self.run_id,
-               "-s", 'kafka.topics="^pdnsx\\\\.obs\\\\.%s-.+"' % self.run_id,
-               "-s", 'store.path="%s"' % store, "-s", "run.exit_idle=4"] + SESSION + list(extra)
+        cmd = self.consumer_cmd(store, extra)
         if not wait:
             return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                     text=True)
@@ -266,6 +269,50 @@ class ConsumerEndToEnd(unittest.TestCase):
                               "-D", sep.decode(), "-K", ksep.decode()], input=body,
                              capture_output=True, timeout=60)
         self.assertEqual(out.returncode, 0, out.stderr)
+
+    def test_copartition_refused(self):
+        """Organisation topics with unequal partition counts would split a
+        domain over members: the consumer stops with exit status 1 and one
+        error naming each topic with its count. On the real broker a
+        running consumer stops when the odd topic appears; pdnsx-broker
+        makes its topics at its start, so there the consumer does not start."""
+        a, b, c = ("pdnsx.obs." + o for o in self.orgs)
+        want = "co-partitioning broken: "
+        counts = "3 partitions: %s; 2 partitions: %s, %s" % (c, a, b)
+        store = os.path.join(self.dir, "store")
+        if not REAL:
+            self.broker.close()
+            self.broker = pxtest.Broker(topics=["%s:2" % a, "%s:2" % b, "%s:3" % c])
+            out = run(self.consumer_cmd(store, ["-s", "run.exit_idle=0"]), timeout=120)
+            self.assertEqual(out.returncode, 1, out.stderr)
+            self.assertIn(want, out.stderr)
+            self.assertIn(counts, out.stderr)
+            return
+        topics = os.path.join(os.environ["PDNSX_TEST_KAFKA_BIN"], "kafka-topics.sh")
+
+        def create(topic, n):
+            out = run([topics, "--bootstrap-server", self.broker.bootstrap, "--create",
+                       "--topic", topic, "--partitions", str(n), "--replication-factor", "1"],
+                      timeout=120)
+            self.assertEqual(out.returncode, 0, out.stderr)
+        create(a, 2)
+        create(b, 2)
+        proc = self.consumer(store, ["-s", "run.exit_idle=0"], wait=False)
+        lines = []
+        reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
+        reader.start()
+        try:
+            pxtest.wait_for(lambda: sum("info: assigned " in x for x in list(lines)) == 4, 120,
+                            "the four partitions assigned")
+            create(c, 3)
+            self.assertEqual(proc.wait(timeout=120), 1, "".join(lines))
+            reader.join(timeout=10)
+            errors = [x for x in lines if want in x]
+            self.assertEqual(len(errors), 1, "".join(lines))
+            self.assertIn(counts, errors[0])
+            self.assertFalse(any("assigned " + c in x for x in lines), "".join(lines))
+        finally:
+            stop(proc, reader)
 
     def test_ports_picked_are_logged(self):
         """With port 0 the kernel picks the ports of metrics.listen and

@@ -25,6 +25,9 @@
 typedef struct px_consumer_conf {
     const char *kafka_brokers;
     const char *kafka_group;
+    /* kafka.group_instance_id: librdkafka's group.instance.id (static
+     * membership); NULL or "": dynamic membership */
+    const char *kafka_group_instance_id;
     /* A topic name, or a regex if it starts with '^' (librdkafka's rule). */
     const char *kafka_topics;
     px_kafka_prop *kafka_properties; /* raw librdkafka properties, consumer and DLQ producer */
@@ -109,5 +112,15 @@ px_err px_consumer_known_read(const char *path, px_detect_known **out, char *why
  * (value), *n of them: kafka.properties may not set those; the consumer's
  * px_kafka_conf.reserved. */
 const px_kafka_prop *px_consumer_conf_reserved(size_t *n);
+
+/* The assignment strategy the consumer pins: range gives partition i of
+ * every subscribed topic to the same member, given equal partition counts
+ * (co-partitioning). */
+#define PX_CONSUMER_ASSIGNOR_PROP "partition.assignment.strategy"
+#define PX_CONSUMER_ASSIGNOR "range"
+/* Why the librdkafka property key may not have value in kafka.properties
+ * or kafka.properties_file (static text), or NULL when it may: a property
+ * the consumer pins to one value (PX_CONSUMER_ASSIGNOR). */
+const char *px_consumer_conf_pinned(const char *key, const char *value);
 
 #endif

@@ -22,6 +22,7 @@
 
 #include "obs/px_avro.h"
 #include "consumer/px_consumer.h"
+#include "px_consumer_int.h" /* the group handle's properties */
 #include "px_dlq.h"
 #include "core/px_metrics.h"
 #include "metrics_read.h"
@@ -1262,6 +1263,28 @@ static void test_memory_property_refused(void **state)
     cluster_stop(&c);
 }
 
+/* An assignment strategy other than range would give partition i of two
+ * organisation topics to two members: the start fails, saying why
+ * (pdnsx-consumer exits 2 on it at --check already). */
+static void test_assignor_pinned(void **state)
+{
+    (void)state;
+    static const px_kafka_prop assignor[] = {{"partition.assignment.strategy", "roundrobin"}};
+    run_env e;
+    cluster c;
+    cluster_start(&c);
+    env_init(&e, &c, "g-assignor");
+    e.conf.kafka_properties = (px_kafka_prop *)assignor;
+    e.conf.n_kafka_properties = 1;
+    char err[512] = "";
+    px_consumer *pc = px_consumer_create(&e.conf, &e.opts, err, sizeof(err));
+    assert_null(pc);
+    assert_non_null(strstr(err, "Kafka consumer: partition.assignment.strategy: \"roundrobin\" "
+                                "refused: pdnsx-consumer assigns partitions with \"range\" only"));
+    env_cleanup(&e);
+    cluster_stop(&c);
+}
+
 /* ---- detection and the alert sinks ------------------------------------------------- */
 
 #define TOPIC_C "pdnsx.obs.org-c"
@@ -1321,7 +1344,7 @@ static void test_alerts_delivered_once(void **state)
     (void)state;
     cluster c;
     cluster_start(&c);
-    assert_int_equal(rd_kafka_mock_topic_create(c.mc, TOPIC_C, 1, 1), 0);
+    assert_int_equal(rd_kafka_mock_topic_create(c.mc, TOPIC_C, 2, 1), 0);
     const char *flood[] = {"a.flood-one.net", "b.flood-one.net", "c.flood-one.net",
                            "d.flood-one.net"};
     for (size_t i = 0; i < 4; i++)
@@ -1394,7 +1417,7 @@ static void test_detection_off_and_known(void **state)
     (void)state;
     cluster c;
     cluster_start(&c);
-    assert_int_equal(rd_kafka_mock_topic_create(c.mc, TOPIC_C, 1, 1), 0);
+    assert_int_equal(rd_kafka_mock_topic_create(c.mc, TOPIC_C, 2, 1), 0);
     produce_obs(&c, TOPIC_A, 0, "org-a", "www.paypa1-secure.net", "93.184.216.47", 1);
     produce_obs(&c, TOPIC_B, 0, "org-b", "www.paypa1-secure.net", "93.184.216.47", 1);
     produce_obs(&c, TOPIC_C, 0, "org-c", "www.paypa1-secure.net", "93.184.216.47", 1);
@@ -1476,7 +1499,7 @@ static void test_partitions_aligned_in_event_time(void **state)
     (void)state;
     cluster c;
     cluster_start(&c);
-    assert_int_equal(rd_kafka_mock_topic_create(c.mc, TOPIC_C, 1, 1), 0);
+    assert_int_equal(rd_kafka_mock_topic_create(c.mc, TOPIC_C, 2, 1), 0);
     const int64_t old = NOW - 30 * 86400;
     for (int i = 0; i < 150; i++) {
         char name[64];
@@ -1503,6 +1526,127 @@ static void test_partitions_aligned_in_event_time(void **state)
     assert_int_equal(st.merged, 153);
     assert_int_equal(pxt_metric("pdnsx_alerts_total{rule=\"pdnsx.new_domain_burst\"}"), decided0);
     assert_int_equal(query_alerts(e.dir, INT64_MIN, INT64_MAX, NULL, NULL, 0), 0);
+    env_cleanup(&e);
+    cluster_stop(&c);
+}
+
+/* ---- co-partitioning ------------------------------------------------------------- */
+
+#define TOPIC_D "pdnsx.obs.org-d"
+#define COPART_METRIC "pdnsx_consumer_copartition_broken_total"
+
+/* librdkafka's group.instance.id of the consumer's group handle. */
+static void instance_id(run_env *e, char *out, size_t len)
+{
+    char err[512] = "";
+    px_consumer *pc = px_consumer_create(&e->conf, &e->opts, err, sizeof(err));
+    if (!pc)
+        fail_msg("create: %s", err);
+    out[0] = '\0';
+    size_t n = len;
+    rd_kafka_conf_get(rd_kafka_conf(pc->rk), "group.instance.id", out, &n);
+    px_consumer_destroy(pc);
+}
+
+/* kafka.group_instance_id makes the member a static one (a restart within
+ * the session gets its partitions back); empty, a dynamic one. */
+static void test_static_membership(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_start(&c);
+    run_env e;
+    env_init(&e, &c, "g-static");
+    char id[64];
+    e.conf.kafka_group_instance_id = "centre-1";
+    instance_id(&e, id, sizeof(id));
+    assert_string_equal(id, "centre-1");
+    e.conf.kafka_group_instance_id = "";
+    instance_id(&e, id, sizeof(id));
+    assert_string_equal(id, "");
+    env_cleanup(&e);
+    cluster_stop(&c);
+}
+
+/* An organisation topic with another partition count than the others:
+ * the consumer does not start, and says which topics have how many. */
+static void test_copartition_refused_at_start(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_start(&c);
+    assert_int_equal(rd_kafka_mock_topic_create(c.mc, TOPIC_D, 1, 1), 0);
+    run_env e;
+    env_init(&e, &c, "g-copart1");
+    uint64_t broken0 = pxt_metric(COPART_METRIC);
+    char err[2048] = "";
+    px_consumer *pc = px_consumer_create(&e.conf, &e.opts, err, sizeof(err));
+    assert_null(pc);
+    assert_non_null(strstr(err, "co-partitioning broken"));
+    assert_non_null(strstr(err, "1 partition: " TOPIC_D "; 2 partitions: " TOPIC_A ", " TOPIC_B));
+    assert_int_equal(pxt_metric(COPART_METRIC), broken0 + 1);
+    env_cleanup(&e);
+    cluster_stop(&c);
+}
+
+typedef struct run_thread {
+    run_env *e;
+    int rc;
+} run_thread;
+
+static void *run_in_thread(void *arg)
+{
+    run_thread *t = arg;
+    char err[512] = "";
+    px_consumer *pc = px_consumer_create(&t->e->conf, &t->e->opts, err, sizeof(err));
+    if (!pc) {
+        fprintf(stderr, "create: %s\n", err);
+        t->rc = -1;
+        return NULL;
+    }
+    t->rc = px_consumer_run(pc);
+    px_consumer_destroy(pc);
+    return NULL;
+}
+
+/* A new organisation's topic with 3 partitions appears while the
+ * consumer reads two topics of 2: at the rebalance it brings, the
+ * consumer stops with exit status 1, what it merged committed and
+ * nothing of the new topic merged. */
+static void test_copartition_broken_later(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_start(&c);
+    produce_traffic(&c);
+    run_env e;
+    env_init(&e, &c, "g-copart2");
+    e.conf.exit_idle = 30; /* a consumer that does not stop ends idle, with 0 */
+    /* the mock cluster's rebalance waits for the members up to their
+     * max.poll.interval.ms */
+    static const px_kafka_prop short_rebalance[] = {{"max.poll.interval.ms", "6000"},
+                                                    {"session.timeout.ms", "6000"}};
+    e.conf.kafka_properties = (px_kafka_prop *)short_rebalance;
+    e.conf.n_kafka_properties = 2;
+    uint64_t broken0 = pxt_metric(COPART_METRIC);
+    uint64_t merged0 = pxt_metric("pdnsx_consumer_merged_total");
+    run_thread t = {.e = &e};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, run_in_thread, &t), 0);
+    for (int i = 0; i < 300 && pxt_metric("pdnsx_consumer_merged_total") < merged0 + 3; i++)
+        usleep(100 * 1000);
+    assert_int_equal(pxt_metric("pdnsx_consumer_merged_total"), merged0 + 3);
+    assert_int_equal(rd_kafka_mock_topic_create(c.mc, TOPIC_D, 3, 1), 0);
+    produce_obs(&c, TOPIC_D, 0, "org-d", "www.example.com", "93.184.216.34", 5);
+    produce_flush(&c);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(t.rc, 1);
+    assert_int_equal(pxt_metric(COPART_METRIC), broken0 + 1);
+    check_store(e.dir, 7); /* org-a's 3 and org-b's 4, their offsets */
+    px_store *s = open_ro(e.dir);
+    int64_t next = -1;
+    assert_int_equal(px_store_get_offset(s, TOPIC_D, 0, &next), PX_ERR_NOTFOUND);
+    px_store_close(s);
     env_cleanup(&e);
     cluster_stop(&c);
 }
@@ -1536,8 +1680,15 @@ int main(void)
         cmocka_unit_test(test_detection_off_and_known),
         cmocka_unit_test(test_partitions_aligned_in_event_time),
     };
+    const struct CMUnitTest copart[] = {
+        cmocka_unit_test(test_copartition_refused_at_start),
+        cmocka_unit_test(test_copartition_broken_later),
+        cmocka_unit_test(test_static_membership),
+        cmocka_unit_test(test_assignor_pinned),
+    };
     const pxt_part parts[] = {PXT_PART("merge", merge), PXT_PART("dlq", dlq),
-                              PXT_PART("retry", retry), PXT_PART("alerts", alerts)};
+                              PXT_PART("retry", retry), PXT_PART("alerts", alerts),
+                              PXT_PART("copart", copart)};
     /* PX_TEST_FILTER="test_org*" runs some tests only (cmocka's pattern) */
     if (getenv("PX_TEST_FILTER"))
         cmocka_set_test_filter(getenv("PX_TEST_FILTER"));
