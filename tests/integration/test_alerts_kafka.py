@@ -135,7 +135,9 @@ class AlertsKafka(unittest.TestCase):
                "-s", 'kafka.group="%s-%s"' % (self.run_id, name),
                "-s", 'kafka.topics="^pdnsx\\\\.obs\\\\.%s-.+"' % self.run_id,
                "-s", 'store.path="%s"' % self.store(name),
-               "-s", 'alerts.jsonl="%s"' % jsonl, "-s", SESSION] + self.detect
+               "-s", 'alerts.jsonl="%s"' % jsonl, "-s", SESSION,
+               # aligned in event time: the replay at other batch cuts
+               "-s", "kafka.align_seconds=60"] + self.detect
         if topic is not None:
             cmd += ["-s", 'alerts.kafka_topic="%s"' % topic]
         if syslog:
