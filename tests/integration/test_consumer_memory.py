@@ -2,7 +2,7 @@
 merging 200,000 observations with small kafka.fetch_queue_* settings and a
 small batch, its peak anonymous memory (RssAnon, sampled from /proc) stays
 under the formula for those settings; with a deeper queue on the same data
-it takes tens of MiB more (the settings are what bounds it, not the data),
+it takes more (the settings are what bounds it, not the data),
 still under its own bound. And kafka.properties may not set the librdkafka
 properties those settings own.
 
@@ -117,9 +117,12 @@ class ConsumerMemory(unittest.TestCase):
         self.assertGreater(small, 0)
         self.assertLessEqual(small, bound(SMALL, small_file), "over the bound")
         self.assertLessEqual(deep, bound(DEEP, deep_file), "over the bound")
-        # 390,000 more messages allowed, the topic holds 200,000: most of
-        # them queue at once (about 500 bytes each with their payload)
-        self.assertGreater(deep - small, 40 * MIB, "the queue settings made no difference")
+        # 390,000 more messages allowed, the topic holds 200,000: many of
+        # them queue at once (about 500 bytes each with their payload). How
+        # many depends on how far the fetcher runs ahead of the merge, that
+        # is on the machine's load (32 MiB more on a loaded CI run);
+        # settings that never reached librdkafka give none.
+        self.assertGreater(deep - small, 16 * MIB, "the queue settings made no difference")
 
     def test_memory_properties_are_settings(self):
         for prop, setting in (("queued = { min = { messages = 1000000; }; }",
