@@ -289,8 +289,8 @@ static const char *value_check(vwalk *v, int dbi, const pxs_ent *e, size_t n)
     }
 }
 
-const char *pxs_row_check(px_store *s, int dbi, const uint8_t *key, size_t klen,
-                          const uint8_t *val, size_t vlen)
+const char *pxs_row_check(px_store *s, int dbi, const uint8_t *key, size_t klen, const uint8_t *val,
+                          size_t vlen)
 {
     if (dbi == DBI_OFF && klen && key[0] == 0)
         return "a control row, local to its store";

@@ -48,8 +48,7 @@ static uint64_t note_hash(int dbi, const void *key, size_t klen)
     return XXH3_64bits_withSeed(key, klen, (uint64_t)dbi);
 }
 
-static bool note_eq(const pxs_clog *c, const pxs_clog_ent *e, int dbi, const void *key,
-                    size_t klen)
+static bool note_eq(const pxs_clog *c, const pxs_clog_ent *e, int dbi, const void *key, size_t klen)
 {
     return e->dbi == dbi && e->len == klen && memcmp(c->keys.p + e->off, key, klen) == 0;
 }
@@ -190,8 +189,8 @@ static px_err rows_read(px_store_batch *b, px_store_row *rows)
         int rc = mdb_get(b->txn, b->s->dbi[e->dbi], &k, &v);
         if (rc && rc != MDB_NOTFOUND)
             return pxs_map_mdb(rc);
-        rows[i] = (px_store_row){table_byte[e->dbi], k.mv_data, k.mv_size,
-                                 rc ? NULL : v.mv_data, rc ? 0 : v.mv_size};
+        rows[i] = (px_store_row){table_byte[e->dbi], k.mv_data, k.mv_size, rc ? NULL : v.mv_data,
+                                 rc ? 0 : v.mv_size};
     }
     return PX_OK;
 }
@@ -292,8 +291,8 @@ px_err px_store_row_to_msg(const px_store_row *row, uint8_t *key, size_t cap, si
     return PX_OK;
 }
 
-px_err px_store_row_from_msg(const uint8_t *key, size_t key_len, const uint8_t *val,
-                             size_t val_len, px_store_row *row)
+px_err px_store_row_from_msg(const uint8_t *key, size_t key_len, const uint8_t *val, size_t val_len,
+                             px_store_row *row)
 {
     if (!key || key_len < 2 || table_of_byte(key[0]) < 0 || (val && !val_len) || !row)
         return PX_ERR_MALFORMED;

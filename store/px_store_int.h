@@ -91,7 +91,7 @@ typedef struct pxs_dom {
  * at its first write of one: a store without a changelog stays 3, read by
  * the pdnsx before. */
 #define PXS_FORMAT_TABLES 3 /* the first format with all DBI__N tables */
-#define PXS_TABLES_V2 8 /* the tables of format 2: DBI_REC..DBI_ASO_I */
+#define PXS_TABLES_V2 8     /* the tables of format 2: DBI_REC..DBI_ASO_I */
 
 uint64_t pxs_sum(int dbi, const void *key, size_t klen, const void *payload, size_t plen);
 /* Appends the checksum of (key, out->p[0..out->len)) to out. */
@@ -118,8 +118,8 @@ extern const uint8_t pxs_clog_key[5];
 /* Why (key, val) of table dbi is not a row a changelog may carry, or NULL:
  * a local row, a key of the wrong shape, a value that fails its checksum
  * or does not decode, as px_store_verify checks a stored row. */
-const char *pxs_row_check(px_store *s, int dbi, const uint8_t *key, size_t klen,
-                          const uint8_t *val, size_t vlen);
+const char *pxs_row_check(px_store *s, int dbi, const uint8_t *key, size_t klen, const uint8_t *val,
+                          size_t vlen);
 /* The meta row: format, then the number of entries of each table. */
 typedef struct pxs_meta_row {
     uint64_t format;

@@ -488,7 +488,7 @@ px_err px_store_row_to_msg(const px_store_row *row, uint8_t *key, size_t cap, si
  * unknown table, or a value that is not NULL but empty (every stored
  * value has its checksum). The row's content is checked by
  * px_store_apply_rows. */
-px_err px_store_row_from_msg(const uint8_t *key, size_t key_len, const uint8_t *val,
-                             size_t val_len, px_store_row *row);
+px_err px_store_row_from_msg(const uint8_t *key, size_t key_len, const uint8_t *val, size_t val_len,
+                             px_store_row *row);
 
 #endif
