@@ -2,7 +2,7 @@
  * LMDB maps the file, the tables, the format this code reads), closing
  * it, and the format row every write transaction ends with.
  *
- * What the store writes, byte by byte (store format 3: the environment,
+ * What the store writes, byte by byte (store format 4: the environment,
  * the eleven tables, every key and value, the batch log, durability), is
  * specified in docs/STORE-FORMAT.md; what it checks and how an operator
  * recovers, in docs/STORE.md.
