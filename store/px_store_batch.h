@@ -84,6 +84,7 @@ typedef struct pxs_clog {
     size_t n, cap;
     uint32_t *slot; /* open addressing: index + 1 of an entry, 0 empty */
     size_t n_slot;  /* a power of two, or 0 */
+    uint64_t seed;  /* random: the keys come from DNS traffic */
 } pxs_clog;
 
 struct px_store_batch {

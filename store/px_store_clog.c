@@ -11,7 +11,7 @@
 #include <lmdb.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
+#include "core/px_hash.h"
 
 #include "px_store_batch.h"
 
@@ -43,9 +43,9 @@ static bool row_local(int dbi, const void *key, size_t klen)
 
 /* ---- noting what a transaction writes ---- */
 
-static uint64_t note_hash(int dbi, const void *key, size_t klen)
+static uint64_t note_hash(const pxs_clog *c, int dbi, const void *key, size_t klen)
 {
-    return XXH3_64bits_withSeed(key, klen, (uint64_t)dbi);
+    return px_hash64(key, klen, c->seed ^ (uint64_t)dbi);
 }
 
 static bool note_eq(const pxs_clog *c, const pxs_clog_ent *e, int dbi, const void *key, size_t klen)
@@ -71,6 +71,8 @@ static px_err note_grow(pxs_clog *c)
         return PX_OK;
     if (c->n >= UINT32_MAX / 4)
         return PX_ERR_FULL;
+    if (!c->n_slot)
+        c->seed = px_hash_seed();
     size_t n_slot = c->n_slot ? c->n_slot * 2 : 256;
     uint32_t *slot = calloc(n_slot, sizeof *slot);
     if (!slot)
@@ -80,7 +82,7 @@ static px_err note_grow(pxs_clog *c)
     c->n_slot = n_slot;
     for (size_t i = 0; i < c->n; i++) {
         const pxs_clog_ent *e = &c->ents[i];
-        uint64_t h = note_hash(e->dbi, c->keys.p + e->off, e->len);
+        uint64_t h = note_hash(c, e->dbi, c->keys.p + e->off, e->len);
         *note_slot(c, h, e->dbi, c->keys.p + e->off, e->len) = (uint32_t)i + 1;
     }
     return PX_OK;
@@ -94,7 +96,7 @@ px_err pxs_clog_note(px_store_batch *b, int dbi, const void *key, size_t klen)
     px_err err = note_grow(c);
     if (err)
         return err;
-    uint32_t *sl = note_slot(c, note_hash(dbi, key, klen), dbi, key, klen);
+    uint32_t *sl = note_slot(c, note_hash(c, dbi, key, klen), dbi, key, klen);
     if (*sl)
         return PX_OK; /* written before in this transaction */
     if (PX_ARRAY_RESERVE(c->ents, c->cap, c->n + 1, 256) ||

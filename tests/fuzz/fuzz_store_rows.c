@@ -132,8 +132,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     px_store_verify_result vr;
     if (px_store_verify(store, PX_STORE_CHECK_FULL, &vr) != PX_OK || vr.findings)
         abort();
-    px_store_lookup l = {.by = PX_STORE_BY_ZONE, .name = ".", .name_len = 1,
-                         .rrtype = PX_STORE_ANY_TYPE};
+    px_store_lookup l = {
+        .by = PX_STORE_BY_ZONE, .name = ".", .name_len = 1, .rrtype = PX_STORE_ANY_TYPE};
     px_store_find(store, &l, NULL, on_rec, NULL); /* a dictionary id may be missing */
     px_store_alerts(store, 1, NULL, NULL, on_alert, NULL);
     return 0;
