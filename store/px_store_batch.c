@@ -315,11 +315,16 @@ px_err px_store_get_offset(px_store *s, const char *topic, int32_t partition, in
     size_t kl = pxs_off_key(topic, partition, key);
     if (!kl)
         return PX_ERR_INVAL;
+    return pxs_off_get(s, key, kl, "the offset does not decode", next);
+}
+
+px_err pxs_off_get(px_store *s, const uint8_t *key, size_t kl, const char *what, int64_t *next)
+{
     MDB_txn *txn;
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
     if (rc)
         return pxs_map_mdb(rc);
-    MDB_val k = {kl, key}, v;
+    MDB_val k = {kl, (void *)key}, v;
     rc = mdb_get(txn, s->dbi[DBI_OFF], &k, &v);
     px_err err = pxs_map_mdb(rc);
     size_t n = 0;
@@ -330,7 +335,7 @@ px_err px_store_get_offset(px_store *s, const char *topic, int32_t partition, in
         px_wire_init(&w, v.mv_data, n);
         *next = px_unzigzag(px_wire_varint(&w, PXS_VARINT_MAX));
         if (px_wire_err(&w) || px_wire_avail(&w))
-            err = pxs_report_key(s, DBI_OFF, key, kl, "the offset does not decode");
+            err = pxs_report_key(s, DBI_OFF, key, kl, what);
     }
     mdb_txn_abort(txn);
     return err;

@@ -169,6 +169,10 @@ px_err pxs_batch_check(px_store_batch *b, px_err err);
 void pxs_batch_free(px_store_batch *b);
 bkey **pxs_btab_sorted(px_store_batch *b, const btab *t);
 px_err pxs_flush_offsets(px_store_batch *b);
+/* The zigzag value of row key in `off` (an offset, the changelog
+ * position), read through LMDB; damage reported (`what` if it does not
+ * decode). */
+px_err pxs_off_get(px_store *s, const uint8_t *key, size_t kl, const char *what, int64_t *next);
 /* px_store_flush.c */
 px_err pxs_rec_rdx(px_store_batch *b, brec *e, uint16_t type);
 void pxs_org_new_commit(px_store_batch *b);

@@ -157,25 +157,7 @@ px_err px_store_changelog_next(px_store *s, int64_t *next)
 {
     if (!s || !next)
         return PX_ERR_INVAL;
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
-    if (rc)
-        return pxs_map_mdb(rc);
-    MDB_val k = {sizeof pxs_clog_key, (void *)pxs_clog_key}, v;
-    rc = mdb_get(txn, s->dbi[DBI_OFF], &k, &v);
-    px_err err = pxs_map_mdb(rc);
-    size_t n = 0;
-    if (!err && pxs_val_open(DBI_OFF, k.mv_data, k.mv_size, v.mv_data, v.mv_size, &n))
-        err = pxs_report_key(s, DBI_OFF, k.mv_data, k.mv_size, "the value fails its checksum");
-    if (!err) {
-        px_wire w;
-        px_wire_init(&w, v.mv_data, n);
-        *next = px_unzigzag(px_wire_varint(&w, PXS_VARINT_MAX));
-        if (px_wire_err(&w) || px_wire_avail(&w))
-            err = pxs_report_key(s, DBI_OFF, k.mv_data, k.mv_size, "the position does not decode");
-    }
-    mdb_txn_abort(txn);
-    return err;
+    return pxs_off_get(s, pxs_clog_key, sizeof pxs_clog_key, "the position does not decode", next);
 }
 
 /* ---- the rows of a transaction, to the callback ---- */
