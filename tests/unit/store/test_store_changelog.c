@@ -25,7 +25,7 @@
 
 #include "store/px_store.h"
 #include "store_text.h"
-#include "px_store_int.h"
+#include "px_store_batch.h"
 
 /* ---- the changelog: rows kept as the messages a topic would hold ---- */
 
@@ -84,10 +84,14 @@ static void clog_free(clog *c)
 /* ---- the feed's reader: a counter, a row put and the previous one
  * deleted, one alert per transaction ---- */
 
+static int spill_changes; /* changes of the record "spill.example" */
+
 static px_err on_change(void *ctx, const px_change *c)
 {
     (void)ctx;
-    (void)c;
+    bool rec = c->kind == PX_CHANGE_RECORD_NEW || c->kind == PX_CHANGE_RECORD_GREW;
+    if (rec && strcmp(c->rec.rrname, "spill.example") == 0)
+        spill_changes++;
     return PX_OK;
 }
 
@@ -554,6 +558,50 @@ static void test_callback_error_rolls_back(void **state)
     free(after);
 }
 
+/* A batch past its memory bound (PXS_SPILL_ENTRIES records) writes what
+ * it holds into its own transaction, not into the batch log: one
+ * callback, no log, a record merged before and after the spill seen by
+ * the feed as new then grown (the spill flushed it), and the changelog
+ * restores it. */
+static void test_spill_one_transaction(void **state)
+{
+    fix *f = *state;
+    px_store_batch *b;
+    assert_int_equal(px_store_batch_begin(f->src, &b), PX_OK);
+    spill_changes = 0;
+    merge(b, "spill.example", "TXT", "\"s\"", NULL, "org-a", 1764200000);
+    for (int i = 0; i < (int)PXS_SPILL_ENTRIES; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "n%d.spill%d.example", i, i % 97);
+        merge(b, name, "TXT", "\"x\"", NULL, orgs[i % 3], 1764200000 + i % 1000);
+    }
+    merge(b, "spill.example", "TXT", "\"s\"", NULL, "org-b", 1764300000);
+    assert_int_equal(px_store_set_offset(b, "pdnsx.obs.t", 0, 5), PX_OK);
+    assert_int_equal(px_store_batch_commit(b), PX_OK);
+    assert_int_equal(f->c.calls, 1);
+    assert_int_equal(spill_changes, 2);
+    assert_false(px_store_log_pending(f->src));
+    char log[160];
+    snprintf(log, sizeof log, "%s/batch.log", subdir(f, "src"));
+    assert_int_equal(access(log, F_OK), -1);
+    px_store_stats st;
+    assert_int_equal(px_store_get_stats(f->src, &st), PX_OK);
+    assert_int_equal(st.records, PXS_SPILL_ENTRIES + 1);
+    int64_t *pos = positions(f->c.n);
+    px_store *r = open_store(subdir(f, "spilled"), NULL);
+    apply_msgs(r, f->c.m, pos, f->c.n, 100000);
+    verify_clean(r);
+    text want = {0}, got = {0};
+    raw_rows(f->src, &want);
+    raw_rows(r, &got);
+    assert_int_equal(got.len, want.len);
+    assert_true(memcmp(got.p, want.p, want.len) == 0);
+    free(want.p);
+    free(got.p);
+    px_store_close(r);
+    free(pos);
+}
+
 /* Rows that fail their checks are refused, nothing of the call written. */
 static void test_bad_rows_refused(void **state)
 {
@@ -705,6 +753,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_restore_compacted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restore_twice, setup, teardown),
         cmocka_unit_test_setup_teardown(test_callback_error_rolls_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spill_one_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_rows_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_position, setup, teardown),
         cmocka_unit_test(test_messages),
