@@ -719,6 +719,33 @@ static void test_position(void **state)
     assert_int_equal(px_store_apply_rows(f->src, NULL, 0, -1), PX_ERR_INVAL);
 }
 
+/* A damaged position is damage: reported by the reader and by verify,
+ * never taken for a position. */
+static void test_position_damaged(void **state)
+{
+    fix *f = *state;
+    assert_int_equal(small_batch(f->src, 0), PX_OK);
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(f->src->env, NULL, 0, &txn), 0);
+    MDB_val k = {sizeof pxs_clog_key, (void *)pxs_clog_key}, v;
+    assert_int_equal(mdb_get(txn, f->src->dbi[DBI_OFF], &k, &v), 0);
+    uint8_t bad[16];
+    assert_true(v.mv_size <= sizeof bad);
+    memcpy(bad, v.mv_data, v.mv_size);
+    bad[0] ^= 0x01; /* the checksum fails */
+    MDB_val nv = {v.mv_size, bad};
+    assert_int_equal(mdb_put(txn, f->src->dbi[DBI_OFF], &k, &nv, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    int64_t next = 77;
+    uint64_t damaged = f->src->damaged;
+    assert_int_equal(px_store_changelog_next(f->src, &next), PX_ERR_DAMAGED);
+    assert_int_equal(next, 77);
+    assert_int_equal(f->src->damaged, damaged + 1);
+    px_store_verify_result vr;
+    assert_int_equal(px_store_verify(f->src, PX_STORE_CHECK_FULL, &vr), PX_ERR_DAMAGED);
+    assert_int_equal(vr.findings, 1);
+}
+
 /* Messages: key = table byte + row key, value = the row's value; a
  * tombstone has none; what is no changelog message is refused. */
 static void test_messages(void **state)
@@ -756,6 +783,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_spill_one_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_rows_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_position, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_position_damaged, setup, teardown),
         cmocka_unit_test(test_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
