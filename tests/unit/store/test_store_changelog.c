@@ -24,6 +24,7 @@
 #include <lmdb.h>
 
 #include "store/px_store.h"
+#include "store_dump.h"
 #include "store_text.h"
 #include "px_store_batch.h"
 
@@ -274,63 +275,16 @@ static void fill(fix *f)
 
 /* ---- what a store answers, as text ---- */
 
-typedef struct text {
-    char *p;
-    size_t len, cap;
-} text;
-
-static void put(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void put(text *t, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (t->len + (size_t)n + 1 > t->cap) {
-        t->cap = (t->len + (size_t)n + 1) * 2;
-        t->p = realloc(t->p, t->cap);
-        assert_non_null(t->p);
-    }
-    va_start(ap, fmt);
-    vsnprintf(t->p + t->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    t->len += (size_t)n;
-}
-
-static bool on_rec(void *ctx, const px_store_rec *r)
-{
-    text *t = ctx;
-    put(t, "%s %s %s bw=%s n=%" PRIu64 " %" PRId64 "-%" PRId64, r->rrname, r->rrtype, r->rdata,
-        r->bailiwick ? r->bailiwick : "-", r->count, r->time_first, r->time_last);
-    for (size_t i = 0; i < r->n_orgs; i++)
-        put(t, " %s:%" PRId64 "-%" PRId64, r->orgs[i], r->org_first[i], r->org_last[i]);
-    if (r->has_geo)
-        put(t, " geo=%s/%" PRId64 "/%s", r->geo.country, r->geo.asn, r->geo.as_org);
-    put(t, "\n");
-    return true;
-}
-
-static bool on_dom(void *ctx, const px_store_domain *d)
-{
-    text *t = ctx;
-    put(t, "domain %s %" PRId64 "-%" PRId64, d->domain, d->first_seen, d->last_seen);
-    for (size_t i = 0; i < d->n_orgs; i++)
-        put(t, " %s", d->orgs[i]);
-    put(t, "\n");
-    return true;
-}
-
 static bool on_alert(void *ctx, const px_alert *a)
 {
-    put(ctx, "alert %" PRIu64 " %" PRId64 " %s %s %s %s\n", a->seq, a->time, a->rule, a->key, a->id,
-        a->json);
+    pxt_dump_add(ctx, "alert %" PRIu64 " %" PRId64 " %s %s %s %s\n", a->seq, a->time, a->rule,
+                 a->key, a->id, a->json);
     return true;
 }
 
 /* Every replicated row, raw: table, key and value bytes (control rows
  * are local). */
-static void raw_rows(px_store *s, text *t)
+static void raw_rows(px_store *s, pxt_dump *t)
 {
     MDB_txn *txn;
     assert_int_equal(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn), 0);
@@ -342,13 +296,13 @@ static void raw_rows(px_store *s, text *t)
              rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
             if (i == DBI_OFF && ((const uint8_t *)k.mv_data)[0] == 0)
                 continue;
-            put(t, "%s ", pxs_dbi_names[i]);
+            pxt_dump_add(t, "%s ", pxs_dbi_names[i]);
             for (size_t j = 0; j < k.mv_size; j++)
-                put(t, "%02x", ((const uint8_t *)k.mv_data)[j]);
-            put(t, " ");
+                pxt_dump_add(t, "%02x", ((const uint8_t *)k.mv_data)[j]);
+            pxt_dump_add(t, " ");
             for (size_t j = 0; j < v.mv_size; j++)
-                put(t, "%02x", ((const uint8_t *)v.mv_data)[j]);
-            put(t, "\n");
+                pxt_dump_add(t, "%02x", ((const uint8_t *)v.mv_data)[j]);
+            pxt_dump_add(t, "\n");
         }
         mdb_cursor_close(c);
     }
@@ -358,28 +312,29 @@ static void raw_rows(px_store *s, text *t)
 /* All a user can ask the store, and its raw rows. */
 static char *answers(px_store *s)
 {
-    text t = {0};
-    put(&t, "zone:\n");
-    assert_int_equal(pxt_store_find_rrset(s, "*", NULL, NULL, on_rec, &t), PX_OK);
-    put(&t, "name:\n");
-    assert_int_equal(pxt_store_find_rrset(s, "www.d1.example", NULL, NULL, on_rec, &t), PX_OK);
-    put(&t, "zone d2:\n");
-    assert_int_equal(pxt_store_find_rrset(s, "*.d2.example", "A", NULL, on_rec, &t), PX_OK);
+    pxt_dump t = {0};
+    pxt_dump_add(&t, "zone:\n");
+    assert_int_equal(pxt_store_find_rrset(s, "*", NULL, NULL, pxt_dump_rec, &t), PX_OK);
+    pxt_dump_add(&t, "name:\n");
+    assert_int_equal(pxt_store_find_rrset(s, "www.d1.example", NULL, NULL, pxt_dump_rec, &t),
+                     PX_OK);
+    pxt_dump_add(&t, "zone d2:\n");
+    assert_int_equal(pxt_store_find_rrset(s, "*.d2.example", "A", NULL, pxt_dump_rec, &t), PX_OK);
     static const char *const rdata[] = {"192.0.2.3", "2001:db8::1", "198.51.100.9",
                                         "target.shared.example", "mx.shared.example"};
     for (size_t i = 0; i < sizeof rdata / sizeof *rdata; i++) {
-        put(&t, "rdata %s:\n", rdata[i]);
-        assert_int_equal(pxt_store_find_rdata(s, rdata[i], NULL, on_rec, &t), PX_OK);
+        pxt_dump_add(&t, "rdata %s:\n", rdata[i]);
+        assert_int_equal(pxt_store_find_rdata(s, rdata[i], NULL, pxt_dump_rec, &t), PX_OK);
     }
     static const char *const doms[] = {"d0.example", "d1.example", "d3.example", "big4.example"};
     for (size_t i = 0; i < sizeof doms / sizeof *doms; i++)
-        assert_int_equal(pxt_store_find_domain(s, doms[i], on_dom, &t), PX_OK);
+        assert_int_equal(pxt_store_find_domain(s, doms[i], pxt_dump_dom, &t), PX_OK);
     assert_int_equal(px_store_alerts(s, 1, NULL, NULL, on_alert, &t), PX_OK);
     static const char *const sinks[] = {"kafka", "syslog", "none"};
     for (size_t i = 0; i < 3; i++) {
         uint64_t next = 0;
         assert_int_equal(px_store_sink_get(s, sinks[i], &next), PX_OK);
-        put(&t, "sink %s %" PRIu64 "\n", sinks[i], next);
+        pxt_dump_add(&t, "sink %s %" PRIu64 "\n", sinks[i], next);
     }
     static const struct {
         const char *topic;
@@ -389,11 +344,12 @@ static char *answers(px_store *s)
         int64_t next = -1;
         px_err err = px_store_get_offset(s, offs[i].topic, offs[i].part, &next);
         assert_true(err == PX_OK || err == PX_ERR_NOTFOUND);
-        put(&t, "offset %s %d %" PRId64 "\n", offs[i].topic, offs[i].part, err ? -1 : next);
+        pxt_dump_add(&t, "offset %s %d %" PRId64 "\n", offs[i].topic, offs[i].part,
+                     err ? -1 : next);
     }
     px_store_stats st;
     assert_int_equal(px_store_get_stats(s, &st), PX_OK);
-    put(&t, "stats %" PRIu64 " records %" PRIu64 " domains\n", st.records, st.domains);
+    pxt_dump_add(&t, "stats %" PRIu64 " records %" PRIu64 " domains\n", st.records, st.domains);
     raw_rows(s, &t);
     return t.p;
 }
@@ -591,7 +547,7 @@ static void test_spill_one_transaction(void **state)
     px_store *r = open_store(subdir(f, "spilled"), NULL);
     apply_msgs(r, f->c.m, pos, f->c.n, 100000);
     verify_clean(r);
-    text want = {0}, got = {0};
+    pxt_dump want = {0}, got = {0};
     raw_rows(f->src, &want);
     raw_rows(r, &got);
     assert_int_equal(got.len, want.len);
