@@ -284,5 +284,9 @@ int main(int argc, char **argv)
            (unsigned long long)st.bytes, (double)st.bytes * per, (double)fs.st_size * per);
     if (with_clog)
         printf("changelog: %zu rows, %llu bytes\n", clog.n, (unsigned long long)clog.bytes);
-    return restore_dir ? restore(&clog, restore_dir) : 0;
+    int rc = restore_dir ? restore(&clog, restore_dir) : 0;
+    for (size_t i = 0; i < clog.n; i++)
+        free(clog.m[i].key); /* the value shares its allocation */
+    free(clog.m);
+    return rc;
 }
