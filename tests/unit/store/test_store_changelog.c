@@ -381,7 +381,9 @@ static void same_as_source(fix *f, px_store *r)
 }
 
 /* Messages m[0..n) applied in calls of `per`, each with the position
- * after its last message (pos[i]: the offset of message i). */
+ * after its last message (pos[i]: the offset of message i). In small
+ * steps the store verifies clean after every call: a restore half done
+ * holds only sound rows. */
 static void apply_msgs(px_store *r, const msg *m, const int64_t *pos, size_t n, size_t per)
 {
     px_store_row *rows = calloc(per ? per : 1, sizeof *rows);
@@ -394,6 +396,8 @@ static void apply_msgs(px_store *r, const msg *m, const int64_t *pos, size_t n, 
                 px_store_row_from_msg(x->key, x->key_len, x->val, x->val_len, &rows[j]), PX_OK);
         }
         assert_int_equal(px_store_apply_rows(r, rows, k, pos[i + k - 1] + 1), PX_OK);
+        if (per < 10)
+            verify_clean(r);
     }
     free(rows);
 }
@@ -477,6 +481,40 @@ static void test_restore_twice(void **state)
     apply_msgs(r, f->c.m, pos, f->c.n, 50);
     same_as_source(f, r);
     px_store_close(r);
+    free(pos);
+}
+
+/* The restored store goes on as the source would: the same batches
+ * merged into both give the same answers (the dictionaries' ids, the
+ * feed's state and the outbox's seqs carry on), and the restored store
+ * publishes its own changelog from there. */
+static void test_restored_store_goes_on(void **state)
+{
+    fix *f = *state;
+    fill(f);
+    int64_t *pos = positions(f->c.n);
+    clog c2 = {0};
+    px_store *r = open_store(subdir(f, "next-owner"), &c2);
+    apply_msgs(r, f->c.m, pos, f->c.n, 100);
+    assert_int_equal(c2.calls, 0); /* restored rows are not published again */
+    for (int i = 20; i < 24; i++) {
+        assert_int_equal(small_batch(f->src, i), PX_OK);
+        assert_int_equal(small_batch(r, i), PX_OK);
+    }
+    assert_int_equal(big_batch(r, 100), PX_OK);
+    assert_int_equal(big_batch(f->src, 100), PX_OK);
+    verify_clean(r);
+    char *want = answers(f->src), *got = answers(r);
+    assert_string_equal(got, want);
+    assert_non_null(strstr(want, "alert 26 "));
+    free(want);
+    free(got);
+    assert_int_equal(c2.calls, 5);
+    int64_t next;
+    assert_int_equal(px_store_changelog_next(r, &next), PX_OK);
+    assert_int_equal(next, (int64_t)c2.n);
+    px_store_close(r);
+    clog_free(&c2);
     free(pos);
 }
 
@@ -735,6 +773,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_restore_whole_and_in_steps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restore_compacted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restore_twice, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restored_store_goes_on, setup, teardown),
         cmocka_unit_test_setup_teardown(test_callback_error_rolls_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spill_one_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_rows_refused, setup, teardown),
