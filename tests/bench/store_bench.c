@@ -12,8 +12,8 @@
  * transaction of a big batch (px_store_opts.chunk_records); -s another
  * draw of the same keys (tests build overlapping stores with it). -l
  * turns the store's changelog on (px_store_opts.changelog; its messages
- * kept in memory, no Kafka) and prints its rows and bytes; -r (with -l)
- * then restores those messages into a fresh store in RESTORE_DIR,
+ * counted, no Kafka) and prints its rows and bytes; -r (implies -l) keeps
+ * the messages in memory and then restores them into a fresh store in RESTORE_DIR,
  * 10,000 rows a px_store_apply_rows call, and prints the restore's speed
  * (the store's side of a restore: no Kafka). */
 #include <sys/stat.h>
@@ -100,12 +100,19 @@ typedef struct msg {
 typedef struct topic {
     msg *m;
     size_t n, cap;
-    uint64_t bytes;
+    uint64_t rows, bytes;
+    bool keep; /* -r: keep the messages to restore them */
 } topic;
 
 static px_err publish(void *ctx, const px_store_row *rows, size_t n, int64_t *next)
 {
     topic *t = ctx;
+    for (size_t i = 0; i < n; i++)
+        t->bytes += 1 + rows[i].key_len + rows[i].val_len;
+    t->rows += n;
+    *next = (int64_t)t->rows;
+    if (!t->keep)
+        return PX_OK;
     if (t->n + n > t->cap) {
         size_t cap = (t->n + n) * 2;
         msg *m = realloc(t->m, cap * sizeof *m);
@@ -124,10 +131,8 @@ static px_err publish(void *ctx, const px_store_row *rows, size_t n, int64_t *ne
             return err;
         m->val = rows[i].val ? memcpy(m->key + m->key_len, rows[i].val, rows[i].val_len) : NULL;
         m->val_len = rows[i].val_len;
-        t->bytes += m->key_len + m->val_len;
         t->n++;
     }
-    *next = (int64_t)t->n;
     return PX_OK;
 }
 
@@ -177,6 +182,7 @@ int main(int argc, char **argv)
         if (opt == 'l' || opt == 'r') {
             with_clog = true;
             restore_dir = opt == 'r' ? optarg : restore_dir;
+            clog.keep = restore_dir != NULL;
             continue;
         }
         if (!optarg) /* an unknown option */
@@ -283,7 +289,8 @@ int main(int argc, char **argv)
            (unsigned long long)st.records, (unsigned long long)st.domains,
            (unsigned long long)st.bytes, (double)st.bytes * per, (double)fs.st_size * per);
     if (with_clog)
-        printf("changelog: %zu rows, %llu bytes\n", clog.n, (unsigned long long)clog.bytes);
+        printf("changelog: %llu rows, %llu bytes\n", (unsigned long long)clog.rows,
+               (unsigned long long)clog.bytes);
     int rc = restore_dir ? restore(&clog, restore_dir) : 0;
     for (size_t i = 0; i < clog.n; i++)
         free(clog.m[i].key); /* the value shares its allocation */
