@@ -2,7 +2,7 @@
  * LMDB maps the file, the tables, the format this code reads), closing
  * it, and the format row every write transaction ends with.
  *
- * What the store writes, byte by byte (store format 3: the environment,
+ * What the store writes, byte by byte (store format 4: the environment,
  * the eleven tables, every key and value, the batch log, durability), is
  * specified in docs/STORE-FORMAT.md; what it checks and how an operator
  * recovers, in docs/STORE.md.
@@ -75,7 +75,7 @@ px_err pxs_map_mdb(int rc)
  * the file can tell entries that are missing. */
 static px_err meta_put(px_store *s, MDB_txn *txn)
 {
-    pxs_meta_row m = {.format = PXS_FORMAT, .n_tables = DBI__N};
+    pxs_meta_row m = {.format = s->format, .n_tables = DBI__N};
     for (int i = 0; i < DBI__N; i++) {
         if (i >= DBI_STATE && !(s->touched & (1u << i))) {
             m.entries[i] = s->feed_entries[i];
@@ -131,12 +131,14 @@ int pxs_txn_commit(px_store *s, MDB_txn *txn)
 
 /* Creates (a new store, with its format row) or opens the tables; a
  * format-2 store (format) opened for writing gains the tables of format
- * 3 and its format row says 3 from this commit on. */
+ * 3 and its format row says 3 from this commit on (4 from its first
+ * changelog position on: px_store_clog.c). */
 static px_err open_dbis(px_store *s, bool fresh, uint64_t format, char *errbuf, size_t errlen)
 {
     MDB_txn *txn;
-    bool upgrade = !fresh && !s->read_only && format < PXS_FORMAT;
-    s->n_tables = s->read_only && format < PXS_FORMAT ? PXS_TABLES_V2 : DBI__N;
+    bool upgrade = !fresh && !s->read_only && format < PXS_FORMAT_TABLES;
+    s->n_tables = s->read_only && format < PXS_FORMAT_TABLES ? PXS_TABLES_V2 : DBI__N;
+    s->format = upgrade || fresh ? PXS_FORMAT_TABLES : format;
     int rc = mdb_txn_begin(s->env, NULL, s->read_only ? MDB_RDONLY : 0, &txn);
     for (int i = 0; rc == 0 && i < s->n_tables; i++) {
         unsigned flags = fresh || (upgrade && i >= PXS_TABLES_V2) ? MDB_CREATE : 0;
@@ -269,11 +271,11 @@ static px_err open_check(px_store *s, const open_reports *r, const char *dir, bo
                  (unsigned long long)m.format, PXS_FORMAT_OLDEST, PXS_FORMAT,
                  m.format > PXS_FORMAT ? ": run the pdnsx that wrote it" : "");
         err = PX_ERR_UNSUPPORTED;
-    } else if (have && have != (m.format < PXS_FORMAT ? PXS_TABLES_V2 : DBI__N)) {
+    } else if (have && have != (m.format < PXS_FORMAT_TABLES ? PXS_TABLES_V2 : DBI__N)) {
         pxs_report(s, "data.mdb", "tables of the store are missing");
         err = damaged_msg(PX_ERR_DAMAGED, r, dir, errbuf, errlen);
     }
-    *format = have ? m.format : PXS_FORMAT;
+    *format = have ? m.format : PXS_FORMAT_TABLES;
     pxs_snap_end(sn);
     return err;
 }
@@ -344,6 +346,8 @@ px_store *px_store_open(const char *dir, const px_store_opts *opts, px_err *err,
     s->enrich = o.enrich;
     s->enrich_ctx = o.enrich_ctx;
     s->feed = o.feed;
+    s->changelog = o.changelog;
+    s->changelog_ctx = o.changelog_ctx;
     open_reports r = {.fn = o.on_damage, .ctx = o.damage_ctx};
     s->on_damage = open_report;
     s->damage_ctx = &r;
@@ -353,7 +357,7 @@ px_store *px_store_open(const char *dir, const px_store_opts *opts, px_err *err,
         snprintf(errbuf, errlen, "store: mkdir %s: %s", dir, strerror(errno));
     }
     bool fresh = false;
-    uint64_t format = PXS_FORMAT;
+    uint64_t format = PXS_FORMAT_TABLES;
     s->n_tables = DBI__N;
     if (!*err)
         *err = open_file(s, dir, errbuf, errlen);

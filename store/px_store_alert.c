@@ -192,7 +192,7 @@ static px_err txn_put(px_change_txn *t, const void *key, size_t klen, const void
     pxs_val_seal(DBI_STATE, key, klen, &b->tval);
     MDB_val k = {klen, (void *)key}, v = {b->tval.len, b->tval.p};
     b->s->touched |= 1u << DBI_STATE;
-    return txn_fail(b, pxs_map_mdb(mdb_put(b->txn, b->s->dbi[DBI_STATE], &k, &v, 0)));
+    return txn_fail(b, pxs_put(b, DBI_STATE, NULL, &k, &v, 0));
 }
 
 static px_err txn_del(px_change_txn *t, const void *key, size_t klen)
@@ -200,10 +200,8 @@ static px_err txn_del(px_change_txn *t, const void *key, size_t klen)
     px_store_batch *b = t->impl;
     if (!key || klen == 0 || klen > PX_CHANGE_STATE_KEY_MAX)
         return txn_fail(b, PX_ERR_INVAL);
-    MDB_val k = {klen, (void *)key};
     b->s->touched |= 1u << DBI_STATE;
-    int rc = mdb_del(b->txn, b->s->dbi[DBI_STATE], &k, NULL);
-    return rc == MDB_NOTFOUND ? PX_OK : txn_fail(b, pxs_map_mdb(rc));
+    return txn_fail(b, pxs_del(b, DBI_STATE, key, klen));
 }
 
 /* The last seq of the outbox in txn (0: none); a key that fails its
@@ -250,7 +248,7 @@ static px_err txn_alert(px_change_txn *t, const px_alert *a, uint64_t *seq)
         return txn_fail(b, err);
     MDB_val k = {sizeof key, key}, v = {b->tval.len, b->tval.p};
     b->s->touched |= 1u << DBI_ALERT;
-    err = pxs_map_mdb(mdb_put(b->txn, b->s->dbi[DBI_ALERT], &k, &v, MDB_APPEND));
+    err = pxs_put(b, DBI_ALERT, NULL, &k, &v, MDB_APPEND);
     if (!err && seq)
         *seq = last + 1;
     return txn_fail(b, err);
@@ -282,7 +280,7 @@ px_err px_store_sink_set(px_store_batch *b, const char *sink, uint64_t next_seq)
     pxs_val_seal(DBI_SINK, sink, kl, &vb);
     MDB_val k = {kl, (void *)sink}, v = {vb.len, val};
     b->s->touched |= 1u << DBI_SINK;
-    return pxs_batch_check(b, pxs_map_mdb(mdb_put(b->txn, b->s->dbi[DBI_SINK], &k, &v, 0)));
+    return pxs_batch_check(b, pxs_put(b, DBI_SINK, NULL, &k, &v, 0));
 }
 
 static bool has_outbox(const px_store *s)

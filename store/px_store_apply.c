@@ -451,6 +451,8 @@ static px_err chunk_write(px_store_batch *b, const pxs_log_chunk *c, uint64_t i)
 static px_err step_commit(px_store_batch *b, px_err err)
 {
     px_arena_reset(b->arena);
+    if (!err)
+        err = pxs_clog_emit(b);
     if (err)
         return err; /* pxs_batch_free aborts the transaction */
     int rc = pxs_txn_commit(b->s, b->txn);
@@ -636,6 +638,8 @@ px_err pxs_log_commit(px_store_batch *b)
         err = pxs_flush_offsets(b);
     if (!err && total)
         err = marker_put(b, id, 0, total);
+    if (!err)
+        err = pxs_clog_emit(b);
     if (err) {
         px_store_batch_abort(b);
         return err;

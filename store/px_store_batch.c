@@ -104,6 +104,7 @@ px_err pxs_txn_open(px_store_batch *b)
 {
     px_store *s = b->s;
     s->touched = 0;
+    pxs_clog_reset(&b->clog);
     int rc = mdb_txn_begin(s->env, NULL, 0, &b->txn);
     if (rc == 0)
         rc = mdb_cursor_open(b->txn, s->dbi[DBI_REC], &b->rec_c);
@@ -182,6 +183,7 @@ void pxs_batch_free(px_store_batch *b)
         }
         pxs_logw_close(&b->logw);
     }
+    pxs_clog_free(&b->clog);
     free(b->chunk.p);
     free(b->pre.p);
     free(b->tval.p);
@@ -223,7 +225,8 @@ px_err px_store_batch_commit(px_store_batch *b)
         return PX_ERR_INVAL;
     if (!b->failed)
         pxs_merge_drain(b);
-    if (!b->failed && !b->log && b->recs.n > b->s->chunk_records)
+    /* with a changelog, a batch is one transaction: see px_store_opts */
+    if (!b->failed && !b->log && !b->s->changelog && b->recs.n > b->s->chunk_records)
         pxs_log_segment(b);
     if (b->log)
         return pxs_log_commit(b);
@@ -232,6 +235,8 @@ px_err px_store_batch_commit(px_store_batch *b)
     px_err err = b->failed ? b->failed : pxs_flush_offsets(b);
     if (!err)
         err = pxs_feed_prepare(b);
+    if (!err)
+        err = pxs_clog_emit(b);
     if (err) {
         px_store_batch_abort(b);
         return err;
@@ -296,9 +301,9 @@ px_err pxs_flush_offsets(px_store_batch *b)
         px_buf_put_varint(&vb, px_zigzag(b->offs[i].next));
         pxs_val_seal(DBI_OFF, key, kl, &vb);
         MDB_val k = {kl, key}, v = {vb.len, val};
-        int rc = mdb_put(b->txn, b->s->dbi[DBI_OFF], &k, &v, 0);
-        if (rc)
-            return pxs_map_mdb(rc);
+        px_err err = pxs_put(b, DBI_OFF, NULL, &k, &v, 0);
+        if (err)
+            return err;
     }
     b->n_offs = 0;
     return PX_OK;
@@ -310,11 +315,16 @@ px_err px_store_get_offset(px_store *s, const char *topic, int32_t partition, in
     size_t kl = pxs_off_key(topic, partition, key);
     if (!kl)
         return PX_ERR_INVAL;
+    return pxs_off_get(s, key, kl, "the offset does not decode", next);
+}
+
+px_err pxs_off_get(px_store *s, const uint8_t *key, size_t kl, const char *what, int64_t *next)
+{
     MDB_txn *txn;
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
     if (rc)
         return pxs_map_mdb(rc);
-    MDB_val k = {kl, key}, v;
+    MDB_val k = {kl, (void *)key}, v;
     rc = mdb_get(txn, s->dbi[DBI_OFF], &k, &v);
     px_err err = pxs_map_mdb(rc);
     size_t n = 0;
@@ -325,7 +335,7 @@ px_err px_store_get_offset(px_store *s, const char *topic, int32_t partition, in
         px_wire_init(&w, v.mv_data, n);
         *next = px_unzigzag(px_wire_varint(&w, PXS_VARINT_MAX));
         if (px_wire_err(&w) || px_wire_avail(&w))
-            err = pxs_report_key(s, DBI_OFF, key, kl, "the offset does not decode");
+            err = pxs_report_key(s, DBI_OFF, key, kl, what);
     }
     mdb_txn_abort(txn);
     return err;

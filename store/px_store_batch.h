@@ -69,6 +69,24 @@ typedef struct bpend {
     const char *as_org; /* in the arena */
 } bpend;
 
+/* The replicated rows the open transaction wrote, for the changelog
+ * (px_store_clog.c): each (table, key) once, in the order first written;
+ * their values are read from the transaction before it commits. */
+typedef struct pxs_clog_ent {
+    size_t off; /* of the key in keys */
+    uint16_t len;
+    uint8_t dbi;
+} pxs_clog_ent;
+
+typedef struct pxs_clog {
+    px_buf keys;
+    pxs_clog_ent *ents;
+    size_t n, cap;
+    uint32_t *slot; /* open addressing: index + 1 of an entry, 0 empty */
+    size_t n_slot;  /* a power of two, or 0 */
+    uint64_t seed;  /* random: the keys come from DNS traffic */
+} pxs_clog;
+
 struct px_store_batch {
     px_store *s;
     MDB_txn *txn;
@@ -112,6 +130,7 @@ struct px_store_batch {
     px_arena *rdx_arena;
     bkey **rdxs; /* brdx */
     size_t n_rdxs, cap_rdxs;
+    pxs_clog clog; /* with px_store_opts.changelog only */
 };
 
 /* What a record held before the flush merged into it. */
@@ -150,6 +169,10 @@ px_err pxs_batch_check(px_store_batch *b, px_err err);
 void pxs_batch_free(px_store_batch *b);
 bkey **pxs_btab_sorted(px_store_batch *b, const btab *t);
 px_err pxs_flush_offsets(px_store_batch *b);
+/* The zigzag value of row key in `off` (an offset, the changelog
+ * position), read through LMDB; damage reported (`what` if it does not
+ * decode). */
+px_err pxs_off_get(px_store *s, const uint8_t *key, size_t kl, const char *what, int64_t *next);
 /* px_store_flush.c */
 px_err pxs_rec_rdx(px_store_batch *b, brec *e, uint16_t type);
 void pxs_org_new_commit(px_store_batch *b);
@@ -175,6 +198,18 @@ px_err pxs_feed_prepare(px_store_batch *b);
 px_err pxs_marker_read(px_store *s, uint64_t *id, uint64_t *next, uint64_t *total);
 px_err pxs_log_segment(px_store_batch *b);
 px_err pxs_log_commit(px_store_batch *b);
+/* px_store_clog.c: mdb_cursor_put (c NULL: mdb_put) into table dbi,
+ * noted for the changelog when the store has one. */
+px_err pxs_put(px_store_batch *b, int dbi, MDB_cursor *c, MDB_val *k, MDB_val *v, unsigned flags);
+/* mdb_del of key (MDB_NOTFOUND: PX_OK), noted. */
+px_err pxs_del(px_store_batch *b, int dbi, const void *key, size_t klen);
+/* Notes (dbi, key) as written by the open transaction (no changelog: nothing). */
+px_err pxs_clog_note(px_store_batch *b, int dbi, const void *key, size_t klen);
+void pxs_clog_reset(pxs_clog *c); /* a new transaction */
+void pxs_clog_free(pxs_clog *c);
+/* Before the commit: the noted rows to the changelog callback, then the
+ * position it returns into the transaction. Nothing noted: nothing done. */
+px_err pxs_clog_emit(px_store_batch *b);
 /* px_store_merge.c */
 px_err pxs_merge_drain(px_store_batch *b);
 

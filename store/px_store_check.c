@@ -239,9 +239,14 @@ static const char *off_value_check(vwalk *v, const pxs_ent *e, size_t n)
         px_wire_varint(&w, PXS_VARINT_MAX);
         return px_wire_err(&w) || px_wire_avail(&w) ? "the offset does not decode" : NULL;
     }
-    if (e->klen == sizeof pxs_meta_key) {
+    if (e->klen == sizeof pxs_meta_key && memcmp(e->key, pxs_meta_key, e->klen) == 0) {
         v->have_meta = pxs_meta_decode(e->val, e->vlen, &v->meta) == PX_OK;
         return v->have_meta ? NULL : "the format row does not decode";
+    }
+    if (e->klen == sizeof pxs_clog_key && memcmp(e->key, pxs_clog_key, e->klen) == 0) {
+        px_wire_varint(&w, PXS_VARINT_MAX);
+        return px_wire_err(&w) || px_wire_avail(&w) ? "the changelog position does not decode"
+                                                    : NULL;
     }
     if (e->klen == 3) /* NUL "gc": empty */
         return n ? "the page-release row is not empty" : NULL;
@@ -282,6 +287,24 @@ static const char *value_check(vwalk *v, int dbi, const pxs_ent *e, size_t n)
                    ? "a text empty, too long or with a NUL"
                    : NULL;
     }
+}
+
+const char *pxs_row_check(px_store *s, int dbi, const uint8_t *key, size_t klen, const uint8_t *val,
+                          size_t vlen)
+{
+    if (dbi == DBI_OFF && klen && key[0] == 0)
+        return "a control row, local to its store";
+    const char *why = pxs_key_check(dbi, key, klen, s->maxkey);
+    size_t n = 0;
+    if (!why && pxs_val_open(dbi, key, klen, val, vlen, &n) != PX_OK)
+        why = "the value fails its checksum";
+    vwalk v = {.s = s, .level = PX_STORE_CHECK_FULL};
+    pxs_ent e = {.key = key, .klen = klen, .val = val, .vlen = vlen};
+    if (!why)
+        why = value_check(&v, dbi, &e, n);
+    pxs_rec_release(&v.rec);
+    pxs_dom_release(&v.dom);
+    return why;
 }
 
 static void check_entry(vwalk *v, int dbi, const pxs_ent *e)

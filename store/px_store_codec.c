@@ -397,7 +397,7 @@ static const char *rdx_key_check(const uint8_t *k, size_t n, size_t maxkey)
     return ol && n >= at + ol + 3 ? NULL : "a name entry of the wrong shape";
 }
 
-static const char *const pxs_nul_keys[] = {"log", "gc", "meta", NULL};
+static const char *const pxs_nul_keys[] = {"log", "gc", "meta", "clog", NULL};
 
 static const char *off_key_check(const uint8_t *k, size_t n)
 {

@@ -68,11 +68,11 @@ px_err pxs_dict_add(px_store_batch *b, int dn, int di, const char *str, size_t l
     pxs_val_seal(di, &next, sizeof next, &tb);
     MDB_val k = {len, (void *)str}, nv = {eb.len, enc}, ik = {sizeof next, &next},
             iv = {tb.len, txt};
-    int rc = mdb_put(b->txn, s->dbi[dn], &k, &nv, 0);
-    if (rc == 0)
-        rc = mdb_put(b->txn, s->dbi[di], &ik, &iv, 0);
+    err = pxs_put(b, dn, NULL, &k, &nv, 0);
+    if (!err)
+        err = pxs_put(b, di, NULL, &ik, &iv, 0);
     *id = next;
-    return pxs_map_mdb(rc);
+    return err;
 }
 
 /* Id of `str` in a dictionary pair, creating it if absent. */

@@ -187,7 +187,7 @@ static px_err rec_store_new(px_store_batch *b, brec *e)
     if (err || held)
         return err;
     MDB_val k = {e->k.klen, (void *)e->k.key}, v = {b->val.len, b->val.p};
-    return pxs_map_mdb(mdb_cursor_put(b->rec_c, &k, &v, 0));
+    return pxs_put(b, DBI_REC, b->rec_c, &k, &v, 0);
 }
 
 /* Reads one record's stored value through the write cursor (positioned by
@@ -231,7 +231,7 @@ static px_err flush_rec(px_store_batch *b, brec *e)
         return err;
     /* k as given (MDB_SET_KEY would point it into the page the put moves) */
     MDB_val pk = {e->k.klen, (void *)e->k.key}, nv = {b->val.len, b->val.p};
-    return pxs_map_mdb(mdb_cursor_put(b->rec_c, &pk, &nv, MDB_CURRENT));
+    return pxs_put(b, DBI_REC, b->rec_c, &pk, &nv, MDB_CURRENT);
 }
 
 /* Interns the held records' AS organisations in the order of the records'
@@ -270,9 +270,9 @@ static px_err flush_pending(px_store_batch *b, size_t n)
         if (err)
             return err;
         MDB_val k = {e->k.klen, (void *)e->k.key}, v = {b->val.len, b->val.p};
-        int rc = mdb_cursor_put(b->rec_c, &k, &v, 0);
-        if (rc)
-            return pxs_map_mdb(rc);
+        err = pxs_put(b, DBI_REC, b->rec_c, &k, &v, 0);
+        if (err)
+            return err;
     }
     b->n_pend = 0;
     return PX_OK;
@@ -282,7 +282,7 @@ static px_err flush_pending(px_store_batch *b, size_t n)
 px_err pxs_rdx_write(px_store_batch *b, const brdx *x)
 {
     MDB_val k = {x->k.klen, (void *)x->k.key}, v = {x->vlen, (void *)x->v};
-    return pxs_map_mdb(mdb_cursor_put(b->rdx_c, &k, &v, 0));
+    return pxs_put(b, DBI_RDX, b->rdx_c, &k, &v, 0);
 }
 
 /* Keeps x for the end of the log. */
@@ -401,7 +401,7 @@ px_err pxs_flush_dom(px_store_batch *b, const bdom *e)
     if (err)
         return err;
     MDB_val pk = {e->k.klen, (void *)e->k.key}, nv = {b->val.len, b->val.p};
-    return pxs_map_mdb(mdb_cursor_put(b->dom_c, &pk, &nv, rc == 0 ? MDB_CURRENT : 0));
+    return pxs_put(b, DBI_DOM, b->dom_c, &pk, &nv, rc == 0 ? MDB_CURRENT : 0);
 }
 
 static px_err flush_doms(px_store_batch *b)

@@ -85,9 +85,13 @@ typedef struct pxs_dom {
  * Stores without the meta key are of the format before 2 (1). A writable
  * open upgrades a format-2 store in place (its tables created, the format
  * row rewritten); a read-only one reads it as it is (no alerts). */
-#define PXS_FORMAT 3
+#define PXS_FORMAT 4
 #define PXS_FORMAT_OLDEST 2
-#define PXS_TABLES_V2 8 /* the tables of format 2: DBI_REC..DBI_ASO_I */
+/* 4 = 3 and the changelog position row (`00 "clog"`), which a store gets
+ * at its first write of one: a store without a changelog stays 3, read by
+ * the pdnsx before. */
+#define PXS_FORMAT_TABLES 3 /* the first format with all DBI__N tables */
+#define PXS_TABLES_V2 8     /* the tables of format 2: DBI_REC..DBI_ASO_I */
 
 uint64_t pxs_sum(int dbi, const void *key, size_t klen, const void *payload, size_t plen);
 /* Appends the checksum of (key, out->p[0..out->len)) to out. */
@@ -109,6 +113,13 @@ const char *pxs_rec_key_fit(const pxs_rec *r, const uint8_t *key, size_t klen, s
 bool pxs_name_bytes_ok(const uint8_t *p, size_t n);
 /* The key of the store's format meta row in the off table. */
 extern const uint8_t pxs_meta_key[5];
+/* The key of the changelog position row (format 4). */
+extern const uint8_t pxs_clog_key[5];
+/* Why (key, val) of table dbi is not a row a changelog may carry, or NULL:
+ * a local row, a key of the wrong shape, a value that fails its checksum
+ * or does not decode, as px_store_verify checks a stored row. */
+const char *pxs_row_check(px_store *s, int dbi, const uint8_t *key, size_t klen, const uint8_t *val,
+                          size_t vlen);
 /* The meta row: format, then the number of entries of each table. */
 typedef struct pxs_meta_row {
     uint64_t format;
@@ -253,6 +264,11 @@ struct px_store {
     px_store_enrich_fn enrich; /* px_store_opts */
     void *enrich_ctx;
     px_change_sink feed;
+    px_store_changelog_fn changelog; /* px_store_opts */
+    void *changelog_ctx;
+    /* The format the format row says: PXS_FORMAT_TABLES until the store
+     * holds a changelog position (then PXS_FORMAT, docs/STORE-FORMAT.md). */
+    uint64_t format;
     uint64_t *org_new; /* by org id: new records of committed transactions */
     size_t n_org_new;
     /* big batches (px_store_apply.c) */

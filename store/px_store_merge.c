@@ -319,9 +319,11 @@ px_err px_store_merge(px_store_batch *b, const px_store_obs *obs)
     if (b->failed)
         return b->failed;
     if (b->recs.n >= PXS_SPILL_ENTRIES || px_arena_bytes(b->arena) >= PXS_SPILL_BYTES) {
+        /* with a changelog, into the batch's own transaction: its rows
+         * never go to another store without its offsets (px_store_opts) */
         px_err ferr = pxs_merge_drain(b);
         if (!ferr)
-            ferr = pxs_log_segment(b);
+            ferr = b->s->changelog ? pxs_batch_flush(b) : pxs_log_segment(b);
         if (ferr)
             return ferr;
     }

@@ -1,7 +1,7 @@
 /* store_bench.c: merge throughput of the consumer store.
  *
  *   pdnsx-bench-store [-n OBSERVATIONS] [-k KEYS] [-b BATCH] [-o ORGS] [-m MAP_MIB]
- *                     [-c CHUNK] [-s SEED] DIR
+ *                     [-c CHUNK] [-s SEED] [-l] [-r RESTORE_DIR] DIR
  *
  * Merges N observations drawn over K distinct (rrname, rrtype, rdata) keys
  * (mostly A, some AAAA and CNAME, 8 names per registered domain) from ORGS
@@ -10,7 +10,12 @@
  * bytes/record (pages in use, and the data file). -m sets the LMDB map
  * size (valgrind cannot reserve the default 64 GiB); -c the records per
  * transaction of a big batch (px_store_opts.chunk_records); -s another
- * draw of the same keys (tests build overlapping stores with it). */
+ * draw of the same keys (tests build overlapping stores with it). -l
+ * turns the store's changelog on (px_store_opts.changelog; its messages
+ * counted, no Kafka) and prints its rows and bytes; -r (implies -l) keeps
+ * the messages in memory and then restores them into a fresh store in RESTORE_DIR,
+ * 10,000 rows a px_store_apply_rows call, and prints the restore's speed
+ * (the store's side of a restore: no Kafka). */
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,11 +90,103 @@ static bool geo(void *ctx, const uint8_t *addr, size_t len, px_geo *out)
     return true;
 }
 
+/* The changelog's messages, as a topic would hold them (key: table byte +
+ * row key; value NULL for a tombstone). */
+typedef struct msg {
+    uint8_t *key, *val;
+    size_t key_len, val_len;
+} msg;
+
+typedef struct topic {
+    msg *m;
+    size_t n, cap;
+    uint64_t rows, bytes;
+    bool keep; /* -r: keep the messages to restore them */
+} topic;
+
+static px_err publish(void *ctx, const px_store_row *rows, size_t n, int64_t *next)
+{
+    topic *t = ctx;
+    for (size_t i = 0; i < n; i++)
+        t->bytes += 1 + rows[i].key_len + rows[i].val_len;
+    t->rows += n;
+    *next = (int64_t)t->rows;
+    if (!t->keep)
+        return PX_OK;
+    if (t->n + n > t->cap) {
+        size_t cap = (t->n + n) * 2;
+        msg *m = realloc(t->m, cap * sizeof *m);
+        if (!m)
+            return PX_ERR_NOMEM;
+        t->m = m;
+        t->cap = cap;
+    }
+    for (size_t i = 0; i < n; i++) {
+        msg *m = &t->m[t->n];
+        m->key = malloc(rows[i].key_len + 1 + rows[i].val_len);
+        if (!m->key)
+            return PX_ERR_NOMEM;
+        px_err err = px_store_row_to_msg(&rows[i], m->key, rows[i].key_len + 1, &m->key_len);
+        if (err)
+            return err;
+        m->val = rows[i].val ? memcpy(m->key + m->key_len, rows[i].val, rows[i].val_len) : NULL;
+        m->val_len = rows[i].val_len;
+        t->n++;
+    }
+    return PX_OK;
+}
+
+/* The topic's messages into a fresh store at dir, 10,000 a call. */
+static int restore(const topic *t, const char *dir)
+{
+    px_err err;
+    char eb[256];
+    px_store *s = px_store_open(dir, &(px_store_opts){0}, &err, eb, sizeof eb);
+    if (!s) {
+        fprintf(stderr, "%s\n", eb);
+        return 1;
+    }
+    static px_store_row rows[10000];
+    double t0 = now();
+    for (size_t i = 0; i < t->n && !err; i += 10000) {
+        size_t k = t->n - i < 10000 ? t->n - i : 10000;
+        for (size_t j = 0; j < k && !err; j++) {
+            const msg *m = &t->m[i + j];
+            err = px_store_row_from_msg(m->key, m->key_len, m->val, m->val_len, &rows[j]);
+        }
+        if (!err)
+            err = px_store_apply_rows(s, rows, k, (int64_t)(i + k));
+    }
+    double secs = now() - t0;
+    px_store_stats st = {0};
+    if (!err)
+        err = px_store_get_stats(s, &st);
+    px_store_close(s);
+    if (err) {
+        fprintf(stderr, "restore: %s\n", px_strerror(err));
+        return 1;
+    }
+    printf("restore: %zu rows in %.2f s: %.0f rows/s, %.0f records/s (%llu records)\n", t->n, secs,
+           (double)t->n / secs, (double)st.records / secs, (unsigned long long)st.records);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     unsigned long n = 1000000, keys = 100000, batch = 5000, norgs = 3, map_mib = 0, chunk = 0;
+    const char *restore_dir = NULL;
+    topic clog = {0};
+    bool with_clog = false;
     int opt;
-    while ((opt = getopt(argc, argv, "n:k:b:o:m:c:s:")) != -1) {
+    while ((opt = getopt(argc, argv, "n:k:b:o:m:c:s:lr:")) != -1) {
+        if (opt == 'l' || opt == 'r') {
+            with_clog = true;
+            restore_dir = opt == 'r' ? optarg : restore_dir;
+            clog.keep = restore_dir != NULL;
+            continue;
+        }
+        if (!optarg) /* an unknown option */
+            return 2;
         unsigned long v = strtoul(optarg, NULL, 10);
         if (opt == 'n')
             n = v;
@@ -111,7 +208,7 @@ int main(int argc, char **argv)
     if (optind != argc - 1) {
         fprintf(stderr,
                 "usage: %s [-n N] [-k KEYS] [-b BATCH] [-o ORGS] [-m MAP_MIB] [-c CHUNK] [-s SEED] "
-                "DIR\n",
+                "[-l] [-r RESTORE_DIR] DIR\n",
                 argv[0]);
         return 2;
     }
@@ -119,6 +216,10 @@ int main(int argc, char **argv)
     char eb[256];
     px_store_opts opts = {
         .map_bytes = (uint64_t)map_mib << 20, .chunk_records = (uint32_t)chunk, .enrich = geo};
+    if (with_clog) {
+        opts.changelog = publish;
+        opts.changelog_ctx = &clog;
+    }
     px_store *s = px_store_open(argv[optind], &opts, &err, eb, sizeof eb);
     if (!s) {
         fprintf(stderr, "%s\n", eb);
@@ -187,5 +288,12 @@ int main(int argc, char **argv)
            "%.1f\n",
            (unsigned long long)st.records, (unsigned long long)st.domains,
            (unsigned long long)st.bytes, (double)st.bytes * per, (double)fs.st_size * per);
-    return 0;
+    if (with_clog)
+        printf("changelog: %llu rows, %llu bytes\n", (unsigned long long)clog.rows,
+               (unsigned long long)clog.bytes);
+    int rc = restore_dir ? restore(&clog, restore_dir) : 0;
+    for (size_t i = 0; i < clog.n; i++)
+        free(clog.m[i].key); /* the value shares its allocation */
+    free(clog.m);
+    return rc;
 }

@@ -42,6 +42,49 @@
 typedef struct px_store px_store;
 typedef struct px_store_batch px_store_batch;
 
+/* ---- the changelog (docs/STORE.md, "The changelog") ----
+ *
+ * Every replicated row a write transaction put or deleted can be handed to
+ * the caller before the transaction commits, to be published to a
+ * log-compacted topic; another store rebuilds the same content from those
+ * rows (px_store_apply_rows). Local rows are never given: the store's
+ * control rows (format row, page-release row, batch log mark, changelog
+ * position). */
+
+/* One row a write transaction put or deleted. Pointers valid during the
+ * call only. */
+typedef struct px_store_row {
+    uint8_t table; /* the table's changelog byte (PX_STORE_TABLE_*): stable across formats */
+    const uint8_t *key;
+    size_t key_len;
+    const uint8_t *val; /* NULL: the row was deleted (a tombstone) */
+    size_t val_len;
+} px_store_row;
+
+/* The tables' changelog bytes (docs/STORE-FORMAT.md, "The changelog"). */
+#define PX_STORE_TABLE_REC 'r'
+#define PX_STORE_TABLE_RDX 'x'
+#define PX_STORE_TABLE_DOM 'd'
+#define PX_STORE_TABLE_OFF 'o'
+#define PX_STORE_TABLE_ORG_N 'N'
+#define PX_STORE_TABLE_ORG_I 'I'
+#define PX_STORE_TABLE_ASO_N 'n'
+#define PX_STORE_TABLE_ASO_I 'i'
+#define PX_STORE_TABLE_STATE 's'
+#define PX_STORE_TABLE_ALERT 'a'
+#define PX_STORE_TABLE_SINK 'k'
+
+/* Called once per write transaction that changed replicated rows, after
+ * the feed's prepare and before the commit, with every such row in the
+ * order first written, each once with its last value (a delete: val
+ * NULL). Set *next to the changelog position after these rows once they
+ * are durable (acknowledged): the store writes it in the same
+ * transaction (px_store_changelog_next). An error rolls the transaction
+ * back, as a feed error does (nothing of it committed; the batch's
+ * commit returns the error). Must not call the store's functions. */
+typedef px_err (*px_store_changelog_fn)(void *ctx, const px_store_row *rows, size_t n,
+                                        int64_t *next);
+
 /* The GeoIP answer of an address given in binary (A: 4 bytes, AAAA: 16).
  * Called only when an A/AAAA record is stored for the first time, so each
  * address is looked up once per record, from the thread that commits (or
@@ -92,6 +135,13 @@ typedef struct px_store_opts {
      * The callbacks (and enrich) must not call the store's functions;
      * feed.ctx must outlive the store. */
     px_change_sink feed;
+    /* The changelog (NULL: none): see px_store_changelog_fn. With it, a
+     * batch never goes through the batch log: a big batch, or one past its
+     * memory bound, is written into its own transaction, so that no other
+     * store ever holds its offsets without its data (docs/STORE.md, "The
+     * changelog"). changelog_ctx must outlive the store. */
+    px_store_changelog_fn changelog;
+    void *changelog_ctx;
 } px_store_opts;
 
 /* Opens (creating if needed, unless read_only) the store in directory
@@ -403,5 +453,42 @@ px_err px_store_dlq_acked(px_store *s, px_store_dlq_fn fn, void *ctx);
  * how many remain. A damaged file is removed: PX_ERR_MALFORMED (its marks
  * are lost, *left 0). */
 px_err px_store_dlq_prune(px_store *s, size_t *left);
+
+/* ---- the changelog: position, restore, messages ---- */
+
+/* The changelog position the store holds: what the last transaction's
+ * callback returned, or the last px_store_apply_rows() wrote
+ * (PX_ERR_NOTFOUND: none). */
+px_err px_store_changelog_next(px_store *s, int64_t *next);
+
+/* Restore: writes rows read from a changelog (another store's), and next
+ * as the changelog position, in one transaction. Each row is checked
+ * first as verify checks a stored row (its table, the key's shape, the
+ * value's checksum and encoding; a local row is refused): a bad row fails
+ * the call with PX_ERR_MALFORMED and nothing of it is written. Neither
+ * the feed nor opts.changelog sees the rows. Values are absolute, so a
+ * row applied again, or an older value followed by a newer one, ends the
+ * same. A restore may span many calls; once the changelog has been read
+ * to its end the store equals the source (px_store_verify passes, every
+ * lookup answers the same); in between it is "restoring" and not to be
+ * served. Restore into a new store, or one restored from the same
+ * changelog (dictionary ids are the source's). PX_ERR_AGAIN while a
+ * batch is open or a batch log pending; PX_ERR_INVAL read-only. */
+px_err px_store_apply_rows(px_store *s, const px_store_row *rows, size_t n, int64_t next);
+
+/* A row as a Kafka message of the changelog topic: the key is the table's
+ * byte then the row's key (into key, cap bytes: PX_STORE_MSG_KEY_MAX
+ * suffice; *key_len), the value is row->val itself (NULL: a tombstone).
+ * PX_ERR_INVAL for an unknown table or an empty key, _TOOLONG if cap is
+ * short. */
+#define PX_STORE_MSG_KEY_MAX 1024
+px_err px_store_row_to_msg(const px_store_row *row, uint8_t *key, size_t cap, size_t *key_len);
+/* The row of a changelog message (pointers into key and val; val NULL:
+ * a tombstone). PX_ERR_MALFORMED for a key shorter than 2 bytes or of an
+ * unknown table, or a value that is not NULL but empty (every stored
+ * value has its checksum). The row's content is checked by
+ * px_store_apply_rows. */
+px_err px_store_row_from_msg(const uint8_t *key, size_t key_len, const uint8_t *val, size_t val_len,
+                             px_store_row *row);
 
 #endif

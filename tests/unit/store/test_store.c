@@ -17,6 +17,7 @@
 
 #include "core/px_arena.h"
 #include "store/px_store.h"
+#include "store_dump.h"
 #include "store_text.h"
 #include "px_store_int.h"
 
@@ -1569,74 +1570,24 @@ static void test_spill_merges(void **state)
 
 /* ---- big batches: the batch log ---- */
 
-/* Text of everything a query can tell about a record, one line. */
-typedef struct dumpbuf {
-    char *p;
-    size_t len, cap;
-} dumpbuf;
-
-static void dump_add(dumpbuf *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void dump_add(dumpbuf *d, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (d->len + (size_t)n + 1 > d->cap) {
-        d->cap = (d->len + (size_t)n + 1) * 2;
-        d->p = realloc(d->p, d->cap);
-        assert_non_null(d->p);
-    }
-    va_start(ap, fmt);
-    vsnprintf(d->p + d->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    d->len += (size_t)n;
-}
-
-static bool on_dump(void *ctx, const px_store_rec *r)
-{
-    dumpbuf *d = ctx;
-    dump_add(d, "%s %s %s bw=%s n=%llu %lld-%lld", r->rrname, r->rrtype, r->rdata,
-             r->bailiwick ? r->bailiwick : "-", (unsigned long long)r->count,
-             (long long)r->time_first, (long long)r->time_last);
-    if (r->has_geo)
-        dump_add(d, " geo=%s/%lld/%s", r->geo.country, (long long)r->geo.asn, r->geo.as_org);
-    for (size_t i = 0; i < r->n_orgs; i++)
-        dump_add(d, " %s:%lld-%lld", r->orgs[i], (long long)r->org_first[i],
-                 (long long)r->org_last[i]);
-    dump_add(d, "\n");
-    return true;
-}
-
-static bool on_dump_dom(void *ctx, const px_store_domain *dm)
-{
-    dumpbuf *d = ctx;
-    dump_add(d, "domain %s %lld-%lld", dm->domain, (long long)dm->first_seen,
-             (long long)dm->last_seen);
-    for (size_t i = 0; i < dm->n_orgs; i++)
-        dump_add(d, " %s", dm->orgs[i]);
-    dump_add(d, "\n");
-    return true;
-}
-
 enum { LOGW_DOMS = 40, LOGW_KEYS = 3000, LOGW_OBS = 12000 };
 
 /* Every record below .test, every domain, and the reverse index of a few
  * values; caller frees. */
 static char *dump_store(px_store *s)
 {
-    dumpbuf d = {0};
-    dump_add(&d, "records\n");
-    assert_int_equal(pxt_store_find_rrset(s, "*.test", NULL, &nofence, on_dump, &d), PX_OK);
+    pxt_dump d = {0};
+    pxt_dump_add(&d, "records\n");
+    assert_int_equal(pxt_store_find_rrset(s, "*.test", NULL, &nofence, pxt_dump_rec, &d), PX_OK);
     for (int i = 0; i < LOGW_DOMS; i++) {
         char dom[32];
         snprintf(dom, sizeof dom, "d%d.test", i);
-        assert_int_equal(pxt_store_find_domain(s, dom, on_dump_dom, &d), PX_OK);
+        assert_int_equal(pxt_store_find_domain(s, dom, pxt_dump_dom, &d), PX_OK);
     }
     static const char *values[] = {"192.0.2.17", "2001:db8::5", "edge3.cdn.test", "mx7.mail.test"};
     for (size_t i = 0; i < sizeof values / sizeof *values; i++) {
-        dump_add(&d, "rdata %s\n", values[i]);
-        assert_int_equal(pxt_store_find_rdata(s, values[i], &nofence, on_dump, &d), PX_OK);
+        pxt_dump_add(&d, "rdata %s\n", values[i]);
+        assert_int_equal(pxt_store_find_rdata(s, values[i], &nofence, pxt_dump_rec, &d), PX_OK);
     }
     return d.p;
 }
