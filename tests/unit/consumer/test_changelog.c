@@ -451,7 +451,15 @@ static void test_broker_down_then_up(void **state)
     px_changelog_destroy(cl);
 }
 
-/* Produces raw messages (key NULL: none) to the topic's partition p. */
+static void raw_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    (void)opaque;
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        fail_msg("raw message not delivered: %s", rd_kafka_err2str(m->err));
+}
+
+/* Produces raw messages to the topic's partition p, each delivered. */
 static void produce_raw(const char *topic, int32_t p, const char *const *keys, size_t key_lens[],
                         size_t n)
 {
@@ -459,6 +467,7 @@ static void produce_raw(const char *topic, int32_t p, const char *const *keys, s
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", g.brokers, err, sizeof(err)),
                      RD_KAFKA_CONF_OK);
+    rd_kafka_conf_set_dr_msg_cb(conf, raw_delivered);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
     assert_non_null(rk);
     for (size_t i = 0; i < n; i++)
@@ -468,6 +477,7 @@ static void produce_raw(const char *topic, int32_t p, const char *const *keys, s
                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
             RD_KAFKA_RESP_ERR_NO_ERROR);
     assert_int_equal(rd_kafka_flush(rk, 20000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_poll(rk, 0); /* the reports */
     rd_kafka_destroy(rk);
 }
 
@@ -500,9 +510,10 @@ static void test_malformed_refused(void **state)
     int64_t end = -1;
     assert_int_equal(px_changelog_end(cl, 0, &end, NULL, 0), PX_OK);
     assert_int_equal(end, 3);
-    /* written by another client: partition 0 gets a message without a key,
-     * partition 1 one with a key too long, each followed by a good one */
-    const char *k0[] = {NULL, "\001fine"};
+    /* written by another client: partition 0 gets a message with an empty
+     * key (a compacted topic refuses one without a key at all), partition
+     * 1 one with a key too long, each followed by a good one */
+    const char *k0[] = {"", "\001fine"};
     size_t l0[] = {0, 5};
     produce_raw(topic, 0, k0, l0, 2);
     const char *k1[] = {big, "\001fine"};
