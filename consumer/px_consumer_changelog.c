@@ -25,6 +25,9 @@ struct px_changelog {
     rd_kafka_t *rk;
     rd_kafka_topic_t *rkt;
     char *topic;
+    char *txn_id;   /* NULL: idempotent only */
+    bool txn_ready; /* transactions initialised (px_changelog_fence) */
+    bool txn_open;  /* an abort failed: the next publish aborts first */
     char client[128];
     int timeout_ms;
     /* the settings, copied: each restore makes a consumer handle of them */
@@ -126,10 +129,13 @@ static void px_changelog_fatal_cb(void *ctx, const char *why)
 
 static px_err px_changelog_producer(px_changelog *cl, char *why, size_t whylen)
 {
-    char timeout[24], client[160];
+    char timeout[24], txn_timeout[24], client[160];
     snprintf(timeout, sizeof(timeout), "%d", cl->timeout_ms);
+    /* librdkafka wants message.timeout.ms <= transaction.timeout.ms */
+    snprintf(txn_timeout, sizeof(txn_timeout), "%d",
+             cl->timeout_ms > 60000 ? cl->timeout_ms : 60000);
     snprintf(client, sizeof(client), "%s-changelog", cl->client);
-    const px_kafka_prop ours[] = {
+    px_kafka_prop ours[] = {
         {"client.id", client},
         /* retries neither duplicate nor reorder a partition's rows */
         {"enable.idempotence", "true"},
@@ -140,11 +146,14 @@ static px_err px_changelog_producer(px_changelog *cl, char *why, size_t whylen)
         /* an auto-created topic would be neither compacted nor
          * co-partitioned: the operator creates it */
         {"allow.auto.create.topics", "false"},
+        {"transactional.id", cl->txn_id},
+        {"transaction.timeout.ms", txn_timeout},
     };
+    size_t n_ours = sizeof(ours) / sizeof(ours[0]) - (cl->txn_id ? 0 : 2);
     px_kafka_conf kc = {
         .type = RD_KAFKA_PRODUCER,
         .ours = ours,
-        .n_ours = sizeof(ours) / sizeof(ours[0]),
+        .n_ours = n_ours,
         .settings = &cl->settings,
         .log = px_kafka_to_px_log,
         .fatal = px_changelog_fatal_cb,
@@ -178,7 +187,9 @@ px_err px_changelog_create(const px_changelog_opts *o, px_changelog **out, char 
     cl->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : PX_CHANGELOG_TIMEOUT_MS;
     snprintf(cl->client, sizeof(cl->client), "%s", o->client ? o->client : "pdnsx-consumer");
     cl->topic = strdup(o->topic ? o->topic : PX_CHANGELOG_TOPIC);
-    px_err err = cl->topic ? px_changelog_copy_settings(cl, o->settings) : PX_ERR_NOMEM;
+    cl->txn_id = o->transactional_id ? strdup(o->transactional_id) : NULL;
+    bool copied = cl->topic && (cl->txn_id || !o->transactional_id);
+    px_err err = copied ? px_changelog_copy_settings(cl, o->settings) : PX_ERR_NOMEM;
     if (err != PX_OK)
         px_why(why, whylen, "out of memory");
     else
@@ -205,6 +216,7 @@ void px_changelog_destroy(px_changelog *cl)
     free(cl->strings);
     free(cl->settings.props);
     free(cl->topic);
+    free(cl->txn_id);
     free(cl);
 }
 
@@ -307,11 +319,94 @@ static px_err px_changelog_check_msgs(const px_changelog_msg *msgs, size_t n, ch
     return PX_OK;
 }
 
+/* A transactional call's error: why says it; a fatal one (fenced, or
+ * idempotence broken) makes the producer unusable. Consumes e. */
+static px_err px_changelog_txn_error(px_changelog *cl, rd_kafka_error_t *e, const char *what,
+                                     char *why, size_t whylen)
+{
+    px_why(why, whylen, "changelog %s: %s: %s", cl->topic, what, rd_kafka_error_string(e));
+    if (rd_kafka_error_is_fatal(e))
+        atomic_store(&cl->fatal, true);
+    rd_kafka_error_destroy(e);
+    return PX_ERR_KAFKA;
+}
+
+px_err px_changelog_fence(px_changelog *cl, char *why, size_t whylen)
+{
+    if (!cl->txn_id || cl->txn_ready)
+        return PX_OK;
+    if (atomic_load(&cl->fatal)) {
+        px_why(why, whylen, "changelog: the producer failed for good (see the log)");
+        return PX_ERR_KAFKA;
+    }
+    rd_kafka_error_t *e = rd_kafka_init_transactions(cl->rk, cl->timeout_ms);
+    if (e)
+        return px_changelog_txn_error(cl, e, "taking over the transactional id", why, whylen);
+    cl->txn_ready = true;
+    return PX_OK;
+}
+
+/* Ends the open transaction: commits it when every row was queued
+ * (committing waits for their acknowledgements), else aborts it. */
+static px_err px_changelog_txn_end(px_changelog *cl, bool commit, char *why, size_t whylen)
+{
+    if (commit) {
+        rd_kafka_error_t *e = rd_kafka_commit_transaction(cl->rk, cl->timeout_ms);
+        if (!e)
+            return PX_OK;
+        bool fatal = rd_kafka_error_is_fatal(e);
+        px_changelog_txn_error(cl, e, "commit", why, whylen);
+        if (fatal)
+            return PX_ERR_KAFKA;
+    }
+    /* nothing of it is read (read_committed); a retriable failure here
+     * leaves it open: the next publish aborts it first */
+    rd_kafka_error_t *e = rd_kafka_abort_transaction(cl->rk, cl->timeout_ms);
+    cl->txn_open = e != NULL;
+    if (e)
+        px_changelog_txn_error(cl, e, "abort", commit ? NULL : why, commit ? 0 : whylen);
+    return commit ? PX_ERR_KAFKA : PX_OK;
+}
+
+/* Begins a transaction, fencing first and aborting one left open. */
+static px_err px_changelog_txn_begin(px_changelog *cl, char *why, size_t whylen)
+{
+    px_err err = px_changelog_fence(cl, why, whylen);
+    if (err != PX_OK)
+        return err;
+    if (cl->txn_open) {
+        rd_kafka_error_t *e = rd_kafka_abort_transaction(cl->rk, cl->timeout_ms);
+        if (e)
+            return px_changelog_txn_error(cl, e, "abort", why, whylen);
+        cl->txn_open = false;
+    }
+    rd_kafka_error_t *e = rd_kafka_begin_transaction(cl->rk);
+    return e ? px_changelog_txn_error(cl, e, "begin", why, whylen) : PX_OK;
+}
+
+/* The failure of a publish, counted; why says how many rows failed. */
+static px_err px_changelog_failed(px_changelog *cl, int32_t p, size_t n, size_t queued,
+                                  const px_changelog_wait *w, rd_kafka_resp_err_t perr, char *why,
+                                  size_t whylen)
+{
+    atomic_fetch_add(&cl->publish_failed, 1);
+    rd_kafka_resp_err_t e = queued < n ? perr : w->err;
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR && why && why[0])
+        return PX_ERR_KAFKA; /* a transactional call said why */
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+        e = RD_KAFKA_RESP_ERR__FATAL;
+    px_why(why, whylen, "changelog %s [%" PRId32 "]: %zu of %zu rows not written: %s", cl->topic, p,
+           queued < n ? n - queued + w->failed : w->failed, n, rd_kafka_err2str(e));
+    return px_changelog_kafka_err(e);
+}
+
 px_err px_changelog_publish(px_changelog *cl, int32_t p, const px_changelog_msg *msgs, size_t n,
                             int64_t *next, char *why, size_t whylen)
 {
     if (n == 0)
         return PX_OK;
+    if (why && whylen)
+        why[0] = '\0';
     px_err err = px_changelog_check_msgs(msgs, n, why, whylen);
     if (err != PX_OK)
         return err;
@@ -320,22 +415,21 @@ px_err px_changelog_publish(px_changelog *cl, int32_t p, const px_changelog_msg 
         atomic_fetch_add(&cl->publish_failed, 1);
         return PX_ERR_KAFKA;
     }
+    if (cl->txn_id && (err = px_changelog_txn_begin(cl, why, whylen)) != PX_OK) {
+        atomic_fetch_add(&cl->publish_failed, 1);
+        return err;
+    }
     px_changelog_wait w = {.last = -1, .first = -1};
     int64_t deadline = px_clock_mono_ms() + cl->timeout_ms;
     rd_kafka_resp_err_t perr;
     size_t queued = px_changelog_produce(cl, p, msgs, n, &w, deadline, &perr);
+    px_err txn = cl->txn_id ? px_changelog_txn_end(cl, queued == n, why, whylen) : PX_OK;
     px_changelog_settle(cl, &w, deadline + PX_CHANGELOG_GRACE_MS);
-    rd_kafka_resp_err_t e = queued < n ? perr : w.err;
-    if (queued < n || w.failed > 0 || atomic_load(&cl->fatal)) {
-        if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
-            e = RD_KAFKA_RESP_ERR__FATAL;
-        px_why(why, whylen, "changelog %s [%" PRId32 "]: %zu of %zu rows not written: %s",
-               cl->topic, p, queued < n ? n - queued + w.failed : w.failed, n, rd_kafka_err2str(e));
-        atomic_fetch_add(&cl->publish_failed, 1);
-        return px_changelog_kafka_err(e);
-    }
+    if (queued < n || w.failed > 0 || txn != PX_OK || atomic_load(&cl->fatal))
+        return px_changelog_failed(cl, p, n, queued, &w, perr, why, whylen);
     atomic_fetch_add(&cl->published, n);
-    *next = w.last + 1;
+    /* a transaction's commit marker follows its last row */
+    *next = w.last + (cl->txn_id ? 2 : 1);
     return PX_OK;
 }
 
@@ -401,6 +495,8 @@ static px_err px_changelog_reader_open(px_changelog_reader *r, char *why, size_t
         /* a position that went out of range (the log start moved while
          * reading): fail rather than skip or read twice */
         {"auto.offset.reset", "error"},
+        /* rows of aborted transactions are never read */
+        {"isolation.level", "read_committed"},
         {"queued.max.messages.kbytes", PX_CHANGELOG_FETCH_KB},
         {"fetch.max.bytes", PX_CHANGELOG_FETCH_BYTES},
         {"max.partition.fetch.bytes", PX_CHANGELOG_FETCH_BYTES},
@@ -541,18 +637,26 @@ static px_err px_changelog_apply(px_changelog_reader *r)
     return err;
 }
 
-/* The range to read: [*from, *end). */
+/* The range to read: [*from, *end). Kafka answers with the last stable
+ * offset (read_committed): the end of the committed rows, which follows a
+ * transaction's commit by the time the coordinator takes to write its
+ * markers. A position beyond it is waited for, up to the timeout. */
 static px_err px_changelog_range(px_changelog_job *j, int64_t *from, int64_t *end, char *why,
                                  size_t whylen)
 {
     px_changelog *cl = j->cl;
-    int64_t lo = 0, hi = 0;
-    rd_kafka_resp_err_t e =
-        rd_kafka_query_watermark_offsets(cl->rk, cl->topic, j->p, &lo, &hi, cl->timeout_ms);
-    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        px_why(why, whylen, "changelog %s [%" PRId32 "]: offsets: %s", cl->topic, j->p,
-               rd_kafka_err2str(e));
-        return px_changelog_kafka_err(e);
+    int64_t lo = 0, hi = 0, deadline = px_clock_mono_ms() + cl->timeout_ms;
+    for (;;) {
+        rd_kafka_resp_err_t e =
+            rd_kafka_query_watermark_offsets(cl->rk, cl->topic, j->p, &lo, &hi, cl->timeout_ms);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            px_why(why, whylen, "changelog %s [%" PRId32 "]: offsets: %s", cl->topic, j->p,
+                   rd_kafka_err2str(e));
+            return px_changelog_kafka_err(e);
+        }
+        if (j->from <= hi || !cl->txn_id || px_clock_mono_ms() >= deadline ||
+            atomic_load(&j->cancel))
+            break;
     }
     if (j->from > hi) {
         px_why(why, whylen,

@@ -32,6 +32,13 @@
  * longer than PX_CHANGELOG_VAL_MAX, cannot be a row: the restore stops with
  * PX_ERR_MALFORMED and counts it (the changelog is damaged: never skipped).
  *
+ * Transactions (px_changelog_opts.transactional_id). Each publish is then
+ * one Kafka transaction, committed or aborted whole: a restore (which reads
+ * committed data only) never sees part of a failed publish, and a member
+ * that lost a partition but still writes is fenced by the new owner's
+ * px_changelog_fence(). The commit marker takes the offset after the
+ * last row: a publish's position is then the offset after the marker.
+ *
  * Threads. px_changelog_publish() is called from one thread at a time (the
  * consumer's). Restores use a consumer handle each and may run on other
  * threads at the same time (px_changelog_restore_start), each calling its
@@ -80,6 +87,12 @@ typedef struct px_changelog_opts {
     const char *topic;  /* NULL: PX_CHANGELOG_TOPIC; copied */
     int timeout_ms;     /* a publish's wait, and a restore's per fetch; 0: the default */
     const char *client; /* client.id prefix; NULL: "pdnsx-consumer" */
+    /* NULL: the idempotent producer. Else Kafka transactions with this
+     * transactional.id (copied): each publish is one transaction, and a
+     * producer that takes over the id fences this one (its publishes fail,
+     * px_changelog_fatal) and aborts its open transaction. Fencing per
+     * partition: one px_changelog per partition, each its own id. */
+    const char *transactional_id;
 } px_changelog_opts;
 
 /* Totals since create, for /metrics. */
@@ -108,12 +121,23 @@ void px_changelog_destroy(px_changelog *cl);
 px_err px_changelog_publish(px_changelog *cl, int32_t p, const px_changelog_msg *msgs, size_t n,
                             int64_t *next, char *why, size_t whylen);
 
+/* With a transactional id: takes it over (Kafka's InitProducerId), which
+ * fences any other producer of the id and ends its open transaction (its
+ * rows are never read), so that a restore that follows reads to the end.
+ * Done by the first publish otherwise; call it before restoring. Without
+ * one: PX_OK. PX_ERR_KAFKA: Kafka did not answer within the timeout (try
+ * again), or the producer failed for good. */
+px_err px_changelog_fence(px_changelog *cl, char *why, size_t whylen);
+
 /* The producer failed for good (idempotence broken: librdkafka's fatal
  * error): every publish fails; the consumer must stop (or recreate it). */
 bool px_changelog_fatal(const px_changelog *cl);
 
-/* The high watermark of partition p: the position a fully restored store
- * holds. PX_ERR_KAFKA: Kafka cannot tell within the timeout. */
+/* The end of partition p's committed rows (the high watermark; with
+ * transactions the last stable offset, which follows a commit by the few
+ * milliseconds the coordinator takes to write its markers): the position a
+ * fully restored store holds. PX_ERR_KAFKA: Kafka cannot tell within the
+ * timeout. */
 px_err px_changelog_end(px_changelog *cl, int32_t p, int64_t *end, char *why, size_t whylen);
 
 /* The topic's partition count (the consumer checks it equals the input

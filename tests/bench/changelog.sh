@@ -8,6 +8,7 @@
 #   tests/bench/changelog.sh                          # starts Kafka (scripts/with-kafka.sh)
 #   PDNSX_BENCH_KAFKA=127.0.0.1:9092 tests/bench/changelog.sh   # a broker of yours
 #   N=2000000 TX="1000 5000 50000" tests/bench/changelog.sh
+#   tests/bench/changelog.sh -T                       # each publish a Kafka transaction
 #
 # Builds a Release tree in build-bench/ (BUILD=DIR for another one) if
 # needed. Each case makes a fresh log-compacted topic of PARTITIONS

@@ -7,10 +7,13 @@
  *
  *   pdnsx-bench-changelog -b BROKERS [-n ROWS] [-x ROWS_PER_TX] [-p PARTITIONS]
  *                         [-k KEY_BYTES] [-v VALUE_BYTES] [-K DISTINCT_KEYS]
- *                         [-P librdkafka.prop=value]...
+ *                         [-T] [-P librdkafka.prop=value]...
+ *
+ * -T: each publish a Kafka transaction (px_changelog_opts.transactional_id).
  *
  * Prints one line of figures (key=value). */
 #include <getopt.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +89,7 @@ typedef struct bench {
     const char *brokers;
     long rows, per_tx, key_bytes, val_bytes, keys;
     int partitions;
+    bool txn;
     px_kafka_prop props[32];
     size_t n_props;
 } bench;
@@ -135,9 +139,10 @@ static void publish_all(const bench *b, px_changelog *cl)
     }
     double span = now_s() - t0 - fill;
     qsort(lat, (size_t)n_tx, sizeof(*lat), cmp_double);
-    printf("publish rows=%ld tx=%ld rows_per_tx=%ld seconds=%.3f rows_per_s=%.0f "
+    printf("publish%s rows=%ld tx=%ld rows_per_tx=%ld seconds=%.3f rows_per_s=%.0f "
            "MB_per_s=%.1f tx_ms_p50=%.2f tx_ms_p99=%.2f\n",
-           n_tx * b->per_tx, n_tx, b->per_tx, span, (double)(n_tx * b->per_tx) / span,
+           b->txn ? "_txn" : "", n_tx * b->per_tx, n_tx, b->per_tx, span,
+           (double)(n_tx * b->per_tx) / span,
            (double)(n_tx * b->per_tx * (b->key_bytes + b->val_bytes)) / span / 1e6,
            lat[n_tx / 2] * 1e3, lat[(n_tx * 99) / 100] * 1e3);
     free(keys);
@@ -163,8 +168,9 @@ static void restore_all(const bench *b, px_changelog *cl)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: pdnsx-bench-changelog -b BROKERS [-n ROWS] [-x ROWS_PER_TX] "
-                    "[-p PARTITIONS] [-k KEY_BYTES] [-v VALUE_BYTES] [-K KEYS] [-P prop=value]\n");
+    fprintf(stderr,
+            "usage: pdnsx-bench-changelog -b BROKERS [-n ROWS] [-x ROWS_PER_TX] "
+            "[-p PARTITIONS] [-k KEY_BYTES] [-v VALUE_BYTES] [-K KEYS] [-T] [-P prop=value]\n");
     exit(2);
 }
 
@@ -177,7 +183,7 @@ static void parse(int argc, char **argv, bench *b)
                  .keys = 200000,
                  .partitions = 2};
     int o;
-    while ((o = getopt(argc, argv, "b:n:x:p:k:v:K:P:")) != -1) {
+    while ((o = getopt(argc, argv, "b:n:x:p:k:v:K:P:T")) != -1) {
         switch (o) {
         case 'b':
             b->brokers = optarg;
@@ -199,6 +205,9 @@ static void parse(int argc, char **argv, bench *b)
             break;
         case 'K':
             b->keys = atol(optarg);
+            break;
+        case 'T':
+            b->txn = true;
             break;
         case 'P': {
             char *eq = strchr(optarg, '=');
@@ -226,7 +235,10 @@ int main(int argc, char **argv)
              (long)time(NULL));
     topic_create(b.brokers, topic, b.partitions);
     px_kafka_settings ks = {.brokers = b.brokers, .props = b.props, .n_props = b.n_props};
-    px_changelog_opts o = {.settings = &ks, .topic = topic};
+    char txn_id[160];
+    snprintf(txn_id, sizeof(txn_id), "%s-txn", topic);
+    px_changelog_opts o = {
+        .settings = &ks, .topic = topic, .transactional_id = b.txn ? txn_id : NULL};
     px_changelog *cl = NULL;
     char why[512] = "";
     if (px_changelog_create(&o, &cl, why, sizeof(why)) != PX_OK)
@@ -237,6 +249,8 @@ int main(int argc, char **argv)
         ;
     if (parts != b.partitions)
         die(topic, "not ready");
+    if (px_changelog_fence(cl, why, sizeof(why)) != PX_OK)
+        die("fence", why);
     publish_all(&b, cl);
     restore_all(&b, cl);
     px_changelog_destroy(cl);

@@ -90,14 +90,21 @@ static void topic_new(char *name, size_t len, int partitions)
     topic_ready(name, partitions);
 }
 
-static px_changelog *cl_make(const char *brokers, const char *topic, int timeout_ms)
+static px_changelog *cl_make_txn(const char *brokers, const char *topic, int timeout_ms,
+                                 const char *txn_id)
 {
     px_kafka_settings ks = {.brokers = brokers};
-    px_changelog_opts o = {.settings = &ks, .topic = topic, .timeout_ms = timeout_ms};
+    px_changelog_opts o = {
+        .settings = &ks, .topic = topic, .timeout_ms = timeout_ms, .transactional_id = txn_id};
     px_changelog *cl = NULL;
     char why[512] = "";
     assert_int_equal(px_changelog_create(&o, &cl, why, sizeof(why)), PX_OK);
     return cl;
+}
+
+static px_changelog *cl_make(const char *brokers, const char *topic, int timeout_ms)
+{
+    return cl_make_txn(brokers, topic, timeout_ms, NULL);
 }
 
 /* A row as the test writes it: key "K<p>.<i>" (after a tag byte), value
@@ -637,6 +644,114 @@ static void test_missing_topic_and_partition(void **state)
     assert_non_null(strstr(why, "no.such.property"));
 }
 
+/* Each publish one Kafka transaction: its commit marker takes the offset
+ * after its rows, so each position is one past the marker; a restore reads
+ * the rows only, from the start or from a position, to the end. */
+static void test_transactions(void **state)
+{
+    (void)state;
+    if (!g.real)
+        skip(); /* the mock cluster writes no commit markers, aborts nothing */
+    char topic[128], id[160];
+    topic_new(topic, sizeof(topic), 2);
+    snprintf(id, sizeof(id), "%s-txn", topic);
+    px_changelog *cl = cl_make_txn(g.brokers, topic, 20000, id);
+    char why[512] = "";
+    px_err err = px_changelog_fence(cl, why, sizeof(why));
+    if (err != PX_OK)
+        fail_msg("fence: %s", why);
+    for (int32_t p = 0; p < 2; p++) {
+        size_t total = 0;
+        for (size_t t = 0; t < N_TX; t++)
+            total += tx_sizes[t];
+        row *rows = calloc(total, sizeof(*rows));
+        assert_non_null(rows);
+        int64_t nexts[N_TX];
+        size_t at = 0;
+        for (size_t t = 0; t < N_TX; t++) {
+            for (size_t i = 0; i < tx_sizes[t]; i++, at++)
+                row_make(&rows[at], p, (unsigned)at, (unsigned)t, at % 5 == 1);
+            nexts[t] = publish(cl, p, rows + at - tx_sizes[t], tx_sizes[t]);
+            assert_int_equal(nexts[t], (int64_t)(at + t + 1)); /* t + 1 markers so far */
+        }
+        /* the end of committed rows reaches the last position once the
+         * coordinator has written the commit marker */
+        int64_t end = -1, deadline = px_clock_mono_ms() + 20000;
+        do {
+            assert_int_equal(px_changelog_end(cl, p, &end, NULL, 0), PX_OK);
+            assert_true(px_clock_mono_ms() < deadline);
+        } while (end < nexts[N_TX - 1]);
+        assert_int_equal(end, nexts[N_TX - 1]);
+        got all = restore(cl, p, -1);
+        assert_rows_equal(rows, total, all.rows, all.n);
+        assert_int_equal(all.next, end);
+        got_free(&all);
+        got rest = restore(cl, p, nexts[1]);
+        size_t skip = tx_sizes[0] + tx_sizes[1];
+        assert_rows_equal(rows + skip, total - skip, rest.rows, rest.n);
+        assert_int_equal(rest.next, end);
+        got_free(&rest);
+        rows_free(rows, total);
+        free(rows);
+    }
+    px_changelog_destroy(cl);
+}
+
+/* A member that lost the partition but still writes: its open
+ * transaction is aborted when the new owner takes the transactional id
+ * over, its rows are never restored, and it cannot commit. */
+static void test_zombie_fenced(void **state)
+{
+    (void)state;
+    if (!g.real)
+        skip(); /* the mock cluster writes no commit markers, aborts nothing */
+    char topic[128], id[160], err[256];
+    topic_new(topic, sizeof(topic), 1);
+    snprintf(id, sizeof(id), "%s-txn", topic);
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", g.brokers, err, sizeof(err)),
+                     RD_KAFKA_CONF_OK);
+    assert_int_equal(rd_kafka_conf_set(conf, "transactional.id", id, err, sizeof(err)),
+                     RD_KAFKA_CONF_OK);
+    rd_kafka_t *zombie = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    assert_non_null(zombie);
+    assert_null(rd_kafka_init_transactions(zombie, 20000));
+    assert_null(rd_kafka_begin_transaction(zombie));
+    row old[3];
+    for (unsigned i = 0; i < 3; i++) {
+        row_make(&old[i], 0, i, 99, false);
+        assert_int_equal(rd_kafka_producev(zombie, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(0),
+                                           RD_KAFKA_V_KEY(old[i].key, old[i].key_len),
+                                           RD_KAFKA_V_VALUE(old[i].val, old[i].val_len),
+                                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                           RD_KAFKA_V_END),
+                         RD_KAFKA_RESP_ERR_NO_ERROR);
+    }
+    assert_int_equal(rd_kafka_flush(zombie, 20000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    /* the new owner */
+    px_changelog *cl = cl_make_txn(g.brokers, topic, 20000, id);
+    char why[512] = "";
+    if (px_changelog_fence(cl, why, sizeof(why)) != PX_OK)
+        fail_msg("fence: %s", why);
+    got none = restore(cl, 0, 0);
+    assert_int_equal(none.n, 0); /* the zombie's rows are aborted */
+    got_free(&none);
+    row mine[4];
+    for (unsigned i = 0; i < 4; i++)
+        row_make(&mine[i], 0, i, 1, i == 3);
+    publish(cl, 0, mine, 4);
+    rd_kafka_error_t *e = rd_kafka_commit_transaction(zombie, 20000);
+    assert_non_null(e); /* fenced */
+    rd_kafka_error_destroy(e);
+    got have = restore(cl, 0, 0);
+    assert_rows_equal(mine, 4, have.rows, have.n);
+    got_free(&have);
+    rows_free(old, 3);
+    rows_free(mine, 4);
+    rd_kafka_destroy(zombie);
+    px_changelog_destroy(cl);
+}
+
 int main(void)
 {
     g.real = getenv("PXT_CHANGELOG_REAL") != NULL;
@@ -664,6 +779,8 @@ int main(void)
         cmocka_unit_test(test_malformed_refused),
         cmocka_unit_test(test_restore_in_background),
         cmocka_unit_test(test_missing_topic_and_partition),
+        cmocka_unit_test(test_transactions),
+        cmocka_unit_test(test_zombie_fenced),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     if (!g.real)
