@@ -55,6 +55,24 @@ static void topic_ready(const char *topic, int partitions)
     px_changelog_destroy(cl);
 }
 
+/* A plain librdkafka producer on the backend (txn_id: transactional). */
+static rd_kafka_t *raw_producer(const char *txn_id,
+                                void (*dr)(rd_kafka_t *, const rd_kafka_message_t *, void *))
+{
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", g.brokers, err, sizeof(err)),
+                     RD_KAFKA_CONF_OK);
+    if (txn_id)
+        assert_int_equal(rd_kafka_conf_set(conf, "transactional.id", txn_id, err, sizeof(err)),
+                         RD_KAFKA_CONF_OK);
+    if (dr)
+        rd_kafka_conf_set_dr_msg_cb(conf, dr);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    assert_non_null(rk);
+    return rk;
+}
+
 /* A new log-compacted topic of `partitions` partitions; its name in name. */
 static void topic_new(char *name, size_t len, int partitions)
 {
@@ -65,11 +83,7 @@ static void topic_new(char *name, size_t len, int partitions)
         return;
     }
     char err[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", g.brokers, err, sizeof(err)),
-                     RD_KAFKA_CONF_OK);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-    assert_non_null(rk);
+    rd_kafka_t *rk = raw_producer(NULL, NULL);
     rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(name, partitions, 1, err, sizeof(err));
     assert_non_null(nt);
     assert_int_equal(rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact"), 0);
@@ -105,6 +119,13 @@ static px_changelog *cl_make_txn(const char *brokers, const char *topic, int tim
 static px_changelog *cl_make(const char *brokers, const char *topic, int timeout_ms)
 {
     return cl_make_txn(brokers, topic, timeout_ms, NULL);
+}
+
+/* A new topic and a changelog on it (20 s timeout). */
+static px_changelog *fresh(char *topic, size_t len, int partitions)
+{
+    topic_new(topic, len, partitions);
+    return cl_make(g.brokers, topic, 20000);
 }
 
 /* A row as the test writes it: key "K<p>.<i>" (after a tag byte), value
@@ -255,7 +276,8 @@ static got restore(px_changelog *cl, int32_t p, int64_t from)
 static const size_t tx_sizes[] = {1, 100, 2500, 7, 4097};
 #define N_TX (sizeof(tx_sizes) / sizeof(tx_sizes[0]))
 
-static size_t publish_all(px_changelog *cl, int32_t p, row **out, int64_t *nexts)
+/* txn: each publish a transaction, whose commit marker takes an offset. */
+static size_t publish_all(px_changelog *cl, int32_t p, row **out, int64_t *nexts, bool txn)
 {
     size_t total = 0;
     for (size_t t = 0; t < N_TX; t++)
@@ -267,8 +289,9 @@ static size_t publish_all(px_changelog *cl, int32_t p, row **out, int64_t *nexts
         for (size_t i = 0; i < tx_sizes[t]; i++, at++)
             row_make(&rows[at], p, (unsigned)at, (unsigned)t, at % 7 == 3);
         nexts[t] = publish(cl, p, rows + at - tx_sizes[t], tx_sizes[t]);
-        /* a fresh topic: the positions are the rows' counts */
-        assert_int_equal(nexts[t], (int64_t)at);
+        /* a fresh topic: the positions are the rows' counts, and the
+         * markers' */
+        assert_int_equal(nexts[t], (int64_t)(at + (txn ? t + 1 : 0)));
     }
     *out = rows;
     return total;
@@ -278,13 +301,12 @@ static void test_publish_restore_two_partitions(void **state)
 {
     (void)state;
     char topic[128];
-    topic_new(topic, sizeof(topic), 2);
-    px_changelog *cl = cl_make(g.brokers, topic, 20000);
+    px_changelog *cl = fresh(topic, sizeof(topic), 2);
     row *rows[2];
     int64_t nexts[2][N_TX];
     size_t n[2];
     for (int32_t p = 0; p < 2; p++)
-        n[p] = publish_all(cl, p, &rows[p], nexts[p]);
+        n[p] = publish_all(cl, p, &rows[p], nexts[p], false);
     for (int32_t p = 0; p < 2; p++) {
         int64_t end = -1;
         assert_int_equal(px_changelog_end(cl, p, &end, NULL, 0), PX_OK);
@@ -336,8 +358,7 @@ static void test_last_value_wins(void **state)
 {
     (void)state;
     char topic[128];
-    topic_new(topic, sizeof(topic), 1);
-    px_changelog *cl = cl_make(g.brokers, topic, 20000);
+    px_changelog *cl = fresh(topic, sizeof(topic), 1);
     enum { KEYS = 5, ROUNDS = 40 };
     row last[KEYS];
     for (unsigned v = 0; v < ROUNDS; v++) {
@@ -470,13 +491,7 @@ static void raw_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opa
 static void produce_raw(const char *topic, int32_t p, const char *const *keys, size_t key_lens[],
                         size_t n)
 {
-    char err[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", g.brokers, err, sizeof(err)),
-                     RD_KAFKA_CONF_OK);
-    rd_kafka_conf_set_dr_msg_cb(conf, raw_delivered);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-    assert_non_null(rk);
+    rd_kafka_t *rk = raw_producer(NULL, raw_delivered);
     for (size_t i = 0; i < n; i++)
         assert_int_equal(
             rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(p),
@@ -495,8 +510,7 @@ static void test_malformed_refused(void **state)
 {
     (void)state;
     char topic[128];
-    topic_new(topic, sizeof(topic), 2);
-    px_changelog *cl = cl_make(g.brokers, topic, 20000);
+    px_changelog *cl = fresh(topic, sizeof(topic), 2);
     row good[3];
     for (unsigned i = 0; i < 3; i++)
         row_make(&good[i], 0, i, 0, false);
@@ -553,13 +567,12 @@ static void test_restore_in_background(void **state)
 {
     (void)state;
     char topic[128];
-    topic_new(topic, sizeof(topic), 2);
-    px_changelog *cl = cl_make(g.brokers, topic, 20000);
+    px_changelog *cl = fresh(topic, sizeof(topic), 2);
     row *rows[2];
     int64_t nexts[2][N_TX];
     size_t n[2];
     for (int32_t p = 0; p < 2; p++)
-        n[p] = publish_all(cl, p, &rows[p], nexts[p]);
+        n[p] = publish_all(cl, p, &rows[p], nexts[p], false);
     px_changelog_job *j[2];
     got have[2] = {{.next = -1}, {.next = -1}};
     for (int32_t p = 0; p < 2; p++)
@@ -661,19 +674,9 @@ static void test_transactions(void **state)
     if (err != PX_OK)
         fail_msg("fence: %s", why);
     for (int32_t p = 0; p < 2; p++) {
-        size_t total = 0;
-        for (size_t t = 0; t < N_TX; t++)
-            total += tx_sizes[t];
-        row *rows = calloc(total, sizeof(*rows));
-        assert_non_null(rows);
+        row *rows;
         int64_t nexts[N_TX];
-        size_t at = 0;
-        for (size_t t = 0; t < N_TX; t++) {
-            for (size_t i = 0; i < tx_sizes[t]; i++, at++)
-                row_make(&rows[at], p, (unsigned)at, (unsigned)t, at % 5 == 1);
-            nexts[t] = publish(cl, p, rows + at - tx_sizes[t], tx_sizes[t]);
-            assert_int_equal(nexts[t], (int64_t)(at + t + 1)); /* t + 1 markers so far */
-        }
+        size_t total = publish_all(cl, p, &rows, nexts, true);
         /* the end of committed rows reaches the last position once the
          * coordinator has written the commit marker */
         int64_t end = -1, deadline = px_clock_mono_ms() + 20000;
@@ -705,16 +708,10 @@ static void test_zombie_fenced(void **state)
     (void)state;
     if (!g.real)
         skip(); /* the mock cluster writes no commit markers, aborts nothing */
-    char topic[128], id[160], err[256];
+    char topic[128], id[160];
     topic_new(topic, sizeof(topic), 1);
     snprintf(id, sizeof(id), "%s-txn", topic);
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", g.brokers, err, sizeof(err)),
-                     RD_KAFKA_CONF_OK);
-    assert_int_equal(rd_kafka_conf_set(conf, "transactional.id", id, err, sizeof(err)),
-                     RD_KAFKA_CONF_OK);
-    rd_kafka_t *zombie = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-    assert_non_null(zombie);
+    rd_kafka_t *zombie = raw_producer(id, NULL);
     assert_null(rd_kafka_init_transactions(zombie, 20000));
     assert_null(rd_kafka_begin_transaction(zombie));
     row old[3];
