@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -74,7 +75,8 @@ static rd_kafka_t *raw_producer(const char *txn_id,
 }
 
 /* A new log-compacted topic of `partitions` partitions; its name in name. */
-static void topic_new(char *name, size_t len, int partitions)
+/* cfg: topic configs on the real broker, name/value pairs, NULL-ended. */
+static void topic_new_conf(char *name, size_t len, int partitions, const char *const *cfg)
 {
     snprintf(name, len, "pdnsx-test-changelog-%ld-%u", (long)getpid(), ++g.topics);
     if (!g.real) {
@@ -87,6 +89,8 @@ static void topic_new(char *name, size_t len, int partitions)
     rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(name, partitions, 1, err, sizeof(err));
     assert_non_null(nt);
     assert_int_equal(rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact"), 0);
+    for (size_t i = 0; cfg && cfg[i]; i += 2)
+        assert_int_equal(rd_kafka_NewTopic_set_config(nt, cfg[i], cfg[i + 1]), 0);
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
     rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
@@ -102,6 +106,11 @@ static void topic_new(char *name, size_t len, int partitions)
     rd_kafka_NewTopic_destroy(nt);
     rd_kafka_destroy(rk);
     topic_ready(name, partitions);
+}
+
+static void topic_new(char *name, size_t len, int partitions)
+{
+    topic_new_conf(name, len, partitions, NULL);
 }
 
 static px_changelog *cl_make_txn(const char *brokers, const char *topic, int timeout_ms,
@@ -385,6 +394,79 @@ static void test_last_value_wins(void **state)
         assert_rows_equal(&last[k], 1, table[k], 1);
     }
     assert_null(table[2]->val);
+    got_free(&have);
+    rows_free(last, KEYS);
+    px_changelog_destroy(cl);
+}
+
+/* The broker's log cleaner compacts the topic (segments rolled every
+ * 100 ms, cleaned as soon as it looks): a restore of the compacted log,
+ * with its gaps, gives each key its last value, the deleted key none, and
+ * ends at the end. */
+static void test_compacted_log(void **state)
+{
+    (void)state;
+    if (!g.real)
+        skip(); /* the mock cluster does not compact */
+    static const char *const cfg[] = {"segment.ms",
+                                      "100",
+                                      "min.cleanable.dirty.ratio",
+                                      "0.01",
+                                      "min.compaction.lag.ms",
+                                      "0",
+                                      "delete.retention.ms",
+                                      "100",
+                                      NULL};
+    char topic[128];
+    topic_new_conf(topic, sizeof(topic), 1, cfg);
+    px_changelog *cl = cl_make(g.brokers, topic, 20000);
+    enum { KEYS = 20, ROUNDS = 30 };
+    row last[KEYS];
+    size_t published = 0;
+    for (unsigned v = 0; v < ROUNDS; v++) {
+        row tx[KEYS];
+        for (unsigned k = 0; k < KEYS; k++)
+            row_make(&tx[k], 0, k, v, k == 3 && v == ROUNDS - 1);
+        publish(cl, 0, tx, KEYS);
+        published += KEYS;
+        if (v < ROUNDS - 1)
+            rows_free(tx, KEYS);
+        else
+            memcpy(last, tx, sizeof(last));
+    }
+    /* a row of another key now and then rolls the segment the cleaner
+     * may take; the cleaner looks every 15 s (log.cleaner.backoff.ms) */
+    got have = {.next = -1};
+    int64_t deadline = px_clock_mono_ms() + 120000;
+    for (unsigned filler = 0; have.n == 0 || have.n >= published; filler++) {
+        assert_true(px_clock_mono_ms() < deadline);
+        got_free(&have);
+        row f;
+        row_make(&f, 0, KEYS + 1, filler, false);
+        publish(cl, 0, &f, 1);
+        published++;
+        rows_free(&f, 1);
+        have = restore(cl, 0, 0);
+    }
+    int64_t end = -1;
+    assert_int_equal(px_changelog_end(cl, 0, &end, NULL, 0), PX_OK);
+    assert_int_equal(have.next, end);
+    assert_true(have.n < (size_t)have.next); /* gaps in the offsets */
+    printf("compacted: %zu of %zu rows left, end %" PRId64 "\n", have.n, published, end);
+    row *table[KEYS] = {0};
+    for (size_t i = 0; i < have.n; i++)
+        for (unsigned k = 0; k < KEYS; k++)
+            if (have.rows[i].key_len == last[k].key_len &&
+                memcmp(have.rows[i].key, last[k].key, last[k].key_len) == 0)
+                table[k] = &have.rows[i];
+    for (unsigned k = 0; k < KEYS; k++) {
+        if (k == 3) { /* deleted: its tombstone, or nothing once that is cleaned too */
+            assert_true(!table[k] || !table[k]->val);
+            continue;
+        }
+        assert_non_null(table[k]);
+        assert_rows_equal(&last[k], 1, table[k], 1);
+    }
     got_free(&have);
     rows_free(last, KEYS);
     px_changelog_destroy(cl);
@@ -778,6 +860,7 @@ int main(void)
         cmocka_unit_test(test_missing_topic_and_partition),
         cmocka_unit_test(test_transactions),
         cmocka_unit_test(test_zombie_fenced),
+        cmocka_unit_test(test_compacted_log),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     if (!g.real)
