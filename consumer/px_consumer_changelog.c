@@ -20,6 +20,12 @@
 #define PX_CHANGELOG_FETCH_KB "16384"
 #define PX_CHANGELOG_FETCH_BYTES "8388608"
 
+typedef enum px_changelog_txn_pending {
+    PX_CHANGELOG_TXN_NONE,
+    PX_CHANGELOG_TXN_COMMITTING,
+    PX_CHANGELOG_TXN_ABORTING,
+} px_changelog_txn_pending;
+
 struct px_changelog {
     px_kafka *k;
     rd_kafka_t *rk;
@@ -27,7 +33,11 @@ struct px_changelog {
     char *topic;
     char *txn_id;   /* NULL: idempotent only */
     bool txn_ready; /* transactions initialised (px_changelog_fence) */
-    bool txn_open;  /* an abort failed: the next publish aborts first */
+    /* a commit or abort that timed out (librdkafka's retriable errors):
+     * the next publish finishes it first; either outcome is harmless (an
+     * aborted transaction is never read; a committed one holds whole rows
+     * of absolute values, which the retry's supersede) */
+    px_changelog_txn_pending pending;
     char client[128];
     int timeout_ms;
     /* the settings, copied: each restore makes a consumer handle of them */
@@ -346,40 +356,44 @@ px_err px_changelog_fence(px_changelog *cl, char *why, size_t whylen)
     return PX_OK;
 }
 
-/* Ends the open transaction: commits it when every row was queued
- * (committing waits for their acknowledgements), else aborts it. */
-static px_err px_changelog_txn_end(px_changelog *cl, bool commit, char *why, size_t whylen)
+/* Commits (or aborts) the open transaction. Committing waits for the
+ * rows' acknowledgements; a failure that requires it aborts; a timeout
+ * leaves the call to finish (cl->pending). Returns whether the
+ * transaction ended as asked: PX_OK or PX_ERR_KAFKA (why says why). */
+static px_err px_changelog_txn_finish(px_changelog *cl, bool commit, char *why, size_t whylen)
 {
-    if (commit) {
-        rd_kafka_error_t *e = rd_kafka_commit_transaction(cl->rk, cl->timeout_ms);
-        if (!e)
-            return PX_OK;
-        bool fatal = rd_kafka_error_is_fatal(e);
-        px_changelog_txn_error(cl, e, "commit", why, whylen);
-        if (fatal)
-            return PX_ERR_KAFKA;
-    }
-    /* nothing of it is read (read_committed); a retriable failure here
-     * leaves it open: the next publish aborts it first */
-    rd_kafka_error_t *e = rd_kafka_abort_transaction(cl->rk, cl->timeout_ms);
-    cl->txn_open = e != NULL;
-    if (e)
-        px_changelog_txn_error(cl, e, "abort", commit ? NULL : why, commit ? 0 : whylen);
-    return commit ? PX_ERR_KAFKA : PX_OK;
+    rd_kafka_error_t *e = commit ? rd_kafka_commit_transaction(cl->rk, cl->timeout_ms)
+                                 : rd_kafka_abort_transaction(cl->rk, cl->timeout_ms);
+    cl->pending = PX_CHANGELOG_TXN_NONE;
+    if (!e)
+        return PX_OK;
+    bool abort = commit && rd_kafka_error_txn_requires_abort(e);
+    if (rd_kafka_error_is_retriable(e))
+        cl->pending = commit ? PX_CHANGELOG_TXN_COMMITTING : PX_CHANGELOG_TXN_ABORTING;
+    px_changelog_txn_error(cl, e, commit ? "commit" : "abort", why, whylen);
+    if (abort && !atomic_load(&cl->fatal))
+        px_changelog_txn_finish(cl, false, NULL, 0);
+    return PX_ERR_KAFKA;
 }
 
-/* Begins a transaction, fencing first and aborting one left open. */
+/* Ends the transaction of a publish: committed when every row was queued,
+ * else aborted (then the publish fails all the same). */
+static px_err px_changelog_txn_end(px_changelog *cl, bool commit, char *why, size_t whylen)
+{
+    px_err err = px_changelog_txn_finish(cl, commit, why, whylen);
+    return commit ? err : PX_ERR_KAFKA;
+}
+
+/* Begins a transaction, fencing first and finishing one left pending. */
 static px_err px_changelog_txn_begin(px_changelog *cl, char *why, size_t whylen)
 {
     px_err err = px_changelog_fence(cl, why, whylen);
+    if (err == PX_OK && cl->pending != PX_CHANGELOG_TXN_NONE)
+        err = px_changelog_txn_finish(cl, cl->pending == PX_CHANGELOG_TXN_COMMITTING, why, whylen);
+    if (err != PX_OK && cl->pending == PX_CHANGELOG_TXN_NONE && !atomic_load(&cl->fatal))
+        err = PX_OK; /* the pending commit failed and was aborted: done with */
     if (err != PX_OK)
         return err;
-    if (cl->txn_open) {
-        rd_kafka_error_t *e = rd_kafka_abort_transaction(cl->rk, cl->timeout_ms);
-        if (e)
-            return px_changelog_txn_error(cl, e, "abort", why, whylen);
-        cl->txn_open = false;
-    }
     rd_kafka_error_t *e = rd_kafka_begin_transaction(cl->rk);
     return e ? px_changelog_txn_error(cl, e, "begin", why, whylen) : PX_OK;
 }

@@ -561,6 +561,50 @@ static void test_broker_down_then_up(void **state)
     px_changelog_destroy(cl);
 }
 
+/* Transactions on the mock cluster: its brokers go down after the
+ * transactional id is taken, so the publish's commit times out and it
+ * fails; once they are back a publish (of the same rows) succeeds. */
+static void test_transaction_fails_then_recovers(void **state)
+{
+    (void)state;
+    if (g.real)
+        skip(); /* the shared broker is not ours to stop */
+    char topic[128], id[160];
+    topic_new(topic, sizeof(topic), 1);
+    snprintf(id, sizeof(id), "%s-txn", topic);
+    px_changelog *cl = cl_make_txn(g.brokers, topic, 1500, id);
+    char why[512] = "";
+    if (px_changelog_fence(cl, why, sizeof(why)) != PX_OK)
+        fail_msg("fence: %s", why);
+    row rows[20];
+    px_changelog_msg m[20];
+    for (unsigned i = 0; i < 20; i++) {
+        row_make(&rows[i], 0, i, 1, i == 4);
+        m[i] = row_msg(&rows[i]);
+    }
+    rd_kafka_mock_broker_set_down(g.mock.mc, 1);
+    int64_t next = -7;
+    assert_int_equal(px_changelog_publish(cl, 0, m, 20, &next, why, sizeof(why)), PX_ERR_KAFKA);
+    print_message("failed as expected: %s\n", why);
+    assert_int_equal(next, -7);
+    assert_false(px_changelog_fatal(cl));
+    rd_kafka_mock_broker_set_up(g.mock.mc, 1);
+    int64_t deadline = px_clock_mono_ms() + 30000;
+    px_err err;
+    while ((err = px_changelog_publish(cl, 0, m, 20, &next, why, sizeof(why))) != PX_OK) {
+        print_message("again: %s\n", why);
+        if (px_clock_mono_ms() >= deadline || px_changelog_fatal(cl))
+            fail_msg("publish after the outage: %s: %s", px_strerror(err), why);
+    }
+    assert_true(next >= 20);
+    px_changelog_stats st;
+    px_changelog_get_stats(cl, &st);
+    assert_int_equal(st.published, 20);
+    assert_true(st.publish_failed >= 1);
+    rows_free(rows, 20);
+    px_changelog_destroy(cl);
+}
+
 static void raw_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
@@ -861,6 +905,7 @@ int main(void)
         cmocka_unit_test(test_transactions),
         cmocka_unit_test(test_zombie_fenced),
         cmocka_unit_test(test_compacted_log),
+        cmocka_unit_test(test_transaction_fails_then_recovers),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     if (!g.real)
