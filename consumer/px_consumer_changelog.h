@@ -37,7 +37,9 @@
  * committed data only) never sees part of a failed publish, and a member
  * that lost a partition but still writes is fenced by the new owner's
  * px_changelog_fence(). The commit marker takes the offset after the
- * last row: a publish's position is then the offset after the marker.
+ * last row: a publish's position is then the offset after the marker. A
+ * commit or abort that timed out is finished by the next publish before it
+ * begins its own (committed or aborted, either is harmless: see above).
  *
  * Threads. px_changelog_publish() is called from one thread at a time (the
  * consumer's). Restores use a consumer handle each and may run on other

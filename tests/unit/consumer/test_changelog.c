@@ -815,6 +815,13 @@ static void test_transactions(void **state)
         assert_rows_equal(rows, total, all.rows, all.n);
         assert_int_equal(all.next, end);
         got_free(&all);
+        /* from the last commit marker: no row to read, the position moves
+         * to the end all the same (a call with none) */
+        got marker = restore(cl, p, end - 1);
+        assert_int_equal(marker.calls, 1);
+        assert_int_equal(marker.n, 0);
+        assert_int_equal(marker.next, end);
+        got_free(&marker);
         got rest = restore(cl, p, nexts[1]);
         size_t skip = tx_sizes[0] + tx_sizes[1];
         assert_rows_equal(rows + skip, total - skip, rest.rows, rest.n);
