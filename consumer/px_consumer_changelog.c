@@ -480,6 +480,77 @@ px_err px_changelog_partitions(px_changelog *cl, int *n, char *why, size_t whyle
     return PX_OK;
 }
 
+/* The value of cleanup.policy in a DescribeConfigs result, or NULL. */
+static const char *px_changelog_policy_of(const rd_kafka_DescribeConfigs_result_t *res,
+                                          rd_kafka_resp_err_t *err, const char **errstr)
+{
+    size_t n = 0, n_entries = 0;
+    const rd_kafka_ConfigResource_t **r = rd_kafka_DescribeConfigs_result_resources(res, &n);
+    if (n != 1)
+        return NULL;
+    *err = rd_kafka_ConfigResource_error(r[0]);
+    *errstr = rd_kafka_ConfigResource_error_string(r[0]);
+    const rd_kafka_ConfigEntry_t **e = rd_kafka_ConfigResource_configs(r[0], &n_entries);
+    for (size_t i = 0; *err == RD_KAFKA_RESP_ERR_NO_ERROR && i < n_entries; i++)
+        if (strcmp(rd_kafka_ConfigEntry_name(e[i]), "cleanup.policy") == 0)
+            return rd_kafka_ConfigEntry_value(e[i]);
+    return NULL;
+}
+
+/* Asks Kafka for the topic's cleanup.policy (DescribeConfigs) into policy. */
+static px_err px_changelog_policy(px_changelog *cl, char *policy, size_t len, char *why,
+                                  size_t whylen)
+{
+    rd_kafka_ConfigResource_t *res =
+        rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, cl->topic);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(cl->rk);
+    rd_kafka_AdminOptions_t *o =
+        rd_kafka_AdminOptions_new(cl->rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+    if (!res || !q || !o) {
+        px_why(why, whylen, "out of memory");
+        return PX_ERR_NOMEM;
+    }
+    rd_kafka_AdminOptions_set_request_timeout(o, cl->timeout_ms, NULL, 0);
+    rd_kafka_DescribeConfigs(cl->rk, &res, 1, o, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, cl->timeout_ms + PX_CHANGELOG_GRACE_MS);
+    rd_kafka_resp_err_t err = ev ? rd_kafka_event_error(ev) : RD_KAFKA_RESP_ERR__TIMED_OUT;
+    const char *errstr = ev ? rd_kafka_event_error_string(ev) : "no answer";
+    const rd_kafka_DescribeConfigs_result_t *r =
+        ev ? rd_kafka_event_DescribeConfigs_result(ev) : NULL;
+    const char *value = err || !r ? NULL : px_changelog_policy_of(r, &err, &errstr);
+    if (value)
+        snprintf(policy, len, "%s", value);
+    else if (!err)
+        err = RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+    if (err)
+        px_why(why, whylen, "changelog %s: its cleanup.policy: %s", cl->topic,
+               errstr && *errstr ? errstr : rd_kafka_err2str(err));
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(o);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_ConfigResource_destroy(res);
+    return err ? px_changelog_kafka_err(err) : PX_OK;
+}
+
+px_err px_changelog_compacted(px_changelog *cl, bool *compacted, char *why, size_t whylen)
+{
+    char policy[64] = "";
+    px_err err = px_changelog_policy(cl, policy, sizeof(policy), why, whylen);
+    if (err != PX_OK)
+        return err;
+    *compacted = strcmp(policy, "compact") == 0;
+    if (!*compacted)
+        px_why(why, whylen, "changelog %s: cleanup.policy is \"%s\", not \"compact\": %s",
+               cl->topic, policy,
+               strstr(policy, "compact")
+                   ? "retention also deletes rows the stores still hold, so a restore would "
+                     "miss them"
+                   : "retention deletes rows the stores still hold (a restore would miss them), "
+                     "and nothing drops the values written over");
+    return PX_OK;
+}
+
 /* ---- restoring ------------------------------------------------------------------- */
 
 /* What one restore holds: its consumer and the chunk in hand. */

@@ -148,6 +148,14 @@ px_err px_changelog_end(px_changelog *cl, int32_t p, int64_t *end, char *why, si
  * PX_ERR_KAFKA: no answer within the timeout. */
 px_err px_changelog_partitions(px_changelog *cl, int *n, char *why, size_t whylen);
 
+/* Whether the topic's cleanup.policy is "compact" alone: with "delete"
+ * (Kafka's default, or "compact,delete") retention deletes rows the
+ * stores still hold and a restore misses them: why then says so.
+ * PX_ERR_NOTFOUND: no such topic; PX_ERR_KAFKA: Kafka did not tell (no
+ * answer, or an ACL without DescribeConfigs on the topic: why says
+ * which). */
+px_err px_changelog_compacted(px_changelog *cl, bool *compacted, char *why, size_t whylen);
+
 /* Called with up to PX_CHANGELOG_CHUNK messages read in log order (valid
  * during the call only) and the position after them; n may be 0 (the
  * position moved over compacted offsets). Not PX_OK: the restore stops
@@ -156,7 +164,9 @@ typedef px_err (*px_changelog_apply_fn)(void *ctx, const px_changelog_msg *m, si
                                         int64_t next);
 
 /* Reads partition p from `from` (< 0, or below the log's start: from the
- * start) to the high watermark found at the start, giving apply every
+ * start) to the end found at the start (px_changelog_end: with
+ * transactions, a commit that just returned may not be in it yet; a
+ * `from` beyond it is waited for up to the timeout), giving apply every
  * message. With nothing to read apply is not called. PX_ERR_MALFORMED: a
  * message that is no row (counted; why names its offset); PX_ERR_INVAL:
  * from is beyond the end (the store is ahead of its changelog: the topic was
