@@ -61,6 +61,7 @@ px_err px_consumer_conf_load(const px_config *cfg, px_consumer_conf *out)
     out->fetch_queue_kbytes = px_config_int(cfg, "kafka.fetch_queue_kbytes");
     out->fetch_max_kbytes = px_config_int(cfg, "kafka.fetch_max_kbytes");
     out->align_seconds = px_config_int(cfg, "kafka.align_seconds");
+    out->kafka_changelog_topic = px_config_string(cfg, "kafka.changelog_topic");
     /* kafka.brokers and kafka.properties as every Kafka client reads them;
      * the properties array is ours now (px_consumer_conf_free) */
     px_kafka_settings ks;

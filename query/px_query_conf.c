@@ -83,6 +83,13 @@ const px_conf_item px_query_conf_table[] = {
      .check = px_check_topics,
      .help = "topic, or topic regex when it starts with '^'; new matching topics are "
              "picked up within 5 seconds"},
+    {.path = "kafka.changelog_topic",
+     .type = PX_CONF_STRING,
+     .def = "\"pdnsx.state\"",
+     .check = px_conf_check_topic,
+     .help = "the log-compacted topic each input partition's store changes are published "
+             "to and restored from (partition i: input partition i's), with as many "
+             "partitions as the organisation topics"},
     {.path = "kafka.fetch_queue_messages",
      .type = PX_CONF_INT,
      .min = 1000,

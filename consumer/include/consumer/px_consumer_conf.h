@@ -76,6 +76,9 @@ typedef struct px_consumer_conf {
      * may run ahead of the slowest one still to be read; 0: no alignment
      * (also a struct filled by hand) */
     int64_t align_seconds;
+    /* kafka.changelog_topic: the store changes' topic (a struct filled by
+     * hand: NULL, "pdnsx.state") */
+    const char *kafka_changelog_topic;
     int64_t kafka_statistics_ms; /* kafka.statistics_interval_ms (0: none) */
     /* detect.*: zeroed (a struct filled by hand), no detector runs and
      * the store keeps no change feed's state; detect.brands points into

@@ -1,0 +1,855 @@
+/* px_consumer_changelog.c: the changelog topic's Kafka side
+ * (px_consumer_changelog.h). */
+#include "px_consumer_changelog.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/px_clock.h"
+
+/* After the timeout every message has had its delivery report: librdkafka
+ * reports a message at message.timeout.ms at the latest. This much more
+ * is waited before what is still queued is purged (it never should be). */
+#define PX_CHANGELOG_GRACE_MS 5000
+/* A restore's prefetch: bounded, as it runs beside the consumer's own
+ * (README, "Memory"); at least one message of the largest size. */
+#define PX_CHANGELOG_FETCH_KB "16384"
+#define PX_CHANGELOG_FETCH_BYTES "8388608"
+
+typedef enum px_changelog_txn_pending {
+    PX_CHANGELOG_TXN_NONE,
+    PX_CHANGELOG_TXN_COMMITTING,
+    PX_CHANGELOG_TXN_ABORTING,
+} px_changelog_txn_pending;
+
+struct px_changelog {
+    px_kafka *k;
+    rd_kafka_t *rk;
+    rd_kafka_topic_t *rkt;
+    char *topic;
+    char *txn_id;   /* NULL: idempotent only */
+    bool txn_ready; /* transactions initialised (px_changelog_fence) */
+    /* a commit or abort that timed out (librdkafka's retriable errors):
+     * the next publish finishes it first; either outcome is harmless (an
+     * aborted transaction is never read; a committed one holds whole rows
+     * of absolute values, which the retry's supersede) */
+    px_changelog_txn_pending pending;
+    char client[128];
+    int timeout_ms;
+    /* the settings, copied: each restore makes a consumer handle of them */
+    px_kafka_settings settings;
+    char **strings; /* owned: brokers and the properties' keys and values */
+    size_t n_strings;
+    _Atomic bool fatal;
+    _Atomic uint64_t published, publish_failed, restored, refused;
+};
+
+/* The delivery reports of one publish call (its messages' opaque). */
+typedef struct px_changelog_wait {
+    size_t pending;          /* produced, not reported yet */
+    size_t failed;           /* reported failed */
+    rd_kafka_resp_err_t err; /* the first failure */
+    int64_t last;            /* the highest offset acknowledged; -1: none */
+    int64_t first;           /* the lowest; -1: none */
+} px_changelog_wait;
+
+struct px_changelog_job {
+    px_changelog *cl;
+    int32_t p;
+    int64_t from;
+    px_changelog_apply_fn apply;
+    void *ctx;
+    _Atomic int64_t next, end;
+    _Atomic bool done, cancel;
+    px_err result;
+    char why[512];
+    pthread_t thread;
+    bool threaded;
+};
+
+/* ---- set-up ---------------------------------------------------------------------- */
+
+static const char *px_changelog_keep(px_changelog *cl, const char *s)
+{
+    if (!s)
+        return NULL;
+    char *copy = strdup(s);
+    if (!copy)
+        return NULL;
+    cl->strings[cl->n_strings++] = copy;
+    return copy;
+}
+
+/* cl->settings: a deep copy of s (statistics left out: the consumer's
+ * handle serves those). */
+static px_err px_changelog_copy_settings(px_changelog *cl, const px_kafka_settings *s)
+{
+    size_t n = s ? s->n_props : 0;
+    cl->strings = calloc(2 * n + 1, sizeof(*cl->strings));
+    cl->settings.props = calloc(n ? n : 1, sizeof(*cl->settings.props));
+    if (!cl->strings || !cl->settings.props)
+        return PX_ERR_NOMEM;
+    if (!s)
+        return PX_OK;
+    cl->settings.brokers = px_changelog_keep(cl, s->brokers);
+    if (s->brokers && !cl->settings.brokers)
+        return PX_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        px_kafka_prop *p = &cl->settings.props[i];
+        p->key = px_changelog_keep(cl, s->props[i].key);
+        p->value = px_changelog_keep(cl, s->props[i].value);
+        if (!p->key || !p->value)
+            return PX_ERR_NOMEM;
+    }
+    cl->settings.n_props = n;
+    cl->settings.n_file_props = s->n_file_props;
+    return PX_OK;
+}
+
+/* px_kafka_conf.delivery: served by the polls of px_changelog_publish. */
+static bool px_changelog_delivered(void *ctx, const rd_kafka_message_t *m)
+{
+    (void)ctx;
+    px_changelog_wait *w = m->_private;
+    if (!w)
+        return true;
+    w->pending--;
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (w->failed++ == 0)
+            w->err = m->err;
+    } else {
+        if (m->offset > w->last)
+            w->last = m->offset;
+        if (w->first < 0 || m->offset < w->first)
+            w->first = m->offset;
+    }
+    return true; /* not lost: the caller's transaction rolls back */
+}
+
+static void px_changelog_fatal_cb(void *ctx, const char *why)
+{
+    (void)why; /* px_kafka logged it */
+    px_changelog *cl = ctx;
+    atomic_store(&cl->fatal, true);
+}
+
+static px_err px_changelog_producer(px_changelog *cl, char *why, size_t whylen)
+{
+    char timeout[24], txn_timeout[24], client[160];
+    snprintf(timeout, sizeof(timeout), "%d", cl->timeout_ms);
+    /* librdkafka wants message.timeout.ms <= transaction.timeout.ms */
+    snprintf(txn_timeout, sizeof(txn_timeout), "%d",
+             cl->timeout_ms > 60000 ? cl->timeout_ms : 60000);
+    snprintf(client, sizeof(client), "%s-changelog", cl->client);
+    px_kafka_prop ours[] = {
+        {"client.id", client},
+        /* retries neither duplicate nor reorder a partition's rows */
+        {"enable.idempotence", "true"},
+        {"acks", "all"},
+        {"message.timeout.ms", timeout},
+        /* a transaction's rows are produced at once: little to wait for */
+        {"linger.ms", "2"},
+        /* an auto-created topic would be neither compacted nor
+         * co-partitioned: the operator creates it */
+        {"allow.auto.create.topics", "false"},
+        {"transactional.id", cl->txn_id},
+        {"transaction.timeout.ms", txn_timeout},
+    };
+    size_t n_ours = sizeof(ours) / sizeof(ours[0]) - (cl->txn_id ? 0 : 2);
+    px_kafka_conf kc = {
+        .type = RD_KAFKA_PRODUCER,
+        .ours = ours,
+        .n_ours = n_ours,
+        .settings = &cl->settings,
+        .log = px_kafka_to_px_log,
+        .fatal = px_changelog_fatal_cb,
+        .delivery = px_changelog_delivered,
+        .ctx = cl,
+    };
+    char msg[512] = "";
+    px_err err = px_kafka_create(&kc, &cl->k, msg, sizeof(msg));
+    if (err != PX_OK) {
+        px_why(why, whylen, "Kafka changelog producer: %s", msg);
+        return err;
+    }
+    cl->rk = px_kafka_handle(cl->k);
+    cl->rkt = rd_kafka_topic_new(cl->rk, cl->topic, NULL);
+    if (!cl->rkt) {
+        px_why(why, whylen, "Kafka changelog producer: topic %s: %s", cl->topic,
+               rd_kafka_err2str(rd_kafka_last_error()));
+        return PX_ERR_KAFKA;
+    }
+    return PX_OK;
+}
+
+px_err px_changelog_create(const px_changelog_opts *o, px_changelog **out, char *why, size_t whylen)
+{
+    *out = NULL;
+    px_changelog *cl = calloc(1, sizeof(*cl));
+    if (!cl) {
+        px_why(why, whylen, "out of memory");
+        return PX_ERR_NOMEM;
+    }
+    cl->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : PX_CHANGELOG_TIMEOUT_MS;
+    snprintf(cl->client, sizeof(cl->client), "%s", o->client ? o->client : "pdnsx-consumer");
+    cl->topic = strdup(o->topic ? o->topic : PX_CHANGELOG_TOPIC);
+    cl->txn_id = o->transactional_id ? strdup(o->transactional_id) : NULL;
+    bool copied = cl->topic && (cl->txn_id || !o->transactional_id);
+    px_err err = copied ? px_changelog_copy_settings(cl, o->settings) : PX_ERR_NOMEM;
+    if (err != PX_OK)
+        px_why(why, whylen, "out of memory");
+    else
+        err = px_changelog_producer(cl, why, whylen);
+    if (err != PX_OK) {
+        px_changelog_destroy(cl);
+        return err;
+    }
+    *out = cl;
+    return PX_OK;
+}
+
+void px_changelog_destroy(px_changelog *cl)
+{
+    if (!cl)
+        return;
+    if (cl->rkt)
+        rd_kafka_topic_destroy(cl->rkt);
+    if (cl->rk)
+        rd_kafka_flush(cl->rk, cl->timeout_ms);
+    px_kafka_destroy(cl->k);
+    for (size_t i = 0; i < cl->n_strings; i++)
+        free(cl->strings[i]);
+    free(cl->strings);
+    free(cl->settings.props);
+    free(cl->topic);
+    free(cl->txn_id);
+    free(cl);
+}
+
+bool px_changelog_fatal(const px_changelog *cl)
+{
+    return atomic_load(&((px_changelog *)cl)->fatal);
+}
+
+void px_changelog_get_stats(const px_changelog *cl, px_changelog_stats *out)
+{
+    px_changelog *m = (px_changelog *)cl;
+    out->published = atomic_load(&m->published);
+    out->publish_failed = atomic_load(&m->publish_failed);
+    out->restored = atomic_load(&m->restored);
+    out->refused = atomic_load(&m->refused);
+}
+
+/* ---- publishing ------------------------------------------------------------------ */
+
+/* Whether a message can be a row; if not, why says what it is (buf). */
+static bool px_changelog_fits(size_t key_len, size_t val_len, char *buf, size_t len)
+{
+    if (key_len == 0)
+        snprintf(buf, len, "an empty key");
+    else if (key_len > PX_CHANGELOG_KEY_MAX)
+        snprintf(buf, len, "a key of %zu bytes (at most %d)", key_len, PX_CHANGELOG_KEY_MAX);
+    else if (val_len > PX_CHANGELOG_VAL_MAX)
+        snprintf(buf, len, "a value of %zu bytes (at most %u)", val_len, PX_CHANGELOG_VAL_MAX);
+    else
+        return true;
+    return false;
+}
+
+static px_err px_changelog_kafka_err(rd_kafka_resp_err_t e)
+{
+    switch (e) {
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+        return PX_ERR_NOTFOUND;
+    default:
+        return PX_ERR_KAFKA;
+    }
+}
+
+/* Produces msgs[0..n) in order; returns how many were queued (*err: why
+ * the next one was not; NO_ERROR if all were). A full queue is waited for
+ * until deadline. */
+static size_t px_changelog_produce(px_changelog *cl, int32_t p, const px_changelog_msg *msgs,
+                                   size_t n, px_changelog_wait *w, int64_t deadline,
+                                   rd_kafka_resp_err_t *err)
+{
+    *err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (size_t i = 0; i < n; i++) {
+        const px_changelog_msg *m = &msgs[i];
+        for (;;) {
+            *err = rd_kafka_producev(
+                cl->rk, RD_KAFKA_V_RKT(cl->rkt), RD_KAFKA_V_PARTITION(p),
+                RD_KAFKA_V_KEY(m->key, m->key_len),
+                RD_KAFKA_V_VALUE(m->val ? (void *)m->val : NULL, m->val ? m->val_len : 0),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(w), RD_KAFKA_V_END);
+            if (*err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                w->pending++;
+                break;
+            }
+            if (*err != RD_KAFKA_RESP_ERR__QUEUE_FULL || px_clock_mono_ms() >= deadline)
+                return i;
+            rd_kafka_poll(cl->rk, 10); /* reports make room */
+        }
+    }
+    return n;
+}
+
+/* Serves delivery reports until every message of w has one. */
+static void px_changelog_settle(px_changelog *cl, px_changelog_wait *w, int64_t deadline)
+{
+    bool purged = false;
+    while (w->pending > 0) {
+        rd_kafka_poll(cl->rk, 50);
+        if (!purged && px_clock_mono_ms() >= deadline) {
+            /* reports come at message.timeout.ms: this is a safety net;
+             * purged messages are reported failed by the next poll */
+            rd_kafka_purge(cl->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+            purged = true;
+        }
+    }
+}
+
+static px_err px_changelog_check_msgs(const px_changelog_msg *msgs, size_t n, char *why,
+                                      size_t whylen)
+{
+    for (size_t i = 0; i < n; i++) {
+        char misfit[64];
+        if (!px_changelog_fits(msgs[i].key_len, msgs[i].val ? msgs[i].val_len : 0, misfit,
+                               sizeof(misfit))) {
+            px_why(why, whylen, "changelog: row %zu of %zu: %s", i, n, misfit);
+            return PX_ERR_TOOLONG;
+        }
+    }
+    return PX_OK;
+}
+
+/* A transactional call's error: why says it; a fatal one (fenced, or
+ * idempotence broken) makes the producer unusable. Consumes e. */
+static px_err px_changelog_txn_error(px_changelog *cl, rd_kafka_error_t *e, const char *what,
+                                     char *why, size_t whylen)
+{
+    px_why(why, whylen, "changelog %s: %s: %s", cl->topic, what, rd_kafka_error_string(e));
+    if (rd_kafka_error_is_fatal(e))
+        atomic_store(&cl->fatal, true);
+    rd_kafka_error_destroy(e);
+    return PX_ERR_KAFKA;
+}
+
+px_err px_changelog_fence(px_changelog *cl, char *why, size_t whylen)
+{
+    if (!cl->txn_id || cl->txn_ready)
+        return PX_OK;
+    if (atomic_load(&cl->fatal)) {
+        px_why(why, whylen, "changelog: the producer failed for good (see the log)");
+        return PX_ERR_KAFKA;
+    }
+    rd_kafka_error_t *e = rd_kafka_init_transactions(cl->rk, cl->timeout_ms);
+    if (e)
+        return px_changelog_txn_error(cl, e, "taking over the transactional id", why, whylen);
+    cl->txn_ready = true;
+    return PX_OK;
+}
+
+/* Commits (or aborts) the open transaction. Committing waits for the
+ * rows' acknowledgements; a failure that requires it aborts; a timeout
+ * leaves the call to finish (cl->pending). Returns whether the
+ * transaction ended as asked: PX_OK or PX_ERR_KAFKA (why says why). */
+static px_err px_changelog_txn_finish(px_changelog *cl, bool commit, char *why, size_t whylen)
+{
+    rd_kafka_error_t *e = commit ? rd_kafka_commit_transaction(cl->rk, cl->timeout_ms)
+                                 : rd_kafka_abort_transaction(cl->rk, cl->timeout_ms);
+    cl->pending = PX_CHANGELOG_TXN_NONE;
+    if (!e)
+        return PX_OK;
+    bool abort = commit && rd_kafka_error_txn_requires_abort(e);
+    if (rd_kafka_error_is_retriable(e))
+        cl->pending = commit ? PX_CHANGELOG_TXN_COMMITTING : PX_CHANGELOG_TXN_ABORTING;
+    px_changelog_txn_error(cl, e, commit ? "commit" : "abort", why, whylen);
+    if (abort && !atomic_load(&cl->fatal))
+        px_changelog_txn_finish(cl, false, NULL, 0);
+    return PX_ERR_KAFKA;
+}
+
+/* Ends the transaction of a publish: committed when every row was queued,
+ * else aborted (then the publish fails all the same). */
+static px_err px_changelog_txn_end(px_changelog *cl, bool commit, char *why, size_t whylen)
+{
+    px_err err = px_changelog_txn_finish(cl, commit, why, whylen);
+    return commit ? err : PX_ERR_KAFKA;
+}
+
+/* Begins a transaction, fencing first and finishing one left pending. */
+static px_err px_changelog_txn_begin(px_changelog *cl, char *why, size_t whylen)
+{
+    px_err err = px_changelog_fence(cl, why, whylen);
+    if (err == PX_OK && cl->pending != PX_CHANGELOG_TXN_NONE)
+        err = px_changelog_txn_finish(cl, cl->pending == PX_CHANGELOG_TXN_COMMITTING, why, whylen);
+    if (err != PX_OK && cl->pending == PX_CHANGELOG_TXN_NONE && !atomic_load(&cl->fatal))
+        err = PX_OK; /* the pending commit failed and was aborted: done with */
+    if (err != PX_OK)
+        return err;
+    rd_kafka_error_t *e = rd_kafka_begin_transaction(cl->rk);
+    return e ? px_changelog_txn_error(cl, e, "begin", why, whylen) : PX_OK;
+}
+
+/* The failure of a publish, counted; why says how many rows failed. */
+static px_err px_changelog_failed(px_changelog *cl, int32_t p, size_t n, size_t queued,
+                                  const px_changelog_wait *w, rd_kafka_resp_err_t perr, char *why,
+                                  size_t whylen)
+{
+    atomic_fetch_add(&cl->publish_failed, 1);
+    rd_kafka_resp_err_t e = queued < n ? perr : w->err;
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR && why && why[0])
+        return PX_ERR_KAFKA; /* a transactional call said why */
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+        e = RD_KAFKA_RESP_ERR__FATAL;
+    px_why(why, whylen, "changelog %s [%" PRId32 "]: %zu of %zu rows not written: %s", cl->topic, p,
+           queued < n ? n - queued + w->failed : w->failed, n, rd_kafka_err2str(e));
+    return px_changelog_kafka_err(e);
+}
+
+px_err px_changelog_publish(px_changelog *cl, int32_t p, const px_changelog_msg *msgs, size_t n,
+                            int64_t *next, char *why, size_t whylen)
+{
+    if (n == 0)
+        return PX_OK;
+    if (why && whylen)
+        why[0] = '\0';
+    px_err err = px_changelog_check_msgs(msgs, n, why, whylen);
+    if (err != PX_OK)
+        return err;
+    if (atomic_load(&cl->fatal)) {
+        px_why(why, whylen, "changelog: the producer failed for good (see the log)");
+        atomic_fetch_add(&cl->publish_failed, 1);
+        return PX_ERR_KAFKA;
+    }
+    if (cl->txn_id && (err = px_changelog_txn_begin(cl, why, whylen)) != PX_OK) {
+        atomic_fetch_add(&cl->publish_failed, 1);
+        return err;
+    }
+    px_changelog_wait w = {.last = -1, .first = -1};
+    int64_t deadline = px_clock_mono_ms() + cl->timeout_ms;
+    rd_kafka_resp_err_t perr;
+    size_t queued = px_changelog_produce(cl, p, msgs, n, &w, deadline, &perr);
+    px_err txn = cl->txn_id ? px_changelog_txn_end(cl, queued == n, why, whylen) : PX_OK;
+    px_changelog_settle(cl, &w, deadline + PX_CHANGELOG_GRACE_MS);
+    if (queued < n || w.failed > 0 || txn != PX_OK || atomic_load(&cl->fatal))
+        return px_changelog_failed(cl, p, n, queued, &w, perr, why, whylen);
+    atomic_fetch_add(&cl->published, n);
+    /* a transaction's commit marker follows its last row */
+    *next = w.last + (cl->txn_id ? 2 : 1);
+    return PX_OK;
+}
+
+/* ---- the topic ------------------------------------------------------------------- */
+
+px_err px_changelog_end(px_changelog *cl, int32_t p, int64_t *end, char *why, size_t whylen)
+{
+    int64_t lo = 0, hi = 0;
+    rd_kafka_resp_err_t e =
+        rd_kafka_query_watermark_offsets(cl->rk, cl->topic, p, &lo, &hi, cl->timeout_ms);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        px_why(why, whylen, "changelog %s [%" PRId32 "]: end offset: %s", cl->topic, p,
+               rd_kafka_err2str(e));
+        return px_changelog_kafka_err(e);
+    }
+    *end = hi;
+    return PX_OK;
+}
+
+px_err px_changelog_partitions(px_changelog *cl, int *n, char *why, size_t whylen)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(cl->rk, 0, cl->rkt, &md, cl->timeout_ms);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1)
+        e = md->topics[0].err;
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+        *n = md->topics[0].partition_cnt;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        px_why(why, whylen, "changelog %s: %s", cl->topic, rd_kafka_err2str(e));
+        return px_changelog_kafka_err(e);
+    }
+    return PX_OK;
+}
+
+/* The value of cleanup.policy in a DescribeConfigs result, or NULL. */
+static const char *px_changelog_policy_of(const rd_kafka_DescribeConfigs_result_t *res,
+                                          rd_kafka_resp_err_t *err, const char **errstr)
+{
+    size_t n = 0, n_entries = 0;
+    const rd_kafka_ConfigResource_t **r = rd_kafka_DescribeConfigs_result_resources(res, &n);
+    if (n != 1)
+        return NULL;
+    *err = rd_kafka_ConfigResource_error(r[0]);
+    *errstr = rd_kafka_ConfigResource_error_string(r[0]);
+    const rd_kafka_ConfigEntry_t **e = rd_kafka_ConfigResource_configs(r[0], &n_entries);
+    for (size_t i = 0; *err == RD_KAFKA_RESP_ERR_NO_ERROR && i < n_entries; i++)
+        if (strcmp(rd_kafka_ConfigEntry_name(e[i]), "cleanup.policy") == 0)
+            return rd_kafka_ConfigEntry_value(e[i]);
+    return NULL;
+}
+
+/* Asks Kafka for the topic's cleanup.policy (DescribeConfigs) into policy. */
+static px_err px_changelog_policy(px_changelog *cl, char *policy, size_t len, char *why,
+                                  size_t whylen)
+{
+    rd_kafka_ConfigResource_t *res =
+        rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, cl->topic);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(cl->rk);
+    rd_kafka_AdminOptions_t *o =
+        rd_kafka_AdminOptions_new(cl->rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+    if (!res || !q || !o) {
+        px_why(why, whylen, "out of memory");
+        return PX_ERR_NOMEM;
+    }
+    rd_kafka_AdminOptions_set_request_timeout(o, cl->timeout_ms, NULL, 0);
+    rd_kafka_DescribeConfigs(cl->rk, &res, 1, o, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, cl->timeout_ms + PX_CHANGELOG_GRACE_MS);
+    rd_kafka_resp_err_t err = ev ? rd_kafka_event_error(ev) : RD_KAFKA_RESP_ERR__TIMED_OUT;
+    const char *errstr = ev ? rd_kafka_event_error_string(ev) : "no answer";
+    const rd_kafka_DescribeConfigs_result_t *r =
+        ev ? rd_kafka_event_DescribeConfigs_result(ev) : NULL;
+    const char *value = err || !r ? NULL : px_changelog_policy_of(r, &err, &errstr);
+    if (value)
+        snprintf(policy, len, "%s", value);
+    else if (!err)
+        err = RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+    if (err)
+        px_why(why, whylen, "changelog %s: its cleanup.policy: %s", cl->topic,
+               errstr && *errstr ? errstr : rd_kafka_err2str(err));
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(o);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_ConfigResource_destroy(res);
+    return err ? px_changelog_kafka_err(err) : PX_OK;
+}
+
+px_err px_changelog_compacted(px_changelog *cl, bool *compacted, char *why, size_t whylen)
+{
+    char policy[64] = "";
+    px_err err = px_changelog_policy(cl, policy, sizeof(policy), why, whylen);
+    if (err != PX_OK)
+        return err;
+    *compacted = strcmp(policy, "compact") == 0;
+    if (!*compacted)
+        px_why(why, whylen, "changelog %s: cleanup.policy is \"%s\", not \"compact\": %s",
+               cl->topic, policy,
+               strstr(policy, "compact")
+                   ? "retention also deletes rows the stores still hold, so a restore would "
+                     "miss them"
+                   : "retention deletes rows the stores still hold (a restore would miss them), "
+                     "and nothing drops the values written over");
+    return PX_OK;
+}
+
+/* ---- restoring ------------------------------------------------------------------- */
+
+/* What one restore holds: its consumer and the chunk in hand. */
+typedef struct px_changelog_reader {
+    px_changelog_job *j;
+    px_kafka *k;
+    rd_kafka_topic_t *rkt;
+    bool started;
+    int64_t end;
+    rd_kafka_message_t *buf[PX_CHANGELOG_CHUNK];
+    px_changelog_msg msgs[PX_CHANGELOG_CHUNK];
+    size_t n;     /* messages in buf */
+    int64_t next; /* the position after what was read */
+    bool at_end;
+} px_changelog_reader;
+
+static px_err px_changelog_reader_open(px_changelog_reader *r, char *why, size_t whylen)
+{
+    px_changelog *cl = r->j->cl;
+    char client[160];
+    snprintf(client, sizeof(client), "%s-restore", cl->client);
+    const px_kafka_prop ours[] = {
+        {"client.id", client},
+        /* no group: the partition is read from a position the store holds */
+        {"enable.auto.commit", "false"},
+        {"enable.partition.eof", "true"},
+        /* a position that went out of range (the log start moved while
+         * reading): fail rather than skip or read twice */
+        {"auto.offset.reset", "error"},
+        /* rows of aborted transactions are never read */
+        {"isolation.level", "read_committed"},
+        {"queued.max.messages.kbytes", PX_CHANGELOG_FETCH_KB},
+        {"fetch.max.bytes", PX_CHANGELOG_FETCH_BYTES},
+        {"max.partition.fetch.bytes", PX_CHANGELOG_FETCH_BYTES},
+        {"allow.auto.create.topics", "false"},
+    };
+    px_kafka_conf kc = {
+        .type = RD_KAFKA_CONSUMER,
+        .ours = ours,
+        .n_ours = sizeof(ours) / sizeof(ours[0]),
+        .settings = &cl->settings,
+        .log = px_kafka_to_px_log,
+    };
+    char msg[512] = "";
+    px_err err = px_kafka_create(&kc, &r->k, msg, sizeof(msg));
+    if (err != PX_OK) {
+        px_why(why, whylen, "Kafka changelog reader: %s", msg);
+        return err;
+    }
+    rd_kafka_t *rk = px_kafka_handle(r->k);
+    r->rkt = rd_kafka_topic_new(rk, cl->topic, NULL);
+    if (!r->rkt || rd_kafka_consume_start(r->rkt, r->j->p, r->next) < 0) {
+        px_why(why, whylen, "changelog %s [%" PRId32 "]: cannot read: %s", cl->topic, r->j->p,
+               rd_kafka_err2str(rd_kafka_last_error()));
+        return PX_ERR_KAFKA;
+    }
+    r->started = true;
+    return PX_OK;
+}
+
+static void px_changelog_reader_drop(px_changelog_reader *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        rd_kafka_message_destroy(r->buf[i]);
+    r->n = 0;
+}
+
+static void px_changelog_reader_close(px_changelog_reader *r)
+{
+    px_changelog_reader_drop(r);
+    if (r->started)
+        rd_kafka_consume_stop(r->rkt, r->j->p);
+    if (r->rkt)
+        rd_kafka_topic_destroy(r->rkt);
+    px_kafka_destroy(r->k);
+}
+
+/* Takes the messages of got[0..n) into the chunk: a message that is no
+ * row fails it; one at or past the end, or the end's EOF, ends it. */
+static px_err px_changelog_take(px_changelog_reader *r, rd_kafka_message_t **got, size_t n,
+                                char *why, size_t whylen)
+{
+    px_changelog *cl = r->j->cl;
+    px_err err = PX_OK;
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_message_t *m = got[i];
+        if (err != PX_OK || r->at_end) {
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            r->at_end = m->offset >= r->end;
+        } else if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            px_why(why, whylen, "changelog %s [%" PRId32 "] at offset %" PRId64 ": %s", cl->topic,
+                   r->j->p, r->next, rd_kafka_message_errstr(m));
+            err = PX_ERR_KAFKA;
+        } else if (m->offset >= r->end) {
+            r->at_end = true;
+        } else {
+            char misfit[64];
+            if (!px_changelog_fits(m->key_len, m->len, misfit, sizeof(misfit))) {
+                atomic_fetch_add(&cl->refused, 1);
+                px_why(why, whylen,
+                       "changelog %s [%" PRId32 "] damaged: the message at offset %" PRId64
+                       " is no row: %s",
+                       cl->topic, r->j->p, m->offset, misfit);
+                err = PX_ERR_MALFORMED;
+            } else {
+                r->msgs[r->n] = (px_changelog_msg){m->key, m->key_len, m->payload, m->len};
+                r->buf[r->n++] = m;
+                r->next = m->offset + 1;
+                r->at_end = r->next >= r->end;
+                continue;
+            }
+        }
+        rd_kafka_message_destroy(m);
+    }
+    return err;
+}
+
+/* Fills the chunk until it is full or the end is reached. */
+static px_err px_changelog_fill(px_changelog_reader *r, char *why, size_t whylen)
+{
+    px_changelog *cl = r->j->cl;
+    int64_t silent_since = px_clock_mono_ms();
+    while (r->n < PX_CHANGELOG_CHUNK && !r->at_end) {
+        if (atomic_load(&r->j->cancel)) {
+            px_why(why, whylen, "changelog %s [%" PRId32 "]: restore cancelled", cl->topic,
+                   r->j->p);
+            return PX_ERR_AGAIN;
+        }
+        rd_kafka_message_t *got[PX_CHANGELOG_CHUNK];
+        ssize_t k = rd_kafka_consume_batch(r->rkt, r->j->p, 100, got, PX_CHANGELOG_CHUNK - r->n);
+        if (k < 0) {
+            px_why(why, whylen, "changelog %s [%" PRId32 "]: %s", cl->topic, r->j->p,
+                   rd_kafka_err2str(rd_kafka_last_error()));
+            return PX_ERR_KAFKA;
+        }
+        if (k > 0)
+            silent_since = px_clock_mono_ms();
+        else if (px_clock_mono_ms() - silent_since >= cl->timeout_ms) {
+            px_why(why, whylen,
+                   "changelog %s [%" PRId32 "]: nothing read for %d ms at offset %" PRId64
+                   " (end %" PRId64 ")",
+                   cl->topic, r->j->p, cl->timeout_ms, r->next, r->end);
+            return PX_ERR_KAFKA;
+        }
+        px_err err = px_changelog_take(r, got, (size_t)k, why, whylen);
+        if (err != PX_OK)
+            return err;
+    }
+    return PX_OK;
+}
+
+/* Gives apply the chunk in hand; at the end its position is the end, over
+ * whatever compaction removed before it. */
+static px_err px_changelog_apply(px_changelog_reader *r)
+{
+    px_changelog_job *j = r->j;
+    int64_t next = r->at_end ? r->end : r->next;
+    if (r->n == 0 && next == atomic_load(&j->next))
+        return PX_OK;
+    px_err err = j->apply(j->ctx, r->msgs, r->n, next);
+    if (err == PX_OK) {
+        atomic_fetch_add(&j->cl->restored, r->n);
+        atomic_store(&j->next, next);
+    }
+    px_changelog_reader_drop(r);
+    return err;
+}
+
+/* The range to read: [*from, *end). Kafka answers with the last stable
+ * offset (read_committed): the end of the committed rows, which follows a
+ * transaction's commit by the time the coordinator takes to write its
+ * markers. A position beyond it is waited for, up to the timeout. */
+static px_err px_changelog_range(px_changelog_job *j, int64_t *from, int64_t *end, char *why,
+                                 size_t whylen)
+{
+    px_changelog *cl = j->cl;
+    int64_t lo = 0, hi = 0, deadline = px_clock_mono_ms() + cl->timeout_ms;
+    for (;;) {
+        rd_kafka_resp_err_t e =
+            rd_kafka_query_watermark_offsets(cl->rk, cl->topic, j->p, &lo, &hi, cl->timeout_ms);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            px_why(why, whylen, "changelog %s [%" PRId32 "]: offsets: %s", cl->topic, j->p,
+                   rd_kafka_err2str(e));
+            return px_changelog_kafka_err(e);
+        }
+        if (j->from <= hi || !cl->txn_id || px_clock_mono_ms() >= deadline ||
+            atomic_load(&j->cancel))
+            break;
+    }
+    if (j->from > hi) {
+        px_why(why, whylen,
+               "changelog %s [%" PRId32 "] ends at %" PRId64
+               ", before the store's position %" PRId64
+               ": the topic was recreated or is not the store's",
+               cl->topic, j->p, hi, j->from);
+        return PX_ERR_INVAL;
+    }
+    *from = j->from < lo ? lo : j->from;
+    *end = hi;
+    return PX_OK;
+}
+
+static px_err px_changelog_run(px_changelog_job *j, char *why, size_t whylen)
+{
+    int64_t from, end;
+    px_err err = px_changelog_range(j, &from, &end, why, whylen);
+    if (err != PX_OK)
+        return err;
+    atomic_store(&j->next, from);
+    atomic_store(&j->end, end);
+    if (from >= end)
+        return PX_OK;
+    px_changelog_reader *r = calloc(1, sizeof(*r));
+    if (!r) {
+        px_why(why, whylen, "out of memory");
+        return PX_ERR_NOMEM;
+    }
+    *r = (px_changelog_reader){.j = j, .end = end, .next = from};
+    err = px_changelog_reader_open(r, why, whylen);
+    while (err == PX_OK) {
+        err = px_changelog_fill(r, why, whylen);
+        if (err == PX_OK)
+            err = px_changelog_apply(r);
+        if (r->at_end)
+            break;
+    }
+    if (err != PX_OK && why && !why[0])
+        px_why(why, whylen, "changelog: applying the rows: %s", px_strerror(err));
+    px_changelog_reader_close(r);
+    free(r);
+    return err;
+}
+
+px_err px_changelog_restore(px_changelog *cl, int32_t p, int64_t from, px_changelog_apply_fn apply,
+                            void *ctx, char *why, size_t whylen)
+{
+    px_changelog_job j = {.cl = cl, .p = p, .from = from, .apply = apply, .ctx = ctx};
+    atomic_init(&j.end, -1);
+    if (why && whylen)
+        why[0] = '\0';
+    return px_changelog_run(&j, why, whylen);
+}
+
+/* ---- on a thread of its own ------------------------------------------------------ */
+
+static void *px_changelog_thread(void *arg)
+{
+    px_changelog_job *j = arg;
+    j->result = px_changelog_run(j, j->why, sizeof(j->why));
+    atomic_store(&j->done, true);
+    return NULL;
+}
+
+px_err px_changelog_restore_start(px_changelog *cl, int32_t p, int64_t from,
+                                  px_changelog_apply_fn apply, void *ctx, px_changelog_job **out)
+{
+    *out = NULL;
+    px_changelog_job *j = calloc(1, sizeof(*j));
+    if (!j)
+        return PX_ERR_NOMEM;
+    *j = (px_changelog_job){.cl = cl, .p = p, .from = from, .apply = apply, .ctx = ctx};
+    atomic_init(&j->next, from);
+    atomic_init(&j->end, -1);
+    if (pthread_create(&j->thread, NULL, px_changelog_thread, j) != 0) {
+        free(j);
+        return PX_ERR_IO;
+    }
+    j->threaded = true;
+    *out = j;
+    return PX_OK;
+}
+
+bool px_changelog_restore_done(px_changelog_job *j, int64_t *next, int64_t *end)
+{
+    bool done = atomic_load(&j->done);
+    if (next)
+        *next = atomic_load(&j->next);
+    if (end)
+        *end = atomic_load(&j->end);
+    return done;
+}
+
+void px_changelog_restore_cancel(px_changelog_job *j)
+{
+    atomic_store(&j->cancel, true);
+}
+
+px_err px_changelog_restore_join(px_changelog_job *j, char *why, size_t whylen)
+{
+    if (!j)
+        return PX_OK;
+    if (j->threaded)
+        pthread_join(j->thread, NULL);
+    px_err err = j->result;
+    if (err != PX_OK)
+        px_why(why, whylen, "%s", j->why);
+    free(j);
+    return err;
+}

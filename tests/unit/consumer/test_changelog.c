@@ -1,0 +1,964 @@
+/* test_changelog: the changelog topic's Kafka side (px_consumer_changelog.h)
+ * against librdkafka's mock cluster (unit/test_changelog) and against a
+ * real Kafka broker (integration/changelog_kafka: PXT_CHANGELOG_REAL=1 and
+ * PDNSX_TEST_KAFKA, which scripts/with-kafka.sh sets; skipped without it,
+ * failed without it in CI). Rows published in transactions to two
+ * partitions come back from a restore exactly, in order, tombstones as no
+ * value, from the start or from a position; the end is the last publish's
+ * position; a key written many times restores to its last value; a broker
+ * that is down fails a publish within its timeout with nothing reported
+ * written; a message that is no row stops a restore, counted. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/px_clock.h"
+#include "kafka/mock_cluster.h"
+#include "px_consumer_changelog.h"
+
+/* the backend the tests run against */
+static struct {
+    bool real;
+    pxt_cluster mock;
+    char brokers[256];
+    unsigned topics; /* topics made so far: each test gets its own */
+} g;
+
+/* ---- helpers ------------------------------------------------------------------------ */
+
+/* Waits until Kafka describes the topic with its partitions led. */
+static void topic_ready(const char *topic, int partitions)
+{
+    px_kafka_settings ks = {.brokers = g.brokers};
+    px_changelog_opts o = {.settings = &ks, .topic = topic, .timeout_ms = 2000};
+    px_changelog *cl = NULL;
+    assert_int_equal(px_changelog_create(&o, &cl, NULL, 0), PX_OK);
+    int64_t deadline = px_clock_mono_ms() + 30000;
+    for (;;) {
+        int n = 0;
+        int64_t end = -1;
+        if (px_changelog_partitions(cl, &n, NULL, 0) == PX_OK && n == partitions &&
+            px_changelog_end(cl, partitions - 1, &end, NULL, 0) == PX_OK)
+            break;
+        assert_true(px_clock_mono_ms() < deadline);
+    }
+    px_changelog_destroy(cl);
+}
+
+/* A plain librdkafka producer on the backend (txn_id: transactional). */
+static rd_kafka_t *raw_producer(const char *txn_id,
+                                void (*dr)(rd_kafka_t *, const rd_kafka_message_t *, void *))
+{
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", g.brokers, err, sizeof(err)),
+                     RD_KAFKA_CONF_OK);
+    if (txn_id)
+        assert_int_equal(rd_kafka_conf_set(conf, "transactional.id", txn_id, err, sizeof(err)),
+                         RD_KAFKA_CONF_OK);
+    if (dr)
+        rd_kafka_conf_set_dr_msg_cb(conf, dr);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    assert_non_null(rk);
+    return rk;
+}
+
+/* A new log-compacted topic of `partitions` partitions; its name in name. */
+/* cfg: topic configs on the real broker, name/value pairs, NULL-ended. */
+static void topic_new_conf(char *name, size_t len, int partitions, const char *const *cfg)
+{
+    snprintf(name, len, "pdnsx-test-changelog-%ld-%u", (long)getpid(), ++g.topics);
+    if (!g.real) {
+        assert_int_equal(rd_kafka_mock_topic_create(g.mock.mc, name, partitions, 1), 0);
+        topic_ready(name, partitions);
+        return;
+    }
+    char err[512];
+    rd_kafka_t *rk = raw_producer(NULL, NULL);
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(name, partitions, 1, err, sizeof(err));
+    assert_non_null(nt);
+    bool policy = false;
+    for (size_t i = 0; cfg && cfg[i]; i += 2) {
+        assert_int_equal(rd_kafka_NewTopic_set_config(nt, cfg[i], cfg[i + 1]), 0);
+        policy |= strcmp(cfg[i], "cleanup.policy") == 0;
+    }
+    if (!policy)
+        assert_int_equal(rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact"), 0);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+    assert_non_null(ev);
+    const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
+    assert_non_null(res);
+    size_t cnt = 0;
+    const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(res, &cnt);
+    assert_int_equal(cnt, 1);
+    assert_int_equal(rd_kafka_topic_result_error(tr[0]), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy(nt);
+    rd_kafka_destroy(rk);
+    topic_ready(name, partitions);
+}
+
+static void topic_new(char *name, size_t len, int partitions)
+{
+    topic_new_conf(name, len, partitions, NULL);
+}
+
+static px_changelog *cl_make_txn(const char *brokers, const char *topic, int timeout_ms,
+                                 const char *txn_id)
+{
+    px_kafka_settings ks = {.brokers = brokers};
+    px_changelog_opts o = {
+        .settings = &ks, .topic = topic, .timeout_ms = timeout_ms, .transactional_id = txn_id};
+    px_changelog *cl = NULL;
+    char why[512] = "";
+    assert_int_equal(px_changelog_create(&o, &cl, why, sizeof(why)), PX_OK);
+    return cl;
+}
+
+static px_changelog *cl_make(const char *brokers, const char *topic, int timeout_ms)
+{
+    return cl_make_txn(brokers, topic, timeout_ms, NULL);
+}
+
+/* A new topic and a changelog on it (20 s timeout). */
+static px_changelog *fresh(char *topic, size_t len, int partitions)
+{
+    topic_new(topic, len, partitions);
+    return cl_make(g.brokers, topic, 20000);
+}
+
+/* A row as the test writes it: key "K<p>.<i>" (after a tag byte), value
+ * "V<p>.<i>.<version>" padded to a size that varies, or none. */
+typedef struct row {
+    uint8_t key[64];
+    size_t key_len;
+    uint8_t *val; /* NULL: a tombstone */
+    size_t val_len;
+} row;
+
+static void row_make(row *r, int p, unsigned key, unsigned version, bool tomb)
+{
+    r->key[0] = (uint8_t)(1 + key % 11); /* a table tag */
+    r->key_len = 1 + (size_t)snprintf((char *)r->key + 1, sizeof(r->key) - 1, "K%d.%u", p, key);
+    r->val = NULL;
+    r->val_len = 0;
+    if (tomb)
+        return;
+    r->val_len = 16 + (key * 37 + version) % 300;
+    r->val = malloc(r->val_len);
+    assert_non_null(r->val);
+    memset(r->val, 'a' + (int)(version % 26), r->val_len);
+    snprintf((char *)r->val, r->val_len, "V%d.%u.%u", p, key, version);
+}
+
+static px_changelog_msg row_msg(const row *r)
+{
+    return (px_changelog_msg){r->key, r->key_len, r->val, r->val_len};
+}
+
+static void rows_free(row *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(rows[i].val);
+}
+
+static int64_t publish(px_changelog *cl, int32_t p, const row *rows, size_t n)
+{
+    px_changelog_msg *m = calloc(n, sizeof(*m));
+    assert_non_null(m);
+    for (size_t i = 0; i < n; i++)
+        m[i] = row_msg(&rows[i]);
+    int64_t next = -7;
+    char why[512] = "";
+    px_err err = px_changelog_publish(cl, p, m, n, &next, why, sizeof(why));
+    if (err != PX_OK)
+        fail_msg("publish: %s: %s", px_strerror(err), why);
+    free(m);
+    return next;
+}
+
+/* What a restore gave: every message copied, and the calls. */
+typedef struct got {
+    row *rows;
+    size_t n, cap;
+    size_t calls;
+    int64_t next;     /* the last call's */
+    px_err fail_with; /* returned by the first call instead of taking it */
+} got;
+
+static px_err collect(void *ctx, const px_changelog_msg *m, size_t n, int64_t next)
+{
+    got *g_ = ctx;
+    if (g_->fail_with != PX_OK)
+        return g_->fail_with;
+    assert_true(n <= PX_CHANGELOG_CHUNK);
+    assert_true(next > g_->next);
+    if (g_->n + n > g_->cap) {
+        g_->cap = (g_->n + n) * 2;
+        g_->rows = realloc(g_->rows, g_->cap * sizeof(*g_->rows));
+        assert_non_null(g_->rows);
+    }
+    for (size_t i = 0; i < n; i++) {
+        row *r = &g_->rows[g_->n++];
+        assert_true(m[i].key_len <= sizeof(r->key));
+        memcpy(r->key, m[i].key, m[i].key_len);
+        r->key_len = m[i].key_len;
+        r->val = NULL;
+        r->val_len = m[i].val_len;
+        if (m[i].val) {
+            r->val = malloc(m[i].val_len ? m[i].val_len : 1);
+            assert_non_null(r->val);
+            memcpy(r->val, m[i].val, m[i].val_len);
+        }
+    }
+    g_->calls++;
+    g_->next = next;
+    return PX_OK;
+}
+
+/* collect, holding its first call until the test lets it go. */
+typedef struct gated {
+    got have;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool arrived, released;
+} gated;
+
+static px_err gated_collect(void *ctx, const px_changelog_msg *m, size_t n, int64_t next)
+{
+    gated *gt = ctx;
+    pthread_mutex_lock(&gt->lock);
+    gt->arrived = true;
+    pthread_cond_broadcast(&gt->cond);
+    while (!gt->released)
+        pthread_cond_wait(&gt->cond, &gt->lock);
+    pthread_mutex_unlock(&gt->lock);
+    return collect(&gt->have, m, n, next);
+}
+
+static void got_free(got *g_)
+{
+    rows_free(g_->rows, g_->n);
+    free(g_->rows);
+}
+
+static void assert_rows_equal(const row *want, size_t n_want, const row *have, size_t n_have)
+{
+    assert_int_equal(n_have, n_want);
+    for (size_t i = 0; i < n_want; i++) {
+        assert_int_equal(have[i].key_len, want[i].key_len);
+        assert_memory_equal(have[i].key, want[i].key, want[i].key_len);
+        if (!want[i].val) {
+            assert_null(have[i].val);
+            continue;
+        }
+        assert_non_null(have[i].val);
+        assert_int_equal(have[i].val_len, want[i].val_len);
+        assert_memory_equal(have[i].val, want[i].val, want[i].val_len);
+    }
+}
+
+static got restore(px_changelog *cl, int32_t p, int64_t from)
+{
+    got have = {.next = -1};
+    char why[512] = "";
+    px_err err = px_changelog_restore(cl, p, from, collect, &have, why, sizeof(why));
+    if (err != PX_OK)
+        fail_msg("restore: %s: %s", px_strerror(err), why);
+    return have;
+}
+
+/* ---- tests ---------------------------------------------------------------------------- */
+
+/* Transactions of 1, 100, 2500, 7 and 4097 rows (the last more than a
+ * restore's chunk), every 7th a tombstone, to each of two partitions. */
+static const size_t tx_sizes[] = {1, 100, 2500, 7, 4097};
+#define N_TX (sizeof(tx_sizes) / sizeof(tx_sizes[0]))
+
+/* txn: each publish a transaction, whose commit marker takes an offset. */
+static size_t publish_all(px_changelog *cl, int32_t p, row **out, int64_t *nexts, bool txn)
+{
+    size_t total = 0;
+    for (size_t t = 0; t < N_TX; t++)
+        total += tx_sizes[t];
+    row *rows = calloc(total, sizeof(*rows));
+    assert_non_null(rows);
+    size_t at = 0;
+    for (size_t t = 0; t < N_TX; t++) {
+        for (size_t i = 0; i < tx_sizes[t]; i++, at++)
+            row_make(&rows[at], p, (unsigned)at, (unsigned)t, at % 7 == 3);
+        nexts[t] = publish(cl, p, rows + at - tx_sizes[t], tx_sizes[t]);
+        /* a fresh topic: the positions are the rows' counts, and the
+         * markers' */
+        assert_int_equal(nexts[t], (int64_t)(at + (txn ? t + 1 : 0)));
+    }
+    *out = rows;
+    return total;
+}
+
+static void test_publish_restore_two_partitions(void **state)
+{
+    (void)state;
+    char topic[128];
+    px_changelog *cl = fresh(topic, sizeof(topic), 2);
+    row *rows[2];
+    int64_t nexts[2][N_TX];
+    size_t n[2];
+    for (int32_t p = 0; p < 2; p++)
+        n[p] = publish_all(cl, p, &rows[p], nexts[p], false);
+    for (int32_t p = 0; p < 2; p++) {
+        int64_t end = -1;
+        assert_int_equal(px_changelog_end(cl, p, &end, NULL, 0), PX_OK);
+        assert_int_equal(end, nexts[p][N_TX - 1]);
+        /* from the start: exactly the rows, in order, tombstones as no value */
+        got all = restore(cl, p, -1);
+        assert_rows_equal(rows[p], n[p], all.rows, all.n);
+        assert_int_equal(all.next, end);
+        assert_true(all.calls >= (n[p] + PX_CHANGELOG_CHUNK - 1) / PX_CHANGELOG_CHUNK);
+        got_free(&all);
+        got zero = restore(cl, p, 0);
+        assert_rows_equal(rows[p], n[p], zero.rows, zero.n);
+        got_free(&zero);
+        /* from a store's position: what came after it */
+        int64_t mid = nexts[p][1];
+        got rest = restore(cl, p, mid);
+        assert_rows_equal(rows[p] + mid, n[p] - (size_t)mid, rest.rows, rest.n);
+        assert_int_equal(rest.next, end);
+        got_free(&rest);
+        /* at the end: nothing to apply */
+        got none = restore(cl, p, end);
+        assert_int_equal(none.calls, 0);
+        got_free(&none);
+        /* beyond it: the store is not this changelog's */
+        got beyond = {.next = -1};
+        char why[512] = "";
+        assert_int_equal(px_changelog_restore(cl, p, end + 1, collect, &beyond, why, sizeof(why)),
+                         PX_ERR_INVAL);
+        assert_non_null(strstr(why, "before the store's position"));
+        assert_int_equal(beyond.calls, 0);
+        rows_free(rows[p], n[p]);
+        free(rows[p]);
+    }
+    px_changelog_stats st;
+    px_changelog_get_stats(cl, &st);
+    assert_int_equal(st.published, n[0] + n[1]);
+    assert_int_equal(st.publish_failed, 0);
+    assert_int_equal(st.refused, 0);
+    int parts = 0;
+    assert_int_equal(px_changelog_partitions(cl, &parts, NULL, 0), PX_OK);
+    assert_int_equal(parts, 2);
+    px_changelog_destroy(cl);
+}
+
+/* A key written many times, in transactions of several rows, then
+ * deleted, and another left with a value: applied in order, the last
+ * value of each key wins. */
+static void test_last_value_wins(void **state)
+{
+    (void)state;
+    char topic[128];
+    px_changelog *cl = fresh(topic, sizeof(topic), 1);
+    enum { KEYS = 5, ROUNDS = 40 };
+    row last[KEYS];
+    for (unsigned v = 0; v < ROUNDS; v++) {
+        row tx[KEYS];
+        for (unsigned k = 0; k < KEYS; k++)
+            row_make(&tx[k], 0, k, v, k == 2 && v == ROUNDS - 1);
+        publish(cl, 0, tx, KEYS);
+        if (v < ROUNDS - 1)
+            rows_free(tx, KEYS);
+        else
+            memcpy(last, tx, sizeof(last));
+    }
+    got have = restore(cl, 0, -1);
+    assert_int_equal(have.n, KEYS * ROUNDS);
+    /* the caller's table: each row overwrites its key */
+    row *table[KEYS] = {0};
+    for (size_t i = 0; i < have.n; i++)
+        for (unsigned k = 0; k < KEYS; k++)
+            if (have.rows[i].key_len == last[k].key_len &&
+                memcmp(have.rows[i].key, last[k].key, last[k].key_len) == 0)
+                table[k] = &have.rows[i];
+    for (unsigned k = 0; k < KEYS; k++) {
+        assert_non_null(table[k]);
+        assert_rows_equal(&last[k], 1, table[k], 1);
+    }
+    assert_null(table[2]->val);
+    got_free(&have);
+    rows_free(last, KEYS);
+    px_changelog_destroy(cl);
+}
+
+/* The broker's log cleaner compacts the topic (segments rolled every
+ * 100 ms, cleaned as soon as it looks): a restore of the compacted log,
+ * with its gaps, gives each key its last value, the deleted key none, and
+ * ends at the end. */
+static void test_compacted_log(void **state)
+{
+    (void)state;
+    if (!g.real)
+        skip(); /* the mock cluster does not compact */
+    static const char *const cfg[] = {"segment.ms",
+                                      "100",
+                                      "min.cleanable.dirty.ratio",
+                                      "0.01",
+                                      "min.compaction.lag.ms",
+                                      "0",
+                                      "delete.retention.ms",
+                                      "100",
+                                      NULL};
+    char topic[128];
+    topic_new_conf(topic, sizeof(topic), 1, cfg);
+    px_changelog *cl = cl_make(g.brokers, topic, 20000);
+    enum { KEYS = 20, ROUNDS = 30 };
+    row last[KEYS];
+    size_t published = 0;
+    for (unsigned v = 0; v < ROUNDS; v++) {
+        row tx[KEYS];
+        for (unsigned k = 0; k < KEYS; k++)
+            row_make(&tx[k], 0, k, v, k == 3 && v == ROUNDS - 1);
+        publish(cl, 0, tx, KEYS);
+        published += KEYS;
+        if (v < ROUNDS - 1)
+            rows_free(tx, KEYS);
+        else
+            memcpy(last, tx, sizeof(last));
+    }
+    /* a row of another key now and then rolls the segment the cleaner
+     * may take; the cleaner looks every 15 s (log.cleaner.backoff.ms) */
+    got have = {.next = -1};
+    int64_t deadline = px_clock_mono_ms() + 120000;
+    for (unsigned filler = 0; have.n == 0 || have.n >= published; filler++) {
+        assert_true(px_clock_mono_ms() < deadline);
+        got_free(&have);
+        row f;
+        row_make(&f, 0, KEYS + 1, filler, false);
+        publish(cl, 0, &f, 1);
+        published++;
+        rows_free(&f, 1);
+        have = restore(cl, 0, 0);
+    }
+    int64_t end = -1;
+    assert_int_equal(px_changelog_end(cl, 0, &end, NULL, 0), PX_OK);
+    assert_int_equal(have.next, end);
+    assert_true(have.n < (size_t)have.next); /* gaps in the offsets */
+    printf("compacted: %zu of %zu rows left, end %" PRId64 "\n", have.n, published, end);
+    row *table[KEYS] = {0};
+    for (size_t i = 0; i < have.n; i++)
+        for (unsigned k = 0; k < KEYS; k++)
+            if (have.rows[i].key_len == last[k].key_len &&
+                memcmp(have.rows[i].key, last[k].key, last[k].key_len) == 0)
+                table[k] = &have.rows[i];
+    for (unsigned k = 0; k < KEYS; k++) {
+        if (k == 3) { /* deleted: its tombstone, or nothing once that is cleaned too */
+            assert_true(!table[k] || !table[k]->val);
+            continue;
+        }
+        assert_non_null(table[k]);
+        assert_rows_equal(&last[k], 1, table[k], 1);
+    }
+    got_free(&have);
+    rows_free(last, KEYS);
+    px_changelog_destroy(cl);
+}
+
+/* The topic's cleanup.policy as Kafka tells it: "compact" passes; with
+ * deletion, alone or beside compaction, why says a restore would miss
+ * rows. */
+static void test_cleanup_policy(void **state)
+{
+    (void)state;
+    if (!g.real)
+        skip(); /* the mock cluster does not describe topic configs */
+    static const char *const policies[] = {"compact", "delete", "compact,delete"};
+    for (size_t i = 0; i < 3; i++) {
+        const char *cfg[] = {"cleanup.policy", policies[i], NULL};
+        char topic[128], why[512] = "";
+        topic_new_conf(topic, sizeof(topic), 1, cfg);
+        px_changelog *cl = cl_make(g.brokers, topic, 20000);
+        bool compacted = i != 0;
+        assert_int_equal(px_changelog_compacted(cl, &compacted, why, sizeof(why)), PX_OK);
+        assert_int_equal(compacted, i == 0);
+        if (i > 0) {
+            assert_non_null(strstr(why, policies[i]));
+            assert_non_null(strstr(why, "a restore would miss"));
+        }
+        px_changelog_destroy(cl);
+    }
+    px_changelog *cl = cl_make(g.brokers, "pdnsx-test-changelog-none", 5000);
+    bool compacted = true;
+    char why[512] = "";
+    assert_int_equal(px_changelog_compacted(cl, &compacted, why, sizeof(why)), PX_ERR_NOTFOUND);
+    assert_non_null(strstr(why, "pdnsx-test-changelog-none"));
+    px_changelog_destroy(cl);
+}
+
+/* A port nothing listens on (bound, so nothing else takes it meanwhile). */
+static int dead_port(char *brokers, size_t len)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    socklen_t alen = sizeof(a);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+    snprintf(brokers, len, "127.0.0.1:%u", ntohs(a.sin_port));
+    return fd;
+}
+
+/* A broker that is down: publish fails within its timeout, reporting no
+ * position, and counts the failure. */
+static void test_broker_down(void **state)
+{
+    (void)state;
+    char brokers[64];
+    int fd = dead_port(brokers, sizeof(brokers));
+    px_changelog *cl = cl_make(brokers, "pdnsx.state", 1500);
+    row rows[3];
+    for (unsigned i = 0; i < 3; i++)
+        row_make(&rows[i], 0, i, 0, false);
+    px_changelog_msg m[3] = {row_msg(&rows[0]), row_msg(&rows[1]), row_msg(&rows[2])};
+    int64_t next = -7;
+    char why[512] = "";
+    int64_t t0 = px_clock_mono_ms();
+    px_err err = px_changelog_publish(cl, 0, m, 3, &next, why, sizeof(why));
+    int64_t took = px_clock_mono_ms() - t0;
+    assert_int_not_equal(err, PX_OK);
+    assert_int_equal(next, -7);
+    assert_non_null(strstr(why, "3 of 3 rows not written"));
+    assert_true(took >= 1000 && took < 1500 + 5000);
+    px_changelog_stats st;
+    px_changelog_get_stats(cl, &st);
+    assert_int_equal(st.published, 0);
+    assert_int_equal(st.publish_failed, 1);
+    int parts = 0;
+    assert_int_equal(px_changelog_partitions(cl, &parts, NULL, 0), PX_ERR_KAFKA);
+    int64_t end = 0;
+    assert_int_equal(px_changelog_end(cl, 0, &end, NULL, 0), PX_ERR_KAFKA);
+    got have = {.next = -1};
+    assert_int_equal(px_changelog_restore(cl, 0, 0, collect, &have, why, sizeof(why)),
+                     PX_ERR_KAFKA);
+    assert_int_equal(have.calls, 0);
+    px_changelog_destroy(cl);
+    rows_free(rows, 3);
+    close(fd);
+}
+
+/* The mock cluster's brokers go down during a publish and come back: the
+ * publish fails, nothing reported written; the same rows published again
+ * are in the log after whatever of the first attempt got there, so that
+ * applying in order ends with their values. */
+static void test_broker_down_then_up(void **state)
+{
+    (void)state;
+    if (g.real)
+        skip(); /* the shared broker is not ours to stop */
+    char topic[128];
+    topic_new(topic, sizeof(topic), 1);
+    px_changelog *cl = cl_make(g.brokers, topic, 1500);
+    row rows[50];
+    px_changelog_msg m[50];
+    for (unsigned i = 0; i < 50; i++) {
+        row_make(&rows[i], 0, i, 1, false);
+        m[i] = row_msg(&rows[i]);
+    }
+    rd_kafka_mock_broker_set_down(g.mock.mc, 1);
+    int64_t next = -7;
+    char why[512] = "";
+    assert_int_equal(px_changelog_publish(cl, 0, m, 50, &next, why, sizeof(why)), PX_ERR_KAFKA);
+    assert_int_equal(next, -7);
+    rd_kafka_mock_broker_set_up(g.mock.mc, 1);
+    px_changelog_destroy(cl); /* the consumer's next attempt may be a new producer */
+    cl = cl_make(g.brokers, topic, 20000);
+    int64_t deadline = px_clock_mono_ms() + 30000;
+    while (px_changelog_publish(cl, 0, m, 50, &next, why, sizeof(why)) != PX_OK)
+        assert_true(px_clock_mono_ms() < deadline);
+    got have = restore(cl, 0, 0);
+    assert_true(have.n >= 50);
+    assert_int_equal(have.next, next);
+    assert_rows_equal(rows, 50, have.rows + have.n - 50, 50);
+    got_free(&have);
+    rows_free(rows, 50);
+    px_changelog_destroy(cl);
+}
+
+/* Transactions on the mock cluster: its brokers go down after the
+ * transactional id is taken, so the publish's commit times out and it
+ * fails; once they are back a publish (of the same rows) succeeds. */
+static void test_transaction_fails_then_recovers(void **state)
+{
+    (void)state;
+    if (g.real)
+        skip(); /* the shared broker is not ours to stop */
+    char topic[128], id[160];
+    topic_new(topic, sizeof(topic), 1);
+    snprintf(id, sizeof(id), "%s-txn", topic);
+    px_changelog *cl = cl_make_txn(g.brokers, topic, 1500, id);
+    char why[512] = "";
+    if (px_changelog_fence(cl, why, sizeof(why)) != PX_OK)
+        fail_msg("fence: %s", why);
+    row rows[20];
+    px_changelog_msg m[20];
+    for (unsigned i = 0; i < 20; i++) {
+        row_make(&rows[i], 0, i, 1, i == 4);
+        m[i] = row_msg(&rows[i]);
+    }
+    rd_kafka_mock_broker_set_down(g.mock.mc, 1);
+    int64_t next = -7;
+    assert_int_equal(px_changelog_publish(cl, 0, m, 20, &next, why, sizeof(why)), PX_ERR_KAFKA);
+    print_message("failed as expected: %s\n", why);
+    assert_int_equal(next, -7);
+    assert_false(px_changelog_fatal(cl));
+    rd_kafka_mock_broker_set_up(g.mock.mc, 1);
+    int64_t deadline = px_clock_mono_ms() + 30000;
+    px_err err;
+    while ((err = px_changelog_publish(cl, 0, m, 20, &next, why, sizeof(why))) != PX_OK) {
+        print_message("again: %s\n", why);
+        if (px_clock_mono_ms() >= deadline || px_changelog_fatal(cl))
+            fail_msg("publish after the outage: %s: %s", px_strerror(err), why);
+    }
+    assert_true(next >= 20);
+    px_changelog_stats st;
+    px_changelog_get_stats(cl, &st);
+    assert_int_equal(st.published, 20);
+    assert_true(st.publish_failed >= 1);
+    rows_free(rows, 20);
+    px_changelog_destroy(cl);
+}
+
+static void raw_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    (void)opaque;
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        fail_msg("raw message not delivered: %s", rd_kafka_err2str(m->err));
+}
+
+/* Produces raw messages to the topic's partition p, each delivered. */
+static void produce_raw(const char *topic, int32_t p, const char *const *keys, size_t key_lens[],
+                        size_t n)
+{
+    rd_kafka_t *rk = raw_producer(NULL, raw_delivered);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(
+            rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(p),
+                              RD_KAFKA_V_KEY(keys[i], key_lens[i]), RD_KAFKA_V_VALUE("v", 1),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+    assert_int_equal(rd_kafka_flush(rk, 20000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_poll(rk, 0); /* the reports */
+    rd_kafka_destroy(rk);
+}
+
+/* A message with no key, or one longer than a store key can be, is no
+ * row: the restore stops there, the damaged chunk not applied, and the
+ * refusal is counted and named. publish never writes one. */
+static void test_malformed_refused(void **state)
+{
+    (void)state;
+    char topic[128];
+    px_changelog *cl = fresh(topic, sizeof(topic), 2);
+    row good[3];
+    for (unsigned i = 0; i < 3; i++)
+        row_make(&good[i], 0, i, 0, false);
+    for (int32_t p = 0; p < 2; p++)
+        assert_int_equal(publish(cl, p, good, 3), 3);
+    /* publish refuses them before producing */
+    char big[PX_CHANGELOG_KEY_MAX + 1];
+    memset(big, 'k', sizeof(big));
+    px_changelog_msg bad[] = {row_msg(&good[0]), {"", 0, "v", 1}};
+    px_changelog_msg bad_key[] = {{big, sizeof(big), NULL, 0}};
+    int64_t next = -7;
+    char why[512] = "";
+    assert_int_equal(px_changelog_publish(cl, 0, bad, 2, &next, why, sizeof(why)), PX_ERR_TOOLONG);
+    assert_non_null(strstr(why, "an empty key"));
+    assert_int_equal(px_changelog_publish(cl, 0, bad_key, 1, &next, why, sizeof(why)),
+                     PX_ERR_TOOLONG);
+    assert_int_equal(next, -7);
+    int64_t end = -1;
+    assert_int_equal(px_changelog_end(cl, 0, &end, NULL, 0), PX_OK);
+    assert_int_equal(end, 3);
+    /* written by another client: partition 0 gets a message with an empty
+     * key (a compacted topic refuses one without a key at all), partition
+     * 1 one with a key too long, each followed by a good one */
+    const char *k0[] = {"", "\001fine"};
+    size_t l0[] = {0, 5};
+    produce_raw(topic, 0, k0, l0, 2);
+    const char *k1[] = {big, "\001fine"};
+    size_t l1[] = {sizeof(big), 5};
+    produce_raw(topic, 1, k1, l1, 2);
+    for (int32_t p = 0; p < 2; p++) {
+        got have = {.next = -1};
+        why[0] = '\0';
+        assert_int_equal(px_changelog_restore(cl, p, 0, collect, &have, why, sizeof(why)),
+                         PX_ERR_MALFORMED);
+        assert_int_equal(have.calls, 0); /* one chunk: the damaged one */
+        assert_non_null(strstr(why, "damaged: the message at offset 3 is no row"));
+        assert_non_null(strstr(why, p == 0 ? "an empty key" : "a key of 513 bytes"));
+        /* read from after the good rows, the damage is met all the same */
+        assert_int_equal(px_changelog_restore(cl, p, 3, collect, &have, why, sizeof(why)),
+                         PX_ERR_MALFORMED);
+        got_free(&have);
+    }
+    px_changelog_stats st;
+    px_changelog_get_stats(cl, &st);
+    assert_int_equal(st.refused, 4);
+    assert_int_equal(st.restored, 0);
+    rows_free(good, 3);
+    px_changelog_destroy(cl);
+}
+
+/* Two restores on their own threads at once, polled to their end; and a
+ * restore cancelled after its first chunk stops there. */
+static void test_restore_in_background(void **state)
+{
+    (void)state;
+    char topic[128];
+    px_changelog *cl = fresh(topic, sizeof(topic), 2);
+    row *rows[2];
+    int64_t nexts[2][N_TX];
+    size_t n[2];
+    for (int32_t p = 0; p < 2; p++)
+        n[p] = publish_all(cl, p, &rows[p], nexts[p], false);
+    px_changelog_job *j[2];
+    got have[2] = {{.next = -1}, {.next = -1}};
+    for (int32_t p = 0; p < 2; p++)
+        assert_int_equal(px_changelog_restore_start(cl, p, 0, collect, &have[p], &j[p]), PX_OK);
+    int64_t deadline = px_clock_mono_ms() + 60000;
+    for (int32_t p = 0; p < 2; p++) {
+        int64_t next = -1, end = -1;
+        while (!px_changelog_restore_done(j[p], &next, &end))
+            assert_true(px_clock_mono_ms() < deadline);
+        assert_int_equal(next, nexts[p][N_TX - 1]);
+        assert_int_equal(end, next);
+        char why[512] = "";
+        assert_int_equal(px_changelog_restore_join(j[p], why, sizeof(why)), PX_OK);
+        assert_rows_equal(rows[p], n[p], have[p].rows, have[p].n);
+        got_free(&have[p]);
+    }
+    /* cancelled while it applies its first chunk: the rest is not read */
+    gated gt = {
+        .have = {.next = -1}, .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    px_changelog_job *c = NULL;
+    assert_int_equal(px_changelog_restore_start(cl, 0, 0, gated_collect, &gt, &c), PX_OK);
+    pthread_mutex_lock(&gt.lock);
+    while (!gt.arrived)
+        pthread_cond_wait(&gt.cond, &gt.lock);
+    px_changelog_restore_cancel(c);
+    gt.released = true;
+    pthread_cond_broadcast(&gt.cond);
+    pthread_mutex_unlock(&gt.lock);
+    char why[512] = "";
+    assert_int_equal(px_changelog_restore_join(c, why, sizeof(why)), PX_ERR_AGAIN);
+    assert_non_null(strstr(why, "cancelled"));
+    assert_int_equal(gt.have.calls, 1);
+    assert_int_equal(gt.have.n, PX_CHANGELOG_CHUNK); /* a whole chunk, no more */
+    assert_rows_equal(rows[0], PX_CHANGELOG_CHUNK, gt.have.rows, gt.have.n);
+    got_free(&gt.have);
+    /* an error of apply stops the restore with it */
+    got failing = {.next = -1, .fail_with = PX_ERR_IO};
+    assert_int_equal(px_changelog_restore(cl, 1, 0, collect, &failing, why, sizeof(why)),
+                     PX_ERR_IO);
+    assert_int_equal(failing.n, 0);
+    assert_int_equal(px_changelog_restore_join(NULL, NULL, 0), PX_OK);
+    for (int32_t p = 0; p < 2; p++) {
+        rows_free(rows[p], n[p]);
+        free(rows[p]);
+    }
+    px_changelog_destroy(cl);
+}
+
+/* A topic that does not exist is not created by asking for it; a
+ * partition beyond the topic's fails publish; a property librdkafka
+ * refuses fails create, naming it. */
+static void test_missing_topic_and_partition(void **state)
+{
+    (void)state;
+    char topic[128];
+    topic_new(topic, sizeof(topic), 1);
+    char why[512] = "";
+    px_changelog *cl = NULL;
+    if (g.real) { /* the mock cluster creates any topic asked for */
+        cl = cl_make(g.brokers, "pdnsx-test-changelog-none", 3000);
+        int parts = -1;
+        assert_int_equal(px_changelog_partitions(cl, &parts, why, sizeof(why)), PX_ERR_NOTFOUND);
+        assert_non_null(strstr(why, "pdnsx-test-changelog-none"));
+        assert_int_equal(px_changelog_partitions(cl, &parts, NULL, 0), PX_ERR_NOTFOUND);
+        px_changelog_destroy(cl);
+    }
+    cl = cl_make(g.brokers, topic, 3000);
+    row r;
+    row_make(&r, 0, 1, 1, false);
+    px_changelog_msg m = row_msg(&r);
+    int64_t next = -7;
+    px_err err = px_changelog_publish(cl, 5, &m, 1, &next, why, sizeof(why));
+    assert_int_equal(err, PX_ERR_NOTFOUND);
+    assert_int_equal(next, -7);
+    px_changelog_destroy(cl);
+    rows_free(&r, 1);
+    px_kafka_prop bad[] = {{"no.such.property", "1"}};
+    px_kafka_settings ks = {.brokers = g.brokers, .props = bad, .n_props = 1};
+    px_changelog_opts o = {.settings = &ks, .topic = topic};
+    assert_int_equal(px_changelog_create(&o, &cl, why, sizeof(why)), PX_ERR_CONFIG);
+    assert_null(cl);
+    assert_non_null(strstr(why, "no.such.property"));
+}
+
+/* With transactions, the end of committed rows reaches a publish's
+ * position once the coordinator has written the commit marker, a little
+ * after the commit returns: waits for it; returns the end. */
+static int64_t wait_end(px_changelog *cl, int32_t p, int64_t next)
+{
+    int64_t end = -1, deadline = px_clock_mono_ms() + 20000;
+    do {
+        assert_int_equal(px_changelog_end(cl, p, &end, NULL, 0), PX_OK);
+        assert_true(px_clock_mono_ms() < deadline);
+    } while (end < next);
+    return end;
+}
+
+/* Each publish one Kafka transaction: its commit marker takes the offset
+ * after its rows, so each position is one past the marker; a restore reads
+ * the rows only, from the start or from a position, to the end. */
+static void test_transactions(void **state)
+{
+    (void)state;
+    if (!g.real)
+        skip(); /* the mock cluster writes no commit markers, aborts nothing */
+    char topic[128], id[160];
+    topic_new(topic, sizeof(topic), 2);
+    snprintf(id, sizeof(id), "%s-txn", topic);
+    px_changelog *cl = cl_make_txn(g.brokers, topic, 20000, id);
+    char why[512] = "";
+    px_err err = px_changelog_fence(cl, why, sizeof(why));
+    if (err != PX_OK)
+        fail_msg("fence: %s", why);
+    for (int32_t p = 0; p < 2; p++) {
+        row *rows;
+        int64_t nexts[N_TX];
+        size_t total = publish_all(cl, p, &rows, nexts, true);
+        int64_t end = wait_end(cl, p, nexts[N_TX - 1]);
+        assert_int_equal(end, nexts[N_TX - 1]);
+        got all = restore(cl, p, -1);
+        assert_rows_equal(rows, total, all.rows, all.n);
+        assert_int_equal(all.next, end);
+        got_free(&all);
+        /* from the last commit marker: no row to read, the position moves
+         * to the end all the same (a call with none) */
+        got marker = restore(cl, p, end - 1);
+        assert_int_equal(marker.calls, 1);
+        assert_int_equal(marker.n, 0);
+        assert_int_equal(marker.next, end);
+        got_free(&marker);
+        got rest = restore(cl, p, nexts[1]);
+        size_t skip = tx_sizes[0] + tx_sizes[1];
+        assert_rows_equal(rows + skip, total - skip, rest.rows, rest.n);
+        assert_int_equal(rest.next, end);
+        got_free(&rest);
+        rows_free(rows, total);
+        free(rows);
+    }
+    px_changelog_destroy(cl);
+}
+
+/* A member that lost the partition but still writes: its open
+ * transaction is aborted when the new owner takes the transactional id
+ * over, its rows are never restored, and it cannot commit. */
+static void test_zombie_fenced(void **state)
+{
+    (void)state;
+    if (!g.real)
+        skip(); /* the mock cluster writes no commit markers, aborts nothing */
+    char topic[128], id[160];
+    topic_new(topic, sizeof(topic), 1);
+    snprintf(id, sizeof(id), "%s-txn", topic);
+    rd_kafka_t *zombie = raw_producer(id, NULL);
+    assert_null(rd_kafka_init_transactions(zombie, 20000));
+    assert_null(rd_kafka_begin_transaction(zombie));
+    row old[3];
+    for (unsigned i = 0; i < 3; i++) {
+        row_make(&old[i], 0, i, 99, false);
+        assert_int_equal(rd_kafka_producev(zombie, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(0),
+                                           RD_KAFKA_V_KEY(old[i].key, old[i].key_len),
+                                           RD_KAFKA_V_VALUE(old[i].val, old[i].val_len),
+                                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                           RD_KAFKA_V_END),
+                         RD_KAFKA_RESP_ERR_NO_ERROR);
+    }
+    assert_int_equal(rd_kafka_flush(zombie, 20000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    /* the new owner */
+    px_changelog *cl = cl_make_txn(g.brokers, topic, 20000, id);
+    char why[512] = "";
+    if (px_changelog_fence(cl, why, sizeof(why)) != PX_OK)
+        fail_msg("fence: %s", why);
+    got none = restore(cl, 0, 0);
+    assert_int_equal(none.n, 0); /* the zombie's rows are aborted */
+    got_free(&none);
+    row mine[4];
+    for (unsigned i = 0; i < 4; i++)
+        row_make(&mine[i], 0, i, 1, i == 3);
+    wait_end(cl, 0, publish(cl, 0, mine, 4));
+    rd_kafka_error_t *e = rd_kafka_commit_transaction(zombie, 20000);
+    assert_non_null(e); /* fenced */
+    rd_kafka_error_destroy(e);
+    got have = restore(cl, 0, 0);
+    assert_rows_equal(mine, 4, have.rows, have.n);
+    got_free(&have);
+    rows_free(old, 3);
+    rows_free(mine, 4);
+    rd_kafka_destroy(zombie);
+    px_changelog_destroy(cl);
+}
+
+int main(void)
+{
+    g.real = getenv("PXT_CHANGELOG_REAL") != NULL;
+    if (g.real) {
+        const char *b = getenv("PDNSX_TEST_KAFKA");
+        if (!b || !*b) {
+            const char *ci = getenv("CI");
+            if (ci && *ci && strcmp(ci, "0") != 0 && strcmp(ci, "false") != 0) {
+                fprintf(stderr, "FAIL: PDNSX_TEST_KAFKA is not set in CI\n");
+                return 1;
+            }
+            printf("SKIP: PDNSX_TEST_KAFKA is not set (run under scripts/with-kafka.sh)\n");
+            return 77;
+        }
+        snprintf(g.brokers, sizeof(g.brokers), "%s", b);
+    } else {
+        pxt_cluster_start(&g.mock, 1, "pdnsx.state", 1);
+        snprintf(g.brokers, sizeof(g.brokers), "%s", g.mock.brokers);
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_publish_restore_two_partitions),
+        cmocka_unit_test(test_last_value_wins),
+        cmocka_unit_test(test_broker_down),
+        cmocka_unit_test(test_broker_down_then_up),
+        cmocka_unit_test(test_malformed_refused),
+        cmocka_unit_test(test_restore_in_background),
+        cmocka_unit_test(test_missing_topic_and_partition),
+        cmocka_unit_test(test_transactions),
+        cmocka_unit_test(test_zombie_fenced),
+        cmocka_unit_test(test_compacted_log),
+        cmocka_unit_test(test_cleanup_policy),
+        cmocka_unit_test(test_transaction_fails_then_recovers),
+    };
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    if (!g.real)
+        pxt_cluster_stop(&g.mock);
+    return failed;
+}
