@@ -31,6 +31,7 @@
 #include "obs/px_privacy.h"
 #include "obs/px_psl.h"
 #include "query/px_query.h"
+#include "query/px_query_route.h"
 #include "core/px_ratelimit.h"
 #include "store/px_store.h"
 
@@ -168,6 +169,10 @@ struct px_consumer {
     px_geoip *geoip;
     px_metrics_server *metrics;
     px_query_server *query;
+    /* the partitions this member owns, for query.listen (px_query_route.h):
+     * set at each assignment and revocation */
+    px_query_owner *owner;
+    int32_t topic_partitions; /* each subscribed topic's count, as last checked; 0: none */
     px_kafka *k_rk, *k_dlq; /* the two handles (lib/kafka) */
     rd_kafka_t *rk;         /* consumer: px_kafka_handle(k_rk) */
     rd_kafka_t *dlq;        /* dead-letter producer: px_kafka_handle(k_dlq) */

@@ -46,6 +46,31 @@ void px_consumer_rewind(px_consumer *c)
 
 /* ---- Kafka callbacks -------------------------------------------------------------- */
 
+/* The partition numbers of the assignment in force, for query.listen
+ * (partition i of every topic: co-partitioning). Numbers past the count
+ * last checked (partitions added since) answer nothing until the next
+ * assignment's check: a short answer is worse than none. */
+static void px_consumer_owner_update(px_consumer *c)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (!c->owner || rd_kafka_assignment(c->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
+        return;
+    int32_t *owned = calloc((size_t)parts->cnt + 1, sizeof(*owned));
+    size_t n = 0;
+    for (int i = 0; owned && i < parts->cnt; i++)
+        owned[n++] = parts->elems[i].partition;
+    px_err err = owned ? px_query_owner_assign(c->owner, c->topic_partitions, owned, n)
+                       : PX_ERR_NOMEM;
+    if (err != PX_OK) {
+        px_warning("query endpoint: assignment of %d partition(s) of %d per topic not taken "
+                   "(%s): it answers 503 until the next assignment",
+                   parts->cnt, (int)c->topic_partitions, px_strerror(err));
+        px_query_owner_assign(c->owner, c->topic_partitions, NULL, 0);
+    }
+    free(owned);
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
 static void px_consumer_assign(px_consumer *c, rd_kafka_t *rk,
                                rd_kafka_topic_partition_list_t *parts, bool coop)
 {
@@ -81,6 +106,7 @@ static void px_consumer_assign(px_consumer *c, rd_kafka_t *rk,
         px_error("Kafka: assign failed");
         c->fatal = true;
     }
+    px_consumer_owner_update(c);
 }
 
 static void px_consumer_revoke(px_consumer *c, rd_kafka_t *rk,
@@ -99,6 +125,7 @@ static void px_consumer_revoke(px_consumer *c, rd_kafka_t *rk,
     } else {
         rd_kafka_assign(rk, NULL);
     }
+    px_consumer_owner_update(c);
     if (failed) /* partitions we keep go back to where the store stands */
         px_consumer_rewind(c);
 }
