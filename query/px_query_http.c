@@ -21,20 +21,22 @@ struct px_query_server {
     px_metric *m_requests[PX_QUERY_DOMAIN + 2];
 };
 
-/* The parameters of one request; anything but after/before/limit (once
- * each) is a bad request rather than silently ignored. */
+/* The parameters of one request; anything but after/before/limit and
+ * assignment (once each) is a bad request rather than silently ignored. */
 typedef struct px_query_args {
     const char *after, *before, *limit;
+    const char *assignment; /* pdnsx-query --cluster's (px_query_route.h) */
     bool bad;
 } px_query_args;
 
 static void px_query_arg(void *cls, const char *key, const char *value)
 {
     px_query_args *a = cls;
-    const char **slot = strcmp(key, "after") == 0    ? &a->after
-                        : strcmp(key, "before") == 0 ? &a->before
-                        : strcmp(key, "limit") == 0  ? &a->limit
-                                                     : NULL;
+    const char **slot = strcmp(key, "after") == 0        ? &a->after
+                        : strcmp(key, "before") == 0     ? &a->before
+                        : strcmp(key, "limit") == 0      ? &a->limit
+                        : strcmp(key, "assignment") == 0 ? &a->assignment
+                                                         : NULL;
     if (!slot || !value || *slot)
         a->bad = true;
     else
@@ -131,8 +133,8 @@ static px_err px_query_partitions(px_query_server *s, px_http_answer *a)
     return err;
 }
 
-/* 503 {"error":what,"partitions":[...],"msg":...}: the partitions of p
- * with flag (none for "unassigned"). */
+/* 503 {"error":what,"partitions":[...],"msg":...}: the restoring
+ * partitions of p, all (only -1) or one (none when only is no partition). */
 static px_err px_query_unavailable(px_http_answer *a, const char *what, const px_query_parts *p,
                                    int32_t only, const char *msg)
 {
@@ -151,11 +153,20 @@ static px_err px_query_unavailable(px_http_answer *a, const char *what, const px
     return px_query_answer_json(a, 503, line);
 }
 
-/* Whether req may be answered here (else *a is the 503): some partition
- * owned, and none that req needs restoring. */
-static bool px_query_may_answer(const px_query_req *req, const px_query_parts *p, px_http_answer *a,
-                                px_err *err)
+/* Whether req may be answered here (else *a is the 503): the assignment
+ * the client was told (assignment, may be NULL) still in force, some
+ * partition owned, and no partition req needs restoring. */
+static bool px_query_may_answer(const px_query_req *req, const char *assignment,
+                                const px_query_parts *p, px_http_answer *a, px_err *err)
 {
+    uint64_t told;
+    if (assignment &&
+        (!px_query_parse_assignment(assignment, &told) || told != px_query_parts_assignment(p))) {
+        *err = px_query_unavailable(a, "moved", p, INT32_MAX,
+                                    "this consumer's partitions changed since /partitions (a "
+                                    "rebalance): ask /partitions again");
+        return false;
+    }
     if (px_query_parts_owned(p) == 0) {
         *err = px_query_unavailable(a, "unassigned", p, -1,
                                     "no partitions assigned to this consumer (yet)");
@@ -183,13 +194,13 @@ static bool px_query_keep_owned(void *ctx, const char *name)
 
 /* Takes the member's partitions for qa: false when req may not be answered
  * here (*a says why). */
-static bool px_query_own(px_query_server *s, const px_query_req *req, px_query_answer *qa,
-                         px_http_answer *a, px_err *err)
+static bool px_query_own(px_query_server *s, const px_query_req *req, const char *assignment,
+                         px_query_answer *qa, px_http_answer *a, px_err *err)
 {
     if (!s->owner)
         return true;
     *err = px_query_owner_get(s->owner, &qa->parts);
-    if (*err != PX_OK || !px_query_may_answer(req, &qa->parts, a, err))
+    if (*err != PX_OK || !px_query_may_answer(req, assignment, &qa->parts, a, err))
         return false;
     /* owning all: nothing to leave out, no hashing */
     if (px_query_parts_owned(&qa->parts) < (size_t)qa->parts.partitions)
@@ -200,14 +211,15 @@ static bool px_query_own(px_query_server *s, const px_query_req *req, px_query_a
 /* Opens the lookup and reads its first piece here, so that a store that
  * fails at once still gets a 500 rather than a broken 200. */
 static px_err px_query_answer_lookup(px_query_server *s, const px_query_req *req,
-                                     const px_http_conn *conn, px_http_answer *a)
+                                     const char *assignment, const px_http_conn *conn,
+                                     px_http_answer *a)
 {
     px_query_answer *qa = calloc(1, sizeof(*qa));
     if (!qa)
         return PX_ERR_NOMEM;
     qa->limit = req->limit;
     px_err err = px_query_stream_open(s->store, req, &qa->qs);
-    if (err == PX_OK && !px_query_own(s, req, qa, a, &err)) {
+    if (err == PX_OK && !px_query_own(s, req, assignment, qa, a, &err)) {
         px_query_answer_free(qa);
         return err;
     }
@@ -238,7 +250,7 @@ static px_err px_query_handle(void *cls, const px_http_request *r, px_http_answe
     px_http_args(r, px_query_arg, &args);
     if (s->owner && strcmp(px_http_path(r), "/partitions") == 0) {
         px_metric_inc(s->m_requests[PX_QUERY_DOMAIN + 1]);
-        return args.bad || args.after || args.before || args.limit
+        return args.bad || args.after || args.before || args.limit || args.assignment
                    ? px_http_answer_text(a, 400, "/partitions takes no parameters")
                    : px_query_partitions(s, a);
     }
@@ -249,12 +261,13 @@ static px_err px_query_handle(void *cls, const px_http_request *r, px_http_answe
     if (err == PX_ERR_NOTFOUND)
         return px_http_answer_text(a, 404, why);
     if (err == PX_OK && args.bad)
-        return px_http_answer_text(a, 400, "parameters: after=T, before=T and limit=N only");
+        return px_http_answer_text(a, 400,
+                                   "parameters: after=T, before=T, limit=N and assignment=X only");
     if (err != PX_OK)
         return px_http_answer_text(a, 400, why[0] ? why : px_strerror(err));
     px_query_req_apply_limits(&req, &s->limits);
     px_metric_inc(s->m_requests[req.kind]);
-    return px_query_answer_lookup(s, &req, px_http_request_conn(r), a);
+    return px_query_answer_lookup(s, &req, args.assignment, px_http_request_conn(r), a);
 }
 
 static void px_query_server_metrics(px_query_server *s)

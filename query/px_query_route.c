@@ -2,13 +2,16 @@
  * member owns (px_query_route.h). */
 #include "query/px_query_route.h"
 
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
+#include "core/px_hash.h"
 #include "kafka/px_kafka_partition.h"
 #include "obs/px_psl.h"
 
@@ -33,6 +36,21 @@ int32_t px_query_route(const px_query_req *req, int32_t partitions)
 }
 
 /* ---- a member's partitions --------------------------------------------------------- */
+
+bool px_query_parse_assignment(const char *text, uint64_t *out)
+{
+    uint64_t v = 0;
+    size_t n = 0;
+    for (; text && text[n]; n++) {
+        char ch = text[n];
+        int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+        if (d < 0 || n >= 16)
+            return false;
+        v = v << 4 | (uint64_t)d;
+    }
+    *out = v;
+    return n == 16;
+}
 
 void px_query_parts_free(px_query_parts *p)
 {
@@ -68,11 +86,20 @@ static json_t *px_query_parts_list(const px_query_parts *p, uint8_t flag)
     return a;
 }
 
+uint64_t px_query_parts_assignment(const px_query_parts *p)
+{
+    uint64_t h = px_hash64(&p->partitions, sizeof(p->partitions), 0x61737367ull);
+    return p->partitions > 0 ? px_hash64(p->state, (size_t)p->partitions, h) : h;
+}
+
 char *px_query_parts_json(const px_query_parts *p)
 {
-    json_t *o = json_pack("{s:i, s:o, s:o}", "partitions", (json_int_t)p->partitions, "owned",
+    char fp[24];
+    snprintf(fp, sizeof(fp), "%016" PRIx64, px_query_parts_assignment(p));
+    json_t *o = json_pack("{s:i, s:o, s:o, s:s}", "partitions", (json_int_t)p->partitions, "owned",
                           px_query_parts_list(p, PX_QUERY_PART_OWNED), "restoring",
-                          px_query_parts_list(p, PX_QUERY_PART_RESTORING | PX_QUERY_PART_OWNED));
+                          px_query_parts_list(p, PX_QUERY_PART_RESTORING | PX_QUERY_PART_OWNED),
+                          "assignment", fp);
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     char *line = NULL;
@@ -136,8 +163,17 @@ static px_err px_query_parts_fill(const json_t *o, px_query_parts *out, char *wh
     return err;
 }
 
-px_err px_query_parts_parse(const char *text, size_t len, px_query_parts *out, char *why,
-                            size_t whylen)
+/* "assignment": 16 hex digits. */
+static px_err px_query_parts_fp(const json_t *o, uint64_t *out, char *why, size_t whylen)
+{
+    const char *t = json_string_value(json_object_get(o, "assignment"));
+    if (!px_query_parse_assignment(t, out))
+        return px_query_parts_bad(why, whylen, "\"assignment\" is not 16 hex digits");
+    return PX_OK;
+}
+
+px_err px_query_parts_parse(const char *text, size_t len, px_query_parts *out, uint64_t *assignment,
+                            char *why, size_t whylen)
 {
     *out = (px_query_parts){0};
     json_error_t jerr;
@@ -145,6 +181,8 @@ px_err px_query_parts_parse(const char *text, size_t len, px_query_parts *out, c
     px_err err = json_is_object(o)
                      ? px_query_parts_fill(o, out, why, whylen)
                      : px_query_parts_bad(why, whylen, "not a JSON object: %s", jerr.text);
+    if (err == PX_OK)
+        err = px_query_parts_fp(o, assignment, why, whylen);
     json_decref(o);
     if (err != PX_OK)
         px_query_parts_free(out);

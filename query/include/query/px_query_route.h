@@ -47,18 +47,28 @@ typedef struct px_query_parts {
     uint8_t *state;     /* N flags PX_QUERY_PART_*, owned (NULL when N is 0) */
 } px_query_parts;
 void px_query_parts_free(px_query_parts *p); /* frees state; NULL is fine */
+/* The assignment's fingerprint (N and every partition's flags): a lookup
+ * sent with ?assignment=X (16 hex digits) is answered only while the
+ * member's partitions are still those /partitions gave with X, so that a
+ * rebalance between the two cannot make a routed answer short. */
+uint64_t px_query_parts_assignment(const px_query_parts *p);
 /* Owned partitions; of them, restoring ones (a restoring one is owned). */
 size_t px_query_parts_owned(const px_query_parts *p);
 bool px_query_parts_is(const px_query_parts *p, int32_t partition, uint8_t flag);
 
-/* {"partitions":N,"owned":[...],"restoring":[...]} and a '\n', ascending.
+/* {"partitions":N,"owned":[...],"restoring":[...],"assignment":"X"} and a
+ * '\n', partitions ascending, X px_query_parts_assignment in hex.
  * Caller free()s; NULL when out of memory. */
 char *px_query_parts_json(const px_query_parts *p);
 /* Reads what px_query_parts_json writes (another member's answer: checked,
  * never trusted): N from 1 to PX_QUERY_PARTITIONS_MAX, each listed
- * partition below N, restoring ones owned. PX_ERR_MALFORMED with why. */
-px_err px_query_parts_parse(const char *text, size_t len, px_query_parts *out, char *why,
-                            size_t whylen);
+ * partition below N, restoring ones owned; *assignment its "assignment".
+ * PX_ERR_MALFORMED with why. */
+px_err px_query_parts_parse(const char *text, size_t len, px_query_parts *out, uint64_t *assignment,
+                            char *why, size_t whylen);
+
+/* 16 lowercase hex digits (an assignment's fingerprint) -> *out. */
+bool px_query_parse_assignment(const char *text, uint64_t *out);
 
 /* The partitions a member owns: set by the consumer's thread, read by the
  * query endpoint's (a lock inside). */

@@ -21,6 +21,7 @@
 #include "dns/px_dns_name.h"
 #include "query/px_cof.h"
 #include "query/px_query.h"
+#include "query/px_query_route.h"
 
 #include "px_query_cluster.h"
 #include "store_text.h"
@@ -786,6 +787,43 @@ static px_query_server *start_server(px_store *s, char *hostport, size_t len)
     return srv;
 }
 
+/* An owner of `partitions` partitions owning owned[0..n). */
+static px_query_owner *owning(int32_t partitions, const int32_t *owned, size_t n)
+{
+    px_query_owner *o = px_query_owner_create();
+    assert_non_null(o);
+    assert_int_equal(px_query_owner_assign(o, partitions, owned, n), PX_OK);
+    return o;
+}
+
+/* A member of a consumer group: it answers for o's partitions (limit 0:
+ * the default limits). */
+static px_query_server *start_member(px_store *s, px_query_owner *o, uint64_t limit, char *hp,
+                                     size_t len)
+{
+    px_query_server_opts opts = {.owner = o};
+    if (limit)
+        opts.limits = (px_query_limits){.def = limit, .max = limit};
+    px_query_server *srv = px_query_server_start("127.0.0.1:0", s, &opts, errbuf, sizeof(errbuf));
+    if (!srv)
+        fail_msg("server: %s", errbuf);
+    snprintf(hp, len, "127.0.0.1:%u", px_query_server_port(srv));
+    return srv;
+}
+
+/* What the store alone answers r (its own lookup, no HTTP); freed by the
+ * caller. */
+static char *local_answer(px_store *s, const px_query_req *r)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    assert_int_equal(px_query_run(s, r, f, NULL), PX_OK);
+    fclose(f);
+    return buf;
+}
+
 /* One GET through the --cluster client's fetch (one endpoint): on PX_OK
  * *status and *body (NUL-terminated, caller frees) of *len bytes. */
 static px_err http_get(const char *hp, const char *path, int timeout_ms, int *status, char **body,
@@ -1261,7 +1299,23 @@ static void test_merge_conditions(void **state)
     assert_non_null(strstr(errbuf, "answer 2, line 2: the consumer failed mid-answer: store: I/O"));
 }
 
-/* Two consumers, each with part of the history, asked over HTTP. */
+/* Runs --cluster over list into a string (freed by the caller). */
+static char *cluster_text(const char *list, const px_query_req *r, px_query_result *res)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    px_err err = px_query_cluster(list, r, 10000, f, res, errbuf, sizeof(errbuf));
+    fclose(f);
+    if (err != PX_OK)
+        fail_msg("--cluster: %s", errbuf);
+    return buf;
+}
+
+/* Two consumers of one group whose stores overlap (both merged
+ * www.example.com): each answers for the partitions it owns only, so the
+ * merged answer is the owner's part, never both added. */
 static void test_cluster(void **state)
 {
     (void)state;
@@ -1279,41 +1333,52 @@ static void test_cluster(void **state)
     merge(batch, "www.example.com", "A", "192.0.2.1", "example.com", 2, T0, T0 + 150, "org-a");
     merge(batch, "www.example.com", "AAAA", "2001:db8::1", NULL, 1, T0, T0, "org-a");
     assert_int_equal(px_store_batch_commit(batch), PX_OK);
+    /* example.com is on partition 1 of 2 (murmur2, test_kafka_partition) */
+    assert_int_equal(px_query_partition_of("example.com", 11, 2), 1);
+    const int32_t p0[] = {0}, p1[] = {1};
+    px_query_owner *oa = owning(2, p1, 1), *ob = owning(2, p0, 1);
     char hpa[64], hpb[64], list[160];
-    px_query_server *sa = start_server(a.store, hpa, sizeof(hpa));
-    px_query_server *sb = start_server(b.store, hpb, sizeof(hpb));
+    px_query_server *sa = start_member(a.store, oa, 0, hpa, sizeof(hpa));
+    px_query_server *sb = start_member(b.store, ob, 0, hpb, sizeof(hpb));
     snprintf(list, sizeof(list), "%s,%s", hpa, hpb);
 
     px_query_req r;
     assert_int_equal(parse(&r, 2, "rrset", "*.example.com", NULL, NULL), PX_OK);
-    char *buf = NULL;
-    size_t len = 0, n = 0;
-    FILE *f = open_memstream(&buf, &len);
     px_query_req_apply_limits(&r, &default_limits);
     px_query_result res;
-    assert_int_equal(px_query_cluster(list, &r, 10000, f, &res, errbuf, sizeof(errbuf)), PX_OK);
-    n = res.records;
-    fclose(f);
-    /* the order of a merged answer is ours: canonical name order */
-    assert_string_equal(buf, MAIL_CNAME WWW_A WWW_AAAA);
-    assert_int_equal(n, 3);
-    free(buf);
+    char *want = local_answer(a.store, &r), *got = cluster_text(list, &r, &res);
+    assert_string_equal(got, want); /* the owner's: b's www.example.com left out */
+    assert_non_null(strstr(got, MAIL_CNAME));
+    assert_non_null(strstr(got, "\"count\":3,"));
+    assert_null(strstr(got, "AAAA"));
+    assert_int_equal(res.records, 2);
+    free(want);
+    free(got);
 
-    /* a member that cuts its answer is named */
+    /* the partition moves to b: b's part is the answer */
+    assert_int_equal(px_query_owner_assign(oa, 2, p0, 1), PX_OK);
+    assert_int_equal(px_query_owner_assign(ob, 2, p1, 1), PX_OK);
+    want = local_answer(b.store, &r);
+    got = cluster_text(list, &r, &res);
+    assert_string_equal(got, want);
+    assert_int_equal(res.records, 2);
+    free(want);
+    free(got);
+
+    /* the member that cuts its answer is named */
     r.limit = 1;
-    f = open_memstream(&buf, &len);
-    assert_int_equal(px_query_cluster(list, &r, 10000, f, &res, errbuf, sizeof(errbuf)), PX_OK);
-    fclose(f);
-    assert_int_equal(res.answers_cut, 2);
-    assert_string_equal(res.cut_by, hpa);
-    assert_true(res.cut);
+    free(cluster_text(list, &r, &res));
+    assert_int_equal(res.answers_cut, 1);
+    assert_string_equal(res.cut_by, hpb);
+    assert_false(res.cut); /* one answer: nothing past the limit to merge */
     assert_int_equal(res.records, 1);
-    free(buf);
     r.limit = 10000;
 
     /* one endpoint down or refusing: the whole query fails */
     px_query_server_stop(sb);
-    f = open_memstream(&buf, &len);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
     assert_int_equal(px_query_cluster(list, &r, 10000, f, &res, errbuf, sizeof(errbuf)), PX_ERR_IO);
     assert_non_null(strstr(errbuf, hpb));
     fclose(f);
@@ -1325,6 +1390,8 @@ static void test_cluster(void **state)
     free(buf);
 
     px_query_server_stop(sa);
+    px_query_owner_destroy(oa);
+    px_query_owner_destroy(ob);
     px_store_close(a.store);
     px_store_close(b.store);
     remove_dir(a.dir);
@@ -1441,11 +1508,11 @@ static void test_cluster_cut_marker(void **state)
 {
     fixture *fx = *state;
     char hpa[64], hpb[64], list[160];
-    px_query_server *sa = start_server(fx->store, hpa, sizeof(hpa));
-    px_query_server_opts o = {.limits = {.def = 2, .max = 2}};
-    px_query_server *sb = px_query_server_start("127.0.0.1:0", fx->store, &o, errbuf, 512);
-    assert_non_null(sb);
-    snprintf(hpb, sizeof(hpb), "127.0.0.1:%u", px_query_server_port(sb));
+    /* b owns example.com's partition (1 of 2) and answers 2 records at most */
+    const int32_t p0[] = {0}, p1[] = {1};
+    px_query_owner *oa = owning(2, p0, 1), *ob = owning(2, p1, 1);
+    px_query_server *sa = start_member(fx->store, oa, 0, hpa, sizeof(hpa));
+    px_query_server *sb = start_member(fx->store, ob, 2, hpb, sizeof(hpb));
     snprintf(list, sizeof(list), "%s,%s", hpa, hpb);
 
     const char *eps[] = {hpa, hpb};
@@ -1471,9 +1538,11 @@ static void test_cluster_cut_marker(void **state)
     assert_int_equal(res.answers_cut, 1);
     assert_string_equal(res.cut_by, hpb);
     assert_false(res.cut);
-    assert_int_equal(res.records, 4);
+    assert_int_equal(res.records, 2);
     px_query_server_stop(sa);
     px_query_server_stop(sb);
+    px_query_owner_destroy(oa);
+    px_query_owner_destroy(ob);
 }
 
 /* An answer larger than the client's bound ends the transfer: the fetch
@@ -1545,9 +1614,11 @@ static void test_domain(void **state)
     assert_true(back.fence.after == 100);
     free(path);
 
-    /* over HTTP */
+    /* over HTTP, at the member owning example.com's partition (1 of 2) */
     char hp[64];
-    px_query_server *srv = start_server(fx->store, hp, sizeof(hp));
+    const int32_t p0[] = {0}, p1[] = {1};
+    px_query_owner *o1 = owning(2, p1, 1), *o0 = owning(2, p0, 1);
+    px_query_server *srv = start_member(fx->store, o1, 0, hp, sizeof(hp));
     get(hp, "/domain/example.com", 200, DOM_EXAMPLE);
     get(hp, "/domain/Example.COM.?before=1795715999", 200, "");
     get(hp, "/domain/nothing.example", 200, "");
@@ -1555,9 +1626,9 @@ static void test_domain(void **state)
     get(hp, "/domain/*.example.com", 400, NULL);
     get(hp, "/domain", 404, NULL);
 
-    /* --cluster: the domain lines of every consumer combine */
+    /* --cluster: asked of the member owning the domain's partition */
     char hp2[64], list[160];
-    px_query_server *srv2 = start_server(fx->store, hp2, sizeof(hp2));
+    px_query_server *srv2 = start_member(fx->store, o0, 0, hp2, sizeof(hp2));
     snprintf(list, sizeof(list), "%s,%s", hp, hp2);
     px_query_req_apply_limits(&r, &default_limits);
     r.fence.after = INT64_MIN;
@@ -1572,6 +1643,8 @@ static void test_domain(void **state)
     free(buf);
     px_query_server_stop(srv);
     px_query_server_stop(srv2);
+    px_query_owner_destroy(o0);
+    px_query_owner_destroy(o1);
 }
 
 /* Domain lines of several answers: earliest first, latest last, union
