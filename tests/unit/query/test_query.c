@@ -18,6 +18,7 @@
 #include <lmdb.h>
 
 #include "dns/px_addr.h"
+#include "core/px_metrics.h"
 #include "dns/px_dns_name.h"
 #include "query/px_cof.h"
 #include "query/px_query.h"
@@ -1545,6 +1546,168 @@ static void test_cluster_cut_marker(void **state)
     px_query_owner_destroy(ob);
 }
 
+/* ---- a member's partitions (px_query_route.h) ------------------------------------ */
+
+/* GET path: its status, and its body (freed by the caller). */
+static char *status_of(const char *hp, const char *path, int *status)
+{
+    char *body = NULL;
+    size_t len = 0;
+    if (http_get(hp, path, 10000, status, &body, &len, errbuf, sizeof(errbuf)) != PX_OK)
+        fail_msg("GET %s: %s", path, errbuf);
+    print_message("GET %s -> %d %s", path, *status, body);
+    return body;
+}
+
+/* The answer's status is want and its body holds has. */
+static void get_has(const char *hp, const char *path, int want, const char *has)
+{
+    int status = 0;
+    char *body = status_of(hp, path, &status);
+    assert_int_equal(status, want);
+    if (!strstr(body, has))
+        fail_msg("GET %s: no '%s' in %s", path, has, body);
+    free(body);
+}
+
+/* pdnsx_query_requests_total{endpoint="E"} now. */
+static uint64_t requests(const char *endpoint)
+{
+    char *buf = NULL, want[96];
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    px_metrics_write(f);
+    fclose(f);
+    snprintf(want, sizeof(want), "pdnsx_query_requests_total{endpoint=\"%s\"} ", endpoint);
+    char *at = strstr(buf, want);
+    uint64_t n = at ? strtoull(at + strlen(want), NULL, 10) : 0;
+    free(buf);
+    return n;
+}
+
+/* The endpoint of a member answers for the partitions it owns: none yet is
+ * 503; records of partitions it does not own are left out; one it restores
+ * makes the lookups that need it 503; so does an assignment that moved. In
+ * the fixture, example.com is on partition 1 of 2, notexample.com on 0. */
+static void test_member_endpoint(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(px_query_partition_of("notexample.com", 14, 2), 0);
+    px_query_owner *o = owning(2, NULL, 0);
+    char hp[64];
+    px_query_server *srv = start_member(fx->store, o, 0, hp, sizeof(hp));
+    uint64_t asked = requests("partitions"), rrsets = requests("rrset");
+    get_has(hp, "/partitions", 200, "{\"partitions\":2,\"owned\":[],\"restoring\":[],");
+    assert_int_equal(requests("partitions"), asked + 1);
+    get_has(hp, "/partitions?limit=1", 400, "no parameters");
+    get_has(hp, "/rrset/www.example.com", 503,
+            "{\"error\":\"unassigned\",\"partitions\":[],\"msg\":\"no partitions assigned");
+    get_has(hp, "/rdata/192.0.2.1", 503, "\"unassigned\"");
+    assert_int_equal(requests("rrset"), rrsets + 1);
+
+    /* partition 0 only: example.com's records are left out, even in a
+     * fan-out; notexample.com's are answered */
+    const int32_t p0[] = {0}, both[] = {0, 1};
+    assert_int_equal(px_query_owner_assign(o, 2, p0, 1), PX_OK);
+    get(hp, "/rrset/www.example.com", 200, "");
+    get(hp, "/rdata/192.0.2.1", 200, "");
+    get_has(hp, "/rrset/*.com", 200, "\"rrname\":\"notexample.com\"");
+    int status;
+    char *body = status_of(hp, "/rrset/*.com", &status);
+    /* none of example.com's */
+    assert_null(strstr(body, "\"rrname\":\"example.com\""));
+    assert_null(strstr(body, "\"rrname\":\"www.example.com\""));
+    assert_null(strstr(body, ".example.com\""));
+    free(body);
+    get(hp, "/domain/example.com", 200, "");
+    /* the limit counts what is answered, not what is left out */
+    get_has(hp, "/rrset/*.com?limit=1", 200, "notexample.com");
+
+    /* both: the whole store */
+    assert_int_equal(px_query_owner_assign(o, 2, both, 2), PX_OK);
+    get(hp, "/rdata/192.0.2.1", 200, WWW_A AB_A);
+
+    /* partition 1 restoring: what needs it is refused, not answered short */
+    assert_int_equal(px_query_owner_restoring(o, 1, true), PX_OK);
+    get_has(hp, "/rrset/www.example.com", 503, "{\"error\":\"restoring\",\"partitions\":[1],");
+    get_has(hp, "/rdata/203.0.113.5", 503, "\"restoring\"");
+    get_has(hp, "/rrset/notexample.com", 200, "notexample.com");
+    get_has(hp, "/partitions", 200, "\"owned\":[0,1],\"restoring\":[1],");
+
+    /* --cluster: the restoring member and partition are named */
+    px_query_req r;
+    assert_int_equal(parse(&r, 2, "rrset", "WWW.example.com", NULL, NULL), PX_OK);
+    px_query_req_apply_limits(&r, &default_limits);
+    px_query_result res;
+    assert_int_equal(cluster_run(hp, &r, 10000, &res), PX_ERR_AGAIN);
+    print_message("%s\n", errbuf);
+    assert_true(strncmp(errbuf, hp, strlen(hp)) == 0);
+    assert_non_null(strstr(errbuf, "is restoring partition(s) 1: its answer would be short"));
+    assert_int_equal(parse(&r, 2, "rrset", "notexample.com", NULL, NULL), PX_OK);
+    px_query_req_apply_limits(&r, &default_limits);
+    assert_int_equal(cluster_run(hp, &r, 10000, &res), PX_OK);
+    assert_int_equal(res.records, 1);
+    assert_int_equal(px_query_owner_restoring(o, 1, false), PX_OK);
+
+    /* ?assignment: answered while the partitions are those it names */
+    body = status_of(hp, "/partitions", &status);
+    char *fp = strstr(body, "\"assignment\":\"");
+    assert_non_null(fp);
+    char path[128];
+    snprintf(path, sizeof(path), "/rrset/notexample.com?assignment=%.16s", fp + 14);
+    free(body);
+    get_has(hp, path, 200, "notexample.com");
+    assert_int_equal(px_query_owner_assign(o, 2, p0, 1), PX_OK);
+    get_has(hp, path, 503, "{\"error\":\"moved\",\"partitions\":[],");
+    get_has(hp, "/rrset/notexample.com?assignment=zz", 503, "\"moved\"");
+    get_has(hp, "/rrset/notexample.com?assignment=1&assignment=2", 400, "assignment=X");
+    px_query_server_stop(srv);
+    px_query_owner_destroy(o);
+}
+
+/* --cluster refuses members that are not one whole group. */
+static void test_cluster_members(void **state)
+{
+    fixture *fx = *state;
+    const int32_t p0[] = {0}, p1[] = {1}, all[] = {0, 1};
+    px_query_owner *oa = owning(2, all, 2), *ob = owning(2, p1, 1), *oc = owning(3, p0, 1);
+    char hpa[64], hpb[64], hpc[64], plain[64], list[320];
+    px_query_server *sa = start_member(fx->store, oa, 0, hpa, sizeof(hpa));
+    px_query_server *sb = start_member(fx->store, ob, 0, hpb, sizeof(hpb));
+    px_query_server *sc = start_member(fx->store, oc, 0, hpc, sizeof(hpc));
+    px_query_server *sp = start_server(fx->store, plain, sizeof(plain)); /* no /partitions */
+    px_query_req r;
+    assert_int_equal(parse(&r, 2, "rrset", "www.example.com", NULL, NULL), PX_OK);
+    px_query_req_apply_limits(&r, &default_limits);
+    px_query_result res;
+    snprintf(list, sizeof(list), "%s,%s", hpa, hpb);
+    assert_int_equal(cluster_run(list, &r, 10000, &res), PX_ERR_CONFIG);
+    print_message("%s\n", errbuf);
+    assert_non_null(strstr(errbuf, "partition 1 is owned by both"));
+    snprintf(list, sizeof(list), "%s,%s", hpa, hpc);
+    assert_int_equal(cluster_run(list, &r, 10000, &res), PX_ERR_CONFIG);
+    print_message("%s\n", errbuf);
+    assert_non_null(strstr(errbuf, "count 2 and 3 partitions per topic"));
+    assert_int_equal(cluster_run(hpb, &r, 10000, &res), PX_ERR_CONFIG);
+    print_message("%s\n", errbuf);
+    assert_non_null(strstr(errbuf, "partition 0 of 2 is owned by none of the consumers given"));
+    snprintf(list, sizeof(list), "%s,%s", hpb, plain);
+    assert_int_equal(cluster_run(list, &r, 10000, &res), PX_ERR_IO);
+    print_message("%s\n", errbuf);
+    assert_true(strncmp(errbuf, plain, strlen(plain)) == 0);
+    assert_non_null(strstr(errbuf, "answered 404"));
+    /* one member owning all: the lookup is its answer */
+    assert_int_equal(cluster_run(hpa, &r, 10000, &res), PX_OK);
+    assert_int_equal(res.records, 2);
+    px_query_server_stop(sa);
+    px_query_server_stop(sb);
+    px_query_server_stop(sc);
+    px_query_server_stop(sp);
+    px_query_owner_destroy(oa);
+    px_query_owner_destroy(ob);
+    px_query_owner_destroy(oc);
+}
+
 /* An answer larger than the client's bound ends the transfer: the fetch
  * fails naming the endpoint instead of holding it; one exactly at the
  * bound is whole. */
@@ -1710,6 +1873,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cluster_timeout, setup_store, teardown_store),
         cmocka_unit_test_setup_teardown(test_cluster_cut_marker, setup_store, teardown_store),
         cmocka_unit_test_setup_teardown(test_cluster_oversized, setup_store, teardown_store),
+        cmocka_unit_test_setup_teardown(test_member_endpoint, setup_store, teardown_store),
+        cmocka_unit_test_setup_teardown(test_cluster_members, setup_store, teardown_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
