@@ -650,7 +650,7 @@ void px_consumer_destroy(px_consumer *c)
     free(c->parts);
     px_store_close(c->store);
     px_query_owner_destroy(c->owner); /* after the handle: its revocation sets it */
-    px_consumer_alerts_close(c); /* after the store: its feed is the detector */
+    px_consumer_alerts_close(c);      /* after the store: its feed is the detector */
     px_geoip_close(c->geoip);
     px_metrics_server_stop(c->metrics);
     px_avro_codec_destroy(c->codec);

@@ -173,12 +173,12 @@ struct px_consumer {
      * set at each assignment and revocation */
     px_query_owner *owner;
     int32_t topic_partitions; /* each subscribed topic's count, as last checked; 0: none */
-    px_kafka *k_rk, *k_dlq; /* the two handles (lib/kafka) */
-    rd_kafka_t *rk;         /* consumer: px_kafka_handle(k_rk) */
-    rd_kafka_t *dlq;        /* dead-letter producer: px_kafka_handle(k_dlq) */
-    px_dlq *dl;             /* its copies and their acknowledgements */
-    px_consumer_lag *lag;   /* the assigned partitions' lag, for /metrics */
-    size_t dlq_max;         /* largest copy: dlq.max_bytes, or message.max.bytes if lower */
+    px_kafka *k_rk, *k_dlq;   /* the two handles (lib/kafka) */
+    rd_kafka_t *rk;           /* consumer: px_kafka_handle(k_rk) */
+    rd_kafka_t *dlq;          /* dead-letter producer: px_kafka_handle(k_dlq) */
+    px_dlq *dl;               /* its copies and their acknowledgements */
+    px_consumer_lag *lag;     /* the assigned partitions' lag, for /metrics */
+    size_t dlq_max;           /* largest copy: dlq.max_bytes, or message.max.bytes if lower */
     px_avro_codec *codec;
     px_psl_cache *psl;
 

@@ -59,8 +59,8 @@ static void px_consumer_owner_update(px_consumer *c)
     size_t n = 0;
     for (int i = 0; owned && i < parts->cnt; i++)
         owned[n++] = parts->elems[i].partition;
-    px_err err = owned ? px_query_owner_assign(c->owner, c->topic_partitions, owned, n)
-                       : PX_ERR_NOMEM;
+    px_err err =
+        owned ? px_query_owner_assign(c->owner, c->topic_partitions, owned, n) : PX_ERR_NOMEM;
     if (err != PX_OK) {
         px_warning("query endpoint: assignment of %d partition(s) of %d per topic not taken "
                    "(%s): it answers 503 until the next assignment",
