@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "core/px_metrics.h"
 #include "query/px_query_route.h"
 
@@ -133,24 +131,11 @@ static px_err px_query_partitions(px_query_server *s, px_http_answer *a)
     return err;
 }
 
-/* 503 {"error":what,"partitions":[...],"msg":...}: the restoring
- * partitions of p, all (only -1) or one (none when only is no partition). */
+/* 503 and px_query_parts_refusal's line. */
 static px_err px_query_unavailable(px_http_answer *a, const char *what, const px_query_parts *p,
                                    int32_t only, const char *msg)
 {
-    json_t *list = json_array();
-    for (int32_t i = 0; list && i < p->partitions; i++)
-        if ((only < 0 || only == i) && px_query_parts_is(p, i, PX_QUERY_PART_RESTORING))
-            json_array_append_new(list, json_integer(i));
-    json_t *o =
-        list ? json_pack("{s:s, s:o, s:s}", "error", what, "partitions", list, "msg", msg) : NULL;
-    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    char *line = NULL;
-    if (text && asprintf(&line, "%s\n", text) < 0)
-        line = NULL;
-    free(text);
-    return px_query_answer_json(a, 503, line);
+    return px_query_answer_json(a, 503, px_query_parts_refusal(p, what, only, msg));
 }
 
 /* Whether req may be answered here (else *a is the 503): the assignment

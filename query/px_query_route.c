@@ -92,14 +92,9 @@ uint64_t px_query_parts_assignment(const px_query_parts *p)
     return p->partitions > 0 ? px_hash64(p->state, (size_t)p->partitions, h) : h;
 }
 
-char *px_query_parts_json(const px_query_parts *p)
+/* o (taken) as one compact line with its '\n'; NULL: no memory. */
+static char *px_query_json_line(json_t *o)
 {
-    char fp[24];
-    snprintf(fp, sizeof(fp), "%016" PRIx64, px_query_parts_assignment(p));
-    json_t *o = json_pack("{s:i, s:o, s:o, s:s}", "partitions", (json_int_t)p->partitions, "owned",
-                          px_query_parts_list(p, PX_QUERY_PART_OWNED), "restoring",
-                          px_query_parts_list(p, PX_QUERY_PART_RESTORING | PX_QUERY_PART_OWNED),
-                          "assignment", fp);
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     char *line = NULL;
@@ -107,6 +102,30 @@ char *px_query_parts_json(const px_query_parts *p)
         line = NULL;
     free(text);
     return line;
+}
+
+char *px_query_parts_json(const px_query_parts *p)
+{
+    char fp[24];
+    snprintf(fp, sizeof(fp), "%016" PRIx64, px_query_parts_assignment(p));
+    return px_query_json_line(json_pack(
+        "{s:i, s:o, s:o, s:s}", "partitions", (json_int_t)p->partitions, "owned",
+        px_query_parts_list(p, PX_QUERY_PART_OWNED), "restoring",
+        px_query_parts_list(p, PX_QUERY_PART_RESTORING | PX_QUERY_PART_OWNED), "assignment", fp));
+}
+
+char *px_query_parts_refusal(const px_query_parts *p, const char *error, int32_t only,
+                             const char *msg)
+{
+    json_t *list = json_array();
+    for (int32_t i = 0; list && i < p->partitions; i++)
+        if ((only < 0 || only == i) && px_query_parts_is(p, i, PX_QUERY_PART_RESTORING) &&
+            json_array_append_new(list, json_integer(i)) != 0) {
+            json_decref(list);
+            return NULL;
+        }
+    return px_query_json_line(
+        list ? json_pack("{s:s, s:o, s:s}", "error", error, "partitions", list, "msg", msg) : NULL);
 }
 
 static px_err px_query_parts_bad(char *why, size_t whylen, const char *fmt, ...)

@@ -60,6 +60,11 @@ bool px_query_parts_is(const px_query_parts *p, int32_t partition, uint8_t flag)
  * '\n', partitions ascending, X px_query_parts_assignment in hex.
  * Caller free()s; NULL when out of memory. */
 char *px_query_parts_json(const px_query_parts *p);
+/* A refusal (a 503's body): {"error":error,"partitions":[...],"msg":msg}
+ * and a '\n', the partitions p restores, all (only -1) or the one only
+ * (none when only is no partition). NULL when out of memory. */
+char *px_query_parts_refusal(const px_query_parts *p, const char *error, int32_t only,
+                             const char *msg);
 /* Reads what px_query_parts_json writes (another member's answer: checked,
  * never trusted): N from 1 to PX_QUERY_PARTITIONS_MAX, each listed
  * partition below N, restoring ones owned; *assignment its "assignment".
