@@ -398,18 +398,16 @@ static px_err px_qc_restoring(const char *const *names, const px_qc_members *m,
     int32_t need = px_query_route(req, m->partitions);
     for (size_t t = 0; t < k; t++) {
         const px_query_parts *p = &m->parts[targets[t]];
-        size_t at = 0, found = 0;
-        for (int32_t i = 0; i < p->partitions && at < whylen; i++) {
-            if ((need >= 0 && need != i) || !px_query_parts_is(p, i, PX_QUERY_PART_RESTORING))
-                continue;
-            at += (size_t)snprintf(why + at, whylen - at, "%s%d",
-                                   found++ ? ", " : "is restoring partition(s) ", (int)i);
-        }
-        if (found) {
-            char list[256];
-            snprintf(list, sizeof(list), "%s", why);
+        char list[256] = "";
+        size_t at = 0;
+        for (int32_t i = 0; i < p->partitions && at < sizeof(list); i++)
+            if ((need < 0 || need == i) && px_query_parts_is(p, i, PX_QUERY_PART_RESTORING))
+                at +=
+                    (size_t)snprintf(list + at, sizeof(list) - at, "%s%d", at ? ", " : "", (int)i);
+        if (at) {
             snprintf(why, whylen,
-                     "%s %s: its answer would be short; ask again once they are restored",
+                     "%s is restoring partition(s) %s: its answer would be short; ask again once "
+                     "they are restored",
                      names[targets[t]], list);
             return PX_ERR_AGAIN;
         }
