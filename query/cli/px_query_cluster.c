@@ -163,9 +163,10 @@ void px_query_answers_free(px_query_answer *a, size_t n)
     }
 }
 
-px_err px_query_fetch_each(const char *const *endpoints, const char *const *paths, size_t n,
-                           int timeout_ms, size_t max_bytes, px_query_answer *out, char *why,
-                           size_t whylen)
+/* px_query_fetch with a path per endpoint (paths[i] for endpoints[i]). */
+static px_err px_query_fetch_each(const char *const *endpoints, const char *const *paths, size_t n,
+                                  int timeout_ms, size_t max_bytes, px_query_answer *out, char *why,
+                                  size_t whylen)
 {
     memset(out, 0, n * sizeof(*out));
     CURLM *multi = curl_multi_init();

@@ -32,10 +32,6 @@ typedef struct px_query_answer {
  * max_bytes), PX_ERR_NOMEM; out is then freed. */
 px_err px_query_fetch(const char *const *endpoints, size_t n, const char *path, int timeout_ms,
                       size_t max_bytes, px_query_answer *out, char *why, size_t whylen);
-/* The same with a path per endpoint (paths[i] for endpoints[i]). */
-px_err px_query_fetch_each(const char *const *endpoints, const char *const *paths, size_t n,
-                           int timeout_ms, size_t max_bytes, px_query_answer *out, char *why,
-                           size_t whylen);
 /* Frees the bodies of n answers and zeroes them; NULL is fine. */
 void px_query_answers_free(px_query_answer *a, size_t n);
 
