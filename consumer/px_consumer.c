@@ -785,6 +785,7 @@ static bool px_consumer_step(px_consumer *c)
         wait_ms = due <= now ? 0 : due - now < 100 ? (int)(due - now) : 100;
     }
     bool caught_up = px_consumer_read(c, wait_ms);
+    px_consumer_owner_retry(c, px_consumer_coarse_ms());
     if (c->copartition_broken)
         return true;
     px_consumer_deliver(c);
