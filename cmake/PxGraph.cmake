@@ -14,14 +14,14 @@ px_graph(dns DEPS core)                         # DNS wire parser, names, types,
 px_graph(obs DEPS dns core)                     # the observation: Avro codec, validation, PSL, privacy rules
 px_graph(kafka DEPS core)                       # librdkafka configuration shared by every Kafka client
 px_graph(store DEPS obs dns core)               # the LMDB store
-px_graph(query DEPS detect store obs dns core)  # lookups, COF, the HTTP endpoint, the cluster merge
+px_graph(query DEPS detect store obs dns kafka core) # lookups, COF, the HTTP endpoint, the cluster merge and routing (kafka: the partitioner only)
 # Detection (issue 11): fed by the store's change feed, never the store.
 px_graph(detect DEPS obs dns core DIR detect)
 
 # Program libraries (each its one program's own) and programs.
 px_graph(producer DEPS obs dns kafka core)                   # pdnsx-producer
 px_graph(consumer DEPS query detect store obs dns kafka core) # pdnsx-consumer
-px_graph(query_cli DEPS query detect store obs dns core DIR query/cli) # pdnsx-query (--cluster on libcurl)
+px_graph(query_cli DEPS query detect store obs dns kafka core DIR query/cli) # pdnsx-query (--cluster on libcurl)
 px_graph(pdnsx-tail DEPS obs kafka core)
 px_graph(pdnsx-broker DEPS kafka core)
 px_graph(pdnsx-scenario DEPS dns core)                      # the demo scenario generator

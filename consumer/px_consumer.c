@@ -583,8 +583,15 @@ static int px_consumer_open_parts(px_consumer *c, char *errbuf, size_t errlen)
         px_consumer_log_listen("metrics", conf->metrics_listen, px_metrics_server_port(c->metrics));
     }
     if (conf->query_listen) {
-        px_query_server_opts qo = {
-            .http = conf->http, .limits = conf->query_limits, .log = px_consumer_http_log};
+        c->owner = px_query_owner_create();
+        if (!c->owner) {
+            snprintf(errbuf, errlen, "out of memory");
+            return -1;
+        }
+        px_query_server_opts qo = {.http = conf->http,
+                                   .limits = conf->query_limits,
+                                   .log = px_consumer_http_log,
+                                   .owner = c->owner};
         c->query = px_query_server_start(conf->query_listen, c->store, &qo, errbuf, errlen);
         if (!c->query)
             return -1;
@@ -626,6 +633,7 @@ void px_consumer_destroy(px_consumer *c)
     if (!c)
         return;
     px_query_server_stop(c->query);
+    c->query = NULL;
     px_consumer_align_revoke(c, NULL);
     px_consumer_lag_destroy(c->lag); /* its hook reads the consumer handle */
     c->lag = NULL;
@@ -641,7 +649,8 @@ void px_consumer_destroy(px_consumer *c)
     free(c->pos);
     free(c->parts);
     px_store_close(c->store);
-    px_consumer_alerts_close(c); /* after the store: its feed is the detector */
+    px_query_owner_destroy(c->owner); /* after the handle: its revocation sets it */
+    px_consumer_alerts_close(c);      /* after the store: its feed is the detector */
     px_geoip_close(c->geoip);
     px_metrics_server_stop(c->metrics);
     px_avro_codec_destroy(c->codec);
@@ -776,6 +785,7 @@ static bool px_consumer_step(px_consumer *c)
         wait_ms = due <= now ? 0 : due - now < 100 ? (int)(due - now) : 100;
     }
     bool caught_up = px_consumer_read(c, wait_ms);
+    px_consumer_owner_retry(c, px_consumer_coarse_ms());
     if (c->copartition_broken)
         return true;
     px_consumer_deliver(c);

@@ -107,6 +107,8 @@ int px_consumer_copartition(px_consumer *c, char *why, size_t whylen)
     if (px_copart_topics(c->conf->kafka_topics, md, &t, &n) == 0) {
         for (size_t i = 0; i < n; i++)
             total += t[i].parts;
+        if (n > 0 && t[0].parts == t[n - 1].parts)
+            c->topic_partitions = t[0].parts; /* what query routing hashes over */
         if (n > 1 && t[0].parts != t[n - 1].parts) {
             snprintf(why, whylen,
                      "co-partitioning broken: the topics of kafka.topics must all have the same "

@@ -31,6 +31,7 @@
 #include "obs/px_privacy.h"
 #include "obs/px_psl.h"
 #include "query/px_query.h"
+#include "query/px_query_route.h"
 #include "core/px_ratelimit.h"
 #include "store/px_store.h"
 
@@ -168,12 +169,18 @@ struct px_consumer {
     px_geoip *geoip;
     px_metrics_server *metrics;
     px_query_server *query;
-    px_kafka *k_rk, *k_dlq; /* the two handles (lib/kafka) */
-    rd_kafka_t *rk;         /* consumer: px_kafka_handle(k_rk) */
-    rd_kafka_t *dlq;        /* dead-letter producer: px_kafka_handle(k_dlq) */
-    px_dlq *dl;             /* its copies and their acknowledgements */
-    px_consumer_lag *lag;   /* the assigned partitions' lag, for /metrics */
-    size_t dlq_max;         /* largest copy: dlq.max_bytes, or message.max.bytes if lower */
+    /* the partitions this member owns, for query.listen (px_query_route.h):
+     * set at each assignment and revocation */
+    px_query_owner *owner;
+    int32_t topic_partitions; /* each subscribed topic's count, as last checked; 0: none */
+    bool owner_pending;       /* an assignment it could not take: asked again */
+    uint64_t owner_retry_ms;  /* when, at the earliest */
+    px_kafka *k_rk, *k_dlq;   /* the two handles (lib/kafka) */
+    rd_kafka_t *rk;           /* consumer: px_kafka_handle(k_rk) */
+    rd_kafka_t *dlq;          /* dead-letter producer: px_kafka_handle(k_dlq) */
+    px_dlq *dl;               /* its copies and their acknowledgements */
+    px_consumer_lag *lag;     /* the assigned partitions' lag, for /metrics */
+    size_t dlq_max;           /* largest copy: dlq.max_bytes, or message.max.bytes if lower */
     px_avro_codec *codec;
     px_psl_cache *psl;
 
@@ -322,6 +329,11 @@ void px_consumer_lag_assigned(px_consumer_lag *l, const rd_kafka_topic_partition
 void px_consumer_lag_revoked(px_consumer_lag *l, const rd_kafka_topic_partition_list_t *parts);
 void px_consumer_lag_committed(px_consumer_lag *l, const char *topic, int32_t partition,
                                int64_t next);
+
+/* px_consumer_kafka.c: an assignment the query endpoint could not take
+ * (the partition count unknown when it came) is tried again this often. */
+#define PX_CONSUMER_OWNER_RETRY_MS 5000
+void px_consumer_owner_retry(px_consumer *c, uint64_t now);
 
 /* px_consumer_copart.c */
 /* Whether the subscribed topics have equal partition counts, as the

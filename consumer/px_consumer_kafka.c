@@ -46,6 +46,49 @@ void px_consumer_rewind(px_consumer *c)
 
 /* ---- Kafka callbacks -------------------------------------------------------------- */
 
+/* The partition numbers of the assignment in force, for query.listen
+ * (partition i of every topic: co-partitioning). Numbers past the count
+ * last checked (unknown at the start, or partitions added since) are not
+ * taken: the endpoint answers 503 until px_consumer_owner_retry has the
+ * count, rather than answer short. */
+static void px_consumer_owner_update(px_consumer *c)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (!c->owner || rd_kafka_assignment(c->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
+        return;
+    int32_t *owned = calloc((size_t)parts->cnt + 1, sizeof(*owned));
+    size_t n = 0;
+    for (int i = 0; owned && i < parts->cnt; i++)
+        owned[n++] = parts->elems[i].partition;
+    px_err err =
+        owned ? px_query_owner_assign(c->owner, c->topic_partitions, owned, n) : PX_ERR_NOMEM;
+    if (err != PX_OK && !c->owner_pending)
+        px_warning("query endpoint: the assignment of %d partition(s) is not taken (%d per "
+                   "topic known; %s): lookups answer 503 until the count is read again",
+                   parts->cnt, (int)c->topic_partitions, px_strerror(err));
+    if (err != PX_OK)
+        px_query_owner_assign(c->owner, c->topic_partitions, NULL, 0);
+    else if (c->owner_pending)
+        px_info("query endpoint: answering for the %d partition(s) assigned", parts->cnt);
+    c->owner_pending = err != PX_OK;
+    free(owned);
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+void px_consumer_owner_retry(px_consumer *c, uint64_t now)
+{
+    if (!c->owner_pending || now < c->owner_retry_ms)
+        return;
+    c->owner_retry_ms = now + PX_CONSUMER_OWNER_RETRY_MS;
+    char why[2048] = "";
+    if (px_consumer_copartition(c, why, sizeof(why)) < 0) {
+        px_error("%s", why);
+        c->copartition_broken = true; /* the run ends, as at an assignment */
+        return;
+    }
+    px_consumer_owner_update(c);
+}
+
 static void px_consumer_assign(px_consumer *c, rd_kafka_t *rk,
                                rd_kafka_topic_partition_list_t *parts, bool coop)
 {
@@ -81,6 +124,7 @@ static void px_consumer_assign(px_consumer *c, rd_kafka_t *rk,
         px_error("Kafka: assign failed");
         c->fatal = true;
     }
+    px_consumer_owner_update(c);
 }
 
 static void px_consumer_revoke(px_consumer *c, rd_kafka_t *rk,
@@ -99,6 +143,7 @@ static void px_consumer_revoke(px_consumer *c, rd_kafka_t *rk,
     } else {
         rd_kafka_assign(rk, NULL);
     }
+    px_consumer_owner_update(c);
     if (failed) /* partitions we keep go back to where the store stands */
         px_consumer_rewind(c);
 }

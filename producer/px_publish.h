@@ -8,7 +8,8 @@
  * The producer is idempotent (no duplicates from librdkafka retries),
  * compressed, and partitions with murmur2_random (the Java client's
  * partitioner), so every client keying by registered domain agrees on the
- * partition. When a spool is configured, messages that cannot wait in
+ * partition; px_kafka_partition_of (kafka/px_kafka_partition.h) says which
+ * one, for query routing. When a spool is configured, messages that cannot wait in
  * memory (queue full for too long, or still undelivered at shutdown) are
  * appended to it, and it is drained back to Kafka when the broker returns. */
 #ifndef PX_PUBLISH_H

@@ -431,6 +431,8 @@ struct px_query_stream {
     px_query_req req;
     uint64_t limit, n;
     bool cut, done;
+    px_query_keep_fn keep; /* NULL: every record */
+    void *keep_ctx;
     px_err err;  /* of the record callback */
     px_err fail; /* of a step that gave records first: the next call's */
     char *buf;   /* the current piece */
@@ -466,6 +468,17 @@ px_err px_query_stream_open(px_store *store, const px_query_req *req, px_query_s
     return PX_OK;
 }
 
+void px_query_stream_keep(px_query_stream *qs, px_query_keep_fn keep, void *ctx)
+{
+    qs->keep = keep;
+    qs->keep_ctx = ctx;
+}
+
+static bool px_query_kept(const px_query_stream *qs, const char *name)
+{
+    return !qs->keep || qs->keep(qs->keep_ctx, name);
+}
+
 static px_err px_query_append(px_query_stream *qs, const char *line, size_t n)
 {
     if (qs->cap - qs->len < n + 1) {
@@ -488,6 +501,8 @@ static px_err px_query_append(px_query_stream *qs, const char *line, size_t n)
 static bool px_query_on_rec(void *ctx, const px_store_rec *rec)
 {
     px_query_stream *qs = ctx;
+    if (!px_query_kept(qs, rec->rrname))
+        return true;
     if (qs->n == qs->limit) {
         qs->cut = true;
         return false;
@@ -506,7 +521,7 @@ static bool px_query_on_domain(void *ctx, const px_store_domain *d)
 {
     px_query_stream *qs = ctx;
     const px_store_fence *f = &qs->req.fence;
-    if (d->last_seen < f->after || d->first_seen > f->before)
+    if (d->last_seen < f->after || d->first_seen > f->before || !px_query_kept(qs, d->domain))
         return false;
     char *line = px_cof_domain_dumps(d);
     qs->err = line ? px_query_append(qs, line, strlen(line)) : PX_ERR_NOMEM;

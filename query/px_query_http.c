@@ -5,28 +5,36 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/px_metrics.h"
+#include "query/px_query_route.h"
+
 /* ---- server ---------------------------------------------------------------- */
 
 struct px_query_server {
     px_http_server *http;
     px_store *store;
     px_query_limits limits;
+    px_query_owner *owner; /* NULL: answers for the whole store */
+    /* pdnsx_query_requests_total{endpoint}: by px_query_kind, then /partitions */
+    px_metric *m_requests[PX_QUERY_DOMAIN + 2];
 };
 
-/* The parameters of one request; anything but after/before/limit (once
- * each) is a bad request rather than silently ignored. */
+/* The parameters of one request; anything but after/before/limit and
+ * assignment (once each) is a bad request rather than silently ignored. */
 typedef struct px_query_args {
     const char *after, *before, *limit;
+    const char *assignment; /* pdnsx-query --cluster's (px_query_route.h) */
     bool bad;
 } px_query_args;
 
 static void px_query_arg(void *cls, const char *key, const char *value)
 {
     px_query_args *a = cls;
-    const char **slot = strcmp(key, "after") == 0    ? &a->after
-                        : strcmp(key, "before") == 0 ? &a->before
-                        : strcmp(key, "limit") == 0  ? &a->limit
-                                                     : NULL;
+    const char **slot = strcmp(key, "after") == 0        ? &a->after
+                        : strcmp(key, "before") == 0     ? &a->before
+                        : strcmp(key, "limit") == 0      ? &a->limit
+                        : strcmp(key, "assignment") == 0 ? &a->assignment
+                                                         : NULL;
     if (!slot || !value || *slot)
         a->bad = true;
     else
@@ -37,6 +45,7 @@ static void px_query_arg(void *cls, const char *key, const char *value)
  * was cut at the limit or failed once started. */
 typedef struct px_query_answer {
     px_query_stream *qs;
+    px_query_parts parts; /* the member's partitions at the start: the filter's */
     const char *data;
     size_t len, off;
     bool finished;
@@ -48,6 +57,7 @@ static void px_query_answer_free(void *state)
 {
     px_query_answer *qa = state;
     px_query_stream_free(qa->qs);
+    px_query_parts_free(&qa->parts);
     free(qa);
 }
 
@@ -98,16 +108,106 @@ static ssize_t px_query_body(void *state, const px_http_conn *conn, char *buf, s
     return (ssize_t)n;
 }
 
+/* ---- ownership: the partitions this member answers for (px_query_route.h) ---- */
+
+/* A JSON answer (body: one line, taken). */
+static px_err px_query_answer_json(px_http_answer *a, unsigned status, char *body)
+{
+    if (!body)
+        return PX_ERR_NOMEM;
+    *a = (px_http_answer){
+        .status = status, .content_type = "application/json", .body = body, .len = strlen(body)};
+    return PX_OK;
+}
+
+/* GET /partitions */
+static px_err px_query_partitions(px_query_server *s, px_http_answer *a)
+{
+    px_query_parts p;
+    px_err err = px_query_owner_get(s->owner, &p);
+    if (err == PX_OK)
+        err = px_query_answer_json(a, 200, px_query_parts_json(&p));
+    px_query_parts_free(&p);
+    return err;
+}
+
+/* 503 and px_query_parts_refusal's line. */
+static px_err px_query_unavailable(px_http_answer *a, const char *what, const px_query_parts *p,
+                                   int32_t only, const char *msg)
+{
+    return px_query_answer_json(a, 503, px_query_parts_refusal(p, what, only, msg));
+}
+
+/* Whether req may be answered here (else *a is the 503): the assignment
+ * the client was told (assignment, may be NULL) still in force, some
+ * partition owned, and no partition req needs restoring. */
+static bool px_query_may_answer(const px_query_req *req, const char *assignment,
+                                const px_query_parts *p, px_http_answer *a, px_err *err)
+{
+    uint64_t told;
+    if (assignment &&
+        (!px_query_parse_assignment(assignment, &told) || told != px_query_parts_assignment(p))) {
+        *err = px_query_unavailable(a, "moved", p, INT32_MAX,
+                                    "this consumer's partitions changed since /partitions (a "
+                                    "rebalance): ask /partitions again");
+        return false;
+    }
+    if (px_query_parts_owned(p) == 0) {
+        *err = px_query_unavailable(a, "unassigned", p, -1,
+                                    "no partitions assigned to this consumer (yet)");
+        return false;
+    }
+    int32_t need = px_query_route(req, p->partitions);
+    bool restoring = false;
+    for (int32_t i = 0; i < p->partitions; i++)
+        restoring |= (need < 0 || need == i) && px_query_parts_is(p, i, PX_QUERY_PART_RESTORING);
+    if (!restoring)
+        return true;
+    *err = px_query_unavailable(a, "restoring", p, need,
+                                "partitions this lookup needs are being restored here: their "
+                                "answer would be short; ask again once they are restored");
+    return false;
+}
+
+/* The filter: a record's name hashes to an owned partition. */
+static bool px_query_keep_owned(void *ctx, const char *name)
+{
+    const px_query_parts *p = ctx;
+    return px_query_parts_is(p, px_query_partition_of(name, strlen(name), p->partitions),
+                             PX_QUERY_PART_OWNED);
+}
+
+/* Takes the member's partitions for qa: false when req may not be answered
+ * here (*a says why). */
+static bool px_query_own(px_query_server *s, const px_query_req *req, const char *assignment,
+                         px_query_answer *qa, px_http_answer *a, px_err *err)
+{
+    if (!s->owner)
+        return true;
+    *err = px_query_owner_get(s->owner, &qa->parts);
+    if (*err != PX_OK || !px_query_may_answer(req, assignment, &qa->parts, a, err))
+        return false;
+    /* owning all: nothing to leave out, no hashing */
+    if (px_query_parts_owned(&qa->parts) < (size_t)qa->parts.partitions)
+        px_query_stream_keep(qa->qs, px_query_keep_owned, &qa->parts);
+    return true;
+}
+
 /* Opens the lookup and reads its first piece here, so that a store that
  * fails at once still gets a 500 rather than a broken 200. */
 static px_err px_query_answer_lookup(px_query_server *s, const px_query_req *req,
-                                     const px_http_conn *conn, px_http_answer *a)
+                                     const char *assignment, const px_http_conn *conn,
+                                     px_http_answer *a)
 {
     px_query_answer *qa = calloc(1, sizeof(*qa));
     if (!qa)
         return PX_ERR_NOMEM;
     qa->limit = req->limit;
     px_err err = px_query_stream_open(s->store, req, &qa->qs);
+    if (err == PX_OK && !px_query_own(s, req, assignment, qa, a, &err)) {
+        px_query_answer_free(qa);
+        return err;
+    }
     if (err == PX_OK)
         err = px_query_stream_next(qa->qs, px_query_go_on, (void *)conn, &qa->data, &qa->len);
     if (err != PX_OK) {
@@ -133,6 +233,12 @@ static px_err px_query_handle(void *cls, const px_http_request *r, px_http_answe
         return px_http_answer_text(a, 405, "only GET");
     px_query_args args = {0};
     px_http_args(r, px_query_arg, &args);
+    if (s->owner && strcmp(px_http_path(r), "/partitions") == 0) {
+        px_metric_inc(s->m_requests[PX_QUERY_DOMAIN + 1]);
+        return args.bad || args.after || args.before || args.limit || args.assignment
+                   ? px_http_answer_text(a, 400, "/partitions takes no parameters")
+                   : px_query_partitions(s, a);
+    }
     char why[256] = "";
     px_query_req req;
     px_err err = px_query_req_from_http(&req, px_http_path(r), args.after, args.before, args.limit,
@@ -140,11 +246,29 @@ static px_err px_query_handle(void *cls, const px_http_request *r, px_http_answe
     if (err == PX_ERR_NOTFOUND)
         return px_http_answer_text(a, 404, why);
     if (err == PX_OK && args.bad)
-        return px_http_answer_text(a, 400, "parameters: after=T, before=T and limit=N only");
+        return px_http_answer_text(a, 400,
+                                   "parameters: after=T, before=T, limit=N and assignment=X only");
     if (err != PX_OK)
         return px_http_answer_text(a, 400, why[0] ? why : px_strerror(err));
     px_query_req_apply_limits(&req, &s->limits);
-    return px_query_answer_lookup(s, &req, px_http_request_conn(r), a);
+    px_metric_inc(s->m_requests[req.kind]);
+    return px_query_answer_lookup(s, &req, args.assignment, px_http_request_conn(r), a);
+}
+
+static void px_query_server_metrics(px_query_server *s)
+{
+    static const char *const names[] = {
+        [PX_QUERY_RRSET] = "rrset",
+        [PX_QUERY_RDATA] = "rdata",
+        [PX_QUERY_DOMAIN] = "domain",
+        [PX_QUERY_DOMAIN + 1] = "partitions",
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char name[96];
+        snprintf(name, sizeof(name), "pdnsx_query_requests_total{endpoint=\"%s\"}", names[i]);
+        s->m_requests[i] = px_metric_counter(
+            name, "Requests the query endpoint (query.listen) took, by endpoint (answered or not)");
+    }
 }
 
 px_query_server *px_query_server_start(const char *listen, px_store *store,
@@ -162,6 +286,7 @@ px_query_server *px_query_server_start(const char *listen, px_store *store,
     }
     s->store = store;
     s->limits = (px_query_limits){.def = 10000, .max = 1000000};
+    px_query_server_metrics(s);
     /* A few threads: a piece of an answer is quick, but one client's
      * store reads should not hold up another's. */
     px_http_opts o = {
@@ -171,6 +296,7 @@ px_query_server *px_query_server_start(const char *listen, px_store *store,
         o.log = opts->log;
         if (opts->limits.def)
             s->limits = opts->limits;
+        s->owner = opts->owner;
     }
     if (px_http_server_start(listen, &o, &s->http, errbuf, errlen) != PX_OK) {
         free(s);

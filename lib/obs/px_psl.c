@@ -132,7 +132,7 @@ struct px_psl_memo {
 static bool memo_is_public(px_psl_memo *m, const char *suffix)
 {
     size_t len = strlen(suffix);
-    if (len == 0 || len > PX_PSL_MEMO_TEXT)
+    if (!m || len == 0 || len > PX_PSL_MEMO_TEXT) /* no memo: px_psl_key */
         return psl_is_public_suffix(psl_ctx, suffix);
     uint64_t h = px_hash64(suffix, len, 0x707362ull);
     px_psl_memo_slot *s = &m->slots[h & (PX_PSL_MEMO_SLOTS - 1)];
@@ -269,6 +269,24 @@ static void cache_fill(px_psl_cache *c, uint64_t h, const char *name, size_t len
     c->last = s;
 }
 
+/* The registered domain of a canonical name as a suffix of it (m: a memo,
+ * or NULL). PX_ERR_INVAL for a name whose answer is no suffix of it (not
+ * canonical). */
+static px_err key_of(const char *name, size_t len, px_psl_memo *m, const char **reg,
+                     size_t *reg_len)
+{
+    char out[PX_PSL_NAME_MAX];
+    px_err err = registered_domain(name, len, out, sizeof(out), m);
+    if (err != PX_OK)
+        return err;
+    size_t rl = strlen(out);
+    if (rl > len || memcmp(name + len - rl, out, rl) != 0)
+        return PX_ERR_INVAL;
+    *reg = name + len - rl;
+    *reg_len = rl;
+    return PX_OK;
+}
+
 px_err px_psl_cache_lookup(px_psl_cache *c, const char *name, size_t len, const char **reg,
                            size_t *reg_len)
 {
@@ -290,17 +308,13 @@ px_err px_psl_cache_lookup(px_psl_cache *c, const char *name, size_t len, const 
             return PX_OK;
         }
     }
-    char out[PX_PSL_NAME_MAX];
-    px_err err = registered_domain(name, len, out, sizeof(out), c->memo);
-    if (err != PX_OK)
-        return err;
-    size_t rl = strlen(out);
-    /* Canonical names give a suffix; anything else is answered, not cached. */
-    if (rl > len || memcmp(name + len - rl, out, rl) != 0)
-        return PX_ERR_INVAL;
-    if (len)
-        cache_fill(c, h, name, len, len - rl);
-    *reg = name + len - rl;
-    *reg_len = rl;
-    return PX_OK;
+    px_err err = key_of(name, len, c->memo, reg, reg_len);
+    if (err == PX_OK && len)
+        cache_fill(c, h, name, len, len - *reg_len);
+    return err;
+}
+
+px_err px_psl_key(const char *name, size_t len, const char **reg, size_t *reg_len)
+{
+    return key_of(name, len, NULL, reg, reg_len);
 }

@@ -21,6 +21,7 @@ import io
 import threading
 import time
 import unittest
+import urllib.error
 import urllib.request
 
 import avro.io
@@ -337,10 +338,18 @@ class ConsumerEndToEnd(unittest.TestCase):
             mport, qport = port("metrics"), port("query endpoint")
             self.assertNotEqual(mport, qport)
             self.assertIsNotNone(pxtest.metric(mport, "pdnsx_consumer_messages_total"))
-            with urllib.request.urlopen("http://127.0.0.1:%d/rrset/nothing.example" % qport,
+            # no organisation topic exists: nothing is assigned, and a lookup
+            # says so rather than answer empty (docs/INTERFACE.md, "Queries
+            # across members")
+            with urllib.request.urlopen("http://127.0.0.1:%d/partitions" % qport,
                                         timeout=10) as r:
                 self.assertEqual(r.status, 200)
-                self.assertEqual(r.read(), b"")
+                self.assertEqual(json.loads(r.read())["owned"], [])
+            with self.assertRaises(urllib.error.HTTPError) as e:
+                urllib.request.urlopen("http://127.0.0.1:%d/rrset/nothing.example" % qport,
+                                       timeout=10)
+            self.assertEqual(e.exception.code, 503)
+            self.assertIn(b'"error":"unassigned"', e.exception.read())
             proc.send_signal(signal.SIGTERM)
             self.assertEqual(proc.wait(timeout=60), 0)
         finally:

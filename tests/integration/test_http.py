@@ -16,9 +16,13 @@ lookups' limits (issue 9, items 4 and 5):
 - 16 wildcard answers over a store of ~200k records stream: the memory of
   the consumer does not grow with them, and a one-name lookup is answered
   within a second meanwhile;
-- pdnsx-query --cluster over two real consumers with overlapping stores
-  merges as the store does (checked against a merge in python), and says
-  when a member cut its answer.
+- pdnsx-query --cluster over two real consumers of one group whose stores
+  overlap: /partitions of both are disjoint and cover the topic; each answers
+  for the partitions it owns only, so the merged answer is each record's
+  owner's (checked against python's partitioner over the stores); an rrset
+  lookup reaches the owner alone (pdnsx_query_requests_total), rdata and
+  wildcards both; a member that cut its answer is named; a member down
+  fails the lookup (exit 1).
 
 Stores are built with tests/bench's pdnsx-bench-store (the store API)."""
 import atexit
@@ -42,7 +46,12 @@ import pxtest  # noqa: E402
 BENCH_STORE = os.environ.get("PDNSX_BENCH_STORE", os.path.join(
     os.path.dirname(pxtest.BIN), "bench", "pdnsx-bench-store"))
 QUERY = os.path.join(pxtest.BIN, "pdnsx-query")
+# The consumers read an empty topic of the shared broker: each is assigned
+# its partitions (a query endpoint answers for those only, 503 before).
+TOPIC = "pdnsx.obs.http-empty"
+TOPIC_PARTITIONS = 4
 _shared = {}
+_groups = []
 
 
 def shared():
@@ -51,7 +60,7 @@ def shared():
     use and removed at exit (run_py does not call setUpModule)."""
     if not _shared:
         _shared["work"] = pxtest.tmpdir("pdnsx-http-")
-        _shared["broker"] = pxtest.Broker()
+        _shared["broker"] = pxtest.Broker(topics=["%s:%d" % (TOPIC, TOPIC_PARTITIONS)])
 
         def cleanup():
             _shared["broker"].close()
@@ -87,14 +96,17 @@ def query(store, *args, sets=()):
 class Consumer:
     """pdnsx-consumer serving a store on query.listen and metrics.listen."""
 
-    def __init__(self, store, sets=(), env=None):
+    def __init__(self, store, sets=(), env=None, group=None, wait_assigned=True):
         work, broker = shared()
+        if group is None:  # a group of its own: it owns every partition
+            _groups.append(pxtest.unique_org("http"))
+            group = "%s-%d" % (_groups[-1], len(_groups))
         self.qport, self.mport = pxtest.free_port(), pxtest.free_port()
         self.log = open(os.path.join(work, "consumer-%d.log" % self.qport), "w+")
         cmd = [os.path.join(pxtest.BIN, "pdnsx-consumer"),
                "-s", 'kafka.brokers="%s"' % broker.bootstrap,
-               "-s", 'kafka.group="%s"' % pxtest.unique_org("http"),
-               "-s", 'kafka.topics="^pdnsx\\\\.obs\\\\.nothing-here"',
+               "-s", 'kafka.group="%s"' % group,
+               "-s", 'kafka.topics="%s"' % TOPIC,
                "-s", 'store.path="%s"' % store,
                "-s", 'query.listen="127.0.0.1:%d"' % self.qport,
                "-s", 'metrics.listen="127.0.0.1:%d"' % self.mport]
@@ -105,6 +117,23 @@ class Consumer:
             "pdnsx_http_connections") is not None, 60, "the consumer's endpoints")
         if self.proc.poll() is not None:
             raise AssertionError("pdnsx-consumer exited: " + self.logged())
+        if wait_assigned:
+            pxtest.wait_for(lambda: self.proc.poll() is not None or self.partitions()["owned"],
+                            60, "partitions assigned to the consumer")
+
+    def partitions(self):
+        """GET /partitions, from an address of its own (127.0.0.250)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.qport, timeout=5,
+                                          source_address=("127.0.0.250", 0))
+        try:
+            conn.request("GET", "/partitions")
+            r = conn.getresponse()
+            body = r.read().decode()
+            if r.status != 200:
+                raise AssertionError("/partitions answered %d: %s" % (r.status, body))
+            return json.loads(body)
+        finally:
+            conn.close()
 
     def endpoint(self):
         return "127.0.0.1:%d" % self.qport
@@ -511,17 +540,49 @@ def python_cluster_merge(answers):
     return sorted(acc.values(), key=canonical)
 
 
-class ClusterTest(unittest.TestCase):
-    """--cluster over two real consumers whose stores overlap."""
+def regdom(name):
+    """The registered domain of a bench store's name (HOST.siteN.TLD, TLD
+    one of com, co.uk, ...): what follows the first label."""
+    return name.split(".", 1)[1]
 
-    def test_cluster_merges_two_consumers(self):
+
+def record_key(r):
+    return (r["rrname"], r["rrtype"], r["rdata"])
+
+
+class ClusterTest(unittest.TestCase):
+    """--cluster over two real consumers of one group whose stores overlap."""
+
+    def split(self, consumers):
+        """Both members' /partitions once the group has split the topic
+        between them (disjoint, covering), else None."""
+        ps = [c.partitions() for c in consumers]
+        owned = [set(p["owned"]) for p in ps]
+        whole = set(range(TOPIC_PARTITIONS))
+        if all(owned) and not owned[0] & owned[1] and owned[0] | owned[1] == whole:
+            return ps
+        return None
+
+    def test_cluster_members_answer_for_their_partitions(self):
         stores = [build_store("part-a", 6000, 3000, seed=1),
                   build_store("part-b", 6000, 3000, seed=2)]
-        consumers = [Consumer(s) for s in stores]
+        group = pxtest.unique_org("http-cluster")
+        consumers = [Consumer(s, group=group, wait_assigned=False) for s in stores]
         try:
             cluster = ",".join(c.endpoint() for c in consumers)
+            ps = pxtest.wait_for(lambda: self.split(consumers), 90,
+                                 "the group's partitions split over both consumers")
+            owner = {}
+            for i, p in enumerate(ps):
+                self.assertEqual((p["partitions"], p["restoring"]), (TOPIC_PARTITIONS, []))
+                self.assertRegex(p["assignment"], "^[0-9a-f]{16}$")
+                owner.update((n, i) for n in p["owned"])
+
+            def mine(i, r):
+                return owner[pxtest.java_partition(regdom(r["rrname"]), TOPIC_PARTITIONS)] == i
+
             com = [query(s, "--limit", "1000000", "rrset", "*.com")[0] for s in stores]
-            keys = [set((r["rrname"], r["rrtype"], r["rdata"]) for r in p) for p in com]
+            keys = [set(record_key(r) for r in p) for p in com]
             both = keys[0] & keys[1]
             # each saw records the other did not, and they share some
             self.assertTrue(both and keys[0] - keys[1] and keys[1] - keys[0])
@@ -530,23 +591,43 @@ class ClusterTest(unittest.TestCase):
             for lookup in (("rrset", "*.com"), ("rrset", "*.net"), ("rrset", cname[0]),
                            ("rdata", cname[2]), ("rdata", address[2])):
                 parts = [query(s, "--limit", "1000000", *lookup)[0] for s in stores]
-                want = python_cluster_merge(parts)
-                keys = [set((r["rrname"], r["rrtype"], r["rdata"]) for r in p) for p in parts]
-                both = keys[0] & keys[1]
-                self.assertTrue(both, lookup)
+                # each record from its owner's store only: never both added
+                want = python_cluster_merge(
+                    [[r for r in parts[i] if mine(i, r)] for i in range(2)])
+                self.assertTrue(want, lookup)
                 got, err, rc = query(stores[0], "--cluster", cluster, "--limit", "1000000",
                                      *lookup)
                 self.assertEqual((rc, err), (0, ""))
                 self.assertEqual(got, want, lookup)
-                # the records both saw really were combined
-                one = next(r for r in got if (r["rrname"], r["rrtype"], r["rdata"]) in both)
-                a = next(r for r in parts[0] if r["rrname"] == one["rrname"]
-                         and r["rrtype"] == one["rrtype"] and r["rdata"] == one["rdata"])
-                b = next(r for r in parts[1] if r["rrname"] == one["rrname"]
-                         and r["rrtype"] == one["rrtype"] and r["rdata"] == one["rdata"])
-                self.assertEqual(one["count"], a["count"] + b["count"])
-            # a member that cuts its answer: the merged answer says it may
-            # be incomplete, and is itself cut at the limit
+            # a record both stores hold, with different counts: the owner's
+            shared = [k for k in both
+                      if [next(r["count"] for r in p if record_key(r) == k) for p in com][0]
+                      != [next(r["count"] for r in p if record_key(r) == k) for p in com][1]]
+            self.assertTrue(shared)
+            k = shared[0]
+            i = owner[pxtest.java_partition(regdom(k[0]), TOPIC_PARTITIONS)]
+            got, err, rc = query(stores[0], "--cluster", cluster, "rrset", k[0], k[1])
+            self.assertEqual((rc, err), (0, ""))
+            self.assertEqual([r["count"] for r in got if record_key(r) == k],
+                             [r["count"] for r in com[i] if record_key(r) == k])
+
+            # an rrset lookup reaches its owner only; rdata both
+            def counts(endpoint):
+                return [c.metric('pdnsx_query_requests_total{endpoint="%s"}' % endpoint)
+                        for c in consumers]
+            before = {e: counts(e) for e in ("rrset", "rdata", "partitions")}
+            i = owner[pxtest.java_partition(regdom(cname[0]), TOPIC_PARTITIONS)]
+            self.assertEqual(query(stores[0], "--cluster", cluster, "rrset",
+                                   cname[0].upper() + ".")[2], 0)
+            self.assertEqual(query(stores[0], "--cluster", cluster, "rdata", address[2])[2], 0)
+            after = {e: counts(e) for e in before}
+            self.assertEqual([a - b for a, b in zip(after["rrset"], before["rrset"])],
+                             [1 if j == i else 0 for j in range(2)])
+            self.assertEqual([a - b for a, b in zip(after["rdata"], before["rdata"])], [1, 1])
+            self.assertEqual([a - b for a, b in zip(after["partitions"], before["partitions"])],
+                             [2, 2])
+
+            # members that cut their answers are named
             got, err, rc = query(stores[0], "--cluster", cluster, "--limit", "10", "rrset", "*.com")
             self.assertEqual(rc, 0, err)
             self.assertEqual(len(got), 10)
@@ -554,9 +635,9 @@ class ClusterTest(unittest.TestCase):
                           % consumers[0].endpoint(), err)
             self.assertIn("may be incomplete", err)
             self.assertIn("answer cut at the limit of 10 records", err)
-            # one member cut: named. At the smaller member's count, the larger
-            # one cuts its answer and the smaller one's is whole.
-            sizes = [len(p) for p in com]
+            # at the smaller member's count, the larger one cuts its answer
+            # and the smaller one's is whole
+            sizes = [len([r for r in com[i] if mine(i, r)]) for i in range(2)]
             self.assertNotEqual(sizes[0], sizes[1])
             big = sizes.index(max(sizes))
             got, err, rc = query(stores[0], "--cluster", cluster, "--limit", str(min(sizes)),
@@ -566,6 +647,12 @@ class ClusterTest(unittest.TestCase):
             self.assertIn("pdnsx-query: %s cut its answer at the limit of %d records: the merged "
                           "answer may be incomplete" % (consumers[big].endpoint(), min(sizes)),
                           err)
+            # a member down: no answer rather than half of one
+            consumers[1].close()
+            consumers = consumers[:1]
+            got, err, rc = query(stores[0], "--cluster", cluster, "rrset", cname[0])
+            self.assertEqual((rc, got), (1, []))
+            self.assertIn(cluster.split(",")[1], err)
         finally:
             for c in consumers:
                 c.close()

@@ -128,6 +128,12 @@ typedef struct px_query_result {
  * name or type. */
 typedef struct px_query_stream px_query_stream;
 px_err px_query_stream_open(px_store *store, const px_query_req *req, px_query_stream **out);
+/* Leaves out each record (and a domain line) whose name keep says no to,
+ * without counting it against the limit: a member's answer for the
+ * partitions it owns (query/px_query_route.h). Set before the first
+ * px_query_stream_next; keep NULL: every record. */
+typedef bool (*px_query_keep_fn)(void *ctx, const char *name);
+void px_query_stream_keep(px_query_stream *qs, px_query_keep_fn keep, void *ctx);
 /* Asked between steps of a long scan; false abandons the answer
  * (PX_ERR_AGAIN): its client is gone or out of time. */
 typedef bool (*px_query_go_fn)(void *ctx);
@@ -186,6 +192,11 @@ typedef struct px_query_server_opts {
     px_http_limits http; /* max_connections 0: the defaults */
     px_query_limits limits;
     px_http_log_fn log; /* warnings about rejected clients; NULL: none */
+    /* The partitions this member owns (px_query_route.h; it must outlive
+     * the server): GET /partitions tells them, lookups answer for them
+     * only and answer 503 when none is owned or one they need is
+     * restoring. NULL: the whole store, no /partitions. */
+    struct px_query_owner *owner;
 } px_query_server_opts;
 /* Serves the endpoints above on "host:port" (numeric; port 0 picks a
  * free one) with px_http (4 threads). The store must outlive the server;

@@ -20,6 +20,7 @@
 
 #include "metrics_read.h"
 #include "core/px_metrics.h"
+#include "kafka/px_kafka_partition.h"
 #include "mock_cluster.h"
 #include "px_publish.h"
 #include "px_spool.h"
@@ -30,39 +31,8 @@
 /* A queue of 20 messages: a broker outage fills it at once. */
 static px_kafka_prop small_queue[] = {{"queue.buffering.max.messages", "20"}};
 
-/* Kafka's Utils.murmur2 and toPositive(h) % n: where the Java client puts a key. */
-static int java_partition(const char *key, int n)
-{
-    const uint32_t m = 0x5bd1e995;
-    size_t len = strlen(key);
-    uint32_t h = 0x9747b28c ^ (uint32_t)len;
-    const uint8_t *d = (const uint8_t *)key;
-    size_t i = 0;
-    for (; i + 4 <= len; i += 4) {
-        uint32_t k = (uint32_t)d[i] | (uint32_t)d[i + 1] << 8 | (uint32_t)d[i + 2] << 16 |
-                     (uint32_t)d[i + 3] << 24;
-        k *= m;
-        k ^= k >> 24;
-        k *= m;
-        h *= m;
-        h ^= k;
-    }
-    switch (len & 3) {
-    case 3:
-        h ^= (uint32_t)d[i + 2] << 16; /* fall through */
-    case 2:
-        h ^= (uint32_t)d[i + 1] << 8; /* fall through */
-    case 1:
-        h ^= d[i];
-        h *= m;
-    }
-    h ^= h >> 13;
-    h *= m;
-    h ^= h >> 15;
-    return (int)((h & 0x7fffffff) % (uint32_t)n);
-}
-
-/* Reads the whole topic; checks every key sits where Java would put it.
+/* Reads the whole topic; checks every key sits where Java would put it
+ * (px_kafka_partition_of: Kafka's own vectors in test_kafka_partition).
  * Returns the number of messages; ids[i] counts value "msg-i". */
 static int consume_all(const pxt_cluster *c, int *ids, int max_id)
 {
@@ -89,7 +59,7 @@ static int consume_all(const pxt_cluster *c, int *ids, int max_id)
             assert_int_equal(m->err, 0);
             char key[64];
             snprintf(key, sizeof(key), "%.*s", (int)m->key_len, (const char *)m->key);
-            assert_int_equal(m->partition, java_partition(key, PARTS));
+            assert_int_equal(m->partition, px_kafka_partition_of(key, strlen(key), PARTS));
             int id;
             assert_int_equal(sscanf((const char *)m->payload, "msg-%d", &id), 1);
             assert_true(id >= 0 && id < max_id);

@@ -18,9 +18,11 @@
 #include <lmdb.h>
 
 #include "dns/px_addr.h"
+#include "core/px_metrics.h"
 #include "dns/px_dns_name.h"
 #include "query/px_cof.h"
 #include "query/px_query.h"
+#include "query/px_query_route.h"
 
 #include "px_query_cluster.h"
 #include "store_text.h"
@@ -786,6 +788,43 @@ static px_query_server *start_server(px_store *s, char *hostport, size_t len)
     return srv;
 }
 
+/* An owner of `partitions` partitions owning owned[0..n). */
+static px_query_owner *owning(int32_t partitions, const int32_t *owned, size_t n)
+{
+    px_query_owner *o = px_query_owner_create();
+    assert_non_null(o);
+    assert_int_equal(px_query_owner_assign(o, partitions, owned, n), PX_OK);
+    return o;
+}
+
+/* A member of a consumer group: it answers for o's partitions (limit 0:
+ * the default limits). */
+static px_query_server *start_member(px_store *s, px_query_owner *o, uint64_t limit, char *hp,
+                                     size_t len)
+{
+    px_query_server_opts opts = {.owner = o};
+    if (limit)
+        opts.limits = (px_query_limits){.def = limit, .max = limit};
+    px_query_server *srv = px_query_server_start("127.0.0.1:0", s, &opts, errbuf, sizeof(errbuf));
+    if (!srv)
+        fail_msg("server: %s", errbuf);
+    snprintf(hp, len, "127.0.0.1:%u", px_query_server_port(srv));
+    return srv;
+}
+
+/* What the store alone answers r (its own lookup, no HTTP); freed by the
+ * caller. */
+static char *local_answer(px_store *s, const px_query_req *r)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    assert_int_equal(px_query_run(s, r, f, NULL), PX_OK);
+    fclose(f);
+    return buf;
+}
+
 /* One GET through the --cluster client's fetch (one endpoint): on PX_OK
  * *status and *body (NUL-terminated, caller frees) of *len bytes. */
 static px_err http_get(const char *hp, const char *path, int timeout_ms, int *status, char **body,
@@ -1261,7 +1300,23 @@ static void test_merge_conditions(void **state)
     assert_non_null(strstr(errbuf, "answer 2, line 2: the consumer failed mid-answer: store: I/O"));
 }
 
-/* Two consumers, each with part of the history, asked over HTTP. */
+/* Runs --cluster over list into a string (freed by the caller). */
+static char *cluster_text(const char *list, const px_query_req *r, px_query_result *res)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    px_err err = px_query_cluster(list, r, 10000, f, res, errbuf, sizeof(errbuf));
+    fclose(f);
+    if (err != PX_OK)
+        fail_msg("--cluster: %s", errbuf);
+    return buf;
+}
+
+/* Two consumers of one group whose stores overlap (both merged
+ * www.example.com): each answers for the partitions it owns only, so the
+ * merged answer is the owner's part, never both added. */
 static void test_cluster(void **state)
 {
     (void)state;
@@ -1279,41 +1334,52 @@ static void test_cluster(void **state)
     merge(batch, "www.example.com", "A", "192.0.2.1", "example.com", 2, T0, T0 + 150, "org-a");
     merge(batch, "www.example.com", "AAAA", "2001:db8::1", NULL, 1, T0, T0, "org-a");
     assert_int_equal(px_store_batch_commit(batch), PX_OK);
+    /* example.com is on partition 1 of 2 (murmur2, test_kafka_partition) */
+    assert_int_equal(px_query_partition_of("example.com", 11, 2), 1);
+    const int32_t p0[] = {0}, p1[] = {1};
+    px_query_owner *oa = owning(2, p1, 1), *ob = owning(2, p0, 1);
     char hpa[64], hpb[64], list[160];
-    px_query_server *sa = start_server(a.store, hpa, sizeof(hpa));
-    px_query_server *sb = start_server(b.store, hpb, sizeof(hpb));
+    px_query_server *sa = start_member(a.store, oa, 0, hpa, sizeof(hpa));
+    px_query_server *sb = start_member(b.store, ob, 0, hpb, sizeof(hpb));
     snprintf(list, sizeof(list), "%s,%s", hpa, hpb);
 
     px_query_req r;
     assert_int_equal(parse(&r, 2, "rrset", "*.example.com", NULL, NULL), PX_OK);
-    char *buf = NULL;
-    size_t len = 0, n = 0;
-    FILE *f = open_memstream(&buf, &len);
     px_query_req_apply_limits(&r, &default_limits);
     px_query_result res;
-    assert_int_equal(px_query_cluster(list, &r, 10000, f, &res, errbuf, sizeof(errbuf)), PX_OK);
-    n = res.records;
-    fclose(f);
-    /* the order of a merged answer is ours: canonical name order */
-    assert_string_equal(buf, MAIL_CNAME WWW_A WWW_AAAA);
-    assert_int_equal(n, 3);
-    free(buf);
+    char *want = local_answer(a.store, &r), *got = cluster_text(list, &r, &res);
+    assert_string_equal(got, want); /* the owner's: b's www.example.com left out */
+    assert_non_null(strstr(got, MAIL_CNAME));
+    assert_non_null(strstr(got, "\"count\":3,"));
+    assert_null(strstr(got, "AAAA"));
+    assert_int_equal(res.records, 2);
+    free(want);
+    free(got);
 
-    /* a member that cuts its answer is named */
+    /* the partition moves to b: b's part is the answer */
+    assert_int_equal(px_query_owner_assign(oa, 2, p0, 1), PX_OK);
+    assert_int_equal(px_query_owner_assign(ob, 2, p1, 1), PX_OK);
+    want = local_answer(b.store, &r);
+    got = cluster_text(list, &r, &res);
+    assert_string_equal(got, want);
+    assert_int_equal(res.records, 2);
+    free(want);
+    free(got);
+
+    /* the member that cuts its answer is named */
     r.limit = 1;
-    f = open_memstream(&buf, &len);
-    assert_int_equal(px_query_cluster(list, &r, 10000, f, &res, errbuf, sizeof(errbuf)), PX_OK);
-    fclose(f);
-    assert_int_equal(res.answers_cut, 2);
-    assert_string_equal(res.cut_by, hpa);
-    assert_true(res.cut);
+    free(cluster_text(list, &r, &res));
+    assert_int_equal(res.answers_cut, 1);
+    assert_string_equal(res.cut_by, hpb);
+    assert_false(res.cut); /* one answer: nothing past the limit to merge */
     assert_int_equal(res.records, 1);
-    free(buf);
     r.limit = 10000;
 
     /* one endpoint down or refusing: the whole query fails */
     px_query_server_stop(sb);
-    f = open_memstream(&buf, &len);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
     assert_int_equal(px_query_cluster(list, &r, 10000, f, &res, errbuf, sizeof(errbuf)), PX_ERR_IO);
     assert_non_null(strstr(errbuf, hpb));
     fclose(f);
@@ -1325,6 +1391,8 @@ static void test_cluster(void **state)
     free(buf);
 
     px_query_server_stop(sa);
+    px_query_owner_destroy(oa);
+    px_query_owner_destroy(ob);
     px_store_close(a.store);
     px_store_close(b.store);
     remove_dir(a.dir);
@@ -1441,11 +1509,11 @@ static void test_cluster_cut_marker(void **state)
 {
     fixture *fx = *state;
     char hpa[64], hpb[64], list[160];
-    px_query_server *sa = start_server(fx->store, hpa, sizeof(hpa));
-    px_query_server_opts o = {.limits = {.def = 2, .max = 2}};
-    px_query_server *sb = px_query_server_start("127.0.0.1:0", fx->store, &o, errbuf, 512);
-    assert_non_null(sb);
-    snprintf(hpb, sizeof(hpb), "127.0.0.1:%u", px_query_server_port(sb));
+    /* b owns example.com's partition (1 of 2) and answers 2 records at most */
+    const int32_t p0[] = {0}, p1[] = {1};
+    px_query_owner *oa = owning(2, p0, 1), *ob = owning(2, p1, 1);
+    px_query_server *sa = start_member(fx->store, oa, 0, hpa, sizeof(hpa));
+    px_query_server *sb = start_member(fx->store, ob, 2, hpb, sizeof(hpb));
     snprintf(list, sizeof(list), "%s,%s", hpa, hpb);
 
     const char *eps[] = {hpa, hpb};
@@ -1471,9 +1539,173 @@ static void test_cluster_cut_marker(void **state)
     assert_int_equal(res.answers_cut, 1);
     assert_string_equal(res.cut_by, hpb);
     assert_false(res.cut);
-    assert_int_equal(res.records, 4);
+    assert_int_equal(res.records, 2);
     px_query_server_stop(sa);
     px_query_server_stop(sb);
+    px_query_owner_destroy(oa);
+    px_query_owner_destroy(ob);
+}
+
+/* ---- a member's partitions (px_query_route.h) ------------------------------------ */
+
+/* GET path: its status, and its body (freed by the caller). */
+static char *status_of(const char *hp, const char *path, int *status)
+{
+    char *body = NULL;
+    size_t len = 0;
+    if (http_get(hp, path, 10000, status, &body, &len, errbuf, sizeof(errbuf)) != PX_OK)
+        fail_msg("GET %s: %s", path, errbuf);
+    print_message("GET %s -> %d %s", path, *status, body);
+    return body;
+}
+
+/* The answer's status is want and its body holds has. */
+static void get_has(const char *hp, const char *path, int want, const char *has)
+{
+    int status = 0;
+    char *body = status_of(hp, path, &status);
+    assert_int_equal(status, want);
+    if (!strstr(body, has))
+        fail_msg("GET %s: no '%s' in %s", path, has, body);
+    free(body);
+}
+
+/* pdnsx_query_requests_total{endpoint="E"} now. */
+static uint64_t requests(const char *endpoint)
+{
+    char *buf = NULL, want[96];
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    px_metrics_write(f);
+    fclose(f);
+    snprintf(want, sizeof(want), "pdnsx_query_requests_total{endpoint=\"%s\"} ", endpoint);
+    char *at = strstr(buf, want);
+    uint64_t n = at ? strtoull(at + strlen(want), NULL, 10) : 0;
+    free(buf);
+    return n;
+}
+
+/* The endpoint of a member answers for the partitions it owns: none yet is
+ * 503; records of partitions it does not own are left out; one it restores
+ * makes the lookups that need it 503; so does an assignment that moved. In
+ * the fixture, example.com is on partition 1 of 2, notexample.com on 0. */
+static void test_member_endpoint(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(px_query_partition_of("notexample.com", 14, 2), 0);
+    px_query_owner *o = owning(2, NULL, 0);
+    char hp[64];
+    px_query_server *srv = start_member(fx->store, o, 0, hp, sizeof(hp));
+    uint64_t asked = requests("partitions"), rrsets = requests("rrset");
+    get_has(hp, "/partitions", 200, "{\"partitions\":2,\"owned\":[],\"restoring\":[],");
+    assert_int_equal(requests("partitions"), asked + 1);
+    get_has(hp, "/partitions?limit=1", 400, "no parameters");
+    get_has(hp, "/rrset/www.example.com", 503,
+            "{\"error\":\"unassigned\",\"partitions\":[],\"msg\":\"no partitions assigned");
+    get_has(hp, "/rdata/192.0.2.1", 503, "\"unassigned\"");
+    assert_int_equal(requests("rrset"), rrsets + 1);
+
+    /* partition 0 only: example.com's records are left out, even in a
+     * fan-out; notexample.com's are answered */
+    const int32_t p0[] = {0}, both[] = {0, 1};
+    assert_int_equal(px_query_owner_assign(o, 2, p0, 1), PX_OK);
+    get(hp, "/rrset/www.example.com", 200, "");
+    get(hp, "/rdata/192.0.2.1", 200, "");
+    get_has(hp, "/rrset/*.com", 200, "\"rrname\":\"notexample.com\"");
+    int status;
+    char *body = status_of(hp, "/rrset/*.com", &status);
+    /* none of example.com's */
+    assert_null(strstr(body, "\"rrname\":\"example.com\""));
+    assert_null(strstr(body, "\"rrname\":\"www.example.com\""));
+    assert_null(strstr(body, ".example.com\""));
+    free(body);
+    get(hp, "/domain/example.com", 200, "");
+    /* the limit counts what is answered, not what is left out */
+    get_has(hp, "/rrset/*.com?limit=1", 200, "notexample.com");
+
+    /* both: the whole store */
+    assert_int_equal(px_query_owner_assign(o, 2, both, 2), PX_OK);
+    get(hp, "/rdata/192.0.2.1", 200, WWW_A AB_A);
+
+    /* partition 1 restoring: what needs it is refused, not answered short */
+    assert_int_equal(px_query_owner_restoring(o, 1, true), PX_OK);
+    get_has(hp, "/rrset/www.example.com", 503, "{\"error\":\"restoring\",\"partitions\":[1],");
+    get_has(hp, "/rdata/203.0.113.5", 503, "\"restoring\"");
+    get_has(hp, "/rrset/notexample.com", 200, "notexample.com");
+    get_has(hp, "/partitions", 200, "\"owned\":[0,1],\"restoring\":[1],");
+
+    /* --cluster: the restoring member and partition are named */
+    px_query_req r;
+    assert_int_equal(parse(&r, 2, "rrset", "WWW.example.com", NULL, NULL), PX_OK);
+    px_query_req_apply_limits(&r, &default_limits);
+    px_query_result res;
+    assert_int_equal(cluster_run(hp, &r, 10000, &res), PX_ERR_AGAIN);
+    print_message("%s\n", errbuf);
+    assert_true(strncmp(errbuf, hp, strlen(hp)) == 0);
+    assert_non_null(strstr(errbuf, "is restoring partition(s) 1: its answer would be short"));
+    assert_int_equal(parse(&r, 2, "rrset", "notexample.com", NULL, NULL), PX_OK);
+    px_query_req_apply_limits(&r, &default_limits);
+    assert_int_equal(cluster_run(hp, &r, 10000, &res), PX_OK);
+    assert_int_equal(res.records, 1);
+    assert_int_equal(px_query_owner_restoring(o, 1, false), PX_OK);
+
+    /* ?assignment: answered while the partitions are those it names */
+    body = status_of(hp, "/partitions", &status);
+    char *fp = strstr(body, "\"assignment\":\"");
+    assert_non_null(fp);
+    char path[128];
+    snprintf(path, sizeof(path), "/rrset/notexample.com?assignment=%.16s", fp + 14);
+    free(body);
+    get_has(hp, path, 200, "notexample.com");
+    assert_int_equal(px_query_owner_assign(o, 2, p0, 1), PX_OK);
+    get_has(hp, path, 503, "{\"error\":\"moved\",\"partitions\":[],");
+    get_has(hp, "/rrset/notexample.com?assignment=zz", 503, "\"moved\"");
+    get_has(hp, "/rrset/notexample.com?assignment=1&assignment=2", 400, "assignment=X");
+    px_query_server_stop(srv);
+    px_query_owner_destroy(o);
+}
+
+/* --cluster refuses members that are not one whole group. */
+static void test_cluster_members(void **state)
+{
+    fixture *fx = *state;
+    const int32_t p0[] = {0}, p1[] = {1}, all[] = {0, 1};
+    px_query_owner *oa = owning(2, all, 2), *ob = owning(2, p1, 1), *oc = owning(3, p0, 1);
+    char hpa[64], hpb[64], hpc[64], plain[64], list[320];
+    px_query_server *sa = start_member(fx->store, oa, 0, hpa, sizeof(hpa));
+    px_query_server *sb = start_member(fx->store, ob, 0, hpb, sizeof(hpb));
+    px_query_server *sc = start_member(fx->store, oc, 0, hpc, sizeof(hpc));
+    px_query_server *sp = start_server(fx->store, plain, sizeof(plain)); /* no /partitions */
+    px_query_req r;
+    assert_int_equal(parse(&r, 2, "rrset", "www.example.com", NULL, NULL), PX_OK);
+    px_query_req_apply_limits(&r, &default_limits);
+    px_query_result res;
+    snprintf(list, sizeof(list), "%s,%s", hpa, hpb);
+    assert_int_equal(cluster_run(list, &r, 10000, &res), PX_ERR_CONFIG);
+    print_message("%s\n", errbuf);
+    assert_non_null(strstr(errbuf, "partition 1 is owned by both"));
+    snprintf(list, sizeof(list), "%s,%s", hpa, hpc);
+    assert_int_equal(cluster_run(list, &r, 10000, &res), PX_ERR_CONFIG);
+    print_message("%s\n", errbuf);
+    assert_non_null(strstr(errbuf, "count 2 and 3 partitions per topic"));
+    assert_int_equal(cluster_run(hpb, &r, 10000, &res), PX_ERR_CONFIG);
+    print_message("%s\n", errbuf);
+    assert_non_null(strstr(errbuf, "partition 0 of 2 is owned by none of the consumers given"));
+    snprintf(list, sizeof(list), "%s,%s", hpb, plain);
+    assert_int_equal(cluster_run(list, &r, 10000, &res), PX_ERR_IO);
+    print_message("%s\n", errbuf);
+    assert_true(strncmp(errbuf, plain, strlen(plain)) == 0);
+    assert_non_null(strstr(errbuf, "answered 404"));
+    /* one member owning all: the lookup is its answer */
+    assert_int_equal(cluster_run(hpa, &r, 10000, &res), PX_OK);
+    assert_int_equal(res.records, 2);
+    px_query_server_stop(sa);
+    px_query_server_stop(sb);
+    px_query_server_stop(sc);
+    px_query_server_stop(sp);
+    px_query_owner_destroy(oa);
+    px_query_owner_destroy(ob);
+    px_query_owner_destroy(oc);
 }
 
 /* An answer larger than the client's bound ends the transfer: the fetch
@@ -1545,9 +1777,11 @@ static void test_domain(void **state)
     assert_true(back.fence.after == 100);
     free(path);
 
-    /* over HTTP */
+    /* over HTTP, at the member owning example.com's partition (1 of 2) */
     char hp[64];
-    px_query_server *srv = start_server(fx->store, hp, sizeof(hp));
+    const int32_t p0[] = {0}, p1[] = {1};
+    px_query_owner *o1 = owning(2, p1, 1), *o0 = owning(2, p0, 1);
+    px_query_server *srv = start_member(fx->store, o1, 0, hp, sizeof(hp));
     get(hp, "/domain/example.com", 200, DOM_EXAMPLE);
     get(hp, "/domain/Example.COM.?before=1795715999", 200, "");
     get(hp, "/domain/nothing.example", 200, "");
@@ -1555,9 +1789,9 @@ static void test_domain(void **state)
     get(hp, "/domain/*.example.com", 400, NULL);
     get(hp, "/domain", 404, NULL);
 
-    /* --cluster: the domain lines of every consumer combine */
+    /* --cluster: asked of the member owning the domain's partition */
     char hp2[64], list[160];
-    px_query_server *srv2 = start_server(fx->store, hp2, sizeof(hp2));
+    px_query_server *srv2 = start_member(fx->store, o0, 0, hp2, sizeof(hp2));
     snprintf(list, sizeof(list), "%s,%s", hp, hp2);
     px_query_req_apply_limits(&r, &default_limits);
     r.fence.after = INT64_MIN;
@@ -1572,6 +1806,8 @@ static void test_domain(void **state)
     free(buf);
     px_query_server_stop(srv);
     px_query_server_stop(srv2);
+    px_query_owner_destroy(o0);
+    px_query_owner_destroy(o1);
 }
 
 /* Domain lines of several answers: earliest first, latest last, union
@@ -1637,6 +1873,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cluster_timeout, setup_store, teardown_store),
         cmocka_unit_test_setup_teardown(test_cluster_cut_marker, setup_store, teardown_store),
         cmocka_unit_test_setup_teardown(test_cluster_oversized, setup_store, teardown_store),
+        cmocka_unit_test_setup_teardown(test_member_endpoint, setup_store, teardown_store),
+        cmocka_unit_test_setup_teardown(test_cluster_members, setup_store, teardown_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

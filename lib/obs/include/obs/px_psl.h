@@ -38,4 +38,9 @@ void px_psl_cache_prefetch(const px_psl_cache *c, const char *name, size_t len);
 px_err px_psl_cache_lookup(px_psl_cache *c, const char *name, size_t len, const char **reg,
                            size_t *reg_len);
 
+/* The same answer without a cache (a few libpsl walks per name; any
+ * thread): for code that looks up a name now and then, e.g. a query's
+ * ownership (query/px_query_route.c). */
+px_err px_psl_key(const char *name, size_t len, const char **reg, size_t *reg_len);
+
 #endif
