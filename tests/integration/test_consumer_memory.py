@@ -30,11 +30,12 @@ MIB = 1 << 20
 # The README's bound ("Memory"): fixed + per queued message + queued
 # payload + one fetch response + the store batch + LMDB's dirty pages of
 # one transaction (at most the data file), and aligned, per partition one
-# record batch past its share (obsgen writes them as pdnsx-producer does:
-# at most 500 messages) and the messages taken from its queue. Keep in
-# step with it.
+# fetch past its share (64 KiB compressed, ~1,200 messages: obsgen writes
+# record batches as pdnsx-producer does, at most 500 messages, smaller
+# than that) and the 256 messages taken from its queue, 512 bytes each.
+# Keep in step with it.
 FIXED, PER_MSG, PER_REC, DIRTY = 96 * MIB, 400, 600, 8192 * 3 * 4096
-PARTITIONS, PER_PARTITION = 24, (500 + 256) * 512
+PARTITIONS, PER_PARTITION = 24, (1200 + 256) * 512
 SMALL = {"kafka.fetch_queue_messages": 10000, "kafka.fetch_queue_kbytes": 2048,
          "kafka.fetch_max_kbytes": 1024, "store.batch_records": 10000}
 DEEP = dict(SMALL, **{"kafka.fetch_queue_messages": 400000, "kafka.fetch_queue_kbytes": 65536})
