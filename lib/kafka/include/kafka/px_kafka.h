@@ -52,9 +52,10 @@ typedef struct px_kafka_settings {
  * (librdkafka's batch.num.messages; its default is 10000). A consumer
  * fetches a partition a whole record batch at a time, past its share of
  * the prefetch: a consumer aligning its partitions in event time holds
- * each partition's queue on its own, so each may be one batch over its
- * share at once (README, "Memory"). 500 typical observations are ~55 KB,
- * three times the Java client's default batch.size. */
+ * each partition's queue on its own, so each may be one fetch, never less
+ * than a whole batch, over its share at once (README, "Memory"). 500
+ * typical observations are ~55 KB, three times the Java client's default
+ * batch.size. */
 #define PX_KAFKA_BATCH_MESSAGES "500"
 
 /* Reads "kafka.brokers", "kafka.statistics_interval_ms", the map
