@@ -23,11 +23,14 @@
  * librdkafka's per-partition fetch queue bounds (queued.min.messages,
  * queued.max.messages.kbytes: kafka.fetch_queue_* shared out over the
  * partitions, px_consumer_kafka.c) stop its fetching without dropping
- * what was fetched. Between its switches from one partition to another
- * the merge costs a comparison per message; a message is decoded once
- * unless the merge switched away from its partition after decoding it.
- * Messages that do not decode carry no event time: they merge as soon as
- * they are next in their partition. */
+ * what was fetched (each queue may hold one fetch past its bound, at
+ * least a whole record batch: the README's memory term per partition,
+ * why producers write batches of PX_KAFKA_BATCH_MESSAGES). Between its
+ * switches from one partition to another the merge costs a comparison
+ * per message; a message is decoded once unless the merge switched away
+ * from its partition after decoding it. Messages that do not decode
+ * carry no event time: they merge as soon as they are next in their
+ * partition. */
 #include "core/px_buf.h"
 #include "px_consumer_int.h"
 

@@ -253,7 +253,10 @@ static int64_t px_consumer_max64(int64_t a, int64_t b)
  * (the alignment in event time), per partition: each partition then gets
  * its share of the partitions counted at the start (or of
  * PX_CONSUMER_ALIGN_PARTITIONS if Kafka cannot tell), so that the
- * README's memory bound holds. */
+ * README's memory bound holds. librdkafka fetches a partition while its
+ * queue is under its share, so each queue may hold one fetch more: the
+ * bound's term per partition (at least PX_CONSUMER_ALIGN_MIN_KB, never
+ * less than a whole record batch: PX_KAFKA_BATCH_MESSAGES). */
 typedef struct px_consumer_fetch {
     char queue_msgs[24], queue_kb[24], fetch_max[24], part_max[24];
 } px_consumer_fetch;

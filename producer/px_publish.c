@@ -221,6 +221,8 @@ static px_err px_publish_kafka(px_publish *p, const px_publish_conf *c, char *er
         {"enable.idempotence", "true"},
         {"compression.codec", "lz4"},
         {"linger.ms", "100"},
+        /* what the consumers' memory bound counts on (px_kafka.h) */
+        {"batch.num.messages", PX_KAFKA_BATCH_MESSAGES},
         {"partitioner", "murmur2_random"},
         {"message.timeout.ms", c->infinite_timeout ? "0" : "300000"},
     };

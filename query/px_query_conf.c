@@ -115,7 +115,7 @@ const px_conf_item px_query_conf_table[] = {
      .type = PX_CONF_INT,
      .min = 0,
      .max = 31536000,
-     .def = "0",
+     .def = "60",
      .help = "seconds of event time (time_last) a partition may read ahead of the slowest "
              "assigned partition that still has messages, so that a replay merges in the "
              "same order whatever the batches (0: off)"},

@@ -149,6 +149,7 @@ static px_kafka *make_producer(const obs_gen *g)
         {"enable.idempotence", "true"},
         {"compression.codec", "lz4"},
         {"linger.ms", "100"},
+        {"batch.num.messages", PX_KAFKA_BATCH_MESSAGES},
         {"partitioner", "murmur2_random"},
         {"queue.buffering.max.messages", "500000"},
     };

@@ -135,9 +135,7 @@ class AlertsKafka(unittest.TestCase):
                "-s", 'kafka.group="%s-%s"' % (self.run_id, name),
                "-s", 'kafka.topics="^pdnsx\\\\.obs\\\\.%s-.+"' % self.run_id,
                "-s", 'store.path="%s"' % self.store(name),
-               "-s", 'alerts.jsonl="%s"' % jsonl, "-s", SESSION,
-               # aligned in event time: the replay at other batch cuts
-               "-s", "kafka.align_seconds=60"] + self.detect
+               "-s", 'alerts.jsonl="%s"' % jsonl, "-s", SESSION] + self.detect
         if topic is not None:
             cmd += ["-s", 'alerts.kafka_topic="%s"' % topic]
         if syslog:
@@ -347,7 +345,7 @@ class AlertsKafka(unittest.TestCase):
         # backlog merges alike)
         self.consume("second", second, "pdnsx.alerts.%s-second" % self.run_id)
         # and cut into other transactions: the partitions, read unevenly,
-        # are aligned in event time (kafka.align_seconds), so the merge
+        # are aligned in event time (kafka.align_seconds, 60 by default), so the merge
         # order and the alerts do not depend on the cuts
         third = os.path.join(self.work, "third.jsonl")
         self.consume("third", third, extra=["-s", "store.batch_records=5000"])

@@ -58,6 +58,8 @@ static void test_defaults(void **state)
     assert_int_equal(cc.store_check, PX_STORE_CHECK_FULL);
     assert_false(cc.drop_damaged_log);
     assert_int_equal(cc.exit_idle, 0);
+    /* aligned in event time unless turned off (README, "Memory") */
+    assert_int_equal(cc.align_seconds, 60);
     assert_int_equal(cc.dlq_max_bytes, PX_QUERY_CONF_DLQ_MAX_BYTES); /* the table says so too */
     assert_null(cc.geoip_country);
     assert_null(cc.geoip_asn);
@@ -242,6 +244,7 @@ static void test_example_config_is_clean(void **state)
     assert_string_equal(cc.store_path, "/var/lib/pdnsx");
     assert_int_equal(cc.batch_records, 250000);
     assert_int_equal(cc.batch_ms, 2000);
+    assert_int_equal(cc.align_seconds, 60);
     px_consumer_conf_free(&cc);
     px_config_destroy(c);
 }

@@ -48,6 +48,16 @@ typedef struct px_kafka_settings {
 #define PX_KAFKA_STATISTICS_PROP "statistics.interval.ms"
 #define PX_KAFKA_STATISTICS_SETTING "kafka.statistics_interval_ms"
 
+/* Messages per record batch at most, for every producer of observations
+ * (librdkafka's batch.num.messages; its default is 10000). A consumer
+ * fetches a partition a whole record batch at a time, past its share of
+ * the prefetch: a consumer aligning its partitions in event time holds
+ * each partition's queue on its own, so each may be one fetch, never less
+ * than a whole batch, over its share at once (README, "Memory"). 500
+ * typical observations are ~55 KB, three times the Java client's default
+ * batch.size. */
+#define PX_KAFKA_BATCH_MESSAGES "500"
+
 /* Reads "kafka.brokers", "kafka.statistics_interval_ms", the map
  * "kafka.properties" and the file "kafka.properties_file" of cfg, the rows
  * of core's px_conf_kafka_items that a program's table includes (any may
