@@ -118,6 +118,7 @@ median() {
     tr ' ' '\n' <<<"$*" | grep . | sort -g |
         awk '{ v[NR] = $1 } END { if (NR) printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
+median_int() { median "$@" | awk '{ printf "%.0f", $1 }'; }
 free_port() { /usr/bin/python3 "$root/tests/integration/ports.py" free; }
 now() { date +%s.%N; }
 
@@ -225,8 +226,8 @@ if [[ " $PARTS " == *" members "* ]]; then
             printf 'round %d, %d member(s): join %5.2f s, merge %6.2f s (%s obs/s), to N %6.2f s,' \
                 "$r" "$m" "$join_s" "$span" "$(per "$N" "$span")" "$to_n"
             printf ' done %6.2f s, exit %6.2f s,' "$done_s" "$wall"
-            printf ' CPU %6.2f s, merged %s (%s), records %s of %s, assignments %s\n' \
-                "$cpu" "$merged" "$per_member" "$records" "$K" "$assigned"
+            printf ' CPU %6.2f s, merged %s (%s), records %s of %s, assignments %s, load %s\n' \
+                "$cpu" "$merged" "$per_member" "$records" "$K" "$assigned" "$(cut -d' ' -f1 /proc/loadavg)"
         done
         if [[ " $MEMBERS " == *" 1 "* ]]; then
             for m in $MEMBERS; do
@@ -244,7 +245,7 @@ if [[ " $PARTS " == *" members "* ]]; then
         t=$(median "${r_span[$m]}") c=$(median "${r_cpu[$m]}")
         echo "| $m | $t | $(per "$N" "$t") | $(median "${r_speed[$m]:-}") | $(median "${r_join[$m]}") |" \
              "$(median "${r_to_n[$m]}") | $(median "${r_done[$m]}") | $c | $(per "$N" "$c") |" \
-             "$(median "${r_work[$m]}") | $(median "${r_rec[$m]}") | $(median "${r_asg[$m]}") |"
+             "$(median "${r_work[$m]}") | $(median_int "${r_rec[$m]}") | $(median_int "${r_asg[$m]}") |"
     done
     for m in $MEMBERS; do
         echo "  $m member(s), per round: merge s${r_span[$m]}; merged / N${r_work[$m]}; speed-up${r_speed[$m]:-}"
