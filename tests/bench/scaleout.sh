@@ -26,10 +26,11 @@
 #  - join: seconds from the start of the processes to the first message read (the
 #    group join; with a harness broker started here, Kafka's default
 #    group.initial.rebalance.delay.ms of 3 s: PDNSX_KAFKA_GROUP_DELAY_MS);
-#  - merge: from then until the members' merged observations
-#    (pdnsx_consumer_merged_total) sum to N, the figure; to N: join + merge;
-#  - done: until the sum stops growing (the last sample before every member
-#    exited idle), what a user waits for when members read some input twice;
+#  - merge: from then until the sum of the members' merged observations
+#    (pdnsx_consumer_merged_total) stops growing (the last sample before
+#    every member exited idle): the figure. Without double work (below)
+#    the sum then is N; with it, the sum passes N before every partition is
+#    merged once, and "to N" (start to the sum reaching N) is shown beside;
 #  - merged: the sum of the members' "merged" at exit. Above N means double
 #    work: a partition read by one member and, after a rebalance, again by
 #    its new owner from the new owner's store's offset (until the changelog
@@ -147,7 +148,7 @@ sample() {
 }
 
 # members_run NAME M: M members in the fresh group NAME; sets to_n, join_s,
-# span (to_n - join_s), done_s, wall, cpu, merged, records, assigned,
+# span (done_s - join_s), done_s, wall, cpu, merged, records, assigned,
 # per_member (merged of each).
 members_run() {
     local name=$1 m=$2 i ports=() t0 st
@@ -199,7 +200,9 @@ members_run() {
     [ -n "$to_n" ] || to_n=$done_s
     # The last sample before the first message read: the group's join is over by then.
     join_s=$(awk -v j="${join_s:-0}" 'BEGIN { printf "%.2f", (j > 0.1 ? j - 0.1 : 0) }')
-    span=$(awk -v a="$to_n" -v b="$join_s" 'BEGIN { printf "%.2f", a - b }')
+    # Until the sum stopped growing: with double work the sum passes N
+    # before every partition is merged once; without, it is the time to N.
+    span=$(awk -v a="$done_s" -v b="$join_s" 'BEGIN { printf "%.2f", a - b }')
 }
 
 # --- members -------------------------------------------------------------------
@@ -251,10 +254,12 @@ if [[ " $PARTS " == *" members "* ]]; then
         echo "  $m member(s), per round: merge s${r_span[$m]}; merged / N${r_work[$m]}; speed-up${r_speed[$m]:-}"
     done
     cat <<'EOT'
-merge s: from the last sample with no message read to the sum of the members' merged reaching N
-(sampled every 100 ms); obs/s: N over it; speed-up: the 1-member run's merge s over this one's,
-per round, median. join s: start of the processes to the first message read (group join, with the
-broker's group.initial.rebalance.delay.ms). done s: to the last growth of the sum. CPU s:
+merge s: from the last sample with no message read to the last growth of the sum of the
+members' merged (sampled every 100 ms; N when nothing is merged twice); obs/s: N over it;
+speed-up: the 1-member run's merge s over this one's, per round, median. join s: start of the
+processes to the first message read (group join, with the broker's
+group.initial.rebalance.delay.ms). start to N s: to the sum reaching N; done s: to its last
+growth. CPU s:
 user + sys of every member, whole processes. merged / N above 1: double work (a rebalance
 handed a partition to a member that read it again); records above K: the stores overlap.
 EOT
