@@ -40,7 +40,8 @@
 #  - records: records summed over the members' stores (pdnsx-query verify);
 #    above K means the stores overlap;
 #  - CPU: user + sys of all members (/usr/bin/time), and obs per CPU second
-#    (N over it); assigned: partition assignments logged over the members
+#    (N over it); the broker's CPU seconds over the run, when it runs on
+#    this machine (found by its port: ss -ltnp); assigned: partition assignments logged over the members
 #    (ORGS x PARTITIONS when the group settled at once).
 # The speed-up of M members is the M=1 run's merge time over the M run's,
 # per round, median over rounds.
@@ -119,6 +120,14 @@ median() {
     tr ' ' '\n' <<<"$*" | grep . | sort -g |
         awk '{ v[NR] = $1 } END { if (NR) printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
+# The broker's CPU seconds so far (user + sys), when it runs on this
+# machine (found by its listening port); "" otherwise.
+broker_pid=$(ss -ltnpH "sport = :${bootstrap##*:}" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+broker_cpu() {
+    [ -n "$broker_pid" ] && [ -r "/proc/$broker_pid/stat" ] || return 0
+    awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' \
+        "/proc/$broker_pid/stat"
+}
 median_int() { median "$@" | awk '{ printf "%.0f", $1 }'; }
 free_port() { /usr/bin/python3 "$root/tests/integration/ports.py" free; }
 now() { date +%s.%N; }
@@ -148,7 +157,8 @@ sample() {
 }
 
 # members_run NAME M: M members in the fresh group NAME; sets to_n, join_s,
-# span (done_s - join_s), done_s, wall, cpu, merged, records, assigned,
+# span (done_s - join_s), done_s, wall, cpu, bcpu (the broker's CPU
+# seconds meanwhile, "" for a broker elsewhere), merged, records, assigned,
 # per_member (merged of each).
 members_run() {
     local name=$1 m=$2 i ports=() t0 st
@@ -157,6 +167,7 @@ members_run() {
         rm -rf "$data/store-$name-$i"
         ports+=("$(free_port)")
     done
+    b0=$(broker_cpu)
     t0=$(now)
     for ((i = 0; i < m; i++)); do
         # shellcheck disable=SC2086 # SETTINGS is a list of words
@@ -175,6 +186,7 @@ members_run() {
     st=0
     for i in "${!pids[@]}"; do wait "${pids[$i]}" || st=$?; done
     wall=$(awk -v a="$(now)" -v b="$t0" 'BEGIN { printf "%.2f", a - b }')
+    bcpu=$(awk -v a="$(broker_cpu)" -v b="$b0" 'BEGIN { if (a != "") printf "%.2f", a - b }')
     kill "$spid" 2>/dev/null || true
     wait "$spid" 2>/dev/null || true
     spid="" pids=()
@@ -215,7 +227,7 @@ if [[ " $PARTS " == *" members "* ]]; then
         die "pdnsx-bench-obsgen failed, see $logs/obsgen.err"
     stored=$(awk '$1 == "stored" { print $2 }' "$data/obsgen.txt")
     [ "$stored" = "$N" ] || die "the topics hold $stored of $N observations"
-    declare -A r_to_n r_join r_span r_done r_cpu r_work r_rec r_asg r_speed
+    declare -A r_to_n r_join r_span r_done r_cpu r_bcpu r_work r_rec r_asg r_speed
     declare -A row_span
     for ((r = 0; r < ROUNDS; r++)); do
         order=$MEMBERS
@@ -224,13 +236,14 @@ if [[ " $PARTS " == *" members "* ]]; then
             members_run "scale-$$-r$r-m$m" "$m"
             row_span[$r.$m]=$span
             r_to_n[$m]+=" $to_n" r_done[$m]+=" $done_s" r_cpu[$m]+=" $cpu"
-            r_join[$m]+=" $join_s" r_span[$m]+=" $span"
+            r_join[$m]+=" $join_s" r_span[$m]+=" $span" r_bcpu[$m]+=" $bcpu"
             r_work[$m]+=" $(ratio "$merged" "$N")" r_rec[$m]+=" $records" r_asg[$m]+=" $assigned"
             printf 'round %d, %d member(s): join %5.2f s, merge %6.2f s (%s obs/s), to N %6.2f s,' \
                 "$r" "$m" "$join_s" "$span" "$(per "$N" "$span")" "$to_n"
             printf ' done %6.2f s, exit %6.2f s,' "$done_s" "$wall"
-            printf ' CPU %6.2f s, merged %s (%s), records %s of %s, assignments %s, load %s\n' \
-                "$cpu" "$merged" "$per_member" "$records" "$K" "$assigned" "$(cut -d' ' -f1 /proc/loadavg)"
+            printf ' CPU %6.2f s (broker %s s), merged %s (%s), records %s of %s, assignments %s, load %s\n' \
+                "$cpu" "${bcpu:-?}" "$merged" "$per_member" "$records" "$K" "$assigned" \
+                "$(cut -d' ' -f1 /proc/loadavg)"
         done
         if [[ " $MEMBERS " == *" 1 "* ]]; then
             for m in $MEMBERS; do
@@ -242,13 +255,13 @@ if [[ " $PARTS " == *" members "* ]]; then
     echo "medians over $ROUNDS round(s) ($N observations, $K keys, $ORGS organisations x" \
          "$PARTITIONS partitions, run.exit_idle=$IDLE, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)," \
          "$(date -u +%F), $(git -C "$root" rev-parse --short HEAD)):"
-    echo "| members | merge s | obs/s | speed-up vs 1 | join s | start to N s | done s | CPU s (all members) | obs per CPU s | merged / N | records (K=$K) | assignments |"
-    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| members | merge s | obs/s | speed-up vs 1 | join s | start to N s | done s | CPU s (all members) | obs per CPU s | broker CPU s | merged / N | records (K=$K) | assignments |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     for m in $MEMBERS; do
         t=$(median "${r_span[$m]}") c=$(median "${r_cpu[$m]}")
         echo "| $m | $t | $(per "$N" "$t") | $(median "${r_speed[$m]:-}") | $(median "${r_join[$m]}") |" \
              "$(median "${r_to_n[$m]}") | $(median "${r_done[$m]}") | $c | $(per "$N" "$c") |" \
-             "$(median "${r_work[$m]}") | $(median_int "${r_rec[$m]}") | $(median_int "${r_asg[$m]}") |"
+             "$(median "${r_bcpu[$m]}") | $(median "${r_work[$m]}") | $(median_int "${r_rec[$m]}") | $(median_int "${r_asg[$m]}") |"
     done
     for m in $MEMBERS; do
         echo "  $m member(s), per round: merge s${r_span[$m]}; merged / N${r_work[$m]}; speed-up${r_speed[$m]:-}"
@@ -260,7 +273,8 @@ speed-up: the 1-member run's merge s over this one's, per round, median. join s:
 processes to the first message read (group join, with the broker's
 group.initial.rebalance.delay.ms). start to N s: to the sum reaching N; done s: to its last
 growth. CPU s:
-user + sys of every member, whole processes. merged / N above 1: double work (a rebalance
+user + sys of every member, whole processes. broker CPU s: the Kafka broker's (a local one)
+over the same run, group join and idle wait included. merged / N above 1: double work (a rebalance
 handed a partition to a member that read it again); records above K: the stores overlap.
 EOT
 fi
