@@ -161,7 +161,7 @@ sample() {
 # seconds meanwhile, "" for a broker elsewhere), merged, records, assigned,
 # per_member (merged of each).
 members_run() {
-    local name=$1 m=$2 i ports=() t0 st
+    local name=$1 m=$2 i ports=() t0 st b0
     pids=()
     for ((i = 0; i < m; i++)); do
         rm -rf "$data/store-$name-$i"
@@ -192,7 +192,8 @@ members_run() {
     spid="" pids=()
     [ "$st" = 0 ] || die "a member of $name failed (status $st), see $logs/$name-*.err"
     to_n=$(awk -v n="$N" '$2 >= n { print $1; exit }' "$logs/$name.samples")
-    join_s=$(awk '$3 > 0 { print $1; exit }' "$logs/$name.samples")
+    # The last sample with no message read: the group's join is over by then.
+    join_s=$(awk '$3 > 0 { print prev + 0; exit } { prev = $1 }' "$logs/$name.samples")
     done_s=$(awk '$2 > max { max = $2; t = $1 } END { print t }' "$logs/$name.samples")
     cpu=0 merged=0 records=0 assigned=0 per_member=""
     for ((i = 0; i < m; i++)); do
@@ -210,8 +211,6 @@ members_run() {
     done
     # Without a sample at N (members exited between samples), the exit is the bound.
     [ -n "$to_n" ] || to_n=$done_s
-    # The last sample before the first message read: the group's join is over by then.
-    join_s=$(awk -v j="${join_s:-0}" 'BEGIN { printf "%.2f", (j > 0.1 ? j - 0.1 : 0) }')
     # Until the sum stopped growing: with double work the sum passes N
     # before every partition is merged once; without, it is the time to N.
     span=$(awk -v a="$done_s" -v b="$join_s" 'BEGIN { printf "%.2f", a - b }')
