@@ -4,8 +4,9 @@
 # docs/BENCHMARKS.md "Scale-out: members and restore").
 #
 #   tests/bench/scaleout.sh                          # starts Kafka (scripts/with-kafka.sh)
-#   scripts/with-kafka.sh tests/bench/scaleout.sh    # the same
+#   PDNSX_KAFKA_GROUP_DELAY_MS=3000 scripts/with-kafka.sh tests/bench/scaleout.sh  # the same
 #   PDNSX_BENCH_KAFKA=127.0.0.1:9092 tests/bench/scaleout.sh   # a broker of yours
+#   BUILD=/other/checkout/build-bench tests/bench/scaleout.sh  # another Release build
 #   N=1000000 ROUNDS=2 MEMBERS="1 2" tests/bench/scaleout.sh   # quicker
 #   PARTS=restore tests/bench/scaleout.sh            # the restore part only
 #
