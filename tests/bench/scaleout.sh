@@ -57,7 +57,9 @@
 # (12), MEMBERS ("1 2 3"), ROUNDS (3), IDLE (3), SEED (1), SETTINGS (extra
 # `-s PATH=VALUE` for every member, e.g. "-s store.batch_records=50000"),
 # RN (1000000), RK (200000), CHANGELOG_N (1000000), CHANGELOG_SH (the Kafka
-# side's script, tests/bench/changelog.sh), PARTS ("members restore").
+# side's script, tests/bench/changelog.sh) with CHANGELOG_KEY (24),
+# CHANGELOG_VALUE (25) bytes a row and CHANGELOG_TX ("5000 50000") rows a
+# transaction, PARTS ("members restore").
 # Logs in tests/bench/data/scaleout/.
 set -euo pipefail
 
@@ -89,6 +91,11 @@ RN=${RN:-1000000}
 RK=${RK:-200000}
 CHANGELOG_N=${CHANGELOG_N:-1000000}
 CHANGELOG_SH=${CHANGELOG_SH:-$root/tests/bench/changelog.sh}
+# Rows of the store's size: its changelog averages 48.5 bytes a row
+# (pdnsx-bench-store -l: 42.2 MB for 869,759 rows).
+CHANGELOG_KEY=${CHANGELOG_KEY:-24}
+CHANGELOG_VALUE=${CHANGELOG_VALUE:-25}
+CHANGELOG_TX=${CHANGELOG_TX:-"5000 50000"}
 PARTS=${PARTS:-"members restore"}
 
 build=${BUILD:-$root/build-bench}
@@ -134,31 +141,36 @@ free_port() { /usr/bin/python3 "$root/tests/integration/ports.py" free; }
 now() { date +%s.%N; }
 
 # sample T0 PORT...: one line every 100 ms, "seconds-since-T0 merged-sum
-# messages-sum merged-of-each-member", from each member's /metrics
-# (pdnsx_consumer_merged_total counts at each batch's commit,
-# pdnsx_consumer_messages_total as messages are read; a member that has
-# exited keeps its last values), until killed.
+# messages-sum commit-ms-sum merged-of-each-member", from each member's
+# /metrics (pdnsx_consumer_merged_total counts at each batch's commit,
+# pdnsx_consumer_messages_total as messages are read,
+# pdnsx_consumer_commit_milliseconds_total the time in store commits; a
+# member that has exited keeps its last values), until killed.
 sample() {
     local t0=$1 p v; shift
-    declare -A merged read
+    declare -A merged read commit
     while :; do
-        local line="" sum=0 rsum=0
+        local line="" sum=0 rsum=0 csum=0
         for p in "$@"; do
             v=$(curl -s --max-time 1 "http://127.0.0.1:$p/metrics" 2>/dev/null |
                 awk '$1 == "pdnsx_consumer_merged_total" { m = $2 }
                      $1 == "pdnsx_consumer_messages_total" { r = $2 }
-                     END { if (m != "") print m, r }') || true
-            [ -n "$v" ] && merged[$p]=${v% *} read[$p]=${v#* }
+                     $1 == "pdnsx_consumer_commit_milliseconds_total" { c = $2 }
+                     END { if (m != "") print m, r, c + 0 }') || true
+            if [ -n "$v" ]; then
+                read -r merged[$p] read[$p] commit[$p] <<<"$v"
+            fi
             sum=$((sum + ${merged[$p]:-0})) rsum=$((rsum + ${read[$p]:-0}))
-            line="$line ${merged[$p]:-0}"
+            csum=$((csum + ${commit[$p]:-0})) line="$line ${merged[$p]:-0}"
         done
-        echo "$(awk -v a="$(now)" -v b="$t0" 'BEGIN { printf "%.2f", a - b }') $sum $rsum$line"
+        echo "$(awk -v a="$(now)" -v b="$t0" 'BEGIN { printf "%.2f", a - b }') $sum $rsum $csum$line"
         sleep 0.1
     done
 }
 
 # members_run NAME M: M members in the fresh group NAME; sets to_n, join_s,
-# span (done_s - join_s), done_s, wall, cpu, bcpu (the broker's CPU
+# span (done_s - join_s), done_s, commit_s (seconds in store commits, all
+# members, as last sampled), wall, cpu, bcpu (the broker's CPU
 # seconds meanwhile, "" for a broker elsewhere), merged, records, assigned,
 # per_member (merged of each).
 members_run() {
@@ -196,6 +208,7 @@ members_run() {
     # The last sample with no message read: the group's join is over by then.
     join_s=$(awk '$3 > 0 { print prev + 0; exit } { prev = $1 }' "$logs/$name.samples")
     done_s=$(awk '$2 > max { max = $2; t = $1 } END { print t }' "$logs/$name.samples")
+    commit_s=$(awk 'END { printf "%.2f", $4 / 1000 }' "$logs/$name.samples")
     cpu=0 merged=0 records=0 assigned=0 per_member=""
     for ((i = 0; i < m; i++)); do
         cpu=$(awk -v c="$cpu" '{ print c + $1 + $2 }' "$logs/$name-$i.time")
@@ -227,7 +240,7 @@ if [[ " $PARTS " == *" members "* ]]; then
         die "pdnsx-bench-obsgen failed, see $logs/obsgen.err"
     stored=$(awk '$1 == "stored" { print $2 }' "$data/obsgen.txt")
     [ "$stored" = "$N" ] || die "the topics hold $stored of $N observations"
-    declare -A r_to_n r_join r_span r_done r_cpu r_bcpu r_work r_rec r_asg r_speed
+    declare -A r_to_n r_join r_span r_done r_cpu r_bcpu r_commit r_work r_rec r_asg r_speed
     declare -A row_span
     for ((r = 0; r < ROUNDS; r++)); do
         order=$MEMBERS
@@ -237,10 +250,11 @@ if [[ " $PARTS " == *" members "* ]]; then
             row_span[$r.$m]=$span
             r_to_n[$m]+=" $to_n" r_done[$m]+=" $done_s" r_cpu[$m]+=" $cpu"
             r_join[$m]+=" $join_s" r_span[$m]+=" $span" r_bcpu[$m]+=" $bcpu"
+            r_commit[$m]+=" $commit_s"
             r_work[$m]+=" $(ratio "$merged" "$N")" r_rec[$m]+=" $records" r_asg[$m]+=" $assigned"
             printf 'round %d, %d member(s): join %5.2f s, merge %6.2f s (%s obs/s), to N %6.2f s,' \
                 "$r" "$m" "$join_s" "$span" "$(per "$N" "$span")" "$to_n"
-            printf ' done %6.2f s, exit %6.2f s,' "$done_s" "$wall"
+            printf ' done %6.2f s, exit %6.2f s, commits %5.2f s,' "$done_s" "$wall" "$commit_s"
             printf ' CPU %6.2f s (broker %s s), merged %s (%s), records %s of %s, assignments %s, load %s\n' \
                 "$cpu" "${bcpu:-?}" "$merged" "$per_member" "$records" "$K" "$assigned" \
                 "$(cut -d' ' -f1 /proc/loadavg)"
@@ -255,13 +269,13 @@ if [[ " $PARTS " == *" members "* ]]; then
     echo "medians over $ROUNDS round(s) ($N observations, $K keys, $ORGS organisations x" \
          "$PARTITIONS partitions, run.exit_idle=$IDLE, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)," \
          "$(date -u +%F), $(git -C "$root" rev-parse --short HEAD)):"
-    echo "| members | merge s | obs/s | speed-up vs 1 | join s | start to N s | done s | CPU s (all members) | obs per CPU s | broker CPU s | merged / N | records (K=$K) | assignments |"
-    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| members | merge s | obs/s | speed-up vs 1 | join s | start to N s | done s | CPU s (all members) | obs per CPU s | broker CPU s | commit s (all members) | merged / N | records (K=$K) | assignments |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     for m in $MEMBERS; do
         t=$(median "${r_span[$m]}") c=$(median "${r_cpu[$m]}")
         echo "| $m | $t | $(per "$N" "$t") | $(median "${r_speed[$m]:-}") | $(median "${r_join[$m]}") |" \
              "$(median "${r_to_n[$m]}") | $(median "${r_done[$m]}") | $c | $(per "$N" "$c") |" \
-             "$(median "${r_bcpu[$m]}") | $(median "${r_work[$m]}") | $(median_int "${r_rec[$m]}") | $(median_int "${r_asg[$m]}") |"
+             "$(median "${r_bcpu[$m]}") | $(median "${r_commit[$m]}") | $(median "${r_work[$m]}") | $(median_int "${r_rec[$m]}") | $(median_int "${r_asg[$m]}") |"
     done
     for m in $MEMBERS; do
         echo "  $m member(s), per round: merge s${r_span[$m]}; merged / N${r_work[$m]}; speed-up${r_speed[$m]:-}"
@@ -274,7 +288,8 @@ processes to the first message read (group join, with the broker's
 group.initial.rebalance.delay.ms). start to N s: to the sum reaching N; done s: to its last
 growth. CPU s:
 user + sys of every member, whole processes. broker CPU s: the Kafka broker's (a local one)
-over the same run, group join and idle wait included. merged / N above 1: double work (a rebalance
+over the same run, group join and idle wait included. commit s: the members' time in store
+commits summed (pdnsx_consumer_commit_milliseconds_total). merged / N above 1: double work (a rebalance
 handed a partition to a member that read it again); records above K: the stores overlap.
 EOT
 fi
@@ -290,7 +305,8 @@ if [[ " $PARTS " == *" restore "* ]]; then
     rm -rf "$data/rstore" "$data/rstore2"
     if [ -x "$CHANGELOG_SH" ]; then
         echo "restore, Kafka side: N=$CHANGELOG_N $CHANGELOG_SH ..."
-        PDNSX_BENCH_KAFKA=$bootstrap N=$CHANGELOG_N "$CHANGELOG_SH" \
+        PDNSX_BENCH_KAFKA=$bootstrap N=$CHANGELOG_N KEY=$CHANGELOG_KEY VALUE=$CHANGELOG_VALUE \
+            TX=$CHANGELOG_TX "$CHANGELOG_SH" \
             2>"$logs/changelog.err" | tee "$logs/changelog.out" | sed 's/^/  /' ||
             echo "  changelog.sh failed, see $logs/changelog.err"
     else
