@@ -24,6 +24,11 @@
 # the broker exits (address in use) or another process answers on the
 # port. The start is then tried again on new ports (the client port too
 # when PORT was 0; a fixed PORT that another process holds is an error).
+#
+# group.initial.rebalance.delay.ms is 0 (tests join groups at once) unless
+# PDNSX_KAFKA_GROUP_DELAY_MS says otherwise: tests/bench/scaleout.sh runs
+# Kafka's default, 3000, so that members started together join one
+# generation instead of the first taking every partition.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 [ $# -eq 2 ] || { echo "usage: $0 DIR PORT" >&2; exit 2; }
@@ -79,7 +84,7 @@ offsets.topic.num.partitions=4
 transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 transaction.state.log.num.partitions=4
-group.initial.rebalance.delay.ms=0
+group.initial.rebalance.delay.ms=${PDNSX_KAFKA_GROUP_DELAY_MS:-0}
 PROPS
 }
 
