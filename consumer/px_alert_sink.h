@@ -109,6 +109,13 @@ void px_alert_sink_reopen(px_alert_sink *s);
 /* Sets the outbox depth gauge: alerts up to last_seq (px_store_alert_last)
  * not yet delivered by this sink. */
 void px_alert_sink_outbox(px_alert_sink *s, uint64_t last_seq);
+/* The same gauge, counted by the caller (several outboxes: the partition
+ * stores, px_consumer_alerts.c). */
+void px_alert_sink_depth(px_alert_sink *s, uint64_t depth);
+/* Points the sink at another outbox (each partition store numbers its own
+ * alerts): its cursor becomes next_seq. Only while it holds nothing
+ * (px_alert_sink_pending() 0), else PX_ERR_AGAIN. */
+px_err px_alert_sink_restart(px_alert_sink *s, uint64_t next_seq);
 
 /* Destroys the sink without waiting (px_alert_sink_drain first to
  * deliver what it holds). NULL is fine. */

@@ -9,7 +9,7 @@
 
 struct px_query_server {
     px_http_server *http;
-    px_store *store;
+    px_stores *stores;
     px_query_limits limits;
 };
 
@@ -107,7 +107,7 @@ static px_err px_query_answer_lookup(px_query_server *s, const px_query_req *req
     if (!qa)
         return PX_ERR_NOMEM;
     qa->limit = req->limit;
-    px_err err = px_query_stream_open(s->store, req, &qa->qs);
+    px_err err = px_query_stream_open(s->stores, req, &qa->qs);
     if (err == PX_OK)
         err = px_query_stream_next(qa->qs, px_query_go_on, (void *)conn, &qa->data, &qa->len);
     if (err != PX_OK) {
@@ -147,11 +147,11 @@ static px_err px_query_handle(void *cls, const px_http_request *r, px_http_answe
     return px_query_answer_lookup(s, &req, px_http_request_conn(r), a);
 }
 
-px_query_server *px_query_server_start(const char *listen, px_store *store,
+px_query_server *px_query_server_start(const char *listen, px_stores *stores,
                                        const px_query_server_opts *opts, char *errbuf,
                                        size_t errlen)
 {
-    if (!listen || !store) {
+    if (!listen || !stores) {
         snprintf(errbuf, errlen, "query.listen: no address or no store");
         return NULL;
     }
@@ -160,7 +160,7 @@ px_query_server *px_query_server_start(const char *listen, px_store *store,
         snprintf(errbuf, errlen, "out of memory");
         return NULL;
     }
-    s->store = store;
+    s->stores = stores;
     s->limits = (px_query_limits){.def = 10000, .max = 1000000};
     /* A few threads: a piece of an answer is quick, but one client's
      * store reads should not hold up another's. */
