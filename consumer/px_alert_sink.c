@@ -212,11 +212,6 @@ void px_alert_sink_reopen(px_alert_sink *s)
         s->ops->reopen(s);
 }
 
-void px_alert_sink_outbox(px_alert_sink *s, uint64_t last_seq)
-{
-    px_metric_set(s->m_depth, last_seq >= s->next ? (int64_t)(last_seq + 1 - s->next) : 0);
-}
-
 void px_alert_sink_depth(px_alert_sink *s, uint64_t depth)
 {
     px_metric_set(s->m_depth, (int64_t)depth);

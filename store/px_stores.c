@@ -131,6 +131,33 @@ static void pxs_part_dir(const char *dir, int32_t partition, char *out, size_t l
     snprintf(out, len, "%s/partition-%d", dir, (int)partition);
 }
 
+/* Where a detached partition's store is kept: out of readers' sight
+ * (they attach partition-<i> only), its files whole for a later attach. */
+static void pxs_aside_dir(const char *dir, int32_t partition, char *out, size_t len)
+{
+    snprintf(out, len, "%s/detached-%d", dir, (int)partition);
+}
+
+static px_err pxs_remove_dir(const char *dir);
+
+/* Moves partition-<i> aside (detach) or back (attach). Open handles keep
+ * working: LMDB holds its files open. */
+static px_err pxs_move(const px_stores *ps, int32_t partition, bool aside)
+{
+    if (ps->read_only || ps->borrowed)
+        return PX_OK;
+    char live[4096], kept[4096];
+    pxs_part_dir(ps->dir, partition, live, sizeof live);
+    pxs_aside_dir(ps->dir, partition, kept, sizeof kept);
+    const char *from = aside ? live : kept, *to = aside ? kept : live;
+    if (access(from, F_OK) != 0)
+        return PX_OK;
+    /* a stale copy where it goes (a crash between two moves) gives way */
+    if (access(to, F_OK) == 0 && pxs_remove_dir(to) != PX_OK)
+        return PX_ERR_IO;
+    return rename(from, to) == 0 ? PX_OK : PX_ERR_IO;
+}
+
 /* "partition-<i>" with i in range, no leading zero, no sign. */
 static bool pxs_part_name(const char *name, int32_t *partition)
 {
@@ -368,6 +395,8 @@ static px_store *pxs_reattach(px_stores *ps, int32_t partition)
     size_t i = pxs_find(ps, partition, &found);
     px_store *s = NULL;
     if (found) {
+        if (!ps->parts[i]->attached)
+            pxs_move(ps, partition, false);
         ps->parts[i]->attached = true;
         s = ps->parts[i]->s;
     }
@@ -390,6 +419,12 @@ px_store *px_stores_attach(px_stores *ps, int32_t partition, px_err *err, char *
     }
     char dir[4096];
     pxs_part_dir(ps->dir, partition, dir, sizeof dir);
+    if (pxs_move(ps, partition, false) != PX_OK) {
+        snprintf(errbuf, errlen, "store: cannot move %s/detached-%d back: %s", ps->dir,
+                 (int)partition, strerror(errno));
+        *err = PX_ERR_IO;
+        return NULL;
+    }
     s = px_store_open(dir, &ps->opts, err, errbuf, errlen);
     if (!s)
         return NULL;
@@ -412,6 +447,7 @@ static bool pxs_detach_locked(px_stores *ps, int32_t partition)
         return false;
     pxs_part *p = ps->parts[i];
     p->attached = false;
+    pxs_move(ps, partition, true); /* failing, it stays in sight: a reader still sees it */
     bool held = p->readers > 0;
     pxs_drop_if_unused(ps, p);
     return held;
@@ -454,8 +490,10 @@ px_err px_stores_remove(px_stores *ps, int32_t partition)
     if (held)
         return PX_ERR_AGAIN;
     char dir[4096];
+    pxs_aside_dir(ps->dir, partition, dir, sizeof dir);
+    px_err err = pxs_remove_dir(dir);
     pxs_part_dir(ps->dir, partition, dir, sizeof dir);
-    return pxs_remove_dir(dir);
+    return err ? err : pxs_remove_dir(dir);
 }
 
 px_store *px_stores_get(px_stores *ps, int32_t partition)
@@ -481,11 +519,6 @@ size_t px_stores_list(px_stores *ps, int32_t *parts, size_t max)
     }
     pthread_mutex_unlock(&ps->lock);
     return n;
-}
-
-const char *px_stores_dir(const px_stores *ps)
-{
-    return ps->dir;
 }
 
 /* ---- readers ---- */

@@ -290,11 +290,13 @@ class DeadLetter(unittest.TestCase):
         out = self.consumer(notdir, ["-s", "run.exit_idle=1"])
         self.assertEqual(out.returncode, 2, out.stderr)
         self.assertIn("not a directory", out.stderr)
-        # 1: a store that cannot be opened at run time (a directory whose
-        # data file is no LMDB file)
+        # 1: a store that cannot be opened at run time (a partition store
+        # whose data file is no LMDB file)
         bad = os.path.join(self.dir, "bad-store")
-        os.mkdir(bad)
-        with open(os.path.join(bad, "data.mdb"), "wb") as f:
+        os.makedirs(os.path.join(bad, "partition-0"))
+        with open(os.path.join(bad, "LAYOUT"), "w") as f:
+            f.write("pdnsx partitioned store 1\n")
+        with open(os.path.join(bad, "partition-0", "data.mdb"), "wb") as f:
             f.write(bytes(range(256)) * 64)
         out = self.consumer(bad, ["-s", "run.exit_idle=1"])
         self.assertEqual(out.returncode, 1, out.stderr)

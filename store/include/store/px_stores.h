@@ -8,7 +8,8 @@
  * Layout (docs/STORE-FORMAT.md, "The partitioned layout"): store.path is
  * a directory holding the file LAYOUT (one line naming the layout, so a
  * later change is detected) and one ordinary store (px_store.h, its
- * format unchanged) per partition in partition-<i>/. A directory with
+ * format unchanged) per attached partition in partition-<i>/; the stores
+ * of partitions detached are kept in detached-<i>/. A directory with
  * data.mdb directly in it is the single store of pdnsx before the
  * partitioned layout: read-only opens read it as one store (it answers
  * for every partition), writable opens refuse it (PX_ERR_UNSUPPORTED,
@@ -74,20 +75,21 @@ px_stores *px_stores_wrap(px_store *s, int32_t partition);
  * opens it read-only (it must exist). */
 px_store *px_stores_attach(px_stores *ps, int32_t partition, px_err *err, char *errbuf,
                            size_t errlen);
-/* Stops answering for `partition` and closes its store (its files kept);
- * nothing if it is not attached. A reader still holding the store closes
- * it when done. */
+/* Stops answering for `partition` and closes its store; nothing if it is
+ * not attached. Its files are kept, moved aside to detached-<i>/ (out of
+ * a reader's sight: pdnsx-query reads partition-<i>/ only) and moved back
+ * by the next attach of the partition. A reader still holding the store
+ * closes it when done. */
 void px_stores_detach(px_stores *ps, int32_t partition);
-/* Detaches `partition` and deletes its files. PX_ERR_AGAIN while a reader
- * still holds it (detached anyway: try again later), PX_ERR_IO. */
+/* Detaches `partition` and deletes its files (partition-<i>/ and
+ * detached-<i>/). PX_ERR_AGAIN while a reader still holds it (detached
+ * anyway: try again later), PX_ERR_IO. */
 px_err px_stores_remove(px_stores *ps, int32_t partition);
 /* The attached store of `partition`, NULL if none. Writer's thread. */
 px_store *px_stores_get(px_stores *ps, int32_t partition);
 /* The attached partitions in increasing order, at most max of them into
  * parts (may be NULL with max 0); returns how many are attached. */
 size_t px_stores_list(px_stores *ps, int32_t *parts, size_t max);
-/* The directory, as opened. */
-const char *px_stores_dir(const px_stores *ps);
 
 /* ---- readers: over every attached store ----
  * Records of one owner name are in one partition (the producers key them

@@ -1358,6 +1358,8 @@ static void test_alerts_delivered_once(void **state)
     assert_true(pxt_metric("pdnsx_alerts_errors_total{sink=\"jsonl\"}") > 0);
     assert_int_equal(pxt_metric("pdnsx_alerts_delivered_total{sink=\"jsonl\"}"), delivered0);
     assert_int_equal(sink_cursor(e.dir, "jsonl"), 1);
+    /* the depth gauge counts the undelivered alert over every partition's outbox */
+    assert_int_equal(pxt_metric("pdnsx_alerts_outbox_depth{sink=\"jsonl\"}"), 1);
 
     /* the next run, the file writable: the decided alert, once */
     char path[128], line[PX_ALERT_JSON_MAX + 2] = "";
@@ -1370,6 +1372,7 @@ static void test_alerts_delivered_once(void **state)
     assert_non_null(strstr(line, "\"paypa1-secure.net\""));
     assert_null(strstr(line, "flood-one"));
     assert_int_equal(sink_cursor(e.dir, "jsonl"), 2);
+    assert_int_equal(pxt_metric("pdnsx_alerts_outbox_depth{sink=\"jsonl\"}"), 0);
 
     /* pdnsx-query alerts: the same line, and its filters: the rule, and
      * the alert's time (event time: here the sightings' first) */

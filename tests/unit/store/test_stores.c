@@ -161,11 +161,18 @@ static void test_detach_and_remove(void **state)
     px_stores_detach(f->ps, 1);
     assert_null(px_stores_get(f->ps, 1));
     assert_string_equal(find_all(f->ps).lines, "www.zero.org \"v\"\nwww.three.org \"v\"\n");
-    assert_true(path_exists(f->dir, "partition-1/data.mdb"));
+    /* kept aside, out of a reader's sight */
+    assert_false(path_exists(f->dir, "partition-1"));
+    assert_true(path_exists(f->dir, "detached-1/data.mdb"));
     attach(f->ps, 1);
+    assert_true(path_exists(f->dir, "partition-1/data.mdb"));
+    assert_false(path_exists(f->dir, "detached-1"));
     assert_int_equal(find_all(f->ps).n, 3);
+
+    px_stores_detach(f->ps, 3);
     assert_int_equal(px_stores_remove(f->ps, 3), PX_OK);
     assert_false(path_exists(f->dir, "partition-3"));
+    assert_false(path_exists(f->dir, "detached-3"));
     assert_int_equal(px_stores_list(f->ps, NULL, 0), 2);
     attach(f->ps, 3); /* a new, empty store */
     assert_string_equal(find_all(f->ps).lines, "www.zero.org \"v\"\nwww.one.org \"v\"\n");
@@ -182,7 +189,7 @@ static void test_reader_holds_detached(void **state)
     assert_int_equal(px_stores_iter_find(f->ps, &every, &all, &it), PX_OK);
     px_stores_detach(f->ps, 3);
     assert_int_equal(px_stores_remove(f->ps, 1), PX_ERR_AGAIN);
-    assert_true(path_exists(f->dir, "partition-1/data.mdb"));
+    assert_true(path_exists(f->dir, "detached-1/data.mdb"));
     found fd = {0};
     bool done = false;
     for (int steps = 0; !done && steps < 100; steps++)
@@ -200,17 +207,19 @@ static void test_reader_holds_detached(void **state)
     assert_false(path_exists(f->dir, "partition-1"));
 }
 
-/* A read-only open attaches every partition store present. */
+/* A read-only open attaches every partition store present, not those
+ * detached. */
 static void test_read_only(void **state)
 {
     fix *f = *state;
     fill(f);
+    px_stores_detach(f->ps, 1);
     px_stores_close(f->ps);
     px_err err;
     f->ps = open_set(f->dir, true, &err);
     assert_non_null(f->ps);
-    assert_int_equal(px_stores_list(f->ps, NULL, 0), 3);
-    assert_int_equal(find_all(f->ps).n, 3);
+    assert_int_equal(px_stores_list(f->ps, NULL, 0), 2);
+    assert_string_equal(find_all(f->ps).lines, "www.zero.org \"v\"\nwww.three.org \"v\"\n");
     px_stores_close(f->ps);
     /* a directory with nothing is no store for a reader */
     char empty[80];
