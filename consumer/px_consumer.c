@@ -553,7 +553,8 @@ px_consumer *px_consumer_create(const px_consumer_conf *conf, const px_consumer_
     if (c->dlq_max < PX_DLQ_SMALL_BYTES)
         c->dlq_max = PX_DLQ_SMALL_BYTES;
     px_consumer_metrics(c);
-    if (px_consumer_open_parts(c, errbuf, errlen) < 0 || px_consumer_kafka(c, errbuf, errlen) < 0) {
+    if (px_consumer_open_parts(c, errbuf, errlen) < 0 || px_consumer_kafka(c, errbuf, errlen) < 0 ||
+        px_consumer_stores_open(c, errbuf, errlen) < 0) {
         px_consumer_destroy(c);
         return NULL;
     }

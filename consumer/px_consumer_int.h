@@ -174,7 +174,6 @@ typedef struct px_consumer_pstore {
      * assignment unless that gives it back */
     bool revoked;
     uint64_t outbox_last; /* its outbox's newest seq, as last read */
-    bool alerts_decided;  /* its outbox may have grown: read outbox_last again */
     /* each sink's cursor in this outbox: delivered below it; held in the
      * store; put into the batch being committed */
     uint64_t sink_next[PX_CONSUMER_SINKS];
@@ -321,6 +320,10 @@ int px_consumer_stores_assign(px_consumer *c, const rd_kafka_topic_partition_lis
  * stores of parts' partitions (those no other topic keeps), marked
  * revoked. */
 void px_consumer_stores_revoke(px_consumer *c, const rd_kafka_topic_partition_list_t *parts);
+/* At start: every partition store the directory holds attached (opening
+ * checks it: store.check_on_open), marked revoked until the group assigns
+ * its partition. -1 with a message for a store that cannot be opened. */
+int px_consumer_stores_open(px_consumer *c, char *errbuf, size_t errlen);
 void px_consumer_stores_close(px_consumer *c); /* every store detached */
 /* Finishes every pending batch log; false: one is still pending (or
  * c->fatal). */

@@ -183,7 +183,9 @@ px_store_batch *px_consumer_pbatch(px_consumer *c, px_consumer_pstore *p)
 
 /* ---- assignment ------------------------------------------------------------------ */
 
-static px_consumer_pstore *px_consumer_pstore_add(px_consumer *c, int32_t partition)
+/* Attaches the store of partition; NULL on failure (why says it). */
+static px_consumer_pstore *px_consumer_pstore_add(px_consumer *c, int32_t partition, char *why,
+                                                  size_t whylen)
 {
     if (c->n_pstores == c->cap_pstores) {
         size_t cap = c->cap_pstores ? 2 * c->cap_pstores : 16;
@@ -194,15 +196,16 @@ static px_consumer_pstore *px_consumer_pstore_add(px_consumer *c, int32_t partit
         c->cap_pstores = cap;
     }
     px_consumer_pstore *p = calloc(1, sizeof(*p));
-    if (!p)
+    if (!p) {
+        snprintf(why, whylen, "out of memory");
         return NULL;
-    char why[512] = "";
+    }
     px_err err = PX_OK;
     p->partition = partition;
-    p->store = px_stores_attach(c->stores, partition, &err, why, sizeof(why));
+    p->store = px_stores_attach(c->stores, partition, &err, why, whylen);
     if (!p->store) {
-        px_error("store %s: partition %" PRId32 ": %s", c->conf->store_path, partition,
-                 why[0] ? why : px_strerror(err));
+        if (!why[0])
+            snprintf(why, whylen, "%s", px_strerror(err));
         free(p);
         return NULL;
     }
@@ -263,14 +266,19 @@ int px_consumer_stores_assign(px_consumer *c, const rd_kafka_topic_partition_lis
         int32_t partition = parts->elems[i].partition;
         if (px_consumer_pstore_of(c, partition))
             continue;
-        px_consumer_pstore *p = px_consumer_pstore_add(c, partition);
-        if (!p || px_consumer_cursors_load(c, p) < 0) {
+        char why[512] = "";
+        px_consumer_pstore *p = px_consumer_pstore_add(c, partition, why, sizeof(why));
+        if (!p) {
+            px_error("store %s: partition %" PRId32 ": %s", c->conf->store_path, partition, why);
+            c->fatal = true;
+            return -1;
+        }
+        if (px_consumer_cursors_load(c, p) < 0) {
             c->fatal = true;
             return -1;
         }
         px_consumer_preload_marks(c, p);
-        p->alerts_decided = true; /* its outbox may hold alerts of an earlier owner */
-        c->alerts_decided = true;
+        c->alerts_decided = true; /* its outbox may hold alerts of an earlier owner */
         px_info("store: partition %" PRId32 " attached (%s/partition-%" PRId32 ")", partition,
                 c->conf->store_path, partition);
     }
@@ -308,10 +316,44 @@ void px_consumer_stores_revoke(px_consumer *c, const rd_kafka_topic_partition_li
     }
 }
 
+int px_consumer_stores_open(px_consumer *c, char *errbuf, size_t errlen)
+{
+    size_t n = px_stores_present(c->stores, NULL, 0);
+    int32_t *parts = malloc((n ? n : 1) * sizeof(*parts));
+    if (!parts) {
+        snprintf(errbuf, errlen, "out of memory");
+        return -1;
+    }
+    n = px_stores_present(c->stores, parts, n);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char why[512] = "";
+        px_consumer_pstore *p = px_consumer_pstore_add(c, parts[i], why, sizeof(why));
+        if (!p || px_consumer_cursors_load(c, p) < 0) {
+            snprintf(errbuf, errlen, "store %s: partition %" PRId32 ": %s", c->conf->store_path,
+                     parts[i], why[0] ? why : "cannot read the sinks' cursors");
+            rc = -1;
+            break;
+        }
+        px_consumer_preload_marks(c, p);
+        p->revoked = true; /* until the group assigns it */
+    }
+    c->alerts_decided = true; /* the outboxes may hold alerts of an earlier run */
+    free(parts);
+    return rc;
+}
+
+/* At exit the stores stay where they are (partition-<i>/): the partitions
+ * this member held when it stopped, whose offsets it resumes from;
+ * px_stores_close closes them. */
 void px_consumer_stores_close(px_consumer *c)
 {
-    while (c->n_pstores)
-        px_consumer_pstore_drop(c, c->pstores[c->n_pstores - 1]);
+    for (size_t i = 0; i < c->n_pstores; i++) {
+        px_store_batch_abort(c->pstores[i]->batch);
+        free(c->pstores[i]);
+    }
+    c->n_pstores = 0;
+    c->cur = NULL;
     free(c->pstores);
     c->pstores = NULL;
     c->cap_pstores = 0;

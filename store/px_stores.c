@@ -506,6 +506,32 @@ px_store *px_stores_get(px_stores *ps, int32_t partition)
     return s;
 }
 
+static int pxs_cmp_i32(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+size_t px_stores_present(px_stores *ps, int32_t *parts, size_t max)
+{
+    DIR *d = opendir(ps->dir);
+    if (!d)
+        return 0;
+    size_t n = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        int32_t partition;
+        if (!pxs_part_name(e->d_name, &partition))
+            continue;
+        if (n < max)
+            parts[n] = partition;
+        n++;
+    }
+    closedir(d);
+    if (parts && max)
+        qsort(parts, n < max ? n : max, sizeof(*parts), pxs_cmp_i32);
+    return n;
+}
+
 size_t px_stores_list(px_stores *ps, int32_t *parts, size_t max)
 {
     pthread_mutex_lock(&ps->lock);

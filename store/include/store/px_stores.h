@@ -87,6 +87,10 @@ void px_stores_detach(px_stores *ps, int32_t partition);
 px_err px_stores_remove(px_stores *ps, int32_t partition);
 /* The attached store of `partition`, NULL if none. Writer's thread. */
 px_store *px_stores_get(px_stores *ps, int32_t partition);
+/* The partitions whose store is in the directory (partition-<i>/), attached
+ * or not, in increasing order: at most max into parts; returns how many
+ * there are (0 when the directory cannot be read). */
+size_t px_stores_present(px_stores *ps, int32_t *parts, size_t max);
 /* The attached partitions in increasing order, at most max of them into
  * parts (may be NULL with max 0); returns how many are attached. */
 size_t px_stores_list(px_stores *ps, int32_t *parts, size_t max);

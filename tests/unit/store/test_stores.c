@@ -160,6 +160,10 @@ static void test_detach_and_remove(void **state)
     fill(f);
     px_stores_detach(f->ps, 1);
     assert_null(px_stores_get(f->ps, 1));
+    int32_t present[4];
+    assert_int_equal(px_stores_present(f->ps, present, 4), 2); /* partition-1 moved aside */
+    assert_int_equal(present[0], 0);
+    assert_int_equal(present[1], 3);
     assert_string_equal(find_all(f->ps).lines, "www.zero.org \"v\"\nwww.three.org \"v\"\n");
     /* kept aside, out of a reader's sight */
     assert_false(path_exists(f->dir, "partition-1"));
