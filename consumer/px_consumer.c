@@ -143,11 +143,13 @@ static void px_consumer_check_store(px_consumer *c)
         damaged += d;
         collisions += n;
     }
-    if (collisions > c->collisions)
+    if (collisions > c->collisions) {
         px_warning("store: %" PRIu64 " records kept against a colliding overlong rdata, its "
                    "observations dropped (%" PRIu64 " since start)",
                    collisions - c->collisions, collisions);
-    px_metric_add(c->m_collisions, collisions - c->collisions);
+        px_metric_add(c->m_collisions, collisions - c->collisions);
+    }
+    /* a detached store takes its count along: the sum may fall */
     c->collisions = collisions;
 }
 
@@ -511,7 +513,8 @@ static int px_consumer_open_parts(px_consumer *c, char *errbuf, size_t errlen)
         snprintf(errbuf, errlen, "store %s: %s", conf->store_path, why[0] ? why : px_strerror(err));
         return -1;
     }
-    if (px_consumer_sinks_open(c, errbuf, errlen) < 0)
+    if (px_consumer_sinks_open(c, errbuf, errlen) < 0 ||
+        px_consumer_stores_open(c, errbuf, errlen) < 0)
         return -1;
     if (conf->metrics_listen) {
         px_metrics_conf mc = {.listen = conf->metrics_listen,
@@ -553,8 +556,7 @@ px_consumer *px_consumer_create(const px_consumer_conf *conf, const px_consumer_
     if (c->dlq_max < PX_DLQ_SMALL_BYTES)
         c->dlq_max = PX_DLQ_SMALL_BYTES;
     px_consumer_metrics(c);
-    if (px_consumer_open_parts(c, errbuf, errlen) < 0 || px_consumer_kafka(c, errbuf, errlen) < 0 ||
-        px_consumer_stores_open(c, errbuf, errlen) < 0) {
+    if (px_consumer_open_parts(c, errbuf, errlen) < 0 || px_consumer_kafka(c, errbuf, errlen) < 0) {
         px_consumer_destroy(c);
         return NULL;
     }

@@ -320,10 +320,13 @@ int px_consumer_stores_assign(px_consumer *c, const rd_kafka_topic_partition_lis
  * stores of parts' partitions (those no other topic keeps), marked
  * revoked. */
 void px_consumer_stores_revoke(px_consumer *c, const rd_kafka_topic_partition_list_t *parts);
-/* At start: every partition store the directory holds attached (opening
- * checks it: store.check_on_open), marked revoked until the group assigns
- * its partition. -1 with a message for a store that cannot be opened. */
+/* At start, before the query endpoint: every partition store the
+ * directory holds attached (opening checks it: store.check_on_open),
+ * marked revoked until the group assigns its partition. -1 with a message
+ * for a store that cannot be opened. Then, once the dead-letter producer
+ * is up, px_consumer_stores_preload reads their dead-letter marks. */
 int px_consumer_stores_open(px_consumer *c, char *errbuf, size_t errlen);
+void px_consumer_stores_preload(px_consumer *c);
 void px_consumer_stores_close(px_consumer *c); /* every store detached */
 /* Finishes every pending batch log; false: one is still pending (or
  * c->fatal). */

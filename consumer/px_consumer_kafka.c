@@ -329,5 +329,6 @@ int px_consumer_kafka(px_consumer *c, char *errbuf, size_t errlen)
         snprintf(errbuf, errlen, "out of memory");
         return -1;
     }
+    px_consumer_stores_preload(c);
     return 0;
 }

@@ -335,7 +335,6 @@ int px_consumer_stores_open(px_consumer *c, char *errbuf, size_t errlen)
             rc = -1;
             break;
         }
-        px_consumer_preload_marks(c, p);
         p->revoked = true; /* until the group assigns it */
     }
     c->alerts_decided = true; /* the outboxes may hold alerts of an earlier run */
@@ -346,6 +345,12 @@ int px_consumer_stores_open(px_consumer *c, char *errbuf, size_t errlen)
 /* At exit the stores stay where they are (partition-<i>/): the partitions
  * this member held when it stopped, whose offsets it resumes from;
  * px_stores_close closes them. */
+void px_consumer_stores_preload(px_consumer *c)
+{
+    for (size_t i = 0; i < c->n_pstores; i++)
+        px_consumer_preload_marks(c, c->pstores[i]);
+}
+
 void px_consumer_stores_close(px_consumer *c)
 {
     for (size_t i = 0; i < c->n_pstores; i++) {

@@ -301,8 +301,12 @@ static px_err pxs_open_present(px_stores *ps, px_err *err, char *errbuf, size_t 
     *err = PX_OK;
     for (struct dirent *e; *err == PX_OK && (e = readdir(d));) {
         int32_t partition;
-        if (pxs_part_name(e->d_name, &partition))
-            px_stores_attach(ps, partition, err, errbuf, errlen); /* sets *err */
+        if (!pxs_part_name(e->d_name, &partition))
+            continue;
+        px_stores_attach(ps, partition, err, errbuf, errlen); /* sets *err */
+        /* detached (moved aside) by the consumer since the listing: not ours to read */
+        if (*err && faccessat(dirfd(d), e->d_name, F_OK, 0) != 0 && errno == ENOENT)
+            *err = PX_OK;
     }
     closedir(d);
     return *err;

@@ -47,11 +47,13 @@ _shared = {}
 
 def shared():
     """One work directory and one pdnsx-broker for the whole file (the
-    consumers need a broker; they read nothing from it), made on first
-    use and removed at exit (run_py does not call setUpModule)."""
+    consumers need a broker; they read nothing from it: its one topic of
+    one partition is empty, and gives each consumer partition 0, whose
+    store it then answers from), made on first use and removed at exit
+    (run_py does not call setUpModule)."""
     if not _shared:
         _shared["work"] = pxtest.tmpdir("pdnsx-http-")
-        _shared["broker"] = pxtest.Broker()
+        _shared["broker"] = pxtest.Broker(topics=["pdnsx.obs.nothing-here:1"])
 
         def cleanup():
             _shared["broker"].close()
@@ -61,11 +63,17 @@ def shared():
 
 
 def build_store(name, n, keys, seed=0):
+    """A store.path (docs/STORE-FORMAT.md, the partitioned layout) whose
+    partition 0 store holds the bench store's records: the consumer is
+    assigned partition 0 of its one empty topic, and serves that store."""
     path = os.path.join(shared()[0], name)
     if not os.path.exists(path):
+        os.mkdir(path)
+        with open(os.path.join(path, "LAYOUT"), "w") as f:
+            f.write("pdnsx partitioned store 1\n")
         subprocess.run([BENCH_STORE, "-n", str(n), "-k", str(keys), "-b", "100000",
-                        "-s", str(seed), path], check=True, stdout=subprocess.DEVNULL,
-                       timeout=600)
+                        "-s", str(seed), os.path.join(path, "partition-0")], check=True,
+                       stdout=subprocess.DEVNULL, timeout=600)
     return path
 
 

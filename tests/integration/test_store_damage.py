@@ -51,6 +51,8 @@ def part(path):
     of one store per partition: docs/STORE-FORMAT.md)."""
     parts = sorted(int(n[len("partition-"):]) for n in os.listdir(path)
                    if n.startswith("partition-"))
+    if not parts:
+        raise AssertionError("no partition store in %s: %s" % (path, os.listdir(path)))
     return os.path.join(path, "partition-%d" % parts[0])
 
 
@@ -68,7 +70,7 @@ def damage(path, kind, seed):
             f.seek(size - 5)
             f.write(bytes([b[0] ^ 0x20]))
         return
-    p = os.path.join(part(path), "data.mdb")
+    p = os.path.join(path, "data.mdb")
     with open(p, "rb") as f:
         data = bytearray(f.read())
     if kind == "half":
