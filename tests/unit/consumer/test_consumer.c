@@ -285,6 +285,13 @@ static uint64_t www_count(px_stores *s)
     return sum.count;
 }
 
+static bool count_any(void *ctx, const px_store_rec *rec)
+{
+    (void)rec;
+    (*(size_t *)ctx)++;
+    return true;
+}
+
 /* Store offsets and the merged RRset after a run. */
 static void check_store(const char *dir, uint64_t want_count)
 {
@@ -307,6 +314,24 @@ static void check_store(const char *dir, uint64_t want_count)
     assert_int_equal(sum.n_orgs, 2);
     assert_string_equal(sum.orgs[0], "org-a");
     assert_string_equal(sum.orgs[1], "org-b");
+    /* each record in the store of its partition (both topics' partition
+     * 0: www.example.com; partition 1: mail.example.net), offsets too */
+    int64_t next;
+    px_store *p0 = px_stores_get(s, 0), *p1 = px_stores_get(s, 1);
+    assert_non_null(p0);
+    assert_non_null(p1);
+    assert_int_equal(px_store_get_offset(p0, TOPIC_A, 1, &next), PX_ERR_NOTFOUND);
+    assert_int_equal(px_store_get_offset(p1, TOPIC_B, 0, &next), PX_ERR_NOTFOUND);
+    size_t www1 = 0, mail0 = 0, mail1 = 0;
+    assert_int_equal(pxt_store_find_rrset(p1, "www.example.com", "A", &all, count_any, &www1),
+                     PX_OK);
+    assert_int_equal(www1, 0);
+    assert_int_equal(pxt_store_find_rrset(p0, "mail.example.net", "A", &all, count_any, &mail0),
+                     PX_OK);
+    assert_int_equal(pxt_store_find_rrset(p1, "mail.example.net", "A", &all, count_any, &mail1),
+                     PX_OK);
+    assert_int_equal(mail0, 0);
+    assert_int_equal(mail1, 1);
     px_stores_close(s);
 }
 
