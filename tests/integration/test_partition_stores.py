@@ -9,11 +9,13 @@ registered domain).
 ends with every partition attached at exactly one member (its
 store.path/partition-<i>/), `pdnsx-query --cluster` over both equal to the
 ground truth exactly (count per record), and each member's local
-pdnsx-query and query.listen endpoint answering exactly the records of the
-partitions it owns (the ground truth knows each record's partition from
-the published messages): a member that lost a partition does not answer
-for it. Kafka retains the input here, so the new owner of a partition
+pdnsx-query and query.listen endpoint (asked directly: `--cluster` with one
+member refuses, the other's partitions being owned by none of those given)
+answering exactly the records of the partitions it owns (the ground truth
+knows each record's partition from the published messages): a member that
+lost a partition does not answer for it. Kafka retains the input here, so the new owner of a partition
 without a local store reads it from the start."""
+import http.client
 import json
 import os
 import shutil
@@ -134,6 +136,26 @@ class PartitionStores(unittest.TestCase):
                 got[key(r)] = r["count"]
         return got
 
+    def endpoint_answer(self, qport, tlds):
+        """Every record of these top-level domains from one member's
+        query.listen (GET /rrset/*.TLD), None unless each answered 200."""
+        got = {}
+        for tld in tlds:
+            conn = http.client.HTTPConnection("127.0.0.1", qport, timeout=60)
+            try:
+                conn.request("GET", "/rrset/*.%s?limit=1000000" % tld)
+                r = conn.getresponse()
+                body = r.read().decode()
+            finally:
+                conn.close()
+            if r.status != 200:
+                return None
+            for line in body.splitlines():
+                rec = json.loads(line)
+                self.assertNotIn(key(rec), got, "a record twice in one answer")
+                got[key(rec)] = rec["count"]
+        return got
+
     def check(self, members, truth, part):
         tlds = sorted({k[0].rsplit(".", 1)[-1] for k in truth})
         cluster = ",".join("127.0.0.1:%d" % q for _, q, _ in members)
@@ -151,8 +173,12 @@ class PartitionStores(unittest.TestCase):
             self.assertTrue(want)
             local = self.answer(["-s", 'store.path="%s"' % store], tlds)
             self.assertEqual(local, want, "local answer of %s (partitions %s)" % (store, mine))
-            remote = self.answer(["--cluster", "127.0.0.1:%d" % qport], tlds)
+            remote = self.endpoint_answer(qport, tlds)
             self.assertEqual(remote, want, "endpoint of %s (partitions %s)" % (store, mine))
+            out = run([os.path.join(pxtest.BIN, "pdnsx-query"), "--cluster",
+                       "127.0.0.1:%d" % qport, "rrset", "*.com"])
+            self.assertEqual(out.returncode, 1)
+            self.assertIn("owned by none of the consumers given", out.stderr)
         for proc, _ in self.procs:
             proc.send_signal(signal.SIGTERM)
         for proc, log in self.procs:
