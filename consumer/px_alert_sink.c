@@ -212,9 +212,17 @@ void px_alert_sink_reopen(px_alert_sink *s)
         s->ops->reopen(s);
 }
 
-void px_alert_sink_outbox(px_alert_sink *s, uint64_t last_seq)
+void px_alert_sink_depth(px_alert_sink *s, uint64_t depth)
 {
-    px_metric_set(s->m_depth, last_seq >= s->next ? (int64_t)(last_seq + 1 - s->next) : 0);
+    px_metric_set(s->m_depth, (int64_t)depth);
+}
+
+px_err px_alert_sink_restart(px_alert_sink *s, uint64_t next_seq)
+{
+    if (s->n)
+        return PX_ERR_AGAIN;
+    s->next = s->want = next_seq ? next_seq : 1;
+    return PX_OK;
 }
 
 void px_alert_sink_destroy(px_alert_sink *s)

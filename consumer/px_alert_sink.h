@@ -33,7 +33,7 @@
  * a connect, a send, a write, a failed delivery report),
  * pdnsx_alerts_refused_total (passed over) and the gauge
  * pdnsx_alerts_outbox_depth (alerts of the outbox not yet delivered, as of
- * px_alert_sink_outbox()).
+ * px_alert_sink_depth()).
  *
  * One thread: the consumer's (librdkafka's delivery reports are served by
  * the sink's poll). Logs through core/px_log.h, rate-limited. */
@@ -106,9 +106,14 @@ bool px_alert_sink_drain(px_alert_sink *s, int64_t deadline_ms);
  * sink reconnects; the Kafka sink does nothing. */
 void px_alert_sink_reopen(px_alert_sink *s);
 
-/* Sets the outbox depth gauge: alerts up to last_seq (px_store_alert_last)
- * not yet delivered by this sink. */
-void px_alert_sink_outbox(px_alert_sink *s, uint64_t last_seq);
+/* Sets the outbox depth gauge: alerts of the outboxes (one per partition
+ * store) not yet delivered by this sink, counted by the caller
+ * (px_consumer_alerts.c). */
+void px_alert_sink_depth(px_alert_sink *s, uint64_t depth);
+/* Points the sink at another outbox (each partition store numbers its own
+ * alerts): its cursor becomes next_seq. Only while it holds nothing
+ * (px_alert_sink_pending() 0), else PX_ERR_AGAIN. */
+px_err px_alert_sink_restart(px_alert_sink *s, uint64_t next_seq);
 
 /* Destroys the sink without waiting (px_alert_sink_drain first to
  * deliver what it holds). NULL is fine. */

@@ -15,10 +15,19 @@ static void px_consumer_forget_positions(px_consumer *c)
 
 static void px_consumer_trust_reset(px_consumer *c);
 
+/* Every partition store's transaction of the open batch, abandoned. */
+static void px_consumer_abort_stores(px_consumer *c)
+{
+    for (size_t i = 0; i < c->n_pstores; i++) {
+        px_store_batch_abort(c->pstores[i]->batch);
+        c->pstores[i]->batch = NULL;
+    }
+}
+
 static void px_consumer_reset_batch(px_consumer *c)
 {
     px_consumer_trust_reset(c);
-    c->batch = NULL;
+    c->batch = false;
     c->batch_msgs = c->batch_merged = 0;
     memset(c->batch_dlq, 0, sizeof(c->batch_dlq));
     px_consumer_forget_positions(c);
@@ -47,84 +56,9 @@ int px_consumer_remember(px_consumer *c, const char *topic, int32_t partition, i
     return 0;
 }
 
-/* ---- the dead-letter record ------------------------------------------------------ */
-
-typedef struct px_consumer_marks {
-    px_store_dlq_ent *v;
-    size_t n, cap;
-    bool nomem;
-} px_consumer_marks;
-
-static void px_consumer_mark(void *ctx, const char *topic, int32_t partition, int64_t offset,
-                             bool skipped)
+void px_consumer_abandon(px_consumer *c, bool rewind)
 {
-    px_consumer_marks *m = ctx;
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? 2 * m->cap : 64;
-        px_store_dlq_ent *v = m->nomem ? NULL : realloc(m->v, cap * sizeof(*v));
-        if (!v) {
-            m->nomem = true;
-            return;
-        }
-        m->v = v;
-        m->cap = cap;
-    }
-    m->v[m->n++] = (px_store_dlq_ent){topic, partition, offset, skipped};
-}
-
-/* An abandoned batch's settled dead-letter copies go into the store, so
- * that a restart before the batch commits does not send them again (the
- * in-process retry knows them anyway). A failure costs duplicates after a
- * restart, nothing else. */
-static void px_consumer_save_marks(px_consumer *c)
-{
-    px_consumer_marks m = {0};
-    if (!c->dl || px_dlq_unsaved(c->dl, px_consumer_mark, &m) == 0)
-        return;
-    px_err err = m.nomem ? PX_ERR_NOMEM : px_store_dlq_mark(c->store, m.v, m.n);
-    if (err == PX_OK)
-        px_dlq_saved(c->dl);
-    else
-        px_warning("store: cannot record %zu acknowledged dead-letter copies: %s (a restart "
-                   "before their batch commits sends them again)",
-                   m.n, px_strerror(err));
-    free(m.v);
-}
-
-/* Marks from an earlier run: the copies it had sent for messages not yet
- * committed. Those the offsets passed are deleted first. */
-static bool px_consumer_preload_one(void *ctx, const px_store_dlq_ent *mark)
-{
-    px_consumer *c = ctx;
-    return px_dlq_preload(c->dl, mark->topic, mark->partition, mark->offset, mark->skipped) ==
-           PX_OK;
-}
-
-void px_consumer_preload_marks(px_consumer *c)
-{
-    size_t left = 0;
-    px_err err = px_store_dlq_prune(c->store, &left);
-    if (err == PX_ERR_MALFORMED) {
-        px_warning("store: %s/dlq.marks is damaged and was removed: dead-letter copies of "
-                   "the last abandoned batch may be sent again",
-                   c->conf->store_path);
-        return;
-    }
-    if (err == PX_OK && left > 0)
-        err = px_store_dlq_acked(c->store, px_consumer_preload_one, c);
-    if (err != PX_OK)
-        px_warning("store: cannot read the acknowledged dead-letter copies: %s (those of the "
-                   "last abandoned batch may be sent again)",
-                   px_strerror(err));
-    else if (left > 0)
-        px_info("store: %zu dead-letter copies of an abandoned batch were acknowledged; they "
-                "are not sent again",
-                left);
-}
-
-static void px_consumer_abort(px_consumer *c, bool rewind)
-{
-    px_store_batch_abort(c->batch);
+    px_consumer_abort_stores(c);
     px_consumer_reset_batch(c);
     px_consumer_save_marks(c);
     c->stats.aborted++;
@@ -146,13 +80,9 @@ int px_consumer_begin(px_consumer *c)
      * if the last batch cannot be finished now. */
     if (!px_consumer_log_done(c, true))
         return -1;
-    px_err err = px_store_batch_begin(c->store, &c->batch);
-    if (err != PX_OK) {
-        px_error("store: cannot begin a transaction: %s", px_strerror(err));
-        c->batch = NULL;
-        c->fatal = true;
-        return -1;
-    }
+    /* each partition store's transaction begins with its first message
+     * (px_consumer_pbatch) */
+    c->batch = true;
     c->batch_start_ms = px_consumer_coarse_ms();
     c->batch_seq++;
     return 0;
@@ -206,13 +136,20 @@ static void px_consumer_count_commit(px_consumer *c, uint64_t us, const px_dlq_t
  * different stored one instead of refusing messages: say so when one did. */
 static void px_consumer_check_store(px_consumer *c)
 {
-    uint64_t damaged, collisions;
-    px_store_get_counters(c->store, &damaged, &collisions);
-    if (collisions > c->collisions)
+    uint64_t damaged = 0, collisions = 0;
+    for (size_t i = 0; i < c->n_pstores; i++) {
+        uint64_t d, n;
+        px_store_get_counters(c->pstores[i]->store, &d, &n);
+        damaged += d;
+        collisions += n;
+    }
+    if (collisions > c->collisions) {
         px_warning("store: %" PRIu64 " records kept against a colliding overlong rdata, its "
                    "observations dropped (%" PRIu64 " since start)",
                    collisions - c->collisions, collisions);
-    px_metric_add(c->m_collisions, collisions - c->collisions);
+        px_metric_add(c->m_collisions, collisions - c->collisions);
+    }
+    /* a detached store takes its count along: the sum may fall */
     c->collisions = collisions;
 }
 
@@ -225,7 +162,7 @@ static void px_consumer_store_gauges(px_consumer *c, bool now)
         return;
     c->store_stats_ms = t;
     px_store_stats st;
-    if (px_store_get_stats(c->store, &st) != PX_OK)
+    if (px_stores_get_stats(c->stores, &st) != PX_OK)
         return; /* damage is reported and counted on its own */
     px_metric_set(c->m_store_records, (int64_t)st.records);
     px_metric_set(c->m_store_domains, (int64_t)st.domains);
@@ -254,7 +191,11 @@ static void px_consumer_trust_committed(px_consumer *c)
         px_metric_add(c->m_refused[r], c->batch_refused[r]);
     for (size_t i = 0; i < c->n_orgs; i++) {
         px_org_rate *o = c->orgs[i];
-        o->committed = px_store_org_new_records(c->store, o->org) - o->base;
+        /* a store detached takes its count along: the minute starts over */
+        uint64_t now = px_stores_org_new_records(c->stores, o->org);
+        if (now < o->base)
+            o->base = now;
+        o->committed = now - o->base;
         if (o->batch_rejected)
             px_metric_add(o->m_rejected, o->batch_rejected);
     }
@@ -309,6 +250,46 @@ static void px_consumer_damage(void *ctx, const char *where, const char *what)
  * skipped only once its copy is safe in Kafka (or Kafka refused the copy
  * for good). On failure the batch is abandoned (its messages will be read
  * again) and -1 returned. */
+/* Commits p's transaction of the open batch, with the sinks' moved
+ * cursors in its outbox; -1 when it failed (c->fatal for damage). The
+ * partition stores commit one by one: each holds its own offsets, so a
+ * failure after some committed reads the rest again from their stores'
+ * offsets, and counts nothing twice. */
+static int px_consumer_commit_one(px_consumer *c, px_consumer_pstore *p)
+{
+    px_err err = px_consumer_cursors_into(c, p);
+    if (err != PX_OK)
+        px_store_batch_abort(p->batch); /* then as a commit that failed */
+    else
+        err = px_store_batch_commit(p->batch);
+    p->batch = NULL; /* commit and abort free it */
+    if (err == PX_OK || err == PX_ERR_AGAIN)
+        px_consumer_cursors_committed(c, p);
+    if (err == PX_ERR_AGAIN) /* committed; px_consumer_step resumes the rest */
+        px_warning("store: partition %" PRId32 ": batch committed, but applying it stopped; "
+                   "resuming before the next one",
+                   p->partition);
+    else if (err == PX_ERR_DAMAGED) { /* never merge into a store that cannot be trusted */
+        bool pending = px_store_log_pending(p->store);
+        px_error("store: %s/partition-%" PRId32 " is damaged (reported above): %s; stopping "
+                 "(README: recovering a damaged store)",
+                 c->conf->store_path, p->partition,
+                 pending ? "a batch's offsets are committed but applying it met the damage"
+                         : "the batch was not committed");
+        c->fatal = true;
+        return -1;
+    } else if (err != PX_OK) {
+        px_error("store: partition %" PRId32 ": commit of the batch failed: %s; will retry",
+                 p->partition, px_strerror(err));
+        return -1;
+    }
+    return 0;
+}
+
+/* Commits the open batch. Dead-letter copies first: a message may be
+ * skipped only once its copy is safe in Kafka (or Kafka refused the copy
+ * for good). On failure the batch is abandoned (its messages will be read
+ * again) and -1 returned. */
 int px_consumer_commit(px_consumer *c, bool rewind)
 {
     if (!c->batch)
@@ -316,42 +297,28 @@ int px_consumer_commit(px_consumer *c, bool rewind)
     uint64_t t0 = px_consumer_now_us();
     px_dlq_tally t;
     if (!px_consumer_dlq_settled(c, &t)) {
-        px_consumer_abort(c, rewind);
+        px_consumer_abandon(c, rewind);
         return -1;
     }
-    /* the sinks' moved cursors commit with the batch */
-    px_err err = px_consumer_cursors_into(c, c->batch);
-    if (err != PX_OK)
-        px_store_batch_abort(c->batch); /* then as a commit that failed */
-    else
-        err = px_store_batch_commit(c->batch);
-    if (err == PX_ERR_AGAIN) /* committed; px_consumer_step resumes the rest */
-        px_warning("store: batch of %" PRIu64 " messages committed, but applying it stopped; "
-                   "resuming before the next one",
-                   c->batch_msgs);
-    else if (err == PX_ERR_DAMAGED) { /* never merge into a store that cannot be trusted */
-        bool pending = px_store_log_pending(c->store);
-        px_error("store: %s is damaged (reported above): %s; stopping (README: recovering a "
-                 "damaged store)",
-                 c->conf->store_path,
-                 pending ? "a batch's offsets are committed but applying it met the damage"
-                         : "the batch was not committed");
-        px_consumer_reset_batch(c);
-        c->fatal = true;
-        return -1;
-    } else if (err != PX_OK) {
-        c->batch = NULL; /* commit freed it */
-        px_error("store: commit of %" PRIu64 " messages failed: %s; will retry", c->batch_msgs,
-                 px_strerror(err));
-        px_consumer_abort(c, rewind);
+    int rc = 0;
+    for (size_t i = 0; i < c->n_pstores && rc == 0; i++)
+        if (c->pstores[i]->batch)
+            rc = px_consumer_commit_one(c, c->pstores[i]);
+    if (rc < 0) {
+        if (c->fatal) {
+            px_consumer_abort_stores(c);
+            px_consumer_reset_batch(c);
+            return -1;
+        }
+        px_error("store: commit of %" PRIu64 " messages failed; will retry", c->batch_msgs);
+        px_consumer_abandon(c, rewind);
         return -1;
     }
     px_consumer_count_commit(c, px_consumer_now_us() - t0, &t);
-    px_consumer_cursors_committed(c);
     /* The batch's copies are behind its offsets now: forget them, and
      * their record in the store if an abandoned attempt made one. */
     if (px_dlq_forget(c->dl, c->batch_seq) > 0)
-        px_store_dlq_prune(c->store, NULL);
+        px_consumer_prune_marks(c);
     px_consumer_check_store(c);
     px_consumer_store_gauges(c, false);
     px_consumer_trust_committed(c);
@@ -379,40 +346,13 @@ void px_consumer_commit_due(px_consumer *c)
 
 /* ---- the batch log ----------------------------------------------------------- */
 
-/* Finishes a big batch whose application stopped (a crash, a full map):
- * its offsets are committed, so no later message is read before it is
- * whole. False: try again later. */
-static bool px_consumer_resume(px_consumer *c)
-{
-    uint64_t lost = 0;
-    px_err err = px_store_resume(c->store, &lost);
-    if (err == PX_OK) {
-        px_info("store: the last batch is applied");
-        return true;
-    }
-    if (err == PX_ERR_MALFORMED) { /* store.drop_damaged_log */
-        px_error("store: the batch log %s/batch.log is missing or damaged: %" PRIu64
-                 " chunks of the last batch's records are dropped (store.drop_damaged_log)",
-                 c->conf->store_path, lost);
-        return true;
-    }
-    if (err == PX_ERR_DAMAGED) {
-        px_error("store: the last batch cannot be applied: the store or its batch log is "
-                 "damaged (reported above); stopping (README: recovering a damaged store)");
-        c->fatal = true;
-        return false;
-    }
-    px_error("store: cannot finish applying the last batch: %s; will retry", px_strerror(err));
-    return false;
-}
-
-/* The store takes no batch before the last big one is whole: true if no
+/* The stores take no batch before their last big one is whole: true if no
  * batch log is pending (finished now if need be), else the consumer
  * pauses, and with rewind reads the messages it took again from the
- * store's offsets. */
+ * stores' offsets. */
 static bool px_consumer_log_done(px_consumer *c, bool rewind)
 {
-    if (!px_store_log_pending(c->store) || px_consumer_resume(c))
+    if (px_consumer_logs_done(c))
         return true;
     c->retry_at_ms = px_consumer_coarse_ms() + PX_CONSUMER_RETRY_MS;
     c->idle_since_ms = c->retry_at_ms;
@@ -567,12 +507,14 @@ static int px_consumer_open_parts(px_consumer *c, char *errbuf, size_t errlen)
                         .enrich = c->geoip ? px_consumer_geo : NULL,
                         .enrich_ctx = c,
                         .feed = px_consumer_feed(c)};
-    c->store = px_store_open(conf->store_path, &so, &err, why, sizeof(why));
-    if (!c->store) {
+    c->store_opts = so;
+    c->stores = px_stores_open(conf->store_path, &so, &err, why, sizeof(why));
+    if (!c->stores) {
         snprintf(errbuf, errlen, "store %s: %s", conf->store_path, why[0] ? why : px_strerror(err));
         return -1;
     }
-    if (px_consumer_sinks_open(c, errbuf, errlen) < 0)
+    if (px_consumer_sinks_open(c, errbuf, errlen) < 0 ||
+        px_consumer_stores_open(c, errbuf, errlen) < 0)
         return -1;
     if (conf->metrics_listen) {
         px_metrics_conf mc = {.listen = conf->metrics_listen,
@@ -592,7 +534,7 @@ static int px_consumer_open_parts(px_consumer *c, char *errbuf, size_t errlen)
                                    .limits = conf->query_limits,
                                    .log = px_consumer_http_log,
                                    .owner = c->owner};
-        c->query = px_query_server_start(conf->query_listen, c->store, &qo, errbuf, errlen);
+        c->query = px_query_server_start(conf->query_listen, c->stores, &qo, errbuf, errlen);
         if (!c->query)
             return -1;
         px_consumer_log_listen("query endpoint", conf->query_listen,
@@ -644,11 +586,12 @@ void px_consumer_destroy(px_consumer *c)
         rd_kafka_flush(c->dlq, 1000);
     px_kafka_destroy(c->k_dlq);
     px_dlq_destroy(c->dl); /* after the producer: its messages point into it */
-    px_store_batch_abort(c->batch);
+    px_consumer_abort_stores(c);
     px_consumer_reset_batch(c);
     free(c->pos);
     free(c->parts);
-    px_store_close(c->store);
+    px_consumer_stores_close(c);
+    px_stores_close(c->stores);
     px_query_owner_destroy(c->owner); /* after the handle: its revocation sets it */
     px_consumer_alerts_close(c);      /* after the store: its feed is the detector */
     px_geoip_close(c->geoip);
@@ -824,7 +767,7 @@ int px_consumer_run(px_consumer *c)
         ;
     int rc = 0;
     if (c->fatal) {
-        px_store_batch_abort(c->batch);
+        px_consumer_abort_stores(c);
         px_consumer_reset_batch(c);
         px_consumer_save_marks(c);
         rc = 1;

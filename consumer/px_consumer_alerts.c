@@ -3,9 +3,12 @@
  * The store's change feed goes to one sink that counts the changes and,
  * when a detector runs, hands them to it: the detector decides in the
  * merge's own transaction (px_detect.h), so its state, its alerts (the
- * outbox) and the Kafka offsets commit together. Each sink then delivers
- * the outbox from its cursor (px_alert_sink.h); a moved cursor is recorded
- * in the next batch, or in a batch of its own when no merge comes. */
+ * outbox) and the Kafka offsets commit together. Each partition store has
+ * its own outbox, numbered from 1, and keeps each sink's cursor in it.
+ * A sink delivers one outbox at a time from its cursor there
+ * (px_alert_sink.h), and moves on to another outbox with alerts to
+ * deliver once it holds nothing; a moved cursor is recorded in the
+ * store's next batch, or in a batch of its own when no merge comes. */
 #include "px_consumer_int.h"
 
 /* ---- the change feed --------------------------------------------------------------
@@ -148,12 +151,8 @@ int px_consumer_detect_open(px_consumer *c, char *errbuf, size_t errlen)
 static int px_consumer_sink_add(px_consumer *c, const char *name, char *errbuf, size_t errlen)
 {
     const px_alert_conf *ac = &c->conf->alerts;
-    uint64_t next = 1;
-    px_err err = px_store_sink_get(c->store, name, &next);
-    if (err != PX_OK) {
-        snprintf(errbuf, errlen, "alerts: %s: cannot read its cursor: %s", name, px_strerror(err));
-        return -1;
-    }
+    uint64_t next = 1; /* its cursors are the partition stores' (px_consumer_cursors_load) */
+    px_err err = PX_OK;
     char why[512] = "";
     px_alert_sink *s = NULL;
     if (strcmp(name, "jsonl") == 0)
@@ -173,8 +172,8 @@ static int px_consumer_sink_add(px_consumer *c, const char *name, char *errbuf, 
         return -1;
     }
     px_consumer_sink *cs = &c->sinks[c->n_sinks++];
-    *cs = (px_consumer_sink){.sink = s, .recorded = next, .progress_ms = px_consumer_coarse_ms()};
-    px_info("alerts: %s from alert %" PRIu64, name, next);
+    *cs = (px_consumer_sink){.sink = s, .serving = -1, .progress_ms = px_consumer_coarse_ms()};
+    px_info("alerts: %s, from each partition store's cursor", name);
     return 0;
 }
 
@@ -185,7 +184,6 @@ int px_consumer_sinks_open(px_consumer *c, char *errbuf, size_t errlen)
         (ac->syslog && px_consumer_sink_add(c, "syslog", errbuf, errlen) < 0) ||
         (ac->kafka_topic && px_consumer_sink_add(c, "kafka", errbuf, errlen) < 0))
         return -1;
-    c->alerts_decided = c->n_sinks > 0; /* the outbox may hold alerts of an earlier run */
     return 0;
 }
 
@@ -207,19 +205,96 @@ static bool px_consumer_offer(void *ctx, const px_alert *a)
     return px_alert_sink_offer(ctx, a) == PX_OK; /* PX_ERR_FULL: the rest after a poll */
 }
 
-/* The outbox's newest seq, read again after a commit that decided alerts. */
+/* The outboxes' newest seqs, read again after a commit that decided
+ * alerts (or a store attached). */
 static void px_consumer_outbox_last(px_consumer *c)
 {
     if (!c->alerts_decided)
         return;
-    uint64_t last = 0;
-    px_err err = px_store_alert_last(c->store, &last);
-    if (err != PX_OK) {
-        px_warning("alerts: cannot read the outbox: %s", px_strerror(err));
-        return;
-    }
     c->alerts_decided = false;
-    c->outbox_last = last;
+    for (size_t i = 0; i < c->n_pstores; i++) {
+        px_consumer_pstore *p = c->pstores[i];
+        uint64_t last = 0;
+        px_err err = px_store_alert_last(p->store, &last);
+        if (err != PX_OK) {
+            px_warning("alerts: cannot read the outbox of partition %" PRId32 ": %s", p->partition,
+                       px_strerror(err));
+            c->alerts_decided = true;
+            continue;
+        }
+        p->outbox_last = last;
+    }
+}
+
+/* Whether sink i has alerts of p to deliver. */
+static bool px_consumer_owes(const px_consumer_pstore *p, size_t i)
+{
+    return !p->revoked && p->sink_next[i] <= p->outbox_last;
+}
+
+/* The next outbox (after the one it served, round the partitions) that
+ * sink i owes alerts; NULL: none. */
+static px_consumer_pstore *px_consumer_next_outbox(px_consumer *c, size_t i, int32_t after)
+{
+    size_t start = 0;
+    while (start < c->n_pstores && c->pstores[start]->partition <= after)
+        start++;
+    for (size_t k = 0; k < c->n_pstores; k++) {
+        px_consumer_pstore *p = c->pstores[(start + k) % c->n_pstores];
+        if (px_consumer_owes(p, i))
+            return p;
+    }
+    return NULL;
+}
+
+/* Sink i holds nothing and has delivered its outbox: it takes the next
+ * one that has alerts for it. */
+static px_consumer_pstore *px_consumer_sink_move(px_consumer *c, size_t i, px_consumer_pstore *p)
+{
+    px_consumer_sink *cs = &c->sinks[i];
+    if (px_alert_sink_pending(cs->sink) > 0 || (p && px_consumer_owes(p, i)))
+        return p;
+    px_consumer_pstore *q = px_consumer_next_outbox(c, i, p ? p->partition : cs->serving);
+    if (!q || q == p)
+        return p;
+    if (px_alert_sink_restart(cs->sink, q->sink_next[i]) != PX_OK)
+        return p;
+    cs->serving = q->partition;
+    return q;
+}
+
+/* Alerts of the outboxes not yet delivered by sink i: its depth gauge. */
+static void px_consumer_sink_depth(px_consumer *c, size_t i)
+{
+    uint64_t depth = 0;
+    for (size_t k = 0; k < c->n_pstores; k++) {
+        const px_consumer_pstore *p = c->pstores[k];
+        if (p->outbox_last >= p->sink_next[i])
+            depth += p->outbox_last + 1 - p->sink_next[i];
+    }
+    px_alert_sink_depth(c->sinks[i].sink, depth);
+}
+
+static void px_consumer_deliver_one(px_consumer *c, size_t i, int64_t now)
+{
+    px_consumer_sink *cs = &c->sinks[i];
+    px_consumer_pstore *p = cs->serving >= 0 ? px_consumer_pstore_of(c, cs->serving) : NULL;
+    p = px_consumer_sink_move(c, i, p);
+    uint64_t want = px_alert_sink_want(cs->sink);
+    if (p && !p->revoked && want <= p->outbox_last &&
+        px_alert_sink_pending(cs->sink) < PX_ALERT_SINK_QUEUE) {
+        px_err err = px_store_alerts(p->store, want, NULL, NULL, px_consumer_offer, cs->sink);
+        if (err != PX_OK && err != PX_ERR_DAMAGED)
+            px_warning("alerts: %s: cannot read the outbox of partition %" PRId32 ": %s",
+                       px_alert_sink_name(cs->sink), p->partition, px_strerror(err));
+    }
+    uint64_t before = px_alert_sink_next(cs->sink);
+    px_alert_sink_poll(cs->sink, now);
+    if (px_alert_sink_next(cs->sink) != before)
+        cs->progress_ms = px_consumer_coarse_ms();
+    if (p)
+        p->sink_next[i] = px_alert_sink_next(cs->sink);
+    px_consumer_sink_depth(c, i);
 }
 
 void px_consumer_deliver(px_consumer *c)
@@ -228,85 +303,114 @@ void px_consumer_deliver(px_consumer *c)
         return;
     px_consumer_outbox_last(c);
     int64_t now = px_clock_mono_ms();
-    for (size_t i = 0; i < c->n_sinks; i++) {
-        px_consumer_sink *cs = &c->sinks[i];
-        uint64_t want = px_alert_sink_want(cs->sink);
-        if (want <= c->outbox_last && px_alert_sink_pending(cs->sink) < PX_ALERT_SINK_QUEUE) {
-            px_err err = px_store_alerts(c->store, want, NULL, NULL, px_consumer_offer, cs->sink);
-            if (err != PX_OK && err != PX_ERR_DAMAGED)
-                px_warning("alerts: %s: cannot read the outbox: %s", px_alert_sink_name(cs->sink),
-                           px_strerror(err));
-        }
-        uint64_t before = px_alert_sink_next(cs->sink);
-        px_alert_sink_poll(cs->sink, now);
-        if (px_alert_sink_next(cs->sink) != before)
-            cs->progress_ms = px_consumer_coarse_ms();
-        px_alert_sink_outbox(cs->sink, c->outbox_last);
-    }
+    for (size_t i = 0; i < c->n_sinks; i++)
+        px_consumer_deliver_one(c, i, now);
 }
 
 /* ---- cursors ------------------------------------------------------------------------- */
 
-/* The moved cursors go into batch b; committed with it. */
-static px_err px_consumer_cursors_set(px_consumer *c, px_store_batch *b)
+int px_consumer_cursors_load(px_consumer *c, px_consumer_pstore *p)
 {
     for (size_t i = 0; i < c->n_sinks; i++) {
-        px_consumer_sink *cs = &c->sinks[i];
-        cs->in_batch = px_alert_sink_next(cs->sink);
-        if (cs->in_batch == cs->recorded)
+        const char *name = px_alert_sink_name(c->sinks[i].sink);
+        uint64_t next = 1;
+        px_err err = px_store_sink_get(p->store, name, &next);
+        if (err != PX_OK) {
+            px_error("alerts: %s: cannot read its cursor in partition %" PRId32 ": %s", name,
+                     p->partition, px_strerror(err));
+            return -1;
+        }
+        p->sink_next[i] = p->sink_recorded[i] = next;
+    }
+    return 0;
+}
+
+/* p's moved cursors go into batch b; committed with it. */
+static px_err px_consumer_cursors_set(px_consumer *c, px_consumer_pstore *p, px_store_batch *b)
+{
+    for (size_t i = 0; i < c->n_sinks; i++) {
+        p->sink_in_batch[i] = p->sink_next[i];
+        if (p->sink_in_batch[i] == p->sink_recorded[i])
             continue;
-        px_err err = px_store_sink_set(b, px_alert_sink_name(cs->sink), cs->in_batch);
+        px_err err =
+            px_store_sink_set(b, px_alert_sink_name(c->sinks[i].sink), p->sink_in_batch[i]);
         if (err != PX_OK)
             return err;
     }
     return PX_OK;
 }
 
-px_err px_consumer_cursors_into(px_consumer *c, px_store_batch *b)
+px_err px_consumer_cursors_into(px_consumer *c, px_consumer_pstore *p)
 {
-    return c->n_sinks ? px_consumer_cursors_set(c, b) : PX_OK;
+    return c->n_sinks ? px_consumer_cursors_set(c, p, p->batch) : PX_OK;
 }
 
-void px_consumer_cursors_committed(px_consumer *c)
+void px_consumer_cursors_committed(px_consumer *c, px_consumer_pstore *p)
 {
     for (size_t i = 0; i < c->n_sinks; i++)
-        if (c->sinks[i].in_batch)
-            c->sinks[i].recorded = c->sinks[i].in_batch;
+        if (p->sink_in_batch[i])
+            p->sink_recorded[i] = p->sink_in_batch[i];
 }
 
-static bool px_consumer_cursors_moved(const px_consumer *c)
+static bool px_consumer_cursors_moved(const px_consumer *c, const px_consumer_pstore *p)
 {
     for (size_t i = 0; i < c->n_sinks; i++)
-        if (px_alert_sink_next(c->sinks[i].sink) != c->sinks[i].recorded)
+        if (p->sink_next[i] != p->sink_recorded[i])
             return true;
     return false;
 }
 
-/* With no batch open, moved cursors get a batch of their own, at most
- * once per PX_CONSUMER_CURSOR_MS (force: now, at shutdown). A failure
- * costs a re-delivery after a restart, with the same event.id. */
-void px_consumer_cursors_record(px_consumer *c, bool force)
+/* p's moved cursors in a transaction of their own. A failure costs a
+ * re-delivery after a restart, with the same event.id. */
+static void px_consumer_cursors_commit(px_consumer *c, px_consumer_pstore *p)
 {
-    uint64_t now = px_consumer_coarse_ms();
-    if (c->batch || !px_consumer_cursors_moved(c) || px_store_log_pending(c->store) ||
-        (!force && now - c->cursor_ms < PX_CONSUMER_CURSOR_MS))
-        return;
-    c->cursor_ms = now;
     px_store_batch *b = NULL;
-    px_err err = px_store_batch_begin(c->store, &b);
+    px_err err = px_store_batch_begin(p->store, &b);
     if (err == PX_OK) {
-        err = px_consumer_cursors_set(c, b);
+        err = px_consumer_cursors_set(c, p, b);
         if (err == PX_OK)
             err = px_store_batch_commit(b);
         else
             px_store_batch_abort(b);
     }
     if (err == PX_OK)
-        px_consumer_cursors_committed(c);
+        px_consumer_cursors_committed(c, p);
     else
-        px_warning("alerts: cannot record the sinks' cursors: %s (a restart delivers the "
-                   "alerts since the last record again)",
-                   px_strerror(err));
+        px_warning("alerts: cannot record the sinks' cursors in partition %" PRId32 ": %s (a "
+                   "restart delivers the alerts since the last record again)",
+                   p->partition, px_strerror(err));
+}
+
+/* With no batch open, moved cursors get a batch of their own, at most
+ * once per PX_CONSUMER_CURSOR_MS (force: now, at shutdown). */
+void px_consumer_cursors_record(px_consumer *c, bool force)
+{
+    uint64_t now = px_consumer_coarse_ms();
+    if (c->batch || (!force && now - c->cursor_ms < PX_CONSUMER_CURSOR_MS))
+        return;
+    c->cursor_ms = now;
+    for (size_t k = 0; k < c->n_pstores; k++) {
+        px_consumer_pstore *p = c->pstores[k];
+        if (px_consumer_cursors_moved(c, p) && !px_store_log_pending(p->store))
+            px_consumer_cursors_commit(c, p);
+    }
+}
+
+void px_consumer_sinks_leave(px_consumer *c, px_consumer_pstore *p)
+{
+    int64_t deadline = px_clock_mono_ms() + PX_CONSUMER_DRAIN_MS;
+    for (size_t i = 0; i < c->n_sinks; i++) {
+        px_consumer_sink *cs = &c->sinks[i];
+        if (cs->serving != p->partition)
+            continue;
+        if (!px_alert_sink_drain(cs->sink, deadline))
+            px_warning("alerts: %s: %zu alerts of partition %" PRId32 " not delivered before "
+                       "it was revoked; its next owner delivers them",
+                       px_alert_sink_name(cs->sink), px_alert_sink_pending(cs->sink), p->partition);
+        p->sink_next[i] = px_alert_sink_next(cs->sink);
+    }
+    if (px_consumer_cursors_moved(c, p) && !px_store_log_pending(p->store))
+        px_consumer_cursors_commit(c, p);
 }
 
 /* ---- reopen, drain, idle ------------------------------------------------------------- */
@@ -328,34 +432,46 @@ void px_consumer_sinks_drain(px_consumer *c)
     px_consumer_deliver(c);
     int64_t deadline = px_clock_mono_ms() + PX_CONSUMER_DRAIN_MS;
     for (size_t i = 0; i < c->n_sinks; i++) {
-        px_alert_sink *s = c->sinks[i].sink;
-        if (!px_alert_sink_drain(s, deadline))
+        px_consumer_sink *cs = &c->sinks[i];
+        if (!px_alert_sink_drain(cs->sink, deadline))
             px_warning("alerts: %s: %zu alerts not delivered at exit; the next run delivers them",
-                       px_alert_sink_name(s), px_alert_sink_pending(s));
+                       px_alert_sink_name(cs->sink), px_alert_sink_pending(cs->sink));
+        px_consumer_pstore *p = cs->serving >= 0 ? px_consumer_pstore_of(c, cs->serving) : NULL;
+        if (p)
+            p->sink_next[i] = px_alert_sink_next(cs->sink);
     }
     px_consumer_cursors_record(c, true);
 }
 
 /* run.exit_idle: every sink caught up with the outbox, or made no
  * progress for idle_ms (then a warning says how many alerts wait). */
+/* Alerts of the outboxes sink i has not delivered. */
+static uint64_t px_consumer_owed(const px_consumer *c, size_t i)
+{
+    uint64_t n = 0;
+    for (size_t k = 0; k < c->n_pstores; k++)
+        if (px_consumer_owes(c->pstores[k], i))
+            n += c->pstores[k]->outbox_last + 1 - c->pstores[k]->sink_next[i];
+    return n;
+}
+
 bool px_consumer_sinks_idle(px_consumer *c, uint64_t now, uint64_t idle_ms)
 {
     bool stalled = false;
     for (size_t i = 0; i < c->n_sinks; i++) {
         px_consumer_sink *cs = &c->sinks[i];
-        if (px_alert_sink_next(cs->sink) > c->outbox_last)
+        if (px_consumer_owed(c, i) == 0 && px_alert_sink_pending(cs->sink) == 0)
             continue;
         if (now - cs->progress_ms < idle_ms)
             return false;
         stalled = true;
     }
     for (size_t i = 0; stalled && i < c->n_sinks; i++) {
-        px_consumer_sink *cs = &c->sinks[i];
-        uint64_t next = px_alert_sink_next(cs->sink);
-        if (next <= c->outbox_last)
+        uint64_t owed = px_consumer_owed(c, i);
+        if (owed)
             px_warning("alerts: %s delivered nothing for %" PRIu64 " s: %" PRIu64
-                       " alerts wait in the outbox",
-                       px_alert_sink_name(cs->sink), idle_ms / 1000u, c->outbox_last - next + 1);
+                       " alerts wait in the outboxes",
+                       px_alert_sink_name(c->sinks[i].sink), idle_ms / 1000u, owed);
     }
     return true;
 }

@@ -34,6 +34,7 @@
 #include "query/px_query_route.h"
 #include "core/px_ratelimit.h"
 #include "store/px_store.h"
+#include "store/px_stores.h"
 
 /* How soon a new organisation's topic is noticed: librdkafka re-reads the
  * topic list for a regex subscription at this interval. */
@@ -154,18 +155,42 @@ typedef struct px_consumer_part {
 /* The lag per partition on /metrics (px_consumer_lag.c). */
 typedef struct px_consumer_lag px_consumer_lag;
 
-/* An alert sink and its cursor in the store. */
+/* An alert sink. Each partition store has its own outbox and keeps the
+ * sink's cursor in it (px_consumer_pstore); the sink delivers one outbox
+ * at a time, moving to another once it holds nothing. */
 typedef struct px_consumer_sink {
     px_alert_sink *sink;
-    uint64_t recorded;    /* the cursor the store holds */
-    uint64_t in_batch;    /* the cursor put into the batch being committed */
+    int32_t serving;      /* the partition whose outbox it delivers; -1: none */
     uint64_t progress_ms; /* when its cursor last moved (or the run began) */
 } px_consumer_sink;
+
+/* An assigned partition number: its store (every org topic's partition i,
+ * co-partitioned: docs/ARCHITECTURE.md "Partitioning") and its part of
+ * the open batch. */
+typedef struct px_consumer_pstore {
+    int32_t partition;
+    px_store *store;       /* attached in px_consumer.stores */
+    px_store_batch *batch; /* its transaction in the open batch; NULL: none yet */
+    /* revoked, committed and its cursors recorded: detached at the next
+     * assignment unless that gives it back */
+    bool revoked;
+    uint64_t outbox_last; /* its outbox's newest seq, as last read */
+    /* each sink's cursor in this outbox: delivered below it; held in the
+     * store; put into the batch being committed */
+    uint64_t sink_next[PX_CONSUMER_SINKS];
+    uint64_t sink_recorded[PX_CONSUMER_SINKS];
+    uint64_t sink_in_batch[PX_CONSUMER_SINKS];
+} px_consumer_pstore;
 
 struct px_consumer {
     const px_consumer_conf *conf;
     px_consumer_opts opts;
-    px_store *store;
+    px_stores *stores; /* store.path: a store per assigned partition number */
+    px_store_opts store_opts;
+    /* the attached partition stores, by increasing partition */
+    px_consumer_pstore **pstores;
+    size_t n_pstores, cap_pstores;
+    px_consumer_pstore *cur; /* the message in hand's */
     px_geoip *geoip;
     px_metrics_server *metrics;
     px_query_server *query;
@@ -184,8 +209,9 @@ struct px_consumer {
     px_avro_codec *codec;
     px_psl_cache *psl;
 
-    /* the open batch */
-    px_store_batch *batch;
+    /* the open batch: a transaction per partition store it touched
+     * (px_consumer_pstore.batch), committed together */
+    bool batch;
     uint64_t batch_start_ms;
     uint64_t batch_msgs, batch_merged;
     uint64_t batch_dlq[PX_DLQ__COUNT];
@@ -249,8 +275,7 @@ struct px_consumer {
     px_detect_known *known;
     uint64_t alerts_seen[PX_DETECT_RULES]; /* px_detect_alerts(), as last counted */
     uint64_t state_writes;                 /* px_detect_state_writes(), as last counted */
-    bool alerts_decided;                   /* the outbox grew: read its last seq again */
-    uint64_t outbox_last;                  /* the outbox's newest seq, as last read */
+    bool alerts_decided;                   /* an outbox grew: read their last seqs again */
     px_consumer_sink sinks[PX_CONSUMER_SINKS];
     size_t n_sinks;
     uint64_t cursor_ms; /* when moved cursors were last recorded on their own */
@@ -278,13 +303,43 @@ static inline uint64_t px_consumer_coarse_ms(void)
 /* px_consumer.c */
 int px_consumer_begin(px_consumer *c);
 int px_consumer_commit(px_consumer *c, bool rewind);
+/* Abandons the open batch (its messages are read again; with rewind from
+ * the stores' offsets now) and pauses for PX_CONSUMER_RETRY_MS. */
+void px_consumer_abandon(px_consumer *c, bool rewind);
 /* Commits the open batch if it is due (store.batch_records, _ms). */
 void px_consumer_commit_due(px_consumer *c);
 /* Logs a Kafka event read as a message (an error); a partition's EOF is
  * no news. */
 void px_consumer_event(px_consumer *c, const rd_kafka_message_t *m);
-void px_consumer_preload_marks(px_consumer *c);
 int px_consumer_remember(px_consumer *c, const char *topic, int32_t partition, int64_t next);
+
+/* The store of partition (NULL: not attached). */
+px_consumer_pstore *px_consumer_pstore_of(px_consumer *c, int32_t partition);
+/* The transaction of p in the open batch, begun if need be; NULL: the
+ * store failed (c->fatal) or a batch log is pending (read again later). */
+px_store_batch *px_consumer_pbatch(px_consumer *c, px_consumer_pstore *p);
+/* px_consumer_stores.c */
+/* The assignment: attaches the stores of parts' partitions, detaches the
+ * revoked ones it does not give back; -1: a store cannot be opened
+ * (c->fatal). */
+int px_consumer_stores_assign(px_consumer *c, const rd_kafka_topic_partition_list_t *parts);
+/* A revocation, after the commit: the sinks' cursors recorded in the
+ * stores of parts' partitions (those no other topic keeps), marked
+ * revoked. */
+void px_consumer_stores_revoke(px_consumer *c, const rd_kafka_topic_partition_list_t *parts);
+/* At start, before the query endpoint: every partition store the
+ * directory holds attached (opening checks it: store.check_on_open),
+ * marked revoked until the group assigns its partition. -1 with a message
+ * for a store that cannot be opened. Then, once the dead-letter producer
+ * is up, px_consumer_stores_preload reads their dead-letter marks. */
+int px_consumer_stores_open(px_consumer *c, char *errbuf, size_t errlen);
+void px_consumer_stores_preload(px_consumer *c);
+void px_consumer_stores_close(px_consumer *c); /* every store detached */
+/* Finishes every pending batch log; false: one is still pending (or
+ * c->fatal). */
+bool px_consumer_logs_done(px_consumer *c);
+void px_consumer_save_marks(px_consumer *c);
+void px_consumer_prune_marks(px_consumer *c);
 
 /* px_consumer_judge.c */
 /* obs: m decoded already, or NULL (decoded here) */
@@ -298,8 +353,13 @@ int px_consumer_detect_open(px_consumer *c, char *errbuf, size_t errlen); /* bef
 int px_consumer_sinks_open(px_consumer *c, char *errbuf, size_t errlen);  /* after it */
 void px_consumer_alerts_close(px_consumer *c);
 void px_consumer_deliver(px_consumer *c);
-px_err px_consumer_cursors_into(px_consumer *c, px_store_batch *b);
-void px_consumer_cursors_committed(px_consumer *c);
+px_err px_consumer_cursors_into(px_consumer *c, px_consumer_pstore *p);
+void px_consumer_cursors_committed(px_consumer *c, px_consumer_pstore *p);
+/* A partition store attached: each sink's cursor in it. -1: unreadable. */
+int px_consumer_cursors_load(px_consumer *c, px_consumer_pstore *p);
+/* A partition store about to be detached: what the sinks hold of its
+ * outbox delivered (within PX_CONSUMER_DRAIN_MS), its cursors recorded. */
+void px_consumer_sinks_leave(px_consumer *c, px_consumer_pstore *p);
 void px_consumer_cursors_record(px_consumer *c, bool force);
 void px_consumer_sinks_reopen(px_consumer *c);
 void px_consumer_sinks_drain(px_consumer *c);

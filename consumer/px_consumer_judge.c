@@ -45,7 +45,7 @@ static px_dlq_reason px_consumer_merge(px_consumer *c, px_store_obs *so, char *w
         snprintf(why, whylen, "invalid: no registered domain for the name");
         return PX_DLQ_INVALID;
     }
-    err = px_store_merge(c->batch, so);
+    err = px_store_merge(c->cur->batch, so);
     if (err == PX_ERR_INVAL || err == PX_ERR_MALFORMED || err == PX_ERR_TOOLONG ||
         err == PX_ERR_UNSUPPORTED) {
         snprintf(why, whylen, "store: %s", px_strerror(err));
@@ -175,7 +175,7 @@ static void px_consumer_org_minute(px_consumer *c, px_org_rate *o, int64_t minut
                 "minute at the bound (trust.org_new_records %" PRId64 ")",
                 o->org, o->rejected, c->conf->trust_org_new_records);
     o->minute = minute;
-    o->base = px_store_org_new_records(c->store, o->org);
+    o->base = px_stores_org_new_records(c->stores, o->org);
     o->committed = 0;
     /* what the open batch holds of it counts in the new minute */
     o->batch_obs += o->batch_new;
@@ -189,7 +189,9 @@ static void px_consumer_org_minute(px_consumer *c, px_org_rate *o, int64_t minut
 static bool px_consumer_commit_early(px_consumer *c)
 {
     px_debug("committing early: an organisation nears trust.org_new_records");
-    return px_consumer_commit(c, true) == 0 && px_consumer_begin(c) == 0;
+    px_consumer_pstore *p = c->cur;
+    return px_consumer_commit(c, true) == 0 && px_consumer_begin(c) == 0 &&
+           px_consumer_pbatch(c, p) != NULL;
 }
 
 static px_dlq_reason px_consumer_org_refuse(px_consumer *c, px_org_rate *o, char *why,
@@ -238,7 +240,7 @@ static px_dlq_reason px_consumer_org_bound(px_consumer *c, const rd_kafka_messag
                  o->committed);
     }
     bool known = false;
-    px_err err = px_store_batch_known(c->batch, so, &known);
+    px_err err = px_store_batch_known(c->cur->batch, so, &known);
     if (err == PX_ERR_INVAL || err == PX_ERR_MALFORMED || err == PX_ERR_TOOLONG)
         return PX_DLQ_NONE; /* the merge refuses it and says why */
     if (err != PX_OK) {
@@ -296,7 +298,7 @@ static px_dlq_reason px_consumer_judge(px_consumer *c, const rd_kafka_message_t 
         return r;
     px_store_obs so = px_consumer_store_obs(&k);
     r = px_consumer_org_bound(c, m, &so, now, why, whylen);
-    if (r != PX_DLQ_NONE || c->fatal || !c->batch)
+    if (r != PX_DLQ_NONE || c->fatal || !c->batch || !c->cur->batch)
         return r;
     return px_consumer_merge(c, &so, why, whylen);
 }
@@ -320,22 +322,44 @@ static void px_consumer_to_dlq(px_consumer *c, const rd_kafka_message_t *m, cons
     }
 }
 
+/* The store of m's partition, with its transaction of the open batch;
+ * NULL: the store failed (c->fatal), or m is to be read again. */
+static px_consumer_pstore *px_consumer_store_for(px_consumer *c, const rd_kafka_message_t *m)
+{
+    px_consumer_pstore *p = px_consumer_pstore_of(c, m->partition);
+    if (!p || p->revoked) {
+        /* librdkafka gives messages of assigned partitions only */
+        px_error("store: a message of %s [%" PRId32 "], whose store is not attached",
+                 rd_kafka_topic_name(m->rkt), m->partition);
+        c->fatal = true;
+        return NULL;
+    }
+    return px_consumer_pbatch(c, p) ? p : NULL;
+}
+
 void px_consumer_message(px_consumer *c, const rd_kafka_message_t *m, const px_avro_obs *obs)
 {
     if (c->fatal || (!c->batch && px_consumer_begin(c) < 0))
         return;
+    c->cur = px_consumer_store_for(c, m);
+    if (!c->cur) {
+        if (!c->fatal) /* a batch log pending: read everything again once it is applied */
+            px_consumer_abandon(c, true);
+        return;
+    }
     c->stats.messages++;
     px_metric_inc(c->m_messages);
     const char *topic = rd_kafka_topic_name(m->rkt);
     char why[512];
     px_dlq_reason r = px_consumer_judge(c, m, topic, obs, why, sizeof(why));
-    if (c->fatal || !c->batch) /* no batch: an early commit failed, read it again */
+    /* no batch: an early commit failed, read it again */
+    if (c->fatal || !c->batch || !c->cur->batch)
         return;
     if (r != PX_DLQ_NONE)
         px_consumer_to_dlq(c, m, why, r);
     /* Every message, trusted or not, moves its partition on in the same
      * transaction. */
-    px_err err = px_store_set_offset(c->batch, topic, m->partition, m->offset + 1);
+    px_err err = px_store_set_offset(c->cur->batch, topic, m->partition, m->offset + 1);
     if (err != PX_OK || px_consumer_remember(c, topic, m->partition, m->offset + 1) < 0) {
         px_error("store: cannot record the offset of %s [%" PRId32 "]: %s", topic, m->partition,
                  px_strerror(err != PX_OK ? err : PX_ERR_NOMEM));

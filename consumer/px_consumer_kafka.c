@@ -9,7 +9,9 @@ static void px_consumer_offsets_from_store(px_consumer *c, rd_kafka_topic_partit
     for (int i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *tp = &parts->elems[i];
         int64_t next;
-        px_err err = px_store_get_offset(c->store, tp->topic, tp->partition, &next);
+        px_consumer_pstore *p = px_consumer_pstore_of(c, tp->partition);
+        px_err err = p ? px_store_get_offset(p->store, tp->topic, tp->partition, &next)
+                       : PX_ERR_INVAL; /* px_consumer_stores_assign failed: c->fatal */
         if (err == PX_OK) {
             tp->offset = next;
         } else if (err == PX_ERR_NOTFOUND) {
@@ -101,6 +103,7 @@ static void px_consumer_assign(px_consumer *c, rd_kafka_t *rk,
         c->copartition_broken = true;
         return; /* nothing assigned: the run ends (px_consumer_run) */
     }
+    px_consumer_stores_assign(c, parts);
     px_consumer_offsets_from_store(c, parts);
     px_consumer_lag_assigned(c->lag, parts);
     for (int i = 0; i < parts->cnt; i++)
@@ -133,6 +136,9 @@ static void px_consumer_revoke(px_consumer *c, rd_kafka_t *rk,
     /* The next owner resumes from the store: commit what we hold first. */
     bool failed = px_consumer_commit(c, false) < 0;
     px_info("revoked %d partition(s)", parts->cnt);
+    /* the sinks' cursors recorded; the stores detached at the next
+     * assignment unless it gives them back */
+    px_consumer_stores_revoke(c, parts);
     /* taken messages are not merged: the next owner reads them */
     px_consumer_align_revoke(c, parts);
     px_consumer_lag_revoked(c->lag, parts);
@@ -371,6 +377,6 @@ int px_consumer_kafka(px_consumer *c, char *errbuf, size_t errlen)
         snprintf(errbuf, errlen, "out of memory");
         return -1;
     }
-    px_consumer_preload_marks(c);
+    px_consumer_stores_preload(c);
     return 0;
 }

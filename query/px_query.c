@@ -426,8 +426,8 @@ px_err px_query_req_from_http(px_query_req *req, const char *path, const char *a
 enum { PX_QUERY_PIECE = 16384, PX_QUERY_STEP_KEYS = 512 };
 
 struct px_query_stream {
-    px_store_iter *it; /* rrset, rdata */
-    px_store *store;   /* domain: one lookup, on the first call */
+    px_stores_iter *it; /* rrset, rdata */
+    px_stores *stores;  /* domain: one lookup, on the first call */
     px_query_req req;
     uint64_t limit, n;
     bool cut, done;
@@ -439,16 +439,16 @@ struct px_query_stream {
     size_t len, cap;
 };
 
-px_err px_query_stream_open(px_store *store, const px_query_req *req, px_query_stream **out)
+px_err px_query_stream_open(px_stores *stores, const px_query_req *req, px_query_stream **out)
 {
     *out = NULL;
-    if (!store || req->limit == 0)
+    if (!stores || req->limit == 0)
         return PX_ERR_INVAL;
     px_query_stream *qs = calloc(1, sizeof(*qs));
     if (!qs)
         return PX_ERR_NOMEM;
     qs->limit = req->limit;
-    qs->store = store;
+    qs->stores = stores;
     qs->req = *req;
     px_err err = PX_OK;
     if (req->kind != PX_QUERY_DOMAIN) {
@@ -458,7 +458,7 @@ px_err px_query_stream_open(px_store *store, const px_query_req *req, px_query_s
                              .addr = req->addr,
                              .addr_len = req->addr_len,
                              .rrtype = req->type};
-        err = px_store_iter_find(store, &l, &req->fence, &qs->it);
+        err = px_stores_iter_find(stores, &l, &req->fence, &qs->it);
     }
     if (err) {
         free(qs);
@@ -534,7 +534,7 @@ static px_err px_query_domain_next(px_query_stream *qs)
 {
     qs->done = true;
     px_err err =
-        px_store_find_domain(qs->store, qs->req.name, qs->req.canon_len, px_query_on_domain, qs);
+        px_stores_find_domain(qs->stores, qs->req.name, qs->req.canon_len, px_query_on_domain, qs);
     return err ? err : qs->err;
 }
 
@@ -553,7 +553,7 @@ px_err px_query_stream_next(px_query_stream *qs, px_query_go_fn go, void *go_ctx
         if (go && !go(go_ctx))
             return PX_ERR_AGAIN;
         bool end = false;
-        px_err err = px_store_iter_step(qs->it, PX_QUERY_STEP_KEYS, px_query_on_rec, qs, &end);
+        px_err err = px_stores_iter_step(qs->it, PX_QUERY_STEP_KEYS, px_query_on_rec, qs, &end);
         if (!err)
             err = qs->err;
         if (err && qs->len) { /* whole lines of records that passed every check: first */
@@ -580,7 +580,7 @@ void px_query_stream_free(px_query_stream *qs)
 {
     if (!qs)
         return;
-    px_store_iter_free(qs->it);
+    px_stores_iter_free(qs->it);
     free(qs->buf);
     free(qs);
 }
@@ -604,12 +604,12 @@ size_t px_query_cond_failed(char *buf, size_t len, const char *why)
     return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
 }
 
-px_err px_query_run(px_store *store, const px_query_req *req, FILE *out, px_query_result *res)
+px_err px_query_run(px_stores *stores, const px_query_req *req, FILE *out, px_query_result *res)
 {
     if (res)
         memset(res, 0, sizeof(*res));
     px_query_stream *qs = NULL;
-    px_err err = px_query_stream_open(store, req, &qs);
+    px_err err = px_query_stream_open(stores, req, &qs);
     const char *data;
     size_t len = 1;
     while (err == PX_OK && len) {
@@ -643,8 +643,9 @@ typedef struct px_query_alert_out {
     bool failed;
 } px_query_alert_out;
 
-static bool px_query_alert_line(void *ctx, const px_alert *a)
+static bool px_query_alert_line(void *ctx, int32_t partition, const px_alert *a)
 {
+    (void)partition; /* the alert names its subject; its partition follows from it */
     px_query_alert_out *o = ctx;
     if (fwrite(a->json, 1, a->json_len, o->out) != a->json_len || putc('\n', o->out) == EOF) {
         o->failed = true;
@@ -654,11 +655,11 @@ static bool px_query_alert_line(void *ctx, const px_alert *a)
     return true;
 }
 
-px_err px_query_alerts(px_store *store, const px_store_fence *fence, const char *rule, FILE *out,
+px_err px_query_alerts(px_stores *stores, const px_store_fence *fence, const char *rule, FILE *out,
                        uint64_t *n)
 {
     px_query_alert_out o = {.out = out};
-    px_err err = px_store_alerts(store, 1, fence, rule, px_query_alert_line, &o);
+    px_err err = px_stores_alerts(stores, fence, rule, px_query_alert_line, &o);
     if (n)
         *n = o.n;
     return o.failed ? PX_ERR_IO : err;

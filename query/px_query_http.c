@@ -12,7 +12,7 @@
 
 struct px_query_server {
     px_http_server *http;
-    px_store *store;
+    px_stores *stores;
     px_query_limits limits;
     px_query_owner *owner; /* NULL: answers for the whole store */
     /* pdnsx_query_requests_total{endpoint}: by px_query_kind, then /partitions */
@@ -203,7 +203,7 @@ static px_err px_query_answer_lookup(px_query_server *s, const px_query_req *req
     if (!qa)
         return PX_ERR_NOMEM;
     qa->limit = req->limit;
-    px_err err = px_query_stream_open(s->store, req, &qa->qs);
+    px_err err = px_query_stream_open(s->stores, req, &qa->qs);
     if (err == PX_OK && !px_query_own(s, req, assignment, qa, a, &err)) {
         px_query_answer_free(qa);
         return err;
@@ -271,11 +271,11 @@ static void px_query_server_metrics(px_query_server *s)
     }
 }
 
-px_query_server *px_query_server_start(const char *listen, px_store *store,
+px_query_server *px_query_server_start(const char *listen, px_stores *stores,
                                        const px_query_server_opts *opts, char *errbuf,
                                        size_t errlen)
 {
-    if (!listen || !store) {
+    if (!listen || !stores) {
         snprintf(errbuf, errlen, "query.listen: no address or no store");
         return NULL;
     }
@@ -284,7 +284,7 @@ px_query_server *px_query_server_start(const char *listen, px_store *store,
         snprintf(errbuf, errlen, "out of memory");
         return NULL;
     }
-    s->store = store;
+    s->stores = stores;
     s->limits = (px_query_limits){.def = 10000, .max = 1000000};
     px_query_server_metrics(s);
     /* A few threads: a piece of an answer is quick, but one client's

@@ -132,15 +132,17 @@ static void px_qmain_damage(void *ctx, const char *where, const char *what)
         fprintf(stderr, "pdnsx-query: damaged: %s: %s\n", where, what);
 }
 
-static px_store *px_qmain_open(px_qmain *q, const char *dir)
+/* store.path: the partition stores of the consumer (every one present),
+ * or the single store of an earlier release (px_stores.h). */
+static px_stores *px_qmain_open(px_qmain *q, const char *dir)
 {
     px_store_opts opts = {.read_only = true, .on_damage = px_qmain_damage, .damage_ctx = q};
     px_err err = PX_OK;
-    px_store *store = px_store_open(dir, &opts, &err, q->err, sizeof(q->err));
-    if (!store)
+    px_stores *stores = px_stores_open(dir, &opts, &err, q->err, sizeof(q->err));
+    if (!stores)
         fprintf(stderr, "pdnsx-query: cannot open the store in %s: %s\n", dir,
                 q->err[0] ? q->err : px_strerror(err));
-    return store;
+    return stores;
 }
 
 /* `alerts`: the outbox's alerts as JSON lines, in the order they were
@@ -148,23 +150,43 @@ static px_store *px_qmain_open(px_qmain *q, const char *dir)
  * rule asked for. */
 static int px_qmain_alerts(px_qmain *q, const char *dir)
 {
-    px_store *store = px_qmain_open(q, dir);
-    if (!store)
+    px_stores *stores = px_qmain_open(q, dir);
+    if (!stores)
         return 1;
-    px_err err = px_query_alerts(store, &q->req.fence, q->rule, stdout, NULL);
-    px_store_close(store);
+    px_err err = px_query_alerts(stores, &q->req.fence, q->rule, stdout, NULL);
+    px_stores_close(stores);
     if (err != PX_OK && err != PX_ERR_DAMAGED)
         fprintf(stderr, "pdnsx-query: cannot read the alerts: %s\n", px_strerror(err));
     return err == PX_OK ? 0 : 1;
 }
 
-/* `verify`: every finding on a line of its own, then a summary; exit 1 if
- * anything is damaged. */
+/* One partition store's line of `verify`. */
+static void px_qmain_verified(void *ctx, int32_t partition, const px_store_verify_result *r,
+                              px_err err)
+{
+    const char *dir = ctx;
+    char name[32] = "";
+    if (partition != PX_STORES_ALL)
+        snprintf(name, sizeof(name), "/partition-%d", (int)partition);
+    if (err != PX_OK && err != PX_ERR_DAMAGED) {
+        printf("store %s%s: verify could not finish: %s\n", dir, name, px_strerror(err));
+        return;
+    }
+    printf("store %s%s, transaction %llu: %llu of %llu records and %llu domains read, %llu of "
+           "%llu pages checked%s: %s\n",
+           dir, name, (unsigned long long)r->txnid, (unsigned long long)r->records,
+           (unsigned long long)r->records_expected, (unsigned long long)r->domains,
+           (unsigned long long)r->pages, (unsigned long long)r->pages_in_file,
+           r->log_pending ? ", a batch log pending" : "", err ? "DAMAGED" : "no damage found");
+}
+
+/* `verify`: every finding on a line of its own, a line per partition
+ * store, then a summary; exit 1 if anything is damaged. */
 static int px_qmain_verify(px_qmain *q, const char *dir)
 {
     q->verify = true;
-    px_store *store = px_qmain_open(q, dir);
-    if (!store) {
+    px_stores *stores = px_qmain_open(q, dir);
+    if (!stores) {
         if (q->damages)
             printf("store %s: DAMAGED, it cannot be opened: %llu damaged places; README: "
                    "recovering a damaged store\n",
@@ -172,18 +194,17 @@ static int px_qmain_verify(px_qmain *q, const char *dir)
         return 1;
     }
     px_store_verify_result r;
-    px_err err = px_store_verify(store, PX_STORE_CHECK_FULL, &r);
-    px_store_close(store);
+    size_t parts = px_stores_list(stores, NULL, 0);
+    px_err err = px_stores_verify(stores, PX_STORE_CHECK_FULL, px_qmain_verified, (void *)dir, &r);
+    px_stores_close(stores);
     if (err != PX_OK && err != PX_ERR_DAMAGED) {
         fprintf(stderr, "pdnsx-query: verify could not finish: %s\n", px_strerror(err));
         return 1;
     }
-    printf("store %s, transaction %llu: %llu of %llu records and %llu domains read, %llu of "
-           "%llu pages checked%s: %s\n",
-           dir, (unsigned long long)r.txnid, (unsigned long long)r.records,
-           (unsigned long long)r.records_expected, (unsigned long long)r.domains,
-           (unsigned long long)r.pages, (unsigned long long)r.pages_in_file,
-           r.log_pending ? ", a batch log pending" : "", err ? "DAMAGED" : "no damage found");
+    if (parts != 1 || px_stores_layout_of(dir) == PX_STORES_PARTITIONED)
+        printf("store %s: %zu partition stores, %llu records and %llu domains: %s\n", dir, parts,
+               (unsigned long long)r.records, (unsigned long long)r.domains,
+               err ? "DAMAGED" : "no damage found");
     if (err)
         printf("%llu damaged places; README: recovering a damaged store\n",
                (unsigned long long)r.findings);
@@ -193,12 +214,12 @@ static int px_qmain_verify(px_qmain *q, const char *dir)
 static int px_qmain_local(px_qmain *q, px_config *config)
 {
     const char *dir = px_config_string(config, "store.path");
-    px_store *store = px_qmain_open(q, dir);
-    if (!store)
+    px_stores *stores = px_qmain_open(q, dir);
+    if (!stores)
         return 1;
     px_query_result res;
-    px_err err = px_query_run(store, &q->req, stdout, &res);
-    px_store_close(store);
+    px_err err = px_query_run(stores, &q->req, stdout, &res);
+    px_stores_close(stores);
     if (q->damages > PX_QMAIN_DAMAGE_LINES)
         fprintf(stderr, "pdnsx-query: %llu more damage reports not shown\n",
                 (unsigned long long)(q->damages - PX_QMAIN_DAMAGE_LINES));

@@ -1,7 +1,7 @@
 /* store_bench.c: merge throughput of the consumer store.
  *
  *   pdnsx-bench-store [-n OBSERVATIONS] [-k KEYS] [-b BATCH] [-o ORGS] [-m MAP_MIB]
- *                     [-c CHUNK] [-s SEED] [-l] [-r RESTORE_DIR] DIR
+ *                     [-c CHUNK] [-s SEED] [-p I/N] [-l] [-r RESTORE_DIR] DIR
  *
  * Merges N observations drawn over K distinct (rrname, rrtype, rdata) keys
  * (mostly A, some AAAA and CNAME, 8 names per registered domain) from ORGS
@@ -10,13 +10,17 @@
  * bytes/record (pages in use, and the data file). -m sets the LMDB map
  * size (valgrind cannot reserve the default 64 GiB); -c the records per
  * transaction of a big batch (px_store_opts.chunk_records); -s another
- * draw of the same keys (tests build overlapping stores with it). -l
+ * draw of the same keys (tests build overlapping stores with it). -p I/N
+ * merges only the observations whose registered domain the producers'
+ * partitioner puts in partition I of N (the same draws: the stores of
+ * I = 0 .. N-1 are the partition stores of the store without -p). -l
  * turns the store's changelog on (px_store_opts.changelog; its messages
  * counted, no Kafka) and prints its rows and bytes; -r (implies -l) keeps
  * the messages in memory and then restores them into a fresh store in RESTORE_DIR,
  * 10,000 rows a px_store_apply_rows call, and prints the restore's speed
  * (the store's side of a restore: no Kafka). */
 #include <sys/stat.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +28,7 @@
 #include <unistd.h>
 
 #include "dns/px_addr.h"
+#include "kafka/px_kafka_partition.h"
 #include "store/px_store.h"
 
 static uint64_t rng = 0x2545f4914f6cdd1dULL;
@@ -177,8 +182,9 @@ int main(int argc, char **argv)
     const char *restore_dir = NULL;
     topic clog = {0};
     bool with_clog = false;
+    int32_t part_i = 0, part_n = 0;
     int opt;
-    while ((opt = getopt(argc, argv, "n:k:b:o:m:c:s:lr:")) != -1) {
+    while ((opt = getopt(argc, argv, "n:k:b:o:m:c:s:p:lr:")) != -1) {
         if (opt == 'l' || opt == 'r') {
             with_clog = true;
             restore_dir = opt == 'r' ? optarg : restore_dir;
@@ -187,6 +193,12 @@ int main(int argc, char **argv)
         }
         if (!optarg) /* an unknown option */
             return 2;
+        if (opt == 'p') {
+            if (sscanf(optarg, "%" SCNd32 "/%" SCNd32, &part_i, &part_n) != 2 || part_n < 1 ||
+                part_i < 0 || part_i >= part_n)
+                return 2;
+            continue;
+        }
         unsigned long v = strtoul(optarg, NULL, 10);
         if (opt == 'n')
             n = v;
@@ -208,7 +220,7 @@ int main(int argc, char **argv)
     if (optind != argc - 1) {
         fprintf(stderr,
                 "usage: %s [-n N] [-k KEYS] [-b BATCH] [-o ORGS] [-m MAP_MIB] [-c CHUNK] [-s SEED] "
-                "[-l] [-r RESTORE_DIR] DIR\n",
+                "[-p I/N] [-l] [-r RESTORE_DIR] DIR\n",
                 argv[0]);
         return 2;
     }
@@ -254,7 +266,8 @@ int main(int argc, char **argv)
                           .time_first = tf,
                           .time_last = tf + 60,
                           .org = org};
-        if ((err = px_store_merge(b, &o)) != PX_OK)
+        bool mine = !part_n || px_kafka_partition_of(t.regdom, dl, part_n) == part_i;
+        if (mine && (err = px_store_merge(b, &o)) != PX_OK)
             break;
         if ((i + 1) % batch == 0 || i + 1 == n) {
             err = px_store_set_offset(b, "bench", 0, (int64_t)i + 1);

@@ -290,15 +290,28 @@ class DeadLetter(unittest.TestCase):
         out = self.consumer(notdir, ["-s", "run.exit_idle=1"])
         self.assertEqual(out.returncode, 2, out.stderr)
         self.assertIn("not a directory", out.stderr)
-        # 1: a store that cannot be opened at run time (a directory whose
-        # data file is no LMDB file)
+        # 1: a store that cannot be opened at run time (a partition store
+        # whose data file is no LMDB file)
         bad = os.path.join(self.dir, "bad-store")
-        os.mkdir(bad)
-        with open(os.path.join(bad, "data.mdb"), "wb") as f:
+        os.makedirs(os.path.join(bad, "partition-0"))
+        with open(os.path.join(bad, "LAYOUT"), "w") as f:
+            f.write("pdnsx partitioned store 1\n")
+        with open(os.path.join(bad, "partition-0", "data.mdb"), "wb") as f:
             f.write(bytes(range(256)) * 64)
         out = self.consumer(bad, ["-s", "run.exit_idle=1"])
         self.assertEqual(out.returncode, 1, out.stderr)
-        self.assertIn("store", out.stderr)
+        self.assertIn("partition 0", out.stderr)
+        # 1: the single store of an earlier pdnsx (data.mdb directly in
+        # store.path): refused, saying what to do, and left as it was
+        old = os.path.join(self.dir, "old-store")
+        os.mkdir(old)
+        with open(os.path.join(old, "data.mdb"), "wb") as f:
+            f.write(b"old")
+        out = self.consumer(old, ["-s", "run.exit_idle=1"])
+        self.assertEqual(out.returncode, 1, out.stderr)
+        self.assertIn("holds a single store (data.mdb) of an earlier pdnsx", out.stderr)
+        self.assertIn("Move the old directory aside", out.stderr)
+        self.assertEqual(sorted(os.listdir(old)), ["data.mdb"])
         # 0: run.exit_idle after everything was merged
         self.publish("pdnsx.obs." + self.org_a, "example.com", encode(obs(self.org_a)))
         out = self.consumer(store, ["-s", "run.exit_idle=2"])

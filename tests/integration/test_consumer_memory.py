@@ -122,7 +122,10 @@ class ConsumerMemory(unittest.TestCase):
             t.join()
         self.assertEqual(proc.returncode, 0, err)
         self.assertIn("merged %d" % N, err)
-        return peak[0] * 1024, os.path.getsize(os.path.join(store, "data.mdb"))
+        # store.path holds one store per partition (docs/STORE-FORMAT.md)
+        size = sum(os.path.getsize(os.path.join(store, d, "data.mdb"))
+                   for d in os.listdir(store) if d.startswith("partition-"))
+        return peak[0] * 1024, size
 
     @staticmethod
     def scrape(port):

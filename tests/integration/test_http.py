@@ -17,9 +17,11 @@ lookups' limits (issue 9, items 4 and 5):
   the consumer does not grow with them, and a one-name lookup is answered
   within a second meanwhile;
 - pdnsx-query --cluster over two real consumers of one group whose stores
-  overlap: /partitions of both are disjoint and cover the topic; each answers
-  for the partitions it owns only, so the merged answer is each record's
-  owner's (checked against python's partitioner over the stores); an rrset
+  overlap (each starts with a store of every partition, of other counts):
+  /partitions of both are disjoint and cover the topic; each answers for the
+  partitions it owns only (its local store too: the others moved aside), so
+  the merged answer is each record's owner's (checked against python's
+  partitioner over whole copies of the stores); an rrset
   lookup reaches the owner alone (pdnsx_query_requests_total), rdata and
   wildcards both; a member that cut its answer is named; a member down
   fails the lookup (exit 1).
@@ -56,8 +58,11 @@ _groups = []
 
 def shared():
     """One work directory and one pdnsx-broker for the whole file (the
-    consumers need a broker; they read nothing from it), made on first
-    use and removed at exit (run_py does not call setUpModule)."""
+    consumers need a broker; they read nothing from it: its one topic of
+    TOPIC_PARTITIONS partitions is empty, and gives a consumer of a group of
+    its own every partition, partition 0's store holding the records it
+    answers from), made on first use and removed at exit (run_py does not
+    call setUpModule)."""
     if not _shared:
         _shared["work"] = pxtest.tmpdir("pdnsx-http-")
         _shared["broker"] = pxtest.Broker(topics=["%s:%d" % (TOPIC, TOPIC_PARTITIONS)])
@@ -69,12 +74,22 @@ def shared():
     return _shared["work"], _shared["broker"]
 
 
-def build_store(name, n, keys, seed=0):
+def build_store(name, n, keys, seed=0, partitions=0):
+    """A store.path (docs/STORE-FORMAT.md, the partitioned layout) whose
+    partition 0 store holds the bench store's records (a consumer owning
+    every partition of its empty topic serves it); partitions N: the same
+    records split into the stores of partitions 0 .. N-1 by the producers'
+    partitioner, as a consumer of the topic would have written them."""
     path = os.path.join(shared()[0], name)
     if not os.path.exists(path):
-        subprocess.run([BENCH_STORE, "-n", str(n), "-k", str(keys), "-b", "100000",
-                        "-s", str(seed), path], check=True, stdout=subprocess.DEVNULL,
-                       timeout=600)
+        os.mkdir(path)
+        with open(os.path.join(path, "LAYOUT"), "w") as f:
+            f.write("pdnsx partitioned store 1\n")
+        for i in range(max(partitions, 1)):
+            split = ["-p", "%d/%d" % (i, partitions)] if partitions else []
+            subprocess.run([BENCH_STORE, "-n", str(n), "-k", str(keys), "-b", "100000",
+                            "-s", str(seed)] + split + [os.path.join(path, "partition-%d" % i)],
+                           check=True, stdout=subprocess.DEVNULL, timeout=600)
     return path
 
 
@@ -564,8 +579,12 @@ class ClusterTest(unittest.TestCase):
         return None
 
     def test_cluster_members_answer_for_their_partitions(self):
-        stores = [build_store("part-a", 6000, 3000, seed=1),
-                  build_store("part-b", 6000, 3000, seed=2)]
+        # served: split by partition; wholes: the same records in one store
+        # (what each member held before the group split the partitions)
+        stores = [build_store("part-a", 6000, 3000, seed=1, partitions=TOPIC_PARTITIONS),
+                  build_store("part-b", 6000, 3000, seed=2, partitions=TOPIC_PARTITIONS)]
+        wholes = [build_store("whole-a", 6000, 3000, seed=1),
+                  build_store("whole-b", 6000, 3000, seed=2)]
         group = pxtest.unique_org("http-cluster")
         consumers = [Consumer(s, group=group, wait_assigned=False) for s in stores]
         try:
@@ -581,8 +600,13 @@ class ClusterTest(unittest.TestCase):
             def mine(i, r):
                 return owner[pxtest.java_partition(regdom(r["rrname"]), TOPIC_PARTITIONS)] == i
 
-            com = [query(s, "--limit", "1000000", "rrset", "*.com")[0] for s in stores]
+            com = [query(s, "--limit", "1000000", "rrset", "*.com")[0] for s in wholes]
             keys = [set(record_key(r) for r in p) for p in com]
+            # each member's local store: its partitions' records only
+            for i, s in enumerate(stores):
+                local = query(s, "--limit", "1000000", "rrset", "*.com")[0]
+                self.assertEqual(sorted(local, key=canonical),
+                                 sorted((r for r in com[i] if mine(i, r)), key=canonical))
             both = keys[0] & keys[1]
             # each saw records the other did not, and they share some
             self.assertTrue(both and keys[0] - keys[1] and keys[1] - keys[0])
@@ -590,7 +614,7 @@ class ClusterTest(unittest.TestCase):
             address = sorted(k for k in both if k[1] == "A")[0]
             for lookup in (("rrset", "*.com"), ("rrset", "*.net"), ("rrset", cname[0]),
                            ("rdata", cname[2]), ("rdata", address[2])):
-                parts = [query(s, "--limit", "1000000", *lookup)[0] for s in stores]
+                parts = [query(s, "--limit", "1000000", *lookup)[0] for s in wholes]
                 # each record from its owner's store only: never both added
                 want = python_cluster_merge(
                     [[r for r in parts[i] if mine(i, r)] for i in range(2)])

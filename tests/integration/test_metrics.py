@@ -217,19 +217,28 @@ class ConsumerLag(unittest.TestCase):
         self.assertEqual(pxtest.metric(port, "pdnsx_consumer_messages_total"),
                          sum(first.values()))
 
-        # merging stands still: the store's write lock is someone else's
-        hold = subprocess.Popen([STORE_TOOL, "hold", store], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, text=True)
-        self.procs.append(hold)
-        self.assertEqual(hold.stdout.readline().strip(), "held")
+        # merging stands still: every partition store's write lock is
+        # someone else's
+        holds = []
+        for d in sorted(os.listdir(store)):
+            if not d.startswith("partition-"):
+                continue
+            hold = subprocess.Popen([STORE_TOOL, "hold", os.path.join(store, d)],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            self.procs.append(hold)
+            self.assertEqual(hold.stdout.readline().strip(), "held")
+            holds.append(hold)
+        self.assertEqual(len(holds), len(parts))
         second = self.produce(300, 12)
         want = {p: second.get(p, 0) for p in parts}
         pxtest.wait_for(lambda: self.lag(port) == want, 60,
                         "lag %s while merging stands still" % want)
         self.assertTrue(any(want.values()))
 
-        hold.stdin.close()
-        self.assertEqual(hold.wait(timeout=30), 0)
+        for hold in holds:
+            hold.stdin.close()
+        for hold in holds:
+            self.assertEqual(hold.wait(timeout=30), 0)
         pxtest.wait_for(lambda: self.lag(port) == zero, 60, "lag 0 after catching up")
         self.assertEqual(pxtest.metric(port, "pdnsx_consumer_messages_total"),
                          sum(first.values()) + sum(second.values()))

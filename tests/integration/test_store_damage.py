@@ -46,8 +46,20 @@ def sha256(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
+def part(path):
+    """The first partition store of the consumer's store.path (a directory
+    of one store per partition: docs/STORE-FORMAT.md)."""
+    parts = sorted(int(n[len("partition-"):]) for n in os.listdir(path)
+                   if n.startswith("partition-"))
+    if not parts:
+        raise AssertionError("no partition store in %s: %s" % (path, os.listdir(path)))
+    return os.path.join(path, "partition-%d" % parts[0])
+
+
 def damage(path, kind, seed):
-    """Damages data.mdb (or batch.log) in path the way `kind` says."""
+    """Damages data.mdb (or batch.log) of path's first partition store the
+    way `kind` says."""
+    path = part(path)
     rng = random.Random(seed)
     if kind == "batch.log":
         log = os.path.join(path, "batch.log")
@@ -165,13 +177,13 @@ class StoreDamage(unittest.TestCase):
             self.assertEqual(rc, 0)
             self.assertTrue(vout and vout[-1].endswith("no damage found"), vout)
 
-        before = sha256(os.path.join(path, "data.mdb"))
+        before = sha256(os.path.join(part(path), "data.mdb"))
         crc, cerr = self.consumer(path)
         self.no_crash("pdnsx-consumer", crc, cerr)
         if vrc == 1:
             self.assertEqual(crc, 1, cerr[-3000:])
             self.assertIn("damaged", cerr)
-            self.assertEqual(sha256(os.path.join(path, "data.mdb")), before,
+            self.assertEqual(sha256(os.path.join(part(path), "data.mdb")), before,
                              "the consumer wrote into a damaged store")
         else:
             self.assertEqual(crc, 0, cerr[-3000:])
@@ -219,7 +231,7 @@ class StoreDamage(unittest.TestCase):
     def test_batch_log(self):
         """A committed batch whose log was damaged before it was applied."""
         path = self.copy("log")
-        out = run([STORE_TOOL, "pending", path, "5000"])
+        out = run([STORE_TOOL, "pending", part(path), "5000"])
         self.assertEqual(out.returncode, 0, out.stderr)
         damage(path, "batch.log", 0)
         rc, vout, verr = self.query(path, "verify")
@@ -229,13 +241,13 @@ class StoreDamage(unittest.TestCase):
         rc, lines, err = self.query(path, "rrset", "*.com")
         self.no_crash("pdnsx-query", rc, err)
         self.assertEqual(sorted(lines), sorted(self.ref))  # data.mdb itself is sound
-        before = sha256(os.path.join(path, "data.mdb"))
+        before = sha256(os.path.join(part(path), "data.mdb"))
         crc, cerr = self.consumer(path)
         self.no_crash("pdnsx-consumer", crc, cerr)
         self.assertEqual(crc, 1, cerr[-3000:])
         self.assertIn("batch.log", cerr)
         self.assertIn("cannot be applied", cerr)
-        self.assertEqual(sha256(os.path.join(path, "data.mdb")), before)
+        self.assertEqual(sha256(os.path.join(part(path), "data.mdb")), before)
         # told to, it drops what cannot be applied and goes on
         crc, cerr = self.consumer(path, extra=["-s", "store.drop_damaged_log=true"])
         self.no_crash("pdnsx-consumer", crc, cerr)

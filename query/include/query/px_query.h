@@ -36,6 +36,7 @@
 #include "core/px_error.h"
 #include "core/px_http.h"
 #include "store/px_store.h"
+#include "store/px_stores.h"
 
 typedef enum px_query_kind {
     PX_QUERY_RRSET,
@@ -122,12 +123,13 @@ typedef struct px_query_result {
     char cut_by[256];
 } px_query_result;
 
-/* A lookup read piece by piece (px_store_iter underneath): memory and the
+/* A lookup read piece by piece (px_stores_iter underneath: the attached
+ * partition stores one after the other, px_stores.h): memory and the
  * work of one piece are bounded whatever the answer's size. The request's
  * limit must be set (px_query_req_apply_limits). PX_ERR_INVAL for a bad
- * name or type. */
+ * name or type. The stream holds the stores it reads until freed. */
 typedef struct px_query_stream px_query_stream;
-px_err px_query_stream_open(px_store *store, const px_query_req *req, px_query_stream **out);
+px_err px_query_stream_open(px_stores *stores, const px_query_req *req, px_query_stream **out);
 /* Leaves out each record (and a domain line) whose name keep says no to,
  * without counting it against the limit: a member's answer for the
  * partitions it owns (query/px_query_route.h). Set before the first
@@ -158,14 +160,15 @@ size_t px_query_cond_failed(char *buf, size_t len, const char *why);
 /* Runs the request (its limit set) and writes COF lines to out; *res (may
  * be NULL) says how many and whether the limit cut the answer. On an
  * error the lines written so far stay written. */
-px_err px_query_run(px_store *store, const px_query_req *req, FILE *out, px_query_result *res);
+px_err px_query_run(px_stores *stores, const px_query_req *req, FILE *out, px_query_result *res);
 
-/* `pdnsx-query alerts`: the store's alerts (the outbox) whose time lies in
- * fence (NULL: any) and of rule (NULL: any), as JSON lines in the order
- * they were decided (newest last). *n (may be NULL): how many. A damaged
+/* `pdnsx-query alerts`: the stores' alerts (the outboxes) whose time lies
+ * in fence (NULL: any) and of rule (NULL: any), as JSON lines, partition
+ * by partition, each in the order they were decided (newest last). *n
+ * (may be NULL): how many. A damaged
  * alert is reported (px_store_opts.on_damage) and left out, the others
  * written, and PX_ERR_DAMAGED returned; PX_ERR_IO when out fails. */
-px_err px_query_alerts(px_store *store, const px_store_fence *fence, const char *rule, FILE *out,
+px_err px_query_alerts(px_stores *stores, const px_store_fence *fence, const char *rule, FILE *out,
                        uint64_t *n);
 
 /* Merges the ndjson answers of several consumers (--cluster): records
@@ -199,11 +202,14 @@ typedef struct px_query_server_opts {
     struct px_query_owner *owner;
 } px_query_server_opts;
 /* Serves the endpoints above on "host:port" (numeric; port 0 picks a
- * free one) with px_http (4 threads). The store must outlive the server;
- * answers are streamed, each piece in its own store read transaction.
+ * free one) with px_http (4 threads), answering from the stores attached
+ * to `stores` when each request comes (px_stores.h: a partition detached
+ * meanwhile is left out of later answers). The set must outlive the
+ * server; answers are streamed, each piece in its own store read
+ * transaction.
  * opts NULL: every default (limit 10000, max 1000000). NULL on failure
  * (message in errbuf). */
-px_query_server *px_query_server_start(const char *listen, px_store *store,
+px_query_server *px_query_server_start(const char *listen, px_stores *stores,
                                        const px_query_server_opts *opts, char *errbuf,
                                        size_t errlen);
 void px_query_server_stop(px_query_server *s); /* NULL is fine */

@@ -118,11 +118,6 @@ static void test_lines_in_order_and_cursor(void **state)
     assert_int_equal(px_alert_sink_pending(s), 0);
     expect_lines(f->path, 4, 3);
     assert_int_equal(pxt_metric("pdnsx_alerts_delivered_total{sink=\"jsonl\"}"), before + 3);
-    /* depth of an outbox whose last alert is 9: 7, 8, 9 */
-    px_alert_sink_outbox(s, 9);
-    assert_int_equal(pxt_metric("pdnsx_alerts_outbox_depth{sink=\"jsonl\"}"), 3);
-    px_alert_sink_outbox(s, 6);
-    assert_int_equal(pxt_metric("pdnsx_alerts_outbox_depth{sink=\"jsonl\"}"), 0);
     px_alert_sink_destroy(s);
     px_alert_sink_destroy(NULL);
 }

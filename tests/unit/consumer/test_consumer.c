@@ -277,22 +277,25 @@ static bool sum_rec(void *ctx, const px_store_rec *rec)
 }
 
 /* The count of www.example.com A 93.184.216.34. */
-static uint64_t www_count(px_store *s)
+static uint64_t www_count(px_stores *s)
 {
     rrset_sum sum = {0};
     px_store_fence all = {INT64_MIN, INT64_MAX};
-    assert_int_equal(pxt_store_find_rrset(s, "www.example.com", "A", &all, sum_rec, &sum), PX_OK);
+    assert_int_equal(ro_find_rrset(s, "www.example.com", "A", &all, sum_rec, &sum), PX_OK);
     return sum.count;
+}
+
+static bool count_any(void *ctx, const px_store_rec *rec)
+{
+    (void)rec;
+    (*(size_t *)ctx)++;
+    return true;
 }
 
 /* Store offsets and the merged RRset after a run. */
 static void check_store(const char *dir, uint64_t want_count)
 {
-    px_err err;
-    char why[256];
-    px_store *s = px_store_open(dir, &(px_store_opts){.read_only = true}, &err, why, sizeof(why));
-    if (!s)
-        fail_msg("store: %s", why);
+    px_stores *s = open_ro(dir);
     const struct {
         const char *topic;
         int32_t part;
@@ -300,18 +303,36 @@ static void check_store(const char *dir, uint64_t want_count)
     } want[] = {{TOPIC_A, 0, 2}, {TOPIC_A, 1, 1}, {TOPIC_B, 0, 1}, {TOPIC_B, 1, 1}};
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
         int64_t next = -1;
-        assert_int_equal(px_store_get_offset(s, want[i].topic, want[i].part, &next), PX_OK);
+        assert_int_equal(ro_offset(s, want[i].topic, want[i].part, &next), PX_OK);
         assert_int_equal(next, want[i].next);
     }
     rrset_sum sum = {0};
     px_store_fence all = {INT64_MIN, INT64_MAX};
-    assert_int_equal(pxt_store_find_rrset(s, "www.example.com", "A", &all, sum_rec, &sum), PX_OK);
+    assert_int_equal(ro_find_rrset(s, "www.example.com", "A", &all, sum_rec, &sum), PX_OK);
     assert_int_equal(sum.n, 1);
     assert_int_equal(sum.count, want_count);
     assert_int_equal(sum.n_orgs, 2);
     assert_string_equal(sum.orgs[0], "org-a");
     assert_string_equal(sum.orgs[1], "org-b");
-    px_store_close(s);
+    /* each record in the store of its partition (both topics' partition
+     * 0: www.example.com; partition 1: mail.example.net), offsets too */
+    int64_t next;
+    px_store *p0 = px_stores_get(s, 0), *p1 = px_stores_get(s, 1);
+    assert_non_null(p0);
+    assert_non_null(p1);
+    assert_int_equal(px_store_get_offset(p0, TOPIC_A, 1, &next), PX_ERR_NOTFOUND);
+    assert_int_equal(px_store_get_offset(p1, TOPIC_B, 0, &next), PX_ERR_NOTFOUND);
+    size_t www1 = 0, mail0 = 0, mail1 = 0;
+    assert_int_equal(pxt_store_find_rrset(p1, "www.example.com", "A", &all, count_any, &www1),
+                     PX_OK);
+    assert_int_equal(www1, 0);
+    assert_int_equal(pxt_store_find_rrset(p0, "mail.example.net", "A", &all, count_any, &mail0),
+                     PX_OK);
+    assert_int_equal(pxt_store_find_rrset(p1, "mail.example.net", "A", &all, count_any, &mail1),
+                     PX_OK);
+    assert_int_equal(mail0, 0);
+    assert_int_equal(mail1, 1);
+    px_stores_close(s);
 }
 
 static void check_dlq(const cluster *c, int want)
@@ -443,15 +464,12 @@ static void test_merge_dlq_and_resume(void **state)
     st = run_once(&e, "g3");
     assert_int_equal(st.messages, 1);
     assert_int_equal(st.merged, 1);
-    px_err err;
-    char why[256];
-    px_store *s = px_store_open(e.dir, &(px_store_opts){.read_only = true}, &err, why, sizeof(why));
-    assert_non_null(s);
+    px_stores *s = open_ro(e.dir);
     int64_t next = 0;
-    assert_int_equal(px_store_get_offset(s, TOPIC_A, 0, &next), PX_OK);
+    assert_int_equal(ro_offset(s, TOPIC_A, 0, &next), PX_OK);
     assert_int_equal(next, 3);
     assert_int_equal(www_count(s), 17);
-    px_store_close(s);
+    px_stores_close(s);
 
     env_cleanup(&e);
     cluster_stop(&c);
@@ -470,11 +488,9 @@ static void test_resumes_pending_log(void **state)
     /* the first fetch of a fresh group from the mock cluster took over a
      * second once under a loaded ASan run */
     e.conf.exit_idle = 4;
-    px_err err;
-    char why[256];
-    px_store *s = px_store_open(e.dir, &(px_store_opts){.chunk_records = 2, .apply_limit = 1}, &err,
-                                why, sizeof(why));
-    assert_non_null(s);
+    px_store *s;
+    px_stores *set =
+        open_part_rw(e.dir, 0, &(px_store_opts){.chunk_records = 2, .apply_limit = 1}, &s);
     px_store_batch *b;
     assert_int_equal(px_store_batch_begin(s, &b), PX_OK);
     for (int i = 0; i < 10; i++) { /* nine other records, then www.example.com */
@@ -496,7 +512,7 @@ static void test_resumes_pending_log(void **state)
         assert_int_equal(px_store_merge(b, &o), PX_OK);
     }
     assert_int_equal(px_store_batch_commit(b), PX_ERR_AGAIN);
-    px_store_close(s);
+    px_stores_close(set);
 
     produce_obs(&c, TOPIC_A, 0, "org-a", "www.example.com", "93.184.216.34", 10);
     produce_flush(&c);
@@ -510,18 +526,17 @@ static void test_resumes_pending_log(void **state)
     feed_counts f = feed_since(&f0);
     assert_int_equal(f.record_new, 8);
     assert_int_equal(f.record_grew, 1);
-    s = px_store_open(e.dir, NULL, &err, why, sizeof(why));
-    assert_non_null(s);
+    set = open_part_rw(e.dir, 0, NULL, &s);
     assert_false(px_store_log_pending(s));
     px_store_stats ss;
-    assert_int_equal(px_store_get_stats(s, &ss), PX_OK);
+    assert_int_equal(px_stores_get_stats(set, &ss), PX_OK);
     assert_int_equal(ss.records, 10);
     /* the consumer shows the store's size on /metrics, as of the end of its run */
     assert_int_equal(pxt_metric("pdnsx_store_records"), ss.records);
     assert_int_equal(pxt_metric("pdnsx_store_domains"), ss.domains);
     assert_true(pxt_metric("pdnsx_store_bytes") > 0);
-    assert_int_equal(www_count(s), 15);
-    px_store_close(s);
+    assert_int_equal(www_count(set), 15);
+    px_stores_close(set);
     env_cleanup(&e);
     cluster_stop(&c);
 }
@@ -598,19 +613,16 @@ static void test_sigterm_commits_open_batch(void **state)
     assert_true(st.batches >= 1);
     assert_true(st.messages >= 1);
     assert_int_equal(st.merged + st.dlq, st.messages);
-    px_err err;
-    char why[256];
-    px_store *s = px_store_open(e.dir, &(px_store_opts){.read_only = true}, &err, why, sizeof(why));
-    assert_non_null(s);
+    px_stores *s = open_ro(e.dir);
     const char *topics[] = {TOPIC_A, TOPIC_A, TOPIC_B, TOPIC_B};
     int64_t stored = 0;
     for (int i = 0; i < 4; i++) {
         int64_t next = 0;
-        if (px_store_get_offset(s, topics[i], i % 2, &next) == PX_OK)
+        if (ro_offset(s, topics[i], i % 2, &next) == PX_OK)
             stored += next;
     }
     assert_int_equal(stored, (int64_t)st.messages);
-    px_store_close(s);
+    px_stores_close(s);
     env_cleanup(&e);
     cluster_stop(&c);
 }
@@ -750,7 +762,9 @@ static void test_damaged_record_stops(void **state)
     run_stats st = run_once(&e, "g7");
     assert_int_equal(st.merged, 1);
 
-    corrupt_record(e.dir);
+    char part0[128]; /* partition 0 of both topics: its store */
+    snprintf(part0, sizeof(part0), "%s/partition-0", e.dir);
+    corrupt_record(part0);
     produce_obs(&c, TOPIC_B, 0, "org-b", "www.example.com", "93.184.216.34", 10);
     produce_flush(&c);
     char log[8192];
@@ -778,7 +792,7 @@ static void test_damaged_record_stops(void **state)
     free(m);
     dlq_msg d[4];
     assert_int_equal(read_dlq(&c, d, 4), 0);
-    assert_still_damaged(e.dir);
+    assert_still_damaged(part0);
     env_cleanup(&e);
     cluster_stop(&c);
 }
@@ -795,11 +809,9 @@ static void test_damaged_log_stops(void **state)
     run_env e;
     env_init(&e, &c, "g-dlog");
     e.conf.exit_idle = 4;
-    px_err err;
-    char why[256];
-    px_store *s = px_store_open(e.dir, &(px_store_opts){.chunk_records = 2, .apply_limit = 1}, &err,
-                                why, sizeof(why));
-    assert_non_null(s);
+    px_store *s;
+    px_stores *set =
+        open_part_rw(e.dir, 0, &(px_store_opts){.chunk_records = 2, .apply_limit = 1}, &s);
     px_store_batch *b;
     assert_int_equal(px_store_batch_begin(s, &b), PX_OK);
     for (int i = 0; i < 10; i++) {
@@ -820,9 +832,9 @@ static void test_damaged_log_stops(void **state)
         assert_int_equal(px_store_merge(b, &o), PX_OK);
     }
     assert_int_equal(px_store_batch_commit(b), PX_ERR_AGAIN);
-    px_store_close(s);
+    px_stores_close(set);
     char p[128];
-    snprintf(p, sizeof(p), "%s/batch.log", e.dir);
+    snprintf(p, sizeof(p), "%s/partition-0/batch.log", e.dir);
     FILE *fp = fopen(p, "r+b");
     assert_non_null(fp);
     assert_int_equal(fseek(fp, -3, SEEK_END), 0);
@@ -837,10 +849,9 @@ static void test_damaged_log_stops(void **state)
     assert_int_equal(st.merged, 0);
     if (!strstr(log, "batch.log: chunks fail their checksums") || !strstr(log, "cannot be applied"))
         fail_msg("no error about the batch log:\n%s", log);
-    s = px_store_open(e.dir, NULL, &err, why, sizeof(why));
-    assert_non_null(s);
+    set = open_part_rw(e.dir, 0, NULL, &s);
     assert_true(px_store_log_pending(s));
-    px_store_close(s);
+    px_stores_close(set);
 
     e.conf.drop_damaged_log = true;
     assert_int_equal(run_logged(&e, "g-dlog", log, sizeof log, &st), 0);
@@ -946,15 +957,12 @@ static void test_oversized_copy_cut(void **state)
     assert_true(d[0].value_len < 999900);
     assert_true(d[0].value_len > 999000);
 
-    px_err err;
-    char why[256];
-    px_store *s = px_store_open(e.dir, &(px_store_opts){.read_only = true}, &err, why, sizeof(why));
-    assert_non_null(s);
+    px_stores *s = open_ro(e.dir);
     int64_t next = 0;
-    assert_int_equal(px_store_get_offset(s, TOPIC_A, 0, &next), PX_OK);
+    assert_int_equal(ro_offset(s, TOPIC_A, 0, &next), PX_OK);
     assert_int_equal(next, 2);
     assert_int_equal(www_count(s), 7);
-    px_store_close(s);
+    px_stores_close(s);
     env_cleanup(&e);
     cluster_stop(&c);
 }
@@ -1064,16 +1072,16 @@ static bool count_rec(void *ctx, const px_store_rec *rec)
     return true;
 }
 
-/* Marks of acknowledged dead-letter copies left in the store. */
+/* Marks of acknowledged dead-letter copies left in the partition stores. */
 static size_t count_marks(const char *dir)
 {
-    px_err err;
-    char why[256];
-    px_store *s = px_store_open(dir, &(px_store_opts){.read_only = true}, &err, why, sizeof(why));
-    assert_non_null(s);
+    px_stores *s = open_ro(dir);
     size_t n = 0;
-    assert_int_equal(px_store_dlq_acked(s, count_mark, &n), PX_OK);
-    px_store_close(s);
+    int32_t parts[16];
+    size_t np = px_stores_list(s, parts, 16);
+    for (size_t i = 0; i < np; i++)
+        assert_int_equal(px_store_dlq_acked(px_stores_get(s, parts[i]), count_mark, &n), PX_OK);
+    px_stores_close(s);
     return n;
 }
 
@@ -1187,16 +1195,12 @@ static void test_restart_sends_each_copy_once(void **state)
     assert_string_equal(d[1].partition, "0");
     assert_string_not_equal(d[0].offset, d[1].offset);
     assert_int_equal(count_marks(e.dir), 0);
-    px_err perr;
-    char why[256];
-    px_store *s =
-        px_store_open(e.dir, &(px_store_opts){.read_only = true}, &perr, why, sizeof(why));
-    assert_non_null(s);
+    px_stores *s = open_ro(e.dir);
     assert_int_equal(www_count(s), 7);
     int64_t next = 0;
-    assert_int_equal(px_store_get_offset(s, TOPIC_A, 0, &next), PX_OK);
+    assert_int_equal(ro_offset(s, TOPIC_A, 0, &next), PX_OK);
     assert_int_equal(next, 2);
-    px_store_close(s);
+    px_stores_close(s);
     env_cleanup(&e);
     cluster_stop(&c);
 }
@@ -1222,21 +1226,18 @@ static void test_org_prefix_is_mismatch(void **state)
     assert_int_equal(read_dlq(&c, d, 4), 1);
     assert_string_equal(d[0].error, "org mismatch: record says org-ab, topic says org-a");
     assert_string_equal(d[0].offset, "0");
-    px_err err;
-    char why[256];
-    px_store *s = px_store_open(e.dir, &(px_store_opts){.read_only = true}, &err, why, sizeof(why));
-    assert_non_null(s);
+    px_stores *s = open_ro(e.dir);
     rrset_sum sum = {0};
     px_store_fence all = {INT64_MIN, INT64_MAX};
-    assert_int_equal(pxt_store_find_rrset(s, "www.example.com", "A", &all, sum_rec, &sum), PX_OK);
+    assert_int_equal(ro_find_rrset(s, "www.example.com", "A", &all, sum_rec, &sum), PX_OK);
     assert_int_equal(sum.n, 1);
     assert_int_equal(sum.count, 3);
     assert_int_equal(sum.n_orgs, 1);
     assert_string_equal(sum.orgs[0], "org-a");
     size_t n = 0; /* nothing of org-ab's record */
-    assert_int_equal(pxt_store_find_rdata(s, "203.0.113.66", &all, count_rec, &n), PX_OK);
+    assert_int_equal(ro_find_rdata(s, "203.0.113.66", &all, count_rec, &n), PX_OK);
     assert_int_equal(n, 0);
-    px_store_close(s);
+    px_stores_close(s);
     env_cleanup(&e);
     cluster_stop(&c);
 }
@@ -1310,7 +1311,7 @@ static int file_lines(const char *path, char *first, size_t len)
 static uint64_t query_alerts(const char *dir, int64_t after, int64_t before, const char *rule,
                              char *line, size_t len)
 {
-    px_store *s = open_ro(dir);
+    px_stores *s = open_ro(dir);
     char *buf = NULL;
     size_t blen = 0;
     FILE *f = open_memstream(&buf, &blen);
@@ -1321,17 +1322,25 @@ static uint64_t query_alerts(const char *dir, int64_t after, int64_t before, con
     if (line)
         snprintf(line, len, "%s", buf);
     free(buf);
-    px_store_close(s);
+    px_stores_close(s);
     return n;
 }
 
+/* A sink's cursors, one per partition store (each numbers its own
+ * alerts), as one: 1 + the alerts it delivered from all of them. */
 static uint64_t sink_cursor(const char *dir, const char *sink)
 {
-    px_store *s = open_ro(dir);
-    uint64_t next = 0;
-    assert_int_equal(px_store_sink_get(s, sink, &next), PX_OK);
-    px_store_close(s);
-    return next;
+    px_stores *s = open_ro(dir);
+    uint64_t delivered = 0;
+    int32_t parts[16];
+    size_t np = px_stores_list(s, parts, 16);
+    for (size_t i = 0; i < np; i++) {
+        uint64_t next = 0;
+        assert_int_equal(px_store_sink_get(px_stores_get(s, parts[i]), sink, &next), PX_OK);
+        delivered += next - 1;
+    }
+    px_stores_close(s);
+    return 1 + delivered;
 }
 
 /* Three organisations see a new domain answered: one burst, decided into
@@ -1371,6 +1380,8 @@ static void test_alerts_delivered_once(void **state)
     assert_true(pxt_metric("pdnsx_alerts_errors_total{sink=\"jsonl\"}") > 0);
     assert_int_equal(pxt_metric("pdnsx_alerts_delivered_total{sink=\"jsonl\"}"), delivered0);
     assert_int_equal(sink_cursor(e.dir, "jsonl"), 1);
+    /* the depth gauge counts the undelivered alert over every partition's outbox */
+    assert_int_equal(pxt_metric("pdnsx_alerts_outbox_depth{sink=\"jsonl\"}"), 1);
 
     /* the next run, the file writable: the decided alert, once */
     char path[128], line[PX_ALERT_JSON_MAX + 2] = "";
@@ -1383,6 +1394,7 @@ static void test_alerts_delivered_once(void **state)
     assert_non_null(strstr(line, "\"paypa1-secure.net\""));
     assert_null(strstr(line, "flood-one"));
     assert_int_equal(sink_cursor(e.dir, "jsonl"), 2);
+    assert_int_equal(pxt_metric("pdnsx_alerts_outbox_depth{sink=\"jsonl\"}"), 0);
 
     /* pdnsx-query alerts: the same line, and its filters: the rule, and
      * the alert's time (event time: here the sightings' first) */
@@ -1643,10 +1655,10 @@ static void test_copartition_broken_later(void **state)
     assert_int_equal(t.rc, 1);
     assert_int_equal(pxt_metric(COPART_METRIC), broken0 + 1);
     check_store(e.dir, 7); /* org-a's 3 and org-b's 4, their offsets */
-    px_store *s = open_ro(e.dir);
+    px_stores *s = open_ro(e.dir);
     int64_t next = -1;
-    assert_int_equal(px_store_get_offset(s, TOPIC_D, 0, &next), PX_ERR_NOTFOUND);
-    px_store_close(s);
+    assert_int_equal(ro_offset(s, TOPIC_D, 0, &next), PX_ERR_NOTFOUND);
+    px_stores_close(s);
     env_cleanup(&e);
     cluster_stop(&c);
 }

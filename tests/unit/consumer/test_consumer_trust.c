@@ -290,11 +290,11 @@ static bool sum_rec(void *ctx, const px_store_rec *rec)
     return true;
 }
 
-static rrset_sum rrset(px_store *s, const char *name)
+static rrset_sum rrset(px_stores *s, const char *name)
 {
     rrset_sum sum = {0};
     px_store_fence all = {INT64_MIN, INT64_MAX};
-    assert_int_equal(pxt_store_find_rrset(s, name, NULL, &all, sum_rec, &sum), PX_OK);
+    assert_int_equal(ro_find_rrset(s, name, NULL, &all, sum_rec, &sum), PX_OK);
     return sum;
 }
 
@@ -369,7 +369,7 @@ static void test_untrusted_records_dead_lettered(void **state)
         assert_string_equal(dlq_reason(d, n, bad[i].key), bad[i].why);
 
     /* nothing of them in what pdnsx-query reads */
-    px_store *s = open_ro(e.dir);
+    px_stores *s = open_ro(e.dir);
     static const char *const gone[] = {".",
                                        "com",
                                        "co.uk",
@@ -386,7 +386,7 @@ static void test_untrusted_records_dead_lettered(void **state)
     assert_int_equal(w.count, 3);
     assert_int_equal(w.first, NOW - 600);
     assert_int_equal(w.last, NOW - 540);
-    px_store_close(s);
+    px_stores_close(s);
 
     /* counted by rule (no other test of this process refuses records) */
     assert_int_equal(metric("pdnsx_consumer_dlq_total{reason=\"invalid\"}"), n_bad);
@@ -405,7 +405,7 @@ static void test_untrusted_records_dead_lettered(void **state)
 
 /* How many of the names prefix0.suffix .. prefix(n-1).suffix the store
  * holds. */
-static int stored_of(px_store *s, const char *prefix, int n, const char *suffix)
+static int stored_of(px_stores *s, const char *prefix, int n, const char *suffix)
 {
     int got = 0;
     for (int i = 0; i < n; i++) {
@@ -456,7 +456,7 @@ static void test_org_new_records_bounded(void **state)
     assert_int_equal(st.merged, 20 + 5 + 15);
     assert_int_equal(st.dlq, 40);
 
-    px_store *s = open_ro(e.dir);
+    px_stores *s = open_ro(e.dir);
     assert_int_equal(stored_of(s, "f", 60, "example.net"), 20);
     assert_int_equal(stored_of(s, "b", 8, "example.org"), 8);
     assert_int_equal(stored_of(s, "c", 7, "example.org"), 7);
@@ -465,7 +465,7 @@ static void test_org_new_records_bounded(void **state)
         snprintf(name, sizeof(name), "k%d.example.com", i);
         assert_int_equal(rrset(s, name).count, 2); /* merged while bounded */
     }
-    px_store_close(s);
+    px_stores_close(s);
     dlq_msg d[64];
     int n = read_dlq(&c, d, 64);
     assert_int_equal(n, 40);
@@ -509,7 +509,7 @@ static void test_org_new_records_bounded(void **state)
     s = open_ro(e.dir);
     assert_int_equal(stored_of(s, "g", 25, "example.net"), 20);
     assert_int_equal(stored_of(s, "h", 25, "example.net"), 20);
-    px_store_close(s);
+    px_stores_close(s);
     assert_int_equal(metric("pdnsx_consumer_org_new_records_rejected_total{org=\"org-a\"}"), 50);
     env_cleanup(&e);
     cluster_stop(&c);
@@ -541,13 +541,13 @@ static void test_merge_across_batches(void **state)
     run_stats st = run_once(&e, "m1");
     assert_int_equal(st.merged, 3);
     assert_true(st.batches >= 3);
-    px_store *s = open_ro(e.dir);
+    px_stores *s = open_ro(e.dir);
     rrset_sum w = rrset(s, "www.example.com");
     assert_int_equal(w.n, 1);
     assert_int_equal(w.count, 8);
     assert_int_equal(w.first, NOW - 1200);
     assert_int_equal(w.last, NOW - 100);
-    px_store_close(s);
+    px_stores_close(s);
     env_cleanup(&e);
     cluster_stop(&c);
 }

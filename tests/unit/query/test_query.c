@@ -142,6 +142,30 @@ static int teardown_store(void **state)
     return 0;
 }
 
+/* The query module reads a set of stores (px_stores.h): each store of
+ * these tests is wrapped as a set of one, the wraps freed at exit. */
+static px_stores **wraps;
+static size_t n_wraps;
+
+static void wraps_free(void)
+{
+    for (size_t i = 0; i < n_wraps; i++)
+        px_stores_close(wraps[i]);
+    free(wraps);
+}
+
+static px_stores *set_of(px_store *s)
+{
+    if (!wraps)
+        atexit(wraps_free);
+    px_stores **v = realloc(wraps, (n_wraps + 1) * sizeof(*v));
+    assert_non_null(v);
+    wraps = v;
+    wraps[n_wraps] = px_stores_wrap(s, 0);
+    assert_non_null(wraps[n_wraps]);
+    return wraps[n_wraps++];
+}
+
 static const px_query_limits default_limits = {.def = 10000, .max = 1000000};
 
 /* Runs a request (with the default limits when it names none); returns
@@ -154,7 +178,7 @@ static char *run_res(px_store *s, const px_query_req *req, px_query_result *res)
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     assert_non_null(f);
-    assert_int_equal(px_query_run(s, &r, f, res), PX_OK);
+    assert_int_equal(px_query_run(set_of(s), &r, f, res), PX_OK);
     fclose(f);
     char *copy = strdup(buf);
     free(buf);
@@ -688,7 +712,7 @@ static void test_steps(void **state)
     assert_int_equal(parse(&r, 2, "rrset", "*.many.example", NULL, NULL), PX_OK);
     r.limit = 1000000;
     px_query_stream *qs = NULL;
-    assert_int_equal(px_query_stream_open(fx->store, &r, &qs), PX_OK);
+    assert_int_equal(px_query_stream_open(set_of(fx->store), &r, &qs), PX_OK);
     collect c = {0};
     c.f = open_memstream(&c.text, &c.len);
     size_t pieces = 0, len = 0;
@@ -763,7 +787,7 @@ static void test_steps_across_commits(void **state)
     assert_int_equal(parse(&r, 2, "rrset", "*.many.example", NULL, NULL), PX_OK);
     r.limit = 10;
     px_query_stream *qs = NULL;
-    assert_int_equal(px_query_stream_open(fx->store, &r, &qs), PX_OK);
+    assert_int_equal(px_query_stream_open(set_of(fx->store), &r, &qs), PX_OK);
     const char *data;
     size_t len;
     assert_int_equal(px_query_stream_next(qs, stop_now, NULL, &data, &len), PX_ERR_AGAIN);
@@ -780,7 +804,8 @@ static void test_steps_across_commits(void **state)
 
 static px_query_server *start_server(px_store *s, char *hostport, size_t len)
 {
-    px_query_server *srv = px_query_server_start("127.0.0.1:0", s, NULL, errbuf, sizeof(errbuf));
+    px_query_server *srv =
+        px_query_server_start("127.0.0.1:0", set_of(s), NULL, errbuf, sizeof(errbuf));
     if (!srv)
         fail_msg("server: %s", errbuf);
     assert_true(px_query_server_port(srv) > 0);
@@ -805,7 +830,8 @@ static px_query_server *start_member(px_store *s, px_query_owner *o, uint64_t li
     px_query_server_opts opts = {.owner = o};
     if (limit)
         opts.limits = (px_query_limits){.def = limit, .max = limit};
-    px_query_server *srv = px_query_server_start("127.0.0.1:0", s, &opts, errbuf, sizeof(errbuf));
+    px_query_server *srv =
+        px_query_server_start("127.0.0.1:0", set_of(s), &opts, errbuf, sizeof(errbuf));
     if (!srv)
         fail_msg("server: %s", errbuf);
     snprintf(hp, len, "127.0.0.1:%u", px_query_server_port(srv));
@@ -820,7 +846,7 @@ static char *local_answer(px_store *s, const px_query_req *r)
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     assert_non_null(f);
-    assert_int_equal(px_query_run(s, r, f, NULL), PX_OK);
+    assert_int_equal(px_query_run(set_of(s), r, f, NULL), PX_OK);
     fclose(f);
     return buf;
 }
@@ -1002,7 +1028,7 @@ static char *run_err(px_store *s, const char *kind, const char *name, px_err wan
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     assert_non_null(f);
-    assert_int_equal(px_query_run(s, &r, f, NULL), want);
+    assert_int_equal(px_query_run(set_of(s), &r, f, NULL), want);
     fclose(f);
     return buf;
 }
@@ -1109,7 +1135,7 @@ static void test_http_limit(void **state)
 {
     fixture *fx = *state;
     px_query_server_opts o = {.limits = {.def = 2, .max = 3}};
-    px_query_server *srv = px_query_server_start("127.0.0.1:0", fx->store, &o, errbuf, 512);
+    px_query_server *srv = px_query_server_start("127.0.0.1:0", set_of(fx->store), &o, errbuf, 512);
     assert_non_null(srv);
     char hp[64];
     snprintf(hp, sizeof(hp), "127.0.0.1:%u", px_query_server_port(srv));
@@ -1163,14 +1189,16 @@ static void test_http_limit(void **state)
 static void test_server_bad_listen(void **state)
 {
     fixture *fx = *state;
-    assert_null(px_query_server_start("localhost:80", fx->store, NULL, errbuf, sizeof(errbuf)));
+    assert_null(
+        px_query_server_start("localhost:80", set_of(fx->store), NULL, errbuf, sizeof(errbuf)));
     assert_non_null(strstr(errbuf, "localhost:80"));
-    assert_null(px_query_server_start("127.0.0.1", fx->store, NULL, errbuf, sizeof(errbuf)));
+    assert_null(
+        px_query_server_start("127.0.0.1", set_of(fx->store), NULL, errbuf, sizeof(errbuf)));
     px_query_server_stop(NULL);
     /* the port is taken */
     char hp[64];
     px_query_server *srv = start_server(fx->store, hp, sizeof(hp));
-    assert_null(px_query_server_start(hp, fx->store, NULL, errbuf, sizeof(errbuf)));
+    assert_null(px_query_server_start(hp, set_of(fx->store), NULL, errbuf, sizeof(errbuf)));
     assert_non_null(strstr(errbuf, "in use"));
     px_query_server_stop(srv);
 }

@@ -268,7 +268,9 @@ static char *query(px_store *s, int argc, char *const *argv, size_t *records)
     FILE *f = open_memstream(&text, &len);
     assert_non_null(f);
     px_query_result res;
-    assert_int_equal(px_query_run(s, &req, f, &res), PX_OK);
+    px_stores *set = px_stores_wrap(s, 0);
+    assert_int_equal(px_query_run(set, &req, f, &res), PX_OK);
+    px_stores_close(set);
     assert_int_equal(fclose(f), 0);
     *records = res.records;
     return text;
