@@ -136,11 +136,10 @@ static void px_consumer_count_commit(px_consumer *c, uint64_t us, const px_dlq_t
  * different stored one instead of refusing messages: say so when one did. */
 static void px_consumer_check_store(px_consumer *c)
 {
-    uint64_t damaged = 0, collisions = 0;
+    uint64_t collisions = 0;
     for (size_t i = 0; i < c->n_pstores; i++) {
-        uint64_t d, n;
-        px_store_get_counters(c->pstores[i]->store, &d, &n);
-        damaged += d;
+        uint64_t damaged, n;
+        px_store_get_counters(c->pstores[i]->store, &damaged, &n);
         collisions += n;
     }
     if (collisions > c->collisions) {
