@@ -412,8 +412,8 @@ int px_consumer_copartition(px_consumer *c, char *why, size_t whylen);
 
 /* px_consumer_clog.c: the partition stores' changelog (kafka.changelog_topic) */
 bool px_consumer_clog_on(const px_consumer *c); /* the topic is set */
-/* At start, once the organisation topics' partition count is known (0:
- * not yet): the topic exists with as many partitions and is compacted.
+/* At start, with each organisation topic's partition count (0: none
+ * yet): the topic exists with as many partitions and is compacted.
  * -1 with a message saying what to do. */
 int px_consumer_clog_check(px_consumer *c, int partitions, char *errbuf, size_t errlen);
 /* p's partition assigned: its producer (transactional id taken over: any

@@ -334,7 +334,8 @@ int px_consumer_kafka(px_consumer *c, char *errbuf, size_t errlen)
     /* checked before joining: a member that would stop anyway does not
      * make the group rebalance */
     int n_parts = px_consumer_copartition(c, errbuf, errlen);
-    if (n_parts < 0 || px_consumer_clog_check(c, n_parts, errbuf, errlen) < 0)
+    if (n_parts < 0 ||
+        px_consumer_clog_check(c, n_parts ? c->topic_partitions : 0, errbuf, errlen) < 0)
         return -1;
     px_consumer_fetch f;
     px_consumer_fetch_bounds(c, n_parts, &f);
