@@ -203,8 +203,6 @@ px_err pxs_log_commit(px_store_batch *b);
 px_err pxs_put(px_store_batch *b, int dbi, MDB_cursor *c, MDB_val *k, MDB_val *v, unsigned flags);
 /* mdb_del of key (MDB_NOTFOUND: PX_OK), noted. */
 px_err pxs_del(px_store_batch *b, int dbi, const void *key, size_t klen);
-/* Notes (dbi, key) as written by the open transaction (no changelog: nothing). */
-px_err pxs_clog_note(px_store_batch *b, int dbi, const void *key, size_t klen);
 void pxs_clog_reset(pxs_clog *c); /* a new transaction */
 void pxs_clog_free(pxs_clog *c);
 /* Before the commit: the noted rows to the changelog callback, then the

@@ -88,7 +88,8 @@ static px_err note_grow(pxs_clog *c)
     return PX_OK;
 }
 
-px_err pxs_clog_note(px_store_batch *b, int dbi, const void *key, size_t klen)
+/* Notes (dbi, key) as written by the open transaction (no changelog: nothing). */
+static px_err pxs_clog_note(px_store_batch *b, int dbi, const void *key, size_t klen)
 {
     pxs_clog *c = &b->clog;
     if (!b->s->changelog || row_local(dbi, key, klen))

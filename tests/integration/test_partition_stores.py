@@ -9,12 +9,14 @@ registered domain).
 ends with every partition attached at exactly one member (its
 store.path/partition-<i>/), `pdnsx-query --cluster` over both equal to the
 ground truth exactly (count per record), and each member's local
-pdnsx-query and query.listen endpoint answering exactly the records of the
-partitions it owns (the ground truth knows each record's partition from
-the published messages): a member that lost a partition does not answer
-for it. The members publish their stores' changes to a changelog topic of
-the test's (log-compacted, 4 partitions), so the new owner of a partition
-restores its store from it and reads none of the input merged already:
+pdnsx-query and query.listen endpoint (asked directly: `--cluster` with one
+member refuses, the other's partitions being owned by none of those given)
+answering exactly the records of the partitions it owns (the ground truth
+knows each record's partition from the published messages): a member that
+lost a partition does not answer for it. The members publish their stores'
+changes to a changelog topic of the test's (log-compacted, 4 partitions),
+so the new owner of a partition restores its store from it and reads none
+of the input merged already:
 
 (c) a member stopped, its store deleted, started again: it restores its
     partitions from the changelog, merges nothing again (its merged
@@ -23,6 +25,7 @@ restores its store from it and reads none of the input merged already:
     partitions: it restores them, resumes from the restored offsets (it
     merges fewer than all the observations) and the answer is exact.
 (Alerts are not checked here: records only.)"""
+import http.client
 import json
 import os
 import shutil
@@ -154,6 +157,26 @@ class PartitionStores(unittest.TestCase):
                 got[key(r)] = r["count"]
         return got
 
+    def endpoint_answer(self, qport, tlds):
+        """Every record of these top-level domains from one member's
+        query.listen (GET /rrset/*.TLD), None unless each answered 200."""
+        got = {}
+        for tld in tlds:
+            conn = http.client.HTTPConnection("127.0.0.1", qport, timeout=60)
+            try:
+                conn.request("GET", "/rrset/*.%s?limit=1000000" % tld)
+                r = conn.getresponse()
+                body = r.read().decode()
+            finally:
+                conn.close()
+            if r.status != 200:
+                return None
+            for line in body.splitlines():
+                rec = json.loads(line)
+                self.assertNotIn(key(rec), got, "a record twice in one answer")
+                got[key(rec)] = rec["count"]
+        return got
+
     def settle(self, members, truth):
         """Waits until every partition is at one member and the cluster
         answer over them is the ground truth."""
@@ -177,8 +200,12 @@ class PartitionStores(unittest.TestCase):
             self.assertTrue(want)
             local = self.answer(["-s", 'store.path="%s"' % store], tlds)
             self.assertEqual(local, want, "local answer of %s (partitions %s)" % (store, mine))
-            remote = self.answer(["--cluster", "127.0.0.1:%d" % qport], tlds)
+            remote = self.endpoint_answer(qport, tlds)
             self.assertEqual(remote, want, "endpoint of %s (partitions %s)" % (store, mine))
+            out = run([os.path.join(pxtest.BIN, "pdnsx-query"), "--cluster",
+                       "127.0.0.1:%d" % qport, "rrset", "*.com"])
+            self.assertEqual(out.returncode, 1)
+            self.assertIn("owned by none of the consumers given", out.stderr)
         for proc, _ in self.procs:
             proc.send_signal(signal.SIGTERM)
         for proc, log in self.procs:

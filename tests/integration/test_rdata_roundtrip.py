@@ -228,9 +228,11 @@ class RdataRoundTrip(unittest.TestCase):
     @classmethod
     def republish(cls):
         """Each printed record, as a new observation of the same
-        organisation, keyed by its case id."""
+        organisation, keyed by its case id, to the partition the producer
+        gave it (the consumer keeps a store per partition: the record's
+        store)."""
         sep, ksep = b"@@PX-MSG@@", b"@@PX-KEY@@"
-        body = b""
+        bodies = {}
         for cid, recs in cls.printed.items():
             for r in recs:
                 pub = cls.published.get((r["rrname"], r["rrtype"]))
@@ -239,12 +241,14 @@ class RdataRoundTrip(unittest.TestCase):
                 obs = {k: pub[k] for k in pub if not k.startswith("_")}
                 obs.update(rrname=r["rrname"], rrtype=r["rrtype"], rdata=r["rdata"])
                 val = single_object(obs)
-                body += cid.encode() + ksep + val + sep
-        out = subprocess.run(["kcat", "-P", "-b", cls.broker.bootstrap, "-t",
-                              "pdnsx.obs." + cls.org, "-p", "0", "-D", sep.decode(), "-K",
-                              ksep.decode()], input=body, capture_output=True, timeout=60)
-        if out.returncode != 0:
-            raise AssertionError("kcat: %r" % out.stderr)
+                bodies.setdefault(pub["_partition"], []).append(cid.encode() + ksep + val + sep)
+        for part, body in sorted(bodies.items()):
+            out = subprocess.run(["kcat", "-P", "-b", cls.broker.bootstrap, "-t",
+                                  "pdnsx.obs." + cls.org, "-p", str(part), "-D", sep.decode(),
+                                  "-K", ksep.decode()], input=b"".join(body),
+                                 capture_output=True, timeout=60)
+            if out.returncode != 0:
+                raise AssertionError("kcat: %r" % out.stderr)
 
     @classmethod
     def dead_letters(cls):
