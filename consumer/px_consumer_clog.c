@@ -15,7 +15,8 @@
 
 #include "px_consumer_changelog.h"
 
-bool px_consumer_clog_on(const px_consumer *c)
+/* kafka.changelog_topic is set */
+static bool px_consumer_clog_on(const px_consumer *c)
 {
     return c->conf->kafka_changelog_topic && c->conf->kafka_changelog_topic[0];
 }

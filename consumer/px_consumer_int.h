@@ -411,7 +411,6 @@ void px_consumer_owner_retry(px_consumer *c, uint64_t now);
 int px_consumer_copartition(px_consumer *c, char *why, size_t whylen);
 
 /* px_consumer_clog.c: the partition stores' changelog (kafka.changelog_topic) */
-bool px_consumer_clog_on(const px_consumer *c); /* the topic is set */
 /* At start, with each organisation topic's partition count (0: none
  * yet): the topic exists with as many partitions and is compacted.
  * -1 with a message saying what to do. */
