@@ -389,6 +389,17 @@ static void px_consumer_metrics(px_consumer *c)
     c->m_store_bytes = px_metric_gauge("pdnsx_store_bytes",
                                        "Bytes of the store's data file in use (pages in use times "
                                        "the page size)");
+    c->m_clog_rows =
+        px_metric_counter("pdnsx_consumer_changelog_rows_total",
+                          "Store rows published to the changelog topic (acknowledged)");
+    c->m_clog_failed = px_metric_counter("pdnsx_consumer_changelog_publish_errors_total",
+                                         "Store transactions whose changelog publish failed "
+                                         "(rolled back)");
+    c->m_clog_restored = px_metric_counter("pdnsx_consumer_changelog_restored_rows_total",
+                                           "Rows read from the changelog topic into the stores");
+    c->m_clog_restoring = px_metric_gauge("pdnsx_consumer_changelog_restoring_partitions",
+                                          "Partitions whose store is being restored from the "
+                                          "changelog topic");
     c->m_collisions = px_metric_counter("pdnsx_store_collisions_total",
                                         "Batches' records dropped for an overlong rdata whose "
                                         "hash meets a different stored one");

@@ -160,11 +160,7 @@ static int px_consumer_sink_add(px_consumer *c, const char *name, char *errbuf, 
     else if (strcmp(name, "syslog") == 0)
         err = px_alert_syslog_create(ac->syslog, ac->syslog_body, next, &s, why, sizeof(why));
     else {
-        px_kafka_settings ks = {.brokers = c->conf->kafka_brokers,
-                                .props = c->conf->kafka_properties,
-                                .n_props = c->conf->n_kafka_properties,
-                                .n_file_props = c->conf->n_kafka_file_properties,
-                                .statistics_interval_ms = c->conf->kafka_statistics_ms};
+        px_kafka_settings ks = px_consumer_kafka_settings(c);
         err = px_alert_kafka_create(&ks, ac->kafka_topic, next, &s, why, sizeof(why));
     }
     if (err != PX_OK) {

@@ -167,20 +167,25 @@ typedef struct px_consumer_sink {
 /* An assigned partition number: its store (every org topic's partition i,
  * co-partitioned: docs/ARCHITECTURE.md "Partitioning") and its part of
  * the open batch. */
-typedef struct px_consumer_pstore {
+typedef struct px_consumer_pstore px_consumer_pstore;
+struct px_changelog;
+struct px_consumer_pstore {
     int32_t partition;
-    px_store *store;       /* attached in px_consumer.stores */
-    px_store_batch *batch; /* its transaction in the open batch; NULL: none yet */
+    px_consumer *c;          /* its consumer, for the changelog callback */
+    struct px_changelog *cl; /* owned: its changelog producer (px_consumer_clog.c); NULL: none */
+    px_store *store;         /* attached in px_consumer.stores */
+    px_store_batch *batch;   /* its transaction in the open batch; NULL: none yet */
     /* revoked, committed and its cursors recorded: detached at the next
      * assignment unless that gives it back */
     bool revoked;
+    bool fresh;           /* given back by an assignment: to catch up with the changelog */
     uint64_t outbox_last; /* its outbox's newest seq, as last read */
     /* each sink's cursor in this outbox: delivered below it; held in the
      * store; put into the batch being committed */
     uint64_t sink_next[PX_CONSUMER_SINKS];
     uint64_t sink_recorded[PX_CONSUMER_SINKS];
     uint64_t sink_in_batch[PX_CONSUMER_SINKS];
-} px_consumer_pstore;
+};
 
 struct px_consumer {
     const px_consumer_conf *conf;
@@ -280,6 +285,8 @@ struct px_consumer {
     size_t n_sinks;
     uint64_t cursor_ms; /* when moved cursors were last recorded on their own */
     px_metric *m_alerts[PX_DETECT_RULES], *m_state_writes;
+    /* the changelog (px_consumer_clog.c) */
+    px_metric *m_clog_rows, *m_clog_failed, *m_clog_restored, *m_clog_restoring;
 };
 
 /* Commit durations, in microseconds (px_clock's milliseconds would round
@@ -403,7 +410,23 @@ void px_consumer_owner_retry(px_consumer *c, uint64_t now);
  * then names each topic with its count, and the metric counts it. */
 int px_consumer_copartition(px_consumer *c, char *why, size_t whylen);
 
+/* px_consumer_clog.c: the partition stores' changelog (kafka.changelog_topic) */
+/* At start, with each organisation topic's partition count (0: none
+ * yet): the topic exists with as many partitions and is compacted.
+ * -1 with a message saying what to do. */
+int px_consumer_clog_check(px_consumer *c, int partitions, char *errbuf, size_t errlen);
+/* p's partition assigned: its producer (transactional id taken over: any
+ * earlier owner fenced), its store brought to the end of the changelog,
+ * its transactions published from now on. -1: logged (the consumer
+ * stops). */
+int px_consumer_clog_attach(px_consumer *c, px_consumer_pstore *p);
+/* Before p's store is detached: publishing stops, the producer goes. */
+void px_consumer_clog_detach(px_consumer_pstore *p);
+
 /* px_consumer_kafka.c */
+/* kafka.brokers and kafka.properties(_file), for each handle of ours
+ * (pointers into c->conf) */
+px_kafka_settings px_consumer_kafka_settings(const px_consumer *c);
 int px_consumer_kafka(px_consumer *c, char *errbuf, size_t errlen);
 void px_consumer_rewind(px_consumer *c);
 

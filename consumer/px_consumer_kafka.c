@@ -189,6 +189,16 @@ static void px_consumer_kafka_fatal(void *ctx, const char *why)
 
 /* ---- set-up ----------------------------------------------------------------------- */
 
+px_kafka_settings px_consumer_kafka_settings(const px_consumer *c)
+{
+    const px_consumer_conf *cf = c->conf;
+    return (px_kafka_settings){.brokers = cf->kafka_brokers,
+                               .props = cf->kafka_properties,
+                               .n_props = cf->n_kafka_properties,
+                               .n_file_props = cf->n_kafka_file_properties,
+                               .statistics_interval_ms = cf->kafka_statistics_ms};
+}
+
 /* One handle of ours (ours first, then kafka.properties: px_kafka). */
 static px_kafka *px_consumer_handle(px_consumer *c, rd_kafka_type_t type, const px_kafka_prop *ours,
                                     size_t n, const char *what, char *errbuf, size_t errlen)
@@ -203,11 +213,7 @@ static px_kafka *px_consumer_handle(px_consumer *c, rd_kafka_type_t type, const 
             return NULL;
         }
     }
-    px_kafka_settings settings = {.brokers = cf->kafka_brokers,
-                                  .props = cf->kafka_properties,
-                                  .n_props = cf->n_kafka_properties,
-                                  .n_file_props = cf->n_kafka_file_properties,
-                                  .statistics_interval_ms = cf->kafka_statistics_ms};
+    px_kafka_settings settings = px_consumer_kafka_settings(c);
     size_t n_reserved;
     const px_kafka_prop *reserved = px_consumer_conf_reserved(&n_reserved);
     px_kafka_conf kc = {
@@ -331,7 +337,8 @@ int px_consumer_kafka(px_consumer *c, char *errbuf, size_t errlen)
     /* checked before joining: a member that would stop anyway does not
      * make the group rebalance */
     int n_parts = px_consumer_copartition(c, errbuf, errlen);
-    if (n_parts < 0)
+    if (n_parts < 0 ||
+        px_consumer_clog_check(c, n_parts ? c->topic_partitions : 0, errbuf, errlen) < 0)
         return -1;
     px_consumer_fetch f;
     px_consumer_fetch_bounds(c, n_parts, &f);

@@ -229,6 +229,7 @@ static void px_consumer_pstore_drop(px_consumer *c, px_consumer_pstore *p)
     if (c->cur == p)
         c->cur = NULL;
     px_store_batch_abort(p->batch); /* none: the revocation committed */
+    px_consumer_clog_detach(p);
     px_stores_detach(c->stores, p->partition);
     px_info("store: partition %" PRId32 " detached", p->partition);
     free(p);
@@ -252,11 +253,25 @@ static void px_consumer_drop_revoked(px_consumer *c, const rd_kafka_topic_partit
         px_consumer_pstore *p = c->pstores[i];
         if (!p->revoked)
             continue;
-        if (px_consumer_in_list(parts, p->partition))
+        if (px_consumer_in_list(parts, p->partition)) {
             p->revoked = false;
-        else
+            p->fresh = true; /* the changelog may have moved while it was not ours */
+        } else
             px_consumer_pstore_drop(c, p);
     }
+}
+
+/* p (re)assigned: caught up with the changelog, then its sinks' cursors
+ * read (a restore brings the last owner's). -1: c->fatal. */
+static int px_consumer_pstore_ready(px_consumer *c, px_consumer_pstore *p)
+{
+    p->fresh = false;
+    if (px_consumer_clog_attach(c, p) < 0 || px_consumer_cursors_load(c, p) < 0) {
+        c->fatal = true;
+        return -1;
+    }
+    c->alerts_decided = true; /* a restore may have brought alerts */
+    return 0;
 }
 
 int px_consumer_stores_assign(px_consumer *c, const rd_kafka_topic_partition_list_t *parts)
@@ -264,7 +279,10 @@ int px_consumer_stores_assign(px_consumer *c, const rd_kafka_topic_partition_lis
     px_consumer_drop_revoked(c, parts);
     for (int i = 0; i < parts->cnt; i++) {
         int32_t partition = parts->elems[i].partition;
-        if (px_consumer_pstore_of(c, partition))
+        px_consumer_pstore *had = px_consumer_pstore_of(c, partition);
+        if (had && had->fresh && px_consumer_pstore_ready(c, had) < 0)
+            return -1;
+        if (had)
             continue;
         char why[512] = "";
         px_consumer_pstore *p = px_consumer_pstore_add(c, partition, why, sizeof(why));
@@ -273,10 +291,8 @@ int px_consumer_stores_assign(px_consumer *c, const rd_kafka_topic_partition_lis
             c->fatal = true;
             return -1;
         }
-        if (px_consumer_cursors_load(c, p) < 0) {
-            c->fatal = true;
+        if (px_consumer_pstore_ready(c, p) < 0)
             return -1;
-        }
         px_consumer_preload_marks(c, p);
         c->alerts_decided = true; /* its outbox may hold alerts of an earlier owner */
         px_info("store: partition %" PRId32 " attached (%s/partition-%" PRId32 ")", partition,
@@ -355,6 +371,7 @@ void px_consumer_stores_close(px_consumer *c)
 {
     for (size_t i = 0; i < c->n_pstores; i++) {
         px_store_batch_abort(c->pstores[i]->batch);
+        px_consumer_clog_detach(c->pstores[i]);
         free(c->pstores[i]);
     }
     c->n_pstores = 0;

@@ -16,6 +16,12 @@
 
 /* ---- checks ---------------------------------------------------------------- */
 
+/* kafka.changelog_topic: a topic name, or "" for none. */
+static bool px_check_changelog_topic(const char *v, char *why, size_t len)
+{
+    return !v[0] || px_conf_check_topic(v, why, len);
+}
+
 /* A topic name by Kafka's rule, or (leading '^') a regex. librdkafka has
  * its own regex engine; POSIX extended syntax is close enough to catch
  * typos such as an unbalanced bracket here rather than at subscription. */
@@ -86,10 +92,10 @@ const px_conf_item px_query_conf_table[] = {
     {.path = "kafka.changelog_topic",
      .type = PX_CONF_STRING,
      .def = "\"pdnsx.state\"",
-     .check = px_conf_check_topic,
+     .check = px_check_changelog_topic,
      .help = "the log-compacted topic each input partition's store changes are published "
              "to and restored from (partition i: input partition i's), with as many "
-             "partitions as the organisation topics"},
+             "partitions as the organisation topics; \"\": none (a single member)"},
     {.path = "kafka.fetch_queue_messages",
      .type = PX_CONF_INT,
      .min = 1000,

@@ -161,6 +161,15 @@ px_err px_store_changelog_next(px_store *s, int64_t *next)
     return pxs_off_get(s, pxs_clog_key, sizeof pxs_clog_key, "the position does not decode", next);
 }
 
+px_err px_store_set_changelog(px_store *s, px_store_changelog_fn fn, void *ctx)
+{
+    if (!s || s->read_only || s->batch)
+        return PX_ERR_INVAL;
+    s->changelog = fn;
+    s->changelog_ctx = fn ? ctx : NULL;
+    return PX_OK;
+}
+
 /* ---- the rows of a transaction, to the callback ---- */
 
 /* The noted rows with their values as the transaction holds them now

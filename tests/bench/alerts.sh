@@ -116,7 +116,7 @@ latency() {
     "$py" "$root/tests/bench/alerts_live.py" seed "$dir" "${lat_orgs[@]}"
     port=$(free_port)
     "$bin/pdnsx-consumer" -s "kafka.brokers=\"$bootstrap\"" \
-        -s "kafka.topics=$(topics_re "${prefix}l")" -s "kafka.group=\"$prefix-lat\"" \
+        -s "kafka.topics=$(topics_re "${prefix}l")" -s 'kafka.changelog_topic=""' -s "kafka.group=\"$prefix-lat\"" \
         -s "store.path=\"$dir/store\"" \
         -s "alerts.jsonl=\"$dir/alerts.jsonl\"" -s "metrics.listen=\"127.0.0.1:$port\"" \
         -s 'detect.brands=["paypal.com","apple.com","microsoft.com"]' \
@@ -194,7 +194,7 @@ rate_run() {
     spid=$!
     taskset -c "$CPU" /usr/bin/time -v -o "$logs/$name.time" "$bin/pdnsx-consumer" \
         -s "kafka.brokers=\"$bootstrap\"" -s "kafka.topics=$(topics_re "${prefix}r")" \
-        -s "kafka.group=\"$prefix-$name\"" -s "store.path=\"$store\"" -s "run.exit_idle=$IDLE" \
+        -s 'kafka.changelog_topic=""' -s "kafka.group=\"$prefix-$name\"" -s "store.path=\"$store\"" -s "run.exit_idle=$IDLE" \
         -s 'trust.org_new_records=1000000000' -s "metrics.listen=\"127.0.0.1:$port\"" \
         -s "geoip.country=\"$sc/country.mmdb\"" -s "geoip.asn=\"$sc/asn.mmdb\"" \
         -s "detect.brands=[$(grep -v '^#' "$sc/brands.txt" | grep . | sed 's/.*/"&"/' | paste -sd,)]" \

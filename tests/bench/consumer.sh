@@ -235,7 +235,7 @@ consumer_run() {
     spid=$!
     timed "$name" "$cbin/pdnsx-consumer" -s "kafka.brokers=\"$bootstrap\"" \
         -s "kafka.topics=\"^pdnsx\\\\.obs\\\\.$pfx-[abc]\$\"" \
-        -s "kafka.group=\"$group\"" -s "store.path=\"$store\"" \
+        -s 'kafka.changelog_topic=""' -s "kafka.group=\"$group\"" -s "store.path=\"$store\"" \
         -s "store.batch_records=$batch" -s "run.exit_idle=$IDLE" "${unbounded[@]}" \
         -s "metrics.listen=\"127.0.0.1:$port\"" || st=$?
     kill "$spid" 2>/dev/null || true
@@ -339,7 +339,7 @@ if [ "$PERF" = 1 ] && command -v perf >/dev/null; then
     rm -rf "$store"
     taskset -c "$CPU" perf record -q -F 2000 -o "$logs/perf.data" -- "$bin/pdnsx-consumer" \
         -s "kafka.brokers=\"$bootstrap\"" -s "kafka.topics=\"^pdnsx\\\\.obs\\\\.$prefix-[abc]\$\"" \
-        -s "kafka.group=\"pdnsx-bench-perf-$$\"" -s "store.path=\"$store\"" -s "run.exit_idle=$IDLE" \
+        -s 'kafka.changelog_topic=""' -s "kafka.group=\"pdnsx-bench-perf-$$\"" -s "store.path=\"$store\"" -s "run.exit_idle=$IDLE" \
         "${unbounded[@]}" >"$logs/perf.out" 2>"$logs/perf.err" || echo "perf run failed, see $logs/perf.err"
     perf report -i "$logs/perf.data" --stdio --sort dso,symbol 2>/dev/null |
         grep -v '^#' | grep -v '^$' | head -40 >"$logs/perf.txt" || true

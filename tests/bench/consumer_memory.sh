@@ -135,7 +135,7 @@ run_case() {
     : >"$samples"
     taskset -c "$CPU" /usr/bin/time -v -o "$logs/$tag.time" "$bin/pdnsx-consumer" \
         -s "kafka.brokers=\"$bootstrap\"" -s "kafka.topics=\"^pdnsx\\\\.obs\\\\.$prefix-[abc]\$\"" \
-        -s "kafka.group=\"mem-$tag-$$\"" -s "store.path=\"$store\"" -s 'run.exit_idle=3' -s 'trust.org_new_records=0' \
+        -s 'kafka.changelog_topic=""' -s "kafka.group=\"mem-$tag-$$\"" -s "store.path=\"$store\"" -s 'run.exit_idle=3' -s 'trust.org_new_records=0' \
         -s "metrics.listen=\"127.0.0.1:$port\"" "${sets[@]}" >/dev/null 2>"$logs/$tag.err" &
     local tpid=$! t
     # /usr/bin/time's child is the consumer

@@ -110,6 +110,13 @@ def serve(start, n_ports=1, protos=("tcp",), timeout=30, attempts=8):
     raise AssertionError("no free ports held after %d attempts" % attempts)
 
 
+# For a consumer that needs no changelog topic (kafka.changelog_topic ""):
+# the tests of one member. Those of several members (test_partition_stores)
+# create one: librdkafka's mock cluster writes no transaction markers, so
+# only the real broker runs it.
+NO_CHANGELOG = ["-s", 'kafka.changelog_topic=""']
+
+
 class Broker:
     """pdnsx-broker (librdkafka's mock cluster) or the real Kafka broker the
     suite started (PDNSX_TEST_KAFKA=host:port)."""

@@ -132,7 +132,7 @@ class AlertsKafka(unittest.TestCase):
         default alert topic (pdnsx.alerts)."""
         cmd = [os.path.join(pxtest.BIN, "pdnsx-consumer"),
                "-s", 'kafka.brokers="%s"' % self.bootstrap,
-               "-s", 'kafka.group="%s-%s"' % (self.run_id, name),
+               *pxtest.NO_CHANGELOG, "-s", 'kafka.group="%s-%s"' % (self.run_id, name),
                "-s", 'kafka.topics="^pdnsx\\\\.obs\\\\.%s-.+"' % self.run_id,
                "-s", 'store.path="%s"' % self.store(name),
                "-s", 'alerts.jsonl="%s"' % jsonl, "-s", SESSION] + self.detect

@@ -184,11 +184,11 @@ class ConfigCheck(unittest.TestCase):
                        "kafka.group_instance_id", "Kafka takes 1 to 249 of [A-Za-z0-9._-]")
 
     def test_changelog_topic(self):
-        """kafka.changelog_topic takes a Kafka topic name, not a regex."""
-        for value in ("pdnsx.state", "centre_2.state-x"):
+        """kafka.changelog_topic takes a Kafka topic name, not a regex; "" turns it off."""
+        for value in ("pdnsx.state", "centre_2.state-x", ""):
             out = self.run_prog(CONSUMER, "--check", "-s", 'kafka.changelog_topic="%s"' % value)
             self.assertEqual(out.returncode, 0, "%r: %s" % (value, out.stderr))
-        for value in ("pdnsx state", "^pdnsx\\\\..+", "", "x" * 250):
+        for value in ("pdnsx state", "^pdnsx\\\\..+", "x" * 250):
             self.check(CONSUMER, ["-s", 'kafka.changelog_topic="%s"' % value],
                        "kafka.changelog_topic", "Kafka topics are 1 to 249 of [A-Za-z0-9._-]")
 

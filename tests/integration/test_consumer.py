@@ -130,7 +130,7 @@ class ConsumerEndToEnd(unittest.TestCase):
     def consumer_cmd(self, store, extra=()):
         return [os.path.join(pxtest.BIN, "pdnsx-consumer"),
                 "-s", 'kafka.brokers="%s"' % self.broker.bootstrap,
-                "-s", 'kafka.group="%s"' % self.run_id,
+                *pxtest.NO_CHANGELOG, "-s", 'kafka.group="%s"' % self.run_id,
                 "-s", 'kafka.topics="^pdnsx\\\\.obs\\\\.%s-.+"' % self.run_id,
                 "-s", 'store.path="%s"' % store, "-s", "run.exit_idle=4"] + SESSION + list(extra)
 

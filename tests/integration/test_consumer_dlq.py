@@ -122,7 +122,7 @@ class DeadLetter(unittest.TestCase):
 
     def consumer(self, store, extra=(), wait=True):
         cmd = [CONSUMER, "-s", 'kafka.brokers="%s"' % self.broker.bootstrap,
-               "-s", 'kafka.group="%s"' % self.run_id,
+               *pxtest.NO_CHANGELOG, "-s", 'kafka.group="%s"' % self.run_id,
                "-s", 'kafka.topics="^pdnsx\\\\.obs\\\\.%s-.+"' % self.run_id,
                "-s", 'store.path="%s"' % store] + list(extra)
         if not wait:

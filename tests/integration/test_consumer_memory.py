@@ -81,7 +81,7 @@ class ConsumerMemory(unittest.TestCase):
 
     def consumer(self, store, sets, group="mem"):
         args = [CONSUMER, "-s", 'kafka.brokers="%s"' % self.broker.bootstrap,
-                "-s", 'kafka.group="%s-%d"' % (group, os.getpid()),
+                *pxtest.NO_CHANGELOG, "-s", 'kafka.group="%s-%d"' % (group, os.getpid()),
                 "-s", 'kafka.topics="^pdnsx\\\\.obs\\\\.mem-[abc]$"',
                 "-s", 'store.path="%s"' % store, "-s", "run.exit_idle=2",
                 # a fresh store fed from CreateTime topics: no per-org bound

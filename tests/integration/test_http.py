@@ -120,7 +120,7 @@ class Consumer:
         self.log = open(os.path.join(work, "consumer-%d.log" % self.qport), "w+")
         cmd = [os.path.join(pxtest.BIN, "pdnsx-consumer"),
                "-s", 'kafka.brokers="%s"' % broker.bootstrap,
-               "-s", 'kafka.group="%s"' % group,
+               *pxtest.NO_CHANGELOG, "-s", 'kafka.group="%s"' % group,
                "-s", 'kafka.topics="%s"' % TOPIC,
                "-s", 'store.path="%s"' % store,
                "-s", 'query.listen="127.0.0.1:%d"' % self.qport,

@@ -153,7 +153,7 @@ class KafkaSecure(unittest.TestCase):
         out = subprocess.run([os.path.join(pxtest.BIN, "pdnsx-consumer"),
                               "-s", 'kafka.brokers="%s"' % self.secure,
                               "-s", 'kafka.properties_file="%s"' % cprops,
-                              "-s", 'kafka.group="%s"' % self.consumer_user,
+                              *pxtest.NO_CHANGELOG, "-s", 'kafka.group="%s"' % self.consumer_user,
                               "-s", 'kafka.topics="^pdnsx\\\\.obs\\\\.%s$"' % self.org_a,
                               "-s", 'store.path="%s"' % store, "-s", "run.exit_idle=5"],
                              capture_output=True, text=True, timeout=300)

@@ -205,7 +205,7 @@ class ConsumerLag(unittest.TestCase):
         cons, (port,) = pxtest.serve(lambda p: subprocess.Popen([
             os.path.join(pxtest.BIN, "pdnsx-consumer"),
             "-s", 'kafka.brokers="%s"' % self.broker.bootstrap,
-            "-s", 'kafka.group="%s"' % self.org, "-s", 'kafka.topics="%s"' % self.topic,
+            *pxtest.NO_CHANGELOG, "-s", 'kafka.group="%s"' % self.org, "-s", 'kafka.topics="%s"' % self.topic,
             "-s", 'store.path="%s"' % store, "-s", "run.exit_idle=0",
             "-s", "kafka.statistics_interval_ms=200",
             "-s", 'metrics.listen="127.0.0.1:%d"' % p], stdout=log, stderr=subprocess.STDOUT))

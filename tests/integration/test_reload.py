@@ -98,7 +98,7 @@ class ConsumerReload(unittest.TestCase):
         self.proc, (self.port,) = pxtest.serve(lambda port: subprocess.Popen([
             os.path.join(pxtest.BIN, "pdnsx-consumer"),
             "-s", 'kafka.brokers="%s"' % self.broker.bootstrap,
-            "-s", 'kafka.group="reload-%d"' % os.getpid(),
+            *pxtest.NO_CHANGELOG, "-s", 'kafka.group="reload-%d"' % os.getpid(),
             "-s", 'kafka.topics="pdnsx.obs.%s"' % ORG,
             "-s", 'store.path="%s"' % self.store,
             "-s", 'geoip.country="%s"' % self.country, "-s", 'geoip.asn="%s"' % self.asn,

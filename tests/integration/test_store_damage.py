@@ -121,7 +121,7 @@ class StoreDamage(unittest.TestCase):
         cls.groups += 1
         cmd = [os.path.join(pxtest.BIN, "pdnsx-consumer"),
                "-s", 'kafka.brokers="%s"' % cls.broker.bootstrap,
-               "-s", 'kafka.group="%s-%d"' % (cls.run_id, cls.groups),
+               *pxtest.NO_CHANGELOG, "-s", 'kafka.group="%s-%d"' % (cls.run_id, cls.groups),
                "-s", 'kafka.topics="^pdnsx\\\\.obs\\\\.%s-%s$"' % (cls.run_id, orgs),
                "-s", 'store.path="%s"' % store, "-s", "run.exit_idle=3"] + list(extra)
         if not wait:  # its log in a file: a pipe nobody reads would stop it when full

@@ -461,6 +461,14 @@ px_err px_store_dlq_prune(px_store *s, size_t *left);
  * (PX_ERR_NOTFOUND: none). */
 px_err px_store_changelog_next(px_store *s, int64_t *next);
 
+/* Sets (fn NULL: removes) the changelog callback of an open store, as
+ * px_store_opts.changelog would have: the partitioned store opens every
+ * partition's store with the same options, and each partition publishes
+ * to its own partition of the topic (ctx: the caller's per partition;
+ * must outlive the store or the next call). Writer's thread, between
+ * transactions; PX_ERR_INVAL read-only or a batch open. */
+px_err px_store_set_changelog(px_store *s, px_store_changelog_fn fn, void *ctx);
+
 /* Restore: writes rows read from a changelog (another store's), and next
  * as the changelog position, in one transaction. Each row is checked
  * first as verify checks a stored row (its table, the key's shape, the

@@ -146,6 +146,9 @@ static void env_init(run_env *e, const cluster *c, const char *const *sets, size
     /* a slow first fetch of a fresh group must not end the run */
     assert_int_equal(px_config_set(e->cfg, "run.exit_idle=3"), PX_OK);
     assert_int_equal(px_config_set(e->cfg, "store.batch_ms=50"), PX_OK);
+    /* one member: no changelog topic (the mock cluster writes no
+     * transaction markers; test_partition_stores runs it on a broker) */
+    assert_int_equal(px_config_set(e->cfg, "kafka.changelog_topic=\"\""), PX_OK);
     for (size_t i = 0; i < n; i++)
         assert_int_equal(px_config_set(e->cfg, sets[i]), PX_OK);
     if (px_config_validate(e->cfg) != PX_OK)

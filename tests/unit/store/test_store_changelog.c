@@ -713,6 +713,42 @@ static void test_position(void **state)
     assert_int_equal(px_store_apply_rows(f->src, NULL, 0, -1), PX_ERR_INVAL);
 }
 
+/* The callback set on an open store (each partition store of the
+ * consumer gets its own context): rows published while it is set only,
+ * and a restore of them gives the same store. */
+static void test_set_changelog(void **state)
+{
+    fix *f = *state;
+    px_store *s = open_store(subdir(f, "late"), NULL);
+    clog c = {0};
+    assert_int_equal(small_batch(s, 0), PX_OK); /* before: nothing published */
+    assert_int_equal(px_store_set_changelog(s, on_rows, &c), PX_OK);
+    assert_int_equal(small_batch(s, 1), PX_OK);
+    assert_int_equal(c.calls, 1);
+    assert_true(c.n > 0);
+    int64_t next;
+    assert_int_equal(px_store_changelog_next(s, &next), PX_OK);
+    assert_int_equal(next, (int64_t)c.n);
+    px_store_batch *b;
+    assert_int_equal(px_store_batch_begin(s, &b), PX_OK);
+    assert_int_equal(px_store_set_changelog(s, NULL, NULL), PX_ERR_INVAL); /* a batch open */
+    px_store_batch_abort(b);
+    assert_int_equal(px_store_set_changelog(s, NULL, NULL), PX_OK);
+    size_t had = c.n;
+    assert_int_equal(small_batch(s, 2), PX_OK);
+    assert_int_equal(c.calls, 1);
+    assert_int_equal(c.n, had);
+    px_store_close(s);
+    px_err err;
+    char eb[256];
+    px_store_opts ro = {.read_only = true};
+    s = px_store_open(subdir(f, "late"), &ro, &err, eb, sizeof eb);
+    assert_non_null(s);
+    assert_int_equal(px_store_set_changelog(s, on_rows, &c), PX_ERR_INVAL);
+    px_store_close(s);
+    clog_free(&c);
+}
+
 /* A damaged position is damage: reported by the reader and by verify,
  * never taken for a position. */
 static void test_position_damaged(void **state)
@@ -779,6 +815,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_rows_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_position, setup, teardown),
         cmocka_unit_test_setup_teardown(test_position_damaged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_set_changelog, setup, teardown),
         cmocka_unit_test(test_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
