@@ -497,6 +497,9 @@ static const char *px_changelog_policy_of(const rd_kafka_DescribeConfigs_result_
     return NULL;
 }
 
+/* How long the check of the topic's cleanup.policy waits for its answer. */
+#define PX_CHANGELOG_DESCRIBE_MS 5000
+
 /* Asks Kafka for the topic's cleanup.policy (DescribeConfigs) into policy. */
 static px_err px_changelog_policy(px_changelog *cl, char *policy, size_t len, char *why,
                                   size_t whylen)
@@ -510,9 +513,14 @@ static px_err px_changelog_policy(px_changelog *cl, char *policy, size_t len, ch
         px_why(why, whylen, "out of memory");
         return PX_ERR_NOMEM;
     }
-    rd_kafka_AdminOptions_set_request_timeout(o, cl->timeout_ms, NULL, 0);
+    /* A broker answers it in milliseconds; one that cannot (librdkafka's
+     * mock cluster, pdnsx-broker: no controller to send it to) is not
+     * waited for at every start as long as a publish would be. */
+    int wait_ms =
+        cl->timeout_ms < PX_CHANGELOG_DESCRIBE_MS ? cl->timeout_ms : PX_CHANGELOG_DESCRIBE_MS;
+    rd_kafka_AdminOptions_set_request_timeout(o, wait_ms, NULL, 0);
     rd_kafka_DescribeConfigs(cl->rk, &res, 1, o, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, cl->timeout_ms + PX_CHANGELOG_GRACE_MS);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, wait_ms + PX_CHANGELOG_GRACE_MS);
     rd_kafka_resp_err_t err = ev ? rd_kafka_event_error(ev) : RD_KAFKA_RESP_ERR__TIMED_OUT;
     const char *errstr = ev ? rd_kafka_event_error_string(ev) : "no answer";
     const rd_kafka_DescribeConfigs_result_t *r =
