@@ -683,7 +683,8 @@ static bool px_consumer_read(px_consumer *c, int wait_ms)
 
 static bool px_consumer_idle_done(px_consumer *c, uint64_t now)
 {
-    if (c->conf->exit_idle <= 0 || c->batch || c->n_held || rd_kafka_outq_len(c->dlq) > 0)
+    if (c->conf->exit_idle <= 0 || c->batch || c->n_held || c->n_restoring ||
+        rd_kafka_outq_len(c->dlq) > 0)
         return false;
     uint64_t idle_ms = (uint64_t)c->conf->exit_idle * 1000u;
     if (now < c->idle_since_ms || now - c->idle_since_ms < idle_ms)
@@ -738,6 +739,7 @@ static bool px_consumer_step(px_consumer *c)
         wait_ms = due <= now ? 0 : due - now < 100 ? (int)(due - now) : 100;
     }
     bool caught_up = px_consumer_read(c, wait_ms);
+    px_consumer_restores_poll(c);
     px_consumer_owner_retry(c, px_consumer_coarse_ms());
     if (c->copartition_broken)
         return true;

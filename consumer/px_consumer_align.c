@@ -45,6 +45,8 @@ static int64_t px_align_add(int64_t t, int64_t d)
  * nothing taken). INT64_MIN: not heard of since the (re)start. */
 static bool px_align_key(const px_consumer_part *p, int64_t *key)
 {
+    if (p->held)
+        return false; /* restoring: not read, and nothing waits for it */
     if (p->n) {
         *key = p->head_time;
         return true;
@@ -190,7 +192,7 @@ bool px_consumer_align_read(px_consumer *c, int wait_ms, int burst, bool *caught
     px_align_serve(c, 0, &got);
     /* partitions at their end: anything new since? */
     for (size_t i = 0; i < c->n_parts; i++)
-        if (c->parts[i].at_end)
+        if (c->parts[i].at_end && !c->parts[i].held)
             px_align_refill(c, &c->parts[i], 0);
     int merged = 0;
     bool waited = false;
@@ -271,11 +273,15 @@ int px_consumer_align_assign(px_consumer *c, const rd_kafka_topic_partition_list
     c->align_gen++;
     for (int i = 0; i < parts->cnt; i++) {
         const rd_kafka_topic_partition_t *tp = &parts->elems[i];
-        if (px_align_find(c, tp->topic, tp->partition))
+        bool held = px_consumer_restoring_of(c, tp->partition) != NULL;
+        px_consumer_part *had = px_align_find(c, tp->topic, tp->partition);
+        if (had && held != had->held)
+            px_consumer_align_hold(c, tp->partition, held);
+        if (had)
             continue;
         if (PX_ARRAY_RESERVE(c->parts, c->cap_parts, c->n_parts + 1, 16) != PX_OK)
             return -1;
-        px_consumer_part p = {.partition = tp->partition};
+        px_consumer_part p = {.partition = tp->partition, .held = held};
         p.topic = strdup(tp->topic);
         p.buf = malloc(PX_CONSUMER_ALIGN_BATCH * sizeof(*p.buf));
         /* Before the assignment starts fetching: librdkafka forwards a
@@ -316,6 +322,20 @@ void px_consumer_align_reset(px_consumer *c)
     for (size_t i = 0; i < c->n_parts; i++) {
         px_consumer_part *p = &c->parts[i];
         px_align_clear(c, p);
+        p->known = p->at_end = false;
+        p->time = 0;
+    }
+}
+
+void px_consumer_align_hold(px_consumer *c, int32_t partition, bool held)
+{
+    c->align_gen++;
+    for (size_t i = 0; i < c->n_parts; i++) {
+        px_consumer_part *p = &c->parts[i];
+        if (p->partition != partition)
+            continue;
+        px_align_clear(c, p);
+        p->held = held;
         p->known = p->at_end = false;
         p->time = 0;
     }

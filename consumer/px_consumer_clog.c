@@ -80,11 +80,16 @@ static px_err px_consumer_clog_publish(void *ctx, const px_store_row *rows, size
 
 /* ---- restoring ------------------------------------------------------------------- */
 
-typedef struct px_consumer_restore {
+/* A restore in progress: its thread writes p's store alone, through
+ * px_consumer_clog_apply, until px_consumer_clog_finish joins it. */
+struct px_consumer_restore {
     px_consumer_pstore *p;
-    px_store_row *rows;
-    uint64_t applied;
-} px_consumer_restore;
+    px_store_row *rows; /* a chunk's rows */
+    uint64_t applied;   /* rows written (the restore's thread) */
+    int64_t from, end;
+    uint64_t t0;
+    struct px_changelog_job *job;
+};
 
 static px_err px_consumer_clog_apply(void *ctx, const px_changelog_msg *m, size_t n, int64_t next)
 {
@@ -103,13 +108,45 @@ static px_err px_consumer_clog_apply(void *ctx, const px_changelog_msg *m, size_
     return err;
 }
 
-/* Brings p's store to the end of its changelog partition, after taking
- * its transactional id over. 0, or -1 with why. */
+/* A store that holds data but no changelog position was written with
+ * the changelog off: restoring into it would mix its dictionary ids with
+ * the changelog's. It is moved aside whole (set-aside-<p>.<k>/) and p
+ * gets a new store. 0, or -1 with why. */
+static int px_consumer_clog_set_aside(px_consumer *c, px_consumer_pstore *p, char *why,
+                                      size_t whylen)
+{
+    px_store_stats st = {0};
+    if (px_store_get_stats(p->store, &st) == PX_OK && st.records == 0 && st.domains == 0)
+        return 0; /* nothing in it to mix */
+    char where[4400] = "";
+    px_store_set_changelog(p->store, NULL, NULL);
+    px_err err = px_stores_set_aside(c->stores, p->partition, where, sizeof(where));
+    p->store = NULL;
+    if (err != PX_OK) {
+        snprintf(why, whylen, "cannot move %s/partition-%" PRId32 " aside: %s",
+                 c->conf->store_path, p->partition, px_strerror(err));
+        return -1;
+    }
+    px_warning("changelog: the store of partition %" PRId32 " holds %" PRIu64
+               " records but no changelog position (written with the changelog off): it is "
+               "moved aside to %s (look at it, then delete it) and the partition is restored "
+               "from %s into a new store",
+               p->partition, st.records, where, c->conf->kafka_changelog_topic);
+    p->store = px_stores_attach(c->stores, p->partition, &err, why, whylen);
+    if (!p->store && !why[0])
+        snprintf(why, whylen, "%s", px_strerror(err));
+    return p->store ? 0 : -1;
+}
+
+/* Takes p's transactional id over and compares its store's position with
+ * the end of its changelog partition: 0 caught up, 1 a restore started
+ * on its own thread (p->restore), -1 with why. */
 static int px_consumer_clog_catch_up(px_consumer *c, px_consumer_pstore *p, char *why,
                                      size_t whylen)
 {
     int64_t from = 0, end = 0;
     px_err err = px_store_changelog_next(p->store, &from);
+    bool positioned = err == PX_OK;
     if (err == PX_ERR_NOTFOUND)
         from = 0; /* a new store, or one written without the changelog */
     else if (err != PX_OK) {
@@ -122,7 +159,7 @@ static int px_consumer_clog_catch_up(px_consumer *c, px_consumer_pstore *p, char
     /* A transaction's position is past its commit marker, which the end
      * counts a few milliseconds after the commit (and librdkafka's mock
      * cluster never): one offset beyond the end holds no row. */
-    if (from == end + 1)
+    if (from == end + 1 || from == end)
         return 0;
     if (from > end) {
         snprintf(why, whylen,
@@ -133,29 +170,30 @@ static int px_consumer_clog_catch_up(px_consumer *c, px_consumer_pstore *p, char
                  p->partition);
         return -1;
     }
-    if (from == end)
-        return 0;
-    px_consumer_restore r = {.p = p, .rows = malloc(PX_CHANGELOG_CHUNK * sizeof(*r.rows))};
-    if (!r.rows) {
+    if (!positioned && px_consumer_clog_set_aside(c, p, why, whylen) < 0)
+        return -1;
+    px_consumer_restore *r = calloc(1, sizeof(*r));
+    px_store_row *rows = malloc(PX_CHANGELOG_CHUNK * sizeof(*rows));
+    if (!r || !rows) {
+        free(r);
+        free(rows);
         snprintf(why, whylen, "out of memory");
         return -1;
     }
-    px_info("changelog: restoring partition %" PRId32 " from %s, position %" PRId64 " to %" PRId64,
-            p->partition, c->conf->kafka_changelog_topic, from, end);
-    px_metric_set(c->m_clog_restoring, 1);
-    uint64_t t0 = px_consumer_now_us();
-    err = px_changelog_restore(p->cl, p->partition, from, px_consumer_clog_apply, &r, why, whylen);
-    px_metric_set(c->m_clog_restoring, 0);
-    free(r.rows);
+    *r = (px_consumer_restore){
+        .p = p, .rows = rows, .from = from, .end = end, .t0 = px_consumer_now_us()};
+    err = px_changelog_restore_start(p->cl, p->partition, from, px_consumer_clog_apply, r, &r->job);
     if (err != PX_OK) {
-        if (!why[0])
-            snprintf(why, whylen, "%s", px_strerror(err));
+        free(rows);
+        free(r);
+        snprintf(why, whylen, "cannot start its restore: %s", px_strerror(err));
         return -1;
     }
-    double s = (double)(px_consumer_now_us() - t0) / 1e6;
-    px_info("changelog: partition %" PRId32 " restored: %" PRIu64 " rows in %.2f s", p->partition,
-            r.applied, s);
-    return 0;
+    p->restore = r;
+    px_info("changelog: restoring partition %" PRId32 " from %s, position %" PRId64 " to %" PRId64
+            " (its input waits; the other partitions go on)",
+            p->partition, c->conf->kafka_changelog_topic, from, end);
+    return 1;
 }
 
 int px_consumer_clog_attach(px_consumer *c, px_consumer_pstore *p)
@@ -171,15 +209,51 @@ int px_consumer_clog_attach(px_consumer *c, px_consumer_pstore *p)
     p->c = c;
     if (!p->cl)
         p->cl = px_consumer_clog_new(c, p->partition, why, sizeof(why));
-    if (!p->cl || px_consumer_clog_catch_up(c, p, why, sizeof(why)) < 0) {
+    int rc = p->cl ? px_consumer_clog_catch_up(c, p, why, sizeof(why)) : -1;
+    if (rc < 0) {
         px_error("changelog: partition %" PRId32 ": %s", p->partition, why);
         return -1;
     }
+    if (rc > 0)
+        return 1; /* published to once restored (px_consumer_clog_finish) */
     return px_store_set_changelog(p->store, px_consumer_clog_publish, p) == PX_OK ? 0 : -1;
+}
+
+int px_consumer_clog_finish(px_consumer *c, px_consumer_pstore *p, bool cancel)
+{
+    px_consumer_restore *r = p->restore;
+    if (!r)
+        return 1;
+    if (cancel)
+        px_changelog_restore_cancel(r->job);
+    else if (!px_changelog_restore_done(r->job, NULL, NULL))
+        return 0;
+    char why[1024] = "";
+    px_err err = px_changelog_restore_join(r->job, why, sizeof(why));
+    p->restore = NULL;
+    double s = (double)(px_consumer_now_us() - r->t0) / 1e6;
+    uint64_t applied = r->applied;
+    free(r->rows);
+    free(r);
+    if (cancel) {
+        px_info("changelog: the restore of partition %" PRId32 " stopped (%s) after %" PRIu64
+                " rows in %.2f s: its store keeps the position it reached",
+                p->partition, err == PX_OK ? "it had ended" : "revoked", applied, s);
+        return -1;
+    }
+    if (err != PX_OK) {
+        px_error("changelog: partition %" PRId32 ": %s", p->partition,
+                 why[0] ? why : px_strerror(err));
+        return -1;
+    }
+    px_info("changelog: partition %" PRId32 " restored from %s: %" PRIu64 " rows in %.2f s",
+            p->partition, c->conf->kafka_changelog_topic, applied, s);
+    return px_store_set_changelog(p->store, px_consumer_clog_publish, p) == PX_OK ? 1 : -1;
 }
 
 void px_consumer_clog_detach(px_consumer_pstore *p)
 {
+    px_consumer_clog_finish(p->c, p, true);
     if (p->store)
         px_store_set_changelog(p->store, NULL, NULL);
     px_changelog_destroy(p->cl);

@@ -151,6 +151,7 @@ typedef struct px_consumer_part {
     int64_t time;      /* event time: the newest time_last merged */
     bool known;        /* time is set: a message was merged since the (re)start */
     bool at_end;       /* its EOF came after its last message */
+    bool held;         /* its partition restoring: not read, holds nobody back */
 } px_consumer_part;
 /* The lag per partition on /metrics (px_consumer_lag.c). */
 typedef struct px_consumer_lag px_consumer_lag;
@@ -169,6 +170,7 @@ typedef struct px_consumer_sink {
  * the open batch. */
 typedef struct px_consumer_pstore px_consumer_pstore;
 struct px_changelog;
+typedef struct px_consumer_restore px_consumer_restore; /* px_consumer_clog.c */
 struct px_consumer_pstore {
     int32_t partition;
     px_consumer *c;          /* its consumer, for the changelog callback */
@@ -179,6 +181,11 @@ struct px_consumer_pstore {
      * assignment unless that gives it back */
     bool revoked;
     bool fresh;           /* given back by an assignment: to catch up with the changelog */
+    /* its restore from the changelog, running on its own thread (then p is
+     * in px_consumer.restoring, not .pstores: nothing else touches its
+     * store); NULL: none */
+    px_consumer_restore *restore;
+    bool marks_due; /* its dead-letter marks to read once restored */
     uint64_t outbox_last; /* its outbox's newest seq, as last read */
     /* each sink's cursor in this outbox: delivered below it; held in the
      * store; put into the batch being committed */
@@ -195,6 +202,10 @@ struct px_consumer {
     /* the attached partition stores, by increasing partition */
     px_consumer_pstore **pstores;
     size_t n_pstores, cap_pstores;
+    /* the stores being restored (px_consumer_pstore.restore), by
+     * increasing partition: their input paused until they are */
+    px_consumer_pstore **restoring;
+    size_t n_restoring, cap_restoring;
     px_consumer_pstore *cur; /* the message in hand's */
     px_geoip *geoip;
     px_metrics_server *metrics;
@@ -320,8 +331,10 @@ void px_consumer_commit_due(px_consumer *c);
 void px_consumer_event(px_consumer *c, const rd_kafka_message_t *m);
 int px_consumer_remember(px_consumer *c, const char *topic, int32_t partition, int64_t next);
 
-/* The store of partition (NULL: not attached). */
+/* The store of partition (NULL: not attached, or restoring). */
 px_consumer_pstore *px_consumer_pstore_of(px_consumer *c, int32_t partition);
+/* The store of partition if it is being restored (NULL: it is not). */
+px_consumer_pstore *px_consumer_restoring_of(const px_consumer *c, int32_t partition);
 /* The transaction of p in the open batch, begun if need be; NULL: the
  * store failed (c->fatal) or a batch log is pending (read again later). */
 px_store_batch *px_consumer_pbatch(px_consumer *c, px_consumer_pstore *p);
@@ -334,6 +347,10 @@ int px_consumer_stores_assign(px_consumer *c, const rd_kafka_topic_partition_lis
  * stores of parts' partitions (those no other topic keeps), marked
  * revoked. */
 void px_consumer_stores_revoke(px_consumer *c, const rd_kafka_topic_partition_list_t *parts);
+/* Each turn of the main loop: the restores that ended joined, their
+ * stores taken into use and their input resumed from the offsets they
+ * hold; a failed one stops the consumer (c->fatal). */
+void px_consumer_restores_poll(px_consumer *c);
 /* At start, before the query endpoint: every partition store the
  * directory holds attached (opening checks it: store.check_on_open),
  * marked revoked until the group assigns its partition. -1 with a message
@@ -387,6 +404,9 @@ int px_consumer_align_assign(px_consumer *c, const rd_kafka_topic_partition_list
 void px_consumer_align_revoke(px_consumer *c, const rd_kafka_topic_partition_list_t *parts);
 /* At a rewind: taken messages dropped, every partition as if new. */
 void px_consumer_align_reset(px_consumer *c);
+/* partition's queues held (restoring) or, held false, read again from
+ * scratch (restored: sought to its store's offsets). */
+void px_consumer_align_hold(px_consumer *c, int32_t partition, bool held);
 /* px_consumer_lag.c: the lag of the assigned partitions, computed when
  * /metrics is read. NULL l is fine (no memory at start, or destroyed). */
 px_consumer_lag *px_consumer_lag_create(rd_kafka_t *rk); /* NULL: no memory */
@@ -416,10 +436,16 @@ int px_consumer_copartition(px_consumer *c, char *why, size_t whylen);
  * -1 with a message saying what to do. */
 int px_consumer_clog_check(px_consumer *c, int partitions, char *errbuf, size_t errlen);
 /* p's partition assigned: its producer (transactional id taken over: any
- * earlier owner fenced), its store brought to the end of the changelog,
- * its transactions published from now on. -1: logged (the consumer
- * stops). */
+ * earlier owner fenced) and its store's position compared with the end
+ * of the changelog. 0: caught up, its transactions published from now
+ * on; 1: behind, its restore started on its own thread (p->restore; a
+ * store that holds data but no position is moved aside first, a new one
+ * restored); -1: logged (the consumer stops). */
 int px_consumer_clog_attach(px_consumer *c, px_consumer_pstore *p);
+/* p's restore: 0 still running; 1 done (or none), its transactions
+ * published from now on; -1 failed (logged) or, with cancel, stopped
+ * (waits for the chunk in hand). Joined unless 0. */
+int px_consumer_clog_finish(px_consumer *c, px_consumer_pstore *p, bool cancel);
 /* Before p's store is detached: publishing stops, the producer goes. */
 void px_consumer_clog_detach(px_consumer_pstore *p);
 
@@ -429,5 +455,9 @@ void px_consumer_clog_detach(px_consumer_pstore *p);
 px_kafka_settings px_consumer_kafka_settings(const px_consumer *c);
 int px_consumer_kafka(px_consumer *c, char *errbuf, size_t errlen);
 void px_consumer_rewind(px_consumer *c);
+/* partition's input paused (its store restoring), or resumed from the
+ * offsets its restored store holds. */
+void px_consumer_input_pause(px_consumer *c, int32_t partition);
+void px_consumer_input_resume(px_consumer *c, int32_t partition);
 
 #endif

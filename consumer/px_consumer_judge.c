@@ -339,6 +339,10 @@ static px_consumer_pstore *px_consumer_store_for(px_consumer *c, const rd_kafka_
 
 void px_consumer_message(px_consumer *c, const rd_kafka_message_t *m, const px_avro_obs *obs)
 {
+    /* fetched before its partition was paused for a restore: read again
+     * from the restored offsets */
+    if (c->n_restoring && px_consumer_restoring_of(c, m->partition))
+        return;
     if (c->fatal || (!c->batch && px_consumer_begin(c) < 0))
         return;
     c->cur = px_consumer_store_for(c, m);

@@ -9,6 +9,11 @@ static void px_consumer_offsets_from_store(px_consumer *c, rd_kafka_topic_partit
     for (int i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *tp = &parts->elems[i];
         int64_t next;
+        if (px_consumer_restoring_of(c, tp->partition)) {
+            /* paused until restored, then sought to the restored offsets */
+            tp->offset = RD_KAFKA_OFFSET_END;
+            continue;
+        }
         px_consumer_pstore *p = px_consumer_pstore_of(c, tp->partition);
         px_err err = p ? px_store_get_offset(p->store, tp->topic, tp->partition, &next)
                        : PX_ERR_INVAL; /* px_consumer_stores_assign failed: c->fatal */
@@ -26,23 +31,80 @@ static void px_consumer_offsets_from_store(px_consumer *c, rd_kafka_topic_partit
     }
 }
 
+/* The assigned topic partitions: partition's (every org topic's) if it is
+ * >= 0, else those whose store is not restoring. NULL: none (or no
+ * memory). */
+static rd_kafka_topic_partition_list_t *px_consumer_assigned(px_consumer *c, int32_t partition)
+{
+    rd_kafka_topic_partition_list_t *all = NULL, *out = NULL;
+    if (rd_kafka_assignment(c->rk, &all) != RD_KAFKA_RESP_ERR_NO_ERROR || !all)
+        return NULL;
+    for (int i = 0; i < all->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &all->elems[i];
+        bool mine = partition >= 0 ? tp->partition == partition
+                                   : !px_consumer_restoring_of(c, tp->partition);
+        if (!mine)
+            continue;
+        if (!out)
+            out = rd_kafka_topic_partition_list_new(all->cnt);
+        rd_kafka_topic_partition_list_add(out, tp->topic, tp->partition);
+    }
+    rd_kafka_topic_partition_list_destroy(all);
+    return out;
+}
+
+/* Seeks parts to where the store says they resume. */
+static void px_consumer_seek(px_consumer *c, rd_kafka_topic_partition_list_t *parts,
+                             const char *what)
+{
+    px_consumer_offsets_from_store(c, parts);
+    rd_kafka_error_t *e = rd_kafka_seek_partitions(c->rk, parts, 10000);
+    if (e) {
+        px_error("Kafka: cannot %s: %s", what, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        c->fatal = true;
+    }
+}
+
 /* After an abandoned batch, read its messages again from where the store
- * stands. */
+ * stands (the partitions restoring stay paused where they are). */
 void px_consumer_rewind(px_consumer *c)
 {
-    rd_kafka_topic_partition_list_t *parts = NULL;
-    if (rd_kafka_assignment(c->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
+    rd_kafka_topic_partition_list_t *parts = px_consumer_assigned(c, -1);
+    if (!parts)
         return;
-    if (parts->cnt > 0) {
-        px_consumer_offsets_from_store(c, parts);
-        px_consumer_align_reset(c);
-        rd_kafka_error_t *e = rd_kafka_seek_partitions(c->rk, parts, 10000);
-        if (e) {
-            px_error("Kafka: cannot rewind after an abandoned batch: %s", rd_kafka_error_string(e));
-            rd_kafka_error_destroy(e);
-            c->fatal = true;
-        }
-    }
+    px_consumer_align_reset(c);
+    px_consumer_seek(c, parts, "rewind after an abandoned batch");
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+void px_consumer_input_pause(px_consumer *c, int32_t partition)
+{
+    rd_kafka_topic_partition_list_t *parts = px_consumer_assigned(c, partition);
+    if (!parts)
+        return;
+    /* what was fetched before is dropped unread (px_consumer_message,
+     * the alignment's hold) and read again once resumed */
+    rd_kafka_pause_partitions(c->rk, parts);
+    px_consumer_align_hold(c, partition, true);
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+/* Resumed first, then sought: the seek is the last word on where it
+ * reads (what a fetch brought between the two is outdated, dropped by
+ * librdkafka). */
+void px_consumer_input_resume(px_consumer *c, int32_t partition)
+{
+    rd_kafka_topic_partition_list_t *parts = px_consumer_assigned(c, partition);
+    if (!parts)
+        return;
+    rd_kafka_resume_partitions(c->rk, parts);
+    px_consumer_seek(c, parts, "seek a restored partition to its store's offsets");
+    px_consumer_align_hold(c, partition, false);
+    px_consumer_lag_assigned(c->lag, parts);
+    for (int i = 0; i < parts->cnt && !c->fatal; i++)
+        px_info("restored %s [%" PRId32 "]: reading from offset %" PRId64, parts->elems[i].topic,
+                parts->elems[i].partition, parts->elems[i].offset);
     rd_kafka_topic_partition_list_destroy(parts);
 }
 
@@ -64,6 +126,8 @@ static void px_consumer_owner_update(px_consumer *c)
         owned[n++] = parts->elems[i].partition;
     px_err err =
         owned ? px_query_owner_assign(c->owner, c->topic_partitions, owned, n) : PX_ERR_NOMEM;
+    for (size_t i = 0; err == PX_OK && i < n; i++)
+        px_query_owner_restoring(c->owner, owned[i], px_consumer_restoring_of(c, owned[i]) != NULL);
     if (err != PX_OK && !c->owner_pending)
         px_warning("query endpoint: the assignment of %d partition(s) is not taken (%d per "
                    "topic known; %s): lookups answer 503 until the count is read again",
@@ -109,7 +173,9 @@ static void px_consumer_assign(px_consumer *c, rd_kafka_t *rk,
     for (int i = 0; i < parts->cnt; i++)
         px_info("assigned %s [%" PRId32 "] from offset %" PRId64 "%s", parts->elems[i].topic,
                 parts->elems[i].partition, parts->elems[i].offset,
-                parts->elems[i].offset == RD_KAFKA_OFFSET_BEGINNING ? " (beginning)" : "");
+                px_consumer_restoring_of(c, parts->elems[i].partition) ? " (paused: its store restores first)"
+                : parts->elems[i].offset == RD_KAFKA_OFFSET_BEGINNING ? " (beginning)"
+                                                                      : "");
     c->assigned_once = true;
     c->idle_since_ms = px_consumer_coarse_ms();
     if (px_consumer_align_assign(c, parts) < 0) {
@@ -127,6 +193,8 @@ static void px_consumer_assign(px_consumer *c, rd_kafka_t *rk,
         px_error("Kafka: assign failed");
         c->fatal = true;
     }
+    for (size_t i = 0; i < c->n_restoring; i++)
+        px_consumer_input_pause(c, c->restoring[i]->partition);
     px_consumer_owner_update(c);
 }
 

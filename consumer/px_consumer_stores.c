@@ -4,6 +4,7 @@
  * committed and detached when it is revoked, so that the next owner
  * resumes exactly where this member stopped. The dead-letter marks of an
  * abandoned batch live in the store of their partition. */
+#include "core/px_buf.h"
 #include "px_consumer_int.h"
 
 px_consumer_pstore *px_consumer_pstore_of(px_consumer *c, int32_t partition)
@@ -15,6 +16,64 @@ px_consumer_pstore *px_consumer_pstore_of(px_consumer *c, int32_t partition)
         if (c->pstores[i]->partition == partition)
             return c->pstores[i];
     return NULL;
+}
+
+px_consumer_pstore *px_consumer_restoring_of(const px_consumer *c, int32_t partition)
+{
+    for (size_t i = 0; i < c->n_restoring; i++)
+        if (c->restoring[i]->partition == partition)
+            return c->restoring[i];
+    return NULL;
+}
+
+/* ---- the two lists: stores in use, stores restoring ------------------------------ */
+
+/* Inserts p into v[0..*n) by increasing partition. -1: no memory. */
+static int px_consumer_list_put(px_consumer_pstore ***v, size_t *n, size_t *cap,
+                                px_consumer_pstore *p)
+{
+    if (PX_ARRAY_RESERVE(*v, *cap, *n + 1, 16) != PX_OK)
+        return -1;
+    size_t at = *n;
+    while (at > 0 && (*v)[at - 1]->partition > p->partition)
+        at--;
+    memmove(*v + at + 1, *v + at, (*n - at) * sizeof(**v));
+    (*v)[at] = p;
+    (*n)++;
+    return 0;
+}
+
+static void px_consumer_list_take(px_consumer_pstore **v, size_t *n, px_consumer_pstore *p)
+{
+    size_t at = 0;
+    while (v[at] != p)
+        at++;
+    memmove(v + at, v + at + 1, (*n - at - 1) * sizeof(*v));
+    (*n)--;
+}
+
+/* p's restore started: out of the stores in use until it ends. */
+static int px_consumer_to_restoring(px_consumer *c, px_consumer_pstore *p)
+{
+    if (px_consumer_list_put(&c->restoring, &c->n_restoring, &c->cap_restoring, p) < 0)
+        return -1;
+    px_consumer_list_take(c->pstores, &c->n_pstores, p);
+    if (c->cur == p)
+        c->cur = NULL;
+    px_metric_set(c->m_clog_restoring, (int64_t)c->n_restoring);
+    return 0;
+}
+
+/* p's restore ended (or was stopped): back among the stores in use. */
+static int px_consumer_from_restoring(px_consumer *c, px_consumer_pstore *p)
+{
+    if (px_consumer_list_put(&c->pstores, &c->n_pstores, &c->cap_pstores, p) < 0)
+        return -1;
+    px_consumer_list_take(c->restoring, &c->n_restoring, p);
+    px_metric_set(c->m_clog_restoring, (int64_t)c->n_restoring);
+    if (c->owner)
+        px_query_owner_restoring(c->owner, p->partition, false);
+    return 0;
 }
 
 /* ---- the dead-letter record ------------------------------------------------------ */
@@ -187,14 +246,6 @@ px_store_batch *px_consumer_pbatch(px_consumer *c, px_consumer_pstore *p)
 static px_consumer_pstore *px_consumer_pstore_add(px_consumer *c, int32_t partition, char *why,
                                                   size_t whylen)
 {
-    if (c->n_pstores == c->cap_pstores) {
-        size_t cap = c->cap_pstores ? 2 * c->cap_pstores : 16;
-        px_consumer_pstore **v = realloc(c->pstores, cap * sizeof(*v));
-        if (!v)
-            return NULL;
-        c->pstores = v;
-        c->cap_pstores = cap;
-    }
     px_consumer_pstore *p = calloc(1, sizeof(*p));
     if (!p) {
         snprintf(why, whylen, "out of memory");
@@ -209,23 +260,19 @@ static px_consumer_pstore *px_consumer_pstore_add(px_consumer *c, int32_t partit
         free(p);
         return NULL;
     }
-    size_t at = c->n_pstores;
-    while (at > 0 && c->pstores[at - 1]->partition > partition)
-        at--;
-    memmove(c->pstores + at + 1, c->pstores + at, (c->n_pstores - at) * sizeof(*c->pstores));
-    c->pstores[at] = p;
-    c->n_pstores++;
+    if (px_consumer_list_put(&c->pstores, &c->n_pstores, &c->cap_pstores, p) < 0) {
+        snprintf(why, whylen, "out of memory");
+        px_stores_detach(c->stores, partition);
+        free(p);
+        return NULL;
+    }
     return p;
 }
 
 /* Detaches p: the group gave its partition to another member. */
 static void px_consumer_pstore_drop(px_consumer *c, px_consumer_pstore *p)
 {
-    size_t at = 0;
-    while (c->pstores[at] != p)
-        at++;
-    memmove(c->pstores + at, c->pstores + at + 1, (c->n_pstores - at - 1) * sizeof(*c->pstores));
-    c->n_pstores--;
+    px_consumer_list_take(c->pstores, &c->n_pstores, p);
     if (c->cur == p)
         c->cur = NULL;
     px_store_batch_abort(p->batch); /* none: the revocation committed */
@@ -261,17 +308,39 @@ static void px_consumer_drop_revoked(px_consumer *c, const rd_kafka_topic_partit
     }
 }
 
-/* p (re)assigned: caught up with the changelog, then its sinks' cursors
- * read (a restore brings the last owner's). -1: c->fatal. */
-static int px_consumer_pstore_ready(px_consumer *c, px_consumer_pstore *p)
+/* p's store up to date: its sinks' cursors read (a restore brings the
+ * last owner's), its dead-letter marks too if it is new here. -1:
+ * c->fatal. */
+static int px_consumer_pstore_use(px_consumer *c, px_consumer_pstore *p)
 {
-    p->fresh = false;
-    if (px_consumer_clog_attach(c, p) < 0 || px_consumer_cursors_load(c, p) < 0) {
+    if (px_consumer_cursors_load(c, p) < 0) {
         c->fatal = true;
         return -1;
     }
+    if (p->marks_due)
+        px_consumer_preload_marks(c, p);
+    p->marks_due = false;
     c->alerts_decided = true; /* a restore may have brought alerts */
     return 0;
+}
+
+/* p (re)assigned: caught up with the changelog, or its restore started
+ * (then its input paused once assigned: px_consumer_assign). -1:
+ * c->fatal. */
+static int px_consumer_pstore_ready(px_consumer *c, px_consumer_pstore *p)
+{
+    p->fresh = false;
+    int rc = px_consumer_clog_attach(c, p);
+    if (rc == 0)
+        return px_consumer_pstore_use(c, p);
+    if (rc > 0 && px_consumer_to_restoring(c, p) == 0)
+        return 0;
+    if (rc > 0) {
+        px_error("out of memory");
+        px_consumer_clog_finish(c, p, true);
+    }
+    c->fatal = true;
+    return -1;
 }
 
 int px_consumer_stores_assign(px_consumer *c, const rd_kafka_topic_partition_list_t *parts)
@@ -279,6 +348,8 @@ int px_consumer_stores_assign(px_consumer *c, const rd_kafka_topic_partition_lis
     px_consumer_drop_revoked(c, parts);
     for (int i = 0; i < parts->cnt; i++) {
         int32_t partition = parts->elems[i].partition;
+        if (px_consumer_restoring_of(c, partition))
+            continue; /* another topic's partition of it: restoring already */
         px_consumer_pstore *had = px_consumer_pstore_of(c, partition);
         if (had && had->fresh && px_consumer_pstore_ready(c, had) < 0)
             return -1;
@@ -291,9 +362,9 @@ int px_consumer_stores_assign(px_consumer *c, const rd_kafka_topic_partition_lis
             c->fatal = true;
             return -1;
         }
+        p->marks_due = true;
         if (px_consumer_pstore_ready(c, p) < 0)
             return -1;
-        px_consumer_preload_marks(c, p);
         c->alerts_decided = true; /* its outbox may hold alerts of an earlier owner */
         px_info("store: partition %" PRId32 " attached (%s/partition-%" PRId32 ")", partition,
                 c->conf->store_path, partition);
@@ -324,6 +395,19 @@ void px_consumer_stores_revoke(px_consumer *c, const rd_kafka_topic_partition_li
 {
     for (int i = 0; i < parts->cnt; i++) {
         int32_t partition = parts->elems[i].partition;
+        px_consumer_pstore *r = px_consumer_restoring_of(c, partition);
+        if (r && !px_consumer_still_assigned(c, partition, parts)) {
+            /* its restore stops; its store keeps the position reached,
+             * which a later assignment goes on from */
+            px_consumer_clog_finish(c, r, true);
+            if (px_consumer_from_restoring(c, r) < 0) {
+                px_error("out of memory");
+                c->fatal = true;
+                continue;
+            }
+            r->revoked = true;
+            continue;
+        }
         px_consumer_pstore *p = px_consumer_pstore_of(c, partition);
         if (!p || p->revoked || px_consumer_still_assigned(c, partition, parts))
             continue;
@@ -367,8 +451,38 @@ void px_consumer_stores_preload(px_consumer *c)
         px_consumer_preload_marks(c, c->pstores[i]);
 }
 
+void px_consumer_restores_poll(px_consumer *c)
+{
+    for (size_t i = 0; i < c->n_restoring && !c->fatal;) {
+        px_consumer_pstore *p = c->restoring[i];
+        int rc = px_consumer_clog_finish(c, p, false);
+        if (rc == 0) {
+            i++;
+            continue;
+        }
+        if (rc < 0 || px_consumer_from_restoring(c, p) < 0 || px_consumer_pstore_use(c, p) < 0) {
+            c->fatal = true; /* as a restore that failed in the assignment did */
+            return;
+        }
+        px_consumer_input_resume(c, p->partition);
+    }
+}
+
 void px_consumer_stores_close(px_consumer *c)
 {
+    /* a restore still running (the handle went without a revocation) */
+    while (c->n_restoring) {
+        px_consumer_pstore *p = c->restoring[0];
+        px_consumer_clog_finish(c, p, true);
+        if (px_consumer_from_restoring(c, p) < 0) {
+            px_consumer_list_take(c->restoring, &c->n_restoring, p);
+            px_consumer_clog_detach(p);
+            free(p);
+        }
+    }
+    free(c->restoring);
+    c->restoring = NULL;
+    c->cap_restoring = 0;
     for (size_t i = 0; i < c->n_pstores; i++) {
         px_store_batch_abort(c->pstores[i]->batch);
         px_consumer_clog_detach(c->pstores[i]);

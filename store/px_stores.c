@@ -464,6 +464,43 @@ void px_stores_detach(px_stores *ps, int32_t partition)
     pthread_mutex_unlock(&ps->lock);
 }
 
+px_err px_stores_set_aside(px_stores *ps, int32_t partition, char *where, size_t wlen)
+{
+    if (ps->read_only || ps->borrowed)
+        return PX_ERR_INVAL;
+    char live[4096], to[4200];
+    pxs_part_dir(ps->dir, partition, live, sizeof live);
+    pthread_mutex_lock(&ps->lock);
+    bool found;
+    size_t i = pxs_find(ps, partition, &found);
+    px_err err = PX_OK;
+    /* the first free name: an earlier one may be there still */
+    for (unsigned k = 1; k < 1000; k++) {
+        snprintf(to, sizeof to, "%s/set-aside-%d.%u", ps->dir, (int)partition, k);
+        if (access(to, F_OK) != 0)
+            break;
+    }
+    if (access(live, F_OK) == 0 && rename(live, to) != 0)
+        err = PX_ERR_IO;
+    if (err == PX_OK && found) {
+        /* out of the set: a reader still holding it closes it when done,
+         * and the next attach opens a new store rather than take it back */
+        pxs_part *p = ps->parts[i];
+        memmove(ps->parts + i, ps->parts + i + 1, (ps->n - i - 1) * sizeof(*ps->parts));
+        ps->n--;
+        p->attached = false;
+        p->partition = -1;
+        if (!p->readers) {
+            px_store_close(p->s);
+            free(p);
+        }
+    }
+    pthread_mutex_unlock(&ps->lock);
+    if (err == PX_OK && where)
+        snprintf(where, wlen, "%s", to);
+    return err;
+}
+
 /* partition-<i>/ holds the store's files only (data.mdb, lock.mdb, the
  * batch log, dlq.marks and their temporary files): all of them go. */
 static px_err pxs_remove_dir(const char *dir)

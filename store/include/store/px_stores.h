@@ -81,6 +81,14 @@ px_store *px_stores_attach(px_stores *ps, int32_t partition, px_err *err, char *
  * by the next attach of the partition. A reader still holding the store
  * closes it when done. */
 void px_stores_detach(px_stores *ps, int32_t partition);
+/* Detaches `partition` for good and moves its files to
+ * set-aside-<i>.<k>/ (the first k free), where no attach takes them back
+ * (a store whose content must not be mixed with another's: the operator
+ * looks at it, then deletes it). *where (may be NULL): that directory. A
+ * reader still holding the store closes it when done; the next attach
+ * creates a new store. PX_ERR_IO (nothing moved), PX_ERR_INVAL for a
+ * read-only or wrapped set. */
+px_err px_stores_set_aside(px_stores *ps, int32_t partition, char *where, size_t wlen);
 /* Detaches `partition` and deletes its files (partition-<i>/ and
  * detached-<i>/). PX_ERR_AGAIN while a reader still holds it (detached
  * anyway: try again later), PX_ERR_IO. */
