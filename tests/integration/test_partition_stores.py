@@ -53,7 +53,13 @@ def key(r):
     return (r["rrname"], r["rrtype"], r["rdata"])
 
 
-class PartitionStores(unittest.TestCase):
+class PartitionStoresBase(unittest.TestCase):
+    """The broker, topics, members and answers (test_partition_restore.py
+    uses them too)."""
+    # the changelog topic's configuration
+    CHANGELOG_CONFIG = ("cleanup.policy=compact",)
+    KAFKA_PROPERTIES = SESSION  # the members' kafka.properties
+
     def setUp(self):
         pxtest.need_fixture(self, REAL and os.environ.get("PDNSX_TEST_KAFKA"),
                             "a real Kafka broker (PDNSX_TEST_KAFKA; run under "
@@ -70,10 +76,12 @@ class PartitionStores(unittest.TestCase):
                        "--replication-factor", "1"], timeout=120)
             self.assertEqual(out.returncode, 0, out.stderr)
         self.changelog = "pdnsx.state." + self.run_id
+        configs = []
+        for c in self.CHANGELOG_CONFIG:
+            configs += ["--config", c]
         out = run([topics, "--bootstrap-server", self.broker.bootstrap, "--create",
                    "--topic", self.changelog, "--partitions", str(PARTITIONS),
-                   "--replication-factor", "1", "--config", "cleanup.policy=compact"],
-                  timeout=120)
+                   "--replication-factor", "1"] + configs, timeout=120)
         self.assertEqual(out.returncode, 0, out.stderr)
 
     def tearDown(self):
@@ -83,14 +91,16 @@ class PartitionStores(unittest.TestCase):
                 proc.wait()
             log.close()
         self.broker.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if not os.environ.get("PDNSX_TEST_KEEP"):  # the members' logs, to look at
+            shutil.rmtree(self.dir, ignore_errors=True)
 
-    def produce(self):
+    def produce(self, sizes=(1500, 2500, 1000), seed=77):
         """Each organisation replays a capture of overlapping names; returns
-        the ground truth: per record its count and partition."""
-        for org, n in zip(self.orgs, (1500, 2500, 1000)):
-            path = os.path.join(self.dir, org + ".pcap")
-            subprocess.run([GENCAP, "-n", str(n), "-s", "77", "-N", "400", "-D", "80", "-c",
+        the ground truth of everything its topics hold: per record its
+        count and partition."""
+        for org, n in zip(self.orgs, sizes):
+            path = os.path.join(self.dir, "%s-%d.pcap" % (org, seed))
+            subprocess.run([GENCAP, "-n", str(n), "-s", str(seed), "-N", "400", "-D", "80", "-c",
                             "100", "-t", "300", "-o", path], check=True,
                            stdout=subprocess.DEVNULL, timeout=120)
             out = run(pxtest.producer_cmd([
@@ -110,8 +120,10 @@ class PartitionStores(unittest.TestCase):
         self.assertEqual(set(part.values()), set(range(PARTITIONS)), "a partition got nothing")
         return truth, part
 
-    def member(self, name, extra=()):
-        """Starts a member; returns (store path, query port, metrics port)."""
+    def member(self, name, extra=(), static=True):
+        """Starts a member (static: with kafka.group_instance_id, so that a
+        restart keeps its partitions; else it leaves the group when it
+        stops); returns (store path, query port, metrics port)."""
         store = os.path.join(self.dir, name)
         log = open(os.path.join(self.dir, name + ".log"), "w+")
 
@@ -120,11 +132,11 @@ class PartitionStores(unittest.TestCase):
                 os.path.join(pxtest.BIN, "pdnsx-consumer"),
                 "-s", 'kafka.brokers="%s"' % self.broker.bootstrap,
                 "-s", 'kafka.group="%s"' % self.run_id,
-                "-s", 'kafka.group_instance_id="%s"' % name,
+                "-s", 'kafka.group_instance_id="%s"' % (name if static else ""),
                 "-s", 'kafka.topics="^pdnsx\\\\.obs\\\\.%s-.+"' % self.run_id,
                 "-s", 'store.path="%s"' % store, "-s", "run.exit_idle=0",
                 "-s", 'query.listen="127.0.0.1:%d"' % qport,
-                "-s", 'metrics.listen="127.0.0.1:%d"' % mport, "-s", SESSION,
+                "-s", 'metrics.listen="127.0.0.1:%d"' % mport, "-s", self.KAFKA_PROPERTIES,
                 "-s", 'kafka.changelog_topic="%s"' % self.changelog] + list(extra),
                 stdout=subprocess.DEVNULL, stderr=log, text=True)
         try:
@@ -211,6 +223,17 @@ class PartitionStores(unittest.TestCase):
         for proc, log in self.procs:
             self.assertEqual(proc.wait(timeout=120), 0, open(log.name).read()[-3000:])
 
+    def stop(self, member):
+        """SIGTERM to the process of member (exit 0 asserted)."""
+        for proc, log in self.procs:
+            if 'store.path="%s"' % member[0] in proc.args and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                self.assertEqual(proc.wait(timeout=120), 0, open(log.name).read()[-3000:])
+                return
+        raise AssertionError("no running process for " + member[0])
+
+
+class PartitionStores(PartitionStoresBase):
     def test_data_first_then_members(self):
         truth, part = self.produce()
         first = self.member("m1")
@@ -231,15 +254,6 @@ class PartitionStores(unittest.TestCase):
                         "both members hold partitions")
         truth, part = self.produce()
         self.check(members, truth, part)
-
-    def stop(self, member):
-        """SIGTERM to the process of member (exit 0 asserted)."""
-        for proc, log in self.procs:
-            if 'store.path="%s"' % member[0] in proc.args and proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                self.assertEqual(proc.wait(timeout=120), 0, open(log.name).read()[-3000:])
-                return
-        raise AssertionError("no running process for " + member[0])
 
     def test_store_lost_restored_from_changelog(self):
         truth, part = self.produce()
