@@ -211,6 +211,44 @@ static void test_reader_holds_detached(void **state)
     assert_false(path_exists(f->dir, "partition-1"));
 }
 
+/* A store set aside (written with the changelog off) goes to
+ * set-aside-<i>.<k>/, the first k free, never taken back: the next attach
+ * makes a new, empty store, even while a reader still holds the old one
+ * (it reads it to the end and closes it). */
+static void test_set_aside(void **state)
+{
+    fix *f = *state;
+    fill(f);
+    px_stores_iter *it;
+    assert_int_equal(px_stores_iter_find(f->ps, &every, &all, &it), PX_OK);
+    char where[512] = "";
+    assert_int_equal(px_stores_set_aside(f->ps, 1, where, sizeof where), PX_OK);
+    char want[512];
+    snprintf(want, sizeof want, "%s/set-aside-1.1", f->dir);
+    assert_string_equal(where, want);
+    assert_null(px_stores_get(f->ps, 1));
+    assert_false(path_exists(f->dir, "partition-1"));
+    assert_true(path_exists(f->dir, "set-aside-1.1/data.mdb"));
+    px_store *fresh = attach(f->ps, 1); /* not the handle the reader holds */
+    put(fresh, "www.new.org", "new.org", "o1", 60);
+    found fd = {0};
+    bool done = false;
+    for (int steps = 0; !done && steps < 100; steps++)
+        assert_int_equal(px_stores_iter_step(it, 1, on_rec, &fd, &done), PX_OK);
+    assert_int_equal(fd.n, 3); /* the old stores, as when it began */
+    px_stores_iter_free(it);
+    assert_string_equal(find_all(f->ps).lines,
+                        "www.zero.org \"v\"\nwww.new.org \"v\"\nwww.three.org \"v\"\n");
+    /* a second time: the next free name; the first stays */
+    assert_int_equal(px_stores_set_aside(f->ps, 1, NULL, 0), PX_OK);
+    assert_true(path_exists(f->dir, "set-aside-1.1/data.mdb"));
+    assert_true(path_exists(f->dir, "set-aside-1.2/data.mdb"));
+    int32_t present[4];
+    assert_int_equal(px_stores_present(f->ps, present, 4), 2);
+    attach(f->ps, 1);
+    assert_int_equal(find_all(f->ps).n, 2);
+}
+
 /* A read-only open attaches every partition store present, not those
  * detached. */
 static void test_read_only(void **state)
@@ -365,6 +403,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_layout_and_fan_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_detach_and_remove, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reader_holds_detached, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_set_aside, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_single_layout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_layout, setup, teardown),
