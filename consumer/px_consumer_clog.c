@@ -123,8 +123,8 @@ static int px_consumer_clog_set_aside(px_consumer *c, px_consumer_pstore *p, cha
     px_err err = px_stores_set_aside(c->stores, p->partition, where, sizeof(where));
     p->store = NULL;
     if (err != PX_OK) {
-        snprintf(why, whylen, "cannot move %s/partition-%" PRId32 " aside: %s",
-                 c->conf->store_path, p->partition, px_strerror(err));
+        snprintf(why, whylen, "cannot move %s/partition-%" PRId32 " aside: %s", c->conf->store_path,
+                 p->partition, px_strerror(err));
         return -1;
     }
     px_warning("changelog: the store of partition %" PRId32 " holds %" PRIu64

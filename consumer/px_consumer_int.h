@@ -180,12 +180,12 @@ struct px_consumer_pstore {
     /* revoked, committed and its cursors recorded: detached at the next
      * assignment unless that gives it back */
     bool revoked;
-    bool fresh;           /* given back by an assignment: to catch up with the changelog */
+    bool fresh; /* given back by an assignment: to catch up with the changelog */
     /* its restore from the changelog, running on its own thread (then p is
      * in px_consumer.restoring, not .pstores: nothing else touches its
      * store); NULL: none */
     px_consumer_restore *restore;
-    bool marks_due; /* its dead-letter marks to read once restored */
+    bool marks_due;       /* its dead-letter marks to read once restored */
     uint64_t outbox_last; /* its outbox's newest seq, as last read */
     /* each sink's cursor in this outbox: delivered below it; held in the
      * store; put into the batch being committed */

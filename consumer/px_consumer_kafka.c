@@ -173,7 +173,8 @@ static void px_consumer_assign(px_consumer *c, rd_kafka_t *rk,
     for (int i = 0; i < parts->cnt; i++)
         px_info("assigned %s [%" PRId32 "] from offset %" PRId64 "%s", parts->elems[i].topic,
                 parts->elems[i].partition, parts->elems[i].offset,
-                px_consumer_restoring_of(c, parts->elems[i].partition) ? " (paused: its store restores first)"
+                px_consumer_restoring_of(c, parts->elems[i].partition)
+                    ? " (paused: its store restores first)"
                 : parts->elems[i].offset == RD_KAFKA_OFFSET_BEGINNING ? " (beginning)"
                                                                       : "");
     c->assigned_once = true;
