@@ -455,9 +455,8 @@ void px_consumer_clog_detach(px_consumer_pstore *p);
 px_kafka_settings px_consumer_kafka_settings(const px_consumer *c);
 int px_consumer_kafka(px_consumer *c, char *errbuf, size_t errlen);
 void px_consumer_rewind(px_consumer *c);
-/* partition's input paused (its store restoring), or resumed from the
- * offsets its restored store holds. */
-void px_consumer_input_pause(px_consumer *c, int32_t partition);
+/* partition's input resumed from the offsets its restored store holds
+ * (paused in the assignment while the store restores). */
 void px_consumer_input_resume(px_consumer *c, int32_t partition);
 
 #endif

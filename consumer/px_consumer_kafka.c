@@ -32,8 +32,8 @@ static void px_consumer_offsets_from_store(px_consumer *c, rd_kafka_topic_partit
 }
 
 /* The assigned topic partitions: partition's (every org topic's) if it is
- * >= 0, else those whose store is not restoring. NULL: none (or no
- * memory). */
+ * >= 0, all of them if -2, else (-1) those whose store is not restoring.
+ * NULL: none (or no memory). */
 static rd_kafka_topic_partition_list_t *px_consumer_assigned(px_consumer *c, int32_t partition)
 {
     rd_kafka_topic_partition_list_t *all = NULL, *out = NULL;
@@ -41,8 +41,9 @@ static rd_kafka_topic_partition_list_t *px_consumer_assigned(px_consumer *c, int
         return NULL;
     for (int i = 0; i < all->cnt; i++) {
         const rd_kafka_topic_partition_t *tp = &all->elems[i];
-        bool mine = partition >= 0 ? tp->partition == partition
-                                   : !px_consumer_restoring_of(c, tp->partition);
+        bool mine = partition >= 0    ? tp->partition == partition
+                    : partition == -2 ? true
+                                      : !px_consumer_restoring_of(c, tp->partition);
         if (!mine)
             continue;
         if (!out)
@@ -78,7 +79,8 @@ void px_consumer_rewind(px_consumer *c)
     rd_kafka_topic_partition_list_destroy(parts);
 }
 
-void px_consumer_input_pause(px_consumer *c, int32_t partition)
+/* partition's input paused: its store restores. */
+static void px_consumer_input_pause(px_consumer *c, int32_t partition)
 {
     rd_kafka_topic_partition_list_t *parts = px_consumer_assigned(c, partition);
     if (!parts)
@@ -115,11 +117,8 @@ void px_consumer_input_resume(px_consumer *c, int32_t partition)
  * last checked (unknown at the start, or partitions added since) are not
  * taken: the endpoint answers 503 until px_consumer_owner_retry has the
  * count, rather than answer short. */
-static void px_consumer_owner_update(px_consumer *c)
+static void px_consumer_owner_set(px_consumer *c, const rd_kafka_topic_partition_list_t *parts)
 {
-    rd_kafka_topic_partition_list_t *parts = NULL;
-    if (!c->owner || rd_kafka_assignment(c->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
-        return;
     int32_t *owned = calloc((size_t)parts->cnt + 1, sizeof(*owned));
     size_t n = 0;
     for (int i = 0; owned && i < parts->cnt; i++)
@@ -138,6 +137,14 @@ static void px_consumer_owner_update(px_consumer *c)
         px_info("query endpoint: answering for the %d partition(s) assigned", parts->cnt);
     c->owner_pending = err != PX_OK;
     free(owned);
+}
+
+static void px_consumer_owner_update(px_consumer *c)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (!c->owner || rd_kafka_assignment(c->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
+        return;
+    px_consumer_owner_set(c, parts);
     rd_kafka_topic_partition_list_destroy(parts);
 }
 
@@ -211,6 +218,14 @@ static void px_consumer_revoke(px_consumer *c, rd_kafka_t *rk,
     /* taken messages are not merged: the next owner reads them */
     px_consumer_align_revoke(c, parts);
     px_consumer_lag_revoked(c->lag, parts);
+    /* What stays is read before the unassign: rd_kafka_assignment() after
+     * it, in the revocation of rd_kafka_consumer_close(), may wait forever
+     * (seen with librdkafka 2.0.2: its reply never comes). Eager: none. */
+    rd_kafka_topic_partition_list_t *left = coop ? px_consumer_assigned(c, -2) : NULL;
+    if (left)
+        for (int i = 0; i < parts->cnt; i++)
+            rd_kafka_topic_partition_list_del(left, parts->elems[i].topic,
+                                              parts->elems[i].partition);
     if (coop) {
         rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
         if (e)
@@ -218,9 +233,13 @@ static void px_consumer_revoke(px_consumer *c, rd_kafka_t *rk,
     } else {
         rd_kafka_assign(rk, NULL);
     }
-    px_consumer_owner_update(c);
-    if (failed) /* partitions we keep go back to where the store stands */
+    rd_kafka_topic_partition_list_t none = {0};
+    if (c->owner)
+        px_consumer_owner_set(c, left ? left : &none);
+    if (failed && left && left->cnt) /* partitions we keep go back to where the store stands */
         px_consumer_rewind(c);
+    if (left)
+        rd_kafka_topic_partition_list_destroy(left);
 }
 
 static void px_consumer_rebalance_cb(void *ctx, rd_kafka_t *rk, rd_kafka_resp_err_t err,
