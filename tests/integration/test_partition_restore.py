@@ -14,8 +14,13 @@ Kafka broker, two members in one group, the changelog on
     kept partitions' part of it (its merged counter rises by exactly
     that), answers a lookup of a new record of a kept partition, refuses
     with 503 "restoring" one that routes to a restoring partition, and
-    /partitions lists them as restoring. Once restored, `pdnsx-query
-    --cluster` over m1 is the ground truth of both streams exactly.
+    /partitions lists them as restoring. Then m2 comes back: the
+    rebalance revokes the restores running (cancelled and joined), the
+    quota goes, and once every restore ended `pdnsx-query --cluster` over
+    both is the ground truth of both streams exactly, each member answers
+    for its own partitions only, every message of the second stream was
+    merged once (by one of them) and none of the first again, and both
+    exit 0 on SIGTERM.
 (b) a store written with the changelog off (data, no changelog position)
     is not restored into: it is moved aside (set-aside-<p>.1/, a warning
     names it) and the partition restored into a new store; the answer is
@@ -128,21 +133,30 @@ class PartitionRestore(PartitionStoresBase):
         self.assertEqual(status, 503, body)
         self.assertEqual(json.loads(body)["error"], "restoring", body)
 
-        # the restore ends; everything is there once
+        # m2 comes back: the rebalance revokes m1's restores (cancelled,
+        # their threads joined; a partition m1 gets again goes on from the
+        # position reached), then the quota goes and every restore ends
+        again = self.member("m2", static=False)
+        pxtest.wait_for(lambda: self.owned(again[0]) and len(self.owned(m1[0])) < PARTITIONS,
+                        120, "m2 back in the group")
         self.quota(None)
         self.quota_set = False
-        pxtest.wait_for(lambda: pxtest.metric(
-            m1[2], "pdnsx_consumer_changelog_restoring_partitions") == 0, 120, "restored")
-        print("restored %.1f s after the quota went" % (time.monotonic() - t0), file=sys.stderr)
-        tlds = sorted({k[0].rsplit(".", 1)[-1] for k in truth})
-        pxtest.wait_for(lambda: self.answer(["--cluster", "127.0.0.1:%d" % m1[1]], tlds)
-                        == truth, 120, "m1's answer exact", interval=0.5)
-        # the gained partitions' first stream was restored, not merged again
-        self.assertEqual(pxtest.metric(m1[2], "pdnsx_consumer_merged_total"),
-                         before + self.published - first)
-        status, body = get(m1[1], "/partitions")
-        self.assertEqual(json.loads(body)["restoring"], [], body)
-        self.stop(m1)
+        self.settle([m1, again], truth)
+        for m in (m1, again):
+            pxtest.wait_for(lambda: pxtest.metric(
+                m[2], "pdnsx_consumer_changelog_restoring_partitions") == 0, 120, "restored")
+            status, body = get(m[1], "/partitions")
+            self.assertEqual(json.loads(body)["restoring"], [], body)
+        print("restored %.1f s after the second stream" % (time.monotonic() - t0),
+              file=sys.stderr)
+        with open(os.path.join(self.dir, "m1.log")) as f:
+            self.assertIn("(revoked) after", f.read())
+        # every message of the second stream merged once, by one of them;
+        # none of the first again
+        self.assertEqual(pxtest.metric(m1[2], "pdnsx_consumer_merged_total") - before
+                         + pxtest.metric(again[2], "pdnsx_consumer_merged_total"),
+                         self.published - first)
+        self.check([m1, again], truth, part2)
 
     def test_store_without_position_set_aside(self):
         truth, part = self.produce()
