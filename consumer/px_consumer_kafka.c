@@ -53,7 +53,7 @@ void px_consumer_rewind(px_consumer *c)
  * last checked (unknown at the start, or partitions added since) are not
  * taken: the endpoint answers 503 until px_consumer_owner_retry has the
  * count, rather than answer short. */
-static void px_consumer_owner_update(px_consumer *c)
+static void px_consumer_owner_update(px_consumer *c, const rd_kafka_topic_partition_list_t *gone)
 {
     rd_kafka_topic_partition_list_t *parts = NULL;
     if (!c->owner || rd_kafka_assignment(c->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
@@ -61,7 +61,9 @@ static void px_consumer_owner_update(px_consumer *c)
     int32_t *owned = calloc((size_t)parts->cnt + 1, sizeof(*owned));
     size_t n = 0;
     for (int i = 0; owned && i < parts->cnt; i++)
-        owned[n++] = parts->elems[i].partition;
+        if (!gone || !rd_kafka_topic_partition_list_find(gone, parts->elems[i].topic,
+                                                         parts->elems[i].partition))
+            owned[n++] = parts->elems[i].partition;
     px_err err =
         owned ? px_query_owner_assign(c->owner, c->topic_partitions, owned, n) : PX_ERR_NOMEM;
     if (err != PX_OK && !c->owner_pending)
@@ -88,7 +90,7 @@ void px_consumer_owner_retry(px_consumer *c, uint64_t now)
         c->copartition_broken = true; /* the run ends, as at an assignment */
         return;
     }
-    px_consumer_owner_update(c);
+    px_consumer_owner_update(c, NULL);
 }
 
 static void px_consumer_assign(px_consumer *c, rd_kafka_t *rk,
@@ -127,7 +129,7 @@ static void px_consumer_assign(px_consumer *c, rd_kafka_t *rk,
         px_error("Kafka: assign failed");
         c->fatal = true;
     }
-    px_consumer_owner_update(c);
+    px_consumer_owner_update(c, NULL);
 }
 
 static void px_consumer_revoke(px_consumer *c, rd_kafka_t *rk,
@@ -142,6 +144,9 @@ static void px_consumer_revoke(px_consumer *c, rd_kafka_t *rk,
     /* taken messages are not merged: the next owner reads them */
     px_consumer_align_revoke(c, parts);
     px_consumer_lag_revoked(c->lag, parts);
+    /* Before the unassign: the one rd_kafka_consumer_close asks for ends
+     * the group handle, which then answers rd_kafka_assignment never. */
+    px_consumer_owner_update(c, parts);
     if (coop) {
         rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
         if (e)
@@ -149,8 +154,7 @@ static void px_consumer_revoke(px_consumer *c, rd_kafka_t *rk,
     } else {
         rd_kafka_assign(rk, NULL);
     }
-    px_consumer_owner_update(c);
-    if (failed) /* partitions we keep go back to where the store stands */
+    if (failed && coop) /* partitions we keep go back to where the store stands */
         px_consumer_rewind(c);
 }
 
