@@ -57,8 +57,12 @@ PARTITIONS = 4
 FIRST = ["org-a", "org-b", "org-c", "org-d"]
 LATE = "org-e"
 # librdkafka's 45 s session would hold the rebalance after the kill that
-# long; 6 s is the broker's smallest allowed (group.min.session.timeout.ms)
-SESSION = 'kafka.properties={ session = { timeout = { ms = 6000; }; }; }'
+# long; 6 s is the broker's smallest allowed (group.min.session.timeout.ms).
+# A member learns of a rebalance at its next heartbeat (3 s by default):
+# the first member would merge that long alone before the others' join
+# reached it.
+SESSION = ('kafka.properties={ session = { timeout = { ms = 6000; }; }; '
+           'heartbeat = { interval = { ms = 500; }; }; }')
 # small store transactions: the stream takes many, so that the kill lands
 # in its midst
 BATCH = 100
@@ -322,7 +326,8 @@ class ScaleoutThree(unittest.TestCase):
         hot = {pxtest.java_partition(r[1], PARTITIONS)
                for r in read_tsv(os.path.join(self.sc, "expected-alerts.tsv"))}
 
-        m = {name: self.member(name) for name in ("m1", "m2", "m3")}
+        with ThreadPoolExecutor(3) as pool:  # joining together
+            m = dict(zip(("m1", "m2", "m3"), pool.map(self.member, ("m1", "m2", "m3"))))
 
         # the victim: the owner of an alerting partition, once it merged
         # some of it (the alerts lie at the stream's end: they are decided
