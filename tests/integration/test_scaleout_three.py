@@ -46,7 +46,6 @@ import subprocess
 import sys
 import unittest
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pxtest  # noqa: E402
@@ -70,18 +69,6 @@ BATCH = 100
 
 def run(cmd, timeout=120):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-
-
-def read_tsv(path):
-    with open(path) as f:
-        return [line.rstrip("\n").split("\t") for line in f if not line.startswith("#")]
-
-
-def epoch(text):
-    """RFC 3339 UTC with or without fractions of a second."""
-    text = text.rstrip("Z").split(".")[0]
-    return int(datetime.strptime(text, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
-               .timestamp())
 
 
 def key(r):
@@ -161,21 +148,14 @@ class ScaleoutThree(unittest.TestCase):
         last seen and organisations, and its partition (the same in every
         topic: co-partitioned by registered domain); and the number of
         messages."""
-        recs, part, n = {}, {}, 0
+        obs, part = [], {}
         for org in orgs:
-            msgs = pxtest.read_topic_raw(self.broker.bootstrap, self.topic(org))
-            n += len(msgs)
-            for r in pxtest.decode_messages(msgs):
-                k = key(r)
-                a = recs.setdefault(k, {"count": 0, "time_first": r["time_first"],
-                                        "time_last": r["time_last"], "orgs": set()})
-                a["count"] += r["count"]
-                a["time_first"] = min(a["time_first"], r["time_first"])
-                a["time_last"] = max(a["time_last"], r["time_last"])
-                a["orgs"].add(r["org"])
-                self.assertEqual(part.setdefault(k, r["_partition"]), r["_partition"], k)
+            obs += pxtest.decode_messages(pxtest.read_topic_raw(self.broker.bootstrap,
+                                                                self.topic(org)))
+        for r in obs:
+            self.assertEqual(part.setdefault(key(r), r["_partition"]), r["_partition"], r)
         self.assertEqual(set(part.values()), set(range(PARTITIONS)), "a partition got nothing")
-        return recs, part, n
+        return pxtest.merge_records(obs), part, len(obs)
 
     # ---- the members ------------------------------------------------------------------
 
@@ -291,7 +271,7 @@ class ScaleoutThree(unittest.TestCase):
 
     def check_alerts(self, alerts):
         """alerts are expected-alerts.tsv's, each once, and nothing else."""
-        rows = read_tsv(os.path.join(self.sc, "expected-alerts.tsv"))
+        rows = pxtest.read_tsv(os.path.join(self.sc, "expected-alerts.tsv"))
         self.assertEqual(len(rows), 3)
 
         def subject(a):
@@ -303,8 +283,8 @@ class ScaleoutThree(unittest.TestCase):
         prefix = self.run_id + "-"
         for a in alerts:
             row = next(r for r in rows if tuple(r[:3]) == subject(a))
-            self.assertTrue(epoch(row[4]) <= epoch(a["@timestamp"]) < epoch(row[5]),
-                            (a["@timestamp"], row))
+            t = pxtest.epoch(a["@timestamp"])
+            self.assertTrue(pxtest.epoch(row[4]) <= t < pxtest.epoch(row[5]), (t, row))
             orgs = {o[len(prefix):] for o in a["pdnsx"]["orgs"] if o.startswith(prefix)}
             self.assertEqual(len(orgs), len(a["pdnsx"]["orgs"]), a["pdnsx"]["orgs"])
             if row[0] == "pdnsx.geo_shift":
@@ -324,7 +304,7 @@ class ScaleoutThree(unittest.TestCase):
         # the partition of the expected alerts' domains (murmur2 of the
         # registered domain, as the producers key them)
         hot = {pxtest.java_partition(r[1], PARTITIONS)
-               for r in read_tsv(os.path.join(self.sc, "expected-alerts.tsv"))}
+               for r in pxtest.read_tsv(os.path.join(self.sc, "expected-alerts.tsv"))}
 
         with ThreadPoolExecutor(3) as pool:  # joining together
             m = dict(zip(("m1", "m2", "m3"), pool.map(self.member, ("m1", "m2", "m3"))))
