@@ -95,7 +95,36 @@ static int px_copart_topics(const char *topics, const struct rd_kafka_metadata *
     return 0;
 }
 
-int px_consumer_copartition(px_consumer *c, char *why, size_t whylen)
+/* Leaves out of parts each partition number i that parts does not hold
+ * of every topic t (n of them): returns how many numbers it left out. */
+static int px_copart_whole(const px_copart_topic *t, size_t n,
+                           rd_kafka_topic_partition_list_t *parts)
+{
+    int left = 0;
+    for (int i = 0; i < parts->cnt; i++) {
+        int32_t partition = parts->elems[i].partition;
+        const char *missing = NULL;
+        for (size_t k = 0; k < n && !missing; k++)
+            if (partition < t[k].parts &&
+                !rd_kafka_topic_partition_list_find(parts, t[k].name, partition))
+                missing = t[k].name;
+        if (!missing)
+            continue;
+        px_warning("partition %" PRId32 " assigned without %s [%" PRId32 "]: the members "
+                   "saw different topics (a new one?); not read until the group rebalances, "
+                   "so that its store stays at one member",
+                   partition, missing, partition);
+        for (int j = parts->cnt; j-- > 0;)
+            if (parts->elems[j].partition == partition)
+                rd_kafka_topic_partition_list_del_by_idx(parts, j);
+        left++;
+        i = -1; /* the list moved: from the start again */
+    }
+    return left;
+}
+
+int px_consumer_copartition_whole(px_consumer *c, rd_kafka_topic_partition_list_t *parts, char *why,
+                                  size_t whylen)
 {
     const struct rd_kafka_metadata *md = NULL;
     if (rd_kafka_metadata(c->dlq, 1, NULL, &md, PX_CONSUMER_PARTITIONS_WAIT_MS) !=
@@ -117,9 +146,16 @@ int px_consumer_copartition(px_consumer *c, char *why, size_t whylen)
             px_copart_describe(t, n, why, whylen);
             px_metric_inc(c->m_copartition);
             total = -1;
+        } else if (parts) {
+            px_copart_whole(t, n, parts);
         }
     }
     free(t);
     rd_kafka_metadata_destroy(md);
     return total;
+}
+
+int px_consumer_copartition(px_consumer *c, char *why, size_t whylen)
+{
+    return px_consumer_copartition_whole(c, NULL, why, whylen);
 }

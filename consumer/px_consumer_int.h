@@ -429,6 +429,13 @@ void px_consumer_owner_retry(px_consumer *c, uint64_t now);
  * none yet, or Kafka cannot tell now), or -1 when the counts differ: why
  * then names each topic with its count, and the metric counts it. */
 int px_consumer_copartition(px_consumer *c, char *why, size_t whylen);
+/* The same at an assignment, which it then makes whole: a partition
+ * number i parts holds of some subscribed topics only (the members saw
+ * different topics when the group assigned them, a topic just created:
+ * another member may hold the others' i) is left out of parts, with a
+ * warning, until the next rebalance assigns it whole. */
+int px_consumer_copartition_whole(px_consumer *c, rd_kafka_topic_partition_list_t *parts, char *why,
+                                  size_t whylen);
 
 /* px_consumer_clog.c: the partition stores' changelog (kafka.changelog_topic) */
 /* At start, with each organisation topic's partition count (0: none

@@ -168,7 +168,7 @@ static void px_consumer_assign(px_consumer *c, rd_kafka_t *rk,
     /* Every member gets here when the subscription's topics change: none
      * reads a partition of a group whose topics no longer co-partition. */
     char why[2048] = "";
-    if (c->copartition_broken || px_consumer_copartition(c, why, sizeof(why)) < 0) {
+    if (c->copartition_broken || px_consumer_copartition_whole(c, parts, why, sizeof(why)) < 0) {
         if (!c->copartition_broken)
             px_error("%s", why);
         c->copartition_broken = true;

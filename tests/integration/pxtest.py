@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from datetime import datetime, timezone
 
 import avro.io
 import avro.schema
@@ -304,3 +305,31 @@ def kill_all(procs):
 
 def tmpdir(prefix):
     return tempfile.mkdtemp(prefix=prefix)
+
+
+def merge_records(recs):
+    """The merge rules, written again in python: per (rrname, rrtype,
+    rdata) the summed count, first and last seen, and the organisations."""
+    acc = {}
+    for r in recs:
+        k = (r["rrname"], r["rrtype"], r["rdata"])
+        a = acc.setdefault(k, {"count": 0, "time_first": r["time_first"],
+                               "time_last": r["time_last"], "orgs": set()})
+        a["count"] += r["count"]
+        a["time_first"] = min(a["time_first"], r["time_first"])
+        a["time_last"] = max(a["time_last"], r["time_last"])
+        a["orgs"].add(r["org"])
+    return acc
+
+
+def read_tsv(path):
+    """The rows of a TSV file (pdnsx-scenario's), comments left out."""
+    with open(path) as f:
+        return [line.rstrip("\n").split("\t") for line in f if not line.startswith("#")]
+
+
+def epoch(text):
+    """RFC 3339 UTC with or without fractions of a second."""
+    text = text.rstrip("Z").split(".")[0]
+    return int(datetime.strptime(text, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+               .timestamp())

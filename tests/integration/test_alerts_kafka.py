@@ -29,7 +29,6 @@ import subprocess
 import sys
 import unittest
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pxtest  # noqa: E402
@@ -43,16 +42,7 @@ RULES = ("pdnsx.new_domain_burst", "pdnsx.geo_shift")
 SESSION = 'kafka.properties={ session = { timeout = { ms = 6000; }; }; }'
 
 
-def read_tsv(path):
-    with open(path) as f:
-        return [line.rstrip("\n").split("\t") for line in f if not line.startswith("#")]
-
-
-def epoch(text):
-    """RFC 3339 UTC with or without fractions of a second."""
-    text = text.rstrip("Z").split(".")[0]
-    return int(datetime.strptime(text, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
-               .timestamp())
+read_tsv, epoch = pxtest.read_tsv, pxtest.epoch
 
 
 def syslog_severity(event_severity):

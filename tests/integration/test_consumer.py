@@ -76,18 +76,7 @@ def stop(proc, reader=None):
     proc.stderr.close()
 
 
-def python_merge(recs):
-    """The merge rules, written again in python."""
-    acc = {}
-    for r in recs:
-        k = (r["rrname"], r["rrtype"], r["rdata"])
-        a = acc.setdefault(k, {"count": 0, "time_first": r["time_first"],
-                               "time_last": r["time_last"], "orgs": set()})
-        a["count"] += r["count"]
-        a["time_first"] = min(a["time_first"], r["time_first"])
-        a["time_last"] = max(a["time_last"], r["time_last"])
-        a["orgs"].add(r["org"])
-    return acc
+python_merge = pxtest.merge_records
 
 
 def single_object(rec):

@@ -1601,6 +1601,40 @@ static void test_copartition_refused_at_start(void **state)
     cluster_stop(&c);
 }
 
+/* An assignment holding partition i of some subscribed topics only (the
+ * members saw different topics when the group assigned them: one just
+ * created, as another member may hold the other topics' i) keeps its
+ * whole partition numbers only: the others are not read, nor their
+ * stores opened, until a rebalance assigns them whole. */
+static void test_copartition_partial_assignment_left_out(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_start(&c);
+    run_env e;
+    env_init(&e, &c, "g-copart3");
+    char err[2048] = "";
+    px_consumer *pc = px_consumer_create(&e.conf, &e.opts, err, sizeof(err));
+    if (!pc)
+        fail_msg("create: %s", err);
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(4);
+    rd_kafka_topic_partition_list_add(parts, TOPIC_A, 0);
+    rd_kafka_topic_partition_list_add(parts, TOPIC_A, 1);
+    rd_kafka_topic_partition_list_add(parts, TOPIC_B, 1);
+    assert_int_equal(px_consumer_copartition_whole(pc, parts, err, sizeof(err)), 4);
+    assert_int_equal(parts->cnt, 2);
+    assert_non_null(rd_kafka_topic_partition_list_find(parts, TOPIC_A, 1));
+    assert_non_null(rd_kafka_topic_partition_list_find(parts, TOPIC_B, 1));
+    rd_kafka_topic_partition_list_add(parts, TOPIC_B, 0);
+    rd_kafka_topic_partition_list_add(parts, TOPIC_A, 0);
+    assert_int_equal(px_consumer_copartition_whole(pc, parts, err, sizeof(err)), 4);
+    assert_int_equal(parts->cnt, 4); /* whole: kept */
+    rd_kafka_topic_partition_list_destroy(parts);
+    px_consumer_destroy(pc);
+    env_cleanup(&e);
+    cluster_stop(&c);
+}
+
 typedef struct run_thread {
     run_env *e;
     int rc;
@@ -1695,6 +1729,7 @@ int main(void)
     const struct CMUnitTest copart[] = {
         cmocka_unit_test(test_copartition_refused_at_start),
         cmocka_unit_test(test_copartition_broken_later),
+        cmocka_unit_test(test_copartition_partial_assignment_left_out),
         cmocka_unit_test(test_static_membership),
         cmocka_unit_test(test_assignor_pinned),
     };
