@@ -24,8 +24,8 @@
 # drifts): M pdnsx-consumer processes started together in a fresh group,
 # with the changelog ("on": kafka.changelog_topic a fresh log-compacted
 # topic of PARTITIONS partitions for the run, as pdnsx-kafka-federation
-# makes pdnsx.state; "off": kafka.changelog_topic ""), each with its own fresh store.path,
-# kafka.group_instance_id (static membership: a member that exits does not
+# makes pdnsx.state; "off": kafka.changelog_topic ""), each with its own
+# fresh store.path, kafka.group_instance_id (static membership: a member that exits does not
 # hand its partitions to the others, which would read them again) and
 # run.exit_idle=IDLE, not pinned. Every 100 ms the script reads each
 # member's /metrics. Per run:
@@ -39,8 +39,8 @@
 #    merged once, and "to N" (start to the sum reaching N) is shown beside;
 #  - merged: the sum of the members' "merged" at exit. Above N means double
 #    work: a partition read by one member and, after a rebalance, again by
-#    its new owner from the new owner's store's offset (until the changelog
-#    restore, the beginning). The group join is such a rebalance: the first
+#    its new owner from the new owner's store's offset (with the changelog
+#    off, the beginning; on, its restored position). The group join is such a rebalance: the first
 #    member to join takes every partition until the others' JoinGroup
 #    reaches it (up to heartbeat.interval.ms, 3 s);
 #  - records: records summed over the members' stores (pdnsx-query verify);
@@ -49,8 +49,8 @@
 #    (N over it); the broker's CPU seconds over the run, when it runs on
 #    this machine (found by its port: ss -ltnp); assigned: partition assignments logged over the members
 #    (ORGS x PARTITIONS when the group settled at once).
-#  - changelog rows: rows the members published to the changelog (and
-#    their MB), from pdnsx_consumer_changelog_rows_total.
+#  - changelog rows: rows the members published to the changelog, from
+#    pdnsx_consumer_changelog_rows_total.
 # The speed-up of M members is the M=1 run's merge time over the M run's
 # (the same mode), per round, median over rounds; the changelog's cost, the
 # "on" run's merge time over the "off" run's (the same M), likewise.
