@@ -15,10 +15,24 @@
  * reports a message at message.timeout.ms at the latest. This much more
  * is waited before what is still queued is purged (it never should be). */
 #define PX_CHANGELOG_GRACE_MS 5000
+#define PX_CHANGELOG_STR_(x) #x
+#define PX_CHANGELOG_STR(x) PX_CHANGELOG_STR_(x)
 /* A restore's prefetch: bounded, as it runs beside the consumer's own
- * (README, "Memory"); at least one message of the largest size. */
-#define PX_CHANGELOG_FETCH_KB "16384"
-#define PX_CHANGELOG_FETCH_BYTES "8388608"
+ * (README, "Memory"): PX_CHANGELOG_QUEUE messages or PX_CHANGELOG_QUEUE_KB
+ * KiB of them queued, fetched PX_CHANGELOG_FETCH_BYTES at a time (at least
+ * one message of the largest size). A fetch holds a fraction of the queue,
+ * ~37,000 of the store's ~50-byte rows: one that filled it at once (8 MiB
+ * were ~150,000 rows) stopped the fetcher after every fetch
+ * (px_changelog_wake). */
+#define PX_CHANGELOG_QUEUE 100000
+#define PX_CHANGELOG_QUEUE_KB 16384
+#define PX_CHANGELOG_FETCH_BYTES 2097152 /* 2 MiB */
+/* How long Kafka holds a restore's fetch at the end of the log: the end is
+ * known, nothing is waited for there (and a wake-up queued behind such a
+ * fetch would wait as long). */
+#define PX_CHANGELOG_FETCH_WAIT_MS 10
+/* A wake-up's request is waited for this long at most. */
+#define PX_CHANGELOG_WAKE_MS 1000
 
 typedef enum px_changelog_txn_pending {
     PX_CHANGELOG_TXN_NONE,
@@ -566,6 +580,9 @@ typedef struct px_changelog_reader {
     px_changelog_job *j;
     px_kafka *k;
     rd_kafka_topic_t *rkt;
+    rd_kafka_queue_t *q; /* the partition's fetch queue, for its length */
+    int qlen;            /* its length after the last take */
+    bool taken;          /* a message was read */
     bool started;
     int64_t end;
     rd_kafka_message_t *buf[PX_CHANGELOG_CHUNK];
@@ -590,9 +607,11 @@ static px_err px_changelog_reader_open(px_changelog_reader *r, char *why, size_t
         {"auto.offset.reset", "error"},
         /* rows of aborted transactions are never read */
         {"isolation.level", "read_committed"},
-        {"queued.max.messages.kbytes", PX_CHANGELOG_FETCH_KB},
-        {"fetch.max.bytes", PX_CHANGELOG_FETCH_BYTES},
-        {"max.partition.fetch.bytes", PX_CHANGELOG_FETCH_BYTES},
+        {"queued.min.messages", PX_CHANGELOG_STR(PX_CHANGELOG_QUEUE)},
+        {"queued.max.messages.kbytes", PX_CHANGELOG_STR(PX_CHANGELOG_QUEUE_KB)},
+        {"fetch.max.bytes", PX_CHANGELOG_STR(PX_CHANGELOG_FETCH_BYTES)},
+        {"max.partition.fetch.bytes", PX_CHANGELOG_STR(PX_CHANGELOG_FETCH_BYTES)},
+        {"fetch.wait.max.ms", PX_CHANGELOG_STR(PX_CHANGELOG_FETCH_WAIT_MS)},
         {"allow.auto.create.topics", "false"},
     };
     px_kafka_conf kc = {
@@ -616,6 +635,7 @@ static px_err px_changelog_reader_open(px_changelog_reader *r, char *why, size_t
         return PX_ERR_KAFKA;
     }
     r->started = true;
+    r->q = rd_kafka_queue_get_partition(rk, cl->topic, r->j->p);
     return PX_OK;
 }
 
@@ -629,6 +649,8 @@ static void px_changelog_reader_drop(px_changelog_reader *r)
 static void px_changelog_reader_close(px_changelog_reader *r)
 {
     px_changelog_reader_drop(r);
+    if (r->q)
+        rd_kafka_queue_destroy(r->q);
     if (r->started)
         rd_kafka_consume_stop(r->rkt, r->j->p);
     if (r->rkt)
@@ -669,6 +691,7 @@ static px_err px_changelog_take(px_changelog_reader *r, rd_kafka_message_t **got
             } else {
                 r->msgs[r->n] = (px_changelog_msg){m->key, m->key_len, m->payload, m->len};
                 r->buf[r->n++] = m;
+                r->taken = true;
                 r->next = m->offset + 1;
                 r->at_end = r->next >= r->end;
                 continue;
@@ -677,6 +700,29 @@ static px_err px_changelog_take(px_changelog_reader *r, rd_kafka_message_t **got
         rd_kafka_message_destroy(m);
     }
     return err;
+}
+
+/* librdkafka 2.0 (Debian 12's; 2.2 adds fetch.queue.backoff.ms) stops
+ * fetching a partition whose queue holds queued.min.messages or
+ * queued.max.messages.kbytes, and decides again only when its broker
+ * thread wakes up: at a request or a response on its connection, else up
+ * to a second later. A restore drains the queue in a fraction of that
+ * (~1 M rows/s) and waited out the rest: it read ~140 k of the store's rows
+ * a second. So when the queue runs low and nothing arrived since the last
+ * take (the fetcher is idle: stopped, or done), the reader wakes that
+ * thread with a request of its own to the partition's leader (ListOffsets:
+ * answered at once; the answer is not needed), which then decides again
+ * and fetches. Not when everything up to the end is queued already. */
+static void px_changelog_wake(px_changelog_reader *r)
+{
+    if (!r->q || !r->taken)
+        return; /* nothing read yet: the first fetch is on its way */
+    int qlen = (int)rd_kafka_queue_length(r->q);
+    if (qlen > r->qlen || qlen >= PX_CHANGELOG_QUEUE / 2 || r->next + qlen >= r->end)
+        return;
+    int64_t lo, hi;
+    rd_kafka_query_watermark_offsets(px_kafka_handle(r->k), r->j->cl->topic, r->j->p, &lo, &hi,
+                                     PX_CHANGELOG_WAKE_MS);
 }
 
 /* Fills the chunk until it is full or the end is reached. */
@@ -690,8 +736,19 @@ static px_err px_changelog_fill(px_changelog_reader *r, char *why, size_t whylen
                    r->j->p);
             return PX_ERR_AGAIN;
         }
+        px_changelog_wake(r);
+        /* What is queued, at once (a batch call waits until it has all it
+         * asks for: the rest of a restore's last chunk never comes); with
+         * nothing queued, the next message, up to 100 ms. */
+        size_t want = PX_CHANGELOG_CHUNK - r->n;
+        int queued = r->q ? (int)rd_kafka_queue_length(r->q) : -1;
+        if (queued == 0)
+            want = 1;
+        else if (queued > 0 && (size_t)queued < want)
+            want = (size_t)queued;
         rd_kafka_message_t *got[PX_CHANGELOG_CHUNK];
-        ssize_t k = rd_kafka_consume_batch(r->rkt, r->j->p, 100, got, PX_CHANGELOG_CHUNK - r->n);
+        ssize_t k = rd_kafka_consume_batch(r->rkt, r->j->p, queued > 0 ? 0 : 100, got, want);
+        r->qlen = r->q ? (int)rd_kafka_queue_length(r->q) : 0;
         if (k < 0) {
             px_why(why, whylen, "changelog %s [%" PRId32 "]: %s", cl->topic, r->j->p,
                    rd_kafka_err2str(rd_kafka_last_error()));

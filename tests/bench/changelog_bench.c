@@ -7,9 +7,12 @@
  *
  *   pdnsx-bench-changelog -b BROKERS [-n ROWS] [-x ROWS_PER_TX] [-p PARTITIONS]
  *                         [-k KEY_BYTES] [-v VALUE_BYTES] [-K DISTINCT_KEYS]
- *                         [-T] [-P librdkafka.prop=value]...
+ *                         [-T] [-a APPLY_ROWS_PER_S] [-P librdkafka.prop=value]...
  *
  * -T: each publish a Kafka transaction (px_changelog_opts.transactional_id).
+ * -a: the restore's apply takes (sleeps) as long as applying that many rows
+ *     a second would: a store slower than the topic's reading, whose queue
+ *     then fills up to its bound (the fetcher's stop, px_changelog_wake).
  *
  * Prints one line of figures (key=value). */
 #include <getopt.h>
@@ -66,6 +69,8 @@ static void topic_create(const char *brokers, const char *topic, int partitions)
 
 typedef struct counted {
     uint64_t rows, bytes, calls;
+    long apply_rate; /* rows/s the apply takes at most (sleeping); 0: no limit */
+    double t0;
 } counted;
 
 static px_err count(void *ctx, const px_changelog_msg *m, size_t n, int64_t next)
@@ -76,6 +81,12 @@ static px_err count(void *ctx, const px_changelog_msg *m, size_t n, int64_t next
         c->bytes += m[i].key_len + m[i].val_len;
     c->rows += n;
     c->calls++;
+    if (c->apply_rate > 0) { /* as a store that applies apply_rate rows/s would */
+        double due = c->t0 + (double)c->rows / (double)c->apply_rate - now_s();
+        if (due > 0)
+            nanosleep(&(struct timespec){(time_t)due, (long)((due - (double)(time_t)due) * 1e9)},
+                      NULL);
+    }
     return PX_OK;
 }
 
@@ -87,7 +98,7 @@ static int cmp_double(const void *a, const void *b)
 
 typedef struct bench {
     const char *brokers;
-    long rows, per_tx, key_bytes, val_bytes, keys;
+    long rows, per_tx, key_bytes, val_bytes, keys, apply_rate;
     int partitions;
     bool txn;
     px_kafka_prop props[32];
@@ -154,9 +165,9 @@ static void publish_all(const bench *b, px_changelog *cl)
 static void restore_all(const bench *b, px_changelog *cl)
 {
     for (int p = 0; p < b->partitions; p++) {
-        counted c = {0};
+        counted c = {.apply_rate = b->apply_rate};
         char why[512] = "";
-        double t0 = now_s();
+        double t0 = c.t0 = now_s();
         if (px_changelog_restore(cl, p, 0, count, &c, why, sizeof(why)) != PX_OK)
             die("restore", why);
         double span = now_s() - t0;
@@ -170,7 +181,8 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: pdnsx-bench-changelog -b BROKERS [-n ROWS] [-x ROWS_PER_TX] "
-            "[-p PARTITIONS] [-k KEY_BYTES] [-v VALUE_BYTES] [-K KEYS] [-T] [-P prop=value]\n");
+            "[-p PARTITIONS] [-k KEY_BYTES] [-v VALUE_BYTES] [-K KEYS] [-T] [-a APPLY_ROWS_PER_S] "
+            "[-P prop=value]\n");
     exit(2);
 }
 
@@ -183,7 +195,7 @@ static void parse(int argc, char **argv, bench *b)
                  .keys = 200000,
                  .partitions = 2};
     int o;
-    while ((o = getopt(argc, argv, "b:n:x:p:k:v:K:P:T")) != -1) {
+    while ((o = getopt(argc, argv, "b:n:x:p:k:v:K:P:Ta:")) != -1) {
         switch (o) {
         case 'b':
             b->brokers = optarg;
@@ -208,6 +220,9 @@ static void parse(int argc, char **argv, bench *b)
             break;
         case 'T':
             b->txn = true;
+            break;
+        case 'a':
+            b->apply_rate = atol(optarg);
             break;
         case 'P': {
             char *eq = strchr(optarg, '=');

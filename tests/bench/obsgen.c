@@ -2,6 +2,7 @@
  *
  *   pdnsx-bench-obsgen -b BROKERS [-n N] [-k KEYS] [-D DOMAINS] [-s SEED]
  *                      [-p PREFIX] [-o ORGS] [-P PARTITIONS]
+ *   pdnsx-bench-obsgen -b BROKERS -C TOPIC -P PARTITIONS
  *
  * N observations (default 1,000,000) over KEYS distinct (rrname, rrtype,
  * rdata) keys (default 200,000) under DOMAINS registered domains (default
@@ -15,9 +16,13 @@
  * (px_psl_cache_lookup), sent like the producer does (lz4, linger, murmur2_random); the program
  * waits until Kafka has acknowledged every one. Deterministic from the seed. Prints "observations
  * N", "distinct_keys K", "domains D", "org_keys ORG KEYS" (distinct keys each organisation saw) and
- * "stored M" (messages the topics hold now, by their watermarks). */
+ * "stored M" (messages the topics hold now, by their watermarks).
+ *
+ * -C: creates TOPIC, log-compacted, with PARTITIONS partitions, as a
+ * changelog topic (kafka.changelog_topic) is, and publishes nothing. */
 #include <librdkafka/rdkafka.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +135,7 @@ static void make_key(uint32_t k, uint32_t ndomains, obs_key *t)
 typedef struct obs_gen {
     unsigned long n, keys, domains, seed, norgs;
     const char *brokers, *prefix;
+    const char *compacted; /* -C */
     int partitions;
 } obs_gen;
 
@@ -346,7 +352,7 @@ out:
 }
 
 /* CreateTopics through the admin API; TOPIC_ALREADY_EXISTS is success. */
-static int create_topics(rd_kafka_t *rk, char names[][64], size_t n, int partitions)
+static int create_topics(rd_kafka_t *rk, char names[][64], size_t n, int partitions, bool compact)
 {
     char err[256];
     rd_kafka_NewTopic_t *nt[8];
@@ -354,6 +360,8 @@ static int create_topics(rd_kafka_t *rk, char names[][64], size_t n, int partiti
     int rc = 0;
     for (size_t i = 0; i < n; i++)
         nt[i] = rd_kafka_NewTopic_new(names[i], partitions, -1, err, sizeof err);
+    for (size_t i = 0; compact && i < n; i++)
+        rd_kafka_NewTopic_set_config(nt[i], "cleanup.policy", "compact");
     rd_kafka_CreateTopics(rk, nt, n, NULL, q);
     rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
     const rd_kafka_CreateTopics_result_t *res = ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
@@ -384,7 +392,8 @@ static int create_topics(rd_kafka_t *rk, char names[][64], size_t n, int partiti
 static void usage(void)
 {
     fprintf(stderr, "usage: pdnsx-bench-obsgen -b BROKERS [-n N] [-k KEYS] [-D DOMAINS] "
-                    "[-s SEED] [-p ORG_PREFIX] [-o ORGS(1-8)] [-P PARTITIONS]\n");
+                    "[-s SEED] [-p ORG_PREFIX] [-o ORGS(1-8)] [-P PARTITIONS]\n"
+                    "       pdnsx-bench-obsgen -b BROKERS -C TOPIC -P PARTITIONS\n");
     exit(2);
 }
 
@@ -393,7 +402,7 @@ int main(int argc, char **argv)
     obs_gen g = {
         .n = 1000000, .keys = 200000, .domains = 20000, .seed = 1, .norgs = 3, .prefix = "bench"};
     int opt;
-    while ((opt = getopt(argc, argv, "b:n:k:D:s:p:o:P:")) != -1) {
+    while ((opt = getopt(argc, argv, "b:n:k:D:s:p:o:P:C:")) != -1) {
         switch (opt) {
         case 'b':
             g.brokers = optarg;
@@ -419,13 +428,25 @@ int main(int argc, char **argv)
         case 'o':
             g.norgs = strtoul(optarg, NULL, 10);
             break;
+        case 'C':
+            g.compacted = optarg;
+            break;
         default:
             usage();
         }
     }
     if (!g.brokers || g.keys == 0 || g.domains == 0 || g.n < g.keys || g.keys > (1u << 24) ||
-        g.norgs < 1 || g.norgs > 8 || strlen(g.prefix) > 30)
+        g.norgs < 1 || g.norgs > 8 || strlen(g.prefix) > 30 ||
+        (g.compacted && (g.partitions < 1 || strlen(g.compacted) >= 64)))
         usage();
+    if (g.compacted) {
+        px_kafka *k = make_producer(&g);
+        char name[1][64];
+        snprintf(name[0], sizeof name[0], "%s", g.compacted);
+        int rc = !k || create_topics(px_kafka_handle(k), name, 1, g.partitions, true) < 0;
+        px_kafka_destroy(k);
+        return rc;
+    }
     rng_state = g.seed * 0x2545f4914f6cdd1dULL + 1;
     uint32_t *seq = draw_sequence(&g);
     px_kafka *kafka = seq ? make_producer(&g) : NULL;
@@ -439,7 +460,7 @@ int main(int argc, char **argv)
     int rc = 0;
     for (unsigned long o = 0; o < g.norgs; o++)
         snprintf(names[o], sizeof names[o], "pdnsx.obs.%s-%c", g.prefix, (int)('a' + o));
-    if (g.partitions > 0 && create_topics(rk, names, g.norgs, g.partitions) < 0)
+    if (g.partitions > 0 && create_topics(rk, names, g.norgs, g.partitions, false) < 0)
         rc = 1;
     for (unsigned long o = 0; o < g.norgs && rc == 0; o++)
         if (!(topics[o] = rd_kafka_topic_new(rk, names[o], NULL)))

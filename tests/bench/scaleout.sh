@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Scale-out: the merge rate of 1, 2 and 3 pdnsx-consumer members in one
-# group, and the restore rate of a partition's state (docs/SCALING.md,
-# docs/BENCHMARKS.md "Scale-out: members and restore").
+# group, with the changelog topic and without, and the restore rate of a
+# partition's state (docs/SCALING.md, docs/BENCHMARKS.md "Scale-out:
+# members and restore").
 #
 #   tests/bench/scaleout.sh                          # starts Kafka (scripts/with-kafka.sh)
 #   PDNSX_KAFKA_GROUP_DELAY_MS=3000 scripts/with-kafka.sh tests/bench/scaleout.sh  # the same
 #   PDNSX_BENCH_KAFKA=127.0.0.1:9092 tests/bench/scaleout.sh   # a broker of yours
 #   BUILD=/other/checkout/build-bench tests/bench/scaleout.sh  # another Release build
 #   N=1000000 ROUNDS=2 MEMBERS="1 2" tests/bench/scaleout.sh   # quicker
+#   CHANGELOG=on tests/bench/scaleout.sh             # members with the changelog only
 #   PARTS=restore tests/bench/scaleout.sh            # the restore part only
 #
 # A real broker only: pdnsx-broker's mock cluster drops old messages and
@@ -17,10 +19,13 @@
 # Members (PARTS=members): ORGS organisation topics of PARTITIONS partitions
 # each (fresh, per run), filled once with N observations over K keys by
 # pdnsx-bench-obsgen (keyed by registered domain, as producers do). Then
-# ROUNDS rounds; each runs every M of MEMBERS (the order reversed every
-# other round: the machine's speed drifts): M pdnsx-consumer processes
-# started together in a fresh group, each with its own fresh store.path,
-# kafka.group_instance_id (static membership: a member that exits does not
+# ROUNDS rounds; each runs every M of MEMBERS, each with every mode of
+# CHANGELOG (both orders reversed every other round: the machine's speed
+# drifts): M pdnsx-consumer processes started together in a fresh group,
+# with the changelog ("on": kafka.changelog_topic a fresh log-compacted
+# topic of PARTITIONS partitions for the run, as pdnsx-kafka-federation
+# makes pdnsx.state; "off": kafka.changelog_topic ""), each with its own
+# fresh store.path, kafka.group_instance_id (static membership: a member that exits does not
 # hand its partitions to the others, which would read them again) and
 # run.exit_idle=IDLE, not pinned. Every 100 ms the script reads each
 # member's /metrics. Per run:
@@ -34,8 +39,8 @@
 #    merged once, and "to N" (start to the sum reaching N) is shown beside;
 #  - merged: the sum of the members' "merged" at exit. Above N means double
 #    work: a partition read by one member and, after a rebalance, again by
-#    its new owner from the new owner's store's offset (until the changelog
-#    restore, the beginning). The group join is such a rebalance: the first
+#    its new owner from the new owner's store's offset (with the changelog
+#    off, the beginning; on, its restored position). The group join is such a rebalance: the first
 #    member to join takes every partition until the others' JoinGroup
 #    reaches it (up to heartbeat.interval.ms, 3 s);
 #  - records: records summed over the members' stores (pdnsx-query verify);
@@ -44,18 +49,29 @@
 #    (N over it); the broker's CPU seconds over the run, when it runs on
 #    this machine (found by its port: ss -ltnp); assigned: partition assignments logged over the members
 #    (ORGS x PARTITIONS when the group settled at once).
-# The speed-up of M members is the M=1 run's merge time over the M run's,
-# per round, median over rounds.
+#  - changelog rows: rows the members published to the changelog, from
+#    pdnsx_consumer_changelog_rows_total.
+# The speed-up of M members is the M=1 run's merge time over the M run's
+# (the same mode), per round, median over rounds; the changelog's cost, the
+# "on" run's merge time over the "off" run's (the same M), likewise.
 #
-# Restore (PARTS=restore): the store side, pdnsx-bench-store -n RN -k RK -r
-# (rows of a store's changelog applied to a fresh store, records/s), and,
-# when this tree has it, the Kafka side: tests/bench/changelog.sh (rows/s
-# published and restored through the changelog topic) with CHANGELOG_N
-# rows. A restore's time is the larger of the two per row (docs/SCALING.md).
+# Restore (PARTS=restore), end to end: one member merges the N
+# observations with the changelog on (a fresh topic), exits, its store is
+# deleted, and a member of the same group.instance.id starts on an empty
+# store: it restores every partition from the changelog (Kafka and the
+# store's apply) and merges nothing again (checked: merged 0, records K).
+# Per run (ROUNDS): rows restored and the seconds the restores took (their
+# log lines summed, and from the first restore's start to the last one's
+# end), rows/s and records/s (K over it), the process's CPU. Then the
+# store side alone, pdnsx-bench-store -n RN -k RK -r (rows of a store's
+# changelog applied to a fresh store, no Kafka), and the Kafka side alone,
+# tests/bench/changelog.sh (rows/s published and restored through the
+# changelog topic, nothing applied) with CHANGELOG_N rows.
 #
 # Settings: N (3000000), K (600000), DOMAINS (60000), ORGS (3), PARTITIONS
-# (12), MEMBERS ("1 2 3"), ROUNDS (3), IDLE (3), SEED (1), SETTINGS (extra
-# `-s PATH=VALUE` for every member, e.g. "-s store.batch_records=50000"),
+# (12), MEMBERS ("1 2 3"), CHANGELOG ("on off"), ROUNDS (3), IDLE (3),
+# SEED (1), SETTINGS (extra `-s PATH=VALUE` for every member, e.g.
+# "-s store.batch_records=50000"),
 # RN (1000000), RK (200000), CHANGELOG_N (1000000), CHANGELOG_SH (the Kafka
 # side's script, tests/bench/changelog.sh) with CHANGELOG_KEY (24),
 # CHANGELOG_VALUE (25) bytes a row and CHANGELOG_TX ("5000 50000") rows a
@@ -86,10 +102,8 @@ MEMBERS=${MEMBERS:-"1 2 3"}
 ROUNDS=${ROUNDS:-3}
 IDLE=${IDLE:-3}
 SEED=${SEED:-1}
-# The members run without the changelog (kafka.changelog_topic ""), as
-# the figures in docs/BENCHMARKS.md were measured: its publishing cost is
-# measured apart (tests/bench/changelog.sh); SETTINGS replaces this.
-SETTINGS=${SETTINGS:--s kafka.changelog_topic='""'}
+CHANGELOG=${CHANGELOG:-"on off"}
+SETTINGS=${SETTINGS:-}
 RN=${RN:-1000000}
 RK=${RK:-200000}
 CHANGELOG_N=${CHANGELOG_N:-1000000}
@@ -115,6 +129,9 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
 fi
 cmake --build "$build" -j2 --target pdnsx-consumer pdnsx-query pdnsx-bench-obsgen \
     pdnsx-bench-store >"$logs/build.log" 2>&1 || die "build failed, see $logs/build.log"
+for mode in $CHANGELOG; do
+    [[ $mode == on || $mode == off ]] || die "CHANGELOG: \"$mode\" is neither on nor off"
+done
 bin=$build/bin
 
 pids=()
@@ -144,40 +161,48 @@ free_port() { /usr/bin/python3 "$root/tests/integration/ports.py" free; }
 now() { date +%s.%N; }
 
 # sample T0 PORT...: one line every 100 ms, "seconds-since-T0 merged-sum
-# messages-sum commit-ms-sum merged-of-each-member", from each member's
-# /metrics (pdnsx_consumer_merged_total counts at each batch's commit,
-# pdnsx_consumer_messages_total as messages are read,
-# pdnsx_consumer_commit_milliseconds_total the time in store commits; a
-# member that has exited keeps its last values), until killed.
+# messages-sum commit-ms-sum changelog-rows-sum merged-of-each-member",
+# from each member's /metrics (pdnsx_consumer_merged_total counts at each
+# batch's commit, pdnsx_consumer_messages_total as messages are read,
+# pdnsx_consumer_commit_milliseconds_total the time in store commits,
+# pdnsx_consumer_changelog_rows_total the rows published to the changelog;
+# a member that has exited keeps its last values), until killed.
 sample() {
     local t0=$1 p v; shift
-    declare -A merged read commit
+    declare -A merged read commit clog
     while :; do
-        local line="" sum=0 rsum=0 csum=0
+        local line="" sum=0 rsum=0 csum=0 lsum=0
         for p in "$@"; do
             v=$(curl -s --max-time 1 "http://127.0.0.1:$p/metrics" 2>/dev/null |
                 awk '$1 == "pdnsx_consumer_merged_total" { m = $2 }
                      $1 == "pdnsx_consumer_messages_total" { r = $2 }
                      $1 == "pdnsx_consumer_commit_milliseconds_total" { c = $2 }
-                     END { if (m != "") print m, r, c + 0 }') || true
+                     $1 == "pdnsx_consumer_changelog_rows_total" { l = $2 }
+                     END { if (m != "") print m, r, c + 0, l + 0 }') || true
             if [ -n "$v" ]; then
-                read -r merged[$p] read[$p] commit[$p] <<<"$v"
+                read -r merged[$p] read[$p] commit[$p] clog[$p] <<<"$v"
             fi
             sum=$((sum + ${merged[$p]:-0})) rsum=$((rsum + ${read[$p]:-0}))
-            csum=$((csum + ${commit[$p]:-0})) line="$line ${merged[$p]:-0}"
+            csum=$((csum + ${commit[$p]:-0})) lsum=$((lsum + ${clog[$p]:-0}))
+            line="$line ${merged[$p]:-0}"
         done
-        echo "$(awk -v a="$(now)" -v b="$t0" 'BEGIN { printf "%.2f", a - b }') $sum $rsum $csum$line"
+        echo "$(awk -v a="$(now)" -v b="$t0" 'BEGIN { printf "%.2f", a - b }') $sum $rsum $csum $lsum$line"
         sleep 0.1
     done
 }
 
-# members_run NAME M: M members in the fresh group NAME; sets to_n, join_s,
-# span (done_s - join_s), done_s, commit_s (seconds in store commits, all
-# members, as last sampled), wall, cpu, bcpu (the broker's CPU
-# seconds meanwhile, "" for a broker elsewhere), merged, records, assigned,
-# per_member (merged of each).
+# members_run NAME M TOPIC: M members in the group NAME (fresh stores),
+# with the changelog topic TOPIC ("": none); sets to_n, join_s, span
+# (done_s - join_s), done_s, commit_s (seconds in store commits, all
+# members, as last sampled), clog_rows (rows published to the changelog,
+# as last sampled), wall, cpu, bcpu (the broker's CPU seconds meanwhile,
+# "" for a broker elsewhere), merged, records, assigned, per_member (merged
+# of each), restored_rows and restore_s (changelog restores, from the
+# members' logs: rows, seconds summed), restore_span (from the first
+# restore's start to the last one's end). The members' stores are deleted
+# after.
 members_run() {
-    local name=$1 m=$2 i ports=() t0 st b0
+    local name=$1 m=$2 topic=$3 i ports=() t0 st b0
     pids=()
     for ((i = 0; i < m; i++)); do
         rm -rf "$data/store-$name-$i"
@@ -193,7 +218,8 @@ members_run() {
             -s "kafka.group=\"$name\"" -s "kafka.group_instance_id=\"member-$i\"" \
             -s "store.path=\"$data/store-$name-$i\"" -s "run.exit_idle=$IDLE" \
             -s 'trust.org_new_records=1000000000' \
-            -s "metrics.listen=\"127.0.0.1:${ports[$i]}\"" $SETTINGS \
+            -s "metrics.listen=\"127.0.0.1:${ports[$i]}\"" \
+            -s "kafka.changelog_topic=\"$topic\"" $SETTINGS \
             >"$logs/$name-$i.out" 2>"$logs/$name-$i.err" &
         pids+=($!)
     done
@@ -212,7 +238,15 @@ members_run() {
     join_s=$(awk '$3 > 0 { print prev + 0; exit } { prev = $1 }' "$logs/$name.samples")
     done_s=$(awk '$2 > max { max = $2; t = $1 } END { print t }' "$logs/$name.samples")
     commit_s=$(awk 'END { printf "%.2f", $4 / 1000 }' "$logs/$name.samples")
+    clog_rows=$(awk 'END { print $5 + 0 }' "$logs/$name.samples")
     cpu=0 merged=0 records=0 assigned=0 per_member=""
+    read -r restored_rows restore_s restore_span < <(cat "$logs/$name"-*.err | awk '
+        function t(s) { split(substr(s, 12, 12), a, ":"); return a[1] * 3600 + a[2] * 60 + a[3] }
+        / changelog: restoring partition / { if (first == "" || t($1) < first) first = t($1) }
+        / changelog: partition [0-9]+ restored: / {
+            for (j = 1; j < NF; j++) { if ($(j + 1) == "rows") r += $j; if ($(j + 1) == "s") s += $j }
+            if (t($1) > last) last = t($1) }
+        END { printf "%d %.2f %.2f\n", r, s, (first == "" ? 0 : last - first) }')
     for ((i = 0; i < m; i++)); do
         cpu=$(awk -v c="$cpu" '{ print c + $1 + $2 }' "$logs/$name-$i.time")
         local mg
@@ -233,8 +267,8 @@ members_run() {
     span=$(awk -v a="$done_s" -v b="$join_s" 'BEGIN { printf "%.2f", a - b }')
 }
 
-# --- members -------------------------------------------------------------------
-if [[ " $PARTS " == *" members "* ]]; then
+# publish: fills the ORGS topics (prefix $prefix, fresh) with the N observations.
+publish() {
     prefix=scale$(date +%s)
     echo "publishing $N observations over $K keys ($DOMAINS domains, $ORGS organisations," \
          "$PARTITIONS partitions a topic, seed $SEED) to Kafka at $bootstrap ..."
@@ -243,28 +277,56 @@ if [[ " $PARTS " == *" members "* ]]; then
         die "pdnsx-bench-obsgen failed, see $logs/obsgen.err"
     stored=$(awk '$1 == "stored" { print $2 }' "$data/obsgen.txt")
     [ "$stored" = "$N" ] || die "the topics hold $stored of $N observations"
+}
+
+# changelog_topic NAME: creates the fresh changelog topic pdnsx.state.NAME
+# (log-compacted, PARTITIONS partitions); sets topic to its name.
+changelog_topic() {
+    topic=pdnsx.state.$1
+    "$build/bench/pdnsx-bench-obsgen" -b "$bootstrap" -C "$topic" -P "$PARTITIONS" \
+        2>>"$logs/obsgen.err" || die "cannot create $topic, see $logs/obsgen.err"
+}
+
+# --- members -------------------------------------------------------------------
+if [[ " $PARTS " == *" members "* ]]; then
+    publish
     declare -A r_to_n r_join r_span r_done r_cpu r_bcpu r_commit r_work r_rec r_asg r_speed
-    declare -A row_span
+    declare -A r_clog r_cost row_span
+    reverse() { tr ' ' '\n' <<<"$*" | grep . | tac | tr '\n' ' '; }
     for ((r = 0; r < ROUNDS; r++)); do
-        order=$MEMBERS
-        ((r % 2)) && order=$(tr ' ' '\n' <<<"$MEMBERS" | grep . | tac | tr '\n' ' ')
+        order=$MEMBERS modes=$CHANGELOG
+        ((r % 2)) && order=$(reverse "$MEMBERS") modes=$(reverse "$CHANGELOG")
         for m in $order; do
-            members_run "scale-$$-r$r-m$m" "$m"
-            row_span[$r.$m]=$span
-            r_to_n[$m]+=" $to_n" r_done[$m]+=" $done_s" r_cpu[$m]+=" $cpu"
-            r_join[$m]+=" $join_s" r_span[$m]+=" $span" r_bcpu[$m]+=" $bcpu"
-            r_commit[$m]+=" $commit_s"
-            r_work[$m]+=" $(ratio "$merged" "$N")" r_rec[$m]+=" $records" r_asg[$m]+=" $assigned"
-            printf 'round %d, %d member(s): join %5.2f s, merge %6.2f s (%s obs/s), to N %6.2f s,' \
-                "$r" "$m" "$join_s" "$span" "$(per "$N" "$span")" "$to_n"
-            printf ' done %6.2f s, exit %6.2f s, commits %5.2f s,' "$done_s" "$wall" "$commit_s"
-            printf ' CPU %6.2f s (broker %s s), merged %s (%s), records %s of %s, assignments %s, load %s\n' \
-                "$cpu" "${bcpu:-?}" "$merged" "$per_member" "$records" "$K" "$assigned" \
-                "$(cut -d' ' -f1 /proc/loadavg)"
+            for mode in $modes; do
+                name=scale-$$-r$r-m$m-$mode topic=""
+                [ "$mode" = off ] || changelog_topic "$name"
+                members_run "$name" "$m" "$topic"
+                [ "$restored_rows" = 0 ] || die "$name restored $restored_rows rows from a fresh changelog"
+                k=$mode.$m
+                row_span[$r.$k]=$span
+                r_to_n[$k]+=" $to_n" r_done[$k]+=" $done_s" r_cpu[$k]+=" $cpu"
+                r_join[$k]+=" $join_s" r_span[$k]+=" $span" r_bcpu[$k]+=" $bcpu"
+                r_commit[$k]+=" $commit_s" r_clog[$k]+=" $clog_rows"
+                r_work[$k]+=" $(ratio "$merged" "$N")" r_rec[$k]+=" $records" r_asg[$k]+=" $assigned"
+                printf 'round %d, %d member(s), changelog %-3s: join %5.2f s, merge %6.2f s (%s obs/s), to N %6.2f s,' \
+                    "$r" "$m" "$mode" "$join_s" "$span" "$(per "$N" "$span")" "$to_n"
+                printf ' done %6.2f s, exit %6.2f s, commits %5.2f s, changelog rows %s,' \
+                    "$done_s" "$wall" "$commit_s" "$clog_rows"
+                printf ' CPU %6.2f s (broker %s s), merged %s (%s), records %s of %s, assignments %s, load %s\n' \
+                    "$cpu" "${bcpu:-?}" "$merged" "$per_member" "$records" "$K" "$assigned" \
+                    "$(cut -d' ' -f1 /proc/loadavg)"
+            done
         done
-        if [[ " $MEMBERS " == *" 1 "* ]]; then
+        for mode in $CHANGELOG; do
+            if [[ " $MEMBERS " == *" 1 "* ]]; then
+                for m in $MEMBERS; do
+                    r_speed[$mode.$m]+=" $(ratio "${row_span[$r.$mode.1]}" "${row_span[$r.$mode.$m]}")"
+                done
+            fi
+        done
+        if [[ " $CHANGELOG " == *" on "* && " $CHANGELOG " == *" off "* ]]; then
             for m in $MEMBERS; do
-                r_speed[$m]+=" $(ratio "${row_span[$r.1]}" "${row_span[$r.$m]}")"
+                r_cost[$m]+=" $(ratio "${row_span[$r.on.$m]}" "${row_span[$r.off.$m]}")"
             done
         fi
     done
@@ -272,33 +334,73 @@ if [[ " $PARTS " == *" members "* ]]; then
     echo "medians over $ROUNDS round(s) ($N observations, $K keys, $ORGS organisations x" \
          "$PARTITIONS partitions, run.exit_idle=$IDLE, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)," \
          "$(date -u +%F), $(git -C "$root" rev-parse --short HEAD)):"
-    echo "| members | merge s | obs/s | speed-up vs 1 | join s | start to N s | done s | CPU s (all members) | obs per CPU s | broker CPU s | commit s (all members) | merged / N | records (K=$K) | assignments |"
-    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-    for m in $MEMBERS; do
-        t=$(median "${r_span[$m]}") c=$(median "${r_cpu[$m]}")
-        echo "| $m | $t | $(per "$N" "$t") | $(median "${r_speed[$m]:-}") | $(median "${r_join[$m]}") |" \
-             "$(median "${r_to_n[$m]}") | $(median "${r_done[$m]}") | $c | $(per "$N" "$c") |" \
-             "$(median "${r_bcpu[$m]}") | $(median "${r_commit[$m]}") | $(median "${r_work[$m]}") | $(median_int "${r_rec[$m]}") | $(median_int "${r_asg[$m]}") |"
+    echo "| changelog | members | merge s | obs/s | speed-up vs 1 | on/off merge s | join s | start to N s | done s | CPU s (all members) | obs per CPU s | broker CPU s | commit s (all members) | changelog rows | merged / N | records (K=$K) | assignments |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    for mode in $CHANGELOG; do
+        for m in $MEMBERS; do
+            k=$mode.$m
+            t=$(median "${r_span[$k]}") c=$(median "${r_cpu[$k]}") cost=""
+            [ "$mode" = on ] && cost=$(median "${r_cost[$m]:-}")
+            echo "| $mode | $m | $t | $(per "$N" "$t") | $(median "${r_speed[$k]:-}") | $cost |" \
+                 "$(median "${r_join[$k]}") | $(median "${r_to_n[$k]}") | $(median "${r_done[$k]}") |" \
+                 "$c | $(per "$N" "$c") | $(median "${r_bcpu[$k]}") | $(median "${r_commit[$k]}") |" \
+                 "$(median_int "${r_clog[$k]}") | $(median "${r_work[$k]}") | $(median_int "${r_rec[$k]}") | $(median_int "${r_asg[$k]}") |"
+        done
+    done
+    for mode in $CHANGELOG; do
+        for m in $MEMBERS; do
+            echo "  changelog $mode, $m member(s), per round: merge s${r_span[$mode.$m]}; CPU s${r_cpu[$mode.$m]};" \
+                 "merged / N${r_work[$mode.$m]}; speed-up${r_speed[$mode.$m]:-}"
+        done
     done
     for m in $MEMBERS; do
-        echo "  $m member(s), per round: merge s${r_span[$m]}; merged / N${r_work[$m]}; speed-up${r_speed[$m]:-}"
+        [ -n "${r_cost[$m]:-}" ] && echo "  $m member(s), changelog on/off merge s per round:${r_cost[$m]}"
     done
     cat <<'EOT'
 merge s: from the last sample with no message read to the last growth of the sum of the
 members' merged (sampled every 100 ms; N when nothing is merged twice); obs/s: N over it;
-speed-up: the 1-member run's merge s over this one's, per round, median. join s: start of the
-processes to the first message read (group join, with the broker's
-group.initial.rebalance.delay.ms). start to N s: to the sum reaching N; done s: to its last
-growth. CPU s:
-user + sys of every member, whole processes. broker CPU s: the Kafka broker's (a local one)
-over the same run, group join and idle wait included. commit s: the members' time in store
-commits summed (pdnsx_consumer_commit_milliseconds_total). merged / N above 1: double work (a rebalance
-handed a partition to a member that read it again); records above K: the stores overlap.
+speed-up: the 1-member run's merge s over this one's (the same changelog mode), per round,
+median. on/off merge s: the changelog-on run's merge s over the off run's (the same members),
+per round, median: the changelog's cost. join s: start of the processes to the first message
+read (group join, with the broker's group.initial.rebalance.delay.ms). start to N s: to the
+sum reaching N; done s: to its last growth. CPU s: user + sys of every member, whole
+processes. broker CPU s: the Kafka broker's (a local one) over the same run, group join and
+idle wait included. commit s: the members' time in store commits summed
+(pdnsx_consumer_commit_milliseconds_total). changelog rows: rows published to the changelog
+(pdnsx_consumer_changelog_rows_total). merged / N above 1: double work (a rebalance handed
+a partition to a member that read it again); records above K: the stores overlap.
 EOT
 fi
 
 # --- restore -------------------------------------------------------------------
 if [[ " $PARTS " == *" restore "* ]]; then
+    echo
+    [ -n "${prefix:-}" ] || publish
+    echo "restore, end to end: 1 member merges the $N observations with the changelog on, its" \
+         "store is deleted, a member with the same group.instance.id restores it ($ROUNDS round(s)) ..."
+    declare -A e_rows e_s e_span e_cpu e_wall e_rps e_kps
+    for ((r = 0; r < ROUNDS; r++)); do
+        name=scale-$$-restore-r$r
+        changelog_topic "$name"
+        members_run "$name" 1 "$topic"
+        [ "$merged" = "$N" ] && [ "$records" = "$K" ] ||
+            die "$name: the first member merged $merged of $N, records $records of $K"
+        published=$clog_rows fill_cpu=$cpu
+        # the same group, instance id, store.path (deleted) and changelog topic
+        members_run "$name" 1 "$topic"
+        [ "$merged" = 0 ] || die "$name: the restored member merged $merged observations again"
+        [ "$records" = "$K" ] || die "$name: the restored store holds $records of $K records"
+        rps=$(per "$restored_rows" "$restore_span") kps=$(per "$K" "$restore_span")
+        e_rows[$r]=$restored_rows e_s[$r]=$restore_s e_span[$r]=$restore_span e_cpu[$r]=$cpu
+        e_wall[$r]=$wall e_rps[$r]=$rps e_kps[$r]=$kps
+        printf 'round %d: %s rows published (merge CPU %s s); restored %s rows (%s records) in %s s' \
+            "$r" "$published" "$fill_cpu" "$restored_rows" "$records" "$restore_s"
+        printf ' (first start to last end %s s): %s rows/s, %s records/s; restoring process CPU %s s, exit %s s, load %s\n' \
+            "$restore_span" "$rps" "$kps" "$cpu" "$wall" "$(cut -d' ' -f1 /proc/loadavg)"
+    done
+    echo "  median: $(median "${e_span[@]}") s, $(median_int "${e_rps[@]}") rows/s," \
+         "$(median_int "${e_kps[@]}") records/s, CPU $(median "${e_cpu[@]}") s (whole process:" \
+         "start, group join, restore, idle exit)"
     echo
     echo "restore, store side: pdnsx-bench-store -n $RN -k $RK -b 250000 -r (no Kafka) ..."
     rm -rf "$data/rstore" "$data/rstore2"
@@ -306,14 +408,9 @@ if [[ " $PARTS " == *" restore "* ]]; then
         >"$logs/restore-store.out" 2>&1 || die "pdnsx-bench-store failed, see $logs/restore-store.out"
     grep -E '^(merges|records|changelog|restore)' "$logs/restore-store.out" | sed 's/^/  /'
     rm -rf "$data/rstore" "$data/rstore2"
-    if [ -x "$CHANGELOG_SH" ]; then
-        echo "restore, Kafka side: N=$CHANGELOG_N $CHANGELOG_SH ..."
-        PDNSX_BENCH_KAFKA=$bootstrap N=$CHANGELOG_N KEY=$CHANGELOG_KEY VALUE=$CHANGELOG_VALUE \
-            TX=$CHANGELOG_TX "$CHANGELOG_SH" \
-            2>"$logs/changelog.err" | tee "$logs/changelog.out" | sed 's/^/  /' ||
-            echo "  changelog.sh failed, see $logs/changelog.err"
-    else
-        echo "restore, Kafka side: no $CHANGELOG_SH (the changelog topic's" \
-             "Kafka side is not merged yet): the store side above is the whole figure"
-    fi
+    echo "restore, Kafka side: N=$CHANGELOG_N $CHANGELOG_SH ..."
+    PDNSX_BENCH_KAFKA=$bootstrap N=$CHANGELOG_N KEY=$CHANGELOG_KEY VALUE=$CHANGELOG_VALUE \
+        TX=$CHANGELOG_TX BUILD=$build "$CHANGELOG_SH" \
+        2>"$logs/changelog.err" | tee "$logs/changelog.out" | sed 's/^/  /' ||
+        echo "  changelog.sh failed, see $logs/changelog.err"
 fi
