@@ -414,6 +414,7 @@ enum { PX_QUERY_PIECE = 16384, PX_QUERY_STEP_KEYS = 512 };
 struct px_query_stream {
     px_stores_iter *it; /* rrset, rdata */
     px_stores *stores;  /* domain: one lookup, on the first call */
+    px_stores_sel sel;  /* the stores read (want NULL: all) */
     px_query_req req;
     uint64_t limit, n;
     bool cut, done;
@@ -425,7 +426,8 @@ struct px_query_stream {
     size_t len, cap;
 };
 
-px_err px_query_stream_open(px_stores *stores, const px_query_req *req, px_query_stream **out)
+px_err px_query_stream_open(px_stores *stores, const px_stores_sel *sel, const px_query_req *req,
+                            px_query_stream **out)
 {
     *out = NULL;
     if (!stores || req->limit == 0)
@@ -435,6 +437,8 @@ px_err px_query_stream_open(px_stores *stores, const px_query_req *req, px_query
         return PX_ERR_NOMEM;
     qs->limit = req->limit;
     qs->stores = stores;
+    if (sel)
+        qs->sel = *sel;
     qs->req = *req;
     px_err err = PX_OK;
     if (req->kind != PX_QUERY_DOMAIN) {
@@ -444,7 +448,7 @@ px_err px_query_stream_open(px_stores *stores, const px_query_req *req, px_query
                              .addr = req->addr,
                              .addr_len = req->addr_len,
                              .rrtype = req->type};
-        err = px_stores_iter_find(stores, &l, &req->fence, &qs->it);
+        err = px_stores_iter_find(stores, &qs->sel, &l, &req->fence, &qs->it);
     }
     if (err) {
         free(qs);
@@ -519,8 +523,8 @@ static bool px_query_on_domain(void *ctx, const px_store_domain *d)
 static px_err px_query_domain_next(px_query_stream *qs)
 {
     qs->done = true;
-    px_err err =
-        px_stores_find_domain(qs->stores, qs->req.name, qs->req.canon_len, px_query_on_domain, qs);
+    px_err err = px_stores_find_domain(qs->stores, &qs->sel, qs->req.name, qs->req.canon_len,
+                                       px_query_on_domain, qs);
     return err ? err : qs->err;
 }
 
@@ -595,7 +599,7 @@ px_err px_query_run(px_stores *stores, const px_query_req *req, FILE *out, px_qu
     if (res)
         memset(res, 0, sizeof(*res));
     px_query_stream *qs = NULL;
-    px_err err = px_query_stream_open(stores, req, &qs);
+    px_err err = px_query_stream_open(stores, NULL, req, &qs);
     const char *data;
     size_t len = 1;
     while (err == PX_OK && len) {
