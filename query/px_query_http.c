@@ -170,16 +170,19 @@ static bool px_query_may_answer(const px_query_req *req, const char *assignment,
     return false;
 }
 
-/* The stores read: those of the partitions owned (the answer leaves out
- * a store attached but not owned, between a revocation and the next
- * assignment, without looking at its records). A store standing for every
+/* The stores read: those of the partitions owned and not restoring (the
+ * answer leaves out a store attached but not owned, between a revocation
+ * and the next assignment, without looking at its records; a lookup that
+ * needs a restoring partition is refused, px_query_may_answer, and one
+ * that does not finds nothing in its store). A store standing for every
  * partition (an old single store, px_stores_wrap's default) is read too,
  * through the filter below. */
 static bool px_query_want_owned(void *ctx, int32_t partition)
 {
     px_query_answer *qa = ctx;
     if (partition != PX_STORES_ALL)
-        return px_query_parts_is(&qa->parts, partition, PX_QUERY_PART_OWNED);
+        return px_query_parts_is(&qa->parts, partition, PX_QUERY_PART_OWNED) &&
+               !px_query_parts_is(&qa->parts, partition, PX_QUERY_PART_RESTORING);
     qa->whole = true;
     return true;
 }

@@ -1711,6 +1711,29 @@ static void test_member_reads_owned_stores(void **state)
     /* both owned: every store */
     assert_int_equal(px_query_owner_assign(o, 2, both, 2), PX_OK);
     assert_int_equal(answered(hp, names), 7);
+    /* partition 0 restoring: a lookup that needs it is refused, and its
+     * store is not read for one that does not (x1's name is on 1) */
+    assert_int_equal(px_query_owner_restoring(o, 0, true), PX_OK);
+    snprintf(path, sizeof(path), "/rrset/%s", x1);
+    got = get_body(hp, path);
+    assert_string_equal(got, "");
+    free(got);
+    snprintf(path, sizeof(path), "/rrset/%s", y1);
+    got = get_body(hp, path);
+    assert_non_null(strstr(got, y1));
+    free(got);
+    int status = 0;
+    size_t len = 0;
+    snprintf(path, sizeof(path), "/rrset/%s", x0);
+    assert_int_equal(http_get(hp, path, 10000, &status, &got, &len, errbuf, sizeof(errbuf)), PX_OK);
+    assert_int_equal(status, 503);
+    assert_non_null(strstr(got, "restoring"));
+    free(got);
+    assert_int_equal(px_query_owner_restoring(o, 0, false), PX_OK);
+    snprintf(path, sizeof(path), "/rrset/%s", x1);
+    got = get_body(hp, path);
+    assert_non_null(strstr(got, x1));
+    free(got);
     /* partition 1 owned only: store 1, whatever store 0's names hash to */
     assert_int_equal(px_query_owner_assign(o, 2, p1, 1), PX_OK);
     assert_int_equal(answered(hp, names), 1u << 2);
