@@ -186,17 +186,13 @@ static px_err px_changelog_producer(px_changelog *cl, char *why, size_t whylen)
     };
     char msg[512] = "";
     px_err err = px_kafka_create(&kc, &cl->k, msg, sizeof(msg));
-    if (err != PX_OK) {
-        px_why(why, whylen, "Kafka changelog producer: %s", msg);
-        return err;
-    }
+    if (err != PX_OK)
+        return px_errf(why, whylen, err, "Kafka changelog producer: %s", msg);
     cl->rk = px_kafka_handle(cl->k);
     cl->rkt = rd_kafka_topic_new(cl->rk, cl->topic, NULL);
-    if (!cl->rkt) {
-        px_why(why, whylen, "Kafka changelog producer: topic %s: %s", cl->topic,
-               rd_kafka_err2str(rd_kafka_last_error()));
-        return PX_ERR_KAFKA;
-    }
+    if (!cl->rkt)
+        return px_errf(why, whylen, PX_ERR_KAFKA, "Kafka changelog producer: topic %s: %s",
+                       cl->topic, rd_kafka_err2str(rd_kafka_last_error()));
     return PX_OK;
 }
 
@@ -204,10 +200,8 @@ px_err px_changelog_create(const px_changelog_opts *o, px_changelog **out, char 
 {
     *out = NULL;
     px_changelog *cl = calloc(1, sizeof(*cl));
-    if (!cl) {
-        px_why(why, whylen, "out of memory");
-        return PX_ERR_NOMEM;
-    }
+    if (!cl)
+        return px_errf(why, whylen, PX_ERR_NOMEM, "out of memory");
     cl->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : PX_CHANGELOG_TIMEOUT_MS;
     snprintf(cl->client, sizeof(cl->client), "%s", o->client ? o->client : "pdnsx-consumer");
     cl->topic = strdup(o->topic ? o->topic : PX_CHANGELOG_TOPIC);
@@ -335,10 +329,9 @@ static px_err px_changelog_check_msgs(const px_changelog_msg *msgs, size_t n, ch
     for (size_t i = 0; i < n; i++) {
         char misfit[64];
         if (!px_changelog_fits(msgs[i].key_len, msgs[i].val ? msgs[i].val_len : 0, misfit,
-                               sizeof(misfit))) {
-            px_why(why, whylen, "changelog: row %zu of %zu: %s", i, n, misfit);
-            return PX_ERR_TOOLONG;
-        }
+                               sizeof(misfit)))
+            return px_errf(why, whylen, PX_ERR_TOOLONG, "changelog: row %zu of %zu: %s", i, n,
+                           misfit);
     }
     return PX_OK;
 }
@@ -359,10 +352,9 @@ px_err px_changelog_fence(px_changelog *cl, char *why, size_t whylen)
 {
     if (!cl->txn_id || cl->txn_ready)
         return PX_OK;
-    if (atomic_load(&cl->fatal)) {
-        px_why(why, whylen, "changelog: the producer failed for good (see the log)");
-        return PX_ERR_KAFKA;
-    }
+    if (atomic_load(&cl->fatal))
+        return px_errf(why, whylen, PX_ERR_KAFKA,
+                       "changelog: the producer failed for good (see the log)");
     rd_kafka_error_t *e = rd_kafka_init_transactions(cl->rk, cl->timeout_ms);
     if (e)
         return px_changelog_txn_error(cl, e, "taking over the transactional id", why, whylen);
@@ -423,9 +415,9 @@ static px_err px_changelog_failed(px_changelog *cl, int32_t p, size_t n, size_t 
         return PX_ERR_KAFKA; /* a transactional call said why */
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
         e = RD_KAFKA_RESP_ERR__FATAL;
-    px_why(why, whylen, "changelog %s [%" PRId32 "]: %zu of %zu rows not written: %s", cl->topic, p,
-           queued < n ? n - queued + w->failed : w->failed, n, rd_kafka_err2str(e));
-    return px_changelog_kafka_err(e);
+    return px_errf(why, whylen, px_changelog_kafka_err(e),
+                   "changelog %s [%" PRId32 "]: %zu of %zu rows not written: %s", cl->topic, p,
+                   queued < n ? n - queued + w->failed : w->failed, n, rd_kafka_err2str(e));
 }
 
 px_err px_changelog_publish(px_changelog *cl, int32_t p, const px_changelog_msg *msgs, size_t n,
@@ -468,11 +460,10 @@ px_err px_changelog_end(px_changelog *cl, int32_t p, int64_t *end, char *why, si
     int64_t lo = 0, hi = 0;
     rd_kafka_resp_err_t e =
         rd_kafka_query_watermark_offsets(cl->rk, cl->topic, p, &lo, &hi, cl->timeout_ms);
-    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        px_why(why, whylen, "changelog %s [%" PRId32 "]: end offset: %s", cl->topic, p,
-               rd_kafka_err2str(e));
-        return px_changelog_kafka_err(e);
-    }
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return px_errf(why, whylen, px_changelog_kafka_err(e),
+                       "changelog %s [%" PRId32 "]: end offset: %s", cl->topic, p,
+                       rd_kafka_err2str(e));
     *end = hi;
     return PX_OK;
 }
@@ -487,10 +478,9 @@ px_err px_changelog_partitions(px_changelog *cl, int *n, char *why, size_t whyle
         *n = md->topics[0].partition_cnt;
     if (md)
         rd_kafka_metadata_destroy(md);
-    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        px_why(why, whylen, "changelog %s: %s", cl->topic, rd_kafka_err2str(e));
-        return px_changelog_kafka_err(e);
-    }
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return px_errf(why, whylen, px_changelog_kafka_err(e), "changelog %s: %s", cl->topic,
+                       rd_kafka_err2str(e));
     return PX_OK;
 }
 

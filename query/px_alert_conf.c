@@ -16,17 +16,15 @@ px_err px_alert_syslog_url_parse(const char *text, px_alert_syslog_url *out, cha
     } else if (strncmp(text, "tcp://", 6) == 0) {
         out->tcp = true;
     } else {
-        px_why(why, whylen, "expected udp://host:port or tcp://host:port");
-        return PX_ERR_INVAL;
+        return px_errf(why, whylen, PX_ERR_INVAL, "expected udp://host:port or tcp://host:port");
     }
     if (px_hostport_split(text + 6, out->host, sizeof(out->host), &out->port, PX_HOSTPORT_NAME) !=
             PX_OK ||
-        out->port == 0) {
-        px_why(why, whylen,
-               "expected %s://host:port (an IPv6 address in brackets, a port from 1 to 65535)",
-               out->tcp ? "tcp" : "udp");
-        return PX_ERR_INVAL;
-    }
+        out->port == 0)
+        return px_errf(why, whylen, PX_ERR_INVAL,
+                       "expected %s://host:port (an IPv6 address in brackets, a port from 1 to "
+                       "65535)",
+                       out->tcp ? "tcp" : "udp");
     return PX_OK;
 }
 

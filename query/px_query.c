@@ -4,7 +4,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -15,20 +14,6 @@
 #include "dns/px_dns_name.h"
 #include "dns/px_dns_type.h"
 #include "query/px_cof.h"
-
-static px_err px_query_fail(char *errbuf, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static px_err px_query_fail(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-    if (errbuf && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(errbuf, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return PX_ERR_INVAL;
-}
 
 void px_query_req_init(px_query_req *req)
 {
@@ -129,19 +114,19 @@ static px_err px_query_req_fill(px_query_req *req, const char *kind, const char 
     else if (strcmp(kind, "domain") == 0)
         req->kind = PX_QUERY_DOMAIN;
     else
-        return px_query_fail(errbuf, errlen, "unknown lookup '%s': expected rrset, rdata or domain",
-                             kind);
+        return px_errf(errbuf, errlen, PX_ERR_INVAL,
+                       "unknown lookup '%s': expected rrset, rdata or domain", kind);
     if (req->kind != PX_QUERY_RRSET && type)
-        return px_query_fail(errbuf, errlen, "%s takes one %s and no type", kind,
-                             req->kind == PX_QUERY_RDATA ? "value" : "name");
+        return px_errf(errbuf, errlen, PX_ERR_INVAL, "%s takes one %s and no type", kind,
+                       req->kind == PX_QUERY_RDATA ? "value" : "name");
     bool ok = req->kind == PX_QUERY_RRSET   ? px_query_parse_owner(req, name)
               : req->kind == PX_QUERY_RDATA ? px_query_parse_value(req, name)
                                             : px_query_parse_domain(req, name);
     if (!ok)
-        return px_query_fail(errbuf, errlen, "bad %s '%s'",
-                             req->kind == PX_QUERY_RDATA ? "value" : "name", name);
+        return px_errf(errbuf, errlen, PX_ERR_INVAL, "bad %s '%s'",
+                       req->kind == PX_QUERY_RDATA ? "value" : "name", name);
     if (!px_query_parse_type(req, type))
-        return px_query_fail(errbuf, errlen, "bad rrtype '%s'", type);
+        return px_errf(errbuf, errlen, PX_ERR_INVAL, "bad rrtype '%s'", type);
     return PX_OK;
 }
 
@@ -149,14 +134,14 @@ px_err px_query_req_parse_args(px_query_req *req, int argc, char *const *argv, c
                                size_t errlen)
 {
     if (argc < 1)
-        return px_query_fail(errbuf, errlen,
-                             "expected 'rrset NAME [TYPE]', 'rdata VALUE' or 'domain NAME'");
+        return px_errf(errbuf, errlen, PX_ERR_INVAL,
+                       "expected 'rrset NAME [TYPE]', 'rdata VALUE' or 'domain NAME'");
     bool rrset = strcmp(argv[0], "rrset") == 0;
     if (argc < 2 || argc > (rrset ? 3 : 2))
-        return px_query_fail(errbuf, errlen, "%s",
-                             rrset                            ? "usage: rrset NAME [TYPE]"
-                             : strcmp(argv[0], "domain") == 0 ? "usage: domain NAME"
-                                                              : "usage: rdata VALUE");
+        return px_errf(errbuf, errlen, PX_ERR_INVAL, "%s",
+                       rrset                            ? "usage: rrset NAME [TYPE]"
+                       : strcmp(argv[0], "domain") == 0 ? "usage: domain NAME"
+                                                        : "usage: rdata VALUE");
     return px_query_req_fill(req, argv[0], argv[1], argc == 3 ? argv[2] : NULL, errbuf, errlen);
 }
 
@@ -224,13 +209,13 @@ static px_err px_query_set_time(px_query_req *req, const char *which, int64_t *s
 {
     int64_t v;
     if (px_query_parse_time(text, &v) != PX_OK)
-        return px_query_fail(errbuf, errlen,
-                             "bad time for %s: '%s' (expected epoch seconds or "
-                             "2026-11-26T18:00:00Z)",
-                             which, text);
+        return px_errf(errbuf, errlen, PX_ERR_INVAL,
+                       "bad time for %s: '%s' (expected epoch seconds or "
+                       "2026-11-26T18:00:00Z)",
+                       which, text);
     *slot = v;
     if (req->fence.after > req->fence.before)
-        return px_query_fail(errbuf, errlen, "after is later than before");
+        return px_errf(errbuf, errlen, PX_ERR_INVAL, "after is later than before");
     return PX_OK;
 }
 
@@ -253,8 +238,9 @@ px_err px_query_req_set_limit(px_query_req *req, const char *text, char *errbuf,
         v = v * 10 + (uint64_t)(*p - '0');
     }
     if (!ok || v < 1 || v > PX_QUERY_LIMIT_MAX)
-        return px_query_fail(errbuf, errlen, "bad limit '%s': a whole number from 1 to %llu",
-                             text ? text : "", (unsigned long long)PX_QUERY_LIMIT_MAX);
+        return px_errf(errbuf, errlen, PX_ERR_INVAL,
+                       "bad limit '%s': a whole number from 1 to %llu", text ? text : "",
+                       (unsigned long long)PX_QUERY_LIMIT_MAX);
     req->limit = v;
     return PX_OK;
 }
@@ -380,7 +366,7 @@ static px_err px_query_http_param(px_query_req *req, const char *which, const ch
 {
     char text[64];
     if (!px_query_pct_decode(raw, strlen(raw), text, sizeof(text)))
-        return px_query_fail(errbuf, errlen, "bad %s parameter", which);
+        return px_errf(errbuf, errlen, PX_ERR_INVAL, "bad %s parameter", which);
     if (strcmp(which, "limit") == 0)
         return px_query_req_set_limit(req, text, errbuf, errlen);
     return strcmp(which, "after") == 0 ? px_query_req_set_after(req, text, errbuf, errlen)
@@ -400,7 +386,7 @@ px_err px_query_req_from_http(px_query_req *req, const char *path, const char *a
     bool rrset = n >= 2 && strcmp(s[0], "rrset") == 0;
     bool one = n == 2 && (strcmp(s[0], "rdata") == 0 || strcmp(s[0], "domain") == 0);
     if (n == -2) {
-        err = px_query_fail(errbuf, errlen, "bad percent-encoding in the path");
+        err = px_errf(errbuf, errlen, PX_ERR_INVAL, "bad percent-encoding in the path");
     } else if (n < 0 || !(rrset || one)) {
         snprintf(errbuf, errlen,
                  "no such endpoint: try /rrset/NAME[/TYPE], /rdata/VALUE or /domain/NAME");
@@ -428,6 +414,7 @@ enum { PX_QUERY_PIECE = 16384, PX_QUERY_STEP_KEYS = 512 };
 struct px_query_stream {
     px_stores_iter *it; /* rrset, rdata */
     px_stores *stores;  /* domain: one lookup, on the first call */
+    px_stores_sel sel;  /* the stores read (want NULL: all) */
     px_query_req req;
     uint64_t limit, n;
     bool cut, done;
@@ -439,7 +426,8 @@ struct px_query_stream {
     size_t len, cap;
 };
 
-px_err px_query_stream_open(px_stores *stores, const px_query_req *req, px_query_stream **out)
+px_err px_query_stream_open(px_stores *stores, const px_stores_sel *sel, const px_query_req *req,
+                            px_query_stream **out)
 {
     *out = NULL;
     if (!stores || req->limit == 0)
@@ -449,6 +437,8 @@ px_err px_query_stream_open(px_stores *stores, const px_query_req *req, px_query
         return PX_ERR_NOMEM;
     qs->limit = req->limit;
     qs->stores = stores;
+    if (sel)
+        qs->sel = *sel;
     qs->req = *req;
     px_err err = PX_OK;
     if (req->kind != PX_QUERY_DOMAIN) {
@@ -458,7 +448,7 @@ px_err px_query_stream_open(px_stores *stores, const px_query_req *req, px_query
                              .addr = req->addr,
                              .addr_len = req->addr_len,
                              .rrtype = req->type};
-        err = px_stores_iter_find(stores, &l, &req->fence, &qs->it);
+        err = px_stores_iter_find(stores, &qs->sel, &l, &req->fence, &qs->it);
     }
     if (err) {
         free(qs);
@@ -533,8 +523,8 @@ static bool px_query_on_domain(void *ctx, const px_store_domain *d)
 static px_err px_query_domain_next(px_query_stream *qs)
 {
     qs->done = true;
-    px_err err =
-        px_stores_find_domain(qs->stores, qs->req.name, qs->req.canon_len, px_query_on_domain, qs);
+    px_err err = px_stores_find_domain(qs->stores, &qs->sel, qs->req.name, qs->req.canon_len,
+                                       px_query_on_domain, qs);
     return err ? err : qs->err;
 }
 
@@ -609,7 +599,7 @@ px_err px_query_run(px_stores *stores, const px_query_req *req, FILE *out, px_qu
     if (res)
         memset(res, 0, sizeof(*res));
     px_query_stream *qs = NULL;
-    px_err err = px_query_stream_open(stores, req, &qs);
+    px_err err = px_query_stream_open(stores, NULL, req, &qs);
     const char *data;
     size_t len = 1;
     while (err == PX_OK && len) {

@@ -45,7 +45,8 @@ static void px_query_arg(void *cls, const char *key, const char *value)
  * was cut at the limit or failed once started. */
 typedef struct px_query_answer {
     px_query_stream *qs;
-    px_query_parts parts; /* the member's partitions at the start: the filter's */
+    px_query_parts parts; /* the member's partitions at the start: the stores read */
+    bool whole;           /* a store standing for every partition is read */
     const char *data;
     size_t len, off;
     bool finished;
@@ -169,27 +170,57 @@ static bool px_query_may_answer(const px_query_req *req, const char *assignment,
     return false;
 }
 
-/* The filter: a record's name hashes to an owned partition. */
+/* The stores read: those of the partitions owned and not restoring (the
+ * answer leaves out a store attached but not owned, between a revocation
+ * and the next assignment, without looking at its records; a lookup that
+ * needs a restoring partition is refused, px_query_may_answer, and one
+ * that does not finds nothing in its store). A store standing for every
+ * partition (an old single store, px_stores_wrap's default) is read too,
+ * through the filter below. */
+static bool px_query_want_owned(void *ctx, int32_t partition)
+{
+    px_query_answer *qa = ctx;
+    if (partition != PX_STORES_ALL)
+        return px_query_parts_is(&qa->parts, partition, PX_QUERY_PART_OWNED) &&
+               !px_query_parts_is(&qa->parts, partition, PX_QUERY_PART_RESTORING);
+    qa->whole = true;
+    return true;
+}
+
+/* The filter, for a store that stands for every partition only: a
+ * record's name hashes to an owned partition. */
 static bool px_query_keep_owned(void *ctx, const char *name)
 {
-    const px_query_parts *p = ctx;
-    return px_query_parts_is(p, px_query_partition_of(name, strlen(name), p->partitions),
+    const px_query_answer *qa = ctx;
+    const px_query_parts *p = &qa->parts;
+    return !qa->whole ||
+           px_query_parts_is(p, px_query_partition_of(name, strlen(name), p->partitions),
                              PX_QUERY_PART_OWNED);
 }
 
-/* Takes the member's partitions for qa: false when req may not be answered
- * here (*a says why). */
+/* Opens qa's stream over the stores of the member's partitions (every
+ * store without an owner). */
+static px_err px_query_open(px_query_server *s, const px_query_req *req, px_query_answer *qa)
+{
+    if (!s->owner)
+        return px_query_stream_open(s->stores, NULL, req, &qa->qs);
+    px_err err = px_query_owner_get(s->owner, &qa->parts);
+    px_stores_sel sel = {.want = px_query_want_owned, .ctx = qa};
+    return err ? err : px_query_stream_open(s->stores, &sel, req, &qa->qs);
+}
+
+/* Whether the member may answer req (else *a says why); owning only some
+ * partitions, a store standing for every one is filtered. */
 static bool px_query_own(px_query_server *s, const px_query_req *req, const char *assignment,
                          px_query_answer *qa, px_http_answer *a, px_err *err)
 {
     if (!s->owner)
         return true;
-    *err = px_query_owner_get(s->owner, &qa->parts);
-    if (*err != PX_OK || !px_query_may_answer(req, assignment, &qa->parts, a, err))
+    if (!px_query_may_answer(req, assignment, &qa->parts, a, err))
         return false;
     /* owning all: nothing to leave out, no hashing */
     if (px_query_parts_owned(&qa->parts) < (size_t)qa->parts.partitions)
-        px_query_stream_keep(qa->qs, px_query_keep_owned, &qa->parts);
+        px_query_stream_keep(qa->qs, px_query_keep_owned, qa);
     return true;
 }
 
@@ -203,7 +234,7 @@ static px_err px_query_answer_lookup(px_query_server *s, const px_query_req *req
     if (!qa)
         return PX_ERR_NOMEM;
     qa->limit = req->limit;
-    px_err err = px_query_stream_open(s->stores, req, &qa->qs);
+    px_err err = px_query_open(s, req, qa);
     if (err == PX_OK && !px_query_own(s, req, assignment, qa, a, &err)) {
         px_query_answer_free(qa);
         return err;

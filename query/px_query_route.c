@@ -4,7 +4,6 @@
 
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,33 +127,20 @@ char *px_query_parts_refusal(const px_query_parts *p, const char *error, int32_t
         list ? json_pack("{s:s, s:o, s:s}", "error", error, "partitions", list, "msg", msg) : NULL);
 }
 
-static px_err px_query_parts_bad(char *why, size_t whylen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static px_err px_query_parts_bad(char *why, size_t whylen, const char *fmt, ...)
-{
-    if (why && whylen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, whylen, fmt, ap);
-        va_end(ap);
-    }
-    return PX_ERR_MALFORMED;
-}
-
 /* Sets flag on each partition of the array a (numbers below N). */
 static px_err px_query_parts_mark(px_query_parts *p, const json_t *a, const char *what,
                                   uint8_t flag, char *why, size_t whylen)
 {
     if (!json_is_array(a))
-        return px_query_parts_bad(why, whylen, "\"%s\" is not a list", what);
+        return px_errf(why, whylen, PX_ERR_MALFORMED, "\"%s\" is not a list", what);
     size_t i;
     const json_t *v;
     json_array_foreach(a, i, v)
     {
         json_int_t n = json_is_integer(v) ? json_integer_value(v) : -1;
         if (n < 0 || n >= p->partitions)
-            return px_query_parts_bad(why, whylen, "\"%s\" names no partition of %d", what,
-                                      (int)p->partitions);
+            return px_errf(why, whylen, PX_ERR_MALFORMED, "\"%s\" names no partition of %d", what,
+                           (int)p->partitions);
         p->state[n] |= flag;
     }
     return PX_OK;
@@ -165,8 +151,8 @@ static px_err px_query_parts_fill(const json_t *o, px_query_parts *out, char *wh
     const json_t *n = json_object_get(o, "partitions");
     json_int_t v = json_is_integer(n) ? json_integer_value(n) : 0;
     if (v < 1 || v > PX_QUERY_PARTITIONS_MAX)
-        return px_query_parts_bad(why, whylen, "\"partitions\" is not a count from 1 to %d",
-                                  PX_QUERY_PARTITIONS_MAX);
+        return px_errf(why, whylen, PX_ERR_MALFORMED, "\"partitions\" is not a count from 1 to %d",
+                       PX_QUERY_PARTITIONS_MAX);
     out->partitions = (int32_t)v;
     out->state = calloc((size_t)v, 1);
     if (!out->state)
@@ -178,7 +164,8 @@ static px_err px_query_parts_fill(const json_t *o, px_query_parts *out, char *wh
                                   PX_QUERY_PART_RESTORING, why, whylen);
     for (int32_t i = 0; err == PX_OK && i < out->partitions; i++)
         if (out->state[i] == PX_QUERY_PART_RESTORING)
-            err = px_query_parts_bad(why, whylen, "partition %d restoring but not owned", (int)i);
+            err = px_errf(why, whylen, PX_ERR_MALFORMED, "partition %d restoring but not owned",
+                          (int)i);
     return err;
 }
 
@@ -187,7 +174,7 @@ static px_err px_query_parts_fp(const json_t *o, uint64_t *out, char *why, size_
 {
     const char *t = json_string_value(json_object_get(o, "assignment"));
     if (!px_query_parse_assignment(t, out))
-        return px_query_parts_bad(why, whylen, "\"assignment\" is not 16 hex digits");
+        return px_errf(why, whylen, PX_ERR_MALFORMED, "\"assignment\" is not 16 hex digits");
     return PX_OK;
 }
 
@@ -199,7 +186,7 @@ px_err px_query_parts_parse(const char *text, size_t len, px_query_parts *out, u
     json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     px_err err = json_is_object(o)
                      ? px_query_parts_fill(o, out, why, whylen)
-                     : px_query_parts_bad(why, whylen, "not a JSON object: %s", jerr.text);
+                     : px_errf(why, whylen, PX_ERR_MALFORMED, "not a JSON object: %s", jerr.text);
     if (err == PX_OK)
         err = px_query_parts_fp(o, assignment, why, whylen);
     json_decref(o);

@@ -92,7 +92,8 @@ typedef struct pxs_hold {
     size_t n;
 } pxs_hold;
 
-static px_err pxs_hold_take(px_stores *ps, pxs_hold *h)
+/* Of the attached stores, those sel wants (NULL: all). */
+static px_err pxs_hold_some(px_stores *ps, const px_stores_sel *sel, pxs_hold *h)
 {
     pthread_mutex_lock(&ps->lock);
     h->n = 0;
@@ -102,13 +103,19 @@ static px_err pxs_hold_take(px_stores *ps, pxs_hold *h)
         return PX_ERR_NOMEM;
     }
     for (size_t i = 0; i < ps->n; i++) {
-        if (!ps->parts[i]->attached)
+        if (!ps->parts[i]->attached ||
+            (sel && sel->want && !sel->want(sel->ctx, ps->parts[i]->partition)))
             continue;
         ps->parts[i]->readers++;
         h->v[h->n++] = ps->parts[i];
     }
     pthread_mutex_unlock(&ps->lock);
     return PX_OK;
+}
+
+static px_err pxs_hold_take(px_stores *ps, pxs_hold *h)
+{
+    return pxs_hold_some(ps, NULL, h);
 }
 
 static void pxs_hold_release(px_stores *ps, pxs_hold *h)
@@ -637,8 +644,8 @@ struct px_stores_iter {
     char name[256];
 };
 
-px_err px_stores_iter_find(px_stores *ps, const px_store_lookup *l, const px_store_fence *fence,
-                           px_stores_iter **out)
+px_err px_stores_iter_find(px_stores *ps, const px_stores_sel *sel, const px_store_lookup *l,
+                           const px_store_fence *fence, px_stores_iter **out)
 {
     *out = NULL;
     if (l->name_len > sizeof(((px_stores_iter *)0)->name))
@@ -653,7 +660,7 @@ px_err px_stores_iter_find(px_stores *ps, const px_store_lookup *l, const px_sto
         memcpy(it->name, l->name, l->name_len);
         it->l.name = it->name;
     }
-    px_err err = pxs_hold_take(ps, &it->h);
+    px_err err = pxs_hold_some(ps, sel, &it->h);
     /* every store checks the lookup alike: the first one says if it is bad */
     if (!err && it->h.n)
         err = px_store_iter_find(it->h.v[0]->s, &it->l, &it->fence, &it->it);
@@ -750,11 +757,11 @@ static int pxs_strcmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-px_err px_stores_find_domain(px_stores *ps, const char *regdom, size_t len, px_store_domain_fn fn,
-                             void *ctx)
+px_err px_stores_find_domain(px_stores *ps, const px_stores_sel *sel, const char *regdom,
+                             size_t len, px_store_domain_fn fn, void *ctx)
 {
     pxs_hold h;
-    px_err err = pxs_hold_take(ps, &h);
+    px_err err = pxs_hold_some(ps, sel, &h);
     pxs_dom d = {0};
     for (size_t i = 0; err != PX_ERR_INVAL && i < h.n; i++)
         err = pxs_worse(err, px_store_find_domain(h.v[i]->s, regdom, len, pxs_dom_row, &d));

@@ -31,12 +31,25 @@ const char *px_strerror(px_err err)
     return px_err_text[err];
 }
 
+void px_whyv(char *why, size_t whylen, const char *fmt, va_list ap)
+{
+    if (why && whylen)
+        vsnprintf(why, whylen, fmt, ap);
+}
+
 void px_why(char *why, size_t whylen, const char *fmt, ...)
 {
-    if (!why || !whylen)
-        return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(why, whylen, fmt, ap);
+    px_whyv(why, whylen, fmt, ap);
     va_end(ap);
+}
+
+px_err px_errf(char *why, size_t whylen, px_err err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    px_whyv(why, whylen, fmt, ap);
+    va_end(ap);
+    return err;
 }

@@ -690,15 +690,11 @@ px_err px_http_server_start(const char *listen, const px_http_opts *opts, px_htt
 {
     const char *setting = opts->setting ? opts->setting : "http.listen";
     *out = NULL;
-    if (!opts->handler) {
-        px_why(why, whylen, "%s: no request handler", setting);
-        return PX_ERR_CONFIG;
-    }
+    if (!opts->handler)
+        return px_errf(why, whylen, PX_ERR_CONFIG, "%s: no request handler", setting);
     px_http_server *s = calloc(1, sizeof(*s));
-    if (!s) {
-        px_why(why, whylen, "%s: out of memory", setting);
-        return PX_ERR_NOMEM;
-    }
+    if (!s)
+        return px_errf(why, whylen, PX_ERR_NOMEM, "%s: out of memory", setting);
     if (!pxh_init(s, opts)) {
         px_why(why, whylen, "%s: cannot start", setting);
         free(s);

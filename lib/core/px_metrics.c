@@ -262,10 +262,8 @@ static px_err px_metrics_serve(const char *listen, px_http_opts *o, px_metrics_s
 {
     *out = NULL;
     px_metrics_server *s = calloc(1, sizeof(*s));
-    if (!s) {
-        px_why(why, whylen, "out of memory");
-        return PX_ERR_NOMEM;
-    }
+    if (!s)
+        return px_errf(why, whylen, PX_ERR_NOMEM, "out of memory");
     o->setting = "metrics.listen";
     o->threads = 1;
     o->handler = px_metrics_handle;

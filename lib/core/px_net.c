@@ -150,27 +150,24 @@ px_err px_listen_unix(const char *setting, const char *path, mode_t mode, int ba
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     setting = setting ? setting : "listen";
-    if (!path || !*path || strlen(path) >= sizeof(sa.sun_path)) {
-        px_why(why, whylen, "%s: bad socket path \"%s\"", setting, path ? path : "");
-        return PX_ERR_CONFIG;
-    }
+    if (!path || !*path || strlen(path) >= sizeof(sa.sun_path))
+        return px_errf(why, whylen, PX_ERR_CONFIG, "%s: bad socket path \"%s\"", setting,
+                       path ? path : "");
     memcpy(sa.sun_path, path, strlen(path) + 1);
     struct stat st;
     if (lstat(path, &st) == 0) {
         /* Remove a socket left by an earlier run, never another file, and
          * not one a live receiver still listens on. */
-        if (!S_ISSOCK(st.st_mode)) {
-            px_why(why, whylen, "%s %s: exists and is not a socket", setting, path);
-            return PX_ERR_CONFIG;
-        }
+        if (!S_ISSOCK(st.st_mode))
+            return px_errf(why, whylen, PX_ERR_CONFIG, "%s %s: exists and is not a socket", setting,
+                           path);
         int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         bool live = probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0;
         if (probe >= 0)
             close(probe);
-        if (live) {
-            px_why(why, whylen, "%s %s: another process listens there", setting, path);
-            return PX_ERR_CONFIG;
-        }
+        if (live)
+            return px_errf(why, whylen, PX_ERR_CONFIG, "%s %s: another process listens there",
+                           setting, path);
         unlink(path);
     }
     int fd = px_listen_socket(AF_UNIX, flags);

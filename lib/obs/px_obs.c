@@ -91,32 +91,22 @@ static int rrtype_value(const char *t)
     return strcmp(px_dns_type_name((uint16_t)v, buf, sizeof(buf)), t) == 0 ? v : -1;
 }
 
-static px_err invalid(char *why, size_t whylen, const char *fmt, ...)
-{
-    if (why && whylen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, whylen, fmt, ap);
-        va_end(ap);
-    }
-    return PX_ERR_INVAL;
-}
-
 static px_err check_numbers(const px_avro_obs *o, int64_t now, char *why, size_t whylen)
 {
     if (o->count < 1)
-        return invalid(why, whylen, "count %lld below 1", (long long)o->count);
+        return px_errf(why, whylen, PX_ERR_INVAL, "count %lld below 1", (long long)o->count);
     if (o->time_first <= 0 || o->time_first > o->time_last)
-        return invalid(why, whylen, "time_first %lld not in 1..time_last %lld",
+        return px_errf(why, whylen, PX_ERR_INVAL, "time_first %lld not in 1..time_last %lld",
                        (long long)o->time_first, (long long)o->time_last);
     if (o->time_last > now && o->time_last - now > PX_OBS_MAX_FUTURE)
-        return invalid(why, whylen, "time_last %lld more than a day in the future",
+        return px_errf(why, whylen, PX_ERR_INVAL, "time_last %lld more than a day in the future",
                        (long long)o->time_last);
     if (o->ttl_min < 0 || o->ttl_min > o->ttl_max || o->ttl_max > TTL_MAX)
-        return invalid(why, whylen, "ttl_min %lld, ttl_max %lld not 0 <= min <= max <= 2^31-1",
+        return px_errf(why, whylen, PX_ERR_INVAL,
+                       "ttl_min %lld, ttl_max %lld not 0 <= min <= max <= 2^31-1",
                        (long long)o->ttl_min, (long long)o->ttl_max);
     if (o->clients < -1)
-        return invalid(why, whylen, "clients %lld negative", (long long)o->clients);
+        return px_errf(why, whylen, PX_ERR_INVAL, "clients %lld negative", (long long)o->clients);
     return PX_OK;
 }
 
@@ -130,8 +120,9 @@ static px_err name_refused(const char *field, const char *name, char *why, size_
     if (name)
         e = px_dns_name_canon(name, strlen(name), canon, sizeof(canon), NULL);
     if (e == PX_OK)
-        return invalid(why, whylen, "%s not canonical (canonical: %.80s)", field, canon);
-    return invalid(why, whylen, "%s not a domain name (%s)", field, px_strerror(e));
+        return px_errf(why, whylen, PX_ERR_INVAL, "%s not canonical (canonical: %.80s)", field,
+                       canon);
+    return px_errf(why, whylen, PX_ERR_INVAL, "%s not a domain name (%s)", field, px_strerror(e));
 }
 
 /* Parses rdata once (px_dns_rdata_check) into c; the reason names the
@@ -141,18 +132,20 @@ static px_err check_rdata(const px_avro_obs *o, int type, px_obs_checked *c, uin
 {
     size_t n = o->rdata ? strlen(o->rdata) : 0;
     if (n < 1 || n > PX_OBS_RDATA_MAX)
-        return invalid(why, whylen, "rdata empty or longer than %d bytes", PX_OBS_RDATA_MAX);
+        return px_errf(why, whylen, PX_ERR_INVAL, "rdata empty or longer than %d bytes",
+                       PX_OBS_RDATA_MAX);
     px_err e = px_dns_rdata_check((uint16_t)type, o->rdata, n, scratch, cap, &c->rdata_wire_len,
                                   &c->targets);
     if (e == PX_ERR_INVAL) {
         char canon[80];
         if (px_dns_rdata_canon((uint16_t)type, o->rdata, n, canon, sizeof(canon), NULL) == PX_OK)
-            return invalid(why, whylen, "rdata not canonical for %s (canonical: %s)", o->rrtype,
-                           canon);
-        return invalid(why, whylen, "rdata not canonical for %s", o->rrtype);
+            return px_errf(why, whylen, PX_ERR_INVAL, "rdata not canonical for %s (canonical: %s)",
+                           o->rrtype, canon);
+        return px_errf(why, whylen, PX_ERR_INVAL, "rdata not canonical for %s", o->rrtype);
     }
     if (e != PX_OK)
-        return invalid(why, whylen, "rdata not a valid %s (%s)", o->rrtype, px_strerror(e));
+        return px_errf(why, whylen, PX_ERR_INVAL, "rdata not a valid %s (%s)", o->rrtype,
+                       px_strerror(e));
     c->rrtype = (uint16_t)type;
     c->rdata = o->rdata;
     c->rdata_len = n;
@@ -191,7 +184,7 @@ static px_err check_text(const px_avro_obs *o, px_obs_checked *c, uint8_t *scrat
     c->rrname_len = n;
     int type = rrtype_value(o->rrtype);
     if (type < 0)
-        return invalid(why, whylen, "rrtype not a known mnemonic or TYPEnnn");
+        return px_errf(why, whylen, PX_ERR_INVAL, "rrtype not a known mnemonic or TYPEnnn");
     px_err e = check_rdata(o, type, c, scratch, cap, why, whylen);
     if (e != PX_OK)
         return e;
@@ -209,17 +202,17 @@ px_err px_obs_check(const px_avro_obs *o, int64_t now, px_obs_checked *out, uint
     if (why && whylen)
         why[0] = '\0';
     if (!o)
-        return invalid(why, whylen, "no observation");
+        return px_errf(why, whylen, PX_ERR_INVAL, "no observation");
     if (!out || !scratch || cap < PX_OBS_WIRE_MAX)
-        return invalid(why, whylen, "no room for the parse");
+        return px_errf(why, whylen, PX_ERR_INVAL, "no room for the parse");
     px_obs_checked c = {0};
     px_err e = check_text(o, &c, scratch, cap, why, whylen);
     if (e != PX_OK)
         return e;
     if (!px_obs_org_valid(o->org))
-        return invalid(why, whylen, "org does not match [a-z0-9][a-z0-9-]{0,31}");
+        return px_errf(why, whylen, PX_ERR_INVAL, "org does not match [a-z0-9][a-z0-9-]{0,31}");
     if (!px_obs_sensor_valid(o->sensor))
-        return invalid(why, whylen, "sensor not 1 to 64 printable characters");
+        return px_errf(why, whylen, PX_ERR_INVAL, "sensor not 1 to 64 printable characters");
     e = check_numbers(o, now, why, whylen);
     if (e == PX_OK)
         *out = c;
@@ -251,12 +244,10 @@ const char *px_obs_rule_name(px_obs_rule rule)
 
 static px_obs_rule refuse(px_obs_rule rule, char *why, size_t whylen, const char *fmt, ...)
 {
-    if (why && whylen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, whylen, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    px_whyv(why, whylen, fmt, ap);
+    va_end(ap);
     return rule;
 }
 

@@ -13,25 +13,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "store/px_store.h"
 #include "px_store_int.h"
+#include "store/px_store.h"
+#include "store_tmp.h"
 
+static pxt_tmp_store tmp;
 static px_store *store;
-static char dir[] = "/tmp/fuzz-store-dlq.XXXXXX";
-static char marks[sizeof dir + 16];
-
-static void remove_store(void)
-{
-    char p[128];
-    px_store_close(store);
-    store = NULL;
-    unlink(marks);
-    snprintf(p, sizeof p, "%s/data.mdb", dir);
-    unlink(p);
-    snprintf(p, sizeof p, "%s/lock.mdb", dir);
-    unlink(p);
-    rmdir(dir);
-}
+static char marks[sizeof tmp.dir + 16];
 
 typedef struct tally {
     size_t n, passed;
@@ -51,15 +39,10 @@ static bool check_mark(void *ctx, const px_store_dlq_ent *m)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!store) {
-        if (!mkdtemp(dir))
-            abort();
-        snprintf(marks, sizeof marks, "%s/dlq.marks", dir);
-        atexit(remove_store);
-        px_err err;
-        char why[256];
-        store = px_store_open(dir, NULL, &err, why, sizeof why);
+        store = pxt_tmp_store_open(&tmp, "fuzz-store-dlq", NULL);
+        snprintf(marks, sizeof marks, "%s/dlq.marks", tmp.dir);
         px_store_batch *b;
-        if (!store || px_store_batch_begin(store, &b) != PX_OK ||
+        if (px_store_batch_begin(store, &b) != PX_OK ||
             px_store_set_offset(b, "pdnsx.obs.a", 0, 10) != PX_OK ||
             px_store_batch_commit(b) != PX_OK)
             abort();

@@ -17,26 +17,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "store/px_store.h"
 #include "px_store_int.h"
+#include "store/px_store.h"
+#include "store_tmp.h"
 
 #define LOG_ID 7
 
+static pxt_tmp_store tmp;
 static px_store *store;
-static char dir[] = "/tmp/fuzz-store-log.XXXXXX";
-
-static void remove_store(void)
-{
-    static const char *files[] = {"data.mdb", "lock.mdb", "batch.log"};
-    char p[128];
-    px_store_close(store);
-    store = NULL;
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
-        unlink(p);
-    }
-    rmdir(dir);
-}
 
 static bool geo(void *ctx, const uint8_t *addr, size_t len, px_geo *out)
 {
@@ -62,18 +50,8 @@ static px_err on_change(void *ctx, const px_change *c)
 
 static void open_store(void)
 {
-    memcpy(dir + sizeof dir - 7, "XXXXXX", 6);
-    if (!mkdtemp(dir))
-        abort();
-    static bool registered;
-    if (!registered)
-        registered = atexit(remove_store) == 0;
-    px_err err;
-    char eb[256];
     px_store_opts o = {.map_bytes = 1ULL << 30, .enrich = geo, .feed = {.change = on_change}};
-    store = px_store_open(dir, &o, &err, eb, sizeof eb);
-    if (!store)
-        abort();
+    store = pxt_tmp_store_open(&tmp, "fuzz-store-log", &o);
 }
 
 static void write_file(const char *path, const uint8_t *data, size_t size)
@@ -137,7 +115,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         err = px_store_resume(store, &lost);
     }
     if (err == PX_ERR_FULL) { /* the records of many runs: start over */
-        remove_store();
+        pxt_tmp_store_drop(&tmp);
+        store = NULL;
         return 0;
     }
     if (err != PX_OK && err != PX_ERR_MALFORMED)

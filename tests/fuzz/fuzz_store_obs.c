@@ -18,29 +18,12 @@
 #include <unistd.h>
 
 #include "store/px_store.h"
+#include "store_tmp.h"
 
-static char dir[] = "/tmp/fuzz-store-obs.XXXXXX";
+static pxt_tmp_store tmp;
 static px_store *store;
-static bool made;
 static unsigned runs;
 static uint8_t chunk;
-
-static void remove_files(void)
-{
-    static const char *files[] = {"data.mdb", "lock.mdb", "batch.log", "dlq.marks"};
-    char p[128];
-    for (size_t i = 0; i < 4; i++) {
-        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
-        unlink(p);
-    }
-}
-
-static void cleanup(void)
-{
-    px_store_close(store);
-    remove_files();
-    rmdir(dir);
-}
 
 static bool enrich(void *ctx, const uint8_t *addr, size_t len, px_geo *out)
 {
@@ -85,21 +68,11 @@ static px_err on_change(void *ctx, const px_change *c)
 
 static void open_store(void)
 {
-    if (!made) {
-        if (!mkdtemp(dir))
-            abort();
-        atexit(cleanup);
-        made = true;
-    }
-    px_err err;
-    char eb[256];
     px_store_opts o = {.map_bytes = 1ULL << 28,
                        .chunk_records = chunk,
                        .enrich = enrich,
                        .feed = {.change = on_change}};
-    store = px_store_open(dir, &o, &err, eb, sizeof eb);
-    if (!store)
-        abort();
+    store = pxt_tmp_store_open(&tmp, "fuzz-store-obs", &o);
 }
 
 /* The next field of line[0..n) from *at, split by '\t'; NULL if none. */
@@ -151,10 +124,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1 || size > 4096)
         return 0;
     if (!store || runs++ % 64 == 0) {
-        px_store_close(store);
-        store = NULL;
-        if (made)
-            remove_files();
+        pxt_tmp_store_drop(&tmp);
         chunk = (uint8_t)(data[0] % 8 + 1);
         open_store();
     }

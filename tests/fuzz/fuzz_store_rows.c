@@ -15,43 +15,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "store/px_store.h"
 #include "px_store_int.h"
+#include "store/px_store.h"
+#include "store_tmp.h"
 
 #define MAX_ROWS 64
 
+static pxt_tmp_store tmp;
 static px_store *store;
-static char dir[] = "/tmp/fuzz-store-rows.XXXXXX";
 static unsigned runs;
-
-static void remove_store(void)
-{
-    static const char *files[] = {"data.mdb", "lock.mdb"};
-    char p[128];
-    px_store_close(store);
-    store = NULL;
-    for (size_t i = 0; i < 2; i++) {
-        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
-        unlink(p);
-    }
-    rmdir(dir);
-}
-
-static void open_store(void)
-{
-    memcpy(dir + sizeof dir - 7, "XXXXXX", 6);
-    if (!mkdtemp(dir))
-        abort();
-    static bool registered;
-    if (!registered)
-        registered = atexit(remove_store) == 0;
-    px_err err;
-    char eb[256];
-    px_store_opts o = {.map_bytes = 1ULL << 30};
-    store = px_store_open(dir, &o, &err, eb, sizeof eb);
-    if (!store)
-        abort();
-}
 
 /* The table of a changelog byte (px_store.h), for sealing. */
 static int table_of(uint8_t t)
@@ -111,10 +83,11 @@ static bool on_alert(void *ctx, const px_alert *a)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (store && ++runs % 2000 == 0)
-        remove_store();
-    if (!store)
-        open_store();
+    if (tmp.s && ++runs % 2000 == 0)
+        pxt_tmp_store_drop(&tmp);
+    if (!tmp.s)
+        store =
+            pxt_tmp_store_open(&tmp, "fuzz-store-rows", &(px_store_opts){.map_bytes = 1ULL << 30});
     static input in;
     in.n = 0;
     const uint8_t *p = data, *end = data + size;

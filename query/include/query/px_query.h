@@ -125,15 +125,19 @@ typedef struct px_query_result {
 
 /* A lookup read piece by piece (px_stores_iter underneath: the attached
  * partition stores one after the other, px_stores.h): memory and the
- * work of one piece are bounded whatever the answer's size. The request's
+ * work of one piece are bounded whatever the answer's size. The stores
+ * read: those sel wants (NULL: all; sel is copied, its ctx must outlive
+ * the stream): a member's, the partitions it owns. The request's
  * limit must be set (px_query_req_apply_limits). PX_ERR_INVAL for a bad
  * name or type. The stream holds the stores it reads until freed. */
 typedef struct px_query_stream px_query_stream;
-px_err px_query_stream_open(px_stores *stores, const px_query_req *req, px_query_stream **out);
+px_err px_query_stream_open(px_stores *stores, const px_stores_sel *sel, const px_query_req *req,
+                            px_query_stream **out);
 /* Leaves out each record (and a domain line) whose name keep says no to,
- * without counting it against the limit: a member's answer for the
- * partitions it owns (query/px_query_route.h). Set before the first
- * px_query_stream_next; keep NULL: every record. */
+ * without counting it against the limit: a member's answer from a store
+ * that stands for every partition (PX_STORES_ALL) when it owns only some
+ * (query/px_query_route.h). Set before the first px_query_stream_next;
+ * keep NULL: every record. */
 typedef bool (*px_query_keep_fn)(void *ctx, const char *name);
 void px_query_stream_keep(px_query_stream *qs, px_query_keep_fn keep, void *ctx);
 /* Asked between steps of a long scan; false abandons the answer

@@ -13,10 +13,12 @@
  * such as elb.amazonaws.com below amazonaws.com).
  *
  * A member answers for the partitions it owns only (px_query_owner, set by
- * the consumer from its assignment): records whose key hashes elsewhere
- * are left out, so that members whose stores overlap still answer
- * disjointly; a lookup that needs a partition it is restoring is refused
- * (503) rather than answered short. */
+ * the consumer from its assignment): it reads their stores alone
+ * (px_stores_sel), so that a member still holding the store of a
+ * partition revoked from it answers disjointly from the new owner (a
+ * store standing for every partition has its records filtered by their
+ * key's hash instead); a lookup that needs a partition it is restoring is
+ * refused (503) rather than answered short. */
 #ifndef PX_QUERY_ROUTE_H
 #define PX_QUERY_ROUTE_H
 

@@ -103,6 +103,17 @@ size_t px_stores_present(px_stores *ps, int32_t *parts, size_t max);
  * parts (may be NULL with max 0); returns how many are attached. */
 size_t px_stores_list(px_stores *ps, int32_t *parts, size_t max);
 
+/* Which attached stores a lookup reads (the query endpoint's: the
+ * partitions its member owns, query/px_query_route.h): want(ctx, p) is
+ * asked for each attached store when the lookup takes hold of them, under
+ * the set's lock (it must be quick and call nothing of the set); p is
+ * PX_STORES_ALL for a store standing for every partition. A NULL
+ * selector (or want): every attached store. */
+typedef struct px_stores_sel {
+    bool (*want)(void *ctx, int32_t partition);
+    void *ctx;
+} px_stores_sel;
+
 /* ---- readers: over every attached store ----
  * Records of one owner name are in one partition (the producers key them
  * by their registered domain), so stores never hold the same record: a
@@ -113,10 +124,11 @@ size_t px_stores_list(px_stores *ps, int32_t *parts, size_t max);
 px_err px_stores_find(px_stores *ps, const px_store_lookup *l, const px_store_fence *fence,
                       px_store_rec_fn fn, void *ctx);
 
-/* The same, read in steps (px_store_iter_find): a step reads one store. */
+/* The same, read in steps (px_store_iter_find): a step reads one store;
+ * the stores sel wants only (may be NULL: all). */
 typedef struct px_stores_iter px_stores_iter;
-px_err px_stores_iter_find(px_stores *ps, const px_store_lookup *l, const px_store_fence *fence,
-                           px_stores_iter **out);
+px_err px_stores_iter_find(px_stores *ps, const px_stores_sel *sel, const px_store_lookup *l,
+                           const px_store_fence *fence, px_stores_iter **out);
 /* As px_store_iter_step; *done once every store is read. A store's damage
  * ends the walk (*done, PX_ERR_DAMAGED), as in px_store_iter_step. */
 px_err px_stores_iter_step(px_stores_iter *it, size_t max_keys, px_store_rec_fn fn, void *ctx,
@@ -125,9 +137,10 @@ void px_stores_iter_free(px_stores_iter *it); /* NULL is fine */
 
 /* The registered domain's row: rows of several stores (which the keying
  * never makes) combine as the merge would (earliest first, latest last,
- * every organisation), fn called at most once. */
-px_err px_stores_find_domain(px_stores *ps, const char *regdom, size_t len, px_store_domain_fn fn,
-                             void *ctx);
+ * every organisation), fn called at most once. The stores sel wants only
+ * (may be NULL: all). */
+px_err px_stores_find_domain(px_stores *ps, const px_stores_sel *sel, const char *regdom,
+                             size_t len, px_store_domain_fn fn, void *ctx);
 
 /* The alerts of every attached store's outbox (px_store_alerts, from seq
  * 1): partition by partition (increasing), each in seq order; `partition`

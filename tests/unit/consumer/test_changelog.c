@@ -26,6 +26,7 @@
 
 #include "core/px_clock.h"
 #include "kafka/mock_cluster.h"
+#include "clog_rows.h"
 #include "px_consumer_changelog.h"
 
 /* the backend the tests run against */
@@ -142,98 +143,54 @@ static px_changelog *fresh(char *topic, size_t len, int partitions)
     return cl_make(g.brokers, topic, 20000);
 }
 
-/* A row as the test writes it: key "K<p>.<i>" (after a tag byte), value
- * "V<p>.<i>.<version>" padded to a size that varies, or none. */
-typedef struct row {
-    uint8_t key[64];
-    size_t key_len;
-    uint8_t *val; /* NULL: a tombstone */
-    size_t val_len;
-} row;
-
-static void row_make(row *r, int p, unsigned key, unsigned version, bool tomb)
+/* A new topic, and the transactional id "<topic>-txn" of its writer. */
+static void txn_topic(char *topic, size_t len, int partitions, char *id, size_t idlen)
 {
-    r->key[0] = (uint8_t)(1 + key % 11); /* a table tag */
-    r->key_len = 1 + (size_t)snprintf((char *)r->key + 1, sizeof(r->key) - 1, "K%d.%u", p, key);
-    r->val = NULL;
-    r->val_len = 0;
-    if (tomb)
-        return;
-    r->val_len = 16 + (key * 37 + version) % 300;
-    r->val = malloc(r->val_len);
-    assert_non_null(r->val);
-    memset(r->val, 'a' + (int)(version % 26), r->val_len);
-    snprintf((char *)r->val, r->val_len, "V%d.%u.%u", p, key, version);
+    topic_new(topic, len, partitions);
+    snprintf(id, idlen, "%s-txn", topic);
 }
 
-static px_changelog_msg row_msg(const row *r)
+/* A changelog publishing in transactions of id, the id taken over. */
+static px_changelog *cl_fenced(const char *topic, int timeout_ms, const char *id)
 {
-    return (px_changelog_msg){r->key, r->key_len, r->val, r->val_len};
+    px_changelog *cl = cl_make_txn(g.brokers, topic, timeout_ms, id);
+    char why[512] = "";
+    if (px_changelog_fence(cl, why, sizeof(why)) != PX_OK)
+        fail_msg("fence: %s", why);
+    return cl;
 }
 
-static void rows_free(row *rows, size_t n)
+/* The mock cluster's broker down: a publish of m to partition 0 fails,
+ * reporting no position; then the broker is up again. */
+static void publish_while_down(px_changelog *cl, const px_changelog_msg *m, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        free(rows[i].val);
-}
-
-static int64_t publish(px_changelog *cl, int32_t p, const row *rows, size_t n)
-{
-    px_changelog_msg *m = calloc(n, sizeof(*m));
-    assert_non_null(m);
-    for (size_t i = 0; i < n; i++)
-        m[i] = row_msg(&rows[i]);
+    rd_kafka_mock_broker_set_down(g.mock.mc, 1);
     int64_t next = -7;
     char why[512] = "";
-    px_err err = px_changelog_publish(cl, p, m, n, &next, why, sizeof(why));
-    if (err != PX_OK)
-        fail_msg("publish: %s: %s", px_strerror(err), why);
-    free(m);
-    return next;
+    assert_int_equal(px_changelog_publish(cl, 0, m, n, &next, why, sizeof(why)), PX_ERR_KAFKA);
+    print_message("failed as expected: %s\n", why);
+    assert_int_equal(next, -7);
+    rd_kafka_mock_broker_set_up(g.mock.mc, 1);
 }
 
-/* What a restore gave: every message copied, and the calls. */
-typedef struct got {
-    row *rows;
-    size_t n, cap;
-    size_t calls;
-    int64_t next;     /* the last call's */
-    px_err fail_with; /* returned by the first call instead of taking it */
-} got;
-
-static px_err collect(void *ctx, const px_changelog_msg *m, size_t n, int64_t next)
+/* Publishes m to partition 0 until it succeeds (within 30 s, the
+ * producer never failing for good); returns the position after it. */
+static int64_t publish_until_ok(px_changelog *cl, const px_changelog_msg *m, size_t n)
 {
-    got *g_ = ctx;
-    if (g_->fail_with != PX_OK)
-        return g_->fail_with;
-    assert_true(n <= PX_CHANGELOG_CHUNK);
-    assert_true(next > g_->next);
-    if (g_->n + n > g_->cap) {
-        g_->cap = (g_->n + n) * 2;
-        g_->rows = realloc(g_->rows, g_->cap * sizeof(*g_->rows));
-        assert_non_null(g_->rows);
+    int64_t next = -7, deadline = px_clock_mono_ms() + 30000;
+    char why[512] = "";
+    px_err err;
+    while ((err = px_changelog_publish(cl, 0, m, n, &next, why, sizeof(why))) != PX_OK) {
+        print_message("again: %s\n", why);
+        if (px_clock_mono_ms() >= deadline || px_changelog_fatal(cl))
+            fail_msg("publish after the outage: %s: %s", px_strerror(err), why);
     }
-    for (size_t i = 0; i < n; i++) {
-        row *r = &g_->rows[g_->n++];
-        assert_true(m[i].key_len <= sizeof(r->key));
-        memcpy(r->key, m[i].key, m[i].key_len);
-        r->key_len = m[i].key_len;
-        r->val = NULL;
-        r->val_len = m[i].val_len;
-        if (m[i].val) {
-            r->val = malloc(m[i].val_len ? m[i].val_len : 1);
-            assert_non_null(r->val);
-            memcpy(r->val, m[i].val, m[i].val_len);
-        }
-    }
-    g_->calls++;
-    g_->next = next;
-    return PX_OK;
+    return next;
 }
 
 /* collect, holding its first call until the test lets it go. */
 typedef struct gated {
-    got have;
+    pxt_got have;
     pthread_mutex_t lock;
     pthread_cond_t cond;
     bool arrived, released;
@@ -248,39 +205,7 @@ static px_err gated_collect(void *ctx, const px_changelog_msg *m, size_t n, int6
     while (!gt->released)
         pthread_cond_wait(&gt->cond, &gt->lock);
     pthread_mutex_unlock(&gt->lock);
-    return collect(&gt->have, m, n, next);
-}
-
-static void got_free(got *g_)
-{
-    rows_free(g_->rows, g_->n);
-    free(g_->rows);
-}
-
-static void assert_rows_equal(const row *want, size_t n_want, const row *have, size_t n_have)
-{
-    assert_int_equal(n_have, n_want);
-    for (size_t i = 0; i < n_want; i++) {
-        assert_int_equal(have[i].key_len, want[i].key_len);
-        assert_memory_equal(have[i].key, want[i].key, want[i].key_len);
-        if (!want[i].val) {
-            assert_null(have[i].val);
-            continue;
-        }
-        assert_non_null(have[i].val);
-        assert_int_equal(have[i].val_len, want[i].val_len);
-        assert_memory_equal(have[i].val, want[i].val, want[i].val_len);
-    }
-}
-
-static got restore(px_changelog *cl, int32_t p, int64_t from)
-{
-    got have = {.next = -1};
-    char why[512] = "";
-    px_err err = px_changelog_restore(cl, p, from, collect, &have, why, sizeof(why));
-    if (err != PX_OK)
-        fail_msg("restore: %s: %s", px_strerror(err), why);
-    return have;
+    return pxt_collect(&gt->have, m, n, next);
 }
 
 /* ---- tests ---------------------------------------------------------------------------- */
@@ -291,18 +216,18 @@ static const size_t tx_sizes[] = {1, 100, 2500, 7, 4097};
 #define N_TX (sizeof(tx_sizes) / sizeof(tx_sizes[0]))
 
 /* txn: each publish a transaction, whose commit marker takes an offset. */
-static size_t publish_all(px_changelog *cl, int32_t p, row **out, int64_t *nexts, bool txn)
+static size_t publish_all(px_changelog *cl, int32_t p, pxt_row **out, int64_t *nexts, bool txn)
 {
     size_t total = 0;
     for (size_t t = 0; t < N_TX; t++)
         total += tx_sizes[t];
-    row *rows = calloc(total, sizeof(*rows));
+    pxt_row *rows = calloc(total, sizeof(*rows));
     assert_non_null(rows);
     size_t at = 0;
     for (size_t t = 0; t < N_TX; t++) {
         for (size_t i = 0; i < tx_sizes[t]; i++, at++)
-            row_make(&rows[at], p, (unsigned)at, (unsigned)t, at % 7 == 3);
-        nexts[t] = publish(cl, p, rows + at - tx_sizes[t], tx_sizes[t]);
+            pxt_row_make(&rows[at], p, (unsigned)at, (unsigned)t, at % 7 == 3);
+        nexts[t] = pxt_publish(cl, p, rows + at - tx_sizes[t], tx_sizes[t]);
         /* a fresh topic: the positions are the rows' counts, and the
          * markers' */
         assert_int_equal(nexts[t], (int64_t)(at + (txn ? t + 1 : 0)));
@@ -311,48 +236,67 @@ static size_t publish_all(px_changelog *cl, int32_t p, row **out, int64_t *nexts
     return total;
 }
 
+/* publish_all to partitions 0 and 1 (no transactions). */
+typedef struct two_parts {
+    pxt_row *rows[2];
+    int64_t nexts[2][N_TX];
+    size_t n[2];
+} two_parts;
+
+static void publish_two(px_changelog *cl, two_parts *t)
+{
+    for (int32_t p = 0; p < 2; p++)
+        t->n[p] = publish_all(cl, p, &t->rows[p], t->nexts[p], false);
+}
+
+static void two_parts_free(two_parts *t)
+{
+    for (int32_t p = 0; p < 2; p++) {
+        pxt_rows_free(t->rows[p], t->n[p]);
+        free(t->rows[p]);
+    }
+}
+
 static void test_publish_restore_two_partitions(void **state)
 {
     (void)state;
     char topic[128];
     px_changelog *cl = fresh(topic, sizeof(topic), 2);
-    row *rows[2];
-    int64_t nexts[2][N_TX];
-    size_t n[2];
-    for (int32_t p = 0; p < 2; p++)
-        n[p] = publish_all(cl, p, &rows[p], nexts[p], false);
+    two_parts t;
+    publish_two(cl, &t);
+    pxt_row **rows = t.rows;
+    size_t *n = t.n;
     for (int32_t p = 0; p < 2; p++) {
         int64_t end = -1;
         assert_int_equal(px_changelog_end(cl, p, &end, NULL, 0), PX_OK);
-        assert_int_equal(end, nexts[p][N_TX - 1]);
+        assert_int_equal(end, t.nexts[p][N_TX - 1]);
         /* from the start: exactly the rows, in order, tombstones as no value */
-        got all = restore(cl, p, -1);
-        assert_rows_equal(rows[p], n[p], all.rows, all.n);
+        pxt_got all = pxt_restore(cl, p, -1);
+        pxt_assert_rows(rows[p], n[p], all.rows, all.n);
         assert_int_equal(all.next, end);
         assert_true(all.calls >= (n[p] + PX_CHANGELOG_CHUNK - 1) / PX_CHANGELOG_CHUNK);
-        got_free(&all);
-        got zero = restore(cl, p, 0);
-        assert_rows_equal(rows[p], n[p], zero.rows, zero.n);
-        got_free(&zero);
+        pxt_got_free(&all);
+        pxt_got zero = pxt_restore(cl, p, 0);
+        pxt_assert_rows(rows[p], n[p], zero.rows, zero.n);
+        pxt_got_free(&zero);
         /* from a store's position: what came after it */
-        int64_t mid = nexts[p][1];
-        got rest = restore(cl, p, mid);
-        assert_rows_equal(rows[p] + mid, n[p] - (size_t)mid, rest.rows, rest.n);
+        int64_t mid = t.nexts[p][1];
+        pxt_got rest = pxt_restore(cl, p, mid);
+        pxt_assert_rows(rows[p] + mid, n[p] - (size_t)mid, rest.rows, rest.n);
         assert_int_equal(rest.next, end);
-        got_free(&rest);
+        pxt_got_free(&rest);
         /* at the end: nothing to apply */
-        got none = restore(cl, p, end);
+        pxt_got none = pxt_restore(cl, p, end);
         assert_int_equal(none.calls, 0);
-        got_free(&none);
+        pxt_got_free(&none);
         /* beyond it: the store is not this changelog's */
-        got beyond = {.next = -1};
+        pxt_got beyond = {.next = -1};
         char why[512] = "";
-        assert_int_equal(px_changelog_restore(cl, p, end + 1, collect, &beyond, why, sizeof(why)),
-                         PX_ERR_INVAL);
+        assert_int_equal(
+            px_changelog_restore(cl, p, end + 1, pxt_collect, &beyond, why, sizeof(why)),
+            PX_ERR_INVAL);
         assert_non_null(strstr(why, "before the store's position"));
         assert_int_equal(beyond.calls, 0);
-        rows_free(rows[p], n[p]);
-        free(rows[p]);
     }
     px_changelog_stats st;
     px_changelog_get_stats(cl, &st);
@@ -362,6 +306,7 @@ static void test_publish_restore_two_partitions(void **state)
     int parts = 0;
     assert_int_equal(px_changelog_partitions(cl, &parts, NULL, 0), PX_OK);
     assert_int_equal(parts, 2);
+    two_parts_free(&t);
     px_changelog_destroy(cl);
 }
 
@@ -374,33 +319,15 @@ static void test_last_value_wins(void **state)
     char topic[128];
     px_changelog *cl = fresh(topic, sizeof(topic), 1);
     enum { KEYS = 5, ROUNDS = 40 };
-    row last[KEYS];
-    for (unsigned v = 0; v < ROUNDS; v++) {
-        row tx[KEYS];
-        for (unsigned k = 0; k < KEYS; k++)
-            row_make(&tx[k], 0, k, v, k == 2 && v == ROUNDS - 1);
-        publish(cl, 0, tx, KEYS);
-        if (v < ROUNDS - 1)
-            rows_free(tx, KEYS);
-        else
-            memcpy(last, tx, sizeof(last));
-    }
-    got have = restore(cl, 0, -1);
+    pxt_row last[KEYS];
+    pxt_publish_rounds(cl, KEYS, ROUNDS, 2, last);
+    pxt_got have = pxt_restore(cl, 0, -1);
     assert_int_equal(have.n, KEYS * ROUNDS);
-    /* the caller's table: each row overwrites its key */
-    row *table[KEYS] = {0};
-    for (size_t i = 0; i < have.n; i++)
-        for (unsigned k = 0; k < KEYS; k++)
-            if (have.rows[i].key_len == last[k].key_len &&
-                memcmp(have.rows[i].key, last[k].key, last[k].key_len) == 0)
-                table[k] = &have.rows[i];
-    for (unsigned k = 0; k < KEYS; k++) {
-        assert_non_null(table[k]);
-        assert_rows_equal(&last[k], 1, table[k], 1);
-    }
-    assert_null(table[2]->val);
-    got_free(&have);
-    rows_free(last, KEYS);
+    const pxt_row *deleted = pxt_assert_last_values(&have, last, KEYS, 2);
+    assert_non_null(deleted);
+    assert_null(deleted->val);
+    pxt_got_free(&have);
+    pxt_rows_free(last, KEYS);
     px_changelog_destroy(cl);
 }
 
@@ -426,54 +353,32 @@ static void test_compacted_log(void **state)
     topic_new_conf(topic, sizeof(topic), 1, cfg);
     px_changelog *cl = cl_make(g.brokers, topic, 20000);
     enum { KEYS = 20, ROUNDS = 30 };
-    row last[KEYS];
-    size_t published = 0;
-    for (unsigned v = 0; v < ROUNDS; v++) {
-        row tx[KEYS];
-        for (unsigned k = 0; k < KEYS; k++)
-            row_make(&tx[k], 0, k, v, k == 3 && v == ROUNDS - 1);
-        publish(cl, 0, tx, KEYS);
-        published += KEYS;
-        if (v < ROUNDS - 1)
-            rows_free(tx, KEYS);
-        else
-            memcpy(last, tx, sizeof(last));
-    }
+    pxt_row last[KEYS];
+    size_t published = pxt_publish_rounds(cl, KEYS, ROUNDS, 3, last);
     /* a row of another key now and then rolls the segment the cleaner
      * may take; the cleaner looks every 15 s (log.cleaner.backoff.ms) */
-    got have = {.next = -1};
+    pxt_got have = {.next = -1};
     int64_t deadline = px_clock_mono_ms() + 120000;
     for (unsigned filler = 0; have.n == 0 || have.n >= published; filler++) {
         assert_true(px_clock_mono_ms() < deadline);
-        got_free(&have);
-        row f;
-        row_make(&f, 0, KEYS + 1, filler, false);
-        publish(cl, 0, &f, 1);
+        pxt_got_free(&have);
+        pxt_row f;
+        pxt_row_make(&f, 0, KEYS + 1, filler, false);
+        pxt_publish(cl, 0, &f, 1);
         published++;
-        rows_free(&f, 1);
-        have = restore(cl, 0, 0);
+        pxt_rows_free(&f, 1);
+        have = pxt_restore(cl, 0, 0);
     }
     int64_t end = -1;
     assert_int_equal(px_changelog_end(cl, 0, &end, NULL, 0), PX_OK);
     assert_int_equal(have.next, end);
     assert_true(have.n < (size_t)have.next); /* gaps in the offsets */
     printf("compacted: %zu of %zu rows left, end %" PRId64 "\n", have.n, published, end);
-    row *table[KEYS] = {0};
-    for (size_t i = 0; i < have.n; i++)
-        for (unsigned k = 0; k < KEYS; k++)
-            if (have.rows[i].key_len == last[k].key_len &&
-                memcmp(have.rows[i].key, last[k].key, last[k].key_len) == 0)
-                table[k] = &have.rows[i];
-    for (unsigned k = 0; k < KEYS; k++) {
-        if (k == 3) { /* deleted: its tombstone, or nothing once that is cleaned too */
-            assert_true(!table[k] || !table[k]->val);
-            continue;
-        }
-        assert_non_null(table[k]);
-        assert_rows_equal(&last[k], 1, table[k], 1);
-    }
-    got_free(&have);
-    rows_free(last, KEYS);
+    /* deleted: its tombstone, or nothing once that is cleaned too */
+    const pxt_row *deleted = pxt_assert_last_values(&have, last, KEYS, 3);
+    assert_true(!deleted || !deleted->val);
+    pxt_got_free(&have);
+    pxt_rows_free(last, KEYS);
     px_changelog_destroy(cl);
 }
 
@@ -529,10 +434,9 @@ static void test_broker_down(void **state)
     char brokers[64];
     int fd = dead_port(brokers, sizeof(brokers));
     px_changelog *cl = cl_make(brokers, "pdnsx.state", 1500);
-    row rows[3];
-    for (unsigned i = 0; i < 3; i++)
-        row_make(&rows[i], 0, i, 0, false);
-    px_changelog_msg m[3] = {row_msg(&rows[0]), row_msg(&rows[1]), row_msg(&rows[2])};
+    pxt_row rows[3];
+    px_changelog_msg m[3];
+    pxt_rows_make(rows, m, 3, 0, 0, -1);
     int64_t next = -7;
     char why[512] = "";
     int64_t t0 = px_clock_mono_ms();
@@ -550,12 +454,12 @@ static void test_broker_down(void **state)
     assert_int_equal(px_changelog_partitions(cl, &parts, NULL, 0), PX_ERR_KAFKA);
     int64_t end = 0;
     assert_int_equal(px_changelog_end(cl, 0, &end, NULL, 0), PX_ERR_KAFKA);
-    got have = {.next = -1};
-    assert_int_equal(px_changelog_restore(cl, 0, 0, collect, &have, why, sizeof(why)),
+    pxt_got have = {.next = -1};
+    assert_int_equal(px_changelog_restore(cl, 0, 0, pxt_collect, &have, why, sizeof(why)),
                      PX_ERR_KAFKA);
     assert_int_equal(have.calls, 0);
     px_changelog_destroy(cl);
-    rows_free(rows, 3);
+    pxt_rows_free(rows, 3);
     close(fd);
 }
 
@@ -571,29 +475,19 @@ static void test_broker_down_then_up(void **state)
     char topic[128];
     topic_new(topic, sizeof(topic), 1);
     px_changelog *cl = cl_make(g.brokers, topic, 1500);
-    row rows[50];
+    pxt_row rows[50];
     px_changelog_msg m[50];
-    for (unsigned i = 0; i < 50; i++) {
-        row_make(&rows[i], 0, i, 1, false);
-        m[i] = row_msg(&rows[i]);
-    }
-    rd_kafka_mock_broker_set_down(g.mock.mc, 1);
-    int64_t next = -7;
-    char why[512] = "";
-    assert_int_equal(px_changelog_publish(cl, 0, m, 50, &next, why, sizeof(why)), PX_ERR_KAFKA);
-    assert_int_equal(next, -7);
-    rd_kafka_mock_broker_set_up(g.mock.mc, 1);
+    pxt_rows_make(rows, m, 50, 0, 1, -1);
+    publish_while_down(cl, m, 50);
     px_changelog_destroy(cl); /* the consumer's next attempt may be a new producer */
     cl = cl_make(g.brokers, topic, 20000);
-    int64_t deadline = px_clock_mono_ms() + 30000;
-    while (px_changelog_publish(cl, 0, m, 50, &next, why, sizeof(why)) != PX_OK)
-        assert_true(px_clock_mono_ms() < deadline);
-    got have = restore(cl, 0, 0);
+    int64_t next = publish_until_ok(cl, m, 50);
+    pxt_got have = pxt_restore(cl, 0, 0);
     assert_true(have.n >= 50);
     assert_int_equal(have.next, next);
-    assert_rows_equal(rows, 50, have.rows + have.n - 50, 50);
-    got_free(&have);
-    rows_free(rows, 50);
+    pxt_assert_rows(rows, 50, have.rows + have.n - 50, 50);
+    pxt_got_free(&have);
+    pxt_rows_free(rows, 50);
     px_changelog_destroy(cl);
 }
 
@@ -606,38 +500,19 @@ static void test_transaction_fails_then_recovers(void **state)
     if (g.real)
         skip(); /* the shared broker is not ours to stop */
     char topic[128], id[160];
-    topic_new(topic, sizeof(topic), 1);
-    snprintf(id, sizeof(id), "%s-txn", topic);
-    px_changelog *cl = cl_make_txn(g.brokers, topic, 1500, id);
-    char why[512] = "";
-    if (px_changelog_fence(cl, why, sizeof(why)) != PX_OK)
-        fail_msg("fence: %s", why);
-    row rows[20];
+    txn_topic(topic, sizeof(topic), 1, id, sizeof(id));
+    px_changelog *cl = cl_fenced(topic, 1500, id);
+    pxt_row rows[20];
     px_changelog_msg m[20];
-    for (unsigned i = 0; i < 20; i++) {
-        row_make(&rows[i], 0, i, 1, i == 4);
-        m[i] = row_msg(&rows[i]);
-    }
-    rd_kafka_mock_broker_set_down(g.mock.mc, 1);
-    int64_t next = -7;
-    assert_int_equal(px_changelog_publish(cl, 0, m, 20, &next, why, sizeof(why)), PX_ERR_KAFKA);
-    print_message("failed as expected: %s\n", why);
-    assert_int_equal(next, -7);
+    pxt_rows_make(rows, m, 20, 0, 1, 4);
+    publish_while_down(cl, m, 20);
     assert_false(px_changelog_fatal(cl));
-    rd_kafka_mock_broker_set_up(g.mock.mc, 1);
-    int64_t deadline = px_clock_mono_ms() + 30000;
-    px_err err;
-    while ((err = px_changelog_publish(cl, 0, m, 20, &next, why, sizeof(why))) != PX_OK) {
-        print_message("again: %s\n", why);
-        if (px_clock_mono_ms() >= deadline || px_changelog_fatal(cl))
-            fail_msg("publish after the outage: %s: %s", px_strerror(err), why);
-    }
-    assert_true(next >= 20);
+    assert_true(publish_until_ok(cl, m, 20) >= 20);
     px_changelog_stats st;
     px_changelog_get_stats(cl, &st);
     assert_int_equal(st.published, 20);
     assert_true(st.publish_failed >= 1);
-    rows_free(rows, 20);
+    pxt_rows_free(rows, 20);
     px_changelog_destroy(cl);
 }
 
@@ -673,15 +548,14 @@ static void test_malformed_refused(void **state)
     (void)state;
     char topic[128];
     px_changelog *cl = fresh(topic, sizeof(topic), 2);
-    row good[3];
-    for (unsigned i = 0; i < 3; i++)
-        row_make(&good[i], 0, i, 0, false);
+    pxt_row good[3];
+    pxt_rows_make(good, NULL, 3, 0, 0, -1);
     for (int32_t p = 0; p < 2; p++)
-        assert_int_equal(publish(cl, p, good, 3), 3);
+        assert_int_equal(pxt_publish(cl, p, good, 3), 3);
     /* publish refuses them before producing */
     char big[PX_CHANGELOG_KEY_MAX + 1];
     memset(big, 'k', sizeof(big));
-    px_changelog_msg bad[] = {row_msg(&good[0]), {"", 0, "v", 1}};
+    px_changelog_msg bad[] = {pxt_row_msg(&good[0]), {"", 0, "v", 1}};
     px_changelog_msg bad_key[] = {{big, sizeof(big), NULL, 0}};
     int64_t next = -7;
     char why[512] = "";
@@ -703,23 +577,23 @@ static void test_malformed_refused(void **state)
     size_t l1[] = {sizeof(big), 5};
     produce_raw(topic, 1, k1, l1, 2);
     for (int32_t p = 0; p < 2; p++) {
-        got have = {.next = -1};
+        pxt_got have = {.next = -1};
         why[0] = '\0';
-        assert_int_equal(px_changelog_restore(cl, p, 0, collect, &have, why, sizeof(why)),
+        assert_int_equal(px_changelog_restore(cl, p, 0, pxt_collect, &have, why, sizeof(why)),
                          PX_ERR_MALFORMED);
         assert_int_equal(have.calls, 0); /* one chunk: the damaged one */
         assert_non_null(strstr(why, "damaged: the message at offset 3 is no row"));
         assert_non_null(strstr(why, p == 0 ? "an empty key" : "a key of 513 bytes"));
         /* read from after the good rows, the damage is met all the same */
-        assert_int_equal(px_changelog_restore(cl, p, 3, collect, &have, why, sizeof(why)),
+        assert_int_equal(px_changelog_restore(cl, p, 3, pxt_collect, &have, why, sizeof(why)),
                          PX_ERR_MALFORMED);
-        got_free(&have);
+        pxt_got_free(&have);
     }
     px_changelog_stats st;
     px_changelog_get_stats(cl, &st);
     assert_int_equal(st.refused, 4);
     assert_int_equal(st.restored, 0);
-    rows_free(good, 3);
+    pxt_rows_free(good, 3);
     px_changelog_destroy(cl);
 }
 
@@ -730,26 +604,23 @@ static void test_restore_in_background(void **state)
     (void)state;
     char topic[128];
     px_changelog *cl = fresh(topic, sizeof(topic), 2);
-    row *rows[2];
-    int64_t nexts[2][N_TX];
-    size_t n[2];
-    for (int32_t p = 0; p < 2; p++)
-        n[p] = publish_all(cl, p, &rows[p], nexts[p], false);
+    two_parts t;
+    publish_two(cl, &t);
     px_changelog_job *j[2];
-    got have[2] = {{.next = -1}, {.next = -1}};
+    pxt_got have[2] = {{.next = -1}, {.next = -1}};
     for (int32_t p = 0; p < 2; p++)
-        assert_int_equal(px_changelog_restore_start(cl, p, 0, collect, &have[p], &j[p]), PX_OK);
+        assert_int_equal(px_changelog_restore_start(cl, p, 0, pxt_collect, &have[p], &j[p]), PX_OK);
     int64_t deadline = px_clock_mono_ms() + 60000;
     for (int32_t p = 0; p < 2; p++) {
         int64_t next = -1, end = -1;
         while (!px_changelog_restore_done(j[p], &next, &end))
             assert_true(px_clock_mono_ms() < deadline);
-        assert_int_equal(next, nexts[p][N_TX - 1]);
+        assert_int_equal(next, t.nexts[p][N_TX - 1]);
         assert_int_equal(end, next);
         char why[512] = "";
         assert_int_equal(px_changelog_restore_join(j[p], why, sizeof(why)), PX_OK);
-        assert_rows_equal(rows[p], n[p], have[p].rows, have[p].n);
-        got_free(&have[p]);
+        pxt_assert_rows(t.rows[p], t.n[p], have[p].rows, have[p].n);
+        pxt_got_free(&have[p]);
     }
     /* cancelled while it applies its first chunk: the rest is not read */
     gated gt = {
@@ -768,18 +639,15 @@ static void test_restore_in_background(void **state)
     assert_non_null(strstr(why, "cancelled"));
     assert_int_equal(gt.have.calls, 1);
     assert_int_equal(gt.have.n, PX_CHANGELOG_CHUNK); /* a whole chunk, no more */
-    assert_rows_equal(rows[0], PX_CHANGELOG_CHUNK, gt.have.rows, gt.have.n);
-    got_free(&gt.have);
+    pxt_assert_rows(t.rows[0], PX_CHANGELOG_CHUNK, gt.have.rows, gt.have.n);
+    pxt_got_free(&gt.have);
     /* an error of apply stops the restore with it */
-    got failing = {.next = -1, .fail_with = PX_ERR_IO};
-    assert_int_equal(px_changelog_restore(cl, 1, 0, collect, &failing, why, sizeof(why)),
+    pxt_got failing = {.next = -1, .fail_with = PX_ERR_IO};
+    assert_int_equal(px_changelog_restore(cl, 1, 0, pxt_collect, &failing, why, sizeof(why)),
                      PX_ERR_IO);
     assert_int_equal(failing.n, 0);
     assert_int_equal(px_changelog_restore_join(NULL, NULL, 0), PX_OK);
-    for (int32_t p = 0; p < 2; p++) {
-        rows_free(rows[p], n[p]);
-        free(rows[p]);
-    }
+    two_parts_free(&t);
     px_changelog_destroy(cl);
 }
 
@@ -802,15 +670,15 @@ static void test_missing_topic_and_partition(void **state)
         px_changelog_destroy(cl);
     }
     cl = cl_make(g.brokers, topic, 3000);
-    row r;
-    row_make(&r, 0, 1, 1, false);
-    px_changelog_msg m = row_msg(&r);
+    pxt_row r;
+    pxt_row_make(&r, 0, 1, 1, false);
+    px_changelog_msg m = pxt_row_msg(&r);
     int64_t next = -7;
     px_err err = px_changelog_publish(cl, 5, &m, 1, &next, why, sizeof(why));
     assert_int_equal(err, PX_ERR_NOTFOUND);
     assert_int_equal(next, -7);
     px_changelog_destroy(cl);
-    rows_free(&r, 1);
+    pxt_rows_free(&r, 1);
     px_kafka_prop bad[] = {{"no.such.property", "1"}};
     px_kafka_settings ks = {.brokers = g.brokers, .props = bad, .n_props = 1};
     px_changelog_opts o = {.settings = &ks, .topic = topic};
@@ -891,36 +759,31 @@ static void test_transactions(void **state)
     if (!g.real)
         skip(); /* the mock cluster writes no commit markers, aborts nothing */
     char topic[128], id[160];
-    topic_new(topic, sizeof(topic), 2);
-    snprintf(id, sizeof(id), "%s-txn", topic);
-    px_changelog *cl = cl_make_txn(g.brokers, topic, 20000, id);
-    char why[512] = "";
-    px_err err = px_changelog_fence(cl, why, sizeof(why));
-    if (err != PX_OK)
-        fail_msg("fence: %s", why);
+    txn_topic(topic, sizeof(topic), 2, id, sizeof(id));
+    px_changelog *cl = cl_fenced(topic, 20000, id);
     for (int32_t p = 0; p < 2; p++) {
-        row *rows;
+        pxt_row *rows;
         int64_t nexts[N_TX];
         size_t total = publish_all(cl, p, &rows, nexts, true);
         int64_t end = wait_end(cl, p, nexts[N_TX - 1]);
         assert_int_equal(end, nexts[N_TX - 1]);
-        got all = restore(cl, p, -1);
-        assert_rows_equal(rows, total, all.rows, all.n);
+        pxt_got all = pxt_restore(cl, p, -1);
+        pxt_assert_rows(rows, total, all.rows, all.n);
         assert_int_equal(all.next, end);
-        got_free(&all);
+        pxt_got_free(&all);
         /* from the last commit marker: no row to read, the position moves
          * to the end all the same (a call with none) */
-        got marker = restore(cl, p, end - 1);
+        pxt_got marker = pxt_restore(cl, p, end - 1);
         assert_int_equal(marker.calls, 1);
         assert_int_equal(marker.n, 0);
         assert_int_equal(marker.next, end);
-        got_free(&marker);
-        got rest = restore(cl, p, nexts[1]);
+        pxt_got_free(&marker);
+        pxt_got rest = pxt_restore(cl, p, nexts[1]);
         size_t skip = tx_sizes[0] + tx_sizes[1];
-        assert_rows_equal(rows + skip, total - skip, rest.rows, rest.n);
+        pxt_assert_rows(rows + skip, total - skip, rest.rows, rest.n);
         assert_int_equal(rest.next, end);
-        got_free(&rest);
-        rows_free(rows, total);
+        pxt_got_free(&rest);
+        pxt_rows_free(rows, total);
         free(rows);
     }
     px_changelog_destroy(cl);
@@ -935,42 +798,36 @@ static void test_zombie_fenced(void **state)
     if (!g.real)
         skip(); /* the mock cluster writes no commit markers, aborts nothing */
     char topic[128], id[160];
-    topic_new(topic, sizeof(topic), 1);
-    snprintf(id, sizeof(id), "%s-txn", topic);
+    txn_topic(topic, sizeof(topic), 1, id, sizeof(id));
     rd_kafka_t *zombie = raw_producer(id, NULL);
     assert_null(rd_kafka_init_transactions(zombie, 20000));
     assert_null(rd_kafka_begin_transaction(zombie));
-    row old[3];
-    for (unsigned i = 0; i < 3; i++) {
-        row_make(&old[i], 0, i, 99, false);
+    pxt_row old[3];
+    pxt_rows_make(old, NULL, 3, 0, 99, -1);
+    for (unsigned i = 0; i < 3; i++)
         assert_int_equal(rd_kafka_producev(zombie, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(0),
                                            RD_KAFKA_V_KEY(old[i].key, old[i].key_len),
                                            RD_KAFKA_V_VALUE(old[i].val, old[i].val_len),
                                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                            RD_KAFKA_V_END),
                          RD_KAFKA_RESP_ERR_NO_ERROR);
-    }
     assert_int_equal(rd_kafka_flush(zombie, 20000), RD_KAFKA_RESP_ERR_NO_ERROR);
     /* the new owner */
-    px_changelog *cl = cl_make_txn(g.brokers, topic, 20000, id);
-    char why[512] = "";
-    if (px_changelog_fence(cl, why, sizeof(why)) != PX_OK)
-        fail_msg("fence: %s", why);
-    got none = restore(cl, 0, 0);
+    px_changelog *cl = cl_fenced(topic, 20000, id);
+    pxt_got none = pxt_restore(cl, 0, 0);
     assert_int_equal(none.n, 0); /* the zombie's rows are aborted */
-    got_free(&none);
-    row mine[4];
-    for (unsigned i = 0; i < 4; i++)
-        row_make(&mine[i], 0, i, 1, i == 3);
-    wait_end(cl, 0, publish(cl, 0, mine, 4));
+    pxt_got_free(&none);
+    pxt_row mine[4];
+    pxt_rows_make(mine, NULL, 4, 0, 1, 3);
+    wait_end(cl, 0, pxt_publish(cl, 0, mine, 4));
     rd_kafka_error_t *e = rd_kafka_commit_transaction(zombie, 20000);
     assert_non_null(e); /* fenced */
     rd_kafka_error_destroy(e);
-    got have = restore(cl, 0, 0);
-    assert_rows_equal(mine, 4, have.rows, have.n);
-    got_free(&have);
-    rows_free(old, 3);
-    rows_free(mine, 4);
+    pxt_got have = pxt_restore(cl, 0, 0);
+    pxt_assert_rows(mine, 4, have.rows, have.n);
+    pxt_got_free(&have);
+    pxt_rows_free(old, 3);
+    pxt_rows_free(mine, 4);
     rd_kafka_destroy(zombie);
     px_changelog_destroy(cl);
 }

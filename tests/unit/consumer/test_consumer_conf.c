@@ -241,6 +241,7 @@ static void test_example_config_is_clean(void **state)
     assert_int_equal(px_consumer_conf_load(c, &cc), PX_OK);
     assert_string_equal(cc.kafka_topics, "^pdnsx\\.obs\\..+");
     assert_string_equal(cc.kafka_group, "pdnsx-consumer");
+    assert_string_equal(cc.kafka_changelog_topic, "pdnsx.state");
     assert_string_equal(cc.store_path, "/var/lib/pdnsx");
     assert_int_equal(cc.batch_records, 250000);
     assert_int_equal(cc.batch_ms, 2000);

@@ -154,16 +154,21 @@ static void wraps_free(void)
     free(wraps);
 }
 
-static px_stores *set_of(px_store *s)
+static px_stores *set_of_partition(px_store *s, int32_t partition)
 {
     if (!wraps)
         atexit(wraps_free);
     px_stores **v = realloc(wraps, (n_wraps + 1) * sizeof(*v));
     assert_non_null(v);
     wraps = v;
-    wraps[n_wraps] = px_stores_wrap(s, 0);
+    wraps[n_wraps] = px_stores_wrap(s, partition);
     assert_non_null(wraps[n_wraps]);
     return wraps[n_wraps++];
+}
+
+static px_stores *set_of(px_store *s)
+{
+    return set_of_partition(s, 0);
 }
 
 static const px_query_limits default_limits = {.def = 10000, .max = 1000000};
@@ -712,7 +717,7 @@ static void test_steps(void **state)
     assert_int_equal(parse(&r, 2, "rrset", "*.many.example", NULL, NULL), PX_OK);
     r.limit = 1000000;
     px_query_stream *qs = NULL;
-    assert_int_equal(px_query_stream_open(set_of(fx->store), &r, &qs), PX_OK);
+    assert_int_equal(px_query_stream_open(set_of(fx->store), NULL, &r, &qs), PX_OK);
     collect c = {0};
     c.f = open_memstream(&c.text, &c.len);
     size_t pieces = 0, len = 0;
@@ -787,7 +792,7 @@ static void test_steps_across_commits(void **state)
     assert_int_equal(parse(&r, 2, "rrset", "*.many.example", NULL, NULL), PX_OK);
     r.limit = 10;
     px_query_stream *qs = NULL;
-    assert_int_equal(px_query_stream_open(set_of(fx->store), &r, &qs), PX_OK);
+    assert_int_equal(px_query_stream_open(set_of(fx->store), NULL, &r, &qs), PX_OK);
     const char *data;
     size_t len;
     assert_int_equal(px_query_stream_next(qs, stop_now, NULL, &data, &len), PX_ERR_AGAIN);
@@ -823,15 +828,16 @@ static px_query_owner *owning(int32_t partitions, const int32_t *owned, size_t n
 }
 
 /* A member of a consumer group: it answers for o's partitions (limit 0:
- * the default limits). */
+ * the default limits) from s, a store holding records of any partition
+ * (PX_STORES_ALL: what members whose stores overlap hold). */
 static px_query_server *start_member(px_store *s, px_query_owner *o, uint64_t limit, char *hp,
                                      size_t len)
 {
     px_query_server_opts opts = {.owner = o};
     if (limit)
         opts.limits = (px_query_limits){.def = limit, .max = limit};
-    px_query_server *srv =
-        px_query_server_start("127.0.0.1:0", set_of(s), &opts, errbuf, sizeof(errbuf));
+    px_query_server *srv = px_query_server_start("127.0.0.1:0", set_of_partition(s, PX_STORES_ALL),
+                                                 &opts, errbuf, sizeof(errbuf));
     if (!srv)
         fail_msg("server: %s", errbuf);
     snprintf(hp, len, "127.0.0.1:%u", px_query_server_port(srv));
@@ -1613,6 +1619,131 @@ static uint64_t requests(const char *endpoint)
     return n;
 }
 
+/* "www.aK.test" for the first K >= from whose records are on partition
+ * `want` of 2. */
+static void name_on(int32_t want, int from, char *out, size_t len)
+{
+    for (int k = from; k < from + 64; k++) {
+        snprintf(out, len, "www.a%d.test", k);
+        if (px_query_partition_of(out, strlen(out), 2) == want)
+            return;
+    }
+    fail_msg("no name on partition %d", (int)want);
+}
+
+/* GET path at hp: 200, the body (freed by the caller). */
+static char *get_body(const char *hp, const char *path)
+{
+    int status = 0;
+    char *body = NULL;
+    size_t len = 0;
+    if (http_get(hp, path, 10000, &status, &body, &len, errbuf, sizeof(errbuf)) != PX_OK)
+        fail_msg("GET %s: %s", path, errbuf);
+    assert_int_equal(status, 200);
+    return body;
+}
+
+/* Which of the three names the rdata lookup of 192.0.2.9 at hp answers,
+ * as bits (1 << i: names[i]). */
+static unsigned answered(const char *hp, const char *const *names)
+{
+    char *got = get_body(hp, "/rdata/192.0.2.9");
+    unsigned bits = 0;
+    for (int i = 0; i < 3; i++) {
+        char quoted[40];
+        snprintf(quoted, sizeof(quoted), "\"%s\"", names[i]);
+        bits |= strstr(got, quoted) ? 1u << i : 0;
+    }
+    free(got);
+    return bits;
+}
+
+/* A member with partition stores answers from the stores of the
+ * partitions it owns, whole: a store attached but not owned (between a
+ * revocation and the next assignment) is not read, and no record is
+ * judged by its name's hash (x1 sits in partition 0's store although its
+ * name is on partition 1: answered with store 0, and only then). */
+static void test_member_reads_owned_stores(void **state)
+{
+    (void)state;
+    char dir[64] = "/tmp/test_query_parts.XXXXXX", x0[32], x1[32], y1[32];
+    assert_non_null(mkdtemp(dir));
+    int geo_calls = 0;
+    px_store_opts so = {.enrich = fake_geo, .enrich_ctx = &geo_calls};
+    px_err err = PX_OK;
+    px_stores *ps = px_stores_open(dir, &so, &err, errbuf, sizeof(errbuf));
+    if (!ps)
+        fail_msg("stores: %s", errbuf);
+    name_on(0, 0, x0, sizeof(x0));
+    name_on(1, 0, x1, sizeof(x1));
+    name_on(1, atoi(x1 + 5) + 1, y1, sizeof(y1));
+    const char *on[2][2] = {{x0, x1}, {y1, NULL}};
+    for (int32_t p = 0; p < 2; p++) {
+        px_store *s = px_stores_attach(ps, p, &err, errbuf, sizeof(errbuf));
+        if (!s)
+            fail_msg("attach %d: %s", (int)p, errbuf);
+        px_store_batch *b = NULL;
+        assert_int_equal(px_store_batch_begin(s, &b), PX_OK);
+        for (int i = 0; i < 2 && on[p][i]; i++)
+            merge(b, on[p][i], "A", "192.0.2.9", NULL, 1, T0, T0 + 1, "org-a");
+        assert_int_equal(px_store_batch_commit(b), PX_OK);
+    }
+    const int32_t p0[] = {0}, p1[] = {1}, both[] = {0, 1};
+    px_query_owner *o = owning(2, p0, 1);
+    px_query_server_opts opts = {.owner = o};
+    px_query_server *srv = px_query_server_start("127.0.0.1:0", ps, &opts, errbuf, sizeof(errbuf));
+    if (!srv)
+        fail_msg("server: %s", errbuf);
+    char hp[64], path[96];
+    snprintf(hp, sizeof(hp), "127.0.0.1:%u", px_query_server_port(srv));
+
+    /* partition 0 owned, 1's store still attached: store 0 whole */
+    const char *names[] = {x0, x1, y1};
+    assert_int_equal(answered(hp, names), 1u << 0 | 1u << 1);
+    snprintf(path, sizeof(path), "/domain/%s", y1 + 4); /* on partition 1: not read */
+    char *got = get_body(hp, path);
+    assert_string_equal(got, "");
+    free(got);
+    snprintf(path, sizeof(path), "/domain/%s", x1 + 4); /* in store 0 */
+    got = get_body(hp, path);
+    assert_non_null(strstr(got, x1 + 4));
+    free(got);
+    /* both owned: every store */
+    assert_int_equal(px_query_owner_assign(o, 2, both, 2), PX_OK);
+    assert_int_equal(answered(hp, names), 7);
+    /* partition 0 restoring: a lookup that needs it is refused, and its
+     * store is not read for one that does not (x1's name is on 1) */
+    assert_int_equal(px_query_owner_restoring(o, 0, true), PX_OK);
+    snprintf(path, sizeof(path), "/rrset/%s", x1);
+    got = get_body(hp, path);
+    assert_string_equal(got, "");
+    free(got);
+    snprintf(path, sizeof(path), "/rrset/%s", y1);
+    got = get_body(hp, path);
+    assert_non_null(strstr(got, y1));
+    free(got);
+    int status = 0;
+    size_t len = 0;
+    snprintf(path, sizeof(path), "/rrset/%s", x0);
+    assert_int_equal(http_get(hp, path, 10000, &status, &got, &len, errbuf, sizeof(errbuf)), PX_OK);
+    assert_int_equal(status, 503);
+    assert_non_null(strstr(got, "restoring"));
+    free(got);
+    assert_int_equal(px_query_owner_restoring(o, 0, false), PX_OK);
+    snprintf(path, sizeof(path), "/rrset/%s", x1);
+    got = get_body(hp, path);
+    assert_non_null(strstr(got, x1));
+    free(got);
+    /* partition 1 owned only: store 1, whatever store 0's names hash to */
+    assert_int_equal(px_query_owner_assign(o, 2, p1, 1), PX_OK);
+    assert_int_equal(answered(hp, names), 1u << 2);
+
+    px_query_server_stop(srv);
+    px_query_owner_destroy(o);
+    px_stores_close(ps);
+    remove_dir(dir);
+}
+
 /* The endpoint of a member answers for the partitions it owns: none yet is
  * 503; records of partitions it does not own are left out; one it restores
  * makes the lookups that need it 503; so does an assignment that moved. In
@@ -1902,6 +2033,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cluster_cut_marker, setup_store, teardown_store),
         cmocka_unit_test_setup_teardown(test_cluster_oversized, setup_store, teardown_store),
         cmocka_unit_test_setup_teardown(test_member_endpoint, setup_store, teardown_store),
+        cmocka_unit_test(test_member_reads_owned_stores),
         cmocka_unit_test_setup_teardown(test_cluster_members, setup_store, teardown_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

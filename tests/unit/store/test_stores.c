@@ -190,7 +190,7 @@ static void test_reader_holds_detached(void **state)
     fix *f = *state;
     fill(f);
     px_stores_iter *it;
-    assert_int_equal(px_stores_iter_find(f->ps, &every, &all, &it), PX_OK);
+    assert_int_equal(px_stores_iter_find(f->ps, NULL, &every, &all, &it), PX_OK);
     px_stores_detach(f->ps, 3);
     assert_int_equal(px_stores_remove(f->ps, 1), PX_ERR_AGAIN);
     assert_true(path_exists(f->dir, "detached-1/data.mdb"));
@@ -345,13 +345,79 @@ static void test_domain_rows_combine(void **state)
     put(attach(f->ps, 5), "b.dup.org", "dup.org", "o1", 400);
     put(px_stores_get(f->ps, 5), "c.dup.org", "dup.org", "o2", 900);
     dom_seen d = {0};
-    assert_int_equal(px_stores_find_domain(f->ps, "dup.org", 7, on_dom, &d), PX_OK);
+    assert_int_equal(px_stores_find_domain(f->ps, NULL, "dup.org", 7, on_dom, &d), PX_OK);
     assert_int_equal(d.calls, 1);
     assert_int_equal(d.first, 400);
     assert_int_equal(d.last, 900);
     assert_string_equal(d.orgs, "o1,o2,");
     d = (dom_seen){0};
-    assert_int_equal(px_stores_find_domain(f->ps, "none.org", 8, on_dom, &d), PX_OK);
+    assert_int_equal(px_stores_find_domain(f->ps, NULL, "none.org", 8, on_dom, &d), PX_OK);
+    assert_int_equal(d.calls, 0);
+}
+
+/* The partitions a selector wants, as bits; each partition asked about
+ * is recorded. */
+typedef struct wanting {
+    unsigned want, asked;
+} wanting;
+
+static bool want_some(void *ctx, int32_t partition)
+{
+    wanting *w = ctx;
+    assert_true(partition >= 0 && partition < 32);
+    w->asked |= 1u << partition;
+    return w->want & (1u << partition);
+}
+
+/* Reads the stores sel wants through the iterator, a key a step. */
+static found iter_all(px_stores *ps, const px_stores_sel *sel)
+{
+    px_stores_iter *it;
+    assert_int_equal(px_stores_iter_find(ps, sel, &every, &all, &it), PX_OK);
+    found fd = {0};
+    bool done = false;
+    while (!done)
+        assert_int_equal(px_stores_iter_step(it, 1, on_rec, &fd, &done), PX_OK);
+    px_stores_iter_free(it);
+    return fd;
+}
+
+/* A selector (the query endpoint's owned partitions) leaves the other
+ * attached stores unread, for the iterator and the domain row alike; a
+ * detached store is never asked about. */
+static void test_selector(void **state)
+{
+    fix *f = *state;
+    fill(f); /* 0, 1, 3 */
+    put(attach(f->ps, 4), "x.one.org", "one.org", "o3", 50);
+    px_stores_detach(f->ps, 4);
+    wanting w = {.want = 1u << 0 | 1u << 3};
+    px_stores_sel sel = {want_some, &w};
+    assert_string_equal(iter_all(f->ps, &sel).lines, "www.zero.org \"v\"\nwww.three.org \"v\"\n");
+    assert_int_equal(w.asked, 1u << 0 | 1u << 1 | 1u << 3);
+    w.want = 1u << 1;
+    assert_string_equal(iter_all(f->ps, &sel).lines, "www.one.org \"v\"\n");
+    w.want = 0;
+    assert_int_equal(iter_all(f->ps, &sel).n, 0);
+    /* no selector, or one without want: every attached store */
+    assert_int_equal(iter_all(f->ps, NULL).n, 3);
+    assert_int_equal(iter_all(f->ps, &(px_stores_sel){0}).n, 3);
+    /* the domain row: one.org's store (1) alone, then none */
+    attach(f->ps, 4);
+    dom_seen d = {0};
+    w.want = 1u << 1;
+    assert_int_equal(px_stores_find_domain(f->ps, &sel, "one.org", 7, on_dom, &d), PX_OK);
+    assert_int_equal(d.calls, 1);
+    assert_int_equal(d.first, 200);
+    assert_string_equal(d.orgs, "o2,");
+    d = (dom_seen){0};
+    w.want = 1u << 4;
+    assert_int_equal(px_stores_find_domain(f->ps, &sel, "one.org", 7, on_dom, &d), PX_OK);
+    assert_int_equal(d.first, 50);
+    assert_string_equal(d.orgs, "o3,");
+    d = (dom_seen){0};
+    w.want = 1u << 0;
+    assert_int_equal(px_stores_find_domain(f->ps, &sel, "one.org", 7, on_dom, &d), PX_OK);
     assert_int_equal(d.calls, 0);
 }
 
@@ -408,6 +474,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_single_layout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_layout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_domain_rows_combine, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_selector, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_partition_range, setup, teardown),
     };

@@ -3,6 +3,7 @@
 #ifndef PX_ERROR_H
 #define PX_ERROR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 typedef enum px_err {
@@ -33,5 +34,15 @@ const char *px_strerror(px_err err);
 /* Writes a message into the caller's "why" buffer (the why, whylen pair of
  * constructors and checks), cut to fit. why NULL or whylen 0: nothing. */
 void px_why(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* px_why with a va_list, for a helper that returns something else than a
+ * px_err (a rule, a status). */
+void px_whyv(char *why, size_t whylen, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+/* px_why, then returns err: a failure and its message in one statement,
+ *     return px_errf(why, whylen, PX_ERR_INVAL, "bad limit '%s'", text); */
+px_err px_errf(char *why, size_t whylen, px_err err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif
