@@ -504,6 +504,18 @@ static const char *px_changelog_policy_of(const rd_kafka_DescribeConfigs_result_
 /* How long the check of the topic's cleanup.policy waits for its answer. */
 #define PX_CHANGELOG_DESCRIBE_MS 5000
 
+/* The id of a broker that answers now (the one that answered a metadata
+ * request for the topic), or -1. */
+static int32_t px_changelog_a_broker(px_changelog *cl, int wait_ms)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(cl->rk, 0, cl->rkt, &md, wait_ms);
+    int32_t id = e == RD_KAFKA_RESP_ERR_NO_ERROR ? md->orig_broker_id : -1;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    return id;
+}
+
 /* Asks Kafka for the topic's cleanup.policy (DescribeConfigs) into policy. */
 static px_err px_changelog_policy(px_changelog *cl, char *policy, size_t len, char *why,
                                   size_t whylen)
@@ -517,12 +529,19 @@ static px_err px_changelog_policy(px_changelog *cl, char *policy, size_t len, ch
         px_why(why, whylen, "out of memory");
         return PX_ERR_NOMEM;
     }
-    /* A broker answers it in milliseconds; one that cannot (librdkafka's
-     * mock cluster, pdnsx-broker: no controller to send it to) is not
-     * waited for at every start as long as a publish would be. */
+    /* A broker answers it in milliseconds; one that cannot is not waited
+     * for at every start as long as a publish would be. Any broker answers
+     * for a topic's configuration (as Kafka's own admin client asks it):
+     * sent to one that is up, not to the controller librdkafka would wait
+     * for, a broker without DescribeConfigs (librdkafka's mock cluster,
+     * pdnsx-broker, which names a controller it does not have) fails it at
+     * once. */
     int wait_ms =
         cl->timeout_ms < PX_CHANGELOG_DESCRIBE_MS ? cl->timeout_ms : PX_CHANGELOG_DESCRIBE_MS;
     rd_kafka_AdminOptions_set_request_timeout(o, wait_ms, NULL, 0);
+    int32_t broker = px_changelog_a_broker(cl, wait_ms);
+    if (broker >= 0)
+        rd_kafka_AdminOptions_set_broker(o, broker, NULL, 0);
     rd_kafka_DescribeConfigs(cl->rk, &res, 1, o, q);
     rd_kafka_event_t *ev = rd_kafka_queue_poll(q, wait_ms + PX_CHANGELOG_GRACE_MS);
     rd_kafka_resp_err_t err = ev ? rd_kafka_event_error(ev) : RD_KAFKA_RESP_ERR__TIMED_OUT;

@@ -39,10 +39,13 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # Every test, the real-broker ones too (label real-kafka: Kafka semantics,
 # outages, the consumer against a real group coordinator), against a real
 # Kafka broker started for this run. About 2 more minutes than without the
-# real-broker tests on 2 cores.
+# real-broker tests on 2 cores. Twice as many tests as cores at once: the
+# tests mostly wait (group joins, brokers starting, run.exit_idle), so at
+# one per core the run kept the cores ~15 % busy (user+sys 3 of 2x10
+# minutes); two per core take half the wall time, each test as long.
 echo "== tests under ASan/UBSan (unit and integration, pdnsx-broker and a real Kafka broker)"
 PDNSX_BIN="$here/build-asan/bin" scripts/with-kafka.sh \
-  ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE 'package|rollout'
+  ctest --test-dir build-asan --output-on-failure -j"$((2 * jobs))" -LE 'package|rollout'
 
 echo "== fuzz harnesses (libFuzzer, a short run each: they build and survive)"
 CC=clang cmake -S . -B build-fuzz -G Ninja -DPX_FUZZ=ON -DPX_TESTS=ON >/dev/null

@@ -133,8 +133,37 @@ class Consumer:
         if self.proc.poll() is not None:
             raise AssertionError("pdnsx-consumer exited: " + self.logged())
         if wait_assigned:
-            pxtest.wait_for(lambda: self.proc.poll() is not None or self.partitions()["owned"],
-                            60, "partitions assigned to the consumer")
+            self.wait_assigned()
+
+    def wait_assigned(self):
+        pxtest.wait_for(lambda: self.proc.poll() is not None or self.partitions()["owned"],
+                        60, "partitions assigned to the consumer")
+        if self.proc.poll() is not None:
+            raise AssertionError("pdnsx-consumer exited: " + self.logged())
+
+    @staticmethod
+    def several(store, settings):
+        """{key: Consumer} for {key: settings}, each in a group of its own,
+        started at once and then each waited for until assigned."""
+        out = {}
+        try:
+            for key, sets in settings.items():
+                out[key] = Consumer(store, sets, wait_assigned=False)
+            for c in out.values():
+                c.wait_assigned()
+        except BaseException:
+            Consumer.close_all(out.values(), check=False)
+            raise
+        return out
+
+    @staticmethod
+    def close_all(consumers, check=True):
+        for c in list(consumers):
+            if check:
+                c.close()
+            elif c.proc.poll() is None:
+                c.proc.kill()
+                c.proc.wait()
 
     def partitions(self):
         """GET /partitions, from an address of its own (127.0.0.250)."""
@@ -337,11 +366,29 @@ def lines_of(body):
 class SlowClientsTest(unittest.TestCase):
     """Item 5: slow clients never lock a real one out."""
 
+    # each test's consumer (a group of its own each) and its settings:
+    # started together, the groups' joins overlap (pdnsx-broker assigns a
+    # new group's partitions after 3 s)
+    CONSUMERS = {"query70": [], "metrics40": [], "deadline": ["http.request_timeout=2"],
+                 "bound": ["http.max_connections=8", "http.max_per_client=3"],
+                 "pipelining": []}
+
     @classmethod
     def setUpClass(cls):
         cls.store = build_store("small", 20000, 5000)
         cls.name = query(cls.store, "rrset", "*.com")[0][0]["rrname"]
         cls.want = query(cls.store, "rrset", cls.name)[0]
+        cls.consumers = Consumer.several(cls.store, cls.CONSUMERS)
+
+    @classmethod
+    def tearDownClass(cls):
+        Consumer.close_all(cls.consumers.values())
+
+    def consumer(self, key):
+        """The test's own consumer, stopped (exit 0 checked) after it."""
+        c = self.consumers.pop(key)
+        self.addCleanup(c.close)
+        return c
 
     def hold_and_ask(self, c, endpoint, port, srcs, path, n_held):
         gauge = 'pdnsx_http_connections{endpoint="%s"}' % endpoint
@@ -372,112 +419,97 @@ class SlowClientsTest(unittest.TestCase):
         return log
 
     def test_query_listen_70_slow_clients(self):
-        c = Consumer(self.store)
-        try:
-            path = "/rrset/" + self.name
-            # from as many addresses: 64 held (http.max_connections), the
-            # oldest makes room for the real client
-            body = self.hold_and_ask(c, "query", c.qport, sources(2, 70), path, 63)
-            self.assertEqual(lines_of(body), self.want)
-            self.assertGreaterEqual(rejected(c, "query", "full"), 7)
-            # from one address: 16 held (http.max_per_client), the real
-            # client from that address still served
-            body = self.hold_and_ask(c, "query", c.qport, ["127.0.0.1"] * 70, path, 15)
-            self.assertEqual(lines_of(body), self.want)
-            self.assertGreaterEqual(rejected(c, "query", "per_client"), 70 - 16)
-            log = self.check_log(c, "query.listen")
-            self.assertTrue(any("http.max_connections" in ln for ln in log))
-        finally:
-            c.close()
+        c = self.consumer("query70")
+        path = "/rrset/" + self.name
+        # from as many addresses: 64 held (http.max_connections), the
+        # oldest makes room for the real client
+        body = self.hold_and_ask(c, "query", c.qport, sources(2, 70), path, 63)
+        self.assertEqual(lines_of(body), self.want)
+        self.assertGreaterEqual(rejected(c, "query", "full"), 7)
+        # from one address: 16 held (http.max_per_client), the real
+        # client from that address still served
+        body = self.hold_and_ask(c, "query", c.qport, ["127.0.0.1"] * 70, path, 15)
+        self.assertEqual(lines_of(body), self.want)
+        self.assertGreaterEqual(rejected(c, "query", "per_client"), 70 - 16)
+        log = self.check_log(c, "query.listen")
+        self.assertTrue(any("http.max_connections" in ln for ln in log))
 
     def test_metrics_listen_40_slow_clients(self):
-        c = Consumer(self.store)
-        try:
-            for srcs, held in ((sources(2, 40), 40), (["127.0.0.1"] * 40, 15)):
-                body = self.hold_and_ask(c, "metrics", c.mport, srcs, "/metrics", held)
-                self.assertIn(b"\npdnsx_http_connections{endpoint=\"metrics\"} ", body)
-        finally:
-            c.close()
+        c = self.consumer("metrics40")
+        for srcs, held in ((sources(2, 40), 40), (["127.0.0.1"] * 40, 15)):
+            body = self.hold_and_ask(c, "metrics", c.mport, srcs, "/metrics", held)
+            self.assertIn(b"\npdnsx_http_connections{endpoint=\"metrics\"} ", body)
 
     def test_deadline_closes_dripping_clients(self):
         """They send a byte a second, so they are never idle: only a total
         deadline closes them."""
-        c = Consumer(self.store, ["http.request_timeout=2"])
+        c = self.consumer("deadline")
+        slow = SlowClients(c.qport, sources(40, 10))
         try:
-            slow = SlowClients(c.qport, sources(40, 10))
-            try:
-                pxtest.wait_for(lambda: (slow.poll(0.1), len(slow.closed) == 10)[1], 15,
-                                "the slow clients closed")
-            finally:
-                slow.stop()
-            for s, t in slow.closed.items():
-                lived = t - slow.opened[s]
-                self.assertGreater(lived, 1.5)
-                self.assertLess(lived, 4.5)
-            self.assertEqual(rejected(c, "query", "request_timeout"), 10)
-            log = self.check_log(c, "query.listen")
-            self.assertTrue(any("no whole request within 2 s" in ln for ln in log))
-            # rate-limited: not a line per connection
-            self.assertLess(len(log), 10)
+            pxtest.wait_for(lambda: (slow.poll(0.1), len(slow.closed) == 10)[1], 15,
+                            "the slow clients closed")
         finally:
-            c.close()
+            slow.stop()
+        for s, t in slow.closed.items():
+            lived = t - slow.opened[s]
+            self.assertGreater(lived, 1.5)
+            self.assertLess(lived, 4.5)
+        self.assertEqual(rejected(c, "query", "request_timeout"), 10)
+        log = self.check_log(c, "query.listen")
+        self.assertTrue(any("no whole request within 2 s" in ln for ln in log))
+        # rate-limited: not a line per connection
+        self.assertLess(len(log), 10)
 
     def test_per_client_bound_and_eviction(self):
-        c = Consumer(self.store, ["http.max_connections=8", "http.max_per_client=3"])
+        c = self.consumer("bound")
+        one = SlowClients(c.qport, ["127.0.0.9"] * 5)
         try:
-            one = SlowClients(c.qport, ["127.0.0.9"] * 5)
+            pxtest.wait_for(lambda: (one.poll(0.1), len(one.closed) == 2)[1], 10,
+                            "two of one client's connections closed")
+            one.poll(0.5)
+            self.assertEqual(one.n_open(), 3)
+            self.assertEqual(rejected(c, "query", "per_client"), 2)
+            # five more clients fill the endpoint: 8 open
+            others = SlowClients(c.qport, sources(20, 5))
             try:
-                pxtest.wait_for(lambda: (one.poll(0.1), len(one.closed) == 2)[1], 10,
-                                "two of one client's connections closed")
-                one.poll(0.5)
-                self.assertEqual(one.n_open(), 3)
-                self.assertEqual(rejected(c, "query", "per_client"), 2)
-                # five more clients fill the endpoint: 8 open
-                others = SlowClients(c.qport, sources(20, 5))
-                try:
-                    pxtest.wait_for(lambda: taken(c, "query") >= 10, 10, "all taken")
-                    others.poll(0.5)
-                    self.assertEqual(one.n_open() + others.n_open(), 8)
-                    status, body, took = timed_get(
-                        "http://127.0.0.1:%d/rrset/%s" % (c.qport, self.name))
-                    self.assertEqual(status, 200)
-                    self.assertLess(took, 1.0)
-                    self.assertEqual(rejected(c, "query", "full"), 1)
-                    pxtest.wait_for(lambda: (one.poll(0.1), others.poll(0.1),
-                                             one.n_open() + others.n_open() == 7)[2], 5,
-                                    "one slow connection made room")
-                finally:
-                    others.stop()
+                pxtest.wait_for(lambda: taken(c, "query") >= 10, 10, "all taken")
+                others.poll(0.5)
+                self.assertEqual(one.n_open() + others.n_open(), 8)
+                status, body, took = timed_get(
+                    "http://127.0.0.1:%d/rrset/%s" % (c.qport, self.name))
+                self.assertEqual(status, 200)
+                self.assertLess(took, 1.0)
+                self.assertEqual(rejected(c, "query", "full"), 1)
+                pxtest.wait_for(lambda: (one.poll(0.1), others.poll(0.1),
+                                         one.n_open() + others.n_open() == 7)[2], 5,
+                                "one slow connection made room")
             finally:
-                one.stop()
+                others.stop()
         finally:
-            c.close()
+            one.stop()
 
     def test_pipelining_and_keep_alive(self):
         names = [r["rrname"] for r in query(self.store, "rrset", "*.com")[0][:4]]
         self.assertEqual(len(names), 4)
-        c = Consumer(self.store)
-        try:
-            for port, paths in ((c.qport, ["/rrset/" + n for n in names]),
-                                (c.mport, ["/metrics", "/nothing", "/metrics", "/metrics"])):
-                s = socket.create_connection(("127.0.0.1", port))
-                try:
-                    s.sendall(b"".join(b"GET %s HTTP/1.1\r\nHost: t\r\n\r\n" % p.encode()
-                                       for p in paths))
-                    answers = chunked_answers(s, 4)
-                    if port == c.qport:
-                        for name, (status, body) in zip(names, answers):
-                            self.assertEqual(status, 200)
-                            self.assertEqual(lines_of(body), query(self.store, "rrset", name)[0])
-                    else:
-                        self.assertEqual([a[0] for a in answers], [200, 404, 200, 200])
-                    # and the connection is still there for a fifth
-                    s.sendall(b"GET %s HTTP/1.1\r\nHost: t\r\n\r\n" % paths[0].encode())
-                    self.assertEqual(chunked_answers(s, 1)[0][0], 200)
-                finally:
-                    s.close()
-        finally:
-            c.close()
+        c = self.consumer("pipelining")
+        for port, paths in ((c.qport, ["/rrset/" + n for n in names]),
+                            (c.mport, ["/metrics", "/nothing", "/metrics", "/metrics"])):
+            s = socket.create_connection(("127.0.0.1", port))
+            try:
+                s.sendall(b"".join(b"GET %s HTTP/1.1\r\nHost: t\r\n\r\n" % p.encode()
+                                   for p in paths))
+                answers = chunked_answers(s, 4)
+                if port == c.qport:
+                    for name, (status, body) in zip(names, answers):
+                        self.assertEqual(status, 200)
+                        self.assertEqual(lines_of(body), query(self.store, "rrset", name)[0])
+                else:
+                    self.assertEqual([a[0] for a in answers], [200, 404, 200, 200])
+                # and the connection is still there for a fifth
+                s.sendall(b"GET %s HTTP/1.1\r\nHost: t\r\n\r\n" % paths[0].encode())
+                self.assertEqual(chunked_answers(s, 1)[0][0], 200)
+            finally:
+                s.close()
 
 
 class LimitTest(unittest.TestCase):
