@@ -220,7 +220,7 @@ static void test_set_aside(void **state)
     fix *f = *state;
     fill(f);
     px_stores_iter *it;
-    assert_int_equal(px_stores_iter_find(f->ps, &every, &all, &it), PX_OK);
+    assert_int_equal(px_stores_iter_find(f->ps, NULL, &every, &all, &it), PX_OK);
     char where[512] = "";
     assert_int_equal(px_stores_set_aside(f->ps, 1, where, sizeof where), PX_OK);
     char want[512];
