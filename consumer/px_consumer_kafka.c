@@ -10,8 +10,17 @@ static void px_consumer_offsets_from_store(px_consumer *c, rd_kafka_topic_partit
         rd_kafka_topic_partition_t *tp = &parts->elems[i];
         int64_t next;
         if (px_consumer_restoring_of(c, tp->partition)) {
-            /* paused until restored, then sought to the restored offsets */
-            tp->offset = RD_KAFKA_OFFSET_END;
+            /* Paused until restored, then sought to the restored offsets.
+             * An absolute offset (the log's start), not a logical one:
+             * librdkafka resolves a logical offset only once the partition
+             * is resumed, and refuses a seek until then (the seek after
+             * the restore failed for that partition, which then read
+             * nothing). What is fetched before the seek is dropped. */
+            int64_t lo = 0, hi = 0;
+            tp->offset = rd_kafka_query_watermark_offsets(c->rk, tp->topic, tp->partition, &lo, &hi,
+                                                          10000) == RD_KAFKA_RESP_ERR_NO_ERROR
+                             ? lo
+                             : RD_KAFKA_OFFSET_END;
             continue;
         }
         px_consumer_pstore *p = px_consumer_pstore_of(c, tp->partition);
@@ -65,6 +74,14 @@ static void px_consumer_seek(px_consumer *c, rd_kafka_topic_partition_list_t *pa
         rd_kafka_error_destroy(e);
         c->fatal = true;
     }
+    /* A partition not sought would read from elsewhere: count twice or skip. */
+    for (int i = 0; !e && i < parts->cnt; i++)
+        if (parts->elems[i].err) {
+            px_error("Kafka: cannot %s (%s [%" PRId32 "] to offset %" PRId64 "): %s", what,
+                     parts->elems[i].topic, parts->elems[i].partition, parts->elems[i].offset,
+                     rd_kafka_err2str(parts->elems[i].err));
+            c->fatal = true;
+        }
 }
 
 /* After an abandoned batch, read its messages again from where the store
