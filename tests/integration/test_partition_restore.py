@@ -100,6 +100,11 @@ class PartitionRestore(PartitionStoresBase):
         pxtest.wait_for(lambda: pxtest.metric(
             m1[2], "pdnsx_consumer_changelog_restoring_partitions") == len(gained), 60,
             "m1 restoring the partitions it gained")
+        # the endpoint takes the assignment at the end of the rebalance
+        # callback, after the restores started: until then it says "owned"
+        # nothing (503 "unassigned", never a short answer)
+        pxtest.wait_for(lambda: json.loads(get(m1[1], "/partitions")[1])["owned"], 30,
+                        "m1's endpoint taking the new assignment")
         status, body = get(m1[1], "/partitions")
         self.assertEqual(status, 200)
         parts = json.loads(body)
