@@ -52,6 +52,11 @@ struct px_changelog {
      * aborted transaction is never read; a committed one holds whole rows
      * of absolute values, which the retry's supersede) */
     px_changelog_txn_pending pending;
+    /* the transactional producer is in a state it cannot leave: librdkafka
+     * 2.0.2 refuses every transactional call after an abort that failed
+     * (its state stays BeginAbort); a new producer takes its place before
+     * the next publish (px_changelog_renew) */
+    bool stale;
     char client[128];
     int timeout_ms;
     /* the settings, copied: each restore makes a consumer handle of them */
@@ -59,7 +64,7 @@ struct px_changelog {
     char **strings; /* owned: brokers and the properties' keys and values */
     size_t n_strings;
     _Atomic bool fatal;
-    _Atomic uint64_t published, publish_failed, restored, refused;
+    _Atomic uint64_t published, publish_failed, restored, refused, renewed;
 };
 
 /* The delivery reports of one publish call (its messages' opaque). */
@@ -220,15 +225,43 @@ px_err px_changelog_create(const px_changelog_opts *o, px_changelog **out, char 
     return PX_OK;
 }
 
+/* Destroys the producer, waiting up to wait_ms for what it has in flight. */
+static void px_changelog_producer_close(px_changelog *cl, int wait_ms)
+{
+    if (cl->rkt)
+        rd_kafka_topic_destroy(cl->rkt);
+    if (cl->rk)
+        rd_kafka_flush(cl->rk, wait_ms);
+    px_kafka_destroy(cl->k);
+    cl->rkt = NULL;
+    cl->rk = NULL;
+    cl->k = NULL;
+}
+
+/* A new producer in the place of a stale one (cl->stale), its transactional
+ * id taken over again by the next publish's px_changelog_fence, which ends
+ * the old producer's open transaction on the coordinator (its rows are
+ * never read). Nothing is in flight between publish calls. The producer
+ * was made once with these settings: one that cannot be made again is
+ * fatal. */
+static px_err px_changelog_renew(px_changelog *cl, char *why, size_t whylen)
+{
+    px_changelog_producer_close(cl, 0);
+    cl->txn_ready = false;
+    cl->pending = PX_CHANGELOG_TXN_NONE;
+    cl->stale = false;
+    atomic_fetch_add(&cl->renewed, 1);
+    px_err err = px_changelog_producer(cl, why, whylen);
+    if (err != PX_OK)
+        atomic_store(&cl->fatal, true);
+    return err;
+}
+
 void px_changelog_destroy(px_changelog *cl)
 {
     if (!cl)
         return;
-    if (cl->rkt)
-        rd_kafka_topic_destroy(cl->rkt);
-    if (cl->rk)
-        rd_kafka_flush(cl->rk, cl->timeout_ms);
-    px_kafka_destroy(cl->k);
+    px_changelog_producer_close(cl, cl->timeout_ms);
     for (size_t i = 0; i < cl->n_strings; i++)
         free(cl->strings[i]);
     free(cl->strings);
@@ -240,7 +273,7 @@ void px_changelog_destroy(px_changelog *cl)
 
 bool px_changelog_fatal(const px_changelog *cl)
 {
-    return atomic_load(&((px_changelog *)cl)->fatal);
+    return atomic_load(&cl->fatal);
 }
 
 void px_changelog_get_stats(const px_changelog *cl, px_changelog_stats *out)
@@ -250,6 +283,7 @@ void px_changelog_get_stats(const px_changelog *cl, px_changelog_stats *out)
     out->publish_failed = atomic_load(&m->publish_failed);
     out->restored = atomic_load(&m->restored);
     out->refused = atomic_load(&m->refused);
+    out->renewed = atomic_load(&m->renewed);
 }
 
 /* ---- publishing ------------------------------------------------------------------ */
@@ -376,6 +410,8 @@ static px_err px_changelog_txn_finish(px_changelog *cl, bool commit, char *why, 
     bool abort = commit && rd_kafka_error_txn_requires_abort(e);
     if (rd_kafka_error_is_retriable(e))
         cl->pending = commit ? PX_CHANGELOG_TXN_COMMITTING : PX_CHANGELOG_TXN_ABORTING;
+    else if (!commit && !rd_kafka_error_is_fatal(e))
+        cl->stale = true; /* an abort that failed for good */
     px_changelog_txn_error(cl, e, commit ? "commit" : "abort", why, whylen);
     if (abort && !atomic_load(&cl->fatal))
         px_changelog_txn_finish(cl, false, NULL, 0);
@@ -390,17 +426,22 @@ static px_err px_changelog_txn_end(px_changelog *cl, bool commit, char *why, siz
     return commit ? err : PX_ERR_KAFKA;
 }
 
-/* Begins a transaction, fencing first and finishing one left pending. */
+/* Begins a transaction: fencing first, finishing a transaction left
+ * pending, and renewing a producer that cannot go on. */
 static px_err px_changelog_txn_begin(px_changelog *cl, char *why, size_t whylen)
 {
     px_err err = px_changelog_fence(cl, why, whylen);
     if (err == PX_OK && cl->pending != PX_CHANGELOG_TXN_NONE)
         err = px_changelog_txn_finish(cl, cl->pending == PX_CHANGELOG_TXN_COMMITTING, why, whylen);
     if (err != PX_OK && cl->pending == PX_CHANGELOG_TXN_NONE && !atomic_load(&cl->fatal))
-        err = PX_OK; /* the pending commit failed and was aborted: done with */
+        err = PX_OK; /* the pending commit failed and was aborted (or the abort failed): done */
+    if (err == PX_OK && cl->stale && (err = px_changelog_renew(cl, why, whylen)) == PX_OK)
+        err = px_changelog_fence(cl, why, whylen);
     if (err != PX_OK)
         return err;
     rd_kafka_error_t *e = rd_kafka_begin_transaction(cl->rk);
+    if (e && !rd_kafka_error_is_fatal(e))
+        cl->stale = true; /* a transaction neither ended nor begun */
     return e ? px_changelog_txn_error(cl, e, "begin", why, whylen) : PX_OK;
 }
 
@@ -420,6 +461,18 @@ static px_err px_changelog_failed(px_changelog *cl, int32_t p, size_t n, size_t 
                    queued < n ? n - queued + w->failed : w->failed, n, rd_kafka_err2str(e));
 }
 
+/* A failed publish's err; why says so when its producer is to be renewed. */
+static px_err px_changelog_stale_note(px_changelog *cl, px_err err, char *why, size_t whylen)
+{
+    if (cl->stale && !atomic_load(&cl->fatal) && why && whylen) {
+        size_t at = strnlen(why, whylen);
+        snprintf(why + at, whylen - at,
+                 "; the transactional producer cannot go on: a new one takes its place at the "
+                 "next publish");
+    }
+    return err;
+}
+
 px_err px_changelog_publish(px_changelog *cl, int32_t p, const px_changelog_msg *msgs, size_t n,
                             int64_t *next, char *why, size_t whylen)
 {
@@ -437,16 +490,20 @@ px_err px_changelog_publish(px_changelog *cl, int32_t p, const px_changelog_msg 
     }
     if (cl->txn_id && (err = px_changelog_txn_begin(cl, why, whylen)) != PX_OK) {
         atomic_fetch_add(&cl->publish_failed, 1);
-        return err;
+        return px_changelog_stale_note(cl, err, why, whylen);
     }
     px_changelog_wait w = {.last = -1, .first = -1};
     int64_t deadline = px_clock_mono_ms() + cl->timeout_ms;
     rd_kafka_resp_err_t perr;
     size_t queued = px_changelog_produce(cl, p, msgs, n, &w, deadline, &perr);
+    if (cl->txn_id && perr == RD_KAFKA_RESP_ERR__STATE)
+        cl->stale = true; /* begun, yet not in a transaction (librdkafka 2.0.2) */
     px_err txn = cl->txn_id ? px_changelog_txn_end(cl, queued == n, why, whylen) : PX_OK;
     px_changelog_settle(cl, &w, deadline + PX_CHANGELOG_GRACE_MS);
-    if (queued < n || w.failed > 0 || txn != PX_OK || atomic_load(&cl->fatal))
-        return px_changelog_failed(cl, p, n, queued, &w, perr, why, whylen);
+    if (queued < n || w.failed > 0 || txn != PX_OK || atomic_load(&cl->fatal)) {
+        err = px_changelog_failed(cl, p, n, queued, &w, perr, why, whylen);
+        return px_changelog_stale_note(cl, err, why, whylen);
+    }
     atomic_fetch_add(&cl->published, n);
     /* a transaction's commit marker follows its last row */
     *next = w.last + (cl->txn_id ? 2 : 1);

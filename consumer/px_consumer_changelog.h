@@ -40,6 +40,10 @@
  * last row: a publish's position is then the offset after the marker. A
  * commit or abort that timed out is finished by the next publish before it
  * begins its own (committed or aborted, either is harmless: see above).
+ * A producer left in a state it cannot leave (librdkafka 2.0.2 refuses
+ * every transactional call once an abort failed for good) is replaced by a
+ * new one at the next publish, which takes the id over again and so ends
+ * the open transaction.
  *
  * Threads. px_changelog_publish() is called from one thread at a time (the
  * consumer's). Restores use a consumer handle each and may run on other
@@ -103,6 +107,7 @@ typedef struct px_changelog_stats {
     uint64_t publish_failed; /* publish calls that failed */
     uint64_t restored;       /* messages given to apply */
     uint64_t refused;        /* messages a restore refused as no row (a damaged changelog) */
+    uint64_t renewed;        /* stuck transactional producers replaced by a new one */
 } px_changelog_stats;
 
 /* Creates the producer. PX_ERR_CONFIG: a property refused (why says which,
