@@ -57,6 +57,10 @@ struct px_changelog {
      * (its state stays BeginAbort); a new producer takes its place before
      * the next publish (px_changelog_renew) */
     bool stale;
+    /* restores read the log's end through the producer's handle on threads
+     * of their own: held (read) around those calls, and (write) while
+     * px_changelog_renew replaces the producer */
+    pthread_rwlock_t handle_lock;
     char client[128];
     int timeout_ms;
     /* the settings, copied: each restore makes a consumer handle of them */
@@ -207,6 +211,7 @@ px_err px_changelog_create(const px_changelog_opts *o, px_changelog **out, char 
     px_changelog *cl = calloc(1, sizeof(*cl));
     if (!cl)
         return px_errf(why, whylen, PX_ERR_NOMEM, "out of memory");
+    pthread_rwlock_init(&cl->handle_lock, NULL);
     cl->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : PX_CHANGELOG_TIMEOUT_MS;
     snprintf(cl->client, sizeof(cl->client), "%s", o->client ? o->client : "pdnsx-consumer");
     cl->topic = strdup(o->topic ? o->topic : PX_CHANGELOG_TOPIC);
@@ -246,12 +251,14 @@ static void px_changelog_producer_close(px_changelog *cl, int wait_ms)
  * fatal. */
 static px_err px_changelog_renew(px_changelog *cl, char *why, size_t whylen)
 {
+    pthread_rwlock_wrlock(&cl->handle_lock);
     px_changelog_producer_close(cl, 0);
     cl->txn_ready = false;
     cl->pending = PX_CHANGELOG_TXN_NONE;
     cl->stale = false;
     atomic_fetch_add(&cl->renewed, 1);
     px_err err = px_changelog_producer(cl, why, whylen);
+    pthread_rwlock_unlock(&cl->handle_lock);
     if (err != PX_OK)
         atomic_store(&cl->fatal, true);
     return err;
@@ -262,6 +269,7 @@ void px_changelog_destroy(px_changelog *cl)
     if (!cl)
         return;
     px_changelog_producer_close(cl, cl->timeout_ms);
+    pthread_rwlock_destroy(&cl->handle_lock);
     for (size_t i = 0; i < cl->n_strings; i++)
         free(cl->strings[i]);
     free(cl->strings);
@@ -512,9 +520,21 @@ px_err px_changelog_publish(px_changelog *cl, int32_t p, const px_changelog_msg 
 
 /* ---- the topic ------------------------------------------------------------------- */
 
+/* PX_ERR_KAFKA when there is no producer to ask (one that could not be
+ * made again in place of a stale one: fatal), else PX_OK. */
+static px_err px_changelog_have_producer(const px_changelog *cl, char *why, size_t whylen)
+{
+    if (cl->rk)
+        return PX_OK;
+    return px_errf(why, whylen, PX_ERR_KAFKA,
+                   "changelog: the producer failed for good (see the log)");
+}
+
 px_err px_changelog_end(px_changelog *cl, int32_t p, int64_t *end, char *why, size_t whylen)
 {
     int64_t lo = 0, hi = 0;
+    if (px_changelog_have_producer(cl, why, whylen) != PX_OK)
+        return PX_ERR_KAFKA;
     rd_kafka_resp_err_t e =
         rd_kafka_query_watermark_offsets(cl->rk, cl->topic, p, &lo, &hi, cl->timeout_ms);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -528,6 +548,8 @@ px_err px_changelog_end(px_changelog *cl, int32_t p, int64_t *end, char *why, si
 px_err px_changelog_partitions(px_changelog *cl, int *n, char *why, size_t whylen)
 {
     const struct rd_kafka_metadata *md = NULL;
+    if (px_changelog_have_producer(cl, why, whylen) != PX_OK)
+        return PX_ERR_KAFKA;
     rd_kafka_resp_err_t e = rd_kafka_metadata(cl->rk, 0, cl->rkt, &md, cl->timeout_ms);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1)
         e = md->topics[0].err;
@@ -624,7 +646,9 @@ static px_err px_changelog_policy(px_changelog *cl, char *policy, size_t len, ch
 px_err px_changelog_compacted(px_changelog *cl, bool *compacted, char *why, size_t whylen)
 {
     char policy[64] = "";
-    px_err err = px_changelog_policy(cl, policy, sizeof(policy), why, whylen);
+    px_err err = px_changelog_have_producer(cl, why, whylen);
+    if (err == PX_OK)
+        err = px_changelog_policy(cl, policy, sizeof(policy), why, whylen);
     if (err != PX_OK)
         return err;
     *compacted = strcmp(policy, "compact") == 0;
@@ -863,8 +887,12 @@ static px_err px_changelog_range(px_changelog_job *j, int64_t *from, int64_t *en
     px_changelog *cl = j->cl;
     int64_t lo = 0, hi = 0, deadline = px_clock_mono_ms() + cl->timeout_ms;
     for (;;) {
+        pthread_rwlock_rdlock(&cl->handle_lock);
         rd_kafka_resp_err_t e =
-            rd_kafka_query_watermark_offsets(cl->rk, cl->topic, j->p, &lo, &hi, cl->timeout_ms);
+            cl->rk ? rd_kafka_query_watermark_offsets(cl->rk, cl->topic, j->p, &lo, &hi,
+                                                      cl->timeout_ms)
+                   : RD_KAFKA_RESP_ERR__STATE; /* its replacement could not be made */
+        pthread_rwlock_unlock(&cl->handle_lock);
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
             px_why(why, whylen, "changelog %s [%" PRId32 "]: offsets: %s", cl->topic, j->p,
                    rd_kafka_err2str(e));
