@@ -243,7 +243,7 @@ members_run() {
     read -r restored_rows restore_s restore_span < <(cat "$logs/$name"-*.err | awk '
         function t(s) { split(substr(s, 12, 12), a, ":"); return a[1] * 3600 + a[2] * 60 + a[3] }
         / changelog: restoring partition / { if (first == "" || t($1) < first) first = t($1) }
-        / changelog: partition [0-9]+ restored: / {
+        / changelog: partition [0-9]+ restored[: ]/ {
             for (j = 1; j < NF; j++) { if ($(j + 1) == "rows") r += $j; if ($(j + 1) == "s") s += $j }
             if (t($1) > last) last = t($1) }
         END { printf "%d %.2f %.2f\n", r, s, (first == "" ? 0 : last - first) }')
