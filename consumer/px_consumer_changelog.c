@@ -390,13 +390,20 @@ static px_err px_changelog_txn_error(px_changelog *cl, rd_kafka_error_t *e, cons
     return PX_ERR_KAFKA;
 }
 
+/* The error of a call on a producer that failed for good (fatal), or
+ * that could not be made again in place of a stale one (no handle). */
+static px_err px_changelog_gone(char *why, size_t whylen)
+{
+    return px_errf(why, whylen, PX_ERR_KAFKA,
+                   "changelog: the producer failed for good (see the log)");
+}
+
 px_err px_changelog_fence(px_changelog *cl, char *why, size_t whylen)
 {
     if (!cl->txn_id || cl->txn_ready)
         return PX_OK;
     if (atomic_load(&cl->fatal))
-        return px_errf(why, whylen, PX_ERR_KAFKA,
-                       "changelog: the producer failed for good (see the log)");
+        return px_changelog_gone(why, whylen);
     rd_kafka_error_t *e = rd_kafka_init_transactions(cl->rk, cl->timeout_ms);
     if (e)
         return px_changelog_txn_error(cl, e, "taking over the transactional id", why, whylen);
@@ -492,9 +499,8 @@ px_err px_changelog_publish(px_changelog *cl, int32_t p, const px_changelog_msg 
     if (err != PX_OK)
         return err;
     if (atomic_load(&cl->fatal)) {
-        px_why(why, whylen, "changelog: the producer failed for good (see the log)");
         atomic_fetch_add(&cl->publish_failed, 1);
-        return PX_ERR_KAFKA;
+        return px_changelog_gone(why, whylen);
     }
     if (cl->txn_id && (err = px_changelog_txn_begin(cl, why, whylen)) != PX_OK) {
         atomic_fetch_add(&cl->publish_failed, 1);
@@ -520,21 +526,11 @@ px_err px_changelog_publish(px_changelog *cl, int32_t p, const px_changelog_msg 
 
 /* ---- the topic ------------------------------------------------------------------- */
 
-/* PX_ERR_KAFKA when there is no producer to ask (one that could not be
- * made again in place of a stale one: fatal), else PX_OK. */
-static px_err px_changelog_have_producer(const px_changelog *cl, char *why, size_t whylen)
-{
-    if (cl->rk)
-        return PX_OK;
-    return px_errf(why, whylen, PX_ERR_KAFKA,
-                   "changelog: the producer failed for good (see the log)");
-}
-
 px_err px_changelog_end(px_changelog *cl, int32_t p, int64_t *end, char *why, size_t whylen)
 {
     int64_t lo = 0, hi = 0;
-    if (px_changelog_have_producer(cl, why, whylen) != PX_OK)
-        return PX_ERR_KAFKA;
+    if (!cl->rk)
+        return px_changelog_gone(why, whylen);
     rd_kafka_resp_err_t e =
         rd_kafka_query_watermark_offsets(cl->rk, cl->topic, p, &lo, &hi, cl->timeout_ms);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -548,8 +544,8 @@ px_err px_changelog_end(px_changelog *cl, int32_t p, int64_t *end, char *why, si
 px_err px_changelog_partitions(px_changelog *cl, int *n, char *why, size_t whylen)
 {
     const struct rd_kafka_metadata *md = NULL;
-    if (px_changelog_have_producer(cl, why, whylen) != PX_OK)
-        return PX_ERR_KAFKA;
+    if (!cl->rk)
+        return px_changelog_gone(why, whylen);
     rd_kafka_resp_err_t e = rd_kafka_metadata(cl->rk, 0, cl->rkt, &md, cl->timeout_ms);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1)
         e = md->topics[0].err;
@@ -646,9 +642,8 @@ static px_err px_changelog_policy(px_changelog *cl, char *policy, size_t len, ch
 px_err px_changelog_compacted(px_changelog *cl, bool *compacted, char *why, size_t whylen)
 {
     char policy[64] = "";
-    px_err err = px_changelog_have_producer(cl, why, whylen);
-    if (err == PX_OK)
-        err = px_changelog_policy(cl, policy, sizeof(policy), why, whylen);
+    px_err err = cl->rk ? px_changelog_policy(cl, policy, sizeof(policy), why, whylen)
+                        : px_changelog_gone(why, whylen);
     if (err != PX_OK)
         return err;
     *compacted = strcmp(policy, "compact") == 0;

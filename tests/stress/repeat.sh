@@ -9,6 +9,7 @@
 set -u
 [ $# -ge 2 ] || { sed -n '2,8p' "$0" >&2; exit 2; }
 bin=$1 test=$2 runs=${3:-30} procs=${4:-6} busy=${5:-3}
+[ "$runs" -le 100 ] || runs=100 # the programs run a test at most 100 times
 [ -x "$bin" ] || { echo "$bin: not an executable" >&2; exit 2; }
 out=$(mktemp -d)
 spin=""
@@ -19,8 +20,9 @@ for _ in $(seq "$busy"); do
 done
 pids=""
 for i in $(seq "$procs"); do
+    # a minute a run at most: a hung program counts its runs left as failed
     PXT_REPEAT=$runs PXT_ONLY=$test CMOCKA_MESSAGE_OUTPUT=stdout \
-        "$bin" > "$out/$i" 2>&1 &
+        timeout $((runs * 60)) "$bin" > "$out/$i" 2>&1 &
     pids="$pids $!"
 done
 wait $pids
