@@ -158,7 +158,9 @@ static bool px_query_digits(const char *s, size_t n, int *out)
 }
 
 /* "YYYY-MM-DD" with optional "THH:MM[:SS]Z"; fields must be a real date
- * (timegm would silently roll Feb 30 into March). */
+ * (timegm would silently roll Feb 30 into March), no earlier than the epoch:
+ * times are epoch seconds, and a negative one would not survive the trip
+ * through a path (where "-" marks a date). */
 static px_err px_query_parse_iso(const char *t, int64_t *out)
 {
     size_t n = strlen(t);
@@ -179,7 +181,8 @@ static px_err px_query_parse_iso(const char *t, int64_t *out)
     time_t v = timegm(&tm);
     struct tm back;
     if (!gmtime_r(&v, &back) || back.tm_year != y - 1900 || back.tm_mon != mo - 1 ||
-        back.tm_mday != d || back.tm_hour != h || back.tm_min != mi || back.tm_sec != s)
+        back.tm_mday != d || back.tm_hour != h || back.tm_min != mi || back.tm_sec != s ||
+        v < 0)
         return PX_ERR_INVAL;
     *out = (int64_t)v;
     return PX_OK;

@@ -54,13 +54,18 @@ fuzzers=$(cd tests/fuzz && ls fuzz_*.c | sed 's/\.c$//')
 cmake --build build-fuzz -j"$jobs" --target $fuzzers
 # One fuzzer per core at a time (each still runs its whole -max_total_time):
 # its last line when it survives, the end of its log when it does not; every
-# fuzzer runs, and the step fails if one failed.
+# fuzzer runs, and the step fails if one failed. Each starts from the inputs
+# that once crashed it (tests/fuzz/regress/NAME, kept as regressions: they
+# run first, every time) and writes what it finds to build-fuzz/corpus/NAME.
 mkdir -p build-fuzz/logs
 # shellcheck disable=SC2016
 printf '%s\n' build-fuzz/fuzz/fuzz_* |
   LSAN_OPTIONS=suppressions=$here/tests/fuzz/lsan.supp xargs -P "$jobs" -I{} bash -c '
-    log=build-fuzz/logs/${1##*/}.log
-    if "$1" -max_total_time="$2" -print_final_stats=0 >"$log" 2>&1; then
+    name=${1##*/} log=build-fuzz/logs/${1##*/}.log
+    mkdir -p "build-fuzz/corpus/$name"
+    dirs=("build-fuzz/corpus/$name")
+    [ -d "tests/fuzz/regress/$name" ] && dirs+=("tests/fuzz/regress/$name")
+    if "$1" -max_total_time="$2" -print_final_stats=0 "${dirs[@]}" >"$log" 2>&1; then
       echo "${1##*/}: $(tail -n 1 "$log")"
     else
       tail -n 60 "$log"; echo "FAILED: ${1##*/} (log: $log)"; exit 1

@@ -354,7 +354,11 @@ static void test_parse_time(void **state)
     assert_int_equal(t, T0 - 18 * 3600);
     assert_int_equal(px_query_parse_time("0", &t), PX_OK);
     assert_int_equal(t, 0);
+    assert_int_equal(px_query_parse_time("1970-01-01T00:00:00Z", &t), PX_OK);
+    assert_int_equal(t, 0);
     const char *bad[] = {"",
+                         "1969-12-31T23:59:59Z", /* before the epoch */
+                         "1397-11-12",
                          "-5",
                          "12abc",
                          "2026-11-26T18:00:00",
