@@ -181,8 +181,7 @@ static px_err px_query_parse_iso(const char *t, int64_t *out)
     time_t v = timegm(&tm);
     struct tm back;
     if (!gmtime_r(&v, &back) || back.tm_year != y - 1900 || back.tm_mon != mo - 1 ||
-        back.tm_mday != d || back.tm_hour != h || back.tm_min != mi || back.tm_sec != s ||
-        v < 0)
+        back.tm_mday != d || back.tm_hour != h || back.tm_min != mi || back.tm_sec != s || v < 0)
         return PX_ERR_INVAL;
     *out = (int64_t)v;
     return PX_OK;
