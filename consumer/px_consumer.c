@@ -89,17 +89,21 @@ int px_consumer_begin(px_consumer *c)
 }
 
 /* Kafka's committed offsets are for monitoring (consumer lag) only: the
- * store is where the consumer resumes. */
+ * store is where the consumer resumes. With the changelog on, the batch's
+ * transactions committed them already (px_consumer_clog.c), so that they
+ * move exactly with the stores; without it they are committed here. */
 static void px_consumer_commit_kafka(px_consumer *c)
 {
     if (c->n_pos == 0)
         return;
+    for (size_t i = 0; i < c->n_pos; i++)
+        px_consumer_lag_committed(c->lag, c->pos[i].topic, c->pos[i].partition, c->pos[i].next);
+    if (c->conf->kafka_changelog_topic && c->conf->kafka_changelog_topic[0])
+        return;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)c->n_pos);
-    for (size_t i = 0; i < c->n_pos; i++) {
+    for (size_t i = 0; i < c->n_pos; i++)
         rd_kafka_topic_partition_list_add(l, c->pos[i].topic, c->pos[i].partition)->offset =
             c->pos[i].next;
-        px_consumer_lag_committed(c->lag, c->pos[i].topic, c->pos[i].partition, c->pos[i].next);
-    }
     rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, l, 1);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
         px_debug("Kafka: offset commit (monitoring only): %s", rd_kafka_err2str(err));

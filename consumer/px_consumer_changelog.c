@@ -68,7 +68,7 @@ struct px_changelog {
     char **strings; /* owned: brokers and the properties' keys and values */
     size_t n_strings;
     _Atomic bool fatal;
-    _Atomic uint64_t published, publish_failed, restored, refused, renewed;
+    _Atomic uint64_t published, publish_failed, restored, refused, renewed, group_refused;
 };
 
 /* The delivery reports of one publish call (its messages' opaque). */
@@ -292,6 +292,7 @@ void px_changelog_get_stats(const px_changelog *cl, px_changelog_stats *out)
     out->restored = atomic_load(&m->restored);
     out->refused = atomic_load(&m->refused);
     out->renewed = atomic_load(&m->renewed);
+    out->group_refused = atomic_load(&m->group_refused);
 }
 
 /* ---- publishing ------------------------------------------------------------------ */
@@ -488,8 +489,49 @@ static px_err px_changelog_stale_note(px_changelog *cl, px_err err, char *why, s
     return err;
 }
 
+/* Whether the group coordinator's answer says this member is not in the
+ * group's current generation (Kafka's KIP-447 checks). */
+static bool px_changelog_not_member(rd_kafka_resp_err_t e)
+{
+    return e == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION || e == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID ||
+           e == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID ||
+           e == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS;
+}
+
+/* Adds g's offsets to the open transaction, which the group coordinator
+ * takes only from a member of its current generation. PX_OK, or
+ * PX_ERR_KAFKA with why: the caller aborts the transaction. */
+static px_err px_changelog_send_offsets(px_changelog *cl, int32_t p, const px_changelog_group *g,
+                                        int64_t deadline, char *why, size_t whylen)
+{
+    if (!g || !g->meta || !g->offsets || g->offsets->cnt == 0)
+        return PX_OK;
+    int64_t left = deadline - px_clock_mono_ms();
+    rd_kafka_error_t *e = rd_kafka_send_offsets_to_transaction(cl->rk, g->offsets, g->meta,
+                                                               left > 1000 ? (int)left : 1000);
+    if (!e)
+        return PX_OK;
+    if (rd_kafka_error_is_fatal(e) || !px_changelog_not_member(rd_kafka_error_code(e)))
+        return px_changelog_txn_error(cl, e, "input offsets to the group", why, whylen);
+    atomic_fetch_add(&cl->group_refused, 1);
+    px_why(why, whylen,
+           "changelog %s [%" PRId32 "]: the consumer group refused the input offsets (%s): "
+           "this member is not in the group's current generation (it lost the partition, or a "
+           "rebalance is on); the transaction is aborted",
+           cl->topic, p, rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+    return PX_ERR_KAFKA;
+}
+
 px_err px_changelog_publish(px_changelog *cl, int32_t p, const px_changelog_msg *msgs, size_t n,
                             int64_t *next, char *why, size_t whylen)
+{
+    return px_changelog_publish_group(cl, p, msgs, n, NULL, next, why, whylen);
+}
+
+px_err px_changelog_publish_group(px_changelog *cl, int32_t p, const px_changelog_msg *msgs,
+                                  size_t n, const px_changelog_group *g, int64_t *next, char *why,
+                                  size_t whylen)
 {
     if (n == 0)
         return PX_OK;
@@ -512,8 +554,16 @@ px_err px_changelog_publish(px_changelog *cl, int32_t p, const px_changelog_msg 
     size_t queued = px_changelog_produce(cl, p, msgs, n, &w, deadline, &perr);
     if (cl->txn_id && perr == RD_KAFKA_RESP_ERR__STATE)
         cl->stale = true; /* begun, yet not in a transaction (librdkafka 2.0.2) */
-    px_err txn = cl->txn_id ? px_changelog_txn_end(cl, queued == n, why, whylen) : PX_OK;
+    px_err group = queued == n && cl->txn_id
+                       ? px_changelog_send_offsets(cl, p, g, deadline, why, whylen)
+                       : PX_OK;
+    px_err txn =
+        cl->txn_id ? px_changelog_txn_end(cl, queued == n && group == PX_OK, why, whylen) : PX_OK;
     px_changelog_settle(cl, &w, deadline + PX_CHANGELOG_GRACE_MS);
+    if (group != PX_OK) { /* why says why; the aborted rows' reports say nothing more */
+        atomic_fetch_add(&cl->publish_failed, 1);
+        return px_changelog_stale_note(cl, group, why, whylen);
+    }
     if (queued < n || w.failed > 0 || txn != PX_OK || atomic_load(&cl->fatal)) {
         err = px_changelog_failed(cl, p, n, queued, &w, perr, why, whylen);
         return px_changelog_stale_note(cl, err, why, whylen);

@@ -45,6 +45,18 @@
  * new one at the next publish, which takes the id over again and so ends
  * the open transaction.
  *
+ * The group's word (px_changelog_publish_group, Kafka's KIP-447). Fencing by
+ * transactional id stops a member that lost the partition only until it
+ * takes the id over again (it renews a stuck producer): then it would fence
+ * the owner and write rows of an old state. So each transaction of the
+ * consumer also carries the input offsets its rows take the store to, sent
+ * to the consumer group's coordinator with the member's group metadata: the
+ * coordinator takes them only from a member of the group's current
+ * generation, and a member that is not (a zombie: its session expired, or a
+ * rebalance it has not joined yet gave the partition away) gets its
+ * transaction aborted, its rows never read. The group's committed offsets
+ * then move with the changelog, exactly (kafka-consumer-groups shows them).
+ *
  * Threads. px_changelog_publish() is called from one thread at a time (the
  * consumer's). Restores use a consumer handle each and may run on other
  * threads at the same time (px_changelog_restore_start), each calling its
@@ -101,6 +113,16 @@ typedef struct px_changelog_opts {
     const char *transactional_id;
 } px_changelog_opts;
 
+/* The consumer group's side of a publish (see "The group's word" above). */
+typedef struct px_changelog_group {
+    /* the consumer's metadata as it is now (rd_kafka_consumer_group_metadata:
+     * group, generation, member and instance ids); not owned */
+    const rd_kafka_consumer_group_metadata_t *meta;
+    /* the input partitions' next offsets once the rows are in; not owned.
+     * NULL or empty: nothing is sent (a transaction that reads no input) */
+    const rd_kafka_topic_partition_list_t *offsets;
+} px_changelog_group;
+
 /* Totals since create, for /metrics. */
 typedef struct px_changelog_stats {
     uint64_t published;      /* messages acknowledged */
@@ -108,6 +130,7 @@ typedef struct px_changelog_stats {
     uint64_t restored;       /* messages given to apply */
     uint64_t refused;        /* messages a restore refused as no row (a damaged changelog) */
     uint64_t renewed;        /* stuck transactional producers replaced by a new one */
+    uint64_t group_refused;  /* publishes whose offsets the group refused (not a member now) */
 } px_changelog_stats;
 
 /* Creates the producer. PX_ERR_CONFIG: a property refused (why says which,
@@ -127,6 +150,15 @@ void px_changelog_destroy(px_changelog *cl);
  * (px_changelog_fatal); PX_ERR_NOMEM. why (may be NULL) says which. */
 px_err px_changelog_publish(px_changelog *cl, int32_t p, const px_changelog_msg *msgs, size_t n,
                             int64_t *next, char *why, size_t whylen);
+/* px_changelog_publish, whose transaction also commits g's offsets to the
+ * consumer group (g NULL: none; with no transactional id g is ignored).
+ * When the group refuses them (this member is not in its current
+ * generation, or a rebalance is on): PX_ERR_KAFKA, why says so, counted in
+ * group_refused; the transaction is aborted, nothing written, and the
+ * producer goes on (never fatal for that). */
+px_err px_changelog_publish_group(px_changelog *cl, int32_t p, const px_changelog_msg *msgs,
+                                  size_t n, const px_changelog_group *g, int64_t *next, char *why,
+                                  size_t whylen);
 
 /* With a transactional id: takes it over (Kafka's InitProducerId), which
  * fences any other producer of the id and ends its open transaction (its

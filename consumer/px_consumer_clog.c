@@ -10,7 +10,11 @@
  * transactional id, "<kafka.group>.state.<p>": the new owner's fence ends
  * the old owner's open transaction (its rows are never read) and refuses
  * its later publishes, so that no row reaches the log without the offsets
- * row of its transaction. */
+ * row of its transaction. Each batch's transaction also commits the
+ * batch's input offsets to the consumer group (px_changelog_publish_group):
+ * the group coordinator refuses them from a member not in its current
+ * generation, so a zombie that took the id over again (renewing a stuck
+ * producer) still cannot commit a row. */
 #include "px_consumer_int.h"
 
 #include "px_consumer_changelog.h"
@@ -42,6 +46,46 @@ static px_changelog *px_consumer_clog_new(px_consumer *c, int32_t partition, cha
 
 /* ---- publishing ------------------------------------------------------------------ */
 
+/* The group's side of p's transaction: the batch's next offsets of the
+ * input partitions p (every organisation topic's), and the member's group
+ * metadata, which the coordinator checks (px_changelog_publish_group). A
+ * transaction that read no input (the sinks' cursors alone) sends none.
+ * Caller frees both (NULL if none). */
+static void px_consumer_clog_group(px_consumer *c, int32_t partition,
+                                   rd_kafka_topic_partition_list_t **offsets,
+                                   rd_kafka_consumer_group_metadata_t **meta)
+{
+    *offsets = NULL;
+    *meta = NULL;
+    for (size_t i = 0; i < c->n_pos; i++) {
+        if (c->pos[i].partition != partition)
+            continue;
+        if (!*offsets && !(*offsets = rd_kafka_topic_partition_list_new(4)))
+            return;
+        rd_kafka_topic_partition_list_add(*offsets, c->pos[i].topic, partition)->offset =
+            c->pos[i].next;
+    }
+    if (*offsets)
+        *meta = rd_kafka_consumer_group_metadata(c->rk);
+}
+
+/* px_changelog_publish_group of p's rows, with the group's side. */
+static px_err px_consumer_clog_send(px_consumer_pstore *p, const px_changelog_msg *msgs, size_t n,
+                                    int64_t *next, char *why, size_t whylen)
+{
+    rd_kafka_topic_partition_list_t *offsets;
+    rd_kafka_consumer_group_metadata_t *meta;
+    px_consumer_clog_group(p->c, p->partition, &offsets, &meta);
+    px_changelog_group g = {.meta = meta, .offsets = offsets};
+    px_err err = px_changelog_publish_group(p->cl, p->partition, msgs, n, meta ? &g : NULL, next,
+                                            why, whylen);
+    if (meta)
+        rd_kafka_consumer_group_metadata_destroy(meta);
+    if (offsets)
+        rd_kafka_topic_partition_list_destroy(offsets);
+    return err;
+}
+
 /* px_store_changelog_fn of partition p's store: its rows as messages to
  * partition p, acknowledged before the store commits. */
 static px_err px_consumer_clog_publish(void *ctx, const px_store_row *rows, size_t n, int64_t *next)
@@ -63,7 +107,7 @@ static px_err px_consumer_clog_publish(void *ctx, const px_store_row *rows, size
     }
     char why[512] = "";
     if (err == PX_OK)
-        err = px_changelog_publish(p->cl, p->partition, msgs, n, next, why, sizeof(why));
+        err = px_consumer_clog_send(p, msgs, n, next, why, sizeof(why));
     free(msgs);
     free(keys);
     if (err == PX_OK) {

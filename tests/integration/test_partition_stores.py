@@ -247,6 +247,26 @@ class PartitionStores(PartitionStoresBase):
         self.assertTrue(gone)
         for p in gone:
             self.assertTrue(os.path.isdir(os.path.join(first[0], "detached-%d" % p)))
+        self.assertGroupCaughtUp()
+
+    def assertGroupCaughtUp(self):
+        """The group's committed offsets, as Kafka's own tool shows them,
+        are the ends of every organisation topic's partitions: the members'
+        changelog transactions commit them (their only commit with the
+        changelog on), so they move with the stores."""
+        tool = os.path.join(os.environ["PDNSX_TEST_KAFKA_BIN"], "kafka-consumer-groups.sh")
+        out = run([tool, "--bootstrap-server", self.broker.bootstrap, "--describe", "--group",
+                   self.run_id], timeout=120)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        rows = {}
+        for line in out.stdout.splitlines():
+            f = line.split()
+            if len(f) >= 6 and f[1].startswith("pdnsx.obs.") and f[3].isdigit():
+                rows[(f[1], int(f[2]))] = (int(f[3]), int(f[4]))
+        want = {("pdnsx.obs." + o, p) for o in self.orgs for p in range(PARTITIONS)}
+        self.assertEqual(set(rows), want, out.stdout)
+        for tp, (current, end) in rows.items():
+            self.assertEqual(current, end, "%s: committed %d, end %d" % (tp, current, end))
 
     def test_members_first_then_data(self):
         members = [self.member("m1"), self.member("m2")]

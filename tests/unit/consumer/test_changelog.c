@@ -896,6 +896,164 @@ static void test_zombie_fenced(void **state)
     px_changelog_destroy(cl);
 }
 
+/* ---- the group's word (KIP-447) --------------------------------------------------- */
+
+/* A member of group `group` reading `topic`. */
+static rd_kafka_t *member_join(const char *group, const char *topic)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    const char *kv[][2] = {{"bootstrap.servers", g.brokers},
+                           {"group.id", group},
+                           {"partition.assignment.strategy", "range"},
+                           {"enable.auto.commit", "false"},
+                           {"session.timeout.ms", "6000"},
+                           {"heartbeat.interval.ms", "500"}};
+    for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
+        assert_int_equal(rd_kafka_conf_set(conf, kv[i][0], kv[i][1], err, sizeof(err)),
+                         RD_KAFKA_CONF_OK);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    assert_non_null(rk);
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, RD_KAFKA_PARTITION_UA);
+    assert_int_equal(rd_kafka_subscribe(rk, l), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_topic_partition_list_destroy(l);
+    return rk;
+}
+
+static int assigned(rd_kafka_t *rk)
+{
+    rd_kafka_topic_partition_list_t *a = NULL;
+    assert_int_equal(rd_kafka_assignment(rk, &a), RD_KAFKA_RESP_ERR_NO_ERROR);
+    int n = a->cnt;
+    rd_kafka_topic_partition_list_destroy(a);
+    return n;
+}
+
+/* Polls the members until each holds `want` partitions (within 60 s). */
+static void members_settle(rd_kafka_t **m, size_t n, int want)
+{
+    int64_t deadline = px_clock_mono_ms() + 60000;
+    for (;;) {
+        bool all = true;
+        for (size_t i = 0; i < n; i++) {
+            rd_kafka_message_t *msg = rd_kafka_consumer_poll(m[i], 50);
+            if (msg)
+                rd_kafka_message_destroy(msg);
+            all = all && assigned(m[i]) == want;
+        }
+        if (all)
+            return;
+        assert_true(px_clock_mono_ms() < deadline);
+    }
+}
+
+/* The group's committed offset of input partition `part`. */
+static int64_t group_committed(rd_kafka_t *member, const char *input, int32_t part)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, input, part);
+    assert_int_equal(rd_kafka_committed(member, l, 20000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    int64_t off = l->elems[0].offset;
+    rd_kafka_topic_partition_list_destroy(l);
+    return off;
+}
+
+/* Publishes rows with the input offset `off` of input partition 0 and the
+ * member's group metadata as it is now or as given (meta). */
+static px_err publish_group(px_changelog *cl, const pxt_row *rows, size_t n, const char *input,
+                            int64_t off, rd_kafka_t *member,
+                            const rd_kafka_consumer_group_metadata_t *meta, int64_t *next,
+                            char *why, size_t whylen)
+{
+    px_changelog_msg m[8];
+    assert_true(n <= 8);
+    for (size_t i = 0; i < n; i++)
+        m[i] = pxt_row_msg(&rows[i]);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, input, 0)->offset = off;
+    rd_kafka_consumer_group_metadata_t *now =
+        meta ? NULL : rd_kafka_consumer_group_metadata(member);
+    px_changelog_group grp = {.meta = meta ? meta : now, .offsets = l};
+    px_err err = px_changelog_publish_group(cl, 0, m, n, &grp, next, why, whylen);
+    if (now)
+        rd_kafka_consumer_group_metadata_destroy(now);
+    rd_kafka_topic_partition_list_destroy(l);
+    return err;
+}
+
+/* Each transaction carries its input offsets to the consumer group, which
+ * takes them from a member of its current generation only. A member whose
+ * generation is gone (another joined and the group moved on: the partition
+ * may be someone else's now) is refused, its transaction aborted: its rows
+ * are never restored and the group's offsets stay, and the changelog goes
+ * on for the member once it is back in the group. On the mock cluster
+ * (which takes transactional offsets without keeping or checking them) a
+ * publish with them succeeds. */
+static void test_group_refuses_zombie(void **state)
+{
+    (void)state;
+    char topic[128], id[160], input[160], group[192];
+    txn_topic(topic, sizeof(topic), 1, id, sizeof(id));
+    snprintf(input, sizeof(input), "%s-input", topic);
+    snprintf(group, sizeof(group), "%s-group", topic);
+    topic_new(input, sizeof(input), 2);
+    rd_kafka_t *m[2] = {member_join(group, input), NULL};
+    members_settle(m, 1, 2);
+    px_changelog *cl = cl_fenced(topic, 20000, id);
+    pxt_row first[3], late[3], again[2];
+    pxt_rows_make(first, NULL, 3, 0, 1, -1);
+    pxt_rows_make(late, NULL, 3, 0, 2, -1);
+    pxt_rows_make(again, NULL, 2, 0, 3, -1);
+    int64_t next = -1;
+    char why[512] = "";
+    if (publish_group(cl, first, 3, input, 5, m[0], NULL, &next, why, sizeof(why)) != PX_OK)
+        fail_msg("publish with the group's offsets: %s", why);
+    if (g.real) {
+        /* (the mock cluster writes no commit markers, keeps no
+         * transactional offsets, checks no generation) */
+        wait_end(cl, 0, next);
+        assert_int_equal(group_committed(m[0], input, 0), 5);
+        /* the member's metadata now; then a second member joins, and the
+         * group's generation moves on (each gets one partition) */
+        rd_kafka_consumer_group_metadata_t *old = rd_kafka_consumer_group_metadata(m[0]);
+        m[1] = member_join(group, input);
+        members_settle(m, 2, 1);
+        int64_t was = next;
+        assert_int_equal(publish_group(cl, late, 3, input, 9, NULL, old, &next, why, sizeof(why)),
+                         PX_ERR_KAFKA);
+        print_message("refused as expected: %s\n", why);
+        assert_non_null(strstr(why, "refused the input offsets"));
+        assert_false(px_changelog_fatal(cl));
+        px_changelog_stats st;
+        px_changelog_get_stats(cl, &st);
+        assert_int_equal(st.group_refused, 1);
+        assert_int_equal(next, was);
+        rd_kafka_consumer_group_metadata_destroy(old);
+        assert_int_equal(group_committed(m[0], input, 0), 5);
+        /* in the group again (the current metadata): the changelog goes on */
+        if (publish_group(cl, again, 2, input, 11, m[0], NULL, &next, why, sizeof(why)) != PX_OK)
+            fail_msg("publish in the new generation: %s", why);
+        wait_end(cl, 0, next);
+        assert_int_equal(group_committed(m[0], input, 0), 11);
+        pxt_got have = pxt_restore(cl, 0, 0);
+        pxt_row want[5] = {first[0], first[1], first[2], again[0], again[1]};
+        pxt_assert_rows(want, 5, have.rows, have.n); /* never the refused rows */
+        pxt_got_free(&have);
+    }
+    for (size_t i = 0; i < 2; i++) {
+        if (m[i]) {
+            rd_kafka_consumer_close(m[i]);
+            rd_kafka_destroy(m[i]);
+        }
+    }
+    pxt_rows_free(first, 3);
+    pxt_rows_free(late, 3);
+    pxt_rows_free(again, 2);
+    px_changelog_destroy(cl);
+}
+
 /* PXT_REPEAT=N PXT_ONLY=<test>: that test N times (at most 100), to find
  * what fails once in many runs under load; -1 when not asked. */
 static int repeat_one(const struct CMUnitTest *tests, size_t n)
@@ -944,6 +1102,7 @@ int main(void)
         cmocka_unit_test(test_missing_topic_and_partition),
         cmocka_unit_test(test_transactions),
         cmocka_unit_test(test_zombie_fenced),
+        cmocka_unit_test(test_group_refuses_zombie),
         cmocka_unit_test(test_compacted_log),
         cmocka_unit_test(test_cleanup_policy),
         cmocka_unit_test(test_transaction_fails_then_recovers),
