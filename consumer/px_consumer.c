@@ -399,6 +399,13 @@ static void px_consumer_metrics(px_consumer *c)
     c->m_clog_failed = px_metric_counter("pdnsx_consumer_changelog_publish_errors_total",
                                          "Store transactions whose changelog publish failed "
                                          "(rolled back)");
+    c->m_clog_renewed = px_metric_counter("pdnsx_consumer_changelog_producers_renewed_total",
+                                          "Changelog producers left stuck by librdkafka and "
+                                          "replaced by a new one");
+    c->m_clog_refused = px_metric_counter("pdnsx_consumer_changelog_group_refused_total",
+                                          "Changelog transactions aborted because the consumer "
+                                          "group refused their offsets (this member was not in "
+                                          "its current generation)");
     c->m_clog_restored = px_metric_counter("pdnsx_consumer_changelog_restored_rows_total",
                                            "Rows read from the changelog topic into the stores");
     c->m_clog_restoring = px_metric_gauge("pdnsx_consumer_changelog_restoring_partitions",

@@ -524,14 +524,7 @@ static px_err px_changelog_send_offsets(px_changelog *cl, int32_t p, const px_ch
 }
 
 px_err px_changelog_publish(px_changelog *cl, int32_t p, const px_changelog_msg *msgs, size_t n,
-                            int64_t *next, char *why, size_t whylen)
-{
-    return px_changelog_publish_group(cl, p, msgs, n, NULL, next, why, whylen);
-}
-
-px_err px_changelog_publish_group(px_changelog *cl, int32_t p, const px_changelog_msg *msgs,
-                                  size_t n, const px_changelog_group *g, int64_t *next, char *why,
-                                  size_t whylen)
+                            const px_changelog_group *g, int64_t *next, char *why, size_t whylen)
 {
     if (n == 0)
         return PX_OK;

@@ -45,7 +45,7 @@
  * new one at the next publish, which takes the id over again and so ends
  * the open transaction.
  *
- * The group's word (px_changelog_publish_group, Kafka's KIP-447). Fencing by
+ * The group's word (px_changelog_publish, Kafka's KIP-447). Fencing by
  * transactional id stops a member that lost the partition only until it
  * takes the id over again (it renews a stuck producer): then it would fence
  * the owner and write rows of an old state. So each transaction of the
@@ -144,21 +144,17 @@ void px_changelog_destroy(px_changelog *cl);
 
 /* Produces msgs to partition p in order and waits until Kafka has
  * acknowledged every one. *next: the offset after the last. n 0: PX_OK,
- * *next untouched. PX_ERR_TOOLONG: a key empty or too long, or a value too
- * long (nothing produced); PX_ERR_NOTFOUND: the topic or partition does not
- * exist; PX_ERR_KAFKA: refused, timed out, or the producer failed for good
+ * *next untouched. With a transactional id the publish is one transaction,
+ * which also commits g's offsets to the consumer group (g NULL: none;
+ * without a transactional id g is ignored). PX_ERR_TOOLONG: a key empty or
+ * too long, or a value too long (nothing produced); PX_ERR_NOTFOUND: the
+ * topic or partition does not exist; PX_ERR_KAFKA: refused, timed out, the
+ * group refused g's offsets (this member is not in its current generation,
+ * or a rebalance is on: the transaction is aborted, nothing written,
+ * counted in group_refused, never fatal), or the producer failed for good
  * (px_changelog_fatal); PX_ERR_NOMEM. why (may be NULL) says which. */
 px_err px_changelog_publish(px_changelog *cl, int32_t p, const px_changelog_msg *msgs, size_t n,
-                            int64_t *next, char *why, size_t whylen);
-/* px_changelog_publish, whose transaction also commits g's offsets to the
- * consumer group (g NULL: none; with no transactional id g is ignored).
- * When the group refuses them (this member is not in its current
- * generation, or a rebalance is on): PX_ERR_KAFKA, why says so, counted in
- * group_refused; the transaction is aborted, nothing written, and the
- * producer goes on (never fatal for that). */
-px_err px_changelog_publish_group(px_changelog *cl, int32_t p, const px_changelog_msg *msgs,
-                                  size_t n, const px_changelog_group *g, int64_t *next, char *why,
-                                  size_t whylen);
+                            const px_changelog_group *g, int64_t *next, char *why, size_t whylen);
 
 /* With a transactional id: takes it over (Kafka's InitProducerId), which
  * fences any other producer of the id and ends its open transaction (its

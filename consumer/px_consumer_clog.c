@@ -11,7 +11,7 @@
  * the old owner's open transaction (its rows are never read) and refuses
  * its later publishes, so that no row reaches the log without the offsets
  * row of its transaction. Each batch's transaction also commits the
- * batch's input offsets to the consumer group (px_changelog_publish_group):
+ * batch's input offsets to the consumer group (px_changelog_publish):
  * the group coordinator refuses them from a member not in its current
  * generation, so a zombie that took the id over again (renewing a stuck
  * producer) still cannot commit a row. */
@@ -48,7 +48,7 @@ static px_changelog *px_consumer_clog_new(px_consumer *c, int32_t partition, cha
 
 /* The group's side of p's transaction: the batch's next offsets of the
  * input partitions p (every organisation topic's), and the member's group
- * metadata, which the coordinator checks (px_changelog_publish_group). A
+ * metadata, which the coordinator checks (px_changelog_publish). A
  * transaction that read no input (the sinks' cursors alone) sends none.
  * Caller frees both (NULL if none). */
 static void px_consumer_clog_group(px_consumer *c, int32_t partition,
@@ -69,7 +69,7 @@ static void px_consumer_clog_group(px_consumer *c, int32_t partition,
         *meta = rd_kafka_consumer_group_metadata(c->rk);
 }
 
-/* px_changelog_publish_group of p's rows, with the group's side. */
+/* px_changelog_publish of p's rows, with the group's side. */
 static px_err px_consumer_clog_send(px_consumer_pstore *p, const px_changelog_msg *msgs, size_t n,
                                     int64_t *next, char *why, size_t whylen)
 {
@@ -77,8 +77,13 @@ static px_err px_consumer_clog_send(px_consumer_pstore *p, const px_changelog_ms
     rd_kafka_consumer_group_metadata_t *meta;
     px_consumer_clog_group(p->c, p->partition, &offsets, &meta);
     px_changelog_group g = {.meta = meta, .offsets = offsets};
-    px_err err = px_changelog_publish_group(p->cl, p->partition, msgs, n, meta ? &g : NULL, next,
-                                            why, whylen);
+    px_changelog_stats was, now;
+    px_changelog_get_stats(p->cl, &was);
+    px_err err =
+        px_changelog_publish(p->cl, p->partition, msgs, n, meta ? &g : NULL, next, why, whylen);
+    px_changelog_get_stats(p->cl, &now);
+    px_metric_add(p->c->m_clog_renewed, now.renewed - was.renewed);
+    px_metric_add(p->c->m_clog_refused, now.group_refused - was.group_refused);
     if (meta)
         rd_kafka_consumer_group_metadata_destroy(meta);
     if (offsets)

@@ -298,6 +298,7 @@ struct px_consumer {
     px_metric *m_alerts[PX_DETECT_RULES], *m_state_writes;
     /* the changelog (px_consumer_clog.c) */
     px_metric *m_clog_rows, *m_clog_failed, *m_clog_restored, *m_clog_restoring;
+    px_metric *m_clog_renewed, *m_clog_refused;
 };
 
 /* Commit durations, in microseconds (px_clock's milliseconds would round

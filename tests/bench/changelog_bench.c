@@ -143,8 +143,8 @@ static void publish_all(const bench *b, px_changelog *cl)
         fill += s - f0;
         int64_t next;
         char why[512] = "";
-        if (px_changelog_publish(cl, (int32_t)(t % b->partitions), m, (size_t)b->per_tx, &next, why,
-                                 sizeof(why)) != PX_OK)
+        if (px_changelog_publish(cl, (int32_t)(t % b->partitions), m, (size_t)b->per_tx, NULL,
+                                 &next, why, sizeof(why)) != PX_OK)
             die("publish", why);
         lat[t] = now_s() - s;
     }

@@ -218,6 +218,11 @@ class PartitionStoresBase(unittest.TestCase):
                        "127.0.0.1:%d" % qport, "rrset", "*.com"])
             self.assertEqual(out.returncode, 1)
             self.assertIn("owned by none of the consumers given", out.stderr)
+        for _, _, mport in members:  # exported (a refusal in a rebalance is harmless)
+            have = pxtest.metrics(mport)
+            for name in ("pdnsx_consumer_changelog_group_refused_total",
+                         "pdnsx_consumer_changelog_producers_renewed_total"):
+                self.assertIn(name, have)
         for proc, _ in self.procs:
             proc.send_signal(signal.SIGTERM)
         for proc, log in self.procs:

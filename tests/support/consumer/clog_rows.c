@@ -53,7 +53,7 @@ int64_t pxt_publish(px_changelog *cl, int32_t p, const pxt_row *rows, size_t n)
         m[i] = pxt_row_msg(&rows[i]);
     int64_t next = -7;
     char why[512] = "";
-    px_err err = px_changelog_publish(cl, p, m, n, &next, why, sizeof(why));
+    px_err err = px_changelog_publish(cl, p, m, n, NULL, &next, why, sizeof(why));
     if (err != PX_OK)
         fail_msg("publish: %s: %s", px_strerror(err), why);
     free(m);

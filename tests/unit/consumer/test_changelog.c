@@ -174,7 +174,8 @@ static void publish_while_down(px_changelog *cl, const px_changelog_msg *m, size
     rd_kafka_mock_broker_set_down(g.mock.mc, 1);
     int64_t next = -7;
     char why[512] = "";
-    assert_int_equal(px_changelog_publish(cl, 0, m, n, &next, why, sizeof(why)), PX_ERR_KAFKA);
+    assert_int_equal(px_changelog_publish(cl, 0, m, n, NULL, &next, why, sizeof(why)),
+                     PX_ERR_KAFKA);
     print_message("failed as expected: %s\n", why);
     assert_int_equal(next, -7);
     rd_kafka_mock_broker_set_up(g.mock.mc, 1);
@@ -187,7 +188,7 @@ static int64_t publish_until_ok(px_changelog *cl, const px_changelog_msg *m, siz
     int64_t next = -7, deadline = px_clock_mono_ms() + 30000;
     char why[512] = "";
     px_err err;
-    while ((err = px_changelog_publish(cl, 0, m, n, &next, why, sizeof(why))) != PX_OK) {
+    while ((err = px_changelog_publish(cl, 0, m, n, NULL, &next, why, sizeof(why))) != PX_OK) {
         print_message("again: %s\n", why);
         if (px_clock_mono_ms() >= deadline || px_changelog_fatal(cl))
             fail_msg("publish after the outage: %s: %s", px_strerror(err), why);
@@ -458,7 +459,7 @@ static void test_broker_down(void **state)
     int64_t next = -7;
     char why[512] = "";
     int64_t t0 = px_clock_mono_ms();
-    px_err err = px_changelog_publish(cl, 0, m, 3, &next, why, sizeof(why));
+    px_err err = px_changelog_publish(cl, 0, m, 3, NULL, &next, why, sizeof(why));
     int64_t took = px_clock_mono_ms() - t0;
     assert_int_not_equal(err, PX_OK);
     assert_int_equal(next, -7);
@@ -623,9 +624,10 @@ static void test_malformed_refused(void **state)
     px_changelog_msg bad_key[] = {{big, sizeof(big), NULL, 0}};
     int64_t next = -7;
     char why[512] = "";
-    assert_int_equal(px_changelog_publish(cl, 0, bad, 2, &next, why, sizeof(why)), PX_ERR_TOOLONG);
+    assert_int_equal(px_changelog_publish(cl, 0, bad, 2, NULL, &next, why, sizeof(why)),
+                     PX_ERR_TOOLONG);
     assert_non_null(strstr(why, "an empty key"));
-    assert_int_equal(px_changelog_publish(cl, 0, bad_key, 1, &next, why, sizeof(why)),
+    assert_int_equal(px_changelog_publish(cl, 0, bad_key, 1, NULL, &next, why, sizeof(why)),
                      PX_ERR_TOOLONG);
     assert_int_equal(next, -7);
     int64_t end = -1;
@@ -738,7 +740,7 @@ static void test_missing_topic_and_partition(void **state)
     pxt_row_make(&r, 0, 1, 1, false);
     px_changelog_msg m = pxt_row_msg(&r);
     int64_t next = -7;
-    px_err err = px_changelog_publish(cl, 5, &m, 1, &next, why, sizeof(why));
+    px_err err = px_changelog_publish(cl, 5, &m, 1, NULL, &next, why, sizeof(why));
     assert_int_equal(err, PX_ERR_NOTFOUND);
     assert_int_equal(next, -7);
     px_changelog_destroy(cl);
@@ -791,8 +793,8 @@ static void test_small_rows_restore_fast(void **state)
             memset(vals[i], (int)((at + i) & 0xff), sizeof(vals[i]));
             msgs[i] = (px_changelog_msg){keys[i], sizeof(keys[i]), vals[i], sizeof(vals[i])};
         }
-        assert_int_equal(px_changelog_publish(cl, 0, msgs, PER_PUBLISH, &end, why, sizeof(why)),
-                         PX_OK);
+        assert_int_equal(
+            px_changelog_publish(cl, 0, msgs, PER_PUBLISH, NULL, &end, why, sizeof(why)), PX_OK);
     }
     size_t rows = 0;
     int64_t t0 = px_clock_mono_ms();
@@ -976,7 +978,7 @@ static px_err publish_group(px_changelog *cl, const pxt_row *rows, size_t n, con
     rd_kafka_consumer_group_metadata_t *now =
         meta ? NULL : rd_kafka_consumer_group_metadata(member);
     px_changelog_group grp = {.meta = meta ? meta : now, .offsets = l};
-    px_err err = px_changelog_publish_group(cl, 0, m, n, &grp, next, why, whylen);
+    px_err err = px_changelog_publish(cl, 0, m, n, &grp, next, why, whylen);
     if (now)
         rd_kafka_consumer_group_metadata_destroy(now);
     rd_kafka_topic_partition_list_destroy(l);
