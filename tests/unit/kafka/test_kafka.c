@@ -301,7 +301,7 @@ static void test_settings_from_config(void **state)
     /* the rows every Kafka program's table includes */
     static const px_conf_item table[] = {
         {.include = px_conf_kafka_items},
-        {NULL},
+        {.path = NULL},
     };
     px_config *cfg = px_config_create(table);
     assert_non_null(cfg);

@@ -157,7 +157,7 @@ static px_config *kafka_config(const char *file)
 {
     static const px_conf_item table[] = {
         {.include = px_conf_kafka_items},
-        {NULL},
+        {.path = NULL},
     };
     px_config *cfg = px_config_create(table);
     assert_non_null(cfg);

@@ -187,7 +187,7 @@ static void test_handle_exports_statistics(void **state)
 static void test_setting_default(void **state)
 {
     (void)state;
-    static const px_conf_item table[] = {{.include = px_conf_kafka_items}, {NULL}};
+    static const px_conf_item table[] = {{.include = px_conf_kafka_items}, {.path = NULL}};
     px_config *cfg = px_config_create(table);
     assert_non_null(cfg);
     px_kafka_settings s;

@@ -205,11 +205,12 @@ static px_store *open_feed(const char *dir, rec_sink *k, geo_calls *g, uint32_t 
 {
     px_err err = PX_OK;
     char eb[256];
-    px_store_opts o = {.chunk_records = chunk,
-                       .apply_limit = limit,
-                       .enrich = enrich,
-                       .enrich_ctx = g,
-                       .feed = {on_change, on_committed, on_aborted, k}};
+    px_store_opts o = {
+        .chunk_records = chunk,
+        .apply_limit = limit,
+        .enrich = enrich,
+        .enrich_ctx = g,
+        .feed = {.change = on_change, .committed = on_committed, .aborted = on_aborted, .ctx = k}};
     px_store *s = px_store_open(dir, &o, &err, eb, sizeof eb);
     if (!s)
         fail_msg("open %s: %s", dir, eb);
