@@ -98,7 +98,7 @@ static void px_consumer_commit_kafka(px_consumer *c)
         return;
     for (size_t i = 0; i < c->n_pos; i++)
         px_consumer_lag_committed(c->lag, c->pos[i].topic, c->pos[i].partition, c->pos[i].next);
-    if (c->conf->kafka_changelog_topic && c->conf->kafka_changelog_topic[0])
+    if (px_consumer_clog_on(c))
         return;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)c->n_pos);
     for (size_t i = 0; i < c->n_pos; i++)

@@ -19,8 +19,7 @@
 
 #include "px_consumer_changelog.h"
 
-/* kafka.changelog_topic is set */
-static bool px_consumer_clog_on(const px_consumer *c)
+bool px_consumer_clog_on(const px_consumer *c)
 {
     return c->conf->kafka_changelog_topic && c->conf->kafka_changelog_topic[0];
 }

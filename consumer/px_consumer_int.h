@@ -439,6 +439,9 @@ int px_consumer_copartition_whole(px_consumer *c, rd_kafka_topic_partition_list_
                                   size_t whylen);
 
 /* px_consumer_clog.c: the partition stores' changelog (kafka.changelog_topic) */
+/* kafka.changelog_topic is set (the changelog is on). */
+bool px_consumer_clog_on(const px_consumer *c);
+
 /* At start, with each organisation topic's partition count (0: none
  * yet): the topic exists with as many partitions and is compacted.
  * -1 with a message saying what to do. */
